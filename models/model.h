@@ -1,0 +1,50 @@
+/* model.h — how a model describes itself to whatever hosts it.
+ *
+ * Each model exports one `struct au_model`: its service name, its entry
+ * points, and a table of the configuration keys it reads from its scenario
+ * group (e.g. [ping]).  The simulator's scenario loader and the shim's
+ * config loader both parse that table, so a key is declared once, with its
+ * type, default and help text, and unknown keys are errors everywhere.
+ */
+#ifndef AU_MODEL_H
+#define AU_MODEL_H
+
+#include "env.h"
+
+enum au_config_type {
+	AU_CFG_DURATION, /* int64 ns, written with a unit: 150ms */
+	AU_CFG_UINT,     /* uint32 */
+	AU_CFG_BOOL,     /* bool stored as int */
+	AU_CFG_DURATION_RANGE, /* two int64 ns: 150ms..300ms */
+};
+
+/* One configuration key: where it lands in the model's config struct. */
+struct au_config_key {
+	const char *name;
+	enum au_config_type type;
+	size_t offset;            /* into the model's config struct */
+	const char *default_text; /* parsed like user input */
+	uint64_t min, max;        /* inclusive bounds (ns for durations) */
+	const char *help;
+};
+
+/* A model: a node-local state machine behind env.h. */
+struct au_model {
+	const char *name;         /* service name in scenarios: "ping" */
+	const char *config_group; /* scenario group it reads, or NULL */
+	const struct au_config_key *config_keys; /* NULL-name terminated */
+	size_t config_size;
+	/* Boot a node: allocate state, recover from durable storage.  The
+	 * config pointer stays valid for the state's lifetime. */
+	void *(*init)(const struct au_env *env, const void *config);
+	void (*recv)(void *state, au_node_id from, const void *msg, size_t len);
+	void (*timer)(void *state, uint32_t kind, uint64_t arg);
+	void (*persisted)(void *state, uint64_t token);
+	/* Free the state: on crash (without any env calls) or at run end. */
+	void (*destroy)(void *state);
+	/* Optional cross-check at the end of a run: print one summary line
+	 * into buf.  NULL if the model has nothing to say. */
+	void (*summary)(void *state, char *buf, size_t len);
+};
+
+#endif

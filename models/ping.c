@@ -1,0 +1,227 @@
+/* ping.c — the first model: every node pings a random peer each interval
+ * and records round-trip times and losses.  It exists so the engine —
+ * network faults, crashes, restarts, disks, determinism — can be tested
+ * before Raft.
+ *
+ * On boot a node reads its boot counter from the file "boot", writes the
+ * next value and starts pinging only once that write is durable: ping
+ * sequence numbers are (boot << 32 | counter), so waiting for the sync is
+ * what keeps them unique across crashes (the reply-after-persist rule in
+ * miniature).  Messages are checksummed; corrupted or malformed ones are
+ * counted and dropped.
+ */
+#include "ping.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace_kinds.h"
+#include "wire.h"
+
+enum { MSG_PING = 1, MSG_PONG = 2 };
+enum { TIMER_TICK = 1, TIMER_TIMEOUT = 2 };
+enum { SYNC_BOOT = 1 };
+
+#define BOOT_MAGIC 0x50494e47u /* "PING" */
+#define OUTSTANDING_MAX 16
+
+struct outstanding {
+	uint64_t seq; /* 0: free */
+	au_node_id peer;
+	au_time sent_ns;
+	uint64_t timer;
+};
+
+struct ping_node {
+	const struct au_env *env;
+	const struct au_ping_config *cfg;
+	uint64_t boot;
+	bool ready; /* boot counter durable: may send pings */
+	uint32_t counter;
+	struct outstanding out[OUTSTANDING_MAX];
+	uint64_t sent, answered, timeouts, unmatched, bad, skipped;
+	au_time rtt_sum_ns, rtt_max_ns;
+};
+
+static void send_msg(struct ping_node *p, au_node_id to, uint8_t type, uint64_t seq)
+{
+	uint8_t buf[32];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, type);
+	au_put_u64(&w, seq);
+	au_wbuf_seal(&w);
+	assert(!w.overflow);
+	(void)au_send(p->env, to, buf, w.len);
+}
+
+static void arm_tick(struct ping_node *p, au_time delay)
+{
+	(void)au_timer_set(p->env, delay, TIMER_TICK, 0);
+}
+
+static void *ping_init(const struct au_env *env, const void *config)
+{
+	struct ping_node *p = calloc(1, sizeof(*p));
+	if (!p)
+		abort();
+	p->env = env;
+	p->cfg = config;
+	uint8_t rec[16];
+	int64_t n = env->ops->storage_read(env->ctx, "boot", 0, rec, sizeof(rec));
+	struct au_rbuf r;
+	if (n == 16 && au_rbuf_unseal(&r, rec, 16) && au_get_u32(&r) == BOOT_MAGIC)
+		p->boot = au_get_u64(&r);
+	else if (n != -AU_ENOENT)
+		au_trace(env, AU_TR_MODEL_BAD_MESSAGE, 0, n, 0); /* unreadable record */
+	au_trace(env, AU_TR_PING_BOOT, (int64_t)p->boot, 0, 0);
+	p->boot++;
+	struct au_wbuf w;
+	au_wbuf_init(&w, rec, sizeof(rec));
+	au_put_u32(&w, BOOT_MAGIC);
+	au_put_u64(&w, p->boot);
+	au_wbuf_seal(&w);
+	if (env->ops->storage_write(env->ctx, "boot", 0, rec, w.len) == 0)
+		env->ops->storage_sync(env->ctx, "boot", SYNC_BOOT);
+	return p;
+}
+
+static void ping_persisted(void *state, uint64_t token)
+{
+	struct ping_node *p = state;
+	if (token != SYNC_BOOT || p->ready)
+		return;
+	p->ready = true;
+	au_trace(p->env, AU_TR_PING_BOOT_SYNCED, (int64_t)p->boot, 0, 0);
+	/* Spread the first pings over one interval so nodes do not beat in
+	 * lockstep. */
+	arm_tick(p, au_random_between(p->env, 0, p->cfg->interval_ns));
+}
+
+static void tick(struct ping_node *p)
+{
+	const struct au_env *env = p->env;
+	arm_tick(p, p->cfg->interval_ns);
+	if (env->nodes < 2)
+		return;
+	au_node_id peer = 1 + au_random_below(env, env->nodes - 1);
+	if (peer >= env->self)
+		peer++;
+	struct outstanding *slot = NULL;
+	for (int i = 0; i < OUTSTANDING_MAX && !slot; i++)
+		if (p->out[i].seq == 0)
+			slot = &p->out[i];
+	if (!slot) {
+		p->skipped++;
+		return;
+	}
+	uint64_t seq = (p->boot << 32) | ++p->counter;
+	slot->seq = seq;
+	slot->peer = peer;
+	slot->sent_ns = au_now(env);
+	slot->timer = au_timer_set(env, p->cfg->timeout_ns, TIMER_TIMEOUT, seq);
+	p->sent++;
+	au_trace(env, AU_TR_PING_SENT, peer, (int64_t)seq, 0);
+	send_msg(p, peer, MSG_PING, seq);
+}
+
+static struct outstanding *find(struct ping_node *p, uint64_t seq)
+{
+	for (int i = 0; i < OUTSTANDING_MAX; i++)
+		if (p->out[i].seq == seq && seq != 0)
+			return &p->out[i];
+	return NULL;
+}
+
+static void ping_timer(void *state, uint32_t kind, uint64_t arg)
+{
+	struct ping_node *p = state;
+	if (kind == TIMER_TICK) {
+		tick(p);
+		return;
+	}
+	struct outstanding *o = find(p, arg);
+	if (!o)
+		return;
+	p->timeouts++;
+	au_trace(p->env, AU_TR_PING_TIMEOUT, o->peer, (int64_t)o->seq, 0);
+	memset(o, 0, sizeof(*o));
+}
+
+static void ping_recv(void *state, au_node_id from, const void *msg, size_t len)
+{
+	struct ping_node *p = state;
+	struct au_rbuf r;
+	if (!au_rbuf_unseal(&r, msg, len)) {
+		p->bad++;
+		au_trace(p->env, AU_TR_MODEL_BAD_MESSAGE, from, (int64_t)len, 0);
+		return;
+	}
+	uint8_t type = au_get_u8(&r);
+	uint64_t seq = au_get_u64(&r);
+	if (r.short_read || r.pos != r.len || (type != MSG_PING && type != MSG_PONG)) {
+		p->bad++;
+		au_trace(p->env, AU_TR_MODEL_BAD_MESSAGE, from, (int64_t)len, 1);
+		return;
+	}
+	if (type == MSG_PING) {
+		send_msg(p, from, MSG_PONG, seq);
+		return;
+	}
+	struct outstanding *o = find(p, seq);
+	if (!o || o->peer != from) {
+		/* Duplicated, late (after its timeout), or from before a crash. */
+		p->unmatched++;
+		au_trace(p->env, AU_TR_PING_DUP_PONG, from, (int64_t)seq, 0);
+		return;
+	}
+	au_time rtt = au_now(p->env) - o->sent_ns;
+	p->answered++;
+	p->rtt_sum_ns += rtt;
+	if (rtt > p->rtt_max_ns)
+		p->rtt_max_ns = rtt;
+	au_trace(p->env, AU_TR_PING_RTT, from, (int64_t)seq, rtt);
+	au_timer_cancel(p->env, o->timer);
+	memset(o, 0, sizeof(*o));
+}
+
+static void ping_destroy(void *state)
+{
+	free(state);
+}
+
+static void ping_summary(void *state, char *buf, size_t len)
+{
+	struct ping_node *p = state;
+	double mean_ms = p->answered ? (double)p->rtt_sum_ns / (double)p->answered / 1e6 : 0.0;
+	snprintf(buf, len,
+		 "boot=%llu sent=%llu answered=%llu timeouts=%llu unmatched=%llu bad=%llu "
+		 "rtt_mean=%.3fms rtt_max=%.3fms",
+		 (unsigned long long)p->boot, (unsigned long long)p->sent,
+		 (unsigned long long)p->answered, (unsigned long long)p->timeouts,
+		 (unsigned long long)p->unmatched, (unsigned long long)p->bad, mean_ms,
+		 (double)p->rtt_max_ns / 1e6);
+}
+
+static const struct au_config_key ping_keys[] = {
+	{"interval", AU_CFG_DURATION, offsetof(struct au_ping_config, interval_ns), "1s",
+	 AU_NS_PER_US, UINT64_C(3600) * AU_NS_PER_S, "time between a node's pings"},
+	{"timeout", AU_CFG_DURATION, offsetof(struct au_ping_config, timeout_ns), "500ms",
+	 AU_NS_PER_US, UINT64_C(3600) * AU_NS_PER_S, "a ping unanswered this long is lost"},
+	{NULL, 0, 0, NULL, 0, 0, NULL},
+};
+
+const struct au_model au_ping_model = {
+	.name = "ping",
+	.config_group = "ping",
+	.config_keys = ping_keys,
+	.config_size = sizeof(struct au_ping_config),
+	.init = ping_init,
+	.recv = ping_recv,
+	.timer = ping_timer,
+	.persisted = ping_persisted,
+	.destroy = ping_destroy,
+	.summary = ping_summary,
+};

@@ -1,0 +1,45 @@
+/* trace_kinds.h — every trace event kind, engine and models alike.
+ *
+ * One list so the trace hash, the text dump, the HDF5 enum type and the
+ * checkers all agree on names.  Numbers are part of the trace format:
+ * append, never renumber.  Engine kinds live below 100, each model gets a
+ * block of 100.  The meaning of a, b and c is given per kind.
+ */
+#ifndef AU_TRACE_KINDS_H
+#define AU_TRACE_KINDS_H
+
+#define AU_TRACE_KINDS(X)                                                              \
+	/* engine: node lifecycle and faults */                                        \
+	X(NODE_BOOT, 1)       /* node started its services; a=epoch */                \
+	X(NODE_CRASH, 2)      /* a=epoch, b=fault index */                            \
+	X(NODE_RESTART, 3)    /* a=new epoch, b=fault index */                        \
+	X(NODE_PAUSE, 4)      /* b=fault index */                                     \
+	X(NODE_RESUME, 5)     /* a=events that waited */                              \
+	X(CLOCK_SKEW, 6)      /* a=jump ns, b=drift ppm */                            \
+	X(PARTITION_START, 7) /* a=fault index, b=groups, c=oneway */                \
+	X(PARTITION_END, 8)   /* a=fault index */                                     \
+	X(HEAL, 9)            /* a=partitions removed, b=link faults removed */       \
+	X(LINK_FAULT_START, 10) /* a=fault index, b=action, c=link or target */      \
+	X(LINK_FAULT_END, 11) /* a=fault index, b=messages released */                \
+	X(DISK_FAULT_START, 12) /* a=fault index, b=kind */                           \
+	X(DISK_FAULT_END, 13) /* a=fault index */                                     \
+	X(FAULT_SKIPPED, 14)  /* a=fault index, b=action: no eligible target */      \
+	X(DISK_CRASH, 15)     /* a=kept, b=torn, c=lost unsynced writes */            \
+	X(RUN_END, 16)        /* a=events processed */                                \
+	X(MODEL_BAD_MESSAGE, 17) /* a=from, b=len: malformed or corrupted, dropped */ \
+	X(SEND_REJECTED, 18)  /* a=to, b=len: invalid destination or size */         \
+	/* ping model (100..199) */                                                    \
+	X(PING_BOOT, 100)     /* a=boot count read from disk */                       \
+	X(PING_SENT, 101)     /* a=peer, b=seq */                                     \
+	X(PING_RTT, 102)      /* a=peer, b=seq, c=rtt ns (first pong only) */        \
+	X(PING_TIMEOUT, 103)  /* a=peer, b=seq */                                     \
+	X(PING_DUP_PONG, 104) /* a=peer, b=seq: a pong for an answered ping */        \
+	X(PING_BOOT_SYNCED, 105) /* a=boot count now durable */
+
+enum au_trace_kind {
+#define AU_X(name, num) AU_TR_##name = num,
+	AU_TRACE_KINDS(AU_X)
+#undef AU_X
+};
+
+#endif

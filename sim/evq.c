@@ -1,0 +1,258 @@
+/* evq.c — 4-ary heap of (time, seq|slot) keys over a slot pool. */
+#include "evq.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOT_BITS 24u
+#define SLOT_MASK ((UINT64_C(1) << SLOT_BITS) - 1)
+#define SEQ_MAX (UINT64_C(1) << (64 - SLOT_BITS))
+#define NO_SLOT UINT32_MAX
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n);
+	if (!q) {
+		fprintf(stderr, "aureon: out of memory growing the event queue (%zu bytes)\n", n);
+		abort();
+	}
+	return q;
+}
+
+void au_evq_init(struct au_evq *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->free_head = NO_SLOT;
+	q->next_seq = 1;
+}
+
+void au_evq_free(struct au_evq *q)
+{
+	free(q->heap);
+	free(q->slots);
+	memset(q, 0, sizeof(*q));
+	q->free_head = NO_SLOT;
+}
+
+static inline bool key_less(const struct au_evq_key *x, const struct au_evq_key *y)
+{
+	return x->t < y->t || (x->t == y->t && x->seq_slot < y->seq_slot);
+}
+
+static uint32_t slot_alloc(struct au_evq *q)
+{
+	if (q->free_head != NO_SLOT) {
+		uint32_t s = q->free_head;
+		q->free_head = q->slots[s].next_free;
+		return s;
+	}
+	size_t n = q->slots_cap;
+	if (n >= AU_EVQ_MAX_SLOTS) {
+		fprintf(stderr, "aureon: more than %u events pending; the event queue is full\n",
+			AU_EVQ_MAX_SLOTS);
+		abort();
+	}
+	size_t grow = n ? n * 2 : 1024;
+	if (grow > AU_EVQ_MAX_SLOTS)
+		grow = AU_EVQ_MAX_SLOTS;
+	q->slots = xrealloc(q->slots, grow * sizeof(*q->slots));
+	/* Thread the new slots onto the free list, lowest index first, so slot
+	 * reuse is a pure function of the operation sequence. */
+	for (size_t i = grow; i-- > n + 1;) {
+		q->slots[i].ev.type = 0;
+		q->slots[i].gen = 1;
+		q->slots[i].next_free = q->free_head;
+		q->free_head = (uint32_t)i;
+	}
+	q->slots[n].ev.type = 0;
+	q->slots[n].gen = 1;
+	q->slots_cap = grow;
+	return (uint32_t)n;
+}
+
+static void slot_release(struct au_evq *q, uint32_t s)
+{
+	q->slots[s].ev.type = 0;
+	q->slots[s].gen++;
+	if (q->slots[s].gen == 0)
+		q->slots[s].gen = 1;
+	q->slots[s].next_free = q->free_head;
+	q->free_head = s;
+}
+
+static void sift_up(struct au_evq_key *h, size_t i, struct au_evq_key k)
+{
+	while (i > 0) {
+		size_t parent = (i - 1) / 4;
+		if (!key_less(&k, &h[parent]))
+			break;
+		h[i] = h[parent];
+		i = parent;
+	}
+	h[i] = k;
+}
+
+/* Remove the root: walk the hole down along the smallest children to a
+ * leaf, then sift the last key up from there (Floyd's bottom-up variant;
+ * the last key is usually large, so it rarely climbs far). */
+static void remove_root(struct au_evq *q)
+{
+	struct au_evq_key *h = q->heap;
+	size_t n = --q->len;
+	if (n == 0)
+		return;
+	struct au_evq_key last = h[n];
+	size_t i = 0;
+	for (;;) {
+		size_t c = 4 * i + 1;
+		if (c >= n)
+			break;
+		size_t best = c;
+		size_t end = c + 4 < n ? c + 4 : n;
+		for (size_t j = c + 1; j < end; j++)
+			if (key_less(&h[j], &h[best]))
+				best = j;
+		h[i] = h[best];
+		i = best;
+	}
+	sift_up(h, i, last);
+}
+
+static void heapify(struct au_evq *q)
+{
+	struct au_evq_key *h = q->heap;
+	size_t n = q->len;
+	if (n < 2)
+		return;
+	for (size_t start = (n - 2) / 4 + 1; start-- > 0;) {
+		struct au_evq_key k = h[start];
+		size_t i = start;
+		for (;;) {
+			size_t c = 4 * i + 1;
+			if (c >= n)
+				break;
+			size_t best = c;
+			size_t end = c + 4 < n ? c + 4 : n;
+			for (size_t j = c + 1; j < end; j++)
+				if (key_less(&h[j], &h[best]))
+					best = j;
+			if (!key_less(&h[best], &k))
+				break;
+			h[i] = h[best];
+			i = best;
+		}
+		h[i] = k;
+	}
+}
+
+/* Drop every cancelled key and rebuild the heap: O(n), run only when dead
+ * keys outnumber live ones, so amortised O(1) per cancel. */
+static void compact(struct au_evq *q)
+{
+	size_t w = 0;
+	for (size_t r = 0; r < q->len; r++) {
+		uint32_t s = (uint32_t)(q->heap[r].seq_slot & SLOT_MASK);
+		if (q->slots[s].ev.type == 0)
+			slot_release(q, s);
+		else
+			q->heap[w++] = q->heap[r];
+	}
+	q->len = w;
+	q->dead = 0;
+	q->compactions++;
+	heapify(q);
+}
+
+uint64_t au_evq_push(struct au_evq *q, au_time t, const struct au_event *ev)
+{
+	assert(ev->type != 0);
+	if (q->len == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 1024;
+		q->heap = xrealloc(q->heap, q->cap * sizeof(*q->heap));
+	}
+	uint32_t s = slot_alloc(q);
+	q->slots[s].ev = *ev;
+	if (q->next_seq >= SEQ_MAX) {
+		fprintf(stderr, "aureon: event sequence numbers exhausted\n");
+		abort();
+	}
+	struct au_evq_key k = {t, (q->next_seq++ << SLOT_BITS) | s};
+	sift_up(q->heap, q->len++, k);
+	return ((uint64_t)q->slots[s].gen << 32) | s;
+}
+
+/* Discard cancelled keys sitting at the top. */
+static void skip_dead(struct au_evq *q)
+{
+	while (q->len) {
+		uint32_t s = (uint32_t)(q->heap[0].seq_slot & SLOT_MASK);
+		if (q->slots[s].ev.type != 0)
+			return;
+		remove_root(q);
+		slot_release(q, s);
+		q->dead--;
+	}
+}
+
+bool au_evq_pop(struct au_evq *q, au_time *t, struct au_event *ev)
+{
+	skip_dead(q);
+	if (q->len == 0)
+		return false;
+	uint32_t s = (uint32_t)(q->heap[0].seq_slot & SLOT_MASK);
+	*t = q->heap[0].t;
+	*ev = q->slots[s].ev;
+	remove_root(q);
+	slot_release(q, s);
+	return true;
+}
+
+au_time au_evq_peek_time(struct au_evq *q)
+{
+	skip_dead(q);
+	return q->len ? q->heap[0].t : INT64_MAX;
+}
+
+static struct au_evq_slot *handle_slot(const struct au_evq *q, uint64_t handle)
+{
+	uint32_t s = (uint32_t)(handle & 0xffffffffu);
+	uint32_t gen = (uint32_t)(handle >> 32);
+	if (s >= q->slots_cap || gen == 0)
+		return NULL;
+	struct au_evq_slot *slot = &q->slots[s];
+	if (slot->gen != gen || slot->ev.type == 0)
+		return NULL;
+	return slot;
+}
+
+const struct au_event *au_evq_lookup(const struct au_evq *q, uint64_t handle)
+{
+	struct au_evq_slot *slot = handle_slot(q, handle);
+	return slot ? &slot->ev : NULL;
+}
+
+bool au_evq_cancel(struct au_evq *q, uint64_t handle, struct au_event *ev)
+{
+	struct au_evq_slot *slot = handle_slot(q, handle);
+	if (!slot)
+		return false;
+	if (ev)
+		*ev = slot->ev;
+	slot->ev.type = 0;
+	/* Invalidate the handle now; the slot itself is released when its key
+	 * leaves the heap. */
+	slot->gen++;
+	if (slot->gen == 0)
+		slot->gen = 1;
+	q->dead++;
+	if (q->dead > 1024 && q->dead > q->len - q->dead)
+		compact(q);
+	return true;
+}
+
+size_t au_evq_len(const struct au_evq *q)
+{
+	return q->len - q->dead;
+}

@@ -1,0 +1,86 @@
+/* evq.h — the simulator's event queue.
+ *
+ * A 4-ary min-heap of 16-byte keys (time, insertion sequence, slot) over a
+ * pool of fixed-size event slots.  Events pop in total order of (time,
+ * sequence of insertion): two events due at the same instant pop in the
+ * order they were pushed, whatever the heap's shape.  Push and pop are
+ * O(log n); cancel is O(1) (the slot is marked dead and skipped when it
+ * reaches the top; the heap is compacted when dead keys outnumber live
+ * ones, so memory stays proportional to live events).  A pending event
+ * costs 64 bytes: a 16-byte heap key and a 48-byte slot.
+ */
+#ifndef AU_EVQ_H
+#define AU_EVQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../models/env.h"
+
+/* Inline payloads up to this size travel inside the slot (no malloc). */
+#define AU_EVQ_INLINE 16u
+
+/* An event as the engine sees it; the queue does not interpret it except
+ * for `type` (0 is reserved for dead slots). */
+struct au_event {
+	uint8_t type;
+	uint8_t service;
+	uint16_t flags;
+	uint32_t node;
+	uint32_t aux; /* node epoch (timers, syncs) or source (messages) */
+	uint32_t len;
+	int64_t a;
+	union {
+		uint8_t inl[AU_EVQ_INLINE];
+		struct {
+			uint64_t b;
+			void *p;
+		} ref;
+	} u;
+};
+
+struct au_evq_key {
+	au_time t;
+	uint64_t seq_slot; /* sequence << 24 | slot */
+};
+
+struct au_evq_slot {
+	struct au_event ev; /* type 0: free or cancelled */
+	uint32_t gen;       /* bumped whenever the slot is released */
+	uint32_t next_free;
+};
+
+/* The queue.  Fields are private to evq.c. */
+struct au_evq {
+	struct au_evq_key *heap;
+	size_t len, cap;
+	struct au_evq_slot *slots;
+	size_t slots_cap;
+	uint32_t free_head;
+	uint64_t next_seq;
+	size_t dead;         /* cancelled keys still in the heap */
+	uint64_t compactions;
+};
+
+#define AU_EVQ_MAX_SLOTS (1u << 24)
+
+void au_evq_init(struct au_evq *q);
+/* Free the queue.  Payloads pointed to by events are the caller's. */
+void au_evq_free(struct au_evq *q);
+/* Push an event due at `t`; returns a nonzero handle for au_evq_cancel. */
+uint64_t au_evq_push(struct au_evq *q, au_time t, const struct au_event *ev);
+/* Pop the earliest live event into *ev and *t.  False when empty. */
+bool au_evq_pop(struct au_evq *q, au_time *t, struct au_event *ev);
+/* Time of the earliest live event, or INT64_MAX when empty. */
+au_time au_evq_peek_time(struct au_evq *q);
+/* Cancel a pending event and return it in *ev (so the caller can free its
+ * payload).  False if the handle already fired, was cancelled, or is
+ * invalid. */
+bool au_evq_cancel(struct au_evq *q, uint64_t handle, struct au_event *ev);
+/* The pending event behind a handle, or NULL. */
+const struct au_event *au_evq_lookup(const struct au_evq *q, uint64_t handle);
+/* Live events pending. */
+size_t au_evq_len(const struct au_evq *q);
+
+#endif

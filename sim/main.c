@@ -1,0 +1,471 @@
+/* main.c — the aureon-sim command line: run, bench, divergence. */
+#include <errno.h>
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../models/phold.h"
+#include "scenario.h"
+#include "sim.h"
+
+#define AUREON_VERSION "0.1.0"
+
+enum { EXIT_PASS = 0, EXIT_VIOLATION = 1, EXIT_USAGE = 2 };
+
+static const char *const usage_top =
+	"usage: aureon-sim COMMAND [options]\n"
+	"\n"
+	"commands:\n"
+	"  run SCENARIO [--seed N] [--until T] [--json] [--records FILE]\n"
+	"                      run a scenario file; prints a summary and the trace hash\n"
+	"  bench phold [--lps N] [--init E] [--remote R] [--events M] [--json]\n"
+	"                      PHOLD throughput through the engine\n"
+	"  divergence A B      first differing record of two --records dumps\n"
+	"  help | --help       this text;  --version  the version\n"
+	"\n"
+	"exit codes: 0 all checks held, 1 a check failed, 2 usage, scenario or I/O error\n";
+
+static const char *const usage_run =
+	"usage: aureon-sim run SCENARIO [options]\n"
+	"\n"
+	"  --seed N        run seed (default: [run] seed, else 1)\n"
+	"  --until T       stop at simulated time T (a duration, e.g. 10s) instead of\n"
+	"                  [run] duration\n"
+	"  --json          print one JSON object on stdout instead of the text summary\n"
+	"  --records FILE  write every trace record as a text line (index, time, node,\n"
+	"                  kind, fields) to FILE, for `aureon-sim divergence`\n"
+	"  --quiet         no progress line on a terminal\n"
+	"  --trace FILE    HDF5 trace output: not implemented yet (issue 3)\n";
+
+static const char *const usage_bench =
+	"usage: aureon-sim bench phold [options]\n"
+	"\n"
+	"  --lps N         logical processes (virtual nodes), default 1024\n"
+	"  --init E        initial events per LP, default 16\n"
+	"  --remote R      probability an event goes to another LP, default 0.9\n"
+	"  --events M      stop after M processed events, default 20000000\n"
+	"  --seed S        run seed, default 42\n"
+	"  --json          one JSON line: lps, events, events_per_sec, ns_per_event,\n"
+	"                  peak_rss_bytes\n";
+
+static int usage_error(const char *usage, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static int usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "aureon-sim: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n\n%s", usage);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+static double wall_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t peak_rss_bytes(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)ru.ru_maxrss * 1024u;
+}
+
+static bool parse_u64_arg(const char *s, uint64_t *out)
+{
+	if (!s || !g_ascii_isdigit(s[0]))
+		return false;
+	char *end;
+	errno = 0;
+	guint64 v = g_ascii_strtoull(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+static void json_string(GString *out, const char *s)
+{
+	g_string_append_c(out, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_printf(out, "\\%c", *p);
+		else if (*p < 0x20)
+			g_string_append_printf(out, "\\u%04x", *p);
+		else
+			g_string_append_c(out, (char)*p);
+	}
+	g_string_append_c(out, '"');
+}
+
+/* ---- run ------------------------------------------------------------- */
+
+static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_t seed,
+		       const char *hash)
+{
+	const struct au_sim_stats *st = au_sim_stats(sim);
+	const struct au_violation *v = au_sim_violation(sim);
+	GString *o = g_string_new("{\"scenario\": ");
+	json_string(o, sc->name);
+	g_string_append_printf(o, ", \"seed\": %" G_GUINT64_FORMAT ", \"result\": \"%s\"", seed,
+			       v ? "fail" : "pass");
+	g_string_append_printf(o, ", \"sim_time_ns\": %" G_GINT64_FORMAT, st->sim_time_ns);
+	g_string_append_printf(o, ", \"events\": %" G_GUINT64_FORMAT, st->events);
+	g_string_append_printf(o, ", \"messages\": %" G_GUINT64_FORMAT, st->messages_sent);
+	g_string_append(o, ", \"fates\": {");
+	for (int f = 0; f < AU_FATE_COUNT_; f++)
+		g_string_append_printf(o, "%s\"%s\": %" G_GUINT64_FORMAT, f ? ", " : "",
+				       au_fate_name((enum au_fate)f), st->fates[f]);
+	g_string_append(o, "}, \"checks\": {");
+	const char *names[32], *results[32];
+	size_t n = au_sim_checks(sim, names, results, 32);
+	for (size_t i = 0; i < n; i++)
+		g_string_append_printf(o, "%s\"%s\": \"%s\"", i ? ", " : "", names[i], results[i]);
+	g_string_append(o, "}, \"violation\": ");
+	if (v) {
+		g_string_append(o, "{\"check\": ");
+		json_string(o, v->check);
+		g_string_append_printf(o, ", \"t_ns\": %" G_GINT64_FORMAT ", \"node\": %u, \"record\": %"
+				       G_GUINT64_FORMAT ", \"detail\": ", v->t_ns, v->node, v->record);
+		json_string(o, v->detail);
+		g_string_append(o, "}");
+	} else {
+		g_string_append(o, "null");
+	}
+	g_string_append_printf(o, ", \"faults_applied\": %" G_GUINT64_FORMAT
+			       ", \"faults_skipped\": %" G_GUINT64_FORMAT,
+			       st->faults_applied, st->faults_skipped);
+	g_string_append_printf(o, ", \"trace_hash\": \"%s\"}\n", hash);
+	fputs(o->str, stdout);
+	g_string_free(o, TRUE);
+}
+
+static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_t seed,
+		       const char *hash, double wall)
+{
+	const struct au_sim_stats *st = au_sim_stats(sim);
+	char dur[32];
+	au_format_duration(st->sim_time_ns, dur, sizeof(dur));
+	printf("aureon-sim %s: scenario %s (%s), seed %" G_GUINT64_FORMAT "\n", AUREON_VERSION,
+	       sc->name, sc->path, seed);
+	printf("  %u nodes; services:", sc->nodes);
+	for (uint32_t i = 0; i < sc->n_services; i++)
+		printf(" %s", sc->services[i]->name);
+	double speed = wall > 0 ? (double)st->sim_time_ns / 1e9 / wall : 0;
+	printf("\n  simulated %s in %.3f s wall (%.0fx real time), %" G_GUINT64_FORMAT
+	       " events, %" G_GUINT64_FORMAT " trace records\n",
+	       dur, wall, speed, st->events, st->records);
+	printf("  messages: %" G_GUINT64_FORMAT " sent;", st->messages_sent);
+	for (int f = 0; f < AU_FATE_COUNT_; f++)
+		printf(" %s %" G_GUINT64_FORMAT "%s", au_fate_name((enum au_fate)f), st->fates[f],
+		       f + 1 < AU_FATE_COUNT_ ? "," : "\n");
+	printf("  faults: %" G_GUINT64_FORMAT " applied, %" G_GUINT64_FORMAT
+	       " skipped; unsynced writes at crashes: %" G_GUINT64_FORMAT " kept, %" G_GUINT64_FORMAT
+	       " torn, %" G_GUINT64_FORMAT " lost\n",
+	       st->faults_applied, st->faults_skipped, st->kept_writes, st->torn_writes,
+	       st->lost_writes);
+	uint32_t shown = sc->nodes <= 10 ? sc->nodes : 5;
+	for (au_node_id n = 1; n <= shown; n++) {
+		for (uint32_t s = 0; s < sc->n_services; s++) {
+			char line[512];
+			au_sim_model_summary(sim, n, s, line, sizeof(line));
+			if (!au_sim_node_up(sim, n))
+				printf("  n%u %s: down at the end\n", n, sc->services[s]->name);
+			else if (line[0])
+				printf("  n%u %s: %s\n", n, sc->services[s]->name, line);
+		}
+	}
+	if (shown < sc->nodes)
+		printf("  ... (%u more nodes)\n", sc->nodes - shown);
+	const char *names[32], *results[32];
+	size_t n = au_sim_checks(sim, names, results, 32);
+	printf("  checks:");
+	for (size_t i = 0; i < n; i++)
+		printf(" %s %s%s", names[i], results[i], i + 1 < n ? "," : "");
+	printf("%s\n", n ? "" : " none for these services");
+	const struct au_violation *v = au_sim_violation(sim);
+	if (v)
+		printf("  VIOLATION: %s at t=%" G_GINT64_FORMAT " ns on n%u, trace record %" G_GUINT64_FORMAT
+		       ": %s\n", v->check, v->t_ns, v->node, v->record, v->detail);
+	printf("  result: %s\n", v ? "FAIL" : "pass");
+	printf("  trace hash: %s\n", hash);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *path = NULL, *records = NULL;
+	bool json = false, quiet = false, have_seed = false;
+	uint64_t seed = 0;
+	au_time until = -1;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(usage_run, stdout);
+			return EXIT_PASS;
+		} else if (strcmp(a, "--json") == 0) {
+			json = true;
+		} else if (strcmp(a, "--quiet") == 0) {
+			quiet = true;
+		} else if (strcmp(a, "--seed") == 0) {
+			if (i + 1 >= argc || !parse_u64_arg(argv[i + 1], &seed))
+				return usage_error(usage_run, "--seed needs a non-negative integer");
+			have_seed = true;
+			i++;
+		} else if (strcmp(a, "--until") == 0) {
+			if (i + 1 >= argc || !au_parse_duration(argv[i + 1], &until))
+				return usage_error(usage_run, "--until needs a duration with a unit (e.g. 10s)");
+			i++;
+		} else if (strcmp(a, "--records") == 0) {
+			if (i + 1 >= argc)
+				return usage_error(usage_run, "--records needs a file name");
+			records = argv[++i];
+		} else if (strcmp(a, "--trace") == 0) {
+			fprintf(stderr, "aureon-sim: --trace: HDF5 trace files are not implemented yet "
+					"(issue 3); use --records FILE for a text dump\n");
+			return EXIT_USAGE;
+		} else if (a[0] == '-') {
+			return usage_error(usage_run, "unknown option %s", a);
+		} else if (!path) {
+			path = a;
+		} else {
+			return usage_error(usage_run, "more than one scenario given (%s, %s)", path, a);
+		}
+	}
+	if (!path)
+		return usage_error(usage_run, "run needs a scenario file");
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load(path, &err);
+	if (!sc) {
+		fprintf(stderr, "aureon-sim: %s\n", err);
+		g_free(err);
+		return EXIT_USAGE;
+	}
+	if (!have_seed)
+		seed = sc->seed ? sc->seed : 1;
+	FILE *dump = NULL;
+	if (records) {
+		dump = fopen(records, "w");
+		if (!dump) {
+			fprintf(stderr, "aureon-sim: --records %s: cannot write: %s\n", records,
+				strerror(errno));
+			au_scenario_free(sc);
+			return EXIT_USAGE;
+		}
+	}
+	if (until < 0)
+		until = sc->duration;
+	struct au_sim *sim = au_sim_new(sc, seed);
+	au_sim_set_record_dump(sim, dump);
+	bool progress = !quiet && !json && isatty(STDERR_FILENO);
+	double t0 = wall_seconds(), last = t0;
+	int rc = 0;
+	/* Run in slices so a long run can show progress on a terminal; the
+	 * slicing does not change the event order. */
+	const int slices = 200;
+	for (int s = 1; s <= slices; s++) {
+		au_time stop = s == slices ? until : until / slices * s + until % slices * s / slices;
+		rc = au_sim_run(sim, stop);
+		if (rc != 0)
+			break;
+		double now = wall_seconds();
+		if (progress && now - last > 0.5) {
+			fprintf(stderr, "\r  %3d%% simulated, %" G_GUINT64_FORMAT " events, %.1f s wall ",
+				s * 100 / slices, au_sim_stats(sim)->events, now - t0);
+			last = now;
+		}
+	}
+	double wall = wall_seconds() - t0;
+	if (progress && wall > 0.5)
+		fprintf(stderr, "\r%60s\r", "");
+	char hash[65];
+	au_sim_trace_hash(sim, hash);
+	if (json)
+		print_json(sim, sc, seed, hash);
+	else
+		print_text(sim, sc, seed, hash, wall);
+	if (dump && fclose(dump) != 0) {
+		fprintf(stderr, "aureon-sim: --records %s: write failed: %s\n", records, strerror(errno));
+		rc = EXIT_USAGE;
+	}
+	au_sim_free(sim);
+	au_scenario_free(sc);
+	return rc;
+}
+
+/* ---- bench phold ---------------------------------------------------- */
+
+static int cmd_bench(int argc, char **argv)
+{
+	if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+		fputs(usage_bench, argc < 1 ? stderr : stdout);
+		return argc < 1 ? EXIT_USAGE : EXIT_PASS;
+	}
+	if (strcmp(argv[0], "phold") != 0)
+		return usage_error(usage_bench, "unknown bench '%s' (this build has: phold; raft and "
+						"swim arrive with those models)", argv[0]);
+	uint64_t lps = 1024, init = 16, events = 20000000, seed = 42;
+	double remote = 0.9;
+	bool json = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		uint64_t *target = NULL;
+		if (strcmp(a, "--json") == 0) {
+			json = true;
+			continue;
+		} else if (strcmp(a, "--help") == 0) {
+			fputs(usage_bench, stdout);
+			return EXIT_PASS;
+		} else if (strcmp(a, "--remote") == 0) {
+			char *end;
+			if (i + 1 >= argc)
+				return usage_error(usage_bench, "--remote needs a probability");
+			remote = g_ascii_strtod(argv[++i], &end);
+			if (*end || argv[i][0] == '\0' || !(remote >= 0.0 && remote <= 1.0))
+				return usage_error(usage_bench, "--remote needs a probability in [0,1]");
+			continue;
+		} else if (strcmp(a, "--lps") == 0) {
+			target = &lps;
+		} else if (strcmp(a, "--init") == 0) {
+			target = &init;
+		} else if (strcmp(a, "--events") == 0) {
+			target = &events;
+		} else if (strcmp(a, "--seed") == 0) {
+			target = &seed;
+		} else {
+			return usage_error(usage_bench, "unknown option %s", a);
+		}
+		if (i + 1 >= argc || !parse_u64_arg(argv[i + 1], target))
+			return usage_error(usage_bench, "%s needs a non-negative integer", a);
+		i++;
+	}
+	if (lps < 1 || lps > AU_MAX_NODES || init < 1 || init > 1000000 || events < 1)
+		return usage_error(usage_bench, "need 1 <= lps <= %u, 1 <= init <= 1000000, events >= 1",
+				   AU_MAX_NODES);
+	if (lps * init > (1u << 24) - 1)
+		return usage_error(usage_bench, "lps * init must stay below 2^24 pending events");
+	if (lps == 1 && remote > 0)
+		return usage_error(usage_bench, "with one LP there is nobody remote: pass --remote 0");
+	g_autofree char *text = g_strdup_printf(
+		"[run]\nname = phold\nduration = 1000h\n"
+		"[cluster]\nnodes = %" G_GUINT64_FORMAT "\nservices = phold\n"
+		"[network]\nlatency = exponential(1us,1us)\n"
+		"[trace]\nmessages = none\n"
+		"[phold]\ninit = %" G_GUINT64_FORMAT "\nremote_ppm = %u\n",
+		lps, init, (unsigned)(remote * 1e6 + 0.5));
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load_text("<bench phold>", text, &err);
+	if (!sc) {
+		fprintf(stderr, "aureon-sim: internal error: %s\n", err);
+		g_free(err);
+		return EXIT_USAGE;
+	}
+	struct au_sim *sim = au_sim_new(sc, seed);
+	au_sim_run(sim, 0); /* boot: every LP schedules its initial events */
+	au_sim_set_max_events(sim, events);
+	double t0 = wall_seconds();
+	au_sim_run(sim, INT64_MAX);
+	double wall = wall_seconds() - t0;
+	const struct au_sim_stats *st = au_sim_stats(sim);
+	double eps = (double)st->events / wall;
+	char hash[65];
+	au_sim_trace_hash(sim, hash);
+	if (json)
+		printf("{\"lps\":%" G_GUINT64_FORMAT ",\"init\":%" G_GUINT64_FORMAT ",\"remote\":%g,"
+		       "\"events\":%" G_GUINT64_FORMAT ",\"events_per_sec\":%.1f,\"ns_per_event\":%.3f,"
+		       "\"peak_rss_bytes\":%" G_GUINT64_FORMAT ",\"final_time_ns\":%" G_GINT64_FORMAT
+		       ",\"trace_hash\":\"%s\"}\n",
+		       lps, init, remote, st->events, eps, wall * 1e9 / (double)st->events,
+		       peak_rss_bytes(), st->sim_time_ns, hash);
+	else
+		printf("phold through the engine: %" G_GUINT64_FORMAT " LPs x %" G_GUINT64_FORMAT
+		       ", remote %g: %" G_GUINT64_FORMAT " events in %.3f s = %.2f M events/s "
+		       "(%.1f ns/event), peak RSS %.1f MiB\n",
+		       lps, init, remote, st->events, wall, eps / 1e6, wall * 1e9 / (double)st->events,
+		       (double)peak_rss_bytes() / 1048576.0);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+	return EXIT_PASS;
+}
+
+/* ---- divergence -------------------------------------------------------- */
+
+static int cmd_divergence(int argc, char **argv)
+{
+	if (argc == 1 && strcmp(argv[0], "--help") == 0) {
+		printf("usage: aureon-sim divergence A B\n\n"
+		       "A and B are record dumps written by `aureon-sim run ... --records FILE`.\n"
+		       "Prints the first record where they differ, or \"identical\".\n"
+		       "Exit 0 identical, 1 different, 2 error.\n");
+		return EXIT_PASS;
+	}
+	if (argc != 2)
+		return usage_error(usage_top, "divergence needs two record files");
+	FILE *f[2];
+	for (int i = 0; i < 2; i++) {
+		f[i] = fopen(argv[i], "r");
+		if (!f[i]) {
+			fprintf(stderr, "aureon-sim: %s: %s\n", argv[i], strerror(errno));
+			if (i)
+				fclose(f[0]);
+			return EXIT_USAGE;
+		}
+	}
+	char *line[2] = {NULL, NULL};
+	size_t cap[2] = {0, 0};
+	uint64_t index = 0;
+	int rc = EXIT_PASS;
+	for (;; index++) {
+		ssize_t n0 = getline(&line[0], &cap[0], f[0]);
+		ssize_t n1 = getline(&line[1], &cap[1], f[1]);
+		if (n0 < 0 && n1 < 0) {
+			printf("identical (%" G_GUINT64_FORMAT " records)\n", index);
+			break;
+		}
+		if (n0 < 0 || n1 < 0 || strcmp(line[0], line[1]) != 0) {
+			printf("runs diverge at record %" G_GUINT64_FORMAT ":\n", index);
+			printf("  A: %s", n0 < 0 ? "(ended)\n" : line[0]);
+			printf("  B: %s", n1 < 0 ? "(ended)\n" : line[1]);
+			rc = EXIT_VIOLATION;
+			break;
+		}
+	}
+	free(line[0]);
+	free(line[1]);
+	fclose(f[0]);
+	fclose(f[1]);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error(usage_top, "no command given");
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		fputs(usage_top, stdout);
+		return EXIT_PASS;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("aureon-sim %s\n", AUREON_VERSION);
+		return EXIT_PASS;
+	}
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 2, argv + 2);
+	if (strcmp(cmd, "bench") == 0)
+		return cmd_bench(argc - 2, argv + 2);
+	if (strcmp(cmd, "divergence") == 0)
+		return cmd_divergence(argc - 2, argv + 2);
+	if (strcmp(cmd, "chaos") == 0) {
+		fprintf(stderr, "aureon-sim: chaos sweeps are not implemented yet (issue 8)\n");
+		return EXIT_USAGE;
+	}
+	return usage_error(usage_top, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,1062 @@
+/* scenario.c — loading and validating scenario files (GLib key files).
+ *
+ * Every value is parsed strictly: units are required on durations,
+ * trailing garbage is rejected, numbers are range-checked, and every error
+ * names the file, the group and the key.  Inline comments (" # ...") after
+ * a value are allowed, as in DESIGN.md's examples.
+ */
+#include "scenario.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "sim_internal.h"
+
+extern const struct au_model au_ping_model;
+extern const struct au_model au_phold_model;
+
+static const struct au_model *const all_models[] = {&au_ping_model, &au_phold_model};
+
+const struct au_model *au_scenario_find_model(const char *name)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(all_models); i++)
+		if (strcmp(all_models[i]->name, name) == 0)
+			return all_models[i];
+	return NULL;
+}
+
+/* ---- value parsers ------------------------------------------------------ */
+
+static const struct {
+	const char *name;
+	au_time ns;
+} time_units[] = {
+	{"ns", 1}, {"us", AU_NS_PER_US}, {"ms", AU_NS_PER_MS}, {"s", AU_NS_PER_S},
+	{"m", 60 * AU_NS_PER_S}, {"h", 3600 * AU_NS_PER_S},
+};
+
+/* Parse a decimal (digits, optional fraction) times `scale`, exactly.
+ * The result must be a whole number. */
+static bool parse_scaled(const char *num, size_t len, int64_t scale, int64_t *out)
+{
+	if (len == 0)
+		return false;
+	int64_t whole = 0, frac = 0, frac_div = 1;
+	size_t i = 0;
+	bool digits = false;
+	for (; i < len && g_ascii_isdigit(num[i]); i++) {
+		digits = true;
+		if (whole > (INT64_MAX - 9) / 10)
+			return false;
+		whole = whole * 10 + (num[i] - '0');
+	}
+	if (i < len && num[i] == '.') {
+		i++;
+		for (; i < len && g_ascii_isdigit(num[i]); i++) {
+			digits = true;
+			if (frac_div > INT64_MAX / 10)
+				return false;
+			frac = frac * 10 + (num[i] - '0');
+			frac_div *= 10;
+		}
+	}
+	if (!digits || i != len)
+		return false;
+	if (whole > INT64_MAX / scale)
+		return false;
+	int64_t v = whole * scale;
+	/* frac * scale / frac_div must be exact. */
+	au_i128 f = (au_i128)frac * scale;
+	if (f % frac_div != 0)
+		return false;
+	int64_t fv = (int64_t)(f / frac_div);
+	if (v > INT64_MAX - fv)
+		return false;
+	*out = v + fv;
+	return true;
+}
+
+bool au_parse_duration(const char *text, au_time *out)
+{
+	if (!text)
+		return false;
+	size_t len = strlen(text);
+	size_t num_end = 0;
+	while (num_end < len && (g_ascii_isdigit(text[num_end]) || text[num_end] == '.'))
+		num_end++;
+	const char *unit = text + num_end;
+	for (size_t u = 0; u < G_N_ELEMENTS(time_units); u++)
+		if (strcmp(unit, time_units[u].name) == 0)
+			return parse_scaled(text, num_end, time_units[u].ns, out);
+	return false;
+}
+
+void au_format_duration(au_time t, char *buf, size_t len)
+{
+	for (size_t u = G_N_ELEMENTS(time_units); u-- > 0;) {
+		if (t != 0 && t % time_units[u].ns == 0) {
+			g_snprintf(buf, len, "%" G_GINT64_FORMAT "%s", t / time_units[u].ns,
+				   time_units[u].name);
+			return;
+		}
+	}
+	g_snprintf(buf, len, "%" G_GINT64_FORMAT "ns", t);
+}
+
+static bool parse_u64(const char *text, uint64_t *out)
+{
+	if (!text || !g_ascii_isdigit(text[0]))
+		return false;
+	char *end;
+	errno = 0;
+	guint64 v = g_ascii_strtoull(text, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_double(const char *text, double *out)
+{
+	if (!text || !*text || g_ascii_isspace(text[0]))
+		return false;
+	char *end;
+	errno = 0;
+	double v = g_ascii_strtod(text, &end);
+	if (errno || *end || !isfinite(v))
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_bool(const char *text, bool *out)
+{
+	if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0 || strcmp(text, "1") == 0) {
+		*out = true;
+		return true;
+	}
+	if (strcmp(text, "false") == 0 || strcmp(text, "no") == 0 || strcmp(text, "0") == 0) {
+		*out = false;
+		return true;
+	}
+	return false;
+}
+
+bool au_parse_node(const char *text, uint32_t nodes, au_node_id *out)
+{
+	uint64_t v;
+	if (!text || text[0] != 'n' || !parse_u64(text + 1, &v) || text[1] == '0')
+		return false;
+	if (v < 1 || v > nodes)
+		return false;
+	*out = (au_node_id)v;
+	return true;
+}
+
+/* Split "name(a,b)" into name and arguments. */
+bool au_parse_dist(const char *text, struct au_dist *out, const char **why)
+{
+	memset(out, 0, sizeof(*out));
+	*why = "expected const(x), uniform(a,b), normal(mean,sd), lognormal(mean,sd), "
+	       "exponential(mean) or exponential(mean,shift), with units on every duration";
+	const char *open = strchr(text, '(');
+	size_t tl = strlen(text);
+	if (!open || tl < 3 || text[tl - 1] != ')')
+		return false;
+	g_autofree char *name = g_strndup(text, (gsize)(open - text));
+	g_autofree char *inner = g_strndup(open + 1, tl - (size_t)(open - text) - 2);
+	g_auto(GStrv) args = g_strsplit(inner, ",", -1);
+	guint n = g_strv_length(args);
+	au_time v[2] = {0, 0};
+	if (n < 1 || n > 2)
+		return false;
+	for (guint i = 0; i < n; i++) {
+		g_strstrip(args[i]);
+		if (!au_parse_duration(args[i], &v[i])) {
+			*why = "a distribution argument is not a duration with a unit (e.g. 5ms)";
+			return false;
+		}
+	}
+	if (strcmp(name, "const") == 0 && n == 1) {
+		out->kind = AU_DIST_CONST;
+		out->p1 = v[0];
+	} else if (strcmp(name, "uniform") == 0 && n == 2) {
+		if (v[1] < v[0]) {
+			*why = "uniform(a,b) needs a <= b";
+			return false;
+		}
+		out->kind = AU_DIST_UNIFORM;
+		out->p1 = v[0];
+		out->p2 = v[1];
+	} else if (strcmp(name, "normal") == 0 && n == 2) {
+		out->kind = AU_DIST_NORMAL;
+		out->p1 = v[0];
+		out->p2 = v[1];
+	} else if (strcmp(name, "lognormal") == 0 && n == 2) {
+		if (v[0] <= 0) {
+			*why = "lognormal(mean,sd) needs mean > 0";
+			return false;
+		}
+		out->kind = AU_DIST_LOGNORMAL;
+		out->p1 = v[0];
+		out->p2 = v[1];
+		double m = (double)v[0], sd = (double)v[1];
+		out->sigma = sqrt(log(1.0 + (sd * sd) / (m * m)));
+		out->mu = log(m) - out->sigma * out->sigma / 2.0;
+	} else if (strcmp(name, "exponential") == 0) {
+		out->kind = AU_DIST_EXPONENTIAL;
+		out->p1 = v[0];
+		out->shift = n == 2 ? v[1] : 0;
+	} else {
+		return false;
+	}
+	*why = NULL;
+	return true;
+}
+
+static bool parse_bandwidth(const char *text, uint64_t *bps)
+{
+	static const struct {
+		const char *unit;
+		uint64_t mult;
+	} units[] = {{"bit", 1}, {"kbit", 1000}, {"Mbit", 1000000}, {"Gbit", 1000000000}};
+	size_t len = strlen(text), i = 0;
+	while (i < len && (g_ascii_isdigit(text[i]) || text[i] == '.'))
+		i++;
+	for (size_t u = 0; u < G_N_ELEMENTS(units); u++) {
+		if (strcmp(text + i, units[u].unit) != 0)
+			continue;
+		int64_t v;
+		if (!parse_scaled(text, i, (int64_t)units[u].mult, &v) || v <= 0)
+			return false;
+		*bps = (uint64_t)v;
+		return true;
+	}
+	return false;
+}
+
+static bool has_service(const struct au_scenario *sc, const char *name)
+{
+	for (uint32_t i = 0; i < sc->n_services; i++)
+		if (strcmp(sc->services[i]->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* ---- the loader ---------------------------------------------------------- */
+
+struct loader {
+	const char *path;
+	GKeyFile *kf;
+	struct au_scenario *sc;
+	char *err;
+};
+
+static bool fail(struct loader *L, const char *group, const char *key, const char *fmt, ...)
+	G_GNUC_PRINTF(4, 5);
+
+static bool fail(struct loader *L, const char *group, const char *key, const char *fmt, ...)
+{
+	if (L->err)
+		return false;
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (group && key)
+		L->err = g_strdup_printf("%s: [%s] %s: %s", L->path, group, key, msg);
+	else if (group)
+		L->err = g_strdup_printf("%s: [%s]: %s", L->path, group, msg);
+	else
+		L->err = g_strdup_printf("%s: %s", L->path, msg);
+	return false;
+}
+
+/* The raw value with any inline " # comment" removed; NULL if absent. */
+static char *value(struct loader *L, const char *group, const char *key)
+{
+	char *v = g_key_file_get_value(L->kf, group, key, NULL);
+	if (!v)
+		return NULL;
+	for (char *p = v; *p; p++) {
+		if (*p == '#' && (p == v || g_ascii_isspace(p[-1]))) {
+			*p = '\0';
+			break;
+		}
+	}
+	g_strstrip(v);
+	return v;
+}
+
+static bool has(struct loader *L, const char *group, const char *key)
+{
+	return g_key_file_has_key(L->kf, group, key, NULL);
+}
+
+static bool get_duration(struct loader *L, const char *g, const char *k, au_time *out,
+			 bool required)
+{
+	g_autofree char *v = value(L, g, k);
+	if (!v)
+		return required ? fail(L, g, k, "missing (a duration such as 10s)") : true;
+	if (!au_parse_duration(v, out))
+		return fail(L, g, k, "'%s' is not a duration: a non-negative number with a unit "
+				     "ns, us, ms, s, m or h (e.g. 150ms)", v);
+	return true;
+}
+
+static bool get_prob(struct loader *L, const char *g, const char *k, double *out, bool required)
+{
+	g_autofree char *v = value(L, g, k);
+	if (!v)
+		return required ? fail(L, g, k, "missing (a probability between 0 and 1)") : true;
+	if (!parse_double(v, out) || *out < 0.0 || *out > 1.0)
+		return fail(L, g, k, "'%s' is not a probability between 0 and 1", v);
+	return true;
+}
+
+static bool get_bool(struct loader *L, const char *g, const char *k, bool *out)
+{
+	g_autofree char *v = value(L, g, k);
+	if (!v)
+		return true;
+	if (!parse_bool(v, out))
+		return fail(L, g, k, "'%s' is not true or false", v);
+	return true;
+}
+
+/* Reject keys of `group` not in `allowed` (NULL-terminated). */
+static bool check_keys(struct loader *L, const char *group, const char *const *allowed,
+		       bool allow_node_keys)
+{
+	g_auto(GStrv) keys = g_key_file_get_keys(L->kf, group, NULL, NULL);
+	for (gsize i = 0; keys && keys[i]; i++) {
+		bool ok = false;
+		for (const char *const *a = allowed; *a; a++)
+			ok = ok || strcmp(keys[i], *a) == 0;
+		if (!ok && allow_node_keys && keys[i][0] == 'n' && g_ascii_isdigit(keys[i][1]))
+			ok = true;
+		if (!ok) {
+			GString *list = g_string_new(NULL);
+			for (const char *const *a = allowed; *a; a++)
+				g_string_append_printf(list, "%s%s", list->len ? ", " : "", *a);
+			fail(L, group, keys[i], "unknown key (known here: %s)", list->str);
+			g_string_free(list, TRUE);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool load_run(struct loader *L)
+{
+	static const char *const keys[] = {"name", "seed", "duration", NULL};
+	struct au_scenario *sc = L->sc;
+	if (!g_key_file_has_group(L->kf, "run"))
+		return fail(L, "run", NULL, "missing group (needs at least duration)");
+	if (!check_keys(L, "run", keys, false))
+		return false;
+	g_autofree char *name = value(L, "run", "name");
+	sc->name = name ? g_strdup(name) : g_path_get_basename(L->path);
+	g_autofree char *seed = value(L, "run", "seed");
+	if (seed && !parse_u64(seed, &sc->seed))
+		return fail(L, "run", "seed", "'%s' is not a non-negative integer below 2^64", seed);
+	if (!get_duration(L, "run", "duration", &sc->duration, true))
+		return false;
+	if (sc->duration <= 0)
+		return fail(L, "run", "duration", "must be longer than 0");
+	return true;
+}
+
+static bool load_cluster(struct loader *L)
+{
+	static const char *const keys[] = {"nodes", "services", "cpu_gflops", NULL};
+	struct au_scenario *sc = L->sc;
+	if (!g_key_file_has_group(L->kf, "cluster"))
+		return fail(L, "cluster", NULL, "missing group (needs nodes and services)");
+	if (!check_keys(L, "cluster", keys, true))
+		return false;
+	g_autofree char *nodes = value(L, "cluster", "nodes");
+	uint64_t n;
+	if (!nodes)
+		return fail(L, "cluster", "nodes", "missing (number of nodes, 1..%u)", AU_MAX_NODES);
+	if (!parse_u64(nodes, &n) || n < 1 || n > AU_MAX_NODES)
+		return fail(L, "cluster", "nodes", "'%s' is not a node count in 1..%u", nodes,
+			    AU_MAX_NODES);
+	sc->nodes = (uint32_t)n;
+	g_autofree char *services = value(L, "cluster", "services");
+	if (!services || !*services)
+		return fail(L, "cluster", "services", "missing (e.g. services = ping)");
+	g_auto(GStrv) names = g_strsplit(services, ",", -1);
+	for (gsize i = 0; names[i]; i++) {
+		g_strstrip(names[i]);
+		const struct au_model *m = au_scenario_find_model(names[i]);
+		if (!m)
+			return fail(L, "cluster", "services",
+				    "unknown service '%s' (this build has: ping, phold)", names[i]);
+		for (uint32_t j = 0; j < sc->n_services; j++)
+			if (sc->services[j] == m)
+				return fail(L, "cluster", "services", "service '%s' listed twice",
+					    names[i]);
+		if (sc->n_services == AU_MAX_SERVICES)
+			return fail(L, "cluster", "services", "more than %u services",
+				    AU_MAX_SERVICES);
+		sc->services[sc->n_services++] = m;
+	}
+	sc->cpu_gflops_default = 10.0;
+	g_autofree char *gf = value(L, "cluster", "cpu_gflops");
+	if (gf && (!parse_double(gf, &sc->cpu_gflops_default) || sc->cpu_gflops_default <= 0))
+		return fail(L, "cluster", "cpu_gflops", "'%s' is not a positive number", gf);
+	sc->cpu_gflops = g_new(double, (gsize)sc->nodes + 1);
+	for (uint32_t i = 0; i <= sc->nodes; i++)
+		sc->cpu_gflops[i] = sc->cpu_gflops_default;
+	g_auto(GStrv) keys_here = g_key_file_get_keys(L->kf, "cluster", NULL, NULL);
+	for (gsize i = 0; keys_here && keys_here[i]; i++) {
+		if (keys_here[i][0] != 'n' || !g_ascii_isdigit(keys_here[i][1]))
+			continue;
+		au_node_id node;
+		if (!au_parse_node(keys_here[i], sc->nodes, &node))
+			return fail(L, "cluster", keys_here[i],
+				    "not a node of this cluster (n1..n%u)", sc->nodes);
+		g_autofree char *v = value(L, "cluster", keys_here[i]);
+		if (!parse_double(v, &sc->cpu_gflops[node]) || sc->cpu_gflops[node] <= 0)
+			return fail(L, "cluster", keys_here[i],
+				    "'%s' is not a positive cpu_gflops for this node", v);
+	}
+	return true;
+}
+
+static bool load_network(struct loader *L)
+{
+	static const char *const keys[] = {"latency", "loss", "duplicate", "bandwidth", NULL};
+	struct au_scenario *sc = L->sc;
+	const char *why;
+	au_parse_dist("uniform(1ms,5ms)", &sc->latency, &why);
+	if (!g_key_file_has_group(L->kf, "network"))
+		return true;
+	if (!check_keys(L, "network", keys, false))
+		return false;
+	g_autofree char *lat = value(L, "network", "latency");
+	if (lat && !au_parse_dist(lat, &sc->latency, &why))
+		return fail(L, "network", "latency", "'%s': %s", lat, why);
+	if (!get_prob(L, "network", "loss", &sc->loss, false) ||
+	    !get_prob(L, "network", "duplicate", &sc->duplicate, false))
+		return false;
+	g_autofree char *bw = value(L, "network", "bandwidth");
+	if (bw && !parse_bandwidth(bw, &sc->bandwidth_bps))
+		return fail(L, "network", "bandwidth",
+			    "'%s' is not a bandwidth (a positive number with bit, kbit, Mbit or Gbit)",
+			    bw);
+	return true;
+}
+
+static bool load_disk(struct loader *L)
+{
+	static const char *const keys[] = {"sync_latency", NULL};
+	struct au_scenario *sc = L->sc;
+	const char *why;
+	au_parse_dist("uniform(1ms,3ms)", &sc->sync_latency, &why);
+	if (!g_key_file_has_group(L->kf, "disk"))
+		return true;
+	if (!check_keys(L, "disk", keys, false))
+		return false;
+	g_autofree char *v = value(L, "disk", "sync_latency");
+	if (v && !au_parse_dist(v, &sc->sync_latency, &why))
+		return fail(L, "disk", "sync_latency", "'%s': %s", v, why);
+	return true;
+}
+
+static bool load_trace(struct loader *L)
+{
+	static const char *const keys[] = {"messages", NULL};
+	L->sc->record_messages = true;
+	if (!g_key_file_has_group(L->kf, "trace"))
+		return true;
+	if (!check_keys(L, "trace", keys, false))
+		return false;
+	g_autofree char *v = value(L, "trace", "messages");
+	if (!v || strcmp(v, "all") == 0)
+		return true;
+	if (strcmp(v, "none") == 0) {
+		L->sc->record_messages = false;
+		return true;
+	}
+	return fail(L, "trace", "messages", "'%s' is not all or none", v);
+}
+
+static bool load_check(struct loader *L)
+{
+	static const char *const keys[] = {"invariants", "liveness", NULL};
+	struct au_scenario *sc = L->sc;
+	if (!g_key_file_has_group(L->kf, "check")) {
+		sc->invariants = g_new0(char *, 1);
+		sc->liveness = g_new0(char *, 1);
+		return true;
+	}
+	if (!check_keys(L, "check", keys, false))
+		return false;
+	g_autofree char *inv = value(L, "check", "invariants");
+	sc->invariants = g_strsplit(inv ? inv : "", ",", -1);
+	GPtrArray *clean = g_ptr_array_new();
+	for (gsize i = 0; sc->invariants[i]; i++) {
+		g_strstrip(sc->invariants[i]);
+		if (!*sc->invariants[i])
+			continue;
+		bool known = false;
+		for (const char *const *c = au_check_names; *c; c++)
+			known = known || strcmp(*c, sc->invariants[i]) == 0;
+		if (!known) {
+			g_ptr_array_free(clean, TRUE);
+			return fail(L, "check", "invariants",
+				    "unknown or not yet implemented check '%s' (this build has: ping_integrity)",
+				    sc->invariants[i]);
+		}
+		const char *needs = au_check_service(sc->invariants[i]);
+		if (needs && !has_service(sc, needs)) {
+			g_ptr_array_free(clean, TRUE);
+			return fail(L, "check", "invariants", "check '%s' needs service %s, which this "
+				    "scenario does not run", sc->invariants[i], needs);
+		}
+		g_ptr_array_add(clean, g_strdup(sc->invariants[i]));
+	}
+	g_ptr_array_add(clean, NULL);
+	g_strfreev(sc->invariants);
+	sc->invariants = (char **)g_ptr_array_free(clean, FALSE);
+	g_autofree char *live = value(L, "check", "liveness");
+	if (live && *live)
+		return fail(L, "check", "liveness",
+			    "'%s': no liveness check exists in this build yet (leader_within arrives "
+			    "with raft)", live);
+	sc->liveness = g_new0(char *, 1);
+	return true;
+}
+
+/* [ping], [raft], ...: parsed through the model's own key table. */
+static bool load_model_config(struct loader *L, uint32_t idx)
+{
+	const struct au_model *m = L->sc->services[idx];
+	void *cfg = g_malloc0(m->config_size ? m->config_size : 1);
+	L->sc->service_config[idx] = cfg;
+	if (!m->config_group)
+		return true;
+	const char *g = m->config_group;
+	const char *names[64];
+	size_t n = 0;
+	for (const struct au_config_key *k = m->config_keys; k && k->name && n < 63; k++)
+		names[n++] = k->name;
+	names[n] = NULL;
+	if (g_key_file_has_group(L->kf, g) && !check_keys(L, g, names, false))
+		return false;
+	for (const struct au_config_key *k = m->config_keys; k && k->name; k++) {
+		g_autofree char *v = value(L, g, k->name);
+		const char *text = v ? v : k->default_text;
+		uint8_t *field = (uint8_t *)cfg + k->offset;
+		switch (k->type) {
+		case AU_CFG_DURATION: {
+			au_time t;
+			if (!au_parse_duration(text, &t))
+				return fail(L, g, k->name, "'%s' is not a duration with a unit (e.g. 1s)",
+					    text);
+			if ((uint64_t)t < k->min || (uint64_t)t > k->max)
+				return fail(L, g, k->name, "'%s' is out of range", text);
+			memcpy(field, &t, sizeof(t));
+			break;
+		}
+		case AU_CFG_DURATION_RANGE: {
+			g_auto(GStrv) parts = g_strsplit(text, "..", 2);
+			au_time r[2];
+			if (g_strv_length(parts) != 2 || !au_parse_duration(g_strstrip(parts[0]), &r[0]) ||
+			    !au_parse_duration(g_strstrip(parts[1]), &r[1]) || r[1] < r[0])
+				return fail(L, g, k->name,
+					    "'%s' is not a duration range lo..hi (e.g. 150ms..300ms)", text);
+			if ((uint64_t)r[0] < k->min || (uint64_t)r[1] > k->max)
+				return fail(L, g, k->name, "'%s' is out of range", text);
+			memcpy(field, r, sizeof(r));
+			break;
+		}
+		case AU_CFG_UINT: {
+			uint64_t u;
+			if (!parse_u64(text, &u) || u < k->min || u > k->max)
+				return fail(L, g, k->name, "'%s' is not an integer in %" G_GUINT64_FORMAT
+							   "..%" G_GUINT64_FORMAT, text, k->min, k->max);
+			uint32_t u32 = (uint32_t)u;
+			memcpy(field, &u32, sizeof(u32));
+			break;
+		}
+		case AU_CFG_BOOL: {
+			bool b;
+			if (!parse_bool(text, &b))
+				return fail(L, g, k->name, "'%s' is not true or false", text);
+			int iv = b;
+			memcpy(field, &iv, sizeof(iv));
+			break;
+		}
+		}
+	}
+	return true;
+}
+
+/* ---- faults ---------------------------------------------------------------- */
+
+static const char *const action_names[AU_FAULT_ACTIONS_] = {
+	"crash", "restart", "partition", "heal", "clog", "loss",
+	"pause", "resume", "skew", "disk_fault", "corrupt",
+};
+
+static const char *const action_keys[AU_FAULT_ACTIONS_][9] = {
+	[AU_FAULT_CRASH] = {"at", "action", "target", "restart_after", NULL},
+	[AU_FAULT_RESTART] = {"at", "action", "target", NULL},
+	[AU_FAULT_PARTITION] = {"at", "action", "groups", "oneway", "until", NULL},
+	[AU_FAULT_HEAL] = {"at", "action", NULL},
+	[AU_FAULT_CLOG] = {"at", "action", "target", "link", "extra", "until", NULL},
+	[AU_FAULT_LOSS] = {"at", "action", "target", "link", "rate", "until", NULL},
+	[AU_FAULT_PAUSE] = {"at", "action", "target", "until", NULL},
+	[AU_FAULT_RESUME] = {"at", "action", "target", NULL},
+	[AU_FAULT_SKEW] = {"at", "action", "target", "skew", "drift", "until", NULL},
+	[AU_FAULT_DISK] = {"at", "action", "target", "kind", "extra", "until", NULL},
+	[AU_FAULT_CORRUPT] = {"at", "action", "target", "link", "rate", "until", NULL},
+};
+
+
+static bool parse_target(struct loader *L, const char *g, const char *k, const char *text,
+			 struct au_target *t, bool allow_rest)
+{
+	if (strcmp(text, "leader") == 0) {
+		if (!has_service(L->sc, "raft"))
+			return fail(L, g, k, "'leader' needs a service that elects one (raft), "
+					     "which this scenario does not run");
+		t->kind = AU_TARGET_LEADER;
+		return true;
+	}
+	if (strcmp(text, "random") == 0 && !allow_rest) {
+		t->kind = AU_TARGET_RANDOM;
+		return true;
+	}
+	if (strcmp(text, "rest") == 0 && allow_rest) {
+		t->kind = AU_TARGET_REST;
+		return true;
+	}
+	if (au_parse_node(text, L->sc->nodes, &t->node)) {
+		t->kind = AU_TARGET_NODE;
+		return true;
+	}
+	return fail(L, g, k, "'%s' is not %s", text,
+		    allow_rest ? "a node n1..nN, leader or rest" : "a node n1..nN, leader or random");
+}
+
+static bool parse_groups(struct loader *L, const char *g, struct au_fault *f)
+{
+	g_autofree char *v = value(L, g, "groups");
+	if (!v)
+		return fail(L, g, "groups", "missing (e.g. groups = n1,n2 | n3,n4,n5)");
+	g_auto(GStrv) groups = g_strsplit(v, "|", -1);
+	guint ng = g_strv_length(groups);
+	if (ng < 2)
+		return fail(L, g, "groups", "'%s' needs at least two groups separated by |", v);
+	GArray *members = g_array_new(FALSE, FALSE, sizeof(struct au_group_member));
+	bool *seen = g_new0(bool, (gsize)L->sc->nodes + 1);
+	bool ok = true, rest = false, leader = false;
+	for (guint gi = 0; ok && gi < ng; gi++) {
+		g_auto(GStrv) names = g_strsplit(groups[gi], ",", -1);
+		guint count = 0;
+		for (guint i = 0; ok && names[i]; i++) {
+			g_strstrip(names[i]);
+			if (!*names[i])
+				continue;
+			struct au_group_member m = {.group = gi + 1};
+			ok = parse_target(L, g, "groups", names[i], &m.who, true);
+			if (!ok)
+				break;
+			bool *flag = m.who.kind == AU_TARGET_REST ? &rest
+				     : m.who.kind == AU_TARGET_LEADER ? &leader
+									: &seen[m.who.node];
+			if (*flag)
+				ok = fail(L, g, "groups", "'%s' appears twice", names[i]);
+			*flag = true;
+			g_array_append_val(members, m);
+			count++;
+		}
+		if (ok && count == 0)
+			ok = fail(L, g, "groups", "group %u of '%s' is empty", gi + 1, v);
+	}
+	g_free(seen);
+	f->n_groups = ng;
+	f->n_members = members->len;
+	f->members = (struct au_group_member *)g_array_free(members, FALSE);
+	return ok;
+}
+
+static bool parse_link(struct loader *L, const char *g, struct au_fault *f)
+{
+	g_autofree char *v = value(L, g, "link");
+	g_auto(GStrv) ends = g_strsplit(v, "-", -1);
+	if (g_strv_length(ends) != 2 || !au_parse_node(g_strstrip(ends[0]), L->sc->nodes, &f->link_a) ||
+	    !au_parse_node(g_strstrip(ends[1]), L->sc->nodes, &f->link_b) || f->link_a == f->link_b)
+		return fail(L, g, "link", "'%s' is not a link nA-nB between two nodes of n1..n%u", v,
+			    L->sc->nodes);
+	f->has_link = true;
+	return true;
+}
+
+static bool load_fault(struct loader *L, const char *g, struct au_fault *f)
+{
+	f->name = g_strdup(g + strlen("fault."));
+	f->until = -1;
+	f->restart_after = -1;
+	f->extra = -1;
+	if (!*f->name)
+		return fail(L, g, NULL, "a fault group needs a name: [fault.NAME]");
+	g_autofree char *action = value(L, g, "action");
+	if (!action)
+		return fail(L, g, "action", "missing (crash, restart, partition, heal, clog, loss, "
+					    "pause, resume, skew, disk_fault or corrupt)");
+	int a = -1;
+	for (int i = 0; i < AU_FAULT_ACTIONS_; i++)
+		if (strcmp(action, action_names[i]) == 0)
+			a = i;
+	if (a < 0)
+		return fail(L, g, "action", "unknown action '%s' (crash, restart, partition, heal, "
+					    "clog, loss, pause, resume, skew, disk_fault or corrupt)", action);
+	f->action = (enum au_fault_action)a;
+	g_auto(GStrv) keys = g_key_file_get_keys(L->kf, g, NULL, NULL);
+	for (gsize i = 0; keys && keys[i]; i++) {
+		bool ok = false;
+		for (const char *const *k = action_keys[a]; *k; k++)
+			ok = ok || strcmp(*k, keys[i]) == 0;
+		if (!ok)
+			return fail(L, g, keys[i], "not a key of action %s", action);
+	}
+	if (!get_duration(L, g, "at", &f->at, true))
+		return false;
+	if (f->at > L->sc->duration)
+		return fail(L, g, "at", "fires after the run ends (duration is %" G_GINT64_FORMAT " ns)",
+			    L->sc->duration);
+	if (has(L, g, "until")) {
+		if (!get_duration(L, g, "until", &f->until, true))
+			return false;
+		if (f->until <= f->at)
+			return fail(L, g, "until", "must be later than at");
+	}
+	bool node_target = f->action != AU_FAULT_PARTITION && f->action != AU_FAULT_HEAL;
+	bool link_ok = f->action == AU_FAULT_CLOG || f->action == AU_FAULT_LOSS ||
+		       f->action == AU_FAULT_CORRUPT;
+	if (node_target) {
+		bool t = has(L, g, "target"), l = has(L, g, "link");
+		if (t && l)
+			return fail(L, g, "link", "give either target or link, not both");
+		if (l && !parse_link(L, g, f))
+			return false;
+		if (!t && !l)
+			return fail(L, g, "target", link_ok ? "missing (target = nK|leader|random, or link = nA-nB)"
+							    : "missing (target = nK|leader|random)");
+		if (t) {
+			g_autofree char *tv = value(L, g, "target");
+			if (!parse_target(L, g, "target", tv, &f->target, false))
+				return false;
+		}
+	}
+	switch (f->action) {
+	case AU_FAULT_CRASH:
+		if (has(L, g, "restart_after") &&
+		    !get_duration(L, g, "restart_after", &f->restart_after, true))
+			return false;
+		if (has(L, g, "restart_after") && f->restart_after == 0)
+			return fail(L, g, "restart_after", "must be longer than 0");
+		break;
+	case AU_FAULT_PARTITION:
+		if (!parse_groups(L, g, f) || !get_bool(L, g, "oneway", &f->oneway))
+			return false;
+		if (f->oneway && f->n_groups != 2)
+			return fail(L, g, "oneway", "a one-way partition needs exactly two groups");
+		break;
+	case AU_FAULT_CLOG:
+		if (has(L, g, "extra")) {
+			if (!get_duration(L, g, "extra", &f->extra, true))
+				return false;
+			if (f->extra == 0)
+				return fail(L, g, "extra", "must be longer than 0 (omit it to hold messages)");
+		}
+		break;
+	case AU_FAULT_LOSS:
+	case AU_FAULT_CORRUPT:
+		if (!get_prob(L, g, "rate", &f->rate, true))
+			return false;
+		break;
+	case AU_FAULT_SKEW: {
+		g_autofree char *sk = value(L, g, "skew");
+		g_autofree char *dr = value(L, g, "drift");
+		if (!sk && !dr)
+			return fail(L, g, "skew", "missing: give skew = ±duration and/or drift = ±ppm");
+		if (sk) {
+			bool neg = sk[0] == '-';
+			const char *body = (sk[0] == '-' || sk[0] == '+') ? sk + 1 : sk;
+			if (!au_parse_duration(body, &f->skew))
+				return fail(L, g, "skew", "'%s' is not a signed duration (e.g. -200ms)", sk);
+			if (neg)
+				f->skew = -f->skew;
+		}
+		if (dr) {
+			bool neg = dr[0] == '-';
+			const char *body = (dr[0] == '-' || dr[0] == '+') ? dr + 1 : dr;
+			size_t bl = strlen(body);
+			g_autofree char *num = g_strdup(body);
+			if (bl > 3 && strcmp(body + bl - 3, "ppm") == 0)
+				num[bl - 3] = '\0';
+			uint64_t ppm;
+			if (!parse_u64(num, &ppm) || ppm >= 1000000)
+				return fail(L, g, "drift", "'%s' is not a drift in ppm between -999999 and 999999", dr);
+			f->drift_ppm = neg ? -(int64_t)ppm : (int64_t)ppm;
+		}
+		break;
+	}
+	case AU_FAULT_DISK: {
+		g_autofree char *k = value(L, g, "kind");
+		if (!k)
+			return fail(L, g, "kind", "missing (read_error, corrupt or slow_sync)");
+		if (strcmp(k, "read_error") == 0)
+			f->disk_kind = AU_DISK_READ_ERROR;
+		else if (strcmp(k, "corrupt") == 0)
+			f->disk_kind = AU_DISK_CORRUPT;
+		else if (strcmp(k, "slow_sync") == 0)
+			f->disk_kind = AU_DISK_SLOW_SYNC;
+		else
+			return fail(L, g, "kind", "'%s' is not read_error, corrupt or slow_sync", k);
+		f->slow_extra = 100 * AU_NS_PER_MS;
+		if (has(L, g, "extra")) {
+			if (f->disk_kind != AU_DISK_SLOW_SYNC)
+				return fail(L, g, "extra", "only slow_sync takes extra");
+			if (!get_duration(L, g, "extra", &f->slow_extra, true))
+				return false;
+		}
+		if (f->disk_kind == AU_DISK_CORRUPT && f->until >= 0)
+			return fail(L, g, "until", "a corrupted sector stays corrupted; corrupt takes no until");
+		break;
+	}
+	default:
+		break;
+	}
+	return true;
+}
+
+static gint fault_cmp(gconstpointer pa, gconstpointer pb)
+{
+	const struct au_fault *a = pa, *b = pb;
+	if (a->at != b->at)
+		return a->at < b->at ? -1 : 1;
+	return a->file_order < b->file_order ? -1 : a->file_order > b->file_order;
+}
+
+/* Node-state transitions implied by explicit nK faults, for the
+ * contradiction check. */
+struct transition {
+	au_time t;
+	uint32_t order;
+	uint32_t fault;
+	au_node_id node;
+	enum { T_CRASH, T_RESTART, T_PAUSE, T_RESUME } kind;
+};
+
+static gint transition_cmp(gconstpointer pa, gconstpointer pb)
+{
+	const struct transition *a = pa, *b = pb;
+	if (a->t != b->t)
+		return a->t < b->t ? -1 : 1;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* A crash of a node that is already down, a restart of a running node, a
+ * pause of a down or paused node, a resume of a running one: errors. */
+static bool check_schedule(struct loader *L)
+{
+	struct au_scenario *sc = L->sc;
+	GArray *tr = g_array_new(FALSE, FALSE, sizeof(struct transition));
+	uint32_t order = 0;
+	for (uint32_t i = 0; i < sc->n_faults; i++) {
+		const struct au_fault *f = &sc->faults[i];
+		if (f->target.kind != AU_TARGET_NODE)
+			continue;
+		struct transition t = {f->at, order++, i, f->target.node, T_CRASH};
+		switch (f->action) {
+		case AU_FAULT_CRASH:
+			g_array_append_val(tr, t);
+			if (f->restart_after >= 0) {
+				struct transition r = {f->at + f->restart_after, order++, i, f->target.node,
+						       T_RESTART};
+				g_array_append_val(tr, r);
+			}
+			break;
+		case AU_FAULT_RESTART:
+			t.kind = T_RESTART;
+			g_array_append_val(tr, t);
+			break;
+		case AU_FAULT_PAUSE:
+			t.kind = T_PAUSE;
+			g_array_append_val(tr, t);
+			if (f->until >= 0) {
+				struct transition r = {f->until, order++, i, f->target.node, T_RESUME};
+				g_array_append_val(tr, r);
+			}
+			break;
+		case AU_FAULT_RESUME:
+			t.kind = T_RESUME;
+			g_array_append_val(tr, t);
+			break;
+		default:
+			break;
+		}
+	}
+	g_array_sort(tr, transition_cmp);
+	uint8_t *down = g_new0(uint8_t, (gsize)sc->nodes + 1);
+	uint8_t *paused = g_new0(uint8_t, (gsize)sc->nodes + 1);
+	bool ok = true;
+	for (guint i = 0; ok && i < tr->len; i++) {
+		const struct transition *t = &g_array_index(tr, struct transition, i);
+		g_autofree char *g = g_strdup_printf("fault.%s", sc->faults[t->fault].name);
+		switch (t->kind) {
+		case T_CRASH:
+			if (down[t->node])
+				ok = fail(L, g, "target", "crashes n%u, which is already down then", t->node);
+			down[t->node] = 1;
+			paused[t->node] = 0;
+			break;
+		case T_RESTART:
+			if (!down[t->node])
+				ok = fail(L, g, sc->faults[t->fault].action == AU_FAULT_CRASH ? "restart_after" : "target",
+					  "restarts n%u, which is running then", t->node);
+			down[t->node] = 0;
+			break;
+		case T_PAUSE:
+			if (down[t->node] || paused[t->node])
+				ok = fail(L, g, "target", "pauses n%u, which is %s then", t->node,
+					  down[t->node] ? "down" : "already paused");
+			paused[t->node] = 1;
+			break;
+		case T_RESUME:
+			/* A pause's own `until` after a crash is harmless. */
+			if (!paused[t->node] && sc->faults[t->fault].action == AU_FAULT_RESUME)
+				ok = fail(L, g, "target", "resumes n%u, which is not paused then", t->node);
+			paused[t->node] = 0;
+			break;
+		}
+	}
+	g_free(down);
+	g_free(paused);
+	g_array_free(tr, TRUE);
+	return ok;
+}
+
+static bool load_faults(struct loader *L)
+{
+	struct au_scenario *sc = L->sc;
+	g_auto(GStrv) groups = g_key_file_get_groups(L->kf, NULL);
+	GArray *faults = g_array_new(FALSE, TRUE, sizeof(struct au_fault));
+	bool ok = true;
+	for (gsize i = 0; ok && groups[i]; i++) {
+		if (!g_str_has_prefix(groups[i], "fault."))
+			continue;
+		struct au_fault f = {0};
+		f.file_order = faults->len;
+		ok = load_fault(L, groups[i], &f);
+		g_array_append_val(faults, f);
+	}
+	g_array_sort(faults, fault_cmp);
+	sc->n_faults = faults->len;
+	sc->faults = (struct au_fault *)g_array_free(faults, FALSE);
+	return ok && check_schedule(L);
+}
+
+static bool check_groups(struct loader *L)
+{
+	static const char *const fixed[] = {"run", "cluster", "network", "disk", "check", "trace", NULL};
+	g_auto(GStrv) groups = g_key_file_get_groups(L->kf, NULL);
+	for (gsize i = 0; groups[i]; i++) {
+		bool ok = g_str_has_prefix(groups[i], "fault.");
+		for (const char *const *f = fixed; *f; f++)
+			ok = ok || strcmp(*f, groups[i]) == 0;
+		for (uint32_t s = 0; s < L->sc->n_services; s++) {
+			const char *cg = L->sc->services[s]->config_group;
+			ok = ok || (cg && strcmp(cg, groups[i]) == 0);
+		}
+		if (ok)
+			continue;
+		for (size_t m = 0; m < G_N_ELEMENTS(all_models); m++) {
+			const char *cg = all_models[m]->config_group;
+			if (cg && strcmp(cg, groups[i]) == 0)
+				return fail(L, groups[i], NULL,
+					    "configures service %s, which is not in [cluster] services",
+					    all_models[m]->name);
+		}
+		return fail(L, groups[i], NULL,
+			    "unknown group (known: run, cluster, network, disk, check, trace, fault.NAME, "
+			    "and one per service)");
+	}
+	return true;
+}
+
+struct au_scenario *au_scenario_load_text(const char *path, const char *text, char **err)
+{
+	struct loader L = {.path = path};
+	L.kf = g_key_file_new();
+	L.sc = g_new0(struct au_scenario, 1);
+	L.sc->path = g_strdup(path);
+	L.sc->text = g_strdup(text);
+	GError *gerr = NULL;
+	if (!g_key_file_load_from_data(L.kf, text, (gsize)-1, G_KEY_FILE_NONE, &gerr)) {
+		L.err = g_strdup_printf("%s: not a valid key file: %s", path, gerr->message);
+		g_error_free(gerr);
+	} else {
+		bool ok = load_run(&L) && load_cluster(&L) && check_groups(&L) && load_network(&L) &&
+			  load_disk(&L) && load_trace(&L) && load_check(&L);
+		for (uint32_t i = 0; ok && i < L.sc->n_services; i++)
+			ok = load_model_config(&L, i);
+		if (ok)
+			ok = load_faults(&L);
+		(void)ok;
+	}
+	g_key_file_free(L.kf);
+	if (L.err) {
+		*err = L.err;
+		au_scenario_free(L.sc);
+		return NULL;
+	}
+	return L.sc;
+}
+
+struct au_scenario *au_scenario_load(const char *path, char **err)
+{
+	g_autofree char *text = NULL;
+	GError *gerr = NULL;
+	if (!g_file_get_contents(path, &text, NULL, &gerr)) {
+		*err = g_strdup_printf("%s: cannot read scenario: %s", path, gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	if (!g_utf8_validate(text, -1, NULL)) {
+		*err = g_strdup_printf("%s: not UTF-8 text", path);
+		return NULL;
+	}
+	return au_scenario_load_text(path, text, err);
+}
+
+void au_scenario_free(struct au_scenario *s)
+{
+	if (!s)
+		return;
+	for (uint32_t i = 0; i < s->n_faults; i++) {
+		g_free(s->faults[i].name);
+		g_free(s->faults[i].members);
+	}
+	g_free(s->faults);
+	for (uint32_t i = 0; i < AU_MAX_SERVICES; i++)
+		g_free(s->service_config[i]);
+	g_free(s->cpu_gflops);
+	g_strfreev(s->invariants);
+	g_strfreev(s->liveness);
+	g_free(s->name);
+	g_free(s->text);
+	g_free(s->path);
+	g_free(s);
+}

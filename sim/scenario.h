@@ -1,0 +1,150 @@
+/* scenario.h — scenario files: what a run is made of.
+ *
+ * A scenario is a GLib key file (.ini) with [run], [cluster], [network],
+ * [disk], [check], one group per model ([ping], ...) and one [fault.NAME]
+ * group per fault.  The loader validates everything up front: an unknown
+ * group or key, a bad unit, a value out of range, a node that does not
+ * exist, a malformed distribution or a contradictory fault schedule is an
+ * error naming the file, group and key.  Nothing falls back silently.
+ */
+#ifndef AU_SCENARIO_H
+#define AU_SCENARIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../models/env.h"
+#include "../models/model.h"
+
+#define AU_MAX_NODES 1000000u
+#define AU_MAX_SERVICES 8u
+
+/* A distribution of durations (network latency, sync latency). */
+enum au_dist_kind {
+	AU_DIST_CONST,       /* const(x) */
+	AU_DIST_UNIFORM,     /* uniform(a,b) */
+	AU_DIST_NORMAL,      /* normal(mean,sd), truncated at 0 */
+	AU_DIST_LOGNORMAL,   /* lognormal(mean,sd): the mean and sd of the delay itself */
+	AU_DIST_EXPONENTIAL, /* exponential(mean) or exponential(mean,shift) */
+};
+
+struct au_dist {
+	enum au_dist_kind kind;
+	au_time p1, p2; /* const: x; uniform: a,b; normal/lognormal: mean,sd; exponential: mean */
+	au_time shift;  /* added to every draw (exponential only) */
+	double mu, sigma; /* lognormal: parameters of the underlying normal */
+};
+
+enum au_target_kind {
+	AU_TARGET_NONE,
+	AU_TARGET_NODE,   /* nK */
+	AU_TARGET_LEADER, /* the Raft leader when the fault fires */
+	AU_TARGET_RANDOM, /* drawn from the fault stream when the fault fires */
+	AU_TARGET_REST,   /* in partition groups: every node not named elsewhere */
+};
+
+struct au_target {
+	enum au_target_kind kind;
+	au_node_id node; /* AU_TARGET_NODE */
+};
+
+enum au_fault_action {
+	AU_FAULT_CRASH,
+	AU_FAULT_RESTART,
+	AU_FAULT_PARTITION,
+	AU_FAULT_HEAL,
+	AU_FAULT_CLOG,
+	AU_FAULT_LOSS,
+	AU_FAULT_PAUSE,
+	AU_FAULT_RESUME,
+	AU_FAULT_SKEW,
+	AU_FAULT_DISK,
+	AU_FAULT_CORRUPT,
+	AU_FAULT_ACTIONS_
+};
+
+enum au_disk_fault_kind {
+	AU_DISK_READ_ERROR,
+	AU_DISK_CORRUPT,
+	AU_DISK_SLOW_SYNC,
+};
+
+/* One member of a partition group. */
+struct au_group_member {
+	struct au_target who;
+	uint32_t group; /* 1-based group index */
+};
+
+struct au_fault {
+	char *name; /* the part after "fault." */
+	enum au_fault_action action;
+	au_time at;
+	au_time until;         /* -1: lasts until the run ends or a heal */
+	struct au_target target;
+	bool has_link;         /* link = nA-nB instead of target */
+	au_node_id link_a, link_b;
+	au_time restart_after; /* crash; -1: none */
+	struct au_group_member *members; /* partition */
+	uint32_t n_members, n_groups;
+	bool oneway;
+	au_time extra;         /* clog: added delay; -1: hold until the clog ends */
+	double rate;           /* loss, corrupt: probability per message */
+	au_time skew;          /* skew: clock jump */
+	int64_t drift_ppm;     /* skew: rate error, parts per million */
+	enum au_disk_fault_kind disk_kind;
+	au_time slow_extra;    /* disk_fault slow_sync: added sync latency */
+	uint32_t file_order;   /* position in the file: tie-break for equal `at` */
+};
+
+struct au_scenario {
+	char *path;  /* as given */
+	char *text;  /* full file text, recorded in traces */
+	char *name;  /* [run] name */
+	uint64_t seed;
+	au_time duration;
+
+	uint32_t nodes;
+	uint32_t n_services;
+	const struct au_model *services[AU_MAX_SERVICES];
+	void *service_config[AU_MAX_SERVICES]; /* model config structs */
+	double cpu_gflops_default;
+	double *cpu_gflops; /* [nodes+1], per node */
+
+	struct au_dist latency;
+	double loss, duplicate;
+	uint64_t bandwidth_bps; /* 0: unlimited */
+
+	struct au_dist sync_latency;
+
+	struct au_fault *faults; /* sorted by (at, file order) */
+	uint32_t n_faults;
+
+	char **invariants; /* NULL-terminated, validated names */
+	char **liveness;   /* NULL-terminated, e.g. "leader_within:5s" */
+
+	/* Trace options. */
+	bool record_messages; /* feed message records to hash/trace (default true) */
+};
+
+/* The models a scenario may name in `services`. */
+const struct au_model *au_scenario_find_model(const char *name);
+
+/* Load and validate a scenario file.  On error returns NULL and sets *err
+ * to a message "FILE: [group] key: what is wrong" (caller frees). */
+struct au_scenario *au_scenario_load(const char *path, char **err);
+/* The same from text in memory; `path` only names it in messages. */
+struct au_scenario *au_scenario_load_text(const char *path, const char *text, char **err);
+void au_scenario_free(struct au_scenario *s);
+
+/* Parse a duration with a unit ("150ms", "1.5s", "0ns").  Returns false on
+ * a missing or unknown unit, a negative value, trailing garbage or
+ * overflow. */
+bool au_parse_duration(const char *text, au_time *out);
+/* Parse a distribution spec ("uniform(1ms,5ms)"); *why says what is wrong. */
+bool au_parse_dist(const char *text, struct au_dist *out, const char **why);
+/* Parse "nK" for a cluster of `nodes` nodes. */
+bool au_parse_node(const char *text, uint32_t nodes, au_node_id *out);
+/* Format a duration with the largest exact unit, e.g. "150ms". */
+void au_format_duration(au_time t, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,88 @@
+/* sim.h — the simulator: runs a scenario's virtual nodes over the simulated
+ * network and disks, applies its faults, feeds every trace record to the
+ * trace hash and the checkers, and reports what happened.
+ */
+#ifndef AU_SIM_H
+#define AU_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "scenario.h"
+
+struct au_sim;
+
+/* Message fates, as recorded in /messages. */
+enum au_fate {
+	AU_FATE_DELIVERED,
+	AU_FATE_DROPPED,     /* random loss */
+	AU_FATE_PARTITIONED, /* cut by a partition */
+	AU_FATE_DUPLICATED,  /* the extra copy of a duplicated message, delivered */
+	AU_FATE_CORRUPTED,   /* delivered with a flipped bit */
+	AU_FATE_DST_DOWN,    /* arrived at a crashed node */
+	AU_FATE_COUNT_
+};
+
+const char *au_fate_name(enum au_fate f);
+
+/* Counters a run accumulates; read after au_sim_run. */
+struct au_sim_stats {
+	uint64_t events;          /* events processed by the engine */
+	uint64_t records;         /* trace records hashed */
+	uint64_t messages_sent;
+	uint64_t fates[AU_FATE_COUNT_];
+	uint64_t faults_applied;
+	uint64_t faults_skipped;  /* e.g. crash of a random node when none is up */
+	uint64_t timers_fired;
+	uint64_t syncs_completed;
+	uint64_t torn_writes, lost_writes, kept_writes; /* unsynced writes at crashes */
+	au_time sim_time_ns;
+	uint64_t peak_pending;
+};
+
+/* A check that failed: which, when, where, and the trace record index. */
+struct au_violation {
+	char check[64];
+	au_time t_ns;
+	au_node_id node;
+	uint64_t record;
+	char detail[256];
+};
+
+/* Build a simulation of scenario `sc` (which must outlive it) with `seed`.
+ * Models are not started until au_sim_run. */
+struct au_sim *au_sim_new(const struct au_scenario *sc, uint64_t seed);
+void au_sim_free(struct au_sim *sim);
+
+/* Write one text line per trace record to `f` (index, time, node, kind,
+ * fields) for divergence hunting; NULL turns it off. */
+void au_sim_set_record_dump(struct au_sim *sim, FILE *f);
+/* Stop after this many processed events (0: no limit); used by benches. */
+void au_sim_set_max_events(struct au_sim *sim, uint64_t max_events);
+
+/* Run until simulated time `until` (inclusive), the event budget, or a
+ * violation.  Returns 0 if every check held, 1 on a violation. */
+int au_sim_run(struct au_sim *sim, au_time until);
+
+const struct au_sim_stats *au_sim_stats(const struct au_sim *sim);
+/* Hex SHA-256 of every trace record so far, in order (65 bytes). */
+void au_sim_trace_hash(struct au_sim *sim, char out[65]);
+/* The violation, or NULL if none. */
+const struct au_violation *au_sim_violation(const struct au_sim *sim);
+/* Names and results of the checks that ran: fills up to `max` entries,
+ * returns how many. */
+size_t au_sim_checks(const struct au_sim *sim, const char **names, const char **results,
+		     size_t max);
+/* One summary line per model on node `node` (empty if the node is down). */
+void au_sim_model_summary(struct au_sim *sim, au_node_id node, uint32_t service, char *buf,
+			  size_t len);
+
+/* Test hooks: the env a service instance sees, and a stream's next output.*/
+const struct au_env *au_sim_env(struct au_sim *sim, au_node_id node, uint32_t service);
+bool au_sim_node_up(const struct au_sim *sim, au_node_id node);
+/* Read a node's durable (synced) bytes of a file, for disk-model tests. */
+int64_t au_sim_durable_read(struct au_sim *sim, au_node_id node, const char *file,
+			    uint64_t off, void *buf, size_t len);
+
+#endif
