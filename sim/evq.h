@@ -80,6 +80,12 @@ au_time au_evq_peek_time(struct au_evq *q);
 bool au_evq_cancel(struct au_evq *q, uint64_t handle, struct au_event *ev);
 /* The pending event behind a handle, or NULL. */
 const struct au_event *au_evq_lookup(const struct au_evq *q, uint64_t handle);
+/* The event at the top of the heap (possibly cancelled), or NULL; for
+ * prefetching only. */
+static inline const struct au_event *au_evq_top_hint(const struct au_evq *q)
+{
+	return q->len ? &q->slots[q->heap[0].seq_slot & ((UINT64_C(1) << 24) - 1)].ev : NULL;
+}
 /* Live events pending. */
 size_t au_evq_len(const struct au_evq *q);
 

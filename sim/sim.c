@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const fate_names[AU_FATE_COUNT_] = {
@@ -272,6 +273,19 @@ static const struct au_env_ops sim_env_ops = {
 
 /* ---- construction ----------------------------------------------------- */
 
+/* Zeroed memory aligned to a cache line (for the node and service arrays). */
+static void *aligned_zalloc(size_t bytes)
+{
+	size_t rounded = (bytes + 63) & ~(size_t)63;
+	void *p = aligned_alloc(64, rounded ? rounded : 64);
+	if (!p) {
+		fprintf(stderr, "aureon: out of memory (%zu bytes for nodes)\n", bytes);
+		abort();
+	}
+	memset(p, 0, rounded ? rounded : 64);
+	return p;
+}
+
 struct au_sim *au_sim_new(const struct au_scenario *sc, uint64_t seed)
 {
 	struct au_sim *sim = g_new0(struct au_sim, 1);
@@ -283,12 +297,14 @@ struct au_sim *au_sim_new(const struct au_scenario *sc, uint64_t seed)
 	sim->partitions = g_ptr_array_new();
 	sim->link_faults = g_ptr_array_new();
 	au_pcg32_stream(&sim->fault_rng, seed, AU_STREAM_FAULT, 0);
-	sim->node = g_new0(struct au_sim_node, (gsize)sc->nodes + 1);
+	sim->node = aligned_zalloc(((size_t)sc->nodes + 1) * sizeof(struct au_sim_node));
+	uint32_t per = sc->n_services ? sc->n_services : 1;
+	sim->svc_all = aligned_zalloc(((size_t)sc->nodes + 1) * per * sizeof(struct au_sim_svc));
 	for (au_node_id n = 1; n <= sc->nodes; n++) {
 		struct au_sim_node *nd = &sim->node[n];
 		au_pcg32_stream(&nd->net_rng, seed, AU_STREAM_NET, n);
 		au_pcg32_stream(&nd->disk_rng, seed, AU_STREAM_DISK, n);
-		nd->svc = g_new0(struct au_sim_svc, sc->n_services ? sc->n_services : 1);
+		nd->svc = &sim->svc_all[(size_t)n * per];
 		for (uint32_t i = 0; i < sc->n_services; i++) {
 			struct au_sim_svc *s = &nd->svc[i];
 			s->sim = sim;
@@ -341,9 +357,9 @@ void au_sim_free(struct au_sim *sim)
 			g_array_free(nd->deferred, TRUE);
 		}
 		au_disk_free(nd->disk);
-		g_free(nd->svc);
 	}
-	g_free(sim->node);
+	free(sim->node);
+	free(sim->svc_all);
 	au_net_free(sim);
 	au_check_free(sim);
 	g_free(sim->fault_node);
@@ -550,6 +566,16 @@ int au_sim_run(struct au_sim *sim, au_time until)
 		}
 		if (sim->max_events && sim->stats.events >= sim->max_events)
 			break;
+		/* Start loading the next event's node and service state: with many
+		 * nodes these are cache misses, and the heap work of the next pop
+		 * hides them. */
+		const struct au_event *next = au_evq_top_hint(&sim->q);
+		if (next && next->node && next->node <= sim->nodes) {
+			__builtin_prefetch(&sim->node[next->node]);
+			const struct au_sim_svc *s = sim->svc_all +
+				(size_t)next->node * (sc->n_services ? sc->n_services : 1) + next->service;
+			__builtin_prefetch(s);
+		}
 	}
 	if (!sim->stop && sim->now < until && until != INT64_MAX &&
 	    (sim->max_events == 0 || sim->stats.events < sim->max_events))

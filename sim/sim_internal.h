@@ -32,7 +32,7 @@ enum au_ev_type {
 
 /* The env ctx of one service instance on one node. */
 struct au_sim_svc {
-	struct au_sim *sim;
+	_Alignas(64) struct au_sim *sim;
 	au_node_id node;
 	uint32_t index; /* into scenario services */
 	void *state;    /* NULL while the node is down */
@@ -42,21 +42,25 @@ struct au_sim_svc {
 
 struct au_disk; /* disk.c */
 
+/* One virtual node.  The first cache line holds what every event touches;
+ * the array is 64-byte aligned. */
 struct au_sim_node {
-	uint32_t epoch; /* bumps at every crash: older timers and syncs are void */
-	bool up;
+	_Alignas(64) bool up;
 	bool paused;
-	au_time skew_ns;      /* sum of clock jumps */
+	bool read_error;      /* disk_fault read_error active */
+	uint32_t epoch;       /* bumps at every crash: older timers and syncs are void */
 	int64_t drift_ppm;
+	struct au_sim_svc *svc; /* [n_services] */
+	struct au_pcg32 net_rng;
+	uint64_t msgs_in, msgs_out;
+	/* colder */
+	au_time skew_ns;      /* sum of clock jumps */
 	au_time drift_since;  /* global time the current drift started */
 	au_time drift_base;   /* drift accumulated before drift_since */
-	struct au_pcg32 net_rng, disk_rng;
+	struct au_pcg32 disk_rng;
 	struct au_disk *disk;
 	GArray *deferred;     /* struct au_deferred, while paused */
-	struct au_sim_svc *svc;
-	bool read_error;      /* disk_fault read_error active */
 	au_time slow_sync_ns; /* disk_fault slow_sync extra latency */
-	uint64_t msgs_in, msgs_out;
 };
 
 struct au_deferred {
@@ -97,6 +101,7 @@ struct au_sim {
 	au_time now;
 	struct au_evq q;
 	struct au_sim_node *node; /* [nodes+1] */
+	struct au_sim_svc *svc_all; /* [(nodes+1) * n_services], one allocation */
 	struct au_sim_stats stats;
 	uint64_t max_events;
 	bool stop;
