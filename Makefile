@@ -80,11 +80,17 @@ run: deps $(BUILD)/aureon-sim
 	$(BUILD)/aureon-sim run scenarios/ping.ini
 
 # Tests run from the repo root; AU_BIN lets them find the binaries.
-test: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim
-	CK_EXCLUDE_TAGS=slow AU_BIN=$(BUILD) $(BUILD)/aureon-tests
+# build-O0/aureon-sim lets the determinism test compare hashes across
+# optimisation levels.
+.PHONY: o0
+o0:
+	@$(MAKE) --no-print-directory BUILD=build-O0 OPT=-O0 build-O0/aureon-sim
 
-test-all: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim
-	AU_BIN=$(BUILD) $(BUILD)/aureon-tests
+test: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim o0
+	CK_EXCLUDE_TAGS=slow AU_BIN=$(BUILD) AU_BIN_O0=build-O0 $(BUILD)/aureon-tests
+
+test-all: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim o0
+	AU_BIN=$(BUILD) AU_BIN_O0=build-O0 $(BUILD)/aureon-tests
 
 asan: deps
 	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \

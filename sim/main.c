@@ -282,6 +282,8 @@ static int cmd_run(int argc, char **argv)
 			last = now;
 		}
 	}
+	if (rc == 0)
+		rc = au_sim_finish(sim);
 	double wall = wall_seconds() - t0;
 	if (progress && wall > 0.5)
 		fprintf(stderr, "\r%60s\r", "");
@@ -373,6 +375,7 @@ static int cmd_bench(int argc, char **argv)
 	double t0 = wall_seconds();
 	au_sim_run(sim, INT64_MAX);
 	double wall = wall_seconds() - t0;
+	au_sim_finish(sim);
 	const struct au_sim_stats *st = au_sim_stats(sim);
 	double eps = (double)st->events / wall;
 	char hash[65];

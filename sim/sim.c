@@ -581,10 +581,16 @@ int au_sim_run(struct au_sim *sim, au_time until)
 	    (sim->max_events == 0 || sim->stats.events < sim->max_events))
 		sim->now = until; /* the run lasts its full duration */
 	sim->stats.sim_time_ns = sim->now;
-	if (!sim->violated) {
+	(void)sc;
+	return sim->violated ? 1 : 0;
+}
+
+int au_sim_finish(struct au_sim *sim)
+{
+	if (!sim->finished && !sim->violated) {
+		sim->finished = true;
 		au_sim_record_event(sim, 0, AU_TR_RUN_END, (int64_t)sim->stats.events, 0, 0);
 		au_check_end(sim);
 	}
-	(void)sc;
 	return sim->violated ? 1 : 0;
 }

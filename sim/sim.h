@@ -65,6 +65,12 @@ void au_sim_set_max_events(struct au_sim *sim, uint64_t max_events);
  * violation.  Returns 0 if every check held, 1 on a violation. */
 int au_sim_run(struct au_sim *sim, au_time until);
 
+/* End the run: record RUN_END and give the checkers their end-of-run
+ * verdicts.  Call once, after the last au_sim_run; idempotent.  Returns 0
+ * if every check held, 1 otherwise.  Running in slices and then finishing
+ * gives the same trace as one run to the same time. */
+int au_sim_finish(struct au_sim *sim);
+
 const struct au_sim_stats *au_sim_stats(const struct au_sim *sim);
 /* Hex SHA-256 of every trace record so far, in order (65 bytes). */
 void au_sim_trace_hash(struct au_sim *sim, char out[65]);

@@ -106,6 +106,7 @@ struct au_sim {
 	uint64_t max_events;
 	bool stop;
 	bool booted;
+	bool finished;
 
 	/* network */
 	struct au_pcg32 fault_rng;

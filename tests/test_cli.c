@@ -1,0 +1,150 @@
+/* test_cli.c — aureon-sim as a user runs it: exit codes, error messages,
+ * --json, determinism across runs and optimisation levels, the record
+ * dump and the divergence finder, and the PHOLD bench. */
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests.h"
+
+static int sim_cmd(const char *bin_dir, const char *args, char **out)
+{
+	g_autofree char *cmd = g_strdup_printf("%s/aureon-sim %s", bin_dir, args);
+	return au_test_run(cmd, out);
+}
+
+START_TEST(help_and_usage_errors)
+{
+	char *out = NULL;
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "--help", &out), 0);
+	ck_assert(strstr(out, "usage: aureon-sim"));
+	g_free(out);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run --help", &out), 0);
+	g_free(out);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "bench phold --help", &out), 0);
+	g_free(out);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "2>/dev/null", NULL), 2);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "frobnicate 2>/dev/null", NULL), 2);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run 2>/dev/null", NULL), 2);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run scenarios/ping.ini --seed x 2>/dev/null", NULL), 2);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run scenarios/ping.ini --until 5 2>/dev/null", NULL), 2);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run scenarios/ping.ini --bogus 2>/dev/null", NULL), 2);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "bench phold --lps 0 2>/dev/null", NULL), 2);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "bench phold --remote 2 2>/dev/null", NULL), 2);
+}
+END_TEST
+
+START_TEST(bad_scenario_exits_2_naming_it)
+{
+	char path[] = "/tmp/aureon-bad-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert(fd >= 0);
+	const char *text = "[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = ping\n"
+			   "[network]\nlatency = uniform(5ms,1ms)\n";
+	ck_assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	g_autofree char *args = g_strdup_printf("run %s 2>&1", path);
+	char *out = NULL;
+	ck_assert_int_eq(sim_cmd(au_test_bin(), args, &out), 2);
+	ck_assert_msg(strstr(out, path) && strstr(out, "[network] latency"), "%s", out);
+	g_free(out);
+	unlink(path);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run /nonexistent/x.ini 2>/dev/null", NULL), 2);
+	/* binary junk never crashes the loader */
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run build/aureon-sim 2>/dev/null", NULL), 2);
+}
+END_TEST
+
+START_TEST(json_twice_same_hash_other_seed_differs)
+{
+	char *a = NULL, *b = NULL, *c = NULL;
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run scenarios/ping.ini --json", &a), 0);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run scenarios/ping.ini --json", &b), 0);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run scenarios/ping.ini --json --seed 7", &c), 0);
+	ck_assert(strstr(a, "\"result\": \"pass\"") && strstr(a, "\"seed\": 42"));
+	ck_assert(strstr(a, "\"checks\": {\"ping_integrity\": \"pass\"}"));
+	g_autofree char *ha = au_test_json_hash(a), *hb = au_test_json_hash(b), *hc = au_test_json_hash(c);
+	ck_assert(ha && hb && hc);
+	ck_assert_str_eq(ha, hb);
+	ck_assert_str_ne(ha, hc);
+	g_free(a);
+	g_free(b);
+	g_free(c);
+}
+END_TEST
+
+START_TEST(same_hash_at_O0_and_O2)
+{
+	const char *o0 = getenv("AU_BIN_O0");
+	if (!o0 || !*o0) {
+		fprintf(stderr, "same_hash_at_O0_and_O2: AU_BIN_O0 not set, skipped\n");
+		return;
+	}
+	for (int seed = 1; seed <= 3; seed++) {
+		g_autofree char *args = g_strdup_printf("run scenarios/ping.ini --json --seed %d", seed);
+		char *a = NULL, *b = NULL;
+		ck_assert_int_eq(sim_cmd(au_test_bin(), args, &a), 0);
+		ck_assert_int_eq(sim_cmd(o0, args, &b), 0);
+		g_autofree char *ha = au_test_json_hash(a), *hb = au_test_json_hash(b);
+		ck_assert_msg(ha && hb && strcmp(ha, hb) == 0, "seed %d: -O2 %s, -O0 %s", seed, ha, hb);
+		g_free(a);
+		g_free(b);
+	}
+}
+END_TEST
+
+START_TEST(divergence_names_first_split)
+{
+	char *out = NULL;
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run scenarios/ping.ini --records /tmp/au-rec-a.txt --json >/dev/null", NULL), 0);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run scenarios/ping.ini --records /tmp/au-rec-b.txt --json >/dev/null", NULL), 0);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "divergence /tmp/au-rec-a.txt /tmp/au-rec-b.txt", &out), 0);
+	ck_assert(strstr(out, "identical"));
+	g_free(out);
+	/* Plant a divergence at record 1234 and expect it to be named. */
+	ck_assert_int_eq(au_test_run("awk 'NR==1235{$NF=$NF+1} {print}' /tmp/au-rec-a.txt > /tmp/au-rec-c.txt", NULL), 0);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "divergence /tmp/au-rec-a.txt /tmp/au-rec-c.txt", &out), 1);
+	ck_assert_msg(strstr(out, "diverge at record 1234"), "%s", out);
+	g_free(out);
+	/* A different seed diverges early and the tool says where. */
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run scenarios/ping.ini --seed 9 --records /tmp/au-rec-d.txt --json >/dev/null", NULL), 0);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "divergence /tmp/au-rec-a.txt /tmp/au-rec-d.txt", &out), 1);
+	ck_assert(strstr(out, "diverge at record"));
+	g_free(out);
+	unlink("/tmp/au-rec-a.txt");
+	unlink("/tmp/au-rec-b.txt");
+	unlink("/tmp/au-rec-c.txt");
+	unlink("/tmp/au-rec-d.txt");
+}
+END_TEST
+
+START_TEST(phold_bench_runs_and_is_deterministic)
+{
+	char *a = NULL, *b = NULL;
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "bench phold --lps 64 --init 4 --events 200000 --json", &a), 0);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "bench phold --lps 64 --init 4 --events 200000 --json", &b), 0);
+	ck_assert(strstr(a, "\"events\":200000") && strstr(a, "\"events_per_sec\":"));
+	const char *fa = strstr(a, "\"final_time_ns\""), *fb = strstr(b, "\"final_time_ns\"");
+	ck_assert(fa && fb);
+	ck_assert(strncmp(fa, fb, 40) == 0);
+	g_free(a);
+	g_free(b);
+}
+END_TEST
+
+Suite *cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc = tcase_create("aureon-sim");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, help_and_usage_errors);
+	tcase_add_test(tc, bad_scenario_exits_2_naming_it);
+	tcase_add_test(tc, json_twice_same_hash_other_seed_differs);
+	tcase_add_test(tc, same_hash_at_O0_and_O2);
+	tcase_add_test(tc, divergence_names_first_split);
+	tcase_add_test(tc, phold_bench_runs_and_is_deterministic);
+	suite_add_tcase(s, tc);
+	return s;
+}

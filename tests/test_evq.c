@@ -1,0 +1,169 @@
+/* test_evq.c — the event queue against a sorted reference (GSequence),
+ * over 10^5 random push/pop/cancel operations per seed. */
+#include <glib.h>
+
+#include "../models/pcg32.h"
+#include "../sim/evq.h"
+#include "tests.h"
+
+struct ref_item {
+	au_time t;
+	uint64_t seq;
+	int64_t id;
+	uint64_t handle;
+	GSequenceIter *it;
+};
+
+static gint ref_cmp(gconstpointer a, gconstpointer b, gpointer unused)
+{
+	(void)unused;
+	const struct ref_item *x = a, *y = b;
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+START_TEST(matches_sorted_reference)
+{
+	struct au_pcg32 rng;
+	au_pcg32_seed(&rng, (uint64_t)_i, 1);
+	struct au_evq q;
+	au_evq_init(&q);
+	GSequence *ref = g_sequence_new(g_free);
+	GPtrArray *live = g_ptr_array_new(); /* ref_item*, for cancel picks */
+	GArray *dead_handles = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	uint64_t seq = 0;
+	int64_t next_id = 1;
+	/* Small time ranges so ties are common: order must follow insertion. */
+	au_time base = 0, span = 1 + au_pcg32_below(&rng, 1000);
+	for (int op = 0; op < 100000; op++) {
+		uint32_t r = au_pcg32_below(&rng, 100);
+		if (r < 50) {
+			struct ref_item *it = g_new0(struct ref_item, 1);
+			it->t = base + au_pcg32_below(&rng, (uint32_t)span);
+			it->seq = seq++;
+			it->id = next_id++;
+			struct au_event ev = {0};
+			ev.type = 1;
+			ev.a = it->id;
+			it->handle = au_evq_push(&q, it->t, &ev);
+			ck_assert(it->handle != 0);
+			it->it = g_sequence_insert_sorted(ref, it, ref_cmp, NULL);
+			g_ptr_array_add(live, it);
+		} else if (r < 80) {
+			au_time t;
+			struct au_event ev;
+			bool got = au_evq_pop(&q, &t, &ev);
+			if (g_sequence_get_length(ref) == 0) {
+				ck_assert_msg(!got, "seed %d op %d: popped from an empty queue", _i, op);
+				continue;
+			}
+			GSequenceIter *first = g_sequence_get_begin_iter(ref);
+			struct ref_item *want = g_sequence_get(first);
+			ck_assert_msg(got, "seed %d op %d: queue empty, reference not", _i, op);
+			ck_assert_msg(t == want->t && ev.a == want->id,
+				      "seed %d op %d: popped (%lld, id %lld), want (%lld, id %lld)", _i,
+				      op, (long long)t, (long long)ev.a, (long long)want->t,
+				      (long long)want->id);
+			g_array_append_val(dead_handles, want->handle);
+			g_ptr_array_remove_fast(live, want);
+			g_sequence_remove(first);
+			base = t; /* time moves forward like a simulation */
+		} else if (r < 95 && live->len) {
+			guint k = au_pcg32_below(&rng, live->len);
+			struct ref_item *it = g_ptr_array_index(live, k);
+			struct au_event ev;
+			ck_assert_msg(au_evq_cancel(&q, it->handle, &ev), "seed %d op %d: cancel failed",
+				      _i, op);
+			ck_assert(ev.a == it->id);
+			g_array_append_val(dead_handles, it->handle);
+			g_ptr_array_remove_index_fast(live, k);
+			g_sequence_remove(it->it);
+		} else if (dead_handles->len) {
+			/* A stale handle (fired or cancelled) must not cancel anything,
+			 * even when its slot has been reused. */
+			uint64_t h = g_array_index(dead_handles, uint64_t,
+						   au_pcg32_below(&rng, dead_handles->len));
+			ck_assert_msg(!au_evq_cancel(&q, h, NULL), "seed %d op %d: stale handle cancelled",
+				      _i, op);
+		}
+		ck_assert_uint_eq(au_evq_len(&q), (size_t)g_sequence_get_length(ref));
+	}
+	/* Drain: the rest comes out in reference order. */
+	au_time t;
+	struct au_event ev;
+	GSequenceIter *it = g_sequence_get_begin_iter(ref);
+	while (au_evq_pop(&q, &t, &ev)) {
+		struct ref_item *want = g_sequence_get(it);
+		ck_assert(t == want->t && ev.a == want->id);
+		it = g_sequence_iter_next(it);
+	}
+	ck_assert(g_sequence_iter_is_end(it));
+	au_evq_free(&q);
+	g_sequence_free(ref);
+	g_ptr_array_free(live, TRUE);
+	g_array_free(dead_handles, TRUE);
+}
+END_TEST
+
+START_TEST(cancel_heavy_compacts)
+{
+	/* Timers re-armed over and over (as election timers are) must not grow
+	 * the heap without bound. */
+	struct au_evq q;
+	au_evq_init(&q);
+	struct au_event ev = {0};
+	ev.type = 1;
+	uint64_t h = au_evq_push(&q, 1000, &ev);
+	for (int i = 0; i < 200000; i++) {
+		ck_assert(au_evq_cancel(&q, h, NULL));
+		h = au_evq_push(&q, 1000 + i, &ev);
+	}
+	ck_assert_uint_eq(au_evq_len(&q), 1);
+	ck_assert_msg(q.len < 4096, "heap holds %zu keys for 1 live event", q.len);
+	ck_assert(q.compactions > 0);
+	au_evq_free(&q);
+}
+END_TEST
+
+START_TEST(ties_pop_in_push_order)
+{
+	struct au_evq q;
+	au_evq_init(&q);
+	for (int i = 0; i < 5000; i++) {
+		struct au_event ev = {0};
+		ev.type = 1;
+		ev.a = i;
+		au_evq_push(&q, 77, &ev);
+	}
+	au_time t;
+	struct au_event ev;
+	for (int i = 0; i < 5000; i++) {
+		ck_assert(au_evq_pop(&q, &t, &ev));
+		ck_assert_int_eq(ev.a, i);
+	}
+	au_evq_free(&q);
+}
+END_TEST
+
+START_TEST(memory_per_pending_event)
+{
+	/* DESIGN target: at most 64 bytes per pending event. */
+	ck_assert_uint_le(sizeof(struct au_evq_key) + sizeof(struct au_evq_slot), 64);
+}
+END_TEST
+
+Suite *evq_suite(void)
+{
+	Suite *s = suite_create("evq");
+	TCase *tc = tcase_create("property");
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, matches_sorted_reference, 1, 21);
+	suite_add_tcase(s, tc);
+	TCase *unit = tcase_create("unit");
+	tcase_add_test(unit, cancel_heavy_compacts);
+	tcase_add_test(unit, ties_pop_in_push_order);
+	tcase_add_test(unit, memory_per_pending_event);
+	suite_add_tcase(s, unit);
+	return s;
+}

@@ -1,0 +1,561 @@
+/* test_sim.c — the engine end to end: determinism of the ping scenario,
+ * the network model (latency, loss, duplication, corruption, partitions,
+ * bandwidth, clogs), the disk model (sync, crash with torn writes), node
+ * lifecycle faults (crash, restart, pause, skew) and stream independence.
+ * A probe model records what reaches it so each effect is observable. */
+#include <glib.h>
+#include <string.h>
+
+#include "../models/trace_kinds.h"
+#include "../sim/sim.h"
+#include "tests.h"
+
+/* ---- the probe model ---------------------------------------------------- */
+
+enum { LOG_RECV, LOG_TIMER, LOG_PERSISTED, LOG_BOOT };
+
+struct log_entry {
+	int what;
+	au_node_id node, from;
+	au_time local_ns; /* the node's clock */
+	uint64_t arg;
+	size_t len;
+	uint8_t bytes[64];
+};
+
+static GArray *probe_log;
+
+struct probe {
+	const struct au_env *env;
+};
+
+static void log_add(const struct probe *p, int what, au_node_id from, uint64_t arg,
+		    const void *bytes, size_t len)
+{
+	struct log_entry e = {what, p->env->self, from, au_now(p->env), arg, len, {0}};
+	if (bytes)
+		memcpy(e.bytes, bytes, len < 64 ? len : 64);
+	g_array_append_val(probe_log, e);
+}
+
+static void *probe_init(const struct au_env *env, const void *cfg)
+{
+	(void)cfg;
+	struct probe *p = g_new0(struct probe, 1);
+	p->env = env;
+	log_add(p, LOG_BOOT, 0, 0, NULL, 0);
+	return p;
+}
+static void probe_recv(void *st, au_node_id from, const void *msg, size_t len)
+{
+	log_add(st, LOG_RECV, from, 0, msg, len);
+}
+static void probe_timer(void *st, uint32_t kind, uint64_t arg)
+{
+	(void)kind;
+	log_add(st, LOG_TIMER, 0, arg, NULL, 0);
+}
+static void probe_persisted(void *st, uint64_t token)
+{
+	log_add(st, LOG_PERSISTED, 0, token, NULL, 0);
+}
+static void probe_destroy(void *st) { g_free(st); }
+
+static const struct au_model probe_model = {
+	.name = "probe",
+	.init = probe_init,
+	.recv = probe_recv,
+	.timer = probe_timer,
+	.persisted = probe_persisted,
+	.destroy = probe_destroy,
+};
+
+/* A scenario of `nodes` probe nodes with the given extra groups. */
+static struct au_scenario *probe_scenario(uint32_t nodes, const char *extra)
+{
+	g_autofree char *text = g_strdup_printf(
+		"[run]\nduration = 100s\n[cluster]\nnodes = %u\nservices = ping\n%s", nodes, extra);
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load_text("probe.ini", text, &err);
+	ck_assert_msg(sc, "%s", err);
+	sc->services[0] = &probe_model; /* ping's config block is simply unused */
+	if (probe_log)
+		g_array_free(probe_log, TRUE);
+	probe_log = g_array_new(FALSE, FALSE, sizeof(struct log_entry));
+	return sc;
+}
+
+static const struct au_env *env_of(struct au_sim *sim, au_node_id n)
+{
+	return au_sim_env(sim, n, 0);
+}
+
+static guint count(int what, au_node_id node)
+{
+	guint c = 0;
+	for (guint i = 0; i < probe_log->len; i++) {
+		struct log_entry *e = &g_array_index(probe_log, struct log_entry, i);
+		c += e->what == what && (node == 0 || e->node == node);
+	}
+	return c;
+}
+
+static struct log_entry *nth(int what, guint k)
+{
+	for (guint i = 0; i < probe_log->len; i++) {
+		struct log_entry *e = &g_array_index(probe_log, struct log_entry, i);
+		if (e->what == what && k-- == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* ---- determinism ---------------------------------------------------------- */
+
+static void run_ping(uint64_t seed, char hash[65], uint64_t *events)
+{
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load("scenarios/ping.ini", &err);
+	ck_assert_msg(sc, "%s", err);
+	struct au_sim *sim = au_sim_new(sc, seed);
+	ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
+	ck_assert_int_eq(au_sim_finish(sim), 0);
+	au_sim_trace_hash(sim, hash);
+	*events = au_sim_stats(sim)->events;
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+
+START_TEST(ping_same_seed_same_hash)
+{
+	char h1[65], h2[65], h3[65];
+	uint64_t e1, e2, e3;
+	run_ping(42, h1, &e1);
+	run_ping(42, h2, &e2);
+	run_ping(43, h3, &e3);
+	ck_assert_str_eq(h1, h2);
+	ck_assert_uint_eq(e1, e2);
+	ck_assert_str_ne(h1, h3);
+}
+END_TEST
+
+START_TEST(sliced_run_equals_whole_run)
+{
+	/* Running to t1 then to t2 must not change anything. */
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load("scenarios/ping.ini", &err);
+	ck_assert(sc);
+	char h1[65], h2[65];
+	struct au_sim *a = au_sim_new(sc, 7);
+	au_sim_run(a, sc->duration);
+	au_sim_finish(a);
+	au_sim_trace_hash(a, h1);
+	struct au_sim *b = au_sim_new(sc, 7);
+	for (int i = 1; i <= 37; i++)
+		au_sim_run(b, sc->duration / 37 * i);
+	au_sim_run(b, sc->duration);
+	au_sim_finish(b);
+	au_sim_trace_hash(b, h2);
+	ck_assert_str_eq(h1, h2);
+	au_sim_free(a);
+	au_sim_free(b);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(streams_survive_cluster_growth)
+{
+	/* Node 2's own stream is the same in a 5- and a 6-node cluster. */
+	struct au_scenario *s5 = probe_scenario(5, "");
+	struct au_scenario *s6 = probe_scenario(6, "");
+	struct au_sim *a = au_sim_new(s5, 11), *b = au_sim_new(s6, 11);
+	for (int i = 0; i < 64; i++)
+		ck_assert(au_random(env_of(a, 2)) == au_random(env_of(b, 2)));
+	au_sim_free(a);
+	au_sim_free(b);
+	au_scenario_free(s5);
+	au_scenario_free(s6);
+}
+END_TEST
+
+/* ---- network ------------------------------------------------------------- */
+
+START_TEST(const_latency_exact)
+{
+	struct au_scenario *sc = probe_scenario(3, "[network]\nlatency = const(5ms)\n");
+	struct au_sim *sim = au_sim_new(sc, 1);
+	au_sim_run(sim, 0);
+	uint8_t msg[20] = {9, 1, 2, 3};
+	ck_assert_int_eq(au_send(env_of(sim, 1), 2, msg, sizeof(msg)), 0);
+	au_sim_run(sim, 10 * AU_NS_PER_MS);
+	ck_assert_uint_eq(count(LOG_RECV, 2), 1);
+	struct log_entry *e = nth(LOG_RECV, 0);
+	ck_assert_int_eq(e->local_ns, 5 * AU_NS_PER_MS);
+	ck_assert_uint_eq(e->from, 1);
+	ck_assert(memcmp(e->bytes, msg, sizeof(msg)) == 0);
+	/* bad sends are refused, not delivered */
+	ck_assert_int_eq(au_send(env_of(sim, 1), 4, msg, 4), -AU_EINVAL);
+	ck_assert_int_eq(au_send(env_of(sim, 1), 0, msg, 4), -AU_EINVAL);
+	ck_assert_int_eq(au_send(env_of(sim, 1), 2, msg, 0), -AU_EINVAL);
+	static uint8_t big[AU_MSG_MAX + 1];
+	ck_assert_int_eq(au_send(env_of(sim, 1), 2, big, sizeof(big)), -AU_EMSGSIZE);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(loss_duplication_corruption_rates)
+{
+	struct au_scenario *sc = probe_scenario(
+		2, "[network]\nlatency = uniform(1ms,3ms)\nloss = 0.3\nduplicate = 0.1\n"
+		   "[fault.c]\nat = 0s\naction = corrupt\nlink = n1-n2\nrate = 0.2\n");
+	struct au_sim *sim = au_sim_new(sc, 5);
+	au_sim_run(sim, 0);
+	uint8_t msg[40];
+	for (int i = 0; i < 40; i++)
+		msg[i] = (uint8_t)i;
+	const int n = 20000;
+	for (int i = 0; i < n; i++)
+		au_send(env_of(sim, 1), 2, msg, sizeof(msg));
+	au_sim_run(sim, AU_NS_PER_S);
+	const struct au_sim_stats *st = au_sim_stats(sim);
+	double lost = (double)st->fates[AU_FATE_DROPPED] / n;
+	ck_assert_msg(lost > 0.28 && lost < 0.32, "loss %.3f", lost);
+	double dups = (double)st->fates[AU_FATE_DUPLICATED] / n;
+	ck_assert_msg(dups > 0.05 && dups < 0.09, "dup %.3f", dups);
+	/* Every corrupted copy differs from the original in exactly one bit. */
+	guint corrupted = 0;
+	for (guint i = 0; i < probe_log->len; i++) {
+		struct log_entry *e = &g_array_index(probe_log, struct log_entry, i);
+		if (e->what != LOG_RECV)
+			continue;
+		int bits = 0;
+		for (int b = 0; b < 40; b++)
+			bits += __builtin_popcount(e->bytes[b] ^ msg[b]);
+		ck_assert_int_le(bits, 1);
+		corrupted += bits == 1;
+	}
+	ck_assert_uint_eq(corrupted, st->fates[AU_FATE_CORRUPTED]);
+	double cr = (double)corrupted / (double)count(LOG_RECV, 2);
+	ck_assert_msg(cr > 0.18 && cr < 0.22, "corruption %.3f", cr);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(partitions_symmetric_and_oneway)
+{
+	struct au_scenario *sc = probe_scenario(
+		4, "[network]\nlatency = const(1ms)\n"
+		   "[fault.p]\nat = 1s\naction = partition\ngroups = n1,n2 | rest\nuntil = 2s\n"
+		   "[fault.o]\nat = 3s\naction = partition\ngroups = n1 | n2\noneway = true\nuntil = 4s\n");
+	struct au_sim *sim = au_sim_new(sc, 1);
+	uint8_t m[1] = {1};
+	au_time at[] = {500, 1500, 3500, 4500}; /* ms */
+	for (int phase = 0; phase < 4; phase++) {
+		au_sim_run(sim, at[phase] * AU_NS_PER_MS);
+		g_array_set_size(probe_log, 0);
+		au_send(env_of(sim, 1), 2, m, 1); /* same side */
+		au_send(env_of(sim, 1), 3, m, 1); /* across the symmetric cut */
+		au_send(env_of(sim, 3), 1, m, 1);
+		au_send(env_of(sim, 2), 1, m, 1); /* against the one-way cut */
+		au_send(env_of(sim, 1), 2, m, 1); /* along it... cut */
+		au_sim_run(sim, (at[phase] + 10) * AU_NS_PER_MS);
+		guint to1 = count(LOG_RECV, 1), to2 = count(LOG_RECV, 2), to3 = count(LOG_RECV, 3);
+		switch (phase) {
+		case 0: /* no partition */
+		case 3:
+			ck_assert(to1 == 2 && to2 == 2 && to3 == 1);
+			break;
+		case 1: /* n1,n2 | n3,n4 */
+			ck_assert(to1 == 1 && to2 == 2 && to3 == 0);
+			break;
+		case 2: /* n1 -> n2 cut, n2 -> n1 open */
+			ck_assert_msg(to1 == 2 && to2 == 0 && to3 == 1, "%u %u %u", to1, to2, to3);
+			break;
+		}
+	}
+	ck_assert_uint_gt(au_sim_stats(sim)->fates[AU_FATE_PARTITIONED], 0);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(bandwidth_serialises_fifo)
+{
+	/* 1000-byte messages at 8 Mbit/s take 1 ms each on the wire. */
+	struct au_scenario *sc =
+		probe_scenario(2, "[network]\nlatency = const(2ms)\nbandwidth = 8Mbit\n");
+	struct au_sim *sim = au_sim_new(sc, 1);
+	au_sim_run(sim, 0);
+	static uint8_t m[1000];
+	for (int i = 0; i < 5; i++)
+		au_send(env_of(sim, 1), 2, m, sizeof(m));
+	au_sim_run(sim, AU_NS_PER_S);
+	ck_assert_uint_eq(count(LOG_RECV, 2), 5);
+	for (guint k = 0; k < 5; k++)
+		ck_assert_int_eq(nth(LOG_RECV, k)->local_ns, (au_time)(k + 1 + 2) * AU_NS_PER_MS);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(clog_holds_until_it_ends)
+{
+	struct au_scenario *sc = probe_scenario(
+		3, "[network]\nlatency = const(1ms)\n"
+		   "[fault.c]\nat = 1s\naction = clog\ntarget = n2\nuntil = 3s\n"
+		   "[fault.d]\nat = 1s\naction = clog\nlink = n1-n3\nextra = 50ms\nuntil = 3s\n");
+	struct au_sim *sim = au_sim_new(sc, 1);
+	au_sim_run(sim, 2 * AU_NS_PER_S);
+	uint8_t m[1] = {1};
+	au_send(env_of(sim, 1), 2, m, 1);
+	au_send(env_of(sim, 1), 3, m, 1);
+	au_sim_run(sim, 2 * AU_NS_PER_S + 100 * AU_NS_PER_MS);
+	ck_assert_uint_eq(count(LOG_RECV, 2), 0);
+	ck_assert_uint_eq(count(LOG_RECV, 3), 1);
+	ck_assert_int_eq(nth(LOG_RECV, 0)->local_ns, 2 * AU_NS_PER_S + 51 * AU_NS_PER_MS);
+	au_sim_run(sim, 4 * AU_NS_PER_S);
+	ck_assert_uint_eq(count(LOG_RECV, 2), 1);
+	ck_assert_int_eq(nth(LOG_RECV, 1)->local_ns, 3 * AU_NS_PER_S);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+/* ---- node lifecycle ---------------------------------------------------------- */
+
+START_TEST(crash_drops_timers_and_restart_reboots)
+{
+	struct au_scenario *sc = probe_scenario(
+		2, "[fault.c]\nat = 1s\naction = crash\ntarget = n1\nrestart_after = 1s\n");
+	struct au_sim *sim = au_sim_new(sc, 1);
+	au_sim_run(sim, 0);
+	au_timer_set(env_of(sim, 1), 1500 * AU_NS_PER_MS, 1, 77); /* dies with the crash */
+	au_timer_set(env_of(sim, 2), 1500 * AU_NS_PER_MS, 1, 78);
+	au_sim_run(sim, 1500 * AU_NS_PER_MS);
+	ck_assert(!au_sim_node_up(sim, 1));
+	/* messages to a crashed node are dropped as dst_down */
+	uint8_t m[1] = {1};
+	au_send(env_of(sim, 2), 1, m, 1);
+	au_sim_run(sim, 3 * AU_NS_PER_S);
+	ck_assert(au_sim_node_up(sim, 1));
+	ck_assert_uint_eq(count(LOG_TIMER, 1), 0);
+	ck_assert_uint_eq(count(LOG_TIMER, 2), 1);
+	ck_assert_uint_eq(count(LOG_BOOT, 1), 2);
+	ck_assert_uint_eq(au_sim_stats(sim)->fates[AU_FATE_DST_DOWN], 1);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(pause_delays_timers_and_deliveries)
+{
+	struct au_scenario *sc = probe_scenario(
+		2, "[network]\nlatency = const(1ms)\n"
+		   "[fault.p]\nat = 1s\naction = pause\ntarget = n1\nuntil = 2s\n");
+	struct au_sim *sim = au_sim_new(sc, 1);
+	au_sim_run(sim, 0);
+	au_timer_set(env_of(sim, 1), 1200 * AU_NS_PER_MS, 1, 5);
+	au_sim_run(sim, 1100 * AU_NS_PER_MS);
+	uint8_t m[1] = {1};
+	au_send(env_of(sim, 2), 1, m, 1);
+	au_sim_run(sim, 1900 * AU_NS_PER_MS);
+	ck_assert_uint_eq(count(LOG_TIMER, 1) + count(LOG_RECV, 1), 0);
+	au_sim_run(sim, 3 * AU_NS_PER_S);
+	ck_assert_uint_eq(count(LOG_RECV, 1), 1);
+	ck_assert_uint_eq(count(LOG_TIMER, 1), 1);
+	/* both ran at the resume instant, in their original order */
+	ck_assert_int_eq(nth(LOG_TIMER, 0)->local_ns, 2 * AU_NS_PER_S);
+	ck_assert_int_eq(nth(LOG_RECV, 0)->local_ns, 2 * AU_NS_PER_S);
+	/* 2 boots, then the message (due 1.101 s) before the timer (due 1.2 s) */
+	ck_assert_int_eq(probe_log->len, 4);
+	ck_assert_int_eq(g_array_index(probe_log, struct log_entry, 2).what, LOG_RECV);
+	ck_assert_int_eq(g_array_index(probe_log, struct log_entry, 3).what, LOG_TIMER);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(skew_jumps_and_drift_scales)
+{
+	struct au_scenario *sc = probe_scenario(
+		2, "[fault.s]\nat = 1s\naction = skew\ntarget = n2\nskew = -200ms\ndrift = 1000ppm\n");
+	struct au_sim *sim = au_sim_new(sc, 1);
+	au_sim_run(sim, 2 * AU_NS_PER_S);
+	/* 1 s plain, then -200 ms jump, then 1 s at +1000 ppm = +1 ms */
+	ck_assert_int_eq(au_now(env_of(sim, 2)), 2 * AU_NS_PER_S - 200 * AU_NS_PER_MS + AU_NS_PER_MS);
+	ck_assert_int_eq(au_now(env_of(sim, 1)), 2 * AU_NS_PER_S);
+	/* a 1001 ms local timer on the fast clock takes 1000 ms of real time */
+	au_timer_set(env_of(sim, 2), 1001 * AU_NS_PER_MS, 1, 1);
+	au_sim_run(sim, 3 * AU_NS_PER_S - 1);
+	ck_assert_uint_eq(count(LOG_TIMER, 2), 0);
+	au_sim_run(sim, 3 * AU_NS_PER_S);
+	ck_assert_uint_eq(count(LOG_TIMER, 2), 1);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+/* ---- disk ------------------------------------------------------------------ */
+
+START_TEST(sync_makes_durable_after_latency)
+{
+	struct au_scenario *sc = probe_scenario(1, "[disk]\nsync_latency = const(3ms)\n");
+	struct au_sim *sim = au_sim_new(sc, 1);
+	au_sim_run(sim, 0);
+	const struct au_env *e = env_of(sim, 1);
+	ck_assert_int_eq(e->ops->storage_size(e->ctx, "f"), -AU_ENOENT);
+	ck_assert_int_eq(e->ops->storage_write(e->ctx, "f", 0, "hello", 5), 0);
+	char buf[8] = {0};
+	ck_assert_int_eq(e->ops->storage_read(e->ctx, "f", 0, buf, 8), 5); /* reads see it */
+	ck_assert_int_eq(au_sim_durable_read(sim, 1, "probe/f", 0, buf, 8), -AU_ENOENT);
+	e->ops->storage_sync(e->ctx, "f", 99);
+	au_sim_run(sim, 2 * AU_NS_PER_MS);
+	ck_assert_uint_eq(count(LOG_PERSISTED, 1), 0);
+	au_sim_run(sim, 3 * AU_NS_PER_MS);
+	ck_assert_uint_eq(count(LOG_PERSISTED, 1), 1);
+	ck_assert_uint_eq(nth(LOG_PERSISTED, 0)->arg, 99);
+	ck_assert_int_eq(au_sim_durable_read(sim, 1, "probe/f", 0, buf, 8), 5);
+	ck_assert(memcmp(buf, "hello", 5) == 0);
+	ck_assert_int_eq(e->ops->storage_write(e->ctx, "../x", 0, "a", 1), -AU_EINVAL);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(crash_keeps_synced_and_tears_unsynced)
+{
+	/* Over many crashes, synced bytes always survive and each unsynced
+	 * write survives whole, torn at a sector boundary, or not at all —
+	 * and all three happen. */
+	int whole = 0, torn = 0, none = 0;
+	for (uint64_t seed = 1; seed <= 60; seed++) {
+		struct au_scenario *sc = probe_scenario(
+			1, "[disk]\nsync_latency = const(1ms)\n"
+			   "[fault.c]\nat = 1s\naction = crash\ntarget = n1\nrestart_after = 1s\n");
+		struct au_sim *sim = au_sim_new(sc, seed);
+		au_sim_run(sim, 0);
+		const struct au_env *e = env_of(sim, 1);
+		static uint8_t a[2048], b[2048];
+		memset(a, 'A', sizeof(a));
+		memset(b, 'B', sizeof(b));
+		e->ops->storage_write(e->ctx, "f", 0, a, sizeof(a));
+		e->ops->storage_sync(e->ctx, "f", 1);
+		au_sim_run(sim, 500 * AU_NS_PER_MS);
+		e->ops->storage_write(e->ctx, "f", 100, b, 1500); /* never synced */
+		au_sim_run(sim, 3 * AU_NS_PER_S);
+		uint8_t got[2048];
+		e = env_of(sim, 1);
+		ck_assert_int_eq(e->ops->storage_read(e->ctx, "f", 0, got, sizeof(got)), 2048);
+		int bs = 0;
+		for (int i = 0; i < 2048; i++) {
+			if (i < 100 || i >= 1600)
+				ck_assert_msg(got[i] == 'A', "seed %llu: synced byte %d lost",
+					      (unsigned long long)seed, i);
+			bs += got[i] == 'B';
+		}
+		if (bs == 1500)
+			whole++;
+		else if (bs == 0)
+			none++;
+		else {
+			torn++;
+			/* the surviving prefix ends on a sector boundary */
+			ck_assert_msg((100 + bs) % 512 == 0, "torn at %d", 100 + bs);
+			for (int i = 100; i < 100 + bs; i++)
+				ck_assert(got[i] == 'B');
+		}
+		au_sim_free(sim);
+		au_scenario_free(sc);
+	}
+	ck_assert_msg(whole && torn && none, "whole %d torn %d none %d", whole, torn, none);
+}
+END_TEST
+
+START_TEST(disk_faults)
+{
+	struct au_scenario *sc = probe_scenario(
+		1, "[disk]\nsync_latency = const(1ms)\n"
+		   "[fault.r]\nat = 1s\naction = disk_fault\ntarget = n1\nkind = read_error\nuntil = 2s\n"
+		   "[fault.s]\nat = 3s\naction = disk_fault\ntarget = n1\nkind = slow_sync\nextra = 40ms\nuntil = 4s\n"
+		   "[fault.c]\nat = 5s\naction = disk_fault\ntarget = n1\nkind = corrupt\n");
+	struct au_sim *sim = au_sim_new(sc, 3);
+	au_sim_run(sim, 0);
+	const struct au_env *e = env_of(sim, 1);
+	static uint8_t z[1024];
+	e->ops->storage_write(e->ctx, "f", 0, z, sizeof(z));
+	e->ops->storage_sync(e->ctx, "f", 1);
+	au_sim_run(sim, 1500 * AU_NS_PER_MS);
+	uint8_t buf[1024];
+	ck_assert_int_eq(e->ops->storage_read(e->ctx, "f", 0, buf, 4), -AU_EIO);
+	au_sim_run(sim, 3500 * AU_NS_PER_MS);
+	ck_assert_int_eq(e->ops->storage_read(e->ctx, "f", 0, buf, 4), 4);
+	e->ops->storage_sync(e->ctx, "f", 2);
+	au_sim_run(sim, 3540 * AU_NS_PER_MS);
+	ck_assert_uint_eq(count(LOG_PERSISTED, 1), 1);
+	au_sim_run(sim, 3541 * AU_NS_PER_MS);
+	ck_assert_uint_eq(count(LOG_PERSISTED, 1), 2);
+	au_sim_run(sim, 6 * AU_NS_PER_S);
+	ck_assert_int_eq(e->ops->storage_read(e->ctx, "f", 0, buf, sizeof(buf)), 1024);
+	int bits = 0;
+	for (int i = 0; i < 1024; i++)
+		bits += __builtin_popcount(buf[i]);
+	ck_assert_int_eq(bits, 1); /* one flipped bit in one sector */
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+/* ---- checker --------------------------------------------------------------- */
+
+START_TEST(ping_integrity_catches_forged_pong)
+{
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load_text(
+		"t.ini", "[run]\nduration=10s\n[cluster]\nnodes=3\nservices=ping\n", &err);
+	ck_assert(sc);
+	struct au_sim *sim = au_sim_new(sc, 1);
+	ck_assert_int_eq(au_sim_run(sim, 5 * AU_NS_PER_S), 0);
+	/* a pong for a ping never sent, as a buggy model would accept it */
+	au_trace(au_sim_env(sim, 2, 0), AU_TR_PING_RTT, 3, 0x7777, 1000);
+	const struct au_violation *v = au_sim_violation(sim);
+	ck_assert(v);
+	ck_assert_str_eq(v->check, "ping_integrity");
+	ck_assert_uint_eq(v->node, 2);
+	ck_assert_int_eq(au_sim_run(sim, 10 * AU_NS_PER_S), 1);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+Suite *sim_suite(void)
+{
+	Suite *s = suite_create("sim");
+	TCase *det = tcase_create("determinism");
+	tcase_add_test(det, ping_same_seed_same_hash);
+	tcase_add_test(det, sliced_run_equals_whole_run);
+	tcase_add_test(det, streams_survive_cluster_growth);
+	suite_add_tcase(s, det);
+	TCase *net = tcase_create("network");
+	tcase_add_test(net, const_latency_exact);
+	tcase_add_test(net, loss_duplication_corruption_rates);
+	tcase_add_test(net, partitions_symmetric_and_oneway);
+	tcase_add_test(net, bandwidth_serialises_fifo);
+	tcase_add_test(net, clog_holds_until_it_ends);
+	suite_add_tcase(s, net);
+	TCase *life = tcase_create("lifecycle");
+	tcase_add_test(life, crash_drops_timers_and_restart_reboots);
+	tcase_add_test(life, pause_delays_timers_and_deliveries);
+	tcase_add_test(life, skew_jumps_and_drift_scales);
+	suite_add_tcase(s, life);
+	TCase *disk = tcase_create("disk");
+	tcase_add_test(disk, sync_makes_durable_after_latency);
+	tcase_add_test(disk, crash_keeps_synced_and_tears_unsynced);
+	tcase_add_test(disk, disk_faults);
+	suite_add_tcase(s, disk);
+	TCase *chk = tcase_create("checks");
+	tcase_add_test(chk, ping_integrity_catches_forged_pong);
+	suite_add_tcase(s, chk);
+	return s;
+}

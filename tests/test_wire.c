@@ -1,0 +1,86 @@
+/* test_wire.c — little-endian codec, bounds, CRC-32C. */
+#include <string.h>
+
+#include "../models/wire.h"
+#include "tests.h"
+
+START_TEST(roundtrip_and_layout)
+{
+	uint8_t buf[32];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, 0xab);
+	au_put_u16(&w, 0x1234);
+	au_put_u32(&w, 0xdeadbeef);
+	au_put_u64(&w, UINT64_C(0x0102030405060708));
+	ck_assert(!w.overflow);
+	ck_assert_uint_eq(w.len, 15);
+	ck_assert_uint_eq(buf[1], 0x34); /* little-endian on every host */
+	ck_assert_uint_eq(buf[3], 0xef);
+	ck_assert_uint_eq(buf[7], 0x08);
+	struct au_rbuf r;
+	au_rbuf_init(&r, buf, w.len);
+	ck_assert_uint_eq(au_get_u8(&r), 0xab);
+	ck_assert_uint_eq(au_get_u16(&r), 0x1234);
+	ck_assert_uint_eq(au_get_u32(&r), 0xdeadbeef);
+	ck_assert(au_get_u64(&r) == UINT64_C(0x0102030405060708));
+	ck_assert(!r.short_read);
+	(void)au_get_u8(&r);
+	ck_assert(r.short_read);
+}
+END_TEST
+
+START_TEST(overflow_never_writes_past_end)
+{
+	uint8_t buf[8] = {0};
+	uint8_t guard[4] = {7, 7, 7, 7};
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, 6);
+	au_put_u32(&w, 1);
+	au_put_u32(&w, 2);
+	ck_assert(w.overflow);
+	ck_assert_uint_eq(w.len, 4);
+	ck_assert_uint_eq(buf[6], 0);
+	ck_assert_uint_eq(guard[0], 7);
+}
+END_TEST
+
+START_TEST(crc32c_known_value)
+{
+	/* RFC 3720 B.4: CRC-32C of "123456789" is 0xE3069283. */
+	ck_assert_uint_eq(au_crc32c(0, "123456789", 9), 0xE3069283u);
+}
+END_TEST
+
+START_TEST(seal_detects_every_single_bit_flip)
+{
+	uint8_t buf[40];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u64(&w, 42);
+	au_put_u32(&w, 7);
+	au_wbuf_seal(&w);
+	struct au_rbuf r;
+	ck_assert(au_rbuf_unseal(&r, buf, w.len));
+	ck_assert_uint_eq(r.len, 12);
+	for (size_t bit = 0; bit < w.len * 8; bit++) {
+		buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		ck_assert_msg(!au_rbuf_unseal(&r, buf, w.len), "flip of bit %zu undetected", bit);
+		buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+	}
+	ck_assert(!au_rbuf_unseal(&r, buf, 3));
+	ck_assert(!au_rbuf_unseal(&r, buf, w.len - 1));
+}
+END_TEST
+
+Suite *wire_suite(void)
+{
+	Suite *s = suite_create("wire");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, roundtrip_and_layout);
+	tcase_add_test(tc, overflow_never_writes_past_end);
+	tcase_add_test(tc, crc32c_known_value);
+	tcase_add_test(tc, seal_detects_every_single_bit_flip);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,23 @@
+/* tests.h — the Check suites of aureon-tests, one per module, and helpers
+ * they share. */
+#ifndef AU_TESTS_H
+#define AU_TESTS_H
+
+#include <check.h>
+
+Suite *pcg32_suite(void);
+Suite *evq_suite(void);
+Suite *wire_suite(void);
+Suite *scenario_suite(void);
+Suite *sim_suite(void);
+Suite *cli_suite(void);
+
+/* Run a shell command, capture stdout into *out (caller frees), return the
+ * exit status (or -1 if it did not exit normally). */
+int au_test_run(const char *cmd, char **out);
+/* Directory of the binaries under test ($AU_BIN, default "build"). */
+const char *au_test_bin(void);
+/* Hash printed by `aureon-sim run ... --json`, or NULL; caller frees. */
+char *au_test_json_hash(const char *json);
+
+#endif
