@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# bench/run.sh — `make bench`: PHOLD through the engine against the bare
+# binary-heap baseline (bench/phold_min.c), each pair run back to back so the
+# ratio is measured under the same machine load, plus the 1,000-node ping
+# scenario's wall time.  Prints a markdown table for bench/RESULTS.md.
+#
+# Usage: bench/run.sh [BUILD_DIR]   (REPS=N to change repetitions, default 3;
+#                                    EVENTS=M to change PHOLD events, default 20M)
+set -euo pipefail
+build=${1:-build}
+reps=${REPS:-3}
+events=${EVENTS:-20000000}
+sim=$build/aureon-sim
+base=$build/phold_min
+
+field() { grep -o "\"$1\": *[0-9.e+]*" | head -1 | cut -d: -f2 | tr -d ' '; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "## make bench — $(date -u +%Y-%m-%d) on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo
+echo "| PHOLD config | engine M ev/s (median of $reps) | bare heap M ev/s | ratio | engine ns/event | engine peak RSS |"
+echo "|---|---|---|---|---|---|"
+for cfg in "1024 16" "262144 4"; do
+  set -- $cfg
+  eng=(); bas=(); rat=(); nse=(); rss=()
+  for _ in $(seq "$reps"); do
+    e=$($sim bench phold --lps "$1" --init "$2" --remote 0.9 --events "$events" --json)
+    b=$($base --lps "$1" --init "$2" --remote 0.9 --events "$events" --json)
+    ee=$(echo "$e" | field events_per_sec); bb=$(echo "$b" | field events_per_sec)
+    eng+=("$ee"); bas+=("$bb"); nse+=("$(echo "$e" | field ns_per_event)"); rss+=("$(echo "$e" | field peak_rss_bytes)")
+    rat+=("$(awk -v a="$ee" -v b="$bb" 'BEGIN{printf "%.3f", a/b}')")
+  done
+  me=$(printf '%s\n' "${eng[@]}" | median); mb=$(printf '%s\n' "${bas[@]}" | median)
+  mr=$(printf '%s\n' "${rat[@]}" | median); mn=$(printf '%s\n' "${nse[@]}" | median)
+  mm=$(printf '%s\n' "${rss[@]}" | median)
+  printf '| %s LPs x %s (%s pending) | %.2f | %.2f | %s (per-pair: %s) | %.1f | %.0f MiB |\n' \
+    "$1" "$2" "$(( $1 * $2 ))" "$(awk -v x="$me" 'BEGIN{print x/1e6}')" \
+    "$(awk -v x="$mb" 'BEGIN{print x/1e6}')" "$mr" "${rat[*]}" "$mn" \
+    "$(awk -v x="$mm" 'BEGIN{print x/1048576}')"
+done
+echo
+echo "| scenario | wall | events | target |"
+echo "|---|---|---|---|"
+start=$(date +%s.%N)
+$sim run scenarios/ping-1000.ini --json > /tmp/aureon-bench-ping.json
+end=$(date +%s.%N)
+printf '| ping-1000 (1,000 nodes, 60 simulated s) | wall %.2f s | events %s | target < 10 s |\n' \
+  "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')" "$(field events < /tmp/aureon-bench-ping.json)"
