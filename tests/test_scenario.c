@@ -3,7 +3,9 @@
 #include <glib.h>
 #include <string.h>
 
+#include "../models/pcg32.h"
 #include "../sim/scenario.h"
+#include "../sim/sim.h"
 #include "tests.h"
 
 START_TEST(durations)
@@ -179,6 +181,43 @@ START_TEST(shipped_scenarios_load)
 }
 END_TEST
 
+START_TEST(mutated_scenarios_never_crash)
+{
+	/* Random byte edits of the default scenario: each load either succeeds
+	 * or fails with a message naming the file; it never crashes (run under
+	 * make asan / make valgrind to catch memory errors too). */
+	g_autofree char *orig = NULL;
+	gsize len = 0;
+	ck_assert(g_file_get_contents("scenarios/ping.ini", &orig, &len, NULL));
+	struct au_pcg32 rng;
+	au_pcg32_seed(&rng, (uint64_t)_i, 99);
+	static const char alphabet[] = "[]=|,.-+#0123456789nmsux \n\t()leaderrestrandomuntil";
+	for (int iter = 0; iter < 300; iter++) {
+		g_autofree char *text = g_strndup(orig, len);
+		int edits = 1 + (int)au_pcg32_below(&rng, 4);
+		for (int e = 0; e < edits; e++) {
+			uint32_t at = au_pcg32_below(&rng, (uint32_t)len);
+			text[at] = alphabet[au_pcg32_below(&rng, sizeof(alphabet) - 1)];
+		}
+		char *err = NULL;
+		struct au_scenario *sc = au_scenario_load_text("m.ini", text, &err);
+		if (sc) {
+			/* What loads must also run. */
+			if (sc->nodes <= 50) {
+				struct au_sim *sim = au_sim_new(sc, 1);
+				au_sim_run(sim, sc->duration < 5 * AU_NS_PER_S ? sc->duration : 5 * AU_NS_PER_S);
+				au_sim_finish(sim);
+				au_sim_free(sim);
+			}
+			au_scenario_free(sc);
+		} else {
+			ck_assert_msg(err && g_str_has_prefix(err, "m.ini: "), "seed %d iter %d", _i, iter);
+			g_free(err);
+		}
+	}
+}
+END_TEST
+
 Suite *scenario_suite(void)
 {
 	Suite *s = suite_create("scenario");
@@ -189,6 +228,7 @@ Suite *scenario_suite(void)
 	tcase_add_test(tc, bad_base_groups);
 	tcase_add_test(tc, good_scenario_with_inline_comments);
 	tcase_add_test(tc, shipped_scenarios_load);
+	tcase_add_loop_test(tc, mutated_scenarios_never_crash, 0, 10);
 	suite_add_tcase(s, tc);
 	return s;
 }
