@@ -18,7 +18,7 @@ PREFIX  ?= /usr/local
 
 MODEL_SRC = models/pcg32.c models/wire.c models/ping.c models/phold.c
 SIM_SRC   = sim/evq.c sim/sim.c sim/net.c sim/disk.c sim/dist.c sim/fault.c \
-            sim/check.c sim/scenario.c
+            sim/check.c sim/scenario.c sim/trace_h5.c
 TEST_SRC  = $(wildcard tests/test_*.c)
 
 MODEL_OBJ = $(MODEL_SRC:%.c=$(BUILD)/%.o)
@@ -26,7 +26,7 @@ SIM_OBJ   = $(SIM_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
-              python3-h5py python3-numpy python3-matplotlib
+              python3-h5py python3-numpy python3-matplotlib hdf5-tools
 
 .PHONY: all deps test test-all asan valgrind bench install clean help run
 

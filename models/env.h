@@ -73,6 +73,9 @@ struct au_env_ops {
 	/* Record an event (kinds are listed in trace_kinds.h).  Traces feed
 	 * the trace hash, the trace file and the invariant checkers. */
 	void (*trace)(void *ctx, uint16_t kind, int64_t a, int64_t b, int64_t c);
+	/* Append a row to one of this model's trace tables (its index in the
+	 * model's `tables`); the row struct is read, not kept. */
+	void (*record)(void *ctx, uint32_t table, const void *row);
 	/* The state of another service running on this same node (e.g. the
 	 * task queue asks for the local raft), or NULL if it is not running. */
 	void *(*local_service)(void *ctx, const char *name);

@@ -28,6 +28,33 @@ struct au_config_key {
 	const char *help;
 };
 
+/* Column types of model trace tables. */
+enum au_col_type {
+	AU_COL_I64,   /* int64_t */
+	AU_COL_U32,   /* uint32_t */
+	AU_COL_F64,   /* double */
+	AU_COL_ENUM8, /* uint8_t with names: an HDF5 enum in trace files */
+};
+
+struct au_table_col {
+	const char *name;
+	enum au_col_type type;
+	size_t offset;                 /* into the model's row struct */
+	const char *const *enum_names; /* AU_COL_ENUM8: names of 0..n_enum-1 */
+	uint32_t n_enum;
+};
+
+/* A table a model writes rows into (env record()); the trace file gets a
+ * dataset of that name whose columns are record (u64, the trace record
+ * index), t_ns (i64, simulated time), node (u32), then these. */
+struct au_table_desc {
+	const char *name; /* dataset name without '/', e.g. "ping" */
+	const char *help; /* one line: what a row is */
+	const struct au_table_col *cols;
+	uint32_t n_cols;
+	size_t row_size;  /* sizeof the model's row struct */
+};
+
 /* A model: a node-local state machine behind env.h. */
 struct au_model {
 	const char *name;         /* service name in scenarios: "ping" */
@@ -45,6 +72,13 @@ struct au_model {
 	/* Optional cross-check at the end of a run: print one summary line
 	 * into buf.  NULL if the model has nothing to say. */
 	void (*summary)(void *state, char *buf, size_t len);
+	/* Trace tables this model writes (may be none). */
+	const struct au_table_desc *tables;
+	uint32_t n_tables;
+	/* Names of message types (the first byte of a message), indexed by
+	 * type; NULL entries and types past the end are unnamed. */
+	const char *const *message_names;
+	uint32_t n_message_names;
 };
 
 #endif

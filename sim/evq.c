@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define SLOT_BITS 24u
 #define SLOT_MASK ((UINT64_C(1) << SLOT_BITS) - 1)
@@ -139,6 +140,17 @@ static void remove_root(struct au_evq *q)
 		size_t c = 4 * i + 1;
 		if (c >= n)
 			break;
+		/* The next level's four candidate child groups are four
+		 * consecutive cache lines: request them now, so the miss on the
+		 * one we pick overlaps the miss on this level. */
+		size_t g = 4 * c + 1;
+		if (g < n) {
+			const char *gp = (const char *)&h[g];
+			__builtin_prefetch(gp);
+			__builtin_prefetch(gp + 64);
+			__builtin_prefetch(gp + 128);
+			__builtin_prefetch(gp + 192);
+		}
 		size_t best = min_child(h, c, c + 4 < n ? c + 4 : n);
 		h[i] = h[best];
 		i = best;
@@ -202,6 +214,7 @@ static void grow_heap(struct au_evq *q)
 		fprintf(stderr, "aureon: out of memory growing the event queue\n");
 		abort();
 	}
+	madvise((void *)((uintptr_t)block & ~(uintptr_t)4095), (cap + 4) * sizeof(struct au_evq_key), MADV_HUGEPAGE);
 	struct au_evq_key *heap = (struct au_evq_key *)(block + 48);
 	if (q->len)
 		memcpy(heap, q->heap, q->len * sizeof(*heap));
@@ -240,21 +253,48 @@ static void skip_dead(struct au_evq *q)
 	}
 }
 
-bool au_evq_pop(struct au_evq *q, au_time *t, struct au_event *ev)
+/* Start loading a slot: 48-byte slots straddle two cache lines half the
+ * time, and the copy in pop reads all of it. */
+static inline void prefetch_slot(const struct au_evq *q, uint64_t seq_slot)
+{
+	const char *p = (const char *)&q->slots[seq_slot & SLOT_MASK];
+	__builtin_prefetch(p);
+	__builtin_prefetch(p + sizeof(struct au_evq_slot) - 1);
+}
+
+bool au_evq_pop_until(struct au_evq *q, au_time until, au_time *t, struct au_event *ev)
 {
 	skip_dead(q);
-	if (q->len == 0)
+	if (q->len == 0 || q->heap[0].t > until)
 		return false;
 	uint32_t s = (uint32_t)(q->heap[0].seq_slot & SLOT_MASK);
 	*t = q->heap[0].t;
 	*ev = q->slots[s].ev;
 	remove_root(q);
 	slot_release(q, s);
-	/* The next event's slot is a likely cache miss: start loading it now,
-	 * while the caller handles this one. */
-	if (q->len)
-		__builtin_prefetch(&q->slots[q->heap[0].seq_slot & SLOT_MASK]);
+	/* The next event's slot was requested one pop ago (below), as the
+	 * top's smallest child: its miss is hidden.  Request the slot of the
+	 * event after it now, so the caller has a whole event's handling
+	 * before it needs it.  The smallest child of the top is the second
+	 * earliest key; a push in between may change that, but this is only
+	 * a hint. */
+	size_t n = q->len;
+	if (n)
+		prefetch_slot(q, q->heap[0].seq_slot);
+	if (n > 1) {
+		size_t c = min_child(q->heap, 1, n < 5 ? n : 5);
+#ifndef NO_C
+		prefetch_slot(q, q->heap[c].seq_slot);
+#else
+		(void)c;
+#endif
+	}
 	return true;
+}
+
+bool au_evq_pop(struct au_evq *q, au_time *t, struct au_event *ev)
+{
+	return au_evq_pop_until(q, INT64_MAX, t, ev);
 }
 
 au_time au_evq_peek_time(struct au_evq *q)

@@ -72,6 +72,9 @@ void au_evq_free(struct au_evq *q);
 uint64_t au_evq_push(struct au_evq *q, au_time t, const struct au_event *ev);
 /* Pop the earliest live event into *ev and *t.  False when empty. */
 bool au_evq_pop(struct au_evq *q, au_time *t, struct au_event *ev);
+/* Pop the earliest live event if it is due at or before `until`: peek and
+ * pop in one pass.  False when empty or the earliest is later. */
+bool au_evq_pop_until(struct au_evq *q, au_time until, au_time *t, struct au_event *ev);
 /* Time of the earliest live event, or INT64_MAX when empty. */
 au_time au_evq_peek_time(struct au_evq *q);
 /* Cancel a pending event and return it in *ev (so the caller can free its

@@ -10,6 +10,7 @@
 
 #include "../models/phold.h"
 #include "scenario.h"
+#include "trace_h5.h"
 #include "sim.h"
 
 #define AUREON_VERSION "0.1.0"
@@ -20,7 +21,7 @@ static const char *const usage_top =
 	"usage: aureon-sim COMMAND [options]\n"
 	"\n"
 	"commands:\n"
-	"  run SCENARIO [--seed N] [--until T] [--json] [--records FILE]\n"
+	"  run SCENARIO [--seed N] [--until T] [--json] [--trace FILE] [--records FILE]\n"
 	"                      run a scenario file; prints a summary and the trace hash\n"
 	"  bench phold [--lps N] [--init E] [--remote R] [--events M] [--json]\n"
 	"                      PHOLD throughput through the engine\n"
@@ -39,7 +40,9 @@ static const char *const usage_run =
 	"  --records FILE  write every trace record as a text line (index, time, node,\n"
 	"                  kind, fields) to FILE, for `aureon-sim divergence`\n"
 	"  --quiet         no progress line on a terminal\n"
-	"  --trace FILE    HDF5 trace output: not implemented yet (issue 3)\n";
+	"  --trace FILE    write every trace record to an HDF5 file (see README:\n"
+	"                  Trace files); an existing FILE is an error unless --force\n"
+	"  --force         overwrite an existing --trace file\n";
 
 static const char *const usage_bench =
 	"usage: aureon-sim bench phold [options]\n"
@@ -201,8 +204,8 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 
 static int cmd_run(int argc, char **argv)
 {
-	const char *path = NULL, *records = NULL;
-	bool json = false, quiet = false, have_seed = false;
+	const char *path = NULL, *records = NULL, *trace_path = NULL;
+	bool json = false, quiet = false, have_seed = false, force = false;
 	uint64_t seed = 0;
 	au_time until = -1;
 	for (int i = 0; i < argc; i++) {
@@ -228,9 +231,11 @@ static int cmd_run(int argc, char **argv)
 				return usage_error(usage_run, "--records needs a file name");
 			records = argv[++i];
 		} else if (strcmp(a, "--trace") == 0) {
-			fprintf(stderr, "aureon-sim: --trace: HDF5 trace files are not implemented yet "
-					"(issue 3); use --records FILE for a text dump\n");
-			return EXIT_USAGE;
+			if (i + 1 >= argc)
+				return usage_error(usage_run, "--trace needs a file name (e.g. run.h5)");
+			trace_path = argv[++i];
+		} else if (strcmp(a, "--force") == 0) {
+			force = true;
 		} else if (a[0] == '-') {
 			return usage_error(usage_run, "unknown option %s", a);
 		} else if (!path) {
@@ -262,8 +267,22 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (until < 0)
 		until = sc->duration;
+	/* Every trace-file problem is found before the run starts. */
+	struct au_h5 *h5 = NULL;
+	if (trace_path) {
+		h5 = au_h5_create(trace_path, force, sc, seed, AUREON_VERSION, &err);
+		if (!h5) {
+			fprintf(stderr, "aureon-sim: --trace %s\n", err);
+			g_free(err);
+			if (dump)
+				fclose(dump);
+			au_scenario_free(sc);
+			return EXIT_USAGE;
+		}
+	}
 	struct au_sim *sim = au_sim_new(sc, seed);
 	au_sim_set_record_dump(sim, dump);
+	au_sim_set_trace_file(sim, h5);
 	bool progress = !quiet && !json && isatty(STDERR_FILENO);
 	double t0 = wall_seconds(), last = t0;
 	int rc = 0;
@@ -273,7 +292,7 @@ static int cmd_run(int argc, char **argv)
 	for (int s = 1; s <= slices; s++) {
 		au_time stop = s == slices ? until : until / slices * s + until % slices * s / slices;
 		rc = au_sim_run(sim, stop);
-		if (rc != 0)
+		if (rc != 0 || (h5 && au_h5_failed(h5, NULL)))
 			break;
 		double now = wall_seconds();
 		if (progress && now - last > 0.5) {
@@ -289,6 +308,16 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "\r%60s\r", "");
 	char hash[65];
 	au_sim_trace_hash(sim, hash);
+	if (h5 && au_h5_close(h5, hash, au_sim_stats(sim)->sim_time_ns, au_sim_stats(sim)->events,
+			      au_sim_stats(sim)->records, &err) != 0) {
+		fprintf(stderr, "aureon-sim: --trace %s (the partial file was removed)\n", err);
+		g_free(err);
+		if (dump)
+			fclose(dump);
+		au_sim_free(sim);
+		au_scenario_free(sc);
+		return EXIT_USAGE;
+	}
 	if (json)
 		print_json(sim, sc, seed, hash);
 	else

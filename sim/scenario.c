@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "sim_internal.h"
+#include "trace_h5.h"
 
 extern const struct au_model au_ping_model;
 extern const struct au_model au_phold_model;
@@ -471,20 +472,45 @@ static bool load_disk(struct loader *L)
 
 static bool load_trace(struct loader *L)
 {
-	static const char *const keys[] = {"messages", NULL};
-	L->sc->record_messages = true;
+	static const char *const keys[] = {"messages", "tables", "metrics_period", NULL};
+	struct au_scenario *sc = L->sc;
+	sc->record_messages = true;
+	sc->message_sample = 1;
+	sc->metrics_period = AU_NS_PER_S;
 	if (!g_key_file_has_group(L->kf, "trace"))
 		return true;
 	if (!check_keys(L, "trace", keys, false))
 		return false;
 	g_autofree char *v = value(L, "trace", "messages");
-	if (!v || strcmp(v, "all") == 0)
-		return true;
-	if (strcmp(v, "none") == 0) {
-		L->sc->record_messages = false;
-		return true;
+	if (v && strcmp(v, "none") == 0) {
+		sc->record_messages = false;
+		sc->message_sample = 0;
+	} else if (v && g_str_has_prefix(v, "1/")) {
+		uint64_t k;
+		if (!parse_u64(v + 2, &k) || k < 1 || k > UINT32_MAX)
+			return fail(L, "trace", "messages", "'%s': a sample is 1/K with K a positive integer", v);
+		sc->message_sample = (uint32_t)k;
+	} else if (v && strcmp(v, "all") != 0) {
+		return fail(L, "trace", "messages", "'%s' is not all, none or 1/K", v);
 	}
-	return fail(L, "trace", "messages", "'%s' is not all or none", v);
+	g_autofree char *tables = value(L, "trace", "tables");
+	if (tables) {
+		sc->trace_tables = g_strsplit(tables, ",", -1);
+		for (char **t = sc->trace_tables; *t; t++) {
+			g_strstrip(*t);
+			if (!au_h5_table_known(sc, *t))
+				return fail(L, "trace", "tables",
+					    "no table '%s' in this scenario (events, messages, or a table "
+					    "of a running service)", *t);
+		}
+	}
+	if (has(L, "trace", "metrics_period")) {
+		if (!get_duration(L, "trace", "metrics_period", &sc->metrics_period, true))
+			return false;
+		if (sc->metrics_period <= 0)
+			return fail(L, "trace", "metrics_period", "must be longer than 0");
+	}
+	return true;
 }
 
 static bool load_check(struct loader *L)
@@ -1055,6 +1081,7 @@ void au_scenario_free(struct au_scenario *s)
 	g_free(s->cpu_gflops);
 	g_strfreev(s->invariants);
 	g_strfreev(s->liveness);
+	g_strfreev(s->trace_tables);
 	g_free(s->name);
 	g_free(s->text);
 	g_free(s->path);

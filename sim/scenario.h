@@ -122,8 +122,11 @@ struct au_scenario {
 	char **invariants; /* NULL-terminated, validated names */
 	char **liveness;   /* NULL-terminated, e.g. "leader_within:5s" */
 
-	/* Trace options. */
-	bool record_messages; /* feed message records to hash/trace (default true) */
+	/* [trace] options. */
+	bool record_messages;    /* message fates are trace records (hash, checks, file) */
+	uint32_t message_sample; /* 0: no message records; 1: all written; K: 1 in K written */
+	char **trace_tables;     /* datasets written to the trace file; NULL: all */
+	au_time metrics_period;  /* period of /metrics rows for models that keep them */
 };
 
 /* The models a scenario may name in `services`. */

@@ -2,6 +2,7 @@
  * loop, and trace records (hash, dump, checkers).
  */
 #include "sim_internal.h"
+#include "trace_h5.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -68,6 +69,8 @@ void au_sim_record_event(struct au_sim *sim, au_node_id node, uint16_t kind, int
 		fprintf(sim->dump, "%" G_GUINT64_FORMAT " E t=%" G_GINT64_FORMAT " n%u %s %" G_GINT64_FORMAT
 			" %" G_GINT64_FORMAT " %" G_GINT64_FORMAT "\n",
 			index, sim->now, node, kind_name(kind), a, b, c);
+	if (sim->h5)
+		au_h5_event(sim->h5, sim->now, node, kind, a, b, c);
 	if (sim->n_checkers)
 		au_check_event(sim, index, node, kind, a, b, c);
 }
@@ -96,6 +99,51 @@ void au_sim_record_message(struct au_sim *sim, au_time send_ns, au_time recv_ns,
 		fprintf(sim->dump,
 			"%" G_GUINT64_FORMAT " M t=%" G_GINT64_FORMAT " n%u->n%u svc=%u type=%u bytes=%u sent=%" G_GINT64_FORMAT " %s\n",
 			index, sim->now, src, dst, service, type, bytes, send_ns, au_fate_name(fate));
+	if (sim->h5)
+		au_h5_message(sim->h5, index, send_ns, recv_ns, src, dst,
+			      (uint16_t)(service << 8 | type), bytes, (uint8_t)fate);
+}
+
+/* A row of a model table: hashed as tag 'T', service, table, time, node,
+ * then each column little-endian in declared order. */
+static void record_row(struct au_sim *sim, struct au_sim_svc *svc, uint32_t table,
+		       const void *row)
+{
+	const struct au_model *m = sim->sc->services[svc->index];
+	if (table >= m->n_tables) {
+		au_sim_record_event(sim, svc->node, AU_TR_SEND_REJECTED, -1, table, 0);
+		return;
+	}
+	const struct au_table_desc *d = &m->tables[table];
+	uint8_t head[1 + 1 + 1 + 8 + 4];
+	size_t n = 0;
+	head[n++] = 'T';
+	head[n++] = (uint8_t)svc->index;
+	head[n++] = (uint8_t)table;
+	n += put_le(head + n, (uint64_t)sim->now, 8);
+	n += put_le(head + n, svc->node, 4);
+	hash_bytes(sim, head, n);
+	for (uint32_t i = 0; i < d->n_cols; i++) {
+		const uint8_t *f = (const uint8_t *)row + d->cols[i].offset;
+		uint8_t le[8];
+		uint64_t v = 0;
+		size_t w = d->cols[i].type == AU_COL_U32 ? 4 : d->cols[i].type == AU_COL_ENUM8 ? 1 : 8;
+		if (w == 8)
+			memcpy(&v, f, 8);
+		else if (w == 4) {
+			uint32_t u;
+			memcpy(&u, f, 4);
+			v = u;
+		} else
+			v = *f;
+		hash_bytes(sim, le, put_le(le, v, w));
+	}
+	uint64_t index = sim->stats.records++;
+	if (sim->dump)
+		fprintf(sim->dump, "%" G_GUINT64_FORMAT " T t=%" G_GINT64_FORMAT " n%u %s\n", index,
+			sim->now, svc->node, d->name);
+	if (sim->h5)
+		au_h5_row(sim->h5, svc->index, table, index, sim->now, svc->node, row);
 }
 
 void au_sim_trace_hash(struct au_sim *sim, char out[65])
@@ -256,6 +304,12 @@ static void *env_local_service(void *ctx, const char *name)
 	return NULL;
 }
 
+static void env_record(void *ctx, uint32_t table, const void *row)
+{
+	struct au_sim_svc *s = ctx;
+	record_row(s->sim, s, table, row);
+}
+
 static const struct au_env_ops sim_env_ops = {
 	.now = env_now,
 	.send = env_send,
@@ -269,6 +323,7 @@ static const struct au_env_ops sim_env_ops = {
 	.storage_sync = env_storage_sync,
 	.trace = env_trace,
 	.local_service = env_local_service,
+	.record = env_record,
 };
 
 /* ---- construction ----------------------------------------------------- */
@@ -368,6 +423,7 @@ void au_sim_free(struct au_sim *sim)
 }
 
 void au_sim_set_record_dump(struct au_sim *sim, FILE *f) { sim->dump = f; }
+void au_sim_set_trace_file(struct au_sim *sim, struct au_h5 *h5) { sim->h5 = h5; }
 void au_sim_set_max_events(struct au_sim *sim, uint64_t max_events) { sim->max_events = max_events; }
 const struct au_sim_stats *au_sim_stats(const struct au_sim *sim) { return &sim->stats; }
 
@@ -517,9 +573,36 @@ static bool defer_if_paused(struct au_sim *sim, au_time t, const struct au_event
 	return true;
 }
 
+/* The service an event is addressed to, or NULL if it names none (faults,
+ * stale services). */
+static inline struct au_sim_svc *event_svc(struct au_sim *sim, const struct au_event *ev)
+{
+	if (!ev || ev->node == 0 || ev->node > sim->nodes || ev->service >= sim->sc->n_services)
+		return NULL;
+	return &sim->svc_all[(size_t)ev->node * sim->sc->n_services + ev->service];
+}
+
+/* Prefetching for the next event, in two steps one handling apart: each
+ * step only reads memory the previous one requested, so with many nodes the
+ * chain slot -> node and service -> model state costs no stall. */
+__attribute__((unused)) static inline void prefetch_node(struct au_sim *sim, const struct au_event *next)
+{
+	struct au_sim_svc *s = event_svc(sim, next);
+	if (s) {
+		__builtin_prefetch(&sim->node[next->node]);
+		__builtin_prefetch(s);
+	}
+}
+
+__attribute__((unused)) static inline void prefetch_state(struct au_sim *sim, const struct au_event *next)
+{
+	struct au_sim_svc *s = event_svc(sim, next);
+	if (s && s->state)
+		__builtin_prefetch(s->state);
+}
+
 int au_sim_run(struct au_sim *sim, au_time until)
 {
-	const struct au_scenario *sc = sim->sc;
 	/* Boot every node at t=0, in id order, then schedule the faults. */
 	if (!sim->booted) {
 		sim->booted = true;
@@ -532,10 +615,14 @@ int au_sim_run(struct au_sim *sim, au_time until)
 	au_time t;
 	struct au_event ev;
 	while (!sim->stop) {
-		if (au_evq_peek_time(&sim->q) > until)
+		if (!au_evq_pop_until(&sim->q, until, &t, &ev))
 			break;
-		if (!au_evq_pop(&sim->q, &t, &ev))
-			break;
+		/* The next event's slot is in cache by now (the queue requests it
+		 * one pop ahead): start loading its node and service, so they
+		 * arrive while this event is handled. */
+#ifndef NO_A
+		prefetch_node(sim, au_evq_top_hint(&sim->q));
+#endif
 		assert(t >= sim->now);
 		sim->now = t;
 		size_t pending = au_evq_len(&sim->q);
@@ -566,22 +653,20 @@ int au_sim_run(struct au_sim *sim, au_time until)
 		}
 		if (sim->max_events && sim->stats.events >= sim->max_events)
 			break;
-		/* Start loading the next event's node and service state: with many
-		 * nodes these are cache misses, and the heap work of the next pop
-		 * hides them. */
-		const struct au_event *next = au_evq_top_hint(&sim->q);
-		if (next && next->node && next->node <= sim->nodes) {
-			__builtin_prefetch(&sim->node[next->node]);
-			const struct au_sim_svc *s = sim->svc_all +
-				(size_t)next->node * (sc->n_services ? sc->n_services : 1) + next->service;
-			__builtin_prefetch(s);
-		}
+		/* The next event's service has had this event's handling to
+		 * arrive: now its model state can be requested, to load during
+		 * the next pop's heap work. */
+#ifndef NO_B
+		prefetch_state(sim, au_evq_top_hint(&sim->q));
+#endif
+#ifdef OLD_PF
+		prefetch_node(sim, au_evq_top_hint(&sim->q));
+#endif
 	}
 	if (!sim->stop && sim->now < until && until != INT64_MAX &&
 	    (sim->max_events == 0 || sim->stats.events < sim->max_events))
 		sim->now = until; /* the run lasts its full duration */
 	sim->stats.sim_time_ns = sim->now;
-	(void)sc;
 	return sim->violated ? 1 : 0;
 }
 

@@ -58,6 +58,10 @@ void au_sim_free(struct au_sim *sim);
 /* Write one text line per trace record to `f` (index, time, node, kind,
  * fields) for divergence hunting; NULL turns it off. */
 void au_sim_set_record_dump(struct au_sim *sim, FILE *f);
+struct au_h5;
+/* Write every trace record into an HDF5 trace file (see trace_h5.h); the
+ * caller creates and closes it. */
+void au_sim_set_trace_file(struct au_sim *sim, struct au_h5 *h5);
 /* Stop after this many processed events (0: no limit); used by benches. */
 void au_sim_set_max_events(struct au_sim *sim, uint64_t max_events);
 

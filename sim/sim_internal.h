@@ -120,6 +120,7 @@ struct au_sim {
 	uint8_t hbuf[8192];
 	size_t hbuf_len;
 	FILE *dump;
+	struct au_h5 *h5; /* trace file, or NULL */
 
 	/* checks */
 	struct au_checker *checkers;
