@@ -9,6 +9,11 @@
  * what keeps them unique across crashes (the reply-after-persist rule in
  * miniature).  Messages are checksummed; corrupted or malformed ones are
  * counted and dropped.
+ *
+ * Every answered ping is also appended to the file "log" as a checksummed
+ * 24-byte record, written in batches and synced, so crashes leave torn and
+ * lost writes behind; on boot the node keeps the longest valid prefix of
+ * the log and truncates the rest.  Results go to the /ping trace table.
  */
 #include "ping.h"
 
@@ -22,10 +27,22 @@
 
 enum { MSG_PING = 1, MSG_PONG = 2 };
 enum { TIMER_TICK = 1, TIMER_TIMEOUT = 2 };
-enum { SYNC_BOOT = 1 };
+enum { SYNC_BOOT = 1, SYNC_LOG = 2 };
 
 #define BOOT_MAGIC 0x50494e47u /* "PING" */
 #define OUTSTANDING_MAX 16
+#define LOG_RECORD 24u      /* seq u64, rtt i64, peer u32, crc u32 */
+#define LOG_BATCH 8u        /* records per write + sync */
+#define LOG_MAX_BYTES (1u << 20) /* start over when the log reaches 1 MiB */
+
+/* Rows of the /ping trace table. */
+enum { OUTCOME_ANSWERED, OUTCOME_TIMEOUT, OUTCOME_UNMATCHED };
+struct ping_row {
+	uint32_t peer;
+	int64_t seq;
+	int64_t rtt_ns; /* -1 unless answered */
+	uint8_t outcome;
+};
 
 struct outstanding {
 	uint64_t seq; /* 0: free */
@@ -43,7 +60,65 @@ struct ping_node {
 	struct outstanding out[OUTSTANDING_MAX];
 	uint64_t sent, answered, timeouts, unmatched, bad, skipped;
 	au_time rtt_sum_ns, rtt_max_ns;
+	uint64_t log_end;          /* bytes of the log written so far */
+	uint8_t batch[LOG_BATCH * LOG_RECORD];
+	uint32_t batch_len;        /* records in batch */
+	uint64_t log_kept;         /* valid records found at boot */
 };
+
+static void table_row(struct ping_node *p, au_node_id peer, uint64_t seq, au_time rtt,
+		      uint8_t outcome)
+{
+	struct ping_row row = {peer, (int64_t)seq, rtt, outcome};
+	p->env->ops->record(p->env->ctx, 0, &row);
+}
+
+/* Keep the longest prefix of whole, valid records; cut the rest (a torn or
+ * lost write at the last crash). */
+static void recover_log(struct ping_node *p)
+{
+	const struct au_env *env = p->env;
+	int64_t size = env->ops->storage_size(env->ctx, "log");
+	if (size < 0)
+		return;
+	uint8_t rec[LOG_RECORD];
+	uint64_t off = 0;
+	while (off + LOG_RECORD <= (uint64_t)size) {
+		struct au_rbuf r;
+		if (env->ops->storage_read(env->ctx, "log", off, rec, LOG_RECORD) != LOG_RECORD ||
+		    !au_rbuf_unseal(&r, rec, LOG_RECORD))
+			break;
+		off += LOG_RECORD;
+	}
+	p->log_kept = off / LOG_RECORD;
+	p->log_end = off;
+	if (off < (uint64_t)size)
+		(void)env->ops->storage_truncate(env->ctx, "log", off);
+}
+
+static void log_result(struct ping_node *p, au_node_id peer, uint64_t seq, au_time rtt)
+{
+	struct au_wbuf w;
+	au_wbuf_init(&w, p->batch + p->batch_len * LOG_RECORD, LOG_RECORD);
+	au_put_u64(&w, seq);
+	au_put_u64(&w, (uint64_t)rtt);
+	au_put_u32(&w, peer);
+	au_wbuf_seal(&w);
+	assert(!w.overflow && w.len == LOG_RECORD);
+	if (++p->batch_len < LOG_BATCH)
+		return;
+	const struct au_env *env = p->env;
+	if (p->log_end >= LOG_MAX_BYTES) {
+		(void)env->ops->storage_truncate(env->ctx, "log", 0);
+		p->log_end = 0;
+	}
+	if (env->ops->storage_write(env->ctx, "log", p->log_end, p->batch,
+				    p->batch_len * LOG_RECORD) == 0) {
+		p->log_end += p->batch_len * LOG_RECORD;
+		env->ops->storage_sync(env->ctx, "log", SYNC_LOG);
+	}
+	p->batch_len = 0;
+}
 
 static void send_msg(struct ping_node *p, au_node_id to, uint8_t type, uint64_t seq)
 {
@@ -76,7 +151,8 @@ static void *ping_init(const struct au_env *env, const void *config)
 		p->boot = au_get_u64(&r);
 	else if (n != -AU_ENOENT)
 		au_trace(env, AU_TR_MODEL_BAD_MESSAGE, 0, n, 0); /* unreadable record */
-	au_trace(env, AU_TR_PING_BOOT, (int64_t)p->boot, 0, 0);
+	recover_log(p);
+	au_trace(env, AU_TR_PING_BOOT, (int64_t)p->boot, (int64_t)p->log_kept, 0);
 	p->boot++;
 	struct au_wbuf w;
 	au_wbuf_init(&w, rec, sizeof(rec));
@@ -147,6 +223,7 @@ static void ping_timer(void *state, uint32_t kind, uint64_t arg)
 		return;
 	p->timeouts++;
 	au_trace(p->env, AU_TR_PING_TIMEOUT, o->peer, (int64_t)o->seq, 0);
+	table_row(p, o->peer, o->seq, -1, OUTCOME_TIMEOUT);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -175,6 +252,7 @@ static void ping_recv(void *state, au_node_id from, const void *msg, size_t len)
 		/* Duplicated, late (after its timeout), or from before a crash. */
 		p->unmatched++;
 		au_trace(p->env, AU_TR_PING_DUP_PONG, from, (int64_t)seq, 0);
+		table_row(p, from, seq, -1, OUTCOME_UNMATCHED);
 		return;
 	}
 	au_time rtt = au_now(p->env) - o->sent_ns;
@@ -183,6 +261,8 @@ static void ping_recv(void *state, au_node_id from, const void *msg, size_t len)
 	if (rtt > p->rtt_max_ns)
 		p->rtt_max_ns = rtt;
 	au_trace(p->env, AU_TR_PING_RTT, from, (int64_t)seq, rtt);
+	table_row(p, from, seq, rtt, OUTCOME_ANSWERED);
+	log_result(p, from, seq, rtt);
 	au_timer_cancel(p->env, o->timer);
 	memset(o, 0, sizeof(*o));
 }
@@ -197,9 +277,10 @@ static void ping_summary(void *state, char *buf, size_t len)
 	struct ping_node *p = state;
 	double mean_ms = p->answered ? (double)p->rtt_sum_ns / (double)p->answered / 1e6 : 0.0;
 	snprintf(buf, len,
-		 "boot=%llu sent=%llu answered=%llu timeouts=%llu unmatched=%llu bad=%llu "
+		 "boot=%llu log=%llu sent=%llu answered=%llu timeouts=%llu unmatched=%llu bad=%llu "
 		 "rtt_mean=%.3fms rtt_max=%.3fms",
-		 (unsigned long long)p->boot, (unsigned long long)p->sent,
+		 (unsigned long long)p->boot, (unsigned long long)(p->log_end / LOG_RECORD),
+		 (unsigned long long)p->sent,
 		 (unsigned long long)p->answered, (unsigned long long)p->timeouts,
 		 (unsigned long long)p->unmatched, (unsigned long long)p->bad, mean_ms,
 		 (double)p->rtt_max_ns / 1e6);
@@ -213,6 +294,23 @@ static const struct au_config_key ping_keys[] = {
 	{NULL, 0, 0, NULL, 0, 0, NULL},
 };
 
+static const char *const outcome_names[] = {"answered", "timeout", "unmatched"};
+
+static const struct au_table_col ping_cols[] = {
+	{"peer", AU_COL_U32, offsetof(struct ping_row, peer), NULL, 0},
+	{"seq", AU_COL_I64, offsetof(struct ping_row, seq), NULL, 0},
+	{"rtt_ns", AU_COL_I64, offsetof(struct ping_row, rtt_ns), NULL, 0},
+	{"outcome", AU_COL_ENUM8, offsetof(struct ping_row, outcome), outcome_names, 3},
+};
+
+static const struct au_table_desc ping_tables[] = {
+	{"ping", "one row per ping result: answered (with its round-trip time), timed out, "
+		 "or an unmatched pong (duplicate, late, or from before a crash)",
+	 ping_cols, 4, sizeof(struct ping_row)},
+};
+
+static const char *const ping_message_names[] = {NULL, "PING", "PONG"};
+
 const struct au_model au_ping_model = {
 	.name = "ping",
 	.config_group = "ping",
@@ -224,4 +322,8 @@ const struct au_model au_ping_model = {
 	.persisted = ping_persisted,
 	.destroy = ping_destroy,
 	.summary = ping_summary,
+	.tables = ping_tables,
+	.n_tables = 1,
+	.message_names = ping_message_names,
+	.n_message_names = 3,
 };
