@@ -5,6 +5,7 @@
 #include <glib.h>
 #include <hdf5.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -43,6 +44,15 @@ struct au_h5 {
 	uint64_t message_count;
 	hid_t kind_enum, fate_enum, type_enum;
 };
+
+/* Remove a failed trace, but only if it is a regular file we made: never
+ * a device or a symlink someone pointed --trace --force at. */
+static void remove_partial(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+		unlink(path);
+}
 
 static void set_error(struct au_h5 *h, const char *what)
 {
@@ -292,6 +302,12 @@ static bool check_path(const char *path, bool force, char **err)
 		*err = g_strdup_printf("%s: is a directory", path);
 		return false;
 	}
+	struct stat st;
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		*err = g_strdup_printf("%s: exists and is not a regular file; refusing to overwrite it",
+				       path);
+		return false;
+	}
 	if (g_file_test(path, G_FILE_TEST_EXISTS) && !force) {
 		*err = g_strdup_printf("%s: exists (pass --force to overwrite)", path);
 		return false;
@@ -308,6 +324,10 @@ static bool check_path(const char *path, bool force, char **err)
 struct au_h5 *au_h5_create(const char *path, bool force, const struct au_scenario *sc,
 			   uint64_t seed, const char *version, char **err)
 {
+	/* HDF5's exit-time cleanup crashes on a file whose close failed (a full
+	 * disk); the OS reclaims everything at exit anyway.  Must precede every
+	 * other HDF5 call. */
+	H5dont_atexit();
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* we report errors ourselves */
 	if (!check_path(path, force, err))
 		return NULL;
@@ -468,7 +488,7 @@ int au_h5_close(struct au_h5 *h, const char *trace_hash, au_time sim_end_ns, uin
 	int rc = 0;
 	if (h->failed) {
 		*err = g_strdup(h->err);
-		unlink(h->path);
+		remove_partial(h->path);
 		rc = -1;
 	}
 	g_free(h->err);
@@ -480,7 +500,7 @@ int au_h5_close(struct au_h5 *h, const char *trace_hash, au_time sim_end_ns, uin
 void au_h5_abort(struct au_h5 *h)
 {
 	close_all(h);
-	unlink(h->path);
+	remove_partial(h->path);
 	g_free(h->err);
 	g_free(h->path);
 	g_free(h);

@@ -11,6 +11,7 @@ Suite *wire_suite(void);
 Suite *scenario_suite(void);
 Suite *sim_suite(void);
 Suite *cli_suite(void);
+Suite *trace_suite(void);
 
 /* Run a shell command, capture stdout into *out (caller frees), return the
  * exit status (or -1 if it did not exit normally). */
