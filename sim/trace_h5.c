@@ -12,10 +12,11 @@
 #include "../models/trace_kinds.h"
 #include "sim.h"
 
-#define BATCH_ROWS 8192u  /* rows buffered per dataset before a write */
+#define BATCH_ROWS 16384u /* rows buffered per dataset: one whole chunk per write */
 #define CHUNK_ROWS 16384u /* HDF5 chunk size in rows */
-#define DEFLATE_LEVEL 6
+#define DEFLATE_LEVEL 1
 #define MIN_FREE_BYTES (UINT64_C(16) << 20)
+#define MAX_INFLIGHT 8    /* batches queued for the writer thread */
 
 /* One dataset being appended to: a packed row buffer and its types. */
 struct table {
@@ -43,6 +44,10 @@ struct au_h5 {
 	uint32_t message_sample;
 	uint64_t message_count;
 	hid_t kind_enum, fate_enum, type_enum;
+	GThread *writer;
+	GAsyncQueue *jobs, *done;
+	int inflight;
+	gint failed_flag; /* set by the writer thread */
 };
 
 /* Remove a failed trace, but only if it is a regular file we made: never
@@ -129,35 +134,93 @@ static bool table_create(struct au_h5 *h, struct table *tb, const char *name, hi
 	return tb->dset >= 0;
 }
 
+/* A full batch on its way to the writer thread. */
+struct job {
+	struct table *tb;
+	uint8_t *buf;
+	hsize_t start, rows;
+};
+
+/* The writer thread: the only user of HDF5 between au_h5_create and
+ * au_h5_close, so compression runs beside the simulation, never in it.
+ * Jobs arrive in the order the simulation filled them, so the file's bytes
+ * are the same as if they were written inline. */
+static gpointer writer_main(gpointer data)
+{
+	struct au_h5 *h = data;
+	for (;;) {
+		struct job *j = g_async_queue_pop(h->jobs);
+		if (!j->tb) {
+			g_free(j);
+			return NULL;
+		}
+		if (!g_atomic_int_get(&h->failed_flag)) {
+			hsize_t total = j->start + j->rows;
+			hid_t fspace = -1, mspace = -1;
+			bool ok = H5Dset_extent(j->tb->dset, &total) >= 0;
+			if (ok) {
+				fspace = H5Dget_space(j->tb->dset);
+				mspace = H5Screate_simple(1, &j->rows, NULL);
+				H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &j->start, NULL, &j->rows, NULL);
+				ok = H5Dwrite(j->tb->dset, j->tb->type, mspace, fspace, H5P_DEFAULT, j->buf) >= 0;
+				H5Sclose(mspace);
+				H5Sclose(fspace);
+			}
+			if (!ok)
+				g_atomic_int_set(&h->failed_flag, 1);
+		}
+		g_free(j->buf);
+		g_free(j);
+		g_async_queue_push(h->done, GINT_TO_POINTER(1));
+	}
+}
+
+/* Hand the table's batch to the writer.  At most MAX_INFLIGHT batches wait
+ * at a time, so memory stays bounded when the disk is slower than the
+ * simulation. */
 static void table_flush(struct au_h5 *h, struct table *tb)
 {
-	if (!tb->enabled || tb->rows == 0 || h->failed)
+	if (!tb->enabled || tb->rows == 0)
 		return;
-	hsize_t start = tb->written, count = tb->rows, total = tb->written + tb->rows;
-	if (H5Dset_extent(tb->dset, &total) < 0) {
-		set_error(h, "extending a dataset");
-		return;
-	}
-	hid_t fspace = H5Dget_space(tb->dset);
-	hid_t mspace = H5Screate_simple(1, &count, NULL);
-	H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL);
-	herr_t rc = H5Dwrite(tb->dset, tb->type, mspace, fspace, H5P_DEFAULT, tb->buf);
-	H5Sclose(mspace);
-	H5Sclose(fspace);
-	if (rc < 0) {
-		set_error(h, "writing a dataset");
+	if (g_atomic_int_get(&h->failed_flag)) {
+		tb->rows = 0;
 		return;
 	}
-	tb->written = total;
+	while (h->inflight >= MAX_INFLIGHT) {
+		(void)g_async_queue_pop(h->done);
+		h->inflight--;
+	}
+	struct job *j = g_new(struct job, 1);
+	j->tb = tb;
+	j->buf = tb->buf;
+	j->start = tb->written;
+	j->rows = tb->rows;
+	tb->written += tb->rows;
 	tb->rows = 0;
+	tb->buf = g_malloc(tb->row_size * BATCH_ROWS);
+	h->inflight++;
+	g_async_queue_push(h->jobs, j);
+}
+
+/* Wait for the writer to finish everything and stop. */
+static void writer_stop(struct au_h5 *h)
+{
+	if (!h->writer)
+		return;
+	g_async_queue_push(h->jobs, g_new0(struct job, 1));
+	g_thread_join(h->writer);
+	h->writer = NULL;
+	while (g_async_queue_try_pop(h->done))
+		;
+	h->inflight = 0;
+	if (g_atomic_int_get(&h->failed_flag))
+		set_error(h, "writing a dataset");
 }
 
 static uint8_t *table_slot(struct au_h5 *h, struct table *tb)
 {
 	if (tb->rows == BATCH_ROWS)
 		table_flush(h, tb);
-	if (tb->rows == BATCH_ROWS) /* flush failed: keep overwriting the batch */
-		tb->rows = 0;
 	return tb->buf + tb->rows++ * tb->row_size;
 }
 
@@ -389,11 +452,14 @@ struct au_h5 *au_h5_create(const char *path, bool force, const struct au_scenari
 	attr_string(h->file, "services", svc->str);
 	g_string_free(svc, TRUE);
 	attr_u64(h->file, "message_sample", sc->message_sample);
+	h->jobs = g_async_queue_new();
+	h->done = g_async_queue_new();
 	if (!ok) {
 		*err = g_strdup_printf("%s: cannot create the trace datasets", path);
 		au_h5_abort(h);
 		return NULL;
 	}
+	h->writer = g_thread_new("aureon-h5", writer_main, h);
 	return h;
 }
 
@@ -453,13 +519,17 @@ void au_h5_row(struct au_h5 *h, uint32_t service, uint32_t table, uint64_t recor
 
 bool au_h5_failed(const struct au_h5 *h, char **err)
 {
-	if (h->failed && err)
-		*err = g_strdup(h->err);
-	return h->failed;
+	bool failed = h->failed || g_atomic_int_get(&h->failed_flag);
+	if (failed && err)
+		*err = g_strdup(h->err ? h->err : "a dataset write failed");
+	return failed;
 }
 
 static void close_all(struct au_h5 *h)
 {
+	writer_stop(h);
+	g_async_queue_unref(h->jobs);
+	g_async_queue_unref(h->done);
 	table_close(&h->events);
 	table_close(&h->messages);
 	for (uint32_t i = 0; i < h->n_model_tables; i++)
@@ -480,6 +550,7 @@ int au_h5_close(struct au_h5 *h, const char *trace_hash, au_time sim_end_ns, uin
 	table_flush(h, &h->messages);
 	for (uint32_t i = 0; i < h->n_model_tables; i++)
 		table_flush(h, &h->model_tables[i]);
+	writer_stop(h); /* HDF5 is ours again from here */
 	attr_string(h->file, "trace_hash", trace_hash);
 	attr_i64(h->file, "sim_end_ns", sim_end_ns);
 	attr_u64(h->file, "events", events);
