@@ -9,6 +9,8 @@
 #ifndef AU_MODEL_H
 #define AU_MODEL_H
 
+#include <stdbool.h>
+
 #include "env.h"
 
 enum au_config_type {
@@ -16,6 +18,8 @@ enum au_config_type {
 	AU_CFG_UINT,     /* uint32 */
 	AU_CFG_BOOL,     /* bool stored as int */
 	AU_CFG_DURATION_RANGE, /* two int64 ns: 150ms..300ms */
+	AU_CFG_RATE,     /* uint32 events per second, written 50/s */
+	AU_CFG_WEIGHTS,  /* uint32 per name in `choices`: get:50,put:40,cas:10 */
 };
 
 /* One configuration key: where it lands in the model's config struct. */
@@ -26,6 +30,7 @@ struct au_config_key {
 	const char *default_text; /* parsed like user input */
 	uint64_t min, max;        /* inclusive bounds (ns for durations) */
 	const char *help;
+	const char *const *choices; /* AU_CFG_WEIGHTS: the names, NULL-terminated */
 };
 
 /* Column types of model trace tables. */
@@ -79,6 +84,13 @@ struct au_model {
 	 * type; NULL entries and types past the end are unnamed. */
 	const char *const *message_names;
 	uint32_t n_message_names;
+	/* Optional operator commands from scenario faults (transfer_leader,
+	 * add_voter, remove_voter): 0 or a negative AU_E* code. */
+	int (*admin)(void *state, const char *action, au_node_id target);
+	/* Client-side models also run on the extra client nodes a scenario
+	 * asks for; `client_nodes` says how many (from the model's config). */
+	bool client_side;
+	uint32_t (*client_nodes)(const void *config);
 };
 
 #endif

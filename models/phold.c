@@ -79,14 +79,14 @@ static void phold_destroy(void *state)
 
 static const struct au_config_key phold_keys[] = {
 	{"init", AU_CFG_UINT, offsetof(struct au_phold_config, init), "16", 1, 1000000,
-	 "initial events per node"},
+	 "initial events per node", NULL},
 	{"remote_ppm", AU_CFG_UINT, offsetof(struct au_phold_config, remote_ppm), "900000", 0,
-	 1000000, "probability of a remote event, in millionths"},
+	 1000000, "probability of a remote event, in millionths", NULL},
 	{"lookahead", AU_CFG_DURATION, offsetof(struct au_phold_config, lookahead_ns), "1us", 0,
-	 AU_NS_PER_S, "fixed part of every delay"},
+	 AU_NS_PER_S, "fixed part of every delay", NULL},
 	{"mean", AU_CFG_DURATION, offsetof(struct au_phold_config, mean_ns), "1us", 0,
-	 AU_NS_PER_S, "mean of the exponential part of the delay"},
-	{NULL, 0, 0, NULL, 0, 0, NULL},
+	 AU_NS_PER_S, "mean of the exponential part of the delay", NULL},
+	{NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
 const struct au_model au_phold_model = {

@@ -288,10 +288,10 @@ static void ping_summary(void *state, char *buf, size_t len)
 
 static const struct au_config_key ping_keys[] = {
 	{"interval", AU_CFG_DURATION, offsetof(struct au_ping_config, interval_ns), "1s",
-	 AU_NS_PER_US, UINT64_C(3600) * AU_NS_PER_S, "time between a node's pings"},
+	 AU_NS_PER_US, UINT64_C(3600) * AU_NS_PER_S, "time between a node's pings", NULL},
 	{"timeout", AU_CFG_DURATION, offsetof(struct au_ping_config, timeout_ns), "500ms",
-	 AU_NS_PER_US, UINT64_C(3600) * AU_NS_PER_S, "a ping unanswered this long is lost"},
-	{NULL, 0, 0, NULL, 0, 0, NULL},
+	 AU_NS_PER_US, UINT64_C(3600) * AU_NS_PER_S, "a ping unanswered this long is lost", NULL},
+	{NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
 static const char *const outcome_names[] = {"answered", "timeout", "unmatched"};

@@ -28,13 +28,27 @@
 	X(RUN_END, 16)        /* a=events processed */                                \
 	X(MODEL_BAD_MESSAGE, 17) /* a=from, b=len: malformed or corrupted, dropped */ \
 	X(SEND_REJECTED, 18)  /* a=to, b=len: invalid destination or size */         \
+	X(ADMIN, 19)          /* a=fault index, b=target, c=result (0 ok): on leader */ \
 	/* ping model (100..199) */                                                    \
 	X(PING_BOOT, 100)     /* a=boot count read from disk */                       \
 	X(PING_SENT, 101)     /* a=peer, b=seq */                                     \
 	X(PING_RTT, 102)      /* a=peer, b=seq, c=rtt ns (first pong only) */        \
 	X(PING_TIMEOUT, 103)  /* a=peer, b=seq */                                     \
 	X(PING_DUP_PONG, 104) /* a=peer, b=seq: a pong for an answered ping */        \
-	X(PING_BOOT_SYNCED, 105) /* a=boot count now durable */
+	X(PING_BOOT_SYNCED, 105) /* a=boot count now durable */                  \
+	/* raft (200..299); chain = hash of the log prefix ending at that entry */  \
+	X(RAFT_ROLE, 200)     /* a=term, b=role (0 follower..3 leader), c=leader */  \
+	X(RAFT_VOTE, 201)     /* a=term, b=candidate, c=granted | prevote << 1 */     \
+	X(RAFT_APPEND, 202)   /* a=index, b=term, c=chain: entry now in the log */   \
+	X(RAFT_TRUNCATE, 203) /* a=first index removed, b=term */                    \
+	X(RAFT_COMMIT, 204)   /* a=commit index, b=term of that entry, c=chain */    \
+	X(RAFT_APPLY, 205)    /* a=index, b=term, c=chain */                          \
+	X(RAFT_SNAPSHOT, 206) /* a=index, b=term, c=chain: log compacted to here */   \
+	X(RAFT_INSTALL, 207)  /* a=index, b=term, c=chain: snapshot installed */      \
+	X(RAFT_RECOVER, 208)  /* a=last index, b=snapshot index, c=chain at last */   \
+	X(RAFT_CONFIG, 209)   /* a=index, b=voters bitmask: configuration in effect */ \
+	X(RAFT_TRANSFER, 210) /* a=term, b=target */                                   \
+	X(RAFT_BAD_DISK, 211) /* a=file kind, b=offset: unreadable durable record */
 
 enum au_trace_kind {
 #define AU_X(name, num) AU_TR_##name = num,

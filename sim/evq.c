@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define SLOT_BITS 24u
 #define SLOT_MASK ((UINT64_C(1) << SLOT_BITS) - 1)
@@ -158,6 +157,38 @@ static void remove_root(struct au_evq *q)
 	sift_up(h, i, last);
 }
 
+/* The i-th key of the run. */
+static inline struct au_evq_key *ahead_at(struct au_evq *q, uint32_t i)
+{
+	return &q->ahead[(q->ahead_head + i) & (AU_EVQ_AHEAD - 1)];
+}
+
+/* Start loading a slot: 48-byte slots straddle two cache lines half the
+ * time, and pop copies all of it.  (always_inline: GCC finds a function
+ * that only prefetches pure and drops calls to it that it did not inline.) */
+__attribute__((always_inline)) static inline void prefetch_slot(const struct au_evq *q,
+								 uint64_t seq_slot)
+{
+	const char *p = (const char *)&q->slots[seq_slot & SLOT_MASK];
+	__builtin_prefetch(p);
+	__builtin_prefetch(p + sizeof(struct au_evq_slot) - 1);
+}
+
+/* Top the run up from the heap.  Each key joining the run is AU_EVQ_AHEAD
+ * events from running: its slot starts loading now, and the caller can
+ * prefetch what the event will touch (au_evq_ahead_hint) well before it
+ * runs.  Cancelled keys join too (checking would mean a cache miss now);
+ * pop drops them. */
+static void ahead_fill(struct au_evq *q)
+{
+	while (q->ahead_len < AU_EVQ_AHEAD && q->len) {
+		struct au_evq_key k = q->heap[0];
+		remove_root(q);
+		*ahead_at(q, q->ahead_len++) = k;
+		prefetch_slot(q, k.seq_slot);
+	}
+}
+
 static void heapify(struct au_evq *q)
 {
 	struct au_evq_key *h = q->heap;
@@ -198,9 +229,20 @@ static void compact(struct au_evq *q)
 			q->heap[w++] = q->heap[r];
 	}
 	q->len = w;
+	heapify(q);
+	/* The run keeps its order: drop its dead keys in place. */
+	uint32_t kept = 0;
+	for (uint32_t r = 0; r < q->ahead_len; r++) {
+		struct au_evq_key k = *ahead_at(q, r);
+		uint32_t s = (uint32_t)(k.seq_slot & SLOT_MASK);
+		if (q->slots[s].ev.type == 0)
+			slot_release(q, s);
+		else
+			*ahead_at(q, kept++) = k;
+	}
+	q->ahead_len = kept;
 	q->dead = 0;
 	q->compactions++;
-	heapify(q);
 }
 
 /* Grow the heap array.  It is placed 48 bytes past a 64-byte boundary so
@@ -214,7 +256,6 @@ static void grow_heap(struct au_evq *q)
 		fprintf(stderr, "aureon: out of memory growing the event queue\n");
 		abort();
 	}
-	madvise((void *)((uintptr_t)block & ~(uintptr_t)4095), (cap + 4) * sizeof(struct au_evq_key), MADV_HUGEPAGE);
 	struct au_evq_key *heap = (struct au_evq_key *)(block + 48);
 	if (q->len)
 		memcpy(heap, q->heap, q->len * sizeof(*heap));
@@ -224,11 +265,17 @@ static void grow_heap(struct au_evq *q)
 	q->cap = cap;
 }
 
+/* Add a key to the heap. */
+static void heap_insert(struct au_evq *q, struct au_evq_key k)
+{
+	if (q->len == q->cap)
+		grow_heap(q);
+	sift_up(q->heap, q->len++, k);
+}
+
 uint64_t au_evq_push(struct au_evq *q, au_time t, const struct au_event *ev)
 {
 	assert(ev->type != 0);
-	if (q->len == q->cap)
-		grow_heap(q);
 	uint32_t s = slot_alloc(q);
 	q->slots[s].ev = *ev;
 	if (q->next_seq >= SEQ_MAX) {
@@ -236,59 +283,60 @@ uint64_t au_evq_push(struct au_evq *q, au_time t, const struct au_event *ev)
 		abort();
 	}
 	struct au_evq_key k = {t, (q->next_seq++ << SLOT_BITS) | s};
-	sift_up(q->heap, q->len++, k);
+	uint32_t n = q->ahead_len;
+	if (n == 0 || !key_less(&k, ahead_at(q, n - 1))) {
+		heap_insert(q, k);
+	} else {
+		/* Due before the run's last key: it belongs in the run, which
+		 * stays sorted.  A full run hands its last key back to the heap
+		 * (still ahead of everything there). */
+		if (n == AU_EVQ_AHEAD) {
+			heap_insert(q, *ahead_at(q, n - 1));
+			q->ahead_len = --n;
+		}
+		while (n > 0 && key_less(&k, ahead_at(q, n - 1))) {
+			*ahead_at(q, n) = *ahead_at(q, n - 1);
+			n--;
+		}
+		*ahead_at(q, n) = k;
+		q->ahead_len++;
+	}
 	return ((uint64_t)q->slots[s].gen << 32) | s;
 }
 
-/* Discard cancelled keys sitting at the top. */
+/* Fill the run and discard cancelled keys at its front: afterwards the
+ * front is the earliest live event, or the queue is empty. */
 static void skip_dead(struct au_evq *q)
 {
-	while (q->len) {
-		uint32_t s = (uint32_t)(q->heap[0].seq_slot & SLOT_MASK);
+	for (;;) {
+		if (q->ahead_len == 0) {
+			ahead_fill(q);
+			if (q->ahead_len == 0)
+				return;
+		}
+		uint32_t s = (uint32_t)(ahead_at(q, 0)->seq_slot & SLOT_MASK);
 		if (q->slots[s].ev.type != 0)
 			return;
-		remove_root(q);
+		q->ahead_head++;
+		q->ahead_len--;
 		slot_release(q, s);
 		q->dead--;
 	}
 }
 
-/* Start loading a slot: 48-byte slots straddle two cache lines half the
- * time, and the copy in pop reads all of it. */
-static inline void prefetch_slot(const struct au_evq *q, uint64_t seq_slot)
-{
-	const char *p = (const char *)&q->slots[seq_slot & SLOT_MASK];
-	__builtin_prefetch(p);
-	__builtin_prefetch(p + sizeof(struct au_evq_slot) - 1);
-}
-
 bool au_evq_pop_until(struct au_evq *q, au_time until, au_time *t, struct au_event *ev)
 {
 	skip_dead(q);
-	if (q->len == 0 || q->heap[0].t > until)
+	if (q->ahead_len == 0 || ahead_at(q, 0)->t > until)
 		return false;
-	uint32_t s = (uint32_t)(q->heap[0].seq_slot & SLOT_MASK);
-	*t = q->heap[0].t;
+	struct au_evq_key k = *ahead_at(q, 0);
+	uint32_t s = (uint32_t)(k.seq_slot & SLOT_MASK);
+	*t = k.t;
 	*ev = q->slots[s].ev;
-	remove_root(q);
+	q->ahead_head++;
+	q->ahead_len--;
 	slot_release(q, s);
-	/* The next event's slot was requested one pop ago (below), as the
-	 * top's smallest child: its miss is hidden.  Request the slot of the
-	 * event after it now, so the caller has a whole event's handling
-	 * before it needs it.  The smallest child of the top is the second
-	 * earliest key; a push in between may change that, but this is only
-	 * a hint. */
-	size_t n = q->len;
-	if (n)
-		prefetch_slot(q, q->heap[0].seq_slot);
-	if (n > 1) {
-		size_t c = min_child(q->heap, 1, n < 5 ? n : 5);
-#ifndef NO_C
-		prefetch_slot(q, q->heap[c].seq_slot);
-#else
-		(void)c;
-#endif
-	}
+	ahead_fill(q);
 	return true;
 }
 
@@ -300,7 +348,7 @@ bool au_evq_pop(struct au_evq *q, au_time *t, struct au_event *ev)
 au_time au_evq_peek_time(struct au_evq *q)
 {
 	skip_dead(q);
-	return q->len ? q->heap[0].t : INT64_MAX;
+	return q->ahead_len ? ahead_at(q, 0)->t : INT64_MAX;
 }
 
 static struct au_evq_slot *handle_slot(const struct au_evq *q, uint64_t handle)
@@ -335,12 +383,13 @@ bool au_evq_cancel(struct au_evq *q, uint64_t handle, struct au_event *ev)
 	if (slot->gen == 0)
 		slot->gen = 1;
 	q->dead++;
-	if (q->dead > 1024 && q->dead > q->len - q->dead)
+	size_t keys = q->len + q->ahead_len;
+	if (q->dead > 1024 && q->dead > keys - q->dead)
 		compact(q);
 	return true;
 }
 
 size_t au_evq_len(const struct au_evq *q)
 {
-	return q->len - q->dead;
+	return q->len + q->ahead_len - q->dead;
 }

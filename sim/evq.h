@@ -51,6 +51,10 @@ struct au_evq_slot {
 	uint32_t next_free;
 };
 
+/* Keys taken off the heap ahead of time, so that the events they name can
+ * be prefetched a few events before they run (a power of two). */
+#define AU_EVQ_AHEAD 8u
+
 /* The queue.  Fields are private to evq.c. */
 struct au_evq {
 	struct au_evq_key *heap;
@@ -59,8 +63,12 @@ struct au_evq {
 	size_t slots_cap;
 	uint32_t free_head;
 	uint64_t next_seq;
-	size_t dead;         /* cancelled keys still in the heap */
+	size_t dead;         /* cancelled keys still in the heap or the run */
 	uint64_t compactions;
+	/* The run: the next keys in order, a ring of ahead_len keys from
+	 * ahead_head.  Every key in the run precedes every key in the heap. */
+	struct au_evq_key ahead[AU_EVQ_AHEAD];
+	uint32_t ahead_head, ahead_len;
 };
 
 #define AU_EVQ_MAX_SLOTS (1u << 24)
@@ -83,10 +91,21 @@ au_time au_evq_peek_time(struct au_evq *q);
 bool au_evq_cancel(struct au_evq *q, uint64_t handle, struct au_event *ev);
 /* The pending event behind a handle, or NULL. */
 const struct au_event *au_evq_lookup(const struct au_evq *q, uint64_t handle);
-/* The event at the top of the heap (possibly cancelled), or NULL; for
- * prefetching only. */
+/* The i-th next event (0: the one the next pop returns unless a push
+ * comes first; possibly cancelled), or NULL if the queue has not looked
+ * that far ahead.  For prefetching only. */
+static inline const struct au_event *au_evq_ahead_hint(const struct au_evq *q, unsigned i)
+{
+	if (i >= q->ahead_len)
+		return NULL;
+	uint64_t seq_slot = q->ahead[(q->ahead_head + i) & (AU_EVQ_AHEAD - 1)].seq_slot;
+	return &q->slots[seq_slot & ((UINT64_C(1) << 24) - 1)].ev;
+}
+/* The next event (possibly cancelled), or NULL; for prefetching only. */
 static inline const struct au_event *au_evq_top_hint(const struct au_evq *q)
 {
+	if (q->ahead_len)
+		return au_evq_ahead_hint(q, 0);
 	return q->len ? &q->slots[q->heap[0].seq_slot & ((UINT64_C(1) << 24) - 1)].ev : NULL;
 }
 /* Live events pending. */

@@ -59,12 +59,12 @@ static au_node_id resolve(struct au_sim *sim, const struct au_fault *f)
 		return sim->leader && eligible(sim, f->action, sim->leader) ? sim->leader : 0;
 	case AU_TARGET_RANDOM: {
 		uint32_t count = 0;
-		for (au_node_id n = 1; n <= sim->nodes; n++)
+		for (au_node_id n = 1; n <= sim->servers; n++)
 			count += eligible(sim, f->action, n);
 		if (count == 0)
 			return 0;
 		uint32_t pick = au_pcg32_below(&sim->fault_rng, count);
-		for (au_node_id n = 1; n <= sim->nodes; n++)
+		for (au_node_id n = 1; n <= sim->servers; n++)
 			if (eligible(sim, f->action, n) && pick-- == 0)
 				return n;
 		return 0;
@@ -93,8 +93,8 @@ static void start_partition(struct au_sim *sim, uint32_t idx, const struct au_fa
 		if (n)
 			p->group_of[n] = gm->group;
 	}
-	if (rest_group)
-		for (au_node_id n = 1; n <= sim->nodes; n++)
+	if (rest_group) /* servers only: client nodes stay outside partitions */
+		for (au_node_id n = 1; n <= sim->servers; n++)
 			if (p->group_of[n] == 0)
 				p->group_of[n] = rest_group;
 	g_ptr_array_add(sim->partitions, p);
@@ -175,6 +175,22 @@ static void heal(struct au_sim *sim)
 	au_sim_record_event(sim, 0, AU_TR_HEAL, parts, clogs, 0);
 }
 
+/* Operator commands go to the current Raft leader's model. */
+static void admin(struct au_sim *sim, uint32_t idx, const struct au_fault *f, au_node_id target)
+{
+	static const char *const names[] = {"transfer_leader", "add_voter", "remove_voter"};
+	const char *action = names[f->action - AU_FAULT_TRANSFER];
+	int rc = -AU_EINVAL;
+	au_node_id leader = sim->leader;
+	for (uint32_t i = 0; leader && i < sim->sc->n_services; i++) {
+		const struct au_model *m = sim->sc->services[i];
+		void *st = sim->node[leader].svc[i].state;
+		if (m->admin && st)
+			rc = m->admin(st, action, target);
+	}
+	au_sim_record_event(sim, leader, AU_TR_ADMIN, idx, target, rc);
+}
+
 static void fire_start(struct au_sim *sim, uint32_t idx, const struct au_fault *f)
 {
 	bool needs_node = f->action != AU_FAULT_PARTITION && f->action != AU_FAULT_HEAL &&
@@ -232,6 +248,11 @@ static void fire_start(struct au_sim *sim, uint32_t idx, const struct au_fault *
 		else
 			au_disk_corrupt_sector(sim, n);
 		au_sim_record_event(sim, n, AU_TR_DISK_FAULT_START, idx, f->disk_kind, 0);
+		break;
+	case AU_FAULT_TRANSFER:
+	case AU_FAULT_ADD_VOTER:
+	case AU_FAULT_REMOVE_VOTER:
+		admin(sim, idx, f, n);
 		break;
 	case AU_FAULT_ACTIONS_:
 		break;

@@ -174,8 +174,8 @@ void au_net_deliver(struct au_sim *sim, struct au_event *ev)
 	struct au_sim_node *nd = &sim->node[dst];
 	uint8_t *payload = payload_of(ev);
 	enum au_fate fate = AU_FATE_DELIVERED;
-	if (!nd->up)
-		fate = AU_FATE_DST_DOWN;
+	if (!nd->up || !nd->svc[ev->service].state)
+		fate = AU_FATE_DST_DOWN; /* crashed, or the service does not run there */
 	else if (sim->partitions->len && partitioned(sim, src, dst))
 		fate = AU_FATE_PARTITIONED; /* the cut started while in flight */
 	else if (ev->flags & AU_EVF_CORRUPT)

@@ -18,8 +18,11 @@
 
 extern const struct au_model au_ping_model;
 extern const struct au_model au_phold_model;
+extern const struct au_model au_raft_model;
+extern const struct au_model au_kv_model;
 
-static const struct au_model *const all_models[] = {&au_ping_model, &au_phold_model};
+static const struct au_model *const all_models[] = {&au_ping_model, &au_phold_model,
+						    &au_raft_model, &au_kv_model};
 
 const struct au_model *au_scenario_find_model(const char *name)
 {
@@ -397,7 +400,7 @@ static bool load_cluster(struct loader *L)
 		const struct au_model *m = au_scenario_find_model(names[i]);
 		if (!m)
 			return fail(L, "cluster", "services",
-				    "unknown service '%s' (this build has: ping, phold)", names[i]);
+				    "unknown service '%s' (this build has: ping, phold, raft, kv)", names[i]);
 		for (uint32_t j = 0; j < sc->n_services; j++)
 			if (sc->services[j] == m)
 				return fail(L, "cluster", "services", "service '%s' listed twice",
@@ -612,6 +615,43 @@ static bool load_model_config(struct loader *L, uint32_t idx)
 			memcpy(field, &u32, sizeof(u32));
 			break;
 		}
+		case AU_CFG_RATE: {
+			size_t tl = strlen(text);
+			uint64_t u;
+			g_autofree char *num = g_strndup(text, tl >= 2 ? tl - 2 : 0);
+			if (tl < 3 || strcmp(text + tl - 2, "/s") != 0 || !parse_u64(num, &u) ||
+			    u < k->min || u > k->max)
+				return fail(L, g, k->name, "'%s' is not a rate N/s with N in %" G_GUINT64_FORMAT
+							   "..%" G_GUINT64_FORMAT, text, k->min, k->max);
+			uint32_t u32 = (uint32_t)u;
+			memcpy(field, &u32, sizeof(u32));
+			break;
+		}
+		case AU_CFG_WEIGHTS: {
+			size_t nchoices = 0;
+			while (k->choices[nchoices])
+				nchoices++;
+			uint32_t w[16] = {0};
+			uint64_t total = 0;
+			g_auto(GStrv) parts = g_strsplit(text, ",", -1);
+			for (gsize i = 0; parts[i]; i++) {
+				g_auto(GStrv) kv = g_strsplit(g_strstrip(parts[i]), ":", 2);
+				uint64_t u;
+				size_t c = 0;
+				while (c < nchoices && (!kv[0] || strcmp(kv[0], k->choices[c]) != 0))
+					c++;
+				if (g_strv_length(kv) != 2 || c == nchoices || !parse_u64(kv[1], &u) ||
+				    u > 1000000 || w[c])
+					return fail(L, g, k->name, "'%s' is not a list name:weight with names "
+								   "from %s, each once", text, k->help);
+				w[c] = (uint32_t)u;
+				total += u;
+			}
+			if (total == 0)
+				return fail(L, g, k->name, "'%s': the weights add up to 0", text);
+			memcpy(field, w, nchoices * sizeof(uint32_t));
+			break;
+		}
 		case AU_CFG_BOOL: {
 			bool b;
 			if (!parse_bool(text, &b))
@@ -630,6 +670,7 @@ static bool load_model_config(struct loader *L, uint32_t idx)
 static const char *const action_names[AU_FAULT_ACTIONS_] = {
 	"crash", "restart", "partition", "heal", "clog", "loss",
 	"pause", "resume", "skew", "disk_fault", "corrupt",
+	"transfer_leader", "add_voter", "remove_voter",
 };
 
 static const char *const action_keys[AU_FAULT_ACTIONS_][9] = {
@@ -644,6 +685,9 @@ static const char *const action_keys[AU_FAULT_ACTIONS_][9] = {
 	[AU_FAULT_SKEW] = {"at", "action", "target", "skew", "drift", "until", NULL},
 	[AU_FAULT_DISK] = {"at", "action", "target", "kind", "extra", "until", NULL},
 	[AU_FAULT_CORRUPT] = {"at", "action", "target", "link", "rate", "until", NULL},
+	[AU_FAULT_TRANSFER] = {"at", "action", "target", NULL},
+	[AU_FAULT_ADD_VOTER] = {"at", "action", "target", NULL},
+	[AU_FAULT_REMOVE_VOTER] = {"at", "action", "target", NULL},
 };
 
 
@@ -738,15 +782,18 @@ static bool load_fault(struct loader *L, const char *g, struct au_fault *f)
 	g_autofree char *action = value(L, g, "action");
 	if (!action)
 		return fail(L, g, "action", "missing (crash, restart, partition, heal, clog, loss, "
-					    "pause, resume, skew, disk_fault or corrupt)");
+					    "pause, resume, skew, disk_fault, corrupt, transfer_leader, add_voter or remove_voter)");
 	int a = -1;
 	for (int i = 0; i < AU_FAULT_ACTIONS_; i++)
 		if (strcmp(action, action_names[i]) == 0)
 			a = i;
 	if (a < 0)
 		return fail(L, g, "action", "unknown action '%s' (crash, restart, partition, heal, "
-					    "clog, loss, pause, resume, skew, disk_fault or corrupt)", action);
+					    "clog, loss, pause, resume, skew, disk_fault, corrupt, "
+					    "transfer_leader, add_voter or remove_voter)", action);
 	f->action = (enum au_fault_action)a;
+	if (a >= AU_FAULT_TRANSFER && !has_service(L->sc, "raft"))
+		return fail(L, g, "action", "%s needs the raft service", action);
 	g_auto(GStrv) keys = g_key_file_get_keys(L->kf, g, NULL, NULL);
 	for (gsize i = 0; keys && keys[i]; i++) {
 		bool ok = false;
@@ -1036,8 +1083,17 @@ struct au_scenario *au_scenario_load_text(const char *path, const char *text, ch
 	} else {
 		bool ok = load_run(&L) && load_cluster(&L) && check_groups(&L) && load_network(&L) &&
 			  load_disk(&L) && load_trace(&L) && load_check(&L);
-		for (uint32_t i = 0; ok && i < L.sc->n_services; i++)
+		for (uint32_t i = 0; ok && i < L.sc->n_services; i++) {
 			ok = load_model_config(&L, i);
+			const struct au_model *m = L.sc->services[i];
+			if (ok && m->client_side && m->client_nodes) {
+				uint32_t c = m->client_nodes(L.sc->service_config[i]);
+				if (c > L.sc->clients)
+					L.sc->clients = c;
+			}
+		}
+		if (ok && (uint64_t)L.sc->nodes + L.sc->clients > AU_MAX_NODES)
+			ok = fail(&L, "workload", NULL, "too many nodes with the client nodes");
 		if (ok)
 			ok = load_faults(&L);
 		(void)ok;

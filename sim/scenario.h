@@ -60,6 +60,9 @@ enum au_fault_action {
 	AU_FAULT_SKEW,
 	AU_FAULT_DISK,
 	AU_FAULT_CORRUPT,
+	AU_FAULT_TRANSFER,     /* operator: hand Raft leadership to target */
+	AU_FAULT_ADD_VOTER,    /* operator: add target to the Raft configuration */
+	AU_FAULT_REMOVE_VOTER, /* operator: remove target from it */
 	AU_FAULT_ACTIONS_
 };
 
@@ -104,6 +107,7 @@ struct au_scenario {
 	au_time duration;
 
 	uint32_t nodes;
+	uint32_t clients; /* extra client nodes n(N+1).. asked for by client-side models */
 	uint32_t n_services;
 	const struct au_model *services[AU_MAX_SERVICES];
 	void *service_config[AU_MAX_SERVICES]; /* model config structs */

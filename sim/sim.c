@@ -69,6 +69,12 @@ void au_sim_record_event(struct au_sim *sim, au_node_id node, uint16_t kind, int
 		fprintf(sim->dump, "%" G_GUINT64_FORMAT " E t=%" G_GINT64_FORMAT " n%u %s %" G_GINT64_FORMAT
 			" %" G_GINT64_FORMAT " %" G_GINT64_FORMAT "\n",
 			index, sim->now, node, kind_name(kind), a, b, c);
+	if (kind == AU_TR_RAFT_ROLE) { /* who `target = leader` means now */
+		if (b == 3)
+			sim->leader = node;
+		else if (sim->leader == node)
+			sim->leader = 0;
+	}
 	if (sim->h5)
 		au_h5_event(sim->h5, sim->now, node, kind, a, b, c);
 	if (sim->n_checkers)
@@ -346,16 +352,17 @@ struct au_sim *au_sim_new(const struct au_scenario *sc, uint64_t seed)
 	struct au_sim *sim = g_new0(struct au_sim, 1);
 	sim->sc = sc;
 	sim->seed = seed;
-	sim->nodes = sc->nodes;
+	sim->nodes = sc->nodes + sc->clients;
+	sim->servers = sc->nodes;
 	au_evq_init(&sim->q);
 	sim->sha = g_checksum_new(G_CHECKSUM_SHA256);
 	sim->partitions = g_ptr_array_new();
 	sim->link_faults = g_ptr_array_new();
 	au_pcg32_stream(&sim->fault_rng, seed, AU_STREAM_FAULT, 0);
-	sim->node = aligned_zalloc(((size_t)sc->nodes + 1) * sizeof(struct au_sim_node));
+	sim->node = aligned_zalloc(((size_t)sim->nodes + 1) * sizeof(struct au_sim_node));
 	uint32_t per = sc->n_services ? sc->n_services : 1;
-	sim->svc_all = aligned_zalloc(((size_t)sc->nodes + 1) * per * sizeof(struct au_sim_svc));
-	for (au_node_id n = 1; n <= sc->nodes; n++) {
+	sim->svc_all = aligned_zalloc(((size_t)sim->nodes + 1) * per * sizeof(struct au_sim_svc));
+	for (au_node_id n = 1; n <= sim->nodes; n++) {
 		struct au_sim_node *nd = &sim->node[n];
 		au_pcg32_stream(&nd->net_rng, seed, AU_STREAM_NET, n);
 		au_pcg32_stream(&nd->disk_rng, seed, AU_STREAM_DISK, n);
@@ -470,8 +477,12 @@ static void start_services(struct au_sim *sim, au_node_id n)
 {
 	struct au_sim_node *nd = &sim->node[n];
 	nd->up = true;
+	bool client_node = n > sim->servers;
 	for (uint32_t i = 0; i < sim->sc->n_services; i++) {
 		struct au_sim_svc *s = &nd->svc[i];
+		/* Client nodes run only the client side of client-side models. */
+		if (client_node && !sim->sc->services[i]->client_side)
+			continue;
 		s->state = sim->sc->services[i]->init(&s->env, sim->sc->service_config[i]);
 	}
 }
@@ -584,8 +595,11 @@ static inline struct au_sim_svc *event_svc(struct au_sim *sim, const struct au_e
 
 /* Prefetching for the next event, in two steps one handling apart: each
  * step only reads memory the previous one requested, so with many nodes the
- * chain slot -> node and service -> model state costs no stall. */
-__attribute__((unused)) static inline void prefetch_node(struct au_sim *sim, const struct au_event *next)
+ * chain slot -> node and service -> model state costs no stall.
+ * always_inline is load-bearing: GCC deems a function whose only effect is
+ * __builtin_prefetch pure, and then deletes the call if it did not inline
+ * it first. */
+__attribute__((always_inline)) static inline void prefetch_node(struct au_sim *sim, const struct au_event *next)
 {
 	struct au_sim_svc *s = event_svc(sim, next);
 	if (s) {
@@ -594,13 +608,19 @@ __attribute__((unused)) static inline void prefetch_node(struct au_sim *sim, con
 	}
 }
 
-__attribute__((unused)) static inline void prefetch_state(struct au_sim *sim, const struct au_event *next)
+__attribute__((always_inline)) static inline void prefetch_state(struct au_sim *sim, const struct au_event *next)
 {
 	struct au_sim_svc *s = event_svc(sim, next);
 	if (s && s->state)
 		__builtin_prefetch(s->state);
 }
 
+#ifndef PF_NODE_AT
+#define PF_NODE_AT 4
+#endif
+#ifndef PF_STATE_AT
+#define PF_STATE_AT 1
+#endif
 int au_sim_run(struct au_sim *sim, au_time until)
 {
 	/* Boot every node at t=0, in id order, then schedule the faults. */
@@ -617,12 +637,8 @@ int au_sim_run(struct au_sim *sim, au_time until)
 	while (!sim->stop) {
 		if (!au_evq_pop_until(&sim->q, until, &t, &ev))
 			break;
-		/* The next event's slot is in cache by now (the queue requests it
-		 * one pop ahead): start loading its node and service, so they
-		 * arrive while this event is handled. */
-#ifndef NO_A
-		prefetch_node(sim, au_evq_top_hint(&sim->q));
-#endif
+		prefetch_node(sim, au_evq_ahead_hint(&sim->q, PF_NODE_AT));
+		prefetch_state(sim, au_evq_ahead_hint(&sim->q, PF_STATE_AT));
 		assert(t >= sim->now);
 		sim->now = t;
 		size_t pending = au_evq_len(&sim->q);
@@ -653,15 +669,6 @@ int au_sim_run(struct au_sim *sim, au_time until)
 		}
 		if (sim->max_events && sim->stats.events >= sim->max_events)
 			break;
-		/* The next event's service has had this event's handling to
-		 * arrive: now its model state can be requested, to load during
-		 * the next pop's heap work. */
-#ifndef NO_B
-		prefetch_state(sim, au_evq_top_hint(&sim->q));
-#endif
-#ifdef OLD_PF
-		prefetch_node(sim, au_evq_top_hint(&sim->q));
-#endif
 	}
 	if (!sim->stop && sim->now < until && until != INT64_MAX &&
 	    (sim->max_events == 0 || sim->stats.events < sim->max_events))

@@ -97,7 +97,8 @@ struct au_checker {
 struct au_sim {
 	const struct au_scenario *sc;
 	uint64_t seed;
-	uint32_t nodes;
+	uint32_t nodes;   /* every node: servers n1..nN, then client nodes */
+	uint32_t servers; /* N: the cluster's nodes, the only fault targets */
 	au_time now;
 	struct au_evq q;
 	struct au_sim_node *node; /* [nodes+1] */

@@ -1,0 +1,512 @@
+/* kv.c — the replicated KV store and its clients (see kv.h). */
+#include "kv.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "raft.h"
+#include "trace_kinds.h"
+#include "wire.h"
+
+enum { MSG_REQ = 1, MSG_RESP = 2 };
+enum { ST_OK = 0, ST_NOT_LEADER = 1, ST_RETRY = 2 };
+enum { TIMER_NEXT_OP = 1, TIMER_ATTEMPT = 2 };
+#define KV_MACHINE 1
+
+/* ---- server side ----------------------------------------------------------- */
+
+struct pending {
+	struct kv *kv;
+	au_node_id client_node;
+	uint64_t client, seq;
+	uint8_t op;
+	int64_t key;
+	bool live; /* false once answered (or the server is going away) */
+};
+
+struct kv {
+	const struct au_env *env;
+	const struct au_kv_config *cfg;
+	bool client;
+	/* server */
+	struct au_raft *raft;
+	GHashTable *data;  /* int64 key -> int64 value (boxed) */
+	GPtrArray *pending;
+	uint64_t served, redirected, bad;
+	/* client */
+	uint64_t seq;
+	bool busy;
+	struct au_kv_history_row cur;
+	au_time deadline_ns;
+	bool maybe_applied;
+	au_node_id target;
+	uint64_t attempt_timer;
+	uint64_t done_ok, done_fail, done_unknown;
+};
+
+static void send_resp(struct kv *s, au_node_id to, uint64_t client, uint64_t seq, uint8_t status,
+		      au_node_id hint, int64_t value, uint8_t flag)
+{
+	uint8_t buf[64];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, MSG_RESP);
+	au_put_u64(&w, client);
+	au_put_u64(&w, seq);
+	au_put_u8(&w, status);
+	au_put_u32(&w, hint);
+	au_put_u64(&w, (uint64_t)value);
+	au_put_u8(&w, flag);
+	au_wbuf_seal(&w);
+	au_send(s->env, to, buf, w.len);
+}
+
+static int64_t get_value(struct kv *s, int64_t key)
+{
+	int64_t *v = g_hash_table_lookup(s->data, &key);
+	return v ? *v : 0;
+}
+
+static void set_value(struct kv *s, int64_t key, int64_t value)
+{
+	int64_t *k = g_new(int64_t, 1), *v = g_new(int64_t, 1);
+	*k = key;
+	*v = value;
+	g_hash_table_replace(s->data, k, v);
+}
+
+/* Machine: apply a committed put or cas.  Result: [ok u8][value i64]. */
+static void kv_apply(void *sm, uint64_t index, const uint8_t *cmd, size_t len, uint8_t *result,
+		     size_t *rlen)
+{
+	struct kv *s = sm;
+	(void)index;
+	struct au_rbuf rb;
+	au_rbuf_init(&rb, cmd, len);
+	uint8_t op = au_get_u8(&rb);
+	int64_t key = (int64_t)au_get_u64(&rb), value = (int64_t)au_get_u64(&rb);
+	int64_t expected = (int64_t)au_get_u64(&rb);
+	*rlen = 0;
+	if (rb.short_read)
+		return;
+	uint8_t ok = 1;
+	int64_t cur = get_value(s, key);
+	if (op == AU_KV_PUT)
+		set_value(s, key, value);
+	else if (op == AU_KV_CAS && cur == expected)
+		set_value(s, key, value);
+	else if (op == AU_KV_CAS)
+		ok = 0;
+	struct au_wbuf w;
+	au_wbuf_init(&w, result, AU_RAFT_RESULT_MAX);
+	au_put_u8(&w, ok);
+	au_put_u64(&w, (uint64_t)cur);
+	*rlen = w.len;
+}
+
+static gint cmp_i64(gconstpointer a, gconstpointer b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Machine: the whole map, in key order (never hash-table order). */
+static size_t kv_snapshot(void *sm, uint8_t **out)
+{
+	struct kv *s = sm;
+	GArray *keys = g_array_new(FALSE, FALSE, sizeof(int64_t));
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, s->data);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		g_array_append_val(keys, *(int64_t *)k);
+	g_array_sort(keys, cmp_i64);
+	size_t n = 4 + (size_t)keys->len * 16;
+	uint8_t *buf = malloc(n);
+	if (!buf)
+		abort();
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, n);
+	au_put_u32(&w, keys->len);
+	for (guint i = 0; i < keys->len; i++) {
+		int64_t key = g_array_index(keys, int64_t, i);
+		au_put_u64(&w, (uint64_t)key);
+		au_put_u64(&w, (uint64_t)get_value(s, key));
+	}
+	g_array_free(keys, TRUE);
+	*out = buf;
+	return w.len;
+}
+
+static void kv_restore(void *sm, const uint8_t *data, size_t len)
+{
+	struct kv *s = sm;
+	g_hash_table_remove_all(s->data);
+	struct au_rbuf rb;
+	au_rbuf_init(&rb, data, len);
+	uint32_t n = au_get_u32(&rb);
+	for (uint32_t i = 0; i < n && !rb.short_read; i++) {
+		int64_t key = (int64_t)au_get_u64(&rb), value = (int64_t)au_get_u64(&rb);
+		if (!rb.short_read)
+			set_value(s, key, value);
+	}
+}
+
+static struct pending *new_pending(struct kv *s, au_node_id from, uint64_t client, uint64_t seq,
+				   uint8_t op, int64_t key)
+{
+	struct pending *p = g_new0(struct pending, 1);
+	*p = (struct pending){s, from, client, seq, op, key, true};
+	g_ptr_array_add(s->pending, p);
+	return p;
+}
+
+static void drop_pending(struct pending *p)
+{
+	g_ptr_array_remove_fast(p->kv->pending, p);
+	g_free(p);
+}
+
+static void write_done(void *ctx, bool ok, uint64_t index, const uint8_t *result, size_t len)
+{
+	struct pending *p = ctx;
+	(void)index;
+	struct kv *s = p->kv;
+	if (ok) {
+		struct au_rbuf rb;
+		au_rbuf_init(&rb, result, len);
+		uint8_t flag = au_get_u8(&rb);
+		int64_t cur = (int64_t)au_get_u64(&rb);
+		send_resp(s, p->client_node, p->client, p->seq, ST_OK, s->env->self, cur, flag);
+		s->served++;
+	} else {
+		/* Lost leadership: it may still commit; the client retries with
+		 * the same sequence number, and the session makes that safe. */
+		send_resp(s, p->client_node, p->client, p->seq, ST_RETRY,
+			  au_raft_leader_hint(s->raft), 0, 0);
+	}
+	drop_pending(p);
+}
+
+static void read_done(void *ctx, bool ok, uint64_t index, const uint8_t *result, size_t len)
+{
+	struct pending *p = ctx;
+	(void)index;
+	(void)result;
+	(void)len;
+	struct kv *s = p->kv;
+	if (ok) {
+		send_resp(s, p->client_node, p->client, p->seq, ST_OK, s->env->self,
+			  get_value(s, p->key), 1);
+		s->served++;
+	} else {
+		send_resp(s, p->client_node, p->client, p->seq, ST_RETRY, au_raft_leader_hint(s->raft),
+			  0, 0);
+	}
+	drop_pending(p);
+}
+
+static void server_recv(struct kv *s, au_node_id from, struct au_rbuf *rb)
+{
+	uint64_t client = au_get_u64(rb), seq = au_get_u64(rb);
+	uint8_t op = au_get_u8(rb);
+	int64_t key = (int64_t)au_get_u64(rb), value = (int64_t)au_get_u64(rb);
+	int64_t expected = (int64_t)au_get_u64(rb);
+	if (rb->short_read || op > AU_KV_CAS) {
+		s->bad++;
+		return;
+	}
+	if (!s->raft || !au_raft_is_leader(s->raft)) {
+		s->redirected++;
+		send_resp(s, from, client, seq, ST_NOT_LEADER, s->raft ? au_raft_leader_hint(s->raft) : 0, 0, 0);
+		return;
+	}
+	struct pending *p = new_pending(s, from, client, seq, op, key);
+	int rc;
+	if (op == AU_KV_GET) {
+		rc = au_raft_read_index(s->raft, read_done, p);
+	} else {
+		uint8_t cmd[32];
+		struct au_wbuf w;
+		au_wbuf_init(&w, cmd, sizeof(cmd));
+		au_put_u8(&w, op);
+		au_put_u64(&w, (uint64_t)key);
+		au_put_u64(&w, (uint64_t)value);
+		au_put_u64(&w, (uint64_t)expected);
+		rc = au_raft_submit(s->raft, KV_MACHINE, client, seq, cmd, w.len, write_done, p);
+	}
+	if (rc != 0) {
+		drop_pending(p);
+		send_resp(s, from, client, seq, ST_NOT_LEADER, au_raft_leader_hint(s->raft), 0, 0);
+	}
+}
+
+/* ---- client side ------------------------------------------------------------- */
+
+static au_node_id random_server(struct kv *s)
+{
+	return 1 + au_random_below(s->env, s->env->nodes);
+}
+
+static void send_attempt(struct kv *s)
+{
+	uint8_t buf[64];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, MSG_REQ);
+	au_put_u64(&w, s->env->self);
+	au_put_u64(&w, s->seq);
+	au_put_u8(&w, s->cur.op);
+	au_put_u64(&w, (uint64_t)s->cur.key);
+	au_put_u64(&w, (uint64_t)s->cur.value);
+	au_put_u64(&w, (uint64_t)s->cur.expected);
+	au_wbuf_seal(&w);
+	au_send(s->env, s->target, buf, w.len);
+	au_timer_cancel(s->env, s->attempt_timer);
+	s->attempt_timer = au_timer_set(s->env, s->cfg->attempt_ns, TIMER_ATTEMPT, s->seq);
+}
+
+static void finish(struct kv *s, enum au_kv_outcome outcome)
+{
+	s->cur.outcome = (uint8_t)outcome;
+	s->cur.return_ns = outcome == AU_KV_UNKNOWN ? -1 : au_now(s->env);
+	s->env->ops->record(s->env->ctx, 0, &s->cur);
+	if (outcome == AU_KV_OK)
+		s->done_ok++;
+	else if (outcome == AU_KV_FAIL)
+		s->done_fail++;
+	else
+		s->done_unknown++;
+	s->busy = false;
+	au_timer_cancel(s->env, s->attempt_timer);
+	/* Think time: exponential with mean 1/rate. */
+	double u = 1.0 - (double)au_random(s->env) / 4294967296.0;
+	au_time think = (au_time)(-log(u) * 1e9 / (double)s->cfg->rate_per_s);
+	au_timer_set(s->env, think, TIMER_NEXT_OP, 0);
+}
+
+static void start_op(struct kv *s)
+{
+	const struct au_kv_config *c = s->cfg;
+	uint32_t total = c->mix_get + c->mix_put + c->mix_cas;
+	uint32_t pick = au_random_below(s->env, total);
+	memset(&s->cur, 0, sizeof(s->cur));
+	s->cur.client = s->env->self;
+	s->cur.op = pick < c->mix_get ? AU_KV_GET : pick < c->mix_get + c->mix_put ? AU_KV_PUT : AU_KV_CAS;
+	s->cur.key = au_random_below(s->env, c->keys);
+	s->seq++;
+	/* Unique written values make every read attributable to one write. */
+	int64_t unique = (int64_t)((uint64_t)s->env->self << 32 | (s->seq & 0xffffffffu));
+	if (s->cur.op == AU_KV_PUT)
+		s->cur.value = unique;
+	else if (s->cur.op == AU_KV_CAS) {
+		s->cur.value = unique;
+		s->cur.expected = au_random_below(s->env, 2) ? 0 : (int64_t)au_random_below(s->env, 4);
+	}
+	s->cur.call_ns = au_now(s->env);
+	s->deadline_ns = s->cur.call_ns + c->deadline_ns;
+	s->maybe_applied = false;
+	s->busy = true;
+	if (!s->target)
+		s->target = random_server(s);
+	send_attempt(s);
+}
+
+static void client_recv(struct kv *s, au_node_id from, struct au_rbuf *rb)
+{
+	uint64_t client = au_get_u64(rb), seq = au_get_u64(rb);
+	uint8_t status = au_get_u8(rb);
+	au_node_id hint = au_get_u32(rb);
+	int64_t value = (int64_t)au_get_u64(rb);
+	uint8_t flag = au_get_u8(rb);
+	if (rb->short_read || client != s->env->self || seq != s->seq || !s->busy)
+		return; /* duplicate or stale answer */
+	if (status == ST_OK) {
+		if (s->cur.op == AU_KV_GET)
+			s->cur.value = value;
+		else if (s->cur.op == AU_KV_CAS)
+			s->cur.cas_ok = flag;
+		s->target = from;
+		finish(s, AU_KV_OK);
+		return;
+	}
+	if (status == ST_RETRY)
+		s->maybe_applied = true;
+	if (au_now(s->env) >= s->deadline_ns) {
+		finish(s, s->maybe_applied ? AU_KV_UNKNOWN : AU_KV_FAIL);
+		return;
+	}
+	s->target = hint && hint <= s->env->nodes && hint != from ? hint : random_server(s);
+	send_attempt(s);
+}
+
+static void client_timer(struct kv *s, uint32_t kind, uint64_t arg)
+{
+	if (kind == TIMER_NEXT_OP) {
+		start_op(s);
+		return;
+	}
+	if (!s->busy || arg != s->seq)
+		return;
+	s->maybe_applied = true; /* the request may have reached a leader */
+	if (au_now(s->env) >= s->deadline_ns) {
+		finish(s, AU_KV_UNKNOWN);
+		return;
+	}
+	au_node_id next = random_server(s);
+	if (next == s->target && s->env->nodes > 1)
+		next = next % s->env->nodes + 1;
+	s->target = next;
+	send_attempt(s);
+}
+
+/* ---- the model ------------------------------------------------------------------ */
+
+static void *kv_init(const struct au_env *env, const void *config)
+{
+	struct kv *s = g_new0(struct kv, 1);
+	s->env = env;
+	s->cfg = config;
+	s->client = env->self > env->nodes;
+	if (s->client) {
+		/* Spread client starts over the first think time. */
+		au_timer_set(env, au_random_between(env, 0, AU_NS_PER_S / s->cfg->rate_per_s),
+			     TIMER_NEXT_OP, 0);
+		return s;
+	}
+	s->data = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	s->pending = g_ptr_array_new();
+	s->raft = env->ops->local_service(env->ctx, "raft");
+	if (s->raft) {
+		struct au_raft_machine m = {s, kv_apply, kv_snapshot, kv_restore};
+		au_raft_register_machine(s->raft, KV_MACHINE, &m);
+	}
+	return s;
+}
+
+static void kv_recv(void *state, au_node_id from, const void *msg, size_t len)
+{
+	struct kv *s = state;
+	struct au_rbuf rb;
+	if (!au_rbuf_unseal(&rb, msg, len)) {
+		s->bad++;
+		au_trace(s->env, AU_TR_MODEL_BAD_MESSAGE, from, (int64_t)len, 0);
+		return;
+	}
+	uint8_t type = au_get_u8(&rb);
+	if (type == MSG_REQ && !s->client)
+		server_recv(s, from, &rb);
+	else if (type == MSG_RESP && s->client)
+		client_recv(s, from, &rb);
+	else
+		s->bad++;
+}
+
+static void kv_timer(void *state, uint32_t kind, uint64_t arg)
+{
+	struct kv *s = state;
+	if (s->client)
+		client_timer(s, kind, arg);
+}
+
+static void kv_persisted(void *state, uint64_t token)
+{
+	(void)state;
+	(void)token;
+}
+
+static void kv_destroy(void *state)
+{
+	struct kv *s = state;
+	if (s->pending) {
+		for (guint i = 0; i < s->pending->len; i++)
+			g_free(g_ptr_array_index(s->pending, i));
+		g_ptr_array_free(s->pending, TRUE);
+	}
+	if (s->data)
+		g_hash_table_destroy(s->data);
+	g_free(s);
+}
+
+static void kv_summary(void *state, char *buf, size_t len)
+{
+	struct kv *s = state;
+	if (s->client)
+		snprintf(buf, len, "client: ops ok=%llu fail=%llu unknown=%llu",
+			 (unsigned long long)s->done_ok, (unsigned long long)s->done_fail,
+			 (unsigned long long)s->done_unknown);
+	else
+		snprintf(buf, len, "keys=%u served=%llu redirected=%llu", g_hash_table_size(s->data),
+			 (unsigned long long)s->served, (unsigned long long)s->redirected);
+}
+
+static uint32_t kv_client_nodes(const void *config)
+{
+	return ((const struct au_kv_config *)config)->clients;
+}
+
+static const char *const mix_names[] = {"get", "put", "cas", NULL};
+
+static const struct au_config_key kv_keys[] = {
+	{"kv_clients", AU_CFG_UINT, offsetof(struct au_kv_config, clients), "3", 0, 1000,
+	 "client nodes driving the KV store", NULL},
+	{"kv_rate", AU_CFG_RATE, offsetof(struct au_kv_config, rate_per_s), "50/s", 1, 1000000,
+	 "operations per second per client", NULL},
+	{"kv_keys", AU_CFG_UINT, offsetof(struct au_kv_config, keys), "5", 1, 1000000,
+	 "number of keys", NULL},
+	{"kv_mix", AU_CFG_WEIGHTS, offsetof(struct au_kv_config, mix_get), "get:50,put:40,cas:10", 0,
+	 0, "get, put, cas", mix_names},
+	{"kv_attempt_timeout", AU_CFG_DURATION, offsetof(struct au_kv_config, attempt_ns), "500ms",
+	 AU_NS_PER_MS, UINT64_C(600) * AU_NS_PER_S, "one attempt's timeout", NULL},
+	{"kv_deadline", AU_CFG_DURATION, offsetof(struct au_kv_config, deadline_ns), "5s",
+	 AU_NS_PER_MS, UINT64_C(3600) * AU_NS_PER_S, "give up on an operation after this", NULL},
+	{NULL, 0, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const char *const op_names[] = {"get", "put", "cas"};
+static const char *const outcome_names[] = {"ok", "fail", "unknown"};
+static const char *const no_yes[] = {"no", "yes"};
+
+static const struct au_table_col history_cols[] = {
+	{"client", AU_COL_U32, offsetof(struct au_kv_history_row, client), NULL, 0},
+	{"op", AU_COL_ENUM8, offsetof(struct au_kv_history_row, op), op_names, 3},
+	{"key", AU_COL_I64, offsetof(struct au_kv_history_row, key), NULL, 0},
+	{"value", AU_COL_I64, offsetof(struct au_kv_history_row, value), NULL, 0},
+	{"expected", AU_COL_I64, offsetof(struct au_kv_history_row, expected), NULL, 0},
+	{"cas_ok", AU_COL_ENUM8, offsetof(struct au_kv_history_row, cas_ok), no_yes, 2},
+	{"call_ns", AU_COL_I64, offsetof(struct au_kv_history_row, call_ns), NULL, 0},
+	{"return_ns", AU_COL_I64, offsetof(struct au_kv_history_row, return_ns), NULL, 0},
+	{"outcome", AU_COL_ENUM8, offsetof(struct au_kv_history_row, outcome), outcome_names, 3},
+};
+
+static const struct au_table_desc kv_tables[] = {
+	{"history", "one row per client operation: call and return times (return -1 when the "
+		    "outcome is unknown), what was read or written, and the outcome",
+	 history_cols, 9, sizeof(struct au_kv_history_row)},
+};
+
+static const char *const kv_message_names[] = {NULL, "REQ", "RESP"};
+
+const struct au_model au_kv_model = {
+	.name = "kv",
+	.config_group = "workload",
+	.config_keys = kv_keys,
+	.config_size = sizeof(struct au_kv_config),
+	.init = kv_init,
+	.recv = kv_recv,
+	.timer = kv_timer,
+	.persisted = kv_persisted,
+	.destroy = kv_destroy,
+	.summary = kv_summary,
+	.tables = kv_tables,
+	.n_tables = 1,
+	.message_names = kv_message_names,
+	.n_message_names = 3,
+	.client_side = true,
+	.client_nodes = kv_client_nodes,
+};

@@ -1,0 +1,45 @@
+/* kv.h — a replicated key-value store on Raft, and the simulated clients
+ * that drive it.
+ *
+ * The same model runs on both kinds of node: on a server (n1..nN) it is a
+ * Raft state machine (machine id 1) that answers client requests — writes
+ * through au_raft_submit with the client's session so retries apply once,
+ * reads through ReadIndex; on a client node (ids above N, added by
+ * [workload] kv_clients) it is a closed-loop client that issues get, put
+ * and cas operations, retries against other servers on timeouts, and
+ * records every operation in the /history trace table with its call and
+ * return times and an outcome of ok, fail or unknown.
+ */
+#ifndef AU_KV_H
+#define AU_KV_H
+
+#include "model.h"
+
+struct au_kv_config {
+	uint32_t clients;       /* client nodes */
+	uint32_t rate_per_s;    /* operations per second per client (think time) */
+	uint32_t keys;          /* keys 0..keys-1 */
+	uint32_t mix_get, mix_put, mix_cas; /* weights */
+	au_time attempt_ns;     /* one attempt's timeout before trying another server */
+	au_time deadline_ns;    /* give up on an operation after this long */
+};
+
+enum au_kv_op { AU_KV_GET, AU_KV_PUT, AU_KV_CAS };
+enum au_kv_outcome { AU_KV_OK, AU_KV_FAIL, AU_KV_UNKNOWN };
+
+/* A row of /history. */
+struct au_kv_history_row {
+	uint32_t client;
+	uint8_t op;        /* enum au_kv_op */
+	int64_t key;
+	int64_t value;     /* put: written; cas: new value; get: value read */
+	int64_t expected;  /* cas */
+	uint8_t cas_ok;    /* cas: whether it swapped */
+	int64_t call_ns;
+	int64_t return_ns; /* -1 when the outcome is unknown */
+	uint8_t outcome;   /* enum au_kv_outcome */
+};
+
+extern const struct au_model au_kv_model;
+
+#endif
