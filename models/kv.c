@@ -445,6 +445,15 @@ static void kv_summary(void *state, char *buf, size_t len)
 			 (unsigned long long)s->served, (unsigned long long)s->redirected);
 }
 
+/* The run ends: an operation still in flight may or may not have taken
+ * effect, and the linearizability check must know it was issued. */
+static void kv_run_end(void *state)
+{
+	struct kv *s = state;
+	if (s->client && s->busy)
+		finish(s, AU_KV_UNKNOWN);
+}
+
 static uint32_t kv_client_nodes(const void *config)
 {
 	return ((const struct au_kv_config *)config)->clients;
@@ -509,4 +518,5 @@ const struct au_model au_kv_model = {
 	.n_message_names = 3,
 	.client_side = true,
 	.client_nodes = kv_client_nodes,
+	.run_end = kv_run_end,
 };

@@ -91,6 +91,9 @@ struct au_model {
 	 * asks for; `client_nodes` says how many (from the model's config). */
 	bool client_side;
 	uint32_t (*client_nodes)(const void *config);
+	/* Optional: the run is ending (not a crash); record what is still in
+	 * flight (e.g. a client's unfinished operation, as unknown). */
+	void (*run_end)(void *state);
 };
 
 #endif

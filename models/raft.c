@@ -68,6 +68,7 @@ struct peer {
 	uint64_t acked_seq;      /* highest heartbeat sequence acknowledged */
 	uint64_t progress_mark;  /* match at the last heartbeat: stall detection */
 	uint64_t snap_offset;    /* InstallSnapshot progress; UINT64_MAX: not sending */
+	bool probing;            /* after a rejection: one append in flight at a time */
 };
 
 /* A message waiting until the syncs it depends on have completed. */
@@ -1058,7 +1059,8 @@ static void send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 	}
 	for (;;) {
 		bool have = p->next <= last_index(r);
-		if (!heartbeat && (!have || p->inflight >= r->cfg->max_inflight))
+		uint32_t limit = p->probing ? 1 : r->cfg->max_inflight;
+		if (!heartbeat && (!have || p->inflight >= limit))
 			return;
 		uint64_t prev = heartbeat ? p->match : p->next - 1;
 		if (heartbeat && prev < r->snap_index)
@@ -1201,6 +1203,10 @@ static void on_vote(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	bool granted = false;
 	if (prevote) {
 #ifdef AU_BUG_VOTE_NO_LOG_CHECK
+		/* Planted bug: votes without comparing logs. */
+		(void)log_up_to_date;
+		(void)idx;
+		(void)lterm;
 		granted = term > r->term && !(leader_recent(r) && !transfer);
 #else
 		granted = term > r->term && log_up_to_date(r, idx, lterm) && !(leader_recent(r) && !transfer);
@@ -1302,19 +1308,19 @@ static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	if (rb->short_read)
 		return;
 	if (term < r->term) {
-		reply_append(r, from, false, 0, 0, 0, seq);
+		reply_append(r, from, false, prev, 0, 0, seq);
 		return;
 	}
 	heard_leader(r, term, from);
 	if (prev > last_index(r)) {
-		reply_append(r, from, false, 0, last_index(r) + 1, 0, seq);
+		reply_append(r, from, false, prev, last_index(r) + 1, 0, seq);
 		return;
 	}
 	if (prev >= r->snap_index && term_at(r, prev) != prev_term) {
 		uint64_t ct = term_at(r, prev), ci = prev;
 		while (ci - 1 > r->snap_index && term_at(r, ci - 1) == ct)
 			ci--;
-		reply_append(r, from, false, 0, ci, ct, seq);
+		reply_append(r, from, false, prev, ci, ct, seq);
 		return;
 	}
 	uint64_t index = prev, first_new = 0;
@@ -1375,6 +1381,7 @@ static void on_append_resp(struct au_raft *r, au_node_id from, struct au_rbuf *r
 	if (seq > p->acked_seq)
 		p->acked_seq = seq;
 	if (ok) {
+		p->probing = false;
 		if (match > p->match)
 			p->match = match;
 		if (p->next < p->match + 1)
@@ -1384,6 +1391,12 @@ static void on_append_resp(struct au_raft *r, au_node_id from, struct au_rbuf *r
 		advance_commit(r);
 		maybe_send_timeout_now(r);
 	} else {
+		/* `match` carries the prev index the follower rejected.  Ignore
+		 * rejections of appends we have already moved past: answering
+		 * each one with a fresh burst would multiply messages. */
+		uint64_t rejected = match;
+		if (p->probing ? rejected != p->next - 1 : rejected <= p->match)
+			return;
 		uint64_t next = ci;
 		if (ct) {
 			/* Skip the follower's whole conflicting term at once. */
@@ -1404,6 +1417,7 @@ static void on_append_resp(struct au_raft *r, au_node_id from, struct au_rbuf *r
 			next = p->match + 1;
 		p->next = next;
 		p->inflight = 0;
+		p->probing = true; /* one append at a time until one succeeds */
 	}
 	check_reads(r);
 	send_append(r, from, false);

@@ -107,11 +107,309 @@ static void pi_destroy(void *st)
 	g_free(pi);
 }
 
-static const struct au_checker_ops all_checkers[] = {
-	{"ping_integrity", "ping", pi_create, pi_event, pi_end, pi_destroy},
+/* ---- raft_safety --------------------------------------------------------
+ *
+ * Driven by Raft's traces, each carrying the "chain" (a hash of the log
+ * prefix ending at an entry), so logs can be compared without copying them:
+ *   Election Safety   at most one leader per term, ever;
+ *   Log Matching      one chain per (index, term) across all nodes;
+ *   Leader Append-Only a leader never truncates its log;
+ *   Leader Completeness a new leader holds every committed entry;
+ *   State Machine Safety every node applies, at each index, the committed
+ *                     entry — and only committed ones;
+ *   committed never lost: no node truncates below its commit index, a
+ *                     follower never commits past what a leader committed,
+ *                     and a restarted node recovers only entries it had.
+ */
+
+struct node_view {
+	GArray *chain;        /* uint64 per index (0: unknown, e.g. inside a snapshot) */
+	uint64_t commit;
+	int role;
+	int64_t term;
 };
 
-const char *const au_check_names[] = {"ping_integrity", NULL};
+struct raft_safety {
+	uint32_t nodes;
+	struct node_view *v;  /* [nodes+1] */
+	GHashTable *leaders;  /* term -> node */
+	GHashTable *terms;    /* (index, term) -> chain */
+	GArray *committed;    /* uint64 chain per committed index; [0] unused */
+};
+
+static void *rs_create(struct au_sim *sim)
+{
+	struct raft_safety *rs = g_new0(struct raft_safety, 1);
+	rs->nodes = sim->nodes;
+	rs->v = g_new0(struct node_view, (gsize)sim->nodes + 1);
+	for (uint32_t n = 0; n <= sim->nodes; n++) {
+		rs->v[n].chain = g_array_new(FALSE, TRUE, sizeof(uint64_t));
+		g_array_set_size(rs->v[n].chain, 1);
+	}
+	rs->leaders = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	rs->terms = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
+					  g_free);
+	rs->committed = g_array_new(FALSE, TRUE, sizeof(uint64_t));
+	g_array_set_size(rs->committed, 1);
+	return rs;
+}
+
+static uint64_t view_at(const struct node_view *v, uint64_t i)
+{
+	return i < v->chain->len ? g_array_index(v->chain, uint64_t, i) : 0;
+}
+
+static uint64_t committed_at(const struct raft_safety *rs, uint64_t i)
+{
+	return i < rs->committed->len ? g_array_index(rs->committed, uint64_t, i) : 0;
+}
+
+static void view_set(struct node_view *v, uint64_t i, uint64_t chain)
+{
+	if (v->chain->len <= i)
+		g_array_set_size(v->chain, (guint)i + 1);
+	g_array_index(v->chain, uint64_t, i) = chain;
+}
+
+static void rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+		     int64_t b, int64_t c)
+{
+	struct raft_safety *rs = st;
+	if (node == 0 || node > rs->nodes)
+		return;
+	struct node_view *v = &rs->v[node];
+	uint64_t C = rs->committed->len - 1;
+	switch (kind) {
+	case AU_TR_RAFT_ROLE:
+		v->role = (int)b;
+		v->term = a;
+		if (b != 3)
+			break;
+		{
+			gpointer prev;
+			if (g_hash_table_lookup_extended(rs->leaders, &a, NULL, &prev) &&
+			    GPOINTER_TO_UINT(prev) != node) {
+				au_sim_violate(sim, "raft_safety", node,
+					       "election safety: n%u and n%u both led term %" G_GINT64_FORMAT,
+					       GPOINTER_TO_UINT(prev), node, a);
+				return;
+			}
+			g_hash_table_insert(rs->leaders, g_memdup2(&a, sizeof(a)), GUINT_TO_POINTER(node));
+		}
+		/* Leader Completeness: every committed entry is in the new leader's log. */
+		if (C > 0 && view_at(v, C) != 0 && view_at(v, C) != committed_at(rs, C))
+			au_sim_violate(sim, "raft_safety", node,
+				       "leader completeness: new leader of term %" G_GINT64_FORMAT
+				       " lacks committed entry %" G_GUINT64_FORMAT, a, C);
+		else if (C > 0 && v->chain->len <= C)
+			au_sim_violate(sim, "raft_safety", node,
+				       "leader completeness: new leader of term %" G_GINT64_FORMAT
+				       " has %u entries, %" G_GUINT64_FORMAT " are committed", a,
+				       v->chain->len - 1, C);
+		break;
+	case AU_TR_RAFT_APPEND: {
+		uint64_t idx = (uint64_t)a;
+		if (v->chain->len > idx + 1)
+			g_array_set_size(v->chain, (guint)idx + 1);
+		view_set(v, idx, (uint64_t)c);
+		uint64_t key[2] = {idx, (uint64_t)b};
+		GBytes *k = g_bytes_new(key, sizeof(key));
+		uint64_t *known = g_hash_table_lookup(rs->terms, k);
+		if (known && *known != (uint64_t)c) {
+			g_bytes_unref(k);
+			au_sim_violate(sim, "raft_safety", node,
+				       "log matching: entry %" G_GINT64_FORMAT " of term %" G_GINT64_FORMAT
+				       " differs from another node's, or follows a different prefix", a, b);
+			return;
+		}
+		if (!known)
+			g_hash_table_insert(rs->terms, k, g_memdup2(&c, sizeof(c)));
+		else
+			g_bytes_unref(k);
+		break;
+	}
+	case AU_TR_RAFT_TRUNCATE:
+		if (v->role == 3)
+			au_sim_violate(sim, "raft_safety", node,
+				       "leader append-only: the leader truncated its log at %" G_GINT64_FORMAT, a);
+		else if ((uint64_t)a <= v->commit)
+			au_sim_violate(sim, "raft_safety", node,
+				       "committed entry lost: truncation at %" G_GINT64_FORMAT
+				       " below commit index %" G_GUINT64_FORMAT, a, v->commit);
+		else if (v->chain->len > (uint64_t)a)
+			g_array_set_size(v->chain, (guint)a);
+		break;
+	case AU_TR_RAFT_COMMIT: {
+		uint64_t idx = (uint64_t)a;
+		if (view_at(v, idx) && view_at(v, idx) != (uint64_t)c) {
+			au_sim_violate(sim, "raft_safety", node, "commit of an entry not in its log");
+			return;
+		}
+		if (v->role == 3) {
+			if (C > 0 && C < idx && view_at(v, C) && view_at(v, C) != committed_at(rs, C)) {
+				au_sim_violate(sim, "raft_safety", node,
+					       "leader commits %" G_GUINT64_FORMAT " over a log that "
+					       "differs at committed index %" G_GUINT64_FORMAT, idx, C);
+				return;
+			}
+			for (uint64_t i = C + 1; i <= idx; i++) {
+				uint64_t h = view_at(v, i);
+				g_array_append_val(rs->committed, h);
+			}
+			if (idx > C)
+				g_array_index(rs->committed, uint64_t, idx) = (uint64_t)c;
+			else if (committed_at(rs, idx) && committed_at(rs, idx) != (uint64_t)c)
+				au_sim_violate(sim, "raft_safety", node,
+					       "state machine safety: index %" G_GUINT64_FORMAT
+					       " committed twice with different entries", idx);
+		} else if (idx > C) {
+			au_sim_violate(sim, "raft_safety", node,
+				       "follower commit index %" G_GUINT64_FORMAT " beyond any leader's "
+				       "(%" G_GUINT64_FORMAT ")", idx, C);
+			return;
+		} else if (committed_at(rs, idx) && committed_at(rs, idx) != (uint64_t)c) {
+			au_sim_violate(sim, "raft_safety", node,
+				       "state machine safety: n%u committed a different entry at %"
+				       G_GUINT64_FORMAT, node, idx);
+			return;
+		}
+		v->commit = idx;
+		break;
+	}
+	case AU_TR_RAFT_APPLY: {
+		uint64_t idx = (uint64_t)a;
+		if (idx > C)
+			au_sim_violate(sim, "raft_safety", node,
+				       "applied entry %" G_GUINT64_FORMAT " before it was committed", idx);
+		else if (committed_at(rs, idx) && committed_at(rs, idx) != (uint64_t)c)
+			au_sim_violate(sim, "raft_safety", node,
+				       "state machine safety: applied a different entry at %" G_GUINT64_FORMAT,
+				       idx);
+		break;
+	}
+	case AU_TR_RAFT_INSTALL: {
+		uint64_t idx = (uint64_t)a;
+		if (idx > C || (committed_at(rs, idx) && committed_at(rs, idx) != (uint64_t)c)) {
+			au_sim_violate(sim, "raft_safety", node,
+				       "installed a snapshot at %" G_GUINT64_FORMAT " that is not the committed prefix",
+				       idx);
+			return;
+		}
+		if (view_at(v, idx) != (uint64_t)c) {
+			g_array_set_size(v->chain, (guint)idx + 1);
+			for (uint64_t i = 1; i < idx; i++)
+				g_array_index(v->chain, uint64_t, i) = 0;
+			view_set(v, idx, (uint64_t)c);
+		}
+		if (v->commit < idx)
+			v->commit = idx;
+		break;
+	}
+	case AU_TR_RAFT_RECOVER: {
+		uint64_t last = (uint64_t)a;
+		if (last > 0 && view_at(v, last) && view_at(v, last) != (uint64_t)c) {
+			au_sim_violate(sim, "raft_safety", node,
+				       "recovered a log ending at %" G_GUINT64_FORMAT " that it never had", last);
+			return;
+		}
+		if (v->chain->len > last + 1)
+			g_array_set_size(v->chain, (guint)last + 1);
+		v->commit = (uint64_t)b;
+		v->role = 0;
+		break;
+	}
+	case AU_TR_NODE_CRASH:
+		v->role = 0;
+		break;
+	default:
+		break;
+	}
+}
+
+static void rs_end(void *st, struct au_sim *sim)
+{
+	(void)st;
+	(void)sim;
+}
+
+static void rs_destroy(void *st)
+{
+	struct raft_safety *rs = st;
+	for (uint32_t n = 0; n <= rs->nodes; n++)
+		g_array_free(rs->v[n].chain, TRUE);
+	g_free(rs->v);
+	g_hash_table_destroy(rs->leaders);
+	g_hash_table_destroy(rs->terms);
+	g_array_free(rs->committed, TRUE);
+	g_free(rs);
+}
+
+/* ---- leader_within (liveness) -------------------------------------------- */
+
+struct liveness {
+	au_time heal_ns, within_ns;
+	bool met;
+};
+
+/* When the last fault of the scenario is over. */
+static au_time faults_over(const struct au_scenario *sc)
+{
+	au_time t = 0;
+	for (uint32_t i = 0; i < sc->n_faults; i++) {
+		const struct au_fault *f = &sc->faults[i];
+		au_time end = f->until >= 0 ? f->until : f->at;
+		if (f->action == AU_FAULT_CRASH && f->restart_after >= 0)
+			end = f->at + f->restart_after;
+		if (end > t)
+			t = end;
+	}
+	return t;
+}
+
+static void *lw_create(struct au_sim *sim)
+{
+	struct liveness *lw = g_new0(struct liveness, 1);
+	lw->heal_ns = faults_over(sim->sc);
+	for (char **l = sim->sc->liveness; l && *l; l++)
+		if (g_str_has_prefix(*l, "leader_within:"))
+			au_parse_duration(*l + strlen("leader_within:"), &lw->within_ns);
+	return lw;
+}
+
+static void lw_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+		     int64_t b, int64_t c)
+{
+	struct liveness *lw = st;
+	(void)node;
+	(void)a;
+	(void)b;
+	(void)c;
+	/* A leader's commit after the faults are over: a leader exists and
+	 * commands commit. */
+	if (kind == AU_TR_RAFT_COMMIT && sim->leader == node && sim->now >= lw->heal_ns &&
+	    sim->now <= lw->heal_ns + lw->within_ns)
+		lw->met = true;
+}
+
+static void lw_end(void *st, struct au_sim *sim)
+{
+	struct liveness *lw = st;
+	if (!lw->met && sim->now >= lw->heal_ns + lw->within_ns)
+		au_sim_violate(sim, "leader_within", 0,
+			       "no leader committed anything within %" G_GINT64_FORMAT
+			       " ns after the faults ended at %" G_GINT64_FORMAT " ns",
+			       lw->within_ns, lw->heal_ns);
+}
+
+static void lw_destroy(void *st) { g_free(st); }
+
+static const struct au_checker_ops all_checkers[] = {
+	{"ping_integrity", "ping", pi_create, pi_event, pi_end, pi_destroy},
+	{"raft_safety", "raft", rs_create, rs_event, rs_end, rs_destroy},
+	{"leader_within", "raft", lw_create, lw_event, lw_end, lw_destroy},
+};
+
+const char *const au_check_names[] = {"ping_integrity", "raft_safety", NULL};
 
 const char *au_check_service(const char *check)
 {
@@ -129,12 +427,22 @@ static bool service_runs(const struct au_sim *sim, const char *name)
 	return false;
 }
 
+static bool wants_liveness(const struct au_sim *sim, const char *prefix)
+{
+	for (char **l = sim->sc->liveness; l && *l; l++)
+		if (g_str_has_prefix(*l, prefix))
+			return true;
+	return false;
+}
+
 void au_check_init(struct au_sim *sim)
 {
 	sim->checkers = g_new0(struct au_checker, G_N_ELEMENTS(all_checkers));
 	for (size_t i = 0; i < G_N_ELEMENTS(all_checkers); i++) {
 		const struct au_checker_ops *ops = &all_checkers[i];
 		if (ops->service && !service_runs(sim, ops->service))
+			continue;
+		if (strcmp(ops->name, "leader_within") == 0 && !wants_liveness(sim, "leader_within:"))
 			continue;
 		struct au_checker *c = &sim->checkers[sim->n_checkers++];
 		c->ops = ops;

@@ -1,13 +1,26 @@
 /* evq.h — the simulator's event queue.
  *
- * A 4-ary min-heap of 16-byte keys (time, insertion sequence, slot) over a
- * pool of fixed-size event slots.  Events pop in total order of (time,
- * sequence of insertion): two events due at the same instant pop in the
- * order they were pushed, whatever the heap's shape.  Push and pop are
- * O(log n); cancel is O(1) (the slot is marked dead and skipped when it
- * reaches the top; the heap is compacted when dead keys outnumber live
- * ones, so memory stays proportional to live events).  A pending event
- * costs 64 bytes: a 16-byte heap key and a 48-byte slot.
+ * Events pop in total order of (time, sequence of insertion): two events
+ * due at the same instant pop in the order they were pushed, whatever the
+ * queue's internal shape.  Pending events live in a pool of fixed-size
+ * slots; the queue orders 16-byte keys (time, insertion sequence, slot):
+ *
+ *   - the run: the next few keys in order, taken off the heap ahead of time
+ *     so the engine can prefetch what their events will touch;
+ *   - a 4-ary min-heap of the keys due before `base`;
+ *   - while the queue is big, a calendar of the keys due at or after
+ *     `base`: a ring of buckets of 2^shift ns (unsorted chunks of keys)
+ *     and an unsorted list of keys beyond the ring.  When the heap runs
+ *     dry the next bucket is heapified, so the heap stays small enough for
+ *     the cache however many events are pending.
+ *
+ * Push and pop are O(log n) at worst and O(1) amortised plus a heap of
+ * about a thousand keys for big queues; cancel is O(1) (the slot is
+ * marked dead and skipped when its key reaches the front; everything is
+ * compacted when dead keys outnumber live ones, so memory stays
+ * proportional to live events).  A pending event costs 64 bytes: a 16-byte
+ * key (in the heap or a calendar chunk, whose 16-byte header is shared by
+ * 63 keys) and a 48-byte slot.
  */
 #ifndef AU_EVQ_H
 #define AU_EVQ_H
@@ -55,20 +68,43 @@ struct au_evq_slot {
  * be prefetched a few events before they run (a power of two). */
 #define AU_EVQ_AHEAD 8u
 
+struct au_evq_chunk; /* evq.c: a block of calendar keys */
+
+/* Calendar keys in no order, in chunks. */
+struct au_evq_bag {
+	struct au_evq_chunk *head;
+	size_t keys;
+};
+
 /* The queue.  Fields are private to evq.c. */
 struct au_evq {
-	struct au_evq_key *heap;
+	struct au_evq_key *heap; /* keys due before base (all of them, without a calendar) */
 	size_t len, cap;
 	struct au_evq_slot *slots;
 	size_t slots_cap;
 	uint32_t free_head;
 	uint64_t next_seq;
-	size_t dead;         /* cancelled keys still in the heap or the run */
+	size_t dead;         /* cancelled keys still queued (run, heap or calendar) */
 	uint64_t compactions;
 	/* The run: the next keys in order, a ring of ahead_len keys from
 	 * ahead_head.  Every key in the run precedes every key in the heap. */
 	struct au_evq_key ahead[AU_EVQ_AHEAD];
 	uint32_t ahead_head, ahead_len;
+	/* The calendar (while far_on): ring bucket first + i holds the keys
+	 * due in [base + i * 2^shift, base + (i + 1) * 2^shift) for i < nb;
+	 * later keys wait in `beyond`. */
+	bool far_on;
+	au_time base;
+	unsigned shift;
+	uint32_t nb, first;
+	struct au_evq_bag *ring;     /* [nb] */
+	size_t ring_keys;
+	struct au_evq_bag beyond;
+	au_time beyond_min;
+	struct au_evq_chunk *spare;  /* free chunks */
+	size_t far_on_at;            /* heap size that starts the calendar */
+	uint64_t refiled, served;    /* keys re-filed and served since it started */
+	uint64_t rebuilds;
 };
 
 #define AU_EVQ_MAX_SLOTS (1u << 24)

@@ -540,7 +540,8 @@ static bool load_check(struct loader *L)
 		if (!known) {
 			g_ptr_array_free(clean, TRUE);
 			return fail(L, "check", "invariants",
-				    "unknown or not yet implemented check '%s' (this build has: ping_integrity)",
+				    "unknown or not yet implemented check '%s' (this build has: ping_integrity, "
+				    "raft_safety, linearizable_kv)",
 				    sc->invariants[i]);
 		}
 		const char *needs = au_check_service(sc->invariants[i]);
@@ -555,12 +556,27 @@ static bool load_check(struct loader *L)
 	g_strfreev(sc->invariants);
 	sc->invariants = (char **)g_ptr_array_free(clean, FALSE);
 	g_autofree char *live = value(L, "check", "liveness");
-	if (live && *live)
-		return fail(L, "check", "liveness",
-			    "'%s': no liveness check exists in this build yet (leader_within arrives "
-			    "with raft)", live);
-	sc->liveness = g_new0(char *, 1);
-	return true;
+	sc->liveness = g_strsplit(live ? live : "", ",", -1);
+	GPtrArray *keep = g_ptr_array_new();
+	bool ok = true;
+	for (gsize i = 0; ok && sc->liveness[i]; i++) {
+		char *item = g_strstrip(sc->liveness[i]);
+		au_time t;
+		if (!*item)
+			continue;
+		if (!g_str_has_prefix(item, "leader_within:") ||
+		    !au_parse_duration(item + strlen("leader_within:"), &t) || t <= 0)
+			ok = fail(L, "check", "liveness",
+				  "'%s' is not a liveness check (this build has: leader_within:DURATION)", item);
+		else if (!has_service(sc, "raft"))
+			ok = fail(L, "check", "liveness", "'%s' needs the raft service", item);
+		else
+			g_ptr_array_add(keep, g_strdup(item));
+	}
+	g_ptr_array_add(keep, NULL);
+	g_strfreev(sc->liveness);
+	sc->liveness = (char **)g_ptr_array_free(keep, FALSE);
+	return ok;
 }
 
 /* [ping], [raft], ...: parsed through the model's own key table. */
@@ -1041,6 +1057,30 @@ static bool load_faults(struct loader *L)
 	return ok && check_schedule(L);
 }
 
+/* A liveness window that ends after the run is an impossible schedule. */
+static bool check_liveness_window(struct loader *L)
+{
+	const struct au_scenario *sc = L->sc;
+	au_time over = 0;
+	for (uint32_t i = 0; i < sc->n_faults; i++) {
+		const struct au_fault *f = &sc->faults[i];
+		au_time end = f->until >= 0 ? f->until : f->at;
+		if (f->action == AU_FAULT_CRASH && f->restart_after >= 0)
+			end = f->at + f->restart_after;
+		if (end > over)
+			over = end;
+	}
+	for (char **l = sc->liveness; l && *l; l++) {
+		au_time t = 0;
+		au_parse_duration(*l + strlen("leader_within:"), &t);
+		if (over + t > sc->duration)
+			return fail(L, "check", "liveness",
+				    "'%s': the faults end at %" G_GINT64_FORMAT " ns, so the window ends "
+				    "after the run (duration %" G_GINT64_FORMAT " ns)", *l, over, sc->duration);
+	}
+	return true;
+}
+
 static bool check_groups(struct loader *L)
 {
 	static const char *const fixed[] = {"run", "cluster", "network", "disk", "check", "trace", NULL};
@@ -1096,6 +1136,8 @@ struct au_scenario *au_scenario_load_text(const char *path, const char *text, ch
 			ok = fail(&L, "workload", NULL, "too many nodes with the client nodes");
 		if (ok)
 			ok = load_faults(&L);
+		if (ok)
+			ok = check_liveness_window(&L);
 		(void)ok;
 	}
 	g_key_file_free(L.kf);

@@ -681,6 +681,12 @@ int au_sim_finish(struct au_sim *sim)
 {
 	if (!sim->finished && !sim->violated) {
 		sim->finished = true;
+		for (au_node_id n = 1; n <= sim->nodes; n++)
+			for (uint32_t i = 0; i < sim->sc->n_services; i++) {
+				void *st = sim->node[n].svc[i].state;
+				if (st && sim->sc->services[i]->run_end)
+					sim->sc->services[i]->run_end(st);
+			}
 		au_sim_record_event(sim, 0, AU_TR_RUN_END, (int64_t)sim->stats.events, 0, 0);
 		au_check_end(sim);
 	}

@@ -87,8 +87,10 @@ static const struct {
 	{"[fault.a]\nat = 1s\naction = resume\ntarget = n2\n", "[fault.a] target: resumes n2"},
 	{"[fault.a]\nat = 1s\naction = skew\ntarget = n2\ndrift = 2000000ppm\n", "[fault.a] drift"},
 	{"[fault.a]\nat = 1s\naction = disk_fault\ntarget = n2\nkind = melt\n", "[fault.a] kind"},
-	{"[check]\ninvariants = raft_safety\n", "[check] invariants: unknown"},
-	{"[check]\nliveness = leader_within:5s\n", "[check] liveness"},
+	{"[check]\ninvariants = raft_safety\n", "[check] invariants: check 'raft_safety' needs service raft"},
+	{"[check]\ninvariants = no_such_check\n", "[check] invariants: unknown"},
+	{"[check]\nliveness = leader_within:5s\n", "[check] liveness: 'leader_within:5s' needs the raft service"},
+	{"[check]\nliveness = soon\n", "[check] liveness: 'soon' is not a liveness check"},
 	{"[fault.]\nat = 1s\naction = heal\n", "[fault.]"},
 };
 

@@ -12,6 +12,7 @@ Suite *scenario_suite(void);
 Suite *sim_suite(void);
 Suite *cli_suite(void);
 Suite *trace_suite(void);
+Suite *analysis_suite(void);
 
 /* Run a shell command, capture stdout into *out (caller frees), return the
  * exit status (or -1 if it did not exit normally). */
