@@ -229,7 +229,14 @@ static void server_recv(struct kv *s, au_node_id from, struct au_rbuf *rb)
 	struct pending *p = new_pending(s, from, client, seq, op, key);
 	int rc;
 	if (op == AU_KV_GET) {
+#ifdef AU_BUG_KV_LOCAL_READ
+		/* Planted bug: a leader answers reads from its own state without
+		 * confirming it still leads (no ReadIndex). */
+		rc = 0;
+		read_done(p, true, 0, NULL, 0);
+#else
 		rc = au_raft_read_index(s->raft, read_done, p);
+#endif
 	} else {
 		uint8_t cmd[32];
 		struct au_wbuf w;

@@ -15,6 +15,11 @@
 
 #include "sim_internal.h"
 
+#include <stdio.h>
+
+#include "../models/kv.h"
+#include "linearize.h"
+
 struct au_checker_ops {
 	const char *name;
 	const char *service; /* runs only when this service runs */
@@ -403,13 +408,97 @@ static void lw_end(void *st, struct au_sim *sim)
 
 static void lw_destroy(void *st) { g_free(st); }
 
+/* ---- linearizable_kv --------------------------------------------------------
+ * The KV clients' /history rows, checked at the end of the run with the
+ * Wing-Gong/Lowe search of linearize.c (unknown outcomes may or may not
+ * have taken effect). */
+
+#define LIN_BUDGET (UINT64_C(1) << 22) /* configurations per key; past it: gave up */
+
+struct lin_state {
+	struct au_lin_history *h;
+	uint64_t ops;
+};
+
+static void *lin_create(struct au_sim *sim)
+{
+	(void)sim;
+	struct lin_state *ls = g_new0(struct lin_state, 1);
+	ls->h = au_lin_new();
+	return ls;
+}
+
+static void lin_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+		      int64_t b, int64_t c)
+{
+	(void)st; (void)sim; (void)node; (void)kind; (void)a; (void)b; (void)c;
+}
+
+static void lin_row(void *st, const struct au_kv_history_row *row, uint64_t record)
+{
+	struct lin_state *ls = st;
+	struct au_lin_entry e = {0};
+	e.client = row->client;
+	e.op = row->op == AU_KV_GET ? AU_LIN_GET : row->op == AU_KV_PUT ? AU_LIN_PUT : AU_LIN_CAS;
+	e.key = row->key;
+	e.value = row->value;
+	e.expected = row->expected;
+	e.cas_ok = row->cas_ok;
+	e.call_ns = row->call_ns;
+	e.return_ns = row->outcome == AU_KV_UNKNOWN ? row->call_ns : row->return_ns;
+	e.outcome = row->outcome == AU_KV_OK ? AU_LIN_OK
+		    : row->outcome == AU_KV_FAIL ? AU_LIN_FAIL : AU_LIN_UNKNOWN;
+	e.id = record;
+	au_lin_add(ls->h, &e);
+	ls->ops++;
+}
+
+static void lin_end(void *st, struct au_sim *sim)
+{
+	struct lin_state *ls = st;
+	struct au_lin_result res;
+	au_lin_check(ls->h, LIN_BUDGET, &res);
+	if (res.gave_up && !res.linearizable) {
+		fprintf(stderr, "aureon-sim: linearizable_kv: search budget exhausted on key %" G_GINT64_FORMAT
+				"; no verdict\n", res.key);
+		sim->lin_gave_up = true;
+	} else if (!res.linearizable) {
+		char window[2048];
+		au_lin_format_window(&res, window, sizeof(window));
+		fprintf(stderr, "aureon-sim: linearizable_kv: %s\n", window);
+		au_sim_violate(sim, "linearizable_kv", 0,
+			       "key %" G_GINT64_FORMAT ": %zu operations with no legal order (first "
+			       "record %" G_GUINT64_FORMAT "); the window is printed on stderr",
+			       res.key, res.n_window, res.n_window ? res.window[0].id : 0);
+	}
+	au_lin_result_free(&res);
+}
+
+static void lin_destroy(void *st)
+{
+	struct lin_state *ls = st;
+	au_lin_free(ls->h);
+	g_free(ls);
+}
+
 static const struct au_checker_ops all_checkers[] = {
 	{"ping_integrity", "ping", pi_create, pi_event, pi_end, pi_destroy},
 	{"raft_safety", "raft", rs_create, rs_event, rs_end, rs_destroy},
 	{"leader_within", "raft", lw_create, lw_event, lw_end, lw_destroy},
+	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy},
 };
 
-const char *const au_check_names[] = {"ping_integrity", "raft_safety", NULL};
+const char *const au_check_names[] = {"ping_integrity", "raft_safety", "linearizable_kv", NULL};
+
+void au_check_row(struct au_sim *sim, uint32_t service, uint32_t table, const void *row,
+		  uint64_t record)
+{
+	if (sim->sc->services[service] != &au_kv_model || table != 0)
+		return;
+	for (size_t i = 0; i < sim->n_checkers; i++)
+		if (sim->checkers[i].ops->event == lin_event)
+			lin_row(sim->checkers[i].state, row, record);
+}
 
 const char *au_check_service(const char *check)
 {

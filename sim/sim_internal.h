@@ -127,6 +127,7 @@ struct au_sim {
 	struct au_checker *checkers;
 	size_t n_checkers;
 	bool violated;
+	bool lin_gave_up; /* linearizable_kv ran out of search budget */
 	struct au_violation violation;
 	au_node_id leader; /* last node that traced itself leader, 0: none */
 	au_node_id *fault_node; /* [n_faults]: node each fault acted on */
@@ -191,6 +192,9 @@ void au_check_init(struct au_sim *sim);
 void au_check_event(struct au_sim *sim, uint64_t record, au_node_id node, uint16_t kind,
 		    int64_t a, int64_t b, int64_t c);
 void au_check_end(struct au_sim *sim);
+/* A model table row, for checkers that read tables (the KV history). */
+void au_check_row(struct au_sim *sim, uint32_t service, uint32_t table, const void *row,
+		  uint64_t record);
 void au_check_free(struct au_sim *sim);
 /* Known check names for scenario validation; NULL-terminated. */
 extern const char *const au_check_names[];
