@@ -1,0 +1,282 @@
+/* test_raft.c — Raft and the KV store: every raft scenario passes its
+ * checks over a range of seeds, runs are deterministic, sessions make a
+ * retried command apply once, ReadIndex answers only on a confirmed leader,
+ * and the raft_safety checker reports each kind of violation when fed the
+ * traces of one (so it is not vacuous). */
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../models/kv.h"
+#include "../models/raft.h"
+#include "../models/trace_kinds.h"
+#include "../models/wire.h"
+#include "../sim/sim.h"
+#include "tests.h"
+
+static struct au_scenario *load(const char *path)
+{
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load(path, &err);
+	ck_assert_msg(sc, "%s", err);
+	return sc;
+}
+
+static const char *const raft_scenarios[] = {
+	"scenarios/raft-basic.ini",        "scenarios/raft-leader-crash.ini",
+	"scenarios/raft-partition-heal.ini", "scenarios/raft-figure8.ini",
+	"scenarios/raft-flaky-network.ini", "scenarios/raft-disk-faults.ini",
+	"scenarios/raft-membership.ini",   "scenarios/raft-storm.ini",
+};
+
+/* _i = scenario * 100 + seed */
+START_TEST(scenario_passes)
+{
+	const char *path = raft_scenarios[_i / 100];
+	uint64_t seed = (uint64_t)(_i % 100);
+	struct au_scenario *sc = load(path);
+	struct au_sim *sim = au_sim_new(sc, seed);
+	int rc = au_sim_run(sim, sc->duration);
+	if (rc == 0)
+		rc = au_sim_finish(sim);
+	const struct au_violation *v = au_sim_violation(sim);
+	ck_assert_msg(rc == 0, "%s seed %llu: %s at t=%lld on n%u: %s", path,
+		      (unsigned long long)seed, v ? v->check : "?", v ? (long long)v->t_ns : 0LL,
+		      v ? v->node : 0, v ? v->detail : "");
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+static void run_hash(const char *path, uint64_t seed, char out[65])
+{
+	struct au_scenario *sc = load(path);
+	struct au_sim *sim = au_sim_new(sc, seed);
+	au_sim_run(sim, sc->duration);
+	au_sim_finish(sim);
+	au_sim_trace_hash(sim, out);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+
+START_TEST(deterministic)
+{
+	char a[65], b[65], c[65];
+	run_hash(raft_scenarios[_i], 5, a);
+	run_hash(raft_scenarios[_i], 5, b);
+	run_hash(raft_scenarios[_i], 6, c);
+	ck_assert_str_eq(a, b);
+	ck_assert_str_ne(a, c);
+}
+END_TEST
+
+START_TEST(same_hash_at_O0)
+{
+	const char *o0 = getenv("AU_BIN_O0");
+	if (!o0 || !*o0)
+		return;
+	for (size_t i = 0; i < G_N_ELEMENTS(raft_scenarios); i += 3) {
+		g_autofree char *a1 = g_strdup_printf("%s/aureon-sim run %s --json", au_test_bin(), raft_scenarios[i]);
+		g_autofree char *a2 = g_strdup_printf("%s/aureon-sim run %s --json", o0, raft_scenarios[i]);
+		char *x = NULL, *y = NULL;
+		au_test_run(a1, &x);
+		au_test_run(a2, &y);
+		g_autofree char *hx = au_test_json_hash(x), *hy = au_test_json_hash(y);
+		ck_assert_msg(hx && hy && strcmp(hx, hy) == 0, "%s: -O2 %s vs -O0 %s", raft_scenarios[i], hx, hy);
+		g_free(x);
+		g_free(y);
+	}
+}
+END_TEST
+
+/* ---- driving Raft's API directly -------------------------------------------- */
+
+struct done_log {
+	int calls, ok;
+	uint8_t result[16];
+	size_t len;
+};
+
+static void on_done(void *ctx, bool ok, uint64_t index, const uint8_t *result, size_t len)
+{
+	struct done_log *d = ctx;
+	(void)index;
+	d->calls++;
+	d->ok += ok;
+	if (ok && len <= sizeof(d->result)) {
+		memcpy(d->result, result, len);
+		d->len = len;
+	}
+}
+
+static struct au_raft *leader_of(struct au_sim *sim, uint32_t nodes)
+{
+	for (au_node_id n = 1; n <= nodes; n++) {
+		const struct au_env *e = au_sim_env(sim, n, 0);
+		struct au_raft *r = au_sim_node_up(sim, n) ? e->ops->local_service(e->ctx, "raft") : NULL;
+		if (r && au_raft_is_leader(r))
+			return r;
+	}
+	return NULL;
+}
+
+START_TEST(session_applies_a_retry_once)
+{
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load_text(
+		"s.ini", "[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft,kv\n"
+			 "[workload]\nkv_clients = 0\n", &err);
+	ck_assert_msg(sc, "%s", err);
+	struct au_sim *sim = au_sim_new(sc, 3);
+	au_sim_run(sim, 2 * AU_NS_PER_S);
+	struct au_raft *r = leader_of(sim, 3);
+	ck_assert_msg(r, "no leader after 2 s");
+	/* CAS key 42 from 0 to 7: applied twice, the second would fail. */
+	uint8_t cmd[32];
+	struct au_wbuf w;
+	au_wbuf_init(&w, cmd, sizeof(cmd));
+	au_put_u8(&w, AU_KV_CAS);
+	au_put_u64(&w, 42);
+	au_put_u64(&w, 7);
+	au_put_u64(&w, 0);
+	struct done_log first = {0}, retry = {0}, other = {0};
+	ck_assert_int_eq(au_raft_submit(r, 1, 99, 1, cmd, w.len, on_done, &first), 0);
+	ck_assert_int_eq(au_raft_submit(r, 1, 99, 1, cmd, w.len, on_done, &retry), 0);
+	ck_assert_int_eq(au_raft_submit(r, 1, 98, 1, cmd, w.len, on_done, &other), 0);
+	au_sim_run(sim, 3 * AU_NS_PER_S);
+	ck_assert(first.calls == 1 && first.ok == 1 && retry.calls == 1 && retry.ok == 1);
+	ck_assert_int_eq(first.result[0], 1); /* swapped */
+	ck_assert_int_eq(retry.result[0], 1); /* the retry got the first result */
+	ck_assert_int_eq(other.result[0], 0); /* a different session really re-ran it */
+	/* A follower refuses proposals. */
+	for (au_node_id n = 1; n <= 3; n++) {
+		const struct au_env *e = au_sim_env(sim, n, 0);
+		struct au_raft *f = e->ops->local_service(e->ctx, "raft");
+		if (f && !au_raft_is_leader(f)) {
+			ck_assert_int_eq(au_raft_submit(f, 1, 1, 1, cmd, w.len, on_done, &first), -AU_EINVAL);
+			ck_assert_int_eq(au_raft_read_index(f, on_done, &first), -AU_EINVAL);
+		}
+	}
+	struct done_log read = {0};
+	ck_assert_int_eq(au_raft_read_index(r, on_done, &read), 0);
+	ck_assert_int_eq(read.calls, 0); /* needs a heartbeat round first */
+	au_sim_run(sim, 3 * AU_NS_PER_S + 100 * AU_NS_PER_MS);
+	ck_assert(read.calls == 1 && read.ok == 1);
+	au_sim_finish(sim);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(bad_messages_are_dropped)
+{
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load_text(
+		"b.ini", "[run]\nduration = 5s\n[cluster]\nnodes = 3\nservices = raft\n", &err);
+	ck_assert(sc);
+	struct au_sim *sim = au_sim_new(sc, 1);
+	au_sim_run(sim, 1 * AU_NS_PER_S);
+	const struct au_env *e = au_sim_env(sim, 1, 0);
+	/* garbage, a truncated append, a valid checksum over nonsense */
+	uint8_t junk[64];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 37);
+	au_send(e, 2, junk, sizeof(junk));
+	uint8_t buf[64];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, 3);
+	au_put_u64(&w, 1);
+	au_wbuf_seal(&w);
+	au_send(e, 2, buf, w.len);
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, 200);
+	au_wbuf_seal(&w);
+	au_send(e, 2, buf, w.len);
+	ck_assert_int_eq(au_sim_run(sim, 5 * AU_NS_PER_S), 0);
+	ck_assert_int_eq(au_sim_finish(sim), 0);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+/* ---- the checker is not vacuous ----------------------------------------------- */
+
+struct forged {
+	au_node_id node;
+	uint16_t kind;
+	int64_t a, b, c;
+};
+
+static const char *run_forged(const struct forged *ev, size_t n)
+{
+	static char check[64];
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load_text(
+		"f.ini", "[run]\nduration = 1s\n[cluster]\nnodes = 3\nservices = raft\n"
+			 "[raft]\nelection_timeout = 10s..11s\n", &err);
+	ck_assert(sc);
+	struct au_sim *sim = au_sim_new(sc, 1);
+	au_sim_run(sim, 0);
+	for (size_t i = 0; i < n; i++)
+		au_trace(au_sim_env(sim, ev[i].node, 0), ev[i].kind, ev[i].a, ev[i].b, ev[i].c);
+	const struct au_violation *v = au_sim_violation(sim);
+	g_strlcpy(check, v ? v->detail : "", sizeof(check));
+	au_sim_free(sim);
+	au_scenario_free(sc);
+	return check;
+}
+
+START_TEST(checker_reports_each_violation)
+{
+	const struct forged two_leaders[] = {{1, AU_TR_RAFT_ROLE, 5, 3, 1}, {2, AU_TR_RAFT_ROLE, 5, 3, 2}};
+	ck_assert(strstr(run_forged(two_leaders, 2), "election safety"));
+	const struct forged mismatch[] = {{1, AU_TR_RAFT_APPEND, 1, 1, 111}, {2, AU_TR_RAFT_APPEND, 1, 1, 222}};
+	ck_assert(strstr(run_forged(mismatch, 2), "log matching"));
+	const struct forged leader_trunc[] = {{1, AU_TR_RAFT_ROLE, 2, 3, 1}, {1, AU_TR_RAFT_TRUNCATE, 1, 2, 0}};
+	ck_assert(strstr(run_forged(leader_trunc, 2), "append-only"));
+	const struct forged lost[] = {{1, AU_TR_RAFT_ROLE, 2, 3, 1}, {1, AU_TR_RAFT_APPEND, 1, 2, 9},
+				      {1, AU_TR_RAFT_COMMIT, 1, 2, 9}, {2, AU_TR_RAFT_ROLE, 3, 3, 2}};
+	ck_assert(strstr(run_forged(lost, 4), "leader completeness"));
+	const struct forged beyond[] = {{2, AU_TR_RAFT_APPEND, 1, 1, 7}, {2, AU_TR_RAFT_COMMIT, 1, 1, 7}};
+	ck_assert(strstr(run_forged(beyond, 2), "beyond any leader"));
+	const struct forged early[] = {{2, AU_TR_RAFT_APPEND, 1, 1, 7}, {2, AU_TR_RAFT_APPLY, 1, 1, 7}};
+	ck_assert(strstr(run_forged(early, 2), "before it was committed"));
+	const struct forged below[] = {{1, AU_TR_RAFT_ROLE, 2, 3, 1}, {1, AU_TR_RAFT_APPEND, 1, 2, 9},
+				       {1, AU_TR_RAFT_COMMIT, 1, 2, 9}, {2, AU_TR_RAFT_APPEND, 1, 2, 9},
+				       {2, AU_TR_RAFT_COMMIT, 1, 2, 9}, {2, AU_TR_RAFT_TRUNCATE, 1, 2, 0}};
+	ck_assert(strstr(run_forged(below, 6), "committed entry lost"));
+	const struct forged fine[] = {{1, AU_TR_RAFT_ROLE, 2, 3, 1}, {1, AU_TR_RAFT_APPEND, 1, 2, 9},
+				      {2, AU_TR_RAFT_APPEND, 1, 2, 9}, {1, AU_TR_RAFT_COMMIT, 1, 2, 9},
+				      {2, AU_TR_RAFT_COMMIT, 1, 2, 9}, {2, AU_TR_RAFT_APPLY, 1, 2, 9}};
+	ck_assert_str_eq(run_forged(fine, 6), "");
+}
+END_TEST
+
+Suite *raft_suite(void)
+{
+	Suite *s = suite_create("raft");
+	TCase *sc = tcase_create("scenarios");
+	tcase_set_timeout(sc, 300);
+	/* 8 scenarios x seeds 1..10 in make test; make test-all adds 11..99 */
+	for (int k = 0; k < (int)G_N_ELEMENTS(raft_scenarios); k++)
+		tcase_add_loop_test(sc, scenario_passes, k * 100 + 1, k * 100 + 11);
+	suite_add_tcase(s, sc);
+	TCase *more = tcase_create("scenarios-many-seeds");
+	tcase_set_tags(more, "slow");
+	tcase_set_timeout(more, 1200);
+	for (int k = 0; k < (int)G_N_ELEMENTS(raft_scenarios); k++)
+		tcase_add_loop_test(more, scenario_passes, k * 100 + 11, k * 100 + 100);
+	suite_add_tcase(s, more);
+	TCase *det = tcase_create("determinism");
+	tcase_set_timeout(det, 120);
+	tcase_add_loop_test(det, deterministic, 0, (int)G_N_ELEMENTS(raft_scenarios));
+	tcase_add_test(det, same_hash_at_O0);
+	suite_add_tcase(s, det);
+	TCase *api = tcase_create("api");
+	tcase_add_test(api, session_applies_a_retry_once);
+	tcase_add_test(api, bad_messages_are_dropped);
+	tcase_add_test(api, checker_reports_each_violation);
+	suite_add_tcase(s, api);
+	return s;
+}
