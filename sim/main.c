@@ -188,6 +188,16 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	}
 	if (shown < sc->nodes)
 		printf("  ... (%u more nodes)\n", sc->nodes - shown);
+	for (uint32_t k = 1; k <= sc->clients && k <= 5; k++) {
+		for (uint32_t sv = 0; sv < sc->n_services; sv++) {
+			char line[512];
+			au_sim_model_summary(sim, sc->nodes + k, sv, line, sizeof(line));
+			if (line[0])
+				printf("  n%u %s: %s\n", sc->nodes + k, sc->services[sv]->name, line);
+		}
+	}
+	if (sc->clients > 5)
+		printf("  ... (%u more client nodes)\n", sc->clients - 5);
 	const char *names[32], *results[32];
 	size_t n = au_sim_checks(sim, names, results, 32);
 	printf("  checks:");
