@@ -161,6 +161,7 @@ struct au_raft {
 	GHashTable *sessions; /* client -> struct session */
 	/* counters */
 	uint64_t dropped_msgs, bad_msgs, elections;
+	uint8_t sendbuf[APPEND_BYTES_MAX + 128];
 };
 
 static void trace(struct au_raft *r, uint16_t kind, int64_t a, int64_t b, int64_t c)
@@ -1065,7 +1066,7 @@ static void send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 		uint64_t prev = heartbeat ? p->match : p->next - 1;
 		if (heartbeat && prev < r->snap_index)
 			prev = p->next - 1;
-		uint8_t *buf = g_malloc(APPEND_BYTES_MAX + 128);
+		uint8_t *buf = r->sendbuf; /* reused: appends are built one at a time */
 		struct au_wbuf w;
 		au_wbuf_init(&w, buf, APPEND_BYTES_MAX + 128);
 		au_put_u8(&w, MSG_APPEND);
@@ -1092,7 +1093,6 @@ static void send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 		for (int b = 0; b < 4; b++)
 			buf[count_at + b] = (uint8_t)(count >> (8 * b));
 		send_durable(r, to, &w, 0);
-		g_free(buf);
 		if (heartbeat)
 			return;
 		p->next = prev + count + 1;

@@ -92,15 +92,48 @@ static void crc_table_build(void)
 	crc_table_ready = 1;
 }
 
-uint32_t au_crc32c(uint32_t crc, const void *buf, size_t n)
+static uint32_t crc32c_table(uint32_t crc, const uint8_t *p, size_t n)
 {
 	if (!crc_table_ready)
 		crc_table_build();
-	const uint8_t *p = buf;
-	crc = ~crc;
 	for (size_t i = 0; i < n; i++)
 		crc = crc_table[(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
-	return ~crc;
+	return crc;
+}
+
+#if defined(__x86_64__)
+/* The SSE4.2 crc32 instruction computes the same CRC-32C, ~20x faster;
+ * chosen at run time, so results never depend on the machine. */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p,
+							   size_t n)
+{
+	uint64_t c = crc;
+	while (n >= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+		p += 8;
+		n -= 8;
+	}
+	crc = (uint32_t)c;
+	while (n--)
+		crc = __builtin_ia32_crc32qi(crc, *p++);
+	return crc;
+}
+#endif
+
+uint32_t au_crc32c(uint32_t crc, const void *buf, size_t n)
+{
+	const uint8_t *p = buf;
+	crc = ~crc;
+#if defined(__x86_64__)
+	static int hw = -1;
+	if (hw < 0)
+		hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+	if (hw)
+		return ~crc32c_hw(crc, p, n);
+#endif
+	return ~crc32c_table(crc, p, n);
 }
 
 void au_wbuf_seal(struct au_wbuf *w)
