@@ -63,3 +63,22 @@ printf '| wall time, --trace (median of %s) | %.2f s: %.2fx untraced | <= 2x |\n
 printf '| trace file | %s bytes, %s records: %.1f bytes/record; /events %.1f bytes/row | <= 12 bytes/event |\n' \
   "$bytes" "$records" "$(awk -v a="$bytes" -v b="$records" 'BEGIN{print a/b}')" \
   "$(awk -v a="$evbytes" -v b="$evrows" 'BEGIN{print a/b}')"
+
+echo
+echo "| Raft | value | target |"
+echo "|---|---|---|"
+s=$(date +%s.%N); $sim run scenarios/raft-hour.ini --json > "$tmp/hour.json"; e=$(date +%s.%N)
+printf '| raft-hour: 5 nodes, 1,000 client ops/s, 1 simulated hour | %.1f s wall, %s events, result %s | < 30 s |\n' \
+  "$(awk -v a="$s" -v b="$e" 'BEGIN{print b-a}')" "$(field events < "$tmp/hour.json")" \
+  "$(grep -o '"result": "[a-z]*"' "$tmp/hour.json" | cut -d'"' -f4)"
+# 1,000 seeds of raft-flaky-network, two workers (odd and even seeds).
+s=$(date +%s.%N)
+for half in 0 1; do
+  ( fails=0; for seed in $(seq $((1 + half)) 2 1000); do
+      $sim run scenarios/raft-flaky-network.ini --seed "$seed" --json > /dev/null || fails=$((fails + 1))
+    done; echo "$fails" > "$tmp/flaky.$half" ) &
+done
+wait
+e=$(date +%s.%N)
+printf '| 1,000 seeds of raft-flaky-network (30 simulated s each), 2 workers | %.1f s wall, %s failed | < 60 s |\n' \
+  "$(awk -v a="$s" -v b="$e" 'BEGIN{print b-a}')" "$(( $(cat "$tmp/flaky.0") + $(cat "$tmp/flaky.1") ))"

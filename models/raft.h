@@ -21,7 +21,7 @@
 
 #include "model.h"
 
-#define AU_RAFT_MAX_NODES 64u
+#define AU_RAFT_MAX_NODES 63u /* voters are bits 1..63 of a uint64 */
 #define AU_RAFT_MAX_MACHINES 8u
 
 struct au_raft_config {

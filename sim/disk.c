@@ -121,6 +121,12 @@ static void apply_write(GByteArray *img, uint64_t off, const uint8_t *data, uint
 
 static void apply_truncate(GByteArray *img, uint64_t len)
 {
+	if (len == 0 && img->len) {
+		/* Give the memory back: Raft empties whole log segments after
+		 * compaction, and set_size keeps the old capacity. */
+		g_free(g_byte_array_steal(img, NULL));
+		return;
+	}
 	guint old = img->len;
 	g_byte_array_set_size(img, (guint)len);
 	if (len > old)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../models/phold.h"
+#include "bench_raft.h"
 #include "scenario.h"
 #include "trace_h5.h"
 #include "sim.h"
@@ -25,6 +26,10 @@ static const char *const usage_top =
 	"                      run a scenario file; prints a summary and the trace hash\n"
 	"  bench phold [--lps N] [--init E] [--remote R] [--events M] [--json]\n"
 	"                      PHOLD throughput through the engine\n"
+	"  bench raft-election [--trials N] [--csv FILE] [--json]\n"
+	"                      the Raft paper's Figure 16: time to elect after a crash\n"
+	"  bench raft [--commands N] [--json]\n"
+	"                      Raft commit throughput (5 nodes, log compaction on)\n"
 	"  divergence A B      first differing record of two --records dumps\n"
 	"  help | --help       this text;  --version  the version\n"
 	"\n"
@@ -45,7 +50,9 @@ static const char *const usage_run =
 	"  --force         overwrite an existing --trace file\n";
 
 static const char *const usage_bench =
-	"usage: aureon-sim bench phold [options]\n"
+	"usage: aureon-sim bench phold|raft|raft-election [options]\n"
+	"       (aureon-sim bench raft --help, bench raft-election --help for theirs)\n"
+	"\nphold options:\n"
 	"\n"
 	"  --lps N         logical processes (virtual nodes), default 1024\n"
 	"  --init E        initial events per LP, default 16\n"
@@ -349,9 +356,13 @@ static int cmd_bench(int argc, char **argv)
 		fputs(usage_bench, argc < 1 ? stderr : stdout);
 		return argc < 1 ? EXIT_USAGE : EXIT_PASS;
 	}
+	if (strcmp(argv[0], "raft-election") == 0)
+		return au_bench_raft_election(argc - 1, argv + 1);
+	if (strcmp(argv[0], "raft") == 0)
+		return au_bench_raft(argc - 1, argv + 1);
 	if (strcmp(argv[0], "phold") != 0)
-		return usage_error(usage_bench, "unknown bench '%s' (this build has: phold; raft and "
-						"swim arrive with those models)", argv[0]);
+		return usage_error(usage_bench, "unknown bench '%s' (this build has: phold, raft, "
+						"raft-election; swim arrives with that model)", argv[0]);
 	uint64_t lps = 1024, init = 16, events = 20000000, seed = 42;
 	double remote = 0.9;
 	bool json = false;

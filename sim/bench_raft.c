@@ -1,0 +1,1177 @@
+/* bench_raft.c — the Raft benchmarks of aureon-sim (see bench_raft.h).
+ *
+ * `bench raft-election` reproduces Figure 16 of the Raft paper (Ongaro &
+ * Ousterhout, "In Search of an Understandable Consensus Algorithm", extended
+ * version, §9.3; the same benchmark is in the leader-election chapter of
+ * Ongaro's dissertation): a five-server cluster with a stable leader, the
+ * leader crashed at a random point within its heartbeat interval and kept
+ * down, and the time until a new leader is elected, over 1,000 independent
+ * trials per election-timeout range.
+ *
+ * `bench raft` measures replication throughput: a five-server cluster with
+ * log compaction on, driven by closed-loop KV clients that issue puts back
+ * to back (or by one in-process pipeline of proposals to the leader),
+ * until 100,000 commands have committed; it reports committed commands per
+ * wall-clock second, overall and per tenth of the run (so a rate that falls
+ * as the log grows would show), and per simulated second.
+ *
+ * Both build their scenario as text and run it through the public engine
+ * API (scenario.h, sim.h) only.  Raft is observed from outside between
+ * au_sim_run calls: the env of a node's service hands out the node's
+ * struct au_raft through local_service("raft") (NULL while the node is
+ * down), and raft.h's observers read its role, term and commit index.
+ * Reading state between events changes nothing, so every simulated result
+ * is a function of the seed alone; only the wall-clock times vary.
+ */
+#include "bench_raft.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../models/raft.h"
+#include "scenario.h"
+#include "sim.h"
+
+enum { BR_EXIT_OK = 0, BR_EXIT_USAGE = 2 };
+
+/* ---- shared helpers ------------------------------------------------------ */
+
+/* Monotonic wall-clock time in seconds. */
+static double br_wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Peak resident set size of this process in bytes. */
+static uint64_t br_peak_rss(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)ru.ru_maxrss * 1024u;
+}
+
+/* Print "aureon-sim: MESSAGE" and the usage text on stderr; returns 2. */
+static int br_usage_error(const char *usage, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static int br_usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "aureon-sim: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n\n%s", usage);
+	va_end(ap);
+	return BR_EXIT_USAGE;
+}
+
+/* Parse a non-negative decimal integer that fills the whole string. */
+static bool br_parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || !g_ascii_isdigit(s[0]))
+		return false;
+	char *end;
+	errno = 0;
+	guint64 v = g_ascii_strtoull(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* SplitMix64 finaliser: the per-trial seeds and crash offsets. */
+static uint64_t br_mix(uint64_t x)
+{
+	x += UINT64_C(0x9e3779b97f4a7c15);
+	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return x ^ (x >> 31);
+}
+
+/* The Raft instance of node `n` (service index 0 must be raft), or NULL
+ * while the node is down. */
+static struct au_raft *br_raft(struct au_sim *sim, au_node_id n)
+{
+	if (!au_sim_node_up(sim, n))
+		return NULL;
+	const struct au_env *e = au_sim_env(sim, n, 0);
+	return e ? e->ops->local_service(e->ctx, "raft") : NULL;
+}
+
+/* The leader that every running server agrees on (same term, each
+ * follower's leader hint pointing at it), or 0 if there is none. */
+static au_node_id br_agreed_leader(struct au_sim *sim, uint32_t nodes)
+{
+	au_node_id leader = 0;
+	uint64_t term = 0;
+	for (au_node_id n = 1; n <= nodes; n++) {
+		struct au_raft *r = br_raft(sim, n);
+		if (r && au_raft_is_leader(r)) {
+			if (leader)
+				return 0; /* two nodes think they lead (old and new term) */
+			leader = n;
+			term = au_raft_term(r);
+		}
+	}
+	if (!leader)
+		return 0;
+	for (au_node_id n = 1; n <= nodes; n++) {
+		struct au_raft *r = br_raft(sim, n);
+		if (!r || n == leader)
+			continue;
+		if (au_raft_term(r) != term || au_raft_leader_hint(r) != leader)
+			return 0;
+	}
+	return leader;
+}
+
+/* Append `s` to `o` as a JSON string literal. */
+static void br_json_string(GString *o, const char *s)
+{
+	g_string_append_c(o, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_printf(o, "\\%c", *p);
+		else if (*p < 0x20)
+			g_string_append_printf(o, "\\u%04x", *p);
+		else
+			g_string_append_c(o, (char)*p);
+	}
+	g_string_append_c(o, '"');
+}
+
+/* Append a number to a JSON object, or null when it is not finite. */
+static void br_json_num(GString *o, const char *key, double v, const char *sep)
+{
+	if (isfinite(v))
+		g_string_append_printf(o, "%s\"%s\": %.3f", sep, key, v);
+	else
+		g_string_append_printf(o, "%s\"%s\": null", sep, key);
+}
+
+/* ==== bench raft-election ================================================= */
+
+/* The experiment, and what the paper measured (Figure 16 of the extended
+ * paper, §9.3; the same benchmark is in the leader-election chapter of
+ * Ongaro's dissertation):
+ *
+ *   LogCabin, five servers on gigabit Ethernet, "broadcast time (network
+ *   round trip plus disk write) of roughly 15 ms".  The benchmark
+ *   repeatedly crashed the leader and timed until the other servers
+ *   received the new leader's first heartbeat.  The leader was crashed
+ *   randomly within its heartbeat interval, which was half the minimum
+ *   election timeout, so the smallest possible downtime is about half the
+ *   minimum election timeout.  1,000 trials per line (100 for 150-150).
+ *   Its numbers:
+ *     150-150 ms (no randomness): "consistently took longer than 10 s" —
+ *                                  many split votes;
+ *     150-155 ms: median downtime 287 ms;
+ *     150-200 ms: worst of 1,000 trials 513 ms;
+ *     12-24 ms:   mean 35 ms, longest 152 ms (below that Raft's timing
+ *                 requirement, broadcast << election timeout, breaks).
+ *
+ * Differences from the paper's setup, all deliberate:
+ *   - The paper's benchmark synchronised the leader's heartbeats before
+ *     the crash and gave the servers logs of different lengths (two of
+ *     the four survivors could not win).  Here the logs are equal (no
+ *     client traffic: a trial must stay cheap) and the followers' timers
+ *     start when the last heartbeat reaches each of them, i.e. spread by
+ *     the latency jitter.  The dissertation shows (by simulation) that the
+ *     log difference changes election times only a little.
+ *   - The first table is crash until some survivor *becomes* leader.  The
+ *     second ("heard") is the paper's measure: crash until every surviving
+ *     server follows the new leader, i.e. has received its first
+ *     AppendEntries (about one one-way latency later).
+ *   - PreVote and CheckQuorum are off: the paper measures the basic
+ *     algorithm, and PreVote adds a round trip to every election (and a
+ *     pre-vote round to every split), which would shift every curve.
+ *
+ * The network: the paper gives only the broadcast time, 15 ms, defined as
+ * a round trip plus a disk write.  We take a one-way latency uniform in
+ * 5..9 ms (mean 7 ms, round trip 14 ms) and a sync of 0.5..1.5 ms (mean
+ * 1 ms): round trip plus disk write = 15 ms on average.  The 4 ms of
+ * jitter is the only thing that separates the followers' timers in the
+ * no-randomness range.  --latency and --sync change both.
+ *
+ * What this model gives (seed 42, 1,000 trials, crash to new leader, ms):
+ *                 median    mean     p99     max   rounds  paper
+ *     150-150       >30 s: no trial elected a leader    >10 s
+ *     150-155       1973    2553    9248   19662   16.9    median 287
+ *     150-200        157     183     503     680    1.2    max 513
+ *     150-300        167     176     382     552    1.05
+ *     12-24           82      97     298     507   40      mean 35, max 152
+ *   and with a LAN, --latency 'uniform(50us,150us)' (same sync):
+ *     150-155        125     159     549     904    1.3
+ *     150-200        126     127     177     317    1.0
+ *     12-24           14      15      33      58    1.06
+ *   Wide ranges (>= 25 ms of randomness) agree with the paper; narrow
+ *   ones bracket it: what decides a narrow-range election is not the
+ *   broadcast time but how long a candidate's RequestVote takes to reach
+ *   the others (its own sync, since Raft here makes term and vote durable
+ *   before sending, plus one one-way latency).  A candidate wins only if it
+ *   times out that much before the others, and after a split vote every
+ *   candidate re-arms from its own start, so the spread of the timers
+ *   only random-walks by the randomness each round.  With 7 ms one-way
+ *   and 5 ms of randomness that takes ~17 rounds; on a LAN, ~1.3.  With
+ *   no randomness at all the spread never changes and no leader is ever
+ *   elected (real timers have noise; the simulated ones do not).  At
+ *   12-24 ms with 7 ms one-way the timing requirement is broken: leaders
+ *   are elected quickly but deposed before their first AppendEntries
+ *   arrives (heard: mean 714 ms, 40 terms per recovery).
+ */
+#define EL_NODES 5u
+#define EL_LATENCY "uniform(5ms,9ms)"
+#define EL_SYNC "uniform(500us,1500us)"
+#define EL_WARMUP_NS (1 * AU_NS_PER_S) /* the crash comes in [1 s, 1 s + heartbeat) */
+#define EL_ATTEMPTS 5 /* warm-ups of 1..5 s until the cluster has a leader */
+#define EL_STAGGER_NS (20 * AU_NS_PER_MS)
+#define EL_DEFAULT_CAP_NS (30 * AU_NS_PER_S)
+#define EL_MAX_RANGES 16
+
+/* One election-timeout range of the figure and the paper's figure for it. */
+struct el_range {
+	unsigned lo_ms, hi_ms;
+	const char *paper;
+};
+
+static const struct el_range el_ranges[] = {
+	{150, 150, ">10 s"},   {150, 151, ""},          {150, 155, "median 287"},
+	{150, 175, ""},        {150, 200, "max 513"},   {150, 300, ""},
+	{12, 24, "mean 35, max 152"}, {25, 50, ""},     {50, 100, ""},
+	{100, 200, ""},
+};
+
+/* How one trial ended. */
+enum el_status {
+	EL_DONE,      /* measured (a leader may or may not have been found) */
+	EL_NO_WARMUP, /* no agreed leader before the crash: not measured */
+	EL_VIOLATION, /* a safety check failed: reported, not measured */
+};
+
+/* One trial: times from the crash in ns, -1 when it did not happen. */
+struct el_trial {
+	enum el_status status;
+	uint64_t seed;
+	au_time offset_ns;  /* crash point within the heartbeat interval */
+	au_time warmup_ns;  /* the crash came at warmup_ns + offset_ns */
+	au_time elected_ns; /* crash until some survivor became leader */
+	au_time heard_ns;   /* crash until every survivor follows one leader */
+	uint64_t terms;     /* terms the election took (1 = no split vote) */
+};
+
+/* Summary statistics of one measure over the trials, in ms; a trial
+ * without a leader counts as +infinity in the percentiles. */
+struct el_stats {
+	uint32_t n, found;
+	double min, p50, mean, p90, p99, max;
+};
+
+static const char *const el_usage =
+	"usage: aureon-sim bench raft-election [options]\n"
+	"\n"
+	"Figure 16 of the Raft paper: 5 servers, broadcast time ~15 ms, the leader\n"
+	"crashed at a random point of its heartbeat interval (half the minimum\n"
+	"election timeout) and kept down; time until a new leader is elected, per\n"
+	"election-timeout range (150-150 ... 150-300 ms, 12-24 ... 100-200 ms).\n"
+	"\n"
+	"  --trials N      independent trials per range, default 1000\n"
+	"  --seed S        base seed (trial seeds derive from it), default 42\n"
+	"  --range LO-HI   only this range in ms, e.g. 150-155 (repeatable)\n"
+	"  --cap T         give up on a trial after T simulated (default 30s)\n"
+	"  --latency D     one-way network latency, default " EL_LATENCY "\n"
+	"  --sync D        disk sync latency, default " EL_SYNC "\n"
+	"  --csv FILE      write every trial: range,trial,seed,offset_ms,warmup_s,status,\n"
+	"                  ms,heard_ms,terms (ms = crash to new leader, inf = none within\n"
+	"                  the cap; status done, nowarmup (no leader to crash) or violation)\n"
+	"  --json          one JSON object instead of the table\n";
+
+/* The scenario of one trial: warm-up with staggered boots, then the
+ * leader crash at `crash_at`. */
+static char *el_scenario_text(const struct el_range *rg, au_time crash_at, au_time cap_ns,
+			      const char *latency, const char *sync)
+{
+	au_time hb = (au_time)rg->lo_ms * AU_NS_PER_MS / 2;
+	GString *t = g_string_new(NULL);
+	g_string_append_printf(t,
+			       "[run]\nname = raft-election-%u-%u\nduration = %" G_GINT64_FORMAT "ns\n"
+			       "[cluster]\nnodes = %u\nservices = raft\n"
+			       "[network]\nlatency = %s\n"
+			       "[disk]\nsync_latency = %s\n"
+			       "[trace]\nmessages = none\n"
+			       "[raft]\nelection_timeout = %ums..%ums\nheartbeat = %" G_GINT64_FORMAT "ns\n"
+			       "prevote = false\ncheck_quorum = false\nsnapshot_every = 0\n",
+			       rg->lo_ms, rg->hi_ms, crash_at + cap_ns + AU_NS_PER_S, EL_NODES, latency,
+			       sync, rg->lo_ms, rg->hi_ms, hb);
+	/* Staggered boots: n2..n5 go down at t=0 and come back 20 ms apart.
+	 * With simultaneous boots and no randomness (150-150) every server
+	 * times out at the same instant, votes for itself, and does so again
+	 * every 150 ms forever: no first leader.  Staggering lets n1 win the
+	 * first election in every range; the warm-up second is then steady. */
+	for (au_node_id n = 2; n <= EL_NODES; n++)
+		g_string_append_printf(t,
+				       "[fault.boot-n%u]\nat = 0ns\naction = crash\ntarget = n%u\n"
+				       "restart_after = %" G_GINT64_FORMAT "ns\n",
+				       n, n, (au_time)(n - 1) * EL_STAGGER_NS);
+	g_string_append_printf(t, "[fault.kill-leader]\nat = %" G_GINT64_FORMAT "ns\naction = crash\n"
+			       "target = leader\n", crash_at);
+	return g_string_free(t, FALSE);
+}
+
+/* One attempt at a trial with the crash at `crash_at`: fills out->status
+ * and the times.  Returns 0, or -1 (with *err set) if the scenario did not
+ * load, which is a bug in this file. */
+static int el_attempt(const struct el_range *rg, uint64_t seed, au_time crash_at, au_time cap_ns,
+		      const char *latency, const char *sync, struct el_trial *out, char **err)
+{
+	out->elected_ns = out->heard_ns = -1;
+	out->terms = 0;
+	g_autofree char *text = el_scenario_text(rg, crash_at, cap_ns, latency, sync);
+	struct au_scenario *sc = au_scenario_load_text("<bench raft-election>", text, err);
+	if (!sc)
+		return -1;
+	struct au_sim *sim = au_sim_new(sc, seed);
+	/* Up to just before the crash: there must be one leader everyone follows. */
+	int rc = au_sim_run(sim, crash_at - 1);
+	au_node_id old = rc ? 0 : br_agreed_leader(sim, EL_NODES);
+	uint64_t term0 = old ? au_raft_term(br_raft(sim, old)) : 0;
+	if (rc == 0 && old)
+		rc = au_sim_run(sim, crash_at);
+	if (rc != 0) {
+		out->status = EL_VIOLATION;
+	} else if (!old || au_sim_node_up(sim, old)) {
+		out->status = EL_NO_WARMUP; /* (the crash fault always takes the leader down) */
+	} else {
+		/* One event at a time, so the moment a survivor becomes leader is
+		 * the exact simulated time of the event that made it leader. */
+		au_time deadline = crash_at + cap_ns;
+		const struct au_sim_stats *st = au_sim_stats(sim);
+		out->status = EL_DONE;
+		for (;;) {
+			uint64_t before = st->events;
+			au_sim_set_max_events(sim, before + 1);
+			if (au_sim_run(sim, deadline) != 0) {
+				out->status = EL_VIOLATION;
+				break;
+			}
+			if (st->events == before)
+				break; /* nothing left before the deadline */
+			au_time since = st->sim_time_ns - crash_at;
+			if (out->elected_ns < 0) {
+				for (au_node_id n = 1; n <= EL_NODES; n++) {
+					struct au_raft *r = br_raft(sim, n);
+					if (r && au_raft_is_leader(r)) {
+						out->elected_ns = since;
+						break;
+					}
+				}
+			}
+			if (out->elected_ns >= 0) {
+				au_node_id now_leader = br_agreed_leader(sim, EL_NODES);
+				if (now_leader) {
+					out->heard_ns = since;
+					out->terms = au_raft_term(br_raft(sim, now_leader)) - term0;
+					break;
+				}
+			}
+		}
+		au_sim_set_max_events(sim, 0);
+	}
+	if (out->status == EL_DONE && au_sim_finish(sim) != 0)
+		out->status = EL_VIOLATION;
+	if (out->status == EL_VIOLATION) {
+		const struct au_violation *v = au_sim_violation(sim);
+		fprintf(stderr, "aureon-sim: raft-election %u-%u seed %" G_GUINT64_FORMAT
+			": check %s failed at t=%" G_GINT64_FORMAT " ns: %s\n",
+			rg->lo_ms, rg->hi_ms, seed, v ? v->check : "?", v ? v->t_ns : 0,
+			v ? v->detail : "?");
+	}
+	au_sim_free(sim);
+	au_scenario_free(sc);
+	return 0;
+}
+
+/* Run one trial: the crash comes after 1 s of warm-up, or, if the cluster
+ * has no leader that every server follows by then (the short-timeout
+ * ranges can livelock for a while: a new leader's first AppendEntries
+ * does not reach the others before they time out), the same trial is
+ * replayed from the start with the crash 1 s later, up to EL_ATTEMPTS
+ * times.  The offset within the heartbeat interval stays the same. */
+static int el_run_trial(const struct el_range *rg, uint64_t seed, au_time cap_ns,
+			const char *latency, const char *sync, struct el_trial *out, char **err)
+{
+	au_time hb = (au_time)rg->lo_ms * AU_NS_PER_MS / 2;
+	memset(out, 0, sizeof(*out));
+	out->seed = seed;
+	out->offset_ns = (au_time)(br_mix(seed ^ UINT64_C(0x63726173682d6174)) % (uint64_t)hb);
+	for (int a = 1; a <= EL_ATTEMPTS; a++) {
+		out->warmup_ns = a * EL_WARMUP_NS;
+		if (el_attempt(rg, seed, out->warmup_ns + out->offset_ns, cap_ns, latency, sync, out,
+			       err) != 0)
+			return -1;
+		if (out->status != EL_NO_WARMUP)
+			break;
+	}
+	return 0;
+}
+
+/* Compare doubles for qsort (infinities last). */
+static int el_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile p (0..100] of sorted v[0..n). */
+static double el_percentile(const double *v, uint32_t n, double p)
+{
+	if (n == 0)
+		return NAN;
+	double rank = ceil(p / 100.0 * n);
+	uint32_t i = rank < 1 ? 0 : (uint32_t)rank - 1;
+	return v[i < n ? i : n - 1];
+}
+
+/* Statistics of elected_ns (heard = false) or heard_ns over the measured
+ * trials; the mean is over the trials that found a leader. */
+static struct el_stats el_summarise(const struct el_trial *t, uint32_t n, bool heard)
+{
+	struct el_stats s = {0};
+	double *v = g_new(double, n ? n : 1);
+	double sum = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (t[i].status != EL_DONE)
+			continue;
+		au_time x = heard ? t[i].heard_ns : t[i].elected_ns;
+		double ms = x < 0 ? INFINITY : (double)x / 1e6;
+		v[s.n++] = ms;
+		if (x >= 0) {
+			s.found++;
+			sum += ms;
+		}
+	}
+	qsort(v, s.n, sizeof(double), el_cmp_double);
+	s.min = s.n ? v[0] : NAN;
+	s.max = s.n ? v[s.n - 1] : NAN;
+	s.p50 = el_percentile(v, s.n, 50);
+	s.p90 = el_percentile(v, s.n, 90);
+	s.p99 = el_percentile(v, s.n, 99);
+	s.mean = s.found ? sum / s.found : NAN;
+	g_free(v);
+	return s;
+}
+
+/* Format a time in ms for the table: ">30s" for infinity (the cap). */
+static const char *el_fmt(double ms, char *buf, size_t len, const char *inf)
+{
+	if (isnan(ms))
+		snprintf(buf, len, "-");
+	else if (isinf(ms))
+		snprintf(buf, len, "%s", inf);
+	else
+		snprintf(buf, len, "%.1f", ms);
+	return buf;
+}
+
+/* Print one table row of statistics. */
+static void el_print_row(const struct el_range *rg, const struct el_stats *s, uint32_t skipped,
+			 uint32_t retried, double mean_terms, double wall, const char *inf,
+			 bool with_paper)
+{
+	char b[6][24], terms[16];
+	char name[24];
+	if (isfinite(mean_terms))
+		snprintf(terms, sizeof(terms), "%.2f", mean_terms);
+	else
+		snprintf(terms, sizeof(terms), "-");
+	snprintf(name, sizeof(name), "%u-%u", rg->lo_ms, rg->hi_ms);
+	printf("  %-8s %5.1f %6u %8s %8s %8s %8s %8s %8s %6u %5s %6.1f", name,
+	       (double)rg->lo_ms / 2, s->n, el_fmt(s->min, b[0], 24, inf),
+	       el_fmt(s->p50, b[1], 24, inf), el_fmt(s->mean, b[2], 24, inf),
+	       el_fmt(s->p90, b[3], 24, inf), el_fmt(s->p99, b[4], 24, inf),
+	       el_fmt(s->max, b[5], 24, inf), s->n - s->found, terms, wall);
+	if (skipped)
+		printf("  (%u trials not measured)", skipped);
+	if (retried)
+		printf("  (%u after a longer warm-up)", retried);
+	if (with_paper && rg->paper[0])
+		printf("  paper: %s", rg->paper);
+	printf("\n");
+}
+
+/* Parse "LO-HI" (ms) into a range; false if malformed. */
+static bool el_parse_range(const char *s, struct el_range *out)
+{
+	uint64_t lo, hi;
+	g_auto(GStrv) parts = g_strsplit(s, "-", 2);
+	if (g_strv_length(parts) != 2 || !br_parse_u64(parts[0], &lo) || !br_parse_u64(parts[1], &hi) ||
+	    lo < 2 || hi < lo || hi > 600000)
+		return false;
+	out->lo_ms = (unsigned)lo;
+	out->hi_ms = (unsigned)hi;
+	out->paper = "";
+	for (size_t i = 0; i < G_N_ELEMENTS(el_ranges); i++)
+		if (el_ranges[i].lo_ms == lo && el_ranges[i].hi_ms == hi)
+			out->paper = el_ranges[i].paper;
+	return true;
+}
+
+/* A time from the crash for the CSV file: ms, "inf" for never, or empty
+ * when the trial was not measured. */
+static const char *el_csv_ms(const struct el_trial *t, au_time ns, char *buf, size_t len)
+{
+	if (t->status != EL_DONE)
+		snprintf(buf, len, "%s", "");
+	else if (ns < 0)
+		snprintf(buf, len, "inf");
+	else
+		snprintf(buf, len, "%.6f", (double)ns / 1e6);
+	return buf;
+}
+
+/* Write one trial as a CSV row (header: see el_usage). */
+static void el_csv_row(FILE *csv, const struct el_range *rg, uint64_t k, const struct el_trial *t)
+{
+	static const char *const status[] = {"done", "nowarmup", "violation"};
+	char e[32], h[32];
+	fprintf(csv, "%u-%u,%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT ",%.6f,%.3f,%s,%s,%s,%"
+		G_GUINT64_FORMAT "\n", rg->lo_ms, rg->hi_ms, k, t->seed, (double)t->offset_ns / 1e6,
+		(double)t->warmup_ns / 1e9, status[t->status], el_csv_ms(t, t->elected_ns, e, sizeof(e)),
+		el_csv_ms(t, t->heard_ns, h, sizeof(h)), t->terms);
+}
+
+/* Append one measure's statistics to the JSON object. */
+static void el_json_stats(GString *o, const char *key, const struct el_stats *s)
+{
+	g_string_append_printf(o, ", \"%s\": {\"found\": %u", key, s->found);
+	br_json_num(o, "min", s->min, ", ");
+	br_json_num(o, "median", s->p50, ", ");
+	br_json_num(o, "mean", s->mean, ", ");
+	br_json_num(o, "p90", s->p90, ", ");
+	br_json_num(o, "p99", s->p99, ", ");
+	br_json_num(o, "max", s->max, ", ");
+	g_string_append(o, "}");
+}
+
+/* `bench raft-election`: parse the options, run every range, print the tables. */
+int au_bench_raft_election(int argc, char **argv)
+{
+	uint64_t trials = 1000, seed = 42;
+	au_time cap_ns = EL_DEFAULT_CAP_NS;
+	bool json = false, custom_net = false;
+	const char *csv_path = NULL, *latency = EL_LATENCY, *sync = EL_SYNC;
+	struct el_range chosen[EL_MAX_RANGES];
+	size_t n_chosen = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(el_usage, stdout);
+			return BR_EXIT_OK;
+		} else if (strcmp(a, "--json") == 0) {
+			json = true;
+		} else if (strcmp(a, "--trials") == 0 || strcmp(a, "--seed") == 0) {
+			uint64_t *dst = strcmp(a, "--trials") == 0 ? &trials : &seed;
+			if (i + 1 >= argc || !br_parse_u64(argv[i + 1], dst))
+				return br_usage_error(el_usage, "%s needs a non-negative integer", a);
+			i++;
+		} else if (strcmp(a, "--csv") == 0) {
+			if (i + 1 >= argc)
+				return br_usage_error(el_usage, "--csv needs a file name");
+			csv_path = argv[++i];
+		} else if (strcmp(a, "--cap") == 0) {
+			if (i + 1 >= argc || !au_parse_duration(argv[i + 1], &cap_ns) || cap_ns <= 0 ||
+			    cap_ns > 3600 * AU_NS_PER_S)
+				return br_usage_error(el_usage, "--cap needs a duration with a unit, "
+								"at most 1h (e.g. 30s)");
+			i++;
+		} else if (strcmp(a, "--latency") == 0 || strcmp(a, "--sync") == 0) {
+			struct au_dist d;
+			const char *why = "missing";
+			if (i + 1 >= argc || !au_parse_dist(argv[i + 1], &d, &why) ||
+			    strpbrk(argv[i + 1], "\n[]=#"))
+				return br_usage_error(el_usage, "%s needs a distribution such as "
+								"uniform(5ms,9ms) (%s)", a, why);
+			*(strcmp(a, "--sync") == 0 ? &sync : &latency) = argv[++i];
+			custom_net = true;
+		} else if (strcmp(a, "--range") == 0) {
+			if (i + 1 >= argc || !el_parse_range(argv[i + 1], &chosen[n_chosen]))
+				return br_usage_error(el_usage, "--range needs LO-HI in ms with "
+								"2 <= LO <= HI (e.g. 150-155)");
+			if (++n_chosen == EL_MAX_RANGES)
+				return br_usage_error(el_usage, "at most %d --range options",
+						      EL_MAX_RANGES - 1);
+			i++;
+		} else {
+			return br_usage_error(el_usage, "unknown option %s", a);
+		}
+	}
+	if (trials < 1 || trials > 1000000)
+		return br_usage_error(el_usage, "--trials must be in 1..1000000");
+	const struct el_range *ranges = n_chosen ? chosen : el_ranges;
+	size_t n_ranges = n_chosen ? n_chosen : G_N_ELEMENTS(el_ranges);
+	FILE *csv = NULL;
+	if (csv_path) {
+		csv = fopen(csv_path, "w");
+		if (!csv) {
+			fprintf(stderr, "aureon-sim: --csv %s: cannot write: %s\n", csv_path,
+				strerror(errno));
+			return BR_EXIT_USAGE;
+		}
+		fprintf(csv, "range,trial,seed,offset_ms,warmup_s,status,ms,heard_ms,terms\n");
+	}
+	char inf[32], capbuf[24];
+	au_format_duration(cap_ns, capbuf, sizeof(capbuf));
+	snprintf(inf, sizeof(inf), ">%s", capbuf);
+	bool progress = !json && isatty(STDERR_FILENO);
+	struct el_trial *t = g_new(struct el_trial, trials);
+	GString *o = g_string_new(NULL);
+	if (json) {
+		g_string_append_printf(o, "{\"bench\": \"raft-election\", \"nodes\": %u, \"seed\": %"
+				       G_GUINT64_FORMAT ", \"trials\": %" G_GUINT64_FORMAT ", \"latency\": ",
+				       EL_NODES, seed, trials);
+		br_json_string(o, latency);
+		g_string_append(o, ", \"sync_latency\": ");
+		br_json_string(o, sync);
+		g_string_append_printf(o, ", \"cap_ms\": %.0f, \"prevote\": false, \"check_quorum\": "
+				       "false, \"ranges\": [", (double)cap_ns / 1e6);
+	} else {
+		printf("raft-election (Raft paper, Figure 16): %u servers, %" G_GUINT64_FORMAT
+		       " trials per range, seed %" G_GUINT64_FORMAT "\n", EL_NODES, trials, seed);
+		printf("  network latency %s one-way, disk sync %s%s;\n", latency, sync,
+		       custom_net ? "" : " (round trip + disk write ~15 ms)");
+		printf("  PreVote and CheckQuorum off; heartbeat = min election timeout / 2; leader "
+		       "crashed at a random\n  point of its heartbeat interval after 1 s (up to %d s "
+		       "if there is no leader yet), kept down;\n  a trial gives up after %s.\n",
+		       EL_ATTEMPTS, capbuf);
+		printf("  ms = crash until a survivor becomes leader; none = trials with no leader "
+		       "within the cap\n  (counted as %s in the percentiles; the mean is over the others); "
+		       "terms = mean election rounds.\n\n", inf);
+		printf("  %-8s %5s %6s %8s %8s %8s %8s %8s %8s %6s %5s %6s\n", "range", "hb", "trials",
+		       "min", "median", "mean", "p90", "p99", "max", "none", "terms", "wall");
+	}
+	double wall_total0 = br_wall();
+	struct el_stats *heard_stats = g_new0(struct el_stats, n_ranges);
+	uint32_t *skipped_all = g_new0(uint32_t, n_ranges), *retried_all = g_new0(uint32_t, n_ranges);
+	double *terms_all = g_new0(double, n_ranges), *wall_all = g_new0(double, n_ranges);
+	int rc = BR_EXIT_OK;
+	bool failed = false;
+	for (size_t ri = 0; ri < n_ranges && !failed; ri++) {
+		const struct el_range *rg = &ranges[ri];
+		double w0 = br_wall(), last = w0;
+		uint32_t skipped = 0, violations = 0, retried = 0;
+		double terms_sum = 0;
+		uint32_t terms_n = 0;
+		for (uint64_t k = 0; k < trials; k++) {
+			/* Independent trials: the seed depends on the base seed and
+			 * the trial number only, so range X trial k and range Y trial
+			 * k share their random streams (common random numbers). */
+			uint64_t tseed = br_mix(seed ^ br_mix(k + 1));
+			char *err = NULL;
+			if (el_run_trial(rg, tseed, cap_ns, latency, sync, &t[k], &err) != 0) {
+				fprintf(stderr, "aureon-sim: internal error: %s\n", err);
+				g_free(err);
+				rc = BR_EXIT_USAGE;
+				failed = true;
+				break;
+			}
+			if (t[k].status == EL_NO_WARMUP)
+				skipped++;
+			else if (t[k].warmup_ns > EL_WARMUP_NS)
+				retried++;
+			if (t[k].status == EL_VIOLATION)
+				violations++;
+			if (t[k].status == EL_DONE && t[k].heard_ns >= 0) {
+				terms_sum += (double)t[k].terms;
+				terms_n++;
+			}
+			if (csv) {
+				el_csv_row(csv, rg, k, &t[k]);
+			}
+			double now = br_wall();
+			if (progress && now - last > 0.5) {
+				fprintf(stderr, "\r  %u-%u: %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
+					" trials, %.1f s ", rg->lo_ms, rg->hi_ms, k + 1, trials, now - w0);
+				last = now;
+			}
+		}
+		if (progress)
+			fprintf(stderr, "\r%60s\r", "");
+		if (failed)
+			break;
+		double wall = br_wall() - w0;
+		struct el_stats se = el_summarise(t, (uint32_t)trials, false);
+		struct el_stats sh = el_summarise(t, (uint32_t)trials, true);
+		double mean_terms = terms_n ? terms_sum / terms_n : NAN;
+		heard_stats[ri] = sh;
+		skipped_all[ri] = skipped + violations;
+		retried_all[ri] = retried;
+		terms_all[ri] = mean_terms;
+		wall_all[ri] = wall;
+		if (violations)
+			rc = 1;
+		if (json) {
+			g_string_append_printf(o, "%s{\"range\": \"%u-%u\", \"lo_ms\": %u, \"hi_ms\": %u"
+					       ", \"heartbeat_ms\": %.1f, \"measured\": %u, \"no_leader\": %u"
+					       ", \"not_measured\": %u, \"violations\": %u"
+					       ", \"longer_warmup\": %u",
+					       ri ? ", " : "", rg->lo_ms, rg->hi_ms, rg->lo_ms, rg->hi_ms,
+					       (double)rg->lo_ms / 2, se.n, se.n - se.found, skipped,
+					       violations, retried);
+			br_json_num(o, "mean_terms", mean_terms, ", ");
+			el_json_stats(o, "elected_ms", &se);
+			el_json_stats(o, "heard_ms", &sh);
+			g_string_append(o, ", \"paper\": ");
+			br_json_string(o, rg->paper);
+			g_string_append_printf(o, ", \"wall_s\": %.3f}", wall);
+		} else {
+			el_print_row(rg, &se, skipped + violations, retried, mean_terms, wall, inf, true);
+			fflush(stdout);
+		}
+	}
+	double wall_total = br_wall() - wall_total0;
+	if (failed) {
+		/* nothing more to print */
+	} else if (json) {
+		g_string_append_printf(o, "], \"wall_s\": %.3f, \"peak_rss_bytes\": %" G_GUINT64_FORMAT
+				       "}\n", wall_total, br_peak_rss());
+		fputs(o->str, stdout);
+	} else {
+		printf("\n  heard = crash until every surviving server follows the new leader (the "
+		       "paper's measure:\n  until the others receive the new leader's first heartbeat)\n\n");
+		printf("  %-8s %5s %6s %8s %8s %8s %8s %8s %8s %6s %5s %6s\n", "range", "hb", "trials",
+		       "min", "median", "mean", "p90", "p99", "max", "none", "terms", "wall");
+		for (size_t ri = 0; ri < n_ranges; ri++)
+			el_print_row(&ranges[ri], &heard_stats[ri], skipped_all[ri], retried_all[ri],
+				     terms_all[ri], wall_all[ri], inf, true);
+		printf("\n  total wall time %.1f s\n", wall_total);
+	}
+	if (csv && fclose(csv) != 0) {
+		fprintf(stderr, "aureon-sim: --csv %s: write failed: %s\n", csv_path, strerror(errno));
+		rc = BR_EXIT_USAGE;
+	}
+	g_string_free(o, TRUE);
+	g_free(t);
+	g_free(heard_stats);
+	g_free(skipped_all);
+	g_free(retried_all);
+	g_free(terms_all);
+	g_free(wall_all);
+	return rc;
+}
+
+/* ==== bench raft (throughput) ============================================= */
+
+/* The cluster: a datacenter LAN, 0.1 ms one-way, and NVMe-class syncs of
+ * 0.1..0.3 ms.  The latency is constant on purpose: Raft implementations
+ * run over TCP, which delivers in order, while the simulated network
+ * reorders whenever latency has jitter — and an AppendEntries that
+ * overtakes its predecessor is rejected (its prev index is past the
+ * follower's log), which sends the leader back to probing one append at a
+ * time and resending from the follower's end.  With uniform(50us,150us)
+ * a traced run sent each entry to each follower ~20 times instead of
+ * once, and this bench drops to 9 messages and 11 events per commit and
+ * about half the commits per second.
+ *
+ * Two drivers, both deterministic:
+ *   kv        (default) the KV workload end to end: `clients` closed-loop
+ *             client nodes each put as soon as the previous put returned
+ *             (kv_rate 1000000/s, a mean think time of 1 us), so `clients`
+ *             commands are always in flight; requests and replies cross
+ *             the simulated network and the KV store applies them.
+ *   pipeline  one client pipeline inside the bench: between slices of
+ *             100 us simulated, the bench tops the leader up to `clients`
+ *             outstanding proposals through au_raft_submit (as the Raft
+ *             tests do), each a KV put without a session; the completion
+ *             callback frees a slot.  No client nodes, no client messages:
+ *             Raft replication alone (plus the KV apply).
+ * Throughput is read from the commit index (the highest over the running
+ * servers, i.e. the leader's) after every slice; it counts log entries,
+ * which after the warm-up are all commands (a leader's no-op comes only
+ * with a new term, and no term changes here).
+ *
+ * What it gives on a 2-core VM (100,000 commits, seed 42): kv about 58,000
+ * commits per wall second (4.8 events and 2.5 messages per commit, 386,000
+ * commits per simulated second); pipeline about 76,000 (1.6 events per
+ * commit).  Not 100,000: the cost is per entry per server, not per event —
+ * every server appends, writes, syncs, applies and traces each entry, ~3 us
+ * each on this machine.  A profile of the pipeline run: ~25-30% growing the
+ * simulated disk's file images (realloc, zero-fill, page faults: each new
+ * log segment grows from empty, and truncated ones keep their buffers, so
+ * RSS also grows ~1.3 KB per entry despite compaction), ~20% trace records
+ * (SHA-256 and the raft_safety checker's per-index tables), ~15% Raft's
+ * append and apply paths, ~9% the KV apply and snapshots.  Raising it means
+ * changing the engine or the model, which this file does not. */
+#define TP_LATENCY "const(100us)"
+#define TP_SYNC "uniform(100us,300us)"
+#define TP_POLL_NS (100 * AU_NS_PER_US)
+#define TP_WARMUP_AFTER_LEADER_NS (10 * AU_NS_PER_MS)
+#define TP_SLICES 10
+#define TP_KEYS 1000u
+
+static const char *const tp_usage =
+	"usage: aureon-sim bench raft [options]\n"
+	"\n"
+	"Raft replication throughput: commands are submitted as fast as the cluster\n"
+	"commits them; log compaction on.  Reports committed commands per wall second,\n"
+	"overall and per tenth of the run, and per simulated second.\n"
+	"\n"
+	"  --commands N        committed commands to measure, default 100000\n"
+	"  --nodes K           servers, default 5 (1..63)\n"
+	"  --driver kv|pipeline  closed-loop KV client nodes over the network (default),\n"
+	"                      or one in-process pipeline submitting to the leader\n"
+	"  --clients C         commands in flight: client nodes (kv) or pipeline depth,\n"
+	"                      default 256 (1..1000 for kv)\n"
+	"  --snapshot-every E  compact the log every E applied entries, default 1000\n"
+	"  --latency D         one-way network latency, default " TP_LATENCY "\n"
+	"  --seed S            run seed, default 42\n"
+	"  --json              one JSON object instead of the table\n";
+
+/* One poll of the run: commit index, times and engine counters. */
+struct tp_mark {
+	uint64_t commit;
+	double wall, cpu;
+	au_time sim_ns;
+	uint64_t events, messages;
+};
+
+/* The in-process client pipeline of --driver pipeline. */
+struct tp_pipe {
+	uint64_t depth, outstanding, submitted, ok, failed;
+};
+
+/* CPU time of this process in seconds (context for noisy wall times). */
+static double tp_cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The highest commit index over the running servers (the leader's), and
+ * the leader if there is one. */
+static uint64_t tp_commit(struct au_sim *sim, uint32_t nodes, au_node_id *leader)
+{
+	uint64_t c = 0;
+	*leader = 0;
+	for (au_node_id n = 1; n <= nodes; n++) {
+		struct au_raft *r = br_raft(sim, n);
+		if (!r)
+			continue;
+		if (au_raft_commit_index(r) > c)
+			c = au_raft_commit_index(r);
+		if (au_raft_is_leader(r))
+			*leader = n;
+	}
+	return c;
+}
+
+/* Take a mark now. */
+static struct tp_mark tp_take(struct au_sim *sim, uint32_t nodes)
+{
+	au_node_id leader;
+	const struct au_sim_stats *st = au_sim_stats(sim);
+	return (struct tp_mark){tp_commit(sim, nodes, &leader), br_wall(), tp_cpu(), st->sim_time_ns,
+				st->events, st->messages_sent};
+}
+
+/* Read the snapshot index from a model summary line ("... snapshot=K ..."). */
+static uint64_t tp_snapshot_index(struct au_sim *sim, au_node_id n)
+{
+	char line[512];
+	au_sim_model_summary(sim, n, 0, line, sizeof(line));
+	const char *p = strstr(line, "snapshot=");
+	return p ? g_ascii_strtoull(p + 9, NULL, 10) : 0;
+}
+
+/* Pipeline completion: the command was applied (ok) or can no longer be. */
+static void tp_done(void *ctx, bool ok, uint64_t index, const uint8_t *result, size_t len)
+{
+	struct tp_pipe *p = ctx;
+	(void)index;
+	(void)result;
+	(void)len;
+	p->outstanding--;
+	if (ok)
+		p->ok++;
+	else
+		p->failed++;
+}
+
+/* Top the pipeline up to its depth with puts submitted to the leader. */
+static void tp_top_up(struct au_sim *sim, au_node_id leader, struct tp_pipe *p)
+{
+	struct au_raft *r = leader ? br_raft(sim, leader) : NULL;
+	while (r && p->outstanding < p->depth) {
+		/* A KV put (kv.c's command format: op, key, value, expected). */
+		uint8_t cmd[25];
+		uint64_t fields[3] = {p->submitted % TP_KEYS, p->submitted + 1, 0};
+		cmd[0] = 1; /* AU_KV_PUT */
+		for (int f = 0; f < 3; f++)
+			for (int b = 0; b < 8; b++)
+				cmd[1 + 8 * f + b] = (uint8_t)(fields[f] >> (8 * b));
+		if (au_raft_submit(r, 1, 0, 0, cmd, sizeof(cmd), tp_done, p) != 0)
+			return;
+		p->outstanding++;
+		p->submitted++;
+	}
+}
+
+/* The options of `bench raft`. */
+struct tp_opts {
+	uint64_t commands, nodes, clients, snap_every, seed;
+	bool json, pipeline;
+	const char *latency;
+};
+
+/* Report the check that failed on stderr; returns 1. */
+static int tp_violated(struct au_sim *sim)
+{
+	const struct au_violation *v = au_sim_violation(sim);
+	fprintf(stderr, "aureon-sim: bench raft: check %s failed at t=%" G_GINT64_FORMAT " ns: %s\n",
+		v ? v->check : "?", v ? v->t_ns : 0, v ? v->detail : "?");
+	return 1;
+}
+
+/* Warm the cluster up, measure until `commands` more have committed, run
+ * the end-of-run checks and print the results; returns the exit code. */
+static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
+{
+	const uint64_t commands = opt->commands, nodes = opt->nodes, clients = opt->clients;
+	const uint64_t snap_every = opt->snap_every, seed = opt->seed;
+	const bool json = opt->json, pipeline = opt->pipeline;
+	const char *latency = opt->latency;
+	struct tp_pipe pipe = {clients, 0, 0, 0, 0};
+	uint32_t nn = (uint32_t)nodes;
+	/* Warm-up: until a leader has committed, then 10 ms more so the KV
+	 * clients that started before the election have found it. */
+	double w_start = br_wall();
+	au_time t = 0, leader_at = -1;
+	au_node_id leader = 0;
+	while (leader_at < 0 || t < leader_at + TP_WARMUP_AFTER_LEADER_NS) {
+		t += TP_POLL_NS;
+		if (au_sim_run(sim, t) != 0)
+			return tp_violated(sim);
+		uint64_t c = tp_commit(sim, nn, &leader);
+		if (leader_at < 0 && leader && c > 0)
+			leader_at = t;
+		if (pipeline)
+			tp_top_up(sim, leader, &pipe);
+		if (t > 60 * AU_NS_PER_S) {
+			fprintf(stderr, "aureon-sim: bench raft: no leader after 60 s simulated\n");
+			return 1;
+		}
+	}
+	double warm_wall = br_wall() - w_start;
+	au_node_id first_leader = leader;
+	struct tp_mark marks[TP_SLICES + 1];
+	marks[0] = tp_take(sim, nn);
+	const struct tp_mark start = marks[0];
+	int next = 1;
+	bool progress = !json && isatty(STDERR_FILENO);
+	double last_progress = start.wall;
+	while (next <= TP_SLICES) {
+		t += TP_POLL_NS;
+		if (au_sim_run(sim, t) != 0)
+			return tp_violated(sim);
+		uint64_t c = tp_commit(sim, nn, &leader);
+		if (pipeline)
+			tp_top_up(sim, leader, &pipe);
+		while (next <= TP_SLICES && c >= start.commit + commands * (uint64_t)next / TP_SLICES)
+			marks[next++] = tp_take(sim, nn);
+		if (progress && br_wall() - last_progress > 0.5) {
+			last_progress = br_wall();
+			fprintf(stderr, "\r  %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " committed, %.1f s ",
+				c - start.commit, commands, last_progress - start.wall);
+		}
+		if (t - start.sim_ns > 3600 * AU_NS_PER_S) {
+			fprintf(stderr, "aureon-sim: bench raft: only %" G_GUINT64_FORMAT
+				" commits after an hour simulated\n", c - start.commit);
+			return 1;
+		}
+	}
+	if (progress)
+		fprintf(stderr, "\r%60s\r", "");
+	const struct tp_mark end = marks[TP_SLICES];
+	/* End of run: the checkers' verdicts (for kv the linearizability of the
+	 * whole history is checked here), timed apart from the throughput. */
+	double f0 = br_wall();
+	int frc = au_sim_finish(sim);
+	double finish_wall = br_wall() - f0;
+	char hash[65];
+	au_sim_trace_hash(sim, hash);
+	const char *names[16], *results[16];
+	size_t nchecks = au_sim_checks(sim, names, results, 16);
+	uint64_t committed = end.commit - start.commit;
+	double wall = end.wall - start.wall, cpu = end.cpu - start.cpu;
+	double sim_s = (double)(end.sim_ns - start.sim_ns) / 1e9;
+	uint64_t events = end.events - start.events, msgs = end.messages - start.messages;
+	uint64_t snap_idx = leader ? tp_snapshot_index(sim, leader) : 0;
+	const char *driver = pipeline ? "pipeline" : "kv";
+	if (json) {
+		GString *o = g_string_new(NULL);
+		g_string_append_printf(o, "{\"bench\": \"raft\", \"driver\": \"%s\", \"nodes\": %"
+				       G_GUINT64_FORMAT ", \"clients\": %" G_GUINT64_FORMAT
+				       ", \"commands\": %" G_GUINT64_FORMAT ", \"snapshot_every\": %"
+				       G_GUINT64_FORMAT ", \"seed\": %" G_GUINT64_FORMAT ", \"latency\": ",
+				       driver, nodes, clients, commands, snap_every, seed);
+		br_json_string(o, latency);
+		g_string_append_printf(o, ", \"sync_latency\": \"%s\", \"committed\": %" G_GUINT64_FORMAT
+				       ", \"wall_s\": %.3f, \"cpu_s\": %.3f, \"commits_per_wall_s\": %.1f"
+				       ", \"commits_per_cpu_s\": %.1f, \"sim_s\": %.6f"
+				       ", \"commits_per_sim_s\": %.1f, \"events\": %" G_GUINT64_FORMAT
+				       ", \"events_per_commit\": %.3f, \"messages_per_commit\": %.3f"
+				       ", \"ns_per_event\": %.1f, \"warmup_sim_s\": %.4f, \"warmup_wall_s\": %.3f"
+				       ", \"first_leader\": %u, \"leader\": %u"
+				       ", \"leader_snapshot_index\": %" G_GUINT64_FORMAT ", \"slices\": [",
+				       TP_SYNC, committed, wall, cpu, (double)committed / wall,
+				       (double)committed / cpu, sim_s, (double)committed / sim_s, events,
+				       (double)events / (double)committed, (double)msgs / (double)committed,
+				       wall * 1e9 / (double)events, (double)start.sim_ns / 1e9, warm_wall,
+				       first_leader, leader, snap_idx);
+		for (int k = 1; k <= TP_SLICES; k++) {
+			uint64_t dc = marks[k].commit - marks[k - 1].commit;
+			double dw = marks[k].wall - marks[k - 1].wall;
+			double du = marks[k].cpu - marks[k - 1].cpu;
+			double ds = (double)(marks[k].sim_ns - marks[k - 1].sim_ns) / 1e9;
+			g_string_append_printf(o, "%s{\"commits\": %" G_GUINT64_FORMAT ", \"wall_s\": %.4f"
+					       ", \"cpu_s\": %.4f, \"commits_per_wall_s\": %.1f, \"sim_s\": %.6f"
+					       ", \"commits_per_sim_s\": %.1f, \"events\": %" G_GUINT64_FORMAT "}",
+					       k > 1 ? ", " : "", dc, dw, du, (double)dc / dw, ds,
+					       (double)dc / ds, marks[k].events - marks[k - 1].events);
+		}
+		g_string_append_printf(o, "], \"finish_wall_s\": %.3f, \"checks\": {", finish_wall);
+		for (size_t i = 0; i < nchecks; i++)
+			g_string_append_printf(o, "%s\"%s\": \"%s\"", i ? ", " : "", names[i], results[i]);
+		g_string_append_printf(o, "}, \"peak_rss_bytes\": %" G_GUINT64_FORMAT
+				       ", \"trace_hash\": \"%s\"}\n", br_peak_rss(), hash);
+		fputs(o->str, stdout);
+		g_string_free(o, TRUE);
+	} else {
+		printf("raft throughput: %" G_GUINT64_FORMAT " servers, driver %s: %" G_GUINT64_FORMAT
+		       " %s, puts; snapshot every %" G_GUINT64_FORMAT " entries; seed %" G_GUINT64_FORMAT
+		       "\n", nodes, driver, clients,
+		       pipeline ? "proposals in flight from one in-process pipeline"
+				: "closed-loop KV client nodes",
+		       snap_every, seed);
+		printf("  network %s one-way, disk sync " TP_SYNC "; warm-up %.3f s simulated (%.2f s "
+		       "wall), leader n%u\n\n", latency, (double)start.sim_ns / 1e9, warm_wall,
+		       first_leader);
+		printf("  %-6s %8s %8s %8s %14s %8s %13s %9s\n", "slice", "commits", "wall s", "cpu s",
+		       "commits/wall-s", "sim ms", "commits/sim-s", "events");
+		for (int k = 1; k <= TP_SLICES; k++) {
+			uint64_t dc = marks[k].commit - marks[k - 1].commit;
+			double dw = marks[k].wall - marks[k - 1].wall;
+			double du = marks[k].cpu - marks[k - 1].cpu;
+			double ds = (double)(marks[k].sim_ns - marks[k - 1].sim_ns) / 1e9;
+			printf("  %3d%%   %8" G_GUINT64_FORMAT " %8.3f %8.3f %14.0f %8.1f %13.0f %9"
+			       G_GUINT64_FORMAT "\n", k * 100 / TP_SLICES, dc, dw, du, (double)dc / dw,
+			       ds * 1e3, (double)dc / ds, marks[k].events - marks[k - 1].events);
+		}
+		printf("\n  total: %" G_GUINT64_FORMAT " commits in %.3f s wall (%.3f s cpu) = %.0f "
+		       "commits/wall-s (%.0f per cpu-s)\n", committed, wall, cpu,
+		       (double)committed / wall, (double)committed / cpu);
+		printf("  simulated: %.4f s = %.0f commits/sim-s\n", sim_s, (double)committed / sim_s);
+		printf("  engine: %" G_GUINT64_FORMAT " events = %.2f events/commit, %.2f messages/commit,"
+		       " %.0f ns/event\n", events, (double)events / (double)committed,
+		       (double)msgs / (double)committed, wall * 1e9 / (double)events);
+		printf("  leader n%u, log compacted to index %" G_GUINT64_FORMAT "; end-of-run checks "
+		       "(%.2f s wall):", leader, snap_idx, finish_wall);
+		for (size_t i = 0; i < nchecks; i++)
+			printf(" %s %s%s", names[i], results[i], i + 1 < nchecks ? "," : "");
+		printf("\n  peak RSS %.1f MiB; trace hash %s\n", (double)br_peak_rss() / 1048576.0, hash);
+	}
+	return frc != 0 ? tp_violated(sim) : 0;
+}
+
+/* `bench raft`: parse the options, build the cluster and run tp_run. */
+int au_bench_raft(int argc, char **argv)
+{
+	uint64_t commands = 100000, nodes = 5, clients = 256, snap_every = 1000, seed = 42;
+	bool json = false, pipeline = false;
+	const char *latency = TP_LATENCY;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		uint64_t *dst = NULL;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(tp_usage, stdout);
+			return BR_EXIT_OK;
+		} else if (strcmp(a, "--json") == 0) {
+			json = true;
+			continue;
+		} else if (strcmp(a, "--driver") == 0) {
+			if (i + 1 >= argc || (strcmp(argv[i + 1], "kv") != 0 &&
+					      strcmp(argv[i + 1], "pipeline") != 0))
+				return br_usage_error(tp_usage, "--driver needs kv or pipeline");
+			pipeline = strcmp(argv[++i], "pipeline") == 0;
+			continue;
+		} else if (strcmp(a, "--latency") == 0) {
+			struct au_dist d;
+			const char *why = "missing";
+			if (i + 1 >= argc || !au_parse_dist(argv[i + 1], &d, &why) ||
+			    strpbrk(argv[i + 1], "\n[]=#"))
+				return br_usage_error(tp_usage, "--latency needs a distribution such as "
+								"const(100us) (%s)", why);
+			latency = argv[++i];
+			continue;
+		} else if (strcmp(a, "--commands") == 0) {
+			dst = &commands;
+		} else if (strcmp(a, "--nodes") == 0) {
+			dst = &nodes;
+		} else if (strcmp(a, "--clients") == 0) {
+			dst = &clients;
+		} else if (strcmp(a, "--snapshot-every") == 0) {
+			dst = &snap_every;
+		} else if (strcmp(a, "--seed") == 0) {
+			dst = &seed;
+		} else {
+			return br_usage_error(tp_usage, "unknown option %s", a);
+		}
+		if (i + 1 >= argc || !br_parse_u64(argv[i + 1], dst))
+			return br_usage_error(tp_usage, "%s needs a non-negative integer", a);
+		i++;
+	}
+	if (commands < TP_SLICES || commands > 100000000)
+		return br_usage_error(tp_usage, "--commands must be in %d..100000000", TP_SLICES);
+	/* Raft keeps voters as bits 1..N of a uint64_t, so node 64 would not fit. */
+	if (nodes < 1 || nodes > AU_RAFT_MAX_NODES - 1)
+		return br_usage_error(tp_usage, "--nodes must be in 1..%u", AU_RAFT_MAX_NODES - 1);
+	if (clients < 1 || clients > (pipeline ? 1000000u : 1000u))
+		return br_usage_error(tp_usage, "--clients must be in 1..%u",
+				      pipeline ? 1000000u : 1000u);
+	if (snap_every > 100000000)
+		return br_usage_error(tp_usage, "--snapshot-every must be at most 100000000 (0: never)");
+	/* Election timeouts suited to the LAN (~0.5 ms broadcast time); short
+	 * so the warm-up, in which KV clients bounce between servers until
+	 * there is a leader, stays short. */
+	g_autofree char *text = g_strdup_printf(
+		"[run]\nname = raft-throughput\nduration = 1000h\n"
+		"[cluster]\nnodes = %" G_GUINT64_FORMAT "\nservices = raft,kv\n"
+		"[network]\nlatency = %s\n"
+		"[disk]\nsync_latency = " TP_SYNC "\n"
+		"[trace]\nmessages = none\n"
+		"[raft]\nelection_timeout = 50ms..100ms\nheartbeat = 25ms\n"
+		"snapshot_every = %" G_GUINT64_FORMAT "\n"
+		"[workload]\nkv_clients = %" G_GUINT64_FORMAT "\nkv_rate = 1000000/s\nkv_keys = %u\n"
+		"kv_mix = put:100\nkv_attempt_timeout = 1s\nkv_deadline = 1h\n",
+		nodes, latency, snap_every, pipeline ? (uint64_t)0 : clients, TP_KEYS);
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load_text("<bench raft>", text, &err);
+	if (!sc) {
+		fprintf(stderr, "aureon-sim: internal error: %s\n", err);
+		g_free(err);
+		return BR_EXIT_USAGE;
+	}
+	struct au_sim *sim = au_sim_new(sc, seed);
+	struct tp_opts opt = {commands, nodes, clients, snap_every, seed, json, pipeline, latency};
+	int rc = tp_run(sim, &opt);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+	return rc;
+}
