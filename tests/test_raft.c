@@ -103,7 +103,7 @@ static void on_done(void *ctx, bool ok, uint64_t index, const uint8_t *result, s
 	(void)index;
 	d->calls++;
 	d->ok += ok;
-	if (ok && len <= sizeof(d->result)) {
+	if (ok && result && len <= sizeof(d->result)) {
 		memcpy(d->result, result, len);
 		d->len = len;
 	}
