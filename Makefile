@@ -28,7 +28,7 @@ TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
               python3-h5py python3-numpy python3-matplotlib hdf5-tools
 
-.PHONY: all deps test test-all asan valgrind bench install clean help run
+.PHONY: all deps test test-all asan valgrind bench install clean help run mutants
 
 all: $(BUILD)/aureon-sim
 
@@ -40,7 +40,8 @@ help:
 	@echo "make test-all   every test, slow ones included"
 	@echo "make asan       ASan+UBSan build in build-asan/ and its tests"
 	@echo "make valgrind   the test suites under valgrind"
-	@echo "make bench      PHOLD through the engine vs the bare-heap baseline"
+	@echo "make bench      PHOLD vs a bare heap, trace overhead, Raft endurance and sweep timing"
+	@echo "make mutants    build each planted bug and show a check catches it"
 	@echo "make install PREFIX=/usr/local   install aureon-sim and the scenarios"
 	@echo "make clean      remove build outputs"
 
@@ -101,6 +102,11 @@ valgrind: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim
 	CK_FORK=no CK_EXCLUDE_TAGS=slow AU_BIN=$(BUILD) AU_VALGRIND=1 valgrind --error-exitcode=9 \
 	  --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/aureon-tests
 
+# Build every planted-bug variant (AU_BUG_*) and run its scenarios until a
+# check fails: proof that the checkers are not vacuous.
+mutants: deps
+	tests/mutants.sh
+
 bench: deps $(BUILD)/aureon-sim $(BUILD)/phold_min
 	bench/run.sh $(BUILD)
 
@@ -110,4 +116,4 @@ install: $(BUILD)/aureon-sim
 	install -m 644 scenarios/*.ini $(DESTDIR)$(PREFIX)/share/aureon/scenarios/
 
 clean:
-	rm -rf build build-asan build-O0
+	rm -rf build build-asan build-O0 build-mut-*
