@@ -13,24 +13,24 @@
 #define SEQ_MAX (UINT64_C(1) << (64 - SLOT_BITS))
 #define NO_SLOT UINT32_MAX
 
-/* Calendar tuning.  A heap of a few hundred thousand keys misses the cache
- * on most levels of every pop; a heap of BUCKET keys does not.  The
+/* Calendar tuning.  A heap of tens of thousands of keys misses the cache
+ * on its lower levels at every pop; a heap of BUCKET keys does not.  The
  * calendar starts when the heap passes FAR_ON keys and stops when fewer
- * than FAR_OFF keys are left, so small queues are a plain heap.  The
+ * than FAR_OFF keys are left in it, so small queues are a plain heap.  The
  * overrides exist for the stress tests. */
 #ifndef AU_EVQ_FAR_ON
-#define AU_EVQ_FAR_ON 65536u
+#define AU_EVQ_FAR_ON 8192u
 #endif
 #ifndef AU_EVQ_FAR_OFF
-#define AU_EVQ_FAR_OFF 16384u
+#define AU_EVQ_FAR_OFF 2048u
 #endif
 #ifndef AU_EVQ_BUCKET
-#define AU_EVQ_BUCKET 1024u
+#define AU_EVQ_BUCKET 2048u
 #endif
 #define BUCKET AU_EVQ_BUCKET   /* keys per bucket the width aims at */
 #define SPLIT (8u * BUCKET)    /* a bucket this big: rebuild with narrower buckets */
 #ifndef AU_EVQ_MIN_NB
-#define AU_EVQ_MIN_NB 256u
+#define AU_EVQ_MIN_NB 64u
 #endif
 #define MIN_NB AU_EVQ_MIN_NB   /* ring size bounds (powers of two) */
 #define MAX_NB 65536u
@@ -362,22 +362,24 @@ static void far_add_chain(struct au_evq *q, struct au_evq_chunk *chain)
 	}
 }
 
-/* Lay the calendar out afresh for the keys in `list` (which must all be due
- * at or after the current base): the ring starts at the earliest of them,
- * buckets are as wide as a power of two lets them be while the first holds
- * at most BUCKET keys, and the ring is long enough for about twice as many
- * keys as there are. */
-static void far_rebuild(struct au_evq *q, struct au_evq_chunk *list)
+/* Lay the calendar out afresh for the keys of `chain` (the ring and beyond
+ * being empty, and the heap holding only keys due before all of them): the
+ * ring starts at the earliest key and buckets are as wide as a power of two
+ * lets them be while the first holds at most BUCKET keys. */
+static void far_rebuild(struct au_evq *q, struct au_evq_chunk *chain)
 {
 	size_t n = 0;
-	au_time lo = INT64_MAX;
-	for (struct au_evq_chunk *c = list; c; c = c->next)
-		for (uint32_t j = 0; j < c->n; j++)
+	au_time lo = INT64_MAX, hi = INT64_MIN;
+	for (struct au_evq_chunk *c = chain; c; c = c->next)
+		for (uint32_t j = 0; j < c->n; j++) {
 			if (c->k[j].t < lo)
 				lo = c->k[j].t;
+			if (c->k[j].t > hi)
+				hi = c->k[j].t;
+		}
 	/* below[b]: keys due less than 2^b ns after the earliest. */
 	size_t below[64] = {0};
-	for (struct au_evq_chunk *c = list; c; c = c->next) {
+	for (struct au_evq_chunk *c = chain; c; c = c->next) {
 		n += c->n;
 		for (uint32_t j = 0; j < c->n; j++) {
 			uint64_t d = (uint64_t)c->k[j].t - (uint64_t)lo;
@@ -394,8 +396,13 @@ static void far_rebuild(struct au_evq *q, struct au_evq_chunk *list)
 			break;
 		shift = b;
 	}
+	/* Room for twice the keys at BUCKET a bucket; more buckets, if that
+	 * is what it takes to reach the latest key (so that few keys wait
+	 * beyond the ring to be re-filed), but no more than one per 128 keys:
+	 * each non-empty bucket has a partly filled chunk. */
+	uint64_t reach = n ? ((uint64_t)hi - (uint64_t)lo) >> shift : 0;
 	uint32_t nb = MIN_NB;
-	while (nb < MAX_NB && (size_t)nb * BUCKET < 2 * n)
+	while (nb < MAX_NB && ((size_t)nb * BUCKET < 2 * n || (nb < reach && nb < n / 128)))
 		nb *= 2;
 	if (nb != q->nb) {
 		free(q->ring);
@@ -412,7 +419,7 @@ static void far_rebuild(struct au_evq *q, struct au_evq_chunk *list)
 		q->base = lo;
 	q->rebuilds++;
 	q->refiled += n;
-	far_add_chain(q, list);
+	far_add_chain(q, chain);
 }
 
 /* Move the heap's keys into a fresh calendar: the queue has grown past the
@@ -420,35 +427,29 @@ static void far_rebuild(struct au_evq *q, struct au_evq_chunk *list)
 static void far_start(struct au_evq *q)
 {
 	struct au_evq_bag all = {NULL, 0};
-	au_time lo = INT64_MAX;
-	for (size_t i = 0; i < q->len; i++) {
+	for (size_t i = 0; i < q->len; i++)
 		bag_add(q, &all, q->heap[i]);
-		if (q->heap[i].t < lo)
-			lo = q->heap[i].t;
-	}
 	q->len = 0;
 	heap_resize(q, 4 * BUCKET);
 	q->far_on = true;
-	q->base = lo;
-	q->nb = 0;
 	far_rebuild(q, bag_take(&all));
 	q->refiled = q->served = 0;
 }
 
-/* Back to a plain heap: few keys are left. */
+/* Back to a plain heap (few keys are left): all of them go into it. */
 static void far_stop(struct au_evq *q)
 {
-	struct au_evq_chunk *list = far_take_all(q);
+	struct au_evq_chunk *all = far_take_all(q);
 	size_t n = 0;
-	for (struct au_evq_chunk *c = list; c; c = c->next)
+	for (struct au_evq_chunk *c = all; c; c = c->next)
 		n += c->n;
 	heap_reserve(q, q->len + n);
-	for (struct au_evq_chunk *c = list; c; c = c->next) {
+	for (struct au_evq_chunk *c = all; c; c = c->next) {
 		memcpy(q->heap + q->len, c->k, c->n * sizeof(struct au_evq_key));
 		q->len += c->n;
 	}
 	heapify(q);
-	chain_free(list);
+	chain_free(all);
 	chain_free(q->spare);
 	q->spare = NULL;
 	free(q->ring);
@@ -469,8 +470,7 @@ static void far_pull_beyond(struct au_evq *q)
 /* The calendar pays while keys are re-filed (rebuilds, pulls from beyond
  * the ring) much less often than they are served.  A time distribution it
  * cannot follow (say, log-uniform delays) would have it re-file everything
- * every few buckets: then it gives way to the plain heap until the queue
- * has doubled. */
+ * every few buckets. */
 static bool far_paying(const struct au_evq *q)
 {
 	return q->refiled <= 2 * q->served + 2 * (q->ring_keys + q->beyond.keys);
@@ -517,23 +517,23 @@ static void far_advance(struct au_evq *q)
 			far_pull_beyond(q);
 			continue;
 		}
-		struct au_evq_chunk *list = bag_take(&q->ring[q->first]);
+		struct au_evq_chunk *c = bag_take(&q->ring[q->first]);
 		q->first = (q->first + 1) & (q->nb - 1);
 		q->base += width(q);
-		if (!list) {
+		if (!c) {
 			skipped++;
 			continue;
 		}
 		q->ring_keys -= n;
 		q->served += n;
 		heap_reserve(q, q->len + n);
-		while (list) {
-			struct au_evq_chunk *next = list->next;
-			memcpy(q->heap + q->len, list->k, list->n * sizeof(struct au_evq_key));
-			q->len += list->n;
-			list->next = q->spare;
-			q->spare = list;
-			list = next;
+		while (c) {
+			struct au_evq_chunk *next = c->next;
+			memcpy(q->heap + q->len, c->k, c->n * sizeof(struct au_evq_key));
+			q->len += c->n;
+			c->next = q->spare;
+			q->spare = c;
+			c = next;
 		}
 		heapify(q);
 		/* Mostly empty buckets: rebuild with wider ones. */

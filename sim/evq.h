@@ -14,13 +14,15 @@
  *     dry the next bucket is heapified, so the heap stays small enough for
  *     the cache however many events are pending.
  *
- * Push and pop are O(log n) at worst and O(1) amortised plus a heap of
- * about a thousand keys for big queues; cancel is O(1) (the slot is
- * marked dead and skipped when its key reaches the front; everything is
- * compacted when dead keys outnumber live ones, so memory stays
- * proportional to live events).  A pending event costs 64 bytes: a 16-byte
- * key (in the heap or a calendar chunk, whose 16-byte header is shared by
- * 63 keys) and a 48-byte slot.
+ * Push and pop cost O(log n) in the heap, where with the calendar n is
+ * about one bucket (a couple of thousand keys), plus O(1) amortised
+ * filing.  Cancel is O(1): the slot is marked dead and skipped when its
+ * key reaches the front; everything is compacted when dead keys outnumber
+ * live ones, so memory stays proportional to live events.  A pending event
+ * costs 64 bytes: a 16-byte key (in the run, the heap or a calendar chunk)
+ * and a 48-byte slot.  The calendar adds a 16-byte header per chunk of 63
+ * keys and at most one partly filled chunk per bucket: 2 to 3 bytes per
+ * event in the PHOLD benchmarks.
  */
 #ifndef AU_EVQ_H
 #define AU_EVQ_H
@@ -65,8 +67,8 @@ struct au_evq_slot {
 };
 
 /* Keys taken off the heap ahead of time, so that the events they name can
- * be prefetched a few events before they run (a power of two). */
-#define AU_EVQ_AHEAD 8u
+ * be prefetched several events before they run (a power of two). */
+#define AU_EVQ_AHEAD 16u
 
 struct au_evq_chunk; /* evq.c: a block of calendar keys */
 
@@ -136,13 +138,6 @@ static inline const struct au_event *au_evq_ahead_hint(const struct au_evq *q, u
 		return NULL;
 	uint64_t seq_slot = q->ahead[(q->ahead_head + i) & (AU_EVQ_AHEAD - 1)].seq_slot;
 	return &q->slots[seq_slot & ((UINT64_C(1) << 24) - 1)].ev;
-}
-/* The next event (possibly cancelled), or NULL; for prefetching only. */
-static inline const struct au_event *au_evq_top_hint(const struct au_evq *q)
-{
-	if (q->ahead_len)
-		return au_evq_ahead_hint(q, 0);
-	return q->len ? &q->slots[q->heap[0].seq_slot & ((UINT64_C(1) << 24) - 1)].ev : NULL;
 }
 /* Live events pending. */
 size_t au_evq_len(const struct au_evq *q);

@@ -595,13 +595,21 @@ static inline struct au_sim_svc *event_svc(struct au_sim *sim, const struct au_e
 	return &sim->svc_all[(size_t)ev->node * sim->sc->n_services + ev->service];
 }
 
-/* Prefetching for the next event, in two steps one handling apart: each
- * step only reads memory the previous one requested, so with many nodes the
- * chain slot -> node and service -> model state costs no stall.
- * always_inline is load-bearing: GCC deems a function whose only effect is
- * __builtin_prefetch pure, and then deletes the call if it did not inline
- * it first. */
-__attribute__((always_inline)) static inline void prefetch_node(struct au_sim *sim, const struct au_event *next)
+/* Prefetching for upcoming events.  The queue starts loading an event's
+ * slot when the event joins its run, AU_EVQ_AHEAD events before it runs.
+ * PF_NODE_AT events before, the slot has arrived: read which node and
+ * service the event is for and start loading those; PF_STATE_AT events
+ * before, the service has arrived: start loading the model state it points
+ * to.  Each step reads only what an earlier step requested several events
+ * earlier, so with many nodes the chain slot -> node and service -> model
+ * state costs no stall.  (always_inline is load-bearing: GCC deems a
+ * function whose only effect is __builtin_prefetch pure, and deletes calls
+ * to it that it did not inline first.) */
+enum { PF_NODE_AT = 10, PF_STATE_AT = 4 };
+_Static_assert(PF_STATE_AT < PF_NODE_AT && PF_NODE_AT < AU_EVQ_AHEAD, "prefetch steps in order");
+
+__attribute__((always_inline)) static inline void prefetch_node(struct au_sim *sim,
+								 const struct au_event *next)
 {
 	struct au_sim_svc *s = event_svc(sim, next);
 	if (s) {
@@ -610,19 +618,14 @@ __attribute__((always_inline)) static inline void prefetch_node(struct au_sim *s
 	}
 }
 
-__attribute__((always_inline)) static inline void prefetch_state(struct au_sim *sim, const struct au_event *next)
+__attribute__((always_inline)) static inline void prefetch_state(struct au_sim *sim,
+								  const struct au_event *next)
 {
 	struct au_sim_svc *s = event_svc(sim, next);
 	if (s && s->state)
 		__builtin_prefetch(s->state);
 }
 
-#ifndef PF_NODE_AT
-#define PF_NODE_AT 4
-#endif
-#ifndef PF_STATE_AT
-#define PF_STATE_AT 1
-#endif
 int au_sim_run(struct au_sim *sim, au_time until)
 {
 	/* Boot every node at t=0, in id order, then schedule the faults. */
