@@ -1,67 +1,182 @@
 #!/usr/bin/env bash
-# tests/mutants.sh — `make mutants`: build every planted bug (models/*.c,
-# AU_BUG_* flags) into its own binary and run scenarios seed by seed until
-# a check fails (exit 1).  Prints, per mutant, whether it was caught, where,
-# by which check and after how many runs, and a command that reproduces it.
-# Exits non-zero unless every mutant is caught cleanly (a crash or a hang
-# is reported but does not count as a catch).
+# tests/mutants.sh — proof that the checkers are not vacuous.
 #
-# MUTANT_SEEDS=N changes the per-scenario seed budget (default 60).
+# models/raft.c and models/kv.c carry deliberately planted bugs behind
+# AU_BUG_* compile flags.  For each one this script builds a mutant binary
+# (build-mut-NAME/aureon-sim, two builds at a time), then runs the mutant's
+# scenarios seed by seed — seed 1 on every scenario of its list, then seed
+# 2, ... up to its seed budget — and stops at the first run that exits 1
+# (a check failed: the bug was caught).  Any other exit status (abort,
+# signal, usage error, timeout) is a crash: it is reported as CRASHED, not
+# as a catch, and that mutant stops there.
+#
+# A catch only counts if the same scenario and seed pass on a build without
+# any planted bug (build-mut-CONTROL/aureon-sim, built alongside): a run
+# that fails there too is reported as FALSE CATCH.
+#
+# Output: one line per mutant (result, scenario, seed, the check that
+# fired, runs it took, time), the reproduction command of each first
+# failing run (also written to build-mut-NAME/repro.sh), and "N of M
+# mutants caught".  Exit status 0 only if every mutant was caught cleanly.
+#
+# Usage: tests/mutants.sh [NAME...]      (default: every mutant below)
+# Environment: AU_MUTANT_TIMEOUT  seconds one run may take (default 60)
+#              AU_MUTANT_JOBS     parallel builds (default 2)
 set -euo pipefail
+
 cd "$(dirname "$0")/.."
 
-seeds=${MUTANT_SEEDS:-60}
-
-# name : scenarios to try, in order
-declare -A plan=(
-	[FOLLOWER_COMMIT_BEYOND]="raft-storm raft-figure8"
-	[VOTE_NO_LOG_CHECK]="raft-storm raft-leader-crash"
-	[KV_LOCAL_READ]="raft-storm raft-partition-heal"
-	[VOTE_NOT_PERSISTED]="raft-storm raft-disk-faults raft-leader-crash"
-	[VOTEDFOR_CLEARED]="raft-storm raft-leader-crash raft-partition-heal"
-	[COMMIT_OLD_TERM]="raft-figure8 raft-storm raft-leader-crash"
-	[MEMBERSHIP_EARLY]="raft-membership raft-storm"
+# name | seed budget | scenarios (scenarios/NAME.ini), tried in this order.
+# The mutant-*.ini scenarios are scripted for one bug each (their header
+# comments say how); raft-storm.ini is the random fault storm.
+MUTANTS=(
+	"COMMIT_OLD_TERM|40|mutant-figure8 raft-figure8 raft-storm"
+	"VOTE_NOT_PERSISTED|40|mutant-vote-lost raft-storm"
+	"VOTEDFOR_CLEARED|40|mutant-vote-cleared mutant-vote-lost raft-storm"
+	"FOLLOWER_COMMIT_BEYOND|60|raft-storm mutant-figure8"
+	"VOTE_NO_LOG_CHECK|60|raft-storm mutant-vote-cleared"
+	"MEMBERSHIP_EARLY|40|mutant-membership-early raft-membership raft-storm"
+	"KV_LOCAL_READ|60|raft-storm mutant-vote-cleared"
 )
-order=(FOLLOWER_COMMIT_BEYOND VOTE_NO_LOG_CHECK KV_LOCAL_READ VOTE_NOT_PERSISTED
-       VOTEDFOR_CLEARED COMMIT_OLD_TERM MEMBERSHIP_EARLY)
 
-echo "building ${#order[@]} mutants..."
-for m in "${order[@]}"; do
-	make -s BUILD="build-mut-$m" EXTRA_CFLAGS="-DAU_BUG_$m" "build-mut-$m/aureon-sim" >/dev/null &
-	# two builds at a time
-	while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
-done
-wait
+RUN_TIMEOUT=${AU_MUTANT_TIMEOUT:-60}
+JOBS=${AU_MUTANT_JOBS:-2}
+MAKE=${MAKE:-make}
+# A make that runs this script (`make mutants`) exports its jobserver
+# settings; the builds below are independent makes of their own.
+unset MAKEFLAGS MFLAGS
 
-caught=0
 start=$(date +%s)
-for m in "${order[@]}"; do
-	bin="build-mut-$m/aureon-sim"
-	runs=0 result="NOT CAUGHT" where="" detail=""
-	for sc in ${plan[$m]}; do
-		for seed in $(seq 1 "$seeds"); do
-			runs=$((runs + 1))
-			set +e
-			out=$(timeout 120 "$bin" run "scenarios/$sc.ini" --seed "$seed" --json 2>/dev/null)
-			rc=$?
-			set -e
-			if [ "$rc" -eq 1 ]; then
-				result="CAUGHT"
-				where="$sc seed $seed"
-				detail=$(echo "$out" | grep -o '"check": "[a-z_]*"' | head -1 | cut -d'"' -f4)
-				break 2
-			elif [ "$rc" -ne 0 ]; then
-				result="CRASHED (exit $rc)"
-				where="$sc seed $seed"
-				break 2
-			fi
-		done
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/aureon-mutants.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# ---- which mutants ---------------------------------------------------------
+declare -a names=() budgets=() lists=()
+for m in "${MUTANTS[@]}"; do
+	IFS='|' read -r n b l <<<"$m"
+	if [ $# -gt 0 ]; then
+		want=0
+		for a in "$@"; do [ "$a" = "$n" ] && want=1; done
+		[ $want = 1 ] || continue
+	fi
+	names+=("$n"); budgets+=("$b"); lists+=("$l")
+done
+if [ ${#names[@]} -eq 0 ]; then
+	echo "mutants: no mutant matches: $*" >&2
+	exit 2
+fi
+# Every scenario must exist before anything is built.
+for l in "${lists[@]}"; do
+	for s in $l; do
+		[ -f "scenarios/$s.ini" ] || { echo "mutants: scenarios/$s.ini missing" >&2; exit 2; }
 	done
-	printf '%-24s %-18s %-28s %-16s %4d runs\n' "$m" "$result" "$where" "$detail" "$runs"
-	if [ "$result" = "CAUGHT" ]; then
-		caught=$((caught + 1))
-		echo "    reproduce: make BUILD=build-mut-$m EXTRA_CFLAGS=-DAU_BUG_$m build-mut-$m/aureon-sim && $bin run scenarios/${where% seed*}.ini --seed ${where##* }"
+done
+
+# ---- build, $JOBS at a time -------------------------------------------------
+# A flag that no longer appears in models/ would build the correct code and
+# look like "not caught" for the wrong reason: say so instead.
+# CONTROL is the same code with no flag.
+build_one() {
+	local n=$1 flags="-DAU_BUG_$1"
+	if [ "$n" = CONTROL ]; then
+		flags=""
+	elif ! grep -q "AU_BUG_$n\b" models/*.c; then
+		echo "no AU_BUG_$n in models/*.c" >"$tmp/$n.build"
+		return 1
+	fi
+	"$MAKE" -s BUILD="build-mut-$n" EXTRA_CFLAGS="$flags" "build-mut-$n/aureon-sim" \
+		>"$tmp/$n.build" 2>&1
+}
+
+echo "mutants: building ${#names[@]} mutants and a control, $JOBS at a time"
+declare -A built=()
+running=0
+for n in CONTROL "${names[@]}"; do
+	if [ $running -ge "$JOBS" ]; then
+		wait -n || true
+		running=$((running - 1))
+	fi
+	( if build_one "$n"; then touch "$tmp/$n.ok"; fi ) &
+	running=$((running + 1))
+done
+wait || true
+for n in CONTROL "${names[@]}"; do
+	if [ -f "$tmp/$n.ok" ]; then
+		built[$n]=1
+	else
+		built[$n]=0
+		echo "mutants: build of $n failed:" >&2
+		tail -n 20 "$tmp/$n.build" >&2 || true
 	fi
 done
-echo "$caught of ${#order[@]} mutants caught ($(( $(date +%s) - start )) s, up to $seeds seeds per scenario)"
-[ "$caught" -eq "${#order[@]}" ]
+echo "mutants: built in $(($(date +%s) - start)) s; hunting"
+
+# ---- hunt -------------------------------------------------------------------
+# The check that fired and its detail, from a run's --json output.
+json_check() { sed -n 's/.*"violation": {"check": "\([a-z_]*\)".*/\1/p' "$1"; }
+json_detail() { sed -n 's/.*"detail": "\(.*\)"}, "faults_applied".*/\1/p' "$1"; }
+
+caught=0
+declare -a repros=()
+printf '%-24s %-12s %-30s %5s  %-16s %5s %8s\n' mutant result scenario seed check runs time
+for i in "${!names[@]}"; do
+	n=${names[$i]}; budget=${budgets[$i]}; list=${lists[$i]}
+	bin="build-mut-$n/aureon-sim"
+	result="NOT CAUGHT"; scen="-"; seedv="-"; check="-"; runs=0; detail=""
+	t0=${EPOCHREALTIME/./}   # microseconds
+	if [ "${built[$n]}" != 1 ] || [ "${built[CONTROL]}" != 1 ]; then
+		result="BUILD FAILED"
+	else
+		for ((seed = 1; seed <= budget; seed++)); do
+			for s in $list; do
+				runs=$((runs + 1))
+				rc=0
+				timeout --kill-after=5 "$RUN_TIMEOUT" "$bin" run "scenarios/$s.ini" \
+					--seed "$seed" --json >"$tmp/out" 2>"$tmp/err" || rc=$?
+				[ $rc -eq 0 ] && continue
+				scen="$s.ini"; seedv=$seed
+				if [ $rc -eq 1 ]; then
+					result="CAUGHT"
+					check=$(json_check "$tmp/out")
+					detail=$(json_detail "$tmp/out")
+					# The control must pass this very run.
+					crc=0
+					timeout --kill-after=5 "$RUN_TIMEOUT" build-mut-CONTROL/aureon-sim run \
+						"scenarios/$s.ini" --seed "$seed" --json >/dev/null 2>&1 || crc=$?
+					if [ $crc -ne 0 ]; then
+						result="FALSE CATCH"
+						detail="the build without planted bugs fails this run too (exit $crc); $detail"
+					fi
+				else
+					result="CRASHED"
+					case $rc in
+					124|137) check="timeout ${RUN_TIMEOUT}s" ;;
+					*) [ $rc -gt 128 ] && check="signal $((rc - 128))" || check="exit $rc" ;;
+					esac
+					detail=$(tail -n 3 "$tmp/err" | tr '\n' ' ')
+				fi
+				break 2
+			done
+		done
+	fi
+	[ "$result" = CAUGHT ] && caught=$((caught + 1))
+	cs=$(( (${EPOCHREALTIME/./} - t0) / 10000 ))   # hundredths of a second
+	printf '%-24s %-12s %-30s %5s  %-16s %5s %4d.%02ds\n' "$n" "$result" "$scen" "$seedv" "$check" \
+		"$runs" $((cs / 100)) $((cs % 100))
+	if [ "$scen" != - ]; then
+		cmd="$MAKE -s BUILD=build-mut-$n EXTRA_CFLAGS=-DAU_BUG_$n build-mut-$n/aureon-sim && $bin run scenarios/$scen --seed $seedv"
+		repros+=("$n: $cmd" "    # $check: $detail")
+		printf '#!/bin/sh\n# %s %s: %s\ncd "$(dirname "$0")/.." && %s\n' \
+			"$n" "$result" "$check: $detail" "$cmd" >"build-mut-$n/repro.sh"
+		chmod +x "build-mut-$n/repro.sh"
+	fi
+done
+
+if [ ${#repros[@]} -gt 0 ]; then
+	echo
+	echo "first failing runs (reproduce from the repository root):"
+	printf '  %s\n' "${repros[@]}"
+fi
+echo
+echo "$caught of ${#names[@]} mutants caught ($(($(date +%s) - start)) s)"
+[ "$caught" -eq ${#names[@]} ]
