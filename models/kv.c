@@ -24,6 +24,7 @@ struct pending {
 	struct kv *kv;
 	au_node_id client_node;
 	uint64_t client, seq;
+	uint32_t attempt;
 	uint8_t op;
 	int64_t key;
 	bool live; /* false once answered (or the server is going away) */
@@ -45,12 +46,13 @@ struct kv {
 	au_time deadline_ns;
 	bool maybe_applied;
 	au_node_id target;
+	uint32_t attempt; /* of the current operation's latest request */
 	uint64_t attempt_timer;
 	uint64_t done_ok, done_fail, done_unknown;
 };
 
-static void send_resp(struct kv *s, au_node_id to, uint64_t client, uint64_t seq, uint8_t status,
-		      au_node_id hint, int64_t value, uint8_t flag)
+static void send_resp(struct kv *s, au_node_id to, uint64_t client, uint64_t seq,
+		      uint32_t attempt, uint8_t status, au_node_id hint, int64_t value, uint8_t flag)
 {
 	uint8_t buf[64];
 	struct au_wbuf w;
@@ -58,6 +60,7 @@ static void send_resp(struct kv *s, au_node_id to, uint64_t client, uint64_t seq
 	au_put_u8(&w, MSG_RESP);
 	au_put_u64(&w, client);
 	au_put_u64(&w, seq);
+	au_put_u32(&w, attempt);
 	au_put_u8(&w, status);
 	au_put_u32(&w, hint);
 	au_put_u64(&w, (uint64_t)value);
@@ -158,10 +161,10 @@ static void kv_restore(void *sm, const uint8_t *data, size_t len)
 }
 
 static struct pending *new_pending(struct kv *s, au_node_id from, uint64_t client, uint64_t seq,
-				   uint8_t op, int64_t key)
+				   uint32_t attempt, uint8_t op, int64_t key)
 {
 	struct pending *p = g_new0(struct pending, 1);
-	*p = (struct pending){s, from, client, seq, op, key, true};
+	*p = (struct pending){s, from, client, seq, attempt, op, key, true};
 	g_ptr_array_add(s->pending, p);
 	return p;
 }
@@ -182,12 +185,12 @@ static void write_done(void *ctx, bool ok, uint64_t index, const uint8_t *result
 		au_rbuf_init(&rb, result, len);
 		uint8_t flag = au_get_u8(&rb);
 		int64_t cur = (int64_t)au_get_u64(&rb);
-		send_resp(s, p->client_node, p->client, p->seq, ST_OK, s->env->self, cur, flag);
+		send_resp(s, p->client_node, p->client, p->seq, p->attempt, ST_OK, s->env->self, cur, flag);
 		s->served++;
 	} else {
 		/* Lost leadership: it may still commit; the client retries with
 		 * the same sequence number, and the session makes that safe. */
-		send_resp(s, p->client_node, p->client, p->seq, ST_RETRY,
+		send_resp(s, p->client_node, p->client, p->seq, p->attempt, ST_RETRY,
 			  au_raft_leader_hint(s->raft), 0, 0);
 	}
 	drop_pending(p);
@@ -201,11 +204,11 @@ static void read_done(void *ctx, bool ok, uint64_t index, const uint8_t *result,
 	(void)len;
 	struct kv *s = p->kv;
 	if (ok) {
-		send_resp(s, p->client_node, p->client, p->seq, ST_OK, s->env->self,
+		send_resp(s, p->client_node, p->client, p->seq, p->attempt, ST_OK, s->env->self,
 			  get_value(s, p->key), 1);
 		s->served++;
 	} else {
-		send_resp(s, p->client_node, p->client, p->seq, ST_RETRY, au_raft_leader_hint(s->raft),
+		send_resp(s, p->client_node, p->client, p->seq, p->attempt, ST_RETRY, au_raft_leader_hint(s->raft),
 			  0, 0);
 	}
 	drop_pending(p);
@@ -214,6 +217,7 @@ static void read_done(void *ctx, bool ok, uint64_t index, const uint8_t *result,
 static void server_recv(struct kv *s, au_node_id from, struct au_rbuf *rb)
 {
 	uint64_t client = au_get_u64(rb), seq = au_get_u64(rb);
+	uint32_t attempt = au_get_u32(rb);
 	uint8_t op = au_get_u8(rb);
 	int64_t key = (int64_t)au_get_u64(rb), value = (int64_t)au_get_u64(rb);
 	int64_t expected = (int64_t)au_get_u64(rb);
@@ -223,10 +227,11 @@ static void server_recv(struct kv *s, au_node_id from, struct au_rbuf *rb)
 	}
 	if (!s->raft || !au_raft_is_leader(s->raft)) {
 		s->redirected++;
-		send_resp(s, from, client, seq, ST_NOT_LEADER, s->raft ? au_raft_leader_hint(s->raft) : 0, 0, 0);
+		send_resp(s, from, client, seq, attempt, ST_NOT_LEADER,
+			  s->raft ? au_raft_leader_hint(s->raft) : 0, 0, 0);
 		return;
 	}
-	struct pending *p = new_pending(s, from, client, seq, op, key);
+	struct pending *p = new_pending(s, from, client, seq, attempt, op, key);
 	int rc;
 	if (op == AU_KV_GET) {
 #ifdef AU_BUG_KV_LOCAL_READ
@@ -249,7 +254,7 @@ static void server_recv(struct kv *s, au_node_id from, struct au_rbuf *rb)
 	}
 	if (rc != 0) {
 		drop_pending(p);
-		send_resp(s, from, client, seq, ST_NOT_LEADER, au_raft_leader_hint(s->raft), 0, 0);
+		send_resp(s, from, client, seq, attempt, ST_NOT_LEADER, au_raft_leader_hint(s->raft), 0, 0);
 	}
 }
 
@@ -268,6 +273,7 @@ static void send_attempt(struct kv *s)
 	au_put_u8(&w, MSG_REQ);
 	au_put_u64(&w, s->env->self);
 	au_put_u64(&w, s->seq);
+	au_put_u32(&w, ++s->attempt);
 	au_put_u8(&w, s->cur.op);
 	au_put_u64(&w, (uint64_t)s->cur.key);
 	au_put_u64(&w, (uint64_t)s->cur.value);
@@ -327,12 +333,17 @@ static void start_op(struct kv *s)
 static void client_recv(struct kv *s, au_node_id from, struct au_rbuf *rb)
 {
 	uint64_t client = au_get_u64(rb), seq = au_get_u64(rb);
+	uint32_t attempt = au_get_u32(rb);
 	uint8_t status = au_get_u8(rb);
 	au_node_id hint = au_get_u32(rb);
 	int64_t value = (int64_t)au_get_u64(rb);
 	uint8_t flag = au_get_u8(rb);
-	if (rb->short_read || client != s->env->self || seq != s->seq || !s->busy)
-		return; /* duplicate or stale answer */
+	/* An OK from any attempt completes the operation, but only a refusal
+	 * of the latest attempt may start a retry: a duplicated or late one
+	 * must not start a second retry chain. */
+	if (rb->short_read || client != s->env->self || seq != s->seq || !s->busy ||
+	    (status != ST_OK && attempt != s->attempt))
+		return;
 	if (status == ST_OK) {
 		if (s->cur.op == AU_KV_GET)
 			s->cur.value = value;

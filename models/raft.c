@@ -1244,7 +1244,11 @@ static void on_vote(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, sizeof(buf));
 	au_put_u8(&w, MSG_VOTE_RESP);
-	au_put_u64(&w, prevote ? term : r->term);
+	/* A granted pre-vote answers in the asked term; a refusal carries our
+	 * own term, so a pre-candidate below the cluster's term learns it
+	 * (without that, a half with the longer logs and a half with the
+	 * higher term could refuse each other forever). */
+	au_put_u64(&w, prevote && granted ? term : r->term);
 	au_put_u8(&w, (uint8_t)(granted | prevote << 1));
 	if (prevote) {
 		/* A pre-vote changes nothing durable; answer in the asked term. */
@@ -1264,6 +1268,10 @@ static void on_vote_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		return;
 	if (!prevote && term > r->term) {
 		step_down(r, term, 0);
+		return;
+	}
+	if (prevote && !granted && term > r->term) {
+		step_down(r, term, 0); /* refused by a node in a higher term: adopt it */
 		return;
 	}
 	if (prevote && r->role == AU_RAFT_PRECANDIDATE && term == r->term + 1 && granted) {

@@ -30,6 +30,8 @@ static const char *const raft_scenarios[] = {
 	/* the scenarios that catch planted bugs must pass with the real code */
 	"scenarios/mutant-figure8.ini",    "scenarios/mutant-vote-lost.ini",
 	"scenarios/mutant-vote-cleared.ini", "scenarios/mutant-membership-early.ini",
+	/* reproducers of bugs found and fixed */
+	"scenarios/regressions/prevote-stuck.ini", "scenarios/regressions/dup-noleader.ini",
 };
 
 /* _i = scenario * 100 + seed */
