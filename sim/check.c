@@ -356,25 +356,10 @@ struct liveness {
 	bool met;
 };
 
-/* When the last fault of the scenario is over. */
-static au_time faults_over(const struct au_scenario *sc)
-{
-	au_time t = 0;
-	for (uint32_t i = 0; i < sc->n_faults; i++) {
-		const struct au_fault *f = &sc->faults[i];
-		au_time end = f->until >= 0 ? f->until : f->at;
-		if (f->action == AU_FAULT_CRASH && f->restart_after >= 0)
-			end = f->at + f->restart_after;
-		if (end > t)
-			t = end;
-	}
-	return t;
-}
-
 static void *lw_create(struct au_sim *sim)
 {
 	struct liveness *lw = g_new0(struct liveness, 1);
-	lw->heal_ns = faults_over(sim->sc);
+	lw->heal_ns = au_scenario_faults_over(sim->sc);
 	for (char **l = sim->sc->liveness; l && *l; l++)
 		if (g_str_has_prefix(*l, "leader_within:"))
 			au_parse_duration(*l + strlen("leader_within:"), &lw->within_ns);

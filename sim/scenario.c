@@ -1057,10 +1057,8 @@ static bool load_faults(struct loader *L)
 	return ok && check_schedule(L);
 }
 
-/* A liveness window that ends after the run is an impossible schedule. */
-static bool check_liveness_window(struct loader *L)
+au_time au_scenario_faults_over(const struct au_scenario *sc)
 {
-	const struct au_scenario *sc = L->sc;
 	au_time over = 0;
 	for (uint32_t i = 0; i < sc->n_faults; i++) {
 		const struct au_fault *f = &sc->faults[i];
@@ -1070,6 +1068,14 @@ static bool check_liveness_window(struct loader *L)
 		if (end > over)
 			over = end;
 	}
+	return over;
+}
+
+/* A liveness window that ends after the run is an impossible schedule. */
+static bool check_liveness_window(struct loader *L)
+{
+	const struct au_scenario *sc = L->sc;
+	au_time over = au_scenario_faults_over(sc);
 	for (char **l = sc->liveness; l && *l; l++) {
 		au_time t = 0;
 		au_parse_duration(*l + strlen("leader_within:"), &t);

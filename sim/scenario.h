@@ -143,6 +143,10 @@ struct au_scenario *au_scenario_load(const char *path, char **err);
 struct au_scenario *au_scenario_load_text(const char *path, const char *text, char **err);
 void au_scenario_free(struct au_scenario *s);
 
+/* When the scenario's last fault is over: the latest `until`, restart
+ * (at + restart_after) or, for one-shot faults, `at`. */
+au_time au_scenario_faults_over(const struct au_scenario *sc);
+
 /* Parse a duration with a unit ("150ms", "1.5s", "0ns").  Returns false on
  * a missing or unknown unit, a negative value, trailing garbage or
  * overflow. */
