@@ -20,7 +20,14 @@ enum au_config_type {
 	AU_CFG_DURATION_RANGE, /* two int64 ns: 150ms..300ms */
 	AU_CFG_RATE,     /* uint32 events per second, written 50/s */
 	AU_CFG_WEIGHTS,  /* uint32 per name in `choices`: get:50,put:40,cas:10 */
+	AU_CFG_DIST,     /* struct au_dist (dist.h): lognormal(50ms,20ms), uniform(a,b), ... */
+	AU_CFG_CAPS,     /* uint32_t[AU_MAX_CAPS], a percentage per capability bit:
+			    gpu:10,ssd:50 ("none" = all zero); every name must be a
+			    capability some node has in [cluster] */
 };
+
+/* Capabilities a scenario may name in [cluster] (bits of a uint32). */
+#define AU_MAX_CAPS 32u
 
 /* One configuration key: where it lands in the model's config struct. */
 struct au_config_key {
@@ -66,6 +73,12 @@ struct au_model {
 	const char *config_group; /* scenario group it reads, or NULL */
 	const struct au_config_key *config_keys; /* NULL-name terminated */
 	size_t config_size;
+	/* Optional second group the model reads (e.g. [workload], which
+	 * several models share), with its keys landing in the same config
+	 * struct.  A group shared by several running models accepts the union
+	 * of their keys. */
+	const char *extra_group;
+	const struct au_config_key *extra_keys;
 	/* Boot a node: allocate state, recover from durable storage.  The
 	 * config pointer stays valid for the state's lifetime. */
 	void *(*init)(const struct au_env *env, const void *config);
