@@ -24,6 +24,16 @@ enum au_config_type {
 	AU_CFG_CAPS,     /* uint32_t[AU_MAX_CAPS], a percentage per capability bit:
 			    gpu:10,ssd:50 ("none" = all zero); every name must be a
 			    capability some node has in [cluster] */
+	AU_CFG_NODE_LIST, /* struct au_node_list: "all" or n1,n4,... (nodes of the cluster) */
+};
+
+/* AU_CFG_NODE_LIST values: every node of the cluster, or up to
+ * AU_NODE_LIST_MAX named ones (distinct, in the order written). */
+#define AU_NODE_LIST_MAX 32u
+struct au_node_list {
+	int all;
+	uint32_t n;
+	au_node_id id[AU_NODE_LIST_MAX];
 };
 
 /* Capabilities a scenario may name in [cluster] (bits of a uint32). */

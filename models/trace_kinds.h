@@ -49,6 +49,14 @@
 	X(RAFT_CONFIG, 209)   /* a=index, b=voters bitmask: configuration in effect */ \
 	X(RAFT_TRANSFER, 210) /* a=term, b=target */                                   \
 	X(RAFT_BAD_DISK, 211) /* a=file kind, b=offset: unreadable durable record */ \
+	/* swim (300..399); view changes are /membership rows, not events */         \
+	X(SWIM_BOOT, 300)     /* a=incarnation, b=0 whole cluster known | 1 joining, c=members known */ \
+	X(SWIM_JOINED, 301)   /* a=seed, b=entries in its reply, c=members known now */ \
+	X(SWIM_PROBE_FAIL, 302) /* a=member, b=its incarnation, c=1 if ping-reqs were sent */ \
+	X(SWIM_REFUTE, 303)   /* a=new incarnation, b=accused one, c=kind*1e6+accuser (1 suspect, 2 dead, 3 alive) */ \
+	X(SWIM_LEAVE, 304)    /* a=incarnation: this node leaves the cluster */      \
+	X(SWIM_SUSPECT_EXPIRED, 305) /* a=member, b=incarnation, c=confirmations: declared dead */ \
+	X(SWIM_QUIET, 306)    /* a=incarnation: the leaving node has gone quiet */ \
 	/* execution layer (400..499): the task queue and locks are traced by   */ \
 	/* every replica as it applies; an ENTRY record opens each command      */ \
 	X(TASKQ_ENTRY, 400)   /* a=log index, b=effect chain before it, c=ops */       \
