@@ -48,7 +48,7 @@
 	X(RAFT_RECOVER, 208)  /* a=last index, b=snapshot index, c=chain at last */   \
 	X(RAFT_CONFIG, 209)   /* a=index, b=voters bitmask: configuration in effect */ \
 	X(RAFT_TRANSFER, 210) /* a=term, b=target */                                   \
-	X(RAFT_BAD_DISK, 211) /* a=file kind, b=offset: unreadable durable record */
+	X(RAFT_BAD_DISK, 211) /* a=1 meta, 2 snapshot, 3 log (unreadable record), 4 log (stale suffix after a lost truncation); b=offset, c=segment */
 
 enum au_trace_kind {
 #define AU_X(name, num) AU_TR_##name = num,
