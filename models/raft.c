@@ -46,6 +46,8 @@ enum { TOKEN_META = 1, TOKEN_LOG = 2, TOKEN_SNAP = 3 };
 #define APPEND_BYTES_MAX 60000u  /* stay under AU_MSG_MAX */
 #define OUTBOX_MAX 4096u
 #define SESSION_RESULT_MAX 64u
+#define LOG_SYNCS_IN_FLIGHT 2u /* group commit: sync batches in flight at once */
+#define STASH_MAX 16u /* early AppendEntries a follower holds for reordering */
 
 #define TOKEN(kind, seq) (((uint64_t)(kind) << 56) | ((seq) & ((UINT64_C(1) << 56) - 1)))
 
@@ -86,6 +88,15 @@ struct log_batch {
 	uint64_t seq;
 	uint64_t last_index;
 	int remaining;
+};
+
+/* An AppendEntries that arrived before the one it follows (the network
+ * reorders): held, payload and all, until the gap closes. */
+struct stashed_append {
+	uint64_t term, prev;
+	au_node_id from;
+	size_t len;
+	uint8_t *payload; /* unsealed message, type byte included */
 };
 
 struct proposal {
@@ -142,6 +153,8 @@ struct au_raft {
 	au_node_id transferee;
 	au_time transfer_deadline_ns;
 	/* pending */
+	struct stashed_append stash[STASH_MAX];
+	uint32_t n_stash;
 	GArray *outbox;       /* struct outmsg */
 	GArray *proposals;    /* struct proposal, by index */
 	GArray *reads;        /* struct read_req */
@@ -165,6 +178,7 @@ struct au_raft {
 	GHashTable *sessions; /* client -> struct session */
 	/* counters */
 	uint64_t dropped_msgs, bad_msgs, elections;
+	uint64_t held_appends, gap_rejects; /* appends held for reordering; "I am behind" replies */
 	uint8_t sendbuf[APPEND_BYTES_MAX + 128];
 	uint8_t recbuf[APPEND_BYTES_MAX + 128]; /* one log record being encoded */
 };
@@ -421,7 +435,7 @@ static void mark_dirty(struct au_raft *r, uint64_t seg)
  * many appends arrived meanwhile. */
 static void issue_log_sync(struct au_raft *r)
 {
-	if (r->batches->len > 0 || r->dirty_segs->len == 0)
+	if (r->batches->len >= LOG_SYNCS_IN_FLIGHT || r->dirty_segs->len == 0)
 		return;
 	const struct au_env *env = r->env;
 	struct log_batch b = {++r->batch_seq, r->dirty_last, 0};
@@ -618,6 +632,7 @@ static void apply_command(struct au_raft *r, uint64_t index, const struct entry 
 static void check_reads(struct au_raft *r);
 static void maybe_compact(struct au_raft *r);
 static void step_down(struct au_raft *r, uint64_t term, au_node_id leader);
+static void clear_stash(struct au_raft *r);
 
 static void apply_committed(struct au_raft *r)
 {
@@ -946,6 +961,8 @@ static void set_role(struct au_raft *r, enum au_raft_role role, au_node_id leade
 static void step_down(struct au_raft *r, uint64_t term, au_node_id leader)
 {
 	bool was_leader = r->role == AU_RAFT_LEADER;
+	if (term > r->term || leader != r->leader)
+		clear_stash(r); /* held appends belong to another leader */
 	if (term > r->term) {
 		r->term = term;
 		r->vote = 0;
@@ -1392,6 +1409,65 @@ static void heard_leader(struct au_raft *r, uint64_t term, au_node_id from)
 	reset_election_timer(r);
 }
 
+static void clear_stash(struct au_raft *r)
+{
+	for (uint32_t i = 0; i < r->n_stash; i++)
+		g_free(r->stash[i].payload);
+	r->n_stash = 0;
+}
+
+/* Hold an append that arrived ahead of its predecessor; false if it cannot
+ * be held (then the caller rejects it). */
+static bool stash_append(struct au_raft *r, au_node_id from, uint64_t term, uint64_t prev,
+			 const struct au_rbuf *rb)
+{
+	uint64_t window = (uint64_t)r->cfg->max_batch * r->cfg->max_inflight;
+	if (prev - last_index(r) > window)
+		return false;
+	for (uint32_t i = 0; i < r->n_stash; i++)
+		if (r->stash[i].prev == prev && r->stash[i].term == term)
+			return true; /* a duplicate of one we hold */
+	if (r->n_stash == STASH_MAX)
+		return false;
+	r->held_appends++;
+	struct stashed_append *s = &r->stash[r->n_stash++];
+	s->term = term;
+	s->prev = prev;
+	s->from = from;
+	s->len = rb->len;
+	s->payload = g_memdup2(rb->p, rb->len);
+	return true;
+}
+
+static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb);
+
+/* Process the held append that now follows our log, if any (on_append
+ * calls back here, so a run of held appends drains in order). */
+static void drain_stash(struct au_raft *r)
+{
+	uint32_t keep = 0;
+	for (uint32_t i = 0; i < r->n_stash; i++) {
+		if (r->stash[i].term != r->term || r->role != AU_RAFT_FOLLOWER)
+			g_free(r->stash[i].payload); /* from an old leader: useless now */
+		else
+			r->stash[keep++] = r->stash[i];
+	}
+	r->n_stash = keep;
+	int pick = -1;
+	for (uint32_t i = 0; i < r->n_stash; i++)
+		if (r->stash[i].prev <= last_index(r) && (pick < 0 || r->stash[i].prev < r->stash[pick].prev))
+			pick = (int)i;
+	if (pick < 0)
+		return;
+	struct stashed_append held = r->stash[pick];
+	r->stash[pick] = r->stash[--r->n_stash];
+	struct au_rbuf rb;
+	au_rbuf_init(&rb, held.payload, held.len);
+	(void)au_get_u8(&rb); /* MSG_APPEND */
+	on_append(r, held.from, &rb);
+	g_free(held.payload);
+}
+
 static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 {
 	uint64_t term = au_get_u64(rb), prev = au_get_u64(rb), prev_term = au_get_u64(rb);
@@ -1405,6 +1481,12 @@ static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	}
 	heard_leader(r, term, from);
 	if (prev > last_index(r)) {
+		/* A gap.  An append that merely overtook its predecessor is
+		 * held until that one arrives; a heartbeat, or a gap wider than
+		 * the leader's pipeline, means we are behind: say where we are. */
+		if (count > 0 && stash_append(r, from, term, prev, rb))
+			return;
+		r->gap_rejects++;
 		reply_append(r, from, 0, prev, last_index(r) + 1, 0, seq);
 		return;
 	}
@@ -1453,6 +1535,7 @@ static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	 * against the leader's log. */
 	set_commit(r, c);
 	reply_append(r, from, APPEND_OK | (count ? APPEND_HAD_ENTRIES : 0), match, 0, 0, seq);
+	drain_stash(r);
 }
 
 static void on_append_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
@@ -1993,6 +2076,7 @@ static void raft_destroy(void *state)
 	g_hash_table_destroy(r->sessions);
 	for (unsigned i = 0; i < AU_RAFT_MAX_MACHINES; i++)
 		g_free(r->pending_restore[i]);
+	clear_stash(r);
 	g_free(r->rx_snap);
 	g_free(r->install_data);
 	g_free(r->snap_bytes);
@@ -2004,11 +2088,13 @@ static void raft_summary(void *state, char *buf, size_t len)
 	struct au_raft *r = state;
 	static const char *const roles[] = {"follower", "precandidate", "candidate", "leader"};
 	snprintf(buf, len,
-		 "%s term=%llu commit=%llu applied=%llu last=%llu snapshot=%llu elections=%llu bad=%llu",
+		 "%s term=%llu commit=%llu applied=%llu last=%llu snapshot=%llu elections=%llu bad=%llu"
+		 " held=%llu gaps=%llu",
 		 roles[r->role], (unsigned long long)r->term, (unsigned long long)r->commit,
 		 (unsigned long long)r->applied, (unsigned long long)last_index(r),
 		 (unsigned long long)r->snap_index, (unsigned long long)r->elections,
-		 (unsigned long long)r->bad_msgs);
+		 (unsigned long long)r->bad_msgs, (unsigned long long)r->held_appends,
+		 (unsigned long long)r->gap_rejects);
 }
 
 static int raft_admin(void *state, const char *action, au_node_id target)
