@@ -342,7 +342,7 @@ static void check_leadership(struct au_orch *o)
 		drop_pending(o);
 		for (uint32_t n = 0; n <= o->env->nodes; n++) {
 			o->parked[n] = (struct parked){0};
-			o->node_op_at[n] = INT64_MIN;
+			o->node_op_at[n] = INT64_MIN / 2;
 		}
 		g_hash_table_remove_all(o->expiring);
 		o->wl_next = 1;
@@ -796,7 +796,7 @@ static void on_member(void *ctx, au_node_id member, enum au_swim_state state, ui
 	if (o->raft && au_raft_is_leader(o->raft)) {
 		au_trace(o->env, AU_TR_ORCH_MEMBER, member, state, 0);
 		if (member <= o->env->nodes)
-			o->node_op_at[member] = INT64_MIN;
+			o->node_op_at[member] = INT64_MIN / 2;
 		kick(o);
 	}
 }
@@ -1346,34 +1346,32 @@ static void on_lock_resp(struct au_orch *o, struct au_rbuf *rb)
 
 /* ---- the model -------------------------------------------------------------------------------- */
 
+/* The incarnation: one more than the newest durable one.  Two 16-byte
+ * slots written alternately, so a torn write never loses both. */
+static uint32_t read_boot_slot(struct au_orch *o, uint64_t off)
+{
+	uint8_t buf[12];
+	struct au_rbuf rb;
+	int64_t n = o->env->ops->storage_read(o->env->ctx, "orch.boot", off, buf, sizeof(buf));
+	if (n != (int64_t)sizeof(buf) || !au_rbuf_unseal(&rb, buf, sizeof(buf)) ||
+	    au_get_u32(&rb) != BOOT_MAGIC)
+		return 0;
+	uint32_t inc = au_get_u32(&rb);
+	return rb.short_read ? 0 : inc;
+}
+
 static void boot_record(struct au_orch *o)
 {
-	uint8_t buf[16];
-	int64_t n = o->env->ops->storage_read(o->env->ctx, "orch.boot", 0, buf, sizeof(buf));
-	struct au_rbuf rb;
-	uint32_t prev = 0;
-	if (n > 0 && au_rbuf_unseal(&rb, buf, (size_t)n) && au_get_u32(&rb) == BOOT_MAGIC) {
-		prev = au_get_u32(&rb);
-		if (rb.short_read)
-			prev = 0;
-	}
-	/* A torn record reads as 0: the next incarnation then restarts at 1,
-	 * which the queue ignores as older — so never go back: take the
-	 * larger of both slots. */
-	int64_t n2 = o->env->ops->storage_read(o->env->ctx, "orch.boot", 16, buf, sizeof(buf));
-	if (n2 > 0 && au_rbuf_unseal(&rb, buf, (size_t)n2) && au_get_u32(&rb) == BOOT_MAGIC) {
-		uint32_t other = au_get_u32(&rb);
-		if (!rb.short_read && other > prev)
-			prev = other;
-	}
-	o->inc = prev + 1;
+	uint32_t a = read_boot_slot(o, 0), b = read_boot_slot(o, 16);
+	o->inc = (a > b ? a : b) + 1;
+	uint8_t buf[12];
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, sizeof(buf));
 	au_put_u32(&w, BOOT_MAGIC);
 	au_put_u32(&w, o->inc);
 	au_wbuf_seal(&w);
-	memset(buf + w.len, 0, sizeof(buf) - w.len);
-	o->env->ops->storage_write(o->env->ctx, "orch.boot", (o->inc & 1) * 16, buf, 16);
+	assert(w.len == sizeof(buf));
+	o->env->ops->storage_write(o->env->ctx, "orch.boot", (o->inc & 1) * 16, buf, w.len);
 	o->env->ops->storage_sync(o->env->ctx, "orch.boot", TOKEN(T_BOOT, 0));
 	au_trace(o->env, AU_TR_ORCH_BOOT, o->inc, 0, 0);
 }
