@@ -56,7 +56,11 @@
 	X(SWIM_REFUTE, 303)   /* a=new incarnation, b=accused one, c=kind*1e6+accuser (1 suspect, 2 dead, 3 alive) */ \
 	X(SWIM_LEAVE, 304)    /* a=incarnation: this node leaves the cluster */      \
 	X(SWIM_SUSPECT_EXPIRED, 305) /* a=member, b=incarnation, c=confirmations: declared dead */ \
-	X(SWIM_QUIET, 306)    /* a=incarnation: the leaving node has gone quiet */
+	X(SWIM_QUIET, 306)    /* a=incarnation: the leaving node has gone quiet */   \
+	/* ONE results repository (500..519); digest = first 8 bytes, big-endian */   \
+	X(ONE_STORE, 500)     /* a=job, b=log index, c=digest: the job's record stored */ \
+	X(ONE_REJECT, 501)    /* a=job, b=log index, c=digest: a second put, rejected */ \
+	X(ONE_BAD_SNAPSHOT, 502) /* a=bytes: an undecodable snapshot, state emptied */
 
 enum au_trace_kind {
 #define AU_X(name, num) AU_TR_##name = num,

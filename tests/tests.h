@@ -16,6 +16,7 @@ Suite *analysis_suite(void);
 Suite *linearize_suite(void);
 Suite *raft_suite(void);
 Suite *kernels_suite(void);
+Suite *one_suite(void);
 Suite *swim_suite(void);
 
 /* Run a shell command, capture stdout into *out (caller frees), return the
