@@ -91,6 +91,10 @@ bool au_sim_check_note(struct au_sim *sim, size_t i, char *buf, size_t len);
 void au_sim_model_summary(struct au_sim *sim, au_node_id node, uint32_t service, char *buf,
 			  size_t len);
 
+/* The model's end-of-run report over all server nodes (model.h `report`),
+ * g_malloc'd, or NULL if it has none.  The caller g_frees it. */
+char *au_sim_model_report(struct au_sim *sim, uint32_t service);
+
 /* Test hooks: the env a service instance sees, and a stream's next output.*/
 const struct au_env *au_sim_env(struct au_sim *sim, au_node_id node, uint32_t service);
 bool au_sim_node_up(const struct au_sim *sim, au_node_id node);
