@@ -1,8 +1,8 @@
 # Aureon — build, test, bench.  `make help` lists the targets.
 #
-# The same object files from models/ link into aureon-sim (and later
-# aureon-node): that is what lets node logic tested in simulation run on real
-# hosts unchanged.
+# The same object files from models/ link into aureon-sim and aureon-node:
+# that is what lets node logic tested in simulation run on real hosts
+# unchanged.
 
 CC       ?= gcc
 OPT      ?= -O2
@@ -20,17 +20,25 @@ MODEL_SRC = models/pcg32.c models/wire.c models/ping.c models/phold.c models/raf
 SIM_SRC   = sim/evq.c sim/sim.c sim/net.c sim/disk.c sim/dist.c sim/fault.c \
             sim/check.c sim/scenario.c sim/trace_h5.c sim/linearize.c sim/bench_raft.c
 TEST_SRC  = $(wildcard tests/test_*.c)
+# shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
+# share; the cluster loader reuses sim/scenario.c through libaureon-sim.a.
+SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c
+SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0
+SHIM_CFLAGS := $(shell pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
+SHIM_LIBS   := $(shell pkg-config --libs $(SHIM_PKGS) 2>/dev/null)
 
 MODEL_OBJ = $(MODEL_SRC:%.c=$(BUILD)/%.o)
 SIM_OBJ   = $(SIM_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/%.o)
+SHIM_OBJ  = $(SHIM_SRC:%.c=$(BUILD)/%.o)
 
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
-              python3-h5py python3-numpy python3-matplotlib hdf5-tools
+              python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
 
-.PHONY: all deps test test-all asan valgrind bench install clean help run mutants
+.PHONY: all deps test test-all asan valgrind bench install clean help run mutants \
+        fuzz test-netns
 
-all: $(BUILD)/aureon-sim
+all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 
 help:
 	@echo "make            build build/aureon-sim"
@@ -42,6 +50,8 @@ help:
 	@echo "make valgrind   the test suites under valgrind"
 	@echo "make bench      PHOLD vs a bare heap, trace overhead, Raft endurance and sweep timing"
 	@echo "make mutants    build each planted bug and show a check catches it"
+	@echo "make fuzz       libFuzzer on aureon-node's receive path (FUZZ_SECONDS, default 60)"
+	@echo "make test-netns 5 aureon-nodes in network namespaces with tc netem (root)"
 	@echo "make install PREFIX=/usr/local   install aureon-sim and the scenarios"
 	@echo "make clean      remove build outputs"
 
@@ -60,18 +70,34 @@ deps:
 	    || { echo "aureon: apt-get install failed"; exit 1; }; \
 	fi
 
-$(BUILD)/%.o: %.c $(wildcard models/*.h sim/*.h tests/*.h)
+$(BUILD)/%.o: %.c $(wildcard models/*.h sim/*.h tests/*.h shim/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
+
+# shim/ and its tests include GIO and libsoup headers.
+$(BUILD)/shim/%.o $(BUILD)/tests/test_shim.o: CFLAGS += $(SHIM_CFLAGS)
+
+# aureon-node links only the simulator objects the cluster loader needs.
+$(BUILD)/libaureon-sim.a: $(SIM_OBJ)
+	@echo "  AR    $@"
+	@rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/aureon-node: $(BUILD)/shim/node_main.o $(BUILD)/shim/http.o $(SHIM_OBJ) $(MODEL_OBJ) $(BUILD)/libaureon-sim.a
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(LDLIBS)
+
+$(BUILD)/aureon-ctl: $(BUILD)/shim/ctl_main.o $(SHIM_OBJ) $(MODEL_OBJ) $(BUILD)/libaureon-sim.a
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(LDLIBS)
 
 $(BUILD)/aureon-sim: $(BUILD)/sim/main.o $(SIM_OBJ) $(MODEL_OBJ)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/aureon-tests: $(TEST_OBJ) $(SIM_OBJ) $(MODEL_OBJ)
+$(BUILD)/aureon-tests: $(TEST_OBJ) $(SIM_OBJ) $(MODEL_OBJ) $(SHIM_OBJ)
 	@echo "  LD    $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+	@$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(SHIM_LIBS) $(LDLIBS)
 
 $(BUILD)/phold_min: bench/phold_min.c models/pcg32.c models/pcg32.h
 	@mkdir -p $(BUILD)
@@ -87,10 +113,10 @@ run: deps $(BUILD)/aureon-sim
 o0:
 	@$(MAKE) --no-print-directory BUILD=build-O0 OPT=-O0 build-O0/aureon-sim
 
-test: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim o0
+test: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl o0
 	CK_EXCLUDE_TAGS=slow AU_BIN=$(BUILD) AU_BIN_O0=build-O0 $(BUILD)/aureon-tests
 
-test-all: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim o0
+test-all: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl o0
 	AU_BIN=$(BUILD) AU_BIN_O0=build-O0 $(BUILD)/aureon-tests
 
 asan: deps
