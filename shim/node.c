@@ -1350,6 +1350,14 @@ void au_node_get_status(struct au_node *n, struct au_node_status *st)
 	}
 }
 
+const struct au_env *au_node_env(struct au_node *n, const char *service)
+{
+	for (uint32_t i = 0; i < n->n_svcs; i++)
+		if (strcmp(n->svcs[i].model->name, service) == 0)
+			return &n->svcs[i].env;
+	return NULL;
+}
+
 const struct au_node_counters *au_node_counters(const struct au_node *n) { return &n->m; }
 const struct au_cluster *au_node_cluster(const struct au_node *n) { return n->c; }
 au_node_id au_node_id_of(const struct au_node *n) { return n->self; }

@@ -106,6 +106,8 @@ au_node_id au_node_id_of(const struct au_node *n);
 void au_node_render_metrics(struct au_node *n, GString *out);
 /* A service's model state, or NULL. */
 void *au_node_service_state(struct au_node *n, const char *name);
+/* Test hook: the env a service sees (NULL if no such service). */
+const struct au_env *au_node_env(struct au_node *n, const char *service);
 /* Number of aureon-ctl clients currently remembered. */
 unsigned au_node_client_count(const struct au_node *n);
 
