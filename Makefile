@@ -16,7 +16,8 @@ CFLAGS   = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS   = $(PKG_LIBS) -lm
 PREFIX  ?= /usr/local
 
-MODEL_SRC = models/pcg32.c models/wire.c models/ping.c models/phold.c models/raft.c models/kv.c
+MODEL_SRC = models/pcg32.c models/wire.c models/ping.c models/phold.c models/raft.c models/kv.c \
+            models/swim.c
 SIM_SRC   = sim/evq.c sim/sim.c sim/net.c sim/disk.c sim/dist.c sim/fault.c \
             sim/check.c sim/scenario.c sim/trace_h5.c sim/linearize.c sim/bench_raft.c
 TEST_SRC  = $(wildcard tests/test_*.c)

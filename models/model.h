@@ -20,6 +20,16 @@ enum au_config_type {
 	AU_CFG_DURATION_RANGE, /* two int64 ns: 150ms..300ms */
 	AU_CFG_RATE,     /* uint32 events per second, written 50/s */
 	AU_CFG_WEIGHTS,  /* uint32 per name in `choices`: get:50,put:40,cas:10 */
+	AU_CFG_NODE_LIST, /* struct au_node_list: "all" or n1,n4,... (nodes of the cluster) */
+};
+
+/* AU_CFG_NODE_LIST values: every node of the cluster, or up to
+ * AU_NODE_LIST_MAX named ones (distinct, in the order written). */
+#define AU_NODE_LIST_MAX 32u
+struct au_node_list {
+	int all;
+	uint32_t n;
+	au_node_id id[AU_NODE_LIST_MAX];
 };
 
 /* One configuration key: where it lands in the model's config struct. */

@@ -48,7 +48,15 @@
 	X(RAFT_RECOVER, 208)  /* a=last index, b=snapshot index, c=chain at last */   \
 	X(RAFT_CONFIG, 209)   /* a=index, b=voters bitmask: configuration in effect */ \
 	X(RAFT_TRANSFER, 210) /* a=term, b=target */                                   \
-	X(RAFT_BAD_DISK, 211) /* a=file kind, b=offset: unreadable durable record */
+	X(RAFT_BAD_DISK, 211) /* a=file kind, b=offset: unreadable durable record */ \
+	/* swim (300..399); view changes are /membership rows, not events */         \
+	X(SWIM_BOOT, 300)     /* a=incarnation, b=0 whole cluster known | 1 joining, c=members known */ \
+	X(SWIM_JOINED, 301)   /* a=seed, b=entries in its reply, c=members known now */ \
+	X(SWIM_PROBE_FAIL, 302) /* a=member, b=its incarnation, c=1 if ping-reqs were sent */ \
+	X(SWIM_REFUTE, 303)   /* a=new incarnation, b=accused one, c=kind*1e6+accuser (1 suspect, 2 dead, 3 alive) */ \
+	X(SWIM_LEAVE, 304)    /* a=incarnation: this node leaves the cluster */      \
+	X(SWIM_SUSPECT_EXPIRED, 305) /* a=member, b=incarnation, c=confirmations: declared dead */ \
+	X(SWIM_QUIET, 306)    /* a=incarnation: the leaving node has gone quiet */
 
 enum au_trace_kind {
 #define AU_X(name, num) AU_TR_##name = num,

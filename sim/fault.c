@@ -6,6 +6,8 @@
  */
 #include "sim_internal.h"
 
+#include <string.h>
+
 void au_fault_schedule(struct au_sim *sim)
 {
 	const struct au_scenario *sc = sim->sc;
@@ -37,6 +39,7 @@ static bool eligible(const struct au_sim *sim, enum au_fault_action a, au_node_i
 	const struct au_sim_node *nd = &sim->node[n];
 	switch (a) {
 	case AU_FAULT_CRASH:
+	case AU_FAULT_LEAVE:
 		return nd->up;
 	case AU_FAULT_PAUSE:
 		return nd->up && !nd->paused;
@@ -191,6 +194,19 @@ static void admin(struct au_sim *sim, uint32_t idx, const struct au_fault *f, au
 	au_sim_record_event(sim, leader, AU_TR_ADMIN, idx, target, rc);
 }
 
+/* A leave goes to the target node's own models (SWIM leaves the cluster). */
+static void leave(struct au_sim *sim, uint32_t idx, au_node_id n)
+{
+	int rc = -AU_EINVAL;
+	for (uint32_t i = 0; i < sim->sc->n_services; i++) {
+		const struct au_model *m = sim->sc->services[i];
+		void *st = sim->node[n].svc[i].state;
+		if (m->admin && st && strcmp(m->name, "swim") == 0)
+			rc = m->admin(st, "leave", n);
+	}
+	au_sim_record_event(sim, n, AU_TR_ADMIN, idx, n, rc);
+}
+
 static void fire_start(struct au_sim *sim, uint32_t idx, const struct au_fault *f)
 {
 	bool needs_node = f->action != AU_FAULT_PARTITION && f->action != AU_FAULT_HEAL &&
@@ -253,6 +269,9 @@ static void fire_start(struct au_sim *sim, uint32_t idx, const struct au_fault *
 	case AU_FAULT_ADD_VOTER:
 	case AU_FAULT_REMOVE_VOTER:
 		admin(sim, idx, f, n);
+		break;
+	case AU_FAULT_LEAVE:
+		leave(sim, idx, n);
 		break;
 	case AU_FAULT_ACTIONS_:
 		break;

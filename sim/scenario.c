@@ -20,9 +20,11 @@ extern const struct au_model au_ping_model;
 extern const struct au_model au_phold_model;
 extern const struct au_model au_raft_model;
 extern const struct au_model au_kv_model;
+extern const struct au_model au_swim_model;
 
 static const struct au_model *const all_models[] = {&au_ping_model, &au_phold_model,
-						    &au_raft_model, &au_kv_model};
+						    &au_raft_model, &au_kv_model,
+						    &au_swim_model};
 
 const struct au_model *au_scenario_find_model(const char *name)
 {
@@ -668,6 +670,33 @@ static bool load_model_config(struct loader *L, uint32_t idx)
 			memcpy(field, w, nchoices * sizeof(uint32_t));
 			break;
 		}
+		case AU_CFG_NODE_LIST: {
+			struct au_node_list nl = {0};
+			g_autofree char *list = g_strstrip(g_strdup(text));
+			if (strcmp(list, "all") == 0) {
+				nl.all = 1;
+			} else {
+				g_auto(GStrv) parts = g_strsplit(list, ",", -1);
+				for (gsize i = 0; parts[i]; i++) {
+					au_node_id id;
+					if (!au_parse_node(g_strstrip(parts[i]), L->sc->nodes, &id))
+						return fail(L, g, k->name, "'%s' is not a node of this cluster "
+									   "(n1..n%u); write all or a list n1,n2,...",
+							    parts[i], L->sc->nodes);
+					for (uint32_t j = 0; j < nl.n; j++)
+						if (nl.id[j] == id)
+							return fail(L, g, k->name, "'%s' is listed twice", parts[i]);
+					if (nl.n == AU_NODE_LIST_MAX)
+						return fail(L, g, k->name, "more than %u nodes listed",
+							    AU_NODE_LIST_MAX);
+					nl.id[nl.n++] = id;
+				}
+				if (nl.n == 0)
+					return fail(L, g, k->name, "empty node list (write all or n1,n2,...)");
+			}
+			memcpy(field, &nl, sizeof(nl));
+			break;
+		}
 		case AU_CFG_BOOL: {
 			bool b;
 			if (!parse_bool(text, &b))
@@ -686,7 +715,7 @@ static bool load_model_config(struct loader *L, uint32_t idx)
 static const char *const action_names[AU_FAULT_ACTIONS_] = {
 	"crash", "restart", "partition", "heal", "clog", "loss",
 	"pause", "resume", "skew", "disk_fault", "corrupt",
-	"transfer_leader", "add_voter", "remove_voter",
+	"transfer_leader", "add_voter", "remove_voter", "leave",
 };
 
 static const char *const action_keys[AU_FAULT_ACTIONS_][9] = {
@@ -704,6 +733,7 @@ static const char *const action_keys[AU_FAULT_ACTIONS_][9] = {
 	[AU_FAULT_TRANSFER] = {"at", "action", "target", NULL},
 	[AU_FAULT_ADD_VOTER] = {"at", "action", "target", NULL},
 	[AU_FAULT_REMOVE_VOTER] = {"at", "action", "target", NULL},
+	[AU_FAULT_LEAVE] = {"at", "action", "target", NULL},
 };
 
 
@@ -798,7 +828,7 @@ static bool load_fault(struct loader *L, const char *g, struct au_fault *f)
 	g_autofree char *action = value(L, g, "action");
 	if (!action)
 		return fail(L, g, "action", "missing (crash, restart, partition, heal, clog, loss, "
-					    "pause, resume, skew, disk_fault, corrupt, transfer_leader, add_voter or remove_voter)");
+					    "pause, resume, skew, disk_fault, corrupt, transfer_leader, add_voter, remove_voter or leave)");
 	int a = -1;
 	for (int i = 0; i < AU_FAULT_ACTIONS_; i++)
 		if (strcmp(action, action_names[i]) == 0)
@@ -806,10 +836,12 @@ static bool load_fault(struct loader *L, const char *g, struct au_fault *f)
 	if (a < 0)
 		return fail(L, g, "action", "unknown action '%s' (crash, restart, partition, heal, "
 					    "clog, loss, pause, resume, skew, disk_fault, corrupt, "
-					    "transfer_leader, add_voter or remove_voter)", action);
+					    "transfer_leader, add_voter, remove_voter or leave)", action);
 	f->action = (enum au_fault_action)a;
-	if (a >= AU_FAULT_TRANSFER && !has_service(L->sc, "raft"))
+	if (a >= AU_FAULT_TRANSFER && a <= AU_FAULT_REMOVE_VOTER && !has_service(L->sc, "raft"))
 		return fail(L, g, "action", "%s needs the raft service", action);
+	if (a == AU_FAULT_LEAVE && !has_service(L->sc, "swim"))
+		return fail(L, g, "action", "%s needs the swim service", action);
 	g_auto(GStrv) keys = g_key_file_get_keys(L->kf, g, NULL, NULL);
 	for (gsize i = 0; keys && keys[i]; i++) {
 		bool ok = false;

@@ -63,6 +63,7 @@ enum au_fault_action {
 	AU_FAULT_TRANSFER,     /* operator: hand Raft leadership to target */
 	AU_FAULT_ADD_VOTER,    /* operator: add target to the Raft configuration */
 	AU_FAULT_REMOVE_VOTER, /* operator: remove target from it */
+	AU_FAULT_LEAVE,        /* operator: target leaves the SWIM cluster gracefully */
 	AU_FAULT_ACTIONS_
 };
 
