@@ -20,6 +20,10 @@ enum au_config_type {
 	AU_CFG_DURATION_RANGE, /* two int64 ns: 150ms..300ms */
 	AU_CFG_RATE,     /* uint32 events per second, written 50/s */
 	AU_CFG_WEIGHTS,  /* uint32 per name in `choices`: get:50,put:40,cas:10 */
+	AU_CFG_DIST,     /* struct au_dist (dist.h): lognormal(50ms,20ms), uniform(a,b), ... */
+	AU_CFG_CAPS,     /* uint32_t[AU_MAX_CAPS], a percentage per capability bit:
+			    gpu:10,ssd:50 ("none" = all zero); every name must be a
+			    capability some node has in [cluster] */
 	AU_CFG_NODE_LIST, /* struct au_node_list: "all" or n1,n4,... (nodes of the cluster) */
 };
 
@@ -31,6 +35,9 @@ struct au_node_list {
 	uint32_t n;
 	au_node_id id[AU_NODE_LIST_MAX];
 };
+
+/* Capabilities a scenario may name in [cluster] (bits of a uint32). */
+#define AU_MAX_CAPS 32u
 
 /* One configuration key: where it lands in the model's config struct. */
 struct au_config_key {
@@ -76,6 +83,12 @@ struct au_model {
 	const char *config_group; /* scenario group it reads, or NULL */
 	const struct au_config_key *config_keys; /* NULL-name terminated */
 	size_t config_size;
+	/* Optional second group the model reads (e.g. [workload], which
+	 * several models share), with its keys landing in the same config
+	 * struct.  A group shared by several running models accepts the union
+	 * of their keys. */
+	const char *extra_group;
+	const struct au_config_key *extra_keys;
 	/* Boot a node: allocate state, recover from durable storage.  The
 	 * config pointer stays valid for the state's lifetime. */
 	void *(*init)(const struct au_env *env, const void *config);

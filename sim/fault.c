@@ -178,18 +178,24 @@ static void heal(struct au_sim *sim)
 	au_sim_record_event(sim, 0, AU_TR_HEAL, parts, clogs, 0);
 }
 
-/* Operator commands go to the current Raft leader's model. */
-static void admin(struct au_sim *sim, uint32_t idx, const struct au_fault *f, au_node_id target)
+/* Operator commands go to the current Raft leader's models (a drain's end
+ * is the command "resume"). */
+static void admin(struct au_sim *sim, uint32_t idx, const struct au_fault *f, au_node_id target,
+		  bool ending)
 {
-	static const char *const names[] = {"transfer_leader", "add_voter", "remove_voter"};
-	const char *action = names[f->action - AU_FAULT_TRANSFER];
+	static const char *const names[] = {"transfer_leader", "add_voter", "remove_voter", "leave",
+					    "drain"};
+	const char *action = ending ? "resume" : names[f->action - AU_FAULT_TRANSFER];
 	int rc = -AU_EINVAL;
 	au_node_id leader = sim->leader;
 	for (uint32_t i = 0; leader && i < sim->sc->n_services; i++) {
 		const struct au_model *m = sim->sc->services[i];
 		void *st = sim->node[leader].svc[i].state;
-		if (m->admin && st)
-			rc = m->admin(st, action, target);
+		if (!m->admin || !st)
+			continue;
+		int r = m->admin(st, action, target); /* models ignore actions not theirs */
+		if (r == 0 || rc != 0)
+			rc = rc == 0 ? 0 : r;
 	}
 	au_sim_record_event(sim, leader, AU_TR_ADMIN, idx, target, rc);
 }
@@ -268,7 +274,8 @@ static void fire_start(struct au_sim *sim, uint32_t idx, const struct au_fault *
 	case AU_FAULT_TRANSFER:
 	case AU_FAULT_ADD_VOTER:
 	case AU_FAULT_REMOVE_VOTER:
-		admin(sim, idx, f, n);
+	case AU_FAULT_DRAIN:
+		admin(sim, idx, f, n, false);
 		break;
 	case AU_FAULT_LEAVE:
 		leave(sim, idx, n);
@@ -300,6 +307,10 @@ static void fire_end(struct au_sim *sim, uint32_t idx, const struct au_fault *f)
 			au_sim_set_drift(sim, n, 0);
 			au_sim_record_event(sim, n, AU_TR_CLOCK_SKEW, 0, 0, 0);
 		}
+		break;
+	case AU_FAULT_DRAIN:
+		if (n)
+			admin(sim, idx, f, n, true);
 		break;
 	case AU_FAULT_DISK:
 		if (n) {

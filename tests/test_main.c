@@ -52,6 +52,7 @@ int main(void)
 	srunner_add_suite(sr, cli_suite());
 	srunner_add_suite(sr, linearize_suite());
 	srunner_add_suite(sr, raft_suite());
+	srunner_add_suite(sr, exec_suite());
 	srunner_add_suite(sr, swim_suite());
 	srunner_add_suite(sr, trace_suite());
 	srunner_add_suite(sr, analysis_suite());
