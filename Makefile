@@ -131,6 +131,29 @@ valgrind: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim
 	CK_FORK=no CK_EXCLUDE_TAGS=slow AU_BIN=$(BUILD) AU_VALGRIND=1 valgrind --error-exitcode=9 \
 	  --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/aureon-tests
 
+# libFuzzer on aureon-node's receive path (shim/fuzz_recv.c), for
+# FUZZ_SECONDS; the corpus stays in build-fuzz/corpus between runs.
+# AU_FUZZ_MODELS=1 also feeds authentic, checksummed bytes to the models'
+# decoders (what a key holder could send; see shim/fuzz_recv.c).
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+$(BUILD)/fuzz_recv: $(BUILD)/shim/fuzz_recv.o $(SHIM_OBJ) $(MODEL_OBJ) $(BUILD)/libaureon-sim.a
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(SHIM_LIBS) $(LDLIBS)
+
+fuzz: deps
+	@command -v $(FUZZ_CC) >/dev/null || $(MAKE) --no-print-directory deps DEBIAN_PKGS=clang
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) \
+	  OPT="-O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  build-fuzz/fuzz_recv
+	@mkdir -p build-fuzz/corpus
+	ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz_recv -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 build-fuzz/corpus
+
+# Five nodes in network namespaces with tc netem delay and loss (root).
+test-netns: deps $(BUILD)/aureon-node $(BUILD)/aureon-ctl
+	AU_BIN=$(BUILD) tests/shim_netns.sh
+
 # Build every planted-bug variant (AU_BUG_*) and run its scenarios until a
 # check fails: proof that the checkers are not vacuous.
 mutants: deps
@@ -145,4 +168,4 @@ install: $(BUILD)/aureon-sim
 	install -m 644 scenarios/*.ini $(DESTDIR)$(PREFIX)/share/aureon/scenarios/
 
 clean:
-	rm -rf build build-asan build-O0 build-mut-*
+	rm -rf build build-asan build-O0 build-mut-* build-fuzz

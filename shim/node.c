@@ -1052,6 +1052,13 @@ static void *env_local_service(void *ctx, const char *name)
 	return au_node_service_state(s->node, name);
 }
 
+static void env_msg_counts(void *ctx, uint64_t *msgs_in, uint64_t *msgs_out)
+{
+	struct svc *s = ctx;
+	*msgs_in = s->node->m.rx_delivered;
+	*msgs_out = s->node->m.tx_datagrams;
+}
+
 static const struct au_env_ops node_env_ops = {
 	.now = env_now,
 	.send = env_send,
@@ -1066,6 +1073,7 @@ static const struct au_env_ops node_env_ops = {
 	.trace = env_trace,
 	.record = env_record,
 	.local_service = env_local_service,
+	.msg_counts = env_msg_counts,
 };
 
 /* ---- construction ------------------------------------------------------- */
@@ -1187,7 +1195,15 @@ struct au_node *au_node_new(const struct au_node_opts *o, char **err)
 		s->files = g_hash_table_new(g_str_hash, g_str_equal);
 		s->table_rows = g_new0(uint64_t, s->model->n_tables + 1);
 		s->dirfd = -1;
-		s->env = (struct au_env){&node_env_ops, s, n->self, c->nodes};
+		s->env = (struct au_env){
+			.ops = &node_env_ops,
+			.ctx = s,
+			.self = n->self,
+			.nodes = c->nodes,
+			.caps = sc->node_caps ? sc->node_caps[n->self] : 0,
+			.cpu_gflops = sc->cpu_gflops ? sc->cpu_gflops[n->self] : 0.0,
+			.metrics_period_ns = sc->metrics_period,
+		};
 		if (s->tag == n->control_tag) {
 			*err = g_strdup_printf("service %s collides with the control service's wire tag",
 					       s->model->name);
