@@ -2,7 +2,9 @@
 # tests/shim_netns.sh — `make test-netns`: five aureon-nodes, each in its
 # own network namespace, joined by a bridge that lives in a namespace of its
 # own (nothing touches the host's network), with tc netem delay, jitter and
-# loss on every node's link.  aureon-ctl runs from a sixth namespace.
+# loss on every node's link (where the kernel has no sch_netem, loss alone
+# through nftables, and the script says so).  aureon-ctl runs from a sixth
+# namespace.
 #
 # It writes keys, SIGKILLs the leader and times the new election, cuts a
 # follower off for a few seconds, restarts the killed node and waits for it
@@ -61,8 +63,23 @@ attach() { # namespace, address, netem?
 	ip -n $ns link set eth0 up
 	ip -n $ns link set lo up
 	if [ "$4" = netem ]; then
-		ip netns exec $ns tc qdisc add dev eth0 root netem delay $DELAY $JITTER loss $LOSS \
-			|| fail "tc netem unavailable (kernel module sch_netem?)"
+		if [ -z "${NO_NETEM:-}" ] && ip netns exec $ns tc qdisc add dev eth0 root netem \
+			delay $DELAY $JITTER loss $LOSS 2>/dev/null; then
+			IMPAIR="netem delay $DELAY±$JITTER, loss $LOSS"
+		elif command -v nft >/dev/null && ip netns exec $ns nft -f - <<-EOF
+			table inet aureon_loss {
+				chain out {
+					type filter hook output priority 0; policy accept;
+					meta l4proto udp numgen random mod 100 < ${LOSS%\%} drop
+				}
+			}
+			EOF
+		then
+			NO_NETEM=1
+			IMPAIR="loss $LOSS by nftables (this kernel has no sch_netem: no delay emulated)"
+		else
+			fail "neither tc netem nor nftables works here (kernel module sch_netem? Debian package nftables?)"
+		fi
 	fi
 }
 for i in $(seq 1 $N); do attach ${P}n$i 10.77.0.$i $i netem; done
@@ -110,7 +127,7 @@ t0=$(ms)
 L=""
 while [ -z "$L" ] && [ $(( $(ms) - t0 )) -lt 20000 ]; do read -r L T < <(leader); [ -z "$L" ] && sleep 0.2; done
 [ -n "$L" ] || fail "no leader within 20 s"
-echo "shim_netns: netem $DELAY±$JITTER loss $LOSS on each of $N nodes; leader n$L (term $T) after $(( $(ms) - t0 )) ms"
+echo "shim_netns: $IMPAIR on each of $N nodes' links; leader n$L (term $T) after $(( $(ms) - t0 )) ms"
 
 declare -A WANT
 put() { if ctl --timeout 10s put "$1" "$2" >/dev/null 2>"$TMP/ctl.err"; then WANT[$1]=$2; else echo "shim_netns: put $1 not acknowledged: $(cat "$TMP/ctl.err")"; fi; }
