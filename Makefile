@@ -44,7 +44,7 @@ DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsub
 all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 
 help:
-	@echo "make            build build/aureon-sim"
+	@echo "make            build build/aureon-sim, build/aureon-node, build/aureon-ctl"
 	@echo "make deps       install missing Debian packages (apt-get; needs root)"
 	@echo "make run        build and run the default scenario (scenarios/ping.ini)"
 	@echo "make test       build and run the Check suites (fast; skips tests tagged slow)"
@@ -162,9 +162,12 @@ mutants: deps
 bench: deps $(BUILD)/aureon-sim $(BUILD)/phold_min
 	bench/run.sh $(BUILD)
 
-install: $(BUILD)/aureon-sim
+install: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/aureon/scenarios
 	install -m 755 $(BUILD)/aureon-sim $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/aureon-node $(BUILD)/aureon-ctl $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/aureon/examples
+	install -m 644 shim/examples/local-3.ini shim/examples/aureon-node@.service $(DESTDIR)$(PREFIX)/share/aureon/examples/
 	install -m 644 scenarios/*.ini $(DESTDIR)$(PREFIX)/share/aureon/scenarios/
 
 clean:
