@@ -124,7 +124,7 @@ test-all: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim $(BUILD)/aureon-node $(
 
 asan: deps
 	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	  build-asan/aureon-tests build-asan/aureon-sim
+	  build-asan/aureon-tests build-asan/aureon-sim build-asan/aureon-node build-asan/aureon-ctl
 	CK_FORK=no CK_EXCLUDE_TAGS=slow AU_BIN=build-asan ASAN_OPTIONS=detect_leaks=1 build-asan/aureon-tests
 
 valgrind: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim

@@ -108,8 +108,9 @@ int main(int argc, char **argv)
 	}
 	au_node_id id;
 	if (!au_parse_node(id_text, c->nodes, &id)) {
+		uint32_t nodes = c->nodes;
 		au_cluster_free(c);
-		return usage_error("--id '%s' is not a node of %s (n1..n%u)", id_text, config, c->nodes);
+		return usage_error("--id '%s' is not a node of %s (n1..n%u)", id_text, config, nodes);
 	}
 	g_autofree char *data_dir = data ? g_strdup(data) : g_strdup_printf("aureon-data/n%u", id);
 	FILE *trace_log = NULL;
