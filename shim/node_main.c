@@ -166,6 +166,9 @@ int main(int argc, char **argv)
 	if (!quiet)
 		fprintf(stderr, "aureon-node n%u: stopping\n", id);
 	au_http_stop(http);
+	/* Let libsoup finish closing its connections (idle callbacks). */
+	for (int i = 0; i < 100 && g_main_context_iteration(NULL, FALSE); i++)
+		;
 	au_node_free(n);
 	au_cluster_free(c);
 	g_main_loop_unref(loop);
