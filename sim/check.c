@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "../models/kv.h"
+#include "check_rqml.h"
 #include "linearize.h"
 
 struct au_checker_ops {
@@ -504,9 +505,11 @@ static const struct au_checker_ops all_checkers[] = {
 	{"raft_safety", "raft", rs_create, rs_event, rs_end, rs_destroy},
 	{"leader_within", "raft", lw_create, lw_event, lw_end, lw_destroy},
 	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy},
+	{"exactly_once_one", "one", au_eo_create, au_eo_event, au_eo_end, au_eo_destroy},
 };
 
-const char *const au_check_names[] = {"ping_integrity", "raft_safety", "linearizable_kv", NULL};
+const char *const au_check_names[] = {"ping_integrity", "raft_safety", "linearizable_kv",
+				      "exactly_once_one", NULL};
 
 void au_check_row(struct au_sim *sim, uint32_t service, uint32_t table, const void *row,
 		  uint64_t record)

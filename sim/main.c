@@ -210,6 +210,12 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	}
 	if (sc->clients > 5)
 		printf("  ... (%u more client nodes)\n", sc->clients - 5);
+	for (uint32_t s = 0; s < sc->n_services; s++) {
+		char *report = au_sim_model_report(sim, s);
+		if (report)
+			fputs(report, stdout);
+		g_free(report);
+	}
 	const char *names[32], *results[32];
 	size_t n = au_sim_checks(sim, names, results, 32);
 	printf("  checks:");

@@ -21,10 +21,11 @@ extern const struct au_model au_phold_model;
 extern const struct au_model au_raft_model;
 extern const struct au_model au_kv_model;
 extern const struct au_model au_swim_model;
+extern const struct au_model au_one_model;
 
 static const struct au_model *const all_models[] = {&au_ping_model, &au_phold_model,
 						    &au_raft_model, &au_kv_model,
-						    &au_swim_model};
+						    &au_swim_model, &au_one_model};
 
 const struct au_model *au_scenario_find_model(const char *name)
 {
@@ -475,9 +476,13 @@ static bool load_cluster(struct loader *L)
 	for (gsize i = 0; names[i]; i++) {
 		g_strstrip(names[i]);
 		const struct au_model *m = au_scenario_find_model(names[i]);
-		if (!m)
-			return fail(L, "cluster", "services",
-				    "unknown service '%s' (this build has: ping, phold, raft, kv)", names[i]);
+		if (!m) {
+			g_autoptr(GString) known = g_string_new(NULL);
+			for (size_t k = 0; k < G_N_ELEMENTS(all_models); k++)
+				g_string_append_printf(known, "%s%s", k ? ", " : "", all_models[k]->name);
+			return fail(L, "cluster", "services", "unknown service '%s' (this build has: %s)",
+				    names[i], known->str);
+		}
 		for (uint32_t j = 0; j < sc->n_services; j++)
 			if (sc->services[j] == m)
 				return fail(L, "cluster", "services", "service '%s' listed twice",
@@ -616,10 +621,12 @@ static bool load_check(struct loader *L)
 			known = known || strcmp(*c, sc->invariants[i]) == 0;
 		if (!known) {
 			g_ptr_array_free(clean, TRUE);
+			g_autoptr(GString) names = g_string_new(NULL);
+			for (const char *const *c = au_check_names; *c; c++)
+				g_string_append_printf(names, "%s%s", names->len ? ", " : "", *c);
 			return fail(L, "check", "invariants",
-				    "unknown or not yet implemented check '%s' (this build has: ping_integrity, "
-				    "raft_safety, linearizable_kv)",
-				    sc->invariants[i]);
+				    "unknown or not yet implemented check '%s' (this build has: %s)",
+				    sc->invariants[i], names->str);
 		}
 		const char *needs = au_check_service(sc->invariants[i]);
 		if (needs && !has_service(sc, needs)) {
@@ -853,6 +860,21 @@ static bool parse_model_keys(struct loader *L, const char *g, const struct au_co
 			memcpy(field, &nl, sizeof(nl));
 			break;
 		}
+		case AU_CFG_DOUBLE: {
+			double d;
+			if (!parse_double(text, &d) || d < 0.0)
+				return fail(L, g, k->name, "'%s' is not a finite number >= 0", text);
+			memcpy(field, &d, sizeof(d));
+			break;
+		}
+		case AU_CFG_STRING: {
+			size_t tl = strlen(text);
+			if (tl > k->max)
+				return fail(L, g, k->name, "'%s' is longer than %" G_GUINT64_FORMAT " bytes",
+					    text, k->max);
+			memcpy(field, text, tl + 1);
+			break;
+		}
 		case AU_CFG_BOOL: {
 			bool b;
 			if (!parse_bool(text, &b))
@@ -876,6 +898,25 @@ static bool load_model_config(struct loader *L, uint32_t idx)
 		return false;
 	if (m->extra_group && !parse_model_keys(L, m->extra_group, m->extra_keys, cfg))
 		return false;
+	return true;
+}
+
+/* A model's own checks: the services it needs come before it, and its
+ * configuration as a whole is valid. */
+static bool check_model(struct loader *L, uint32_t idx)
+{
+	const struct au_model *m = L->sc->services[idx];
+	for (const char *const *need = m->needs; need && *need; need++) {
+		bool before = false;
+		for (uint32_t j = 0; j < idx; j++)
+			before = before || strcmp(L->sc->services[j]->name, *need) == 0;
+		if (!before)
+			return fail(L, "cluster", "services", "service %s needs %s, listed before it",
+				    m->name, *need);
+	}
+	char err[256] = "";
+	if (m->validate && !m->validate(L->sc->service_config[idx], L->sc->nodes, err, sizeof(err)))
+		return fail(L, m->config_group ? m->config_group : "cluster", NULL, "%s", err);
 	return true;
 }
 
@@ -1337,7 +1378,7 @@ struct au_scenario *au_scenario_load_text(const char *path, const char *text, ch
 		bool ok = load_run(&L) && load_cluster(&L) && check_groups(&L) && load_network(&L) &&
 			  load_disk(&L) && load_trace(&L) && load_check(&L);
 		for (uint32_t i = 0; ok && i < L.sc->n_services; i++) {
-			ok = load_model_config(&L, i);
+			ok = load_model_config(&L, i) && check_model(&L, i);
 			const struct au_model *m = L.sc->services[i];
 			if (ok && m->client_side && m->client_nodes) {
 				uint32_t c = m->client_nodes(L.sc->service_config[i]);

@@ -485,6 +485,20 @@ void au_sim_model_summary(struct au_sim *sim, au_node_id node, uint32_t service,
 		m->summary(st, buf, len);
 }
 
+char *au_sim_model_report(struct au_sim *sim, uint32_t service)
+{
+	const struct au_model *m = sim->sc->services[service];
+	if (!m->report)
+		return NULL;
+	uint32_t n = sim->servers;
+	void **states = g_new0(void *, (gsize)n + 1);
+	for (au_node_id i = 1; i <= n; i++)
+		states[i] = sim->node[i].up ? sim->node[i].svc[service].state : NULL;
+	char *text = m->report((void *const *)states, n);
+	g_free(states);
+	return text;
+}
+
 /* ---- node lifecycle ---------------------------------------------------- */
 
 static void start_services(struct au_sim *sim, au_node_id n)

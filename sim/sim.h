@@ -88,6 +88,10 @@ size_t au_sim_checks(const struct au_sim *sim, const char **names, const char **
 void au_sim_model_summary(struct au_sim *sim, au_node_id node, uint32_t service, char *buf,
 			  size_t len);
 
+/* The model's end-of-run report over all server nodes (model.h `report`),
+ * g_malloc'd, or NULL if it has none.  The caller g_frees it. */
+char *au_sim_model_report(struct au_sim *sim, uint32_t service);
+
 /* Test hooks: the env a service instance sees, and a stream's next output.*/
 const struct au_env *au_sim_env(struct au_sim *sim, au_node_id node, uint32_t service);
 bool au_sim_node_up(const struct au_sim *sim, au_node_id node);
