@@ -25,6 +25,8 @@ enum au_config_type {
 			    gpu:10,ssd:50 ("none" = all zero); every name must be a
 			    capability some node has in [cluster] */
 	AU_CFG_NODE_LIST, /* struct au_node_list: "all" or n1,n4,... (nodes of the cluster) */
+	AU_CFG_DOUBLE,   /* double, finite and >= 0: 1e-6, 0.85 */
+	AU_CFG_STRING,   /* char[max + 1], at most `max` bytes, checked by the model's validate */
 };
 
 /* AU_CFG_NODE_LIST values: every node of the cluster, or up to
@@ -117,6 +119,17 @@ struct au_model {
 	/* Optional: the run is ending (not a crash); record what is still in
 	 * flight (e.g. a client's unfinished operation, as unknown). */
 	void (*run_end)(void *state);
+	/* Optional: services this one finds through local_service() in its
+	 * init, which must therefore be listed before it (NULL-terminated). */
+	const char *const *needs;
+	/* Optional: check the parsed configuration as a whole (keys that
+	 * depend on each other, AU_CFG_STRING syntax).  `nodes` is the cluster
+	 * size.  Returns false with "key: what is wrong" in err. */
+	bool (*validate)(const void *config, uint32_t nodes, char *err, size_t errlen);
+	/* Optional: a multi-line report for the end-of-run summary, built from
+	 * every server node's state (states[1..nodes]; NULL for a node that is
+	 * down).  Returns g_malloc'd text (the caller g_frees it) or NULL. */
+	char *(*report)(void *const *states, uint32_t nodes);
 };
 
 #endif

@@ -1677,6 +1677,8 @@ static const char *const orch_message_names[] = {
 	NULL, "PULL", "RENEW", "ACK", "NACK", "RELEASE", "CKPT", "GRANT", "RESOLVED",
 	"LOCK", "UNLOCK", "WRITE", "LOCK_RESP"};
 
+static const char *const orch_needs[] = {"raft", NULL};
+
 const struct au_model au_orch_model = {
 	.name = "aureon",
 	.config_group = "aureon",
@@ -1695,4 +1697,5 @@ const struct au_model au_orch_model = {
 	.message_names = orch_message_names,
 	.n_message_names = M_TYPES_,
 	.admin = orch_admin,
+	.needs = orch_needs,
 };

@@ -85,7 +85,11 @@
 	X(ORCH_MEMBER, 446)   /* a=member, b=SWIM state: seen by the leader */         \
 	X(ORCH_LEAD, 447)     /* a=raft term: this node's front end took over */       \
 	X(ORCH_LOCK_HELD, 448) /* a=key, b=token: a lock client got a lock */          \
-	X(ORCH_LOCK_WRITE, 449) /* a=key, b=token: a lock client sends a write */
+	X(ORCH_LOCK_WRITE, 449) /* a=key, b=token: a lock client sends a write */ \
+	/* ONE results repository (500..519); digest = first 8 bytes, big-endian */   \
+	X(ONE_STORE, 500)     /* a=job, b=log index, c=digest: the job's record stored */ \
+	X(ONE_REJECT, 501)    /* a=job, b=log index, c=digest: a second put, rejected */ \
+	X(ONE_BAD_SNAPSHOT, 502) /* a=bytes: an undecodable snapshot, state emptied */
 
 enum au_trace_kind {
 #define AU_X(name, num) AU_TR_##name = num,

@@ -22,10 +22,11 @@ extern const struct au_model au_raft_model;
 extern const struct au_model au_kv_model;
 extern const struct au_model au_orch_model;
 extern const struct au_model au_swim_model;
+extern const struct au_model au_one_model;
 
 static const struct au_model *const all_models[] = {&au_ping_model, &au_phold_model,
 						    &au_raft_model, &au_kv_model,
-						    &au_swim_model,
+						    &au_swim_model, &au_one_model,
 						    &au_orch_model};
 
 const struct au_model *au_scenario_find_model(const char *name)
@@ -477,9 +478,13 @@ static bool load_cluster(struct loader *L)
 	for (gsize i = 0; names[i]; i++) {
 		g_strstrip(names[i]);
 		const struct au_model *m = au_scenario_find_model(names[i]);
-		if (!m)
-			return fail(L, "cluster", "services",
-				    "unknown service '%s' (this build has: ping, phold, raft, kv, swim, aureon)", names[i]);
+		if (!m) {
+			g_autoptr(GString) known = g_string_new(NULL);
+			for (size_t k = 0; k < G_N_ELEMENTS(all_models); k++)
+				g_string_append_printf(known, "%s%s", k ? ", " : "", all_models[k]->name);
+			return fail(L, "cluster", "services", "unknown service '%s' (this build has: %s)",
+				    names[i], known->str);
+		}
 		for (uint32_t j = 0; j < sc->n_services; j++)
 			if (sc->services[j] == m)
 				return fail(L, "cluster", "services", "service '%s' listed twice",
@@ -489,18 +494,15 @@ static bool load_cluster(struct loader *L)
 				    AU_MAX_SERVICES);
 		sc->services[sc->n_services++] = m;
 	}
-	/* aureon finds raft and swim on its node at boot: they must start first. */
+	/* aureon finds swim (optional) on its node at boot: it must start
+	 * first, or aureon would silently run without it.  (raft: `needs`.) */
 	for (uint32_t i = 0; i < sc->n_services; i++) {
 		if (strcmp(sc->services[i]->name, "aureon") != 0)
 			continue;
-		if (!has_service(sc, "raft"))
-			return fail(L, "cluster", "services", "aureon needs raft (services = raft,aureon)");
 		for (uint32_t j = i + 1; j < sc->n_services; j++)
-			if (strcmp(sc->services[j]->name, "raft") == 0 ||
-			    strcmp(sc->services[j]->name, "swim") == 0)
-				return fail(L, "cluster", "services", "list %s before aureon (it starts "
-								      "first and aureon uses it)",
-					    sc->services[j]->name);
+			if (strcmp(sc->services[j]->name, "swim") == 0)
+				return fail(L, "cluster", "services", "list swim before aureon (it starts "
+								      "first and aureon uses it)");
 	}
 	sc->cpu_gflops_default = 10.0;
 	g_autofree char *gf = value(L, "cluster", "cpu_gflops");
@@ -631,10 +633,12 @@ static bool load_check(struct loader *L)
 			known = known || strcmp(*c, sc->invariants[i]) == 0;
 		if (!known) {
 			g_ptr_array_free(clean, TRUE);
+			g_autoptr(GString) names = g_string_new(NULL);
+			for (const char *const *c = au_check_names; *c; c++)
+				g_string_append_printf(names, "%s%s", names->len ? ", " : "", *c);
 			return fail(L, "check", "invariants",
-				    "unknown or not yet implemented check '%s' (this build has: ping_integrity, "
-				    "raft_safety, linearizable_kv)",
-				    sc->invariants[i]);
+				    "unknown or not yet implemented check '%s' (this build has: %s)",
+				    sc->invariants[i], names->str);
 		}
 		const char *needs = au_check_service(sc->invariants[i]);
 		if (needs && !has_service(sc, needs)) {
@@ -656,12 +660,17 @@ static bool load_check(struct loader *L)
 		au_time t;
 		if (!*item)
 			continue;
-		if (!g_str_has_prefix(item, "leader_within:") ||
-		    !au_parse_duration(item + strlen("leader_within:"), &t) || t <= 0)
+		/* leader_within:T needs raft, membership_converged:T needs swim. */
+		const char *colon = strchr(item, ':');
+		const char *needs = g_str_has_prefix(item, "leader_within:")          ? "raft"
+				    : g_str_has_prefix(item, "membership_converged:") ? "swim"
+										       : NULL;
+		if (!needs || !au_parse_duration(colon + 1, &t) || t <= 0)
 			ok = fail(L, "check", "liveness",
-				  "'%s' is not a liveness check (this build has: leader_within:DURATION)", item);
-		else if (!has_service(sc, "raft"))
-			ok = fail(L, "check", "liveness", "'%s' needs the raft service", item);
+				  "'%s' is not a liveness check (this build has: leader_within:DURATION, "
+				  "membership_converged:DURATION)", item);
+		else if (!has_service(sc, needs))
+			ok = fail(L, "check", "liveness", "'%s' needs the %s service", item, needs);
 		else
 			g_ptr_array_add(keep, g_strdup(item));
 	}
@@ -697,7 +706,7 @@ static const struct au_model *key_owner(const char *group, const char *key);
  * model the scenario does not run is named as such. */
 static bool check_group_keys(struct loader *L, const char *group)
 {
-	const char *names[128];
+	const char *names[256];
 	group_keys(L->sc, group, names, G_N_ELEMENTS(names));
 	g_auto(GStrv) keys = g_key_file_get_keys(L->kf, group, NULL, NULL);
 	for (gsize i = 0; keys && keys[i]; i++) {
@@ -868,6 +877,21 @@ static bool parse_model_keys(struct loader *L, const char *g, const struct au_co
 			memcpy(field, &nl, sizeof(nl));
 			break;
 		}
+		case AU_CFG_DOUBLE: {
+			double d;
+			if (!parse_double(text, &d) || d < 0.0)
+				return fail(L, g, k->name, "'%s' is not a finite number >= 0", text);
+			memcpy(field, &d, sizeof(d));
+			break;
+		}
+		case AU_CFG_STRING: {
+			size_t tl = strlen(text);
+			if (tl > k->max)
+				return fail(L, g, k->name, "'%s' is longer than %" G_GUINT64_FORMAT " bytes",
+					    text, k->max);
+			memcpy(field, text, tl + 1);
+			break;
+		}
 		case AU_CFG_BOOL: {
 			bool b;
 			if (!parse_bool(text, &b))
@@ -891,6 +915,25 @@ static bool load_model_config(struct loader *L, uint32_t idx)
 		return false;
 	if (m->extra_group && !parse_model_keys(L, m->extra_group, m->extra_keys, cfg))
 		return false;
+	return true;
+}
+
+/* A model's own checks: the services it needs come before it, and its
+ * configuration as a whole is valid. */
+static bool check_model(struct loader *L, uint32_t idx)
+{
+	const struct au_model *m = L->sc->services[idx];
+	for (const char *const *need = m->needs; need && *need; need++) {
+		bool before = false;
+		for (uint32_t j = 0; j < idx; j++)
+			before = before || strcmp(L->sc->services[j]->name, *need) == 0;
+		if (!before)
+			return fail(L, "cluster", "services", "service %s needs %s, listed before it",
+				    m->name, *need);
+	}
+	char err[256] = "";
+	if (m->validate && !m->validate(L->sc->service_config[idx], L->sc->nodes, err, sizeof(err)))
+		return fail(L, m->config_group ? m->config_group : "cluster", NULL, "%s", err);
 	return true;
 }
 
@@ -1298,7 +1341,7 @@ static bool check_liveness_window(struct loader *L)
 	au_time over = au_scenario_faults_over(sc);
 	for (char **l = sc->liveness; l && *l; l++) {
 		au_time t = 0;
-		au_parse_duration(*l + strlen("leader_within:"), &t);
+		au_parse_duration(strchr(*l, ':') + 1, &t);
 		if (over + t > sc->duration)
 			return fail(L, "check", "liveness",
 				    "'%s': the faults end at %" G_GINT64_FORMAT " ns, so the window ends "
@@ -1352,7 +1395,7 @@ struct au_scenario *au_scenario_load_text(const char *path, const char *text, ch
 		bool ok = load_run(&L) && load_cluster(&L) && check_groups(&L) && load_network(&L) &&
 			  load_disk(&L) && load_trace(&L) && load_check(&L);
 		for (uint32_t i = 0; ok && i < L.sc->n_services; i++) {
-			ok = load_model_config(&L, i);
+			ok = load_model_config(&L, i) && check_model(&L, i);
 			const struct au_model *m = L.sc->services[i];
 			if (ok && m->client_side && m->client_nodes) {
 				uint32_t c = m->client_nodes(L.sc->service_config[i]);

@@ -151,7 +151,7 @@ static void record_row(struct au_sim *sim, struct au_sim_svc *svc, uint32_t tabl
 	if (sim->h5)
 		au_h5_row(sim->h5, svc->index, table, index, sim->now, svc->node, row);
 	if (sim->n_checkers)
-		au_check_row(sim, svc->index, table, row, index);
+		au_check_row(sim, svc->node, svc->index, table, row, index);
 }
 
 void au_sim_trace_hash(struct au_sim *sim, char out[65])
@@ -483,6 +483,20 @@ void au_sim_model_summary(struct au_sim *sim, au_node_id node, uint32_t service,
 	void *st = sim->node[node].svc[service].state;
 	if (st && m->summary)
 		m->summary(st, buf, len);
+}
+
+char *au_sim_model_report(struct au_sim *sim, uint32_t service)
+{
+	const struct au_model *m = sim->sc->services[service];
+	if (!m->report)
+		return NULL;
+	uint32_t n = sim->servers;
+	void **states = g_new0(void *, (gsize)n + 1);
+	for (au_node_id i = 1; i <= n; i++)
+		states[i] = sim->node[i].up ? sim->node[i].svc[service].state : NULL;
+	char *text = m->report((void *const *)states, n);
+	g_free(states);
+	return text;
 }
 
 /* ---- node lifecycle ---------------------------------------------------- */

@@ -84,9 +84,16 @@ const struct au_violation *au_sim_violation(const struct au_sim *sim);
  * returns how many. */
 size_t au_sim_checks(const struct au_sim *sim, const char **names, const char **results,
 		     size_t max);
+/* Findings of check i (in au_sim_checks order) that a pass/fail does not
+ * say, e.g. false positives counted; false if it has none. */
+bool au_sim_check_note(struct au_sim *sim, size_t i, char *buf, size_t len);
 /* One summary line per model on node `node` (empty if the node is down). */
 void au_sim_model_summary(struct au_sim *sim, au_node_id node, uint32_t service, char *buf,
 			  size_t len);
+
+/* The model's end-of-run report over all server nodes (model.h `report`),
+ * g_malloc'd, or NULL if it has none.  The caller g_frees it. */
+char *au_sim_model_report(struct au_sim *sim, uint32_t service);
 
 /* Test hooks: the env a service instance sees, and a stream's next output.*/
 const struct au_env *au_sim_env(struct au_sim *sim, au_node_id node, uint32_t service);

@@ -8,6 +8,7 @@
 Suite *pcg32_suite(void);
 Suite *evq_suite(void);
 Suite *wire_suite(void);
+Suite *shim_suite(void);
 Suite *scenario_suite(void);
 Suite *sim_suite(void);
 Suite *cli_suite(void);
@@ -17,6 +18,7 @@ Suite *linearize_suite(void);
 Suite *raft_suite(void);
 Suite *exec_suite(void);
 Suite *kernels_suite(void);
+Suite *one_suite(void);
 Suite *swim_suite(void);
 
 /* Run a shell command, capture stdout into *out (caller frees), return the
