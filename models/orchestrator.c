@@ -126,6 +126,7 @@ struct au_orch {
 	int lc_state;
 	uint64_t lc_key, lc_token, lc_writes;
 	au_time lc_belief, lc_release_at, lc_sent;
+	uint64_t lc_timer;    /* the lock client's one timer */
 	int64_t lc_value;
 	/* counters */
 	uint64_t grants, started, finished_n, acked, stale, lost, abandoned, released, bad;
@@ -203,9 +204,11 @@ static bool finished_token(const struct au_orch *o, uint64_t token)
 	return false;
 }
 
-static void ckpt_name(char *buf, size_t len, uint64_t id)
+/* Checkpoints of a task go to two files by round parity, so writing round
+ * r never damages the synced round r-1: a crash mid-write leaves one. */
+static void ckpt_name(char *buf, size_t len, uint64_t id, uint32_t round)
 {
-	snprintf(buf, len, "ck.%" PRIu64, id);
+	snprintf(buf, len, "ck.%" PRIu64 ".%u", id, round & 1u);
 }
 
 static const struct au_orch_executor *executor(const struct au_orch *o, uint32_t kind)
@@ -914,23 +917,28 @@ static void schedule_round(struct au_orch *o, struct job *j)
 /* A checkpoint on this node's disk newer than what the log gave us? */
 static bool read_disk_ckpt(struct au_orch *o, struct job *j)
 {
-	char name[40];
-	ckpt_name(name, sizeof(name), j->id);
-	uint8_t buf[32 + AU_TASKQ_CKPT_MAX];
-	int64_t n = o->env->ops->storage_read(o->env->ctx, name, 0, buf, sizeof(buf));
-	struct au_rbuf rb;
-	if (n <= 0 || !au_rbuf_unseal(&rb, buf, (size_t)n))
-		return false;
-	uint32_t magic = au_get_u32(&rb);
-	uint64_t id = au_get_u64(&rb);
-	uint32_t round = au_get_u32(&rb), len = au_get_u32(&rb);
-	if (rb.short_read || magic != CKPT_MAGIC || id != j->id || len > AU_TASKQ_CKPT_MAX ||
-	    len != rb.len - rb.pos || round <= j->round || round >= j->rounds)
-		return false;
-	j->round = round;
-	memcpy(j->state, rb.p + rb.pos, len);
-	j->state_len = len;
-	return true;
+	bool found = false;
+	for (uint32_t slot = 0; slot < 2; slot++) {
+		char name[48];
+		ckpt_name(name, sizeof(name), j->id, slot);
+		uint8_t buf[32 + AU_TASKQ_CKPT_MAX];
+		int64_t n = o->env->ops->storage_read(o->env->ctx, name, 0, buf, sizeof(buf));
+		struct au_rbuf rb;
+		if (n <= 0 || !au_rbuf_unseal(&rb, buf, (size_t)n))
+			continue;
+		uint32_t magic = au_get_u32(&rb);
+		uint64_t id = au_get_u64(&rb);
+		uint32_t round = au_get_u32(&rb), len = au_get_u32(&rb);
+		if (rb.short_read || magic != CKPT_MAGIC || id != j->id || len > AU_TASKQ_CKPT_MAX ||
+		    len != rb.len - rb.pos || round <= j->round || round >= j->rounds ||
+		    (round & 1u) != slot)
+			continue;
+		j->round = round;
+		memcpy(j->state, rb.p + rb.pos, len);
+		j->state_len = len;
+		found = true;
+	}
+	return found;
 }
 
 static void start_job(struct au_orch *o, struct job *j)
@@ -988,8 +996,8 @@ static void pump(struct au_orch *o)
  * to disk and sync it. */
 static void write_state(struct au_orch *o, struct job *j)
 {
-	char name[40];
-	ckpt_name(name, sizeof(name), j->id);
+	char name[48];
+	ckpt_name(name, sizeof(name), j->id, j->round);
 	uint8_t buf[32 + AU_TASKQ_CKPT_MAX];
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, sizeof(buf));
@@ -1135,9 +1143,11 @@ static void on_resolved(struct au_orch *o, struct au_rbuf *rb)
 			o->acked++;
 		else
 			o->stale++;
-		char name[40];
-		ckpt_name(name, sizeof(name), j->id);
-		o->env->ops->storage_truncate(o->env->ctx, name, 0);
+		for (uint32_t slot = 0; slot < 2; slot++) {
+			char name[48];
+			ckpt_name(name, sizeof(name), j->id, slot);
+			o->env->ops->storage_truncate(o->env->ctx, name, 0);
+		}
 		drop_job(o, j, true);
 		break;
 	case R_RENEWED: {
@@ -1238,12 +1248,19 @@ static void lc_send(struct au_orch *o, uint8_t type, int64_t value)
 	send_to(o, leader_of(o), &w);
 }
 
+/* (Re)arm the lock client's timer: it never has more than one. */
+static void lc_arm(struct au_orch *o, au_time delay)
+{
+	au_timer_cancel(o->env, o->lc_timer);
+	o->lc_timer = au_timer_set(o->env, delay > 0 ? delay : 1, TM_LOCK, 0);
+}
+
 static void lc_think(struct au_orch *o)
 {
 	o->lc_state = LC_IDLE;
 	double u = 1.0 - (double)au_random(o->env) / 4294967296.0;
 	au_time think = (au_time)(-log(u) * (double)o->cfg->lock_think_ns);
-	au_timer_set(o->env, think, TM_LOCK, 0);
+	lc_arm(o, think);
 }
 
 /* A lock client's write: checked against its view of the lease, put on
@@ -1274,18 +1291,18 @@ static void lc_timer(struct au_orch *o)
 	switch (o->lc_state) {
 	case LC_IDLE:
 		if (!o->booted || !leader_of(o)) {
-			au_timer_set(o->env, o->cfg->retry_ns, TM_LOCK, 0);
+			lc_arm(o, o->cfg->retry_ns);
 			return;
 		}
 		o->lc_key = au_random_below(o->env, o->cfg->lock_keys);
 		o->lc_state = LC_ASKING;
 		lc_send(o, M_LOCK, 0);
-		au_timer_set(o->env, o->cfg->retry_ns, TM_LOCK, 0);
+		lc_arm(o, o->cfg->retry_ns);
 		break;
 	case LC_ASKING:
 		if (now - o->lc_sent >= o->cfg->retry_ns)
 			lc_send(o, M_LOCK, 0);
-		au_timer_set(o->env, o->cfg->retry_ns, TM_LOCK, 0);
+		lc_arm(o, o->cfg->retry_ns);
 		break;
 	case LC_HOLDING:
 		if (now >= o->lc_release_at || now > o->lc_belief) {
@@ -1309,8 +1326,7 @@ static void lc_synced(struct au_orch *o)
 	o->lc_state = LC_HOLDING;
 	/* Renew by asking again while holding; write again halfway. */
 	lc_send(o, M_LOCK, 0);
-	au_time step = o->cfg->lock_hold_ns / 2;
-	au_timer_set(o->env, step > 0 ? step : 1, TM_LOCK, 0);
+	lc_arm(o, o->cfg->lock_hold_ns / 2);
 }
 
 static void on_lock_resp(struct au_orch *o, struct au_rbuf *rb)
@@ -1409,8 +1425,11 @@ static void *orch_init(const struct au_env *env, const void *config)
 	au_timer_set(env, o->cfg->expiry_scan_ns, TM_SCAN, 0);
 	if (env->metrics_period_ns > 0)
 		au_timer_set(env, env->metrics_period_ns, TM_METRICS, 0);
-	if (o->cfg->lock_keys)
-		au_timer_set(env, au_random_between(env, 0, o->cfg->lock_think_ns), TM_LOCK, 0);
+	bool lock_client = o->cfg->lock_clients.all;
+	for (uint32_t i = 0; i < o->cfg->lock_clients.n; i++)
+		lock_client = lock_client || o->cfg->lock_clients.id[i] == env->self;
+	if (o->cfg->lock_keys && lock_client)
+		lc_arm(o, au_random_between(env, 0, o->cfg->lock_think_ns));
 	return o;
 }
 
@@ -1550,9 +1569,9 @@ static void orch_summary(void *state, char *buf, size_t len)
 		 "inc=%u held=%u ran=%" PRIu64 " finished=%" PRIu64 " acked=%" PRIu64
 		 " stale=%" PRIu64 " lost=%" PRIu64 " abandoned=%" PRIu64 " resumed=%" PRIu64
 		 "+%" PRIu64 " | queue: queued=%" PRIu64 " leased=%" PRIu64 " done=%" PRIu64
-		 " dead=%" PRIu64 " bad=%" PRIu64,
+		 " dead=%" PRIu64 " | locks held=%" PRIu64 " bad=%" PRIu64,
 		 o->inc, o->jobs->len, o->started, o->finished_n, o->acked, o->stale, o->lost,
-		 o->abandoned, o->resumed_disk, o->resumed_log, c[0], c[1], c[2], c[3], o->bad);
+		 o->abandoned, o->resumed_disk, o->resumed_log, c[0], c[1], c[2], c[3], o->locks_held, o->bad);
 }
 
 /* Operator commands (faults drain / its end): only the leader proposes. */
@@ -1591,6 +1610,29 @@ struct au_taskq *au_orch_queue(struct au_orch *o)
 bool au_orch_is_leader(const struct au_orch *o)
 {
 	return o->raft && au_raft_is_leader(o->raft);
+}
+
+void au_orch_stats(const struct au_orch *o, struct au_orch_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->incarnation = o->inc;
+	st->held = o->jobs->len;
+	for (guint i = 0; i < o->jobs->len; i++) {
+		const struct job *j = g_ptr_array_index(o->jobs, i);
+		st->waiting += j->phase == J_QUEUED;
+	}
+	st->running = o->running;
+	st->started = o->started;
+	st->finished = o->finished_n;
+	st->acked = o->acked;
+	st->stale = o->stale;
+	st->lost = o->lost;
+	st->abandoned = o->abandoned;
+	st->released = o->released;
+	st->resumed_disk = o->resumed_disk;
+	st->resumed_log = o->resumed_log;
+	st->locks_held = o->locks_held;
+	st->front_end = o->leading;
 }
 
 int au_orch_enqueue(struct au_orch *o, const struct au_task_spec *spec)
@@ -1644,6 +1686,8 @@ static const struct au_config_key workload_keys[] = {
 	 "percent of tasks needing each capability, e.g. gpu:10", NULL},
 	{"lock_keys", AU_CFG_UINT, offsetof(struct au_orch_config, lock_keys), "0", 0, 1000000,
 	 "keys the lock clients contend for (0: no lock clients)", NULL},
+	{"lock_clients", AU_CFG_NODE_LIST, offsetof(struct au_orch_config, lock_clients), "all", 0, 0,
+	 "nodes that run a lock client (all, or n1,n3,...)", NULL},
 	{"lock_ttl", AU_CFG_DURATION, offsetof(struct au_orch_config, lock_ttl_ns), "2s",
 	 10 * AU_NS_PER_MS, UINT64_C(3600) * AU_NS_PER_S, "lock lease", NULL},
 	{"lock_hold", AU_CFG_DURATION, offsetof(struct au_orch_config, lock_hold_ns), "500ms",
