@@ -107,6 +107,7 @@ struct au_orch {
 	uint32_t running;
 	uint64_t job_seq;
 	au_time pull_sent;
+	bool pull_outstanding;
 	uint64_t finished[FINISHED_RING];
 	uint32_t finished_at;
 	/* front end (leader) */
@@ -528,8 +529,11 @@ static void serve(struct au_orch *o, au_node_id n, au_time worker_now)
 	struct parked *p = &o->parked[n];
 	uint64_t counts[4];
 	au_taskq_counts(o->q, counts);
-	if (p->inflight || p->want == 0 || counts[AU_TASK_QUEUED] == 0 || member_dead(o, n) ||
-	    au_taskq_node_dead(o->q, n) || au_taskq_node_draining(o->q, n))
+	/* A node back with a new incarnation is served even when nothing is
+	 * queued: its request is what revokes the old incarnation's leases. */
+	bool reborn = p->inc > au_taskq_node_inc(o->q, n);
+	if (p->inflight || p->want == 0 || member_dead(o, n) || au_taskq_node_dead(o->q, n) ||
+	    (!reborn && (counts[AU_TASK_QUEUED] == 0 || au_taskq_node_draining(o->q, n))))
 		return;
 	struct au_taskq_batch *b = room(o, false, 32);
 	au_taskq_add_lease(b, n, p->inc, p->caps, p->want, lease_deadline(o, worker_now));
@@ -809,6 +813,16 @@ static void on_member(void *ctx, au_node_id member, enum au_swim_state state, ui
 static uint32_t capacity(const struct au_orch *o)
 {
 	return o->cfg->max_concurrency + o->cfg->local_queue;
+}
+
+/* Leases still to run or running (not those only waiting for their ack to
+ * be answered): what the concurrency and local-queue bounds count. */
+static uint32_t active(const struct au_orch *o)
+{
+	uint32_t n = 0;
+	for (guint i = 0; i < o->jobs->len; i++)
+		n += ((const struct job *)g_ptr_array_index(o->jobs, i))->phase != J_ACKING;
+	return n;
 }
 
 static void free_job(struct job *j)
@@ -1100,7 +1114,7 @@ static void on_grant(struct au_orch *o, struct au_rbuf *rb)
 	}
 	if (job_by_token(o, tmp.id, tmp.token) || finished_token(o, tmp.token))
 		return; /* a duplicate grant */
-	if (!o->booted || o->jobs->len >= capacity(o)) {
+	if (!o->booted || active(o) >= capacity(o)) {
 		/* More than we asked for (a lost grant was resent, or pulls
 		 * crossed): hand it back, no retry counted. */
 		send_simple(o, M_RELEASE, tmp.id, tmp.token, -1);
@@ -1119,6 +1133,7 @@ static void on_grant(struct au_orch *o, struct au_rbuf *rb)
 	j->belief_until = au_now(o->env) + remaining / 4 * 3;
 	g_ptr_array_add(o->jobs, j);
 	o->grants++;
+	o->pull_outstanding = false;
 	pump(o);
 }
 
@@ -1169,11 +1184,15 @@ static void try_pull(struct au_orch *o)
 {
 	if (!o->booted || !o->raft)
 		return;
-	uint32_t held = o->jobs->len;
+	uint32_t held = active(o);
 	au_node_id leader = leader_of(o);
 	au_time now = au_now(o->env);
-	if (held >= capacity(o) || !leader || now - o->pull_sent < o->cfg->retry_ns / 4)
+	/* One pull outstanding at a time: the next goes when grants arrive
+	 * (long poll), or after retry/4 if it seems lost. */
+	if (held >= capacity(o) || !leader ||
+	    (o->pull_outstanding && now - o->pull_sent < o->cfg->retry_ns / 4))
 		return;
+	o->pull_outstanding = true;
 	uint8_t buf[64];
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, sizeof(buf));
