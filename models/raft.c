@@ -1655,7 +1655,8 @@ static void on_snap(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	}
 	if (offset == r->rx_len && offset + n <= total && offset + n <= r->rx_cap &&
 	    total == r->rx_total) {
-		memcpy(r->rx_snap + offset, rb->p + rb->pos, n);
+		if (n) /* an empty chunk may come before any buffer exists */
+			memcpy(r->rx_snap + offset, rb->p + rb->pos, n);
 		r->rx_len += n;
 	}
 	bool done = false;

@@ -24,6 +24,7 @@
  * Every 4096 inputs the node is torn down and rebooted from its files, so
  * recovery from fuzz-written state is exercised as well.
  */
+#include <ftw.h>
 #include <glib.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -64,6 +65,21 @@ static void boot(void)
 	au_node_start(node);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* libFuzzer exits through exit(): take the scratch directory with us. */
+static void cleanup(void)
+{
+	if (dir)
+		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -72,6 +88,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!mkdtemp(tmpl))
 		abort();
 	dir = g_strdup(tmpl);
+	atexit(cleanup);
 	g_autofree char *kpath = g_build_filename(dir, "cluster.key", NULL);
 	g_autofree char *ipath = g_build_filename(dir, "cluster.ini", NULL);
 	const char *hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
