@@ -294,7 +294,8 @@ static void seal(struct au_orch *o, struct au_taskq_batch *b, uint8_t machine)
 static struct au_taskq_batch *room(struct au_orch *o, bool locks, size_t bytes)
 {
 	struct au_taskq_batch *b = locks ? &o->lb : &o->qb;
-	if (b->len + bytes + 16 > AU_TASKQ_BATCH_MAX)
+	if (b->len + bytes + 16 > AU_TASKQ_BATCH_MAX ||
+	    (o->cfg->batch_ops && b->ops >= o->cfg->batch_ops))
 		seal(o, b, locks ? AU_LOCK_MACHINE : AU_TASKQ_MACHINE);
 	kick(o);
 	return b;
@@ -739,16 +740,15 @@ static void run_workload(struct au_orch *o, au_time now)
 	uint64_t due = c->task_rate ? (uint64_t)(now / (AU_NS_PER_S / c->task_rate)) + 1 : c->tasks;
 	if (due > c->tasks)
 		due = c->tasks;
-	/* Cap what one pass adds so the pending commands stay bounded. */
-	uint32_t added = 0;
-	while (o->wl_next <= due && added < 2000) {
+	/* Add while fewer than 16 full commands wait for Raft: the pending
+	 * commands stay bounded, and enqueueing keeps pace with commits. */
+	while (o->wl_next <= due && o->sealed->len < 16) {
 		uint64_t id = o->wl_next++;
 		if (au_taskq_get(o->q, id))
 			continue;
 		struct au_task_spec s;
 		workload_spec(o, id, &s, payload);
 		au_taskq_add_enqueue(room(o, false, 48 + s.payload_len), &s);
-		added++;
 	}
 }
 
@@ -1677,6 +1677,8 @@ static const struct au_config_key orch_keys[] = {
 	 UINT64_C(60) * AU_NS_PER_S, "resend an unanswered pull or ack after this", NULL},
 	{"batch_inflight", AU_CFG_UINT, offsetof(struct au_orch_config, batch_inflight), "2", 1, 64,
 	 "queue commands in flight in Raft at once (the leader's group commit)", NULL},
+	{"batch_ops", AU_CFG_UINT, offsetof(struct au_orch_config, batch_ops), "0", 0, 1000000,
+	 "operations per queue command at most (0: as many as fit; 1: no batching)", NULL},
 	{"expiry_scan", AU_CFG_DURATION, offsetof(struct au_orch_config, expiry_scan_ns), "100ms",
 	 AU_NS_PER_MS, UINT64_C(60) * AU_NS_PER_S, "how often the leader checks lease deadlines", NULL},
 	{NULL, 0, 0, NULL, 0, 0, NULL, NULL},
