@@ -19,6 +19,7 @@
 
 #include "../models/kv.h"
 #include "check_rqml.h"
+#include "check_exec.h"
 #include "linearize.h"
 
 struct au_checker_ops {
@@ -506,10 +507,20 @@ static const struct au_checker_ops all_checkers[] = {
 	{"leader_within", "raft", lw_create, lw_event, lw_end, lw_destroy},
 	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy},
 	{"exactly_once_one", "one", au_eo_create, au_eo_event, au_eo_end, au_eo_destroy},
+	/* the execution layer (check_exec.c) */
+	{"no_task_lost", "aureon", au_check_ntl_create, au_check_exec_event, au_check_ntl_end,
+	 au_check_exec_destroy},
+	{"exactly_once", "aureon", au_check_eo_create, au_check_exec_event, au_check_exec_end,
+	 au_check_exec_destroy},
+	{"lease_placement", "aureon", au_check_lp_create, au_check_exec_event, au_check_exec_end,
+	 au_check_exec_destroy},
+	{"lock_safety", "aureon", au_check_ls_create, au_check_exec_event, au_check_exec_end,
+	 au_check_exec_destroy},
 };
 
 const char *const au_check_names[] = {"ping_integrity", "raft_safety", "linearizable_kv",
-				      "exactly_once_one", NULL};
+				      "exactly_once_one", "no_task_lost", "exactly_once",
+				      "lease_placement", "lock_safety", NULL};
 
 void au_check_row(struct au_sim *sim, uint32_t service, uint32_t table, const void *row,
 		  uint64_t record)

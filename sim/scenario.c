@@ -20,12 +20,15 @@ extern const struct au_model au_ping_model;
 extern const struct au_model au_phold_model;
 extern const struct au_model au_raft_model;
 extern const struct au_model au_kv_model;
+extern const struct au_model au_orch_model;
 extern const struct au_model au_swim_model;
 extern const struct au_model au_one_model;
+extern const struct au_model au_rqml_model;
 
 static const struct au_model *const all_models[] = {&au_ping_model, &au_phold_model,
 						    &au_raft_model, &au_kv_model,
-						    &au_swim_model, &au_one_model};
+						    &au_swim_model, &au_orch_model,
+						    &au_one_model, &au_rqml_model};
 
 const struct au_model *au_scenario_find_model(const char *name)
 {
@@ -491,6 +494,19 @@ static bool load_cluster(struct loader *L)
 			return fail(L, "cluster", "services", "more than %u services",
 				    AU_MAX_SERVICES);
 		sc->services[sc->n_services++] = m;
+	}
+	/* aureon finds raft and swim on its node at boot: they must start first. */
+	for (uint32_t i = 0; i < sc->n_services; i++) {
+		if (strcmp(sc->services[i]->name, "aureon") != 0)
+			continue;
+		if (!has_service(sc, "raft"))
+			return fail(L, "cluster", "services", "aureon needs raft (services = raft,aureon)");
+		for (uint32_t j = i + 1; j < sc->n_services; j++)
+			if (strcmp(sc->services[j]->name, "raft") == 0 ||
+			    strcmp(sc->services[j]->name, "swim") == 0)
+				return fail(L, "cluster", "services", "list %s before aureon (it starts "
+								      "first and aureon uses it)",
+					    sc->services[j]->name);
 	}
 	sc->cpu_gflops_default = 10.0;
 	g_autofree char *gf = value(L, "cluster", "cpu_gflops");
