@@ -47,7 +47,7 @@
 enum { OP_START = 1, OP_DATA = 2, OP_CLOSE = 3 };
 enum { ST_APPLIED = 0, ST_IGNORED = 1, ST_REJECTED = 2 };
 enum { MSG_DATA = 1 };
-enum { TM_TICK = 1, TM_RESEND = 2 };
+enum { TM_TICK = 1, TM_RESEND = 2, TM_KICK = 3 };
 #define SNAP_MAGIC 0x52514d4cu /* "RQML" */
 #define ONE_CLIENT_BASE (UINT64_C(0x4f4e45) << 40) /* Raft sessions of ONE puts */
 #define PENDING_MAX_PER_SHARD 8u
@@ -285,6 +285,7 @@ struct rqml {
 	size_t scratch_len;
 	uint64_t computed, not_ready, sent_data, proposals;
 	uint64_t sup_term;       /* the term the supervisor's memory belongs to */
+	bool kick_armed;         /* a supervisor pass is due at once */
 	GHashTable *start_sent;  /* job -> au_time: START proposed, not yet applied */
 };
 
@@ -362,6 +363,16 @@ static int64_t f64_bits(double v)
 }
 
 static bool is_leader(const struct rqml *q) { return q->raft && au_raft_is_leader(q->raft); }
+
+/* Something the supervisor acts on happened here (on the leader): look at
+ * the jobs now rather than at the next tick. */
+static void kick(struct rqml *q)
+{
+	if (q->env && !q->kick_armed && is_leader(q)) {
+		q->kick_armed = true;
+		au_timer_set(q->env, 0, TM_KICK, 0);
+	}
+}
 
 static void record_row(const struct rqml *q, const struct au_rqml_row *row)
 {
@@ -656,6 +667,16 @@ static void machine_apply(void *sm, uint64_t index, const uint8_t *cmd, size_t l
 {
 	result[0] = rqml_apply_cmd(sm, index, cmd, len);
 	*rlen = 1;
+	if (result[0] == ST_APPLIED)
+		kick(sm);
+}
+
+/* Task queue effects the supervisor waits for. */
+static void on_queue_event(void *ctx, const struct au_taskq_event *ev)
+{
+	if (ev->type == AU_TASKQ_EV_ACKED || ev->type == AU_TASKQ_EV_DEAD_LETTER ||
+	    ev->type == AU_TASKQ_EV_ENQUEUED)
+		kick(ctx);
 }
 
 /* Snapshot: counters, then every job with its state, residuals, workers,
@@ -891,7 +912,9 @@ static void enqueue_shard(struct rqml *q, struct rjob *j, uint32_t round, uint32
 	struct au_task_spec t = {
 		.id = au_rqml_task_id(j->spec.job, round, s, j->attempt[s]),
 		.kind = AU_RQML_TASK_KIND,
-		.topic = (uint32_t)j->spec.job,
+		/* A topic per (job, shard): affinity keeps a shard on the node
+		 * that computed it last, and spreads a job's shards. */
+		.topic = (uint32_t)(j->spec.job << 10 | s),
 		.priority = 0,
 		.caps = 0,
 		.max_retries = q->cfg->task_retries,
@@ -1186,6 +1209,7 @@ static void *rqml_init(const struct au_env *env, const void *config)
 	au_raft_register_machine(q->raft, AU_RQML_MACHINE, &m);
 	struct au_orch_executor x = {AU_RQML_TASK_KIND, q, exec_cost, exec_round};
 	au_orch_register_executor(q->orch, &x);
+	au_taskq_observe(au_orch_queue(q->orch), on_queue_event, q);
 	au_timer_set(env, q->cfg->tick_ns, TM_TICK, 0);
 	return q;
 }
@@ -1216,6 +1240,9 @@ static void rqml_timer(void *state, uint32_t kind, uint64_t arg)
 	if (kind == TM_TICK) {
 		supervise(q);
 		au_timer_set(q->env, q->cfg->tick_ns, TM_TICK, 0);
+	} else if (kind == TM_KICK) {
+		q->kick_armed = false;
+		supervise(q);
 	} else if (kind == TM_RESEND) {
 		resend(q);
 	}

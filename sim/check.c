@@ -507,6 +507,12 @@ static const struct au_checker_ops all_checkers[] = {
 	{"leader_within", "raft", lw_create, lw_event, lw_end, lw_destroy},
 	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy},
 	{"exactly_once_one", "one", au_eo_create, au_eo_event, au_eo_end, au_eo_destroy},
+	{"results_match_reference", "rqml", au_rqml_ref_create, au_rqml_check_event,
+	 au_rqml_check_end, au_rqml_check_destroy},
+	{"rounds_monotone", "rqml", au_rqml_mono_create, au_rqml_check_event, au_rqml_check_end,
+	 au_rqml_check_destroy},
+	{"shards_once", "rqml", au_rqml_shards_create, au_rqml_check_event, au_rqml_check_end,
+	 au_rqml_check_destroy},
 	/* the execution layer (check_exec.c) */
 	{"no_task_lost", "aureon", au_check_ntl_create, au_check_exec_event, au_check_ntl_end,
 	 au_check_exec_destroy},
@@ -519,7 +525,8 @@ static const struct au_checker_ops all_checkers[] = {
 };
 
 const char *const au_check_names[] = {"ping_integrity", "raft_safety", "linearizable_kv",
-				      "exactly_once_one", "no_task_lost", "exactly_once",
+				      "exactly_once_one", "results_match_reference", "rounds_monotone",
+				      "shards_once", "no_task_lost", "exactly_once",
 				      "lease_placement", "lock_safety", NULL};
 
 void au_check_row(struct au_sim *sim, uint32_t service, uint32_t table, const void *row,
