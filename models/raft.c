@@ -161,6 +161,7 @@ struct au_raft {
 	/* snapshot being received */
 	uint8_t *rx_snap;
 	size_t rx_len, rx_cap;
+	uint64_t rx_total; /* size of the snapshot being received (its chunk 0 said) */
 	uint64_t rx_index, rx_term;
 	bool installing;      /* a received snapshot is being made durable */
 	au_node_id install_from;
@@ -1619,12 +1620,19 @@ static void on_snap(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	heard_leader(r, term, from);
 	if (offset == 0) {
 		r->rx_len = 0;
+		r->rx_total = total;
 		if (r->rx_cap < total) {
 			r->rx_snap = g_realloc(r->rx_snap, total);
 			r->rx_cap = total;
 		}
 	}
-	if (offset == r->rx_len && offset + n <= total && !r->installing) {
+	/* A chunk of another snapshot (a newer one, or another leader's) must
+	 * not be appended to this one — it may not even fit the buffer.  Drop
+	 * what we have and answer 0 so the leader starts over from its
+	 * current snapshot. */
+	if (offset != 0 && total != r->rx_total)
+		r->rx_len = 0;
+	if (offset == r->rx_len && total == r->rx_total && offset + n <= total && !r->installing) {
 		memcpy(r->rx_snap + offset, rb->p + rb->pos, n);
 		r->rx_len += n;
 	}
@@ -1685,7 +1693,11 @@ static void on_snap_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		p->inflight = 0;
 		advance_commit(r);
 		send_append(r, from, false);
-	} else {
+	} else if (upto == 0 || p->snap_offset == UINT64_MAX || upto > p->snap_offset) {
+		/* Progress (or a restart request): send the next chunk.  A
+		 * duplicated or late answer for a chunk already acknowledged
+		 * sends nothing, or every heartbeat's chunk would start one more
+		 * answer-and-resend chain that never ends. */
 		p->snap_offset = upto;
 		send_snapshot_chunk(r, from);
 	}
