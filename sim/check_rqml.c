@@ -100,7 +100,7 @@ struct rc_state {
 	GHashTable *jobs;      /* int64 job -> struct rc_job */
 	GHashTable *last;      /* (node << 32 | job) -> rounds aggregated on that replica */
 	GHashTable *used;      /* (node, job) -> GArray of (shard, token) for the open round */
-	GHashTable *accepted;  /* task id -> token the queue accepted */
+	GHashTable *accepted;  /* task id with attempt 0 -> GArray of tokens accepted for that shard */
 };
 
 static void rc_job_free(gpointer p)
@@ -123,7 +123,8 @@ static void *rc_create(struct au_sim *sim, int which)
 	s->last = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	s->used = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
 					(GDestroyNotify)g_array_unref);
-	s->accepted = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	s->accepted = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+					    (GDestroyNotify)g_array_unref);
 	return s;
 }
 
@@ -282,8 +283,18 @@ static void rc_shards_event(struct rc_state *s, struct au_sim *sim, au_node_id n
 			    uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
 	if (kind == AU_TR_TASKQ_ACK) {
-		if (!g_hash_table_contains(s->accepted, &a))
-			g_hash_table_insert(s->accepted, key64(a), key64(b));
+		/* Accepted tokens per shard (any attempt): task id without its
+		 * attempt bits. */
+		int64_t shard_key = a & ~(int64_t)1023;
+		GArray *toks = g_hash_table_lookup(s->accepted, &shard_key);
+		if (!toks) {
+			toks = g_array_new(FALSE, FALSE, sizeof(int64_t));
+			g_hash_table_insert(s->accepted, key64(shard_key), toks);
+		}
+		for (guint i = 0; i < toks->len; i++)
+			if (g_array_index(toks, int64_t, i) == b)
+				return;
+		g_array_append_val(toks, b);
 		return;
 	}
 	int64_t key = (int64_t)node << 32 | (a & 0xffffffff);
@@ -325,16 +336,13 @@ static void rc_shards_event(struct rc_state *s, struct au_sim *sim, au_node_id n
 		else if (seen[e[1] % AU_KERNEL_MAX_SHARDS]++)
 			why = "a shard twice", bad = e[1];
 		else {
-			/* The token must be one the queue accepted for this shard. */
+			/* The token must be one the queue accepted for this shard
+			 * (under any of its attempts). */
 			bool ok = false;
-			for (uint32_t att = 0; att < 1024 && !ok; att++) {
-				int64_t id = (int64_t)au_rqml_task_id((uint64_t)a, (uint32_t)b,
-								      (uint32_t)e[1], att);
-				int64_t *tok = g_hash_table_lookup(s->accepted, &id);
-				if (!tok)
-					break;
-				ok = *tok == e[2];
-			}
+			int64_t id = (int64_t)au_rqml_task_id((uint64_t)a, (uint32_t)b, (uint32_t)e[1], 0);
+			GArray *toks = g_hash_table_lookup(s->accepted, &id);
+			for (guint t = 0; toks && t < toks->len && !ok; t++)
+				ok = g_array_index(toks, int64_t, t) == e[2];
 			if (!ok)
 				why = "an output whose token the task queue never accepted", bad = e[1];
 		}

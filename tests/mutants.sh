@@ -37,6 +37,7 @@ MUTANTS=(
 	"VOTE_NO_LOG_CHECK|60|raft-storm mutant-vote-cleared"
 	"MEMBERSHIP_EARLY|40|mutant-membership-early raft-membership raft-storm"
 	"KV_LOCAL_READ|60|raft-storm mutant-vote-cleared"
+	"RQML_DUP_SHARD|20|mutant-rqml-dup-shard rqml-kmeans"
 )
 
 RUN_TIMEOUT=${AU_MUTANT_TIMEOUT:-60}
