@@ -353,9 +353,20 @@ static void send_durable(struct au_raft *r, au_node_id to, struct au_wbuf *w, ui
 
 /* ---- durability: log segments ------------------------------------------ */
 
+/* "seg.N" (written by hand: this runs on every log write). */
 static void seg_name(char *buf, size_t len, uint64_t seg)
 {
-	snprintf(buf, len, "seg.%llu", (unsigned long long)seg);
+	char digits[24];
+	size_t n = 0;
+	do {
+		digits[n++] = (char)('0' + seg % 10);
+		seg /= 10;
+	} while (seg);
+	assert(len >= 4 + n + 1);
+	memcpy(buf, "seg.", 4);
+	for (size_t i = 0; i < n; i++)
+		buf[4 + i] = digits[n - 1 - i];
+	buf[4 + n] = '\0';
 }
 
 static uint64_t seg_of(uint64_t index)
@@ -1159,10 +1170,18 @@ static void send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 	}
 }
 
-static int cmp_u64_desc(const void *a, const void *b)
+/* The k-th largest (k >= 1) of v[0..n): insertion sort, descending — n is
+ * the number of voters, small, and this runs on every append reply. */
+static uint64_t kth_largest(uint64_t *v, uint32_t n, uint32_t k)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x > y ? -1 : x < y;
+	for (uint32_t i = 1; i < n; i++) {
+		uint64_t x = v[i];
+		uint32_t j = i;
+		for (; j > 0 && v[j - 1] < x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+	return v[k - 1];
 }
 
 static void advance_commit(struct au_raft *r)
@@ -1174,8 +1193,7 @@ static void advance_commit(struct au_raft *r)
 			matches[n++] = id == r->env->self ? r->durable_index : r->peers[id].match;
 	if (n == 0)
 		return;
-	qsort(matches, n, sizeof(matches[0]), cmp_u64_desc);
-	uint64_t m = matches[majority(r) - 1];
+	uint64_t m = kth_largest(matches, n, majority(r));
 #ifdef AU_BUG_COMMIT_OLD_TERM
 	/* Planted bug: commit by counting replicas even for an earlier term. */
 	if (m > r->commit)
@@ -1198,8 +1216,7 @@ static uint64_t quorum_acked_seq(const struct au_raft *r)
 			acked[n++] = id == r->env->self ? UINT64_MAX : r->peers[id].acked_seq;
 	if (n == 0)
 		return 0;
-	qsort(acked, n, sizeof(acked[0]), cmp_u64_desc);
-	return acked[majority(r) - 1];
+	return kth_largest(acked, n, majority(r));
 }
 
 /* Send one heartbeat round that pending reads can be confirmed by. */
@@ -1633,7 +1650,8 @@ static void on_snap(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	if (offset != 0 && total != r->rx_total)
 		r->rx_len = 0;
 	if (offset == r->rx_len && total == r->rx_total && offset + n <= total && !r->installing) {
-		memcpy(r->rx_snap + offset, rb->p + rb->pos, n);
+		if (n) /* an empty chunk may come before any buffer exists */
+			memcpy(r->rx_snap + offset, rb->p + rb->pos, n);
 		r->rx_len += n;
 	}
 	bool done = false;

@@ -144,6 +144,16 @@ static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	size_t n = au_sim_checks(sim, names, results, 32);
 	for (size_t i = 0; i < n; i++)
 		g_string_append_printf(o, "%s\"%s\": \"%s\"", i ? ", " : "", names[i], results[i]);
+	g_string_append(o, "}, \"check_notes\": {");
+	bool first = true;
+	for (size_t i = 0; i < n; i++) {
+		char note[256];
+		if (!au_sim_check_note(sim, i, note, sizeof(note)))
+			continue;
+		g_string_append_printf(o, "%s\"%s\": ", first ? "" : ", ", names[i]);
+		json_string(o, note);
+		first = false;
+	}
 	g_string_append(o, "}, \"violation\": ");
 	if (v) {
 		g_string_append(o, "{\"check\": ");
@@ -222,6 +232,11 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	for (size_t i = 0; i < n; i++)
 		printf(" %s %s%s", names[i], results[i], i + 1 < n ? "," : "");
 	printf("%s\n", n ? "" : " none for these services");
+	for (size_t i = 0; i < n; i++) {
+		char note[256];
+		if (au_sim_check_note(sim, i, note, sizeof(note)))
+			printf("    %s: %s\n", names[i], note);
+	}
 	const struct au_violation *v = au_sim_violation(sim);
 	if (v)
 		printf("  VIOLATION: %s at t=%" G_GINT64_FORMAT " ns on n%u, trace record %" G_GUINT64_FORMAT

@@ -664,12 +664,17 @@ static bool load_check(struct loader *L)
 		au_time t;
 		if (!*item)
 			continue;
-		if (!g_str_has_prefix(item, "leader_within:") ||
-		    !au_parse_duration(item + strlen("leader_within:"), &t) || t <= 0)
+		/* leader_within:T needs raft, membership_converged:T needs swim. */
+		const char *colon = strchr(item, ':');
+		const char *needs = g_str_has_prefix(item, "leader_within:")          ? "raft"
+				    : g_str_has_prefix(item, "membership_converged:") ? "swim"
+										       : NULL;
+		if (!needs || !au_parse_duration(colon + 1, &t) || t <= 0)
 			ok = fail(L, "check", "liveness",
-				  "'%s' is not a liveness check (this build has: leader_within:DURATION)", item);
-		else if (!has_service(sc, "raft"))
-			ok = fail(L, "check", "liveness", "'%s' needs the raft service", item);
+				  "'%s' is not a liveness check (this build has: leader_within:DURATION, "
+				  "membership_converged:DURATION)", item);
+		else if (!has_service(sc, needs))
+			ok = fail(L, "check", "liveness", "'%s' needs the %s service", item, needs);
 		else
 			g_ptr_array_add(keep, g_strdup(item));
 	}
@@ -1340,7 +1345,7 @@ static bool check_liveness_window(struct loader *L)
 	au_time over = au_scenario_faults_over(sc);
 	for (char **l = sc->liveness; l && *l; l++) {
 		au_time t = 0;
-		au_parse_duration(*l + strlen("leader_within:"), &t);
+		au_parse_duration(strchr(*l, ':') + 1, &t);
 		if (over + t > sc->duration)
 			return fail(L, "check", "liveness",
 				    "'%s': the faults end at %" G_GINT64_FORMAT " ns, so the window ends "
