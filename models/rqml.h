@@ -35,7 +35,7 @@
 #include "kernels.h"
 #include "model.h"
 
-#define AU_RQML_MACHINE 4u      /* Raft machine id (kv 1, task queue 2, ONE 3) */
+#define AU_RQML_MACHINE 5u      /* Raft machine id (kv 1, task queue 2, ONE 3, locks 4) */
 #define AU_RQML_TASK_KIND 7u    /* the orchestrator executor kind of shard tasks */
 #define AU_RQML_MAX_JOBS 99u    /* top-level jobs per run (ids 1..99) */
 #define AU_RQML_MAX_DEPTH 2u    /* generations of children below a top-level job */
