@@ -24,7 +24,7 @@
 #include "env.h"
 #include "taskq.h" /* struct au_taskq_batch */
 
-#define AU_LOCK_MACHINE 3u
+#define AU_LOCK_MACHINE 4u       /* Raft machine id (kv 1, task queue 2, ONE 3) */
 
 enum au_lock_event_type {
 	AU_LOCK_EV_GRANTED,   /* key, owner, token */

@@ -107,6 +107,7 @@ struct au_orch {
 	uint32_t running;
 	uint64_t job_seq;
 	au_time pull_sent;
+	bool pull_outstanding;
 	uint64_t finished[FINISHED_RING];
 	uint32_t finished_at;
 	/* front end (leader) */
@@ -126,6 +127,7 @@ struct au_orch {
 	int lc_state;
 	uint64_t lc_key, lc_token, lc_writes;
 	au_time lc_belief, lc_release_at, lc_sent;
+	uint64_t lc_timer;    /* the lock client's one timer */
 	int64_t lc_value;
 	/* counters */
 	uint64_t grants, started, finished_n, acked, stale, lost, abandoned, released, bad;
@@ -203,9 +205,11 @@ static bool finished_token(const struct au_orch *o, uint64_t token)
 	return false;
 }
 
-static void ckpt_name(char *buf, size_t len, uint64_t id)
+/* Checkpoints of a task go to two files by round parity, so writing round
+ * r never damages the synced round r-1: a crash mid-write leaves one. */
+static void ckpt_name(char *buf, size_t len, uint64_t id, uint32_t round)
 {
-	snprintf(buf, len, "ck.%" PRIu64, id);
+	snprintf(buf, len, "ck.%" PRIu64 ".%u", id, round & 1u);
 }
 
 static const struct au_orch_executor *executor(const struct au_orch *o, uint32_t kind)
@@ -342,7 +346,7 @@ static void check_leadership(struct au_orch *o)
 		drop_pending(o);
 		for (uint32_t n = 0; n <= o->env->nodes; n++) {
 			o->parked[n] = (struct parked){0};
-			o->node_op_at[n] = INT64_MIN;
+			o->node_op_at[n] = INT64_MIN / 2;
 		}
 		g_hash_table_remove_all(o->expiring);
 		o->wl_next = 1;
@@ -525,8 +529,11 @@ static void serve(struct au_orch *o, au_node_id n, au_time worker_now)
 	struct parked *p = &o->parked[n];
 	uint64_t counts[4];
 	au_taskq_counts(o->q, counts);
-	if (p->inflight || p->want == 0 || counts[AU_TASK_QUEUED] == 0 || member_dead(o, n) ||
-	    au_taskq_node_dead(o->q, n) || au_taskq_node_draining(o->q, n))
+	/* A node back with a new incarnation is served even when nothing is
+	 * queued: its request is what revokes the old incarnation's leases. */
+	bool reborn = p->inc > au_taskq_node_inc(o->q, n);
+	if (p->inflight || p->want == 0 || member_dead(o, n) || au_taskq_node_dead(o->q, n) ||
+	    (!reborn && (counts[AU_TASK_QUEUED] == 0 || au_taskq_node_draining(o->q, n))))
 		return;
 	struct au_taskq_batch *b = room(o, false, 32);
 	au_taskq_add_lease(b, n, p->inc, p->caps, p->want, lease_deadline(o, worker_now));
@@ -796,7 +803,7 @@ static void on_member(void *ctx, au_node_id member, enum au_swim_state state, ui
 	if (o->raft && au_raft_is_leader(o->raft)) {
 		au_trace(o->env, AU_TR_ORCH_MEMBER, member, state, 0);
 		if (member <= o->env->nodes)
-			o->node_op_at[member] = INT64_MIN;
+			o->node_op_at[member] = INT64_MIN / 2;
 		kick(o);
 	}
 }
@@ -806,6 +813,16 @@ static void on_member(void *ctx, au_node_id member, enum au_swim_state state, ui
 static uint32_t capacity(const struct au_orch *o)
 {
 	return o->cfg->max_concurrency + o->cfg->local_queue;
+}
+
+/* Leases still to run or running (not those only waiting for their ack to
+ * be answered): what the concurrency and local-queue bounds count. */
+static uint32_t active(const struct au_orch *o)
+{
+	uint32_t n = 0;
+	for (guint i = 0; i < o->jobs->len; i++)
+		n += ((const struct job *)g_ptr_array_index(o->jobs, i))->phase != J_ACKING;
+	return n;
 }
 
 static void free_job(struct job *j)
@@ -914,23 +931,28 @@ static void schedule_round(struct au_orch *o, struct job *j)
 /* A checkpoint on this node's disk newer than what the log gave us? */
 static bool read_disk_ckpt(struct au_orch *o, struct job *j)
 {
-	char name[40];
-	ckpt_name(name, sizeof(name), j->id);
-	uint8_t buf[32 + AU_TASKQ_CKPT_MAX];
-	int64_t n = o->env->ops->storage_read(o->env->ctx, name, 0, buf, sizeof(buf));
-	struct au_rbuf rb;
-	if (n <= 0 || !au_rbuf_unseal(&rb, buf, (size_t)n))
-		return false;
-	uint32_t magic = au_get_u32(&rb);
-	uint64_t id = au_get_u64(&rb);
-	uint32_t round = au_get_u32(&rb), len = au_get_u32(&rb);
-	if (rb.short_read || magic != CKPT_MAGIC || id != j->id || len > AU_TASKQ_CKPT_MAX ||
-	    len != rb.len - rb.pos || round <= j->round || round >= j->rounds)
-		return false;
-	j->round = round;
-	memcpy(j->state, rb.p + rb.pos, len);
-	j->state_len = len;
-	return true;
+	bool found = false;
+	for (uint32_t slot = 0; slot < 2; slot++) {
+		char name[48];
+		ckpt_name(name, sizeof(name), j->id, slot);
+		uint8_t buf[32 + AU_TASKQ_CKPT_MAX];
+		int64_t n = o->env->ops->storage_read(o->env->ctx, name, 0, buf, sizeof(buf));
+		struct au_rbuf rb;
+		if (n <= 0 || !au_rbuf_unseal(&rb, buf, (size_t)n))
+			continue;
+		uint32_t magic = au_get_u32(&rb);
+		uint64_t id = au_get_u64(&rb);
+		uint32_t round = au_get_u32(&rb), len = au_get_u32(&rb);
+		if (rb.short_read || magic != CKPT_MAGIC || id != j->id || len > AU_TASKQ_CKPT_MAX ||
+		    len != rb.len - rb.pos || round <= j->round || round >= j->rounds ||
+		    (round & 1u) != slot)
+			continue;
+		j->round = round;
+		memcpy(j->state, rb.p + rb.pos, len);
+		j->state_len = len;
+		found = true;
+	}
+	return found;
 }
 
 static void start_job(struct au_orch *o, struct job *j)
@@ -988,8 +1010,8 @@ static void pump(struct au_orch *o)
  * to disk and sync it. */
 static void write_state(struct au_orch *o, struct job *j)
 {
-	char name[40];
-	ckpt_name(name, sizeof(name), j->id);
+	char name[48];
+	ckpt_name(name, sizeof(name), j->id, j->round);
 	uint8_t buf[32 + AU_TASKQ_CKPT_MAX];
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, sizeof(buf));
@@ -1092,7 +1114,7 @@ static void on_grant(struct au_orch *o, struct au_rbuf *rb)
 	}
 	if (job_by_token(o, tmp.id, tmp.token) || finished_token(o, tmp.token))
 		return; /* a duplicate grant */
-	if (!o->booted || o->jobs->len >= capacity(o)) {
+	if (!o->booted || active(o) >= capacity(o)) {
 		/* More than we asked for (a lost grant was resent, or pulls
 		 * crossed): hand it back, no retry counted. */
 		send_simple(o, M_RELEASE, tmp.id, tmp.token, -1);
@@ -1111,6 +1133,7 @@ static void on_grant(struct au_orch *o, struct au_rbuf *rb)
 	j->belief_until = au_now(o->env) + remaining / 4 * 3;
 	g_ptr_array_add(o->jobs, j);
 	o->grants++;
+	o->pull_outstanding = false;
 	pump(o);
 }
 
@@ -1135,9 +1158,11 @@ static void on_resolved(struct au_orch *o, struct au_rbuf *rb)
 			o->acked++;
 		else
 			o->stale++;
-		char name[40];
-		ckpt_name(name, sizeof(name), j->id);
-		o->env->ops->storage_truncate(o->env->ctx, name, 0);
+		for (uint32_t slot = 0; slot < 2; slot++) {
+			char name[48];
+			ckpt_name(name, sizeof(name), j->id, slot);
+			o->env->ops->storage_truncate(o->env->ctx, name, 0);
+		}
 		drop_job(o, j, true);
 		break;
 	case R_RENEWED: {
@@ -1159,11 +1184,15 @@ static void try_pull(struct au_orch *o)
 {
 	if (!o->booted || !o->raft)
 		return;
-	uint32_t held = o->jobs->len;
+	uint32_t held = active(o);
 	au_node_id leader = leader_of(o);
 	au_time now = au_now(o->env);
-	if (held >= capacity(o) || !leader || now - o->pull_sent < o->cfg->retry_ns / 4)
+	/* One pull outstanding at a time: the next goes when grants arrive
+	 * (long poll), or after retry/4 if it seems lost. */
+	if (held >= capacity(o) || !leader ||
+	    (o->pull_outstanding && now - o->pull_sent < o->cfg->retry_ns / 4))
 		return;
+	o->pull_outstanding = true;
 	uint8_t buf[64];
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, sizeof(buf));
@@ -1238,12 +1267,19 @@ static void lc_send(struct au_orch *o, uint8_t type, int64_t value)
 	send_to(o, leader_of(o), &w);
 }
 
+/* (Re)arm the lock client's timer: it never has more than one. */
+static void lc_arm(struct au_orch *o, au_time delay)
+{
+	au_timer_cancel(o->env, o->lc_timer);
+	o->lc_timer = au_timer_set(o->env, delay > 0 ? delay : 1, TM_LOCK, 0);
+}
+
 static void lc_think(struct au_orch *o)
 {
 	o->lc_state = LC_IDLE;
 	double u = 1.0 - (double)au_random(o->env) / 4294967296.0;
 	au_time think = (au_time)(-log(u) * (double)o->cfg->lock_think_ns);
-	au_timer_set(o->env, think, TM_LOCK, 0);
+	lc_arm(o, think);
 }
 
 /* A lock client's write: checked against its view of the lease, put on
@@ -1274,18 +1310,18 @@ static void lc_timer(struct au_orch *o)
 	switch (o->lc_state) {
 	case LC_IDLE:
 		if (!o->booted || !leader_of(o)) {
-			au_timer_set(o->env, o->cfg->retry_ns, TM_LOCK, 0);
+			lc_arm(o, o->cfg->retry_ns);
 			return;
 		}
 		o->lc_key = au_random_below(o->env, o->cfg->lock_keys);
 		o->lc_state = LC_ASKING;
 		lc_send(o, M_LOCK, 0);
-		au_timer_set(o->env, o->cfg->retry_ns, TM_LOCK, 0);
+		lc_arm(o, o->cfg->retry_ns);
 		break;
 	case LC_ASKING:
 		if (now - o->lc_sent >= o->cfg->retry_ns)
 			lc_send(o, M_LOCK, 0);
-		au_timer_set(o->env, o->cfg->retry_ns, TM_LOCK, 0);
+		lc_arm(o, o->cfg->retry_ns);
 		break;
 	case LC_HOLDING:
 		if (now >= o->lc_release_at || now > o->lc_belief) {
@@ -1309,8 +1345,7 @@ static void lc_synced(struct au_orch *o)
 	o->lc_state = LC_HOLDING;
 	/* Renew by asking again while holding; write again halfway. */
 	lc_send(o, M_LOCK, 0);
-	au_time step = o->cfg->lock_hold_ns / 2;
-	au_timer_set(o->env, step > 0 ? step : 1, TM_LOCK, 0);
+	lc_arm(o, o->cfg->lock_hold_ns / 2);
 }
 
 static void on_lock_resp(struct au_orch *o, struct au_rbuf *rb)
@@ -1346,34 +1381,32 @@ static void on_lock_resp(struct au_orch *o, struct au_rbuf *rb)
 
 /* ---- the model -------------------------------------------------------------------------------- */
 
+/* The incarnation: one more than the newest durable one.  Two 16-byte
+ * slots written alternately, so a torn write never loses both. */
+static uint32_t read_boot_slot(struct au_orch *o, uint64_t off)
+{
+	uint8_t buf[12];
+	struct au_rbuf rb;
+	int64_t n = o->env->ops->storage_read(o->env->ctx, "orch.boot", off, buf, sizeof(buf));
+	if (n != (int64_t)sizeof(buf) || !au_rbuf_unseal(&rb, buf, sizeof(buf)) ||
+	    au_get_u32(&rb) != BOOT_MAGIC)
+		return 0;
+	uint32_t inc = au_get_u32(&rb);
+	return rb.short_read ? 0 : inc;
+}
+
 static void boot_record(struct au_orch *o)
 {
-	uint8_t buf[16];
-	int64_t n = o->env->ops->storage_read(o->env->ctx, "orch.boot", 0, buf, sizeof(buf));
-	struct au_rbuf rb;
-	uint32_t prev = 0;
-	if (n > 0 && au_rbuf_unseal(&rb, buf, (size_t)n) && au_get_u32(&rb) == BOOT_MAGIC) {
-		prev = au_get_u32(&rb);
-		if (rb.short_read)
-			prev = 0;
-	}
-	/* A torn record reads as 0: the next incarnation then restarts at 1,
-	 * which the queue ignores as older — so never go back: take the
-	 * larger of both slots. */
-	int64_t n2 = o->env->ops->storage_read(o->env->ctx, "orch.boot", 16, buf, sizeof(buf));
-	if (n2 > 0 && au_rbuf_unseal(&rb, buf, (size_t)n2) && au_get_u32(&rb) == BOOT_MAGIC) {
-		uint32_t other = au_get_u32(&rb);
-		if (!rb.short_read && other > prev)
-			prev = other;
-	}
-	o->inc = prev + 1;
+	uint32_t a = read_boot_slot(o, 0), b = read_boot_slot(o, 16);
+	o->inc = (a > b ? a : b) + 1;
+	uint8_t buf[12];
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, sizeof(buf));
 	au_put_u32(&w, BOOT_MAGIC);
 	au_put_u32(&w, o->inc);
 	au_wbuf_seal(&w);
-	memset(buf + w.len, 0, sizeof(buf) - w.len);
-	o->env->ops->storage_write(o->env->ctx, "orch.boot", (o->inc & 1) * 16, buf, 16);
+	assert(w.len == sizeof(buf));
+	o->env->ops->storage_write(o->env->ctx, "orch.boot", (o->inc & 1) * 16, buf, w.len);
 	o->env->ops->storage_sync(o->env->ctx, "orch.boot", TOKEN(T_BOOT, 0));
 	au_trace(o->env, AU_TR_ORCH_BOOT, o->inc, 0, 0);
 }
@@ -1411,8 +1444,11 @@ static void *orch_init(const struct au_env *env, const void *config)
 	au_timer_set(env, o->cfg->expiry_scan_ns, TM_SCAN, 0);
 	if (env->metrics_period_ns > 0)
 		au_timer_set(env, env->metrics_period_ns, TM_METRICS, 0);
-	if (o->cfg->lock_keys)
-		au_timer_set(env, au_random_between(env, 0, o->cfg->lock_think_ns), TM_LOCK, 0);
+	bool lock_client = o->cfg->lock_clients.all;
+	for (uint32_t i = 0; i < o->cfg->lock_clients.n; i++)
+		lock_client = lock_client || o->cfg->lock_clients.id[i] == env->self;
+	if (o->cfg->lock_keys && lock_client)
+		lc_arm(o, au_random_between(env, 0, o->cfg->lock_think_ns));
 	return o;
 }
 
@@ -1552,9 +1588,9 @@ static void orch_summary(void *state, char *buf, size_t len)
 		 "inc=%u held=%u ran=%" PRIu64 " finished=%" PRIu64 " acked=%" PRIu64
 		 " stale=%" PRIu64 " lost=%" PRIu64 " abandoned=%" PRIu64 " resumed=%" PRIu64
 		 "+%" PRIu64 " | queue: queued=%" PRIu64 " leased=%" PRIu64 " done=%" PRIu64
-		 " dead=%" PRIu64 " bad=%" PRIu64,
+		 " dead=%" PRIu64 " | locks held=%" PRIu64 " bad=%" PRIu64,
 		 o->inc, o->jobs->len, o->started, o->finished_n, o->acked, o->stale, o->lost,
-		 o->abandoned, o->resumed_disk, o->resumed_log, c[0], c[1], c[2], c[3], o->bad);
+		 o->abandoned, o->resumed_disk, o->resumed_log, c[0], c[1], c[2], c[3], o->locks_held, o->bad);
 }
 
 /* Operator commands (faults drain / its end): only the leader proposes. */
@@ -1593,6 +1629,29 @@ struct au_taskq *au_orch_queue(struct au_orch *o)
 bool au_orch_is_leader(const struct au_orch *o)
 {
 	return o->raft && au_raft_is_leader(o->raft);
+}
+
+void au_orch_stats(const struct au_orch *o, struct au_orch_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->incarnation = o->inc;
+	st->held = o->jobs->len;
+	for (guint i = 0; i < o->jobs->len; i++) {
+		const struct job *j = g_ptr_array_index(o->jobs, i);
+		st->waiting += j->phase == J_QUEUED;
+	}
+	st->running = o->running;
+	st->started = o->started;
+	st->finished = o->finished_n;
+	st->acked = o->acked;
+	st->stale = o->stale;
+	st->lost = o->lost;
+	st->abandoned = o->abandoned;
+	st->released = o->released;
+	st->resumed_disk = o->resumed_disk;
+	st->resumed_log = o->resumed_log;
+	st->locks_held = o->locks_held;
+	st->front_end = o->leading;
 }
 
 int au_orch_enqueue(struct au_orch *o, const struct au_task_spec *spec)
@@ -1646,6 +1705,8 @@ static const struct au_config_key workload_keys[] = {
 	 "percent of tasks needing each capability, e.g. gpu:10", NULL},
 	{"lock_keys", AU_CFG_UINT, offsetof(struct au_orch_config, lock_keys), "0", 0, 1000000,
 	 "keys the lock clients contend for (0: no lock clients)", NULL},
+	{"lock_clients", AU_CFG_NODE_LIST, offsetof(struct au_orch_config, lock_clients), "all", 0, 0,
+	 "nodes that run a lock client (all, or n1,n3,...)", NULL},
 	{"lock_ttl", AU_CFG_DURATION, offsetof(struct au_orch_config, lock_ttl_ns), "2s",
 	 10 * AU_NS_PER_MS, UINT64_C(3600) * AU_NS_PER_S, "lock lease", NULL},
 	{"lock_hold", AU_CFG_DURATION, offsetof(struct au_orch_config, lock_hold_ns), "500ms",
@@ -1679,6 +1740,8 @@ static const char *const orch_message_names[] = {
 	NULL, "PULL", "RENEW", "ACK", "NACK", "RELEASE", "CKPT", "GRANT", "RESOLVED",
 	"LOCK", "UNLOCK", "WRITE", "LOCK_RESP"};
 
+static const char *const orch_needs[] = {"raft", NULL};
+
 const struct au_model au_orch_model = {
 	.name = "aureon",
 	.config_group = "aureon",
@@ -1697,4 +1760,5 @@ const struct au_model au_orch_model = {
 	.message_names = orch_message_names,
 	.n_message_names = M_TYPES_,
 	.admin = orch_admin,
+	.needs = orch_needs,
 };

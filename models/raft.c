@@ -70,6 +70,7 @@ struct peer {
 	uint64_t acked_seq;      /* highest heartbeat sequence acknowledged */
 	uint64_t progress_mark;  /* match at the last heartbeat: stall detection */
 	uint64_t snap_offset;    /* InstallSnapshot progress; UINT64_MAX: not sending */
+	uint64_t snap_expect;    /* the reply the last chunk sent should bring */
 	bool probing;            /* after a rejection: one append in flight at a time */
 };
 
@@ -161,7 +162,7 @@ struct au_raft {
 	/* snapshot being received */
 	uint8_t *rx_snap;
 	size_t rx_len, rx_cap;
-	uint64_t rx_total; /* size of the snapshot being received (its chunk 0 said) */
+	uint64_t rx_total;    /* size of the snapshot being received */
 	uint64_t rx_index, rx_term;
 	bool installing;      /* a received snapshot is being made durable */
 	au_node_id install_from;
@@ -1114,6 +1115,7 @@ static void send_snapshot_chunk(struct au_raft *r, au_node_id to)
 	au_put_u64(&w, r->snap_len);
 	au_put_u32(&w, (uint32_t)n);
 	au_put_bytes(&w, r->snap_bytes + p->snap_offset, n);
+	p->snap_expect = p->snap_offset + n;
 	send_durable(r, to, &w, 0);
 	g_free(buf);
 }
@@ -1635,6 +1637,8 @@ static void on_snap(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		return;
 	}
 	heard_leader(r, term, from);
+	if (r->installing)
+		return; /* busy making the last one durable; the leader resends */
 	if (offset == 0) {
 		r->rx_len = 0;
 		r->rx_total = total;
@@ -1642,20 +1646,21 @@ static void on_snap(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 			r->rx_snap = g_realloc(r->rx_snap, total);
 			r->rx_cap = total;
 		}
-	}
-	/* A chunk of another snapshot (a newer one, or another leader's) must
-	 * not be appended to this one — it may not even fit the buffer.  Drop
-	 * what we have and answer 0 so the leader starts over from its
-	 * current snapshot. */
-	if (offset != 0 && total != r->rx_total)
+	} else if (total != r->rx_total) {
+		/* A chunk of another snapshot (the leader compacted again
+		 * mid-transfer): start over, replying 0 below so the leader
+		 * sends the new one from its beginning.  Appending it to the
+		 * old one's bytes would mix two snapshots or overflow. */
 		r->rx_len = 0;
-	if (offset == r->rx_len && total == r->rx_total && offset + n <= total && !r->installing) {
+	}
+	if (offset == r->rx_len && offset + n <= total && offset + n <= r->rx_cap &&
+	    total == r->rx_total) {
 		if (n) /* an empty chunk may come before any buffer exists */
 			memcpy(r->rx_snap + offset, rb->p + rb->pos, n);
 		r->rx_len += n;
 	}
 	bool done = false;
-	if (r->rx_len == total && !r->installing) {
+	if (r->rx_len == total && total == r->rx_total) {
 		done = true;
 		if (load_snapshot_bytes(r, r->rx_snap, r->rx_len, false) && r->rx_index > r->commit) {
 			/* Make it durable first; adopt and acknowledge it in
@@ -1711,11 +1716,11 @@ static void on_snap_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		p->inflight = 0;
 		advance_commit(r);
 		send_append(r, from, false);
-	} else if (upto == 0 || p->snap_offset == UINT64_MAX || upto > p->snap_offset) {
-		/* Progress (or a restart request): send the next chunk.  A
-		 * duplicated or late answer for a chunk already acknowledged
-		 * sends nothing, or every heartbeat's chunk would start one more
-		 * answer-and-resend chain that never ends. */
+	} else if (upto == p->snap_expect || upto == 0) {
+		/* The answer to the newest chunk (or the follower starting
+		 * over): send the next.  Answers to older or duplicated chunks
+		 * (heartbeats resend one) are dropped, so one transfer never
+		 * turns into several ping-pong chains. */
 		p->snap_offset = upto;
 		send_snapshot_chunk(r, from);
 	}

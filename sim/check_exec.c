@@ -150,8 +150,6 @@ static void queue_event(struct exec_check *x, struct au_sim *sim, au_node_id nod
 		g_hash_table_insert(x->tasks, &t->id, t);
 		break;
 	case AU_TR_TASKQ_GRANT:
-		if (x->role != EO && x->role != LP)
-			break;
 		if (!t && x->role == EO) {
 			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " leased but never "
 					"enqueued", a);
