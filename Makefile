@@ -22,7 +22,7 @@ MODEL_SRC = models/pcg32.c models/wire.c models/dist.c models/ping.c models/phol
 MODEL_SRC += models/taskq.c
 SIM_SRC   = sim/evq.c sim/sim.c sim/net.c sim/disk.c sim/dist.c sim/fault.c \
             sim/check.c sim/check_swim.c sim/scenario.c sim/trace_h5.c sim/linearize.c sim/bench_raft.c \
-            sim/bench_kernels.c sim/check_rqml.c
+            sim/bench_kernels.c sim/check_rqml.c sim/bench_swim.c
 TEST_SRC  = $(wildcard tests/test_*.c)
 
 MODEL_OBJ = $(MODEL_SRC:%.c=$(BUILD)/%.o)

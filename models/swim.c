@@ -205,7 +205,7 @@ struct au_swim {
 	/* counters */
 	uint64_t out_by_type[MSG_TYPES_];
 	uint64_t probes, probe_fails, refutes, bad, queue_drops, fwd_drops, push_pulls;
-	uint64_t reconnects;
+	uint64_t reconnects, declared_dead;
 	uint32_t n_dead_any; /* members held dead, forgotten ones included */
 	struct {
 		au_node_id target;
@@ -701,6 +701,8 @@ static void on_suspect(struct au_swim *sw, au_node_id m, uint32_t inc, au_node_i
 	if (!sw->cfg->suspicion) {
 		/* Plain SWIM without the suspicion mechanism: the member is
 		 * declared dead at once. */
+		if (via == VIA_SELF)
+			sw->declared_dead++; /* our own failed probe, not a merged view */
 		on_dead(sw, m, inc, from, via);
 		return;
 	}
@@ -1402,6 +1404,7 @@ static void swim_timer(void *state, uint32_t kind, uint64_t arg)
 			break;
 		uint32_t inc = s->inc, conf = s->confirmations;
 		au_trace(sw->env, AU_TR_SWIM_SUSPECT_EXPIRED, m, inc, conf);
+		sw->declared_dead++;
 		on_dead(sw, m, inc, sw->env->self, VIA_SELF);
 		break;
 	}
@@ -1539,6 +1542,23 @@ static int swim_admin(void *state, const char *action, au_node_id target)
 	return 0;
 }
 
+/* Keys that depend on each other. */
+static bool swim_validate(const void *config, uint32_t nodes, char *err, size_t errlen)
+{
+	const struct au_swim_config *c = config;
+	(void)nodes;
+	if (c->probe_timeout_ns >= c->probe_interval_ns) {
+		snprintf(err, errlen, "probe_timeout: must be shorter than probe_interval (the ping-req "
+				      "round needs the rest of the interval)");
+		return false;
+	}
+	if (c->gossip_interval_ns > c->probe_interval_ns * 1000) {
+		snprintf(err, errlen, "gossip_interval: more than 1000 probe intervals");
+		return false;
+	}
+	return true;
+}
+
 /* ---- public API ------------------------------------------------------------------------ */
 
 void au_swim_observe(struct au_swim *sw, au_swim_observer fn, void *ctx)
@@ -1560,6 +1580,23 @@ uint32_t au_swim_member_incarnation(const struct au_swim *sw, au_node_id member)
 	if (!sw || member < 1 || member > sw->n)
 		return 0;
 	return inc_of(sw, member);
+}
+
+void au_swim_get_counters(const struct au_swim *sw, struct au_swim_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!sw)
+		return;
+	out->msgs_out = sw->msgs_out;
+	out->msgs_in = sw->msgs_in;
+	out->bytes_out = sw->bytes_out;
+	out->bytes_in = sw->bytes_in;
+	out->probes = sw->probes;
+	out->probe_fails = sw->probe_fails;
+	out->refutes = sw->refutes;
+	out->declared_dead = sw->declared_dead;
+	out->queue_drops = sw->queue_drops;
+	out->bad = sw->bad;
 }
 
 size_t au_swim_memory(const struct au_swim *sw)
@@ -1669,4 +1706,5 @@ const struct au_model au_swim_model = {
 	.message_names = swim_message_names,
 	.n_message_names = MSG_TYPES_,
 	.admin = swim_admin,
+	.validate = swim_validate,
 };
