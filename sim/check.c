@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "../models/kv.h"
+#include "check_exec.h"
 #include "check_rqml.h"
 #include "check_swim.h"
 #include "linearize.h"
@@ -518,10 +519,21 @@ static const struct au_checker_ops all_checkers[] = {
 	 au_cswim_destroy, au_cswim_row, au_cswim_note},
 	{"membership_converged", "swim", au_cswim_converge_create, au_cswim_event, au_cswim_end,
 	 au_cswim_destroy, au_cswim_row, au_cswim_note},
+	/* the execution layer (check_exec.c) */
+	{"no_task_lost", "aureon", au_check_ntl_create, au_check_exec_event, au_check_ntl_end,
+	 au_check_exec_destroy, NULL, NULL},
+	{"exactly_once", "aureon", au_check_eo_create, au_check_exec_event, au_check_exec_end,
+	 au_check_exec_destroy, NULL, NULL},
+	{"lease_placement", "aureon", au_check_lp_create, au_check_exec_event, au_check_exec_end,
+	 au_check_exec_destroy, NULL, NULL},
+	{"lock_safety", "aureon", au_check_ls_create, au_check_exec_event, au_check_exec_end,
+	 au_check_exec_destroy, NULL, NULL},
 };
 
 const char *const au_check_names[] = {"ping_integrity", "raft_safety", "linearizable_kv",
-				      "exactly_once_one", "swim_completeness", "swim_accuracy", NULL};
+				      "exactly_once_one", "swim_completeness", "swim_accuracy",
+				      "no_task_lost", "exactly_once", "lease_placement",
+				      "lock_safety", NULL};
 
 void au_check_row(struct au_sim *sim, au_node_id node, uint32_t service, uint32_t table,
 		  const void *row, uint64_t record)

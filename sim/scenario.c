@@ -20,12 +20,14 @@ extern const struct au_model au_ping_model;
 extern const struct au_model au_phold_model;
 extern const struct au_model au_raft_model;
 extern const struct au_model au_kv_model;
+extern const struct au_model au_orch_model;
 extern const struct au_model au_swim_model;
 extern const struct au_model au_one_model;
 
 static const struct au_model *const all_models[] = {&au_ping_model, &au_phold_model,
 						    &au_raft_model, &au_kv_model,
-						    &au_swim_model, &au_one_model};
+						    &au_swim_model, &au_one_model,
+						    &au_orch_model};
 
 const struct au_model *au_scenario_find_model(const char *name)
 {
@@ -492,6 +494,16 @@ static bool load_cluster(struct loader *L)
 				    AU_MAX_SERVICES);
 		sc->services[sc->n_services++] = m;
 	}
+	/* aureon finds swim (optional) on its node at boot: it must start
+	 * first, or aureon would silently run without it.  (raft: `needs`.) */
+	for (uint32_t i = 0; i < sc->n_services; i++) {
+		if (strcmp(sc->services[i]->name, "aureon") != 0)
+			continue;
+		for (uint32_t j = i + 1; j < sc->n_services; j++)
+			if (strcmp(sc->services[j]->name, "swim") == 0)
+				return fail(L, "cluster", "services", "list swim before aureon (it starts "
+								      "first and aureon uses it)");
+	}
 	sc->cpu_gflops_default = 10.0;
 	g_autofree char *gf = value(L, "cluster", "cpu_gflops");
 	if (gf && (!parse_double(gf, &sc->cpu_gflops_default) || sc->cpu_gflops_default <= 0))
@@ -694,7 +706,7 @@ static const struct au_model *key_owner(const char *group, const char *key);
  * model the scenario does not run is named as such. */
 static bool check_group_keys(struct loader *L, const char *group)
 {
-	const char *names[128];
+	const char *names[256];
 	group_keys(L->sc, group, names, G_N_ELEMENTS(names));
 	g_auto(GStrv) keys = g_key_file_get_keys(L->kf, group, NULL, NULL);
 	for (gsize i = 0; keys && keys[i]; i++) {
