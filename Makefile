@@ -17,7 +17,7 @@ LDLIBS   = $(PKG_LIBS) -lm
 PREFIX  ?= /usr/local
 
 MODEL_SRC = models/pcg32.c models/wire.c models/dist.c models/ping.c models/phold.c models/raft.c models/kv.c \
-            models/swim.c models/kernels.c models/one.c
+            models/swim.c models/kernels.c models/one.c models/rqml.c
 # the execution layer (issue 6)
 MODEL_SRC += models/taskq.c models/lock.c models/orchestrator.c
 SIM_EXEC_SRC = sim/check_exec.c
