@@ -49,7 +49,7 @@ all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 help:
 	@echo "make            build build/aureon-sim, build/aureon-node, build/aureon-ctl"
 	@echo "make deps       install missing Debian packages (apt-get; needs root)"
-	@echo "make run        build and run the default scenario (scenarios/ping.ini)"
+	@echo "make run        build and run the default scenario (scenarios/default.ini: the whole stack)"
 	@echo "make test       build and run the Check suites (fast; skips tests tagged slow)"
 	@echo "make test-all   every test, slow ones included"
 	@echo "make asan       ASan+UBSan build in build-asan/ and its tests"
@@ -110,7 +110,7 @@ $(BUILD)/phold_min: bench/phold_min.c models/pcg32.c models/pcg32.h
 	$(CC) $(CFLAGS) -o $@ bench/phold_min.c models/pcg32.c -lm
 
 run: deps $(BUILD)/aureon-sim
-	$(BUILD)/aureon-sim run scenarios/ping.ini
+	$(BUILD)/aureon-sim run scenarios/default.ini
 
 # Tests run from the repo root; AU_BIN lets them find the binaries.
 # build-O0/aureon-sim lets the determinism test compare hashes across

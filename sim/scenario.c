@@ -946,6 +946,11 @@ static const char *const action_names[AU_FAULT_ACTIONS_] = {
 	"transfer_leader", "add_voter", "remove_voter", "leave", "drain",
 };
 
+const char *au_fault_action_name(enum au_fault_action a)
+{
+	return (unsigned)a < AU_FAULT_ACTIONS_ ? action_names[a] : "?";
+}
+
 static const char *const action_keys[AU_FAULT_ACTIONS_][9] = {
 	[AU_FAULT_CRASH] = {"at", "action", "target", "restart_after", NULL},
 	[AU_FAULT_RESTART] = {"at", "action", "target", NULL},
