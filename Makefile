@@ -18,7 +18,8 @@ PREFIX  ?= /usr/local
 
 MODEL_SRC = models/pcg32.c models/wire.c models/ping.c models/phold.c models/raft.c models/kv.c
 SIM_SRC   = sim/evq.c sim/sim.c sim/net.c sim/disk.c sim/dist.c sim/fault.c \
-            sim/check.c sim/scenario.c sim/trace_h5.c sim/linearize.c sim/bench_raft.c
+            sim/check.c sim/scenario.c sim/trace_h5.c sim/linearize.c sim/bench_raft.c \
+            sim/chaos.c sim/chaos_ini.c sim/chaos_run.c sim/chaos_shrink.c
 TEST_SRC  = $(wildcard tests/test_*.c)
 
 MODEL_OBJ = $(MODEL_SRC:%.c=$(BUILD)/%.o)

@@ -10,6 +10,7 @@
 
 #include "../models/phold.h"
 #include "bench_raft.h"
+#include "chaos.h"
 #include "scenario.h"
 #include "trace_h5.h"
 #include "sim.h"
@@ -30,6 +31,10 @@ static const char *const usage_top =
 	"                      the Raft paper's Figure 16: time to elect after a crash\n"
 	"  bench raft [--commands N] [--json]\n"
 	"                      Raft commit throughput (5 nodes, log compaction on)\n"
+	"  chaos SCENARIO --seeds A-B [--jobs N] [--shard K/N] [--out DIR] [--json]\n"
+	"        [--junit FILE] [--check-determinism[=PCT]] [--shrink N]  (chaos --help)\n"
+	"                      seeded sweep: a generated fault plan per seed, with\n"
+	"                      reproducers and shrinking for the failures\n"
 	"  divergence A B      first differing record of two --records dumps\n"
 	"  help | --help       this text;  --version  the version\n"
 	"\n"
@@ -516,9 +521,7 @@ int main(int argc, char **argv)
 		return cmd_bench(argc - 2, argv + 2);
 	if (strcmp(cmd, "divergence") == 0)
 		return cmd_divergence(argc - 2, argv + 2);
-	if (strcmp(cmd, "chaos") == 0) {
-		fprintf(stderr, "aureon-sim: chaos sweeps are not implemented yet (issue 8)\n");
-		return EXIT_USAGE;
-	}
+	if (strcmp(cmd, "chaos") == 0)
+		return au_chaos_main(argc - 2, argv + 2);
 	return usage_error(usage_top, "unknown command '%s'", cmd);
 }

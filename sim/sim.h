@@ -88,6 +88,21 @@ size_t au_sim_checks(const struct au_sim *sim, const char **names, const char **
 void au_sim_model_summary(struct au_sim *sim, au_node_id node, uint32_t service, char *buf,
 			  size_t len);
 
+/* What became of a scenario fault (by its index in sc->faults). */
+enum au_fault_outcome {
+	AU_FAULT_PENDING,     /* has not fired (yet) */
+	AU_FAULT_WAS_APPLIED, /* fired and acted */
+	AU_FAULT_WAS_SKIPPED, /* fired with no eligible target */
+};
+enum au_fault_outcome au_sim_fault_outcome(const struct au_sim *sim, uint32_t idx);
+
+/* Called for every event record after it is hashed (the chaos sweep's
+ * coverage counters); NULL turns it off.  Observers only watch: they must
+ * not change the simulation. */
+typedef void (*au_sim_observer)(void *ctx, au_time t, au_node_id node, uint16_t kind,
+				int64_t a, int64_t b, int64_t c);
+void au_sim_set_observer(struct au_sim *sim, au_sim_observer fn, void *ctx);
+
 /* Test hooks: the env a service instance sees, and a stream's next output.*/
 const struct au_env *au_sim_env(struct au_sim *sim, au_node_id node, uint32_t service);
 bool au_sim_node_up(const struct au_sim *sim, au_node_id node);
