@@ -637,8 +637,13 @@ char *au_chaos_fault_text(const char *name, const struct au_fault *f)
 	case AU_FAULT_LOSS:
 	case AU_FAULT_CORRUPT:
 	case AU_FAULT_DUPLICATE: {
+		/* Generated rates are thousandths: write them so; anything else
+		 * exactly (round trip). */
 		char num[G_ASCII_DTOSTR_BUF_SIZE];
-		g_string_append_printf(s, "rate = %s\n", g_ascii_dtostr(num, sizeof(num), f->rate));
+		g_ascii_formatd(num, sizeof(num), "%.3f", f->rate);
+		if (g_ascii_strtod(num, NULL) != f->rate)
+			g_ascii_dtostr(num, sizeof(num), f->rate);
+		g_string_append_printf(s, "rate = %s\n", num);
 		break;
 	}
 	case AU_FAULT_SKEW:

@@ -98,6 +98,7 @@ struct au_shrink_stats {
 	double wall_s;
 	bool budget_hit;        /* stopped by the time budget, not by running out of ideas */
 	bool reproduced;        /* the original text failed as expected */
+	bool timed_out;         /* the original run took longer than the budget */
 	uint32_t faults_before, faults_after;
 	au_time duration_before, duration_after;
 	uint32_t nodes_before, nodes_after;
@@ -135,7 +136,15 @@ struct au_chaos_outcome {
 	au_time sim_ns;
 };
 
+/* Run a scenario text in a forked child (it may crash or hang): false if it
+ * could not be run or took longer than timeout_s.  A child killed by a
+ * signal comes back as rc 1 with check "signal N". */
+bool au_chaos_probe(const char *path, const char *text, double timeout_s,
+		    struct au_chaos_outcome *out);
+
 /* `aureon-sim chaos ...` (sim/chaos_run.c): argc/argv after "chaos". */
 int au_chaos_main(int argc, char **argv);
+/* `aureon-sim shrink FILE ...`: shrink any failing scenario file. */
+int au_shrink_main(int argc, char **argv);
 
 #endif

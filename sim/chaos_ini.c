@@ -208,8 +208,25 @@ void au_ini_remove_key(struct au_ini *ini, const char *group, const char *key)
 void au_ini_remove_group(struct au_ini *ini, const char *group)
 {
 	guint a, b;
-	while (group_span(ini, group, &a, &b))
+	while (group_span(ini, group, &a, &b)) {
+		/* The comment lines right above the header go with the group. */
+		while (a > 0) {
+			const char *l = g_ptr_array_index(ini->lines, a - 1);
+			const char *p = l + strspn(l, " \t");
+			if (*p != '#')
+				break;
+			a--;
+		}
 		g_ptr_array_remove_range(ini->lines, a, b - a);
+		/* Do not leave two blank lines where the group was. */
+		if (a > 0 && a < ini->lines->len &&
+		    ((const char *)g_ptr_array_index(ini->lines, a - 1))[0] == '\0' &&
+		    ((const char *)g_ptr_array_index(ini->lines, a))[0] == '\0')
+			g_ptr_array_remove_index(ini->lines, a);
+		else if (a > 0 && a == ini->lines->len &&
+			 ((const char *)g_ptr_array_index(ini->lines, a - 1))[0] == '\0')
+			g_ptr_array_remove_index(ini->lines, a - 1);
+	}
 }
 
 void au_ini_comment_group(struct au_ini *ini, const char *group, const char *note)

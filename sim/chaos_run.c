@@ -422,8 +422,14 @@ static void shrink_seed(const struct runner *R, const struct job *j, struct resu
 	char *min = NULL;
 	res->shrink_rc = au_chaos_shrink(R->path, text, j->want, R->shrink_budget_s, &min, &res->shrink);
 	if (res->shrink_rc != 0) {
-		g_snprintf(res->message, sizeof(res->message),
-			   "the reproducer did not fail %s again in a fresh process", j->want);
+		if (res->shrink.timed_out)
+			g_snprintf(res->message, sizeof(res->message),
+				   "one run takes longer than --shrink-time; try aureon-sim shrink "
+				   "with a larger --time");
+		else
+			g_snprintf(res->message, sizeof(res->message),
+				   "the reproducer did not fail %s again in a fresh process (%s)", j->want,
+				   res->shrink.check[0] ? res->shrink.check : "it passed");
 		return;
 	}
 	const struct au_shrink_stats *st = &res->shrink;
@@ -437,9 +443,11 @@ static void shrink_seed(const struct runner *R, const struct job *j, struct resu
 		"aureon-sim chaos reproducer, shrunk: scenario %s (%s), seed %" G_GUINT64_FORMAT "\n"
 		"Fails %s at t=%s; trace hash %s\n"
 		"Replay: aureon-sim run %s\n"
-		"Shrunk from %u to %u faults, %s to %s, %u to %u nodes (%u candidate runs, %.1f s%s).\n",
+		"Shrunk from %u to %u faults, %s to %s, %u to %u nodes, clients %u to %u, rates %u/s to\n"
+		"%u/s (%u candidate runs, %.1f s%s).\n",
 		R->sc->name, R->path, j->seed, st->check, t, st->hash, base, st->faults_before,
-		st->faults_after, d0, d1, st->nodes_before, st->nodes_after, st->runs, st->wall_s,
+		st->faults_after, d0, d1, st->nodes_before, st->nodes_after, st->clients_before,
+		st->clients_after, st->rate_before, st->rate_after, st->runs, st->wall_s,
 		st->budget_hit ? ", stopped by the time budget" : "");
 	struct au_ini *ini = au_ini_parse(min);
 	au_ini_prepend_comment(ini, header);
@@ -868,6 +876,16 @@ static void draw_progress(struct sweep *S, bool force)
 		S->n, S->failed, rate, (int)eta / 60, (int)eta % 60);
 }
 
+/* " on nK", or nothing for checks that fail on no node (end of run). */
+static const char *on_node(au_node_id n)
+{
+	static char buf[24];
+	if (!n)
+		return "";
+	g_snprintf(buf, sizeof(buf), " on n%u", n);
+	return buf;
+}
+
 static void write_repro(struct sweep *S, const struct result *res)
 {
 	struct runner *R = S->R;
@@ -880,10 +898,10 @@ static void write_repro(struct sweep *S, const struct result *res)
 		"aureon-sim chaos reproducer: scenario %s (%s), seed %" G_GUINT64_FORMAT "\n"
 		"Every generated fault is spelled out below as a [fault.chaos-*] group.\n"
 		"Replay: aureon-sim run %s\n"
-		"Fails: %s at t=%s on n%u, trace record %" G_GUINT64_FORMAT ": %s\n"
+		"Fails: %s at t=%s%s, trace record %" G_GUINT64_FORMAT ": %s\n"
 		"Trace hash: %s\n"
 		"Fault kinds on for this seed: %s\n",
-		R->sc->name, R->path, res->seed, base, res->out.check, t, res->out.node,
+		R->sc->name, R->path, res->seed, base, res->out.check, t, on_node(res->out.node),
 		res->out.record, res->out.detail, res->rc == 1 ? res->out.hash : "(none: the run crashed)",
 		kinds);
 	g_autofree char *text = seed_text(R, res->seed, false, NULL);
@@ -915,9 +933,10 @@ static void emit_in_order(struct sweep *S)
 		fmt_time(res->out.t_ns, t, sizeof(t));
 		g_autofree char *file = repro_path(S->R, r->seed, ".ini");
 		if (res->rc == 1)
-			printf("FAIL seed %" G_GUINT64_FORMAT ": %s at t=%s on n%u (trace record %" G_GUINT64_FORMAT
+			printf("FAIL seed %" G_GUINT64_FORMAT ": %s at t=%s%s (trace record %" G_GUINT64_FORMAT
 			       "): %s\n     reproducer: %s\n",
-			       r->seed, res->out.check, t, res->out.node, res->out.record, res->out.detail, file);
+			       r->seed, res->out.check, t, on_node(res->out.node), res->out.record,
+			       res->out.detail, file);
 		else
 			printf("FAIL seed %" G_GUINT64_FORMAT ": %s\n     reproducer: %s\n", r->seed,
 			       res->out.detail, file);
@@ -1002,7 +1021,7 @@ static char *first_divergence(const char *a, const char *b)
 			break;
 		}
 		if (n0 < 0 || n1 < 0 || strcmp(line[0], line[1]) != 0) {
-			out = g_strdup_printf("first divergent record %" G_GUINT64_FORMAT ":\n  A: %s  B: %s", i,
+			out = g_strdup_printf("first divergent record %" G_GUINT64_FORMAT ":\n    A: %s    B: %s", i,
 					      n0 < 0 ? "(ended)\n" : line[0], n1 < 0 ? "(ended)\n" : line[1]);
 			break;
 		}
@@ -1319,18 +1338,22 @@ int au_chaos_main(int argc, char **argv)
 			jv[i] = (struct job){.type = JOB_RERUN, .index = i, .seed = S.recs[S.det_idx[i]].seed};
 		run_batch(&P, jv, S.n_det, timeout, on_rerun_result, &S);
 		g_free(jv);
-		/* Mismatches: run twice more with record dumps, name the split. */
-		for (uint32_t i = 0; i < S.n_det; i++) {
+		/* Mismatches (the first three): run twice more with record dumps
+		 * and name the first record where they split. */
+		uint32_t diagnosed = 0;
+		for (uint32_t i = 0; i < S.n_det && diagnosed < 3; i++) {
 			if (!(S.det_idx[i] & 0x80000000u))
 				continue;
+			diagnosed++;
 			uint64_t seed = S.recs[S.det_idx[i] & 0x7fffffffu].seed;
 			struct job dj[2] = {{.type = JOB_DIAG, .index = 0, .seed = seed, .attempt = 0},
 					    {.type = JOB_DIAG, .index = 1, .seed = seed, .attempt = 1}};
 			S.diag = g_new0(struct result, 2);
 			run_batch(&P, dj, 2, timeout, on_diag_result, &S);
 			g_autofree char *div = first_divergence(S.diag[0].message, S.diag[1].message);
-			g_string_append_printf(S.det_report, "  two more runs of seed %" G_GUINT64_FORMAT
-					       " with record dumps (%s, %s): %s\n", seed, S.diag[0].message,
+			g_strchomp(div);
+			g_string_append_printf(S.det_report, "  seed %" G_GUINT64_FORMAT " run twice more with "
+					       "record dumps (%s, %s): %s\n", seed, S.diag[0].message,
 					       S.diag[1].message, div);
 			g_free(S.diag);
 			S.diag = NULL;
@@ -1546,4 +1569,136 @@ out:
 	au_scenario_free(sc);
 	fflush(stdout);
 	return rc;
+}
+
+/* ---- aureon-sim shrink ------------------------------------------------------ */
+
+static const char *const usage_shrink =
+	"usage: aureon-sim shrink FILE [--out OUT] [--time S] [--check NAME]\n"
+	"\n"
+	"Shrinks a scenario file that fails a check (for instance a reproducer that\n"
+	"chaos could not shrink in its budget): drops faults, shortens the run,\n"
+	"removes nodes and lowers client counts and rates, keeping each change only\n"
+	"if the run still fails the same check.  Writes OUT (default FILE with\n"
+	".min.ini in place of .ini).\n"
+	"\n"
+	"  --out OUT     where to write the shrunk scenario\n"
+	"  --time S      wall-time budget in seconds (default 60)\n"
+	"  --check NAME  the check to keep failing (default: whichever FILE fails;\n"
+	"                \"signal N\" for a run that crashes)\n"
+	"\n"
+	"Exit: 0 shrunk and written, 1 FILE does not fail (that check), 2 usage or I/O.\n";
+
+int au_shrink_main(int argc, char **argv)
+{
+	const char *path = NULL, *out = NULL, *check = NULL;
+	double budget = 60;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(usage_shrink, stdout);
+			return EXIT_PASS;
+		} else if (strcmp(a, "--out") == 0 && val && *val) {
+			out = val;
+			i++;
+		} else if (strcmp(a, "--check") == 0 && val && *val) {
+			check = val;
+			i++;
+		} else if (strcmp(a, "--time") == 0 && val) {
+			char *end;
+			budget = g_ascii_strtod(val, &end);
+			if (!*val || *end || !(budget > 0 && budget <= 86400)) {
+				fprintf(stderr, "aureon-sim shrink: --time needs seconds in (0, 86400]\n\n%s",
+					usage_shrink);
+				return EXIT_USAGE;
+			}
+			i++;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "aureon-sim shrink: unknown option or missing value: %s\n\n%s", a,
+				usage_shrink);
+			return EXIT_USAGE;
+		} else if (!path) {
+			path = a;
+		} else {
+			fprintf(stderr, "aureon-sim shrink: more than one file given\n\n%s", usage_shrink);
+			return EXIT_USAGE;
+		}
+	}
+	if (!path) {
+		fprintf(stderr, "aureon-sim shrink: needs a scenario file\n\n%s", usage_shrink);
+		return EXIT_USAGE;
+	}
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load(path, &err);
+	if (!sc) {
+		fprintf(stderr, "aureon-sim: %s\n", err);
+		g_free(err);
+		return EXIT_USAGE;
+	}
+	g_autofree char *text = g_strdup(sc->text);
+	au_scenario_free(sc);
+	g_autofree char *out_path = out ? g_strdup(out)
+				  : g_str_has_suffix(path, ".ini")
+				      ? g_strdup_printf("%.*s.min.ini", (int)strlen(path) - 4, path)
+				      : g_strdup_printf("%s.min.ini", path);
+	g_autofree char *want = NULL;
+	if (check) {
+		want = g_strdup(check);
+	} else {
+		/* Which check does it fail?  Run it once, in a child (it may crash). */
+		struct au_chaos_outcome o;
+		if (!au_chaos_probe(path, text, budget, &o)) {
+			printf("aureon-sim shrink: %s did not finish within --time %.0f s\n", path, budget);
+			return EXIT_FAIL;
+		}
+		if (o.rc == 2) {
+			fprintf(stderr, "aureon-sim: %s\n", o.detail);
+			return EXIT_USAGE;
+		}
+		if (o.rc != 1) {
+			printf("aureon-sim shrink: %s passes every check: nothing to shrink\n", path);
+			return EXIT_FAIL;
+		}
+		want = g_strdup(o.check);
+	}
+	char *min = NULL;
+	struct au_shrink_stats st;
+	if (au_chaos_shrink(path, text, want, budget, &min, &st) != 0) {
+		if (st.timed_out)
+			printf("aureon-sim shrink: %s did not finish within --time %.0f s\n", path, budget);
+		else
+			printf("aureon-sim shrink: %s does not fail %s (it %s)\n", path, want,
+			       st.check[0] ? st.check : "passes");
+		return EXIT_FAIL;
+	}
+	char t[40], d0[32], d1[32];
+	fmt_time(st.t_ns, t, sizeof(t));
+	au_format_duration(st.duration_before, d0, sizeof(d0));
+	au_format_duration(st.duration_after, d1, sizeof(d1));
+	g_autofree char *base = g_path_get_basename(out_path);
+	g_autofree char *header = g_strdup_printf(
+		"Shrunk by aureon-sim shrink from %s\n"
+		"Fails %s at t=%s; trace hash %s\n"
+		"Replay: aureon-sim run %s\n"
+		"Shrunk from %u to %u faults, %s to %s, %u to %u nodes (%u candidate runs, %.1f s%s).\n",
+		path, st.check, t, st.hash, base, st.faults_before, st.faults_after, d0, d1,
+		st.nodes_before, st.nodes_after, st.runs, st.wall_s,
+		st.budget_hit ? ", stopped by the time budget" : "");
+	struct au_ini *ini = au_ini_parse(min);
+	g_free(min);
+	au_ini_prepend_comment(ini, header);
+	g_autofree char *body = au_ini_to_text(ini);
+	au_ini_free(ini);
+	GError *gerr = NULL;
+	if (!g_file_set_contents(out_path, body, -1, &gerr)) {
+		fprintf(stderr, "aureon-sim shrink: %s\n", gerr->message);
+		g_error_free(gerr);
+		return EXIT_USAGE;
+	}
+	printf("shrunk %s -> %s: fails %s at t=%s; %u -> %u faults, %s -> %s, %u -> %u nodes, "
+	       "clients %u -> %u, rate %u/s -> %u/s; %u runs, %.1f s%s\n",
+	       path, out_path, st.check, t, st.faults_before, st.faults_after, d0, d1, st.nodes_before,
+	       st.nodes_after, st.clients_before, st.clients_after, st.rate_before, st.rate_after,
+	       st.runs, st.wall_s, st.budget_hit ? " (time budget reached)" : "");
+	return EXIT_PASS;
 }

@@ -78,8 +78,8 @@ static void run_text(const char *path, const char *text, struct au_chaos_outcome
 	au_scenario_free(sc);
 }
 
-/* Run `text` in a child; false if it could not be run or timed out. */
-static bool run_forked(struct shrinker *S, const char *text, struct au_chaos_outcome *out)
+bool au_chaos_probe(const char *path, const char *text, double timeout_s,
+		    struct au_chaos_outcome *out)
 {
 	memset(out, 0, sizeof(*out));
 	int fds[2];
@@ -99,15 +99,14 @@ static bool run_forked(struct shrinker *S, const char *text, struct au_chaos_out
 		FILE *null = freopen("/dev/null", "w", stderr);
 		(void)null;
 		struct au_chaos_outcome o;
-		run_text(S->path, text, &o);
+		run_text(path, text, &o);
 		ssize_t w = write(fds[1], &o, sizeof(o));
 		_exit(w == (ssize_t)sizeof(o) ? 0 : 3);
 	}
 	close(fds[1]);
-	S->runs++;
 	size_t got = 0;
 	bool ok = true;
-	double deadline = now_s() + S->cand_timeout_s;
+	double deadline = now_s() + timeout_s;
 	while (got < sizeof(*out)) {
 		int wait_ms = (int)((deadline - now_s()) * 1000);
 		struct pollfd p = {.fd = fds[0], .events = POLLIN};
@@ -136,6 +135,12 @@ static bool run_forked(struct shrinker *S, const char *text, struct au_chaos_out
 		return true;
 	}
 	return got == sizeof(*out);
+}
+
+static bool run_forked(struct shrinker *S, const char *text, struct au_chaos_outcome *out)
+{
+	S->runs++;
+	return au_chaos_probe(S->path, text, S->cand_timeout_s, out);
 }
 
 static bool over_budget(struct shrinker *S)
@@ -276,7 +281,7 @@ static struct au_ini *with_duration(struct shrinker *S, const struct au_ini *bas
 	char *err = NULL;
 	struct au_scenario *sc = au_scenario_load_text(S->path, text, &err);
 	if (!sc && err && strstr(err, "liveness") && strcmp(S->want, "leader_within") != 0)
-		au_ini_set(c, "check", "liveness", "");
+		au_ini_set(c, "check", "liveness", "# (shrinking: the run is too short for the window now)");
 	g_free(err);
 	au_scenario_free(sc);
 	return c;
@@ -530,6 +535,8 @@ int au_chaos_shrink(const char *path, const char *text, const char *check, doubl
 	st->nodes_before = get_nodes(S.best);
 	knob_sums(S.best, path, &st->clients_before, &st->rate_before);
 	if (!ran || first.rc != 1 || strcmp(first.check, S.want) != 0) {
+		st->timed_out = !ran;
+		g_strlcpy(st->check, ran ? first.check : "", sizeof(st->check));
 		st->runs = S.runs;
 		st->wall_s = now_s() - S.t0;
 		au_ini_free(S.best);

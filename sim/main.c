@@ -35,6 +35,9 @@ static const char *const usage_top =
 	"        [--junit FILE] [--check-determinism[=PCT]] [--shrink N]  (chaos --help)\n"
 	"                      seeded sweep: a generated fault plan per seed, with\n"
 	"                      reproducers and shrinking for the failures\n"
+	"  shrink FILE [--out F] [--time S]\n"
+	"                      shrink a failing scenario file (drop faults, shorten\n"
+	"                      the run, fewer nodes and clients) to FILE.min.ini\n"
 	"  divergence A B      first differing record of two --records dumps\n"
 	"  help | --help       this text;  --version  the version\n"
 	"\n"
@@ -523,5 +526,7 @@ int main(int argc, char **argv)
 		return cmd_divergence(argc - 2, argv + 2);
 	if (strcmp(cmd, "chaos") == 0)
 		return au_chaos_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "shrink") == 0)
+		return au_shrink_main(argc - 2, argv + 2);
 	return usage_error(usage_top, "unknown command '%s'", cmd);
 }

@@ -53,6 +53,7 @@ int main(void)
 	srunner_add_suite(sr, raft_suite());
 	srunner_add_suite(sr, trace_suite());
 	srunner_add_suite(sr, analysis_suite());
+	srunner_add_suite(sr, chaos_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -15,6 +15,7 @@ Suite *trace_suite(void);
 Suite *analysis_suite(void);
 Suite *linearize_suite(void);
 Suite *raft_suite(void);
+Suite *chaos_suite(void);
 
 /* Run a shell command, capture stdout into *out (caller frees), return the
  * exit status (or -1 if it did not exit normally). */
