@@ -16,10 +16,13 @@ CFLAGS   = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS   = $(PKG_LIBS) -lm
 PREFIX  ?= /usr/local
 
-MODEL_SRC = models/pcg32.c models/wire.c models/ping.c models/phold.c models/raft.c models/kv.c
+MODEL_SRC = models/pcg32.c models/wire.c models/dist.c models/ping.c models/phold.c models/raft.c models/kv.c \
+            models/swim.c models/kernels.c models/one.c
+# the execution layer (issue 6)
+MODEL_SRC += models/taskq.c
 SIM_SRC   = sim/evq.c sim/sim.c sim/net.c sim/disk.c sim/dist.c sim/fault.c \
-            sim/check.c sim/scenario.c sim/trace_h5.c sim/linearize.c sim/bench_raft.c \
-            sim/chaos.c sim/chaos_ini.c sim/chaos_run.c sim/chaos_shrink.c
+            sim/check.c sim/scenario.c sim/trace_h5.c sim/linearize.c sim/bench_raft.c sim/bench_kernels.c \
+            sim/check_rqml.c sim/chaos.c sim/chaos_ini.c sim/chaos_run.c sim/chaos_shrink.c
 TEST_SRC  = $(wildcard tests/test_*.c)
 
 MODEL_OBJ = $(MODEL_SRC:%.c=$(BUILD)/%.o)

@@ -79,6 +79,9 @@ struct au_env_ops {
 	/* The state of another service running on this same node (e.g. the
 	 * task queue asks for the local raft), or NULL if it is not running. */
 	void *(*local_service)(void *ctx, const char *name);
+	/* Optional (may be NULL): messages this node has sent and received so
+	 * far, every service together (the /metrics table reports them). */
+	void (*msg_counts)(void *ctx, uint64_t *msgs_in, uint64_t *msgs_out);
 };
 
 /* The handle a model keeps: its operations, its ctx, and who it is. */
@@ -87,6 +90,11 @@ struct au_env {
 	void *ctx;
 	au_node_id self;    /* this node */
 	uint32_t nodes;     /* nodes n1..nN in the initial cluster */
+	/* What the scenario says about this node and the run ([cluster],
+	 * [trace]); zero when the host has no such notion. */
+	uint32_t caps;              /* capability bits ([cluster] capabilities) */
+	double cpu_gflops;          /* speed for the kernel cost model */
+	au_time metrics_period_ns;  /* period of /metrics rows */
 };
 
 /* Thin wrappers so model code reads naturally: au_now(env), ... */

@@ -297,10 +297,14 @@ static void finish(struct kv *s, enum au_kv_outcome outcome)
 		s->done_unknown++;
 	s->busy = false;
 	au_timer_cancel(s->env, s->attempt_timer);
-	/* Think time: exponential with mean 1/rate. */
+	/* Arrivals: the next operation starts an exponential gap (mean
+	 * 1/rate) after this one started, or at once if this one took longer
+	 * than that — so a client really offers `rate` operations per second
+	 * while its latency stays below 1/rate. */
 	double u = 1.0 - (double)au_random(s->env) / 4294967296.0;
-	au_time think = (au_time)(-log(u) * 1e9 / (double)s->cfg->rate_per_s);
-	au_timer_set(s->env, think, TIMER_NEXT_OP, 0);
+	au_time gap = (au_time)(-log(u) * 1e9 / (double)s->cfg->rate_per_s);
+	au_time wait = s->cur.call_ns + gap - au_now(s->env);
+	au_timer_set(s->env, wait > 0 ? wait : 0, TIMER_NEXT_OP, 0);
 }
 
 static void start_op(struct kv *s)

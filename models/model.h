@@ -20,7 +20,26 @@ enum au_config_type {
 	AU_CFG_DURATION_RANGE, /* two int64 ns: 150ms..300ms */
 	AU_CFG_RATE,     /* uint32 events per second, written 50/s */
 	AU_CFG_WEIGHTS,  /* uint32 per name in `choices`: get:50,put:40,cas:10 */
+	AU_CFG_DIST,     /* struct au_dist (dist.h): lognormal(50ms,20ms), uniform(a,b), ... */
+	AU_CFG_CAPS,     /* uint32_t[AU_MAX_CAPS], a percentage per capability bit:
+			    gpu:10,ssd:50 ("none" = all zero); every name must be a
+			    capability some node has in [cluster] */
+	AU_CFG_NODE_LIST, /* struct au_node_list: "all" or n1,n4,... (nodes of the cluster) */
+	AU_CFG_DOUBLE,   /* double, finite and >= 0: 1e-6, 0.85 */
+	AU_CFG_STRING,   /* char[max + 1], at most `max` bytes, checked by the model's validate */
 };
+
+/* AU_CFG_NODE_LIST values: every node of the cluster, or up to
+ * AU_NODE_LIST_MAX named ones (distinct, in the order written). */
+#define AU_NODE_LIST_MAX 32u
+struct au_node_list {
+	int all;
+	uint32_t n;
+	au_node_id id[AU_NODE_LIST_MAX];
+};
+
+/* Capabilities a scenario may name in [cluster] (bits of a uint32). */
+#define AU_MAX_CAPS 32u
 
 /* One configuration key: where it lands in the model's config struct. */
 struct au_config_key {
@@ -66,6 +85,12 @@ struct au_model {
 	const char *config_group; /* scenario group it reads, or NULL */
 	const struct au_config_key *config_keys; /* NULL-name terminated */
 	size_t config_size;
+	/* Optional second group the model reads (e.g. [workload], which
+	 * several models share), with its keys landing in the same config
+	 * struct.  A group shared by several running models accepts the union
+	 * of their keys. */
+	const char *extra_group;
+	const struct au_config_key *extra_keys;
 	/* Boot a node: allocate state, recover from durable storage.  The
 	 * config pointer stays valid for the state's lifetime. */
 	void *(*init)(const struct au_env *env, const void *config);
@@ -94,6 +119,17 @@ struct au_model {
 	/* Optional: the run is ending (not a crash); record what is still in
 	 * flight (e.g. a client's unfinished operation, as unknown). */
 	void (*run_end)(void *state);
+	/* Optional: services this one finds through local_service() in its
+	 * init, which must therefore be listed before it (NULL-terminated). */
+	const char *const *needs;
+	/* Optional: check the parsed configuration as a whole (keys that
+	 * depend on each other, AU_CFG_STRING syntax).  `nodes` is the cluster
+	 * size.  Returns false with "key: what is wrong" in err. */
+	bool (*validate)(const void *config, uint32_t nodes, char *err, size_t errlen);
+	/* Optional: a multi-line report for the end-of-run summary, built from
+	 * every server node's state (states[1..nodes]; NULL for a node that is
+	 * down).  Returns g_malloc'd text (the caller g_frees it) or NULL. */
+	char *(*report)(void *const *states, uint32_t nodes);
 };
 
 #endif

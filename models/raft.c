@@ -46,6 +46,8 @@ enum { TOKEN_META = 1, TOKEN_LOG = 2, TOKEN_SNAP = 3 };
 #define APPEND_BYTES_MAX 60000u  /* stay under AU_MSG_MAX */
 #define OUTBOX_MAX 4096u
 #define SESSION_RESULT_MAX 64u
+#define LOG_SYNCS_IN_FLIGHT 2u /* group commit: sync batches in flight at once */
+#define STASH_MAX 16u /* early AppendEntries a follower holds for reordering */
 
 #define TOKEN(kind, seq) (((uint64_t)(kind) << 56) | ((seq) & ((UINT64_C(1) << 56) - 1)))
 
@@ -88,6 +90,15 @@ struct log_batch {
 	int remaining;
 };
 
+/* An AppendEntries that arrived before the one it follows (the network
+ * reorders): held, payload and all, until the gap closes. */
+struct stashed_append {
+	uint64_t term, prev;
+	au_node_id from;
+	size_t len;
+	uint8_t *payload; /* unsealed message, type byte included */
+};
+
 struct proposal {
 	uint64_t index, term;
 	au_raft_done_fn done;
@@ -120,8 +131,10 @@ struct au_raft {
 	uint64_t snap_voters;
 	uint8_t snap_slot;    /* slot of the newest durable snapshot */
 	uint64_t durable_index;
-	GArray *batches;      /* struct log_batch, FIFO */
+	GArray *batches;      /* struct log_batch, FIFO: at most one sync batch in flight */
 	uint64_t batch_seq;
+	GArray *dirty_segs;   /* uint64 segment numbers written since the last sync was issued */
+	uint64_t dirty_last;  /* last log index those writes hold */
 	/* volatile */
 	enum au_raft_role role;
 	au_node_id leader;
@@ -135,9 +148,13 @@ struct au_raft {
 	struct peer peers[AU_RAFT_MAX_NODES + 1];
 	uint64_t term_start;  /* first index of this leader's term */
 	uint64_t hb_seq;
+	uint64_t read_round;     /* hb_seq of the last heartbeat round sent for reads */
+	bool read_round_wanted;  /* reads wait for a round after the outstanding one */
 	au_node_id transferee;
 	au_time transfer_deadline_ns;
 	/* pending */
+	struct stashed_append stash[STASH_MAX];
+	uint32_t n_stash;
 	GArray *outbox;       /* struct outmsg */
 	GArray *proposals;    /* struct proposal, by index */
 	GArray *reads;        /* struct read_req */
@@ -161,7 +178,9 @@ struct au_raft {
 	GHashTable *sessions; /* client -> struct session */
 	/* counters */
 	uint64_t dropped_msgs, bad_msgs, elections;
+	uint64_t held_appends, gap_rejects; /* appends held for reordering; "I am behind" replies */
 	uint8_t sendbuf[APPEND_BYTES_MAX + 128];
+	uint8_t recbuf[APPEND_BYTES_MAX + 128]; /* one log record being encoded */
 };
 
 static void trace(struct au_raft *r, uint16_t kind, int64_t a, int64_t b, int64_t c)
@@ -343,23 +362,30 @@ static uint64_t seg_of(uint64_t index)
 	return (index - 1) / SEG_ENTRIES;
 }
 
-static size_t encode_record(uint8_t **out, uint64_t index, const struct entry *e)
+/* A log record: size, index, chain of the entry before it, term, type,
+ * data, CRC.  The predecessor's chain lets recovery refuse a stale suffix
+ * that an unsynced truncation failed to remove (see load_log). */
+#define RECORD_OVERHEAD (4u + 8u + 8u + 8u + 1u + 4u + 4u)
+
+static size_t encode_record(struct au_raft *r, uint64_t index, const struct entry *e)
 {
-	size_t n = 4 + 8 + 8 + 1 + 4 + e->len + 4;
-	uint8_t *buf = g_malloc(n);
+	size_t n = RECORD_OVERHEAD + e->len;
 	struct au_wbuf w;
-	au_wbuf_init(&w, buf, n);
+	au_wbuf_init(&w, r->recbuf, sizeof(r->recbuf));
 	au_put_u32(&w, (uint32_t)n);
 	au_put_u64(&w, index);
+	au_put_u64(&w, chain_at(r, index - 1));
 	au_put_u64(&w, e->term);
 	au_put_u8(&w, e->type);
 	au_put_u32(&w, e->len);
 	au_put_bytes(&w, e->data, e->len);
 	au_wbuf_seal(&w);
 	assert(!w.overflow && w.len == n);
-	*out = buf;
 	return n;
 }
+
+static void mark_dirty(struct au_raft *r, uint64_t seg);
+static void issue_log_sync(struct au_raft *r);
 
 /* Cut the durable log so it ends before `from`: truncate its segment at
  * the entry's offset and empty the later segments up to the old end. */
@@ -371,10 +397,14 @@ static void truncate_files(struct au_raft *r, uint64_t from, uint64_t old_last)
 	uint64_t first_seg = seg_of(from);
 	seg_name(name, sizeof(name), first_seg);
 	(void)env->ops->storage_truncate(env->ctx, name, e ? e->file_off : 0);
+	mark_dirty(r, first_seg);
 	for (uint64_t s = first_seg + 1; old_last >= 1 && s <= seg_of(old_last); s++) {
 		seg_name(name, sizeof(name), s);
 		(void)env->ops->storage_truncate(env->ctx, name, 0);
+		mark_dirty(r, s);
 	}
+	/* The sync goes with the entries that replace them (recovery would
+	 * refuse the stale suffix anyway, see load_log). */
 }
 
 /* A pending durability batch can no longer vouch for entries >= from. */
@@ -387,14 +417,43 @@ static void cap_batches(struct au_raft *r, uint64_t from)
 	}
 	if (r->durable_index >= from)
 		r->durable_index = from - 1;
+	if (r->dirty_last >= from)
+		r->dirty_last = from - 1;
 }
 
-/* Write entries [first, last] (already in memory) and sync the segments
- * they touch as one batch. */
+static void mark_dirty(struct au_raft *r, uint64_t seg)
+{
+	for (guint i = 0; i < r->dirty_segs->len; i++)
+		if (g_array_index(r->dirty_segs, uint64_t, i) == seg)
+			return;
+	g_array_append_val(r->dirty_segs, seg);
+}
+
+/* Group commit: at most one log sync batch is in flight.  Writes made
+ * while it is in flight wait and are made durable together by the next
+ * batch, issued when it completes — one sync per segment per batch, however
+ * many appends arrived meanwhile. */
+static void issue_log_sync(struct au_raft *r)
+{
+	if (r->batches->len >= LOG_SYNCS_IN_FLIGHT || r->dirty_segs->len == 0)
+		return;
+	const struct au_env *env = r->env;
+	struct log_batch b = {++r->batch_seq, r->dirty_last, 0};
+	char name[32];
+	for (guint i = 0; i < r->dirty_segs->len; i++) {
+		seg_name(name, sizeof(name), g_array_index(r->dirty_segs, uint64_t, i));
+		env->ops->storage_sync(env->ctx, name, TOKEN(TOKEN_LOG, b.seq));
+		b.remaining++;
+	}
+	g_array_set_size(r->dirty_segs, 0);
+	g_array_append_val(r->batches, b);
+}
+
+/* Write entries [first, last] (already in memory); a sync batch makes
+ * them durable (durable_index) as soon as the group commit allows. */
 static void write_entries(struct au_raft *r, uint64_t first, uint64_t last)
 {
 	const struct au_env *env = r->env;
-	struct log_batch b = {++r->batch_seq, last, 0};
 	uint64_t seg = UINT64_MAX;
 	char name[32];
 	for (uint64_t i = first; i <= last; i++) {
@@ -402,29 +461,20 @@ static void write_entries(struct au_raft *r, uint64_t first, uint64_t last)
 		uint64_t s = seg_of(i);
 		struct entry *prev = (i - 1 > r->snap_index && seg_of(i - 1) == s) ? entry_at(r, i - 1) : NULL;
 		e->file_off = prev ? prev->file_off + prev->rec_len : 0;
-		seg_name(name, sizeof(name), s);
 		if (s != seg) {
-			if (seg != UINT64_MAX) {
-				char old[32];
-				seg_name(old, sizeof(old), seg);
-				env->ops->storage_sync(env->ctx, old, TOKEN(TOKEN_LOG, b.seq));
-				b.remaining++;
-			}
 			seg = s;
+			seg_name(name, sizeof(name), s);
+			mark_dirty(r, s);
 			if (!prev) /* a fresh segment: drop whatever stale bytes it held */
 				(void)env->ops->storage_truncate(env->ctx, name, 0);
 		}
-		uint8_t *rec;
-		size_t n = encode_record(&rec, i, e);
+		size_t n = encode_record(r, i, e);
 		e->rec_len = (uint32_t)n;
-		(void)env->ops->storage_write(env->ctx, name, e->file_off, rec, n);
-		g_free(rec);
+		(void)env->ops->storage_write(env->ctx, name, e->file_off, r->recbuf, n);
 	}
-	if (seg != UINT64_MAX) {
-		env->ops->storage_sync(env->ctx, name, TOKEN(TOKEN_LOG, b.seq));
-		b.remaining++;
-	}
-	g_array_append_val(r->batches, b);
+	if (last > r->dirty_last)
+		r->dirty_last = last;
+	issue_log_sync(r);
 }
 
 static void log_persisted(struct au_raft *r, uint64_t seq)
@@ -449,6 +499,7 @@ static void log_persisted(struct au_raft *r, uint64_t seq)
 	g_array_remove_range(r->batches, 0, done);
 	if (r->durable_index > last_index(r))
 		r->durable_index = last_index(r);
+	issue_log_sync(r);
 }
 
 /* ---- log manipulation --------------------------------------------------- */
@@ -581,6 +632,7 @@ static void apply_command(struct au_raft *r, uint64_t index, const struct entry 
 static void check_reads(struct au_raft *r);
 static void maybe_compact(struct au_raft *r);
 static void step_down(struct au_raft *r, uint64_t term, au_node_id leader);
+static void clear_stash(struct au_raft *r);
 
 static void apply_committed(struct au_raft *r)
 {
@@ -783,7 +835,9 @@ static void discard_prefix(struct au_raft *r, uint64_t index, uint64_t term, uin
 		char name[32];
 		seg_name(name, sizeof(name), s);
 		(void)env->ops->storage_truncate(env->ctx, name, 0);
+		mark_dirty(r, s); /* synced so the disk really gives the space back */
 	}
+	issue_log_sync(r);
 	r->snap_index = index;
 	r->snap_term = term;
 	r->snap_chain = chain;
@@ -839,7 +893,9 @@ static void snapshot_persisted(struct au_raft *r)
 				char name[32];
 				seg_name(name, sizeof(name), s);
 				(void)r->env->ops->storage_truncate(r->env->ctx, name, 0);
+				mark_dirty(r, s);
 			}
+			issue_log_sync(r);
 			r->snap_index = index; /* so last_index() is right below */
 		} else {
 			discard_prefix(r, index, term, chain);
@@ -905,6 +961,8 @@ static void set_role(struct au_raft *r, enum au_raft_role role, au_node_id leade
 static void step_down(struct au_raft *r, uint64_t term, au_node_id leader)
 {
 	bool was_leader = r->role == AU_RAFT_LEADER;
+	if (term > r->term || leader != r->leader)
+		clear_stash(r); /* held appends belong to another leader */
 	if (term > r->term) {
 		r->term = term;
 		r->vote = 0;
@@ -1128,34 +1186,72 @@ static void advance_commit(struct au_raft *r)
 		set_commit(r, m);
 }
 
+/* The highest heartbeat sequence a majority of voters (this leader
+ * included) has acknowledged. */
+static uint64_t quorum_acked_seq(const struct au_raft *r)
+{
+	uint64_t acked[AU_RAFT_MAX_NODES];
+	uint32_t n = 0;
+	for (au_node_id id = 1; id <= AU_RAFT_MAX_NODES; id++)
+		if (is_voter(r, id))
+			acked[n++] = id == r->env->self ? UINT64_MAX : r->peers[id].acked_seq;
+	if (n == 0)
+		return 0;
+	qsort(acked, n, sizeof(acked[0]), cmp_u64_desc);
+	return acked[majority(r) - 1];
+}
+
+/* Send one heartbeat round that pending reads can be confirmed by. */
+static void start_read_round(struct au_raft *r)
+{
+	r->read_round = ++r->hb_seq;
+	r->read_round_wanted = false;
+	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++)
+		if (is_voter(r, n) && n != r->env->self)
+			send_append(r, n, true);
+	flush_outbox(r);
+}
+
+/* ReadIndex: a read is confirmed once a majority acknowledged a heartbeat
+ * round sent after it arrived (this node still led then) and this term has
+ * committed an entry; it is answered once the machines have applied its
+ * read index.  Reads share rounds: at most one round for reads is
+ * outstanding, and reads arriving meanwhile wait for the next one. */
 static void check_reads(struct au_raft *r)
 {
-	if (r->role != AU_RAFT_LEADER)
+	if (r->role != AU_RAFT_LEADER || r->reads->len == 0)
 		return;
-	guint keep = 0;
-	GArray *ready = g_array_new(FALSE, FALSE, sizeof(struct read_req));
+	uint64_t acked = quorum_acked_seq(r);
+	if (r->read_round_wanted && acked >= r->read_round)
+		start_read_round(r);
+	bool term_committed = r->commit >= r->term_start;
+	guint n_ready = 0;
 	for (guint i = 0; i < r->reads->len; i++) {
 		struct read_req *q = &g_array_index(r->reads, struct read_req, i);
-		if (!q->confirmed) {
-			uint32_t acks = is_voter(r, r->env->self) ? 1 : 0;
-			for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++)
-				if (is_voter(r, n) && n != r->env->self && r->peers[n].acked_seq >= q->seq)
-					acks++;
-			q->confirmed = acks >= majority(r) && r->commit >= r->term_start;
-			if (q->confirmed && q->read_index < r->term_start)
-				q->read_index = r->commit; /* read_index fixed once our term committed */
+		if (!q->confirmed && term_committed && acked >= q->seq) {
+			q->confirmed = true;
+			if (q->read_index < r->term_start)
+				q->read_index = r->commit; /* fixed once our term committed */
 		}
 		if (q->confirmed && r->applied >= q->read_index)
-			g_array_append_val(ready, *q);
+			n_ready++;
+	}
+	if (n_ready == 0)
+		return;
+	/* Answer outside the loop: callbacks may call back into Raft. */
+	struct read_req *ready = g_new(struct read_req, n_ready);
+	guint keep = 0, k = 0;
+	for (guint i = 0; i < r->reads->len; i++) {
+		struct read_req *q = &g_array_index(r->reads, struct read_req, i);
+		if (q->confirmed && r->applied >= q->read_index)
+			ready[k++] = *q;
 		else
 			g_array_index(r->reads, struct read_req, keep++) = *q;
 	}
 	g_array_set_size(r->reads, keep);
-	for (guint i = 0; i < ready->len; i++) {
-		struct read_req *q = &g_array_index(ready, struct read_req, i);
-		q->done(q->ctx, true, q->read_index, NULL, 0);
-	}
-	g_array_free(ready, TRUE);
+	for (guint i = 0; i < n_ready; i++)
+		ready[i].done(ready[i].ctx, true, ready[i].read_index, NULL, 0);
+	g_free(ready);
 }
 
 static void maybe_send_timeout_now(struct au_raft *r)
@@ -1283,15 +1379,20 @@ static void on_vote_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	}
 }
 
-static void reply_append(struct au_raft *r, au_node_id to, bool ok, uint64_t match,
+/* Append reply flags. */
+#define APPEND_OK 1u
+#define APPEND_HAD_ENTRIES 2u /* answers a pipelined append, not a heartbeat */
+
+static void reply_append(struct au_raft *r, au_node_id to, uint8_t flags, uint64_t match,
 			 uint64_t conflict_index, uint64_t conflict_term, uint64_t seq)
 {
+	bool ok = flags & APPEND_OK;
 	uint8_t buf[64];
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, sizeof(buf));
 	au_put_u8(&w, MSG_APPEND_RESP);
 	au_put_u64(&w, r->term);
-	au_put_u8(&w, ok);
+	au_put_u8(&w, flags);
 	au_put_u64(&w, match);
 	au_put_u64(&w, conflict_index);
 	au_put_u64(&w, conflict_term);
@@ -1308,6 +1409,65 @@ static void heard_leader(struct au_raft *r, uint64_t term, au_node_id from)
 	reset_election_timer(r);
 }
 
+static void clear_stash(struct au_raft *r)
+{
+	for (uint32_t i = 0; i < r->n_stash; i++)
+		g_free(r->stash[i].payload);
+	r->n_stash = 0;
+}
+
+/* Hold an append that arrived ahead of its predecessor; false if it cannot
+ * be held (then the caller rejects it). */
+static bool stash_append(struct au_raft *r, au_node_id from, uint64_t term, uint64_t prev,
+			 const struct au_rbuf *rb)
+{
+	uint64_t window = (uint64_t)r->cfg->max_batch * r->cfg->max_inflight;
+	if (prev - last_index(r) > window)
+		return false;
+	for (uint32_t i = 0; i < r->n_stash; i++)
+		if (r->stash[i].prev == prev && r->stash[i].term == term)
+			return true; /* a duplicate of one we hold */
+	if (r->n_stash == STASH_MAX)
+		return false;
+	r->held_appends++;
+	struct stashed_append *s = &r->stash[r->n_stash++];
+	s->term = term;
+	s->prev = prev;
+	s->from = from;
+	s->len = rb->len;
+	s->payload = g_memdup2(rb->p, rb->len);
+	return true;
+}
+
+static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb);
+
+/* Process the held append that now follows our log, if any (on_append
+ * calls back here, so a run of held appends drains in order). */
+static void drain_stash(struct au_raft *r)
+{
+	uint32_t keep = 0;
+	for (uint32_t i = 0; i < r->n_stash; i++) {
+		if (r->stash[i].term != r->term || r->role != AU_RAFT_FOLLOWER)
+			g_free(r->stash[i].payload); /* from an old leader: useless now */
+		else
+			r->stash[keep++] = r->stash[i];
+	}
+	r->n_stash = keep;
+	int pick = -1;
+	for (uint32_t i = 0; i < r->n_stash; i++)
+		if (r->stash[i].prev <= last_index(r) && (pick < 0 || r->stash[i].prev < r->stash[pick].prev))
+			pick = (int)i;
+	if (pick < 0)
+		return;
+	struct stashed_append held = r->stash[pick];
+	r->stash[pick] = r->stash[--r->n_stash];
+	struct au_rbuf rb;
+	au_rbuf_init(&rb, held.payload, held.len);
+	(void)au_get_u8(&rb); /* MSG_APPEND */
+	on_append(r, held.from, &rb);
+	g_free(held.payload);
+}
+
 static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 {
 	uint64_t term = au_get_u64(rb), prev = au_get_u64(rb), prev_term = au_get_u64(rb);
@@ -1316,19 +1476,25 @@ static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	if (rb->short_read)
 		return;
 	if (term < r->term) {
-		reply_append(r, from, false, prev, 0, 0, seq);
+		reply_append(r, from, 0, prev, 0, 0, seq);
 		return;
 	}
 	heard_leader(r, term, from);
 	if (prev > last_index(r)) {
-		reply_append(r, from, false, prev, last_index(r) + 1, 0, seq);
+		/* A gap.  An append that merely overtook its predecessor is
+		 * held until that one arrives; a heartbeat, or a gap wider than
+		 * the leader's pipeline, means we are behind: say where we are. */
+		if (count > 0 && stash_append(r, from, term, prev, rb))
+			return;
+		r->gap_rejects++;
+		reply_append(r, from, 0, prev, last_index(r) + 1, 0, seq);
 		return;
 	}
 	if (prev >= r->snap_index && term_at(r, prev) != prev_term) {
 		uint64_t ct = term_at(r, prev), ci = prev;
 		while (ci - 1 > r->snap_index && term_at(r, ci - 1) == ct)
 			ci--;
-		reply_append(r, from, false, prev, ci, ct, seq);
+		reply_append(r, from, 0, prev, ci, ct, seq);
 		return;
 	}
 	uint64_t index = prev, first_new = 0;
@@ -1368,13 +1534,15 @@ static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	/* The commit index only moves over entries this message verified
 	 * against the leader's log. */
 	set_commit(r, c);
-	reply_append(r, from, true, match, 0, 0, seq);
+	reply_append(r, from, APPEND_OK | (count ? APPEND_HAD_ENTRIES : 0), match, 0, 0, seq);
+	drain_stash(r);
 }
 
 static void on_append_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 {
 	uint64_t term = au_get_u64(rb);
-	bool ok = au_get_u8(rb);
+	uint8_t flags = au_get_u8(rb);
+	bool ok = flags & APPEND_OK;
 	uint64_t match = au_get_u64(rb), ci = au_get_u64(rb), ct = au_get_u64(rb), seq = au_get_u64(rb);
 	if (rb->short_read || from > AU_RAFT_MAX_NODES)
 		return;
@@ -1394,8 +1562,8 @@ static void on_append_resp(struct au_raft *r, au_node_id from, struct au_rbuf *r
 			p->match = match;
 		if (p->next < p->match + 1)
 			p->next = p->match + 1;
-		if (p->inflight)
-			p->inflight--;
+		if (p->inflight && (flags & APPEND_HAD_ENTRIES))
+			p->inflight--; /* heartbeat replies free no pipeline slot */
 		advance_commit(r);
 		maybe_send_timeout_now(r);
 	} else {
@@ -1563,6 +1731,10 @@ static void raft_recv(void *state, au_node_id from, const void *msg, size_t len)
 static void heartbeat(struct au_raft *r)
 {
 	r->hb_seq++;
+	if (r->read_round_wanted) { /* this round serves the waiting reads */
+		r->read_round = r->hb_seq;
+		r->read_round_wanted = false;
+	}
 	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++) {
 		if (!is_voter(r, n) || n == r->env->self)
 			continue;
@@ -1683,13 +1855,13 @@ int au_raft_read_index(struct au_raft *r, au_raft_done_fn done, void *ctx)
 {
 	if (r->role != AU_RAFT_LEADER)
 		return -AU_EINVAL;
-	struct read_req q = {r->commit, ++r->hb_seq, done, ctx, false};
+	/* A heartbeat round sent from now on confirms we still lead. */
+	struct read_req q = {r->commit, r->hb_seq + 1, done, ctx, false};
 	g_array_append_val(r->reads, q);
-	/* One round of heartbeats confirms we still lead. */
-	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++)
-		if (is_voter(r, n) && n != r->env->self)
-			send_append(r, n, true);
-	flush_outbox(r);
+	if (quorum_acked_seq(r) >= r->read_round)
+		start_read_round(r);
+	else
+		r->read_round_wanted = true;
 	check_reads(r);
 	return 0;
 }
@@ -1809,12 +1981,13 @@ static void load_log(struct au_raft *r)
 			uint32_t n = (uint32_t)buf[off] | (uint32_t)buf[off + 1] << 8 |
 				     (uint32_t)buf[off + 2] << 16 | (uint32_t)buf[off + 3] << 24;
 			struct au_rbuf rb;
-			if (n < 29 || n > len - off || !au_rbuf_unseal(&rb, buf + off, n)) {
+			if (n < RECORD_OVERHEAD || n > len - off || !au_rbuf_unseal(&rb, buf + off, n)) {
 				clean = false;
 				break;
 			}
 			(void)au_get_u32(&rb);
-			uint64_t index = au_get_u64(&rb), term = au_get_u64(&rb);
+			uint64_t index = au_get_u64(&rb), prev_chain = au_get_u64(&rb);
+			uint64_t term = au_get_u64(&rb);
 			uint8_t type = au_get_u8(&rb);
 			uint32_t dlen = au_get_u32(&rb);
 			if (rb.short_read || dlen != rb.len - rb.pos || seg_of(index) != seg) {
@@ -1824,6 +1997,13 @@ static void load_log(struct au_raft *r)
 			if (index >= next) {
 				if (index != next) {
 					clean = false;
+					break;
+				}
+				if (prev_chain != chain_at(r, index - 1)) {
+					/* A stale suffix: it follows a different history
+					 * than ours (an unsynced truncation was lost). */
+					trace(r, AU_TR_RAFT_BAD_DISK, 4, (int64_t)off, (int64_t)seg);
+					clean = true;
 					break;
 				}
 				append_entry(r, term, type, rb.p + rb.pos, dlen);
@@ -1853,6 +2033,7 @@ static void *raft_init(const struct au_env *env, const void *config)
 	r->cfg = config;
 	r->log = g_array_new(FALSE, TRUE, sizeof(struct entry));
 	r->batches = g_array_new(FALSE, FALSE, sizeof(struct log_batch));
+	r->dirty_segs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 	r->outbox = g_array_new(FALSE, FALSE, sizeof(struct outmsg));
 	r->proposals = g_array_new(FALSE, FALSE, sizeof(struct proposal));
 	r->reads = g_array_new(FALSE, FALSE, sizeof(struct read_req));
@@ -1885,6 +2066,7 @@ static void raft_destroy(void *state)
 		free_entry(&g_array_index(r->log, struct entry, i));
 	g_array_free(r->log, TRUE);
 	g_array_free(r->batches, TRUE);
+	g_array_free(r->dirty_segs, TRUE);
 	for (guint i = 0; i < r->outbox->len; i++)
 		g_free(g_array_index(r->outbox, struct outmsg, i).bytes);
 	g_array_free(r->outbox, TRUE);
@@ -1894,6 +2076,7 @@ static void raft_destroy(void *state)
 	g_hash_table_destroy(r->sessions);
 	for (unsigned i = 0; i < AU_RAFT_MAX_MACHINES; i++)
 		g_free(r->pending_restore[i]);
+	clear_stash(r);
 	g_free(r->rx_snap);
 	g_free(r->install_data);
 	g_free(r->snap_bytes);
@@ -1905,11 +2088,13 @@ static void raft_summary(void *state, char *buf, size_t len)
 	struct au_raft *r = state;
 	static const char *const roles[] = {"follower", "precandidate", "candidate", "leader"};
 	snprintf(buf, len,
-		 "%s term=%llu commit=%llu applied=%llu last=%llu snapshot=%llu elections=%llu bad=%llu",
+		 "%s term=%llu commit=%llu applied=%llu last=%llu snapshot=%llu elections=%llu bad=%llu"
+		 " held=%llu gaps=%llu",
 		 roles[r->role], (unsigned long long)r->term, (unsigned long long)r->commit,
 		 (unsigned long long)r->applied, (unsigned long long)last_index(r),
 		 (unsigned long long)r->snap_index, (unsigned long long)r->elections,
-		 (unsigned long long)r->bad_msgs);
+		 (unsigned long long)r->bad_msgs, (unsigned long long)r->held_appends,
+		 (unsigned long long)r->gap_rejects);
 }
 
 static int raft_admin(void *state, const char *action, au_node_id target)

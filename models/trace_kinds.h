@@ -48,7 +48,48 @@
 	X(RAFT_RECOVER, 208)  /* a=last index, b=snapshot index, c=chain at last */   \
 	X(RAFT_CONFIG, 209)   /* a=index, b=voters bitmask: configuration in effect */ \
 	X(RAFT_TRANSFER, 210) /* a=term, b=target */                                   \
-	X(RAFT_BAD_DISK, 211) /* a=file kind, b=offset: unreadable durable record */
+	X(RAFT_BAD_DISK, 211) /* a=1 meta, 2 snapshot, 3 log (unreadable record), 4 log (stale suffix after a lost truncation); b=offset, c=segment */ \
+	/* swim (300..399); view changes are /membership rows, not events */         \
+	X(SWIM_BOOT, 300)     /* a=incarnation, b=0 whole cluster known | 1 joining, c=members known */ \
+	X(SWIM_JOINED, 301)   /* a=seed, b=entries in its reply, c=members known now */ \
+	X(SWIM_PROBE_FAIL, 302) /* a=member, b=its incarnation, c=1 if ping-reqs were sent */ \
+	X(SWIM_REFUTE, 303)   /* a=new incarnation, b=accused one, c=kind*1e6+accuser (1 suspect, 2 dead, 3 alive) */ \
+	X(SWIM_LEAVE, 304)    /* a=incarnation: this node leaves the cluster */      \
+	X(SWIM_SUSPECT_EXPIRED, 305) /* a=member, b=incarnation, c=confirmations: declared dead */ \
+	X(SWIM_QUIET, 306)    /* a=incarnation: the leaving node has gone quiet */ \
+	/* execution layer (400..499): the task queue and locks are traced by   */ \
+	/* every replica as it applies; an ENTRY record opens each command      */ \
+	X(TASKQ_ENTRY, 400)   /* a=log index, b=effect chain before it, c=ops */       \
+	X(TASKQ_ENQUEUE, 401) /* a=task, b=kind << 32 | topic, c=rounds */             \
+	X(TASKQ_GRANT, 402)   /* a=task, b=token, c=node */                            \
+	X(TASKQ_ACK, 403)     /* a=task, b=token, c=result digest: accepted */        \
+	X(TASKQ_ACK_STALE, 404) /* a=task, b=token, c=node: rejected */               \
+	X(TASKQ_NACK, 405)    /* a=task, b=token, c=requeue */                         \
+	X(TASKQ_RELEASE, 406) /* a=task, b=token */                                    \
+	X(TASKQ_EXPIRE, 407)  /* a=task, b=token, c=reason (0 timeout, 1 dead, 2 reboot) */ \
+	X(TASKQ_DEAD_LETTER, 408) /* a=task, b=retries */                              \
+	X(TASKQ_CHECKPOINT, 409) /* a=task, b=token, c=round: accepted */              \
+	X(TASKQ_NODE, 410)    /* a=node, b=op (0 alive, 1 dead, 2 drain, 3 resume) */  \
+	X(TASKQ_RENEW_LOST, 411) /* a=task, b=token, c=node: renew of a gone lease */ \
+	X(LOCK_ENTRY, 420)    /* a=log index, b=effect chain before it, c=ops */       \
+	X(LOCK_GRANT, 421)    /* a=key, b=token, c=owner */                            \
+	X(LOCK_RELEASE, 422)  /* a=key, b=token, c=reason (0 unlock, 1 expired) */     \
+	X(LOCK_WRITE, 423)    /* a=key, b=token, c=accepted */                         \
+	/* orchestrator: traced by the node itself */                                  \
+	X(ORCH_BOOT, 440)     /* a=incarnation */                                      \
+	X(ORCH_START, 441)    /* a=task, b=token, c=first round (resumed from) */      \
+	X(ORCH_ROUND, 442)    /* a=task, b=token, c=rounds done: checkpoint synced */  \
+	X(ORCH_FINISH, 443)   /* a=task, b=token, c=result digest: ack sent */         \
+	X(ORCH_ABANDON, 444)  /* a=task, b=token, c=why (0 lease lost, 1 local expiry, 2 failed) */ \
+	X(ORCH_RESUME, 445)   /* a=task, b=round, c=source (1 disk, 2 log) */          \
+	X(ORCH_MEMBER, 446)   /* a=member, b=SWIM state: seen by the leader */         \
+	X(ORCH_LEAD, 447)     /* a=raft term: this node's front end took over */       \
+	X(ORCH_LOCK_HELD, 448) /* a=key, b=token: a lock client got a lock */          \
+	X(ORCH_LOCK_WRITE, 449) /* a=key, b=token: a lock client sends a write */ \
+	/* ONE results repository (500..519); digest = first 8 bytes, big-endian */   \
+	X(ONE_STORE, 500)     /* a=job, b=log index, c=digest: the job's record stored */ \
+	X(ONE_REJECT, 501)    /* a=job, b=log index, c=digest: a second put, rejected */ \
+	X(ONE_BAD_SNAPSHOT, 502) /* a=bytes: an undecodable snapshot, state emptied */
 
 enum au_trace_kind {
 #define AU_X(name, num) AU_TR_##name = num,

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "../models/kv.h"
+#include "check_rqml.h"
 #include "linearize.h"
 
 struct au_checker_ops {
@@ -138,9 +139,46 @@ struct raft_safety {
 	uint32_t nodes;
 	struct node_view *v;  /* [nodes+1] */
 	GHashTable *leaders;  /* term -> node */
-	GHashTable *terms;    /* (index, term) -> chain */
+	GArray *first_seen;   /* struct index_term per index: the first (term, chain) seen there */
+	GHashTable *terms;    /* (index, term) -> chain for every other term seen at an index */
 	GArray *committed;    /* uint64 chain per committed index; [0] unused */
 };
+
+struct index_term {
+	uint64_t term; /* 0: no entry seen at this index yet */
+	uint64_t chain;
+};
+
+/* Log Matching bookkeeping: the chain of entry (index, term), or NULL if
+ * no node has had that entry yet.  Most indexes only ever see one term, so
+ * it lives in a flat array; other terms go to a hash table. */
+static uint64_t *rs_known_chain(struct raft_safety *rs, uint64_t idx, uint64_t term, uint64_t chain,
+				bool *inserted)
+{
+	*inserted = false;
+	if (rs->first_seen->len <= idx)
+		g_array_set_size(rs->first_seen, (guint)idx + 1);
+	struct index_term *f = &g_array_index(rs->first_seen, struct index_term, idx);
+	if (f->term == 0) {
+		f->term = term;
+		f->chain = chain;
+		*inserted = true;
+		return &f->chain;
+	}
+	if (f->term == term)
+		return &f->chain;
+	uint64_t key[2] = {idx, term};
+	GBytes *k = g_bytes_new(key, sizeof(key));
+	uint64_t *known = g_hash_table_lookup(rs->terms, k);
+	if (known) {
+		g_bytes_unref(k);
+		return known;
+	}
+	known = g_memdup2(&chain, sizeof(chain));
+	g_hash_table_insert(rs->terms, k, known);
+	*inserted = true;
+	return known;
+}
 
 static void *rs_create(struct au_sim *sim)
 {
@@ -154,6 +192,7 @@ static void *rs_create(struct au_sim *sim)
 	rs->leaders = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	rs->terms = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
 					  g_free);
+	rs->first_seen = g_array_new(FALSE, TRUE, sizeof(struct index_term));
 	rs->committed = g_array_new(FALSE, TRUE, sizeof(uint64_t));
 	g_array_set_size(rs->committed, 1);
 	return rs;
@@ -217,20 +256,14 @@ static void rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kin
 		if (v->chain->len > idx + 1)
 			g_array_set_size(v->chain, (guint)idx + 1);
 		view_set(v, idx, (uint64_t)c);
-		uint64_t key[2] = {idx, (uint64_t)b};
-		GBytes *k = g_bytes_new(key, sizeof(key));
-		uint64_t *known = g_hash_table_lookup(rs->terms, k);
-		if (known && *known != (uint64_t)c) {
-			g_bytes_unref(k);
+		bool inserted;
+		uint64_t *known = rs_known_chain(rs, idx, (uint64_t)b, (uint64_t)c, &inserted);
+		if (!inserted && *known != (uint64_t)c) {
 			au_sim_violate(sim, "raft_safety", node,
 				       "log matching: entry %" G_GINT64_FORMAT " of term %" G_GINT64_FORMAT
 				       " differs from another node's, or follows a different prefix", a, b);
 			return;
 		}
-		if (!known)
-			g_hash_table_insert(rs->terms, k, g_memdup2(&c, sizeof(c)));
-		else
-			g_bytes_unref(k);
 		break;
 	}
 	case AU_TR_RAFT_TRUNCATE:
@@ -345,6 +378,7 @@ static void rs_destroy(void *st)
 	g_free(rs->v);
 	g_hash_table_destroy(rs->leaders);
 	g_hash_table_destroy(rs->terms);
+	g_array_free(rs->first_seen, TRUE);
 	g_array_free(rs->committed, TRUE);
 	g_free(rs);
 }
@@ -471,9 +505,11 @@ static const struct au_checker_ops all_checkers[] = {
 	{"raft_safety", "raft", rs_create, rs_event, rs_end, rs_destroy},
 	{"leader_within", "raft", lw_create, lw_event, lw_end, lw_destroy},
 	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy},
+	{"exactly_once_one", "one", au_eo_create, au_eo_event, au_eo_end, au_eo_destroy},
 };
 
-const char *const au_check_names[] = {"ping_integrity", "raft_safety", "linearizable_kv", NULL};
+const char *const au_check_names[] = {"ping_integrity", "raft_safety", "linearizable_kv",
+				      "exactly_once_one", NULL};
 
 void au_check_row(struct au_sim *sim, uint32_t service, uint32_t table, const void *row,
 		  uint64_t record)

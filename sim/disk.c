@@ -93,8 +93,15 @@ static struct au_file *lookup(struct au_sim *sim, struct au_sim_svc *svc, const 
 			return NULL;
 		nd->disk = au_disk_new();
 	}
+	/* "service/file": built by hand, this runs on every disk operation. */
 	char key[256];
-	g_snprintf(key, sizeof(key), "%s/%s", sim->sc->services[svc->index]->name, file);
+	const char *svc_name = sim->sc->services[svc->index]->name;
+	size_t sl = strlen(svc_name), fl = strlen(file); /* file: <= 200, checked */
+	if (sl + 1 + fl >= sizeof(key))
+		sl = sizeof(key) - 2 - fl;
+	memcpy(key, svc_name, sl);
+	key[sl] = '/';
+	memcpy(key + sl + 1, file, fl + 1);
 	struct au_file *f = g_hash_table_lookup(nd->disk->by_key, key);
 	if (f || !create)
 		return f;

@@ -6,6 +6,8 @@
  */
 #include "sim_internal.h"
 
+#include <string.h>
+
 void au_fault_schedule(struct au_sim *sim)
 {
 	const struct au_scenario *sc = sim->sc;
@@ -45,6 +47,7 @@ static bool eligible(const struct au_sim *sim, enum au_fault_action a, au_node_i
 	const struct au_sim_node *nd = &sim->node[n];
 	switch (a) {
 	case AU_FAULT_CRASH:
+	case AU_FAULT_LEAVE:
 		return nd->up;
 	case AU_FAULT_PAUSE:
 		return nd->up && !nd->paused;
@@ -183,20 +186,39 @@ static void heal(struct au_sim *sim)
 	au_sim_record_event(sim, 0, AU_TR_HEAL, parts, clogs, 0);
 }
 
-/* Operator commands go to the current Raft leader's model. */
-static void admin(struct au_sim *sim, uint32_t idx, const struct au_fault *f, au_node_id target)
+/* Operator commands go to the current Raft leader's models (a drain's end
+ * is the command "resume"). */
+static void admin(struct au_sim *sim, uint32_t idx, const struct au_fault *f, au_node_id target,
+		  bool ending)
 {
-	static const char *const names[] = {"transfer_leader", "add_voter", "remove_voter"};
-	const char *action = names[f->action - AU_FAULT_TRANSFER];
+	static const char *const names[] = {"transfer_leader", "add_voter", "remove_voter", "leave",
+					    "drain"};
+	const char *action = ending ? "resume" : names[f->action - AU_FAULT_TRANSFER];
 	int rc = -AU_EINVAL;
 	au_node_id leader = sim->leader;
 	for (uint32_t i = 0; leader && i < sim->sc->n_services; i++) {
 		const struct au_model *m = sim->sc->services[i];
 		void *st = sim->node[leader].svc[i].state;
-		if (m->admin && st)
-			rc = m->admin(st, action, target);
+		if (!m->admin || !st)
+			continue;
+		int r = m->admin(st, action, target); /* models ignore actions not theirs */
+		if (r == 0 || rc != 0)
+			rc = rc == 0 ? 0 : r;
 	}
 	au_sim_record_event(sim, leader, AU_TR_ADMIN, idx, target, rc);
+}
+
+/* A leave goes to the target node's own models (SWIM leaves the cluster). */
+static void leave(struct au_sim *sim, uint32_t idx, au_node_id n)
+{
+	int rc = -AU_EINVAL;
+	for (uint32_t i = 0; i < sim->sc->n_services; i++) {
+		const struct au_model *m = sim->sc->services[i];
+		void *st = sim->node[n].svc[i].state;
+		if (m->admin && st && strcmp(m->name, "swim") == 0)
+			rc = m->admin(st, "leave", n);
+	}
+	au_sim_record_event(sim, n, AU_TR_ADMIN, idx, n, rc);
 }
 
 static void fire_start(struct au_sim *sim, uint32_t idx, const struct au_fault *f)
@@ -263,7 +285,11 @@ static void fire_start(struct au_sim *sim, uint32_t idx, const struct au_fault *
 	case AU_FAULT_TRANSFER:
 	case AU_FAULT_ADD_VOTER:
 	case AU_FAULT_REMOVE_VOTER:
-		admin(sim, idx, f, n);
+	case AU_FAULT_DRAIN:
+		admin(sim, idx, f, n, false);
+		break;
+	case AU_FAULT_LEAVE:
+		leave(sim, idx, n);
 		break;
 	case AU_FAULT_ACTIONS_:
 		break;
@@ -293,6 +319,10 @@ static void fire_end(struct au_sim *sim, uint32_t idx, const struct au_fault *f)
 			au_sim_set_drift(sim, n, 0);
 			au_sim_record_event(sim, n, AU_TR_CLOCK_SKEW, 0, 0, 0);
 		}
+		break;
+	case AU_FAULT_DRAIN:
+		if (n)
+			admin(sim, idx, f, n, true);
 		break;
 	case AU_FAULT_DISK:
 		if (n) {

@@ -21,9 +21,12 @@ extern const struct au_model au_ping_model;
 extern const struct au_model au_phold_model;
 extern const struct au_model au_raft_model;
 extern const struct au_model au_kv_model;
+extern const struct au_model au_swim_model;
+extern const struct au_model au_one_model;
 
 static const struct au_model *const all_models[] = {&au_ping_model, &au_phold_model,
-						    &au_raft_model, &au_kv_model};
+						    &au_raft_model, &au_kv_model,
+						    &au_swim_model, &au_one_model};
 
 const struct au_model *au_scenario_find_model(const char *name)
 {
@@ -251,6 +254,15 @@ static bool has_service(const struct au_scenario *sc, const char *name)
 	return false;
 }
 
+/* The bit of capability `name` ([cluster] capabilities), or -1. */
+static int cap_bit(const struct au_scenario *sc, const char *name)
+{
+	for (int i = 0; sc->cap_names && sc->cap_names[i]; i++)
+		if (strcmp(sc->cap_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
 /* ---- the loader ---------------------------------------------------------- */
 
 struct loader {
@@ -344,6 +356,8 @@ static bool check_keys(struct loader *L, const char *group, const char *const *a
 			ok = ok || strcmp(keys[i], *a) == 0;
 		if (!ok && allow_node_keys && keys[i][0] == 'n' && g_ascii_isdigit(keys[i][1]))
 			ok = true;
+		if (!ok && allow_node_keys && g_str_has_prefix(keys[i], "capabilities."))
+			ok = true; /* [cluster] capabilities.nK: checked by load_cluster */
 		if (!ok) {
 			GString *list = g_string_new(NULL);
 			for (const char *const *a = allowed; *a; a++)
@@ -376,9 +390,73 @@ static bool load_run(struct loader *L)
 	return true;
 }
 
+/* A capability list "gpu,ssd" (or "none") as bits, naming new capabilities
+ * in order of first appearance. */
+static bool parse_caps(struct loader *L, const char *key, const char *text, uint32_t *bits)
+{
+	struct au_scenario *sc = L->sc;
+	*bits = 0;
+	if (strcmp(text, "none") == 0)
+		return true;
+	g_auto(GStrv) names = g_strsplit(text, ",", -1);
+	for (gsize i = 0; names[i]; i++) {
+		char *name = g_strstrip(names[i]);
+		size_t len = strlen(name);
+		bool ok = len > 0 && len <= 32 && strcmp(name, "none") != 0;
+		for (size_t j = 0; ok && j < len; j++)
+			ok = g_ascii_islower(name[j]) || g_ascii_isdigit(name[j]) || name[j] == '_' ||
+			     name[j] == '-';
+		if (!ok)
+			return fail(L, "cluster", key, "'%s': '%s' is not a capability name (1..32 of "
+						       "a-z, 0-9, _ and -; not 'none')", text, name);
+		int bit = cap_bit(sc, name);
+		if (bit < 0) {
+			guint n = sc->cap_names ? g_strv_length(sc->cap_names) : 0;
+			if (n == AU_MAX_CAPS)
+				return fail(L, "cluster", key, "more than %u distinct capabilities",
+					    AU_MAX_CAPS);
+			sc->cap_names = g_renew(char *, sc->cap_names, n + 2);
+			sc->cap_names[n] = g_strdup(name);
+			sc->cap_names[n + 1] = NULL;
+			bit = (int)n;
+		}
+		if (*bits & (UINT32_C(1) << bit))
+			return fail(L, "cluster", key, "'%s': capability '%s' listed twice", text, name);
+		*bits |= UINT32_C(1) << bit;
+	}
+	return true;
+}
+
+/* [cluster] capabilities (every node) and capabilities.nK (that node
+ * instead). */
+static bool load_caps(struct loader *L)
+{
+	struct au_scenario *sc = L->sc;
+	uint32_t dflt = 0;
+	sc->node_caps = g_new0(uint32_t, (gsize)sc->nodes + 1);
+	g_autofree char *caps = value(L, "cluster", "capabilities");
+	if (caps && !parse_caps(L, "capabilities", caps, &dflt))
+		return false;
+	for (uint32_t i = 1; i <= sc->nodes; i++)
+		sc->node_caps[i] = dflt;
+	g_auto(GStrv) keys_here = g_key_file_get_keys(L->kf, "cluster", NULL, NULL);
+	for (gsize i = 0; keys_here && keys_here[i]; i++) {
+		if (!g_str_has_prefix(keys_here[i], "capabilities."))
+			continue;
+		au_node_id node;
+		if (!au_parse_node(keys_here[i] + strlen("capabilities."), sc->nodes, &node))
+			return fail(L, "cluster", keys_here[i],
+				    "capabilities.nK needs a node of this cluster (n1..n%u)", sc->nodes);
+		g_autofree char *v = value(L, "cluster", keys_here[i]);
+		if (!parse_caps(L, keys_here[i], v, &sc->node_caps[node]))
+			return false;
+	}
+	return true;
+}
+
 static bool load_cluster(struct loader *L)
 {
-	static const char *const keys[] = {"nodes", "services", "cpu_gflops", NULL};
+	static const char *const keys[] = {"nodes", "services", "cpu_gflops", "capabilities", NULL};
 	struct au_scenario *sc = L->sc;
 	if (!g_key_file_has_group(L->kf, "cluster"))
 		return fail(L, "cluster", NULL, "missing group (needs nodes and services)");
@@ -399,9 +477,13 @@ static bool load_cluster(struct loader *L)
 	for (gsize i = 0; names[i]; i++) {
 		g_strstrip(names[i]);
 		const struct au_model *m = au_scenario_find_model(names[i]);
-		if (!m)
-			return fail(L, "cluster", "services",
-				    "unknown service '%s' (this build has: ping, phold, raft, kv)", names[i]);
+		if (!m) {
+			g_autoptr(GString) known = g_string_new(NULL);
+			for (size_t k = 0; k < G_N_ELEMENTS(all_models); k++)
+				g_string_append_printf(known, "%s%s", k ? ", " : "", all_models[k]->name);
+			return fail(L, "cluster", "services", "unknown service '%s' (this build has: %s)",
+				    names[i], known->str);
+		}
 		for (uint32_t j = 0; j < sc->n_services; j++)
 			if (sc->services[j] == m)
 				return fail(L, "cluster", "services", "service '%s' listed twice",
@@ -431,7 +513,7 @@ static bool load_cluster(struct loader *L)
 			return fail(L, "cluster", keys_here[i],
 				    "'%s' is not a positive cpu_gflops for this node", v);
 	}
-	return true;
+	return load_caps(L);
 }
 
 static bool load_network(struct loader *L)
@@ -540,10 +622,12 @@ static bool load_check(struct loader *L)
 			known = known || strcmp(*c, sc->invariants[i]) == 0;
 		if (!known) {
 			g_ptr_array_free(clean, TRUE);
+			g_autoptr(GString) names = g_string_new(NULL);
+			for (const char *const *c = au_check_names; *c; c++)
+				g_string_append_printf(names, "%s%s", names->len ? ", " : "", *c);
 			return fail(L, "check", "invariants",
-				    "unknown or not yet implemented check '%s' (this build has: ping_integrity, "
-				    "raft_safety, linearizable_kv)",
-				    sc->invariants[i]);
+				    "unknown or not yet implemented check '%s' (this build has: %s)",
+				    sc->invariants[i], names->str);
 		}
 		const char *needs = au_check_service(sc->invariants[i]);
 		if (needs && !has_service(sc, needs)) {
@@ -580,23 +664,73 @@ static bool load_check(struct loader *L)
 	return ok;
 }
 
-/* [ping], [raft], ...: parsed through the model's own key table. */
-static bool load_model_config(struct loader *L, uint32_t idx)
+/* Every key that running models read from `group` (their own group or
+ * their extra one), NULL-terminated in `names` (at most max-1). */
+static size_t group_keys(const struct au_scenario *sc, const char *group, const char **names,
+			 size_t max)
 {
-	const struct au_model *m = L->sc->services[idx];
-	void *cfg = g_malloc0(m->config_size ? m->config_size : 1);
-	L->sc->service_config[idx] = cfg;
-	if (!m->config_group)
-		return true;
-	const char *g = m->config_group;
-	const char *names[64];
 	size_t n = 0;
-	for (const struct au_config_key *k = m->config_keys; k && k->name && n < 63; k++)
-		names[n++] = k->name;
+	for (uint32_t i = 0; i < sc->n_services; i++) {
+		const struct au_model *m = sc->services[i];
+		const struct au_config_key *sets[2] = {
+			m->config_group && strcmp(m->config_group, group) == 0 ? m->config_keys : NULL,
+			m->extra_group && strcmp(m->extra_group, group) == 0 ? m->extra_keys : NULL};
+		for (int j = 0; j < 2; j++)
+			for (const struct au_config_key *k = sets[j]; k && k->name && n + 1 < max; k++)
+				names[n++] = k->name;
+	}
 	names[n] = NULL;
-	if (g_key_file_has_group(L->kf, g) && !check_keys(L, g, names, false))
+	return n;
+}
+
+/* The model (running or not) that declares `key` in `group`, or NULL. */
+static const struct au_model *key_owner(const char *group, const char *key);
+
+/* Reject keys of a group no running model reads; a key that belongs to a
+ * model the scenario does not run is named as such. */
+static bool check_group_keys(struct loader *L, const char *group)
+{
+	const char *names[128];
+	group_keys(L->sc, group, names, G_N_ELEMENTS(names));
+	g_auto(GStrv) keys = g_key_file_get_keys(L->kf, group, NULL, NULL);
+	for (gsize i = 0; keys && keys[i]; i++) {
+		bool ok = false;
+		for (const char *const *a = names; *a; a++)
+			ok = ok || strcmp(keys[i], *a) == 0;
+		if (ok)
+			continue;
+		const struct au_model *owner = key_owner(group, keys[i]);
+		if (owner)
+			return fail(L, group, keys[i],
+				    "configures service %s, which is not in [cluster] services",
+				    owner->name);
+		return check_keys(L, group, names, false);
+	}
+	return true;
+}
+
+static const struct au_model *key_owner(const char *group, const char *key)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(all_models); i++) {
+		const struct au_model *m = all_models[i];
+		const struct au_config_key *sets[2] = {
+			m->config_group && strcmp(m->config_group, group) == 0 ? m->config_keys : NULL,
+			m->extra_group && strcmp(m->extra_group, group) == 0 ? m->extra_keys : NULL};
+		for (int j = 0; j < 2; j++)
+			for (const struct au_config_key *k = sets[j]; k && k->name; k++)
+				if (strcmp(k->name, key) == 0)
+					return m;
+	}
+	return NULL;
+}
+
+/* Parse `keys` from `group` into the model's config struct `cfg`. */
+static bool parse_model_keys(struct loader *L, const char *g, const struct au_config_key *keys,
+			     void *cfg)
+{
+	if (g_key_file_has_group(L->kf, g) && !check_group_keys(L, g))
 		return false;
-	for (const struct au_config_key *k = m->config_keys; k && k->name; k++) {
+	for (const struct au_config_key *k = keys; k && k->name; k++) {
 		g_autofree char *v = value(L, g, k->name);
 		const char *text = v ? v : k->default_text;
 		uint8_t *field = (uint8_t *)cfg + k->offset;
@@ -669,6 +803,79 @@ static bool load_model_config(struct loader *L, uint32_t idx)
 			memcpy(field, w, nchoices * sizeof(uint32_t));
 			break;
 		}
+		case AU_CFG_DIST: {
+			struct au_dist d;
+			const char *why;
+			if (!au_parse_dist(text, &d, &why))
+				return fail(L, g, k->name, "'%s': %s", text, why);
+			memcpy(field, &d, sizeof(d));
+			break;
+		}
+		case AU_CFG_CAPS: {
+			uint32_t pct[AU_MAX_CAPS] = {0};
+			if (strcmp(text, "none") != 0) {
+				g_auto(GStrv) parts = g_strsplit(text, ",", -1);
+				for (gsize i = 0; parts[i]; i++) {
+					g_auto(GStrv) kv = g_strsplit(g_strstrip(parts[i]), ":", 2);
+					uint64_t u;
+					int bit = g_strv_length(kv) == 2 ? cap_bit(L->sc, g_strstrip(kv[0])) : -1;
+					if (g_strv_length(kv) != 2 || !parse_u64(g_strstrip(kv[1]), &u) || u > 100)
+						return fail(L, g, k->name, "'%s' is not a list capability:percent "
+									   "(percent 0..100), or none", text);
+					if (bit < 0)
+						return fail(L, g, k->name, "'%s': no node has capability '%s' "
+									   "([cluster] capabilities)", text, kv[0]);
+					if (pct[bit])
+						return fail(L, g, k->name, "'%s': capability '%s' named twice",
+							    text, kv[0]);
+					pct[bit] = (uint32_t)u;
+				}
+			}
+			memcpy(field, pct, sizeof(pct));
+			break;
+		}
+		case AU_CFG_NODE_LIST: {
+			struct au_node_list nl = {0};
+			g_autofree char *list = g_strstrip(g_strdup(text));
+			if (strcmp(list, "all") == 0) {
+				nl.all = 1;
+			} else {
+				g_auto(GStrv) parts = g_strsplit(list, ",", -1);
+				for (gsize i = 0; parts[i]; i++) {
+					au_node_id id;
+					if (!au_parse_node(g_strstrip(parts[i]), L->sc->nodes, &id))
+						return fail(L, g, k->name, "'%s' is not a node of this cluster "
+									   "(n1..n%u); write all or a list n1,n2,...",
+							    parts[i], L->sc->nodes);
+					for (uint32_t j = 0; j < nl.n; j++)
+						if (nl.id[j] == id)
+							return fail(L, g, k->name, "'%s' is listed twice", parts[i]);
+					if (nl.n == AU_NODE_LIST_MAX)
+						return fail(L, g, k->name, "more than %u nodes listed",
+							    AU_NODE_LIST_MAX);
+					nl.id[nl.n++] = id;
+				}
+				if (nl.n == 0)
+					return fail(L, g, k->name, "empty node list (write all or n1,n2,...)");
+			}
+			memcpy(field, &nl, sizeof(nl));
+			break;
+		}
+		case AU_CFG_DOUBLE: {
+			double d;
+			if (!parse_double(text, &d) || d < 0.0)
+				return fail(L, g, k->name, "'%s' is not a finite number >= 0", text);
+			memcpy(field, &d, sizeof(d));
+			break;
+		}
+		case AU_CFG_STRING: {
+			size_t tl = strlen(text);
+			if (tl > k->max)
+				return fail(L, g, k->name, "'%s' is longer than %" G_GUINT64_FORMAT " bytes",
+					    text, k->max);
+			memcpy(field, text, tl + 1);
+			break;
+		}
 		case AU_CFG_BOOL: {
 			bool b;
 			if (!parse_bool(text, &b))
@@ -682,12 +889,44 @@ static bool load_model_config(struct loader *L, uint32_t idx)
 	return true;
 }
 
+/* [ping], [raft], ...: parsed through the model's own key tables. */
+static bool load_model_config(struct loader *L, uint32_t idx)
+{
+	const struct au_model *m = L->sc->services[idx];
+	void *cfg = g_malloc0(m->config_size ? m->config_size : 1);
+	L->sc->service_config[idx] = cfg;
+	if (m->config_group && !parse_model_keys(L, m->config_group, m->config_keys, cfg))
+		return false;
+	if (m->extra_group && !parse_model_keys(L, m->extra_group, m->extra_keys, cfg))
+		return false;
+	return true;
+}
+
+/* A model's own checks: the services it needs come before it, and its
+ * configuration as a whole is valid. */
+static bool check_model(struct loader *L, uint32_t idx)
+{
+	const struct au_model *m = L->sc->services[idx];
+	for (const char *const *need = m->needs; need && *need; need++) {
+		bool before = false;
+		for (uint32_t j = 0; j < idx; j++)
+			before = before || strcmp(L->sc->services[j]->name, *need) == 0;
+		if (!before)
+			return fail(L, "cluster", "services", "service %s needs %s, listed before it",
+				    m->name, *need);
+	}
+	char err[256] = "";
+	if (m->validate && !m->validate(L->sc->service_config[idx], L->sc->nodes, err, sizeof(err)))
+		return fail(L, m->config_group ? m->config_group : "cluster", NULL, "%s", err);
+	return true;
+}
+
 /* ---- faults ---------------------------------------------------------------- */
 
 static const char *const action_names[AU_FAULT_ACTIONS_] = {
 	"crash", "restart", "partition", "heal", "clog", "loss",
 	"pause", "resume", "skew", "disk_fault", "corrupt",
-	"transfer_leader", "add_voter", "remove_voter", "duplicate",
+	"transfer_leader", "add_voter", "remove_voter", "leave", "drain", "duplicate",
 };
 
 static const char *const action_keys[AU_FAULT_ACTIONS_][9] = {
@@ -705,6 +944,8 @@ static const char *const action_keys[AU_FAULT_ACTIONS_][9] = {
 	[AU_FAULT_TRANSFER] = {"at", "action", "target", NULL},
 	[AU_FAULT_ADD_VOTER] = {"at", "action", "target", NULL},
 	[AU_FAULT_REMOVE_VOTER] = {"at", "action", "target", NULL},
+	[AU_FAULT_LEAVE] = {"at", "action", "target", NULL},
+	[AU_FAULT_DRAIN] = {"at", "action", "target", "until", NULL},
 	[AU_FAULT_DUPLICATE] = {"at", "action", "target", "link", "rate", "until", NULL},
 };
 
@@ -801,7 +1042,7 @@ static bool load_fault(struct loader *L, const char *g, struct au_fault *f)
 	if (!action)
 		return fail(L, g, "action", "missing (crash, restart, partition, heal, clog, loss, "
 					    "duplicate, pause, resume, skew, disk_fault, corrupt, transfer_leader, "
-					    "add_voter or remove_voter)");
+					    "add_voter, remove_voter, leave or drain)");
 	int a = -1;
 	for (int i = 0; i < AU_FAULT_ACTIONS_; i++)
 		if (strcmp(action, action_names[i]) == 0)
@@ -809,10 +1050,14 @@ static bool load_fault(struct loader *L, const char *g, struct au_fault *f)
 	if (a < 0)
 		return fail(L, g, "action", "unknown action '%s' (crash, restart, partition, heal, "
 					    "clog, loss, duplicate, pause, resume, skew, disk_fault, corrupt, "
-					    "transfer_leader, add_voter or remove_voter)", action);
+					    "transfer_leader, add_voter, remove_voter, leave or drain)", action);
 	f->action = (enum au_fault_action)a;
 	if (a >= AU_FAULT_TRANSFER && a <= AU_FAULT_REMOVE_VOTER && !has_service(L->sc, "raft"))
 		return fail(L, g, "action", "%s needs the raft service", action);
+	if (a == AU_FAULT_LEAVE && !has_service(L->sc, "swim"))
+		return fail(L, g, "action", "%s needs the swim service", action);
+	if (a == AU_FAULT_DRAIN && (!has_service(L->sc, "aureon") || !has_service(L->sc, "raft")))
+		return fail(L, g, "action", "drain needs the raft and aureon services");
 	g_auto(GStrv) keys = g_key_file_get_keys(L->kf, g, NULL, NULL);
 	for (gsize i = 0; keys && keys[i]; i++) {
 		bool ok = false;
@@ -1216,13 +1461,15 @@ static bool check_groups(struct loader *L)
 			ok = ok || strcmp(*f, groups[i]) == 0;
 		for (uint32_t s = 0; s < L->sc->n_services; s++) {
 			const char *cg = L->sc->services[s]->config_group;
-			ok = ok || (cg && strcmp(cg, groups[i]) == 0);
+			const char *eg = L->sc->services[s]->extra_group;
+			ok = ok || (cg && strcmp(cg, groups[i]) == 0) || (eg && strcmp(eg, groups[i]) == 0);
 		}
 		if (ok)
 			continue;
 		for (size_t m = 0; m < G_N_ELEMENTS(all_models); m++) {
 			const char *cg = all_models[m]->config_group;
-			if (cg && strcmp(cg, groups[i]) == 0)
+			const char *eg = all_models[m]->extra_group;
+			if ((cg && strcmp(cg, groups[i]) == 0) || (eg && strcmp(eg, groups[i]) == 0))
 				return fail(L, groups[i], NULL,
 					    "configures service %s, which is not in [cluster] services",
 					    all_models[m]->name);
@@ -1249,7 +1496,7 @@ struct au_scenario *au_scenario_load_text(const char *path, const char *text, ch
 		bool ok = load_run(&L) && load_cluster(&L) && check_groups(&L) && load_network(&L) &&
 			  load_disk(&L) && load_trace(&L) && load_check(&L);
 		for (uint32_t i = 0; ok && i < L.sc->n_services; i++) {
-			ok = load_model_config(&L, i);
+			ok = load_model_config(&L, i) && check_model(&L, i);
 			const struct au_model *m = L.sc->services[i];
 			if (ok && m->client_side && m->client_nodes) {
 				uint32_t c = m->client_nodes(L.sc->service_config[i]);
@@ -1304,6 +1551,8 @@ void au_scenario_free(struct au_scenario *s)
 	for (uint32_t i = 0; i < AU_MAX_SERVICES; i++)
 		g_free(s->service_config[i]);
 	g_free(s->cpu_gflops);
+	g_free(s->node_caps);
+	g_strfreev(s->cap_names);
 	g_strfreev(s->invariants);
 	g_strfreev(s->liveness);
 	g_strfreev(s->trace_tables);

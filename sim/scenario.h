@@ -13,27 +13,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../models/dist.h"
 #include "../models/env.h"
 #include "../models/model.h"
 
 #define AU_MAX_NODES 1000000u
 #define AU_MAX_SERVICES 8u
 
-/* A distribution of durations (network latency, sync latency). */
-enum au_dist_kind {
-	AU_DIST_CONST,       /* const(x) */
-	AU_DIST_UNIFORM,     /* uniform(a,b) */
-	AU_DIST_NORMAL,      /* normal(mean,sd), truncated at 0 */
-	AU_DIST_LOGNORMAL,   /* lognormal(mean,sd): the mean and sd of the delay itself */
-	AU_DIST_EXPONENTIAL, /* exponential(mean) or exponential(mean,shift) */
-};
-
-struct au_dist {
-	enum au_dist_kind kind;
-	au_time p1, p2; /* const: x; uniform: a,b; normal/lognormal: mean,sd; exponential: mean */
-	au_time shift;  /* added to every draw (exponential only) */
-	double mu, sigma; /* lognormal: parameters of the underlying normal */
-};
+/* Distributions of durations: struct au_dist (models/dist.h). */
 
 enum au_target_kind {
 	AU_TARGET_NONE,
@@ -63,6 +50,8 @@ enum au_fault_action {
 	AU_FAULT_TRANSFER,     /* operator: hand Raft leadership to target */
 	AU_FAULT_ADD_VOTER,    /* operator: add target to the Raft configuration */
 	AU_FAULT_REMOVE_VOTER, /* operator: remove target from it */
+	AU_FAULT_LEAVE,        /* operator: target leaves the SWIM cluster gracefully */
+	AU_FAULT_DRAIN,        /* operator: lease no more tasks to target (until: resume it) */
 	AU_FAULT_DUPLICATE,    /* extra duplication on links (after the others: traced numbers) */
 	AU_FAULT_ACTIONS_
 };
@@ -155,6 +144,8 @@ struct au_scenario {
 	void *service_config[AU_MAX_SERVICES]; /* model config structs */
 	double cpu_gflops_default;
 	double *cpu_gflops; /* [nodes+1], per node */
+	char **cap_names;   /* capability of each bit, NULL-terminated (or NULL: none) */
+	uint32_t *node_caps; /* [nodes+1]: capability bits per node */
 
 	struct au_dist latency;
 	double loss, duplicate;

@@ -320,6 +320,14 @@ static void env_record(void *ctx, uint32_t table, const void *row)
 	record_row(s->sim, s, table, row);
 }
 
+static void env_msg_counts(void *ctx, uint64_t *msgs_in, uint64_t *msgs_out)
+{
+	struct au_sim_svc *s = ctx;
+	const struct au_sim_node *nd = &s->sim->node[s->node];
+	*msgs_in = nd->msgs_in;
+	*msgs_out = nd->msgs_out;
+}
+
 static const struct au_env_ops sim_env_ops = {
 	.now = env_now,
 	.send = env_send,
@@ -334,6 +342,7 @@ static const struct au_env_ops sim_env_ops = {
 	.trace = env_trace,
 	.local_service = env_local_service,
 	.record = env_record,
+	.msg_counts = env_msg_counts,
 };
 
 /* ---- construction ----------------------------------------------------- */
@@ -380,6 +389,9 @@ struct au_sim *au_sim_new(const struct au_scenario *sc, uint64_t seed)
 			s->env.ctx = s;
 			s->env.self = n;
 			s->env.nodes = sc->nodes;
+			s->env.caps = n <= sc->nodes && sc->node_caps ? sc->node_caps[n] : 0;
+			s->env.cpu_gflops = n <= sc->nodes ? sc->cpu_gflops[n] : sc->cpu_gflops_default;
+			s->env.metrics_period_ns = sc->metrics_period;
 			au_pcg32_stream(&s->rng, seed, AU_STREAM_SERVICE + i, n);
 		}
 	}
@@ -480,6 +492,20 @@ void au_sim_model_summary(struct au_sim *sim, au_node_id node, uint32_t service,
 	void *st = sim->node[node].svc[service].state;
 	if (st && m->summary)
 		m->summary(st, buf, len);
+}
+
+char *au_sim_model_report(struct au_sim *sim, uint32_t service)
+{
+	const struct au_model *m = sim->sc->services[service];
+	if (!m->report)
+		return NULL;
+	uint32_t n = sim->servers;
+	void **states = g_new0(void *, (gsize)n + 1);
+	for (au_node_id i = 1; i <= n; i++)
+		states[i] = sim->node[i].up ? sim->node[i].svc[service].state : NULL;
+	char *text = m->report((void *const *)states, n);
+	g_free(states);
+	return text;
 }
 
 /* ---- node lifecycle ---------------------------------------------------- */

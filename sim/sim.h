@@ -103,6 +103,10 @@ typedef void (*au_sim_observer)(void *ctx, au_time t, au_node_id node, uint16_t 
 				int64_t a, int64_t b, int64_t c);
 void au_sim_set_observer(struct au_sim *sim, au_sim_observer fn, void *ctx);
 
+/* The model's end-of-run report over all server nodes (model.h `report`),
+ * g_malloc'd, or NULL if it has none.  The caller g_frees it. */
+char *au_sim_model_report(struct au_sim *sim, uint32_t service);
+
 /* Test hooks: the env a service instance sees, and a stream's next output.*/
 const struct au_env *au_sim_env(struct au_sim *sim, au_node_id node, uint32_t service);
 bool au_sim_node_up(const struct au_sim *sim, au_node_id node);

@@ -51,8 +51,12 @@ int main(void)
 	srunner_add_suite(sr, cli_suite());
 	srunner_add_suite(sr, linearize_suite());
 	srunner_add_suite(sr, raft_suite());
+	srunner_add_suite(sr, exec_suite());
+	srunner_add_suite(sr, swim_suite());
 	srunner_add_suite(sr, trace_suite());
 	srunner_add_suite(sr, analysis_suite());
+	srunner_add_suite(sr, kernels_suite());
+	srunner_add_suite(sr, one_suite());
 	srunner_add_suite(sr, chaos_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

@@ -1,0 +1,77 @@
+/* lock.h — replicated locks with fencing tokens: a Raft state machine
+ * (machine id AU_LOCK_MACHINE) beside the task queue.
+ *
+ * lock(key, owner, deadline) grants the key if it is free (an owner asking
+ * again for a key it holds renews it) and returns a fencing token; unlock
+ * releases it; expire is proposed by the leader when its own clock passes
+ * the deadline it wrote (followers never judge time, as in taskq.h).  Each
+ * key also guards a value: write(key, token, value) is accepted only while
+ * `token` is the key's current holder's token, so a holder that was paused
+ * past its expiry and wakes up believing it still holds the lock has its
+ * writes rejected — the fencing that makes locks safe whatever clocks and
+ * pauses do.  Tokens are (log index << 16 | k), unique and increasing.
+ *
+ * Pure and deterministic like taskq.c; commands are batches built with
+ * au_lock_add_* and submitted by the leader's orchestrator.
+ */
+#ifndef AU_LOCK_H
+#define AU_LOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "env.h"
+#include "taskq.h" /* struct au_taskq_batch */
+
+#define AU_LOCK_MACHINE 3u
+
+enum au_lock_event_type {
+	AU_LOCK_EV_GRANTED,   /* key, owner, token */
+	AU_LOCK_EV_BUSY,      /* key, owner: held by someone else */
+	AU_LOCK_EV_RELEASED,  /* key, owner, token, reason: 0 unlock, 1 expired */
+	AU_LOCK_EV_WRITE,     /* key, owner, token, value, accepted */
+};
+
+struct au_lock_event {
+	enum au_lock_event_type type;
+	uint64_t index;
+	uint64_t key, token;
+	au_node_id owner;
+	int64_t value;
+	bool accepted;
+	uint32_t reason;
+};
+
+typedef void (*au_lock_observer)(void *ctx, const struct au_lock_event *ev);
+
+struct au_locks;
+struct au_raft;
+
+struct au_locks *au_locks_new(const struct au_env *env); /* env: traces only */
+void au_locks_attach(struct au_locks *l, struct au_raft *raft);
+void au_locks_free(struct au_locks *l);
+void au_locks_observe(struct au_locks *l, au_lock_observer fn, void *ctx);
+
+/* The holder of `key` (0: free), its token and deadline. */
+au_node_id au_locks_holder(const struct au_locks *l, uint64_t key, uint64_t *token,
+			   au_time *deadline_ns);
+/* The value written to `key` by accepted writes (0 if never). */
+int64_t au_locks_value(const struct au_locks *l, uint64_t key);
+/* Call fn for every held lock in key order. */
+void au_locks_each(const struct au_locks *l,
+		   void (*fn)(void *ctx, uint64_t key, au_node_id owner, uint64_t token,
+			      au_time deadline_ns),
+		   void *ctx);
+
+int au_lock_add_lock(struct au_taskq_batch *b, uint64_t key, au_node_id owner, au_time deadline_ns);
+int au_lock_add_unlock(struct au_taskq_batch *b, uint64_t key, uint64_t token);
+int au_lock_add_expire(struct au_taskq_batch *b, uint64_t key, uint64_t token);
+int au_lock_add_write(struct au_taskq_batch *b, uint64_t key, au_node_id owner, uint64_t token,
+		      int64_t value);
+
+int au_locks_apply(struct au_locks *l, uint64_t index, const uint8_t *cmd, size_t len);
+size_t au_locks_snapshot(struct au_locks *l, uint8_t **out);
+bool au_locks_restore(struct au_locks *l, const uint8_t *data, size_t len);
+
+#endif

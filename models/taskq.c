@@ -1,0 +1,1204 @@
+/* taskq.c — the replicated task queue state machine (see taskq.h).
+ *
+ * State: every task by id (a GTree, so iteration is in id order); the
+ * queued ones also sit in a per-class FIFO, a class being (priority, topic,
+ * required capabilities), ordered by enqueue sequence; the leased ones sit
+ * in their holder's lease tree.  Nothing iterates a hash table: every
+ * container is a tree or an array with a defined order, so applying the
+ * same commands gives the same state, traces and effect chain everywhere.
+ *
+ * Command format (little-endian): u32 op count, then per operation
+ * [u8 code][u32 body length][body].  A command is validated whole before
+ * any operation is applied, so a malformed one changes nothing.
+ */
+#include "taskq.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "raft.h"
+#include "trace_kinds.h"
+#include "wire.h"
+
+enum { OP_ENQ = 1, OP_LEASE, OP_RENEW, OP_ACK, OP_NACK, OP_RELEASE, OP_EXPIRE, OP_CKPT, OP_NODE,
+       OP_MAX_ };
+
+#define SNAP_MAGIC 0x51534b54u /* "TKSQ" */
+#define SNAP_VERSION 1u
+#define AFFINITY_MAX 16
+#define AFFINITY_MIN (-16)
+
+/* Queued tasks of one (priority, topic, caps), FIFO by enqueue seq. */
+struct cls {
+	int32_t prio;
+	uint32_t topic, caps;
+	GTree *q; /* &task->seq -> task */
+};
+
+struct nodeinfo {
+	uint32_t inc;
+	bool dead, draining;
+	GTree *leases; /* &task->id -> task */
+};
+
+struct affinity {
+	uint64_t key; /* node << 32 | topic */
+	int32_t score;
+};
+
+struct au_taskq {
+	const struct au_env *env;
+	GTree *tasks;        /* &task->id -> task (owned) */
+	GPtrArray *classes;  /* struct cls*, sorted by (prio desc, topic, caps) */
+	GPtrArray *nodes;    /* struct nodeinfo* by node id (NULL: never seen) */
+	GTree *affinity;     /* &aff->key -> struct affinity (owned) */
+	uint64_t next_seq, next_lease_id;
+	uint64_t chain;      /* hash of every effect so far */
+	uint64_t applied;    /* index of the last command applied */
+	uint64_t counts[4];
+	uint32_t grants;     /* grants in the command being applied */
+	uint64_t index;      /* the command being applied */
+	struct {
+		au_taskq_observer fn;
+		void *ctx;
+	} obs[AU_TASKQ_MAX_OBSERVERS];
+	uint32_t n_obs;
+};
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static gint cmp_u64p(gconstpointer a, gconstpointer b, gpointer unused)
+{
+	(void)unused;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static GTree *u64_tree(GDestroyNotify value_free)
+{
+	return g_tree_new_full(cmp_u64p, NULL, NULL, value_free);
+}
+
+static uint64_t mix64(uint64_t z)
+{
+	z += UINT64_C(0x9e3779b97f4a7c15);
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+/* FNV-1a over bytes: the digest of a result that traces carry. */
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+/* Record an effect: trace it and fold it into the chain. */
+static void effect(struct au_taskq *q, uint16_t kind, int64_t a, int64_t b, int64_t c)
+{
+	q->chain = mix64(q->chain ^ mix64(((uint64_t)kind << 48) ^ (uint64_t)a) ^
+			 mix64((uint64_t)b + 0x51) ^ mix64((uint64_t)c + 0x93));
+	if (q->env)
+		au_trace(q->env, kind, a, b, c);
+}
+
+static void notify(struct au_taskq *q, const struct au_taskq_event *ev)
+{
+	for (uint32_t i = 0; i < q->n_obs; i++)
+		q->obs[i].fn(q->obs[i].ctx, ev);
+}
+
+static void free_task(gpointer p)
+{
+	struct au_task *t = p;
+	g_free(t->payload);
+	g_free(t->result);
+	g_free(t->ckpt);
+	g_free(t);
+}
+
+static void free_node(gpointer p)
+{
+	struct nodeinfo *n = p;
+	if (!n)
+		return;
+	g_tree_destroy(n->leases);
+	g_free(n);
+}
+
+static void free_cls(gpointer p)
+{
+	struct cls *c = p;
+	g_tree_destroy(c->q);
+	g_free(c);
+}
+
+static struct nodeinfo *node_get(struct au_taskq *q, au_node_id id)
+{
+	if (id >= q->nodes->len)
+		g_ptr_array_set_size(q->nodes, id + 1);
+	struct nodeinfo *n = g_ptr_array_index(q->nodes, id);
+	if (!n) {
+		n = g_new0(struct nodeinfo, 1);
+		n->leases = u64_tree(NULL);
+		g_ptr_array_index(q->nodes, id) = n;
+	}
+	return n;
+}
+
+static const struct nodeinfo *node_peek(const struct au_taskq *q, au_node_id id)
+{
+	return id < q->nodes->len ? g_ptr_array_index(q->nodes, id) : NULL;
+}
+
+static int cls_order(int32_t pa, uint32_t ta, uint32_t ca, const struct cls *b)
+{
+	if (pa != b->prio)
+		return pa > b->prio ? -1 : 1; /* higher priority first */
+	if (ta != b->topic)
+		return ta < b->topic ? -1 : 1;
+	if (ca != b->caps)
+		return ca < b->caps ? -1 : 1;
+	return 0;
+}
+
+/* The class of (prio, topic, caps), created in its sorted place. */
+static struct cls *cls_get(struct au_taskq *q, int32_t prio, uint32_t topic, uint32_t caps)
+{
+	guint lo = 0, hi = q->classes->len;
+	while (lo < hi) {
+		guint mid = (lo + hi) / 2;
+		int c = cls_order(prio, topic, caps, g_ptr_array_index(q->classes, mid));
+		if (c == 0)
+			return g_ptr_array_index(q->classes, mid);
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	struct cls *c = g_new0(struct cls, 1);
+	c->prio = prio;
+	c->topic = topic;
+	c->caps = caps;
+	c->q = u64_tree(NULL);
+	g_ptr_array_insert(q->classes, (gint)lo, c);
+	return c;
+}
+
+static int32_t affinity_of(const struct au_taskq *q, au_node_id node, uint32_t topic)
+{
+	uint64_t key = (uint64_t)node << 32 | topic;
+	const struct affinity *a = g_tree_lookup(q->affinity, &key);
+	return a ? a->score : 0;
+}
+
+static void affinity_add(struct au_taskq *q, au_node_id node, uint32_t topic, int32_t delta)
+{
+	uint64_t key = (uint64_t)node << 32 | topic;
+	struct affinity *a = g_tree_lookup(q->affinity, &key);
+	if (!a) {
+		a = g_new0(struct affinity, 1);
+		a->key = key;
+		g_tree_insert(q->affinity, &a->key, a);
+	}
+	int32_t s = a->score + delta;
+	a->score = s > AFFINITY_MAX ? AFFINITY_MAX : s < AFFINITY_MIN ? AFFINITY_MIN : s;
+}
+
+static void set_state(struct au_taskq *q, struct au_task *t, enum au_task_state s)
+{
+	assert(q->counts[t->state] > 0);
+	q->counts[t->state]--;
+	q->counts[s]++;
+	t->state = (uint8_t)s;
+}
+
+static void queue_insert(struct au_taskq *q, struct au_task *t)
+{
+	struct cls *c = cls_get(q, t->priority, t->topic, t->caps);
+	g_tree_insert(c->q, &t->seq, t);
+}
+
+/* Take a leased task out of its holder's lease tree. */
+static void lease_detach(struct au_taskq *q, struct au_task *t)
+{
+	assert(t->state == AU_TASK_LEASED);
+	struct nodeinfo *n = node_get(q, t->node);
+	gboolean removed = g_tree_remove(n->leases, &t->id);
+	assert(removed);
+	(void)removed;
+}
+
+/* A leased task leaves its holder; it goes back to the queue (a retry when
+ * `failed`) or, out of retries, to the dead letters. */
+static void lease_end(struct au_taskq *q, struct au_task *t, bool failed)
+{
+	lease_detach(q, t);
+	if (failed)
+		t->retries++;
+	if (failed && t->retries > t->max_retries) {
+		set_state(q, t, AU_TASK_DEAD);
+		effect(q, AU_TR_TASKQ_DEAD_LETTER, (int64_t)t->id, t->retries, 0);
+		struct au_taskq_event ev = {.type = AU_TASKQ_EV_DEAD_LETTER, .index = q->index, .task = t};
+		notify(q, &ev);
+		return;
+	}
+	set_state(q, t, AU_TASK_QUEUED);
+	queue_insert(q, t);
+}
+
+/* The task `id` if `token` is its current lease. */
+static struct au_task *current_lease(struct au_taskq *q, uint64_t id, uint64_t token)
+{
+	struct au_task *t = g_tree_lookup(q->tasks, &id);
+	if (!t || t->state != AU_TASK_LEASED || t->token != token)
+		return NULL;
+	return t;
+}
+
+/* ---- operations ------------------------------------------------------------------- */
+
+struct op {
+	uint8_t code;
+	au_node_id node;
+	uint64_t id, token;
+	uint32_t inc, caps, want, round, u32a;
+	au_time deadline;
+	uint8_t flag;
+	struct au_task_spec spec;
+	const uint8_t *data;
+	uint32_t len;
+};
+
+/* Decode one operation body; false if malformed. */
+static bool decode_op(uint8_t code, const uint8_t *body, size_t len, struct op *o)
+{
+	struct au_rbuf rb;
+	au_rbuf_init(&rb, body, len);
+	memset(o, 0, sizeof(*o));
+	o->code = code;
+	switch (code) {
+	case OP_ENQ:
+		o->spec.id = au_get_u64(&rb);
+		o->spec.kind = au_get_u32(&rb);
+		o->spec.topic = au_get_u32(&rb);
+		o->spec.priority = (int32_t)au_get_u32(&rb);
+		o->spec.caps = au_get_u32(&rb);
+		o->spec.max_retries = au_get_u32(&rb);
+		o->spec.rounds = au_get_u32(&rb);
+		o->len = au_get_u32(&rb);
+		if (rb.short_read || o->len > AU_TASKQ_PAYLOAD_MAX || o->len > len - rb.pos ||
+		    o->spec.id == 0 || o->spec.rounds == 0)
+			return false;
+		o->data = body + rb.pos;
+		rb.pos += o->len;
+		break;
+	case OP_LEASE:
+		o->node = au_get_u32(&rb);
+		o->inc = au_get_u32(&rb);
+		o->caps = au_get_u32(&rb);
+		o->want = au_get_u32(&rb);
+		o->deadline = (au_time)au_get_u64(&rb);
+		break;
+	case OP_RENEW:
+		o->node = au_get_u32(&rb);
+		o->id = au_get_u64(&rb);
+		o->token = au_get_u64(&rb);
+		o->deadline = (au_time)au_get_u64(&rb);
+		break;
+	case OP_ACK:
+	case OP_CKPT:
+		o->node = au_get_u32(&rb);
+		o->id = au_get_u64(&rb);
+		o->token = au_get_u64(&rb);
+		if (code == OP_CKPT)
+			o->round = au_get_u32(&rb);
+		o->len = au_get_u32(&rb);
+		if (rb.short_read || o->len > len - rb.pos ||
+		    o->len > (code == OP_ACK ? AU_TASKQ_RESULT_MAX : AU_TASKQ_CKPT_MAX))
+			return false;
+		o->data = body + rb.pos;
+		rb.pos += o->len;
+		break;
+	case OP_NACK:
+	case OP_RELEASE:
+		o->node = au_get_u32(&rb);
+		o->id = au_get_u64(&rb);
+		o->token = au_get_u64(&rb);
+		if (code == OP_NACK)
+			o->flag = au_get_u8(&rb);
+		break;
+	case OP_EXPIRE:
+		o->id = au_get_u64(&rb);
+		o->token = au_get_u64(&rb);
+		break;
+	case OP_NODE:
+		o->node = au_get_u32(&rb);
+		o->flag = au_get_u8(&rb);
+		if (o->flag > AU_TASKQ_NODE_RESUME)
+			return false;
+		break;
+	default:
+		return false;
+	}
+	return !rb.short_read && rb.pos == len;
+}
+
+static void do_enqueue(struct au_taskq *q, const struct op *o)
+{
+	if (g_tree_lookup(q->tasks, &o->spec.id))
+		return; /* idempotent: a resubmitted id is already here */
+	struct au_task *t = g_new0(struct au_task, 1);
+	t->id = o->spec.id;
+	t->kind = o->spec.kind;
+	t->topic = o->spec.topic;
+	t->priority = o->spec.priority;
+	t->caps = o->spec.caps;
+	t->max_retries = o->spec.max_retries;
+	t->rounds = o->spec.rounds;
+	t->seq = ++q->next_seq;
+	t->enqueue_index = q->index;
+	t->payload_len = o->len;
+	t->payload = o->len ? g_memdup2(o->data, o->len) : NULL;
+	t->state = AU_TASK_QUEUED;
+	q->counts[AU_TASK_QUEUED]++;
+	g_tree_insert(q->tasks, &t->id, t);
+	queue_insert(q, t);
+	effect(q, AU_TR_TASKQ_ENQUEUE, (int64_t)t->id, (int64_t)((uint64_t)t->kind << 32 | t->topic),
+	       t->rounds);
+	struct au_taskq_event ev = {.type = AU_TASKQ_EV_ENQUEUED, .index = q->index, .task = t};
+	notify(q, &ev);
+}
+
+/* End every lease `node` holds (in id order), as `reason`. */
+static void revoke_node(struct au_taskq *q, au_node_id node, uint32_t reason, uint32_t below_inc)
+{
+	struct nodeinfo *n = node_get(q, node);
+	GPtrArray *victims = g_ptr_array_new();
+	GTreeNode *it = g_tree_node_first(n->leases);
+	for (; it; it = g_tree_node_next(it)) {
+		struct au_task *t = g_tree_node_value(it);
+		if (reason != AU_TASKQ_END_REBOOT || t->node_inc < below_inc)
+			g_ptr_array_add(victims, t);
+	}
+	for (guint i = 0; i < victims->len; i++) {
+		struct au_task *t = g_ptr_array_index(victims, i);
+		uint64_t token = t->token;
+		effect(q, AU_TR_TASKQ_EXPIRE, (int64_t)t->id, (int64_t)token, reason);
+		affinity_add(q, node, t->topic, -2);
+		lease_end(q, t, true);
+		struct au_taskq_event ev = {.type = AU_TASKQ_EV_EXPIRED, .index = q->index, .task = t,
+					    .node = node, .token = token, .reason = reason};
+		notify(q, &ev);
+	}
+	g_ptr_array_free(victims, TRUE);
+}
+
+/* The queued class to lease from for `node`: the highest priority with a
+ * task it can run; within it the topic it has the best affinity for, then
+ * the oldest head. */
+static struct cls *pick_class(struct au_taskq *q, au_node_id node, uint32_t caps)
+{
+	struct cls *best = NULL;
+	int32_t best_aff = 0;
+	uint64_t best_seq = 0;
+	for (guint i = 0; i < q->classes->len; i++) {
+		struct cls *c = g_ptr_array_index(q->classes, i);
+		if (best && c->prio < best->prio)
+			break;
+		if ((c->caps & ~caps) != 0 || g_tree_nnodes(c->q) == 0)
+			continue;
+		int32_t aff = affinity_of(q, node, c->topic);
+		const struct au_task *head = g_tree_node_value(g_tree_node_first(c->q));
+		if (!best || aff > best_aff || (aff == best_aff && head->seq < best_seq)) {
+			best = c;
+			best_aff = aff;
+			best_seq = head->seq;
+		}
+	}
+	return best;
+}
+
+static void do_lease(struct au_taskq *q, const struct op *o)
+{
+	struct nodeinfo *n = node_get(q, o->node);
+	uint32_t granted = 0;
+	if (o->inc > n->inc) {
+		/* A newer incarnation: what the old one held died with it. */
+		revoke_node(q, o->node, AU_TASKQ_END_REBOOT, o->inc);
+		n->inc = o->inc;
+	}
+	bool refuse = o->inc < n->inc || n->dead || n->draining || o->node == 0;
+	while (!refuse && granted < o->want && q->grants < AU_TASKQ_GRANTS_MAX) {
+		struct cls *c = pick_class(q, o->node, o->caps);
+		if (!c)
+			break;
+		struct au_task *t = g_tree_node_value(g_tree_node_first(c->q));
+		g_tree_remove(c->q, &t->seq);
+		set_state(q, t, AU_TASK_LEASED);
+		t->attempts++;
+		t->lease_id = ++q->next_lease_id;
+		t->token = q->index << 16 | ++q->grants;
+		t->node = o->node;
+		t->node_inc = o->inc;
+		t->deadline_ns = o->deadline;
+		g_tree_insert(n->leases, &t->id, t);
+		granted++;
+		effect(q, AU_TR_TASKQ_GRANT, (int64_t)t->id, (int64_t)t->token, o->node);
+		struct au_taskq_event ev = {.type = AU_TASKQ_EV_GRANTED, .index = q->index, .task = t,
+					    .node = o->node, .token = t->token};
+		notify(q, &ev);
+	}
+	struct au_taskq_event ev = {.type = AU_TASKQ_EV_LEASE_DONE, .index = q->index,
+				    .node = o->node, .want = o->want, .granted = granted};
+	notify(q, &ev);
+}
+
+static void do_renew(struct au_taskq *q, const struct op *o)
+{
+	struct au_task *t = current_lease(q, o->id, o->token);
+	if (!t || t->node != o->node) {
+		effect(q, AU_TR_TASKQ_RENEW_LOST, (int64_t)o->id, (int64_t)o->token, o->node);
+		struct au_taskq_event ev = {.type = AU_TASKQ_EV_RENEW_LOST, .index = q->index,
+					    .task = g_tree_lookup(q->tasks, &o->id),
+					    .node = o->node, .token = o->token};
+		notify(q, &ev);
+		return;
+	}
+	if (o->deadline > t->deadline_ns)
+		t->deadline_ns = o->deadline;
+	struct au_taskq_event ev = {.type = AU_TASKQ_EV_RENEWED, .index = q->index, .task = t,
+				    .node = o->node, .token = o->token};
+	notify(q, &ev);
+}
+
+static void do_ack(struct au_taskq *q, const struct op *o)
+{
+	struct au_task *t = g_tree_lookup(q->tasks, &o->id);
+#ifdef AU_BUG_ACK_NO_TOKEN
+	/* Planted bug: any ack of a leased task is accepted, whoever sends it
+	 * and whatever lease it held. */
+	bool valid = t && t->state == AU_TASK_LEASED;
+#else
+	bool valid = t && t->state == AU_TASK_LEASED && t->token == o->token;
+#endif
+	if (!valid) {
+		effect(q, AU_TR_TASKQ_ACK_STALE, (int64_t)o->id, (int64_t)o->token, o->node);
+		struct au_taskq_event ev = {.type = AU_TASKQ_EV_ACK_STALE, .index = q->index, .task = t,
+					    .node = o->node, .token = o->token,
+					    .reason = t && t->state == AU_TASK_DONE &&
+							      t->done_token == o->token};
+		notify(q, &ev);
+		return;
+	}
+	au_node_id holder = t->node;
+	lease_detach(q, t);
+	set_state(q, t, AU_TASK_DONE);
+	t->done_token = o->token;
+	t->done_node = o->node;
+	t->result_len = o->len;
+	g_free(t->result);
+	t->result = o->len ? g_memdup2(o->data, o->len) : NULL;
+	affinity_add(q, holder, t->topic, 1);
+	effect(q, AU_TR_TASKQ_ACK, (int64_t)t->id, (int64_t)o->token, (int64_t)fnv1a(o->data, o->len));
+	struct au_taskq_event ev = {.type = AU_TASKQ_EV_ACKED, .index = q->index, .task = t,
+				    .node = o->node, .token = o->token};
+	notify(q, &ev);
+}
+
+static void do_nack_release(struct au_taskq *q, const struct op *o)
+{
+	struct au_task *t = current_lease(q, o->id, o->token);
+	if (!t || t->node != o->node)
+		return; /* not (any more) this lease: nothing to hand back */
+	if (o->code == OP_RELEASE) {
+		effect(q, AU_TR_TASKQ_RELEASE, (int64_t)t->id, (int64_t)o->token, 0);
+		lease_end(q, t, false);
+		struct au_taskq_event ev = {.type = AU_TASKQ_EV_RELEASED, .index = q->index, .task = t,
+					    .node = o->node, .token = o->token};
+		notify(q, &ev);
+		return;
+	}
+	effect(q, AU_TR_TASKQ_NACK, (int64_t)t->id, (int64_t)o->token, o->flag);
+	affinity_add(q, t->node, t->topic, -2);
+	if (o->flag) {
+		lease_end(q, t, true);
+	} else {
+		/* Permanent failure: straight to the dead letters. */
+		t->retries = t->max_retries + 1;
+		lease_detach(q, t);
+		set_state(q, t, AU_TASK_DEAD);
+		effect(q, AU_TR_TASKQ_DEAD_LETTER, (int64_t)t->id, t->retries, 0);
+		struct au_taskq_event dl = {.type = AU_TASKQ_EV_DEAD_LETTER, .index = q->index, .task = t};
+		notify(q, &dl);
+	}
+	struct au_taskq_event ev = {.type = AU_TASKQ_EV_NACKED, .index = q->index, .task = t,
+				    .node = o->node, .token = o->token};
+	notify(q, &ev);
+}
+
+static void do_expire(struct au_taskq *q, const struct op *o)
+{
+	struct au_task *t = current_lease(q, o->id, o->token);
+	if (!t)
+		return; /* acked, released or expired meanwhile */
+	au_node_id holder = t->node;
+	effect(q, AU_TR_TASKQ_EXPIRE, (int64_t)t->id, (int64_t)o->token, AU_TASKQ_END_TIMEOUT);
+	affinity_add(q, holder, t->topic, -2);
+	lease_end(q, t, true);
+	struct au_taskq_event ev = {.type = AU_TASKQ_EV_EXPIRED, .index = q->index, .task = t,
+				    .node = holder, .token = o->token, .reason = AU_TASKQ_END_TIMEOUT};
+	notify(q, &ev);
+}
+
+static void do_checkpoint(struct au_taskq *q, const struct op *o)
+{
+	struct au_task *t = current_lease(q, o->id, o->token);
+	if (!t || t->node != o->node || o->round <= t->ckpt_round || o->round >= t->rounds) {
+		struct au_taskq_event ev = {.type = AU_TASKQ_EV_CKPT_STALE, .index = q->index,
+					    .task = t, .node = o->node, .token = o->token,
+					    .round = o->round};
+		notify(q, &ev);
+		return;
+	}
+	t->ckpt_round = o->round;
+	t->ckpt_len = o->len;
+	g_free(t->ckpt);
+	t->ckpt = o->len ? g_memdup2(o->data, o->len) : NULL;
+	effect(q, AU_TR_TASKQ_CHECKPOINT, (int64_t)t->id, (int64_t)o->token, o->round);
+	struct au_taskq_event ev = {.type = AU_TASKQ_EV_CHECKPOINT, .index = q->index, .task = t,
+				    .node = o->node, .token = o->token, .round = o->round};
+	notify(q, &ev);
+}
+
+static void do_node(struct au_taskq *q, const struct op *o)
+{
+	struct nodeinfo *n = node_get(q, o->node);
+	bool change = false;
+	switch ((enum au_taskq_node_op)o->flag) {
+	case AU_TASKQ_NODE_ALIVE:
+		change = n->dead;
+		n->dead = false;
+		break;
+	case AU_TASKQ_NODE_DEAD:
+		change = !n->dead;
+		n->dead = true;
+		break;
+	case AU_TASKQ_NODE_DRAIN:
+		change = !n->draining;
+		n->draining = true;
+		break;
+	case AU_TASKQ_NODE_RESUME:
+		change = n->draining;
+		n->draining = false;
+		break;
+	}
+	if (!change)
+		return;
+	effect(q, AU_TR_TASKQ_NODE, o->node, o->flag, 0);
+#ifndef AU_BUG_DEAD_NOT_RECLAIMED
+	/* A dead node's leases go back to the queue at once rather than at
+	 * their deadlines.  (The planted bug leaves them to expire.) */
+	if (o->flag == AU_TASKQ_NODE_DEAD)
+		revoke_node(q, o->node, AU_TASKQ_END_NODE_DEAD, 0);
+#endif
+	struct au_taskq_event ev = {.type = AU_TASKQ_EV_NODE, .index = q->index, .node = o->node,
+				    .reason = o->flag};
+	notify(q, &ev);
+}
+
+/* ---- applying commands ------------------------------------------------------------ */
+
+/* Walk the operations of `cmd`; with `q` NULL only validate. */
+static int walk(struct au_taskq *q, const uint8_t *cmd, size_t len)
+{
+	struct au_rbuf rb;
+	au_rbuf_init(&rb, cmd, len);
+	uint32_t n = au_get_u32(&rb);
+	if (rb.short_read)
+		return -AU_ECORRUPT;
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t code = au_get_u8(&rb);
+		uint32_t blen = au_get_u32(&rb);
+		if (rb.short_read || blen > len - rb.pos)
+			return -AU_ECORRUPT;
+		struct op o;
+		if (!decode_op(code, cmd + rb.pos, blen, &o))
+			return -AU_ECORRUPT;
+		rb.pos += blen;
+		if (!q)
+			continue;
+		switch (code) {
+		case OP_ENQ: do_enqueue(q, &o); break;
+		case OP_LEASE: do_lease(q, &o); break;
+		case OP_RENEW: do_renew(q, &o); break;
+		case OP_ACK: do_ack(q, &o); break;
+		case OP_NACK:
+		case OP_RELEASE: do_nack_release(q, &o); break;
+		case OP_EXPIRE: do_expire(q, &o); break;
+		case OP_CKPT: do_checkpoint(q, &o); break;
+		case OP_NODE: do_node(q, &o); break;
+		}
+	}
+	return rb.pos == len ? (int)n : -AU_ECORRUPT;
+}
+
+int au_taskq_apply(struct au_taskq *q, uint64_t index, const uint8_t *cmd, size_t len)
+{
+	int n = walk(NULL, cmd, len);
+	if (n < 0) {
+		if (q->env)
+			au_trace(q->env, AU_TR_MODEL_BAD_MESSAGE, 0, (int64_t)len, (int64_t)index);
+		return n;
+	}
+	assert(index > q->applied);
+	q->index = index;
+	q->grants = 0;
+	if (q->env)
+		au_trace(q->env, AU_TR_TASKQ_ENTRY, (int64_t)index, (int64_t)q->chain, n);
+	walk(q, cmd, len);
+	q->applied = index;
+	return n;
+}
+
+static void machine_apply(void *sm, uint64_t index, const uint8_t *cmd, size_t len, uint8_t *result,
+			  size_t *rlen)
+{
+	(void)result;
+	*rlen = 0;
+	au_taskq_apply(sm, index, cmd, len);
+}
+
+/* ---- snapshot ------------------------------------------------------------------------ */
+
+static void put_blob(GByteArray *out, const uint8_t *p, uint32_t n)
+{
+	uint8_t len[4] = {(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
+	g_byte_array_append(out, len, 4);
+	if (n)
+		g_byte_array_append(out, p, n);
+}
+
+static void put_u64(GByteArray *out, uint64_t v)
+{
+	uint8_t b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	g_byte_array_append(out, b, 8);
+}
+
+static void put_u32(GByteArray *out, uint32_t v)
+{
+	uint8_t b[4];
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	g_byte_array_append(out, b, 4);
+}
+
+static gboolean snap_task(gpointer k, gpointer v, gpointer data)
+{
+	(void)k;
+	GByteArray *out = data;
+	const struct au_task *t = v;
+	put_u64(out, t->id);
+	put_u32(out, t->kind);
+	put_u32(out, t->topic);
+	put_u32(out, t->caps);
+	put_u32(out, t->max_retries);
+	put_u32(out, t->rounds);
+	put_u32(out, (uint32_t)t->priority);
+	put_u32(out, t->state);
+	put_u32(out, t->retries);
+	put_u32(out, t->attempts);
+	put_u64(out, t->seq);
+	put_u64(out, t->enqueue_index);
+	put_u64(out, t->lease_id);
+	put_u64(out, t->token);
+	put_u32(out, t->node);
+	put_u32(out, t->node_inc);
+	put_u64(out, (uint64_t)t->deadline_ns);
+	put_u64(out, t->done_token);
+	put_u32(out, t->done_node);
+	put_u32(out, t->ckpt_round);
+	put_blob(out, t->payload, t->payload_len);
+	put_blob(out, t->result, t->result_len);
+	put_blob(out, t->ckpt, t->ckpt_len);
+	return FALSE;
+}
+
+static gboolean snap_aff(gpointer k, gpointer v, gpointer data)
+{
+	(void)k;
+	const struct affinity *a = v;
+	put_u64(data, a->key);
+	put_u32(data, (uint32_t)a->score);
+	return FALSE;
+}
+
+size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out)
+{
+	GByteArray *b = g_byte_array_new();
+	put_u32(b, SNAP_MAGIC);
+	put_u32(b, SNAP_VERSION);
+	put_u64(b, q->next_seq);
+	put_u64(b, q->next_lease_id);
+	put_u64(b, q->chain);
+	put_u64(b, q->applied);
+	uint32_t nn = 0;
+	for (guint i = 0; i < q->nodes->len; i++)
+		nn += g_ptr_array_index(q->nodes, i) != NULL;
+	put_u32(b, nn);
+	for (guint i = 0; i < q->nodes->len; i++) {
+		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
+		if (!n)
+			continue;
+		put_u32(b, i);
+		put_u32(b, n->inc);
+		put_u32(b, (uint32_t)n->dead | (uint32_t)n->draining << 1);
+	}
+	put_u32(b, (uint32_t)g_tree_nnodes(q->affinity));
+	g_tree_foreach(q->affinity, snap_aff, b);
+	put_u32(b, (uint32_t)g_tree_nnodes(q->tasks));
+	g_tree_foreach(q->tasks, snap_task, b);
+	size_t len = b->len;
+	uint8_t *buf = malloc(len ? len : 1);
+	if (!buf)
+		abort();
+	memcpy(buf, b->data, len);
+	g_byte_array_free(b, TRUE);
+	*out = buf;
+	return len;
+}
+
+static size_t machine_snapshot(void *sm, uint8_t **out)
+{
+	return au_taskq_snapshot(sm, out);
+}
+
+static bool get_blob(struct au_rbuf *rb, uint8_t **p, uint32_t *n, uint32_t max)
+{
+	*n = au_get_u32(rb);
+	*p = NULL;
+	if (rb->short_read || *n > max || *n > rb->len - rb->pos)
+		return false;
+	if (*n) {
+		*p = g_memdup2(rb->p + rb->pos, *n);
+		rb->pos += *n;
+	}
+	return true;
+}
+
+/* Empty every container (keeps observers and env). */
+static void clear_state(struct au_taskq *q)
+{
+	g_ptr_array_set_size(q->classes, 0);
+	g_ptr_array_set_size(q->nodes, 0);
+	g_tree_destroy(q->tasks);
+	g_tree_destroy(q->affinity);
+	q->tasks = u64_tree(free_task);
+	q->affinity = u64_tree(g_free);
+	memset(q->counts, 0, sizeof(q->counts));
+	q->next_seq = q->next_lease_id = q->chain = q->applied = 0;
+}
+
+bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
+{
+	/* Parse into a scratch queue first: a corrupt snapshot changes nothing. */
+	struct au_taskq *s = au_taskq_new(NULL);
+	struct au_rbuf rb;
+	au_rbuf_init(&rb, data, len);
+	bool ok = au_get_u32(&rb) == SNAP_MAGIC && au_get_u32(&rb) == SNAP_VERSION;
+	s->next_seq = au_get_u64(&rb);
+	s->next_lease_id = au_get_u64(&rb);
+	s->chain = au_get_u64(&rb);
+	s->applied = au_get_u64(&rb);
+	uint32_t nn = au_get_u32(&rb);
+	for (uint32_t i = 0; ok && i < nn && !rb.short_read; i++) {
+		uint32_t id = au_get_u32(&rb), inc = au_get_u32(&rb), flags = au_get_u32(&rb);
+		if (id == 0 || id > 1000000u) {
+			ok = false;
+			break;
+		}
+		struct nodeinfo *n = node_get(s, id);
+		n->inc = inc;
+		n->dead = flags & 1;
+		n->draining = (flags >> 1) & 1;
+	}
+	uint32_t na = au_get_u32(&rb);
+	for (uint32_t i = 0; ok && i < na && !rb.short_read; i++) {
+		uint64_t key = au_get_u64(&rb);
+		int32_t score = (int32_t)au_get_u32(&rb);
+		affinity_add(s, (au_node_id)(key >> 32), (uint32_t)key, score);
+	}
+	uint32_t nt = au_get_u32(&rb);
+	for (uint32_t i = 0; ok && i < nt && !rb.short_read; i++) {
+		struct au_task *t = g_new0(struct au_task, 1);
+		t->id = au_get_u64(&rb);
+		t->kind = au_get_u32(&rb);
+		t->topic = au_get_u32(&rb);
+		t->caps = au_get_u32(&rb);
+		t->max_retries = au_get_u32(&rb);
+		t->rounds = au_get_u32(&rb);
+		t->priority = (int32_t)au_get_u32(&rb);
+		uint32_t state = au_get_u32(&rb);
+		t->retries = au_get_u32(&rb);
+		t->attempts = au_get_u32(&rb);
+		t->seq = au_get_u64(&rb);
+		t->enqueue_index = au_get_u64(&rb);
+		t->lease_id = au_get_u64(&rb);
+		t->token = au_get_u64(&rb);
+		t->node = au_get_u32(&rb);
+		t->node_inc = au_get_u32(&rb);
+		t->deadline_ns = (au_time)au_get_u64(&rb);
+		t->done_token = au_get_u64(&rb);
+		t->done_node = au_get_u32(&rb);
+		t->ckpt_round = au_get_u32(&rb);
+		bool blobs = get_blob(&rb, &t->payload, &t->payload_len, AU_TASKQ_PAYLOAD_MAX) &&
+			     get_blob(&rb, &t->result, &t->result_len, AU_TASKQ_RESULT_MAX) &&
+			     get_blob(&rb, &t->ckpt, &t->ckpt_len, AU_TASKQ_CKPT_MAX);
+		if (!blobs || rb.short_read || state > AU_TASK_DEAD || t->id == 0 ||
+		    g_tree_lookup(s->tasks, &t->id) || (state == AU_TASK_LEASED && t->node == 0)) {
+			free_task(t);
+			ok = false;
+			break;
+		}
+		t->state = (uint8_t)state;
+		s->counts[state]++;
+		g_tree_insert(s->tasks, &t->id, t);
+		if (state == AU_TASK_QUEUED)
+			queue_insert(s, t);
+		else if (state == AU_TASK_LEASED)
+			g_tree_insert(node_get(s, t->node)->leases, &t->id, t);
+	}
+	ok = ok && !rb.short_read && rb.pos == len;
+	if (!ok) {
+		au_taskq_free(s);
+		return false;
+	}
+	/* Swap the containers in. */
+	clear_state(q);
+	GTree *tt = q->tasks, *ta = q->affinity;
+	GPtrArray *tc = q->classes, *tn = q->nodes;
+	q->tasks = s->tasks;
+	q->affinity = s->affinity;
+	q->classes = s->classes;
+	q->nodes = s->nodes;
+	s->tasks = tt;
+	s->affinity = ta;
+	s->classes = tc;
+	s->nodes = tn;
+	memcpy(q->counts, s->counts, sizeof(q->counts));
+	q->next_seq = s->next_seq;
+	q->next_lease_id = s->next_lease_id;
+	q->chain = s->chain;
+	q->applied = s->applied;
+	au_taskq_free(s);
+	return true;
+}
+
+static void machine_restore(void *sm, const uint8_t *data, size_t len)
+{
+	struct au_taskq *q = sm;
+	if (!au_taskq_restore(q, data, len) && q->env)
+		au_trace(q->env, AU_TR_MODEL_BAD_MESSAGE, 0, (int64_t)len, -1);
+}
+
+/* ---- lifecycle and queries ------------------------------------------------------------ */
+
+struct au_taskq *au_taskq_new(const struct au_env *env)
+{
+	struct au_taskq *q = g_new0(struct au_taskq, 1);
+	q->env = env;
+	q->tasks = u64_tree(free_task);
+	q->affinity = u64_tree(g_free);
+	q->classes = g_ptr_array_new_with_free_func(free_cls);
+	q->nodes = g_ptr_array_new_with_free_func(free_node);
+	return q;
+}
+
+void au_taskq_attach(struct au_taskq *q, struct au_raft *raft)
+{
+	struct au_raft_machine m = {q, machine_apply, machine_snapshot, machine_restore};
+	au_raft_register_machine(raft, AU_TASKQ_MACHINE, &m);
+}
+
+void au_taskq_free(struct au_taskq *q)
+{
+	if (!q)
+		return;
+	g_ptr_array_free(q->classes, TRUE);
+	g_ptr_array_free(q->nodes, TRUE);
+	g_tree_destroy(q->tasks);
+	g_tree_destroy(q->affinity);
+	g_free(q);
+}
+
+int au_taskq_observe(struct au_taskq *q, au_taskq_observer fn, void *ctx)
+{
+	if (q->n_obs == AU_TASKQ_MAX_OBSERVERS)
+		return -AU_ENOMEM;
+	q->obs[q->n_obs].fn = fn;
+	q->obs[q->n_obs].ctx = ctx;
+	q->n_obs++;
+	return 0;
+}
+
+const struct au_task *au_taskq_get(const struct au_taskq *q, uint64_t id)
+{
+	return g_tree_lookup(q->tasks, &id);
+}
+
+void au_taskq_counts(const struct au_taskq *q, uint64_t counts[4])
+{
+	memcpy(counts, q->counts, sizeof(q->counts));
+}
+
+uint32_t au_taskq_node_leases(const struct au_taskq *q, au_node_id node)
+{
+	const struct nodeinfo *n = node_peek(q, node);
+	return n ? (uint32_t)g_tree_nnodes(n->leases) : 0;
+}
+
+bool au_taskq_node_dead(const struct au_taskq *q, au_node_id node)
+{
+	const struct nodeinfo *n = node_peek(q, node);
+	return n && n->dead;
+}
+
+bool au_taskq_node_draining(const struct au_taskq *q, au_node_id node)
+{
+	const struct nodeinfo *n = node_peek(q, node);
+	return n && n->draining;
+}
+
+uint32_t au_taskq_node_inc(const struct au_taskq *q, au_node_id node)
+{
+	const struct nodeinfo *n = node_peek(q, node);
+	return n ? n->inc : 0;
+}
+
+int32_t au_taskq_affinity(const struct au_taskq *q, au_node_id node, uint32_t topic)
+{
+	return affinity_of(q, node, topic);
+}
+
+struct each_ctx {
+	bool (*fn)(void *ctx, const struct au_task *t);
+	void *ctx;
+};
+
+static gboolean each_cb(gpointer k, gpointer v, gpointer data)
+{
+	(void)k;
+	struct each_ctx *e = data;
+	return !e->fn(e->ctx, v);
+}
+
+void au_taskq_each_lease(const struct au_taskq *q, bool (*fn)(void *ctx, const struct au_task *t),
+			 void *ctx)
+{
+	struct each_ctx e = {fn, ctx};
+	for (guint i = 0; i < q->nodes->len; i++) {
+		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
+		if (!n)
+			continue;
+		bool stopped = false;
+		for (GTreeNode *it = g_tree_node_first(n->leases); it && !stopped;
+		     it = g_tree_node_next(it))
+			stopped = each_cb(NULL, g_tree_node_value(it), &e);
+		if (stopped)
+			return;
+	}
+}
+
+void au_taskq_each(const struct au_taskq *q, bool (*fn)(void *ctx, const struct au_task *t),
+		   void *ctx)
+{
+	struct each_ctx e = {fn, ctx};
+	g_tree_foreach(q->tasks, each_cb, &e);
+}
+
+uint64_t au_taskq_chain(const struct au_taskq *q) { return q->chain; }
+uint64_t au_taskq_applied_index(const struct au_taskq *q) { return q->applied; }
+
+/* ---- batches ------------------------------------------------------------------------- */
+
+void au_taskq_batch_init(struct au_taskq_batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	au_taskq_batch_reset(b);
+}
+
+void au_taskq_batch_reset(struct au_taskq_batch *b)
+{
+	if (b->cap < 64) {
+		b->cap = 1024;
+		b->buf = g_realloc(b->buf, b->cap);
+	}
+	memset(b->buf, 0, 4);
+	b->len = 4;
+	b->ops = 0;
+}
+
+void au_taskq_batch_free(struct au_taskq_batch *b)
+{
+	g_free(b->buf);
+	memset(b, 0, sizeof(*b));
+}
+
+int au_taskq_batch_append(struct au_taskq_batch *b, uint8_t code, const void *body, size_t len)
+{
+	if (len > UINT32_MAX / 2)
+		return -AU_EINVAL;
+	size_t need = b->len + 5 + len;
+	if (need > b->cap) {
+		while (b->cap < need)
+			b->cap *= 2;
+		b->buf = g_realloc(b->buf, b->cap);
+	}
+	b->buf[b->len] = code;
+	for (int i = 0; i < 4; i++)
+		b->buf[b->len + 1 + i] = (uint8_t)(len >> (8 * i));
+	if (len)
+		memcpy(b->buf + b->len + 5, body, len);
+	b->len = need;
+	b->ops++;
+	for (int i = 0; i < 4; i++)
+		b->buf[i] = (uint8_t)(b->ops >> (8 * i));
+	return 0;
+}
+
+int au_taskq_add_enqueue(struct au_taskq_batch *b, const struct au_task_spec *t)
+{
+	if (t->id == 0 || t->rounds == 0 || t->payload_len > AU_TASKQ_PAYLOAD_MAX ||
+	    (t->payload_len && !t->payload))
+		return -AU_EINVAL;
+	uint8_t buf[64 + AU_TASKQ_PAYLOAD_MAX];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u64(&w, t->id);
+	au_put_u32(&w, t->kind);
+	au_put_u32(&w, t->topic);
+	au_put_u32(&w, (uint32_t)t->priority);
+	au_put_u32(&w, t->caps);
+	au_put_u32(&w, t->max_retries);
+	au_put_u32(&w, t->rounds);
+	au_put_u32(&w, t->payload_len);
+	au_put_bytes(&w, t->payload, t->payload_len);
+	return au_taskq_batch_append(b, OP_ENQ, buf, w.len);
+}
+
+int au_taskq_add_lease(struct au_taskq_batch *b, au_node_id node, uint32_t inc, uint32_t caps,
+		       uint32_t want, au_time deadline_ns)
+{
+	uint8_t buf[32];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u32(&w, node);
+	au_put_u32(&w, inc);
+	au_put_u32(&w, caps);
+	au_put_u32(&w, want);
+	au_put_u64(&w, (uint64_t)deadline_ns);
+	return au_taskq_batch_append(b, OP_LEASE, buf, w.len);
+}
+
+int au_taskq_add_renew(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token,
+		       au_time deadline_ns)
+{
+	uint8_t buf[32];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u32(&w, node);
+	au_put_u64(&w, id);
+	au_put_u64(&w, token);
+	au_put_u64(&w, (uint64_t)deadline_ns);
+	return au_taskq_batch_append(b, OP_RENEW, buf, w.len);
+}
+
+static int add_with_data(struct au_taskq_batch *b, uint8_t code, au_node_id node, uint64_t id,
+			 uint64_t token, const uint32_t *round, const uint8_t *data, uint32_t len,
+			 uint32_t max)
+{
+	if (len > max || (len && !data))
+		return -AU_EINVAL;
+	uint8_t *buf = g_malloc(32 + len);
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, 32 + len);
+	au_put_u32(&w, node);
+	au_put_u64(&w, id);
+	au_put_u64(&w, token);
+	if (round)
+		au_put_u32(&w, *round);
+	au_put_u32(&w, len);
+	au_put_bytes(&w, data, len);
+	int rc = au_taskq_batch_append(b, code, buf, w.len);
+	g_free(buf);
+	return rc;
+}
+
+int au_taskq_add_ack(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token,
+		     const uint8_t *result, uint32_t len)
+{
+	return add_with_data(b, OP_ACK, node, id, token, NULL, result, len, AU_TASKQ_RESULT_MAX);
+}
+
+int au_taskq_add_checkpoint(struct au_taskq_batch *b, au_node_id node, uint64_t id,
+			    uint64_t token, uint32_t round, const uint8_t *data, uint32_t len)
+{
+	return add_with_data(b, OP_CKPT, node, id, token, &round, data, len, AU_TASKQ_CKPT_MAX);
+}
+
+static int add_node_id_token(struct au_taskq_batch *b, uint8_t code, au_node_id node, uint64_t id,
+			     uint64_t token, int flag)
+{
+	uint8_t buf[32];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u32(&w, node);
+	au_put_u64(&w, id);
+	au_put_u64(&w, token);
+	if (flag >= 0)
+		au_put_u8(&w, (uint8_t)flag);
+	return au_taskq_batch_append(b, code, buf, w.len);
+}
+
+int au_taskq_add_nack(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token,
+		      bool requeue)
+{
+	return add_node_id_token(b, OP_NACK, node, id, token, requeue ? 1 : 0);
+}
+
+int au_taskq_add_release(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token)
+{
+	return add_node_id_token(b, OP_RELEASE, node, id, token, -1);
+}
+
+int au_taskq_add_expire(struct au_taskq_batch *b, uint64_t id, uint64_t token)
+{
+	uint8_t buf[16];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u64(&w, id);
+	au_put_u64(&w, token);
+	return au_taskq_batch_append(b, OP_EXPIRE, buf, w.len);
+}
+
+int au_taskq_add_node(struct au_taskq_batch *b, au_node_id node, enum au_taskq_node_op op)
+{
+	if ((unsigned)op > AU_TASKQ_NODE_RESUME)
+		return -AU_EINVAL;
+	uint8_t buf[8];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u32(&w, node);
+	au_put_u8(&w, (uint8_t)op);
+	return au_taskq_batch_append(b, OP_NODE, buf, w.len);
+}

@@ -1,0 +1,228 @@
+/* taskq.h — the replicated task queue: a Raft state machine (machine id
+ * AU_TASKQ_MACHINE) holding every task, its lease, retries, dead letters,
+ * checkpoints, per-node drain/death marks and topic affinity.
+ *
+ * Everything here is pure and deterministic: the state changes only by
+ * applying committed commands, in log order, identically on every node.
+ * Commands are batches of operations (enqueue, lease, renew, ack, nack,
+ * release, expire, checkpoint, node) built with au_taskq_batch_* and
+ * submitted by the leader's orchestrator (orchestrator.h) through
+ * au_raft_submit — many operations per log entry, so throughput is set by
+ * Raft's commit batching, not by per-task round trips.
+ *
+ * Time: the queue never reads a clock.  A lease's deadline is a number the
+ * leader wrote into the command (its own clock + the visibility timeout);
+ * expiry is an `expire` operation the leader proposes when its clock passes
+ * that deadline.  Followers never judge time, so every replica agrees on
+ * when a lease ended — it ended at the log position of its expire.  Safety
+ * never depends on any clock: every ack and checkpoint carries the lease's
+ * fencing token and is accepted only if it matches the task's current
+ * lease at that log position.  A skewed clock can make the leader expire a
+ * lease early or late (wasted work or a slower retry), never accept two
+ * results for one task or a result from a stale holder.
+ *
+ * Fencing tokens are (log index << 16 | k) for the k-th grant of that entry:
+ * unique and increasing along the log across every task and every leader.
+ *
+ * Supervisors (the workload generator, RQML) read this state on any node,
+ * subscribe to what applying commands does with au_taskq_observe (called on
+ * every replica, in log order — act on it only where au_raft_is_leader),
+ * and enqueue through au_orch_enqueue (orchestrator.h).
+ */
+#ifndef AU_TASKQ_H
+#define AU_TASKQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "env.h"
+
+#define AU_TASKQ_MACHINE 2u          /* Raft machine id (kv uses 1) */
+#define AU_TASKQ_PAYLOAD_MAX 4096u   /* bytes of a task's payload */
+#define AU_TASKQ_RESULT_MAX 1024u    /* bytes of an ack's result */
+#define AU_TASKQ_CKPT_MAX 4096u      /* bytes of a checkpoint */
+#define AU_TASKQ_BATCH_MAX 28000u    /* bytes of one command (a Raft entry) */
+#define AU_TASKQ_GRANTS_MAX 65535u   /* leases granted by one command */
+#define AU_TASKQ_MAX_OBSERVERS 4u
+
+enum au_task_state {
+	AU_TASK_QUEUED, /* waiting for a worker */
+	AU_TASK_LEASED, /* a worker holds a lease on it */
+	AU_TASK_DONE,   /* a result was accepted (exactly once) */
+	AU_TASK_DEAD,   /* dead letter: retries exhausted or nacked for good */
+};
+
+/* What a submitter says about a task. */
+struct au_task_spec {
+	uint64_t id;          /* unique, nonzero; enqueueing an id again is a no-op */
+	uint32_t kind;        /* which executor runs it (0: the synthetic one) */
+	uint32_t topic;       /* for affinity and per-topic FIFO order */
+	int32_t priority;     /* higher runs first */
+	uint32_t caps;        /* capability bits a worker must have all of */
+	uint32_t max_retries; /* failed attempts tolerated before the dead letter */
+	uint32_t rounds;      /* >= 1: checkpointed rounds the task runs in */
+	const uint8_t *payload; /* opaque to the queue */
+	uint32_t payload_len;   /* <= AU_TASKQ_PAYLOAD_MAX */
+};
+
+/* A task as the queue holds it (read-only for everyone but taskq.c). */
+struct au_task {
+	uint64_t id;
+	uint32_t kind, topic, caps, max_retries, rounds;
+	int32_t priority;
+	uint8_t state;        /* enum au_task_state */
+	uint32_t retries;     /* failed attempts: expiries, nacks, holder deaths */
+	uint32_t attempts;    /* leases granted */
+	uint64_t seq;         /* enqueue order: FIFO within (priority, topic) */
+	uint64_t enqueue_index; /* log index of the enqueue */
+	/* The current lease (LEASED) or the last one. */
+	uint64_t lease_id;
+	uint64_t token;       /* fencing token */
+	au_node_id node;      /* holder */
+	uint32_t node_inc;    /* holder's incarnation (boot count) */
+	au_time deadline_ns;  /* on the clock of the leader that wrote it */
+	/* Accepted result (DONE). */
+	uint64_t done_token;
+	au_node_id done_node;
+	uint8_t *payload, *result, *ckpt;
+	uint32_t payload_len, result_len, ckpt_len;
+	uint32_t ckpt_round;  /* rounds completed per the newest logged checkpoint */
+};
+
+/* What applying a command did, for observers. */
+enum au_taskq_event_type {
+	AU_TASKQ_EV_ENQUEUED,    /* task */
+	AU_TASKQ_EV_GRANTED,     /* task, node, token: a lease */
+	AU_TASKQ_EV_LEASE_DONE,  /* node, want, granted: a lease request was served */
+	AU_TASKQ_EV_RENEWED,     /* task, node, token: deadline extended */
+	AU_TASKQ_EV_RENEW_LOST,  /* node, token (task may be NULL): not its lease any more */
+	AU_TASKQ_EV_ACKED,       /* task, node, token: result accepted, task DONE */
+	AU_TASKQ_EV_ACK_STALE,   /* node, token (task may be NULL): ack rejected */
+	AU_TASKQ_EV_NACKED,      /* task, node, token */
+	AU_TASKQ_EV_RELEASED,    /* task, node, token: handed back unrun, no retry counted */
+	AU_TASKQ_EV_EXPIRED,     /* task, node, token, reason (enum au_taskq_end) */
+	AU_TASKQ_EV_DEAD_LETTER, /* task */
+	AU_TASKQ_EV_CHECKPOINT,  /* task, node, token, round: accepted */
+	AU_TASKQ_EV_CKPT_STALE,  /* node, token: rejected */
+	AU_TASKQ_EV_NODE,        /* node, node_op (enum au_taskq_node_op) */
+};
+
+/* Why a lease ended without a result. */
+enum au_taskq_end {
+	AU_TASKQ_END_TIMEOUT = 0,  /* the leader's clock passed the deadline */
+	AU_TASKQ_END_NODE_DEAD = 1, /* the holder was declared dead (SWIM) */
+	AU_TASKQ_END_REBOOT = 2,   /* the holder came back with a newer incarnation */
+};
+
+/* Node marks. */
+enum au_taskq_node_op {
+	AU_TASKQ_NODE_ALIVE = 0,  /* clears dead */
+	AU_TASKQ_NODE_DEAD = 1,   /* reclaims its leases; no leases until alive */
+	AU_TASKQ_NODE_DRAIN = 2,  /* no new leases; running ones finish */
+	AU_TASKQ_NODE_RESUME = 3, /* clears drain */
+};
+
+struct au_taskq_event {
+	enum au_taskq_event_type type;
+	uint64_t index;            /* log index of the command */
+	const struct au_task *task; /* NULL where noted */
+	au_node_id node;
+	uint64_t token;
+	uint32_t want, granted;    /* LEASE_DONE */
+	uint32_t round;            /* CHECKPOINT */
+	uint32_t reason;           /* EXPIRED: enum au_taskq_end; NODE: enum au_taskq_node_op */
+};
+
+typedef void (*au_taskq_observer)(void *ctx, const struct au_taskq_event *ev);
+
+struct au_taskq;
+struct au_raft;
+
+/* A queue replica.  `env` is used for traces only (TASKQ_* kinds), never
+ * for time or randomness.  au_taskq_attach registers it with the local
+ * Raft as machine AU_TASKQ_MACHINE (restoring a recovered snapshot). */
+struct au_taskq *au_taskq_new(const struct au_env *env);
+void au_taskq_attach(struct au_taskq *q, struct au_raft *raft);
+void au_taskq_free(struct au_taskq *q);
+
+/* Subscribe to apply effects (at most AU_TASKQ_MAX_OBSERVERS); 0 or
+ * -AU_ENOMEM. */
+int au_taskq_observe(struct au_taskq *q, au_taskq_observer fn, void *ctx);
+
+/* ---- reading the state (any replica; reflects what it applied) ---------- */
+
+const struct au_task *au_taskq_get(const struct au_taskq *q, uint64_t id);
+/* Tasks per state (index by enum au_task_state). */
+void au_taskq_counts(const struct au_taskq *q, uint64_t counts[4]);
+/* Leases held by `node`. */
+uint32_t au_taskq_node_leases(const struct au_taskq *q, au_node_id node);
+bool au_taskq_node_dead(const struct au_taskq *q, au_node_id node);
+bool au_taskq_node_draining(const struct au_taskq *q, au_node_id node);
+/* Newest incarnation the queue has seen from `node` (0: none). */
+uint32_t au_taskq_node_inc(const struct au_taskq *q, au_node_id node);
+/* Affinity score of (node, topic): successes raise it, failures lower it. */
+int32_t au_taskq_affinity(const struct au_taskq *q, au_node_id node, uint32_t topic);
+/* Call fn for every leased task, in (node, id) order; stops early if fn
+ * returns false. */
+void au_taskq_each_lease(const struct au_taskq *q, bool (*fn)(void *ctx, const struct au_task *t),
+			 void *ctx);
+/* Call fn for every task in id order; stops early if fn returns false. */
+void au_taskq_each(const struct au_taskq *q, bool (*fn)(void *ctx, const struct au_task *t),
+		   void *ctx);
+/* Hash of every effect applied so far (equal on replicas at equal index). */
+uint64_t au_taskq_chain(const struct au_taskq *q);
+uint64_t au_taskq_applied_index(const struct au_taskq *q);
+
+/* ---- building commands ------------------------------------------------------
+ * A batch is a growing buffer of operations; au_taskq_batch_len gives its
+ * encoded size (submit it as one command when it nears
+ * AU_TASKQ_BATCH_MAX).  Every add returns 0 or -AU_EINVAL (bad sizes). */
+
+struct au_taskq_batch {
+	uint8_t *buf;
+	size_t len, cap;
+	uint32_t ops;
+};
+
+void au_taskq_batch_init(struct au_taskq_batch *b);
+void au_taskq_batch_reset(struct au_taskq_batch *b);
+void au_taskq_batch_free(struct au_taskq_batch *b);
+static inline size_t au_taskq_batch_len(const struct au_taskq_batch *b) { return b->len; }
+
+/* Append one raw operation (for other machines that share the batch
+ * format, such as lock.c). */
+int au_taskq_batch_append(struct au_taskq_batch *b, uint8_t code, const void *body, size_t len);
+
+int au_taskq_add_enqueue(struct au_taskq_batch *b, const struct au_task_spec *t);
+/* Lease up to `want` tasks whose caps are all in `caps` to (node, inc),
+ * each until `deadline_ns` (the proposing leader's clock). */
+int au_taskq_add_lease(struct au_taskq_batch *b, au_node_id node, uint32_t inc, uint32_t caps,
+		       uint32_t want, au_time deadline_ns);
+/* Extend the lease `token` on task `id` held by `node` to `deadline_ns`. */
+int au_taskq_add_renew(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token,
+		       au_time deadline_ns);
+int au_taskq_add_ack(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token,
+		     const uint8_t *result, uint32_t len);
+/* A failed attempt: requeue (counts a retry) or dead-letter at once. */
+int au_taskq_add_nack(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token,
+		      bool requeue);
+/* Hand a lease back unrun (no retry counted). */
+int au_taskq_add_release(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token);
+/* Leader only: the lease `token` is past its deadline (reason
+ * AU_TASKQ_END_TIMEOUT). */
+int au_taskq_add_expire(struct au_taskq_batch *b, uint64_t id, uint64_t token);
+/* `round` rounds of task `id` are done; `data` resumes it from there. */
+int au_taskq_add_checkpoint(struct au_taskq_batch *b, au_node_id node, uint64_t id,
+			    uint64_t token, uint32_t round, const uint8_t *data, uint32_t len);
+int au_taskq_add_node(struct au_taskq_batch *b, au_node_id node, enum au_taskq_node_op op);
+
+/* Apply one encoded command directly (tests; Raft calls it through the
+ * registered machine).  Returns the number of operations applied, or
+ * -AU_ECORRUPT if the command is malformed (then nothing was applied). */
+int au_taskq_apply(struct au_taskq *q, uint64_t index, const uint8_t *cmd, size_t len);
+/* Whole state as bytes (malloc'd) and back (false: corrupt, state kept). */
+size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out);
+bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len);
+
+#endif
