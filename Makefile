@@ -32,7 +32,7 @@ TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
               python3-h5py python3-numpy python3-matplotlib hdf5-tools
 
-.PHONY: all deps test test-all asan valgrind bench install clean help run mutants
+.PHONY: all deps test test-all asan valgrind bench install clean help run mutants chaos
 
 all: $(BUILD)/aureon-sim
 
@@ -46,6 +46,7 @@ help:
 	@echo "make valgrind   the test suites under valgrind"
 	@echo "make bench      PHOLD vs a bare heap, trace overhead, Raft endurance and sweep timing"
 	@echo "make mutants    build each planted bug and show a check catches it"
+	@echo "make chaos      seeded chaos sweep: 10,000 seeds of scenarios/chaos-raft.ini"
 	@echo "make install PREFIX=/usr/local   install aureon-sim and the scenarios"
 	@echo "make clean      remove build outputs"
 
@@ -110,6 +111,15 @@ valgrind: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim
 # check fails: proof that the checkers are not vacuous.
 mutants: deps
 	tests/mutants.sh
+
+# Seeded chaos sweep (README: Chaos sweeps).  CHAOS_SEEDS, CHAOS_JOBS and
+# CHAOS_SCENARIO override; reproducers and junit.xml land in build/chaos/.
+CHAOS_SEEDS    ?= 1-10000
+CHAOS_JOBS     ?= 2
+CHAOS_SCENARIO ?= scenarios/chaos-raft.ini
+chaos: deps $(BUILD)/aureon-sim
+	$(BUILD)/aureon-sim chaos $(CHAOS_SCENARIO) --seeds $(CHAOS_SEEDS) --jobs $(CHAOS_JOBS) \
+	  --check-determinism --out $(BUILD)/chaos --junit $(BUILD)/chaos/junit.xml
 
 bench: deps $(BUILD)/aureon-sim $(BUILD)/phold_min
 	bench/run.sh $(BUILD)

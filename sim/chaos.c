@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../models/pcg32.h"
+#include "../models/raft.h"
 
 static const char *const kind_names[AU_CK_COUNT_] = {
 	[AU_CK_CRASH] = "crash",
@@ -34,10 +35,12 @@ static const char *const kind_names[AU_CK_COUNT_] = {
 	[AU_CK_TRANSFER_LEADER] = "transfer_leader",
 	[AU_CK_ADD_VOTER] = "add_voter",
 	[AU_CK_REMOVE_VOTER] = "remove_voter",
+	[AU_CK_ELECTION_CHURN] = "election_churn",
 };
 
 #define RAFT_KINDS                                                                     \
-	((1u << AU_CK_TRANSFER_LEADER) | (1u << AU_CK_ADD_VOTER) | (1u << AU_CK_REMOVE_VOTER))
+	((1u << AU_CK_TRANSFER_LEADER) | (1u << AU_CK_ADD_VOTER) | (1u << AU_CK_REMOVE_VOTER) | \
+	 (1u << AU_CK_ELECTION_CHURN))
 #define ALL_KINDS ((1u << AU_CK_COUNT_) - 1u)
 
 const char *au_chaos_kind_name(enum au_chaos_kind k)
@@ -113,6 +116,7 @@ struct gen {
 	au_time lo, hi;         /* `at` in [lo, hi); lasting faults end by hi */
 	au_time len_lo, len_hi; /* lasting fault lengths */
 	uint32_t rate_hi;       /* thousandths */
+	au_time el_lo, el_hi;   /* Raft's election timeout range (for election_churn) */
 	GArray *faults;         /* struct au_fault */
 	GArray *kinds;          /* uint8_t */
 	GArray **busy;          /* per server: struct span of explicit crash/pause */
@@ -315,6 +319,64 @@ static void gen_partition(struct gen *g, au_time at, bool oneway)
 	g_free(order);
 }
 
+/* Trouble aimed at the moments Raft is most fragile: the leader crashes,
+ * and while the next election runs (its timing taken from the scenario's
+ * election timeout) voters crash and come back within milliseconds, so a
+ * vote or entry that was answered before it was durable is lost; or, with
+ * membership kinds on, a configuration change starts, its leader dies a
+ * few milliseconds later, and changes are requested again just as the
+ * next leader is likely to have won — before it committed anything of its
+ * term.  These are the orders of events the Raft paper's Figure 8 and
+ * Ongaro's 2015 membership bug need; spreading faults uniformly in time
+ * almost never produces them. */
+static uint32_t gen_churn(struct gen *g, au_time at, uint32_t room, uint32_t enabled)
+{
+	uint32_t used = 0;
+	bool membership = (enabled & ((1u << AU_CK_REMOVE_VOTER) | (1u << AU_CK_ADD_VOTER))) &&
+			  room >= 3 && chance(g, 50);
+	struct au_fault *f;
+	au_time t = at;
+	if (membership) {
+		bool add = (enabled & (1u << AU_CK_ADD_VOTER)) &&
+			   (!(enabled & (1u << AU_CK_REMOVE_VOTER)) || chance(g, 50));
+		f = add_fault(g, AU_CK_ELECTION_CHURN, add ? AU_FAULT_ADD_VOTER : AU_FAULT_REMOVE_VOTER, t);
+		f->target = (struct au_target){AU_TARGET_NODE, any_node(g)};
+		used++;
+		t += time_in(g, AU_NS_PER_MS, 5 * AU_NS_PER_MS);
+	}
+	if (t + g->el_lo >= g->hi)
+		return used;
+	f = add_fault(g, AU_CK_ELECTION_CHURN, AU_FAULT_CRASH, t);
+	f->target.kind = AU_TARGET_LEADER;
+	f->restart_after = time_in(g, AU_NS_PER_MS, 2 * g->el_hi);
+	if (t + f->restart_after > g->hi)
+		f->restart_after = g->hi - t;
+	used++;
+	uint32_t follow = 1 + below(g, 3);
+	for (uint32_t i = 0; i < follow && used < room; i++) {
+		au_time when = t + time_in(g, g->el_lo / 2, 2 * g->el_hi);
+		if (when + 2 * AU_NS_PER_MS > g->hi)
+			break;
+		if (membership) {
+			/* Another change, as the next leader is likely to have won. */
+			bool add = (enabled & (1u << AU_CK_ADD_VOTER)) &&
+				   (!(enabled & (1u << AU_CK_REMOVE_VOTER)) || chance(g, 50));
+			f = add_fault(g, AU_CK_ELECTION_CHURN, add ? AU_FAULT_ADD_VOTER : AU_FAULT_REMOVE_VOTER,
+				      when);
+			f->target = (struct au_target){AU_TARGET_NODE, any_node(g)};
+		} else {
+			/* A voter down for a moment, mid-election. */
+			f = add_fault(g, AU_CK_ELECTION_CHURN, AU_FAULT_CRASH, when);
+			f->target.kind = chance(g, 25) ? AU_TARGET_LEADER : AU_TARGET_RANDOM;
+			f->restart_after = time_in(g, AU_NS_PER_MS, g->el_lo);
+			if (when + f->restart_after > g->hi)
+				f->restart_after = g->hi - when;
+		}
+		used++;
+	}
+	return used;
+}
+
 /* One incident of `kind` at `at`, using at most `room` fault groups.
  * Returns the groups used (0 if the kind could not be placed). */
 static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at, uint32_t room,
@@ -434,6 +496,8 @@ static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at,
 		}
 		return 1;
 	}
+	case AU_CK_ELECTION_CHURN:
+		return gen_churn(g, at, room, enabled);
 	case AU_CK_COUNT_:
 		break;
 	}
@@ -462,6 +526,14 @@ struct au_chaos_plan *au_chaos_plan_new(const struct au_scenario *sc, uint64_t s
 	for (uint32_t n = 0; n <= g.servers; n++)
 		g.busy[n] = g_array_new(FALSE, FALSE, sizeof(struct span));
 	mark_scenario_faults(&g);
+	g.el_lo = 150 * AU_NS_PER_MS;
+	g.el_hi = 300 * AU_NS_PER_MS;
+	for (uint32_t i = 0; i < sc->n_services; i++)
+		if (strcmp(sc->services[i]->name, "raft") == 0 && sc->service_config[i]) {
+			const struct au_raft_config *rc = sc->service_config[i];
+			g.el_lo = rc->election_lo_ns;
+			g.el_hi = rc->election_hi_ns;
+		}
 
 	struct au_chaos_plan *plan = g_new0(struct au_chaos_plan, 1);
 	plan->seed = seed;

@@ -102,6 +102,13 @@ static const char *const combo_names[CB_COUNT_] = {
 	[CB_OVERLAPPING_FAULTS] = "two lasting faults overlapped",
 };
 
+/* Situations that only Raft produces (not listed for other services). */
+#define RAFT_COMBOS                                                                    \
+	((1u << CB_LEADER_CRASH) | (1u << CB_LEADER_CRASH_MEMBERSHIP) |                \
+	 (1u << CB_LEADER_MINORITY) | (1u << CB_LEADER_PAUSED) | (1u << CB_LEADER_SKEWED) | \
+	 (1u << CB_MEMBERSHIP_CHANGE) | (1u << CB_TRANSFER) | (1u << CB_SNAPSHOT_INSTALL) | \
+	 (1u << CB_BAD_DISK_RECORD))
+
 /* ---- jobs and results ---------------------------------------------------- */
 
 enum job_type { JOB_RUN = 1, JOB_RERUN, JOB_DIAG, JOB_SHRINK };
@@ -1102,8 +1109,17 @@ static void tally(const struct sweep *S, struct totals *T)
 			  S->R->check_names);
 }
 
+static bool runs_raft(const struct au_scenario *sc)
+{
+	for (uint32_t i = 0; i < sc->n_services; i++)
+		if (strcmp(sc->services[i]->name, "raft") == 0)
+			return true;
+	return false;
+}
+
 static void print_coverage(const struct sweep *S, const struct totals *T, uint32_t kinds_allowed)
 {
+	bool raft = runs_raft(S->R->sc);
 	printf("coverage over %u runs (blind spots marked <-- never)\n", S->n);
 	printf("  %-18s %8s %8s %8s\n", "fault kind", "enabled", "planned", "applied");
 	for (int k = 0; k < AU_CK_COUNT_; k++) {
@@ -1114,8 +1130,13 @@ static void print_coverage(const struct sweep *S, const struct totals *T, uint32
 	}
 	printf("  %-48s %8s\n", "situation", "runs");
 	for (int c = 0; c < CB_COUNT_; c++)
-		printf("  %-48s %8u%s\n", combo_names[c], T->combos[c], T->combos[c] ? "" : "  <-- never");
-	printf("  %-18s %8s %8s\n", "check", "ran", "failed");
+		if (raft || !(RAFT_COMBOS & (1u << c)))
+			printf("  %-48s %8u%s\n", combo_names[c], T->combos[c],
+			       T->combos[c] ? "" : "  <-- never");
+	if (S->R->n_check_names == 0)
+		printf("  (no checker runs for these services)\n");
+	else
+		printf("  %-18s %8s %8s\n", "check", "ran", "failed");
 	for (uint32_t i = 0; i < S->R->n_check_names; i++) {
 		uint32_t c = T->order[i];
 		printf("  %-18s %8u %8u\n", S->R->check_names[c], T->ran[c], T->failed[c]);
@@ -1484,10 +1505,14 @@ int au_chaos_main(int argc, char **argv)
 			first = false;
 		}
 		g_string_append(o, "}, \"situations\": {");
+		first = true;
 		for (int c = 0; c < CB_COUNT_; c++) {
-			g_string_append(o, c ? ", " : "");
+			if (!runs_raft(sc) && (RAFT_COMBOS & (1u << c)))
+				continue;
+			g_string_append(o, first ? "" : ", ");
 			json_str(o, combo_names[c]);
 			g_string_append_printf(o, ": %u", T.combos[c]);
+			first = false;
 		}
 		g_string_append(o, "}, \"checks\": {");
 		for (uint32_t i = 0; i < R.n_check_names; i++) {

@@ -499,7 +499,9 @@ static bool shrink_workload(struct shrinker *S)
 	bool changed = false;
 	for (uint32_t i = 0; i < n && !over_budget(S); i++) {
 		uint64_t v = knob_value(S->best, &kb[i]);
-		uint64_t floor = kb[i].key->min;
+		/* Never down to no clients at all: a run without workload fails
+		 * liveness and history checks for reasons of its own. */
+		uint64_t floor = kb[i].key->min > 0 ? kb[i].key->min : 1;
 		if (v <= floor)
 			continue;
 		/* Straight to the minimum; else halve while it keeps failing. */
