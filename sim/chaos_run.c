@@ -134,6 +134,7 @@ struct result {
 	uint8_t check_failed[MAX_CHECKS];
 	struct au_shrink_stats shrink;
 	int32_t shrink_rc;
+	double cpu_s; /* CPU time the worker spent on this job */
 	char message[200]; /* JOB_SHRINK / JOB_DIAG: a file written, or why not */
 };
 _Static_assert(sizeof(struct result) <= 4096, "one atomic pipe write");
@@ -506,6 +507,8 @@ static void worker_main(const struct runner *R, int in, int out)
 {
 	struct job j;
 	while (read_all(in, &j, sizeof(j))) {
+		struct timespec c0, c1;
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 		struct result *res = g_new0(struct result, 1);
 		res->type = j.type;
 		res->index = j.index;
@@ -530,6 +533,8 @@ static void worker_main(const struct runner *R, int in, int out)
 		default:
 			break;
 		}
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+		res->cpu_s = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
 		bool ok = write_all(out, res, sizeof(*res));
 		g_free(res);
 		if (!ok)
@@ -816,6 +821,7 @@ struct sweep {
 	struct seed_rec *recs;
 	uint32_t n;
 	uint32_t done, failed;
+	double cpu_s; /* workers' CPU time on the seeds (phase 1) */
 	uint32_t emitted; /* results printed in seed order up to here */
 	double t0;
 	bool progress, json, tty_out;
@@ -956,6 +962,7 @@ static void on_run_result(void *ctx, const struct result *res)
 	struct sweep *S = ctx;
 	struct seed_rec *r = &S->recs[res->index];
 	r->done = true;
+	S->cpu_s += res->cpu_s;
 	r->rc = (int8_t)res->rc;
 	r->enabled = res->enabled;
 	r->planned = res->planned;
@@ -1424,9 +1431,11 @@ int au_chaos_main(int argc, char **argv)
 		json_str(o, path);
 		g_string_append_printf(o, ", \"mode\": \"%s\", \"seeds_run\": %u, \"failed\": %u, \"jobs\": %u"
 				       ", \"shard\": \"%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT "\""
-				       ", \"wall_s\": %.3f, \"seeds_per_minute\": %.1f",
+				       ", \"wall_s\": %.3f, \"seeds_per_minute\": %.1f"
+				       ", \"cpu_s\": %.3f, \"cpu_ms_per_seed\": %.2f",
 				       sc->chaos.mode == AU_CHAOS_UNRESTRICTED ? "unrestricted" : "swarm",
-				       S.n, S.failed, (uint32_t)jobs, shard_k, shard_n, sweep_wall, per_min);
+				       S.n, S.failed, (uint32_t)jobs, shard_k, shard_n, sweep_wall, per_min,
+				       S.cpu_s, S.cpu_s * 1000.0 / S.n);
 		g_string_append(o, ", \"failures_per_check\": {");
 		GHashTable *per = g_hash_table_new(g_str_hash, g_str_equal);
 		GPtrArray *order = g_ptr_array_new();
@@ -1527,8 +1536,10 @@ int au_chaos_main(int argc, char **argv)
 		fputs(o->str, stdout);
 		g_string_free(o, TRUE);
 	} else {
-		printf("chaos: %s: %u seeds in %.1f s (%u workers, %.0f seeds/min): %u passed, %u failed",
-		       sc->name, S.n, sweep_wall, (uint32_t)jobs, per_min, S.n - S.failed, S.failed);
+		printf("chaos: %s: %u seeds in %.1f s (%u workers, %.0f seeds/min, %.1f ms CPU per seed): "
+		       "%u passed, %u failed",
+		       sc->name, S.n, sweep_wall, (uint32_t)jobs, per_min, S.cpu_s * 1000.0 / S.n,
+		       S.n - S.failed, S.failed);
 		if (S.failed) {
 			printf(" (");
 			bool first = true;
