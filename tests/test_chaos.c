@@ -334,17 +334,21 @@ START_TEST(reproducer_replays_and_shrinks)
 	g_autofree char *d = tmp_dir();
 	g_autofree char *sc = write_tmp(d, "live.ini", impossible_liveness);
 	char *out = NULL;
-	g_autofree char *args = g_strdup_printf("chaos %s --seeds 2 --jobs 1 --json --out %s --shrink-time 20",
-						sc, d);
+	/* The first failing seed of 1-20 is replayed and shrunk. */
+	g_autofree char *args = g_strdup_printf("chaos %s --seeds 1-20 --jobs 2 --json --out %s "
+						"--shrink 1 --shrink-time 20", sc, d);
 	ck_assert_int_eq(sim_cmd(args, &out), 1);
-	g_autofree char *check = json_field(out, "check"), *t = json_field(out, "t_ns");
-	g_autofree char *hash = json_field(out, "trace_hash");
+	g_autofree char *fs = strstr(out, "\"failing_seeds\": [{") ? g_strdup(strstr(out, "\"failing_seeds\": [{")) : NULL;
+	ck_assert_msg(fs, "%s", out);
+	g_autofree char *seed = json_field(fs, "seed");
+	g_autofree char *check = json_field(fs, "check"), *t = json_field(fs, "t_ns");
+	g_autofree char *hash = json_field(fs, "trace_hash");
 	ck_assert_str_eq(check, "\"leader_within\"");
 	const char *bins[] = {au_test_bin(), getenv("AU_BIN_O0")};
 	for (size_t b = 0; b < 2; b++) {
 		if (!bins[b] || !*bins[b])
 			continue;
-		g_autofree char *cmd = g_strdup_printf("%s/aureon-sim run %s/repro-2.ini --json", bins[b], d);
+		g_autofree char *cmd = g_strdup_printf("%s/aureon-sim run %s/repro-%s.ini --json", bins[b], d, seed);
 		char *rout = NULL;
 		ck_assert_int_eq(au_test_run(cmd, &rout), 1);
 		g_autofree char *rcheck = json_field(rout, "check"), *rt = json_field(rout, "t_ns");
@@ -356,19 +360,20 @@ START_TEST(reproducer_replays_and_shrinks)
 	}
 	/* The reproducer has no [chaos] group left, only explicit faults. */
 	g_autofree char *repro = NULL;
-	g_autofree char *rp = g_strdup_printf("%s/repro-2.ini", d);
+	g_autofree char *rp = g_strdup_printf("%s/repro-%s.ini", d, seed);
 	ck_assert(g_file_get_contents(rp, &repro, NULL, NULL));
 	ck_assert(strstr(repro, "\n# [chaos]\n"));
 	ck_assert(strstr(repro, "[fault.chaos-01-"));
-	ck_assert(strstr(repro, "\nseed = 2\n"));
+	g_autofree char *seed_line = g_strdup_printf("\nseed = %s\n", seed);
+	ck_assert(strstr(repro, seed_line));
 	/* The shrunk one: smaller, same check, and its header's hash replays. */
-	ck_assert_msg(strstr(out, "\"shrunk\": {\"file\""), "%s", out);
-	g_autofree char *shrunk = strstr(out, "\"shrunk\"") ? g_strdup(strstr(out, "\"shrunk\"")) : NULL;
+	ck_assert_msg(strstr(fs, "\"shrunk\": {\"file\""), "%s", out);
+	g_autofree char *shrunk = g_strdup(strstr(fs, "\"shrunk\""));
 	g_autofree char *fb = json_field(shrunk, "faults_before"), *fa = json_field(shrunk, "faults_after");
 	g_autofree char *shash = json_field(shrunk, "trace_hash");
 	ck_assert_int_le(atoi(fa), atoi(fb));
 	char *mout = NULL;
-	g_autofree char *mcmd = g_strdup_printf("run %s/repro-2.min.ini --json", d);
+	g_autofree char *mcmd = g_strdup_printf("run %s/repro-%s.min.ini --json", d, seed);
 	ck_assert_int_eq(sim_cmd(mcmd, &mout), 1);
 	g_autofree char *mcheck = json_field(mout, "check"), *mhash = json_field(mout, "trace_hash");
 	ck_assert_str_eq(mcheck, check);
