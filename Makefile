@@ -1,8 +1,8 @@
 # Aureon — build, test, bench.  `make help` lists the targets.
 #
-# The same object files from models/ link into aureon-sim (and later
-# aureon-node): that is what lets node logic tested in simulation run on real
-# hosts unchanged.
+# The same object files from models/ link into aureon-sim and aureon-node:
+# that is what lets node logic tested in simulation run on real hosts
+# unchanged.
 
 CC       ?= gcc
 OPT      ?= -O2
@@ -17,27 +17,38 @@ LDLIBS   = $(PKG_LIBS) -lm
 PREFIX  ?= /usr/local
 
 MODEL_SRC = models/pcg32.c models/wire.c models/dist.c models/ping.c models/phold.c models/raft.c models/kv.c \
-            models/swim.c models/kernels.c models/one.c
+            models/swim.c models/kernels.c models/one.c models/rqml.c
 # the execution layer (issue 6)
-MODEL_SRC += models/taskq.c
+MODEL_SRC += models/taskq.c models/lock.c models/orchestrator.c
+SIM_EXEC_SRC = sim/check_exec.c
 SIM_SRC   = sim/evq.c sim/sim.c sim/net.c sim/disk.c sim/dist.c sim/fault.c \
-            sim/check.c sim/scenario.c sim/trace_h5.c sim/linearize.c sim/bench_raft.c sim/bench_kernels.c \
-            sim/check_rqml.c sim/chaos.c sim/chaos_ini.c sim/chaos_run.c sim/chaos_shrink.c
+            sim/check.c sim/check_swim.c sim/scenario.c sim/trace_h5.c sim/linearize.c sim/bench_raft.c \
+            sim/bench_kernels.c sim/check_rqml.c sim/bench_swim.c \
+            sim/chaos.c sim/chaos_ini.c sim/chaos_run.c sim/chaos_shrink.c
+SIM_SRC  += $(SIM_EXEC_SRC)
 TEST_SRC  = $(wildcard tests/test_*.c)
+# shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
+# share; the cluster loader reuses sim/scenario.c through libaureon-sim.a.
+SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c
+SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0
+SHIM_CFLAGS := $(shell pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
+SHIM_LIBS   := $(shell pkg-config --libs $(SHIM_PKGS) 2>/dev/null)
 
 MODEL_OBJ = $(MODEL_SRC:%.c=$(BUILD)/%.o)
 SIM_OBJ   = $(SIM_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/%.o)
+SHIM_OBJ  = $(SHIM_SRC:%.c=$(BUILD)/%.o)
 
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
-              python3-h5py python3-numpy python3-matplotlib hdf5-tools
+              python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
 
-.PHONY: all deps test test-all asan valgrind bench install clean help run mutants chaos
+.PHONY: all deps test test-all asan valgrind bench install clean help run mutants \
+        fuzz test-netns chaos
 
-all: $(BUILD)/aureon-sim
+all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 
 help:
-	@echo "make            build build/aureon-sim"
+	@echo "make            build build/aureon-sim, build/aureon-node, build/aureon-ctl"
 	@echo "make deps       install missing Debian packages (apt-get; needs root)"
 	@echo "make run        build and run the default scenario (scenarios/ping.ini)"
 	@echo "make test       build and run the Check suites (fast; skips tests tagged slow)"
@@ -47,6 +58,8 @@ help:
 	@echo "make bench      PHOLD vs a bare heap, trace overhead, Raft endurance and sweep timing"
 	@echo "make mutants    build each planted bug and show a check catches it"
 	@echo "make chaos      seeded chaos sweep: 10,000 seeds of scenarios/chaos-raft.ini"
+	@echo "make fuzz       libFuzzer on aureon-node's receive path (FUZZ_SECONDS, default 60)"
+	@echo "make test-netns 5 aureon-nodes in network namespaces with tc netem (root)"
 	@echo "make install PREFIX=/usr/local   install aureon-sim and the scenarios"
 	@echo "make clean      remove build outputs"
 
@@ -65,18 +78,34 @@ deps:
 	    || { echo "aureon: apt-get install failed"; exit 1; }; \
 	fi
 
-$(BUILD)/%.o: %.c $(wildcard models/*.h sim/*.h tests/*.h)
+$(BUILD)/%.o: %.c $(wildcard models/*.h sim/*.h tests/*.h shim/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
+
+# shim/ and its tests include GIO and libsoup headers.
+$(BUILD)/shim/%.o $(BUILD)/tests/test_shim.o: CFLAGS += $(SHIM_CFLAGS)
+
+# aureon-node links only the simulator objects the cluster loader needs.
+$(BUILD)/libaureon-sim.a: $(SIM_OBJ)
+	@echo "  AR    $@"
+	@rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/aureon-node: $(BUILD)/shim/node_main.o $(BUILD)/shim/http.o $(SHIM_OBJ) $(MODEL_OBJ) $(BUILD)/libaureon-sim.a
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(LDLIBS)
+
+$(BUILD)/aureon-ctl: $(BUILD)/shim/ctl_main.o $(SHIM_OBJ) $(MODEL_OBJ) $(BUILD)/libaureon-sim.a
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(LDLIBS)
 
 $(BUILD)/aureon-sim: $(BUILD)/sim/main.o $(SIM_OBJ) $(MODEL_OBJ)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/aureon-tests: $(TEST_OBJ) $(SIM_OBJ) $(MODEL_OBJ)
+$(BUILD)/aureon-tests: $(TEST_OBJ) $(SIM_OBJ) $(MODEL_OBJ) $(SHIM_OBJ)
 	@echo "  LD    $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+	@$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(SHIM_LIBS) $(LDLIBS)
 
 $(BUILD)/phold_min: bench/phold_min.c models/pcg32.c models/pcg32.h
 	@mkdir -p $(BUILD)
@@ -92,20 +121,43 @@ run: deps $(BUILD)/aureon-sim
 o0:
 	@$(MAKE) --no-print-directory BUILD=build-O0 OPT=-O0 build-O0/aureon-sim
 
-test: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim o0
+test: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl o0
 	CK_EXCLUDE_TAGS=slow AU_BIN=$(BUILD) AU_BIN_O0=build-O0 $(BUILD)/aureon-tests
 
-test-all: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim o0
+test-all: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl o0
 	AU_BIN=$(BUILD) AU_BIN_O0=build-O0 $(BUILD)/aureon-tests
 
 asan: deps
 	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	  build-asan/aureon-tests build-asan/aureon-sim
+	  build-asan/aureon-tests build-asan/aureon-sim build-asan/aureon-node build-asan/aureon-ctl
 	CK_FORK=no CK_EXCLUDE_TAGS=slow AU_BIN=build-asan ASAN_OPTIONS=detect_leaks=1 build-asan/aureon-tests
 
 valgrind: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim
 	CK_FORK=no CK_EXCLUDE_TAGS=slow AU_BIN=$(BUILD) AU_VALGRIND=1 valgrind --error-exitcode=9 \
 	  --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/aureon-tests
+
+# libFuzzer on aureon-node's receive path (shim/fuzz_recv.c), for
+# FUZZ_SECONDS; the corpus stays in build-fuzz/corpus between runs.
+# AU_FUZZ_MODELS=1 also feeds authentic, checksummed bytes to the models'
+# decoders (what a key holder could send; see shim/fuzz_recv.c).
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+$(BUILD)/fuzz_recv: $(BUILD)/shim/fuzz_recv.o $(SHIM_OBJ) $(MODEL_OBJ) $(BUILD)/libaureon-sim.a
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(SHIM_LIBS) $(LDLIBS)
+
+fuzz: deps
+	@command -v $(FUZZ_CC) >/dev/null || $(MAKE) --no-print-directory deps DEBIAN_PKGS=clang
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) \
+	  OPT="-O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  build-fuzz/fuzz_recv
+	@mkdir -p build-fuzz/corpus
+	ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz_recv -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 build-fuzz/corpus
+
+# Five nodes in network namespaces with tc netem delay and loss (root).
+test-netns: deps $(BUILD)/aureon-node $(BUILD)/aureon-ctl
+	AU_BIN=$(BUILD) tests/shim_netns.sh
 
 # Build every planted-bug variant (AU_BUG_*) and run its scenarios until a
 # check fails: proof that the checkers are not vacuous.
@@ -124,10 +176,13 @@ chaos: deps $(BUILD)/aureon-sim
 bench: deps $(BUILD)/aureon-sim $(BUILD)/phold_min
 	bench/run.sh $(BUILD)
 
-install: $(BUILD)/aureon-sim
+install: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/aureon/scenarios
 	install -m 755 $(BUILD)/aureon-sim $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/aureon-node $(BUILD)/aureon-ctl $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/aureon/examples
+	install -m 644 shim/examples/local-3.ini shim/examples/aureon-node@.service $(DESTDIR)$(PREFIX)/share/aureon/examples/
 	install -m 644 scenarios/*.ini $(DESTDIR)$(PREFIX)/share/aureon/scenarios/
 
 clean:
-	rm -rf build build-asan build-O0 build-mut-*
+	rm -rf build build-asan build-O0 build-mut-* build-fuzz

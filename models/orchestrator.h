@@ -55,6 +55,7 @@ struct au_orch_config {
 	uint32_t task_caps[AU_MAX_CAPS]; /* percent of tasks needing each capability */
 	/* [workload]: locks */
 	uint32_t lock_keys;       /* 0: no lock clients */
+	struct au_node_list lock_clients; /* nodes running a lock client */
 	au_time lock_ttl_ns;
 	au_time lock_hold_ns;     /* how long a client holds a lock */
 	au_time lock_think_ns;    /* mean pause between a client's locks */
@@ -92,6 +93,18 @@ bool au_orch_is_leader(const struct au_orch *o);
  * the leader, bad spec) — it may still fail to commit if leadership is
  * lost; enqueue again on the new leader (it is idempotent by id). */
 int au_orch_enqueue(struct au_orch *o, const struct au_task_spec *spec);
+
+/* What this node's worker holds and has done (for tests and reports). */
+struct au_orch_stats {
+	uint32_t incarnation;
+	uint32_t held;         /* leases held: waiting + running + syncing + acking */
+	uint32_t waiting;      /* leased, waiting for a worker slot (local queue) */
+	uint32_t running;      /* occupying a worker slot */
+	uint64_t started, finished, acked, stale, lost, abandoned, released;
+	uint64_t resumed_disk, resumed_log, locks_held;
+	bool front_end;        /* this node's front end is active (it leads) */
+};
+void au_orch_stats(const struct au_orch *o, struct au_orch_stats *st);
 
 /* The synthetic executor's result for a task of `rounds` rounds: what a
  * correct run computes however often it was interrupted and resumed. */

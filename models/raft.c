@@ -70,6 +70,7 @@ struct peer {
 	uint64_t acked_seq;      /* highest heartbeat sequence acknowledged */
 	uint64_t progress_mark;  /* match at the last heartbeat: stall detection */
 	uint64_t snap_offset;    /* InstallSnapshot progress; UINT64_MAX: not sending */
+	uint64_t snap_expect;    /* the reply the last chunk sent should bring */
 	bool probing;            /* after a rejection: one append in flight at a time */
 };
 
@@ -161,6 +162,7 @@ struct au_raft {
 	/* snapshot being received */
 	uint8_t *rx_snap;
 	size_t rx_len, rx_cap;
+	uint64_t rx_total;    /* size of the snapshot being received */
 	uint64_t rx_index, rx_term;
 	bool installing;      /* a received snapshot is being made durable */
 	au_node_id install_from;
@@ -352,9 +354,20 @@ static void send_durable(struct au_raft *r, au_node_id to, struct au_wbuf *w, ui
 
 /* ---- durability: log segments ------------------------------------------ */
 
+/* "seg.N" (written by hand: this runs on every log write). */
 static void seg_name(char *buf, size_t len, uint64_t seg)
 {
-	snprintf(buf, len, "seg.%llu", (unsigned long long)seg);
+	char digits[24];
+	size_t n = 0;
+	do {
+		digits[n++] = (char)('0' + seg % 10);
+		seg /= 10;
+	} while (seg);
+	assert(len >= 4 + n + 1);
+	memcpy(buf, "seg.", 4);
+	for (size_t i = 0; i < n; i++)
+		buf[4 + i] = digits[n - 1 - i];
+	buf[4 + n] = '\0';
 }
 
 static uint64_t seg_of(uint64_t index)
@@ -1102,6 +1115,7 @@ static void send_snapshot_chunk(struct au_raft *r, au_node_id to)
 	au_put_u64(&w, r->snap_len);
 	au_put_u32(&w, (uint32_t)n);
 	au_put_bytes(&w, r->snap_bytes + p->snap_offset, n);
+	p->snap_expect = p->snap_offset + n;
 	send_durable(r, to, &w, 0);
 	g_free(buf);
 }
@@ -1158,10 +1172,18 @@ static void send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 	}
 }
 
-static int cmp_u64_desc(const void *a, const void *b)
+/* The k-th largest (k >= 1) of v[0..n): insertion sort, descending — n is
+ * the number of voters, small, and this runs on every append reply. */
+static uint64_t kth_largest(uint64_t *v, uint32_t n, uint32_t k)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x > y ? -1 : x < y;
+	for (uint32_t i = 1; i < n; i++) {
+		uint64_t x = v[i];
+		uint32_t j = i;
+		for (; j > 0 && v[j - 1] < x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+	return v[k - 1];
 }
 
 static void advance_commit(struct au_raft *r)
@@ -1173,8 +1195,7 @@ static void advance_commit(struct au_raft *r)
 			matches[n++] = id == r->env->self ? r->durable_index : r->peers[id].match;
 	if (n == 0)
 		return;
-	qsort(matches, n, sizeof(matches[0]), cmp_u64_desc);
-	uint64_t m = matches[majority(r) - 1];
+	uint64_t m = kth_largest(matches, n, majority(r));
 #ifdef AU_BUG_COMMIT_OLD_TERM
 	/* Planted bug: commit by counting replicas even for an earlier term. */
 	if (m > r->commit)
@@ -1197,8 +1218,7 @@ static uint64_t quorum_acked_seq(const struct au_raft *r)
 			acked[n++] = id == r->env->self ? UINT64_MAX : r->peers[id].acked_seq;
 	if (n == 0)
 		return 0;
-	qsort(acked, n, sizeof(acked[0]), cmp_u64_desc);
-	return acked[majority(r) - 1];
+	return kth_largest(acked, n, majority(r));
 }
 
 /* Send one heartbeat round that pending reads can be confirmed by. */
@@ -1617,19 +1637,30 @@ static void on_snap(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		return;
 	}
 	heard_leader(r, term, from);
+	if (r->installing)
+		return; /* busy making the last one durable; the leader resends */
 	if (offset == 0) {
 		r->rx_len = 0;
+		r->rx_total = total;
 		if (r->rx_cap < total) {
 			r->rx_snap = g_realloc(r->rx_snap, total);
 			r->rx_cap = total;
 		}
+	} else if (total != r->rx_total) {
+		/* A chunk of another snapshot (the leader compacted again
+		 * mid-transfer): start over, replying 0 below so the leader
+		 * sends the new one from its beginning.  Appending it to the
+		 * old one's bytes would mix two snapshots or overflow. */
+		r->rx_len = 0;
 	}
-	if (offset == r->rx_len && offset + n <= total && !r->installing) {
-		memcpy(r->rx_snap + offset, rb->p + rb->pos, n);
+	if (offset == r->rx_len && offset + n <= total && offset + n <= r->rx_cap &&
+	    total == r->rx_total) {
+		if (n) /* an empty chunk may come before any buffer exists */
+			memcpy(r->rx_snap + offset, rb->p + rb->pos, n);
 		r->rx_len += n;
 	}
 	bool done = false;
-	if (r->rx_len == total && !r->installing) {
+	if (r->rx_len == total && total == r->rx_total) {
 		done = true;
 		if (load_snapshot_bytes(r, r->rx_snap, r->rx_len, false) && r->rx_index > r->commit) {
 			/* Make it durable first; adopt and acknowledge it in
@@ -1685,7 +1716,11 @@ static void on_snap_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		p->inflight = 0;
 		advance_commit(r);
 		send_append(r, from, false);
-	} else {
+	} else if (upto == p->snap_expect || upto == 0) {
+		/* The answer to the newest chunk (or the follower starting
+		 * over): send the next.  Answers to older or duplicated chunks
+		 * (heartbeats resend one) are dropped, so one transfer never
+		 * turns into several ping-pong chains. */
 		p->snap_offset = upto;
 		send_snapshot_chunk(r, from);
 	}
@@ -1818,6 +1853,8 @@ static void raft_persisted(void *state, uint64_t token)
 void au_raft_register_machine(struct au_raft *r, uint8_t id, const struct au_raft_machine *m)
 {
 	assert(id > 0 && id < AU_RAFT_MAX_MACHINES);
+	/* Two machines on one id would silently share (and lose) a state. */
+	assert(r->machines[id].apply == NULL);
 	r->machines[id] = *m;
 	if (r->pending_restore[id]) {
 		m->restore(m->sm, r->pending_restore[id], r->pending_restore_len[id]);

@@ -41,6 +41,7 @@ struct au_swim_config {
 	au_time gossip_to_dead_ns;      /* dead members are gossiped to, then reaped, after this (30s) */
 	int suspicion;                  /* false: a failed probe declares the member dead at once (true) */
 	au_time stats_interval_ns;      /* period of /swim_load rows; 0: none (10s) */
+	au_time reconnect_interval_ns;  /* ping a member held dead this often (Serf; 30s); 0: never */
 };
 
 /* A member's state in one node's view.  AU_SWIM_UNKNOWN: never heard of
@@ -81,6 +82,40 @@ uint32_t au_swim_alive_count(const struct au_swim *sw);
  * LEFT, not dead), stop probing, and go quiet once the news has been sent.
  * Idempotent.  A node that left rejoins only by restarting. */
 void au_swim_leave(struct au_swim *sw);
+
+/* A row of the /membership trace table (table 0 of the model): node N's
+ * view of `member` changed to `state` (the row's node and time are added
+ * by the env).  `via`: 0 the node concluded it itself (probe, suspicion
+ * timeout, its own leave), 1 gossip, 2 push-pull. */
+struct au_swim_membership_row {
+	uint32_t member;
+	uint8_t state; /* enum au_swim_state */
+	uint32_t incarnation;
+	uint8_t via;
+};
+
+/* What a node has done so far (for benches and reports). */
+struct au_swim_counters {
+	uint64_t msgs_out, msgs_in, bytes_out, bytes_in;
+	uint64_t probes;        /* direct probes started */
+	uint64_t probe_fails;   /* probes that ended without any ack */
+	uint64_t refutes;       /* times it raised its own incarnation */
+	uint64_t declared_dead; /* suspicions it let expire (or, without suspicion, failed probes) */
+	uint64_t queue_drops;   /* updates dropped from a full gossip queue */
+	uint64_t bad;           /* malformed messages dropped */
+};
+void au_swim_get_counters(const struct au_swim *sw, struct au_swim_counters *out);
+
+/* Heap bytes this node's state holds (view arrays, side tables, queue):
+ * for measuring the cost per (node, member). */
+size_t au_swim_memory(const struct au_swim *sw);
+
+/* The protocol's timing for an n-member cluster under `cfg`, as the model
+ * computes it (for checkers and benches): the suspicion timeout bounds and
+ * the number of transmissions of each update. */
+au_time au_swim_suspicion_min(const struct au_swim_config *cfg, uint32_t n);
+au_time au_swim_suspicion_max(const struct au_swim_config *cfg, uint32_t n);
+uint32_t au_swim_retransmit_limit(const struct au_swim_config *cfg, uint32_t n);
 
 extern const struct au_model au_swim_model;
 

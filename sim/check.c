@@ -19,6 +19,8 @@
 
 #include "../models/kv.h"
 #include "check_rqml.h"
+#include "check_exec.h"
+#include "check_swim.h"
 #include "linearize.h"
 
 struct au_checker_ops {
@@ -29,6 +31,11 @@ struct au_checker_ops {
 		      int64_t b, int64_t c);
 	void (*end)(void *st, struct au_sim *sim);
 	void (*destroy)(void *st);
+	/* Optional: rows of model trace tables, and one line of findings for
+	 * the run summary. */
+	void (*row)(void *st, struct au_sim *sim, au_node_id node, uint32_t service,
+		    uint32_t table, const void *row);
+	void (*note)(void *st, struct au_sim *sim, char *buf, size_t len);
 };
 
 /* ---- ping_integrity --------------------------------------------------- */
@@ -501,19 +508,53 @@ static void lin_destroy(void *st)
 }
 
 static const struct au_checker_ops all_checkers[] = {
-	{"ping_integrity", "ping", pi_create, pi_event, pi_end, pi_destroy},
-	{"raft_safety", "raft", rs_create, rs_event, rs_end, rs_destroy},
-	{"leader_within", "raft", lw_create, lw_event, lw_end, lw_destroy},
-	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy},
-	{"exactly_once_one", "one", au_eo_create, au_eo_event, au_eo_end, au_eo_destroy},
+	{"ping_integrity", "ping", pi_create, pi_event, pi_end, pi_destroy, NULL, NULL},
+	{"raft_safety", "raft", rs_create, rs_event, rs_end, rs_destroy, NULL, NULL},
+	{"leader_within", "raft", lw_create, lw_event, lw_end, lw_destroy, NULL, NULL},
+	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy, NULL, NULL},
+	{"exactly_once_one", "one", au_eo_create, au_eo_event, au_eo_end, au_eo_destroy, NULL, NULL},
+	{"results_match_reference", "rqml", au_rqml_ref_create, au_rqml_check_event,
+	 au_rqml_check_end, au_rqml_check_destroy, NULL, NULL},
+	{"rounds_monotone", "rqml", au_rqml_mono_create, au_rqml_check_event, au_rqml_check_end,
+	 au_rqml_check_destroy, NULL, NULL},
+	{"shards_once", "rqml", au_rqml_shards_create, au_rqml_check_event, au_rqml_check_end,
+	 au_rqml_check_destroy, NULL, NULL},
+	{"swim_completeness", "swim", au_cswim_complete_create, au_cswim_event, au_cswim_end,
+	 au_cswim_destroy, au_cswim_row, au_cswim_note},
+	{"swim_accuracy", "swim", au_cswim_accuracy_create, au_cswim_event, au_cswim_end,
+	 au_cswim_destroy, au_cswim_row, au_cswim_note},
+	{"membership_converged", "swim", au_cswim_converge_create, au_cswim_event, au_cswim_end,
+	 au_cswim_destroy, au_cswim_row, au_cswim_note},
+	/* the execution layer (check_exec.c) */
+	{"no_task_lost", "aureon", au_check_ntl_create, au_check_exec_event, au_check_ntl_end,
+	 au_check_exec_destroy, NULL, NULL},
+	{"exactly_once", "aureon", au_check_eo_create, au_check_exec_event, au_check_exec_end,
+	 au_check_exec_destroy, NULL, NULL},
+	{"lease_placement", "aureon", au_check_lp_create, au_check_exec_event, au_check_exec_end,
+	 au_check_exec_destroy, NULL, NULL},
+	{"lock_safety", "aureon", au_check_ls_create, au_check_exec_event, au_check_exec_end,
+	 au_check_exec_destroy, NULL, NULL},
 };
 
 const char *const au_check_names[] = {"ping_integrity", "raft_safety", "linearizable_kv",
-				      "exactly_once_one", NULL};
+				      "exactly_once_one", "results_match_reference", "rounds_monotone",
+				      "shards_once", "swim_completeness", "swim_accuracy",
+				      "no_task_lost", "exactly_once", "lease_placement", "lock_safety",
+				      NULL};
 
-void au_check_row(struct au_sim *sim, uint32_t service, uint32_t table, const void *row,
-		  uint64_t record)
+void au_check_row(struct au_sim *sim, au_node_id node, uint32_t service, uint32_t table,
+		  const void *row, uint64_t record)
 {
+	for (size_t i = 0; i < sim->n_checkers && !sim->violated; i++) {
+		struct au_checker *ck = &sim->checkers[i];
+		if (!ck->ops->row)
+			continue;
+		ck->ops->row(ck->state, sim, node, service, table, row);
+		if (sim->violated) {
+			ck->result = "fail";
+			sim->violation.record = record;
+		}
+	}
 	if (sim->sc->services[service] != &au_kv_model || table != 0)
 		return;
 	for (size_t i = 0; i < sim->n_checkers; i++)
@@ -554,6 +595,9 @@ void au_check_init(struct au_sim *sim)
 			continue;
 		if (strcmp(ops->name, "leader_within") == 0 && !wants_liveness(sim, "leader_within:"))
 			continue;
+		if (strcmp(ops->name, "membership_converged") == 0 &&
+		    !wants_liveness(sim, "membership_converged:"))
+			continue;
 		struct au_checker *c = &sim->checkers[sim->n_checkers++];
 		c->ops = ops;
 		c->state = ops->create(sim);
@@ -592,6 +636,15 @@ void au_check_free(struct au_sim *sim)
 	g_free(sim->checkers);
 	sim->checkers = NULL;
 	sim->n_checkers = 0;
+}
+
+bool au_sim_check_note(struct au_sim *sim, size_t i, char *buf, size_t len)
+{
+	if (i >= sim->n_checkers || !sim->checkers[i].ops->note || len == 0)
+		return false;
+	buf[0] = '\0';
+	sim->checkers[i].ops->note(sim->checkers[i].state, sim, buf, len);
+	return buf[0] != '\0';
 }
 
 size_t au_sim_checks(const struct au_sim *sim, const char **names, const char **results,

@@ -12,6 +12,7 @@
 #include "../models/phold.h"
 #include "bench_kernels.h"
 #include "bench_raft.h"
+#include "bench_swim.h"
 #include "chaos.h"
 #include "scenario.h"
 #include "trace_h5.h"
@@ -35,6 +36,8 @@ static const char *const usage_top =
 	"                      Raft commit throughput (5 nodes, log compaction on)\n"
 	"  bench kernels [--edges M] [--side N] [--json]\n"
 	"                      RQML kernels vs a STREAM-like triad (memory bandwidth)\n"
+	"  bench swim [--sizes LIST] [--trials N] [--quick] [--csv PREFIX] [--json]\n"
+	"                      SWIM detection time, dissemination, false positives, load\n"
 	"  chaos SCENARIO --seeds A-B [--jobs N] [--shard K/N] [--out DIR] [--json]\n"
 	"        [--junit FILE] [--check-determinism[=PCT]] [--shrink N]  (chaos --help)\n"
 	"                      seeded sweep: a generated fault plan per seed, with\n"
@@ -152,6 +155,16 @@ static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	size_t n = au_sim_checks(sim, names, results, 32);
 	for (size_t i = 0; i < n; i++)
 		g_string_append_printf(o, "%s\"%s\": \"%s\"", i ? ", " : "", names[i], results[i]);
+	g_string_append(o, "}, \"check_notes\": {");
+	bool first = true;
+	for (size_t i = 0; i < n; i++) {
+		char note[256];
+		if (!au_sim_check_note(sim, i, note, sizeof(note)))
+			continue;
+		g_string_append_printf(o, "%s\"%s\": ", first ? "" : ", ", names[i]);
+		json_string(o, note);
+		first = false;
+	}
 	g_string_append(o, "}, \"violation\": ");
 	if (v) {
 		g_string_append(o, "{\"check\": ");
@@ -230,6 +243,11 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	for (size_t i = 0; i < n; i++)
 		printf(" %s %s%s", names[i], results[i], i + 1 < n ? "," : "");
 	printf("%s\n", n ? "" : " none for these services");
+	for (size_t i = 0; i < n; i++) {
+		char note[256];
+		if (au_sim_check_note(sim, i, note, sizeof(note)))
+			printf("    %s: %s\n", names[i], note);
+	}
 	const struct au_violation *v = au_sim_violation(sim);
 	if (v)
 		printf("  VIOLATION: %s at t=%" G_GINT64_FORMAT " ns on n%u, trace record %" G_GUINT64_FORMAT
@@ -381,9 +399,11 @@ static int cmd_bench(int argc, char **argv)
 		return au_bench_raft(argc - 1, argv + 1);
 	if (strcmp(argv[0], "kernels") == 0)
 		return au_bench_kernels(argc - 1, argv + 1);
+	if (strcmp(argv[0], "swim") == 0)
+		return au_bench_swim(argc - 1, argv + 1);
 	if (strcmp(argv[0], "phold") != 0)
 		return usage_error(usage_bench, "unknown bench '%s' (this build has: phold, raft, kernels, "
-						"raft-election; swim arrives with that model)", argv[0]);
+						"raft-election, swim)", argv[0]);
 	uint64_t lps = 1024, init = 16, events = 20000000, seed = 42;
 	double remote = 0.9;
 	bool json = false;

@@ -21,12 +21,15 @@ extern const struct au_model au_ping_model;
 extern const struct au_model au_phold_model;
 extern const struct au_model au_raft_model;
 extern const struct au_model au_kv_model;
+extern const struct au_model au_orch_model;
 extern const struct au_model au_swim_model;
 extern const struct au_model au_one_model;
+extern const struct au_model au_rqml_model;
 
 static const struct au_model *const all_models[] = {&au_ping_model, &au_phold_model,
 						    &au_raft_model, &au_kv_model,
-						    &au_swim_model, &au_one_model};
+						    &au_swim_model, &au_orch_model,
+						    &au_one_model, &au_rqml_model};
 
 const struct au_model *au_scenario_find_model(const char *name)
 {
@@ -493,6 +496,16 @@ static bool load_cluster(struct loader *L)
 				    AU_MAX_SERVICES);
 		sc->services[sc->n_services++] = m;
 	}
+	/* aureon finds swim (optional) on its node at boot: it must start
+	 * first, or aureon would silently run without it.  (raft: `needs`.) */
+	for (uint32_t i = 0; i < sc->n_services; i++) {
+		if (strcmp(sc->services[i]->name, "aureon") != 0)
+			continue;
+		for (uint32_t j = i + 1; j < sc->n_services; j++)
+			if (strcmp(sc->services[j]->name, "swim") == 0)
+				return fail(L, "cluster", "services", "list swim before aureon (it starts "
+								      "first and aureon uses it)");
+	}
 	sc->cpu_gflops_default = 10.0;
 	g_autofree char *gf = value(L, "cluster", "cpu_gflops");
 	if (gf && (!parse_double(gf, &sc->cpu_gflops_default) || sc->cpu_gflops_default <= 0))
@@ -649,12 +662,17 @@ static bool load_check(struct loader *L)
 		au_time t;
 		if (!*item)
 			continue;
-		if (!g_str_has_prefix(item, "leader_within:") ||
-		    !au_parse_duration(item + strlen("leader_within:"), &t) || t <= 0)
+		/* leader_within:T needs raft, membership_converged:T needs swim. */
+		const char *colon = strchr(item, ':');
+		const char *needs = g_str_has_prefix(item, "leader_within:")          ? "raft"
+				    : g_str_has_prefix(item, "membership_converged:") ? "swim"
+										       : NULL;
+		if (!needs || !au_parse_duration(colon + 1, &t) || t <= 0)
 			ok = fail(L, "check", "liveness",
-				  "'%s' is not a liveness check (this build has: leader_within:DURATION)", item);
-		else if (!has_service(sc, "raft"))
-			ok = fail(L, "check", "liveness", "'%s' needs the raft service", item);
+				  "'%s' is not a liveness check (this build has: leader_within:DURATION, "
+				  "membership_converged:DURATION)", item);
+		else if (!has_service(sc, needs))
+			ok = fail(L, "check", "liveness", "'%s' needs the %s service", item, needs);
 		else
 			g_ptr_array_add(keep, g_strdup(item));
 	}
@@ -690,7 +708,7 @@ static const struct au_model *key_owner(const char *group, const char *key);
  * model the scenario does not run is named as such. */
 static bool check_group_keys(struct loader *L, const char *group)
 {
-	const char *names[128];
+	const char *names[256];
 	group_keys(L->sc, group, names, G_N_ELEMENTS(names));
 	g_auto(GStrv) keys = g_key_file_get_keys(L->kf, group, NULL, NULL);
 	for (gsize i = 0; keys && keys[i]; i++) {
@@ -1327,7 +1345,7 @@ static bool check_liveness_window(struct loader *L)
 	au_time over = au_scenario_faults_over(sc);
 	for (char **l = sc->liveness; l && *l; l++) {
 		au_time t = 0;
-		au_parse_duration(*l + strlen("leader_within:"), &t);
+		au_parse_duration(strchr(*l, ':') + 1, &t);
 		if (over + t > sc->duration)
 			return fail(L, "check", "liveness",
 				    "'%s': the faults end at %" G_GINT64_FORMAT " ns, so the window ends "

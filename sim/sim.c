@@ -153,7 +153,7 @@ static void record_row(struct au_sim *sim, struct au_sim_svc *svc, uint32_t tabl
 	if (sim->h5)
 		au_h5_row(sim->h5, svc->index, table, index, sim->now, svc->node, row);
 	if (sim->n_checkers)
-		au_check_row(sim, svc->index, table, row, index);
+		au_check_row(sim, svc->node, svc->index, table, row, index);
 }
 
 void au_sim_trace_hash(struct au_sim *sim, char out[65])

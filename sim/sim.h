@@ -84,6 +84,9 @@ const struct au_violation *au_sim_violation(const struct au_sim *sim);
  * returns how many. */
 size_t au_sim_checks(const struct au_sim *sim, const char **names, const char **results,
 		     size_t max);
+/* Findings of check i (in au_sim_checks order) that a pass/fail does not
+ * say, e.g. false positives counted; false if it has none. */
+bool au_sim_check_note(struct au_sim *sim, size_t i, char *buf, size_t len);
 /* One summary line per model on node `node` (empty if the node is down). */
 void au_sim_model_summary(struct au_sim *sim, au_node_id node, uint32_t service, char *buf,
 			  size_t len);

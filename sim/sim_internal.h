@@ -196,8 +196,8 @@ void au_check_event(struct au_sim *sim, uint64_t record, au_node_id node, uint16
 		    int64_t a, int64_t b, int64_t c);
 void au_check_end(struct au_sim *sim);
 /* A model table row, for checkers that read tables (the KV history). */
-void au_check_row(struct au_sim *sim, uint32_t service, uint32_t table, const void *row,
-		  uint64_t record);
+void au_check_row(struct au_sim *sim, au_node_id node, uint32_t service, uint32_t table,
+		  const void *row, uint64_t record);
 void au_check_free(struct au_sim *sim);
 /* Known check names for scenario validation; NULL-terminated. */
 extern const char *const au_check_names[];

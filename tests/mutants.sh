@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/mutants.sh — proof that the checkers are not vacuous.
 #
-# models/raft.c and models/kv.c carry deliberately planted bugs behind
+# models/raft.c, models/kv.c and models/swim.c carry deliberately planted bugs behind
 # AU_BUG_* compile flags.  For each one this script builds a mutant binary
 # (build-mut-NAME/aureon-sim, two builds at a time), then runs the mutant's
 # scenarios seed by seed — seed 1 on every scenario of its list, then seed
@@ -44,6 +44,9 @@ MUTANTS=(
 	"VOTE_NO_LOG_CHECK|60|raft-storm mutant-vote-cleared"
 	"MEMBERSHIP_EARLY|40|mutant-membership-early raft-membership raft-storm"
 	"KV_LOCAL_READ|60|raft-storm mutant-vote-cleared"
+	"SWIM_NO_SUSPICION_TIMEOUT|10|swim-crash-detect swim-basic"
+	"SWIM_NO_REFUTE|20|swim-lossy swim-partition-heal"
+	"RQML_DUP_SHARD|20|mutant-rqml-dup-shard rqml-kmeans"
 )
 
 RUN_TIMEOUT=${AU_MUTANT_TIMEOUT:-60}

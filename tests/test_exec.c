@@ -7,7 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../models/lock.h"
+#include "../models/orchestrator.h"
 #include "../models/taskq.h"
+#include "../models/trace_kinds.h"
+#include "../sim/sim.h"
 #include "tests.h"
 
 /* ---- the queue machine, driven by hand ---------------------------------------- */
@@ -376,6 +380,361 @@ START_TEST(malformed_commands_change_nothing)
 }
 END_TEST
 
+/* ---- the lock machine ---------------------------------------------------------- */
+
+struct lfix {
+	GArray *ev;
+};
+
+static void lock_ev(void *ctx, const struct au_lock_event *ev)
+{
+	g_array_append_val(((struct lfix *)ctx)->ev, *ev);
+}
+
+START_TEST(locks_fence_stale_holders)
+{
+	struct au_locks *l = au_locks_new(NULL);
+	struct lfix f = {g_array_new(FALSE, FALSE, sizeof(struct au_lock_event))};
+	au_locks_observe(l, lock_ev, &f);
+	struct au_taskq_batch b;
+	au_taskq_batch_init(&b);
+	uint64_t a = AU_LOCK_OWNER(1, 1), c = AU_LOCK_OWNER(2, 1);
+	au_lock_add_lock(&b, 7, a, 100);
+	au_lock_add_lock(&b, 7, c, 100); /* busy */
+	ck_assert_int_eq(au_locks_apply(l, 1, b.buf, b.len), 2);
+	ck_assert_int_eq(g_array_index(f.ev, struct au_lock_event, 0).type, AU_LOCK_EV_GRANTED);
+	ck_assert_int_eq(g_array_index(f.ev, struct au_lock_event, 1).type, AU_LOCK_EV_BUSY);
+	uint64_t ta = g_array_index(f.ev, struct au_lock_event, 0).token;
+	au_taskq_batch_reset(&b);
+	au_lock_add_write(&b, 7, a, ta, 11);
+	au_lock_add_expire(&b, 7, ta);      /* the leader's clock passed the deadline */
+	au_lock_add_lock(&b, 7, c, 300);    /* c takes it */
+	au_lock_add_write(&b, 7, a, ta, 12); /* a wakes up and writes: stale */
+	ck_assert_int_eq(au_locks_apply(l, 2, b.buf, b.len), 4);
+	uint64_t tok;
+	ck_assert_uint_eq(au_locks_holder(l, 7, &tok, NULL), c);
+	ck_assert_uint_gt(tok, ta);
+	ck_assert_int_eq(au_locks_value(l, 7), 11);
+	const struct au_lock_event *last = &g_array_index(f.ev, struct au_lock_event, f.ev->len - 1);
+	ck_assert_int_eq(last->type, AU_LOCK_EV_WRITE);
+	ck_assert(!last->accepted);
+	/* unlock needs the holder's token; snapshots round-trip */
+	au_taskq_batch_reset(&b);
+	au_lock_add_unlock(&b, 7, ta);
+	au_locks_apply(l, 3, b.buf, b.len);
+	ck_assert_uint_eq(au_locks_holder(l, 7, NULL, NULL), c);
+	uint8_t *snap = NULL;
+	size_t n = au_locks_snapshot(l, &snap);
+	struct au_locks *r = au_locks_new(NULL);
+	ck_assert(au_locks_restore(r, snap, n));
+	ck_assert_uint_eq(au_locks_holder(r, 7, NULL, NULL), c);
+	ck_assert(!au_locks_restore(r, snap, n - 1));
+	for (size_t cut = 0; cut < b.len; cut++)
+		ck_assert_int_lt(au_locks_apply(l, 4, b.buf, cut), 0);
+	free(snap);
+	au_locks_free(r);
+	au_locks_free(l);
+	au_taskq_batch_free(&b);
+	g_array_free(f.ev, TRUE);
+}
+END_TEST
+
+/* ---- whole scenarios ---------------------------------------------------------- */
+
+static const char *const exec_scenarios[] = {
+	"scenarios/aureon-basic.ini",     "scenarios/aureon-worker-crash.ini",
+	"scenarios/aureon-leader-crash.ini", "scenarios/aureon-partition.ini",
+	"scenarios/aureon-drain.ini",     "scenarios/aureon-backpressure.ini",
+	"scenarios/aureon-locks.ini",
+};
+
+static struct au_scenario *load_file(const char *path)
+{
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load(path, &err);
+	ck_assert_msg(sc, "%s", err);
+	return sc;
+}
+
+static struct au_scenario *load_text(const char *text)
+{
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load_text("<test>", text, &err);
+	ck_assert_msg(sc, "%s", err);
+	return sc;
+}
+
+/* Run to the end; fail the test with the violation if a check fails.
+ * `dump` (may be NULL) receives the text records. */
+static void run_checked(struct au_scenario *sc, uint64_t seed, const char *what, FILE *dump,
+			char hash[65])
+{
+	struct au_sim *sim = au_sim_new(sc, seed);
+	au_sim_set_record_dump(sim, dump);
+	int rc = au_sim_run(sim, sc->duration);
+	if (rc == 0)
+		rc = au_sim_finish(sim);
+	const struct au_violation *v = au_sim_violation(sim);
+	ck_assert_msg(rc == 0, "%s seed %llu: %s at t=%lld on n%u: %s", what,
+		      (unsigned long long)seed, v ? v->check : "?", v ? (long long)v->t_ns : 0LL,
+		      v ? v->node : 0, v ? v->detail : "");
+	if (hash)
+		au_sim_trace_hash(sim, hash);
+	au_sim_free(sim);
+}
+
+/* _i = scenario * 100 + seed */
+START_TEST(scenario_passes)
+{
+	const char *path = exec_scenarios[_i / 100];
+	struct au_scenario *sc = load_file(path);
+	run_checked(sc, (uint64_t)(_i % 100), path, NULL, NULL);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(deterministic)
+{
+	static const int pick[] = {0, 1, 3, 6};
+	const char *path = exec_scenarios[pick[_i]];
+	struct au_scenario *sc = load_file(path);
+	char a[65], b[65], c[65];
+	run_checked(sc, 5, path, NULL, a);
+	run_checked(sc, 5, path, NULL, b);
+	run_checked(sc, 6, path, NULL, c);
+	ck_assert_str_eq(a, b);
+	ck_assert_str_ne(a, c);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(same_hash_at_O0)
+{
+	const char *o0 = getenv("AU_BIN_O0");
+	if (!o0 || !*o0)
+		return;
+	static const int pick[] = {1, 3};
+	for (size_t i = 0; i < G_N_ELEMENTS(pick); i++) {
+		const char *path = exec_scenarios[pick[i]];
+		g_autofree char *a1 = g_strdup_printf("%s/aureon-sim run %s --json", au_test_bin(), path);
+		g_autofree char *a2 = g_strdup_printf("%s/aureon-sim run %s --json", o0, path);
+		char *x = NULL, *y = NULL;
+		au_test_run(a1, &x);
+		au_test_run(a2, &y);
+		g_autofree char *hx = au_test_json_hash(x), *hy = au_test_json_hash(y);
+		ck_assert_msg(hx && hy && strcmp(hx, hy) == 0, "%s: -O2 %s vs -O0 %s", path, hx, hy);
+		ck_assert_msg(strstr(x, "\"result\": \"pass\""), "%s failed: %s", path, x);
+		g_free(x);
+		g_free(y);
+	}
+}
+END_TEST
+
+/* One parsed text record: "<index> E t=<t> n<node> <KIND> a b c". */
+struct rec {
+	int64_t t;
+	uint32_t node;
+	char kind[32];
+	int64_t a, b, c;
+};
+
+static GArray *parse_records(char *text)
+{
+	GArray *out = g_array_new(FALSE, FALSE, sizeof(struct rec));
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct rec r = {0};
+		unsigned long long idx;
+		long long t, a, b, c;
+		if (sscanf(line, "%llu E t=%lld n%u %31s %lld %lld %lld", &idx, &t, &r.node, r.kind, &a,
+			   &b, &c) != 7)
+			continue;
+		r.t = t;
+		r.a = a;
+		r.b = b;
+		r.c = c;
+		g_array_append_val(out, r);
+	}
+	return out;
+}
+
+static GArray *run_records(struct au_scenario *sc, uint64_t seed, const char *what)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	run_checked(sc, seed, what, f, NULL);
+	fclose(f);
+	GArray *recs = parse_records(buf);
+	free(buf);
+	return recs;
+}
+
+/* A holder paused past its lease writes with a stale token: rejected. */
+START_TEST(paused_lock_holder_is_fenced)
+{
+	struct au_scenario *sc = load_file("scenarios/aureon-locks.ini");
+	uint64_t rejected = 0, accepted = 0;
+	for (uint64_t seed = 1; seed <= 2; seed++) {
+		GArray *recs = run_records(sc, seed, "aureon-locks");
+		for (guint i = 0; i < recs->len; i++) {
+			const struct rec *r = &g_array_index(recs, struct rec, i);
+			if (strcmp(r->kind, "LOCK_WRITE") == 0 && r->node == 1)
+				*(r->c ? &accepted : &rejected) += 1;
+		}
+		g_array_free(recs, TRUE);
+	}
+	ck_assert_uint_gt(accepted, 50);
+	ck_assert_msg(rejected > 0, "no stale write happened: the scenario no longer tests fencing");
+	au_scenario_free(sc);
+}
+END_TEST
+
+/* One task of 10 one-second rounds that only n4 and n5 can run (they
+ * alone have the capability).  At 2.5 s both are cut off from the majority
+ * until 6 s: rounds they finish then reach their disk but not the log.  At 4.5 s both crash; n5 comes
+ * back at 5.5 s, n4 never.  If n5 held the task it must resume from its
+ * own disk at the last round it synced; if n4 did, n5 takes the task over
+ * (after SWIM declares n4 dead) from the log's newest checkpoint. */
+static const char resume_text[] =
+	"[run]\nduration = 60s\n"
+	"[cluster]\nnodes = 5\nservices = raft,swim,aureon\n"
+	"capabilities = cpu\ncapabilities.n4 = cpu,gpu\ncapabilities.n5 = cpu,gpu\n"
+	"[aureon]\nlease = 10m\n"
+	"[workload]\ntasks = 1\ntask_rounds = 10\ntask_cost = const(10s)\ntask_caps = gpu:100\n"
+	"[fault.cut]\nat = 2500ms\naction = partition\ngroups = n4,n5 | rest\nuntil = 6s\n"
+	"[fault.crash-n4]\nat = 4500ms\naction = crash\ntarget = n4\n"
+	"[fault.crash-n5]\nat = 4500ms\naction = crash\ntarget = n5\nrestart_after = 1s\n";
+
+START_TEST(checkpoint_resume)
+{
+	struct au_scenario *sc = load_text(resume_text);
+	int paths[2] = {0, 0}; /* resumed from disk, from the log */
+	for (uint64_t seed = 1; seed <= 6; seed++) {
+		GArray *recs = run_records(sc, seed, "checkpoint resume");
+		int64_t crash_t = -1, synced = 0, logged = 0, start_round = -1, source = -1;
+		au_node_id holder = 0, second = 0;
+		for (guint i = 0; i < recs->len; i++) {
+			const struct rec *r = &g_array_index(recs, struct rec, i);
+			if (strcmp(r->kind, "ORCH_START") == 0 && !holder)
+				holder = r->node;
+			else if (strcmp(r->kind, "NODE_CRASH") == 0 && crash_t < 0)
+				crash_t = r->t;
+			else if (strcmp(r->kind, "ORCH_ROUND") == 0 && crash_t < 0)
+				synced = r->c;
+			else if (strcmp(r->kind, "TASKQ_CHECKPOINT") == 0 && crash_t < 0 && r->c > logged)
+				logged = r->c;
+			else if (strcmp(r->kind, "ORCH_RESUME") == 0 && crash_t >= 0 && source < 0)
+				source = r->c;
+			else if (strcmp(r->kind, "ORCH_START") == 0 && crash_t >= 0 && start_round < 0) {
+				start_round = r->c;
+				second = r->node;
+			}
+		}
+		ck_assert_msg(holder == 4 || holder == 5, "seed %llu: holder n%u",
+			      (unsigned long long)seed, holder);
+		ck_assert_int_eq(second, 5);
+		/* rounds were done before the crash, some only on disk */
+		ck_assert_int_ge(logged, 1);
+		ck_assert_int_gt(synced, logged);
+		ck_assert_int_lt(synced, 10);
+		if (holder == 5) {
+			ck_assert_int_eq(source, 1);
+			ck_assert_int_eq(start_round, synced); /* the last round its disk synced */
+			paths[0]++;
+		} else {
+			ck_assert_int_eq(source, 2);
+			ck_assert_int_eq(start_round, logged); /* the newest checkpoint in the log */
+			paths[1]++;
+		}
+		g_array_free(recs, TRUE);
+	}
+	ck_assert_msg(paths[0] && paths[1], "seeds 1-6 no longer cover both paths (disk %d, log %d)",
+		      paths[0], paths[1]);
+	au_scenario_free(sc);
+}
+END_TEST
+
+/* More work than capacity: nodes never hold more than their bound, and the
+ * cluster completes tasks at its capacity (5 nodes x 4 workers / 100 ms). */
+START_TEST(backpressure_bounded)
+{
+	struct au_scenario *sc = load_file("scenarios/aureon-backpressure.ini");
+	struct au_sim *sim = au_sim_new(sc, 2);
+	uint32_t svc = 0;
+	while (strcmp(sc->services[svc]->name, "aureon") != 0)
+		svc++;
+	uint32_t max_waiting = 0, max_running = 0;
+	uint64_t done_at_5 = 0, done_at_25 = 0;
+	for (au_time t = 100 * AU_NS_PER_MS; t <= 30 * AU_NS_PER_S; t += 100 * AU_NS_PER_MS) {
+		ck_assert_int_eq(au_sim_run(sim, t), 0);
+		uint64_t done = 0;
+		for (au_node_id n = 1; n <= sc->nodes; n++) {
+			if (!au_sim_node_up(sim, n))
+				continue;
+			const struct au_env *e = au_sim_env(sim, n, svc);
+			const struct au_orch *o = e->ops->local_service(e->ctx, "aureon");
+			struct au_orch_stats st;
+			au_orch_stats(o, &st);
+			max_waiting = st.waiting > max_waiting ? st.waiting : max_waiting;
+			max_running = st.running > max_running ? st.running : max_running;
+			done += st.acked;
+		}
+		if (t == 5 * AU_NS_PER_S)
+			done_at_5 = done;
+		if (t == 25 * AU_NS_PER_S)
+			done_at_25 = done;
+	}
+	ck_assert_uint_le(max_waiting, 4); /* local_queue */
+	ck_assert_uint_eq(max_running, 4); /* max_concurrency */
+	/* 20 s of full load: 200 tasks/s at capacity (each task also waits
+	 * 1-3 ms for its result's disk sync); allow 5 % */
+	double rate = (double)(done_at_25 - done_at_5) / 20.0;
+	ck_assert_msg(rate > 190.0 && rate <= 201.0, "throughput %.1f tasks/s", rate);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+/* Scenario keys of the execution layer are strict. */
+START_TEST(bad_scenarios_rejected)
+{
+	static const struct {
+		const char *text, *needle;
+	} bad[] = {
+		{"[run]\nduration=1s\n[cluster]\nnodes=3\nservices=raft,aureon\n[workload]\ntask_caps=gpu:10\n",
+		 "no node has capability 'gpu'"},
+		{"[run]\nduration=1s\n[cluster]\nnodes=3\nservices=raft,aureon\ncapabilities=GPU\n",
+		 "not a capability name"},
+		{"[run]\nduration=1s\n[cluster]\nnodes=3\nservices=raft,aureon\ncapabilities.n4=gpu\n",
+		 "capabilities.nK needs a node"},
+		{"[run]\nduration=1s\n[cluster]\nnodes=3\nservices=raft,aureon,swim\n", "before aureon"},
+		{"[run]\nduration=1s\n[cluster]\nnodes=3\nservices=aureon\n", "needs raft"},
+		{"[run]\nduration=1s\n[cluster]\nnodes=3\nservices=raft,aureon\n[workload]\ntask_cost=lognormal(0ms,1ms)\n",
+		 "task_cost"},
+		{"[run]\nduration=1s\n[cluster]\nnodes=3\nservices=raft,aureon\n[workload]\ntaskz=3\n",
+		 "unknown key"},
+		{"[run]\nduration=1s\n[cluster]\nnodes=3\nservices=raft,kv\n[workload]\ntasks=3\n",
+		 "configures service aureon"},
+		{"[run]\nduration=1s\n[cluster]\nnodes=3\nservices=raft,kv\n[fault.d]\nat=0s\naction=drain\ntarget=n1\n",
+		 "drain needs"},
+		{"[run]\nduration=1s\n[cluster]\nnodes=3\nservices=raft,aureon\n[aureon]\nlease=0s\n",
+		 "lease"},
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		char *err = NULL;
+		struct au_scenario *sc = au_scenario_load_text("<bad>", bad[i].text, &err);
+		ck_assert_msg(!sc, "accepted: %s", bad[i].text);
+		ck_assert_msg(err && strstr(err, bad[i].needle), "%s: got '%s'", bad[i].needle, err);
+		g_free(err);
+	}
+	/* and a mixed [workload] of kv and aureon is fine */
+	struct au_scenario *ok = load_text("[run]\nduration=1s\n[cluster]\nnodes=3\n"
+					   "services=raft,kv,aureon\n[workload]\nkv_clients=1\ntasks=5\n");
+	au_scenario_free(ok);
+}
+END_TEST
+
 Suite *exec_suite(void)
 {
 	Suite *s = suite_create("exec");
@@ -389,6 +748,27 @@ Suite *exec_suite(void)
 	tcase_add_test(tc, affinity_prefers_good_topics);
 	tcase_add_test(tc, snapshot_roundtrip);
 	tcase_add_test(tc, malformed_commands_change_nothing);
+	tcase_add_test(tc, locks_fence_stale_holders);
+	tcase_add_test(tc, bad_scenarios_rejected);
 	suite_add_tcase(s, tc);
+
+	TCase *sc = tcase_create("scenarios");
+	tcase_set_timeout(sc, 300);
+	for (size_t i = 0; i < G_N_ELEMENTS(exec_scenarios); i++)
+		tcase_add_loop_test(sc, scenario_passes, (int)(i * 100 + 1), (int)(i * 100 + 3));
+	tcase_add_loop_test(sc, deterministic, 0, 4);
+	tcase_add_test(sc, same_hash_at_O0);
+	tcase_add_test(sc, paused_lock_holder_is_fenced);
+	tcase_add_test(sc, checkpoint_resume);
+	tcase_add_test(sc, backpressure_bounded);
+	suite_add_tcase(s, sc);
+
+	/* make test-all: 30 seeds of every scenario */
+	TCase *slow = tcase_create("scenarios-30-seeds");
+	tcase_set_tags(slow, "slow");
+	tcase_set_timeout(slow, 3600);
+	for (size_t i = 0; i < G_N_ELEMENTS(exec_scenarios); i++)
+		tcase_add_loop_test(slow, scenario_passes, (int)(i * 100 + 4), (int)(i * 100 + 31));
+	suite_add_tcase(s, slow);
 	return s;
 }

@@ -46,6 +46,7 @@ int main(void)
 	SRunner *sr = srunner_create(pcg32_suite());
 	srunner_add_suite(sr, evq_suite());
 	srunner_add_suite(sr, wire_suite());
+	srunner_add_suite(sr, shim_suite());
 	srunner_add_suite(sr, scenario_suite());
 	srunner_add_suite(sr, sim_suite());
 	srunner_add_suite(sr, cli_suite());
@@ -57,6 +58,7 @@ int main(void)
 	srunner_add_suite(sr, analysis_suite());
 	srunner_add_suite(sr, kernels_suite());
 	srunner_add_suite(sr, one_suite());
+	srunner_add_suite(sr, rqml_suite());
 	srunner_add_suite(sr, chaos_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

@@ -658,7 +658,8 @@ END_TEST
 /* ---- scenarios end to end --------------------------------------------------------- */
 
 static const char *const swim_scenarios[] = {
-	"scenarios/swim-basic.ini",
+	"scenarios/swim-basic.ini",       "scenarios/swim-crash-detect.ini",
+	"scenarios/swim-lossy.ini",       "scenarios/swim-partition-heal.ini",
 };
 
 static struct au_scenario *load(const char *path)

@@ -8,6 +8,7 @@
 Suite *pcg32_suite(void);
 Suite *evq_suite(void);
 Suite *wire_suite(void);
+Suite *shim_suite(void);
 Suite *scenario_suite(void);
 Suite *sim_suite(void);
 Suite *cli_suite(void);
@@ -19,6 +20,7 @@ Suite *chaos_suite(void);
 Suite *exec_suite(void);
 Suite *kernels_suite(void);
 Suite *one_suite(void);
+Suite *rqml_suite(void);
 Suite *swim_suite(void);
 
 /* Run a shell command, capture stdout into *out (caller frees), return the

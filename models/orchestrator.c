@@ -1,0 +1,1764 @@
+/* orchestrator.c — the per-node orchestrator, service "aureon" (see
+ * orchestrator.h for what it is and how supervisors use it).
+ *
+ * Two roles in one model, both on every node:
+ *
+ *  worker     pulls leases from the leader while it has room (running <
+ *             max_concurrency, waiting <= local_queue), runs each task round
+ *             by round on its worker pool (a round's duration comes from the
+ *             executor's cost model), writes a checkpoint to its disk at
+ *             every round boundary and sends it to the log once synced,
+ *             renews its leases, and acks the result with the fencing token
+ *             once the result is on its disk.  A task it is given again
+ *             resumes from the newest checkpoint it can trust: its own disk
+ *             (same task id, newer round) or the log.
+ *
+ *  front end  on the Raft leader only: turns every node's requests into
+ *             queue and lock operations, many per log entry (group commit:
+ *             a command is submitted while fewer than batch_inflight are in
+ *             flight, the rest wait and coalesce), answers the workers as
+ *             the operations apply, expires leases and locks on its own
+ *             clock, reclaims the leases of nodes SWIM declares dead, and
+ *             runs the [workload] task generator.
+ *
+ * Why clocks cannot break safety: see taskq.h.  The worker also keeps its
+ * own, shorter view of each lease (the leader's remaining time, scaled by
+ * 3/4, from when the grant or renewal arrived) and gives a task up when it
+ * runs out; that saves work, the fencing tokens are what make it safe.
+ *
+ * Durable files (env storage): orch.boot (incarnation), ck.<task> (newest
+ * checkpoint or result of a task this node ran), lk.val (lock client's
+ * pending write).  All are sealed with CRC-32C; a torn one is ignored.
+ */
+#include "orchestrator.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "lock.h"
+#include "raft.h"
+#include "swim.h"
+#include "trace_kinds.h"
+#include "wire.h"
+
+enum { M_PULL = 1, M_RENEW, M_ACK, M_NACK, M_RELEASE, M_CKPT, M_GRANT, M_RESOLVED, M_LOCK,
+       M_UNLOCK, M_WRITE, M_LOCK_RESP, M_TYPES_ };
+enum { R_ACKED, R_ACK_STALE, R_CKPT_OK, R_CKPT_STALE, R_RENEWED, R_LOST };
+enum { L_BUSY, L_GRANTED, L_LOST };
+enum { T_BOOT = 1, T_CKPT, T_LOCKVAL };
+enum { TM_PULL = 1, TM_RENEW, TM_ROUND, TM_SCAN, TM_KICK, TM_METRICS, TM_WORKLOAD, TM_LOCK };
+enum { J_QUEUED, J_RUNNING, J_SYNCING, J_ACKING };
+enum { LC_IDLE, LC_ASKING, LC_HOLDING, LC_SYNCING };
+
+#define MAX_EXECUTORS 8u
+#define FINISHED_RING 256u
+#define CKPT_MAGIC 0x434b5054u /* "CKPT" */
+#define BOOT_MAGIC 0x424f4f54u /* "BOOT" */
+#define MSG_BUF (64u + AU_TASKQ_PAYLOAD_MAX + AU_TASKQ_CKPT_MAX)
+#define TOKEN(kind, seq) (((uint64_t)(kind) << 56) | ((seq) & ((UINT64_C(1) << 56) - 1)))
+
+/* A lease this node holds. */
+struct job {
+	uint64_t seq;          /* local id: sync tokens and timers refer to it */
+	uint64_t id, token;
+	uint32_t kind, topic, rounds, caps, max_retries;
+	int32_t priority;
+	uint8_t *payload;
+	uint32_t payload_len;
+	uint32_t log_round;    /* checkpoint round the grant carried */
+	uint8_t *log_ckpt;
+	uint32_t log_ckpt_len;
+	int phase;
+	uint32_t round;        /* rounds done */
+	uint8_t state[AU_TASKQ_CKPT_MAX];
+	size_t state_len;
+	bool fail;             /* this attempt fails (task_fail) */
+	uint64_t timer;
+	au_time belief_until;  /* local clock: the lease is surely still ours until then */
+	au_time last_send;     /* ack resend pacing */
+};
+
+/* A node's pending lease request at the leader. */
+struct parked {
+	uint32_t inc, caps, want;
+	bool inflight;   /* a LEASE op for it is in a command not yet applied */
+	uint64_t gen;    /* queue generation when it was last served short */
+};
+
+struct au_orch {
+	const struct au_env *env;
+	const struct au_orch_config *cfg;
+	struct au_raft *raft;
+	struct au_swim *swim;
+	struct au_taskq *q;
+	struct au_locks *locks;
+	struct au_orch_executor exec[MAX_EXECUTORS];
+	uint32_t n_exec;
+	/* worker */
+	uint32_t inc;
+	bool booted;          /* incarnation durable: may take leases */
+	GPtrArray *jobs;      /* struct job*, in arrival order */
+	uint32_t running;
+	uint64_t job_seq;
+	au_time pull_sent;
+	bool pull_outstanding;
+	uint64_t finished[FINISHED_RING];
+	uint32_t finished_at;
+	/* front end (leader) */
+	bool leading;
+	uint64_t lead_term;
+	au_time lead_start;
+	struct au_taskq_batch qb, lb; /* open commands */
+	GPtrArray *sealed;    /* GByteArray*: full commands waiting; first byte = machine */
+	uint32_t inflight;
+	struct parked *parked; /* [nodes+1] */
+	uint64_t qgen;        /* bumps when tasks become available */
+	GHashTable *expiring; /* token -> au_time proposed (lookups and pruning only) */
+	au_time *node_op_at;  /* [nodes+1]: when a node mark was last proposed */
+	bool kick_armed;
+	uint64_t wl_next;     /* next workload task id to enqueue */
+	/* lock client */
+	int lc_state;
+	uint64_t lc_key, lc_token, lc_writes;
+	au_time lc_belief, lc_release_at, lc_sent;
+	uint64_t lc_timer;    /* the lock client's one timer */
+	int64_t lc_value;
+	/* counters */
+	uint64_t grants, started, finished_n, acked, stale, lost, abandoned, released, bad;
+	uint64_t resumed_disk, resumed_log, lock_writes_ok, lock_writes_rejected, locks_held;
+	uint64_t msgs_in, msgs_out; /* this service only (when the env has no totals) */
+};
+
+static void kick(struct au_orch *o);
+static void pump(struct au_orch *o);
+static void try_pull(struct au_orch *o);
+
+/* ---- helpers --------------------------------------------------------------------------- */
+
+static uint64_t mix64(uint64_t z)
+{
+	z += UINT64_C(0x9e3779b97f4a7c15);
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+static void send_to(struct au_orch *o, au_node_id to, struct au_wbuf *w)
+{
+	au_wbuf_seal(w);
+	if (w->overflow || !to)
+		return;
+	o->msgs_out++;
+	au_send(o->env, to, w->p, w->len);
+}
+
+static au_node_id leader_of(const struct au_orch *o)
+{
+	if (!o->raft)
+		return 0;
+	if (au_raft_is_leader(o->raft))
+		return o->env->self;
+	return au_raft_leader_hint(o->raft);
+}
+
+static struct job *job_by_token(struct au_orch *o, uint64_t id, uint64_t token)
+{
+	for (guint i = 0; i < o->jobs->len; i++) {
+		struct job *j = g_ptr_array_index(o->jobs, i);
+		if (j->id == id && j->token == token)
+			return j;
+	}
+	return NULL;
+}
+
+static struct job *job_by_seq(struct au_orch *o, uint64_t seq)
+{
+	for (guint i = 0; i < o->jobs->len; i++) {
+		struct job *j = g_ptr_array_index(o->jobs, i);
+		if (j->seq == seq)
+			return j;
+	}
+	return NULL;
+}
+
+static bool finished_token(const struct au_orch *o, uint64_t token)
+{
+	for (uint32_t i = 0; i < FINISHED_RING; i++)
+		if (o->finished[i] == token)
+			return true;
+	return false;
+}
+
+/* Checkpoints of a task go to two files by round parity, so writing round
+ * r never damages the synced round r-1: a crash mid-write leaves one. */
+static void ckpt_name(char *buf, size_t len, uint64_t id, uint32_t round)
+{
+	snprintf(buf, len, "ck.%" PRIu64 ".%u", id, round & 1u);
+}
+
+static const struct au_orch_executor *executor(const struct au_orch *o, uint32_t kind)
+{
+	for (uint32_t i = 0; i < o->n_exec; i++)
+		if (o->exec[i].kind == kind)
+			return &o->exec[i];
+	return NULL;
+}
+
+/* ---- the synthetic executor (kind 0) ------------------------------------------------- */
+
+static uint64_t synth_step(uint64_t state, uint64_t id, uint32_t round)
+{
+	return mix64(state ^ mix64(id * UINT64_C(0x9e3779b97f4a7c15) + round));
+}
+
+uint64_t au_orch_synthetic_result(uint64_t id, uint32_t rounds)
+{
+	uint64_t s = id;
+	for (uint32_t r = 0; r < rounds; r++)
+		s = synth_step(s, id, r);
+	return s;
+}
+
+static au_time synth_cost(void *ctx, const struct au_task *t, uint32_t round, double gflops)
+{
+	struct au_orch *o = ctx;
+	(void)round;
+	/* task_cost is a whole task on a 10-GFLOPS node; a round is its share. */
+	au_time whole = au_dist_draw_env(&o->cfg->task_cost, o->env);
+	double speed = gflops > 0 ? 10.0 / gflops : 1.0;
+	return (au_time)((double)whole * speed / (double)(t->rounds ? t->rounds : 1));
+}
+
+static int synth_round(void *ctx, const struct au_task *t, uint32_t round, const uint8_t *in,
+		       size_t in_len, uint8_t *out, size_t *out_len, size_t out_max)
+{
+	(void)ctx;
+	if (out_max < 8 || (round > 0 && in_len != 8))
+		return -AU_EINVAL;
+	uint64_t s = t->id;
+	if (round > 0) {
+		s = 0;
+		for (int i = 0; i < 8; i++)
+			s |= (uint64_t)in[i] << (8 * i);
+	}
+	s = synth_step(s, t->id, round);
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(s >> (8 * i));
+	*out_len = 8;
+	return 0;
+}
+
+/* ---- the front end: batching commands ------------------------------------------------- */
+
+static void submit_done(void *ctx, bool ok, uint64_t index, const uint8_t *result, size_t len)
+{
+	struct au_orch *o = ctx;
+	(void)ok;
+	(void)index;
+	(void)result;
+	(void)len;
+	assert(o->inflight > 0);
+	o->inflight--;
+	kick(o); /* room for the next command */
+}
+
+/* Move a full open batch to the sealed list. */
+static void seal(struct au_orch *o, struct au_taskq_batch *b, uint8_t machine)
+{
+	if (!b->ops)
+		return;
+	GByteArray *cmd = g_byte_array_sized_new((guint)b->len + 1);
+	g_byte_array_append(cmd, &machine, 1);
+	g_byte_array_append(cmd, b->buf, (guint)b->len);
+	g_ptr_array_add(o->sealed, cmd);
+	au_taskq_batch_reset(b);
+}
+
+/* Make room for an operation of about `bytes` in batch `b`. */
+static struct au_taskq_batch *room(struct au_orch *o, bool locks, size_t bytes)
+{
+	struct au_taskq_batch *b = locks ? &o->lb : &o->qb;
+	if (b->len + bytes + 16 > AU_TASKQ_BATCH_MAX)
+		seal(o, b, locks ? AU_LOCK_MACHINE : AU_TASKQ_MACHINE);
+	kick(o);
+	return b;
+}
+
+/* Submit sealed commands, then the open ones, while Raft has room. */
+static void flush(struct au_orch *o)
+{
+	if (!o->leading)
+		return;
+	if (o->sealed->len == 0) {
+		seal(o, &o->qb, AU_TASKQ_MACHINE);
+		seal(o, &o->lb, AU_LOCK_MACHINE);
+	}
+	while (o->inflight < o->cfg->batch_inflight && o->sealed->len > 0) {
+		GByteArray *cmd = g_ptr_array_index(o->sealed, 0);
+		int rc = au_raft_submit(o->raft, cmd->data[0], 0, 0, cmd->data + 1, cmd->len - 1,
+					submit_done, o);
+		if (rc != 0)
+			return; /* not leader any more: the next check drops everything */
+		o->inflight++;
+		g_ptr_array_remove_index(o->sealed, 0);
+		g_byte_array_free(cmd, TRUE);
+		if (o->sealed->len == 0) {
+			seal(o, &o->qb, AU_TASKQ_MACHINE);
+			seal(o, &o->lb, AU_LOCK_MACHINE);
+		}
+	}
+}
+
+static void drop_pending(struct au_orch *o)
+{
+	for (guint i = 0; i < o->sealed->len; i++)
+		g_byte_array_free(g_ptr_array_index(o->sealed, i), TRUE);
+	g_ptr_array_set_size(o->sealed, 0);
+	au_taskq_batch_reset(&o->qb);
+	au_taskq_batch_reset(&o->lb);
+}
+
+/* Are we the leader's front end?  Called at every entry point: Raft has no
+ * callback for leadership changes, and a stale front end must stop. */
+static void check_leadership(struct au_orch *o)
+{
+	bool lead = o->raft && au_raft_is_leader(o->raft);
+	if (lead && (!o->leading || o->lead_term != au_raft_term(o->raft))) {
+		o->leading = true;
+		o->lead_term = au_raft_term(o->raft);
+		o->lead_start = au_now(o->env);
+		drop_pending(o);
+		for (uint32_t n = 0; n <= o->env->nodes; n++) {
+			o->parked[n] = (struct parked){0};
+			o->node_op_at[n] = INT64_MIN / 2;
+		}
+		g_hash_table_remove_all(o->expiring);
+		o->wl_next = 1;
+		au_trace(o->env, AU_TR_ORCH_LEAD, (int64_t)o->lead_term, 0, 0);
+		kick(o);
+	} else if (!lead && o->leading) {
+		o->leading = false;
+		drop_pending(o);
+	}
+}
+
+/* ---- the front end: answering as operations apply -------------------------------------- */
+
+static void send_resolved(struct au_orch *o, au_node_id to, uint64_t id, uint64_t token, uint8_t what,
+			  au_time remaining)
+{
+	uint8_t buf[64];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, M_RESOLVED);
+	au_put_u64(&w, id);
+	au_put_u64(&w, token);
+	au_put_u8(&w, what);
+	au_put_u64(&w, (uint64_t)(remaining > 0 ? remaining : 0));
+	send_to(o, to, &w);
+}
+
+static void send_grant(struct au_orch *o, const struct au_task *t)
+{
+	uint8_t *buf = g_malloc(MSG_BUF);
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, MSG_BUF);
+	au_put_u8(&w, M_GRANT);
+	au_put_u64(&w, t->id);
+	au_put_u64(&w, t->token);
+	au_put_u64(&w, t->lease_id);
+	au_put_u32(&w, t->kind);
+	au_put_u32(&w, t->topic);
+	au_put_u32(&w, t->rounds);
+	au_put_u32(&w, t->caps);
+	au_put_u32(&w, t->max_retries);
+	au_put_u32(&w, (uint32_t)t->priority);
+	au_time remaining = t->deadline_ns - au_now(o->env);
+	au_put_u64(&w, (uint64_t)(remaining > 0 ? remaining : 0));
+	au_put_u32(&w, t->ckpt_round);
+	au_put_u32(&w, t->payload_len);
+	au_put_bytes(&w, t->payload, t->payload_len);
+	au_put_u32(&w, t->ckpt_len);
+	au_put_bytes(&w, t->ckpt, t->ckpt_len);
+	send_to(o, t->node, &w);
+	g_free(buf);
+}
+
+static void on_queue_event(void *ctx, const struct au_taskq_event *ev)
+{
+	struct au_orch *o = ctx;
+	switch (ev->type) {
+	case AU_TASKQ_EV_ENQUEUED:
+	case AU_TASKQ_EV_EXPIRED:
+	case AU_TASKQ_EV_NACKED:
+	case AU_TASKQ_EV_RELEASED:
+	case AU_TASKQ_EV_NODE:
+		o->qgen++; /* tasks may have become available */
+		break;
+	default:
+		break;
+	}
+	if (!o->raft || !au_raft_is_leader(o->raft))
+		return;
+	check_leadership(o);
+	au_time now = au_now(o->env);
+	switch (ev->type) {
+	case AU_TASKQ_EV_GRANTED:
+		send_grant(o, ev->task);
+		break;
+	case AU_TASKQ_EV_LEASE_DONE: {
+		struct parked *p = ev->node <= o->env->nodes ? &o->parked[ev->node] : NULL;
+		if (!p)
+			break;
+		p->inflight = false;
+		p->want = p->want > ev->granted ? p->want - ev->granted : 0;
+		p->gen = o->qgen;
+		break;
+	}
+	case AU_TASKQ_EV_RENEWED:
+		send_resolved(o, ev->node, ev->task->id, ev->token, R_RENEWED,
+			      ev->task->deadline_ns - now);
+		break;
+	case AU_TASKQ_EV_RENEW_LOST:
+		send_resolved(o, ev->node, ev->task ? ev->task->id : 0, ev->token, R_LOST, 0);
+		break;
+	case AU_TASKQ_EV_ACKED:
+		send_resolved(o, ev->node, ev->task->id, ev->token, R_ACKED, 0);
+		break;
+	case AU_TASKQ_EV_ACK_STALE:
+		send_resolved(o, ev->node, ev->task ? ev->task->id : 0, ev->token, R_ACK_STALE, 0);
+		break;
+	case AU_TASKQ_EV_CHECKPOINT:
+		send_resolved(o, ev->node, ev->task->id, ev->token, R_CKPT_OK, 0);
+		break;
+	case AU_TASKQ_EV_CKPT_STALE:
+		send_resolved(o, ev->node, ev->task ? ev->task->id : 0, ev->token, R_CKPT_STALE, 0);
+		break;
+	case AU_TASKQ_EV_EXPIRED:
+		/* Tell the holder, so it stops wasting work (it may be gone). */
+		send_resolved(o, ev->node, ev->task->id, ev->token, R_LOST, 0);
+		g_hash_table_remove(o->expiring, &ev->token);
+		break;
+	default:
+		break;
+	}
+	kick(o);
+}
+
+static void send_lock_resp(struct au_orch *o, uint64_t owner, uint64_t key, uint64_t token,
+			   uint8_t what, au_time remaining)
+{
+	uint8_t buf[64];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, M_LOCK_RESP);
+	au_put_u64(&w, key);
+	au_put_u64(&w, token);
+	au_put_u64(&w, owner);
+	au_put_u8(&w, what);
+	au_put_u64(&w, (uint64_t)(remaining > 0 ? remaining : 0));
+	send_to(o, (au_node_id)(owner >> 32), &w);
+}
+
+static void on_lock_event(void *ctx, const struct au_lock_event *ev)
+{
+	struct au_orch *o = ctx;
+	if (!o->raft || !au_raft_is_leader(o->raft))
+		return;
+	au_time deadline = 0;
+	switch (ev->type) {
+	case AU_LOCK_EV_GRANTED:
+		au_locks_holder(o->locks, ev->key, NULL, &deadline);
+		send_lock_resp(o, ev->owner, ev->key, ev->token, L_GRANTED, deadline - au_now(o->env));
+		break;
+	case AU_LOCK_EV_BUSY:
+		send_lock_resp(o, ev->owner, ev->key, 0, L_BUSY, 0);
+		break;
+	case AU_LOCK_EV_RELEASED:
+		if (ev->reason == 1)
+			send_lock_resp(o, ev->owner, ev->key, ev->token, L_LOST, 0);
+		break;
+	case AU_LOCK_EV_WRITE:
+		break;
+	}
+}
+
+/* ---- the front end: requests from workers ------------------------------------------------ */
+
+static bool member_dead(const struct au_orch *o, au_node_id n)
+{
+	if (!o->swim || n == o->env->self)
+		return false;
+	enum au_swim_state s = au_swim_member_state(o->swim, n);
+	return s == AU_SWIM_DEAD || s == AU_SWIM_LEFT;
+}
+
+/* Deadline of a lease granted or renewed now.  `worker_now` is the
+ * requesting worker's clock, carried for diagnostics only. */
+static au_time lease_deadline(const struct au_orch *o, au_time worker_now)
+{
+#ifdef AU_BUG_EXPIRY_WORKER_CLOCK
+	/* Planted bug: the deadline is set on the worker's clock, and the
+	 * leader then compares it with its own. */
+	return worker_now + o->cfg->lease_ns;
+#else
+	(void)worker_now;
+	return au_now(o->env) + o->cfg->lease_ns;
+#endif
+}
+
+/* Propose a lease request for a parked node if it can be served. */
+static void serve(struct au_orch *o, au_node_id n, au_time worker_now)
+{
+	struct parked *p = &o->parked[n];
+	uint64_t counts[4];
+	au_taskq_counts(o->q, counts);
+	/* A node back with a new incarnation is served even when nothing is
+	 * queued: its request is what revokes the old incarnation's leases. */
+	bool reborn = p->inc > au_taskq_node_inc(o->q, n);
+	if (p->inflight || p->want == 0 || member_dead(o, n) || au_taskq_node_dead(o->q, n) ||
+	    (!reborn && (counts[AU_TASK_QUEUED] == 0 || au_taskq_node_draining(o->q, n))))
+		return;
+	struct au_taskq_batch *b = room(o, false, 32);
+	au_taskq_add_lease(b, n, p->inc, p->caps, p->want, lease_deadline(o, worker_now));
+	p->inflight = true;
+}
+
+static void fe_pull(struct au_orch *o, au_node_id from, struct au_rbuf *rb)
+{
+	uint32_t inc = au_get_u32(rb), caps = au_get_u32(rb), want = au_get_u32(rb);
+	au_time worker_now = (au_time)au_get_u64(rb);
+	if (rb->short_read || from > o->env->nodes || want > 4096) {
+		o->bad++;
+		return;
+	}
+	struct parked *p = &o->parked[from];
+	bool fresh = inc != p->inc || caps != p->caps || want > p->want;
+	p->inc = inc;
+	p->caps = caps;
+	p->want = want;
+	/* Served short since the queue last changed: wait for news, unless the
+	 * worker asks for more than before. */
+	if (!fresh && p->gen == o->qgen && p->gen != 0)
+		return;
+	serve(o, from, worker_now);
+}
+
+static void fe_recv(struct au_orch *o, au_node_id from, uint8_t type, struct au_rbuf *rb)
+{
+	if (from == 0 || from > o->env->nodes)
+		return;
+	switch (type) {
+	case M_PULL:
+		fe_pull(o, from, rb);
+		break;
+	case M_RENEW: {
+		uint32_t inc = au_get_u32(rb);
+		au_time worker_now = (au_time)au_get_u64(rb);
+		uint16_t n = au_get_u16(rb);
+		(void)inc;
+		if (rb->short_read || (size_t)n * 16 > rb->len - rb->pos) {
+			o->bad++;
+			return;
+		}
+		struct au_taskq_batch *b = room(o, false, 32u * n);
+		for (uint16_t i = 0; i < n; i++) {
+			uint64_t id = au_get_u64(rb), token = au_get_u64(rb);
+			au_taskq_add_renew(b, from, id, token, lease_deadline(o, worker_now));
+		}
+		break;
+	}
+	case M_ACK: {
+		uint64_t id = au_get_u64(rb), token = au_get_u64(rb);
+		uint32_t len = au_get_u32(rb);
+		if (rb->short_read || len > AU_TASKQ_RESULT_MAX || len > rb->len - rb->pos) {
+			o->bad++;
+			return;
+		}
+		au_taskq_add_ack(room(o, false, 32 + len), from, id, token, rb->p + rb->pos, len);
+		break;
+	}
+	case M_NACK:
+	case M_RELEASE: {
+		uint64_t id = au_get_u64(rb), token = au_get_u64(rb);
+		uint8_t requeue = type == M_NACK ? au_get_u8(rb) : 0;
+		if (rb->short_read) {
+			o->bad++;
+			return;
+		}
+		struct au_taskq_batch *b = room(o, false, 32);
+		if (type == M_NACK)
+			au_taskq_add_nack(b, from, id, token, requeue != 0);
+		else
+			au_taskq_add_release(b, from, id, token);
+		break;
+	}
+	case M_CKPT: {
+		uint64_t id = au_get_u64(rb), token = au_get_u64(rb);
+		uint32_t round = au_get_u32(rb), len = au_get_u32(rb);
+		if (rb->short_read || len > AU_TASKQ_CKPT_MAX || len > rb->len - rb->pos) {
+			o->bad++;
+			return;
+		}
+		au_taskq_add_checkpoint(room(o, false, 40 + len), from, id, token, round,
+					rb->p + rb->pos, len);
+		break;
+	}
+	case M_LOCK: {
+		uint64_t key = au_get_u64(rb), owner = au_get_u64(rb);
+		if (rb->short_read || owner >> 32 != from) {
+			o->bad++;
+			return;
+		}
+		au_lock_add_lock(room(o, true, 32), key, owner, au_now(o->env) + o->cfg->lock_ttl_ns);
+		break;
+	}
+	case M_UNLOCK: {
+		uint64_t key = au_get_u64(rb), token = au_get_u64(rb);
+		if (!rb->short_read)
+			au_lock_add_unlock(room(o, true, 32), key, token);
+		break;
+	}
+	case M_WRITE: {
+		uint64_t key = au_get_u64(rb), owner = au_get_u64(rb), token = au_get_u64(rb);
+		int64_t value = (int64_t)au_get_u64(rb);
+		if (!rb->short_read && owner >> 32 == from)
+			au_lock_add_write(room(o, true, 40), key, owner, token, value);
+		break;
+	}
+	default:
+		o->bad++;
+		break;
+	}
+}
+
+/* ---- the front end: time, deaths, the workload ------------------------------------------- */
+
+struct scan_ctx {
+	struct au_orch *o;
+	au_time now, floor;
+};
+
+static bool scan_lease(void *ctx, const struct au_task *t)
+{
+	struct scan_ctx *s = ctx;
+	struct au_orch *o = s->o;
+	/* A new leader gives every lease a full term of its own before
+	 * judging it: deadlines written by another leader's clock may be
+	 * anything on ours. */
+	au_time deadline = t->deadline_ns > s->floor ? t->deadline_ns : s->floor;
+	if (s->now < deadline)
+		return true;
+	au_time *at = g_hash_table_lookup(o->expiring, &t->token);
+	if (at && s->now - *at < o->cfg->lease_ns / 2)
+		return true; /* proposed recently; waiting for it to apply */
+	if (!at) {
+		at = g_new(au_time, 1);
+		uint64_t *key = g_new(uint64_t, 1);
+		*key = t->token;
+		g_hash_table_insert(o->expiring, key, at);
+	}
+	*at = s->now;
+	au_taskq_add_expire(room(o, false, 24), t->id, t->token);
+	return true;
+}
+
+static void scan_lock(void *ctx, uint64_t key, uint64_t owner, uint64_t token, au_time deadline_ns)
+{
+	struct scan_ctx *s = ctx;
+	(void)owner;
+	au_time deadline = deadline_ns > s->floor ? deadline_ns : s->floor;
+	if (s->now >= deadline)
+		au_lock_add_expire(room(s->o, true, 24), key, token);
+}
+
+/* Node marks from SWIM's view: dead (reclaim its leases now) or alive. */
+static void reconcile_members(struct au_orch *o, au_time now)
+{
+	if (!o->swim)
+		return;
+	for (au_node_id n = 1; n <= o->env->nodes; n++) {
+		if (n == o->env->self)
+			continue;
+		bool swim_dead = member_dead(o, n);
+		bool q_dead = au_taskq_node_dead(o->q, n);
+		if (swim_dead == q_dead || now - o->node_op_at[n] < o->cfg->expiry_scan_ns * 5)
+			continue;
+		o->node_op_at[n] = now;
+		au_taskq_add_node(room(o, false, 16), n,
+				  swim_dead ? AU_TASKQ_NODE_DEAD : AU_TASKQ_NODE_ALIVE);
+	}
+}
+
+/* The workload's task `id`: a pure function of id and the config, so any
+ * leader (re)submits exactly the same task. */
+static void workload_spec(const struct au_orch *o, uint64_t id, struct au_task_spec *s,
+			  uint8_t *payload)
+{
+	const struct au_orch_config *c = o->cfg;
+	uint64_t h = mix64(id ^ UINT64_C(0x7461736b));
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->kind = 0;
+	s->topic = (uint32_t)(h % c->task_topics);
+	s->priority = (int32_t)((h >> 16) % c->task_priorities);
+	s->max_retries = c->task_retries;
+	s->rounds = c->task_rounds;
+	for (uint32_t b = 0; b < AU_MAX_CAPS; b++) {
+		uint64_t hb = mix64(h + b + 1);
+		if (c->task_caps[b] && hb % 100 < c->task_caps[b])
+			s->caps |= UINT32_C(1) << b;
+	}
+	for (uint32_t i = 0; i < c->task_payload; i++)
+		payload[i] = (uint8_t)(mix64(h + i) >> 24);
+	s->payload = payload;
+	s->payload_len = c->task_payload;
+}
+
+static void run_workload(struct au_orch *o, au_time now)
+{
+	const struct au_orch_config *c = o->cfg;
+	uint8_t payload[AU_TASKQ_PAYLOAD_MAX];
+	/* task i is due at (i-1)/rate on the leader's clock; 0: all at once */
+	uint64_t due = c->task_rate ? (uint64_t)(now / (AU_NS_PER_S / c->task_rate)) + 1 : c->tasks;
+	if (due > c->tasks)
+		due = c->tasks;
+	/* Cap what one pass adds so the pending commands stay bounded. */
+	uint32_t added = 0;
+	while (o->wl_next <= due && added < 2000) {
+		uint64_t id = o->wl_next++;
+		if (au_taskq_get(o->q, id))
+			continue;
+		struct au_task_spec s;
+		workload_spec(o, id, &s, payload);
+		au_taskq_add_enqueue(room(o, false, 48 + s.payload_len), &s);
+		added++;
+	}
+}
+
+static void leader_tick(struct au_orch *o)
+{
+	au_time now = au_now(o->env);
+	struct scan_ctx s = {o, now, o->lead_start + o->cfg->lease_ns};
+	au_taskq_each_lease(o->q, scan_lease, &s);
+	struct scan_ctx ls = {o, now, o->lead_start + o->cfg->lock_ttl_ns};
+	au_locks_each(o->locks, scan_lock, &ls);
+	reconcile_members(o, now);
+	if (o->cfg->tasks)
+		run_workload(o, now);
+	/* Forget expiries for leases that ended. */
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, o->expiring);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		if (now - *(au_time *)v > 4 * o->cfg->lease_ns)
+			g_hash_table_iter_remove(&it);
+}
+
+/* Work to do soon, in one go: serve parked pulls, reconcile, flush. */
+static void kick(struct au_orch *o)
+{
+	if (!o->kick_armed) {
+		o->kick_armed = true;
+		au_timer_set(o->env, 0, TM_KICK, 0);
+	}
+}
+
+static void on_kick(struct au_orch *o)
+{
+	/* Still armed while we work: operations added here are flushed below,
+	 * not by another kick. */
+	check_leadership(o);
+	if (o->leading) {
+		for (au_node_id n = 1; n <= o->env->nodes; n++)
+			if (o->parked[n].gen != o->qgen || o->parked[n].gen == 0)
+				serve(o, n, au_now(o->env));
+		reconcile_members(o, au_now(o->env));
+		flush(o);
+	}
+	o->kick_armed = false;
+}
+
+static void on_member(void *ctx, au_node_id member, enum au_swim_state state, uint32_t incarnation)
+{
+	struct au_orch *o = ctx;
+	(void)incarnation;
+	/* Observers must not send: note it and act from a timer. */
+	if (o->raft && au_raft_is_leader(o->raft)) {
+		au_trace(o->env, AU_TR_ORCH_MEMBER, member, state, 0);
+		if (member <= o->env->nodes)
+			o->node_op_at[member] = INT64_MIN / 2;
+		kick(o);
+	}
+}
+
+/* ---- the worker -------------------------------------------------------------------------- */
+
+static uint32_t capacity(const struct au_orch *o)
+{
+	return o->cfg->max_concurrency + o->cfg->local_queue;
+}
+
+/* Leases still to run or running (not those only waiting for their ack to
+ * be answered): what the concurrency and local-queue bounds count. */
+static uint32_t active(const struct au_orch *o)
+{
+	uint32_t n = 0;
+	for (guint i = 0; i < o->jobs->len; i++)
+		n += ((const struct job *)g_ptr_array_index(o->jobs, i))->phase != J_ACKING;
+	return n;
+}
+
+static void free_job(struct job *j)
+{
+	g_free(j->payload);
+	g_free(j->log_ckpt);
+	g_free(j);
+}
+
+static void remember_finished(struct au_orch *o, uint64_t token)
+{
+	o->finished[o->finished_at++ % FINISHED_RING] = token;
+}
+
+/* Forget a job (any phase). */
+static void drop_job(struct au_orch *o, struct job *j, bool finished)
+{
+	if (j->phase == J_RUNNING || j->phase == J_SYNCING) {
+		assert(o->running > 0);
+		o->running--;
+	}
+	au_timer_cancel(o->env, j->timer);
+	if (finished)
+		remember_finished(o, j->token);
+	g_ptr_array_remove(o->jobs, j);
+	free_job(j);
+	pump(o);
+	try_pull(o);
+}
+
+static void abandon(struct au_orch *o, struct job *j, int why)
+{
+	au_trace(o->env, AU_TR_ORCH_ABANDON, (int64_t)j->id, (int64_t)j->token, why);
+	o->abandoned++;
+	drop_job(o, j, true);
+}
+
+static void send_simple(struct au_orch *o, uint8_t type, uint64_t id, uint64_t token, int flag)
+{
+	uint8_t buf[64];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, type);
+	au_put_u64(&w, id);
+	au_put_u64(&w, token);
+	if (flag >= 0)
+		au_put_u8(&w, (uint8_t)flag);
+	send_to(o, leader_of(o), &w);
+}
+
+static void send_ack(struct au_orch *o, struct job *j)
+{
+	uint8_t buf[64 + AU_TASKQ_RESULT_MAX];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, M_ACK);
+	au_put_u64(&w, j->id);
+	au_put_u64(&w, j->token);
+	size_t n = j->state_len < AU_TASKQ_RESULT_MAX ? j->state_len : AU_TASKQ_RESULT_MAX;
+	au_put_u32(&w, (uint32_t)n);
+	au_put_bytes(&w, j->state, n);
+	j->last_send = au_now(o->env);
+	send_to(o, leader_of(o), &w);
+}
+
+static void send_ckpt(struct au_orch *o, struct job *j)
+{
+	uint8_t buf[64 + AU_TASKQ_CKPT_MAX];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, M_CKPT);
+	au_put_u64(&w, j->id);
+	au_put_u64(&w, j->token);
+	au_put_u32(&w, j->round);
+	au_put_u32(&w, (uint32_t)j->state_len);
+	au_put_bytes(&w, j->state, j->state_len);
+	send_to(o, leader_of(o), &w);
+}
+
+/* The task as the executor sees it. */
+static void job_task(const struct job *j, struct au_task *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->id = j->id;
+	t->kind = j->kind;
+	t->topic = j->topic;
+	t->caps = j->caps;
+	t->rounds = j->rounds;
+	t->priority = j->priority;
+	t->max_retries = j->max_retries;
+	t->token = j->token;
+	t->payload = j->payload;
+	t->payload_len = j->payload_len;
+	t->ckpt_round = j->log_round;
+}
+
+static void schedule_round(struct au_orch *o, struct job *j)
+{
+	const struct au_orch_executor *x = executor(o, j->kind);
+	struct au_task t;
+	job_task(j, &t);
+	au_time d = x->cost(x->ctx, &t, j->round, o->env->cpu_gflops);
+	j->timer = au_timer_set(o->env, d > 0 ? d : 0, TM_ROUND, j->seq);
+}
+
+/* A checkpoint on this node's disk newer than what the log gave us? */
+static bool read_disk_ckpt(struct au_orch *o, struct job *j)
+{
+	bool found = false;
+	for (uint32_t slot = 0; slot < 2; slot++) {
+		char name[48];
+		ckpt_name(name, sizeof(name), j->id, slot);
+		uint8_t buf[32 + AU_TASKQ_CKPT_MAX];
+		int64_t n = o->env->ops->storage_read(o->env->ctx, name, 0, buf, sizeof(buf));
+		struct au_rbuf rb;
+		if (n <= 0 || !au_rbuf_unseal(&rb, buf, (size_t)n))
+			continue;
+		uint32_t magic = au_get_u32(&rb);
+		uint64_t id = au_get_u64(&rb);
+		uint32_t round = au_get_u32(&rb), len = au_get_u32(&rb);
+		if (rb.short_read || magic != CKPT_MAGIC || id != j->id || len > AU_TASKQ_CKPT_MAX ||
+		    len != rb.len - rb.pos || round <= j->round || round >= j->rounds ||
+		    (round & 1u) != slot)
+			continue;
+		j->round = round;
+		memcpy(j->state, rb.p + rb.pos, len);
+		j->state_len = len;
+		found = true;
+	}
+	return found;
+}
+
+static void start_job(struct au_orch *o, struct job *j)
+{
+	const struct au_orch_executor *x = executor(o, j->kind);
+	if (!x) {
+		/* Nobody here runs this kind: hand it back for someone who does. */
+		send_simple(o, M_RELEASE, j->id, j->token, -1);
+		o->released++;
+		drop_job(o, j, true);
+		return;
+	}
+	j->phase = J_RUNNING;
+	o->running++;
+	o->started++;
+	/* Resume from the newest durable checkpoint: the log's, or our own
+	 * disk's if it is newer (the round synced here but its log write was
+	 * lost, e.g. because we crashed). */
+	j->round = 0;
+	j->state_len = 0;
+	int source = 0;
+	if (j->log_round > 0 && j->log_round < j->rounds && j->log_ckpt_len <= AU_TASKQ_CKPT_MAX) {
+		j->round = j->log_round;
+		memcpy(j->state, j->log_ckpt, j->log_ckpt_len);
+		j->state_len = j->log_ckpt_len;
+		source = 2;
+	}
+	if (read_disk_ckpt(o, j))
+		source = 1;
+	if (source) {
+		au_trace(o->env, AU_TR_ORCH_RESUME, (int64_t)j->id, j->round, source);
+		if (source == 1)
+			o->resumed_disk++;
+		else
+			o->resumed_log++;
+	}
+	au_trace(o->env, AU_TR_ORCH_START, (int64_t)j->id, (int64_t)j->token, j->round);
+	j->fail = o->cfg->task_fail && au_random_below(o->env, 100) < o->cfg->task_fail;
+	schedule_round(o, j);
+}
+
+/* Start waiting jobs while the pool has free workers. */
+static void pump(struct au_orch *o)
+{
+	for (guint i = 0; i < o->jobs->len && o->running < o->cfg->max_concurrency; i++) {
+		struct job *j = g_ptr_array_index(o->jobs, i);
+		if (j->phase != J_QUEUED)
+			continue;
+		start_job(o, j);
+		i = (guint)-1; /* start_job may have dropped a job: rescan */
+	}
+}
+
+/* Write the job's state (a checkpoint, or the result after the last round)
+ * to disk and sync it. */
+static void write_state(struct au_orch *o, struct job *j)
+{
+	char name[48];
+	ckpt_name(name, sizeof(name), j->id, j->round);
+	uint8_t buf[32 + AU_TASKQ_CKPT_MAX];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u32(&w, CKPT_MAGIC);
+	au_put_u64(&w, j->id);
+	au_put_u32(&w, j->round);
+	au_put_u32(&w, (uint32_t)j->state_len);
+	au_put_bytes(&w, j->state, j->state_len);
+	au_wbuf_seal(&w);
+	o->env->ops->storage_truncate(o->env->ctx, name, 0);
+	o->env->ops->storage_write(o->env->ctx, name, 0, buf, w.len);
+	o->env->ops->storage_sync(o->env->ctx, name, TOKEN(T_CKPT, j->seq));
+	j->phase = J_SYNCING;
+}
+
+static void round_done(struct au_orch *o, struct job *j)
+{
+	j->timer = 0;
+	if (au_now(o->env) > j->belief_until) {
+		/* Our view of the lease ran out (no renewal got through): the
+		 * queue may have given the task to someone else. */
+		abandon(o, j, 1);
+		return;
+	}
+	if (j->fail) {
+		au_trace(o->env, AU_TR_ORCH_ABANDON, (int64_t)j->id, (int64_t)j->token, 2);
+		send_simple(o, M_NACK, j->id, j->token, 1);
+		drop_job(o, j, true);
+		return;
+	}
+	const struct au_orch_executor *x = executor(o, j->kind);
+	struct au_task t;
+	job_task(j, &t);
+	uint8_t out[AU_TASKQ_CKPT_MAX];
+	size_t out_len = 0;
+	int rc = x->run_round(x->ctx, &t, j->round, j->state, j->state_len, out, &out_len,
+			      sizeof(out));
+	if (rc < 0 || out_len > AU_TASKQ_CKPT_MAX) {
+		au_trace(o->env, AU_TR_ORCH_ABANDON, (int64_t)j->id, (int64_t)j->token, 2);
+		send_simple(o, M_NACK, j->id, j->token, 1);
+		drop_job(o, j, true);
+		return;
+	}
+	memcpy(j->state, out, out_len);
+	j->state_len = out_len;
+	j->round++;
+	write_state(o, j);
+}
+
+static void state_synced(struct au_orch *o, struct job *j)
+{
+	if (j->phase != J_SYNCING)
+		return;
+	if (j->round < j->rounds) {
+		au_trace(o->env, AU_TR_ORCH_ROUND, (int64_t)j->id, (int64_t)j->token, j->round);
+		send_ckpt(o, j);
+		j->phase = J_RUNNING;
+		schedule_round(o, j);
+		return;
+	}
+	/* The result is on our disk: ack it with the fencing token. */
+	au_trace(o->env, AU_TR_ORCH_FINISH, (int64_t)j->id, (int64_t)j->token,
+		 (int64_t)fnv1a(j->state, j->state_len));
+	o->finished_n++;
+	j->phase = J_ACKING;
+	assert(o->running > 0);
+	o->running--;
+	send_ack(o, j);
+	pump(o);
+	try_pull(o);
+}
+
+static void on_grant(struct au_orch *o, struct au_rbuf *rb)
+{
+	struct job tmp = {0};
+	tmp.id = au_get_u64(rb);
+	tmp.token = au_get_u64(rb);
+	uint64_t lease_id = au_get_u64(rb);
+	tmp.kind = au_get_u32(rb);
+	tmp.topic = au_get_u32(rb);
+	tmp.rounds = au_get_u32(rb);
+	tmp.caps = au_get_u32(rb);
+	tmp.max_retries = au_get_u32(rb);
+	tmp.priority = (int32_t)au_get_u32(rb);
+	au_time remaining = (au_time)au_get_u64(rb);
+	tmp.log_round = au_get_u32(rb);
+	uint32_t plen = au_get_u32(rb);
+	(void)lease_id;
+	if (rb->short_read || plen > AU_TASKQ_PAYLOAD_MAX || plen > rb->len - rb->pos ||
+	    tmp.rounds == 0 || remaining < 0) {
+		o->bad++;
+		return;
+	}
+	const uint8_t *payload = rb->p + rb->pos;
+	rb->pos += plen;
+	uint32_t clen = au_get_u32(rb);
+	if (rb->short_read || clen > AU_TASKQ_CKPT_MAX || clen != rb->len - rb->pos) {
+		o->bad++;
+		return;
+	}
+	if (job_by_token(o, tmp.id, tmp.token) || finished_token(o, tmp.token))
+		return; /* a duplicate grant */
+	if (!o->booted || active(o) >= capacity(o)) {
+		/* More than we asked for (a lost grant was resent, or pulls
+		 * crossed): hand it back, no retry counted. */
+		send_simple(o, M_RELEASE, tmp.id, tmp.token, -1);
+		o->released++;
+		remember_finished(o, tmp.token);
+		return;
+	}
+	struct job *j = g_new0(struct job, 1);
+	*j = tmp;
+	j->seq = ++o->job_seq;
+	j->payload = plen ? g_memdup2(payload, plen) : NULL;
+	j->payload_len = plen;
+	j->log_ckpt = clen ? g_memdup2(rb->p + rb->pos, clen) : NULL;
+	j->log_ckpt_len = clen;
+	j->phase = J_QUEUED;
+	j->belief_until = au_now(o->env) + remaining / 4 * 3;
+	g_ptr_array_add(o->jobs, j);
+	o->grants++;
+	o->pull_outstanding = false;
+	pump(o);
+}
+
+static void on_resolved(struct au_orch *o, struct au_rbuf *rb)
+{
+	uint64_t id = au_get_u64(rb), token = au_get_u64(rb);
+	uint8_t what = au_get_u8(rb);
+	au_time remaining = (au_time)au_get_u64(rb);
+	if (rb->short_read || remaining < 0) {
+		o->bad++;
+		return;
+	}
+	struct job *j = job_by_token(o, id, token);
+	if (!j)
+		return;
+	switch (what) {
+	case R_ACKED:
+	case R_ACK_STALE:
+		if (j->phase != J_ACKING)
+			return;
+		if (what == R_ACKED)
+			o->acked++;
+		else
+			o->stale++;
+		for (uint32_t slot = 0; slot < 2; slot++) {
+			char name[48];
+			ckpt_name(name, sizeof(name), j->id, slot);
+			o->env->ops->storage_truncate(o->env->ctx, name, 0);
+		}
+		drop_job(o, j, true);
+		break;
+	case R_RENEWED: {
+		au_time until = au_now(o->env) + remaining / 4 * 3;
+		if (until > j->belief_until)
+			j->belief_until = until;
+		break;
+	}
+	case R_LOST:
+		o->lost++;
+		abandon(o, j, 0);
+		break;
+	default:
+		break;
+	}
+}
+
+static void try_pull(struct au_orch *o)
+{
+	if (!o->booted || !o->raft)
+		return;
+	uint32_t held = active(o);
+	au_node_id leader = leader_of(o);
+	au_time now = au_now(o->env);
+	/* One pull outstanding at a time: the next goes when grants arrive
+	 * (long poll), or after retry/4 if it seems lost. */
+	if (held >= capacity(o) || !leader ||
+	    (o->pull_outstanding && now - o->pull_sent < o->cfg->retry_ns / 4))
+		return;
+	o->pull_outstanding = true;
+	uint8_t buf[64];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, M_PULL);
+	au_put_u32(&w, o->inc);
+	au_put_u32(&w, o->env->caps);
+	au_put_u32(&w, capacity(o) - held);
+	au_put_u64(&w, (uint64_t)now);
+	o->pull_sent = now;
+	send_to(o, leader, &w);
+}
+
+static void renew_all(struct au_orch *o)
+{
+	au_time now = au_now(o->env);
+	/* Local expiry: give up jobs our view of the lease says are gone. */
+	for (guint i = 0; i < o->jobs->len; i++) {
+		struct job *j = g_ptr_array_index(o->jobs, i);
+		if (now > j->belief_until && j->phase != J_SYNCING) {
+			abandon(o, j, 1);
+			i = (guint)-1;
+		}
+	}
+	if (!o->jobs->len)
+		return;
+	uint8_t buf[64 + 16 * 256];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, M_RENEW);
+	au_put_u32(&w, o->inc);
+	au_put_u64(&w, (uint64_t)now);
+	uint16_t n = (uint16_t)(o->jobs->len < 256 ? o->jobs->len : 256);
+	au_put_u16(&w, n);
+	for (uint16_t i = 0; i < n; i++) {
+		struct job *j = g_ptr_array_index(o->jobs, i);
+		au_put_u64(&w, j->id);
+		au_put_u64(&w, j->token);
+	}
+	send_to(o, leader_of(o), &w);
+	/* Acks still unanswered go again. */
+	for (guint i = 0; i < o->jobs->len; i++) {
+		struct job *j = g_ptr_array_index(o->jobs, i);
+		if (j->phase == J_ACKING && now - j->last_send >= o->cfg->retry_ns)
+			send_ack(o, j);
+	}
+}
+
+/* ---- the lock client ------------------------------------------------------------------------- */
+
+static uint64_t lock_owner(const struct au_orch *o)
+{
+	return AU_LOCK_OWNER(o->env->self, o->inc);
+}
+
+static void lc_send(struct au_orch *o, uint8_t type, int64_t value)
+{
+	uint8_t buf[64];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, type);
+	au_put_u64(&w, o->lc_key);
+	if (type == M_LOCK) {
+		au_put_u64(&w, lock_owner(o));
+	} else if (type == M_UNLOCK) {
+		au_put_u64(&w, o->lc_token);
+	} else {
+		au_put_u64(&w, lock_owner(o));
+		au_put_u64(&w, o->lc_token);
+		au_put_u64(&w, (uint64_t)value);
+	}
+	o->lc_sent = au_now(o->env);
+	send_to(o, leader_of(o), &w);
+}
+
+/* (Re)arm the lock client's timer: it never has more than one. */
+static void lc_arm(struct au_orch *o, au_time delay)
+{
+	au_timer_cancel(o->env, o->lc_timer);
+	o->lc_timer = au_timer_set(o->env, delay > 0 ? delay : 1, TM_LOCK, 0);
+}
+
+static void lc_think(struct au_orch *o)
+{
+	o->lc_state = LC_IDLE;
+	double u = 1.0 - (double)au_random(o->env) / 4294967296.0;
+	au_time think = (au_time)(-log(u) * (double)o->cfg->lock_think_ns);
+	lc_arm(o, think);
+}
+
+/* A lock client's write: checked against its view of the lease, put on
+ * its disk, and sent once synced — a pause between the check and the
+ * send is exactly what fencing tokens are for. */
+static void lc_write(struct au_orch *o)
+{
+	if (au_now(o->env) > o->lc_belief) {
+		lc_think(o); /* we may have lost it: do not write */
+		return;
+	}
+	o->lc_value = (int64_t)mix64((uint64_t)o->env->self << 40 ^ o->lc_writes++);
+	uint8_t buf[32];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u64(&w, o->lc_key);
+	au_put_u64(&w, o->lc_token);
+	au_put_u64(&w, (uint64_t)o->lc_value);
+	au_wbuf_seal(&w);
+	o->env->ops->storage_write(o->env->ctx, "lk.val", 0, buf, w.len);
+	o->env->ops->storage_sync(o->env->ctx, "lk.val", TOKEN(T_LOCKVAL, 0));
+	o->lc_state = LC_SYNCING;
+}
+
+static void lc_timer(struct au_orch *o)
+{
+	au_time now = au_now(o->env);
+	switch (o->lc_state) {
+	case LC_IDLE:
+		if (!o->booted || !leader_of(o)) {
+			lc_arm(o, o->cfg->retry_ns);
+			return;
+		}
+		o->lc_key = au_random_below(o->env, o->cfg->lock_keys);
+		o->lc_state = LC_ASKING;
+		lc_send(o, M_LOCK, 0);
+		lc_arm(o, o->cfg->retry_ns);
+		break;
+	case LC_ASKING:
+		if (now - o->lc_sent >= o->cfg->retry_ns)
+			lc_send(o, M_LOCK, 0);
+		lc_arm(o, o->cfg->retry_ns);
+		break;
+	case LC_HOLDING:
+		if (now >= o->lc_release_at || now > o->lc_belief) {
+			lc_send(o, M_UNLOCK, 0);
+			lc_think(o);
+			return;
+		}
+		lc_write(o);
+		break;
+	case LC_SYNCING:
+		break;
+	}
+}
+
+static void lc_synced(struct au_orch *o)
+{
+	if (o->lc_state != LC_SYNCING)
+		return;
+	au_trace(o->env, AU_TR_ORCH_LOCK_WRITE, (int64_t)o->lc_key, (int64_t)o->lc_token, 0);
+	lc_send(o, M_WRITE, o->lc_value);
+	o->lc_state = LC_HOLDING;
+	/* Renew by asking again while holding; write again halfway. */
+	lc_send(o, M_LOCK, 0);
+	lc_arm(o, o->cfg->lock_hold_ns / 2);
+}
+
+static void on_lock_resp(struct au_orch *o, struct au_rbuf *rb)
+{
+	uint64_t key = au_get_u64(rb), token = au_get_u64(rb), owner = au_get_u64(rb);
+	uint8_t what = au_get_u8(rb);
+	au_time remaining = (au_time)au_get_u64(rb);
+	if (rb->short_read || remaining < 0) {
+		o->bad++;
+		return;
+	}
+	if (owner != lock_owner(o) || key != o->lc_key)
+		return;
+	au_time now = au_now(o->env);
+	if (what == L_GRANTED && o->lc_state == LC_ASKING) {
+		o->lc_token = token;
+		o->lc_belief = now + remaining / 4 * 3;
+		o->lc_release_at = now + o->cfg->lock_hold_ns;
+		o->locks_held++;
+		au_trace(o->env, AU_TR_ORCH_LOCK_HELD, (int64_t)key, (int64_t)token, 0);
+		lc_write(o);
+	} else if (what == L_GRANTED && token == o->lc_token &&
+		   (o->lc_state == LC_HOLDING || o->lc_state == LC_SYNCING)) {
+		au_time until = now + remaining / 4 * 3;
+		if (until > o->lc_belief)
+			o->lc_belief = until;
+	} else if (what == L_BUSY && o->lc_state == LC_ASKING) {
+		lc_think(o);
+	} else if (what == L_LOST && token == o->lc_token && o->lc_state == LC_HOLDING) {
+		lc_think(o);
+	}
+}
+
+/* ---- the model -------------------------------------------------------------------------------- */
+
+/* The incarnation: one more than the newest durable one.  Two 16-byte
+ * slots written alternately, so a torn write never loses both. */
+static uint32_t read_boot_slot(struct au_orch *o, uint64_t off)
+{
+	uint8_t buf[12];
+	struct au_rbuf rb;
+	int64_t n = o->env->ops->storage_read(o->env->ctx, "orch.boot", off, buf, sizeof(buf));
+	if (n != (int64_t)sizeof(buf) || !au_rbuf_unseal(&rb, buf, sizeof(buf)) ||
+	    au_get_u32(&rb) != BOOT_MAGIC)
+		return 0;
+	uint32_t inc = au_get_u32(&rb);
+	return rb.short_read ? 0 : inc;
+}
+
+static void boot_record(struct au_orch *o)
+{
+	uint32_t a = read_boot_slot(o, 0), b = read_boot_slot(o, 16);
+	o->inc = (a > b ? a : b) + 1;
+	uint8_t buf[12];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u32(&w, BOOT_MAGIC);
+	au_put_u32(&w, o->inc);
+	au_wbuf_seal(&w);
+	assert(w.len == sizeof(buf));
+	o->env->ops->storage_write(o->env->ctx, "orch.boot", (o->inc & 1) * 16, buf, w.len);
+	o->env->ops->storage_sync(o->env->ctx, "orch.boot", TOKEN(T_BOOT, 0));
+	au_trace(o->env, AU_TR_ORCH_BOOT, o->inc, 0, 0);
+}
+
+static void *orch_init(const struct au_env *env, const void *config)
+{
+	struct au_orch *o = g_new0(struct au_orch, 1);
+	o->env = env;
+	o->cfg = config;
+	o->jobs = g_ptr_array_new();
+	o->sealed = g_ptr_array_new();
+	o->parked = g_new0(struct parked, (gsize)env->nodes + 1);
+	o->node_op_at = g_new0(au_time, (gsize)env->nodes + 1);
+	o->expiring = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	au_taskq_batch_init(&o->qb);
+	au_taskq_batch_init(&o->lb);
+	o->pull_sent = INT64_MIN / 2;
+	o->q = au_taskq_new(env);
+	o->locks = au_locks_new(env);
+	au_taskq_observe(o->q, on_queue_event, o);
+	au_locks_observe(o->locks, on_lock_event, o);
+	struct au_orch_executor synth = {0, o, synth_cost, synth_round};
+	au_orch_register_executor(o, &synth);
+	o->raft = env->ops->local_service(env->ctx, "raft");
+	if (o->raft) {
+		au_taskq_attach(o->q, o->raft);
+		au_locks_attach(o->locks, o->raft);
+	}
+	o->swim = env->ops->local_service(env->ctx, "swim");
+	if (o->swim)
+		au_swim_observe(o->swim, on_member, o);
+	boot_record(o);
+	au_timer_set(env, o->cfg->renew_ns, TM_RENEW, 0);
+	au_timer_set(env, au_random_between(env, 0, o->cfg->retry_ns), TM_PULL, 0);
+	au_timer_set(env, o->cfg->expiry_scan_ns, TM_SCAN, 0);
+	if (env->metrics_period_ns > 0)
+		au_timer_set(env, env->metrics_period_ns, TM_METRICS, 0);
+	bool lock_client = o->cfg->lock_clients.all;
+	for (uint32_t i = 0; i < o->cfg->lock_clients.n; i++)
+		lock_client = lock_client || o->cfg->lock_clients.id[i] == env->self;
+	if (o->cfg->lock_keys && lock_client)
+		lc_arm(o, au_random_between(env, 0, o->cfg->lock_think_ns));
+	return o;
+}
+
+static void orch_recv(void *state, au_node_id from, const void *msg, size_t len)
+{
+	struct au_orch *o = state;
+	struct au_rbuf rb;
+	o->msgs_in++;
+	if (!au_rbuf_unseal(&rb, msg, len)) {
+		o->bad++;
+		au_trace(o->env, AU_TR_MODEL_BAD_MESSAGE, from, (int64_t)len, 0);
+		return;
+	}
+	uint8_t type = au_get_u8(&rb);
+	check_leadership(o);
+	switch (type) {
+	case M_GRANT:
+		on_grant(o, &rb);
+		break;
+	case M_RESOLVED:
+		on_resolved(o, &rb);
+		break;
+	case M_LOCK_RESP:
+		on_lock_resp(o, &rb);
+		break;
+	default:
+		if (type >= M_TYPES_ || !o->leading) {
+			if (type >= M_TYPES_)
+				o->bad++;
+			return; /* not the leader: the worker retries with a fresher hint */
+		}
+		fe_recv(o, from, type, &rb);
+	}
+}
+
+static void write_metrics(struct au_orch *o)
+{
+	struct au_orch_metrics_row row = {0};
+	for (guint i = 0; i < o->jobs->len; i++) {
+		const struct job *j = g_ptr_array_index(o->jobs, i);
+		row.queue_depth += j->phase == J_QUEUED;
+	}
+	row.active_tasks = o->running;
+	row.leases = o->jobs->len;
+	uint64_t in = o->msgs_in, out = o->msgs_out;
+	if (o->env->ops->msg_counts)
+		o->env->ops->msg_counts(o->env->ctx, &in, &out);
+	row.msgs_in = (int64_t)in;
+	row.msgs_out = (int64_t)out;
+	uint64_t counts[4];
+	au_taskq_counts(o->q, counts);
+	row.global_queued = (int64_t)counts[AU_TASK_QUEUED];
+	row.done = (int64_t)counts[AU_TASK_DONE];
+	row.dead = (int64_t)counts[AU_TASK_DEAD];
+	row.leader = o->raft && au_raft_is_leader(o->raft);
+	o->env->ops->record(o->env->ctx, 0, &row);
+}
+
+static void orch_timer(void *state, uint32_t kind, uint64_t arg)
+{
+	struct au_orch *o = state;
+	check_leadership(o);
+	switch (kind) {
+	case TM_PULL:
+		try_pull(o);
+		au_timer_set(o->env, o->cfg->retry_ns, TM_PULL, 0);
+		break;
+	case TM_RENEW:
+		renew_all(o);
+		au_timer_set(o->env, o->cfg->renew_ns, TM_RENEW, 0);
+		break;
+	case TM_ROUND: {
+		struct job *j = job_by_seq(o, arg);
+		if (j && j->phase == J_RUNNING)
+			round_done(o, j);
+		break;
+	}
+	case TM_SCAN:
+		if (o->leading)
+			leader_tick(o);
+		au_timer_set(o->env, o->cfg->expiry_scan_ns, TM_SCAN, 0);
+		break;
+	case TM_KICK:
+		on_kick(o);
+		break;
+	case TM_METRICS:
+		write_metrics(o);
+		au_timer_set(o->env, o->env->metrics_period_ns, TM_METRICS, 0);
+		break;
+	case TM_LOCK:
+		lc_timer(o);
+		break;
+	}
+}
+
+static void orch_persisted(void *state, uint64_t token)
+{
+	struct au_orch *o = state;
+	uint64_t kind = token >> 56, seq = token & ((UINT64_C(1) << 56) - 1);
+	check_leadership(o);
+	if (kind == T_BOOT) {
+		o->booted = true;
+		try_pull(o);
+	} else if (kind == T_CKPT) {
+		struct job *j = job_by_seq(o, seq);
+		if (j)
+			state_synced(o, j);
+	} else if (kind == T_LOCKVAL) {
+		lc_synced(o);
+	}
+}
+
+static void orch_destroy(void *state)
+{
+	struct au_orch *o = state;
+	for (guint i = 0; i < o->jobs->len; i++)
+		free_job(g_ptr_array_index(o->jobs, i));
+	g_ptr_array_free(o->jobs, TRUE);
+	drop_pending(o);
+	g_ptr_array_free(o->sealed, TRUE);
+	au_taskq_batch_free(&o->qb);
+	au_taskq_batch_free(&o->lb);
+	g_hash_table_destroy(o->expiring);
+	g_free(o->parked);
+	g_free(o->node_op_at);
+	au_taskq_free(o->q);
+	au_locks_free(o->locks);
+	g_free(o);
+}
+
+static void orch_summary(void *state, char *buf, size_t len)
+{
+	struct au_orch *o = state;
+	uint64_t c[4];
+	au_taskq_counts(o->q, c);
+	snprintf(buf, len,
+		 "inc=%u held=%u ran=%" PRIu64 " finished=%" PRIu64 " acked=%" PRIu64
+		 " stale=%" PRIu64 " lost=%" PRIu64 " abandoned=%" PRIu64 " resumed=%" PRIu64
+		 "+%" PRIu64 " | queue: queued=%" PRIu64 " leased=%" PRIu64 " done=%" PRIu64
+		 " dead=%" PRIu64 " | locks held=%" PRIu64 " bad=%" PRIu64,
+		 o->inc, o->jobs->len, o->started, o->finished_n, o->acked, o->stale, o->lost,
+		 o->abandoned, o->resumed_disk, o->resumed_log, c[0], c[1], c[2], c[3], o->locks_held, o->bad);
+}
+
+/* Operator commands (faults drain / its end): only the leader proposes. */
+static int orch_admin(void *state, const char *action, au_node_id target)
+{
+	struct au_orch *o = state;
+	check_leadership(o);
+	bool drain = strcmp(action, "drain") == 0, resume = strcmp(action, "resume") == 0;
+	if ((!drain && !resume) || !o->leading || target == 0 || target > o->env->nodes)
+		return -AU_EINVAL;
+	au_taskq_add_node(room(o, false, 16), target,
+			  drain ? AU_TASKQ_NODE_DRAIN : AU_TASKQ_NODE_RESUME);
+	return 0;
+}
+
+/* ---- the public API ------------------------------------------------------------------------------ */
+
+int au_orch_register_executor(struct au_orch *o, const struct au_orch_executor *x)
+{
+	for (uint32_t i = 0; i < o->n_exec; i++)
+		if (o->exec[i].kind == x->kind) {
+			o->exec[i] = *x;
+			return 0;
+		}
+	if (o->n_exec == MAX_EXECUTORS)
+		return -AU_ENOMEM;
+	o->exec[o->n_exec++] = *x;
+	return 0;
+}
+
+struct au_taskq *au_orch_queue(struct au_orch *o)
+{
+	return o->q;
+}
+
+bool au_orch_is_leader(const struct au_orch *o)
+{
+	return o->raft && au_raft_is_leader(o->raft);
+}
+
+void au_orch_stats(const struct au_orch *o, struct au_orch_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->incarnation = o->inc;
+	st->held = o->jobs->len;
+	for (guint i = 0; i < o->jobs->len; i++) {
+		const struct job *j = g_ptr_array_index(o->jobs, i);
+		st->waiting += j->phase == J_QUEUED;
+	}
+	st->running = o->running;
+	st->started = o->started;
+	st->finished = o->finished_n;
+	st->acked = o->acked;
+	st->stale = o->stale;
+	st->lost = o->lost;
+	st->abandoned = o->abandoned;
+	st->released = o->released;
+	st->resumed_disk = o->resumed_disk;
+	st->resumed_log = o->resumed_log;
+	st->locks_held = o->locks_held;
+	st->front_end = o->leading;
+}
+
+int au_orch_enqueue(struct au_orch *o, const struct au_task_spec *spec)
+{
+	check_leadership(o);
+	if (!o->leading)
+		return -AU_EINVAL;
+	return au_taskq_add_enqueue(room(o, false, 48 + spec->payload_len), spec);
+}
+
+/* ---- configuration and tables -------------------------------------------------------------------- */
+
+static const struct au_config_key orch_keys[] = {
+	{"max_concurrency", AU_CFG_UINT, offsetof(struct au_orch_config, max_concurrency), "4", 1,
+	 1024, "tasks running at once on a node", NULL},
+	{"local_queue", AU_CFG_UINT, offsetof(struct au_orch_config, local_queue), "4", 0, 1024,
+	 "leased tasks waiting for a worker, at most", NULL},
+	{"lease", AU_CFG_DURATION, offsetof(struct au_orch_config, lease_ns), "5s",
+	 10 * AU_NS_PER_MS, UINT64_C(3600) * AU_NS_PER_S, "visibility timeout of a lease", NULL},
+	{"renew", AU_CFG_DURATION, offsetof(struct au_orch_config, renew_ns), "1s", AU_NS_PER_MS,
+	 UINT64_C(600) * AU_NS_PER_S, "how often a worker renews its leases", NULL},
+	{"retry", AU_CFG_DURATION, offsetof(struct au_orch_config, retry_ns), "500ms", AU_NS_PER_MS,
+	 UINT64_C(60) * AU_NS_PER_S, "resend an unanswered pull or ack after this", NULL},
+	{"batch_inflight", AU_CFG_UINT, offsetof(struct au_orch_config, batch_inflight), "2", 1, 64,
+	 "queue commands in flight in Raft at once (the leader's group commit)", NULL},
+	{"expiry_scan", AU_CFG_DURATION, offsetof(struct au_orch_config, expiry_scan_ns), "100ms",
+	 AU_NS_PER_MS, UINT64_C(60) * AU_NS_PER_S, "how often the leader checks lease deadlines", NULL},
+	{NULL, 0, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const struct au_config_key workload_keys[] = {
+	{"tasks", AU_CFG_UINT, offsetof(struct au_orch_config, tasks), "0", 0, 10000000,
+	 "tasks the workload enqueues (ids 1..N)", NULL},
+	{"task_rate", AU_CFG_RATE, offsetof(struct au_orch_config, task_rate), "0/s", 0, 10000000,
+	 "tasks enqueued per second (0/s: all at the start)", NULL},
+	{"task_topics", AU_CFG_UINT, offsetof(struct au_orch_config, task_topics), "4", 1, 1000000,
+	 "topics tasks are spread over", NULL},
+	{"task_priorities", AU_CFG_UINT, offsetof(struct au_orch_config, task_priorities), "1", 1,
+	 1000, "priority levels 0..K-1", NULL},
+	{"task_rounds", AU_CFG_UINT, offsetof(struct au_orch_config, task_rounds), "1", 1, 100000,
+	 "rounds per task, checkpointed at each boundary", NULL},
+	{"task_retries", AU_CFG_UINT, offsetof(struct au_orch_config, task_retries), "5", 0, 1000,
+	 "failed attempts a task survives before the dead letters", NULL},
+	{"task_payload", AU_CFG_UINT, offsetof(struct au_orch_config, task_payload), "64", 0,
+	 AU_TASKQ_PAYLOAD_MAX, "payload bytes per task", NULL},
+	{"task_fail", AU_CFG_UINT, offsetof(struct au_orch_config, task_fail), "0", 0, 100,
+	 "percent of attempts that fail (nack and retry)", NULL},
+	{"task_cost", AU_CFG_DIST, offsetof(struct au_orch_config, task_cost),
+	 "lognormal(50ms,20ms)", 0, 0, "duration of one task on a 10-GFLOPS node", NULL},
+	{"task_caps", AU_CFG_CAPS, offsetof(struct au_orch_config, task_caps), "none", 0, 0,
+	 "percent of tasks needing each capability, e.g. gpu:10", NULL},
+	{"lock_keys", AU_CFG_UINT, offsetof(struct au_orch_config, lock_keys), "0", 0, 1000000,
+	 "keys the lock clients contend for (0: no lock clients)", NULL},
+	{"lock_clients", AU_CFG_NODE_LIST, offsetof(struct au_orch_config, lock_clients), "all", 0, 0,
+	 "nodes that run a lock client (all, or n1,n3,...)", NULL},
+	{"lock_ttl", AU_CFG_DURATION, offsetof(struct au_orch_config, lock_ttl_ns), "2s",
+	 10 * AU_NS_PER_MS, UINT64_C(3600) * AU_NS_PER_S, "lock lease", NULL},
+	{"lock_hold", AU_CFG_DURATION, offsetof(struct au_orch_config, lock_hold_ns), "500ms",
+	 AU_NS_PER_MS, UINT64_C(3600) * AU_NS_PER_S, "how long a client holds a lock", NULL},
+	{"lock_think", AU_CFG_DURATION, offsetof(struct au_orch_config, lock_think_ns), "1s",
+	 AU_NS_PER_MS, UINT64_C(3600) * AU_NS_PER_S, "mean pause between a client's locks", NULL},
+	{NULL, 0, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const struct au_table_col metrics_cols[] = {
+	{"queue_depth", AU_COL_U32, offsetof(struct au_orch_metrics_row, queue_depth), NULL, 0},
+	{"active_tasks", AU_COL_U32, offsetof(struct au_orch_metrics_row, active_tasks), NULL, 0},
+	{"leases", AU_COL_U32, offsetof(struct au_orch_metrics_row, leases), NULL, 0},
+	{"msgs_in", AU_COL_I64, offsetof(struct au_orch_metrics_row, msgs_in), NULL, 0},
+	{"msgs_out", AU_COL_I64, offsetof(struct au_orch_metrics_row, msgs_out), NULL, 0},
+	{"global_queued", AU_COL_I64, offsetof(struct au_orch_metrics_row, global_queued), NULL, 0},
+	{"done", AU_COL_I64, offsetof(struct au_orch_metrics_row, done), NULL, 0},
+	{"dead", AU_COL_I64, offsetof(struct au_orch_metrics_row, dead), NULL, 0},
+	{"leader", AU_COL_ENUM8, offsetof(struct au_orch_metrics_row, leader),
+	 (const char *const[]){"no", "yes"}, 2},
+};
+
+static const struct au_table_desc orch_tables[] = {
+	{"metrics", "one row per node every [trace] metrics_period: local queue depth, running "
+		    "tasks, leases held, messages so far, and the replicated queue's counts as this "
+		    "node's replica sees them",
+	 metrics_cols, 9, sizeof(struct au_orch_metrics_row)},
+};
+
+static const char *const orch_message_names[] = {
+	NULL, "PULL", "RENEW", "ACK", "NACK", "RELEASE", "CKPT", "GRANT", "RESOLVED",
+	"LOCK", "UNLOCK", "WRITE", "LOCK_RESP"};
+
+static const char *const orch_needs[] = {"raft", NULL};
+
+const struct au_model au_orch_model = {
+	.name = "aureon",
+	.config_group = "aureon",
+	.config_keys = orch_keys,
+	.config_size = sizeof(struct au_orch_config),
+	.extra_group = "workload",
+	.extra_keys = workload_keys,
+	.init = orch_init,
+	.recv = orch_recv,
+	.timer = orch_timer,
+	.persisted = orch_persisted,
+	.destroy = orch_destroy,
+	.summary = orch_summary,
+	.tables = orch_tables,
+	.n_tables = 1,
+	.message_names = orch_message_names,
+	.n_message_names = M_TYPES_,
+	.admin = orch_admin,
+	.needs = orch_needs,
+};

@@ -1,0 +1,599 @@
+/* ctl_main.c — aureon-ctl: talk to a running cluster.
+ *
+ * aureon-ctl is a client node for the length of one command.  It picks a
+ * fresh random node id at or above AU_CLIENT_ID_MIN (nodes learn its
+ * address from its authenticated packets and answer there) and a fresh
+ * random 64-bit Raft client session, and speaks the same authenticated UDP
+ * datagrams as the nodes:
+ *
+ *   put/get/cas  the kv model's own REQ/RESP protocol (models/kv.c), like
+ *                the simulated clients: attempt numbers, NOT_LEADER answers
+ *                with a leader hint that we follow, RETRY when a leader lost
+ *                its leadership mid-write (the same session sequence number
+ *                makes the retry safe: Raft applies it at most once)
+ *   status       the nodes' control service (ctlproto.h), asked of every node
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <gio/gio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../models/wire.h"
+#include "cluster.h"
+#include "ctlproto.h"
+#include "node.h"
+#include "packet.h"
+
+#define AUREON_VERSION "0.1.0"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
+
+/* The kv model's wire protocol (models/kv.c: MSG_*, ST_*, enum au_kv_op). */
+enum { KV_REQ = 1, KV_RESP = 2 };
+enum { KV_ST_OK = 0, KV_ST_NOT_LEADER = 1, KV_ST_RETRY = 2 };
+enum { KV_GET = 0, KV_PUT = 1, KV_CAS = 2 };
+
+#define ATTEMPT_NS (300 * AU_NS_PER_MS)
+
+static const char *const usage =
+	"usage: aureon-ctl --config CLUSTER.ini [--timeout T] [--json] COMMAND\n"
+	"       aureon-ctl keygen FILE\n"
+	"\n"
+	"commands:\n"
+	"  put KEY VALUE          write VALUE under KEY (the kv service stores signed\n"
+	"                         64-bit integer keys and values)\n"
+	"  get KEY                linearizable read (absent keys read as 0)\n"
+	"  cas KEY EXPECTED NEW   set KEY to NEW if it holds EXPECTED\n"
+	"  status                 every node's view: role, term, leader, log indexes,\n"
+	"                         members; the cluster's leader\n"
+	"  submit JOB.ini         submit an RQML job        } not supported until the\n"
+	"  drain NODE             stop a node taking work   } execution layer lands\n"
+	"  resume NODE            let it take work again    }\n"
+	"  keygen FILE            write a new random 256-bit cluster key (hex, mode 0600)\n"
+	"\n"
+	"options:\n"
+	"  --config FILE   the cluster file the nodes run with (hosts, key)\n"
+	"  --timeout T     give up after T (a duration: 5s, 500ms; default 5s)\n"
+	"  --json          status: one JSON object on stdout\n"
+	"\n"
+	"The leader is found by itself: any node is asked first, and answers naming\n"
+	"the leader are followed.\n"
+	"\n"
+	"exit codes: 0 done; 1 the operation ran and failed (cas: value differs);\n"
+	"2 usage, configuration or I/O error; 3 unavailable: no leader answered within\n"
+	"the timeout (no quorum, nodes down or unreachable) or a write's outcome is\n"
+	"unknown.\n";
+
+static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "aureon-ctl: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n\n%s", usage);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+/* ---- a client node for one command --------------------------------------- */
+
+struct ctl {
+	const struct au_cluster *c;
+	struct au_pkt_key *key;
+	GSocket *sock;
+	au_node_id self;
+	uint64_t seq_counter;
+	struct au_replay *win; /* [nodes + 1] */
+	uint32_t kv_tag, control_tag;
+	uint8_t buf[AU_PKT_MAX + 1];
+};
+
+static uint64_t os_random64(void)
+{
+	uint64_t v = 0;
+	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+		v = (uint64_t)g_get_real_time() ^ ((uint64_t)getpid() << 40);
+	return v;
+}
+
+static int64_t mono_ns(void)
+{
+	return g_get_monotonic_time() * 1000;
+}
+
+static bool ctl_open(struct ctl *t, const struct au_cluster *c, char **err)
+{
+	memset(t, 0, sizeof(*t));
+	t->c = c;
+	t->key = au_pkt_key_new(c->key, c->key_len);
+	t->self = AU_CLIENT_ID_MIN + (au_node_id)(os_random64() % (UINT32_MAX - AU_CLIENT_ID_MIN));
+	t->win = g_new0(struct au_replay, c->nodes + 1);
+	t->kv_tag = au_pkt_service_tag("kv");
+	t->control_tag = au_pkt_service_tag(AU_NODE_CONTROL_SERVICE);
+	g_autoptr(GError) gerr = NULL;
+	GSocketFamily fam = g_socket_address_get_family(G_SOCKET_ADDRESS(c->host[1]));
+	t->sock = g_socket_new(fam, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &gerr);
+	if (!t->sock) {
+		*err = g_strdup_printf("cannot create a UDP socket: %s", gerr->message);
+		return false;
+	}
+	/* An ephemeral port on the wildcard address of the cluster's family. */
+	g_autoptr(GInetAddress) any = g_inet_address_new_any(fam);
+	g_autoptr(GSocketAddress) local = g_inet_socket_address_new(any, 0);
+	if (!g_socket_bind(t->sock, local, FALSE, &gerr)) {
+		*err = g_strdup_printf("cannot bind a UDP socket: %s", gerr->message);
+		return false;
+	}
+	return true;
+}
+
+static void ctl_close(struct ctl *t)
+{
+	if (t->sock)
+		g_object_unref(t->sock);
+	au_pkt_key_free(t->key);
+	g_free(t->win);
+}
+
+static void ctl_send(struct ctl *t, au_node_id to, uint32_t tag, const void *msg, size_t len)
+{
+	uint8_t out[AU_PKT_MAX];
+	struct au_pkt_hdr h = {t->self, to, ++t->seq_counter, tag};
+	size_t plen = au_pkt_seal(t->key, &h, msg, len, out);
+	g_autoptr(GError) err = NULL;
+	/* A failed send is a lost datagram: the attempt times out and we move on. */
+	g_socket_send_to(t->sock, G_SOCKET_ADDRESS(t->c->host[to]), (const gchar *)out, plen, NULL, &err);
+}
+
+/* Wait until `deadline_ns` for one authentic datagram from a member, for
+ * service `tag`.  Returns its payload length (payload in *p), 0 on timeout. */
+static size_t ctl_recv(struct ctl *t, int64_t deadline_ns, uint32_t tag, au_node_id *from,
+		       const uint8_t **p)
+{
+	for (;;) {
+		int64_t left = deadline_ns - mono_ns();
+		if (left <= 0)
+			return 0;
+		if (!g_socket_condition_timed_wait(t->sock, G_IO_IN, left / 1000 + 1, NULL, NULL))
+			continue; /* re-check the clock */
+		gssize r = g_socket_receive(t->sock, (gchar *)t->buf, sizeof(t->buf), NULL, NULL);
+		if (r <= 0)
+			continue;
+		struct au_pkt_hdr h;
+		size_t plen;
+		if (au_pkt_open(t->key, t->buf, (size_t)r, &h, p, &plen) >= 0)
+			continue;
+		if (h.receiver != t->self || h.sender < 1 || h.sender > t->c->nodes || h.service != tag ||
+		    !au_replay_accept(&t->win[h.sender], h.counter))
+			continue;
+		*from = h.sender;
+		return plen;
+	}
+}
+
+/* ---- put / get / cas ---------------------------------------------------------- */
+
+struct kv_result {
+	bool ok;
+	int64_t value;
+	bool cas_ok;
+	au_node_id served_by;
+};
+
+static const char *node_list(GString *s, const bool *tried, uint32_t nodes)
+{
+	for (uint32_t n = 1; n <= nodes; n++)
+		if (tried[n])
+			g_string_append_printf(s, "%sn%u", s->len ? ", " : "", n);
+	return s->str;
+}
+
+/* Run one operation to completion against whichever node leads.  Returns
+ * an exit code; fills *res on success. */
+static int kv_op(struct ctl *t, uint8_t op, int64_t key, int64_t value, int64_t expected,
+		 int64_t timeout_ns, struct kv_result *res)
+{
+	const uint32_t nodes = t->c->nodes;
+	uint64_t client = os_random64() | 1; /* a fresh Raft session; never 0 */
+	const uint64_t seq = 1;
+	uint32_t attempt = 0;
+	au_node_id target = 1 + (au_node_id)(os_random64() % nodes);
+	int64_t deadline = mono_ns() + timeout_ns;
+	bool maybe_applied = false;
+	g_autofree bool *tried = g_new0(bool, nodes + 1);
+	char last_answer[160] = "";
+	int64_t backoff_ns = 20 * AU_NS_PER_MS;
+	while (mono_ns() < deadline) {
+		uint8_t msg[64];
+		struct au_wbuf w;
+		au_wbuf_init(&w, msg, sizeof(msg));
+		au_put_u8(&w, KV_REQ);
+		au_put_u64(&w, client);
+		au_put_u64(&w, seq);
+		au_put_u32(&w, ++attempt);
+		au_put_u8(&w, op);
+		au_put_u64(&w, (uint64_t)key);
+		au_put_u64(&w, (uint64_t)value);
+		au_put_u64(&w, (uint64_t)expected);
+		au_wbuf_seal(&w);
+		ctl_send(t, target, t->kv_tag, msg, w.len);
+		tried[target] = true;
+		int64_t attempt_end = mono_ns() + ATTEMPT_NS;
+		if (attempt_end > deadline)
+			attempt_end = deadline;
+		au_node_id next = 0;
+		for (;;) {
+			au_node_id from;
+			const uint8_t *p;
+			size_t len = ctl_recv(t, attempt_end, t->kv_tag, &from, &p);
+			if (len == 0) {
+				/* No answer: the request may have reached a leader that
+				 * committed it and then went silent. */
+				if (op != KV_GET)
+					maybe_applied = true;
+				g_snprintf(last_answer, sizeof(last_answer), "n%u did not answer", target);
+				next = target % nodes + 1;
+				break;
+			}
+			struct au_rbuf rb;
+			if (!au_rbuf_unseal(&rb, p, len))
+				continue;
+			uint8_t type = au_get_u8(&rb);
+			uint64_t rc = au_get_u64(&rb), rs = au_get_u64(&rb);
+			uint32_t ra = au_get_u32(&rb);
+			uint8_t status = au_get_u8(&rb);
+			au_node_id hint = au_get_u32(&rb);
+			int64_t v = (int64_t)au_get_u64(&rb);
+			uint8_t flag = au_get_u8(&rb);
+			if (rb.short_read || type != KV_RESP || rc != client || rs != seq)
+				continue;
+			if (status == KV_ST_OK) {
+				res->ok = true;
+				res->value = v;
+				res->cas_ok = flag != 0;
+				res->served_by = from;
+				return EXIT_OK;
+			}
+			/* Only a refusal of our latest attempt redirects us. */
+			if (ra != attempt || from != target)
+				continue;
+			if (status == KV_ST_RETRY)
+				maybe_applied = true;
+			if (hint && hint <= nodes && hint != from) {
+				g_snprintf(last_answer, sizeof(last_answer), "n%u named n%u as leader", from, hint);
+				next = hint;
+				backoff_ns = 20 * AU_NS_PER_MS;
+			} else {
+				g_snprintf(last_answer, sizeof(last_answer), "n%u knows no leader", from);
+				next = target % nodes + 1;
+				/* Nobody leads right now (an election is on): do not spin. */
+				g_usleep((gulong)(backoff_ns / 1000));
+				if (backoff_ns < 200 * AU_NS_PER_MS)
+					backoff_ns *= 2;
+			}
+			break;
+		}
+		target = next;
+	}
+	g_autoptr(GString) list = g_string_new(NULL);
+	if (maybe_applied)
+		fprintf(stderr, "aureon-ctl: no acknowledgement within the timeout; the write may or may "
+				"not have been applied (at most once). Tried %s; last: %s\n",
+			node_list(list, tried, nodes), last_answer);
+	else
+		fprintf(stderr, "aureon-ctl: no leader answered within the timeout: the cluster has no "
+				"quorum or its nodes are down or unreachable. Tried %s; last: %s\n",
+			node_list(list, tried, nodes), last_answer);
+	return EXIT_UNAVAILABLE;
+}
+
+/* ---- status ------------------------------------------------------------------------ */
+
+static const char *role_name(int role)
+{
+	static const char *const names[] = {"follower", "pre-candidate", "candidate", "leader"};
+	return role >= 0 && role <= 3 ? names[role] : "-";
+}
+
+static int cmd_status(struct ctl *t, int64_t timeout_ns, bool json)
+{
+	const uint32_t nodes = t->c->nodes;
+	g_autofree struct au_ctl_status *st = g_new0(struct au_ctl_status, nodes + 1);
+	g_autofree bool *got = g_new0(bool, nodes + 1);
+	uint64_t nonce = os_random64();
+	/* A status round is short: nodes answer at once or are down. */
+	int64_t end = mono_ns() + (timeout_ns < AU_NS_PER_S ? timeout_ns : AU_NS_PER_S);
+	uint32_t answered = 0;
+	while (answered < nodes && mono_ns() < end) {
+		uint8_t req[32];
+		size_t rl = au_ctl_encode_status_req(nonce, req, sizeof(req));
+		for (au_node_id n = 1; n <= nodes; n++)
+			if (!got[n])
+				ctl_send(t, n, t->control_tag, req, rl);
+		int64_t round_end = mono_ns() + 250 * AU_NS_PER_MS;
+		if (round_end > end)
+			round_end = end;
+		while (answered < nodes) {
+			au_node_id from;
+			const uint8_t *p;
+			size_t len = ctl_recv(t, round_end, t->control_tag, &from, &p);
+			if (len == 0)
+				break;
+			struct au_ctl_status s;
+			if (got[from] || !au_ctl_decode_status_resp(p, len, &s) || s.nonce != nonce ||
+			    s.st.id != from)
+				continue;
+			st[from] = s;
+			got[from] = true;
+			answered++;
+		}
+	}
+	/* The leader: a node that says it leads, in the highest term. */
+	au_node_id leader = 0;
+	uint64_t term = 0;
+	for (au_node_id n = 1; n <= nodes; n++)
+		if (got[n] && st[n].st.role == 3 && (!leader || st[n].st.term > term)) {
+			leader = n;
+			term = st[n].st.term;
+		}
+	uint64_t voters = 0;
+	bool voters_known = false;
+	au_node_id view = leader;
+	for (au_node_id n = 1; !view && n <= nodes; n++)
+		if (got[n] && st[n].st.has_raft)
+			view = n;
+	if (view) {
+		voters = st[view].st.voters;
+		voters_known = true;
+	}
+	if (json) {
+		g_autoptr(GString) o = g_string_new(NULL);
+		g_string_append_printf(o, "{\"cluster\": \"%s\", \"nodes\": %u, ", t->c->path, nodes);
+		if (leader)
+			g_string_append_printf(o, "\"leader\": \"n%u\", \"term\": %" G_GUINT64_FORMAT ", ", leader, term);
+		else
+			g_string_append(o, "\"leader\": null, \"term\": null, ");
+		g_string_append(o, "\"members\": [");
+		bool first = true;
+		for (unsigned v = 1; voters_known && v < 64; v++)
+			if (voters & (UINT64_C(1) << v)) {
+				g_string_append_printf(o, "%s\"n%u\"", first ? "" : ", ", v);
+				first = false;
+			}
+		g_string_append(o, "], \"queue_depth\": null, \"status\": [");
+		for (au_node_id n = 1; n <= nodes; n++) {
+			const struct au_node_status *s = &st[n].st;
+			g_string_append_printf(o, "%s{\"node\": \"n%u\", \"address\": \"%s\", \"reachable\": %s",
+					       n > 1 ? ", " : "", n, t->c->host_text[n], got[n] ? "true" : "false");
+			if (got[n]) {
+				g_string_append_printf(o, ", \"role\": \"%s\", \"term\": %" G_GUINT64_FORMAT
+							  ", \"leader\": %s%u%s, \"commit_index\": %" G_GUINT64_FORMAT
+							  ", \"applied_index\": %" G_GUINT64_FORMAT
+							  ", \"last_index\": %" G_GUINT64_FORMAT ", \"epoch\": %" G_GUINT64_FORMAT
+							  ", \"uptime_ns\": %" G_GINT64_FORMAT ", \"services\": \"%s\""
+							  ", \"accepted\": %" G_GUINT64_FORMAT ", \"dropped\": %" G_GUINT64_FORMAT,
+						       role_name(s->role), s->term, s->leader ? "\"n" : "", s->leader,
+						       s->leader ? "\"" : "", s->commit, s->applied, s->last_index, s->epoch,
+						       s->uptime_ns, st[n].services, st[n].rx_delivered, st[n].rx_dropped);
+			}
+			g_string_append(o, "}");
+		}
+		g_string_append(o, "]}\n");
+		fputs(o->str, stdout);
+	} else {
+		printf("cluster %s: %u nodes, %u answered\n", t->c->path, nodes, answered);
+		if (leader)
+			printf("leader: n%u (term %" G_GUINT64_FORMAT ")\n", leader, term);
+		else
+			printf("leader: none known\n");
+		if (voters_known) {
+			printf("members:");
+			for (unsigned v = 1; v < 64; v++)
+				if (voters & (UINT64_C(1) << v))
+					printf(" n%u", v);
+			printf("\n");
+		}
+		printf("%-5s %-22s %-13s %6s %6s %8s %8s %8s %6s %9s\n", "node", "address", "role", "term",
+		       "leader", "commit", "applied", "last", "epoch", "uptime");
+		for (au_node_id n = 1; n <= nodes; n++) {
+			const struct au_node_status *s = &st[n].st;
+			g_autofree char *name = g_strdup_printf("n%u", n);
+			if (!got[n]) {
+				printf("%-5s %-22s %s\n", name, t->c->host_text[n], "unreachable (no answer)");
+				continue;
+			}
+			g_autofree char *ld = s->leader ? g_strdup_printf("n%u", s->leader) : g_strdup("-");
+			printf("%-5s %-22s %-13s %6" G_GUINT64_FORMAT " %6s %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT
+			       " %8" G_GUINT64_FORMAT " %6" G_GUINT64_FORMAT " %8.1fs\n",
+			       name, t->c->host_text[n], s->has_raft ? role_name(s->role) : "(no raft)", s->term, ld,
+			       s->commit, s->applied, s->last_index, s->epoch, (double)s->uptime_ns / 1e9);
+		}
+		printf("queue depth: unknown (no task queue service: the execution layer is not built "
+		       "into aureon-node yet)\n");
+	}
+	if (!answered) {
+		fprintf(stderr, "aureon-ctl: no node answered: the cluster is down or unreachable\n");
+		return EXIT_UNAVAILABLE;
+	}
+	if (!leader) {
+		fprintf(stderr, "aureon-ctl: no leader: the cluster has no quorum (or is electing one)\n");
+		return EXIT_UNAVAILABLE;
+	}
+	return EXIT_OK;
+}
+
+/* ---- keygen ---------------------------------------------------------------------------- */
+
+static int cmd_keygen(const char *path)
+{
+	uint8_t key[32];
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+		fprintf(stderr, "aureon-ctl: getrandom: %s\n", g_strerror(errno));
+		return EXIT_USAGE;
+	}
+	char hex[2 * sizeof(key) + 2];
+	for (size_t i = 0; i < sizeof(key); i++)
+		g_snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	hex[2 * sizeof(key)] = '\n';
+	hex[2 * sizeof(key) + 1] = '\0';
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "aureon-ctl: keygen %s: %s%s\n", path, g_strerror(errno),
+			errno == EEXIST ? " (refusing to overwrite a key)" : "");
+		return EXIT_USAGE;
+	}
+	bool ok = write(fd, hex, strlen(hex)) == (ssize_t)strlen(hex) && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	memset(key, 0, sizeof(key));
+	memset(hex, 0, sizeof(hex));
+	if (!ok) {
+		fprintf(stderr, "aureon-ctl: keygen %s: %s\n", path, g_strerror(errno));
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "aureon-ctl: wrote a new 256-bit cluster key to %s (mode 0600); copy it to "
+			"every node and keep it secret\n", path);
+	return EXIT_OK;
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+static bool parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!s || !*s)
+		return false;
+	gint64 v = g_ascii_strtoll(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config = NULL;
+	int64_t timeout_ns = 5 * AU_NS_PER_S;
+	bool json = false;
+	/* Options may come before or after the command; anything else is a
+	 * positional argument (negative numbers included). */
+	g_autofree char **pos = g_new0(char *, (gsize)argc + 1);
+	int npos = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(usage, stdout);
+			return EXIT_OK;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("aureon-ctl %s\n", AUREON_VERSION);
+			return EXIT_OK;
+		} else if (strcmp(a, "--config") == 0) {
+			if (i + 1 >= argc)
+				return usage_error("--config needs a file");
+			config = argv[++i];
+		} else if (strcmp(a, "--timeout") == 0) {
+			if (i + 1 >= argc || !au_parse_duration(argv[i + 1], &timeout_ns) || timeout_ns <= 0)
+				return usage_error("--timeout needs a duration with a unit, e.g. 5s");
+			i++;
+		} else if (strcmp(a, "--json") == 0) {
+			json = true;
+		} else if (g_str_has_prefix(a, "--")) {
+			return usage_error("unknown option '%s'", a);
+		} else {
+			pos[npos++] = argv[i];
+		}
+	}
+	if (npos == 0)
+		return usage_error("a command is required");
+	const char *cmd = pos[0];
+	int nargs = npos - 1;
+	char **args = pos + 1;
+	if (strcmp(cmd, "help") == 0) {
+		fputs(usage, stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "keygen") == 0) {
+		if (nargs != 1)
+			return usage_error("keygen needs FILE");
+		return cmd_keygen(args[0]);
+	}
+	struct {
+		const char *name;
+		int nargs;
+	} known[] = {{"put", 2}, {"get", 1}, {"cas", 3}, {"status", 0},
+		     {"submit", 1}, {"drain", 1}, {"resume", 1}};
+	int want = -1;
+	for (size_t k = 0; k < G_N_ELEMENTS(known); k++)
+		if (strcmp(cmd, known[k].name) == 0)
+			want = known[k].nargs;
+	if (want < 0)
+		return usage_error("unknown command '%s'", cmd);
+	if (nargs != want)
+		return usage_error("%s takes %d argument%s", cmd, want, want == 1 ? "" : "s");
+	if (!config)
+		return usage_error("--config CLUSTER.ini is required for %s", cmd);
+	if (strcmp(cmd, "submit") == 0 || strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0) {
+		fprintf(stderr, "aureon-ctl: %s is not supported until the execution layer (task queue, "
+				"orchestrators, RQML) lands; this build runs raft and kv only\n", cmd);
+		return EXIT_USAGE;
+	}
+	int64_t key = 0, value = 0, expected = 0;
+	if ((nargs >= 1 && strcmp(cmd, "status") != 0 && !parse_i64(args[0], &key)) ||
+	    (strcmp(cmd, "put") == 0 && !parse_i64(args[1], &value)) ||
+	    (strcmp(cmd, "cas") == 0 && (!parse_i64(args[1], &expected) || !parse_i64(args[2], &value))))
+		return usage_error("keys and values are signed 64-bit integers (the kv service stores "
+				   "integers)");
+
+	char *err = NULL;
+	struct au_cluster *c = au_cluster_load(config, &err);
+	if (!c) {
+		fprintf(stderr, "aureon-ctl: %s\n", err);
+		g_free(err);
+		return EXIT_USAGE;
+	}
+	bool has_kv = false;
+	for (uint32_t s = 0; s < c->sc->n_services; s++)
+		has_kv = has_kv || strcmp(c->sc->services[s]->name, "kv") == 0;
+	if (strcmp(cmd, "status") != 0 && !has_kv) {
+		fprintf(stderr, "aureon-ctl: %s: the cluster does not run the kv service ([cluster] services)\n",
+			config);
+		au_cluster_free(c);
+		return EXIT_USAGE;
+	}
+	struct ctl t;
+	int rc;
+	if (!ctl_open(&t, c, &err)) {
+		fprintf(stderr, "aureon-ctl: %s\n", err);
+		g_free(err);
+		rc = EXIT_USAGE;
+	} else if (strcmp(cmd, "status") == 0) {
+		rc = cmd_status(&t, timeout_ns, json);
+	} else {
+		uint8_t op = strcmp(cmd, "get") == 0 ? KV_GET : strcmp(cmd, "put") == 0 ? KV_PUT : KV_CAS;
+		struct kv_result res = {0};
+		rc = kv_op(&t, op, key, value, expected, timeout_ns, &res);
+		if (rc == EXIT_OK) {
+			if (op == KV_GET)
+				printf("%" G_GINT64_FORMAT "\n", res.value);
+			else if (op == KV_PUT)
+				printf("ok\n");
+			else if (res.cas_ok)
+				printf("ok\n");
+			else {
+				printf("failed: %" G_GINT64_FORMAT " holds %" G_GINT64_FORMAT "\n", key, res.value);
+				rc = EXIT_FAILED;
+			}
+		}
+	}
+	ctl_close(&t);
+	au_cluster_free(c);
+	return rc;
+}

@@ -1,0 +1,20 @@
+/* check_exec.h — the execution layer's checkers (check_exec.c), as the
+ * entry points check.c's table lists: no_task_lost, exactly_once,
+ * lease_placement, lock_safety. */
+#ifndef AU_CHECK_EXEC_H
+#define AU_CHECK_EXEC_H
+
+#include "sim_internal.h"
+
+void *au_check_ntl_create(struct au_sim *sim);
+void *au_check_eo_create(struct au_sim *sim);
+void *au_check_lp_create(struct au_sim *sim);
+void *au_check_ls_create(struct au_sim *sim);
+/* One event function for all four (each instance knows its role). */
+void au_check_exec_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+			 int64_t b, int64_t c);
+void au_check_ntl_end(void *st, struct au_sim *sim);  /* no_task_lost's final verdict */
+void au_check_exec_end(void *st, struct au_sim *sim); /* the others: nothing at the end */
+void au_check_exec_destroy(void *st);
+
+#endif

@@ -1,0 +1,924 @@
+/* test_shim.c — aureon-node and aureon-ctl: the packet format and replay
+ * window, cluster-file errors, the receive path of a node in-process, its
+ * storage over real files, and a real 3-node cluster on 127.0.0.1 (leader
+ * killed with SIGKILL, a new one within 5 s, no acknowledged write lost,
+ * the killed node restarted from its files and caught up, forged, replayed,
+ * truncated and oversize datagrams counted in /metrics). */
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../models/raft.h"
+#include "../shim/cluster.h"
+#include "../shim/ctlproto.h"
+#include "../shim/node.h"
+#include "../shim/packet.h"
+#include "tests.h"
+
+static const uint8_t test_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+				     17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+
+static int64_t mono_ms(void)
+{
+	return g_get_monotonic_time() / 1000;
+}
+
+/* ---- packets ------------------------------------------------------------- */
+
+START_TEST(packet_seal_open_and_tamper)
+{
+	struct au_pkt_key *k = au_pkt_key_new(test_key, sizeof(test_key));
+	struct au_pkt_key *other = au_pkt_key_new((const uint8_t *)"another key, 32 bytes long......", 32);
+	ck_assert(k && other);
+	ck_assert(!au_pkt_key_new(test_key, 8));
+	uint8_t buf[AU_PKT_MAX + 16], msg[100];
+	for (unsigned i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 7);
+	struct au_pkt_hdr h = {3, 1, UINT64_C(0x1234567890), au_pkt_service_tag("raft")}, g;
+	size_t len = au_pkt_seal(k, &h, msg, sizeof(msg), buf);
+	ck_assert_uint_eq(len, AU_PKT_HDR + sizeof(msg) + AU_PKT_MAC);
+	const uint8_t *p;
+	size_t plen;
+	ck_assert_int_eq(au_pkt_open(k, buf, len, &g, &p, &plen), -1);
+	ck_assert_uint_eq(g.sender, 3);
+	ck_assert_uint_eq(g.receiver, 1);
+	ck_assert(g.counter == UINT64_C(0x1234567890));
+	ck_assert_uint_eq(g.service, h.service);
+	ck_assert_uint_eq(plen, sizeof(msg));
+	ck_assert(memcmp(p, msg, sizeof(msg)) == 0);
+	/* Every single bit flip anywhere fails authentication. */
+	for (size_t i = 0; i < len; i++) {
+		for (int b = 0; b < 8; b += 3) {
+			buf[i] ^= (uint8_t)(1u << b);
+			ck_assert_int_eq(au_pkt_open(k, buf, len, &g, &p, &plen), AU_DROP_AUTH);
+			buf[i] ^= (uint8_t)(1u << b);
+		}
+	}
+	ck_assert_int_eq(au_pkt_open(other, buf, len, &g, &p, &plen), AU_DROP_AUTH);
+	/* Truncation: too short to hold anything, or cut (then the MAC fails). */
+	ck_assert_int_eq(au_pkt_open(k, buf, 0, &g, &p, &plen), AU_DROP_TRUNCATED);
+	ck_assert_int_eq(au_pkt_open(k, buf, AU_PKT_HDR + AU_PKT_MAC, &g, &p, &plen), AU_DROP_TRUNCATED);
+	ck_assert_int_eq(au_pkt_open(k, buf, len - 1, &g, &p, &plen), AU_DROP_AUTH);
+	ck_assert_int_eq(au_pkt_open(k, buf, AU_PKT_MAX + 1, &g, &p, &plen), AU_DROP_OVERSIZE);
+	/* Sizes: empty and over AU_MSG_MAX are refused; AU_MSG_MAX fits. */
+	ck_assert_uint_eq(au_pkt_seal(k, &h, msg, 0, buf), 0);
+	uint8_t *big = g_malloc0(AU_MSG_MAX + 1);
+	uint8_t *out = g_malloc(AU_PKT_MAX);
+	ck_assert_uint_eq(au_pkt_seal(k, &h, big, AU_MSG_MAX + 1, out), 0);
+	ck_assert_uint_eq(au_pkt_seal(k, &h, big, AU_MSG_MAX, out), AU_PKT_MAX);
+	ck_assert_int_eq(au_pkt_open(k, out, AU_PKT_MAX, &g, &p, &plen), -1);
+	g_free(big);
+	g_free(out);
+	/* An authentic datagram of another version is refused as such. */
+	len = au_pkt_seal(k, &h, msg, sizeof(msg), buf);
+	buf[2] = 2;
+	GHmac *mac = g_hmac_new(G_CHECKSUM_SHA256, test_key, sizeof(test_key));
+	g_hmac_update(mac, buf, (gssize)(len - AU_PKT_MAC));
+	gsize dl = AU_PKT_MAC;
+	g_hmac_get_digest(mac, buf + len - AU_PKT_MAC, &dl);
+	g_hmac_unref(mac);
+	ck_assert_int_eq(au_pkt_open(k, buf, len, &g, &p, &plen), AU_DROP_VERSION);
+	au_pkt_key_free(k);
+	au_pkt_key_free(other);
+}
+END_TEST
+
+START_TEST(replay_window)
+{
+	struct au_replay r = {0};
+	ck_assert(!au_replay_accept(&r, 0));
+	ck_assert(au_replay_accept(&r, 1));
+	ck_assert(!au_replay_accept(&r, 1));
+	ck_assert(au_replay_accept(&r, 5));
+	ck_assert(au_replay_accept(&r, 3)); /* reordered, inside the window */
+	ck_assert(!au_replay_accept(&r, 3));
+	ck_assert(au_replay_accept(&r, 2));
+	ck_assert(au_replay_accept(&r, 4));
+	for (uint64_t c = 1; c <= 5; c++)
+		ck_assert(!au_replay_accept(&r, c));
+	/* Slide by less than the window: old slots are forgotten correctly. */
+	ck_assert(au_replay_accept(&r, 5 + AU_REPLAY_WINDOW - 1));
+	ck_assert(!au_replay_accept(&r, 5));
+	ck_assert(au_replay_accept(&r, 6));
+	ck_assert(!au_replay_accept(&r, 6));
+	/* Too old for the window: refused even if never seen. */
+	ck_assert(au_replay_accept(&r, 10 * AU_REPLAY_WINDOW));
+	ck_assert(!au_replay_accept(&r, 9 * AU_REPLAY_WINDOW));
+	ck_assert(au_replay_accept(&r, 10 * AU_REPLAY_WINDOW - 1));
+	/* A new boot epoch jumps far ahead. */
+	uint64_t e2 = UINT64_C(2) << AU_PKT_SEQ_BITS | 1;
+	ck_assert(au_replay_accept(&r, e2));
+	ck_assert(!au_replay_accept(&r, 10 * AU_REPLAY_WINDOW + 1));
+	ck_assert(!au_replay_accept(&r, e2));
+	ck_assert(au_replay_accept(&r, e2 + 1));
+	/* Exhaustive against a model: a random walk of counters. */
+	struct au_replay w = {0};
+	GHashTable *seen = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	uint64_t top = 0;
+	guint32 x = 12345;
+	for (int i = 0; i < 20000; i++) {
+		x = x * 1103515245u + 12345u;
+		uint64_t c = top + 8 > 3000 ? top + 8 - (x >> 8) % 3000 : 1 + (x >> 8) % (top + 8);
+		if (c == 0)
+			c = 1;
+		bool expect = !g_hash_table_contains(seen, &c) && (c > top || top - c < AU_REPLAY_WINDOW);
+		ck_assert_msg(au_replay_accept(&w, c) == expect, "counter %" G_GUINT64_FORMAT " top %" G_GUINT64_FORMAT, c, top);
+		if (expect) {
+			gint64 *key = g_new(gint64, 1);
+			*key = (gint64)c;
+			g_hash_table_add(seen, key);
+			if (c > top)
+				top = c;
+		}
+	}
+	g_hash_table_destroy(seen);
+}
+END_TEST
+
+START_TEST(key_text)
+{
+	size_t len;
+	const char *why = NULL;
+	g_autofree uint8_t *k = au_pkt_parse_key_text(
+		"000102030405060708090a0b0c0d0e0f\n101112131415161718191A1B1C1D1E1F  \n", &len, &why);
+	ck_assert(k);
+	ck_assert_uint_eq(len, 32);
+	ck_assert_uint_eq(k[31], 0x1f);
+	ck_assert(!au_pkt_parse_key_text("abc", &len, &why));
+	ck_assert(strstr(why, "odd"));
+	ck_assert(!au_pkt_parse_key_text("zz", &len, &why));
+	ck_assert(strstr(why, "hex"));
+	ck_assert(!au_pkt_parse_key_text("0011", &len, &why));
+	ck_assert(strstr(why, "shorter"));
+}
+END_TEST
+
+START_TEST(control_protocol_roundtrip)
+{
+	struct au_ctl_status s = {0}, d;
+	s.nonce = 99;
+	s.st.id = 2;
+	s.st.nodes = 3;
+	s.st.role = 3;
+	s.st.term = 7;
+	s.st.leader = 2;
+	s.st.voters = 0xe;
+	s.st.queue_depth = UINT64_MAX;
+	g_strlcpy(s.services, "raft,kv", sizeof(s.services));
+	uint8_t buf[512];
+	size_t len = au_ctl_encode_status_resp(&s, buf, sizeof(buf));
+	ck_assert(len > 0);
+	ck_assert(au_ctl_decode_status_resp(buf, len, &d));
+	ck_assert_uint_eq(d.st.term, 7);
+	ck_assert_int_eq(d.st.role, 3);
+	ck_assert_str_eq(d.services, "raft,kv");
+	for (size_t cut = 0; cut < len; cut++)
+		ck_assert(!au_ctl_decode_status_resp(buf, cut, &d));
+	buf[10] ^= 1;
+	ck_assert(!au_ctl_decode_status_resp(buf, len, &d));
+	uint64_t nonce;
+	len = au_ctl_encode_status_req(5, buf, sizeof(buf));
+	ck_assert(au_ctl_decode_status_req(buf, len, &nonce) && nonce == 5);
+	ck_assert(!au_ctl_decode_status_req(buf, len - 1, &nonce));
+}
+END_TEST
+
+/* ---- cluster files -------------------------------------------------------- */
+
+static char *make_tmpdir(void)
+{
+	char tmpl[] = "/tmp/aureon-shim-XXXXXX";
+	ck_assert(mkdtemp(tmpl));
+	return g_strdup(tmpl);
+}
+
+static void write_text(const char *path, const char *text, int mode)
+{
+	GError *err = NULL;
+	ck_assert_msg(g_file_set_contents(path, text, -1, &err), "%s", err ? err->message : "");
+	chmod(path, (mode_t)mode);
+}
+
+static void rm_rf(const char *dir)
+{
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *const key_hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
+
+/* Write cluster.ini (with `extra` appended) and its key into dir. */
+static char *write_cluster(const char *dir, const char *body)
+{
+	g_autofree char *key = g_build_filename(dir, "cluster.key", NULL);
+	write_text(key, key_hex, 0600);
+	char *ini = g_build_filename(dir, "cluster.ini", NULL);
+	write_text(ini, body, 0644);
+	return ini;
+}
+
+static const char *const good_cluster =
+	"[cluster]\nnodes = 3\nservices = raft,kv\n"
+	"[raft]\nelection_timeout = 150ms..300ms\n"
+	"[hosts]\nn1 = 127.0.0.1:17101\nn2 = 127.0.0.1:17102\nn3 = 127.0.0.1:17103\n"
+	"[auth]\nkey_file = cluster.key\n";
+
+/* Load `body` as a cluster file; expect failure with every `needle` in the
+ * message. */
+static void expect_bad(const char *body, const char *n1, const char *n2)
+{
+	g_autofree char *dir = make_tmpdir();
+	g_autofree char *ini = write_cluster(dir, body);
+	char *err = NULL;
+	struct au_cluster *c = au_cluster_load(ini, &err);
+	ck_assert_msg(!c, "loaded: %s", body);
+	ck_assert_msg(strstr(err, ini) && strstr(err, n1) && (!n2 || strstr(err, n2)), "%s", err);
+	g_free(err);
+	rm_rf(dir);
+}
+
+START_TEST(cluster_file_good_and_bad)
+{
+	g_autofree char *dir = make_tmpdir();
+	g_autofree char *ini = write_cluster(dir, good_cluster);
+	char *err = NULL;
+	struct au_cluster *c = au_cluster_load(ini, &err);
+	ck_assert_msg(c, "%s", err);
+	ck_assert_uint_eq(c->nodes, 3);
+	ck_assert_uint_eq(c->key_len, 32);
+	ck_assert_uint_eq(g_inet_socket_address_get_port(c->host[2]), 17102);
+	ck_assert(!c->http[1]);
+	ck_assert_str_eq(c->sc->services[0]->name, "raft");
+	const struct au_raft_config *rc = c->sc->service_config[0];
+	ck_assert(rc->election_lo_ns == 150 * AU_NS_PER_MS && rc->heartbeat_ns == 50 * AU_NS_PER_MS);
+	au_cluster_free(c);
+	/* The key must not be readable by others. */
+	g_autofree char *key = g_build_filename(dir, "cluster.key", NULL);
+	chmod(key, 0644);
+	ck_assert(!au_cluster_load(ini, &err));
+	ck_assert_msg(strstr(err, "[auth] key_file") && strstr(err, "chmod 600"), "%s", err);
+	g_free(err);
+	rm_rf(dir);
+
+	/* Model keys are checked by the scenario loader, from the model's table. */
+	expect_bad("[cluster]\nnodes = 3\nservices = raft,kv\n[raft]\nheartbeat = 50\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n[auth]\nkey_file = cluster.key\n",
+		   "[raft] heartbeat", NULL);
+	expect_bad("[cluster]\nnodes = 3\nservices = raft,kv\n[raft]\nbogus = 1\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n[auth]\nkey_file = cluster.key\n",
+		   "[raft] bogus", "unknown key");
+	expect_bad("[cluster]\nnodes = 3\nservices = raft,nosuch\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n[auth]\nkey_file = cluster.key\n",
+		   "[cluster] services", "nosuch");
+	expect_bad("[cluster]\nnodes = 3\nservices = raft\n[network]\nloss = 0.1\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n[auth]\nkey_file = cluster.key\n",
+		   "[network]", "simulation-only");
+	expect_bad("[cluster]\nnodes = 3\nservices = raft\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\n[auth]\nkey_file = cluster.key\n",
+		   "[hosts]", "n3");
+	expect_bad("[cluster]\nnodes = 3\nservices = raft\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:70000\n[auth]\nkey_file = cluster.key\n",
+		   "[hosts] n3", "port");
+	expect_bad("[cluster]\nnodes = 3\nservices = raft\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\nn4 = 127.0.0.1:4\n[auth]\nkey_file = cluster.key\n",
+		   "[hosts] n4", NULL);
+	expect_bad("[cluster]\nnodes = 3\nservices = raft\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:1\nn3 = 127.0.0.1:3\n[auth]\nkey_file = cluster.key\n",
+		   "[hosts] n2", "same address");
+	expect_bad("[cluster]\nnodes = 3\nservices = raft\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n",
+		   "[auth]", "key_file");
+	expect_bad("[cluster]\nnodes = 3\nservices = raft\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n[auth]\nkey_file = nope.key\n",
+		   "[auth] key_file", "nope.key");
+	expect_bad("[cluster]\nnodes = 3\nservices = raft\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n[auth]\nkey_file = cluster.key\nx = 1\n",
+		   "[auth] x", NULL);
+	expect_bad("[cluster]\nnodes = 3\nservices = raft\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n[http]\nn1 = :8\n[auth]\nkey_file = cluster.key\n",
+		   "[http] n1", NULL);
+	expect_bad("not a key file at all\n", "not a valid key file", NULL);
+}
+END_TEST
+
+START_TEST(node_cli_errors_exit_2)
+{
+	g_autofree char *dir = make_tmpdir();
+	g_autofree char *ini = write_cluster(dir, good_cluster);
+	const char *bin = au_test_bin();
+	char *out = NULL;
+	g_autofree char *c1 = g_strdup_printf("%s/aureon-node --config %s 2>&1", bin, ini);
+	ck_assert_int_eq(au_test_run(c1, &out), 2);
+	ck_assert_msg(strstr(out, "--id"), "%s", out);
+	g_free(out);
+	g_autofree char *c2 = g_strdup_printf("%s/aureon-node --config %s --id n9 2>&1", bin, ini);
+	ck_assert_int_eq(au_test_run(c2, &out), 2);
+	ck_assert_msg(strstr(out, "n9"), "%s", out);
+	g_free(out);
+	g_autofree char *c3 = g_strdup_printf("%s/aureon-node --config %s/missing.ini --id n1 2>&1", bin, dir);
+	ck_assert_int_eq(au_test_run(c3, &out), 2);
+	ck_assert_msg(strstr(out, "missing.ini"), "%s", out);
+	g_free(out);
+	g_autofree char *c4 = g_strdup_printf("%s/aureon-node --help", bin);
+	ck_assert_int_eq(au_test_run(c4, &out), 0);
+	ck_assert(strstr(out, "usage: aureon-node"));
+	g_free(out);
+	/* aureon-ctl: usage errors, unsupported commands, keygen. */
+	g_autofree char *c5 = g_strdup_printf("%s/aureon-ctl --config %s submit job.ini 2>&1", bin, ini);
+	ck_assert_int_eq(au_test_run(c5, &out), 2);
+	ck_assert_msg(strstr(out, "execution layer"), "%s", out);
+	g_free(out);
+	g_autofree char *c6 = g_strdup_printf("%s/aureon-ctl --config %s put x 1 2>&1", bin, ini);
+	ck_assert_int_eq(au_test_run(c6, &out), 2);
+	g_free(out);
+	g_autofree char *keyf = g_build_filename(dir, "new.key", NULL);
+	g_autofree char *c7 = g_strdup_printf("%s/aureon-ctl keygen %s 2>/dev/null", bin, keyf);
+	ck_assert_int_eq(au_test_run(c7, NULL), 0);
+	struct stat st;
+	ck_assert(stat(keyf, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size == 65);
+	ck_assert_int_eq(au_test_run(c7, NULL), 2); /* never overwrites */
+	rm_rf(dir);
+}
+END_TEST
+
+/* ---- one node in-process: receive path and storage ------------------------- */
+
+static struct au_node *inproc_node(const char *dir, struct au_cluster **cp)
+{
+	g_autofree char *ini = write_cluster(dir, good_cluster);
+	char *err = NULL;
+	struct au_cluster *c = au_cluster_load(ini, &err);
+	ck_assert_msg(c, "%s", err);
+	g_autofree char *data = g_build_filename(dir, "data", NULL);
+	struct au_node_opts o = {.cluster = c, .id = 1, .data_dir = data, .have_seed = true,
+				 .seed = 7, .no_socket = true, .quiet = true};
+	struct au_node *n = au_node_new(&o, &err);
+	ck_assert_msg(n, "%s", err);
+	au_node_start(n);
+	*cp = c;
+	return n;
+}
+
+START_TEST(receive_path_drops_and_counts)
+{
+	g_autofree char *dir = make_tmpdir();
+	struct au_cluster *c;
+	struct au_node *n = inproc_node(dir, &c);
+	const struct au_node_counters *m = au_node_counters(n);
+	struct au_pkt_key *k = au_pkt_key_new(test_key, sizeof(test_key));
+	/* the cluster key is bytes 0..31 */
+	struct au_pkt_key *real = au_pkt_key_new(c->key, c->key_len);
+	struct au_pkt_key *forged = k;
+	uint8_t buf[AU_PKT_MAX + 1], msg[16] = {1};
+	uint32_t raft = au_pkt_service_tag("raft"), kv = au_pkt_service_tag("kv");
+	uint32_t ctl = au_pkt_service_tag(AU_NODE_CONTROL_SERVICE);
+	uint64_t ctr = (UINT64_C(1) << AU_PKT_SEQ_BITS) + 1;
+	struct au_pkt_hdr h = {2, 1, ctr, raft};
+	size_t len = au_pkt_seal(forged, &h, msg, sizeof(msg), buf);
+	au_node_input(n, buf, len, NULL);
+	ck_assert_uint_eq(m->drops[AU_DROP_AUTH], 1);
+	au_node_input(n, buf, 10, NULL);
+	ck_assert_uint_eq(m->drops[AU_DROP_TRUNCATED], 1);
+	au_node_input(n, buf, AU_PKT_MAX + 1, NULL);
+	ck_assert_uint_eq(m->drops[AU_DROP_OVERSIZE], 1);
+	/* Authentic: delivered to raft (which drops it as malformed: fine). */
+	len = au_pkt_seal(real, &h, msg, sizeof(msg), buf);
+	au_node_input(n, buf, len, NULL);
+	ck_assert_uint_eq(m->rx_delivered, 1);
+	au_node_input(n, buf, len, NULL);
+	ck_assert_uint_eq(m->drops[AU_DROP_REPLAY], 1);
+	h.counter++;
+	h.receiver = 2;
+	len = au_pkt_seal(real, &h, msg, sizeof(msg), buf);
+	au_node_input(n, buf, len, NULL);
+	ck_assert_uint_eq(m->drops[AU_DROP_MISDIRECTED], 1);
+	h.receiver = 1;
+	h.sender = 77; /* neither a member nor a client id */
+	len = au_pkt_seal(real, &h, msg, sizeof(msg), buf);
+	au_node_input(n, buf, len, NULL);
+	ck_assert_uint_eq(m->drops[AU_DROP_UNKNOWN_SENDER], 1);
+	h.sender = 2;
+	h.service = 12345;
+	len = au_pkt_seal(real, &h, msg, sizeof(msg), buf);
+	au_node_input(n, buf, len, NULL);
+	ck_assert_uint_eq(m->drops[AU_DROP_UNKNOWN_SERVICE], 1);
+	/* A client may not speak raft, but may use kv and the control service. */
+	h.sender = AU_CLIENT_ID_MIN + 5;
+	h.service = raft;
+	len = au_pkt_seal(real, &h, msg, sizeof(msg), buf);
+	au_node_input(n, buf, len, NULL);
+	ck_assert_uint_eq(m->drops[AU_DROP_FORBIDDEN], 1);
+	h.service = kv;
+	h.counter = 1;
+	len = au_pkt_seal(real, &h, msg, sizeof(msg), buf);
+	au_node_input(n, buf, len, NULL);
+	ck_assert_uint_eq(m->rx_delivered, 2);
+	uint8_t req[32];
+	size_t rl = au_ctl_encode_status_req(42, req, sizeof(req));
+	h.service = ctl;
+	h.counter = 2;
+	len = au_pkt_seal(real, &h, req, rl, buf);
+	au_node_input(n, buf, len, NULL);
+	ck_assert_uint_eq(m->control_requests, 1);
+	ck_assert_uint_eq(au_node_client_count(n), 1);
+	/* Garbage of every length never crashes it. */
+	for (size_t l = 0; l < 200; l++) {
+		for (size_t i = 0; i < l; i++)
+			buf[i] = (uint8_t)(i * 31 + l);
+		au_node_input(n, buf, l, NULL);
+	}
+	/* /metrics shows the drops by reason. */
+	GString *text = g_string_new(NULL);
+	au_node_render_metrics(n, text);
+	ck_assert_msg(strstr(text->str, "aureon_datagrams_dropped_total{reason=\"auth\"} "), "%s", text->str);
+	g_string_free(text, TRUE);
+	au_pkt_key_free(k);
+	au_pkt_key_free(real);
+	au_node_free(n);
+	au_cluster_free(c);
+	rm_rf(dir);
+}
+END_TEST
+
+START_TEST(storage_over_real_files)
+{
+	g_autofree char *dir = make_tmpdir();
+	struct au_cluster *c;
+	struct au_node *n = inproc_node(dir, &c);
+	const struct au_env *e = au_node_env(n, "kv");
+	ck_assert(e);
+	char buf[64];
+	ck_assert_int_eq(e->ops->storage_size(e->ctx, "t"), -AU_ENOENT);
+	ck_assert_int_eq(e->ops->storage_read(e->ctx, "t", 0, buf, 4), -AU_ENOENT);
+	ck_assert_int_eq(e->ops->storage_write(e->ctx, "t", 4, "abcd", 4), 0);
+	ck_assert_int_eq(e->ops->storage_size(e->ctx, "t"), 8);
+	ck_assert_int_eq(e->ops->storage_read(e->ctx, "t", 0, buf, sizeof(buf)), 8);
+	ck_assert(memcmp(buf, "\0\0\0\0abcd", 8) == 0);
+	ck_assert_int_eq(e->ops->storage_read(e->ctx, "t", 20, buf, 4), 0);
+	ck_assert_int_eq(e->ops->storage_truncate(e->ctx, "t", 5), 0);
+	ck_assert_int_eq(e->ops->storage_size(e->ctx, "t"), 5);
+	ck_assert_int_eq(e->ops->storage_truncate(e->ctx, "u", 3), 0); /* creates, like the sim */
+	ck_assert_int_eq(e->ops->storage_size(e->ctx, "u"), 3);
+	ck_assert_int_eq(e->ops->storage_write(e->ctx, "../escape", 0, "x", 1), -AU_EINVAL);
+	ck_assert_int_eq(e->ops->storage_write(e->ctx, "..", 0, "x", 1), -AU_EINVAL);
+	ck_assert_int_eq(e->ops->storage_write(e->ctx, "", 0, "x", 1), -AU_EINVAL);
+	ck_assert_int_eq(e->ops->send(e->ctx, 0, "x", 1), -AU_EINVAL);
+	ck_assert_int_eq(e->ops->send(e->ctx, 2, "x", AU_MSG_MAX + 1), -AU_EMSGSIZE);
+	ck_assert_int_eq(e->ops->send(e->ctx, AU_CLIENT_ID_MIN + 9, "x", 1), -AU_EINVAL);
+	/* The bytes are where the README says: DATA/store/SERVICE/FILE. */
+	g_autofree char *path = g_build_filename(dir, "data", "store", "kv", "t", NULL);
+	g_autofree char *content = NULL;
+	gsize clen;
+	ck_assert(g_file_get_contents(path, &content, &clen, NULL));
+	ck_assert_uint_eq(clen, 5);
+	/* Many files: the descriptor cache closes and reopens transparently. */
+	for (int i = 0; i < 300; i++) {
+		char name[16];
+		g_snprintf(name, sizeof(name), "f%d", i);
+		ck_assert_int_eq(e->ops->storage_write(e->ctx, name, 0, &i, sizeof(i)), 0);
+	}
+	for (int i = 0; i < 300; i++) {
+		char name[16];
+		int v = -1;
+		g_snprintf(name, sizeof(name), "f%d", i);
+		ck_assert_int_eq(e->ops->storage_read(e->ctx, name, 0, &v, sizeof(v)), sizeof(v));
+		ck_assert_int_eq(v, i);
+	}
+	/* A second node on the same data directory is refused while this one runs. */
+	char *err = NULL;
+	g_autofree char *data = g_build_filename(dir, "data", NULL);
+	struct au_node_opts o = {.cluster = c, .id = 1, .data_dir = data, .no_socket = true, .quiet = true};
+	ck_assert(!au_node_new(&o, &err));
+	ck_assert_msg(strstr(err, "in use"), "%s", err);
+	g_free(err);
+	au_node_free(n);
+	/* And a directory of n1 is never used as n2's. */
+	o.id = 2;
+	ck_assert(!au_node_new(&o, &err));
+	ck_assert_msg(strstr(err, "n1") && strstr(err, "n2"), "%s", err);
+	g_free(err);
+	/* The boot epoch grows across restarts. */
+	o.id = 1;
+	struct au_node *again = au_node_new(&o, &err);
+	ck_assert_msg(again, "%s", err);
+	struct au_node_status st;
+	au_node_get_status(again, &st);
+	ck_assert_uint_eq(st.epoch, 2);
+	au_node_free(again);
+	au_cluster_free(c);
+	rm_rf(dir);
+}
+END_TEST
+
+/* ---- a real cluster on 127.0.0.1 ------------------------------------------------ */
+
+struct cluster_run {
+	char *dir, *ini;
+	uint16_t udp[4], http[4];
+	pid_t pid[4];
+	int restarts[4];
+};
+
+static struct cluster_run *running; /* for the teardown */
+
+static uint16_t free_port(GSocketType type)
+{
+	GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, type, 0, NULL);
+	ck_assert(s);
+	GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	GSocketAddress *a = g_inet_socket_address_new(lo, 0);
+	ck_assert(g_socket_bind(s, a, FALSE, NULL));
+	GSocketAddress *got = g_socket_get_local_address(s, NULL);
+	uint16_t port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(got));
+	g_object_unref(got);
+	g_object_unref(a);
+	g_object_unref(lo);
+	g_object_unref(s);
+	return port;
+}
+
+static void start_node(struct cluster_run *r, int i)
+{
+	g_autofree char *id = g_strdup_printf("n%d", i);
+	g_autofree char *data = g_strdup_printf("%s/data-n%d", r->dir, i);
+	g_autofree char *log = g_strdup_printf("%s/n%d.log", r->dir, i);
+	g_autofree char *trace = g_strdup_printf("%s/n%d.trace.%d", r->dir, i, r->restarts[i]);
+	g_autofree char *bin = g_strdup_printf("%s/aureon-node", au_test_bin());
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		/* The node dies with the test, whatever way the test ends. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		/* --seed: the same election timeouts every run (the network's
+		 * timing still varies). */
+		execl(bin, bin, "--config", r->ini, "--id", id, "--data", data, "--trace-log", trace,
+		      "--seed", "42", (char *)NULL);
+		_exit(127);
+	}
+	r->pid[i] = pid;
+	r->restarts[i]++;
+}
+
+static void kill_node(struct cluster_run *r, int i, int sig)
+{
+	if (r->pid[i] <= 0)
+		return;
+	kill(r->pid[i], sig);
+	int st;
+	if (sig == SIGKILL) {
+		waitpid(r->pid[i], &st, 0);
+	} else {
+		for (int t = 0; t < 300; t++) {
+			if (waitpid(r->pid[i], &st, WNOHANG) == r->pid[i])
+				goto reaped;
+			g_usleep(10000);
+		}
+		kill(r->pid[i], SIGKILL);
+		waitpid(r->pid[i], &st, 0);
+	}
+reaped:
+	r->pid[i] = 0;
+}
+
+static void cluster_teardown(void)
+{
+	if (!running)
+		return;
+	for (int i = 1; i <= 3; i++)
+		kill_node(running, i, SIGTERM);
+	if (getenv("AU_KEEP_SHIM_DIR"))
+		fprintf(stderr, "shim test files kept in %s\n", running->dir);
+	else
+		rm_rf(running->dir);
+	g_free(running->dir);
+	g_free(running->ini);
+	g_free(running);
+	running = NULL;
+}
+
+static int ctl(struct cluster_run *r, const char *args, char **out)
+{
+	g_autofree char *cmd = g_strdup_printf("%s/aureon-ctl --config %s %s", au_test_bin(), r->ini, args);
+	return au_test_run(cmd, out);
+}
+
+/* The leader per `aureon-ctl status --json`, 0 if none; its term in *term. */
+static int leader_of(struct cluster_run *r, uint64_t *term)
+{
+	char *out = NULL;
+	int rc = ctl(r, "status --json 2>/dev/null", &out);
+	int leader = 0;
+	const char *p = strstr(out, "\"leader\": \"n");
+	if (rc == 0 && p) {
+		leader = atoi(p + strlen("\"leader\": \"n"));
+		const char *t = strstr(out, "\"term\": ");
+		if (term && t)
+			*term = g_ascii_strtoull(t + strlen("\"term\": "), NULL, 10);
+	}
+	g_free(out);
+	return leader;
+}
+
+/* GET http://127.0.0.1:port/path; the body, or NULL. */
+static char *http_get(uint16_t port, const char *path, int *status)
+{
+	GSocketClient *cl = g_socket_client_new();
+	g_socket_client_set_timeout(cl, 5);
+	GSocketConnection *conn = g_socket_client_connect_to_host(cl, "127.0.0.1", port, NULL, NULL);
+	g_object_unref(cl);
+	if (!conn)
+		return NULL;
+	g_autofree char *req = g_strdup_printf("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+	GOutputStream *os = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+	GInputStream *is = g_io_stream_get_input_stream(G_IO_STREAM(conn));
+	g_output_stream_write_all(os, req, strlen(req), NULL, NULL, NULL);
+	GString *resp = g_string_new(NULL);
+	char buf[4096];
+	gssize n;
+	while ((n = g_input_stream_read(is, buf, sizeof(buf), NULL, NULL)) > 0)
+		g_string_append_len(resp, buf, n);
+	g_object_unref(conn);
+	char *body = strstr(resp->str, "\r\n\r\n");
+	*status = resp->len > 12 ? atoi(resp->str + 9) : 0;
+	char *ret = body ? g_strdup(body + 4) : NULL;
+	g_string_free(resp, TRUE);
+	return ret;
+}
+
+static uint64_t metric(const char *text, const char *name)
+{
+	const char *p = text;
+	size_t nl = strlen(name);
+	while ((p = strstr(p, name))) {
+		if ((p == text || p[-1] == '\n') && p[nl] == ' ')
+			return g_ascii_strtoull(p + nl + 1, NULL, 10);
+		p += nl;
+	}
+	return UINT64_MAX;
+}
+
+static void send_raw(uint16_t port, const void *buf, size_t len)
+{
+	GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+	GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	GSocketAddress *a = g_inet_socket_address_new(lo, port);
+	ck_assert(g_socket_send_to(s, a, buf, len, NULL, NULL) == (gssize)len);
+	g_object_unref(a);
+	g_object_unref(lo);
+	g_object_unref(s);
+}
+
+/* The applied index node i reports on /status, or -1. */
+static int64_t applied_of(struct cluster_run *r, int i)
+{
+	int status = 0;
+	g_autofree char *body = http_get(r->http[i], "/status", &status);
+	const char *p = body ? strstr(body, "\"applied_index\": ") : NULL;
+	return p ? (int64_t)g_ascii_strtoull(p + strlen("\"applied_index\": "), NULL, 10) : -1;
+}
+
+START_TEST(three_nodes_on_loopback)
+{
+	struct cluster_run *r = g_new0(struct cluster_run, 1);
+	running = r;
+	r->dir = make_tmpdir();
+	GString *ini = g_string_new("# written by tests/test_shim.c\n[cluster]\nnodes = 3\nservices = raft,kv\n"
+				    "[raft]\nelection_timeout = 150ms..300ms\nheartbeat = 50ms\n[hosts]\n");
+	for (int i = 1; i <= 3; i++) {
+		r->udp[i] = free_port(G_SOCKET_TYPE_DATAGRAM);
+		r->http[i] = free_port(G_SOCKET_TYPE_STREAM);
+		g_string_append_printf(ini, "n%d = 127.0.0.1:%u\n", i, r->udp[i]);
+	}
+	g_string_append(ini, "[http]\n");
+	for (int i = 1; i <= 3; i++)
+		g_string_append_printf(ini, "n%d = 127.0.0.1:%u\n", i, r->http[i]);
+	g_string_append(ini, "[auth]\nkey_file = cluster.key\n");
+	r->ini = write_cluster(r->dir, ini->str);
+	g_string_free(ini, TRUE);
+	for (int i = 1; i <= 3; i++)
+		start_node(r, i);
+
+	/* A leader appears. */
+	int64_t t0 = mono_ms();
+	uint64_t term = 0;
+	int leader = 0;
+	while (!(leader = leader_of(r, &term)) && mono_ms() - t0 < 10000)
+		g_usleep(50000);
+	ck_assert_msg(leader, "no leader within 10 s (logs in %s)", r->dir);
+	fprintf(stderr, "shim: first leader n%d (term %" G_GUINT64_FORMAT ") after %" G_GINT64_FORMAT " ms\n",
+		leader, term, mono_ms() - t0);
+
+	/* Writes, acknowledged ones remembered. */
+	int64_t want[41] = {0};
+	bool acked[41] = {false};
+	for (int k = 1; k <= 20; k++) {
+		g_autofree char *args = g_strdup_printf("put %d %d 2>&1", k, k * 1000 + 1);
+		char *out = NULL;
+		int rc = ctl(r, args, &out);
+		ck_assert_msg(rc == 0, "put %d: rc %d: %s", k, rc, out);
+		g_free(out);
+		want[k] = k * 1000 + 1;
+		acked[k] = true;
+	}
+	char *out = NULL;
+	ck_assert_int_eq(ctl(r, "get 7", &out), 0);
+	ck_assert_int_eq(atoi(out), 7001);
+	g_free(out);
+	ck_assert_int_eq(ctl(r, "cas 7 7001 -7 >/dev/null", NULL), 0);
+	ck_assert_int_eq(ctl(r, "cas 7 7001 8 >/dev/null", NULL), 1);
+	want[7] = -7;
+
+	/* Kill the leader hard; a new one within 5 s. */
+	kill_node(r, leader, SIGKILL);
+	int64_t killed_at = mono_ms();
+	int old_leader = leader;
+	uint64_t old_term = term;
+	leader = 0;
+	/* Ask the survivors' /status directly: aureon-ctl status waits up to
+	 * a second for the dead node, too coarse to time an election. */
+	while (!leader && mono_ms() - killed_at < 8000) {
+		for (int i = 1; i <= 3 && !leader; i++) {
+			if (i == old_leader)
+				continue;
+			int status = 0;
+			g_autofree char *body = http_get(r->http[i], "/status", &status);
+			const char *t = body ? strstr(body, "\"term\": ") : NULL;
+			uint64_t tm = t ? g_ascii_strtoull(t + strlen("\"term\": "), NULL, 10) : 0;
+			if (body && strstr(body, "\"role\": \"leader\"") && tm > old_term) {
+				leader = i;
+				term = tm;
+			}
+		}
+		if (!leader)
+			g_usleep(10000);
+	}
+	int64_t took = mono_ms() - killed_at;
+	ck_assert_msg(leader, "no new leader within 8 s after killing n%d", old_leader);
+	fprintf(stderr, "shim: killed n%d; new leader n%d (term %" G_GUINT64_FORMAT ") seen after %" G_GINT64_FORMAT " ms\n",
+		old_leader, leader, term, took);
+	ck_assert_msg(took <= 5000, "new leader took %" G_GINT64_FORMAT " ms", took);
+
+	/* Writes go on with two nodes. */
+	for (int k = 21; k <= 40; k++) {
+		g_autofree char *args = g_strdup_printf("put %d %d 2>&1", k, -k);
+		int rc = ctl(r, args, &out);
+		ck_assert_msg(rc == 0, "put %d after failover: rc %d: %s", k, rc, out);
+		g_free(out);
+		want[k] = -k;
+		acked[k] = true;
+	}
+	/* No acknowledged write is lost. */
+	for (int k = 1; k <= 40; k++) {
+		g_autofree char *args = g_strdup_printf("get %d", k);
+		ck_assert_int_eq(ctl(r, args, &out), 0);
+		ck_assert_msg(acked[k] && g_ascii_strtoll(out, NULL, 10) == want[k], "key %d: read %s, want %" G_GINT64_FORMAT,
+			      k, out, want[k]);
+		g_free(out);
+	}
+
+	/* Restart the killed node: it recovers its log from its files, then
+	 * catches up with what it missed. */
+	int64_t target = applied_of(r, leader);
+	ck_assert(target > 20);
+	start_node(r, old_leader);
+	int64_t restarted_at = mono_ms();
+	int64_t got = -1;
+	while ((got = applied_of(r, old_leader)) < target && mono_ms() - restarted_at < 10000)
+		g_usleep(50000);
+	ck_assert_msg(got >= target, "n%d applied %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " after 10 s",
+		      old_leader, got, target);
+	fprintf(stderr, "shim: restarted n%d caught up to index %" G_GINT64_FORMAT " in %" G_GINT64_FORMAT " ms\n",
+		old_leader, got, mono_ms() - restarted_at);
+	g_autofree char *trace_path = g_strdup_printf("%s/n%d.trace.1", r->dir, old_leader);
+	g_autofree char *trace = NULL;
+	ck_assert(g_file_get_contents(trace_path, &trace, NULL, NULL));
+	const char *rec = strstr(trace, "RAFT_RECOVER ");
+	ck_assert_msg(rec, "no RAFT_RECOVER in %s", trace_path);
+	long recovered = atol(rec + strlen("RAFT_RECOVER "));
+	ck_assert_msg(recovered >= 20, "n%d recovered only %ld entries from its files", old_leader, recovered);
+	/* It serves as part of a quorum: stop another follower, write, read. */
+	int other = 0;
+	for (int i = 1; i <= 3; i++)
+		if (i != leader && i != old_leader)
+			other = i;
+	kill_node(r, other, SIGKILL);
+	ck_assert_int_eq(ctl(r, "put 99 12345 >/dev/null", NULL), 0);
+	ck_assert_int_eq(ctl(r, "get 99", &out), 0);
+	ck_assert_int_eq(atoi(out), 12345);
+	g_free(out);
+
+	/* Forged, replayed, truncated and oversize datagrams: dropped, counted. */
+	int victim = leader;
+	uint8_t *buf = g_malloc(AU_PKT_MAX + 64);
+	uint8_t msg[20] = {3, 1, 4, 1, 5};
+	struct au_pkt_key *forged = au_pkt_key_new((const uint8_t *)"not the cluster key, but 32 long", 32);
+	struct au_pkt_hdr h = {old_leader, (uint32_t)victim, UINT64_C(999) << AU_PKT_SEQ_BITS, au_pkt_service_tag("raft")};
+	size_t len = au_pkt_seal(forged, &h, msg, sizeof(msg), buf);
+	send_raw(r->udp[victim], buf, len);
+	send_raw(r->udp[victim], buf, 5);
+	memset(buf, 0, AU_PKT_MAX + 64);
+	send_raw(r->udp[victim], buf, AU_PKT_MAX + 1);
+	/* A genuine datagram from a client id, sent twice: the copy is a replay. */
+	uint8_t ckey[32];
+	for (unsigned i = 0; i < sizeof(ckey); i++)
+		ckey[i] = (uint8_t)i; /* key_hex */
+	struct au_pkt_key *real = au_pkt_key_new(ckey, sizeof(ckey));
+	struct au_pkt_hdr hc = {AU_CLIENT_ID_MIN + 77, (uint32_t)victim, 1, au_pkt_service_tag(AU_NODE_CONTROL_SERVICE)};
+	uint8_t req[32];
+	size_t rl = au_ctl_encode_status_req(1, req, sizeof(req));
+	len = au_pkt_seal(real, &hc, req, rl, buf);
+	send_raw(r->udp[victim], buf, len);
+	send_raw(r->udp[victim], buf, len);
+	au_pkt_key_free(forged);
+	au_pkt_key_free(real);
+	g_free(buf);
+	g_usleep(200000);
+	int status = 0;
+	g_autofree char *metrics = http_get(r->http[victim], "/metrics", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(metrics);
+	ck_assert_msg(metric(metrics, "aureon_datagrams_dropped_total{reason=\"auth\"}") == 1, "%s", metrics);
+	ck_assert_uint_eq(metric(metrics, "aureon_datagrams_dropped_total{reason=\"truncated\"}"), 1);
+	ck_assert_uint_eq(metric(metrics, "aureon_datagrams_dropped_total{reason=\"oversize\"}"), 1);
+	ck_assert_uint_eq(metric(metrics, "aureon_datagrams_dropped_total{reason=\"replay\"}"), 1);
+	ck_assert_uint_eq(metric(metrics, "aureon_raft_is_leader"), 1);
+	ck_assert(metric(metrics, "aureon_raft_commit_index") >= (uint64_t)target);
+
+	/* promtool accepts the exposition, when it is installed. */
+	g_autofree char *mpath = g_strdup_printf("%s/metrics.txt", r->dir);
+	write_text(mpath, metrics, 0644);
+	g_autofree char *promtool = g_find_program_in_path("promtool");
+	if (promtool) {
+		g_autofree char *cmd = g_strdup_printf("promtool check metrics < %s 2>&1", mpath);
+		ck_assert_msg(au_test_run(cmd, &out) == 0, "promtool: %s", out);
+		g_free(out);
+	} else {
+		fprintf(stderr, "shim: promtool not installed (Debian package prometheus): "
+				"skipping `promtool check metrics`\n");
+	}
+	/* The other endpoints. */
+	g_autofree char *health = http_get(r->http[victim], "/health", &status);
+	ck_assert_int_eq(status, 200);
+	g_autofree char *ready = http_get(r->http[victim], "/ready", &status);
+	ck_assert_msg(status == 200, "%s", ready);
+	g_autofree char *qs = http_get(r->http[victim], "/queue_stats", &status);
+	ck_assert(status == 200 && strstr(qs, "\"available\": false"));
+	g_autofree char *cs = http_get(r->http[victim], "/checkpoint_state", &status);
+	ck_assert(status == 200 && strstr(cs, "\"available\": false"));
+	g_autofree char *nf = http_get(r->http[victim], "/nope", &status);
+	ck_assert_int_eq(status, 404);
+
+	/* No quorum: one node of three left; a clear error, exit 3, in time. */
+	kill_node(r, old_leader, SIGKILL);
+	int64_t s = mono_ms();
+	ck_assert_int_eq(ctl(r, "--timeout 1500ms put 1 1 2>&1", &out), 3);
+	ck_assert_msg(strstr(out, "may or may not") || strstr(out, "no quorum"), "%s", out);
+	g_free(out);
+	ck_assert(mono_ms() - s < 4000);
+	g_autofree char *notready = http_get(r->http[victim], "/ready", &status);
+	/* The lone node may still believe it leads until check-quorum steps it down. */
+	g_usleep(600000);
+	g_autofree char *notready2 = http_get(r->http[victim], "/ready", &status);
+	ck_assert_msg(status == 503, "%s", notready2);
+	cluster_teardown();
+}
+END_TEST
+
+Suite *shim_suite(void)
+{
+	Suite *s = suite_create("shim");
+	TCase *tc = tcase_create("units");
+	tcase_add_test(tc, packet_seal_open_and_tamper);
+	tcase_add_test(tc, replay_window);
+	tcase_add_test(tc, key_text);
+	tcase_add_test(tc, control_protocol_roundtrip);
+	tcase_add_test(tc, cluster_file_good_and_bad);
+	tcase_add_test(tc, receive_path_drops_and_counts);
+	tcase_add_test(tc, storage_over_real_files);
+	suite_add_tcase(s, tc);
+	TCase *procs = tcase_create("processes");
+	tcase_set_timeout(procs, 120);
+	tcase_add_unchecked_fixture(procs, NULL, cluster_teardown);
+	tcase_add_test(procs, node_cli_errors_exit_2);
+	tcase_add_test(procs, three_nodes_on_loopback);
+	suite_add_tcase(s, procs);
+	return s;
+}
