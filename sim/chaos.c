@@ -36,6 +36,8 @@ static const char *const kind_names[AU_CK_COUNT_] = {
 	[AU_CK_ADD_VOTER] = "add_voter",
 	[AU_CK_REMOVE_VOTER] = "remove_voter",
 	[AU_CK_ELECTION_CHURN] = "election_churn",
+	[AU_CK_LEAVE] = "leave",
+	[AU_CK_DRAIN] = "drain",
 };
 
 #define RAFT_KINDS                                                                     \
@@ -75,7 +77,14 @@ static bool runs_service(const struct au_scenario *sc, const char *name)
 
 uint32_t au_chaos_supported_kinds(const struct au_scenario *sc)
 {
-	return runs_service(sc, "raft") ? ALL_KINDS : ALL_KINDS & ~RAFT_KINDS;
+	uint32_t k = ALL_KINDS & ~RAFT_KINDS & ~(1u << AU_CK_LEAVE) & ~(1u << AU_CK_DRAIN);
+	if (runs_service(sc, "raft"))
+		k |= RAFT_KINDS;
+	if (runs_service(sc, "swim"))
+		k |= 1u << AU_CK_LEAVE;
+	if (runs_service(sc, "raft") && runs_service(sc, "aureon"))
+		k |= 1u << AU_CK_DRAIN;
+	return k;
 }
 
 uint32_t au_chaos_default_kinds(const struct au_scenario *sc)
@@ -498,6 +507,15 @@ static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at,
 	}
 	case AU_CK_ELECTION_CHURN:
 		return gen_churn(g, at, room, enabled);
+	case AU_CK_LEAVE:
+		f = add_fault(g, kind, AU_FAULT_LEAVE, at);
+		f->target = (struct au_target){AU_TARGET_NODE, any_node(g)};
+		return 1;
+	case AU_CK_DRAIN:
+		f = add_fault(g, kind, AU_FAULT_DRAIN, at);
+		f->target = (struct au_target){AU_TARGET_NODE, any_node(g)};
+		f->until = end_of(g, at);
+		return 1;
 	case AU_CK_COUNT_:
 		break;
 	}
@@ -638,6 +656,8 @@ static const char *const action_names[AU_FAULT_ACTIONS_] = {
 	[AU_FAULT_TRANSFER] = "transfer_leader",
 	[AU_FAULT_ADD_VOTER] = "add_voter",
 	[AU_FAULT_REMOVE_VOTER] = "remove_voter",
+	[AU_FAULT_LEAVE] = "leave",
+	[AU_FAULT_DRAIN] = "drain",
 	[AU_FAULT_DUPLICATE] = "duplicate",
 };
 

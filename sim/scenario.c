@@ -1354,13 +1354,15 @@ static bool check_liveness_window(struct loader *L)
 	return true;
 }
 
-/* The longest leader_within window, or 0. */
+/* The longest liveness window ([check] liveness = NAME:T, ...), or 0. */
 static au_time longest_liveness(const struct au_scenario *sc)
 {
 	au_time longest = 0;
 	for (char **l = sc->liveness; l && *l; l++) {
 		au_time t = 0;
-		au_parse_duration(*l + strlen("leader_within:"), &t);
+		const char *colon = strchr(*l, ':');
+		if (colon)
+			au_parse_duration(colon + 1, &t);
 		if (t > longest)
 			longest = t;
 	}
@@ -1432,7 +1434,9 @@ static bool load_chaos(struct loader *L)
 					    n, list);
 			}
 			if (!(all & (1u << k)))
-				return fail(L, g, "kinds", "fault kind '%s' needs the raft service", n);
+				return fail(L, g, "kinds", "fault kind '%s' needs a service this scenario "
+					    "does not run (%s)", n,
+					    k == AU_CK_LEAVE ? "swim" : k == AU_CK_DRAIN ? "raft and aureon" : "raft");
 			c->kinds |= 1u << k;
 		}
 		if (c->kinds == 0)

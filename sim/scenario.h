@@ -110,6 +110,8 @@ enum au_chaos_kind {
 	AU_CK_ADD_VOTER,
 	AU_CK_REMOVE_VOTER,
 	AU_CK_ELECTION_CHURN,
+	AU_CK_LEAVE, /* SWIM: a node leaves gracefully */
+	AU_CK_DRAIN, /* execution layer: a node gets no new tasks for a while */
 	AU_CK_COUNT_
 };
 

@@ -191,10 +191,10 @@ echo
 echo "$caught of ${#names[@]} mutants caught by the scripted hunt ($(($(date +%s) - start)) s)"
 
 # ---- chaos sweeps -------------------------------------------------------------
-# The same mutants against generated fault plans (aureon-sim chaos): the
-# standard chaos scenarios first, in chunks of seeds so a quick catch stops
-# early, then the mutant's own scripted scenarios (mutant-*.ini) with
-# generated faults on top.  "seeds" is the first failing seed of the sweep
+# The same mutants against generated fault plans (aureon-sim chaos): for
+# Raft and KV bugs the standard chaos scenarios first, in chunks of seeds so
+# a quick catch stops early; then each mutant's own scenarios (the list
+# above) with generated faults on top.  "seeds" is the first failing seed of the sweep
 # that caught it: how many seeds that scenario needed.  A catch counts only
 # if the build without planted bugs passes that seed.
 CHAOS_SEEDS=${AU_MUTANT_CHAOS_SEEDS:-300}
@@ -204,7 +204,7 @@ chaos_first() { # first failing seed and its check, from a --json summary
 }
 chaos_caught=0
 echo
-echo "chaos sweeps (up to $CHAOS_SEEDS seeds per standard scenario, 50 per scripted one):"
+echo "chaos sweeps (up to $CHAOS_SEEDS seeds per standard chaos scenario, 50 per own scenario):"
 printf '%-24s %-12s %-30s %5s  %-16s %6s %8s\n' mutant result scenario seeds check run time
 for i in "${!names[@]}"; do
 	n=${names[$i]}; list=${lists[$i]}
@@ -212,8 +212,12 @@ for i in "${!names[@]}"; do
 	result="NOT CAUGHT"; scen="-"; seedv="-"; check="-"; total=0
 	t0=${EPOCHREALTIME/./}
 	plan=""
-	for s in $CHAOS_GENERAL; do plan="$plan $s:1-50 $s:51-$CHAOS_SEEDS"; done
-	for s in $list; do case $s in mutant-*) plan="$plan $s:1-50" ;; esac; done
+	# Raft and KV bugs: the standard chaos scenarios first.  Every mutant:
+	# its own scenarios (listed above) with generated faults on top.
+	case $n in SWIM_*|RQML_*) ;; *)
+		for s in $CHAOS_GENERAL; do plan="$plan $s:1-50 $s:51-$CHAOS_SEEDS"; done ;;
+	esac
+	for s in $list; do plan="$plan $s:1-50"; done
 	if [ "${built[$n]}" != 1 ] || [ "${built[CONTROL]}" != 1 ]; then
 		result="BUILD FAILED"; plan=""
 	fi

@@ -195,7 +195,7 @@ START_TEST(chaos_group_is_strict)
 	} bad[] = {
 		{"bogus = 1\n", "[chaos] bogus: unknown key"},
 		{"kinds = crash, meteor\n", "unknown fault kind 'meteor'"},
-		{"kinds = transfer_leader\n", "needs the raft service"},
+		{"kinds = transfer_leader\n", "does not run (raft)"},
 		{"max_faults = 0\n", "[chaos] max_faults"},
 		{"mode = gentle\n", "[chaos] mode"},
 		{"quiet_period = 10s\n", "leaves no time for faults"},
