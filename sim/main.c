@@ -13,6 +13,7 @@
 #include "bench_kernels.h"
 #include "bench_raft.h"
 #include "bench_swim.h"
+#include "chaos.h"
 #include "scenario.h"
 #include "trace_h5.h"
 #include "sim.h"
@@ -37,6 +38,13 @@ static const char *const usage_top =
 	"                      RQML kernels vs a STREAM-like triad (memory bandwidth)\n"
 	"  bench swim [--sizes LIST] [--trials N] [--quick] [--csv PREFIX] [--json]\n"
 	"                      SWIM detection time, dissemination, false positives, load\n"
+	"  chaos SCENARIO --seeds A-B [--jobs N] [--shard K/N] [--out DIR] [--json]\n"
+	"        [--junit FILE] [--check-determinism[=PCT]] [--shrink N]  (chaos --help)\n"
+	"                      seeded sweep: a generated fault plan per seed, with\n"
+	"                      reproducers and shrinking for the failures\n"
+	"  shrink FILE [--out F] [--time S]\n"
+	"                      shrink a failing scenario file (drop faults, shorten\n"
+	"                      the run, fewer nodes and clients) to FILE.min.ini\n"
 	"  divergence A B      first differing record of two --records dumps\n"
 	"  help | --help       this text;  --version  the version\n"
 	"\n"
@@ -608,9 +616,9 @@ int main(int argc, char **argv)
 		return cmd_bench(argc - 2, argv + 2);
 	if (strcmp(cmd, "divergence") == 0)
 		return cmd_divergence(argc - 2, argv + 2);
-	if (strcmp(cmd, "chaos") == 0) {
-		fprintf(stderr, "aureon-sim: chaos sweeps are not implemented yet (issue 8)\n");
-		return EXIT_USAGE;
-	}
+	if (strcmp(cmd, "chaos") == 0)
+		return au_chaos_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "shrink") == 0)
+		return au_shrink_main(argc - 2, argv + 2);
 	return usage_error(usage_top, "unknown command '%s'", cmd);
 }
