@@ -888,10 +888,11 @@ START_TEST(bench_smoke)
 }
 END_TEST
 
-START_TEST(swim_10k_passes)
+START_TEST(scale_scenarios_pass)
 {
-	/* The scale scenario end to end (about a minute of CPU). */
-	struct au_scenario *sc = load("scenarios/swim-10k.ini");
+	/* The scale scenarios end to end (swim-10k: about a minute of CPU). */
+	static const char *const paths[] = {"scenarios/swim-1000.ini", "scenarios/swim-10k.ini"};
+	struct au_scenario *sc = load(paths[_i]);
 	struct au_sim *sim = au_sim_new(sc, sc->seed);
 	int rc = au_sim_run(sim, sc->duration);
 	if (rc == 0)
@@ -937,7 +938,7 @@ Suite *swim_suite(void)
 	tcase_set_timeout(slow, 900);
 	for (int k = 0; k < (int)G_N_ELEMENTS(swim_scenarios); k++)
 		tcase_add_loop_test(slow, scenario_passes, k * 100 + 6, k * 100 + 40);
-	tcase_add_test(slow, swim_10k_passes);
+	tcase_add_loop_test(slow, scale_scenarios_pass, 0, 2);
 	suite_add_tcase(s, slow);
 	return s;
 }
