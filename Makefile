@@ -28,7 +28,7 @@ SIM_SRC  += $(SIM_EXEC_SRC)
 TEST_SRC  = $(wildcard tests/test_*.c)
 # shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
 # share; the cluster loader reuses sim/scenario.c through libaureon-sim.a.
-SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c
+SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/execctl.c
 SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0
 SHIM_CFLAGS := $(shell pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
 SHIM_LIBS   := $(shell pkg-config --libs $(SHIM_PKGS) 2>/dev/null)
