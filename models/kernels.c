@@ -578,6 +578,60 @@ static void kmeans_shard(const struct au_kernel_problem *kp, const double *cent,
 
 /* ---- the common interface -------------------------------------------------------- */
 
+int au_kernel_check(const struct au_kernel_params *p, char *err, size_t errlen)
+{
+	uint32_t units = 0;
+	switch (p->kind) {
+	case AU_KERNEL_PAGERANK:
+		if (p->size < 2 || (p->size & (p->size - 1)) != 0 || p->size > (1u << 30))
+			return fail(err, errlen, "size = %u: R-MAT needs a power of two in 2..2^30 vertices",
+				    p->size);
+		if (p->edges < 1 || p->edges > MAX_EDGES)
+			return fail(err, errlen, "edges = %u: need 1..%u", p->edges, MAX_EDGES);
+		if (!(p->damping >= 0.0 && p->damping < 1.0))
+			return fail(err, errlen, "damping must lie strictly between 0 and 1");
+		units = p->size;
+		break;
+	case AU_KERNEL_JACOBI:
+		if (p->size < 1 || p->size > MAX_JACOBI_SIDE)
+			return fail(err, errlen, "size = %u: the grid side must be 1..%u", p->size,
+				    MAX_JACOBI_SIDE);
+		units = p->size;
+		break;
+	case AU_KERNEL_KMEANS:
+		if (p->size < 1 || p->size > MAX_KMEANS_POINTS)
+			return fail(err, errlen, "size = %u: need 1..%u points", p->size, MAX_KMEANS_POINTS);
+		if (p->dims < 1 || p->dims > AU_KERNEL_MAX_KMEANS_DIMS)
+			return fail(err, errlen, "dims = %u: need 1..%u", p->dims, AU_KERNEL_MAX_KMEANS_DIMS);
+		if (p->k < 1 || p->k > AU_KERNEL_MAX_KMEANS_K || p->k > p->size)
+			return fail(err, errlen, "k = %u: need 1..%u clusters and no more than points (%u)",
+				    p->k, AU_KERNEL_MAX_KMEANS_K, p->size);
+		units = p->size;
+		break;
+	default:
+		return fail(err, errlen, "unknown kernel kind %d", (int)p->kind);
+	}
+	return check_shards(p->shards, units, err, errlen);
+}
+
+uint32_t au_kernel_max_shard_out(const struct au_kernel_params *p)
+{
+	uint64_t rows = p->shards ? (p->size + p->shards - 1) / p->shards : p->size;
+	uint64_t n = 0;
+	switch (p->kind) {
+	case AU_KERNEL_PAGERANK:
+		n = rows + 2;
+		break;
+	case AU_KERNEL_JACOBI:
+		n = rows * p->size + 1;
+		break;
+	case AU_KERNEL_KMEANS:
+		n = (uint64_t)p->k * p->dims + p->k + 1;
+		break;
+	}
+	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
 int au_kernel_build(struct au_kernel_problem *kp, const struct au_kernel_params *p, char *err,
 		    size_t errlen)
 {
@@ -662,39 +716,58 @@ void au_kernel_shard(const struct au_kernel_problem *kp, const double *state, ui
 double au_kernel_aggregate(const struct au_kernel_problem *kp, const double *prev,
 			   const double *const *outs, double *next)
 {
+	uint32_t shard_of[AU_KERNEL_MAX_SHARDS];
+	for (uint32_t s = 0; s < kp->p.shards; s++)
+		shard_of[s] = s;
+	return au_kernel_aggregate_list(kp, prev, shard_of, outs, kp->p.shards, next);
+}
+
+double au_kernel_aggregate_list(const struct au_kernel_problem *kp, const double *prev,
+				const uint32_t *shard_of, const double *const *outs, uint32_t n,
+				double *next)
+{
 	assert(prev != next);
 	uint32_t shards = kp->p.shards;
-	switch (kp->p.kind) {
-	case AU_KERNEL_PAGERANK: {
-		double change = 0.0, dang = 0.0;
-		for (uint32_t s = 0; s < shards; s++) {
-			uint32_t lo, hi;
-			au_kernel_shard_range(kp, s, &lo, &hi);
-			memcpy(next + lo, outs[s], (size_t)(hi - lo) * sizeof(double));
-			change += outs[s][hi - lo];
-			dang += outs[s][hi - lo + 1];
-		}
-		next[kp->p.size] = dang;
-		return change;
+	uint8_t seen[AU_KERNEL_MAX_SHARDS] = {0};
+	for (uint32_t i = 0; i < n; i++) {
+		assert(shard_of[i] < shards);
+		seen[shard_of[i]] = 1;
 	}
+	switch (kp->p.kind) {
+	case AU_KERNEL_PAGERANK:
 	case AU_KERNEL_JACOBI: {
-		uint32_t n = kp->p.size;
-		double sq = 0.0;
+		/* A row block per shard: rows of shards not listed keep theirs. */
+		uint32_t width = kp->p.kind == AU_KERNEL_JACOBI ? kp->p.size : 1;
 		for (uint32_t s = 0; s < shards; s++) {
 			uint32_t lo, hi;
 			au_kernel_shard_range(kp, s, &lo, &hi);
-			memcpy(next + (size_t)lo * n, outs[s], (size_t)(hi - lo) * n * sizeof(double));
-			sq += outs[s][(size_t)(hi - lo) * n];
+			if (!seen[s])
+				memcpy(next + (size_t)lo * width, prev + (size_t)lo * width,
+				       (size_t)(hi - lo) * width * sizeof(double));
 		}
-		return sqrt(sq);
+		double sum = 0.0, dang = 0.0;
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t lo, hi;
+			au_kernel_shard_range(kp, shard_of[i], &lo, &hi);
+			size_t cells = (size_t)(hi - lo) * width;
+			memcpy(next + (size_t)lo * width, outs[i], cells * sizeof(double));
+			sum += outs[i][cells];
+			if (kp->p.kind == AU_KERNEL_PAGERANK)
+				dang += outs[i][cells + 1];
+		}
+		if (kp->p.kind == AU_KERNEL_PAGERANK) {
+			next[kp->p.size] = dang;
+			return sum; /* L1 change */
+		}
+		return sqrt(sum); /* L2 change */
 	}
 	case AU_KERNEL_KMEANS: {
 		uint32_t k = kp->p.k, dims = kp->p.dims;
 		size_t kd = (size_t)k * dims;
 		double *acc = xcalloc(kd + k, sizeof(double));
-		for (uint32_t s = 0; s < shards; s++)
-			for (size_t i = 0; i < kd + k; i++)
-				acc[i] += outs[s][i];
+		for (uint32_t i = 0; i < n; i++)
+			for (size_t j = 0; j < kd + k; j++)
+				acc[j] += outs[i][j];
 		double moved = 0.0;
 		for (uint32_t c = 0; c < k; c++) {
 			double count = acc[kd + c];

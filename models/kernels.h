@@ -81,6 +81,14 @@ struct au_kernel_problem {
 	double *points;
 };
 
+/* Check `p` without generating anything: the same rules au_kernel_build
+ * applies.  Returns 0, or -AU_EINVAL with a message naming the parameter. */
+int au_kernel_check(const struct au_kernel_params *p, char *err, size_t errlen);
+
+/* Largest shard output (doubles) a problem with parameters `p` produces;
+ * `p` must pass au_kernel_check. */
+uint32_t au_kernel_max_shard_out(const struct au_kernel_params *p);
+
 /* Generate the problem `p` describes (R-MAT graph, random right-hand side,
  * clustered points), all from p->seed.  Returns 0, or -AU_EINVAL with a
  * message in err naming the bad parameter. */
@@ -137,6 +145,17 @@ void au_kernel_shard(const struct au_kernel_problem *kp, const double *state, ui
  * the centroids' movement).  `next` must not alias `prev`. */
 double au_kernel_aggregate(const struct au_kernel_problem *kp, const double *prev,
 			   const double *const *outs, double *next);
+
+/* The same as au_kernel_aggregate for a list of shard outputs in any
+ * order, shard_of[i] saying whose output outs[i] is: rows are placed by
+ * shard (a shard listed twice: the later copy wins; a shard missing:
+ * its rows keep their previous values), partial sums are added in list
+ * order.  With each shard exactly once, in shard order, the result equals
+ * au_kernel_aggregate's bit for bit.  (RQML aggregates a round through it;
+ * its planted bug feeds it a duplicated shard.) */
+double au_kernel_aggregate_list(const struct au_kernel_problem *kp, const double *prev,
+				const uint32_t *shard_of, const double *const *outs, uint32_t n,
+				double *next);
 
 /* What shard s costs: floating-point operations and bytes moved. */
 struct au_kernel_cost {

@@ -1853,6 +1853,8 @@ static void raft_persisted(void *state, uint64_t token)
 void au_raft_register_machine(struct au_raft *r, uint8_t id, const struct au_raft_machine *m)
 {
 	assert(id > 0 && id < AU_RAFT_MAX_MACHINES);
+	/* Two machines on one id would silently share (and lose) a state. */
+	assert(r->machines[id].apply == NULL);
 	r->machines[id] = *m;
 	if (r->pending_restore[id]) {
 		m->restore(m->sm, r->pending_restore[id], r->pending_restore_len[id]);

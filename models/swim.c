@@ -161,8 +161,7 @@ struct au_swim {
 	uint32_t *view;        /* [n+1]: incarnation << 4 | state code */
 	struct bcast *queue;   /* inline_queue until it outgrows it */
 	uint32_t n;            /* member ids 1..n */
-	uint32_t queue_len, queue_cap;
-	uint32_t seq;
+	uint32_t queue_len;
 	bool leaving, quiet, gossip_armed, joined;
 	uint32_t msgs_out, msgs_in;
 	uint64_t bytes_out, bytes_in;
@@ -173,7 +172,11 @@ struct au_swim {
 		uint64_t timer;
 	} probe;
 	uint32_t count[5];     /* members per internal state, reaped ones excluded */
+	au_time reap_due_ns;   /* when the oldest dead/left member is reaped; INT64_MAX: none */
 	struct bcast inline_queue[QUEUE_INLINE];
+
+	uint32_t queue_cap;
+	uint32_t seq;          /* last probe sequence number */
 
 	/* probing */
 	uint32_t perm_half;    /* Feistel half width in bits */
@@ -203,10 +206,11 @@ struct au_swim {
 	uint32_t n_obs;
 
 	/* counters */
-	uint64_t out_by_type[MSG_TYPES_];
 	uint64_t probes, probe_fails, refutes, bad, queue_drops, fwd_drops, push_pulls;
-	uint64_t reconnects;
+	uint64_t reconnects, declared_dead;
 	uint32_t n_dead_any; /* members held dead, forgotten ones included */
+	au_node_id *dead_ids; /* those members, in no particular order */
+	uint32_t dead_cap;
 	struct {
 		au_node_id target;
 		uint32_t seq;
@@ -307,6 +311,27 @@ static uint32_t known_members(const struct au_swim *sw)
 
 static void reap_push(struct au_swim *sw, au_node_id m, uint32_t inc);
 
+/* The list of members held dead (reconnect picks from it).  Few members
+ * are dead at a time; removal is a linear search. */
+static void dead_add(struct au_swim *sw, au_node_id m)
+{
+	if (sw->n_dead_any == sw->dead_cap) {
+		sw->dead_cap = sw->dead_cap ? sw->dead_cap * 2 : 8;
+		sw->dead_ids = g_renew(au_node_id, sw->dead_ids, sw->dead_cap);
+	}
+	sw->dead_ids[sw->n_dead_any++] = m;
+}
+
+static void dead_remove(struct au_swim *sw, au_node_id m)
+{
+	for (uint32_t i = 0; i < sw->n_dead_any; i++)
+		if (sw->dead_ids[i] == m) {
+			sw->dead_ids[i] = sw->dead_ids[--sw->n_dead_any];
+			return;
+		}
+	assert(!"dead member missing from the dead list");
+}
+
 /* Change member m to state `st` at incarnation `inc`: the /membership
  * row, counts, and the observers (only when the public state changes).
  * The row is recorded before the view changes, so a checker reading the
@@ -327,9 +352,9 @@ static void view_set(struct au_swim *sw, au_node_id m, uint8_t st, uint32_t inc,
 	}
 	set_entry(sw, m, st, inc);
 	if ((old & ST_MASK) == ST_DEAD)
-		sw->n_dead_any--;
+		dead_remove(sw, m);
 	if (st == ST_DEAD)
-		sw->n_dead_any++;
+		dead_add(sw, m);
 	if (!(old & ST_REAPED))
 		sw->count[old & ST_MASK]--;
 	sw->count[st]++;
@@ -359,7 +384,8 @@ static void reap_push(struct au_swim *sw, au_node_id m, uint32_t inc)
 	e->member = m;
 	e->inc = inc;
 	e->since_ns = au_now(sw->env);
-	sw->reap_len++;
+	if (sw->reap_len++ == 0)
+		sw->reap_due_ns = e->since_ns + sw->cfg->gossip_to_dead_ns;
 }
 
 /* Forget dead and left members older than gossip_to_dead (memberlist's
@@ -368,10 +394,15 @@ static void reap_push(struct au_swim *sw, au_node_id m, uint32_t inc)
 static void reap(struct au_swim *sw)
 {
 	au_time now = au_now(sw->env);
+	if (now < sw->reap_due_ns)
+		return; /* nothing due: the queue itself stays cold */
+	sw->reap_due_ns = INT64_MAX;
 	while (sw->reap_len) {
 		struct reap_entry *e = &sw->reap[sw->reap_head];
-		if (now - e->since_ns < sw->cfg->gossip_to_dead_ns)
+		if (now - e->since_ns < sw->cfg->gossip_to_dead_ns) {
+			sw->reap_due_ns = e->since_ns + sw->cfg->gossip_to_dead_ns;
 			break;
+		}
 		uint8_t s = st_of(sw, e->member);
 		if ((s == ST_DEAD || s == ST_LEFT) && inc_of(sw, e->member) == e->inc &&
 		    e->member != sw->env->self) {
@@ -701,6 +732,8 @@ static void on_suspect(struct au_swim *sw, au_node_id m, uint32_t inc, au_node_i
 	if (!sw->cfg->suspicion) {
 		/* Plain SWIM without the suspicion mechanism: the member is
 		 * declared dead at once. */
+		if (via == VIA_SELF)
+			sw->declared_dead++; /* our own failed probe, not a merged view */
 		on_dead(sw, m, inc, from, via);
 		return;
 	}
@@ -748,7 +781,6 @@ static void send_raw(struct au_swim *sw, au_node_id to, const uint8_t *buf, size
 {
 	sw->msgs_out++;
 	sw->bytes_out += len;
-	sw->out_by_type[buf[0]]++;
 	(void)au_send(sw->env, to, buf, len);
 }
 
@@ -1070,19 +1102,7 @@ static void reconnect_tick(struct au_swim *sw)
 		return;
 	if (sw->n_dead_any == 0)
 		return;
-	/* Random draws: enough that one lands on a dead member with
-	 * probability ~1 - e^-4, without scanning the view. */
-	au_node_id pick = 0;
-	uint32_t tries = 4 * (sw->n / sw->n_dead_any) + 4;
-	if (tries > 1024)
-		tries = 1024;
-	for (uint32_t i = 0; i < tries && !pick; i++) {
-		au_node_id m = 1 + au_random_below(sw->env, sw->n);
-		if ((st_of(sw, m) & ST_MASK) == ST_DEAD && m != sw->env->self)
-			pick = m;
-	}
-	if (!pick)
-		return;
+	au_node_id pick = sw->dead_ids[au_random_below(sw->env, sw->n_dead_any)];
 	sw->seq = (sw->seq + 1) & SEQ_MASK;
 	if (sw->seq == 0)
 		sw->seq = 1;
@@ -1402,6 +1422,7 @@ static void swim_timer(void *state, uint32_t kind, uint64_t arg)
 			break;
 		uint32_t inc = s->inc, conf = s->confirmations;
 		au_trace(sw->env, AU_TR_SWIM_SUSPECT_EXPIRED, m, inc, conf);
+		sw->declared_dead++;
 		on_dead(sw, m, inc, sw->env->self, VIA_SELF);
 		break;
 	}
@@ -1435,6 +1456,7 @@ static void *swim_init(const struct au_env *env, const void *config)
 	const struct au_swim_config *cfg = config;
 	sw->queue = sw->inline_queue;
 	sw->queue_cap = QUEUE_INLINE;
+	sw->reap_due_ns = INT64_MAX;
 	sw->env = env;
 	sw->cfg = cfg;
 	sw->n = env->nodes;
@@ -1511,6 +1533,7 @@ static void swim_destroy(void *state)
 		g_free(sw->queue);
 	g_free(sw->sus);
 	g_free(sw->reap);
+	g_free(sw->dead_ids);
 	free(sw);
 }
 
@@ -1539,6 +1562,23 @@ static int swim_admin(void *state, const char *action, au_node_id target)
 	return 0;
 }
 
+/* Keys that depend on each other. */
+static bool swim_validate(const void *config, uint32_t nodes, char *err, size_t errlen)
+{
+	const struct au_swim_config *c = config;
+	(void)nodes;
+	if (c->probe_timeout_ns >= c->probe_interval_ns) {
+		snprintf(err, errlen, "probe_timeout: must be shorter than probe_interval (the ping-req "
+				      "round needs the rest of the interval)");
+		return false;
+	}
+	if (c->gossip_interval_ns > c->probe_interval_ns * 1000) {
+		snprintf(err, errlen, "gossip_interval: more than 1000 probe intervals");
+		return false;
+	}
+	return true;
+}
+
 /* ---- public API ------------------------------------------------------------------------ */
 
 void au_swim_observe(struct au_swim *sw, au_swim_observer fn, void *ctx)
@@ -1562,6 +1602,23 @@ uint32_t au_swim_member_incarnation(const struct au_swim *sw, au_node_id member)
 	return inc_of(sw, member);
 }
 
+void au_swim_get_counters(const struct au_swim *sw, struct au_swim_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!sw)
+		return;
+	out->msgs_out = sw->msgs_out;
+	out->msgs_in = sw->msgs_in;
+	out->bytes_out = sw->bytes_out;
+	out->bytes_in = sw->bytes_in;
+	out->probes = sw->probes;
+	out->probe_fails = sw->probe_fails;
+	out->refutes = sw->refutes;
+	out->declared_dead = sw->declared_dead;
+	out->queue_drops = sw->queue_drops;
+	out->bad = sw->bad;
+}
+
 size_t au_swim_memory(const struct au_swim *sw)
 {
 	if (!sw)
@@ -1569,7 +1626,8 @@ size_t au_swim_memory(const struct au_swim *sw)
 	return sizeof(*sw) + ((size_t)sw->n + 1) * sizeof(uint32_t) +
 	       (sw->queue != sw->inline_queue ? (size_t)sw->queue_cap * sizeof(struct bcast) : 0) +
 	       (size_t)sw->cap_sus * sizeof(struct suspicion) +
-	       (size_t)sw->reap_cap * sizeof(struct reap_entry);
+	       (size_t)sw->reap_cap * sizeof(struct reap_entry) +
+	       (size_t)sw->dead_cap * sizeof(au_node_id);
 }
 
 uint32_t au_swim_alive_count(const struct au_swim *sw)
@@ -1669,4 +1727,5 @@ const struct au_model au_swim_model = {
 	.message_names = swim_message_names,
 	.n_message_names = MSG_TYPES_,
 	.admin = swim_admin,
+	.validate = swim_validate,
 };

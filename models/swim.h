@@ -94,6 +94,18 @@ struct au_swim_membership_row {
 	uint8_t via;
 };
 
+/* What a node has done so far (for benches and reports). */
+struct au_swim_counters {
+	uint64_t msgs_out, msgs_in, bytes_out, bytes_in;
+	uint64_t probes;        /* direct probes started */
+	uint64_t probe_fails;   /* probes that ended without any ack */
+	uint64_t refutes;       /* times it raised its own incarnation */
+	uint64_t declared_dead; /* suspicions it let expire (or, without suspicion, failed probes) */
+	uint64_t queue_drops;   /* updates dropped from a full gossip queue */
+	uint64_t bad;           /* malformed messages dropped */
+};
+void au_swim_get_counters(const struct au_swim *sw, struct au_swim_counters *out);
+
 /* Heap bytes this node's state holds (view arrays, side tables, queue):
  * for measuring the cost per (node, member). */
 size_t au_swim_memory(const struct au_swim *sw);

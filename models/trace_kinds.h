@@ -89,7 +89,22 @@
 	/* ONE results repository (500..519); digest = first 8 bytes, big-endian */   \
 	X(ONE_STORE, 500)     /* a=job, b=log index, c=digest: the job's record stored */ \
 	X(ONE_REJECT, 501)    /* a=job, b=log index, c=digest: a second put, rejected */ \
-	X(ONE_BAD_SNAPSHOT, 502) /* a=bytes: an undecodable snapshot, state emptied */
+	X(ONE_BAD_SNAPSHOT, 502) /* a=bytes: an undecodable snapshot, state emptied */ \
+	/* RQML (520..559); where = round << 16 | shard.  Replicas trace what       */ \
+	/* applying does; workers trace what they compute.                          */ \
+	X(RQML_JOB, 520)      /* a=job, b=kind | depth << 8, c=parent: job started */ \
+	X(RQML_DATA, 521)     /* a=job, b=where, c=token: a shard output is in the log */ \
+	X(RQML_SHARD_USED, 522) /* a=job, b=where, c=token: aggregated into the round */ \
+	X(RQML_ROUND, 523)    /* a=job, b=rounds done, c=residual (IEEE bits) */     \
+	X(RQML_DONE, 524)     /* a=job, b=rounds | verdict << 32, c=digest (8 bytes, BE) */ \
+	X(RQML_CLOSE_REJECT, 525) /* a=job, b=round, c=shard whose output is missing */ \
+	X(RQML_STALE, 526)    /* a=job, b=where, c=token: output for no open round, dropped */ \
+	X(RQML_RESTORE, 527)  /* a=job, b=rounds done, c=verdict: from a snapshot */  \
+	X(RQML_COMPUTE, 528)  /* a=job, b=where, c=token: this worker computed a shard */ \
+	X(RQML_NOT_READY, 529) /* a=job, b=where, c=rounds this replica has (-1 none) */ \
+	X(RQML_RETRY, 530)    /* a=job, b=where, c=new attempt: supervisor replaced a task */ \
+	X(RQML_BAD_JOB, 531)  /* a=job, b=kind: a START whose spec does not build */  \
+	X(RQML_BAD_SNAPSHOT, 532) /* a=bytes: undecodable snapshot, jobs dropped */
 
 enum au_trace_kind {
 #define AU_X(name, num) AU_TR_##name = num,

@@ -18,8 +18,8 @@
 #include <stdio.h>
 
 #include "../models/kv.h"
-#include "check_exec.h"
 #include "check_rqml.h"
+#include "check_exec.h"
 #include "check_swim.h"
 #include "linearize.h"
 
@@ -513,6 +513,12 @@ static const struct au_checker_ops all_checkers[] = {
 	{"leader_within", "raft", lw_create, lw_event, lw_end, lw_destroy, NULL, NULL},
 	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy, NULL, NULL},
 	{"exactly_once_one", "one", au_eo_create, au_eo_event, au_eo_end, au_eo_destroy, NULL, NULL},
+	{"results_match_reference", "rqml", au_rqml_ref_create, au_rqml_check_event,
+	 au_rqml_check_end, au_rqml_check_destroy, NULL, NULL},
+	{"rounds_monotone", "rqml", au_rqml_mono_create, au_rqml_check_event, au_rqml_check_end,
+	 au_rqml_check_destroy, NULL, NULL},
+	{"shards_once", "rqml", au_rqml_shards_create, au_rqml_check_event, au_rqml_check_end,
+	 au_rqml_check_destroy, NULL, NULL},
 	{"swim_completeness", "swim", au_cswim_complete_create, au_cswim_event, au_cswim_end,
 	 au_cswim_destroy, au_cswim_row, au_cswim_note},
 	{"swim_accuracy", "swim", au_cswim_accuracy_create, au_cswim_event, au_cswim_end,
@@ -531,9 +537,10 @@ static const struct au_checker_ops all_checkers[] = {
 };
 
 const char *const au_check_names[] = {"ping_integrity", "raft_safety", "linearizable_kv",
-				      "exactly_once_one", "swim_completeness", "swim_accuracy",
-				      "no_task_lost", "exactly_once", "lease_placement",
-				      "lock_safety", NULL};
+				      "exactly_once_one", "results_match_reference", "rounds_monotone",
+				      "shards_once", "swim_completeness", "swim_accuracy",
+				      "no_task_lost", "exactly_once", "lease_placement", "lock_safety",
+				      NULL};
 
 void au_check_row(struct au_sim *sim, au_node_id node, uint32_t service, uint32_t table,
 		  const void *row, uint64_t record)

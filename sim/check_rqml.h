@@ -1,10 +1,24 @@
 /* check_rqml.h — the checkers of RQML and ONE (check_rqml.c), as entry
  * points check.c lists in its checker table.
  *
- *   exactly_once_one   every job has at most one ONE record: every replica
- *                      stores a job at the same log index with the same
- *                      digest (replays after a restart store it again at
- *                      that index; a second write would carry another).
+ *   exactly_once_one         every job has at most one ONE record: every
+ *                            replica stores a job at the same log index with
+ *                            the same digest (replays after a restart store
+ *                            it again at that index; a second write would
+ *                            carry another).
+ *   results_match_reference  the checker runs every job itself with the
+ *                            sequential reference runner (kernels.h) and the
+ *                            job's policy: each aggregated round's residual,
+ *                            the final round count, verdict and digest, and
+ *                            the digest stored in ONE must equal the
+ *                            reference's bit for bit.
+ *   rounds_monotone          on every replica a job's rounds are aggregated
+ *                            1, 2, 3, ... (a restart starts over from what the
+ *                            node recovers), and replicas agree on each
+ *                            round's residual.
+ *   shards_once              every aggregated round used each of its shards
+ *                            exactly once, and each with the fencing token of
+ *                            the result the task queue accepted for it.
  */
 #ifndef AU_CHECK_RQML_H
 #define AU_CHECK_RQML_H
@@ -16,5 +30,14 @@ void au_eo_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, i
 		 int64_t b, int64_t c);
 void au_eo_end(void *st, struct au_sim *sim);
 void au_eo_destroy(void *st);
+
+/* The three RQML checkers share one implementation; `create` picks which. */
+void *au_rqml_ref_create(struct au_sim *sim);
+void *au_rqml_mono_create(struct au_sim *sim);
+void *au_rqml_shards_create(struct au_sim *sim);
+void au_rqml_check_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+			 int64_t b, int64_t c);
+void au_rqml_check_end(void *st, struct au_sim *sim);
+void au_rqml_check_destroy(void *st);
 
 #endif

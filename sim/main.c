@@ -12,6 +12,7 @@
 #include "../models/phold.h"
 #include "bench_kernels.h"
 #include "bench_raft.h"
+#include "bench_swim.h"
 #include "scenario.h"
 #include "trace_h5.h"
 #include "sim.h"
@@ -34,6 +35,8 @@ static const char *const usage_top =
 	"                      Raft commit throughput (5 nodes, log compaction on)\n"
 	"  bench kernels [--edges M] [--side N] [--json]\n"
 	"                      RQML kernels vs a STREAM-like triad (memory bandwidth)\n"
+	"  bench swim [--sizes LIST] [--trials N] [--quick] [--csv PREFIX] [--json]\n"
+	"                      SWIM detection time, dissemination, false positives, load\n"
 	"  divergence A B      first differing record of two --records dumps\n"
 	"  help | --help       this text;  --version  the version\n"
 	"\n"
@@ -388,9 +391,11 @@ static int cmd_bench(int argc, char **argv)
 		return au_bench_raft(argc - 1, argv + 1);
 	if (strcmp(argv[0], "kernels") == 0)
 		return au_bench_kernels(argc - 1, argv + 1);
+	if (strcmp(argv[0], "swim") == 0)
+		return au_bench_swim(argc - 1, argv + 1);
 	if (strcmp(argv[0], "phold") != 0)
 		return usage_error(usage_bench, "unknown bench '%s' (this build has: phold, raft, kernels, "
-						"raft-election; swim arrives with that model)", argv[0]);
+						"raft-election, swim)", argv[0]);
 	uint64_t lps = 1024, init = 16, events = 20000000, seed = 42;
 	double remote = 0.9;
 	bool json = false;

@@ -39,6 +39,7 @@ MUTANTS=(
 	"KV_LOCAL_READ|60|raft-storm mutant-vote-cleared"
 	"SWIM_NO_SUSPICION_TIMEOUT|10|swim-crash-detect swim-basic"
 	"SWIM_NO_REFUTE|20|swim-lossy swim-partition-heal"
+	"RQML_DUP_SHARD|20|mutant-rqml-dup-shard rqml-kmeans"
 )
 
 RUN_TIMEOUT=${AU_MUTANT_TIMEOUT:-60}

@@ -19,6 +19,7 @@ Suite *raft_suite(void);
 Suite *exec_suite(void);
 Suite *kernels_suite(void);
 Suite *one_suite(void);
+Suite *rqml_suite(void);
 Suite *swim_suite(void);
 
 /* Run a shell command, capture stdout into *out (caller frees), return the

@@ -1,0 +1,143 @@
+/* rqml.h — RQML jobs: numeric computations (kernels.h) split into shard
+ * tasks and refined round by round on the cluster until they converge.
+ *
+ * The pieces:
+ *  - A Raft state machine (machine id AU_RQML_MACHINE) holds every job: its
+ *    specification, the state vector that is the next round's input (so
+ *    round inputs are durable: in the log and in snapshots, never only in
+ *    one node's memory), the residual history, the shard outputs received
+ *    for the round in progress, and how the job ended.  Commands: start a
+ *    job, a shard's output (from the worker that computed it, with its
+ *    lease's fencing token), and close a round (the tokens of the shard
+ *    outputs to aggregate).  Closing aggregates the shard outputs in shard
+ *    order on every replica, so every replica holds the same bits.
+ *  - The supervisor is a role of the Raft leader: it starts the configured
+ *    jobs, enqueues each round's shard tasks in the execution layer's task
+ *    queue (orchestrator.h), closes a round once the queue has accepted
+ *    one result per shard and that result's output is in the log, asks the
+ *    convergence policy, writes the final record to ONE (one.h) exactly
+ *    once, and fans out child jobs.  Everything it decides from is
+ *    replicated, so a new leader continues where the old one stopped.
+ *  - The executor (on every node, registered with the orchestrator) runs a
+ *    shard task: it reads the round's input from its local replica,
+ *    computes the shard, sends the output to the leader until it is in the
+ *    log, and hands the output's digest to the orchestrator as the task's
+ *    result.
+ *
+ * Services: list "rqml" after "raft", "aureon" and "one".
+ */
+#ifndef AU_RQML_H
+#define AU_RQML_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernels.h"
+#include "model.h"
+
+#define AU_RQML_MACHINE 5u      /* Raft machine id (kv 1, task queue 2, ONE 3, locks 4) */
+#define AU_RQML_TASK_KIND 7u    /* the orchestrator executor kind of shard tasks */
+#define AU_RQML_MAX_JOBS 99u    /* top-level jobs per run (ids 1..99) */
+#define AU_RQML_MAX_DEPTH 2u    /* generations of children below a top-level job */
+#define AU_RQML_MAX_FANOUT 8u   /* fan-out rules */
+#define AU_RQML_DATA_MAX 3500u  /* doubles in one shard output (one log entry) */
+#define AU_RQML_MAX_ROUNDS 100000u
+#define AU_RQML_KINDS 3u        /* pagerank, jacobi, kmeans: index kind - 1 */
+
+/* A convergence policy (pluggable: add a kind and a case in rqml.c). */
+enum au_rqml_policy_kind {
+	AU_RQML_POLICY_THRESHOLD = 0, /* converged when residual <= tolerance */
+	AU_RQML_POLICY_STALL = 1,     /* also stop when the last stall_rounds rounds
+				       * brought no residual below the best before */
+};
+
+struct au_rqml_policy {
+	uint8_t kind;           /* enum au_rqml_policy_kind */
+	uint32_t stall_rounds;  /* AU_RQML_POLICY_STALL */
+	double tolerance;
+	uint32_t max_rounds;
+};
+
+/* The policy as an au_kernel_policy_fn: `policy` is a struct
+ * au_rqml_policy.  Pure: the same history gives the same verdict on any
+ * node, in the reference runner and in the checker. */
+enum au_kernel_verdict au_rqml_decide(const void *policy, const double *residuals,
+				      uint32_t rounds);
+
+/* Parse "threshold" or "stall:K" (K >= 2). */
+bool au_rqml_policy_parse(const char *text, struct au_rqml_policy *out);
+
+/* Per-kind parameters from [workload] (pagerank_size, ...). */
+struct au_rqml_kind_config {
+	uint32_t size, edges, k, dims, shards, max_rounds;
+	double tolerance;
+	char policy[32];
+};
+
+struct au_rqml_config {
+	/* [workload] */
+	uint32_t jobs[AU_RQML_KINDS]; /* jobs = pagerank:2, jacobi:1, kmeans:0 */
+	uint32_t job_seed;
+	struct au_rqml_kind_config kind[AU_RQML_KINDS];
+	char fanout[128];             /* "pagerank>jacobi, jacobi>kmeans" */
+	/* [rqml] */
+	au_time tick_ns;              /* the supervisor looks at every job this often */
+	au_time data_retry_ns;        /* a worker resends a shard output not yet in the log */
+	au_time data_wait_ns;         /* an accepted shard whose output never reaches the
+				       * log is recomputed after this long */
+	au_time enqueue_retry_ns;     /* enqueue again a task the queue does not show */
+	double mem_gbps;              /* cost model: a node's memory bandwidth */
+	uint32_t task_retries;        /* max_retries of a shard task */
+};
+
+/* What a job is: everything a replica needs to run it. */
+struct au_rqml_job_spec {
+	uint64_t job;     /* 1..99 top level; a child of P is P*100 + k */
+	uint64_t parent;  /* 0: none */
+	uint8_t depth;    /* 0 top level */
+	struct au_kernel_params params;
+	struct au_rqml_policy policy;
+};
+
+/* Number of top-level jobs, and the spec of top-level job `job` (1..N). */
+uint32_t au_rqml_top_jobs(const struct au_rqml_config *cfg);
+bool au_rqml_top_spec(const struct au_rqml_config *cfg, uint64_t job,
+		      struct au_rqml_job_spec *out);
+
+/* The fan-out rules: child kinds of a converged job of kind `parent_kind`,
+ * in rule order; returns how many (at most max). */
+uint32_t au_rqml_children(const struct au_rqml_config *cfg, enum au_kernel_kind parent_kind,
+			  enum au_kernel_kind *kinds, uint32_t max);
+
+/* The spec of the k-th child (1-based) of `parent`, of kind `kind`, whose
+ * generator seed comes from the parent's result digest (first 8 bytes,
+ * big-endian): the child computes on what the parent found. */
+bool au_rqml_child_spec(const struct au_rqml_config *cfg, const struct au_rqml_job_spec *parent,
+			const uint8_t parent_digest[32], uint32_t k, enum au_kernel_kind kind,
+			struct au_rqml_job_spec *out);
+
+/* Task ids of shard tasks: bit 63 set, then job (23 bits), round (20),
+ * shard (10), attempt (10). */
+uint64_t au_rqml_task_id(uint64_t job, uint32_t round, uint32_t shard, uint32_t attempt);
+bool au_rqml_task_decode(uint64_t id, uint64_t *job, uint32_t *round, uint32_t *shard,
+			 uint32_t *attempt);
+
+/* One row of the /rqml trace table. */
+enum au_rqml_row_event {
+	AU_RQML_ROW_SHARD = 0, /* node computed a shard (task, shard) of `round` */
+	AU_RQML_ROW_ROUND = 1, /* round aggregated (recorded by the leader), residual */
+	AU_RQML_ROW_DONE = 2,  /* job finished after `round` rounds */
+};
+
+struct au_rqml_row {
+	int64_t job;
+	int64_t task;     /* shard rows: the task id; otherwise 0 */
+	uint32_t round;
+	double residual;  /* round and done rows; NaN for shard rows */
+	uint32_t shard;
+	uint8_t event;    /* enum au_rqml_row_event */
+};
+
+extern const struct au_model au_rqml_model;
+
+#endif
