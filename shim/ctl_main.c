@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <math.h>
 #include <gio/gio.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../models/kernels.h"
+#include "../models/rqml.h"
 #include "../models/wire.h"
 #include "cluster.h"
 #include "ctlproto.h"
@@ -56,8 +59,9 @@ static const char *const usage =
 	"  cas KEY EXPECTED NEW   set KEY to NEW if it holds EXPECTED\n"
 	"  status                 every node's view: role, term, leader, log indexes,\n"
 	"                         members; the cluster's leader\n"
-	"  submit JOB.ini         enqueue the tasks JOB.ini describes in the task queue\n"
-	"                         (format: shim/README.md); prints the job and task ids\n"
+	"  submit JOB.ini         start the RQML job JOB.ini describes (kind = pagerank,\n"
+	"                         jacobi or kmeans), or enqueue plain tasks (kind = tasks);\n"
+	"                         format: shim/README.md. Prints the job id\n"
 	"  drain NODE             NODE (n2) takes no new leases; what it runs finishes\n"
 	"  resume NODE            NODE takes leases again\n"
 	"  keygen FILE            write a new random 256-bit cluster key (hex, mode 0600)\n"
@@ -66,8 +70,9 @@ static const char *const usage =
 	"  --config FILE   the cluster file the nodes run with (hosts, key)\n"
 	"  --timeout T     give up after T (a duration: 5s, 500ms; default 5s)\n"
 	"  --json          status: one JSON object on stdout\n"
-	"  --wait          submit: also wait until every task is done or dead\n"
-	"                  (exit 1 if any is dead; mind --timeout)\n"
+	"  --wait          submit: also wait until the job's record is in ONE (exit 1\n"
+	"                  unless it converged), or every task is done or dead (exit 1\n"
+	"                  if any is dead); mind --timeout\n"
 	"\n"
 	"The leader is found by itself: any node is asked first, and answers naming\n"
 	"the leader are followed.\n"
@@ -313,7 +318,8 @@ struct leader_call {
 	size_t req_len;
 	bool (*decode)(void *ctx, const uint8_t *p, size_t len, uint8_t *answer, au_node_id *hint);
 	void *ctx;
-	const char *what; /* "drain n2": for messages */
+	const char *what;    /* "drain n2": for messages */
+	const char *service; /* the service that serves it: "aureon", "rqml" */
 };
 
 static int leader_call(struct ctl *t, const struct leader_call *c, int64_t timeout_ns)
@@ -347,14 +353,20 @@ static int leader_call(struct ctl *t, const struct leader_call *c, int64_t timeo
 				continue;
 			if (answer == AU_CTL_DONE)
 				return EXIT_OK;
-			if (answer == AU_CTL_NO_QUEUE) {
-				fprintf(stderr, "aureon-ctl: %s: n%u runs no aureon service (the execution "
-						"layer); add aureon to [cluster] services\n", c->what, from);
+			if (answer == AU_CTL_NO_SERVICE) {
+				fprintf(stderr, "aureon-ctl: %s: n%u runs no %s service; the cluster file "
+						"given here may not be the one the nodes run\n", c->what, from,
+					c->service);
 				return EXIT_USAGE;
 			}
 			if (answer == AU_CTL_REFUSED) {
 				fprintf(stderr, "aureon-ctl: %s: n%u refused the request\n", c->what, from);
 				return EXIT_USAGE;
+			}
+			if (answer == AU_CTL_CONFLICT) {
+				fprintf(stderr, "aureon-ctl: %s: the cluster already has a job with this id and "
+						"another specification (pick another job id)\n", c->what);
+				return EXIT_FAILED;
 			}
 			if (answer == AU_CTL_PENDING) {
 				/* The leader proposed it, or is confirming it: ask again soon. */
@@ -408,7 +420,7 @@ static int cmd_admin(struct ctl *t, uint8_t op, au_node_id node, int64_t timeout
 	size_t rl = au_ctl_encode_admin_req(&q, req, sizeof(req));
 	struct au_ctl_admin_resp a = {.nonce = q.nonce};
 	g_autofree char *what = g_strdup_printf("%s n%u", op == AU_CTL_DRAIN ? "drain" : "resume", node);
-	struct leader_call c = {req, rl, decode_admin, &a, what};
+	struct leader_call c = {req, rl, decode_admin, &a, what, "aureon"};
 	int rc = leader_call(t, &c, timeout_ns);
 	if (rc != EXIT_OK)
 		return rc;
@@ -420,10 +432,12 @@ static int cmd_admin(struct ctl *t, uint8_t op, au_node_id node, int64_t timeout
 	return EXIT_OK;
 }
 
-/* A plain-task job file (shim/README.md "JOB.ini"). */
+/* A job file (shim/README.md "JOB.ini"): an RQML job or plain tasks. */
 struct job_file {
+	bool rqml;
 	uint64_t job;
-	struct au_ctl_submit_req q;
+	struct au_ctl_submit_req q; /* plain tasks */
+	struct au_ctl_job_req r;    /* an RQML job */
 };
 
 #define JOB_MAX ((UINT64_C(1) << 30) - 1)
@@ -446,6 +460,106 @@ static bool job_uint(GKeyFile *kf, const char *key, uint64_t min, uint64_t max, 
 	return true;
 }
 
+static bool job_double(GKeyFile *kf, const char *key, double *out, const char *path, char **err)
+{
+	g_autofree char *v = g_key_file_get_value(kf, "job", key, NULL);
+	if (!v)
+		return true;
+	g_strstrip(v);
+	char *end;
+	double x = g_ascii_strtod(v, &end);
+	if (!*v || *end || !isfinite(x) || x < 0) {
+		*err = g_strdup_printf("%s: [job] %s: '%s' is not a finite number >= 0", path, key, v);
+		return false;
+	}
+	*out = x;
+	return true;
+}
+
+/* An RQML job: the fields of the model's job spec (models/rqml.h), with
+ * the defaults of the cluster's [workload] KIND_* keys. */
+static bool load_rqml_job(GKeyFile *kf, const char *path, const struct au_cluster *c,
+			  enum au_kernel_kind kk, struct job_file *j, char **err)
+{
+	const struct au_rqml_config *rc = NULL;
+	for (uint32_t i = 0; i < c->sc->n_services; i++)
+		if (strcmp(c->sc->services[i]->name, "rqml") == 0)
+			rc = c->sc->service_config[i];
+	const char *name = au_kernel_kind_name(kk);
+	if (!rc) {
+		*err = g_strdup_printf("%s: [job] kind: %s is an RQML job, and %s does not run the rqml "
+				       "service ([cluster] services)", path, name, c->path);
+		return false;
+	}
+	const struct au_rqml_kind_config *kc = &rc->kind[kk - 1];
+	uint64_t job = AU_RQML_SUBMIT_MIN + os_random64() % (AU_RQML_SUBMIT_MAX - AU_RQML_SUBMIT_MIN + 1);
+	uint64_t size = kc->size, edges = kc->edges, k = kc->k, dims = kc->dims, shards = kc->shards;
+	uint64_t max_rounds = kc->max_rounds, seed;
+	double tolerance = kc->tolerance, damping = 0.85;
+	if ((kk != AU_KERNEL_PAGERANK && (g_key_file_has_key(kf, "job", "edges", NULL) ||
+					  g_key_file_has_key(kf, "job", "damping", NULL))) ||
+	    (kk != AU_KERNEL_KMEANS && (g_key_file_has_key(kf, "job", "k", NULL) ||
+					g_key_file_has_key(kf, "job", "dims", NULL)))) {
+		*err = g_strdup_printf("%s: [job]: edges and damping are pagerank's, k and dims kmeans' "
+				       "(kind is %s)", path, name);
+		return false;
+	}
+	if (!job_uint(kf, "job", AU_RQML_SUBMIT_MIN, AU_RQML_SUBMIT_MAX, &job, path, err))
+		return false;
+	seed = job; /* the same file describes the same problem every time */
+	if (!job_uint(kf, "seed", 0, UINT64_MAX, &seed, path, err) ||
+	    !job_uint(kf, "size", 1, UINT32_MAX, &size, path, err) ||
+	    !job_uint(kf, "edges", 1, UINT32_MAX, &edges, path, err) ||
+	    !job_uint(kf, "k", 1, UINT32_MAX, &k, path, err) ||
+	    !job_uint(kf, "dims", 1, UINT32_MAX, &dims, path, err) ||
+	    !job_uint(kf, "shards", 1, UINT32_MAX, &shards, path, err) ||
+	    !job_uint(kf, "max_rounds", 1, AU_RQML_MAX_ROUNDS, &max_rounds, path, err) ||
+	    !job_double(kf, "tolerance", &tolerance, path, err) || !job_double(kf, "damping", &damping, path, err))
+		return false;
+	g_autofree char *pol = g_key_file_get_value(kf, "job", "policy", NULL);
+	struct au_rqml_policy policy;
+	if (!au_rqml_policy_parse(pol ? g_strstrip(pol) : kc->policy, &policy)) {
+		*err = g_strdup_printf("%s: [job] policy: '%s' is not threshold or stall:K (K >= 2)", path,
+				       pol ? pol : kc->policy);
+		return false;
+	}
+	struct au_rqml_job_spec spec = {.job = job};
+	spec.params.kind = kk;
+	spec.params.seed = seed;
+	spec.params.size = (uint32_t)size;
+	spec.params.edges = kk == AU_KERNEL_PAGERANK ? (uint32_t)edges : 0;
+	spec.params.k = kk == AU_KERNEL_KMEANS ? (uint32_t)k : 0;
+	spec.params.dims = kk == AU_KERNEL_KMEANS ? (uint32_t)dims : 0;
+	spec.params.shards = (uint32_t)shards;
+	spec.params.damping = kk == AU_KERNEL_PAGERANK ? damping : 0.0;
+	spec.policy = policy;
+	spec.policy.tolerance = tolerance;
+	spec.policy.max_rounds = (uint32_t)max_rounds;
+	char why[256];
+	if (au_rqml_check_submit(&spec, why, sizeof(why)) != 0) {
+		*err = g_strdup_printf("%s: [job] %s", path, why);
+		return false;
+	}
+	j->rqml = true;
+	j->job = job;
+	struct au_ctl_job_req *r = &j->r;
+	r->nonce = os_random64();
+	r->job = job;
+	r->kind = (uint8_t)kk;
+	r->seed = seed;
+	r->size = spec.params.size;
+	r->edges = spec.params.edges;
+	r->k = spec.params.k;
+	r->dims = spec.params.dims;
+	r->shards = spec.params.shards;
+	r->damping = spec.params.damping;
+	r->policy = policy.kind;
+	r->stall_rounds = policy.stall_rounds;
+	r->tolerance = tolerance;
+	r->max_rounds = (uint32_t)max_rounds;
+	return true;
+}
+
 static bool load_job(const char *path, const struct au_cluster *c, struct job_file *j, char **err)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
@@ -465,23 +579,32 @@ static bool load_job(const char *path, const struct au_cluster *c, struct job_fi
 		*err = g_strdup_printf("%s: [job]: missing", path);
 		return false;
 	}
-	static const char *const keys[] = {"kind", "count", "job", "rounds", "priority", "topic",
-					   "max_retries", "caps", "payload", NULL};
-	g_auto(GStrv) have = g_key_file_get_keys(kf, "job", NULL, NULL);
-	for (gsize i = 0; have && have[i]; i++)
-		if (!g_strv_contains(keys, have[i])) {
-			*err = g_strdup_printf("%s: [job] %s: unknown key (known: kind, count, job, rounds, "
-					       "priority, topic, max_retries, caps, payload)", path, have[i]);
-			return false;
-		}
 	g_autofree char *kind = g_key_file_get_value(kf, "job", "kind", NULL);
-	if (!kind || strcmp(g_strstrip(kind), "tasks") != 0) {
-		*err = g_strdup_printf("%s: [job] kind: %s (the only kind is 'tasks': plain tasks for the "
-				       "synthetic executor; RQML jobs are not submittable yet)",
+	if (kind)
+		g_strstrip(kind);
+	enum au_kernel_kind kk = kind ? au_kernel_kind_parse(kind) : 0;
+	if (!kind || (strcmp(kind, "tasks") != 0 && !kk)) {
+		*err = g_strdup_printf("%s: [job] kind: %s (an RQML job: pagerank, jacobi or kmeans; or "
+				       "tasks: plain tasks for the task queue's synthetic executor)",
 				       path, kind ? "unknown kind" : "missing");
 		return false;
 	}
+	static const char *const task_keys[] = {"kind", "count", "job", "rounds", "priority", "topic",
+						"max_retries", "caps", "payload", NULL};
+	static const char *const rqml_keys[] = {"kind", "job", "seed", "size", "edges", "k", "dims",
+						"shards", "damping", "tolerance", "max_rounds", "policy", NULL};
+	const char *const *keys = kk ? rqml_keys : task_keys;
+	g_auto(GStrv) have = g_key_file_get_keys(kf, "job", NULL, NULL);
+	for (gsize i = 0; have && have[i]; i++)
+		if (!g_strv_contains(keys, have[i])) {
+			g_autofree char *known = g_strjoinv(", ", (char **)keys);
+			*err = g_strdup_printf("%s: [job] %s: unknown key for kind %s (known: %s)", path, have[i],
+					       kind, known);
+			return false;
+		}
 	memset(j, 0, sizeof(*j));
+	if (kk)
+		return load_rqml_job(kf, path, c, kk, j, err);
 	uint64_t count = 0, job = 1 + os_random64() % JOB_MAX, rounds = 1, topic = 0, retries = 5;
 	int64_t prio = 0;
 	if (!g_key_file_has_key(kf, "job", "count", NULL)) {
@@ -563,7 +686,7 @@ static int cmd_submit(struct ctl *t, struct job_file *j, bool wait, int64_t time
 	size_t rl = au_ctl_encode_submit_req(q, req, sizeof(req));
 	struct au_ctl_submit_resp a = {.nonce = q->nonce};
 	g_autofree char *what = g_strdup_printf("submit job %" G_GUINT64_FORMAT, j->job);
-	struct leader_call c = {req, rl, decode_submit, &a, what};
+	struct leader_call c = {req, rl, decode_submit, &a, what, "aureon"};
 	int rc = leader_call(t, &c, timeout_ns);
 	if (rc != EXIT_OK)
 		return rc;
@@ -594,6 +717,71 @@ static int cmd_submit(struct ctl *t, struct job_file *j, bool wait, int64_t time
 	}
 	printf("job %" G_GUINT64_FORMAT ": finished: %u done, %u dead\n", j->job, a.done, a.dead);
 	return a.dead ? EXIT_FAILED : EXIT_OK;
+}
+
+static bool decode_job(void *ctx, const uint8_t *p, size_t len, uint8_t *answer, au_node_id *hint)
+{
+	struct au_ctl_job_resp *want = ctx, a;
+	if (!au_ctl_decode_job_resp(p, len, &a) || a.nonce != want->nonce)
+		return false;
+	*want = a;
+	*answer = a.answer;
+	*hint = a.leader;
+	return true;
+}
+
+static const char *verdict_name(uint8_t v)
+{
+	static const char *const names[] = {"running", "converged", "stopped at max_rounds", "stalled"};
+	return v < 4 ? names[v] : "?";
+}
+
+/* Start an RQML job; with `wait`, follow it until its record is in ONE. */
+static int cmd_job(struct ctl *t, struct job_file *j, bool wait, int64_t timeout_ns)
+{
+	struct au_ctl_job_req *q = &j->r;
+	int64_t deadline = mono_ns() + timeout_ns;
+	uint8_t req[128];
+	size_t rl = au_ctl_encode_job_req(q, req, sizeof(req));
+	struct au_ctl_job_resp a = {.nonce = q->nonce};
+	g_autofree char *what = g_strdup_printf("submit job %" G_GUINT64_FORMAT, j->job);
+	struct leader_call c = {req, rl, decode_job, &a, what, "rqml"};
+	int rc = leader_call(t, &c, timeout_ns);
+	if (rc != EXIT_OK)
+		return rc;
+	printf("job %" G_GUINT64_FORMAT ": %s, size %u, %u shards, tolerance %g, at most %u rounds: %s",
+	       j->job, au_kernel_kind_name((enum au_kernel_kind)q->kind), q->size, q->shards, q->tolerance,
+	       q->max_rounds, a.finished ? verdict_name(a.verdict) : "running");
+	if (a.rounds)
+		printf(" (round %u, residual %.3g)", a.rounds, a.residual);
+	printf("\n");
+	if (!wait)
+		return EXIT_OK;
+	/* Until the record is in ONE (finished and written), confirmed by the
+	 * leader each time. */
+	q->query_only = 1;
+	while (!(a.finished && a.one_index)) {
+		if (deadline - mono_ns() <= 0)
+			break;
+		g_usleep(200000);
+		q->nonce = a.nonce = os_random64();
+		c.req_len = au_ctl_encode_job_req(q, req, sizeof(req));
+		rc = leader_call(t, &c, deadline - mono_ns());
+		if (rc != EXIT_OK)
+			return rc;
+	}
+	if (!(a.finished && a.one_index)) {
+		fprintf(stderr, "aureon-ctl: job %" G_GUINT64_FORMAT ": not finished within the timeout "
+				"(round %u, residual %.3g)\n", j->job, a.rounds, a.residual);
+		return EXIT_UNAVAILABLE;
+	}
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		g_snprintf(hex + 2 * i, 3, "%02x", a.digest[i]);
+	printf("job %" G_GUINT64_FORMAT ": %s after %u rounds, residual %.3g; result sha256 %s; in ONE at "
+	       "log index %" G_GUINT64_FORMAT "\n",
+	       j->job, verdict_name(a.verdict), a.rounds, a.residual, hex, a.one_index);
+	return a.verdict == AU_KERNEL_CONVERGED ? EXIT_OK : EXIT_FAILED;
 }
 
 /* ---- status ------------------------------------------------------------------------ */
@@ -926,7 +1114,7 @@ int main(int argc, char **argv)
 	} else if (node) {
 		rc = cmd_admin(&t, strcmp(cmd, "drain") == 0 ? AU_CTL_DRAIN : AU_CTL_RESUME, node, timeout_ns);
 	} else if (exec_cmd) {
-		rc = cmd_submit(&t, &job, wait, timeout_ns);
+		rc = job.rqml ? cmd_job(&t, &job, wait, timeout_ns) : cmd_submit(&t, &job, wait, timeout_ns);
 	} else {
 		uint8_t op = strcmp(cmd, "get") == 0 ? KV_GET : strcmp(cmd, "put") == 0 ? KV_PUT : KV_CAS;
 		struct kv_result res = {0};

@@ -1,6 +1,7 @@
 /* ctlproto.c — encoding of the control protocol (see ctlproto.h). */
 #include "ctlproto.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "../models/wire.h"
@@ -259,4 +260,110 @@ bool au_ctl_decode_submit_resp(const uint8_t *buf, size_t len, struct au_ctl_sub
 	return !r.short_read && r.pos == r.len && type == AU_CTL_SUBMIT_RESP &&
 	       a->answer < AU_CTL_ANSWERS_ && a->present <= AU_CTL_SUBMIT_MAX &&
 	       (uint64_t)a->queued + a->leased + a->done + a->dead == a->present;
+}
+
+static void put_f64(struct au_wbuf *w, double v)
+{
+	uint64_t bits;
+	memcpy(&bits, &v, sizeof(bits));
+	au_put_u64(w, bits);
+}
+
+static double get_f64(struct au_rbuf *r)
+{
+	uint64_t bits = au_get_u64(r);
+	double v;
+	memcpy(&v, &bits, sizeof(v));
+	return v;
+}
+
+size_t au_ctl_encode_job_req(const struct au_ctl_job_req *q, uint8_t *buf, size_t cap)
+{
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, cap);
+	au_put_u8(&w, AU_CTL_JOB_REQ);
+	au_put_u64(&w, q->nonce);
+	au_put_u8(&w, q->query_only);
+	au_put_u64(&w, q->job);
+	au_put_u8(&w, q->kind);
+	au_put_u64(&w, q->seed);
+	au_put_u32(&w, q->size);
+	au_put_u32(&w, q->edges);
+	au_put_u32(&w, q->k);
+	au_put_u32(&w, q->dims);
+	au_put_u32(&w, q->shards);
+	put_f64(&w, q->damping);
+	au_put_u8(&w, q->policy);
+	au_put_u32(&w, q->stall_rounds);
+	put_f64(&w, q->tolerance);
+	au_put_u32(&w, q->max_rounds);
+	au_wbuf_seal(&w);
+	return w.overflow ? 0 : w.len;
+}
+
+bool au_ctl_decode_job_req(const uint8_t *buf, size_t len, struct au_ctl_job_req *q)
+{
+	struct au_rbuf r;
+	memset(q, 0, sizeof(*q));
+	if (!au_rbuf_unseal(&r, buf, len))
+		return false;
+	uint8_t type = au_get_u8(&r);
+	q->nonce = au_get_u64(&r);
+	q->query_only = au_get_u8(&r);
+	q->job = au_get_u64(&r);
+	q->kind = au_get_u8(&r);
+	q->seed = au_get_u64(&r);
+	q->size = au_get_u32(&r);
+	q->edges = au_get_u32(&r);
+	q->k = au_get_u32(&r);
+	q->dims = au_get_u32(&r);
+	q->shards = au_get_u32(&r);
+	q->damping = get_f64(&r);
+	q->policy = au_get_u8(&r);
+	q->stall_rounds = au_get_u32(&r);
+	q->tolerance = get_f64(&r);
+	q->max_rounds = au_get_u32(&r);
+	/* The values themselves are the model's to judge (au_rqml_check_submit). */
+	return !r.short_read && r.pos == r.len && type == AU_CTL_JOB_REQ && q->query_only <= 1 &&
+	       q->job != 0 && isfinite(q->damping) && isfinite(q->tolerance);
+}
+
+size_t au_ctl_encode_job_resp(const struct au_ctl_job_resp *a, uint8_t *buf, size_t cap)
+{
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, cap);
+	au_put_u8(&w, AU_CTL_JOB_RESP);
+	au_put_u64(&w, a->nonce);
+	au_put_u8(&w, a->answer);
+	au_put_u32(&w, a->leader);
+	au_put_u8(&w, a->known);
+	au_put_u8(&w, a->finished);
+	au_put_u8(&w, a->verdict);
+	au_put_u32(&w, a->rounds);
+	put_f64(&w, a->residual);
+	au_put_bytes(&w, a->digest, sizeof(a->digest));
+	au_put_u64(&w, a->one_index);
+	au_wbuf_seal(&w);
+	return w.overflow ? 0 : w.len;
+}
+
+bool au_ctl_decode_job_resp(const uint8_t *buf, size_t len, struct au_ctl_job_resp *a)
+{
+	struct au_rbuf r;
+	memset(a, 0, sizeof(*a));
+	if (!au_rbuf_unseal(&r, buf, len))
+		return false;
+	uint8_t type = au_get_u8(&r);
+	a->nonce = au_get_u64(&r);
+	a->answer = au_get_u8(&r);
+	a->leader = au_get_u32(&r);
+	a->known = au_get_u8(&r);
+	a->finished = au_get_u8(&r);
+	a->verdict = au_get_u8(&r);
+	a->rounds = au_get_u32(&r);
+	a->residual = get_f64(&r);
+	au_get_bytes(&r, a->digest, sizeof(a->digest));
+	a->one_index = au_get_u64(&r);
+	return !r.short_read && r.pos == r.len && type == AU_CTL_JOB_RESP && a->answer < AU_CTL_ANSWERS_ &&
+	       a->known <= 1 && a->finished <= 1 && a->verdict <= 3 && (a->known || !a->finished);
 }

@@ -23,6 +23,8 @@ enum {
 	AU_CTL_ADMIN_RESP = 4,
 	AU_CTL_SUBMIT_REQ = 5, /* enqueue tasks, or ask how they are doing */
 	AU_CTL_SUBMIT_RESP = 6,
+	AU_CTL_JOB_REQ = 7,    /* start an RQML job, or ask how it is doing */
+	AU_CTL_JOB_RESP = 8,
 };
 
 #define AU_CTL_SERVICES_MAX 200u /* bytes of the services list in a reply */
@@ -41,8 +43,9 @@ enum au_ctl_answer {
 	AU_CTL_DONE = 0,       /* applied: the leader confirmed it by a ReadIndex round */
 	AU_CTL_PENDING = 1,    /* proposed, or being confirmed: ask this node again */
 	AU_CTL_NOT_LEADER = 2, /* ask the leader (hint in the reply; 0: none known) */
-	AU_CTL_NO_QUEUE = 3,   /* this node runs no "aureon" service */
-	AU_CTL_REFUSED = 4,    /* invalid here (a node id outside the cluster, ...) */
+	AU_CTL_NO_SERVICE = 3, /* this node runs no "aureon" (jobs: "rqml") service */
+	AU_CTL_REFUSED = 4,    /* invalid here (a node id outside the cluster, a bad spec) */
+	AU_CTL_CONFLICT = 5,   /* a job with this id exists with another specification */
 	AU_CTL_ANSWERS_
 };
 
@@ -82,6 +85,35 @@ struct au_ctl_submit_resp {
 	uint32_t queued, leased, done, dead;
 };
 
+/* An RQML job (models/rqml.h: struct au_rqml_job_spec, whose fields these
+ * are; parent and depth are the model's business). */
+struct au_ctl_job_req {
+	uint64_t nonce;
+	uint8_t query_only;    /* 1: start nothing, only report */
+	uint64_t job;
+	uint8_t kind;          /* enum au_kernel_kind */
+	uint64_t seed;
+	uint32_t size, edges, k, dims, shards;
+	double damping;
+	uint8_t policy;        /* enum au_rqml_policy_kind */
+	uint32_t stall_rounds;
+	double tolerance;
+	uint32_t max_rounds;
+};
+
+struct au_ctl_job_resp {
+	uint64_t nonce;
+	uint8_t answer;        /* DONE: the job is in the log (running or finished) */
+	au_node_id leader;
+	uint8_t known;         /* the replica has the job */
+	uint8_t finished;
+	uint8_t verdict;       /* enum au_kernel_verdict */
+	uint32_t rounds;
+	double residual;       /* NaN before the first round */
+	uint8_t digest[32];    /* finished: SHA-256 of the result vector */
+	uint64_t one_index;    /* log index of its ONE record; 0: not stored yet */
+};
+
 /* Encode into buf (cap bytes); return the length (0 if it does not fit). */
 size_t au_ctl_encode_status_req(uint64_t nonce, uint8_t *buf, size_t cap);
 size_t au_ctl_encode_status_resp(const struct au_ctl_status *s, uint8_t *buf, size_t cap);
@@ -104,5 +136,9 @@ size_t au_ctl_encode_submit_req(const struct au_ctl_submit_req *q, uint8_t *buf,
 bool au_ctl_decode_submit_req(const uint8_t *buf, size_t len, struct au_ctl_submit_req *q);
 size_t au_ctl_encode_submit_resp(const struct au_ctl_submit_resp *r, uint8_t *buf, size_t cap);
 bool au_ctl_decode_submit_resp(const uint8_t *buf, size_t len, struct au_ctl_submit_resp *r);
+size_t au_ctl_encode_job_req(const struct au_ctl_job_req *q, uint8_t *buf, size_t cap);
+bool au_ctl_decode_job_req(const uint8_t *buf, size_t len, struct au_ctl_job_req *q);
+size_t au_ctl_encode_job_resp(const struct au_ctl_job_resp *r, uint8_t *buf, size_t cap);
+bool au_ctl_decode_job_resp(const uint8_t *buf, size_t len, struct au_ctl_job_resp *r);
 
 #endif

@@ -2,10 +2,13 @@
  * and metrics (see execctl.h). */
 #include "execctl.h"
 
+#include <math.h>
 #include <string.h>
 
+#include "../models/one.h"
 #include "../models/orchestrator.h"
 #include "../models/raft.h"
+#include "../models/rqml.h"
 #include "../models/taskq.h"
 #include "ctlproto.h"
 
@@ -20,6 +23,7 @@ struct pending {
 	int type;
 	struct au_ctl_admin_req admin;
 	struct au_ctl_submit_req submit;
+	struct au_ctl_job_req job;
 };
 
 /* When something was last proposed, so that a client asking again every
@@ -88,6 +92,14 @@ static bool recently_proposed(struct au_execctl *x, uint64_t key, uint64_t term)
 	p->term = term;
 	p->at_us = now;
 	return false;
+}
+
+static void reply_job(struct au_execctl *x, au_node_id to, const struct au_ctl_job_resp *a)
+{
+	uint8_t buf[128];
+	size_t len = au_ctl_encode_job_resp(a, buf, sizeof(buf));
+	if (len)
+		au_node_control_send(x->n, to, buf, len);
 }
 
 static void read_done(void *ctx, bool ok, uint64_t index, const uint8_t *result, size_t len);
@@ -180,16 +192,83 @@ static void serve_submit(struct au_execctl *x, struct pending *r, void *orch, st
 	reply_submit(x, r->client, &a);
 }
 
+/* The model's job spec from a request. */
+static void job_spec(const struct au_ctl_job_req *q, struct au_rqml_job_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->job = q->job;
+	s->params.kind = (enum au_kernel_kind)q->kind;
+	s->params.seed = q->seed;
+	s->params.size = q->size;
+	s->params.edges = q->edges;
+	s->params.k = q->k;
+	s->params.dims = q->dims;
+	s->params.shards = q->shards;
+	s->params.damping = q->damping;
+	s->policy.kind = q->policy;
+	s->policy.stall_rounds = q->stall_rounds;
+	s->policy.tolerance = q->tolerance;
+	s->policy.max_rounds = q->max_rounds;
+}
+
+/* Whether two specs describe the same computation (parent and depth are
+ * the model's, not the submitter's). */
+static bool same_job(const struct au_rqml_job_spec *a, const struct au_rqml_job_spec *b)
+{
+	const struct au_kernel_params *p = &a->params, *q = &b->params;
+	return p->kind == q->kind && p->seed == q->seed && p->size == q->size && p->edges == q->edges &&
+	       p->k == q->k && p->dims == q->dims && p->shards == q->shards && p->damping == q->damping &&
+	       a->policy.kind == b->policy.kind && a->policy.stall_rounds == b->policy.stall_rounds &&
+	       a->policy.tolerance == b->policy.tolerance && a->policy.max_rounds == b->policy.max_rounds;
+}
+
+static void serve_job(struct au_execctl *x, struct pending *r, struct au_rqml *rq, struct au_one *one,
+		      struct au_raft *raft, bool confirmed)
+{
+	const struct au_ctl_job_req *q = &r->job;
+	struct au_ctl_job_resp a = {.nonce = q->nonce, .answer = AU_CTL_PENDING, .residual = NAN};
+	struct au_rqml_job_spec want;
+	job_spec(q, &want);
+	struct au_rqml_job_info info;
+	if (au_rqml_job_info(rq, q->job, &info)) {
+		if (!same_job(&info.spec, &want) || info.spec.parent != 0) {
+			a.answer = AU_CTL_CONFLICT;
+			reply_job(x, r->client, &a);
+			return;
+		}
+		a.known = 1;
+		a.finished = info.finished;
+		a.verdict = info.verdict;
+		a.rounds = info.rounds;
+		a.residual = info.residual;
+		memcpy(a.digest, info.digest, sizeof(a.digest));
+		const struct au_one_record *rec = one ? au_one_get(one, q->job) : NULL;
+		a.one_index = rec ? rec->index : 0;
+	}
+	if (!a.known && !q->query_only) {
+		au_rqml_submit(rq, &want); /* it throttles proposals of the same job itself */
+	} else if (confirmed) {
+		a.answer = AU_CTL_DONE;
+	} else if (confirm(x, raft, r)) {
+		return;
+	}
+	reply_job(x, r->client, &a);
+}
+
 /* Serve a request: refuse, redirect, propose, confirm or answer. */
 static void serve(struct au_execctl *x, struct pending *r, bool confirmed)
 {
 	struct au_node *n = x->n;
 	void *orch = au_node_service_state(n, "aureon");
 	struct au_raft *raft = au_node_service_state(n, "raft");
+	struct au_rqml *rq = au_node_service_state(n, "rqml");
 	uint8_t answer = 0;
 	au_node_id hint = 0;
-	if (!orch || !raft)
-		answer = AU_CTL_NO_QUEUE;
+	struct au_rqml_job_spec spec;
+	if (!orch || !raft || (r->type == AU_CTL_JOB_REQ && !rq))
+		answer = AU_CTL_NO_SERVICE;
+	else if (r->type == AU_CTL_JOB_REQ && (job_spec(&r->job, &spec), au_rqml_check_submit(&spec, NULL, 0) != 0))
+		answer = AU_CTL_REFUSED;
 	else if (r->type == AU_CTL_ADMIN_REQ &&
 		 (r->admin.target < 1 || r->admin.target > au_node_cluster(n)->nodes))
 		answer = AU_CTL_REFUSED;
@@ -199,11 +278,18 @@ static void serve(struct au_execctl *x, struct pending *r, bool confirmed)
 	} else if (r->type == AU_CTL_ADMIN_REQ) {
 		serve_admin(x, r, orch, raft, confirmed);
 		return;
+	} else if (r->type == AU_CTL_JOB_REQ) {
+		serve_job(x, r, rq, au_node_service_state(n, "one"), raft, confirmed);
+		return;
 	} else {
 		serve_submit(x, r, orch, raft, confirmed);
 		return;
 	}
-	if (r->type == AU_CTL_ADMIN_REQ) {
+	if (r->type == AU_CTL_JOB_REQ) {
+		struct au_ctl_job_resp a = {.nonce = r->job.nonce, .answer = answer, .leader = hint,
+					    .residual = NAN};
+		reply_job(x, r->client, &a);
+	} else if (r->type == AU_CTL_ADMIN_REQ) {
 		struct au_ctl_admin_resp a = {.nonce = r->admin.nonce, .answer = answer, .leader = hint};
 		reply_admin(x, r->client, &a);
 	} else {
@@ -222,6 +308,8 @@ void au_execctl_recv(struct au_execctl *x, au_node_id from, const uint8_t *msg, 
 	if (r.type == AU_CTL_ADMIN_REQ && au_ctl_decode_admin_req(msg, len, &r.admin))
 		serve(x, &r, false);
 	else if (r.type == AU_CTL_SUBMIT_REQ && au_ctl_decode_submit_req(msg, len, &r.submit))
+		serve(x, &r, false);
+	else if (r.type == AU_CTL_JOB_REQ && au_ctl_decode_job_req(msg, len, &r.job))
 		serve(x, &r, false);
 }
 

@@ -4,14 +4,19 @@
  * /metrics.  It reads and drives the "aureon" service (the orchestrator,
  * models/orchestrator.h, and its replicated task queue, models/taskq.h)
  * through their public headers only; nodes without that service answer
- * AU_CTL_NO_QUEUE and report no queue.
+ * AU_CTL_NO_SERVICE and report no queue.  RQML jobs go to the "rqml"
+ * service (models/rqml.h: au_rqml_submit, au_rqml_job_info) and their
+ * results are read from ONE (models/one.h).
  *
  * Requests (ctlproto.h) are served by the Raft leader:
  *   drain/resume  proposed with the orchestrator's operator command (the
  *                 one the simulator's drain faults use), a node mark in the
  *                 task queue;
  *   submit        au_orch_enqueue of every id of the request the queue does
- *                 not hold yet (enqueue is idempotent by id).
+ *                 not hold yet (enqueue is idempotent by id);
+ *   job           au_rqml_submit of an RQML job the log does not have yet
+ *                 (idempotent by job id; the same id with another spec is
+ *                 a CONFLICT).
  * A request is answered DONE only when the leader's replica shows its
  * effect and a ReadIndex round confirmed that this node still leads and
  * had applied everything committed — so DONE means committed, and a
@@ -34,8 +39,8 @@ struct au_execctl;
 struct au_execctl *au_execctl_new(struct au_node *n);
 void au_execctl_free(struct au_execctl *x);
 
-/* A control-service message of type AU_CTL_ADMIN_REQ or AU_CTL_SUBMIT_REQ
- * from `from` (malformed ones are ignored). */
+/* A control-service message of type AU_CTL_ADMIN_REQ, AU_CTL_SUBMIT_REQ or
+ * AU_CTL_JOB_REQ from `from` (malformed ones are ignored). */
 void au_execctl_recv(struct au_execctl *x, au_node_id from, const uint8_t *msg, size_t len);
 
 /* Fill the queue fields of a status (has_queue false without "aureon"). */

@@ -772,7 +772,7 @@ static void control_recv(struct au_node *n, au_node_id from, const uint8_t *msg,
 	uint64_t nonce;
 	n->m.control_requests++;
 	int type = au_ctl_type(msg, len);
-	if (type == AU_CTL_ADMIN_REQ || type == AU_CTL_SUBMIT_REQ) {
+	if (type == AU_CTL_ADMIN_REQ || type == AU_CTL_SUBMIT_REQ || type == AU_CTL_JOB_REQ) {
 		if (n->running)
 			au_execctl_recv(n->exec, from, msg, len);
 		return;

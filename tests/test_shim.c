@@ -23,6 +23,8 @@
 #include "../shim/ctlproto.h"
 #include "../shim/node.h"
 #include "../shim/packet.h"
+#include "../models/kernels.h"
+#include "../models/rqml.h"
 #include "tests.h"
 
 static const uint8_t test_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
@@ -415,22 +417,40 @@ START_TEST(node_cli_errors_exit_2)
 	write_text(eini, "[cluster]\nnodes = 3\nservices = raft,aureon\n"
 			 "[hosts]\nn1 = 127.0.0.1:17101\nn2 = 127.0.0.1:17102\nn3 = 127.0.0.1:17103\n"
 			 "[auth]\nkey_file = cluster.key\n", 0644);
+	g_autofree char *rini = g_build_filename(dir, "rqml.ini", NULL);
+	write_text(rini, "[cluster]\nnodes = 3\nservices = raft,aureon,one,rqml\n[workload]\njobs = none\n"
+			 "[hosts]\nn1 = 127.0.0.1:17101\nn2 = 127.0.0.1:17102\nn3 = 127.0.0.1:17103\n"
+			 "[auth]\nkey_file = cluster.key\n", 0644);
+	/* rq: against the cluster that runs rqml. */
 	static const struct {
+		bool rq;
 		const char *args, *needle;
 	} bad[] = {
-		{"drain n4", "unknown node"},
-		{"resume x", "unknown node"},
-		{"drain", "takes 1 argument"},
-		{"submit JOB", "missing"},
-		{"submit JOB:[job]\ncount = 3\n", "[job] kind"},
-		{"submit JOB:[job]\nkind = pagerank\ncount = 3\n", "[job] kind"},
-		{"submit JOB:[job]\nkind = tasks\n", "[job] count"},
-		{"submit JOB:[job]\nkind = tasks\ncount = 0\n", "[job] count"},
-		{"submit JOB:[job]\nkind = tasks\ncount = 3\nrounds = x\n", "[job] rounds"},
-		{"submit JOB:[job]\nkind = tasks\ncount = 3\ncolour = red\n", "[job] colour"},
-		{"submit JOB:[job]\nkind = tasks\ncount = 3\ncaps = gpu\n", "[job] caps"},
-		{"submit JOB:[job]\nkind = tasks\ncount = 3\npriority = 1.5\n", "[job] priority"},
-		{"submit JOB:[job]\nkind = tasks\ncount = 3\n[other]\n", "[other]"},
+		{false, "drain n4", "unknown node"},
+		{false, "resume x", "unknown node"},
+		{false, "drain", "takes 1 argument"},
+		{false, "submit JOB", "missing"},
+		{false, "submit JOB:[job]\ncount = 3\n", "[job] kind"},
+		{false, "submit JOB:[job]\nkind = pagerank\n", "rqml service"},
+		{false, "submit JOB:[job]\nkind = pagerank\ncount = 3\n", "[job] count: unknown key"},
+		{false, "submit JOB:[job]\nkind = tasks\n", "[job] count"},
+		{false, "submit JOB:[job]\nkind = tasks\ncount = 0\n", "[job] count"},
+		{false, "submit JOB:[job]\nkind = tasks\ncount = 3\nrounds = x\n", "[job] rounds"},
+		{false, "submit JOB:[job]\nkind = tasks\ncount = 3\ncolour = red\n", "[job] colour"},
+		{false, "submit JOB:[job]\nkind = tasks\ncount = 3\ncaps = gpu\n", "[job] caps"},
+		{false, "submit JOB:[job]\nkind = tasks\ncount = 3\npriority = 1.5\n", "[job] priority"},
+		{false, "submit JOB:[job]\nkind = tasks\ncount = 3\n[other]\n", "[other]"},
+		{true, "submit JOB:[job]\nkind = sorting\n", "[job] kind"},
+		{true, "submit JOB:[job]\nkind = pagerank\nsize = 1000\n", "[job] size"},
+		{true, "submit JOB:[job]\nkind = pagerank\nshards = 0\n", "[job] shards"},
+		{true, "submit JOB:[job]\nkind = pagerank\nshards = 1\nsize = 65536\n", "use more shards"},
+		{true, "submit JOB:[job]\nkind = jacobi\ntolerance = -1\n", "[job] tolerance"},
+		{true, "submit JOB:[job]\nkind = jacobi\ntolerance = nan\n", "[job] tolerance"},
+		{true, "submit JOB:[job]\nkind = jacobi\npolicy = stall:1\n", "[job] policy"},
+		{true, "submit JOB:[job]\nkind = jacobi\nedges = 5\n", "pagerank's"},
+		{true, "submit JOB:[job]\nkind = kmeans\njob = 5\n", "[job] job"},
+		{true, "submit JOB:[job]\nkind = kmeans\nk = 300\n", "[job] k"},
+		{true, "submit JOB:[job]\nkind = kmeans\nmax_rounds = 0\n", "[job] max_rounds"},
 	};
 	g_autofree char *jpath = g_build_filename(dir, "job.ini", NULL);
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
@@ -443,11 +463,21 @@ START_TEST(node_cli_errors_exit_2)
 		} else {
 			args = body ? g_strdup_printf("submit %s/missing-job.ini", dir) : g_strdup(bad[i].args);
 		}
-		g_autofree char *cmd = g_strdup_printf("%s/aureon-ctl --config %s %s 2>&1", bin, eini, args);
+		g_autofree char *cmd = g_strdup_printf("%s/aureon-ctl --config %s %s 2>&1", bin,
+						       bad[i].rq ? rini : eini, args);
 		ck_assert_int_eq(au_test_run(cmd, &out), 2);
-		ck_assert_msg(strstr(out, bad[i].needle), "%s: %s", args, out);
+		ck_assert_msg(strstr(out, bad[i].needle), "%s: %s", bad[i].args, out);
 		g_free(out);
 	}
+	/* "none" is a value only keys that allow it take: [workload] jobs does,
+	 * kv_mix does not. */
+	write_text(eini, "[cluster]\nnodes = 3\nservices = raft,kv\n[workload]\nkv_mix = none\n"
+			 "[hosts]\nn1 = 127.0.0.1:17101\nn2 = 127.0.0.1:17102\nn3 = 127.0.0.1:17103\n"
+			 "[auth]\nkey_file = cluster.key\n", 0644);
+	g_autofree char *c8 = g_strdup_printf("%s/aureon-ctl --config %s get 1 2>&1", bin, eini);
+	ck_assert_int_eq(au_test_run(c8, &out), 2);
+	ck_assert_msg(strstr(out, "[workload] kv_mix"), "%s", out);
+	g_free(out);
 	g_autofree char *c6 = g_strdup_printf("%s/aureon-ctl --config %s put x 1 2>&1", bin, ini);
 	ck_assert_int_eq(au_test_run(c6, &out), 2);
 	g_free(out);
@@ -1043,8 +1073,9 @@ START_TEST(exec_layer_on_loopback)
 {
 	/* Small worker pools (2 running + 1 waiting per node) and 300 ms
 	 * tasks: 12 tasks cannot all fit on two nodes at once. */
-	struct cluster_run *r = start_cluster("raft,kv,aureon", "[aureon]\nmax_concurrency = 2\nlocal_queue = 1\n"
-							       "[workload]\ntask_cost = const(300ms)\n");
+	struct cluster_run *r = start_cluster("raft,kv,aureon,one,rqml",
+					      "[aureon]\nmax_concurrency = 2\nlocal_queue = 1\n"
+					      "[workload]\ntask_cost = const(300ms)\njobs = none\n");
 	int64_t t0 = mono_ms();
 	int leader = 0;
 	while (!(leader = leader_of(r, NULL)) && mono_ms() - t0 < 10000)
@@ -1117,6 +1148,7 @@ START_TEST(exec_layer_on_loopback)
 	g_free(out);
 	fprintf(stderr, "shim: drained n%d, resumed it, 24 tasks done %" G_GINT64_FORMAT " ms after the leader appeared\n",
 		d, mono_ms() - t0);
+
 	/* d took work after it was resumed. */
 	g_autofree char *dq2 = http_get(r->http[d], "/queue_stats", &status);
 	ck_assert_msg(num_after(dq2, "\"acked\": ") > 0, "n%d ran nothing after resume: %s", d, dq2);
@@ -1142,6 +1174,42 @@ START_TEST(exec_layer_on_loopback)
 		ck_assert_msg(au_test_run(cmd, &out) == 0, "promtool: %s", out);
 		g_free(out);
 	}
+
+	/* An RQML job: it converges on the cluster to exactly the result of
+	 * the sequential reference, and its record lands in ONE. */
+	g_autofree char *job_r = g_strdup_printf("%s/job-pr.ini", r->dir);
+	write_text(job_r, "[job]\nkind = pagerank\njob = 1000042\nsize = 1024\nedges = 8192\nshards = 3\n"
+			  "tolerance = 1e-6\nmax_rounds = 60\n", 0644);
+	g_autofree char *submit_r = g_strdup_printf("--timeout 30s --wait submit %s 2>&1", job_r);
+	int64_t jt = mono_ms();
+	ck_assert_msg(ctl(r, submit_r, &out) == 0, "%s", out);
+	struct au_rqml_job_spec spec = {.job = 1000042};
+	spec.params = (struct au_kernel_params){.kind = AU_KERNEL_PAGERANK, .seed = 1000042, .size = 1024,
+						.edges = 8192, .shards = 3, .damping = 0.85};
+	spec.policy = (struct au_rqml_policy){.kind = AU_RQML_POLICY_THRESHOLD, .tolerance = 1e-6, .max_rounds = 60};
+	struct au_kernel_problem kp;
+	ck_assert_int_eq(au_kernel_build(&kp, &spec.params, NULL, 0), 0);
+	double *state = g_new0(double, kp.state_len), res[60];
+	enum au_kernel_verdict verdict;
+	uint32_t rounds = au_kernel_reference(&kp, au_rqml_decide, &spec.policy, 60, state, res, &verdict);
+	uint8_t digest[32];
+	au_kernel_digest(state, kp.state_len, digest);
+	g_free(state);
+	au_kernel_free(&kp);
+	ck_assert_int_eq(verdict, AU_KERNEL_CONVERGED);
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		g_snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	g_autofree char *want_r = g_strdup_printf("job 1000042: converged after %u rounds", rounds);
+	ck_assert_msg(strstr(out, want_r) && strstr(out, hex) && strstr(out, "in ONE at log index"),
+		      "want %s, sha256 %s: %s", want_r, hex, out);
+	fprintf(stderr, "shim: RQML job converged in %u rounds in %" G_GINT64_FORMAT " ms, as the reference\n",
+		rounds, mono_ms() - jt);
+	g_free(out);
+	/* The same id with another problem is refused. */
+	write_text(job_r, "[job]\nkind = pagerank\njob = 1000042\nsize = 2048\n", 0644);
+	ck_assert_msg(ctl(r, submit_r, &out) == 1 && strstr(out, "another specification"), "%s", out);
+	g_free(out);
 
 	/* No quorum: drain fails with exit 3, in time. */
 	for (int i = 1; i <= 3; i++)
