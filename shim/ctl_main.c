@@ -77,10 +77,11 @@ static const char *const usage =
 	"The leader is found by itself: any node is asked first, and answers naming\n"
 	"the leader are followed.\n"
 	"\n"
-	"exit codes: 0 done; 1 the operation ran and failed (cas: value differs);\n"
-	"2 usage, configuration or I/O error; 3 unavailable: no leader answered within\n"
-	"the timeout (no quorum, nodes down or unreachable) or a write's outcome is\n"
-	"unknown.\n";
+	"exit codes: 0 done; 1 the operation ran and failed (cas: value differs; submit\n"
+	"--wait: the job did not converge or a task is dead; the job id exists with\n"
+	"another spec); 2 usage, configuration or I/O error; 3 unavailable: no leader\n"
+	"answered within the timeout (no quorum, nodes down or unreachable) or a\n"
+	"write's outcome is unknown.\n";
 
 static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
@@ -443,10 +444,25 @@ struct job_file {
 #define JOB_MAX ((UINT64_C(1) << 30) - 1)
 #define JOB_TASK_ID(job, i) (UINT64_C(1) << 62 | (uint64_t)(job) << 20 | (uint64_t)(i))
 
+/* A value of [job], stripped, without an inline " # comment" (as
+ * scenario files have them); NULL if absent. */
+static char *job_value(GKeyFile *kf, const char *key)
+{
+	char *v = g_key_file_get_value(kf, "job", key, NULL);
+	if (!v)
+		return NULL;
+	for (char *p = v; *p; p++)
+		if (*p == '#' && (p == v || g_ascii_isspace(p[-1]))) {
+			*p = '\0';
+			break;
+		}
+	return g_strstrip(v);
+}
+
 static bool job_uint(GKeyFile *kf, const char *key, uint64_t min, uint64_t max, uint64_t *out,
 		     const char *path, char **err)
 {
-	g_autofree char *v = g_key_file_get_value(kf, "job", key, NULL);
+	g_autofree char *v = job_value(kf, key);
 	if (!v)
 		return true; /* the default stays */
 	g_strstrip(v);
@@ -462,7 +478,7 @@ static bool job_uint(GKeyFile *kf, const char *key, uint64_t min, uint64_t max, 
 
 static bool job_double(GKeyFile *kf, const char *key, double *out, const char *path, char **err)
 {
-	g_autofree char *v = g_key_file_get_value(kf, "job", key, NULL);
+	g_autofree char *v = job_value(kf, key);
 	if (!v)
 		return true;
 	g_strstrip(v);
@@ -516,7 +532,7 @@ static bool load_rqml_job(GKeyFile *kf, const char *path, const struct au_cluste
 	    !job_uint(kf, "max_rounds", 1, AU_RQML_MAX_ROUNDS, &max_rounds, path, err) ||
 	    !job_double(kf, "tolerance", &tolerance, path, err) || !job_double(kf, "damping", &damping, path, err))
 		return false;
-	g_autofree char *pol = g_key_file_get_value(kf, "job", "policy", NULL);
+	g_autofree char *pol = job_value(kf, "policy");
 	struct au_rqml_policy policy;
 	if (!au_rqml_policy_parse(pol ? g_strstrip(pol) : kc->policy, &policy)) {
 		*err = g_strdup_printf("%s: [job] policy: '%s' is not threshold or stall:K (K >= 2)", path,
@@ -579,7 +595,7 @@ static bool load_job(const char *path, const struct au_cluster *c, struct job_fi
 		*err = g_strdup_printf("%s: [job]: missing", path);
 		return false;
 	}
-	g_autofree char *kind = g_key_file_get_value(kf, "job", "kind", NULL);
+	g_autofree char *kind = job_value(kf, "kind");
 	if (kind)
 		g_strstrip(kind);
 	enum au_kernel_kind kk = kind ? au_kernel_kind_parse(kind) : 0;
@@ -617,7 +633,7 @@ static bool load_job(const char *path, const struct au_cluster *c, struct job_fi
 	    !job_uint(kf, "topic", 0, UINT32_MAX, &topic, path, err) ||
 	    !job_uint(kf, "max_retries", 0, 1000, &retries, path, err))
 		return false;
-	g_autofree char *pv = g_key_file_get_value(kf, "job", "priority", NULL);
+	g_autofree char *pv = job_value(kf, "priority");
 	if (pv) {
 		g_strstrip(pv);
 		if (!g_ascii_string_to_signed(pv, 10, -1000000, 1000000, &prio, NULL)) {
@@ -627,7 +643,7 @@ static bool load_job(const char *path, const struct au_cluster *c, struct job_fi
 		}
 	}
 	uint32_t caps = 0;
-	g_autofree char *cv = g_key_file_get_value(kf, "job", "caps", NULL);
+	g_autofree char *cv = job_value(kf, "caps");
 	if (cv && strcmp(g_strstrip(cv), "none") != 0) {
 		g_auto(GStrv) names = g_strsplit(cv, ",", -1);
 		for (gsize i = 0; names[i]; i++) {
@@ -644,7 +660,7 @@ static bool load_job(const char *path, const struct au_cluster *c, struct job_fi
 			caps |= UINT32_C(1) << bit;
 		}
 	}
-	g_autofree char *payload = g_key_file_get_value(kf, "job", "payload", NULL);
+	g_autofree char *payload = job_value(kf, "payload");
 	size_t plen = payload ? strlen(payload) : 0;
 	if (plen > AU_CTL_PAYLOAD_MAX) {
 		*err = g_strdup_printf("%s: [job] payload: %zu bytes, at most %u", path, plen, AU_CTL_PAYLOAD_MAX);
