@@ -65,9 +65,9 @@ static const char *const usage_run =
 	"  --force         overwrite an existing --trace file\n";
 
 static const char *const usage_bench =
-	"usage: aureon-sim bench phold|raft|raft-election|kernels [options]\n"
-	"       (aureon-sim bench raft --help, bench raft-election --help, bench kernels --help\n"
-	"       for theirs)\n"
+	"usage: aureon-sim bench phold|raft|raft-election|kernels|swim [options]\n"
+	"       (aureon-sim bench raft --help, bench raft-election --help, bench kernels --help,\n"
+	"       bench swim --help for theirs)\n"
 	"\nphold options:\n"
 	"\n"
 	"  --lps N         logical processes (virtual nodes), default 1024\n"
