@@ -1492,6 +1492,23 @@ static int submit_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -AU_EINVAL;
 }
 
+/* Bytes a replica needs for a job's generated input and round state, over-
+ * estimated from what au_kernel_build and the rounds allocate. */
+static uint64_t submit_mem(const struct au_kernel_params *p)
+{
+	uint64_t n = p->size;
+	switch (p->kind) {
+	case AU_KERNEL_PAGERANK:
+		return 64 * n + 16 * (uint64_t)p->edges;
+	case AU_KERNEL_JACOBI:
+		return 32 * n * n;
+	case AU_KERNEL_KMEANS:
+		return 16 * n * (p->dims + 1) + 64 * (uint64_t)p->k * (p->dims + 1);
+	default:
+		return 0;
+	}
+}
+
 int au_rqml_check_submit(const struct au_rqml_job_spec *spec, char *err, size_t errlen)
 {
 	const struct au_rqml_policy *p = &spec->policy;
@@ -1514,6 +1531,12 @@ int au_rqml_check_submit(const struct au_rqml_job_spec *spec, char *err, size_t 
 		return submit_fail(err, errlen, "shards = %u: a shard's output would be %u doubles, more "
 				   "than one log entry holds (%u): use more shards",
 				   spec->params.shards, out, AU_RQML_DATA_MAX);
+	uint64_t mem = submit_mem(&spec->params);
+	if (mem > AU_RQML_SUBMIT_MEM_MAX)
+		return submit_fail(err, errlen, "size = %u: the job would need about %llu MiB on every "
+				   "node, more than %llu MiB", spec->params.size,
+				   (unsigned long long)(mem >> 20),
+				   (unsigned long long)(AU_RQML_SUBMIT_MEM_MAX >> 20));
 	return 0;
 }
 

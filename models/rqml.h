@@ -147,12 +147,17 @@ struct au_rqml_row {
  * recorded in ONE. */
 #define AU_RQML_SUBMIT_MIN 1000000u
 #define AU_RQML_SUBMIT_MAX ((1u << 23) - 1)
+/* Every replica builds a started job's input and keeps it (finished jobs
+ * too): a submission may need at most this much memory per replica, by a
+ * generous estimate from its parameters, so that no operator's typo makes
+ * every node run out of memory applying the same log entry. */
+#define AU_RQML_SUBMIT_MEM_MAX (UINT64_C(256) << 20)
 
 /* The "rqml" service's state (what local_service("rqml") returns). */
 struct au_rqml;
 
 /* Whether `spec` may be submitted (job id range, kernel parameters, shard
- * outputs that fit a log entry, policy); 0, or -AU_EINVAL with "what: why"
+ * outputs that fit a log entry, memory, policy); 0, or -AU_EINVAL with "what: why"
  * in err (err may be NULL).  Parent and depth are ignored.  Pure. */
 int au_rqml_check_submit(const struct au_rqml_job_spec *spec, char *err, size_t errlen);
 

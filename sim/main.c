@@ -70,8 +70,8 @@ static const char *const usage_run =
 
 static const char *const usage_bench =
 	"usage: aureon-sim bench phold|raft|raft-election|kernels|swim|aureon [options]\n"
-	"       (aureon-sim bench raft --help, bench raft-election --help, bench kernels --help\n"
-	"       for theirs)\n"
+	"       (aureon-sim bench raft --help, bench raft-election --help, bench kernels --help,\n"
+	"       bench swim --help, bench aureon --help for theirs)\n"
 	"\nphold options:\n"
 	"\n"
 	"  --lps N         logical processes (virtual nodes), default 1024\n"

@@ -451,6 +451,10 @@ START_TEST(node_cli_errors_exit_2)
 		{true, "submit JOB:[job]\nkind = kmeans\njob = 5\n", "[job] job"},
 		{true, "submit JOB:[job]\nkind = kmeans\nk = 300\n", "[job] k"},
 		{true, "submit JOB:[job]\nkind = kmeans\nmax_rounds = 0\n", "[job] max_rounds"},
+		/* Within every limit of the kernel, but gigabytes on every node. */
+		{true, "submit JOB:[job]\nkind = kmeans\nsize = 10000000\ndims = 64\n", "MiB on every node"},
+		{true, "submit JOB:[job]\nkind = pagerank\nsize = 1048576\nedges = 100000000\nshards = 1024\n",
+		 "MiB on every node"},
 	};
 	g_autofree char *jpath = g_build_filename(dir, "job.ini", NULL);
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {

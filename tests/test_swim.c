@@ -4,6 +4,7 @@
  * with their checkers, and determinism (run twice, other seed, -O0). */
 #include <glib.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../models/pcg32.h"
@@ -600,6 +601,81 @@ START_TEST(malformed_messages_change_nothing)
 }
 END_TEST
 
+/* A random message of roughly the right shape: fields drawn from small
+ * ranges that straddle the valid ones (member 0 and beyond n, unknown
+ * kinds, big incarnations), sometimes cut short or with bytes added. */
+static size_t random_message(struct au_pcg32 *rng, uint8_t *buf, size_t cap)
+{
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, cap - 4);
+	uint8_t type = (uint8_t)(1 + au_pcg32_below(rng, 5));
+	au_put_u8(&w, type);
+	if (type == T_PUSH_PULL) {
+		au_put_u8(&w, (uint8_t)au_pcg32_below(rng, 5));
+		uint32_t count = au_pcg32_below(rng, 12);
+		au_put_u32(&w, count);
+		for (uint32_t i = 0; i < count; i++) {
+			w_varint(&w, au_pcg32_below(rng, 12));
+			w_varint(&w, (uint64_t)au_pcg32_below(rng, 6) << 2 | au_pcg32_below(rng, 4));
+		}
+	} else {
+		if (type != T_GOSSIP)
+			w_varint(&w, au_pcg32_below(rng, 4) ? au_pcg32_below(rng, 50) : au_pcg32_next(rng));
+		if (type == T_PING || type == T_PING_REQ)
+			w_varint(&w, au_pcg32_below(rng, 60));
+		uint32_t count = au_pcg32_below(rng, 6);
+		au_put_u8(&w, (uint8_t)count);
+		for (uint32_t i = 0; i < count; i++) {
+			uint8_t kind = (uint8_t)au_pcg32_below(rng, 5);
+			au_put_u8(&w, kind);
+			w_varint(&w, au_pcg32_below(rng, 56));
+			w_varint(&w, au_pcg32_below(rng, 8) ? au_pcg32_below(rng, 6) : au_pcg32_next(rng));
+			if (kind != K_ALIVE)
+				w_varint(&w, au_pcg32_below(rng, 56));
+		}
+	}
+	size_t len = w.len;
+	uint32_t shape = au_pcg32_below(rng, 8);
+	if (shape == 0 && len > 1)
+		len -= 1 + au_pcg32_below(rng, (uint32_t)len - 1); /* cut */
+	else if (shape == 1)
+		for (uint32_t j = au_pcg32_below(rng, 3) + 1; j > 0 && len < cap - 4; j--)
+			buf[len++] = (uint8_t)au_pcg32_next(rng); /* junk after */
+	au_wbuf_init(&w, buf, cap);
+	w.len = len;
+	au_wbuf_seal(&w);
+	return w.len;
+}
+
+START_TEST(random_sealed_messages_never_crash)
+{
+	/* Random messages behind a valid CRC, so they reach the decoders and
+	 * the update rules, from random senders: the model must not crash (run
+	 * under make asan / valgrind too), must reject the malformed ones and
+	 * act on the others, and must never lose itself. */
+	struct au_swim *sw = f_boot(&F, 1, 50);
+	struct au_pcg32 rng;
+	au_pcg32_seed(&rng, 7, (uint64_t)_i);
+	for (int k = 0; k < 3000; k++) {
+		uint8_t buf[600];
+		size_t len = random_message(&rng, buf, sizeof(buf));
+		au_swim_model.recv(sw, 1 + au_pcg32_below(&rng, 60), buf, len);
+		if (k % 100 == 0)
+			f_advance(&F, sw, F.now + 300 * AU_NS_PER_MS);
+		F.n_sent = 0; /* the fake network keeps a window only */
+		F.answered = 0;
+	}
+	for (au_node_id m = 1; m <= 50; m++)
+		ck_assert_int_le(au_swim_member_state(sw, m), AU_SWIM_UNKNOWN);
+	ck_assert_int_eq(au_swim_member_state(sw, 1), AU_SWIM_ALIVE);
+	/* some reached the rules, many did not */
+	ck_assert_uint_lt(F.traces[AU_TR_MODEL_BAD_MESSAGE], 2500);
+	ck_assert_uint_gt(F.traces[AU_TR_MODEL_BAD_MESSAGE], 500);
+	ck_assert_uint_gt(F.rows, 10);
+	au_swim_model.destroy(sw);
+}
+END_TEST
+
 START_TEST(leave_is_gossiped_then_quiet)
 {
 	struct au_swim *sw = f_boot(&F, 2, 10);
@@ -915,6 +991,7 @@ Suite *swim_suite(void)
 	tcase_add_test(rules, refutes_suspicion_of_itself);
 	tcase_add_test(rules, incarnation_rules);
 	tcase_add_test(rules, malformed_messages_change_nothing);
+	tcase_add_loop_test(rules, random_sealed_messages_never_crash, 0, 4);
 	tcase_add_test(rules, leave_is_gossiped_then_quiet);
 	tcase_add_test(rules, restart_joins_with_newer_incarnation);
 	suite_add_tcase(s, rules);
