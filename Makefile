@@ -23,7 +23,8 @@ MODEL_SRC += models/taskq.c models/lock.c models/orchestrator.c
 SIM_EXEC_SRC = sim/check_exec.c
 SIM_SRC   = sim/evq.c sim/sim.c sim/net.c sim/disk.c sim/dist.c sim/fault.c \
             sim/check.c sim/check_swim.c sim/scenario.c sim/trace_h5.c sim/linearize.c sim/bench_raft.c \
-            sim/bench_kernels.c sim/check_rqml.c sim/bench_swim.c
+            sim/bench_kernels.c sim/check_rqml.c sim/bench_swim.c \
+            sim/chaos.c sim/chaos_ini.c sim/chaos_run.c sim/chaos_shrink.c
 SIM_SRC  += $(SIM_EXEC_SRC)
 TEST_SRC  = $(wildcard tests/test_*.c)
 # shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
@@ -42,20 +43,21 @@ DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsub
               python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
 
 .PHONY: all deps test test-all asan valgrind bench install clean help run mutants \
-        fuzz test-netns
+        fuzz test-netns chaos
 
 all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 
 help:
 	@echo "make            build build/aureon-sim, build/aureon-node, build/aureon-ctl"
 	@echo "make deps       install missing Debian packages (apt-get; needs root)"
-	@echo "make run        build and run the default scenario (scenarios/ping.ini)"
+	@echo "make run        build and run the default scenario (scenarios/default.ini: the whole stack)"
 	@echo "make test       build and run the Check suites (fast; skips tests tagged slow)"
 	@echo "make test-all   every test, slow ones included"
 	@echo "make asan       ASan+UBSan build in build-asan/ and its tests"
 	@echo "make valgrind   the test suites under valgrind"
 	@echo "make bench      PHOLD vs a bare heap, trace overhead, Raft endurance and sweep timing"
 	@echo "make mutants    build each planted bug and show a check catches it"
+	@echo "make chaos      seeded chaos sweep: 10,000 seeds of scenarios/chaos-raft.ini"
 	@echo "make fuzz       libFuzzer on aureon-node's receive path (FUZZ_SECONDS, default 60)"
 	@echo "make test-netns 5 aureon-nodes in network namespaces with tc netem (root)"
 	@echo "make install PREFIX=/usr/local   install aureon-sim and the scenarios"
@@ -110,7 +112,7 @@ $(BUILD)/phold_min: bench/phold_min.c models/pcg32.c models/pcg32.h
 	$(CC) $(CFLAGS) -o $@ bench/phold_min.c models/pcg32.c -lm
 
 run: deps $(BUILD)/aureon-sim
-	$(BUILD)/aureon-sim run scenarios/ping.ini
+	$(BUILD)/aureon-sim run scenarios/default.ini
 
 # Tests run from the repo root; AU_BIN lets them find the binaries.
 # build-O0/aureon-sim lets the determinism test compare hashes across
@@ -161,6 +163,15 @@ test-netns: deps $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 # check fails: proof that the checkers are not vacuous.
 mutants: deps
 	tests/mutants.sh
+
+# Seeded chaos sweep (README: Chaos sweeps).  CHAOS_SEEDS, CHAOS_JOBS and
+# CHAOS_SCENARIO override; reproducers and junit.xml land in build/chaos/.
+CHAOS_SEEDS    ?= 1-10000
+CHAOS_JOBS     ?= 2
+CHAOS_SCENARIO ?= scenarios/chaos-raft.ini
+chaos: deps $(BUILD)/aureon-sim
+	$(BUILD)/aureon-sim chaos $(CHAOS_SCENARIO) --seeds $(CHAOS_SEEDS) --jobs $(CHAOS_JOBS) \
+	  --check-determinism --out $(BUILD)/chaos --junit $(BUILD)/chaos/junit.xml
 
 bench: deps $(BUILD)/aureon-sim $(BUILD)/phold_min
 	bench/run.sh $(BUILD)

@@ -1,6 +1,6 @@
 /* fault.c — applying a scenario's [fault.*] timeline: crashes, restarts,
  * partitions, clogs, loss and corruption on links, pauses, clock skew and
- * disk faults.  Targets `leader` and `random` are resolved when the fault
+ * disk faults, extra duplication.  Targets `leader` and `random` are resolved when the fault
  * fires (random from the fault stream, among the nodes the action can
  * apply to); a fault with no eligible target is traced as skipped.
  */
@@ -32,6 +32,14 @@ void au_fault_schedule(struct au_sim *sim)
 		au_sim_push(sim, f->until, &ev);
 	}
 	sim->fault_node = g_new0(au_node_id, sc->n_faults ? sc->n_faults : 1);
+	sim->fault_outcome = g_new0(uint8_t, sc->n_faults ? sc->n_faults : 1);
+}
+
+enum au_fault_outcome au_sim_fault_outcome(const struct au_sim *sim, uint32_t idx)
+{
+	if (!sim->fault_outcome || idx >= sim->sc->n_faults)
+		return AU_FAULT_PENDING;
+	return (enum au_fault_outcome)sim->fault_outcome[idx];
 }
 
 static bool eligible(const struct au_sim *sim, enum au_fault_action a, au_node_id n)
@@ -219,11 +227,13 @@ static void fire_start(struct au_sim *sim, uint32_t idx, const struct au_fault *
 			  !f->has_link;
 	au_node_id n = needs_node ? resolve(sim, f) : 0;
 	if (needs_node && n == 0) {
+		sim->fault_outcome[idx] = AU_FAULT_WAS_SKIPPED;
 		sim->stats.faults_skipped++;
 		au_sim_record_event(sim, 0, AU_TR_FAULT_SKIPPED, idx, f->action, 0);
 		return;
 	}
 	sim->fault_node[idx] = n;
+	sim->fault_outcome[idx] = AU_FAULT_WAS_APPLIED;
 	sim->stats.faults_applied++;
 	struct au_sim_node *nd = n ? &sim->node[n] : NULL;
 	switch (f->action) {
@@ -255,6 +265,7 @@ static void fire_start(struct au_sim *sim, uint32_t idx, const struct au_fault *
 	case AU_FAULT_CLOG:
 	case AU_FAULT_LOSS:
 	case AU_FAULT_CORRUPT:
+	case AU_FAULT_DUPLICATE:
 		start_link_fault(sim, idx, f, n);
 		break;
 	case AU_FAULT_SKEW:
@@ -296,6 +307,7 @@ static void fire_end(struct au_sim *sim, uint32_t idx, const struct au_fault *f)
 	case AU_FAULT_CLOG:
 	case AU_FAULT_LOSS:
 	case AU_FAULT_CORRUPT:
+	case AU_FAULT_DUPLICATE:
 		end_link_fault(sim, idx);
 		break;
 	case AU_FAULT_PAUSE:

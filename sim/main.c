@@ -13,6 +13,7 @@
 #include "bench_kernels.h"
 #include "bench_raft.h"
 #include "bench_swim.h"
+#include "chaos.h"
 #include "scenario.h"
 #include "trace_h5.h"
 #include "sim.h"
@@ -37,6 +38,13 @@ static const char *const usage_top =
 	"                      RQML kernels vs a STREAM-like triad (memory bandwidth)\n"
 	"  bench swim [--sizes LIST] [--trials N] [--quick] [--csv PREFIX] [--json]\n"
 	"                      SWIM detection time, dissemination, false positives, load\n"
+	"  chaos SCENARIO --seeds A-B [--jobs N] [--shard K/N] [--out DIR] [--json]\n"
+	"        [--junit FILE] [--check-determinism[=PCT]] [--shrink N]  (chaos --help)\n"
+	"                      seeded sweep: a generated fault plan per seed, with\n"
+	"                      reproducers and shrinking for the failures\n"
+	"  shrink FILE [--out F] [--time S]\n"
+	"                      shrink a failing scenario file (drop faults, shorten\n"
+	"                      the run, fewer nodes and clients) to FILE.min.ini\n"
 	"  divergence A B      first differing record of two --records dumps\n"
 	"  help | --help       this text;  --version  the version\n"
 	"\n"
@@ -176,6 +184,59 @@ static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	g_string_free(o, TRUE);
 }
 
+/* One line per scripted fault: what it did, to whom, when (the first 20). */
+static void print_faults(struct au_sim *sim, const struct au_scenario *sc)
+{
+	static const char *const kind_word[] = {"", "", " (leader)", " (random)", ""};
+	for (uint32_t i = 0; i < sc->n_faults && i < 20; i++) {
+		const struct au_fault *f = &sc->faults[i];
+		char at[32], until[32], extra[32];
+		au_format_duration(f->at, at, sizeof(at));
+		GString *line = g_string_new(NULL);
+		g_string_append_printf(line, "    %s: %s", f->name, au_fault_action_name(f->action));
+		au_node_id n = au_sim_fault_node(sim, i);
+		if (f->action == AU_FAULT_PARTITION) {
+			for (uint32_t g = 1; g <= f->n_groups; g++) {
+				g_string_append(line, g == 1 ? " " : " | ");
+				bool first = true;
+				for (uint32_t m = 0; m < f->n_members; m++) {
+					const struct au_group_member *gm = &f->members[m];
+					if (gm->group != g)
+						continue;
+					g_string_append(line, first ? "" : ",");
+					first = false;
+					if (gm->who.kind == AU_TARGET_NODE)
+						g_string_append_printf(line, "n%u", gm->who.node);
+					else
+						g_string_append(line, gm->who.kind == AU_TARGET_LEADER ? "leader" : "rest");
+				}
+			}
+			if (f->oneway)
+				g_string_append(line, " (one way)");
+		} else if (f->has_link) {
+			g_string_append_printf(line, " link n%u-n%u", f->link_a, f->link_b);
+		} else if (n) {
+			g_string_append_printf(line, " n%u%s", n, kind_word[f->target.kind]);
+		} else if (f->target.kind != AU_TARGET_NONE) {
+			g_string_append(line, f->at <= au_sim_stats(sim)->sim_time_ns ? " (skipped: no eligible node)"
+								 : " (not reached)");
+		}
+		g_string_append_printf(line, " at %s", at);
+		if (f->until >= 0) {
+			au_format_duration(f->until, until, sizeof(until));
+			g_string_append_printf(line, " until %s", until);
+		}
+		if (f->action == AU_FAULT_CRASH && f->restart_after >= 0) {
+			au_format_duration(f->restart_after, extra, sizeof(extra));
+			g_string_append_printf(line, ", restarted %s later", extra);
+		}
+		printf("%s\n", line->str);
+		g_string_free(line, TRUE);
+	}
+	if (sc->n_faults > 20)
+		printf("    ... (%u more faults)\n", sc->n_faults - 20);
+}
+
 static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_t seed,
 		       const char *hash, double wall)
 {
@@ -200,6 +261,7 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	       " torn, %" G_GUINT64_FORMAT " lost\n",
 	       st->faults_applied, st->faults_skipped, st->kept_writes, st->torn_writes,
 	       st->lost_writes);
+	print_faults(sim, sc);
 	uint32_t shown = sc->nodes <= 10 ? sc->nodes : 5;
 	for (au_node_id n = 1; n <= shown; n++) {
 		for (uint32_t s = 0; s < sc->n_services; s++) {
@@ -554,9 +616,9 @@ int main(int argc, char **argv)
 		return cmd_bench(argc - 2, argv + 2);
 	if (strcmp(cmd, "divergence") == 0)
 		return cmd_divergence(argc - 2, argv + 2);
-	if (strcmp(cmd, "chaos") == 0) {
-		fprintf(stderr, "aureon-sim: chaos sweeps are not implemented yet (issue 8)\n");
-		return EXIT_USAGE;
-	}
+	if (strcmp(cmd, "chaos") == 0)
+		return au_chaos_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "shrink") == 0)
+		return au_shrink_main(argc - 2, argv + 2);
 	return usage_error(usage_top, "unknown command '%s'", cmd);
 }

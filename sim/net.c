@@ -136,7 +136,7 @@ int au_net_send(struct au_sim *sim, struct au_sim_svc *svc, au_node_id to, const
 		return 0;
 	}
 	/* Independent loss sources combine: keep = (1-base) * prod(1-fault). */
-	double keep = 1.0 - sc->loss, corrupt_keep = 1.0;
+	double keep = 1.0 - sc->loss, corrupt_keep = 1.0, single = 1.0;
 	for (guint i = 0; i < sim->link_faults->len; i++) {
 		const struct au_link_fault *lf = g_ptr_array_index(sim->link_faults, i);
 		if (!link_matches(lf, src, to))
@@ -145,13 +145,18 @@ int au_net_send(struct au_sim *sim, struct au_sim_svc *svc, au_node_id to, const
 			keep *= 1.0 - lf->rate;
 		else if (lf->action == AU_FAULT_CORRUPT)
 			corrupt_keep *= 1.0 - lf->rate;
+		else if (lf->action == AU_FAULT_DUPLICATE)
+			single *= 1.0 - lf->rate;
 	}
 	if (draw(&nd->net_rng, 1.0 - keep)) {
 		au_sim_record_message(sim, sim->now, -1, src, to, (uint8_t)svc->index, type,
 				      (uint32_t)len, AU_FATE_DROPPED);
 		return 0;
 	}
-	int copies = draw(&nd->net_rng, sc->duplicate) ? 2 : 1;
+	/* Without a duplicate fault on the link the base probability is used
+	 * as it is (bit-exact: 1 - (1 - p) need not equal p). */
+	double dup = single == 1.0 ? sc->duplicate : 1.0 - (1.0 - sc->duplicate) * single;
+	int copies = draw(&nd->net_rng, dup) ? 2 : 1;
 	au_time leave = departure(sim, src, to, len);
 	for (int c = 0; c < copies; c++) {
 		make_delivery(&ev, svc, to, sim->now, msg, len);

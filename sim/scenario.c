@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "chaos.h"
 #include "sim_internal.h"
 #include "trace_h5.h"
 
@@ -943,8 +944,13 @@ static bool check_model(struct loader *L, uint32_t idx)
 static const char *const action_names[AU_FAULT_ACTIONS_] = {
 	"crash", "restart", "partition", "heal", "clog", "loss",
 	"pause", "resume", "skew", "disk_fault", "corrupt",
-	"transfer_leader", "add_voter", "remove_voter", "leave", "drain",
+	"transfer_leader", "add_voter", "remove_voter", "leave", "drain", "duplicate",
 };
+
+const char *au_fault_action_name(enum au_fault_action a)
+{
+	return (unsigned)a < AU_FAULT_ACTIONS_ ? action_names[a] : "?";
+}
 
 static const char *const action_keys[AU_FAULT_ACTIONS_][9] = {
 	[AU_FAULT_CRASH] = {"at", "action", "target", "restart_after", NULL},
@@ -963,6 +969,7 @@ static const char *const action_keys[AU_FAULT_ACTIONS_][9] = {
 	[AU_FAULT_REMOVE_VOTER] = {"at", "action", "target", NULL},
 	[AU_FAULT_LEAVE] = {"at", "action", "target", NULL},
 	[AU_FAULT_DRAIN] = {"at", "action", "target", "until", NULL},
+	[AU_FAULT_DUPLICATE] = {"at", "action", "target", "link", "rate", "until", NULL},
 };
 
 
@@ -1057,15 +1064,15 @@ static bool load_fault(struct loader *L, const char *g, struct au_fault *f)
 	g_autofree char *action = value(L, g, "action");
 	if (!action)
 		return fail(L, g, "action", "missing (crash, restart, partition, heal, clog, loss, "
-					    "pause, resume, skew, disk_fault, corrupt, transfer_leader, add_voter, remove_voter, "
-					    "leave or drain)");
+					    "duplicate, pause, resume, skew, disk_fault, corrupt, transfer_leader, "
+					    "add_voter, remove_voter, leave or drain)");
 	int a = -1;
 	for (int i = 0; i < AU_FAULT_ACTIONS_; i++)
 		if (strcmp(action, action_names[i]) == 0)
 			a = i;
 	if (a < 0)
 		return fail(L, g, "action", "unknown action '%s' (crash, restart, partition, heal, "
-					    "clog, loss, pause, resume, skew, disk_fault, corrupt, "
+					    "clog, loss, duplicate, pause, resume, skew, disk_fault, corrupt, "
 					    "transfer_leader, add_voter, remove_voter, leave or drain)", action);
 	f->action = (enum au_fault_action)a;
 	if (a >= AU_FAULT_TRANSFER && a <= AU_FAULT_REMOVE_VOTER && !has_service(L->sc, "raft"))
@@ -1095,7 +1102,7 @@ static bool load_fault(struct loader *L, const char *g, struct au_fault *f)
 	}
 	bool node_target = f->action != AU_FAULT_PARTITION && f->action != AU_FAULT_HEAL;
 	bool link_ok = f->action == AU_FAULT_CLOG || f->action == AU_FAULT_LOSS ||
-		       f->action == AU_FAULT_CORRUPT;
+		       f->action == AU_FAULT_CORRUPT || f->action == AU_FAULT_DUPLICATE;
 	if (node_target) {
 		bool t = has(L, g, "target"), l = has(L, g, "link");
 		if (t && l)
@@ -1135,6 +1142,7 @@ static bool load_fault(struct loader *L, const char *g, struct au_fault *f)
 		break;
 	case AU_FAULT_LOSS:
 	case AU_FAULT_CORRUPT:
+	case AU_FAULT_DUPLICATE:
 		if (!get_prob(L, g, "rate", &f->rate, true))
 			return false;
 		break;
@@ -1351,9 +1359,128 @@ static bool check_liveness_window(struct loader *L)
 	return true;
 }
 
+/* The longest liveness window ([check] liveness = NAME:T, ...), or 0. */
+static au_time longest_liveness(const struct au_scenario *sc)
+{
+	au_time longest = 0;
+	for (char **l = sc->liveness; l && *l; l++) {
+		au_time t = 0;
+		const char *colon = strchr(*l, ':');
+		if (colon)
+			au_parse_duration(colon + 1, &t);
+		if (t > longest)
+			longest = t;
+	}
+	return longest;
+}
+
+/* [chaos]: bounds for generated fault plans (sim/chaos.c).  Defaults make
+ * every scenario sweepable; what is given is checked like everything else. */
+static bool load_chaos(struct loader *L)
+{
+	static const char *const keys[] = {"mode",	   "max_faults", "kinds",    "start",
+					   "quiet_period", "fault_duration", "max_rate", NULL};
+	struct au_scenario *sc = L->sc;
+	struct au_chaos_config *c = &sc->chaos;
+	const char *g = "chaos";
+	c->mode = AU_CHAOS_SWARM;
+	c->max_faults = 12;
+	c->kinds = au_chaos_default_kinds(sc);
+	c->start = 0;
+	au_time live = longest_liveness(sc);
+	/* Room after the last fault for every liveness window, plus a second. */
+	c->quiet_period = live ? live + AU_NS_PER_S : 0;
+	c->fault_lo_ns = 50 * AU_NS_PER_MS;
+	c->fault_hi_ns = 5 * AU_NS_PER_S;
+	c->max_rate = 0.5;
+	c->present = g_key_file_has_group(L->kf, g);
+	if (!c->present) {
+		/* A scenario made only to be run may be too short for the default
+		 * quiet period; `chaos` says so when it is swept. */
+		if (c->quiet_period >= sc->duration)
+			c->quiet_period = live;
+		return true;
+	}
+	if (!check_keys(L, g, keys, false))
+		return false;
+	g_autofree char *mode = value(L, g, "mode");
+	if (mode && strcmp(mode, "unrestricted") == 0)
+		c->mode = AU_CHAOS_UNRESTRICTED;
+	else if (mode && strcmp(mode, "swarm") != 0)
+		return fail(L, g, "mode", "'%s' is not swarm or unrestricted", mode);
+	g_autofree char *mf = value(L, g, "max_faults");
+	uint64_t u;
+	if (mf && (!parse_u64(mf, &u) || u < 1 || u > AU_CHAOS_MAX_FAULTS))
+		return fail(L, g, "max_faults", "'%s' is not an integer in 1..%u", mf,
+			    AU_CHAOS_MAX_FAULTS);
+	if (mf)
+		c->max_faults = (uint32_t)u;
+	g_autofree char *kinds = value(L, g, "kinds");
+	if (kinds) {
+		uint32_t all = au_chaos_supported_kinds(sc);
+		c->kinds = 0;
+		g_auto(GStrv) names = g_strsplit(kinds, ",", -1);
+		for (gsize i = 0; names[i]; i++) {
+			const char *n = g_strstrip(names[i]);
+			if (!*n)
+				continue;
+			if (strcmp(n, "all") == 0) {
+				c->kinds |= all;
+				continue;
+			}
+			if (strcmp(n, "default") == 0) {
+				c->kinds |= au_chaos_default_kinds(sc);
+				continue;
+			}
+			int k = au_chaos_kind_from_name(n);
+			if (k < 0) {
+				g_autofree char *list = au_chaos_kind_list(UINT32_MAX);
+				return fail(L, g, "kinds", "unknown fault kind '%s' (known: %s, or all, default)",
+					    n, list);
+			}
+			if (!(all & (1u << k)))
+				return fail(L, g, "kinds", "fault kind '%s' needs a service this scenario "
+					    "does not run (%s)", n,
+					    k == AU_CK_LEAVE ? "swim" : k == AU_CK_DRAIN ? "raft and aureon" : "raft");
+			c->kinds |= 1u << k;
+		}
+		if (c->kinds == 0)
+			return fail(L, g, "kinds", "names no fault kind");
+	}
+	if (!get_duration(L, g, "start", &c->start, false) ||
+	    !get_duration(L, g, "quiet_period", &c->quiet_period, false))
+		return false;
+	if (has(L, g, "quiet_period") && c->quiet_period < live)
+		return fail(L, g, "quiet_period",
+			    "is shorter than the liveness window %" G_GINT64_FORMAT " ns of [check] "
+			    "liveness: generated faults could end too late for it", live);
+	if (c->start + c->quiet_period >= sc->duration)
+		return fail(L, g, has(L, g, "start") ? "start" : "quiet_period",
+			    "start + quiet_period (%" G_GINT64_FORMAT " ns) leaves no time for faults "
+			    "in a run of %" G_GINT64_FORMAT " ns", c->start + c->quiet_period,
+			    sc->duration);
+	g_autofree char *fd = value(L, g, "fault_duration");
+	if (fd) {
+		g_auto(GStrv) parts = g_strsplit(fd, "..", 2);
+		au_time r[2];
+		if (g_strv_length(parts) != 2 || !au_parse_duration(g_strstrip(parts[0]), &r[0]) ||
+		    !au_parse_duration(g_strstrip(parts[1]), &r[1]) || r[0] <= 0 || r[1] < r[0])
+			return fail(L, g, "fault_duration",
+				    "'%s' is not a duration range lo..hi with 0 < lo <= hi (e.g. 50ms..5s)", fd);
+		c->fault_lo_ns = r[0];
+		c->fault_hi_ns = r[1];
+	}
+	if (!get_prob(L, g, "max_rate", &c->max_rate, false))
+		return false;
+	if (c->max_rate <= 0.0)
+		return fail(L, g, "max_rate", "must be above 0");
+	return true;
+}
+
 static bool check_groups(struct loader *L)
 {
-	static const char *const fixed[] = {"run", "cluster", "network", "disk", "check", "trace", NULL};
+	static const char *const fixed[] = {"run",   "cluster", "network", "disk",
+					    "check", "trace",   "chaos",   NULL};
 	g_auto(GStrv) groups = g_key_file_get_groups(L->kf, NULL);
 	for (gsize i = 0; groups[i]; i++) {
 		bool ok = g_str_has_prefix(groups[i], "fault.");
@@ -1375,8 +1502,8 @@ static bool check_groups(struct loader *L)
 					    all_models[m]->name);
 		}
 		return fail(L, groups[i], NULL,
-			    "unknown group (known: run, cluster, network, disk, check, trace, fault.NAME, "
-			    "and one per service)");
+			    "unknown group (known: run, cluster, network, disk, check, trace, chaos, "
+			    "fault.NAME, and one per service)");
 	}
 	return true;
 }
@@ -1410,6 +1537,8 @@ struct au_scenario *au_scenario_load_text(const char *path, const char *text, ch
 			ok = load_faults(&L);
 		if (ok)
 			ok = check_liveness_window(&L);
+		if (ok)
+			ok = load_chaos(&L);
 		(void)ok;
 	}
 	g_key_file_free(L.kf);

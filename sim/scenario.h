@@ -52,6 +52,7 @@ enum au_fault_action {
 	AU_FAULT_REMOVE_VOTER, /* operator: remove target from it */
 	AU_FAULT_LEAVE,        /* operator: target leaves the SWIM cluster gracefully */
 	AU_FAULT_DRAIN,        /* operator: lease no more tasks to target (until: resume it) */
+	AU_FAULT_DUPLICATE,    /* extra duplication on links (after the others: traced numbers) */
 	AU_FAULT_ACTIONS_
 };
 
@@ -80,12 +81,56 @@ struct au_fault {
 	uint32_t n_members, n_groups;
 	bool oneway;
 	au_time extra;         /* clog: added delay; -1: hold until the clog ends */
-	double rate;           /* loss, corrupt: probability per message */
+	double rate;           /* loss, corrupt, duplicate: probability per message */
 	au_time skew;          /* skew: clock jump */
 	int64_t drift_ppm;     /* skew: rate error, parts per million */
 	enum au_disk_fault_kind disk_kind;
 	au_time slow_extra;    /* disk_fault slow_sync: added sync latency */
 	uint32_t file_order;   /* position in the file: tie-break for equal `at` */
+};
+
+/* The fault kinds of chaos plans (sim/chaos.c names them).  A kind is what
+ * a sweep enables or not per seed; most map to one fault action, some to a
+ * pattern of several (torn_write: slow syncs on a node, then its crash). */
+enum au_chaos_kind {
+	AU_CK_CRASH,
+	AU_CK_PARTITION,
+	AU_CK_PARTITION_ONEWAY,
+	AU_CK_CLOG,
+	AU_CK_LOSS,
+	AU_CK_DUPLICATE,
+	AU_CK_CORRUPT,
+	AU_CK_PAUSE,
+	AU_CK_SKEW,
+	AU_CK_TORN_WRITE,
+	AU_CK_SLOW_SYNC,
+	AU_CK_READ_ERROR,
+	AU_CK_DISK_CORRUPT,
+	AU_CK_TRANSFER_LEADER,
+	AU_CK_ADD_VOTER,
+	AU_CK_REMOVE_VOTER,
+	AU_CK_ELECTION_CHURN,
+	AU_CK_LEAVE, /* SWIM: a node leaves gracefully */
+	AU_CK_DRAIN, /* execution layer: a node gets no new tasks for a while */
+	AU_CK_COUNT_
+};
+
+enum au_chaos_mode {
+	AU_CHAOS_SWARM,        /* each seed enables a random subset of `kinds` */
+	AU_CHAOS_UNRESTRICTED, /* every kind, no bounds on count, timing or rates */
+};
+
+/* [chaos]: the bounds within which `aureon-sim chaos` generates a fault
+ * plan per seed.  Ignored by `run`. */
+struct au_chaos_config {
+	bool present;          /* the file has a [chaos] group */
+	enum au_chaos_mode mode;
+	uint32_t max_faults;   /* fault groups per plan, at most */
+	uint32_t kinds;        /* bit (1 << enum au_chaos_kind) per allowed kind */
+	au_time start;         /* no generated fault before this */
+	au_time quiet_period;  /* fault-free end of the run (room for liveness checks) */
+	au_time fault_lo_ns, fault_hi_ns; /* length of a lasting fault */
+	double max_rate;       /* loss, duplicate, corrupt rates drawn up to this */
 };
 
 struct au_scenario {
@@ -122,6 +167,8 @@ struct au_scenario {
 	uint32_t message_sample; /* 0: no message records; 1: all written; K: 1 in K written */
 	char **trace_tables;     /* datasets written to the trace file; NULL: all */
 	au_time metrics_period;  /* period of /metrics rows for models that keep them */
+
+	struct au_chaos_config chaos; /* [chaos] (defaults when absent) */
 };
 
 /* The models a scenario may name in `services`. */
@@ -148,5 +195,7 @@ bool au_parse_dist(const char *text, struct au_dist *out, const char **why);
 bool au_parse_node(const char *text, uint32_t nodes, au_node_id *out);
 /* Format a duration with the largest exact unit, e.g. "150ms". */
 void au_format_duration(au_time t, char *buf, size_t len);
+/* The scenario-file name of a fault action ("crash", "partition", ...). */
+const char *au_fault_action_name(enum au_fault_action a);
 
 #endif

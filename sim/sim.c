@@ -79,6 +79,8 @@ void au_sim_record_event(struct au_sim *sim, au_node_id node, uint16_t kind, int
 		au_h5_event(sim->h5, sim->now, node, kind, a, b, c);
 	if (sim->n_checkers)
 		au_check_event(sim, index, node, kind, a, b, c);
+	if (sim->observer)
+		sim->observer(sim->observer_ctx, sim->now, node, kind, a, b, c);
 }
 
 void au_sim_record_message(struct au_sim *sim, au_time send_ns, au_time recv_ns,
@@ -439,12 +441,19 @@ void au_sim_free(struct au_sim *sim)
 	au_net_free(sim);
 	au_check_free(sim);
 	g_free(sim->fault_node);
+	g_free(sim->fault_outcome);
 	g_checksum_free(sim->sha);
 	g_free(sim);
 }
 
 void au_sim_set_record_dump(struct au_sim *sim, FILE *f) { sim->dump = f; }
 void au_sim_set_trace_file(struct au_sim *sim, struct au_h5 *h5) { sim->h5 = h5; }
+
+void au_sim_set_observer(struct au_sim *sim, au_sim_observer fn, void *ctx)
+{
+	sim->observer = fn;
+	sim->observer_ctx = ctx;
+}
 void au_sim_set_max_events(struct au_sim *sim, uint64_t max_events) { sim->max_events = max_events; }
 const struct au_sim_stats *au_sim_stats(const struct au_sim *sim) { return &sim->stats; }
 
@@ -463,6 +472,11 @@ const struct au_env *au_sim_env(struct au_sim *sim, au_node_id node, uint32_t se
 bool au_sim_node_up(const struct au_sim *sim, au_node_id node)
 {
 	return node >= 1 && node <= sim->nodes && sim->node[node].up;
+}
+
+au_node_id au_sim_fault_node(const struct au_sim *sim, uint32_t idx)
+{
+	return sim->fault_node && idx < sim->sc->n_faults ? sim->fault_node[idx] : 0;
 }
 
 int64_t au_sim_durable_read(struct au_sim *sim, au_node_id node, const char *file,

@@ -91,6 +91,21 @@ bool au_sim_check_note(struct au_sim *sim, size_t i, char *buf, size_t len);
 void au_sim_model_summary(struct au_sim *sim, au_node_id node, uint32_t service, char *buf,
 			  size_t len);
 
+/* What became of a scenario fault (by its index in sc->faults). */
+enum au_fault_outcome {
+	AU_FAULT_PENDING,     /* has not fired (yet) */
+	AU_FAULT_WAS_APPLIED, /* fired and acted */
+	AU_FAULT_WAS_SKIPPED, /* fired with no eligible target */
+};
+enum au_fault_outcome au_sim_fault_outcome(const struct au_sim *sim, uint32_t idx);
+
+/* Called for every event record after it is hashed (the chaos sweep's
+ * coverage counters); NULL turns it off.  Observers only watch: they must
+ * not change the simulation. */
+typedef void (*au_sim_observer)(void *ctx, au_time t, au_node_id node, uint16_t kind,
+				int64_t a, int64_t b, int64_t c);
+void au_sim_set_observer(struct au_sim *sim, au_sim_observer fn, void *ctx);
+
 /* The model's end-of-run report over all server nodes (model.h `report`),
  * g_malloc'd, or NULL if it has none.  The caller g_frees it. */
 char *au_sim_model_report(struct au_sim *sim, uint32_t service);
@@ -98,6 +113,9 @@ char *au_sim_model_report(struct au_sim *sim, uint32_t service);
 /* Test hooks: the env a service instance sees, and a stream's next output.*/
 const struct au_env *au_sim_env(struct au_sim *sim, au_node_id node, uint32_t service);
 bool au_sim_node_up(const struct au_sim *sim, au_node_id node);
+/* The node fault `idx` (index into the scenario's faults) acted on when it
+ * fired: 0 if it has not fired, was skipped, or acts on no single node. */
+au_node_id au_sim_fault_node(const struct au_sim *sim, uint32_t idx);
 /* Read a node's durable (synced) bytes of a file, for disk-model tests. */
 int64_t au_sim_durable_read(struct au_sim *sim, au_node_id node, const char *file,
 			    uint64_t off, void *buf, size_t len);

@@ -131,6 +131,9 @@ struct au_sim {
 	struct au_violation violation;
 	au_node_id leader; /* last node that traced itself leader, 0: none */
 	au_node_id *fault_node; /* [n_faults]: node each fault acted on */
+	uint8_t *fault_outcome; /* [n_faults]: enum au_fault_outcome */
+	au_sim_observer observer; /* every event record, for chaos coverage */
+	void *observer_ctx;
 };
 
 /* sim.c */

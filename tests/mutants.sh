@@ -19,9 +19,16 @@
 # failing run (also written to build-mut-NAME/repro.sh), and "N of M
 # mutants caught".  Exit status 0 only if every mutant was caught cleanly.
 #
+# Then every mutant is swept with `aureon-sim chaos` (generated fault
+# plans): the standard chaos scenarios, then its scripted scenarios with
+# generated faults on top; the table reports the seeds each sweep needed.
+# The exit status depends on the scripted hunt only (the chaos sweeps do not
+# catch every mutant within their budget; README says which).
+#
 # Usage: tests/mutants.sh [NAME...]      (default: every mutant below)
 # Environment: AU_MUTANT_TIMEOUT  seconds one run may take (default 60)
-#              AU_MUTANT_JOBS     parallel builds (default 2)
+#              AU_MUTANT_JOBS     parallel builds and sweep workers (default 2)
+#              AU_MUTANT_CHAOS_SEEDS  seeds per standard chaos scenario (default 300)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -180,6 +187,74 @@ if [ ${#repros[@]} -gt 0 ]; then
 	echo "first failing runs (reproduce from the repository root):"
 	printf '  %s\n' "${repros[@]}"
 fi
+echo
+echo "$caught of ${#names[@]} mutants caught by the scripted hunt ($(($(date +%s) - start)) s)"
+
+# ---- chaos sweeps -------------------------------------------------------------
+# The same mutants against generated fault plans (aureon-sim chaos): for
+# Raft and KV bugs the standard chaos scenarios first, in chunks of seeds so
+# a quick catch stops early; then each mutant's own scenarios (the list
+# above) with generated faults on top.  "seeds" is the first failing seed of the sweep
+# that caught it: how many seeds that scenario needed.  A catch counts only
+# if the build without planted bugs passes that seed.
+CHAOS_SEEDS=${AU_MUTANT_CHAOS_SEEDS:-300}
+CHAOS_GENERAL="chaos-raft-tight chaos-raft"
+chaos_first() { # first failing seed and its check, from a --json summary
+	sed -n 's/.*"failing_seeds": \[{"seed": \([0-9]*\), "check": "\([^"]*\)".*/\1 \2/p' "$1"
+}
+chaos_caught=0
+echo
+echo "chaos sweeps (up to $CHAOS_SEEDS seeds per standard chaos scenario, 50 per own scenario):"
+printf '%-24s %-12s %-30s %5s  %-16s %6s %8s\n' mutant result scenario seeds check run time
+for i in "${!names[@]}"; do
+	n=${names[$i]}; list=${lists[$i]}
+	bin="build-mut-$n/aureon-sim"
+	result="NOT CAUGHT"; scen="-"; seedv="-"; check="-"; total=0
+	t0=${EPOCHREALTIME/./}
+	plan=""
+	# Raft and KV bugs: the standard chaos scenarios first.  Every mutant:
+	# its own scenarios (listed above) with generated faults on top.
+	case $n in SWIM_*|RQML_*) ;; *)
+		for s in $CHAOS_GENERAL; do plan="$plan $s:1-50 $s:51-$CHAOS_SEEDS"; done ;;
+	esac
+	for s in $list; do plan="$plan $s:1-50"; done
+	if [ "${built[$n]}" != 1 ] || [ "${built[CONTROL]}" != 1 ]; then
+		result="BUILD FAILED"; plan=""
+	fi
+	for step in $plan; do
+		s=${step%%:*}; range=${step#*:}
+		lo=${range%-*}; hi=${range#*-}
+		[ "$lo" -le "$hi" ] || continue
+		total=$((total + hi - lo + 1))
+		rc=0
+		"$bin" chaos "scenarios/$s.ini" --seeds "$range" --jobs "$JOBS" --no-shrink --json \
+			--timeout "$RUN_TIMEOUT" --out "build-mut-$n/chaos" >"$tmp/chaos" 2>"$tmp/err" || rc=$?
+		[ $rc -eq 0 ] && continue
+		if [ $rc -ne 1 ]; then
+			result="ERROR"; scen="$s.ini"; check="exit $rc"
+			break
+		fi
+		read -r seedv check < <(chaos_first "$tmp/chaos") || true
+		[ -n "$seedv" ] || { result="ERROR"; check="no seed in the summary"; break; }
+		scen="$s.ini"; result="CAUGHT"
+		crc=0
+		build-mut-CONTROL/aureon-sim chaos "scenarios/$s.ini" --seeds "$seedv" --jobs 1 --no-shrink \
+			--quiet --timeout "$RUN_TIMEOUT" --out "$tmp/control" >/dev/null 2>&1 || crc=$?
+		[ $crc -ne 0 ] && result="FALSE CATCH"
+		total=$((total - hi + seedv))
+		break
+	done
+	[ "$result" = CAUGHT ] && chaos_caught=$((chaos_caught + 1))
+	cs=$(( (${EPOCHREALTIME/./} - t0) / 10000 ))
+	printf '%-24s %-12s %-30s %5s  %-16s %6s %4d.%02ds\n' "$n" "$result" "$scen" "$seedv" "$check" \
+		"$total" $((cs / 100)) $((cs % 100))
+	if [ "$result" = CAUGHT ]; then
+		repros+=("$n (chaos): $bin run build-mut-$n/chaos/repro-$seedv.ini")
+	fi
+done
+echo
+echo "$chaos_caught of ${#names[@]} mutants caught by chaos sweeps"
+echo "reproducers of chaos catches: build-mut-NAME/chaos/repro-SEED.ini (aureon-sim run it with that mutant's binary)"
 echo
 echo "$caught of ${#names[@]} mutants caught ($(($(date +%s) - start)) s)"
 [ "$caught" -eq ${#names[@]} ]

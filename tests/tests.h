@@ -16,6 +16,7 @@ Suite *trace_suite(void);
 Suite *analysis_suite(void);
 Suite *linearize_suite(void);
 Suite *raft_suite(void);
+Suite *chaos_suite(void);
 Suite *exec_suite(void);
 Suite *kernels_suite(void);
 Suite *one_suite(void);

@@ -1,0 +1,806 @@
+/* chaos.c — fault plans from a seed, and the scenario text that carries
+ * them (see chaos.h).
+ *
+ * Every draw comes from the seed's AU_STREAM_CHAOS stream, in a fixed
+ * order, so a plan depends on nothing but (scenario, seed).  Times are
+ * drawn on a 1 ms grid and rates in thousandths so reproducer files read
+ * cleanly.  Faults with an explicit node (nK) are kept from contradicting
+ * each other and the scenario's own faults (crashing a node that is down,
+ * pausing one that is paused: load errors); `leader` and `random` targets
+ * are resolved by the engine when the fault fires, and skipped if nothing
+ * is eligible then.
+ */
+#include "chaos.h"
+
+#include <glib.h>
+#include <string.h>
+
+#include "../models/pcg32.h"
+#include "../models/raft.h"
+
+static const char *const kind_names[AU_CK_COUNT_] = {
+	[AU_CK_CRASH] = "crash",
+	[AU_CK_PARTITION] = "partition",
+	[AU_CK_PARTITION_ONEWAY] = "partition_oneway",
+	[AU_CK_CLOG] = "clog",
+	[AU_CK_LOSS] = "loss",
+	[AU_CK_DUPLICATE] = "duplicate",
+	[AU_CK_CORRUPT] = "corrupt",
+	[AU_CK_PAUSE] = "pause",
+	[AU_CK_SKEW] = "skew",
+	[AU_CK_TORN_WRITE] = "torn_write",
+	[AU_CK_SLOW_SYNC] = "slow_sync",
+	[AU_CK_READ_ERROR] = "read_error",
+	[AU_CK_DISK_CORRUPT] = "disk_corrupt",
+	[AU_CK_TRANSFER_LEADER] = "transfer_leader",
+	[AU_CK_ADD_VOTER] = "add_voter",
+	[AU_CK_REMOVE_VOTER] = "remove_voter",
+	[AU_CK_ELECTION_CHURN] = "election_churn",
+	[AU_CK_LEAVE] = "leave",
+	[AU_CK_DRAIN] = "drain",
+};
+
+#define RAFT_KINDS                                                                     \
+	((1u << AU_CK_TRANSFER_LEADER) | (1u << AU_CK_ADD_VOTER) | (1u << AU_CK_REMOVE_VOTER) | \
+	 (1u << AU_CK_ELECTION_CHURN))
+#define ALL_KINDS ((1u << AU_CK_COUNT_) - 1u)
+
+const char *au_chaos_kind_name(enum au_chaos_kind k)
+{
+	return (unsigned)k < AU_CK_COUNT_ ? kind_names[k] : "?";
+}
+
+int au_chaos_kind_from_name(const char *name)
+{
+	for (int k = 0; k < AU_CK_COUNT_; k++)
+		if (strcmp(kind_names[k], name) == 0)
+			return k;
+	return -1;
+}
+
+char *au_chaos_kind_list(uint32_t mask)
+{
+	GString *s = g_string_new(NULL);
+	for (int k = 0; k < AU_CK_COUNT_; k++)
+		if (mask & (1u << k))
+			g_string_append_printf(s, "%s%s", s->len ? ", " : "", kind_names[k]);
+	return g_string_free(s, FALSE);
+}
+
+static bool runs_service(const struct au_scenario *sc, const char *name)
+{
+	for (uint32_t i = 0; i < sc->n_services; i++)
+		if (strcmp(sc->services[i]->name, name) == 0)
+			return true;
+	return false;
+}
+
+uint32_t au_chaos_supported_kinds(const struct au_scenario *sc)
+{
+	uint32_t k = ALL_KINDS & ~RAFT_KINDS & ~(1u << AU_CK_LEAVE) & ~(1u << AU_CK_DRAIN);
+	if (runs_service(sc, "raft"))
+		k |= RAFT_KINDS;
+	if (runs_service(sc, "swim"))
+		k |= 1u << AU_CK_LEAVE;
+	if (runs_service(sc, "raft") && runs_service(sc, "aureon"))
+		k |= 1u << AU_CK_DRAIN;
+	return k;
+}
+
+uint32_t au_chaos_default_kinds(const struct au_scenario *sc)
+{
+	return au_chaos_supported_kinds(sc) &
+	       ~((1u << AU_CK_READ_ERROR) | (1u << AU_CK_DISK_CORRUPT));
+}
+
+int au_chaos_fault_kind(const char *fault_name)
+{
+	if (!g_str_has_prefix(fault_name, "chaos-"))
+		return -1;
+	const char *p = fault_name + strlen("chaos-");
+	while (g_ascii_isdigit(*p))
+		p++;
+	if (*p != '-')
+		return -1;
+	p++;
+	size_t len = strcspn(p, "-");
+	for (int k = 0; k < AU_CK_COUNT_; k++)
+		if (strlen(kind_names[k]) == len && strncmp(kind_names[k], p, len) == 0)
+			return k;
+	return -1;
+}
+
+/* ---- the generator ---------------------------------------------------- */
+
+struct span {
+	au_time from, to; /* inclusive; to = INT64_MAX: until the end */
+};
+
+struct gen {
+	const struct au_scenario *sc;
+	struct au_pcg32 rng;
+	bool raft;
+	bool unrestricted;
+	uint32_t servers;
+	au_time lo, hi;         /* `at` in [lo, hi); lasting faults end by hi */
+	au_time len_lo, len_hi; /* lasting fault lengths */
+	uint32_t rate_hi;       /* thousandths */
+	au_time el_lo, el_hi;   /* Raft's election timeout range (for election_churn) */
+	GArray *faults;         /* struct au_fault */
+	GArray *kinds;          /* uint8_t */
+	GArray **busy;          /* per server: struct span of explicit crash/pause */
+};
+
+static uint64_t next64(struct gen *g)
+{
+	uint64_t hi = au_pcg32_next(&g->rng);
+	return hi << 32 | au_pcg32_next(&g->rng);
+}
+
+static uint32_t below(struct gen *g, uint32_t n)
+{
+	return n ? au_pcg32_below(&g->rng, n) : 0;
+}
+
+static bool chance(struct gen *g, uint32_t percent)
+{
+	return below(g, 100) < percent;
+}
+
+/* Uniform on the 1 ms grid in [lo, hi]; lo if hi <= lo. */
+static au_time time_in(struct gen *g, au_time lo, au_time hi)
+{
+	au_time lo_ms = (lo + AU_NS_PER_MS - 1) / AU_NS_PER_MS, hi_ms = hi / AU_NS_PER_MS;
+	if (hi_ms <= lo_ms)
+		return lo_ms * AU_NS_PER_MS;
+	return (lo_ms + (au_time)(next64(g) % (uint64_t)(hi_ms - lo_ms + 1))) * AU_NS_PER_MS;
+}
+
+/* A lasting fault's length: half the time short (up to 10x the lower
+ * bound), else anywhere up to the upper bound — most trouble is brief, some
+ * is long. */
+static au_time length(struct gen *g)
+{
+	au_time hi = g->len_hi;
+	if (chance(g, 50) && g->len_lo * 10 < hi)
+		hi = g->len_lo * 10;
+	au_time t = time_in(g, g->len_lo, hi);
+	return t > 0 ? t : AU_NS_PER_MS;
+}
+
+static double rate(struct gen *g)
+{
+	uint32_t lo = g->rate_hi >= 50 ? 50 : 1;
+	return (double)(lo + below(g, g->rate_hi - lo + 1)) / 1000.0;
+}
+
+static bool busy_at(struct gen *g, au_node_id n, au_time from, au_time to)
+{
+	GArray *b = g->busy[n];
+	for (guint i = 0; i < b->len; i++) {
+		const struct span *s = &g_array_index(b, struct span, i);
+		if (from <= s->to && s->from <= to)
+			return true;
+	}
+	return false;
+}
+
+static void mark_busy(struct gen *g, au_node_id n, au_time from, au_time to)
+{
+	struct span s = {from, to};
+	g_array_append_val(g->busy[n], s);
+}
+
+/* The scenario's own explicit crash/restart/pause/resume faults. */
+static void mark_scenario_faults(struct gen *g)
+{
+	for (uint32_t i = 0; i < g->sc->n_faults; i++) {
+		const struct au_fault *f = &g->sc->faults[i];
+		if (f->target.kind != AU_TARGET_NODE || f->target.node > g->servers)
+			continue;
+		au_node_id n = f->target.node;
+		switch (f->action) {
+		case AU_FAULT_CRASH:
+			mark_busy(g, n, f->at, f->restart_after >= 0 ? f->at + f->restart_after : INT64_MAX);
+			break;
+		case AU_FAULT_PAUSE:
+			mark_busy(g, n, f->at, f->until >= 0 ? f->until : INT64_MAX);
+			break;
+		case AU_FAULT_RESTART:
+		case AU_FAULT_RESUME:
+			mark_busy(g, n, f->at, f->at);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static au_node_id any_node(struct gen *g)
+{
+	return 1 + below(g, g->servers);
+}
+
+/* A target for a node fault: the leader, a random node (both resolved when
+ * the fault fires) or an explicit one.  For crash and pause an explicit
+ * node must be free over [from, to]; if it is not, `random` is used. */
+static struct au_target pick_target(struct gen *g, bool exclusive, au_time from, au_time to)
+{
+	struct au_target t = {AU_TARGET_RANDOM, 0};
+	uint32_t r = below(g, 10);
+	if (r < 3 && g->raft) {
+		t.kind = AU_TARGET_LEADER;
+	} else if (r >= 6) {
+		au_node_id n = any_node(g);
+		if (!exclusive || !busy_at(g, n, from, to)) {
+			t.kind = AU_TARGET_NODE;
+			t.node = n;
+			if (exclusive)
+				mark_busy(g, n, from, to);
+		}
+	}
+	return t;
+}
+
+static struct au_fault *add_fault(struct gen *g, enum au_chaos_kind kind,
+				  enum au_fault_action action, au_time at)
+{
+	struct au_fault f = {0};
+	f.action = action;
+	f.at = at;
+	f.until = -1;
+	f.restart_after = -1;
+	f.extra = -1;
+	f.slow_extra = 100 * AU_NS_PER_MS;
+	g_array_append_val(g->faults, f);
+	uint8_t k = (uint8_t)kind;
+	g_array_append_val(g->kinds, k);
+	return &g_array_index(g->faults, struct au_fault, g->faults->len - 1);
+}
+
+/* End of a lasting fault that starts at `at`: never past hi. */
+static au_time end_of(struct gen *g, au_time at)
+{
+	au_time end = at + length(g);
+	if (end > g->hi)
+		end = g->hi;
+	if (end <= at)
+		end = at + AU_NS_PER_MS;
+	return end;
+}
+
+/* Node fault (clog, loss, ...) on a node or, sometimes, on one link. */
+static void node_or_link(struct gen *g, struct au_fault *f, bool link_ok)
+{
+	if (link_ok && g->servers >= 2 && chance(g, 40)) {
+		f->has_link = true;
+		f->link_a = any_node(g);
+		f->link_b = 1 + (f->link_a - 1 + 1 + below(g, g->servers - 1)) % g->servers;
+		return;
+	}
+	f->target = pick_target(g, false, 0, 0);
+}
+
+static void gen_partition(struct gen *g, au_time at, bool oneway)
+{
+	struct au_fault *f = add_fault(g, oneway ? AU_CK_PARTITION_ONEWAY : AU_CK_PARTITION,
+				       AU_FAULT_PARTITION, at);
+	f->until = end_of(g, at);
+	f->oneway = oneway;
+	uint32_t n = g->servers;
+	if ((g->raft && chance(g, 35)) || n < 2) {
+		/* The leader against everybody else (in either direction). */
+		f->n_groups = 2;
+		f->n_members = 2;
+		f->members = g_new0(struct au_group_member, 2);
+		bool leader_first = !oneway || chance(g, 50);
+		f->members[0].who.kind = leader_first ? AU_TARGET_LEADER : AU_TARGET_REST;
+		f->members[0].group = 1;
+		f->members[1].who.kind = leader_first ? AU_TARGET_REST : AU_TARGET_LEADER;
+		f->members[1].group = 2;
+		if (!g->raft) { /* no leader: one node against the rest */
+			f->members[leader_first ? 0 : 1].who.kind = AU_TARGET_NODE;
+			f->members[leader_first ? 0 : 1].who.node = any_node(g);
+		}
+		return;
+	}
+	/* A random split: shuffle the nodes, cut into 2 (or 3) groups. */
+	au_node_id *order = g_new(au_node_id, n);
+	for (uint32_t i = 0; i < n; i++)
+		order[i] = i + 1;
+	for (uint32_t i = n - 1; i > 0; i--) {
+		uint32_t j = below(g, i + 1);
+		au_node_id t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	uint32_t groups = (!oneway && n >= 3 && chance(g, 20)) ? 3 : 2;
+	uint32_t cut1 = 1 + below(g, n - groups + 1);
+	uint32_t cut2 = groups == 3 ? cut1 + 1 + below(g, n - cut1 - 1) : n;
+	f->n_groups = groups;
+	f->n_members = n;
+	f->members = g_new0(struct au_group_member, n);
+	for (uint32_t i = 0; i < n; i++) {
+		f->members[i].who.kind = AU_TARGET_NODE;
+		f->members[i].who.node = order[i];
+		f->members[i].group = i < cut1 ? 1 : i < cut2 ? 2 : 3;
+	}
+	g_free(order);
+}
+
+/* Trouble aimed at the moments Raft is most fragile: the leader crashes,
+ * and while the next election runs (its timing taken from the scenario's
+ * election timeout) voters crash and come back within milliseconds, so a
+ * vote or entry that was answered before it was durable is lost; or, with
+ * membership kinds on, a configuration change starts, its leader dies a
+ * few milliseconds later, and changes are requested again just as the
+ * next leader is likely to have won — before it committed anything of its
+ * term.  These are the orders of events the Raft paper's Figure 8 and
+ * Ongaro's 2015 membership bug need; spreading faults uniformly in time
+ * almost never produces them. */
+static uint32_t gen_churn(struct gen *g, au_time at, uint32_t room, uint32_t enabled)
+{
+	uint32_t used = 0;
+	bool membership = (enabled & ((1u << AU_CK_REMOVE_VOTER) | (1u << AU_CK_ADD_VOTER))) &&
+			  room >= 3 && chance(g, 50);
+	struct au_fault *f;
+	au_time t = at;
+	if (membership) {
+		bool add = (enabled & (1u << AU_CK_ADD_VOTER)) &&
+			   (!(enabled & (1u << AU_CK_REMOVE_VOTER)) || chance(g, 50));
+		f = add_fault(g, AU_CK_ELECTION_CHURN, add ? AU_FAULT_ADD_VOTER : AU_FAULT_REMOVE_VOTER, t);
+		f->target = (struct au_target){AU_TARGET_NODE, any_node(g)};
+		used++;
+		t += time_in(g, AU_NS_PER_MS, 5 * AU_NS_PER_MS);
+	}
+	if (t + g->el_lo >= g->hi)
+		return used;
+	f = add_fault(g, AU_CK_ELECTION_CHURN, AU_FAULT_CRASH, t);
+	f->target.kind = AU_TARGET_LEADER;
+	f->restart_after = time_in(g, AU_NS_PER_MS, 2 * g->el_hi);
+	if (t + f->restart_after > g->hi)
+		f->restart_after = g->hi - t;
+	used++;
+	uint32_t follow = 1 + below(g, 3);
+	for (uint32_t i = 0; i < follow && used < room; i++) {
+		au_time when = t + time_in(g, g->el_lo / 2, 2 * g->el_hi);
+		if (when + 2 * AU_NS_PER_MS > g->hi)
+			break;
+		if (membership) {
+			/* Another change, as the next leader is likely to have won. */
+			bool add = (enabled & (1u << AU_CK_ADD_VOTER)) &&
+				   (!(enabled & (1u << AU_CK_REMOVE_VOTER)) || chance(g, 50));
+			f = add_fault(g, AU_CK_ELECTION_CHURN, add ? AU_FAULT_ADD_VOTER : AU_FAULT_REMOVE_VOTER,
+				      when);
+			f->target = (struct au_target){AU_TARGET_NODE, any_node(g)};
+		} else {
+			/* A voter down for a moment, mid-election. */
+			f = add_fault(g, AU_CK_ELECTION_CHURN, AU_FAULT_CRASH, when);
+			f->target.kind = chance(g, 25) ? AU_TARGET_LEADER : AU_TARGET_RANDOM;
+			f->restart_after = time_in(g, AU_NS_PER_MS, g->el_lo);
+			if (when + f->restart_after > g->hi)
+				f->restart_after = g->hi - when;
+		}
+		used++;
+	}
+	return used;
+}
+
+/* One incident of `kind` at `at`, using at most `room` fault groups.
+ * Returns the groups used (0 if the kind could not be placed). */
+static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at, uint32_t room,
+			     uint32_t enabled)
+{
+	struct au_fault *f;
+	switch (kind) {
+	case AU_CK_CRASH: {
+		au_time restart = end_of(g, at) - at;
+		f = add_fault(g, kind, AU_FAULT_CRASH, at);
+		f->restart_after = restart;
+		f->target = pick_target(g, true, at, at + restart);
+		return 1;
+	}
+	case AU_CK_PARTITION:
+	case AU_CK_PARTITION_ONEWAY:
+		gen_partition(g, at, kind == AU_CK_PARTITION_ONEWAY);
+		return 1;
+	case AU_CK_CLOG:
+		f = add_fault(g, kind, AU_FAULT_CLOG, at);
+		f->until = end_of(g, at);
+		node_or_link(g, f, true);
+		if (chance(g, 60)) /* else: held until the clog ends */
+			f->extra = time_in(g, 5 * AU_NS_PER_MS, AU_NS_PER_S);
+		return 1;
+	case AU_CK_LOSS:
+	case AU_CK_DUPLICATE:
+	case AU_CK_CORRUPT:
+		f = add_fault(g, kind,
+			      kind == AU_CK_LOSS ? AU_FAULT_LOSS
+			      : kind == AU_CK_DUPLICATE ? AU_FAULT_DUPLICATE
+							: AU_FAULT_CORRUPT,
+			      at);
+		f->until = end_of(g, at);
+		node_or_link(g, f, true);
+		f->rate = rate(g);
+		return 1;
+	case AU_CK_PAUSE: {
+		au_time until = end_of(g, at);
+		f = add_fault(g, kind, AU_FAULT_PAUSE, at);
+		f->until = until;
+		f->target = pick_target(g, true, at, until);
+		return 1;
+	}
+	case AU_CK_SKEW: {
+		f = add_fault(g, kind, AU_FAULT_SKEW, at);
+		f->until = end_of(g, at);
+		f->target = pick_target(g, false, 0, 0);
+		bool jump = chance(g, 60), drift = !jump || chance(g, 50);
+		if (jump) {
+			f->skew = time_in(g, AU_NS_PER_MS, AU_NS_PER_S);
+			if (chance(g, 50))
+				f->skew = -f->skew;
+		}
+		if (drift) {
+			f->drift_ppm = 1 + below(g, 100000); /* up to 10 % fast or slow */
+			if (chance(g, 50))
+				f->drift_ppm = -f->drift_ppm;
+		}
+		return 1;
+	}
+	case AU_CK_TORN_WRITE: {
+		/* Slow syncs on one node, then a crash of that node while writes
+		 * are still unsynced: they survive whole, torn or not at all. */
+		if (room < 2)
+			return 0;
+		au_time until = end_of(g, at);
+		au_time crash_at = time_in(g, at + AU_NS_PER_MS, until);
+		au_time restart = time_in(g, 10 * AU_NS_PER_MS, AU_NS_PER_S);
+		if (crash_at + restart > g->hi)
+			restart = g->hi - crash_at > AU_NS_PER_MS ? g->hi - crash_at : AU_NS_PER_MS;
+		au_node_id n = any_node(g);
+		if (busy_at(g, n, crash_at, crash_at + restart) || crash_at + restart > g->hi)
+			return 0;
+		mark_busy(g, n, crash_at, crash_at + restart);
+		f = add_fault(g, kind, AU_FAULT_DISK, at);
+		f->disk_kind = AU_DISK_SLOW_SYNC;
+		f->slow_extra = time_in(g, 20 * AU_NS_PER_MS, 300 * AU_NS_PER_MS);
+		f->until = until;
+		f->target = (struct au_target){AU_TARGET_NODE, n};
+		f = add_fault(g, kind, AU_FAULT_CRASH, crash_at);
+		f->restart_after = restart;
+		f->target = (struct au_target){AU_TARGET_NODE, n};
+		return 2;
+	}
+	case AU_CK_SLOW_SYNC:
+	case AU_CK_READ_ERROR:
+		f = add_fault(g, kind, AU_FAULT_DISK, at);
+		f->disk_kind = kind == AU_CK_SLOW_SYNC ? AU_DISK_SLOW_SYNC : AU_DISK_READ_ERROR;
+		if (kind == AU_CK_SLOW_SYNC)
+			f->slow_extra = time_in(g, 10 * AU_NS_PER_MS, 500 * AU_NS_PER_MS);
+		f->until = end_of(g, at);
+		f->target = pick_target(g, false, 0, 0);
+		return 1;
+	case AU_CK_DISK_CORRUPT:
+		f = add_fault(g, kind, AU_FAULT_DISK, at);
+		f->disk_kind = AU_DISK_CORRUPT;
+		f->target = pick_target(g, false, 0, 0);
+		return 1;
+	case AU_CK_TRANSFER_LEADER:
+		f = add_fault(g, kind, AU_FAULT_TRANSFER, at);
+		f->target = (struct au_target){AU_TARGET_NODE, any_node(g)};
+		return 1;
+	case AU_CK_ADD_VOTER:
+		f = add_fault(g, kind, AU_FAULT_ADD_VOTER, at);
+		f->target = (struct au_target){AU_TARGET_NODE, any_node(g)};
+		return 1;
+	case AU_CK_REMOVE_VOTER: {
+		au_node_id n = any_node(g);
+		f = add_fault(g, kind, AU_FAULT_REMOVE_VOTER, at);
+		f->target = (struct au_target){AU_TARGET_NODE, n};
+		/* Usually the node comes back later (if add_voter is on too). */
+		if (room >= 2 && (enabled & (1u << AU_CK_ADD_VOTER)) && chance(g, 70)) {
+			f = add_fault(g, AU_CK_ADD_VOTER, AU_FAULT_ADD_VOTER, end_of(g, at));
+			f->target = (struct au_target){AU_TARGET_NODE, n};
+			return 2;
+		}
+		return 1;
+	}
+	case AU_CK_ELECTION_CHURN:
+		return gen_churn(g, at, room, enabled);
+	case AU_CK_LEAVE:
+		f = add_fault(g, kind, AU_FAULT_LEAVE, at);
+		f->target = (struct au_target){AU_TARGET_NODE, any_node(g)};
+		return 1;
+	case AU_CK_DRAIN:
+		f = add_fault(g, kind, AU_FAULT_DRAIN, at);
+		f->target = (struct au_target){AU_TARGET_NODE, any_node(g)};
+		f->until = end_of(g, at);
+		return 1;
+	case AU_CK_COUNT_:
+		break;
+	}
+	return 0;
+}
+
+static gint fault_order(gconstpointer pa, gconstpointer pb)
+{
+	const struct au_fault *a = pa, *b = pb;
+	if (a->at != b->at)
+		return a->at < b->at ? -1 : 1;
+	return a->file_order < b->file_order ? -1 : a->file_order > b->file_order;
+}
+
+struct au_chaos_plan *au_chaos_plan_new(const struct au_scenario *sc, uint64_t seed)
+{
+	const struct au_chaos_config *c = &sc->chaos;
+	struct gen g = {.sc = sc};
+	au_pcg32_stream(&g.rng, seed, AU_STREAM_CHAOS, 0);
+	g.raft = runs_service(sc, "raft");
+	g.unrestricted = c->mode == AU_CHAOS_UNRESTRICTED;
+	g.servers = sc->nodes;
+	g.faults = g_array_new(FALSE, TRUE, sizeof(struct au_fault));
+	g.kinds = g_array_new(FALSE, FALSE, sizeof(uint8_t));
+	g.busy = g_new0(GArray *, (gsize)g.servers + 1);
+	for (uint32_t n = 0; n <= g.servers; n++)
+		g.busy[n] = g_array_new(FALSE, FALSE, sizeof(struct span));
+	mark_scenario_faults(&g);
+	g.el_lo = 150 * AU_NS_PER_MS;
+	g.el_hi = 300 * AU_NS_PER_MS;
+	for (uint32_t i = 0; i < sc->n_services; i++)
+		if (strcmp(sc->services[i]->name, "raft") == 0 && sc->service_config[i]) {
+			const struct au_raft_config *rc = sc->service_config[i];
+			g.el_lo = rc->election_lo_ns;
+			g.el_hi = rc->election_hi_ns;
+		}
+
+	struct au_chaos_plan *plan = g_new0(struct au_chaos_plan, 1);
+	plan->seed = seed;
+	uint32_t allowed, max_faults;
+	if (g.unrestricted) {
+		allowed = au_chaos_supported_kinds(sc);
+		plan->enabled = allowed;
+		max_faults = AU_CHAOS_UNRESTRICTED_FAULTS;
+		g.lo = 0;
+		g.hi = sc->duration;
+		g.len_lo = AU_NS_PER_MS;
+		g.len_hi = sc->duration;
+		g.rate_hi = 1000;
+		plan->drop_liveness = sc->liveness && sc->liveness[0];
+	} else {
+		allowed = c->kinds & au_chaos_supported_kinds(sc);
+		/* Swarm: each allowed kind is in with probability 1/2; never none. */
+		for (int k = 0; k < AU_CK_COUNT_; k++)
+			if ((allowed & (1u << k)) && chance(&g, 50))
+				plan->enabled |= 1u << k;
+		if (plan->enabled == 0 && allowed) {
+			uint32_t count = (uint32_t)__builtin_popcount(allowed), pick = below(&g, count);
+			for (int k = 0; k < AU_CK_COUNT_; k++)
+				if ((allowed & (1u << k)) && pick-- == 0)
+					plan->enabled = 1u << k;
+		}
+		max_faults = c->max_faults;
+		g.lo = c->start;
+		g.hi = sc->duration - c->quiet_period;
+		g.len_lo = c->fault_lo_ns;
+		g.len_hi = c->fault_hi_ns;
+		g.rate_hi = (uint32_t)(c->max_rate * 1000.0 + 0.5);
+		if (g.rate_hi < 1)
+			g.rate_hi = 1;
+	}
+	uint32_t enabled_list[AU_CK_COUNT_], n_enabled = 0;
+	for (int k = 0; k < AU_CK_COUNT_; k++)
+		if (plan->enabled & (1u << k))
+			enabled_list[n_enabled++] = (uint32_t)k;
+	/* Room for at least one fault: at < hi - 1 ms. */
+	if (n_enabled && g.hi - g.lo > AU_NS_PER_MS) {
+		uint32_t target = 1 + below(&g, max_faults);
+		uint32_t used = 0;
+		/* Each attempt either places an incident or gives up a slot, so
+		 * the loop ends after at most 2 * target attempts. */
+		for (uint32_t attempts = 0; used < target && attempts < 2 * target; attempts++) {
+			enum au_chaos_kind kind = enabled_list[below(&g, n_enabled)];
+			au_time at = time_in(&g, g.lo, g.hi - AU_NS_PER_MS);
+			used += gen_incident(&g, kind, at, target - used, plan->enabled);
+		}
+	}
+	for (guint i = 0; i < g.faults->len; i++)
+		g_array_index(g.faults, struct au_fault, i).file_order = i;
+	/* Sort faults and their kinds together by (at, generation order). */
+	uint32_t n = g.faults->len;
+	uint8_t *kind_by_order = g_memdup2(g.kinds->data, n ? n : 1);
+	g_array_sort(g.faults, fault_order);
+	plan->n_faults = n;
+	plan->kinds = g_new(uint8_t, n ? n : 1);
+	for (uint32_t i = 0; i < n; i++) {
+		struct au_fault *f = &g_array_index(g.faults, struct au_fault, i);
+		plan->kinds[i] = kind_by_order[f->file_order];
+		f->file_order = i;
+		f->name = g_strdup_printf("chaos-%02u-%s", i + 1, kind_names[plan->kinds[i]]);
+	}
+	g_free(kind_by_order);
+	plan->faults = (struct au_fault *)g_array_free(g.faults, FALSE);
+	g_array_free(g.kinds, TRUE);
+	for (uint32_t i = 0; i <= g.servers; i++)
+		g_array_free(g.busy[i], TRUE);
+	g_free(g.busy);
+	return plan;
+}
+
+void au_chaos_plan_free(struct au_chaos_plan *plan)
+{
+	if (!plan)
+		return;
+	for (uint32_t i = 0; i < plan->n_faults; i++) {
+		g_free(plan->faults[i].name);
+		g_free(plan->faults[i].members);
+	}
+	g_free(plan->faults);
+	g_free(plan->kinds);
+	g_free(plan);
+}
+
+/* ---- writing faults as [fault.*] groups -------------------------------- */
+
+static const char *const action_names[AU_FAULT_ACTIONS_] = {
+	[AU_FAULT_CRASH] = "crash",
+	[AU_FAULT_RESTART] = "restart",
+	[AU_FAULT_PARTITION] = "partition",
+	[AU_FAULT_HEAL] = "heal",
+	[AU_FAULT_CLOG] = "clog",
+	[AU_FAULT_LOSS] = "loss",
+	[AU_FAULT_PAUSE] = "pause",
+	[AU_FAULT_RESUME] = "resume",
+	[AU_FAULT_SKEW] = "skew",
+	[AU_FAULT_DISK] = "disk_fault",
+	[AU_FAULT_CORRUPT] = "corrupt",
+	[AU_FAULT_TRANSFER] = "transfer_leader",
+	[AU_FAULT_ADD_VOTER] = "add_voter",
+	[AU_FAULT_REMOVE_VOTER] = "remove_voter",
+	[AU_FAULT_LEAVE] = "leave",
+	[AU_FAULT_DRAIN] = "drain",
+	[AU_FAULT_DUPLICATE] = "duplicate",
+};
+
+static void put_duration(GString *s, const char *key, au_time t)
+{
+	char buf[40];
+	au_format_duration(t < 0 ? -t : t, buf, sizeof(buf));
+	g_string_append_printf(s, "%s = %s%s\n", key, t < 0 ? "-" : "", buf);
+}
+
+static void target_text(const struct au_target *t, char *buf, size_t len)
+{
+	switch (t->kind) {
+	case AU_TARGET_LEADER:
+		g_strlcpy(buf, "leader", len);
+		break;
+	case AU_TARGET_RANDOM:
+		g_strlcpy(buf, "random", len);
+		break;
+	case AU_TARGET_REST:
+		g_strlcpy(buf, "rest", len);
+		break;
+	default:
+		g_snprintf(buf, len, "n%u", t->node);
+		break;
+	}
+}
+
+char *au_chaos_fault_text(const char *name, const struct au_fault *f)
+{
+	GString *s = g_string_new(NULL);
+	char buf[64];
+	g_string_append_printf(s, "[fault.%s]\n", name);
+	g_string_append_printf(s, "action = %s\n", action_names[f->action]);
+	put_duration(s, "at", f->at);
+	if (f->has_link) {
+		g_string_append_printf(s, "link = n%u-n%u\n", f->link_a, f->link_b);
+	} else if (f->action != AU_FAULT_PARTITION && f->action != AU_FAULT_HEAL) {
+		target_text(&f->target, buf, sizeof(buf));
+		g_string_append_printf(s, "target = %s\n", buf);
+	}
+	switch (f->action) {
+	case AU_FAULT_CRASH:
+		if (f->restart_after >= 0)
+			put_duration(s, "restart_after", f->restart_after);
+		break;
+	case AU_FAULT_PARTITION:
+		g_string_append(s, "groups = ");
+		for (uint32_t grp = 1; grp <= f->n_groups; grp++) {
+			if (grp > 1)
+				g_string_append(s, " | ");
+			bool first = true;
+			for (uint32_t m = 0; m < f->n_members; m++) {
+				if (f->members[m].group != grp)
+					continue;
+				target_text(&f->members[m].who, buf, sizeof(buf));
+				g_string_append_printf(s, "%s%s", first ? "" : ",", buf);
+				first = false;
+			}
+		}
+		g_string_append_c(s, '\n');
+		if (f->oneway)
+			g_string_append(s, "oneway = true\n");
+		break;
+	case AU_FAULT_CLOG:
+		if (f->extra >= 0)
+			put_duration(s, "extra", f->extra);
+		break;
+	case AU_FAULT_LOSS:
+	case AU_FAULT_CORRUPT:
+	case AU_FAULT_DUPLICATE: {
+		/* Generated rates are thousandths: write them so; anything else
+		 * exactly (round trip). */
+		char num[G_ASCII_DTOSTR_BUF_SIZE];
+		g_ascii_formatd(num, sizeof(num), "%.3f", f->rate);
+		if (g_ascii_strtod(num, NULL) != f->rate)
+			g_ascii_dtostr(num, sizeof(num), f->rate);
+		g_string_append_printf(s, "rate = %s\n", num);
+		break;
+	}
+	case AU_FAULT_SKEW:
+		if (f->skew)
+			put_duration(s, "skew", f->skew);
+		if (f->drift_ppm || !f->skew)
+			g_string_append_printf(s, "drift = %" G_GINT64_FORMAT "ppm\n", f->drift_ppm);
+		break;
+	case AU_FAULT_DISK:
+		g_string_append_printf(s, "kind = %s\n",
+				       f->disk_kind == AU_DISK_READ_ERROR ? "read_error"
+				       : f->disk_kind == AU_DISK_CORRUPT  ? "corrupt"
+									  : "slow_sync");
+		if (f->disk_kind == AU_DISK_SLOW_SYNC)
+			put_duration(s, "extra", f->slow_extra);
+		break;
+	default:
+		break;
+	}
+	if (f->until >= 0)
+		put_duration(s, "until", f->until);
+	return g_string_free(s, FALSE);
+}
+
+char *au_chaos_render(const struct au_scenario *sc, const struct au_chaos_plan *plan,
+		      const char *header)
+{
+	struct au_ini *ini = au_ini_parse(sc->text);
+	char seed[32];
+	g_snprintf(seed, sizeof(seed), "%" G_GUINT64_FORMAT, plan->seed);
+	au_ini_set(ini, "run", "seed", seed);
+	au_ini_comment_group(ini, "chaos", "[chaos] bounds the generator; the plan it made is spelled "
+					   "out below, so the group is off here:");
+	if (plan->drop_liveness) {
+		au_ini_set(ini, "check", "liveness", "");
+		au_ini_append(ini, "# (unrestricted chaos: no quiet period, so liveness checks are off)");
+	}
+	if (plan->n_faults) {
+		g_autofree char *kinds = au_chaos_kind_list(plan->enabled);
+		g_autofree char *line = g_strdup_printf(
+			"# ---- chaos plan of seed %" G_GUINT64_FORMAT ": %u faults (kinds on for this "
+			"seed: %s)", plan->seed, plan->n_faults, kinds);
+		au_ini_append(ini, "");
+		au_ini_append(ini, line);
+	}
+	for (uint32_t i = 0; i < plan->n_faults; i++) {
+		const struct au_fault *f = &plan->faults[i];
+		g_autofree char *name = g_strdup(f->name);
+		g_autofree char *group = g_strdup_printf("fault.%s", name);
+		/* A name the scenario already uses gets a suffix. */
+		while (au_ini_has_group(ini, group)) {
+			char *longer = g_strconcat(name, "-x", NULL);
+			g_free(name);
+			name = longer;
+			g_free(group);
+			group = g_strdup_printf("fault.%s", name);
+		}
+		g_autofree char *text = au_chaos_fault_text(name, f);
+		if (i > 0)
+			au_ini_append(ini, "");
+		au_ini_append(ini, text);
+	}
+	if (header)
+		au_ini_prepend_comment(ini, header);
+	char *out = au_ini_to_text(ini);
+	au_ini_free(ini);
+	return out;
+}

@@ -1,0 +1,586 @@
+/* test_chaos.c — seeded chaos: the plan generator is a pure function of
+ * (scenario, seed) and stays within the [chaos] bounds, plans written as
+ * [fault.*] groups load back unchanged, sweeps give the same results for
+ * any --jobs and any --shard split, a reproducer replays its failure with
+ * the same trace hash (at -O2 and -O0), shrinking keeps the failure, the
+ * determinism re-run names the first divergent record, bad arguments exit
+ * 2, and the bounded CI sweep over the standard scenarios passes. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../sim/chaos.h"
+#include "../sim/sim.h"
+#include "tests.h"
+
+static struct au_scenario *load_text(const char *text)
+{
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load_text("<test>", text, &err);
+	ck_assert_msg(sc, "%s", err);
+	return sc;
+}
+
+static struct au_scenario *load_file(const char *path)
+{
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load(path, &err);
+	ck_assert_msg(sc, "%s", err);
+	return sc;
+}
+
+static char *render(const struct au_scenario *sc, uint64_t seed)
+{
+	struct au_chaos_plan *p = au_chaos_plan_new(sc, seed);
+	char *t = au_chaos_render(sc, p, NULL);
+	au_chaos_plan_free(p);
+	return t;
+}
+
+/* A scenario whose liveness bound (a commit within 30 ms of the last fault)
+ * many seeds cannot meet: sweeps over it have failures to report, replay
+ * and shrink, with the real code. */
+static const char *const impossible_liveness =
+	"[run]\nname = impossible-liveness\nduration = 4s\n"
+	"[cluster]\nnodes = 3\nservices = raft,kv\n"
+	"[workload]\nkv_clients = 1\nkv_rate = 20/s\n"
+	"[chaos]\nmax_faults = 4\nstart = 500ms\nquiet_period = 1s\nfault_duration = 50ms..1s\n"
+	"[check]\ninvariants = raft_safety, linearizable_kv\nliveness = leader_within:30ms\n";
+
+static char *tmp_dir(void)
+{
+	char *d = g_dir_make_tmp("aureon-chaos-XXXXXX", NULL);
+	ck_assert(d);
+	return d;
+}
+
+static char *write_tmp(const char *dir, const char *name, const char *text)
+{
+	char *p = g_build_filename(dir, name, NULL);
+	ck_assert(g_file_set_contents(p, text, -1, NULL));
+	return p;
+}
+
+static void rm_rf(const char *dir)
+{
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static int sim_cmd(const char *args, char **out)
+{
+	g_autofree char *cmd = g_strdup_printf("%s/aureon-sim %s", au_test_bin(), args);
+	return au_test_run(cmd, out);
+}
+
+/* ---- the generator ------------------------------------------------------- */
+
+START_TEST(plan_is_a_function_of_the_seed)
+{
+	struct au_scenario *sc = load_file("scenarios/chaos-raft.ini");
+	g_autofree char *a = render(sc, 7), *b = render(sc, 7), *c = render(sc, 8);
+	ck_assert_str_eq(a, b);
+	ck_assert_str_ne(a, c);
+	/* Different seeds make different plans, not just different seed lines. */
+	int distinct = 0;
+	struct au_chaos_plan *prev = au_chaos_plan_new(sc, 100);
+	for (uint64_t s = 101; s < 120; s++) {
+		struct au_chaos_plan *p = au_chaos_plan_new(sc, s);
+		distinct += p->n_faults != prev->n_faults || p->enabled != prev->enabled ||
+			    (p->n_faults && prev->n_faults && p->faults[0].at != prev->faults[0].at);
+		au_chaos_plan_free(prev);
+		prev = p;
+	}
+	au_chaos_plan_free(prev);
+	ck_assert_int_ge(distinct, 17);
+	au_scenario_free(sc);
+}
+END_TEST
+
+/* Every plan loads (no contradictory schedule), stays inside the bounds,
+ * and reads back as exactly the faults generated. */
+START_TEST(plans_stay_in_bounds_and_round_trip)
+{
+	const char *paths[] = {"scenarios/chaos-raft.ini", "scenarios/raft-storm.ini",
+			       "scenarios/ping.ini"};
+	for (size_t p = 0; p < G_N_ELEMENTS(paths); p++) {
+		struct au_scenario *sc = load_file(paths[p]);
+		const struct au_chaos_config *c = &sc->chaos;
+		uint32_t seen_kinds = 0;
+		for (uint64_t seed = 1; seed <= 200; seed++) {
+			struct au_chaos_plan *plan = au_chaos_plan_new(sc, seed);
+			ck_assert_msg(plan->n_faults <= c->max_faults, "%s seed %llu: %u faults", paths[p],
+				      (unsigned long long)seed, plan->n_faults);
+			ck_assert((plan->enabled & ~c->kinds) == 0);
+			ck_assert(plan->enabled != 0);
+			g_autofree char *text = au_chaos_render(sc, plan, "a header\nof two lines");
+			char *err = NULL;
+			struct au_scenario *run = au_scenario_load_text(paths[p], text, &err);
+			ck_assert_msg(run, "%s seed %llu: %s\n%s", paths[p], (unsigned long long)seed, err, text);
+			ck_assert_uint_eq(run->n_faults, sc->n_faults + plan->n_faults);
+			ck_assert_uint_eq(run->seed, seed);
+			ck_assert(strstr(text, "# a header\n# of two lines\n") == text);
+			uint32_t matched = 0;
+			for (uint32_t i = 0; i < run->n_faults; i++) {
+				const struct au_fault *f = &run->faults[i];
+				int k = au_chaos_fault_kind(f->name);
+				if (k < 0)
+					continue;
+				seen_kinds |= 1u << k;
+				ck_assert(plan->enabled & (1u << k) || k == AU_CK_ADD_VOTER);
+				/* within [start, duration - quiet_period] */
+				au_time end = f->until >= 0 ? f->until : f->at;
+				if (f->action == AU_FAULT_CRASH)
+					end = f->at + f->restart_after;
+				ck_assert_msg(f->at >= c->start && end <= sc->duration - c->quiet_period,
+					      "%s seed %llu: %s from %lld to %lld", paths[p],
+					      (unsigned long long)seed, f->name, (long long)f->at, (long long)end);
+				/* the same fault as generated */
+				for (uint32_t j = 0; j < plan->n_faults; j++) {
+					const struct au_fault *g = &plan->faults[j];
+					if (strcmp(g->name, f->name) != 0)
+						continue;
+					ck_assert_int_eq(g->action, f->action);
+					ck_assert_int_eq(g->at, f->at);
+					ck_assert_int_eq(g->until, f->until);
+					ck_assert_int_eq(g->target.kind, f->target.kind);
+					ck_assert_uint_eq(g->target.node, f->target.node);
+					ck_assert_int_eq(g->has_link, f->has_link);
+					ck_assert(g->rate == f->rate);
+					ck_assert_int_eq(g->skew, f->skew);
+					ck_assert_int_eq(g->drift_ppm, f->drift_ppm);
+					ck_assert_int_eq(g->restart_after, f->restart_after);
+					ck_assert_int_eq(g->extra, f->extra);
+					ck_assert_uint_eq(g->n_members, f->n_members);
+					matched++;
+				}
+			}
+			ck_assert_uint_eq(matched, plan->n_faults);
+			au_scenario_free(run);
+			au_chaos_plan_free(plan);
+		}
+		/* Over 200 seeds every allowed kind turns up. */
+		ck_assert_msg((seen_kinds & c->kinds) == c->kinds, "%s: kinds never generated: %x",
+			      paths[p], c->kinds & ~seen_kinds);
+		au_scenario_free(sc);
+	}
+}
+END_TEST
+
+START_TEST(unrestricted_plans_load)
+{
+	struct au_scenario *sc = load_file("scenarios/chaos-raft.ini");
+	sc->chaos.mode = AU_CHAOS_UNRESTRICTED;
+	uint32_t most = 0;
+	for (uint64_t seed = 1; seed <= 100; seed++) {
+		g_autofree char *text = render(sc, seed);
+		char *err = NULL;
+		struct au_scenario *run = au_scenario_load_text("<unrestricted>", text, &err);
+		ck_assert_msg(run, "seed %llu: %s", (unsigned long long)seed, err);
+		ck_assert(!run->liveness[0]); /* no quiet period: no liveness checks */
+		if (run->n_faults > most)
+			most = run->n_faults;
+		au_scenario_free(run);
+	}
+	ck_assert_uint_gt(most, 12); /* beyond the swarm bound of the file */
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(chaos_group_is_strict)
+{
+	static const struct {
+		const char *chaos, *needle;
+	} bad[] = {
+		{"bogus = 1\n", "[chaos] bogus: unknown key"},
+		{"kinds = crash, meteor\n", "unknown fault kind 'meteor'"},
+		{"kinds = transfer_leader\n", "does not run (raft)"},
+		{"max_faults = 0\n", "[chaos] max_faults"},
+		{"mode = gentle\n", "[chaos] mode"},
+		{"quiet_period = 10s\n", "leaves no time for faults"},
+		{"fault_duration = 2s..1s\n", "[chaos] fault_duration"},
+		{"max_rate = 1.5\n", "[chaos] max_rate"},
+		{"start = soon\n", "[chaos] start"},
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree char *text = g_strdup_printf(
+			"[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = ping\n[chaos]\n%s", bad[i].chaos);
+		char *err = NULL;
+		struct au_scenario *sc = au_scenario_load_text("x.ini", text, &err);
+		ck_assert_msg(!sc && err && strstr(err, bad[i].needle), "%s: got %s", bad[i].chaos,
+			      err ? err : "(loaded)");
+		g_free(err);
+	}
+	/* A quiet period shorter than the liveness window is refused. */
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load_text(
+		"x.ini",
+		"[run]\nduration = 30s\n[cluster]\nnodes = 3\nservices = raft\n"
+		"[chaos]\nquiet_period = 2s\n[check]\nliveness = leader_within:5s\n", &err);
+	ck_assert_msg(!sc && strstr(err, "shorter than the liveness window"), "%s", err ? err : "");
+	g_free(err);
+	/* Defaults: every supported kind but the two outside Raft's storage
+	 * model; without raft, no raft admin kinds. */
+	sc = load_text("[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = ping\n");
+	ck_assert(!(sc->chaos.kinds & (1u << AU_CK_TRANSFER_LEADER)));
+	ck_assert(!(sc->chaos.kinds & (1u << AU_CK_READ_ERROR)));
+	ck_assert(sc->chaos.kinds & (1u << AU_CK_CRASH));
+	au_scenario_free(sc);
+	sc = load_text("[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft\n[chaos]\nkinds = all\n");
+	ck_assert_uint_eq(sc->chaos.kinds, au_chaos_supported_kinds(sc));
+	au_scenario_free(sc);
+}
+END_TEST
+
+/* The line editor keeps everything it does not touch. */
+START_TEST(ini_edits_leave_the_rest_verbatim)
+{
+	const char *text = "# top\n[run]\nname = x   # inline\nduration = 1s\n\n# about b\n[b]\nk=v\n";
+	struct au_ini *ini = au_ini_parse(text);
+	g_autofree char *same = au_ini_to_text(ini);
+	ck_assert_str_eq(same, text);
+	g_autofree char *name = au_ini_get(ini, "run", "name");
+	ck_assert_str_eq(name, "x");
+	au_ini_set(ini, "run", "seed", "5");
+	au_ini_set(ini, "run", "duration", "2s");
+	au_ini_remove_group(ini, "b");
+	au_ini_set(ini, "c", "z", "1");
+	g_autofree char *out = au_ini_to_text(ini);
+	ck_assert_str_eq(out, "# top\n[run]\nname = x   # inline\nduration = 2s\nseed = 5\n\n[c]\nz = 1\n");
+	au_ini_free(ini);
+}
+END_TEST
+
+/* ---- sweeps through the CLI ------------------------------------------------ */
+
+/* The part of a --json summary that must not depend on --jobs: everything
+ * from failures_per_check on, with the output directory normalised. */
+static char *stable_part(const char *json, const char *dir)
+{
+	const char *p = strstr(json, "\"failures_per_check\"");
+	ck_assert_msg(p, "%s", json);
+	g_auto(GStrv) parts = g_strsplit(p, dir, -1);
+	return g_strjoinv("DIR", parts);
+}
+
+START_TEST(results_do_not_depend_on_jobs_or_shards)
+{
+	g_autofree char *d = tmp_dir();
+	g_autofree char *sc = write_tmp(d, "live.ini", impossible_liveness);
+	char *out1 = NULL, *out2 = NULL, *s1 = NULL, *s2 = NULL;
+	g_autofree char *a1 = g_strdup_printf("chaos %s --seeds 1-40 --jobs 1 --no-shrink --json --out %s/j1", sc, d);
+	g_autofree char *a2 = g_strdup_printf("chaos %s --seeds 1-40 --jobs 2 --no-shrink --json --out %s/j2", sc, d);
+	ck_assert_int_eq(sim_cmd(a1, &out1), 1);
+	ck_assert_int_eq(sim_cmd(a2, &out2), 1);
+	g_autofree char *dir1 = g_strdup_printf("%s/j1", d), *dir2 = g_strdup_printf("%s/j2", d);
+	g_autofree char *p1 = stable_part(out1, dir1), *p2 = stable_part(out2, dir2);
+	ck_assert_str_eq(p1, p2);
+	/* Not vacuous: some seeds failed, some passed. */
+	ck_assert(strstr(out1, "\"failed\": 0,") == NULL);
+	ck_assert(strstr(out1, "\"failed\": 40,") == NULL);
+	/* Reproducer files are identical too. */
+	GDir *gd = g_dir_open(dir1, 0, NULL);
+	const char *name;
+	int files = 0;
+	while ((name = g_dir_read_name(gd))) {
+		g_autofree char *f1 = g_build_filename(dir1, name, NULL), *f2 = g_build_filename(dir2, name, NULL);
+		g_autofree char *c1 = NULL, *c2 = NULL;
+		ck_assert(g_file_get_contents(f1, &c1, NULL, NULL));
+		ck_assert_msg(g_file_get_contents(f2, &c2, NULL, NULL), "%s missing with --jobs 2", name);
+		ck_assert_str_eq(c1, c2);
+		files++;
+	}
+	g_dir_close(gd);
+	ck_assert_int_gt(files, 0);
+	/* Shards 1/2 and 2/2 fail exactly the seeds the whole sweep fails. */
+	g_autofree char *sh1 = g_strdup_printf("chaos %s --seeds 1-40 --shard 1/2 --no-shrink --json --out %s/s", sc, d);
+	g_autofree char *sh2 = g_strdup_printf("chaos %s --seeds 1-40 --shard 2/2 --no-shrink --json --out %s/s", sc, d);
+	sim_cmd(sh1, &s1);
+	sim_cmd(sh2, &s2);
+	for (int seed = 1; seed <= 40; seed++) {
+		g_autofree char *key = g_strdup_printf("{\"seed\": %d,", seed);
+		bool whole = strstr(out1, key) != NULL;
+		bool in1 = strstr(s1, key) != NULL, in2 = strstr(s2, key) != NULL;
+		ck_assert_msg(whole == (in1 || in2) && !(in1 && in2), "seed %d", seed);
+		ck_assert(!in1 || seed % 2 == 1);
+		ck_assert(!in2 || seed % 2 == 0);
+	}
+	ck_assert(strstr(s1, "\"seeds_run\": 20,"));
+	g_free(out1);
+	g_free(out2);
+	g_free(s1);
+	g_free(s2);
+	rm_rf(d);
+}
+END_TEST
+
+static char *json_field(const char *json, const char *key)
+{
+	g_autofree char *k = g_strdup_printf("\"%s\": ", key);
+	const char *p = strstr(json, k);
+	if (!p)
+		return NULL;
+	p += strlen(k);
+	size_t n = *p == '"' ? strcspn(p + 1, "\"") + 2 : strcspn(p, ",}");
+	return g_strndup(p, n);
+}
+
+/* A failing seed's reproducer fails the same check at the same simulated
+ * time with the same trace hash, with no generator involved — at -O2 and at
+ * -O0 — and its shrunk version fails the same check too. */
+START_TEST(reproducer_replays_and_shrinks)
+{
+	g_autofree char *d = tmp_dir();
+	g_autofree char *sc = write_tmp(d, "live.ini", impossible_liveness);
+	char *out = NULL;
+	/* The first failing seed of 1-20 is replayed and shrunk. */
+	g_autofree char *args = g_strdup_printf("chaos %s --seeds 1-20 --jobs 2 --json --out %s "
+						"--shrink 1 --shrink-time 20", sc, d);
+	ck_assert_int_eq(sim_cmd(args, &out), 1);
+	g_autofree char *fs = strstr(out, "\"failing_seeds\": [{") ? g_strdup(strstr(out, "\"failing_seeds\": [{")) : NULL;
+	ck_assert_msg(fs, "%s", out);
+	g_autofree char *seed = json_field(fs, "seed");
+	g_autofree char *check = json_field(fs, "check"), *t = json_field(fs, "t_ns");
+	g_autofree char *hash = json_field(fs, "trace_hash");
+	ck_assert_str_eq(check, "\"leader_within\"");
+	const char *bins[] = {au_test_bin(), getenv("AU_BIN_O0")};
+	for (size_t b = 0; b < 2; b++) {
+		if (!bins[b] || !*bins[b])
+			continue;
+		g_autofree char *cmd = g_strdup_printf("%s/aureon-sim run %s/repro-%s.ini --json", bins[b], d, seed);
+		char *rout = NULL;
+		ck_assert_int_eq(au_test_run(cmd, &rout), 1);
+		g_autofree char *rcheck = json_field(rout, "check"), *rt = json_field(rout, "t_ns");
+		g_autofree char *rhash = json_field(rout, "trace_hash");
+		ck_assert_str_eq(rcheck, check);
+		ck_assert_str_eq(rt, t);
+		ck_assert_str_eq(rhash, hash);
+		g_free(rout);
+	}
+	/* The reproducer has no [chaos] group left, only explicit faults. */
+	g_autofree char *repro = NULL;
+	g_autofree char *rp = g_strdup_printf("%s/repro-%s.ini", d, seed);
+	ck_assert(g_file_get_contents(rp, &repro, NULL, NULL));
+	ck_assert(strstr(repro, "\n# [chaos]\n"));
+	ck_assert(strstr(repro, "[fault.chaos-01-"));
+	g_autofree char *seed_line = g_strdup_printf("\nseed = %s\n", seed);
+	ck_assert(strstr(repro, seed_line));
+	/* The shrunk one: smaller, same check, and its header's hash replays. */
+	ck_assert_msg(strstr(fs, "\"shrunk\": {\"file\""), "%s", out);
+	g_autofree char *shrunk = g_strdup(strstr(fs, "\"shrunk\""));
+	g_autofree char *fb = json_field(shrunk, "faults_before"), *fa = json_field(shrunk, "faults_after");
+	g_autofree char *shash = json_field(shrunk, "trace_hash");
+	ck_assert_int_le(atoi(fa), atoi(fb));
+	char *mout = NULL;
+	g_autofree char *mcmd = g_strdup_printf("run %s/repro-%s.min.ini --json", d, seed);
+	ck_assert_int_eq(sim_cmd(mcmd, &mout), 1);
+	g_autofree char *mcheck = json_field(mout, "check"), *mhash = json_field(mout, "trace_hash");
+	ck_assert_str_eq(mcheck, check);
+	ck_assert_str_eq(mhash, shash);
+	g_free(mout);
+	g_free(out);
+	rm_rf(d);
+}
+END_TEST
+
+/* aureon-sim shrink on a file that fails; and on one that passes. */
+START_TEST(shrink_command)
+{
+	g_autofree char *d = tmp_dir();
+	/* Every fault spelled out, the impossible window still fails. */
+	g_autofree char *text = g_strdup_printf(
+		"%s[fault.a]\nat = 1s\naction = crash\ntarget = n1\nrestart_after = 300ms\n"
+		"[fault.b]\nat = 1500ms\naction = partition\ngroups = n1 | n2,n3\nuntil = 2s\n"
+		"[fault.c]\nat = 2100ms\naction = loss\ntarget = n2\nrate = 0.5\nuntil = 2400ms\n",
+		impossible_liveness);
+	g_autofree char *f = write_tmp(d, "fails.ini", text);
+	char *out = NULL;
+	g_autofree char *args = g_strdup_printf("shrink %s --time 20", f);
+	ck_assert_int_eq(sim_cmd(args, &out), 0);
+	ck_assert_msg(strstr(out, "fails leader_within"), "%s", out);
+	g_free(out);
+	g_autofree char *m = g_strdup_printf("run %s/fails.min.ini --json", d);
+	ck_assert_int_eq(sim_cmd(m, &out), 1);
+	ck_assert(strstr(out, "\"check\": \"leader_within\""));
+	g_free(out);
+	g_autofree char *ok = g_strdup_printf("shrink scenarios/raft-basic.ini --out %s/x.ini", d);
+	ck_assert_int_eq(sim_cmd(ok, &out), 1);
+	ck_assert(strstr(out, "nothing to shrink"));
+	g_free(out);
+	rm_rf(d);
+}
+END_TEST
+
+/* The determinism re-run: with the self-test switch the re-runs get an
+ * extra fault, so hashes differ and the report names the first divergent
+ * record (the extra heal). */
+START_TEST(determinism_check_names_the_divergence)
+{
+	g_autofree char *d = tmp_dir();
+	char *out = NULL;
+	g_autofree char *ok = g_strdup_printf("chaos scenarios/chaos-raft.ini --seeds 1-6 --jobs 2 "
+					      "--check-determinism=50 --out %s", d);
+	ck_assert_int_eq(sim_cmd(ok, &out), 0);
+	ck_assert_msg(strstr(out, "every trace hash identical"), "%s", out);
+	g_free(out);
+	g_autofree char *bad = g_strdup_printf("AU_CHAOS_TEST_NONDET=1 %s/aureon-sim chaos "
+					       "scenarios/chaos-raft.ini --seeds 1-6 --jobs 2 "
+					       "--check-determinism=50 --out %s", au_test_bin(), d);
+	ck_assert_int_eq(au_test_run(bad, &out), 1);
+	ck_assert_msg(strstr(out, "gave a different trace hash") && strstr(out, "first divergent record") &&
+		      strstr(out, "HEAL"), "%s", out);
+	g_free(out);
+	rm_rf(d);
+}
+END_TEST
+
+START_TEST(bad_arguments_exit_2)
+{
+	static const struct {
+		const char *args, *needle;
+	} bad[] = {
+		{"chaos", "needs a scenario"},
+		{"chaos scenarios/chaos-raft.ini", "needs --seeds"},
+		{"chaos scenarios/chaos-raft.ini --seeds 0-5", "seeds start at 1"},
+		{"chaos scenarios/chaos-raft.ini --seeds 9-3", "A <= B"},
+		{"chaos scenarios/chaos-raft.ini --seeds x", "whole numbers"},
+		{"chaos scenarios/chaos-raft.ini --seeds 1-99999999", "10,000,000"},
+		{"chaos scenarios/chaos-raft.ini --seeds 1-5 --jobs 0", "--jobs"},
+		{"chaos scenarios/chaos-raft.ini --seeds 1-5 --shard 3/2", "--shard"},
+		{"chaos scenarios/chaos-raft.ini --seeds 1-5 --shard 1", "--shard"},
+		{"chaos scenarios/chaos-raft.ini --seeds 1 --shard 2/2", "leaves no seeds"},
+		{"chaos scenarios/chaos-raft.ini --seeds 1-5 --check-determinism=0", "percentage"},
+		{"chaos scenarios/chaos-raft.ini --seeds 1-5 --timeout -1", "--timeout"},
+		{"chaos scenarios/chaos-raft.ini --seeds 1-5 --frobnicate", "unknown option --frobnicate"},
+		{"chaos /nonexistent.ini --seeds 1-5", "/nonexistent.ini"},
+		{"chaos scenarios/raft-basic.ini --seeds 1-5 --out /proc/nope", "--out /proc/nope"},
+		{"shrink", "needs a scenario file"},
+		{"shrink scenarios/raft-basic.ini --time 0", "--time"},
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree char *args = g_strdup_printf("%s 2>&1", bad[i].args);
+		char *out = NULL;
+		ck_assert_int_eq(sim_cmd(args, &out), 2);
+		ck_assert_msg(strstr(out, bad[i].needle), "%s: %s", bad[i].args, out);
+		g_free(out);
+	}
+	char *out = NULL;
+	ck_assert_int_eq(sim_cmd("chaos --help", &out), 0);
+	ck_assert(strstr(out, "--check-determinism"));
+	g_free(out);
+}
+END_TEST
+
+/* JUnit XML: one test case per seed, a failure element per failing seed. */
+START_TEST(junit_report)
+{
+	g_autofree char *d = tmp_dir();
+	g_autofree char *sc = write_tmp(d, "live.ini", impossible_liveness);
+	g_autofree char *args = g_strdup_printf("chaos %s --seeds 1-10 --no-shrink --quiet --out %s "
+						"--junit %s/junit.xml", sc, d, d);
+	char *out = NULL;
+	ck_assert_int_eq(sim_cmd(args, &out), 1);
+	g_free(out);
+	g_autofree char *xml = NULL;
+	g_autofree char *jp = g_strdup_printf("%s/junit.xml", d);
+	ck_assert(g_file_get_contents(jp, &xml, NULL, NULL));
+	ck_assert(strstr(xml, "tests=\"10\""));
+	int cases = 0, failures = 0;
+	for (const char *p = xml; (p = strstr(p, "<testcase ")); p++)
+		cases++;
+	for (const char *p = xml; (p = strstr(p, "<failure ")); p++)
+		failures++;
+	ck_assert_int_eq(cases, 10);
+	ck_assert_int_gt(failures, 0);
+	g_autofree char *attr = g_strdup_printf("failures=\"%d\"", failures);
+	ck_assert(strstr(xml, attr));
+	rm_rf(d);
+}
+END_TEST
+
+/* Every reproducer in scenarios/regressions/ passes with today's code. */
+START_TEST(regressions_pass)
+{
+	GDir *gd = g_dir_open("scenarios/regressions", 0, NULL);
+	ck_assert(gd);
+	const char *name;
+	int n = 0;
+	while ((name = g_dir_read_name(gd))) {
+		if (!g_str_has_suffix(name, ".ini"))
+			continue;
+		g_autofree char *path = g_build_filename("scenarios/regressions", name, NULL);
+		struct au_scenario *sc = load_file(path);
+		struct au_sim *sim = au_sim_new(sc, sc->seed ? sc->seed : 1);
+		int rc = au_sim_run(sim, sc->duration);
+		if (rc == 0)
+			rc = au_sim_finish(sim);
+		const struct au_violation *v = au_sim_violation(sim);
+		ck_assert_msg(rc == 0, "%s: %s: %s", path, v ? v->check : "?", v ? v->detail : "");
+		au_sim_free(sim);
+		au_scenario_free(sc);
+		n++;
+	}
+	g_dir_close(gd);
+	ck_assert_int_ge(n, 2);
+}
+END_TEST
+
+/* The bounded CI sweep: the standard scenarios under generated faults,
+ * with a determinism sample.  Every check must hold. */
+START_TEST(ci_sweep)
+{
+	static const struct {
+		const char *path, *seeds;
+	} sweeps[] = {
+		{"scenarios/chaos-raft.ini", "1-200"},
+		{"scenarios/raft-storm.ini", "1-50"},
+		{"scenarios/ping.ini", "1-50"},
+	};
+	g_autofree char *d = tmp_dir();
+	for (size_t i = 0; i < G_N_ELEMENTS(sweeps); i++) {
+		g_autofree char *args = g_strdup_printf("chaos %s --seeds %s --jobs 2 --check-determinism "
+							"--shrink 1 --shrink-time 30 --out %s --quiet 2>&1",
+							sweeps[i].path, sweeps[i].seeds, d);
+		char *out = NULL;
+		int rc = sim_cmd(args, &out);
+		ck_assert_msg(rc == 0, "%s --seeds %s (exit %d):\n%s", sweeps[i].path, sweeps[i].seeds, rc, out);
+		ck_assert(strstr(out, "every trace hash identical"));
+		/* not vacuous: crashes were applied */
+		const char *line = strstr(out, "\n  crash ");
+		ck_assert_msg(line, "%s", out);
+		g_autofree char *l = g_strndup(line + 1, strcspn(line + 1, "\n"));
+		ck_assert_msg(!strstr(l, "never"), "%s", l);
+		g_free(out);
+	}
+	rm_rf(d);
+}
+END_TEST
+
+Suite *chaos_suite(void)
+{
+	Suite *s = suite_create("chaos");
+	TCase *gen = tcase_create("generator");
+	tcase_set_timeout(gen, 60);
+	tcase_add_test(gen, plan_is_a_function_of_the_seed);
+	tcase_add_test(gen, plans_stay_in_bounds_and_round_trip);
+	tcase_add_test(gen, unrestricted_plans_load);
+	tcase_add_test(gen, chaos_group_is_strict);
+	tcase_add_test(gen, ini_edits_leave_the_rest_verbatim);
+	suite_add_tcase(s, gen);
+	TCase *cli = tcase_create("sweeps");
+	tcase_set_timeout(cli, 240);
+	tcase_add_test(cli, results_do_not_depend_on_jobs_or_shards);
+	tcase_add_test(cli, reproducer_replays_and_shrinks);
+	tcase_add_test(cli, shrink_command);
+	tcase_add_test(cli, determinism_check_names_the_divergence);
+	tcase_add_test(cli, bad_arguments_exit_2);
+	tcase_add_test(cli, junit_report);
+	tcase_add_test(cli, regressions_pass);
+	suite_add_tcase(s, cli);
+	TCase *ci = tcase_create("ci-sweep");
+	tcase_set_timeout(ci, 300);
+	tcase_add_test(ci, ci_sweep);
+	suite_add_tcase(s, ci);
+	return s;
+}
