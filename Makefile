@@ -29,7 +29,7 @@ SIM_SRC  += $(SIM_EXEC_SRC)
 TEST_SRC  = $(wildcard tests/test_*.c)
 # shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
 # share; the cluster loader reuses sim/scenario.c through libaureon-sim.a.
-SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c
+SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/execctl.c
 SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0
 SHIM_CFLAGS := $(shell pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
 SHIM_LIBS   := $(shell pkg-config --libs $(SHIM_PKGS) 2>/dev/null)
@@ -181,7 +181,7 @@ install: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 	install -m 755 $(BUILD)/aureon-sim $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(BUILD)/aureon-node $(BUILD)/aureon-ctl $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/share/aureon/examples
-	install -m 644 shim/examples/local-3.ini shim/examples/aureon-node@.service $(DESTDIR)$(PREFIX)/share/aureon/examples/
+	install -m 644 shim/examples/local-3.ini shim/examples/pagerank-job.ini shim/examples/aureon-node@.service $(DESTDIR)$(PREFIX)/share/aureon/examples/
 	install -m 644 scenarios/*.ini $(DESTDIR)$(PREFIX)/share/aureon/scenarios/
 
 clean:
