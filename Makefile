@@ -29,7 +29,7 @@ SIM_SRC  += $(SIM_EXEC_SRC)
 TEST_SRC  = $(wildcard tests/test_*.c)
 # shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
 # share; the cluster loader reuses sim/scenario.c through libaureon-sim.a.
-SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c
+SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/execctl.c
 SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0
 SHIM_CFLAGS := $(shell pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
 SHIM_LIBS   := $(shell pkg-config --libs $(SHIM_PKGS) 2>/dev/null)
@@ -50,7 +50,7 @@ all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 help:
 	@echo "make            build build/aureon-sim, build/aureon-node, build/aureon-ctl"
 	@echo "make deps       install missing Debian packages (apt-get; needs root)"
-	@echo "make run        build and run the default scenario (scenarios/ping.ini)"
+	@echo "make run        build and run the default scenario (scenarios/default.ini: the whole stack)"
 	@echo "make test       build and run the Check suites (fast; skips tests tagged slow)"
 	@echo "make test-all   every test, slow ones included"
 	@echo "make asan       ASan+UBSan build in build-asan/ and its tests"
@@ -112,7 +112,7 @@ $(BUILD)/phold_min: bench/phold_min.c models/pcg32.c models/pcg32.h
 	$(CC) $(CFLAGS) -o $@ bench/phold_min.c models/pcg32.c -lm
 
 run: deps $(BUILD)/aureon-sim
-	$(BUILD)/aureon-sim run scenarios/ping.ini
+	$(BUILD)/aureon-sim run scenarios/default.ini
 
 # Tests run from the repo root; AU_BIN lets them find the binaries.
 # build-O0/aureon-sim lets the determinism test compare hashes across
@@ -181,7 +181,7 @@ install: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 	install -m 755 $(BUILD)/aureon-sim $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(BUILD)/aureon-node $(BUILD)/aureon-ctl $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/share/aureon/examples
-	install -m 644 shim/examples/local-3.ini shim/examples/aureon-node@.service $(DESTDIR)$(PREFIX)/share/aureon/examples/
+	install -m 644 shim/examples/local-3.ini shim/examples/pagerank-job.ini shim/examples/aureon-node@.service $(DESTDIR)$(PREFIX)/share/aureon/examples/
 	install -m 644 scenarios/*.ini $(DESTDIR)$(PREFIX)/share/aureon/scenarios/
 
 clean:

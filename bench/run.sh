@@ -82,3 +82,21 @@ wait
 e=$(date +%s.%N)
 printf '| 1,000 seeds of raft-flaky-network (30 simulated s each), 2 workers | %.1f s wall, %s failed | < 60 s |\n' \
   "$(awk -v a="$s" -v b="$e" 'BEGIN{print b-a}')" "$(( $(cat "$tmp/flaky.0") + $(cat "$tmp/flaky.1") ))"
+
+# SWIM (issue 5): the two scale runs under /usr/bin/time (CPU, wall, peak
+# RSS), then the validation bench in its quick form (the full one:
+# build/aureon-sim bench swim, several minutes; see bench/RESULTS.md).
+echo
+echo "| SWIM | value | target |"
+echo "|---|---|---|"
+for sc in swim-1000 swim-10k; do
+  /usr/bin/time -f '%U %S %e %M' -o "$tmp/$sc.time" $sim run "scenarios/$sc.ini" --json > "$tmp/$sc.json"
+  read -r user sys wall rss < "$tmp/$sc.time"
+  printf '| %s: 10 simulated minutes | %s s wall (%.0fx real time), %s s user + %s s sys, peak RSS %.0f MiB, %s events, result %s | %s |\n' \
+    "$sc" "$wall" "$(awk -v w="$wall" 'BEGIN{print 600/w}')" "$user" "$sys" \
+    "$(awk -v k="$rss" 'BEGIN{print k/1024}')" "$(field events < "$tmp/$sc.json")" \
+    "$(grep -o '"result": "[a-z]*"' "$tmp/$sc.json" | cut -d'"' -f4)" \
+    "$([ "$sc" = swim-10k ] && echo '< 120 s, < 4 GiB' || echo '>= 100x real time')"
+done
+echo
+$sim bench swim --quick

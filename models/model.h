@@ -19,7 +19,9 @@ enum au_config_type {
 	AU_CFG_BOOL,     /* bool stored as int */
 	AU_CFG_DURATION_RANGE, /* two int64 ns: 150ms..300ms */
 	AU_CFG_RATE,     /* uint32 events per second, written 50/s */
-	AU_CFG_WEIGHTS,  /* uint32 per name in `choices`: get:50,put:40,cas:10 */
+	AU_CFG_WEIGHTS,  /* uint32 per name in `choices`: get:50,put:40,cas:10; they must
+			    not all be 0 unless max = AU_CFG_WEIGHTS_NONE_OK, which also
+			    accepts "none" (every weight 0) */
 	AU_CFG_DIST,     /* struct au_dist (dist.h): lognormal(50ms,20ms), uniform(a,b), ... */
 	AU_CFG_CAPS,     /* uint32_t[AU_MAX_CAPS], a percentage per capability bit:
 			    gpu:10,ssd:50 ("none" = all zero); every name must be a
@@ -37,6 +39,9 @@ struct au_node_list {
 	uint32_t n;
 	au_node_id id[AU_NODE_LIST_MAX];
 };
+
+/* AU_CFG_WEIGHTS keys whose weights may all be 0 set `max` to this. */
+#define AU_CFG_WEIGHTS_NONE_OK 1u
 
 /* Capabilities a scenario may name in [cluster] (bits of a uint32). */
 #define AU_MAX_CAPS 32u

@@ -1044,7 +1044,12 @@ static void tally(struct au_raft *r)
 
 static void start_election(struct au_raft *r, bool transfer)
 {
-	if (!is_voter(r, r->env->self))
+	/* A server outside its latest configuration still stands while that
+	 * configuration is uncommitted (dissertation 4.2.2): it may be the one
+	 * that must commit it — e.g. when the leader that proposed removing
+	 * it crashed before its own copy was durable and now needs its vote.
+	 * Its own vote is not counted (tally counts voters only). */
+	if (!is_voter(r, r->env->self) && r->config_index <= r->commit)
 		return;
 	r->votes = UINT64_C(1) << r->env->self;
 	if (r->cfg->prevote && !transfer) {

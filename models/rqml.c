@@ -1371,8 +1371,8 @@ static const char *const kind_names[] = {"pagerank", "jacobi", "kmeans", NULL};
 
 /* [workload]: the jobs, and per kind the keys that apply to it. */
 static const struct au_config_key rqml_workload_keys[] = {
-	{"jobs", AU_CFG_WEIGHTS, offsetof(struct au_rqml_config, jobs), "pagerank:1", 0, 0,
-	 "pagerank, jacobi, kmeans", kind_names},
+	{"jobs", AU_CFG_WEIGHTS, offsetof(struct au_rqml_config, jobs), "pagerank:1", 0,
+	 AU_CFG_WEIGHTS_NONE_OK, "pagerank, jacobi, kmeans (or none: only submitted jobs)", kind_names},
 	{"job_seed", AU_CFG_UINT, offsetof(struct au_rqml_config, job_seed), "1", 0, UINT32_MAX,
 	 "seed of the jobs' generated inputs", NULL},
 	{"fanout", AU_CFG_STRING, offsetof(struct au_rqml_config, fanout), "", 0, 127,
@@ -1476,3 +1476,97 @@ const struct au_model au_rqml_model = {
 	.validate = rqml_validate,
 	.report = rqml_report,
 };
+
+/* ---- jobs submitted at run time (rqml.h) ---------------------------------------------- */
+
+static int submit_fail(char *err, size_t errlen, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static int submit_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -AU_EINVAL;
+}
+
+/* Bytes a replica needs for a job's generated input and round state, over-
+ * estimated from what au_kernel_build and the rounds allocate. */
+static uint64_t submit_mem(const struct au_kernel_params *p)
+{
+	uint64_t n = p->size;
+	switch (p->kind) {
+	case AU_KERNEL_PAGERANK:
+		return 64 * n + 16 * (uint64_t)p->edges;
+	case AU_KERNEL_JACOBI:
+		return 32 * n * n;
+	case AU_KERNEL_KMEANS:
+		return 16 * n * (p->dims + 1) + 64 * (uint64_t)p->k * (p->dims + 1);
+	default:
+		return 0;
+	}
+}
+
+int au_rqml_check_submit(const struct au_rqml_job_spec *spec, char *err, size_t errlen)
+{
+	const struct au_rqml_policy *p = &spec->policy;
+	if (spec->job < AU_RQML_SUBMIT_MIN || spec->job > AU_RQML_SUBMIT_MAX)
+		return submit_fail(err, errlen, "job = %llu: submitted jobs take ids %u..%u",
+				   (unsigned long long)spec->job, AU_RQML_SUBMIT_MIN, AU_RQML_SUBMIT_MAX);
+	if (p->max_rounds < 1 || p->max_rounds > AU_RQML_MAX_ROUNDS)
+		return submit_fail(err, errlen, "max_rounds = %u: need 1..%u", p->max_rounds,
+				   AU_RQML_MAX_ROUNDS);
+	if (!(p->tolerance >= 0.0) || !isfinite(p->tolerance))
+		return submit_fail(err, errlen, "tolerance: need a finite number >= 0");
+	if (p->kind > AU_RQML_POLICY_STALL ||
+	    (p->kind == AU_RQML_POLICY_STALL && (p->stall_rounds < 2 || p->stall_rounds > 10000)))
+		return submit_fail(err, errlen, "policy: threshold, or stall:K with K in 2..10000");
+	char why[200];
+	if (au_kernel_check(&spec->params, why, sizeof(why)) != 0)
+		return submit_fail(err, errlen, "%s", why);
+	uint32_t out = au_kernel_max_shard_out(&spec->params);
+	if (out > AU_RQML_DATA_MAX)
+		return submit_fail(err, errlen, "shards = %u: a shard's output would be %u doubles, more "
+				   "than one log entry holds (%u): use more shards",
+				   spec->params.shards, out, AU_RQML_DATA_MAX);
+	uint64_t mem = submit_mem(&spec->params);
+	if (mem > AU_RQML_SUBMIT_MEM_MAX)
+		return submit_fail(err, errlen, "size = %u: the job would need about %llu MiB on every "
+				   "node, more than %llu MiB", spec->params.size,
+				   (unsigned long long)(mem >> 20),
+				   (unsigned long long)(AU_RQML_SUBMIT_MEM_MAX >> 20));
+	return 0;
+}
+
+int au_rqml_submit(struct au_rqml *r, const struct au_rqml_job_spec *spec)
+{
+	struct rqml *q = (struct rqml *)r;
+	if (!is_leader(q) || au_rqml_check_submit(spec, NULL, 0) != 0)
+		return -AU_EINVAL;
+	if (job_get(q, spec->job))
+		return 0;
+	struct au_rqml_job_spec s = *spec;
+	s.parent = 0;
+	s.depth = AU_RQML_MAX_DEPTH;
+	propose_start(q, &s);
+	return 0;
+}
+
+bool au_rqml_job_info(const struct au_rqml *r, uint64_t job, struct au_rqml_job_info *out)
+{
+	const struct rqml *q = (const struct rqml *)r;
+	const struct rjob *j = job_get(q, job);
+	memset(out, 0, sizeof(*out));
+	if (!j)
+		return false;
+	out->spec = j->spec;
+	out->finished = j->state == NULL;
+	out->verdict = j->verdict;
+	out->rounds = j->round;
+	out->residual = j->round ? j->residuals[j->round - 1] : NAN;
+	if (out->finished)
+		memcpy(out->digest, j->digest, sizeof(out->digest));
+	return true;
+}

@@ -138,6 +138,49 @@ struct au_rqml_row {
 	uint8_t event;    /* enum au_rqml_row_event */
 };
 
+/* ---- jobs submitted while the cluster runs (aureon-ctl submit) ------------------
+ * Besides the jobs [workload] configures, an operator may start jobs at
+ * run time.  Their ids lie in AU_RQML_SUBMIT_MIN..AU_RQML_SUBMIT_MAX, above
+ * every id the configured jobs and their fan-out children can take, and
+ * they do not fan out (they are started at depth AU_RQML_MAX_DEPTH).  Once
+ * started they are ordinary jobs: supervised, checkpointed in the log,
+ * recorded in ONE. */
+#define AU_RQML_SUBMIT_MIN 1000000u
+#define AU_RQML_SUBMIT_MAX ((1u << 23) - 1)
+/* Every replica builds a started job's input and keeps it (finished jobs
+ * too): a submission may need at most this much memory per replica, by a
+ * generous estimate from its parameters, so that no operator's typo makes
+ * every node run out of memory applying the same log entry. */
+#define AU_RQML_SUBMIT_MEM_MAX (UINT64_C(256) << 20)
+
+/* The "rqml" service's state (what local_service("rqml") returns). */
+struct au_rqml;
+
+/* Whether `spec` may be submitted (job id range, kernel parameters, shard
+ * outputs that fit a log entry, memory, policy); 0, or -AU_EINVAL with "what: why"
+ * in err (err may be NULL).  Parent and depth are ignored.  Pure. */
+int au_rqml_check_submit(const struct au_rqml_job_spec *spec, char *err, size_t errlen);
+
+/* Leader only: propose starting job `spec` (its parent and depth are set
+ * to 0 and AU_RQML_MAX_DEPTH).  Idempotent by job id: a job the log already
+ * has is not started again, whatever the spec.  Returns 0 (proposed, or
+ * already there: watch au_rqml_job_info), or -AU_EINVAL (not the leader, or
+ * au_rqml_check_submit refuses it). */
+int au_rqml_submit(struct au_rqml *r, const struct au_rqml_job_spec *spec);
+
+/* A job as this replica has applied it. */
+struct au_rqml_job_info {
+	struct au_rqml_job_spec spec;
+	bool finished;       /* the policy ended it */
+	uint8_t verdict;     /* enum au_kernel_verdict: CONTINUE while it runs */
+	uint32_t rounds;     /* rounds aggregated */
+	double residual;     /* of the last round; NaN before the first */
+	uint8_t digest[32];  /* SHA-256 of the final state, once finished */
+};
+
+/* Fill *out for job `job`; false if this replica has no such job. */
+bool au_rqml_job_info(const struct au_rqml *r, uint64_t job, struct au_rqml_job_info *out);
+
 extern const struct au_model au_rqml_model;
 
 #endif

@@ -12,10 +12,15 @@
  *                its leadership mid-write (the same session sequence number
  *                makes the retry safe: Raft applies it at most once)
  *   status       the nodes' control service (ctlproto.h), asked of every node
+ *   drain/resume the control service of the leader (execctl.h), which
+ *   submit       proposes a node mark / enqueues tasks in the execution
+ *                layer's task queue and answers DONE once a ReadIndex round
+ *                confirmed the effect is committed
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <math.h>
 #include <gio/gio.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +29,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../models/kernels.h"
+#include "../models/rqml.h"
 #include "../models/wire.h"
 #include "cluster.h"
 #include "ctlproto.h"
@@ -52,23 +59,29 @@ static const char *const usage =
 	"  cas KEY EXPECTED NEW   set KEY to NEW if it holds EXPECTED\n"
 	"  status                 every node's view: role, term, leader, log indexes,\n"
 	"                         members; the cluster's leader\n"
-	"  submit JOB.ini         submit an RQML job        } not supported until the\n"
-	"  drain NODE             stop a node taking work   } execution layer lands\n"
-	"  resume NODE            let it take work again    }\n"
+	"  submit JOB.ini         start the RQML job JOB.ini describes (kind = pagerank,\n"
+	"                         jacobi or kmeans), or enqueue plain tasks (kind = tasks);\n"
+	"                         format: shim/README.md. Prints the job id\n"
+	"  drain NODE             NODE (n2) takes no new leases; what it runs finishes\n"
+	"  resume NODE            NODE takes leases again\n"
 	"  keygen FILE            write a new random 256-bit cluster key (hex, mode 0600)\n"
 	"\n"
 	"options:\n"
 	"  --config FILE   the cluster file the nodes run with (hosts, key)\n"
 	"  --timeout T     give up after T (a duration: 5s, 500ms; default 5s)\n"
 	"  --json          status: one JSON object on stdout\n"
+	"  --wait          submit: also wait until the job's record is in ONE (exit 1\n"
+	"                  unless it converged), or every task is done or dead (exit 1\n"
+	"                  if any is dead); mind --timeout\n"
 	"\n"
 	"The leader is found by itself: any node is asked first, and answers naming\n"
 	"the leader are followed.\n"
 	"\n"
-	"exit codes: 0 done; 1 the operation ran and failed (cas: value differs);\n"
-	"2 usage, configuration or I/O error; 3 unavailable: no leader answered within\n"
-	"the timeout (no quorum, nodes down or unreachable) or a write's outcome is\n"
-	"unknown.\n";
+	"exit codes: 0 done; 1 the operation ran and failed (cas: value differs; submit\n"
+	"--wait: the job did not converge or a task is dead; the job id exists with\n"
+	"another spec); 2 usage, configuration or I/O error; 3 unavailable: no leader\n"
+	"answered within the timeout (no quorum, nodes down or unreachable) or a\n"
+	"write's outcome is unknown.\n";
 
 static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
@@ -295,6 +308,498 @@ static int kv_op(struct ctl *t, uint8_t op, int64_t key, int64_t value, int64_t 
 	return EXIT_UNAVAILABLE;
 }
 
+
+/* ---- drain / resume / submit: requests the leader confirms -------------------------- */
+
+/* One request to the leader's control service, resent until it answers
+ * DONE.  `decode` checks that a reply is for this request and gives its
+ * answer and leader hint. */
+struct leader_call {
+	const uint8_t *req;
+	size_t req_len;
+	bool (*decode)(void *ctx, const uint8_t *p, size_t len, uint8_t *answer, au_node_id *hint);
+	void *ctx;
+	const char *what;    /* "drain n2": for messages */
+	const char *service; /* the service that serves it: "aureon", "rqml" */
+};
+
+static int leader_call(struct ctl *t, const struct leader_call *c, int64_t timeout_ns)
+{
+	const uint32_t nodes = t->c->nodes;
+	au_node_id target = 1 + (au_node_id)(os_random64() % nodes);
+	int64_t deadline = mono_ns() + timeout_ns;
+	bool proposed = false;
+	g_autofree bool *tried = g_new0(bool, nodes + 1);
+	char last_answer[160] = "";
+	int64_t backoff_ns = 20 * AU_NS_PER_MS;
+	while (mono_ns() < deadline) {
+		ctl_send(t, target, t->control_tag, c->req, c->req_len);
+		tried[target] = true;
+		int64_t attempt_end = mono_ns() + ATTEMPT_NS;
+		if (attempt_end > deadline)
+			attempt_end = deadline;
+		au_node_id next = 0;
+		for (;;) {
+			au_node_id from;
+			const uint8_t *p;
+			size_t len = ctl_recv(t, attempt_end, t->control_tag, &from, &p);
+			if (len == 0) {
+				g_snprintf(last_answer, sizeof(last_answer), "n%u did not answer", target);
+				next = target % nodes + 1;
+				break;
+			}
+			uint8_t answer;
+			au_node_id hint;
+			if (from != target || !c->decode(c->ctx, p, len, &answer, &hint))
+				continue;
+			if (answer == AU_CTL_DONE)
+				return EXIT_OK;
+			if (answer == AU_CTL_NO_SERVICE) {
+				fprintf(stderr, "aureon-ctl: %s: n%u runs no %s service; the cluster file "
+						"given here may not be the one the nodes run\n", c->what, from,
+					c->service);
+				return EXIT_USAGE;
+			}
+			if (answer == AU_CTL_REFUSED) {
+				fprintf(stderr, "aureon-ctl: %s: n%u refused the request\n", c->what, from);
+				return EXIT_USAGE;
+			}
+			if (answer == AU_CTL_CONFLICT) {
+				fprintf(stderr, "aureon-ctl: %s: the cluster already has a job with this id and "
+						"another specification (pick another job id)\n", c->what);
+				return EXIT_FAILED;
+			}
+			if (answer == AU_CTL_PENDING) {
+				/* The leader proposed it, or is confirming it: ask again soon. */
+				proposed = true;
+				g_snprintf(last_answer, sizeof(last_answer),
+					   "n%u (leader) had not confirmed it committed", from);
+				next = target;
+				g_usleep(50000);
+			} else if (hint && hint <= nodes && hint != from) {
+				g_snprintf(last_answer, sizeof(last_answer), "n%u named n%u as leader", from, hint);
+				next = hint;
+				backoff_ns = 20 * AU_NS_PER_MS;
+			} else {
+				g_snprintf(last_answer, sizeof(last_answer), "n%u knows no leader", from);
+				next = target % nodes + 1;
+				g_usleep((gulong)(backoff_ns / 1000));
+				if (backoff_ns < 200 * AU_NS_PER_MS)
+					backoff_ns *= 2;
+			}
+			break;
+		}
+		target = next;
+	}
+	g_autoptr(GString) list = g_string_new(NULL);
+	if (proposed)
+		fprintf(stderr, "aureon-ctl: %s: proposed, but not confirmed committed within the timeout "
+				"(it may still take effect; asking again is safe). Tried %s; last: %s\n",
+			c->what, node_list(list, tried, nodes), last_answer);
+	else
+		fprintf(stderr, "aureon-ctl: %s: no leader answered within the timeout: the cluster has no "
+				"quorum or its nodes are down or unreachable. Tried %s; last: %s\n",
+			c->what, node_list(list, tried, nodes), last_answer);
+	return EXIT_UNAVAILABLE;
+}
+
+static bool decode_admin(void *ctx, const uint8_t *p, size_t len, uint8_t *answer, au_node_id *hint)
+{
+	struct au_ctl_admin_resp *want = ctx, a;
+	if (!au_ctl_decode_admin_resp(p, len, &a) || a.nonce != want->nonce)
+		return false;
+	*want = a;
+	*answer = a.answer;
+	*hint = a.leader;
+	return true;
+}
+
+static int cmd_admin(struct ctl *t, uint8_t op, au_node_id node, int64_t timeout_ns)
+{
+	struct au_ctl_admin_req q = {os_random64(), op, node};
+	uint8_t req[64];
+	size_t rl = au_ctl_encode_admin_req(&q, req, sizeof(req));
+	struct au_ctl_admin_resp a = {.nonce = q.nonce};
+	g_autofree char *what = g_strdup_printf("%s n%u", op == AU_CTL_DRAIN ? "drain" : "resume", node);
+	struct leader_call c = {req, rl, decode_admin, &a, what, "aureon"};
+	int rc = leader_call(t, &c, timeout_ns);
+	if (rc != EXIT_OK)
+		return rc;
+	if (op == AU_CTL_DRAIN)
+		printf("n%u drained: it takes no new leases; the %u it holds finish (aureon-ctl resume n%u "
+		       "undoes it)\n", node, a.leases, node);
+	else
+		printf("n%u resumed: it takes leases again\n", node);
+	return EXIT_OK;
+}
+
+/* A job file (shim/README.md "JOB.ini"): an RQML job or plain tasks. */
+struct job_file {
+	bool rqml;
+	uint64_t job;
+	struct au_ctl_submit_req q; /* plain tasks */
+	struct au_ctl_job_req r;    /* an RQML job */
+};
+
+#define JOB_MAX ((UINT64_C(1) << 30) - 1)
+#define JOB_TASK_ID(job, i) (UINT64_C(1) << 62 | (uint64_t)(job) << 20 | (uint64_t)(i))
+
+/* A value of [job], stripped, without an inline " # comment" (as
+ * scenario files have them); NULL if absent. */
+static char *job_value(GKeyFile *kf, const char *key)
+{
+	char *v = g_key_file_get_value(kf, "job", key, NULL);
+	if (!v)
+		return NULL;
+	for (char *p = v; *p; p++)
+		if (*p == '#' && (p == v || g_ascii_isspace(p[-1]))) {
+			*p = '\0';
+			break;
+		}
+	return g_strstrip(v);
+}
+
+static bool job_uint(GKeyFile *kf, const char *key, uint64_t min, uint64_t max, uint64_t *out,
+		     const char *path, char **err)
+{
+	g_autofree char *v = job_value(kf, key);
+	if (!v)
+		return true; /* the default stays */
+	g_strstrip(v);
+	guint64 x;
+	if (!g_ascii_string_to_unsigned(v, 10, min, max, &x, NULL)) {
+		*err = g_strdup_printf("%s: [job] %s: '%s' is not an integer in %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT,
+				       path, key, v, min, max);
+		return false;
+	}
+	*out = x;
+	return true;
+}
+
+static bool job_double(GKeyFile *kf, const char *key, double *out, const char *path, char **err)
+{
+	g_autofree char *v = job_value(kf, key);
+	if (!v)
+		return true;
+	g_strstrip(v);
+	char *end;
+	double x = g_ascii_strtod(v, &end);
+	if (!*v || *end || !isfinite(x) || x < 0) {
+		*err = g_strdup_printf("%s: [job] %s: '%s' is not a finite number >= 0", path, key, v);
+		return false;
+	}
+	*out = x;
+	return true;
+}
+
+/* An RQML job: the fields of the model's job spec (models/rqml.h), with
+ * the defaults of the cluster's [workload] KIND_* keys. */
+static bool load_rqml_job(GKeyFile *kf, const char *path, const struct au_cluster *c,
+			  enum au_kernel_kind kk, struct job_file *j, char **err)
+{
+	const struct au_rqml_config *rc = NULL;
+	for (uint32_t i = 0; i < c->sc->n_services; i++)
+		if (strcmp(c->sc->services[i]->name, "rqml") == 0)
+			rc = c->sc->service_config[i];
+	const char *name = au_kernel_kind_name(kk);
+	if (!rc) {
+		*err = g_strdup_printf("%s: [job] kind: %s is an RQML job, and %s does not run the rqml "
+				       "service ([cluster] services)", path, name, c->path);
+		return false;
+	}
+	const struct au_rqml_kind_config *kc = &rc->kind[kk - 1];
+	uint64_t job = AU_RQML_SUBMIT_MIN + os_random64() % (AU_RQML_SUBMIT_MAX - AU_RQML_SUBMIT_MIN + 1);
+	uint64_t size = kc->size, edges = kc->edges, k = kc->k, dims = kc->dims, shards = kc->shards;
+	uint64_t max_rounds = kc->max_rounds, seed;
+	double tolerance = kc->tolerance, damping = 0.85;
+	if ((kk != AU_KERNEL_PAGERANK && (g_key_file_has_key(kf, "job", "edges", NULL) ||
+					  g_key_file_has_key(kf, "job", "damping", NULL))) ||
+	    (kk != AU_KERNEL_KMEANS && (g_key_file_has_key(kf, "job", "k", NULL) ||
+					g_key_file_has_key(kf, "job", "dims", NULL)))) {
+		*err = g_strdup_printf("%s: [job]: edges and damping are pagerank's, k and dims kmeans' "
+				       "(kind is %s)", path, name);
+		return false;
+	}
+	if (!job_uint(kf, "job", AU_RQML_SUBMIT_MIN, AU_RQML_SUBMIT_MAX, &job, path, err))
+		return false;
+	seed = job; /* the same file describes the same problem every time */
+	if (!job_uint(kf, "seed", 0, UINT64_MAX, &seed, path, err) ||
+	    !job_uint(kf, "size", 1, UINT32_MAX, &size, path, err) ||
+	    !job_uint(kf, "edges", 1, UINT32_MAX, &edges, path, err) ||
+	    !job_uint(kf, "k", 1, UINT32_MAX, &k, path, err) ||
+	    !job_uint(kf, "dims", 1, UINT32_MAX, &dims, path, err) ||
+	    !job_uint(kf, "shards", 1, UINT32_MAX, &shards, path, err) ||
+	    !job_uint(kf, "max_rounds", 1, AU_RQML_MAX_ROUNDS, &max_rounds, path, err) ||
+	    !job_double(kf, "tolerance", &tolerance, path, err) || !job_double(kf, "damping", &damping, path, err))
+		return false;
+	g_autofree char *pol = job_value(kf, "policy");
+	struct au_rqml_policy policy;
+	if (!au_rqml_policy_parse(pol ? g_strstrip(pol) : kc->policy, &policy)) {
+		*err = g_strdup_printf("%s: [job] policy: '%s' is not threshold or stall:K (K >= 2)", path,
+				       pol ? pol : kc->policy);
+		return false;
+	}
+	struct au_rqml_job_spec spec = {.job = job};
+	spec.params.kind = kk;
+	spec.params.seed = seed;
+	spec.params.size = (uint32_t)size;
+	spec.params.edges = kk == AU_KERNEL_PAGERANK ? (uint32_t)edges : 0;
+	spec.params.k = kk == AU_KERNEL_KMEANS ? (uint32_t)k : 0;
+	spec.params.dims = kk == AU_KERNEL_KMEANS ? (uint32_t)dims : 0;
+	spec.params.shards = (uint32_t)shards;
+	spec.params.damping = kk == AU_KERNEL_PAGERANK ? damping : 0.0;
+	spec.policy = policy;
+	spec.policy.tolerance = tolerance;
+	spec.policy.max_rounds = (uint32_t)max_rounds;
+	char why[256];
+	if (au_rqml_check_submit(&spec, why, sizeof(why)) != 0) {
+		*err = g_strdup_printf("%s: [job] %s", path, why);
+		return false;
+	}
+	j->rqml = true;
+	j->job = job;
+	struct au_ctl_job_req *r = &j->r;
+	r->nonce = os_random64();
+	r->job = job;
+	r->kind = (uint8_t)kk;
+	r->seed = seed;
+	r->size = spec.params.size;
+	r->edges = spec.params.edges;
+	r->k = spec.params.k;
+	r->dims = spec.params.dims;
+	r->shards = spec.params.shards;
+	r->damping = spec.params.damping;
+	r->policy = policy.kind;
+	r->stall_rounds = policy.stall_rounds;
+	r->tolerance = tolerance;
+	r->max_rounds = (uint32_t)max_rounds;
+	return true;
+}
+
+static bool load_job(const char *path, const struct au_cluster *c, struct job_file *j, char **err)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) gerr = NULL;
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
+		*err = g_strdup_printf("%s: %s", path, gerr->message);
+		return false;
+	}
+	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+	for (gsize i = 0; groups[i]; i++)
+		if (strcmp(groups[i], "job") != 0) {
+			*err = g_strdup_printf("%s: [%s]: unknown group (a job file has one group, [job])", path,
+					       groups[i]);
+			return false;
+		}
+	if (!g_key_file_has_group(kf, "job")) {
+		*err = g_strdup_printf("%s: [job]: missing", path);
+		return false;
+	}
+	g_autofree char *kind = job_value(kf, "kind");
+	if (kind)
+		g_strstrip(kind);
+	enum au_kernel_kind kk = kind ? au_kernel_kind_parse(kind) : 0;
+	if (!kind || (strcmp(kind, "tasks") != 0 && !kk)) {
+		*err = g_strdup_printf("%s: [job] kind: %s (an RQML job: pagerank, jacobi or kmeans; or "
+				       "tasks: plain tasks for the task queue's synthetic executor)",
+				       path, kind ? "unknown kind" : "missing");
+		return false;
+	}
+	static const char *const task_keys[] = {"kind", "count", "job", "rounds", "priority", "topic",
+						"max_retries", "caps", "payload", NULL};
+	static const char *const rqml_keys[] = {"kind", "job", "seed", "size", "edges", "k", "dims",
+						"shards", "damping", "tolerance", "max_rounds", "policy", NULL};
+	const char *const *keys = kk ? rqml_keys : task_keys;
+	g_auto(GStrv) have = g_key_file_get_keys(kf, "job", NULL, NULL);
+	for (gsize i = 0; have && have[i]; i++)
+		if (!g_strv_contains(keys, have[i])) {
+			g_autofree char *known = g_strjoinv(", ", (char **)keys);
+			*err = g_strdup_printf("%s: [job] %s: unknown key for kind %s (known: %s)", path, have[i],
+					       kind, known);
+			return false;
+		}
+	memset(j, 0, sizeof(*j));
+	if (kk)
+		return load_rqml_job(kf, path, c, kk, j, err);
+	uint64_t count = 0, job = 1 + os_random64() % JOB_MAX, rounds = 1, topic = 0, retries = 5;
+	int64_t prio = 0;
+	if (!g_key_file_has_key(kf, "job", "count", NULL)) {
+		*err = g_strdup_printf("%s: [job] count: missing (how many tasks, 1..%u)", path, AU_CTL_SUBMIT_MAX);
+		return false;
+	}
+	if (!job_uint(kf, "count", 1, AU_CTL_SUBMIT_MAX, &count, path, err) ||
+	    !job_uint(kf, "job", 1, JOB_MAX, &job, path, err) ||
+	    !job_uint(kf, "rounds", 1, 100000, &rounds, path, err) ||
+	    !job_uint(kf, "topic", 0, UINT32_MAX, &topic, path, err) ||
+	    !job_uint(kf, "max_retries", 0, 1000, &retries, path, err))
+		return false;
+	g_autofree char *pv = job_value(kf, "priority");
+	if (pv) {
+		g_strstrip(pv);
+		if (!g_ascii_string_to_signed(pv, 10, -1000000, 1000000, &prio, NULL)) {
+			*err = g_strdup_printf("%s: [job] priority: '%s' is not an integer in -1000000..1000000 "
+					       "(higher runs first)", path, pv);
+			return false;
+		}
+	}
+	uint32_t caps = 0;
+	g_autofree char *cv = job_value(kf, "caps");
+	if (cv && strcmp(g_strstrip(cv), "none") != 0) {
+		g_auto(GStrv) names = g_strsplit(cv, ",", -1);
+		for (gsize i = 0; names[i]; i++) {
+			const char *nm = g_strstrip(names[i]);
+			int bit = -1;
+			for (int b = 0; c->sc->cap_names && c->sc->cap_names[b]; b++)
+				if (strcmp(c->sc->cap_names[b], nm) == 0)
+					bit = b;
+			if (bit < 0) {
+				*err = g_strdup_printf("%s: [job] caps: '%s' is not a capability of %s ([cluster] "
+						       "capabilities)", path, nm, c->path);
+				return false;
+			}
+			caps |= UINT32_C(1) << bit;
+		}
+	}
+	g_autofree char *payload = job_value(kf, "payload");
+	size_t plen = payload ? strlen(payload) : 0;
+	if (plen > AU_CTL_PAYLOAD_MAX) {
+		*err = g_strdup_printf("%s: [job] payload: %zu bytes, at most %u", path, plen, AU_CTL_PAYLOAD_MAX);
+		return false;
+	}
+	j->job = job;
+	struct au_ctl_submit_req *q = &j->q;
+	q->nonce = os_random64();
+	q->first_id = JOB_TASK_ID(job, 1);
+	q->count = (uint32_t)count;
+	q->kind = 0;
+	q->topic = (uint32_t)topic;
+	q->priority = (int32_t)prio;
+	q->caps = caps;
+	q->max_retries = (uint32_t)retries;
+	q->rounds = (uint32_t)rounds;
+	q->payload_len = (uint16_t)plen;
+	if (plen)
+		memcpy(q->payload, payload, plen);
+	return true;
+}
+
+static bool decode_submit(void *ctx, const uint8_t *p, size_t len, uint8_t *answer, au_node_id *hint)
+{
+	struct au_ctl_submit_resp *want = ctx, a;
+	if (!au_ctl_decode_submit_resp(p, len, &a) || a.nonce != want->nonce)
+		return false;
+	*want = a;
+	*answer = a.answer;
+	*hint = a.leader;
+	return true;
+}
+
+static int cmd_submit(struct ctl *t, struct job_file *j, bool wait, int64_t timeout_ns)
+{
+	struct au_ctl_submit_req *q = &j->q;
+	int64_t deadline = mono_ns() + timeout_ns;
+	uint8_t req[64 + AU_CTL_PAYLOAD_MAX];
+	size_t rl = au_ctl_encode_submit_req(q, req, sizeof(req));
+	struct au_ctl_submit_resp a = {.nonce = q->nonce};
+	g_autofree char *what = g_strdup_printf("submit job %" G_GUINT64_FORMAT, j->job);
+	struct leader_call c = {req, rl, decode_submit, &a, what, "aureon"};
+	int rc = leader_call(t, &c, timeout_ns);
+	if (rc != EXIT_OK)
+		return rc;
+	printf("job %" G_GUINT64_FORMAT ": %u tasks in the queue, ids %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
+	       " (%u queued, %u leased, %u done, %u dead)\n",
+	       j->job, q->count, q->first_id, q->first_id + q->count - 1, a.queued, a.leased, a.done, a.dead);
+	if (!wait)
+		return EXIT_OK;
+	/* Ask the leader, confirmed each time, until nothing is left to run. */
+	q->query_only = 1;
+	while (a.done + a.dead < q->count) {
+		int64_t left = deadline - mono_ns();
+		if (left <= 0)
+			break;
+		g_usleep(100000);
+		q->nonce = a.nonce = os_random64();
+		rl = au_ctl_encode_submit_req(q, req, sizeof(req));
+		c.req_len = rl;
+		rc = leader_call(t, &c, left);
+		if (rc != EXIT_OK)
+			return rc;
+	}
+	if (a.done + a.dead < q->count) {
+		fprintf(stderr, "aureon-ctl: job %" G_GUINT64_FORMAT ": not finished within the timeout: %u "
+				"queued, %u leased, %u done, %u dead\n",
+			j->job, a.queued, a.leased, a.done, a.dead);
+		return EXIT_UNAVAILABLE;
+	}
+	printf("job %" G_GUINT64_FORMAT ": finished: %u done, %u dead\n", j->job, a.done, a.dead);
+	return a.dead ? EXIT_FAILED : EXIT_OK;
+}
+
+static bool decode_job(void *ctx, const uint8_t *p, size_t len, uint8_t *answer, au_node_id *hint)
+{
+	struct au_ctl_job_resp *want = ctx, a;
+	if (!au_ctl_decode_job_resp(p, len, &a) || a.nonce != want->nonce)
+		return false;
+	*want = a;
+	*answer = a.answer;
+	*hint = a.leader;
+	return true;
+}
+
+static const char *verdict_name(uint8_t v)
+{
+	static const char *const names[] = {"running", "converged", "stopped at max_rounds", "stalled"};
+	return v < 4 ? names[v] : "?";
+}
+
+/* Start an RQML job; with `wait`, follow it until its record is in ONE. */
+static int cmd_job(struct ctl *t, struct job_file *j, bool wait, int64_t timeout_ns)
+{
+	struct au_ctl_job_req *q = &j->r;
+	int64_t deadline = mono_ns() + timeout_ns;
+	uint8_t req[128];
+	size_t rl = au_ctl_encode_job_req(q, req, sizeof(req));
+	struct au_ctl_job_resp a = {.nonce = q->nonce};
+	g_autofree char *what = g_strdup_printf("submit job %" G_GUINT64_FORMAT, j->job);
+	struct leader_call c = {req, rl, decode_job, &a, what, "rqml"};
+	int rc = leader_call(t, &c, timeout_ns);
+	if (rc != EXIT_OK)
+		return rc;
+	printf("job %" G_GUINT64_FORMAT ": %s, size %u, %u shards, tolerance %g, at most %u rounds: %s",
+	       j->job, au_kernel_kind_name((enum au_kernel_kind)q->kind), q->size, q->shards, q->tolerance,
+	       q->max_rounds, a.finished ? verdict_name(a.verdict) : "running");
+	if (a.rounds)
+		printf(" (round %u, residual %.3g)", a.rounds, a.residual);
+	printf("\n");
+	if (!wait)
+		return EXIT_OK;
+	/* Until the record is in ONE (finished and written), confirmed by the
+	 * leader each time. */
+	q->query_only = 1;
+	while (!(a.finished && a.one_index)) {
+		if (deadline - mono_ns() <= 0)
+			break;
+		g_usleep(200000);
+		q->nonce = a.nonce = os_random64();
+		c.req_len = au_ctl_encode_job_req(q, req, sizeof(req));
+		rc = leader_call(t, &c, deadline - mono_ns());
+		if (rc != EXIT_OK)
+			return rc;
+	}
+	if (!(a.finished && a.one_index)) {
+		fprintf(stderr, "aureon-ctl: job %" G_GUINT64_FORMAT ": not finished within the timeout "
+				"(round %u, residual %.3g)\n", j->job, a.rounds, a.residual);
+		return EXIT_UNAVAILABLE;
+	}
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		g_snprintf(hex + 2 * i, 3, "%02x", a.digest[i]);
+	printf("job %" G_GUINT64_FORMAT ": %s after %u rounds, residual %.3g; result sha256 %s; in ONE at "
+	       "log index %" G_GUINT64_FORMAT "\n",
+	       j->job, verdict_name(a.verdict), a.rounds, a.residual, hex, a.one_index);
+	return a.verdict == AU_KERNEL_CONVERGED ? EXIT_OK : EXIT_FAILED;
+}
+
 /* ---- status ------------------------------------------------------------------------ */
 
 static const char *role_name(int role)
@@ -354,6 +859,13 @@ static int cmd_status(struct ctl *t, int64_t timeout_ns, bool json)
 		voters = st[view].st.voters;
 		voters_known = true;
 	}
+	/* The queue as the leader's replica has it (the most up to date), or
+	 * else any node's that runs the execution layer. */
+	au_node_id qview = leader && st[leader].st.has_queue ? leader : 0;
+	for (au_node_id n = 1; !qview && n <= nodes; n++)
+		if (got[n] && st[n].st.has_queue)
+			qview = n;
+	const struct au_node_status *qs = qview ? &st[qview].st : NULL;
 	if (json) {
 		g_autoptr(GString) o = g_string_new(NULL);
 		g_string_append_printf(o, "{\"cluster\": \"%s\", \"nodes\": %u, ", t->c->path, nodes);
@@ -368,7 +880,13 @@ static int cmd_status(struct ctl *t, int64_t timeout_ns, bool json)
 				g_string_append_printf(o, "%s\"n%u\"", first ? "" : ", ", v);
 				first = false;
 			}
-		g_string_append(o, "], \"queue_depth\": null, \"status\": [");
+		if (qs)
+			g_string_append_printf(o, "], \"queue_depth\": %" G_GUINT64_FORMAT ", \"queue\": {\"from\": \"n%u\", "
+						  "\"queued\": %" G_GUINT64_FORMAT ", \"leased\": %" G_GUINT64_FORMAT
+						  ", \"done\": %" G_GUINT64_FORMAT ", \"dead\": %" G_GUINT64_FORMAT "}, \"status\": [",
+					       qs->queue_depth, qview, qs->queue_depth, qs->q_leased, qs->q_done, qs->q_dead);
+		else
+			g_string_append(o, "], \"queue_depth\": null, \"queue\": null, \"status\": [");
 		for (au_node_id n = 1; n <= nodes; n++) {
 			const struct au_node_status *s = &st[n].st;
 			g_string_append_printf(o, "%s{\"node\": \"n%u\", \"address\": \"%s\", \"reachable\": %s",
@@ -383,6 +901,10 @@ static int cmd_status(struct ctl *t, int64_t timeout_ns, bool json)
 						       role_name(s->role), s->term, s->leader ? "\"n" : "", s->leader,
 						       s->leader ? "\"" : "", s->commit, s->applied, s->last_index, s->epoch,
 						       s->uptime_ns, st[n].services, st[n].rx_delivered, st[n].rx_dropped);
+				if (s->has_queue)
+					g_string_append_printf(o, ", \"queue\": {\"leases\": %u, \"running\": %u, "
+								  "\"waiting\": %u, \"draining\": %s}",
+							       s->leases, s->running, s->waiting, s->draining ? "true" : "false");
 			}
 			g_string_append(o, "}");
 		}
@@ -416,8 +938,22 @@ static int cmd_status(struct ctl *t, int64_t timeout_ns, bool json)
 			       name, t->c->host_text[n], s->has_raft ? role_name(s->role) : "(no raft)", s->term, ld,
 			       s->commit, s->applied, s->last_index, s->epoch, (double)s->uptime_ns / 1e9);
 		}
-		printf("queue depth: unknown (no task queue service: the execution layer is not built "
-		       "into aureon-node yet)\n");
+		if (!qs) {
+			printf("queue depth: unknown (no node answered that runs the aureon service)\n");
+		} else {
+			printf("queue depth: %" G_GUINT64_FORMAT " (n%u's replica: %" G_GUINT64_FORMAT " leased, %" G_GUINT64_FORMAT
+			       " done, %" G_GUINT64_FORMAT " dead)\n",
+			       qs->queue_depth, qview, qs->q_leased, qs->q_done, qs->q_dead);
+			printf("%-5s %7s %8s %8s %9s\n", "node", "leases", "running", "waiting", "draining");
+			for (au_node_id n = 1; n <= nodes; n++) {
+				const struct au_node_status *s = &st[n].st;
+				if (!got[n] || !s->has_queue)
+					continue;
+				g_autofree char *name = g_strdup_printf("n%u", n);
+				printf("%-5s %7u %8u %8u %9s\n", name, s->leases, s->running, s->waiting,
+				       s->draining ? "yes" : "no");
+			}
+		}
 	}
 	if (!answered) {
 		fprintf(stderr, "aureon-ctl: no node answered: the cluster is down or unreachable\n");
@@ -482,7 +1018,7 @@ int main(int argc, char **argv)
 {
 	const char *config = NULL;
 	int64_t timeout_ns = 5 * AU_NS_PER_S;
-	bool json = false;
+	bool json = false, wait = false;
 	/* Options may come before or after the command; anything else is a
 	 * positional argument (negative numbers included). */
 	g_autofree char **pos = g_new0(char *, (gsize)argc + 1);
@@ -505,6 +1041,8 @@ int main(int argc, char **argv)
 			i++;
 		} else if (strcmp(a, "--json") == 0) {
 			json = true;
+		} else if (strcmp(a, "--wait") == 0) {
+			wait = true;
 		} else if (g_str_has_prefix(a, "--")) {
 			return usage_error("unknown option '%s'", a);
 		} else {
@@ -540,13 +1078,9 @@ int main(int argc, char **argv)
 		return usage_error("%s takes %d argument%s", cmd, want, want == 1 ? "" : "s");
 	if (!config)
 		return usage_error("--config CLUSTER.ini is required for %s", cmd);
-	if (strcmp(cmd, "submit") == 0 || strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0) {
-		fprintf(stderr, "aureon-ctl: %s is not supported until the execution layer (task queue, "
-				"orchestrators, RQML) lands; this build runs raft and kv only\n", cmd);
-		return EXIT_USAGE;
-	}
+	bool exec_cmd = strcmp(cmd, "submit") == 0 || strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0;
 	int64_t key = 0, value = 0, expected = 0;
-	if ((nargs >= 1 && strcmp(cmd, "status") != 0 && !parse_i64(args[0], &key)) ||
+	if ((nargs >= 1 && strcmp(cmd, "status") != 0 && !exec_cmd && !parse_i64(args[0], &key)) ||
 	    (strcmp(cmd, "put") == 0 && !parse_i64(args[1], &value)) ||
 	    (strcmp(cmd, "cas") == 0 && (!parse_i64(args[1], &expected) || !parse_i64(args[2], &value))))
 		return usage_error("keys and values are signed 64-bit integers (the kv service stores "
@@ -559,12 +1093,29 @@ int main(int argc, char **argv)
 		g_free(err);
 		return EXIT_USAGE;
 	}
-	bool has_kv = false;
-	for (uint32_t s = 0; s < c->sc->n_services; s++)
+	bool has_kv = false, has_aureon = false;
+	for (uint32_t s = 0; s < c->sc->n_services; s++) {
 		has_kv = has_kv || strcmp(c->sc->services[s]->name, "kv") == 0;
-	if (strcmp(cmd, "status") != 0 && !has_kv) {
-		fprintf(stderr, "aureon-ctl: %s: the cluster does not run the kv service ([cluster] services)\n",
-			config);
+		has_aureon = has_aureon || strcmp(c->sc->services[s]->name, "aureon") == 0;
+	}
+	if (strcmp(cmd, "status") != 0 && (exec_cmd ? !has_aureon : !has_kv)) {
+		fprintf(stderr, "aureon-ctl: %s: the cluster does not run the %s service ([cluster] services)\n",
+			config, exec_cmd ? "aureon (execution layer)" : "kv");
+		au_cluster_free(c);
+		return EXIT_USAGE;
+	}
+	au_node_id node = 0;
+	struct job_file job;
+	if ((strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0) &&
+	    !au_parse_node(args[0], c->nodes, &node)) {
+		fprintf(stderr, "aureon-ctl: %s %s: unknown node: %s has nodes n1..n%u\n", cmd, args[0], config,
+			c->nodes);
+		au_cluster_free(c);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "submit") == 0 && !load_job(args[0], c, &job, &err)) {
+		fprintf(stderr, "aureon-ctl: %s\n", err);
+		g_free(err);
 		au_cluster_free(c);
 		return EXIT_USAGE;
 	}
@@ -576,6 +1127,10 @@ int main(int argc, char **argv)
 		rc = EXIT_USAGE;
 	} else if (strcmp(cmd, "status") == 0) {
 		rc = cmd_status(&t, timeout_ns, json);
+	} else if (node) {
+		rc = cmd_admin(&t, strcmp(cmd, "drain") == 0 ? AU_CTL_DRAIN : AU_CTL_RESUME, node, timeout_ns);
+	} else if (exec_cmd) {
+		rc = job.rqml ? cmd_job(&t, &job, wait, timeout_ns) : cmd_submit(&t, &job, wait, timeout_ns);
 	} else {
 		uint8_t op = strcmp(cmd, "get") == 0 ? KV_GET : strcmp(cmd, "put") == 0 ? KV_PUT : KV_CAS;
 		struct kv_result res = {0};

@@ -5,22 +5,24 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
+#include "execctl.h"
+
 
 struct au_http {
 	SoupServer *server;
 	struct au_node *node;
 };
 
-/* Service-specific JSON for /queue_stats and /checkpoint_state.  No model
- * keeps a task queue or checkpoints yet; when the execution layer lands,
- * add a row naming its service and a function that reads its state through
- * the model's public header and appends one JSON value to `out`. */
+/* Service-specific JSON for /queue_stats and /checkpoint_state: a row
+ * names a service and functions that read its state through the model's
+ * public header and append one JSON value to `out`. */
 struct au_http_hook {
 	const char *service;
-	void (*queue_stats)(void *state, GString *out);
-	void (*checkpoint_state)(void *state, GString *out);
+	void (*queue_stats)(struct au_node *n, void *state, GString *out);
+	void (*checkpoint_state)(struct au_node *n, void *state, GString *out);
 };
 static const struct au_http_hook hooks[] = {
+	{"aureon", au_execctl_queue_json, au_execctl_checkpoint_json}, /* the execution layer */
 	{NULL, NULL, NULL}, /* end of table */
 };
 
@@ -90,18 +92,17 @@ static void hooked(struct au_node *n, bool queue, GString *o)
 	g_string_append_printf(o, "{\"node\": \"n%u\"", au_node_id_of(n));
 	bool any = false;
 	for (const struct au_http_hook *h = hooks; h->service; h++) {
-		void (*fn)(void *, GString *) = queue ? h->queue_stats : h->checkpoint_state;
+		void (*fn)(struct au_node *, void *, GString *) = queue ? h->queue_stats : h->checkpoint_state;
 		void *state = au_node_service_state(n, h->service);
 		if (!fn || !state)
 			continue;
 		g_string_append_printf(o, ", \"%s\": ", h->service);
-		fn(state, o);
+		fn(n, state, o);
 		any = true;
 	}
 	if (!any)
 		g_string_append_printf(o, ", \"available\": false, \"reason\": \"no service on this node "
-					  "keeps %s yet: the execution layer (task queue, orchestrator) "
-					  "is not built into aureon-node\"",
+					  "keeps %s: add aureon to [cluster] services\"",
 				       queue ? "a task queue" : "checkpoints");
 	g_string_append(o, "}\n");
 }

@@ -5,8 +5,10 @@
  *   /health            200 while the process runs its loop
  *   /ready             200 when this node is a voter and knows a leader, else 503
  *   /status            the node's view as JSON (role, term, leader, indexes)
- *   /queue_stats       JSON; reports "available": false until a service that
- *   /checkpoint_state  keeps a task queue / checkpoints runs on the node
+ *   /queue_stats       JSON from the execution layer (service "aureon"): the
+ *                      replicated task queue, node marks, this node's worker
+ *   /checkpoint_state  JSON: unfinished tasks and the round they can resume from
+ *                      (both say "available": false without that service)
  */
 #ifndef AU_SHIM_HTTP_H
 #define AU_SHIM_HTTP_H

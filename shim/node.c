@@ -22,6 +22,7 @@
 #include "../models/trace_kinds.h"
 #include "../models/wire.h"
 #include "ctlproto.h"
+#include "execctl.h"
 
 #define CLIENTS_MAX 1024u    /* aureon-ctl clients remembered (address, replay window) */
 #define FDS_OPEN_MAX 256u    /* storage files kept open at once */
@@ -94,6 +95,7 @@ struct au_node {
 	struct svc svcs[AU_MAX_SERVICES];
 	uint32_t n_svcs;
 	uint32_t control_tag;
+	struct au_execctl *exec; /* drain/resume/submit requests (execctl.h) */
 	bool running;
 	/* network */
 	GSocket *sock;
@@ -721,6 +723,11 @@ static int send_tagged(struct au_node *n, uint32_t tag, au_node_id to, const voi
 	return 0;
 }
 
+int au_node_control_send(struct au_node *n, au_node_id to, const void *msg, size_t len)
+{
+	return send_tagged(n, n->control_tag, to, msg, len);
+}
+
 static int env_send(void *ctx, au_node_id to, const void *msg, size_t len)
 {
 	struct svc *s = ctx;
@@ -764,6 +771,12 @@ static void control_recv(struct au_node *n, au_node_id from, const uint8_t *msg,
 {
 	uint64_t nonce;
 	n->m.control_requests++;
+	int type = au_ctl_type(msg, len);
+	if (type == AU_CTL_ADMIN_REQ || type == AU_CTL_SUBMIT_REQ || type == AU_CTL_JOB_REQ) {
+		if (n->running)
+			au_execctl_recv(n->exec, from, msg, len);
+		return;
+	}
 	if (!au_ctl_decode_status_req(msg, len, &nonce))
 		return;
 	struct au_ctl_status s = {0};
@@ -1160,6 +1173,7 @@ struct au_node *au_node_new(const struct au_node_opts *o, char **err)
 	n->rxbuf = g_malloc(AU_PKT_MAX + 1);
 	n->txbuf = g_malloc(AU_PKT_MAX);
 	n->key = au_pkt_key_new(c->key, c->key_len);
+	n->exec = au_execctl_new(n);
 	n->control_tag = au_pkt_service_tag(AU_NODE_CONTROL_SERVICE);
 	n->done = g_async_queue_new();
 	n->pool = g_thread_pool_new(sync_worker, n, 1, TRUE, NULL);
@@ -1300,6 +1314,8 @@ void au_node_free(struct au_node *n)
 		g_free(s->dir);
 		g_free(s->table_rows);
 	}
+	/* After the services: Raft is gone, so no ReadIndex calls back now. */
+	au_execctl_free(n->exec);
 	g_async_queue_unref(n->done);
 	if (n->sock)
 		g_object_unref(n->sock);
@@ -1341,7 +1357,7 @@ void au_node_get_status(struct au_node *n, struct au_node_status *st)
 	st->epoch = n->epoch;
 	st->uptime_ns = now_ns(n);
 	st->role = -1;
-	st->queue_depth = UINT64_MAX; /* no queue service exists yet */
+	au_execctl_status(n, st);
 	struct au_raft *r = au_node_service_state(n, "raft");
 	if (r) {
 		st->has_raft = true;
@@ -1459,4 +1475,5 @@ void au_node_render_metrics(struct au_node *n, GString *o)
 		metric_u64(o, "aureon_raft_voters", "gauge", "Voters in the configuration in effect.",
 			   (uint64_t)__builtin_popcountll(st.voters));
 	}
+	au_execctl_metrics(n, o);
 }

@@ -32,7 +32,8 @@
 #include "packet.h"
 
 /* The control service every node answers besides its models: status
- * queries from aureon-ctl (ctlproto.h). */
+ * queries, drain/resume and task submission from aureon-ctl (ctlproto.h,
+ * execctl.h). */
 #define AU_NODE_CONTROL_SERVICE "aureon.node"
 
 struct au_node_opts {
@@ -60,7 +61,15 @@ struct au_node_status {
 	uint64_t commit, applied, last_index;
 	uint64_t voters;     /* bitmask of node ids (bit n) */
 	bool voters_known;   /* false until a configuration was traced */
-	uint64_t queue_depth; /* UINT64_MAX: unknown (no queue service) */
+	/* The task queue (service "aureon"), as this node's replica and
+	 * worker see it; has_queue false without that service. */
+	bool has_queue;
+	uint64_t queue_depth; /* tasks waiting in the replicated queue; UINT64_MAX: unknown */
+	uint64_t q_leased, q_done, q_dead; /* the other task states, same replica */
+	uint32_t leases;      /* leases this node holds per the replica */
+	uint32_t running;     /* tasks this node's worker runs now */
+	uint32_t waiting;     /* leased here, waiting for a worker slot */
+	bool draining;        /* this node's drain mark, per the replica */
 };
 
 /* Counters behind /metrics. */
@@ -108,6 +117,9 @@ void au_node_render_metrics(struct au_node *n, GString *out);
 void *au_node_service_state(struct au_node *n, const char *name);
 /* Test hook: the env a service sees (NULL if no such service). */
 const struct au_env *au_node_env(struct au_node *n, const char *service);
+/* Send a control-service message to `to` (a member or a remembered
+ * client); 0 or a negative AU_E* code. */
+int au_node_control_send(struct au_node *n, au_node_id to, const void *msg, size_t len);
 /* Number of aureon-ctl clients currently remembered. */
 unsigned au_node_client_count(const struct au_node *n);
 

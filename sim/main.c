@@ -65,9 +65,9 @@ static const char *const usage_run =
 	"  --force         overwrite an existing --trace file\n";
 
 static const char *const usage_bench =
-	"usage: aureon-sim bench phold|raft|raft-election|kernels [options]\n"
-	"       (aureon-sim bench raft --help, bench raft-election --help, bench kernels --help\n"
-	"       for theirs)\n"
+	"usage: aureon-sim bench phold|raft|raft-election|kernels|swim [options]\n"
+	"       (aureon-sim bench raft --help, bench raft-election --help, bench kernels --help,\n"
+	"       bench swim --help for theirs)\n"
 	"\nphold options:\n"
 	"\n"
 	"  --lps N         logical processes (virtual nodes), default 1024\n"
@@ -184,6 +184,59 @@ static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	g_string_free(o, TRUE);
 }
 
+/* One line per scripted fault: what it did, to whom, when (the first 20). */
+static void print_faults(struct au_sim *sim, const struct au_scenario *sc)
+{
+	static const char *const kind_word[] = {"", "", " (leader)", " (random)", ""};
+	for (uint32_t i = 0; i < sc->n_faults && i < 20; i++) {
+		const struct au_fault *f = &sc->faults[i];
+		char at[32], until[32], extra[32];
+		au_format_duration(f->at, at, sizeof(at));
+		GString *line = g_string_new(NULL);
+		g_string_append_printf(line, "    %s: %s", f->name, au_fault_action_name(f->action));
+		au_node_id n = au_sim_fault_node(sim, i);
+		if (f->action == AU_FAULT_PARTITION) {
+			for (uint32_t g = 1; g <= f->n_groups; g++) {
+				g_string_append(line, g == 1 ? " " : " | ");
+				bool first = true;
+				for (uint32_t m = 0; m < f->n_members; m++) {
+					const struct au_group_member *gm = &f->members[m];
+					if (gm->group != g)
+						continue;
+					g_string_append(line, first ? "" : ",");
+					first = false;
+					if (gm->who.kind == AU_TARGET_NODE)
+						g_string_append_printf(line, "n%u", gm->who.node);
+					else
+						g_string_append(line, gm->who.kind == AU_TARGET_LEADER ? "leader" : "rest");
+				}
+			}
+			if (f->oneway)
+				g_string_append(line, " (one way)");
+		} else if (f->has_link) {
+			g_string_append_printf(line, " link n%u-n%u", f->link_a, f->link_b);
+		} else if (n) {
+			g_string_append_printf(line, " n%u%s", n, kind_word[f->target.kind]);
+		} else if (f->target.kind != AU_TARGET_NONE) {
+			g_string_append(line, f->at <= au_sim_stats(sim)->sim_time_ns ? " (skipped: no eligible node)"
+								 : " (not reached)");
+		}
+		g_string_append_printf(line, " at %s", at);
+		if (f->until >= 0) {
+			au_format_duration(f->until, until, sizeof(until));
+			g_string_append_printf(line, " until %s", until);
+		}
+		if (f->action == AU_FAULT_CRASH && f->restart_after >= 0) {
+			au_format_duration(f->restart_after, extra, sizeof(extra));
+			g_string_append_printf(line, ", restarted %s later", extra);
+		}
+		printf("%s\n", line->str);
+		g_string_free(line, TRUE);
+	}
+	if (sc->n_faults > 20)
+		printf("    ... (%u more faults)\n", sc->n_faults - 20);
+}
+
 static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_t seed,
 		       const char *hash, double wall)
 {
@@ -208,6 +261,7 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	       " torn, %" G_GUINT64_FORMAT " lost\n",
 	       st->faults_applied, st->faults_skipped, st->kept_writes, st->torn_writes,
 	       st->lost_writes);
+	print_faults(sim, sc);
 	uint32_t shown = sc->nodes <= 10 ? sc->nodes : 5;
 	for (au_node_id n = 1; n <= shown; n++) {
 		for (uint32_t s = 0; s < sc->n_services; s++) {

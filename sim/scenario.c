@@ -802,6 +802,11 @@ static bool parse_model_keys(struct loader *L, const char *g, const struct au_co
 				nchoices++;
 			uint32_t w[16] = {0};
 			uint64_t total = 0;
+			bool none_ok = k->max == AU_CFG_WEIGHTS_NONE_OK;
+			if (none_ok && strcmp(text, "none") == 0) {
+				memcpy(field, w, nchoices * sizeof(uint32_t));
+				break;
+			}
 			g_auto(GStrv) parts = g_strsplit(text, ",", -1);
 			for (gsize i = 0; parts[i]; i++) {
 				g_auto(GStrv) kv = g_strsplit(g_strstrip(parts[i]), ":", 2);
@@ -816,7 +821,7 @@ static bool parse_model_keys(struct loader *L, const char *g, const struct au_co
 				w[c] = (uint32_t)u;
 				total += u;
 			}
-			if (total == 0)
+			if (total == 0 && !none_ok)
 				return fail(L, g, k->name, "'%s': the weights add up to 0", text);
 			memcpy(field, w, nchoices * sizeof(uint32_t));
 			break;
@@ -946,6 +951,11 @@ static const char *const action_names[AU_FAULT_ACTIONS_] = {
 	"pause", "resume", "skew", "disk_fault", "corrupt",
 	"transfer_leader", "add_voter", "remove_voter", "leave", "drain", "duplicate",
 };
+
+const char *au_fault_action_name(enum au_fault_action a)
+{
+	return (unsigned)a < AU_FAULT_ACTIONS_ ? action_names[a] : "?";
+}
 
 static const char *const action_keys[AU_FAULT_ACTIONS_][9] = {
 	[AU_FAULT_CRASH] = {"at", "action", "target", "restart_after", NULL},

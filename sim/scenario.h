@@ -195,5 +195,7 @@ bool au_parse_dist(const char *text, struct au_dist *out, const char **why);
 bool au_parse_node(const char *text, uint32_t nodes, au_node_id *out);
 /* Format a duration with the largest exact unit, e.g. "150ms". */
 void au_format_duration(au_time t, char *buf, size_t len);
+/* The scenario-file name of a fault action ("crash", "partition", ...). */
+const char *au_fault_action_name(enum au_fault_action a);
 
 #endif

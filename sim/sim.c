@@ -474,6 +474,11 @@ bool au_sim_node_up(const struct au_sim *sim, au_node_id node)
 	return node >= 1 && node <= sim->nodes && sim->node[node].up;
 }
 
+au_node_id au_sim_fault_node(const struct au_sim *sim, uint32_t idx)
+{
+	return sim->fault_node && idx < sim->sc->n_faults ? sim->fault_node[idx] : 0;
+}
+
 int64_t au_sim_durable_read(struct au_sim *sim, au_node_id node, const char *file,
 			    uint64_t off, void *buf, size_t len)
 {

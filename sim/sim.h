@@ -113,6 +113,9 @@ char *au_sim_model_report(struct au_sim *sim, uint32_t service);
 /* Test hooks: the env a service instance sees, and a stream's next output.*/
 const struct au_env *au_sim_env(struct au_sim *sim, au_node_id node, uint32_t service);
 bool au_sim_node_up(const struct au_sim *sim, au_node_id node);
+/* The node fault `idx` (index into the scenario's faults) acted on when it
+ * fired: 0 if it has not fired, was skipped, or acts on no single node. */
+au_node_id au_sim_fault_node(const struct au_sim *sim, uint32_t idx);
 /* Read a node's durable (synced) bytes of a file, for disk-model tests. */
 int64_t au_sim_durable_read(struct au_sim *sim, au_node_id node, const char *file,
 			    uint64_t off, void *buf, size_t len);

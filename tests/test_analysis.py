@@ -673,5 +673,36 @@ class HistoryTest(TempDirCase):
         self.assertIn("lacks column(s) call_ns", p.stderr)
 
 
+# ---- SWIM: report plots and swim_bench -------------------------------------
+
+class SwimTest(TempDirCase):
+    """SWIM traces get the view-size, detection and dissemination plots; the
+    bench plots come from bench swim --csv."""
+
+    def test_report_on_swim_trace(self):
+        trace, out = self.path("swim.h5"), self.path("rep")
+        run_sim(os.path.join(ROOT, "scenarios", "swim-basic.ini"), trace)
+        p = tool("report", trace, "--out", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        md = ReportTest.check_outputs(self, out, ["swim_views.png", "swim_detection_cdf.png",
+                                      "swim_dissemination.png"])
+        self.assertIn("SWIM trace: view sizes come from /swim_load", md)
+        self.assertNotIn("raft_leaders.png", md)
+
+    def test_swim_bench_plots(self):
+        prefix, out = self.path("b"), self.path("plots")
+        p = subprocess.run([SIM, "bench", "swim", "--sizes", "16,32", "--trials", "5",
+                            "--fp-nodes", "16", "--fp-time", "20s", "--csv", prefix],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = tool("swim_bench", prefix, "--out", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for png in ("swim-detection.png", "swim-dissemination.png", "swim-false-positives.png"):
+            with open(os.path.join(out, png), "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", png)
+        p = tool("swim_bench", self.path("missing"), "--out", out)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("missing-detect.csv", p.stderr)
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

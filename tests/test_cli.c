@@ -95,6 +95,38 @@ START_TEST(same_hash_at_O0_and_O2)
 }
 END_TEST
 
+/* The default scenario (`make run`: the whole stack under faults) passes
+ * every check, twice with one hash, and with the same hash at -O0; its run
+ * summary names each fault and what it hit. */
+START_TEST(default_scenario_passes_and_repeats)
+{
+	char *a = NULL, *b = NULL, *text = NULL;
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run scenarios/default.ini --json", &a), 0);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run scenarios/default.ini --json", &b), 0);
+	ck_assert(strstr(a, "\"result\": \"pass\""));
+	ck_assert(strstr(a, "\"results_match_reference\": \"pass\""));
+	g_autofree char *ha = au_test_json_hash(a), *hb = au_test_json_hash(b);
+	ck_assert(ha && hb);
+	ck_assert_str_eq(ha, hb);
+	const char *o0 = getenv("AU_BIN_O0");
+	if (o0 && *o0) {
+		char *c = NULL;
+		ck_assert_int_eq(sim_cmd(o0, "run scenarios/default.ini --json", &c), 0);
+		g_autofree char *hc = au_test_json_hash(c);
+		ck_assert_msg(hc && strcmp(ha, hc) == 0, "-O2 %s, -O0 %s", ha, hc);
+		g_free(c);
+	}
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "run scenarios/default.ini", &text), 0);
+	ck_assert_msg(strstr(text, "    leader-crash: crash n") && strstr(text, "(leader) at 3s, restarted 3s later"),
+		      "%s", text);
+	ck_assert_msg(strstr(text, "    split: partition n6,n7 | rest at 8s until 12s"), "%s", text);
+	ck_assert_msg(strstr(text, "converged"), "%s", text);
+	g_free(a);
+	g_free(b);
+	g_free(text);
+}
+END_TEST
+
 START_TEST(divergence_names_first_split)
 {
 	char *out = NULL;
@@ -143,6 +175,7 @@ Suite *cli_suite(void)
 	tcase_add_test(tc, bad_scenario_exits_2_naming_it);
 	tcase_add_test(tc, json_twice_same_hash_other_seed_differs);
 	tcase_add_test(tc, same_hash_at_O0_and_O2);
+	tcase_add_test(tc, default_scenario_passes_and_repeats);
 	tcase_add_test(tc, divergence_names_first_split);
 	tcase_add_test(tc, phold_bench_runs_and_is_deterministic);
 	suite_add_tcase(s, tc);

@@ -23,6 +23,8 @@
 #include "../shim/ctlproto.h"
 #include "../shim/node.h"
 #include "../shim/packet.h"
+#include "../models/kernels.h"
+#include "../models/rqml.h"
 #include "tests.h"
 
 static const uint8_t test_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
@@ -190,6 +192,78 @@ START_TEST(control_protocol_roundtrip)
 	len = au_ctl_encode_status_req(5, buf, sizeof(buf));
 	ck_assert(au_ctl_decode_status_req(buf, len, &nonce) && nonce == 5);
 	ck_assert(!au_ctl_decode_status_req(buf, len - 1, &nonce));
+	ck_assert_int_eq(au_ctl_type(buf, len), AU_CTL_STATUS_REQ);
+	ck_assert_int_eq(au_ctl_type(buf, len - 1), -1);
+	/* The queue fields of a status reply. */
+	s.st.has_queue = true;
+	s.st.queue_depth = 12;
+	s.st.q_done = 40;
+	s.st.leases = 3;
+	s.st.draining = true;
+	len = au_ctl_encode_status_resp(&s, buf, sizeof(buf));
+	ck_assert(au_ctl_decode_status_resp(buf, len, &d));
+	ck_assert(d.st.has_queue && d.st.draining);
+	ck_assert_uint_eq(d.st.queue_depth, 12);
+	ck_assert_uint_eq(d.st.q_done, 40);
+	ck_assert_uint_eq(d.st.leases, 3);
+
+	/* drain / resume. */
+	struct au_ctl_admin_req aq = {77, AU_CTL_DRAIN, 2}, aq2;
+	len = au_ctl_encode_admin_req(&aq, buf, sizeof(buf));
+	ck_assert(au_ctl_decode_admin_req(buf, len, &aq2));
+	ck_assert(aq2.nonce == 77 && aq2.op == AU_CTL_DRAIN && aq2.target == 2);
+	ck_assert_int_eq(au_ctl_type(buf, len), AU_CTL_ADMIN_REQ);
+	for (size_t cut = 0; cut < len; cut++)
+		ck_assert(!au_ctl_decode_admin_req(buf, cut, &aq2));
+	ck_assert(!au_ctl_decode_status_req(buf, len, &nonce)); /* types are not confused */
+	aq.op = 9; /* no such operation */
+	len = au_ctl_encode_admin_req(&aq, buf, sizeof(buf));
+	ck_assert(!au_ctl_decode_admin_req(buf, len, &aq2));
+	struct au_ctl_admin_resp ar = {77, AU_CTL_NOT_LEADER, 3, 1, 5}, ar2;
+	len = au_ctl_encode_admin_resp(&ar, buf, sizeof(buf));
+	ck_assert(au_ctl_decode_admin_resp(buf, len, &ar2));
+	ck_assert(ar2.answer == AU_CTL_NOT_LEADER && ar2.leader == 3 && ar2.draining == 1 && ar2.leases == 5);
+	for (size_t cut = 0; cut < len; cut++)
+		ck_assert(!au_ctl_decode_admin_resp(buf, cut, &ar2));
+	ar.answer = AU_CTL_ANSWERS_;
+	len = au_ctl_encode_admin_resp(&ar, buf, sizeof(buf));
+	ck_assert(!au_ctl_decode_admin_resp(buf, len, &ar2));
+
+	/* submit. */
+	static struct au_ctl_submit_req sq, sq2;
+	sq.nonce = 5;
+	sq.first_id = 1000;
+	sq.count = 30;
+	sq.rounds = 3;
+	sq.priority = -4;
+	sq.payload_len = 5;
+	memcpy(sq.payload, "hello", 5);
+	uint8_t big[128 + AU_CTL_PAYLOAD_MAX];
+	len = au_ctl_encode_submit_req(&sq, big, sizeof(big));
+	ck_assert(au_ctl_decode_submit_req(big, len, &sq2));
+	ck_assert(sq2.first_id == 1000 && sq2.count == 30 && sq2.rounds == 3 && sq2.priority == -4 &&
+		  sq2.payload_len == 5 && memcmp(sq2.payload, "hello", 5) == 0);
+	for (size_t cut = 0; cut < len; cut++)
+		ck_assert(!au_ctl_decode_submit_req(big, cut, &sq2));
+	sq.count = AU_CTL_SUBMIT_MAX + 1; /* too many */
+	len = au_ctl_encode_submit_req(&sq, big, sizeof(big));
+	ck_assert(!au_ctl_decode_submit_req(big, len, &sq2));
+	sq.count = 2;
+	sq.first_id = UINT64_MAX - 1; /* ids would wrap */
+	len = au_ctl_encode_submit_req(&sq, big, sizeof(big));
+	ck_assert(!au_ctl_decode_submit_req(big, len, &sq2));
+	sq.first_id = 1;
+	sq.payload_len = AU_CTL_PAYLOAD_MAX + 1;
+	ck_assert_uint_eq(au_ctl_encode_submit_req(&sq, big, sizeof(big)), 0);
+	struct au_ctl_submit_resp sr = {5, AU_CTL_DONE, 0, 30, 10, 5, 14, 1}, sr2;
+	len = au_ctl_encode_submit_resp(&sr, buf, sizeof(buf));
+	ck_assert(au_ctl_decode_submit_resp(buf, len, &sr2));
+	ck_assert(sr2.present == 30 && sr2.done == 14 && sr2.dead == 1);
+	for (size_t cut = 0; cut < len; cut++)
+		ck_assert(!au_ctl_decode_submit_resp(buf, cut, &sr2));
+	sr.done = 15; /* states that do not add up */
+	len = au_ctl_encode_submit_resp(&sr, buf, sizeof(buf));
+	ck_assert(!au_ctl_decode_submit_resp(buf, len, &sr2));
 }
 END_TEST
 
@@ -333,10 +407,80 @@ START_TEST(node_cli_errors_exit_2)
 	ck_assert_int_eq(au_test_run(c4, &out), 0);
 	ck_assert(strstr(out, "usage: aureon-node"));
 	g_free(out);
-	/* aureon-ctl: usage errors, unsupported commands, keygen. */
+	/* aureon-ctl: usage errors, a cluster without the execution layer,
+	 * unknown nodes, bad job files, keygen. */
 	g_autofree char *c5 = g_strdup_printf("%s/aureon-ctl --config %s submit job.ini 2>&1", bin, ini);
 	ck_assert_int_eq(au_test_run(c5, &out), 2);
 	ck_assert_msg(strstr(out, "execution layer"), "%s", out);
+	g_free(out);
+	g_autofree char *eini = g_build_filename(dir, "exec.ini", NULL);
+	write_text(eini, "[cluster]\nnodes = 3\nservices = raft,aureon\n"
+			 "[hosts]\nn1 = 127.0.0.1:17101\nn2 = 127.0.0.1:17102\nn3 = 127.0.0.1:17103\n"
+			 "[auth]\nkey_file = cluster.key\n", 0644);
+	g_autofree char *rini = g_build_filename(dir, "rqml.ini", NULL);
+	write_text(rini, "[cluster]\nnodes = 3\nservices = raft,aureon,one,rqml\n[workload]\njobs = none\n"
+			 "[hosts]\nn1 = 127.0.0.1:17101\nn2 = 127.0.0.1:17102\nn3 = 127.0.0.1:17103\n"
+			 "[auth]\nkey_file = cluster.key\n", 0644);
+	/* rq: against the cluster that runs rqml. */
+	static const struct {
+		bool rq;
+		const char *args, *needle;
+	} bad[] = {
+		{false, "drain n4", "unknown node"},
+		{false, "resume x", "unknown node"},
+		{false, "drain", "takes 1 argument"},
+		{false, "submit JOB", "missing"},
+		{false, "submit JOB:[job]\ncount = 3\n", "[job] kind"},
+		{false, "submit JOB:[job]\nkind = pagerank\n", "rqml service"},
+		{false, "submit JOB:[job]\nkind = pagerank\ncount = 3\n", "[job] count: unknown key"},
+		{false, "submit JOB:[job]\nkind = tasks\n", "[job] count"},
+		{false, "submit JOB:[job]\nkind = tasks\ncount = 0\n", "[job] count"},
+		{false, "submit JOB:[job]\nkind = tasks\ncount = 3\nrounds = x\n", "[job] rounds"},
+		{false, "submit JOB:[job]\nkind = tasks\ncount = 3\ncolour = red\n", "[job] colour"},
+		{false, "submit JOB:[job]\nkind = tasks\ncount = 3\ncaps = gpu\n", "[job] caps"},
+		{false, "submit JOB:[job]\nkind = tasks\ncount = 3\npriority = 1.5\n", "[job] priority"},
+		{false, "submit JOB:[job]\nkind = tasks\ncount = 3\n[other]\n", "[other]"},
+		{true, "submit JOB:[job]\nkind = sorting\n", "[job] kind"},
+		{true, "submit JOB:[job]\nkind = pagerank\nsize = 1000\n", "[job] size"},
+		{true, "submit JOB:[job]\nkind = pagerank\nshards = 0\n", "[job] shards"},
+		{true, "submit JOB:[job]\nkind = pagerank\nshards = 1\nsize = 65536\n", "use more shards"},
+		{true, "submit JOB:[job]\nkind = jacobi\ntolerance = -1\n", "[job] tolerance"},
+		{true, "submit JOB:[job]\nkind = jacobi\ntolerance = nan\n", "[job] tolerance"},
+		{true, "submit JOB:[job]\nkind = jacobi\npolicy = stall:1\n", "[job] policy"},
+		{true, "submit JOB:[job]\nkind = jacobi\nedges = 5\n", "pagerank's"},
+		{true, "submit JOB:[job]\nkind = kmeans\njob = 5\n", "[job] job"},
+		{true, "submit JOB:[job]\nkind = kmeans\nk = 300\n", "[job] k"},
+		{true, "submit JOB:[job]\nkind = kmeans\nmax_rounds = 0\n", "[job] max_rounds"},
+		/* Within every limit of the kernel, but gigabytes on every node. */
+		{true, "submit JOB:[job]\nkind = kmeans\nsize = 10000000\ndims = 64\n", "MiB on every node"},
+		{true, "submit JOB:[job]\nkind = pagerank\nsize = 1048576\nedges = 100000000\nshards = 1024\n",
+		 "MiB on every node"},
+	};
+	g_autofree char *jpath = g_build_filename(dir, "job.ini", NULL);
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		/* "submit JOB:text": text is the job file; "submit JOB": none. */
+		const char *body = strstr(bad[i].args, "JOB");
+		g_autofree char *args = NULL;
+		if (body && body[3] == ':') {
+			write_text(jpath, body + 4, 0644);
+			args = g_strdup_printf("submit %s", jpath);
+		} else {
+			args = body ? g_strdup_printf("submit %s/missing-job.ini", dir) : g_strdup(bad[i].args);
+		}
+		g_autofree char *cmd = g_strdup_printf("%s/aureon-ctl --config %s %s 2>&1", bin,
+						       bad[i].rq ? rini : eini, args);
+		ck_assert_int_eq(au_test_run(cmd, &out), 2);
+		ck_assert_msg(strstr(out, bad[i].needle), "%s: %s", bad[i].args, out);
+		g_free(out);
+	}
+	/* "none" is a value only keys that allow it take: [workload] jobs does,
+	 * kv_mix does not. */
+	write_text(eini, "[cluster]\nnodes = 3\nservices = raft,kv\n[workload]\nkv_mix = none\n"
+			 "[hosts]\nn1 = 127.0.0.1:17101\nn2 = 127.0.0.1:17102\nn3 = 127.0.0.1:17103\n"
+			 "[auth]\nkey_file = cluster.key\n", 0644);
+	g_autofree char *c8 = g_strdup_printf("%s/aureon-ctl --config %s get 1 2>&1", bin, eini);
+	ck_assert_int_eq(au_test_run(c8, &out), 2);
+	ck_assert_msg(strstr(out, "[workload] kv_mix"), "%s", out);
 	g_free(out);
 	g_autofree char *c6 = g_strdup_printf("%s/aureon-ctl --config %s put x 1 2>&1", bin, ini);
 	ck_assert_int_eq(au_test_run(c6, &out), 2);
@@ -695,13 +839,17 @@ static int64_t applied_of(struct cluster_run *r, int i)
 	return p ? (int64_t)g_ascii_strtoull(p + strlen("\"applied_index\": "), NULL, 10) : -1;
 }
 
-START_TEST(three_nodes_on_loopback)
+/* Write a 3-node cluster file on free loopback ports (services and any
+ * extra groups as given) and start the nodes. */
+static struct cluster_run *start_cluster(const char *services, const char *extra)
 {
 	struct cluster_run *r = g_new0(struct cluster_run, 1);
 	running = r;
 	r->dir = make_tmpdir();
-	GString *ini = g_string_new("# written by tests/test_shim.c\n[cluster]\nnodes = 3\nservices = raft,kv\n"
-				    "[raft]\nelection_timeout = 150ms..300ms\nheartbeat = 50ms\n[hosts]\n");
+	GString *ini = g_string_new(NULL);
+	g_string_append_printf(ini, "# written by tests/test_shim.c\n[cluster]\nnodes = 3\nservices = %s\n"
+				    "[raft]\nelection_timeout = 150ms..300ms\nheartbeat = 50ms\n%s[hosts]\n",
+			       services, extra);
 	for (int i = 1; i <= 3; i++) {
 		r->udp[i] = free_port(G_SOCKET_TYPE_DATAGRAM);
 		r->http[i] = free_port(G_SOCKET_TYPE_STREAM);
@@ -715,6 +863,12 @@ START_TEST(three_nodes_on_loopback)
 	g_string_free(ini, TRUE);
 	for (int i = 1; i <= 3; i++)
 		start_node(r, i);
+	return r;
+}
+
+START_TEST(three_nodes_on_loopback)
+{
+	struct cluster_run *r = start_cluster("raft,kv", "");
 
 	/* A leader appears. */
 	int64_t t0 = mono_ms();
@@ -902,6 +1056,180 @@ START_TEST(three_nodes_on_loopback)
 }
 END_TEST
 
+
+/* The number right after `key` in `text` (e.g. "\"queued\": "), or -1. */
+static int64_t num_after(const char *text, const char *key)
+{
+	const char *p = text ? strstr(text, key) : NULL;
+	return p ? (int64_t)g_ascii_strtoull(p + strlen(key), NULL, 10) : -1;
+}
+
+/* Leases node `v` holds per /queue_stats `body`, or -1. */
+static int64_t leases_in(const char *body, int v)
+{
+	g_autofree char *key = g_strdup_printf("{\"node\": \"n%d\", \"leases\": ", v);
+	return num_after(body, key);
+}
+
+/* The execution layer on real processes: drain a node and watch it take
+ * no leases while work waits, resume it, submit work and see it finish. */
+START_TEST(exec_layer_on_loopback)
+{
+	/* Small worker pools (2 running + 1 waiting per node) and 300 ms
+	 * tasks: 12 tasks cannot all fit on two nodes at once. */
+	struct cluster_run *r = start_cluster("raft,kv,aureon,one,rqml",
+					      "[aureon]\nmax_concurrency = 2\nlocal_queue = 1\n"
+					      "[workload]\ntask_cost = const(300ms)\njobs = none\n");
+	int64_t t0 = mono_ms();
+	int leader = 0;
+	while (!(leader = leader_of(r, NULL)) && mono_ms() - t0 < 10000)
+		g_usleep(50000);
+	ck_assert_msg(leader, "no leader within 10 s (logs in %s)", r->dir);
+	int d = leader % 3 + 1; /* a follower gets drained */
+	char *out = NULL;
+
+	/* Drain: confirmed committed by the leader, then seen on d's replica. */
+	g_autofree char *drain = g_strdup_printf("drain n%d 2>&1", d);
+	ck_assert_msg(ctl(r, drain, &out) == 0, "%s", out);
+	g_autofree char *want = g_strdup_printf("n%d drained", d);
+	ck_assert_msg(strstr(out, want), "%s", out);
+	g_free(out);
+	int status = 0;
+	int64_t s = mono_ms();
+	uint64_t draining = 0;
+	while (draining != 1 && mono_ms() - s < 3000) {
+		g_autofree char *m = http_get(r->http[d], "/metrics", &status);
+		draining = m ? metric(m, "aureon_queue_node_draining") : 0;
+		if (draining != 1)
+			g_usleep(20000);
+	}
+	ck_assert_uint_eq(draining, 1);
+
+	/* Job 101: 12 tasks of 2 rounds.  While they run, d holds no lease
+	 * although tasks wait that it could run. */
+	g_autofree char *job_a = g_strdup_printf("%s/job-a.ini", r->dir);
+	write_text(job_a, "[job]\nkind = tasks\njob = 101\ncount = 12\nrounds = 2\n", 0644);
+	g_autofree char *submit_a = g_strdup_printf("submit %s 2>&1", job_a);
+	ck_assert_msg(ctl(r, submit_a, &out) == 0, "%s", out);
+	ck_assert_msg(strstr(out, "job 101: 12 tasks in the queue"), "%s", out);
+	g_free(out);
+	bool saw_waiting_work = false, saw_checkpoint_entry = false;
+	for (int i = 0; i < 10; i++) {
+		g_autofree char *qs = http_get(r->http[leader], "/queue_stats", &status);
+		ck_assert_int_eq(status, 200);
+		ck_assert_msg(leases_in(qs, d) == 0, "drained n%d holds leases: %s", d, qs);
+		ck_assert_msg(strstr(qs, "\"front_end\": true"), "%s", qs);
+		if (num_after(qs, "\"queued\": ") > 0 && leases_in(qs, leader) > 0)
+			saw_waiting_work = true;
+		g_autofree char *cs = http_get(r->http[leader], "/checkpoint_state", &status);
+		ck_assert_int_eq(status, 200);
+		ck_assert_msg(strstr(cs, "\"aureon\": {\"applied_index\": "), "%s", cs);
+		if (strstr(cs, "\"state\": \"leased\""))
+			saw_checkpoint_entry = true;
+		g_usleep(100000);
+	}
+	ck_assert_msg(saw_waiting_work, "tasks never waited while n%d was drained", d);
+	ck_assert(saw_checkpoint_entry);
+	g_autofree char *dq = http_get(r->http[d], "/queue_stats", &status);
+	ck_assert_msg(strstr(dq, "\"started\": 0,"), "drained n%d started tasks: %s", d, dq);
+	ck_assert_msg(strstr(dq, "\"draining\": true"), "%s", dq);
+
+	/* Resume d; job 102 runs to the end, then job 101 (submitting its
+	 * file again is a no-op that waits). */
+	g_autofree char *resume = g_strdup_printf("resume n%d 2>&1", d);
+	ck_assert_msg(ctl(r, resume, &out) == 0, "%s", out);
+	ck_assert(strstr(out, "resumed"));
+	g_free(out);
+	g_autofree char *job_b = g_strdup_printf("%s/job-b.ini", r->dir);
+	write_text(job_b, "[job]\nkind = tasks\njob = 102\ncount = 12\npayload = from the test\n", 0644);
+	g_autofree char *submit_b = g_strdup_printf("--timeout 30s --wait submit %s 2>&1", job_b);
+	ck_assert_msg(ctl(r, submit_b, &out) == 0, "%s", out);
+	ck_assert_msg(strstr(out, "job 102: finished: 12 done, 0 dead"), "%s", out);
+	g_free(out);
+	g_autofree char *wait_a = g_strdup_printf("--timeout 30s --wait submit %s 2>&1", job_a);
+	ck_assert_msg(ctl(r, wait_a, &out) == 0, "%s", out);
+	ck_assert_msg(strstr(out, "job 101: finished: 12 done, 0 dead"), "%s", out);
+	g_free(out);
+	fprintf(stderr, "shim: drained n%d, resumed it, 24 tasks done %" G_GINT64_FORMAT " ms after the leader appeared\n",
+		d, mono_ms() - t0);
+
+	/* d took work after it was resumed. */
+	g_autofree char *dq2 = http_get(r->http[d], "/queue_stats", &status);
+	ck_assert_msg(num_after(dq2, "\"acked\": ") > 0, "n%d ran nothing after resume: %s", d, dq2);
+	ck_assert_msg(strstr(dq2, "\"draining\": false"), "%s", dq2);
+
+	/* status: the queue depth and each node's leases. */
+	ck_assert_int_eq(ctl(r, "status 2>&1", &out), 0);
+	ck_assert_msg(strstr(out, "queue depth: 0 (") && strstr(out, "draining"), "%s", out);
+	g_free(out);
+	ck_assert_int_eq(ctl(r, "status --json 2>&1", &out), 0);
+	ck_assert_msg(strstr(out, "\"queue_depth\": 0, \"queue\": {") && strstr(out, "\"done\": 24"), "%s", out);
+	g_free(out);
+	/* /metrics: the queue gauges, and promtool still accepts it. */
+	g_autofree char *m = http_get(r->http[leader], "/metrics", &status);
+	ck_assert_uint_eq(metric(m, "aureon_queue_tasks{state=\"done\"}"), 24);
+	ck_assert_uint_eq(metric(m, "aureon_queue_tasks{state=\"queued\"}"), 0);
+	ck_assert_uint_eq(metric(m, "aureon_orchestrator_front_end"), 1);
+	g_autofree char *mpath = g_strdup_printf("%s/metrics-exec.txt", r->dir);
+	write_text(mpath, m, 0644);
+	g_autofree char *promtool = g_find_program_in_path("promtool");
+	if (promtool) {
+		g_autofree char *cmd = g_strdup_printf("promtool check metrics < %s 2>&1", mpath);
+		ck_assert_msg(au_test_run(cmd, &out) == 0, "promtool: %s", out);
+		g_free(out);
+	}
+
+	/* An RQML job: it converges on the cluster to exactly the result of
+	 * the sequential reference, and its record lands in ONE. */
+	g_autofree char *job_r = g_strdup_printf("%s/job-pr.ini", r->dir);
+	write_text(job_r, "[job]\nkind = pagerank\njob = 1000042\nsize = 1024\nedges = 8192\nshards = 3\n"
+			  "tolerance = 1e-6\nmax_rounds = 60\n", 0644);
+	g_autofree char *submit_r = g_strdup_printf("--timeout 30s --wait submit %s 2>&1", job_r);
+	int64_t jt = mono_ms();
+	ck_assert_msg(ctl(r, submit_r, &out) == 0, "%s", out);
+	struct au_rqml_job_spec spec = {.job = 1000042};
+	spec.params = (struct au_kernel_params){.kind = AU_KERNEL_PAGERANK, .seed = 1000042, .size = 1024,
+						.edges = 8192, .shards = 3, .damping = 0.85};
+	spec.policy = (struct au_rqml_policy){.kind = AU_RQML_POLICY_THRESHOLD, .tolerance = 1e-6, .max_rounds = 60};
+	struct au_kernel_problem kp;
+	ck_assert_int_eq(au_kernel_build(&kp, &spec.params, NULL, 0), 0);
+	double *state = g_new0(double, kp.state_len), res[60];
+	enum au_kernel_verdict verdict;
+	uint32_t rounds = au_kernel_reference(&kp, au_rqml_decide, &spec.policy, 60, state, res, &verdict);
+	uint8_t digest[32];
+	au_kernel_digest(state, kp.state_len, digest);
+	g_free(state);
+	au_kernel_free(&kp);
+	ck_assert_int_eq(verdict, AU_KERNEL_CONVERGED);
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		g_snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	g_autofree char *want_r = g_strdup_printf("job 1000042: converged after %u rounds", rounds);
+	ck_assert_msg(strstr(out, want_r) && strstr(out, hex) && strstr(out, "in ONE at log index"),
+		      "want %s, sha256 %s: %s", want_r, hex, out);
+	fprintf(stderr, "shim: RQML job converged in %u rounds in %" G_GINT64_FORMAT " ms, as the reference\n",
+		rounds, mono_ms() - jt);
+	g_free(out);
+	/* The same id with another problem is refused. */
+	write_text(job_r, "[job]\nkind = pagerank\njob = 1000042\nsize = 2048\n", 0644);
+	ck_assert_msg(ctl(r, submit_r, &out) == 1 && strstr(out, "another specification"), "%s", out);
+	g_free(out);
+
+	/* No quorum: drain fails with exit 3, in time.  (The others stop
+	 * cleanly, so sanitizer builds check the leader's teardown too.) */
+	for (int i = 1; i <= 3; i++)
+		if (i != d)
+			kill_node(r, i, SIGTERM);
+	s = mono_ms();
+	g_autofree char *drain1 = g_strdup_printf("--timeout 1s drain n%d 2>&1", d);
+	ck_assert_int_eq(ctl(r, drain1, &out), 3);
+	ck_assert_msg(strstr(out, "no quorum") || strstr(out, "not confirmed"), "%s", out);
+	g_free(out);
+	ck_assert(mono_ms() - s < 3000);
+	cluster_teardown();
+}
+END_TEST
+
 Suite *shim_suite(void)
 {
 	Suite *s = suite_create("shim");
@@ -919,6 +1247,7 @@ Suite *shim_suite(void)
 	tcase_add_unchecked_fixture(procs, NULL, cluster_teardown);
 	tcase_add_test(procs, node_cli_errors_exit_2);
 	tcase_add_test(procs, three_nodes_on_loopback);
+	tcase_add_test(procs, exec_layer_on_loopback);
 	suite_add_tcase(s, procs);
 	return s;
 }

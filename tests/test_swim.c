@@ -4,12 +4,14 @@
  * with their checkers, and determinism (run twice, other seed, -O0). */
 #include <glib.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../models/pcg32.h"
 #include "../models/swim.h"
 #include "../models/trace_kinds.h"
 #include "../models/wire.h"
+#include "../sim/check_swim.h"
 #include "../sim/sim.h"
 #include "tests.h"
 
@@ -599,6 +601,81 @@ START_TEST(malformed_messages_change_nothing)
 }
 END_TEST
 
+/* A random message of roughly the right shape: fields drawn from small
+ * ranges that straddle the valid ones (member 0 and beyond n, unknown
+ * kinds, big incarnations), sometimes cut short or with bytes added. */
+static size_t random_message(struct au_pcg32 *rng, uint8_t *buf, size_t cap)
+{
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, cap - 4);
+	uint8_t type = (uint8_t)(1 + au_pcg32_below(rng, 5));
+	au_put_u8(&w, type);
+	if (type == T_PUSH_PULL) {
+		au_put_u8(&w, (uint8_t)au_pcg32_below(rng, 5));
+		uint32_t count = au_pcg32_below(rng, 12);
+		au_put_u32(&w, count);
+		for (uint32_t i = 0; i < count; i++) {
+			w_varint(&w, au_pcg32_below(rng, 12));
+			w_varint(&w, (uint64_t)au_pcg32_below(rng, 6) << 2 | au_pcg32_below(rng, 4));
+		}
+	} else {
+		if (type != T_GOSSIP)
+			w_varint(&w, au_pcg32_below(rng, 4) ? au_pcg32_below(rng, 50) : au_pcg32_next(rng));
+		if (type == T_PING || type == T_PING_REQ)
+			w_varint(&w, au_pcg32_below(rng, 60));
+		uint32_t count = au_pcg32_below(rng, 6);
+		au_put_u8(&w, (uint8_t)count);
+		for (uint32_t i = 0; i < count; i++) {
+			uint8_t kind = (uint8_t)au_pcg32_below(rng, 5);
+			au_put_u8(&w, kind);
+			w_varint(&w, au_pcg32_below(rng, 56));
+			w_varint(&w, au_pcg32_below(rng, 8) ? au_pcg32_below(rng, 6) : au_pcg32_next(rng));
+			if (kind != K_ALIVE)
+				w_varint(&w, au_pcg32_below(rng, 56));
+		}
+	}
+	size_t len = w.len;
+	uint32_t shape = au_pcg32_below(rng, 8);
+	if (shape == 0 && len > 1)
+		len -= 1 + au_pcg32_below(rng, (uint32_t)len - 1); /* cut */
+	else if (shape == 1)
+		for (uint32_t j = au_pcg32_below(rng, 3) + 1; j > 0 && len < cap - 4; j--)
+			buf[len++] = (uint8_t)au_pcg32_next(rng); /* junk after */
+	au_wbuf_init(&w, buf, cap);
+	w.len = len;
+	au_wbuf_seal(&w);
+	return w.len;
+}
+
+START_TEST(random_sealed_messages_never_crash)
+{
+	/* Random messages behind a valid CRC, so they reach the decoders and
+	 * the update rules, from random senders: the model must not crash (run
+	 * under make asan / valgrind too), must reject the malformed ones and
+	 * act on the others, and must never lose itself. */
+	struct au_swim *sw = f_boot(&F, 1, 50);
+	struct au_pcg32 rng;
+	au_pcg32_seed(&rng, 7, (uint64_t)_i);
+	for (int k = 0; k < 3000; k++) {
+		uint8_t buf[600];
+		size_t len = random_message(&rng, buf, sizeof(buf));
+		au_swim_model.recv(sw, 1 + au_pcg32_below(&rng, 60), buf, len);
+		if (k % 100 == 0)
+			f_advance(&F, sw, F.now + 300 * AU_NS_PER_MS);
+		F.n_sent = 0; /* the fake network keeps a window only */
+		F.answered = 0;
+	}
+	for (au_node_id m = 1; m <= 50; m++)
+		ck_assert_int_le(au_swim_member_state(sw, m), AU_SWIM_UNKNOWN);
+	ck_assert_int_eq(au_swim_member_state(sw, 1), AU_SWIM_ALIVE);
+	/* some reached the rules, many did not */
+	ck_assert_uint_lt(F.traces[AU_TR_MODEL_BAD_MESSAGE], 2500);
+	ck_assert_uint_gt(F.traces[AU_TR_MODEL_BAD_MESSAGE], 500);
+	ck_assert_uint_gt(F.rows, 10);
+	au_swim_model.destroy(sw);
+}
+END_TEST
+
 START_TEST(leave_is_gossiped_then_quiet)
 {
 	struct au_swim *sw = f_boot(&F, 2, 10);
@@ -766,6 +843,143 @@ START_TEST(same_hash_at_O0)
 }
 END_TEST
 
+/* ---- checkers, memory, bench ------------------------------------------------------ */
+
+static struct au_scenario *load_text(const char *text)
+{
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load_text("test.ini", text, &err);
+	ck_assert_msg(sc, "%s", err);
+	return sc;
+}
+
+START_TEST(convergence_check_fires_without_reconnect)
+{
+	/* Without reconnect pings the two halves of a healed partition never
+	 * talk again: membership_converged must say so. */
+	struct au_scenario *sc = load_text(
+		"[run]\nduration = 150s\n[cluster]\nnodes = 12\nservices = swim\n"
+		"[swim]\nreconnect_interval = 0s\n"
+		"[fault.split]\nat = 20s\naction = partition\ngroups = n1,n2,n3,n4,n5,n6 | rest\n"
+		"until = 60s\n[check]\nliveness = membership_converged:60s\n");
+	struct au_sim *sim = au_sim_new(sc, 3);
+	int rc = au_sim_run(sim, sc->duration);
+	if (rc == 0)
+		rc = au_sim_finish(sim);
+	const struct au_violation *v = au_sim_violation(sim);
+	ck_assert_int_eq(rc, 1);
+	ck_assert_str_eq(v->check, "membership_converged");
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(accuracy_counts_partition_victims)
+{
+	/* 6 | 6 for 40 s: every member declares the 6 on the other side dead:
+	 * 72 false positives, all during the network fault. */
+	struct au_scenario *sc = load_text(
+		"[run]\nduration = 120s\n[cluster]\nnodes = 12\nservices = swim\n"
+		"[fault.split]\nat = 20s\naction = partition\ngroups = n1,n2,n3,n4,n5,n6 | rest\n"
+		"until = 60s\n[check]\nliveness = membership_converged:50s\n");
+	struct au_sim *sim = au_sim_new(sc, 1);
+	ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
+	ck_assert_int_eq(au_sim_finish(sim), 0);
+	const char *names[8], *results[8];
+	size_t n = au_sim_checks(sim, names, results, 8);
+	bool seen = false;
+	for (size_t i = 0; i < n; i++) {
+		char note[256];
+		if (strcmp(names[i], "swim_accuracy") != 0)
+			continue;
+		ck_assert(au_sim_check_note(sim, i, note, sizeof(note)));
+		ck_assert_msg(strstr(note, "false positives: 72 live members declared dead (72 during"),
+			      "%s", note);
+		seen = true;
+	}
+	ck_assert(seen);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(completeness_bound_formula)
+{
+	struct au_swim_config c = f_config();
+	/* n = 16: D = ceil(ln 1e9 / (15 * -ln(14/15))) = 21 periods (round
+	 * robin cap 29), +1; max suspicion 6 * 4 * log10(16) s = 28.896 s;
+	 * spread (2 * ceil(log2 17) + 10) * 200 ms = 4 s. */
+	au_time b = au_check_swim_bound(&c, 16);
+	ck_assert_int_eq(b, 22 * AU_NS_PER_S + 28896 * AU_NS_PER_MS + 4 * AU_NS_PER_S);
+	/* n = 3: one confirmation impossible (n - 2 < k): min suspicion only */
+	au_time b3 = au_check_swim_bound(&c, 3);
+	ck_assert_int_eq(b3, 4 * AU_NS_PER_S + 4 * AU_NS_PER_S + (2 * 2 + 10) * 200 * AU_NS_PER_MS);
+	ck_assert_int_eq(au_swim_suspicion_min(&c, 100), 8 * AU_NS_PER_S);
+	ck_assert_int_eq(au_swim_suspicion_max(&c, 100), 48 * AU_NS_PER_S);
+	ck_assert_uint_eq(au_swim_retransmit_limit(&c, 10000), 20);
+	ck_assert_uint_eq(au_swim_retransmit_limit(&c, 9), 4);
+}
+END_TEST
+
+START_TEST(view_memory_per_entry)
+{
+	/* 2,000 nodes, each with a 2,000-member view: well under 16 bytes per
+	 * (node, member) entry; the view itself is 4. */
+	struct au_scenario *sc = load_text(
+		"[run]\nduration = 5s\n[cluster]\nnodes = 2000\nservices = swim\n"
+		"[trace]\nmessages = none\n");
+	struct au_sim *sim = au_sim_new(sc, 1);
+	ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
+	size_t bytes = 0;
+	for (au_node_id n = 1; n <= 2000; n++)
+		bytes += au_swim_memory(swim_of(sim, n));
+	double per = (double)bytes / (2000.0 * 2000.0);
+	ck_assert_msg(per >= 4.0 && per < 6.0, "%.3f bytes per entry", per);
+	au_sim_finish(sim);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(bench_smoke)
+{
+	g_autofree char *cmd = g_strdup_printf(
+		"%s/aureon-sim bench swim --sizes 16,32 --trials 6 --fp-nodes 16 --fp-time 30s --json",
+		au_test_bin());
+	char *out = NULL;
+	ck_assert_int_eq(au_test_run(cmd, &out), 0);
+	ck_assert_msg(strstr(out, "\"theory_periods\": 1.5820"), "%s", out);
+	/* every crash detected and disseminated to everyone */
+	const char *p = strstr(out, "\"periods_mean\": ");
+	ck_assert_ptr_nonnull(p);
+	double periods = g_ascii_strtod(p + strlen("\"periods_mean\": "), NULL);
+	ck_assert_msg(periods >= 1.0 && periods < 4.0, "%s", out);
+	ck_assert_ptr_null(strstr(out, "\"incomplete\": 1"));
+	ck_assert_ptr_nonnull(strstr(out, "\"loss\": 0.10, \"suspicion\": false"));
+	g_free(out);
+	/* usage errors exit 2 */
+	g_autofree char *bad = g_strdup_printf("%s/aureon-sim bench swim --sizes 2 2>/dev/null",
+					       au_test_bin());
+	ck_assert_int_eq(au_test_run(bad, NULL), 2);
+}
+END_TEST
+
+START_TEST(scale_scenarios_pass)
+{
+	/* The scale scenarios end to end (swim-10k: about a minute of CPU). */
+	static const char *const paths[] = {"scenarios/swim-1000.ini", "scenarios/swim-10k.ini"};
+	struct au_scenario *sc = load(paths[_i]);
+	struct au_sim *sim = au_sim_new(sc, sc->seed);
+	int rc = au_sim_run(sim, sc->duration);
+	if (rc == 0)
+		rc = au_sim_finish(sim);
+	const struct au_violation *v = au_sim_violation(sim);
+	ck_assert_msg(rc == 0, "%s: %s", v ? v->check : "?", v ? v->detail : "");
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
 Suite *swim_suite(void)
 {
 	Suite *s = suite_create("swim");
@@ -777,6 +991,7 @@ Suite *swim_suite(void)
 	tcase_add_test(rules, refutes_suspicion_of_itself);
 	tcase_add_test(rules, incarnation_rules);
 	tcase_add_test(rules, malformed_messages_change_nothing);
+	tcase_add_loop_test(rules, random_sealed_messages_never_crash, 0, 4);
 	tcase_add_test(rules, leave_is_gossiped_then_quiet);
 	tcase_add_test(rules, restart_joins_with_newer_incarnation);
 	suite_add_tcase(s, rules);
@@ -788,6 +1003,19 @@ Suite *swim_suite(void)
 		tcase_add_loop_test(sc, scenario_passes, k * 100 + 1, k * 100 + 6);
 	tcase_add_loop_test(sc, deterministic, 0, (int)G_N_ELEMENTS(swim_scenarios));
 	tcase_add_test(sc, same_hash_at_O0);
+	tcase_add_test(sc, convergence_check_fires_without_reconnect);
+	tcase_add_test(sc, accuracy_counts_partition_victims);
+	tcase_add_test(sc, completeness_bound_formula);
+	tcase_add_test(sc, view_memory_per_entry);
+	tcase_add_test(sc, bench_smoke);
 	suite_add_tcase(s, sc);
+
+	TCase *slow = tcase_create("slow");
+	tcase_set_tags(slow, "slow");
+	tcase_set_timeout(slow, 900);
+	for (int k = 0; k < (int)G_N_ELEMENTS(swim_scenarios); k++)
+		tcase_add_loop_test(slow, scenario_passes, k * 100 + 6, k * 100 + 40);
+	tcase_add_loop_test(slow, scale_scenarios_pass, 0, 2);
+	suite_add_tcase(s, slow);
 	return s;
 }
