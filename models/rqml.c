@@ -283,7 +283,7 @@ struct rqml {
 	GPtrArray *outbox;       /* struct outbox * */
 	double *scratch;
 	size_t scratch_len;
-	uint64_t computed, not_ready, sent_data, proposals;
+	uint64_t computed, not_ready, obsolete, sent_data, proposals;
 	uint64_t sup_term;       /* the term the supervisor's memory belongs to */
 	bool kick_armed;         /* a supervisor pass is due at once */
 	GHashTable *start_sent;  /* job -> au_time: START proposed, not yet applied */
@@ -1141,9 +1141,19 @@ static int exec_round(void *ctx, const struct au_task *t, uint32_t round, const 
 	if (!decode_payload(t, &jid, &r, &s) || out_max < 32)
 		return -1;
 	const struct rjob *j = job_get(q, jid);
-	if (!j || !j->state || j->round + 1 != r || s >= j->spec.params.shards) {
-		/* This replica does not hold round r's input (behind, or the
-		 * round is over): fail the attempt; the queue retries it. */
+	if (j && s < j->spec.params.shards && (!j->state || j->round >= r)) {
+		/* The round is over (replicas only move forward): nothing to
+		 * compute.  Finish the task with an empty result so the queue
+		 * stops handing it out; no round will ever look at it. */
+		q->obsolete++;
+		trace(q, AU_TR_RQML_NOT_READY, (int64_t)jid, (int64_t)r << 16 | s, (int64_t)j->round);
+		memset(out, 0, 32);
+		*out_len = 32;
+		return 0;
+	}
+	if (!j || j->round + 1 != r || s >= j->spec.params.shards) {
+		/* This replica does not hold round r's input yet: fail the
+		 * attempt; the queue retries it (maybe here, once caught up). */
 		q->not_ready++;
 		trace(q, AU_TR_RQML_NOT_READY, (int64_t)jid, (int64_t)r << 16 | s,
 		      j ? (int64_t)j->round : -1);
@@ -1279,10 +1289,10 @@ static void rqml_summary(void *state, char *buf, size_t len)
 	}
 	snprintf(buf, len,
 		 "jobs=%u running=%u finished=%u rounds=%llu computed=%llu not_ready=%llu "
-		 "stale_outputs=%llu",
+		 "obsolete=%llu stale_outputs=%llu",
 		 q->jobs->len, running, done, (unsigned long long)rounds,
 		 (unsigned long long)q->computed, (unsigned long long)q->not_ready,
-		 (unsigned long long)q->stale_data);
+		 (unsigned long long)q->obsolete, (unsigned long long)q->stale_data);
 }
 
 static const char *const verdict_names[] = {"running", "converged", "max_rounds", "stalled"};

@@ -101,7 +101,7 @@
 	X(RQML_STALE, 526)    /* a=job, b=where, c=token: output for no open round, dropped */ \
 	X(RQML_RESTORE, 527)  /* a=job, b=rounds done, c=verdict: from a snapshot */  \
 	X(RQML_COMPUTE, 528)  /* a=job, b=where, c=token: this worker computed a shard */ \
-	X(RQML_NOT_READY, 529) /* a=job, b=where, c=rounds this replica has (-1 none) */ \
+	X(RQML_NOT_READY, 529) /* a=job, b=where, c=rounds this replica has (-1 none); c >= round: obsolete task, finished empty */ \
 	X(RQML_RETRY, 530)    /* a=job, b=where, c=new attempt: supervisor replaced a task */ \
 	X(RQML_BAD_JOB, 531)  /* a=job, b=kind: a START whose spec does not build */  \
 	X(RQML_BAD_SNAPSHOT, 532) /* a=bytes: undecodable snapshot, jobs dropped */

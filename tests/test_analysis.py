@@ -186,7 +186,8 @@ def synthetic_tables(nodes=4):
     raft["role"] = np.where(node == leader, 2, 0)
     raft["commit_index"] = np.arange(len(raft)) // nodes
     raft["last_index"] = raft["commit_index"] + 1
-    rq_dt = model_dt([("job", "<u4"), ("task", "<u4"), ("round", "<u4"), ("residual", "<f8")])
+    rq_dt = model_dt([("job", "<u4"), ("task", "<u4"), ("round", "<u4"), ("residual", "<f8"),
+                      ("shard", "<u4"), ("event", enum8(["shard", "round", "done"]))])
     rq = np.zeros(2 * 10 * 3, dtype=rq_dt)
     rq["job"] = np.repeat([1, 2], 30)
     rq["round"] = np.tile(np.repeat(np.arange(10), 3), 2)
@@ -195,6 +196,9 @@ def synthetic_tables(nodes=4):
     rq["t_ns"] = rq["round"].astype(np.int64) * 10**9 + rq["job"] * 1000 + rq["task"]
     rq = rq[np.argsort(rq["t_ns"], kind="stable")]
     rq["node"] = rq["task"] + 1
+    rq["shard"] = rq["task"]
+    rq["event"] = np.where(rq["task"] == 0, 1, 0)  # task 0 rows: rounds; others: shards
+    rq["residual"][rq["event"] == 0] = np.nan
     mb_dt = model_dt([("member", "<u4"), ("state", enum8(["alive", "suspect", "dead"])),
                       ("incarnation", "<u4")])
     mb = np.zeros(nodes * nodes + nodes - 1, dtype=mb_dt)
@@ -445,15 +449,15 @@ class ReportTest(TempDirCase):
             self.check_outputs(out, ["ping_rtt.png"])
 
     def test_report_on_model_tables(self):
-        """All nine plots appear when /raft, /rqml, /membership and /ping exist."""
+        """All ten plots appear when /raft, /rqml, /membership and /ping exist."""
         trace, out = self.path("syn.h5"), self.path("rep")
         write_synthetic(trace, synthetic_tables())
         p = tool("report", trace, "--out", out)
         self.assertEqual(p.returncode, 0, p.stderr)
         md = self.check_outputs(out, [
             "event_rate.png", "message_fates.png", "latency_cdf.png", "traffic_heatmap.png",
-            "raft_leaders.png", "raft_commit.png", "rqml_residual.png", "membership_views.png",
-            "ping_rtt.png"])
+            "raft_leaders.png", "raft_commit.png", "rqml_residual.png", "rqml_placement.png",
+            "membership_views.png", "ping_rtt.png"])
         self.assertIn("Skipped plots\n\nNone.", md)
         self.assertIn("matches", md)
 
