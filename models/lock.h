@@ -3,8 +3,9 @@
  *
  * lock(key, owner, deadline) grants the key if it is free (an owner asking
  * again for a key it holds renews it) and returns a fencing token; unlock
- * releases it; expire is proposed by the leader when its own clock passes
- * the deadline it wrote (followers never judge time, as in taskq.h).  Each
+ * releases it; expire is proposed by the leader when, on its own clock, the
+ * lock has gone its ttl without a grant or renewal (followers never judge
+ * time, and stored deadlines are informational, as in taskq.h).  Each
  * key also guards a value: write(key, token, value) is accepted only while
  * `token` is the key's current holder's token, so a holder that was paused
  * past its expiry and wakes up believing it still holds the lock has its

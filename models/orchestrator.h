@@ -41,6 +41,7 @@ struct au_orch_config {
 	au_time retry_ns;         /* resend an unanswered pull, ack or checkpoint */
 	/* [aureon]: the leader's front end */
 	uint32_t batch_inflight;  /* queue commands in flight in Raft at once */
+	uint32_t batch_ops;       /* operations per command at most (0: as many as fit) */
 	au_time expiry_scan_ns;   /* how often the leader looks for expired leases */
 	/* [workload]: tasks */
 	uint32_t tasks;           /* tasks the workload enqueues (ids 1..tasks) */

@@ -51,7 +51,8 @@ struct affinity {
 
 struct au_taskq {
 	const struct au_env *env;
-	GTree *tasks;        /* &task->id -> task (owned) */
+	GTree *tasks;        /* &task->id -> task (owned): iteration in id order */
+	GHashTable *by_id;   /* &task->id -> task: lookups only, never iterated */
 	GPtrArray *classes;  /* struct cls*, sorted by (prio desc, topic, caps) */
 	GPtrArray *nodes;    /* struct nodeinfo* by node id (NULL: never seen) */
 	GTree *affinity;     /* &aff->key -> struct affinity (owned) */
@@ -255,10 +256,21 @@ static void lease_end(struct au_taskq *q, struct au_task *t, bool failed)
 	queue_insert(q, t);
 }
 
+static struct au_task *find(const struct au_taskq *q, uint64_t id)
+{
+	return g_hash_table_lookup(q->by_id, &id);
+}
+
+static void add_task(struct au_taskq *q, struct au_task *t)
+{
+	g_tree_insert(q->tasks, &t->id, t);
+	g_hash_table_insert(q->by_id, &t->id, t);
+}
+
 /* The task `id` if `token` is its current lease. */
 static struct au_task *current_lease(struct au_taskq *q, uint64_t id, uint64_t token)
 {
-	struct au_task *t = g_tree_lookup(q->tasks, &id);
+	struct au_task *t = find(q, id);
 	if (!t || t->state != AU_TASK_LEASED || t->token != token)
 		return NULL;
 	return t;
@@ -354,7 +366,7 @@ static bool decode_op(uint8_t code, const uint8_t *body, size_t len, struct op *
 
 static void do_enqueue(struct au_taskq *q, const struct op *o)
 {
-	if (g_tree_lookup(q->tasks, &o->spec.id))
+	if (find(q, o->spec.id))
 		return; /* idempotent: a resubmitted id is already here */
 	struct au_task *t = g_new0(struct au_task, 1);
 	t->id = o->spec.id;
@@ -370,7 +382,7 @@ static void do_enqueue(struct au_taskq *q, const struct op *o)
 	t->payload = o->len ? g_memdup2(o->data, o->len) : NULL;
 	t->state = AU_TASK_QUEUED;
 	q->counts[AU_TASK_QUEUED]++;
-	g_tree_insert(q->tasks, &t->id, t);
+	add_task(q, t);
 	queue_insert(q, t);
 	effect(q, AU_TR_TASKQ_ENQUEUE, (int64_t)t->id, (int64_t)((uint64_t)t->kind << 32 | t->topic),
 	       t->rounds);
@@ -468,7 +480,7 @@ static void do_renew(struct au_taskq *q, const struct op *o)
 	if (!t || t->node != o->node) {
 		effect(q, AU_TR_TASKQ_RENEW_LOST, (int64_t)o->id, (int64_t)o->token, o->node);
 		struct au_taskq_event ev = {.type = AU_TASKQ_EV_RENEW_LOST, .index = q->index,
-					    .task = g_tree_lookup(q->tasks, &o->id),
+					    .task = find(q, o->id),
 					    .node = o->node, .token = o->token};
 		notify(q, &ev);
 		return;
@@ -482,7 +494,7 @@ static void do_renew(struct au_taskq *q, const struct op *o)
 
 static void do_ack(struct au_taskq *q, const struct op *o)
 {
-	struct au_task *t = g_tree_lookup(q->tasks, &o->id);
+	struct au_task *t = find(q, o->id);
 #ifdef AU_BUG_ACK_NO_TOKEN
 	/* Planted bug: any ack of a leased task is accepted, whoever sends it
 	 * and whatever lease it held. */
@@ -745,7 +757,11 @@ static gboolean snap_aff(gpointer k, gpointer v, gpointer data)
 
 size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out)
 {
-	GByteArray *b = g_byte_array_new();
+	/* Sized for the usual task (fixed fields and a short payload), so a
+	 * large queue's snapshot is not built by repeated reallocation. */
+	GByteArray *b = g_byte_array_sized_new((guint)(64 + 16 * q->nodes->len +
+						       12 * (size_t)g_tree_nnodes(q->affinity) +
+						       200 * (size_t)g_tree_nnodes(q->tasks)));
 	put_u32(b, SNAP_MAGIC);
 	put_u32(b, SNAP_VERSION);
 	put_u64(b, q->next_seq);
@@ -801,6 +817,7 @@ static void clear_state(struct au_taskq *q)
 {
 	g_ptr_array_set_size(q->classes, 0);
 	g_ptr_array_set_size(q->nodes, 0);
+	g_hash_table_remove_all(q->by_id);
 	g_tree_destroy(q->tasks);
 	g_tree_destroy(q->affinity);
 	q->tasks = u64_tree(free_task);
@@ -865,14 +882,14 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 			     get_blob(&rb, &t->result, &t->result_len, AU_TASKQ_RESULT_MAX) &&
 			     get_blob(&rb, &t->ckpt, &t->ckpt_len, AU_TASKQ_CKPT_MAX);
 		if (!blobs || rb.short_read || state > AU_TASK_DEAD || t->id == 0 ||
-		    g_tree_lookup(s->tasks, &t->id) || (state == AU_TASK_LEASED && t->node == 0)) {
+		    find(s, t->id) || (state == AU_TASK_LEASED && t->node == 0)) {
 			free_task(t);
 			ok = false;
 			break;
 		}
 		t->state = (uint8_t)state;
 		s->counts[state]++;
-		g_tree_insert(s->tasks, &t->id, t);
+		add_task(s, t);
 		if (state == AU_TASK_QUEUED)
 			queue_insert(s, t);
 		else if (state == AU_TASK_LEASED)
@@ -886,7 +903,10 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	/* Swap the containers in. */
 	clear_state(q);
 	GTree *tt = q->tasks, *ta = q->affinity;
+	GHashTable *tb = q->by_id;
 	GPtrArray *tc = q->classes, *tn = q->nodes;
+	q->by_id = s->by_id;
+	s->by_id = tb;
 	q->tasks = s->tasks;
 	q->affinity = s->affinity;
 	q->classes = s->classes;
@@ -918,6 +938,7 @@ struct au_taskq *au_taskq_new(const struct au_env *env)
 	struct au_taskq *q = g_new0(struct au_taskq, 1);
 	q->env = env;
 	q->tasks = u64_tree(free_task);
+	q->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
 	q->affinity = u64_tree(g_free);
 	q->classes = g_ptr_array_new_with_free_func(free_cls);
 	q->nodes = g_ptr_array_new_with_free_func(free_node);
@@ -936,6 +957,7 @@ void au_taskq_free(struct au_taskq *q)
 		return;
 	g_ptr_array_free(q->classes, TRUE);
 	g_ptr_array_free(q->nodes, TRUE);
+	g_hash_table_destroy(q->by_id);
 	g_tree_destroy(q->tasks);
 	g_tree_destroy(q->affinity);
 	g_free(q);
@@ -953,7 +975,7 @@ int au_taskq_observe(struct au_taskq *q, au_taskq_observer fn, void *ctx)
 
 const struct au_task *au_taskq_get(const struct au_taskq *q, uint64_t id)
 {
-	return g_tree_lookup(q->tasks, &id);
+	return find(q, id);
 }
 
 void au_taskq_counts(const struct au_taskq *q, uint64_t counts[4])

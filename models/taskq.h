@@ -10,16 +10,19 @@
  * au_raft_submit — many operations per log entry, so throughput is set by
  * Raft's commit batching, not by per-task round trips.
  *
- * Time: the queue never reads a clock.  A lease's deadline is a number the
- * leader wrote into the command (its own clock + the visibility timeout);
- * expiry is an `expire` operation the leader proposes when its clock passes
- * that deadline.  Followers never judge time, so every replica agrees on
- * when a lease ended — it ended at the log position of its expire.  Safety
- * never depends on any clock: every ack and checkpoint carries the lease's
- * fencing token and is accepted only if it matches the task's current
- * lease at that log position.  A skewed clock can make the leader expire a
- * lease early or late (wasted work or a slower retry), never accept two
- * results for one task or a result from a stale holder.
+ * Time: the queue never reads a clock.  Expiry is an `expire` operation
+ * the leader proposes when, on its own clock, a lease has gone a
+ * visibility timeout without a grant or renewal applied under it (a new
+ * leader starts that count for inherited leases when it takes over).
+ * Followers never judge time, so every replica agrees on when a lease
+ * ended — at the log position of its expire.  The deadline stored with a
+ * lease is what the proposing leader's clock said; it is reported, never
+ * compared with another node's clock.  Safety never depends on any clock:
+ * every ack and checkpoint carries the lease's fencing token and is
+ * accepted only if it matches the task's current lease at that log
+ * position.  A skewed clock can make the leader expire a lease early or
+ * late (wasted work or a slower retry), never accept two results for one
+ * task or a result from a stale holder.
  *
  * Fencing tokens are (log index << 16 | k) for the k-th grant of that entry:
  * unique and increasing along the log across every task and every leader.
@@ -81,7 +84,7 @@ struct au_task {
 	uint64_t token;       /* fencing token */
 	au_node_id node;      /* holder */
 	uint32_t node_inc;    /* holder's incarnation (boot count) */
-	au_time deadline_ns;  /* on the clock of the leader that wrote it */
+	au_time deadline_ns;  /* informational: the proposing leader's clock + lease */
 	/* Accepted result (DONE). */
 	uint64_t done_token;
 	au_node_id done_node;
@@ -195,11 +198,12 @@ static inline size_t au_taskq_batch_len(const struct au_taskq_batch *b) { return
 int au_taskq_batch_append(struct au_taskq_batch *b, uint8_t code, const void *body, size_t len);
 
 int au_taskq_add_enqueue(struct au_taskq_batch *b, const struct au_task_spec *t);
-/* Lease up to `want` tasks whose caps are all in `caps` to (node, inc),
- * each until `deadline_ns` (the proposing leader's clock). */
+/* Lease up to `want` tasks whose caps are all in `caps` to (node, inc);
+ * `deadline_ns` is recorded (the proposing leader's clock + lease). */
 int au_taskq_add_lease(struct au_taskq_batch *b, au_node_id node, uint32_t inc, uint32_t caps,
 		       uint32_t want, au_time deadline_ns);
-/* Extend the lease `token` on task `id` held by `node` to `deadline_ns`. */
+/* Renew the lease `token` on task `id` held by `node` (recording
+ * `deadline_ns`). */
 int au_taskq_add_renew(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token,
 		       au_time deadline_ns);
 int au_taskq_add_ack(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token,
@@ -209,7 +213,7 @@ int au_taskq_add_nack(struct au_taskq_batch *b, au_node_id node, uint64_t id, ui
 		      bool requeue);
 /* Hand a lease back unrun (no retry counted). */
 int au_taskq_add_release(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token);
-/* Leader only: the lease `token` is past its deadline (reason
+/* Leader only: the lease `token` timed out on the leader's clock (reason
  * AU_TASKQ_END_TIMEOUT). */
 int au_taskq_add_expire(struct au_taskq_batch *b, uint64_t id, uint64_t token);
 /* `round` rounds of task `id` are done; `data` resumes it from there. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../models/phold.h"
+#include "bench_exec.h"
 #include "bench_kernels.h"
 #include "bench_raft.h"
 #include "bench_swim.h"
@@ -36,6 +37,9 @@ static const char *const usage_top =
 	"                      Raft commit throughput (5 nodes, log compaction on)\n"
 	"  bench kernels [--edges M] [--side N] [--json]\n"
 	"                      RQML kernels vs a STREAM-like triad (memory bandwidth)\n"
+	"  bench aureon [--sweep] [--tasks N] [--nodes K] [--json]\n"
+	"                      task queue: 10,000 tasks on 20 nodes with faults; --sweep:\n"
+	"                      tasks/s vs node count, batched and one op per command\n"
 	"  bench swim [--sizes LIST] [--trials N] [--quick] [--csv PREFIX] [--json]\n"
 	"                      SWIM detection time, dissemination, false positives, load\n"
 	"  chaos SCENARIO --seeds A-B [--jobs N] [--shard K/N] [--out DIR] [--json]\n"
@@ -65,9 +69,9 @@ static const char *const usage_run =
 	"  --force         overwrite an existing --trace file\n";
 
 static const char *const usage_bench =
-	"usage: aureon-sim bench phold|raft|raft-election|kernels|swim [options]\n"
+	"usage: aureon-sim bench phold|raft|raft-election|kernels|swim|aureon [options]\n"
 	"       (aureon-sim bench raft --help, bench raft-election --help, bench kernels --help,\n"
-	"       bench swim --help for theirs)\n"
+	"       bench swim --help, bench aureon --help for theirs)\n"
 	"\nphold options:\n"
 	"\n"
 	"  --lps N         logical processes (virtual nodes), default 1024\n"
@@ -453,11 +457,13 @@ static int cmd_bench(int argc, char **argv)
 		return au_bench_raft(argc - 1, argv + 1);
 	if (strcmp(argv[0], "kernels") == 0)
 		return au_bench_kernels(argc - 1, argv + 1);
+	if (strcmp(argv[0], "aureon") == 0)
+		return au_bench_exec(argc - 1, argv + 1);
 	if (strcmp(argv[0], "swim") == 0)
 		return au_bench_swim(argc - 1, argv + 1);
 	if (strcmp(argv[0], "phold") != 0)
 		return usage_error(usage_bench, "unknown bench '%s' (this build has: phold, raft, kernels, "
-						"raft-election, swim)", argv[0]);
+						"raft-election, swim, aureon)", argv[0]);
 	uint64_t lps = 1024, init = 16, events = 20000000, seed = 42;
 	double remote = 0.9;
 	bool json = false;

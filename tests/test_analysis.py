@@ -159,7 +159,7 @@ def write_synthetic(path, tables, nodes=4, end_ns=10 * 10**9):
 
 
 def synthetic_tables(nodes=4):
-    """Events, messages and /raft, /rqml, /membership, /ping rows."""
+    """Events, messages and /raft, /rqml, /membership, /ping, /metrics rows."""
     ev = np.zeros(nodes + 3, dtype=EVENT_DT)
     ev["node"][:nodes] = np.arange(1, nodes + 1)
     ev["kind"][:nodes] = 1
@@ -220,8 +220,23 @@ def synthetic_tables(nodes=4):
     p["seq"] = np.arange(100)
     p["outcome"] = (np.arange(100) % 10 == 0).astype(np.uint8)
     p["rtt_ns"] = np.where(p["outcome"] == 0, 3_000_000 + np.arange(100) * 10_000, -1)
+    # /metrics (execution layer): one row per node per second; n2 is down
+    # from 5 s to 7 s, so it writes no rows then.
+    mt_dt = model_dt([("queue_depth", "<u4"), ("active_tasks", "<u4"), ("leases", "<u4"),
+                      ("msgs_in", "<i8"), ("msgs_out", "<i8"), ("global_queued", "<i8"),
+                      ("done", "<i8"), ("dead", "<i8"), ("leader", enum8(["no", "yes"]))])
+    sec = np.repeat(np.arange(1, 11), nodes)
+    nd = np.tile(np.arange(1, nodes + 1), 10)
+    keep = ~((nd == 2) & (sec >= 5) & (sec < 7))
+    mt = np.zeros(int(keep.sum()), dtype=mt_dt)
+    mt["t_ns"], mt["node"] = sec[keep] * 10**9, nd[keep]
+    mt["queue_depth"] = mt["node"] % 3
+    mt["active_tasks"] = 4
+    mt["leases"] = mt["queue_depth"] + 4
+    mt["done"] = mt["t_ns"] // 10**8
+    mt["global_queued"] = 1000 - mt["done"]
     return {"events": ev, "messages": m, "raft": (raft, 0, 0), "rqml": (rq, 1, 0),
-            "membership": (mb, 2, 0), "ping": (p, 0, 1)}
+            "membership": (mb, 2, 0), "ping": (p, 0, 1), "metrics": (mt, 3, 0)}
 
 
 HISTORY_DT = model_dt([("client", "<u4"), ("op", enum8(["get", "put", "cas"])), ("key", "<i8"),
@@ -449,7 +464,8 @@ class ReportTest(TempDirCase):
             self.check_outputs(out, ["ping_rtt.png"])
 
     def test_report_on_model_tables(self):
-        """All ten plots appear when /raft, /rqml, /membership and /ping exist."""
+        """All eleven plots appear when /raft, /rqml, /membership, /ping and
+        /metrics exist."""
         trace, out = self.path("syn.h5"), self.path("rep")
         write_synthetic(trace, synthetic_tables())
         p = tool("report", trace, "--out", out)
@@ -457,7 +473,7 @@ class ReportTest(TempDirCase):
         md = self.check_outputs(out, [
             "event_rate.png", "message_fates.png", "latency_cdf.png", "traffic_heatmap.png",
             "raft_leaders.png", "raft_commit.png", "rqml_residual.png", "rqml_placement.png",
-            "membership_views.png", "ping_rtt.png"])
+            "membership_views.png", "ping_rtt.png", "exec_metrics.png"])
         self.assertIn("Skipped plots\n\nNone.", md)
         self.assertIn("matches", md)
 

@@ -445,7 +445,7 @@ static const char *const exec_scenarios[] = {
 	"scenarios/aureon-basic.ini",     "scenarios/aureon-worker-crash.ini",
 	"scenarios/aureon-leader-crash.ini", "scenarios/aureon-partition.ini",
 	"scenarios/aureon-drain.ini",     "scenarios/aureon-backpressure.ini",
-	"scenarios/aureon-locks.ini",
+	"scenarios/aureon-locks.ini",     "scenarios/aureon-skew.ini",
 };
 
 static struct au_scenario *load_file(const char *path)
