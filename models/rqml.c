@@ -380,20 +380,22 @@ static void record_row(const struct rqml *q, const struct au_rqml_row *row)
 		q->env->ops->record(q->env->ctx, 0, row);
 }
 
-/* A new job from its spec; NULL if the spec does not build. */
-static struct rjob *rjob_new(const struct au_rqml_job_spec *spec)
+/* A new job from its spec; NULL if the spec does not build.  A finished
+ * job (restored from a snapshot) needs no generated input: `build` false. */
+static struct rjob *rjob_new(const struct au_rqml_job_spec *spec, bool build)
 {
 	struct rjob *j = xcalloc(1, sizeof(*j));
 	j->spec = *spec;
 	j->workers = g_array_new(FALSE, FALSE, sizeof(au_node_id));
 	j->pending = g_ptr_array_new_with_free_func(pending_free);
 	if (spec->policy.max_rounds < 1 || spec->policy.max_rounds > AU_RQML_MAX_ROUNDS ||
-	    au_kernel_build(&j->kp, &spec->params, NULL, 0) != 0 ||
-	    au_kernel_max_shard_out(&spec->params) > AU_RQML_DATA_MAX) {
+	    au_kernel_check(&spec->params, NULL, 0) != 0 ||
+	    au_kernel_max_shard_out(&spec->params) > AU_RQML_DATA_MAX ||
+	    (build && au_kernel_build(&j->kp, &spec->params, NULL, 0) != 0)) {
 		rjob_free(j);
 		return NULL;
 	}
-	j->built = true;
+	j->built = build;
 	j->residuals = xcalloc(spec->policy.max_rounds, sizeof(double));
 	uint32_t S = spec->params.shards;
 	j->done_seen_ns = xcalloc(S, sizeof(au_time));
@@ -470,7 +472,7 @@ static uint8_t apply_start(struct rqml *q, struct au_rbuf *rb)
 	guint at = job_find(q, spec.job, &found);
 	if (found)
 		return ST_IGNORED; /* a supervisor started it again: idempotent */
-	struct rjob *j = rjob_new(&spec);
+	struct rjob *j = rjob_new(&spec, true);
 	if (!j) {
 		trace(q, AU_TR_RQML_BAD_JOB, (int64_t)spec.job, spec.params.kind, 0);
 		return ST_REJECTED;
@@ -555,10 +557,13 @@ static void finish_job(struct rqml *q, struct rjob *j, enum au_kernel_verdict v)
 					  j->residuals[j->round - 1], 0, AU_RQML_ROW_DONE};
 		record_row(q, &row);
 	}
-	/* The result lives on as its digest (in ONE); the vectors go. */
+	/* The result lives on as its digest (in ONE); the vectors and the
+	 * generated input go. */
 	free(j->state);
 	j->state = NULL;
 	g_ptr_array_set_size(j->pending, 0);
+	au_kernel_free(&j->kp);
+	j->built = false;
 }
 
 static uint8_t apply_close(struct rqml *q, struct au_rbuf *rb)
@@ -738,7 +743,7 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 	get_spec(rb, &spec);
 	if (rb->short_read)
 		return false;
-	struct rjob *j = rjob_new(&spec);
+	struct rjob *j = rjob_new(&spec, false);
 	if (!j)
 		return false;
 	j->round = au_get_u32(rb);
@@ -754,6 +759,12 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 		add_worker(j, au_get_u32(rb));
 	au_get_bytes(rb, j->digest, 32);
 	if (au_get_u8(rb)) {
+		/* Still running: it needs its generated input again. */
+		if (au_kernel_build(&j->kp, &spec.params, NULL, 0) != 0) {
+			rjob_free(j);
+			return false;
+		}
+		j->built = true;
 		j->state = xcalloc(j->kp.state_len, sizeof(double));
 		for (uint32_t k = 0; k < j->kp.state_len; k++)
 			j->state[k] = get_f64(rb);
@@ -1051,8 +1062,8 @@ static au_time exec_cost(void *ctx, const struct au_task *t, uint32_t round, dou
 	uint64_t jid;
 	uint32_t r, s;
 	const struct rjob *j = decode_payload(t, &jid, &r, &s) ? job_get(q, jid) : NULL;
-	if (!j || s >= j->spec.params.shards)
-		return AU_NS_PER_MS; /* unknown here yet: a guess; run_round decides */
+	if (!j || !j->built || s >= j->spec.params.shards)
+		return AU_NS_PER_MS; /* unknown here yet, or over: a guess; run_round decides */
 	/* Roofline: the slower of computing and moving the bytes. */
 	struct au_kernel_cost c = au_kernel_shard_cost(&j->kp, s);
 	double gf = cpu_gflops > 0 ? cpu_gflops : 10.0;

@@ -203,13 +203,14 @@ echo "$caught of ${#names[@]} mutants caught by the scripted hunt ($(($(date +%s
 # if the build without planted bugs passes that seed.
 CHAOS_SEEDS=${AU_MUTANT_CHAOS_SEEDS:-300}
 CHAOS_GENERAL="chaos-raft-tight chaos-raft"
-chaos_first() { # first failing seed and its check, from a --json summary
-	sed -n 's/.*"failing_seeds": \[{"seed": \([0-9]*\), "check": "\([^"]*\)".*/\1 \2/p' "$1"
+chaos_failures() { # "seed check" per failing seed, in seed order, from a --json summary
+	grep -o '{"seed": [0-9]*, "check": "[^"]*"' "$1" | sed 's/{"seed": \([0-9]*\), "check": "\([^"]*\)"/\1 \2/'
 }
 chaos_caught=0
+declare -a false_catches=()
 echo
 echo "chaos sweeps (up to $CHAOS_SEEDS seeds per standard chaos scenario, 50 per own scenario):"
-printf '%-24s %-12s %-30s %5s  %-16s %6s %8s\n' mutant result scenario seeds check run time
+printf '%-26s %-11s %-26s %5s  %-24s %6s %8s\n' mutant result scenario seeds check run time
 for i in "${!names[@]}"; do
 	n=${names[$i]}; list=${lists[$i]}
 	bin="build-mut-$n/aureon-sim"
@@ -238,24 +239,40 @@ for i in "${!names[@]}"; do
 			result="ERROR"; scen="$s.ini"; check="exit $rc"
 			break
 		fi
-		read -r seedv check < <(chaos_first "$tmp/chaos") || true
-		[ -n "$seedv" ] || { result="ERROR"; check="no seed in the summary"; break; }
+		# The first failing seed where the build without planted bugs does
+		# not fail the same check; seeds where it does (a bug of today's
+		# code, e.g. scenarios/regressions/open/) are skipped and reported.
+		found=0
+		while read -r sd ck; do
+			crc=0
+			build-mut-CONTROL/aureon-sim chaos "scenarios/$s.ini" --seeds "$sd" --jobs 1 --no-shrink \
+				--json --timeout "$RUN_TIMEOUT" --out "$tmp/control" >"$tmp/control.json" 2>/dev/null || crc=$?
+			cck=""
+			[ $crc -ne 0 ] && read -r _ cck < <(chaos_failures "$tmp/control.json") || true
+			if [ $crc -ne 0 ] && { [ "$cck" = "$ck" ] || [ $crc -ne 1 ]; }; then
+				false_catches+=("$n: $s.ini seed $sd fails $ck without the planted bug too")
+				continue
+			fi
+			seedv=$sd; check=$ck; found=1
+			break
+		done < <(chaos_failures "$tmp/chaos")
+		[ $found = 1 ] || continue
 		scen="$s.ini"; result="CAUGHT"
-		crc=0
-		build-mut-CONTROL/aureon-sim chaos "scenarios/$s.ini" --seeds "$seedv" --jobs 1 --no-shrink \
-			--quiet --timeout "$RUN_TIMEOUT" --out "$tmp/control" >/dev/null 2>&1 || crc=$?
-		[ $crc -ne 0 ] && result="FALSE CATCH"
 		total=$((total - hi + seedv))
 		break
 	done
 	[ "$result" = CAUGHT ] && chaos_caught=$((chaos_caught + 1))
 	cs=$(( (${EPOCHREALTIME/./} - t0) / 10000 ))
-	printf '%-24s %-12s %-30s %5s  %-16s %6s %4d.%02ds\n' "$n" "$result" "$scen" "$seedv" "$check" \
+	printf '%-26s %-11s %-26s %5s  %-24s %6s %4d.%02ds\n' "$n" "$result" "$scen" "$seedv" "$check" \
 		"$total" $((cs / 100)) $((cs % 100))
 	if [ "$result" = CAUGHT ]; then
 		repros+=("$n (chaos): $bin run build-mut-$n/chaos/repro-$seedv.ini")
 	fi
 done
+if [ ${#false_catches[@]} -gt 0 ]; then
+	echo "skipped (the build without planted bugs fails these too):"
+	printf '  %s\n' "${false_catches[@]}"
+fi
 echo
 echo "$chaos_caught of ${#names[@]} mutants caught by chaos sweeps"
 echo "reproducers of chaos catches: build-mut-NAME/chaos/repro-SEED.ini (aureon-sim run it with that mutant's binary)"
