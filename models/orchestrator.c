@@ -48,7 +48,7 @@
 #include "wire.h"
 
 enum { M_PULL = 1, M_RENEW, M_ACK, M_NACK, M_RELEASE, M_CKPT, M_GRANT, M_RESOLVED, M_LOCK,
-       M_UNLOCK, M_WRITE, M_LOCK_RESP, M_TYPES_ };
+       M_UNLOCK, M_WRITE, M_LOCK_RESP, M_HINT, M_MEMBER, M_TYPES_ };
 enum { R_ACKED, R_ACK_STALE, R_CKPT_OK, R_CKPT_STALE, R_RENEWED, R_LOST };
 enum { L_BUSY, L_GRANTED, L_LOST };
 enum { T_BOOT = 1, T_CKPT, T_LOCKVAL };
@@ -108,7 +108,27 @@ struct au_orch {
 	uint64_t job_seq;
 	au_time pull_sent;
 	bool pull_outstanding;
-	uint64_t finished[FINISHED_RING];
+	/* SWIM verdicts, this node's own and those other nodes reported:
+	 * per member the newest (incarnation, dead) by SWIM's precedence
+	 * (dead at i overrides alive at i; alive at i+1 overrides dead at i).
+	 * The front end acts on these, so a leader whose own SWIM is behind
+	 * (or has left) still learns of deaths from the others. */
+	uint32_t *verdict_inc; /* [nodes+1] */
+	uint8_t *verdict_dead; /* [nodes+1]: 1 dead or left */
+	bool *verdict_fresh;   /* [nodes+1]: own verdict not yet reported */
+	uint32_t *dead_inc;    /* [nodes+1] leader: incarnation the node was dead at;
+				  only an alive verdict newer than it revives it */
+	au_node_id reported_to; /* leader our verdicts were last sent to */
+	au_node_id guess;     /* where the leader is, as the last answer said */
+	au_time guess_until;  /* ... trusted until then (refreshed by answers) */
+	/* Leases this node is done with: a grant for one of them again is a
+	 * resend (ours was lost); `answer` is what to send back (0: nothing,
+	 * it was acked; M_RELEASE or M_NACK: we handed it back, and that
+	 * message may have been lost too). */
+	struct {
+		uint64_t token, id;
+		uint8_t answer;
+	} finished[FINISHED_RING];
 	uint32_t finished_at;
 	/* front end (leader) */
 	bool leading;
@@ -126,6 +146,7 @@ struct au_orch {
 	 * and clearing only. */
 	GHashTable *deadlines;      /* lease token -> au_time */
 	GHashTable *lock_deadlines; /* lock key -> au_time */
+	GHashTable *grant_sent;     /* lease token -> au_time the grant was (re)sent */
 	au_time *node_op_at;  /* [nodes+1]: when a node mark was last proposed */
 	bool kick_armed;
 	uint64_t wl_next;     /* next workload task id to enqueue */
@@ -142,6 +163,7 @@ struct au_orch {
 };
 
 static void kick(struct au_orch *o);
+static void fe_members(struct au_orch *o, struct au_rbuf *rb);
 static void pump(struct au_orch *o);
 static void try_pull(struct au_orch *o);
 
@@ -174,13 +196,32 @@ static void send_to(struct au_orch *o, au_node_id to, struct au_wbuf *w)
 	au_send(o->env, to, w->p, w->len);
 }
 
+/* Where to send requests for the leader's front end: ourselves if our
+ * Raft leads; else where a recent answer came from or pointed to (a
+ * non-leader answers a request with a hint); else our Raft's hint; else
+ * anyone, at random — so a worker whose own Raft does not know the leader
+ * (just restarted, or no longer a voter) still finds it. */
 static au_node_id leader_of(const struct au_orch *o)
 {
 	if (!o->raft)
 		return 0;
 	if (au_raft_is_leader(o->raft))
 		return o->env->self;
-	return au_raft_leader_hint(o->raft);
+	if (o->guess && au_now(o->env) < o->guess_until)
+		return o->guess;
+	au_node_id hint = au_raft_leader_hint(o->raft);
+	if (hint)
+		return hint;
+	return 1 + au_random_below(o->env, o->env->nodes);
+}
+
+/* An answer from the front end at `from` (or a hint naming `leader`). */
+static void heard_leader(struct au_orch *o, au_node_id leader)
+{
+	if (leader == 0 || leader > o->env->nodes)
+		return;
+	o->guess = leader;
+	o->guess_until = au_now(o->env) + 4 * o->cfg->retry_ns;
 }
 
 static struct job *job_by_token(struct au_orch *o, uint64_t id, uint64_t token)
@@ -203,12 +244,13 @@ static struct job *job_by_seq(struct au_orch *o, uint64_t seq)
 	return NULL;
 }
 
-static bool finished_token(const struct au_orch *o, uint64_t token)
+/* The finished-ring entry of `token`, or -1. */
+static int finished_token(const struct au_orch *o, uint64_t token)
 {
 	for (uint32_t i = 0; i < FINISHED_RING; i++)
-		if (o->finished[i] == token)
-			return true;
-	return false;
+		if (o->finished[i].token == token && token)
+			return (int)i;
+	return -1;
 }
 
 /* Checkpoints of a task go to two files by round parity, so writing round
@@ -354,10 +396,15 @@ static void check_leadership(struct au_orch *o)
 		for (uint32_t n = 0; n <= o->env->nodes; n++) {
 			o->parked[n] = (struct parked){0};
 			o->node_op_at[n] = INT64_MIN / 2;
+			/* Dead in the queue: revive only on a newer verdict than
+			 * what we hold now (a restarted SWIM thinks all alive). */
+			if (n > 0 && au_taskq_node_dead(o->q, n))
+				o->dead_inc[n] = o->verdict_inc[n];
 		}
 		g_hash_table_remove_all(o->expiring);
 		g_hash_table_remove_all(o->deadlines);
 		g_hash_table_remove_all(o->lock_deadlines);
+		g_hash_table_remove_all(o->grant_sent);
 		o->wl_next = 1;
 		au_trace(o->env, AU_TR_ORCH_LEAD, (int64_t)o->lead_term, 0, 0);
 		kick(o);
@@ -442,6 +489,7 @@ static void on_queue_event(void *ctx, const struct au_taskq_event *ev)
 	switch (ev->type) {
 	case AU_TASKQ_EV_GRANTED:
 		note_deadline(o, o->deadlines, ev->token, o->cfg->lease_ns);
+		note_deadline(o, o->grant_sent, ev->token, 0);
 		send_grant(o, ev->task);
 		break;
 	case AU_TASKQ_EV_LEASE_DONE: {
@@ -462,11 +510,13 @@ static void on_queue_event(void *ctx, const struct au_taskq_event *ev)
 		break;
 	case AU_TASKQ_EV_ACKED:
 		g_hash_table_remove(o->deadlines, &ev->token);
+		g_hash_table_remove(o->grant_sent, &ev->token);
 		send_resolved(o, ev->node, ev->task->id, ev->token, R_ACKED, 0);
 		break;
 	case AU_TASKQ_EV_NACKED:
 	case AU_TASKQ_EV_RELEASED:
 		g_hash_table_remove(o->deadlines, &ev->token);
+		g_hash_table_remove(o->grant_sent, &ev->token);
 		break;
 	case AU_TASKQ_EV_ACK_STALE:
 		send_resolved(o, ev->node, ev->task ? ev->task->id : 0, ev->token, R_ACK_STALE, 0);
@@ -482,6 +532,7 @@ static void on_queue_event(void *ctx, const struct au_taskq_event *ev)
 		send_resolved(o, ev->node, ev->task->id, ev->token, R_LOST, 0);
 		g_hash_table_remove(o->expiring, &ev->token);
 		g_hash_table_remove(o->deadlines, &ev->token);
+		g_hash_table_remove(o->grant_sent, &ev->token);
 		break;
 	default:
 		break;
@@ -531,10 +582,24 @@ static void on_lock_event(void *ctx, const struct au_lock_event *ev)
 
 static bool member_dead(const struct au_orch *o, au_node_id n)
 {
-	if (!o->swim || n == o->env->self)
+	if (n == 0 || n > o->env->nodes || n == o->env->self)
 		return false;
-	enum au_swim_state s = au_swim_member_state(o->swim, n);
-	return s == AU_SWIM_DEAD || s == AU_SWIM_LEFT;
+	return o->verdict_dead[n];
+}
+
+/* Fold a SWIM verdict in; true if it changed what we believe. */
+static bool fold_verdict(struct au_orch *o, au_node_id member, bool dead, uint32_t inc)
+{
+	if (member == 0 || member > o->env->nodes)
+		return false;
+	uint32_t cur = o->verdict_inc[member];
+	bool cur_dead = o->verdict_dead[member];
+	bool newer = inc > cur || (inc == cur && dead && !cur_dead);
+	if (!newer)
+		return false;
+	o->verdict_inc[member] = inc;
+	o->verdict_dead[member] = dead;
+	return dead != cur_dead;
 }
 
 /* Deadline of a lease granted or renewed now.  `worker_now` is the
@@ -560,8 +625,9 @@ static void serve(struct au_orch *o, au_node_id n, au_time worker_now)
 	/* A node back with a new incarnation is served even when nothing is
 	 * queued: its request is what revokes the old incarnation's leases. */
 	bool reborn = p->inc > au_taskq_node_inc(o->q, n);
-	if (p->inflight || p->want == 0 || member_dead(o, n) || au_taskq_node_dead(o->q, n) ||
-	    (!reborn && (counts[AU_TASK_QUEUED] == 0 || au_taskq_node_draining(o->q, n))))
+	if (p->inflight || p->want == 0 ||
+	    (!reborn && (member_dead(o, n) || au_taskq_node_dead(o->q, n) ||
+			 counts[AU_TASK_QUEUED] == 0 || au_taskq_node_draining(o->q, n))))
 		return;
 	struct au_taskq_batch *b = room(o, false, 32);
 	au_taskq_add_lease(b, n, p->inc, p->caps, p->want, lease_deadline(o, worker_now));
@@ -588,6 +654,34 @@ static void fe_pull(struct au_orch *o, au_node_id from, struct au_rbuf *rb)
 	serve(o, from, worker_now);
 }
 
+struct resend {
+	struct au_orch *o;
+	au_node_id node;
+	uint32_t inc;
+	uint64_t tokens[256]; /* what the worker listed */
+	uint16_t n;
+	au_time now;
+};
+
+static bool resend_grant(void *ctx, const struct au_task *t)
+{
+	struct resend *r = ctx;
+	struct au_orch *o = r->o;
+	if (t->node_inc != r->inc)
+		return true; /* an older incarnation's: revoked at its next pull */
+	for (uint16_t i = 0; i < r->n; i++)
+		if (r->tokens[i] == t->token)
+			return true;
+	/* Give a grant in flight time to arrive before sending it again. */
+	const au_time *sent = g_hash_table_lookup(o->grant_sent, &t->token);
+	au_time at = sent ? *sent : o->lead_start;
+	if (r->now - at < o->cfg->retry_ns)
+		return true;
+	note_deadline(o, o->grant_sent, t->token, 0);
+	send_grant(o, t);
+	return true;
+}
+
 static void fe_recv(struct au_orch *o, au_node_id from, uint8_t type, struct au_rbuf *rb)
 {
 	if (from == 0 || from > o->env->nodes)
@@ -596,20 +690,28 @@ static void fe_recv(struct au_orch *o, au_node_id from, uint8_t type, struct au_
 	case M_PULL:
 		fe_pull(o, from, rb);
 		break;
+	case M_MEMBER:
+		fe_members(o, rb);
+		break;
 	case M_RENEW: {
 		uint32_t inc = au_get_u32(rb);
 		au_time worker_now = (au_time)au_get_u64(rb);
 		uint16_t n = au_get_u16(rb);
 		(void)inc;
-		if (rb->short_read || (size_t)n * 16 > rb->len - rb->pos) {
+		if (rb->short_read || n > 256 || (size_t)n * 16 > rb->len - rb->pos) {
 			o->bad++;
 			return;
 		}
-		struct au_taskq_batch *b = room(o, false, 32u * n);
+		struct resend rs = {o, from, inc, {0}, n, au_now(o->env)};
+		struct au_taskq_batch *b = n ? room(o, false, 32u * n) : NULL;
 		for (uint16_t i = 0; i < n; i++) {
 			uint64_t id = au_get_u64(rb), token = au_get_u64(rb);
+			rs.tokens[i] = token;
 			au_taskq_add_renew(b, from, id, token, lease_deadline(o, worker_now));
 		}
+		/* Leases the queue says it holds but it does not list: their
+		 * grant was lost.  Send it again. */
+		au_taskq_each_node_lease(o->q, from, resend_grant, &rs);
 		break;
 	}
 	case M_ACK: {
@@ -725,21 +827,22 @@ static void scan_lock(void *ctx, uint64_t key, uint64_t owner, uint64_t token, a
 		au_lock_add_expire(room(s->o, true, 24), key, token);
 }
 
-/* Node marks from SWIM's view: dead (reclaim its leases now) or alive. */
+/* Node marks from SWIM's verdicts: dead (reclaim its leases now), or
+ * alive again on a verdict newer than the one it died at.  (A node that
+ * restarts is also revived by its own first pull: see taskq.c.) */
 static void reconcile_members(struct au_orch *o, au_time now)
 {
-	if (!o->swim)
-		return;
 	for (au_node_id n = 1; n <= o->env->nodes; n++) {
 		if (n == o->env->self)
 			continue;
-		bool swim_dead = member_dead(o, n);
-		bool q_dead = au_taskq_node_dead(o->q, n);
-		if (swim_dead == q_dead || now - o->node_op_at[n] < o->cfg->expiry_scan_ns * 5)
+		bool dead = member_dead(o, n), q_dead = au_taskq_node_dead(o->q, n);
+		bool revive = !dead && q_dead && o->verdict_inc[n] > o->dead_inc[n];
+		if ((!(dead && !q_dead) && !revive) || now - o->node_op_at[n] < o->cfg->expiry_scan_ns * 5)
 			continue;
 		o->node_op_at[n] = now;
-		au_taskq_add_node(room(o, false, 16), n,
-				  swim_dead ? AU_TASKQ_NODE_DEAD : AU_TASKQ_NODE_ALIVE);
+		if (dead)
+			o->dead_inc[n] = o->verdict_inc[n];
+		au_taskq_add_node(room(o, false, 16), n, dead ? AU_TASKQ_NODE_DEAD : AU_TASKQ_NODE_ALIVE);
 	}
 }
 
@@ -834,12 +937,72 @@ static void on_kick(struct au_orch *o)
 static void on_member(void *ctx, au_node_id member, enum au_swim_state state, uint32_t incarnation)
 {
 	struct au_orch *o = ctx;
-	(void)incarnation;
+	if (member == 0 || member > o->env->nodes || state == AU_SWIM_SUSPECT ||
+	    state == AU_SWIM_UNKNOWN)
+		return;
+	bool dead = state == AU_SWIM_DEAD || state == AU_SWIM_LEFT;
+	if (!fold_verdict(o, member, dead, incarnation))
+		return;
+	o->verdict_fresh[member] = true; /* reported to the leader at the next tick */
 	/* Observers must not send: note it and act from a timer. */
 	if (o->raft && au_raft_is_leader(o->raft)) {
 		au_trace(o->env, AU_TR_ORCH_MEMBER, member, state, 0);
-		if (member <= o->env->nodes)
-			o->node_op_at[member] = INT64_MIN / 2;
+		o->node_op_at[member] = INT64_MIN / 2;
+		kick(o);
+	}
+}
+
+/* Workers tell the leader what their SWIM concluded (leader side: fold
+ * them in like its own). */
+static void report_verdicts(struct au_orch *o)
+{
+	au_node_id leader = leader_of(o);
+	if (!leader || leader == o->env->self)
+		return;
+	if (leader != o->reported_to) {
+		/* A new leader knows nothing of what we told the old one. */
+		for (au_node_id m = 1; m <= o->env->nodes; m++)
+			o->verdict_fresh[m] = o->verdict_fresh[m] || o->verdict_inc[m] || o->verdict_dead[m];
+		o->reported_to = leader;
+	}
+	uint8_t buf[16 + 9 * 256];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, M_MEMBER);
+	size_t count_at = w.len;
+	au_put_u16(&w, 0);
+	uint16_t n = 0;
+	for (au_node_id m = 1; m <= o->env->nodes && n < 256; m++) {
+		if (!o->verdict_fresh[m])
+			continue;
+		au_put_u32(&w, m);
+		au_put_u32(&w, o->verdict_inc[m]);
+		au_put_u8(&w, o->verdict_dead[m]);
+		o->verdict_fresh[m] = false;
+		n++;
+	}
+	if (!n)
+		return;
+	buf[count_at] = (uint8_t)n;
+	buf[count_at + 1] = (uint8_t)(n >> 8);
+	send_to(o, leader, &w);
+}
+
+static void fe_members(struct au_orch *o, struct au_rbuf *rb)
+{
+	uint16_t n = au_get_u16(rb);
+	if (rb->short_read || (size_t)n * 9 > rb->len - rb->pos) {
+		o->bad++;
+		return;
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		au_node_id m = au_get_u32(rb);
+		uint32_t inc = au_get_u32(rb);
+		bool dead = au_get_u8(rb) != 0;
+		if (m == o->env->self || !fold_verdict(o, m, dead, inc))
+			continue;
+		au_trace(o->env, AU_TR_ORCH_MEMBER, m, dead ? AU_SWIM_DEAD : AU_SWIM_ALIVE, 1);
+		o->node_op_at[m] = INT64_MIN / 2;
 		kick(o);
 	}
 }
@@ -868,13 +1031,16 @@ static void free_job(struct job *j)
 	g_free(j);
 }
 
-static void remember_finished(struct au_orch *o, uint64_t token)
+static void remember_finished(struct au_orch *o, uint64_t id, uint64_t token, uint8_t answer)
 {
-	o->finished[o->finished_at++ % FINISHED_RING] = token;
+	uint32_t at = o->finished_at++ % FINISHED_RING;
+	o->finished[at].token = token;
+	o->finished[at].id = id;
+	o->finished[at].answer = answer;
 }
 
-/* Forget a job (any phase). */
-static void drop_job(struct au_orch *o, struct job *j, bool finished)
+/* Forget a job (any phase); `answer` as in the finished ring. */
+static void drop_job(struct au_orch *o, struct job *j, bool finished, uint8_t answer)
 {
 	if (j->phase == J_RUNNING || j->phase == J_SYNCING) {
 		assert(o->running > 0);
@@ -882,18 +1048,26 @@ static void drop_job(struct au_orch *o, struct job *j, bool finished)
 	}
 	au_timer_cancel(o->env, j->timer);
 	if (finished)
-		remember_finished(o, j->token);
+		remember_finished(o, j->id, j->token, answer);
 	g_ptr_array_remove(o->jobs, j);
 	free_job(j);
 	pump(o);
 	try_pull(o);
 }
 
+static void send_simple(struct au_orch *o, uint8_t type, uint64_t id, uint64_t token, int flag);
+
 static void abandon(struct au_orch *o, struct job *j, int why)
 {
 	au_trace(o->env, AU_TR_ORCH_ABANDON, (int64_t)j->id, (int64_t)j->token, why);
+	/* Our view of the lease ran out: if the queue still thinks it ours
+	 * (renewals were lost), hand it back now rather than at its expiry;
+	 * if it went to someone else already, the token no longer matches and
+	 * this changes nothing. */
+	if (why == 1)
+		send_simple(o, M_NACK, j->id, j->token, 1);
 	o->abandoned++;
-	drop_job(o, j, true);
+	drop_job(o, j, true, M_NACK);
 }
 
 static void send_simple(struct au_orch *o, uint8_t type, uint64_t id, uint64_t token, int flag)
@@ -998,7 +1172,7 @@ static void start_job(struct au_orch *o, struct job *j)
 		/* Nobody here runs this kind: hand it back for someone who does. */
 		send_simple(o, M_RELEASE, j->id, j->token, -1);
 		o->released++;
-		drop_job(o, j, true);
+		drop_job(o, j, true, M_RELEASE);
 		return;
 	}
 	j->phase = J_RUNNING;
@@ -1075,7 +1249,7 @@ static void round_done(struct au_orch *o, struct job *j)
 	if (j->fail) {
 		au_trace(o->env, AU_TR_ORCH_ABANDON, (int64_t)j->id, (int64_t)j->token, 2);
 		send_simple(o, M_NACK, j->id, j->token, 1);
-		drop_job(o, j, true);
+		drop_job(o, j, true, M_NACK);
 		return;
 	}
 	const struct au_orch_executor *x = executor(o, j->kind);
@@ -1088,7 +1262,7 @@ static void round_done(struct au_orch *o, struct job *j)
 	if (rc < 0 || out_len > AU_TASKQ_CKPT_MAX) {
 		au_trace(o->env, AU_TR_ORCH_ABANDON, (int64_t)j->id, (int64_t)j->token, 2);
 		send_simple(o, M_NACK, j->id, j->token, 1);
-		drop_job(o, j, true);
+		drop_job(o, j, true, M_NACK);
 		return;
 	}
 	memcpy(j->state, out, out_len);
@@ -1148,14 +1322,23 @@ static void on_grant(struct au_orch *o, struct au_rbuf *rb)
 		o->bad++;
 		return;
 	}
-	if (job_by_token(o, tmp.id, tmp.token) || finished_token(o, tmp.token))
+	if (job_by_token(o, tmp.id, tmp.token))
 		return; /* a duplicate grant */
+	int done = finished_token(o, tmp.token);
+	if (done >= 0) {
+		/* Sent again: the queue still thinks we hold it.  If we handed
+		 * it back, that message was lost: hand it back again. */
+		if (o->finished[done].answer)
+			send_simple(o, o->finished[done].answer, tmp.id, tmp.token,
+				    o->finished[done].answer == M_NACK ? 1 : -1);
+		return;
+	}
 	if (!o->booted || active(o) >= capacity(o)) {
 		/* More than we asked for (a lost grant was resent, or pulls
 		 * crossed): hand it back, no retry counted. */
 		send_simple(o, M_RELEASE, tmp.id, tmp.token, -1);
 		o->released++;
-		remember_finished(o, tmp.token);
+		remember_finished(o, tmp.id, tmp.token, M_RELEASE);
 		return;
 	}
 	struct job *j = g_new0(struct job, 1);
@@ -1199,7 +1382,7 @@ static void on_resolved(struct au_orch *o, struct au_rbuf *rb)
 			ckpt_name(name, sizeof(name), j->id, slot);
 			o->env->ops->storage_truncate(o->env->ctx, name, 0);
 		}
-		drop_job(o, j, true);
+		drop_job(o, j, true, 0);
 		break;
 	case R_RENEWED: {
 		au_time until = au_now(o->env) + remaining / 4 * 3;
@@ -1252,8 +1435,10 @@ static void renew_all(struct au_orch *o)
 			i = (guint)-1;
 		}
 	}
-	if (!o->jobs->len)
+	if (!o->booted)
 		return;
+	/* Sent even with nothing to renew: the leader answers it by sending
+	 * again any grant it made to us that we do not list (it was lost). */
 	uint8_t buf[64 + 16 * 256];
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, sizeof(buf));
@@ -1456,9 +1641,14 @@ static void *orch_init(const struct au_env *env, const void *config)
 	o->sealed = g_ptr_array_new();
 	o->parked = g_new0(struct parked, (gsize)env->nodes + 1);
 	o->node_op_at = g_new0(au_time, (gsize)env->nodes + 1);
+	o->verdict_inc = g_new0(uint32_t, (gsize)env->nodes + 1);
+	o->verdict_dead = g_new0(uint8_t, (gsize)env->nodes + 1);
+	o->verdict_fresh = g_new0(bool, (gsize)env->nodes + 1);
+	o->dead_inc = g_new0(uint32_t, (gsize)env->nodes + 1);
 	o->expiring = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	o->deadlines = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	o->lock_deadlines = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	o->grant_sent = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	au_taskq_batch_init(&o->qb);
 	au_taskq_batch_init(&o->lb);
 	o->pull_sent = INT64_MIN / 2;
@@ -1474,8 +1664,14 @@ static void *orch_init(const struct au_env *env, const void *config)
 		au_locks_attach(o->locks, o->raft);
 	}
 	o->swim = env->ops->local_service(env->ctx, "swim");
-	if (o->swim)
+	if (o->swim) {
+		for (au_node_id m = 1; m <= env->nodes; m++) {
+			enum au_swim_state st = au_swim_member_state(o->swim, m);
+			fold_verdict(o, m, st == AU_SWIM_DEAD || st == AU_SWIM_LEFT,
+				     au_swim_member_incarnation(o->swim, m));
+		}
 		au_swim_observe(o->swim, on_member, o);
+	}
 	boot_record(o);
 	au_timer_set(env, o->cfg->renew_ns, TM_RENEW, 0);
 	au_timer_set(env, au_random_between(env, 0, o->cfg->retry_ns), TM_PULL, 0);
@@ -1504,19 +1700,42 @@ static void orch_recv(void *state, au_node_id from, const void *msg, size_t len)
 	check_leadership(o);
 	switch (type) {
 	case M_GRANT:
+		heard_leader(o, from);
 		on_grant(o, &rb);
 		break;
 	case M_RESOLVED:
+		heard_leader(o, from);
 		on_resolved(o, &rb);
 		break;
 	case M_LOCK_RESP:
+		heard_leader(o, from);
 		on_lock_resp(o, &rb);
 		break;
+	case M_HINT: {
+		au_node_id leader = au_get_u32(&rb);
+		if (rb.short_read)
+			o->bad++;
+		else if (leader != o->env->self)
+			heard_leader(o, leader);
+		break;
+	}
 	default:
-		if (type >= M_TYPES_ || !o->leading) {
-			if (type >= M_TYPES_)
-				o->bad++;
-			return; /* not the leader: the worker retries with a fresher hint */
+		if (type >= M_TYPES_) {
+			o->bad++;
+			return;
+		}
+		if (!o->leading) {
+			/* Not the leader: say who is, if we know. */
+			au_node_id hint = o->raft ? au_raft_leader_hint(o->raft) : 0;
+			if (hint && hint != o->env->self && hint != from) {
+				uint8_t buf[16];
+				struct au_wbuf w;
+				au_wbuf_init(&w, buf, sizeof(buf));
+				au_put_u8(&w, M_HINT);
+				au_put_u32(&w, hint);
+				send_to(o, from, &w);
+			}
+			return;
 		}
 		fe_recv(o, from, type, &rb);
 	}
@@ -1556,6 +1775,7 @@ static void orch_timer(void *state, uint32_t kind, uint64_t arg)
 		break;
 	case TM_RENEW:
 		renew_all(o);
+		report_verdicts(o);
 		au_timer_set(o->env, o->cfg->renew_ns, TM_RENEW, 0);
 		break;
 	case TM_ROUND: {
@@ -1612,8 +1832,13 @@ static void orch_destroy(void *state)
 	g_hash_table_destroy(o->expiring);
 	g_hash_table_destroy(o->deadlines);
 	g_hash_table_destroy(o->lock_deadlines);
+	g_hash_table_destroy(o->grant_sent);
 	g_free(o->parked);
 	g_free(o->node_op_at);
+	g_free(o->verdict_inc);
+	g_free(o->verdict_dead);
+	g_free(o->verdict_fresh);
+	g_free(o->dead_inc);
 	au_taskq_free(o->q);
 	au_locks_free(o->locks);
 	g_free(o);
@@ -1780,7 +2005,7 @@ static const struct au_table_desc orch_tables[] = {
 
 static const char *const orch_message_names[] = {
 	NULL, "PULL", "RENEW", "ACK", "NACK", "RELEASE", "CKPT", "GRANT", "RESOLVED",
-	"LOCK", "UNLOCK", "WRITE", "LOCK_RESP"};
+	"LOCK", "UNLOCK", "WRITE", "LOCK_RESP", "HINT", "MEMBER"};
 
 static const char *const orch_needs[] = {"raft", NULL};
 

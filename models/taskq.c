@@ -444,9 +444,17 @@ static void do_lease(struct au_taskq *q, const struct op *o)
 	struct nodeinfo *n = node_get(q, o->node);
 	uint32_t granted = 0;
 	if (o->inc > n->inc) {
-		/* A newer incarnation: what the old one held died with it. */
+		/* A newer incarnation: what the old one held died with it, and
+		 * the node is evidently alive again. */
 		revoke_node(q, o->node, AU_TASKQ_END_REBOOT, o->inc);
 		n->inc = o->inc;
+		if (n->dead) {
+			n->dead = false;
+			effect(q, AU_TR_TASKQ_NODE, o->node, AU_TASKQ_NODE_ALIVE, 0);
+			struct au_taskq_event ev = {.type = AU_TASKQ_EV_NODE, .index = q->index,
+						    .node = o->node, .reason = AU_TASKQ_NODE_ALIVE};
+			notify(q, &ev);
+		}
 	}
 	bool refuse = o->inc < n->inc || n->dead || n->draining || o->node == 0;
 	while (!refuse && granted < o->want && q->grants < AU_TASKQ_GRANTS_MAX) {
@@ -1039,6 +1047,15 @@ void au_taskq_each_lease(const struct au_taskq *q, bool (*fn)(void *ctx, const s
 		if (stopped)
 			return;
 	}
+}
+
+void au_taskq_each_node_lease(const struct au_taskq *q, au_node_id node,
+			      bool (*fn)(void *ctx, const struct au_task *t), void *ctx)
+{
+	const struct nodeinfo *n = node_peek(q, node);
+	for (GTreeNode *it = n ? g_tree_node_first(n->leases) : NULL; it; it = g_tree_node_next(it))
+		if (!fn(ctx, g_tree_node_value(it)))
+			return;
 }
 
 void au_taskq_each(const struct au_taskq *q, bool (*fn)(void *ctx, const struct au_task *t),

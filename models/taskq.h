@@ -121,7 +121,8 @@ enum au_taskq_end {
 /* Node marks. */
 enum au_taskq_node_op {
 	AU_TASKQ_NODE_ALIVE = 0,  /* clears dead */
-	AU_TASKQ_NODE_DEAD = 1,   /* reclaims its leases; no leases until alive */
+	AU_TASKQ_NODE_DEAD = 1,   /* reclaims its leases; no leases until alive (or
+				     a lease request from a newer incarnation) */
 	AU_TASKQ_NODE_DRAIN = 2,  /* no new leases; running ones finish */
 	AU_TASKQ_NODE_RESUME = 3, /* clears drain */
 };
@@ -170,6 +171,10 @@ int32_t au_taskq_affinity(const struct au_taskq *q, au_node_id node, uint32_t to
  * returns false. */
 void au_taskq_each_lease(const struct au_taskq *q, bool (*fn)(void *ctx, const struct au_task *t),
 			 void *ctx);
+/* Call fn for every lease `node` holds, in id order; stops early if fn
+ * returns false. */
+void au_taskq_each_node_lease(const struct au_taskq *q, au_node_id node,
+			      bool (*fn)(void *ctx, const struct au_task *t), void *ctx);
 /* Call fn for every task in id order; stops early if fn returns false. */
 void au_taskq_each(const struct au_taskq *q, bool (*fn)(void *ctx, const struct au_task *t),
 		   void *ctx);
