@@ -26,9 +26,16 @@
  * 3/4, from when the grant or renewal arrived) and gives a task up when it
  * runs out; that saves work, the fencing tokens are what make it safe.
  *
- * Durable files (env storage): orch.boot (incarnation), ck.<task> (newest
- * checkpoint or result of a task this node ran), lk.val (lock client's
+ * Durable files (env storage): orch.boot (incarnation, two slots),
+ * ck.<task>.<round parity> (the task's checkpoints and result on this node:
+ * writing round r never touches round r-1's file), lk.val (lock client's
  * pending write).  All are sealed with CRC-32C; a torn one is ignored.
+ *
+ * Finding the leader: a worker asks its own Raft, but also follows hints
+ * (any non-leader answers a request with the leader it knows), so a node
+ * whose Raft does not know the leader still reaches it.  SWIM verdicts of
+ * every node are reported to the leader, which acts on the newest by
+ * SWIM's incarnation rules.
  */
 #include "orchestrator.h"
 
