@@ -38,11 +38,14 @@ static const char *const kind_names[AU_CK_COUNT_] = {
 	[AU_CK_ELECTION_CHURN] = "election_churn",
 	[AU_CK_LEAVE] = "leave",
 	[AU_CK_DRAIN] = "drain",
+	[AU_CK_CONFIG_RACE] = "config_race",
 };
 
 #define RAFT_KINDS                                                                     \
 	((1u << AU_CK_TRANSFER_LEADER) | (1u << AU_CK_ADD_VOTER) | (1u << AU_CK_REMOVE_VOTER) | \
-	 (1u << AU_CK_ELECTION_CHURN))
+	 (1u << AU_CK_ELECTION_CHURN) | RAFT_ORDER_KINDS)
+/* Kinds that each play one Raft order of events with fixed roles (below). */
+#define RAFT_ORDER_KINDS (1u << AU_CK_CONFIG_RACE)
 #define ALL_KINDS ((1u << AU_CK_COUNT_) - 1u)
 
 const char *au_chaos_kind_name(enum au_chaos_kind k)
@@ -126,6 +129,7 @@ struct gen {
 	au_time len_lo, len_hi; /* lasting fault lengths */
 	uint32_t rate_hi;       /* thousandths */
 	au_time el_lo, el_hi;   /* Raft's election timeout range (for election_churn) */
+	au_time hop;            /* a slow one-way message: the scenario's latency bound */
 	GArray *faults;         /* struct au_fault */
 	GArray *kinds;          /* uint8_t */
 	GArray **busy;          /* per server: struct span of explicit crash/pause */
@@ -386,6 +390,115 @@ static uint32_t gen_churn(struct gen *g, au_time at, uint32_t room, uint32_t ena
 	return used;
 }
 
+/* ---- Raft orders of events with fixed roles ------------------------------ */
+
+/* Distinct random servers into out[0..k) (k <= servers). */
+static void pick_distinct(struct gen *g, au_node_id *out, uint32_t k)
+{
+	for (uint32_t i = 0; i < k; i++) {
+		au_node_id n;
+		bool dup;
+		do {
+			n = any_node(g);
+			dup = false;
+			for (uint32_t j = 0; j < i; j++)
+				dup |= out[j] == n;
+		} while (dup);
+		out[i] = n;
+	}
+}
+
+/* A partition fault between the `n_a` nodes `a` (group 1) and the `n_b`
+ * nodes `b` (group 2); an empty side is every other server.  One-way: group
+ * 1 cannot send to group 2. */
+static struct au_fault *add_cut(struct gen *g, au_time at, au_time until, const au_node_id *a,
+				uint32_t n_a, const au_node_id *b, uint32_t n_b, bool oneway)
+{
+	struct au_fault *f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_PARTITION, at);
+	f->until = until;
+	f->oneway = oneway;
+	f->n_groups = 2;
+	f->n_members = (n_a ? n_a : 1) + (n_b ? n_b : 1);
+	f->members = g_new0(struct au_group_member, f->n_members);
+	uint32_t m = 0;
+	for (uint32_t i = 0; i < n_a; i++)
+		f->members[m++] = (struct au_group_member){{AU_TARGET_NODE, a[i]}, 1};
+	if (!n_a)
+		f->members[m++] = (struct au_group_member){{AU_TARGET_REST, 0}, 1};
+	for (uint32_t i = 0; i < n_b; i++)
+		f->members[m++] = (struct au_group_member){{AU_TARGET_NODE, b[i]}, 2};
+	if (!n_b)
+		f->members[m++] = (struct au_group_member){{AU_TARGET_REST, 0}, 2};
+	return f;
+}
+
+/* config_race: Ongaro's 2015 single-server membership bug as an order of
+ * events, with random roles and timing (the scripted version with prevote
+ * and check_quorum off is scenarios/mutant-membership-early.ini).
+ *   1. remove_voter X: 4 voters are left (C0).
+ *   2. Leadership goes to A (transfer_leader), then A is cut off from
+ *      everybody and add_voter X reaches it: A appends Ca = C0 + X, which
+ *      nobody else gets.
+ *   3. D (a voter of C0) is held — its messages wait — so the other side
+ *      cannot elect anyone; when the hold ends the pent-up (pre-)votes go
+ *      through and, a few ms later, D goes deaf (one-way cut towards D):
+ *      with luck D voted in the new leader L of C0 and got none of its
+ *      entries.  L's no-op cannot commit (2 of 4 reach it).
+ *   4. remove_voter D reaches L.  A correct leader refuses: it has not
+ *      committed an entry of its term.  One that does not appends Cb =
+ *      C0 - D and commits it with 2 of 3.
+ *   5. A, X and D are cut from the rest: in Ca they are 3 of 5, D's log is
+ *      no longer than A's, so A leads again without Cb — raft_safety sees
+ *      a leader that lacks committed entries.
+ * Needs 5 or more servers and 8 fault groups; everything is timed from
+ * Raft's election timeout. */
+static uint32_t gen_config_race(struct gen *g, au_time at, uint32_t room)
+{
+	if (!g->raft || g->servers < 5 || room < 10)
+		return 0;
+	au_node_id r[4];
+	pick_distinct(g, r, 4);
+	au_node_id x = r[0], a = r[1], d = r[2], c = r[3];
+	au_time t_transfer = at + time_in(g, g->el_hi, 4 * g->el_hi);
+	au_time t1 = t_transfer + time_in(g, 2 * g->el_hi, 5 * g->el_hi);
+	au_time hold = time_in(g, g->el_hi + g->el_lo / 2, 3 * g->el_hi);
+	au_time deaf = t1 + hold + time_in(g, g->hop, 3 * g->hop);
+	au_time t_remove = deaf + time_in(g, g->el_lo / 4, g->el_hi);
+	au_time t_remove2 = t_remove + time_in(g, g->el_hi, 2 * g->el_hi);
+	au_time t2 = t_remove2 + time_in(g, g->el_hi, 4 * g->el_hi);
+	au_time t3 = t2 + time_in(g, 4 * g->el_hi, 15 * g->el_hi);
+	if (t3 > g->hi)
+		return 0;
+	struct au_fault *f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_REMOVE_VOTER, at);
+	f->target = (struct au_target){AU_TARGET_NODE, x};
+	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_TRANSFER, t_transfer);
+	f->target = (struct au_target){AU_TARGET_NODE, a};
+	add_cut(g, t1, t2, &a, 1, NULL, 0, false);
+	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_ADD_VOTER, t1 + time_in(g, AU_NS_PER_MS, 3 * AU_NS_PER_MS));
+	f->target = (struct au_target){AU_TARGET_NODE, x};
+	/* Shortly before, A's messages to C and everything of D are held (A's
+	 * to them are dropped once A is cut off): the last entries reach only
+	 * the fifth server B, so B alone can win the next election. */
+	au_time lead = t1 - time_in(g, g->el_lo / 4, g->el_lo / 2);
+	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_CLOG, lead);
+	f->has_link = true;
+	f->link_a = a;
+	f->link_b = c;
+	f->until = t1 + AU_NS_PER_MS; /* extra stays -1: held until then */
+	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_CLOG, lead);
+	f->target = (struct au_target){AU_TARGET_NODE, d};
+	f->until = t1 + hold;
+	/* group 1 (everybody else) cannot send to group 2 (D) */
+	add_cut(g, deaf, t2, NULL, 0, &d, 1, true);
+	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_REMOVE_VOTER, t_remove);
+	f->target = (struct au_target){AU_TARGET_NODE, d};
+	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_REMOVE_VOTER, t_remove2);
+	f->target = (struct au_target){AU_TARGET_NODE, d};
+	au_node_id side[3] = {a, x, d};
+	add_cut(g, t2, t3, side, 3, NULL, 0, false);
+	return 10;
+}
+
 /* One incident of `kind` at `at`, using at most `room` fault groups.
  * Returns the groups used (0 if the kind could not be placed). */
 static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at, uint32_t room,
@@ -516,6 +629,8 @@ static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at,
 		f->target = (struct au_target){AU_TARGET_NODE, any_node(g)};
 		f->until = end_of(g, at);
 		return 1;
+	case AU_CK_CONFIG_RACE:
+		return gen_config_race(g, at, room);
 	case AU_CK_COUNT_:
 		break;
 	}
@@ -544,6 +659,11 @@ struct au_chaos_plan *au_chaos_plan_new(const struct au_scenario *sc, uint64_t s
 	for (uint32_t n = 0; n <= g.servers; n++)
 		g.busy[n] = g_array_new(FALSE, FALSE, sizeof(struct span));
 	mark_scenario_faults(&g);
+	g.hop = sc->latency.kind == AU_DIST_UNIFORM ? sc->latency.p2 : sc->latency.p1;
+	if (g.hop < AU_NS_PER_MS)
+		g.hop = AU_NS_PER_MS;
+	if (g.hop > 50 * AU_NS_PER_MS)
+		g.hop = 50 * AU_NS_PER_MS;
 	g.el_lo = 150 * AU_NS_PER_MS;
 	g.el_hi = 300 * AU_NS_PER_MS;
 	for (uint32_t i = 0; i < sc->n_services; i++)
