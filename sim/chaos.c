@@ -39,13 +39,14 @@ static const char *const kind_names[AU_CK_COUNT_] = {
 	[AU_CK_LEAVE] = "leave",
 	[AU_CK_DRAIN] = "drain",
 	[AU_CK_CONFIG_RACE] = "config_race",
+	[AU_CK_SPLIT_VOTE] = "split_vote",
 };
 
 #define RAFT_KINDS                                                                     \
 	((1u << AU_CK_TRANSFER_LEADER) | (1u << AU_CK_ADD_VOTER) | (1u << AU_CK_REMOVE_VOTER) | \
 	 (1u << AU_CK_ELECTION_CHURN) | RAFT_ORDER_KINDS)
 /* Kinds that each play one Raft order of events with fixed roles (below). */
-#define RAFT_ORDER_KINDS (1u << AU_CK_CONFIG_RACE)
+#define RAFT_ORDER_KINDS ((1u << AU_CK_CONFIG_RACE) | (1u << AU_CK_SPLIT_VOTE))
 #define ALL_KINDS ((1u << AU_CK_COUNT_) - 1u)
 
 const char *au_chaos_kind_name(enum au_chaos_kind k)
@@ -411,10 +412,11 @@ static void pick_distinct(struct gen *g, au_node_id *out, uint32_t k)
 /* A partition fault between the `n_a` nodes `a` (group 1) and the `n_b`
  * nodes `b` (group 2); an empty side is every other server.  One-way: group
  * 1 cannot send to group 2. */
-static struct au_fault *add_cut(struct gen *g, au_time at, au_time until, const au_node_id *a,
-				uint32_t n_a, const au_node_id *b, uint32_t n_b, bool oneway)
+static struct au_fault *add_cut(struct gen *g, enum au_chaos_kind kind, au_time at, au_time until,
+				const au_node_id *a, uint32_t n_a, const au_node_id *b, uint32_t n_b,
+				bool oneway)
 {
-	struct au_fault *f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_PARTITION, at);
+	struct au_fault *f = add_fault(g, kind, AU_FAULT_PARTITION, at);
 	f->until = until;
 	f->oneway = oneway;
 	f->n_groups = 2;
@@ -473,7 +475,7 @@ static uint32_t gen_config_race(struct gen *g, au_time at, uint32_t room)
 	f->target = (struct au_target){AU_TARGET_NODE, x};
 	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_TRANSFER, t_transfer);
 	f->target = (struct au_target){AU_TARGET_NODE, a};
-	add_cut(g, t1, t2, &a, 1, NULL, 0, false);
+	add_cut(g, AU_CK_CONFIG_RACE, t1, t2, &a, 1, NULL, 0, false);
 	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_ADD_VOTER, t1 + time_in(g, AU_NS_PER_MS, 3 * AU_NS_PER_MS));
 	f->target = (struct au_target){AU_TARGET_NODE, x};
 	/* Shortly before, A's messages to C and everything of D are held (A's
@@ -489,14 +491,66 @@ static uint32_t gen_config_race(struct gen *g, au_time at, uint32_t room)
 	f->target = (struct au_target){AU_TARGET_NODE, d};
 	f->until = t1 + hold;
 	/* group 1 (everybody else) cannot send to group 2 (D) */
-	add_cut(g, deaf, t2, NULL, 0, &d, 1, true);
+	add_cut(g, AU_CK_CONFIG_RACE, deaf, t2, NULL, 0, &d, 1, true);
 	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_REMOVE_VOTER, t_remove);
 	f->target = (struct au_target){AU_TARGET_NODE, d};
 	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_REMOVE_VOTER, t_remove2);
 	f->target = (struct au_target){AU_TARGET_NODE, d};
 	au_node_id side[3] = {a, x, d};
-	add_cut(g, t2, t3, side, 3, NULL, 0, false);
+	add_cut(g, AU_CK_CONFIG_RACE, t2, t3, side, 3, NULL, 0, false);
 	return 10;
+}
+
+/* split_vote: two candidates of the same term, and one voter that hears
+ * from the first one's leadership before the second one's request arrives
+ * (the scripted version, with prevote off, is
+ * scenarios/mutant-vote-cleared.ini).  Roles: L leads (transfer_leader),
+ * X, Y, W and V are the others.
+ *   1. L stops reaching V (one-way cut), so V misses L's last entries.
+ *      Then X stops reaching Y and W (one-way cut), and messages between
+ *      Y and V take a few hops longer (clog).
+ *   2. L hands leadership to X and, before X's request reaches it, to Y:
+ *      both stand in the same term T (leadership transfer skips
+ *      pre-vote).  X wins with L's and V's votes; Y's request to V is
+ *      still on its way.
+ *   3. V hears X's first append but cannot take its entries yet (it
+ *      missed some).  Then Y's request reaches V.  A correct V remembers
+ *      its vote for X and refuses; a V that forgot it when it heard X
+ *      votes again, and Y leads term T too (with W) — raft_safety's
+ *      election safety fires.
+ * Needs 5 or more servers and 6 fault groups; times follow the scenario's
+ * latency and election timeout. */
+static uint32_t gen_split_vote(struct gen *g, au_time at, uint32_t room)
+{
+	if (!g->raft || g->servers < 5 || room < 6)
+		return 0;
+	au_node_id r[5];
+	pick_distinct(g, r, 5);
+	au_node_id l = r[0], x = r[1], y = r[2], w = r[3], v = r[4];
+	au_time d = time_in(g, 3 * g->hop / 2, 3 * g->hop);
+	au_time t1 = at + time_in(g, 2 * g->el_hi, 5 * g->el_hi);
+	au_time lag = t1 - time_in(g, g->hop, g->el_lo / 2);
+	au_time tau = t1 + time_in(g, g->hop, 3 * g->hop);
+	au_time tau_y = tau + time_in(g, 0, g->hop / 2);
+	au_time end = tau + time_in(g, 3 * g->el_hi, 8 * g->el_hi);
+	if (end > g->hi)
+		return 0;
+	struct au_fault *f = add_fault(g, AU_CK_SPLIT_VOTE, AU_FAULT_TRANSFER, at);
+	f->target = (struct au_target){AU_TARGET_NODE, l};
+	add_cut(g, AU_CK_SPLIT_VOTE, lag, end, &l, 1, &v, 1, true);
+	au_node_id yw[2] = {y, w};
+	add_cut(g, AU_CK_SPLIT_VOTE, t1, end, &x, 1, yw, 2, true);
+	f = add_fault(g, AU_CK_SPLIT_VOTE, AU_FAULT_CLOG, t1);
+	f->has_link = true;
+	f->link_a = y;
+	f->link_b = v;
+	f->extra = d;
+	f->until = end;
+	f = add_fault(g, AU_CK_SPLIT_VOTE, AU_FAULT_TRANSFER, tau);
+	f->target = (struct au_target){AU_TARGET_NODE, x};
+	f = add_fault(g, AU_CK_SPLIT_VOTE, AU_FAULT_TRANSFER, tau_y);
+	f->target = (struct au_target){AU_TARGET_NODE, y};
+	return 6;
 }
 
 /* One incident of `kind` at `at`, using at most `room` fault groups.
@@ -631,6 +685,8 @@ static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at,
 		return 1;
 	case AU_CK_CONFIG_RACE:
 		return gen_config_race(g, at, room);
+	case AU_CK_SPLIT_VOTE:
+		return gen_split_vote(g, at, room);
 	case AU_CK_COUNT_:
 		break;
 	}

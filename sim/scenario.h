@@ -113,6 +113,7 @@ enum au_chaos_kind {
 	AU_CK_LEAVE, /* SWIM: a node leaves gracefully */
 	AU_CK_DRAIN, /* execution layer: a node gets no new tasks for a while */
 	AU_CK_CONFIG_RACE, /* Raft: two leaders' membership changes race (Ongaro 2015) */
+	AU_CK_SPLIT_VOTE,  /* Raft: two candidates of one term, one voter asked by both */
 	AU_CK_COUNT_
 };
 
