@@ -83,6 +83,7 @@ enum combo {
 	CB_SNAPSHOT_INSTALL,
 	CB_BAD_DISK_RECORD,
 	CB_OVERLAPPING_FAULTS,
+	CB_UNREADABLE_BOOT,
 	CB_COUNT_
 };
 
@@ -100,6 +101,7 @@ static const char *const combo_names[CB_COUNT_] = {
 	[CB_SNAPSHOT_INSTALL] = "a node installed a snapshot",
 	[CB_BAD_DISK_RECORD] = "a node found a bad record on disk",
 	[CB_OVERLAPPING_FAULTS] = "two lasting faults overlapped",
+	[CB_UNREADABLE_BOOT] = "a node restarted onto an unreadable disk",
 };
 
 /* Situations that only Raft produces (not listed for other services). */
@@ -107,7 +109,7 @@ static const char *const combo_names[CB_COUNT_] = {
 	((1u << CB_LEADER_CRASH) | (1u << CB_LEADER_CRASH_MEMBERSHIP) |                \
 	 (1u << CB_LEADER_MINORITY) | (1u << CB_LEADER_PAUSED) | (1u << CB_LEADER_SKEWED) | \
 	 (1u << CB_MEMBERSHIP_CHANGE) | (1u << CB_TRANSFER) | (1u << CB_SNAPSHOT_INSTALL) | \
-	 (1u << CB_BAD_DISK_RECORD))
+	 (1u << CB_BAD_DISK_RECORD) | (1u << CB_UNREADABLE_BOOT))
 
 /* ---- jobs and results ---------------------------------------------------- */
 
@@ -174,6 +176,7 @@ struct cov {
 	const struct au_scenario *sc;
 	uint32_t combos;
 	au_node_id leader;
+	int64_t leader_term;
 	bool change_pending;
 	au_node_id change_leader;
 	int64_t change_index;
@@ -217,9 +220,10 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 	(void)t;
 	switch (kind) {
 	case AU_TR_RAFT_ROLE:
-		if (b == 3)
+		if (b == 3 && a >= c->leader_term) { /* as sim.c: stale leaders do not count */
 			c->leader = node;
-		else if (c->leader == node)
+			c->leader_term = a;
+		} else if (b != 3 && c->leader == node)
 			c->leader = 0;
 		break;
 	case AU_TR_NODE_CRASH:
@@ -315,7 +319,7 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 		c->combos |= 1u << CB_SNAPSHOT_INSTALL;
 		break;
 	case AU_TR_RAFT_BAD_DISK:
-		c->combos |= 1u << CB_BAD_DISK_RECORD;
+		c->combos |= 1u << (a == 5 ? CB_UNREADABLE_BOOT : CB_BAD_DISK_RECORD);
 		break;
 	default:
 		break;
