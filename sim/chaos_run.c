@@ -84,6 +84,8 @@ enum combo {
 	CB_BAD_DISK_RECORD,
 	CB_OVERLAPPING_FAULTS,
 	CB_UNREADABLE_BOOT,
+	CB_TWO_CANDIDATES,
+	CB_CHANGE_BEFORE_COMMIT,
 	CB_COUNT_
 };
 
@@ -102,6 +104,8 @@ static const char *const combo_names[CB_COUNT_] = {
 	[CB_BAD_DISK_RECORD] = "a node found a bad record on disk",
 	[CB_OVERLAPPING_FAULTS] = "two lasting faults overlapped",
 	[CB_UNREADABLE_BOOT] = "a node restarted onto an unreadable disk",
+	[CB_TWO_CANDIDATES] = "a voter following its term's leader was asked by another candidate",
+	[CB_CHANGE_BEFORE_COMMIT] = "a membership change reached a leader before it committed in its term",
 };
 
 /* Situations that only Raft produces (not listed for other services). */
@@ -109,7 +113,8 @@ static const char *const combo_names[CB_COUNT_] = {
 	((1u << CB_LEADER_CRASH) | (1u << CB_LEADER_CRASH_MEMBERSHIP) |                \
 	 (1u << CB_LEADER_MINORITY) | (1u << CB_LEADER_PAUSED) | (1u << CB_LEADER_SKEWED) | \
 	 (1u << CB_MEMBERSHIP_CHANGE) | (1u << CB_TRANSFER) | (1u << CB_SNAPSHOT_INSTALL) | \
-	 (1u << CB_BAD_DISK_RECORD) | (1u << CB_UNREADABLE_BOOT))
+	 (1u << CB_BAD_DISK_RECORD) | (1u << CB_UNREADABLE_BOOT) | (1u << CB_TWO_CANDIDATES) | \
+	 (1u << CB_CHANGE_BEFORE_COMMIT))
 
 /* ---- jobs and results ---------------------------------------------------- */
 
@@ -172,6 +177,13 @@ static double now_s(void)
 
 /* ---- coverage: watching one run's trace ----------------------------------- */
 
+/* What coverage remembers of one node's votes. */
+struct voter {
+	int64_t voted_term;    /* the term of its latest granted vote */
+	au_node_id voted_for;
+	int64_t followed_term; /* the latest term in which it followed a leader */
+};
+
 struct cov {
 	const struct au_scenario *sc;
 	uint32_t combos;
@@ -183,6 +195,8 @@ struct cov {
 	int32_t partitions, links, disks, down, paused;
 	uint8_t *node_paused; /* [nodes+1] */
 	uint8_t *admin_failed; /* [n_faults] */
+	bool leader_committed; /* `leader` committed an entry of its term */
+	struct voter *voters;  /* [nodes+1] */
 };
 
 static int32_t lasting(const struct cov *c)
@@ -223,8 +237,25 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 		if (b == 3 && a >= c->leader_term) { /* as sim.c: stale leaders do not count */
 			c->leader = node;
 			c->leader_term = a;
+			c->leader_committed = false;
 		} else if (b != 3 && c->leader == node)
 			c->leader = 0;
+		if (b == 0 && cc && node <= c->sc->nodes)
+			c->voters[node].followed_term = a;
+		break;
+	case AU_TR_RAFT_VOTE:
+		/* The order VOTEDFOR_CLEARED needs: a voter granted a vote in a
+		 * term, followed that term's leader, and is then asked (not
+		 * pre-vote) by another candidate of the same term. */
+		if (node <= c->sc->nodes && !(cc & 2)) {
+			struct voter *v = &c->voters[node];
+			if (a == v->voted_term && b != v->voted_for && a == v->followed_term)
+				c->combos |= 1u << CB_TWO_CANDIDATES;
+			if ((cc & 1) && a >= v->voted_term) {
+				v->voted_term = a;
+				v->voted_for = (au_node_id)b;
+			}
+		}
 		break;
 	case AU_TR_NODE_CRASH:
 		if (node == c->leader && node) {
@@ -293,6 +324,9 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 	case AU_TR_ADMIN:
 		if (a >= 0 && (uint64_t)a < c->sc->n_faults) {
 			enum au_fault_action act = c->sc->faults[a].action;
+			if ((act == AU_FAULT_ADD_VOTER || act == AU_FAULT_REMOVE_VOTER) && node &&
+			    node == c->leader && !c->leader_committed)
+				c->combos |= 1u << CB_CHANGE_BEFORE_COMMIT;
 			if (cc != 0)
 				c->admin_failed[a] = 1;
 			else if (act == AU_FAULT_ADD_VOTER || act == AU_FAULT_REMOVE_VOTER) {
@@ -308,6 +342,8 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 			c->change_index = a;
 		break;
 	case AU_TR_RAFT_COMMIT:
+		if (node == c->leader && b == c->leader_term)
+			c->leader_committed = true;
 		if (c->change_pending && c->change_index > 0 && a >= c->change_index)
 			c->change_pending = false;
 		break;
@@ -374,6 +410,7 @@ static void run_seed(const struct runner *R, uint64_t seed, bool perturb, const 
 	struct cov cov = {.sc = sc};
 	cov.node_paused = g_new0(uint8_t, (gsize)sc->nodes + 1);
 	cov.admin_failed = g_new0(uint8_t, sc->n_faults ? sc->n_faults : 1);
+	cov.voters = g_new0(struct voter, (gsize)sc->nodes + 1);
 	struct au_sim *sim = au_sim_new(sc, seed);
 	au_sim_set_observer(sim, observe, &cov);
 	au_sim_set_record_dump(sim, dump);
@@ -414,6 +451,7 @@ static void run_seed(const struct runner *R, uint64_t seed, bool perturb, const 
 		fclose(dump);
 	g_free(cov.node_paused);
 	g_free(cov.admin_failed);
+	g_free(cov.voters);
 	au_scenario_free(sc);
 }
 
