@@ -131,6 +131,7 @@ struct gen {
 	uint32_t rate_hi;       /* thousandths */
 	au_time el_lo, el_hi;   /* Raft's election timeout range (for election_churn) */
 	au_time hop;            /* a slow one-way message: the scenario's latency bound */
+	au_time orders_until;   /* a Raft order of events is being played until then */
 	GArray *faults;         /* struct au_fault */
 	GArray *kinds;          /* uint8_t */
 	GArray **busy;          /* per server: struct span of explicit crash/pause */
@@ -393,6 +394,10 @@ static uint32_t gen_churn(struct gen *g, au_time at, uint32_t room, uint32_t ena
 
 /* ---- Raft orders of events with fixed roles ------------------------------ */
 
+/* The kinds below play several faults in a set order with explicit roles.
+ * Two of them overlapping would spoil both, so one starts only after the
+ * one before has ended (other kinds still land anywhere). */
+
 /* Distinct random servers into out[0..k) (k <= servers). */
 static void pick_distinct(struct gen *g, au_node_id *out, uint32_t k)
 {
@@ -469,8 +474,9 @@ static uint32_t gen_config_race(struct gen *g, au_time at, uint32_t room)
 	au_time t_remove2 = t_remove + time_in(g, g->el_hi, 2 * g->el_hi);
 	au_time t2 = t_remove2 + time_in(g, g->el_hi, 4 * g->el_hi);
 	au_time t3 = t2 + time_in(g, 4 * g->el_hi, 15 * g->el_hi);
-	if (t3 > g->hi)
+	if (t3 > g->hi || at < g->orders_until)
 		return 0;
+	g->orders_until = t3;
 	struct au_fault *f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_REMOVE_VOTER, at);
 	f->target = (struct au_target){AU_TARGET_NODE, x};
 	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_TRANSFER, t_transfer);
@@ -533,8 +539,9 @@ static uint32_t gen_split_vote(struct gen *g, au_time at, uint32_t room)
 	au_time tau = t1 + time_in(g, g->hop, 3 * g->hop);
 	au_time tau_y = tau + time_in(g, 0, g->hop / 2);
 	au_time end = tau + time_in(g, 3 * g->el_hi, 8 * g->el_hi);
-	if (end > g->hi)
+	if (end > g->hi || at < g->orders_until)
 		return 0;
+	g->orders_until = end;
 	struct au_fault *f = add_fault(g, AU_CK_SPLIT_VOTE, AU_FAULT_TRANSFER, at);
 	f->target = (struct au_target){AU_TARGET_NODE, l};
 	add_cut(g, AU_CK_SPLIT_VOTE, lag, end, &l, 1, &v, 1, true);
