@@ -193,6 +193,7 @@ struct cov {
 	const struct au_scenario *sc;
 	uint32_t combos;
 	au_node_id leader;
+	int64_t leader_term;
 	bool change_pending;
 	au_node_id change_leader;
 	int64_t change_index;
@@ -306,9 +307,10 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 	(void)t;
 	switch (kind) {
 	case AU_TR_RAFT_ROLE:
-		if (b == 3)
+		if (b == 3 && a >= c->leader_term) { /* as sim.c: stale leaders do not count */
 			c->leader = node;
-		else if (c->leader == node)
+			c->leader_term = a;
+		} else if (b != 3 && c->leader == node)
 			c->leader = 0;
 		break;
 	case AU_TR_NODE_CRASH:

@@ -149,6 +149,7 @@ struct raft_safety {
 	GArray *first_seen;   /* struct index_term per index: the first (term, chain) seen there */
 	GHashTable *terms;    /* (index, term) -> chain for every other term seen at an index */
 	GArray *committed;    /* uint64 chain per committed index; [0] unused */
+	GArray *commit_term;  /* uint64 per committed index: term of the leader that committed it */
 };
 
 struct index_term {
@@ -202,6 +203,8 @@ static void *rs_create(struct au_sim *sim)
 	rs->first_seen = g_array_new(FALSE, TRUE, sizeof(struct index_term));
 	rs->committed = g_array_new(FALSE, TRUE, sizeof(uint64_t));
 	g_array_set_size(rs->committed, 1);
+	rs->commit_term = g_array_new(FALSE, TRUE, sizeof(uint64_t));
+	g_array_set_size(rs->commit_term, 1);
 	return rs;
 }
 
@@ -247,16 +250,26 @@ static void rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kin
 			}
 			g_hash_table_insert(rs->leaders, g_memdup2(&a, sizeof(a)), GUINT_TO_POINTER(node));
 		}
-		/* Leader Completeness: every committed entry is in the new leader's log. */
-		if (C > 0 && view_at(v, C) != 0 && view_at(v, C) != committed_at(rs, C))
-			au_sim_violate(sim, "raft_safety", node,
-				       "leader completeness: new leader of term %" G_GINT64_FORMAT
-				       " lacks committed entry %" G_GUINT64_FORMAT, a, C);
-		else if (C > 0 && v->chain->len <= C)
-			au_sim_violate(sim, "raft_safety", node,
-				       "leader completeness: new leader of term %" G_GINT64_FORMAT
-				       " has %u entries, %" G_GUINT64_FORMAT " are committed", a,
-				       v->chain->len - 1, C);
+		/* Leader Completeness: an entry committed by a leader of an earlier
+		 * term is in the new leader's log.  Entries committed in this term
+		 * or later need not be: a candidate paused after winning its votes
+		 * may become leader of term T after a leader of T+1 committed more
+		 * (its voters' logs were judged when they voted).  The newest
+		 * such index suffices: the log below it matches by chain. */
+		{
+			uint64_t K = C;
+			while (K > 0 && g_array_index(rs->commit_term, uint64_t, K) >= (uint64_t)a)
+				K--;
+			if (K > 0 && view_at(v, K) != 0 && view_at(v, K) != committed_at(rs, K))
+				au_sim_violate(sim, "raft_safety", node,
+					       "leader completeness: new leader of term %" G_GINT64_FORMAT
+					       " lacks committed entry %" G_GUINT64_FORMAT, a, K);
+			else if (K > 0 && v->chain->len <= K)
+				au_sim_violate(sim, "raft_safety", node,
+					       "leader completeness: new leader of term %" G_GINT64_FORMAT
+					       " has %u entries, %" G_GUINT64_FORMAT " were committed in "
+					       "earlier terms", a, v->chain->len - 1, K);
+		}
 		break;
 	case AU_TR_RAFT_APPEND: {
 		uint64_t idx = (uint64_t)a;
@@ -300,6 +313,8 @@ static void rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kin
 			for (uint64_t i = C + 1; i <= idx; i++) {
 				uint64_t h = view_at(v, i);
 				g_array_append_val(rs->committed, h);
+				uint64_t t = (uint64_t)v->term;
+				g_array_append_val(rs->commit_term, t);
 			}
 			if (idx > C)
 				g_array_index(rs->committed, uint64_t, idx) = (uint64_t)c;
@@ -387,6 +402,7 @@ static void rs_destroy(void *st)
 	g_hash_table_destroy(rs->terms);
 	g_array_free(rs->first_seen, TRUE);
 	g_array_free(rs->committed, TRUE);
+	g_array_free(rs->commit_term, TRUE);
 	g_free(rs);
 }
 

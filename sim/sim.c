@@ -70,9 +70,12 @@ void au_sim_record_event(struct au_sim *sim, au_node_id node, uint16_t kind, int
 			" %" G_GINT64_FORMAT " %" G_GINT64_FORMAT "\n",
 			index, sim->now, node, kind_name(kind), a, b, c);
 	if (kind == AU_TR_RAFT_ROLE) { /* who `target = leader` means now */
-		if (b == 3)
+		if (b == 3 && a >= sim->leader_term) {
+			/* A stale leader (a candidate paused after winning its
+			 * votes, leading an older term for a moment) is not it. */
 			sim->leader = node;
-		else if (sim->leader == node)
+			sim->leader_term = a;
+		} else if (b != 3 && sim->leader == node)
 			sim->leader = 0;
 	}
 	if (sim->holder_tasks)

@@ -129,7 +129,8 @@ struct au_sim {
 	bool violated;
 	bool lin_gave_up; /* linearizable_kv ran out of search budget */
 	struct au_violation violation;
-	au_node_id leader; /* last node that traced itself leader, 0: none */
+	au_node_id leader;   /* the leader of the newest term seen, while it leads; 0: none */
+	int64_t leader_term; /* the newest term a node traced itself leader of */
 	au_node_id *fault_node; /* [n_faults]: node each fault acted on */
 	uint8_t *fault_outcome; /* [n_faults]: enum au_fault_outcome */
 	/* who `lease_holder` and `lock_holder` mean now (fault.c follows the
