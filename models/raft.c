@@ -34,7 +34,7 @@
 
 enum { MSG_VOTE = 1, MSG_VOTE_RESP, MSG_APPEND, MSG_APPEND_RESP, MSG_SNAP, MSG_SNAP_RESP,
        MSG_TIMEOUT_NOW };
-enum { TIMER_ELECTION = 1, TIMER_HEARTBEAT, TIMER_QUORUM };
+enum { TIMER_ELECTION = 1, TIMER_HEARTBEAT, TIMER_QUORUM, TIMER_RECOVER };
 enum { ENTRY_NOOP = 0, ENTRY_CONFIG = 1, ENTRY_CMD = 2 };
 enum { TOKEN_META = 1, TOKEN_LOG = 2, TOKEN_SNAP = 3 };
 
@@ -122,6 +122,12 @@ struct session {
 struct au_raft {
 	const struct au_env *env;
 	const struct au_raft_config *cfg;
+	/* recovery: a storage read failed (an I/O error, not a missing file),
+	 * so what this node promised before it crashed is unknown; it takes no
+	 * part until a retry (TIMER_RECOVER) reads everything */
+	bool read_failed;
+	bool unrecovered;
+	uint64_t recover_attempts;
 	/* persistent */
 	uint64_t term;
 	au_node_id vote;
@@ -295,7 +301,12 @@ static void load_meta(struct au_raft *r)
 	for (uint64_t slot = 0; slot < 2; slot++) {
 		uint8_t buf[META_SLOT];
 		struct au_rbuf rb;
-		if (e->ops->storage_read(e->ctx, "meta", slot * META_SLOT, buf, META_SLOT) != META_SLOT)
+		int64_t got = e->ops->storage_read(e->ctx, "meta", slot * META_SLOT, buf, META_SLOT);
+		if (got < 0 && got != -AU_ENOENT) {
+			r->read_failed = true; /* unknown is not absent: never guess a vote */
+			return;
+		}
+		if (got != META_SLOT)
 			continue;
 		if (!au_rbuf_unseal(&rb, buf, META_SLOT) || au_get_u32(&rb) != META_MAGIC) {
 			trace(r, AU_TR_RAFT_BAD_DISK, 1, (int64_t)(slot * META_SLOT), 0);
@@ -1740,10 +1751,14 @@ static void on_timeout_now(struct au_raft *r, au_node_id from, struct au_rbuf *r
 	start_election(r, true);
 }
 
+static void recover_or_wait(struct au_raft *r);
+
 static void raft_recv(void *state, au_node_id from, const void *msg, size_t len)
 {
 	struct au_raft *r = state;
 	struct au_rbuf rb;
+	if (r->unrecovered)
+		return; /* it cannot know what it promised: silence, as if down */
 	if (from < 1 || from > AU_RAFT_MAX_NODES || !au_rbuf_unseal(&rb, msg, len)) {
 		r->bad_msgs++;
 		trace(r, AU_TR_MODEL_BAD_MESSAGE, from, (int64_t)len, 0);
@@ -1816,6 +1831,11 @@ static void raft_timer(void *state, uint32_t kind, uint64_t arg)
 {
 	struct au_raft *r = state;
 	(void)arg;
+	if (r->unrecovered) {
+		if (kind == TIMER_RECOVER)
+			recover_or_wait(r);
+		return;
+	}
 	switch (kind) {
 	case TIMER_ELECTION:
 		if (r->role != AU_RAFT_LEADER)
@@ -1837,6 +1857,8 @@ static void raft_persisted(void *state, uint64_t token)
 {
 	struct au_raft *r = state;
 	uint64_t kind = token >> 56, seq = token & ((UINT64_C(1) << 56) - 1);
+	if (r->unrecovered)
+		return;
 	if (kind == TOKEN_META) {
 		if (seq > r->meta_synced)
 			r->meta_synced = seq;
@@ -1962,13 +1984,19 @@ uint64_t au_raft_commit_index(const struct au_raft *r) { return r->commit; }
 
 /* ---- boot, recovery, teardown ----------------------------------------------- */
 
-static uint8_t *read_whole(const struct au_env *e, const char *name, size_t *len)
+/* The whole file, or NULL if it is missing or empty; a failed read also
+ * sets r->read_failed (recovery must then not treat the file as absent). */
+static uint8_t *read_whole(struct au_raft *r, const char *name, size_t *len)
 {
+	const struct au_env *e = r->env;
 	int64_t size = e->ops->storage_size(e->ctx, name);
 	if (size <= 0)
 		return NULL;
 	uint8_t *buf = g_malloc((gsize)size);
-	if (e->ops->storage_read(e->ctx, name, 0, buf, (size_t)size) != size) {
+	int64_t got = e->ops->storage_read(e->ctx, name, 0, buf, (size_t)size);
+	if (got != size) {
+		if (got < 0 && got != -AU_ENOENT)
+			r->read_failed = true;
 		g_free(buf);
 		return NULL;
 	}
@@ -1978,13 +2006,12 @@ static uint8_t *read_whole(const struct au_env *e, const char *name, size_t *len
 
 static void load_snapshots(struct au_raft *r)
 {
-	const struct au_env *e = r->env;
 	uint8_t *best = NULL;
 	size_t best_len = 0;
 	uint64_t best_index = 0;
 	for (uint8_t slot = 0; slot < 2; slot++) {
 		size_t len = 0;
-		uint8_t *buf = read_whole(e, slot ? "snap.1" : "snap.0", &len);
+		uint8_t *buf = read_whole(r, slot ? "snap.1" : "snap.0", &len);
 		uint64_t index, term, chain, voters;
 		if (buf && snap_header(buf, len, &index, &term, &chain, &voters) && index > best_index) {
 			g_free(best);
@@ -1997,6 +2024,10 @@ static void load_snapshots(struct au_raft *r)
 				trace(r, AU_TR_RAFT_BAD_DISK, 2, slot, 0);
 			g_free(buf);
 		}
+	}
+	if (r->read_failed) {
+		g_free(best);
+		return;
 	}
 	if (best && load_snapshot_bytes(r, best, best_len, true)) {
 		r->snap_bytes = best;
@@ -2016,7 +2047,9 @@ static void load_log(struct au_raft *r)
 		char name[32];
 		seg_name(name, sizeof(name), seg);
 		size_t len = 0;
-		uint8_t *buf = read_whole(e, name, &len);
+		uint8_t *buf = read_whole(r, name, &len);
+		if (r->read_failed)
+			return;
 		size_t off = 0;
 		bool clean = true;
 		while (buf && off + 4 <= len) {
@@ -2068,11 +2101,9 @@ static void load_log(struct au_raft *r)
 	}
 }
 
-static void *raft_init(const struct au_env *env, const void *config)
+/* The in-memory containers of an empty node: no log, the initial voters. */
+static void init_contents(struct au_raft *r)
 {
-	struct au_raft *r = g_new0(struct au_raft, 1);
-	r->env = env;
-	r->cfg = config;
 	r->log = g_array_new(FALSE, TRUE, sizeof(struct entry));
 	r->batches = g_array_new(FALSE, FALSE, sizeof(struct log_batch));
 	r->dirty_segs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
@@ -2080,30 +2111,17 @@ static void *raft_init(const struct au_env *env, const void *config)
 	r->proposals = g_array_new(FALSE, FALSE, sizeof(struct proposal));
 	r->reads = g_array_new(FALSE, FALSE, sizeof(struct read_req));
 	r->sessions = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
-	uint32_t k = r->cfg->voters && r->cfg->voters < env->nodes ? r->cfg->voters : env->nodes;
+	uint32_t k = r->cfg->voters && r->cfg->voters < r->env->nodes ? r->cfg->voters : r->env->nodes;
 	if (k > AU_RAFT_MAX_NODES)
 		k = AU_RAFT_MAX_NODES;
 	for (au_node_id n = 1; n <= k; n++)
 		r->snap_voters |= UINT64_C(1) << n;
 	r->voters = r->snap_voters;
-	/* Recover from durable storage only. */
-	load_meta(r);
-	load_snapshots(r);
-	load_log(r);
-	recompute_config(r);
-	r->durable_index = last_index(r);
-	r->commit = r->applied = r->snap_index;
-	trace(r, AU_TR_RAFT_RECOVER, (int64_t)last_index(r), (int64_t)r->snap_index,
-	      (int64_t)chain_at(r, last_index(r)));
-	r->role = AU_RAFT_FOLLOWER;
-	trace(r, AU_TR_RAFT_ROLE, (int64_t)r->term, AU_RAFT_FOLLOWER, 0);
-	reset_election_timer(r);
-	return r;
 }
 
-static void raft_destroy(void *state)
+/* Everything init_contents and recovery allocated (not r itself). */
+static void free_contents(struct au_raft *r)
 {
-	struct au_raft *r = state;
 	for (guint i = 0; i < r->log->len; i++)
 		free_entry(&g_array_index(r->log, struct entry, i));
 	g_array_free(r->log, TRUE);
@@ -2122,6 +2140,74 @@ static void raft_destroy(void *state)
 	g_free(r->rx_snap);
 	g_free(r->install_data);
 	g_free(r->snap_bytes);
+}
+
+/* Rebuild the node from durable storage only.  False if a read failed:
+ * then the term, vote or log it promised before are unknown, and acting on
+ * what it did read could vote twice in a term or drop acknowledged entries
+ * (a read error is not an empty disk). */
+static bool recover(struct au_raft *r)
+{
+	r->read_failed = false;
+	load_meta(r);
+	if (!r->read_failed)
+		load_snapshots(r);
+	if (!r->read_failed)
+		load_log(r);
+	if (r->read_failed)
+		return false;
+	recompute_config(r);
+	r->durable_index = last_index(r);
+	r->commit = r->applied = r->snap_index;
+	trace(r, AU_TR_RAFT_RECOVER, (int64_t)last_index(r), (int64_t)r->snap_index,
+	      (int64_t)chain_at(r, last_index(r)));
+	r->role = AU_RAFT_FOLLOWER;
+	trace(r, AU_TR_RAFT_ROLE, (int64_t)r->term, AU_RAFT_FOLLOWER, 0);
+	reset_election_timer(r);
+	return true;
+}
+
+/* Recover, or stay out of the cluster (no votes, no replies, no
+ * elections) and try again a maximum election timeout later, from a clean
+ * slate: a disk that cannot be read now may be readable then. */
+static void recover_or_wait(struct au_raft *r)
+{
+	r->recover_attempts++;
+	if (recover(r)) {
+		r->unrecovered = false;
+		return;
+	}
+	trace(r, AU_TR_RAFT_BAD_DISK, 5, (int64_t)r->recover_attempts, 0);
+	const struct au_env *env = r->env;
+	const struct au_raft_config *cfg = r->cfg;
+	uint64_t attempts = r->recover_attempts;
+	struct au_raft_machine machines[AU_RAFT_MAX_MACHINES];
+	memcpy(machines, r->machines, sizeof(machines));
+	free_contents(r);
+	memset(r, 0, sizeof(*r));
+	r->env = env;
+	r->cfg = cfg;
+	r->recover_attempts = attempts;
+	memcpy(r->machines, machines, sizeof(machines));
+	init_contents(r);
+	r->unrecovered = true;
+	au_timer_set(env, cfg->election_hi_ns, TIMER_RECOVER, 0);
+}
+
+static void *raft_init(const struct au_env *env, const void *config)
+{
+	struct au_raft *r = g_new0(struct au_raft, 1);
+	r->env = env;
+	r->cfg = config;
+	init_contents(r);
+	recover_or_wait(r);
+	return r;
+}
+
+static void raft_destroy(void *state)
+{
+	struct au_raft *r = state;
+	free_contents(r);
 	g_free(r);
 }
 
@@ -2132,7 +2218,7 @@ static void raft_summary(void *state, char *buf, size_t len)
 	snprintf(buf, len,
 		 "%s term=%llu commit=%llu applied=%llu last=%llu snapshot=%llu elections=%llu bad=%llu"
 		 " held=%llu gaps=%llu",
-		 roles[r->role], (unsigned long long)r->term, (unsigned long long)r->commit,
+		 r->unrecovered ? "unrecovered(unreadable disk)" : roles[r->role], (unsigned long long)r->term, (unsigned long long)r->commit,
 		 (unsigned long long)r->applied, (unsigned long long)last_index(r),
 		 (unsigned long long)r->snap_index, (unsigned long long)r->elections,
 		 (unsigned long long)r->bad_msgs, (unsigned long long)r->held_appends,

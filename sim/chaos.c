@@ -594,12 +594,32 @@ static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at,
 		f->target = (struct au_target){AU_TARGET_NODE, n};
 		return 2;
 	}
+	case AU_CK_READ_ERROR: {
+		/* Reads only matter at boot: a crash whose restart finds the
+		 * disk unreadable for a while (Raft must wait, not boot empty). */
+		if (room < 2)
+			return 0;
+		au_time restart = time_in(g, 10 * AU_NS_PER_MS, AU_NS_PER_S);
+		if (at + restart >= g->hi)
+			return 0;
+		au_node_id n = any_node(g);
+		au_time until = end_of(g, at + restart);
+		if (busy_at(g, n, at, at + restart))
+			return 0;
+		mark_busy(g, n, at, at + restart);
+		f = add_fault(g, kind, AU_FAULT_CRASH, at);
+		f->restart_after = restart;
+		f->target = (struct au_target){AU_TARGET_NODE, n};
+		f = add_fault(g, kind, AU_FAULT_DISK, at + restart / 2);
+		f->disk_kind = AU_DISK_READ_ERROR;
+		f->until = until;
+		f->target = (struct au_target){AU_TARGET_NODE, n};
+		return 2;
+	}
 	case AU_CK_SLOW_SYNC:
-	case AU_CK_READ_ERROR:
 		f = add_fault(g, kind, AU_FAULT_DISK, at);
-		f->disk_kind = kind == AU_CK_SLOW_SYNC ? AU_DISK_SLOW_SYNC : AU_DISK_READ_ERROR;
-		if (kind == AU_CK_SLOW_SYNC)
-			f->slow_extra = time_in(g, 10 * AU_NS_PER_MS, 500 * AU_NS_PER_MS);
+		f->disk_kind = AU_DISK_SLOW_SYNC;
+		f->slow_extra = time_in(g, 10 * AU_NS_PER_MS, 500 * AU_NS_PER_MS);
 		f->until = end_of(g, at);
 		f->target = pick_target(g, false, 0, 0);
 		return 1;

@@ -84,6 +84,7 @@ enum combo {
 	CB_SNAPSHOT_INSTALL,
 	CB_BAD_DISK_RECORD,
 	CB_OVERLAPPING_FAULTS,
+	CB_UNREADABLE_BOOT,
 	CB_HOLDER_PAUSED_PAST_LEASE,
 	CB_RECLAIMED_DEAD,
 	CB_REVOKED_REBOOT,
@@ -107,6 +108,7 @@ static const char *const combo_names[CB_COUNT_] = {
 	[CB_SNAPSHOT_INSTALL] = "a node installed a snapshot",
 	[CB_BAD_DISK_RECORD] = "a node found a bad record on disk",
 	[CB_OVERLAPPING_FAULTS] = "two lasting faults overlapped",
+	[CB_UNREADABLE_BOOT] = "a node restarted onto an unreadable disk",
 	[CB_HOLDER_PAUSED_PAST_LEASE] = "a paused lease holder lost a lease",
 	[CB_RECLAIMED_DEAD] = "a lease was reclaimed from a dead node",
 	[CB_REVOKED_REBOOT] = "a rebooted holder's lease was revoked",
@@ -120,7 +122,7 @@ static const char *const combo_names[CB_COUNT_] = {
 	((1u << CB_LEADER_CRASH) | (1u << CB_LEADER_CRASH_MEMBERSHIP) |                \
 	 (1u << CB_LEADER_MINORITY) | (1u << CB_LEADER_PAUSED) | (1u << CB_LEADER_SKEWED) | \
 	 (1u << CB_MEMBERSHIP_CHANGE) | (1u << CB_TRANSFER) | (1u << CB_SNAPSHOT_INSTALL) | \
-	 (1u << CB_BAD_DISK_RECORD))
+	 (1u << CB_BAD_DISK_RECORD) | (1u << CB_UNREADABLE_BOOT))
 
 /* Situations of the execution layer (listed only where it runs). */
 #define EXEC_COMBOS                                                                    \
@@ -411,7 +413,7 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 		c->combos |= 1u << CB_SNAPSHOT_INSTALL;
 		break;
 	case AU_TR_RAFT_BAD_DISK:
-		c->combos |= 1u << CB_BAD_DISK_RECORD;
+		c->combos |= 1u << (a == 5 ? CB_UNREADABLE_BOOT : CB_BAD_DISK_RECORD);
 		break;
 	default:
 		observe_exec(c, node, kind, a, b, cc);

@@ -257,6 +257,76 @@ START_TEST(recovery_refuses_a_stale_suffix)
 }
 END_TEST
 
+/* What n2 did around its restart: recoveries (time, last index) and
+ * refusals of an unreadable disk. */
+struct recovery_log {
+	int refused;
+	int recovered;
+	au_time recovered_at;
+	int64_t recovered_last, recovered_term;
+	uint64_t roles_while_unrecovered; /* role changes: it stood or followed */
+};
+
+static void watch_n2(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_t a, int64_t b,
+		     int64_t c)
+{
+	struct recovery_log *l = ctx;
+	(void)c;
+	if (node != 2)
+		return;
+	if (kind == AU_TR_RAFT_BAD_DISK && a == 5)
+		l->refused++;
+	if (kind == AU_TR_RAFT_RECOVER) {
+		l->recovered++;
+		l->recovered_at = t;
+		l->recovered_last = a;
+	}
+	if (kind == AU_TR_RAFT_ROLE && l->recovered && l->recovered_at == t)
+		l->recovered_term = a;
+	else if (kind == AU_TR_RAFT_ROLE && l->refused && !l->recovered)
+		l->roles_while_unrecovered++;
+	(void)b;
+}
+
+/* A read error at boot is not an empty disk: a node that cannot read its
+ * term, vote and log stays out (no votes, no replies) and retries, instead
+ * of rejoining with term 0 and no log (it could then vote twice in a term
+ * or deny entries it acknowledged).  Once reads work it recovers all of it. */
+START_TEST(unreadable_disk_at_boot_is_not_an_empty_disk)
+{
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load_text(
+		"s.ini", "[run]\nduration = 8s\n[cluster]\nnodes = 3\nservices = raft\n"
+			 "[fault.c]\nat = 3s\naction = crash\ntarget = n2\nrestart_after = 1s\n"
+			 "[fault.d]\nat = 3500ms\naction = disk_fault\nkind = read_error\n"
+			 "target = n2\nuntil = 5s\n", &err);
+	ck_assert_msg(sc, "%s", err);
+	struct au_sim *sim = au_sim_new(sc, 5);
+	struct recovery_log l = {0};
+	au_sim_set_observer(sim, watch_n2, &l);
+	au_sim_run(sim, 2900 * AU_NS_PER_MS);
+	uint64_t term = summary_field(sim, 2, "term"), commit = summary_field(sim, 2, "commit");
+	ck_assert_uint_gt(commit, 0);
+	l.recovered = 0;
+	au_sim_run(sim, 4500 * AU_NS_PER_MS);
+	ck_assert(au_sim_node_up(sim, 2));
+	ck_assert_int_eq(l.recovered, 0);  /* not at 4 s, with reads failing */
+	ck_assert_int_ge(l.refused, 1);
+	char buf[256];
+	au_sim_model_summary(sim, 2, 0, buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, "unrecovered"), "%s", buf);
+	ck_assert_int_eq(au_sim_run(sim, 8 * AU_NS_PER_S), 0);
+	ck_assert_int_eq(l.recovered, 1);   /* after the read errors ended */
+	ck_assert_int_ge(l.recovered_at, 5 * AU_NS_PER_S);
+	ck_assert_int_ge(l.recovered_last, (int64_t)commit);
+	ck_assert_int_ge(l.recovered_term, (int64_t)term);
+	ck_assert_uint_eq(l.roles_while_unrecovered, 0);
+	ck_assert_int_eq(au_sim_finish(sim), 0);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
 /* ReadIndex reads share heartbeat rounds: a burst of reads costs one or
  * two rounds, not one round each. */
 START_TEST(reads_share_heartbeat_rounds)
@@ -396,6 +466,7 @@ Suite *raft_suite(void)
 	tcase_add_test(api, bad_messages_are_dropped);
 	tcase_add_test(api, checker_reports_each_violation);
 	tcase_add_test(api, recovery_refuses_a_stale_suffix);
+	tcase_add_test(api, unreadable_disk_at_boot_is_not_an_empty_disk);
 	tcase_add_test(api, reads_share_heartbeat_rounds);
 	tcase_add_test(api, reordered_appends_are_held_not_rejected);
 	suite_add_tcase(s, api);
