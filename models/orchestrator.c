@@ -661,6 +661,16 @@ static void fe_pull(struct au_orch *o, au_node_id from, struct au_rbuf *rb)
 	serve(o, from, worker_now);
 }
 
+/* Has `d` passed since `since` on this node's clock?  A clock that jumped
+ * back (now < since) counts as yes: otherwise a node whose clock went back
+ * by a minute would not resend a lost ack, pull or grant for that minute
+ * (the task stays leased, renewed and never acked: chaos-aureon seed 153,
+ * scenarios/regressions/ack-resend-clock-back.ini). */
+static bool waited(au_time now, au_time since, au_time d)
+{
+	return now - since >= d || now < since;
+}
+
 struct resend {
 	struct au_orch *o;
 	au_node_id node;
@@ -682,7 +692,7 @@ static bool resend_grant(void *ctx, const struct au_task *t)
 	/* Give a grant in flight time to arrive before sending it again. */
 	const au_time *sent = g_hash_table_lookup(o->grant_sent, &t->token);
 	au_time at = sent ? *sent : o->lead_start;
-	if (r->now - at < o->cfg->retry_ns)
+	if (!waited(r->now, at, o->cfg->retry_ns))
 		return true;
 	note_deadline(o, o->grant_sent, t->token, 0);
 	send_grant(o, t);
@@ -1416,7 +1426,7 @@ static void try_pull(struct au_orch *o)
 	/* One pull outstanding at a time: the next goes when grants arrive
 	 * (long poll), or after retry/4 if it seems lost. */
 	if (held >= capacity(o) || !leader ||
-	    (o->pull_outstanding && now - o->pull_sent < o->cfg->retry_ns / 4))
+	    (o->pull_outstanding && !waited(now, o->pull_sent, o->cfg->retry_ns / 4)))
 		return;
 	o->pull_outstanding = true;
 	uint8_t buf[64];
@@ -1463,7 +1473,7 @@ static void renew_all(struct au_orch *o)
 	/* Acks still unanswered go again. */
 	for (guint i = 0; i < o->jobs->len; i++) {
 		struct job *j = g_ptr_array_index(o->jobs, i);
-		if (j->phase == J_ACKING && now - j->last_send >= o->cfg->retry_ns)
+		if (j->phase == J_ACKING && waited(now, j->last_send, o->cfg->retry_ns))
 			send_ack(o, j);
 	}
 }
@@ -1547,7 +1557,7 @@ static void lc_timer(struct au_orch *o)
 		lc_arm(o, o->cfg->retry_ns);
 		break;
 	case LC_ASKING:
-		if (now - o->lc_sent >= o->cfg->retry_ns)
+		if (waited(now, o->lc_sent, o->cfg->retry_ns))
 			lc_send(o, M_LOCK, 0);
 		lc_arm(o, o->cfg->retry_ns);
 		break;

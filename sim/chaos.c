@@ -15,6 +15,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "../models/orchestrator.h"
 #include "../models/pcg32.h"
 #include "../models/raft.h"
 
@@ -38,6 +39,10 @@ static const char *const kind_names[AU_CK_COUNT_] = {
 	[AU_CK_ELECTION_CHURN] = "election_churn",
 	[AU_CK_LEAVE] = "leave",
 	[AU_CK_DRAIN] = "drain",
+	[AU_CK_HOLDER_PAUSE] = "holder_pause",
+	[AU_CK_HOLDER_CRASH] = "holder_crash",
+	[AU_CK_HOLDER_SKEW] = "holder_skew",
+	[AU_CK_LOCK_PAUSE] = "lock_pause",
 	[AU_CK_CONFIG_RACE] = "config_race",
 	[AU_CK_SPLIT_VOTE] = "split_vote",
 };
@@ -45,6 +50,9 @@ static const char *const kind_names[AU_CK_COUNT_] = {
 #define RAFT_KINDS                                                                     \
 	((1u << AU_CK_TRANSFER_LEADER) | (1u << AU_CK_ADD_VOTER) | (1u << AU_CK_REMOVE_VOTER) | \
 	 (1u << AU_CK_ELECTION_CHURN) | RAFT_ORDER_KINDS)
+#define EXEC_KINDS                                                                     \
+	((1u << AU_CK_DRAIN) | (1u << AU_CK_HOLDER_PAUSE) | (1u << AU_CK_HOLDER_CRASH) |        \
+	 (1u << AU_CK_HOLDER_SKEW) | (1u << AU_CK_LOCK_PAUSE))
 /* Kinds that each play one Raft order of events with fixed roles (below). */
 #define RAFT_ORDER_KINDS ((1u << AU_CK_CONFIG_RACE) | (1u << AU_CK_SPLIT_VOTE))
 #define ALL_KINDS ((1u << AU_CK_COUNT_) - 1u)
@@ -79,15 +87,28 @@ static bool runs_service(const struct au_scenario *sc, const char *name)
 	return false;
 }
 
+/* The execution layer's [aureon]/[workload] settings, or NULL. */
+static const struct au_orch_config *orch_config(const struct au_scenario *sc)
+{
+	for (uint32_t i = 0; i < sc->n_services; i++)
+		if (strcmp(sc->services[i]->name, "aureon") == 0)
+			return sc->service_config[i];
+	return NULL;
+}
+
 uint32_t au_chaos_supported_kinds(const struct au_scenario *sc)
 {
-	uint32_t k = ALL_KINDS & ~RAFT_KINDS & ~(1u << AU_CK_LEAVE) & ~(1u << AU_CK_DRAIN);
+	uint32_t k = ALL_KINDS & ~RAFT_KINDS & ~(1u << AU_CK_LEAVE) & ~EXEC_KINDS;
 	if (runs_service(sc, "raft"))
 		k |= RAFT_KINDS;
 	if (runs_service(sc, "swim"))
 		k |= 1u << AU_CK_LEAVE;
-	if (runs_service(sc, "raft") && runs_service(sc, "aureon"))
-		k |= 1u << AU_CK_DRAIN;
+	if (runs_service(sc, "raft") && runs_service(sc, "aureon")) {
+		const struct au_orch_config *oc = orch_config(sc);
+		k |= EXEC_KINDS & ~(1u << AU_CK_LOCK_PAUSE);
+		if (oc && oc->lock_keys > 0)
+			k |= 1u << AU_CK_LOCK_PAUSE;
+	}
 	return k;
 }
 
@@ -130,6 +151,7 @@ struct gen {
 	au_time len_lo, len_hi; /* lasting fault lengths */
 	uint32_t rate_hi;       /* thousandths */
 	au_time el_lo, el_hi;   /* Raft's election timeout range (for election_churn) */
+	au_time lease, lock_ttl; /* [aureon] lease, [workload] lock_ttl (holder_* kinds) */
 	au_time hop;            /* a slow one-way message: the scenario's latency bound */
 	au_time orders_until;   /* a Raft order of events is being played until then */
 	GArray *faults;         /* struct au_fault */
@@ -390,6 +412,107 @@ static uint32_t gen_churn(struct gen *g, au_time at, uint32_t room, uint32_t ena
 		used++;
 	}
 	return used;
+}
+
+/* A length in [lo, hi] (lo if hi <= lo). */
+static au_time span_in(struct gen *g, au_time lo, au_time hi)
+{
+	return time_in(g, lo, hi > lo ? hi : lo);
+}
+
+/* The execution layer's kinds: faults aimed, when they fire, at the nodes
+ * that hold something the queue or the lock service must take back (see
+ * README: Chaos sweeps).  Lengths are scaled by the scenario's lease and
+ * lock TTL, so a holder is away for longer than its lease — the stale
+ * holder that fencing tokens exist for — or just under it. */
+static uint32_t gen_exec(struct gen *g, enum au_chaos_kind kind, au_time at, uint32_t room)
+{
+	struct au_fault *f;
+	au_time lease = g->lease;
+	switch (kind) {
+	case AU_CK_HOLDER_PAUSE:
+	case AU_CK_LOCK_PAUSE: {
+		/* 70 %: past the lease (or TTL) by 5-50 %; else a fraction of it. */
+		au_time ttl = kind == AU_CK_LOCK_PAUSE ? g->lock_ttl : lease;
+		au_time len = chance(g, 70) ? span_in(g, ttl + ttl / 20, ttl + ttl / 2)
+					    : span_in(g, ttl / 4, ttl);
+		if (at + len > g->hi)
+			at = g->hi - len;
+		if (at < g->lo || len < AU_NS_PER_MS)
+			return 0;
+		f = add_fault(g, kind, AU_FAULT_PAUSE, at);
+		f->until = at + len;
+		f->target.kind = kind == AU_CK_LOCK_PAUSE ? AU_TARGET_LOCK_HOLDER : AU_TARGET_LEASE_HOLDER;
+		return 1;
+	}
+	case AU_CK_HOLDER_CRASH: {
+		f = add_fault(g, kind, AU_FAULT_CRASH, at);
+		f->target.kind = AU_TARGET_LEASE_HOLDER;
+		uint32_t r = below(g, 10);
+		if (r < 4) { /* back before anyone notices: the reboot revokes */
+			f->restart_after = span_in(g, 10 * AU_NS_PER_MS, lease / 2);
+		} else if (r < 7) { /* back after its leases went elsewhere */
+			f->restart_after = span_in(g, lease, 2 * lease);
+		} else {
+			/* Down for good, late: only the death notice (not the lease,
+			 * which outlasts the run) brings its tasks back.  Possibly in
+			 * the quiet period, but 7 s before the end: time for SWIM to
+			 * declare it dead and for its tasks to run again. */
+			au_time lo = g->sc->duration - lease + AU_NS_PER_S, hi = g->sc->duration - 7 * AU_NS_PER_S;
+			if (lo < g->lo)
+				lo = g->lo;
+			if (hi < lo)
+				hi = lo;
+			f->at = time_in(g, lo, hi);
+			return 1;
+		}
+		if (f->at + f->restart_after > g->hi)
+			f->restart_after = g->hi > f->at + AU_NS_PER_MS ? g->hi - f->at : AU_NS_PER_MS;
+		return 1;
+	}
+	case AU_CK_HOLDER_SKEW: {
+		/* A holder's clock far ahead (its lease deadlines would be ages
+		 * away on its clock) or behind by more than a lease. */
+		au_time jump = chance(g, 75) ? span_in(g, lease, 2 * g->sc->duration)
+					     : -span_in(g, lease, 3 * lease);
+		if (room >= 2 && g->raft && chance(g, 60)) {
+			/* An explicit node, then its link to the leader cut for
+			 * longer than a lease (SWIM still sees it through others):
+			 * its renewals and give-up nacks are lost, so only the
+			 * leader's own clock can expire its leases. */
+			au_time len = span_in(g, lease + AU_NS_PER_S, lease + 4 * AU_NS_PER_S);
+			au_time cut = at + span_in(g, AU_NS_PER_S, 3 * AU_NS_PER_S);
+			if (cut + len > g->hi) {
+				cut = g->hi - len;
+				at = cut - AU_NS_PER_S;
+			}
+			if (at < g->lo)
+				return 0;
+			au_node_id n = any_node(g);
+			f = add_fault(g, kind, AU_FAULT_SKEW, at);
+			f->target = (struct au_target){AU_TARGET_NODE, n};
+			f->skew = jump;
+			f = add_fault(g, kind, AU_FAULT_PARTITION, cut);
+			f->until = cut + len;
+			f->n_groups = 2;
+			f->n_members = 2;
+			f->members = g_new0(struct au_group_member, 2);
+			f->members[0] = (struct au_group_member){{AU_TARGET_NODE, n}, 1};
+			f->members[1] = (struct au_group_member){{AU_TARGET_LEADER, 0}, 2};
+			return 2;
+		}
+		f = add_fault(g, kind, AU_FAULT_SKEW, at);
+		f->target.kind = AU_TARGET_LEASE_HOLDER;
+		f->skew = jump;
+		if (chance(g, 30)) {
+			f->until = end_of(g, at);
+			f->drift_ppm = 1 + below(g, 100000);
+		}
+		return 1;
+	}
+	default:
+		return 0;
+	}
 }
 
 /* ---- Raft orders of events with fixed roles ------------------------------ */
@@ -710,6 +833,11 @@ static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at,
 		f->target = (struct au_target){AU_TARGET_NODE, any_node(g)};
 		f->until = end_of(g, at);
 		return 1;
+	case AU_CK_HOLDER_PAUSE:
+	case AU_CK_HOLDER_CRASH:
+	case AU_CK_HOLDER_SKEW:
+	case AU_CK_LOCK_PAUSE:
+		return gen_exec(g, kind, at, room);
 	case AU_CK_CONFIG_RACE:
 		return gen_config_race(g, at, room);
 	case AU_CK_SPLIT_VOTE:
@@ -755,6 +883,9 @@ struct au_chaos_plan *au_chaos_plan_new(const struct au_scenario *sc, uint64_t s
 			g.el_lo = rc->election_lo_ns;
 			g.el_hi = rc->election_hi_ns;
 		}
+	const struct au_orch_config *oc = orch_config(sc);
+	g.lease = oc ? oc->lease_ns : 5 * AU_NS_PER_S;
+	g.lock_ttl = oc && oc->lock_ttl_ns > 0 ? oc->lock_ttl_ns : 2 * AU_NS_PER_S;
 
 	struct au_chaos_plan *plan = g_new0(struct au_chaos_plan, 1);
 	plan->seed = seed;
@@ -882,6 +1013,12 @@ static void target_text(const struct au_target *t, char *buf, size_t len)
 		break;
 	case AU_TARGET_REST:
 		g_strlcpy(buf, "rest", len);
+		break;
+	case AU_TARGET_LEASE_HOLDER:
+		g_strlcpy(buf, "lease_holder", len);
+		break;
+	case AU_TARGET_LOCK_HOLDER:
+		g_strlcpy(buf, "lock_holder", len);
 		break;
 	default:
 		g_snprintf(buf, len, "n%u", t->node);

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../models/orchestrator.h"
 #include "../models/trace_kinds.h"
 #include "sim.h"
 
@@ -84,6 +85,12 @@ enum combo {
 	CB_BAD_DISK_RECORD,
 	CB_OVERLAPPING_FAULTS,
 	CB_UNREADABLE_BOOT,
+	CB_HOLDER_PAUSED_PAST_LEASE,
+	CB_RECLAIMED_DEAD,
+	CB_REVOKED_REBOOT,
+	CB_STALE_ACK,
+	CB_LOCK_FENCED,
+	CB_HOLDER_SKEWED,
 	CB_TWO_CANDIDATES,
 	CB_CHANGE_BEFORE_COMMIT,
 	CB_COUNT_
@@ -104,6 +111,12 @@ static const char *const combo_names[CB_COUNT_] = {
 	[CB_BAD_DISK_RECORD] = "a node found a bad record on disk",
 	[CB_OVERLAPPING_FAULTS] = "two lasting faults overlapped",
 	[CB_UNREADABLE_BOOT] = "a node restarted onto an unreadable disk",
+	[CB_HOLDER_PAUSED_PAST_LEASE] = "a paused lease holder lost a lease",
+	[CB_RECLAIMED_DEAD] = "a lease was reclaimed from a dead node",
+	[CB_REVOKED_REBOOT] = "a rebooted holder's lease was revoked",
+	[CB_STALE_ACK] = "a stale ack was rejected",
+	[CB_LOCK_FENCED] = "a lock holder's write was fenced",
+	[CB_HOLDER_SKEWED] = "a lease holder's clock jumped past a lease",
 	[CB_TWO_CANDIDATES] = "a voter following its term's leader was asked by another candidate",
 	[CB_CHANGE_BEFORE_COMMIT] = "a membership change reached a leader before it committed in its term",
 };
@@ -115,6 +128,12 @@ static const char *const combo_names[CB_COUNT_] = {
 	 (1u << CB_MEMBERSHIP_CHANGE) | (1u << CB_TRANSFER) | (1u << CB_SNAPSHOT_INSTALL) | \
 	 (1u << CB_BAD_DISK_RECORD) | (1u << CB_UNREADABLE_BOOT) | (1u << CB_TWO_CANDIDATES) | \
 	 (1u << CB_CHANGE_BEFORE_COMMIT))
+
+/* Situations of the execution layer (listed only where it runs). */
+#define EXEC_COMBOS                                                                    \
+	((1u << CB_HOLDER_PAUSED_PAST_LEASE) | (1u << CB_RECLAIMED_DEAD) |                  \
+	 (1u << CB_REVOKED_REBOOT) | (1u << CB_STALE_ACK) |                                     \
+	 (1u << CB_LOCK_FENCED) | (1u << CB_HOLDER_SKEWED))
 
 /* ---- jobs and results ---------------------------------------------------- */
 
@@ -195,6 +214,12 @@ struct cov {
 	int32_t partitions, links, disks, down, paused;
 	uint8_t *node_paused; /* [nodes+1] */
 	uint8_t *admin_failed; /* [n_faults] */
+	/* execution layer: who was granted which lease token, tokens whose
+	 * results were accepted, tasks each node's worker runs */
+	GHashTable *granted;   /* token -> node */
+	GHashTable *acked;     /* token */
+	uint32_t *running;     /* [nodes+1] */
+	au_time lease;
 	bool leader_committed; /* `leader` committed an entry of its term */
 	struct voter *voters;  /* [nodes+1] */
 };
@@ -225,6 +250,70 @@ static bool leader_in_minority(const struct cov *c, const struct au_fault *f)
 	if (!leader_group)
 		leader_group = rest_group;
 	return leader_group && size[leader_group] * 2 <= servers;
+}
+
+/* The execution layer's [aureon] lease, or 0 where it does not run. */
+static au_time exec_lease(const struct au_scenario *sc)
+{
+	for (uint32_t i = 0; i < sc->n_services; i++)
+		if (strcmp(sc->services[i]->name, "aureon") == 0 && sc->service_config[i])
+			return ((const struct au_orch_config *)sc->service_config[i])->lease_ns;
+	return 0;
+}
+
+/* The execution layer's situations.  Queue and lock effects are traced by
+ * every replica as it applies: the first copy decides, later ones change
+ * nothing. */
+static void observe_exec(struct cov *c, au_node_id node, uint16_t kind, int64_t a, int64_t b,
+			 int64_t cc)
+{
+	(void)a;
+	bool ok_node = node <= c->sc->nodes;
+	switch (kind) {
+	case AU_TR_TASKQ_GRANT:
+		if (!g_hash_table_contains(c->granted, &b))
+			g_hash_table_insert(c->granted, g_memdup2(&b, sizeof(b)),
+					    GUINT_TO_POINTER((guint)cc));
+		break;
+	case AU_TR_TASKQ_ACK:
+		if (!g_hash_table_contains(c->acked, &b))
+			g_hash_table_add(c->acked, g_memdup2(&b, sizeof(b)));
+		break;
+	case AU_TR_TASKQ_ACK_STALE:
+		/* Not a repeat of the ack that was accepted: a stale holder's. */
+		if (!g_hash_table_contains(c->acked, &b))
+			c->combos |= 1u << CB_STALE_ACK;
+		break;
+	case AU_TR_TASKQ_EXPIRE: {
+		au_node_id holder = GPOINTER_TO_UINT(g_hash_table_lookup(c->granted, &b));
+		if (holder && holder <= c->sc->nodes && c->node_paused[holder])
+			c->combos |= 1u << CB_HOLDER_PAUSED_PAST_LEASE;
+		if (cc == 1)
+			c->combos |= 1u << CB_RECLAIMED_DEAD;
+		else if (cc == 2)
+			c->combos |= 1u << CB_REVOKED_REBOOT;
+		break;
+	}
+	case AU_TR_LOCK_WRITE:
+		if (cc == 0)
+			c->combos |= 1u << CB_LOCK_FENCED;
+		break;
+	case AU_TR_ORCH_START:
+		if (ok_node)
+			c->running[node]++;
+		break;
+	case AU_TR_ORCH_FINISH:
+	case AU_TR_ORCH_ABANDON:
+		if (ok_node && c->running[node])
+			c->running[node]--;
+		break;
+	case AU_TR_ORCH_BOOT:
+		if (ok_node)
+			c->running[node] = 0;
+		break;
+	default:
+		break;
+	}
 }
 
 static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_t a, int64_t b,
@@ -271,6 +360,8 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 			c->paused--;
 		}
 		c->down++;
+		if (node && node <= c->sc->nodes)
+			c->running[node] = 0;
 		break;
 	case AU_TR_NODE_RESTART:
 		c->down--;
@@ -292,6 +383,9 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 	case AU_TR_CLOCK_SKEW:
 		if (node == c->leader && node && (a || b))
 			c->combos |= 1u << CB_LEADER_SKEWED;
+		if (node && node <= c->sc->nodes && c->running[node] && c->lease &&
+		    (a >= c->lease || a <= -c->lease))
+			c->combos |= 1u << CB_HOLDER_SKEWED;
 		break;
 	case AU_TR_PARTITION_START:
 		c->partitions++;
@@ -358,6 +452,7 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 		c->combos |= 1u << (a == 5 ? CB_UNREADABLE_BOOT : CB_BAD_DISK_RECORD);
 		break;
 	default:
+		observe_exec(c, node, kind, a, b, cc);
 		break;
 	}
 	if (lasting(c) >= 2)
@@ -410,6 +505,10 @@ static void run_seed(const struct runner *R, uint64_t seed, bool perturb, const 
 	struct cov cov = {.sc = sc};
 	cov.node_paused = g_new0(uint8_t, (gsize)sc->nodes + 1);
 	cov.admin_failed = g_new0(uint8_t, sc->n_faults ? sc->n_faults : 1);
+	cov.granted = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	cov.acked = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	cov.running = g_new0(uint32_t, (gsize)sc->nodes + 1);
+	cov.lease = exec_lease(sc);
 	cov.voters = g_new0(struct voter, (gsize)sc->nodes + 1);
 	struct au_sim *sim = au_sim_new(sc, seed);
 	au_sim_set_observer(sim, observe, &cov);
@@ -451,6 +550,9 @@ static void run_seed(const struct runner *R, uint64_t seed, bool perturb, const 
 		fclose(dump);
 	g_free(cov.node_paused);
 	g_free(cov.admin_failed);
+	g_hash_table_destroy(cov.granted);
+	g_hash_table_destroy(cov.acked);
+	g_free(cov.running);
 	g_free(cov.voters);
 	au_scenario_free(sc);
 }
@@ -1179,7 +1281,8 @@ static void print_coverage(const struct sweep *S, const struct totals *T, uint32
 	}
 	printf("  %-48s %8s\n", "situation", "runs");
 	for (int c = 0; c < CB_COUNT_; c++)
-		if (raft || !(RAFT_COMBOS & (1u << c)))
+		if ((raft || !(RAFT_COMBOS & (1u << c))) &&
+		    (exec_lease(S->R->sc) || !(EXEC_COMBOS & (1u << c))))
 			printf("  %-48s %8u%s\n", combo_names[c], T->combos[c],
 			       T->combos[c] ? "" : "  <-- never");
 	if (S->R->n_check_names == 0)
@@ -1559,6 +1662,8 @@ int au_chaos_main(int argc, char **argv)
 		first = true;
 		for (int c = 0; c < CB_COUNT_; c++) {
 			if (!runs_raft(sc) && (RAFT_COMBOS & (1u << c)))
+				continue;
+			if (!exec_lease(sc) && (EXEC_COMBOS & (1u << c)))
 				continue;
 			g_string_append(o, first ? "" : ", ");
 			json_str(o, combo_names[c]);

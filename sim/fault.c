@@ -1,8 +1,9 @@
 /* fault.c — applying a scenario's [fault.*] timeline: crashes, restarts,
  * partitions, clogs, loss and corruption on links, pauses, clock skew and
- * disk faults, extra duplication.  Targets `leader` and `random` are resolved when the fault
- * fires (random from the fault stream, among the nodes the action can
- * apply to); a fault with no eligible target is traced as skipped.
+ * disk faults, extra duplication.  Targets `leader`, `random`,
+ * `lease_holder` and `lock_holder` are resolved when the fault fires
+ * (random ones from the fault stream, among the nodes the action can apply
+ * to); a fault with no eligible target is traced as skipped.
  */
 #include "sim_internal.h"
 
@@ -31,6 +32,12 @@ void au_fault_schedule(struct au_sim *sim)
 		ev.len = 1;
 		au_sim_push(sim, f->until, &ev);
 	}
+	for (uint32_t i = 0; i < sc->n_faults && !sim->holder_tasks; i++)
+		if (sc->faults[i].target.kind == AU_TARGET_LEASE_HOLDER ||
+		    sc->faults[i].target.kind == AU_TARGET_LOCK_HOLDER) {
+			sim->holder_tasks = g_new0(uint32_t, (gsize)sim->nodes + 1);
+			sim->holder_lock = g_new0(uint64_t, (gsize)sim->nodes + 1);
+		}
 	sim->fault_node = g_new0(au_node_id, sc->n_faults ? sc->n_faults : 1);
 	sim->fault_outcome = g_new0(uint8_t, sc->n_faults ? sc->n_faults : 1);
 }
@@ -60,10 +67,70 @@ static bool eligible(const struct au_sim *sim, enum au_fault_action a, au_node_i
 	}
 }
 
+/* Who holds what, from the orchestrator's own traces: a worker runs a task
+ * from ORCH_START until ORCH_FINISH (its ack is sent) or ORCH_ABANDON; a
+ * lock client holds a lock from ORCH_LOCK_HELD until a replica applies the
+ * release of that token.  A crash or a reboot forgets both.  Approximate
+ * by design (a lease outlives ORCH_FINISH until the ack applies): it only
+ * steers where faults land, it judges nothing. */
+void au_fault_track(struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a, int64_t b)
+{
+	(void)a;
+	if (node > sim->nodes)
+		return;
+	switch (kind) {
+	case AU_TR_ORCH_START:
+		sim->holder_tasks[node]++;
+		break;
+	case AU_TR_ORCH_FINISH:
+	case AU_TR_ORCH_ABANDON:
+		if (sim->holder_tasks[node])
+			sim->holder_tasks[node]--;
+		break;
+	case AU_TR_ORCH_BOOT:
+	case AU_TR_NODE_CRASH:
+		sim->holder_tasks[node] = 0;
+		sim->holder_lock[node] = 0;
+		break;
+	case AU_TR_ORCH_LOCK_HELD:
+		sim->holder_lock[node] = (uint64_t)b;
+		break;
+	case AU_TR_LOCK_RELEASE:
+		for (au_node_id n = 1; n <= sim->servers; n++)
+			if (sim->holder_lock[n] == (uint64_t)b)
+				sim->holder_lock[n] = 0;
+		break;
+	default:
+		break;
+	}
+}
+
+static bool holds(const struct au_sim *sim, enum au_target_kind k, au_node_id n)
+{
+	if (k == AU_TARGET_LEASE_HOLDER)
+		return sim->holder_tasks && sim->holder_tasks[n] > 0 && n != sim->leader;
+	if (k == AU_TARGET_LOCK_HOLDER)
+		return sim->holder_lock && sim->holder_lock[n] != 0;
+	return true;
+}
+
 /* The node a fault acts on, or 0 when none is eligible. */
 static au_node_id resolve(struct au_sim *sim, const struct au_fault *f)
 {
 	switch (f->target.kind) {
+	case AU_TARGET_LEASE_HOLDER:
+	case AU_TARGET_LOCK_HOLDER: {
+		uint32_t count = 0;
+		for (au_node_id n = 1; n <= sim->servers; n++)
+			count += eligible(sim, f->action, n) && holds(sim, f->target.kind, n);
+		if (count == 0)
+			return 0;
+		uint32_t pick = au_pcg32_below(&sim->fault_rng, count);
+		for (au_node_id n = 1; n <= sim->servers; n++)
+			if (eligible(sim, f->action, n) && holds(sim, f->target.kind, n) && pick-- == 0)
+				return n;
+		return 0;
+	}
 	case AU_TARGET_NODE:
 		return eligible(sim, f->action, f->target.node) ? f->target.node : 0;
 	case AU_TARGET_LEADER:

@@ -996,12 +996,20 @@ static bool parse_target(struct loader *L, const char *g, const char *k, const c
 		t->kind = AU_TARGET_REST;
 		return true;
 	}
+	if ((strcmp(text, "lease_holder") == 0 || strcmp(text, "lock_holder") == 0) && !allow_rest) {
+		if (!has_service(L->sc, "aureon"))
+			return fail(L, g, k, "'%s' needs the execution layer (aureon), which this "
+					     "scenario does not run", text);
+		t->kind = text[1] == 'e' ? AU_TARGET_LEASE_HOLDER : AU_TARGET_LOCK_HOLDER;
+		return true;
+	}
 	if (au_parse_node(text, L->sc->nodes, &t->node)) {
 		t->kind = AU_TARGET_NODE;
 		return true;
 	}
 	return fail(L, g, k, "'%s' is not %s", text,
-		    allow_rest ? "a node n1..nN, leader or rest" : "a node n1..nN, leader or random");
+		    allow_rest ? "a node n1..nN, leader or rest"
+			       : "a node n1..nN, leader, random, lease_holder or lock_holder");
 }
 
 static bool parse_groups(struct loader *L, const char *g, struct au_fault *f)
@@ -1446,7 +1454,10 @@ static bool load_chaos(struct loader *L)
 			if (!(all & (1u << k)))
 				return fail(L, g, "kinds", "fault kind '%s' needs a service this scenario "
 					    "does not run (%s)", n,
-					    k == AU_CK_LEAVE ? "swim" : k == AU_CK_DRAIN ? "raft and aureon" : "raft");
+					    k == AU_CK_LEAVE ? "swim"
+					    : k == AU_CK_LOCK_PAUSE ? "raft and aureon with [workload] lock_keys"
+					    : k == AU_CK_DRAIN || k >= AU_CK_HOLDER_PAUSE ? "raft and aureon"
+											  : "raft");
 			c->kinds |= 1u << k;
 		}
 		if (c->kinds == 0)

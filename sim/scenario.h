@@ -28,6 +28,8 @@ enum au_target_kind {
 	AU_TARGET_LEADER, /* the Raft leader when the fault fires */
 	AU_TARGET_RANDOM, /* drawn from the fault stream when the fault fires */
 	AU_TARGET_REST,   /* in partition groups: every node not named elsewhere */
+	AU_TARGET_LEASE_HOLDER, /* aureon: a node other than the leader running leased tasks, when the fault fires */
+	AU_TARGET_LOCK_HOLDER,  /* aureon: a node whose lock client holds a lock, when the fault fires */
 };
 
 struct au_target {
@@ -112,6 +114,10 @@ enum au_chaos_kind {
 	AU_CK_ELECTION_CHURN,
 	AU_CK_LEAVE, /* SWIM: a node leaves gracefully */
 	AU_CK_DRAIN, /* execution layer: a node gets no new tasks for a while */
+	AU_CK_HOLDER_PAUSE, /* execution layer: a lease holder paused around or past its lease */
+	AU_CK_HOLDER_CRASH, /* execution layer: a lease holder crashes (for a while or for good) */
+	AU_CK_HOLDER_SKEW,  /* execution layer: a lease holder's clock off by more than a lease */
+	AU_CK_LOCK_PAUSE,   /* execution layer: a lock holder paused past its lock's TTL */
 	AU_CK_CONFIG_RACE, /* Raft: two leaders' membership changes race (Ongaro 2015) */
 	AU_CK_SPLIT_VOTE,  /* Raft: two candidates of one term, one voter asked by both */
 	AU_CK_COUNT_

@@ -78,6 +78,8 @@ void au_sim_record_event(struct au_sim *sim, au_node_id node, uint16_t kind, int
 		} else if (b != 3 && sim->leader == node)
 			sim->leader = 0;
 	}
+	if (sim->holder_tasks)
+		au_fault_track(sim, node, kind, a, b);
 	if (sim->h5)
 		au_h5_event(sim->h5, sim->now, node, kind, a, b, c);
 	if (sim->n_checkers)
@@ -445,6 +447,8 @@ void au_sim_free(struct au_sim *sim)
 	au_check_free(sim);
 	g_free(sim->fault_node);
 	g_free(sim->fault_outcome);
+	g_free(sim->holder_tasks);
+	g_free(sim->holder_lock);
 	g_checksum_free(sim->sha);
 	g_free(sim);
 }

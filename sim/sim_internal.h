@@ -133,6 +133,10 @@ struct au_sim {
 	int64_t leader_term; /* the newest term a node traced itself leader of */
 	au_node_id *fault_node; /* [n_faults]: node each fault acted on */
 	uint8_t *fault_outcome; /* [n_faults]: enum au_fault_outcome */
+	/* who `lease_holder` and `lock_holder` mean now (fault.c follows the
+	 * orchestrator's traces; NULL unless a fault uses such a target) */
+	uint32_t *holder_tasks;  /* [nodes+1]: tasks the node's worker runs */
+	uint64_t *holder_lock;   /* [nodes+1]: token of the lock its client holds, 0: none */
 	au_sim_observer observer; /* every event record, for chaos coverage */
 	void *observer_ctx;
 };
@@ -190,6 +194,7 @@ int64_t au_disk_durable_read(struct au_disk *d, const char *key, uint64_t off, v
 /* fault.c */
 void au_fault_schedule(struct au_sim *sim);
 void au_fault_fire(struct au_sim *sim, const struct au_event *ev);
+void au_fault_track(struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a, int64_t b);
 
 /* check.c */
 void au_check_init(struct au_sim *sim);

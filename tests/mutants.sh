@@ -20,8 +20,10 @@
 # mutants caught".  Exit status 0 only if every mutant was caught cleanly.
 #
 # Then every mutant is swept with `aureon-sim chaos` (generated fault
-# plans): the standard chaos scenarios, then its scripted scenarios with
-# generated faults on top; the table reports the seeds each sweep needed.
+# plans): the standard chaos scenarios (chaos-raft-tight and chaos-raft for
+# Raft/KV bugs, chaos-aureon for the execution layer's), then its scripted
+# scenarios with generated faults on top; the table reports the seeds each
+# sweep needed.
 # The exit status depends on the scripted hunt only (the chaos sweeps do not
 # catch every mutant within their budget; README says which).
 #
@@ -219,7 +221,13 @@ for i in "${!names[@]}"; do
 	plan=""
 	# Raft and KV bugs: the standard chaos scenarios first.  Every mutant:
 	# its own scenarios (listed above) with generated faults on top.
-	case $n in SWIM_*|RQML_*) ;; *)
+	# Execution-layer bugs: chaos-aureon.ini (its own fault kinds aim at
+	# lease and lock holders) instead of the Raft scenarios.
+	case $n in
+	SWIM_*|RQML_*) ;;
+	ACK_NO_TOKEN|EXPIRY_WORKER_CLOCK|DEAD_NOT_RECLAIMED|LOCK_NO_FENCE)
+		plan="$plan chaos-aureon:1-50 chaos-aureon:51-$CHAOS_SEEDS" ;;
+	*)
 		for s in $CHAOS_GENERAL; do plan="$plan $s:1-50 $s:51-$CHAOS_SEEDS"; done ;;
 	esac
 	for s in $list; do plan="$plan $s:1-50"; done

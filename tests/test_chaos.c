@@ -103,7 +103,7 @@ END_TEST
 START_TEST(plans_stay_in_bounds_and_round_trip)
 {
 	const char *paths[] = {"scenarios/chaos-raft.ini", "scenarios/raft-storm.ini",
-			       "scenarios/ping.ini"};
+			       "scenarios/ping.ini", "scenarios/chaos-aureon.ini"};
 	for (size_t p = 0; p < G_N_ELEMENTS(paths); p++) {
 		struct au_scenario *sc = load_file(paths[p]);
 		const struct au_chaos_config *c = &sc->chaos;
@@ -133,6 +133,13 @@ START_TEST(plans_stay_in_bounds_and_round_trip)
 				au_time end = f->until >= 0 ? f->until : f->at;
 				if (f->action == AU_FAULT_CRASH)
 					end = f->at + f->restart_after;
+				/* holder_crash's crash for good: late, but 7 s before the end */
+				if (k == AU_CK_HOLDER_CRASH && f->restart_after < 0) {
+					ck_assert_int_eq(f->target.kind, AU_TARGET_LEASE_HOLDER);
+					ck_assert_int_le(f->at, sc->duration - 7 * AU_NS_PER_S);
+					end = f->at < sc->duration - c->quiet_period ? f->at
+										     : sc->duration - c->quiet_period;
+				}
 				ck_assert_msg(f->at >= c->start && end <= sc->duration - c->quiet_period,
 					      "%s seed %llu: %s from %lld to %lld", paths[p],
 					      (unsigned long long)seed, f->name, (long long)f->at, (long long)end);
@@ -202,6 +209,8 @@ START_TEST(chaos_group_is_strict)
 		{"fault_duration = 2s..1s\n", "[chaos] fault_duration"},
 		{"max_rate = 1.5\n", "[chaos] max_rate"},
 		{"start = soon\n", "[chaos] start"},
+		{"kinds = holder_pause\n", "does not run (raft and aureon)"},
+		{"kinds = lock_pause\n", "does not run (raft and aureon with [workload] lock_keys)"},
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
 		g_autofree char *text = g_strdup_printf(
@@ -219,6 +228,14 @@ START_TEST(chaos_group_is_strict)
 		"[run]\nduration = 30s\n[cluster]\nnodes = 3\nservices = raft\n"
 		"[chaos]\nquiet_period = 2s\n[check]\nliveness = leader_within:5s\n", &err);
 	ck_assert_msg(!sc && strstr(err, "shorter than the liveness window"), "%s", err ? err : "");
+	g_free(err);
+	/* Holder targets need the execution layer. */
+	err = NULL;
+	sc = au_scenario_load_text("x.ini",
+				   "[run]\nduration = 30s\n[cluster]\nnodes = 3\nservices = raft\n"
+				   "[fault.p]\nat = 1s\naction = pause\ntarget = lease_holder\nuntil = 2s\n",
+				   &err);
+	ck_assert_msg(!sc && strstr(err, "needs the execution layer"), "%s", err ? err : "");
 	g_free(err);
 	/* Defaults: every supported kind but the two outside Raft's storage
 	 * model; without raft, no raft admin kinds. */
@@ -595,6 +612,7 @@ START_TEST(ci_sweep)
 		{"scenarios/chaos-raft.ini", "1-200"},
 		{"scenarios/raft-storm.ini", "1-50"},
 		{"scenarios/ping.ini", "1-50"},
+		{"scenarios/chaos-aureon.ini", "1-50"},
 	};
 	g_autofree char *d = tmp_dir();
 	for (size_t i = 0; i < G_N_ELEMENTS(sweeps); i++) {
@@ -610,6 +628,17 @@ START_TEST(ci_sweep)
 		ck_assert_msg(line, "%s", out);
 		g_autofree char *l = g_strndup(line + 1, strcspn(line + 1, "\n"));
 		ck_assert_msg(!strstr(l, "never"), "%s", l);
+		/* the execution layer's kinds and situations happened */
+		static const char *const exec_lines[] = {
+			"\n  holder_pause ", "\n  holder_crash ", "\n  holder_skew ", "\n  lock_pause ",
+			"\n  a lease was reclaimed from a dead node ", "\n  a paused lease holder lost a lease ",
+			"\n  a lock holder's write was fenced ", "\n  a stale ack was rejected "};
+		for (size_t j = 0; strstr(sweeps[i].path, "aureon") && j < G_N_ELEMENTS(exec_lines); j++) {
+			const char *el = strstr(out, exec_lines[j]);
+			ck_assert_msg(el, "%s: no line%s\n%s", sweeps[i].path, exec_lines[j], out);
+			g_autofree char *e = g_strndup(el + 1, strcspn(el + 1, "\n"));
+			ck_assert_msg(!strstr(e, "never"), "%s", e);
+		}
 		g_free(out);
 	}
 	rm_rf(d);
