@@ -81,6 +81,23 @@ char *au_chaos_kind_list(uint32_t mask)
 	return g_string_free(s, FALSE);
 }
 
+uint32_t au_chaos_kind_min_faults(enum au_chaos_kind k)
+{
+	switch (k) {
+	case AU_CK_TORN_WRITE:
+	case AU_CK_READ_ERROR:
+		return 2;
+	case AU_CK_CONFIG_RACE:
+		return 10;
+	case AU_CK_SPLIT_VOTE:
+		return 6;
+	case AU_CK_FIGURE8:
+		return 17;
+	default:
+		return 1;
+	}
+}
+
 static bool runs_service(const struct au_scenario *sc, const char *name)
 {
 	for (uint32_t i = 0; i < sc->n_services; i++)
@@ -651,8 +668,10 @@ static uint32_t gen_config_race(struct gen *g, au_time at, uint32_t room)
  *      its vote for X and refuses; a V that forgot it when it heard X
  *      votes again, and Y leads term T too (with W) — raft_safety's
  *      election safety fires.
- * Needs 5 or more servers and 6 fault groups; times follow the scenario's
- * latency and election timeout. */
+ * Half the time V is also crashed around the moment it votes and is back
+ * before Y's request, so a vote answered before it was durable is lost.
+ * Needs 5 or more servers and 6 fault groups (7 with the crash); times
+ * follow the scenario's latency, sync latency and election timeout. */
 static uint32_t gen_split_vote(struct gen *g, au_time at, uint32_t room)
 {
 	if (!g->raft || g->servers < 5 || room < 6)
@@ -684,6 +703,20 @@ static uint32_t gen_split_vote(struct gen *g, au_time at, uint32_t room)
 	f->target = (struct au_target){AU_TARGET_NODE, x};
 	f = add_fault(g, AU_CK_SPLIT_VOTE, AU_FAULT_TRANSFER, tau_y);
 	f->target = (struct au_target){AU_TARGET_NODE, y};
+	/* Half the time V also crashes around the moment it votes for X and
+	 * is back before Y's request: a vote answered before it was durable
+	 * is forgotten, and V votes again. */
+	if (room >= 7 && chance(g, 50)) {
+		au_time crash = tau + time_in(g, g->hop, 2 * g->hop + 2 * g->sync_hi);
+		au_time back = time_in(g, AU_NS_PER_MS, g->hop);
+		if (!busy_at(g, v, crash, crash + back)) {
+			mark_busy(g, v, crash, crash + back);
+			f = add_fault(g, AU_CK_SPLIT_VOTE, AU_FAULT_CRASH, crash);
+			f->target = (struct au_target){AU_TARGET_NODE, v};
+			f->restart_after = back;
+			return 7;
+		}
+	}
 	return 6;
 }
 
