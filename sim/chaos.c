@@ -43,14 +43,18 @@ static const char *const kind_names[AU_CK_COUNT_] = {
 	[AU_CK_HOLDER_CRASH] = "holder_crash",
 	[AU_CK_HOLDER_SKEW] = "holder_skew",
 	[AU_CK_LOCK_PAUSE] = "lock_pause",
+	[AU_CK_CONFIG_RACE] = "config_race",
+	[AU_CK_SPLIT_VOTE] = "split_vote",
 };
 
 #define RAFT_KINDS                                                                     \
 	((1u << AU_CK_TRANSFER_LEADER) | (1u << AU_CK_ADD_VOTER) | (1u << AU_CK_REMOVE_VOTER) | \
-	 (1u << AU_CK_ELECTION_CHURN))
+	 (1u << AU_CK_ELECTION_CHURN) | RAFT_ORDER_KINDS)
 #define EXEC_KINDS                                                                     \
 	((1u << AU_CK_DRAIN) | (1u << AU_CK_HOLDER_PAUSE) | (1u << AU_CK_HOLDER_CRASH) |        \
 	 (1u << AU_CK_HOLDER_SKEW) | (1u << AU_CK_LOCK_PAUSE))
+/* Kinds that each play one Raft order of events with fixed roles (below). */
+#define RAFT_ORDER_KINDS ((1u << AU_CK_CONFIG_RACE) | (1u << AU_CK_SPLIT_VOTE))
 #define ALL_KINDS ((1u << AU_CK_COUNT_) - 1u)
 
 const char *au_chaos_kind_name(enum au_chaos_kind k)
@@ -148,6 +152,8 @@ struct gen {
 	uint32_t rate_hi;       /* thousandths */
 	au_time el_lo, el_hi;   /* Raft's election timeout range (for election_churn) */
 	au_time lease, lock_ttl; /* [aureon] lease, [workload] lock_ttl (holder_* kinds) */
+	au_time hop;            /* a slow one-way message: the scenario's latency bound */
+	au_time orders_until;   /* a Raft order of events is being played until then */
 	GArray *faults;         /* struct au_fault */
 	GArray *kinds;          /* uint8_t */
 	GArray **busy;          /* per server: struct span of explicit crash/pause */
@@ -509,6 +515,174 @@ static uint32_t gen_exec(struct gen *g, enum au_chaos_kind kind, au_time at, uin
 	}
 }
 
+/* ---- Raft orders of events with fixed roles ------------------------------ */
+
+/* The kinds below play several faults in a set order with explicit roles.
+ * Two of them overlapping would spoil both, so one starts only after the
+ * one before has ended (other kinds still land anywhere). */
+
+/* Distinct random servers into out[0..k) (k <= servers). */
+static void pick_distinct(struct gen *g, au_node_id *out, uint32_t k)
+{
+	for (uint32_t i = 0; i < k; i++) {
+		au_node_id n;
+		bool dup;
+		do {
+			n = any_node(g);
+			dup = false;
+			for (uint32_t j = 0; j < i; j++)
+				dup |= out[j] == n;
+		} while (dup);
+		out[i] = n;
+	}
+}
+
+/* A partition fault between the `n_a` nodes `a` (group 1) and the `n_b`
+ * nodes `b` (group 2); an empty side is every other server.  One-way: group
+ * 1 cannot send to group 2. */
+static struct au_fault *add_cut(struct gen *g, enum au_chaos_kind kind, au_time at, au_time until,
+				const au_node_id *a, uint32_t n_a, const au_node_id *b, uint32_t n_b,
+				bool oneway)
+{
+	struct au_fault *f = add_fault(g, kind, AU_FAULT_PARTITION, at);
+	f->until = until;
+	f->oneway = oneway;
+	f->n_groups = 2;
+	f->n_members = (n_a ? n_a : 1) + (n_b ? n_b : 1);
+	f->members = g_new0(struct au_group_member, f->n_members);
+	uint32_t m = 0;
+	for (uint32_t i = 0; i < n_a; i++)
+		f->members[m++] = (struct au_group_member){{AU_TARGET_NODE, a[i]}, 1};
+	if (!n_a)
+		f->members[m++] = (struct au_group_member){{AU_TARGET_REST, 0}, 1};
+	for (uint32_t i = 0; i < n_b; i++)
+		f->members[m++] = (struct au_group_member){{AU_TARGET_NODE, b[i]}, 2};
+	if (!n_b)
+		f->members[m++] = (struct au_group_member){{AU_TARGET_REST, 0}, 2};
+	return f;
+}
+
+/* config_race: Ongaro's 2015 single-server membership bug as an order of
+ * events, with random roles and timing (the scripted version with prevote
+ * and check_quorum off is scenarios/mutant-membership-early.ini).
+ *   1. remove_voter X: 4 voters are left (C0).
+ *   2. Leadership goes to A (transfer_leader), then A is cut off from
+ *      everybody and add_voter X reaches it: A appends Ca = C0 + X, which
+ *      nobody else gets.
+ *   3. D (a voter of C0) is held — its messages wait — so the other side
+ *      cannot elect anyone; when the hold ends the pent-up (pre-)votes go
+ *      through and, a few ms later, D goes deaf (one-way cut towards D):
+ *      with luck D voted in the new leader L of C0 and got none of its
+ *      entries.  L's no-op cannot commit (2 of 4 reach it).
+ *   4. remove_voter D reaches L.  A correct leader refuses: it has not
+ *      committed an entry of its term.  One that does not appends Cb =
+ *      C0 - D and commits it with 2 of 3.
+ *   5. A, X and D are cut from the rest: in Ca they are 3 of 5, D's log is
+ *      no longer than A's, so A leads again without Cb — raft_safety sees
+ *      a leader that lacks committed entries.
+ * Needs 5 or more servers and 8 fault groups; everything is timed from
+ * Raft's election timeout. */
+static uint32_t gen_config_race(struct gen *g, au_time at, uint32_t room)
+{
+	if (!g->raft || g->servers < 5 || room < 10)
+		return 0;
+	au_node_id r[4];
+	pick_distinct(g, r, 4);
+	au_node_id x = r[0], a = r[1], d = r[2], c = r[3];
+	au_time t_transfer = at + time_in(g, g->el_hi, 4 * g->el_hi);
+	au_time t1 = t_transfer + time_in(g, 2 * g->el_hi, 5 * g->el_hi);
+	au_time hold = time_in(g, g->el_hi + g->el_lo / 2, 3 * g->el_hi);
+	au_time deaf = t1 + hold + time_in(g, g->hop, 3 * g->hop);
+	au_time t_remove = deaf + time_in(g, g->el_lo / 4, g->el_hi);
+	au_time t_remove2 = t_remove + time_in(g, g->el_hi, 2 * g->el_hi);
+	au_time t2 = t_remove2 + time_in(g, g->el_hi, 4 * g->el_hi);
+	au_time t3 = t2 + time_in(g, 4 * g->el_hi, 15 * g->el_hi);
+	if (t3 > g->hi || at < g->orders_until)
+		return 0;
+	g->orders_until = t3;
+	struct au_fault *f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_REMOVE_VOTER, at);
+	f->target = (struct au_target){AU_TARGET_NODE, x};
+	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_TRANSFER, t_transfer);
+	f->target = (struct au_target){AU_TARGET_NODE, a};
+	add_cut(g, AU_CK_CONFIG_RACE, t1, t2, &a, 1, NULL, 0, false);
+	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_ADD_VOTER, t1 + time_in(g, AU_NS_PER_MS, 3 * AU_NS_PER_MS));
+	f->target = (struct au_target){AU_TARGET_NODE, x};
+	/* Shortly before, A's messages to C and everything of D are held (A's
+	 * to them are dropped once A is cut off): the last entries reach only
+	 * the fifth server B, so B alone can win the next election. */
+	au_time lead = t1 - time_in(g, g->el_lo / 4, g->el_lo / 2);
+	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_CLOG, lead);
+	f->has_link = true;
+	f->link_a = a;
+	f->link_b = c;
+	f->until = t1 + AU_NS_PER_MS; /* extra stays -1: held until then */
+	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_CLOG, lead);
+	f->target = (struct au_target){AU_TARGET_NODE, d};
+	f->until = t1 + hold;
+	/* group 1 (everybody else) cannot send to group 2 (D) */
+	add_cut(g, AU_CK_CONFIG_RACE, deaf, t2, NULL, 0, &d, 1, true);
+	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_REMOVE_VOTER, t_remove);
+	f->target = (struct au_target){AU_TARGET_NODE, d};
+	f = add_fault(g, AU_CK_CONFIG_RACE, AU_FAULT_REMOVE_VOTER, t_remove2);
+	f->target = (struct au_target){AU_TARGET_NODE, d};
+	au_node_id side[3] = {a, x, d};
+	add_cut(g, AU_CK_CONFIG_RACE, t2, t3, side, 3, NULL, 0, false);
+	return 10;
+}
+
+/* split_vote: two candidates of the same term, and one voter that hears
+ * from the first one's leadership before the second one's request arrives
+ * (the scripted version, with prevote off, is
+ * scenarios/mutant-vote-cleared.ini).  Roles: L leads (transfer_leader),
+ * X, Y, W and V are the others.
+ *   1. L stops reaching V (one-way cut), so V misses L's last entries.
+ *      Then X stops reaching Y and W (one-way cut), and messages between
+ *      Y and V take a few hops longer (clog).
+ *   2. L hands leadership to X and, before X's request reaches it, to Y:
+ *      both stand in the same term T (leadership transfer skips
+ *      pre-vote).  X wins with L's and V's votes; Y's request to V is
+ *      still on its way.
+ *   3. V hears X's first append but cannot take its entries yet (it
+ *      missed some).  Then Y's request reaches V.  A correct V remembers
+ *      its vote for X and refuses; a V that forgot it when it heard X
+ *      votes again, and Y leads term T too (with W) — raft_safety's
+ *      election safety fires.
+ * Needs 5 or more servers and 6 fault groups; times follow the scenario's
+ * latency and election timeout. */
+static uint32_t gen_split_vote(struct gen *g, au_time at, uint32_t room)
+{
+	if (!g->raft || g->servers < 5 || room < 6)
+		return 0;
+	au_node_id r[5];
+	pick_distinct(g, r, 5);
+	au_node_id l = r[0], x = r[1], y = r[2], w = r[3], v = r[4];
+	au_time d = time_in(g, 3 * g->hop / 2, 3 * g->hop);
+	au_time t1 = at + time_in(g, 2 * g->el_hi, 5 * g->el_hi);
+	au_time lag = t1 - time_in(g, g->hop, g->el_lo / 2);
+	au_time tau = t1 + time_in(g, g->hop, 3 * g->hop);
+	au_time tau_y = tau + time_in(g, 0, g->hop / 2);
+	au_time end = tau + time_in(g, 3 * g->el_hi, 8 * g->el_hi);
+	if (end > g->hi || at < g->orders_until)
+		return 0;
+	g->orders_until = end;
+	struct au_fault *f = add_fault(g, AU_CK_SPLIT_VOTE, AU_FAULT_TRANSFER, at);
+	f->target = (struct au_target){AU_TARGET_NODE, l};
+	add_cut(g, AU_CK_SPLIT_VOTE, lag, end, &l, 1, &v, 1, true);
+	au_node_id yw[2] = {y, w};
+	add_cut(g, AU_CK_SPLIT_VOTE, t1, end, &x, 1, yw, 2, true);
+	f = add_fault(g, AU_CK_SPLIT_VOTE, AU_FAULT_CLOG, t1);
+	f->has_link = true;
+	f->link_a = y;
+	f->link_b = v;
+	f->extra = d;
+	f->until = end;
+	f = add_fault(g, AU_CK_SPLIT_VOTE, AU_FAULT_TRANSFER, tau);
+	f->target = (struct au_target){AU_TARGET_NODE, x};
+	f = add_fault(g, AU_CK_SPLIT_VOTE, AU_FAULT_TRANSFER, tau_y);
+	f->target = (struct au_target){AU_TARGET_NODE, y};
+	return 6;
+}
+
 /* One incident of `kind` at `at`, using at most `room` fault groups.
  * Returns the groups used (0 if the kind could not be placed). */
 static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at, uint32_t room,
@@ -664,6 +838,10 @@ static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at,
 	case AU_CK_HOLDER_SKEW:
 	case AU_CK_LOCK_PAUSE:
 		return gen_exec(g, kind, at, room);
+	case AU_CK_CONFIG_RACE:
+		return gen_config_race(g, at, room);
+	case AU_CK_SPLIT_VOTE:
+		return gen_split_vote(g, at, room);
 	case AU_CK_COUNT_:
 		break;
 	}
@@ -692,6 +870,11 @@ struct au_chaos_plan *au_chaos_plan_new(const struct au_scenario *sc, uint64_t s
 	for (uint32_t n = 0; n <= g.servers; n++)
 		g.busy[n] = g_array_new(FALSE, FALSE, sizeof(struct span));
 	mark_scenario_faults(&g);
+	g.hop = sc->latency.kind == AU_DIST_UNIFORM ? sc->latency.p2 : sc->latency.p1;
+	if (g.hop < AU_NS_PER_MS)
+		g.hop = AU_NS_PER_MS;
+	if (g.hop > 50 * AU_NS_PER_MS)
+		g.hop = 50 * AU_NS_PER_MS;
 	g.el_lo = 150 * AU_NS_PER_MS;
 	g.el_hi = 300 * AU_NS_PER_MS;
 	for (uint32_t i = 0; i < sc->n_services; i++)

@@ -91,6 +91,8 @@ enum combo {
 	CB_STALE_ACK,
 	CB_LOCK_FENCED,
 	CB_HOLDER_SKEWED,
+	CB_TWO_CANDIDATES,
+	CB_CHANGE_BEFORE_COMMIT,
 	CB_COUNT_
 };
 
@@ -115,6 +117,8 @@ static const char *const combo_names[CB_COUNT_] = {
 	[CB_STALE_ACK] = "a stale ack was rejected",
 	[CB_LOCK_FENCED] = "a lock holder's write was fenced",
 	[CB_HOLDER_SKEWED] = "a lease holder's clock jumped past a lease",
+	[CB_TWO_CANDIDATES] = "a voter following its term's leader was asked by another candidate",
+	[CB_CHANGE_BEFORE_COMMIT] = "a membership change reached a leader before it committed in its term",
 };
 
 /* Situations that only Raft produces (not listed for other services). */
@@ -122,7 +126,8 @@ static const char *const combo_names[CB_COUNT_] = {
 	((1u << CB_LEADER_CRASH) | (1u << CB_LEADER_CRASH_MEMBERSHIP) |                \
 	 (1u << CB_LEADER_MINORITY) | (1u << CB_LEADER_PAUSED) | (1u << CB_LEADER_SKEWED) | \
 	 (1u << CB_MEMBERSHIP_CHANGE) | (1u << CB_TRANSFER) | (1u << CB_SNAPSHOT_INSTALL) | \
-	 (1u << CB_BAD_DISK_RECORD) | (1u << CB_UNREADABLE_BOOT))
+	 (1u << CB_BAD_DISK_RECORD) | (1u << CB_UNREADABLE_BOOT) | (1u << CB_TWO_CANDIDATES) | \
+	 (1u << CB_CHANGE_BEFORE_COMMIT))
 
 /* Situations of the execution layer (listed only where it runs). */
 #define EXEC_COMBOS                                                                    \
@@ -191,6 +196,13 @@ static double now_s(void)
 
 /* ---- coverage: watching one run's trace ----------------------------------- */
 
+/* What coverage remembers of one node's votes. */
+struct voter {
+	int64_t voted_term;    /* the term of its latest granted vote */
+	au_node_id voted_for;
+	int64_t followed_term; /* the latest term in which it followed a leader */
+};
+
 struct cov {
 	const struct au_scenario *sc;
 	uint32_t combos;
@@ -208,6 +220,8 @@ struct cov {
 	GHashTable *acked;     /* token */
 	uint32_t *running;     /* [nodes+1] */
 	au_time lease;
+	bool leader_committed; /* `leader` committed an entry of its term */
+	struct voter *voters;  /* [nodes+1] */
 };
 
 static int32_t lasting(const struct cov *c)
@@ -312,8 +326,25 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 		if (b == 3 && a >= c->leader_term) { /* as sim.c: stale leaders do not count */
 			c->leader = node;
 			c->leader_term = a;
+			c->leader_committed = false;
 		} else if (b != 3 && c->leader == node)
 			c->leader = 0;
+		if (b == 0 && cc && node <= c->sc->nodes)
+			c->voters[node].followed_term = a;
+		break;
+	case AU_TR_RAFT_VOTE:
+		/* The order VOTEDFOR_CLEARED needs: a voter granted a vote in a
+		 * term, followed that term's leader, and is then asked (not
+		 * pre-vote) by another candidate of the same term. */
+		if (node <= c->sc->nodes && !(cc & 2)) {
+			struct voter *v = &c->voters[node];
+			if (a == v->voted_term && b != v->voted_for && a == v->followed_term)
+				c->combos |= 1u << CB_TWO_CANDIDATES;
+			if ((cc & 1) && a >= v->voted_term) {
+				v->voted_term = a;
+				v->voted_for = (au_node_id)b;
+			}
+		}
 		break;
 	case AU_TR_NODE_CRASH:
 		if (node == c->leader && node) {
@@ -387,6 +418,9 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 	case AU_TR_ADMIN:
 		if (a >= 0 && (uint64_t)a < c->sc->n_faults) {
 			enum au_fault_action act = c->sc->faults[a].action;
+			if ((act == AU_FAULT_ADD_VOTER || act == AU_FAULT_REMOVE_VOTER) && node &&
+			    node == c->leader && !c->leader_committed)
+				c->combos |= 1u << CB_CHANGE_BEFORE_COMMIT;
 			if (cc != 0)
 				c->admin_failed[a] = 1;
 			else if (act == AU_FAULT_ADD_VOTER || act == AU_FAULT_REMOVE_VOTER) {
@@ -402,6 +436,8 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 			c->change_index = a;
 		break;
 	case AU_TR_RAFT_COMMIT:
+		if (node == c->leader && b == c->leader_term)
+			c->leader_committed = true;
 		if (c->change_pending && c->change_index > 0 && a >= c->change_index)
 			c->change_pending = false;
 		break;
@@ -473,6 +509,7 @@ static void run_seed(const struct runner *R, uint64_t seed, bool perturb, const 
 	cov.acked = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	cov.running = g_new0(uint32_t, (gsize)sc->nodes + 1);
 	cov.lease = exec_lease(sc);
+	cov.voters = g_new0(struct voter, (gsize)sc->nodes + 1);
 	struct au_sim *sim = au_sim_new(sc, seed);
 	au_sim_set_observer(sim, observe, &cov);
 	au_sim_set_record_dump(sim, dump);
@@ -516,6 +553,7 @@ static void run_seed(const struct runner *R, uint64_t seed, bool perturb, const 
 	g_hash_table_destroy(cov.granted);
 	g_hash_table_destroy(cov.acked);
 	g_free(cov.running);
+	g_free(cov.voters);
 	au_scenario_free(sc);
 }
 

@@ -118,6 +118,8 @@ enum au_chaos_kind {
 	AU_CK_HOLDER_CRASH, /* execution layer: a lease holder crashes (for a while or for good) */
 	AU_CK_HOLDER_SKEW,  /* execution layer: a lease holder's clock off by more than a lease */
 	AU_CK_LOCK_PAUSE,   /* execution layer: a lock holder paused past its lock's TTL */
+	AU_CK_CONFIG_RACE, /* Raft: two leaders' membership changes race (Ongaro 2015) */
+	AU_CK_SPLIT_VOTE,  /* Raft: two candidates of one term, one voter asked by both */
 	AU_CK_COUNT_
 };
 

@@ -269,6 +269,65 @@ START_TEST(ini_edits_leave_the_rest_verbatim)
 }
 END_TEST
 
+/* The Raft order kinds play their faults in whole sets (so a plan never
+ * holds half of one), the plans load, a sweep of them is deterministic
+ * (every seed re-run) and passes with the real code, and the coverage
+ * table shows the orders they exist for happened. */
+START_TEST(raft_orders_play_whole)
+{
+	g_autofree char *base = NULL;
+	ck_assert(g_file_get_contents("scenarios/chaos-raft-tight.ini", &base, NULL, NULL));
+	ck_assert(strstr(base, "\nmax_faults = 40\n"));
+	g_auto(GStrv) parts = g_strsplit(base, "\nmax_faults = 40\n", 2);
+	g_autofree char *text = g_strconcat(parts[0], "\nmax_faults = 40\nkinds = config_race, split_vote\n",
+					    parts[1], NULL);
+	struct au_scenario *sc = load_text(text);
+	uint32_t seeds_with[2] = {0, 0};
+	for (uint64_t seed = 1; seed <= 60; seed++) {
+		struct au_chaos_plan *p = au_chaos_plan_new(sc, seed);
+		uint32_t n[2] = {0, 0}, transfers = 0;
+		for (uint32_t i = 0; i < p->n_faults; i++) {
+			ck_assert(p->kinds[i] == AU_CK_CONFIG_RACE || p->kinds[i] == AU_CK_SPLIT_VOTE);
+			n[p->kinds[i] == AU_CK_SPLIT_VOTE]++;
+			transfers += p->faults[i].action == AU_FAULT_TRANSFER;
+		}
+		ck_assert_uint_eq(n[0] % 10, 0);
+		ck_assert_uint_eq(n[1] % 6, 0);
+		/* one transfer per config_race, three per split_vote */
+		ck_assert_uint_eq(transfers, n[0] / 10 + 3 * (n[1] / 6));
+		seeds_with[0] += n[0] > 0;
+		seeds_with[1] += n[1] > 0;
+		g_autofree char *run_text = au_chaos_render(sc, p, NULL);
+		struct au_scenario *run = load_text(run_text);
+		ck_assert_uint_eq(run->n_faults, p->n_faults);
+		au_scenario_free(run);
+		au_chaos_plan_free(p);
+	}
+	ck_assert_uint_gt(seeds_with[0], 10);
+	ck_assert_uint_gt(seeds_with[1], 10);
+	au_scenario_free(sc);
+
+	g_autofree char *d = tmp_dir();
+	g_autofree char *path = write_tmp(d, "orders.ini", text);
+	g_autofree char *args = g_strdup_printf("chaos %s --seeds 1-24 --jobs 2 --check-determinism=100 "
+						"--no-shrink --out %s/out --quiet 2>&1", path, d);
+	char *out = NULL;
+	int rc = sim_cmd(args, &out);
+	ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+	ck_assert(strstr(out, "every trace hash identical"));
+	const char *situations[] = {"a voter following its term's leader was asked by another candidate",
+				    "a membership change reached a leader before it committed in its term"};
+	for (size_t i = 0; i < G_N_ELEMENTS(situations); i++) {
+		const char *line = strstr(out, situations[i]);
+		ck_assert_msg(line, "%s", out);
+		g_autofree char *l = g_strndup(line, strcspn(line, "\n"));
+		ck_assert_msg(!strstr(l, "never"), "%s", l);
+	}
+	g_free(out);
+	rm_rf(d);
+}
+END_TEST
+
 /* ---- sweeps through the CLI ------------------------------------------------ */
 
 /* The part of a --json summary that must not depend on --jobs: everything
@@ -606,6 +665,7 @@ Suite *chaos_suite(void)
 	tcase_add_test(cli, bad_arguments_exit_2);
 	tcase_add_test(cli, junit_report);
 	tcase_add_test(cli, regressions_pass);
+	tcase_add_test(cli, raft_orders_play_whole);
 	suite_add_tcase(s, cli);
 	TCase *ci = tcase_create("ci-sweep");
 	tcase_set_timeout(ci, 300);
