@@ -157,6 +157,9 @@ struct au_orch {
 	au_time *node_op_at;  /* [nodes+1]: when a node mark was last proposed */
 	bool kick_armed;
 	uint64_t wl_next;     /* next workload task id to enqueue */
+	uint64_t wl_floor;    /* workload tasks 1..wl_floor were in the queue when this node took over */
+	au_time wl_elapsed;   /* forward progress of this node's clock since it took over */
+	au_time wl_last_now;  /* the clock when wl_elapsed was last advanced */
 	/* lock client */
 	int lc_state;
 	uint64_t lc_key, lc_token, lc_writes;
@@ -413,6 +416,11 @@ static void check_leadership(struct au_orch *o)
 		g_hash_table_remove_all(o->lock_deadlines);
 		g_hash_table_remove_all(o->grant_sent);
 		o->wl_next = 1;
+		o->wl_floor = 0;
+		while (o->wl_floor < o->cfg->tasks && au_taskq_get(o->q, o->wl_floor + 1))
+			o->wl_floor++;
+		o->wl_elapsed = 0;
+		o->wl_last_now = o->lead_start;
 		au_trace(o->env, AU_TR_ORCH_LEAD, (int64_t)o->lead_term, 0, 0);
 		kick(o);
 	} else if (!lead && o->leading) {
@@ -892,8 +900,21 @@ static void run_workload(struct au_orch *o, au_time now)
 {
 	const struct au_orch_config *c = o->cfg;
 	uint8_t payload[AU_TASKQ_PAYLOAD_MAX];
-	/* task i is due at (i-1)/rate on the leader's clock; 0: all at once */
-	uint64_t due = c->task_rate ? (uint64_t)(now / (AU_NS_PER_S / c->task_rate)) + 1 : c->tasks;
+	/* Task i is due at (i-1)/rate on the leader's clock; 0: all at once.
+	 * A leader whose clock is behind would hold arrivals back by its
+	 * offset (past the run's end, for a skew of seconds), so arrivals
+	 * never go slower than the rate from where the queue was when this
+	 * node took over, measured by its clock's forward progress only. */
+	uint64_t due = c->tasks;
+	if (c->task_rate) {
+		au_time period = AU_NS_PER_S / c->task_rate;
+		if (now > o->wl_last_now)
+			o->wl_elapsed += now - o->wl_last_now;
+		o->wl_last_now = now;
+		uint64_t by_clock = now > 0 ? (uint64_t)(now / period) + 1 : 1;
+		uint64_t by_rate = o->wl_floor + (uint64_t)(o->wl_elapsed / period);
+		due = by_clock > by_rate ? by_clock : by_rate;
+	}
 	if (due > c->tasks)
 		due = c->tasks;
 	/* Add while fewer than 16 full commands wait for Raft: the pending

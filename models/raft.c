@@ -1794,9 +1794,12 @@ static void heartbeat(struct au_raft *r)
 		if (!is_voter(r, n) || n == r->env->self)
 			continue;
 		struct peer *p = &r->peers[n];
-		/* No progress since the last beat: assume the pipeline was lost
-		 * and resend from the last known match. */
-		if (p->inflight && p->match == p->progress_mark) {
+		/* Entries sent but not acknowledged, and no progress since the
+		 * last beat: assume the pipeline was lost and resend from the
+		 * last known match.  Judged by next/match, not by the inflight
+		 * count: duplicated replies can bring that to 0 while appends
+		 * are still unacknowledged, and then nothing would resend them. */
+		if (p->next > p->match + 1 && p->match == p->progress_mark) {
 			p->inflight = 0;
 			p->next = p->match + 1;
 		}

@@ -67,7 +67,9 @@ static const char *const usage_chaos =
 	"shrunk, DIR/repro-SEED.min.ini.\n";
 
 #define MAX_SEEDS 10000000u
-#define MAX_CHECKS 8
+/* Checks reported per run: every checker the engine has fits (check_bits
+ * keeps them in 16 bits). */
+#define MAX_CHECKS 16
 
 /* Situations worth counting, seen in the trace of a run (bit per entry). */
 enum combo {
@@ -166,6 +168,7 @@ struct result {
 	char message[200]; /* JOB_SHRINK / JOB_DIAG: a file written, or why not */
 };
 _Static_assert(sizeof(struct result) <= 4096, "one atomic pipe write");
+_Static_assert(CB_COUNT_ <= 32, "situations are bits of a uint32_t");
 
 /* What the parent keeps per seed (the full result only for failures). */
 struct seed_rec {
