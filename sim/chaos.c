@@ -45,6 +45,7 @@ static const char *const kind_names[AU_CK_COUNT_] = {
 	[AU_CK_LOCK_PAUSE] = "lock_pause",
 	[AU_CK_CONFIG_RACE] = "config_race",
 	[AU_CK_SPLIT_VOTE] = "split_vote",
+	[AU_CK_FIGURE8] = "figure8",
 };
 
 #define RAFT_KINDS                                                                     \
@@ -54,7 +55,8 @@ static const char *const kind_names[AU_CK_COUNT_] = {
 	((1u << AU_CK_DRAIN) | (1u << AU_CK_HOLDER_PAUSE) | (1u << AU_CK_HOLDER_CRASH) |        \
 	 (1u << AU_CK_HOLDER_SKEW) | (1u << AU_CK_LOCK_PAUSE))
 /* Kinds that each play one Raft order of events with fixed roles (below). */
-#define RAFT_ORDER_KINDS ((1u << AU_CK_CONFIG_RACE) | (1u << AU_CK_SPLIT_VOTE))
+#define RAFT_ORDER_KINDS \
+	((1u << AU_CK_CONFIG_RACE) | (1u << AU_CK_SPLIT_VOTE) | (1u << AU_CK_FIGURE8))
 #define ALL_KINDS ((1u << AU_CK_COUNT_) - 1u)
 
 const char *au_chaos_kind_name(enum au_chaos_kind k)
@@ -77,6 +79,23 @@ char *au_chaos_kind_list(uint32_t mask)
 		if (mask & (1u << k))
 			g_string_append_printf(s, "%s%s", s->len ? ", " : "", kind_names[k]);
 	return g_string_free(s, FALSE);
+}
+
+uint32_t au_chaos_kind_min_faults(enum au_chaos_kind k)
+{
+	switch (k) {
+	case AU_CK_TORN_WRITE:
+	case AU_CK_READ_ERROR:
+		return 2;
+	case AU_CK_CONFIG_RACE:
+		return 10;
+	case AU_CK_SPLIT_VOTE:
+		return 6;
+	case AU_CK_FIGURE8:
+		return 17;
+	default:
+		return 1;
+	}
 }
 
 static bool runs_service(const struct au_scenario *sc, const char *name)
@@ -154,6 +173,8 @@ struct gen {
 	au_time lease, lock_ttl; /* [aureon] lease, [workload] lock_ttl (holder_* kinds) */
 	au_time hop;            /* a slow one-way message: the scenario's latency bound */
 	au_time orders_until;   /* a Raft order of events is being played until then */
+	au_time hb;             /* Raft's heartbeat period */
+	au_time sync_hi;        /* a slow sync: the scenario's sync latency bound */
 	GArray *faults;         /* struct au_fault */
 	GArray *kinds;          /* uint8_t */
 	GArray **busy;          /* per server: struct span of explicit crash/pause */
@@ -653,8 +674,10 @@ static uint32_t gen_config_race(struct gen *g, au_time at, uint32_t room)
  *      its vote for X and refuses; a V that forgot it when it heard X
  *      votes again, and Y leads term T too (with W) — raft_safety's
  *      election safety fires.
- * Needs 5 or more servers and 6 fault groups; times follow the scenario's
- * latency and election timeout. */
+ * Half the time V is also crashed around the moment it votes and is back
+ * before Y's request, so a vote answered before it was durable is lost.
+ * Needs 5 or more servers and 6 fault groups (7 with the crash); times
+ * follow the scenario's latency, sync latency and election timeout. */
 static uint32_t gen_split_vote(struct gen *g, au_time at, uint32_t room)
 {
 	if (!g->raft || g->servers < 5 || room < 6)
@@ -686,7 +709,113 @@ static uint32_t gen_split_vote(struct gen *g, au_time at, uint32_t room)
 	f->target = (struct au_target){AU_TARGET_NODE, x};
 	f = add_fault(g, AU_CK_SPLIT_VOTE, AU_FAULT_TRANSFER, tau_y);
 	f->target = (struct au_target){AU_TARGET_NODE, y};
+	/* Half the time V also crashes around the moment it votes for X and
+	 * is back before Y's request: a vote answered before it was durable
+	 * is forgotten, and V votes again. */
+	if (room >= 7 && chance(g, 50)) {
+		au_time crash = tau + time_in(g, g->hop, 2 * g->hop + 2 * g->sync_hi);
+		au_time back = time_in(g, AU_NS_PER_MS, g->hop);
+		if (!busy_at(g, v, crash, crash + back)) {
+			mark_busy(g, v, crash, crash + back);
+			f = add_fault(g, AU_CK_SPLIT_VOTE, AU_FAULT_CRASH, crash);
+			f->target = (struct au_target){AU_TARGET_NODE, v};
+			f->restart_after = back;
+			return 7;
+		}
+	}
 	return 6;
+}
+
+/* figure8: the Raft paper's Figure 8 — an entry of an old term on a
+ * majority is not committed until an entry of the leader's own term is —
+ * as an order of events, with random roles A, F, B, C, E (the scripted
+ * version, with prevote and check_quorum off and one entry per append, is
+ * scenarios/mutant-figure8.ini):
+ *   1. A leads (transfer_leader).  A's messages to E and everything of C
+ *      are held a moment, then A and F are cut off from B, C, E: A's last
+ *      entries (term a) reach F, and then — F cut from A too — only A.
+ *   2. On the other side B, the only one with A's earlier entries, wins
+ *      term b with C's and E's votes when C's hold ends, and a few hops
+ *      later a one-way cut makes C deaf: B's no-op reaches E only.
+ *   3. A, F, C are cut from B, E.  A's clock runs 3x slow and its disk
+ *      syncs slowly: A wins term c > b with F's and C's votes, copies its
+ *      term-a entries to them, and they answer before A's own no-op is
+ *      durable.  A correct A waits for its no-op; one that commits an
+ *      earlier term's entries by counting replicas commits them now.
+ *   4. Whoever leads is crashed (a few tries, timed a sync apart) and
+ *      comes back when A, B, E are together and F, C away: if A lost its
+ *      unsynced no-op, B (its last entry of term b > a) wins with A's and
+ *      E's votes and lacks what A committed — raft_safety's leader
+ *      completeness fires.
+ * Needs 5 or more servers and 17 fault groups. */
+static uint32_t gen_figure8(struct gen *g, au_time at, uint32_t room)
+{
+	enum { TRIES = 5 };
+	if (!g->raft || g->servers < 5 || room < 12 + TRIES)
+		return 0;
+	au_node_id r[5];
+	pick_distinct(g, r, 5);
+	au_node_id a = r[0], f = r[1], b = r[2], c = r[3], e = r[4];
+	/* A's no-op must stay unsynced past the followers' answers, which take
+	 * a heartbeat of A's slowed clock, four hops and a sync; and A's own
+	 * vote must be synced before A's slowed election timer fires again. */
+	au_time ack = 3 * g->hb + 4 * g->hop + g->sync_hi;
+	au_time s_lo = ack + g->hop, s_hi = 3 * g->el_lo * 9 / 10;
+	if (s_hi <= s_lo)
+		return 0;
+	au_time s = time_in(g, (s_lo + s_hi) / 2, s_hi);
+	au_time t1 = at + time_in(g, 2 * g->el_hi, 4 * g->el_hi);
+	au_time lead = t1 - time_in(g, g->el_lo, 2 * g->el_lo);
+	au_time release = t1 + time_in(g, g->el_hi + g->el_lo / 2, 3 * g->el_hi);
+	au_time deaf = release + time_in(g, g->hop, 3 * g->hop);
+	au_time t2 = deaf + time_in(g, 2 * g->el_hi, 4 * g->el_hi);
+	au_time first_try = t2 + s + time_in(g, 0, s);
+	au_time t_end = first_try + TRIES * s + time_in(g, 0, g->el_lo);
+	au_time t_last = t_end + time_in(g, 4 * g->el_hi, 10 * g->el_hi);
+	if (t_last > g->hi || at < g->orders_until)
+		return 0;
+	g->orders_until = t_last;
+	struct au_fault *x = add_fault(g, AU_CK_FIGURE8, AU_FAULT_TRANSFER, at);
+	x->target = (struct au_target){AU_TARGET_NODE, a};
+	x = add_fault(g, AU_CK_FIGURE8, AU_FAULT_CLOG, lead);
+	x->has_link = true;
+	x->link_a = a;
+	x->link_b = e;
+	x->until = t1 + AU_NS_PER_MS; /* held, then dropped by the cut */
+	x = add_fault(g, AU_CK_FIGURE8, AU_FAULT_CLOG, lead);
+	x->target = (struct au_target){AU_TARGET_NODE, c};
+	x->until = release;
+	au_node_id af[2] = {a, f}, afc[3] = {a, f, c}, be[2] = {b, e}, fc[2] = {f, c};
+	add_cut(g, AU_CK_FIGURE8, t1, t2, af, 2, NULL, 0, false);
+	add_cut(g, AU_CK_FIGURE8, t1, t2, &a, 1, &f, 1, false);
+	add_cut(g, AU_CK_FIGURE8, deaf, t2, NULL, 0, &c, 1, true);
+	add_cut(g, AU_CK_FIGURE8, t2, t_end, afc, 3, be, 2, false);
+	/* Clocks 3x slow on A, F and C: A's election timer outlasts its slow
+	 * vote sync, and F and C do not stand (a pre-candidate refuses votes)
+	 * while A's requests wait for that sync. */
+	au_node_id slow[3] = {a, f, c};
+	for (int i = 0; i < 3; i++) {
+		x = add_fault(g, AU_CK_FIGURE8, AU_FAULT_SKEW, t2 - g->el_hi);
+		x->target = (struct au_target){AU_TARGET_NODE, slow[i]};
+		x->drift_ppm = -666667;
+		x->until = t_end;
+	}
+	x = add_fault(g, AU_CK_FIGURE8, AU_FAULT_DISK, t2);
+	x->disk_kind = AU_DISK_SLOW_SYNC;
+	x->slow_extra = s;
+	x->until = t_end;
+	x->target = (struct au_target){AU_TARGET_NODE, a};
+	/* A crash of whoever leads, every s: the first one after A wins lands
+	 * in its first s, and all come back together after the switch. */
+	au_time r_after = time_in(g, g->hop, g->el_lo / 2);
+	for (uint32_t i = 0; i < TRIES; i++) {
+		au_time when = first_try + i * s;
+		x = add_fault(g, AU_CK_FIGURE8, AU_FAULT_CRASH, when);
+		x->target.kind = AU_TARGET_LEADER;
+		x->restart_after = t_end - when + r_after;
+	}
+	add_cut(g, AU_CK_FIGURE8, t_end, t_last, fc, 2, NULL, 0, false);
+	return 12 + TRIES;
 }
 
 /* One incident of `kind` at `at`, using at most `room` fault groups.
@@ -848,6 +977,8 @@ static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at,
 		return gen_config_race(g, at, room);
 	case AU_CK_SPLIT_VOTE:
 		return gen_split_vote(g, at, room);
+	case AU_CK_FIGURE8:
+		return gen_figure8(g, at, room);
 	case AU_CK_COUNT_:
 		break;
 	}
@@ -881,13 +1012,18 @@ struct au_chaos_plan *au_chaos_plan_new(const struct au_scenario *sc, uint64_t s
 		g.hop = AU_NS_PER_MS;
 	if (g.hop > 50 * AU_NS_PER_MS)
 		g.hop = 50 * AU_NS_PER_MS;
+	g.sync_hi = sc->sync_latency.kind == AU_DIST_UNIFORM ? sc->sync_latency.p2 : sc->sync_latency.p1;
+	if (g.sync_hi > 50 * AU_NS_PER_MS)
+		g.sync_hi = 50 * AU_NS_PER_MS;
 	g.el_lo = 150 * AU_NS_PER_MS;
 	g.el_hi = 300 * AU_NS_PER_MS;
+	g.hb = 50 * AU_NS_PER_MS;
 	for (uint32_t i = 0; i < sc->n_services; i++)
 		if (strcmp(sc->services[i]->name, "raft") == 0 && sc->service_config[i]) {
 			const struct au_raft_config *rc = sc->service_config[i];
 			g.el_lo = rc->election_lo_ns;
 			g.el_hi = rc->election_hi_ns;
+			g.hb = rc->heartbeat_ns;
 		}
 	const struct au_orch_config *oc = orch_config(sc);
 	g.lease = oc ? oc->lease_ns : 5 * AU_NS_PER_S;

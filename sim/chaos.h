@@ -32,6 +32,10 @@ const char *au_chaos_kind_name(enum au_chaos_kind k);
 int au_chaos_kind_from_name(const char *name);
 /* "crash, partition, ..." for the kinds in `mask` (caller frees). */
 char *au_chaos_kind_list(uint32_t mask);
+/* The fewest fault groups one incident of kind `k` takes (1 for most;
+ * the Raft order kinds need many): a plan whose max_faults is smaller
+ * never holds that kind. */
+uint32_t au_chaos_kind_min_faults(enum au_chaos_kind k);
 /* Kinds the scenario's services make meaningful (raft ones need raft). */
 uint32_t au_chaos_supported_kinds(const struct au_scenario *sc);
 /* Kinds a sweep uses when [chaos] kinds is not given: the supported ones

@@ -95,6 +95,7 @@ enum combo {
 	CB_HOLDER_SKEWED,
 	CB_TWO_CANDIDATES,
 	CB_CHANGE_BEFORE_COMMIT,
+	CB_LEADER_CRASH_EARLY,
 	CB_COUNT_
 };
 
@@ -121,6 +122,7 @@ static const char *const combo_names[CB_COUNT_] = {
 	[CB_HOLDER_SKEWED] = "a lease holder's clock jumped past a lease",
 	[CB_TWO_CANDIDATES] = "a voter following its term's leader was asked by another candidate",
 	[CB_CHANGE_BEFORE_COMMIT] = "a membership change reached a leader before it committed in its term",
+	[CB_LEADER_CRASH_EARLY] = "a leader crashed before it committed in its term",
 };
 
 /* Situations that only Raft produces (not listed for other services). */
@@ -129,7 +131,7 @@ static const char *const combo_names[CB_COUNT_] = {
 	 (1u << CB_LEADER_MINORITY) | (1u << CB_LEADER_PAUSED) | (1u << CB_LEADER_SKEWED) | \
 	 (1u << CB_MEMBERSHIP_CHANGE) | (1u << CB_TRANSFER) | (1u << CB_SNAPSHOT_INSTALL) | \
 	 (1u << CB_BAD_DISK_RECORD) | (1u << CB_UNREADABLE_BOOT) | (1u << CB_TWO_CANDIDATES) | \
-	 (1u << CB_CHANGE_BEFORE_COMMIT))
+	 (1u << CB_CHANGE_BEFORE_COMMIT) | (1u << CB_LEADER_CRASH_EARLY))
 
 /* Situations of the execution layer (listed only where it runs). */
 #define EXEC_COMBOS                                                                    \
@@ -352,6 +354,8 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 	case AU_TR_NODE_CRASH:
 		if (node == c->leader && node) {
 			c->combos |= 1u << CB_LEADER_CRASH;
+			if (!c->leader_committed)
+				c->combos |= 1u << CB_LEADER_CRASH_EARLY;
 			if (c->change_pending)
 				c->combos |= 1u << CB_LEADER_CRASH_MEMBERSHIP;
 			c->leader = 0;

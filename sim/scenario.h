@@ -120,6 +120,7 @@ enum au_chaos_kind {
 	AU_CK_LOCK_PAUSE,   /* execution layer: a lock holder paused past its lock's TTL */
 	AU_CK_CONFIG_RACE, /* Raft: two leaders' membership changes race (Ongaro 2015) */
 	AU_CK_SPLIT_VOTE,  /* Raft: two candidates of one term, one voter asked by both */
+	AU_CK_FIGURE8,     /* Raft: an old term's entry on a majority, then overwritten */
 	AU_CK_COUNT_
 };
 

@@ -168,9 +168,16 @@ START_TEST(plans_stay_in_bounds_and_round_trip)
 			au_scenario_free(run);
 			au_chaos_plan_free(plan);
 		}
-		/* Over 200 seeds every allowed kind turns up. */
-		ck_assert_msg((seen_kinds & c->kinds) == c->kinds, "%s: kinds never generated: %x",
-			      paths[p], c->kinds & ~seen_kinds);
+		/* Over 200 seeds every allowed kind turns up that fits in half
+		 * of max_faults.  (A kind that needs more is placed only in the
+		 * plans drawn that long — figure8 needs 17 groups and never fits
+		 * chaos-raft.ini's 12; raft_orders_play_whole covers those.) */
+		uint32_t fit = 0;
+		for (int k = 0; k < AU_CK_COUNT_; k++)
+			if (2 * au_chaos_kind_min_faults((enum au_chaos_kind)k) <= c->max_faults)
+				fit |= 1u << k;
+		ck_assert_msg((seen_kinds & c->kinds & fit) == (c->kinds & fit),
+			      "%s: kinds never generated: %x", paths[p], c->kinds & fit & ~seen_kinds);
 		au_scenario_free(sc);
 	}
 }
@@ -280,32 +287,36 @@ START_TEST(raft_orders_play_whole)
 	ck_assert(g_file_get_contents("scenarios/chaos-raft-tight.ini", &base, NULL, NULL));
 	ck_assert(strstr(base, "\nmax_faults = 40\n"));
 	g_auto(GStrv) parts = g_strsplit(base, "\nmax_faults = 40\n", 2);
-	g_autofree char *text = g_strconcat(parts[0], "\nmax_faults = 40\nkinds = config_race, split_vote\n",
+	g_autofree char *text = g_strconcat(parts[0], "\nmax_faults = 40\nkinds = config_race, split_vote, figure8\n",
 					    parts[1], NULL);
 	struct au_scenario *sc = load_text(text);
-	uint32_t seeds_with[2] = {0, 0};
+	uint32_t seeds_with[3] = {0, 0, 0};
 	for (uint64_t seed = 1; seed <= 60; seed++) {
 		struct au_chaos_plan *p = au_chaos_plan_new(sc, seed);
-		uint32_t n[2] = {0, 0}, transfers = 0;
+		uint32_t n[3] = {0, 0, 0}, transfers[3] = {0, 0, 0};
 		for (uint32_t i = 0; i < p->n_faults; i++) {
-			ck_assert(p->kinds[i] == AU_CK_CONFIG_RACE || p->kinds[i] == AU_CK_SPLIT_VOTE);
-			n[p->kinds[i] == AU_CK_SPLIT_VOTE]++;
-			transfers += p->faults[i].action == AU_FAULT_TRANSFER;
+			int k = p->kinds[i] == AU_CK_CONFIG_RACE ? 0 : p->kinds[i] == AU_CK_SPLIT_VOTE ? 1 : 2;
+			ck_assert(k < 2 || p->kinds[i] == AU_CK_FIGURE8);
+			n[k]++;
+			transfers[k] += p->faults[i].action == AU_FAULT_TRANSFER;
 		}
-		ck_assert_uint_eq(n[0] % 10, 0);
-		ck_assert_uint_eq(n[1] % 6, 0);
-		/* one transfer per config_race, three per split_vote */
-		ck_assert_uint_eq(transfers, n[0] / 10 + 3 * (n[1] / 6));
-		seeds_with[0] += n[0] > 0;
-		seeds_with[1] += n[1] > 0;
+		/* config_race: 10 groups, one a transfer; figure8: 17, one;
+		 * split_vote: 6 or 7 (with the voter's crash), three */
+		ck_assert_uint_eq(n[0], 10 * transfers[0]);
+		ck_assert_uint_eq(n[2], 17 * transfers[2]);
+		ck_assert_uint_eq(transfers[1] % 3, 0);
+		ck_assert_uint_ge(n[1], 2 * transfers[1]);
+		ck_assert_uint_le(n[1], 7 * transfers[1] / 3);
+		for (int k = 0; k < 3; k++)
+			seeds_with[k] += n[k] > 0;
 		g_autofree char *run_text = au_chaos_render(sc, p, NULL);
 		struct au_scenario *run = load_text(run_text);
 		ck_assert_uint_eq(run->n_faults, p->n_faults);
 		au_scenario_free(run);
 		au_chaos_plan_free(p);
 	}
-	ck_assert_uint_gt(seeds_with[0], 10);
-	ck_assert_uint_gt(seeds_with[1], 10);
+	for (int k = 0; k < 3; k++)
+		ck_assert_uint_gt(seeds_with[k], 5);
 	au_scenario_free(sc);
 
 	g_autofree char *d = tmp_dir();
@@ -317,7 +328,8 @@ START_TEST(raft_orders_play_whole)
 	ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
 	ck_assert(strstr(out, "every trace hash identical"));
 	const char *situations[] = {"a voter following its term's leader was asked by another candidate",
-				    "a membership change reached a leader before it committed in its term"};
+				    "a membership change reached a leader before it committed in its term",
+				    "a leader crashed before it committed in its term"};
 	for (size_t i = 0; i < G_N_ELEMENTS(situations); i++) {
 		const char *line = strstr(out, situations[i]);
 		ck_assert_msg(line, "%s", out);
