@@ -480,6 +480,12 @@ static uint32_t gen_exec(struct gen *g, enum au_chaos_kind kind, au_time at, uin
 			 * the quiet period, but 7 s before the end: time for SWIM to
 			 * declare it dead and for its tasks to run again. */
 			au_time lo = g->sc->duration - lease + AU_NS_PER_S, hi = g->sc->duration - 7 * AU_NS_PER_S;
+			/* A lease under 8 s cannot outlast the run from there:
+			 * then as late as still leaves those 7 s (at the run's
+			 * very end the crash would do nothing, and a liveness
+			 * window after it would not fit in the run). */
+			if (hi < lo)
+				lo = hi;
 			if (lo < g->lo)
 				lo = g->lo;
 			if (hi < lo)

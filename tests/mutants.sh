@@ -21,7 +21,8 @@
 #
 # Then every mutant is swept with `aureon-sim chaos` (generated fault
 # plans): the standard chaos scenarios (chaos-raft-tight and chaos-raft for
-# Raft/KV bugs, chaos-aureon for the execution layer's), then its scripted
+# Raft/KV bugs, chaos-aureon for the execution layer's, chaos-rqml for
+# RQML's), then its scripted
 # scenarios with generated faults on top; the table reports the seeds each
 # sweep needed.
 # The exit status depends on the scripted hunt only (the chaos sweeps do not
@@ -222,9 +223,12 @@ for i in "${!names[@]}"; do
 	# Raft and KV bugs: the standard chaos scenarios first.  Every mutant:
 	# its own scenarios (listed above) with generated faults on top.
 	# Execution-layer bugs: chaos-aureon.ini (its own fault kinds aim at
-	# lease and lock holders) instead of the Raft scenarios.
+	# lease and lock holders) instead of the Raft scenarios; RQML bugs:
+	# chaos-rqml.ini (the same holder kinds, aimed at shard tasks' leases).
 	case $n in
-	SWIM_*|RQML_*) ;;
+	SWIM_*) ;;
+	RQML_*)
+		plan="$plan chaos-rqml:1-50 chaos-rqml:51-$CHAOS_SEEDS" ;;
 	ACK_NO_TOKEN|EXPIRY_WORKER_CLOCK|DEAD_NOT_RECLAIMED|LOCK_NO_FENCE)
 		plan="$plan chaos-aureon:1-50 chaos-aureon:51-$CHAOS_SEEDS" ;;
 	*)

@@ -103,7 +103,8 @@ END_TEST
 START_TEST(plans_stay_in_bounds_and_round_trip)
 {
 	const char *paths[] = {"scenarios/chaos-raft.ini", "scenarios/raft-storm.ini",
-			       "scenarios/ping.ini", "scenarios/chaos-aureon.ini"};
+			       "scenarios/ping.ini", "scenarios/chaos-aureon.ini",
+			       "scenarios/chaos-rqml.ini"};
 	for (size_t p = 0; p < G_N_ELEMENTS(paths); p++) {
 		struct au_scenario *sc = load_file(paths[p]);
 		const struct au_chaos_config *c = &sc->chaos;
@@ -625,6 +626,7 @@ START_TEST(ci_sweep)
 		{"scenarios/raft-storm.ini", "1-50"},
 		{"scenarios/ping.ini", "1-50"},
 		{"scenarios/chaos-aureon.ini", "1-50"},
+		{"scenarios/chaos-rqml.ini", "1-50"},
 	};
 	g_autofree char *d = tmp_dir();
 	for (size_t i = 0; i < G_N_ELEMENTS(sweeps); i++) {
@@ -648,6 +650,18 @@ START_TEST(ci_sweep)
 		for (size_t j = 0; strstr(sweeps[i].path, "aureon") && j < G_N_ELEMENTS(exec_lines); j++) {
 			const char *el = strstr(out, exec_lines[j]);
 			ck_assert_msg(el, "%s: no line%s\n%s", sweeps[i].path, exec_lines[j], out);
+			g_autofree char *e = g_strndup(el + 1, strcspn(el + 1, "\n"));
+			ck_assert_msg(!strstr(e, "never"), "%s", e);
+		}
+		/* RQML: the holder kinds hit shard tasks' holders, and every
+		 * RQML checker ran */
+		static const char *const rqml_lines[] = {
+			"\n  holder_pause ", "\n  holder_crash ", "\n  holder_skew ",
+			"\n  results_match_reference ", "\n  shards_once ", "\n  rounds_monotone ",
+			"\n  exactly_once_one "};
+		for (size_t j = 0; strstr(sweeps[i].path, "rqml") && j < G_N_ELEMENTS(rqml_lines); j++) {
+			const char *el = strstr(out, rqml_lines[j]);
+			ck_assert_msg(el, "%s: no line%s\n%s", sweeps[i].path, rqml_lines[j], out);
 			g_autofree char *e = g_strndup(el + 1, strcspn(el + 1, "\n"));
 			ck_assert_msg(!strstr(e, "never"), "%s", e);
 		}
