@@ -115,6 +115,12 @@ struct au_orch {
 	uint64_t job_seq;
 	au_time pull_sent;
 	bool pull_outstanding;
+	/* Executor failures in a row (an RQML replica behind on the log, say):
+	 * the worker stops pulling until pull_hold_until, doubling each time,
+	 * so a worker that cannot run the work does not take it from others
+	 * again and again (an idle one would always pull first). */
+	uint32_t fail_streak;
+	au_time pull_hold_until;
 	/* SWIM verdicts, this node's own and those other nodes reported:
 	 * per member the newest (incarnation, dead) by SWIM's precedence
 	 * (dead at i overrides alive at i; alive at i+1 overrides dead at i).
@@ -1299,10 +1305,17 @@ static void round_done(struct au_orch *o, struct job *j)
 			      sizeof(out));
 	if (rc < 0 || out_len > AU_TASKQ_CKPT_MAX) {
 		au_trace(o->env, AU_TR_ORCH_ABANDON, (int64_t)j->id, (int64_t)j->token, 2);
+		if (o->fail_streak < 16)
+			o->fail_streak++;
+		au_time hold = (o->cfg->retry_ns / 4) << (o->fail_streak - 1);
+		if (hold > 8 * o->cfg->retry_ns)
+			hold = 8 * o->cfg->retry_ns;
+		o->pull_hold_until = au_now(o->env) + hold;
 		send_simple(o, M_NACK, j->id, j->token, 1);
 		drop_job(o, j, true, M_NACK);
 		return;
 	}
+	o->fail_streak = 0;
 	memcpy(j->state, out, out_len);
 	j->state_len = out_len;
 	j->round++;
@@ -1446,7 +1459,7 @@ static void try_pull(struct au_orch *o)
 	au_time now = au_now(o->env);
 	/* One pull outstanding at a time: the next goes when grants arrive
 	 * (long poll), or after retry/4 if it seems lost. */
-	if (held >= capacity(o) || !leader ||
+	if (held >= capacity(o) || !leader || (o->fail_streak && now < o->pull_hold_until) ||
 	    (o->pull_outstanding && !waited(now, o->pull_sent, o->cfg->retry_ns / 4)))
 		return;
 	o->pull_outstanding = true;
