@@ -173,6 +173,7 @@ struct gen {
 	au_time lease, lock_ttl; /* [aureon] lease, [workload] lock_ttl (holder_* kinds) */
 	au_time hop;            /* a slow one-way message: the scenario's latency bound */
 	au_time orders_until;   /* a Raft order of events is being played until then */
+	uint32_t down_for_good; /* holder crashes without restart planned so far */
 	au_time hb;             /* Raft's heartbeat period */
 	au_time sync_hi;        /* a slow sync: the scenario's sync latency bound */
 	GArray *faults;         /* struct au_fault */
@@ -470,6 +471,10 @@ static uint32_t gen_exec(struct gen *g, enum au_chaos_kind kind, au_time at, uin
 		f = add_fault(g, kind, AU_FAULT_CRASH, at);
 		f->target.kind = AU_TARGET_LEASE_HOLDER;
 		uint32_t r = below(g, 10);
+		/* One node down for good per plan at most: more could take a
+		 * majority of the servers with them, and no leader could follow. */
+		if (r >= 7 && g->down_for_good > 0)
+			r = 4 + below(g, 3);
 		if (r < 4) { /* back before anyone notices: the reboot revokes */
 			f->restart_after = span_in(g, 10 * AU_NS_PER_MS, lease / 2);
 		} else if (r < 7) { /* back after its leases went elsewhere */
@@ -491,6 +496,7 @@ static uint32_t gen_exec(struct gen *g, enum au_chaos_kind kind, au_time at, uin
 			if (hi < lo)
 				hi = lo;
 			f->at = time_in(g, lo, hi);
+			g->down_for_good++;
 			return 1;
 		}
 		if (f->at + f->restart_after > g->hi)

@@ -191,7 +191,12 @@ static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_
 /* One line per scripted fault: what it did, to whom, when (the first 20). */
 static void print_faults(struct au_sim *sim, const struct au_scenario *sc)
 {
-	static const char *const kind_word[] = {"", "", " (leader)", " (random)", ""};
+	static const char *const kind_word[] = {
+		[AU_TARGET_NONE] = "",           [AU_TARGET_NODE] = "",
+		[AU_TARGET_LEADER] = " (leader)", [AU_TARGET_RANDOM] = " (random)",
+		[AU_TARGET_REST] = "",           [AU_TARGET_LEASE_HOLDER] = " (lease holder)",
+		[AU_TARGET_LOCK_HOLDER] = " (lock holder)",
+	};
 	for (uint32_t i = 0; i < sc->n_faults && i < 20; i++) {
 		const struct au_fault *f = &sc->faults[i];
 		char at[32], until[32], extra[32];
