@@ -1942,6 +1942,17 @@ struct au_taskq *au_orch_queue(struct au_orch *o)
 	return o->q;
 }
 
+au_node_id au_orch_leader_guess(const struct au_orch *o)
+{
+	if (!o->raft)
+		return 0;
+	if (au_raft_is_leader(o->raft))
+		return o->env->self;
+	if (o->guess && au_now(o->env) < o->guess_until)
+		return o->guess;
+	return au_raft_leader_hint(o->raft);
+}
+
 bool au_orch_is_leader(const struct au_orch *o)
 {
 	return o->raft && au_raft_is_leader(o->raft);

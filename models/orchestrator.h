@@ -90,6 +90,11 @@ int au_orch_register_executor(struct au_orch *o, const struct au_orch_executor *
 struct au_taskq *au_orch_queue(struct au_orch *o);
 /* Whether this node's Raft is the leader (only a leader enqueues). */
 bool au_orch_is_leader(const struct au_orch *o);
+/* Where this node's worker sends to the leader: itself if it leads, else
+ * the leader that last answered it (recently), else its Raft's hint; 0 if
+ * none.  Better than the local Raft's hint alone, which a node removed
+ * from the configuration never updates. */
+au_node_id au_orch_leader_guess(const struct au_orch *o);
 /* Leader only: add a task to the next queue command.  0, -AU_EINVAL (not
  * the leader, bad spec) — it may still fail to commit if leadership is
  * lost; enqueue again on the new leader (it is idempotent by id). */

@@ -1106,7 +1106,11 @@ static void send_data(struct rqml *q, const struct outbox *ob)
 		free(cmd);
 		return;
 	}
-	au_node_id leader = au_raft_leader_hint(q->raft);
+	/* The worker's guess, not the local Raft's hint: a node removed from
+	 * the configuration keeps working as a worker, but its Raft never
+	 * learns of a new leader, and outputs sent to a non-leader are
+	 * dropped — the rounds would never complete. */
+	au_node_id leader = au_orch_leader_guess(q->orch);
 	if (!leader || leader == q->env->self)
 		return;
 	uint8_t *buf = encode_data(q, ob, MSG_DATA, &len);
@@ -1245,6 +1249,16 @@ static void rqml_recv(void *state, au_node_id from, const void *msg, size_t len)
 	}
 	if (!is_leader(q))
 		return; /* the worker resends to whoever leads */
+	/* An output for a round this replica has already closed would only be
+	 * ignored when applied: leave it out of the log (a worker whose
+	 * replica is stuck — removed from Raft — resends such outputs for
+	 * ever, since it never sees them settle). */
+	struct au_rbuf peek = rb;
+	uint64_t jid = au_get_u64(&peek);
+	uint32_t round = au_get_u32(&peek);
+	const struct rjob *j = peek.short_read ? NULL : job_get(q, jid);
+	if (j && j->state && round <= j->round)
+		return;
 	/* The body is the DATA command as is, after the op byte. */
 	size_t body = rb.len - rb.pos;
 	uint8_t *cmd = xcalloc(body + 1, 1);
