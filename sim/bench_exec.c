@@ -34,6 +34,7 @@
 #include "../models/taskq.h"
 #include "scenario.h"
 #include "sim.h"
+#include "cli.h"
 
 static const char usage[] =
 	"usage: aureon-sim bench aureon [--tasks N] [--nodes K] [--seed S] [--json]\n"
@@ -43,13 +44,6 @@ static const char usage[] =
 	"             invariant checked; wall time and simulated time to finish\n"
 	"  --sweep    queue throughput in simulated tasks/s for 5, 10, 20 and 50 nodes,\n"
 	"             batched (N = 50000) and with one operation per Raft command (N / 10)\n";
-
-static double wall(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* CPU seconds this process has used (user + system): wall time on a shared
  * machine includes other people's work, this does not. */
@@ -71,18 +65,6 @@ static int usage_error(const char *fmt, ...)
 	fprintf(stderr, "\n\n%s", usage);
 	va_end(ap);
 	return 2;
-}
-
-static bool parse_u64(const char *s, uint64_t *out)
-{
-	if (!s || !g_ascii_isdigit(s[0]))
-		return false;
-	char *end;
-	guint64 v = g_ascii_strtoull(s, &end, 10);
-	if (*end)
-		return false;
-	*out = v;
-	return true;
 }
 
 struct result {
@@ -119,7 +101,7 @@ static int run(const char *text, uint64_t seed, uint64_t tasks, au_time slice_ns
 	r->nodes = sc->nodes;
 	r->tasks = tasks;
 	r->first_done_ns = r->all_done_ns = -1;
-	double t0 = wall(), c0 = cpu();
+	double t0 = au_cli_wall_seconds(), c0 = cpu();
 	struct au_sim *sim = au_sim_new(sc, seed);
 	int rc = 0;
 	for (au_time t = slice_ns; t <= sc->duration && rc == 0; t += slice_ns) {
@@ -150,7 +132,7 @@ static int run(const char *text, uint64_t seed, uint64_t tasks, au_time slice_ns
 	}
 	if (rc == 0)
 		rc = au_sim_finish(sim);
-	r->wall_s = wall() - t0;
+	r->wall_s = au_cli_wall_seconds() - t0;
 	r->cpu_s = cpu() - c0;
 	r->events = au_sim_stats(sim)->events;
 	r->rc = rc;
@@ -220,7 +202,7 @@ int au_bench_exec(int argc, char **argv)
 		} else if (strcmp(a, "--tasks") == 0 || strcmp(a, "--nodes") == 0 ||
 			   strcmp(a, "--seed") == 0) {
 			uint64_t v;
-			if (i + 1 >= argc || !parse_u64(argv[i + 1], &v))
+			if (i + 1 >= argc || !au_cli_parse_u64(argv[i + 1], &v))
 				return usage_error("%s needs a non-negative integer", a);
 			i++;
 			if (a[2] == 't')

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "../models/kernels.h"
+#include "cli.h"
 
 enum { BK_EXIT_OK = 0, BK_EXIT_USAGE = 2 };
 
@@ -35,13 +36,6 @@ static const char *const usage =
 	"  --triad-mb MB   size of each triad array in MiB (256)\n"
 	"  --json          one JSON object instead of the table\n";
 
-static double bk_wall(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int bk_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 static int bk_usage_error(const char *fmt, ...)
 {
@@ -56,12 +50,8 @@ static int bk_usage_error(const char *fmt, ...)
 
 static bool bk_parse_u32(const char *s, uint32_t *out)
 {
-	if (!s || !g_ascii_isdigit(s[0]))
-		return false;
-	char *end;
-	errno = 0;
-	guint64 v = g_ascii_strtoull(s, &end, 10);
-	if (errno || *end || v > UINT32_MAX)
+	uint64_t v;
+	if (!au_cli_parse_u64(s, &v) || v > UINT32_MAX)
 		return false;
 	*out = (uint32_t)v;
 	return true;
@@ -97,10 +87,10 @@ static void bk_triad_once(struct bk_triad *t)
 {
 	double *restrict a = t->a;
 	const double *restrict b = t->b, *restrict c = t->c;
-	double s = t->s, t0 = bk_wall();
+	double s = t->s, t0 = au_cli_wall_seconds();
 	for (size_t i = 0; i < t->n; i++)
 		a[i] = b[i] + s * c[i];
-	double el = bk_wall() - t0;
+	double el = au_cli_wall_seconds() - t0;
 	if (el < t->best_s)
 		t->best_s = el;
 	t->s += 1.0;
@@ -155,12 +145,12 @@ static double bk_problem_mb(const struct au_kernel_problem *kp)
 static bool bk_kernel_init(struct bk_kernel *k, const struct au_kernel_params *p)
 {
 	char err[256];
-	double t0 = bk_wall();
+	double t0 = au_cli_wall_seconds();
 	if (au_kernel_build(&k->kp, p, err, sizeof(err)) != 0) {
 		fprintf(stderr, "aureon-sim: bench kernels: %s: %s\n", au_kernel_kind_name(p->kind), err);
 		return false;
 	}
-	k->build_s = bk_wall() - t0;
+	k->build_s = au_cli_wall_seconds() - t0;
 	const struct au_kernel_problem *kp = &k->kp;
 	uint32_t S = kp->p.shards;
 	k->name = au_kernel_kind_name(p->kind);
@@ -188,18 +178,18 @@ static void bk_kernel_once(struct bk_kernel *k, uint32_t rounds)
 {
 	const struct au_kernel_problem *kp = &k->kp;
 	au_kernel_init_state(kp, k->state);
-	double shard_t = 0.0, t0 = bk_wall();
+	double shard_t = 0.0, t0 = au_cli_wall_seconds();
 	for (uint32_t r = 0; r < rounds; r++) {
-		double ts = bk_wall();
+		double ts = au_cli_wall_seconds();
 		for (uint32_t s = 0; s < kp->p.shards; s++)
 			au_kernel_shard(kp, k->state, s, k->outs[s], k->scratch);
-		shard_t += bk_wall() - ts;
+		shard_t += au_cli_wall_seconds() - ts;
 		k->residual = au_kernel_aggregate(kp, k->state, (const double *const *)k->outs, k->next);
 		double *t = k->state;
 		k->state = k->next;
 		k->next = t;
 	}
-	double t = (bk_wall() - t0) / rounds;
+	double t = (au_cli_wall_seconds() - t0) / rounds;
 	if (t < k->round_s)
 		k->round_s = t;
 	if (shard_t / rounds < k->shard_s)

@@ -39,26 +39,11 @@
 #include "../models/raft.h"
 #include "scenario.h"
 #include "sim.h"
+#include "cli.h"
 
 enum { BR_EXIT_OK = 0, BR_EXIT_USAGE = 2 };
 
 /* ---- shared helpers ------------------------------------------------------ */
-
-/* Monotonic wall-clock time in seconds. */
-static double br_wall(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Peak resident set size of this process in bytes. */
-static uint64_t br_peak_rss(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (uint64_t)ru.ru_maxrss * 1024u;
-}
 
 /* Print "aureon-sim: MESSAGE" and the usage text on stderr; returns 2. */
 static int br_usage_error(const char *usage, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -71,20 +56,6 @@ static int br_usage_error(const char *usage, const char *fmt, ...)
 	fprintf(stderr, "\n\n%s", usage);
 	va_end(ap);
 	return BR_EXIT_USAGE;
-}
-
-/* Parse a non-negative decimal integer that fills the whole string. */
-static bool br_parse_u64(const char *s, uint64_t *out)
-{
-	if (!s || !g_ascii_isdigit(s[0]))
-		return false;
-	char *end;
-	errno = 0;
-	guint64 v = g_ascii_strtoull(s, &end, 10);
-	if (errno || *end)
-		return false;
-	*out = v;
-	return true;
 }
 
 /* SplitMix64 finaliser: the per-trial seeds and crash offsets. */
@@ -131,21 +102,6 @@ static au_node_id br_agreed_leader(struct au_sim *sim, uint32_t nodes)
 			return 0;
 	}
 	return leader;
-}
-
-/* Append `s` to `o` as a JSON string literal. */
-static void br_json_string(GString *o, const char *s)
-{
-	g_string_append_c(o, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			g_string_append_printf(o, "\\%c", *p);
-		else if (*p < 0x20)
-			g_string_append_printf(o, "\\u%04x", *p);
-		else
-			g_string_append_c(o, (char)*p);
-	}
-	g_string_append_c(o, '"');
 }
 
 /* Append a number to a JSON object, or null when it is not finite. */
@@ -511,7 +467,7 @@ static bool el_parse_range(const char *s, struct el_range *out)
 {
 	uint64_t lo, hi;
 	g_auto(GStrv) parts = g_strsplit(s, "-", 2);
-	if (g_strv_length(parts) != 2 || !br_parse_u64(parts[0], &lo) || !br_parse_u64(parts[1], &hi) ||
+	if (g_strv_length(parts) != 2 || !au_cli_parse_u64(parts[0], &lo) || !au_cli_parse_u64(parts[1], &hi) ||
 	    lo < 2 || hi < lo || hi > 600000)
 		return false;
 	out->lo_ms = (unsigned)lo;
@@ -578,7 +534,7 @@ int au_bench_raft_election(int argc, char **argv)
 			json = true;
 		} else if (strcmp(a, "--trials") == 0 || strcmp(a, "--seed") == 0) {
 			uint64_t *dst = strcmp(a, "--trials") == 0 ? &trials : &seed;
-			if (i + 1 >= argc || !br_parse_u64(argv[i + 1], dst))
+			if (i + 1 >= argc || !au_cli_parse_u64(argv[i + 1], dst))
 				return br_usage_error(el_usage, "%s needs a non-negative integer", a);
 			i++;
 		} else if (strcmp(a, "--csv") == 0) {
@@ -636,9 +592,9 @@ int au_bench_raft_election(int argc, char **argv)
 		g_string_append_printf(o, "{\"bench\": \"raft-election\", \"nodes\": %u, \"seed\": %"
 				       G_GUINT64_FORMAT ", \"trials\": %" G_GUINT64_FORMAT ", \"latency\": ",
 				       EL_NODES, seed, trials);
-		br_json_string(o, latency);
+		au_cli_json_string(o, latency);
 		g_string_append(o, ", \"sync_latency\": ");
-		br_json_string(o, sync);
+		au_cli_json_string(o, sync);
 		g_string_append_printf(o, ", \"cap_ms\": %.0f, \"prevote\": false, \"check_quorum\": "
 				       "false, \"ranges\": [", (double)cap_ns / 1e6);
 	} else {
@@ -656,7 +612,7 @@ int au_bench_raft_election(int argc, char **argv)
 		printf("  %-8s %5s %6s %8s %8s %8s %8s %8s %8s %6s %5s %6s\n", "range", "hb", "trials",
 		       "min", "median", "mean", "p90", "p99", "max", "none", "terms", "wall");
 	}
-	double wall_total0 = br_wall();
+	double wall_total0 = au_cli_wall_seconds();
 	struct el_stats *heard_stats = g_new0(struct el_stats, n_ranges);
 	uint32_t *skipped_all = g_new0(uint32_t, n_ranges), *retried_all = g_new0(uint32_t, n_ranges);
 	double *terms_all = g_new0(double, n_ranges), *wall_all = g_new0(double, n_ranges);
@@ -664,7 +620,7 @@ int au_bench_raft_election(int argc, char **argv)
 	bool failed = false;
 	for (size_t ri = 0; ri < n_ranges && !failed; ri++) {
 		const struct el_range *rg = &ranges[ri];
-		double w0 = br_wall(), last = w0;
+		double w0 = au_cli_wall_seconds(), last = w0;
 		uint32_t skipped = 0, violations = 0, retried = 0;
 		double terms_sum = 0;
 		uint32_t terms_n = 0;
@@ -694,7 +650,7 @@ int au_bench_raft_election(int argc, char **argv)
 			if (csv) {
 				el_csv_row(csv, rg, k, &t[k]);
 			}
-			double now = br_wall();
+			double now = au_cli_wall_seconds();
 			if (progress && now - last > 0.5) {
 				fprintf(stderr, "\r  %u-%u: %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
 					" trials, %.1f s ", rg->lo_ms, rg->hi_ms, k + 1, trials, now - w0);
@@ -705,7 +661,7 @@ int au_bench_raft_election(int argc, char **argv)
 			fprintf(stderr, "\r%60s\r", "");
 		if (failed)
 			break;
-		double wall = br_wall() - w0;
+		double wall = au_cli_wall_seconds() - w0;
 		struct el_stats se = el_summarise(t, (uint32_t)trials, false);
 		struct el_stats sh = el_summarise(t, (uint32_t)trials, true);
 		double mean_terms = terms_n ? terms_sum / terms_n : NAN;
@@ -728,19 +684,19 @@ int au_bench_raft_election(int argc, char **argv)
 			el_json_stats(o, "elected_ms", &se);
 			el_json_stats(o, "heard_ms", &sh);
 			g_string_append(o, ", \"paper\": ");
-			br_json_string(o, rg->paper);
+			au_cli_json_string(o, rg->paper);
 			g_string_append_printf(o, ", \"wall_s\": %.3f}", wall);
 		} else {
 			el_print_row(rg, &se, skipped + violations, retried, mean_terms, wall, inf, true);
 			fflush(stdout);
 		}
 	}
-	double wall_total = br_wall() - wall_total0;
+	double wall_total = au_cli_wall_seconds() - wall_total0;
 	if (failed) {
 		/* nothing more to print */
 	} else if (json) {
 		g_string_append_printf(o, "], \"wall_s\": %.3f, \"peak_rss_bytes\": %" G_GUINT64_FORMAT
-				       "}\n", wall_total, br_peak_rss());
+				       "}\n", wall_total, au_cli_peak_rss_bytes());
 		fputs(o->str, stdout);
 	} else {
 		printf("\n  heard = crash until every surviving server follows the new leader (the "
@@ -877,7 +833,7 @@ static struct tp_mark tp_take(struct au_sim *sim, uint32_t nodes)
 {
 	au_node_id leader;
 	const struct au_sim_stats *st = au_sim_stats(sim);
-	return (struct tp_mark){tp_commit(sim, nodes, &leader), br_wall(), tp_cpu(), st->sim_time_ns,
+	return (struct tp_mark){tp_commit(sim, nodes, &leader), au_cli_wall_seconds(), tp_cpu(), st->sim_time_ns,
 				st->events, st->messages_sent};
 }
 
@@ -951,7 +907,7 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 	uint32_t nn = (uint32_t)nodes;
 	/* Warm-up: until a leader has committed, then 10 ms more so the KV
 	 * clients that started before the election have found it. */
-	double w_start = br_wall();
+	double w_start = au_cli_wall_seconds();
 	au_time t = 0, leader_at = -1;
 	au_node_id leader = 0;
 	while (leader_at < 0 || t < leader_at + TP_WARMUP_AFTER_LEADER_NS) {
@@ -968,7 +924,7 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 			return 1;
 		}
 	}
-	double warm_wall = br_wall() - w_start;
+	double warm_wall = au_cli_wall_seconds() - w_start;
 	au_node_id first_leader = leader;
 	struct tp_mark marks[TP_SLICES + 1];
 	marks[0] = tp_take(sim, nn);
@@ -985,8 +941,8 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 			tp_top_up(sim, leader, &pipe);
 		while (next <= TP_SLICES && c >= start.commit + commands * (uint64_t)next / TP_SLICES)
 			marks[next++] = tp_take(sim, nn);
-		if (progress && br_wall() - last_progress > 0.5) {
-			last_progress = br_wall();
+		if (progress && au_cli_wall_seconds() - last_progress > 0.5) {
+			last_progress = au_cli_wall_seconds();
 			fprintf(stderr, "\r  %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " committed, %.1f s ",
 				c - start.commit, commands, last_progress - start.wall);
 		}
@@ -1001,9 +957,9 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 	const struct tp_mark end = marks[TP_SLICES];
 	/* End of run: the checkers' verdicts (for kv the linearizability of the
 	 * whole history is checked here), timed apart from the throughput. */
-	double f0 = br_wall();
+	double f0 = au_cli_wall_seconds();
 	int frc = au_sim_finish(sim);
-	double finish_wall = br_wall() - f0;
+	double finish_wall = au_cli_wall_seconds() - f0;
 	char hash[65];
 	au_sim_trace_hash(sim, hash);
 	const char *names[16], *results[16];
@@ -1021,7 +977,7 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 				       ", \"commands\": %" G_GUINT64_FORMAT ", \"snapshot_every\": %"
 				       G_GUINT64_FORMAT ", \"seed\": %" G_GUINT64_FORMAT ", \"latency\": ",
 				       driver, nodes, clients, commands, snap_every, seed);
-		br_json_string(o, latency);
+		au_cli_json_string(o, latency);
 		g_string_append_printf(o, ", \"sync_latency\": \"%s\", \"committed\": %" G_GUINT64_FORMAT
 				       ", \"wall_s\": %.3f, \"cpu_s\": %.3f, \"commits_per_wall_s\": %.1f"
 				       ", \"commits_per_cpu_s\": %.1f, \"sim_s\": %.6f"
@@ -1050,7 +1006,7 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 		for (size_t i = 0; i < nchecks; i++)
 			g_string_append_printf(o, "%s\"%s\": \"%s\"", i ? ", " : "", names[i], results[i]);
 		g_string_append_printf(o, "}, \"peak_rss_bytes\": %" G_GUINT64_FORMAT
-				       ", \"trace_hash\": \"%s\"}\n", br_peak_rss(), hash);
+				       ", \"trace_hash\": \"%s\"}\n", au_cli_peak_rss_bytes(), hash);
 		fputs(o->str, stdout);
 		g_string_free(o, TRUE);
 	} else {
@@ -1085,7 +1041,7 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 		       "(%.2f s wall):", leader, snap_idx, finish_wall);
 		for (size_t i = 0; i < nchecks; i++)
 			printf(" %s %s%s", names[i], results[i], i + 1 < nchecks ? "," : "");
-		printf("\n  peak RSS %.1f MiB; trace hash %s\n", (double)br_peak_rss() / 1048576.0, hash);
+		printf("\n  peak RSS %.1f MiB; trace hash %s\n", (double)au_cli_peak_rss_bytes() / 1048576.0, hash);
 	}
 	return frc != 0 ? tp_violated(sim) : 0;
 }
@@ -1133,7 +1089,7 @@ int au_bench_raft(int argc, char **argv)
 		} else {
 			return br_usage_error(tp_usage, "unknown option %s", a);
 		}
-		if (i + 1 >= argc || !br_parse_u64(argv[i + 1], dst))
+		if (i + 1 >= argc || !au_cli_parse_u64(argv[i + 1], dst))
 			return br_usage_error(tp_usage, "%s needs a non-negative integer", a);
 		i++;
 	}

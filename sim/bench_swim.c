@@ -41,6 +41,7 @@
 #include "check_swim.h"
 #include "scenario.h"
 #include "sim.h"
+#include "cli.h"
 
 enum { BS_EXIT_OK = 0, BS_EXIT_USAGE = 2 };
 
@@ -75,20 +76,6 @@ static const char *const bs_usage =
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static double bs_wall(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t bs_peak_rss(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (uint64_t)ru.ru_maxrss * 1024u;
-}
-
 static int bs_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 static int bs_usage_error(const char *fmt, ...)
 {
@@ -99,19 +86,6 @@ static int bs_usage_error(const char *fmt, ...)
 	fprintf(stderr, "\n\n%s", bs_usage);
 	va_end(ap);
 	return BS_EXIT_USAGE;
-}
-
-static bool bs_parse_u64(const char *s, uint64_t *out)
-{
-	if (!s || !g_ascii_isdigit(s[0]))
-		return false;
-	char *end;
-	errno = 0;
-	guint64 v = g_ascii_strtoull(s, &end, 10);
-	if (errno || *end)
-		return false;
-	*out = v;
-	return true;
 }
 
 /* SplitMix64: crash targets and offsets. */
@@ -266,7 +240,7 @@ static void bs_run_size(uint32_t n, uint32_t trials, uint64_t seed, struct bs_si
 	au_time *crash_at = g_new0(au_time, trials);
 	g_autofree char *text = bs_detect_scenario(n, trials, seed, targets, crash_at);
 	struct au_scenario *sc;
-	double w0 = bs_wall();
+	double w0 = au_cli_wall_seconds();
 	struct bs_detect d = {0};
 	d.sim = bs_new_sim(text, seed, &sc);
 	d.n = n;
@@ -368,7 +342,7 @@ static void bs_run_size(uint32_t n, uint32_t trials, uint64_t seed, struct bs_si
 	const struct au_sim_stats *st = au_sim_stats(d.sim);
 	out->run_msgs = (double)st->messages_sent / ((double)st->sim_time_ns / 1e9) / n;
 	out->events = st->events;
-	out->wall_s = bs_wall() - w0;
+	out->wall_s = au_cli_wall_seconds() - w0;
 	au_sim_free(d.sim);
 	au_scenario_free(sc);
 	g_free(times);
@@ -423,7 +397,7 @@ static void bs_run_fp(uint32_t n, au_time duration, double loss, bool suspicion,
 		"[swim]\nstats_interval = 0s\nsuspicion = %s\n",
 		duration, n, loss, suspicion ? "true" : "false");
 	struct au_scenario *sc;
-	double w0 = bs_wall();
+	double w0 = au_cli_wall_seconds();
 	struct au_sim *sim = bs_new_sim(text, seed, &sc);
 	au_sim_run(sim, 0);
 	memset(out, 0, sizeof(*out));
@@ -443,7 +417,7 @@ static void bs_run_fp(uint32_t n, au_time duration, double loss, bool suspicion,
 	out->loss = loss;
 	out->suspicion = suspicion;
 	out->p_fail_theory = bs_p_fail(loss, 3);
-	out->wall_s = bs_wall() - w0;
+	out->wall_s = au_cli_wall_seconds() - w0;
 	au_sim_free(sim);
 	au_scenario_free(sc);
 }
@@ -475,22 +449,22 @@ int au_bench_swim(int argc, char **argv)
 			n_sizes = 0;
 			for (gsize k = 0; parts[k]; k++) {
 				uint64_t s;
-				if (!bs_parse_u64(parts[k], &s) || s < 3 || s > 100000 || n_sizes == BS_MAX_SIZES)
+				if (!au_cli_parse_u64(parts[k], &s) || s < 3 || s > 100000 || n_sizes == BS_MAX_SIZES)
 					return bs_usage_error("--sizes: '%s' is not a size in 3..100000 (at most %d "
 							      "sizes)", parts[k], BS_MAX_SIZES);
 				sizes[n_sizes++] = (uint32_t)s;
 			}
 			i++;
 		} else if (strcmp(a, "--trials") == 0) {
-			if (!bs_parse_u64(v, &trials_opt) || trials_opt < 1 || trials_opt > 10000)
+			if (!au_cli_parse_u64(v, &trials_opt) || trials_opt < 1 || trials_opt > 10000)
 				return bs_usage_error("--trials needs an integer in 1..10000");
 			i++;
 		} else if (strcmp(a, "--seed") == 0) {
-			if (!bs_parse_u64(v, &seed))
+			if (!au_cli_parse_u64(v, &seed))
 				return bs_usage_error("--seed needs a non-negative integer");
 			i++;
 		} else if (strcmp(a, "--fp-nodes") == 0) {
-			if (!bs_parse_u64(v, &fp_nodes) || fp_nodes < 3 || fp_nodes > 100000)
+			if (!au_cli_parse_u64(v, &fp_nodes) || fp_nodes < 3 || fp_nodes > 100000)
 				return bs_usage_error("--fp-nodes needs an integer in 3..100000");
 			i++;
 		} else if (strcmp(a, "--fp-time") == 0) {
@@ -633,7 +607,7 @@ int au_bench_swim(int argc, char **argv)
 				k ? ", " : "", f->loss, f->suspicion ? "true" : "false", f->probes, f->probe_fails,
 				f->p_fail_theory, f->declared, f->dead_views, f->suspect_views, f->refutes);
 		}
-		g_string_append_printf(o, "], \"peak_rss_bytes\": %" G_GUINT64_FORMAT "}\n", bs_peak_rss());
+		g_string_append_printf(o, "], \"peak_rss_bytes\": %" G_GUINT64_FORMAT "}\n", au_cli_peak_rss_bytes());
 		fputs(o->str, stdout);
 		g_string_free(o, TRUE);
 	} else {
@@ -690,7 +664,7 @@ int au_bench_swim(int argc, char **argv)
 				       f->declared, f->dead_views, f->suspect_views, f->refutes);
 			}
 		}
-		printf("\npeak RSS %.1f MiB\n", (double)bs_peak_rss() / 1048576.0);
+		printf("\npeak RSS %.1f MiB\n", (double)au_cli_peak_rss_bytes() / 1048576.0);
 	}
 	g_array_free(rows, TRUE);
 	return BS_EXIT_OK;

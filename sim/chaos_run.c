@@ -33,6 +33,7 @@
 #include "../models/orchestrator.h"
 #include "../models/trace_kinds.h"
 #include "sim.h"
+#include "cli.h"
 
 enum { EXIT_PASS = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -191,13 +192,6 @@ struct runner {
 	char *check_names[16];
 	uint32_t n_check_names;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* ---- coverage: watching one run's trace ----------------------------------- */
 
@@ -814,7 +808,7 @@ static bool run_batch(struct pool *P, struct job *jobs, uint32_t n, double limit
 			}
 			w->busy = true;
 			w->job = jobs[next++];
-			w->started = now_s();
+			w->started = au_cli_wall_seconds();
 		}
 		uint32_t np = 0;
 		for (uint32_t i = 0; i < P->n; i++) {
@@ -830,7 +824,7 @@ static bool run_batch(struct pool *P, struct job *jobs, uint32_t n, double limit
 			ok = false;
 			break;
 		}
-		double t = now_s();
+		double t = au_cli_wall_seconds();
 		for (uint32_t i = 0; i < P->n; i++) {
 			struct worker *w = &P->w[i];
 			if (!w->busy)
@@ -879,19 +873,6 @@ static bool run_batch(struct pool *P, struct job *jobs, uint32_t n, double limit
 
 /* ---- parsing ------------------------------------------------------------- */
 
-static bool parse_u64(const char *s, uint64_t *out)
-{
-	if (!s || !g_ascii_isdigit(s[0]))
-		return false;
-	char *end;
-	errno = 0;
-	guint64 v = g_ascii_strtoull(s, &end, 10);
-	if (errno || *end)
-		return false;
-	*out = v;
-	return true;
-}
-
 /* "1-1000" or "3,17,40-50" into a list; *why says what is wrong. */
 static GArray *parse_seeds(const char *spec, const char **why)
 {
@@ -903,11 +884,11 @@ static GArray *parse_seeds(const char *spec, const char **why)
 		char *dash = strchr(item, '-');
 		if (dash) {
 			*dash = '\0';
-			if (!parse_u64(item, &a) || !parse_u64(dash + 1, &b)) {
+			if (!au_cli_parse_u64(item, &a) || !au_cli_parse_u64(dash + 1, &b)) {
 				*why = "a range is A-B with whole numbers A <= B";
 				goto bad;
 			}
-		} else if (!parse_u64(item, &a)) {
+		} else if (!au_cli_parse_u64(item, &a)) {
 			*why = "seeds are whole numbers, ranges A-B, separated by commas";
 			goto bad;
 		} else {
@@ -1025,7 +1006,7 @@ static void clear_progress(struct sweep *S)
 
 static void draw_progress(struct sweep *S, bool force)
 {
-	double t = now_s();
+	double t = au_cli_wall_seconds();
 	if (!S->progress || (!force && t - S->last_draw < 0.1))
 		return;
 	S->last_draw = t;
@@ -1200,20 +1181,6 @@ static char *first_divergence(const char *a, const char *b)
 
 /* ---- reports -------------------------------------------------------------- */
 
-static void json_str(GString *o, const char *s)
-{
-	g_string_append_c(o, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			g_string_append_printf(o, "\\%c", *p);
-		else if (*p < 0x20)
-			g_string_append_printf(o, "\\u%04x", *p);
-		else
-			g_string_append_c(o, (char)*p);
-	}
-	g_string_append_c(o, '"');
-}
-
 static void xml_str(GString *o, const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -1362,13 +1329,13 @@ int au_chaos_main(int argc, char **argv)
 			seeds_spec = val;
 			i++;
 		} else if (strcmp(a, "--jobs") == 0) {
-			if (!parse_u64(val, &jobs) || jobs < 1 || jobs > 256)
+			if (!au_cli_parse_u64(val, &jobs) || jobs < 1 || jobs > 256)
 				return usage_error("--jobs needs a number of workers in 1..256");
 			i++;
 		} else if (strcmp(a, "--shard") == 0) {
 			g_auto(GStrv) kn = val ? g_strsplit(val, "/", 2) : NULL;
-			if (!kn || g_strv_length(kn) != 2 || !parse_u64(kn[0], &shard_k) ||
-			    !parse_u64(kn[1], &shard_n) || shard_n < 1 || shard_k < 1 || shard_k > shard_n)
+			if (!kn || g_strv_length(kn) != 2 || !au_cli_parse_u64(kn[0], &shard_k) ||
+			    !au_cli_parse_u64(kn[1], &shard_n) || shard_n < 1 || shard_k < 1 || shard_k > shard_n)
 				return usage_error("--shard needs K/N with 1 <= K <= N (e.g. 3/8)");
 			i++;
 		} else if (strcmp(a, "--out") == 0) {
@@ -1398,7 +1365,7 @@ int au_chaos_main(int argc, char **argv)
 			if (!*v || *end || !(det_pct > 0 && det_pct <= 100))
 				return usage_error("--check-determinism=PCT needs a percentage in (0, 100]");
 		} else if (strcmp(a, "--shrink") == 0) {
-			if (!parse_u64(val, &shrink_n) || shrink_n > 1000)
+			if (!au_cli_parse_u64(val, &shrink_n) || shrink_n > 1000)
 				return usage_error("--shrink needs a count of failures to shrink, 0..1000");
 			i++;
 		} else if (strcmp(a, "--no-shrink") == 0) {
@@ -1496,10 +1463,10 @@ int au_chaos_main(int argc, char **argv)
 		S.recs[i].seed = g_array_index(seeds, uint64_t, i);
 		jv[i] = (struct job){.type = JOB_RUN, .index = i, .seed = S.recs[i].seed};
 	}
-	S.t0 = now_s();
+	S.t0 = au_cli_wall_seconds();
 	if (!run_batch(&P, jv, S.n, timeout, on_run_result, &S))
 		rc = EXIT_USAGE;
-	double sweep_wall = now_s() - S.t0;
+	double sweep_wall = au_cli_wall_seconds() - S.t0;
 	draw_progress(&S, true);
 	clear_progress(&S);
 	g_free(jv);
@@ -1578,9 +1545,9 @@ int au_chaos_main(int argc, char **argv)
 		rc = rc == EXIT_USAGE ? rc : EXIT_FAIL;
 	if (json) {
 		GString *o = g_string_new("{\"scenario\": ");
-		json_str(o, sc->name);
+		au_cli_json_string(o, sc->name);
 		g_string_append(o, ", \"path\": ");
-		json_str(o, path);
+		au_cli_json_string(o, path);
 		g_string_append_printf(o, ", \"mode\": \"%s\", \"seeds_run\": %u, \"failed\": %u, \"jobs\": %u"
 				       ", \"shard\": \"%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT "\""
 				       ", \"wall_s\": %.3f, \"seeds_per_minute\": %.1f"
@@ -1604,7 +1571,7 @@ int au_chaos_main(int argc, char **argv)
 		for (guint i = 0; i < order->len; i++) {
 			const char *c = g_ptr_array_index(order, i);
 			g_string_append(o, i ? ", " : "");
-			json_str(o, c);
+			au_cli_json_string(o, c);
 			g_string_append_printf(o, ": %u", GPOINTER_TO_UINT(g_hash_table_lookup(per, c)));
 		}
 		g_ptr_array_free(order, TRUE);
@@ -1619,15 +1586,15 @@ int au_chaos_main(int argc, char **argv)
 			g_autofree char *file = repro_path(&R, r->seed, ".ini");
 			g_string_append_printf(o, "%s{\"seed\": %" G_GUINT64_FORMAT ", \"check\": ",
 					       first ? "" : ", ", r->seed);
-			json_str(o, res->out.check);
+			au_cli_json_string(o, res->out.check);
 			g_string_append_printf(o, ", \"t_ns\": %" G_GINT64_FORMAT ", \"node\": %u, \"record\": %"
 					       G_GUINT64_FORMAT ", \"detail\": ", res->out.t_ns, res->out.node,
 					       res->out.record);
-			json_str(o, res->out.detail);
+			au_cli_json_string(o, res->out.detail);
 			g_string_append(o, ", \"trace_hash\": ");
-			json_str(o, res->rc == 1 ? res->out.hash : "");
+			au_cli_json_string(o, res->rc == 1 ? res->out.hash : "");
 			g_string_append(o, ", \"reproducer\": ");
-			json_str(o, file);
+			au_cli_json_string(o, file);
 			for (uint32_t s = 0; s < n_shrink; s++) {
 				if (shrink_idx[s] != i)
 					continue;
@@ -1635,7 +1602,7 @@ int au_chaos_main(int argc, char **argv)
 				g_string_append(o, ", \"shrunk\": ");
 				if (shrunk[s].shrink_rc == 0) {
 					g_string_append(o, "{\"file\": ");
-					json_str(o, shrunk[s].message);
+					au_cli_json_string(o, shrunk[s].message);
 					g_string_append_printf(o, ", \"faults_before\": %u, \"faults_after\": %u, "
 							       "\"duration_before_ns\": %" G_GINT64_FORMAT
 							       ", \"duration_after_ns\": %" G_GINT64_FORMAT
@@ -1648,7 +1615,7 @@ int au_chaos_main(int argc, char **argv)
 							       st->t_ns, st->hash);
 				} else {
 					g_string_append(o, "{\"error\": ");
-					json_str(o, shrunk[s].message);
+					au_cli_json_string(o, shrunk[s].message);
 					g_string_append(o, "}");
 				}
 			}
@@ -1673,7 +1640,7 @@ int au_chaos_main(int argc, char **argv)
 			if (!exec_lease(sc) && (EXEC_COMBOS & (1u << c)))
 				continue;
 			g_string_append(o, first ? "" : ", ");
-			json_str(o, combo_names[c]);
+			au_cli_json_string(o, combo_names[c]);
 			g_string_append_printf(o, ": %u", T.combos[c]);
 			first = false;
 		}
@@ -1685,7 +1652,7 @@ int au_chaos_main(int argc, char **argv)
 		}
 		g_string_append_printf(o, "}}, \"determinism\": {\"sampled\": %u, \"mismatches\": %u, "
 				       "\"report\": ", S.n_det, S.det_mismatch);
-		json_str(o, S.det_report->str);
+		au_cli_json_string(o, S.det_report->str);
 		g_string_append(o, "}}\n");
 		fputs(o->str, stdout);
 		g_string_free(o, TRUE);

@@ -18,6 +18,7 @@
 #include "scenario.h"
 #include "trace_h5.h"
 #include "sim.h"
+#include "cli.h"
 
 #define AUREON_VERSION "0.1.0"
 
@@ -95,47 +96,6 @@ static int usage_error(const char *usage, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static double wall_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t peak_rss_bytes(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (uint64_t)ru.ru_maxrss * 1024u;
-}
-
-static bool parse_u64_arg(const char *s, uint64_t *out)
-{
-	if (!s || !g_ascii_isdigit(s[0]))
-		return false;
-	char *end;
-	errno = 0;
-	guint64 v = g_ascii_strtoull(s, &end, 10);
-	if (errno || *end)
-		return false;
-	*out = v;
-	return true;
-}
-
-static void json_string(GString *out, const char *s)
-{
-	g_string_append_c(out, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			g_string_append_printf(out, "\\%c", *p);
-		else if (*p < 0x20)
-			g_string_append_printf(out, "\\u%04x", *p);
-		else
-			g_string_append_c(out, (char)*p);
-	}
-	g_string_append_c(out, '"');
-}
-
 /* ---- run ------------------------------------------------------------- */
 
 static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_t seed,
@@ -144,7 +104,7 @@ static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	const struct au_sim_stats *st = au_sim_stats(sim);
 	const struct au_violation *v = au_sim_violation(sim);
 	GString *o = g_string_new("{\"scenario\": ");
-	json_string(o, sc->name);
+	au_cli_json_string(o, sc->name);
 	g_string_append_printf(o, ", \"seed\": %" G_GUINT64_FORMAT ", \"result\": \"%s\"", seed,
 			       v ? "fail" : "pass");
 	g_string_append_printf(o, ", \"sim_time_ns\": %" G_GINT64_FORMAT, st->sim_time_ns);
@@ -166,16 +126,16 @@ static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_
 		if (!au_sim_check_note(sim, i, note, sizeof(note)))
 			continue;
 		g_string_append_printf(o, "%s\"%s\": ", first ? "" : ", ", names[i]);
-		json_string(o, note);
+		au_cli_json_string(o, note);
 		first = false;
 	}
 	g_string_append(o, "}, \"violation\": ");
 	if (v) {
 		g_string_append(o, "{\"check\": ");
-		json_string(o, v->check);
+		au_cli_json_string(o, v->check);
 		g_string_append_printf(o, ", \"t_ns\": %" G_GINT64_FORMAT ", \"node\": %u, \"record\": %"
 				       G_GUINT64_FORMAT ", \"detail\": ", v->t_ns, v->node, v->record);
-		json_string(o, v->detail);
+		au_cli_json_string(o, v->detail);
 		g_string_append(o, "}");
 	} else {
 		g_string_append(o, "null");
@@ -335,7 +295,7 @@ static int cmd_run(int argc, char **argv)
 		} else if (strcmp(a, "--quiet") == 0) {
 			quiet = true;
 		} else if (strcmp(a, "--seed") == 0) {
-			if (i + 1 >= argc || !parse_u64_arg(argv[i + 1], &seed))
+			if (i + 1 >= argc || !au_cli_parse_u64(argv[i + 1], &seed))
 				return usage_error(usage_run, "--seed needs a non-negative integer");
 			have_seed = true;
 			i++;
@@ -401,7 +361,7 @@ static int cmd_run(int argc, char **argv)
 	au_sim_set_record_dump(sim, dump);
 	au_sim_set_trace_file(sim, h5);
 	bool progress = !quiet && !json && isatty(STDERR_FILENO);
-	double t0 = wall_seconds(), last = t0;
+	double t0 = au_cli_wall_seconds(), last = t0;
 	int rc = 0;
 	/* Run in slices so a long run can show progress on a terminal; the
 	 * slicing does not change the event order. */
@@ -411,7 +371,7 @@ static int cmd_run(int argc, char **argv)
 		rc = au_sim_run(sim, stop);
 		if (rc != 0 || (h5 && au_h5_failed(h5, NULL)))
 			break;
-		double now = wall_seconds();
+		double now = au_cli_wall_seconds();
 		if (progress && now - last > 0.5) {
 			fprintf(stderr, "\r  %3d%% simulated, %" G_GUINT64_FORMAT " events, %.1f s wall ",
 				s * 100 / slices, au_sim_stats(sim)->events, now - t0);
@@ -420,7 +380,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (rc == 0)
 		rc = au_sim_finish(sim);
-	double wall = wall_seconds() - t0;
+	double wall = au_cli_wall_seconds() - t0;
 	if (progress && wall > 0.5)
 		fprintf(stderr, "\r%60s\r", "");
 	char hash[65];
@@ -500,7 +460,7 @@ static int cmd_bench(int argc, char **argv)
 		} else {
 			return usage_error(usage_bench, "unknown option %s", a);
 		}
-		if (i + 1 >= argc || !parse_u64_arg(argv[i + 1], target))
+		if (i + 1 >= argc || !au_cli_parse_u64(argv[i + 1], target))
 			return usage_error(usage_bench, "%s needs a non-negative integer", a);
 		i++;
 	}
@@ -528,9 +488,9 @@ static int cmd_bench(int argc, char **argv)
 	struct au_sim *sim = au_sim_new(sc, seed);
 	au_sim_run(sim, 0); /* boot: every LP schedules its initial events */
 	au_sim_set_max_events(sim, events);
-	double t0 = wall_seconds();
+	double t0 = au_cli_wall_seconds();
 	au_sim_run(sim, INT64_MAX);
-	double wall = wall_seconds() - t0;
+	double wall = au_cli_wall_seconds() - t0;
 	au_sim_finish(sim);
 	const struct au_sim_stats *st = au_sim_stats(sim);
 	double eps = (double)st->events / wall;
@@ -542,13 +502,13 @@ static int cmd_bench(int argc, char **argv)
 		       "\"peak_rss_bytes\":%" G_GUINT64_FORMAT ",\"final_time_ns\":%" G_GINT64_FORMAT
 		       ",\"trace_hash\":\"%s\"}\n",
 		       lps, init, remote, st->events, eps, wall * 1e9 / (double)st->events,
-		       peak_rss_bytes(), st->sim_time_ns, hash);
+		       au_cli_peak_rss_bytes(), st->sim_time_ns, hash);
 	else
 		printf("phold through the engine: %" G_GUINT64_FORMAT " LPs x %" G_GUINT64_FORMAT
 		       ", remote %g: %" G_GUINT64_FORMAT " events in %.3f s = %.2f M events/s "
 		       "(%.1f ns/event), peak RSS %.1f MiB\n",
 		       lps, init, remote, st->events, wall, eps / 1e6, wall * 1e9 / (double)st->events,
-		       (double)peak_rss_bytes() / 1048576.0);
+		       (double)au_cli_peak_rss_bytes() / 1048576.0);
 	au_sim_free(sim);
 	au_scenario_free(sc);
 	return EXIT_PASS;
