@@ -217,18 +217,13 @@ static void send_to(struct au_orch *o, au_node_id to, struct au_wbuf *w)
  * non-leader answers a request with a hint); else our Raft's hint; else
  * anyone, at random — so a worker whose own Raft does not know the leader
  * (just restarted, or no longer a voter) still finds it. */
+/* au_orch_leader_guess, or a node at random when there is no guess. */
 static au_node_id leader_of(const struct au_orch *o)
 {
 	if (!o->raft)
 		return 0;
-	if (au_raft_is_leader(o->raft))
-		return o->env->self;
-	if (o->guess && au_now(o->env) < o->guess_until)
-		return o->guess;
-	au_node_id hint = au_raft_leader_hint(o->raft);
-	if (hint)
-		return hint;
-	return 1 + au_random_below(o->env, o->env->nodes);
+	au_node_id guess = au_orch_leader_guess(o);
+	return guess ? guess : 1 + au_random_below(o->env, o->env->nodes);
 }
 
 /* An answer from the front end at `from` (or a hint naming `leader`). */
