@@ -1,6 +1,6 @@
 /* cli.h — small helpers the aureon-sim commands share (run, chaos, shrink
- * and the bench subcommands): strict number parsing for arguments, JSON
- * string output, and wall-clock / memory figures for reports. */
+ * and the bench subcommands) and the scenario loader: strict number
+ * parsing, JSON string output, and wall-clock / memory figures for reports. */
 #ifndef AU_CLI_H
 #define AU_CLI_H
 

@@ -16,6 +16,7 @@
 #include "chaos.h"
 #include "sim_internal.h"
 #include "trace_h5.h"
+#include "cli.h"
 
 extern const struct au_model au_ping_model;
 extern const struct au_model au_phold_model;
@@ -117,19 +118,6 @@ void au_format_duration(au_time t, char *buf, size_t len)
 	g_snprintf(buf, len, "%" G_GINT64_FORMAT "ns", t);
 }
 
-static bool parse_u64(const char *text, uint64_t *out)
-{
-	if (!text || !g_ascii_isdigit(text[0]))
-		return false;
-	char *end;
-	errno = 0;
-	guint64 v = g_ascii_strtoull(text, &end, 10);
-	if (errno || *end)
-		return false;
-	*out = v;
-	return true;
-}
-
 static bool parse_double(const char *text, double *out)
 {
 	if (!text || !*text || g_ascii_isspace(text[0]))
@@ -159,7 +147,7 @@ static bool parse_bool(const char *text, bool *out)
 bool au_parse_node(const char *text, uint32_t nodes, au_node_id *out)
 {
 	uint64_t v;
-	if (!text || text[0] != 'n' || !parse_u64(text + 1, &v) || text[1] == '0')
+	if (!text || text[0] != 'n' || !au_cli_parse_u64(text + 1, &v) || text[1] == '0')
 		return false;
 	if (v < 1 || v > nodes)
 		return false;
@@ -384,7 +372,7 @@ static bool load_run(struct loader *L)
 	g_autofree char *name = value(L, "run", "name");
 	sc->name = name ? g_strdup(name) : g_path_get_basename(L->path);
 	g_autofree char *seed = value(L, "run", "seed");
-	if (seed && !parse_u64(seed, &sc->seed))
+	if (seed && !au_cli_parse_u64(seed, &sc->seed))
 		return fail(L, "run", "seed", "'%s' is not a non-negative integer below 2^64", seed);
 	if (!get_duration(L, "run", "duration", &sc->duration, true))
 		return false;
@@ -469,7 +457,7 @@ static bool load_cluster(struct loader *L)
 	uint64_t n;
 	if (!nodes)
 		return fail(L, "cluster", "nodes", "missing (number of nodes, 1..%u)", AU_MAX_NODES);
-	if (!parse_u64(nodes, &n) || n < 1 || n > AU_MAX_NODES)
+	if (!au_cli_parse_u64(nodes, &n) || n < 1 || n > AU_MAX_NODES)
 		return fail(L, "cluster", "nodes", "'%s' is not a node count in 1..%u", nodes,
 			    AU_MAX_NODES);
 	sc->nodes = (uint32_t)n;
@@ -586,7 +574,7 @@ static bool load_trace(struct loader *L)
 		sc->message_sample = 0;
 	} else if (v && g_str_has_prefix(v, "1/")) {
 		uint64_t k;
-		if (!parse_u64(v + 2, &k) || k < 1 || k > UINT32_MAX)
+		if (!au_cli_parse_u64(v + 2, &k) || k < 1 || k > UINT32_MAX)
 			return fail(L, "trace", "messages", "'%s': a sample is 1/K with K a positive integer", v);
 		sc->message_sample = (uint32_t)k;
 	} else if (v && strcmp(v, "all") != 0) {
@@ -777,7 +765,7 @@ static bool parse_model_keys(struct loader *L, const char *g, const struct au_co
 		}
 		case AU_CFG_UINT: {
 			uint64_t u;
-			if (!parse_u64(text, &u) || u < k->min || u > k->max)
+			if (!au_cli_parse_u64(text, &u) || u < k->min || u > k->max)
 				return fail(L, g, k->name, "'%s' is not an integer in %" G_GUINT64_FORMAT
 							   "..%" G_GUINT64_FORMAT, text, k->min, k->max);
 			uint32_t u32 = (uint32_t)u;
@@ -788,7 +776,7 @@ static bool parse_model_keys(struct loader *L, const char *g, const struct au_co
 			size_t tl = strlen(text);
 			uint64_t u;
 			g_autofree char *num = g_strndup(text, tl >= 2 ? tl - 2 : 0);
-			if (tl < 3 || strcmp(text + tl - 2, "/s") != 0 || !parse_u64(num, &u) ||
+			if (tl < 3 || strcmp(text + tl - 2, "/s") != 0 || !au_cli_parse_u64(num, &u) ||
 			    u < k->min || u > k->max)
 				return fail(L, g, k->name, "'%s' is not a rate N/s with N in %" G_GUINT64_FORMAT
 							   "..%" G_GUINT64_FORMAT, text, k->min, k->max);
@@ -814,7 +802,7 @@ static bool parse_model_keys(struct loader *L, const char *g, const struct au_co
 				size_t c = 0;
 				while (c < nchoices && (!kv[0] || strcmp(kv[0], k->choices[c]) != 0))
 					c++;
-				if (g_strv_length(kv) != 2 || c == nchoices || !parse_u64(kv[1], &u) ||
+				if (g_strv_length(kv) != 2 || c == nchoices || !au_cli_parse_u64(kv[1], &u) ||
 				    u > 1000000 || w[c])
 					return fail(L, g, k->name, "'%s' is not a list name:weight with names "
 								   "from %s, each once", text, k->help);
@@ -842,7 +830,7 @@ static bool parse_model_keys(struct loader *L, const char *g, const struct au_co
 					g_auto(GStrv) kv = g_strsplit(g_strstrip(parts[i]), ":", 2);
 					uint64_t u;
 					int bit = g_strv_length(kv) == 2 ? cap_bit(L->sc, g_strstrip(kv[0])) : -1;
-					if (g_strv_length(kv) != 2 || !parse_u64(g_strstrip(kv[1]), &u) || u > 100)
+					if (g_strv_length(kv) != 2 || !au_cli_parse_u64(g_strstrip(kv[1]), &u) || u > 100)
 						return fail(L, g, k->name, "'%s' is not a list capability:percent "
 									   "(percent 0..100), or none", text);
 					if (bit < 0)
@@ -1180,7 +1168,7 @@ static bool load_fault(struct loader *L, const char *g, struct au_fault *f)
 			if (bl > 3 && strcmp(body + bl - 3, "ppm") == 0)
 				num[bl - 3] = '\0';
 			uint64_t ppm;
-			if (!parse_u64(num, &ppm) || ppm >= 1000000)
+			if (!au_cli_parse_u64(num, &ppm) || ppm >= 1000000)
 				return fail(L, g, "drift", "'%s' is not a drift in ppm between -999999 and 999999", dr);
 			f->drift_ppm = neg ? -(int64_t)ppm : (int64_t)ppm;
 		}
@@ -1423,7 +1411,7 @@ static bool load_chaos(struct loader *L)
 		return fail(L, g, "mode", "'%s' is not swarm or unrestricted", mode);
 	g_autofree char *mf = value(L, g, "max_faults");
 	uint64_t u;
-	if (mf && (!parse_u64(mf, &u) || u < 1 || u > AU_CHAOS_MAX_FAULTS))
+	if (mf && (!au_cli_parse_u64(mf, &u) || u < 1 || u > AU_CHAOS_MAX_FAULTS))
 		return fail(L, g, "max_faults", "'%s' is not an integer in 1..%u", mf,
 			    AU_CHAOS_MAX_FAULTS);
 	if (mf)
