@@ -43,7 +43,7 @@ DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsub
               python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
 
 .PHONY: all deps test test-all asan valgrind bench install clean help run mutants \
-        fuzz test-netns chaos
+        fuzz test-netns test-disk chaos
 
 all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 
@@ -60,6 +60,7 @@ help:
 	@echo "make chaos      seeded chaos sweep: 10,000 seeds of scenarios/chaos-raft.ini"
 	@echo "make fuzz       libFuzzer on aureon-node's receive path (FUZZ_SECONDS, default 60)"
 	@echo "make test-netns 5 aureon-nodes in network namespaces with tc netem (root)"
+	@echo "make test-disk  the full-disk story on 3 aureon-nodes with tmpfs data dirs (root; also in make test)"
 	@echo "make install PREFIX=/usr/local   install aureon-sim and the scenarios"
 	@echo "make clean      remove build outputs"
 
@@ -121,11 +122,19 @@ run: deps $(BUILD)/aureon-sim
 o0:
 	@$(MAKE) --no-print-directory BUILD=build-O0 OPT=-O0 build-O0/aureon-sim
 
+# The Check suites, then (as root) the full-disk story on real processes;
+# tests/shim_disk_full.sh exits 2 where it cannot run (not root, no tmpfs).
 test: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl o0
 	CK_EXCLUDE_TAGS=slow AU_BIN=$(BUILD) AU_BIN_O0=build-O0 $(BUILD)/aureon-tests
+	@AU_BIN=$(BUILD) tests/shim_disk_full.sh; rc=$$?; [ $$rc = 0 ] || [ $$rc = 2 ]
+
+# The full-disk story alone (root: tmpfs mounts).
+test-disk: deps $(BUILD)/aureon-node $(BUILD)/aureon-ctl
+	AU_BIN=$(BUILD) tests/shim_disk_full.sh
 
 test-all: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl o0
 	AU_BIN=$(BUILD) AU_BIN_O0=build-O0 $(BUILD)/aureon-tests
+	@AU_BIN=$(BUILD) tests/shim_disk_full.sh; rc=$$?; [ $$rc = 0 ] || [ $$rc = 2 ]
 
 asan: deps
 	$(MAKE) BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \

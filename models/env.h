@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "trace_kinds.h"
+
 typedef int64_t au_time;     /* nanoseconds */
 typedef uint32_t au_node_id; /* 1..N; 0 = none */
 
@@ -32,6 +34,18 @@ enum {
 	AU_ENOSPC = 5,   /* storage full */
 	AU_ENOMEM = 6,   /* a bounded queue or table is full */
 	AU_ECORRUPT = 7, /* a decoded message or record failed its checks */
+};
+
+/* Storage operations that can fail (STORAGE_ERROR and MODEL_STORAGE trace
+ * records name them by these numbers). */
+enum au_storage_op { AU_STORAGE_WRITE, AU_STORAGE_TRUNCATE, AU_STORAGE_SYNC, AU_STORAGE_OPS_ };
+
+/* What a model does about a failed storage operation (MODEL_STORAGE). */
+enum au_storage_response {
+	AU_STORAGE_IGNORED = 0,   /* advisory data: losing it is safe (the model says why) */
+	AU_STORAGE_RETRY = 1,     /* it writes the data again later */
+	AU_STORAGE_STOPPED = 2,   /* it stops serving until it can persist again */
+	AU_STORAGE_GAVE_BACK = 3, /* it hands the work back (a task is nacked) */
 };
 
 /* What a model may ask of its environment.  `ctx` is opaque and belongs to
@@ -59,7 +73,20 @@ struct au_env_ops {
 	 * boundary) or none of them.  Reads see every write, synced or not.
 	 * write/truncate return 0 or a negative AU_E* code; read returns the
 	 * number of bytes read (short at end of file) or a negative code;
-	 * size returns the file length, or -AU_ENOENT. */
+	 * size returns the file length, or -AU_ENOENT.
+	 *
+	 * Storage fails as real disks do, and every caller must say what it
+	 * does then (docs: "Storage errors"):
+	 *  - write returns -AU_ENOSPC when the disk is full and -AU_EIO on an
+	 *    I/O error.  A prefix of the bytes may have been written (a short
+	 *    write); nothing of a failed write may be relied on.
+	 *  - truncate returns -AU_EIO on an I/O error.
+	 *  - a sync may fail: persisted() then gets a negative status.  Every
+	 *    write and truncate of that file issued before the failed sync is in
+	 *    an unknown state: durable whole, torn, or not at all — and a later
+	 *    sync that succeeds does not make them durable (the kernel dropped
+	 *    the failed pages: "fsyncgate").  Reads still return them.  A model
+	 *    that needs them durable writes them again and syncs again. */
 	int (*storage_write)(void *ctx, const char *file, uint64_t off, const void *buf,
 			     size_t len);
 	int64_t (*storage_read)(void *ctx, const char *file, uint64_t off, void *buf,
@@ -68,7 +95,8 @@ struct au_env_ops {
 	int (*storage_truncate)(void *ctx, const char *file, uint64_t len);
 	/* Make every earlier write and truncate of `file` durable.
 	 * Asynchronous: the model's persisted() entry point is called later
-	 * with `token`, unless the node crashes first. */
+	 * with `token` and the outcome (0, or -AU_EIO / -AU_ENOSPC: see above),
+	 * unless the node crashes first. */
 	void (*storage_sync)(void *ctx, const char *file, uint64_t token);
 	/* Record an event (kinds are listed in trace_kinds.h).  Traces feed
 	 * the trace hash, the trace file and the invariant checkers. */
@@ -115,6 +143,14 @@ static inline uint32_t au_random(const struct au_env *e) { return e->ops->random
 static inline void au_trace(const struct au_env *e, uint16_t k, int64_t a, int64_t b, int64_t c)
 {
 	e->ops->trace(e->ctx, k, a, b, c);
+}
+
+/* Trace a failed storage operation (err: the negative code it returned)
+ * and what the model does about it: the MODEL_STORAGE record. */
+static inline void au_trace_storage(const struct au_env *e, enum au_storage_op op, int err,
+				    enum au_storage_response response)
+{
+	e->ops->trace(e->ctx, AU_TR_MODEL_STORAGE, op, -err, response);
 }
 
 /* Unbiased draw in [0, bound) from the node's stream (bound > 0), by

@@ -436,10 +436,12 @@ static void kv_timer(void *state, uint32_t kind, uint64_t arg)
 		client_timer(s, kind, arg);
 }
 
-static void kv_persisted(void *state, uint64_t token)
+static void kv_persisted(void *state, uint64_t token, int status)
 {
+	/* This model writes nothing to storage: no sync is ever its own. */
 	(void)state;
 	(void)token;
+	(void)status;
 }
 
 static void kv_destroy(void *state)

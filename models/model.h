@@ -101,7 +101,9 @@ struct au_model {
 	void *(*init)(const struct au_env *env, const void *config);
 	void (*recv)(void *state, au_node_id from, const void *msg, size_t len);
 	void (*timer)(void *state, uint32_t kind, uint64_t arg);
-	void (*persisted)(void *state, uint64_t token);
+	/* A sync issued with `token` completed: status 0, or a negative
+	 * AU_E* code when it failed (env.h says what a failed sync leaves). */
+	void (*persisted)(void *state, uint64_t token, int status);
 	/* Free the state: on crash (without any env calls) or at run end. */
 	void (*destroy)(void *state);
 	/* Optional cross-check at the end of a run: print one summary line

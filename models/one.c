@@ -362,10 +362,12 @@ static void one_timer(void *state, uint32_t kind, uint64_t arg)
 	(void)arg;
 }
 
-static void one_persisted(void *state, uint64_t token)
+static void one_persisted(void *state, uint64_t token, int status)
 {
+	/* This model writes nothing to storage: no sync is ever its own. */
 	(void)state;
 	(void)token;
+	(void)status;
 }
 
 static void one_destroy(void *state) { au_one_free(state); }

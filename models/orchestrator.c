@@ -31,6 +31,15 @@
  * writing round r never touches round r-1's file), lk.val (lock client's
  * pending write).  All are sealed with CRC-32C; a torn one is ignored.
  *
+ * Storage errors (env.h): the incarnation must be durable before the
+ * worker pulls, so a failed write or sync of orch.boot is written again
+ * every retry interval until it succeeds.  A checkpoint or result that
+ * cannot be written or synced is never reported: the task is released
+ * (M_RELEASE: back to the queue, no retry counted — the task did not
+ * fail, this disk did) and the worker backs off pulling as after a failed
+ * round.  A lock client whose value cannot be made durable does not send
+ * it: it unlocks and thinks again.
+ *
  * Finding the leader: a worker asks its own Raft, but also follows hints
  * (any non-leader answers a request with the leader it knows), so a node
  * whose Raft does not know the leader still reaches it.  SWIM verdicts of
@@ -59,7 +68,8 @@ enum { M_PULL = 1, M_RENEW, M_ACK, M_NACK, M_RELEASE, M_CKPT, M_GRANT, M_RESOLVE
 enum { R_ACKED, R_ACK_STALE, R_CKPT_OK, R_CKPT_STALE, R_RENEWED, R_LOST };
 enum { L_BUSY, L_GRANTED, L_LOST };
 enum { T_BOOT = 1, T_CKPT, T_LOCKVAL };
-enum { TM_PULL = 1, TM_RENEW, TM_ROUND, TM_SCAN, TM_KICK, TM_METRICS, TM_WORKLOAD, TM_LOCK };
+enum { TM_PULL = 1, TM_RENEW, TM_ROUND, TM_SCAN, TM_KICK, TM_METRICS, TM_WORKLOAD, TM_LOCK,
+       TM_BOOT_RETRY };
 enum { J_QUEUED, J_RUNNING, J_SYNCING, J_ACKING };
 enum { LC_IDLE, LC_ASKING, LC_HOLDING, LC_SYNCING };
 
@@ -120,6 +130,7 @@ struct au_orch {
 	 * so a worker that cannot run the work does not take it from others
 	 * again and again (an idle one would always pull first). */
 	uint32_t fail_streak;
+	uint64_t disk_errors;  /* storage operations that failed (see the top) */
 	au_time pull_hold_until;
 	/* SWIM verdicts, this node's own and those other nodes reported:
 	 * per member the newest (incarnation, dead) by SWIM's precedence
@@ -1255,8 +1266,35 @@ static void pump(struct au_orch *o)
 	}
 }
 
+/* A failure that is this worker's, not the task's (its executor failed,
+ * its disk failed): stop pulling for a while, longer at each failure in a
+ * row (doubling from a quarter of the retry interval, capped at 8 of them). */
+static void hold_pulls(struct au_orch *o)
+{
+	if (o->fail_streak < 16)
+		o->fail_streak++;
+	au_time hold = (o->cfg->retry_ns / 4) << (o->fail_streak - 1);
+	if (hold > 8 * o->cfg->retry_ns)
+		hold = 8 * o->cfg->retry_ns;
+	o->pull_hold_until = au_now(o->env) + hold;
+}
+
+/* A checkpoint or result could not be made durable: never report it;
+ * hand the task back uncounted and hold off pulling. */
+static void storage_give_back(struct au_orch *o, struct job *j, enum au_storage_op op, int err)
+{
+	o->disk_errors++;
+	au_trace_storage(o->env, op, err, AU_STORAGE_GAVE_BACK);
+	au_trace(o->env, AU_TR_ORCH_ABANDON, (int64_t)j->id, (int64_t)j->token, 3);
+	hold_pulls(o);
+	send_simple(o, M_RELEASE, j->id, j->token, -1);
+	o->released++;
+	drop_job(o, j, true, M_RELEASE);
+}
+
 /* Write the job's state (a checkpoint, or the result after the last round)
- * to disk and sync it. */
+ * to disk and sync it; on a failed write the task is given back (and `j`
+ * is freed). */
 static void write_state(struct au_orch *o, struct job *j)
 {
 	char name[48];
@@ -1270,10 +1308,18 @@ static void write_state(struct au_orch *o, struct job *j)
 	au_put_u32(&w, (uint32_t)j->state_len);
 	au_put_bytes(&w, j->state, j->state_len);
 	au_wbuf_seal(&w);
-	o->env->ops->storage_truncate(o->env->ctx, name, 0);
-	o->env->ops->storage_write(o->env->ctx, name, 0, buf, w.len);
-	o->env->ops->storage_sync(o->env->ctx, name, TOKEN(T_CKPT, j->seq));
 	j->phase = J_SYNCING;
+	int rc = o->env->ops->storage_truncate(o->env->ctx, name, 0);
+	if (rc < 0) {
+		storage_give_back(o, j, AU_STORAGE_TRUNCATE, rc);
+		return;
+	}
+	rc = o->env->ops->storage_write(o->env->ctx, name, 0, buf, w.len);
+	if (rc < 0) {
+		storage_give_back(o, j, AU_STORAGE_WRITE, rc);
+		return;
+	}
+	o->env->ops->storage_sync(o->env->ctx, name, TOKEN(T_CKPT, j->seq));
 }
 
 static void round_done(struct au_orch *o, struct job *j)
@@ -1300,12 +1346,7 @@ static void round_done(struct au_orch *o, struct job *j)
 			      sizeof(out));
 	if (rc < 0 || out_len > AU_TASKQ_CKPT_MAX) {
 		au_trace(o->env, AU_TR_ORCH_ABANDON, (int64_t)j->id, (int64_t)j->token, 2);
-		if (o->fail_streak < 16)
-			o->fail_streak++;
-		au_time hold = (o->cfg->retry_ns / 4) << (o->fail_streak - 1);
-		if (hold > 8 * o->cfg->retry_ns)
-			hold = 8 * o->cfg->retry_ns;
-		o->pull_hold_until = au_now(o->env) + hold;
+		hold_pulls(o);
 		send_simple(o, M_NACK, j->id, j->token, 1);
 		drop_job(o, j, true, M_NACK);
 		return;
@@ -1426,7 +1467,13 @@ static void on_resolved(struct au_orch *o, struct au_rbuf *rb)
 		for (uint32_t slot = 0; slot < 2; slot++) {
 			char name[48];
 			ckpt_name(name, sizeof(name), j->id, slot);
-			o->env->ops->storage_truncate(o->env->ctx, name, 0);
+			/* Clean-up only: a checkpoint left behind names a task
+			 * that is done, and is never resumed from. */
+			int rc = o->env->ops->storage_truncate(o->env->ctx, name, 0);
+			if (rc < 0) {
+				o->disk_errors++;
+				au_trace_storage(o->env, AU_STORAGE_TRUNCATE, rc, AU_STORAGE_IGNORED);
+			}
 		}
 		drop_job(o, j, true, 0);
 		break;
@@ -1549,6 +1596,15 @@ static void lc_think(struct au_orch *o)
 	lc_arm(o, think);
 }
 
+/* The value could not be made durable: it is not sent; the lock goes back. */
+static void lc_storage_failed(struct au_orch *o, enum au_storage_op op, int err)
+{
+	o->disk_errors++;
+	au_trace_storage(o->env, op, err, AU_STORAGE_GAVE_BACK);
+	lc_send(o, M_UNLOCK, 0);
+	lc_think(o);
+}
+
 /* A lock client's write: checked against its view of the lease, put on
  * its disk, and sent once synced — a pause between the check and the
  * send is exactly what fencing tokens are for. */
@@ -1566,7 +1622,11 @@ static void lc_write(struct au_orch *o)
 	au_put_u64(&w, o->lc_token);
 	au_put_u64(&w, (uint64_t)o->lc_value);
 	au_wbuf_seal(&w);
-	o->env->ops->storage_write(o->env->ctx, "lk.val", 0, buf, w.len);
+	int rc = o->env->ops->storage_write(o->env->ctx, "lk.val", 0, buf, w.len);
+	if (rc < 0) {
+		lc_storage_failed(o, AU_STORAGE_WRITE, rc);
+		return;
+	}
 	o->env->ops->storage_sync(o->env->ctx, "lk.val", TOKEN(T_LOCKVAL, 0));
 	o->lc_state = LC_SYNCING;
 }
@@ -1662,10 +1722,11 @@ static uint32_t read_boot_slot(struct au_orch *o, uint64_t off)
 	return rb.short_read ? 0 : inc;
 }
 
-static void boot_record(struct au_orch *o)
+/* Write this incarnation into its slot and sync it; a failed write is
+ * tried again after a retry interval (the worker pulls nothing before the
+ * incarnation is durable). */
+static void write_boot(struct au_orch *o)
 {
-	uint32_t a = read_boot_slot(o, 0), b = read_boot_slot(o, 16);
-	o->inc = (a > b ? a : b) + 1;
 	uint8_t buf[12];
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, sizeof(buf));
@@ -1673,8 +1734,21 @@ static void boot_record(struct au_orch *o)
 	au_put_u32(&w, o->inc);
 	au_wbuf_seal(&w);
 	assert(w.len == sizeof(buf));
-	o->env->ops->storage_write(o->env->ctx, "orch.boot", (o->inc & 1) * 16, buf, w.len);
+	int rc = o->env->ops->storage_write(o->env->ctx, "orch.boot", (o->inc & 1) * 16, buf, w.len);
+	if (rc < 0) {
+		o->disk_errors++;
+		au_trace_storage(o->env, AU_STORAGE_WRITE, rc, AU_STORAGE_RETRY);
+		(void)au_timer_set(o->env, o->cfg->retry_ns, TM_BOOT_RETRY, 0);
+		return;
+	}
 	o->env->ops->storage_sync(o->env->ctx, "orch.boot", TOKEN(T_BOOT, 0));
+}
+
+static void boot_record(struct au_orch *o)
+{
+	uint32_t a = read_boot_slot(o, 0), b = read_boot_slot(o, 16);
+	o->inc = (a > b ? a : b) + 1;
+	write_boot(o);
 	au_trace(o->env, AU_TR_ORCH_BOOT, o->inc, 0, 0);
 }
 
@@ -1845,14 +1919,32 @@ static void orch_timer(void *state, uint32_t kind, uint64_t arg)
 	case TM_LOCK:
 		lc_timer(o);
 		break;
+	case TM_BOOT_RETRY:
+		if (!o->booted)
+			write_boot(o);
+		break;
 	}
 }
 
-static void orch_persisted(void *state, uint64_t token)
+static void orch_persisted(void *state, uint64_t token, int status)
 {
 	struct au_orch *o = state;
 	uint64_t kind = token >> 56, seq = token & ((UINT64_C(1) << 56) - 1);
 	check_leadership(o);
+	if (status < 0) {
+		if (kind == T_BOOT && !o->booted) {
+			o->disk_errors++;
+			au_trace_storage(o->env, AU_STORAGE_SYNC, status, AU_STORAGE_RETRY);
+			(void)au_timer_set(o->env, o->cfg->retry_ns, TM_BOOT_RETRY, 0);
+		} else if (kind == T_CKPT) {
+			struct job *j = job_by_seq(o, seq);
+			if (j && j->phase == J_SYNCING)
+				storage_give_back(o, j, AU_STORAGE_SYNC, status);
+		} else if (kind == T_LOCKVAL && o->lc_state == LC_SYNCING) {
+			lc_storage_failed(o, AU_STORAGE_SYNC, status);
+		}
+		return;
+	}
 	if (kind == T_BOOT) {
 		o->booted = true;
 		try_pull(o);
@@ -1902,6 +1994,10 @@ static void orch_summary(void *state, char *buf, size_t len)
 		 " dead=%" PRIu64 " | locks held=%" PRIu64 " bad=%" PRIu64,
 		 o->inc, o->jobs->len, o->started, o->finished_n, o->acked, o->stale, o->lost,
 		 o->abandoned, o->resumed_disk, o->resumed_log, c[0], c[1], c[2], c[3], o->locks_held, o->bad);
+	size_t used = strlen(buf);
+	if (o->disk_errors && used < len)
+		snprintf(buf + used, len - used, " disk_errors=%" PRIu64 "%s", o->disk_errors,
+			 o->booted ? "" : " (incarnation not durable: not pulling)");
 }
 
 /* Operator commands (faults drain / its end): only the leader proposes. */

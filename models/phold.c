@@ -66,10 +66,12 @@ static void phold_timer(void *state, uint32_t kind, uint64_t arg)
 	schedule_next(p);
 }
 
-static void phold_persisted(void *state, uint64_t token)
+static void phold_persisted(void *state, uint64_t token, int status)
 {
+	/* This model writes nothing to storage: no sync is ever its own. */
 	(void)state;
 	(void)token;
+	(void)status;
 }
 
 static void phold_destroy(void *state)

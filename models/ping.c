@@ -14,6 +14,13 @@
  * 24-byte record, written in batches and synced, so crashes leave torn and
  * lost writes behind; on boot the node keeps the longest valid prefix of
  * the log and truncates the rest.  Results go to the /ping trace table.
+ *
+ * Storage errors: the boot counter must be durable before any ping goes
+ * out, so a failed write or sync of it is retried (written again, synced
+ * again) every interval, and the node stays silent until one succeeds.
+ * The result log is a record, not a promise: a failed write or sync of it
+ * is counted and traced, and what it lost is cut at the next boot like a
+ * torn tail.
  */
 #include "ping.h"
 
@@ -26,7 +33,7 @@
 #include "wire.h"
 
 enum { MSG_PING = 1, MSG_PONG = 2 };
-enum { TIMER_TICK = 1, TIMER_TIMEOUT = 2 };
+enum { TIMER_TICK = 1, TIMER_TIMEOUT = 2, TIMER_BOOT_RETRY = 3 };
 enum { SYNC_BOOT = 1, SYNC_LOG = 2 };
 
 #define BOOT_MAGIC 0x50494e47u /* "PING" */
@@ -64,6 +71,7 @@ struct ping_node {
 	uint8_t batch[LOG_BATCH * LOG_RECORD];
 	uint32_t batch_len;        /* records in batch */
 	uint64_t log_kept;         /* valid records found at boot */
+	uint64_t disk_errors;      /* storage operations that failed */
 };
 
 static void table_row(struct ping_node *p, au_node_id peer, uint64_t seq, au_time rtt,
@@ -112,10 +120,16 @@ static void log_result(struct ping_node *p, au_node_id peer, uint64_t seq, au_ti
 		(void)env->ops->storage_truncate(env->ctx, "log", 0);
 		p->log_end = 0;
 	}
-	if (env->ops->storage_write(env->ctx, "log", p->log_end, p->batch,
-				    p->batch_len * LOG_RECORD) == 0) {
+	int rc = env->ops->storage_write(env->ctx, "log", p->log_end, p->batch,
+					 p->batch_len * LOG_RECORD);
+	if (rc == 0) {
 		p->log_end += p->batch_len * LOG_RECORD;
 		env->ops->storage_sync(env->ctx, "log", SYNC_LOG);
+	} else {
+		/* The batch is lost; the next one overwrites whatever part
+		 * of it reached the file. */
+		p->disk_errors++;
+		au_trace_storage(env, AU_STORAGE_WRITE, rc, AU_STORAGE_IGNORED);
 	}
 	p->batch_len = 0;
 }
@@ -137,6 +151,26 @@ static void arm_tick(struct ping_node *p, au_time delay)
 	(void)au_timer_set(p->env, delay, TIMER_TICK, 0);
 }
 
+/* Write the boot counter and sync it; pings start once it is durable. */
+static void write_boot(struct ping_node *p)
+{
+	const struct au_env *env = p->env;
+	uint8_t rec[16];
+	struct au_wbuf w;
+	au_wbuf_init(&w, rec, sizeof(rec));
+	au_put_u32(&w, BOOT_MAGIC);
+	au_put_u64(&w, p->boot);
+	au_wbuf_seal(&w);
+	int rc = env->ops->storage_write(env->ctx, "boot", 0, rec, w.len);
+	if (rc == 0) {
+		env->ops->storage_sync(env->ctx, "boot", SYNC_BOOT);
+		return;
+	}
+	p->disk_errors++;
+	au_trace_storage(env, AU_STORAGE_WRITE, rc, AU_STORAGE_RETRY);
+	(void)au_timer_set(env, p->cfg->interval_ns, TIMER_BOOT_RETRY, 0);
+}
+
 static void *ping_init(const struct au_env *env, const void *config)
 {
 	struct ping_node *p = calloc(1, sizeof(*p));
@@ -154,19 +188,22 @@ static void *ping_init(const struct au_env *env, const void *config)
 	recover_log(p);
 	au_trace(env, AU_TR_PING_BOOT, (int64_t)p->boot, (int64_t)p->log_kept, 0);
 	p->boot++;
-	struct au_wbuf w;
-	au_wbuf_init(&w, rec, sizeof(rec));
-	au_put_u32(&w, BOOT_MAGIC);
-	au_put_u64(&w, p->boot);
-	au_wbuf_seal(&w);
-	if (env->ops->storage_write(env->ctx, "boot", 0, rec, w.len) == 0)
-		env->ops->storage_sync(env->ctx, "boot", SYNC_BOOT);
+	write_boot(p);
 	return p;
 }
 
-static void ping_persisted(void *state, uint64_t token)
+static void ping_persisted(void *state, uint64_t token, int status)
 {
 	struct ping_node *p = state;
+	if (status < 0) {
+		p->disk_errors++;
+		bool boot = token == SYNC_BOOT && !p->ready;
+		au_trace_storage(p->env, AU_STORAGE_SYNC, status,
+				 boot ? AU_STORAGE_RETRY : AU_STORAGE_IGNORED);
+		if (boot)
+			(void)au_timer_set(p->env, p->cfg->interval_ns, TIMER_BOOT_RETRY, 0);
+		return;
+	}
 	if (token != SYNC_BOOT || p->ready)
 		return;
 	p->ready = true;
@@ -216,6 +253,11 @@ static void ping_timer(void *state, uint32_t kind, uint64_t arg)
 	struct ping_node *p = state;
 	if (kind == TIMER_TICK) {
 		tick(p);
+		return;
+	}
+	if (kind == TIMER_BOOT_RETRY) {
+		if (!p->ready)
+			write_boot(p);
 		return;
 	}
 	struct outstanding *o = find(p, arg);
@@ -284,6 +326,10 @@ static void ping_summary(void *state, char *buf, size_t len)
 		 (unsigned long long)p->answered, (unsigned long long)p->timeouts,
 		 (unsigned long long)p->unmatched, (unsigned long long)p->bad, mean_ms,
 		 (double)p->rtt_max_ns / 1e6);
+	size_t used = strlen(buf);
+	if (p->disk_errors && used < len)
+		snprintf(buf + used, len - used, " disk_errors=%llu%s",
+			 (unsigned long long)p->disk_errors, p->ready ? "" : " (boot not durable: silent)");
 }
 
 static const struct au_config_key ping_keys[] = {

@@ -14,6 +14,16 @@
  * syncs it needs have completed (meta for term/vote, log for appended
  * entries): the reply-after-persist rule is enforced in one place.
  *
+ * Storage that fails (a write or truncate that returns an error, a sync
+ * whose persisted() status is negative: env.h) puts the node out of
+ * service: it steps down, drops every reply waiting for durability, and
+ * neither votes, acknowledges, campaigns nor leads — it cannot promise
+ * what it cannot persist.  Every election timeout it writes again what no
+ * successful sync vouched for (term and vote, the log past durable_index)
+ * and syncs; once all of that is durable it serves again.  A failed sync
+ * is taken as Linux reports it: what it covered may be lost even if a
+ * later sync succeeds, so the repair rewrites, it never merely re-syncs.
+ *
  * Each entry carries `chain`, a 64-bit hash of the whole log prefix ending
  * at it; traces report it so the checkers can compare logs across nodes
  * without shipping them.
@@ -34,7 +44,8 @@
 
 enum { MSG_VOTE = 1, MSG_VOTE_RESP, MSG_APPEND, MSG_APPEND_RESP, MSG_SNAP, MSG_SNAP_RESP,
        MSG_TIMEOUT_NOW };
-enum { TIMER_ELECTION = 1, TIMER_HEARTBEAT, TIMER_QUORUM, TIMER_RECOVER };
+enum { TIMER_ELECTION = 1, TIMER_HEARTBEAT, TIMER_QUORUM, TIMER_RECOVER, TIMER_DISK_REPAIR,
+       TIMER_FAIL_PENDING };
 enum { ENTRY_NOOP = 0, ENTRY_CONFIG = 1, ENTRY_CMD = 2 };
 enum { TOKEN_META = 1, TOKEN_LOG = 2, TOKEN_SNAP = 3 };
 
@@ -128,6 +139,13 @@ struct au_raft {
 	bool read_failed;
 	bool unrecovered;
 	uint64_t recover_attempts;
+	/* storage failure (see the top of this file): out of service until
+	 * the rewrite issued at `disk_repairing` is durable */
+	bool disk_failed;
+	bool disk_repairing;
+	uint64_t repair_meta, repair_index; /* what the rewrite must make durable */
+	uint64_t disk_failures, disk_repairs;
+	uint64_t snap_seq;    /* snapshot writes issued: tokens name the newest */
 	/* persistent */
 	uint64_t term;
 	au_node_id vote;
@@ -194,6 +212,52 @@ struct au_raft {
 static void trace(struct au_raft *r, uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
 	au_trace(r->env, kind, a, b, c);
+}
+
+/* ---- storage, and what a failure does ------------------------------------- */
+
+static void storage_failed(struct au_raft *r, enum au_storage_op op, int err);
+
+/* No storage operation is issued between a failure and its repair. */
+static bool io_blocked(const struct au_raft *r)
+{
+	return r->disk_failed && !r->disk_repairing;
+}
+
+/* Every storage call goes through these three: a failure takes the node
+ * out of service (storage_failed) and the caller learns it from `false`. */
+static bool disk_write(struct au_raft *r, const char *name, uint64_t off, const void *buf,
+		       size_t len)
+{
+	if (io_blocked(r))
+		return false;
+	int rc = r->env->ops->storage_write(r->env->ctx, name, off, buf, len);
+#ifdef AU_BUG_IGNORE_STORAGE_ERROR
+	/* Planted bug: a failed write is taken for a good one. */
+	rc = 0;
+#endif
+	if (rc < 0)
+		storage_failed(r, AU_STORAGE_WRITE, rc);
+	return rc == 0;
+}
+
+static bool disk_truncate(struct au_raft *r, const char *name, uint64_t len)
+{
+	if (io_blocked(r))
+		return false;
+	int rc = r->env->ops->storage_truncate(r->env->ctx, name, len);
+#ifdef AU_BUG_IGNORE_STORAGE_ERROR
+	rc = 0;
+#endif
+	if (rc < 0)
+		storage_failed(r, AU_STORAGE_TRUNCATE, rc);
+	return rc == 0;
+}
+
+static void disk_sync(struct au_raft *r, const char *name, uint64_t token)
+{
+	if (!io_blocked(r))
+		r->env->ops->storage_sync(r->env->ctx, name, token);
 }
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -275,7 +339,9 @@ static au_time random_election_timeout(struct au_raft *r)
 
 /* ---- durability: meta --------------------------------------------------- */
 
-static void persist_meta(struct au_raft *r)
+/* Write term and vote (a new version, in the other slot) and sync them;
+ * false if the write failed (the node is then out of service). */
+static bool persist_meta(struct au_raft *r)
 {
 	uint8_t buf[META_SLOT];
 	struct au_wbuf w;
@@ -289,10 +355,11 @@ static void persist_meta(struct au_raft *r)
 		au_put_u8(&w, 0);
 	au_wbuf_seal(&w);
 	assert(!w.overflow && w.len == META_SLOT);
-	const struct au_env *e = r->env;
 	uint64_t off = (r->meta_version & 1u) * META_SLOT;
-	if (e->ops->storage_write(e->ctx, "meta", off, buf, w.len) == 0)
-		e->ops->storage_sync(e->ctx, "meta", TOKEN(TOKEN_META, r->meta_version));
+	if (!disk_write(r, "meta", off, buf, w.len))
+		return false;
+	disk_sync(r, "meta", TOKEN(TOKEN_META, r->meta_version));
+	return true;
 }
 
 static void load_meta(struct au_raft *r)
@@ -324,8 +391,19 @@ static void load_meta(struct au_raft *r)
 
 /* ---- the outbox: replies that wait for durability ----------------------- */
 
+static void drop_outbox(struct au_raft *r)
+{
+	for (guint i = 0; i < r->outbox->len; i++)
+		g_free(g_array_index(r->outbox, struct outmsg, i).bytes);
+	g_array_set_size(r->outbox, 0);
+}
+
 static void flush_outbox(struct au_raft *r)
 {
+	if (r->disk_failed) {
+		drop_outbox(r); /* out of service: nothing that waited is sent */
+		return;
+	}
 	guint keep = 0;
 	for (guint i = 0; i < r->outbox->len; i++) {
 		struct outmsg *m = &g_array_index(r->outbox, struct outmsg, i);
@@ -349,6 +427,10 @@ static void send_durable(struct au_raft *r, au_node_id to, struct au_wbuf *w, ui
 {
 	au_wbuf_seal(w);
 	assert(!w->overflow);
+	if (r->disk_failed) {
+		r->dropped_msgs++; /* out of service: it promises nothing */
+		return;
+	}
 	if (r->meta_synced >= r->meta_version && r->durable_index >= need_index &&
 	    r->outbox->len == 0) {
 		au_send(r->env, to, w->p, w->len);
@@ -415,16 +497,17 @@ static void issue_log_sync(struct au_raft *r);
  * the entry's offset and empty the later segments up to the old end. */
 static void truncate_files(struct au_raft *r, uint64_t from, uint64_t old_last)
 {
-	const struct au_env *env = r->env;
 	char name[32];
 	struct entry *e = entry_at(r, from);
 	uint64_t first_seg = seg_of(from);
 	seg_name(name, sizeof(name), first_seg);
-	(void)env->ops->storage_truncate(env->ctx, name, e ? e->file_off : 0);
+	if (!disk_truncate(r, name, e ? e->file_off : 0))
+		return;
 	mark_dirty(r, first_seg);
 	for (uint64_t s = first_seg + 1; old_last >= 1 && s <= seg_of(old_last); s++) {
 		seg_name(name, sizeof(name), s);
-		(void)env->ops->storage_truncate(env->ctx, name, 0);
+		if (!disk_truncate(r, name, 0))
+			return;
 		mark_dirty(r, s);
 	}
 	/* The sync goes with the entries that replace them (recovery would
@@ -459,14 +542,13 @@ static void mark_dirty(struct au_raft *r, uint64_t seg)
  * many appends arrived meanwhile. */
 static void issue_log_sync(struct au_raft *r)
 {
-	if (r->batches->len >= LOG_SYNCS_IN_FLIGHT || r->dirty_segs->len == 0)
+	if (r->batches->len >= LOG_SYNCS_IN_FLIGHT || r->dirty_segs->len == 0 || io_blocked(r))
 		return;
-	const struct au_env *env = r->env;
 	struct log_batch b = {++r->batch_seq, r->dirty_last, 0};
 	char name[32];
 	for (guint i = 0; i < r->dirty_segs->len; i++) {
 		seg_name(name, sizeof(name), g_array_index(r->dirty_segs, uint64_t, i));
-		env->ops->storage_sync(env->ctx, name, TOKEN(TOKEN_LOG, b.seq));
+		disk_sync(r, name, TOKEN(TOKEN_LOG, b.seq));
 		b.remaining++;
 	}
 	g_array_set_size(r->dirty_segs, 0);
@@ -474,10 +556,10 @@ static void issue_log_sync(struct au_raft *r)
 }
 
 /* Write entries [first, last] (already in memory); a sync batch makes
- * them durable (durable_index) as soon as the group commit allows. */
-static void write_entries(struct au_raft *r, uint64_t first, uint64_t last)
+ * them durable (durable_index) as soon as the group commit allows.  False
+ * if a write failed (the node is then out of service). */
+static bool write_entries(struct au_raft *r, uint64_t first, uint64_t last)
 {
-	const struct au_env *env = r->env;
 	uint64_t seg = UINT64_MAX;
 	char name[32];
 	for (uint64_t i = first; i <= last; i++) {
@@ -489,16 +571,19 @@ static void write_entries(struct au_raft *r, uint64_t first, uint64_t last)
 			seg = s;
 			seg_name(name, sizeof(name), s);
 			mark_dirty(r, s);
-			if (!prev) /* a fresh segment: drop whatever stale bytes it held */
-				(void)env->ops->storage_truncate(env->ctx, name, 0);
+			/* a fresh segment: drop whatever stale bytes it held */
+			if (!prev && !disk_truncate(r, name, 0))
+				return false;
 		}
 		size_t n = encode_record(r, i, e);
 		e->rec_len = (uint32_t)n;
-		(void)env->ops->storage_write(env->ctx, name, e->file_off, r->recbuf, n);
+		if (!disk_write(r, name, e->file_off, r->recbuf, n))
+			return false;
 	}
 	if (last > r->dirty_last)
 		r->dirty_last = last;
 	issue_log_sync(r);
+	return true;
 }
 
 static void log_persisted(struct au_raft *r, uint64_t seq)
@@ -832,21 +917,23 @@ static bool load_snapshot_bytes(struct au_raft *r, const uint8_t *buf, size_t le
 	return !rb.short_read;
 }
 
+/* Write a snapshot into the slot that does not hold the newest durable
+ * one, and sync it; its token names this write (snap_seq), so a sync
+ * completing for an abandoned one is not taken for it. */
 static void write_snapshot_file(struct au_raft *r, const uint8_t *data, size_t len)
 {
-	const struct au_env *e = r->env;
 	r->snap_slot ^= 1u;
+	r->snap_seq++;
 	const char *name = r->snap_slot ? "snap.1" : "snap.0";
-	(void)e->ops->storage_truncate(e->ctx, name, 0);
-	(void)e->ops->storage_write(e->ctx, name, 0, data, len);
-	e->ops->storage_sync(e->ctx, name, TOKEN(TOKEN_SNAP, r->snap_slot));
+	if (!disk_truncate(r, name, 0) || !disk_write(r, name, 0, data, len))
+		return;
+	disk_sync(r, name, TOKEN(TOKEN_SNAP, r->snap_seq));
 }
 
 /* Drop the in-memory log up to `index` (it is in a durable snapshot) and
  * empty the segments that hold nothing newer. */
 static void discard_prefix(struct au_raft *r, uint64_t index, uint64_t term, uint64_t chain)
 {
-	const struct au_env *env = r->env;
 	uint64_t old_first = r->snap_index + 1;
 	uint64_t keep_from = index + 1;
 	uint64_t drop = 0;
@@ -858,8 +945,10 @@ static void discard_prefix(struct au_raft *r, uint64_t index, uint64_t term, uin
 	for (uint64_t s = seg_of(old_first); old_first >= 1 && s < seg_of(keep_from); s++) {
 		char name[32];
 		seg_name(name, sizeof(name), s);
-		(void)env->ops->storage_truncate(env->ctx, name, 0);
-		mark_dirty(r, s); /* synced so the disk really gives the space back */
+		/* Failing to free a segment below the snapshot loses nothing:
+		 * recovery reads the log from the snapshot on. */
+		if (disk_truncate(r, name, 0))
+			mark_dirty(r, s); /* synced so the disk really gives the space back */
 	}
 	issue_log_sync(r);
 	r->snap_index = index;
@@ -916,8 +1005,8 @@ static void snapshot_persisted(struct au_raft *r)
 			for (uint64_t s = seg_of(r->snap_index + 1); old_last > r->snap_index && s <= seg_of(old_last); s++) {
 				char name[32];
 				seg_name(name, sizeof(name), s);
-				(void)r->env->ops->storage_truncate(r->env->ctx, name, 0);
-				mark_dirty(r, s);
+				if (disk_truncate(r, name, 0))
+					mark_dirty(r, s);
 			}
 			issue_log_sync(r);
 			r->snap_index = index; /* so last_index() is right below */
@@ -1042,7 +1131,8 @@ static void tally(struct au_raft *r)
 		r->term++;
 		r->vote = r->env->self;
 		r->votes = UINT64_C(1) << r->env->self;
-		persist_meta(r);
+		if (!persist_meta(r))
+			return; /* out of service: no campaign on a vote it cannot keep */
 		set_role(r, AU_RAFT_CANDIDATE, 0);
 		r->elections++;
 		send_vote_requests(r, false, false);
@@ -1069,7 +1159,8 @@ static void start_election(struct au_raft *r, bool transfer)
 	} else {
 		r->term++;
 		r->vote = r->env->self;
-		persist_meta(r);
+		if (!persist_meta(r))
+			return;
 		set_role(r, AU_RAFT_CANDIDATE, 0);
 		r->elections++;
 		send_vote_requests(r, false, transfer);
@@ -1102,7 +1193,8 @@ static void become_leader(struct au_raft *r)
 	/* A no-op of the new term: the commit rule needs an entry of this term,
 	 * and ReadIndex needs it committed. */
 	r->term_start = append_entry(r, r->term, ENTRY_NOOP, NULL, 0);
-	write_entries(r, r->term_start, r->term_start);
+	if (!write_entries(r, r->term_start, r->term_start))
+		return; /* out of service already: it stepped down */
 	broadcast_append(r, false);
 	r->heartbeat_timer = au_timer_set(r->env, r->cfg->heartbeat_ns, TIMER_HEARTBEAT, 0);
 	if (r->cfg->check_quorum)
@@ -1516,6 +1608,8 @@ static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		return;
 	}
 	heard_leader(r, term, from);
+	if (r->disk_failed)
+		return; /* adopting its term could not be made durable */
 	if (prev > last_index(r)) {
 		/* A gap.  An append that merely overtook its predecessor is
 		 * held until that one arrives; a heartbeat, or a gap wider than
@@ -1556,8 +1650,10 @@ static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		if (!first_new)
 			first_new = index;
 	}
-	if (first_new)
-		write_entries(r, first_new, last_index(r));
+	if (first_new && !write_entries(r, first_new, last_index(r)))
+		return; /* out of service: no reply, no commit */
+	if (r->disk_failed)
+		return; /* a truncation above failed */
 	uint64_t match = index;
 #ifdef AU_BUG_FOLLOWER_COMMIT_BEYOND
 	/* Planted bug: trust the leader's commit index beyond what this
@@ -1653,6 +1749,8 @@ static void on_snap(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		return;
 	}
 	heard_leader(r, term, from);
+	if (r->disk_failed)
+		return; /* adopting its term could not be made durable */
 	if (r->installing)
 		return; /* busy making the last one durable; the leader resends */
 	if (offset == 0) {
@@ -1757,8 +1855,8 @@ static void raft_recv(void *state, au_node_id from, const void *msg, size_t len)
 {
 	struct au_raft *r = state;
 	struct au_rbuf rb;
-	if (r->unrecovered)
-		return; /* it cannot know what it promised: silence, as if down */
+	if (r->unrecovered || r->disk_failed)
+		return; /* it cannot know, or cannot keep, what it promises: silence, as if down */
 	if (from < 1 || from > AU_RAFT_MAX_NODES || !au_rbuf_unseal(&rb, msg, len)) {
 		r->bad_msgs++;
 		trace(r, AU_TR_MODEL_BAD_MESSAGE, from, (int64_t)len, 0);
@@ -1830,6 +1928,8 @@ static void check_quorum(struct au_raft *r)
 	r->quorum_timer = au_timer_set(r->env, r->cfg->election_lo_ns, TIMER_QUORUM, 0);
 }
 
+static void repair_storage(struct au_raft *r);
+
 static void raft_timer(void *state, uint32_t kind, uint64_t arg)
 {
 	struct au_raft *r = state;
@@ -1839,6 +1939,21 @@ static void raft_timer(void *state, uint32_t kind, uint64_t arg)
 			recover_or_wait(r);
 		return;
 	}
+	if (kind == TIMER_FAIL_PENDING) {
+		/* Deferred from storage_failed, which may run inside a call
+		 * from another model (submit): the entries may still commit
+		 * under another leader, so this is "unknown" to clients. */
+		fail_proposals_from(r, 0);
+		fail_reads(r);
+		return;
+	}
+	if (kind == TIMER_DISK_REPAIR) {
+		if (r->disk_failed && !r->disk_repairing)
+			repair_storage(r);
+		return;
+	}
+	if (r->disk_failed)
+		return; /* out of service: no elections, no leading */
 	switch (kind) {
 	case TIMER_ELECTION:
 		if (r->role != AU_RAFT_LEADER)
@@ -1856,12 +1971,87 @@ static void raft_timer(void *state, uint32_t kind, uint64_t arg)
 	flush_outbox(r);
 }
 
-static void raft_persisted(void *state, uint64_t token)
+/* Storage failed: stop serving at once (see the top of this file) and
+ * try to repair a maximum election timeout later. */
+static void storage_failed(struct au_raft *r, enum au_storage_op op, int err)
+{
+	r->disk_failures++;
+	trace(r, AU_TR_RAFT_DISK_FAILED, op, -err, (int64_t)r->disk_failures);
+	if (r->disk_failed && !r->disk_repairing)
+		return; /* already out of service, a repair is scheduled */
+	r->disk_failed = true;
+	r->disk_repairing = false;
+	if (r->role == AU_RAFT_LEADER) {
+		au_timer_cancel(r->env, r->heartbeat_timer);
+		au_timer_cancel(r->env, r->quorum_timer);
+	}
+	set_role(r, AU_RAFT_FOLLOWER, 0);
+	r->transferee = 0;
+	au_timer_cancel(r->env, r->election_timer);
+	clear_stash(r);
+	/* What was in flight vouches for nothing now: a sync that completes
+	 * later for a write issued before the failure is not trusted (a log
+	 * batch or snapshot of an older sequence is ignored; a meta sync names
+	 * its own version, which it did make durable). */
+	g_array_set_size(r->batches, 0);
+	g_array_set_size(r->dirty_segs, 0);
+	r->dirty_last = r->durable_index;
+	drop_outbox(r);
+	if (r->compacting || r->installing) {
+		r->snap_slot ^= 1u; /* the slot tried holds no good snapshot */
+		r->compacting = false;
+		r->installing = false;
+		g_free(r->install_data);
+		r->install_data = NULL;
+	}
+	(void)au_timer_set(r->env, 0, TIMER_FAIL_PENDING, 0);
+	(void)au_timer_set(r->env, r->cfg->election_hi_ns, TIMER_DISK_REPAIR, 0);
+}
+
+/* Write again everything no successful sync vouched for — term and vote,
+ * the log past durable_index — and sync it; storage_repaired() puts the
+ * node back in service once all of it is durable. */
+static void repair_storage(struct au_raft *r)
+{
+	r->disk_repairing = true;
+	r->disk_repairs++;
+	if (!persist_meta(r))
+		return;
+	uint64_t from = (r->durable_index > r->snap_index ? r->durable_index : r->snap_index) + 1;
+	if (from <= last_index(r) && !write_entries(r, from, last_index(r)))
+		return;
+	r->repair_meta = r->meta_version;
+	r->repair_index = last_index(r);
+}
+
+static void storage_repaired(struct au_raft *r)
+{
+	if (!r->disk_repairing || r->repair_meta == 0 || r->meta_synced < r->repair_meta ||
+	    r->durable_index < r->repair_index)
+		return;
+	r->disk_failed = false;
+	r->disk_repairing = false;
+	r->repair_meta = r->repair_index = 0;
+	trace(r, AU_TR_RAFT_DISK_OK, (int64_t)r->durable_index, (int64_t)r->meta_synced,
+	      (int64_t)r->disk_repairs);
+	reset_election_timer(r);
+}
+
+static void raft_persisted(void *state, uint64_t token, int status)
 {
 	struct au_raft *r = state;
 	uint64_t kind = token >> 56, seq = token & ((UINT64_C(1) << 56) - 1);
 	if (r->unrecovered)
 		return;
+#ifdef AU_BUG_IGNORE_STORAGE_ERROR
+	status = 0; /* planted bug: a failed sync is taken for a good one */
+#endif
+	if (status < 0) {
+		storage_failed(r, AU_STORAGE_SYNC, status);
+		return;
+	}
+	if (kind == TOKEN_SNAP && seq != r->snap_seq)
+		return; /* a snapshot write given up at a failure */
 	if (kind == TOKEN_META) {
 		if (seq > r->meta_synced)
 			r->meta_synced = seq;
@@ -1873,6 +2063,7 @@ static void raft_persisted(void *state, uint64_t token)
 	} else if (kind == TOKEN_SNAP) {
 		snapshot_persisted(r);
 	}
+	storage_repaired(r);
 	flush_outbox(r);
 	if (r->role == AU_RAFT_LEADER)
 		check_reads(r);
@@ -1896,7 +2087,7 @@ void au_raft_register_machine(struct au_raft *r, uint8_t id, const struct au_raf
 int au_raft_submit(struct au_raft *r, uint8_t machine, uint64_t client, uint64_t seq,
 		   const void *cmd, size_t len, au_raft_done_fn done, void *ctx)
 {
-	if (r->role != AU_RAFT_LEADER || r->transferee)
+	if (r->role != AU_RAFT_LEADER || r->transferee || r->disk_failed)
 		return -AU_EINVAL;
 	if (machine == 0 || machine >= AU_RAFT_MAX_MACHINES || len > APPEND_BYTES_MAX / 2)
 		return -AU_EINVAL;
@@ -1909,9 +2100,13 @@ int au_raft_submit(struct au_raft *r, uint8_t machine, uint64_t client, uint64_t
 	au_put_bytes(&w, cmd, len);
 	uint64_t index = append_entry(r, r->term, ENTRY_CMD, buf, (uint32_t)w.len);
 	g_free(buf);
-	write_entries(r, index, index);
+	/* Registered before the write: if the write fails, the step-down it
+	 * causes fails the proposal (later, never inside this call) — as
+	 * unknown, since the entry stays in the log and may yet commit. */
 	struct proposal p = {index, r->term, done, ctx};
 	g_array_append_val(r->proposals, p);
+	if (!write_entries(r, index, index))
+		return 0;
 	/* Pipelining: ship it now rather than at the next heartbeat. */
 	broadcast_append(r, false);
 	flush_outbox(r);
@@ -1920,7 +2115,7 @@ int au_raft_submit(struct au_raft *r, uint8_t machine, uint64_t client, uint64_t
 
 int au_raft_read_index(struct au_raft *r, au_raft_done_fn done, void *ctx)
 {
-	if (r->role != AU_RAFT_LEADER)
+	if (r->role != AU_RAFT_LEADER || r->disk_failed)
 		return -AU_EINVAL;
 	/* A heartbeat round sent from now on confirms we still lead. */
 	struct read_req q = {r->commit, r->hb_seq + 1, done, ctx, false};
@@ -1967,7 +2162,8 @@ int au_raft_change_member(struct au_raft *r, au_node_id node, bool add)
 	au_wbuf_init(&w, buf, sizeof(buf));
 	au_put_u64(&w, mask);
 	uint64_t index = append_entry(r, r->term, ENTRY_CONFIG, buf, 8);
-	write_entries(r, index, index);
+	if (!write_entries(r, index, index))
+		return 0; /* in the log; may commit under a later leader */
 	if (add) {
 		struct peer *p = &r->peers[node];
 		memset(p, 0, sizeof(*p));
@@ -2044,7 +2240,6 @@ static void load_snapshots(struct au_raft *r)
  * consecutive records only; anything after the first bad one is cut. */
 static void load_log(struct au_raft *r)
 {
-	const struct au_env *e = r->env;
 	uint64_t next = r->snap_index + 1;
 	for (uint64_t seg = seg_of(next);; seg++) {
 		char name[32];
@@ -2095,7 +2290,7 @@ static void load_log(struct au_raft *r)
 		if (buf && off < len) {
 			if (!clean)
 				trace(r, AU_TR_RAFT_BAD_DISK, 3, (int64_t)off, (int64_t)seg);
-			(void)e->ops->storage_truncate(e->ctx, name, off);
+			(void)disk_truncate(r, name, off); /* a failure: out of service, repaired later */
 		}
 		g_free(buf);
 		/* Go on only if this segment ended exactly at its last index. */
@@ -2218,14 +2413,19 @@ static void raft_summary(void *state, char *buf, size_t len)
 {
 	struct au_raft *r = state;
 	static const char *const roles[] = {"follower", "precandidate", "candidate", "leader"};
+	char disk[64] = "";
+	if (r->disk_failures)
+		snprintf(disk, sizeof(disk), " disk_failures=%llu repairs=%llu",
+			 (unsigned long long)r->disk_failures, (unsigned long long)r->disk_repairs);
 	snprintf(buf, len,
 		 "%s term=%llu commit=%llu applied=%llu last=%llu snapshot=%llu elections=%llu bad=%llu"
-		 " held=%llu gaps=%llu",
-		 r->unrecovered ? "unrecovered(unreadable disk)" : roles[r->role], (unsigned long long)r->term, (unsigned long long)r->commit,
+		 " held=%llu gaps=%llu%s",
+		 r->unrecovered ? "unrecovered(unreadable disk)"
+		 : r->disk_failed ? "out-of-service(storage failed)" : roles[r->role], (unsigned long long)r->term, (unsigned long long)r->commit,
 		 (unsigned long long)r->applied, (unsigned long long)last_index(r),
 		 (unsigned long long)r->snap_index, (unsigned long long)r->elections,
 		 (unsigned long long)r->bad_msgs, (unsigned long long)r->held_appends,
-		 (unsigned long long)r->gap_rejects);
+		 (unsigned long long)r->gap_rejects, disk);
 }
 
 static int raft_admin(void *state, const char *action, au_node_id target)

@@ -1283,10 +1283,12 @@ static void rqml_timer(void *state, uint32_t kind, uint64_t arg)
 	}
 }
 
-static void rqml_persisted(void *state, uint64_t token)
+static void rqml_persisted(void *state, uint64_t token, int status)
 {
+	/* This model writes nothing to storage: no sync is ever its own. */
 	(void)state;
 	(void)token;
+	(void)status;
 }
 
 static void rqml_destroy(void *state)

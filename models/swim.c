@@ -208,6 +208,7 @@ struct au_swim {
 	/* counters */
 	uint64_t probes, probe_fails, refutes, bad, queue_drops, fwd_drops, push_pulls;
 	uint64_t reconnects, declared_dead;
+	uint64_t disk_errors; /* failed writes or syncs of the incarnation record */
 	uint32_t n_dead_any; /* members held dead, forgotten ones included */
 	au_node_id *dead_ids; /* those members, in no particular order */
 	uint32_t dead_cap;
@@ -665,8 +666,14 @@ static void persist_inc(struct au_swim *sw)
 	au_put_u32(&w, self_inc(sw));
 	au_wbuf_seal(&w);
 	const struct au_env *env = sw->env;
-	if (env->ops->storage_write(env->ctx, "swim", 0, rec, w.len) == 0)
+	int rc = env->ops->storage_write(env->ctx, "swim", 0, rec, w.len);
+	if (rc == 0) {
 		env->ops->storage_sync(env->ctx, "swim", 0);
+	} else {
+		/* Advisory (see swim_persisted): counted, traced, not retried. */
+		sw->disk_errors++;
+		au_trace_storage(env, AU_STORAGE_WRITE, rc, AU_STORAGE_IGNORED);
+	}
 }
 
 /* ---- the update rules (memberlist's aliveNode, suspectNode, deadNode) ------- */
@@ -1519,10 +1526,21 @@ static void *swim_init(const struct au_env *env, const void *config)
 	return sw;
 }
 
-static void swim_persisted(void *state, uint64_t token)
+/* The incarnation record is advisory: nothing waits for it.  A restarted
+ * node that finds an older incarnation than it last used (the write or
+ * its sync failed, or a crash beat the sync) may come back at an
+ * incarnation others already hold it dead at; it hears that it is
+ * suspected or dead and refutes with a higher one, as memberlist does
+ * without any disk at all.  So a failed write or sync is counted and
+ * traced, and nothing else changes. */
+static void swim_persisted(void *state, uint64_t token, int status)
 {
-	(void)state;
+	struct au_swim *sw = state;
 	(void)token;
+	if (status < 0) {
+		sw->disk_errors++;
+		au_trace_storage(sw->env, AU_STORAGE_SYNC, status, AU_STORAGE_IGNORED);
+	}
 }
 
 static void swim_destroy(void *state)
@@ -1550,6 +1568,10 @@ static void swim_summary(void *state, char *buf, size_t len)
 		 (unsigned long long)sw->bytes_out, sw->queue_len,
 		 (unsigned long long)sw->queue_drops, (unsigned long long)sw->bad,
 		 sw->quiet ? " (left)" : "");
+	size_t used = strlen(buf);
+	if (sw->disk_errors && used < len)
+		snprintf(buf + used, len - used, " disk_errors=%llu",
+			 (unsigned long long)sw->disk_errors);
 }
 
 static int swim_admin(void *state, const char *action, au_node_id target)

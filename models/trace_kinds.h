@@ -29,6 +29,8 @@
 	X(MODEL_BAD_MESSAGE, 17) /* a=from, b=len: malformed or corrupted, dropped */ \
 	X(SEND_REJECTED, 18)  /* a=to, b=len: invalid destination or size */         \
 	X(ADMIN, 19)          /* a=fault index, b=target, c=result (0 ok): on leader */ \
+	X(STORAGE_ERROR, 20)  /* a=op (0 write, 1 truncate, 2 sync), b=AU_E* code, c=file index: the disk failed it */ \
+	X(MODEL_STORAGE, 21)  /* a=op (0 write, 1 truncate, 2 sync), b=AU_E* code, c=what the model does (enum au_storage_response, env.h) */ \
 	/* ping model (100..199) */                                                    \
 	X(PING_BOOT, 100)     /* a=boot count read from disk */                       \
 	X(PING_SENT, 101)     /* a=peer, b=seq */                                     \
@@ -49,6 +51,8 @@
 	X(RAFT_CONFIG, 209)   /* a=index, b=voters bitmask: configuration in effect */ \
 	X(RAFT_TRANSFER, 210) /* a=term, b=target */                                   \
 	X(RAFT_BAD_DISK, 211) /* a=1 meta, 2 snapshot, 3 log (unreadable record), 4 log (stale suffix after a lost truncation), 5 a read failed: recovery refused (b = attempt), retried later; b=offset, c=segment */ \
+	X(RAFT_DISK_FAILED, 212) /* a=op (0 write, 1 truncate, 2 sync), b=AU_E* code, c=failures so far: stopped serving */ \
+	X(RAFT_DISK_OK, 213)  /* a=log index durable, b=meta version, c=attempts: persisting again, serving */ \
 	/* swim (300..399); view changes are /membership rows, not events */         \
 	X(SWIM_BOOT, 300)     /* a=incarnation, b=0 whole cluster known | 1 joining, c=members known */ \
 	X(SWIM_JOINED, 301)   /* a=seed, b=entries in its reply, c=members known now */ \
@@ -80,7 +84,7 @@
 	X(ORCH_START, 441)    /* a=task, b=token, c=first round (resumed from) */      \
 	X(ORCH_ROUND, 442)    /* a=task, b=token, c=rounds done: checkpoint synced */  \
 	X(ORCH_FINISH, 443)   /* a=task, b=token, c=result digest: ack sent */         \
-	X(ORCH_ABANDON, 444)  /* a=task, b=token, c=why (0 lease lost, 1 local expiry, 2 failed) */ \
+	X(ORCH_ABANDON, 444)  /* a=task, b=token, c=why (0 lease lost, 1 local expiry, 2 failed, 3 storage failed: released) */ \
 	X(ORCH_RESUME, 445)   /* a=task, b=round, c=source (1 disk, 2 log) */          \
 	X(ORCH_MEMBER, 446)   /* a=member, b=SWIM state: seen by the leader */         \
 	X(ORCH_LEAD, 447)     /* a=raft term: this node's front end took over */       \

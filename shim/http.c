@@ -32,6 +32,21 @@ static const char *role_name(int role)
 	return role >= 0 && role <= 3 ? names[role] : "none";
 }
 
+/* Append `text` as a JSON string (quotes, backslashes, control bytes escaped). */
+static void json_str(GString *o, const char *text)
+{
+	g_string_append_c(o, '"');
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_printf(o, "\\%c", *p);
+		else if (*p < 0x20)
+			g_string_append_printf(o, "\\u%04x", *p);
+		else
+			g_string_append_c(o, (char)*p);
+	}
+	g_string_append_c(o, '"');
+}
+
 void au_http_status_json(struct au_node *n, GString *o)
 {
 	struct au_node_status st;
@@ -39,6 +54,14 @@ void au_http_status_json(struct au_node *n, GString *o)
 	g_string_append_printf(o, "{\"node\": \"n%u\", \"nodes\": %u, \"epoch\": %" G_GUINT64_FORMAT
 				  ", \"uptime_ns\": %" G_GINT64_FORMAT,
 			       st.id, st.nodes, st.epoch, st.uptime_ns);
+	g_string_append_printf(o, ", \"storage\": {\"can_persist\": %s, \"raft_out_of_service\": %s",
+			       st.storage_failing ? "false" : "true", st.raft_out_of_service ? "true" : "false");
+	if (st.storage_failing) {
+		g_string_append_printf(o, ", \"failing_since_ns\": %" G_GINT64_FORMAT ", \"last_error\": ",
+				       st.storage_failing_ns);
+		json_str(o, st.storage_error);
+	}
+	g_string_append(o, "}");
 	if (st.has_raft) {
 		g_string_append_printf(o, ", \"raft\": {\"role\": \"%s\", \"term\": %" G_GUINT64_FORMAT
 					  ", \"leader\": %s%u%s, \"commit_index\": %" G_GUINT64_FORMAT
@@ -63,6 +86,14 @@ gboolean au_http_ready(struct au_node *n, const char **why)
 {
 	struct au_node_status st;
 	au_node_get_status(n, &st);
+	if (st.raft_out_of_service) {
+		*why = "raft is out of service: its storage failed (see /metrics aureon_storage_*)";
+		return FALSE;
+	}
+	if (st.storage_failing) {
+		*why = "cannot persist: a storage write or sync failed and none has succeeded since";
+		return FALSE;
+	}
 	if (!st.has_raft) {
 		*why = "no raft service on this node: there is no cluster to be a member of";
 		return FALSE;

@@ -73,6 +73,7 @@ struct sync_job {
 	char *what;       /* for the error message */
 	int64_t issued_ns;
 	int err;          /* errno of a failed sync */
+	uint64_t errors_at_issue; /* the node's storage error count when issued */
 };
 
 struct client {
@@ -120,7 +121,14 @@ struct au_node {
 	guint efd_src;
 	uint64_t use_clock;
 	unsigned open_fds;
+	/* Cannot persist: a write, truncate or sync failed and no sync issued
+	 * since has succeeded (/ready answers 503 meanwhile). */
+	bool storage_failing;
+	uint64_t persist_failures; /* opens, writes, truncates and syncs that failed */
+	int64_t storage_failing_since_ns;
+	char storage_last_error[160];
 	/* raft, as its traces tell */
+	bool raft_out_of_service; /* RAFT_DISK_FAILED until RAFT_DISK_OK */
 	int raft_role;
 	uint64_t raft_term, raft_last, raft_applied;
 	au_node_id raft_leader;
@@ -262,6 +270,8 @@ static bool valid_name(const char *file)
 	return true;
 }
 
+static void storage_failure(struct au_node *n, const char *op, const char *dir, const char *file, int e);
+
 static int errno_to_au(int e)
 {
 	switch (e) {
@@ -298,6 +308,24 @@ static void close_lru(struct au_node *n)
 	}
 }
 
+/* A storage operation failed: count it, log it, and mark the node as
+ * unable to persist until a sync issued later succeeds. */
+static void storage_failure(struct au_node *n, const char *op, const char *dir, const char *file, int e)
+{
+	n->m.storage_errors++;
+	n->persist_failures++;
+	if (strcmp(op, "sync") == 0)
+		n->m.storage_sync_errors++;
+	else if (strcmp(op, "write") == 0 || strcmp(op, "truncate") == 0)
+		n->m.storage_write_errors++;
+	if (!n->storage_failing)
+		n->storage_failing_since_ns = now_ns(n);
+	n->storage_failing = true;
+	g_snprintf(n->storage_last_error, sizeof(n->storage_last_error), "%s %s/%s: %s", op, dir, file,
+		   g_strerror(e));
+	logf_(n, true, "storage: %s", n->storage_last_error);
+}
+
 /* The file `name` of service s, opened; with `create`, made if missing.
  * Returns NULL and sets *rc when it cannot be had. */
 static struct svc_file *get_file(struct svc *s, const char *name, bool create, int *rc)
@@ -319,11 +347,10 @@ static struct svc_file *get_file(struct svc *s, const char *name, bool create, i
 			fd = openat(s->dirfd, name, O_RDWR | O_CLOEXEC);
 	}
 	if (fd < 0) {
-		*rc = errno_to_au(errno);
-		if (errno != ENOENT) {
-			n->m.storage_errors++;
-			logf_(n, true, "storage: open %s/%s: %s", s->dir, name, g_strerror(errno));
-		}
+		int e = errno;
+		*rc = errno_to_au(e);
+		if (e != ENOENT)
+			storage_failure(n, "open", s->dir, name, e);
 		return NULL;
 	}
 	if (!f) {
@@ -353,9 +380,10 @@ static int env_storage_write(void *ctx, const char *file, uint64_t off, const vo
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			s->node->m.storage_errors++;
+			/* A short write followed by this failure leaves a prefix
+			 * in the file: the model must not rely on any of it. */
 			int e = w < 0 ? errno : EIO;
-			logf_(s->node, true, "storage: write %s/%s: %s", s->dir, file, g_strerror(e));
+			storage_failure(s->node, "write", s->dir, file, e);
 			return errno_to_au(e);
 		}
 		p += w;
@@ -380,6 +408,7 @@ static int64_t env_storage_read(void *ctx, const char *file, uint64_t off, void 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
+			/* A failed read does not stop persisting: counted, logged. */
 			s->node->m.storage_errors++;
 			logf_(s->node, true, "storage: read %s/%s: %s", s->dir, file, g_strerror(errno));
 			return -AU_EIO;
@@ -416,9 +445,9 @@ static int env_storage_truncate(void *ctx, const char *file, uint64_t len)
 	if (!f)
 		return rc;
 	if (ftruncate(f->fd, (off_t)len) != 0) {
-		s->node->m.storage_errors++;
-		logf_(s->node, true, "storage: truncate %s/%s: %s", s->dir, file, g_strerror(errno));
-		return errno_to_au(errno);
+		int e = errno;
+		storage_failure(s->node, "truncate", s->dir, file, e);
+		return errno_to_au(e);
 	}
 	return 0;
 }
@@ -447,6 +476,7 @@ static void sync_worker(gpointer data, gpointer user)
 static void push_sync(struct au_node *n, struct sync_job *j)
 {
 	j->issued_ns = now_ns(n);
+	j->errors_at_issue = n->persist_failures;
 	g_thread_pool_push(n->pool, j, NULL);
 }
 
@@ -475,30 +505,36 @@ static void env_storage_sync(void *ctx, const char *file, uint64_t token)
 	push_sync(n, j);
 }
 
-/* A sync failed: the kernel may have dropped the dirty pages, so carrying
- * on could acknowledge data that is not on disk.  Stop; a restart recovers
- * from what the files really hold. */
-static void fatal_sync(struct au_node *n, const struct sync_job *j)
-{
-	logf_(n, true, "fatal: sync of %s failed: %s; stopping (restart recovers from the files)",
-	      j->what, g_strerror(j->err));
-	exit(1);
-}
-
+/* Completed syncs go back to their models with the outcome.  A failed
+ * one is not fatal: the kernel may have dropped the dirty pages it
+ * covered, which env.h tells every model to assume ("fsyncgate"), and each
+ * model says what it does then (Raft stops serving and writes everything
+ * again until a sync succeeds).  The node's own peers file (svc
+ * UINT32_MAX) is retried by its own writer. */
 unsigned au_node_run_syncs(struct au_node *n)
 {
 	unsigned count = 0;
 	struct sync_job *j;
 	while ((j = g_async_queue_try_pop(n->done))) {
 		count++;
-		if (j->err)
-			fatal_sync(n, j);
-		n->m.syncs++;
+		int status = 0;
+		if (j->err) {
+			const char *slash = strchr(j->what, '/');
+			g_autofree char *dir = slash ? g_strndup(j->what, (gsize)(slash - j->what)) : g_strdup(j->what);
+			storage_failure(n, "sync", dir, slash ? slash + 1 : "", j->err);
+			status = errno_to_au(j->err);
+		} else {
+			n->m.syncs++;
+			if (n->storage_failing && j->errors_at_issue == n->persist_failures) {
+				n->storage_failing = false;
+				logf_(n, true, "storage: persisting again (a sync issued after the last error succeeded)");
+			}
+		}
 		int64_t took = now_ns(n) - j->issued_ns;
 		n->m.sync_ns_total += took > 0 ? (uint64_t)took : 0;
 		if (j->svc != UINT32_MAX && n->running) {
 			struct svc *s = &n->svcs[j->svc];
-			s->model->persisted(s->state, j->token);
+			s->model->persisted(s->state, j->token, status);
 		}
 		g_free(j->what);
 		g_free(j);
@@ -519,7 +555,12 @@ static gboolean on_eventfd(gint fd, GIOCondition cond, gpointer data)
 /* ---- small files of the node itself: epoch, identity, peer floors ------- */
 
 /* Write a small file atomically and durably: temp file, fsync, rename,
- * directory fsync. */
+ * directory fsync.  On a full disk the temp file gets no room; a file
+ * that exists with the same length is then overwritten in place (no new
+ * block needed) and fsynced: the records are small and sealed, so a torn
+ * one is refused as corrupt at the next start rather than believed.  That
+ * lets a node start, and stay out of service until room returns, instead
+ * of failing to start at all. */
 static bool write_file_durably(struct au_node *n, const char *name, const void *buf, size_t len,
 			       char **err)
 {
@@ -535,6 +576,22 @@ static bool write_file_durably(struct au_node *n, const char *name, const void *
 	}
 	ok = ok && renameat(n->datafd, tmp, n->datafd, name) == 0;
 	ok = ok && (n->o.no_fsync || fsync(n->datafd) == 0);
+	if (!ok && (errno == ENOSPC || errno == EDQUOT)) {
+		int e = errno;
+		(void)unlinkat(n->datafd, tmp, 0);
+		struct stat st;
+		int in = openat(n->datafd, name, O_WRONLY | O_CLOEXEC);
+		if (in >= 0 && fstat(in, &st) == 0 && st.st_size == (off_t)len &&
+		    pwrite(in, buf, len, 0) == (ssize_t)len && (n->o.no_fsync || fsync(in) == 0)) {
+			logf_(n, true, "storage: %s/%s rewritten in place: the disk is full", n->data_dir, name);
+			ok = true;
+		} else {
+			e = errno ? errno : e;
+		}
+		if (in >= 0)
+			close(in);
+		errno = e;
+	}
 	if (!ok)
 		*err = g_strdup_printf("%s/%s: %s", n->data_dir, name, g_strerror(errno));
 	return ok;
@@ -989,6 +1046,19 @@ static void watch_raft(struct au_node *n, uint16_t kind, int64_t a, int64_t b, i
 		if ((uint64_t)a > n->raft_last)
 			n->raft_last = (uint64_t)a;
 		break;
+	case AU_TR_RAFT_DISK_FAILED:
+		if (!n->raft_out_of_service)
+			logf_(n, true, "raft: out of service: storage %s failed (%s); no votes, acks or leading "
+			      "until everything unsynced is written again and synced",
+			      a == AU_STORAGE_SYNC ? "sync" : a == AU_STORAGE_TRUNCATE ? "truncate" : "write",
+			      b == AU_ENOSPC ? "disk full" : "I/O error");
+		n->raft_out_of_service = true;
+		break;
+	case AU_TR_RAFT_DISK_OK:
+		if (n->raft_out_of_service)
+			logf_(n, true, "raft: back in service: log durable to index %" G_GINT64_FORMAT, a);
+		n->raft_out_of_service = false;
+		break;
 	default:
 		break;
 	}
@@ -1358,6 +1428,10 @@ void au_node_get_status(struct au_node *n, struct au_node_status *st)
 	st->uptime_ns = now_ns(n);
 	st->role = -1;
 	au_execctl_status(n, st);
+	st->storage_failing = n->storage_failing;
+	st->storage_failing_ns = n->storage_failing_since_ns;
+	g_strlcpy(st->storage_error, n->storage_last_error, sizeof(st->storage_error));
+	st->raft_out_of_service = n->raft_out_of_service;
 	struct au_raft *r = au_node_service_state(n, "raft");
 	if (r) {
 		st->has_raft = true;
@@ -1448,8 +1522,16 @@ void au_node_render_metrics(struct au_node *n, GString *o)
 	metric_head(o, "aureon_storage_sync_seconds", "summary", "Time from a sync request to its completion.");
 	g_string_append_printf(o, "aureon_storage_sync_seconds_sum %.9f\naureon_storage_sync_seconds_count %" G_GUINT64_FORMAT "\n",
 			       (double)m->sync_ns_total / 1e9, m->syncs);
-	metric_u64(o, "aureon_storage_errors_total", "counter", "Storage reads, writes or opens that failed.",
+	metric_u64(o, "aureon_storage_errors_total", "counter", "Storage reads, writes, truncates, syncs or opens that failed.",
 		   m->storage_errors);
+	metric_u64(o, "aureon_storage_write_errors_total", "counter", "Storage writes and truncates that failed (disk full, I/O error).",
+		   m->storage_write_errors);
+	metric_u64(o, "aureon_storage_sync_errors_total", "counter", "Syncs (fdatasync) that failed; the models rewrite what they covered.",
+		   m->storage_sync_errors);
+	metric_u64(o, "aureon_storage_failing", "gauge", "1 while the node cannot persist: a write or sync failed and no sync issued since has succeeded.",
+		   n->storage_failing ? 1 : 0);
+	metric_u64(o, "aureon_raft_out_of_service", "gauge", "1 while Raft refuses to vote, acknowledge or lead because its storage failed.",
+		   n->raft_out_of_service ? 1 : 0);
 	metric_head(o, "aureon_trace_events_total", "counter", "Trace events the models recorded, by kind.");
 	for (unsigned k = 0; k <= TRACE_KINDS_MAX; k++) {
 		if (!n->trace_counts[k])

@@ -70,6 +70,11 @@ struct au_node_status {
 	uint32_t running;     /* tasks this node's worker runs now */
 	uint32_t waiting;     /* leased here, waiting for a worker slot */
 	bool draining;        /* this node's drain mark, per the replica */
+	/* Storage: whether the node can persist now (see /ready). */
+	bool storage_failing;      /* a write or sync failed, no later sync succeeded */
+	int64_t storage_failing_ns; /* since when (node uptime clock) */
+	char storage_error[160];   /* the last failure: op, file, reason */
+	bool raft_out_of_service;  /* Raft stopped serving on a storage failure */
 };
 
 /* Counters behind /metrics. */
@@ -81,7 +86,9 @@ struct au_node_counters {
 	uint64_t tx_failed;     /* socket refused (buffer full, unreachable): counted as loss */
 	uint64_t timers_fired, timers_armed;
 	uint64_t syncs, sync_ns_total;
-	uint64_t storage_errors;
+	uint64_t storage_errors;       /* every failed storage operation, reads included */
+	uint64_t storage_write_errors; /* writes and truncates that failed */
+	uint64_t storage_sync_errors;  /* syncs that failed */
 	uint64_t control_requests;
 	uint64_t clients_evicted;
 };

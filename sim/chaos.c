@@ -1233,12 +1233,15 @@ char *au_chaos_fault_text(const char *name, const struct au_fault *f)
 			g_string_append_printf(s, "drift = %" G_GINT64_FORMAT "ppm\n", f->drift_ppm);
 		break;
 	case AU_FAULT_DISK:
-		g_string_append_printf(s, "kind = %s\n",
-				       f->disk_kind == AU_DISK_READ_ERROR ? "read_error"
-				       : f->disk_kind == AU_DISK_CORRUPT  ? "corrupt"
-									  : "slow_sync");
+		g_string_append_printf(s, "kind = %s\n", au_disk_fault_kind_name(f->disk_kind));
 		if (f->disk_kind == AU_DISK_SLOW_SYNC)
 			put_duration(s, "extra", f->slow_extra);
+		if ((f->disk_kind == AU_DISK_WRITE_ERROR || f->disk_kind == AU_DISK_SYNC_ERROR) &&
+		    f->rate < 1.0) {
+			char num[G_ASCII_DTOSTR_BUF_SIZE];
+			g_ascii_dtostr(num, sizeof(num), f->rate);
+			g_string_append_printf(s, "rate = %s\n", num);
+		}
 		break;
 	default:
 		break;

@@ -8,6 +8,16 @@
  * pending operation independently survives whole, survives torn (a prefix
  * cut at a sector boundary) or is lost, chosen from the node's disk
  * stream; `current` is then reset to `durable`.
+ *
+ * The disk fails as real ones do (env.h, "Storage errors"): [disk]
+ * capacity bounds the bytes a node's files hold, and disk_fault kinds
+ * make it full (no room beyond what it holds when the fault starts),
+ * fail writes and truncates with an I/O error, or fail syncs.  A write
+ * that does not fit writes the prefix that does and returns -AU_ENOSPC.
+ * A failed sync is Linux's, not an idealised one: every operation it
+ * covered is settled as at a crash (whole, torn or lost) in `durable`
+ * and leaves the pending list, so a later sync that succeeds does not
+ * make it durable, while reads still see it in `current`.
  */
 #include "sim_internal.h"
 
@@ -38,6 +48,7 @@ struct au_file {
 struct au_disk {
 	GHashTable *by_key; /* lookup only; iteration uses `files` */
 	GPtrArray *files;   /* creation order */
+	uint64_t used;      /* bytes of every file's `current` image */
 };
 
 struct au_disk *au_disk_new(void)
@@ -140,6 +151,39 @@ static void apply_truncate(GByteArray *img, uint64_t len)
 		memset(img->data + old, 0, (size_t)(len - old));
 }
 
+/* Trace an operation the disk failed and count it. */
+static void storage_error(struct au_sim *sim, struct au_sim_svc *svc, enum au_storage_op op,
+			  int err, uint32_t file_index)
+{
+	sim->stats.storage_errors[op]++;
+	au_sim_record_event(sim, svc->node, AU_TR_STORAGE_ERROR, op, -err, file_index);
+}
+
+/* Whether an active write_error / sync_error fault fails this operation
+ * (its rate drawn from the node's disk stream; 1 fails them all). */
+static bool fault_hits(struct au_sim_node *nd, double rate)
+{
+	if (rate >= 1.0)
+		return true;
+	return (double)au_pcg32_next(&nd->disk_rng) < rate * 4294967296.0;
+}
+
+/* Bytes the node's files may hold now: the [disk] capacity, or less while
+ * a disk_full fault holds it at what it held when the fault began. */
+static uint64_t room_limit(const struct au_sim *sim, const struct au_sim_node *nd)
+{
+	uint64_t limit = sim->sc->disk_capacity ? sim->sc->disk_capacity : UINT64_MAX;
+	if (nd->disk_full && nd->disk_full_limit < limit)
+		limit = nd->disk_full_limit;
+	return limit;
+}
+
+uint64_t au_disk_used(const struct au_sim *sim, au_node_id n)
+{
+	const struct au_sim_node *nd = &sim->node[n];
+	return nd->disk ? nd->disk->used : 0;
+}
+
 int au_disk_write(struct au_sim *sim, struct au_sim_svc *svc, const char *file, uint64_t off,
 		  const void *buf, size_t len)
 {
@@ -147,12 +191,36 @@ int au_disk_write(struct au_sim *sim, struct au_sim_svc *svc, const char *file, 
 		return -AU_EINVAL;
 	if (off > FILE_MAX || len > FILE_MAX - off)
 		return -AU_ENOSPC;
+	struct au_sim_node *nd = &sim->node[svc->node];
 	struct au_file *f = lookup(sim, svc, file, true);
+	if (nd->write_error && fault_hits(nd, nd->write_error_rate)) {
+		storage_error(sim, svc, AU_STORAGE_WRITE, -AU_EIO, f->index);
+		return -AU_EIO;
+	}
+	/* Room: overwriting bytes the file has costs nothing; growing it
+	 * takes what is left under the limit, and a write that does not fit
+	 * writes the prefix that does (a short write), then fails. */
+	int rc = 0;
+	uint64_t end = off + len, cur = f->current->len;
+	if (end > cur) {
+		uint64_t limit = room_limit(sim, nd);
+		uint64_t free_bytes = nd->disk->used < limit ? limit - nd->disk->used : 0;
+		if (end - cur > free_bytes) {
+			rc = -AU_ENOSPC;
+			uint64_t fit_end = cur + free_bytes;
+			len = fit_end > off ? (size_t)(fit_end - off) : 0;
+			storage_error(sim, svc, AU_STORAGE_WRITE, rc, f->index);
+			if (len == 0)
+				return rc;
+		}
+	}
 	f->exists = true;
+	nd->disk->used -= f->current->len;
 	apply_write(f->current, off, buf, len);
+	nd->disk->used += f->current->len;
 	struct pending_op op = {f->next_seq++, OP_WRITE, off, len, g_memdup2(buf, len)};
 	g_array_append_val(f->pending, op);
-	return 0;
+	return rc;
 }
 
 int au_disk_truncate(struct au_sim *sim, struct au_sim_svc *svc, const char *file,
@@ -162,9 +230,25 @@ int au_disk_truncate(struct au_sim *sim, struct au_sim_svc *svc, const char *fil
 		return -AU_EINVAL;
 	if (len > FILE_MAX)
 		return -AU_ENOSPC;
+	struct au_sim_node *nd = &sim->node[svc->node];
 	struct au_file *f = lookup(sim, svc, file, true);
+	if (nd->write_error && fault_hits(nd, nd->write_error_rate)) {
+		storage_error(sim, svc, AU_STORAGE_TRUNCATE, -AU_EIO, f->index);
+		return -AU_EIO;
+	}
+	if (len > f->current->len) {
+		/* Growing by truncate takes room like a write (no short form). */
+		uint64_t limit = room_limit(sim, nd);
+		uint64_t free_bytes = nd->disk->used < limit ? limit - nd->disk->used : 0;
+		if (len - f->current->len > free_bytes) {
+			storage_error(sim, svc, AU_STORAGE_TRUNCATE, -AU_ENOSPC, f->index);
+			return -AU_ENOSPC;
+		}
+	}
 	f->exists = true;
+	nd->disk->used -= f->current->len;
 	apply_truncate(f->current, len);
+	nd->disk->used += f->current->len;
 	struct pending_op op = {f->next_seq++, OP_TRUNCATE, 0, len, NULL};
 	g_array_append_val(f->pending, op);
 	return 0;
@@ -223,31 +307,90 @@ void au_disk_sync(struct au_sim *sim, struct au_sim_svc *svc, const char *file,
 	au_sim_push(sim, done, &ev);
 }
 
+/* Settle pending operations with seq < `upto` as a crash would: each
+ * independently reaches `durable` whole, torn at a sector boundary, or
+ * not at all, drawn from the node's disk stream.  They leave the pending
+ * list either way. */
+static void settle_pending(struct au_sim_node *nd, struct au_file *f, uint64_t upto,
+			   uint64_t *kept, uint64_t *torn, uint64_t *lost)
+{
+	guint j = 0;
+	for (; j < f->pending->len; j++) {
+		struct pending_op *op = &g_array_index(f->pending, struct pending_op, j);
+		if (op->seq >= upto)
+			break;
+		uint32_t fate = au_pcg32_below(&nd->disk_rng, 3);
+		if (op->kind == OP_TRUNCATE) {
+			if (fate == 2) {
+				(*lost)++;
+			} else {
+				apply_truncate(f->durable, op->len);
+				f->durable_exists = true;
+				(*kept)++;
+			}
+			continue;
+		}
+		if (fate == 0) {
+			apply_write(f->durable, op->off, op->data, op->len);
+			f->durable_exists = true;
+			(*kept)++;
+			continue;
+		}
+		/* Sector boundaries strictly inside the write. */
+		uint64_t first = (op->off / SECTOR + 1) * SECTOR;
+		uint64_t end = op->off + op->len;
+		uint64_t inner = first < end ? (end - 1 - first) / SECTOR + 1 : 0;
+		if (fate == 1 && inner > 0) {
+			uint64_t pick = inner > UINT32_MAX ? au_pcg32_below(&nd->disk_rng, UINT32_MAX)
+							   : au_pcg32_below(&nd->disk_rng, (uint32_t)inner);
+			uint64_t cut = first + pick * SECTOR;
+			apply_write(f->durable, op->off, op->data, cut - op->off);
+			f->durable_exists = true;
+			(*torn)++;
+		} else {
+			(*lost)++;
+		}
+	}
+	for (guint i = 0; i < j; i++)
+		g_free(g_array_index(f->pending, struct pending_op, i).data);
+	g_array_remove_range(f->pending, 0, j);
+}
+
 void au_disk_sync_done(struct au_sim *sim, struct au_event *ev)
 {
 	struct au_sim_node *nd = &sim->node[ev->node];
 	if (!nd->up || ev->aux != nd->epoch)
 		return; /* the node crashed after issuing the sync */
+	struct au_sim_svc *s = &nd->svc[ev->service];
+	int status = 0;
 	if (ev->len != UINT32_MAX) {
 		struct au_file *f = g_ptr_array_index(nd->disk->files, ev->len);
 		uint64_t covered = ev->u.ref.b;
-		guint done = 0;
-		for (; done < f->pending->len; done++) {
-			struct pending_op *op = &g_array_index(f->pending, struct pending_op, done);
-			if (op->seq >= covered)
-				break;
-			if (op->kind == OP_WRITE)
-				apply_write(f->durable, op->off, op->data, op->len);
-			else
-				apply_truncate(f->durable, op->len);
-			f->durable_exists = true;
-			g_free(op->data);
+		if (nd->sync_error && fault_hits(nd, nd->sync_error_rate)) {
+			/* fsync failed: what it covered is settled as at a crash
+			 * and no later sync will write it. */
+			uint64_t kept = 0, torn = 0, lost = 0;
+			settle_pending(nd, f, covered, &kept, &torn, &lost);
+			status = -AU_EIO;
+			storage_error(sim, s, AU_STORAGE_SYNC, status, f->index);
+		} else {
+			guint done = 0;
+			for (; done < f->pending->len; done++) {
+				struct pending_op *op = &g_array_index(f->pending, struct pending_op, done);
+				if (op->seq >= covered)
+					break;
+				if (op->kind == OP_WRITE)
+					apply_write(f->durable, op->off, op->data, op->len);
+				else
+					apply_truncate(f->durable, op->len);
+				f->durable_exists = true;
+				g_free(op->data);
+			}
+			g_array_remove_range(f->pending, 0, done);
 		}
-		g_array_remove_range(f->pending, 0, done);
 	}
 	sim->stats.syncs_completed++;
-	struct au_sim_svc *s = &nd->svc[ev->service];
-	sim->sc->services[ev->service]->persisted(s->state, (uint64_t)ev->a);
+	sim->sc->services[ev->service]->persisted(s->state, (uint64_t)ev->a, status);
 }
 
 void au_disk_crash(struct au_sim *sim, au_node_id n, uint64_t *kept, uint64_t *torn,
@@ -256,47 +399,15 @@ void au_disk_crash(struct au_sim *sim, au_node_id n, uint64_t *kept, uint64_t *t
 	struct au_sim_node *nd = &sim->node[n];
 	if (!nd->disk)
 		return;
+	nd->disk->used = 0;
 	for (guint i = 0; i < nd->disk->files->len; i++) {
 		struct au_file *f = g_ptr_array_index(nd->disk->files, i);
-		for (guint j = 0; j < f->pending->len; j++) {
-			struct pending_op *op = &g_array_index(f->pending, struct pending_op, j);
-			uint32_t fate = au_pcg32_below(&nd->disk_rng, 3);
-			if (op->kind == OP_TRUNCATE) {
-				if (fate == 2) {
-					(*lost)++;
-				} else {
-					apply_truncate(f->durable, op->len);
-					f->durable_exists = true;
-					(*kept)++;
-				}
-				continue;
-			}
-			if (fate == 0) {
-				apply_write(f->durable, op->off, op->data, op->len);
-				f->durable_exists = true;
-				(*kept)++;
-				continue;
-			}
-			/* Sector boundaries strictly inside the write. */
-			uint64_t first = (op->off / SECTOR + 1) * SECTOR;
-			uint64_t end = op->off + op->len;
-			uint64_t inner = first < end ? (end - 1 - first) / SECTOR + 1 : 0;
-			if (fate == 1 && inner > 0) {
-				uint64_t pick = inner > UINT32_MAX ? au_pcg32_below(&nd->disk_rng, UINT32_MAX)
-								   : au_pcg32_below(&nd->disk_rng, (uint32_t)inner);
-				uint64_t cut = first + pick * SECTOR;
-				apply_write(f->durable, op->off, op->data, cut - op->off);
-				f->durable_exists = true;
-				(*torn)++;
-			} else {
-				(*lost)++;
-			}
-		}
-		clear_pending(f);
+		settle_pending(nd, f, UINT64_MAX, kept, torn, lost);
 		g_byte_array_set_size(f->current, 0);
 		g_byte_array_append(f->current, f->durable->data, f->durable->len);
 		f->exists = f->durable_exists;
 		f->last_sync_done = 0;
+		nd->disk->used += f->current->len;
 	}
 }
 

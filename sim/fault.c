@@ -341,12 +341,31 @@ static void fire_start(struct au_sim *sim, uint32_t idx, const struct au_fault *
 		au_sim_record_event(sim, n, AU_TR_CLOCK_SKEW, f->skew, f->drift_ppm, 0);
 		break;
 	case AU_FAULT_DISK:
-		if (f->disk_kind == AU_DISK_READ_ERROR)
+		switch (f->disk_kind) {
+		case AU_DISK_READ_ERROR:
 			nd->read_error = true;
-		else if (f->disk_kind == AU_DISK_SLOW_SYNC)
+			break;
+		case AU_DISK_SLOW_SYNC:
 			nd->slow_sync_ns = f->slow_extra;
-		else
+			break;
+		case AU_DISK_CORRUPT:
 			au_disk_corrupt_sector(sim, n);
+			break;
+		case AU_DISK_FULL:
+			/* Full: no room beyond what the files hold now (what they
+			 * free later may be taken again). */
+			nd->disk_full = true;
+			nd->disk_full_limit = au_disk_used(sim, n);
+			break;
+		case AU_DISK_WRITE_ERROR:
+			nd->write_error = true;
+			nd->write_error_rate = f->rate;
+			break;
+		case AU_DISK_SYNC_ERROR:
+			nd->sync_error = true;
+			nd->sync_error_rate = f->rate;
+			break;
+		}
 		au_sim_record_event(sim, n, AU_TR_DISK_FAULT_START, idx, f->disk_kind, 0);
 		break;
 	case AU_FAULT_TRANSFER:
@@ -393,8 +412,28 @@ static void fire_end(struct au_sim *sim, uint32_t idx, const struct au_fault *f)
 		break;
 	case AU_FAULT_DISK:
 		if (n) {
-			sim->node[n].read_error = false;
-			sim->node[n].slow_sync_ns = 0;
+			/* Only this fault's kind ends: another disk fault on the
+			 * node may still be on. */
+			struct au_sim_node *nd = &sim->node[n];
+			switch (f->disk_kind) {
+			case AU_DISK_READ_ERROR:
+				nd->read_error = false;
+				break;
+			case AU_DISK_SLOW_SYNC:
+				nd->slow_sync_ns = 0;
+				break;
+			case AU_DISK_FULL:
+				nd->disk_full = false;
+				break;
+			case AU_DISK_WRITE_ERROR:
+				nd->write_error = false;
+				break;
+			case AU_DISK_SYNC_ERROR:
+				nd->sync_error = false;
+				break;
+			case AU_DISK_CORRUPT:
+				break;
+			}
 			au_sim_record_event(sim, n, AU_TR_DISK_FAULT_END, idx, 0, 0);
 		}
 		break;

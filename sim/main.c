@@ -143,6 +143,10 @@ static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	g_string_append_printf(o, ", \"faults_applied\": %" G_GUINT64_FORMAT
 			       ", \"faults_skipped\": %" G_GUINT64_FORMAT,
 			       st->faults_applied, st->faults_skipped);
+	g_string_append_printf(o, ", \"storage_errors\": {\"write\": %" G_GUINT64_FORMAT
+			       ", \"truncate\": %" G_GUINT64_FORMAT ", \"sync\": %" G_GUINT64_FORMAT "}",
+			       st->storage_errors[AU_STORAGE_WRITE], st->storage_errors[AU_STORAGE_TRUNCATE],
+			       st->storage_errors[AU_STORAGE_SYNC]);
 	g_string_append_printf(o, ", \"trace_hash\": \"%s\"}\n", hash);
 	fputs(o->str, stdout);
 	g_string_free(o, TRUE);
@@ -199,6 +203,8 @@ static void print_faults(struct au_sim *sim, const struct au_scenario *sc)
 			au_format_duration(f->restart_after, extra, sizeof(extra));
 			g_string_append_printf(line, ", restarted %s later", extra);
 		}
+		if (f->action == AU_FAULT_DISK)
+			g_string_append_printf(line, " (%s)", au_disk_fault_kind_name(f->disk_kind));
 		printf("%s\n", line->str);
 		g_string_free(line, TRUE);
 	}
@@ -230,6 +236,14 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	       " torn, %" G_GUINT64_FORMAT " lost\n",
 	       st->faults_applied, st->faults_skipped, st->kept_writes, st->torn_writes,
 	       st->lost_writes);
+	uint64_t disk_errors = 0;
+	for (int op = 0; op < AU_STORAGE_OPS_; op++)
+		disk_errors += st->storage_errors[op];
+	if (disk_errors)
+		printf("  storage errors injected: %" G_GUINT64_FORMAT " writes, %" G_GUINT64_FORMAT
+		       " truncates, %" G_GUINT64_FORMAT " syncs failed\n",
+		       st->storage_errors[AU_STORAGE_WRITE], st->storage_errors[AU_STORAGE_TRUNCATE],
+		       st->storage_errors[AU_STORAGE_SYNC]);
 	print_faults(sim, sc);
 	uint32_t shown = sc->nodes <= 10 ? sc->nodes : 5;
 	for (au_node_id n = 1; n <= shown; n++) {

@@ -237,6 +237,31 @@ static bool parse_bandwidth(const char *text, uint64_t *bps)
 	return false;
 }
 
+/* A size in bytes with a unit: B, KB/MB/GB (powers of 1000) or
+ * KiB/MiB/GiB (powers of 1024); fractions allowed (1.5GiB). */
+static bool parse_bytes(const char *text, uint64_t *bytes)
+{
+	static const struct {
+		const char *unit;
+		int64_t mult;
+	} units[] = {{"B", 1},          {"KB", 1000},        {"MB", 1000000},
+		     {"GB", 1000000000}, {"KiB", 1024},       {"MiB", 1024 * 1024},
+		     {"GiB", INT64_C(1024) * 1024 * 1024}};
+	size_t len = strlen(text), i = 0;
+	while (i < len && (g_ascii_isdigit(text[i]) || text[i] == '.'))
+		i++;
+	for (size_t u = 0; u < G_N_ELEMENTS(units); u++) {
+		if (strcmp(text + i, units[u].unit) != 0)
+			continue;
+		int64_t v;
+		if (!parse_scaled(text, i, units[u].mult, &v) || v <= 0)
+			return false;
+		*bytes = (uint64_t)v;
+		return true;
+	}
+	return false;
+}
+
 static bool has_service(const struct au_scenario *sc, const char *name)
 {
 	for (uint32_t i = 0; i < sc->n_services; i++)
@@ -543,7 +568,7 @@ static bool load_network(struct loader *L)
 
 static bool load_disk(struct loader *L)
 {
-	static const char *const keys[] = {"sync_latency", NULL};
+	static const char *const keys[] = {"sync_latency", "capacity", NULL};
 	struct au_scenario *sc = L->sc;
 	const char *why;
 	au_parse_dist("uniform(1ms,3ms)", &sc->sync_latency, &why);
@@ -554,6 +579,11 @@ static bool load_disk(struct loader *L)
 	g_autofree char *v = value(L, "disk", "sync_latency");
 	if (v && !au_parse_dist(v, &sc->sync_latency, &why))
 		return fail(L, "disk", "sync_latency", "'%s': %s", v, why);
+	g_autofree char *cap = value(L, "disk", "capacity");
+	if (cap && strcmp(cap, "unlimited") != 0 && !parse_bytes(cap, &sc->disk_capacity))
+		return fail(L, "disk", "capacity",
+			    "'%s' is not a size (a positive number with B, KB, MB, GB, KiB, MiB or GiB) "
+			    "or unlimited", cap);
 	return true;
 }
 
@@ -945,6 +975,17 @@ const char *au_fault_action_name(enum au_fault_action a)
 	return (unsigned)a < AU_FAULT_ACTIONS_ ? action_names[a] : "?";
 }
 
+static const char *const disk_kind_names[] = {
+	[AU_DISK_READ_ERROR] = "read_error", [AU_DISK_CORRUPT] = "corrupt",
+	[AU_DISK_SLOW_SYNC] = "slow_sync",   [AU_DISK_FULL] = "disk_full",
+	[AU_DISK_WRITE_ERROR] = "write_error", [AU_DISK_SYNC_ERROR] = "sync_error",
+};
+
+const char *au_disk_fault_kind_name(enum au_disk_fault_kind k)
+{
+	return (unsigned)k < G_N_ELEMENTS(disk_kind_names) ? disk_kind_names[k] : "?";
+}
+
 static const char *const action_keys[AU_FAULT_ACTIONS_][9] = {
 	[AU_FAULT_CRASH] = {"at", "action", "target", "restart_after", NULL},
 	[AU_FAULT_RESTART] = {"at", "action", "target", NULL},
@@ -955,7 +996,7 @@ static const char *const action_keys[AU_FAULT_ACTIONS_][9] = {
 	[AU_FAULT_PAUSE] = {"at", "action", "target", "until", NULL},
 	[AU_FAULT_RESUME] = {"at", "action", "target", NULL},
 	[AU_FAULT_SKEW] = {"at", "action", "target", "skew", "drift", "until", NULL},
-	[AU_FAULT_DISK] = {"at", "action", "target", "kind", "extra", "until", NULL},
+	[AU_FAULT_DISK] = {"at", "action", "target", "kind", "extra", "rate", "until", NULL},
 	[AU_FAULT_CORRUPT] = {"at", "action", "target", "link", "rate", "until", NULL},
 	[AU_FAULT_TRANSFER] = {"at", "action", "target", NULL},
 	[AU_FAULT_ADD_VOTER] = {"at", "action", "target", NULL},
@@ -1175,23 +1216,35 @@ static bool load_fault(struct loader *L, const char *g, struct au_fault *f)
 		break;
 	}
 	case AU_FAULT_DISK: {
+		const char *const *kinds = disk_kind_names;
+		const size_t n_kinds = G_N_ELEMENTS(disk_kind_names);
+		const char *all = "read_error, corrupt, slow_sync, disk_full, write_error or sync_error";
 		g_autofree char *k = value(L, g, "kind");
 		if (!k)
-			return fail(L, g, "kind", "missing (read_error, corrupt or slow_sync)");
-		if (strcmp(k, "read_error") == 0)
-			f->disk_kind = AU_DISK_READ_ERROR;
-		else if (strcmp(k, "corrupt") == 0)
-			f->disk_kind = AU_DISK_CORRUPT;
-		else if (strcmp(k, "slow_sync") == 0)
-			f->disk_kind = AU_DISK_SLOW_SYNC;
-		else
-			return fail(L, g, "kind", "'%s' is not read_error, corrupt or slow_sync", k);
+			return fail(L, g, "kind", "missing (%s)", all);
+		size_t kind = n_kinds;
+		for (size_t i = 0; i < n_kinds; i++)
+			if (strcmp(k, kinds[i]) == 0)
+				kind = i;
+		if (kind == n_kinds)
+			return fail(L, g, "kind", "'%s' is not %s", k, all);
+		f->disk_kind = (enum au_disk_fault_kind)kind;
 		f->slow_extra = 100 * AU_NS_PER_MS;
 		if (has(L, g, "extra")) {
 			if (f->disk_kind != AU_DISK_SLOW_SYNC)
 				return fail(L, g, "extra", "only slow_sync takes extra");
 			if (!get_duration(L, g, "extra", &f->slow_extra, true))
 				return false;
+		}
+		if (f->disk_kind == AU_DISK_WRITE_ERROR || f->disk_kind == AU_DISK_SYNC_ERROR)
+			f->rate = 1.0; /* every operation fails unless a rate says otherwise */
+		if (has(L, g, "rate")) {
+			if (f->disk_kind != AU_DISK_WRITE_ERROR && f->disk_kind != AU_DISK_SYNC_ERROR)
+				return fail(L, g, "rate", "only write_error and sync_error take rate");
+			if (!get_prob(L, g, "rate", &f->rate, true))
+				return false;
+			if (f->rate <= 0.0)
+				return fail(L, g, "rate", "a rate of 0 fails nothing; leave the fault out");
 		}
 		if (f->disk_kind == AU_DISK_CORRUPT && f->until >= 0)
 			return fail(L, g, "until", "a corrupted sector stays corrupted; corrupt takes no until");

@@ -62,6 +62,9 @@ enum au_disk_fault_kind {
 	AU_DISK_READ_ERROR,
 	AU_DISK_CORRUPT,
 	AU_DISK_SLOW_SYNC,
+	AU_DISK_FULL,        /* no room beyond what the files hold at the start */
+	AU_DISK_WRITE_ERROR, /* writes and truncates fail with an I/O error (rate) */
+	AU_DISK_SYNC_ERROR,  /* syncs fail with an I/O error (rate) */
 };
 
 /* One member of a partition group. */
@@ -83,7 +86,8 @@ struct au_fault {
 	uint32_t n_members, n_groups;
 	bool oneway;
 	au_time extra;         /* clog: added delay; -1: hold until the clog ends */
-	double rate;           /* loss, corrupt, duplicate: probability per message */
+	double rate;           /* loss, corrupt, duplicate: probability per message;
+				  disk_fault write_error, sync_error: per operation */
 	au_time skew;          /* skew: clock jump */
 	int64_t drift_ppm;     /* skew: rate error, parts per million */
 	enum au_disk_fault_kind disk_kind;
@@ -164,6 +168,7 @@ struct au_scenario {
 	uint64_t bandwidth_bps; /* 0: unlimited */
 
 	struct au_dist sync_latency;
+	uint64_t disk_capacity; /* [disk] capacity in bytes per node; 0: unbounded */
 
 	struct au_fault *faults; /* sorted by (at, file order) */
 	uint32_t n_faults;
@@ -206,5 +211,7 @@ bool au_parse_node(const char *text, uint32_t nodes, au_node_id *out);
 void au_format_duration(au_time t, char *buf, size_t len);
 /* The scenario-file name of a fault action ("crash", "partition", ...). */
 const char *au_fault_action_name(enum au_fault_action a);
+/* The scenario-file name of a disk_fault kind ("read_error", "disk_full", ...). */
+const char *au_disk_fault_kind_name(enum au_disk_fault_kind k);
 
 #endif

@@ -37,6 +37,7 @@ struct au_sim_stats {
 	uint64_t timers_fired;
 	uint64_t syncs_completed;
 	uint64_t torn_writes, lost_writes, kept_writes; /* unsynced writes at crashes */
+	uint64_t storage_errors[AU_STORAGE_OPS_]; /* operations the disk failed, by op */
 	au_time sim_time_ns;
 	uint64_t peak_pending;
 };

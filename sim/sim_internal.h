@@ -61,6 +61,11 @@ struct au_sim_node {
 	struct au_disk *disk;
 	GArray *deferred;     /* struct au_deferred, while paused */
 	au_time slow_sync_ns; /* disk_fault slow_sync extra latency */
+	bool disk_full;       /* disk_fault disk_full: no room beyond disk_full_limit */
+	bool write_error;     /* disk_fault write_error: writes and truncates fail */
+	bool sync_error;      /* disk_fault sync_error: syncs fail */
+	uint64_t disk_full_limit; /* bytes the files held when disk_full began */
+	double write_error_rate, sync_error_rate; /* share of operations failed */
 };
 
 struct au_deferred {
@@ -186,6 +191,8 @@ void au_disk_sync_done(struct au_sim *sim, struct au_event *ev);
 /* Crash: decide the fate of every unsynced write; returns kept/torn/lost. */
 void au_disk_crash(struct au_sim *sim, au_node_id n, uint64_t *kept, uint64_t *torn,
 		   uint64_t *lost);
+/* Bytes the node's files hold now (what a capacity bounds). */
+uint64_t au_disk_used(const struct au_sim *sim, au_node_id n);
 /* disk_fault corrupt: flip one bit in one durable sector of one file. */
 void au_disk_corrupt_sector(struct au_sim *sim, au_node_id n);
 int64_t au_disk_durable_read(struct au_disk *d, const char *key, uint64_t off, void *buf,

@@ -54,6 +54,7 @@ MUTANTS=(
 	"DEAD_NOT_RECLAIMED|20|aureon-worker-crash"
 	"LOCK_NO_FENCE|20|aureon-locks aureon-partition"
 	"RQML_DUP_SHARD|20|mutant-rqml-dup-shard rqml-kmeans"
+	"IGNORE_STORAGE_ERROR|20|raft-disk-full"
 )
 
 RUN_TIMEOUT=${AU_MUTANT_TIMEOUT:-60}

@@ -27,6 +27,8 @@ static const char *const raft_scenarios[] = {
 	"scenarios/raft-partition-heal.ini", "scenarios/raft-figure8.ini",
 	"scenarios/raft-flaky-network.ini", "scenarios/raft-disk-faults.ini",
 	"scenarios/raft-membership.ini",   "scenarios/raft-storm.ini",
+	/* storage that fails: a full disk, failed writes and syncs */
+	"scenarios/raft-disk-full.ini",    "scenarios/raft-storage-errors.ini",
 	/* the scenarios that catch planted bugs must pass with the real code */
 	"scenarios/mutant-figure8.ini",    "scenarios/mutant-vote-lost.ini",
 	"scenarios/mutant-vote-cleared.ini", "scenarios/mutant-membership-early.ini",
