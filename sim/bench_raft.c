@@ -962,8 +962,6 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 	double finish_wall = au_cli_wall_seconds() - f0;
 	char hash[65];
 	au_sim_trace_hash(sim, hash);
-	const char *names[16], *results[16];
-	size_t nchecks = au_sim_checks(sim, names, results, 16);
 	uint64_t committed = end.commit - start.commit;
 	double wall = end.wall - start.wall, cpu = end.cpu - start.cpu;
 	double sim_s = (double)(end.sim_ns - start.sim_ns) / 1e9;
@@ -1002,10 +1000,9 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 					       k > 1 ? ", " : "", dc, dw, du, (double)dc / dw, ds,
 					       (double)dc / ds, marks[k].events - marks[k - 1].events);
 		}
-		g_string_append_printf(o, "], \"finish_wall_s\": %.3f, \"checks\": {", finish_wall);
-		for (size_t i = 0; i < nchecks; i++)
-			g_string_append_printf(o, "%s\"%s\": \"%s\"", i ? ", " : "", names[i], results[i]);
-		g_string_append_printf(o, "}, \"peak_rss_bytes\": %" G_GUINT64_FORMAT
+		g_autofree char *checks = au_sim_checks_json(sim);
+		g_string_append_printf(o, "], \"finish_wall_s\": %.3f, %s", finish_wall, checks);
+		g_string_append_printf(o, ", \"peak_rss_bytes\": %" G_GUINT64_FORMAT
 				       ", \"trace_hash\": \"%s\"}\n", au_cli_peak_rss_bytes(), hash);
 		fputs(o->str, stdout);
 		g_string_free(o, TRUE);
@@ -1037,10 +1034,9 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 		printf("  engine: %" G_GUINT64_FORMAT " events = %.2f events/commit, %.2f messages/commit,"
 		       " %.0f ns/event\n", events, (double)events / (double)committed,
 		       (double)msgs / (double)committed, wall * 1e9 / (double)events);
+		g_autofree char *checks = au_sim_checks_text(sim);
 		printf("  leader n%u, log compacted to index %" G_GUINT64_FORMAT "; end-of-run checks "
-		       "(%.2f s wall):", leader, snap_idx, finish_wall);
-		for (size_t i = 0; i < nchecks; i++)
-			printf(" %s %s%s", names[i], results[i], i + 1 < nchecks ? "," : "");
+		       "(%.2f s wall): %s", leader, snap_idx, finish_wall, checks);
 		printf("\n  peak RSS %.1f MiB; trace hash %s\n", (double)au_cli_peak_rss_bytes() / 1048576.0, hash);
 	}
 	return frc != 0 ? tp_violated(sim) : 0;

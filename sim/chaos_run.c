@@ -142,6 +142,19 @@ static const char *const combo_names[CB_COUNT_] = {
 
 /* ---- jobs and results ---------------------------------------------------- */
 
+/* A check's verdict in one run (sim.h AU_VERDICT_*), as a number. */
+enum verdict { V_PASS, V_FAIL, V_NOT_RUN, V_UNKNOWN, V_COUNT_ };
+static const char *const verdict_names[V_COUNT_] = {AU_VERDICT_PASS, AU_VERDICT_FAIL,
+						     AU_VERDICT_NOT_RUN, AU_VERDICT_UNKNOWN};
+
+static enum verdict verdict_of(const char *name)
+{
+	for (int v = 0; v < V_COUNT_; v++)
+		if (strcmp(name, verdict_names[v]) == 0)
+			return (enum verdict)v;
+	return V_UNKNOWN; /* a verdict this sweep does not know is no verdict */
+}
+
 enum job_type { JOB_RUN = 1, JOB_RERUN, JOB_DIAG, JOB_SHRINK };
 
 struct job {
@@ -162,7 +175,8 @@ struct result {
 	uint32_t combos;
 	uint32_t n_checks;
 	char check_names[MAX_CHECKS][24];
-	uint8_t check_failed[MAX_CHECKS];
+	uint8_t check_verdict[MAX_CHECKS];   /* enum verdict */
+	char check_reason[MAX_CHECKS][80];   /* not run / unknown: why */
 	struct au_shrink_stats shrink;
 	int32_t shrink_rc;
 	double cpu_s; /* CPU time the worker spent on this job */
@@ -178,8 +192,8 @@ struct seed_rec {
 	bool done;
 	uint8_t hash[32];
 	uint32_t enabled, planned, applied, combos;
-	uint16_t checks_ran, checks_failed; /* bits into runner.check_names */
-	struct result *full;                /* failures only */
+	uint16_t checks[V_COUNT_];          /* per verdict: bits into runner.check_names */
+	struct result *full;                /* failures, and runs with a check without a verdict */
 };
 
 struct runner {
@@ -544,7 +558,8 @@ static void run_seed(const struct runner *R, uint64_t seed, bool perturb, const 
 	res->n_checks = (uint32_t)n;
 	for (size_t i = 0; i < n; i++) {
 		g_strlcpy(res->check_names[i], names[i], sizeof(res->check_names[i]));
-		res->check_failed[i] = strcmp(results[i], "fail") == 0;
+		res->check_verdict[i] = (uint8_t)verdict_of(results[i]);
+		au_sim_check_reason(sim, i, res->check_reason[i], sizeof(res->check_reason[i]));
 	}
 	au_sim_free(sim);
 	if (dump)
@@ -981,11 +996,13 @@ static void bin_to_hex(const uint8_t in[32], char out[65])
 		g_snprintf(out + 2 * i, 3, "%02x", in[i]);
 }
 
-static uint16_t check_bits(struct runner *R, const struct result *res, bool failed_only)
+/* The checks of a run (all of them, or those with one verdict) as bits
+ * into R->check_names, which learns names as they come. */
+static uint16_t check_bits(struct runner *R, const struct result *res, int verdict)
 {
 	uint16_t bits = 0;
 	for (uint32_t i = 0; i < res->n_checks && i < MAX_CHECKS; i++) {
-		if (failed_only && !res->check_failed[i])
+		if (verdict >= 0 && res->check_verdict[i] != verdict)
 			continue;
 		uint32_t k = 0;
 		while (k < R->n_check_names && strcmp(R->check_names[k], res->check_names[i]) != 0)
@@ -1062,13 +1079,34 @@ static void write_repro(struct sweep *S, const struct result *res)
 	}
 }
 
-/* Print failures in seed order, as far as results are in. */
+/* A passing run whose checks did not all reach a verdict: one line per
+ * such check, so a pass never hides what it did not cover. */
+static void emit_no_verdict(struct sweep *S, const struct seed_rec *r)
+{
+	const struct result *res = r->full;
+	for (uint32_t i = 0; i < res->n_checks && i < MAX_CHECKS; i++) {
+		if (res->check_verdict[i] != V_NOT_RUN && res->check_verdict[i] != V_UNKNOWN)
+			continue;
+		clear_progress(S);
+		printf("NO VERDICT seed %" G_GUINT64_FORMAT ": %s %s (%s)\n", r->seed,
+		       res->check_names[i], verdict_names[res->check_verdict[i]], res->check_reason[i]);
+	}
+	fflush(stdout);
+}
+
+/* Print failures (and passes without every verdict) in seed order, as far
+ * as results are in. */
 static void emit_in_order(struct sweep *S)
 {
 	while (S->emitted < S->n && S->recs[S->emitted].done) {
 		struct seed_rec *r = &S->recs[S->emitted++];
-		if (r->rc == 0 || !r->full)
+		if (!r->full)
 			continue;
+		if (r->rc == 0) {
+			if (!S->json)
+				emit_no_verdict(S, r);
+			continue;
+		}
 		const struct result *res = r->full;
 		write_repro(S, res);
 		if (S->json)
@@ -1100,14 +1138,15 @@ static void on_run_result(void *ctx, const struct result *res)
 	r->planned = res->planned;
 	r->applied = res->applied;
 	r->combos = res->combos;
-	r->checks_ran = check_bits(S->R, res, false);
-	r->checks_failed = check_bits(S->R, res, true);
+	(void)check_bits(S->R, res, -1); /* learn new names in the run's order */
+	for (int v = 0; v < V_COUNT_; v++)
+		r->checks[v] = check_bits(S->R, res, v);
 	if (res->rc <= 1)
 		hex_to_bin(res->out.hash, r->hash);
-	if (res->rc != 0) {
+	if (res->rc != 0 || r->checks[V_NOT_RUN] || r->checks[V_UNKNOWN])
 		r->full = g_memdup2(res, sizeof(*res));
+	if (res->rc != 0)
 		S->failed++;
-	}
 	if (res->rc == 2) { /* a generator bug: say so at once */
 		clear_progress(S);
 		fprintf(stderr, "aureon-sim chaos: seed %" G_GUINT64_FORMAT ": %s\n", res->seed,
@@ -1201,7 +1240,7 @@ static void xml_str(GString *o, const char *s)
 struct totals {
 	uint32_t enabled[AU_CK_COUNT_], planned[AU_CK_COUNT_], applied[AU_CK_COUNT_];
 	uint32_t combos[CB_COUNT_];
-	uint32_t ran[16], failed[16];
+	uint32_t ran[16], verdicts[V_COUNT_][16]; /* runs a check was on in; per verdict */
 	uint32_t order[16]; /* check names sorted */
 };
 
@@ -1223,10 +1262,11 @@ static void tally(const struct sweep *S, struct totals *T)
 		}
 		for (int c = 0; c < CB_COUNT_; c++)
 			T->combos[c] += (r->combos >> c) & 1u;
-		for (uint32_t c = 0; c < S->R->n_check_names; c++) {
-			T->ran[c] += (r->checks_ran >> c) & 1u;
-			T->failed[c] += (r->checks_failed >> c) & 1u;
-		}
+		for (uint32_t c = 0; c < S->R->n_check_names; c++)
+			for (int v = 0; v < V_COUNT_; v++) {
+				T->ran[c] += (r->checks[v] >> c) & 1u;
+				T->verdicts[v][c] += (r->checks[v] >> c) & 1u;
+			}
 	}
 	for (uint32_t c = 0; c < 16; c++)
 		T->order[c] = c;
@@ -1259,23 +1299,81 @@ static void print_coverage(const struct sweep *S, const struct totals *T, uint32
 		    (exec_lease(S->R->sc) || !(EXEC_COMBOS & (1u << c))))
 			printf("  %-48s %8u%s\n", combo_names[c], T->combos[c],
 			       T->combos[c] ? "" : "  <-- never");
+	/* ran: runs the check was on in; not run: its judgement never came
+	 * (mostly: another check stopped the run first); unknown: it could not
+	 * decide (linearizable_kv's search budget). */
 	if (S->R->n_check_names == 0)
 		printf("  (no checker runs for these services)\n");
 	else
-		printf("  %-18s %8s %8s\n", "check", "ran", "failed");
+		printf("  %-24s %8s %8s %8s %8s\n", "check", "ran", "failed", "not run", "unknown");
 	for (uint32_t i = 0; i < S->R->n_check_names; i++) {
 		uint32_t c = T->order[i];
-		printf("  %-18s %8u %8u\n", S->R->check_names[c], T->ran[c], T->failed[c]);
+		printf("  %-24s %8u %8u %8u %8u\n", S->R->check_names[c], T->ran[c],
+		       T->verdicts[V_FAIL][c], T->verdicts[V_NOT_RUN][c], T->verdicts[V_UNKNOWN][c]);
 	}
 }
 
+/* Skipped test cases "seed N: CHECK", one per check of the run that reached
+ * no verdict, so CI tools show what a run did not judge; returns how many. */
+static uint32_t junit_no_verdict(const struct sweep *S, const struct seed_rec *r, GString *o)
+{
+	uint32_t n = 0;
+	const struct result *res = r->full;
+	for (uint32_t i = 0; res && i < res->n_checks && i < MAX_CHECKS; i++) {
+		if (res->check_verdict[i] != V_NOT_RUN && res->check_verdict[i] != V_UNKNOWN)
+			continue;
+		n++;
+		if (!o)
+			continue;
+		g_string_append(o, "    <testcase classname=\"chaos.");
+		xml_str(o, S->R->sc->name);
+		g_string_append_printf(o, "\" name=\"seed %" G_GUINT64_FORMAT ": ", r->seed);
+		xml_str(o, res->check_names[i]);
+		g_autofree char *msg = g_strdup_printf("%s: %s", verdict_names[res->check_verdict[i]],
+						       res->check_reason[i]);
+		g_string_append(o, "\">\n      <skipped message=\"");
+		xml_str(o, msg);
+		g_string_append(o, "\"/>\n    </testcase>\n");
+	}
+	return n;
+}
+
+/* `"checks": {name: verdict}, "check_reasons": {name: why}` of one run, as
+ * `aureon-sim run --json` prints them. */
+static void json_checks(GString *o, const struct result *res)
+{
+	g_string_append(o, "\"checks\": {");
+	for (uint32_t i = 0; i < res->n_checks && i < MAX_CHECKS; i++) {
+		g_string_append(o, i ? ", " : "");
+		au_cli_json_string(o, res->check_names[i]);
+		g_string_append_printf(o, ": \"%s\"", verdict_names[res->check_verdict[i]]);
+	}
+	g_string_append(o, "}, \"check_reasons\": {");
+	bool first = true;
+	for (uint32_t i = 0; i < res->n_checks && i < MAX_CHECKS; i++) {
+		if (res->check_verdict[i] != V_NOT_RUN && res->check_verdict[i] != V_UNKNOWN)
+			continue;
+		g_string_append(o, first ? "" : ", ");
+		au_cli_json_string(o, res->check_names[i]);
+		g_string_append(o, ": ");
+		au_cli_json_string(o, res->check_reason[i]);
+		first = false;
+	}
+	g_string_append(o, "}");
+}
+
+/* JUnit XML: a test case per seed (with a failure element if it failed),
+ * and a skipped test case per check a run did not judge. */
 static bool write_junit(const struct sweep *S, const char *path, double wall)
 {
+	uint32_t skipped = 0;
+	for (uint32_t i = 0; i < S->n; i++)
+		skipped += junit_no_verdict(S, &S->recs[i], NULL);
 	GString *o = g_string_new("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
 	g_string_append(o, "  <testsuite name=\"chaos ");
 	xml_str(o, S->R->sc->name);
-	g_string_append_printf(o, "\" tests=\"%u\" failures=\"%u\" errors=\"0\" time=\"%.3f\">\n", S->n,
-			       S->failed, wall);
+	g_string_append_printf(o, "\" tests=\"%u\" failures=\"%u\" errors=\"0\" skipped=\"%u\" "
+			       "time=\"%.3f\">\n", S->n + skipped, S->failed, skipped, wall);
 	for (uint32_t i = 0; i < S->n; i++) {
 		const struct seed_rec *r = &S->recs[i];
 		g_string_append(o, "    <testcase classname=\"chaos.");
@@ -1283,6 +1381,7 @@ static bool write_junit(const struct sweep *S, const char *path, double wall)
 		g_string_append_printf(o, "\" name=\"seed %" G_GUINT64_FORMAT "\"", r->seed);
 		if (r->rc == 0 || !r->full) {
 			g_string_append(o, "/>\n");
+			junit_no_verdict(S, r, o);
 			continue;
 		}
 		const struct result *res = r->full;
@@ -1297,6 +1396,7 @@ static bool write_junit(const struct sweep *S, const char *path, double wall)
 							res->out.detail, file, file);
 		xml_str(o, body);
 		g_string_append(o, "</failure>\n    </testcase>\n");
+		junit_no_verdict(S, r, o);
 	}
 	g_string_append(o, "  </testsuite>\n</testsuites>\n");
 	GError *err = NULL;
@@ -1560,7 +1660,7 @@ int au_chaos_main(int argc, char **argv)
 		GPtrArray *order = g_ptr_array_new();
 		for (uint32_t i = 0; i < S.n; i++) {
 			const struct seed_rec *r = &S.recs[i];
-			if (!r->full)
+			if (!r->full || r->rc == 0)
 				continue;
 			const char *c = r->full->out.check[0] ? r->full->out.check : "load_error";
 			gpointer old = g_hash_table_lookup(per, c);
@@ -1580,7 +1680,7 @@ int au_chaos_main(int argc, char **argv)
 		bool first = true;
 		for (uint32_t i = 0; i < S.n; i++) {
 			const struct seed_rec *r = &S.recs[i];
-			if (!r->full)
+			if (!r->full || r->rc == 0)
 				continue;
 			const struct result *res = r->full;
 			g_autofree char *file = repro_path(&R, r->seed, ".ini");
@@ -1595,6 +1695,8 @@ int au_chaos_main(int argc, char **argv)
 			au_cli_json_string(o, res->rc == 1 ? res->out.hash : "");
 			g_string_append(o, ", \"reproducer\": ");
 			au_cli_json_string(o, file);
+			g_string_append(o, ", ");
+			json_checks(o, res);
 			for (uint32_t s = 0; s < n_shrink; s++) {
 				if (shrink_idx[s] != i)
 					continue;
@@ -1619,6 +1721,19 @@ int au_chaos_main(int argc, char **argv)
 					g_string_append(o, "}");
 				}
 			}
+			g_string_append(o, "}");
+			first = false;
+		}
+		/* passing runs in which a check reached no verdict */
+		g_string_append(o, "], \"no_verdict_seeds\": [");
+		first = true;
+		for (uint32_t i = 0; i < S.n; i++) {
+			const struct seed_rec *r = &S.recs[i];
+			if (!r->full || r->rc != 0)
+				continue;
+			g_string_append_printf(o, "%s{\"seed\": %" G_GUINT64_FORMAT ", ", first ? "" : ", ",
+					       r->seed);
+			json_checks(o, r->full);
 			g_string_append(o, "}");
 			first = false;
 		}
@@ -1647,8 +1762,10 @@ int au_chaos_main(int argc, char **argv)
 		g_string_append(o, "}, \"checks\": {");
 		for (uint32_t i = 0; i < R.n_check_names; i++) {
 			uint32_t c = T.order[i];
-			g_string_append_printf(o, "%s\"%s\": {\"ran\": %u, \"failed\": %u}", i ? ", " : "",
-					       R.check_names[c], T.ran[c], T.failed[c]);
+			g_string_append_printf(o, "%s\"%s\": {\"ran\": %u, \"failed\": %u, \"not_run\": %u, "
+					       "\"unknown\": %u}", i ? ", " : "", R.check_names[c], T.ran[c],
+					       T.verdicts[V_FAIL][c], T.verdicts[V_NOT_RUN][c],
+					       T.verdicts[V_UNKNOWN][c]);
 		}
 		g_string_append_printf(o, "}}, \"determinism\": {\"sampled\": %u, \"mismatches\": %u, "
 				       "\"report\": ", S.n_det, S.det_mismatch);
@@ -1666,8 +1783,9 @@ int au_chaos_main(int argc, char **argv)
 			bool first = true;
 			for (uint32_t i = 0; i < R.n_check_names; i++) {
 				uint32_t c = T.order[i];
-				if (T.failed[c]) {
-					printf("%s%s %u", first ? "" : ", ", R.check_names[c], T.failed[c]);
+				if (T.verdicts[V_FAIL][c]) {
+					printf("%s%s %u", first ? "" : ", ", R.check_names[c],
+					       T.verdicts[V_FAIL][c]);
 					first = false;
 				}
 			}
@@ -1678,6 +1796,12 @@ int au_chaos_main(int argc, char **argv)
 				printf("%scrashed, timed out or did not load %u", first ? "" : ", ", other);
 			printf(")");
 		}
+		uint32_t undecided = 0;
+		for (uint32_t i = 0; i < S.n; i++)
+			undecided += S.recs[i].rc == 0 && S.recs[i].full;
+		if (undecided)
+			printf("; %u passing run%s with a check that reached no verdict (NO VERDICT above)",
+			       undecided, undecided > 1 ? "s" : "");
 		printf("\n");
 		if (det_pct > 0) {
 			if (S.det_mismatch)

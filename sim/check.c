@@ -1,16 +1,25 @@
 /* check.c — invariant checkers, driven by trace records.
  *
  * A checker sees every event record in order and may declare a violation,
- * which stops the run; at the end it gives its verdict.  Every checker
- * whose service is running is on in every run (they are cheap); [check]
- * invariants names the ones a scenario relies on, and naming one that does
- * not exist or cannot run is an error at load time.
+ * which stops the run; some also judge at the end of the run (`end`).
+ * Every checker whose service is running is on in every run (they are
+ * cheap); [check] invariants names the ones a scenario relies on, and
+ * naming one that does not exist or cannot run is an error at load time.
+ *
+ * Verdicts (sim.h AU_VERDICT_*) never claim more than was checked: a
+ * checker with an end-of-run judgement that did not run — a violation
+ * stopped the run first — is "not run", with the reason; an end-of-run
+ * judgement that cannot be made (a liveness window still open when the run
+ * ended) is "not run", one that could not decide "unknown".  A checker
+ * that judges each record as it comes keeps "pass" in a stopped run: it
+ * held on every record it was given, up to the stop.
  *
  * ping_integrity: every pong the ping model accepts answers a ping that
  * node really sent, to that peer, and is accepted at most once — so the
  * model's handling of duplicated, corrupted and stale messages is checked,
  * not assumed.
  */
+#include <stdarg.h>
 #include <string.h>
 
 #include "sim_internal.h"
@@ -18,9 +27,10 @@
 #include <stdio.h>
 
 #include "../models/kv.h"
-#include "check_rqml.h"
 #include "check_exec.h"
+#include "check_rqml.h"
 #include "check_swim.h"
+#include "cli.h"
 #include "linearize.h"
 
 struct au_checker_ops {
@@ -29,6 +39,8 @@ struct au_checker_ops {
 	void *(*create)(struct au_sim *sim);
 	void (*event)(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		      int64_t b, int64_t c);
+	/* The end-of-run judgement, or NULL for a checker that judges every
+	 * record as it comes and has nothing left to say at the end. */
 	void (*end)(void *st, struct au_sim *sim);
 	void (*destroy)(void *st);
 	/* Optional: rows of model trace tables, and one line of findings for
@@ -102,12 +114,6 @@ static void pi_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kin
 	default:
 		break;
 	}
-}
-
-static void pi_end(void *st, struct au_sim *sim)
-{
-	(void)st;
-	(void)sim;
 }
 
 static void pi_destroy(void *st)
@@ -386,12 +392,6 @@ static void rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kin
 	}
 }
 
-static void rs_end(void *st, struct au_sim *sim)
-{
-	(void)st;
-	(void)sim;
-}
-
 static void rs_destroy(void *st)
 {
 	struct raft_safety *rs = st;
@@ -441,11 +441,20 @@ static void lw_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kin
 static void lw_end(void *st, struct au_sim *sim)
 {
 	struct liveness *lw = st;
-	if (!lw->met && sim->now >= lw->heal_ns + lw->within_ns)
-		au_sim_violate(sim, "leader_within", 0,
-			       "no leader committed anything within %" G_GINT64_FORMAT
-			       " ns after the faults ended at %" G_GINT64_FORMAT " ns",
-			       lw->within_ns, lw->heal_ns);
+	if (lw->met)
+		return;
+	if (sim->now < lw->heal_ns + lw->within_ns) {
+		char now[32], closes[32];
+		au_check_format_time(sim->now, now, sizeof(now));
+		au_check_format_time(lw->heal_ns + lw->within_ns, closes, sizeof(closes));
+		au_sim_no_verdict(sim, AU_VERDICT_NOT_RUN,
+				  "the run ended at t=%s, before its window closed at t=%s", now, closes);
+		return;
+	}
+	au_sim_violate(sim, "leader_within", 0,
+		       "no leader committed anything within %" G_GINT64_FORMAT
+		       " ns after the faults ended at %" G_GINT64_FORMAT " ns",
+		       lw->within_ns, lw->heal_ns);
 }
 
 static void lw_destroy(void *st) { g_free(st); }
@@ -499,11 +508,17 @@ static void lin_end(void *st, struct au_sim *sim)
 {
 	struct lin_state *ls = st;
 	struct au_lin_result res;
-	au_lin_check(ls->h, LIN_BUDGET, &res);
+	uint64_t budget = sim->lin_budget ? sim->lin_budget : LIN_BUDGET;
+	au_lin_check(ls->h, budget, &res);
 	if (res.gave_up && !res.linearizable) {
+		/* Neither a proof nor a counterexample: saying pass would claim a
+		 * search that did not finish. */
 		fprintf(stderr, "aureon-sim: linearizable_kv: search budget exhausted on key %" G_GINT64_FORMAT
 				"; no verdict\n", res.key);
-		sim->lin_gave_up = true;
+		au_sim_no_verdict(sim, AU_VERDICT_UNKNOWN,
+				  "search budget of %" G_GUINT64_FORMAT " configurations exhausted on key %"
+				  G_GINT64_FORMAT " (history of %" G_GUINT64_FORMAT " operations)",
+				  budget, res.key, ls->ops);
 	} else if (!res.linearizable) {
 		char window[2048];
 		au_lin_format_window(&res, window, sizeof(window));
@@ -524,31 +539,32 @@ static void lin_destroy(void *st)
 }
 
 static const struct au_checker_ops all_checkers[] = {
-	{"ping_integrity", "ping", pi_create, pi_event, pi_end, pi_destroy, NULL, NULL},
-	{"raft_safety", "raft", rs_create, rs_event, rs_end, rs_destroy, NULL, NULL},
+	{"ping_integrity", "ping", pi_create, pi_event, NULL, pi_destroy, NULL, NULL},
+	{"raft_safety", "raft", rs_create, rs_event, NULL, rs_destroy, NULL, NULL},
 	{"leader_within", "raft", lw_create, lw_event, lw_end, lw_destroy, NULL, NULL},
 	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy, NULL, NULL},
-	{"exactly_once_one", "one", au_eo_create, au_eo_event, au_eo_end, au_eo_destroy, NULL, NULL},
-	{"results_match_reference", "rqml", au_rqml_ref_create, au_rqml_check_event,
-	 au_rqml_check_end, au_rqml_check_destroy, NULL, NULL},
-	{"rounds_monotone", "rqml", au_rqml_mono_create, au_rqml_check_event, au_rqml_check_end,
+	{"exactly_once_one", "one", au_eo_create, au_eo_event, NULL, au_eo_destroy, NULL, NULL},
+	{"results_match_reference", "rqml", au_rqml_ref_create, au_rqml_check_event, NULL,
 	 au_rqml_check_destroy, NULL, NULL},
-	{"shards_once", "rqml", au_rqml_shards_create, au_rqml_check_event, au_rqml_check_end,
+	{"rounds_monotone", "rqml", au_rqml_mono_create, au_rqml_check_event, NULL,
+	 au_rqml_check_destroy, NULL, NULL},
+	{"shards_once", "rqml", au_rqml_shards_create, au_rqml_check_event, NULL,
 	 au_rqml_check_destroy, NULL, NULL},
 	{"swim_completeness", "swim", au_cswim_complete_create, au_cswim_event, au_cswim_end,
 	 au_cswim_destroy, au_cswim_row, au_cswim_note},
-	{"swim_accuracy", "swim", au_cswim_accuracy_create, au_cswim_event, au_cswim_end,
+	/* accuracy only counts (its note): nothing to judge at the end */
+	{"swim_accuracy", "swim", au_cswim_accuracy_create, au_cswim_event, NULL,
 	 au_cswim_destroy, au_cswim_row, au_cswim_note},
 	{"membership_converged", "swim", au_cswim_converge_create, au_cswim_event, au_cswim_end,
 	 au_cswim_destroy, au_cswim_row, au_cswim_note},
 	/* the execution layer (check_exec.c) */
 	{"no_task_lost", "aureon", au_check_ntl_create, au_check_exec_event, au_check_ntl_end,
 	 au_check_exec_destroy, NULL, NULL},
-	{"exactly_once", "aureon", au_check_eo_create, au_check_exec_event, au_check_exec_end,
+	{"exactly_once", "aureon", au_check_eo_create, au_check_exec_event, NULL,
 	 au_check_exec_destroy, NULL, NULL},
-	{"lease_placement", "aureon", au_check_lp_create, au_check_exec_event, au_check_exec_end,
+	{"lease_placement", "aureon", au_check_lp_create, au_check_exec_event, NULL,
 	 au_check_exec_destroy, NULL, NULL},
-	{"lock_safety", "aureon", au_check_ls_create, au_check_exec_event, au_check_exec_end,
+	{"lock_safety", "aureon", au_check_ls_create, au_check_exec_event, NULL,
 	 au_check_exec_destroy, NULL, NULL},
 };
 
@@ -567,7 +583,7 @@ void au_check_row(struct au_sim *sim, au_node_id node, uint32_t service, uint32_
 			continue;
 		ck->ops->row(ck->state, sim, node, service, table, row);
 		if (sim->violated) {
-			ck->result = "fail";
+			ck->result = AU_VERDICT_FAIL;
 			sim->violation.record = record;
 		}
 	}
@@ -617,7 +633,7 @@ void au_check_init(struct au_sim *sim)
 		struct au_checker *c = &sim->checkers[sim->n_checkers++];
 		c->ops = ops;
 		c->state = ops->create(sim);
-		c->result = "pass";
+		c->result = AU_VERDICT_PASS;
 	}
 }
 
@@ -629,7 +645,7 @@ void au_check_event(struct au_sim *sim, uint64_t record, au_node_id node, uint16
 		struct au_checker *ck = &sim->checkers[i];
 		ck->ops->event(ck->state, sim, node, kind, a, b, c);
 		if (sim->violated) {
-			ck->result = "fail";
+			ck->result = AU_VERDICT_FAIL;
 			sim->violation.record = record;
 		}
 	}
@@ -637,12 +653,47 @@ void au_check_event(struct au_sim *sim, uint64_t record, au_node_id node, uint16
 
 void au_check_end(struct au_sim *sim)
 {
+	/* After a violation no end-of-run judgement is made (the run stopped
+	 * there, or an earlier checker's end judgement failed): those checkers
+	 * stay "not run", and au_sim_checks says why. */
+	sim->ending = true;
 	for (size_t i = 0; i < sim->n_checkers && !sim->violated; i++) {
 		struct au_checker *ck = &sim->checkers[i];
+		if (!ck->ops->end)
+			continue;
+		sim->judging = ck;
 		ck->ops->end(ck->state, sim);
+		sim->judging = NULL;
+		ck->ended = true;
 		if (sim->violated)
-			ck->result = "fail";
+			ck->result = AU_VERDICT_FAIL;
 	}
+	sim->ending = false;
+}
+
+void au_sim_no_verdict(struct au_sim *sim, const char *verdict, const char *fmt, ...)
+{
+	struct au_checker *ck = sim->judging;
+	g_assert(ck && sim->ending);
+	g_assert(strcmp(verdict, AU_VERDICT_NOT_RUN) == 0 || strcmp(verdict, AU_VERDICT_UNKNOWN) == 0);
+	if (!ck || sim->violated)
+		return;
+	ck->result = strcmp(verdict, AU_VERDICT_NOT_RUN) == 0 ? AU_VERDICT_NOT_RUN : AU_VERDICT_UNKNOWN;
+	va_list ap;
+	va_start(ap, fmt);
+	g_vsnprintf(ck->reason, sizeof(ck->reason), fmt, ap);
+	va_end(ap);
+}
+
+void au_check_format_time(au_time t, char *buf, size_t len)
+{
+	/* Seconds with the fraction's trailing zeros dropped: 1.86s, 30s. */
+	char frac[16];
+	g_snprintf(frac, sizeof(frac), "%09" G_GINT64_FORMAT, t % AU_NS_PER_S);
+	size_t n = strlen(frac);
+	while (n > 0 && frac[n - 1] == '0')
+		frac[--n] = '\0';
+	g_snprintf(buf, len, "%" G_GINT64_FORMAT "%s%ss", t / AU_NS_PER_S, n ? "." : "", frac);
 }
 
 void au_check_free(struct au_sim *sim)
@@ -654,6 +705,11 @@ void au_check_free(struct au_sim *sim)
 	sim->n_checkers = 0;
 }
 
+void au_sim_set_lin_budget(struct au_sim *sim, uint64_t configurations)
+{
+	sim->lin_budget = configurations;
+}
+
 bool au_sim_check_note(struct au_sim *sim, size_t i, char *buf, size_t len)
 {
 	if (i >= sim->n_checkers || !sim->checkers[i].ops->note || len == 0)
@@ -663,13 +719,86 @@ bool au_sim_check_note(struct au_sim *sim, size_t i, char *buf, size_t len)
 	return buf[0] != '\0';
 }
 
+/* A check's verdict: what it was judged, else "not run" if it has an
+ * end-of-run judgement that never ran. */
+static const char *verdict_of(const struct au_checker *ck)
+{
+	if (strcmp(ck->result, AU_VERDICT_PASS) != 0)
+		return ck->result;
+	return ck->ops->end && !ck->ended ? AU_VERDICT_NOT_RUN : AU_VERDICT_PASS;
+}
+
 size_t au_sim_checks(const struct au_sim *sim, const char **names, const char **results,
 		     size_t max)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < sim->n_checkers && n < max; i++, n++) {
 		names[n] = sim->checkers[i].ops->name;
-		results[n] = sim->checkers[i].result;
+		results[n] = verdict_of(&sim->checkers[i]);
 	}
 	return n;
+}
+
+bool au_sim_check_reason(const struct au_sim *sim, size_t i, char *buf, size_t len)
+{
+	if (i >= sim->n_checkers || len == 0)
+		return false;
+	const struct au_checker *ck = &sim->checkers[i];
+	const char *verdict = verdict_of(ck);
+	if (strcmp(verdict, AU_VERDICT_PASS) == 0 || strcmp(verdict, AU_VERDICT_FAIL) == 0)
+		return false;
+	if (ck->reason[0]) { /* its own end-of-run judgement said why */
+		g_strlcpy(buf, ck->reason, len);
+		return true;
+	}
+	const struct au_violation *v = au_sim_violation(sim);
+	char t[32];
+	if (v && sim->violated_at_end) {
+		g_snprintf(buf, len, "%s failed first at the end of the run", v->check);
+	} else if (v) {
+		au_check_format_time(v->t_ns, t, sizeof(t));
+		g_snprintf(buf, len, "run stopped at t=%s by %s", t, v->check);
+	} else {
+		au_check_format_time(sim->now, t, sizeof(t));
+		g_snprintf(buf, len, "the run was not finished (stopped at t=%s without au_sim_finish)", t);
+	}
+	return true;
+}
+
+char *au_sim_checks_text(const struct au_sim *sim)
+{
+	GString *o = g_string_new(NULL);
+	for (size_t i = 0; i < sim->n_checkers; i++) {
+		char why[256];
+		g_string_append_printf(o, "%s%s %s", i ? ", " : "", sim->checkers[i].ops->name,
+				       verdict_of(&sim->checkers[i]));
+		if (au_sim_check_reason(sim, i, why, sizeof(why)))
+			g_string_append_printf(o, " (%s)", why);
+	}
+	return g_string_free(o, FALSE);
+}
+
+char *au_sim_checks_json(const struct au_sim *sim)
+{
+	GString *o = g_string_new("\"checks\": {");
+	for (size_t i = 0; i < sim->n_checkers; i++) {
+		g_string_append(o, i ? ", " : "");
+		au_cli_json_string(o, sim->checkers[i].ops->name);
+		g_string_append(o, ": ");
+		au_cli_json_string(o, verdict_of(&sim->checkers[i]));
+	}
+	g_string_append(o, "}, \"check_reasons\": {");
+	bool first = true;
+	for (size_t i = 0; i < sim->n_checkers; i++) {
+		char why[256];
+		if (!au_sim_check_reason(sim, i, why, sizeof(why)))
+			continue;
+		g_string_append(o, first ? "" : ", ");
+		au_cli_json_string(o, sim->checkers[i].ops->name);
+		g_string_append(o, ": ");
+		au_cli_json_string(o, why);
+		first = false;
+	}
+	g_string_append(o, "}");
+	return g_string_free(o, FALSE);
 }

@@ -324,12 +324,6 @@ static void ntl_end(void *st, struct au_sim *sim)
 				"e.g. task %" G_GUINT64_FORMAT, missing, first_missing);
 }
 
-static void no_end(void *st, struct au_sim *sim)
-{
-	(void)st;
-	(void)sim;
-}
-
 static void exec_destroy(void *st)
 {
 	struct exec_check *x = st;
@@ -354,5 +348,4 @@ void au_check_exec_event(void *st, struct au_sim *sim, au_node_id node, uint16_t
 }
 
 void au_check_ntl_end(void *st, struct au_sim *sim) { ntl_end(st, sim); }
-void au_check_exec_end(void *st, struct au_sim *sim) { no_end(st, sim); }
 void au_check_exec_destroy(void *st) { exec_destroy(st); }

@@ -13,8 +13,9 @@ void *au_check_ls_create(struct au_sim *sim);
 /* One event function for all four (each instance knows its role). */
 void au_check_exec_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 			 int64_t b, int64_t c);
-void au_check_ntl_end(void *st, struct au_sim *sim);  /* no_task_lost's final verdict */
-void au_check_exec_end(void *st, struct au_sim *sim); /* the others: nothing at the end */
+/* no_task_lost's end-of-run verdict; the others judge every record as it
+ * comes and have none. */
+void au_check_ntl_end(void *st, struct au_sim *sim);
 void au_check_exec_destroy(void *st);
 
 #endif

@@ -54,12 +54,6 @@ void au_eo_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, i
 			       G_GINT64_MODIFIER "x", a, b, e->node, e->digest, node, c);
 }
 
-void au_eo_end(void *st, struct au_sim *sim)
-{
-	(void)st;
-	(void)sim;
-}
-
 void au_eo_destroy(void *st)
 {
 	struct eo_state *s = st;
@@ -140,12 +134,6 @@ void au_rqml_check_destroy(void *st)
 	g_hash_table_destroy(s->used);
 	g_hash_table_destroy(s->accepted);
 	g_free(s);
-}
-
-void au_rqml_check_end(void *st, struct au_sim *sim)
-{
-	(void)st;
-	(void)sim;
 }
 
 static int64_t *key64(int64_t v) { return g_memdup2(&v, sizeof(v)); }

@@ -28,7 +28,6 @@
 void *au_eo_create(struct au_sim *sim);
 void au_eo_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		 int64_t b, int64_t c);
-void au_eo_end(void *st, struct au_sim *sim);
 void au_eo_destroy(void *st);
 
 /* The three RQML checkers share one implementation; `create` picks which. */
@@ -37,7 +36,6 @@ void *au_rqml_mono_create(struct au_sim *sim);
 void *au_rqml_shards_create(struct au_sim *sim);
 void au_rqml_check_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 			 int64_t b, int64_t c);
-void au_rqml_check_end(void *st, struct au_sim *sim);
 void au_rqml_check_destroy(void *st);
 
 #endif

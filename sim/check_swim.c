@@ -613,8 +613,15 @@ void au_cswim_end(void *st, struct au_sim *sim)
 				watch_evaluate(cs, sim, g_ptr_array_index(cs->watches, i));
 	} else if (cs->kind == CS_CONVERGE) {
 		add_pending(cs, sim);
-		if (sim->now >= cs->heal_ns + cs->within_ns)
+		if (sim->now >= cs->heal_ns + cs->within_ns) {
 			converge_check(cs, sim);
+		} else {
+			char now[32], deadline[32];
+			au_check_format_time(sim->now, now, sizeof(now));
+			au_check_format_time(cs->heal_ns + cs->within_ns, deadline, sizeof(deadline));
+			au_sim_no_verdict(sim, AU_VERDICT_NOT_RUN,
+					  "the run ended at t=%s, before its deadline t=%s", now, deadline);
+		}
 	}
 }
 

@@ -114,12 +114,10 @@ static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	for (int f = 0; f < AU_FATE_COUNT_; f++)
 		g_string_append_printf(o, "%s\"%s\": %" G_GUINT64_FORMAT, f ? ", " : "",
 				       au_fate_name((enum au_fate)f), st->fates[f]);
-	g_string_append(o, "}, \"checks\": {");
+	g_autofree char *checks = au_sim_checks_json(sim);
+	g_string_append_printf(o, "}, %s, \"check_notes\": {", checks);
 	const char *names[32], *results[32];
 	size_t n = au_sim_checks(sim, names, results, 32);
-	for (size_t i = 0; i < n; i++)
-		g_string_append_printf(o, "%s\"%s\": \"%s\"", i ? ", " : "", names[i], results[i]);
-	g_string_append(o, "}, \"check_notes\": {");
 	bool first = true;
 	for (size_t i = 0; i < n; i++) {
 		char note[256];
@@ -276,10 +274,8 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	}
 	const char *names[32], *results[32];
 	size_t n = au_sim_checks(sim, names, results, 32);
-	printf("  checks:");
-	for (size_t i = 0; i < n; i++)
-		printf(" %s %s%s", names[i], results[i], i + 1 < n ? "," : "");
-	printf("%s\n", n ? "" : " none for these services");
+	g_autofree char *checks = au_sim_checks_text(sim);
+	printf("  checks: %s\n", n ? checks : "none for these services");
 	for (size_t i = 0; i < n; i++) {
 		char note[256];
 		if (au_sim_check_note(sim, i, note, sizeof(note)))
@@ -289,7 +285,17 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	if (v)
 		printf("  VIOLATION: %s at t=%" G_GINT64_FORMAT " ns on n%u, trace record %" G_GUINT64_FORMAT
 		       ": %s\n", v->check, v->t_ns, v->node, v->record, v->detail);
-	printf("  result: %s\n", v ? "FAIL" : "pass");
+	/* A pass says which checks it does not cover. */
+	GString *undecided = g_string_new(NULL);
+	for (size_t i = 0; i < n && !v; i++)
+		if (strcmp(results[i], AU_VERDICT_PASS) != 0)
+			g_string_append_printf(undecided, "%s%s %s", undecided->len ? ", " : "", names[i],
+					       results[i]);
+	if (undecided->len)
+		printf("  result: pass (no verdict from: %s)\n", undecided->str);
+	else
+		printf("  result: %s\n", v ? "FAIL" : "pass");
+	g_string_free(undecided, TRUE);
 	printf("  trace hash: %s\n", hash);
 }
 
@@ -392,13 +398,24 @@ static int cmd_run(int argc, char **argv)
 			last = now;
 		}
 	}
-	if (rc == 0)
-		rc = au_sim_finish(sim);
+	/* A run a violation stopped has ended already; finishing it again
+	 * changes nothing. */
+	rc = au_sim_finish(sim);
 	double wall = au_cli_wall_seconds() - t0;
 	if (progress && wall > 0.5)
 		fprintf(stderr, "\r%60s\r", "");
 	char hash[65];
 	au_sim_trace_hash(sim, hash);
+	if (h5) {
+		const struct au_violation *v = au_sim_violation(sim);
+		g_autofree char *checks = au_sim_checks_json(sim);
+		g_autofree char *obj = g_strdup_printf("{%s}", checks);
+		g_autofree char *line = v ? g_strdup_printf("%s at t=%" G_GINT64_FORMAT " ns on n%u, trace "
+							    "record %" G_GUINT64_FORMAT ": %s", v->check,
+							    v->t_ns, v->node, v->record, v->detail)
+					  : g_strdup("");
+		au_h5_set_verdict(h5, v ? "fail" : "pass", obj, line);
+	}
 	if (h5 && au_h5_close(h5, hash, au_sim_stats(sim)->sim_time_ns, au_sim_stats(sim)->events,
 			      au_sim_stats(sim)->records, &err) != 0) {
 		fprintf(stderr, "aureon-sim: --trace %s (the partial file was removed)\n", err);

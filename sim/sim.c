@@ -182,6 +182,7 @@ void au_sim_violate(struct au_sim *sim, const char *check, au_node_id node, cons
 	v->t_ns = sim->now;
 	v->node = node;
 	v->record = sim->stats.records ? sim->stats.records - 1 : 0;
+	sim->violated_at_end = sim->ending;
 	va_list ap;
 	va_start(ap, fmt);
 	g_vsnprintf(v->detail, sizeof(v->detail), fmt, ap);
@@ -673,6 +674,27 @@ __attribute__((always_inline)) static inline void prefetch_state(struct au_sim *
 		__builtin_prefetch(s->state);
 }
 
+/* End the run, once, however it ends (its time, --until, the event budget,
+ * or a violation): every model records what is still in flight (a KV
+ * client's unfinished operation, as unknown: exported histories must not
+ * lose it), RUN_END is recorded, and the checkers give their end-of-run
+ * verdicts (au_check_end makes none after a violation). */
+static void end_run(struct au_sim *sim)
+{
+	if (sim->finished)
+		return;
+	sim->finished = true;
+	for (au_node_id n = 1; n <= sim->nodes; n++)
+		for (uint32_t i = 0; i < sim->sc->n_services; i++) {
+			void *st = sim->node[n].svc[i].state;
+			if (st && sim->sc->services[i]->run_end)
+				sim->sc->services[i]->run_end(st);
+		}
+	au_sim_record_event(sim, 0, AU_TR_RUN_END, (int64_t)sim->stats.events, 0, 0);
+	au_check_end(sim);
+	assert(sim->finished);
+}
+
 int au_sim_run(struct au_sim *sim, au_time until)
 {
 	/* Boot every node at t=0, in id order, then schedule the faults. */
@@ -726,21 +748,13 @@ int au_sim_run(struct au_sim *sim, au_time until)
 	    (sim->max_events == 0 || sim->stats.events < sim->max_events))
 		sim->now = until; /* the run lasts its full duration */
 	sim->stats.sim_time_ns = sim->now;
+	if (sim->violated)
+		end_run(sim); /* the run cannot go on: end it as a finished run ends */
 	return sim->violated ? 1 : 0;
 }
 
 int au_sim_finish(struct au_sim *sim)
 {
-	if (!sim->finished && !sim->violated) {
-		sim->finished = true;
-		for (au_node_id n = 1; n <= sim->nodes; n++)
-			for (uint32_t i = 0; i < sim->sc->n_services; i++) {
-				void *st = sim->node[n].svc[i].state;
-				if (st && sim->sc->services[i]->run_end)
-					sim->sc->services[i]->run_end(st);
-			}
-		au_sim_record_event(sim, 0, AU_TR_RUN_END, (int64_t)sim->stats.events, 0, 0);
-		au_check_end(sim);
-	}
+	end_run(sim);
 	return sim->violated ? 1 : 0;
 }

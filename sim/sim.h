@@ -67,13 +67,19 @@ void au_sim_set_trace_file(struct au_sim *sim, struct au_h5 *h5);
 void au_sim_set_max_events(struct au_sim *sim, uint64_t max_events);
 
 /* Run until simulated time `until` (inclusive), the event budget, or a
- * violation.  Returns 0 if every check held, 1 on a violation. */
+ * violation.  Returns 0 if every check held, 1 on a violation.  A
+ * violation ends the run at once, as au_sim_finish does (models record
+ * what is in flight, e.g. a KV client's operation as unknown, then
+ * RUN_END) except that no end-of-run judgement is made: those checks are
+ * "not run". */
 int au_sim_run(struct au_sim *sim, au_time until);
 
-/* End the run: record RUN_END and give the checkers their end-of-run
- * verdicts.  Call once, after the last au_sim_run; idempotent.  Returns 0
- * if every check held, 1 otherwise.  Running in slices and then finishing
- * gives the same trace as one run to the same time. */
+/* End the run: models record what is still in flight (a KV client's
+ * operation, as unknown), RUN_END is recorded, and the checkers give their
+ * end-of-run verdicts.  Call after the last au_sim_run, whatever it
+ * returned; idempotent (a run a violation stopped has already ended).
+ * Returns 0 if every check held, 1 otherwise.  Running in slices and then
+ * finishing gives the same trace as one run to the same time. */
 int au_sim_finish(struct au_sim *sim);
 
 const struct au_sim_stats *au_sim_stats(const struct au_sim *sim);
@@ -81,10 +87,36 @@ const struct au_sim_stats *au_sim_stats(const struct au_sim *sim);
 void au_sim_trace_hash(struct au_sim *sim, char out[65]);
 /* The violation, or NULL if none. */
 const struct au_violation *au_sim_violation(const struct au_sim *sim);
-/* Names and results of the checks that ran: fills up to `max` entries,
- * returns how many. */
+/* The verdicts a check can have (au_sim_checks results; compare with
+ * strcmp).  pass: it held on everything it judged — every record up to the
+ * end of the run, or up to the record that stopped it; fail: it was
+ * violated; not run: its judgement was never made, e.g. its end-of-run
+ * part when another check's violation stopped the run first, or a
+ * liveness window that had not closed when the run ended; unknown: it
+ * judged and could not decide (linearizable_kv's search budget ran out).
+ * The last two come with a reason (au_sim_check_reason).  Only fail makes
+ * a run fail. */
+#define AU_VERDICT_PASS "pass"
+#define AU_VERDICT_FAIL "fail"
+#define AU_VERDICT_NOT_RUN "not run"
+#define AU_VERDICT_UNKNOWN "unknown"
+
+/* Names and verdicts (AU_VERDICT_*) of the checks that are on in this run:
+ * fills up to `max` entries, returns how many. */
 size_t au_sim_checks(const struct au_sim *sim, const char **names, const char **results,
 		     size_t max);
+/* Why check i (in au_sim_checks order) has no verdict: true and the reason
+ * in buf for not run and unknown, false for pass and fail (a fail's detail
+ * is the violation's). */
+bool au_sim_check_reason(const struct au_sim *sim, size_t i, char *buf, size_t len);
+/* The checks as one line of text, "raft_safety fail, linearizable_kv not
+ * run (run stopped at t=1.86s by raft_safety)", or "" with no checks;
+ * g_malloc'd, the caller g_frees it. */
+char *au_sim_checks_text(const struct au_sim *sim);
+/* The checks as two JSON members, `"checks": {"name": "verdict", ...},
+ * "check_reasons": {"name": "why", ...}` (reasons for not run and unknown
+ * only); g_malloc'd, the caller g_frees it. */
+char *au_sim_checks_json(const struct au_sim *sim);
 /* Findings of check i (in au_sim_checks order) that a pass/fail does not
  * say, e.g. false positives counted; false if it has none. */
 bool au_sim_check_note(struct au_sim *sim, size_t i, char *buf, size_t len);
@@ -117,6 +149,9 @@ bool au_sim_node_up(const struct au_sim *sim, au_node_id node);
 /* The node fault `idx` (index into the scenario's faults) acted on when it
  * fired: 0 if it has not fired, was skipped, or acts on no single node. */
 au_node_id au_sim_fault_node(const struct au_sim *sim, uint32_t idx);
+/* linearizable_kv's search budget (configurations per key) instead of its
+ * default, so tests can reach the "unknown" verdict. */
+void au_sim_set_lin_budget(struct au_sim *sim, uint64_t configurations);
 /* Read a node's durable (synced) bytes of a file, for disk-model tests. */
 int64_t au_sim_durable_read(struct au_sim *sim, au_node_id node, const char *file,
 			    uint64_t off, void *buf, size_t len);

@@ -96,7 +96,9 @@ struct au_checker_ops; /* check.c */
 struct au_checker {
 	const struct au_checker_ops *ops;
 	void *state;
-	const char *result; /* "pass", "fail", "skipped" */
+	const char *result; /* AU_VERDICT_*: pass until judged otherwise */
+	bool ended;         /* its end-of-run judgement ran */
+	char reason[160];   /* why, when result is not run or unknown */
 };
 
 struct au_sim {
@@ -132,7 +134,10 @@ struct au_sim {
 	struct au_checker *checkers;
 	size_t n_checkers;
 	bool violated;
-	bool lin_gave_up; /* linearizable_kv ran out of search budget */
+	bool ending;          /* the checkers' end-of-run judgements are running */
+	bool violated_at_end; /* the violation came from an end-of-run judgement */
+	struct au_checker *judging; /* the checker whose end-of-run judgement runs */
+	uint64_t lin_budget;  /* linearizable_kv's search budget per key; 0: the default */
 	struct au_violation violation;
 	au_node_id leader;   /* the leader of the newest term seen, while it leads; 0: none */
 	int64_t leader_term; /* the newest term a node traced itself leader of */
@@ -212,6 +217,16 @@ void au_check_end(struct au_sim *sim);
 void au_check_row(struct au_sim *sim, au_node_id node, uint32_t service, uint32_t table,
 		  const void *row, uint64_t record);
 void au_check_free(struct au_sim *sim);
+/* For a checker's end-of-run judgement: it reaches no verdict.  `verdict`
+ * is AU_VERDICT_NOT_RUN (the judgement could not be made, e.g. the run
+ * ended before a liveness window closed) or AU_VERDICT_UNKNOWN (it was
+ * attempted and could not decide, e.g. a search budget ran out); the
+ * reason is shown beside it.  A verdict never claims more than was
+ * checked. */
+void au_sim_no_verdict(struct au_sim *sim, const char *verdict, const char *fmt, ...)
+	G_GNUC_PRINTF(3, 4);
+/* A simulated time as seconds for reasons and messages: "1.86s", "30s". */
+void au_check_format_time(au_time t, char *buf, size_t len);
 /* Known check names for scenario validation; NULL-terminated. */
 extern const char *const au_check_names[];
 /* The service a check needs, or NULL. */

@@ -48,6 +48,7 @@ struct au_h5 {
 	GAsyncQueue *jobs, *done;
 	int inflight;
 	gint failed_flag; /* set by the writer thread */
+	char *result, *checks, *violation; /* au_h5_set_verdict, written at close */
 };
 
 /* Remove a failed trace, but only if it is a regular file we made: never
@@ -543,6 +544,23 @@ static void close_all(struct au_h5 *h)
 		set_error(h, "closing the file");
 }
 
+static void free_verdict(struct au_h5 *h)
+{
+	g_free(h->result);
+	g_free(h->checks);
+	g_free(h->violation);
+}
+
+void au_h5_set_verdict(struct au_h5 *h, const char *result, const char *checks,
+		       const char *violation)
+{
+	g_assert(result && checks && violation);
+	free_verdict(h);
+	h->result = g_strdup(result);
+	h->checks = g_strdup(checks);
+	h->violation = g_strdup(violation);
+}
+
 int au_h5_close(struct au_h5 *h, const char *trace_hash, au_time sim_end_ns, uint64_t events,
 		uint64_t records, char **err)
 {
@@ -555,6 +573,11 @@ int au_h5_close(struct au_h5 *h, const char *trace_hash, au_time sim_end_ns, uin
 	attr_i64(h->file, "sim_end_ns", sim_end_ns);
 	attr_u64(h->file, "events", events);
 	attr_u64(h->file, "records", records);
+	if (h->result) {
+		attr_string(h->file, "result", h->result);
+		attr_string(h->file, "checks", h->checks);
+		attr_string(h->file, "violation", h->violation);
+	}
 	close_all(h);
 	int rc = 0;
 	if (h->failed) {
@@ -562,6 +585,7 @@ int au_h5_close(struct au_h5 *h, const char *trace_hash, au_time sim_end_ns, uin
 		remove_partial(h->path);
 		rc = -1;
 	}
+	free_verdict(h);
 	g_free(h->err);
 	g_free(h->path);
 	g_free(h);
@@ -572,6 +596,7 @@ void au_h5_abort(struct au_h5 *h)
 {
 	close_all(h);
 	remove_partial(h->path);
+	free_verdict(h);
 	g_free(h->err);
 	g_free(h->path);
 	g_free(h);

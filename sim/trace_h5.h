@@ -32,6 +32,12 @@ void au_h5_row(struct au_h5 *h, uint32_t service, uint32_t table, uint64_t recor
 /* True once a write has failed (e.g. disk full); the run should stop. */
 bool au_h5_failed(const struct au_h5 *h, char **err);
 
+/* The run's verdict, written as root attributes at close: `result` (pass
+ * or fail), `checks` (a JSON object: {"checks": {name: verdict},
+ * "check_reasons": {name: why}}) and `violation` (one line, or ""). */
+void au_h5_set_verdict(struct au_h5 *h, const char *result, const char *checks,
+		       const char *violation);
+
 /* Flush, write the closing root attributes and close.  Returns 0, or -1
  * with *err (the file is then removed: no half-written traces). */
 int au_h5_close(struct au_h5 *h, const char *trace_hash, au_time sim_end_ns, uint64_t events,

@@ -245,10 +245,10 @@ HISTORY_DT = model_dt([("client", "<u4"), ("op", enum8(["get", "put", "cas"])), 
                        ("outcome", enum8(["ok", "fail", "unknown"]))])
 
 
-def synthetic_history(dtype=HISTORY_DT):
+def synthetic_history(dtype=HISTORY_DT, rows=None):
     """Seven operations of three clients (the /history layout of
-    models/kv.c), one of them never answered."""
-    rows = [  # client, op, key, value, expected, cas_ok, call, return, outcome
+    models/kv.c), one of them never answered; or the given rows."""
+    rows = rows or [  # client, op, key, value, expected, cas_ok, call, return, outcome
         (1, 1, 5, 10, 0, 0, 100, 200, 0),   # put 5=10 ok
         (2, 0, 5, 10, 0, 0, 150, 250, 0),   # get 5 -> 10
         (1, 2, 5, 11, 10, 0, 200, 300, 0),  # cas 5: 10 -> 11 completes but does not swap
@@ -618,12 +618,12 @@ class HistoryTest(TempDirCase):
         self.assertIn(f"{SHARED['a']}: no /history table (it arrives with the Raft KV workload)",
                       p.stderr)
 
-    def synthetic(self, dtype=HISTORY_DT):
+    def synthetic(self, dtype=HISTORY_DT, rows=None, events=None):
         """A small trace with a /history table."""
         path = self.path("hist.h5")
         tables = synthetic_tables()
-        write_synthetic(path, {"events": tables["events"],
-                               "history": (synthetic_history(dtype), 0, 0)})
+        write_synthetic(path, {"events": tables["events"] if events is None else events,
+                               "history": (synthetic_history(dtype, rows), 0, 0)})
         return path
 
     def test_porcupine(self):
@@ -691,6 +691,200 @@ class HistoryTest(TempDirCase):
         p = tool("history", self.synthetic(dt), "--format", "edn")
         self.assertEqual(p.returncode, 2)
         self.assertIn("lacks column(s) call_ns", p.stderr)
+
+    def test_run_that_did_not_end_is_refused(self):
+        """Without RUN_END as the last event the in-flight operations may be
+        missing: exit 2 and say why, rather than export a history a checker
+        could misjudge."""
+        events = synthetic_tables()["events"]
+        events = events[events["kind"] != 16]
+        trace = self.synthetic(events=events)
+        for fmt in ("edn", "porcupine"):
+            p = tool("history", trace, "--format", fmt)
+            self.assertEqual(p.returncode, 2, fmt)
+            self.assertIn(f"{trace}: the run did not end (the last /events row is not RUN_END)",
+                          p.stderr)
+            self.assertIn("missing from /history", p.stderr)
+            self.assertEqual(p.stdout, "")
+        # without /events ([trace] tables): only a trace that says its
+        # result (written by an aureon-sim that ends stopped runs) is trusted
+        trace = self.synthetic()
+        with h5py.File(trace, "r+") as f:
+            del f["events"]
+            del f.attrs["scenario"]
+            f.attrs["scenario"] = np.bytes_("[run]\nname = synthetic\n[trace]\ntables = history\n")
+        p = tool("history", trace, "--format", "edn")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("no /events table and no `result` attribute", p.stderr)
+        with h5py.File(trace, "r+") as f:
+            f.attrs["result"] = np.bytes_("pass")
+        p = tool("history", trace, "--format", "edn")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(p.stdout.splitlines()), 14)
+
+    # The initial value: the store starts every key at 0.
+    NIL_ROWS = [  # client, op, key, value, expected, cas_ok, call, return, outcome
+        (1, 0, 6, 0, 0, 0, 100, 150, 0),    # get 6 -> 0 (never written)
+        (2, 2, 6, 11, 0, 1, 200, 250, 0),   # cas 6: 0 -> 11 swaps (6 still held 0)
+        (1, 0, 6, 11, 0, 0, 300, 350, 0),   # get 6 -> 11
+        (2, 2, 6, 12, 0, 0, 400, 450, 0),   # cas 6: 0 -> 12 does not swap
+        (1, 1, 7, 5, 0, 0, 500, 550, 0),    # put 7=5
+    ]
+
+    def test_initial_zero_is_the_default(self):
+        """By default values go out as the store holds them (0 included),
+        for a register model that starts at 0; the help says so."""
+        p = tool("history", self.synthetic(rows=self.NIL_ROWS), "--format", "edn")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.splitlines()
+        self.assertIn("{:process 1, :type :ok, :f :read, :value [6 0], :time 150, :index 1}", lines)
+        self.assertIn("{:process 2, :type :ok, :f :cas, :value [6 [0 11]], :time 250, :index 3}",
+                      lines)
+        self.assertEqual(p.stderr, "")
+        self.assertEqual(p.stdout, tool("history", self.synthetic(rows=self.NIL_ROWS), "--format",
+                                        "edn", "--initial", "0").stdout)
+        h = tool("history", "--help")
+        self.assertEqual(h.returncode, 0)
+        self.assertIn("--initial", h.stdout)
+        self.assertIn("starts every key at 0", " ".join(h.stdout.split()))
+
+    def test_initial_nil_for_knossos(self):
+        """--initial nil: 0 becomes nil in reads and cas expectations (a
+        cas expecting 0 on a never-written key expects nil and swapped),
+        other values are untouched, and stderr counts the reads Knossos
+        will no longer check."""
+        p = tool("history", self.synthetic(rows=self.NIL_ROWS), "--format", "edn",
+                 "--initial", "nil")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.splitlines(), [
+            "{:process 1, :type :invoke, :f :read, :value [6 nil], :time 100, :index 0}",
+            "{:process 1, :type :ok, :f :read, :value [6 nil], :time 150, :index 1}",
+            "{:process 2, :type :invoke, :f :cas, :value [6 [nil 11]], :time 200, :index 2}",
+            "{:process 2, :type :ok, :f :cas, :value [6 [nil 11]], :time 250, :index 3}",
+            "{:process 1, :type :invoke, :f :read, :value [6 nil], :time 300, :index 4}",
+            "{:process 1, :type :ok, :f :read, :value [6 11], :time 350, :index 5}",
+            "{:process 2, :type :invoke, :f :cas, :value [6 [nil 12]], :time 400, :index 6}",
+            "{:process 2, :type :fail, :f :cas, :value [6 [nil 12]], :time 450, :index 7}",
+            "{:process 1, :type :invoke, :f :write, :value [7 5], :time 500, :index 8}",
+            "{:process 1, :type :ok, :f :write, :value [7 5], :time 550, :index 9}",
+        ])
+        self.assertIn("--initial nil: 1 read(s) of the initial value exported as nil", p.stderr)
+        self.assertIn("not checked", p.stderr)
+
+    def test_initial_nil_is_edn_only(self):
+        """Porcupine models choose their own initial state: nil is refused."""
+        p = tool("history", self.synthetic(), "--format", "porcupine", "--initial", "nil")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--initial nil is for --format edn", p.stderr)
+        self.assertEqual(p.stdout, "")
+        p = tool("history", self.synthetic(), "--format", "edn", "--initial", "null")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--initial", p.stderr)
+
+
+# ---- a run a violation stopped ------------------------------------------------
+
+STOPPED_SCENARIO = """\
+[run]
+name = stopped-by-violation
+seed = 3
+duration = 6s
+[cluster]
+nodes = 3
+services = raft,kv,swim
+[network]
+latency = uniform(1ms,3ms)
+[workload]
+kv_clients = 3
+kv_rate = 1000/s
+[fault.crash]
+at = 2s
+action = crash
+target = n3
+[check]
+invariants = raft_safety, linearizable_kv
+liveness = membership_converged:1ms, leader_within:3s
+"""
+
+
+class StoppedRunTest(TempDirCase):
+    """membership_converged fails at 2 s (the views get 1 ms to agree after
+    n3 crashes), stopping the run with KV operations in flight: they are in
+    /history as unknown, the export carries them, and the trace says which
+    checks did not run."""
+
+    def setUp(self):
+        """Run the scenario with a trace (exit 1: a check failed)."""
+        super().setUp()
+        scenario = self.path("stopped.ini")
+        with open(scenario, "w", encoding="utf-8") as f:
+            f.write(STOPPED_SCENARIO)
+        self.trace = self.path("stopped.h5")
+        p = subprocess.run([SIM, "run", scenario, "--trace", self.trace, "--json"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.run_json = json.loads(p.stdout)
+
+    def test_in_flight_operations_are_unknown(self):
+        """Rows recorded at the stop: one unknown (return -1) per client
+        that had an operation open, each client's last row; the hash of the
+        file's records is the one printed."""
+        v = self.run_json["violation"]
+        self.assertEqual(v["check"], "membership_converged")
+        stop = v["t_ns"]
+        with at.open_trace(self.trace) as tr:
+            self.assertEqual(at.recompute_trace_hash(tr), self.run_json["trace_hash"])
+            self.assertEqual(tr.attrs["sim_end_ns"], stop)
+            ev = tr.read("events")
+            self.assertEqual(tr.enum_mapping("events", "kind")[int(ev["kind"][-1])], "RUN_END")
+            self.assertEqual(int(ev["t_ns"][-1]), stop)
+            h = tr.with_enum_names("history", tr.read("history"))
+        at_stop = h[(h["t_ns"] == stop) & (h["record"] > v["record"])]
+        self.assertGreaterEqual(len(at_stop), 1)
+        self.assertTrue((at_stop["outcome"] == "unknown").all())
+        self.assertTrue((at_stop["return_ns"] == -1).all())
+        self.assertTrue((at_stop["call_ns"] <= stop).all())
+        for row in at_stop:  # the client's last operation
+            later = h[(h["client"] == row["client"]) & (h["record"] > row["record"])]
+            self.assertEqual(len(later), 0)
+        # at most one open operation per client
+        self.assertEqual(len(at_stop), len(set(at_stop["client"].tolist())))
+        # exports carry them, as unknown / :info
+        p = tool("history", self.trace, "--format", "porcupine")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("the run failed (membership_converged", p.stderr)
+        ops = json.loads(p.stdout)
+        self.assertEqual(len(ops), len(h))
+        open_calls = {(int(r["client"]), int(r["call_ns"])) for r in at_stop}
+        exported = {(o["client_id"], o["call"]) for o in ops if o["output"]["unknown"]}
+        self.assertTrue(open_calls <= exported)
+        p = tool("history", self.trace, "--format", "edn")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(sum(":type :info" in line for line in p.stdout.splitlines()),
+                         int((h["outcome"] == "unknown").sum()))
+
+    def test_trace_and_json_name_checks_not_run(self):
+        """--json and the trace's root attributes give the same verdicts."""
+        self.assertEqual(self.run_json["checks"]["linearizable_kv"], "not run")
+        self.assertEqual(self.run_json["checks"]["membership_converged"], "fail")
+        self.assertEqual(self.run_json["checks"]["raft_safety"], "pass")
+        self.assertRegex(self.run_json["check_reasons"]["linearizable_kv"],
+                         r"^run stopped at t=2\.\d+s by membership_converged$")
+        with at.open_trace(self.trace) as tr:
+            self.assertEqual(tr.attrs["result"], "fail")
+            self.assertTrue(tr.attrs["violation"].startswith("membership_converged at t="))
+            attrs = json.loads(tr.attrs["checks"])
+        self.assertEqual(attrs["checks"], self.run_json["checks"])
+        self.assertEqual(attrs["check_reasons"], self.run_json["check_reasons"])
+
+    def test_same_trace_again(self):
+        """Stopped runs are as deterministic as finished ones."""
+        scenario = self.path("stopped.ini")
+        again = self.path("again.h5")
+        p = subprocess.run([SIM, "run", scenario, "--trace", again, "--json"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(json.loads(p.stdout)["trace_hash"], self.run_json["trace_hash"])
 
 
 # ---- SWIM: report plots and swim_bench -------------------------------------
