@@ -43,7 +43,7 @@ DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsub
               python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
 
 .PHONY: all deps test test-all asan valgrind bench install clean help run mutants \
-        fuzz test-netns test-disk chaos
+        fuzz test-netns test-disk chaos soak
 
 all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 
@@ -58,6 +58,7 @@ help:
 	@echo "make bench      PHOLD vs a bare heap, trace overhead, Raft endurance and sweep timing"
 	@echo "make mutants    build each planted bug and show a check catches it"
 	@echo "make chaos      seeded chaos sweep: 10,000 seeds of scenarios/chaos-raft.ini"
+	@echo "make soak       10,000 seeds of every standard chaos scenario; 0 failures to pass"
 	@echo "make fuzz       libFuzzer on aureon-node's receive path (FUZZ_SECONDS, default 60)"
 	@echo "make test-netns 5 aureon-nodes in network namespaces with tc netem (root)"
 	@echo "make test-disk  the full-disk story on 3 aureon-nodes with tmpfs data dirs (root; also in make test)"
@@ -181,6 +182,11 @@ CHAOS_SCENARIO ?= scenarios/chaos-raft.ini
 chaos: deps $(BUILD)/aureon-sim
 	$(BUILD)/aureon-sim chaos $(CHAOS_SCENARIO) --seeds $(CHAOS_SEEDS) --jobs $(CHAOS_JOBS) \
 	  --check-determinism --out $(BUILD)/chaos --junit $(BUILD)/chaos/junit.xml
+
+# 10,000 seeds of every standard chaos scenario on a clean build; 0 failures
+# to pass (SOAK_SEEDS=500 for a quick one).  Results: bench/RESULTS.md.
+soak: deps $(BUILD)/aureon-sim
+	BUILD=$(BUILD) tests/soak.sh
 
 bench: deps $(BUILD)/aureon-sim $(BUILD)/phold_min
 	bench/run.sh $(BUILD)
