@@ -8,9 +8,14 @@ CC       ?= gcc
 OPT      ?= -O2
 CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g -ffp-contract=off -D_GNU_SOURCE
 PKGS     = glib-2.0 hdf5 check
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs glib-2.0 hdf5 2>/dev/null) -lhdf5_hl
-CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+# pkg-config runs on first use, not when the Makefile is read: on a fresh
+# machine `deps` installs the packages first (it is an order-only
+# prerequisite of every compile and link), so `:=` here would have asked
+# pkg-config before anything was installed.  `lazy` caches the answer.
+lazy = $(eval $1 := $(shell $2))$($1)
+PKG_CFLAGS = $(call lazy,PKG_CFLAGS,pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(call lazy,PKG_LIBS,pkg-config --libs glib-2.0 hdf5 2>/dev/null) -lhdf5_hl
+CHECK_LIBS = $(call lazy,CHECK_LIBS,pkg-config --libs check 2>/dev/null)
 BUILD   ?= build
 CFLAGS   = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS   = $(PKG_LIBS) -lm
@@ -31,8 +36,8 @@ TEST_SRC  = $(wildcard tests/test_*.c)
 # share; the cluster loader reuses sim/scenario.c through libaureon-sim.a.
 SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/execctl.c
 SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0
-SHIM_CFLAGS := $(shell pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
-SHIM_LIBS   := $(shell pkg-config --libs $(SHIM_PKGS) 2>/dev/null)
+SHIM_CFLAGS = $(call lazy,SHIM_CFLAGS,pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
+SHIM_LIBS   = $(call lazy,SHIM_LIBS,pkg-config --libs $(SHIM_PKGS) 2>/dev/null)
 
 MODEL_OBJ = $(MODEL_SRC:%.c=$(BUILD)/%.o)
 SIM_OBJ   = $(SIM_SRC:%.c=$(BUILD)/%.o)
@@ -43,7 +48,7 @@ DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsub
               python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
 
 .PHONY: all deps test test-all asan valgrind bench install clean help run mutants \
-        fuzz test-netns test-disk chaos soak
+        fuzz test-netns test-disk test-fresh chaos soak
 
 all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 
@@ -62,6 +67,7 @@ help:
 	@echo "make fuzz       libFuzzer on aureon-node's receive path (FUZZ_SECONDS, default 60)"
 	@echo "make test-netns 5 aureon-nodes in network namespaces with tc netem (root)"
 	@echo "make test-disk  the full-disk story on 3 aureon-nodes with tmpfs data dirs (root; also in make test)"
+	@echo "make test-fresh make run / make test on a fresh debootstrapped Debian 12, both orders (root)"
 	@echo "make install PREFIX=/usr/local   install aureon-sim and the scenarios"
 	@echo "make clean      remove build outputs"
 
@@ -80,7 +86,7 @@ deps:
 	    || { echo "aureon: apt-get install failed"; exit 1; }; \
 	fi
 
-$(BUILD)/%.o: %.c $(wildcard models/*.h sim/*.h tests/*.h shim/*.h)
+$(BUILD)/%.o: %.c $(wildcard models/*.h sim/*.h tests/*.h shim/*.h) | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
@@ -109,7 +115,7 @@ $(BUILD)/aureon-tests: $(TEST_OBJ) $(SIM_OBJ) $(MODEL_OBJ) $(SHIM_OBJ)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(SHIM_LIBS) $(LDLIBS)
 
-$(BUILD)/phold_min: bench/phold_min.c models/pcg32.c models/pcg32.h
+$(BUILD)/phold_min: bench/phold_min.c models/pcg32.c models/pcg32.h | deps
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -o $@ bench/phold_min.c models/pcg32.c -lm
 
@@ -128,6 +134,11 @@ o0:
 test: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl o0
 	CK_EXCLUDE_TAGS=slow AU_BIN=$(BUILD) AU_BIN_O0=build-O0 $(BUILD)/aureon-tests
 	@AU_BIN=$(BUILD) tests/shim_disk_full.sh; rc=$$?; [ $$rc = 0 ] || [ $$rc = 2 ]
+
+# The README's two commands on a fresh Debian 12 root made by debootstrap,
+# in both orders (root; ~15 minutes; needs the Debian mirror).
+test-fresh:
+	tests/fresh_machine.sh
 
 # The full-disk story alone (root: tmpfs mounts).
 test-disk: deps $(BUILD)/aureon-node $(BUILD)/aureon-ctl
