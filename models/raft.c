@@ -83,6 +83,7 @@ struct peer {
 	uint64_t snap_offset;    /* InstallSnapshot progress; UINT64_MAX: not sending */
 	uint64_t snap_expect;    /* the reply the last chunk sent should bring */
 	bool probing;            /* after a rejection: one append in flight at a time */
+	uint64_t probe_prev;     /* while probing: prev index of the append in flight */
 };
 
 /* A message waiting until the syncs it depends on have completed. */
@@ -1275,6 +1276,8 @@ static void send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 		send_durable(r, to, &w, 0);
 		if (heartbeat)
 			return;
+		if (p->probing)
+			p->probe_prev = prev;
 		p->next = prev + count + 1;
 		p->inflight++;
 	}
@@ -1703,7 +1706,11 @@ static void on_append_resp(struct au_raft *r, au_node_id from, struct au_rbuf *r
 		 * rejections of appends we have already moved past: answering
 		 * each one with a fresh burst would multiply messages. */
 		uint64_t rejected = match;
-		if (p->probing ? rejected != p->next - 1 : rejected <= p->match)
+		/* While probing, only the answer to the probe in flight counts
+		 * (send_append has already moved next past it: comparing with
+		 * next - 1 threw every probe's rejection away, and the leader fell
+		 * back to resending from match + 1 at the next heartbeat). */
+		if (p->probing ? rejected != p->probe_prev : rejected <= p->match)
 			return;
 		uint64_t next = ci;
 		if (ct) {
