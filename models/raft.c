@@ -2184,7 +2184,12 @@ int au_raft_change_member(struct au_raft *r, au_node_id node, bool add)
 }
 
 bool au_raft_is_leader(const struct au_raft *r) { return r->role == AU_RAFT_LEADER; }
-au_node_id au_raft_leader_hint(const struct au_raft *r) { return r->leader; }
+/* A server outside its latest configuration gets no appends: whatever
+ * leader it last heard of is stale, so it knows none. */
+au_node_id au_raft_leader_hint(const struct au_raft *r)
+{
+	return is_voter(r, r->env->self) ? r->leader : 0;
+}
 uint64_t au_raft_term(const struct au_raft *r) { return r->term; }
 uint64_t au_raft_commit_index(const struct au_raft *r) { return r->commit; }
 

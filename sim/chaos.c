@@ -173,7 +173,8 @@ struct gen {
 	au_time lease, lock_ttl; /* [aureon] lease, [workload] lock_ttl (holder_* kinds) */
 	au_time hop;            /* a slow one-way message: the scenario's latency bound */
 	au_time orders_until;   /* a Raft order of events is being played until then */
-	uint32_t down_for_good; /* holder crashes without restart planned so far */
+	uint32_t down_for_good; /* holder crashes without restart (and, with aureon, leaves) planned so far */
+	bool lease_layer;       /* the scenario runs aureon (a task queue) */
 	au_time hb;             /* Raft's heartbeat period */
 	au_time sync_hi;        /* a slow sync: the scenario's sync latency bound */
 	GArray *faults;         /* struct au_fault */
@@ -965,10 +966,19 @@ static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at,
 	}
 	case AU_CK_ELECTION_CHURN:
 		return gen_churn(g, at, room, enabled);
-	case AU_CK_LEAVE:
+	case AU_CK_LEAVE: {
+		au_node_id n = any_node(g);
+		/* A node that leaves never comes back, and the task queue gives
+		 * a left node no more leases: for the execution layer it is a
+		 * worker gone for good, so it counts with holder_crash's (one
+		 * per plan: two gone, after an outage, leave too few workers
+		 * to clear the backlog in the quiet period). */
+		if (g->lease_layer && g->down_for_good++ > 0)
+			return 0;
 		f = add_fault(g, kind, AU_FAULT_LEAVE, at);
-		f->target = (struct au_target){AU_TARGET_NODE, any_node(g)};
+		f->target = (struct au_target){AU_TARGET_NODE, n};
 		return 1;
+	}
 	case AU_CK_DRAIN:
 		f = add_fault(g, kind, AU_FAULT_DRAIN, at);
 		f->target = (struct au_target){AU_TARGET_NODE, any_node(g)};
@@ -1032,6 +1042,7 @@ struct au_chaos_plan *au_chaos_plan_new(const struct au_scenario *sc, uint64_t s
 			g.hb = rc->heartbeat_ns;
 		}
 	const struct au_orch_config *oc = orch_config(sc);
+	g.lease_layer = oc != NULL;
 	g.lease = oc ? oc->lease_ns : 5 * AU_NS_PER_S;
 	g.lock_ttl = oc && oc->lock_ttl_ns > 0 ? oc->lock_ttl_ns : 2 * AU_NS_PER_S;
 
