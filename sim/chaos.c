@@ -8,7 +8,8 @@
  * each other and the scenario's own faults (crashing a node that is down,
  * pausing one that is paused: load errors); `leader` and `random` targets
  * are resolved by the engine when the fault fires, and skipped if nothing
- * is eligible then.
+ * is eligible then.  With [chaos] correlated's chance a node fault starts a
+ * chain that crashes the same explicit node again soon after (gen_chain).
  */
 #include "chaos.h"
 
@@ -98,6 +99,16 @@ uint32_t au_chaos_kind_min_faults(enum au_chaos_kind k)
 	}
 }
 
+bool au_chaos_kind_is_order(enum au_chaos_kind k)
+{
+	return (unsigned)k < AU_CK_COUNT_ && (RAFT_ORDER_KINDS & (1u << k));
+}
+
+uint32_t au_chaos_kind_charge(enum au_chaos_kind k)
+{
+	return au_chaos_kind_is_order(k) ? 1 : au_chaos_kind_min_faults(k);
+}
+
 static bool runs_service(const struct au_scenario *sc, const char *name)
 {
 	for (uint32_t i = 0; i < sc->n_services; i++)
@@ -179,6 +190,9 @@ struct gen {
 	au_time sync_hi;        /* a slow sync: the scenario's sync latency bound */
 	GArray *faults;         /* struct au_fault */
 	GArray *kinds;          /* uint8_t */
+	GArray *chained;        /* uint8_t: 1 for a correlated follow-up */
+	uint32_t correlated_pm; /* [chaos] correlated, in thousandths */
+	uint32_t chains;        /* correlated chains placed */
 	GArray **busy;          /* per server: struct span of explicit crash/pause */
 };
 
@@ -304,8 +318,9 @@ static struct au_fault *add_fault(struct gen *g, enum au_chaos_kind kind,
 	f.extra = -1;
 	f.slow_extra = 100 * AU_NS_PER_MS;
 	g_array_append_val(g->faults, f);
-	uint8_t k = (uint8_t)kind;
+	uint8_t k = (uint8_t)kind, no = 0;
 	g_array_append_val(g->kinds, k);
+	g_array_append_val(g->chained, no);
 	return &g_array_index(g->faults, struct au_fault, g->faults->len - 1);
 }
 
@@ -825,6 +840,190 @@ static uint32_t gen_figure8(struct gen *g, au_time at, uint32_t room)
 	return 12 + TRIES;
 }
 
+/* ---- correlated faults: one node hit again soon after ------------------- */
+
+/* A skew kind's clock trouble: a jump (±1 ms..1 s) and/or a drift (up to
+ * 10 % fast or slow). */
+static void draw_skew(struct gen *g, au_time *skew, int64_t *drift_ppm)
+{
+	bool jump = chance(g, 60), drift = !jump || chance(g, 50);
+	*skew = 0;
+	*drift_ppm = 0;
+	if (jump) {
+		*skew = time_in(g, AU_NS_PER_MS, AU_NS_PER_S);
+		if (chance(g, 50))
+			*skew = -*skew;
+	}
+	if (drift) {
+		*drift_ppm = 1 + below(g, 100000);
+		if (chance(g, 50))
+			*drift_ppm = -*drift_ppm;
+	}
+}
+
+/* Kinds whose fault on one node can start a correlated chain. */
+#define CHAIN_KINDS                                                                        \
+	((1u << AU_CK_CRASH) | (1u << AU_CK_PAUSE) | (1u << AU_CK_SKEW) |                       \
+	 (1u << AU_CK_PARTITION) | (1u << AU_CK_PARTITION_ONEWAY) | (1u << AU_CK_LEAVE) |       \
+	 (1u << AU_CK_DRAIN) | (1u << AU_CK_HOLDER_PAUSE) | (1u << AU_CK_HOLDER_SKEW) |         \
+	 (1u << AU_CK_LOCK_PAUSE))
+
+/* How long a chain's crashed node stays down: half the time under a
+ * second (it comes back mid-recovery of the fault before), else a lasting
+ * fault's length. */
+static au_time chain_restart(struct gen *g)
+{
+	return chance(g, 50) ? time_in(g, 10 * AU_NS_PER_MS, AU_NS_PER_S) : length(g);
+}
+
+/* Add a crash of `n` at `at`, back after `restart`, as a follow-up of
+ * `kind`'s chain. */
+static void add_chained_crash(struct gen *g, enum au_chaos_kind kind, au_node_id n, au_time at,
+			      au_time restart)
+{
+	struct au_fault *f = add_fault(g, kind, AU_FAULT_CRASH, at);
+	f->target = (struct au_target){AU_TARGET_NODE, n};
+	f->restart_after = restart;
+	g_array_index(g->chained, uint8_t, g->chained->len - 1) = 1;
+}
+
+/* Correlated faults: real nodes fail in runs — a node that is being
+ * drained, has just left, is paused by a GC or a VM stall while it holds
+ * leases, has a bad clock, is cut off, or has just rebooted is the one
+ * most likely to die next.  Independently drawn targets almost never hit
+ * one node twice within a second.  A chain is one fault of `kind` on an
+ * explicit node nK, then a crash of nK soon after it (while the pause,
+ * drain or cut still lasts; within 3 s of a leave; while a holder's lease
+ * would still run; within 1 s of a crash's restart), and 30 % of the time
+ * a crash of nK again within 1 s of its restart.  Every crash restarts
+ * before the quiet period (a chain never takes a node down for good), and
+ * nK is kept free of the plan's other explicit crashes and pauses for the
+ * whole chain.  Everything is drawn before anything is added: a chain
+ * that does not fit adds nothing and returns 0. */
+static uint32_t gen_chain(struct gen *g, enum au_chaos_kind kind, au_time at, uint32_t room)
+{
+	if (room < 2)
+		return 0;
+	au_node_id n = any_node(g);
+	enum au_fault_action act;
+	au_time until = -1, restart0 = -1, skew = 0, hit_lo = at + AU_NS_PER_MS, hit_hi;
+	int64_t drift = 0;
+	bool node_first = true; /* partition: nK is group 1 (one-way: nK cannot send) */
+	switch (kind) {
+	case AU_CK_CRASH:
+		act = AU_FAULT_CRASH;
+		restart0 = chain_restart(g);
+		if (at + restart0 > g->hi)
+			restart0 = g->hi - at;
+		hit_lo = at + restart0 + AU_NS_PER_MS;
+		hit_hi = at + restart0 + AU_NS_PER_S;
+		break;
+	case AU_CK_PAUSE:
+		act = AU_FAULT_PAUSE;
+		until = end_of(g, at);
+		hit_hi = until - AU_NS_PER_MS;
+		break;
+	case AU_CK_HOLDER_PAUSE:
+	case AU_CK_LOCK_PAUSE: {
+		/* As holder_pause and lock_pause (gen_exec), and the crash comes
+		 * while the lease (TTL) it holds would still run. */
+		act = AU_FAULT_PAUSE;
+		au_time ttl = kind == AU_CK_LOCK_PAUSE ? g->lock_ttl : g->lease;
+		au_time len = chance(g, 70) ? span_in(g, ttl + ttl / 20, ttl + ttl / 2)
+					    : span_in(g, ttl / 4, ttl);
+		if (at + len > g->hi)
+			at = g->hi - len;
+		if (at < g->lo || len < 2 * AU_NS_PER_MS)
+			return 0;
+		until = at + len;
+		hit_lo = at + AU_NS_PER_MS;
+		hit_hi = at + (len < ttl ? len : ttl) - AU_NS_PER_MS;
+		break;
+	}
+	case AU_CK_SKEW:
+		act = AU_FAULT_SKEW;
+		until = end_of(g, at);
+		draw_skew(g, &skew, &drift);
+		hit_hi = until;
+		break;
+	case AU_CK_HOLDER_SKEW:
+		/* As holder_skew: off by more than a lease, ahead or behind. */
+		act = AU_FAULT_SKEW;
+		skew = chance(g, 75) ? span_in(g, g->lease, 2 * g->sc->duration)
+				     : -span_in(g, g->lease, 3 * g->lease);
+		hit_hi = at + g->lease;
+		break;
+	case AU_CK_PARTITION:
+	case AU_CK_PARTITION_ONEWAY:
+		act = AU_FAULT_PARTITION;
+		until = end_of(g, at);
+		node_first = kind == AU_CK_PARTITION || chance(g, 50);
+		hit_hi = until;
+		break;
+	case AU_CK_LEAVE:
+		act = AU_FAULT_LEAVE;
+		hit_hi = at + 3 * AU_NS_PER_S;
+		break;
+	case AU_CK_DRAIN:
+		act = AU_FAULT_DRAIN;
+		until = end_of(g, at);
+		hit_hi = until;
+		break;
+	default:
+		return 0;
+	}
+	/* Leave room after the crash for it to restart before hi. */
+	if (hit_hi > g->hi - 2 * AU_NS_PER_MS)
+		hit_hi = g->hi - 2 * AU_NS_PER_MS;
+	if (hit_hi < hit_lo || (restart0 >= 0 && restart0 < AU_NS_PER_MS))
+		return 0;
+	au_time c1 = time_in(g, hit_lo, hit_hi);
+	au_time r1 = chain_restart(g);
+	if (c1 + r1 > g->hi)
+		r1 = g->hi - c1;
+	if (r1 < AU_NS_PER_MS)
+		return 0;
+	au_time c2 = -1, r2 = -1;
+	if (room >= 3 && chance(g, 30)) {
+		c2 = c1 + r1 + time_in(g, AU_NS_PER_MS, AU_NS_PER_S);
+		r2 = chain_restart(g);
+		if (c2 + r2 > g->hi)
+			r2 = g->hi - c2;
+		if (r2 < AU_NS_PER_MS)
+			c2 = -1;
+	}
+	au_time end = c2 >= 0 ? c2 + r2 : c1 + r1;
+	if (until > end)
+		end = until;
+	if (busy_at(g, n, at, end))
+		return 0;
+	/* A leave is a worker gone for good for the task layer: one per plan
+	 * (see gen_incident). */
+	if (act == AU_FAULT_LEAVE && g->lease_layer && g->down_for_good > 0)
+		return 0;
+	if (act == AU_FAULT_LEAVE && g->lease_layer)
+		g->down_for_good++;
+	mark_busy(g, n, at, end);
+	struct au_fault *f;
+	if (act == AU_FAULT_PARTITION) {
+		au_node_id one[1] = {n};
+		f = node_first ? add_cut(g, kind, at, until, one, 1, NULL, 0, kind == AU_CK_PARTITION_ONEWAY)
+			       : add_cut(g, kind, at, until, NULL, 0, one, 1, true);
+	} else {
+		f = add_fault(g, kind, act, at);
+		f->target = (struct au_target){AU_TARGET_NODE, n};
+		f->until = until;
+		f->restart_after = restart0;
+		f->skew = skew;
+		f->drift_ppm = drift;
+	}
+	add_chained_crash(g, kind, n, c1, r1);
+	if (c2 >= 0)
+		add_chained_crash(g, kind, n, c2, r2);
+	g->chains++;
+	return c2 >= 0 ? 3 : 2;
+}
+
 /* One incident of `kind` at `at`, using at most `room` fault groups.
  * Returns the groups used (0 if the kind could not be placed). */
 static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at, uint32_t room,
@@ -873,17 +1072,7 @@ static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at,
 		f = add_fault(g, kind, AU_FAULT_SKEW, at);
 		f->until = end_of(g, at);
 		f->target = pick_target(g, false, 0, 0);
-		bool jump = chance(g, 60), drift = !jump || chance(g, 50);
-		if (jump) {
-			f->skew = time_in(g, AU_NS_PER_MS, AU_NS_PER_S);
-			if (chance(g, 50))
-				f->skew = -f->skew;
-		}
-		if (drift) {
-			f->drift_ppm = 1 + below(g, 100000); /* up to 10 % fast or slow */
-			if (chance(g, 50))
-				f->drift_ppm = -f->drift_ppm;
-		}
+		draw_skew(g, &f->skew, &f->drift_ppm);
 		return 1;
 	}
 	case AU_CK_TORN_WRITE: {
@@ -1019,6 +1208,8 @@ struct au_chaos_plan *au_chaos_plan_new(const struct au_scenario *sc, uint64_t s
 	g.servers = sc->nodes;
 	g.faults = g_array_new(FALSE, TRUE, sizeof(struct au_fault));
 	g.kinds = g_array_new(FALSE, FALSE, sizeof(uint8_t));
+	g.chained = g_array_new(FALSE, FALSE, sizeof(uint8_t));
+	g.correlated_pm = (uint32_t)(c->correlated * 1000.0 + 0.5);
 	g.busy = g_new0(GArray *, (gsize)g.servers + 1);
 	for (uint32_t n = 0; n <= g.servers; n++)
 		g.busy[n] = g_array_new(FALSE, FALSE, sizeof(struct span));
@@ -1084,35 +1275,60 @@ struct au_chaos_plan *au_chaos_plan_new(const struct au_scenario *sc, uint64_t s
 	for (int k = 0; k < AU_CK_COUNT_; k++)
 		if (plan->enabled & (1u << k))
 			enabled_list[n_enabled++] = (uint32_t)k;
-	/* Room for at least one fault: at < hi - 1 ms. */
+	/* Room for at least one fault: at < hi - 1 ms.  The plan is charged
+	 * against max_faults one per fault group, except that a Raft order
+	 * incident is charged one whatever its groups: it is one scripted
+	 * story (at most one plays at a time), and charged by its groups the
+	 * 17 of figure8 would never fit a budget sized for uniform faults.
+	 * AU_CHAOS_MAX_FAULTS bounds the groups themselves. */
+	uint32_t used = 0;
 	if (n_enabled && g.hi - g.lo > AU_NS_PER_MS) {
 		uint32_t target = 1 + below(&g, max_faults);
-		uint32_t used = 0;
 		/* Each attempt either places an incident or gives up a slot, so
 		 * the loop ends after at most 2 * target attempts. */
 		for (uint32_t attempts = 0; used < target && attempts < 2 * target; attempts++) {
+			uint32_t hard = AU_CHAOS_MAX_FAULTS - g.faults->len;
+			if (hard == 0)
+				break;
 			enum au_chaos_kind kind = enabled_list[below(&g, n_enabled)];
 			au_time at = time_in(&g, g.lo, g.hi - AU_NS_PER_MS);
-			used += gen_incident(&g, kind, at, target - used, plan->enabled);
+			bool order = au_chaos_kind_is_order(kind);
+			uint32_t room = order ? hard : MIN(target - used, hard), groups = 0;
+			/* A node fault starts a correlated chain with [chaos]
+			 * correlated's chance; one that does not fit is an
+			 * ordinary incident instead. */
+			if (g.correlated_pm && (CHAIN_KINDS & (1u << kind)) && below(&g, 1000) < g.correlated_pm)
+				groups = gen_chain(&g, kind, at, room);
+			if (!groups)
+				groups = gen_incident(&g, kind, at, room, plan->enabled);
+			used += order ? (groups > 0) : groups;
 		}
 	}
+	plan->charged = used;
+	plan->chains = g.chains;
 	for (guint i = 0; i < g.faults->len; i++)
 		g_array_index(g.faults, struct au_fault, i).file_order = i;
 	/* Sort faults and their kinds together by (at, generation order). */
 	uint32_t n = g.faults->len;
 	uint8_t *kind_by_order = g_memdup2(g.kinds->data, n ? n : 1);
+	uint8_t *chained_by_order = g_memdup2(g.chained->data, n ? n : 1);
 	g_array_sort(g.faults, fault_order);
 	plan->n_faults = n;
 	plan->kinds = g_new(uint8_t, n ? n : 1);
+	plan->chained = g_new0(bool, n ? n : 1);
 	for (uint32_t i = 0; i < n; i++) {
 		struct au_fault *f = &g_array_index(g.faults, struct au_fault, i);
 		plan->kinds[i] = kind_by_order[f->file_order];
+		plan->chained[i] = chained_by_order[f->file_order] != 0;
 		f->file_order = i;
-		f->name = g_strdup_printf("chaos-%02u-%s", i + 1, kind_names[plan->kinds[i]]);
+		f->name = g_strdup_printf("chaos-%02u-%s%s", i + 1, kind_names[plan->kinds[i]],
+					  plan->chained[i] ? "-then-crash" : "");
 	}
 	g_free(kind_by_order);
+	g_free(chained_by_order);
 	plan->faults = (struct au_fault *)g_array_free(g.faults, FALSE);
 	g_array_free(g.kinds, TRUE);
+	g_array_free(g.chained, TRUE);
 	for (uint32_t i = 0; i <= g.servers; i++)
 		g_array_free(g.busy[i], TRUE);
 	g_free(g.busy);
@@ -1129,6 +1345,7 @@ void au_chaos_plan_free(struct au_chaos_plan *plan)
 	}
 	g_free(plan->faults);
 	g_free(plan->kinds);
+	g_free(plan->chained);
 	g_free(plan);
 }
 
@@ -1277,9 +1494,13 @@ char *au_chaos_render(const struct au_scenario *sc, const struct au_chaos_plan *
 	}
 	if (plan->n_faults) {
 		g_autofree char *kinds = au_chaos_kind_list(plan->enabled);
+		g_autofree char *chains =
+			plan->chains ? g_strdup_printf("; %u correlated chain%s: *-then-crash", plan->chains,
+						       plan->chains == 1 ? "" : "s")
+				     : g_strdup("");
 		g_autofree char *line = g_strdup_printf(
 			"# ---- chaos plan of seed %" G_GUINT64_FORMAT ": %u faults (kinds on for this "
-			"seed: %s)", plan->seed, plan->n_faults, kinds);
+			"seed: %s%s)", plan->seed, plan->n_faults, kinds, chains);
 		au_ini_append(ini, "");
 		au_ini_append(ini, line);
 	}

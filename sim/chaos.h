@@ -25,6 +25,9 @@
 #define AU_CHAOS_MAX_FAULTS 200u
 /* Faults per plan in unrestricted mode, at most. */
 #define AU_CHAOS_UNRESTRICTED_FAULTS 64u
+/* [chaos] correlated when not given: the chance that a fault on one node
+ * starts a correlated chain (the node crashed again soon after). */
+#define AU_CHAOS_CORRELATED_DEFAULT 0.25
 
 /* Name of a kind ("crash", "partition_oneway", ...); "?" if out of range. */
 const char *au_chaos_kind_name(enum au_chaos_kind k);
@@ -33,9 +36,15 @@ int au_chaos_kind_from_name(const char *name);
 /* "crash, partition, ..." for the kinds in `mask` (caller frees). */
 char *au_chaos_kind_list(uint32_t mask);
 /* The fewest fault groups one incident of kind `k` takes (1 for most;
- * the Raft order kinds need many): a plan whose max_faults is smaller
- * never holds that kind. */
+ * the Raft order kinds need many).  Against max_faults every group counts
+ * one, except that a whole Raft order incident counts one (README: What a
+ * seed's plan is); au_chaos_kind_charge() is what one incident is charged
+ * at least. */
 uint32_t au_chaos_kind_min_faults(enum au_chaos_kind k);
+/* The least one incident of kind `k` is charged against max_faults. */
+uint32_t au_chaos_kind_charge(enum au_chaos_kind k);
+/* Is `k` one of the Raft order kinds (config_race, split_vote, figure8)? */
+bool au_chaos_kind_is_order(enum au_chaos_kind k);
 /* Kinds the scenario's services make meaningful (raft ones need raft). */
 uint32_t au_chaos_supported_kinds(const struct au_scenario *sc);
 /* Kinds a sweep uses when [chaos] kinds is not given: the supported ones
@@ -49,7 +58,12 @@ struct au_chaos_plan {
 	uint32_t enabled;          /* kinds enabled for this seed */
 	struct au_fault *faults;   /* generated, in firing order; names chaos-NN-KIND */
 	uint8_t *kinds;            /* enum au_chaos_kind per fault */
+	bool *chained;             /* per fault: a correlated follow-up (named
+				    * chaos-NN-KIND-then-crash) on the node an
+				    * earlier fault of its chain hit */
 	uint32_t n_faults;
+	uint32_t charged;          /* what the plan used of max_faults */
+	uint32_t chains;           /* correlated chains in the plan */
 	bool drop_liveness;        /* unrestricted: no quiet period, so no liveness checks */
 };
 

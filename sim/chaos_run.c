@@ -97,6 +97,11 @@ enum combo {
 	CB_TWO_CANDIDATES,
 	CB_CHANGE_BEFORE_COMMIT,
 	CB_LEADER_CRASH_EARLY,
+	CB_PAUSED_HOLDER_CRASH,
+	CB_CRASH_AFTER_RESTART,
+	CB_LEFT_CRASH,
+	CB_DRAINED_CRASH,
+	CB_SKEWED_CRASH,
 	CB_COUNT_
 };
 
@@ -124,6 +129,11 @@ static const char *const combo_names[CB_COUNT_] = {
 	[CB_TWO_CANDIDATES] = "a voter following its term's leader was asked by another candidate",
 	[CB_CHANGE_BEFORE_COMMIT] = "a membership change reached a leader before it committed in its term",
 	[CB_LEADER_CRASH_EARLY] = "a leader crashed before it committed in its term",
+	[CB_PAUSED_HOLDER_CRASH] = "a paused lease holder crashed",
+	[CB_CRASH_AFTER_RESTART] = "a node crashed within a second of its restart",
+	[CB_LEFT_CRASH] = "a node that had left crashed",
+	[CB_DRAINED_CRASH] = "a draining node crashed",
+	[CB_SKEWED_CRASH] = "a node whose clock was off crashed",
 };
 
 /* Situations that only Raft produces (not listed for other services). */
@@ -138,7 +148,11 @@ static const char *const combo_names[CB_COUNT_] = {
 #define EXEC_COMBOS                                                                    \
 	((1u << CB_HOLDER_PAUSED_PAST_LEASE) | (1u << CB_RECLAIMED_DEAD) |                  \
 	 (1u << CB_REVOKED_REBOOT) | (1u << CB_STALE_ACK) |                                     \
-	 (1u << CB_LOCK_FENCED) | (1u << CB_HOLDER_SKEWED))
+	 (1u << CB_LOCK_FENCED) | (1u << CB_HOLDER_SKEWED) | (1u << CB_PAUSED_HOLDER_CRASH) |   \
+	 (1u << CB_DRAINED_CRASH))
+
+/* Situations of SWIM (listed only where it runs). */
+#define SWIM_COMBOS (1u << CB_LEFT_CRASH)
 
 /* ---- jobs and results ---------------------------------------------------- */
 
@@ -172,6 +186,7 @@ struct result {
 	int32_t rc; /* 0 pass, 1 check failed, 2 did not load, 3 crashed, 4 timed out */
 	struct au_chaos_outcome out;
 	uint32_t enabled, planned, applied, n_faults;
+	uint8_t chains_planned, chains_applied; /* a correlated chain was in the plan / applied */
 	uint32_t combos;
 	uint32_t n_checks;
 	char check_names[MAX_CHECKS][24];
@@ -192,6 +207,7 @@ struct seed_rec {
 	bool done;
 	uint8_t hash[32];
 	uint32_t enabled, planned, applied, combos;
+	bool chains_planned, chains_applied;
 	uint16_t checks[V_COUNT_];          /* per verdict: bits into runner.check_names */
 	struct result *full;                /* failures, and runs with a check without a verdict */
 };
@@ -227,6 +243,12 @@ struct cov {
 	int32_t partitions, links, disks, down, paused;
 	uint8_t *node_paused; /* [nodes+1] */
 	uint8_t *admin_failed; /* [n_faults] */
+	uint8_t *admin_seen;   /* [n_faults]: its first ADMIN record was traced */
+	/* per node [nodes+1], for the correlated situations */
+	au_time *restarted_at; /* its latest restart, or -1 */
+	uint8_t *left;         /* it left SWIM (since its latest restart) */
+	uint8_t *draining;     /* a drain of it is in force */
+	uint8_t *clock_off;    /* its clock was ever jumped or drifted */
 	/* execution layer: who was granted which lease token, tokens whose
 	 * results were accepted, tasks each node's worker runs */
 	GHashTable *granted;   /* token -> node */
@@ -333,7 +355,6 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 		    int64_t cc)
 {
 	struct cov *c = ctx;
-	(void)t;
 	switch (kind) {
 	case AU_TR_RAFT_ROLE:
 		if (b == 3 && a >= c->leader_term) { /* as sim.c: stale leaders do not count */
@@ -370,6 +391,19 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 		}
 		if (c->partitions > 0)
 			c->combos |= 1u << CB_CRASH_IN_PARTITION;
+		if (node && node <= c->sc->nodes) {
+			/* the same node hit again: what correlated chains aim at */
+			if (c->node_paused[node] && c->running[node])
+				c->combos |= 1u << CB_PAUSED_HOLDER_CRASH;
+			if (c->restarted_at[node] >= 0 && t - c->restarted_at[node] <= AU_NS_PER_S)
+				c->combos |= 1u << CB_CRASH_AFTER_RESTART;
+			if (c->left[node])
+				c->combos |= 1u << CB_LEFT_CRASH;
+			if (c->draining[node])
+				c->combos |= 1u << CB_DRAINED_CRASH;
+			if (c->clock_off[node])
+				c->combos |= 1u << CB_SKEWED_CRASH;
+		}
 		if (node <= c->sc->nodes && c->node_paused[node]) {
 			c->node_paused[node] = 0;
 			c->paused--;
@@ -380,6 +414,10 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 		break;
 	case AU_TR_NODE_RESTART:
 		c->down--;
+		if (node && node <= c->sc->nodes) {
+			c->restarted_at[node] = t;
+			c->left[node] = 0;
+		}
 		break;
 	case AU_TR_NODE_PAUSE:
 		if (node == c->leader && node)
@@ -398,6 +436,9 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 	case AU_TR_CLOCK_SKEW:
 		if (node == c->leader && node && (a || b))
 			c->combos |= 1u << CB_LEADER_SKEWED;
+		/* a jump stays, and so does what a drift added */
+		if (node && node <= c->sc->nodes && (a || b))
+			c->clock_off[node] = 1;
 		if (node && node <= c->sc->nodes && c->running[node] && c->lease &&
 		    (a >= c->lease || a <= -c->lease))
 			c->combos |= 1u << CB_HOLDER_SKEWED;
@@ -436,6 +477,14 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 			if ((act == AU_FAULT_ADD_VOTER || act == AU_FAULT_REMOVE_VOTER) && node &&
 			    node == c->leader && !c->leader_committed)
 				c->combos |= 1u << CB_CHANGE_BEFORE_COMMIT;
+			/* leave: traced by the node that left; drain: by the
+			 * leader, once when it starts and once when it ends */
+			au_node_id who = b > 0 && (uint64_t)b <= c->sc->nodes ? (au_node_id)b : 0;
+			if (act == AU_FAULT_LEAVE && who && cc == 0)
+				c->left[who] = 1;
+			if (act == AU_FAULT_DRAIN && who)
+				c->draining[who] = !c->admin_seen[a] && cc == 0;
+			c->admin_seen[a] = 1;
 			if (cc != 0)
 				c->admin_failed[a] = 1;
 			else if (act == AU_FAULT_ADD_VOTER || act == AU_FAULT_REMOVE_VOTER) {
@@ -505,6 +554,7 @@ static void run_seed(const struct runner *R, uint64_t seed, bool perturb, const 
 	g_autofree char *text = seed_text(R, seed, perturb, &plan);
 	res->enabled = plan->enabled;
 	res->n_faults = plan->n_faults;
+	res->chains_planned = plan->chains > 0;
 	au_chaos_plan_free(plan);
 	char *err = NULL;
 	struct au_scenario *sc = au_scenario_load_text(R->path, text, &err);
@@ -520,6 +570,13 @@ static void run_seed(const struct runner *R, uint64_t seed, bool perturb, const 
 	struct cov cov = {.sc = sc};
 	cov.node_paused = g_new0(uint8_t, (gsize)sc->nodes + 1);
 	cov.admin_failed = g_new0(uint8_t, sc->n_faults ? sc->n_faults : 1);
+	cov.admin_seen = g_new0(uint8_t, sc->n_faults ? sc->n_faults : 1);
+	cov.restarted_at = g_new(au_time, (gsize)sc->nodes + 1);
+	for (uint32_t i = 0; i <= sc->nodes; i++)
+		cov.restarted_at[i] = -1;
+	cov.left = g_new0(uint8_t, (gsize)sc->nodes + 1);
+	cov.draining = g_new0(uint8_t, (gsize)sc->nodes + 1);
+	cov.clock_off = g_new0(uint8_t, (gsize)sc->nodes + 1);
 	cov.granted = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	cov.acked = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	cov.running = g_new0(uint32_t, (gsize)sc->nodes + 1);
@@ -549,8 +606,11 @@ static void run_seed(const struct runner *R, uint64_t seed, bool perturb, const 
 		if (k < 0)
 			continue;
 		res->planned |= 1u << k;
-		if (au_sim_fault_outcome(sim, i) == AU_FAULT_WAS_APPLIED && !cov.admin_failed[i])
+		bool applied = au_sim_fault_outcome(sim, i) == AU_FAULT_WAS_APPLIED && !cov.admin_failed[i];
+		if (applied)
 			res->applied |= 1u << k;
+		if (applied && g_str_has_suffix(sc->faults[i].name, "-then-crash"))
+			res->chains_applied = 1;
 	}
 	res->combos = cov.combos;
 	const char *names[MAX_CHECKS], *results[MAX_CHECKS];
@@ -566,6 +626,11 @@ static void run_seed(const struct runner *R, uint64_t seed, bool perturb, const 
 		fclose(dump);
 	g_free(cov.node_paused);
 	g_free(cov.admin_failed);
+	g_free(cov.admin_seen);
+	g_free(cov.restarted_at);
+	g_free(cov.left);
+	g_free(cov.draining);
+	g_free(cov.clock_off);
 	g_hash_table_destroy(cov.granted);
 	g_hash_table_destroy(cov.acked);
 	g_free(cov.running);
@@ -1137,6 +1202,8 @@ static void on_run_result(void *ctx, const struct result *res)
 	r->enabled = res->enabled;
 	r->planned = res->planned;
 	r->applied = res->applied;
+	r->chains_planned = res->chains_planned;
+	r->chains_applied = res->chains_applied;
 	r->combos = res->combos;
 	(void)check_bits(S->R, res, -1); /* learn new names in the run's order */
 	for (int v = 0; v < V_COUNT_; v++)
@@ -1240,6 +1307,7 @@ static void xml_str(GString *o, const char *s)
 struct totals {
 	uint32_t enabled[AU_CK_COUNT_], planned[AU_CK_COUNT_], applied[AU_CK_COUNT_];
 	uint32_t combos[CB_COUNT_];
+	uint32_t chains_planned, chains_applied;
 	uint32_t ran[16], verdicts[V_COUNT_][16]; /* runs a check was on in; per verdict */
 	uint32_t order[16]; /* check names sorted */
 };
@@ -1262,6 +1330,8 @@ static void tally(const struct sweep *S, struct totals *T)
 		}
 		for (int c = 0; c < CB_COUNT_; c++)
 			T->combos[c] += (r->combos >> c) & 1u;
+		T->chains_planned += r->chains_planned;
+		T->chains_applied += r->chains_applied;
 		for (uint32_t c = 0; c < S->R->n_check_names; c++)
 			for (int v = 0; v < V_COUNT_; v++) {
 				T->ran[c] += (r->checks[v] >> c) & 1u;
@@ -1274,17 +1344,24 @@ static void tally(const struct sweep *S, struct totals *T)
 			  S->R->check_names);
 }
 
-static bool runs_raft(const struct au_scenario *sc)
+static bool runs_service(const struct au_scenario *sc, const char *name)
 {
 	for (uint32_t i = 0; i < sc->n_services; i++)
-		if (strcmp(sc->services[i]->name, "raft") == 0)
+		if (strcmp(sc->services[i]->name, name) == 0)
 			return true;
 	return false;
 }
 
+/* Is situation `c` one this scenario's services can produce? */
+static bool combo_listed(const struct au_scenario *sc, int c)
+{
+	return (runs_service(sc, "raft") || !(RAFT_COMBOS & (1u << c))) &&
+	       (exec_lease(sc) || !(EXEC_COMBOS & (1u << c))) &&
+	       (runs_service(sc, "swim") || !(SWIM_COMBOS & (1u << c)));
+}
+
 static void print_coverage(const struct sweep *S, const struct totals *T, uint32_t kinds_allowed)
 {
-	bool raft = runs_raft(S->R->sc);
 	printf("coverage over %u runs (blind spots marked <-- never)\n", S->n);
 	printf("  %-18s %8s %8s %8s\n", "fault kind", "enabled", "planned", "applied");
 	for (int k = 0; k < AU_CK_COUNT_; k++) {
@@ -1293,10 +1370,15 @@ static void print_coverage(const struct sweep *S, const struct totals *T, uint32
 		printf("  %-18s %8u %8u %8u%s\n", au_chaos_kind_name((enum au_chaos_kind)k), T->enabled[k],
 		       T->planned[k], T->applied[k], T->applied[k] ? "" : "  <-- never");
 	}
+	/* Correlated chains ([chaos] correlated): on in every run where the
+	 * chance is above 0, planned where a plan holds one, applied where one
+	 * of its follow-up crashes was. */
+	if (S->R->sc->chaos.correlated > 0)
+		printf("  %-18s %8u %8u %8u%s\n", "correlated", S->n, T->chains_planned,
+		       T->chains_applied, T->chains_applied ? "" : "  <-- never");
 	printf("  %-48s %8s\n", "situation", "runs");
 	for (int c = 0; c < CB_COUNT_; c++)
-		if ((raft || !(RAFT_COMBOS & (1u << c))) &&
-		    (exec_lease(S->R->sc) || !(EXEC_COMBOS & (1u << c))))
+		if (combo_listed(S->R->sc, c))
 			printf("  %-48s %8u%s\n", combo_names[c], T->combos[c],
 			       T->combos[c] ? "" : "  <-- never");
 	/* ran: runs the check was on in; not run: its judgement never came
@@ -1747,12 +1829,13 @@ int au_chaos_main(int argc, char **argv)
 					       T.enabled[k], T.planned[k], T.applied[k]);
 			first = false;
 		}
-		g_string_append(o, "}, \"situations\": {");
+		g_string_append_printf(o, "}, \"correlated\": {\"chance\": %g, \"planned\": %u, "
+				       "\"applied\": %u}", sc->chaos.correlated, T.chains_planned,
+				       T.chains_applied);
+		g_string_append(o, ", \"situations\": {");
 		first = true;
 		for (int c = 0; c < CB_COUNT_; c++) {
-			if (!runs_raft(sc) && (RAFT_COMBOS & (1u << c)))
-				continue;
-			if (!exec_lease(sc) && (EXEC_COMBOS & (1u << c)))
+			if (!combo_listed(sc, c))
 				continue;
 			g_string_append(o, first ? "" : ", ");
 			au_cli_json_string(o, combo_names[c]);

@@ -1432,8 +1432,9 @@ static au_time longest_liveness(const struct au_scenario *sc)
  * every scenario sweepable; what is given is checked like everything else. */
 static bool load_chaos(struct loader *L)
 {
-	static const char *const keys[] = {"mode",	   "max_faults", "kinds",    "start",
-					   "quiet_period", "fault_duration", "max_rate", NULL};
+	static const char *const keys[] = {"mode",	   "max_faults",     "kinds",    "start",
+					   "quiet_period", "fault_duration", "max_rate", "correlated",
+					   NULL};
 	struct au_scenario *sc = L->sc;
 	struct au_chaos_config *c = &sc->chaos;
 	const char *g = "chaos";
@@ -1447,6 +1448,7 @@ static bool load_chaos(struct loader *L)
 	c->fault_lo_ns = 50 * AU_NS_PER_MS;
 	c->fault_hi_ns = 5 * AU_NS_PER_S;
 	c->max_rate = 0.5;
+	c->correlated = AU_CHAOS_CORRELATED_DEFAULT;
 	c->present = g_key_file_has_group(L->kf, g);
 	if (!c->present) {
 		/* A scenario made only to be run may be too short for the default
@@ -1531,7 +1533,7 @@ static bool load_chaos(struct loader *L)
 		return false;
 	if (c->max_rate <= 0.0)
 		return fail(L, g, "max_rate", "must be above 0");
-	return true;
+	return get_prob(L, g, "correlated", &c->correlated, false);
 }
 
 static bool check_groups(struct loader *L)

@@ -144,6 +144,8 @@ struct au_chaos_config {
 	au_time quiet_period;  /* fault-free end of the run (room for liveness checks) */
 	au_time fault_lo_ns, fault_hi_ns; /* length of a lasting fault */
 	double max_rate;       /* loss, duplicate, corrupt rates drawn up to this */
+	double correlated;     /* chance that a node fault is the start of a correlated
+				* chain: the same node hit again (crashed) soon after */
 };
 
 struct au_scenario {

@@ -1,5 +1,7 @@
 /* test_chaos.c — seeded chaos: the plan generator is a pure function of
- * (scenario, seed) and stays within the [chaos] bounds, plans written as
+ * (scenario, seed) and stays within the [chaos] bounds, every kind of the
+ * standard scenarios fits their budget and is generated, correlated chains
+ * hit one node in close succession and replay, plans written as
  * [fault.*] groups load back unchanged, sweeps give the same results for
  * any --jobs and any --shard split, a reproducer replays its failure with
  * the same trace hash (at -O2 and -O0), shrinking keeps the failure, the
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../models/orchestrator.h"
 #include "../sim/chaos.h"
 #include "../sim/sim.h"
 #include "tests.h"
@@ -98,93 +101,294 @@ START_TEST(plan_is_a_function_of_the_seed)
 }
 END_TEST
 
-/* Every plan loads (no contradictory schedule), stays inside the bounds,
- * and reads back as exactly the faults generated. */
+/* The standard chaos scenarios (README: Chaos sweeps). */
+static const char *const standard[] = {"scenarios/chaos-raft.ini", "scenarios/chaos-raft-tight.ini",
+				       "scenarios/chaos-aureon.ini", "scenarios/chaos-rqml.ini"};
+
+/* The execution layer's lease, or 0. */
+static au_time lease_of(const struct au_scenario *sc)
+{
+	for (uint32_t i = 0; i < sc->n_services; i++)
+		if (strcmp(sc->services[i]->name, "aureon") == 0 && sc->service_config[i])
+			return ((const struct au_orch_config *)sc->service_config[i])->lease_ns;
+	return 0;
+}
+
+/* Does fault `f` name node `n` (as its target, or a partition member)? */
+static bool names_node(const struct au_fault *f, au_node_id n)
+{
+	if (f->target.kind == AU_TARGET_NODE && f->target.node == n)
+		return true;
+	for (uint32_t m = 0; m < f->n_members; m++)
+		if (f->members[m].who.kind == AU_TARGET_NODE && f->members[m].who.node == n)
+			return true;
+	return false;
+}
+
+/* The follow-up crash `f` of a correlated chain, in the loaded plan: an
+ * explicit crash that restarts before the quiet period, of a node an
+ * earlier fault of the same kind hit just before — while that fault lasted,
+ * or within 3 s of it (a lease, for holder_skew's jump). */
+static void check_chained(const char *path, uint64_t seed, const struct au_scenario *run,
+			  uint32_t idx, int kind, au_time hi, au_time lease)
+{
+	const struct au_fault *f = &run->faults[idx];
+	ck_assert_msg(f->action == AU_FAULT_CRASH && f->target.kind == AU_TARGET_NODE &&
+		      f->restart_after > 0 && f->at + f->restart_after <= hi,
+		      "%s seed %llu: %s is not a crash of nK that restarts in time", path,
+		      (unsigned long long)seed, f->name);
+	bool found = false;
+	for (uint32_t j = 0; j < idx && !found; j++) {
+		const struct au_fault *e = &run->faults[j];
+		if (au_chaos_fault_kind(e->name) != kind || !names_node(e, f->target.node))
+			continue;
+		au_time end = e->until >= 0 ? e->until : e->at;
+		if (e->action == AU_FAULT_CRASH)
+			end = e->at + e->restart_after;
+		au_time slack = e->action == AU_FAULT_SKEW && e->until < 0 && lease ? lease : 3 * AU_NS_PER_S;
+		found = e->at < f->at && f->at <= end + slack;
+	}
+	ck_assert_msg(found, "%s seed %llu: %s follows no fault of its chain on n%u", path,
+		      (unsigned long long)seed, f->name, f->target.node);
+}
+
+/* Plans of seeds first..last of `path` load (no contradictory schedule),
+ * stay inside the bounds, read back as exactly the faults generated, and
+ * their correlated chains hit one node in close succession.  Returns the
+ * kinds planned; *chains counts plans with a chain. */
+static uint32_t check_plans(const char *path, uint64_t first, uint64_t last, uint32_t *chains)
+{
+	struct au_scenario *sc = load_file(path);
+	const struct au_chaos_config *c = &sc->chaos;
+	au_time hi = sc->duration - c->quiet_period, lease = lease_of(sc);
+	uint32_t seen_kinds = 0;
+	*chains = 0;
+	for (uint64_t seed = first; seed <= last; seed++) {
+		struct au_chaos_plan *plan = au_chaos_plan_new(sc, seed);
+		/* The budget: a group counts one, a whole Raft order one. */
+		uint32_t groups = 0, order_transfers[3] = {0, 0, 0};
+		for (uint32_t i = 0; i < plan->n_faults; i++) {
+			int k = plan->kinds[i];
+			if (!au_chaos_kind_is_order((enum au_chaos_kind)k))
+				groups++;
+			else if (plan->faults[i].action == AU_FAULT_TRANSFER)
+				order_transfers[k == AU_CK_CONFIG_RACE ? 0 : k == AU_CK_SPLIT_VOTE ? 1 : 2]++;
+		}
+		/* config_race and figure8 transfer once, split_vote three times */
+		uint32_t orders = order_transfers[0] + order_transfers[1] / 3 + order_transfers[2];
+		ck_assert_msg(groups + orders <= c->max_faults && groups + orders == plan->charged,
+			      "%s seed %llu: %u groups and %u orders for max_faults %u (charged %u)", path,
+			      (unsigned long long)seed, groups, orders, c->max_faults, plan->charged);
+		ck_assert_uint_le(plan->n_faults, AU_CHAOS_MAX_FAULTS);
+		ck_assert((plan->enabled & ~c->kinds) == 0);
+		ck_assert(plan->enabled != 0);
+		*chains += plan->chains > 0;
+		g_autofree char *text = au_chaos_render(sc, plan, "a header\nof two lines");
+		char *err = NULL;
+		struct au_scenario *run = au_scenario_load_text(path, text, &err);
+		ck_assert_msg(run, "%s seed %llu: %s\n%s", path, (unsigned long long)seed, err, text);
+		ck_assert_uint_eq(run->n_faults, sc->n_faults + plan->n_faults);
+		ck_assert_uint_eq(run->seed, seed);
+		ck_assert(strstr(text, "# a header\n# of two lines\n") == text);
+		uint32_t matched = 0, down_for_good = 0, chained = 0;
+		for (uint32_t i = 0; i < run->n_faults; i++) {
+			const struct au_fault *f = &run->faults[i];
+			int k = au_chaos_fault_kind(f->name);
+			if (k < 0)
+				continue;
+			seen_kinds |= 1u << k;
+			/* never more than one node down for good (chaos-aureon seed
+			 * 428 once planned three of five: no majority, no leader) */
+			if (f->action == AU_FAULT_CRASH && f->restart_after < 0)
+				ck_assert_msg(++down_for_good <= 1, "%s seed %llu: %u crashes for good", path,
+					      (unsigned long long)seed, down_for_good);
+			ck_assert(plan->enabled & (1u << k) || k == AU_CK_ADD_VOTER);
+			/* within [start, duration - quiet_period] */
+			au_time end = f->until >= 0 ? f->until : f->at;
+			if (f->action == AU_FAULT_CRASH)
+				end = f->at + f->restart_after;
+			/* holder_crash's crash for good: late, but 7 s before the end */
+			if (k == AU_CK_HOLDER_CRASH && f->restart_after < 0) {
+				ck_assert_int_eq(f->target.kind, AU_TARGET_LEASE_HOLDER);
+				ck_assert_int_le(f->at, sc->duration - 7 * AU_NS_PER_S);
+				end = f->at < hi ? f->at : hi;
+			}
+			ck_assert_msg(f->at >= c->start && end <= hi, "%s seed %llu: %s from %lld to %lld",
+				      path, (unsigned long long)seed, f->name, (long long)f->at, (long long)end);
+			if (g_str_has_suffix(f->name, "-then-crash")) {
+				check_chained(path, seed, run, i, k, hi, lease);
+				chained++;
+			}
+			/* the same fault as generated */
+			for (uint32_t j = 0; j < plan->n_faults; j++) {
+				const struct au_fault *g = &plan->faults[j];
+				if (strcmp(g->name, f->name) != 0)
+					continue;
+				ck_assert_int_eq(g->action, f->action);
+				ck_assert_int_eq(g->at, f->at);
+				ck_assert_int_eq(g->until, f->until);
+				ck_assert_int_eq(g->target.kind, f->target.kind);
+				ck_assert_uint_eq(g->target.node, f->target.node);
+				ck_assert_int_eq(g->has_link, f->has_link);
+				ck_assert(g->rate == f->rate);
+				ck_assert_int_eq(g->skew, f->skew);
+				ck_assert_int_eq(g->drift_ppm, f->drift_ppm);
+				ck_assert_int_eq(g->restart_after, f->restart_after);
+				ck_assert_int_eq(g->extra, f->extra);
+				ck_assert_uint_eq(g->n_members, f->n_members);
+				ck_assert_int_eq(plan->chained[j], g_str_has_suffix(f->name, "-then-crash"));
+				matched++;
+			}
+		}
+		ck_assert_uint_eq(matched, plan->n_faults);
+		/* a chain is one or two follow-ups */
+		ck_assert_uint_ge(chained, plan->chains);
+		ck_assert_uint_le(chained, 2 * plan->chains);
+		au_scenario_free(run);
+		au_chaos_plan_free(plan);
+	}
+	au_scenario_free(sc);
+	return seen_kinds;
+}
+
+/* Every plan of 200 seeds of the standard scenarios (and two others) loads,
+ * stays in bounds and round-trips; every allowed kind turns up. */
 START_TEST(plans_stay_in_bounds_and_round_trip)
 {
-	const char *paths[] = {"scenarios/chaos-raft.ini", "scenarios/raft-storm.ini",
-			       "scenarios/ping.ini", "scenarios/chaos-aureon.ini",
-			       "scenarios/chaos-rqml.ini"};
+	const char *paths[] = {"scenarios/chaos-raft.ini",   "scenarios/chaos-raft-tight.ini",
+			       "scenarios/chaos-aureon.ini", "scenarios/chaos-rqml.ini",
+			       "scenarios/raft-storm.ini",   "scenarios/ping.ini"};
 	for (size_t p = 0; p < G_N_ELEMENTS(paths); p++) {
+		uint32_t chains;
+		uint32_t seen = check_plans(paths[p], 1, 200, &chains);
 		struct au_scenario *sc = load_file(paths[p]);
-		const struct au_chaos_config *c = &sc->chaos;
-		uint32_t seen_kinds = 0;
-		for (uint64_t seed = 1; seed <= 200; seed++) {
-			struct au_chaos_plan *plan = au_chaos_plan_new(sc, seed);
-			ck_assert_msg(plan->n_faults <= c->max_faults, "%s seed %llu: %u faults", paths[p],
-				      (unsigned long long)seed, plan->n_faults);
-			ck_assert((plan->enabled & ~c->kinds) == 0);
-			ck_assert(plan->enabled != 0);
-			g_autofree char *text = au_chaos_render(sc, plan, "a header\nof two lines");
-			char *err = NULL;
-			struct au_scenario *run = au_scenario_load_text(paths[p], text, &err);
-			ck_assert_msg(run, "%s seed %llu: %s\n%s", paths[p], (unsigned long long)seed, err, text);
-			ck_assert_uint_eq(run->n_faults, sc->n_faults + plan->n_faults);
-			ck_assert_uint_eq(run->seed, seed);
-			ck_assert(strstr(text, "# a header\n# of two lines\n") == text);
-			uint32_t matched = 0, down_for_good = 0;
-			for (uint32_t i = 0; i < run->n_faults; i++) {
-				const struct au_fault *f = &run->faults[i];
-				int k = au_chaos_fault_kind(f->name);
-				if (k < 0)
-					continue;
-				seen_kinds |= 1u << k;
-				/* never more than one node down for good (chaos-aureon seed
-				 * 428 once planned three of five: no majority, no leader) */
-				if (f->action == AU_FAULT_CRASH && f->restart_after < 0)
-					ck_assert_msg(++down_for_good <= 1, "%s seed %llu: %u crashes for good",
-						      paths[p], (unsigned long long)seed, down_for_good);
-				ck_assert(plan->enabled & (1u << k) || k == AU_CK_ADD_VOTER);
-				/* within [start, duration - quiet_period] */
-				au_time end = f->until >= 0 ? f->until : f->at;
-				if (f->action == AU_FAULT_CRASH)
-					end = f->at + f->restart_after;
-				/* holder_crash's crash for good: late, but 7 s before the end */
-				if (k == AU_CK_HOLDER_CRASH && f->restart_after < 0) {
-					ck_assert_int_eq(f->target.kind, AU_TARGET_LEASE_HOLDER);
-					ck_assert_int_le(f->at, sc->duration - 7 * AU_NS_PER_S);
-					end = f->at < sc->duration - c->quiet_period ? f->at
-										     : sc->duration - c->quiet_period;
-				}
-				ck_assert_msg(f->at >= c->start && end <= sc->duration - c->quiet_period,
-					      "%s seed %llu: %s from %lld to %lld", paths[p],
-					      (unsigned long long)seed, f->name, (long long)f->at, (long long)end);
-				/* the same fault as generated */
-				for (uint32_t j = 0; j < plan->n_faults; j++) {
-					const struct au_fault *g = &plan->faults[j];
-					if (strcmp(g->name, f->name) != 0)
-						continue;
-					ck_assert_int_eq(g->action, f->action);
-					ck_assert_int_eq(g->at, f->at);
-					ck_assert_int_eq(g->until, f->until);
-					ck_assert_int_eq(g->target.kind, f->target.kind);
-					ck_assert_uint_eq(g->target.node, f->target.node);
-					ck_assert_int_eq(g->has_link, f->has_link);
-					ck_assert(g->rate == f->rate);
-					ck_assert_int_eq(g->skew, f->skew);
-					ck_assert_int_eq(g->drift_ppm, f->drift_ppm);
-					ck_assert_int_eq(g->restart_after, f->restart_after);
-					ck_assert_int_eq(g->extra, f->extra);
-					ck_assert_uint_eq(g->n_members, f->n_members);
-					matched++;
-				}
-			}
-			ck_assert_uint_eq(matched, plan->n_faults);
-			au_scenario_free(run);
-			au_chaos_plan_free(plan);
-		}
-		/* Over 200 seeds every allowed kind turns up that fits in half
-		 * of max_faults.  (A kind that needs more is placed only in the
-		 * plans drawn that long — figure8 needs 17 groups and never fits
-		 * chaos-raft.ini's 12; raft_orders_play_whole covers those.) */
-		uint32_t fit = 0;
-		for (int k = 0; k < AU_CK_COUNT_; k++)
-			if (2 * au_chaos_kind_min_faults((enum au_chaos_kind)k) <= c->max_faults)
-				fit |= 1u << k;
-		ck_assert_msg((seen_kinds & c->kinds & fit) == (c->kinds & fit),
-			      "%s: kinds never generated: %x", paths[p], c->kinds & fit & ~seen_kinds);
+		ck_assert_msg((seen & sc->chaos.kinds) == sc->chaos.kinds, "%s: kinds never generated: %x",
+			      paths[p], sc->chaos.kinds & ~seen);
+		/* [chaos] correlated is on by default: some plans hold a chain */
+		ck_assert_msg(chains > 0, "%s: no correlated chain in 200 plans", paths[p]);
 		au_scenario_free(sc);
 	}
+}
+END_TEST
+
+/* The same over 2,000 seeds of each standard scenario (slow). */
+START_TEST(plans_load_over_many_seeds)
+{
+	for (size_t p = 0; p < G_N_ELEMENTS(standard); p++) {
+		uint32_t chains;
+		check_plans(standard[p], 1, 2000, &chains);
+		ck_assert_uint_gt(chains, 100);
+	}
+}
+END_TEST
+
+/* Coverage of the generator itself: in every standard scenario each kind
+ * it allows — the Raft orders included — fits its max_faults and appears
+ * in the plans of 300 seeds, and so does a chain started by each kind that
+ * can start one. */
+START_TEST(every_kind_fits_the_standard_scenarios)
+{
+	for (size_t p = 0; p < G_N_ELEMENTS(standard); p++) {
+		struct au_scenario *sc = load_file(standard[p]);
+		const struct au_chaos_config *c = &sc->chaos;
+		ck_assert(c->correlated > 0);
+		uint32_t planned = 0, chained = 0, chain_starters = 0;
+		for (int k = 0; k < AU_CK_COUNT_; k++)
+			if (c->kinds & (1u << k))
+				ck_assert_msg(au_chaos_kind_charge((enum au_chaos_kind)k) <= c->max_faults,
+					      "%s: %s is charged more than max_faults", standard[p],
+					      au_chaos_kind_name((enum au_chaos_kind)k));
+		const int starters[] = {AU_CK_CRASH, AU_CK_PAUSE, AU_CK_SKEW, AU_CK_PARTITION,
+					AU_CK_PARTITION_ONEWAY, AU_CK_LEAVE, AU_CK_DRAIN,
+					AU_CK_HOLDER_PAUSE, AU_CK_HOLDER_SKEW, AU_CK_LOCK_PAUSE};
+		for (size_t i = 0; i < G_N_ELEMENTS(starters); i++)
+			chain_starters |= (1u << starters[i]) & c->kinds;
+		for (uint64_t seed = 1; seed <= 300; seed++) {
+			struct au_chaos_plan *plan = au_chaos_plan_new(sc, seed);
+			for (uint32_t i = 0; i < plan->n_faults; i++) {
+				planned |= 1u << plan->kinds[i];
+				if (plan->chained[i])
+					chained |= 1u << plan->kinds[i];
+			}
+			au_chaos_plan_free(plan);
+		}
+		g_autofree char *missing = au_chaos_kind_list(c->kinds & ~planned);
+		ck_assert_msg((planned & c->kinds) == c->kinds, "%s: never planned in 300 seeds: %s",
+			      standard[p], missing);
+		g_autofree char *unchained = au_chaos_kind_list(chain_starters & ~chained);
+		ck_assert_msg(chained == chain_starters, "%s: never started a chain: %s", standard[p],
+			      unchained);
+		au_scenario_free(sc);
+	}
+}
+END_TEST
+
+/* A plan with correlated chains is deterministic and its reproducer file
+ * replays with the same trace hash; correlated = 0 makes no chains, and
+ * leaves plans without any correlated draw. */
+START_TEST(correlated_chains_replay)
+{
+	const char *paths[] = {"scenarios/chaos-raft.ini", "scenarios/chaos-aureon.ini"};
+	g_autofree char *d = tmp_dir();
+	for (size_t p = 0; p < G_N_ELEMENTS(paths); p++) {
+		struct au_scenario *sc = load_file(paths[p]);
+		/* the first seed whose plan holds a chain of three hits */
+		uint64_t seed = 0;
+		for (uint64_t s = 1; s <= 500 && !seed; s++) {
+			struct au_chaos_plan *plan = au_chaos_plan_new(sc, s);
+			for (uint32_t i = 1; i < plan->n_faults && !seed; i++)
+				for (uint32_t j = 0; j < i && !seed; j++)
+					if (plan->chained[i] && plan->chained[j] &&
+					    plan->faults[i].target.node == plan->faults[j].target.node)
+						seed = s;
+			au_chaos_plan_free(plan);
+		}
+		ck_assert_msg(seed, "%s: no chain of three in 500 seeds", paths[p]);
+		g_autofree char *text = render(sc, seed);
+		ck_assert(strstr(text, "-then-crash]\n"));
+		char hash[2][65];
+		for (int rep = 0; rep < 2; rep++) {
+			struct au_scenario *run = load_text(text);
+			struct au_sim *sim = au_sim_new(run, run->seed);
+			int rc = au_sim_run(sim, run->duration);
+			if (rc == 0)
+				rc = au_sim_finish(sim);
+			const struct au_violation *v = au_sim_violation(sim);
+			ck_assert_msg(rc == 0, "%s seed %llu: %s", paths[p], (unsigned long long)seed,
+				      v ? v->detail : "?");
+			au_sim_trace_hash(sim, hash[rep]);
+			au_sim_free(sim);
+			au_scenario_free(run);
+		}
+		ck_assert_str_eq(hash[0], hash[1]);
+		g_autofree char *name = g_strdup_printf("chain-%zu.ini", p);
+		g_autofree char *file = write_tmp(d, name, text);
+		g_autofree char *args = g_strdup_printf("run %s --json", file);
+		char *out = NULL;
+		ck_assert_int_eq(sim_cmd(args, &out), 0);
+		g_autofree char *rhash = au_test_json_hash(out);
+		ck_assert_msg(rhash && strcmp(rhash, hash[0]) == 0, "%s seed %llu: %s", paths[p],
+			      (unsigned long long)seed, out);
+		g_free(out);
+		au_scenario_free(sc);
+	}
+	rm_rf(d);
+	/* correlated = 0: no chains */
+	g_autofree char *base = NULL;
+	ck_assert(g_file_get_contents("scenarios/chaos-aureon.ini", &base, NULL, NULL));
+	ck_assert(strstr(base, "\ncorrelated = 0.25\n"));
+	g_auto(GStrv) parts = g_strsplit(base, "\ncorrelated = 0.25\n", 2);
+	g_autofree char *off = g_strconcat(parts[0], "\ncorrelated = 0\n", parts[1], NULL);
+	struct au_scenario *sc = load_text(off);
+	ck_assert(sc->chaos.correlated == 0.0);
+	for (uint64_t s = 1; s <= 200; s++) {
+		struct au_chaos_plan *plan = au_chaos_plan_new(sc, s);
+		ck_assert_uint_eq(plan->chains, 0);
+		for (uint32_t i = 0; i < plan->n_faults; i++)
+			ck_assert(!plan->chained[i]);
+		au_chaos_plan_free(plan);
+	}
+	au_scenario_free(sc);
 }
 END_TEST
 
@@ -224,6 +428,8 @@ START_TEST(chaos_group_is_strict)
 		{"start = soon\n", "[chaos] start"},
 		{"kinds = holder_pause\n", "does not run (raft and aureon)"},
 		{"kinds = lock_pause\n", "does not run (raft and aureon with [workload] lock_keys)"},
+		{"correlated = 1.5\n", "[chaos] correlated: '1.5' is not a probability"},
+		{"correlated = often\n", "[chaos] correlated"},
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
 		g_autofree char *text = g_strdup_printf(
@@ -256,6 +462,7 @@ START_TEST(chaos_group_is_strict)
 	ck_assert(!(sc->chaos.kinds & (1u << AU_CK_TRANSFER_LEADER)));
 	ck_assert(!(sc->chaos.kinds & (1u << AU_CK_READ_ERROR)));
 	ck_assert(sc->chaos.kinds & (1u << AU_CK_CRASH));
+	ck_assert(sc->chaos.correlated == AU_CHAOS_CORRELATED_DEFAULT);
 	au_scenario_free(sc);
 	sc = load_text("[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft\n[chaos]\nkinds = all\n");
 	ck_assert_uint_eq(sc->chaos.kinds, au_chaos_supported_kinds(sc));
@@ -667,6 +874,11 @@ START_TEST(ci_sweep)
 		ck_assert_msg(line, "%s", out);
 		g_autofree char *l = g_strndup(line + 1, strcspn(line + 1, "\n"));
 		ck_assert_msg(!strstr(l, "never"), "%s", l);
+		/* correlated chains were applied */
+		const char *cl = strstr(out, "\n  correlated ");
+		ck_assert_msg(cl, "%s", out);
+		g_autofree char *cls = g_strndup(cl + 1, strcspn(cl + 1, "\n"));
+		ck_assert_msg(!strstr(cls, "never"), "%s", cls);
 		/* the execution layer's kinds and situations happened */
 		static const char *const exec_lines[] = {
 			"\n  holder_pause ", "\n  holder_crash ", "\n  holder_skew ", "\n  lock_pause ",
@@ -706,7 +918,14 @@ Suite *chaos_suite(void)
 	tcase_add_test(gen, unrestricted_plans_load);
 	tcase_add_test(gen, chaos_group_is_strict);
 	tcase_add_test(gen, ini_edits_leave_the_rest_verbatim);
+	tcase_add_test(gen, every_kind_fits_the_standard_scenarios);
+	tcase_add_test(gen, correlated_chains_replay);
 	suite_add_tcase(s, gen);
+	TCase *many = tcase_create("generator-2000-seeds");
+	tcase_set_tags(many, "slow");
+	tcase_set_timeout(many, 600);
+	tcase_add_test(many, plans_load_over_many_seeds);
+	suite_add_tcase(s, many);
 	TCase *cli = tcase_create("sweeps");
 	tcase_set_timeout(cli, 240);
 	tcase_add_test(cli, results_do_not_depend_on_jobs_or_shards);
