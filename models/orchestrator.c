@@ -915,8 +915,11 @@ static void run_workload(struct au_orch *o, au_time now)
 	/* Task i is due at (i-1)/rate on the leader's clock; 0: all at once.
 	 * A leader whose clock is behind would hold arrivals back by its
 	 * offset (past the run's end, for a skew of seconds), so arrivals
-	 * never go slower than the rate from where the queue was when this
-	 * node took over, measured by its clock's forward progress only. */
+	 * never go slower than twice the rate from where the queue was when
+	 * this node took over, measured by its clock's forward progress only:
+	 * such a leader cannot tell how late the arrivals it inherited are,
+	 * and at the plain rate a backlog left by an outage never caught up
+	 * (chaos-aureon seed 250: the last tasks arrived at 29.6 s of 30). */
 	uint64_t due = c->tasks;
 	if (c->task_rate) {
 		au_time period = AU_NS_PER_S / c->task_rate;
@@ -924,7 +927,7 @@ static void run_workload(struct au_orch *o, au_time now)
 			o->wl_elapsed += now - o->wl_last_now;
 		o->wl_last_now = now;
 		uint64_t by_clock = now > 0 ? (uint64_t)(now / period) + 1 : 1;
-		uint64_t by_rate = o->wl_floor + (uint64_t)(o->wl_elapsed / period);
+		uint64_t by_rate = o->wl_floor + (uint64_t)(2 * o->wl_elapsed / period);
 		due = by_clock > by_rate ? by_clock : by_rate;
 	}
 	if (due > c->tasks)
