@@ -47,7 +47,11 @@ static const char *const kind_names[AU_CK_COUNT_] = {
 	[AU_CK_CONFIG_RACE] = "config_race",
 	[AU_CK_SPLIT_VOTE] = "split_vote",
 	[AU_CK_FIGURE8] = "figure8",
+	[AU_CK_DISK_FULL] = "disk_full",
+	[AU_CK_WRITE_ERROR] = "write_error",
+	[AU_CK_SYNC_ERROR] = "sync_error",
 };
+_Static_assert(AU_CK_COUNT_ <= 32, "kinds are bits of a uint32_t");
 
 #define RAFT_KINDS                                                                     \
 	((1u << AU_CK_TRANSFER_LEADER) | (1u << AU_CK_ADD_VOTER) | (1u << AU_CK_REMOVE_VOTER) | \
@@ -866,7 +870,7 @@ static void draw_skew(struct gen *g, au_time *skew, int64_t *drift_ppm)
 	((1u << AU_CK_CRASH) | (1u << AU_CK_PAUSE) | (1u << AU_CK_SKEW) |                       \
 	 (1u << AU_CK_PARTITION) | (1u << AU_CK_PARTITION_ONEWAY) | (1u << AU_CK_LEAVE) |       \
 	 (1u << AU_CK_DRAIN) | (1u << AU_CK_HOLDER_PAUSE) | (1u << AU_CK_HOLDER_SKEW) |         \
-	 (1u << AU_CK_LOCK_PAUSE))
+	 (1u << AU_CK_LOCK_PAUSE) | (1u << AU_CK_DISK_FULL) | (1u << AU_CK_SYNC_ERROR))
 
 /* How long a chain's crashed node stays down: half the time under a
  * second (it comes back mid-recovery of the fault before), else a lasting
@@ -964,6 +968,14 @@ static uint32_t gen_chain(struct gen *g, enum au_chaos_kind kind, au_time at, ui
 		act = AU_FAULT_LEAVE;
 		hit_hi = at + 3 * AU_NS_PER_S;
 		break;
+	case AU_CK_DISK_FULL:
+	case AU_CK_SYNC_ERROR:
+		/* A disk that cannot persist, then a crash while it still
+		 * cannot: what the node believed durable is put to the test. */
+		act = AU_FAULT_DISK;
+		until = end_of(g, at);
+		hit_hi = until - AU_NS_PER_MS;
+		break;
 	case AU_CK_DRAIN:
 		act = AU_FAULT_DRAIN;
 		until = end_of(g, at);
@@ -1016,6 +1028,10 @@ static uint32_t gen_chain(struct gen *g, enum au_chaos_kind kind, au_time at, ui
 		f->restart_after = restart0;
 		f->skew = skew;
 		f->drift_ppm = drift;
+		if (act == AU_FAULT_DISK) {
+			f->disk_kind = kind == AU_CK_DISK_FULL ? AU_DISK_FULL : AU_DISK_SYNC_ERROR;
+			f->rate = kind == AU_CK_DISK_FULL ? 0.0 : 1.0;
+		}
 	}
 	add_chained_crash(g, kind, n, c1, r1);
 	if (c2 >= 0)
@@ -1131,6 +1147,21 @@ static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at,
 	case AU_CK_DISK_CORRUPT:
 		f = add_fault(g, kind, AU_FAULT_DISK, at);
 		f->disk_kind = AU_DISK_CORRUPT;
+		f->target = pick_target(g, false, 0, 0);
+		return 1;
+	case AU_CK_DISK_FULL:
+	case AU_CK_WRITE_ERROR:
+	case AU_CK_SYNC_ERROR:
+		/* Storage that cannot persist for a while (env.h): a disk with
+		 * no room, writes that fail, or syncs that fail — every
+		 * operation, or a share of them (in thousandths). */
+		f = add_fault(g, kind, AU_FAULT_DISK, at);
+		f->disk_kind = kind == AU_CK_DISK_FULL	  ? AU_DISK_FULL
+			       : kind == AU_CK_WRITE_ERROR ? AU_DISK_WRITE_ERROR
+							   : AU_DISK_SYNC_ERROR;
+		if (kind != AU_CK_DISK_FULL)
+			f->rate = chance(g, 50) ? 1.0 : (double)(50 + below(g, 900)) / 1000.0;
+		f->until = end_of(g, at);
 		f->target = pick_target(g, false, 0, 0);
 		return 1;
 	case AU_CK_TRANSFER_LEADER:

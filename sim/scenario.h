@@ -125,6 +125,9 @@ enum au_chaos_kind {
 	AU_CK_CONFIG_RACE, /* Raft: two leaders' membership changes race (Ongaro 2015) */
 	AU_CK_SPLIT_VOTE,  /* Raft: two candidates of one term, one voter asked by both */
 	AU_CK_FIGURE8,     /* Raft: an old term's entry on a majority, then overwritten */
+	AU_CK_DISK_FULL,   /* a node's disk fills up for a while */
+	AU_CK_WRITE_ERROR, /* a node's writes fail with I/O errors (all or a share) */
+	AU_CK_SYNC_ERROR,  /* a node's syncs fail (all or a share), as Linux reports them */
 	AU_CK_COUNT_
 };
 

@@ -300,7 +300,8 @@ START_TEST(every_kind_fits_the_standard_scenarios)
 					      au_chaos_kind_name((enum au_chaos_kind)k));
 		const int starters[] = {AU_CK_CRASH, AU_CK_PAUSE, AU_CK_SKEW, AU_CK_PARTITION,
 					AU_CK_PARTITION_ONEWAY, AU_CK_LEAVE, AU_CK_DRAIN,
-					AU_CK_HOLDER_PAUSE, AU_CK_HOLDER_SKEW, AU_CK_LOCK_PAUSE};
+					AU_CK_HOLDER_PAUSE, AU_CK_HOLDER_SKEW, AU_CK_LOCK_PAUSE,
+					AU_CK_DISK_FULL, AU_CK_SYNC_ERROR};
 		for (size_t i = 0; i < G_N_ELEMENTS(starters); i++)
 			chain_starters |= (1u << starters[i]) & c->kinds;
 		for (uint64_t seed = 1; seed <= 300; seed++) {
@@ -857,7 +858,7 @@ START_TEST(ci_sweep)
 		{"scenarios/chaos-raft.ini", "1-200"},
 		{"scenarios/raft-storm.ini", "1-50"},
 		{"scenarios/ping.ini", "1-50"},
-		{"scenarios/chaos-aureon.ini", "1-50"},
+		{"scenarios/chaos-aureon.ini", "1-80"},
 		{"scenarios/chaos-rqml.ini", "1-50"},
 	};
 	g_autofree char *d = tmp_dir();
@@ -879,6 +880,15 @@ START_TEST(ci_sweep)
 		ck_assert_msg(cl, "%s", out);
 		g_autofree char *cls = g_strndup(cl + 1, strcspn(cl + 1, "\n"));
 		ck_assert_msg(!strstr(cls, "never"), "%s", cls);
+		/* storage that cannot persist was injected (not vacuous) */
+		static const char *const disk_lines[] = {"\n  disk_full ", "\n  write_error ",
+							 "\n  sync_error "};
+		for (size_t j = 0; strstr(sweeps[i].path, "chaos-raft") && j < G_N_ELEMENTS(disk_lines); j++) {
+			const char *el = strstr(out, disk_lines[j]);
+			ck_assert_msg(el, "%s: no line%s\n%s", sweeps[i].path, disk_lines[j], out);
+			g_autofree char *e = g_strndup(el + 1, strcspn(el + 1, "\n"));
+			ck_assert_msg(!strstr(e, "never"), "%s", e);
+		}
 		/* the execution layer's kinds and situations happened */
 		static const char *const exec_lines[] = {
 			"\n  holder_pause ", "\n  holder_crash ", "\n  holder_skew ", "\n  lock_pause ",
