@@ -17,8 +17,17 @@
  *
  * accuracy: a dead row about a member that is up, has not left, and runs
  * at an incarnation no newer than the row's is a false positive (a dead
- * row about an older incarnation concerns a previous life); suspect rows
- * likewise count as false suspicions.  Reported, never a violation.
+ * row about an older incarnation concerns a previous life, or an
+ * accusation the member has already refuted); suspect rows likewise count
+ * as false suspicions.  Those a node concluded itself (via = self: its
+ * suspicion ran out) are declarations.  A declaration is excused if it
+ * falls in a fault window (a partition, link fault, pause or drifting
+ * clock anywhere, a clock jump, or the member's own crash until its
+ * restart) or within the grace G after one (au_check_swim_grace); the
+ * others are false deaths, counted once per (member, incarnation), and
+ * more than [check] swim_false_deaths_max of them (auto:
+ * au_check_swim_false_deaths_auto) is a violation naming the member, the
+ * declarer and the time.  README, SWIM membership, says why.
  *
  * convergence: a running count of (observer, member) pairs where a live
  * observer's view disagrees with the truth (alive or suspect for live
@@ -32,6 +41,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#ifndef M_SQRT2
+#define M_SQRT2 1.41421356237309504880
+#endif
 
 enum cs_kind { CS_COMPLETE, CS_ACCURACY, CS_CONVERGE };
 
@@ -64,6 +77,16 @@ struct cswim {
 
 	/* accuracy */
 	uint64_t false_dead, false_dead_disturbed, false_suspect;
+	uint8_t *drifting;           /* [n+1] the node's clock runs at a wrong rate */
+	uint32_t n_drifting;
+	au_time acc_calm_since;      /* end of the last fault window (any node) */
+	bool acc_ever_disturbed;
+	au_time *life_since;         /* [n+1] last restart; INT64_MIN: first boot */
+	uint32_t *counted_inc;       /* [n+1] incarnation + 1 of the last counted false death */
+	au_time grace_ns;
+	int64_t deaths_max;          /* the bound in force */
+	bool deaths_auto;
+	uint64_t false_deaths;         /* outside the windows, per (member, incarnation) */
 
 	/* convergence */
 	int64_t mismatch;
@@ -76,6 +99,46 @@ struct cswim {
 };
 
 /* ---- helpers ---------------------------------------------------------------- */
+
+/* The longest a suspicion can run in an n-member cluster (0 without
+ * suspicion): the max timeout, or the min when no confirmation can come
+ * (the model's k = suspicion_mult - 2 is 0, or n - 2 < k). */
+static au_time suspicion_longest(const struct au_swim_config *cfg, uint32_t n)
+{
+	if (!cfg->suspicion)
+		return 0;
+	uint32_t k = cfg->suspicion_mult >= 2 ? cfg->suspicion_mult - 2 : 0;
+	return (n < 2 || n - 2 < k || k < 1) ? au_swim_suspicion_min(cfg, n)
+					     : au_swim_suspicion_max(cfg, n);
+}
+
+/* R gossip rounds (probe periods without gossip): 2 ceil(log2(n+1)) + 10,
+ * generous for an epidemic that takes about log n rounds. */
+static au_time spread_time(const struct au_swim_config *cfg, uint32_t n)
+{
+	au_time round = cfg->gossip_nodes > 0 ? cfg->gossip_interval_ns : cfg->probe_interval_ns;
+	return (au_time)(2.0 * ceil(log2((double)n + 1.0)) + 10.0) * round;
+}
+
+/* How long an accusation can sit with members that hold the accused dead
+ * (they no longer probe or gossip about it) before it meets a member that
+ * holds it alive: every reconnect_interval each of them pings a member it
+ * holds dead and exchanges views if it answers; without reconnect, the
+ * push-pull period (scaled above 32 members as the model does). */
+static au_time meet_time(const struct au_swim_config *cfg, uint32_t n)
+{
+	if (cfg->reconnect_interval_ns > 0)
+		return cfg->reconnect_interval_ns;
+	if (cfg->push_pull_interval_ns <= 0 || n <= 32)
+		return cfg->push_pull_interval_ns > 0 ? cfg->push_pull_interval_ns : 0;
+	return (au_time)(ceil(log2((double)n) - log2(32.0)) + 1.0) * cfg->push_pull_interval_ns;
+}
+
+au_time au_check_swim_grace(const struct au_swim_config *cfg, uint32_t n)
+{
+	return cfg->probe_interval_ns + suspicion_longest(cfg, n) + spread_time(cfg, n) +
+	       meet_time(cfg, n);
+}
 
 au_time au_check_swim_bound(const struct au_swim_config *cfg, uint32_t n)
 {
@@ -91,15 +154,96 @@ au_time au_check_swim_bound(const struct au_swim_config *cfg, uint32_t n)
 			d = rr;
 	}
 	au_time detect = (au_time)(d + 1.0) * p;
-	au_time suspicion = 0;
-	if (cfg->suspicion) {
-		uint32_t k = cfg->suspicion_mult >= 2 ? cfg->suspicion_mult - 2 : 0;
-		suspicion = (n < 2 || n - 2 < k || k < 1) ? au_swim_suspicion_min(cfg, n)
-							   : au_swim_suspicion_max(cfg, n);
+	return detect + suspicion_longest(cfg, n) + spread_time(cfg, n);
+}
+
+/* P(one hop takes longer than x ns): the scenario's latency, plus the
+ * serialisation of the largest datagram when bandwidth is limited. */
+static double hop_late(const struct au_scenario *sc, au_time x)
+{
+	const struct au_dist *d = &sc->latency;
+	double t = (double)x;
+	if (sc->bandwidth_bps > 0)
+		t -= 65536.0 * 8.0 * 1e9 / (double)sc->bandwidth_bps;
+	if (t < 0)
+		return 1.0;
+	switch (d->kind) {
+	case AU_DIST_CONST:
+		return (double)d->p1 > t ? 1.0 : 0.0;
+	case AU_DIST_UNIFORM:
+		if (t >= (double)d->p2)
+			return 0.0;
+		if (t < (double)d->p1)
+			return 1.0;
+		return ((double)d->p2 - floor(t)) / ((double)d->p2 - (double)d->p1 + 1.0);
+	case AU_DIST_NORMAL: /* truncated at 0, t >= 0 */
+		return d->p2 > 0 ? 0.5 * erfc((t - (double)d->p1) / ((double)d->p2 * M_SQRT2))
+				 : ((double)d->p1 > t ? 1.0 : 0.0);
+	case AU_DIST_LOGNORMAL:
+		if (t <= 0)
+			return 1.0;
+		return d->sigma > 0 ? 0.5 * erfc((log(t) - d->mu) / (d->sigma * M_SQRT2))
+				    : (exp(d->mu) > t ? 1.0 : 0.0);
+	case AU_DIST_EXPONENTIAL:
+		if (t <= (double)d->shift)
+			return 1.0;
+		return d->p1 > 0 ? exp(-(t - (double)d->shift) / (double)d->p1) : 0.0;
 	}
-	au_time round = cfg->gossip_nodes > 0 ? cfg->gossip_interval_ns : p;
-	au_time spread = (au_time)(2.0 * ceil(log2((double)n + 1.0)) + 10.0) * round;
-	return detect + suspicion + spread;
+	return 1.0;
+}
+
+double au_check_swim_probe_fail(const struct au_scenario *sc, const struct au_swim_config *cfg,
+				uint32_t n)
+{
+	au_time p = cfg->probe_interval_ns, to = cfg->probe_timeout_ns;
+	/* One message lost or later than x. */
+#define MISS(x) (sc->loss + (1.0 - sc->loss) * hop_late(sc, (x)))
+	/* Direct: the ping and its ack, answered any time before the next
+	 * tick (P(a + b > P) <= P(a > P/2 or b > P/2)). */
+	double direct = 1.0 - pow(1.0 - MISS(p / 2), 2);
+	/* Indirect, per relay: ping-req, ping, ack, forwarded ack between the
+	 * timeout and the next tick, the middle two within the relay's
+	 * timeout. */
+	au_time h = (p - to) / 4 < to / 2 ? (p - to) / 4 : to / 2;
+	double relay = 1.0 - pow(1.0 - MISS(h), 4);
+#undef MISS
+	uint32_t k = cfg->indirect_probes;
+	if (n < 2 || k > n - 2)
+		k = n >= 2 ? n - 2 : 0;
+	double f = direct * pow(relay, (double)k);
+	return f > 1.0 ? 1.0 : f;
+}
+
+int64_t au_check_swim_false_deaths_auto(const struct au_scenario *sc,
+					const struct au_swim_config *cfg, uint32_t n)
+{
+	/* Every node starts at most one probe per period (one more for its
+	 * random first tick); each false death needs one of them to fail. */
+	double probes = (double)n * (floor((double)sc->duration / (double)cfg->probe_interval_ns) + 1.0);
+	double lambda = probes * au_check_swim_probe_fail(sc, cfg, n);
+	if (lambda <= 0)
+		return 0;
+	/* Chernoff: P(N >= m) <= e^-lambda (e lambda / m)^m for m > lambda,
+	 * falling with m; the least m with that <= 1e-9 (a doubling search,
+	 * then bisection), and the bound is m - 1. */
+	double lo = floor(lambda) + 1.0, hi;
+#define TAIL_OK(m) (-lambda + (m) * (1.0 + log(lambda) - log(m)) <= log(1e-9))
+	for (double step = 1.0;; step *= 2.0) {
+		hi = lo + step;
+		if (TAIL_OK(hi))
+			break;
+	}
+	while (hi - lo > 1.0) { /* TAIL_OK(hi), and lo is the last known to fail or the start */
+		double mid = floor((lo + hi) / 2.0);
+		if (TAIL_OK(mid))
+			hi = mid;
+		else
+			lo = mid;
+	}
+	if (TAIL_OK(lo))
+		hi = lo;
+#undef TAIL_OK
+	return hi - 1.0 < (double)INT64_MAX / 2 ? (int64_t)hi - 1 : INT64_MAX / 2;
 }
 
 static const struct au_swim *view(const struct cswim *cs, struct au_sim *sim, au_node_id o)
@@ -120,6 +264,23 @@ static bool agrees(enum au_swim_state s, bool alive)
 static bool disturbed(const struct cswim *cs)
 {
 	return cs->partitions || cs->link_faults || cs->n_paused;
+}
+
+/* Accuracy's fault windows add clocks running at a wrong rate. */
+static bool acc_disturbed(const struct cswim *cs)
+{
+	return disturbed(cs) || cs->n_drifting;
+}
+
+/* A false dead row about m now is excused: a fault window is open, or one
+ * (or m's own crash) ended less than the grace ago. */
+static bool acc_excused(const struct cswim *cs, const struct au_sim *sim, au_node_id m)
+{
+	if (acc_disturbed(cs))
+		return true;
+	if (cs->acc_ever_disturbed && sim->now - cs->acc_calm_since < cs->grace_ns)
+		return true;
+	return cs->life_since[m] != INT64_MIN && sim->now - cs->life_since[m] < cs->grace_ns;
 }
 
 static const char *state_name(enum au_swim_state s)
@@ -143,6 +304,18 @@ static struct cswim *create(struct au_sim *sim, enum cs_kind kind)
 	cs->paused = g_new0(uint8_t, (gsize)cs->n + 1);
 	cs->boot_ns = g_new0(au_time, (gsize)cs->n + 1);
 	cs->watches = g_ptr_array_new();
+	if (kind == CS_ACCURACY) {
+		cs->drifting = g_new0(uint8_t, (gsize)cs->n + 1);
+		cs->life_since = g_new(au_time, (gsize)cs->n + 1);
+		for (au_node_id m = 0; m <= cs->n; m++)
+			cs->life_since[m] = INT64_MIN;
+		cs->counted_inc = g_new0(uint32_t, (gsize)cs->n + 1);
+		cs->grace_ns = au_check_swim_grace(cs->cfg, cs->n);
+		cs->deaths_auto = sim->sc->swim_false_deaths_max < 0;
+		cs->deaths_max = cs->deaths_auto
+					 ? au_check_swim_false_deaths_auto(sim->sc, cs->cfg, cs->n)
+					 : sim->sc->swim_false_deaths_max;
+	}
 	if (kind == CS_CONVERGE) {
 		cs->counted = g_new0(uint8_t, (gsize)cs->n + 1);
 		cs->pending = g_new0(uint8_t, (gsize)cs->n + 1);
@@ -173,6 +346,9 @@ void au_cswim_destroy(void *st)
 	g_free(cs->boot_ns);
 	g_free(cs->counted);
 	g_free(cs->pending);
+	g_free(cs->drifting);
+	g_free(cs->life_since);
+	g_free(cs->counted_inc);
 	g_free(cs);
 }
 
@@ -439,10 +615,8 @@ void au_cswim_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind
 		    int64_t b, int64_t c)
 {
 	struct cswim *cs = st;
-	(void)a;
-	(void)b;
 	(void)c;
-	bool was_disturbed = disturbed(cs);
+	bool was_disturbed = disturbed(cs), acc_was = acc_disturbed(cs);
 	bool server = node >= 1 && node <= cs->n;
 	switch (kind) {
 	case AU_TR_NODE_BOOT:
@@ -454,6 +628,8 @@ void au_cswim_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind
 			cs->up[node] = 1;
 			cs->left[node] = 0;
 			cs->boot_ns[node] = sim->now;
+			if (cs->kind == CS_ACCURACY && kind == AU_TR_NODE_RESTART)
+				cs->life_since[node] = sim->now;
 			if (cs->kind == CS_CONVERGE) {
 				member_flip(cs, sim, node, was);
 				cs->pending[node] = 1;
@@ -534,8 +710,26 @@ void au_cswim_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind
 			cs->n_paused--;
 		}
 		break;
+	case AU_TR_CLOCK_SKEW: /* a = jump, b = drift (ppm); (0, 0): back to normal */
+		if (!server || cs->kind != CS_ACCURACY)
+			break;
+		if (cs->drifting[node] != (b != 0)) {
+			cs->drifting[node] = b != 0;
+			cs->n_drifting += b != 0 ? 1 : (uint32_t)-1;
+		}
+		if (a != 0) { /* a jump is a window of no length */
+			cs->acc_ever_disturbed = true;
+			cs->acc_calm_since = sim->now;
+		}
+		break;
 	default:
 		break;
+	}
+	if (cs->kind == CS_ACCURACY) {
+		if (acc_disturbed(cs))
+			cs->acc_ever_disturbed = true;
+		else if (acc_was)
+			cs->acc_calm_since = sim->now;
 	}
 	set_calm(cs, sim, was_disturbed);
 	if (cs->kind == CS_COMPLETE) {
@@ -582,11 +776,39 @@ void au_cswim_row(void *st, struct au_sim *sim, au_node_id node, uint32_t servic
 			break; /* about an earlier life or incarnation */
 		if (ns == AU_SWIM_SUSPECT) {
 			cs->false_suspect++;
-		} else {
-			cs->false_dead++;
-			if (disturbed(cs) || (cs->ever_disturbed && sim->now - cs->calm_since < cs->bound_ns))
-				cs->false_dead_disturbed++;
+			break;
 		}
+		cs->false_dead++;
+		bool excused = acc_excused(cs, sim, m);
+		if (excused)
+			cs->false_dead_disturbed++;
+		if (row->via != 0)
+			break; /* heard from others: the declaration was theirs */
+		if (excused)
+			break;
+		if (cs->counted_inc[m] == row->incarnation + 1)
+			break; /* this accusation is counted already */
+		cs->counted_inc[m] = row->incarnation + 1;
+		cs->false_deaths++;
+		if ((int64_t)cs->false_deaths <= cs->deaths_max)
+			break;
+		au_time last = cs->acc_ever_disturbed ? cs->acc_calm_since : INT64_MIN;
+		if (cs->life_since[m] != INT64_MIN && cs->life_since[m] > last)
+			last = cs->life_since[m];
+		/* (violation details hold 255 characters) */
+		char since[96];
+		if (last == INT64_MIN)
+			snprintf(since, sizeof(since), "no fault window yet");
+		else
+			snprintf(since, sizeof(since), "last fault window over at %" G_GINT64_FORMAT " ns",
+				 last);
+		au_sim_violate(sim, "swim_accuracy", node,
+			       "n%u declared n%u dead at incarnation %u at t=%" G_GINT64_FORMAT
+			       " ns; n%u is up at that incarnation, %s (grace %" G_GINT64_FORMAT
+			       " ns); %" G_GUINT64_FORMAT " false deaths outside windows > "
+			       "swim_false_deaths_max = %" G_GINT64_FORMAT "%s",
+			       node, m, row->incarnation, sim->now, m, since, cs->grace_ns,
+			       cs->false_deaths, cs->deaths_max, cs->deaths_auto ? " (auto)" : "");
 		break;
 	}
 	case CS_CONVERGE: {
@@ -641,9 +863,11 @@ void au_cswim_note(void *st, struct au_sim *sim, char *buf, size_t len)
 	case CS_ACCURACY:
 		snprintf(buf, len,
 			 "false positives: %" G_GUINT64_FORMAT " live members declared dead (%" G_GUINT64_FORMAT
-			 " during or within the bound after network faults), %" G_GUINT64_FORMAT
-			 " false suspicions",
-			 cs->false_dead, cs->false_dead_disturbed, cs->false_suspect);
+			 " during or within the grace after fault windows), %" G_GUINT64_FORMAT
+			 " false suspicions; false deaths outside fault windows: %" G_GUINT64_FORMAT
+			 " (bound %" G_GINT64_FORMAT "%s, grace %.2f s)",
+			 cs->false_dead, cs->false_dead_disturbed, cs->false_suspect, cs->false_deaths,
+			 cs->deaths_max, cs->deaths_auto ? " auto" : "", (double)cs->grace_ns / 1e9);
 		break;
 	case CS_CONVERGE:
 		if (!cs->checked)

@@ -5,9 +5,12 @@
  *                         or forgotten) by every live member within a bound
  *                         B derived from the configuration (see
  *                         au_check_swim_bound);
- *   swim_accuracy         counts and reports false positives: live members
- *                         declared dead at their current incarnation (and
- *                         false suspicions); never fails a run;
+ *   swim_accuracy         counts false positives: live members declared
+ *                         dead at their current incarnation (and false
+ *                         suspicions); fails when more than [check]
+ *                         swim_false_deaths_max of those declarations
+ *                         fall outside fault windows and their grace
+ *                         (au_check_swim_grace);
  *   membership_converged  ([check] liveness = membership_converged:T)
  *                         once the faults are over, within T every live
  *                         member sees every live member alive (or suspect)
@@ -30,6 +33,30 @@
  * longest suspicion timeout, and 2 ceil(log2 n) + 10 gossip rounds to
  * spread the suspicion. */
 au_time au_check_swim_bound(const struct au_swim_config *cfg, uint32_t n);
+
+/* The grace after a fault window (and after a member's restart) within
+ * which a correct SWIM may still declare a live member dead: one period
+ * for a probe in flight to conclude, the longest suspicion it starts, the
+ * 2 ceil(log2 n) + 10 gossip rounds of the completeness bound for the
+ * accusation, or the death it turned into, to reach the accused (which
+ * then refutes at once), and the reconnect interval (without reconnect,
+ * the push-pull period) for an accusation held by members that hold the
+ * accused dead to meet the other side of a healed cut. */
+au_time au_check_swim_grace(const struct au_swim_config *cfg, uint32_t n);
+
+/* The probability that one probe in a calm network fails (no ack, direct
+ * or through any of min(k, n-2) relays, before the next tick), from the
+ * scenario's [network] loss, latency and bandwidth. */
+double au_check_swim_probe_fail(const struct au_scenario *sc, const struct au_swim_config *cfg,
+				uint32_t n);
+
+/* swim_false_deaths_max = auto: every false death outside fault windows
+ * needs a failed probe; with lambda = the probes a run can start (n per
+ * period) times au_check_swim_probe_fail, the smallest b such that more
+ * than b fail has probability <= 1e-9 (Chernoff).  0 when no probe can
+ * fail (no loss, latencies within the deadlines). */
+int64_t au_check_swim_false_deaths_auto(const struct au_scenario *sc,
+					const struct au_swim_config *cfg, uint32_t n);
 
 void *au_cswim_complete_create(struct au_sim *sim);
 void *au_cswim_accuracy_create(struct au_sim *sim);

@@ -632,8 +632,9 @@ static bool load_trace(struct loader *L)
 
 static bool load_check(struct loader *L)
 {
-	static const char *const keys[] = {"invariants", "liveness", NULL};
+	static const char *const keys[] = {"invariants", "liveness", "swim_false_deaths_max", NULL};
 	struct au_scenario *sc = L->sc;
+	sc->swim_false_deaths_max = -1; /* auto */
 	if (!g_key_file_has_group(L->kf, "check")) {
 		sc->invariants = g_new0(char *, 1);
 		sc->liveness = g_new0(char *, 1);
@@ -641,6 +642,18 @@ static bool load_check(struct loader *L)
 	}
 	if (!check_keys(L, "check", keys, false))
 		return false;
+	g_autofree char *fdm = value(L, "check", "swim_false_deaths_max");
+	if (fdm) {
+		uint64_t u;
+		if (!has_service(sc, "swim"))
+			return fail(L, "check", "swim_false_deaths_max",
+				    "needs the swim service, which this scenario does not run");
+		if (strcmp(fdm, "auto") != 0 && (!au_cli_parse_u64(fdm, &u) || u > 1000000000))
+			return fail(L, "check", "swim_false_deaths_max",
+				    "'%s' is not auto or a count between 0 and 1000000000", fdm);
+		if (strcmp(fdm, "auto") != 0)
+			sc->swim_false_deaths_max = (int64_t)u;
+	}
 	g_autofree char *inv = value(L, "check", "invariants");
 	sc->invariants = g_strsplit(inv ? inv : "", ",", -1);
 	GPtrArray *clean = g_ptr_array_new();

@@ -180,6 +180,10 @@ struct au_scenario {
 
 	char **invariants; /* NULL-terminated, validated names */
 	char **liveness;   /* NULL-terminated, e.g. "leader_within:5s" */
+	/* [check] swim_false_deaths_max: live members SWIM may declare dead
+	 * outside fault windows before swim_accuracy fails; -1: `auto` (the
+	 * default), derived from [network] and [swim] (sim/check_swim.c). */
+	int64_t swim_false_deaths_max;
 
 	/* [trace] options. */
 	bool record_messages;    /* message fates are trace records (hash, checks, file) */

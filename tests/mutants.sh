@@ -21,8 +21,8 @@
 #
 # Then every mutant is swept with `aureon-sim chaos` (generated fault
 # plans): the standard chaos scenarios (chaos-raft-tight and chaos-raft for
-# Raft/KV bugs, chaos-aureon for the execution layer's, chaos-rqml for
-# RQML's), then its scripted
+# Raft/KV bugs, chaos-aureon for the execution layer's and SWIM's,
+# chaos-rqml for RQML's), then its scripted
 # scenarios with generated faults on top; the table reports the seeds each
 # sweep needed.
 # The exit status depends on the scripted hunt only (the chaos sweeps do not
@@ -225,12 +225,13 @@ for i in "${!names[@]}"; do
 	# its own scenarios (listed above) with generated faults on top.
 	# Execution-layer bugs: chaos-aureon.ini (its own fault kinds aim at
 	# lease and lock holders) instead of the Raft scenarios; RQML bugs:
-	# chaos-rqml.ini (the same holder kinds, aimed at shard tasks' leases).
+	# chaos-rqml.ini (the same holder kinds, aimed at shard tasks' leases);
+	# SWIM bugs: chaos-aureon.ini, the standard scenario that runs SWIM
+	# with its checkers on (swim_accuracy catches SWIM_NO_REFUTE there).
 	case $n in
-	SWIM_*) ;;
 	RQML_*)
 		plan="$plan chaos-rqml:1-50 chaos-rqml:51-$CHAOS_SEEDS" ;;
-	ACK_NO_TOKEN|EXPIRY_WORKER_CLOCK|DEAD_NOT_RECLAIMED|LOCK_NO_FENCE)
+	SWIM_*|ACK_NO_TOKEN|EXPIRY_WORKER_CLOCK|DEAD_NOT_RECLAIMED|LOCK_NO_FENCE)
 		plan="$plan chaos-aureon:1-50 chaos-aureon:51-$CHAOS_SEEDS" ;;
 	*)
 		for s in $CHAOS_GENERAL; do plan="$plan $s:1-50 $s:51-$CHAOS_SEEDS"; done ;;

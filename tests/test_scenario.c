@@ -100,6 +100,8 @@ static const struct {
 	{"[check]\ninvariants = no_such_check\n", "[check] invariants: unknown"},
 	{"[check]\nliveness = leader_within:5s\n", "[check] liveness: 'leader_within:5s' needs the raft service"},
 	{"[check]\nliveness = soon\n", "[check] liveness: 'soon' is not a liveness check"},
+	{"[check]\nswim_false_deaths_max = 0\n",
+	 "[check] swim_false_deaths_max: needs the swim service"},
 	{"[fault.]\nat = 1s\naction = heal\n", "[fault.]"},
 };
 

@@ -3,6 +3,7 @@
  * incarnations, leave, malformed messages), the swim scenarios end to end
  * with their checkers, and determinism (run twice, other seed, -O0). */
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -877,7 +878,8 @@ END_TEST
 START_TEST(accuracy_counts_partition_victims)
 {
 	/* 6 | 6 for 40 s: every member declares the 6 on the other side dead:
-	 * 72 false positives, all during the network fault. */
+	 * 72 false positives, all during the network fault, so none counts
+	 * against swim_false_deaths_max (auto: 0, no loss). */
 	struct au_scenario *sc = load_text(
 		"[run]\nduration = 120s\n[cluster]\nnodes = 12\nservices = swim\n"
 		"[fault.split]\nat = 20s\naction = partition\ngroups = n1,n2,n3,n4,n5,n6 | rest\n"
@@ -895,11 +897,221 @@ START_TEST(accuracy_counts_partition_victims)
 		ck_assert(au_sim_check_note(sim, i, note, sizeof(note)));
 		ck_assert_msg(strstr(note, "false positives: 72 live members declared dead (72 during"),
 			      "%s", note);
+		ck_assert_msg(strstr(note, "false deaths outside fault windows: 0 (bound 0 auto, grace "
+					   "60.50 s)"), "%s", note);
+		ck_assert_str_eq(results[i], "pass");
 		seen = true;
 	}
 	ck_assert(seen);
 	au_sim_free(sim);
 	au_scenario_free(sc);
+}
+END_TEST
+
+/* Plain SWIM (no suspicion: a failed probe is a death) on 8 nodes with
+ * 20 % loss, n1-n4 cut off from n5-n8 for the first 20 s; reconnect every
+ * second. */
+static const char lossy_plain[] =
+	"[run]\nduration = 60s\n[cluster]\nnodes = 8\nservices = swim\n"
+	"[network]\nlatency = uniform(1ms,5ms)\nloss = 0.2\n"
+	"[swim]\nsuspicion = false\nreconnect_interval = 1s\n"
+	"[fault.split]\nat = 0s\naction = partition\ngroups = n1,n2,n3,n4 | rest\nuntil = 20s\n";
+
+struct acc_run {
+	int rc;
+	struct au_violation v;
+	char hash[65];
+	char note[512];
+};
+
+static void acc_run(const char *text, uint64_t seed, struct acc_run *out)
+{
+	struct au_scenario *sc = load_text(text);
+	struct au_sim *sim = au_sim_new(sc, seed);
+	out->rc = au_sim_run(sim, sc->duration);
+	if (out->rc == 0)
+		out->rc = au_sim_finish(sim);
+	const struct au_violation *v = au_sim_violation(sim);
+	memset(&out->v, 0, sizeof(out->v));
+	if (v)
+		out->v = *v;
+	au_sim_trace_hash(sim, out->hash);
+	const char *names[16], *results[16];
+	size_t n = au_sim_checks(sim, names, results, 16);
+	out->note[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], "swim_accuracy") == 0)
+			au_sim_check_note(sim, i, out->note, sizeof(out->note));
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+
+/* _i = seed.  With a bound of 0 the first false death after the partition
+ * and its grace (1 s period + no suspicion + 18 gossip rounds of 200 ms +
+ * 1 s reconnect = 5.6 s) fails the run, naming declarer, member and time;
+ * the deaths during the partition and its grace do not count. */
+START_TEST(accuracy_fails_past_the_bound)
+{
+	g_autofree char *text = g_strconcat(lossy_plain, "[check]\nswim_false_deaths_max = 0\n", NULL);
+	struct acc_run r;
+	acc_run(text, (uint64_t)_i, &r);
+	ck_assert_msg(r.rc == 1, "seed %d: %s", _i, r.note);
+	ck_assert_str_eq(r.v.check, "swim_accuracy");
+	ck_assert_msg(r.v.t_ns >= 25600 * AU_NS_PER_MS, "seed %d: at %lld: %s", _i,
+		      (long long)r.v.t_ns, r.v.detail);
+	g_autofree char *decl = g_strdup_printf("n%u declared n", r.v.node);
+	ck_assert_msg(g_str_has_prefix(r.v.detail, decl), "seed %d: %s", _i, r.v.detail);
+	g_autofree char *when = g_strdup_printf("dead at incarnation ");
+	ck_assert_msg(strstr(r.v.detail, when), "%s", r.v.detail);
+	g_autofree char *at = g_strdup_printf("at t=%lld ns", (long long)r.v.t_ns);
+	ck_assert_msg(strstr(r.v.detail, at), "%s", r.v.detail);
+	ck_assert_msg(strstr(r.v.detail, "last fault window over at 20000000000 ns (grace "
+					 "5600000000 ns); 1 false deaths outside windows > "
+					 "swim_false_deaths_max = 0"), "%s", r.v.detail);
+	ck_assert_ptr_null(strstr(r.v.detail, "(auto)"));
+}
+END_TEST
+
+/* _i = seed.  The same world under the derived bound passes: every false
+ * death outside the windows needs a failed probe, and the bound covers
+ * the failures 8 nodes x 61 probes can have (Chernoff, 1e-9). */
+START_TEST(accuracy_auto_bound_holds_under_loss)
+{
+	struct acc_run r;
+	acc_run(lossy_plain, (uint64_t)_i, &r);
+	ck_assert_msg(r.rc == 0, "seed %d: %s: %s", _i, r.v.check, r.v.detail);
+	ck_assert_msg(strstr(r.note, "(bound 81 auto, grace 5.60 s)"), "%s", r.note);
+	/* and false deaths did happen outside the window: the bound is not
+	 * vacuous here */
+	ck_assert_msg(!strstr(r.note, "outside fault windows: 0 "), "%s", r.note);
+}
+END_TEST
+
+START_TEST(accuracy_is_deterministic)
+{
+	g_autofree char *text = g_strconcat(lossy_plain, "[check]\nswim_false_deaths_max = 0\n", NULL);
+	struct acc_run a, b, c;
+	acc_run(text, 3, &a);
+	acc_run(text, 3, &b);
+	acc_run(text, 4, &c);
+	ck_assert_int_eq(a.rc, 1);
+	ck_assert_str_eq(a.v.detail, b.v.detail);
+	ck_assert_int_eq(a.v.t_ns, b.v.t_ns);
+	ck_assert_str_eq(a.hash, b.hash);
+	ck_assert_str_ne(a.hash, c.hash);
+}
+END_TEST
+
+/* A member paused for 10 s is declared dead by everyone: excused, as the
+ * deaths in the pause's grace are; the run passes with a bound of 0. */
+START_TEST(accuracy_excuses_a_pause)
+{
+	static const char text[] =
+		"[run]\nduration = 60s\n[cluster]\nnodes = 6\nservices = swim\n"
+		"[fault.nap]\nat = 10s\naction = pause\ntarget = n3\nuntil = 30s\n"
+		"[check]\nswim_false_deaths_max = 0\n";
+	struct acc_run r;
+	acc_run(text, 1, &r);
+	ck_assert_msg(r.rc == 0, "%s: %s", r.v.check, r.v.detail);
+	ck_assert_msg(strstr(r.note, "false positives: 5 live members declared dead (5 during"), "%s",
+		      r.note);
+	ck_assert_msg(strstr(r.note, "false deaths outside fault windows: 0 (bound 0, grace"), "%s",
+		      r.note);
+}
+END_TEST
+
+START_TEST(accuracy_bound_formulas)
+{
+	/* chaos-aureon's [swim]: grace = 500 ms + max suspicion (2 * 4 *
+	 * max(1, log10 5) * 500 ms = 4 s) + (2 ceil(log2 6) + 10) * 200 ms +
+	 * reconnect 1 s */
+	struct au_swim_config c = f_config();
+	c.probe_interval_ns = 500 * AU_NS_PER_MS;
+	c.probe_timeout_ns = 200 * AU_NS_PER_MS;
+	c.suspicion_max_timeout_mult = 2;
+	c.reconnect_interval_ns = AU_NS_PER_S;
+	c.push_pull_interval_ns = 5 * AU_NS_PER_S;
+	ck_assert_int_eq(au_check_swim_grace(&c, 5), 8700 * AU_NS_PER_MS);
+	c.suspicion = 0;
+	ck_assert_int_eq(au_check_swim_grace(&c, 5), 4700 * AU_NS_PER_MS);
+	/* without reconnect, the push-pull period: 5 s, x (ceil(log2 64 - 5) + 1)
+	 * = 2 at 64 members */
+	c.reconnect_interval_ns = 0;
+	ck_assert_int_eq(au_check_swim_grace(&c, 5), 8700 * AU_NS_PER_MS);
+	ck_assert_int_eq(au_check_swim_grace(&c, 64) - au_check_swim_grace(&c, 32),
+			 5 * AU_NS_PER_S + 2 * 200 * AU_NS_PER_MS);
+
+	/* swim-lossy: 5 % loss, hops within 10 ms: direct 1 - 0.95^2, each
+	 * of 3 relays 1 - 0.95^4 */
+	struct au_scenario *sc = load("scenarios/swim-lossy.ini");
+	const struct au_swim_config *lc = NULL;
+	for (uint32_t i = 0; i < sc->n_services; i++)
+		if (sc->services[i] == &au_swim_model)
+			lc = sc->service_config[i];
+	double want = (1 - pow(0.95, 2)) * pow(1 - pow(0.95, 4), 3);
+	ck_assert_double_eq_tol(au_check_swim_probe_fail(sc, lc, 32), want, 1e-12);
+	/* lambda = 32 * 201 probes * 6.2e-4 = 4.0: more than 22 has p <= 1e-9 */
+	ck_assert_int_eq(au_check_swim_false_deaths_auto(sc, lc, 32), 22);
+	/* two members: no relay, the direct path alone */
+	ck_assert_double_eq_tol(au_check_swim_probe_fail(sc, lc, 2), 1 - pow(0.95, 2), 1e-12);
+	/* no loss, latency far inside the deadlines: no probe can fail */
+	sc->loss = 0;
+	ck_assert(au_check_swim_probe_fail(sc, lc, 32) == 0.0);
+	ck_assert_int_eq(au_check_swim_false_deaths_auto(sc, lc, 32), 0);
+	/* a latency that can exceed half a probe interval: probes can fail */
+	ck_assert(au_parse_dist("lognormal(100ms,200ms)", &sc->latency, &(const char *){NULL}));
+	ck_assert(au_check_swim_probe_fail(sc, lc, 32) > 0.0);
+	ck_assert_int_gt(au_check_swim_false_deaths_auto(sc, lc, 32), 0);
+	/* everything lost: every one of the 32 * 201 probes may fail */
+	sc->loss = 1.0;
+	ck_assert(au_check_swim_probe_fail(sc, lc, 32) == 1.0);
+	int64_t all = au_check_swim_false_deaths_auto(sc, lc, 32);
+	ck_assert_msg(all >= 32 * 201 && all < 32 * 201 + 1000, "%lld", (long long)all);
+	au_scenario_free(sc);
+}
+END_TEST
+
+START_TEST(accuracy_key_errors)
+{
+	static const struct {
+		const char *value, *want;
+	} bad[] = {
+		{"-1", "[check] swim_false_deaths_max: '-1' is not auto or a count"},
+		{"many", "[check] swim_false_deaths_max: 'many' is not auto or a count"},
+		{"2000000000", "[check] swim_false_deaths_max: '2000000000'"},
+		{"1.5", "[check] swim_false_deaths_max: '1.5'"},
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree char *text = g_strdup_printf(
+			"[run]\nduration = 10s\n[cluster]\nnodes = 4\nservices = swim\n"
+			"[check]\nswim_false_deaths_max = %s\n", bad[i].value);
+		char *err = NULL;
+		struct au_scenario *sc = au_scenario_load_text("acc.ini", text, &err);
+		ck_assert_msg(!sc, "%s accepted", bad[i].value);
+		ck_assert_msg(g_str_has_prefix(err, "acc.ini: ") && strstr(err, bad[i].want), "%s", err);
+		g_free(err);
+	}
+	struct au_scenario *sc = load_text("[run]\nduration = 10s\n[cluster]\nnodes = 4\n"
+					   "services = swim\n[check]\nswim_false_deaths_max = auto\n");
+	ck_assert_int_eq(sc->swim_false_deaths_max, -1);
+	au_scenario_free(sc);
+	sc = load_text("[run]\nduration = 10s\n[cluster]\nnodes = 4\nservices = swim\n"
+		       "[check]\nswim_false_deaths_max = 7\n");
+	ck_assert_int_eq(sc->swim_false_deaths_max, 7);
+	au_scenario_free(sc);
+	/* on the command line: exit 2, the message names file, group and key */
+	g_autofree char *dir = g_dir_make_tmp("acc-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "bad.ini", NULL);
+	ck_assert(g_file_set_contents(path,
+				      "[run]\nduration = 10s\n[cluster]\nnodes = 4\nservices = swim\n"
+				      "[check]\nswim_false_deaths_max = lots\n", -1, NULL));
+	g_autofree char *cmd = g_strdup_printf("%s/aureon-sim run %s 2>&1", au_test_bin(), path);
+	char *out = NULL;
+	ck_assert_int_eq(au_test_run(cmd, &out), 2);
+	ck_assert_msg(strstr(out, "bad.ini: [check] swim_false_deaths_max: 'lots'"), "%s", out);
+	g_free(out);
+	g_unlink(path);
+	g_rmdir(dir);
 }
 END_TEST
 
@@ -1005,6 +1217,12 @@ Suite *swim_suite(void)
 	tcase_add_test(sc, same_hash_at_O0);
 	tcase_add_test(sc, convergence_check_fires_without_reconnect);
 	tcase_add_test(sc, accuracy_counts_partition_victims);
+	tcase_add_loop_test(sc, accuracy_fails_past_the_bound, 1, 4);
+	tcase_add_loop_test(sc, accuracy_auto_bound_holds_under_loss, 1, 4);
+	tcase_add_test(sc, accuracy_is_deterministic);
+	tcase_add_test(sc, accuracy_excuses_a_pause);
+	tcase_add_test(sc, accuracy_bound_formulas);
+	tcase_add_test(sc, accuracy_key_errors);
 	tcase_add_test(sc, completeness_bound_formula);
 	tcase_add_test(sc, view_memory_per_entry);
 	tcase_add_test(sc, bench_smoke);
