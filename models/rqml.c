@@ -37,6 +37,7 @@
 
 #include <glib.h>
 
+#include "digest.h"
 #include "one.h"
 #include "orchestrator.h"
 #include "raft.h"
@@ -237,6 +238,7 @@ struct pending {
 	au_node_id node;
 	uint32_t len;
 	double *data;
+	uint64_t hash;           /* its share of the job's digest (with its position) */
 };
 
 struct rjob {
@@ -250,6 +252,8 @@ struct rjob {
 	GArray *workers;         /* au_node_id, ascending */
 	uint8_t digest[32];      /* of the final state, once finished */
 	GPtrArray *pending;      /* struct pending *, arrival order */
+	uint64_t core_hash;      /* digest share of everything above but `pending` */
+	uint64_t pending_sum;    /* sum of the pending outputs' hashes */
 	/* supervisor (leader memory only, never decisions' sole input) */
 	uint64_t close_inflight_round;
 	au_time close_sent_ns, one_sent_ns, start_sent_ns;
@@ -276,6 +280,7 @@ struct rqml {
 	struct au_orch *orch;
 	struct au_one *one;
 	GPtrArray *jobs;         /* struct rjob *, ascending job id */
+	uint64_t job_sum;        /* sum over jobs of core_hash + pending_sum: the digest */
 	uint64_t applied_index;
 	/* counters (replicated: part of the state) */
 	uint64_t stale_data, rejected_closes, dup_data;
@@ -404,6 +409,57 @@ static struct rjob *rjob_new(const struct au_rqml_job_spec *spec, bool build)
 	return j;
 }
 
+/* ---- the state digest (raft.h, struct au_raft_machine.digest) ---------------------------
+ * Per job: a core hash of what a snapshot keeps of it but its pending
+ * outputs (spec, rounds, verdict, residuals, workers, digest, the state
+ * vector while it runs), recomputed when a round closes; and one hash per
+ * pending output, computed once as it arrives (its position included: the
+ * list is in arrival order). */
+
+static void put_spec(struct au_wbuf *w, const struct au_rqml_job_spec *s);
+
+static uint64_t job_core_hash(const struct rjob *j)
+{
+	uint8_t spec[128];
+	struct au_wbuf w;
+	au_wbuf_init(&w, spec, sizeof(spec));
+	put_spec(&w, &j->spec);
+	uint64_t h = au_digest_bytes(UINT64_C(0x52514d4c), spec, w.len);
+	h = au_digest_add(h, (uint64_t)j->round << 8 | j->verdict);
+	h = au_digest_f64s(h, j->residuals, j->round);
+	for (guint k = 0; k < j->workers->len; k++)
+		h = au_digest_add(h, g_array_index(j->workers, au_node_id, k));
+	h = au_digest_add(h, j->workers->len);
+	h = au_digest_bytes(h, j->digest, 32);
+	if (j->state)
+		h = au_digest_f64s(h, j->state, j->kp.state_len);
+	return au_digest_add(h, j->state != NULL);
+}
+
+static uint64_t pending_hash(const struct pending *e, uint32_t pos)
+{
+	uint64_t h = au_digest_add(UINT64_C(0x9e4d), (uint64_t)pos << 32 | e->shard);
+	h = au_digest_add(h, e->token);
+	h = au_digest_add(h, e->node);
+	return au_digest_f64s(h, e->data, e->len);
+}
+
+/* Job j is about to change: its share leaves the sum (job_settle puts the
+ * new one back). */
+static void job_unsettle(struct rqml *q, const struct rjob *j)
+{
+	q->job_sum -= j->core_hash + j->pending_sum;
+}
+
+static void job_settle(struct rqml *q, struct rjob *j)
+{
+	j->core_hash = job_core_hash(j);
+	j->pending_sum = 0;
+	for (guint i = 0; i < j->pending->len; i++)
+		j->pending_sum += ((const struct pending *)g_ptr_array_index(j->pending, i))->hash;
+	q->job_sum += j->core_hash + j->pending_sum;
+}
+
 /* ---- command encoding -------------------------------------------------------------- */
 
 static void put_f64(struct au_wbuf *w, double v)
@@ -480,6 +536,7 @@ static uint8_t apply_start(struct rqml *q, struct au_rbuf *rb)
 	j->state = xcalloc(j->kp.state_len, sizeof(double));
 	au_kernel_init_state(&j->kp, j->state);
 	g_ptr_array_insert(q->jobs, (gint)at, j);
+	job_settle(q, j);
 	trace(q, AU_TR_RQML_JOB, (int64_t)spec.job, spec.params.kind | spec.depth << 8,
 	      (int64_t)spec.parent);
 	return ST_APPLIED;
@@ -517,10 +574,13 @@ static uint8_t apply_data(struct rqml *q, struct au_rbuf *rb)
 		return ST_IGNORED;
 	}
 	struct pending *e = xcalloc(1, sizeof(*e));
-	*e = (struct pending){shard, token, node, len, xcalloc(len, sizeof(double))};
+	*e = (struct pending){shard, token, node, len, xcalloc(len, sizeof(double)), 0};
 	for (uint32_t i = 0; i < len; i++)
 		e->data[i] = get_f64(rb);
+	e->hash = pending_hash(e, j->pending->len);
 	g_ptr_array_add(j->pending, e);
+	j->pending_sum += e->hash;
+	q->job_sum += e->hash;
 	trace(q, AU_TR_RQML_DATA, (int64_t)jid, where, (int64_t)token);
 	return ST_APPLIED;
 }
@@ -619,6 +679,7 @@ static uint8_t apply_close(struct rqml *q, struct au_rbuf *rb)
 	}
 #endif
 	if (status == ST_APPLIED) {
+		job_unsettle(q, j);
 		for (uint32_t i = 0; i < m; i++) {
 			trace(q, AU_TR_RQML_SHARD_USED, (int64_t)jid, (int64_t)round << 16 | shard_of[i],
 			      (int64_t)used[i]->token);
@@ -639,6 +700,7 @@ static uint8_t apply_close(struct rqml *q, struct au_rbuf *rb)
 		enum au_kernel_verdict v = au_rqml_decide(&j->spec.policy, j->residuals, j->round);
 		if (v != AU_KERNEL_CONTINUE)
 			finish_job(q, j, v);
+		job_settle(q, j);
 	} else {
 		q->rejected_closes++;
 	}
@@ -784,6 +846,7 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 		e->data = xcalloc(e->len, sizeof(double));
 		for (uint32_t x = 0; x < e->len; x++)
 			e->data[x] = get_f64(rb);
+		e->hash = pending_hash(e, j->pending->len);
 		g_ptr_array_add(j->pending, e);
 	}
 	const struct rjob *last = q->jobs->len ? g_ptr_array_index(q->jobs, q->jobs->len - 1) : NULL;
@@ -793,6 +856,7 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 		return false;
 	}
 	g_ptr_array_add(q->jobs, j);
+	job_settle(q, j);
 	trace(q, AU_TR_RQML_RESTORE, (int64_t)spec.job, j->round, j->verdict);
 	return true;
 }
@@ -801,6 +865,7 @@ static void machine_restore(void *sm, const uint8_t *data, size_t len)
 {
 	struct rqml *q = sm;
 	g_ptr_array_set_size(q->jobs, 0);
+	q->job_sum = 0;
 	struct au_rbuf rb;
 	au_rbuf_init(&rb, data, len);
 	bool ok = au_get_u32(&rb) == SNAP_MAGIC;
@@ -813,8 +878,59 @@ static void machine_restore(void *sm, const uint8_t *data, size_t len)
 		ok = restore_job(q, &rb);
 	if (!ok || rb.short_read || rb.pos != rb.len) {
 		g_ptr_array_set_size(q->jobs, 0);
+		q->job_sum = 0;
 		trace(q, AU_TR_RQML_BAD_SNAPSHOT, (int64_t)len, 0, 0);
 	}
+}
+
+static uint64_t machine_digest(void *sm)
+{
+	const struct rqml *q = sm;
+	uint64_t h = au_digest_add(q->job_sum, q->jobs->len);
+	h = au_digest_add(h, q->applied_index);
+	h = au_digest_add(h, q->stale_data);
+	h = au_digest_add(h, q->rejected_closes);
+	return au_digest_add(h, q->dup_data);
+}
+
+static const char *const verdict_names[] = {"running", "converged", "max_rounds", "stalled"};
+
+/* One line per job (vectors as hashes) and per pending output. */
+static char *machine_describe(void *sm)
+{
+	const struct rqml *q = sm;
+	GString *s = g_string_new(NULL);
+	g_string_append_printf(s, "rqml: jobs=%u applied=%llu stale_data=%llu rejected_closes=%llu "
+			       "dup_data=%llu\n", q->jobs->len, (unsigned long long)q->applied_index,
+			       (unsigned long long)q->stale_data, (unsigned long long)q->rejected_closes,
+			       (unsigned long long)q->dup_data);
+	for (guint i = 0; i < q->jobs->len; i++) {
+		const struct rjob *j = g_ptr_array_index(q->jobs, i);
+		g_string_append_printf(s, "job %llu: kind=%u parent=%llu rounds=%u verdict=%s "
+				       "residuals=%016llx workers=", (unsigned long long)j->spec.job,
+				       (unsigned)j->spec.params.kind, (unsigned long long)j->spec.parent,
+				       j->round, j->verdict < 4 ? verdict_names[j->verdict] : "?",
+				       (unsigned long long)au_digest_f64s(0, j->residuals, j->round));
+		for (guint k = 0; k < j->workers->len; k++)
+			g_string_append_printf(s, "%sn%u", k ? "," : "",
+					       g_array_index(j->workers, au_node_id, k));
+		g_string_append(s, " digest=");
+		for (int k = 0; k < 8; k++)
+			g_string_append_printf(s, "%02x", j->digest[k]);
+		g_string_append_printf(s, " state=%016llx pending=%u\n",
+				       (unsigned long long)(j->state ? au_digest_f64s(0, j->state,
+										       j->kp.state_len)
+								     : 0),
+				       j->pending->len);
+		for (guint k = 0; k < j->pending->len; k++) {
+			const struct pending *e = g_ptr_array_index(j->pending, k);
+			g_string_append_printf(s, "job %llu pending %u: shard=%u token=%llu node=n%u "
+					       "data=%016llx\n", (unsigned long long)j->spec.job, k,
+					       e->shard, (unsigned long long)e->token, e->node,
+					       (unsigned long long)au_digest_f64s(0, e->data, e->len));
+		}
+	}
+	return g_string_free(s, FALSE);
 }
 
 /* ---- the supervisor (leader only) ---------------------------------------------------- */
@@ -1230,7 +1346,9 @@ static void *rqml_init(const struct au_env *env, const void *config)
 	q->orch = env->ops->local_service(env->ctx, "aureon");
 	q->one = env->ops->local_service(env->ctx, "one");
 	assert(q->raft && q->orch && q->one); /* au_rqml_model.needs */
-	struct au_raft_machine m = {q, machine_apply, machine_snapshot, machine_restore};
+	struct au_raft_machine m = {.sm = q, .apply = machine_apply, .snapshot = machine_snapshot,
+				    .restore = machine_restore, .name = "rqml",
+				    .digest = machine_digest, .describe = machine_describe};
 	au_raft_register_machine(q->raft, AU_RQML_MACHINE, &m);
 	struct au_orch_executor x = {AU_RQML_TASK_KIND, q, exec_cost, exec_round};
 	au_orch_register_executor(q->orch, &x);
@@ -1319,8 +1437,6 @@ static void rqml_summary(void *state, char *buf, size_t len)
 		 (unsigned long long)q->computed, (unsigned long long)q->not_ready,
 		 (unsigned long long)q->obsolete, (unsigned long long)q->stale_data);
 }
-
-static const char *const verdict_names[] = {"running", "converged", "max_rounds", "stalled"};
 
 /* The jobs as the most advanced replica holds them. */
 static char *rqml_report(void *const *states, uint32_t nodes)

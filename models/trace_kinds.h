@@ -49,6 +49,7 @@
 	X(RAFT_CONFIG, 209)   /* a=index, b=voters bitmask: configuration in effect */ \
 	X(RAFT_TRANSFER, 210) /* a=term, b=target */                                   \
 	X(RAFT_BAD_DISK, 211) /* a=1 meta, 2 snapshot, 3 log (unreadable record), 4 log (stale suffix after a lost truncation), 5 a read failed: recovery refused (b = attempt), retried later; b=offset, c=segment */ \
+	X(RAFT_DIGEST, 212)   /* a=applied index, b=state digest, c=per-machine fingerprints (byte i: low byte of slot i's digest; 0 sessions) */ \
 	/* swim (300..399); view changes are /membership rows, not events */         \
 	X(SWIM_BOOT, 300)     /* a=incarnation, b=0 whole cluster known | 1 joining, c=members known */ \
 	X(SWIM_JOINED, 301)   /* a=seed, b=entries in its reply, c=members known now */ \
