@@ -128,6 +128,9 @@ struct au_sim {
 	size_t n_checkers;
 	bool violated;
 	bool lin_gave_up; /* linearizable_kv ran out of search budget */
+	/* Set on a replay that replicas_agree runs to see a replica's state at
+	 * an index it has since left (check_replicas.c); NULL otherwise. */
+	struct au_replica_capture *replica_capture;
 	struct au_violation violation;
 	au_node_id leader;   /* the leader of the newest term seen, while it leads; 0: none */
 	int64_t leader_term; /* the newest term a node traced itself leader of */
