@@ -111,6 +111,17 @@ static void kv_apply(void *sm, uint64_t index, const uint8_t *cmd, size_t len, u
 		return;
 	uint8_t ok = 1;
 	int64_t cur = get_value(s, key);
+#ifdef AU_BUG_REPLICA_DIVERGE
+	/* Planted bug: node 2, as a follower (a code path only followers
+	 * take), now and then applies a put to another key, one no client
+	 * uses — about one put in 64, chosen by the log index, so a replay on
+	 * n2 repeats it.  Its log, commit index and results are those of every
+	 * other node; only a read served by n2 once it leads, of a key whose
+	 * newest write it misapplied, could show the difference. */
+	if (op == AU_KV_PUT && s->env->self == 2 && !au_raft_is_leader(s->raft) &&
+	    au_digest_mix(index) % 64 == 0)
+		key += INT64_C(1) << 32;
+#endif
 	if (op == AU_KV_PUT)
 		set_value(s, key, value);
 	else if (op == AU_KV_CAS && cur == expected)

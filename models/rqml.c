@@ -1138,6 +1138,12 @@ static void supervise(struct rqml *q)
 			supervise_job(q, j);
 			continue;
 		}
+#ifdef AU_BUG_RQML_RECORD_CONVERGED_ONLY
+		/* Planted bug: only converged jobs get their ONE record; a job
+		 * ended by max_rounds or the stall policy is silently left out. */
+		if (j->verdict != AU_KERNEL_CONVERGED)
+			continue;
+#endif
 		if (!au_one_get(q->one, j->spec.job) &&
 		    (!j->one_inflight || au_now(q->env) - j->one_sent_ns >= q->cfg->enqueue_retry_ns))
 			propose_one(q, j);
