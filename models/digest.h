@@ -26,18 +26,21 @@ static inline uint64_t au_digest_mix(uint64_t z)
 	return z ^ (z >> 31);
 }
 
-/* Fold one value into a running record hash: h = au_digest_add(h, field). */
+#define AU_DIGEST_P1 UINT64_C(0x9e3779b185ebca87)
+#define AU_DIGEST_P2 UINT64_C(0xc2b2ae3d27d4eb4f)
+
+/* Fold one value into a running record hash: h = au_digest_add(h, field).
+ * One mix per field; the odd multiplier and the constant make the step a
+ * bijection of v that moves 0 too, so no field value leaves h as it was. */
 static inline uint64_t au_digest_add(uint64_t h, uint64_t v)
 {
-	return au_digest_mix(h ^ au_digest_mix(v + UINT64_C(0x632be59bd9b4e019)));
+	return au_digest_mix(h ^ (v * AU_DIGEST_P2 + AU_DIGEST_P1));
 }
 
 /* Bulk hashing: four independent lanes (as in xxHash64), so long blobs and
  * vectors cost about a cycle or two per 8 bytes rather than a dependent
- * chain of multiplies per word; the lanes are mixed together at the end. */
-#define AU_DIGEST_P1 UINT64_C(0x9e3779b185ebca87)
-#define AU_DIGEST_P2 UINT64_C(0xc2b2ae3d27d4eb4f)
-
+ * chain of multiplies per word; the lanes are mixed together at the end.
+ * Blobs shorter than 32 bytes take the plain chain (fewer mixes). */
 static inline uint64_t au_digest_lane(uint64_t acc, uint64_t w)
 {
 	acc += w * AU_DIGEST_P2;
@@ -78,6 +81,16 @@ static inline uint64_t au_digest_lanes_end(const struct au_digest_lanes *l)
 static inline uint64_t au_digest_bytes(uint64_t seed, const void *p, size_t n)
 {
 	const uint8_t *b = p;
+	if (n < 32) {
+		uint64_t h = au_digest_add(seed, (uint64_t)n);
+		for (size_t i = 0; i < n; i += 8) {
+			uint64_t w = 0;
+			for (size_t k = 0; k < 8 && i + k < n; k++)
+				w |= (uint64_t)b[i + k] << (8 * k);
+			h = au_digest_add(h, w);
+		}
+		return h;
+	}
 	struct au_digest_lanes l;
 	au_digest_lanes_init(&l, seed, (uint64_t)n);
 	size_t i = 0;

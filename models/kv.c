@@ -86,12 +86,15 @@ static uint64_t pair_hash(int64_t key, int64_t value)
 static void set_value(struct kv *s, int64_t key, int64_t value)
 {
 	int64_t *old = g_hash_table_lookup(s->data, &key);
-	if (old)
+	if (old) {
 		s->digest -= pair_hash(key, *old);
-	int64_t *k = g_new(int64_t, 1), *v = g_new(int64_t, 1);
-	*k = key;
-	*v = value;
-	g_hash_table_replace(s->data, k, v);
+		*old = value;
+	} else {
+		int64_t *k = g_new(int64_t, 1), *v = g_new(int64_t, 1);
+		*k = key;
+		*v = value;
+		g_hash_table_insert(s->data, k, v);
+	}
 	s->digest += pair_hash(key, value);
 }
 

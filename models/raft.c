@@ -116,6 +116,7 @@ struct read_req {
 
 struct session {
 	uint64_t client, seq;
+	uint64_t hash; /* its share of sessions_digest (session_hash) */
 	uint8_t result_len;
 	uint8_t result[SESSION_RESULT_MAX];
 };
@@ -634,8 +635,11 @@ static void recompute_sessions_digest(struct au_raft *r)
 	gpointer v;
 	uint64_t sum = 0; /* a sum: the table's order does not matter */
 	g_hash_table_iter_init(&it, r->sessions);
-	while (g_hash_table_iter_next(&it, NULL, &v))
-		sum += session_hash(v);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct session *s = v;
+		s->hash = session_hash(s);
+		sum += s->hash;
+	}
 	r->sessions_digest = sum;
 }
 
@@ -680,12 +684,13 @@ static void apply_command(struct au_raft *r, uint64_t index, const struct entry 
 			s->client = client;
 			g_hash_table_insert(r->sessions, &s->client, s);
 		} else {
-			r->sessions_digest -= session_hash(s);
+			r->sessions_digest -= s->hash;
 		}
 		s->seq = seq;
 		s->result_len = (uint8_t)(*rlen < SESSION_RESULT_MAX ? *rlen : SESSION_RESULT_MAX);
 		memcpy(s->result, result, s->result_len);
-		r->sessions_digest += session_hash(s);
+		s->hash = session_hash(s);
+		r->sessions_digest += s->hash;
 	}
 }
 

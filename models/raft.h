@@ -53,11 +53,12 @@ struct au_raft_machine {
 	void (*restore)(void *sm, const uint8_t *data, size_t len);
 	/* Optional, for comparing replicas (the replicas_agree check): */
 	const char *name; /* "kv", "taskq", ...: for messages */
-	/* A digest of exactly what `snapshot` serialises, kept up to date on
-	 * every change so reading it is O(1).  It must depend only on the
-	 * state, not on how the replica got there: after restoring a snapshot
-	 * taken at index I it equals the digest of a replica that applied
-	 * the log up to I.  Use digest.h. */
+	/* A digest of exactly what `snapshot` serialises, cheap to read: kept
+	 * up to date as records change, or computed at the read for just what
+	 * changed since the last one (Raft reads it every digest_every
+	 * entries).  It must depend only on the state, not on how the replica
+	 * got there: after restoring a snapshot taken at index I it equals the
+	 * digest of a replica that applied the log up to I.  Use digest.h. */
 	uint64_t (*digest)(void *sm);
 	/* The state as text, one record per line, "record id: fields", for
 	 * showing which record two replicas disagree on (called only when

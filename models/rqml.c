@@ -239,6 +239,7 @@ struct pending {
 	uint32_t len;
 	double *data;
 	uint64_t hash;           /* its share of the job's digest (with its position) */
+	bool hashed;             /* `hash` is computed */
 };
 
 struct rjob {
@@ -253,7 +254,7 @@ struct rjob {
 	uint8_t digest[32];      /* of the final state, once finished */
 	GPtrArray *pending;      /* struct pending *, arrival order */
 	uint64_t core_hash;      /* digest share of everything above but `pending` */
-	uint64_t pending_sum;    /* sum of the pending outputs' hashes */
+	bool core_stale;         /* core_hash needs computing again */
 	/* supervisor (leader memory only, never decisions' sole input) */
 	uint64_t close_inflight_round;
 	au_time close_sent_ns, one_sent_ns, start_sent_ns;
@@ -280,7 +281,6 @@ struct rqml {
 	struct au_orch *orch;
 	struct au_one *one;
 	GPtrArray *jobs;         /* struct rjob *, ascending job id */
-	uint64_t job_sum;        /* sum over jobs of core_hash + pending_sum: the digest */
 	uint64_t applied_index;
 	/* counters (replicated: part of the state) */
 	uint64_t stale_data, rejected_closes, dup_data;
@@ -412,9 +412,11 @@ static struct rjob *rjob_new(const struct au_rqml_job_spec *spec, bool build)
 /* ---- the state digest (raft.h, struct au_raft_machine.digest) ---------------------------
  * Per job: a core hash of what a snapshot keeps of it but its pending
  * outputs (spec, rounds, verdict, residuals, workers, digest, the state
- * vector while it runs), recomputed when a round closes; and one hash per
- * pending output, computed once as it arrives (its position included: the
- * list is in arrival order). */
+ * vector while it runs), and one hash per pending output (its position
+ * included: the list is in arrival order).  Both are computed lazily, when
+ * the digest is read (every digest_every entries): applying only marks
+ * what changed, so a round that opens and closes between two reads costs
+ * no hashing of its outputs and one of its state vector. */
 
 static void put_spec(struct au_wbuf *w, const struct au_rqml_job_spec *s);
 
@@ -444,20 +446,23 @@ static uint64_t pending_hash(const struct pending *e, uint32_t pos)
 	return au_digest_f64s(h, e->data, e->len);
 }
 
-/* Job j is about to change: its share leaves the sum (job_settle puts the
- * new one back). */
-static void job_unsettle(struct rqml *q, const struct rjob *j)
+/* Job j's share of the digest, computing what changed since the last read. */
+static uint64_t job_share(struct rjob *j)
 {
-	q->job_sum -= j->core_hash + j->pending_sum;
-}
-
-static void job_settle(struct rqml *q, struct rjob *j)
-{
-	j->core_hash = job_core_hash(j);
-	j->pending_sum = 0;
-	for (guint i = 0; i < j->pending->len; i++)
-		j->pending_sum += ((const struct pending *)g_ptr_array_index(j->pending, i))->hash;
-	q->job_sum += j->core_hash + j->pending_sum;
+	if (j->core_stale) {
+		j->core_hash = job_core_hash(j);
+		j->core_stale = false;
+	}
+	uint64_t sum = j->core_hash;
+	for (guint i = 0; i < j->pending->len; i++) {
+		struct pending *e = g_ptr_array_index(j->pending, i);
+		if (!e->hashed) {
+			e->hash = pending_hash(e, i);
+			e->hashed = true;
+		}
+		sum += e->hash;
+	}
+	return sum;
 }
 
 /* ---- command encoding -------------------------------------------------------------- */
@@ -536,7 +541,7 @@ static uint8_t apply_start(struct rqml *q, struct au_rbuf *rb)
 	j->state = xcalloc(j->kp.state_len, sizeof(double));
 	au_kernel_init_state(&j->kp, j->state);
 	g_ptr_array_insert(q->jobs, (gint)at, j);
-	job_settle(q, j);
+	j->core_stale = true;
 	trace(q, AU_TR_RQML_JOB, (int64_t)spec.job, spec.params.kind | spec.depth << 8,
 	      (int64_t)spec.parent);
 	return ST_APPLIED;
@@ -574,13 +579,10 @@ static uint8_t apply_data(struct rqml *q, struct au_rbuf *rb)
 		return ST_IGNORED;
 	}
 	struct pending *e = xcalloc(1, sizeof(*e));
-	*e = (struct pending){shard, token, node, len, xcalloc(len, sizeof(double)), 0};
+	*e = (struct pending){shard, token, node, len, xcalloc(len, sizeof(double)), 0, false};
 	for (uint32_t i = 0; i < len; i++)
 		e->data[i] = get_f64(rb);
-	e->hash = pending_hash(e, j->pending->len);
-	g_ptr_array_add(j->pending, e);
-	j->pending_sum += e->hash;
-	q->job_sum += e->hash;
+	g_ptr_array_add(j->pending, e); /* hashed when the digest is read */
 	trace(q, AU_TR_RQML_DATA, (int64_t)jid, where, (int64_t)token);
 	return ST_APPLIED;
 }
@@ -679,7 +681,7 @@ static uint8_t apply_close(struct rqml *q, struct au_rbuf *rb)
 	}
 #endif
 	if (status == ST_APPLIED) {
-		job_unsettle(q, j);
+		j->core_stale = true;
 		for (uint32_t i = 0; i < m; i++) {
 			trace(q, AU_TR_RQML_SHARD_USED, (int64_t)jid, (int64_t)round << 16 | shard_of[i],
 			      (int64_t)used[i]->token);
@@ -700,7 +702,6 @@ static uint8_t apply_close(struct rqml *q, struct au_rbuf *rb)
 		enum au_kernel_verdict v = au_rqml_decide(&j->spec.policy, j->residuals, j->round);
 		if (v != AU_KERNEL_CONTINUE)
 			finish_job(q, j, v);
-		job_settle(q, j);
 	} else {
 		q->rejected_closes++;
 	}
@@ -846,7 +847,6 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 		e->data = xcalloc(e->len, sizeof(double));
 		for (uint32_t x = 0; x < e->len; x++)
 			e->data[x] = get_f64(rb);
-		e->hash = pending_hash(e, j->pending->len);
 		g_ptr_array_add(j->pending, e);
 	}
 	const struct rjob *last = q->jobs->len ? g_ptr_array_index(q->jobs, q->jobs->len - 1) : NULL;
@@ -856,7 +856,7 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 		return false;
 	}
 	g_ptr_array_add(q->jobs, j);
-	job_settle(q, j);
+	j->core_stale = true;
 	trace(q, AU_TR_RQML_RESTORE, (int64_t)spec.job, j->round, j->verdict);
 	return true;
 }
@@ -865,7 +865,6 @@ static void machine_restore(void *sm, const uint8_t *data, size_t len)
 {
 	struct rqml *q = sm;
 	g_ptr_array_set_size(q->jobs, 0);
-	q->job_sum = 0;
 	struct au_rbuf rb;
 	au_rbuf_init(&rb, data, len);
 	bool ok = au_get_u32(&rb) == SNAP_MAGIC;
@@ -878,15 +877,19 @@ static void machine_restore(void *sm, const uint8_t *data, size_t len)
 		ok = restore_job(q, &rb);
 	if (!ok || rb.short_read || rb.pos != rb.len) {
 		g_ptr_array_set_size(q->jobs, 0);
-		q->job_sum = 0;
 		trace(q, AU_TR_RQML_BAD_SNAPSHOT, (int64_t)len, 0, 0);
 	}
 }
 
+/* O(jobs) plus the hashing of what changed since the last read; jobs are
+ * few. */
 static uint64_t machine_digest(void *sm)
 {
 	const struct rqml *q = sm;
-	uint64_t h = au_digest_add(q->job_sum, q->jobs->len);
+	uint64_t sum = 0;
+	for (guint i = 0; i < q->jobs->len; i++)
+		sum += job_share(g_ptr_array_index(q->jobs, i));
+	uint64_t h = au_digest_add(sum, q->jobs->len);
 	h = au_digest_add(h, q->applied_index);
 	h = au_digest_add(h, q->stale_data);
 	h = au_digest_add(h, q->rejected_closes);

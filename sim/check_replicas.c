@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../models/raft.h"
 #include "../models/trace_kinds.h"
 
 #define WINDOW 8192u        /* indexes kept: 8192 * digest_every log entries */
@@ -204,19 +203,16 @@ static void describe_all(struct au_raft *r, char *text[AU_RAFT_MAX_MACHINES])
 		text[id] = au_raft_slot_name(r, id) ? au_raft_describe(r, id) : NULL;
 }
 
-/* Run the same scenario and seed again up to report `first`, keeping that
- * replica's state as it was then: the run is deterministic, so this is
- * exactly the state whose digest was reported — which is checked: false
- * if the replay did not reach that report with that digest (a run changed
- * from outside, as tests do). */
-static bool replay_capture(struct au_sim *sim, const struct au_replica_report *first,
-			   char *text[AU_RAFT_MAX_MACHINES])
+/* The run is deterministic, so the replay reaches exactly the state whose
+ * digest was reported — which is checked: it fails if the run was changed
+ * from outside (as tests do). */
+bool au_replica_replay(struct au_sim *sim, au_node_id node, uint64_t index, au_time t_ns,
+		       uint64_t digest, char *text[AU_RAFT_MAX_MACHINES])
 {
-	struct au_replica_capture cap = {first->index, first->node, first->t_ns, first->digest,
-					 false, {NULL}};
+	struct au_replica_capture cap = {index, node, t_ns, digest, false, {NULL}};
 	struct au_sim *re = au_sim_new(sim->sc, sim->seed);
 	re->replica_capture = &cap;
-	au_sim_run(re, first->t_ns);
+	au_sim_run(re, t_ns);
 	au_sim_free(re);
 	memcpy(text, cap.text, sizeof(cap.text));
 	return cap.done;
@@ -282,7 +278,8 @@ static void explain(struct au_sim *sim, struct replicas *x, au_node_id bad, uint
 		have_ref = true;
 	} else {
 		ref = first->node;
-		have_ref = replay_capture(sim, first, ref_text);
+		have_ref = au_replica_replay(sim, first->node, first->index, first->t_ns,
+					     first->digest, ref_text);
 		fprintf(stderr, "aureon-sim: replicas_agree: no replica is at index %" G_GUINT64_FORMAT
 			" with n%u's state now; %s\n", index, ref,
 			have_ref ? "replayed the run up to then to see it"

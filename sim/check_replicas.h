@@ -8,7 +8,11 @@
  * when another replica reports a different one — naming both nodes, the
  * index, the machines whose digests differ and, from the machines' own
  * descriptions of their state (struct au_raft_machine.describe), the first
- * records that differ.  The table is a ring of `window` indexes: a replica
+ * records that differ.  Both descriptions are of that index: the first
+ * reporter has usually applied more entries since, so its state then comes
+ * from a replica still at that index or, failing that, from replaying the
+ * run (same scenario, same seed) up to its report — only failing runs pay
+ * for that.  The table is a ring of `window` indexes: a replica
  * more than window * digest_every entries behind the newest report is not
  * compared (counted in the run summary), so memory stays fixed.
  *
@@ -22,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../models/raft.h"
 #include "sim_internal.h"
 
 /* ---- the digest table ------------------------------------------------------ */
@@ -59,6 +64,16 @@ enum au_replica_verdict au_replica_table_report(struct au_replica_table *t,
  * and returns how many records differ (possibly more than written). */
 size_t au_replica_diff(const char *a, au_node_id na, const char *b, au_node_id nb,
 		       size_t max_records, char *out, size_t out_len);
+
+/* ---- seeing a replica's past state ---------------------------------------------- */
+
+/* Run sim's scenario and seed again, up to the moment (t_ns) node `node`
+ * reported applied index `index` with state digest `digest`, and fill
+ * text[slot] with that replica's descriptions then (au_raft_describe; g_free
+ * each).  False, text all NULL, if the replay did not reproduce that
+ * report. */
+bool au_replica_replay(struct au_sim *sim, au_node_id node, uint64_t index, au_time t_ns,
+		       uint64_t digest, char *text[AU_RAFT_MAX_MACHINES]);
 
 /* ---- the checker (check.c lists it) ------------------------------------------ */
 

@@ -340,6 +340,71 @@ START_TEST(a_silently_diverged_replica_is_caught)
 }
 END_TEST
 
+/* What a replica's state was at a digest report, kept by an observer. */
+struct past {
+	struct au_sim *sim;
+	au_node_id node;
+	uint64_t index, digest;
+	au_time t;
+	char *text[AU_RAFT_MAX_MACHINES];
+};
+
+static void keep_past(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_t a, int64_t b,
+		      int64_t c)
+{
+	struct past *p = ctx;
+	(void)c;
+	if (kind != AU_TR_RAFT_DIGEST || p->node || node != 2 || a != 128)
+		return;
+	const struct au_env *env = au_sim_env(p->sim, node, 0);
+	struct au_raft *r = env->ops->local_service(env->ctx, "raft");
+	p->node = node;
+	p->index = (uint64_t)a;
+	p->digest = (uint64_t)b;
+	p->t = t;
+	for (uint8_t id = 0; id < AU_RAFT_MAX_MACHINES; id++)
+		p->text[id] = au_raft_slot_name(r, id) ? au_raft_describe(r, id) : NULL;
+}
+
+/* The replay replicas_agree uses to see a replica's state at an index it
+ * has left: the same descriptions as at the time, for a report that
+ * happened; nothing for one that did not. */
+START_TEST(replay_shows_a_past_state)
+{
+	struct au_scenario *sc = load_text(
+		"[run]\nduration = 6s\n[cluster]\nnodes = 3\nservices = raft,swim,aureon,kv\n"
+		"[raft]\nsnapshot_every = 100\n[workload]\ntasks = 50\nkv_clients = 2\n"
+		"kv_rate = 30/s\n[fault.crash]\nat = 2s\naction = crash\ntarget = n3\n"
+		"restart_after = 1s\n");
+	struct au_sim *sim = au_sim_new(sc, 4);
+	struct past p = {.sim = sim};
+	au_sim_set_observer(sim, keep_past, &p);
+	ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
+	ck_assert_msg(p.node == 2, "n2 never reported index 128");
+	char *text[AU_RAFT_MAX_MACHINES];
+	ck_assert(au_replica_replay(sim, p.node, p.index, p.t, p.digest, text));
+	int described = 0;
+	for (uint8_t id = 0; id < AU_RAFT_MAX_MACHINES; id++) {
+		ck_assert_msg((p.text[id] == NULL) == (text[id] == NULL), "slot %u", id);
+		if (text[id]) {
+			ck_assert_str_eq(text[id], p.text[id]);
+			described++;
+		}
+		g_free(text[id]);
+	}
+	ck_assert_int_eq(described, 4); /* sessions, kv, taskq, locks */
+	/* a report that never happened, or with another digest: no state */
+	ck_assert(!au_replica_replay(sim, p.node, p.index, p.t, p.digest ^ 1, text));
+	ck_assert(!au_replica_replay(sim, 1, p.index, p.t + 1, p.digest, text));
+	for (uint8_t id = 0; id < AU_RAFT_MAX_MACHINES; id++) {
+		ck_assert(text[id] == NULL);
+		g_free(p.text[id]);
+	}
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
 /* Same scenario and seed: same trace, digests included. */
 START_TEST(digests_are_deterministic)
 {
@@ -490,6 +555,7 @@ Suite *replicas_suite(void)
 	tcase_set_timeout(tr, 120);
 	tcase_add_loop_test(tr, snapshots_agree_with_the_log, 0, 3);
 	tcase_add_test(tr, a_silently_diverged_replica_is_caught);
+	tcase_add_test(tr, replay_shows_a_past_state);
 	tcase_add_test(tr, digests_are_deterministic);
 	suite_add_tcase(s, tr);
 	return s;
