@@ -9,6 +9,7 @@
 
 #include <glib.h>
 
+#include "digest.h"
 #include "raft.h"
 #include "trace_kinds.h"
 #include "wire.h"
@@ -51,6 +52,7 @@ struct kv {
 	/* server */
 	struct au_raft *raft;
 	GHashTable *data;  /* int64 key -> int64 value (boxed) */
+	uint64_t digest;   /* sum of pair_hash() over `data` */
 	GPtrArray *pending;
 	uint64_t served, redirected, bad;
 	/* client */
@@ -93,12 +95,25 @@ static int64_t get_value(struct kv *s, int64_t key)
 	return v ? *v : 0;
 }
 
+/* One pair's share of the machine's digest. */
+static uint64_t pair_hash(int64_t key, int64_t value)
+{
+	return au_digest_add(au_digest_add(UINT64_C(0x4b56), (uint64_t)key), (uint64_t)value);
+}
+
 static void set_value(struct kv *s, int64_t key, int64_t value)
 {
-	int64_t *k = g_new(int64_t, 1), *v = g_new(int64_t, 1);
-	*k = key;
-	*v = value;
-	g_hash_table_replace(s->data, k, v);
+	int64_t *old = g_hash_table_lookup(s->data, &key);
+	if (old) {
+		s->digest -= pair_hash(key, *old);
+		*old = value;
+	} else {
+		int64_t *k = g_new(int64_t, 1), *v = g_new(int64_t, 1);
+		*k = key;
+		*v = value;
+		g_hash_table_insert(s->data, k, v);
+	}
+	s->digest += pair_hash(key, value);
 }
 
 /* Machine: apply a committed put or cas.  Result: [ok u8][value i64]. */
@@ -117,6 +132,17 @@ static void kv_apply(void *sm, uint64_t index, const uint8_t *cmd, size_t len, u
 		return;
 	uint8_t ok = 1;
 	int64_t cur = get_value(s, key);
+#ifdef AU_BUG_REPLICA_DIVERGE
+	/* Planted bug: node 2, as a follower (a code path only followers
+	 * take), now and then applies a put to another key, one no client
+	 * uses — about one put in 64, chosen by the log index, so a replay on
+	 * n2 repeats it.  Its log, commit index and results are those of every
+	 * other node; only a read served by n2 once it leads, of a key whose
+	 * newest write it misapplied, could show the difference. */
+	if (op == AU_KV_PUT && s->env->self == 2 && !au_raft_is_leader(s->raft) &&
+	    au_digest_mix(index) % 64 == 0)
+		key += INT64_C(1) << 32;
+#endif
 	if (op == AU_KV_PUT)
 		set_value(s, key, value);
 	else if (op == AU_KV_CAS && cur == expected)
@@ -168,6 +194,7 @@ static void kv_restore(void *sm, const uint8_t *data, size_t len)
 {
 	struct kv *s = sm;
 	g_hash_table_remove_all(s->data);
+	s->digest = 0;
 	struct au_rbuf rb;
 	au_rbuf_init(&rb, data, len);
 	uint32_t n = au_get_u32(&rb);
@@ -176,6 +203,33 @@ static void kv_restore(void *sm, const uint8_t *data, size_t len)
 		if (!rb.short_read)
 			set_value(s, key, value);
 	}
+}
+
+static uint64_t kv_digest(void *sm)
+{
+	const struct kv *s = sm;
+	return au_digest_add(s->digest, g_hash_table_size(s->data));
+}
+
+/* Machine: one line per key, in key order. */
+static char *kv_describe(void *sm)
+{
+	struct kv *s = sm;
+	GArray *keys = g_array_new(FALSE, FALSE, sizeof(int64_t));
+	GHashTableIter it;
+	gpointer k;
+	g_hash_table_iter_init(&it, s->data);
+	while (g_hash_table_iter_next(&it, &k, NULL))
+		g_array_append_val(keys, *(int64_t *)k);
+	g_array_sort(keys, cmp_i64);
+	GString *out = g_string_new(NULL);
+	for (guint i = 0; i < keys->len; i++) {
+		int64_t key = g_array_index(keys, int64_t, i);
+		g_string_append_printf(out, "key %" G_GINT64_FORMAT ": value=%" G_GINT64_FORMAT "\n",
+				       key, get_value(s, key));
+	}
+	g_array_free(keys, TRUE);
+	return g_string_free(out, FALSE);
 }
 
 static struct pending *new_pending(struct kv *s, au_node_id from, uint64_t client, uint64_t seq,
@@ -504,7 +558,9 @@ static void *kv_init(const struct au_env *env, const void *config)
 	s->pending = g_ptr_array_new();
 	s->raft = env->ops->local_service(env->ctx, "raft");
 	if (s->raft) {
-		struct au_raft_machine m = {s, kv_apply, kv_snapshot, kv_restore};
+		struct au_raft_machine m = {.sm = s, .apply = kv_apply, .snapshot = kv_snapshot,
+					    .restore = kv_restore, .name = "kv", .digest = kv_digest,
+					    .describe = kv_describe};
 		au_raft_register_machine(s->raft, KV_MACHINE, &m);
 	}
 	return s;
