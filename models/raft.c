@@ -1884,10 +1884,19 @@ static void on_snap_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	} else if (upto == p->snap_expect || upto == 0) {
 		/* The answer to the newest chunk (or the follower starting
 		 * over): send the next.  Answers to older or duplicated chunks
-		 * (heartbeats resend one) are dropped, so one transfer never
-		 * turns into several ping-pong chains. */
+		 * (heartbeats resend one) are not answered, so one transfer
+		 * never turns into several ping-pong chains. */
 		p->snap_offset = upto;
 		send_snapshot_chunk(r, from);
+	} else if (upto <= r->snap_len) {
+		/* Any other answer still says how much the follower holds:
+		 * resume from there at the next heartbeat.  A stale duplicate of
+		 * the first chunk can restart the follower after it answered for
+		 * the next one, and a late answer can say more than the one
+		 * expected; ignoring them, the leader went on resending a chunk
+		 * the follower could not use, forever (chaos-aureon seeds 564,
+		 * 210: a follower stuck for 10 s and more). */
+		p->snap_offset = upto;
 	}
 }
 

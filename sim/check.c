@@ -460,6 +460,112 @@ static void lw_end(void *st, struct au_sim *sim)
 
 static void lw_destroy(void *st) { g_free(st); }
 
+/* ---- replicas_caught_up (liveness) ------------------------------------------
+ * A replica can stop making progress while the cluster works on without
+ * it (a snapshot install that never completes, a repair that never ends,
+ * a follower whose rejections are ignored): no safety check sees it, and
+ * leader_within is met by the others.  replicas_caught_up:T asks that at
+ * the end every voter that is up has applied at least what was committed
+ * T before the end — judged only when the faults were over by then. */
+
+struct caught_up {
+	au_time heal_ns, within_ns, mark_ns; /* mark: end of the run minus T */
+	uint64_t committed_at_mark;          /* highest commit index traced by mark */
+	uint64_t *applied;                   /* [nodes + 1] */
+	bool *out_of_service;                /* [nodes + 1]: RAFT_DISK_FAILED, no OK since */
+	uint64_t *voters;                    /* [nodes + 1]: the configuration each node has in effect */
+};
+
+static void *cu_create(struct au_sim *sim)
+{
+	struct caught_up *cu = g_new0(struct caught_up, 1);
+	cu->heal_ns = au_scenario_faults_over(sim->sc);
+	for (char **l = sim->sc->liveness; l && *l; l++)
+		if (g_str_has_prefix(*l, "replicas_caught_up:"))
+			au_parse_duration(*l + strlen("replicas_caught_up:"), &cu->within_ns);
+	cu->mark_ns = sim->sc->duration - cu->within_ns;
+	cu->applied = g_new0(uint64_t, (gsize)sim->nodes + 1);
+	cu->out_of_service = g_new0(bool, (gsize)sim->nodes + 1);
+	cu->voters = g_new0(uint64_t, (gsize)sim->nodes + 1);
+	return cu;
+}
+
+static void cu_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+		     int64_t b, int64_t c)
+{
+	struct caught_up *cu = st;
+	(void)c;
+	if (node == 0 || node > sim->nodes)
+		return;
+	switch (kind) {
+	case AU_TR_RAFT_COMMIT:
+		if (sim->now <= cu->mark_ns && (uint64_t)a > cu->committed_at_mark)
+			cu->committed_at_mark = (uint64_t)a;
+		break;
+	case AU_TR_RAFT_APPLY:
+	case AU_TR_RAFT_INSTALL:
+		cu->applied[node] = (uint64_t)a;
+		break;
+	case AU_TR_RAFT_RECOVER:
+		cu->applied[node] = (uint64_t)b; /* the snapshot it boots from */
+		cu->out_of_service[node] = false;
+		break;
+	case AU_TR_RAFT_DISK_FAILED:
+		cu->out_of_service[node] = true;
+		break;
+	case AU_TR_RAFT_DISK_OK:
+		cu->out_of_service[node] = false;
+		break;
+	case AU_TR_RAFT_CONFIG:
+		/* in effect from now on (a truncation can bring an older one back) */
+		cu->voters[node] = (uint64_t)b;
+		break;
+	default:
+		break;
+	}
+}
+
+static void cu_end(void *st, struct au_sim *sim)
+{
+	struct caught_up *cu = st;
+	char mark[32], heal[32];
+	au_check_format_time(cu->mark_ns, mark, sizeof(mark));
+	au_check_format_time(cu->heal_ns, heal, sizeof(heal));
+	if (sim->now < sim->sc->duration || cu->mark_ns < cu->heal_ns) {
+		au_sim_no_verdict(sim, AU_VERDICT_NOT_RUN,
+				  "the faults ended at t=%s, less than the window before the end of the run",
+				  heal);
+		return;
+	}
+	/* The voters are those of the configuration the leader has in effect. */
+	if (sim->leader == 0 || sim->leader > sim->nodes) {
+		au_sim_no_verdict(sim, AU_VERDICT_NOT_RUN, "no leader at the end to say who the voters are");
+		return;
+	}
+	uint64_t voters = cu->voters[sim->leader];
+	for (au_node_id n = 1; n <= sim->servers && n < 64; n++) {
+		if (!(voters & (UINT64_C(1) << n)) || !sim->node[n].up || cu->out_of_service[n])
+			continue;
+		if (cu->applied[n] < cu->committed_at_mark) {
+			au_sim_violate(sim, "replicas_caught_up", n,
+				       "n%u applied index %" G_GUINT64_FORMAT " at the end, but index %"
+				       G_GUINT64_FORMAT " was committed by t=%s (faults over at t=%s): "
+				       "a replica that stopped catching up",
+				       n, cu->applied[n], cu->committed_at_mark, mark, heal);
+			return;
+		}
+	}
+}
+
+static void cu_destroy(void *st)
+{
+	struct caught_up *cu = st;
+	g_free(cu->applied);
+	g_free(cu->out_of_service);
+	g_free(cu->voters);
+	g_free(cu);
+}
+
 /* ---- linearizable_kv --------------------------------------------------------
  * The KV clients' /history rows, checked at the end of the run with the
  * Wing-Gong/Lowe search of linearize.c (unknown outcomes may or may not
@@ -543,6 +649,7 @@ static const struct au_checker_ops all_checkers[] = {
 	{"ping_integrity", "ping", pi_create, pi_event, NULL, pi_destroy, NULL, NULL},
 	{"raft_safety", "raft", rs_create, rs_event, NULL, rs_destroy, NULL, NULL},
 	{"leader_within", "raft", lw_create, lw_event, lw_end, lw_destroy, NULL, NULL},
+	{"replicas_caught_up", "raft", cu_create, cu_event, cu_end, cu_destroy, NULL, NULL},
 	/* judged at every digest report: nothing left to judge at the end */
 	{"replicas_agree", "raft", au_check_replicas_create, au_check_replicas_event,
 	 NULL, au_check_replicas_destroy, NULL, au_check_replicas_note},
@@ -632,6 +739,9 @@ void au_check_init(struct au_sim *sim)
 		if (ops->service && !service_runs(sim, ops->service))
 			continue;
 		if (strcmp(ops->name, "leader_within") == 0 && !wants_liveness(sim, "leader_within:"))
+			continue;
+		if (strcmp(ops->name, "replicas_caught_up") == 0 &&
+		    !wants_liveness(sim, "replicas_caught_up:"))
 			continue;
 		if (strcmp(ops->name, "membership_converged") == 0 &&
 		    !wants_liveness(sim, "membership_converged:"))

@@ -693,15 +693,17 @@ static bool load_check(struct loader *L)
 		au_time t;
 		if (!*item)
 			continue;
-		/* leader_within:T needs raft, membership_converged:T needs swim. */
+		/* leader_within:T and replicas_caught_up:T need raft,
+		 * membership_converged:T needs swim. */
 		const char *colon = strchr(item, ':');
 		const char *needs = g_str_has_prefix(item, "leader_within:")          ? "raft"
+				    : g_str_has_prefix(item, "replicas_caught_up:")   ? "raft"
 				    : g_str_has_prefix(item, "membership_converged:") ? "swim"
 										       : NULL;
 		if (!needs || !au_parse_duration(colon + 1, &t) || t <= 0)
 			ok = fail(L, "check", "liveness",
 				  "'%s' is not a liveness check (this build has: leader_within:DURATION, "
-				  "membership_converged:DURATION)", item);
+				  "replicas_caught_up:DURATION, membership_converged:DURATION)", item);
 		else if (!has_service(sc, needs))
 			ok = fail(L, "check", "liveness", "'%s' needs the %s service", item, needs);
 		else
