@@ -1796,6 +1796,7 @@ static void on_snap(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		au_put_u64(&w, r->term);
 		au_put_u64(&w, 0);
 		au_put_u8(&w, 0);
+		au_put_u64(&w, 0);
 		send_durable(r, from, &w, 0);
 		return;
 	}
@@ -1843,6 +1844,8 @@ static void on_snap(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	au_put_u64(&w, r->term);
 	au_put_u64(&w, done ? total : r->rx_len);
 	au_put_u8(&w, done);
+	/* done without installing: our commit index already covers it */
+	au_put_u64(&w, done ? r->rx_index : 0);
 	send_durable(r, from, &w, 0);
 }
 
@@ -1856,6 +1859,7 @@ static void ack_install(struct au_raft *r)
 	au_put_u64(&w, r->term);
 	au_put_u64(&w, r->snap_len);
 	au_put_u8(&w, 1);
+	au_put_u64(&w, r->snap_index); /* which snapshot: the leader may have taken another since */
 	send_durable(r, r->install_from, &w, 0);
 }
 
@@ -1863,6 +1867,7 @@ static void on_snap_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 {
 	uint64_t term = au_get_u64(rb), upto = au_get_u64(rb);
 	bool done = au_get_u8(rb);
+	uint64_t installed = au_get_u64(rb); /* with done: the snapshot's index */
 	if (rb->short_read || from > AU_RAFT_MAX_NODES)
 		return;
 	if (term > r->term) {
@@ -1874,9 +1879,18 @@ static void on_snap_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	struct peer *p = &r->peers[from];
 	p->last_ack_ns = au_now(r->env);
 	if (done) {
+		/* Credit the snapshot the follower installed, not the one we
+		 * hold now: we may have compacted again since we sent it, and
+		 * crediting our newer index made the leader believe a follower
+		 * held entries it never got — next could then never go back
+		 * below that match and the follower was stuck (chaos-aureon
+		 * seed 1264).  A snapshot never covers uncommitted entries, so
+		 * the old crediting broke no commit; it stalled the follower. */
 		p->snap_offset = UINT64_MAX;
-		if (p->match < r->snap_index)
-			p->match = r->snap_index;
+		if (installed > r->snap_index)
+			installed = r->snap_index;
+		if (p->match < installed)
+			p->match = installed;
 		p->next = p->match + 1;
 		p->inflight = 0;
 		advance_commit(r);
