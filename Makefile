@@ -28,7 +28,7 @@ MODEL_SRC += models/taskq.c models/lock.c models/orchestrator.c
 SIM_EXEC_SRC = sim/check_exec.c sim/bench_exec.c
 SIM_SRC   = sim/evq.c sim/sim.c sim/net.c sim/disk.c sim/dist.c sim/fault.c \
             sim/check.c sim/check_swim.c sim/scenario.c sim/trace_h5.c sim/linearize.c sim/bench_raft.c \
-            sim/bench_kernels.c sim/check_rqml.c sim/bench_swim.c \
+            sim/bench_kernels.c sim/check_rqml.c sim/check_replicas.c sim/bench_swim.c \
             sim/chaos.c sim/chaos_ini.c sim/chaos_run.c sim/chaos_shrink.c sim/cli.c
 SIM_SRC  += $(SIM_EXEC_SRC)
 TEST_SRC  = $(wildcard tests/test_*.c)

@@ -9,6 +9,7 @@
 
 #include <glib.h>
 
+#include "digest.h"
 #include "raft.h"
 #include "trace_kinds.h"
 #include "wire.h"
@@ -17,6 +18,20 @@ enum { MSG_REQ = 1, MSG_RESP = 2 };
 enum { ST_OK = 0, ST_NOT_LEADER = 1, ST_RETRY = 2 };
 enum { TIMER_NEXT_OP = 1, TIMER_ATTEMPT = 2 };
 #define KV_MACHINE 1
+
+/* What a client remembers of the values it saw at each key, to draw CAS
+ * `expected` values that can succeed.  Bounded whatever kv_keys is: a
+ * direct-mapped cache of KV_SEEN_SLOTS keys (key % KV_SEEN_SLOTS; a key
+ * that maps to a taken slot evicts it), each with its last KV_SEEN_VALUES
+ * distinct values, newest first. */
+#define KV_SEEN_SLOTS 128u
+#define KV_SEEN_VALUES 4u
+
+struct kv_seen {
+	int64_t key; /* -1: empty (keys are 0..kv_keys-1) */
+	uint32_t n;  /* values known, <= KV_SEEN_VALUES */
+	int64_t v[KV_SEEN_VALUES];
+};
 
 /* ---- server side ----------------------------------------------------------- */
 
@@ -37,18 +52,23 @@ struct kv {
 	/* server */
 	struct au_raft *raft;
 	GHashTable *data;  /* int64 key -> int64 value (boxed) */
+	uint64_t digest;   /* sum of pair_hash() over `data` */
 	GPtrArray *pending;
 	uint64_t served, redirected, bad;
 	/* client */
 	uint64_t seq;
 	bool busy;
 	struct au_kv_history_row cur;
+	int64_t cas_current; /* a CAS that did not swap: the value it found */
+	struct kv_seen *seen; /* KV_SEEN_SLOTS of them */
+	int64_t last_key;     /* of the previous operation; -1 before the first */
 	au_time deadline_ns;
 	bool maybe_applied;
 	au_node_id target;
 	uint32_t attempt; /* of the current operation's latest request */
 	uint64_t attempt_timer;
 	uint64_t done_ok, done_fail, done_unknown;
+	uint64_t cas_done, cas_swapped; /* CAS operations finished (any outcome), swapped */
 };
 
 static void send_resp(struct kv *s, au_node_id to, uint64_t client, uint64_t seq,
@@ -75,12 +95,25 @@ static int64_t get_value(struct kv *s, int64_t key)
 	return v ? *v : 0;
 }
 
+/* One pair's share of the machine's digest. */
+static uint64_t pair_hash(int64_t key, int64_t value)
+{
+	return au_digest_add(au_digest_add(UINT64_C(0x4b56), (uint64_t)key), (uint64_t)value);
+}
+
 static void set_value(struct kv *s, int64_t key, int64_t value)
 {
-	int64_t *k = g_new(int64_t, 1), *v = g_new(int64_t, 1);
-	*k = key;
-	*v = value;
-	g_hash_table_replace(s->data, k, v);
+	int64_t *old = g_hash_table_lookup(s->data, &key);
+	if (old) {
+		s->digest -= pair_hash(key, *old);
+		*old = value;
+	} else {
+		int64_t *k = g_new(int64_t, 1), *v = g_new(int64_t, 1);
+		*k = key;
+		*v = value;
+		g_hash_table_insert(s->data, k, v);
+	}
+	s->digest += pair_hash(key, value);
 }
 
 /* Machine: apply a committed put or cas.  Result: [ok u8][value i64]. */
@@ -99,6 +132,17 @@ static void kv_apply(void *sm, uint64_t index, const uint8_t *cmd, size_t len, u
 		return;
 	uint8_t ok = 1;
 	int64_t cur = get_value(s, key);
+#ifdef AU_BUG_REPLICA_DIVERGE
+	/* Planted bug: node 2, as a follower (a code path only followers
+	 * take), now and then applies a put to another key, one no client
+	 * uses — about one put in 64, chosen by the log index, so a replay on
+	 * n2 repeats it.  Its log, commit index and results are those of every
+	 * other node; only a read served by n2 once it leads, of a key whose
+	 * newest write it misapplied, could show the difference. */
+	if (op == AU_KV_PUT && s->env->self == 2 && !au_raft_is_leader(s->raft) &&
+	    au_digest_mix(index) % 64 == 0)
+		key += INT64_C(1) << 32;
+#endif
 	if (op == AU_KV_PUT)
 		set_value(s, key, value);
 	else if (op == AU_KV_CAS && cur == expected)
@@ -150,6 +194,7 @@ static void kv_restore(void *sm, const uint8_t *data, size_t len)
 {
 	struct kv *s = sm;
 	g_hash_table_remove_all(s->data);
+	s->digest = 0;
 	struct au_rbuf rb;
 	au_rbuf_init(&rb, data, len);
 	uint32_t n = au_get_u32(&rb);
@@ -158,6 +203,33 @@ static void kv_restore(void *sm, const uint8_t *data, size_t len)
 		if (!rb.short_read)
 			set_value(s, key, value);
 	}
+}
+
+static uint64_t kv_digest(void *sm)
+{
+	const struct kv *s = sm;
+	return au_digest_add(s->digest, g_hash_table_size(s->data));
+}
+
+/* Machine: one line per key, in key order. */
+static char *kv_describe(void *sm)
+{
+	struct kv *s = sm;
+	GArray *keys = g_array_new(FALSE, FALSE, sizeof(int64_t));
+	GHashTableIter it;
+	gpointer k;
+	g_hash_table_iter_init(&it, s->data);
+	while (g_hash_table_iter_next(&it, &k, NULL))
+		g_array_append_val(keys, *(int64_t *)k);
+	g_array_sort(keys, cmp_i64);
+	GString *out = g_string_new(NULL);
+	for (guint i = 0; i < keys->len; i++) {
+		int64_t key = g_array_index(keys, int64_t, i);
+		g_string_append_printf(out, "key %" G_GINT64_FORMAT ": value=%" G_GINT64_FORMAT "\n",
+				       key, get_value(s, key));
+	}
+	g_array_free(keys, TRUE);
+	return g_string_free(out, FALSE);
 }
 
 static struct pending *new_pending(struct kv *s, au_node_id from, uint64_t client, uint64_t seq,
@@ -265,6 +337,69 @@ static au_node_id random_server(struct kv *s)
 	return 1 + au_random_below(s->env, s->env->nodes);
 }
 
+/* The client saw `value` at `key` (read it, wrote it, found it there, or
+ * may have written it): it becomes the newest value known there. */
+static void seen_note(struct kv *s, int64_t key, int64_t value)
+{
+	assert(key >= 0);
+	struct kv_seen *e = &s->seen[(uint64_t)key % KV_SEEN_SLOTS];
+	if (e->key != key) {
+		e->key = key;
+		e->n = 0;
+	}
+	/* Drop an older copy of value (or the oldest, if full), then put it
+	 * first. */
+	uint32_t i = 0;
+	while (i < e->n && e->v[i] != value)
+		i++;
+	if (i == e->n && e->n < KV_SEEN_VALUES)
+		e->n++;
+	if (i == KV_SEEN_VALUES)
+		i--;
+	memmove(&e->v[1], &e->v[0], i * sizeof(e->v[0]));
+	e->v[0] = value;
+	assert(e->n >= 1 && e->n <= KV_SEEN_VALUES);
+}
+
+/* A CAS `expected` for key: 6 times in 8 the newest value this client saw
+ * there (0, the initial value, if it saw none), so that a good share swap;
+ * 1 in 8 an older one it saw (stale: fails unless the key came back to it);
+ * 1 in 8 one nobody ever writes (written values are client << 32 | seq, at
+ * least 2^32), which must fail.
+ *
+ * It takes exactly the draws the workload always took for a CAS — one
+ * below 2, then one below 4 if the first was 0 — and picks among older
+ * values by sequence number rather than by another draw: the client's
+ * stream, and with it every arrival time and server choice, stays as it
+ * was, so runs keep their schedules (the regression reproducers in
+ * scenarios/regressions/ were shrunk to the exact interleavings they
+ * guard). */
+static int64_t draw_expected(struct kv *s, int64_t key)
+{
+	const struct kv_seen *e = &s->seen[(uint64_t)key % KV_SEEN_SLOTS];
+	uint32_t n = e->key == key ? e->n : 0;
+	uint32_t r = au_random_below(s->env, 2) ? 2 : au_random_below(s->env, 4);
+	if (r == 1)
+		return 1 + (int64_t)(s->seq % 3);
+	if (n == 0)
+		return 0;
+	if (r == 0 && n > 1)
+		return e->v[1 + s->seq % (n - 1)];
+	return e->v[0];
+}
+
+/* What a finished operation told the client about its key. */
+static void seen_outcome(struct kv *s, enum au_kv_outcome outcome)
+{
+	const struct au_kv_history_row *r = &s->cur;
+	if (outcome == AU_KV_FAIL || (r->op == AU_KV_GET && outcome == AU_KV_UNKNOWN))
+		return; /* nothing written, nothing seen */
+	if (r->op == AU_KV_CAS && outcome == AU_KV_OK && !r->cas_ok)
+		seen_note(s, r->key, s->cas_current);
+	else /* read, written, or (unknown) perhaps written */
+		seen_note(s, r->key, r->value);
+}
+
 static void send_attempt(struct kv *s)
 {
 	uint8_t buf[64];
@@ -295,6 +430,12 @@ static void finish(struct kv *s, enum au_kv_outcome outcome)
 		s->done_fail++;
 	else
 		s->done_unknown++;
+	if (s->cur.op == AU_KV_CAS) {
+		s->cas_done++;
+		s->cas_swapped += outcome == AU_KV_OK && s->cur.cas_ok;
+	}
+	seen_outcome(s, outcome);
+	s->last_key = s->cur.key;
 	s->busy = false;
 	au_timer_cancel(s->env, s->attempt_timer);
 	/* Arrivals: the next operation starts an exponential gap (mean
@@ -317,13 +458,19 @@ static void start_op(struct kv *s)
 	s->cur.op = pick < c->mix_get ? AU_KV_GET : pick < c->mix_get + c->mix_put ? AU_KV_PUT : AU_KV_CAS;
 	s->cur.key = au_random_below(s->env, c->keys);
 	s->seq++;
+	/* Read-modify-write: half the CAS operations (those with an odd
+	 * sequence number: no extra draw, see draw_expected) are on the key of
+	 * the client's previous operation, whose value it has just seen — with
+	 * many keys and clients, a value seen long ago is rarely current. */
+	if (s->cur.op == AU_KV_CAS && s->last_key >= 0 && (s->seq & 1))
+		s->cur.key = s->last_key;
 	/* Unique written values make every read attributable to one write. */
 	int64_t unique = (int64_t)((uint64_t)s->env->self << 32 | (s->seq & 0xffffffffu));
 	if (s->cur.op == AU_KV_PUT)
 		s->cur.value = unique;
 	else if (s->cur.op == AU_KV_CAS) {
 		s->cur.value = unique;
-		s->cur.expected = au_random_below(s->env, 2) ? 0 : (int64_t)au_random_below(s->env, 4);
+		s->cur.expected = draw_expected(s, s->cur.key);
 	}
 	s->cur.call_ns = au_now(s->env);
 	s->deadline_ns = s->cur.call_ns + c->deadline_ns;
@@ -351,8 +498,10 @@ static void client_recv(struct kv *s, au_node_id from, struct au_rbuf *rb)
 	if (status == ST_OK) {
 		if (s->cur.op == AU_KV_GET)
 			s->cur.value = value;
-		else if (s->cur.op == AU_KV_CAS)
+		else if (s->cur.op == AU_KV_CAS) {
 			s->cur.cas_ok = flag;
+			s->cas_current = value; /* the value found there (the machine's result) */
+		}
 		s->target = from;
 		finish(s, AU_KV_OK);
 		return;
@@ -396,6 +545,10 @@ static void *kv_init(const struct au_env *env, const void *config)
 	s->cfg = config;
 	s->client = env->self > env->nodes;
 	if (s->client) {
+		s->seen = g_new(struct kv_seen, KV_SEEN_SLOTS);
+		for (uint32_t i = 0; i < KV_SEEN_SLOTS; i++)
+			s->seen[i] = (struct kv_seen){.key = -1};
+		s->last_key = -1;
 		/* Spread client starts over the first think time. */
 		au_timer_set(env, au_random_between(env, 0, AU_NS_PER_S / s->cfg->rate_per_s),
 			     TIMER_NEXT_OP, 0);
@@ -405,7 +558,9 @@ static void *kv_init(const struct au_env *env, const void *config)
 	s->pending = g_ptr_array_new();
 	s->raft = env->ops->local_service(env->ctx, "raft");
 	if (s->raft) {
-		struct au_raft_machine m = {s, kv_apply, kv_snapshot, kv_restore};
+		struct au_raft_machine m = {.sm = s, .apply = kv_apply, .snapshot = kv_snapshot,
+					    .restore = kv_restore, .name = "kv", .digest = kv_digest,
+					    .describe = kv_describe};
 		au_raft_register_machine(s->raft, KV_MACHINE, &m);
 	}
 	return s;
@@ -454,6 +609,7 @@ static void kv_destroy(void *state)
 	}
 	if (s->data)
 		g_hash_table_destroy(s->data);
+	g_free(s->seen);
 	g_free(s);
 }
 
@@ -461,9 +617,10 @@ static void kv_summary(void *state, char *buf, size_t len)
 {
 	struct kv *s = state;
 	if (s->client)
-		snprintf(buf, len, "client: ops ok=%llu fail=%llu unknown=%llu",
+		snprintf(buf, len, "client: ops ok=%llu fail=%llu unknown=%llu cas=%llu cas_swapped=%llu",
 			 (unsigned long long)s->done_ok, (unsigned long long)s->done_fail,
-			 (unsigned long long)s->done_unknown);
+			 (unsigned long long)s->done_unknown, (unsigned long long)s->cas_done,
+			 (unsigned long long)s->cas_swapped);
 	else
 		snprintf(buf, len, "keys=%u served=%llu redirected=%llu", g_hash_table_size(s->data),
 			 (unsigned long long)s->served, (unsigned long long)s->redirected);

@@ -8,7 +8,9 @@
  * [workload] kv_clients) it is a closed-loop client that issues get, put
  * and cas operations, retries against other servers on timeouts, and
  * records every operation in the /history trace table with its call and
- * return times and an outcome of ok, fail or unknown.
+ * return times and an outcome of ok, fail or unknown.  A client's CAS
+ * expects a value it saw at that key (mostly the newest), so that many
+ * swap and the linearizability check covers successful CAS.
  */
 #ifndef AU_KV_H
 #define AU_KV_H

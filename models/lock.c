@@ -13,6 +13,7 @@
 
 #include <glib.h>
 
+#include "digest.h"
 #include "raft.h"
 #include "trace_kinds.h"
 #include "wire.h"
@@ -33,6 +34,7 @@ struct lk {
 struct au_locks {
 	const struct au_env *env;
 	GTree *keys; /* &lk->key -> struct lk (owned) */
+	uint64_t sum; /* sum of lk_hash() over `keys`: the state digest's records */
 	uint64_t chain, applied, index;
 	uint32_t grants;
 	struct {
@@ -78,6 +80,16 @@ static void notify(struct au_locks *l, const struct au_lock_event *ev)
 		l->obs[i].fn(l->obs[i].ctx, ev);
 }
 
+/* One key's share of the state digest: every field a snapshot keeps. */
+static uint64_t lk_hash(const struct lk *k)
+{
+	uint64_t h = au_digest_add(UINT64_C(0x4c4b), k->key);
+	h = au_digest_add(h, k->holder);
+	h = au_digest_add(h, k->token);
+	h = au_digest_add(h, (uint64_t)k->deadline_ns);
+	return au_digest_add(h, (uint64_t)k->value);
+}
+
 static struct lk *key_get(struct au_locks *l, uint64_t key)
 {
 	struct lk *k = g_tree_lookup(l->keys, &key);
@@ -85,6 +97,7 @@ static struct lk *key_get(struct au_locks *l, uint64_t key)
 		k = g_new0(struct lk, 1);
 		k->key = key;
 		g_tree_insert(l->keys, &k->key, k);
+		l->sum += lk_hash(k);
 	}
 	return k;
 }
@@ -118,9 +131,20 @@ static bool decode_op(uint8_t code, const uint8_t *body, size_t len, struct op *
 	return !rb.short_read && rb.pos == len;
 }
 
+static void do_op_on(struct au_locks *l, struct lk *k, const struct op *o);
+
+/* Apply one operation, keeping the digest: the key's old share out, its
+ * new one in. */
 static void do_op(struct au_locks *l, const struct op *o)
 {
 	struct lk *k = key_get(l, o->key);
+	l->sum -= lk_hash(k);
+	do_op_on(l, k, o);
+	l->sum += lk_hash(k);
+}
+
+static void do_op_on(struct au_locks *l, struct lk *k, const struct op *o)
+{
 	struct au_lock_event ev = {.index = l->index, .key = o->key, .owner = o->owner,
 				   .token = o->token};
 	switch (o->code) {
@@ -278,6 +302,7 @@ bool au_locks_restore(struct au_locks *l, const uint8_t *data, size_t len)
 	if (rb.short_read || (uint64_t)n * 40 != len - rb.pos)
 		return false;
 	GTree *keys = g_tree_new_full(cmp_u64p, NULL, NULL, g_free);
+	uint64_t sum = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		struct lk *k = g_new0(struct lk, 1);
 		k->key = au_get_u64(&rb);
@@ -291,9 +316,11 @@ bool au_locks_restore(struct au_locks *l, const uint8_t *data, size_t len)
 			return false;
 		}
 		g_tree_insert(keys, &k->key, k);
+		sum += lk_hash(k);
 	}
 	g_tree_destroy(l->keys);
 	l->keys = keys;
+	l->sum = sum;
 	l->chain = chain;
 	l->applied = applied;
 	return true;
@@ -306,6 +333,38 @@ static void machine_restore(void *sm, const uint8_t *data, size_t len)
 		au_trace(l->env, AU_TR_MODEL_BAD_MESSAGE, 0, (int64_t)len, -1);
 }
 
+uint64_t au_locks_digest(const struct au_locks *l)
+{
+	uint64_t h = au_digest_add(l->sum, (uint64_t)g_tree_nnodes(l->keys));
+	h = au_digest_add(h, l->chain);
+	return au_digest_add(h, l->applied);
+}
+
+static uint64_t machine_digest(void *sm) { return au_locks_digest(sm); }
+
+static gboolean describe_key(gpointer k, gpointer v, gpointer data)
+{
+	(void)k;
+	const struct lk *x = v;
+	g_string_append_printf(data, "lock %llu: holder=%llu token=%llu deadline=%lld value=%lld\n",
+			       (unsigned long long)x->key, (unsigned long long)x->holder,
+			       (unsigned long long)x->token, (long long)x->deadline_ns,
+			       (long long)x->value);
+	return FALSE;
+}
+
+char *au_locks_describe(const struct au_locks *l)
+{
+	GString *out = g_string_new(NULL);
+	g_string_append_printf(out, "locks: chain=%016llx applied=%llu keys=%d\n",
+			       (unsigned long long)l->chain, (unsigned long long)l->applied,
+			       g_tree_nnodes(l->keys));
+	g_tree_foreach(l->keys, describe_key, out);
+	return g_string_free(out, FALSE);
+}
+
+static char *machine_describe(void *sm) { return au_locks_describe(sm); }
+
 struct au_locks *au_locks_new(const struct au_env *env)
 {
 	struct au_locks *l = g_new0(struct au_locks, 1);
@@ -316,7 +375,9 @@ struct au_locks *au_locks_new(const struct au_env *env)
 
 void au_locks_attach(struct au_locks *l, struct au_raft *raft)
 {
-	struct au_raft_machine m = {l, machine_apply, machine_snapshot, machine_restore};
+	struct au_raft_machine m = {.sm = l, .apply = machine_apply, .snapshot = machine_snapshot,
+				    .restore = machine_restore, .name = "locks",
+				    .digest = machine_digest, .describe = machine_describe};
 	au_raft_register_machine(raft, AU_LOCK_MACHINE, &m);
 }
 

@@ -70,6 +70,11 @@ void au_locks_each(const struct au_locks *l,
 			      au_time deadline_ns),
 		   void *ctx);
 
+/* Replica comparison (raft.h, struct au_raft_machine): the state digest,
+ * and the state as text, one line per key (g_free it). */
+uint64_t au_locks_digest(const struct au_locks *l);
+char *au_locks_describe(const struct au_locks *l);
+
 int au_lock_add_lock(struct au_taskq_batch *b, uint64_t key, uint64_t owner, au_time deadline_ns);
 int au_lock_add_unlock(struct au_taskq_batch *b, uint64_t key, uint64_t token);
 int au_lock_add_expire(struct au_taskq_batch *b, uint64_t key, uint64_t token);

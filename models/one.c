@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "digest.h"
 #include "kernels.h"
 #include "raft.h"
 #include "trace_kinds.h"
@@ -21,6 +22,7 @@ struct au_one {
 	struct au_raft *raft;
 	GPtrArray *records;       /* struct au_one_record *, ascending job */
 	uint64_t duplicates, malformed, applied_index;
+	uint64_t sum;             /* sum of record_hash() over `records` */
 };
 
 static void record_free(gpointer p)
@@ -148,6 +150,22 @@ size_t au_one_encode_put(const struct au_one_record *r, uint8_t *buf, size_t cap
 
 /* ---- the machine --------------------------------------------------------------- */
 
+/* A record's share of the state digest: everything a snapshot keeps of it
+ * (records never change once stored, so it is computed once). */
+static uint64_t record_hash(const struct au_one_record *r)
+{
+	uint64_t h = au_digest_add(UINT64_C(0x4f4e45), r->job);
+	h = au_digest_add(h, r->parent);
+	h = au_digest_add(h, (uint64_t)r->kind << 8 | r->verdict);
+	h = au_digest_bytes(h, r->digest, 32);
+	h = au_digest_add(h, r->rounds);
+	h = au_digest_f64s(h, r->residuals, r->n_residuals);
+	for (uint32_t i = 0; i < r->n_workers; i++)
+		h = au_digest_add(h, r->workers[i]);
+	h = au_digest_add(h, r->n_workers);
+	return au_digest_add(h, r->index);
+}
+
 /* Position of `job` in the sorted records, or where it would go. */
 static guint find(const struct au_one *o, uint64_t job, bool *found)
 {
@@ -200,6 +218,7 @@ enum au_one_status au_one_apply(struct au_one *o, uint64_t index, const uint8_t 
 	}
 	r->index = index;
 	g_ptr_array_insert(o->records, (gint)at, r);
+	o->sum += record_hash(r);
 	if (o->env)
 		au_trace(o->env, AU_TR_ONE_STORE, (int64_t)r->job, (int64_t)index,
 			 digest_prefix(r->digest));
@@ -234,7 +253,7 @@ size_t au_one_snapshot(struct au_one *o, uint8_t **out)
 bool au_one_restore(struct au_one *o, const uint8_t *data, size_t len)
 {
 	g_ptr_array_set_size(o->records, 0);
-	o->duplicates = o->malformed = o->applied_index = 0;
+	o->duplicates = o->malformed = o->applied_index = o->sum = 0;
 	struct au_rbuf rb;
 	au_rbuf_init(&rb, data, len);
 	if (au_get_u32(&rb) != SNAP_MAGIC)
@@ -255,10 +274,11 @@ bool au_one_restore(struct au_one *o, const uint8_t *data, size_t len)
 			break;
 		}
 		g_ptr_array_add(o->records, r);
+		o->sum += record_hash(r);
 	}
 	if (o->records->len != n || rb.short_read || rb.pos != rb.len) {
 		g_ptr_array_set_size(o->records, 0);
-		o->duplicates = o->malformed = o->applied_index = 0;
+		o->duplicates = o->malformed = o->applied_index = o->sum = 0;
 		return false;
 	}
 	return true;
@@ -317,6 +337,40 @@ uint64_t au_one_state_hash(const struct au_one *o)
 	return h;
 }
 
+uint64_t au_one_digest(const struct au_one *o)
+{
+	uint64_t h = au_digest_add(o->sum, o->records->len);
+	h = au_digest_add(h, o->duplicates);
+	h = au_digest_add(h, o->malformed);
+	return au_digest_add(h, o->applied_index);
+}
+
+static const char *const verdict_names[] = {"running", "converged", "max_rounds", "stalled"};
+
+char *au_one_describe(const struct au_one *o)
+{
+	GString *s = g_string_new(NULL);
+	g_string_append_printf(s, "one: records=%u duplicates=%llu malformed=%llu applied=%llu\n",
+			       o->records->len, (unsigned long long)o->duplicates,
+			       (unsigned long long)o->malformed, (unsigned long long)o->applied_index);
+	for (guint i = 0; i < o->records->len; i++) {
+		const struct au_one_record *r = g_ptr_array_index(o->records, i);
+		g_string_append_printf(s, "record %llu: index=%llu parent=%llu kind=%u verdict=%s "
+				       "rounds=%u digest=", (unsigned long long)r->job,
+				       (unsigned long long)r->index, (unsigned long long)r->parent,
+				       r->kind, r->verdict < 4 ? verdict_names[r->verdict] : "?",
+				       r->rounds);
+		for (int k = 0; k < 8; k++)
+			g_string_append_printf(s, "%02x", r->digest[k]);
+		g_string_append(s, " workers=");
+		for (uint32_t k = 0; k < r->n_workers; k++)
+			g_string_append_printf(s, "%sn%u", k ? "," : "", r->workers[k]);
+		g_string_append_printf(s, " residuals=%016llx\n",
+				       (unsigned long long)au_digest_f64s(0, r->residuals, r->n_residuals));
+	}
+	return g_string_free(s, FALSE);
+}
+
 /* ---- the model ----------------------------------------------------------------------- */
 
 static void one_machine_apply(void *sm, uint64_t index, const uint8_t *cmd, size_t len,
@@ -327,6 +381,8 @@ static void one_machine_apply(void *sm, uint64_t index, const uint8_t *cmd, size
 }
 
 static size_t one_machine_snapshot(void *sm, uint8_t **out) { return au_one_snapshot(sm, out); }
+static uint64_t one_machine_digest(void *sm) { return au_one_digest(sm); }
+static char *one_machine_describe(void *sm) { return au_one_describe(sm); }
 
 static void one_machine_restore(void *sm, const uint8_t *data, size_t len)
 {
@@ -342,7 +398,10 @@ static void *one_init(const struct au_env *env, const void *config)
 	o->env = env;
 	o->raft = env->ops->local_service(env->ctx, "raft");
 	assert(o->raft); /* the loader puts raft first (au_one_model.needs) */
-	struct au_raft_machine m = {o, one_machine_apply, one_machine_snapshot, one_machine_restore};
+	struct au_raft_machine m = {.sm = o, .apply = one_machine_apply,
+				    .snapshot = one_machine_snapshot, .restore = one_machine_restore,
+				    .name = "one", .digest = one_machine_digest,
+				    .describe = one_machine_describe};
 	au_raft_register_machine(o->raft, AU_ONE_MACHINE, &m);
 	return o;
 }
@@ -379,8 +438,6 @@ static void one_summary(void *state, char *buf, size_t len)
 		 au_one_count(o), (unsigned long long)o->duplicates,
 		 (unsigned long long)o->applied_index, (unsigned long long)au_one_state_hash(o));
 }
-
-static const char *const verdict_names[] = {"running", "converged", "max_rounds", "stalled"};
 
 /* The end-of-run query: every record of the most advanced replica (the
  * one that applied the most), and whether the other replicas agree with

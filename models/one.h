@@ -84,6 +84,11 @@ uint64_t au_one_applied_index(const struct au_one *o);
 /* Hash of every record in job order (equal on replicas that applied the
  * same puts). */
 uint64_t au_one_state_hash(const struct au_one *o);
+/* Replica comparison (raft.h, struct au_raft_machine): the state digest
+ * (order-independent, kept up to date as records are stored), and the
+ * state as text, one line per record (g_free it). */
+uint64_t au_one_digest(const struct au_one *o);
+char *au_one_describe(const struct au_one *o);
 
 extern const struct au_model au_one_model;
 

@@ -37,6 +37,7 @@
 
 #include <glib.h>
 
+#include "digest.h"
 #include "trace_kinds.h"
 #include "wire.h"
 
@@ -127,6 +128,7 @@ struct read_req {
 
 struct session {
 	uint64_t client, seq;
+	uint64_t hash; /* its share of sessions_digest (session_hash) */
 	uint8_t result_len;
 	uint8_t result[SESSION_RESULT_MAX];
 };
@@ -203,6 +205,7 @@ struct au_raft {
 	uint8_t *pending_restore[AU_RAFT_MAX_MACHINES];
 	size_t pending_restore_len[AU_RAFT_MAX_MACHINES];
 	GHashTable *sessions; /* client -> struct session */
+	uint64_t sessions_digest; /* sum of session_hash() over `sessions` */
 	/* counters */
 	uint64_t dropped_msgs, bad_msgs, elections;
 	uint64_t held_appends, gap_rejects; /* appends held for reordering; "I am behind" replies */
@@ -704,6 +707,40 @@ static uint64_t append_entry(struct au_raft *r, uint64_t term, uint8_t type, con
 
 /* ---- sessions and state machines ---------------------------------------- */
 
+/* A session's share of the state digest (what a snapshot keeps of it). */
+static uint64_t session_hash(const struct session *s)
+{
+	uint64_t h = au_digest_add(UINT64_C(0x5e55), s->client);
+	h = au_digest_add(h, s->seq);
+	return au_digest_bytes(h, s->result, s->result_len);
+}
+
+static void recompute_sessions_digest(struct au_raft *r)
+{
+	GHashTableIter it;
+	gpointer v;
+	uint64_t sum = 0; /* a sum: the table's order does not matter */
+	g_hash_table_iter_init(&it, r->sessions);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct session *s = v;
+		s->hash = session_hash(s);
+		sum += s->hash;
+	}
+	r->sessions_digest = sum;
+}
+
+/* Every digest_every applied entries: the state digest, for replicas_agree. */
+static void trace_digest(struct au_raft *r)
+{
+	uint64_t every = r->cfg->digest_every;
+	if (every == 0 || r->applied % every != 0)
+		return;
+	uint64_t slots[AU_RAFT_MAX_MACHINES];
+	uint64_t d = au_raft_state_digest(r, slots);
+	trace(r, AU_TR_RAFT_DIGEST, (int64_t)r->applied, (int64_t)d,
+	      (int64_t)au_raft_fingerprints(slots));
+}
+
 static void apply_command(struct au_raft *r, uint64_t index, const struct entry *e,
 			  uint8_t *result, size_t *rlen)
 {
@@ -732,10 +769,14 @@ static void apply_command(struct au_raft *r, uint64_t index, const struct entry 
 			s = g_new0(struct session, 1);
 			s->client = client;
 			g_hash_table_insert(r->sessions, &s->client, s);
+		} else {
+			r->sessions_digest -= s->hash;
 		}
 		s->seq = seq;
 		s->result_len = (uint8_t)(*rlen < SESSION_RESULT_MAX ? *rlen : SESSION_RESULT_MAX);
 		memcpy(s->result, result, s->result_len);
+		s->hash = session_hash(s);
+		r->sessions_digest += s->hash;
 	}
 }
 
@@ -755,6 +796,7 @@ static void apply_committed(struct au_raft *r)
 		if (e->type == ENTRY_CMD)
 			apply_command(r, index, e, result, &rlen);
 		trace(r, AU_TR_RAFT_APPLY, (int64_t)index, (int64_t)e->term, (int64_t)e->chain);
+		trace_digest(r);
 		while (r->proposals->len) {
 			struct proposal p = g_array_index(r->proposals, struct proposal, 0);
 			if (p.index > index)
@@ -892,6 +934,7 @@ static bool load_snapshot_bytes(struct au_raft *r, const uint8_t *buf, size_t le
 		au_get_bytes(&rb, s->result, s->result_len);
 		g_hash_table_replace(r->sessions, &s->client, s);
 	}
+	recompute_sessions_digest(r);
 	for (;;) {
 		uint8_t id = au_get_u8(&rb);
 		if (id == 0 || rb.short_read || id >= AU_RAFT_MAX_MACHINES)
@@ -1026,6 +1069,7 @@ static void snapshot_persisted(struct au_raft *r)
 		r->applied = index;
 		recompute_config(r);
 		trace(r, AU_TR_RAFT_INSTALL, (int64_t)index, (int64_t)term, (int64_t)chain);
+		trace_digest(r);
 		ack_install(r);
 		return;
 	}
@@ -2192,6 +2236,71 @@ au_node_id au_raft_leader_hint(const struct au_raft *r)
 }
 uint64_t au_raft_term(const struct au_raft *r) { return r->term; }
 uint64_t au_raft_commit_index(const struct au_raft *r) { return r->commit; }
+uint64_t au_raft_applied_index(const struct au_raft *r) { return r->applied; }
+
+uint64_t au_raft_state_digest(const struct au_raft *r, uint64_t slots[AU_RAFT_MAX_MACHINES])
+{
+	slots[0] = r->sessions_digest;
+	uint64_t d = au_digest_add(UINT64_C(0x5157), r->sessions_digest);
+	for (uint8_t id = 1; id < AU_RAFT_MAX_MACHINES; id++) {
+		const struct au_raft_machine *m = &r->machines[id];
+		slots[id] = m->digest ? m->digest(m->sm) : 0;
+		d = au_digest_add(d, slots[id]);
+	}
+	return d;
+}
+
+uint64_t au_raft_fingerprints(const uint64_t slots[AU_RAFT_MAX_MACHINES])
+{
+	uint64_t fp = 0;
+	for (unsigned i = 0; i < AU_RAFT_MAX_MACHINES; i++)
+		fp |= (slots[i] & 0xffu) << (8 * i);
+	return fp;
+}
+
+const char *au_raft_slot_name(const struct au_raft *r, uint8_t id)
+{
+	if (id == 0)
+		return "sessions";
+	if (id >= AU_RAFT_MAX_MACHINES || !r->machines[id].apply)
+		return NULL;
+	return r->machines[id].name ? r->machines[id].name : "unnamed";
+}
+
+static gint cmp_session_ptr(gconstpointer a, gconstpointer b)
+{
+	const struct session *x = *(const struct session *const *)a;
+	const struct session *y = *(const struct session *const *)b;
+	return x->client < y->client ? -1 : x->client > y->client;
+}
+
+char *au_raft_describe(const struct au_raft *r, uint8_t id)
+{
+	if (id >= AU_RAFT_MAX_MACHINES)
+		return NULL;
+	if (id > 0) {
+		const struct au_raft_machine *m = &r->machines[id];
+		return m->describe ? m->describe(m->sm) : NULL;
+	}
+	GPtrArray *all = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, r->sessions);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		g_ptr_array_add(all, v);
+	g_ptr_array_sort(all, cmp_session_ptr); /* client order, never the table's */
+	GString *out = g_string_new(NULL);
+	for (guint i = 0; i < all->len; i++) {
+		const struct session *s = g_ptr_array_index(all, i);
+		g_string_append_printf(out, "session %llu: seq=%llu result=", (unsigned long long)s->client,
+				       (unsigned long long)s->seq);
+		for (unsigned k = 0; k < s->result_len; k++)
+			g_string_append_printf(out, "%02x", s->result[k]);
+		g_string_append_c(out, '\n');
+	}
+	g_ptr_array_free(all, TRUE);
+	return g_string_free(out, FALSE);
+}
 
 /* ---- boot, recovery, teardown ----------------------------------------------- */
 
@@ -2469,6 +2578,9 @@ static const struct au_config_key raft_keys[] = {
 	 100000000, "compact the log after this many applied entries (0: never)", NULL},
 	{"voters", AU_CFG_UINT, offsetof(struct au_raft_config, voters), "0", 0, AU_RAFT_MAX_NODES,
 	 "initial voters n1..nK (0: every node)", NULL},
+	{"digest_every", AU_CFG_UINT, offsetof(struct au_raft_config, digest_every), "64", 1,
+	 1048576, "trace a digest of every replica's state machines each time its applied index "
+	 "is a multiple of this (the replicas_agree check compares them)", NULL},
 	{NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 

@@ -32,6 +32,8 @@ struct au_raft_config {
 	uint32_t max_inflight;   /* pipelined AppendEntries per follower */
 	uint32_t snapshot_every; /* compact after this many applied entries; 0 = never */
 	uint32_t voters;         /* initial voters n1..nK; 0 = every node */
+	uint32_t digest_every;   /* trace RAFT_DIGEST at applied indexes that are multiples
+				    of this (replicas_agree compares them); 0 = never */
 };
 
 enum au_raft_role { AU_RAFT_FOLLOWER, AU_RAFT_PRECANDIDATE, AU_RAFT_CANDIDATE, AU_RAFT_LEADER };
@@ -49,6 +51,19 @@ struct au_raft_machine {
 	size_t (*snapshot)(void *sm, uint8_t **out);
 	/* Replace the whole state (from a snapshot). */
 	void (*restore)(void *sm, const uint8_t *data, size_t len);
+	/* Optional, for comparing replicas (the replicas_agree check): */
+	const char *name; /* "kv", "taskq", ...: for messages */
+	/* A digest of exactly what `snapshot` serialises, cheap to read: kept
+	 * up to date as records change, or computed at the read for just what
+	 * changed since the last one (Raft reads it every digest_every
+	 * entries).  It must depend only on the state, not on how the replica
+	 * got there: after restoring a snapshot taken at index I it equals the
+	 * digest of a replica that applied the log up to I.  Use digest.h. */
+	uint64_t (*digest)(void *sm);
+	/* The state as text, one record per line, "record id: fields", for
+	 * showing which record two replicas disagree on (called only when
+	 * they do; g_free the result). */
+	char *(*describe)(void *sm);
 };
 
 /* Attach machine `id` (1..AU_RAFT_MAX_MACHINES-1) to the local Raft.  Call
@@ -86,6 +101,22 @@ bool au_raft_is_leader(const struct au_raft *r);
 au_node_id au_raft_leader_hint(const struct au_raft *r); /* 0 if unknown */
 uint64_t au_raft_term(const struct au_raft *r);
 uint64_t au_raft_commit_index(const struct au_raft *r);
+uint64_t au_raft_applied_index(const struct au_raft *r);
+
+/* Replica comparison.  Slot 0 is Raft's own replicated state (the client
+ * sessions), slot id machine `id`; a slot with nothing registered, or
+ * whose machine keeps no digest, is 0.  Every `digest_every` applied
+ * entries (and when an installed snapshot lands on such an index) Raft
+ * traces RAFT_DIGEST: a = applied index, b = the combined digest, c =
+ * au_raft_fingerprints() — so a checker can tell which machine differs. */
+uint64_t au_raft_state_digest(const struct au_raft *r, uint64_t slots[AU_RAFT_MAX_MACHINES]);
+/* Byte i of the result = low byte of slots[i]. */
+uint64_t au_raft_fingerprints(const uint64_t slots[AU_RAFT_MAX_MACHINES]);
+/* The name of slot `id` ("sessions" for 0), or NULL if nothing is there. */
+const char *au_raft_slot_name(const struct au_raft *r, uint8_t id);
+/* Slot `id`'s state as text (struct au_raft_machine.describe; sessions for
+ * 0), g_malloc'd, or NULL if that slot cannot describe itself. */
+char *au_raft_describe(const struct au_raft *r, uint8_t id);
 
 extern const struct au_model au_raft_model;
 

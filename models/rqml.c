@@ -37,6 +37,7 @@
 
 #include <glib.h>
 
+#include "digest.h"
 #include "one.h"
 #include "orchestrator.h"
 #include "raft.h"
@@ -237,6 +238,8 @@ struct pending {
 	au_node_id node;
 	uint32_t len;
 	double *data;
+	uint64_t hash;           /* its share of the job's digest (with its position) */
+	bool hashed;             /* `hash` is computed */
 };
 
 struct rjob {
@@ -250,6 +253,8 @@ struct rjob {
 	GArray *workers;         /* au_node_id, ascending */
 	uint8_t digest[32];      /* of the final state, once finished */
 	GPtrArray *pending;      /* struct pending *, arrival order */
+	uint64_t core_hash;      /* digest share of everything above but `pending` */
+	bool core_stale;         /* core_hash needs computing again */
 	/* supervisor (leader memory only, never decisions' sole input) */
 	uint64_t close_inflight_round;
 	au_time close_sent_ns, one_sent_ns, start_sent_ns;
@@ -404,6 +409,62 @@ static struct rjob *rjob_new(const struct au_rqml_job_spec *spec, bool build)
 	return j;
 }
 
+/* ---- the state digest (raft.h, struct au_raft_machine.digest) ---------------------------
+ * Per job: a core hash of what a snapshot keeps of it but its pending
+ * outputs (spec, rounds, verdict, residuals, workers, digest, the state
+ * vector while it runs), and one hash per pending output (its position
+ * included: the list is in arrival order).  Both are computed lazily, when
+ * the digest is read (every digest_every entries): applying only marks
+ * what changed, so a round that opens and closes between two reads costs
+ * no hashing of its outputs and one of its state vector. */
+
+static void put_spec(struct au_wbuf *w, const struct au_rqml_job_spec *s);
+
+static uint64_t job_core_hash(const struct rjob *j)
+{
+	uint8_t spec[128];
+	struct au_wbuf w;
+	au_wbuf_init(&w, spec, sizeof(spec));
+	put_spec(&w, &j->spec);
+	uint64_t h = au_digest_bytes(UINT64_C(0x52514d4c), spec, w.len);
+	h = au_digest_add(h, (uint64_t)j->round << 8 | j->verdict);
+	h = au_digest_f64s(h, j->residuals, j->round);
+	for (guint k = 0; k < j->workers->len; k++)
+		h = au_digest_add(h, g_array_index(j->workers, au_node_id, k));
+	h = au_digest_add(h, j->workers->len);
+	h = au_digest_bytes(h, j->digest, 32);
+	if (j->state)
+		h = au_digest_f64s(h, j->state, j->kp.state_len);
+	return au_digest_add(h, j->state != NULL);
+}
+
+static uint64_t pending_hash(const struct pending *e, uint32_t pos)
+{
+	uint64_t h = au_digest_add(UINT64_C(0x9e4d), (uint64_t)pos << 32 | e->shard);
+	h = au_digest_add(h, e->token);
+	h = au_digest_add(h, e->node);
+	return au_digest_f64s(h, e->data, e->len);
+}
+
+/* Job j's share of the digest, computing what changed since the last read. */
+static uint64_t job_share(struct rjob *j)
+{
+	if (j->core_stale) {
+		j->core_hash = job_core_hash(j);
+		j->core_stale = false;
+	}
+	uint64_t sum = j->core_hash;
+	for (guint i = 0; i < j->pending->len; i++) {
+		struct pending *e = g_ptr_array_index(j->pending, i);
+		if (!e->hashed) {
+			e->hash = pending_hash(e, i);
+			e->hashed = true;
+		}
+		sum += e->hash;
+	}
+	return sum;
+}
+
 /* ---- command encoding -------------------------------------------------------------- */
 
 static void put_f64(struct au_wbuf *w, double v)
@@ -480,6 +541,7 @@ static uint8_t apply_start(struct rqml *q, struct au_rbuf *rb)
 	j->state = xcalloc(j->kp.state_len, sizeof(double));
 	au_kernel_init_state(&j->kp, j->state);
 	g_ptr_array_insert(q->jobs, (gint)at, j);
+	j->core_stale = true;
 	trace(q, AU_TR_RQML_JOB, (int64_t)spec.job, spec.params.kind | spec.depth << 8,
 	      (int64_t)spec.parent);
 	return ST_APPLIED;
@@ -517,10 +579,10 @@ static uint8_t apply_data(struct rqml *q, struct au_rbuf *rb)
 		return ST_IGNORED;
 	}
 	struct pending *e = xcalloc(1, sizeof(*e));
-	*e = (struct pending){shard, token, node, len, xcalloc(len, sizeof(double))};
+	*e = (struct pending){shard, token, node, len, xcalloc(len, sizeof(double)), 0, false};
 	for (uint32_t i = 0; i < len; i++)
 		e->data[i] = get_f64(rb);
-	g_ptr_array_add(j->pending, e);
+	g_ptr_array_add(j->pending, e); /* hashed when the digest is read */
 	trace(q, AU_TR_RQML_DATA, (int64_t)jid, where, (int64_t)token);
 	return ST_APPLIED;
 }
@@ -619,6 +681,7 @@ static uint8_t apply_close(struct rqml *q, struct au_rbuf *rb)
 	}
 #endif
 	if (status == ST_APPLIED) {
+		j->core_stale = true;
 		for (uint32_t i = 0; i < m; i++) {
 			trace(q, AU_TR_RQML_SHARD_USED, (int64_t)jid, (int64_t)round << 16 | shard_of[i],
 			      (int64_t)used[i]->token);
@@ -793,6 +856,7 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 		return false;
 	}
 	g_ptr_array_add(q->jobs, j);
+	j->core_stale = true;
 	trace(q, AU_TR_RQML_RESTORE, (int64_t)spec.job, j->round, j->verdict);
 	return true;
 }
@@ -815,6 +879,61 @@ static void machine_restore(void *sm, const uint8_t *data, size_t len)
 		g_ptr_array_set_size(q->jobs, 0);
 		trace(q, AU_TR_RQML_BAD_SNAPSHOT, (int64_t)len, 0, 0);
 	}
+}
+
+/* O(jobs) plus the hashing of what changed since the last read; jobs are
+ * few. */
+static uint64_t machine_digest(void *sm)
+{
+	const struct rqml *q = sm;
+	uint64_t sum = 0;
+	for (guint i = 0; i < q->jobs->len; i++)
+		sum += job_share(g_ptr_array_index(q->jobs, i));
+	uint64_t h = au_digest_add(sum, q->jobs->len);
+	h = au_digest_add(h, q->applied_index);
+	h = au_digest_add(h, q->stale_data);
+	h = au_digest_add(h, q->rejected_closes);
+	return au_digest_add(h, q->dup_data);
+}
+
+static const char *const verdict_names[] = {"running", "converged", "max_rounds", "stalled"};
+
+/* One line per job (vectors as hashes) and per pending output. */
+static char *machine_describe(void *sm)
+{
+	const struct rqml *q = sm;
+	GString *s = g_string_new(NULL);
+	g_string_append_printf(s, "rqml: jobs=%u applied=%llu stale_data=%llu rejected_closes=%llu "
+			       "dup_data=%llu\n", q->jobs->len, (unsigned long long)q->applied_index,
+			       (unsigned long long)q->stale_data, (unsigned long long)q->rejected_closes,
+			       (unsigned long long)q->dup_data);
+	for (guint i = 0; i < q->jobs->len; i++) {
+		const struct rjob *j = g_ptr_array_index(q->jobs, i);
+		g_string_append_printf(s, "job %llu: kind=%u parent=%llu rounds=%u verdict=%s "
+				       "residuals=%016llx workers=", (unsigned long long)j->spec.job,
+				       (unsigned)j->spec.params.kind, (unsigned long long)j->spec.parent,
+				       j->round, j->verdict < 4 ? verdict_names[j->verdict] : "?",
+				       (unsigned long long)au_digest_f64s(0, j->residuals, j->round));
+		for (guint k = 0; k < j->workers->len; k++)
+			g_string_append_printf(s, "%sn%u", k ? "," : "",
+					       g_array_index(j->workers, au_node_id, k));
+		g_string_append(s, " digest=");
+		for (int k = 0; k < 8; k++)
+			g_string_append_printf(s, "%02x", j->digest[k]);
+		g_string_append_printf(s, " state=%016llx pending=%u\n",
+				       (unsigned long long)(j->state ? au_digest_f64s(0, j->state,
+										       j->kp.state_len)
+								     : 0),
+				       j->pending->len);
+		for (guint k = 0; k < j->pending->len; k++) {
+			const struct pending *e = g_ptr_array_index(j->pending, k);
+			g_string_append_printf(s, "job %llu pending %u: shard=%u token=%llu node=n%u "
+					       "data=%016llx\n", (unsigned long long)j->spec.job, k,
+					       e->shard, (unsigned long long)e->token, e->node,
+					       (unsigned long long)au_digest_f64s(0, e->data, e->len));
+		}
+	}
+	return g_string_free(s, FALSE);
 }
 
 /* ---- the supervisor (leader only) ---------------------------------------------------- */
@@ -1022,6 +1141,12 @@ static void supervise(struct rqml *q)
 			supervise_job(q, j);
 			continue;
 		}
+#ifdef AU_BUG_RQML_RECORD_CONVERGED_ONLY
+		/* Planted bug: only converged jobs get their ONE record; a job
+		 * ended by max_rounds or the stall policy is silently left out. */
+		if (j->verdict != AU_KERNEL_CONVERGED)
+			continue;
+#endif
 		if (!au_one_get(q->one, j->spec.job) &&
 		    (!j->one_inflight || au_now(q->env) - j->one_sent_ns >= q->cfg->enqueue_retry_ns))
 			propose_one(q, j);
@@ -1230,7 +1355,9 @@ static void *rqml_init(const struct au_env *env, const void *config)
 	q->orch = env->ops->local_service(env->ctx, "aureon");
 	q->one = env->ops->local_service(env->ctx, "one");
 	assert(q->raft && q->orch && q->one); /* au_rqml_model.needs */
-	struct au_raft_machine m = {q, machine_apply, machine_snapshot, machine_restore};
+	struct au_raft_machine m = {.sm = q, .apply = machine_apply, .snapshot = machine_snapshot,
+				    .restore = machine_restore, .name = "rqml",
+				    .digest = machine_digest, .describe = machine_describe};
 	au_raft_register_machine(q->raft, AU_RQML_MACHINE, &m);
 	struct au_orch_executor x = {AU_RQML_TASK_KIND, q, exec_cost, exec_round};
 	au_orch_register_executor(q->orch, &x);
@@ -1321,8 +1448,6 @@ static void rqml_summary(void *state, char *buf, size_t len)
 		 (unsigned long long)q->computed, (unsigned long long)q->not_ready,
 		 (unsigned long long)q->obsolete, (unsigned long long)q->stale_data);
 }
-
-static const char *const verdict_names[] = {"running", "converged", "max_rounds", "stalled"};
 
 /* The jobs as the most advanced replica holds them. */
 static char *rqml_report(void *const *states, uint32_t nodes)

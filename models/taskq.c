@@ -10,6 +10,13 @@
  * Command format (little-endian): u32 op count, then per operation
  * [u8 code][u32 body length][body].  A command is validated whole before
  * any operation is applied, so a malformed one changes nothing.
+ *
+ * State digest (raft.h, struct au_raft_machine.digest): every task keeps
+ * its share (a hash of every field a snapshot keeps); an operation that
+ * may change a task "touches" it, which takes its old share out of the
+ * sum, and the end of the command adds the new shares of the touched
+ * tasks — O(tasks changed) per command.  Affinity scores are kept the same
+ * way; node marks and counters are folded in when the digest is read.
  */
 #include "taskq.h"
 
@@ -19,6 +26,7 @@
 
 #include <glib.h>
 
+#include "digest.h"
 #include "raft.h"
 #include "trace_kinds.h"
 #include "wire.h"
@@ -49,6 +57,15 @@ struct affinity {
 	int32_t score;
 };
 
+/* A task with what only this file sees: its digest bookkeeping.  The
+ * public struct comes first, so the two pointers are the same. */
+struct task_priv {
+	struct au_task t;
+	uint64_t share;     /* this task's part of the digest sum */
+	uint64_t payload_h, result_h, ckpt_h; /* hashes of the blobs */
+	bool touched;       /* on the touched list of the command being applied */
+};
+
 struct au_taskq {
 	const struct au_env *env;
 	GTree *tasks;        /* &task->id -> task (owned): iteration in id order */
@@ -59,6 +76,9 @@ struct au_taskq {
 	uint64_t next_seq, next_lease_id;
 	uint64_t chain;      /* hash of every effect so far */
 	uint64_t applied;    /* index of the last command applied */
+	uint64_t task_sum;   /* sum of the tasks' shares (but touched ones') */
+	uint64_t aff_sum;    /* sum of aff_hash() over `affinity` */
+	GPtrArray *touched;  /* struct task_priv *: changed by the command being applied */
 	uint64_t counts[4];
 	uint32_t grants;     /* grants in the command being applied */
 	uint64_t index;      /* the command being applied */
@@ -115,6 +135,61 @@ static void notify(struct au_taskq *q, const struct au_taskq_event *ev)
 {
 	for (uint32_t i = 0; i < q->n_obs; i++)
 		q->obs[i].fn(q->obs[i].ctx, ev);
+}
+
+static struct task_priv *priv(struct au_task *t) { return (struct task_priv *)t; }
+
+static uint64_t blob_hash(const uint8_t *p, uint32_t n) { return au_digest_bytes(0x7a5c, p, n); }
+
+/* A task's share of the digest: every field a snapshot keeps. */
+static uint64_t task_hash(const struct task_priv *p)
+{
+	const struct au_task *t = &p->t;
+	uint64_t h = au_digest_add(UINT64_C(0x7a5c), t->id);
+	h = au_digest_add(h, (uint64_t)t->kind << 32 | t->topic);
+	h = au_digest_add(h, (uint64_t)t->caps << 32 | t->max_retries);
+	h = au_digest_add(h, (uint64_t)t->rounds << 32 | (uint32_t)t->priority);
+	h = au_digest_add(h, (uint64_t)t->state << 32 | t->retries);
+	h = au_digest_add(h, t->attempts);
+	h = au_digest_add(h, t->seq);
+	h = au_digest_add(h, t->enqueue_index);
+	h = au_digest_add(h, t->lease_id);
+	h = au_digest_add(h, t->token);
+	h = au_digest_add(h, (uint64_t)t->node << 32 | t->node_inc);
+	h = au_digest_add(h, (uint64_t)t->deadline_ns);
+	h = au_digest_add(h, t->done_token);
+	h = au_digest_add(h, (uint64_t)t->done_node << 32 | t->ckpt_round);
+	h = au_digest_add(h, p->payload_h);
+	h = au_digest_add(h, p->result_h);
+	return au_digest_add(h, p->ckpt_h);
+}
+
+/* Task t may change in the command being applied: its share leaves the
+ * sum until the command ends (settle_touched). */
+static void touch(struct au_taskq *q, struct au_task *t)
+{
+	struct task_priv *p = priv(t);
+	if (p->touched)
+		return;
+	p->touched = true;
+	q->task_sum -= p->share;
+	g_ptr_array_add(q->touched, p);
+}
+
+static void settle_touched(struct au_taskq *q)
+{
+	for (guint i = 0; i < q->touched->len; i++) {
+		struct task_priv *p = g_ptr_array_index(q->touched, i);
+		p->share = task_hash(p);
+		q->task_sum += p->share;
+		p->touched = false;
+	}
+	g_ptr_array_set_size(q->touched, 0);
+}
+
+static uint64_t aff_hash(const struct affinity *a)
+{
+	return au_digest_add(au_digest_add(UINT64_C(0xaff), a->key), (uint64_t)(uint32_t)a->score);
 }
 
 static void free_task(gpointer p)
@@ -209,13 +284,17 @@ static void affinity_add(struct au_taskq *q, au_node_id node, uint32_t topic, in
 		a = g_new0(struct affinity, 1);
 		a->key = key;
 		g_tree_insert(q->affinity, &a->key, a);
+	} else {
+		q->aff_sum -= aff_hash(a);
 	}
 	int32_t s = a->score + delta;
 	a->score = s > AFFINITY_MAX ? AFFINITY_MAX : s < AFFINITY_MIN ? AFFINITY_MIN : s;
+	q->aff_sum += aff_hash(a);
 }
 
 static void set_state(struct au_taskq *q, struct au_task *t, enum au_task_state s)
 {
+	touch(q, t);
 	assert(q->counts[t->state] > 0);
 	q->counts[t->state]--;
 	q->counts[s]++;
@@ -232,6 +311,7 @@ static void queue_insert(struct au_taskq *q, struct au_task *t)
 static void lease_detach(struct au_taskq *q, struct au_task *t)
 {
 	assert(t->state == AU_TASK_LEASED);
+	touch(q, t);
 	struct nodeinfo *n = node_get(q, t->node);
 	gboolean removed = g_tree_remove(n->leases, &t->id);
 	assert(removed);
@@ -368,7 +448,8 @@ static void do_enqueue(struct au_taskq *q, const struct op *o)
 {
 	if (find(q, o->spec.id))
 		return; /* idempotent: a resubmitted id is already here */
-	struct au_task *t = g_new0(struct au_task, 1);
+	struct task_priv *p = g_new0(struct task_priv, 1);
+	struct au_task *t = &p->t;
 	t->id = o->spec.id;
 	t->kind = o->spec.kind;
 	t->topic = o->spec.topic;
@@ -380,9 +461,13 @@ static void do_enqueue(struct au_taskq *q, const struct op *o)
 	t->enqueue_index = q->index;
 	t->payload_len = o->len;
 	t->payload = o->len ? g_memdup2(o->data, o->len) : NULL;
+	p->payload_h = blob_hash(t->payload, t->payload_len);
+	p->result_h = blob_hash(NULL, 0);
+	p->ckpt_h = blob_hash(NULL, 0);
 	t->state = AU_TASK_QUEUED;
 	q->counts[AU_TASK_QUEUED]++;
 	add_task(q, t);
+	touch(q, t); /* its share joins the sum when the command ends */
 	queue_insert(q, t);
 	effect(q, AU_TR_TASKQ_ENQUEUE, (int64_t)t->id, (int64_t)((uint64_t)t->kind << 32 | t->topic),
 	       t->rounds);
@@ -493,8 +578,10 @@ static void do_renew(struct au_taskq *q, const struct op *o)
 		notify(q, &ev);
 		return;
 	}
-	if (o->deadline > t->deadline_ns)
+	if (o->deadline > t->deadline_ns) {
+		touch(q, t);
 		t->deadline_ns = o->deadline;
+	}
 	/* Traced so lease_expiry can time the lease from here on the
 	 * leader's clock (sim/check_exec.c). */
 	effect(q, AU_TR_TASKQ_RENEW, (int64_t)t->id, (int64_t)o->token, o->node);
@@ -530,6 +617,7 @@ static void do_ack(struct au_taskq *q, const struct op *o)
 	t->result_len = o->len;
 	g_free(t->result);
 	t->result = o->len ? g_memdup2(o->data, o->len) : NULL;
+	priv(t)->result_h = blob_hash(t->result, t->result_len);
 	affinity_add(q, holder, t->topic, 1);
 	effect(q, AU_TR_TASKQ_ACK, (int64_t)t->id, (int64_t)o->token, (int64_t)fnv1a(o->data, o->len));
 	struct au_taskq_event ev = {.type = AU_TASKQ_EV_ACKED, .index = q->index, .task = t,
@@ -592,10 +680,12 @@ static void do_checkpoint(struct au_taskq *q, const struct op *o)
 		notify(q, &ev);
 		return;
 	}
+	touch(q, t);
 	t->ckpt_round = o->round;
 	t->ckpt_len = o->len;
 	g_free(t->ckpt);
 	t->ckpt = o->len ? g_memdup2(o->data, o->len) : NULL;
+	priv(t)->ckpt_h = blob_hash(t->ckpt, t->ckpt_len);
 	effect(q, AU_TR_TASKQ_CHECKPOINT, (int64_t)t->id, (int64_t)o->token, o->round);
 	struct au_taskq_event ev = {.type = AU_TASKQ_EV_CHECKPOINT, .index = q->index, .task = t,
 				    .node = o->node, .token = o->token, .round = o->round};
@@ -688,6 +778,7 @@ int au_taskq_apply(struct au_taskq *q, uint64_t index, const uint8_t *cmd, size_
 	if (q->env)
 		au_trace(q->env, AU_TR_TASKQ_ENTRY, (int64_t)index, (int64_t)q->chain, n);
 	walk(q, cmd, len);
+	settle_touched(q);
 	q->applied = index;
 	return n;
 }
@@ -835,6 +926,7 @@ static void clear_state(struct au_taskq *q)
 	q->affinity = u64_tree(g_free);
 	memset(q->counts, 0, sizeof(q->counts));
 	q->next_seq = q->next_lease_id = q->chain = q->applied = 0;
+	q->task_sum = q->aff_sum = 0;
 }
 
 bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
@@ -868,7 +960,8 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	}
 	uint32_t nt = au_get_u32(&rb);
 	for (uint32_t i = 0; ok && i < nt && !rb.short_read; i++) {
-		struct au_task *t = g_new0(struct au_task, 1);
+		struct task_priv *p = g_new0(struct task_priv, 1);
+		struct au_task *t = &p->t;
 		t->id = au_get_u64(&rb);
 		t->kind = au_get_u32(&rb);
 		t->topic = au_get_u32(&rb);
@@ -901,6 +994,11 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 		t->state = (uint8_t)state;
 		s->counts[state]++;
 		add_task(s, t);
+		p->payload_h = blob_hash(t->payload, t->payload_len);
+		p->result_h = blob_hash(t->result, t->result_len);
+		p->ckpt_h = blob_hash(t->ckpt, t->ckpt_len);
+		p->share = task_hash(p);
+		s->task_sum += p->share;
 		if (state == AU_TASK_QUEUED)
 			queue_insert(s, t);
 		else if (state == AU_TASK_LEASED)
@@ -931,6 +1029,8 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	q->next_lease_id = s->next_lease_id;
 	q->chain = s->chain;
 	q->applied = s->applied;
+	q->task_sum = s->task_sum;
+	q->aff_sum = s->aff_sum;
 	au_taskq_free(s);
 	return true;
 }
@@ -953,12 +1053,86 @@ struct au_taskq *au_taskq_new(const struct au_env *env)
 	q->affinity = u64_tree(g_free);
 	q->classes = g_ptr_array_new_with_free_func(free_cls);
 	q->nodes = g_ptr_array_new_with_free_func(free_node);
+	q->touched = g_ptr_array_new();
 	return q;
 }
 
+uint64_t au_taskq_digest(const struct au_taskq *q)
+{
+	assert(q->touched->len == 0); /* not in the middle of a command */
+	uint64_t h = au_digest_add(q->task_sum, (uint64_t)g_tree_nnodes(q->tasks));
+	h = au_digest_add(h, q->aff_sum);
+	h = au_digest_add(h, (uint64_t)g_tree_nnodes(q->affinity));
+	for (guint i = 0; i < q->nodes->len; i++) {
+		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
+		if (n)
+			h = au_digest_add(h, (uint64_t)i << 40 | (uint64_t)n->inc << 2 |
+						     (uint64_t)n->dead | (uint64_t)n->draining << 1);
+	}
+	h = au_digest_add(h, q->next_seq);
+	h = au_digest_add(h, q->next_lease_id);
+	h = au_digest_add(h, q->chain);
+	return au_digest_add(h, q->applied);
+}
+
+static const char *const state_names[] = {"queued", "leased", "done", "dead"};
+
+static gboolean describe_task(gpointer k, gpointer v, gpointer data)
+{
+	(void)k;
+	const struct task_priv *p = v;
+	const struct au_task *t = &p->t;
+	g_string_append_printf(data, "task %llu: state=%s retries=%u attempts=%u seq=%llu "
+			       "enqueued=%llu lease=%llu token=%llu node=n%u inc=%u deadline=%lld "
+			       "done_token=%llu done_node=n%u ckpt_round=%u kind=%u topic=%u "
+			       "prio=%d caps=%u max_retries=%u rounds=%u payload=%016llx "
+			       "result=%016llx ckpt=%016llx\n",
+			       (unsigned long long)t->id, state_names[t->state & 3], t->retries,
+			       t->attempts, (unsigned long long)t->seq,
+			       (unsigned long long)t->enqueue_index, (unsigned long long)t->lease_id,
+			       (unsigned long long)t->token, t->node, t->node_inc,
+			       (long long)t->deadline_ns, (unsigned long long)t->done_token,
+			       t->done_node, t->ckpt_round, t->kind, t->topic, t->priority, t->caps,
+			       t->max_retries, t->rounds, (unsigned long long)p->payload_h,
+			       (unsigned long long)p->result_h, (unsigned long long)p->ckpt_h);
+	return FALSE;
+}
+
+static gboolean describe_aff(gpointer k, gpointer v, gpointer data)
+{
+	(void)k;
+	const struct affinity *a = v;
+	g_string_append_printf(data, "affinity n%u topic %u: score=%d\n", (unsigned)(a->key >> 32),
+			       (unsigned)(uint32_t)a->key, a->score);
+	return FALSE;
+}
+
+char *au_taskq_describe(const struct au_taskq *q)
+{
+	GString *out = g_string_new(NULL);
+	g_string_append_printf(out, "queue: next_seq=%llu next_lease=%llu chain=%016llx "
+			       "applied=%llu tasks=%d\n", (unsigned long long)q->next_seq,
+			       (unsigned long long)q->next_lease_id, (unsigned long long)q->chain,
+			       (unsigned long long)q->applied, g_tree_nnodes(q->tasks));
+	for (guint i = 0; i < q->nodes->len; i++) {
+		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
+		if (n)
+			g_string_append_printf(out, "node n%u: inc=%u dead=%d draining=%d\n", i, n->inc,
+					       n->dead, n->draining);
+	}
+	g_tree_foreach(q->affinity, describe_aff, out);
+	g_tree_foreach(q->tasks, describe_task, out);
+	return g_string_free(out, FALSE);
+}
+
+static uint64_t machine_digest(void *sm) { return au_taskq_digest(sm); }
+static char *machine_describe(void *sm) { return au_taskq_describe(sm); }
+
 void au_taskq_attach(struct au_taskq *q, struct au_raft *raft)
 {
-	struct au_raft_machine m = {q, machine_apply, machine_snapshot, machine_restore};
+	struct au_raft_machine m = {.sm = q, .apply = machine_apply, .snapshot = machine_snapshot,
+				    .restore = machine_restore, .name = "taskq",
+				    .digest = machine_digest, .describe = machine_describe};
 	au_raft_register_machine(raft, AU_TASKQ_MACHINE, &m);
 }
 
@@ -971,6 +1145,7 @@ void au_taskq_free(struct au_taskq *q)
 	g_hash_table_destroy(q->by_id);
 	g_tree_destroy(q->tasks);
 	g_tree_destroy(q->affinity);
+	g_ptr_array_free(q->touched, TRUE);
 	g_free(q);
 }
 

@@ -182,6 +182,11 @@ void au_taskq_each(const struct au_taskq *q, bool (*fn)(void *ctx, const struct 
 /* Hash of every effect applied so far (equal on replicas at equal index). */
 uint64_t au_taskq_chain(const struct au_taskq *q);
 uint64_t au_taskq_applied_index(const struct au_taskq *q);
+/* Replica comparison (raft.h, struct au_raft_machine): an
+ * order-independent digest of the whole state (what a snapshot keeps),
+ * and the state as text, one line per task, node and affinity (g_free it). */
+uint64_t au_taskq_digest(const struct au_taskq *q);
+char *au_taskq_describe(const struct au_taskq *q);
 
 /* ---- building commands ------------------------------------------------------
  * A batch is a growing buffer of operations; au_taskq_batch_len gives its

@@ -53,6 +53,7 @@
 	X(RAFT_BAD_DISK, 211) /* a=1 meta, 2 snapshot, 3 log (unreadable record), 4 log (stale suffix after a lost truncation), 5 a read failed: recovery refused (b = attempt), retried later; b=offset, c=segment */ \
 	X(RAFT_DISK_FAILED, 212) /* a=op (0 write, 1 truncate, 2 sync), b=AU_E* code, c=failures so far: stopped serving */ \
 	X(RAFT_DISK_OK, 213)  /* a=log index durable, b=meta version, c=attempts: persisting again, serving */ \
+	X(RAFT_DIGEST, 214)   /* a=applied index, b=state digest, c=per-machine fingerprints (byte i: low byte of slot i's digest; 0 sessions) */ \
 	/* swim (300..399); view changes are /membership rows, not events */         \
 	X(SWIM_BOOT, 300)     /* a=incarnation, b=0 whole cluster known | 1 joining, c=members known */ \
 	X(SWIM_JOINED, 301)   /* a=seed, b=entries in its reply, c=members known now */ \

@@ -28,6 +28,7 @@
 
 #include "../models/kv.h"
 #include "check_exec.h"
+#include "check_replicas.h"
 #include "check_rqml.h"
 #include "check_swim.h"
 #include "cli.h"
@@ -542,6 +543,9 @@ static const struct au_checker_ops all_checkers[] = {
 	{"ping_integrity", "ping", pi_create, pi_event, NULL, pi_destroy, NULL, NULL},
 	{"raft_safety", "raft", rs_create, rs_event, NULL, rs_destroy, NULL, NULL},
 	{"leader_within", "raft", lw_create, lw_event, lw_end, lw_destroy, NULL, NULL},
+	/* judged at every digest report: nothing left to judge at the end */
+	{"replicas_agree", "raft", au_check_replicas_create, au_check_replicas_event,
+	 NULL, au_check_replicas_destroy, NULL, au_check_replicas_note},
 	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy, NULL, NULL},
 	{"exactly_once_one", "one", au_eo_create, au_eo_event, NULL, au_eo_destroy, NULL, NULL},
 	{"results_match_reference", "rqml", au_rqml_ref_create, au_rqml_check_event, NULL,
@@ -550,6 +554,7 @@ static const struct au_checker_ops all_checkers[] = {
 	 au_rqml_check_destroy, NULL, NULL},
 	{"shards_once", "rqml", au_rqml_shards_create, au_rqml_check_event, NULL,
 	 au_rqml_check_destroy, NULL, NULL},
+	{"jobs_recorded", "rqml", au_jr_create, au_jr_event, au_jr_end, au_jr_destroy, NULL, NULL},
 	{"swim_completeness", "swim", au_cswim_complete_create, au_cswim_event, au_cswim_end,
 	 au_cswim_destroy, au_cswim_row, au_cswim_note},
 	/* accuracy only counts (its note): nothing to judge at the end */
@@ -570,9 +575,10 @@ static const struct au_checker_ops all_checkers[] = {
 	 au_check_le_destroy, NULL, au_check_le_note},
 };
 
-const char *const au_check_names[] = {"ping_integrity", "raft_safety", "linearizable_kv",
+const char *const au_check_names[] = {"ping_integrity", "raft_safety", "replicas_agree",
+				      "linearizable_kv",
 				      "exactly_once_one", "results_match_reference", "rounds_monotone",
-				      "shards_once", "swim_completeness", "swim_accuracy",
+				      "shards_once", "jobs_recorded", "swim_completeness", "swim_accuracy",
 				      "no_task_lost", "exactly_once", "lease_placement", "lock_safety",
 				      "lease_expiry", NULL};
 

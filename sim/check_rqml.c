@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../models/kernels.h"
+#include "../models/one.h"
 #include "../models/rqml.h"
 #include "../models/trace_kinds.h"
 
@@ -373,4 +374,192 @@ void au_rqml_check_event(void *st, struct au_sim *sim, au_node_id node, uint16_t
 		rc_mono_event(s, sim, node, kind, a, b, c);
 	else if (s->which == RC_SHARDS)
 		rc_shards_event(s, sim, node, kind, a, b, c);
+}
+
+/* ---- jobs_recorded ------------------------------------------------------------
+ *
+ * Every job that finished has exactly one ONE record, and that record
+ * says what the job did.  A job's life comes from the replicas' traces
+ * (RQML_JOB: kind and parent; RQML_DONE: rounds, verdict and digest, the
+ * first replica to finish it speaking for all — rounds_monotone and
+ * results_match_reference check that they agree); its record from
+ * ONE_STORE, and the record's fields from the ONE replica that just stored
+ * it (read, never changed).
+ */
+
+struct jr_job {
+	bool started, finished, recorded;
+	uint8_t kind;
+	uint64_t parent;
+	uint32_t rounds, verdict;
+	int64_t digest;        /* first 8 bytes, big-endian (RQML_DONE c) */
+	au_time done_ns;
+	int64_t record_index;  /* log index of its ONE record */
+	au_node_id record_node;
+};
+
+struct jr_state {
+	GHashTable *jobs;      /* int64 job -> struct jr_job */
+	uint32_t one_svc;      /* index of the "one" service */
+	au_time grace_ns;      /* a finished job gets this long (after the faults) to be recorded */
+};
+
+#define JR_GRACE_NS (INT64_C(5) * 1000000000)
+
+void *au_jr_create(struct au_sim *sim)
+{
+	struct jr_state *s = g_new0(struct jr_state, 1);
+	s->jobs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	s->grace_ns = JR_GRACE_NS;
+	for (uint32_t i = 0; i < sim->sc->n_services; i++) {
+		if (sim->sc->services[i] == &au_one_model)
+			s->one_svc = i;
+		if (sim->sc->services[i] == &au_rqml_model) {
+			const struct au_rqml_config *cfg = sim->sc->service_config[i];
+			if (3 * cfg->enqueue_retry_ns > s->grace_ns)
+				s->grace_ns = 3 * cfg->enqueue_retry_ns;
+		}
+	}
+	return s;
+}
+
+void au_jr_destroy(void *st)
+{
+	struct jr_state *s = st;
+	g_hash_table_destroy(s->jobs);
+	g_free(s);
+}
+
+static struct jr_job *jr_job(struct jr_state *s, int64_t job)
+{
+	struct jr_job *j = g_hash_table_lookup(s->jobs, &job);
+	if (!j) {
+		j = g_new0(struct jr_job, 1);
+		g_hash_table_insert(s->jobs, key64(job), j);
+	}
+	return j;
+}
+
+static const char *jr_verdict(uint32_t v)
+{
+	static const char *const names[] = {"running", "converged", "max_rounds", "stalled"};
+	return v < 4 ? names[v] : "?";
+}
+
+/* The record node `node` just stored for job j, field by field. */
+static void jr_compare_record(struct jr_state *s, struct au_sim *sim, au_node_id node,
+			      int64_t job, const struct jr_job *j)
+{
+	const struct au_one *o = node <= sim->nodes && sim->node[node].svc
+					 ? sim->node[node].svc[s->one_svc].state
+					 : NULL;
+	const struct au_one_record *r = o ? au_one_get(o, (uint64_t)job) : NULL;
+	if (!r)
+		return;
+	const char *what = NULL;
+	char want[64], got[64];
+	if (r->rounds != j->rounds || r->verdict != j->verdict) {
+		what = "rounds and verdict";
+		snprintf(want, sizeof(want), "%u rounds, %s", j->rounds, jr_verdict(j->verdict));
+		snprintf(got, sizeof(got), "%u rounds, %s", r->rounds, jr_verdict(r->verdict));
+	} else if (j->started && (r->parent != j->parent || r->kind != j->kind)) {
+		what = "parent and kind";
+		snprintf(want, sizeof(want), "parent %" G_GUINT64_FORMAT ", kind %u", j->parent, j->kind);
+		snprintf(got, sizeof(got), "parent %" G_GUINT64_FORMAT ", kind %u", r->parent, r->kind);
+	}
+	if (what)
+		au_sim_violate(sim, "jobs_recorded", node,
+			       "the ONE record of job %" G_GINT64_FORMAT " has the wrong %s: %s; the job "
+			       "finished with %s", job, what, got, want);
+}
+
+void au_jr_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+		 int64_t b, int64_t c)
+{
+	struct jr_state *s = st;
+	switch (kind) {
+	case AU_TR_RQML_JOB: {
+		struct jr_job *j = jr_job(s, a);
+		if (!j->started) {
+			j->started = true;
+			j->kind = (uint8_t)(b & 0xff);
+			j->parent = (uint64_t)c;
+		}
+		break;
+	}
+	case AU_TR_RQML_DONE: {
+		struct jr_job *j = jr_job(s, a);
+		if (!j->finished) {
+			j->finished = true;
+			j->rounds = (uint32_t)(b & 0xffffffff);
+			j->verdict = (uint32_t)((uint64_t)b >> 32);
+			j->digest = c;
+			j->done_ns = sim->now;
+		}
+		break;
+	}
+	case AU_TR_ONE_STORE: {
+		struct jr_job *j = jr_job(s, a);
+		if (!j->finished) {
+			au_sim_violate(sim, "jobs_recorded", node,
+				       "n%u stored a ONE record of job %" G_GINT64_FORMAT " at log index %"
+				       G_GINT64_FORMAT ", but no replica has finished that job", node, a, b);
+			return;
+		}
+		if (j->recorded && j->record_index != b) {
+			au_sim_violate(sim, "jobs_recorded", node,
+				       "job %" G_GINT64_FORMAT " has two ONE records: at log index %"
+				       G_GINT64_FORMAT " (n%u) and at %" G_GINT64_FORMAT " (n%u)", a,
+				       j->record_index, j->record_node, b, node);
+			return;
+		}
+		if (c != j->digest) {
+			au_sim_violate(sim, "jobs_recorded", node,
+				       "the ONE record of job %" G_GINT64_FORMAT " has digest %016"
+				       G_GINT64_MODIFIER "x; the job finished with %016" G_GINT64_MODIFIER "x",
+				       a, c, j->digest);
+			return;
+		}
+		if (!j->recorded) {
+			j->recorded = true;
+			j->record_index = b;
+			j->record_node = node;
+		}
+		jr_compare_record(s, sim, node, a, j);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+void au_jr_end(void *st, struct au_sim *sim)
+{
+	struct jr_state *s = st;
+	/* Quiet long enough to have recorded it: finished, and the faults
+	 * over, `grace` before the end. */
+	au_time faults_over = au_scenario_faults_over(sim->sc);
+	uint64_t missing = 0;
+	int64_t first = 0;
+	const struct jr_job *fj = NULL;
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, s->jobs);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const struct jr_job *j = v;
+		au_time since = j->done_ns > faults_over ? j->done_ns : faults_over;
+		if (!j->finished || j->recorded || sim->now - since < s->grace_ns)
+			continue;
+		int64_t job = *(const int64_t *)k;
+		if (!missing || job < first) { /* the smallest: independent of the table's order */
+			first = job;
+			fj = j;
+		}
+		missing++;
+	}
+	if (missing)
+		au_sim_violate(sim, "jobs_recorded", 0,
+			       "no ONE record at the end for %" G_GUINT64_FORMAT " finished job(s), e.g. "
+			       "job %" G_GINT64_FORMAT " (%s after %u rounds at t=%" G_GINT64_FORMAT " ns)",
+			       missing, first, jr_verdict(fj->verdict), fj->rounds, fj->done_ns);
 }

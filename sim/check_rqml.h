@@ -19,6 +19,13 @@
  *   shards_once              every aggregated round used each of its shards
  *                            exactly once, and each with the fencing token of
  *                            the result the task queue accepted for it.
+ *   jobs_recorded            every job that finished (converged, or ended by
+ *                            max_rounds or the stall policy) has exactly one
+ *                            ONE record, stored only after the job finished,
+ *                            whose digest, rounds, verdict, kind and parent
+ *                            are the job's; a job still unrecorded at the end
+ *                            fails only if it finished, and the faults were
+ *                            over, at least max(5 s, 3 enqueue_retry) before.
  */
 #ifndef AU_CHECK_RQML_H
 #define AU_CHECK_RQML_H
@@ -37,5 +44,11 @@ void *au_rqml_shards_create(struct au_sim *sim);
 void au_rqml_check_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 			 int64_t b, int64_t c);
 void au_rqml_check_destroy(void *st);
+
+void *au_jr_create(struct au_sim *sim);
+void au_jr_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+		 int64_t b, int64_t c);
+void au_jr_end(void *st, struct au_sim *sim);
+void au_jr_destroy(void *st);
 
 #endif

@@ -138,6 +138,9 @@ struct au_sim {
 	bool violated_at_end; /* the violation came from an end-of-run judgement */
 	struct au_checker *judging; /* the checker whose end-of-run judgement runs */
 	uint64_t lin_budget;  /* linearizable_kv's search budget per key; 0: the default */
+	/* Set on a replay that replicas_agree runs to see a replica's state at
+	 * an index it has since left (check_replicas.c); NULL otherwise. */
+	struct au_replica_capture *replica_capture;
 	struct au_violation violation;
 	au_node_id leader;   /* the leader of the newest term seen, while it leads; 0: none */
 	int64_t leader_term; /* the newest term a node traced itself leader of */

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/mutants.sh — proof that the checkers are not vacuous.
 #
-# models/raft.c, models/kv.c and models/swim.c carry deliberately planted bugs behind
-# AU_BUG_* compile flags.  For each one this script builds a mutant binary
+# models/*.c (raft, kv, swim, taskq, lock, orchestrator, rqml) carry
+# deliberately planted bugs behind AU_BUG_* compile flags.  For each one this script builds a mutant binary
 # (build-mut-NAME/aureon-sim, two builds at a time), then runs the mutant's
 # scenarios seed by seed — seed 1 on every scenario of its list, then seed
 # 2, ... up to its seed budget — and stops at the first run that exits 1
@@ -55,6 +55,8 @@ MUTANTS=(
 	"LOCK_NO_FENCE|20|aureon-locks aureon-partition"
 	"RQML_DUP_SHARD|20|mutant-rqml-dup-shard rqml-kmeans"
 	"IGNORE_STORAGE_ERROR|20|raft-disk-full"
+	"REPLICA_DIVERGE|20|mutant-replica-diverge chaos-raft"
+	"RQML_RECORD_CONVERGED_ONLY|10|mutant-jobs-unrecorded"
 )
 
 RUN_TIMEOUT=${AU_MUTANT_TIMEOUT:-60}

@@ -234,7 +234,7 @@ START_TEST(run_command_shows_verdicts)
 	char *out = NULL;
 	ck_assert_int_eq(au_test_run(text_cmd, &out), 1);
 	ck_assert_msg(strstr(out, "  checks: raft_safety pass, leader_within not run (run stopped at t=2.") &&
-		      strstr(out, "s by membership_converged), linearizable_kv not run (run stopped at t=2.") &&
+		      strstr(out, "s by membership_converged), replicas_agree pass, linearizable_kv not run (run stopped at t=2.") &&
 		      strstr(out, "membership_converged fail\n") && strstr(out, "  result: FAIL\n"),
 		      "%s", out);
 	g_free(out);
@@ -242,7 +242,7 @@ START_TEST(run_command_shows_verdicts)
 	ck_assert_int_eq(au_test_run(json_cmd, &out), 1);
 	ck_assert_msg(strstr(out, "\"result\": \"fail\"") &&
 		      strstr(out, "\"checks\": {\"raft_safety\": \"pass\", \"leader_within\": \"not run\", "
-				  "\"linearizable_kv\": \"not run\"") &&
+				  "\"replicas_agree\": \"pass\", \"linearizable_kv\": \"not run\"") &&
 		      strstr(out, "\"check_reasons\": {\"leader_within\": \"run stopped at t=2.") &&
 		      strstr(out, "\"check_notes\": {"), "%s", out);
 	g_free(out);
