@@ -160,8 +160,13 @@ static void do_op_on(struct au_locks *l, struct lk *k, const struct op *o)
 			k->deadline_ns = o->deadline;
 			effect(l, AU_TR_LOCK_GRANT, (int64_t)o->key, (int64_t)k->token,
 			       (int64_t)(o->owner >> 32));
-		} else if (o->deadline > k->deadline_ns) {
-			k->deadline_ns = o->deadline; /* the holder asked again: a renewal */
+		} else {
+			/* The holder asked again: a renewal (the leader times the
+			 * lock from here on its own clock). */
+			if (o->deadline > k->deadline_ns)
+				k->deadline_ns = o->deadline;
+			effect(l, AU_TR_LOCK_RENEW, (int64_t)o->key, (int64_t)k->token,
+			       (int64_t)(o->owner >> 32));
 		}
 		ev.type = AU_LOCK_EV_GRANTED;
 		ev.token = k->token;

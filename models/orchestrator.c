@@ -849,6 +849,7 @@ static bool scan_lease(void *ctx, const struct au_task *t)
 		g_hash_table_insert(o->expiring, key, at);
 	}
 	*at = s->now;
+	au_trace(o->env, AU_TR_ORCH_EXPIRE, (int64_t)t->id, (int64_t)t->token, deadline);
 	au_taskq_add_expire(room(o, false, 24), t->id, t->token);
 	return true;
 }
@@ -860,8 +861,10 @@ static void scan_lock(void *ctx, uint64_t key, uint64_t owner, uint64_t token, a
 	(void)deadline_ns; /* written by whichever leader's clock: not ours */
 	const au_time *mine = g_hash_table_lookup(s->o->lock_deadlines, &key);
 	au_time deadline = mine ? *mine : s->floor;
-	if (s->now >= deadline)
-		au_lock_add_expire(room(s->o, true, 24), key, token);
+	if (s->now < deadline)
+		return;
+	au_trace(s->o->env, AU_TR_ORCH_LOCK_EXPIRE, (int64_t)key, (int64_t)token, deadline);
+	au_lock_add_expire(room(s->o, true, 24), key, token);
 }
 
 /* Node marks from SWIM's verdicts: dead (reclaim its leases now), or

@@ -582,6 +582,9 @@ static void do_renew(struct au_taskq *q, const struct op *o)
 		touch(q, t);
 		t->deadline_ns = o->deadline;
 	}
+	/* Traced so lease_expiry can time the lease from here on the
+	 * leader's clock (sim/check_exec.c). */
+	effect(q, AU_TR_TASKQ_RENEW, (int64_t)t->id, (int64_t)o->token, o->node);
 	struct au_taskq_event ev = {.type = AU_TASKQ_EV_RENEWED, .index = q->index, .task = t,
 				    .node = o->node, .token = o->token};
 	notify(q, &ev);

@@ -22,7 +22,8 @@
  * accepted only if it matches the task's current lease at that log
  * position.  A skewed clock can make the leader expire a lease early or
  * late (wasted work or a slower retry), never accept two results for one
- * task or a result from a stale holder.
+ * task or a result from a stale holder.  (The simulator's lease_expiry
+ * check holds leaders to exactly this: sim/check_exec.c.)
  *
  * Fencing tokens are (log index << 16 | k) for the k-th grant of that entry:
  * unique and increasing along the log across every task and every leader.

@@ -76,10 +76,12 @@
 	X(TASKQ_CHECKPOINT, 409) /* a=task, b=token, c=round: accepted */              \
 	X(TASKQ_NODE, 410)    /* a=node, b=op (0 alive, 1 dead, 2 drain, 3 resume) */  \
 	X(TASKQ_RENEW_LOST, 411) /* a=task, b=token, c=node: renew of a gone lease */ \
+	X(TASKQ_RENEW, 412)   /* a=task, b=token, c=node: the current lease renewed */ \
 	X(LOCK_ENTRY, 420)    /* a=log index, b=effect chain before it, c=ops */       \
 	X(LOCK_GRANT, 421)    /* a=key, b=token, c=owner */                            \
 	X(LOCK_RELEASE, 422)  /* a=key, b=token, c=reason (0 unlock, 1 expired) */     \
 	X(LOCK_WRITE, 423)    /* a=key, b=token, c=accepted */                         \
+	X(LOCK_RENEW, 424)    /* a=key, b=token, c=owner node: the holder asked again */ \
 	/* orchestrator: traced by the node itself */                                  \
 	X(ORCH_BOOT, 440)     /* a=incarnation */                                      \
 	X(ORCH_START, 441)    /* a=task, b=token, c=first round (resumed from) */      \
@@ -91,6 +93,8 @@
 	X(ORCH_LEAD, 447)     /* a=raft term: this node's front end took over */       \
 	X(ORCH_LOCK_HELD, 448) /* a=key, b=token: a lock client got a lock */          \
 	X(ORCH_LOCK_WRITE, 449) /* a=key, b=token: a lock client sends a write */ \
+	X(ORCH_EXPIRE, 450)   /* a=task, b=token, c=deadline judged (own clock): the leader proposes a timeout */ \
+	X(ORCH_LOCK_EXPIRE, 451) /* a=key, b=token, c=deadline judged (own clock): the leader proposes a lock's expiry */ \
 	/* ONE results repository (500..519); digest = first 8 bytes, big-endian */   \
 	X(ONE_STORE, 500)     /* a=job, b=log index, c=digest: the job's record stored */ \
 	X(ONE_REJECT, 501)    /* a=job, b=log index, c=digest: a second put, rejected */ \

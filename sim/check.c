@@ -678,6 +678,8 @@ static const struct au_checker_ops all_checkers[] = {
 	 au_check_exec_destroy, NULL, NULL},
 	{"lock_safety", "aureon", au_check_ls_create, au_check_exec_event, NULL,
 	 au_check_exec_destroy, NULL, NULL},
+	{"lease_expiry", "aureon", au_check_le_create, au_check_le_event, au_check_le_end,
+	 au_check_le_destroy, NULL, au_check_le_note},
 };
 
 const char *const au_check_names[] = {"ping_integrity", "raft_safety", "replicas_agree",
@@ -685,7 +687,7 @@ const char *const au_check_names[] = {"ping_integrity", "raft_safety", "replicas
 				      "exactly_once_one", "results_match_reference", "rounds_monotone",
 				      "shards_once", "jobs_recorded", "swim_completeness", "swim_accuracy",
 				      "no_task_lost", "exactly_once", "lease_placement", "lock_safety",
-				      NULL};
+				      "lease_expiry", NULL};
 
 void au_check_row(struct au_sim *sim, au_node_id node, uint32_t service, uint32_t table,
 		  const void *row, uint64_t record)

@@ -19,7 +19,10 @@
  *   lease_placement  no lease is granted to a node the queue has marked dead
  *                    (known dead from SWIM) or draining;
  *   lock_safety      no key has two valid holders at once, and a write is
- *                    accepted only from the key's current holder.
+ *                    accepted only from the key's current holder;
+ *   lease_expiry     leases and locks end by timeout neither before nor
+ *                    (beyond one expiry scan) after a lease on the clock of
+ *                    the leader that proposes it (its own section below).
  */
 #include "check_exec.h"
 
@@ -349,3 +352,378 @@ void au_check_exec_event(void *st, struct au_sim *sim, au_node_id node, uint16_t
 
 void au_check_ntl_end(void *st, struct au_sim *sim) { ntl_end(st, sim); }
 void au_check_exec_destroy(void *st) { exec_destroy(st); }
+
+/* ---- lease_expiry ---------------------------------------------------------
+ *
+ * The contract (models/taskq.h): a lease ends by timeout only when the
+ * leader, on its own clock, has seen it go a lease (lock_ttl for a lock)
+ * without a grant or renewal applied under it — counted from its takeover
+ * for a lease it inherited.  Both ways of breaking it are judged here, per
+ * leader, on that leader's clock as the simulator keeps it (never on the
+ * clock the model read, never on a worker's):
+ *
+ *   early  a leader proposes an expiry (ORCH_EXPIRE, ORCH_LOCK_EXPIRE)
+ *          before a lease has passed on its clock since the newest of: its
+ *          takeover (ORCH_LEAD), the grant or the renewal of that lease as
+ *          its own replica applied it.
+ *   late   a leader that still leads, is not paused and holds the lease in
+ *          its replica has not proposed its expiry although its clock is
+ *          past that point by more than one expiry scan (the scan that must
+ *          see it; expiry_scan), plus 1 ms for rounding.  A stop-the-world
+ *          pause of the leader ends the obligation until it resumes, and
+ *          after a clock jump, a drift change, a resume or a restart the
+ *          scan timer that was pending runs by the bound its drift gives
+ *          (below), after which scans come every expiry_scan on its clock.
+ *
+ * Both follow every node's own apply records (TASKQ_GRANT, TASKQ_RENEW,
+ * the lease's end; LOCK_GRANT, LOCK_RENEW, LOCK_RELEASE), not the first
+ * replica's, because each leader times leases by its own replica.  Leases a
+ * node holds only through an installed or recovered snapshot are unknown
+ * until their next renewal (no late judgement; an early one counts from the
+ * takeover, as the model does for leases it cannot time). */
+
+enum { LE_TASK, LE_LOCK };
+
+struct le_lease {
+	uint64_t token;      /* the key of the tree it is in */
+	uint64_t id;         /* task id or lock key */
+	au_node_id holder;
+	au_time ref_local;   /* the node's clock at the grant, renewal or takeover */
+	uint8_t ref_what;    /* which of them: enum le_ref */
+	bool proposed;       /* the node proposed its expiry since */
+};
+
+enum le_ref { LE_GRANT, LE_RENEWAL, LE_TAKEOVER };
+static const char *const le_ref_name[3] = {"grant", "renewal", "takeover"};
+
+struct le_node {
+	GTree *leases[2];    /* token -> struct le_lease, as this replica applied them */
+	bool leading;        /* its front end took over and its Raft has not stepped down */
+	bool paused;
+	au_time lead_local;  /* its clock at the takeover */
+	int64_t ppm;         /* drift in effect */
+	int64_t slow_ppm;    /* slowest drift the pending scan timer may have been set at */
+	au_time slow_until;  /* global time by which that timer fires */
+	au_time regular_local; /* its clock from which scans run every expiry_scan */
+};
+
+struct lease_expiry {
+	uint32_t nodes;
+	au_time ttl_ns[2];
+	au_time scan_ns;
+	struct le_node *n;   /* [nodes+1] */
+	/* For the note: what was judged. */
+	uint64_t proposals[2];  /* expiries proposed by a leader, judged early or not */
+	au_time after_min_ns, after_max_ns; /* proposal - (reference + lease), leader's clock */
+	uint64_t judged;        /* late judgements made (leases a leader held) */
+};
+
+/* Rounding of clock conversions (ns) is far below this. */
+#define LE_SLACK_NS AU_NS_PER_MS
+
+static const char *const le_what[2] = {"task", "lock"};
+
+static gint le_cmp(gconstpointer a, gconstpointer b, gpointer unused)
+{
+	(void)unused;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+void *au_check_le_create(struct au_sim *sim)
+{
+	struct lease_expiry *x = g_new0(struct lease_expiry, 1);
+	x->nodes = sim->nodes;
+	x->n = g_new0(struct le_node, (gsize)sim->nodes + 1);
+	for (uint32_t i = 0; i <= sim->nodes; i++)
+		for (int k = 0; k < 2; k++)
+			x->n[i].leases[k] = g_tree_new_full(le_cmp, NULL, NULL, g_free);
+	for (uint32_t i = 0; i < sim->sc->n_services; i++)
+		if (sim->sc->services[i] == &au_orch_model) {
+			const struct au_orch_config *c = sim->sc->service_config[i];
+			x->ttl_ns[LE_TASK] = c->lease_ns;
+			x->ttl_ns[LE_LOCK] = c->lock_ttl_ns;
+			x->scan_ns = c->expiry_scan_ns;
+		}
+	return x;
+}
+
+/* A local delay as the global delay a timer set at drift `ppm` takes (as
+ * sim.c converts it, rounded up). */
+static au_time le_global_delay(au_time local_ns, int64_t ppm)
+{
+	au_i128 num = (au_i128)local_ns * 1000000;
+	int64_t den = 1000000 + ppm;
+	return (au_time)((num + den - 1) / den);
+}
+
+/* Node n's scans lost their rhythm now (clock jump or drift change, resume,
+ * boot): the scan timer pending now was set at the slowest drift in effect
+ * while it may have been set, and fires within one expiry_scan at that
+ * drift; from then on timers are set at the current drift. */
+static void le_rebase(struct lease_expiry *x, struct au_sim *sim, au_node_id n)
+{
+	struct le_node *nd = &x->n[n];
+	int64_t slow = nd->ppm;
+	if (sim->now < nd->slow_until && nd->slow_ppm < slow)
+		slow = nd->slow_ppm;
+	nd->slow_ppm = slow;
+	nd->slow_until = sim->now + le_global_delay(x->scan_ns, slow);
+	nd->ppm = sim->node[n].drift_ppm;
+	nd->regular_local = au_sim_local_time(sim, n, nd->slow_until);
+}
+
+/* The late judgement of lease l at node n, whose clock reads `now_local`;
+ * true if it was violated (reported). */
+static bool le_judge(struct lease_expiry *x, struct au_sim *sim, au_node_id n, int k,
+		     const struct le_lease *l, au_time now_local)
+{
+	const struct le_node *nd = &x->n[n];
+	if (!nd->leading || nd->paused || l->proposed)
+		return false;
+	x->judged++;
+	au_time due = l->ref_local + x->ttl_ns[k];
+	au_time from = due > nd->regular_local ? due : nd->regular_local;
+	if (now_local <= from + x->scan_ns + LE_SLACK_NS)
+		return false;
+	char quiet[32], ttl[32], late[32], scan[32];
+	au_check_format_time(x->scan_ns, scan, sizeof(scan));
+	au_check_format_time(now_local - l->ref_local, quiet, sizeof(quiet));
+	au_check_format_time(x->ttl_ns[k], ttl, sizeof(ttl));
+	au_check_format_time(now_local - due, late, sizeof(late));
+	au_sim_violate(sim, "lease_expiry", n, "%s %" G_GUINT64_FORMAT " (token %" G_GUINT64_FORMAT
+		       ", n%u's) outlived its %s lease: leader n%u had proposed no expiry %s after "
+		       "its %s on its clock (%s past due, scan %s)", le_what[k], l->id, l->token,
+		       l->holder, ttl, n, quiet, le_ref_name[l->ref_what], late, scan);
+	return true;
+}
+
+struct le_walk {
+	struct lease_expiry *x;
+	struct au_sim *sim;
+	au_node_id n;
+	int k;
+	au_time now_local;
+	bool violated;
+};
+
+static gboolean le_judge_one(gpointer key, gpointer value, gpointer ctx)
+{
+	(void)key;
+	struct le_walk *w = ctx;
+	w->violated = le_judge(w->x, w->sim, w->n, w->k, value, w->now_local);
+	return w->violated;
+}
+
+/* Judge every lease node n holds (in token order), its clock reading
+ * `now_local`; true if one was violated. */
+static bool le_judge_all(struct lease_expiry *x, struct au_sim *sim, au_node_id n, au_time now_local)
+{
+	struct le_walk w = {x, sim, n, 0, now_local, false};
+	for (w.k = 0; w.k < 2 && !w.violated; w.k++)
+		g_tree_foreach(x->n[n].leases[w.k], le_judge_one, &w);
+	return w.violated;
+}
+
+static gboolean le_restart_one(gpointer key, gpointer value, gpointer ctx)
+{
+	(void)key;
+	struct le_lease *l = value;
+	l->ref_local = *(const au_time *)ctx;
+	l->ref_what = LE_TAKEOVER;
+	l->proposed = false;
+	return FALSE;
+}
+
+/* A grant (or a renewal of a lease this replica knows only from a
+ * snapshot) or a renewal applied at node n: the lease counts from now. */
+static void le_touch(struct lease_expiry *x, struct au_sim *sim, au_node_id n, int k, uint64_t id,
+		     uint64_t token, au_node_id holder, enum le_ref what)
+{
+	GTree *t = x->n[n].leases[k];
+	au_time now_local = au_sim_local_time(sim, n, sim->now);
+	struct le_lease *l = g_tree_lookup(t, &token);
+	if (l && le_judge(x, sim, n, k, l, now_local))
+		return;
+	if (!l) {
+		l = g_new0(struct le_lease, 1);
+		l->token = token;
+		g_tree_insert(t, &l->token, l);
+	}
+	l->id = id;
+	l->holder = holder;
+	l->ref_local = now_local;
+	l->ref_what = (uint8_t)what;
+	l->proposed = false;
+}
+
+/* The lease `token` ended at node n's replica. */
+static void le_end(struct lease_expiry *x, struct au_sim *sim, au_node_id n, int k, uint64_t token)
+{
+	GTree *t = x->n[n].leases[k];
+	struct le_lease *l = g_tree_lookup(t, &token);
+	if (!l || le_judge(x, sim, n, k, l, au_sim_local_time(sim, n, sim->now)))
+		return;
+	g_tree_remove(t, &token);
+}
+
+/* Node n, leading, proposes the expiry of lease `token` (its model judged
+ * it against `deadline`, on its clock). */
+static void le_proposed(struct lease_expiry *x, struct au_sim *sim, au_node_id n, int k, uint64_t id,
+			uint64_t token, au_time deadline)
+{
+	struct le_node *nd = &x->n[n];
+	au_time now_local = au_sim_local_time(sim, n, sim->now);
+	struct le_lease *l = g_tree_lookup(nd->leases[k], &token);
+	if (l && le_judge(x, sim, n, k, l, now_local))
+		return;
+	if (!nd->leading)
+		return; /* not a takeover this checker saw: nothing to count from */
+	au_time ref = l ? l->ref_local : nd->lead_local;
+	if (now_local - ref < x->ttl_ns[k]) {
+		char since[32], ttl[32], ahead[32];
+		au_check_format_time(now_local - ref, since, sizeof(since));
+		au_check_format_time(x->ttl_ns[k], ttl, sizeof(ttl));
+		au_check_format_time(deadline > now_local ? deadline - now_local : now_local - deadline,
+				     ahead, sizeof(ahead));
+		au_sim_violate(sim, "lease_expiry", n, "%s %" G_GUINT64_FORMAT " (token %" G_GUINT64_FORMAT
+			       ") expired early: leader n%u proposed its expiry %s after its last "
+			       "%s on its clock, before the %s lease ran out (it judged a deadline "
+			       "%s %s its clock)", le_what[k], id, token, n, since,
+			       le_ref_name[l ? l->ref_what : LE_TAKEOVER], ttl, ahead,
+			       deadline > now_local ? "ahead of" : "behind");
+		return;
+	}
+	au_time after = now_local - ref - x->ttl_ns[k];
+	if (x->proposals[0] + x->proposals[1] == 0 || after < x->after_min_ns)
+		x->after_min_ns = after;
+	if (x->proposals[0] + x->proposals[1] == 0 || after > x->after_max_ns)
+		x->after_max_ns = after;
+	x->proposals[k]++;
+	if (l)
+		l->proposed = true;
+}
+
+void au_check_le_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+		       int64_t b, int64_t c)
+{
+	struct lease_expiry *x = st;
+	if (node == 0 || node > x->nodes)
+		return;
+	struct le_node *nd = &x->n[node];
+	switch (kind) {
+	case AU_TR_TASKQ_GRANT:
+	case AU_TR_TASKQ_RENEW:
+		le_touch(x, sim, node, LE_TASK, (uint64_t)a, (uint64_t)b, (au_node_id)c,
+			 kind == AU_TR_TASKQ_GRANT ? LE_GRANT : LE_RENEWAL);
+		break;
+	case AU_TR_TASKQ_ACK:
+	case AU_TR_TASKQ_NACK:
+	case AU_TR_TASKQ_RELEASE:
+	case AU_TR_TASKQ_EXPIRE:
+		le_end(x, sim, node, LE_TASK, (uint64_t)b);
+		break;
+	case AU_TR_LOCK_GRANT:
+	case AU_TR_LOCK_RENEW:
+		le_touch(x, sim, node, LE_LOCK, (uint64_t)a, (uint64_t)b, (au_node_id)c,
+			 kind == AU_TR_LOCK_GRANT ? LE_GRANT : LE_RENEWAL);
+		break;
+	case AU_TR_LOCK_RELEASE:
+		le_end(x, sim, node, LE_LOCK, (uint64_t)b);
+		break;
+	case AU_TR_ORCH_EXPIRE:
+	case AU_TR_ORCH_LOCK_EXPIRE:
+		le_proposed(x, sim, node, kind == AU_TR_ORCH_EXPIRE ? LE_TASK : LE_LOCK, (uint64_t)a,
+			    (uint64_t)b, c);
+		break;
+	case AU_TR_ORCH_LEAD: {
+		au_time now_local = au_sim_local_time(sim, node, sim->now);
+		if (le_judge_all(x, sim, node, now_local))
+			return;
+		nd->leading = true;
+		nd->lead_local = now_local;
+		for (int k = 0; k < 2; k++)
+			g_tree_foreach(nd->leases[k], le_restart_one, &now_local);
+		break;
+	}
+	case AU_TR_RAFT_ROLE:
+		if (b != 3 && nd->leading) {
+			if (le_judge_all(x, sim, node, au_sim_local_time(sim, node, sim->now)))
+				return;
+			nd->leading = false;
+		}
+		break;
+	case AU_TR_RAFT_INSTALL:
+		/* The replica's state was replaced: what it held is unknown. */
+		if (le_judge_all(x, sim, node, au_sim_local_time(sim, node, sim->now)))
+			return;
+		for (int k = 0; k < 2; k++)
+			g_tree_remove_all(nd->leases[k]);
+		break;
+	case AU_TR_NODE_CRASH:
+		if (le_judge_all(x, sim, node, au_sim_local_time(sim, node, sim->now)))
+			return;
+		for (int k = 0; k < 2; k++)
+			g_tree_remove_all(nd->leases[k]);
+		nd->leading = false;
+		nd->paused = false;
+		break;
+	case AU_TR_NODE_BOOT:
+	case AU_TR_NODE_RESTART:
+		le_rebase(x, sim, node);
+		break;
+	case AU_TR_NODE_PAUSE:
+		if (le_judge_all(x, sim, node, au_sim_local_time(sim, node, sim->now)))
+			return;
+		nd->paused = true;
+		break;
+	case AU_TR_NODE_RESUME:
+		nd->paused = false;
+		le_rebase(x, sim, node);
+		break;
+	case AU_TR_CLOCK_SKEW:
+		/* Recorded after the change: judge on the clock as it read just
+		 * before (a jump of `a`; a drift change moves nothing at once). */
+		if (le_judge_all(x, sim, node, au_sim_local_time(sim, node, sim->now) - a))
+			return;
+		le_rebase(x, sim, node);
+		break;
+	default:
+		break;
+	}
+}
+
+void au_check_le_end(void *st, struct au_sim *sim)
+{
+	struct lease_expiry *x = st;
+	for (au_node_id n = 1; n <= x->nodes; n++)
+		if (le_judge_all(x, sim, n, au_sim_local_time(sim, n, sim->now)))
+			return;
+}
+
+void au_check_le_note(void *st, struct au_sim *sim, char *buf, size_t len)
+{
+	struct lease_expiry *x = st;
+	(void)sim;
+	uint64_t n = x->proposals[0] + x->proposals[1];
+	if (n == 0) {
+		g_snprintf(buf, len, "no expiry proposed; %" G_GUINT64_FORMAT " leases judged on their "
+			   "leader's clock", x->judged);
+		return;
+	}
+	g_snprintf(buf, len, "%" G_GUINT64_FORMAT " expiries proposed (%" G_GUINT64_FORMAT " of locks), "
+		   "%.3f s to %.3f s after the lease ran out on the leader's clock (scan %.3f s); %"
+		   G_GUINT64_FORMAT " leases judged", n, x->proposals[LE_LOCK],
+		   (double)x->after_min_ns / 1e9, (double)x->after_max_ns / 1e9,
+		   (double)x->scan_ns / 1e9, x->judged);
+}
+
+void au_check_le_destroy(void *st)
+{
+	struct lease_expiry *x = st;
+	for (uint32_t i = 0; i <= x->nodes; i++)
+		for (int k = 0; k < 2; k++)
+			g_tree_destroy(x->n[i].leases[k]);
+	g_free(x->n);
+	g_free(x);
+}

@@ -1,6 +1,6 @@
 /* check_exec.h — the execution layer's checkers (check_exec.c), as the
  * entry points check.c's table lists: no_task_lost, exactly_once,
- * lease_placement, lock_safety. */
+ * lease_placement, lock_safety, lease_expiry. */
 #ifndef AU_CHECK_EXEC_H
 #define AU_CHECK_EXEC_H
 
@@ -17,5 +17,15 @@ void au_check_exec_event(void *st, struct au_sim *sim, au_node_id node, uint16_t
  * comes and have none. */
 void au_check_ntl_end(void *st, struct au_sim *sim);
 void au_check_exec_destroy(void *st);
+
+/* lease_expiry: leases end by timeout neither before nor (beyond one
+ * expiry scan) after a lease on the leader's own clock. */
+void *au_check_le_create(struct au_sim *sim);
+void au_check_le_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+		       int64_t b, int64_t c);
+void au_check_le_end(void *st, struct au_sim *sim);
+/* What it judged: expiries proposed, how long after the lease ran out. */
+void au_check_le_note(void *st, struct au_sim *sim, char *buf, size_t len);
+void au_check_le_destroy(void *st);
 
 #endif

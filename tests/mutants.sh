@@ -50,7 +50,7 @@ MUTANTS=(
 	"SWIM_NO_SUSPICION_TIMEOUT|10|swim-crash-detect swim-basic"
 	"SWIM_NO_REFUTE|20|swim-lossy swim-partition-heal"
 	"ACK_NO_TOKEN|20|aureon-locks aureon-partition"
-	"EXPIRY_WORKER_CLOCK|20|aureon-skew"
+	"EXPIRY_WORKER_CLOCK|20|aureon-skew aureon-expiry"
 	"DEAD_NOT_RECLAIMED|20|aureon-worker-crash"
 	"LOCK_NO_FENCE|20|aureon-locks aureon-partition"
 	"RQML_DUP_SHARD|20|mutant-rqml-dup-shard rqml-kmeans"

@@ -446,6 +446,7 @@ static const char *const exec_scenarios[] = {
 	"scenarios/aureon-leader-crash.ini", "scenarios/aureon-partition.ini",
 	"scenarios/aureon-drain.ini",     "scenarios/aureon-backpressure.ini",
 	"scenarios/aureon-locks.ini",     "scenarios/aureon-skew.ini",
+	"scenarios/aureon-expiry.ini",
 };
 
 static struct au_scenario *load_file(const char *path)
@@ -495,7 +496,7 @@ END_TEST
 
 START_TEST(deterministic)
 {
-	static const int pick[] = {0, 1, 3, 6};
+	static const int pick[] = {0, 1, 3, 6, 8};
 	const char *path = exec_scenarios[pick[_i]];
 	struct au_scenario *sc = load_file(path);
 	char a[65], b[65], c[65];
@@ -504,6 +505,48 @@ START_TEST(deterministic)
 	run_checked(sc, 6, path, NULL, c);
 	ck_assert_str_eq(a, b);
 	ck_assert_str_ne(a, c);
+	au_scenario_free(sc);
+}
+END_TEST
+
+/* aureon-expiry: leases that end by timeout only — a holder cut off from
+ * the leader, clocks jumped on holders and on the leader, a takeover —
+ * pass lease_expiry, and it did judge them: expiries were proposed, none
+ * before its lease ran out on the proposing leader's clock, none later
+ * than one scan after that, except where the leader's own clock jumped
+ * ahead past the deadline (up to the 1.5 s a 3 s jump leaves). */
+START_TEST(expiry_judged_on_leader_clock)
+{
+	struct au_scenario *sc = load_file("scenarios/aureon-expiry.ini");
+	for (uint64_t seed = 1; seed <= 3; seed++) {
+		struct au_sim *sim = au_sim_new(sc, seed);
+		ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
+		ck_assert_int_eq(au_sim_finish(sim), 0);
+		const char *names[32], *results[32];
+		size_t n = au_sim_checks(sim, names, results, 32);
+		bool seen = false;
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(names[i], "lease_expiry") != 0)
+				continue;
+			seen = true;
+			ck_assert_str_eq(results[i], "pass");
+			char note[256];
+			ck_assert(au_sim_check_note(sim, i, note, sizeof(note)));
+			unsigned long long proposed = 0, judged = 0;
+			double lo = -1, hi = -1;
+			const char *j = strstr(note, "; ");
+			ck_assert_msg(sscanf(note, "%llu expiries proposed", &proposed) == 1, "%s", note);
+			ck_assert_msg(strstr(note, "s after the lease ran out") &&
+				      sscanf(strstr(note, "), ") + 3, "%lf s to %lf s", &lo, &hi) == 2,
+				      "%s", note);
+			ck_assert_msg(j && sscanf(j + 2, "%llu leases judged", &judged) == 1, "%s", note);
+			ck_assert_msg(proposed >= 10 && judged >= 100, "seed %llu: %s",
+				      (unsigned long long)seed, note);
+			ck_assert_msg(lo >= 0 && hi <= 1.6, "seed %llu: %s", (unsigned long long)seed, note);
+		}
+		ck_assert(seen);
+		au_sim_free(sim);
+	}
 	au_scenario_free(sc);
 }
 END_TEST
@@ -735,6 +778,190 @@ START_TEST(bad_scenarios_rejected)
 }
 END_TEST
 
+/* ---- lease_expiry, fed forged records ------------------------------------------
+ *
+ * A quiet cluster (no election within the run) whose front ends scan every
+ * millisecond, so a slice of the run ends exactly on the millisecond asked
+ * for; records are injected between slices as if node `node` had traced
+ * them.  Lease 1 s, lock TTL 1 s: the late bound is a lease plus one scan
+ * (1 ms) plus 1 ms of slack. */
+
+struct le_rec {
+	int at_ms;
+	au_node_id node;
+	uint16_t kind;
+	int64_t a, b, c;
+};
+
+/* The violation detail ("" if none) after the records, then (if `finish`)
+ * the run's end at 10 s; `faults` is extra scenario text. */
+static char *le_forged(const char *faults, const struct le_rec *ev, size_t n, bool finish)
+{
+	g_autofree char *text = g_strdup_printf(
+		"[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft,aureon\n"
+		"[raft]\nelection_timeout = 100s..101s\n"
+		"[aureon]\nlease = 1s\nexpiry_scan = 1ms\n[workload]\nlock_ttl = 1s\n%s",
+		faults ? faults : "");
+	struct au_scenario *sc = load_text(text);
+	struct au_sim *sim = au_sim_new(sc, 1);
+	for (size_t i = 0; i < n && !au_sim_violation(sim); i++) {
+		au_sim_run(sim, (au_time)ev[i].at_ms * AU_NS_PER_MS);
+		if (!au_sim_violation(sim))
+			au_trace(au_sim_env(sim, ev[i].node, 1), ev[i].kind, ev[i].a, ev[i].b, ev[i].c);
+	}
+	if (finish && !au_sim_violation(sim)) {
+		au_sim_run(sim, sc->duration);
+		au_sim_finish(sim);
+	}
+	const struct au_violation *v = au_sim_violation(sim);
+	char *detail = g_strdup(v ? v->detail : "");
+	if (v)
+		ck_assert_str_eq(v->check, "lease_expiry");
+	au_sim_free(sim);
+	au_scenario_free(sc);
+	return detail;
+}
+
+#define LE_EXPECT(faults, recs, finish, needle)                                                  \
+	do {                                                                                     \
+		char *d_ = le_forged(faults, recs, G_N_ELEMENTS(recs), finish);                  \
+		if (*(needle))                                                                   \
+			ck_assert_msg(strstr(d_, needle), "%s: want '%s', got '%s'", #recs, needle, d_); \
+		else                                                                             \
+			ck_assert_msg(!*d_, "%s: want no violation, got '%s'", #recs, d_);        \
+		g_free(d_);                                                                      \
+	} while (0)
+
+START_TEST(lease_expiry_early)
+{
+	/* Expired half a lease after the grant. */
+	const struct le_rec grant[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+				       {1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+				       {1500, 1, AU_TR_ORCH_EXPIRE, 7, 100, 0}};
+	LE_EXPECT(NULL, grant, false, "task 7 (token 100) expired early: leader n1 proposed its "
+				      "expiry 0.5s after its last grant on its clock, before the 1s lease");
+	/* A renewal counts from when it applied. */
+	const struct le_rec renewed[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					 {1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+					 {1800, 1, AU_TR_TASKQ_RENEW, 7, 100, 2},
+					 {2300, 1, AU_TR_ORCH_EXPIRE, 7, 100, 0}};
+	LE_EXPECT(NULL, renewed, false, "0.5s after its last renewal");
+	/* An inherited lease counts from the takeover, however old its grant. */
+	const struct le_rec inherited[] = {{500, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+					   {1500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					   {2200, 1, AU_TR_ORCH_EXPIRE, 7, 100, 0}};
+	LE_EXPECT(NULL, inherited, false, "0.7s after its last takeover");
+	/* So does a lease this replica only has from a snapshot (never seen). */
+	const struct le_rec unseen[] = {{1500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					{2200, 1, AU_TR_ORCH_EXPIRE, 9, 300, 0}};
+	LE_EXPECT(NULL, unseen, false, "task 9 (token 300) expired early");
+	/* Locks too, by their TTL. */
+	const struct le_rec lock[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+				      {1000, 1, AU_TR_LOCK_GRANT, 3, 200, 2},
+				      {1900, 1, AU_TR_LOCK_RENEW, 3, 200, 2},
+				      {2500, 1, AU_TR_ORCH_LOCK_EXPIRE, 3, 200, 0}};
+	LE_EXPECT(NULL, lock, false, "lock 3 (token 200) expired early");
+	/* Exactly a lease after the grant is on time. */
+	const struct le_rec on_time[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					 {1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+					 {2000, 1, AU_TR_ORCH_EXPIRE, 7, 100, 0},
+					 {2100, 1, AU_TR_TASKQ_EXPIRE, 7, 100, 0}};
+	LE_EXPECT(NULL, on_time, true, "");
+}
+END_TEST
+
+START_TEST(lease_expiry_late)
+{
+	/* No expiry proposed: judged when the renewal finally applies. */
+	const struct le_rec renewed_late[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					      {1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+					      {2500, 1, AU_TR_TASKQ_RENEW, 7, 100, 2}};
+	LE_EXPECT(NULL, renewed_late, false,
+		  "task 7 (token 100, n2's) outlived its 1s lease: leader n1 had proposed no expiry "
+		  "1.5s after its grant on its clock (0.5s past due");
+	/* ... or acked, or at the end of the run. */
+	const struct le_rec acked_late[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					    {1000, 1, AU_TR_LOCK_GRANT, 3, 200, 2},
+					    {2003, 1, AU_TR_LOCK_RELEASE, 3, 200, 0}};
+	LE_EXPECT(NULL, acked_late, false, "lock 3 (token 200, n2's) outlived its 1s lease");
+	const struct le_rec never[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+				       {1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2}};
+	LE_EXPECT(NULL, never, true, "(8s past due");
+	/* A proposal later than one scan (+ 1 ms) past due is late. */
+	const struct le_rec proposed_late[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					       {1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+					       {2003, 1, AU_TR_ORCH_EXPIRE, 7, 100, 0}};
+	LE_EXPECT(NULL, proposed_late, false, "0.003s past due");
+	const struct le_rec proposed_in_time[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+						  {1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+						  {2002, 1, AU_TR_ORCH_EXPIRE, 7, 100, 0},
+						  {4000, 1, AU_TR_TASKQ_RENEW, 7, 100, 2},
+						  {4500, 1, AU_TR_TASKQ_ACK, 7, 100, 0}};
+	LE_EXPECT(NULL, proposed_in_time, true, "");
+	/* Only a leader owes an expiry, and only while it leads. */
+	const struct le_rec follower[] = {{1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+					  {3000, 1, AU_TR_TASKQ_RENEW, 7, 100, 2}};
+	LE_EXPECT(NULL, follower, true, "");
+	const struct le_rec stepped_down[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					      {1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+					      {1500, 1, AU_TR_RAFT_ROLE, 2, 0, 0},
+					      {3000, 1, AU_TR_TASKQ_RENEW, 7, 100, 2}};
+	LE_EXPECT(NULL, stepped_down, true, "");
+	/* A leader times the leases its own replica applied, not another's. */
+	const struct le_rec other_replica[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					       {1000, 2, AU_TR_TASKQ_GRANT, 7, 100, 2},
+					       {3000, 2, AU_TR_TASKQ_RENEW, 7, 100, 2}};
+	LE_EXPECT(NULL, other_replica, true, "");
+}
+END_TEST
+
+START_TEST(lease_expiry_leader_clock)
+{
+	/* n1's clock jumps 5 s ahead at 1.2 s: 0.001 s later (one scan) the
+	 * lease granted at 1 s has run out on its clock.  Proposing then is
+	 * right, though only 0.201 s passed in real time ... */
+	const char *ahead = "[fault.j]\nat = 1200ms\naction = skew\ntarget = n1\nskew = +5s\n";
+	const struct le_rec jump[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+				      {1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+				      {1201, 1, AU_TR_ORCH_EXPIRE, 7, 100, 0}};
+	LE_EXPECT(ahead, jump, true, "");
+	/* ... and not proposing by then is late (judged on that clock). */
+	const struct le_rec jump_late[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					   {1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+					   {1210, 1, AU_TR_TASKQ_RENEW, 7, 100, 2}};
+	LE_EXPECT(ahead, jump_late, false, "outlived its 1s lease");
+	/* n1's clock jumps 5 s back at 1.2 s: 5.5 s later in real time only
+	 * 0.5 s passed on it. */
+	const char *back = "[fault.j]\nat = 1200ms\naction = skew\ntarget = n1\nskew = -5s\n";
+	const struct le_rec jump_back[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					   {1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+					   {6500, 1, AU_TR_ORCH_EXPIRE, 7, 100, 0}};
+	LE_EXPECT(back, jump_back, false, "expired early: leader n1 proposed its expiry 0.5s after");
+	/* A drifting clock: 25 % fast from 1 s, so a lease granted at 1 s runs
+	 * out at 1.8 s (the slice ends within a scan, 0.8 ms, before 1.801 s). */
+	const char *fast = "[fault.d]\nat = 1s\naction = skew\ntarget = n1\ndrift = 250000ppm\n";
+	const struct le_rec drift_ok[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					  {1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+					  {1801, 1, AU_TR_ORCH_EXPIRE, 7, 100, 0}};
+	LE_EXPECT(fast, drift_ok, true, "");
+	const struct le_rec drift_early[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					     {1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+					     {1700, 1, AU_TR_ORCH_EXPIRE, 7, 100, 0}};
+	LE_EXPECT(fast, drift_early, false, "expired early");
+	/* A leader paused past the deadline owes nothing while paused, and
+	 * one scan after it resumes. */
+	const char *pause = "[fault.p]\nat = 1500ms\naction = pause\ntarget = n1\nuntil = 3s\n";
+	const struct le_rec paused[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					{1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+					{3001, 1, AU_TR_ORCH_EXPIRE, 7, 100, 0}};
+	LE_EXPECT(pause, paused, true, "");
+	const struct le_rec not_paused[] = {{500, 1, AU_TR_ORCH_LEAD, 1, 0, 0},
+					    {1000, 1, AU_TR_TASKQ_GRANT, 7, 100, 2},
+					    {3001, 1, AU_TR_ORCH_EXPIRE, 7, 100, 0}};
+	LE_EXPECT(NULL, not_paused, false, "outlived its 1s lease");
+}
+END_TEST
+
 Suite *exec_suite(void)
 {
 	Suite *s = suite_create("exec");
@@ -750,13 +977,17 @@ Suite *exec_suite(void)
 	tcase_add_test(tc, malformed_commands_change_nothing);
 	tcase_add_test(tc, locks_fence_stale_holders);
 	tcase_add_test(tc, bad_scenarios_rejected);
+	tcase_add_test(tc, lease_expiry_early);
+	tcase_add_test(tc, lease_expiry_late);
+	tcase_add_test(tc, lease_expiry_leader_clock);
 	suite_add_tcase(s, tc);
 
 	TCase *sc = tcase_create("scenarios");
 	tcase_set_timeout(sc, 300);
 	for (size_t i = 0; i < G_N_ELEMENTS(exec_scenarios); i++)
 		tcase_add_loop_test(sc, scenario_passes, (int)(i * 100 + 1), (int)(i * 100 + 3));
-	tcase_add_loop_test(sc, deterministic, 0, 4);
+	tcase_add_loop_test(sc, deterministic, 0, 5);
+	tcase_add_test(sc, expiry_judged_on_leader_clock);
 	tcase_add_test(sc, same_hash_at_O0);
 	tcase_add_test(sc, paused_lock_holder_is_fenced);
 	tcase_add_test(sc, checkpoint_resume);
