@@ -734,6 +734,17 @@ static struct au_evq_slot *handle_slot(const struct au_evq *q, uint64_t handle)
 	return slot;
 }
 
+uint64_t au_evq_next_live(const struct au_evq *q, uint32_t *pos)
+{
+	for (uint32_t s = *pos; s < q->slots_cap; s++)
+		if (q->slots[s].ev.type != 0) {
+			*pos = s + 1;
+			return ((uint64_t)q->slots[s].gen << 32) | s;
+		}
+	*pos = (uint32_t)q->slots_cap;
+	return 0;
+}
+
 const struct au_event *au_evq_lookup(const struct au_evq *q, uint64_t handle)
 {
 	struct au_evq_slot *slot = handle_slot(q, handle);

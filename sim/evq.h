@@ -52,6 +52,10 @@ struct au_event {
 			uint64_t b;
 			void *p;
 		} ref;
+		struct {
+			uint64_t arg;
+			int64_t due; /* global time it is due (re-timed on a drift change) */
+		} timer;
 	} u;
 };
 
@@ -139,6 +143,11 @@ static inline const struct au_event *au_evq_ahead_hint(const struct au_evq *q, u
 	uint64_t seq_slot = q->ahead[(q->ahead_head + i) & (AU_EVQ_AHEAD - 1)].seq_slot;
 	return &q->slots[seq_slot & ((UINT64_C(1) << 24) - 1)].ev;
 }
+/* The handle of the first live event in a slot at or after *pos, and
+ * *pos past it; 0 when there is none.  Slot order: deterministic, but not
+ * time order.  Pushing while iterating may or may not visit the new
+ * events. */
+uint64_t au_evq_next_live(const struct au_evq *q, uint32_t *pos);
 /* Live events pending. */
 size_t au_evq_len(const struct au_evq *q);
 

@@ -203,14 +203,6 @@ au_time au_sim_local_time(const struct au_sim *sim, au_node_id n, au_time t)
 	return t + nd->skew_ns + nd->drift_base + drift_over(t - nd->drift_since, nd->drift_ppm);
 }
 
-void au_sim_set_drift(struct au_sim *sim, au_node_id n, int64_t ppm)
-{
-	struct au_sim_node *nd = &sim->node[n];
-	nd->drift_base += drift_over(sim->now - nd->drift_since, nd->drift_ppm);
-	nd->drift_since = sim->now;
-	nd->drift_ppm = ppm;
-}
-
 /* A delay on node n's clock as a global delay: a fast clock (ppm > 0)
  * reaches its deadline sooner. */
 static au_time global_delay(const struct au_sim_node *nd, au_time local_delay)
@@ -221,6 +213,59 @@ static au_time global_delay(const struct au_sim_node *nd, au_time local_delay)
 	au_i128 num = (au_i128)local_delay * 1000000;
 	int64_t den = 1000000 + nd->drift_ppm;
 	return (au_time)((num + den - 1) / den);
+}
+
+/* The handle a timer handle given to a model now stands for: a timer
+ * re-timed by a drift change was pushed again under a new handle. */
+static uint64_t timer_handle(const struct au_sim *sim, uint64_t h)
+{
+	gpointer to;
+	while (sim->timer_moved && g_hash_table_lookup_extended(sim->timer_moved, &h, NULL, &to))
+		h = *(const uint64_t *)to;
+	return h;
+}
+
+/* Node n's clock changes rate: its pending timers were converted to global
+ * time at the old rate, so each is pushed again to fire when the node's
+ * own clock reaches its deadline (env.h: a timer fires `delay` on the
+ * node's clock).  Without this, a timer armed on a 3x slow clock still ran
+ * three times its length after the drift ended (chaos-rqml seed 1154: a
+ * SWIM suspicion of 4 s declared a live member dead 12 s later, long after
+ * every fault). */
+static void retime_timers(struct au_sim *sim, au_node_id n, int64_t old_ppm)
+{
+	struct au_sim_node *nd = &sim->node[n];
+	GArray *due = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	uint32_t pos = 0;
+	for (uint64_t h; (h = au_evq_next_live(&sim->q, &pos)) != 0;) {
+		const struct au_event *ev = au_evq_lookup(&sim->q, h);
+		if (ev->type == AU_EV_TIMER && ev->node == n && ev->aux == nd->epoch)
+			g_array_append_val(due, h);
+	}
+	for (guint i = 0; i < due->len; i++) { /* slot order: deterministic */
+		uint64_t h = g_array_index(due, uint64_t, i);
+		struct au_event ev;
+		au_evq_cancel(&sim->q, h, &ev);
+		au_time left = ev.u.timer.due - sim->now; /* >= 0: not fired yet */
+		au_time local_left = left + drift_over(left, old_ppm);
+		ev.u.timer.due = sim->now + global_delay(nd, local_left);
+		uint64_t nh = au_evq_push(&sim->q, ev.u.timer.due, &ev);
+		if (!sim->timer_moved)
+			sim->timer_moved = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+		g_hash_table_insert(sim->timer_moved, g_memdup2(&h, sizeof(h)), g_memdup2(&nh, sizeof(nh)));
+	}
+	g_array_free(due, TRUE);
+}
+
+void au_sim_set_drift(struct au_sim *sim, au_node_id n, int64_t ppm)
+{
+	struct au_sim_node *nd = &sim->node[n];
+	int64_t old = nd->drift_ppm;
+	nd->drift_base += drift_over(sim->now - nd->drift_since, nd->drift_ppm);
+	nd->drift_since = sim->now;
+	nd->drift_ppm = ppm;
+	if (ppm != old)
+		retime_timers(sim, n, old);
 }
 
 /* ---- env.h over the simulator ---------------------------------------- */
@@ -251,13 +296,15 @@ static uint64_t env_timer_set(void *ctx, au_time delay, uint32_t kind, uint64_t 
 	ev.node = s->node;
 	ev.aux = nd->epoch;
 	ev.a = kind;
-	ev.u.ref.b = arg;
-	return au_evq_push(&sim->q, sim->now + global_delay(nd, delay), &ev);
+	ev.u.timer.arg = arg;
+	ev.u.timer.due = sim->now + global_delay(nd, delay);
+	return au_evq_push(&sim->q, ev.u.timer.due, &ev);
 }
 
 static void env_timer_cancel(void *ctx, uint64_t timer)
 {
 	struct au_sim_svc *s = ctx;
+	timer = timer_handle(s->sim, timer);
 	const struct au_event *ev = au_evq_lookup(&s->sim->q, timer);
 	/* Only this service's own timers: a stale handle never cancels
 	 * somebody else's event. */
@@ -446,6 +493,8 @@ void au_sim_free(struct au_sim *sim)
 	free(sim->svc_all);
 	au_net_free(sim);
 	au_check_free(sim);
+	if (sim->timer_moved)
+		g_hash_table_destroy(sim->timer_moved);
 	g_free(sim->fault_node);
 	g_free(sim->fault_outcome);
 	g_free(sim->holder_tasks);
@@ -616,7 +665,7 @@ static void fire_timer(struct au_sim *sim, struct au_event *ev)
 		return; /* armed before a crash */
 	struct au_sim_svc *s = &nd->svc[ev->service];
 	sim->stats.timers_fired++;
-	sim->sc->services[ev->service]->timer(s->state, (uint32_t)ev->a, ev->u.ref.b);
+	sim->sc->services[ev->service]->timer(s->state, (uint32_t)ev->a, ev->u.timer.arg);
 }
 
 /* Events for a paused node wait until it resumes. */

@@ -150,6 +150,9 @@ struct au_sim {
 	 * orchestrator's traces; NULL unless a fault uses such a target) */
 	uint32_t *holder_tasks;  /* [nodes+1]: tasks the node's worker runs */
 	uint64_t *holder_lock;   /* [nodes+1]: token of the lock its client holds, 0: none */
+	/* old timer handle -> new, for timers re-timed by a drift change
+	 * (lookups only; NULL until the first) */
+	GHashTable *timer_moved;
 	au_sim_observer observer; /* every event record, for chaos coverage */
 	void *observer_ctx;
 };

@@ -141,6 +141,28 @@ START_TEST(ping_same_seed_same_hash)
 }
 END_TEST
 
+/* Re-timing timers at a drift change is deterministic: the SWIM
+ * regression whose suspicion outlived a 3x slow clock (three clocks drift
+ * and come back, with every check on) passes, twice with one hash. */
+START_TEST(drift_retiming_same_hash)
+{
+	char hash[2][65];
+	for (int i = 0; i < 2; i++) {
+		char *err = NULL;
+		struct au_scenario *sc =
+			au_scenario_load("scenarios/regressions/swim-timer-after-drift.ini", &err);
+		ck_assert_msg(sc, "%s", err);
+		struct au_sim *sim = au_sim_new(sc, sc->seed);
+		ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
+		ck_assert_int_eq(au_sim_finish(sim), 0);
+		au_sim_trace_hash(sim, hash[i]);
+		au_sim_free(sim);
+		au_scenario_free(sc);
+	}
+	ck_assert_str_eq(hash[0], hash[1]);
+}
+END_TEST
+
 START_TEST(sliced_run_equals_whole_run)
 {
 	/* Running to t1 then to t2 must not change anything. */
@@ -399,6 +421,47 @@ START_TEST(skew_jumps_and_drift_scales)
 }
 END_TEST
 
+/* A timer fires when the node's own clock reaches its deadline, also when
+ * the clock's rate changes while it is pending (env.h).  The engine turns a
+ * local delay into global time at the rate in force, so a drift change must
+ * re-time pending timers: before, a timer armed on a 3x slow clock still ran
+ * three times its length after the drift had ended (chaos-rqml seed 1154: a
+ * 4 s SWIM suspicion expired 12 s later).  A re-timed timer keeps the
+ * handle its model holds: cancelling it still works. */
+START_TEST(drift_change_retimes_pending_timers)
+{
+	struct au_scenario *sc = probe_scenario(
+		2, "[fault.s]\nat = 1s\naction = skew\ntarget = n2\ndrift = -666667ppm\nuntil = 2s\n");
+	struct au_sim *sim = au_sim_new(sc, 1);
+	const struct au_env *e = env_of(sim, 2);
+	au_sim_run(sim, 0);
+	/* armed at local 0 on a plain clock, due at local 1.5 s */
+	au_timer_set(e, 1500 * AU_NS_PER_MS, 1, 1);
+	au_sim_run(sim, 1500 * AU_NS_PER_MS);
+	/* armed at 1.5 s on the slow clock (local 1 s + 0.5 s / 3) */
+	au_time armed = au_now(e);
+	ck_assert_int_le(llabs(armed - (AU_NS_PER_S + 500 * AU_NS_PER_MS / 3)), 1000);
+	au_timer_set(e, 4 * AU_NS_PER_S, 1, 2);
+	uint64_t doomed = au_timer_set(e, 3 * AU_NS_PER_S, 1, 3);
+	au_sim_run(sim, 3 * AU_NS_PER_S);
+	au_timer_cancel(e, doomed); /* re-timed at 2 s: the old handle still cancels it */
+	au_sim_run(sim, 30 * AU_NS_PER_S);
+	ck_assert_uint_eq(count(LOG_TIMER, 2), 2);
+	struct log_entry *a = nth(LOG_TIMER, 0), *b = nth(LOG_TIMER, 1);
+	ck_assert_uint_eq(a->arg, 1);
+	ck_assert_uint_eq(b->arg, 2);
+	/* each fires at its deadline on the node's clock (to a few ns of
+	 * rounding), not at the global time its delay meant when armed: the
+	 * first at 2 s + 1/6 s (1.5 s + 1/6 s at 1 s before the drift change
+	 * at 2 s), the second at 5.83 s (12 s later without re-timing) */
+	ck_assert_int_le(llabs(a->local_ns - 1500 * AU_NS_PER_MS), 2);
+	ck_assert_int_le(llabs(b->local_ns - (armed + 4 * AU_NS_PER_S)), 2);
+	ck_assert_int_lt(b->local_ns, 6 * AU_NS_PER_S);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
 /* ---- disk ------------------------------------------------------------------ */
 
 START_TEST(sync_makes_durable_after_latency)
@@ -646,6 +709,7 @@ Suite *sim_suite(void)
 	TCase *det = tcase_create("determinism");
 	tcase_add_test(det, ping_same_seed_same_hash);
 	tcase_add_test(det, sliced_run_equals_whole_run);
+	tcase_add_test(det, drift_retiming_same_hash);
 	tcase_add_test(det, streams_survive_cluster_growth);
 	suite_add_tcase(s, det);
 	TCase *net = tcase_create("network");
@@ -659,6 +723,7 @@ Suite *sim_suite(void)
 	tcase_add_test(life, crash_drops_timers_and_restart_reboots);
 	tcase_add_test(life, pause_delays_timers_and_deliveries);
 	tcase_add_test(life, skew_jumps_and_drift_scales);
+	tcase_add_test(life, drift_change_retimes_pending_timers);
 	suite_add_tcase(s, life);
 	TCase *disk = tcase_create("disk");
 	tcase_add_test(disk, sync_makes_durable_after_latency);
