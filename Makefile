@@ -6,7 +6,9 @@
 
 CC       ?= gcc
 OPT      ?= -O2
-CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g -ffp-contract=off -D_GNU_SOURCE
+# -Imodels: a header of models/ is named by its path under models/ from
+# anywhere ("raft/raft.h"), and the files of models/raft/ find models/*.h.
+CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g -ffp-contract=off -D_GNU_SOURCE -Imodels
 PKGS     = glib-2.0 hdf5 check
 # pkg-config runs on first use, not when the Makefile is read: on a fresh
 # machine `deps` installs the packages first (it is an order-only
@@ -86,7 +88,7 @@ deps:
 	    || { echo "aureon: apt-get install failed"; exit 1; }; \
 	fi
 
-$(BUILD)/%.o: %.c $(wildcard models/*.h sim/*.h tests/*.h shim/*.h) | deps
+$(BUILD)/%.o: %.c $(wildcard models/*.h models/raft/*.h sim/*.h tests/*.h shim/*.h) | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<

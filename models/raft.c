@@ -28,7 +28,7 @@
  * at it; traces report it so the checkers can compare logs across nodes
  * without shipping them.
  */
-#include "raft.h"
+#include "raft/raft.h"
 
 #include <assert.h>
 #include <stdio.h>
