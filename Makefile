@@ -23,7 +23,9 @@ CFLAGS   = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS   = $(PKG_LIBS) -lm
 PREFIX  ?= /usr/local
 
-MODEL_SRC = models/pcg32.c models/wire.c models/dist.c models/ping.c models/phold.c models/raft.c models/kv.c \
+# models/raft/: the Raft model, one file per concern (raft_internal.h)
+RAFT_SRC  = models/raft/raft.c
+MODEL_SRC = models/pcg32.c models/wire.c models/dist.c models/ping.c models/phold.c $(RAFT_SRC) models/kv.c \
             models/swim.c models/kernels.c models/one.c models/rqml.c
 # the execution layer (issue 6)
 MODEL_SRC += models/taskq.c models/lock.c models/orchestrator.c

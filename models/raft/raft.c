@@ -28,7 +28,7 @@
  * at it; traces report it so the checkers can compare logs across nodes
  * without shipping them.
  */
-#include "raft/raft.h"
+#include "raft.h"
 
 #include <assert.h>
 #include <stdio.h>
