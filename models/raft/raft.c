@@ -1,34 +1,7 @@
-/* raft.c — Raft consensus as a sans-I/O model (see raft.h).
- *
- * Durable layout, all through env storage:
- *   meta      two 40-byte slots written alternately: version, term, vote;
- *             the valid slot with the higher version wins, so a torn write
- *             never loses both.
- *   snap.0/1  snapshots written alternately: index, term, chain, voters,
- *             client sessions and every machine's state, one sealed record.
- *   seg.K     the log in segments of SEG_ENTRIES entries: segment K holds
- *             indexes K*SEG_ENTRIES+1 .. (K+1)*SEG_ENTRIES as sealed records,
- *             so compaction drops whole segments and recovery needs no
- *             directory listing.
- * Every reply that depends on durable state waits in `outbox` until the
- * syncs it needs have completed (meta for term/vote, log for appended
- * entries): the reply-after-persist rule is enforced in one place.
- *
- * Storage that fails (a write or truncate that returns an error, a sync
- * whose persisted() status is negative: env.h) puts the node out of
- * service: it steps down, drops every reply waiting for durability, and
- * neither votes, acknowledges, campaigns nor leads — it cannot promise
- * what it cannot persist.  Every election timeout it writes again what no
- * successful sync vouched for (term and vote, the log past durable_index)
- * and syncs; once all of that is durable it serves again.  A failed sync
- * is taken as Linux reports it: what it covered may be lost even if a
- * later sync succeeds, so the repair rewrites, it never merely re-syncs.
- *
- * Each entry carries `chain`, a 64-bit hash of the whole log prefix ending
- * at it; traces report it so the checkers can compare logs across nodes
- * without shipping them.
+/* raft.c — the part of the Raft model not yet split into the other files
+ * of models/raft/ (see raft_internal.h).
  */
-#include "raft.h"
+#include "raft_internal.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -41,199 +14,16 @@
 #include "trace_kinds.h"
 #include "wire.h"
 
-/* ---- constants ------------------------------------------------------- */
-
-enum { MSG_VOTE = 1, MSG_VOTE_RESP, MSG_APPEND, MSG_APPEND_RESP, MSG_SNAP, MSG_SNAP_RESP,
-       MSG_TIMEOUT_NOW };
-enum { TIMER_ELECTION = 1, TIMER_HEARTBEAT, TIMER_QUORUM, TIMER_RECOVER, TIMER_DISK_REPAIR,
-       TIMER_FAIL_PENDING };
-enum { ENTRY_NOOP = 0, ENTRY_CONFIG = 1, ENTRY_CMD = 2 };
-enum { TOKEN_META = 1, TOKEN_LOG = 2, TOKEN_SNAP = 3 };
-
-#define SEG_ENTRIES 1024u
-#define META_SLOT 40u
-#define META_MAGIC 0x4d455441u /* "META" */
-#define SNAP_MAGIC 0x534e4150u /* "SNAP" */
-#define SNAP_CHUNK 32768u
-#define APPEND_BYTES_MAX 60000u  /* stay under AU_MSG_MAX */
-#define OUTBOX_MAX 4096u
-#define SESSION_RESULT_MAX 64u
-#define LOG_SYNCS_IN_FLIGHT 2u /* group commit: sync batches in flight at once */
-#define STASH_MAX 16u /* early AppendEntries a follower holds for reordering */
-
-#define TOKEN(kind, seq) (((uint64_t)(kind) << 56) | ((seq) & ((UINT64_C(1) << 56) - 1)))
-
-/* ---- state ------------------------------------------------------------ */
-
-struct entry {
-	uint64_t term;
-	uint64_t chain;
-	uint8_t type;
-	uint32_t len;
-	uint8_t *data;
-	uint32_t file_off; /* record offset inside its segment */
-	uint32_t rec_len;
-};
-
-struct peer {
-	uint64_t next, match;
-	uint32_t inflight;
-	au_time last_ack_ns;
-	uint64_t acked_seq;      /* highest heartbeat sequence acknowledged */
-	uint64_t progress_mark;  /* match at the last heartbeat: stall detection */
-	uint64_t snap_offset;    /* InstallSnapshot progress; UINT64_MAX: not sending */
-	uint64_t snap_expect;    /* the reply the last chunk sent should bring */
-	bool probing;            /* after a rejection: one append in flight at a time */
-	uint64_t probe_prev;     /* while probing: prev index of the append in flight */
-};
-
-/* A message waiting until the syncs it depends on have completed. */
-struct outmsg {
-	au_node_id to;
-	uint64_t need_meta;  /* meta version that must be durable */
-	uint64_t need_index; /* log index that must be durable */
-	uint64_t term;       /* dropped if the term moved on */
-	uint32_t len;
-	uint8_t *bytes;
-};
-
-/* A batch of log writes and the syncs that make it durable. */
-struct log_batch {
-	uint64_t seq;
-	uint64_t last_index;
-	int remaining;
-};
-
-/* An AppendEntries that arrived before the one it follows (the network
- * reorders): held, payload and all, until the gap closes. */
-struct stashed_append {
-	uint64_t term, prev;
-	au_node_id from;
-	size_t len;
-	uint8_t *payload; /* unsealed message, type byte included */
-};
-
-struct proposal {
-	uint64_t index, term;
-	au_raft_done_fn done;
-	void *ctx;
-};
-
-struct read_req {
-	uint64_t read_index, seq;
-	au_raft_done_fn done;
-	void *ctx;
-	bool confirmed;
-};
-
-struct session {
-	uint64_t client, seq;
-	uint64_t hash; /* its share of sessions_digest (session_hash) */
-	uint8_t result_len;
-	uint8_t result[SESSION_RESULT_MAX];
-};
-
-struct au_raft {
-	const struct au_env *env;
-	const struct au_raft_config *cfg;
-	/* recovery: a storage read failed (an I/O error, not a missing file),
-	 * so what this node promised before it crashed is unknown; it takes no
-	 * part until a retry (TIMER_RECOVER) reads everything */
-	bool read_failed;
-	bool unrecovered;
-	uint64_t recover_attempts;
-	/* storage failure (see the top of this file): out of service until
-	 * the rewrite issued at `disk_repairing` is durable */
-	bool disk_failed;
-	bool disk_repairing;
-	uint64_t repair_meta, repair_index; /* what the rewrite must make durable */
-	uint64_t disk_failures, disk_repairs;
-	uint64_t snap_seq;    /* snapshot writes issued: tokens name the newest */
-	/* persistent */
-	uint64_t term;
-	au_node_id vote;
-	uint64_t meta_version, meta_synced;
-	/* log */
-	GArray *log;          /* struct entry; index = snap_index + 1 + i */
-	uint64_t snap_index, snap_term, snap_chain;
-	uint64_t snap_voters;
-	uint8_t snap_slot;    /* slot of the newest durable snapshot */
-	uint64_t durable_index;
-	GArray *batches;      /* struct log_batch, FIFO: at most one sync batch in flight */
-	uint64_t batch_seq;
-	GArray *dirty_segs;   /* uint64 segment numbers written since the last sync was issued */
-	uint64_t dirty_last;  /* last log index those writes hold */
-	/* volatile */
-	enum au_raft_role role;
-	au_node_id leader;
-	uint64_t voters;      /* bitmask of node ids (bit n) in the config in effect */
-	uint64_t config_index;
-	uint64_t commit, applied;
-	uint64_t votes;       /* bitmask of grants in the current (pre)election */
-	uint64_t election_timer, heartbeat_timer, quorum_timer;
-	au_time last_leader_contact_ns;
-	bool leader_contact; /* heard a leader since the last election timeout */
-	struct peer peers[AU_RAFT_MAX_NODES + 1];
-	uint64_t term_start;  /* first index of this leader's term */
-	uint64_t hb_seq;
-	uint64_t read_round;     /* hb_seq of the last heartbeat round sent for reads */
-	bool read_round_wanted;  /* reads wait for a round after the outstanding one */
-	au_node_id transferee;
-	au_time transfer_deadline_ns;
-	/* pending */
-	struct stashed_append stash[STASH_MAX];
-	uint32_t n_stash;
-	GArray *outbox;       /* struct outmsg */
-	GArray *proposals;    /* struct proposal, by index */
-	GArray *reads;        /* struct read_req */
-	/* snapshot being received */
-	uint8_t *rx_snap;
-	size_t rx_len, rx_cap;
-	uint64_t rx_total;    /* size of the snapshot being received */
-	uint64_t rx_index, rx_term;
-	bool installing;      /* a received snapshot is being made durable */
-	au_node_id install_from;
-	uint8_t *install_data;
-	size_t install_len;
-	/* snapshot being taken */
-	bool compacting;
-	uint64_t compact_index;
-	uint8_t *snap_bytes;  /* the newest durable snapshot, for InstallSnapshot */
-	size_t snap_len;
-	/* state machines */
-	struct au_raft_machine machines[AU_RAFT_MAX_MACHINES];
-	uint8_t *pending_restore[AU_RAFT_MAX_MACHINES];
-	size_t pending_restore_len[AU_RAFT_MAX_MACHINES];
-	GHashTable *sessions; /* client -> struct session */
-	uint64_t sessions_digest; /* sum of session_hash() over `sessions` */
-	/* counters */
-	uint64_t dropped_msgs, bad_msgs, elections;
-	uint64_t held_appends, gap_rejects; /* appends held for reordering; "I am behind" replies */
-	uint8_t sendbuf[APPEND_BYTES_MAX + 128];
-	uint8_t recbuf[APPEND_BYTES_MAX + 128]; /* one log record being encoded */
-};
-
-static void trace(struct au_raft *r, uint16_t kind, int64_t a, int64_t b, int64_t c)
-{
-	au_trace(r->env, kind, a, b, c);
-}
-
 /* ---- storage, and what a failure does ------------------------------------- */
 
 static void storage_failed(struct au_raft *r, enum au_storage_op op, int err);
-
-/* No storage operation is issued between a failure and its repair. */
-static bool io_blocked(const struct au_raft *r)
-{
-	return r->disk_failed && !r->disk_repairing;
-}
 
 /* Every storage call goes through these three: a failure takes the node
  * out of service (storage_failed) and the caller learns it from `false`. */
 static bool disk_write(struct au_raft *r, const char *name, uint64_t off, const void *buf,
 		       size_t len)
 {
-	if (io_blocked(r))
+	if (raft_io_blocked(r))
 		return false;
 	int rc = r->env->ops->storage_write(r->env->ctx, name, off, buf, len);
 #ifdef AU_BUG_IGNORE_STORAGE_ERROR
@@ -247,7 +37,7 @@ static bool disk_write(struct au_raft *r, const char *name, uint64_t off, const 
 
 static bool disk_truncate(struct au_raft *r, const char *name, uint64_t len)
 {
-	if (io_blocked(r))
+	if (raft_io_blocked(r))
 		return false;
 	int rc = r->env->ops->storage_truncate(r->env->ctx, name, len);
 #ifdef AU_BUG_IGNORE_STORAGE_ERROR
@@ -260,48 +50,8 @@ static bool disk_truncate(struct au_raft *r, const char *name, uint64_t len)
 
 static void disk_sync(struct au_raft *r, const char *name, uint64_t token)
 {
-	if (!io_blocked(r))
+	if (!raft_io_blocked(r))
 		r->env->ops->storage_sync(r->env->ctx, name, token);
-}
-
-/* ---- helpers ---------------------------------------------------------- */
-
-static uint64_t last_index(const struct au_raft *r)
-{
-	return r->snap_index + r->log->len;
-}
-
-static struct entry *entry_at(const struct au_raft *r, uint64_t index)
-{
-	if (index <= r->snap_index || index > last_index(r))
-		return NULL;
-	return &g_array_index(r->log, struct entry, index - r->snap_index - 1);
-}
-
-/* Term of entry `index` (0 for index 0; UINT64_MAX if unknown). */
-static uint64_t term_at(const struct au_raft *r, uint64_t index)
-{
-	if (index == 0)
-		return 0;
-	if (index == r->snap_index)
-		return r->snap_term;
-	const struct entry *e = entry_at(r, index);
-	return e ? e->term : UINT64_MAX;
-}
-
-static uint64_t chain_at(const struct au_raft *r, uint64_t index)
-{
-	if (index == 0)
-		return 0;
-	if (index == r->snap_index)
-		return r->snap_chain;
-	const struct entry *e = entry_at(r, index);
-	return e ? e->chain : 0;
-}
-
-static uint64_t last_term(const struct au_raft *r)
-{
-	return term_at(r, last_index(r));
 }
 
 /* FNV-1a over the previous chain, the term, the type and the data. */
@@ -319,21 +69,6 @@ static uint64_t chain_next(uint64_t prev, uint64_t term, uint8_t type, const uin
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ d[i]) * UINT64_C(0x100000001b3);
 	return h;
-}
-
-static bool is_voter(const struct au_raft *r, au_node_id n)
-{
-	return n >= 1 && n <= AU_RAFT_MAX_NODES && (r->voters >> n) & 1u;
-}
-
-static uint32_t voter_count(const struct au_raft *r)
-{
-	return (uint32_t)__builtin_popcountll(r->voters);
-}
-
-static uint32_t majority(const struct au_raft *r)
-{
-	return voter_count(r) / 2 + 1;
 }
 
 static au_time random_election_timeout(struct au_raft *r)
@@ -380,7 +115,7 @@ static void load_meta(struct au_raft *r)
 		if (got != META_SLOT)
 			continue;
 		if (!au_rbuf_unseal(&rb, buf, META_SLOT) || au_get_u32(&rb) != META_MAGIC) {
-			trace(r, AU_TR_RAFT_BAD_DISK, 1, (int64_t)(slot * META_SLOT), 0);
+			raft_trace(r, AU_TR_RAFT_BAD_DISK, 1, (int64_t)(slot * META_SLOT), 0);
 			continue;
 		}
 		uint64_t version = au_get_u64(&rb);
@@ -467,16 +202,6 @@ static void seg_name(char *buf, size_t len, uint64_t seg)
 	buf[4 + n] = '\0';
 }
 
-static uint64_t seg_of(uint64_t index)
-{
-	return (index - 1) / SEG_ENTRIES;
-}
-
-/* A log record: size, index, chain of the entry before it, term, type,
- * data, CRC.  The predecessor's chain lets recovery refuse a stale suffix
- * that an unsynced truncation failed to remove (see load_log). */
-#define RECORD_OVERHEAD (4u + 8u + 8u + 8u + 1u + 4u + 4u)
-
 static size_t encode_record(struct au_raft *r, uint64_t index, const struct entry *e)
 {
 	size_t n = RECORD_OVERHEAD + e->len;
@@ -484,7 +209,7 @@ static size_t encode_record(struct au_raft *r, uint64_t index, const struct entr
 	au_wbuf_init(&w, r->recbuf, sizeof(r->recbuf));
 	au_put_u32(&w, (uint32_t)n);
 	au_put_u64(&w, index);
-	au_put_u64(&w, chain_at(r, index - 1));
+	au_put_u64(&w, raft_chain_at(r, index - 1));
 	au_put_u64(&w, e->term);
 	au_put_u8(&w, e->type);
 	au_put_u32(&w, e->len);
@@ -495,6 +220,7 @@ static size_t encode_record(struct au_raft *r, uint64_t index, const struct entr
 }
 
 static void mark_dirty(struct au_raft *r, uint64_t seg);
+
 static void issue_log_sync(struct au_raft *r);
 
 /* Cut the durable log so it ends before `from`: truncate its segment at
@@ -502,20 +228,20 @@ static void issue_log_sync(struct au_raft *r);
 static void truncate_files(struct au_raft *r, uint64_t from, uint64_t old_last)
 {
 	char name[32];
-	struct entry *e = entry_at(r, from);
-	uint64_t first_seg = seg_of(from);
+	struct entry *e = raft_entry_at(r, from);
+	uint64_t first_seg = raft_seg_of(from);
 	seg_name(name, sizeof(name), first_seg);
 	if (!disk_truncate(r, name, e ? e->file_off : 0))
 		return;
 	mark_dirty(r, first_seg);
-	for (uint64_t s = first_seg + 1; old_last >= 1 && s <= seg_of(old_last); s++) {
+	for (uint64_t s = first_seg + 1; old_last >= 1 && s <= raft_seg_of(old_last); s++) {
 		seg_name(name, sizeof(name), s);
 		if (!disk_truncate(r, name, 0))
 			return;
 		mark_dirty(r, s);
 	}
 	/* The sync goes with the entries that replace them (recovery would
-	 * refuse the stale suffix anyway, see load_log). */
+	 * refuse the stale suffix anyway, see load_log in boot.c). */
 }
 
 /* A pending durability batch can no longer vouch for entries >= from. */
@@ -546,7 +272,7 @@ static void mark_dirty(struct au_raft *r, uint64_t seg)
  * many appends arrived meanwhile. */
 static void issue_log_sync(struct au_raft *r)
 {
-	if (r->batches->len >= LOG_SYNCS_IN_FLIGHT || r->dirty_segs->len == 0 || io_blocked(r))
+	if (r->batches->len >= LOG_SYNCS_IN_FLIGHT || r->dirty_segs->len == 0 || raft_io_blocked(r))
 		return;
 	struct log_batch b = {++r->batch_seq, r->dirty_last, 0};
 	char name[32];
@@ -567,9 +293,9 @@ static bool write_entries(struct au_raft *r, uint64_t first, uint64_t last)
 	uint64_t seg = UINT64_MAX;
 	char name[32];
 	for (uint64_t i = first; i <= last; i++) {
-		struct entry *e = entry_at(r, i);
-		uint64_t s = seg_of(i);
-		struct entry *prev = (i - 1 > r->snap_index && seg_of(i - 1) == s) ? entry_at(r, i - 1) : NULL;
+		struct entry *e = raft_entry_at(r, i);
+		uint64_t s = raft_seg_of(i);
+		struct entry *prev = (i - 1 > r->snap_index && raft_seg_of(i - 1) == s) ? raft_entry_at(r, i - 1) : NULL;
 		e->file_off = prev ? prev->file_off + prev->rec_len : 0;
 		if (s != seg) {
 			seg = s;
@@ -610,8 +336,8 @@ static void log_persisted(struct au_raft *r, uint64_t seq)
 		done++;
 	}
 	g_array_remove_range(r->batches, 0, done);
-	if (r->durable_index > last_index(r))
-		r->durable_index = last_index(r);
+	if (r->durable_index > raft_last_index(r))
+		r->durable_index = raft_last_index(r);
 	issue_log_sync(r);
 }
 
@@ -632,15 +358,15 @@ static void apply_config_entry(struct au_raft *r, uint64_t index, const struct e
 		return;
 	r->voters = mask;
 	r->config_index = index;
-	trace(r, AU_TR_RAFT_CONFIG, (int64_t)index, (int64_t)mask, 0);
+	raft_trace(r, AU_TR_RAFT_CONFIG, (int64_t)index, (int64_t)mask, 0);
 }
 
 /* The configuration in effect: the newest CONFIG entry in the log, else
  * the snapshot's. */
 static void recompute_config(struct au_raft *r)
 {
-	for (uint64_t i = last_index(r); i > r->snap_index; i--) {
-		struct entry *e = entry_at(r, i);
+	for (uint64_t i = raft_last_index(r); i > r->snap_index; i--) {
+		struct entry *e = raft_entry_at(r, i);
 		if (e->type == ENTRY_CONFIG) {
 			apply_config_entry(r, i, e);
 			return;
@@ -648,7 +374,7 @@ static void recompute_config(struct au_raft *r)
 	}
 	r->voters = r->snap_voters;
 	r->config_index = r->snap_index;
-	trace(r, AU_TR_RAFT_CONFIG, (int64_t)r->snap_index, (int64_t)r->voters, 0);
+	raft_trace(r, AU_TR_RAFT_CONFIG, (int64_t)r->snap_index, (int64_t)r->voters, 0);
 }
 
 static void fail_proposals_from(struct au_raft *r, uint64_t from)
@@ -673,15 +399,15 @@ static void fail_proposals_from(struct au_raft *r, uint64_t from)
 /* Remove entries >= from (a follower resolving a conflict). */
 static void truncate_log(struct au_raft *r, uint64_t from)
 {
-	uint64_t old_last = last_index(r);
+	uint64_t old_last = raft_last_index(r);
 	assert(from > r->commit); /* committed entries are never removed */
 	assert(r->role != AU_RAFT_LEADER);
 	truncate_files(r, from, old_last);
 	for (uint64_t i = from; i <= old_last; i++)
-		free_entry(entry_at(r, i));
+		free_entry(raft_entry_at(r, i));
 	g_array_set_size(r->log, from - r->snap_index - 1);
 	cap_batches(r, from);
-	trace(r, AU_TR_RAFT_TRUNCATE, (int64_t)from, (int64_t)r->term, 0);
+	raft_trace(r, AU_TR_RAFT_TRUNCATE, (int64_t)from, (int64_t)r->term, 0);
 	fail_proposals_from(r, from);
 	if (r->config_index >= from)
 		recompute_config(r);
@@ -691,17 +417,17 @@ static void truncate_log(struct au_raft *r, uint64_t from)
 static uint64_t append_entry(struct au_raft *r, uint64_t term, uint8_t type, const void *data,
 			     uint32_t len)
 {
-	uint64_t index = last_index(r) + 1;
+	uint64_t index = raft_last_index(r) + 1;
 	struct entry e = {0};
 	e.term = term;
 	e.type = type;
 	e.len = len;
 	e.data = len ? g_memdup2(data, len) : NULL;
-	e.chain = chain_next(chain_at(r, index - 1), term, type, e.data, len);
+	e.chain = chain_next(raft_chain_at(r, index - 1), term, type, e.data, len);
 	g_array_append_val(r->log, e);
-	trace(r, AU_TR_RAFT_APPEND, (int64_t)index, (int64_t)term, (int64_t)e.chain);
+	raft_trace(r, AU_TR_RAFT_APPEND, (int64_t)index, (int64_t)term, (int64_t)e.chain);
 	if (type == ENTRY_CONFIG)
-		apply_config_entry(r, index, entry_at(r, index));
+		apply_config_entry(r, index, raft_entry_at(r, index));
 	return index;
 }
 
@@ -737,8 +463,8 @@ static void trace_digest(struct au_raft *r)
 		return;
 	uint64_t slots[AU_RAFT_MAX_MACHINES];
 	uint64_t d = au_raft_state_digest(r, slots);
-	trace(r, AU_TR_RAFT_DIGEST, (int64_t)r->applied, (int64_t)d,
-	      (int64_t)au_raft_fingerprints(slots));
+	raft_trace(r, AU_TR_RAFT_DIGEST, (int64_t)r->applied, (int64_t)d,
+		   (int64_t)au_raft_fingerprints(slots));
 }
 
 static void apply_command(struct au_raft *r, uint64_t index, const struct entry *e,
@@ -781,21 +507,24 @@ static void apply_command(struct au_raft *r, uint64_t index, const struct entry 
 }
 
 static void check_reads(struct au_raft *r);
+
 static void maybe_compact(struct au_raft *r);
+
 static void step_down(struct au_raft *r, uint64_t term, au_node_id leader);
+
 static void clear_stash(struct au_raft *r);
 
 static void apply_committed(struct au_raft *r)
 {
 	while (r->applied < r->commit) {
 		uint64_t index = ++r->applied;
-		struct entry *e = entry_at(r, index);
+		struct entry *e = raft_entry_at(r, index);
 		assert(e);
 		uint8_t result[AU_RAFT_RESULT_MAX];
 		size_t rlen = 0;
 		if (e->type == ENTRY_CMD)
 			apply_command(r, index, e, result, &rlen);
-		trace(r, AU_TR_RAFT_APPLY, (int64_t)index, (int64_t)e->term, (int64_t)e->chain);
+		raft_trace(r, AU_TR_RAFT_APPLY, (int64_t)index, (int64_t)e->term, (int64_t)e->chain);
 		trace_digest(r);
 		while (r->proposals->len) {
 			struct proposal p = g_array_index(r->proposals, struct proposal, 0);
@@ -808,7 +537,7 @@ static void apply_committed(struct au_raft *r)
 		/* A leader removed from the configuration steps down once the
 		 * change is committed. */
 		if (e->type == ENTRY_CONFIG && r->role == AU_RAFT_LEADER && index == r->config_index &&
-		    !is_voter(r, r->env->self))
+		    !raft_is_voter(r, r->env->self))
 			step_down(r, r->term, 0);
 	}
 	check_reads(r);
@@ -820,8 +549,8 @@ static void set_commit(struct au_raft *r, uint64_t commit)
 	if (commit <= r->commit)
 		return;
 	r->commit = commit;
-	trace(r, AU_TR_RAFT_COMMIT, (int64_t)commit, (int64_t)term_at(r, commit),
-	      (int64_t)chain_at(r, commit));
+	raft_trace(r, AU_TR_RAFT_COMMIT, (int64_t)commit, (int64_t)raft_term_at(r, commit),
+		   (int64_t)raft_chain_at(r, commit));
 	apply_committed(r);
 }
 
@@ -843,12 +572,12 @@ static size_t build_snapshot(struct au_raft *r, uint8_t **out)
 	au_wbuf_init(&w, tmp, sizeof(tmp));
 	au_put_u32(&w, SNAP_MAGIC);
 	au_put_u64(&w, r->applied);
-	au_put_u64(&w, term_at(r, r->applied));
-	au_put_u64(&w, chain_at(r, r->applied));
+	au_put_u64(&w, raft_term_at(r, r->applied));
+	au_put_u64(&w, raft_chain_at(r, r->applied));
 	/* the configuration as of `applied` */
 	uint64_t voters = r->snap_voters;
 	for (uint64_t i = r->applied; i > r->snap_index; i--) {
-		struct entry *e = entry_at(r, i);
+		struct entry *e = raft_entry_at(r, i);
 		if (e->type == ENTRY_CONFIG) {
 			struct au_rbuf rb;
 			au_rbuf_init(&rb, e->data, e->len);
@@ -982,11 +711,11 @@ static void discard_prefix(struct au_raft *r, uint64_t index, uint64_t term, uin
 	uint64_t keep_from = index + 1;
 	uint64_t drop = 0;
 	if (keep_from > old_first)
-		drop = (keep_from <= last_index(r) + 1 ? keep_from : last_index(r) + 1) - old_first;
+		drop = (keep_from <= raft_last_index(r) + 1 ? keep_from : raft_last_index(r) + 1) - old_first;
 	for (uint64_t i = 0; i < drop; i++)
 		free_entry(&g_array_index(r->log, struct entry, i));
 	g_array_remove_range(r->log, 0, (guint)drop);
-	for (uint64_t s = seg_of(old_first); old_first >= 1 && s < seg_of(keep_from); s++) {
+	for (uint64_t s = raft_seg_of(old_first); old_first >= 1 && s < raft_seg_of(keep_from); s++) {
 		char name[32];
 		seg_name(name, sizeof(name), s);
 		/* Failing to free a segment below the snapshot loses nothing:
@@ -1039,21 +768,21 @@ static void snapshot_persisted(struct au_raft *r)
 		uint64_t index = r->rx_index, term = r->rx_term;
 		uint64_t si, st, chain = 0, sv;
 		(void)snap_header(r->install_data, r->install_len, &si, &st, &chain, &sv);
-		bool keep_suffix = term_at(r, index) == term && chain_at(r, index) == chain;
+		bool keep_suffix = raft_term_at(r, index) == term && raft_chain_at(r, index) == chain;
 		if (!keep_suffix) {
 			for (guint i = 0; i < r->log->len; i++)
 				free_entry(&g_array_index(r->log, struct entry, i));
-			uint64_t old_last = last_index(r);
+			uint64_t old_last = raft_last_index(r);
 			g_array_set_size(r->log, 0);
 			fail_proposals_from(r, 0);
-			for (uint64_t s = seg_of(r->snap_index + 1); old_last > r->snap_index && s <= seg_of(old_last); s++) {
+			for (uint64_t s = raft_seg_of(r->snap_index + 1); old_last > r->snap_index && s <= raft_seg_of(old_last); s++) {
 				char name[32];
 				seg_name(name, sizeof(name), s);
 				if (disk_truncate(r, name, 0))
 					mark_dirty(r, s);
 			}
 			issue_log_sync(r);
-			r->snap_index = index; /* so last_index() is right below */
+			r->snap_index = index; /* so raft_last_index() is right below */
 		} else {
 			discard_prefix(r, index, term, chain);
 		}
@@ -1068,7 +797,7 @@ static void snapshot_persisted(struct au_raft *r)
 			r->commit = index;
 		r->applied = index;
 		recompute_config(r);
-		trace(r, AU_TR_RAFT_INSTALL, (int64_t)index, (int64_t)term, (int64_t)chain);
+		raft_trace(r, AU_TR_RAFT_INSTALL, (int64_t)index, (int64_t)term, (int64_t)chain);
 		trace_digest(r);
 		ack_install(r);
 		return;
@@ -1076,14 +805,14 @@ static void snapshot_persisted(struct au_raft *r)
 	if (r->compacting) {
 		r->compacting = false;
 		uint64_t index = r->compact_index;
-		if (index > r->snap_index && index <= last_index(r)) {
+		if (index > r->snap_index && index <= raft_last_index(r)) {
 			uint64_t si, st, sc, voters = r->snap_voters;
 			if (!snap_header(r->snap_bytes, r->snap_len, &si, &st, &sc, &voters))
 				voters = r->snap_voters;
-			uint64_t term = term_at(r, index), chain = chain_at(r, index);
+			uint64_t term = raft_term_at(r, index), chain = raft_chain_at(r, index);
 			discard_prefix(r, index, term, chain);
 			r->snap_voters = voters;
-			trace(r, AU_TR_RAFT_SNAPSHOT, (int64_t)index, (int64_t)term, (int64_t)chain);
+			raft_trace(r, AU_TR_RAFT_SNAPSHOT, (int64_t)index, (int64_t)term, (int64_t)chain);
 		}
 	}
 }
@@ -1113,7 +842,7 @@ static void set_role(struct au_raft *r, enum au_raft_role role, au_node_id leade
 	r->role = role;
 	r->leader = leader;
 	if (changed)
-		trace(r, AU_TR_RAFT_ROLE, (int64_t)r->term, role, leader);
+		raft_trace(r, AU_TR_RAFT_ROLE, (int64_t)r->term, role, leader);
 }
 
 static void step_down(struct au_raft *r, uint64_t term, au_node_id leader)
@@ -1149,15 +878,15 @@ static void step_down(struct au_raft *r, uint64_t term, au_node_id leader)
 static void send_vote_requests(struct au_raft *r, bool prevote, bool transfer)
 {
 	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++) {
-		if (!is_voter(r, n) || n == r->env->self)
+		if (!raft_is_voter(r, n) || n == r->env->self)
 			continue;
 		uint8_t buf[64];
 		struct au_wbuf w;
 		au_wbuf_init(&w, buf, sizeof(buf));
 		au_put_u8(&w, MSG_VOTE);
 		au_put_u64(&w, prevote ? r->term + 1 : r->term);
-		au_put_u64(&w, last_index(r));
-		au_put_u64(&w, last_term(r));
+		au_put_u64(&w, raft_last_index(r));
+		au_put_u64(&w, raft_last_term(r));
 		au_put_u8(&w, (uint8_t)(prevote | transfer << 1));
 		send_durable(r, n, &w, 0);
 	}
@@ -1169,7 +898,7 @@ static void become_leader(struct au_raft *r);
  * grant loop is only entered from persisted() or when already synced. */
 static void tally(struct au_raft *r)
 {
-	if ((uint32_t)__builtin_popcountll(r->votes & r->voters) < majority(r))
+	if ((uint32_t)__builtin_popcountll(r->votes & r->voters) < raft_majority(r))
 		return;
 	if (r->role == AU_RAFT_PRECANDIDATE) {
 		/* The pre-vote won: now a real election. */
@@ -1195,7 +924,7 @@ static void start_election(struct au_raft *r, bool transfer)
 	 * that must commit it — e.g. when the leader that proposed removing
 	 * it crashed before its own copy was durable and now needs its vote.
 	 * Its own vote is not counted (tally counts voters only). */
-	if (!is_voter(r, r->env->self) && r->config_index <= r->commit)
+	if (!raft_is_voter(r, r->env->self) && r->config_index <= r->commit)
 		return;
 	r->votes = UINT64_C(1) << r->env->self;
 	if (r->cfg->prevote && !transfer) {
@@ -1219,7 +948,7 @@ static void send_append(struct au_raft *r, au_node_id to, bool heartbeat);
 static void broadcast_append(struct au_raft *r, bool heartbeat)
 {
 	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++)
-		if (is_voter(r, n) && n != r->env->self)
+		if (raft_is_voter(r, n) && n != r->env->self)
 			send_append(r, n, heartbeat);
 }
 
@@ -1231,7 +960,7 @@ static void become_leader(struct au_raft *r)
 	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++) {
 		struct peer *p = &r->peers[n];
 		memset(p, 0, sizeof(*p));
-		p->next = last_index(r) + 1;
+		p->next = raft_last_index(r) + 1;
 		p->last_ack_ns = now;
 		p->snap_offset = UINT64_MAX;
 	}
@@ -1284,7 +1013,7 @@ static void send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 		return;
 	}
 	for (;;) {
-		bool have = p->next <= last_index(r);
+		bool have = p->next <= raft_last_index(r);
 		uint32_t limit = p->probing ? 1 : r->cfg->max_inflight;
 		if (!heartbeat && (!have || p->inflight >= limit))
 			return;
@@ -1297,7 +1026,7 @@ static void send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 		au_put_u8(&w, MSG_APPEND);
 		au_put_u64(&w, r->term);
 		au_put_u64(&w, prev);
-		au_put_u64(&w, term_at(r, prev));
+		au_put_u64(&w, raft_term_at(r, prev));
 		au_put_u64(&w, r->commit);
 		au_put_u64(&w, r->hb_seq);
 		size_t count_at = w.len;
@@ -1305,8 +1034,8 @@ static void send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 		uint32_t count = 0;
 		uint64_t i = prev + 1;
 		if (!heartbeat) {
-			for (; i <= last_index(r) && count < r->cfg->max_batch; i++, count++) {
-				struct entry *e = entry_at(r, i);
+			for (; i <= raft_last_index(r) && count < r->cfg->max_batch; i++, count++) {
+				struct entry *e = raft_entry_at(r, i);
 				if (count > 0 && w.len + 13 + e->len > APPEND_BYTES_MAX)
 					break;
 				au_put_u64(&w, e->term);
@@ -1346,18 +1075,18 @@ static void advance_commit(struct au_raft *r)
 	uint64_t matches[AU_RAFT_MAX_NODES];
 	uint32_t n = 0;
 	for (au_node_id id = 1; id <= AU_RAFT_MAX_NODES; id++)
-		if (is_voter(r, id))
+		if (raft_is_voter(r, id))
 			matches[n++] = id == r->env->self ? r->durable_index : r->peers[id].match;
 	if (n == 0)
 		return;
-	uint64_t m = kth_largest(matches, n, majority(r));
+	uint64_t m = kth_largest(matches, n, raft_majority(r));
 #ifdef AU_BUG_COMMIT_OLD_TERM
 	/* Planted bug: commit by counting replicas even for an earlier term. */
 	if (m > r->commit)
 #else
 	/* Only an entry of the current term is committed by counting replicas
 	 * (Raft §5.4.2); earlier ones commit with it. */
-	if (m > r->commit && term_at(r, m) == r->term)
+	if (m > r->commit && raft_term_at(r, m) == r->term)
 #endif
 		set_commit(r, m);
 }
@@ -1369,11 +1098,11 @@ static uint64_t quorum_acked_seq(const struct au_raft *r)
 	uint64_t acked[AU_RAFT_MAX_NODES];
 	uint32_t n = 0;
 	for (au_node_id id = 1; id <= AU_RAFT_MAX_NODES; id++)
-		if (is_voter(r, id))
+		if (raft_is_voter(r, id))
 			acked[n++] = id == r->env->self ? UINT64_MAX : r->peers[id].acked_seq;
 	if (n == 0)
 		return 0;
-	return kth_largest(acked, n, majority(r));
+	return kth_largest(acked, n, raft_majority(r));
 }
 
 /* Send one heartbeat round that pending reads can be confirmed by. */
@@ -1382,7 +1111,7 @@ static void start_read_round(struct au_raft *r)
 	r->read_round = ++r->hb_seq;
 	r->read_round_wanted = false;
 	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++)
-		if (is_voter(r, n) && n != r->env->self)
+		if (raft_is_voter(r, n) && n != r->env->self)
 			send_append(r, n, true);
 	flush_outbox(r);
 }
@@ -1437,7 +1166,7 @@ static void maybe_send_timeout_now(struct au_raft *r)
 		r->transferee = 0; /* gave up: accept proposals again */
 		return;
 	}
-	if (r->peers[r->transferee].match == last_index(r)) {
+	if (r->peers[r->transferee].match == raft_last_index(r)) {
 		uint8_t buf[32];
 		struct au_wbuf w;
 		au_wbuf_init(&w, buf, sizeof(buf));
@@ -1451,8 +1180,8 @@ static void maybe_send_timeout_now(struct au_raft *r)
 
 static bool log_up_to_date(const struct au_raft *r, uint64_t idx, uint64_t term)
 {
-	uint64_t lt = last_term(r);
-	return term > lt || (term == lt && idx >= last_index(r));
+	uint64_t lt = raft_last_term(r);
+	return term > lt || (term == lt && idx >= raft_last_index(r));
 }
 
 /* A leader we heard from within the minimum election timeout makes us
@@ -1510,7 +1239,7 @@ static void on_vote(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 			}
 		}
 	}
-	trace(r, AU_TR_RAFT_VOTE, (int64_t)term, from, (int64_t)(granted | prevote << 1));
+	raft_trace(r, AU_TR_RAFT_VOTE, (int64_t)term, from, (int64_t)(granted | prevote << 1));
 	uint8_t buf[32];
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, sizeof(buf));
@@ -1597,7 +1326,7 @@ static bool stash_append(struct au_raft *r, au_node_id from, uint64_t term, uint
 			 const struct au_rbuf *rb)
 {
 	uint64_t window = (uint64_t)r->cfg->max_batch * r->cfg->max_inflight;
-	if (prev - last_index(r) > window)
+	if (prev - raft_last_index(r) > window)
 		return false;
 	for (uint32_t i = 0; i < r->n_stash; i++)
 		if (r->stash[i].prev == prev && r->stash[i].term == term)
@@ -1630,7 +1359,7 @@ static void drain_stash(struct au_raft *r)
 	r->n_stash = keep;
 	int pick = -1;
 	for (uint32_t i = 0; i < r->n_stash; i++)
-		if (r->stash[i].prev <= last_index(r) && (pick < 0 || r->stash[i].prev < r->stash[pick].prev))
+		if (r->stash[i].prev <= raft_last_index(r) && (pick < 0 || r->stash[i].prev < r->stash[pick].prev))
 			pick = (int)i;
 	if (pick < 0)
 		return;
@@ -1657,19 +1386,19 @@ static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	heard_leader(r, term, from);
 	if (r->disk_failed)
 		return; /* adopting its term could not be made durable */
-	if (prev > last_index(r)) {
+	if (prev > raft_last_index(r)) {
 		/* A gap.  An append that merely overtook its predecessor is
 		 * held until that one arrives; a heartbeat, or a gap wider than
 		 * the leader's pipeline, means we are behind: say where we are. */
 		if (count > 0 && stash_append(r, from, term, prev, rb))
 			return;
 		r->gap_rejects++;
-		reply_append(r, from, 0, prev, last_index(r) + 1, 0, seq);
+		reply_append(r, from, 0, prev, raft_last_index(r) + 1, 0, seq);
 		return;
 	}
-	if (prev >= r->snap_index && term_at(r, prev) != prev_term) {
-		uint64_t ct = term_at(r, prev), ci = prev;
-		while (ci - 1 > r->snap_index && term_at(r, ci - 1) == ct)
+	if (prev >= r->snap_index && raft_term_at(r, prev) != prev_term) {
+		uint64_t ct = raft_term_at(r, prev), ci = prev;
+		while (ci - 1 > r->snap_index && raft_term_at(r, ci - 1) == ct)
 			ci--;
 		reply_append(r, from, 0, prev, ci, ct, seq);
 		return;
@@ -1688,8 +1417,8 @@ static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		index++;
 		if (index <= r->snap_index)
 			continue; /* already in our snapshot: committed and equal */
-		if (index <= last_index(r)) {
-			if (term_at(r, index) == et)
+		if (index <= raft_last_index(r)) {
+			if (raft_term_at(r, index) == et)
 				continue;
 			truncate_log(r, index);
 		}
@@ -1697,7 +1426,7 @@ static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		if (!first_new)
 			first_new = index;
 	}
-	if (first_new && !write_entries(r, first_new, last_index(r)))
+	if (first_new && !write_entries(r, first_new, raft_last_index(r)))
 		return; /* out of service: no reply, no commit */
 	if (r->disk_failed)
 		return; /* a truncation above failed */
@@ -1705,7 +1434,7 @@ static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 #ifdef AU_BUG_FOLLOWER_COMMIT_BEYOND
 	/* Planted bug: trust the leader's commit index beyond what this
 	 * message verified. */
-	uint64_t verified = last_index(r);
+	uint64_t verified = raft_last_index(r);
 #else
 	uint64_t verified = match;
 #endif
@@ -1759,19 +1488,19 @@ static void on_append_resp(struct au_raft *r, au_node_id from, struct au_rbuf *r
 		uint64_t next = ci;
 		if (ct) {
 			/* Skip the follower's whole conflicting term at once. */
-			for (uint64_t i = last_index(r); i > r->snap_index; i--) {
-				if (term_at(r, i) == ct) {
+			for (uint64_t i = raft_last_index(r); i > r->snap_index; i--) {
+				if (raft_term_at(r, i) == ct) {
 					next = i + 1;
 					break;
 				}
-				if (term_at(r, i) < ct)
+				if (raft_term_at(r, i) < ct)
 					break;
 			}
 		}
 		if (next < 1)
 			next = 1;
-		if (next > last_index(r) + 1)
-			next = last_index(r) + 1;
+		if (next > raft_last_index(r) + 1)
+			next = raft_last_index(r) + 1;
 		if (next <= p->match)
 			next = p->match + 1;
 		p->next = next;
@@ -1919,7 +1648,7 @@ static void on_timeout_now(struct au_raft *r, au_node_id from, struct au_rbuf *r
 	uint64_t term = au_get_u64(rb);
 	if (rb->short_read || term != r->term || from != r->leader)
 		return;
-	trace(r, AU_TR_RAFT_TRANSFER, (int64_t)term, r->env->self, 0);
+	raft_trace(r, AU_TR_RAFT_TRANSFER, (int64_t)term, r->env->self, 0);
 	start_election(r, true);
 }
 
@@ -1933,7 +1662,7 @@ static void raft_recv(void *state, au_node_id from, const void *msg, size_t len)
 		return; /* it cannot know, or cannot keep, what it promises: silence, as if down */
 	if (from < 1 || from > AU_RAFT_MAX_NODES || !au_rbuf_unseal(&rb, msg, len)) {
 		r->bad_msgs++;
-		trace(r, AU_TR_MODEL_BAD_MESSAGE, from, (int64_t)len, 0);
+		raft_trace(r, AU_TR_MODEL_BAD_MESSAGE, from, (int64_t)len, 0);
 		return;
 	}
 	uint8_t type = au_get_u8(&rb);
@@ -1947,7 +1676,7 @@ static void raft_recv(void *state, au_node_id from, const void *msg, size_t len)
 	case MSG_TIMEOUT_NOW: on_timeout_now(r, from, &rb); break;
 	default:
 		r->bad_msgs++;
-		trace(r, AU_TR_MODEL_BAD_MESSAGE, from, (int64_t)len, 1);
+		raft_trace(r, AU_TR_MODEL_BAD_MESSAGE, from, (int64_t)len, 1);
 		return;
 	}
 	flush_outbox(r);
@@ -1963,7 +1692,7 @@ static void heartbeat(struct au_raft *r)
 		r->read_round_wanted = false;
 	}
 	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++) {
-		if (!is_voter(r, n) || n == r->env->self)
+		if (!raft_is_voter(r, n) || n == r->env->self)
 			continue;
 		struct peer *p = &r->peers[n];
 		/* Entries sent but not acknowledged, and no progress since the
@@ -1990,12 +1719,12 @@ static void heartbeat(struct au_raft *r)
 static void check_quorum(struct au_raft *r)
 {
 	au_time now = au_now(r->env);
-	uint32_t live = is_voter(r, r->env->self) ? 1 : 0;
+	uint32_t live = raft_is_voter(r, r->env->self) ? 1 : 0;
 	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++)
-		if (is_voter(r, n) && n != r->env->self &&
+		if (raft_is_voter(r, n) && n != r->env->self &&
 		    now - r->peers[n].last_ack_ns < r->cfg->election_lo_ns)
 			live++;
-	if (live < majority(r)) {
+	if (live < raft_majority(r)) {
 		step_down(r, r->term, 0); /* cannot reach a majority: stop leading */
 		return;
 	}
@@ -2050,7 +1779,7 @@ static void raft_timer(void *state, uint32_t kind, uint64_t arg)
 static void storage_failed(struct au_raft *r, enum au_storage_op op, int err)
 {
 	r->disk_failures++;
-	trace(r, AU_TR_RAFT_DISK_FAILED, op, -err, (int64_t)r->disk_failures);
+	raft_trace(r, AU_TR_RAFT_DISK_FAILED, op, -err, (int64_t)r->disk_failures);
 	if (r->disk_failed && !r->disk_repairing)
 		return; /* already out of service, a repair is scheduled */
 	r->disk_failed = true;
@@ -2092,10 +1821,10 @@ static void repair_storage(struct au_raft *r)
 	if (!persist_meta(r))
 		return;
 	uint64_t from = (r->durable_index > r->snap_index ? r->durable_index : r->snap_index) + 1;
-	if (from <= last_index(r) && !write_entries(r, from, last_index(r)))
+	if (from <= raft_last_index(r) && !write_entries(r, from, raft_last_index(r)))
 		return;
 	r->repair_meta = r->meta_version;
-	r->repair_index = last_index(r);
+	r->repair_index = raft_last_index(r);
 }
 
 static void storage_repaired(struct au_raft *r)
@@ -2106,8 +1835,8 @@ static void storage_repaired(struct au_raft *r)
 	r->disk_failed = false;
 	r->disk_repairing = false;
 	r->repair_meta = r->repair_index = 0;
-	trace(r, AU_TR_RAFT_DISK_OK, (int64_t)r->durable_index, (int64_t)r->meta_synced,
-	      (int64_t)r->disk_repairs);
+	raft_trace(r, AU_TR_RAFT_DISK_OK, (int64_t)r->durable_index, (int64_t)r->meta_synced,
+		   (int64_t)r->disk_repairs);
 	reset_election_timer(r);
 }
 
@@ -2204,11 +1933,11 @@ int au_raft_read_index(struct au_raft *r, au_raft_done_fn done, void *ctx)
 
 int au_raft_transfer(struct au_raft *r, au_node_id to)
 {
-	if (r->role != AU_RAFT_LEADER || !is_voter(r, to) || to == r->env->self)
+	if (r->role != AU_RAFT_LEADER || !raft_is_voter(r, to) || to == r->env->self)
 		return -AU_EINVAL;
 	r->transferee = to;
 	r->transfer_deadline_ns = au_now(r->env) + r->cfg->election_hi_ns;
-	trace(r, AU_TR_RAFT_TRANSFER, (int64_t)r->term, to, 1);
+	raft_trace(r, AU_TR_RAFT_TRANSFER, (int64_t)r->term, to, 1);
 	send_append(r, to, false);
 	maybe_send_timeout_now(r);
 	flush_outbox(r);
@@ -2241,7 +1970,7 @@ int au_raft_change_member(struct au_raft *r, au_node_id node, bool add)
 	if (add) {
 		struct peer *p = &r->peers[node];
 		memset(p, 0, sizeof(*p));
-		p->next = last_index(r);
+		p->next = raft_last_index(r);
 		p->last_ack_ns = au_now(r->env);
 		p->snap_offset = UINT64_MAX;
 	}
@@ -2255,7 +1984,7 @@ bool au_raft_is_leader(const struct au_raft *r) { return r->role == AU_RAFT_LEAD
  * leader it last heard of is stale, so it knows none. */
 au_node_id au_raft_leader_hint(const struct au_raft *r)
 {
-	return is_voter(r, r->env->self) ? r->leader : 0;
+	return raft_is_voter(r, r->env->self) ? r->leader : 0;
 }
 uint64_t au_raft_term(const struct au_raft *r) { return r->term; }
 uint64_t au_raft_commit_index(const struct au_raft *r) { return r->commit; }
@@ -2364,7 +2093,7 @@ static void load_snapshots(struct au_raft *r)
 			r->snap_slot = slot;
 		} else {
 			if (buf)
-				trace(r, AU_TR_RAFT_BAD_DISK, 2, slot, 0);
+				raft_trace(r, AU_TR_RAFT_BAD_DISK, 2, slot, 0);
 			g_free(buf);
 		}
 	}
@@ -2385,7 +2114,7 @@ static void load_snapshots(struct au_raft *r)
 static void load_log(struct au_raft *r)
 {
 	uint64_t next = r->snap_index + 1;
-	for (uint64_t seg = seg_of(next);; seg++) {
+	for (uint64_t seg = raft_seg_of(next);; seg++) {
 		char name[32];
 		seg_name(name, sizeof(name), seg);
 		size_t len = 0;
@@ -2407,7 +2136,7 @@ static void load_log(struct au_raft *r)
 			uint64_t term = au_get_u64(&rb);
 			uint8_t type = au_get_u8(&rb);
 			uint32_t dlen = au_get_u32(&rb);
-			if (rb.short_read || dlen != rb.len - rb.pos || seg_of(index) != seg) {
+			if (rb.short_read || dlen != rb.len - rb.pos || raft_seg_of(index) != seg) {
 				clean = false;
 				break;
 			}
@@ -2416,15 +2145,15 @@ static void load_log(struct au_raft *r)
 					clean = false;
 					break;
 				}
-				if (prev_chain != chain_at(r, index - 1)) {
+				if (prev_chain != raft_chain_at(r, index - 1)) {
 					/* A stale suffix: it follows a different history
 					 * than ours (an unsynced truncation was lost). */
-					trace(r, AU_TR_RAFT_BAD_DISK, 4, (int64_t)off, (int64_t)seg);
+					raft_trace(r, AU_TR_RAFT_BAD_DISK, 4, (int64_t)off, (int64_t)seg);
 					clean = true;
 					break;
 				}
 				append_entry(r, term, type, rb.p + rb.pos, dlen);
-				struct entry *en = entry_at(r, index);
+				struct entry *en = raft_entry_at(r, index);
 				en->file_off = (uint32_t)off;
 				en->rec_len = n;
 				next++;
@@ -2433,7 +2162,7 @@ static void load_log(struct au_raft *r)
 		}
 		if (buf && off < len) {
 			if (!clean)
-				trace(r, AU_TR_RAFT_BAD_DISK, 3, (int64_t)off, (int64_t)seg);
+				raft_trace(r, AU_TR_RAFT_BAD_DISK, 3, (int64_t)off, (int64_t)seg);
 			(void)disk_truncate(r, name, off); /* a failure: out of service, repaired later */
 		}
 		g_free(buf);
@@ -2499,12 +2228,12 @@ static bool recover(struct au_raft *r)
 	if (r->read_failed)
 		return false;
 	recompute_config(r);
-	r->durable_index = last_index(r);
+	r->durable_index = raft_last_index(r);
 	r->commit = r->applied = r->snap_index;
-	trace(r, AU_TR_RAFT_RECOVER, (int64_t)last_index(r), (int64_t)r->snap_index,
-	      (int64_t)chain_at(r, last_index(r)));
+	raft_trace(r, AU_TR_RAFT_RECOVER, (int64_t)raft_last_index(r), (int64_t)r->snap_index,
+		   (int64_t)raft_chain_at(r, raft_last_index(r)));
 	r->role = AU_RAFT_FOLLOWER;
-	trace(r, AU_TR_RAFT_ROLE, (int64_t)r->term, AU_RAFT_FOLLOWER, 0);
+	raft_trace(r, AU_TR_RAFT_ROLE, (int64_t)r->term, AU_RAFT_FOLLOWER, 0);
 	reset_election_timer(r);
 	return true;
 }
@@ -2519,7 +2248,7 @@ static void recover_or_wait(struct au_raft *r)
 		r->unrecovered = false;
 		return;
 	}
-	trace(r, AU_TR_RAFT_BAD_DISK, 5, (int64_t)r->recover_attempts, 0);
+	raft_trace(r, AU_TR_RAFT_BAD_DISK, 5, (int64_t)r->recover_attempts, 0);
 	const struct au_env *env = r->env;
 	const struct au_raft_config *cfg = r->cfg;
 	uint64_t attempts = r->recover_attempts;
@@ -2566,7 +2295,7 @@ static void raft_summary(void *state, char *buf, size_t len)
 		 " held=%llu gaps=%llu%s",
 		 r->unrecovered ? "unrecovered(unreadable disk)"
 		 : r->disk_failed ? "out-of-service(storage failed)" : roles[r->role], (unsigned long long)r->term, (unsigned long long)r->commit,
-		 (unsigned long long)r->applied, (unsigned long long)last_index(r),
+		 (unsigned long long)r->applied, (unsigned long long)raft_last_index(r),
 		 (unsigned long long)r->snap_index, (unsigned long long)r->elections,
 		 (unsigned long long)r->bad_msgs, (unsigned long long)r->held_appends,
 		 (unsigned long long)r->gap_rejects, disk);
