@@ -14,46 +14,6 @@
 #include "trace_kinds.h"
 #include "wire.h"
 
-/* ---- storage, and what a failure does ------------------------------------- */
-
-static void storage_failed(struct au_raft *r, enum au_storage_op op, int err);
-
-/* Every storage call goes through these three: a failure takes the node
- * out of service (storage_failed) and the caller learns it from `false`. */
-static bool disk_write(struct au_raft *r, const char *name, uint64_t off, const void *buf,
-		       size_t len)
-{
-	if (raft_io_blocked(r))
-		return false;
-	int rc = r->env->ops->storage_write(r->env->ctx, name, off, buf, len);
-#ifdef AU_BUG_IGNORE_STORAGE_ERROR
-	/* Planted bug: a failed write is taken for a good one. */
-	rc = 0;
-#endif
-	if (rc < 0)
-		storage_failed(r, AU_STORAGE_WRITE, rc);
-	return rc == 0;
-}
-
-static bool disk_truncate(struct au_raft *r, const char *name, uint64_t len)
-{
-	if (raft_io_blocked(r))
-		return false;
-	int rc = r->env->ops->storage_truncate(r->env->ctx, name, len);
-#ifdef AU_BUG_IGNORE_STORAGE_ERROR
-	rc = 0;
-#endif
-	if (rc < 0)
-		storage_failed(r, AU_STORAGE_TRUNCATE, rc);
-	return rc == 0;
-}
-
-static void disk_sync(struct au_raft *r, const char *name, uint64_t token)
-{
-	if (!raft_io_blocked(r))
-		r->env->ops->storage_sync(r->env->ctx, name, token);
-}
-
 /* FNV-1a over the previous chain, the term, the type and the data. */
 static uint64_t chain_next(uint64_t prev, uint64_t term, uint8_t type, const uint8_t *d, size_t n)
 {
@@ -80,7 +40,7 @@ static au_time random_election_timeout(struct au_raft *r)
 
 /* Write term and vote (a new version, in the other slot) and sync them;
  * false if the write failed (the node is then out of service). */
-static bool persist_meta(struct au_raft *r)
+bool au_raft__persist_meta(struct au_raft *r)
 {
 	uint8_t buf[META_SLOT];
 	struct au_wbuf w;
@@ -95,9 +55,9 @@ static bool persist_meta(struct au_raft *r)
 	au_wbuf_seal(&w);
 	assert(!w.overflow && w.len == META_SLOT);
 	uint64_t off = (r->meta_version & 1u) * META_SLOT;
-	if (!disk_write(r, "meta", off, buf, w.len))
+	if (!au_raft__disk_write(r, "meta", off, buf, w.len))
 		return false;
-	disk_sync(r, "meta", TOKEN(TOKEN_META, r->meta_version));
+	au_raft__disk_sync(r, "meta", TOKEN(TOKEN_META, r->meta_version));
 	return true;
 }
 
@@ -130,7 +90,7 @@ static void load_meta(struct au_raft *r)
 
 /* ---- the outbox: replies that wait for durability ----------------------- */
 
-static void drop_outbox(struct au_raft *r)
+void au_raft__drop_outbox(struct au_raft *r)
 {
 	for (guint i = 0; i < r->outbox->len; i++)
 		g_free(g_array_index(r->outbox, struct outmsg, i).bytes);
@@ -140,7 +100,7 @@ static void drop_outbox(struct au_raft *r)
 static void flush_outbox(struct au_raft *r)
 {
 	if (r->disk_failed) {
-		drop_outbox(r); /* out of service: nothing that waited is sent */
+		au_raft__drop_outbox(r); /* out of service: nothing that waited is sent */
 		return;
 	}
 	guint keep = 0;
@@ -231,12 +191,12 @@ static void truncate_files(struct au_raft *r, uint64_t from, uint64_t old_last)
 	struct entry *e = raft_entry_at(r, from);
 	uint64_t first_seg = raft_seg_of(from);
 	seg_name(name, sizeof(name), first_seg);
-	if (!disk_truncate(r, name, e ? e->file_off : 0))
+	if (!au_raft__disk_truncate(r, name, e ? e->file_off : 0))
 		return;
 	mark_dirty(r, first_seg);
 	for (uint64_t s = first_seg + 1; old_last >= 1 && s <= raft_seg_of(old_last); s++) {
 		seg_name(name, sizeof(name), s);
-		if (!disk_truncate(r, name, 0))
+		if (!au_raft__disk_truncate(r, name, 0))
 			return;
 		mark_dirty(r, s);
 	}
@@ -278,7 +238,7 @@ static void issue_log_sync(struct au_raft *r)
 	char name[32];
 	for (guint i = 0; i < r->dirty_segs->len; i++) {
 		seg_name(name, sizeof(name), g_array_index(r->dirty_segs, uint64_t, i));
-		disk_sync(r, name, TOKEN(TOKEN_LOG, b.seq));
+		au_raft__disk_sync(r, name, TOKEN(TOKEN_LOG, b.seq));
 		b.remaining++;
 	}
 	g_array_set_size(r->dirty_segs, 0);
@@ -288,7 +248,7 @@ static void issue_log_sync(struct au_raft *r)
 /* Write entries [first, last] (already in memory); a sync batch makes
  * them durable (durable_index) as soon as the group commit allows.  False
  * if a write failed (the node is then out of service). */
-static bool write_entries(struct au_raft *r, uint64_t first, uint64_t last)
+bool au_raft__write_entries(struct au_raft *r, uint64_t first, uint64_t last)
 {
 	uint64_t seg = UINT64_MAX;
 	char name[32];
@@ -302,12 +262,12 @@ static bool write_entries(struct au_raft *r, uint64_t first, uint64_t last)
 			seg_name(name, sizeof(name), s);
 			mark_dirty(r, s);
 			/* a fresh segment: drop whatever stale bytes it held */
-			if (!prev && !disk_truncate(r, name, 0))
+			if (!prev && !au_raft__disk_truncate(r, name, 0))
 				return false;
 		}
 		size_t n = encode_record(r, i, e);
 		e->rec_len = (uint32_t)n;
-		if (!disk_write(r, name, e->file_off, r->recbuf, n))
+		if (!au_raft__disk_write(r, name, e->file_off, r->recbuf, n))
 			return false;
 	}
 	if (last > r->dirty_last)
@@ -512,8 +472,6 @@ static void maybe_compact(struct au_raft *r);
 
 static void step_down(struct au_raft *r, uint64_t term, au_node_id leader);
 
-static void clear_stash(struct au_raft *r);
-
 static void apply_committed(struct au_raft *r)
 {
 	while (r->applied < r->commit) {
@@ -698,9 +656,9 @@ static void write_snapshot_file(struct au_raft *r, const uint8_t *data, size_t l
 	r->snap_slot ^= 1u;
 	r->snap_seq++;
 	const char *name = r->snap_slot ? "snap.1" : "snap.0";
-	if (!disk_truncate(r, name, 0) || !disk_write(r, name, 0, data, len))
+	if (!au_raft__disk_truncate(r, name, 0) || !au_raft__disk_write(r, name, 0, data, len))
 		return;
-	disk_sync(r, name, TOKEN(TOKEN_SNAP, r->snap_seq));
+	au_raft__disk_sync(r, name, TOKEN(TOKEN_SNAP, r->snap_seq));
 }
 
 /* Drop the in-memory log up to `index` (it is in a durable snapshot) and
@@ -720,7 +678,7 @@ static void discard_prefix(struct au_raft *r, uint64_t index, uint64_t term, uin
 		seg_name(name, sizeof(name), s);
 		/* Failing to free a segment below the snapshot loses nothing:
 		 * recovery reads the log from the snapshot on. */
-		if (disk_truncate(r, name, 0))
+		if (au_raft__disk_truncate(r, name, 0))
 			mark_dirty(r, s); /* synced so the disk really gives the space back */
 	}
 	issue_log_sync(r);
@@ -778,7 +736,7 @@ static void snapshot_persisted(struct au_raft *r)
 			for (uint64_t s = raft_seg_of(r->snap_index + 1); old_last > r->snap_index && s <= raft_seg_of(old_last); s++) {
 				char name[32];
 				seg_name(name, sizeof(name), s);
-				if (disk_truncate(r, name, 0))
+				if (au_raft__disk_truncate(r, name, 0))
 					mark_dirty(r, s);
 			}
 			issue_log_sync(r);
@@ -819,7 +777,7 @@ static void snapshot_persisted(struct au_raft *r)
 
 /* ---- roles and timers ------------------------------------------------------ */
 
-static void reset_election_timer(struct au_raft *r)
+void au_raft__reset_election_timer(struct au_raft *r)
 {
 	au_timer_cancel(r->env, r->election_timer);
 	r->election_timer = au_timer_set(r->env, random_election_timeout(r), TIMER_ELECTION, 0);
@@ -836,7 +794,7 @@ static void fail_reads(struct au_raft *r)
 	g_array_free(reads, TRUE);
 }
 
-static void set_role(struct au_raft *r, enum au_raft_role role, au_node_id leader)
+void au_raft__set_role(struct au_raft *r, enum au_raft_role role, au_node_id leader)
 {
 	bool changed = r->role != role || r->leader != leader;
 	r->role = role;
@@ -849,20 +807,20 @@ static void step_down(struct au_raft *r, uint64_t term, au_node_id leader)
 {
 	bool was_leader = r->role == AU_RAFT_LEADER;
 	if (term > r->term || leader != r->leader)
-		clear_stash(r); /* held appends belong to another leader */
+		au_raft__clear_stash(r); /* held appends belong to another leader */
 	if (term > r->term) {
 		r->term = term;
 		r->vote = 0;
-		persist_meta(r);
+		au_raft__persist_meta(r);
 	}
 #ifdef AU_BUG_VOTEDFOR_CLEARED
 	/* Planted bug: forget the vote when stepping down within a term. */
 	else if (r->vote) {
 		r->vote = 0;
-		persist_meta(r);
+		au_raft__persist_meta(r);
 	}
 #endif
-	set_role(r, AU_RAFT_FOLLOWER, leader);
+	au_raft__set_role(r, AU_RAFT_FOLLOWER, leader);
 	r->transferee = 0;
 	if (was_leader) {
 		au_timer_cancel(r->env, r->heartbeat_timer);
@@ -872,7 +830,7 @@ static void step_down(struct au_raft *r, uint64_t term, au_node_id leader)
 		fail_proposals_from(r, 0);
 		fail_reads(r);
 	}
-	reset_election_timer(r);
+	au_raft__reset_election_timer(r);
 }
 
 static void send_vote_requests(struct au_raft *r, bool prevote, bool transfer)
@@ -905,12 +863,12 @@ static void tally(struct au_raft *r)
 		r->term++;
 		r->vote = r->env->self;
 		r->votes = UINT64_C(1) << r->env->self;
-		if (!persist_meta(r))
+		if (!au_raft__persist_meta(r))
 			return; /* out of service: no campaign on a vote it cannot keep */
-		set_role(r, AU_RAFT_CANDIDATE, 0);
+		au_raft__set_role(r, AU_RAFT_CANDIDATE, 0);
 		r->elections++;
 		send_vote_requests(r, false, false);
-		reset_election_timer(r);
+		au_raft__reset_election_timer(r);
 		tally(r);
 	} else if (r->role == AU_RAFT_CANDIDATE && r->meta_synced >= r->meta_version) {
 		become_leader(r);
@@ -928,18 +886,18 @@ static void start_election(struct au_raft *r, bool transfer)
 		return;
 	r->votes = UINT64_C(1) << r->env->self;
 	if (r->cfg->prevote && !transfer) {
-		set_role(r, AU_RAFT_PRECANDIDATE, 0);
+		au_raft__set_role(r, AU_RAFT_PRECANDIDATE, 0);
 		send_vote_requests(r, true, false);
 	} else {
 		r->term++;
 		r->vote = r->env->self;
-		if (!persist_meta(r))
+		if (!au_raft__persist_meta(r))
 			return;
-		set_role(r, AU_RAFT_CANDIDATE, 0);
+		au_raft__set_role(r, AU_RAFT_CANDIDATE, 0);
 		r->elections++;
 		send_vote_requests(r, false, transfer);
 	}
-	reset_election_timer(r);
+	au_raft__reset_election_timer(r);
 	tally(r);
 }
 
@@ -954,7 +912,7 @@ static void broadcast_append(struct au_raft *r, bool heartbeat)
 
 static void become_leader(struct au_raft *r)
 {
-	set_role(r, AU_RAFT_LEADER, r->env->self);
+	au_raft__set_role(r, AU_RAFT_LEADER, r->env->self);
 	au_timer_cancel(r->env, r->election_timer);
 	au_time now = au_now(r->env);
 	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++) {
@@ -967,7 +925,7 @@ static void become_leader(struct au_raft *r)
 	/* A no-op of the new term: the commit rule needs an entry of this term,
 	 * and ReadIndex needs it committed. */
 	r->term_start = append_entry(r, r->term, ENTRY_NOOP, NULL, 0);
-	if (!write_entries(r, r->term_start, r->term_start))
+	if (!au_raft__write_entries(r, r->term_start, r->term_start))
 		return; /* out of service already: it stepped down */
 	broadcast_append(r, false);
 	r->heartbeat_timer = au_timer_set(r->env, r->cfg->heartbeat_ns, TIMER_HEARTBEAT, 0);
@@ -1232,10 +1190,10 @@ static void on_vote(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 					r->meta_version++;
 					r->meta_synced = r->meta_version;
 #else
-					persist_meta(r);
+					au_raft__persist_meta(r);
 #endif
 				}
-				reset_election_timer(r);
+				au_raft__reset_election_timer(r);
 			}
 		}
 	}
@@ -1310,10 +1268,10 @@ static void heard_leader(struct au_raft *r, uint64_t term, au_node_id from)
 	if (term > r->term || r->role != AU_RAFT_FOLLOWER || r->leader != from)
 		step_down(r, term, from);
 	r->last_leader_contact_ns = au_now(r->env);
-	reset_election_timer(r);
+	au_raft__reset_election_timer(r);
 }
 
-static void clear_stash(struct au_raft *r)
+void au_raft__clear_stash(struct au_raft *r)
 {
 	for (uint32_t i = 0; i < r->n_stash; i++)
 		g_free(r->stash[i].payload);
@@ -1426,7 +1384,7 @@ static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		if (!first_new)
 			first_new = index;
 	}
-	if (first_new && !write_entries(r, first_new, raft_last_index(r)))
+	if (first_new && !au_raft__write_entries(r, first_new, raft_last_index(r)))
 		return; /* out of service: no reply, no commit */
 	if (r->disk_failed)
 		return; /* a truncation above failed */
@@ -1731,8 +1689,6 @@ static void check_quorum(struct au_raft *r)
 	r->quorum_timer = au_timer_set(r->env, r->cfg->election_lo_ns, TIMER_QUORUM, 0);
 }
 
-static void repair_storage(struct au_raft *r);
-
 static void raft_timer(void *state, uint32_t kind, uint64_t arg)
 {
 	struct au_raft *r = state;
@@ -1743,7 +1699,7 @@ static void raft_timer(void *state, uint32_t kind, uint64_t arg)
 		return;
 	}
 	if (kind == TIMER_FAIL_PENDING) {
-		/* Deferred from storage_failed, which may run inside a call
+		/* Deferred from au_raft__storage_failed, which may run inside a call
 		 * from another model (submit): the entries may still commit
 		 * under another leader, so this is "unknown" to clients. */
 		fail_proposals_from(r, 0);
@@ -1752,7 +1708,7 @@ static void raft_timer(void *state, uint32_t kind, uint64_t arg)
 	}
 	if (kind == TIMER_DISK_REPAIR) {
 		if (r->disk_failed && !r->disk_repairing)
-			repair_storage(r);
+			au_raft__repair_storage(r);
 		return;
 	}
 	if (r->disk_failed)
@@ -1774,72 +1730,6 @@ static void raft_timer(void *state, uint32_t kind, uint64_t arg)
 	flush_outbox(r);
 }
 
-/* Storage failed: stop serving at once (see the top of this file) and
- * try to repair a maximum election timeout later. */
-static void storage_failed(struct au_raft *r, enum au_storage_op op, int err)
-{
-	r->disk_failures++;
-	raft_trace(r, AU_TR_RAFT_DISK_FAILED, op, -err, (int64_t)r->disk_failures);
-	if (r->disk_failed && !r->disk_repairing)
-		return; /* already out of service, a repair is scheduled */
-	r->disk_failed = true;
-	r->disk_repairing = false;
-	if (r->role == AU_RAFT_LEADER) {
-		au_timer_cancel(r->env, r->heartbeat_timer);
-		au_timer_cancel(r->env, r->quorum_timer);
-	}
-	set_role(r, AU_RAFT_FOLLOWER, 0);
-	r->transferee = 0;
-	au_timer_cancel(r->env, r->election_timer);
-	clear_stash(r);
-	/* What was in flight vouches for nothing now: a sync that completes
-	 * later for a write issued before the failure is not trusted (a log
-	 * batch or snapshot of an older sequence is ignored; a meta sync names
-	 * its own version, which it did make durable). */
-	g_array_set_size(r->batches, 0);
-	g_array_set_size(r->dirty_segs, 0);
-	r->dirty_last = r->durable_index;
-	drop_outbox(r);
-	if (r->compacting || r->installing) {
-		r->snap_slot ^= 1u; /* the slot tried holds no good snapshot */
-		r->compacting = false;
-		r->installing = false;
-		g_free(r->install_data);
-		r->install_data = NULL;
-	}
-	(void)au_timer_set(r->env, 0, TIMER_FAIL_PENDING, 0);
-	(void)au_timer_set(r->env, r->cfg->election_hi_ns, TIMER_DISK_REPAIR, 0);
-}
-
-/* Write again everything no successful sync vouched for — term and vote,
- * the log past durable_index — and sync it; storage_repaired() puts the
- * node back in service once all of it is durable. */
-static void repair_storage(struct au_raft *r)
-{
-	r->disk_repairing = true;
-	r->disk_repairs++;
-	if (!persist_meta(r))
-		return;
-	uint64_t from = (r->durable_index > r->snap_index ? r->durable_index : r->snap_index) + 1;
-	if (from <= raft_last_index(r) && !write_entries(r, from, raft_last_index(r)))
-		return;
-	r->repair_meta = r->meta_version;
-	r->repair_index = raft_last_index(r);
-}
-
-static void storage_repaired(struct au_raft *r)
-{
-	if (!r->disk_repairing || r->repair_meta == 0 || r->meta_synced < r->repair_meta ||
-	    r->durable_index < r->repair_index)
-		return;
-	r->disk_failed = false;
-	r->disk_repairing = false;
-	r->repair_meta = r->repair_index = 0;
-	raft_trace(r, AU_TR_RAFT_DISK_OK, (int64_t)r->durable_index, (int64_t)r->meta_synced,
-		   (int64_t)r->disk_repairs);
-	reset_election_timer(r);
-}
-
 static void raft_persisted(void *state, uint64_t token, int status)
 {
 	struct au_raft *r = state;
@@ -1850,7 +1740,7 @@ static void raft_persisted(void *state, uint64_t token, int status)
 	status = 0; /* planted bug: a failed sync is taken for a good one */
 #endif
 	if (status < 0) {
-		storage_failed(r, AU_STORAGE_SYNC, status);
+		au_raft__storage_failed(r, AU_STORAGE_SYNC, status);
 		return;
 	}
 	if (kind == TOKEN_SNAP && seq != r->snap_seq)
@@ -1866,7 +1756,7 @@ static void raft_persisted(void *state, uint64_t token, int status)
 	} else if (kind == TOKEN_SNAP) {
 		snapshot_persisted(r);
 	}
-	storage_repaired(r);
+	au_raft__storage_repaired(r);
 	flush_outbox(r);
 	if (r->role == AU_RAFT_LEADER)
 		check_reads(r);
@@ -1908,7 +1798,7 @@ int au_raft_submit(struct au_raft *r, uint8_t machine, uint64_t client, uint64_t
 	 * unknown, since the entry stays in the log and may yet commit. */
 	struct proposal p = {index, r->term, done, ctx};
 	g_array_append_val(r->proposals, p);
-	if (!write_entries(r, index, index))
+	if (!au_raft__write_entries(r, index, index))
 		return 0;
 	/* Pipelining: ship it now rather than at the next heartbeat. */
 	broadcast_append(r, false);
@@ -1965,7 +1855,7 @@ int au_raft_change_member(struct au_raft *r, au_node_id node, bool add)
 	au_wbuf_init(&w, buf, sizeof(buf));
 	au_put_u64(&w, mask);
 	uint64_t index = append_entry(r, r->term, ENTRY_CONFIG, buf, 8);
-	if (!write_entries(r, index, index))
+	if (!au_raft__write_entries(r, index, index))
 		return 0; /* in the log; may commit under a later leader */
 	if (add) {
 		struct peer *p = &r->peers[node];
@@ -2163,7 +2053,7 @@ static void load_log(struct au_raft *r)
 		if (buf && off < len) {
 			if (!clean)
 				raft_trace(r, AU_TR_RAFT_BAD_DISK, 3, (int64_t)off, (int64_t)seg);
-			(void)disk_truncate(r, name, off); /* a failure: out of service, repaired later */
+			(void)au_raft__disk_truncate(r, name, off); /* a failure: out of service, repaired later */
 		}
 		g_free(buf);
 		/* Go on only if this segment ended exactly at its last index. */
@@ -2207,7 +2097,7 @@ static void free_contents(struct au_raft *r)
 	g_hash_table_destroy(r->sessions);
 	for (unsigned i = 0; i < AU_RAFT_MAX_MACHINES; i++)
 		g_free(r->pending_restore[i]);
-	clear_stash(r);
+	au_raft__clear_stash(r);
 	g_free(r->rx_snap);
 	g_free(r->install_data);
 	g_free(r->snap_bytes);
@@ -2234,7 +2124,7 @@ static bool recover(struct au_raft *r)
 		   (int64_t)raft_chain_at(r, raft_last_index(r)));
 	r->role = AU_RAFT_FOLLOWER;
 	raft_trace(r, AU_TR_RAFT_ROLE, (int64_t)r->term, AU_RAFT_FOLLOWER, 0);
-	reset_election_timer(r);
+	au_raft__reset_election_timer(r);
 	return true;
 }
 

@@ -289,4 +289,23 @@ static inline uint64_t raft_seg_of(uint64_t index)
  * that an unsynced truncation failed to remove (see load_log in boot.c). */
 #define RECORD_OVERHEAD (4u + 8u + 8u + 8u + 1u + 4u + 4u)
 
+/* ---- storage.c: storage calls, failure and repair ---------------------- */
+
+bool au_raft__disk_write(struct au_raft *r, const char *name, uint64_t off, const void *buf,
+		size_t len);
+bool au_raft__disk_truncate(struct au_raft *r, const char *name, uint64_t len);
+void au_raft__disk_sync(struct au_raft *r, const char *name, uint64_t token);
+void au_raft__storage_failed(struct au_raft *r, enum au_storage_op op, int err);
+void au_raft__repair_storage(struct au_raft *r);
+void au_raft__storage_repaired(struct au_raft *r);
+
+/* ---- raft.c ------------------------------------------------------------ */
+
+bool au_raft__persist_meta(struct au_raft *r);
+void au_raft__drop_outbox(struct au_raft *r);
+bool au_raft__write_entries(struct au_raft *r, uint64_t first, uint64_t last);
+void au_raft__reset_election_timer(struct au_raft *r);
+void au_raft__set_role(struct au_raft *r, enum au_raft_role role, au_node_id leader);
+void au_raft__clear_stash(struct au_raft *r);
+
 #endif
