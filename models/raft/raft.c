@@ -14,381 +14,9 @@
 #include "trace_kinds.h"
 #include "wire.h"
 
-/* FNV-1a over the previous chain, the term, the type and the data. */
-static uint64_t chain_next(uint64_t prev, uint64_t term, uint8_t type, const uint8_t *d, size_t n)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	uint8_t head[17];
-	for (int i = 0; i < 8; i++) {
-		head[i] = (uint8_t)(prev >> (8 * i));
-		head[8 + i] = (uint8_t)(term >> (8 * i));
-	}
-	head[16] = type;
-	for (size_t i = 0; i < sizeof(head); i++)
-		h = (h ^ head[i]) * UINT64_C(0x100000001b3);
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ d[i]) * UINT64_C(0x100000001b3);
-	return h;
-}
-
 static au_time random_election_timeout(struct au_raft *r)
 {
 	return au_random_between(r->env, r->cfg->election_lo_ns, r->cfg->election_hi_ns);
-}
-
-/* ---- durability: meta --------------------------------------------------- */
-
-/* Write term and vote (a new version, in the other slot) and sync them;
- * false if the write failed (the node is then out of service). */
-bool au_raft__persist_meta(struct au_raft *r)
-{
-	uint8_t buf[META_SLOT];
-	struct au_wbuf w;
-	au_wbuf_init(&w, buf, sizeof(buf));
-	r->meta_version++;
-	au_put_u32(&w, META_MAGIC);
-	au_put_u64(&w, r->meta_version);
-	au_put_u64(&w, r->term);
-	au_put_u32(&w, r->vote);
-	while (w.len < META_SLOT - 4)
-		au_put_u8(&w, 0);
-	au_wbuf_seal(&w);
-	assert(!w.overflow && w.len == META_SLOT);
-	uint64_t off = (r->meta_version & 1u) * META_SLOT;
-	if (!au_raft__disk_write(r, "meta", off, buf, w.len))
-		return false;
-	au_raft__disk_sync(r, "meta", TOKEN(TOKEN_META, r->meta_version));
-	return true;
-}
-
-static void load_meta(struct au_raft *r)
-{
-	const struct au_env *e = r->env;
-	for (uint64_t slot = 0; slot < 2; slot++) {
-		uint8_t buf[META_SLOT];
-		struct au_rbuf rb;
-		int64_t got = e->ops->storage_read(e->ctx, "meta", slot * META_SLOT, buf, META_SLOT);
-		if (got < 0 && got != -AU_ENOENT) {
-			r->read_failed = true; /* unknown is not absent: never guess a vote */
-			return;
-		}
-		if (got != META_SLOT)
-			continue;
-		if (!au_rbuf_unseal(&rb, buf, META_SLOT) || au_get_u32(&rb) != META_MAGIC) {
-			raft_trace(r, AU_TR_RAFT_BAD_DISK, 1, (int64_t)(slot * META_SLOT), 0);
-			continue;
-		}
-		uint64_t version = au_get_u64(&rb);
-		if (version < r->meta_version)
-			continue;
-		r->meta_version = version;
-		r->term = au_get_u64(&rb);
-		r->vote = au_get_u32(&rb);
-	}
-	r->meta_synced = r->meta_version;
-}
-
-/* ---- the outbox: replies that wait for durability ----------------------- */
-
-void au_raft__drop_outbox(struct au_raft *r)
-{
-	for (guint i = 0; i < r->outbox->len; i++)
-		g_free(g_array_index(r->outbox, struct outmsg, i).bytes);
-	g_array_set_size(r->outbox, 0);
-}
-
-static void flush_outbox(struct au_raft *r)
-{
-	if (r->disk_failed) {
-		au_raft__drop_outbox(r); /* out of service: nothing that waited is sent */
-		return;
-	}
-	guint keep = 0;
-	for (guint i = 0; i < r->outbox->len; i++) {
-		struct outmsg *m = &g_array_index(r->outbox, struct outmsg, i);
-		if (m->term != r->term) {
-			g_free(m->bytes); /* stale: the term moved on */
-			continue;
-		}
-		if (m->need_meta <= r->meta_synced && m->need_index <= r->durable_index) {
-			au_send(r->env, m->to, m->bytes, m->len);
-			g_free(m->bytes);
-			continue;
-		}
-		g_array_index(r->outbox, struct outmsg, keep++) = *m;
-	}
-	g_array_set_size(r->outbox, keep);
-}
-
-/* Send `w` to `to` once the current term/vote and the log up to
- * `need_index` are durable (at once if they already are). */
-static void send_durable(struct au_raft *r, au_node_id to, struct au_wbuf *w, uint64_t need_index)
-{
-	au_wbuf_seal(w);
-	assert(!w->overflow);
-	if (r->disk_failed) {
-		r->dropped_msgs++; /* out of service: it promises nothing */
-		return;
-	}
-	if (r->meta_synced >= r->meta_version && r->durable_index >= need_index &&
-	    r->outbox->len == 0) {
-		au_send(r->env, to, w->p, w->len);
-		return;
-	}
-	if (r->outbox->len >= OUTBOX_MAX) {
-		r->dropped_msgs++;
-		return;
-	}
-	struct outmsg m = {to, r->meta_version, need_index, r->term, (uint32_t)w->len,
-			   g_memdup2(w->p, w->len)};
-	g_array_append_val(r->outbox, m);
-}
-
-/* ---- durability: log segments ------------------------------------------ */
-
-/* "seg.N" (written by hand: this runs on every log write). */
-static void seg_name(char *buf, size_t len, uint64_t seg)
-{
-	char digits[24];
-	size_t n = 0;
-	do {
-		digits[n++] = (char)('0' + seg % 10);
-		seg /= 10;
-	} while (seg);
-	assert(len >= 4 + n + 1);
-	memcpy(buf, "seg.", 4);
-	for (size_t i = 0; i < n; i++)
-		buf[4 + i] = digits[n - 1 - i];
-	buf[4 + n] = '\0';
-}
-
-static size_t encode_record(struct au_raft *r, uint64_t index, const struct entry *e)
-{
-	size_t n = RECORD_OVERHEAD + e->len;
-	struct au_wbuf w;
-	au_wbuf_init(&w, r->recbuf, sizeof(r->recbuf));
-	au_put_u32(&w, (uint32_t)n);
-	au_put_u64(&w, index);
-	au_put_u64(&w, raft_chain_at(r, index - 1));
-	au_put_u64(&w, e->term);
-	au_put_u8(&w, e->type);
-	au_put_u32(&w, e->len);
-	au_put_bytes(&w, e->data, e->len);
-	au_wbuf_seal(&w);
-	assert(!w.overflow && w.len == n);
-	return n;
-}
-
-static void mark_dirty(struct au_raft *r, uint64_t seg);
-
-static void issue_log_sync(struct au_raft *r);
-
-/* Cut the durable log so it ends before `from`: truncate its segment at
- * the entry's offset and empty the later segments up to the old end. */
-static void truncate_files(struct au_raft *r, uint64_t from, uint64_t old_last)
-{
-	char name[32];
-	struct entry *e = raft_entry_at(r, from);
-	uint64_t first_seg = raft_seg_of(from);
-	seg_name(name, sizeof(name), first_seg);
-	if (!au_raft__disk_truncate(r, name, e ? e->file_off : 0))
-		return;
-	mark_dirty(r, first_seg);
-	for (uint64_t s = first_seg + 1; old_last >= 1 && s <= raft_seg_of(old_last); s++) {
-		seg_name(name, sizeof(name), s);
-		if (!au_raft__disk_truncate(r, name, 0))
-			return;
-		mark_dirty(r, s);
-	}
-	/* The sync goes with the entries that replace them (recovery would
-	 * refuse the stale suffix anyway, see load_log in boot.c). */
-}
-
-/* A pending durability batch can no longer vouch for entries >= from. */
-static void cap_batches(struct au_raft *r, uint64_t from)
-{
-	for (guint i = 0; i < r->batches->len; i++) {
-		struct log_batch *b = &g_array_index(r->batches, struct log_batch, i);
-		if (b->last_index >= from)
-			b->last_index = from - 1;
-	}
-	if (r->durable_index >= from)
-		r->durable_index = from - 1;
-	if (r->dirty_last >= from)
-		r->dirty_last = from - 1;
-}
-
-static void mark_dirty(struct au_raft *r, uint64_t seg)
-{
-	for (guint i = 0; i < r->dirty_segs->len; i++)
-		if (g_array_index(r->dirty_segs, uint64_t, i) == seg)
-			return;
-	g_array_append_val(r->dirty_segs, seg);
-}
-
-/* Group commit: at most one log sync batch is in flight.  Writes made
- * while it is in flight wait and are made durable together by the next
- * batch, issued when it completes — one sync per segment per batch, however
- * many appends arrived meanwhile. */
-static void issue_log_sync(struct au_raft *r)
-{
-	if (r->batches->len >= LOG_SYNCS_IN_FLIGHT || r->dirty_segs->len == 0 || raft_io_blocked(r))
-		return;
-	struct log_batch b = {++r->batch_seq, r->dirty_last, 0};
-	char name[32];
-	for (guint i = 0; i < r->dirty_segs->len; i++) {
-		seg_name(name, sizeof(name), g_array_index(r->dirty_segs, uint64_t, i));
-		au_raft__disk_sync(r, name, TOKEN(TOKEN_LOG, b.seq));
-		b.remaining++;
-	}
-	g_array_set_size(r->dirty_segs, 0);
-	g_array_append_val(r->batches, b);
-}
-
-/* Write entries [first, last] (already in memory); a sync batch makes
- * them durable (durable_index) as soon as the group commit allows.  False
- * if a write failed (the node is then out of service). */
-bool au_raft__write_entries(struct au_raft *r, uint64_t first, uint64_t last)
-{
-	uint64_t seg = UINT64_MAX;
-	char name[32];
-	for (uint64_t i = first; i <= last; i++) {
-		struct entry *e = raft_entry_at(r, i);
-		uint64_t s = raft_seg_of(i);
-		struct entry *prev = (i - 1 > r->snap_index && raft_seg_of(i - 1) == s) ? raft_entry_at(r, i - 1) : NULL;
-		e->file_off = prev ? prev->file_off + prev->rec_len : 0;
-		if (s != seg) {
-			seg = s;
-			seg_name(name, sizeof(name), s);
-			mark_dirty(r, s);
-			/* a fresh segment: drop whatever stale bytes it held */
-			if (!prev && !au_raft__disk_truncate(r, name, 0))
-				return false;
-		}
-		size_t n = encode_record(r, i, e);
-		e->rec_len = (uint32_t)n;
-		if (!au_raft__disk_write(r, name, e->file_off, r->recbuf, n))
-			return false;
-	}
-	if (last > r->dirty_last)
-		r->dirty_last = last;
-	issue_log_sync(r);
-	return true;
-}
-
-static void log_persisted(struct au_raft *r, uint64_t seq)
-{
-	for (guint i = 0; i < r->batches->len; i++) {
-		struct log_batch *b = &g_array_index(r->batches, struct log_batch, i);
-		if (b->seq == seq) {
-			b->remaining--;
-			break;
-		}
-	}
-	/* Durability advances only through a prefix of completed batches. */
-	guint done = 0;
-	while (done < r->batches->len) {
-		struct log_batch *b = &g_array_index(r->batches, struct log_batch, done);
-		if (b->remaining > 0)
-			break;
-		if (b->last_index > r->durable_index)
-			r->durable_index = b->last_index;
-		done++;
-	}
-	g_array_remove_range(r->batches, 0, done);
-	if (r->durable_index > raft_last_index(r))
-		r->durable_index = raft_last_index(r);
-	issue_log_sync(r);
-}
-
-/* ---- log manipulation --------------------------------------------------- */
-
-static void free_entry(struct entry *e)
-{
-	g_free(e->data);
-	e->data = NULL;
-}
-
-static void apply_config_entry(struct au_raft *r, uint64_t index, const struct entry *e)
-{
-	struct au_rbuf rb;
-	au_rbuf_init(&rb, e->data, e->len);
-	uint64_t mask = au_get_u64(&rb);
-	if (rb.short_read)
-		return;
-	r->voters = mask;
-	r->config_index = index;
-	raft_trace(r, AU_TR_RAFT_CONFIG, (int64_t)index, (int64_t)mask, 0);
-}
-
-/* The configuration in effect: the newest CONFIG entry in the log, else
- * the snapshot's. */
-static void recompute_config(struct au_raft *r)
-{
-	for (uint64_t i = raft_last_index(r); i > r->snap_index; i--) {
-		struct entry *e = raft_entry_at(r, i);
-		if (e->type == ENTRY_CONFIG) {
-			apply_config_entry(r, i, e);
-			return;
-		}
-	}
-	r->voters = r->snap_voters;
-	r->config_index = r->snap_index;
-	raft_trace(r, AU_TR_RAFT_CONFIG, (int64_t)r->snap_index, (int64_t)r->voters, 0);
-}
-
-static void fail_proposals_from(struct au_raft *r, uint64_t from)
-{
-	guint keep = 0;
-	GArray *failed = g_array_new(FALSE, FALSE, sizeof(struct proposal));
-	for (guint i = 0; i < r->proposals->len; i++) {
-		struct proposal *p = &g_array_index(r->proposals, struct proposal, i);
-		if (p->index >= from)
-			g_array_append_val(failed, *p);
-		else
-			g_array_index(r->proposals, struct proposal, keep++) = *p;
-	}
-	g_array_set_size(r->proposals, keep);
-	for (guint i = 0; i < failed->len; i++) {
-		struct proposal *p = &g_array_index(failed, struct proposal, i);
-		p->done(p->ctx, false, p->index, NULL, 0);
-	}
-	g_array_free(failed, TRUE);
-}
-
-/* Remove entries >= from (a follower resolving a conflict). */
-static void truncate_log(struct au_raft *r, uint64_t from)
-{
-	uint64_t old_last = raft_last_index(r);
-	assert(from > r->commit); /* committed entries are never removed */
-	assert(r->role != AU_RAFT_LEADER);
-	truncate_files(r, from, old_last);
-	for (uint64_t i = from; i <= old_last; i++)
-		free_entry(raft_entry_at(r, i));
-	g_array_set_size(r->log, from - r->snap_index - 1);
-	cap_batches(r, from);
-	raft_trace(r, AU_TR_RAFT_TRUNCATE, (int64_t)from, (int64_t)r->term, 0);
-	fail_proposals_from(r, from);
-	if (r->config_index >= from)
-		recompute_config(r);
-}
-
-/* Append one entry in memory (the caller writes and syncs the batch). */
-static uint64_t append_entry(struct au_raft *r, uint64_t term, uint8_t type, const void *data,
-			     uint32_t len)
-{
-	uint64_t index = raft_last_index(r) + 1;
-	struct entry e = {0};
-	e.term = term;
-	e.type = type;
-	e.len = len;
-	e.data = len ? g_memdup2(data, len) : NULL;
-	e.chain = chain_next(raft_chain_at(r, index - 1), term, type, e.data, len);
-	g_array_append_val(r->log, e);
-	raft_trace(r, AU_TR_RAFT_APPEND, (int64_t)index, (int64_t)term, (int64_t)e.chain);
-	if (type == ENTRY_CONFIG)
-		apply_config_entry(r, index, raft_entry_at(r, index));
-	return index;
 }
 
 /* ---- sessions and state machines ---------------------------------------- */
@@ -671,17 +299,17 @@ static void discard_prefix(struct au_raft *r, uint64_t index, uint64_t term, uin
 	if (keep_from > old_first)
 		drop = (keep_from <= raft_last_index(r) + 1 ? keep_from : raft_last_index(r) + 1) - old_first;
 	for (uint64_t i = 0; i < drop; i++)
-		free_entry(&g_array_index(r->log, struct entry, i));
+		au_raft__free_entry(&g_array_index(r->log, struct entry, i));
 	g_array_remove_range(r->log, 0, (guint)drop);
 	for (uint64_t s = raft_seg_of(old_first); old_first >= 1 && s < raft_seg_of(keep_from); s++) {
 		char name[32];
-		seg_name(name, sizeof(name), s);
+		au_raft__seg_name(name, sizeof(name), s);
 		/* Failing to free a segment below the snapshot loses nothing:
 		 * recovery reads the log from the snapshot on. */
 		if (au_raft__disk_truncate(r, name, 0))
-			mark_dirty(r, s); /* synced so the disk really gives the space back */
+			au_raft__mark_dirty(r, s); /* synced so the disk really gives the space back */
 	}
-	issue_log_sync(r);
+	au_raft__issue_log_sync(r);
 	r->snap_index = index;
 	r->snap_term = term;
 	r->snap_chain = chain;
@@ -729,17 +357,17 @@ static void snapshot_persisted(struct au_raft *r)
 		bool keep_suffix = raft_term_at(r, index) == term && raft_chain_at(r, index) == chain;
 		if (!keep_suffix) {
 			for (guint i = 0; i < r->log->len; i++)
-				free_entry(&g_array_index(r->log, struct entry, i));
+				au_raft__free_entry(&g_array_index(r->log, struct entry, i));
 			uint64_t old_last = raft_last_index(r);
 			g_array_set_size(r->log, 0);
-			fail_proposals_from(r, 0);
+			au_raft__fail_proposals_from(r, 0);
 			for (uint64_t s = raft_seg_of(r->snap_index + 1); old_last > r->snap_index && s <= raft_seg_of(old_last); s++) {
 				char name[32];
-				seg_name(name, sizeof(name), s);
+				au_raft__seg_name(name, sizeof(name), s);
 				if (au_raft__disk_truncate(r, name, 0))
-					mark_dirty(r, s);
+					au_raft__mark_dirty(r, s);
 			}
-			issue_log_sync(r);
+			au_raft__issue_log_sync(r);
 			r->snap_index = index; /* so raft_last_index() is right below */
 		} else {
 			discard_prefix(r, index, term, chain);
@@ -754,7 +382,7 @@ static void snapshot_persisted(struct au_raft *r)
 		if (r->commit < index)
 			r->commit = index;
 		r->applied = index;
-		recompute_config(r);
+		au_raft__recompute_config(r);
 		raft_trace(r, AU_TR_RAFT_INSTALL, (int64_t)index, (int64_t)term, (int64_t)chain);
 		trace_digest(r);
 		ack_install(r);
@@ -827,7 +455,7 @@ static void step_down(struct au_raft *r, uint64_t term, au_node_id leader)
 		au_timer_cancel(r->env, r->quorum_timer);
 		/* Proposals of this term may still commit under the next leader:
 		 * their clients must treat them as unknown. */
-		fail_proposals_from(r, 0);
+		au_raft__fail_proposals_from(r, 0);
 		fail_reads(r);
 	}
 	au_raft__reset_election_timer(r);
@@ -846,7 +474,7 @@ static void send_vote_requests(struct au_raft *r, bool prevote, bool transfer)
 		au_put_u64(&w, raft_last_index(r));
 		au_put_u64(&w, raft_last_term(r));
 		au_put_u8(&w, (uint8_t)(prevote | transfer << 1));
-		send_durable(r, n, &w, 0);
+		au_raft__send_durable(r, n, &w, 0);
 	}
 }
 
@@ -924,7 +552,7 @@ static void become_leader(struct au_raft *r)
 	}
 	/* A no-op of the new term: the commit rule needs an entry of this term,
 	 * and ReadIndex needs it committed. */
-	r->term_start = append_entry(r, r->term, ENTRY_NOOP, NULL, 0);
+	r->term_start = au_raft__append_entry(r, r->term, ENTRY_NOOP, NULL, 0);
 	if (!au_raft__write_entries(r, r->term_start, r->term_start))
 		return; /* out of service already: it stepped down */
 	broadcast_append(r, false);
@@ -956,7 +584,7 @@ static void send_snapshot_chunk(struct au_raft *r, au_node_id to)
 	au_put_u32(&w, (uint32_t)n);
 	au_put_bytes(&w, r->snap_bytes + p->snap_offset, n);
 	p->snap_expect = p->snap_offset + n;
-	send_durable(r, to, &w, 0);
+	au_raft__send_durable(r, to, &w, 0);
 	g_free(buf);
 }
 
@@ -1004,7 +632,7 @@ static void send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 		}
 		for (int b = 0; b < 4; b++)
 			buf[count_at + b] = (uint8_t)(count >> (8 * b));
-		send_durable(r, to, &w, 0);
+		au_raft__send_durable(r, to, &w, 0);
 		if (heartbeat)
 			return;
 		if (p->probing)
@@ -1071,7 +699,7 @@ static void start_read_round(struct au_raft *r)
 	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++)
 		if (raft_is_voter(r, n) && n != r->env->self)
 			send_append(r, n, true);
-	flush_outbox(r);
+	au_raft__flush_outbox(r);
 }
 
 /* ReadIndex: a read is confirmed once a majority acknowledged a heartbeat
@@ -1130,7 +758,7 @@ static void maybe_send_timeout_now(struct au_raft *r)
 		au_wbuf_init(&w, buf, sizeof(buf));
 		au_put_u8(&w, MSG_TIMEOUT_NOW);
 		au_put_u64(&w, r->term);
-		send_durable(r, r->transferee, &w, 0);
+		au_raft__send_durable(r, r->transferee, &w, 0);
 	}
 }
 
@@ -1213,7 +841,7 @@ static void on_vote(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		au_wbuf_seal(&w);
 		au_send(r->env, from, w.p, w.len);
 	} else {
-		send_durable(r, from, &w, 0);
+		au_raft__send_durable(r, from, &w, 0);
 	}
 }
 
@@ -1260,7 +888,7 @@ static void reply_append(struct au_raft *r, au_node_id to, uint8_t flags, uint64
 	au_put_u64(&w, conflict_term);
 	au_put_u64(&w, seq);
 	/* Acknowledging entries up to `match` needs them durable. */
-	send_durable(r, to, &w, ok ? match : 0);
+	au_raft__send_durable(r, to, &w, ok ? match : 0);
 }
 
 static void heard_leader(struct au_raft *r, uint64_t term, au_node_id from)
@@ -1378,9 +1006,9 @@ static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		if (index <= raft_last_index(r)) {
 			if (raft_term_at(r, index) == et)
 				continue;
-			truncate_log(r, index);
+			au_raft__truncate_log(r, index);
 		}
-		append_entry(r, et, type, data, len);
+		au_raft__append_entry(r, et, type, data, len);
 		if (!first_new)
 			first_new = index;
 	}
@@ -1484,7 +1112,7 @@ static void on_snap(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		au_put_u64(&w, 0);
 		au_put_u8(&w, 0);
 		au_put_u64(&w, 0);
-		send_durable(r, from, &w, 0);
+		au_raft__send_durable(r, from, &w, 0);
 		return;
 	}
 	heard_leader(r, term, from);
@@ -1533,7 +1161,7 @@ static void on_snap(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	au_put_u8(&w, done);
 	/* done without installing: our commit index already covers it */
 	au_put_u64(&w, done ? r->rx_index : 0);
-	send_durable(r, from, &w, 0);
+	au_raft__send_durable(r, from, &w, 0);
 }
 
 /* Tell the leader a received snapshot is durable and in effect. */
@@ -1547,7 +1175,7 @@ static void ack_install(struct au_raft *r)
 	au_put_u64(&w, r->snap_len);
 	au_put_u8(&w, 1);
 	au_put_u64(&w, r->snap_index); /* which snapshot: the leader may have taken another since */
-	send_durable(r, r->install_from, &w, 0);
+	au_raft__send_durable(r, r->install_from, &w, 0);
 }
 
 static void on_snap_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
@@ -1637,7 +1265,7 @@ static void raft_recv(void *state, au_node_id from, const void *msg, size_t len)
 		raft_trace(r, AU_TR_MODEL_BAD_MESSAGE, from, (int64_t)len, 1);
 		return;
 	}
-	flush_outbox(r);
+	au_raft__flush_outbox(r);
 }
 
 /* ---- timers and durability callbacks ----------------------------------------- */
@@ -1702,7 +1330,7 @@ static void raft_timer(void *state, uint32_t kind, uint64_t arg)
 		/* Deferred from au_raft__storage_failed, which may run inside a call
 		 * from another model (submit): the entries may still commit
 		 * under another leader, so this is "unknown" to clients. */
-		fail_proposals_from(r, 0);
+		au_raft__fail_proposals_from(r, 0);
 		fail_reads(r);
 		return;
 	}
@@ -1727,7 +1355,7 @@ static void raft_timer(void *state, uint32_t kind, uint64_t arg)
 			check_quorum(r);
 		break;
 	}
-	flush_outbox(r);
+	au_raft__flush_outbox(r);
 }
 
 static void raft_persisted(void *state, uint64_t token, int status)
@@ -1750,14 +1378,14 @@ static void raft_persisted(void *state, uint64_t token, int status)
 			r->meta_synced = seq;
 		tally(r); /* a candidate's own vote may just have become durable */
 	} else if (kind == TOKEN_LOG) {
-		log_persisted(r, seq);
+		au_raft__log_persisted(r, seq);
 		if (r->role == AU_RAFT_LEADER)
 			advance_commit(r);
 	} else if (kind == TOKEN_SNAP) {
 		snapshot_persisted(r);
 	}
 	au_raft__storage_repaired(r);
-	flush_outbox(r);
+	au_raft__flush_outbox(r);
 	if (r->role == AU_RAFT_LEADER)
 		check_reads(r);
 }
@@ -1791,7 +1419,7 @@ int au_raft_submit(struct au_raft *r, uint8_t machine, uint64_t client, uint64_t
 	au_put_u64(&w, client);
 	au_put_u64(&w, seq);
 	au_put_bytes(&w, cmd, len);
-	uint64_t index = append_entry(r, r->term, ENTRY_CMD, buf, (uint32_t)w.len);
+	uint64_t index = au_raft__append_entry(r, r->term, ENTRY_CMD, buf, (uint32_t)w.len);
 	g_free(buf);
 	/* Registered before the write: if the write fails, the step-down it
 	 * causes fails the proposal (later, never inside this call) — as
@@ -1802,7 +1430,7 @@ int au_raft_submit(struct au_raft *r, uint8_t machine, uint64_t client, uint64_t
 		return 0;
 	/* Pipelining: ship it now rather than at the next heartbeat. */
 	broadcast_append(r, false);
-	flush_outbox(r);
+	au_raft__flush_outbox(r);
 	return 0;
 }
 
@@ -1830,7 +1458,7 @@ int au_raft_transfer(struct au_raft *r, au_node_id to)
 	raft_trace(r, AU_TR_RAFT_TRANSFER, (int64_t)r->term, to, 1);
 	send_append(r, to, false);
 	maybe_send_timeout_now(r);
-	flush_outbox(r);
+	au_raft__flush_outbox(r);
 	return 0;
 }
 
@@ -1854,7 +1482,7 @@ int au_raft_change_member(struct au_raft *r, au_node_id node, bool add)
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, sizeof(buf));
 	au_put_u64(&w, mask);
-	uint64_t index = append_entry(r, r->term, ENTRY_CONFIG, buf, 8);
+	uint64_t index = au_raft__append_entry(r, r->term, ENTRY_CONFIG, buf, 8);
 	if (!au_raft__write_entries(r, index, index))
 		return 0; /* in the log; may commit under a later leader */
 	if (add) {
@@ -1865,7 +1493,7 @@ int au_raft_change_member(struct au_raft *r, au_node_id node, bool add)
 		p->snap_offset = UINT64_MAX;
 	}
 	broadcast_append(r, false);
-	flush_outbox(r);
+	au_raft__flush_outbox(r);
 	return 0;
 }
 
@@ -2006,7 +1634,7 @@ static void load_log(struct au_raft *r)
 	uint64_t next = r->snap_index + 1;
 	for (uint64_t seg = raft_seg_of(next);; seg++) {
 		char name[32];
-		seg_name(name, sizeof(name), seg);
+		au_raft__seg_name(name, sizeof(name), seg);
 		size_t len = 0;
 		uint8_t *buf = read_whole(r, name, &len);
 		if (r->read_failed)
@@ -2042,7 +1670,7 @@ static void load_log(struct au_raft *r)
 					clean = true;
 					break;
 				}
-				append_entry(r, term, type, rb.p + rb.pos, dlen);
+				au_raft__append_entry(r, term, type, rb.p + rb.pos, dlen);
 				struct entry *en = raft_entry_at(r, index);
 				en->file_off = (uint32_t)off;
 				en->rec_len = n;
@@ -2084,7 +1712,7 @@ static void init_contents(struct au_raft *r)
 static void free_contents(struct au_raft *r)
 {
 	for (guint i = 0; i < r->log->len; i++)
-		free_entry(&g_array_index(r->log, struct entry, i));
+		au_raft__free_entry(&g_array_index(r->log, struct entry, i));
 	g_array_free(r->log, TRUE);
 	g_array_free(r->batches, TRUE);
 	g_array_free(r->dirty_segs, TRUE);
@@ -2110,14 +1738,14 @@ static void free_contents(struct au_raft *r)
 static bool recover(struct au_raft *r)
 {
 	r->read_failed = false;
-	load_meta(r);
+	au_raft__load_meta(r);
 	if (!r->read_failed)
 		load_snapshots(r);
 	if (!r->read_failed)
 		load_log(r);
 	if (r->read_failed)
 		return false;
-	recompute_config(r);
+	au_raft__recompute_config(r);
 	r->durable_index = raft_last_index(r);
 	r->commit = r->applied = r->snap_index;
 	raft_trace(r, AU_TR_RAFT_RECOVER, (int64_t)raft_last_index(r), (int64_t)r->snap_index,

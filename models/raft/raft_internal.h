@@ -299,11 +299,28 @@ void au_raft__storage_failed(struct au_raft *r, enum au_storage_op op, int err);
 void au_raft__repair_storage(struct au_raft *r);
 void au_raft__storage_repaired(struct au_raft *r);
 
-/* ---- raft.c ------------------------------------------------------------ */
+/* ---- log.c: meta, the outbox, log segments, the log in memory ---------- */
 
 bool au_raft__persist_meta(struct au_raft *r);
+void au_raft__load_meta(struct au_raft *r);
 void au_raft__drop_outbox(struct au_raft *r);
+void au_raft__flush_outbox(struct au_raft *r);
+void au_raft__send_durable(struct au_raft *r, au_node_id to, struct au_wbuf *w,
+		uint64_t need_index);
+void au_raft__seg_name(char *buf, size_t len, uint64_t seg);
+void au_raft__mark_dirty(struct au_raft *r, uint64_t seg);
+void au_raft__issue_log_sync(struct au_raft *r);
 bool au_raft__write_entries(struct au_raft *r, uint64_t first, uint64_t last);
+void au_raft__log_persisted(struct au_raft *r, uint64_t seq);
+void au_raft__free_entry(struct entry *e);
+void au_raft__recompute_config(struct au_raft *r);
+void au_raft__fail_proposals_from(struct au_raft *r, uint64_t from);
+void au_raft__truncate_log(struct au_raft *r, uint64_t from);
+uint64_t au_raft__append_entry(struct au_raft *r, uint64_t term, uint8_t type, const void *data,
+		uint32_t len);
+
+/* ---- raft.c ------------------------------------------------------------ */
+
 void au_raft__reset_election_timer(struct au_raft *r);
 void au_raft__set_role(struct au_raft *r, enum au_raft_role role, au_node_id leader);
 void au_raft__clear_stash(struct au_raft *r);
