@@ -19,127 +19,6 @@ static au_time random_election_timeout(struct au_raft *r)
 	return au_random_between(r->env, r->cfg->election_lo_ns, r->cfg->election_hi_ns);
 }
 
-/* ---- sessions and state machines ---------------------------------------- */
-
-/* A session's share of the state digest (what a snapshot keeps of it). */
-static uint64_t session_hash(const struct session *s)
-{
-	uint64_t h = au_digest_add(UINT64_C(0x5e55), s->client);
-	h = au_digest_add(h, s->seq);
-	return au_digest_bytes(h, s->result, s->result_len);
-}
-
-static void recompute_sessions_digest(struct au_raft *r)
-{
-	GHashTableIter it;
-	gpointer v;
-	uint64_t sum = 0; /* a sum: the table's order does not matter */
-	g_hash_table_iter_init(&it, r->sessions);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		struct session *s = v;
-		s->hash = session_hash(s);
-		sum += s->hash;
-	}
-	r->sessions_digest = sum;
-}
-
-/* Every digest_every applied entries: the state digest, for replicas_agree. */
-static void trace_digest(struct au_raft *r)
-{
-	uint64_t every = r->cfg->digest_every;
-	if (every == 0 || r->applied % every != 0)
-		return;
-	uint64_t slots[AU_RAFT_MAX_MACHINES];
-	uint64_t d = au_raft_state_digest(r, slots);
-	raft_trace(r, AU_TR_RAFT_DIGEST, (int64_t)r->applied, (int64_t)d,
-		   (int64_t)au_raft_fingerprints(slots));
-}
-
-static void apply_command(struct au_raft *r, uint64_t index, const struct entry *e,
-			  uint8_t *result, size_t *rlen)
-{
-	*rlen = 0;
-	struct au_rbuf rb;
-	au_rbuf_init(&rb, e->data, e->len);
-	uint8_t machine = au_get_u8(&rb);
-	uint64_t client = au_get_u64(&rb);
-	uint64_t seq = au_get_u64(&rb);
-	if (rb.short_read || machine == 0 || machine >= AU_RAFT_MAX_MACHINES)
-		return;
-	struct session *s = client ? g_hash_table_lookup(r->sessions, &client) : NULL;
-	if (s && seq <= s->seq) {
-		/* A retry of a command already applied: answer, do not reapply. */
-		if (seq == s->seq) {
-			memcpy(result, s->result, s->result_len);
-			*rlen = s->result_len;
-		}
-		return;
-	}
-	const struct au_raft_machine *m = &r->machines[machine];
-	if (m->apply)
-		m->apply(m->sm, index, e->data + rb.pos, e->len - rb.pos, result, rlen);
-	if (client) {
-		if (!s) {
-			s = g_new0(struct session, 1);
-			s->client = client;
-			g_hash_table_insert(r->sessions, &s->client, s);
-		} else {
-			r->sessions_digest -= s->hash;
-		}
-		s->seq = seq;
-		s->result_len = (uint8_t)(*rlen < SESSION_RESULT_MAX ? *rlen : SESSION_RESULT_MAX);
-		memcpy(s->result, result, s->result_len);
-		s->hash = session_hash(s);
-		r->sessions_digest += s->hash;
-	}
-}
-
-static void check_reads(struct au_raft *r);
-
-static void maybe_compact(struct au_raft *r);
-
-static void step_down(struct au_raft *r, uint64_t term, au_node_id leader);
-
-static void apply_committed(struct au_raft *r)
-{
-	while (r->applied < r->commit) {
-		uint64_t index = ++r->applied;
-		struct entry *e = raft_entry_at(r, index);
-		assert(e);
-		uint8_t result[AU_RAFT_RESULT_MAX];
-		size_t rlen = 0;
-		if (e->type == ENTRY_CMD)
-			apply_command(r, index, e, result, &rlen);
-		raft_trace(r, AU_TR_RAFT_APPLY, (int64_t)index, (int64_t)e->term, (int64_t)e->chain);
-		trace_digest(r);
-		while (r->proposals->len) {
-			struct proposal p = g_array_index(r->proposals, struct proposal, 0);
-			if (p.index > index)
-				break;
-			g_array_remove_index(r->proposals, 0);
-			bool ok = p.index == index && p.term == e->term;
-			p.done(p.ctx, ok, p.index, ok ? result : NULL, ok ? rlen : 0);
-		}
-		/* A leader removed from the configuration steps down once the
-		 * change is committed. */
-		if (e->type == ENTRY_CONFIG && r->role == AU_RAFT_LEADER && index == r->config_index &&
-		    !raft_is_voter(r, r->env->self))
-			step_down(r, r->term, 0);
-	}
-	check_reads(r);
-	maybe_compact(r);
-}
-
-static void set_commit(struct au_raft *r, uint64_t commit)
-{
-	if (commit <= r->commit)
-		return;
-	r->commit = commit;
-	raft_trace(r, AU_TR_RAFT_COMMIT, (int64_t)commit, (int64_t)raft_term_at(r, commit),
-		   (int64_t)raft_chain_at(r, commit));
-	apply_committed(r);
-}
-
 /* ---- snapshots ------------------------------------------------------------ */
 
 static gint cmp_u64(gconstpointer a, gconstpointer b)
@@ -249,7 +128,7 @@ static bool load_snapshot_bytes(struct au_raft *r, const uint8_t *buf, size_t le
 		au_get_bytes(&rb, s->result, s->result_len);
 		g_hash_table_replace(r->sessions, &s->client, s);
 	}
-	recompute_sessions_digest(r);
+	au_raft__recompute_sessions_digest(r);
 	for (;;) {
 		uint8_t id = au_get_u8(&rb);
 		if (id == 0 || rb.short_read || id >= AU_RAFT_MAX_MACHINES)
@@ -315,7 +194,7 @@ static void discard_prefix(struct au_raft *r, uint64_t index, uint64_t term, uin
 	r->snap_chain = chain;
 }
 
-static void maybe_compact(struct au_raft *r)
+void au_raft__maybe_compact(struct au_raft *r)
 {
 	if (!r->cfg->snapshot_every || r->compacting || r->installing ||
 	    r->applied - r->snap_index < r->cfg->snapshot_every)
@@ -384,7 +263,7 @@ static void snapshot_persisted(struct au_raft *r)
 		r->applied = index;
 		au_raft__recompute_config(r);
 		raft_trace(r, AU_TR_RAFT_INSTALL, (int64_t)index, (int64_t)term, (int64_t)chain);
-		trace_digest(r);
+		au_raft__trace_digest(r);
 		ack_install(r);
 		return;
 	}
@@ -431,7 +310,7 @@ void au_raft__set_role(struct au_raft *r, enum au_raft_role role, au_node_id lea
 		raft_trace(r, AU_TR_RAFT_ROLE, (int64_t)r->term, role, leader);
 }
 
-static void step_down(struct au_raft *r, uint64_t term, au_node_id leader)
+void au_raft__step_down(struct au_raft *r, uint64_t term, au_node_id leader)
 {
 	bool was_leader = r->role == AU_RAFT_LEADER;
 	if (term > r->term || leader != r->leader)
@@ -674,7 +553,7 @@ static void advance_commit(struct au_raft *r)
 	 * (Raft §5.4.2); earlier ones commit with it. */
 	if (m > r->commit && raft_term_at(r, m) == r->term)
 #endif
-		set_commit(r, m);
+		au_raft__set_commit(r, m);
 }
 
 /* The highest heartbeat sequence a majority of voters (this leader
@@ -707,7 +586,7 @@ static void start_read_round(struct au_raft *r)
  * committed an entry; it is answered once the machines have applied its
  * read index.  Reads share rounds: at most one round for reads is
  * outstanding, and reads arriving meanwhile wait for the next one. */
-static void check_reads(struct au_raft *r)
+void au_raft__check_reads(struct au_raft *r)
 {
 	if (r->role != AU_RAFT_LEADER || r->reads->len == 0)
 		return;
@@ -802,7 +681,7 @@ static void on_vote(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 			/* disruptive: ignore without adopting its term */
 		} else {
 			if (term > r->term)
-				step_down(r, term, 0);
+				au_raft__step_down(r, term, 0);
 #ifdef AU_BUG_VOTE_NO_LOG_CHECK
 			bool log_ok = true;
 #else
@@ -853,11 +732,11 @@ static void on_vote_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	if (rb->short_read)
 		return;
 	if (!prevote && term > r->term) {
-		step_down(r, term, 0);
+		au_raft__step_down(r, term, 0);
 		return;
 	}
 	if (prevote && !granted && term > r->term) {
-		step_down(r, term, 0); /* refused by a node in a higher term: adopt it */
+		au_raft__step_down(r, term, 0); /* refused by a node in a higher term: adopt it */
 		return;
 	}
 	if (prevote && r->role == AU_RAFT_PRECANDIDATE && term == r->term + 1 && granted) {
@@ -894,7 +773,7 @@ static void reply_append(struct au_raft *r, au_node_id to, uint8_t flags, uint64
 static void heard_leader(struct au_raft *r, uint64_t term, au_node_id from)
 {
 	if (term > r->term || r->role != AU_RAFT_FOLLOWER || r->leader != from)
-		step_down(r, term, from);
+		au_raft__step_down(r, term, from);
 	r->last_leader_contact_ns = au_now(r->env);
 	au_raft__reset_election_timer(r);
 }
@@ -1027,7 +906,7 @@ static void on_append(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	uint64_t c = leader_commit < verified ? leader_commit : verified;
 	/* The commit index only moves over entries this message verified
 	 * against the leader's log. */
-	set_commit(r, c);
+	au_raft__set_commit(r, c);
 	reply_append(r, from, APPEND_OK | (count ? APPEND_HAD_ENTRIES : 0), match, 0, 0, seq);
 	drain_stash(r);
 }
@@ -1041,7 +920,7 @@ static void on_append_resp(struct au_raft *r, au_node_id from, struct au_rbuf *r
 	if (rb->short_read || from > AU_RAFT_MAX_NODES)
 		return;
 	if (term > r->term) {
-		step_down(r, term, 0);
+		au_raft__step_down(r, term, 0);
 		return;
 	}
 	if (r->role != AU_RAFT_LEADER || term != r->term)
@@ -1093,7 +972,7 @@ static void on_append_resp(struct au_raft *r, au_node_id from, struct au_rbuf *r
 		p->inflight = 0;
 		p->probing = true; /* one append at a time until one succeeds */
 	}
-	check_reads(r);
+	au_raft__check_reads(r);
 	send_append(r, from, false);
 }
 
@@ -1186,7 +1065,7 @@ static void on_snap_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	if (rb->short_read || from > AU_RAFT_MAX_NODES)
 		return;
 	if (term > r->term) {
-		step_down(r, term, 0);
+		au_raft__step_down(r, term, 0);
 		return;
 	}
 	if (r->role != AU_RAFT_LEADER || term != r->term)
@@ -1311,7 +1190,7 @@ static void check_quorum(struct au_raft *r)
 		    now - r->peers[n].last_ack_ns < r->cfg->election_lo_ns)
 			live++;
 	if (live < raft_majority(r)) {
-		step_down(r, r->term, 0); /* cannot reach a majority: stop leading */
+		au_raft__step_down(r, r->term, 0); /* cannot reach a majority: stop leading */
 		return;
 	}
 	r->quorum_timer = au_timer_set(r->env, r->cfg->election_lo_ns, TIMER_QUORUM, 0);
@@ -1387,7 +1266,7 @@ static void raft_persisted(void *state, uint64_t token, int status)
 	au_raft__storage_repaired(r);
 	au_raft__flush_outbox(r);
 	if (r->role == AU_RAFT_LEADER)
-		check_reads(r);
+		au_raft__check_reads(r);
 }
 
 /* ---- the API other models use ------------------------------------------------ */
@@ -1445,7 +1324,7 @@ int au_raft_read_index(struct au_raft *r, au_raft_done_fn done, void *ctx)
 		start_read_round(r);
 	else
 		r->read_round_wanted = true;
-	check_reads(r);
+	au_raft__check_reads(r);
 	return 0;
 }
 

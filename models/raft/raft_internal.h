@@ -319,10 +319,19 @@ void au_raft__truncate_log(struct au_raft *r, uint64_t from);
 uint64_t au_raft__append_entry(struct au_raft *r, uint64_t term, uint8_t type, const void *data,
 		uint32_t len);
 
+/* ---- machines.c: sessions, state machines, commit ---------------------- */
+
+void au_raft__recompute_sessions_digest(struct au_raft *r);
+void au_raft__trace_digest(struct au_raft *r);
+void au_raft__set_commit(struct au_raft *r, uint64_t commit);
+
 /* ---- raft.c ------------------------------------------------------------ */
 
+void au_raft__maybe_compact(struct au_raft *r);
 void au_raft__reset_election_timer(struct au_raft *r);
 void au_raft__set_role(struct au_raft *r, enum au_raft_role role, au_node_id leader);
+void au_raft__step_down(struct au_raft *r, uint64_t term, au_node_id leader);
+void au_raft__check_reads(struct au_raft *r);
 void au_raft__clear_stash(struct au_raft *r);
 
 #endif
