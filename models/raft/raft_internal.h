@@ -325,13 +325,22 @@ void au_raft__recompute_sessions_digest(struct au_raft *r);
 void au_raft__trace_digest(struct au_raft *r);
 void au_raft__set_commit(struct au_raft *r, uint64_t commit);
 
+/* ---- snapshot.c: snapshots --------------------------------------------- */
+
+bool au_raft__load_snapshot_bytes(struct au_raft *r, const uint8_t *buf, size_t len, bool apply);
+void au_raft__write_snapshot_file(struct au_raft *r, const uint8_t *data, size_t len);
+void au_raft__maybe_compact(struct au_raft *r);
+bool au_raft__snap_header(const uint8_t *buf, size_t len, uint64_t *index, uint64_t *term,
+		uint64_t *chain, uint64_t *voters);
+void au_raft__snapshot_persisted(struct au_raft *r);
+
 /* ---- raft.c ------------------------------------------------------------ */
 
-void au_raft__maybe_compact(struct au_raft *r);
 void au_raft__reset_election_timer(struct au_raft *r);
 void au_raft__set_role(struct au_raft *r, enum au_raft_role role, au_node_id leader);
 void au_raft__step_down(struct au_raft *r, uint64_t term, au_node_id leader);
 void au_raft__check_reads(struct au_raft *r);
 void au_raft__clear_stash(struct au_raft *r);
+void au_raft__ack_install(struct au_raft *r);
 
 #endif
