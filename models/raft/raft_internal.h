@@ -334,11 +334,21 @@ bool au_raft__snap_header(const uint8_t *buf, size_t len, uint64_t *index, uint6
 		uint64_t *chain, uint64_t *voters);
 void au_raft__snapshot_persisted(struct au_raft *r);
 
-/* ---- raft.c ------------------------------------------------------------ */
+/* ---- election.c: roles, elections, votes ------------------------------- */
 
 void au_raft__reset_election_timer(struct au_raft *r);
+void au_raft__fail_reads(struct au_raft *r);
 void au_raft__set_role(struct au_raft *r, enum au_raft_role role, au_node_id leader);
 void au_raft__step_down(struct au_raft *r, uint64_t term, au_node_id leader);
+void au_raft__tally(struct au_raft *r);
+void au_raft__start_election(struct au_raft *r, bool transfer);
+void au_raft__on_vote(struct au_raft *r, au_node_id from, struct au_rbuf *rb);
+void au_raft__on_vote_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb);
+void au_raft__on_timeout_now(struct au_raft *r, au_node_id from, struct au_rbuf *rb);
+
+/* ---- raft.c ------------------------------------------------------------ */
+
+void au_raft__broadcast_append(struct au_raft *r, bool heartbeat);
 void au_raft__check_reads(struct au_raft *r);
 void au_raft__clear_stash(struct au_raft *r);
 void au_raft__ack_install(struct au_raft *r);
