@@ -13,216 +13,6 @@
 #include "trace_kinds.h"
 #include "wire.h"
 
-static void send_append(struct au_raft *r, au_node_id to, bool heartbeat);
-
-void au_raft__broadcast_append(struct au_raft *r, bool heartbeat)
-{
-	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++)
-		if (raft_is_voter(r, n) && n != r->env->self)
-			send_append(r, n, heartbeat);
-}
-
-/* ---- leader: replication -------------------------------------------------- */
-
-static void send_snapshot_chunk(struct au_raft *r, au_node_id to)
-{
-	struct peer *p = &r->peers[to];
-	if (!r->snap_bytes || p->snap_offset >= r->snap_len) {
-		p->snap_offset = 0;
-		if (!r->snap_bytes)
-			return;
-	}
-	size_t n = r->snap_len - p->snap_offset;
-	if (n > SNAP_CHUNK)
-		n = SNAP_CHUNK;
-	uint8_t *buf = g_malloc(n + 64);
-	struct au_wbuf w;
-	au_wbuf_init(&w, buf, n + 64);
-	au_put_u8(&w, MSG_SNAP);
-	au_put_u64(&w, r->term);
-	au_put_u64(&w, p->snap_offset);
-	au_put_u64(&w, r->snap_len);
-	au_put_u32(&w, (uint32_t)n);
-	au_put_bytes(&w, r->snap_bytes + p->snap_offset, n);
-	p->snap_expect = p->snap_offset + n;
-	au_raft__send_durable(r, to, &w, 0);
-	g_free(buf);
-}
-
-static void send_append(struct au_raft *r, au_node_id to, bool heartbeat)
-{
-	struct peer *p = &r->peers[to];
-	if (p->next <= r->snap_index) {
-		/* The entries it needs are compacted away. */
-		if (p->snap_offset == UINT64_MAX)
-			p->snap_offset = 0;
-		send_snapshot_chunk(r, to);
-		return;
-	}
-	for (;;) {
-		bool have = p->next <= raft_last_index(r);
-		uint32_t limit = p->probing ? 1 : r->cfg->max_inflight;
-		if (!heartbeat && (!have || p->inflight >= limit))
-			return;
-		uint64_t prev = heartbeat ? p->match : p->next - 1;
-		if (heartbeat && prev < r->snap_index)
-			prev = p->next - 1;
-		uint8_t *buf = r->sendbuf; /* reused: appends are built one at a time */
-		struct au_wbuf w;
-		au_wbuf_init(&w, buf, APPEND_BYTES_MAX + 128);
-		au_put_u8(&w, MSG_APPEND);
-		au_put_u64(&w, r->term);
-		au_put_u64(&w, prev);
-		au_put_u64(&w, raft_term_at(r, prev));
-		au_put_u64(&w, r->commit);
-		au_put_u64(&w, r->hb_seq);
-		size_t count_at = w.len;
-		au_put_u32(&w, 0);
-		uint32_t count = 0;
-		uint64_t i = prev + 1;
-		if (!heartbeat) {
-			for (; i <= raft_last_index(r) && count < r->cfg->max_batch; i++, count++) {
-				struct entry *e = raft_entry_at(r, i);
-				if (count > 0 && w.len + 13 + e->len > APPEND_BYTES_MAX)
-					break;
-				au_put_u64(&w, e->term);
-				au_put_u8(&w, e->type);
-				au_put_u32(&w, e->len);
-				au_put_bytes(&w, e->data, e->len);
-			}
-		}
-		for (int b = 0; b < 4; b++)
-			buf[count_at + b] = (uint8_t)(count >> (8 * b));
-		au_raft__send_durable(r, to, &w, 0);
-		if (heartbeat)
-			return;
-		if (p->probing)
-			p->probe_prev = prev;
-		p->next = prev + count + 1;
-		p->inflight++;
-	}
-}
-
-/* The k-th largest (k >= 1) of v[0..n): insertion sort, descending — n is
- * the number of voters, small, and this runs on every append reply. */
-static uint64_t kth_largest(uint64_t *v, uint32_t n, uint32_t k)
-{
-	for (uint32_t i = 1; i < n; i++) {
-		uint64_t x = v[i];
-		uint32_t j = i;
-		for (; j > 0 && v[j - 1] < x; j--)
-			v[j] = v[j - 1];
-		v[j] = x;
-	}
-	return v[k - 1];
-}
-
-static void advance_commit(struct au_raft *r)
-{
-	uint64_t matches[AU_RAFT_MAX_NODES];
-	uint32_t n = 0;
-	for (au_node_id id = 1; id <= AU_RAFT_MAX_NODES; id++)
-		if (raft_is_voter(r, id))
-			matches[n++] = id == r->env->self ? r->durable_index : r->peers[id].match;
-	if (n == 0)
-		return;
-	uint64_t m = kth_largest(matches, n, raft_majority(r));
-#ifdef AU_BUG_COMMIT_OLD_TERM
-	/* Planted bug: commit by counting replicas even for an earlier term. */
-	if (m > r->commit)
-#else
-	/* Only an entry of the current term is committed by counting replicas
-	 * (Raft §5.4.2); earlier ones commit with it. */
-	if (m > r->commit && raft_term_at(r, m) == r->term)
-#endif
-		au_raft__set_commit(r, m);
-}
-
-/* The highest heartbeat sequence a majority of voters (this leader
- * included) has acknowledged. */
-static uint64_t quorum_acked_seq(const struct au_raft *r)
-{
-	uint64_t acked[AU_RAFT_MAX_NODES];
-	uint32_t n = 0;
-	for (au_node_id id = 1; id <= AU_RAFT_MAX_NODES; id++)
-		if (raft_is_voter(r, id))
-			acked[n++] = id == r->env->self ? UINT64_MAX : r->peers[id].acked_seq;
-	if (n == 0)
-		return 0;
-	return kth_largest(acked, n, raft_majority(r));
-}
-
-/* Send one heartbeat round that pending reads can be confirmed by. */
-static void start_read_round(struct au_raft *r)
-{
-	r->read_round = ++r->hb_seq;
-	r->read_round_wanted = false;
-	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++)
-		if (raft_is_voter(r, n) && n != r->env->self)
-			send_append(r, n, true);
-	au_raft__flush_outbox(r);
-}
-
-/* ReadIndex: a read is confirmed once a majority acknowledged a heartbeat
- * round sent after it arrived (this node still led then) and this term has
- * committed an entry; it is answered once the machines have applied its
- * read index.  Reads share rounds: at most one round for reads is
- * outstanding, and reads arriving meanwhile wait for the next one. */
-void au_raft__check_reads(struct au_raft *r)
-{
-	if (r->role != AU_RAFT_LEADER || r->reads->len == 0)
-		return;
-	uint64_t acked = quorum_acked_seq(r);
-	if (r->read_round_wanted && acked >= r->read_round)
-		start_read_round(r);
-	bool term_committed = r->commit >= r->term_start;
-	guint n_ready = 0;
-	for (guint i = 0; i < r->reads->len; i++) {
-		struct read_req *q = &g_array_index(r->reads, struct read_req, i);
-		if (!q->confirmed && term_committed && acked >= q->seq) {
-			q->confirmed = true;
-			if (q->read_index < r->term_start)
-				q->read_index = r->commit; /* fixed once our term committed */
-		}
-		if (q->confirmed && r->applied >= q->read_index)
-			n_ready++;
-	}
-	if (n_ready == 0)
-		return;
-	/* Answer outside the loop: callbacks may call back into Raft. */
-	struct read_req *ready = g_new(struct read_req, n_ready);
-	guint keep = 0, k = 0;
-	for (guint i = 0; i < r->reads->len; i++) {
-		struct read_req *q = &g_array_index(r->reads, struct read_req, i);
-		if (q->confirmed && r->applied >= q->read_index)
-			ready[k++] = *q;
-		else
-			g_array_index(r->reads, struct read_req, keep++) = *q;
-	}
-	g_array_set_size(r->reads, keep);
-	for (guint i = 0; i < n_ready; i++)
-		ready[i].done(ready[i].ctx, true, ready[i].read_index, NULL, 0);
-	g_free(ready);
-}
-
-static void maybe_send_timeout_now(struct au_raft *r)
-{
-	if (!r->transferee)
-		return;
-	if (au_now(r->env) > r->transfer_deadline_ns) {
-		r->transferee = 0; /* gave up: accept proposals again */
-		return;
-	}
-	if (r->peers[r->transferee].match == raft_last_index(r)) {
-		uint8_t buf[32];
-		struct au_wbuf w;
-		au_wbuf_init(&w, buf, sizeof(buf));
-		au_put_u8(&w, MSG_TIMEOUT_NOW);
-		au_put_u64(&w, r->term);
-		au_raft__send_durable(r, r->transferee, &w, 0);
-	}
-}
-
 /* ---- message handlers ----------------------------------------------------- */
 
 /* Append reply flags. */
@@ -414,15 +204,15 @@ static void on_append_resp(struct au_raft *r, au_node_id from, struct au_rbuf *r
 			p->next = p->match + 1;
 		if (p->inflight && (flags & APPEND_HAD_ENTRIES))
 			p->inflight--; /* heartbeat replies free no pipeline slot */
-		advance_commit(r);
-		maybe_send_timeout_now(r);
+		au_raft__advance_commit(r);
+		au_raft__maybe_send_timeout_now(r);
 	} else {
 		/* `match` carries the prev index the follower rejected.  Ignore
 		 * rejections of appends we have already moved past: answering
 		 * each one with a fresh burst would multiply messages. */
 		uint64_t rejected = match;
 		/* While probing, only the answer to the probe in flight counts
-		 * (send_append has already moved next past it: comparing with
+		 * (au_raft__send_append has already moved next past it: comparing with
 		 * next - 1 threw every probe's rejection away, and the leader fell
 		 * back to resending from match + 1 at the next heartbeat). */
 		if (p->probing ? rejected != p->probe_prev : rejected <= p->match)
@@ -450,7 +240,7 @@ static void on_append_resp(struct au_raft *r, au_node_id from, struct au_rbuf *r
 		p->probing = true; /* one append at a time until one succeeds */
 	}
 	au_raft__check_reads(r);
-	send_append(r, from, false);
+	au_raft__send_append(r, from, false);
 }
 
 static void on_snap(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
@@ -564,15 +354,15 @@ static void on_snap_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 			p->match = installed;
 		p->next = p->match + 1;
 		p->inflight = 0;
-		advance_commit(r);
-		send_append(r, from, false);
+		au_raft__advance_commit(r);
+		au_raft__send_append(r, from, false);
 	} else if (upto == p->snap_expect || upto == 0) {
 		/* The answer to the newest chunk (or the follower starting
 		 * over): send the next.  Answers to older or duplicated chunks
 		 * (heartbeats resend one) are not answered, so one transfer
 		 * never turns into several ping-pong chains. */
 		p->snap_offset = upto;
-		send_snapshot_chunk(r, from);
+		au_raft__send_snapshot_chunk(r, from);
 	} else if (upto <= r->snap_len) {
 		/* Any other answer still says how much the follower holds:
 		 * resume from there at the next heartbeat.  A stale duplicate of
@@ -617,53 +407,6 @@ static void raft_recv(void *state, au_node_id from, const void *msg, size_t len)
 
 /* ---- timers and durability callbacks ----------------------------------------- */
 
-static void heartbeat(struct au_raft *r)
-{
-	r->hb_seq++;
-	if (r->read_round_wanted) { /* this round serves the waiting reads */
-		r->read_round = r->hb_seq;
-		r->read_round_wanted = false;
-	}
-	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++) {
-		if (!raft_is_voter(r, n) || n == r->env->self)
-			continue;
-		struct peer *p = &r->peers[n];
-		/* Entries sent but not acknowledged, and no progress since the
-		 * last beat: assume the pipeline was lost and resend from the
-		 * last known match.  Judged by next/match, not by the inflight
-		 * count: duplicated replies can bring that to 0 while appends
-		 * are still unacknowledged, and then nothing would resend them. */
-		if (p->next > p->match + 1 && p->match == p->progress_mark) {
-			p->inflight = 0;
-			p->next = p->match + 1;
-		}
-		p->progress_mark = p->match;
-		if (p->snap_offset != UINT64_MAX)
-			send_snapshot_chunk(r, n);
-		else {
-			send_append(r, n, true);
-			send_append(r, n, false);
-		}
-	}
-	maybe_send_timeout_now(r);
-	r->heartbeat_timer = au_timer_set(r->env, r->cfg->heartbeat_ns, TIMER_HEARTBEAT, 0);
-}
-
-static void check_quorum(struct au_raft *r)
-{
-	au_time now = au_now(r->env);
-	uint32_t live = raft_is_voter(r, r->env->self) ? 1 : 0;
-	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++)
-		if (raft_is_voter(r, n) && n != r->env->self &&
-		    now - r->peers[n].last_ack_ns < r->cfg->election_lo_ns)
-			live++;
-	if (live < raft_majority(r)) {
-		au_raft__step_down(r, r->term, 0); /* cannot reach a majority: stop leading */
-		return;
-	}
-	r->quorum_timer = au_timer_set(r->env, r->cfg->election_lo_ns, TIMER_QUORUM, 0);
-}
-
 static void raft_timer(void *state, uint32_t kind, uint64_t arg)
 {
 	struct au_raft *r = state;
@@ -695,11 +438,11 @@ static void raft_timer(void *state, uint32_t kind, uint64_t arg)
 		break;
 	case TIMER_HEARTBEAT:
 		if (r->role == AU_RAFT_LEADER)
-			heartbeat(r);
+			au_raft__heartbeat(r);
 		break;
 	case TIMER_QUORUM:
 		if (r->role == AU_RAFT_LEADER)
-			check_quorum(r);
+			au_raft__check_quorum(r);
 		break;
 	}
 	au_raft__flush_outbox(r);
@@ -727,7 +470,7 @@ static void raft_persisted(void *state, uint64_t token, int status)
 	} else if (kind == TOKEN_LOG) {
 		au_raft__log_persisted(r, seq);
 		if (r->role == AU_RAFT_LEADER)
-			advance_commit(r);
+			au_raft__advance_commit(r);
 	} else if (kind == TOKEN_SNAP) {
 		au_raft__snapshot_persisted(r);
 	}
@@ -788,8 +531,8 @@ int au_raft_read_index(struct au_raft *r, au_raft_done_fn done, void *ctx)
 	/* A heartbeat round sent from now on confirms we still lead. */
 	struct read_req q = {r->commit, r->hb_seq + 1, done, ctx, false};
 	g_array_append_val(r->reads, q);
-	if (quorum_acked_seq(r) >= r->read_round)
-		start_read_round(r);
+	if (au_raft__quorum_acked_seq(r) >= r->read_round)
+		au_raft__start_read_round(r);
 	else
 		r->read_round_wanted = true;
 	au_raft__check_reads(r);
@@ -803,8 +546,8 @@ int au_raft_transfer(struct au_raft *r, au_node_id to)
 	r->transferee = to;
 	r->transfer_deadline_ns = au_now(r->env) + r->cfg->election_hi_ns;
 	raft_trace(r, AU_TR_RAFT_TRANSFER, (int64_t)r->term, to, 1);
-	send_append(r, to, false);
-	maybe_send_timeout_now(r);
+	au_raft__send_append(r, to, false);
+	au_raft__maybe_send_timeout_now(r);
 	au_raft__flush_outbox(r);
 	return 0;
 }

@@ -346,10 +346,21 @@ void au_raft__on_vote(struct au_raft *r, au_node_id from, struct au_rbuf *rb);
 void au_raft__on_vote_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb);
 void au_raft__on_timeout_now(struct au_raft *r, au_node_id from, struct au_rbuf *rb);
 
-/* ---- raft.c ------------------------------------------------------------ */
+/* ---- replication.c: the leader side ------------------------------------ */
 
 void au_raft__broadcast_append(struct au_raft *r, bool heartbeat);
+void au_raft__send_snapshot_chunk(struct au_raft *r, au_node_id to);
+void au_raft__send_append(struct au_raft *r, au_node_id to, bool heartbeat);
+void au_raft__advance_commit(struct au_raft *r);
+uint64_t au_raft__quorum_acked_seq(const struct au_raft *r);
+void au_raft__start_read_round(struct au_raft *r);
 void au_raft__check_reads(struct au_raft *r);
+void au_raft__maybe_send_timeout_now(struct au_raft *r);
+void au_raft__heartbeat(struct au_raft *r);
+void au_raft__check_quorum(struct au_raft *r);
+
+/* ---- raft.c ------------------------------------------------------------ */
+
 void au_raft__clear_stash(struct au_raft *r);
 void au_raft__ack_install(struct au_raft *r);
 
