@@ -359,9 +359,16 @@ void au_raft__maybe_send_timeout_now(struct au_raft *r);
 void au_raft__heartbeat(struct au_raft *r);
 void au_raft__check_quorum(struct au_raft *r);
 
-/* ---- raft.c ------------------------------------------------------------ */
+/* ---- handlers.c: messages, timers, completed syncs --------------------- */
 
 void au_raft__clear_stash(struct au_raft *r);
 void au_raft__ack_install(struct au_raft *r);
+void au_raft__recv(void *state, au_node_id from, const void *msg, size_t len);
+void au_raft__timer(void *state, uint32_t kind, uint64_t arg);
+void au_raft__persisted(void *state, uint64_t token, int status);
+
+/* ---- raft.c ------------------------------------------------------------ */
+
+void au_raft__recover_or_wait(struct au_raft *r);
 
 #endif
