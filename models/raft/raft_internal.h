@@ -367,8 +367,10 @@ void au_raft__recv(void *state, au_node_id from, const void *msg, size_t len);
 void au_raft__timer(void *state, uint32_t kind, uint64_t arg);
 void au_raft__persisted(void *state, uint64_t token, int status);
 
-/* ---- raft.c ------------------------------------------------------------ */
+/* ---- boot.c: recovery, init, teardown ---------------------------------- */
 
 void au_raft__recover_or_wait(struct au_raft *r);
+void *au_raft__init(const struct au_env *env, const void *config);
+void au_raft__destroy(void *state);
 
 #endif
