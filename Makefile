@@ -24,7 +24,7 @@ LDLIBS   = $(PKG_LIBS) -lm
 PREFIX  ?= /usr/local
 
 # models/raft/: the Raft model, one file per concern (raft_internal.h)
-RAFT_SRC  = models/raft/storage.c models/raft/log.c models/raft/machines.c models/raft/snapshot.c models/raft/election.c models/raft/replication.c models/raft/handlers.c models/raft/boot.c models/raft/raft.c
+RAFT_SRC  = models/raft/storage.c models/raft/log.c models/raft/machines.c models/raft/snapshot.c models/raft/election.c models/raft/replication.c models/raft/handlers.c models/raft/boot.c models/raft/api.c
 MODEL_SRC = models/pcg32.c models/wire.c models/dist.c models/ping.c models/phold.c $(RAFT_SRC) models/kv.c \
             models/swim.c models/kernels.c models/one.c models/rqml.c
 # the execution layer (issue 6)

@@ -1,5 +1,7 @@
-/* raft.c — the part of the Raft model not yet split into the other files
- * of models/raft/ (see raft_internal.h).
+/* api.c — the Raft model's public face (raft.h): the replicated-state-
+ * machine API other models use (submit, reads, transfer, membership,
+ * observers, replica comparison) and the model table with its
+ * configuration keys.
  */
 #include "raft_internal.h"
 
@@ -194,6 +196,8 @@ char *au_raft_describe(const struct au_raft *r, uint8_t id)
 	g_ptr_array_free(all, TRUE);
 	return g_string_free(out, FALSE);
 }
+
+/* ---- the model: summary, admin actions, configuration keys ------------- */
 
 static void raft_summary(void *state, char *buf, size_t len)
 {
