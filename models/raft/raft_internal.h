@@ -7,6 +7,18 @@
  * symbol, so namespaced, like libuv's uv__*); the static inline accessors
  * below are raft_*; everything else is static in its file.
  *
+ * The files:
+ *   api.c          the public API (raft.h) and the model table
+ *   boot.c         recovery from durable storage, init, teardown
+ *   election.c     roles, the election timer, votes, becoming leader
+ *   handlers.c     what the env calls: messages (appends, snapshots),
+ *                  timers, completed syncs
+ *   log.c          meta (term, vote), the outbox, log segments, the log
+ *   machines.c     sessions, applying entries, commit, the state digest
+ *   replication.c  the leader side: appends, commit rule, reads, heartbeats
+ *   snapshot.c     snapshots: build, parse, write, compact, install
+ *   storage.c      every storage call; failure and repair
+ *
  * Durable layout, all through env storage:
  *   meta      two 40-byte slots written alternately: version, term, vote;
  *             the valid slot with the higher version wins, so a torn write
@@ -363,6 +375,7 @@ void au_raft__check_quorum(struct au_raft *r);
 
 void au_raft__clear_stash(struct au_raft *r);
 void au_raft__ack_install(struct au_raft *r);
+/* struct au_model's recv, timer and persisted (api.c's au_raft_model). */
 void au_raft__recv(void *state, au_node_id from, const void *msg, size_t len);
 void au_raft__timer(void *state, uint32_t kind, uint64_t arg);
 void au_raft__persisted(void *state, uint64_t token, int status);
@@ -370,6 +383,7 @@ void au_raft__persisted(void *state, uint64_t token, int status);
 /* ---- boot.c: recovery, init, teardown ---------------------------------- */
 
 void au_raft__recover_or_wait(struct au_raft *r);
+/* struct au_model's init and destroy. */
 void *au_raft__init(const struct au_env *env, const void *config);
 void au_raft__destroy(void *state);
 
