@@ -6,7 +6,9 @@
 
 CC       ?= gcc
 OPT      ?= -O2
-CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g -ffp-contract=off -D_GNU_SOURCE
+# -Imodels: a header of models/ is named by its path under models/ from
+# anywhere ("raft/raft.h"), and the files of models/raft/ find models/*.h.
+CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g -ffp-contract=off -D_GNU_SOURCE -Imodels
 PKGS     = glib-2.0 hdf5 check
 # pkg-config runs on first use, not when the Makefile is read: on a fresh
 # machine `deps` installs the packages first (it is an order-only
@@ -21,7 +23,9 @@ CFLAGS   = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS   = $(PKG_LIBS) -lm
 PREFIX  ?= /usr/local
 
-MODEL_SRC = models/pcg32.c models/wire.c models/dist.c models/ping.c models/phold.c models/raft.c models/kv.c \
+# models/raft/: the Raft model, one file per concern (raft_internal.h)
+RAFT_SRC  = models/raft/storage.c models/raft/log.c models/raft/machines.c models/raft/snapshot.c models/raft/election.c models/raft/replication.c models/raft/handlers.c models/raft/boot.c models/raft/api.c
+MODEL_SRC = models/pcg32.c models/wire.c models/dist.c models/ping.c models/phold.c $(RAFT_SRC) models/kv.c \
             models/swim.c models/kernels.c models/one.c models/rqml.c
 # the execution layer (issue 6)
 MODEL_SRC += models/taskq.c models/lock.c models/orchestrator.c
@@ -86,7 +90,7 @@ deps:
 	    || { echo "aureon: apt-get install failed"; exit 1; }; \
 	fi
 
-$(BUILD)/%.o: %.c $(wildcard models/*.h sim/*.h tests/*.h shim/*.h) | deps
+$(BUILD)/%.o: %.c $(wildcard models/*.h models/raft/*.h sim/*.h tests/*.h shim/*.h) | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<

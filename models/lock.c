@@ -14,7 +14,7 @@
 #include <glib.h>
 
 #include "digest.h"
-#include "raft.h"
+#include "raft/raft.h"
 #include "trace_kinds.h"
 #include "wire.h"
 

@@ -10,7 +10,7 @@
 
 #include "digest.h"
 #include "kernels.h"
-#include "raft.h"
+#include "raft/raft.h"
 #include "trace_kinds.h"
 #include "wire.h"
 

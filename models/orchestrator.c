@@ -58,7 +58,7 @@
 #include <glib.h>
 
 #include "lock.h"
-#include "raft.h"
+#include "raft/raft.h"
 #include "swim.h"
 #include "trace_kinds.h"
 #include "wire.h"

@@ -40,7 +40,7 @@
 #include "digest.h"
 #include "one.h"
 #include "orchestrator.h"
-#include "raft.h"
+#include "raft/raft.h"
 #include "taskq.h"
 #include "trace_kinds.h"
 #include "wire.h"

@@ -7,7 +7,7 @@
 
 #include "../models/one.h"
 #include "../models/orchestrator.h"
-#include "../models/raft.h"
+#include "raft/raft.h"
 #include "../models/rqml.h"
 #include "../models/taskq.h"
 #include "ctlproto.h"

@@ -18,7 +18,7 @@
  *      the bytes: what a
  *      compromised or buggy key holder could send.  Off by default because
  *      Raft tolerates crashes, not lies: a key holder that claims to lead
- *      with a conflicting log trips raft.c's invariant assertions (by
+ *      with a conflicting log trips Raft's invariant assertions (by
  *      design: the cluster key is the trust boundary), and those stop the
  *      fuzzer before it explores anything else.
  *

@@ -18,7 +18,7 @@
 #include <glib-unix.h>
 
 #include "../models/pcg32.h"
-#include "../models/raft.h"
+#include "raft/raft.h"
 #include "../models/trace_kinds.h"
 #include "../models/wire.h"
 #include "ctlproto.h"

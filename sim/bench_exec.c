@@ -30,7 +30,7 @@
 #include <time.h>
 
 #include "../models/orchestrator.h"
-#include "../models/raft.h"
+#include "raft/raft.h"
 #include "../models/taskq.h"
 #include "scenario.h"
 #include "sim.h"

@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../models/raft.h"
+#include "raft/raft.h"
 #include "scenario.h"
 #include "sim.h"
 #include "cli.h"

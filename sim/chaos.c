@@ -18,7 +18,7 @@
 
 #include "../models/orchestrator.h"
 #include "../models/pcg32.h"
-#include "../models/raft.h"
+#include "raft/raft.h"
 
 static const char *const kind_names[AU_CK_COUNT_] = {
 	[AU_CK_CRASH] = "crash",

@@ -8,7 +8,7 @@
 
 #include "../models/kernels.h"
 #include "../models/one.h"
-#include "../models/raft.h"
+#include "raft/raft.h"
 #include "../models/trace_kinds.h"
 #include "../sim/sim.h"
 #include "tests.h"

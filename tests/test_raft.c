@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../models/kv.h"
-#include "../models/raft.h"
+#include "raft/raft.h"
 #include "../models/trace_kinds.h"
 #include "../models/wire.h"
 #include "../sim/sim.h"

@@ -11,7 +11,7 @@
 #include "../models/lock.h"
 #include "../models/one.h"
 #include "../models/pcg32.h"
-#include "../models/raft.h"
+#include "raft/raft.h"
 #include "../models/taskq.h"
 #include "../models/trace_kinds.h"
 #include "../sim/check_replicas.h"

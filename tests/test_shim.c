@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../models/raft.h"
+#include "raft/raft.h"
 #include "../shim/cluster.h"
 #include "../shim/ctlproto.h"
 #include "../shim/node.h"

@@ -13,6 +13,9 @@
  * the 2015 fix: a leader changes membership only after committing an entry
  * of its own term), client sessions for exactly-once commands, and
  * linearizable reads through ReadIndex.
+ *
+ * The implementation is the rest of models/raft/ (raft_internal.h says
+ * which file holds what).
  */
 #ifndef AU_RAFT_H
 #define AU_RAFT_H
