@@ -6,7 +6,8 @@
 
 CC       ?= gcc
 OPT      ?= -O2
-CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g -ffp-contract=off -D_GNU_SOURCE
+# -Imodels: a model folder's public header is included as "orchestrator/orchestrator.h".
+CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g -ffp-contract=off -D_GNU_SOURCE -Imodels
 PKGS     = glib-2.0 hdf5 check
 # pkg-config runs on first use, not when the Makefile is read: on a fresh
 # machine `deps` installs the packages first (it is an order-only
@@ -86,7 +87,7 @@ deps:
 	    || { echo "aureon: apt-get install failed"; exit 1; }; \
 	fi
 
-$(BUILD)/%.o: %.c $(wildcard models/*.h sim/*.h tests/*.h shim/*.h) | deps
+$(BUILD)/%.o: %.c $(wildcard models/*.h models/*/*.h sim/*.h tests/*.h shim/*.h) | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
@@ -115,7 +116,7 @@ $(BUILD)/aureon-tests: $(TEST_OBJ) $(SIM_OBJ) $(MODEL_OBJ) $(SHIM_OBJ)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(SHIM_LIBS) $(LDLIBS)
 
-$(BUILD)/phold_min: bench/phold_min.c models/pcg32.c models/pcg32.h | deps
+$(BUILD)/phold_min: bench/phold_min.c models/pcg32.c models/pcg32.h models/hashes.h | deps
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -o $@ bench/phold_min.c models/pcg32.c -lm
 

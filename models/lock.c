@@ -14,6 +14,7 @@
 #include <glib.h>
 
 #include "digest.h"
+#include "hashes.h"
 #include "raft.h"
 #include "trace_kinds.h"
 #include "wire.h"
@@ -58,18 +59,9 @@ static gint cmp_u64p(gconstpointer a, gconstpointer b, gpointer unused)
 	return x < y ? -1 : x > y;
 }
 
-static uint64_t mix64(uint64_t z)
-{
-	z += UINT64_C(0x9e3779b97f4a7c15);
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
 static void effect(struct au_locks *l, uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
-	l->chain = mix64(l->chain ^ mix64(((uint64_t)kind << 48) ^ (uint64_t)a) ^
-			 mix64((uint64_t)b + 0x51) ^ mix64((uint64_t)c + 0x93));
+	l->chain = au_hash_effect(l->chain, kind, a, b, c);
 	if (l->env)
 		au_trace(l->env, kind, a, b, c);
 }

@@ -9,6 +9,7 @@
 #include <glib.h>
 
 #include "digest.h"
+#include "hashes.h"
 #include "kernels.h"
 #include "raft.h"
 #include "trace_kinds.h"
@@ -322,7 +323,7 @@ uint64_t au_one_applied_index(const struct au_one *o) { return o->applied_index;
  * and replica comparison, not a security hash. */
 uint64_t au_one_state_hash(const struct au_one *o)
 {
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	uint64_t h = AU_HASH_FNV1A_INIT;
 	for (guint i = 0; i < o->records->len; i++) {
 		const struct au_one_record *r = g_ptr_array_index(o->records, i);
 		size_t n = au_one_put_size(r);
@@ -330,8 +331,7 @@ uint64_t au_one_state_hash(const struct au_one *o)
 		if (!buf)
 			abort();
 		size_t len = au_one_encode_put(r, buf, n);
-		for (size_t k = 0; k < len; k++)
-			h = (h ^ buf[k]) * UINT64_C(0x100000001b3);
+		h = au_hash_fnv1a_add(h, buf, len);
 		free(buf);
 	}
 	return h;

@@ -57,6 +57,7 @@
 
 #include <glib.h>
 
+#include "hashes.h"
 #include "lock.h"
 #include "raft.h"
 #include "swim.h"
@@ -196,24 +197,6 @@ static void try_pull(struct au_orch *o);
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t z)
-{
-	z += UINT64_C(0x9e3779b97f4a7c15);
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
-}
-
 static void send_to(struct au_orch *o, au_node_id to, struct au_wbuf *w)
 {
 	au_wbuf_seal(w);
@@ -294,7 +277,7 @@ static const struct au_orch_executor *executor(const struct au_orch *o, uint32_t
 
 static uint64_t synth_step(uint64_t state, uint64_t id, uint32_t round)
 {
-	return mix64(state ^ mix64(id * UINT64_C(0x9e3779b97f4a7c15) + round));
+	return au_hash_mix64(state ^ au_hash_mix64(id * UINT64_C(0x9e3779b97f4a7c15) + round));
 }
 
 uint64_t au_orch_synthetic_result(uint64_t id, uint32_t rounds)
@@ -892,7 +875,7 @@ static void workload_spec(const struct au_orch *o, uint64_t id, struct au_task_s
 			  uint8_t *payload)
 {
 	const struct au_orch_config *c = o->cfg;
-	uint64_t h = mix64(id ^ UINT64_C(0x7461736b));
+	uint64_t h = au_hash_mix64(id ^ UINT64_C(0x7461736b));
 	memset(s, 0, sizeof(*s));
 	s->id = id;
 	s->kind = 0;
@@ -901,12 +884,12 @@ static void workload_spec(const struct au_orch *o, uint64_t id, struct au_task_s
 	s->max_retries = c->task_retries;
 	s->rounds = c->task_rounds;
 	for (uint32_t b = 0; b < AU_MAX_CAPS; b++) {
-		uint64_t hb = mix64(h + b + 1);
+		uint64_t hb = au_hash_mix64(h + b + 1);
 		if (c->task_caps[b] && hb % 100 < c->task_caps[b])
 			s->caps |= UINT32_C(1) << b;
 	}
 	for (uint32_t i = 0; i < c->task_payload; i++)
-		payload[i] = (uint8_t)(mix64(h + i) >> 24);
+		payload[i] = (uint8_t)(au_hash_mix64(h + i) >> 24);
 	s->payload = payload;
 	s->payload_len = c->task_payload;
 }
@@ -1377,7 +1360,7 @@ static void state_synced(struct au_orch *o, struct job *j)
 	}
 	/* The result is on our disk: ack it with the fencing token. */
 	au_trace(o->env, AU_TR_ORCH_FINISH, (int64_t)j->id, (int64_t)j->token,
-		 (int64_t)fnv1a(j->state, j->state_len));
+		 (int64_t)au_hash_fnv1a(j->state, j->state_len));
 	o->finished_n++;
 	j->phase = J_ACKING;
 	assert(o->running > 0);
@@ -1620,7 +1603,7 @@ static void lc_write(struct au_orch *o)
 		lc_think(o); /* we may have lost it: do not write */
 		return;
 	}
-	o->lc_value = (int64_t)mix64((uint64_t)o->env->self << 40 ^ o->lc_writes++);
+	o->lc_value = (int64_t)au_hash_mix64((uint64_t)o->env->self << 40 ^ o->lc_writes++);
 	uint8_t buf[32];
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, sizeof(buf));

@@ -38,6 +38,7 @@
 #include <glib.h>
 
 #include "digest.h"
+#include "hashes.h"
 #include "one.h"
 #include "orchestrator.h"
 #include "raft.h"
@@ -101,14 +102,6 @@ bool au_rqml_policy_parse(const char *text, struct au_rqml_policy *out)
 
 /* ---- job specs ------------------------------------------------------------------ */
 
-static uint64_t mix64(uint64_t z)
-{
-	z += UINT64_C(0x9e3779b97f4a7c15);
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
 uint32_t au_rqml_top_jobs(const struct au_rqml_config *cfg)
 {
 	uint32_t n = 0;
@@ -149,7 +142,7 @@ bool au_rqml_top_spec(const struct au_rqml_config *cfg, uint64_t job, struct au_
 		if (job >= first && job < first + cfg->jobs[k]) {
 			out->job = job;
 			return kind_spec(cfg, (enum au_kernel_kind)(k + 1),
-					 mix64((uint64_t)cfg->job_seed << 32 ^ job), out);
+					 au_hash_mix64((uint64_t)cfg->job_seed << 32 ^ job), out);
 		}
 		first += cfg->jobs[k];
 	}

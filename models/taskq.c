@@ -27,6 +27,7 @@
 #include <glib.h>
 
 #include "digest.h"
+#include "hashes.h"
 #include "raft.h"
 #include "trace_kinds.h"
 #include "wire.h"
@@ -103,30 +104,10 @@ static GTree *u64_tree(GDestroyNotify value_free)
 	return g_tree_new_full(cmp_u64p, NULL, NULL, value_free);
 }
 
-static uint64_t mix64(uint64_t z)
-{
-	z += UINT64_C(0x9e3779b97f4a7c15);
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-/* FNV-1a over bytes: the digest of a result that traces carry. */
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
-}
-
 /* Record an effect: trace it and fold it into the chain. */
 static void effect(struct au_taskq *q, uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
-	q->chain = mix64(q->chain ^ mix64(((uint64_t)kind << 48) ^ (uint64_t)a) ^
-			 mix64((uint64_t)b + 0x51) ^ mix64((uint64_t)c + 0x93));
+	q->chain = au_hash_effect(q->chain, kind, a, b, c);
 	if (q->env)
 		au_trace(q->env, kind, a, b, c);
 }
@@ -619,7 +600,7 @@ static void do_ack(struct au_taskq *q, const struct op *o)
 	t->result = o->len ? g_memdup2(o->data, o->len) : NULL;
 	priv(t)->result_h = blob_hash(t->result, t->result_len);
 	affinity_add(q, holder, t->topic, 1);
-	effect(q, AU_TR_TASKQ_ACK, (int64_t)t->id, (int64_t)o->token, (int64_t)fnv1a(o->data, o->len));
+	effect(q, AU_TR_TASKQ_ACK, (int64_t)t->id, (int64_t)o->token, (int64_t)au_hash_fnv1a(o->data, o->len));
 	struct au_taskq_event ev = {.type = AU_TASKQ_EV_ACKED, .index = q->index, .task = t,
 				    .node = o->node, .token = o->token};
 	notify(q, &ev);
