@@ -39,6 +39,7 @@
 
 #include "digest.h"
 #include "hashes.h"
+#include "models_internal.h"
 #include "one.h"
 #include "orchestrator.h"
 #include "raft.h"
@@ -309,14 +310,6 @@ static void rjob_free(gpointer p)
 	free(j);
 }
 
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-	if (!p)
-		abort();
-	return p;
-}
-
 static guint job_find(const struct rqml *q, uint64_t job, bool *found)
 {
 	guint lo = 0, hi = q->jobs->len;
@@ -343,14 +336,6 @@ static void trace(const struct rqml *q, uint16_t kind, int64_t a, int64_t b, int
 {
 	if (q->env)
 		au_trace(q->env, kind, a, b, c);
-}
-
-static int64_t digest_prefix(const uint8_t d[32])
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | d[i];
-	return (int64_t)v;
 }
 
 static int64_t f64_bits(double v)
@@ -382,7 +367,7 @@ static void record_row(const struct rqml *q, const struct au_rqml_row *row)
  * job (restored from a snapshot) needs no generated input: `build` false. */
 static struct rjob *rjob_new(const struct au_rqml_job_spec *spec, bool build)
 {
-	struct rjob *j = xcalloc(1, sizeof(*j));
+	struct rjob *j = au_xcalloc(1, sizeof(*j));
 	j->spec = *spec;
 	j->workers = g_array_new(FALSE, FALSE, sizeof(au_node_id));
 	j->pending = g_ptr_array_new_with_free_func(pending_free);
@@ -394,11 +379,11 @@ static struct rjob *rjob_new(const struct au_rqml_job_spec *spec, bool build)
 		return NULL;
 	}
 	j->built = build;
-	j->residuals = xcalloc(spec->policy.max_rounds, sizeof(double));
+	j->residuals = au_xcalloc(spec->policy.max_rounds, sizeof(double));
 	uint32_t S = spec->params.shards;
-	j->done_seen_ns = xcalloc(S, sizeof(au_time));
-	j->attempt = xcalloc(S, sizeof(uint32_t));
-	j->enqueued_ns = xcalloc(S, sizeof(au_time));
+	j->done_seen_ns = au_xcalloc(S, sizeof(au_time));
+	j->attempt = au_xcalloc(S, sizeof(uint32_t));
+	j->enqueued_ns = au_xcalloc(S, sizeof(au_time));
 	return j;
 }
 
@@ -460,21 +445,6 @@ static uint64_t job_share(struct rjob *j)
 
 /* ---- command encoding -------------------------------------------------------------- */
 
-static void put_f64(struct au_wbuf *w, double v)
-{
-	uint64_t bits;
-	memcpy(&bits, &v, sizeof(bits));
-	au_put_u64(w, bits);
-}
-
-static double get_f64(struct au_rbuf *r)
-{
-	uint64_t bits = au_get_u64(r);
-	double v;
-	memcpy(&v, &bits, sizeof(v));
-	return v;
-}
-
 static void put_spec(struct au_wbuf *w, const struct au_rqml_job_spec *s)
 {
 	au_put_u64(w, s->job);
@@ -487,10 +457,10 @@ static void put_spec(struct au_wbuf *w, const struct au_rqml_job_spec *s)
 	au_put_u32(w, s->params.k);
 	au_put_u32(w, s->params.dims);
 	au_put_u32(w, s->params.shards);
-	put_f64(w, s->params.damping);
+	au_put_f64(w, s->params.damping);
 	au_put_u8(w, s->policy.kind);
 	au_put_u32(w, s->policy.stall_rounds);
-	put_f64(w, s->policy.tolerance);
+	au_put_f64(w, s->policy.tolerance);
 	au_put_u32(w, s->policy.max_rounds);
 }
 
@@ -507,10 +477,10 @@ static void get_spec(struct au_rbuf *r, struct au_rqml_job_spec *s)
 	s->params.k = au_get_u32(r);
 	s->params.dims = au_get_u32(r);
 	s->params.shards = au_get_u32(r);
-	s->params.damping = get_f64(r);
+	s->params.damping = au_get_f64(r);
 	s->policy.kind = au_get_u8(r);
 	s->policy.stall_rounds = au_get_u32(r);
-	s->policy.tolerance = get_f64(r);
+	s->policy.tolerance = au_get_f64(r);
 	s->policy.max_rounds = au_get_u32(r);
 }
 
@@ -531,7 +501,7 @@ static uint8_t apply_start(struct rqml *q, struct au_rbuf *rb)
 		trace(q, AU_TR_RQML_BAD_JOB, (int64_t)spec.job, spec.params.kind, 0);
 		return ST_REJECTED;
 	}
-	j->state = xcalloc(j->kp.state_len, sizeof(double));
+	j->state = au_xcalloc(j->kp.state_len, sizeof(double));
 	au_kernel_init_state(&j->kp, j->state);
 	g_ptr_array_insert(q->jobs, (gint)at, j);
 	j->core_stale = true;
@@ -571,10 +541,10 @@ static uint8_t apply_data(struct rqml *q, struct au_rbuf *rb)
 		trace(q, AU_TR_RQML_STALE, (int64_t)jid, where, (int64_t)token);
 		return ST_IGNORED;
 	}
-	struct pending *e = xcalloc(1, sizeof(*e));
-	*e = (struct pending){shard, token, node, len, xcalloc(len, sizeof(double)), 0, false};
+	struct pending *e = au_xcalloc(1, sizeof(*e));
+	*e = (struct pending){shard, token, node, len, au_xcalloc(len, sizeof(double)), 0, false};
 	for (uint32_t i = 0; i < len; i++)
-		e->data[i] = get_f64(rb);
+		e->data[i] = au_get_f64(rb);
 	g_ptr_array_add(j->pending, e); /* hashed when the digest is read */
 	trace(q, AU_TR_RQML_DATA, (int64_t)jid, where, (int64_t)token);
 	return ST_APPLIED;
@@ -606,7 +576,7 @@ static void finish_job(struct rqml *q, struct rjob *j, enum au_kernel_verdict v)
 	j->verdict = (uint8_t)v;
 	au_kernel_digest(j->state, j->kp.state_len, j->digest);
 	trace(q, AU_TR_RQML_DONE, (int64_t)j->spec.job, (int64_t)j->round | (int64_t)v << 32,
-	      digest_prefix(j->digest));
+	      au_kernel_digest_prefix(j->digest));
 	if (is_leader(q)) {
 		struct au_rqml_row row = {(int64_t)j->spec.job, 0, j->round,
 					  j->residuals[j->round - 1], 0, AU_RQML_ROW_DONE};
@@ -631,13 +601,13 @@ static uint8_t apply_close(struct rqml *q, struct au_rbuf *rb)
 	if (!j->state || round != j->round + 1)
 		return ST_IGNORED; /* closed already (a retried proposal) */
 	uint32_t S = n;
-	uint64_t *tokens = xcalloc(S, sizeof(uint64_t));
+	uint64_t *tokens = au_xcalloc(S, sizeof(uint64_t));
 	for (uint32_t s = 0; s < S; s++)
 		tokens[s] = au_get_u64(rb);
 	/* The outputs to aggregate: exactly the accepted one of each shard. */
-	uint32_t *shard_of = xcalloc(S * PENDING_MAX_PER_SHARD, sizeof(uint32_t));
-	const double **outs = xcalloc(S * PENDING_MAX_PER_SHARD, sizeof(double *));
-	const struct pending **used = xcalloc(S * PENDING_MAX_PER_SHARD, sizeof(*used));
+	uint32_t *shard_of = au_xcalloc(S * PENDING_MAX_PER_SHARD, sizeof(uint32_t));
+	const double **outs = au_xcalloc(S * PENDING_MAX_PER_SHARD, sizeof(double *));
+	const struct pending **used = au_xcalloc(S * PENDING_MAX_PER_SHARD, sizeof(*used));
 	uint32_t m = 0;
 	uint8_t status = ST_APPLIED;
 #ifdef AU_BUG_RQML_DUP_SHARD
@@ -680,7 +650,7 @@ static uint8_t apply_close(struct rqml *q, struct au_rbuf *rb)
 			      (int64_t)used[i]->token);
 			add_worker(j, used[i]->node);
 		}
-		double *next = xcalloc(j->kp.state_len, sizeof(double));
+		double *next = au_xcalloc(j->kp.state_len, sizeof(double));
 		double res = au_kernel_aggregate_list(&j->kp, j->state, shard_of, outs, m, next);
 		free(j->state);
 		j->state = next;
@@ -753,7 +723,7 @@ static size_t machine_snapshot(void *sm, uint8_t **out)
 		for (guint k = 0; k < j->pending->len; k++)
 			n += 32 + 8 * (size_t)((struct pending *)g_ptr_array_index(j->pending, k))->len;
 	}
-	uint8_t *buf = xcalloc(n, 1);
+	uint8_t *buf = au_xcalloc(n, 1);
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, n);
 	au_put_u32(&w, SNAP_MAGIC);
@@ -768,7 +738,7 @@ static size_t machine_snapshot(void *sm, uint8_t **out)
 		au_put_u32(&w, j->round);
 		au_put_u8(&w, j->verdict);
 		for (uint32_t r = 0; r < j->round; r++)
-			put_f64(&w, j->residuals[r]);
+			au_put_f64(&w, j->residuals[r]);
 		au_put_u32(&w, j->workers->len);
 		for (guint k = 0; k < j->workers->len; k++)
 			au_put_u32(&w, g_array_index(j->workers, au_node_id, k));
@@ -776,7 +746,7 @@ static size_t machine_snapshot(void *sm, uint8_t **out)
 		au_put_u8(&w, j->state != NULL);
 		if (j->state)
 			for (uint32_t k = 0; k < j->kp.state_len; k++)
-				put_f64(&w, j->state[k]);
+				au_put_f64(&w, j->state[k]);
 		au_put_u32(&w, j->pending->len);
 		for (guint k = 0; k < j->pending->len; k++) {
 			const struct pending *e = g_ptr_array_index(j->pending, k);
@@ -785,7 +755,7 @@ static size_t machine_snapshot(void *sm, uint8_t **out)
 			au_put_u32(&w, e->node);
 			au_put_u32(&w, e->len);
 			for (uint32_t x = 0; x < e->len; x++)
-				put_f64(&w, e->data[x]);
+				au_put_f64(&w, e->data[x]);
 		}
 	}
 	assert(!w.overflow);
@@ -809,7 +779,7 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 		return false;
 	}
 	for (uint32_t r = 0; r < j->round; r++)
-		j->residuals[r] = get_f64(rb);
+		j->residuals[r] = au_get_f64(rb);
 	uint32_t nw = au_get_u32(rb);
 	for (uint32_t k = 0; k < nw && k < AU_ONE_MAX_WORKERS && !rb->short_read; k++)
 		add_worker(j, au_get_u32(rb));
@@ -821,13 +791,13 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 			return false;
 		}
 		j->built = true;
-		j->state = xcalloc(j->kp.state_len, sizeof(double));
+		j->state = au_xcalloc(j->kp.state_len, sizeof(double));
 		for (uint32_t k = 0; k < j->kp.state_len; k++)
-			j->state[k] = get_f64(rb);
+			j->state[k] = au_get_f64(rb);
 	}
 	uint32_t np = au_get_u32(rb);
 	for (uint32_t k = 0; k < np && !rb->short_read; k++) {
-		struct pending *e = xcalloc(1, sizeof(*e));
+		struct pending *e = au_xcalloc(1, sizeof(*e));
 		e->shard = au_get_u32(rb);
 		e->token = au_get_u64(rb);
 		e->node = au_get_u32(rb);
@@ -837,9 +807,9 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 			rjob_free(j);
 			return false;
 		}
-		e->data = xcalloc(e->len, sizeof(double));
+		e->data = au_xcalloc(e->len, sizeof(double));
 		for (uint32_t x = 0; x < e->len; x++)
-			e->data[x] = get_f64(rb);
+			e->data[x] = au_get_f64(rb);
 		g_ptr_array_add(j->pending, e);
 	}
 	const struct rjob *last = q->jobs->len ? g_ptr_array_index(q->jobs, q->jobs->len - 1) : NULL;
@@ -889,7 +859,6 @@ static uint64_t machine_digest(void *sm)
 	return au_digest_add(h, q->dup_data);
 }
 
-static const char *const verdict_names[] = {"running", "converged", "max_rounds", "stalled"};
 
 /* One line per job (vectors as hashes) and per pending output. */
 static char *machine_describe(void *sm)
@@ -905,7 +874,7 @@ static char *machine_describe(void *sm)
 		g_string_append_printf(s, "job %llu: kind=%u parent=%llu rounds=%u verdict=%s "
 				       "residuals=%016llx workers=", (unsigned long long)j->spec.job,
 				       (unsigned)j->spec.params.kind, (unsigned long long)j->spec.parent,
-				       j->round, j->verdict < 4 ? verdict_names[j->verdict] : "?",
+				       j->round, au_kernel_verdict_name(j->verdict),
 				       (unsigned long long)au_digest_f64s(0, j->residuals, j->round));
 		for (guint k = 0; k < j->workers->len; k++)
 			g_string_append_printf(s, "%sn%u", k ? "," : "",
@@ -970,7 +939,7 @@ static void propose_close(struct rqml *q, struct rjob *j, const uint64_t *tokens
 {
 	uint32_t S = j->spec.params.shards;
 	size_t cap = 32 + 8 * (size_t)S;
-	uint8_t *buf = xcalloc(cap, 1);
+	uint8_t *buf = au_xcalloc(cap, 1);
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, cap);
 	au_put_u8(&w, OP_CLOSE);
@@ -1001,7 +970,7 @@ static void propose_one(struct rqml *q, struct rjob *j)
 	r.n_workers = j->workers->len;
 	r.workers = (uint32_t *)(void *)j->workers->data;
 	size_t cap = au_one_put_size(&r);
-	uint8_t *buf = xcalloc(cap, 1);
+	uint8_t *buf = au_xcalloc(cap, 1);
 	size_t n = au_one_encode_put(&r, buf, cap);
 	/* One session per job: a retry (here or on a new leader) is applied
 	 * at most once by Raft, and ONE refuses a second record anyway. */
@@ -1059,7 +1028,7 @@ static void supervise_job(struct rqml *q, struct rjob *j)
 	sup_round(j, round);
 	if (j->close_inflight_round == round && now - j->close_sent_ns < q->cfg->enqueue_retry_ns)
 		return; /* wait for it to apply; propose again if it seems lost */
-	uint64_t *tokens = xcalloc(S, sizeof(uint64_t));
+	uint64_t *tokens = au_xcalloc(S, sizeof(uint64_t));
 	bool ready = true;
 	for (uint32_t s = 0; s < S; s++) {
 		/* The current attempt is the newest one the queue knows. */
@@ -1196,7 +1165,7 @@ static uint8_t *encode_data(const struct rqml *q, const struct outbox *ob, uint8
 			    size_t *len)
 {
 	size_t cap = 64 + 8 * (size_t)ob->len;
-	uint8_t *buf = xcalloc(cap, 1);
+	uint8_t *buf = au_xcalloc(cap, 1);
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, cap);
 	au_put_u8(&w, first);
@@ -1207,7 +1176,7 @@ static uint8_t *encode_data(const struct rqml *q, const struct outbox *ob, uint8
 	au_put_u32(&w, q->env->self);
 	au_put_u32(&w, ob->len);
 	for (uint32_t i = 0; i < ob->len; i++)
-		put_f64(&w, ob->data[i]);
+		au_put_f64(&w, ob->data[i]);
 	assert(!w.overflow);
 	*len = w.len;
 	return buf;
@@ -1232,7 +1201,7 @@ static void send_data(struct rqml *q, const struct outbox *ob)
 	if (!leader || leader == q->env->self)
 		return;
 	uint8_t *buf = encode_data(q, ob, MSG_DATA, &len);
-	uint8_t *sealed = xcalloc(len + 4, 1);
+	uint8_t *sealed = au_xcalloc(len + 4, 1);
 	struct au_wbuf w;
 	au_wbuf_init(&w, sealed, len + 4);
 	au_put_bytes(&w, buf, len);
@@ -1296,11 +1265,11 @@ static int exec_round(void *ctx, const struct au_task *t, uint32_t round, const 
 	size_t need = au_kernel_scratch_len(&j->kp);
 	if (need > q->scratch_len) {
 		free(q->scratch);
-		q->scratch = xcalloc(need, sizeof(double));
+		q->scratch = au_xcalloc(need, sizeof(double));
 		q->scratch_len = need;
 	}
-	struct outbox *ob = xcalloc(1, sizeof(*ob));
-	*ob = (struct outbox){jid, t->token, r, s, len, xcalloc(len, sizeof(double))};
+	struct outbox *ob = au_xcalloc(1, sizeof(*ob));
+	*ob = (struct outbox){jid, t->token, r, s, len, au_xcalloc(len, sizeof(double))};
 	au_kernel_shard(&j->kp, j->state, s, ob->data, q->scratch);
 	q->computed++;
 	uint8_t digest[32];
@@ -1381,7 +1350,7 @@ static void rqml_recv(void *state, au_node_id from, const void *msg, size_t len)
 		return;
 	/* The body is the DATA command as is, after the op byte. */
 	size_t body = rb.len - rb.pos;
-	uint8_t *cmd = xcalloc(body + 1, 1);
+	uint8_t *cmd = au_xcalloc(body + 1, 1);
 	cmd[0] = OP_DATA;
 	memcpy(cmd + 1, rb.p + rb.pos, body);
 	propose(q, cmd, body + 1, AU_RQML_MACHINE, 0, 0);
@@ -1442,20 +1411,18 @@ static void rqml_summary(void *state, char *buf, size_t len)
 		 (unsigned long long)q->obsolete, (unsigned long long)q->stale_data);
 }
 
+static uint64_t rqml_applied(const void *state)
+{
+	return ((const struct rqml *)state)->applied_index;
+}
+
 /* The jobs as the most advanced replica holds them. */
 static char *rqml_report(void *const *states, uint32_t nodes)
 {
-	const struct rqml *best = NULL;
-	au_node_id best_node = 0;
-	for (au_node_id n = 1; n <= nodes; n++) {
-		const struct rqml *q = states[n];
-		if (q && (!best || q->applied_index > best->applied_index)) {
-			best = q;
-			best_node = n;
-		}
-	}
-	if (!best)
+	au_node_id best_node = au_most_applied(states, nodes, rqml_applied);
+	if (!best_node)
 		return NULL;
+	const struct rqml *best = states[best_node];
 	GString *s = g_string_new(NULL);
 	g_string_append_printf(s, "  RQML (replica of n%u): %u jobs\n", best_node, best->jobs->len);
 	for (guint i = 0; i < best->jobs->len; i++) {
@@ -1463,7 +1430,7 @@ static char *rqml_report(void *const *states, uint32_t nodes)
 		g_string_append_printf(s, "    job %llu %s (%u shards): %s, %u rounds",
 				       (unsigned long long)j->spec.job,
 				       au_kernel_kind_name(j->spec.params.kind), j->spec.params.shards,
-				       verdict_names[j->verdict < 4 ? j->verdict : 0], j->round);
+				       au_kernel_verdict_name(j->verdict < 4 ? j->verdict : 0), j->round);
 		if (j->round)
 			g_string_append_printf(s, ", residual %.3g (tolerance %.3g)",
 					       j->residuals[j->round - 1], j->spec.policy.tolerance);

@@ -21,13 +21,13 @@
 #include "taskq.h"
 
 #include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
 
 #include "digest.h"
 #include "hashes.h"
+#include "models_internal.h"
 #include "raft.h"
 #include "trace_kinds.h"
 #include "wire.h"
@@ -91,18 +91,6 @@ struct au_taskq {
 };
 
 /* ---- small helpers ---------------------------------------------------------- */
-
-static gint cmp_u64p(gconstpointer a, gconstpointer b, gpointer unused)
-{
-	(void)unused;
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static GTree *u64_tree(GDestroyNotify value_free)
-{
-	return g_tree_new_full(cmp_u64p, NULL, NULL, value_free);
-}
 
 /* Record an effect: trace it and fold it into the chain. */
 static void effect(struct au_taskq *q, uint16_t kind, int64_t a, int64_t b, int64_t c)
@@ -205,7 +193,7 @@ static struct nodeinfo *node_get(struct au_taskq *q, au_node_id id)
 	struct nodeinfo *n = g_ptr_array_index(q->nodes, id);
 	if (!n) {
 		n = g_new0(struct nodeinfo, 1);
-		n->leases = u64_tree(NULL);
+		n->leases = au_u64_tree(NULL);
 		g_ptr_array_index(q->nodes, id) = n;
 	}
 	return n;
@@ -245,7 +233,7 @@ static struct cls *cls_get(struct au_taskq *q, int32_t prio, uint32_t topic, uin
 	c->prio = prio;
 	c->topic = topic;
 	c->caps = caps;
-	c->q = u64_tree(NULL);
+	c->q = au_u64_tree(NULL);
 	g_ptr_array_insert(q->classes, (gint)lo, c);
 	return c;
 }
@@ -711,54 +699,39 @@ static void do_node(struct au_taskq *q, const struct op *o)
 
 /* ---- applying commands ------------------------------------------------------------ */
 
-/* Walk the operations of `cmd`; with `q` NULL only validate. */
-static int walk(struct au_taskq *q, const uint8_t *cmd, size_t len)
+/* One operation of a command (au_taskq_batch_walk): decode it, and apply
+ * it unless `ctx` (the queue) is NULL, which only validates. */
+static bool walk_op(void *ctx, uint8_t code, const uint8_t *body, size_t len)
 {
-	struct au_rbuf rb;
-	au_rbuf_init(&rb, cmd, len);
-	uint32_t n = au_get_u32(&rb);
-	if (rb.short_read)
-		return -AU_ECORRUPT;
-	for (uint32_t i = 0; i < n; i++) {
-		uint8_t code = au_get_u8(&rb);
-		uint32_t blen = au_get_u32(&rb);
-		if (rb.short_read || blen > len - rb.pos)
-			return -AU_ECORRUPT;
-		struct op o;
-		if (!decode_op(code, cmd + rb.pos, blen, &o))
-			return -AU_ECORRUPT;
-		rb.pos += blen;
-		if (!q)
-			continue;
-		switch (code) {
-		case OP_ENQ: do_enqueue(q, &o); break;
-		case OP_LEASE: do_lease(q, &o); break;
-		case OP_RENEW: do_renew(q, &o); break;
-		case OP_ACK: do_ack(q, &o); break;
-		case OP_NACK:
-		case OP_RELEASE: do_nack_release(q, &o); break;
-		case OP_EXPIRE: do_expire(q, &o); break;
-		case OP_CKPT: do_checkpoint(q, &o); break;
-		case OP_NODE: do_node(q, &o); break;
-		}
+	struct au_taskq *q = ctx;
+	struct op o;
+	if (!decode_op(code, body, len, &o))
+		return false;
+	if (!q)
+		return true;
+	switch (code) {
+	case OP_ENQ: do_enqueue(q, &o); break;
+	case OP_LEASE: do_lease(q, &o); break;
+	case OP_RENEW: do_renew(q, &o); break;
+	case OP_ACK: do_ack(q, &o); break;
+	case OP_NACK:
+	case OP_RELEASE: do_nack_release(q, &o); break;
+	case OP_EXPIRE: do_expire(q, &o); break;
+	case OP_CKPT: do_checkpoint(q, &o); break;
+	case OP_NODE: do_node(q, &o); break;
 	}
-	return rb.pos == len ? (int)n : -AU_ECORRUPT;
+	return true;
 }
 
 int au_taskq_apply(struct au_taskq *q, uint64_t index, const uint8_t *cmd, size_t len)
 {
-	int n = walk(NULL, cmd, len);
-	if (n < 0) {
-		if (q->env)
-			au_trace(q->env, AU_TR_MODEL_BAD_MESSAGE, 0, (int64_t)len, (int64_t)index);
+	int n = au_taskq_batch_check(q->env, AU_TR_TASKQ_ENTRY, index, q->chain, cmd, len, walk_op);
+	if (n < 0)
 		return n;
-	}
 	assert(index > q->applied);
 	q->index = index;
 	q->grants = 0;
-	if (q->env)
-		au_trace(q->env, AU_TR_TASKQ_ENTRY, (int64_t)index, (int64_t)q->chain, n);
-	walk(q, cmd, len);
+	au_taskq_batch_walk(cmd, len, walk_op, q);
 	settle_touched(q);
 	q->applied = index;
 	return n;
@@ -867,14 +840,7 @@ size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out)
 	g_tree_foreach(q->affinity, snap_aff, b);
 	put_u32(b, (uint32_t)g_tree_nnodes(q->tasks));
 	g_tree_foreach(q->tasks, snap_task, b);
-	size_t len = b->len;
-	uint8_t *buf = malloc(len ? len : 1);
-	if (!buf)
-		abort();
-	memcpy(buf, b->data, len);
-	g_byte_array_free(b, TRUE);
-	*out = buf;
-	return len;
+	return au_bytes_take(b, out);
 }
 
 static size_t machine_snapshot(void *sm, uint8_t **out)
@@ -903,8 +869,8 @@ static void clear_state(struct au_taskq *q)
 	g_hash_table_remove_all(q->by_id);
 	g_tree_destroy(q->tasks);
 	g_tree_destroy(q->affinity);
-	q->tasks = u64_tree(free_task);
-	q->affinity = u64_tree(g_free);
+	q->tasks = au_u64_tree(free_task);
+	q->affinity = au_u64_tree(g_free);
 	memset(q->counts, 0, sizeof(q->counts));
 	q->next_seq = q->next_lease_id = q->chain = q->applied = 0;
 	q->task_sum = q->aff_sum = 0;
@@ -1029,9 +995,9 @@ struct au_taskq *au_taskq_new(const struct au_env *env)
 {
 	struct au_taskq *q = g_new0(struct au_taskq, 1);
 	q->env = env;
-	q->tasks = u64_tree(free_task);
+	q->tasks = au_u64_tree(free_task);
 	q->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
-	q->affinity = u64_tree(g_free);
+	q->affinity = au_u64_tree(g_free);
 	q->classes = g_ptr_array_new_with_free_func(free_cls);
 	q->nodes = g_ptr_array_new_with_free_func(free_node);
 	q->touched = g_ptr_array_new();
@@ -1272,6 +1238,39 @@ int au_taskq_batch_append(struct au_taskq_batch *b, uint8_t code, const void *bo
 	for (int i = 0; i < 4; i++)
 		b->buf[i] = (uint8_t)(b->ops >> (8 * i));
 	return 0;
+}
+
+int au_taskq_batch_walk(const uint8_t *cmd, size_t len,
+			bool (*op)(void *ctx, uint8_t code, const uint8_t *body, size_t len),
+			void *ctx)
+{
+	struct au_rbuf rb;
+	au_rbuf_init(&rb, cmd, len);
+	uint32_t n = au_get_u32(&rb);
+	if (rb.short_read)
+		return -AU_ECORRUPT;
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t code = au_get_u8(&rb);
+		uint32_t blen = au_get_u32(&rb);
+		if (rb.short_read || blen > len - rb.pos || !op(ctx, code, cmd + rb.pos, blen))
+			return -AU_ECORRUPT;
+		rb.pos += blen;
+	}
+	return rb.pos == len ? (int)n : -AU_ECORRUPT;
+}
+
+int au_taskq_batch_check(const struct au_env *env, uint16_t entry_kind, uint64_t index,
+			 uint64_t chain, const uint8_t *cmd, size_t len,
+			 bool (*op)(void *ctx, uint8_t code, const uint8_t *body, size_t len))
+{
+	int n = au_taskq_batch_walk(cmd, len, op, NULL);
+	if (!env)
+		return n;
+	if (n < 0)
+		au_trace(env, AU_TR_MODEL_BAD_MESSAGE, 0, (int64_t)len, (int64_t)index);
+	else
+		au_trace(env, entry_kind, (int64_t)index, (int64_t)chain, n);
+	return n;
 }
 
 int au_taskq_add_enqueue(struct au_taskq_batch *b, const struct au_task_spec *t)
