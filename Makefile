@@ -25,7 +25,9 @@ PREFIX  ?= /usr/local
 MODEL_SRC = models/pcg32.c models/wire.c models/dist.c models/ping.c models/phold.c models/raft.c models/kv.c \
             models/swim.c models/kernels.c models/one.c models/rqml.c
 # the execution layer (issue 6)
-MODEL_SRC += models/taskq.c models/taskq_batch.c models/taskq_snapshot.c models/lock.c models/orchestrator.c
+MODEL_SRC += models/taskq.c models/taskq_batch.c models/taskq_snapshot.c models/lock.c \
+             models/orchestrator/model.c models/orchestrator/frontend.c models/orchestrator/worker.c \
+             models/orchestrator/lockclient.c
 SIM_EXEC_SRC = sim/check_exec.c sim/bench_exec.c
 SIM_SRC   = sim/evq.c sim/sim.c sim/net.c sim/disk.c sim/dist.c sim/fault.c \
             sim/check.c sim/check_swim.c sim/scenario.c sim/trace_h5.c sim/linearize.c sim/bench_raft.c \

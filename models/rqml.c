@@ -41,7 +41,7 @@
 #include "hashes.h"
 #include "models_internal.h"
 #include "one.h"
-#include "orchestrator.h"
+#include "orchestrator/orchestrator.h"
 #include "raft.h"
 #include "taskq.h"
 #include "trace_kinds.h"
