@@ -24,7 +24,8 @@ PREFIX  ?= /usr/local
 
 MODEL_SRC = models/pcg32.c models/wire.c models/dist.c models/ping.c models/phold.c models/raft.c models/kv.c \
             models/swim.c models/swim_protocol.c models/swim_model.c \
-            models/kernels.c models/one.c models/rqml.c
+            models/kernels.c models/one.c \
+            models/rqml.c models/rqml_machine.c models/rqml_supervisor.c models/rqml_executor.c models/rqml_model.c
 # the execution layer (issue 6)
 MODEL_SRC += models/taskq.c models/taskq_batch.c models/taskq_snapshot.c models/lock.c \
              models/orchestrator/model.c models/orchestrator/frontend.c models/orchestrator/worker.c \

@@ -44,7 +44,8 @@ static inline uint64_t au_hash_fnv1a(const uint8_t *p, size_t n)
 
 /* Fold one effect (a trace kind and its three values) into a machine's
  * effect chain: the next chain value. */
-static inline uint64_t au_hash_effect(uint64_t chain, uint16_t kind, int64_t a, int64_t b, int64_t c)
+static inline uint64_t au_hash_effect(uint64_t chain, uint16_t kind, int64_t a, int64_t b,
+				      int64_t c)
 {
 	return au_hash_mix64(chain ^ au_hash_mix64(((uint64_t)kind << 48) ^ (uint64_t)a) ^
 			     au_hash_mix64((uint64_t)b + 0x51) ^ au_hash_mix64((uint64_t)c + 0x93));

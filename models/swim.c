@@ -200,7 +200,7 @@ static uint32_t retransmit_limit(const struct au_swim *sw)
 
 /* Queue an update about `member`, replacing any older one about it. */
 void swim_enqueue(struct au_swim *sw, uint8_t kind, au_node_id member, uint32_t inc,
-		    au_node_id from)
+		  au_node_id from)
 {
 	for (uint32_t i = 0; i < sw->queue_len; i++) {
 		if (sw->queue[i].member != member)
@@ -482,7 +482,7 @@ void swim_on_alive(struct au_swim *sw, au_node_id m, uint32_t inc, uint8_t via)
 }
 
 void swim_on_suspect(struct au_swim *sw, au_node_id m, uint32_t inc, au_node_id from,
-		       uint8_t via)
+		     uint8_t via)
 {
 	au_node_id me = sw->env->self;
 	uint8_t cur = proto_state(sw, m);

@@ -130,7 +130,7 @@ static void *orch_init(const struct au_env *env, const void *config)
 		for (au_node_id m = 1; m <= env->nodes; m++) {
 			enum au_swim_state st = au_swim_member_state(o->swim, m);
 			orch_fold_verdict(o, m, st == AU_SWIM_DEAD || st == AU_SWIM_LEFT,
-				     au_swim_member_incarnation(o->swim, m));
+					  au_swim_member_incarnation(o->swim, m));
 		}
 		au_swim_observe(o->swim, orch_on_member, o);
 	}
