@@ -70,7 +70,7 @@ struct au_task_spec {
 	uint32_t payload_len;   /* <= AU_TASKQ_PAYLOAD_MAX */
 };
 
-/* A task as the queue holds it (read-only for everyone but taskq.c). */
+/* A task as the queue holds it (read-only outside the queue's taskq*.c). */
 struct au_task {
 	uint64_t id;
 	uint32_t kind, topic, caps, max_retries, rounds;
