@@ -8,18 +8,13 @@
 
 #include <assert.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
 
-#include "digest.h"
-#include "hashes.h"
 #include "models_internal.h"
-#include "one.h"
 #include "orchestrator/orchestrator.h"
-#include "raft.h"
 #include "rqml_internal.h"
 #include "taskq.h"
 #include "trace_kinds.h"

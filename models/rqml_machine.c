@@ -7,18 +7,14 @@
 #include "rqml.h"
 
 #include <assert.h>
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
 
 #include "digest.h"
-#include "hashes.h"
 #include "models_internal.h"
 #include "one.h"
-#include "orchestrator/orchestrator.h"
 #include "raft.h"
 #include "rqml_internal.h"
 #include "taskq.h"
@@ -583,7 +579,6 @@ static uint64_t machine_digest(void *sm)
 	h = au_digest_add(h, q->rejected_closes);
 	return au_digest_add(h, q->dup_data);
 }
-
 
 /* One line per job (vectors as hashes) and per pending output. */
 static char *machine_describe(void *sm)

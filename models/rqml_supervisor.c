@@ -8,15 +8,11 @@
 #include "rqml.h"
 
 #include <assert.h>
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
 
-#include "digest.h"
-#include "hashes.h"
 #include "models_internal.h"
 #include "one.h"
 #include "orchestrator/orchestrator.h"

@@ -5,7 +5,6 @@
  */
 #include "swim.h"
 
-#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
