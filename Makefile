@@ -7,7 +7,8 @@
 CC       ?= gcc
 OPT      ?= -O2
 # -Imodels: a header of models/ is named by its path under models/ from
-# anywhere ("raft/raft.h"), and the files of models/raft/ find models/*.h.
+# anywhere ("raft/raft.h", "orchestrator/orchestrator.h"), and the files of
+# a model folder find models/*.h.
 CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g -ffp-contract=off -D_GNU_SOURCE -Imodels
 PKGS     = glib-2.0 hdf5 check
 # pkg-config runs on first use, not when the Makefile is read: on a fresh
@@ -26,9 +27,13 @@ PREFIX  ?= /usr/local
 # models/raft/: the Raft model, one file per concern (raft_internal.h)
 RAFT_SRC  = models/raft/storage.c models/raft/log.c models/raft/machines.c models/raft/snapshot.c models/raft/election.c models/raft/replication.c models/raft/handlers.c models/raft/boot.c models/raft/api.c
 MODEL_SRC = models/pcg32.c models/wire.c models/dist.c models/ping.c models/phold.c $(RAFT_SRC) models/kv.c \
-            models/swim.c models/kernels.c models/one.c models/rqml.c
+            models/swim.c models/swim_protocol.c models/swim_model.c \
+            models/kernels.c models/one.c \
+            models/rqml.c models/rqml_machine.c models/rqml_supervisor.c models/rqml_executor.c models/rqml_model.c
 # the execution layer (issue 6)
-MODEL_SRC += models/taskq.c models/lock.c models/orchestrator.c
+MODEL_SRC += models/taskq.c models/taskq_batch.c models/taskq_snapshot.c models/lock.c \
+             models/orchestrator/model.c models/orchestrator/frontend.c models/orchestrator/worker.c \
+             models/orchestrator/lockclient.c
 SIM_EXEC_SRC = sim/check_exec.c sim/bench_exec.c
 SIM_SRC   = sim/evq.c sim/sim.c sim/net.c sim/disk.c sim/dist.c sim/fault.c \
             sim/check.c sim/check_swim.c sim/scenario.c sim/trace_h5.c sim/linearize.c sim/bench_raft.c \
@@ -90,7 +95,7 @@ deps:
 	    || { echo "aureon: apt-get install failed"; exit 1; }; \
 	fi
 
-$(BUILD)/%.o: %.c $(wildcard models/*.h models/raft/*.h sim/*.h tests/*.h shim/*.h) | deps
+$(BUILD)/%.o: %.c $(wildcard models/*.h models/*/*.h sim/*.h tests/*.h shim/*.h) | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
@@ -119,7 +124,7 @@ $(BUILD)/aureon-tests: $(TEST_OBJ) $(SIM_OBJ) $(MODEL_OBJ) $(SHIM_OBJ)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(SHIM_LIBS) $(LDLIBS)
 
-$(BUILD)/phold_min: bench/phold_min.c models/pcg32.c models/pcg32.h | deps
+$(BUILD)/phold_min: bench/phold_min.c models/pcg32.c models/pcg32.h models/hashes.h | deps
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -o $@ bench/phold_min.c models/pcg32.c -lm
 

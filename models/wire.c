@@ -38,6 +38,13 @@ void au_put_bytes(struct au_wbuf *w, const void *src, size_t n)
 	w->len += n;
 }
 
+void au_put_f64(struct au_wbuf *w, double v)
+{
+	uint64_t bits;
+	memcpy(&bits, &v, sizeof(bits));
+	au_put_u64(w, bits);
+}
+
 void au_rbuf_init(struct au_rbuf *r, const void *buf, size_t len)
 {
 	r->p = buf;
@@ -74,6 +81,14 @@ void au_get_bytes(struct au_rbuf *r, void *dst, size_t n)
 	if (n)
 		memcpy(dst, r->p + r->pos, n);
 	r->pos += n;
+}
+
+double au_get_f64(struct au_rbuf *r)
+{
+	uint64_t bits = au_get_u64(r);
+	double v;
+	memcpy(&v, &bits, sizeof(v));
+	return v;
 }
 
 /* Table for the reflected Castagnoli polynomial 0x82F63B78, built on first

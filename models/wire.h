@@ -31,6 +31,8 @@ void au_put_u16(struct au_wbuf *w, uint16_t v);
 void au_put_u32(struct au_wbuf *w, uint32_t v);
 void au_put_u64(struct au_wbuf *w, uint64_t v);
 void au_put_bytes(struct au_wbuf *w, const void *src, size_t n);
+/* A double as its IEEE 754 bits (au_put_u64): exact, NaNs and -0.0 too. */
+void au_put_f64(struct au_wbuf *w, double v);
 
 void au_rbuf_init(struct au_rbuf *r, const void *buf, size_t len);
 uint8_t au_get_u8(struct au_rbuf *r);
@@ -38,6 +40,7 @@ uint16_t au_get_u16(struct au_rbuf *r);
 uint32_t au_get_u32(struct au_rbuf *r);
 uint64_t au_get_u64(struct au_rbuf *r);
 void au_get_bytes(struct au_rbuf *r, void *dst, size_t n);
+double au_get_f64(struct au_rbuf *r);
 
 /* CRC-32C (Castagnoli) of `n` bytes, continuing from `crc` (start at 0). */
 uint32_t au_crc32c(uint32_t crc, const void *buf, size_t n);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../models/one.h"
-#include "../models/orchestrator.h"
+#include "orchestrator/orchestrator.h"
 #include "raft/raft.h"
 #include "../models/rqml.h"
 #include "../models/taskq.h"

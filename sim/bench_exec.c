@@ -29,7 +29,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "../models/orchestrator.h"
+#include "orchestrator/orchestrator.h"
 #include "raft/raft.h"
 #include "../models/taskq.h"
 #include "scenario.h"

@@ -1,5 +1,5 @@
 /* bench_exec.h — benchmarks of the execution layer (models/taskq.c,
- * models/orchestrator.c):
+ * models/orchestrator/):
  *
  *   bench aureon            the endurance run: 10,000 tasks on 20 nodes with
  *                           crashes and 1 % message loss, every invariant on;

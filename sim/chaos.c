@@ -16,7 +16,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "../models/orchestrator.h"
+#include "orchestrator/orchestrator.h"
 #include "../models/pcg32.h"
 #include "raft/raft.h"
 

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../models/orchestrator.h"
+#include "orchestrator/orchestrator.h"
 #include "../models/trace_kinds.h"
 #include "sim.h"
 #include "cli.h"

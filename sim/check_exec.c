@@ -29,7 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../models/orchestrator.h"
+#include "orchestrator/orchestrator.h"
 #include "../models/trace_kinds.h"
 
 /* Which replica's records are being followed, per machine. */

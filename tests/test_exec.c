@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../models/lock.h"
-#include "../models/orchestrator.h"
+#include "orchestrator/orchestrator.h"
 #include "../models/taskq.h"
 #include "../models/trace_kinds.h"
 #include "../sim/sim.h"

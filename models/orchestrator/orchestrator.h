@@ -31,7 +31,7 @@
 #include "model.h"
 #include "taskq.h"
 
-/* [aureon] and [workload] keys (see the key tables in orchestrator.c). */
+/* [aureon] and [workload] keys (see the key tables in model.c). */
 struct au_orch_config {
 	/* [aureon]: the worker */
 	uint32_t max_concurrency; /* tasks running at once on a node */
