@@ -29,9 +29,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../models/kernels.h"
-#include "../models/rqml.h"
-#include "../models/wire.h"
+#include "kernels.h"
+#include "rqml.h"
+#include "wire.h"
 #include "cluster.h"
 #include "ctlproto.h"
 #include "node.h"

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../models/wire.h"
+#include "wire.h"
 
 size_t au_ctl_encode_status_req(uint64_t nonce, uint8_t *buf, size_t cap)
 {

@@ -40,7 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../models/wire.h"
+#include "wire.h"
 #include "cluster.h"
 #include "node.h"
 #include "packet.h"

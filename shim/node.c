@@ -17,10 +17,10 @@
 
 #include <glib-unix.h>
 
-#include "../models/pcg32.h"
-#include "../models/raft.h"
-#include "../models/trace_kinds.h"
-#include "../models/wire.h"
+#include "pcg32.h"
+#include "raft.h"
+#include "trace_kinds.h"
+#include "wire.h"
 #include "ctlproto.h"
 #include "execctl.h"
 

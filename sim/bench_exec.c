@@ -29,9 +29,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "../models/orchestrator.h"
-#include "../models/raft.h"
-#include "../models/taskq.h"
+#include "orchestrator.h"
+#include "raft.h"
+#include "taskq.h"
 #include "scenario.h"
 #include "sim.h"
 #include "cli.h"

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../models/kernels.h"
+#include "kernels.h"
 #include "cli.h"
 
 enum { BK_EXIT_OK = 0, BK_EXIT_USAGE = 2 };

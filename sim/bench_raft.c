@@ -36,7 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../models/raft.h"
+#include "hash.h"
+#include "raft.h"
 #include "scenario.h"
 #include "sim.h"
 #include "cli.h"
@@ -58,14 +59,6 @@ static int br_usage_error(const char *usage, const char *fmt, ...)
 	return BR_EXIT_USAGE;
 }
 
-/* SplitMix64 finaliser: the per-trial seeds and crash offsets. */
-static uint64_t br_mix(uint64_t x)
-{
-	x += UINT64_C(0x9e3779b97f4a7c15);
-	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return x ^ (x >> 31);
-}
 
 /* The Raft instance of node `n` (service index 0 must be raft), or NULL
  * while the node is down. */
@@ -366,7 +359,7 @@ static int el_run_trial(const struct el_range *rg, uint64_t seed, au_time cap_ns
 	au_time hb = (au_time)rg->lo_ms * AU_NS_PER_MS / 2;
 	memset(out, 0, sizeof(*out));
 	out->seed = seed;
-	out->offset_ns = (au_time)(br_mix(seed ^ UINT64_C(0x63726173682d6174)) % (uint64_t)hb);
+	out->offset_ns = (au_time)(au_hash_mix64(seed ^ UINT64_C(0x63726173682d6174)) % (uint64_t)hb);
 	for (int a = 1; a <= EL_ATTEMPTS; a++) {
 		out->warmup_ns = a * EL_WARMUP_NS;
 		if (el_attempt(rg, seed, out->warmup_ns + out->offset_ns, cap_ns, latency, sync, out,
@@ -628,7 +621,7 @@ int au_bench_raft_election(int argc, char **argv)
 			/* Independent trials: the seed depends on the base seed and
 			 * the trial number only, so range X trial k and range Y trial
 			 * k share their random streams (common random numbers). */
-			uint64_t tseed = br_mix(seed ^ br_mix(k + 1));
+			uint64_t tseed = au_hash_mix64(seed ^ au_hash_mix64(k + 1));
 			char *err = NULL;
 			if (el_run_trial(rg, tseed, cap_ns, latency, sync, &t[k], &err) != 0) {
 				fprintf(stderr, "aureon-sim: internal error: %s\n", err);

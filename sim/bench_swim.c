@@ -37,7 +37,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "../models/swim.h"
+#include "hash.h"
+#include "swim.h"
 #include "check_swim.h"
 #include "scenario.h"
 #include "sim.h"
@@ -88,14 +89,6 @@ static int bs_usage_error(const char *fmt, ...)
 	return BS_EXIT_USAGE;
 }
 
-/* SplitMix64: crash targets and offsets. */
-static uint64_t bs_mix(uint64_t x)
-{
-	x += UINT64_C(0x9e3779b97f4a7c15);
-	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return x ^ (x >> 31);
-}
 
 static struct au_swim *bs_swim(struct au_sim *sim, au_node_id n)
 {
@@ -204,16 +197,16 @@ static char *bs_detect_scenario(uint32_t n, uint32_t trials, uint64_t seed, au_n
 			       n, end, n);
 	au_node_id prev = 0;
 	for (uint32_t i = 0; i < trials; i++) {
-		uint64_t r = bs_mix(seed * 1000003u + i);
+		uint64_t r = au_hash_mix64(seed * 1000003u + i);
 		au_node_id x;
 		do {
 			x = 1 + (au_node_id)(r % n);
-			r = bs_mix(r);
+			r = au_hash_mix64(r);
 		} while (x == prev && n > 1);
 		prev = x;
 		targets[i] = x;
 		crash_at[i] = BS_FIRST_CRASH_NS + (au_time)i * BS_SPACING_NS +
-			      (au_time)(bs_mix(r) % (uint64_t)BS_PROBE_NS);
+			      (au_time)(au_hash_mix64(r) % (uint64_t)BS_PROBE_NS);
 		g_string_append_printf(t,
 				       "[fault.crash%u]\nat = %" G_GINT64_FORMAT "ns\naction = crash\n"
 				       "target = n%u\nrestart_after = %" G_GINT64_FORMAT "ns\n",

@@ -16,9 +16,9 @@
 #include <glib.h>
 #include <string.h>
 
-#include "../models/orchestrator.h"
-#include "../models/pcg32.h"
-#include "../models/raft.h"
+#include "orchestrator.h"
+#include "pcg32.h"
+#include "raft.h"
 
 static const char *const kind_names[AU_CK_COUNT_] = {
 	[AU_CK_CRASH] = "crash",

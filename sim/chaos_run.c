@@ -30,8 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../models/orchestrator.h"
-#include "../models/trace_kinds.h"
+#include "hash.h"
+#include "orchestrator.h"
+#include "trace_kinds.h"
 #include "sim.h"
 #include "cli.h"
 
@@ -1019,10 +1020,7 @@ static int usage_error(const char *fmt, ...)
  * seed), the same whatever the shard or job count. */
 static bool sampled(uint64_t seed, double pct)
 {
-	uint64_t z = seed + UINT64_C(0x9e3779b97f4a7c15);
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	z ^= z >> 31;
+	uint64_t z = au_hash_mix64(seed);
 	return (double)(z % 1000000) < pct * 10000.0;
 }
 

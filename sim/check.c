@@ -26,7 +26,7 @@
 
 #include <stdio.h>
 
-#include "../models/kv.h"
+#include "kv.h"
 #include "check_exec.h"
 #include "check_replicas.h"
 #include "check_rqml.h"

@@ -29,8 +29,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../models/orchestrator.h"
-#include "../models/trace_kinds.h"
+#include "hash.h"
+#include "orchestrator.h"
+#include "trace_kinds.h"
 
 /* Which replica's records are being followed, per machine. */
 struct follow {
@@ -129,13 +130,7 @@ static void *create(struct au_sim *sim, const char *name, enum role role)
 /* FNV-1a of the synthetic executor's 8-byte little-endian result. */
 static uint64_t synthetic_digest(uint64_t id, uint32_t rounds)
 {
-	uint64_t r = au_orch_synthetic_result(id, rounds);
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	for (int i = 0; i < 8; i++) {
-		h ^= (uint8_t)(r >> (8 * i));
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
+	return au_hash_fnv1a_u64(au_orch_synthetic_result(id, rounds));
 }
 
 static void queue_event(struct exec_check *x, struct au_sim *sim, au_node_id node, uint16_t kind,

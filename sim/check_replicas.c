@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../models/trace_kinds.h"
+#include "trace_kinds.h"
 
 #define WINDOW 8192u        /* indexes kept: 8192 * digest_every log entries */
 #define EXPLAIN_RECORDS 8u  /* differing records printed per machine on stderr */

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../models/raft.h"
+#include "raft.h"
 #include "sim_internal.h"
 
 /* ---- the digest table ------------------------------------------------------ */

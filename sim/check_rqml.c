@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/kernels.h"
-#include "../models/one.h"
-#include "../models/rqml.h"
-#include "../models/trace_kinds.h"
+#include "kernels.h"
+#include "one.h"
+#include "rqml.h"
+#include "trace_kinds.h"
 
 /* ---- exactly_once_one ---------------------------------------------------- */
 

@@ -23,7 +23,7 @@
 #ifndef AU_CHECK_SWIM_H
 #define AU_CHECK_SWIM_H
 
-#include "../models/swim.h"
+#include "swim.h"
 #include "sim_internal.h"
 
 /* The completeness bound for an n-member cluster, in ns: first detection

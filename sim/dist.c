@@ -1,5 +1,5 @@
 /* dist.c — drawing durations from the scenario's distributions with the
- * engine's PCG32 streams (the math is models/dist.c, shared with models). */
+ * engine's PCG32 streams (the math is core/dist.c, shared with models). */
 #include "sim_internal.h"
 
 static uint32_t pcg_word(void *ctx)

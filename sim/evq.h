@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../models/env.h"
+#include "env.h"
 
 /* Inline payloads up to this size travel inside the slot (no malloc). */
 #define AU_EVQ_INLINE 16u

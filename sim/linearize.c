@@ -81,6 +81,8 @@
 
 #include "linearize.h"
 
+#include "hash.h"
+
 /* Budget for each search made while shrinking a window when the caller set
  * none: shrinking must terminate even on a pathological history. */
 #define LIN_SHRINK_BUDGET (UINT64_C(1) << 20)
@@ -192,10 +194,7 @@ static gboolean lin_group_equal(gconstpointer pa, gconstpointer pb)
 static inline uint64_t lin_mix(uint64_t h, uint64_t x)
 {
 	/* splitmix64's finaliser over h ^ x: cheap and well spread. */
-	uint64_t z = h ^ (x + UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
+	return au_hash_fin64(h ^ (x + AU_HASH_GOLDEN));
 }
 
 /* ---- the search --------------------------------------------------------- */

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../models/phold.h"
+#include "phold.h"
 #include "bench_exec.h"
 #include "bench_kernels.h"
 #include "bench_raft.h"

@@ -13,14 +13,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../models/dist.h"
-#include "../models/env.h"
-#include "../models/model.h"
+#include "dist.h"
+#include "env.h"
+#include "model.h"
 
 #define AU_MAX_NODES 1000000u
 #define AU_MAX_SERVICES 8u
 
-/* Distributions of durations: struct au_dist (models/dist.h). */
+/* Distributions of durations: struct au_dist (core/dist.h). */
 
 enum au_target_kind {
 	AU_TARGET_NONE,

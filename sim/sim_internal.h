@@ -6,8 +6,8 @@
 
 #include <glib.h>
 
-#include "../models/pcg32.h"
-#include "../models/trace_kinds.h"
+#include "pcg32.h"
+#include "trace_kinds.h"
 #include "evq.h"
 #include "sim.h"
 

@@ -9,7 +9,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "../models/trace_kinds.h"
+#include "trace_kinds.h"
 #include "sim.h"
 
 #define BATCH_ROWS 16384u /* rows buffered per dataset: one whole chunk per write */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/orchestrator.h"
+#include "orchestrator.h"
 #include "../sim/chaos.h"
 #include "../sim/sim.h"
 #include "tests.h"

@@ -2,7 +2,7 @@
  * over 10^5 random push/pop/cancel operations per seed. */
 #include <glib.h>
 
-#include "../models/pcg32.h"
+#include "pcg32.h"
 #include "../sim/evq.h"
 #include "tests.h"
 

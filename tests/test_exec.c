@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/lock.h"
-#include "../models/orchestrator.h"
-#include "../models/taskq.h"
-#include "../models/trace_kinds.h"
+#include "lock.h"
+#include "orchestrator.h"
+#include "taskq.h"
+#include "trace_kinds.h"
 #include "../sim/sim.h"
 #include "tests.h"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/pcg32.h"
+#include "pcg32.h"
 #include "../sim/linearize.h"
 #include "tests.h"
 

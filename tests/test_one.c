@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/kernels.h"
-#include "../models/one.h"
-#include "../models/raft.h"
-#include "../models/trace_kinds.h"
+#include "kernels.h"
+#include "one.h"
+#include "raft.h"
+#include "trace_kinds.h"
 #include "../sim/sim.h"
 #include "tests.h"
 

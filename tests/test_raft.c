@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/kv.h"
-#include "../models/raft.h"
-#include "../models/trace_kinds.h"
-#include "../models/wire.h"
+#include "kv.h"
+#include "raft.h"
+#include "trace_kinds.h"
+#include "wire.h"
 #include "../sim/sim.h"
 #include "tests.h"
 

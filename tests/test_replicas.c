@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/kernels.h"
-#include "../models/lock.h"
-#include "../models/one.h"
-#include "../models/pcg32.h"
-#include "../models/raft.h"
-#include "../models/taskq.h"
-#include "../models/trace_kinds.h"
+#include "kernels.h"
+#include "lock.h"
+#include "one.h"
+#include "pcg32.h"
+#include "raft.h"
+#include "taskq.h"
+#include "trace_kinds.h"
 #include "../sim/check_replicas.h"
 #include "../sim/sim.h"
 #include "tests.h"

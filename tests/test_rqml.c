@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/kernels.h"
-#include "../models/rqml.h"
-#include "../models/trace_kinds.h"
+#include "kernels.h"
+#include "rqml.h"
+#include "trace_kinds.h"
 #include "../sim/sim.h"
 #include "tests.h"
 

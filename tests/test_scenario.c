@@ -3,7 +3,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "../models/pcg32.h"
+#include "pcg32.h"
 #include "../sim/scenario.h"
 #include "../sim/sim.h"
 #include "tests.h"

@@ -18,13 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../models/raft.h"
+#include "raft.h"
 #include "../shim/cluster.h"
 #include "../shim/ctlproto.h"
 #include "../shim/node.h"
 #include "../shim/packet.h"
-#include "../models/kernels.h"
-#include "../models/rqml.h"
+#include "kernels.h"
+#include "rqml.h"
 #include "tests.h"
 
 static const uint8_t test_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,

@@ -6,7 +6,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "../models/trace_kinds.h"
+#include "trace_kinds.h"
 #include "../sim/sim.h"
 #include "tests.h"
 

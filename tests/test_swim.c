@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../models/pcg32.h"
-#include "../models/swim.h"
-#include "../models/trace_kinds.h"
-#include "../models/wire.h"
+#include "pcg32.h"
+#include "swim.h"
+#include "trace_kinds.h"
+#include "wire.h"
 #include "../sim/check_swim.h"
 #include "../sim/sim.h"
 #include "tests.h"

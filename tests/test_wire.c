@@ -1,7 +1,7 @@
 /* test_wire.c — little-endian codec, bounds, CRC-32C. */
 #include <string.h>
 
-#include "../models/wire.h"
+#include "wire.h"
 #include "tests.h"
 
 START_TEST(roundtrip_and_layout)

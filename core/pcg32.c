@@ -1,6 +1,8 @@
 /* pcg32.c — PCG32 seeding, bounded draws and per-component streams. */
 #include "pcg32.h"
 
+#include "hash.h"
+
 void au_pcg32_seed(struct au_pcg32 *rng, uint64_t initstate, uint64_t initseq)
 {
 	rng->state = 0u;
@@ -29,23 +31,14 @@ double au_pcg32_unit(struct au_pcg32 *rng)
 	return (double)((hi << 26) | lo) * (1.0 / 9007199254740992.0);
 }
 
-/* SplitMix64 finaliser: a bijective mixer, so distinct inputs give
- * distinct, well-spread seeds. */
-static uint64_t mix64(uint64_t z)
-{
-	z += UINT64_C(0x9e3779b97f4a7c15);
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
 
 void au_pcg32_stream(struct au_pcg32 *rng, uint64_t run_seed, uint32_t component,
 		     uint32_t node)
 {
 	uint64_t key = ((uint64_t)component << 32) | node;
-	uint64_t initstate = mix64(run_seed ^ mix64(key));
+	uint64_t initstate = au_hash_mix64(run_seed ^ au_hash_mix64(key));
 	/* The sequence constant depends on (component, node) only through a
 	 * bijection, so two streams never share an increment. */
-	uint64_t initseq = mix64(key ^ UINT64_C(0x5851f42d4c957f2d)) ^ (run_seed << 1);
+	uint64_t initseq = au_hash_mix64(key ^ UINT64_C(0x5851f42d4c957f2d)) ^ (run_seed << 1);
 	au_pcg32_seed(rng, initstate, initseq);
 }
