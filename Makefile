@@ -40,11 +40,11 @@ MODEL_SRC = models/ping.c models/phold.c models/raft.c models/kv.c \
             models/swim.c models/kernels.c models/one.c models/rqml.c
 # the execution layer (issue 6)
 MODEL_SRC += models/taskq.c models/lock.c models/orchestrator.c
-CONFIG_SRC =
+CONFIG_SRC = config/values.c config/keys.c config/registry.c config/cluster_spec.c
 SIM_SRC   = sim/evq.c sim/sim.c sim/net.c sim/disk.c sim/dist.c sim/fault.c \
             sim/check.c sim/check_swim.c sim/scenario.c sim/trace_h5.c sim/linearize.c \
-            sim/check_rqml.c sim/check_replicas.c sim/check_exec.c \
-            sim/chaos.c sim/chaos_ini.c sim/chaos_run.c sim/chaos_shrink.c sim/cli.c
+            sim/check_rqml.c sim/check_replicas.c sim/check_exec.c sim/check_scenario.c \
+            sim/chaos.c sim/chaos_config.c sim/chaos_ini.c sim/chaos_run.c sim/chaos_shrink.c sim/cli.c
 SIM_MAIN  = sim/main.c
 # aureon-sim bench subcommands
 BENCH_SRC = sim/bench_raft.c sim/bench_kernels.c sim/bench_swim.c sim/bench_exec.c
@@ -131,13 +131,14 @@ $(BUILD)/lib%.a:
 	@echo "  AR    $@"
 	@rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/aureon-node: $(BUILD)/shim/node_main.o $(BUILD)/shim/http.o $(SHIM_OBJ) $(SIM_LIB) $(NODE_LIBS)
+# aureon-node and aureon-ctl: no engine, no HDF5.
+$(BUILD)/aureon-node: $(BUILD)/shim/node_main.o $(BUILD)/shim/http.o $(SHIM_OBJ) $(NODE_LIBS)
 	@echo "  LD    $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(LDLIBS)
+	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(GLIB_LIBS) -lm
 
-$(BUILD)/aureon-ctl: $(BUILD)/shim/ctl_main.o $(SHIM_OBJ) $(SIM_LIB) $(NODE_LIBS)
+$(BUILD)/aureon-ctl: $(BUILD)/shim/ctl_main.o $(SHIM_OBJ) $(NODE_LIBS)
 	@echo "  LD    $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(LDLIBS)
+	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(GLIB_LIBS) -lm
 
 $(BUILD)/aureon-sim: $(call obj,$(SIM_MAIN)) $(BENCH_OBJ) $(SIM_LIBS)
 	@echo "  LD    $@"
@@ -195,9 +196,9 @@ valgrind: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim
 # decoders (what a key holder could send; see shim/fuzz_recv.c).
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
-$(BUILD)/fuzz_recv: $(BUILD)/shim/fuzz_recv.o $(SHIM_OBJ) $(SIM_LIB) $(NODE_LIBS)
+$(BUILD)/fuzz_recv: $(BUILD)/shim/fuzz_recv.o $(SHIM_OBJ) $(NODE_LIBS)
 	@echo "  LD    $@"
-	@$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(SHIM_LIBS) $(LDLIBS)
+	@$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(SHIM_LIBS) $(GLIB_LIBS) -lm
 
 fuzz: deps
 	@command -v $(FUZZ_CC) >/dev/null || $(MAKE) --no-print-directory deps DEBIAN_PKGS=clang

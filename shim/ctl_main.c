@@ -33,6 +33,7 @@
 #include "rqml.h"
 #include "wire.h"
 #include "cluster.h"
+#include "config/values.h"
 #include "ctlproto.h"
 #include "node.h"
 #include "packet.h"
@@ -498,9 +499,9 @@ static bool load_rqml_job(GKeyFile *kf, const char *path, const struct au_cluste
 			  enum au_kernel_kind kk, struct job_file *j, char **err)
 {
 	const struct au_rqml_config *rc = NULL;
-	for (uint32_t i = 0; i < c->sc->n_services; i++)
-		if (strcmp(c->sc->services[i]->name, "rqml") == 0)
-			rc = c->sc->service_config[i];
+	for (uint32_t i = 0; i < c->spec.n_services; i++)
+		if (strcmp(c->spec.services[i]->name, "rqml") == 0)
+			rc = c->spec.service_config[i];
 	const char *name = au_kernel_kind_name(kk);
 	if (!rc) {
 		*err = g_strdup_printf("%s: [job] kind: %s is an RQML job, and %s does not run the rqml "
@@ -649,8 +650,8 @@ static bool load_job(const char *path, const struct au_cluster *c, struct job_fi
 		for (gsize i = 0; names[i]; i++) {
 			const char *nm = g_strstrip(names[i]);
 			int bit = -1;
-			for (int b = 0; c->sc->cap_names && c->sc->cap_names[b]; b++)
-				if (strcmp(c->sc->cap_names[b], nm) == 0)
+			for (int b = 0; c->spec.cap_names && c->spec.cap_names[b]; b++)
+				if (strcmp(c->spec.cap_names[b], nm) == 0)
 					bit = b;
 			if (bit < 0) {
 				*err = g_strdup_printf("%s: [job] caps: '%s' is not a capability of %s ([cluster] "
@@ -1094,9 +1095,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	bool has_kv = false, has_aureon = false;
-	for (uint32_t s = 0; s < c->sc->n_services; s++) {
-		has_kv = has_kv || strcmp(c->sc->services[s]->name, "kv") == 0;
-		has_aureon = has_aureon || strcmp(c->sc->services[s]->name, "aureon") == 0;
+	for (uint32_t s = 0; s < c->spec.n_services; s++) {
+		has_kv = has_kv || strcmp(c->spec.services[s]->name, "kv") == 0;
+		has_aureon = has_aureon || strcmp(c->spec.services[s]->name, "aureon") == 0;
 	}
 	if (strcmp(cmd, "status") != 0 && (exec_cmd ? !has_aureon : !has_kv)) {
 		fprintf(stderr, "aureon-ctl: %s: the cluster does not run the %s service ([cluster] services)\n",

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "config/values.h"
 #include "http.h"
 #include "node.h"
 

@@ -78,8 +78,8 @@ struct result {
 /* Service index of `name` in the scenario. */
 static uint32_t service(const struct au_scenario *sc, const char *name)
 {
-	for (uint32_t i = 0; i < sc->n_services; i++)
-		if (strcmp(sc->services[i]->name, name) == 0)
+	for (uint32_t i = 0; i < sc->cluster.n_services; i++)
+		if (strcmp(sc->cluster.services[i]->name, name) == 0)
 			return i;
 	return UINT32_MAX;
 }
@@ -98,7 +98,7 @@ static int run(const char *text, uint64_t seed, uint64_t tasks, au_time slice_ns
 	}
 	uint32_t svc = service(sc, "aureon"), rsvc = service(sc, "raft");
 	memset(r, 0, sizeof(*r));
-	r->nodes = sc->nodes;
+	r->nodes = sc->cluster.nodes;
 	r->tasks = tasks;
 	r->first_done_ns = r->all_done_ns = -1;
 	double t0 = au_cli_wall_seconds(), c0 = cpu();
@@ -107,7 +107,7 @@ static int run(const char *text, uint64_t seed, uint64_t tasks, au_time slice_ns
 	for (au_time t = slice_ns; t <= sc->duration && rc == 0; t += slice_ns) {
 		rc = au_sim_run(sim, t);
 		uint64_t done = 0, entries = 0;
-		for (au_node_id n = 1; n <= sc->nodes; n++) {
+		for (au_node_id n = 1; n <= sc->cluster.nodes; n++) {
 			if (!au_sim_node_up(sim, n))
 				continue;
 			const struct au_env *e = au_sim_env(sim, n, svc);
@@ -202,7 +202,7 @@ int au_bench_exec(int argc, char **argv)
 		} else if (strcmp(a, "--tasks") == 0 || strcmp(a, "--nodes") == 0 ||
 			   strcmp(a, "--seed") == 0) {
 			uint64_t v;
-			if (i + 1 >= argc || !au_cli_parse_u64(argv[i + 1], &v))
+			if (i + 1 >= argc || !au_parse_u64(argv[i + 1], &v))
 				return usage_error("%s needs a non-negative integer", a);
 			i++;
 			if (a[2] == 't')

@@ -20,6 +20,7 @@
 
 #include "kernels.h"
 #include "cli.h"
+#include "config/values.h"
 
 enum { BK_EXIT_OK = 0, BK_EXIT_USAGE = 2 };
 
@@ -51,7 +52,7 @@ static int bk_usage_error(const char *fmt, ...)
 static bool bk_parse_u32(const char *s, uint32_t *out)
 {
 	uint64_t v;
-	if (!au_cli_parse_u64(s, &v) || v > UINT32_MAX)
+	if (!au_parse_u64(s, &v) || v > UINT32_MAX)
 		return false;
 	*out = (uint32_t)v;
 	return true;

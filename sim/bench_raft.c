@@ -460,7 +460,7 @@ static bool el_parse_range(const char *s, struct el_range *out)
 {
 	uint64_t lo, hi;
 	g_auto(GStrv) parts = g_strsplit(s, "-", 2);
-	if (g_strv_length(parts) != 2 || !au_cli_parse_u64(parts[0], &lo) || !au_cli_parse_u64(parts[1], &hi) ||
+	if (g_strv_length(parts) != 2 || !au_parse_u64(parts[0], &lo) || !au_parse_u64(parts[1], &hi) ||
 	    lo < 2 || hi < lo || hi > 600000)
 		return false;
 	out->lo_ms = (unsigned)lo;
@@ -527,7 +527,7 @@ int au_bench_raft_election(int argc, char **argv)
 			json = true;
 		} else if (strcmp(a, "--trials") == 0 || strcmp(a, "--seed") == 0) {
 			uint64_t *dst = strcmp(a, "--trials") == 0 ? &trials : &seed;
-			if (i + 1 >= argc || !au_cli_parse_u64(argv[i + 1], dst))
+			if (i + 1 >= argc || !au_parse_u64(argv[i + 1], dst))
 				return br_usage_error(el_usage, "%s needs a non-negative integer", a);
 			i++;
 		} else if (strcmp(a, "--csv") == 0) {
@@ -1078,7 +1078,7 @@ int au_bench_raft(int argc, char **argv)
 		} else {
 			return br_usage_error(tp_usage, "unknown option %s", a);
 		}
-		if (i + 1 >= argc || !au_cli_parse_u64(argv[i + 1], dst))
+		if (i + 1 >= argc || !au_parse_u64(argv[i + 1], dst))
 			return br_usage_error(tp_usage, "%s needs a non-negative integer", a);
 		i++;
 	}

@@ -442,22 +442,22 @@ int au_bench_swim(int argc, char **argv)
 			n_sizes = 0;
 			for (gsize k = 0; parts[k]; k++) {
 				uint64_t s;
-				if (!au_cli_parse_u64(parts[k], &s) || s < 3 || s > 100000 || n_sizes == BS_MAX_SIZES)
+				if (!au_parse_u64(parts[k], &s) || s < 3 || s > 100000 || n_sizes == BS_MAX_SIZES)
 					return bs_usage_error("--sizes: '%s' is not a size in 3..100000 (at most %d "
 							      "sizes)", parts[k], BS_MAX_SIZES);
 				sizes[n_sizes++] = (uint32_t)s;
 			}
 			i++;
 		} else if (strcmp(a, "--trials") == 0) {
-			if (!au_cli_parse_u64(v, &trials_opt) || trials_opt < 1 || trials_opt > 10000)
+			if (!au_parse_u64(v, &trials_opt) || trials_opt < 1 || trials_opt > 10000)
 				return bs_usage_error("--trials needs an integer in 1..10000");
 			i++;
 		} else if (strcmp(a, "--seed") == 0) {
-			if (!au_cli_parse_u64(v, &seed))
+			if (!au_parse_u64(v, &seed))
 				return bs_usage_error("--seed needs a non-negative integer");
 			i++;
 		} else if (strcmp(a, "--fp-nodes") == 0) {
-			if (!au_cli_parse_u64(v, &fp_nodes) || fp_nodes < 3 || fp_nodes > 100000)
+			if (!au_parse_u64(v, &fp_nodes) || fp_nodes < 3 || fp_nodes > 100000)
 				return bs_usage_error("--fp-nodes needs an integer in 3..100000");
 			i++;
 		} else if (strcmp(a, "--fp-time") == 0) {

@@ -115,8 +115,8 @@ uint32_t au_chaos_kind_charge(enum au_chaos_kind k)
 
 static bool runs_service(const struct au_scenario *sc, const char *name)
 {
-	for (uint32_t i = 0; i < sc->n_services; i++)
-		if (strcmp(sc->services[i]->name, name) == 0)
+	for (uint32_t i = 0; i < sc->cluster.n_services; i++)
+		if (strcmp(sc->cluster.services[i]->name, name) == 0)
 			return true;
 	return false;
 }
@@ -124,9 +124,9 @@ static bool runs_service(const struct au_scenario *sc, const char *name)
 /* The execution layer's [aureon]/[workload] settings, or NULL. */
 static const struct au_orch_config *orch_config(const struct au_scenario *sc)
 {
-	for (uint32_t i = 0; i < sc->n_services; i++)
-		if (strcmp(sc->services[i]->name, "aureon") == 0)
-			return sc->service_config[i];
+	for (uint32_t i = 0; i < sc->cluster.n_services; i++)
+		if (strcmp(sc->cluster.services[i]->name, "aureon") == 0)
+			return sc->cluster.service_config[i];
 	return NULL;
 }
 
@@ -1231,12 +1231,12 @@ static gint fault_order(gconstpointer pa, gconstpointer pb)
 
 struct au_chaos_plan *au_chaos_plan_new(const struct au_scenario *sc, uint64_t seed)
 {
-	const struct au_chaos_config *c = &sc->chaos;
+	const struct au_chaos_config *c = sc->chaos;
 	struct gen g = {.sc = sc};
 	au_pcg32_stream(&g.rng, seed, AU_STREAM_CHAOS, 0);
 	g.raft = runs_service(sc, "raft");
 	g.unrestricted = c->mode == AU_CHAOS_UNRESTRICTED;
-	g.servers = sc->nodes;
+	g.servers = sc->cluster.nodes;
 	g.faults = g_array_new(FALSE, TRUE, sizeof(struct au_fault));
 	g.kinds = g_array_new(FALSE, FALSE, sizeof(uint8_t));
 	g.chained = g_array_new(FALSE, FALSE, sizeof(uint8_t));
@@ -1256,9 +1256,9 @@ struct au_chaos_plan *au_chaos_plan_new(const struct au_scenario *sc, uint64_t s
 	g.el_lo = 150 * AU_NS_PER_MS;
 	g.el_hi = 300 * AU_NS_PER_MS;
 	g.hb = 50 * AU_NS_PER_MS;
-	for (uint32_t i = 0; i < sc->n_services; i++)
-		if (strcmp(sc->services[i]->name, "raft") == 0 && sc->service_config[i]) {
-			const struct au_raft_config *rc = sc->service_config[i];
+	for (uint32_t i = 0; i < sc->cluster.n_services; i++)
+		if (strcmp(sc->cluster.services[i]->name, "raft") == 0 && sc->cluster.service_config[i]) {
+			const struct au_raft_config *rc = sc->cluster.service_config[i];
 			g.el_lo = rc->election_lo_ns;
 			g.el_hi = rc->election_hi_ns;
 			g.hb = rc->heartbeat_ns;

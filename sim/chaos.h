@@ -21,6 +21,66 @@
 
 #include "scenario.h"
 
+/* The fault kinds of chaos plans (chaos.c names them).  A kind is what
+ * a sweep enables or not per seed; most map to one fault action, some to a
+ * pattern of several (torn_write: slow syncs on a node, then its crash). */
+enum au_chaos_kind {
+	AU_CK_CRASH,
+	AU_CK_PARTITION,
+	AU_CK_PARTITION_ONEWAY,
+	AU_CK_CLOG,
+	AU_CK_LOSS,
+	AU_CK_DUPLICATE,
+	AU_CK_CORRUPT,
+	AU_CK_PAUSE,
+	AU_CK_SKEW,
+	AU_CK_TORN_WRITE,
+	AU_CK_SLOW_SYNC,
+	AU_CK_READ_ERROR,
+	AU_CK_DISK_CORRUPT,
+	AU_CK_TRANSFER_LEADER,
+	AU_CK_ADD_VOTER,
+	AU_CK_REMOVE_VOTER,
+	AU_CK_ELECTION_CHURN,
+	AU_CK_LEAVE, /* SWIM: a node leaves gracefully */
+	AU_CK_DRAIN, /* execution layer: a node gets no new tasks for a while */
+	AU_CK_HOLDER_PAUSE, /* execution layer: a lease holder paused around or past its lease */
+	AU_CK_HOLDER_CRASH, /* execution layer: a lease holder crashes (for a while or for good) */
+	AU_CK_HOLDER_SKEW,  /* execution layer: a lease holder's clock off by more than a lease */
+	AU_CK_LOCK_PAUSE,   /* execution layer: a lock holder paused past its lock's TTL */
+	AU_CK_CONFIG_RACE, /* Raft: two leaders' membership changes race (Ongaro 2015) */
+	AU_CK_SPLIT_VOTE,  /* Raft: two candidates of one term, one voter asked by both */
+	AU_CK_FIGURE8,     /* Raft: an old term's entry on a majority, then overwritten */
+	AU_CK_DISK_FULL,   /* a node's disk fills up for a while */
+	AU_CK_WRITE_ERROR, /* a node's writes fail with I/O errors (all or a share) */
+	AU_CK_SYNC_ERROR,  /* a node's syncs fail (all or a share), as Linux reports them */
+	AU_CK_COUNT_
+};
+
+enum au_chaos_mode {
+	AU_CHAOS_SWARM,        /* each seed enables a random subset of `kinds` */
+	AU_CHAOS_UNRESTRICTED, /* every kind, no bounds on count, timing or rates */
+};
+
+/* [chaos]: the bounds within which `aureon-sim chaos` generates a fault
+ * plan per seed (struct au_scenario `chaos`).  Ignored by `run`. */
+struct au_chaos_config {
+	bool present;          /* the file has a [chaos] group */
+	enum au_chaos_mode mode;
+	uint32_t max_faults;   /* fault groups per plan, at most */
+	uint32_t kinds;        /* bit (1 << enum au_chaos_kind) per allowed kind */
+	au_time start;         /* no generated fault before this */
+	au_time quiet_period;  /* fault-free end of the run (room for liveness checks) */
+	au_time fault_lo_ns, fault_hi_ns; /* length of a lasting fault */
+	double max_rate;       /* loss, duplicate, corrupt rates drawn up to this */
+	double correlated;     /* chance that a node fault is the start of a correlated
+				* chain: the same node hit again (crashed) soon after */
+};
+
+/* Read [chaos] with every scenario (its defaults when the group is
+ * absent): registers the loader's hook.  Once, before the first load. */
+void au_chaos_register(void);
+
 /* Hard cap on the fault groups of one plan (also the bound of max_faults). */
 #define AU_CHAOS_MAX_FAULTS 200u
 /* Faults per plan in unrestricted mode, at most. */

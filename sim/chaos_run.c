@@ -268,7 +268,7 @@ static int32_t lasting(const struct cov *c)
 /* Is the leader in a group smaller than a majority of the servers? */
 static bool leader_in_minority(const struct cov *c, const struct au_fault *f)
 {
-	uint32_t servers = c->sc->nodes, size[8] = {0}, rest_group = 0, leader_group = 0, named = 0;
+	uint32_t servers = c->sc->cluster.nodes, size[8] = {0}, rest_group = 0, leader_group = 0, named = 0;
 	for (uint32_t m = 0; m < f->n_members; m++) {
 		const struct au_group_member *gm = &f->members[m];
 		uint32_t g = gm->group < 8 ? gm->group : 7;
@@ -291,9 +291,9 @@ static bool leader_in_minority(const struct cov *c, const struct au_fault *f)
 /* The execution layer's [aureon] lease, or 0 where it does not run. */
 static au_time exec_lease(const struct au_scenario *sc)
 {
-	for (uint32_t i = 0; i < sc->n_services; i++)
-		if (strcmp(sc->services[i]->name, "aureon") == 0 && sc->service_config[i])
-			return ((const struct au_orch_config *)sc->service_config[i])->lease_ns;
+	for (uint32_t i = 0; i < sc->cluster.n_services; i++)
+		if (strcmp(sc->cluster.services[i]->name, "aureon") == 0 && sc->cluster.service_config[i])
+			return ((const struct au_orch_config *)sc->cluster.service_config[i])->lease_ns;
 	return 0;
 }
 
@@ -304,7 +304,7 @@ static void observe_exec(struct cov *c, au_node_id node, uint16_t kind, int64_t 
 			 int64_t cc)
 {
 	(void)a;
-	bool ok_node = node <= c->sc->nodes;
+	bool ok_node = node <= c->sc->cluster.nodes;
 	switch (kind) {
 	case AU_TR_TASKQ_GRANT:
 		if (!g_hash_table_contains(c->granted, &b))
@@ -322,7 +322,7 @@ static void observe_exec(struct cov *c, au_node_id node, uint16_t kind, int64_t 
 		break;
 	case AU_TR_TASKQ_EXPIRE: {
 		au_node_id holder = GPOINTER_TO_UINT(g_hash_table_lookup(c->granted, &b));
-		if (holder && holder <= c->sc->nodes && c->node_paused[holder])
+		if (holder && holder <= c->sc->cluster.nodes && c->node_paused[holder])
 			c->combos |= 1u << CB_HOLDER_PAUSED_PAST_LEASE;
 		if (cc == 1)
 			c->combos |= 1u << CB_RECLAIMED_DEAD;
@@ -364,14 +364,14 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 			c->leader_committed = false;
 		} else if (b != 3 && c->leader == node)
 			c->leader = 0;
-		if (b == 0 && cc && node <= c->sc->nodes)
+		if (b == 0 && cc && node <= c->sc->cluster.nodes)
 			c->voters[node].followed_term = a;
 		break;
 	case AU_TR_RAFT_VOTE:
 		/* The order VOTEDFOR_CLEARED needs: a voter granted a vote in a
 		 * term, followed that term's leader, and is then asked (not
 		 * pre-vote) by another candidate of the same term. */
-		if (node <= c->sc->nodes && !(cc & 2)) {
+		if (node <= c->sc->cluster.nodes && !(cc & 2)) {
 			struct voter *v = &c->voters[node];
 			if (a == v->voted_term && b != v->voted_for && a == v->followed_term)
 				c->combos |= 1u << CB_TWO_CANDIDATES;
@@ -392,7 +392,7 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 		}
 		if (c->partitions > 0)
 			c->combos |= 1u << CB_CRASH_IN_PARTITION;
-		if (node && node <= c->sc->nodes) {
+		if (node && node <= c->sc->cluster.nodes) {
 			/* the same node hit again: what correlated chains aim at */
 			if (c->node_paused[node] && c->running[node])
 				c->combos |= 1u << CB_PAUSED_HOLDER_CRASH;
@@ -405,17 +405,17 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 			if (c->clock_off[node])
 				c->combos |= 1u << CB_SKEWED_CRASH;
 		}
-		if (node <= c->sc->nodes && c->node_paused[node]) {
+		if (node <= c->sc->cluster.nodes && c->node_paused[node]) {
 			c->node_paused[node] = 0;
 			c->paused--;
 		}
 		c->down++;
-		if (node && node <= c->sc->nodes)
+		if (node && node <= c->sc->cluster.nodes)
 			c->running[node] = 0;
 		break;
 	case AU_TR_NODE_RESTART:
 		c->down--;
-		if (node && node <= c->sc->nodes) {
+		if (node && node <= c->sc->cluster.nodes) {
 			c->restarted_at[node] = t;
 			c->left[node] = 0;
 		}
@@ -423,13 +423,13 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 	case AU_TR_NODE_PAUSE:
 		if (node == c->leader && node)
 			c->combos |= 1u << CB_LEADER_PAUSED;
-		if (node <= c->sc->nodes && !c->node_paused[node]) {
+		if (node <= c->sc->cluster.nodes && !c->node_paused[node]) {
 			c->node_paused[node] = 1;
 			c->paused++;
 		}
 		break;
 	case AU_TR_NODE_RESUME:
-		if (node <= c->sc->nodes && c->node_paused[node]) {
+		if (node <= c->sc->cluster.nodes && c->node_paused[node]) {
 			c->node_paused[node] = 0;
 			c->paused--;
 		}
@@ -438,9 +438,9 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 		if (node == c->leader && node && (a || b))
 			c->combos |= 1u << CB_LEADER_SKEWED;
 		/* a jump stays, and so does what a drift added */
-		if (node && node <= c->sc->nodes && (a || b))
+		if (node && node <= c->sc->cluster.nodes && (a || b))
 			c->clock_off[node] = 1;
-		if (node && node <= c->sc->nodes && c->running[node] && c->lease &&
+		if (node && node <= c->sc->cluster.nodes && c->running[node] && c->lease &&
 		    (a >= c->lease || a <= -c->lease))
 			c->combos |= 1u << CB_HOLDER_SKEWED;
 		break;
@@ -480,7 +480,7 @@ static void observe(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_
 				c->combos |= 1u << CB_CHANGE_BEFORE_COMMIT;
 			/* leave: traced by the node that left; drain: by the
 			 * leader, once when it starts and once when it ends */
-			au_node_id who = b > 0 && (uint64_t)b <= c->sc->nodes ? (au_node_id)b : 0;
+			au_node_id who = b > 0 && (uint64_t)b <= c->sc->cluster.nodes ? (au_node_id)b : 0;
 			if (act == AU_FAULT_LEAVE && who && cc == 0)
 				c->left[who] = 1;
 			if (act == AU_FAULT_DRAIN && who)
@@ -569,20 +569,20 @@ static void run_seed(const struct runner *R, uint64_t seed, bool perturb, const 
 	}
 	FILE *dump = records ? fopen(records, "w") : NULL;
 	struct cov cov = {.sc = sc};
-	cov.node_paused = g_new0(uint8_t, (gsize)sc->nodes + 1);
+	cov.node_paused = g_new0(uint8_t, (gsize)sc->cluster.nodes + 1);
 	cov.admin_failed = g_new0(uint8_t, sc->n_faults ? sc->n_faults : 1);
 	cov.admin_seen = g_new0(uint8_t, sc->n_faults ? sc->n_faults : 1);
-	cov.restarted_at = g_new(au_time, (gsize)sc->nodes + 1);
-	for (uint32_t i = 0; i <= sc->nodes; i++)
+	cov.restarted_at = g_new(au_time, (gsize)sc->cluster.nodes + 1);
+	for (uint32_t i = 0; i <= sc->cluster.nodes; i++)
 		cov.restarted_at[i] = -1;
-	cov.left = g_new0(uint8_t, (gsize)sc->nodes + 1);
-	cov.draining = g_new0(uint8_t, (gsize)sc->nodes + 1);
-	cov.clock_off = g_new0(uint8_t, (gsize)sc->nodes + 1);
+	cov.left = g_new0(uint8_t, (gsize)sc->cluster.nodes + 1);
+	cov.draining = g_new0(uint8_t, (gsize)sc->cluster.nodes + 1);
+	cov.clock_off = g_new0(uint8_t, (gsize)sc->cluster.nodes + 1);
 	cov.granted = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	cov.acked = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
-	cov.running = g_new0(uint32_t, (gsize)sc->nodes + 1);
+	cov.running = g_new0(uint32_t, (gsize)sc->cluster.nodes + 1);
 	cov.lease = exec_lease(sc);
-	cov.voters = g_new0(struct voter, (gsize)sc->nodes + 1);
+	cov.voters = g_new0(struct voter, (gsize)sc->cluster.nodes + 1);
 	struct au_sim *sim = au_sim_new(sc, seed);
 	au_sim_set_observer(sim, observe, &cov);
 	au_sim_set_record_dump(sim, dump);
@@ -965,11 +965,11 @@ static GArray *parse_seeds(const char *spec, const char **why)
 		char *dash = strchr(item, '-');
 		if (dash) {
 			*dash = '\0';
-			if (!au_cli_parse_u64(item, &a) || !au_cli_parse_u64(dash + 1, &b)) {
+			if (!au_parse_u64(item, &a) || !au_parse_u64(dash + 1, &b)) {
 				*why = "a range is A-B with whole numbers A <= B";
 				goto bad;
 			}
-		} else if (!au_cli_parse_u64(item, &a)) {
+		} else if (!au_parse_u64(item, &a)) {
 			*why = "seeds are whole numbers, ranges A-B, separated by commas";
 			goto bad;
 		} else {
@@ -1344,8 +1344,8 @@ static void tally(const struct sweep *S, struct totals *T)
 
 static bool runs_service(const struct au_scenario *sc, const char *name)
 {
-	for (uint32_t i = 0; i < sc->n_services; i++)
-		if (strcmp(sc->services[i]->name, name) == 0)
+	for (uint32_t i = 0; i < sc->cluster.n_services; i++)
+		if (strcmp(sc->cluster.services[i]->name, name) == 0)
 			return true;
 	return false;
 }
@@ -1371,7 +1371,7 @@ static void print_coverage(const struct sweep *S, const struct totals *T, uint32
 	/* Correlated chains ([chaos] correlated): on in every run where the
 	 * chance is above 0, planned where a plan holds one, applied where one
 	 * of its follow-up crashes was. */
-	if (S->R->sc->chaos.correlated > 0)
+	if (S->R->sc->chaos->correlated > 0)
 		printf("  %-18s %8u %8u %8u%s\n", "correlated", S->n, T->chains_planned,
 		       T->chains_applied, T->chains_applied ? "" : "  <-- never");
 	printf("  %-48s %8s\n", "situation", "runs");
@@ -1509,13 +1509,13 @@ int au_chaos_main(int argc, char **argv)
 			seeds_spec = val;
 			i++;
 		} else if (strcmp(a, "--jobs") == 0) {
-			if (!au_cli_parse_u64(val, &jobs) || jobs < 1 || jobs > 256)
+			if (!au_parse_u64(val, &jobs) || jobs < 1 || jobs > 256)
 				return usage_error("--jobs needs a number of workers in 1..256");
 			i++;
 		} else if (strcmp(a, "--shard") == 0) {
 			g_auto(GStrv) kn = val ? g_strsplit(val, "/", 2) : NULL;
-			if (!kn || g_strv_length(kn) != 2 || !au_cli_parse_u64(kn[0], &shard_k) ||
-			    !au_cli_parse_u64(kn[1], &shard_n) || shard_n < 1 || shard_k < 1 || shard_k > shard_n)
+			if (!kn || g_strv_length(kn) != 2 || !au_parse_u64(kn[0], &shard_k) ||
+			    !au_parse_u64(kn[1], &shard_n) || shard_n < 1 || shard_k < 1 || shard_k > shard_n)
 				return usage_error("--shard needs K/N with 1 <= K <= N (e.g. 3/8)");
 			i++;
 		} else if (strcmp(a, "--out") == 0) {
@@ -1545,7 +1545,7 @@ int au_chaos_main(int argc, char **argv)
 			if (!*v || *end || !(det_pct > 0 && det_pct <= 100))
 				return usage_error("--check-determinism=PCT needs a percentage in (0, 100]");
 		} else if (strcmp(a, "--shrink") == 0) {
-			if (!au_cli_parse_u64(val, &shrink_n) || shrink_n > 1000)
+			if (!au_parse_u64(val, &shrink_n) || shrink_n > 1000)
 				return usage_error("--shrink needs a count of failures to shrink, 0..1000");
 			i++;
 		} else if (strcmp(a, "--no-shrink") == 0) {
@@ -1582,12 +1582,12 @@ int au_chaos_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (unrestricted)
-		sc->chaos.mode = AU_CHAOS_UNRESTRICTED;
-	if (sc->chaos.mode == AU_CHAOS_SWARM && sc->chaos.start + sc->chaos.quiet_period + AU_NS_PER_MS >= sc->duration) {
+		sc->chaos->mode = AU_CHAOS_UNRESTRICTED;
+	if (sc->chaos->mode == AU_CHAOS_SWARM && sc->chaos->start + sc->chaos->quiet_period + AU_NS_PER_MS >= sc->duration) {
 		fprintf(stderr, "aureon-sim: %s: no time for chaos faults: the run is %" G_GINT64_FORMAT
 			" ns and the quiet period before liveness checks %" G_GINT64_FORMAT " ns; add "
 			"[chaos] quiet_period (or a longer [run] duration)\n",
-			path, sc->duration, sc->chaos.quiet_period);
+			path, sc->duration, sc->chaos->quiet_period);
 		au_scenario_free(sc);
 		g_array_free(all_seeds, TRUE);
 		return EXIT_USAGE;
@@ -1718,8 +1718,8 @@ int au_chaos_main(int argc, char **argv)
 	/* ---- report ---- */
 	struct totals T;
 	tally(&S, &T);
-	uint32_t kinds_allowed = sc->chaos.mode == AU_CHAOS_UNRESTRICTED ? au_chaos_supported_kinds(sc)
-									 : sc->chaos.kinds;
+	uint32_t kinds_allowed = sc->chaos->mode == AU_CHAOS_UNRESTRICTED ? au_chaos_supported_kinds(sc)
+									 : sc->chaos->kinds;
 	double per_min = sweep_wall > 0 ? S.n / sweep_wall * 60.0 : 0;
 	if (S.failed)
 		rc = rc == EXIT_USAGE ? rc : EXIT_FAIL;
@@ -1732,7 +1732,7 @@ int au_chaos_main(int argc, char **argv)
 				       ", \"shard\": \"%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT "\""
 				       ", \"wall_s\": %.3f, \"seeds_per_minute\": %.1f"
 				       ", \"cpu_s\": %.3f, \"cpu_ms_per_seed\": %.2f",
-				       sc->chaos.mode == AU_CHAOS_UNRESTRICTED ? "unrestricted" : "swarm",
+				       sc->chaos->mode == AU_CHAOS_UNRESTRICTED ? "unrestricted" : "swarm",
 				       S.n, S.failed, (uint32_t)jobs, shard_k, shard_n, sweep_wall, per_min,
 				       S.cpu_s, S.cpu_s * 1000.0 / S.n);
 		g_string_append(o, ", \"failures_per_check\": {");
@@ -1828,7 +1828,7 @@ int au_chaos_main(int argc, char **argv)
 			first = false;
 		}
 		g_string_append_printf(o, "}, \"correlated\": {\"chance\": %g, \"planned\": %u, "
-				       "\"applied\": %u}", sc->chaos.correlated, T.chains_planned,
+				       "\"applied\": %u}", sc->chaos->correlated, T.chains_planned,
 				       T.chains_applied);
 		g_string_append(o, ", \"situations\": {");
 		first = true;

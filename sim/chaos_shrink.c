@@ -220,8 +220,8 @@ static uint32_t knobs_of(const struct au_ini *ini, const char *path, struct knob
 	if (!sc)
 		return 0;
 	uint32_t n = 0;
-	for (uint32_t s = 0; s < sc->n_services; s++) {
-		const struct au_model *m = sc->services[s];
+	for (uint32_t s = 0; s < sc->cluster.n_services; s++) {
+		const struct au_model *m = sc->cluster.services[s];
 		for (const struct au_config_key *k = m->config_keys; k && k->name && n < max; k++)
 			if (k->type == AU_CFG_RATE || (k->type == AU_CFG_UINT && strstr(k->name, "clients")))
 				out[n++] = (struct knob){m->config_group, k};

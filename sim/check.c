@@ -702,7 +702,7 @@ void au_check_row(struct au_sim *sim, au_node_id node, uint32_t service, uint32_
 			sim->violation.record = record;
 		}
 	}
-	if (sim->sc->services[service] != &au_kv_model || table != 0)
+	if (sim->sc->cluster.services[service] != &au_kv_model || table != 0)
 		return;
 	for (size_t i = 0; i < sim->n_checkers; i++)
 		if (sim->checkers[i].ops->event == lin_event)
@@ -719,8 +719,8 @@ const char *au_check_service(const char *check)
 
 static bool service_runs(const struct au_sim *sim, const char *name)
 {
-	for (uint32_t i = 0; i < sim->sc->n_services; i++)
-		if (strcmp(sim->sc->services[i]->name, name) == 0)
+	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++)
+		if (strcmp(sim->sc->cluster.services[i]->name, name) == 0)
 			return true;
 	return false;
 }

@@ -121,9 +121,9 @@ static void *create(struct au_sim *sim, const char *name, enum role role)
 	x->dead = g_new0(uint8_t, (gsize)sim->nodes + 1);
 	x->draining = g_new0(uint8_t, (gsize)sim->nodes + 1);
 	x->compare_chains = role == EO;
-	for (uint32_t i = 0; i < sim->sc->n_services; i++)
-		if (sim->sc->services[i] == &au_orch_model)
-			x->workload = ((const struct au_orch_config *)sim->sc->service_config[i])->tasks;
+	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++)
+		if (sim->sc->cluster.services[i] == &au_orch_model)
+			x->workload = ((const struct au_orch_config *)sim->sc->cluster.service_config[i])->tasks;
 	return x;
 }
 
@@ -433,9 +433,9 @@ void *au_check_le_create(struct au_sim *sim)
 	for (uint32_t i = 0; i <= sim->nodes; i++)
 		for (int k = 0; k < 2; k++)
 			x->n[i].leases[k] = g_tree_new_full(le_cmp, NULL, NULL, g_free);
-	for (uint32_t i = 0; i < sim->sc->n_services; i++)
-		if (sim->sc->services[i] == &au_orch_model) {
-			const struct au_orch_config *c = sim->sc->service_config[i];
+	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++)
+		if (sim->sc->cluster.services[i] == &au_orch_model) {
+			const struct au_orch_config *c = sim->sc->cluster.service_config[i];
 			x->ttl_ns[LE_TASK] = c->lease_ns;
 			x->ttl_ns[LE_LOCK] = c->lock_ttl_ns;
 			x->scan_ns = c->expiry_scan_ns;

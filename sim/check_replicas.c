@@ -144,10 +144,10 @@ void *au_check_replicas_create(struct au_sim *sim)
 {
 	struct replicas *x = g_new0(struct replicas, 1);
 	x->every = 0;
-	for (uint32_t i = 0; i < sim->sc->n_services; i++)
-		if (sim->sc->services[i] == &au_raft_model) {
+	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++)
+		if (sim->sc->cluster.services[i] == &au_raft_model) {
 			x->raft_svc = i;
-			x->every = ((const struct au_raft_config *)sim->sc->service_config[i])->digest_every;
+			x->every = ((const struct au_raft_config *)sim->sc->cluster.service_config[i])->digest_every;
 		}
 	if (x->every)
 		x->table = au_replica_table_new(x->every, WINDOW);

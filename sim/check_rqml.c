@@ -111,9 +111,9 @@ static void *rc_create(struct au_sim *sim, int which)
 {
 	struct rc_state *s = g_new0(struct rc_state, 1);
 	s->which = which;
-	for (uint32_t i = 0; i < sim->sc->n_services; i++)
-		if (sim->sc->services[i] == &au_rqml_model)
-			s->cfg = sim->sc->service_config[i];
+	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++)
+		if (sim->sc->cluster.services[i] == &au_rqml_model)
+			s->cfg = sim->sc->cluster.service_config[i];
 	s->jobs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, rc_job_free);
 	s->last = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	s->used = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
@@ -411,11 +411,11 @@ void *au_jr_create(struct au_sim *sim)
 	struct jr_state *s = g_new0(struct jr_state, 1);
 	s->jobs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	s->grace_ns = JR_GRACE_NS;
-	for (uint32_t i = 0; i < sim->sc->n_services; i++) {
-		if (sim->sc->services[i] == &au_one_model)
+	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++) {
+		if (sim->sc->cluster.services[i] == &au_one_model)
 			s->one_svc = i;
-		if (sim->sc->services[i] == &au_rqml_model) {
-			const struct au_rqml_config *cfg = sim->sc->service_config[i];
+		if (sim->sc->cluster.services[i] == &au_rqml_model) {
+			const struct au_rqml_config *cfg = sim->sc->cluster.service_config[i];
 			if (3 * cfg->enqueue_retry_ns > s->grace_ns)
 				s->grace_ns = 3 * cfg->enqueue_retry_ns;
 		}

@@ -294,10 +294,10 @@ static struct cswim *create(struct au_sim *sim, enum cs_kind kind)
 	struct cswim *cs = g_new0(struct cswim, 1);
 	cs->kind = kind;
 	cs->n = sim->servers;
-	for (uint32_t i = 0; i < sim->sc->n_services; i++)
-		if (sim->sc->services[i] == &au_swim_model)
+	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++)
+		if (sim->sc->cluster.services[i] == &au_swim_model)
 			cs->svc = i;
-	cs->cfg = sim->sc->service_config[cs->svc];
+	cs->cfg = sim->sc->cluster.service_config[cs->svc];
 	cs->bound_ns = au_check_swim_bound(cs->cfg, cs->n);
 	cs->up = g_new0(uint8_t, (gsize)cs->n + 1);
 	cs->left = g_new0(uint8_t, (gsize)cs->n + 1);

@@ -1,22 +1,12 @@
 /* cli.c — helpers shared by the aureon-sim commands (see cli.h). */
 #include "cli.h"
 
-#include <errno.h>
 #include <sys/resource.h>
 #include <time.h>
 
-bool au_cli_parse_u64(const char *s, uint64_t *out)
-{
-	if (!s || !g_ascii_isdigit(s[0]))
-		return false;
-	char *end;
-	errno = 0;
-	guint64 v = g_ascii_strtoull(s, &end, 10);
-	if (errno || *end)
-		return false;
-	*out = v;
-	return true;
-}
+#include "chaos.h"
+#include "check.h"
+#include "trace_h5.h"
 
 void au_cli_json_string(GString *out, const char *s)
 {
@@ -44,4 +34,11 @@ uint64_t au_cli_peak_rss_bytes(void)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	return (uint64_t)ru.ru_maxrss * 1024u;
+}
+
+void au_cli_register(void)
+{
+	au_check_register();
+	au_h5_register();
+	au_chaos_register();
 }

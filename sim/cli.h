@@ -8,10 +8,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* A non-negative decimal integer that fills the whole string and fits in
- * 64 bits; false otherwise (empty, sign, junk, overflow). */
-bool au_cli_parse_u64(const char *s, uint64_t *out);
-
 /* Append `s` to `out` as a JSON string literal (quotes, backslashes and
  * control characters escaped). */
 void au_cli_json_string(GString *out, const char *s);
@@ -21,5 +17,11 @@ double au_cli_wall_seconds(void);
 
 /* This process's peak resident set size in bytes. */
 uint64_t au_cli_peak_rss_bytes(void);
+
+/* Register the modules that read scenario groups and judge runs with the
+ * scenario loader and the engine: [check] and the checkers, [trace],
+ * [chaos] (in that order: it is the loader's).  aureon-sim's main and the
+ * test runner call it first. */
+void au_cli_register(void);
 
 #endif

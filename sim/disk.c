@@ -106,7 +106,7 @@ static struct au_file *lookup(struct au_sim *sim, struct au_sim_svc *svc, const 
 	}
 	/* "service/file": built by hand, this runs on every disk operation. */
 	char key[256];
-	const char *svc_name = sim->sc->services[svc->index]->name;
+	const char *svc_name = sim->sc->cluster.services[svc->index]->name;
 	size_t sl = strlen(svc_name), fl = strlen(file); /* file: <= 200, checked */
 	if (sl + 1 + fl >= sizeof(key))
 		sl = sizeof(key) - 2 - fl;
@@ -390,7 +390,7 @@ void au_disk_sync_done(struct au_sim *sim, struct au_event *ev)
 		}
 	}
 	sim->stats.syncs_completed++;
-	sim->sc->services[ev->service]->persisted(s->state, (uint64_t)ev->a, status);
+	sim->sc->cluster.services[ev->service]->persisted(s->state, (uint64_t)ev->a, status);
 }
 
 void au_disk_crash(struct au_sim *sim, au_node_id n, uint64_t *kept, uint64_t *torn,

@@ -263,8 +263,8 @@ static void admin(struct au_sim *sim, uint32_t idx, const struct au_fault *f, au
 	const char *action = ending ? "resume" : names[f->action - AU_FAULT_TRANSFER];
 	int rc = -AU_EINVAL;
 	au_node_id leader = sim->leader;
-	for (uint32_t i = 0; leader && i < sim->sc->n_services; i++) {
-		const struct au_model *m = sim->sc->services[i];
+	for (uint32_t i = 0; leader && i < sim->sc->cluster.n_services; i++) {
+		const struct au_model *m = sim->sc->cluster.services[i];
 		void *st = sim->node[leader].svc[i].state;
 		if (!m->admin || !st)
 			continue;
@@ -279,8 +279,8 @@ static void admin(struct au_sim *sim, uint32_t idx, const struct au_fault *f, au
 static void leave(struct au_sim *sim, uint32_t idx, au_node_id n)
 {
 	int rc = -AU_EINVAL;
-	for (uint32_t i = 0; i < sim->sc->n_services; i++) {
-		const struct au_model *m = sim->sc->services[i];
+	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++) {
+		const struct au_model *m = sim->sc->cluster.services[i];
 		void *st = sim->node[n].svc[i].state;
 		if (m->admin && st && strcmp(m->name, "swim") == 0)
 			rc = m->admin(st, "leave", n);

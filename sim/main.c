@@ -218,9 +218,9 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	au_format_duration(st->sim_time_ns, dur, sizeof(dur));
 	printf("aureon-sim %s: scenario %s (%s), seed %" G_GUINT64_FORMAT "\n", AUREON_VERSION,
 	       sc->name, sc->path, seed);
-	printf("  %u nodes; services:", sc->nodes);
-	for (uint32_t i = 0; i < sc->n_services; i++)
-		printf(" %s", sc->services[i]->name);
+	printf("  %u nodes; services:", sc->cluster.nodes);
+	for (uint32_t i = 0; i < sc->cluster.n_services; i++)
+		printf(" %s", sc->cluster.services[i]->name);
 	double speed = wall > 0 ? (double)st->sim_time_ns / 1e9 / wall : 0;
 	printf("\n  simulated %s in %.3f s wall (%.0fx real time), %" G_GUINT64_FORMAT
 	       " events, %" G_GUINT64_FORMAT " trace records\n",
@@ -243,30 +243,30 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 		       st->storage_errors[AU_STORAGE_WRITE], st->storage_errors[AU_STORAGE_TRUNCATE],
 		       st->storage_errors[AU_STORAGE_SYNC]);
 	print_faults(sim, sc);
-	uint32_t shown = sc->nodes <= 10 ? sc->nodes : 5;
+	uint32_t shown = sc->cluster.nodes <= 10 ? sc->cluster.nodes : 5;
 	for (au_node_id n = 1; n <= shown; n++) {
-		for (uint32_t s = 0; s < sc->n_services; s++) {
+		for (uint32_t s = 0; s < sc->cluster.n_services; s++) {
 			char line[512];
 			au_sim_model_summary(sim, n, s, line, sizeof(line));
 			if (!au_sim_node_up(sim, n))
-				printf("  n%u %s: down at the end\n", n, sc->services[s]->name);
+				printf("  n%u %s: down at the end\n", n, sc->cluster.services[s]->name);
 			else if (line[0])
-				printf("  n%u %s: %s\n", n, sc->services[s]->name, line);
+				printf("  n%u %s: %s\n", n, sc->cluster.services[s]->name, line);
 		}
 	}
-	if (shown < sc->nodes)
-		printf("  ... (%u more nodes)\n", sc->nodes - shown);
+	if (shown < sc->cluster.nodes)
+		printf("  ... (%u more nodes)\n", sc->cluster.nodes - shown);
 	for (uint32_t k = 1; k <= sc->clients && k <= 5; k++) {
-		for (uint32_t sv = 0; sv < sc->n_services; sv++) {
+		for (uint32_t sv = 0; sv < sc->cluster.n_services; sv++) {
 			char line[512];
-			au_sim_model_summary(sim, sc->nodes + k, sv, line, sizeof(line));
+			au_sim_model_summary(sim, sc->cluster.nodes + k, sv, line, sizeof(line));
 			if (line[0])
-				printf("  n%u %s: %s\n", sc->nodes + k, sc->services[sv]->name, line);
+				printf("  n%u %s: %s\n", sc->cluster.nodes + k, sc->cluster.services[sv]->name, line);
 		}
 	}
 	if (sc->clients > 5)
 		printf("  ... (%u more client nodes)\n", sc->clients - 5);
-	for (uint32_t s = 0; s < sc->n_services; s++) {
+	for (uint32_t s = 0; s < sc->cluster.n_services; s++) {
 		char *report = au_sim_model_report(sim, s);
 		if (report)
 			fputs(report, stdout);
@@ -315,7 +315,7 @@ static int cmd_run(int argc, char **argv)
 		} else if (strcmp(a, "--quiet") == 0) {
 			quiet = true;
 		} else if (strcmp(a, "--seed") == 0) {
-			if (i + 1 >= argc || !au_cli_parse_u64(argv[i + 1], &seed))
+			if (i + 1 >= argc || !au_parse_u64(argv[i + 1], &seed))
 				return usage_error(usage_run, "--seed needs a non-negative integer");
 			have_seed = true;
 			i++;
@@ -491,7 +491,7 @@ static int cmd_bench(int argc, char **argv)
 		} else {
 			return usage_error(usage_bench, "unknown option %s", a);
 		}
-		if (i + 1 >= argc || !au_cli_parse_u64(argv[i + 1], target))
+		if (i + 1 >= argc || !au_parse_u64(argv[i + 1], target))
 			return usage_error(usage_bench, "%s needs a non-negative integer", a);
 		i++;
 	}
@@ -601,6 +601,7 @@ int main(int argc, char **argv)
 	 * back in page by page (measured: ~9 % of a long Raft run). */
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	au_cli_register();
 	if (argc < 2)
 		return usage_error(usage_top, "no command given");
 	const char *cmd = argv[1];

@@ -193,7 +193,7 @@ void au_net_deliver(struct au_sim *sim, struct au_event *ev)
 	if (arrives) {
 		nd->msgs_in++;
 		struct au_sim_svc *s = &nd->svc[ev->service];
-		sim->sc->services[ev->service]->recv(s->state, src, payload, ev->len);
+		sim->sc->cluster.services[ev->service]->recv(s->state, src, payload, ev->len);
 	}
 	au_msg_free_payload(ev);
 }

@@ -1,11 +1,15 @@
 /* scenario.h — scenario files: what a run is made of.
  *
  * A scenario is a GLib key file (.ini) with [run], [cluster], [network],
- * [disk], [check], one group per model ([ping], ...) and one [fault.NAME]
- * group per fault.  The loader validates everything up front: an unknown
- * group or key, a bad unit, a value out of range, a node that does not
- * exist, a malformed distribution or a contradictory fault schedule is an
- * error naming the file, group and key.  Nothing falls back silently.
+ * [disk], one group per model ([ping], ...), one [fault.NAME] group per
+ * fault, and the groups of the modules that register with the loader
+ * ([check], [trace], [chaos]: au_scenario_register).  The loader validates
+ * everything up front: an unknown group or key, a bad unit, a value out of
+ * range, a node that does not exist, a malformed distribution or a
+ * contradictory fault schedule is an error naming the file, group and key.
+ * Nothing falls back silently.  [cluster] and the model groups are read by
+ * config/ (cluster_spec.h), the same code that reads aureon-node's cluster
+ * files.
  */
 #ifndef AU_SCENARIO_H
 #define AU_SCENARIO_H
@@ -13,14 +17,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config/cluster_spec.h"
+#include "config/keys.h"
+#include "config/values.h"
 #include "dist.h"
 #include "env.h"
 #include "model.h"
-
-#define AU_MAX_NODES 1000000u
-#define AU_MAX_SERVICES 8u
-
-/* Distributions of durations: struct au_dist (core/dist.h). */
 
 enum au_target_kind {
 	AU_TARGET_NONE,
@@ -95,62 +97,6 @@ struct au_fault {
 	uint32_t file_order;   /* position in the file: tie-break for equal `at` */
 };
 
-/* The fault kinds of chaos plans (sim/chaos.c names them).  A kind is what
- * a sweep enables or not per seed; most map to one fault action, some to a
- * pattern of several (torn_write: slow syncs on a node, then its crash). */
-enum au_chaos_kind {
-	AU_CK_CRASH,
-	AU_CK_PARTITION,
-	AU_CK_PARTITION_ONEWAY,
-	AU_CK_CLOG,
-	AU_CK_LOSS,
-	AU_CK_DUPLICATE,
-	AU_CK_CORRUPT,
-	AU_CK_PAUSE,
-	AU_CK_SKEW,
-	AU_CK_TORN_WRITE,
-	AU_CK_SLOW_SYNC,
-	AU_CK_READ_ERROR,
-	AU_CK_DISK_CORRUPT,
-	AU_CK_TRANSFER_LEADER,
-	AU_CK_ADD_VOTER,
-	AU_CK_REMOVE_VOTER,
-	AU_CK_ELECTION_CHURN,
-	AU_CK_LEAVE, /* SWIM: a node leaves gracefully */
-	AU_CK_DRAIN, /* execution layer: a node gets no new tasks for a while */
-	AU_CK_HOLDER_PAUSE, /* execution layer: a lease holder paused around or past its lease */
-	AU_CK_HOLDER_CRASH, /* execution layer: a lease holder crashes (for a while or for good) */
-	AU_CK_HOLDER_SKEW,  /* execution layer: a lease holder's clock off by more than a lease */
-	AU_CK_LOCK_PAUSE,   /* execution layer: a lock holder paused past its lock's TTL */
-	AU_CK_CONFIG_RACE, /* Raft: two leaders' membership changes race (Ongaro 2015) */
-	AU_CK_SPLIT_VOTE,  /* Raft: two candidates of one term, one voter asked by both */
-	AU_CK_FIGURE8,     /* Raft: an old term's entry on a majority, then overwritten */
-	AU_CK_DISK_FULL,   /* a node's disk fills up for a while */
-	AU_CK_WRITE_ERROR, /* a node's writes fail with I/O errors (all or a share) */
-	AU_CK_SYNC_ERROR,  /* a node's syncs fail (all or a share), as Linux reports them */
-	AU_CK_COUNT_
-};
-
-enum au_chaos_mode {
-	AU_CHAOS_SWARM,        /* each seed enables a random subset of `kinds` */
-	AU_CHAOS_UNRESTRICTED, /* every kind, no bounds on count, timing or rates */
-};
-
-/* [chaos]: the bounds within which `aureon-sim chaos` generates a fault
- * plan per seed.  Ignored by `run`. */
-struct au_chaos_config {
-	bool present;          /* the file has a [chaos] group */
-	enum au_chaos_mode mode;
-	uint32_t max_faults;   /* fault groups per plan, at most */
-	uint32_t kinds;        /* bit (1 << enum au_chaos_kind) per allowed kind */
-	au_time start;         /* no generated fault before this */
-	au_time quiet_period;  /* fault-free end of the run (room for liveness checks) */
-	au_time fault_lo_ns, fault_hi_ns; /* length of a lasting fault */
-	double max_rate;       /* loss, duplicate, corrupt rates drawn up to this */
-	double correlated;     /* chance that a node fault is the start of a correlated
-				* chain: the same node hit again (crashed) soon after */
-};
-
 struct au_scenario {
 	char *path;  /* as given */
 	char *text;  /* full file text, recorded in traces */
@@ -158,15 +104,8 @@ struct au_scenario {
 	uint64_t seed;
 	au_time duration;
 
-	uint32_t nodes;
+	struct au_cluster_spec cluster; /* [cluster] and the services' groups */
 	uint32_t clients; /* extra client nodes n(N+1).. asked for by client-side models */
-	uint32_t n_services;
-	const struct au_model *services[AU_MAX_SERVICES];
-	void *service_config[AU_MAX_SERVICES]; /* model config structs */
-	double cpu_gflops_default;
-	double *cpu_gflops; /* [nodes+1], per node */
-	char **cap_names;   /* capability of each bit, NULL-terminated (or NULL: none) */
-	uint32_t *node_caps; /* [nodes+1]: capability bits per node */
 
 	struct au_dist latency;
 	double loss, duplicate;
@@ -191,11 +130,31 @@ struct au_scenario {
 	char **trace_tables;     /* datasets written to the trace file; NULL: all */
 	au_time metrics_period;  /* period of /metrics rows for models that keep them */
 
-	struct au_chaos_config chaos; /* [chaos] (defaults when absent) */
+	/* [chaos] as sim/chaos reads it (defaults when absent); NULL unless
+	 * that module is registered.  A plain struct: freed with the scenario. */
+	struct au_chaos_config *chaos;
 };
 
-/* The models a scenario may name in `services`. */
-const struct au_model *au_scenario_find_model(const char *name);
+/* A group of scenario files that a module outside the loader reads and
+ * checks: [check] (sim/check), [trace] (the trace writer), [chaos]
+ * (sim/chaos).  Hooks are called in the order they were registered; the
+ * groups of hooks not registered are unknown groups. */
+struct au_scenario_hook {
+	const char *group;
+	/* Read the group, or set its defaults when it is absent: after [run],
+	 * [cluster], [network] and [disk], before the services' groups.  May be
+	 * NULL. */
+	bool (*load)(struct au_keys *K, struct au_scenario *sc);
+	/* Read or check what depends on the faults, after [fault.*].  May be
+	 * NULL. */
+	bool (*after_faults)(struct au_keys *K, struct au_scenario *sc);
+};
+
+/* Register a module's hook with the loader, once, before the first load
+ * (aureon-sim's main and the test runner do, through au_sim_register_all).
+ * At most AU_SCENARIO_MAX_HOOKS; registering the same hook again is a no-op. */
+#define AU_SCENARIO_MAX_HOOKS 8
+void au_scenario_register(const struct au_scenario_hook *hook);
 
 /* Load and validate a scenario file.  On error returns NULL and sets *err
  * to a message "FILE: [group] key: what is wrong" (caller frees). */
@@ -208,16 +167,6 @@ void au_scenario_free(struct au_scenario *s);
  * (at + restart_after) or, for one-shot faults, `at`. */
 au_time au_scenario_faults_over(const struct au_scenario *sc);
 
-/* Parse a duration with a unit ("150ms", "1.5s", "0ns").  Returns false on
- * a missing or unknown unit, a negative value, trailing garbage or
- * overflow. */
-bool au_parse_duration(const char *text, au_time *out);
-/* Parse a distribution spec ("uniform(1ms,5ms)"); *why says what is wrong. */
-bool au_parse_dist(const char *text, struct au_dist *out, const char **why);
-/* Parse "nK" for a cluster of `nodes` nodes. */
-bool au_parse_node(const char *text, uint32_t nodes, au_node_id *out);
-/* Format a duration with the largest exact unit, e.g. "150ms". */
-void au_format_duration(au_time t, char *buf, size_t len);
 /* The scenario-file name of a fault action ("crash", "partition", ...). */
 const char *au_fault_action_name(enum au_fault_action a);
 /* The scenario-file name of a disk_fault kind ("read_error", "disk_full", ...). */

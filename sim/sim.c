@@ -122,7 +122,7 @@ void au_sim_record_message(struct au_sim *sim, au_time send_ns, au_time recv_ns,
 static void record_row(struct au_sim *sim, struct au_sim_svc *svc, uint32_t table,
 		       const void *row)
 {
-	const struct au_model *m = sim->sc->services[svc->index];
+	const struct au_model *m = sim->sc->cluster.services[svc->index];
 	if (table >= m->n_tables) {
 		au_sim_record_event(sim, svc->node, AU_TR_SEND_REJECTED, -1, table, 0);
 		return;
@@ -361,8 +361,8 @@ static void *env_local_service(void *ctx, const char *name)
 {
 	struct au_sim_svc *s = ctx;
 	struct au_sim_node *nd = &s->sim->node[s->node];
-	for (uint32_t i = 0; i < s->sim->sc->n_services; i++)
-		if (strcmp(s->sim->sc->services[i]->name, name) == 0)
+	for (uint32_t i = 0; i < s->sim->sc->cluster.n_services; i++)
+		if (strcmp(s->sim->sc->cluster.services[i]->name, name) == 0)
 			return nd->svc[i].state;
 	return NULL;
 }
@@ -418,22 +418,22 @@ struct au_sim *au_sim_new(const struct au_scenario *sc, uint64_t seed)
 	struct au_sim *sim = g_new0(struct au_sim, 1);
 	sim->sc = sc;
 	sim->seed = seed;
-	sim->nodes = sc->nodes + sc->clients;
-	sim->servers = sc->nodes;
+	sim->nodes = sc->cluster.nodes + sc->clients;
+	sim->servers = sc->cluster.nodes;
 	au_evq_init(&sim->q);
 	sim->sha = g_checksum_new(G_CHECKSUM_SHA256);
 	sim->partitions = g_ptr_array_new();
 	sim->link_faults = g_ptr_array_new();
 	au_pcg32_stream(&sim->fault_rng, seed, AU_STREAM_FAULT, 0);
 	sim->node = aligned_zalloc(((size_t)sim->nodes + 1) * sizeof(struct au_sim_node));
-	uint32_t per = sc->n_services ? sc->n_services : 1;
+	uint32_t per = sc->cluster.n_services ? sc->cluster.n_services : 1;
 	sim->svc_all = aligned_zalloc(((size_t)sim->nodes + 1) * per * sizeof(struct au_sim_svc));
 	for (au_node_id n = 1; n <= sim->nodes; n++) {
 		struct au_sim_node *nd = &sim->node[n];
 		au_pcg32_stream(&nd->net_rng, seed, AU_STREAM_NET, n);
 		au_pcg32_stream(&nd->disk_rng, seed, AU_STREAM_DISK, n);
 		nd->svc = &sim->svc_all[(size_t)n * per];
-		for (uint32_t i = 0; i < sc->n_services; i++) {
+		for (uint32_t i = 0; i < sc->cluster.n_services; i++) {
 			struct au_sim_svc *s = &nd->svc[i];
 			s->sim = sim;
 			s->node = n;
@@ -441,9 +441,9 @@ struct au_sim *au_sim_new(const struct au_scenario *sc, uint64_t seed)
 			s->env.ops = &sim_env_ops;
 			s->env.ctx = s;
 			s->env.self = n;
-			s->env.nodes = sc->nodes;
-			s->env.caps = n <= sc->nodes && sc->node_caps ? sc->node_caps[n] : 0;
-			s->env.cpu_gflops = n <= sc->nodes ? sc->cpu_gflops[n] : sc->cpu_gflops_default;
+			s->env.nodes = sc->cluster.nodes;
+			s->env.caps = n <= sc->cluster.nodes && sc->cluster.node_caps ? sc->cluster.node_caps[n] : 0;
+			s->env.cpu_gflops = n <= sc->cluster.nodes ? sc->cluster.cpu_gflops[n] : sc->cluster.cpu_gflops_default;
 			s->env.metrics_period_ns = sc->metrics_period;
 			au_pcg32_stream(&s->rng, seed, AU_STREAM_SERVICE + i, n);
 		}
@@ -462,10 +462,10 @@ void au_msg_free_payload(struct au_event *ev)
 static void stop_services(struct au_sim *sim, au_node_id n)
 {
 	struct au_sim_node *nd = &sim->node[n];
-	for (uint32_t i = sim->sc->n_services; i-- > 0;) {
+	for (uint32_t i = sim->sc->cluster.n_services; i-- > 0;) {
 		struct au_sim_svc *s = &nd->svc[i];
 		if (s->state)
-			sim->sc->services[i]->destroy(s->state);
+			sim->sc->cluster.services[i]->destroy(s->state);
 		s->state = NULL;
 	}
 }
@@ -521,7 +521,7 @@ const struct au_violation *au_sim_violation(const struct au_sim *sim)
 
 const struct au_env *au_sim_env(struct au_sim *sim, au_node_id node, uint32_t service)
 {
-	if (node < 1 || node > sim->nodes || service >= sim->sc->n_services)
+	if (node < 1 || node > sim->nodes || service >= sim->sc->cluster.n_services)
 		return NULL;
 	return &sim->node[node].svc[service].env;
 }
@@ -548,9 +548,9 @@ void au_sim_model_summary(struct au_sim *sim, au_node_id node, uint32_t service,
 			  size_t len)
 {
 	buf[0] = '\0';
-	if (node < 1 || node > sim->nodes || service >= sim->sc->n_services)
+	if (node < 1 || node > sim->nodes || service >= sim->sc->cluster.n_services)
 		return;
-	const struct au_model *m = sim->sc->services[service];
+	const struct au_model *m = sim->sc->cluster.services[service];
 	void *st = sim->node[node].svc[service].state;
 	if (st && m->summary)
 		m->summary(st, buf, len);
@@ -558,7 +558,7 @@ void au_sim_model_summary(struct au_sim *sim, au_node_id node, uint32_t service,
 
 char *au_sim_model_report(struct au_sim *sim, uint32_t service)
 {
-	const struct au_model *m = sim->sc->services[service];
+	const struct au_model *m = sim->sc->cluster.services[service];
 	if (!m->report)
 		return NULL;
 	uint32_t n = sim->servers;
@@ -577,12 +577,12 @@ static void start_services(struct au_sim *sim, au_node_id n)
 	struct au_sim_node *nd = &sim->node[n];
 	nd->up = true;
 	bool client_node = n > sim->servers;
-	for (uint32_t i = 0; i < sim->sc->n_services; i++) {
+	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++) {
 		struct au_sim_svc *s = &nd->svc[i];
 		/* Client nodes run only the client side of client-side models. */
-		if (client_node && !sim->sc->services[i]->client_side)
+		if (client_node && !sim->sc->cluster.services[i]->client_side)
 			continue;
-		s->state = sim->sc->services[i]->init(&s->env, sim->sc->service_config[i]);
+		s->state = sim->sc->cluster.services[i]->init(&s->env, sim->sc->cluster.service_config[i]);
 	}
 }
 
@@ -665,7 +665,7 @@ static void fire_timer(struct au_sim *sim, struct au_event *ev)
 		return; /* armed before a crash */
 	struct au_sim_svc *s = &nd->svc[ev->service];
 	sim->stats.timers_fired++;
-	sim->sc->services[ev->service]->timer(s->state, (uint32_t)ev->a, ev->u.timer.arg);
+	sim->sc->cluster.services[ev->service]->timer(s->state, (uint32_t)ev->a, ev->u.timer.arg);
 }
 
 /* Events for a paused node wait until it resumes. */
@@ -687,9 +687,9 @@ static bool defer_if_paused(struct au_sim *sim, au_time t, const struct au_event
  * stale services). */
 static inline struct au_sim_svc *event_svc(struct au_sim *sim, const struct au_event *ev)
 {
-	if (!ev || ev->node == 0 || ev->node > sim->nodes || ev->service >= sim->sc->n_services)
+	if (!ev || ev->node == 0 || ev->node > sim->nodes || ev->service >= sim->sc->cluster.n_services)
 		return NULL;
-	return &sim->svc_all[(size_t)ev->node * sim->sc->n_services + ev->service];
+	return &sim->svc_all[(size_t)ev->node * sim->sc->cluster.n_services + ev->service];
 }
 
 /* Prefetching for upcoming events.  The queue starts loading an event's
@@ -734,10 +734,10 @@ static void end_run(struct au_sim *sim)
 		return;
 	sim->finished = true;
 	for (au_node_id n = 1; n <= sim->nodes; n++)
-		for (uint32_t i = 0; i < sim->sc->n_services; i++) {
+		for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++) {
 			void *st = sim->node[n].svc[i].state;
-			if (st && sim->sc->services[i]->run_end)
-				sim->sc->services[i]->run_end(st);
+			if (st && sim->sc->cluster.services[i]->run_end)
+				sim->sc->cluster.services[i]->run_end(st);
 		}
 	au_sim_record_event(sim, 0, AU_TR_RUN_END, (int64_t)sim->stats.events, 0, 0);
 	au_check_end(sim);

@@ -96,8 +96,8 @@ static hid_t make_type_enum(const struct au_scenario *sc)
 {
 	hid_t t = H5Tenum_create(H5T_NATIVE_UINT16);
 	bool any = false;
-	for (uint32_t s = 0; s < sc->n_services; s++) {
-		const struct au_model *m = sc->services[s];
+	for (uint32_t s = 0; s < sc->cluster.n_services; s++) {
+		const struct au_model *m = sc->cluster.services[s];
 		for (uint32_t i = 0; i < m->n_message_names && i < 256; i++) {
 			if (!m->message_names[i])
 				continue;
@@ -313,11 +313,62 @@ bool au_h5_table_known(const struct au_scenario *sc, const char *name)
 {
 	if (strcmp(name, "events") == 0 || strcmp(name, "messages") == 0)
 		return true;
-	for (uint32_t s = 0; s < sc->n_services; s++)
-		for (uint32_t i = 0; i < sc->services[s]->n_tables; i++)
-			if (strcmp(sc->services[s]->tables[i].name, name) == 0)
+	for (uint32_t s = 0; s < sc->cluster.n_services; s++)
+		for (uint32_t i = 0; i < sc->cluster.services[s]->n_tables; i++)
+			if (strcmp(sc->cluster.services[s]->tables[i].name, name) == 0)
 				return true;
 	return false;
+}
+
+/* [trace]: which message records are kept (all, none or 1 in K), which
+ * datasets the trace file gets, and the period of models' metrics rows. */
+static bool load_trace(struct au_keys *K, struct au_scenario *sc)
+{
+	static const char *const keys[] = {"messages", "tables", "metrics_period", NULL};
+	sc->record_messages = true;
+	sc->message_sample = 1;
+	sc->metrics_period = AU_NS_PER_S;
+	if (!g_key_file_has_group(K->kf, "trace"))
+		return true;
+	if (!au_keys_only(K, "trace", keys, NULL))
+		return false;
+	g_autofree char *v = au_keys_value(K, "trace", "messages");
+	if (v && strcmp(v, "none") == 0) {
+		sc->record_messages = false;
+		sc->message_sample = 0;
+	} else if (v && g_str_has_prefix(v, "1/")) {
+		uint64_t k;
+		if (!au_parse_u64(v + 2, &k) || k < 1 || k > UINT32_MAX)
+			return au_keys_fail(K, "trace", "messages", "'%s': a sample is 1/K with K a positive integer", v);
+		sc->message_sample = (uint32_t)k;
+	} else if (v && strcmp(v, "all") != 0) {
+		return au_keys_fail(K, "trace", "messages", "'%s' is not all, none or 1/K", v);
+	}
+	g_autofree char *tables = au_keys_value(K, "trace", "tables");
+	if (tables) {
+		sc->trace_tables = g_strsplit(tables, ",", -1);
+		for (char **t = sc->trace_tables; *t; t++) {
+			g_strstrip(*t);
+			if (!au_h5_table_known(sc, *t))
+				return au_keys_fail(K, "trace", "tables",
+					    "no table '%s' in this scenario (events, messages, or a table "
+					    "of a running service)", *t);
+		}
+	}
+	if (au_keys_has(K, "trace", "metrics_period")) {
+		if (!au_keys_duration(K, "trace", "metrics_period", &sc->metrics_period, true))
+			return false;
+		if (sc->metrics_period <= 0)
+			return au_keys_fail(K, "trace", "metrics_period", "must be longer than 0");
+	}
+	return true;
+}
+
+static const struct au_scenario_hook trace_hook = {"trace", load_trace, NULL};
+
+void au_h5_register(void)
+{
+	au_scenario_register(&trace_hook);
 }
 
 static void attr_string(hid_t loc, const char *name, const char *value)
@@ -421,16 +472,16 @@ struct au_h5 *au_h5_create(const char *path, bool force, const struct au_scenari
 	h->messages.enabled = sc->message_sample > 0 && wanted(sc, "messages");
 	bool ok = table_create(h, &h->events, "events", events_type(h)) &&
 		  table_create(h, &h->messages, "messages", messages_type(h));
-	h->first_table = g_new0(uint32_t, sc->n_services + 1);
-	for (uint32_t s = 0; s < sc->n_services; s++) {
+	h->first_table = g_new0(uint32_t, sc->cluster.n_services + 1);
+	for (uint32_t s = 0; s < sc->cluster.n_services; s++) {
 		h->first_table[s] = h->n_model_tables;
-		h->n_model_tables += sc->services[s]->n_tables;
+		h->n_model_tables += sc->cluster.services[s]->n_tables;
 	}
-	h->first_table[sc->n_services] = h->n_model_tables;
+	h->first_table[sc->cluster.n_services] = h->n_model_tables;
 	h->model_tables = g_new0(struct table, h->n_model_tables ? h->n_model_tables : 1);
-	for (uint32_t s = 0; ok && s < sc->n_services; s++) {
-		for (uint32_t i = 0; ok && i < sc->services[s]->n_tables; i++) {
-			const struct au_table_desc *d = &sc->services[s]->tables[i];
+	for (uint32_t s = 0; ok && s < sc->cluster.n_services; s++) {
+		for (uint32_t i = 0; ok && i < sc->cluster.services[s]->n_tables; i++) {
+			const struct au_table_desc *d = &sc->cluster.services[s]->tables[i];
 			struct table *tb = &h->model_tables[h->first_table[s] + i];
 			tb->desc = d;
 			tb->enabled = wanted(sc, d->name);
@@ -446,10 +497,10 @@ struct au_h5 *au_h5_create(const char *path, bool force, const struct au_scenari
 	attr_string(h->file, "scenario", sc->text);
 	attr_string(h->file, "scenario_name", sc->name);
 	attr_string(h->file, "aureon_version", version);
-	attr_u64(h->file, "nodes", sc->nodes);
+	attr_u64(h->file, "nodes", sc->cluster.nodes);
 	GString *svc = g_string_new(NULL);
-	for (uint32_t s = 0; s < sc->n_services; s++)
-		g_string_append_printf(svc, "%s%s", s ? "," : "", sc->services[s]->name);
+	for (uint32_t s = 0; s < sc->cluster.n_services; s++)
+		g_string_append_printf(svc, "%s%s", s ? "," : "", sc->cluster.services[s]->name);
 	attr_string(h->file, "services", svc->str);
 	g_string_free(svc, TRUE);
 	attr_u64(h->file, "message_sample", sc->message_sample);

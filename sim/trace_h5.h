@@ -15,6 +15,10 @@
 
 struct au_h5;
 
+/* Read [trace] with every scenario (its defaults when the group is
+ * absent): registers the loader's hook.  Once, before the first load. */
+void au_h5_register(void);
+
 /* Check that `path` can be written (parent directory exists and is
  * writable, the file does not exist unless `force`, the disk has room) and
  * create the file with its datasets.  NULL and *err on failure. */

@@ -108,9 +108,9 @@ static const char *const standard[] = {"scenarios/chaos-raft.ini", "scenarios/ch
 /* The execution layer's lease, or 0. */
 static au_time lease_of(const struct au_scenario *sc)
 {
-	for (uint32_t i = 0; i < sc->n_services; i++)
-		if (strcmp(sc->services[i]->name, "aureon") == 0 && sc->service_config[i])
-			return ((const struct au_orch_config *)sc->service_config[i])->lease_ns;
+	for (uint32_t i = 0; i < sc->cluster.n_services; i++)
+		if (strcmp(sc->cluster.services[i]->name, "aureon") == 0 && sc->cluster.service_config[i])
+			return ((const struct au_orch_config *)sc->cluster.service_config[i])->lease_ns;
 	return 0;
 }
 
@@ -159,7 +159,7 @@ static void check_chained(const char *path, uint64_t seed, const struct au_scena
 static uint32_t check_plans(const char *path, uint64_t first, uint64_t last, uint32_t *chains)
 {
 	struct au_scenario *sc = load_file(path);
-	const struct au_chaos_config *c = &sc->chaos;
+	const struct au_chaos_config *c = sc->chaos;
 	au_time hi = sc->duration - c->quiet_period, lease = lease_of(sc);
 	uint32_t seen_kinds = 0;
 	*chains = 0;
@@ -262,8 +262,8 @@ START_TEST(plans_stay_in_bounds_and_round_trip)
 		uint32_t chains;
 		uint32_t seen = check_plans(paths[p], 1, 200, &chains);
 		struct au_scenario *sc = load_file(paths[p]);
-		ck_assert_msg((seen & sc->chaos.kinds) == sc->chaos.kinds, "%s: kinds never generated: %x",
-			      paths[p], sc->chaos.kinds & ~seen);
+		ck_assert_msg((seen & sc->chaos->kinds) == sc->chaos->kinds, "%s: kinds never generated: %x",
+			      paths[p], sc->chaos->kinds & ~seen);
 		/* [chaos] correlated is on by default: some plans hold a chain */
 		ck_assert_msg(chains > 0, "%s: no correlated chain in 200 plans", paths[p]);
 		au_scenario_free(sc);
@@ -290,7 +290,7 @@ START_TEST(every_kind_fits_the_standard_scenarios)
 {
 	for (size_t p = 0; p < G_N_ELEMENTS(standard); p++) {
 		struct au_scenario *sc = load_file(standard[p]);
-		const struct au_chaos_config *c = &sc->chaos;
+		const struct au_chaos_config *c = sc->chaos;
 		ck_assert(c->correlated > 0);
 		uint32_t planned = 0, chained = 0, chain_starters = 0;
 		for (int k = 0; k < AU_CK_COUNT_; k++)
@@ -381,7 +381,7 @@ START_TEST(correlated_chains_replay)
 	g_auto(GStrv) parts = g_strsplit(base, "\ncorrelated = 0.25\n", 2);
 	g_autofree char *off = g_strconcat(parts[0], "\ncorrelated = 0\n", parts[1], NULL);
 	struct au_scenario *sc = load_text(off);
-	ck_assert(sc->chaos.correlated == 0.0);
+	ck_assert(sc->chaos->correlated == 0.0);
 	for (uint64_t s = 1; s <= 200; s++) {
 		struct au_chaos_plan *plan = au_chaos_plan_new(sc, s);
 		ck_assert_uint_eq(plan->chains, 0);
@@ -396,7 +396,7 @@ END_TEST
 START_TEST(unrestricted_plans_load)
 {
 	struct au_scenario *sc = load_file("scenarios/chaos-raft.ini");
-	sc->chaos.mode = AU_CHAOS_UNRESTRICTED;
+	sc->chaos->mode = AU_CHAOS_UNRESTRICTED;
 	uint32_t most = 0;
 	for (uint64_t seed = 1; seed <= 100; seed++) {
 		g_autofree char *text = render(sc, seed);
@@ -460,13 +460,13 @@ START_TEST(chaos_group_is_strict)
 	/* Defaults: every supported kind but the two outside Raft's storage
 	 * model; without raft, no raft admin kinds. */
 	sc = load_text("[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = ping\n");
-	ck_assert(!(sc->chaos.kinds & (1u << AU_CK_TRANSFER_LEADER)));
-	ck_assert(!(sc->chaos.kinds & (1u << AU_CK_READ_ERROR)));
-	ck_assert(sc->chaos.kinds & (1u << AU_CK_CRASH));
-	ck_assert(sc->chaos.correlated == AU_CHAOS_CORRELATED_DEFAULT);
+	ck_assert(!(sc->chaos->kinds & (1u << AU_CK_TRANSFER_LEADER)));
+	ck_assert(!(sc->chaos->kinds & (1u << AU_CK_READ_ERROR)));
+	ck_assert(sc->chaos->kinds & (1u << AU_CK_CRASH));
+	ck_assert(sc->chaos->correlated == AU_CHAOS_CORRELATED_DEFAULT);
 	au_scenario_free(sc);
 	sc = load_text("[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft\n[chaos]\nkinds = all\n");
-	ck_assert_uint_eq(sc->chaos.kinds, au_chaos_supported_kinds(sc));
+	ck_assert_uint_eq(sc->chaos->kinds, au_chaos_supported_kinds(sc));
 	au_scenario_free(sc);
 }
 END_TEST

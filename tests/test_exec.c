@@ -705,14 +705,14 @@ START_TEST(backpressure_bounded)
 	struct au_scenario *sc = load_file("scenarios/aureon-backpressure.ini");
 	struct au_sim *sim = au_sim_new(sc, 2);
 	uint32_t svc = 0;
-	while (strcmp(sc->services[svc]->name, "aureon") != 0)
+	while (strcmp(sc->cluster.services[svc]->name, "aureon") != 0)
 		svc++;
 	uint32_t max_waiting = 0, max_running = 0;
 	uint64_t done_at_5 = 0, done_at_25 = 0;
 	for (au_time t = 100 * AU_NS_PER_MS; t <= 30 * AU_NS_PER_S; t += 100 * AU_NS_PER_MS) {
 		ck_assert_int_eq(au_sim_run(sim, t), 0);
 		uint64_t done = 0;
-		for (au_node_id n = 1; n <= sc->nodes; n++) {
+		for (au_node_id n = 1; n <= sc->cluster.nodes; n++) {
 			if (!au_sim_node_up(sim, n))
 				continue;
 			const struct au_env *e = au_sim_env(sim, n, svc);

@@ -107,9 +107,9 @@ static struct au_scenario *load_text(const char *workload, char **err)
 
 static const struct au_rqml_config *rqml_config(const struct au_scenario *sc)
 {
-	for (uint32_t i = 0; i < sc->n_services; i++)
-		if (sc->services[i] == &au_rqml_model)
-			return sc->service_config[i];
+	for (uint32_t i = 0; i < sc->cluster.n_services; i++)
+		if (sc->cluster.services[i] == &au_rqml_model)
+			return sc->cluster.service_config[i];
 	return NULL;
 }
 
@@ -214,8 +214,8 @@ static void run_checked(const char *path, uint64_t seed, char out[65])
 	if (out)
 		au_sim_trace_hash(sim, out);
 	/* Every job finished and is in ONE. */
-	for (uint32_t s = 0; s < sc->n_services; s++) {
-		if (strcmp(sc->services[s]->name, "one") != 0)
+	for (uint32_t s = 0; s < sc->cluster.n_services; s++) {
+		if (strcmp(sc->cluster.services[s]->name, "one") != 0)
 			continue;
 		char *report = au_sim_model_report(sim, s);
 		ck_assert_msg(report && !strstr(report, "running"), "%s seed %llu: %s", path,
@@ -281,8 +281,8 @@ static void summary_of(struct au_sim *sim, const struct au_scenario *sc, au_node
 		       const char *name, char *buf, size_t len)
 {
 	buf[0] = 0;
-	for (uint32_t s = 0; s < sc->n_services; s++)
-		if (strcmp(sc->services[s]->name, name) == 0)
+	for (uint32_t s = 0; s < sc->cluster.n_services; s++)
+		if (strcmp(sc->cluster.services[s]->name, name) == 0)
 			au_sim_model_summary(sim, n, s, buf, len);
 }
 
@@ -296,7 +296,7 @@ START_TEST(supervisor_failover_mid_round)
 	ck_assert_int_eq(au_sim_run(sim, 1490 * AU_NS_PER_MS), 0);
 	au_node_id old = 0;
 	char line[512];
-	for (au_node_id n = 1; n <= sc->nodes && !old; n++) {
+	for (au_node_id n = 1; n <= sc->cluster.nodes && !old; n++) {
 		summary_of(sim, sc, n, "raft", line, sizeof(line));
 		if (g_str_has_prefix(line, "leader"))
 			old = n;
@@ -310,7 +310,7 @@ START_TEST(supervisor_failover_mid_round)
 	ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
 	ck_assert_int_eq(au_sim_finish(sim), 0);
 	au_node_id now = 0;
-	for (au_node_id n = 1; n <= sc->nodes && !now; n++) {
+	for (au_node_id n = 1; n <= sc->cluster.nodes && !now; n++) {
 		summary_of(sim, sc, n, "raft", line, sizeof(line));
 		if (g_str_has_prefix(line, "leader"))
 			now = n;

@@ -80,7 +80,7 @@ static struct au_scenario *probe_scenario(uint32_t nodes, const char *extra)
 	char *err = NULL;
 	struct au_scenario *sc = au_scenario_load_text("probe.ini", text, &err);
 	ck_assert_msg(sc, "%s", err);
-	sc->services[0] = &probe_model; /* ping's config block is simply unused */
+	sc->cluster.services[0] = &probe_model; /* ping's config block is simply unused */
 	if (probe_log)
 		g_array_free(probe_log, TRUE);
 	probe_log = g_array_new(FALSE, FALSE, sizeof(struct log_entry));

@@ -1045,9 +1045,9 @@ START_TEST(accuracy_bound_formulas)
 	 * of 3 relays 1 - 0.95^4 */
 	struct au_scenario *sc = load("scenarios/swim-lossy.ini");
 	const struct au_swim_config *lc = NULL;
-	for (uint32_t i = 0; i < sc->n_services; i++)
-		if (sc->services[i] == &au_swim_model)
-			lc = sc->service_config[i];
+	for (uint32_t i = 0; i < sc->cluster.n_services; i++)
+		if (sc->cluster.services[i] == &au_swim_model)
+			lc = sc->cluster.service_config[i];
 	double want = (1 - pow(0.95, 2)) * pow(1 - pow(0.95, 4), 3);
 	ck_assert_double_eq_tol(au_check_swim_probe_fail(sc, lc, 32), want, 1e-12);
 	/* lambda = 32 * 201 probes * 6.2e-4 = 4.0: more than 22 has p <= 1e-9 */

@@ -153,7 +153,7 @@ START_TEST(stopped_run_records_in_flight_ops)
 	struct au_sim *sim = au_sim_new(sc, 3);
 	au_sim_run(sim, sc->duration);
 	uint64_t unknown = 0;
-	for (au_node_id n = sc->nodes + 1; n <= sc->nodes + sc->clients; n++) {
+	for (au_node_id n = sc->cluster.nodes + 1; n <= sc->cluster.nodes + sc->clients; n++) {
 		char line[256];
 		au_sim_model_summary(sim, n, 1, line, sizeof(line)); /* service 1: kv */
 		const char *u = strstr(line, "unknown=");
