@@ -41,13 +41,17 @@ MODEL_SRC = models/ping.c models/phold.c models/raft.c models/kv.c \
 # the execution layer (issue 6)
 MODEL_SRC += models/taskq.c models/lock.c models/orchestrator.c
 CONFIG_SRC = config/values.c config/keys.c config/registry.c config/cluster_spec.c
-SIM_SRC   = sim/evq.c sim/sim.c sim/net.c sim/disk.c sim/dist.c sim/fault.c \
-            sim/check.c sim/check_swim.c sim/scenario.c sim/trace_h5.c sim/linearize.c \
-            sim/check_rqml.c sim/check_replicas.c sim/check_exec.c sim/check_scenario.c \
-            sim/chaos.c sim/chaos_config.c sim/chaos_ini.c sim/chaos_run.c sim/chaos_shrink.c sim/cli.c
-SIM_MAIN  = sim/main.c
+# sim/: the engine (events, nodes, network, disks, faults, trace writer),
+# the scenario loader, the checks, chaos, and the command line.
+ENGINE_SRC   = $(addprefix sim/engine/,evq.c sim.c net.c disk.c dist.c fault.c trace_h5.c)
+SCENARIO_SRC = sim/scenario/scenario.c
+CHECK_SRC    = $(addprefix sim/check/,check.c check_scenario.c check_raft.c check_swim.c check_rqml.c \
+                 check_replicas.c check_exec.c linearize.c)
+CHAOS_SRC    = $(addprefix sim/chaos/,chaos.c chaos_config.c chaos_ini.c chaos_run.c chaos_shrink.c)
+SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/cli/cli.c
+SIM_MAIN  = sim/cli/main.c
 # aureon-sim bench subcommands
-BENCH_SRC = sim/bench_raft.c sim/bench_kernels.c sim/bench_swim.c sim/bench_exec.c
+BENCH_SRC = $(addprefix bench/,bench_raft.c bench_kernels.c bench_swim.c bench_exec.c)
 TEST_SRC  = $(wildcard tests/test_*.c)
 # shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
 # share.

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "orchestrator.h"
-#include "../sim/chaos.h"
-#include "../sim/sim.h"
+#include "sim/chaos/chaos.h"
+#include "sim/engine/sim.h"
 #include "tests.h"
 
 static struct au_scenario *load_text(const char *text)

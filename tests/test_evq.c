@@ -3,7 +3,7 @@
 #include <glib.h>
 
 #include "pcg32.h"
-#include "../sim/evq.h"
+#include "sim/engine/evq.h"
 #include "tests.h"
 
 struct ref_item {

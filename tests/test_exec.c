@@ -11,7 +11,8 @@
 #include "orchestrator.h"
 #include "taskq.h"
 #include "trace_kinds.h"
-#include "../sim/sim.h"
+#include "sim/check/check.h"
+#include "sim/engine/sim.h"
 #include "tests.h"
 
 /* ---- the queue machine, driven by hand ---------------------------------------- */
@@ -523,7 +524,7 @@ START_TEST(expiry_judged_on_leader_clock)
 		ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
 		ck_assert_int_eq(au_sim_finish(sim), 0);
 		const char *names[32], *results[32];
-		size_t n = au_sim_checks(sim, names, results, 32);
+		size_t n = au_check_results(sim, names, results, 32);
 		bool seen = false;
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(names[i], "lease_expiry") != 0)
@@ -531,7 +532,7 @@ START_TEST(expiry_judged_on_leader_clock)
 			seen = true;
 			ck_assert_str_eq(results[i], "pass");
 			char note[256];
-			ck_assert(au_sim_check_note(sim, i, note, sizeof(note)));
+			ck_assert(au_check_note(sim, i, note, sizeof(note)));
 			unsigned long long proposed = 0, judged = 0;
 			double lo = -1, hi = -1;
 			const char *j = strstr(note, "; ");

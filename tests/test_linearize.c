@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "pcg32.h"
-#include "../sim/linearize.h"
+#include "sim/check/linearize.h"
 #include "tests.h"
 
 /* Generous: every search in these tests is far below it, so hitting it

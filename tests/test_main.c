@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "../sim/cli.h"
+#include "sim/cli/cli.h"
 #include "tests.h"
 
 const char *au_test_bin(void)

@@ -10,7 +10,7 @@
 #include "one.h"
 #include "raft.h"
 #include "trace_kinds.h"
-#include "../sim/sim.h"
+#include "sim/engine/sim.h"
 #include "tests.h"
 
 static void make_record(struct au_one_record *r, uint64_t job, uint64_t parent, uint8_t fill,

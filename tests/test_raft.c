@@ -11,7 +11,7 @@
 #include "raft.h"
 #include "trace_kinds.h"
 #include "wire.h"
-#include "../sim/sim.h"
+#include "sim/engine/sim.h"
 #include "tests.h"
 
 static struct au_scenario *load(const char *path)

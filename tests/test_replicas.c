@@ -14,8 +14,9 @@
 #include "raft.h"
 #include "taskq.h"
 #include "trace_kinds.h"
-#include "../sim/check_replicas.h"
-#include "../sim/sim.h"
+#include "sim/check/check_replicas.h"
+#include "sim/check/check.h"
+#include "sim/engine/sim.h"
 #include "tests.h"
 
 /* ---- the digest table ---------------------------------------------------------- */
@@ -245,11 +246,11 @@ static struct au_scenario *load_text(const char *text)
 static void replicas_note(struct au_sim *sim, char *buf, size_t len)
 {
 	const char *names[32], *results[32];
-	size_t n = au_sim_checks(sim, names, results, 32);
+	size_t n = au_check_results(sim, names, results, 32);
 	buf[0] = '\0';
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(names[i], "replicas_agree") == 0)
-			au_sim_check_note(sim, i, buf, len);
+			au_check_note(sim, i, buf, len);
 }
 
 struct install_watch {

@@ -11,7 +11,7 @@
 #include "kernels.h"
 #include "rqml.h"
 #include "trace_kinds.h"
-#include "../sim/sim.h"
+#include "sim/engine/sim.h"
 #include "tests.h"
 
 /* ---- policies ------------------------------------------------------------------ */

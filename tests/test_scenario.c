@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "pcg32.h"
-#include "../sim/scenario.h"
-#include "../sim/sim.h"
+#include "sim/scenario/scenario.h"
+#include "sim/engine/sim.h"
 #include "tests.h"
 
 START_TEST(durations)

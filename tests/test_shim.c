@@ -19,10 +19,10 @@
 #include <unistd.h>
 
 #include "raft.h"
-#include "../shim/cluster.h"
-#include "../shim/ctlproto.h"
-#include "../shim/node.h"
-#include "../shim/packet.h"
+#include "shim/cluster.h"
+#include "shim/ctlproto.h"
+#include "shim/node.h"
+#include "shim/packet.h"
 #include "kernels.h"
 #include "rqml.h"
 #include "tests.h"

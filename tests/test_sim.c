@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "trace_kinds.h"
-#include "../sim/sim.h"
+#include "sim/engine/sim.h"
 #include "tests.h"
 
 /* ---- the probe model ---------------------------------------------------- */

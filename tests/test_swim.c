@@ -12,8 +12,9 @@
 #include "swim.h"
 #include "trace_kinds.h"
 #include "wire.h"
-#include "../sim/check_swim.h"
-#include "../sim/sim.h"
+#include "sim/check/check_swim.h"
+#include "sim/check/check.h"
+#include "sim/engine/sim.h"
 #include "tests.h"
 
 /* ---- a fake env: the test plays the network and the clock ---------------- */
@@ -888,13 +889,13 @@ START_TEST(accuracy_counts_partition_victims)
 	ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
 	ck_assert_int_eq(au_sim_finish(sim), 0);
 	const char *names[8], *results[8];
-	size_t n = au_sim_checks(sim, names, results, 8);
+	size_t n = au_check_results(sim, names, results, 8);
 	bool seen = false;
 	for (size_t i = 0; i < n; i++) {
 		char note[256];
 		if (strcmp(names[i], "swim_accuracy") != 0)
 			continue;
-		ck_assert(au_sim_check_note(sim, i, note, sizeof(note)));
+		ck_assert(au_check_note(sim, i, note, sizeof(note)));
 		ck_assert_msg(strstr(note, "false positives: 72 live members declared dead (72 during"),
 			      "%s", note);
 		ck_assert_msg(strstr(note, "false deaths outside fault windows: 0 (bound 0 auto, grace "
@@ -937,11 +938,11 @@ static void acc_run(const char *text, uint64_t seed, struct acc_run *out)
 		out->v = *v;
 	au_sim_trace_hash(sim, out->hash);
 	const char *names[16], *results[16];
-	size_t n = au_sim_checks(sim, names, results, 16);
+	size_t n = au_check_results(sim, names, results, 16);
 	out->note[0] = '\0';
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(names[i], "swim_accuracy") == 0)
-			au_sim_check_note(sim, i, out->note, sizeof(out->note));
+			au_check_note(sim, i, out->note, sizeof(out->note));
 	au_sim_free(sim);
 	au_scenario_free(sc);
 }

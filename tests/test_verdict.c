@@ -9,7 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../sim/sim.h"
+#include "sim/check/check.h"
+#include "sim/engine/sim.h"
 #include "tests.h"
 
 /* Raft + KV + SWIM; n3 crashes at 2 s and membership_converged gives the
@@ -36,10 +37,10 @@ static struct au_scenario *load(const char *text)
 static const char *verdict(struct au_sim *sim, const char *name, char *why, size_t len)
 {
 	const char *names[32], *results[32];
-	size_t n = au_sim_checks(sim, names, results, 32);
+	size_t n = au_check_results(sim, names, results, 32);
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(names[i], name) == 0) {
-			if (!au_sim_check_reason(sim, i, why, len))
+			if (!au_check_reason(sim, i, why, len))
 				why[0] = '\0';
 			return results[i];
 		}
@@ -89,10 +90,10 @@ START_TEST(stopped_run_reports_not_run)
 	ck_assert_str_eq(h1, h2);
 	ck_assert_uint_eq(au_sim_stats(sim)->records, records);
 	ck_assert_str_eq(verdict(sim, "linearizable_kv", why, sizeof(why)), AU_VERDICT_NOT_RUN);
-	g_autofree char *line = au_sim_checks_text(sim);
+	g_autofree char *line = au_check_text(sim);
 	ck_assert_msg(strstr(line, "membership_converged fail") &&
 		      strstr(line, "linearizable_kv not run (run stopped at t=2."), "%s", line);
-	g_autofree char *json = au_sim_checks_json(sim);
+	g_autofree char *json = au_check_json(sim);
 	ck_assert_msg(strstr(json, "\"linearizable_kv\": \"not run\"") &&
 		      strstr(json, "\"check_reasons\": {\"leader_within\": \"run stopped at t=2."),
 		      "%s", json);
@@ -208,7 +209,7 @@ START_TEST(lin_budget_exhausted_is_unknown)
 	struct au_scenario *sc = load("[run]\nduration = 2s\n[cluster]\nnodes = 3\nservices = raft,kv\n"
 				      "[workload]\nkv_clients = 4\nkv_rate = 200/s\nkv_keys = 1\n");
 	struct au_sim *sim = au_sim_new(sc, 1);
-	au_sim_set_lin_budget(sim, 2);
+	au_check_set_lin_budget(sim, 2);
 	au_sim_run(sim, sc->duration);
 	ck_assert_int_eq(au_sim_finish(sim), 0); /* no verdict is not a failure */
 	char why[256];

@@ -10,15 +10,17 @@
 #include <unistd.h>
 
 #include "phold.h"
-#include "bench_exec.h"
-#include "bench_kernels.h"
-#include "bench_raft.h"
-#include "bench_swim.h"
-#include "chaos.h"
-#include "scenario.h"
-#include "trace_h5.h"
-#include "sim.h"
+#include "bench/bench_exec.h"
+#include "bench/bench_kernels.h"
+#include "bench/bench_raft.h"
+#include "bench/bench_swim.h"
+#include "sim/chaos/chaos.h"
+#include "sim/scenario/scenario.h"
+#include "sim/engine/trace_h5.h"
+#include "sim/check/check.h"
+#include "sim/engine/sim.h"
 #include "cli.h"
+#include "sim/report/report.h"
 
 #define AUREON_VERSION "0.1.0"
 
@@ -104,7 +106,7 @@ static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	const struct au_sim_stats *st = au_sim_stats(sim);
 	const struct au_violation *v = au_sim_violation(sim);
 	GString *o = g_string_new("{\"scenario\": ");
-	au_cli_json_string(o, sc->name);
+	au_report_json_string(o, sc->name);
 	g_string_append_printf(o, ", \"seed\": %" G_GUINT64_FORMAT ", \"result\": \"%s\"", seed,
 			       v ? "fail" : "pass");
 	g_string_append_printf(o, ", \"sim_time_ns\": %" G_GINT64_FORMAT, st->sim_time_ns);
@@ -114,26 +116,26 @@ static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_
 	for (int f = 0; f < AU_FATE_COUNT_; f++)
 		g_string_append_printf(o, "%s\"%s\": %" G_GUINT64_FORMAT, f ? ", " : "",
 				       au_fate_name((enum au_fate)f), st->fates[f]);
-	g_autofree char *checks = au_sim_checks_json(sim);
+	g_autofree char *checks = au_check_json(sim);
 	g_string_append_printf(o, "}, %s, \"check_notes\": {", checks);
 	const char *names[32], *results[32];
-	size_t n = au_sim_checks(sim, names, results, 32);
+	size_t n = au_check_results(sim, names, results, 32);
 	bool first = true;
 	for (size_t i = 0; i < n; i++) {
 		char note[256];
-		if (!au_sim_check_note(sim, i, note, sizeof(note)))
+		if (!au_check_note(sim, i, note, sizeof(note)))
 			continue;
 		g_string_append_printf(o, "%s\"%s\": ", first ? "" : ", ", names[i]);
-		au_cli_json_string(o, note);
+		au_report_json_string(o, note);
 		first = false;
 	}
 	g_string_append(o, "}, \"violation\": ");
 	if (v) {
 		g_string_append(o, "{\"check\": ");
-		au_cli_json_string(o, v->check);
+		au_report_json_string(o, v->check);
 		g_string_append_printf(o, ", \"t_ns\": %" G_GINT64_FORMAT ", \"node\": %u, \"record\": %"
 				       G_GUINT64_FORMAT ", \"detail\": ", v->t_ns, v->node, v->record);
-		au_cli_json_string(o, v->detail);
+		au_report_json_string(o, v->detail);
 		g_string_append(o, "}");
 	} else {
 		g_string_append(o, "null");
@@ -273,12 +275,12 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 		g_free(report);
 	}
 	const char *names[32], *results[32];
-	size_t n = au_sim_checks(sim, names, results, 32);
-	g_autofree char *checks = au_sim_checks_text(sim);
+	size_t n = au_check_results(sim, names, results, 32);
+	g_autofree char *checks = au_check_text(sim);
 	printf("  checks: %s\n", n ? checks : "none for these services");
 	for (size_t i = 0; i < n; i++) {
 		char note[256];
-		if (au_sim_check_note(sim, i, note, sizeof(note)))
+		if (au_check_note(sim, i, note, sizeof(note)))
 			printf("    %s: %s\n", names[i], note);
 	}
 	const struct au_violation *v = au_sim_violation(sim);
@@ -381,7 +383,7 @@ static int cmd_run(int argc, char **argv)
 	au_sim_set_record_dump(sim, dump);
 	au_sim_set_trace_file(sim, h5);
 	bool progress = !quiet && !json && isatty(STDERR_FILENO);
-	double t0 = au_cli_wall_seconds(), last = t0;
+	double t0 = au_report_wall_seconds(), last = t0;
 	int rc = 0;
 	/* Run in slices so a long run can show progress on a terminal; the
 	 * slicing does not change the event order. */
@@ -391,7 +393,7 @@ static int cmd_run(int argc, char **argv)
 		rc = au_sim_run(sim, stop);
 		if (rc != 0 || (h5 && au_h5_failed(h5, NULL)))
 			break;
-		double now = au_cli_wall_seconds();
+		double now = au_report_wall_seconds();
 		if (progress && now - last > 0.5) {
 			fprintf(stderr, "\r  %3d%% simulated, %" G_GUINT64_FORMAT " events, %.1f s wall ",
 				s * 100 / slices, au_sim_stats(sim)->events, now - t0);
@@ -401,14 +403,14 @@ static int cmd_run(int argc, char **argv)
 	/* A run a violation stopped has ended already; finishing it again
 	 * changes nothing. */
 	rc = au_sim_finish(sim);
-	double wall = au_cli_wall_seconds() - t0;
+	double wall = au_report_wall_seconds() - t0;
 	if (progress && wall > 0.5)
 		fprintf(stderr, "\r%60s\r", "");
 	char hash[65];
 	au_sim_trace_hash(sim, hash);
 	if (h5) {
 		const struct au_violation *v = au_sim_violation(sim);
-		g_autofree char *checks = au_sim_checks_json(sim);
+		g_autofree char *checks = au_check_json(sim);
 		g_autofree char *obj = g_strdup_printf("{%s}", checks);
 		g_autofree char *line = v ? g_strdup_printf("%s at t=%" G_GINT64_FORMAT " ns on n%u, trace "
 							    "record %" G_GUINT64_FORMAT ": %s", v->check,
@@ -519,9 +521,9 @@ static int cmd_bench(int argc, char **argv)
 	struct au_sim *sim = au_sim_new(sc, seed);
 	au_sim_run(sim, 0); /* boot: every LP schedules its initial events */
 	au_sim_set_max_events(sim, events);
-	double t0 = au_cli_wall_seconds();
+	double t0 = au_report_wall_seconds();
 	au_sim_run(sim, INT64_MAX);
-	double wall = au_cli_wall_seconds() - t0;
+	double wall = au_report_wall_seconds() - t0;
 	au_sim_finish(sim);
 	const struct au_sim_stats *st = au_sim_stats(sim);
 	double eps = (double)st->events / wall;
@@ -533,13 +535,13 @@ static int cmd_bench(int argc, char **argv)
 		       "\"peak_rss_bytes\":%" G_GUINT64_FORMAT ",\"final_time_ns\":%" G_GINT64_FORMAT
 		       ",\"trace_hash\":\"%s\"}\n",
 		       lps, init, remote, st->events, eps, wall * 1e9 / (double)st->events,
-		       au_cli_peak_rss_bytes(), st->sim_time_ns, hash);
+		       au_report_peak_rss_bytes(), st->sim_time_ns, hash);
 	else
 		printf("phold through the engine: %" G_GUINT64_FORMAT " LPs x %" G_GUINT64_FORMAT
 		       ", remote %g: %" G_GUINT64_FORMAT " events in %.3f s = %.2f M events/s "
 		       "(%.1f ns/event), peak RSS %.1f MiB\n",
 		       lps, init, remote, st->events, wall, eps / 1e6, wall * 1e9 / (double)st->events,
-		       (double)au_cli_peak_rss_bytes() / 1048576.0);
+		       (double)au_report_peak_rss_bytes() / 1048576.0);
 	au_sim_free(sim);
 	au_scenario_free(sc);
 	return EXIT_PASS;

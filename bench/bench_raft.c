@@ -38,9 +38,10 @@
 
 #include "hash.h"
 #include "raft.h"
-#include "scenario.h"
-#include "sim.h"
-#include "cli.h"
+#include "sim/scenario/scenario.h"
+#include "sim/check/check.h"
+#include "sim/engine/sim.h"
+#include "sim/report/report.h"
 
 enum { BR_EXIT_OK = 0, BR_EXIT_USAGE = 2 };
 
@@ -585,9 +586,9 @@ int au_bench_raft_election(int argc, char **argv)
 		g_string_append_printf(o, "{\"bench\": \"raft-election\", \"nodes\": %u, \"seed\": %"
 				       G_GUINT64_FORMAT ", \"trials\": %" G_GUINT64_FORMAT ", \"latency\": ",
 				       EL_NODES, seed, trials);
-		au_cli_json_string(o, latency);
+		au_report_json_string(o, latency);
 		g_string_append(o, ", \"sync_latency\": ");
-		au_cli_json_string(o, sync);
+		au_report_json_string(o, sync);
 		g_string_append_printf(o, ", \"cap_ms\": %.0f, \"prevote\": false, \"check_quorum\": "
 				       "false, \"ranges\": [", (double)cap_ns / 1e6);
 	} else {
@@ -605,7 +606,7 @@ int au_bench_raft_election(int argc, char **argv)
 		printf("  %-8s %5s %6s %8s %8s %8s %8s %8s %8s %6s %5s %6s\n", "range", "hb", "trials",
 		       "min", "median", "mean", "p90", "p99", "max", "none", "terms", "wall");
 	}
-	double wall_total0 = au_cli_wall_seconds();
+	double wall_total0 = au_report_wall_seconds();
 	struct el_stats *heard_stats = g_new0(struct el_stats, n_ranges);
 	uint32_t *skipped_all = g_new0(uint32_t, n_ranges), *retried_all = g_new0(uint32_t, n_ranges);
 	double *terms_all = g_new0(double, n_ranges), *wall_all = g_new0(double, n_ranges);
@@ -613,7 +614,7 @@ int au_bench_raft_election(int argc, char **argv)
 	bool failed = false;
 	for (size_t ri = 0; ri < n_ranges && !failed; ri++) {
 		const struct el_range *rg = &ranges[ri];
-		double w0 = au_cli_wall_seconds(), last = w0;
+		double w0 = au_report_wall_seconds(), last = w0;
 		uint32_t skipped = 0, violations = 0, retried = 0;
 		double terms_sum = 0;
 		uint32_t terms_n = 0;
@@ -643,7 +644,7 @@ int au_bench_raft_election(int argc, char **argv)
 			if (csv) {
 				el_csv_row(csv, rg, k, &t[k]);
 			}
-			double now = au_cli_wall_seconds();
+			double now = au_report_wall_seconds();
 			if (progress && now - last > 0.5) {
 				fprintf(stderr, "\r  %u-%u: %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
 					" trials, %.1f s ", rg->lo_ms, rg->hi_ms, k + 1, trials, now - w0);
@@ -654,7 +655,7 @@ int au_bench_raft_election(int argc, char **argv)
 			fprintf(stderr, "\r%60s\r", "");
 		if (failed)
 			break;
-		double wall = au_cli_wall_seconds() - w0;
+		double wall = au_report_wall_seconds() - w0;
 		struct el_stats se = el_summarise(t, (uint32_t)trials, false);
 		struct el_stats sh = el_summarise(t, (uint32_t)trials, true);
 		double mean_terms = terms_n ? terms_sum / terms_n : NAN;
@@ -677,19 +678,19 @@ int au_bench_raft_election(int argc, char **argv)
 			el_json_stats(o, "elected_ms", &se);
 			el_json_stats(o, "heard_ms", &sh);
 			g_string_append(o, ", \"paper\": ");
-			au_cli_json_string(o, rg->paper);
+			au_report_json_string(o, rg->paper);
 			g_string_append_printf(o, ", \"wall_s\": %.3f}", wall);
 		} else {
 			el_print_row(rg, &se, skipped + violations, retried, mean_terms, wall, inf, true);
 			fflush(stdout);
 		}
 	}
-	double wall_total = au_cli_wall_seconds() - wall_total0;
+	double wall_total = au_report_wall_seconds() - wall_total0;
 	if (failed) {
 		/* nothing more to print */
 	} else if (json) {
 		g_string_append_printf(o, "], \"wall_s\": %.3f, \"peak_rss_bytes\": %" G_GUINT64_FORMAT
-				       "}\n", wall_total, au_cli_peak_rss_bytes());
+				       "}\n", wall_total, au_report_peak_rss_bytes());
 		fputs(o->str, stdout);
 	} else {
 		printf("\n  heard = crash until every surviving server follows the new leader (the "
@@ -826,7 +827,7 @@ static struct tp_mark tp_take(struct au_sim *sim, uint32_t nodes)
 {
 	au_node_id leader;
 	const struct au_sim_stats *st = au_sim_stats(sim);
-	return (struct tp_mark){tp_commit(sim, nodes, &leader), au_cli_wall_seconds(), tp_cpu(), st->sim_time_ns,
+	return (struct tp_mark){tp_commit(sim, nodes, &leader), au_report_wall_seconds(), tp_cpu(), st->sim_time_ns,
 				st->events, st->messages_sent};
 }
 
@@ -900,7 +901,7 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 	uint32_t nn = (uint32_t)nodes;
 	/* Warm-up: until a leader has committed, then 10 ms more so the KV
 	 * clients that started before the election have found it. */
-	double w_start = au_cli_wall_seconds();
+	double w_start = au_report_wall_seconds();
 	au_time t = 0, leader_at = -1;
 	au_node_id leader = 0;
 	while (leader_at < 0 || t < leader_at + TP_WARMUP_AFTER_LEADER_NS) {
@@ -917,7 +918,7 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 			return 1;
 		}
 	}
-	double warm_wall = au_cli_wall_seconds() - w_start;
+	double warm_wall = au_report_wall_seconds() - w_start;
 	au_node_id first_leader = leader;
 	struct tp_mark marks[TP_SLICES + 1];
 	marks[0] = tp_take(sim, nn);
@@ -934,8 +935,8 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 			tp_top_up(sim, leader, &pipe);
 		while (next <= TP_SLICES && c >= start.commit + commands * (uint64_t)next / TP_SLICES)
 			marks[next++] = tp_take(sim, nn);
-		if (progress && au_cli_wall_seconds() - last_progress > 0.5) {
-			last_progress = au_cli_wall_seconds();
+		if (progress && au_report_wall_seconds() - last_progress > 0.5) {
+			last_progress = au_report_wall_seconds();
 			fprintf(stderr, "\r  %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " committed, %.1f s ",
 				c - start.commit, commands, last_progress - start.wall);
 		}
@@ -950,9 +951,9 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 	const struct tp_mark end = marks[TP_SLICES];
 	/* End of run: the checkers' verdicts (for kv the linearizability of the
 	 * whole history is checked here), timed apart from the throughput. */
-	double f0 = au_cli_wall_seconds();
+	double f0 = au_report_wall_seconds();
 	int frc = au_sim_finish(sim);
-	double finish_wall = au_cli_wall_seconds() - f0;
+	double finish_wall = au_report_wall_seconds() - f0;
 	char hash[65];
 	au_sim_trace_hash(sim, hash);
 	uint64_t committed = end.commit - start.commit;
@@ -968,7 +969,7 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 				       ", \"commands\": %" G_GUINT64_FORMAT ", \"snapshot_every\": %"
 				       G_GUINT64_FORMAT ", \"seed\": %" G_GUINT64_FORMAT ", \"latency\": ",
 				       driver, nodes, clients, commands, snap_every, seed);
-		au_cli_json_string(o, latency);
+		au_report_json_string(o, latency);
 		g_string_append_printf(o, ", \"sync_latency\": \"%s\", \"committed\": %" G_GUINT64_FORMAT
 				       ", \"wall_s\": %.3f, \"cpu_s\": %.3f, \"commits_per_wall_s\": %.1f"
 				       ", \"commits_per_cpu_s\": %.1f, \"sim_s\": %.6f"
@@ -993,10 +994,10 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 					       k > 1 ? ", " : "", dc, dw, du, (double)dc / dw, ds,
 					       (double)dc / ds, marks[k].events - marks[k - 1].events);
 		}
-		g_autofree char *checks = au_sim_checks_json(sim);
+		g_autofree char *checks = au_check_json(sim);
 		g_string_append_printf(o, "], \"finish_wall_s\": %.3f, %s", finish_wall, checks);
 		g_string_append_printf(o, ", \"peak_rss_bytes\": %" G_GUINT64_FORMAT
-				       ", \"trace_hash\": \"%s\"}\n", au_cli_peak_rss_bytes(), hash);
+				       ", \"trace_hash\": \"%s\"}\n", au_report_peak_rss_bytes(), hash);
 		fputs(o->str, stdout);
 		g_string_free(o, TRUE);
 	} else {
@@ -1027,10 +1028,10 @@ static int tp_run(struct au_sim *sim, const struct tp_opts *opt)
 		printf("  engine: %" G_GUINT64_FORMAT " events = %.2f events/commit, %.2f messages/commit,"
 		       " %.0f ns/event\n", events, (double)events / (double)committed,
 		       (double)msgs / (double)committed, wall * 1e9 / (double)events);
-		g_autofree char *checks = au_sim_checks_text(sim);
+		g_autofree char *checks = au_check_text(sim);
 		printf("  leader n%u, log compacted to index %" G_GUINT64_FORMAT "; end-of-run checks "
 		       "(%.2f s wall): %s", leader, snap_idx, finish_wall, checks);
-		printf("\n  peak RSS %.1f MiB; trace hash %s\n", (double)au_cli_peak_rss_bytes() / 1048576.0, hash);
+		printf("\n  peak RSS %.1f MiB; trace hash %s\n", (double)au_report_peak_rss_bytes() / 1048576.0, hash);
 	}
 	return frc != 0 ? tp_violated(sim) : 0;
 }

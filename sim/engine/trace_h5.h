@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "scenario.h"
+#include "sim/scenario/scenario.h"
 
 struct au_h5;
 

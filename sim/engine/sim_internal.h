@@ -1,5 +1,6 @@
-/* sim_internal.h — state shared by the simulator's own files (sim.c, net.c,
- * disk.c, fault.c, check.c).  Not for models, not for the CLI.
+/* sim_internal.h — state shared by the engine's own files (sim.c, net.c,
+ * disk.c, fault.c, dist.c) and read by the checkers that watch a run
+ * (sim/check).  Not for models, not for the command line.
  */
 #ifndef AU_SIM_INTERNAL_H
 #define AU_SIM_INTERNAL_H
@@ -91,16 +92,6 @@ struct au_link_fault {
 	GArray *held;    /* struct au_deferred: held deliveries */
 };
 
-struct au_checker_ops; /* check.c */
-
-struct au_checker {
-	const struct au_checker_ops *ops;
-	void *state;
-	const char *result; /* AU_VERDICT_*: pass until judged otherwise */
-	bool ended;         /* its end-of-run judgement ran */
-	char reason[160];   /* why, when result is not run or unknown */
-};
-
 struct au_sim {
 	const struct au_scenario *sc;
 	uint64_t seed;
@@ -130,17 +121,10 @@ struct au_sim {
 	FILE *dump;
 	struct au_h5 *h5; /* trace file, or NULL */
 
-	/* checks */
-	struct au_checker *checkers;
-	size_t n_checkers;
+	/* the judge (sim/check) and the violation that stopped the run */
+	const struct au_sim_judge *judge;
+	void *judge_state; /* NULL: nothing judges this run */
 	bool violated;
-	bool ending;          /* the checkers' end-of-run judgements are running */
-	bool violated_at_end; /* the violation came from an end-of-run judgement */
-	struct au_checker *judging; /* the checker whose end-of-run judgement runs */
-	uint64_t lin_budget;  /* linearizable_kv's search budget per key; 0: the default */
-	/* Set on a replay that replicas_agree runs to see a replica's state at
-	 * an index it has since left (check_replicas.c); NULL otherwise. */
-	struct au_replica_capture *replica_capture;
 	struct au_violation violation;
 	au_node_id leader;   /* the leader of the newest term seen, while it leads; 0: none */
 	int64_t leader_term; /* the newest term a node traced itself leader of */
@@ -213,29 +197,5 @@ int64_t au_disk_durable_read(struct au_disk *d, const char *key, uint64_t off, v
 void au_fault_schedule(struct au_sim *sim);
 void au_fault_fire(struct au_sim *sim, const struct au_event *ev);
 void au_fault_track(struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a, int64_t b);
-
-/* check.c */
-void au_check_init(struct au_sim *sim);
-void au_check_event(struct au_sim *sim, uint64_t record, au_node_id node, uint16_t kind,
-		    int64_t a, int64_t b, int64_t c);
-void au_check_end(struct au_sim *sim);
-/* A model table row, for checkers that read tables (the KV history). */
-void au_check_row(struct au_sim *sim, au_node_id node, uint32_t service, uint32_t table,
-		  const void *row, uint64_t record);
-void au_check_free(struct au_sim *sim);
-/* For a checker's end-of-run judgement: it reaches no verdict.  `verdict`
- * is AU_VERDICT_NOT_RUN (the judgement could not be made, e.g. the run
- * ended before a liveness window closed) or AU_VERDICT_UNKNOWN (it was
- * attempted and could not decide, e.g. a search budget ran out); the
- * reason is shown beside it.  A verdict never claims more than was
- * checked. */
-void au_sim_no_verdict(struct au_sim *sim, const char *verdict, const char *fmt, ...)
-	G_GNUC_PRINTF(3, 4);
-/* A simulated time as seconds for reasons and messages: "1.86s", "30s". */
-void au_check_format_time(au_time t, char *buf, size_t len);
-/* Known check names for scenario validation; NULL-terminated. */
-extern const char *const au_check_names[];
-/* The service a check needs, or NULL. */
-const char *au_check_service(const char *check);
 
 #endif

@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "kernels.h"
-#include "cli.h"
+#include "sim/report/report.h"
 #include "config/values.h"
 
 enum { BK_EXIT_OK = 0, BK_EXIT_USAGE = 2 };
@@ -88,10 +88,10 @@ static void bk_triad_once(struct bk_triad *t)
 {
 	double *restrict a = t->a;
 	const double *restrict b = t->b, *restrict c = t->c;
-	double s = t->s, t0 = au_cli_wall_seconds();
+	double s = t->s, t0 = au_report_wall_seconds();
 	for (size_t i = 0; i < t->n; i++)
 		a[i] = b[i] + s * c[i];
-	double el = au_cli_wall_seconds() - t0;
+	double el = au_report_wall_seconds() - t0;
 	if (el < t->best_s)
 		t->best_s = el;
 	t->s += 1.0;
@@ -146,12 +146,12 @@ static double bk_problem_mb(const struct au_kernel_problem *kp)
 static bool bk_kernel_init(struct bk_kernel *k, const struct au_kernel_params *p)
 {
 	char err[256];
-	double t0 = au_cli_wall_seconds();
+	double t0 = au_report_wall_seconds();
 	if (au_kernel_build(&k->kp, p, err, sizeof(err)) != 0) {
 		fprintf(stderr, "aureon-sim: bench kernels: %s: %s\n", au_kernel_kind_name(p->kind), err);
 		return false;
 	}
-	k->build_s = au_cli_wall_seconds() - t0;
+	k->build_s = au_report_wall_seconds() - t0;
 	const struct au_kernel_problem *kp = &k->kp;
 	uint32_t S = kp->p.shards;
 	k->name = au_kernel_kind_name(p->kind);
@@ -179,18 +179,18 @@ static void bk_kernel_once(struct bk_kernel *k, uint32_t rounds)
 {
 	const struct au_kernel_problem *kp = &k->kp;
 	au_kernel_init_state(kp, k->state);
-	double shard_t = 0.0, t0 = au_cli_wall_seconds();
+	double shard_t = 0.0, t0 = au_report_wall_seconds();
 	for (uint32_t r = 0; r < rounds; r++) {
-		double ts = au_cli_wall_seconds();
+		double ts = au_report_wall_seconds();
 		for (uint32_t s = 0; s < kp->p.shards; s++)
 			au_kernel_shard(kp, k->state, s, k->outs[s], k->scratch);
-		shard_t += au_cli_wall_seconds() - ts;
+		shard_t += au_report_wall_seconds() - ts;
 		k->residual = au_kernel_aggregate(kp, k->state, (const double *const *)k->outs, k->next);
 		double *t = k->state;
 		k->state = k->next;
 		k->next = t;
 	}
-	double t = (au_cli_wall_seconds() - t0) / rounds;
+	double t = (au_report_wall_seconds() - t0) / rounds;
 	if (t < k->round_s)
 		k->round_s = t;
 	if (shard_t / rounds < k->shard_s)

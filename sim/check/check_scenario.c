@@ -1,13 +1,13 @@
-/* check_scenario.c — the [check] group of scenario files: the invariants
- * a scenario relies on (names checked against the checkers this build
- * has, and the services they need) and its liveness windows, which must
- * close before the run ends.  Registered with the scenario loader by
- * au_check_register, with the checkers themselves.
+/* check_scenario.c — how the checks plug in: the [check] group of
+ * scenario files (the invariants a scenario relies on, checked against the
+ * checkers this build has and the services they need, and its liveness
+ * windows, which must close before the run ends), registered with the
+ * scenario loader, and the checkers (check.c) registered as the engine's
+ * judge.
  */
 #include <string.h>
 
-#include "check.h"
-#include "sim_internal.h"
+#include "check_internal.h"
 
 static bool load_check(struct au_keys *K, struct au_scenario *sc)
 {
@@ -113,4 +113,5 @@ static const struct au_scenario_hook check_hook = {"check", load_check, check_li
 void au_check_register(void)
 {
 	au_scenario_register(&check_hook);
+	au_sim_register_judge(&au_check_judge);
 }

@@ -4,7 +4,7 @@
 #ifndef AU_CHECK_EXEC_H
 #define AU_CHECK_EXEC_H
 
-#include "sim_internal.h"
+#include "check_internal.h"
 
 void *au_check_ntl_create(struct au_sim *sim);
 void *au_check_eo_create(struct au_sim *sim);

@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "scenario.h"
+#include "sim/scenario/scenario.h"
 
 /* The fault kinds of chaos plans (chaos.c names them).  A kind is what
  * a sweep enables or not per seed; most map to one fault action, some to a

@@ -28,8 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sim.h"
-#include "cli.h"
+#include "sim/engine/sim.h"
+#include "sim/report/report.h"
 
 struct shrinker {
 	const char *path;
@@ -101,9 +101,9 @@ bool au_chaos_probe(const char *path, const char *text, double timeout_s,
 	close(fds[1]);
 	size_t got = 0;
 	bool ok = true;
-	double deadline = au_cli_wall_seconds() + timeout_s;
+	double deadline = au_report_wall_seconds() + timeout_s;
 	while (got < sizeof(*out)) {
-		int wait_ms = (int)((deadline - au_cli_wall_seconds()) * 1000);
+		int wait_ms = (int)((deadline - au_report_wall_seconds()) * 1000);
 		struct pollfd p = {.fd = fds[0], .events = POLLIN};
 		if (wait_ms <= 0 || poll(&p, 1, wait_ms) == 0) {
 			kill(pid, SIGKILL);
@@ -140,7 +140,7 @@ static bool run_forked(struct shrinker *S, const char *text, struct au_chaos_out
 
 static bool over_budget(struct shrinker *S)
 {
-	if (au_cli_wall_seconds() - S->t0 > S->budget_s)
+	if (au_report_wall_seconds() - S->t0 > S->budget_s)
 		S->budget_hit = true;
 	return S->budget_hit;
 }
@@ -521,15 +521,15 @@ int au_chaos_shrink(const char *path, const char *text, const char *check, doubl
 {
 	memset(st, 0, sizeof(*st));
 	*min_text = NULL;
-	struct shrinker S = {.path = path, .t0 = au_cli_wall_seconds(), .budget_s = budget_s};
+	struct shrinker S = {.path = path, .t0 = au_report_wall_seconds(), .budget_s = budget_s};
 	g_strlcpy(S.want, check, sizeof(S.want));
 	S.best = au_ini_parse(text);
 	/* The original: does it fail as reported, and how long does it take? */
 	S.cand_timeout_s = budget_s > 10 ? budget_s : 10;
 	struct au_chaos_outcome first;
-	double t_run = au_cli_wall_seconds();
+	double t_run = au_report_wall_seconds();
 	bool ran = run_forked(&S, text, &first);
-	t_run = au_cli_wall_seconds() - t_run;
+	t_run = au_report_wall_seconds() - t_run;
 	g_auto(GStrv) faults0 = fault_groups(S.best);
 	st->faults_before = g_strv_length(faults0);
 	st->duration_before = get_time(S.best, "run", "duration");
@@ -539,7 +539,7 @@ int au_chaos_shrink(const char *path, const char *text, const char *check, doubl
 		st->timed_out = !ran;
 		g_strlcpy(st->check, ran ? first.check : "", sizeof(st->check));
 		st->runs = S.runs;
-		st->wall_s = au_cli_wall_seconds() - S.t0;
+		st->wall_s = au_report_wall_seconds() - S.t0;
 		au_ini_free(S.best);
 		return -1;
 	}
@@ -562,7 +562,7 @@ int au_chaos_shrink(const char *path, const char *text, const char *check, doubl
 	knob_sums(S.best, path, &st->clients_after, &st->rate_after);
 	st->runs = S.runs;
 	st->budget_hit = S.budget_hit;
-	st->wall_s = au_cli_wall_seconds() - S.t0;
+	st->wall_s = au_report_wall_seconds() - S.t0;
 	g_strlcpy(st->check, S.best_out.check, sizeof(st->check));
 	st->t_ns = S.best_out.t_ns;
 	memcpy(st->hash, S.best_out.hash, sizeof(st->hash));

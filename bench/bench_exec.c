@@ -32,9 +32,9 @@
 #include "orchestrator.h"
 #include "raft.h"
 #include "taskq.h"
-#include "scenario.h"
-#include "sim.h"
-#include "cli.h"
+#include "sim/scenario/scenario.h"
+#include "sim/engine/sim.h"
+#include "sim/report/report.h"
 
 static const char usage[] =
 	"usage: aureon-sim bench aureon [--tasks N] [--nodes K] [--seed S] [--json]\n"
@@ -101,7 +101,7 @@ static int run(const char *text, uint64_t seed, uint64_t tasks, au_time slice_ns
 	r->nodes = sc->cluster.nodes;
 	r->tasks = tasks;
 	r->first_done_ns = r->all_done_ns = -1;
-	double t0 = au_cli_wall_seconds(), c0 = cpu();
+	double t0 = au_report_wall_seconds(), c0 = cpu();
 	struct au_sim *sim = au_sim_new(sc, seed);
 	int rc = 0;
 	for (au_time t = slice_ns; t <= sc->duration && rc == 0; t += slice_ns) {
@@ -132,7 +132,7 @@ static int run(const char *text, uint64_t seed, uint64_t tasks, au_time slice_ns
 	}
 	if (rc == 0)
 		rc = au_sim_finish(sim);
-	r->wall_s = au_cli_wall_seconds() - t0;
+	r->wall_s = au_report_wall_seconds() - t0;
 	r->cpu_s = cpu() - c0;
 	r->events = au_sim_stats(sim)->events;
 	r->rc = rc;

@@ -39,10 +39,10 @@
 
 #include "hash.h"
 #include "swim.h"
-#include "check_swim.h"
-#include "scenario.h"
-#include "sim.h"
-#include "cli.h"
+#include "sim/check/check_swim.h"
+#include "sim/scenario/scenario.h"
+#include "sim/engine/sim.h"
+#include "sim/report/report.h"
 
 enum { BS_EXIT_OK = 0, BS_EXIT_USAGE = 2 };
 
@@ -233,7 +233,7 @@ static void bs_run_size(uint32_t n, uint32_t trials, uint64_t seed, struct bs_si
 	au_time *crash_at = g_new0(au_time, trials);
 	g_autofree char *text = bs_detect_scenario(n, trials, seed, targets, crash_at);
 	struct au_scenario *sc;
-	double w0 = au_cli_wall_seconds();
+	double w0 = au_report_wall_seconds();
 	struct bs_detect d = {0};
 	d.sim = bs_new_sim(text, seed, &sc);
 	d.n = n;
@@ -335,7 +335,7 @@ static void bs_run_size(uint32_t n, uint32_t trials, uint64_t seed, struct bs_si
 	const struct au_sim_stats *st = au_sim_stats(d.sim);
 	out->run_msgs = (double)st->messages_sent / ((double)st->sim_time_ns / 1e9) / n;
 	out->events = st->events;
-	out->wall_s = au_cli_wall_seconds() - w0;
+	out->wall_s = au_report_wall_seconds() - w0;
 	au_sim_free(d.sim);
 	au_scenario_free(sc);
 	g_free(times);
@@ -390,7 +390,7 @@ static void bs_run_fp(uint32_t n, au_time duration, double loss, bool suspicion,
 		"[swim]\nstats_interval = 0s\nsuspicion = %s\n",
 		duration, n, loss, suspicion ? "true" : "false");
 	struct au_scenario *sc;
-	double w0 = au_cli_wall_seconds();
+	double w0 = au_report_wall_seconds();
 	struct au_sim *sim = bs_new_sim(text, seed, &sc);
 	au_sim_run(sim, 0);
 	memset(out, 0, sizeof(*out));
@@ -410,7 +410,7 @@ static void bs_run_fp(uint32_t n, au_time duration, double loss, bool suspicion,
 	out->loss = loss;
 	out->suspicion = suspicion;
 	out->p_fail_theory = bs_p_fail(loss, 3);
-	out->wall_s = au_cli_wall_seconds() - w0;
+	out->wall_s = au_report_wall_seconds() - w0;
 	au_sim_free(sim);
 	au_scenario_free(sc);
 }
@@ -600,7 +600,7 @@ int au_bench_swim(int argc, char **argv)
 				k ? ", " : "", f->loss, f->suspicion ? "true" : "false", f->probes, f->probe_fails,
 				f->p_fail_theory, f->declared, f->dead_views, f->suspect_views, f->refutes);
 		}
-		g_string_append_printf(o, "], \"peak_rss_bytes\": %" G_GUINT64_FORMAT "}\n", au_cli_peak_rss_bytes());
+		g_string_append_printf(o, "], \"peak_rss_bytes\": %" G_GUINT64_FORMAT "}\n", au_report_peak_rss_bytes());
 		fputs(o->str, stdout);
 		g_string_free(o, TRUE);
 	} else {
@@ -657,7 +657,7 @@ int au_bench_swim(int argc, char **argv)
 				       f->declared, f->dead_views, f->suspect_views, f->refutes);
 			}
 		}
-		printf("\npeak RSS %.1f MiB\n", (double)au_cli_peak_rss_bytes() / 1048576.0);
+		printf("\npeak RSS %.1f MiB\n", (double)au_report_peak_rss_bytes() / 1048576.0);
 	}
 	g_array_free(rows, TRUE);
 	return BS_EXIT_OK;

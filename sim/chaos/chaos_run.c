@@ -33,8 +33,9 @@
 #include "hash.h"
 #include "orchestrator.h"
 #include "trace_kinds.h"
-#include "sim.h"
-#include "cli.h"
+#include "sim/check/check.h"
+#include "sim/engine/sim.h"
+#include "sim/report/report.h"
 
 enum { EXIT_PASS = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -615,12 +616,12 @@ static void run_seed(const struct runner *R, uint64_t seed, bool perturb, const 
 	}
 	res->combos = cov.combos;
 	const char *names[MAX_CHECKS], *results[MAX_CHECKS];
-	size_t n = au_sim_checks(sim, names, results, MAX_CHECKS);
+	size_t n = au_check_results(sim, names, results, MAX_CHECKS);
 	res->n_checks = (uint32_t)n;
 	for (size_t i = 0; i < n; i++) {
 		g_strlcpy(res->check_names[i], names[i], sizeof(res->check_names[i]));
 		res->check_verdict[i] = (uint8_t)verdict_of(results[i]);
-		au_sim_check_reason(sim, i, res->check_reason[i], sizeof(res->check_reason[i]));
+		au_check_reason(sim, i, res->check_reason[i], sizeof(res->check_reason[i]));
 	}
 	au_sim_free(sim);
 	if (dump)
@@ -889,7 +890,7 @@ static bool run_batch(struct pool *P, struct job *jobs, uint32_t n, double limit
 			}
 			w->busy = true;
 			w->job = jobs[next++];
-			w->started = au_cli_wall_seconds();
+			w->started = au_report_wall_seconds();
 		}
 		uint32_t np = 0;
 		for (uint32_t i = 0; i < P->n; i++) {
@@ -905,7 +906,7 @@ static bool run_batch(struct pool *P, struct job *jobs, uint32_t n, double limit
 			ok = false;
 			break;
 		}
-		double t = au_cli_wall_seconds();
+		double t = au_report_wall_seconds();
 		for (uint32_t i = 0; i < P->n; i++) {
 			struct worker *w = &P->w[i];
 			if (!w->busy)
@@ -1086,7 +1087,7 @@ static void clear_progress(struct sweep *S)
 
 static void draw_progress(struct sweep *S, bool force)
 {
-	double t = au_cli_wall_seconds();
+	double t = au_report_wall_seconds();
 	if (!S->progress || (!force && t - S->last_draw < 0.1))
 		return;
 	S->last_draw = t;
@@ -1425,7 +1426,7 @@ static void json_checks(GString *o, const struct result *res)
 	g_string_append(o, "\"checks\": {");
 	for (uint32_t i = 0; i < res->n_checks && i < MAX_CHECKS; i++) {
 		g_string_append(o, i ? ", " : "");
-		au_cli_json_string(o, res->check_names[i]);
+		au_report_json_string(o, res->check_names[i]);
 		g_string_append_printf(o, ": \"%s\"", verdict_names[res->check_verdict[i]]);
 	}
 	g_string_append(o, "}, \"check_reasons\": {");
@@ -1434,9 +1435,9 @@ static void json_checks(GString *o, const struct result *res)
 		if (res->check_verdict[i] != V_NOT_RUN && res->check_verdict[i] != V_UNKNOWN)
 			continue;
 		g_string_append(o, first ? "" : ", ");
-		au_cli_json_string(o, res->check_names[i]);
+		au_report_json_string(o, res->check_names[i]);
 		g_string_append(o, ": ");
-		au_cli_json_string(o, res->check_reason[i]);
+		au_report_json_string(o, res->check_reason[i]);
 		first = false;
 	}
 	g_string_append(o, "}");
@@ -1643,10 +1644,10 @@ int au_chaos_main(int argc, char **argv)
 		S.recs[i].seed = g_array_index(seeds, uint64_t, i);
 		jv[i] = (struct job){.type = JOB_RUN, .index = i, .seed = S.recs[i].seed};
 	}
-	S.t0 = au_cli_wall_seconds();
+	S.t0 = au_report_wall_seconds();
 	if (!run_batch(&P, jv, S.n, timeout, on_run_result, &S))
 		rc = EXIT_USAGE;
-	double sweep_wall = au_cli_wall_seconds() - S.t0;
+	double sweep_wall = au_report_wall_seconds() - S.t0;
 	draw_progress(&S, true);
 	clear_progress(&S);
 	g_free(jv);
@@ -1725,9 +1726,9 @@ int au_chaos_main(int argc, char **argv)
 		rc = rc == EXIT_USAGE ? rc : EXIT_FAIL;
 	if (json) {
 		GString *o = g_string_new("{\"scenario\": ");
-		au_cli_json_string(o, sc->name);
+		au_report_json_string(o, sc->name);
 		g_string_append(o, ", \"path\": ");
-		au_cli_json_string(o, path);
+		au_report_json_string(o, path);
 		g_string_append_printf(o, ", \"mode\": \"%s\", \"seeds_run\": %u, \"failed\": %u, \"jobs\": %u"
 				       ", \"shard\": \"%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT "\""
 				       ", \"wall_s\": %.3f, \"seeds_per_minute\": %.1f"
@@ -1751,7 +1752,7 @@ int au_chaos_main(int argc, char **argv)
 		for (guint i = 0; i < order->len; i++) {
 			const char *c = g_ptr_array_index(order, i);
 			g_string_append(o, i ? ", " : "");
-			au_cli_json_string(o, c);
+			au_report_json_string(o, c);
 			g_string_append_printf(o, ": %u", GPOINTER_TO_UINT(g_hash_table_lookup(per, c)));
 		}
 		g_ptr_array_free(order, TRUE);
@@ -1766,15 +1767,15 @@ int au_chaos_main(int argc, char **argv)
 			g_autofree char *file = repro_path(&R, r->seed, ".ini");
 			g_string_append_printf(o, "%s{\"seed\": %" G_GUINT64_FORMAT ", \"check\": ",
 					       first ? "" : ", ", r->seed);
-			au_cli_json_string(o, res->out.check);
+			au_report_json_string(o, res->out.check);
 			g_string_append_printf(o, ", \"t_ns\": %" G_GINT64_FORMAT ", \"node\": %u, \"record\": %"
 					       G_GUINT64_FORMAT ", \"detail\": ", res->out.t_ns, res->out.node,
 					       res->out.record);
-			au_cli_json_string(o, res->out.detail);
+			au_report_json_string(o, res->out.detail);
 			g_string_append(o, ", \"trace_hash\": ");
-			au_cli_json_string(o, res->rc == 1 ? res->out.hash : "");
+			au_report_json_string(o, res->rc == 1 ? res->out.hash : "");
 			g_string_append(o, ", \"reproducer\": ");
-			au_cli_json_string(o, file);
+			au_report_json_string(o, file);
 			g_string_append(o, ", ");
 			json_checks(o, res);
 			for (uint32_t s = 0; s < n_shrink; s++) {
@@ -1784,7 +1785,7 @@ int au_chaos_main(int argc, char **argv)
 				g_string_append(o, ", \"shrunk\": ");
 				if (shrunk[s].shrink_rc == 0) {
 					g_string_append(o, "{\"file\": ");
-					au_cli_json_string(o, shrunk[s].message);
+					au_report_json_string(o, shrunk[s].message);
 					g_string_append_printf(o, ", \"faults_before\": %u, \"faults_after\": %u, "
 							       "\"duration_before_ns\": %" G_GINT64_FORMAT
 							       ", \"duration_after_ns\": %" G_GINT64_FORMAT
@@ -1797,7 +1798,7 @@ int au_chaos_main(int argc, char **argv)
 							       st->t_ns, st->hash);
 				} else {
 					g_string_append(o, "{\"error\": ");
-					au_cli_json_string(o, shrunk[s].message);
+					au_report_json_string(o, shrunk[s].message);
 					g_string_append(o, "}");
 				}
 			}
@@ -1836,7 +1837,7 @@ int au_chaos_main(int argc, char **argv)
 			if (!combo_listed(sc, c))
 				continue;
 			g_string_append(o, first ? "" : ", ");
-			au_cli_json_string(o, combo_names[c]);
+			au_report_json_string(o, combo_names[c]);
 			g_string_append_printf(o, ": %u", T.combos[c]);
 			first = false;
 		}
@@ -1850,7 +1851,7 @@ int au_chaos_main(int argc, char **argv)
 		}
 		g_string_append_printf(o, "}}, \"determinism\": {\"sampled\": %u, \"mismatches\": %u, "
 				       "\"report\": ", S.n_det, S.det_mismatch);
-		au_cli_json_string(o, S.det_report->str);
+		au_report_json_string(o, S.det_report->str);
 		g_string_append(o, "}}\n");
 		fputs(o->str, stdout);
 		g_string_free(o, TRUE);

@@ -841,7 +841,7 @@ void au_cswim_end(void *st, struct au_sim *sim)
 			char now[32], deadline[32];
 			au_check_format_time(sim->now, now, sizeof(now));
 			au_check_format_time(cs->heal_ns + cs->within_ns, deadline, sizeof(deadline));
-			au_sim_no_verdict(sim, AU_VERDICT_NOT_RUN,
+			au_check_no_verdict(sim, AU_VERDICT_NOT_RUN,
 					  "the run ended at t=%s, before its deadline t=%s", now, deadline);
 		}
 	}

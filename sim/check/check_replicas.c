@@ -205,7 +205,9 @@ bool au_replica_replay(struct au_sim *sim, au_node_id node, uint64_t index, au_t
 {
 	struct au_replica_capture cap = {index, node, t_ns, digest, false, {NULL}};
 	struct au_sim *re = au_sim_new(sim->sc, sim->seed);
-	re->replica_capture = &cap;
+	struct au_checks *cs = au_checks_of(re);
+	if (cs)
+		cs->replica_capture = &cap;
 	au_sim_run(re, t_ns);
 	au_sim_free(re);
 	memcpy(text, cap.text, sizeof(cap.text));
@@ -318,7 +320,7 @@ static void explain(struct au_sim *sim, struct replicas *x, au_node_id bad, uint
 static void capture_event(struct au_sim *sim, struct replicas *x, au_node_id node,
 			  uint64_t index)
 {
-	struct au_replica_capture *cap = sim->replica_capture;
+	struct au_replica_capture *cap = au_checks_of(sim)->replica_capture;
 	if (cap->done || node != cap->node || index != cap->index || sim->now != cap->t_ns)
 		return;
 	struct au_raft *r = raft_of(sim, x, node);
@@ -338,7 +340,7 @@ void au_check_replicas_event(void *st, struct au_sim *sim, au_node_id node, uint
 	struct replicas *x = st;
 	if (kind != AU_TR_RAFT_DIGEST || !x->table)
 		return;
-	if (sim->replica_capture) {
+	if (au_checks_of(sim)->replica_capture) {
 		capture_event(sim, x, node, (uint64_t)a);
 		return;
 	}

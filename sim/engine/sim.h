@@ -1,6 +1,7 @@
-/* sim.h — the simulator: runs a scenario's virtual nodes over the simulated
+/* sim.h — the engine: runs a scenario's virtual nodes over the simulated
  * network and disks, applies its faults, feeds every trace record to the
- * trace hash and the checkers, and reports what happened.
+ * trace hash, the trace file and the judge (the checkers, sim/check), and
+ * reports what happened.
  */
 #ifndef AU_SIM_H
 #define AU_SIM_H
@@ -9,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "scenario.h"
+#include "sim/scenario/scenario.h"
 
 struct au_sim;
 
@@ -51,6 +52,26 @@ struct au_violation {
 	char detail[256];
 };
 
+/* What judges a run: the checkers register one (sim/check,
+ * au_check_register).  The engine gives it every event record and every
+ * model table row right after the record is hashed, and asks for its
+ * end-of-run judgement when the run ends; the judge stops a run with
+ * au_sim_violate (sim_internal.h).  Without one, runs are not judged. */
+struct au_sim_judge {
+	/* Its state for a new run; NULL: nothing to judge in this one. */
+	void *(*start)(struct au_sim *sim);
+	void (*event)(void *st, struct au_sim *sim, uint64_t record, au_node_id node,
+		      uint16_t kind, int64_t a, int64_t b, int64_t c);
+	void (*row)(void *st, struct au_sim *sim, uint64_t record, au_node_id node,
+		    uint32_t service, uint32_t table, const void *row);
+	void (*end)(void *st, struct au_sim *sim);
+	void (*free)(void *st);
+};
+/* The judge of every simulation made from now on. */
+void au_sim_register_judge(const struct au_sim_judge *judge);
+/* The judge's state for this run, or NULL. */
+void *au_sim_judge_state(const struct au_sim *sim);
+
 /* Build a simulation of scenario `sc` (which must outlive it) with `seed`.
  * Models are not started until au_sim_run. */
 struct au_sim *au_sim_new(const struct au_scenario *sc, uint64_t seed);
@@ -87,39 +108,6 @@ const struct au_sim_stats *au_sim_stats(const struct au_sim *sim);
 void au_sim_trace_hash(struct au_sim *sim, char out[65]);
 /* The violation, or NULL if none. */
 const struct au_violation *au_sim_violation(const struct au_sim *sim);
-/* The verdicts a check can have (au_sim_checks results; compare with
- * strcmp).  pass: it held on everything it judged — every record up to the
- * end of the run, or up to the record that stopped it; fail: it was
- * violated; not run: its judgement was never made, e.g. its end-of-run
- * part when another check's violation stopped the run first, or a
- * liveness window that had not closed when the run ended; unknown: it
- * judged and could not decide (linearizable_kv's search budget ran out).
- * The last two come with a reason (au_sim_check_reason).  Only fail makes
- * a run fail. */
-#define AU_VERDICT_PASS "pass"
-#define AU_VERDICT_FAIL "fail"
-#define AU_VERDICT_NOT_RUN "not run"
-#define AU_VERDICT_UNKNOWN "unknown"
-
-/* Names and verdicts (AU_VERDICT_*) of the checks that are on in this run:
- * fills up to `max` entries, returns how many. */
-size_t au_sim_checks(const struct au_sim *sim, const char **names, const char **results,
-		     size_t max);
-/* Why check i (in au_sim_checks order) has no verdict: true and the reason
- * in buf for not run and unknown, false for pass and fail (a fail's detail
- * is the violation's). */
-bool au_sim_check_reason(const struct au_sim *sim, size_t i, char *buf, size_t len);
-/* The checks as one line of text, "raft_safety fail, linearizable_kv not
- * run (run stopped at t=1.86s by raft_safety)", or "" with no checks;
- * g_malloc'd, the caller g_frees it. */
-char *au_sim_checks_text(const struct au_sim *sim);
-/* The checks as two JSON members, `"checks": {"name": "verdict", ...},
- * "check_reasons": {"name": "why", ...}` (reasons for not run and unknown
- * only); g_malloc'd, the caller g_frees it. */
-char *au_sim_checks_json(const struct au_sim *sim);
-/* Findings of check i (in au_sim_checks order) that a pass/fail does not
- * say, e.g. false positives counted; false if it has none. */
-bool au_sim_check_note(struct au_sim *sim, size_t i, char *buf, size_t len);
 /* One summary line per model on node `node` (empty if the node is down). */
 void au_sim_model_summary(struct au_sim *sim, au_node_id node, uint32_t service, char *buf,
 			  size_t len);
@@ -149,9 +137,6 @@ bool au_sim_node_up(const struct au_sim *sim, au_node_id node);
 /* The node fault `idx` (index into the scenario's faults) acted on when it
  * fired: 0 if it has not fired, was skipped, or acts on no single node. */
 au_node_id au_sim_fault_node(const struct au_sim *sim, uint32_t idx);
-/* linearizable_kv's search budget (configurations per key) instead of its
- * default, so tests can reach the "unknown" verdict. */
-void au_sim_set_lin_budget(struct au_sim *sim, uint64_t configurations);
 /* Read a node's durable (synced) bytes of a file, for disk-model tests. */
 int64_t au_sim_durable_read(struct au_sim *sim, au_node_id node, const char *file,
 			    uint64_t off, void *buf, size_t len);

@@ -24,7 +24,7 @@
 #define AU_CHECK_SWIM_H
 
 #include "swim.h"
-#include "sim_internal.h"
+#include "check_internal.h"
 
 /* The completeness bound for an n-member cluster, in ns: first detection
  * within D probe periods (D: nobody probes a crashed member for D periods

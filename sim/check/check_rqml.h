@@ -30,7 +30,7 @@
 #ifndef AU_CHECK_RQML_H
 #define AU_CHECK_RQML_H
 
-#include "sim_internal.h"
+#include "check_internal.h"
 
 void *au_eo_create(struct au_sim *sim);
 void au_eo_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,

@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "raft.h"
-#include "sim_internal.h"
+#include "check_internal.h"
 
 /* ---- the digest table ------------------------------------------------------ */
 

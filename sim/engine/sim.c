@@ -18,7 +18,19 @@ const char *au_fate_name(enum au_fate f)
 	return (unsigned)f < AU_FATE_COUNT_ ? fate_names[f] : "?";
 }
 
-/* ---- trace records: hash, dump, checkers ---------------------------- */
+/* ---- trace records: hash, dump, trace file, judge -------------------- */
+
+static const struct au_sim_judge *registered_judge;
+
+void au_sim_register_judge(const struct au_sim_judge *judge)
+{
+	registered_judge = judge;
+}
+
+void *au_sim_judge_state(const struct au_sim *sim)
+{
+	return sim->judge_state;
+}
 
 static void hash_bytes(struct au_sim *sim, const uint8_t *p, size_t n)
 {
@@ -82,8 +94,8 @@ void au_sim_record_event(struct au_sim *sim, au_node_id node, uint16_t kind, int
 		au_fault_track(sim, node, kind, a, b);
 	if (sim->h5)
 		au_h5_event(sim->h5, sim->now, node, kind, a, b, c);
-	if (sim->n_checkers)
-		au_check_event(sim, index, node, kind, a, b, c);
+	if (sim->judge_state)
+		sim->judge->event(sim->judge_state, sim, index, node, kind, a, b, c);
 	if (sim->observer)
 		sim->observer(sim->observer_ctx, sim->now, node, kind, a, b, c);
 }
@@ -157,8 +169,8 @@ static void record_row(struct au_sim *sim, struct au_sim_svc *svc, uint32_t tabl
 			sim->now, svc->node, d->name);
 	if (sim->h5)
 		au_h5_row(sim->h5, svc->index, table, index, sim->now, svc->node, row);
-	if (sim->n_checkers)
-		au_check_row(sim, svc->node, svc->index, table, row, index);
+	if (sim->judge_state)
+		sim->judge->row(sim->judge_state, sim, index, svc->node, svc->index, table, row);
 }
 
 void au_sim_trace_hash(struct au_sim *sim, char out[65])
@@ -182,7 +194,6 @@ void au_sim_violate(struct au_sim *sim, const char *check, au_node_id node, cons
 	v->t_ns = sim->now;
 	v->node = node;
 	v->record = sim->stats.records ? sim->stats.records - 1 : 0;
-	sim->violated_at_end = sim->ending;
 	va_list ap;
 	va_start(ap, fmt);
 	g_vsnprintf(v->detail, sizeof(v->detail), fmt, ap);
@@ -449,7 +460,8 @@ struct au_sim *au_sim_new(const struct au_scenario *sc, uint64_t seed)
 		}
 	}
 	au_net_update_plain(sim);
-	au_check_init(sim);
+	sim->judge = registered_judge;
+	sim->judge_state = sim->judge ? sim->judge->start(sim) : NULL;
 	return sim;
 }
 
@@ -492,7 +504,8 @@ void au_sim_free(struct au_sim *sim)
 	free(sim->node);
 	free(sim->svc_all);
 	au_net_free(sim);
-	au_check_free(sim);
+	if (sim->judge_state)
+		sim->judge->free(sim->judge_state);
 	if (sim->timer_moved)
 		g_hash_table_destroy(sim->timer_moved);
 	g_free(sim->fault_node);
@@ -727,7 +740,7 @@ __attribute__((always_inline)) static inline void prefetch_state(struct au_sim *
  * or a violation): every model records what is still in flight (a KV
  * client's unfinished operation, as unknown: exported histories must not
  * lose it), RUN_END is recorded, and the checkers give their end-of-run
- * verdicts (au_check_end makes none after a violation). */
+ * verdicts (the judge makes none after a violation). */
 static void end_run(struct au_sim *sim)
 {
 	if (sim->finished)
@@ -740,7 +753,8 @@ static void end_run(struct au_sim *sim)
 				sim->sc->cluster.services[i]->run_end(st);
 		}
 	au_sim_record_event(sim, 0, AU_TR_RUN_END, (int64_t)sim->stats.events, 0, 0);
-	au_check_end(sim);
+	if (sim->judge_state)
+		sim->judge->end(sim->judge_state, sim);
 	assert(sim->finished);
 }
 

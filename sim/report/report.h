@@ -1,0 +1,22 @@
+/* report.h — how aureon-sim's commands report (run, chaos, shrink, the
+ * bench subcommands, the checks' verdicts): JSON string literals, and the
+ * wall-clock and memory figures printed beside simulated results.
+ */
+#ifndef AU_REPORT_H
+#define AU_REPORT_H
+
+#include <glib.h>
+#include <stdint.h>
+
+/* Append `s` to `out` as a JSON string literal (quotes, backslashes and
+ * control characters escaped). */
+void au_report_json_string(GString *out, const char *s);
+
+/* Monotonic wall-clock time in seconds (for durations only: never in
+ * anything simulated or hashed). */
+double au_report_wall_seconds(void);
+
+/* This process's peak resident set size in bytes. */
+uint64_t au_report_peak_rss_bytes(void);
+
+#endif
