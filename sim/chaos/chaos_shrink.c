@@ -16,7 +16,7 @@
  * Each candidate runs in a forked child: a candidate may crash (a planted
  * bug's assert) or loop, and the shrinker must survive both.
  */
-#include "chaos.h"
+#include "chaos_internal.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -569,4 +569,136 @@ int au_chaos_shrink(const char *path, const char *text, const char *check, doubl
 	*min_text = au_ini_to_text(S.best);
 	au_ini_free(S.best);
 	return 0;
+}
+
+/* ---- aureon-sim shrink ------------------------------------------------------ */
+
+static const char *const usage_shrink =
+	"usage: aureon-sim shrink FILE [--out OUT] [--time S] [--check NAME]\n"
+	"\n"
+	"Shrinks a scenario file that fails a check (for instance a reproducer that\n"
+	"chaos could not shrink in its budget): drops faults, shortens the run,\n"
+	"removes nodes and lowers client counts and rates, keeping each change only\n"
+	"if the run still fails the same check.  Writes OUT (default FILE with\n"
+	".min.ini in place of .ini).\n"
+	"\n"
+	"  --out OUT     where to write the shrunk scenario\n"
+	"  --time S      wall-time budget in seconds (default 60)\n"
+	"  --check NAME  the check to keep failing (default: whichever FILE fails;\n"
+	"                \"signal N\" for a run that crashes)\n"
+	"\n"
+	"Exit: 0 shrunk and written, 1 FILE does not fail (that check), 2 usage or I/O.\n";
+
+int au_shrink_main(int argc, char **argv)
+{
+	const char *path = NULL, *out = NULL, *check = NULL;
+	double budget = 60;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(usage_shrink, stdout);
+			return EXIT_PASS;
+		} else if (strcmp(a, "--out") == 0 && val && *val) {
+			out = val;
+			i++;
+		} else if (strcmp(a, "--check") == 0 && val && *val) {
+			check = val;
+			i++;
+		} else if (strcmp(a, "--time") == 0 && val) {
+			char *end;
+			budget = g_ascii_strtod(val, &end);
+			if (!*val || *end || !(budget > 0 && budget <= 86400)) {
+				fprintf(stderr, "aureon-sim shrink: --time needs seconds in (0, 86400]\n\n%s",
+					usage_shrink);
+				return EXIT_USAGE;
+			}
+			i++;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "aureon-sim shrink: unknown option or missing value: %s\n\n%s", a,
+				usage_shrink);
+			return EXIT_USAGE;
+		} else if (!path) {
+			path = a;
+		} else {
+			fprintf(stderr, "aureon-sim shrink: more than one file given\n\n%s", usage_shrink);
+			return EXIT_USAGE;
+		}
+	}
+	if (!path) {
+		fprintf(stderr, "aureon-sim shrink: needs a scenario file\n\n%s", usage_shrink);
+		return EXIT_USAGE;
+	}
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load(path, &err);
+	if (!sc) {
+		fprintf(stderr, "aureon-sim: %s\n", err);
+		g_free(err);
+		return EXIT_USAGE;
+	}
+	g_autofree char *text = g_strdup(sc->text);
+	au_scenario_free(sc);
+	g_autofree char *out_path = out ? g_strdup(out)
+				  : g_str_has_suffix(path, ".ini")
+				      ? g_strdup_printf("%.*s.min.ini", (int)strlen(path) - 4, path)
+				      : g_strdup_printf("%s.min.ini", path);
+	g_autofree char *want = NULL;
+	if (check) {
+		want = g_strdup(check);
+	} else {
+		/* Which check does it fail?  Run it once, in a child (it may crash). */
+		struct au_chaos_outcome o;
+		if (!au_chaos_probe(path, text, budget, &o)) {
+			printf("aureon-sim shrink: %s did not finish within --time %.0f s\n", path, budget);
+			return EXIT_FAIL;
+		}
+		if (o.rc == 2) {
+			fprintf(stderr, "aureon-sim: %s\n", o.detail);
+			return EXIT_USAGE;
+		}
+		if (o.rc != 1) {
+			printf("aureon-sim shrink: %s passes every check: nothing to shrink\n", path);
+			return EXIT_FAIL;
+		}
+		want = g_strdup(o.check);
+	}
+	char *min = NULL;
+	struct au_shrink_stats st;
+	if (au_chaos_shrink(path, text, want, budget, &min, &st) != 0) {
+		if (st.timed_out)
+			printf("aureon-sim shrink: %s did not finish within --time %.0f s\n", path, budget);
+		else
+			printf("aureon-sim shrink: %s does not fail %s (it %s)\n", path, want,
+			       st.check[0] ? st.check : "passes");
+		return EXIT_FAIL;
+	}
+	char t[40], d0[32], d1[32];
+	au_chaos_fmt_time(st.t_ns, t, sizeof(t));
+	au_format_duration(st.duration_before, d0, sizeof(d0));
+	au_format_duration(st.duration_after, d1, sizeof(d1));
+	g_autofree char *base = g_path_get_basename(out_path);
+	g_autofree char *header = g_strdup_printf(
+		"Shrunk by aureon-sim shrink from %s\n"
+		"Fails %s at t=%s; trace hash %s\n"
+		"Replay: aureon-sim run %s\n"
+		"Shrunk from %u to %u faults, %s to %s, %u to %u nodes (%u candidate runs, %.1f s%s).\n",
+		path, st.check, t, st.hash, base, st.faults_before, st.faults_after, d0, d1,
+		st.nodes_before, st.nodes_after, st.runs, st.wall_s,
+		st.budget_hit ? ", stopped by the time budget" : "");
+	struct au_ini *ini = au_ini_parse(min);
+	g_free(min);
+	au_ini_prepend_comment(ini, header);
+	g_autofree char *body = au_ini_to_text(ini);
+	au_ini_free(ini);
+	GError *gerr = NULL;
+	if (!g_file_set_contents(out_path, body, -1, &gerr)) {
+		fprintf(stderr, "aureon-sim shrink: %s\n", gerr->message);
+		g_error_free(gerr);
+		return EXIT_USAGE;
+	}
+	printf("shrunk %s -> %s: fails %s at t=%s; %u -> %u faults, %s -> %s, %u -> %u nodes, "
+	       "clients %u -> %u, rate %u/s -> %u/s; %u runs, %.1f s%s\n",
+	       path, out_path, st.check, t, st.faults_before, st.faults_after, d0, d1, st.nodes_before,
+	       st.nodes_after, st.clients_before, st.clients_after, st.rate_before, st.rate_after,
+	       st.runs, st.wall_s, st.budget_hit ? " (time budget reached)" : "");
+	return EXIT_PASS;
 }
