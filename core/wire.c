@@ -27,6 +27,13 @@ void au_put_u16(struct au_wbuf *w, uint16_t v) { put_le(w, v, 2); }
 void au_put_u32(struct au_wbuf *w, uint32_t v) { put_le(w, v, 4); }
 void au_put_u64(struct au_wbuf *w, uint64_t v) { put_le(w, v, 8); }
 
+void au_put_f64(struct au_wbuf *w, double v)
+{
+	uint64_t bits;
+	memcpy(&bits, &v, sizeof(bits));
+	au_put_u64(w, bits);
+}
+
 void au_put_bytes(struct au_wbuf *w, const void *src, size_t n)
 {
 	if (w->overflow || w->cap - w->len < n) {
@@ -63,6 +70,14 @@ uint8_t au_get_u8(struct au_rbuf *r) { return (uint8_t)get_le(r, 1); }
 uint16_t au_get_u16(struct au_rbuf *r) { return (uint16_t)get_le(r, 2); }
 uint32_t au_get_u32(struct au_rbuf *r) { return (uint32_t)get_le(r, 4); }
 uint64_t au_get_u64(struct au_rbuf *r) { return get_le(r, 8); }
+
+double au_get_f64(struct au_rbuf *r)
+{
+	uint64_t bits = au_get_u64(r);
+	double v;
+	memcpy(&v, &bits, sizeof(v));
+	return v;
+}
 
 void au_get_bytes(struct au_rbuf *r, void *dst, size_t n)
 {

@@ -30,6 +30,8 @@ void au_put_u8(struct au_wbuf *w, uint8_t v);
 void au_put_u16(struct au_wbuf *w, uint16_t v);
 void au_put_u32(struct au_wbuf *w, uint32_t v);
 void au_put_u64(struct au_wbuf *w, uint64_t v);
+/* A double as its IEEE-754 bits, little-endian (NaNs and -0.0 kept). */
+void au_put_f64(struct au_wbuf *w, double v);
 void au_put_bytes(struct au_wbuf *w, const void *src, size_t n);
 
 void au_rbuf_init(struct au_rbuf *r, const void *buf, size_t len);
@@ -37,6 +39,7 @@ uint8_t au_get_u8(struct au_rbuf *r);
 uint16_t au_get_u16(struct au_rbuf *r);
 uint32_t au_get_u32(struct au_rbuf *r);
 uint64_t au_get_u64(struct au_rbuf *r);
+double au_get_f64(struct au_rbuf *r);
 void au_get_bytes(struct au_rbuf *r, void *dst, size_t n);
 
 /* CRC-32C (Castagnoli) of `n` bytes, continuing from `crc` (start at 0). */
