@@ -15,23 +15,8 @@
 #include "orchestrator.h"
 #include "sim/chaos/chaos.h"
 #include "sim/engine/sim.h"
+#include "scenario_runs.h"
 #include "tests.h"
-
-static struct au_scenario *load_text(const char *text)
-{
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load_text("<test>", text, &err);
-	ck_assert_msg(sc, "%s", err);
-	return sc;
-}
-
-static struct au_scenario *load_file(const char *path)
-{
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load(path, &err);
-	ck_assert_msg(sc, "%s", err);
-	return sc;
-}
 
 static char *render(const struct au_scenario *sc, uint64_t seed)
 {
@@ -81,7 +66,7 @@ static int sim_cmd(const char *args, char **out)
 
 START_TEST(plan_is_a_function_of_the_seed)
 {
-	struct au_scenario *sc = load_file("scenarios/chaos-raft.ini");
+	struct au_scenario *sc = au_test_load("scenarios/chaos-raft.ini");
 	g_autofree char *a = render(sc, 7), *b = render(sc, 7), *c = render(sc, 8);
 	ck_assert_str_eq(a, b);
 	ck_assert_str_ne(a, c);
@@ -158,7 +143,7 @@ static void check_chained(const char *path, uint64_t seed, const struct au_scena
  * kinds planned; *chains counts plans with a chain. */
 static uint32_t check_plans(const char *path, uint64_t first, uint64_t last, uint32_t *chains)
 {
-	struct au_scenario *sc = load_file(path);
+	struct au_scenario *sc = au_test_load(path);
 	const struct au_chaos_config *c = sc->chaos;
 	au_time hi = sc->duration - c->quiet_period, lease = lease_of(sc);
 	uint32_t seen_kinds = 0;
@@ -261,7 +246,7 @@ START_TEST(plans_stay_in_bounds_and_round_trip)
 	for (size_t p = 0; p < G_N_ELEMENTS(paths); p++) {
 		uint32_t chains;
 		uint32_t seen = check_plans(paths[p], 1, 200, &chains);
-		struct au_scenario *sc = load_file(paths[p]);
+		struct au_scenario *sc = au_test_load(paths[p]);
 		ck_assert_msg((seen & sc->chaos->kinds) == sc->chaos->kinds, "%s: kinds never generated: %x",
 			      paths[p], sc->chaos->kinds & ~seen);
 		/* [chaos] correlated is on by default: some plans hold a chain */
@@ -289,7 +274,7 @@ END_TEST
 START_TEST(every_kind_fits_the_standard_scenarios)
 {
 	for (size_t p = 0; p < G_N_ELEMENTS(standard); p++) {
-		struct au_scenario *sc = load_file(standard[p]);
+		struct au_scenario *sc = au_test_load(standard[p]);
 		const struct au_chaos_config *c = sc->chaos;
 		ck_assert(c->correlated > 0);
 		uint32_t planned = 0, chained = 0, chain_starters = 0;
@@ -332,7 +317,7 @@ START_TEST(correlated_chains_replay)
 	const char *paths[] = {"scenarios/chaos-raft.ini", "scenarios/chaos-aureon.ini"};
 	g_autofree char *d = tmp_dir();
 	for (size_t p = 0; p < G_N_ELEMENTS(paths); p++) {
-		struct au_scenario *sc = load_file(paths[p]);
+		struct au_scenario *sc = au_test_load(paths[p]);
 		/* the first seed whose plan holds a chain of three hits */
 		uint64_t seed = 0;
 		for (uint64_t s = 1; s <= 500 && !seed; s++) {
@@ -349,7 +334,7 @@ START_TEST(correlated_chains_replay)
 		ck_assert(strstr(text, "-then-crash]\n"));
 		char hash[2][65];
 		for (int rep = 0; rep < 2; rep++) {
-			struct au_scenario *run = load_text(text);
+			struct au_scenario *run = au_test_load_text("<test>", text);
 			struct au_sim *sim = au_sim_new(run, run->seed);
 			int rc = au_sim_run(sim, run->duration);
 			if (rc == 0)
@@ -380,7 +365,7 @@ START_TEST(correlated_chains_replay)
 	ck_assert(strstr(base, "\ncorrelated = 0.25\n"));
 	g_auto(GStrv) parts = g_strsplit(base, "\ncorrelated = 0.25\n", 2);
 	g_autofree char *off = g_strconcat(parts[0], "\ncorrelated = 0\n", parts[1], NULL);
-	struct au_scenario *sc = load_text(off);
+	struct au_scenario *sc = au_test_load_text("<test>", off);
 	ck_assert(sc->chaos->correlated == 0.0);
 	for (uint64_t s = 1; s <= 200; s++) {
 		struct au_chaos_plan *plan = au_chaos_plan_new(sc, s);
@@ -395,7 +380,7 @@ END_TEST
 
 START_TEST(unrestricted_plans_load)
 {
-	struct au_scenario *sc = load_file("scenarios/chaos-raft.ini");
+	struct au_scenario *sc = au_test_load("scenarios/chaos-raft.ini");
 	sc->chaos->mode = AU_CHAOS_UNRESTRICTED;
 	uint32_t most = 0;
 	for (uint64_t seed = 1; seed <= 100; seed++) {
@@ -459,13 +444,13 @@ START_TEST(chaos_group_is_strict)
 	g_free(err);
 	/* Defaults: every supported kind but the two outside Raft's storage
 	 * model; without raft, no raft admin kinds. */
-	sc = load_text("[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = ping\n");
+	sc = au_test_load_text("<test>", "[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = ping\n");
 	ck_assert(!(sc->chaos->kinds & (1u << AU_CK_TRANSFER_LEADER)));
 	ck_assert(!(sc->chaos->kinds & (1u << AU_CK_READ_ERROR)));
 	ck_assert(sc->chaos->kinds & (1u << AU_CK_CRASH));
 	ck_assert(sc->chaos->correlated == AU_CHAOS_CORRELATED_DEFAULT);
 	au_scenario_free(sc);
-	sc = load_text("[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft\n[chaos]\nkinds = all\n");
+	sc = au_test_load_text("<test>", "[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft\n[chaos]\nkinds = all\n");
 	ck_assert_uint_eq(sc->chaos->kinds, au_chaos_supported_kinds(sc));
 	au_scenario_free(sc);
 }
@@ -502,7 +487,7 @@ START_TEST(raft_orders_play_whole)
 	g_auto(GStrv) parts = g_strsplit(base, "\nmax_faults = 40\n", 2);
 	g_autofree char *text = g_strconcat(parts[0], "\nmax_faults = 40\nkinds = config_race, split_vote, figure8\n",
 					    parts[1], NULL);
-	struct au_scenario *sc = load_text(text);
+	struct au_scenario *sc = au_test_load_text("<test>", text);
 	uint32_t seeds_with[3] = {0, 0, 0};
 	for (uint64_t seed = 1; seed <= 60; seed++) {
 		struct au_chaos_plan *p = au_chaos_plan_new(sc, seed);
@@ -523,7 +508,7 @@ START_TEST(raft_orders_play_whole)
 		for (int k = 0; k < 3; k++)
 			seeds_with[k] += n[k] > 0;
 		g_autofree char *run_text = au_chaos_render(sc, p, NULL);
-		struct au_scenario *run = load_text(run_text);
+		struct au_scenario *run = au_test_load_text("<test>", run_text);
 		ck_assert_uint_eq(run->n_faults, p->n_faults);
 		au_scenario_free(run);
 		au_chaos_plan_free(p);
@@ -832,7 +817,7 @@ START_TEST(regressions_pass)
 		if (!g_str_has_suffix(name, ".ini"))
 			continue;
 		g_autofree char *path = g_build_filename("scenarios/regressions", name, NULL);
-		struct au_scenario *sc = load_file(path);
+		struct au_scenario *sc = au_test_load(path);
 		struct au_sim *sim = au_sim_new(sc, sc->seed ? sc->seed : 1);
 		int rc = au_sim_run(sim, sc->duration);
 		if (rc == 0)

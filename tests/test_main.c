@@ -48,6 +48,7 @@ int main(void)
 	SRunner *sr = srunner_create(pcg32_suite());
 	srunner_add_suite(sr, evq_suite());
 	srunner_add_suite(sr, wire_suite());
+	srunner_add_suite(sr, fixture_suite());
 	srunner_add_suite(sr, shim_suite());
 	srunner_add_suite(sr, scenario_suite());
 	srunner_add_suite(sr, sim_suite());
