@@ -55,18 +55,6 @@ static double cpu(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
-static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "aureon-sim: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n\n%s", usage);
-	va_end(ap);
-	return 2;
-}
-
 struct result {
 	uint64_t nodes, tasks, done, entries, events;
 	au_time first_done_ns, all_done_ns; /* -1: never */
@@ -203,7 +191,7 @@ int au_bench_exec(int argc, char **argv)
 			   strcmp(a, "--seed") == 0) {
 			uint64_t v;
 			if (i + 1 >= argc || !au_parse_u64(argv[i + 1], &v))
-				return usage_error("%s needs a non-negative integer", a);
+				return au_report_usage_error(usage, "%s needs a non-negative integer", a);
 			i++;
 			if (a[2] == 't')
 				tasks = v;
@@ -212,13 +200,13 @@ int au_bench_exec(int argc, char **argv)
 			else
 				seed = v;
 		} else {
-			return usage_error("unknown option %s", a);
+			return au_report_usage_error(usage, "unknown option %s", a);
 		}
 	}
 	if (!tasks)
 		tasks = sweep ? 50000 : 10000;
 	if (tasks > 1000000 || nodes < 3 || nodes > 63)
-		return usage_error("need tasks <= 1000000 and 3 <= nodes <= 63 (Raft voters)");
+		return au_report_usage_error(usage, "need tasks <= 1000000 and 3 <= nodes <= 63 (Raft voters)");
 	if (!sweep) {
 		g_autofree char *text = endurance_text(nodes, tasks);
 		struct result r;

@@ -37,18 +37,6 @@ static const char *const usage =
 	"  --triad-mb MB   size of each triad array in MiB (256)\n"
 	"  --json          one JSON object instead of the table\n";
 
-static int bk_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static int bk_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "aureon-sim: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n\n%s", usage);
-	va_end(ap);
-	return BK_EXIT_USAGE;
-}
-
 static bool bk_parse_u32(const char *s, uint32_t *out)
 {
 	uint64_t v;
@@ -239,33 +227,33 @@ int au_bench_kernels(int argc, char **argv)
 		} else if (strcmp(a, "--triad-mb") == 0) {
 			target = &triad_mb;
 		} else {
-			return bk_usage_error("unknown option %s", a);
+			return au_report_usage_error(usage, "unknown option %s", a);
 		}
 		if (i + 1 >= argc || !bk_parse_u32(argv[i + 1], target))
-			return bk_usage_error("%s needs a non-negative integer", a);
+			return au_report_usage_error(usage, "%s needs a non-negative integer", a);
 		i++;
 	}
 	if (rounds < 1 || rounds > 10000)
-		return bk_usage_error("--rounds must be 1..10000");
+		return au_report_usage_error(usage, "--rounds must be 1..10000");
 	if (repeats < 1 || repeats > 1000)
-		return bk_usage_error("--repeats must be 1..1000");
+		return au_report_usage_error(usage, "--repeats must be 1..1000");
 	if (triad_mb < 1 || triad_mb > 8192)
-		return bk_usage_error("--triad-mb must be 1..8192");
+		return au_report_usage_error(usage, "--triad-mb must be 1..8192");
 	struct au_kernel_params pr = {AU_KERNEL_PAGERANK, 1, vertices, edges, 0, 0, shards, 0.0};
 	struct au_kernel_params ja = {AU_KERNEL_JACOBI, 2, side, 0, 0, 0, shards, 0.0};
 	struct au_kernel_params km = {AU_KERNEL_KMEANS, 3, points, 0, 16, 8, shards, 0.0};
 	/* Validate everything before spending time on the triad. */
 	if (vertices < 2 || (vertices & (vertices - 1)))
-		return bk_usage_error("--vertices must be a power of two >= 2");
+		return au_report_usage_error(usage, "--vertices must be a power of two >= 2");
 	if (edges < 1 || edges > 100000000)
-		return bk_usage_error("--edges must be 1..100000000");
+		return au_report_usage_error(usage, "--edges must be 1..100000000");
 	if (side < 1 || side > 16384)
-		return bk_usage_error("--side must be 1..16384");
+		return au_report_usage_error(usage, "--side must be 1..16384");
 	if (points < 16 || points > 10000000)
-		return bk_usage_error("--points must be 16..10000000");
+		return au_report_usage_error(usage, "--points must be 16..10000000");
 	if (shards < 1 || shards > AU_KERNEL_MAX_SHARDS || shards > side || shards > points ||
 	    shards > vertices)
-		return bk_usage_error("--shards must be 1..%u and at most every problem's units",
+		return au_report_usage_error(usage, "--shards must be 1..%u and at most every problem's units",
 				      AU_KERNEL_MAX_SHARDS);
 	const struct au_kernel_params *all[3] = {&pr, &ja, &km};
 	struct bk_triad triad;

@@ -48,18 +48,6 @@ enum { BR_EXIT_OK = 0, BR_EXIT_USAGE = 2 };
 /* ---- shared helpers ------------------------------------------------------ */
 
 /* Print "aureon-sim: MESSAGE" and the usage text on stderr; returns 2. */
-static int br_usage_error(const char *usage, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static int br_usage_error(const char *usage, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "aureon-sim: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n\n%s", usage);
-	va_end(ap);
-	return BR_EXIT_USAGE;
-}
-
 
 /* The Raft instance of node `n` (service index 0 must be raft), or NULL
  * while the node is down. */
@@ -529,16 +517,16 @@ int au_bench_raft_election(int argc, char **argv)
 		} else if (strcmp(a, "--trials") == 0 || strcmp(a, "--seed") == 0) {
 			uint64_t *dst = strcmp(a, "--trials") == 0 ? &trials : &seed;
 			if (i + 1 >= argc || !au_parse_u64(argv[i + 1], dst))
-				return br_usage_error(el_usage, "%s needs a non-negative integer", a);
+				return au_report_usage_error(el_usage, "%s needs a non-negative integer", a);
 			i++;
 		} else if (strcmp(a, "--csv") == 0) {
 			if (i + 1 >= argc)
-				return br_usage_error(el_usage, "--csv needs a file name");
+				return au_report_usage_error(el_usage, "--csv needs a file name");
 			csv_path = argv[++i];
 		} else if (strcmp(a, "--cap") == 0) {
 			if (i + 1 >= argc || !au_parse_duration(argv[i + 1], &cap_ns) || cap_ns <= 0 ||
 			    cap_ns > 3600 * AU_NS_PER_S)
-				return br_usage_error(el_usage, "--cap needs a duration with a unit, "
+				return au_report_usage_error(el_usage, "--cap needs a duration with a unit, "
 								"at most 1h (e.g. 30s)");
 			i++;
 		} else if (strcmp(a, "--latency") == 0 || strcmp(a, "--sync") == 0) {
@@ -546,24 +534,24 @@ int au_bench_raft_election(int argc, char **argv)
 			const char *why = "missing";
 			if (i + 1 >= argc || !au_parse_dist(argv[i + 1], &d, &why) ||
 			    strpbrk(argv[i + 1], "\n[]=#"))
-				return br_usage_error(el_usage, "%s needs a distribution such as "
+				return au_report_usage_error(el_usage, "%s needs a distribution such as "
 								"uniform(5ms,9ms) (%s)", a, why);
 			*(strcmp(a, "--sync") == 0 ? &sync : &latency) = argv[++i];
 			custom_net = true;
 		} else if (strcmp(a, "--range") == 0) {
 			if (i + 1 >= argc || !el_parse_range(argv[i + 1], &chosen[n_chosen]))
-				return br_usage_error(el_usage, "--range needs LO-HI in ms with "
+				return au_report_usage_error(el_usage, "--range needs LO-HI in ms with "
 								"2 <= LO <= HI (e.g. 150-155)");
 			if (++n_chosen == EL_MAX_RANGES)
-				return br_usage_error(el_usage, "at most %d --range options",
+				return au_report_usage_error(el_usage, "at most %d --range options",
 						      EL_MAX_RANGES - 1);
 			i++;
 		} else {
-			return br_usage_error(el_usage, "unknown option %s", a);
+			return au_report_usage_error(el_usage, "unknown option %s", a);
 		}
 	}
 	if (trials < 1 || trials > 1000000)
-		return br_usage_error(el_usage, "--trials must be in 1..1000000");
+		return au_report_usage_error(el_usage, "--trials must be in 1..1000000");
 	const struct el_range *ranges = n_chosen ? chosen : el_ranges;
 	size_t n_ranges = n_chosen ? n_chosen : G_N_ELEMENTS(el_ranges);
 	FILE *csv = NULL;
@@ -1054,7 +1042,7 @@ int au_bench_raft(int argc, char **argv)
 		} else if (strcmp(a, "--driver") == 0) {
 			if (i + 1 >= argc || (strcmp(argv[i + 1], "kv") != 0 &&
 					      strcmp(argv[i + 1], "pipeline") != 0))
-				return br_usage_error(tp_usage, "--driver needs kv or pipeline");
+				return au_report_usage_error(tp_usage, "--driver needs kv or pipeline");
 			pipeline = strcmp(argv[++i], "pipeline") == 0;
 			continue;
 		} else if (strcmp(a, "--latency") == 0) {
@@ -1062,7 +1050,7 @@ int au_bench_raft(int argc, char **argv)
 			const char *why = "missing";
 			if (i + 1 >= argc || !au_parse_dist(argv[i + 1], &d, &why) ||
 			    strpbrk(argv[i + 1], "\n[]=#"))
-				return br_usage_error(tp_usage, "--latency needs a distribution such as "
+				return au_report_usage_error(tp_usage, "--latency needs a distribution such as "
 								"const(100us) (%s)", why);
 			latency = argv[++i];
 			continue;
@@ -1077,22 +1065,22 @@ int au_bench_raft(int argc, char **argv)
 		} else if (strcmp(a, "--seed") == 0) {
 			dst = &seed;
 		} else {
-			return br_usage_error(tp_usage, "unknown option %s", a);
+			return au_report_usage_error(tp_usage, "unknown option %s", a);
 		}
 		if (i + 1 >= argc || !au_parse_u64(argv[i + 1], dst))
-			return br_usage_error(tp_usage, "%s needs a non-negative integer", a);
+			return au_report_usage_error(tp_usage, "%s needs a non-negative integer", a);
 		i++;
 	}
 	if (commands < TP_SLICES || commands > 100000000)
-		return br_usage_error(tp_usage, "--commands must be in %d..100000000", TP_SLICES);
+		return au_report_usage_error(tp_usage, "--commands must be in %d..100000000", TP_SLICES);
 	/* Raft keeps voters as bits 1..N of a uint64_t, so node 64 would not fit. */
 	if (nodes < 1 || nodes > AU_RAFT_MAX_NODES - 1)
-		return br_usage_error(tp_usage, "--nodes must be in 1..%u", AU_RAFT_MAX_NODES - 1);
+		return au_report_usage_error(tp_usage, "--nodes must be in 1..%u", AU_RAFT_MAX_NODES - 1);
 	if (clients < 1 || clients > (pipeline ? 1000000u : 1000u))
-		return br_usage_error(tp_usage, "--clients must be in 1..%u",
+		return au_report_usage_error(tp_usage, "--clients must be in 1..%u",
 				      pipeline ? 1000000u : 1000u);
 	if (snap_every > 100000000)
-		return br_usage_error(tp_usage, "--snapshot-every must be at most 100000000 (0: never)");
+		return au_report_usage_error(tp_usage, "--snapshot-every must be at most 100000000 (0: never)");
 	/* Election timeouts suited to the LAN (~0.5 ms broadcast time); short
 	 * so the warm-up, in which KV clients bounce between servers until
 	 * there is a leader, stays short. */

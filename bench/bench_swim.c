@@ -77,19 +77,6 @@ static const char *const bs_usage =
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static int bs_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static int bs_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "aureon-sim: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n\n%s", bs_usage);
-	va_end(ap);
-	return BS_EXIT_USAGE;
-}
-
-
 static struct au_swim *bs_swim(struct au_sim *sim, au_node_id n)
 {
 	if (!au_sim_node_up(sim, n))
@@ -437,46 +424,46 @@ int au_bench_swim(int argc, char **argv)
 			quick = true;
 		} else if (strcmp(a, "--sizes") == 0) {
 			if (!v)
-				return bs_usage_error("--sizes needs a list such as 16,64,256");
+				return au_report_usage_error(bs_usage, "--sizes needs a list such as 16,64,256");
 			g_auto(GStrv) parts = g_strsplit(v, ",", -1);
 			n_sizes = 0;
 			for (gsize k = 0; parts[k]; k++) {
 				uint64_t s;
 				if (!au_parse_u64(parts[k], &s) || s < 3 || s > 100000 || n_sizes == BS_MAX_SIZES)
-					return bs_usage_error("--sizes: '%s' is not a size in 3..100000 (at most %d "
+					return au_report_usage_error(bs_usage, "--sizes: '%s' is not a size in 3..100000 (at most %d "
 							      "sizes)", parts[k], BS_MAX_SIZES);
 				sizes[n_sizes++] = (uint32_t)s;
 			}
 			i++;
 		} else if (strcmp(a, "--trials") == 0) {
 			if (!au_parse_u64(v, &trials_opt) || trials_opt < 1 || trials_opt > 10000)
-				return bs_usage_error("--trials needs an integer in 1..10000");
+				return au_report_usage_error(bs_usage, "--trials needs an integer in 1..10000");
 			i++;
 		} else if (strcmp(a, "--seed") == 0) {
 			if (!au_parse_u64(v, &seed))
-				return bs_usage_error("--seed needs a non-negative integer");
+				return au_report_usage_error(bs_usage, "--seed needs a non-negative integer");
 			i++;
 		} else if (strcmp(a, "--fp-nodes") == 0) {
 			if (!au_parse_u64(v, &fp_nodes) || fp_nodes < 3 || fp_nodes > 100000)
-				return bs_usage_error("--fp-nodes needs an integer in 3..100000");
+				return au_report_usage_error(bs_usage, "--fp-nodes needs an integer in 3..100000");
 			i++;
 		} else if (strcmp(a, "--fp-time") == 0) {
 			if (!v || !au_parse_duration(v, &fp_time) || fp_time < AU_NS_PER_S)
-				return bs_usage_error("--fp-time needs a duration of at least 1s");
+				return au_report_usage_error(bs_usage, "--fp-time needs a duration of at least 1s");
 			i++;
 		} else if (strcmp(a, "--only") == 0) {
 			if (!v || (strcmp(v, "detect") && strcmp(v, "fp") && strcmp(v, "load")))
-				return bs_usage_error("--only needs detect, fp or load");
+				return au_report_usage_error(bs_usage, "--only needs detect, fp or load");
 			do_detect = strcmp(v, "fp") != 0;
 			do_fp = strcmp(v, "fp") == 0;
 			i++;
 		} else if (strcmp(a, "--csv") == 0) {
 			if (!v)
-				return bs_usage_error("--csv needs a file name prefix");
+				return au_report_usage_error(bs_usage, "--csv needs a file name prefix");
 			csv = v;
 			i++;
 		} else {
-			return bs_usage_error("unknown option %s", a);
+			return au_report_usage_error(bs_usage, "unknown option %s", a);
 		}
 	}
 	if (quick) {

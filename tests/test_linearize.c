@@ -1,4 +1,4 @@
-/* test_linearize.c — the linearizability checker (sim/linearize.c).
+/* test_linearize.c — the linearizability checker (sim/check/linearize.c).
  *
  * Hand-written histories from the literature (Herlihy & Wing 1990; the
  * Knossos and Porcupine test suites) with known verdicts; agreement with a

@@ -220,7 +220,7 @@ struct au_chaos_outcome {
 bool au_chaos_probe(const char *path, const char *text, double timeout_s,
 		    struct au_chaos_outcome *out);
 
-/* `aureon-sim chaos ...` (sim/chaos_run.c): argc/argv after "chaos". */
+/* `aureon-sim chaos ...` (sweep.c): argc/argv after "chaos". */
 int au_chaos_main(int argc, char **argv);
 /* `aureon-sim shrink FILE ...`: shrink any failing scenario file. */
 int au_shrink_main(int argc, char **argv);

@@ -1,4 +1,4 @@
-/* check_swim.h — the SWIM checkers (sim/check_swim.c), registered in
+/* check_swim.h — the SWIM checkers (check_swim.c), registered in
  * check.c's table:
  *
  *   swim_completeness     every crashed member is declared dead (or left,

@@ -85,19 +85,6 @@ static const char *const usage_bench =
 	"  --json          one JSON line: lps, events, events_per_sec, ns_per_event,\n"
 	"                  peak_rss_bytes\n";
 
-static int usage_error(const char *usage, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static int usage_error(const char *usage, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "aureon-sim: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n\n%s", usage);
-	va_end(ap);
-	return EXIT_USAGE;
-}
-
 /* ---- run ------------------------------------------------------------- */
 
 static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_t seed,
@@ -318,33 +305,33 @@ static int cmd_run(int argc, char **argv)
 			quiet = true;
 		} else if (strcmp(a, "--seed") == 0) {
 			if (i + 1 >= argc || !au_parse_u64(argv[i + 1], &seed))
-				return usage_error(usage_run, "--seed needs a non-negative integer");
+				return au_report_usage_error(usage_run, "--seed needs a non-negative integer");
 			have_seed = true;
 			i++;
 		} else if (strcmp(a, "--until") == 0) {
 			if (i + 1 >= argc || !au_parse_duration(argv[i + 1], &until))
-				return usage_error(usage_run, "--until needs a duration with a unit (e.g. 10s)");
+				return au_report_usage_error(usage_run, "--until needs a duration with a unit (e.g. 10s)");
 			i++;
 		} else if (strcmp(a, "--records") == 0) {
 			if (i + 1 >= argc)
-				return usage_error(usage_run, "--records needs a file name");
+				return au_report_usage_error(usage_run, "--records needs a file name");
 			records = argv[++i];
 		} else if (strcmp(a, "--trace") == 0) {
 			if (i + 1 >= argc)
-				return usage_error(usage_run, "--trace needs a file name (e.g. run.h5)");
+				return au_report_usage_error(usage_run, "--trace needs a file name (e.g. run.h5)");
 			trace_path = argv[++i];
 		} else if (strcmp(a, "--force") == 0) {
 			force = true;
 		} else if (a[0] == '-') {
-			return usage_error(usage_run, "unknown option %s", a);
+			return au_report_usage_error(usage_run, "unknown option %s", a);
 		} else if (!path) {
 			path = a;
 		} else {
-			return usage_error(usage_run, "more than one scenario given (%s, %s)", path, a);
+			return au_report_usage_error(usage_run, "more than one scenario given (%s, %s)", path, a);
 		}
 	}
 	if (!path)
-		return usage_error(usage_run, "run needs a scenario file");
+		return au_report_usage_error(usage_run, "run needs a scenario file");
 	char *err = NULL;
 	struct au_scenario *sc = au_scenario_load(path, &err);
 	if (!sc) {
@@ -460,7 +447,7 @@ static int cmd_bench(int argc, char **argv)
 	if (strcmp(argv[0], "swim") == 0)
 		return au_bench_swim(argc - 1, argv + 1);
 	if (strcmp(argv[0], "phold") != 0)
-		return usage_error(usage_bench, "unknown bench '%s' (this build has: phold, raft, kernels, "
+		return au_report_usage_error(usage_bench, "unknown bench '%s' (this build has: phold, raft, kernels, "
 						"raft-election, swim, aureon)", argv[0]);
 	uint64_t lps = 1024, init = 16, events = 20000000, seed = 42;
 	double remote = 0.9;
@@ -477,10 +464,10 @@ static int cmd_bench(int argc, char **argv)
 		} else if (strcmp(a, "--remote") == 0) {
 			char *end;
 			if (i + 1 >= argc)
-				return usage_error(usage_bench, "--remote needs a probability");
+				return au_report_usage_error(usage_bench, "--remote needs a probability");
 			remote = g_ascii_strtod(argv[++i], &end);
 			if (*end || argv[i][0] == '\0' || !(remote >= 0.0 && remote <= 1.0))
-				return usage_error(usage_bench, "--remote needs a probability in [0,1]");
+				return au_report_usage_error(usage_bench, "--remote needs a probability in [0,1]");
 			continue;
 		} else if (strcmp(a, "--lps") == 0) {
 			target = &lps;
@@ -491,19 +478,19 @@ static int cmd_bench(int argc, char **argv)
 		} else if (strcmp(a, "--seed") == 0) {
 			target = &seed;
 		} else {
-			return usage_error(usage_bench, "unknown option %s", a);
+			return au_report_usage_error(usage_bench, "unknown option %s", a);
 		}
 		if (i + 1 >= argc || !au_parse_u64(argv[i + 1], target))
-			return usage_error(usage_bench, "%s needs a non-negative integer", a);
+			return au_report_usage_error(usage_bench, "%s needs a non-negative integer", a);
 		i++;
 	}
 	if (lps < 1 || lps > AU_MAX_NODES || init < 1 || init > 1000000 || events < 1)
-		return usage_error(usage_bench, "need 1 <= lps <= %u, 1 <= init <= 1000000, events >= 1",
+		return au_report_usage_error(usage_bench, "need 1 <= lps <= %u, 1 <= init <= 1000000, events >= 1",
 				   AU_MAX_NODES);
 	if (lps * init > (1u << 24) - 1)
-		return usage_error(usage_bench, "lps * init must stay below 2^24 pending events");
+		return au_report_usage_error(usage_bench, "lps * init must stay below 2^24 pending events");
 	if (lps == 1 && remote > 0)
-		return usage_error(usage_bench, "with one LP there is nobody remote: pass --remote 0");
+		return au_report_usage_error(usage_bench, "with one LP there is nobody remote: pass --remote 0");
 	g_autofree char *text = g_strdup_printf(
 		"[run]\nname = phold\nduration = 1000h\n"
 		"[cluster]\nnodes = %" G_GUINT64_FORMAT "\nservices = phold\n"
@@ -559,7 +546,7 @@ static int cmd_divergence(int argc, char **argv)
 		return EXIT_PASS;
 	}
 	if (argc != 2)
-		return usage_error(usage_top, "divergence needs two record files");
+		return au_report_usage_error(usage_top, "divergence needs two record files");
 	FILE *f[2];
 	for (int i = 0; i < 2; i++) {
 		f[i] = fopen(argv[i], "r");
@@ -605,7 +592,7 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	au_cli_register();
 	if (argc < 2)
-		return usage_error(usage_top, "no command given");
+		return au_report_usage_error(usage_top, "no command given");
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage_top, stdout);
@@ -625,5 +612,5 @@ int main(int argc, char **argv)
 		return au_chaos_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "shrink") == 0)
 		return au_shrink_main(argc - 2, argv + 2);
-	return usage_error(usage_top, "unknown command '%s'", cmd);
+	return au_report_usage_error(usage_top, "unknown command '%s'", cmd);
 }

@@ -1,6 +1,8 @@
 /* report.c — JSON strings and wall-clock / memory figures (see report.h). */
 #include "report.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -30,4 +32,15 @@ uint64_t au_report_peak_rss_bytes(void)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	return (uint64_t)ru.ru_maxrss * 1024u;
+}
+
+int au_report_usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "aureon-sim: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n\n%s", usage);
+	va_end(ap);
+	return 2;
 }

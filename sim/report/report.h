@@ -1,6 +1,7 @@
 /* report.h — how aureon-sim's commands report (run, chaos, shrink, the
- * bench subcommands, the checks' verdicts): JSON string literals, and the
- * wall-clock and memory figures printed beside simulated results.
+ * bench subcommands, the checks' verdicts): JSON string literals, usage
+ * errors, and the wall-clock and memory figures printed beside simulated
+ * results.
  */
 #ifndef AU_REPORT_H
 #define AU_REPORT_H
@@ -11,6 +12,10 @@
 /* Append `s` to `out` as a JSON string literal (quotes, backslashes and
  * control characters escaped). */
 void au_report_json_string(GString *out, const char *s);
+
+/* A command-line mistake: "aureon-sim: MESSAGE", a blank line and the
+ * command's usage on stderr; returns 2, the exit code for usage errors. */
+int au_report_usage_error(const char *usage, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /* Monotonic wall-clock time in seconds (for durations only: never in
  * anything simulated or hashed). */

@@ -121,7 +121,7 @@ struct au_scenario {
 	char **liveness;   /* NULL-terminated, e.g. "leader_within:5s" */
 	/* [check] swim_false_deaths_max: live members SWIM may declare dead
 	 * outside fault windows before swim_accuracy fails; -1: `auto` (the
-	 * default), derived from [network] and [swim] (sim/check_swim.c). */
+	 * default), derived from [network] and [swim] (sim/check/check_swim.c). */
 	int64_t swim_false_deaths_max;
 
 	/* [trace] options. */
