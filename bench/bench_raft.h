@@ -14,10 +14,18 @@
 #ifndef AU_BENCH_RAFT_H
 #define AU_BENCH_RAFT_H
 
+#include <stdint.h>
+
 /* `aureon-sim bench raft-election [--trials N] [--seed S] [--json] [--csv FILE]`. */
 int au_bench_raft_election(int argc, char **argv);
 
 /* `aureon-sim bench raft [--commands N] [--nodes K] [--json]`. */
 int au_bench_raft(int argc, char **argv);
+
+/* For both: the Raft instance of node `n` of a running simulation
+ * (service index 0 must be raft), or NULL while the node is down. */
+struct au_raft;
+struct au_sim;
+struct au_raft *au_bench_raft_of(struct au_sim *sim, uint32_t n);
 
 #endif
