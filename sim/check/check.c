@@ -6,7 +6,12 @@
  * cheap); [check] invariants names the ones a scenario relies on, and
  * naming one that does not exist or cannot run is an error at load time.
  *
- * Verdicts (sim.h AU_VERDICT_*) never claim more than was checked: a
+ * This file holds the table of every checker (the families live in
+ * check_raft.c, check_replicas.c, check_swim.c, check_rqml.c and
+ * check_exec.c), ping_integrity and linearizable_kv, the engine's judge
+ * that runs them, and the verdicts.
+ *
+ * Verdicts (check.h AU_VERDICT_*) never claim more than was checked: a
  * checker with an end-of-run judgement that did not run — a violation
  * stopped the run first — is "not run", with the reason; an end-of-run
  * judgement that cannot be made (a liveness window still open when the run

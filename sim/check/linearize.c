@@ -1,5 +1,9 @@
 /* linearize.c — linearizability checker for key-value histories.
  *
+ * (Over 1,000 lines on purpose: one search and the pruning rules that keep
+ * it tractable, each rule's proof beside the code that relies on it; split
+ * up, the proofs and the code would drift apart.)
+ *
  * Algorithm.  Per key, a depth-first search for a legal sequential order,
  * after Wing & Gong ("Testing and verifying concurrent objects", JPDC 17,
  * 1993) with the improvements of Lowe ("Testing for linearizability",

@@ -3,16 +3,15 @@
  * Every value is parsed strictly: units are required on durations,
  * trailing garbage is rejected, numbers are range-checked, and every error
  * names the file, the group and the key.  Inline comments (" # ...") after
- * a value are allowed, as in DESIGN.md's examples.
+ * a value are allowed, as in DESIGN.md's examples.  The reading itself is
+ * config/'s (values, keys, [cluster] and the services' groups); here are
+ * [run], [network], [disk], the faults, and the order in which the groups
+ * of registered modules ([check], [trace], [chaos]) are read.
  */
 #include "scenario.h"
 
-#include <errno.h>
 #include <glib.h>
-#include <math.h>
-#include <stdarg.h>
 #include <string.h>
-
 
 /* ---- the loader ---------------------------------------------------------- */
 
