@@ -21,7 +21,7 @@
 
 #include "sim/scenario/scenario.h"
 
-/* The fault kinds of chaos plans (chaos.c names them).  A kind is what
+/* The fault kinds of chaos plans (kinds.c names them).  A kind is what
  * a sweep enables or not per seed; most map to one fault action, some to a
  * pattern of several (torn_write: slow syncs on a node, then its crash). */
 enum au_chaos_kind {

@@ -24,7 +24,7 @@ static au_time longest_liveness(const struct au_scenario *sc)
 	return longest;
 }
 
-/* [chaos]: bounds for generated fault plans (chaos.c).  Defaults make
+/* [chaos]: bounds for generated fault plans (plan.c).  Defaults make
  * every scenario sweepable; what is given is checked like everything else. */
 static bool load_chaos(struct au_keys *K, struct au_scenario *sc)
 {

@@ -150,8 +150,6 @@ char *au_chaos_seed_text(const struct runner *R, uint64_t seed, bool perturb,
 			 struct au_chaos_plan **plan_out);
 /* OUT_DIR/repro-SEED.SUFFIX (caller frees). */
 char *au_chaos_repro_path(const struct runner *R, uint64_t seed, const char *suffix);
-/* A simulated time as seconds with every digit: "1.860000000s". */
-void au_chaos_fmt_time(au_time t, char *buf, size_t len);
 
 struct worker {
 	pid_t pid;

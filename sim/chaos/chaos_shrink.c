@@ -672,7 +672,7 @@ int au_shrink_main(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	char t[40], d0[32], d1[32];
-	au_chaos_fmt_time(st.t_ns, t, sizeof(t));
+	au_report_seconds(st.t_ns, t, sizeof(t));
 	au_format_duration(st.duration_before, d0, sizeof(d0));
 	au_format_duration(st.duration_after, d1, sizeof(d1));
 	g_autofree char *base = g_path_get_basename(out_path);

@@ -1,6 +1,6 @@
 /* plan_internal.h — the plan generator's state (struct gen) and the draws
- * and placements that chaos.c (every kind) and orders.c (the Raft orders
- * of events: config_race, split_vote, figure8) share.
+ * and placements (gen.c) that plan.c (every kind) and orders.c (the Raft
+ * orders of events: config_race, split_vote, figure8) share.
  */
 #ifndef AU_CHAOS_PLAN_INTERNAL_H
 #define AU_CHAOS_PLAN_INTERNAL_H
@@ -39,6 +39,9 @@ struct gen {
 	GArray **busy;          /* per server: struct span of explicit crash/pause */
 };
 
+/* gen.c: the next 64 random bits; a uniform draw in [0, n) (0 if n is 0). */
+uint64_t au_gen_next64(struct gen *g);
+uint32_t au_gen_below(struct gen *g, uint32_t n);
 /* True with probability percent / 100. */
 bool au_gen_chance(struct gen *g, uint32_t percent);
 /* Uniform on the 1 ms grid in [lo, hi]; lo if hi <= lo. */

@@ -172,7 +172,7 @@ bool au_chaos_write_junit(const struct sweep *S, const char *path, double wall)
 		}
 		const struct result *res = r->full;
 		char t[40];
-		au_chaos_fmt_time(res->out.t_ns, t, sizeof(t));
+		au_report_seconds(res->out.t_ns, t, sizeof(t));
 		g_autofree char *file = au_chaos_repro_path(S->R, r->seed, ".ini");
 		g_autofree char *msg = g_strdup_printf("%s at t=%s", res->out.check, t);
 		g_string_append(o, ">\n      <failure message=\"");

@@ -1,6 +1,6 @@
 /* sweep.c — `aureon-sim chaos`: seeded sweeps over a scenario.
  *
- * For every seed: generate the plan (chaos.c), write it into the scenario
+ * For every seed: generate the plan (plan.c), write it into the scenario
  * text, load that text and run it with every checker on.  Seeds are run by
  * forked workers that the parent feeds one job at a time over pipes
  * (worker.c); every run depends only on (scenario, seed), and results are
@@ -201,7 +201,7 @@ static void write_repro(struct sweep *S, const struct result *res)
 {
 	struct runner *R = S->R;
 	char t[40];
-	au_chaos_fmt_time(res->out.t_ns, t, sizeof(t));
+	au_report_seconds(res->out.t_ns, t, sizeof(t));
 	g_autofree char *file = au_chaos_repro_path(R, res->seed, ".ini");
 	g_autofree char *base = g_path_get_basename(file);
 	g_autofree char *kinds = au_chaos_kind_list(res->enabled);
@@ -262,7 +262,7 @@ static void emit_in_order(struct sweep *S)
 			continue;
 		clear_progress(S);
 		char t[40];
-		au_chaos_fmt_time(res->out.t_ns, t, sizeof(t));
+		au_report_seconds(res->out.t_ns, t, sizeof(t));
 		g_autofree char *file = au_chaos_repro_path(S->R, r->seed, ".ini");
 		if (res->rc == 1)
 			printf("FAIL seed %" G_GUINT64_FORMAT ": %s at t=%s%s (trace record %" G_GUINT64_FORMAT

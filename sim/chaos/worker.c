@@ -123,12 +123,6 @@ char *au_chaos_repro_path(const struct runner *R, uint64_t seed, const char *suf
 	return g_strdup_printf("%s/repro-%" G_GUINT64_FORMAT "%s", R->out_dir, seed, suffix);
 }
 
-void au_chaos_fmt_time(au_time t, char *buf, size_t len)
-{
-	g_snprintf(buf, len, "%" G_GINT64_FORMAT ".%09" G_GINT64_FORMAT "s", t / AU_NS_PER_S,
-		   t % AU_NS_PER_S);
-}
-
 static void shrink_seed(const struct runner *R, const struct job *j, struct result *res)
 {
 	g_autofree char *text = au_chaos_seed_text(R, j->seed, false, NULL);
@@ -147,7 +141,7 @@ static void shrink_seed(const struct runner *R, const struct job *j, struct resu
 	}
 	const struct au_shrink_stats *st = &res->shrink;
 	char t[40], d0[32], d1[32];
-	au_chaos_fmt_time(st->t_ns, t, sizeof(t));
+	au_report_seconds(st->t_ns, t, sizeof(t));
 	au_format_duration(st->duration_before, d0, sizeof(d0));
 	au_format_duration(st->duration_after, d1, sizeof(d1));
 	g_autofree char *file = au_chaos_repro_path(R, j->seed, ".min.ini");

@@ -44,3 +44,9 @@ int au_report_usage_error(const char *usage, const char *fmt, ...)
 	va_end(ap);
 	return 2;
 }
+
+void au_report_seconds(au_time t, char *buf, size_t len)
+{
+	g_snprintf(buf, len, "%" G_GINT64_FORMAT ".%09" G_GINT64_FORMAT "s", t / AU_NS_PER_S,
+		   t % AU_NS_PER_S);
+}

@@ -7,7 +7,10 @@
 #define AU_REPORT_H
 
 #include <glib.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "env.h"
 
 /* Append `s` to `out` as a JSON string literal (quotes, backslashes and
  * control characters escaped). */
@@ -16,6 +19,10 @@ void au_report_json_string(GString *out, const char *s);
 /* A command-line mistake: "aureon-sim: MESSAGE", a blank line and the
  * command's usage on stderr; returns 2, the exit code for usage errors. */
 int au_report_usage_error(const char *usage, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* A simulated time as seconds with every nanosecond digit, as reproducer
+ * headers and failure lines print it: "1.860000000s". */
+void au_report_seconds(au_time t, char *buf, size_t len);
 
 /* Monotonic wall-clock time in seconds (for durations only: never in
  * anything simulated or hashed). */

@@ -1,5 +1,6 @@
-/* chaos.c — fault plans from a seed (see chaos.h); the Raft orders of
- * events are orders.c's, the text that carries a plan render.c's.
+/* plan.c — fault plans from a seed (see chaos.h); the draws are gen.c's,
+ * the Raft orders of events orders.c's, the text that carries a plan
+ * render.c's.
  *
  * Every draw comes from the seed's AU_STREAM_CHAOS stream, in a fixed
  * order, so a plan depends on nothing but (scenario, seed).  Times are
@@ -21,31 +22,6 @@
 
 /* ---- the generator ---------------------------------------------------- */
 
-static uint64_t next64(struct gen *g)
-{
-	uint64_t hi = au_pcg32_next(&g->rng);
-	return hi << 32 | au_pcg32_next(&g->rng);
-}
-
-static uint32_t below(struct gen *g, uint32_t n)
-{
-	return n ? au_pcg32_below(&g->rng, n) : 0;
-}
-
-bool au_gen_chance(struct gen *g, uint32_t percent)
-{
-	return below(g, 100) < percent;
-}
-
-/* Uniform on the 1 ms grid in [lo, hi]; lo if hi <= lo. */
-au_time au_gen_time_in(struct gen *g, au_time lo, au_time hi)
-{
-	au_time lo_ms = (lo + AU_NS_PER_MS - 1) / AU_NS_PER_MS, hi_ms = hi / AU_NS_PER_MS;
-	if (hi_ms <= lo_ms)
-		return lo_ms * AU_NS_PER_MS;
-	return (lo_ms + (au_time)(next64(g) % (uint64_t)(hi_ms - lo_ms + 1))) * AU_NS_PER_MS;
-}
-
 /* A lasting fault's length: half the time short (up to 10x the lower
  * bound), else anywhere up to the upper bound — most trouble is brief, some
  * is long. */
@@ -61,24 +37,7 @@ static au_time length(struct gen *g)
 static double rate(struct gen *g)
 {
 	uint32_t lo = g->rate_hi >= 50 ? 50 : 1;
-	return (double)(lo + below(g, g->rate_hi - lo + 1)) / 1000.0;
-}
-
-bool au_gen_busy_at(struct gen *g, au_node_id n, au_time from, au_time to)
-{
-	GArray *b = g->busy[n];
-	for (guint i = 0; i < b->len; i++) {
-		const struct span *s = &g_array_index(b, struct span, i);
-		if (from <= s->to && s->from <= to)
-			return true;
-	}
-	return false;
-}
-
-void au_gen_mark_busy(struct gen *g, au_node_id n, au_time from, au_time to)
-{
-	struct span s = {from, to};
-	g_array_append_val(g->busy[n], s);
+	return (double)(lo + au_gen_below(g, g->rate_hi - lo + 1)) / 1000.0;
 }
 
 /* The scenario's own explicit crash/restart/pause/resume faults. */
@@ -106,18 +65,13 @@ static void mark_scenario_faults(struct gen *g)
 	}
 }
 
-au_node_id au_gen_any_node(struct gen *g)
-{
-	return 1 + below(g, g->servers);
-}
-
 /* A target for a node fault: the leader, a random node (both resolved when
  * the fault fires) or an explicit one.  For crash and pause an explicit
  * node must be free over [from, to]; if it is not, `random` is used. */
 static struct au_target pick_target(struct gen *g, bool exclusive, au_time from, au_time to)
 {
 	struct au_target t = {AU_TARGET_RANDOM, 0};
-	uint32_t r = below(g, 10);
+	uint32_t r = au_gen_below(g, 10);
 	if (r < 3 && g->raft) {
 		t.kind = AU_TARGET_LEADER;
 	} else if (r >= 6) {
@@ -130,23 +84,6 @@ static struct au_target pick_target(struct gen *g, bool exclusive, au_time from,
 		}
 	}
 	return t;
-}
-
-struct au_fault *au_gen_add_fault(struct gen *g, enum au_chaos_kind kind,
-				  enum au_fault_action action, au_time at)
-{
-	struct au_fault f = {0};
-	f.action = action;
-	f.at = at;
-	f.until = -1;
-	f.restart_after = -1;
-	f.extra = -1;
-	f.slow_extra = 100 * AU_NS_PER_MS;
-	g_array_append_val(g->faults, f);
-	uint8_t k = (uint8_t)kind, no = 0;
-	g_array_append_val(g->kinds, k);
-	g_array_append_val(g->chained, no);
-	return &g_array_index(g->faults, struct au_fault, g->faults->len - 1);
 }
 
 /* End of a lasting fault that starts at `at`: never past hi. */
@@ -166,7 +103,7 @@ static void node_or_link(struct gen *g, struct au_fault *f, bool link_ok)
 	if (link_ok && g->servers >= 2 && au_gen_chance(g, 40)) {
 		f->has_link = true;
 		f->link_a = au_gen_any_node(g);
-		f->link_b = 1 + (f->link_a - 1 + 1 + below(g, g->servers - 1)) % g->servers;
+		f->link_b = 1 + (f->link_a - 1 + 1 + au_gen_below(g, g->servers - 1)) % g->servers;
 		return;
 	}
 	f->target = pick_target(g, false, 0, 0);
@@ -200,14 +137,14 @@ static void gen_partition(struct gen *g, au_time at, bool oneway)
 	for (uint32_t i = 0; i < n; i++)
 		order[i] = i + 1;
 	for (uint32_t i = n - 1; i > 0; i--) {
-		uint32_t j = below(g, i + 1);
+		uint32_t j = au_gen_below(g, i + 1);
 		au_node_id t = order[i];
 		order[i] = order[j];
 		order[j] = t;
 	}
 	uint32_t groups = (!oneway && n >= 3 && au_gen_chance(g, 20)) ? 3 : 2;
-	uint32_t cut1 = 1 + below(g, n - groups + 1);
-	uint32_t cut2 = groups == 3 ? cut1 + 1 + below(g, n - cut1 - 1) : n;
+	uint32_t cut1 = 1 + au_gen_below(g, n - groups + 1);
+	uint32_t cut2 = groups == 3 ? cut1 + 1 + au_gen_below(g, n - cut1 - 1) : n;
 	f->n_groups = groups;
 	f->n_members = n;
 	f->members = g_new0(struct au_group_member, n);
@@ -252,7 +189,7 @@ static uint32_t gen_churn(struct gen *g, au_time at, uint32_t room, uint32_t ena
 	if (t + f->restart_after > g->hi)
 		f->restart_after = g->hi - t;
 	used++;
-	uint32_t follow = 1 + below(g, 3);
+	uint32_t follow = 1 + au_gen_below(g, 3);
 	for (uint32_t i = 0; i < follow && used < room; i++) {
 		au_time when = t + au_gen_time_in(g, g->el_lo / 2, 2 * g->el_hi);
 		if (when + 2 * AU_NS_PER_MS > g->hi)
@@ -311,11 +248,11 @@ static uint32_t gen_exec(struct gen *g, enum au_chaos_kind kind, au_time at, uin
 	case AU_CK_HOLDER_CRASH: {
 		f = au_gen_add_fault(g, kind, AU_FAULT_CRASH, at);
 		f->target.kind = AU_TARGET_LEASE_HOLDER;
-		uint32_t r = below(g, 10);
+		uint32_t r = au_gen_below(g, 10);
 		/* One node down for good per plan at most: more could take a
 		 * majority of the servers with them, and no leader could follow. */
 		if (r >= 7 && g->down_for_good > 0)
-			r = 4 + below(g, 3);
+			r = 4 + au_gen_below(g, 3);
 		if (r < 4) { /* back before anyone notices: the reboot revokes */
 			f->restart_after = span_in(g, 10 * AU_NS_PER_MS, lease / 2);
 		} else if (r < 7) { /* back after its leases went elsewhere */
@@ -380,7 +317,7 @@ static uint32_t gen_exec(struct gen *g, enum au_chaos_kind kind, au_time at, uin
 		f->skew = jump;
 		if (au_gen_chance(g, 30)) {
 			f->until = end_of(g, at);
-			f->drift_ppm = 1 + below(g, 100000);
+			f->drift_ppm = 1 + au_gen_below(g, 100000);
 		}
 		return 1;
 	}
@@ -404,7 +341,7 @@ static void draw_skew(struct gen *g, au_time *skew, int64_t *drift_ppm)
 			*skew = -*skew;
 	}
 	if (drift) {
-		*drift_ppm = 1 + below(g, 100000);
+		*drift_ppm = 1 + au_gen_below(g, 100000);
 		if (au_gen_chance(g, 50))
 			*drift_ppm = -*drift_ppm;
 	}
@@ -705,7 +642,7 @@ static uint32_t gen_incident(struct gen *g, enum au_chaos_kind kind, au_time at,
 			       : kind == AU_CK_WRITE_ERROR ? AU_DISK_WRITE_ERROR
 							   : AU_DISK_SYNC_ERROR;
 		if (kind != AU_CK_DISK_FULL)
-			f->rate = au_gen_chance(g, 50) ? 1.0 : (double)(50 + below(g, 900)) / 1000.0;
+			f->rate = au_gen_chance(g, 50) ? 1.0 : (double)(50 + au_gen_below(g, 900)) / 1000.0;
 		f->until = end_of(g, at);
 		f->target = pick_target(g, false, 0, 0);
 		return 1;
@@ -833,7 +770,7 @@ struct au_chaos_plan *au_chaos_plan_new(const struct au_scenario *sc, uint64_t s
 			if ((allowed & (1u << k)) && au_gen_chance(&g, 50))
 				plan->enabled |= 1u << k;
 		if (plan->enabled == 0 && allowed) {
-			uint32_t count = (uint32_t)__builtin_popcount(allowed), pick = below(&g, count);
+			uint32_t count = (uint32_t)__builtin_popcount(allowed), pick = au_gen_below(&g, count);
 			for (int k = 0; k < AU_CK_COUNT_; k++)
 				if ((allowed & (1u << k)) && pick-- == 0)
 					plan->enabled = 1u << k;
@@ -859,21 +796,21 @@ struct au_chaos_plan *au_chaos_plan_new(const struct au_scenario *sc, uint64_t s
 	 * AU_CHAOS_MAX_FAULTS bounds the groups themselves. */
 	uint32_t used = 0;
 	if (n_enabled && g.hi - g.lo > AU_NS_PER_MS) {
-		uint32_t target = 1 + below(&g, max_faults);
+		uint32_t target = 1 + au_gen_below(&g, max_faults);
 		/* Each attempt either places an incident or gives up a slot, so
 		 * the loop ends after at most 2 * target attempts. */
 		for (uint32_t attempts = 0; used < target && attempts < 2 * target; attempts++) {
 			uint32_t hard = AU_CHAOS_MAX_FAULTS - g.faults->len;
 			if (hard == 0)
 				break;
-			enum au_chaos_kind kind = enabled_list[below(&g, n_enabled)];
+			enum au_chaos_kind kind = enabled_list[au_gen_below(&g, n_enabled)];
 			au_time at = au_gen_time_in(&g, g.lo, g.hi - AU_NS_PER_MS);
 			bool order = au_chaos_kind_is_order(kind);
 			uint32_t room = order ? hard : MIN(target - used, hard), groups = 0;
 			/* A node fault starts a correlated chain with [chaos]
 			 * correlated's chance; one that does not fit is an
 			 * ordinary incident instead. */
-			if (g.correlated_pm && (CHAIN_KINDS & (1u << kind)) && below(&g, 1000) < g.correlated_pm)
+			if (g.correlated_pm && (CHAIN_KINDS & (1u << kind)) && au_gen_below(&g, 1000) < g.correlated_pm)
 				groups = gen_chain(&g, kind, at, room);
 			if (!groups)
 				groups = gen_incident(&g, kind, at, room, plan->enabled);
