@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "sim/cli/cli.h"
 #include "tests.h"
 
 const char *au_test_bin(void)
@@ -43,9 +44,11 @@ char *au_test_json_hash(const char *json)
 
 int main(void)
 {
+	au_cli_register();
 	SRunner *sr = srunner_create(pcg32_suite());
 	srunner_add_suite(sr, evq_suite());
 	srunner_add_suite(sr, wire_suite());
+	srunner_add_suite(sr, fixture_suite());
 	srunner_add_suite(sr, shim_suite());
 	srunner_add_suite(sr, scenario_suite());
 	srunner_add_suite(sr, sim_suite());
