@@ -1844,8 +1844,17 @@ static void on_snap(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 	au_put_u64(&w, r->term);
 	au_put_u64(&w, done ? total : r->rx_len);
 	au_put_u8(&w, done);
-	/* done without installing: our commit index already covers it */
-	au_put_u64(&w, done ? r->rx_index : 0);
+	/* Done without installing: our commit index already covers it.  But
+	 * a commit index is not durability — a follower can know an entry is
+	 * committed before its own copy is synced — so claim only what is
+	 * also durable here; crediting rx_index let the leader count entries
+	 * this node then lost in a crash, and never resend them (chaos-aureon
+	 * seed 8570, make soak).  Entries up to the claim are at or below our
+	 * commit index, so they are the leader's. */
+	uint64_t held = r->rx_index < r->durable_index ? r->rx_index : r->durable_index;
+	if (held > r->commit)
+		held = r->commit;
+	au_put_u64(&w, done ? held : 0);
 	send_durable(r, from, &w, 0);
 }
 
@@ -1894,7 +1903,12 @@ static void on_snap_resp(struct au_raft *r, au_node_id from, struct au_rbuf *rb)
 		p->next = p->match + 1;
 		p->inflight = 0;
 		advance_commit(r);
-		send_append(r, from, false);
+		/* A follower that holds less than our snapshot durably (its
+		 * syncs are behind) gets it again, but from the next heartbeat:
+		 * answering each "done" at once with a whole new transfer turns
+		 * duplicated messages into a storm (regressions/snapshot-dup-storm). */
+		if (p->next > r->snap_index)
+			send_append(r, from, false);
 	} else if (upto == p->snap_expect || upto == 0) {
 		/* The answer to the newest chunk (or the follower starting
 		 * over): send the next.  Answers to older or duplicated chunks

@@ -246,7 +246,11 @@ static void retime_timers(struct au_sim *sim, au_node_id n, int64_t old_ppm)
 		uint64_t h = g_array_index(due, uint64_t, i);
 		struct au_event ev;
 		au_evq_cancel(&sim->q, h, &ev);
-		au_time left = ev.u.timer.due - sim->now; /* >= 0: not fired yet */
+		/* A timer that came due during a pause was pushed again at the
+		 * resume, due now: nothing is left of it (chaos-aureon seed 7175:
+		 * a pause and a drift ending at the same instant pushed it into
+		 * the past). */
+		au_time left = ev.u.timer.due > sim->now ? ev.u.timer.due - sim->now : 0;
 		au_time local_left = left + drift_over(left, old_ppm);
 		ev.u.timer.due = sim->now + global_delay(nd, local_left);
 		uint64_t nh = au_evq_push(&sim->q, ev.u.timer.due, &ev);
@@ -646,6 +650,8 @@ void au_sim_resume(struct au_sim *sim, au_node_id n)
 	 * order (pushes get increasing sequence numbers). */
 	for (guint i = 0; i < nd->deferred->len; i++) {
 		struct au_deferred *d = &g_array_index(nd->deferred, struct au_deferred, i);
+		if (d->ev.type == AU_EV_TIMER)
+			d->ev.u.timer.due = sim->now;
 		au_evq_push(&sim->q, sim->now, &d->ev);
 	}
 	g_array_set_size(nd->deferred, 0);
