@@ -13,9 +13,10 @@
 CC       ?= gcc
 OPT      ?= -O2
 CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g -ffp-contract=off -D_GNU_SOURCE
-# Headers of core/ and models/ are named bare ("env.h", "raft.h"), so model
-# sources name their neighbours the same way wherever they live; every
-# other header by its path from the top ("sim/engine/sim.h").
+# Headers of core/ are named bare ("env.h"), those of models/ by their path
+# under models/ ("kv.h", "raft/raft.h"), so model sources name their
+# neighbours the same way wherever they live; every other header by its
+# path from the top ("sim/engine/sim.h").
 CPPFLAGS = -I. -Icore -Imodels
 # -MMD -MP: each object lists the headers it really includes (build/*.d),
 # so a header edit rebuilds only what includes it.
