@@ -1,12 +1,26 @@
 # Aureon — build, test, bench.  `make help` lists the targets.
 #
-# The same object files from models/ link into aureon-sim and aureon-node:
-# that is what lets node logic tested in simulation run on real hosts
-# unchanged.
+# Libraries, from the ground up (each needs only those before it):
+#   libaureon-core.a    core/: env.h, wire codecs, hashes, PCG32, distributions
+#   libaureon-models.a  models/: the node logic (sans-I/O, talks only to env.h)
+#   libaureon-config.a  config/: value parsers, model key tables, the model registry
+#   libaureon-sim.a     sim/ but its main: engine, scenario loader, checks, chaos
+# aureon-sim  = sim/cli/main.c + bench/ + sim + config + models + core (+ HDF5)
+# aureon-node = shim/ + config + models + core: no engine, no HDF5.
+# The same model objects link into both: that is what lets node logic
+# tested in simulation run on real hosts unchanged.
 
 CC       ?= gcc
 OPT      ?= -O2
 CFLAGS_BASE = -std=c11 -Wall -Wextra -Werror -g -ffp-contract=off -D_GNU_SOURCE
+# Headers of core/ are named bare ("env.h"), those of models/ by their path
+# under models/ ("kv.h", "raft/raft.h"), so model sources name their
+# neighbours the same way wherever they live; every other header by its
+# path from the top ("sim/engine/sim.h").
+CPPFLAGS = -I. -Icore -Imodels
+# -MMD -MP: each object lists the headers it really includes (build/*.d),
+# so a header edit rebuilds only what includes it.
+DEPFLAGS = -MMD -MP
 PKGS     = glib-2.0 hdf5 check
 # pkg-config runs on first use, not when the Makefile is read: on a fresh
 # machine `deps` installs the packages first (it is an order-only
@@ -14,6 +28,7 @@ PKGS     = glib-2.0 hdf5 check
 # pkg-config before anything was installed.  `lazy` caches the answer.
 lazy = $(eval $1 := $(shell $2))$($1)
 PKG_CFLAGS = $(call lazy,PKG_CFLAGS,pkg-config --cflags $(PKGS) 2>/dev/null)
+GLIB_LIBS  = $(call lazy,GLIB_LIBS,pkg-config --libs glib-2.0 2>/dev/null)
 PKG_LIBS   = $(call lazy,PKG_LIBS,pkg-config --libs glib-2.0 hdf5 2>/dev/null) -lhdf5_hl
 CHECK_LIBS = $(call lazy,CHECK_LIBS,pkg-config --libs check 2>/dev/null)
 BUILD   ?= build
@@ -21,28 +36,51 @@ CFLAGS   = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS   = $(PKG_LIBS) -lm
 PREFIX  ?= /usr/local
 
-MODEL_SRC = models/pcg32.c models/wire.c models/dist.c models/ping.c models/phold.c models/raft.c models/kv.c \
-            models/swim.c models/kernels.c models/one.c models/rqml.c
+CORE_SRC  = core/pcg32.c core/wire.c core/dist.c core/hash.c
+# models/raft/: the Raft model, one file per concern (raft_internal.h)
+RAFT_SRC  = $(addprefix models/raft/,storage.c log.c machines.c snapshot.c election.c replication.c \
+              handlers.c boot.c api.c)
+MODEL_SRC = models/ping.c models/phold.c $(RAFT_SRC) models/kv.c \
+            models/swim.c models/swim_protocol.c models/swim_model.c \
+            models/kernels.c models/one.c \
+            models/rqml.c models/rqml_machine.c models/rqml_supervisor.c models/rqml_executor.c models/rqml_model.c
 # the execution layer (issue 6)
-MODEL_SRC += models/taskq.c models/lock.c models/orchestrator.c
-SIM_EXEC_SRC = sim/check_exec.c sim/bench_exec.c
-SIM_SRC   = sim/evq.c sim/sim.c sim/net.c sim/disk.c sim/dist.c sim/fault.c \
-            sim/check.c sim/check_swim.c sim/scenario.c sim/trace_h5.c sim/linearize.c sim/bench_raft.c \
-            sim/bench_kernels.c sim/check_rqml.c sim/check_replicas.c sim/bench_swim.c \
-            sim/chaos.c sim/chaos_ini.c sim/chaos_run.c sim/chaos_shrink.c sim/cli.c
-SIM_SRC  += $(SIM_EXEC_SRC)
-TEST_SRC  = $(wildcard tests/test_*.c)
+MODEL_SRC += models/taskq.c models/taskq_batch.c models/taskq_snapshot.c models/lock.c \
+             $(addprefix models/orchestrator/,model.c frontend.c worker.c lockclient.c)
+CONFIG_SRC = config/values.c config/keys.c config/registry.c config/cluster_spec.c
+# sim/: the engine (events, nodes, network, disks, faults, trace writer),
+# the scenario loader, the checks, chaos, and the command line.
+ENGINE_SRC   = $(addprefix sim/engine/,evq.c sim.c net.c disk.c dist.c fault.c trace_h5.c)
+SCENARIO_SRC = sim/scenario/scenario.c
+CHECK_SRC    = $(addprefix sim/check/,check.c check_scenario.c check_raft.c check_swim.c check_rqml.c \
+                 check_replicas.c check_exec.c linearize.c)
+CHAOS_SRC    = $(addprefix sim/chaos/,kinds.c gen.c plan.c orders.c render.c chaos_config.c chaos_ini.c \
+                 coverage.c worker.c sweep.c report.c chaos_shrink.c)
+SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/cli/cli.c
+SIM_MAIN  = sim/cli/main.c
+# aureon-sim bench subcommands
+BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c bench_swim.c bench_exec.c)
+TEST_SRC  = $(wildcard tests/test_*.c) tests/scenario_runs.c tests/fixture.c
 # shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
-# share; the cluster loader reuses sim/scenario.c through libaureon-sim.a.
-SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/execctl.c
+# share.
+SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/execctl.c shim/jobfile.c
 SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0
 SHIM_CFLAGS = $(call lazy,SHIM_CFLAGS,pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
 SHIM_LIBS   = $(call lazy,SHIM_LIBS,pkg-config --libs $(SHIM_PKGS) 2>/dev/null)
 
-MODEL_OBJ = $(MODEL_SRC:%.c=$(BUILD)/%.o)
-SIM_OBJ   = $(SIM_SRC:%.c=$(BUILD)/%.o)
-TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/%.o)
-SHIM_OBJ  = $(SHIM_SRC:%.c=$(BUILD)/%.o)
+obj = $(patsubst %.c,$(BUILD)/%.o,$1)
+CORE_LIB   = $(BUILD)/libaureon-core.a
+MODELS_LIB = $(BUILD)/libaureon-models.a
+CONFIG_LIB = $(BUILD)/libaureon-config.a
+SIM_LIB    = $(BUILD)/libaureon-sim.a
+SHIM_OBJ   = $(call obj,$(SHIM_SRC))
+BENCH_OBJ  = $(call obj,$(BENCH_SRC))
+TEST_OBJ   = $(call obj,$(TEST_SRC))
+# Link order: a library before those it uses.
+NODE_LIBS  = $(CONFIG_LIB) $(MODELS_LIB) $(CORE_LIB)
+SIM_LIBS   = $(SIM_LIB) $(NODE_LIBS)
+ALL_OBJ    = $(call obj,$(CORE_SRC) $(MODEL_SRC) $(CONFIG_SRC) $(SIM_SRC) $(SIM_MAIN) $(BENCH_SRC) \
+             $(TEST_SRC) $(SHIM_SRC) shim/node_main.c shim/http.c shim/ctl_main.c shim/fuzz_recv.c)
 
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
               python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
@@ -86,38 +124,45 @@ deps:
 	    || { echo "aureon: apt-get install failed"; exit 1; }; \
 	fi
 
-$(BUILD)/%.o: %.c $(wildcard models/*.h sim/*.h tests/*.h shim/*.h) | deps
+$(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
-	@$(CC) $(CFLAGS) -c -o $@ $<
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+-include $(ALL_OBJ:.o=.d)
 
 # shim/ and its tests include GIO and libsoup headers.
 $(BUILD)/shim/%.o $(BUILD)/tests/test_shim.o: CFLAGS += $(SHIM_CFLAGS)
 
-# aureon-node links only the simulator objects the cluster loader needs.
-$(BUILD)/libaureon-sim.a: $(SIM_OBJ)
+$(CORE_LIB): $(call obj,$(CORE_SRC))
+$(MODELS_LIB): $(call obj,$(MODEL_SRC))
+$(CONFIG_LIB): $(call obj,$(CONFIG_SRC))
+$(SIM_LIB): $(call obj,$(SIM_SRC))
+$(BUILD)/lib%.a:
+	@mkdir -p $(dir $@)
 	@echo "  AR    $@"
 	@rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/aureon-node: $(BUILD)/shim/node_main.o $(BUILD)/shim/http.o $(SHIM_OBJ) $(MODEL_OBJ) $(BUILD)/libaureon-sim.a
+# aureon-node and aureon-ctl: no engine, no HDF5.
+$(BUILD)/aureon-node: $(BUILD)/shim/node_main.o $(BUILD)/shim/http.o $(SHIM_OBJ) $(NODE_LIBS)
 	@echo "  LD    $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(LDLIBS)
+	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(GLIB_LIBS) -lm
 
-$(BUILD)/aureon-ctl: $(BUILD)/shim/ctl_main.o $(SHIM_OBJ) $(MODEL_OBJ) $(BUILD)/libaureon-sim.a
+$(BUILD)/aureon-ctl: $(BUILD)/shim/ctl_main.o $(SHIM_OBJ) $(NODE_LIBS)
 	@echo "  LD    $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(LDLIBS)
+	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(GLIB_LIBS) -lm
 
-$(BUILD)/aureon-sim: $(BUILD)/sim/main.o $(SIM_OBJ) $(MODEL_OBJ)
+$(BUILD)/aureon-sim: $(call obj,$(SIM_MAIN)) $(BENCH_OBJ) $(SIM_LIBS)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/aureon-tests: $(TEST_OBJ) $(SIM_OBJ) $(MODEL_OBJ) $(SHIM_OBJ)
+$(BUILD)/aureon-tests: $(TEST_OBJ) $(SHIM_OBJ) $(SIM_LIBS)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(SHIM_LIBS) $(LDLIBS)
 
-$(BUILD)/phold_min: bench/phold_min.c models/pcg32.c models/pcg32.h | deps
+$(BUILD)/phold_min: bench/phold_min.c core/pcg32.c core/pcg32.h core/hash.h | deps
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) -o $@ bench/phold_min.c models/pcg32.c -lm
+	$(CC) $(CFLAGS) -Icore -o $@ bench/phold_min.c core/pcg32.c -lm
 
 run: deps $(BUILD)/aureon-sim
 	$(BUILD)/aureon-sim run scenarios/default.ini
@@ -163,9 +208,9 @@ valgrind: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim
 # decoders (what a key holder could send; see shim/fuzz_recv.c).
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
-$(BUILD)/fuzz_recv: $(BUILD)/shim/fuzz_recv.o $(SHIM_OBJ) $(MODEL_OBJ) $(BUILD)/libaureon-sim.a
+$(BUILD)/fuzz_recv: $(BUILD)/shim/fuzz_recv.o $(SHIM_OBJ) $(NODE_LIBS)
 	@echo "  LD    $@"
-	@$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(SHIM_LIBS) $(LDLIBS)
+	@$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(SHIM_LIBS) $(GLIB_LIBS) -lm
 
 fuzz: deps
 	@command -v $(FUZZ_CC) >/dev/null || $(MAKE) --no-print-directory deps DEBIAN_PKGS=clang

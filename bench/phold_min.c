@@ -15,8 +15,8 @@
  * events, so N*E events are pending throughout.
  *
  * Build:
- *   gcc -std=c11 -Wall -Wextra -Werror -O2 -g -ffp-contract=off -D_GNU_SOURCE \
- *       -o phold_min bench/phold_min.c models/pcg32.c -lm
+ *   gcc -std=c11 -Wall -Wextra -Werror -O2 -g -ffp-contract=off -D_GNU_SOURCE -Icore \
+ *       -o phold_min bench/phold_min.c core/pcg32.c -lm
  */
 #include <ctype.h>
 #include <errno.h>
@@ -31,7 +31,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "../models/pcg32.h"
+#include "pcg32.h"
 
 #define LOOKAHEAD_NS 1000  /* fixed part of every delay */
 #define MEAN_EXTRA_NS 1000.0 /* mean of the exponential part of every delay */

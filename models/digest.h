@@ -17,14 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* SplitMix64's finaliser: a bijection with good avalanche. */
-static inline uint64_t au_digest_mix(uint64_t z)
-{
-	z += UINT64_C(0x9e3779b97f4a7c15);
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
+#include "hashes.h"
 
 #define AU_DIGEST_P1 UINT64_C(0x9e3779b185ebca87)
 #define AU_DIGEST_P2 UINT64_C(0xc2b2ae3d27d4eb4f)
@@ -34,7 +27,7 @@ static inline uint64_t au_digest_mix(uint64_t z)
  * bijection of v that moves 0 too, so no field value leaves h as it was. */
 static inline uint64_t au_digest_add(uint64_t h, uint64_t v)
 {
-	return au_digest_mix(h ^ (v * AU_DIGEST_P2 + AU_DIGEST_P1));
+	return au_hash_mix64(h ^ (v * AU_DIGEST_P2 + AU_DIGEST_P1));
 }
 
 /* Bulk hashing: four independent lanes (as in xxHash64), so long blobs and

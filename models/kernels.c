@@ -13,6 +13,7 @@
 #include <glib.h>
 
 #include "env.h"
+#include "models_internal.h"
 #include "pcg32.h"
 
 /* R-MAT quadrant probabilities in percent (a, b, c; d is the rest), the
@@ -39,14 +40,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -AU_EINVAL;
 }
 
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-	if (!p)
-		abort(); /* out of memory: nothing sensible left to do */
-	return p;
-}
-
 const char *au_kernel_kind_name(enum au_kernel_kind kind)
 {
 	switch (kind) {
@@ -58,6 +51,12 @@ const char *au_kernel_kind_name(enum au_kernel_kind kind)
 		return "kmeans";
 	}
 	return "?";
+}
+
+const char *au_kernel_verdict_name(uint32_t verdict)
+{
+	static const char *const names[] = {"running", "converged", "max_rounds", "stalled"};
+	return verdict < 4 ? names[verdict] : "?";
 }
 
 enum au_kernel_kind au_kernel_kind_parse(const char *name)
@@ -111,11 +110,11 @@ static int cmp_u32(const void *a, const void *b)
 static void pagerank_layout(struct au_kernel_problem *kp)
 {
 	uint32_t n = kp->p.size, S = kp->p.shards;
-	uint32_t *col = xcalloc(kp->p.edges, sizeof(uint32_t));
-	kp->order = xcalloc(n, sizeof(uint32_t));
-	kp->shard_grp = xcalloc((size_t)S + 1, sizeof(uint32_t));
-	kp->shard_dang = xcalloc((size_t)S + 1, sizeof(uint32_t));
-	kp->dang_list = xcalloc(kp->n_dangling, sizeof(uint32_t));
+	uint32_t *col = au_xcalloc(kp->p.edges, sizeof(uint32_t));
+	kp->order = au_xcalloc(n, sizeof(uint32_t));
+	kp->shard_grp = au_xcalloc((size_t)S + 1, sizeof(uint32_t));
+	kp->shard_dang = au_xcalloc((size_t)S + 1, sizeof(uint32_t));
+	kp->dang_list = au_xcalloc(kp->n_dangling, sizeof(uint32_t));
 	GArray *gdeg = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	GArray *glen = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	uint32_t nd = 0;
@@ -126,7 +125,7 @@ static void pagerank_layout(struct au_kernel_problem *kp)
 		for (uint32_t i = lo; i < hi; i++)
 			if (kp->rowptr[i + 1] - kp->rowptr[i] > maxdeg)
 				maxdeg = kp->rowptr[i + 1] - kp->rowptr[i];
-		uint32_t *start = xcalloc((size_t)maxdeg + 2, sizeof(uint32_t));
+		uint32_t *start = au_xcalloc((size_t)maxdeg + 2, sizeof(uint32_t));
 		for (uint32_t i = lo; i < hi; i++)
 			start[kp->rowptr[i + 1] - kp->rowptr[i] + 1]++;
 		for (uint32_t d = 0; d <= maxdeg; d++) {
@@ -186,18 +185,18 @@ int au_kernel_build_pagerank_edges(struct au_kernel_problem *kp, uint32_t n, con
 	kp->p.damping = damping;
 	kp->units = n;
 	kp->state_len = n + 1; /* the ranks, then the dangling vertices' total rank */
-	kp->rowptr = xcalloc((size_t)n + 1, sizeof(uint32_t));
-	kp->col = xcalloc(m, sizeof(uint32_t));
-	kp->invdeg = xcalloc(n, sizeof(double));
-	kp->dangling = xcalloc(n, 1);
-	uint32_t *outdeg = xcalloc(n, sizeof(uint32_t));
+	kp->rowptr = au_xcalloc((size_t)n + 1, sizeof(uint32_t));
+	kp->col = au_xcalloc(m, sizeof(uint32_t));
+	kp->invdeg = au_xcalloc(n, sizeof(double));
+	kp->dangling = au_xcalloc(n, 1);
+	uint32_t *outdeg = au_xcalloc(n, sizeof(uint32_t));
 	for (uint32_t e = 0; e < m; e++) {
 		kp->rowptr[dst[e] + 1]++;
 		outdeg[src[e]]++;
 	}
 	for (uint32_t i = 0; i < n; i++)
 		kp->rowptr[i + 1] += kp->rowptr[i];
-	uint32_t *fill = xcalloc(n, sizeof(uint32_t));
+	uint32_t *fill = au_xcalloc(n, sizeof(uint32_t));
 	for (uint32_t e = 0; e < m; e++)
 		kp->col[kp->rowptr[dst[e]] + fill[dst[e]]++] = src[e];
 	/* Sources in ascending order within a row: the gathers walk x forward. */
@@ -232,7 +231,7 @@ static int build_pagerank_rmat(struct au_kernel_problem *kp, const struct au_ker
 		scale++;
 	struct au_pcg32 rng;
 	au_pcg32_seed(&rng, p->seed, UINT64_C(0x524d4154)); /* "RMAT" */
-	uint32_t *perm = xcalloc(n, sizeof(uint32_t));
+	uint32_t *perm = au_xcalloc(n, sizeof(uint32_t));
 	for (uint32_t i = 0; i < n; i++)
 		perm[i] = i;
 	for (uint32_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
@@ -241,8 +240,8 @@ static int build_pagerank_rmat(struct au_kernel_problem *kp, const struct au_ker
 		perm[i] = perm[j];
 		perm[j] = t;
 	}
-	uint32_t *src = xcalloc(p->edges, sizeof(uint32_t));
-	uint32_t *dst = xcalloc(p->edges, sizeof(uint32_t));
+	uint32_t *src = au_xcalloc(p->edges, sizeof(uint32_t));
+	uint32_t *dst = au_xcalloc(p->edges, sizeof(uint32_t));
 	for (uint32_t e = 0; e < p->edges; e++) {
 		uint32_t u = 0, v = 0;
 		for (uint32_t level = 0; level < scale; level++) {
@@ -374,7 +373,7 @@ static int build_jacobi_common(struct au_kernel_problem *kp, uint32_t n, uint32_
 	kp->p.shards = shards;
 	kp->units = n; /* grid rows */
 	kp->state_len = n * n;
-	kp->rhs = xcalloc((size_t)n * n, sizeof(double));
+	kp->rhs = au_xcalloc((size_t)n * n, sizeof(double));
 	return 0;
 }
 
@@ -492,7 +491,7 @@ static int build_kmeans_common(struct au_kernel_problem *kp, uint32_t n, uint32_
 	kp->p.shards = shards;
 	kp->units = n;
 	kp->state_len = k * dims; /* the centroids */
-	kp->points = xcalloc((size_t)n * dims, sizeof(double));
+	kp->points = au_xcalloc((size_t)n * dims, sizeof(double));
 	return 0;
 }
 
@@ -517,7 +516,7 @@ static int build_kmeans_random(struct au_kernel_problem *kp, const struct au_ker
 	kp->p = *p;
 	struct au_pcg32 rng;
 	au_pcg32_seed(&rng, p->seed, UINT64_C(0x4b4d4e53)); /* "KMNS" */
-	double *centre = xcalloc((size_t)p->k * p->dims, sizeof(double));
+	double *centre = au_xcalloc((size_t)p->k * p->dims, sizeof(double));
 	for (size_t i = 0; i < (size_t)p->k * p->dims; i++)
 		centre[i] = KMEANS_BOX * au_pcg32_unit(&rng);
 	for (uint32_t i = 0; i < p->size; i++) {
@@ -698,7 +697,7 @@ void au_kernel_shard(const struct au_kernel_problem *kp, const double *state, ui
 	au_kernel_shard_range(kp, s, &lo, &hi);
 	switch (kp->p.kind) {
 	case AU_KERNEL_PAGERANK: {
-		double *y = scratch ? scratch : xcalloc(kp->p.size, sizeof(double));
+		double *y = scratch ? scratch : au_xcalloc(kp->p.size, sizeof(double));
 		pagerank_shard(kp, state, s, lo, hi, out, y);
 		if (!scratch)
 			free(y);
@@ -764,7 +763,7 @@ double au_kernel_aggregate_list(const struct au_kernel_problem *kp, const double
 	case AU_KERNEL_KMEANS: {
 		uint32_t k = kp->p.k, dims = kp->p.dims;
 		size_t kd = (size_t)k * dims;
-		double *acc = xcalloc(kd + k, sizeof(double));
+		double *acc = au_xcalloc(kd + k, sizeof(double));
 		for (uint32_t i = 0; i < n; i++)
 			for (size_t j = 0; j < kd + k; j++)
 				acc[j] += outs[i][j];
@@ -867,11 +866,11 @@ uint32_t au_kernel_reference(const struct au_kernel_problem *kp, au_kernel_polic
 			     double *residuals, enum au_kernel_verdict *verdict)
 {
 	uint32_t shards = kp->p.shards;
-	double **outs = xcalloc(shards, sizeof(double *));
+	double **outs = au_xcalloc(shards, sizeof(double *));
 	for (uint32_t s = 0; s < shards; s++)
-		outs[s] = xcalloc(au_kernel_shard_out_len(kp, s), sizeof(double));
-	double *next = xcalloc(kp->state_len, sizeof(double));
-	double *scratch = xcalloc(au_kernel_scratch_len(kp), sizeof(double));
+		outs[s] = au_xcalloc(au_kernel_shard_out_len(kp, s), sizeof(double));
+	double *next = au_xcalloc(kp->state_len, sizeof(double));
+	double *scratch = au_xcalloc(au_kernel_scratch_len(kp), sizeof(double));
 	au_kernel_init_state(kp, state);
 	enum au_kernel_verdict v = AU_KERNEL_MAX_ROUNDS;
 	uint32_t rounds = 0;

@@ -168,6 +168,15 @@ struct au_kernel_cost au_kernel_aggregate_cost(const struct au_kernel_problem *k
 /* SHA-256 of a vector's little-endian IEEE 754 bytes. */
 void au_kernel_digest(const double *v, size_t n, uint8_t out[32]);
 
+/* The first 8 bytes of a digest, big-endian: what traces carry of it. */
+static inline int64_t au_kernel_digest_prefix(const uint8_t d[32])
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | d[i];
+	return (int64_t)v;
+}
+
 /* A convergence decision after a round. */
 enum au_kernel_verdict {
 	AU_KERNEL_CONTINUE = 0,
@@ -175,6 +184,9 @@ enum au_kernel_verdict {
 	AU_KERNEL_MAX_ROUNDS = 2, /* max_rounds reached without converging */
 	AU_KERNEL_STALLED = 3,   /* stall policy: no progress for stall_rounds */
 };
+
+/* "running", "converged", "max_rounds", "stalled"; "?" for another value. */
+const char *au_kernel_verdict_name(uint32_t verdict);
 
 /* A convergence policy: a pure function of the residual history, so a new
  * supervisor decides exactly as the old one would have, and the reference

@@ -10,7 +10,8 @@
 #include <glib.h>
 
 #include "digest.h"
-#include "raft.h"
+#include "hashes.h"
+#include "raft/raft.h"
 #include "trace_kinds.h"
 #include "wire.h"
 
@@ -140,7 +141,7 @@ static void kv_apply(void *sm, uint64_t index, const uint8_t *cmd, size_t len, u
 	 * other node; only a read served by n2 once it leads, of a key whose
 	 * newest write it misapplied, could show the difference. */
 	if (op == AU_KV_PUT && s->env->self == 2 && !au_raft_is_leader(s->raft) &&
-	    au_digest_mix(index) % 64 == 0)
+	    au_hash_mix64(index) % 64 == 0)
 		key += INT64_C(1) << 32;
 #endif
 	if (op == AU_KV_PUT)

@@ -8,13 +8,14 @@
 #include "lock.h"
 
 #include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
 
 #include "digest.h"
-#include "raft.h"
+#include "hashes.h"
+#include "models_internal.h"
+#include "raft/raft.h"
 #include "trace_kinds.h"
 #include "wire.h"
 
@@ -51,25 +52,9 @@ struct op {
 	int64_t value;
 };
 
-static gint cmp_u64p(gconstpointer a, gconstpointer b, gpointer unused)
-{
-	(void)unused;
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t mix64(uint64_t z)
-{
-	z += UINT64_C(0x9e3779b97f4a7c15);
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
 static void effect(struct au_locks *l, uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
-	l->chain = mix64(l->chain ^ mix64(((uint64_t)kind << 48) ^ (uint64_t)a) ^
-			 mix64((uint64_t)b + 0x51) ^ mix64((uint64_t)c + 0x93));
+	l->chain = au_hash_effect(l->chain, kind, a, b, c);
 	if (l->env)
 		au_trace(l->env, kind, a, b, c);
 }
@@ -202,40 +187,27 @@ static void do_op_on(struct au_locks *l, struct lk *k, const struct op *o)
 	}
 }
 
-static int walk(struct au_locks *l, const uint8_t *cmd, size_t len)
+/* One operation of a command (au_taskq_batch_walk): decode it, and apply
+ * it unless `ctx` (the machine) is NULL, which only validates. */
+static bool walk_op(void *ctx, uint8_t code, const uint8_t *body, size_t len)
 {
-	struct au_rbuf rb;
-	au_rbuf_init(&rb, cmd, len);
-	uint32_t n = au_get_u32(&rb);
-	if (rb.short_read)
-		return -AU_ECORRUPT;
-	for (uint32_t i = 0; i < n; i++) {
-		uint8_t code = au_get_u8(&rb);
-		uint32_t blen = au_get_u32(&rb);
-		struct op o;
-		if (rb.short_read || blen > len - rb.pos || !decode_op(code, cmd + rb.pos, blen, &o))
-			return -AU_ECORRUPT;
-		rb.pos += blen;
-		if (l)
-			do_op(l, &o);
-	}
-	return rb.pos == len ? (int)n : -AU_ECORRUPT;
+	struct op o;
+	if (!decode_op(code, body, len, &o))
+		return false;
+	if (ctx)
+		do_op(ctx, &o);
+	return true;
 }
 
 int au_locks_apply(struct au_locks *l, uint64_t index, const uint8_t *cmd, size_t len)
 {
-	int n = walk(NULL, cmd, len);
-	if (n < 0) {
-		if (l->env)
-			au_trace(l->env, AU_TR_MODEL_BAD_MESSAGE, 0, (int64_t)len, (int64_t)index);
+	int n = au_taskq_batch_check(l->env, AU_TR_LOCK_ENTRY, index, l->chain, cmd, len, walk_op);
+	if (n < 0)
 		return n;
-	}
 	assert(index > l->applied);
 	l->index = index;
 	l->grants = 0;
-	if (l->env)
-		au_trace(l->env, AU_TR_LOCK_ENTRY, (int64_t)index, (int64_t)l->chain, n);
-	walk(l, cmd, len);
+	au_taskq_batch_walk(cmd, len, walk_op, l);
 	l->applied = index;
 	return n;
 }
@@ -276,14 +248,7 @@ size_t au_locks_snapshot(struct au_locks *l, uint8_t **out)
 	au_put_u32(&w, (uint32_t)g_tree_nnodes(l->keys));
 	g_byte_array_append(b, h, (guint)w.len);
 	g_tree_foreach(l->keys, snap_key, b);
-	size_t len = b->len;
-	uint8_t *buf = malloc(len);
-	if (!buf)
-		abort();
-	memcpy(buf, b->data, len);
-	g_byte_array_free(b, TRUE);
-	*out = buf;
-	return len;
+	return au_bytes_take(b, out);
 }
 
 static size_t machine_snapshot(void *sm, uint8_t **out)
@@ -301,7 +266,7 @@ bool au_locks_restore(struct au_locks *l, const uint8_t *data, size_t len)
 	uint32_t n = au_get_u32(&rb);
 	if (rb.short_read || (uint64_t)n * 40 != len - rb.pos)
 		return false;
-	GTree *keys = g_tree_new_full(cmp_u64p, NULL, NULL, g_free);
+	GTree *keys = au_u64_tree(g_free);
 	uint64_t sum = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		struct lk *k = g_new0(struct lk, 1);
@@ -369,7 +334,7 @@ struct au_locks *au_locks_new(const struct au_env *env)
 {
 	struct au_locks *l = g_new0(struct au_locks, 1);
 	l->env = env;
-	l->keys = g_tree_new_full(cmp_u64p, NULL, NULL, g_free);
+	l->keys = au_u64_tree(g_free);
 	return l;
 }
 

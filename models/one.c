@@ -9,8 +9,10 @@
 #include <glib.h>
 
 #include "digest.h"
+#include "hashes.h"
 #include "kernels.h"
-#include "raft.h"
+#include "models_internal.h"
+#include "raft/raft.h"
 #include "trace_kinds.h"
 #include "wire.h"
 
@@ -50,21 +52,6 @@ void au_one_free(struct au_one *o)
 
 /* ---- encoding ---------------------------------------------------------------- */
 
-static void put_f64(struct au_wbuf *w, double v)
-{
-	uint64_t bits;
-	memcpy(&bits, &v, sizeof(bits));
-	au_put_u64(w, bits);
-}
-
-static double get_f64(struct au_rbuf *r)
-{
-	uint64_t bits = au_get_u64(r);
-	double v;
-	memcpy(&v, &bits, sizeof(v));
-	return v;
-}
-
 static bool record_ok(const struct au_one_record *r)
 {
 	if (r->job == 0 || r->n_residuals > AU_ONE_MAX_RESIDUALS ||
@@ -93,7 +80,7 @@ static void encode_body(struct au_wbuf *w, const struct au_one_record *r)
 	au_put_u32(w, r->rounds);
 	au_put_u32(w, r->n_residuals);
 	for (uint32_t i = 0; i < r->n_residuals; i++)
-		put_f64(w, r->residuals[i]);
+		au_put_f64(w, r->residuals[i]);
 	au_put_u32(w, r->n_workers);
 	for (uint32_t i = 0; i < r->n_workers; i++)
 		au_put_u32(w, r->workers[i]);
@@ -102,9 +89,7 @@ static void encode_body(struct au_wbuf *w, const struct au_one_record *r)
 /* Decode a body into a fresh record, or NULL if it is malformed. */
 static struct au_one_record *decode_body(struct au_rbuf *rb)
 {
-	struct au_one_record *r = calloc(1, sizeof(*r));
-	if (!r)
-		abort();
+	struct au_one_record *r = au_xcalloc(1, sizeof(*r));
 	r->job = au_get_u64(rb);
 	r->parent = au_get_u64(rb);
 	r->kind = au_get_u8(rb);
@@ -117,16 +102,16 @@ static struct au_one_record *decode_body(struct au_rbuf *rb)
 		record_free(r);
 		return NULL;
 	}
-	r->residuals = calloc(r->n_residuals ? r->n_residuals : 1, sizeof(double));
+	r->residuals = au_xcalloc(r->n_residuals, sizeof(double));
 	for (uint32_t i = 0; i < r->n_residuals; i++)
-		r->residuals[i] = get_f64(rb);
+		r->residuals[i] = au_get_f64(rb);
 	r->n_workers = au_get_u32(rb);
 	if (rb->short_read || r->n_workers > AU_ONE_MAX_WORKERS) {
 		r->n_workers = 0;
 		record_free(r);
 		return NULL;
 	}
-	r->workers = calloc(r->n_workers ? r->n_workers : 1, sizeof(uint32_t));
+	r->workers = au_xcalloc(r->n_workers, sizeof(uint32_t));
 	for (uint32_t i = 0; i < r->n_workers; i++)
 		r->workers[i] = au_get_u32(rb);
 	if (rb->short_read || !record_ok(r)) {
@@ -183,14 +168,6 @@ static guint find(const struct au_one *o, uint64_t job, bool *found)
 	return lo;
 }
 
-static int64_t digest_prefix(const uint8_t d[32])
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | d[i];
-	return (int64_t)v;
-}
-
 enum au_one_status au_one_apply(struct au_one *o, uint64_t index, const uint8_t *cmd, size_t len)
 {
 	if (index > o->applied_index)
@@ -212,7 +189,7 @@ enum au_one_status au_one_apply(struct au_one *o, uint64_t index, const uint8_t 
 		o->duplicates++;
 		if (o->env)
 			au_trace(o->env, AU_TR_ONE_REJECT, (int64_t)r->job, (int64_t)index,
-				 digest_prefix(r->digest));
+				 au_kernel_digest_prefix(r->digest));
 		record_free(r);
 		return AU_ONE_DUPLICATE;
 	}
@@ -221,7 +198,7 @@ enum au_one_status au_one_apply(struct au_one *o, uint64_t index, const uint8_t 
 	o->sum += record_hash(r);
 	if (o->env)
 		au_trace(o->env, AU_TR_ONE_STORE, (int64_t)r->job, (int64_t)index,
-			 digest_prefix(r->digest));
+			 au_kernel_digest_prefix(r->digest));
 	return AU_ONE_STORED;
 }
 
@@ -230,9 +207,7 @@ size_t au_one_snapshot(struct au_one *o, uint8_t **out)
 	size_t n = 4 + 8 * 3 + 4;
 	for (guint i = 0; i < o->records->len; i++)
 		n += au_one_put_size(g_ptr_array_index(o->records, i)) + 8;
-	uint8_t *buf = malloc(n);
-	if (!buf)
-		abort();
+	uint8_t *buf = au_xmalloc(n);
 	struct au_wbuf w;
 	au_wbuf_init(&w, buf, n);
 	au_put_u32(&w, SNAP_MAGIC);
@@ -322,16 +297,13 @@ uint64_t au_one_applied_index(const struct au_one *o) { return o->applied_index;
  * and replica comparison, not a security hash. */
 uint64_t au_one_state_hash(const struct au_one *o)
 {
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	uint64_t h = AU_HASH_FNV1A_INIT;
 	for (guint i = 0; i < o->records->len; i++) {
 		const struct au_one_record *r = g_ptr_array_index(o->records, i);
 		size_t n = au_one_put_size(r);
-		uint8_t *buf = malloc(n);
-		if (!buf)
-			abort();
+		uint8_t *buf = au_xmalloc(n);
 		size_t len = au_one_encode_put(r, buf, n);
-		for (size_t k = 0; k < len; k++)
-			h = (h ^ buf[k]) * UINT64_C(0x100000001b3);
+		h = au_hash_fnv1a_add(h, buf, len);
 		free(buf);
 	}
 	return h;
@@ -345,8 +317,6 @@ uint64_t au_one_digest(const struct au_one *o)
 	return au_digest_add(h, o->applied_index);
 }
 
-static const char *const verdict_names[] = {"running", "converged", "max_rounds", "stalled"};
-
 char *au_one_describe(const struct au_one *o)
 {
 	GString *s = g_string_new(NULL);
@@ -358,8 +328,7 @@ char *au_one_describe(const struct au_one *o)
 		g_string_append_printf(s, "record %llu: index=%llu parent=%llu kind=%u verdict=%s "
 				       "rounds=%u digest=", (unsigned long long)r->job,
 				       (unsigned long long)r->index, (unsigned long long)r->parent,
-				       r->kind, r->verdict < 4 ? verdict_names[r->verdict] : "?",
-				       r->rounds);
+				       r->kind, au_kernel_verdict_name(r->verdict), r->rounds);
 		for (int k = 0; k < 8; k++)
 			g_string_append_printf(s, "%02x", r->digest[k]);
 		g_string_append(s, " workers=");
@@ -439,22 +408,17 @@ static void one_summary(void *state, char *buf, size_t len)
 		 (unsigned long long)o->applied_index, (unsigned long long)au_one_state_hash(o));
 }
 
+static uint64_t one_applied(const void *state) { return au_one_applied_index(state); }
+
 /* The end-of-run query: every record of the most advanced replica (the
  * one that applied the most), and whether the other replicas agree with
  * its records as far as they got. */
 static char *one_report(void *const *states, uint32_t nodes)
 {
-	const struct au_one *best = NULL;
-	au_node_id best_node = 0;
-	for (au_node_id n = 1; n <= nodes; n++) {
-		const struct au_one *o = states[n];
-		if (o && (!best || o->applied_index > best->applied_index)) {
-			best = o;
-			best_node = n;
-		}
-	}
-	if (!best)
+	au_node_id best_node = au_most_applied(states, nodes, one_applied);
+	if (!best_node)
 		return NULL;
+	const struct au_one *best = states[best_node];
 	GString *s = g_string_new(NULL);
 	uint32_t behind = 0, disagree = 0;
 	for (au_node_id n = 1; n <= nodes; n++) {
@@ -479,7 +443,7 @@ static char *one_report(void *const *states, uint32_t nodes)
 		const struct au_one_record *r = g_ptr_array_index(best->records, i);
 		g_string_append_printf(s, "    job %llu %s: %s after %u rounds", (unsigned long long)r->job,
 				       au_kernel_kind_name((enum au_kernel_kind)r->kind),
-				       r->verdict < 4 ? verdict_names[r->verdict] : "?", r->rounds);
+				       au_kernel_verdict_name(r->verdict), r->rounds);
 		if (r->n_residuals)
 			g_string_append_printf(s, ", residual %.3g", r->residuals[r->n_residuals - 1]);
 		g_string_append(s, ", digest ");

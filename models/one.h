@@ -13,9 +13,9 @@
  * snapshots and reports are identical on every replica.
  *
  * The service "one" runs the machine on every server node; list it after
- * "raft".  Writers (rqml.c) encode a put with au_one_encode_put and submit
- * it with au_raft_submit(raft, AU_ONE_MACHINE, ...); readers find the local
- * replica with local_service("one").
+ * "raft".  Writers (rqml_supervisor.c) encode a put with au_one_encode_put
+ * and submit it with au_raft_submit(raft, AU_ONE_MACHINE, ...); readers
+ * find the local replica with local_service("one").
  */
 #ifndef AU_ONE_H
 #define AU_ONE_H

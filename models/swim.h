@@ -37,7 +37,7 @@ struct au_swim_config {
 	uint32_t gossip_nodes;          /* members gossiped to per round (3) */
 	uint32_t retransmit_mult;       /* each update sent mult * ceil(log10(n+1)) times (4) */
 	au_time push_pull_interval_ns;  /* full-state exchange period, scaled for n > 32 (30s); 0: off */
-	struct au_node_list seeds;      /* join through these; "all": see README (all) */
+	struct au_node_list seeds;      /* join through these; "all": see docs/swim.md */
 	au_time gossip_to_dead_ns;      /* dead members are gossiped to, then reaped, after this (30s) */
 	int suspicion;                  /* false: a failed probe declares the member dead at once (true) */
 	au_time stats_interval_ns;      /* period of /swim_load rows; 0: none (10s) */

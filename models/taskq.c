@@ -17,116 +17,36 @@
  * sum, and the end of the command adds the new shares of the touched
  * tasks — O(tasks changed) per command.  Affinity scores are kept the same
  * way; node marks and counters are folded in when the digest is read.
+ *
+ * Files: this one holds the state and applies commands to it;
+ * taskq_snapshot.c turns the whole state into bytes and back, and into its
+ * digest and description; taskq_batch.c builds and walks commands;
+ * taskq_internal.h is what they share.
  */
 #include "taskq.h"
 
 #include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
 
 #include "digest.h"
-#include "raft.h"
+#include "hashes.h"
+#include "models_internal.h"
+#include "raft/raft.h"
+#include "taskq_internal.h"
 #include "trace_kinds.h"
 #include "wire.h"
 
-enum { OP_ENQ = 1, OP_LEASE, OP_RENEW, OP_ACK, OP_NACK, OP_RELEASE, OP_EXPIRE, OP_CKPT, OP_NODE,
-       OP_MAX_ };
-
-#define SNAP_MAGIC 0x51534b54u /* "TKSQ" */
-#define SNAP_VERSION 1u
 #define AFFINITY_MAX 16
 #define AFFINITY_MIN (-16)
 
-/* Queued tasks of one (priority, topic, caps), FIFO by enqueue seq. */
-struct cls {
-	int32_t prio;
-	uint32_t topic, caps;
-	GTree *q; /* &task->seq -> task */
-};
-
-struct nodeinfo {
-	uint32_t inc;
-	bool dead, draining;
-	GTree *leases; /* &task->id -> task */
-};
-
-struct affinity {
-	uint64_t key; /* node << 32 | topic */
-	int32_t score;
-};
-
-/* A task with what only this file sees: its digest bookkeeping.  The
- * public struct comes first, so the two pointers are the same. */
-struct task_priv {
-	struct au_task t;
-	uint64_t share;     /* this task's part of the digest sum */
-	uint64_t payload_h, result_h, ckpt_h; /* hashes of the blobs */
-	bool touched;       /* on the touched list of the command being applied */
-};
-
-struct au_taskq {
-	const struct au_env *env;
-	GTree *tasks;        /* &task->id -> task (owned): iteration in id order */
-	GHashTable *by_id;   /* &task->id -> task: lookups only, never iterated */
-	GPtrArray *classes;  /* struct cls*, sorted by (prio desc, topic, caps) */
-	GPtrArray *nodes;    /* struct nodeinfo* by node id (NULL: never seen) */
-	GTree *affinity;     /* &aff->key -> struct affinity (owned) */
-	uint64_t next_seq, next_lease_id;
-	uint64_t chain;      /* hash of every effect so far */
-	uint64_t applied;    /* index of the last command applied */
-	uint64_t task_sum;   /* sum of the tasks' shares (but touched ones') */
-	uint64_t aff_sum;    /* sum of aff_hash() over `affinity` */
-	GPtrArray *touched;  /* struct task_priv *: changed by the command being applied */
-	uint64_t counts[4];
-	uint32_t grants;     /* grants in the command being applied */
-	uint64_t index;      /* the command being applied */
-	struct {
-		au_taskq_observer fn;
-		void *ctx;
-	} obs[AU_TASKQ_MAX_OBSERVERS];
-	uint32_t n_obs;
-};
-
 /* ---- small helpers ---------------------------------------------------------- */
-
-static gint cmp_u64p(gconstpointer a, gconstpointer b, gpointer unused)
-{
-	(void)unused;
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static GTree *u64_tree(GDestroyNotify value_free)
-{
-	return g_tree_new_full(cmp_u64p, NULL, NULL, value_free);
-}
-
-static uint64_t mix64(uint64_t z)
-{
-	z += UINT64_C(0x9e3779b97f4a7c15);
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-/* FNV-1a over bytes: the digest of a result that traces carry. */
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
-}
 
 /* Record an effect: trace it and fold it into the chain. */
 static void effect(struct au_taskq *q, uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
-	q->chain = mix64(q->chain ^ mix64(((uint64_t)kind << 48) ^ (uint64_t)a) ^
-			 mix64((uint64_t)b + 0x51) ^ mix64((uint64_t)c + 0x93));
+	q->chain = au_hash_effect(q->chain, kind, a, b, c);
 	if (q->env)
 		au_trace(q->env, kind, a, b, c);
 }
@@ -139,10 +59,8 @@ static void notify(struct au_taskq *q, const struct au_taskq_event *ev)
 
 static struct task_priv *priv(struct au_task *t) { return (struct task_priv *)t; }
 
-static uint64_t blob_hash(const uint8_t *p, uint32_t n) { return au_digest_bytes(0x7a5c, p, n); }
-
 /* A task's share of the digest: every field a snapshot keeps. */
-static uint64_t task_hash(const struct task_priv *p)
+uint64_t taskq_task_hash(const struct task_priv *p)
 {
 	const struct au_task *t = &p->t;
 	uint64_t h = au_digest_add(UINT64_C(0x7a5c), t->id);
@@ -180,7 +98,7 @@ static void settle_touched(struct au_taskq *q)
 {
 	for (guint i = 0; i < q->touched->len; i++) {
 		struct task_priv *p = g_ptr_array_index(q->touched, i);
-		p->share = task_hash(p);
+		p->share = taskq_task_hash(p);
 		q->task_sum += p->share;
 		p->touched = false;
 	}
@@ -192,7 +110,7 @@ static uint64_t aff_hash(const struct affinity *a)
 	return au_digest_add(au_digest_add(UINT64_C(0xaff), a->key), (uint64_t)(uint32_t)a->score);
 }
 
-static void free_task(gpointer p)
+void taskq_free_task(gpointer p)
 {
 	struct au_task *t = p;
 	g_free(t->payload);
@@ -217,14 +135,14 @@ static void free_cls(gpointer p)
 	g_free(c);
 }
 
-static struct nodeinfo *node_get(struct au_taskq *q, au_node_id id)
+struct nodeinfo *taskq_node_get(struct au_taskq *q, au_node_id id)
 {
 	if (id >= q->nodes->len)
 		g_ptr_array_set_size(q->nodes, id + 1);
 	struct nodeinfo *n = g_ptr_array_index(q->nodes, id);
 	if (!n) {
 		n = g_new0(struct nodeinfo, 1);
-		n->leases = u64_tree(NULL);
+		n->leases = au_u64_tree(NULL);
 		g_ptr_array_index(q->nodes, id) = n;
 	}
 	return n;
@@ -264,7 +182,7 @@ static struct cls *cls_get(struct au_taskq *q, int32_t prio, uint32_t topic, uin
 	c->prio = prio;
 	c->topic = topic;
 	c->caps = caps;
-	c->q = u64_tree(NULL);
+	c->q = au_u64_tree(NULL);
 	g_ptr_array_insert(q->classes, (gint)lo, c);
 	return c;
 }
@@ -276,7 +194,7 @@ static int32_t affinity_of(const struct au_taskq *q, au_node_id node, uint32_t t
 	return a ? a->score : 0;
 }
 
-static void affinity_add(struct au_taskq *q, au_node_id node, uint32_t topic, int32_t delta)
+void taskq_affinity_add(struct au_taskq *q, au_node_id node, uint32_t topic, int32_t delta)
 {
 	uint64_t key = (uint64_t)node << 32 | topic;
 	struct affinity *a = g_tree_lookup(q->affinity, &key);
@@ -301,7 +219,7 @@ static void set_state(struct au_taskq *q, struct au_task *t, enum au_task_state 
 	t->state = (uint8_t)s;
 }
 
-static void queue_insert(struct au_taskq *q, struct au_task *t)
+void taskq_queue_insert(struct au_taskq *q, struct au_task *t)
 {
 	struct cls *c = cls_get(q, t->priority, t->topic, t->caps);
 	g_tree_insert(c->q, &t->seq, t);
@@ -312,7 +230,7 @@ static void lease_detach(struct au_taskq *q, struct au_task *t)
 {
 	assert(t->state == AU_TASK_LEASED);
 	touch(q, t);
-	struct nodeinfo *n = node_get(q, t->node);
+	struct nodeinfo *n = taskq_node_get(q, t->node);
 	gboolean removed = g_tree_remove(n->leases, &t->id);
 	assert(removed);
 	(void)removed;
@@ -333,15 +251,10 @@ static void lease_end(struct au_taskq *q, struct au_task *t, bool failed)
 		return;
 	}
 	set_state(q, t, AU_TASK_QUEUED);
-	queue_insert(q, t);
+	taskq_queue_insert(q, t);
 }
 
-static struct au_task *find(const struct au_taskq *q, uint64_t id)
-{
-	return g_hash_table_lookup(q->by_id, &id);
-}
-
-static void add_task(struct au_taskq *q, struct au_task *t)
+void taskq_add_task(struct au_taskq *q, struct au_task *t)
 {
 	g_tree_insert(q->tasks, &t->id, t);
 	g_hash_table_insert(q->by_id, &t->id, t);
@@ -350,7 +263,7 @@ static void add_task(struct au_taskq *q, struct au_task *t)
 /* The task `id` if `token` is its current lease. */
 static struct au_task *current_lease(struct au_taskq *q, uint64_t id, uint64_t token)
 {
-	struct au_task *t = find(q, id);
+	struct au_task *t = taskq_find(q, id);
 	if (!t || t->state != AU_TASK_LEASED || t->token != token)
 		return NULL;
 	return t;
@@ -446,7 +359,7 @@ static bool decode_op(uint8_t code, const uint8_t *body, size_t len, struct op *
 
 static void do_enqueue(struct au_taskq *q, const struct op *o)
 {
-	if (find(q, o->spec.id))
+	if (taskq_find(q, o->spec.id))
 		return; /* idempotent: a resubmitted id is already here */
 	struct task_priv *p = g_new0(struct task_priv, 1);
 	struct au_task *t = &p->t;
@@ -461,14 +374,14 @@ static void do_enqueue(struct au_taskq *q, const struct op *o)
 	t->enqueue_index = q->index;
 	t->payload_len = o->len;
 	t->payload = o->len ? g_memdup2(o->data, o->len) : NULL;
-	p->payload_h = blob_hash(t->payload, t->payload_len);
-	p->result_h = blob_hash(NULL, 0);
-	p->ckpt_h = blob_hash(NULL, 0);
+	p->payload_h = taskq_blob_hash(t->payload, t->payload_len);
+	p->result_h = taskq_blob_hash(NULL, 0);
+	p->ckpt_h = taskq_blob_hash(NULL, 0);
 	t->state = AU_TASK_QUEUED;
 	q->counts[AU_TASK_QUEUED]++;
-	add_task(q, t);
+	taskq_add_task(q, t);
 	touch(q, t); /* its share joins the sum when the command ends */
-	queue_insert(q, t);
+	taskq_queue_insert(q, t);
 	effect(q, AU_TR_TASKQ_ENQUEUE, (int64_t)t->id, (int64_t)((uint64_t)t->kind << 32 | t->topic),
 	       t->rounds);
 	struct au_taskq_event ev = {.type = AU_TASKQ_EV_ENQUEUED, .index = q->index, .task = t};
@@ -478,7 +391,7 @@ static void do_enqueue(struct au_taskq *q, const struct op *o)
 /* End every lease `node` holds (in id order), as `reason`. */
 static void revoke_node(struct au_taskq *q, au_node_id node, uint32_t reason, uint32_t below_inc)
 {
-	struct nodeinfo *n = node_get(q, node);
+	struct nodeinfo *n = taskq_node_get(q, node);
 	GPtrArray *victims = g_ptr_array_new();
 	GTreeNode *it = g_tree_node_first(n->leases);
 	for (; it; it = g_tree_node_next(it)) {
@@ -490,7 +403,7 @@ static void revoke_node(struct au_taskq *q, au_node_id node, uint32_t reason, ui
 		struct au_task *t = g_ptr_array_index(victims, i);
 		uint64_t token = t->token;
 		effect(q, AU_TR_TASKQ_EXPIRE, (int64_t)t->id, (int64_t)token, reason);
-		affinity_add(q, node, t->topic, -2);
+		taskq_affinity_add(q, node, t->topic, -2);
 		lease_end(q, t, true);
 		struct au_taskq_event ev = {.type = AU_TASKQ_EV_EXPIRED, .index = q->index, .task = t,
 					    .node = node, .token = token, .reason = reason};
@@ -526,7 +439,7 @@ static struct cls *pick_class(struct au_taskq *q, au_node_id node, uint32_t caps
 
 static void do_lease(struct au_taskq *q, const struct op *o)
 {
-	struct nodeinfo *n = node_get(q, o->node);
+	struct nodeinfo *n = taskq_node_get(q, o->node);
 	uint32_t granted = 0;
 	if (o->inc > n->inc) {
 		/* A newer incarnation: what the old one held died with it, and
@@ -573,7 +486,7 @@ static void do_renew(struct au_taskq *q, const struct op *o)
 	if (!t || t->node != o->node) {
 		effect(q, AU_TR_TASKQ_RENEW_LOST, (int64_t)o->id, (int64_t)o->token, o->node);
 		struct au_taskq_event ev = {.type = AU_TASKQ_EV_RENEW_LOST, .index = q->index,
-					    .task = find(q, o->id),
+					    .task = taskq_find(q, o->id),
 					    .node = o->node, .token = o->token};
 		notify(q, &ev);
 		return;
@@ -592,7 +505,7 @@ static void do_renew(struct au_taskq *q, const struct op *o)
 
 static void do_ack(struct au_taskq *q, const struct op *o)
 {
-	struct au_task *t = find(q, o->id);
+	struct au_task *t = taskq_find(q, o->id);
 #ifdef AU_BUG_ACK_NO_TOKEN
 	/* Planted bug: any ack of a leased task is accepted, whoever sends it
 	 * and whatever lease it held. */
@@ -617,9 +530,9 @@ static void do_ack(struct au_taskq *q, const struct op *o)
 	t->result_len = o->len;
 	g_free(t->result);
 	t->result = o->len ? g_memdup2(o->data, o->len) : NULL;
-	priv(t)->result_h = blob_hash(t->result, t->result_len);
-	affinity_add(q, holder, t->topic, 1);
-	effect(q, AU_TR_TASKQ_ACK, (int64_t)t->id, (int64_t)o->token, (int64_t)fnv1a(o->data, o->len));
+	priv(t)->result_h = taskq_blob_hash(t->result, t->result_len);
+	taskq_affinity_add(q, holder, t->topic, 1);
+	effect(q, AU_TR_TASKQ_ACK, (int64_t)t->id, (int64_t)o->token, (int64_t)au_hash_fnv1a(o->data, o->len));
 	struct au_taskq_event ev = {.type = AU_TASKQ_EV_ACKED, .index = q->index, .task = t,
 				    .node = o->node, .token = o->token};
 	notify(q, &ev);
@@ -639,7 +552,7 @@ static void do_nack_release(struct au_taskq *q, const struct op *o)
 		return;
 	}
 	effect(q, AU_TR_TASKQ_NACK, (int64_t)t->id, (int64_t)o->token, o->flag);
-	affinity_add(q, t->node, t->topic, -2);
+	taskq_affinity_add(q, t->node, t->topic, -2);
 	if (o->flag) {
 		lease_end(q, t, true);
 	} else {
@@ -663,7 +576,7 @@ static void do_expire(struct au_taskq *q, const struct op *o)
 		return; /* acked, released or expired meanwhile */
 	au_node_id holder = t->node;
 	effect(q, AU_TR_TASKQ_EXPIRE, (int64_t)t->id, (int64_t)o->token, AU_TASKQ_END_TIMEOUT);
-	affinity_add(q, holder, t->topic, -2);
+	taskq_affinity_add(q, holder, t->topic, -2);
 	lease_end(q, t, true);
 	struct au_taskq_event ev = {.type = AU_TASKQ_EV_EXPIRED, .index = q->index, .task = t,
 				    .node = holder, .token = o->token, .reason = AU_TASKQ_END_TIMEOUT};
@@ -685,7 +598,7 @@ static void do_checkpoint(struct au_taskq *q, const struct op *o)
 	t->ckpt_len = o->len;
 	g_free(t->ckpt);
 	t->ckpt = o->len ? g_memdup2(o->data, o->len) : NULL;
-	priv(t)->ckpt_h = blob_hash(t->ckpt, t->ckpt_len);
+	priv(t)->ckpt_h = taskq_blob_hash(t->ckpt, t->ckpt_len);
 	effect(q, AU_TR_TASKQ_CHECKPOINT, (int64_t)t->id, (int64_t)o->token, o->round);
 	struct au_taskq_event ev = {.type = AU_TASKQ_EV_CHECKPOINT, .index = q->index, .task = t,
 				    .node = o->node, .token = o->token, .round = o->round};
@@ -694,7 +607,7 @@ static void do_checkpoint(struct au_taskq *q, const struct op *o)
 
 static void do_node(struct au_taskq *q, const struct op *o)
 {
-	struct nodeinfo *n = node_get(q, o->node);
+	struct nodeinfo *n = taskq_node_get(q, o->node);
 	bool change = false;
 	switch ((enum au_taskq_node_op)o->flag) {
 	case AU_TASKQ_NODE_ALIVE:
@@ -730,58 +643,45 @@ static void do_node(struct au_taskq *q, const struct op *o)
 
 /* ---- applying commands ------------------------------------------------------------ */
 
-/* Walk the operations of `cmd`; with `q` NULL only validate. */
-static int walk(struct au_taskq *q, const uint8_t *cmd, size_t len)
+/* One operation of a command (au_taskq_batch_walk): decode it, and apply
+ * it unless `ctx` (the queue) is NULL, which only validates. */
+static bool walk_op(void *ctx, uint8_t code, const uint8_t *body, size_t len)
 {
-	struct au_rbuf rb;
-	au_rbuf_init(&rb, cmd, len);
-	uint32_t n = au_get_u32(&rb);
-	if (rb.short_read)
-		return -AU_ECORRUPT;
-	for (uint32_t i = 0; i < n; i++) {
-		uint8_t code = au_get_u8(&rb);
-		uint32_t blen = au_get_u32(&rb);
-		if (rb.short_read || blen > len - rb.pos)
-			return -AU_ECORRUPT;
-		struct op o;
-		if (!decode_op(code, cmd + rb.pos, blen, &o))
-			return -AU_ECORRUPT;
-		rb.pos += blen;
-		if (!q)
-			continue;
-		switch (code) {
-		case OP_ENQ: do_enqueue(q, &o); break;
-		case OP_LEASE: do_lease(q, &o); break;
-		case OP_RENEW: do_renew(q, &o); break;
-		case OP_ACK: do_ack(q, &o); break;
-		case OP_NACK:
-		case OP_RELEASE: do_nack_release(q, &o); break;
-		case OP_EXPIRE: do_expire(q, &o); break;
-		case OP_CKPT: do_checkpoint(q, &o); break;
-		case OP_NODE: do_node(q, &o); break;
-		}
+	struct au_taskq *q = ctx;
+	struct op o;
+	if (!decode_op(code, body, len, &o))
+		return false;
+	if (!q)
+		return true;
+	switch (code) {
+	case OP_ENQ: do_enqueue(q, &o); break;
+	case OP_LEASE: do_lease(q, &o); break;
+	case OP_RENEW: do_renew(q, &o); break;
+	case OP_ACK: do_ack(q, &o); break;
+	case OP_NACK:
+	case OP_RELEASE: do_nack_release(q, &o); break;
+	case OP_EXPIRE: do_expire(q, &o); break;
+	case OP_CKPT: do_checkpoint(q, &o); break;
+	case OP_NODE: do_node(q, &o); break;
 	}
-	return rb.pos == len ? (int)n : -AU_ECORRUPT;
+	return true;
 }
 
 int au_taskq_apply(struct au_taskq *q, uint64_t index, const uint8_t *cmd, size_t len)
 {
-	int n = walk(NULL, cmd, len);
-	if (n < 0) {
-		if (q->env)
-			au_trace(q->env, AU_TR_MODEL_BAD_MESSAGE, 0, (int64_t)len, (int64_t)index);
+	int n = au_taskq_batch_check(q->env, AU_TR_TASKQ_ENTRY, index, q->chain, cmd, len, walk_op);
+	if (n < 0)
 		return n;
-	}
 	assert(index > q->applied);
 	q->index = index;
 	q->grants = 0;
-	if (q->env)
-		au_trace(q->env, AU_TR_TASKQ_ENTRY, (int64_t)index, (int64_t)q->chain, n);
-	walk(q, cmd, len);
+	au_taskq_batch_walk(cmd, len, walk_op, q);
 	settle_touched(q);
 	q->applied = index;
 	return n;
 }
+
+/* ---- the Raft machine (raft.h) ---------------------------------------------------- */
 
 static void machine_apply(void *sm, uint64_t index, const uint8_t *cmd, size_t len, uint8_t *result,
 			  size_t *rlen)
@@ -791,248 +691,9 @@ static void machine_apply(void *sm, uint64_t index, const uint8_t *cmd, size_t l
 	au_taskq_apply(sm, index, cmd, len);
 }
 
-/* ---- snapshot ------------------------------------------------------------------------ */
-
-static void put_blob(GByteArray *out, const uint8_t *p, uint32_t n)
-{
-	uint8_t len[4] = {(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
-	g_byte_array_append(out, len, 4);
-	if (n)
-		g_byte_array_append(out, p, n);
-}
-
-static void put_u64(GByteArray *out, uint64_t v)
-{
-	uint8_t b[8];
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	g_byte_array_append(out, b, 8);
-}
-
-static void put_u32(GByteArray *out, uint32_t v)
-{
-	uint8_t b[4];
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	g_byte_array_append(out, b, 4);
-}
-
-static gboolean snap_task(gpointer k, gpointer v, gpointer data)
-{
-	(void)k;
-	GByteArray *out = data;
-	const struct au_task *t = v;
-	put_u64(out, t->id);
-	put_u32(out, t->kind);
-	put_u32(out, t->topic);
-	put_u32(out, t->caps);
-	put_u32(out, t->max_retries);
-	put_u32(out, t->rounds);
-	put_u32(out, (uint32_t)t->priority);
-	put_u32(out, t->state);
-	put_u32(out, t->retries);
-	put_u32(out, t->attempts);
-	put_u64(out, t->seq);
-	put_u64(out, t->enqueue_index);
-	put_u64(out, t->lease_id);
-	put_u64(out, t->token);
-	put_u32(out, t->node);
-	put_u32(out, t->node_inc);
-	put_u64(out, (uint64_t)t->deadline_ns);
-	put_u64(out, t->done_token);
-	put_u32(out, t->done_node);
-	put_u32(out, t->ckpt_round);
-	put_blob(out, t->payload, t->payload_len);
-	put_blob(out, t->result, t->result_len);
-	put_blob(out, t->ckpt, t->ckpt_len);
-	return FALSE;
-}
-
-static gboolean snap_aff(gpointer k, gpointer v, gpointer data)
-{
-	(void)k;
-	const struct affinity *a = v;
-	put_u64(data, a->key);
-	put_u32(data, (uint32_t)a->score);
-	return FALSE;
-}
-
-size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out)
-{
-	/* Sized for the usual task (fixed fields and a short payload), so a
-	 * large queue's snapshot is not built by repeated reallocation. */
-	GByteArray *b = g_byte_array_sized_new((guint)(64 + 16 * q->nodes->len +
-						       12 * (size_t)g_tree_nnodes(q->affinity) +
-						       200 * (size_t)g_tree_nnodes(q->tasks)));
-	put_u32(b, SNAP_MAGIC);
-	put_u32(b, SNAP_VERSION);
-	put_u64(b, q->next_seq);
-	put_u64(b, q->next_lease_id);
-	put_u64(b, q->chain);
-	put_u64(b, q->applied);
-	uint32_t nn = 0;
-	for (guint i = 0; i < q->nodes->len; i++)
-		nn += g_ptr_array_index(q->nodes, i) != NULL;
-	put_u32(b, nn);
-	for (guint i = 0; i < q->nodes->len; i++) {
-		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
-		if (!n)
-			continue;
-		put_u32(b, i);
-		put_u32(b, n->inc);
-		put_u32(b, (uint32_t)n->dead | (uint32_t)n->draining << 1);
-	}
-	put_u32(b, (uint32_t)g_tree_nnodes(q->affinity));
-	g_tree_foreach(q->affinity, snap_aff, b);
-	put_u32(b, (uint32_t)g_tree_nnodes(q->tasks));
-	g_tree_foreach(q->tasks, snap_task, b);
-	size_t len = b->len;
-	uint8_t *buf = malloc(len ? len : 1);
-	if (!buf)
-		abort();
-	memcpy(buf, b->data, len);
-	g_byte_array_free(b, TRUE);
-	*out = buf;
-	return len;
-}
-
 static size_t machine_snapshot(void *sm, uint8_t **out)
 {
 	return au_taskq_snapshot(sm, out);
-}
-
-static bool get_blob(struct au_rbuf *rb, uint8_t **p, uint32_t *n, uint32_t max)
-{
-	*n = au_get_u32(rb);
-	*p = NULL;
-	if (rb->short_read || *n > max || *n > rb->len - rb->pos)
-		return false;
-	if (*n) {
-		*p = g_memdup2(rb->p + rb->pos, *n);
-		rb->pos += *n;
-	}
-	return true;
-}
-
-/* Empty every container (keeps observers and env). */
-static void clear_state(struct au_taskq *q)
-{
-	g_ptr_array_set_size(q->classes, 0);
-	g_ptr_array_set_size(q->nodes, 0);
-	g_hash_table_remove_all(q->by_id);
-	g_tree_destroy(q->tasks);
-	g_tree_destroy(q->affinity);
-	q->tasks = u64_tree(free_task);
-	q->affinity = u64_tree(g_free);
-	memset(q->counts, 0, sizeof(q->counts));
-	q->next_seq = q->next_lease_id = q->chain = q->applied = 0;
-	q->task_sum = q->aff_sum = 0;
-}
-
-bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
-{
-	/* Parse into a scratch queue first: a corrupt snapshot changes nothing. */
-	struct au_taskq *s = au_taskq_new(NULL);
-	struct au_rbuf rb;
-	au_rbuf_init(&rb, data, len);
-	bool ok = au_get_u32(&rb) == SNAP_MAGIC && au_get_u32(&rb) == SNAP_VERSION;
-	s->next_seq = au_get_u64(&rb);
-	s->next_lease_id = au_get_u64(&rb);
-	s->chain = au_get_u64(&rb);
-	s->applied = au_get_u64(&rb);
-	uint32_t nn = au_get_u32(&rb);
-	for (uint32_t i = 0; ok && i < nn && !rb.short_read; i++) {
-		uint32_t id = au_get_u32(&rb), inc = au_get_u32(&rb), flags = au_get_u32(&rb);
-		if (id == 0 || id > 1000000u) {
-			ok = false;
-			break;
-		}
-		struct nodeinfo *n = node_get(s, id);
-		n->inc = inc;
-		n->dead = flags & 1;
-		n->draining = (flags >> 1) & 1;
-	}
-	uint32_t na = au_get_u32(&rb);
-	for (uint32_t i = 0; ok && i < na && !rb.short_read; i++) {
-		uint64_t key = au_get_u64(&rb);
-		int32_t score = (int32_t)au_get_u32(&rb);
-		affinity_add(s, (au_node_id)(key >> 32), (uint32_t)key, score);
-	}
-	uint32_t nt = au_get_u32(&rb);
-	for (uint32_t i = 0; ok && i < nt && !rb.short_read; i++) {
-		struct task_priv *p = g_new0(struct task_priv, 1);
-		struct au_task *t = &p->t;
-		t->id = au_get_u64(&rb);
-		t->kind = au_get_u32(&rb);
-		t->topic = au_get_u32(&rb);
-		t->caps = au_get_u32(&rb);
-		t->max_retries = au_get_u32(&rb);
-		t->rounds = au_get_u32(&rb);
-		t->priority = (int32_t)au_get_u32(&rb);
-		uint32_t state = au_get_u32(&rb);
-		t->retries = au_get_u32(&rb);
-		t->attempts = au_get_u32(&rb);
-		t->seq = au_get_u64(&rb);
-		t->enqueue_index = au_get_u64(&rb);
-		t->lease_id = au_get_u64(&rb);
-		t->token = au_get_u64(&rb);
-		t->node = au_get_u32(&rb);
-		t->node_inc = au_get_u32(&rb);
-		t->deadline_ns = (au_time)au_get_u64(&rb);
-		t->done_token = au_get_u64(&rb);
-		t->done_node = au_get_u32(&rb);
-		t->ckpt_round = au_get_u32(&rb);
-		bool blobs = get_blob(&rb, &t->payload, &t->payload_len, AU_TASKQ_PAYLOAD_MAX) &&
-			     get_blob(&rb, &t->result, &t->result_len, AU_TASKQ_RESULT_MAX) &&
-			     get_blob(&rb, &t->ckpt, &t->ckpt_len, AU_TASKQ_CKPT_MAX);
-		if (!blobs || rb.short_read || state > AU_TASK_DEAD || t->id == 0 ||
-		    find(s, t->id) || (state == AU_TASK_LEASED && t->node == 0)) {
-			free_task(t);
-			ok = false;
-			break;
-		}
-		t->state = (uint8_t)state;
-		s->counts[state]++;
-		add_task(s, t);
-		p->payload_h = blob_hash(t->payload, t->payload_len);
-		p->result_h = blob_hash(t->result, t->result_len);
-		p->ckpt_h = blob_hash(t->ckpt, t->ckpt_len);
-		p->share = task_hash(p);
-		s->task_sum += p->share;
-		if (state == AU_TASK_QUEUED)
-			queue_insert(s, t);
-		else if (state == AU_TASK_LEASED)
-			g_tree_insert(node_get(s, t->node)->leases, &t->id, t);
-	}
-	ok = ok && !rb.short_read && rb.pos == len;
-	if (!ok) {
-		au_taskq_free(s);
-		return false;
-	}
-	/* Swap the containers in. */
-	clear_state(q);
-	GTree *tt = q->tasks, *ta = q->affinity;
-	GHashTable *tb = q->by_id;
-	GPtrArray *tc = q->classes, *tn = q->nodes;
-	q->by_id = s->by_id;
-	s->by_id = tb;
-	q->tasks = s->tasks;
-	q->affinity = s->affinity;
-	q->classes = s->classes;
-	q->nodes = s->nodes;
-	s->tasks = tt;
-	s->affinity = ta;
-	s->classes = tc;
-	s->nodes = tn;
-	memcpy(q->counts, s->counts, sizeof(q->counts));
-	q->next_seq = s->next_seq;
-	q->next_lease_id = s->next_lease_id;
-	q->chain = s->chain;
-	q->applied = s->applied;
-	q->task_sum = s->task_sum;
-	q->aff_sum = s->aff_sum;
-	au_taskq_free(s);
-	return true;
 }
 
 static void machine_restore(void *sm, const uint8_t *data, size_t len)
@@ -1040,89 +701,6 @@ static void machine_restore(void *sm, const uint8_t *data, size_t len)
 	struct au_taskq *q = sm;
 	if (!au_taskq_restore(q, data, len) && q->env)
 		au_trace(q->env, AU_TR_MODEL_BAD_MESSAGE, 0, (int64_t)len, -1);
-}
-
-/* ---- lifecycle and queries ------------------------------------------------------------ */
-
-struct au_taskq *au_taskq_new(const struct au_env *env)
-{
-	struct au_taskq *q = g_new0(struct au_taskq, 1);
-	q->env = env;
-	q->tasks = u64_tree(free_task);
-	q->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
-	q->affinity = u64_tree(g_free);
-	q->classes = g_ptr_array_new_with_free_func(free_cls);
-	q->nodes = g_ptr_array_new_with_free_func(free_node);
-	q->touched = g_ptr_array_new();
-	return q;
-}
-
-uint64_t au_taskq_digest(const struct au_taskq *q)
-{
-	assert(q->touched->len == 0); /* not in the middle of a command */
-	uint64_t h = au_digest_add(q->task_sum, (uint64_t)g_tree_nnodes(q->tasks));
-	h = au_digest_add(h, q->aff_sum);
-	h = au_digest_add(h, (uint64_t)g_tree_nnodes(q->affinity));
-	for (guint i = 0; i < q->nodes->len; i++) {
-		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
-		if (n)
-			h = au_digest_add(h, (uint64_t)i << 40 | (uint64_t)n->inc << 2 |
-						     (uint64_t)n->dead | (uint64_t)n->draining << 1);
-	}
-	h = au_digest_add(h, q->next_seq);
-	h = au_digest_add(h, q->next_lease_id);
-	h = au_digest_add(h, q->chain);
-	return au_digest_add(h, q->applied);
-}
-
-static const char *const state_names[] = {"queued", "leased", "done", "dead"};
-
-static gboolean describe_task(gpointer k, gpointer v, gpointer data)
-{
-	(void)k;
-	const struct task_priv *p = v;
-	const struct au_task *t = &p->t;
-	g_string_append_printf(data, "task %llu: state=%s retries=%u attempts=%u seq=%llu "
-			       "enqueued=%llu lease=%llu token=%llu node=n%u inc=%u deadline=%lld "
-			       "done_token=%llu done_node=n%u ckpt_round=%u kind=%u topic=%u "
-			       "prio=%d caps=%u max_retries=%u rounds=%u payload=%016llx "
-			       "result=%016llx ckpt=%016llx\n",
-			       (unsigned long long)t->id, state_names[t->state & 3], t->retries,
-			       t->attempts, (unsigned long long)t->seq,
-			       (unsigned long long)t->enqueue_index, (unsigned long long)t->lease_id,
-			       (unsigned long long)t->token, t->node, t->node_inc,
-			       (long long)t->deadline_ns, (unsigned long long)t->done_token,
-			       t->done_node, t->ckpt_round, t->kind, t->topic, t->priority, t->caps,
-			       t->max_retries, t->rounds, (unsigned long long)p->payload_h,
-			       (unsigned long long)p->result_h, (unsigned long long)p->ckpt_h);
-	return FALSE;
-}
-
-static gboolean describe_aff(gpointer k, gpointer v, gpointer data)
-{
-	(void)k;
-	const struct affinity *a = v;
-	g_string_append_printf(data, "affinity n%u topic %u: score=%d\n", (unsigned)(a->key >> 32),
-			       (unsigned)(uint32_t)a->key, a->score);
-	return FALSE;
-}
-
-char *au_taskq_describe(const struct au_taskq *q)
-{
-	GString *out = g_string_new(NULL);
-	g_string_append_printf(out, "queue: next_seq=%llu next_lease=%llu chain=%016llx "
-			       "applied=%llu tasks=%d\n", (unsigned long long)q->next_seq,
-			       (unsigned long long)q->next_lease_id, (unsigned long long)q->chain,
-			       (unsigned long long)q->applied, g_tree_nnodes(q->tasks));
-	for (guint i = 0; i < q->nodes->len; i++) {
-		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
-		if (n)
-			g_string_append_printf(out, "node n%u: inc=%u dead=%d draining=%d\n", i, n->inc,
-					       n->dead, n->draining);
-	}
-	g_tree_foreach(q->affinity, describe_aff, out);
-	g_tree_foreach(q->tasks, describe_task, out);
-	return g_string_free(out, FALSE);
 }
 
 static uint64_t machine_digest(void *sm) { return au_taskq_digest(sm); }
@@ -1134,6 +712,21 @@ void au_taskq_attach(struct au_taskq *q, struct au_raft *raft)
 				    .restore = machine_restore, .name = "taskq",
 				    .digest = machine_digest, .describe = machine_describe};
 	au_raft_register_machine(raft, AU_TASKQ_MACHINE, &m);
+}
+
+/* ---- lifecycle and queries ------------------------------------------------------------ */
+
+struct au_taskq *au_taskq_new(const struct au_env *env)
+{
+	struct au_taskq *q = g_new0(struct au_taskq, 1);
+	q->env = env;
+	q->tasks = au_u64_tree(taskq_free_task);
+	q->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+	q->affinity = au_u64_tree(g_free);
+	q->classes = g_ptr_array_new_with_free_func(free_cls);
+	q->nodes = g_ptr_array_new_with_free_func(free_node);
+	q->touched = g_ptr_array_new();
+	return q;
 }
 
 void au_taskq_free(struct au_taskq *q)
@@ -1161,7 +754,7 @@ int au_taskq_observe(struct au_taskq *q, au_taskq_observer fn, void *ctx)
 
 const struct au_task *au_taskq_get(const struct au_taskq *q, uint64_t id)
 {
-	return find(q, id);
+	return taskq_find(q, id);
 }
 
 void au_taskq_counts(const struct au_taskq *q, uint64_t counts[4])
@@ -1245,177 +838,3 @@ void au_taskq_each(const struct au_taskq *q, bool (*fn)(void *ctx, const struct 
 
 uint64_t au_taskq_chain(const struct au_taskq *q) { return q->chain; }
 uint64_t au_taskq_applied_index(const struct au_taskq *q) { return q->applied; }
-
-/* ---- batches ------------------------------------------------------------------------- */
-
-void au_taskq_batch_init(struct au_taskq_batch *b)
-{
-	memset(b, 0, sizeof(*b));
-	au_taskq_batch_reset(b);
-}
-
-void au_taskq_batch_reset(struct au_taskq_batch *b)
-{
-	if (b->cap < 64) {
-		b->cap = 1024;
-		b->buf = g_realloc(b->buf, b->cap);
-	}
-	memset(b->buf, 0, 4);
-	b->len = 4;
-	b->ops = 0;
-}
-
-void au_taskq_batch_free(struct au_taskq_batch *b)
-{
-	g_free(b->buf);
-	memset(b, 0, sizeof(*b));
-}
-
-int au_taskq_batch_append(struct au_taskq_batch *b, uint8_t code, const void *body, size_t len)
-{
-	if (len > UINT32_MAX / 2)
-		return -AU_EINVAL;
-	size_t need = b->len + 5 + len;
-	if (need > b->cap) {
-		while (b->cap < need)
-			b->cap *= 2;
-		b->buf = g_realloc(b->buf, b->cap);
-	}
-	b->buf[b->len] = code;
-	for (int i = 0; i < 4; i++)
-		b->buf[b->len + 1 + i] = (uint8_t)(len >> (8 * i));
-	if (len)
-		memcpy(b->buf + b->len + 5, body, len);
-	b->len = need;
-	b->ops++;
-	for (int i = 0; i < 4; i++)
-		b->buf[i] = (uint8_t)(b->ops >> (8 * i));
-	return 0;
-}
-
-int au_taskq_add_enqueue(struct au_taskq_batch *b, const struct au_task_spec *t)
-{
-	if (t->id == 0 || t->rounds == 0 || t->payload_len > AU_TASKQ_PAYLOAD_MAX ||
-	    (t->payload_len && !t->payload))
-		return -AU_EINVAL;
-	uint8_t buf[64 + AU_TASKQ_PAYLOAD_MAX];
-	struct au_wbuf w;
-	au_wbuf_init(&w, buf, sizeof(buf));
-	au_put_u64(&w, t->id);
-	au_put_u32(&w, t->kind);
-	au_put_u32(&w, t->topic);
-	au_put_u32(&w, (uint32_t)t->priority);
-	au_put_u32(&w, t->caps);
-	au_put_u32(&w, t->max_retries);
-	au_put_u32(&w, t->rounds);
-	au_put_u32(&w, t->payload_len);
-	au_put_bytes(&w, t->payload, t->payload_len);
-	return au_taskq_batch_append(b, OP_ENQ, buf, w.len);
-}
-
-int au_taskq_add_lease(struct au_taskq_batch *b, au_node_id node, uint32_t inc, uint32_t caps,
-		       uint32_t want, au_time deadline_ns)
-{
-	uint8_t buf[32];
-	struct au_wbuf w;
-	au_wbuf_init(&w, buf, sizeof(buf));
-	au_put_u32(&w, node);
-	au_put_u32(&w, inc);
-	au_put_u32(&w, caps);
-	au_put_u32(&w, want);
-	au_put_u64(&w, (uint64_t)deadline_ns);
-	return au_taskq_batch_append(b, OP_LEASE, buf, w.len);
-}
-
-int au_taskq_add_renew(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token,
-		       au_time deadline_ns)
-{
-	uint8_t buf[32];
-	struct au_wbuf w;
-	au_wbuf_init(&w, buf, sizeof(buf));
-	au_put_u32(&w, node);
-	au_put_u64(&w, id);
-	au_put_u64(&w, token);
-	au_put_u64(&w, (uint64_t)deadline_ns);
-	return au_taskq_batch_append(b, OP_RENEW, buf, w.len);
-}
-
-static int add_with_data(struct au_taskq_batch *b, uint8_t code, au_node_id node, uint64_t id,
-			 uint64_t token, const uint32_t *round, const uint8_t *data, uint32_t len,
-			 uint32_t max)
-{
-	if (len > max || (len && !data))
-		return -AU_EINVAL;
-	uint8_t *buf = g_malloc(32 + len);
-	struct au_wbuf w;
-	au_wbuf_init(&w, buf, 32 + len);
-	au_put_u32(&w, node);
-	au_put_u64(&w, id);
-	au_put_u64(&w, token);
-	if (round)
-		au_put_u32(&w, *round);
-	au_put_u32(&w, len);
-	au_put_bytes(&w, data, len);
-	int rc = au_taskq_batch_append(b, code, buf, w.len);
-	g_free(buf);
-	return rc;
-}
-
-int au_taskq_add_ack(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token,
-		     const uint8_t *result, uint32_t len)
-{
-	return add_with_data(b, OP_ACK, node, id, token, NULL, result, len, AU_TASKQ_RESULT_MAX);
-}
-
-int au_taskq_add_checkpoint(struct au_taskq_batch *b, au_node_id node, uint64_t id,
-			    uint64_t token, uint32_t round, const uint8_t *data, uint32_t len)
-{
-	return add_with_data(b, OP_CKPT, node, id, token, &round, data, len, AU_TASKQ_CKPT_MAX);
-}
-
-static int add_node_id_token(struct au_taskq_batch *b, uint8_t code, au_node_id node, uint64_t id,
-			     uint64_t token, int flag)
-{
-	uint8_t buf[32];
-	struct au_wbuf w;
-	au_wbuf_init(&w, buf, sizeof(buf));
-	au_put_u32(&w, node);
-	au_put_u64(&w, id);
-	au_put_u64(&w, token);
-	if (flag >= 0)
-		au_put_u8(&w, (uint8_t)flag);
-	return au_taskq_batch_append(b, code, buf, w.len);
-}
-
-int au_taskq_add_nack(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token,
-		      bool requeue)
-{
-	return add_node_id_token(b, OP_NACK, node, id, token, requeue ? 1 : 0);
-}
-
-int au_taskq_add_release(struct au_taskq_batch *b, au_node_id node, uint64_t id, uint64_t token)
-{
-	return add_node_id_token(b, OP_RELEASE, node, id, token, -1);
-}
-
-int au_taskq_add_expire(struct au_taskq_batch *b, uint64_t id, uint64_t token)
-{
-	uint8_t buf[16];
-	struct au_wbuf w;
-	au_wbuf_init(&w, buf, sizeof(buf));
-	au_put_u64(&w, id);
-	au_put_u64(&w, token);
-	return au_taskq_batch_append(b, OP_EXPIRE, buf, w.len);
-}
-
-int au_taskq_add_node(struct au_taskq_batch *b, au_node_id node, enum au_taskq_node_op op)
-{
-	if ((unsigned)op > AU_TASKQ_NODE_RESUME)
-		return -AU_EINVAL;
-	uint8_t buf[8];
-	struct au_wbuf w;
-	au_wbuf_init(&w, buf, sizeof(buf));
-	au_put_u32(&w, node);
-	au_put_u8(&w, (uint8_t)op);
-	return au_taskq_batch_append(b, OP_NODE, buf, w.len);
-}

@@ -70,7 +70,7 @@ struct au_task_spec {
 	uint32_t payload_len;   /* <= AU_TASKQ_PAYLOAD_MAX */
 };
 
-/* A task as the queue holds it (read-only for everyone but taskq.c). */
+/* A task as the queue holds it (read-only outside the queue's taskq*.c). */
 struct au_task {
 	uint64_t id;
 	uint32_t kind, topic, caps, max_retries, rounds;
@@ -207,6 +207,24 @@ static inline size_t au_taskq_batch_len(const struct au_taskq_batch *b) { return
 /* Append one raw operation (for other machines that share the batch
  * format, such as lock.c). */
 int au_taskq_batch_append(struct au_taskq_batch *b, uint8_t code, const void *body, size_t len);
+
+/* Walk the operations of an encoded command in order, calling
+ * op(ctx, code, body, body_len) for each; op returns false if the body is
+ * malformed, which ends the walk.  Returns the number of operations, or
+ * -AU_ECORRUPT if the framing or an operation is malformed.  A machine
+ * validates a command whole with a walk that only decodes, then applies
+ * it with a second walk (lock.c does the same). */
+int au_taskq_batch_walk(const uint8_t *cmd, size_t len,
+			bool (*op)(void *ctx, uint8_t code, const uint8_t *body, size_t len),
+			void *ctx);
+/* The first walk of applying a command at log `index`: validate it whole
+ * (op called with ctx NULL).  A malformed one is traced as
+ * AU_TR_MODEL_BAD_MESSAGE (0, len, index) and -AU_ECORRUPT returned: apply
+ * none of it.  A valid one is traced as `entry_kind` (index, `chain`, the
+ * number of operations) and that number returned.  `env` NULL: no traces. */
+int au_taskq_batch_check(const struct au_env *env, uint16_t entry_kind, uint64_t index,
+			 uint64_t chain, const uint8_t *cmd, size_t len,
+			 bool (*op)(void *ctx, uint8_t code, const uint8_t *body, size_t len));
 
 int au_taskq_add_enqueue(struct au_taskq_batch *b, const struct au_task_spec *t);
 /* Lease up to `want` tasks whose caps are all in `caps` to (node, inc);

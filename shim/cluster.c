@@ -1,9 +1,8 @@
 /* cluster.c — loading cluster files (see cluster.h).
  *
- * The [cluster] group and the service groups go through the scenario
- * loader unchanged: we hand it the file's text minus our own groups, plus
- * a [run] duration it insists on, so every model key is validated by the
- * same code, with the same messages, as in a scenario.
+ * The [cluster] group and the service groups are read by config/'s
+ * cluster_spec, as in a scenario, so every model key is validated by the
+ * same code with the same messages; [hosts], [http] and [auth] are ours.
  */
 #include "cluster.h"
 
@@ -12,41 +11,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config/keys.h"
+#include "config/values.h"
 #include "packet.h"
 
-static const char *const sim_only_groups[] = {"run", "network", "disk", "check", "trace", NULL};
-
-static char *errf(const char *path, const char *group, const char *key, const char *fmt, ...)
-	G_GNUC_PRINTF(4, 5);
-
-static char *errf(const char *path, const char *group, const char *key, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	if (group && key)
-		return g_strdup_printf("%s: [%s] %s: %s", path, group, key, msg);
-	if (group)
-		return g_strdup_printf("%s: [%s]: %s", path, group, msg);
-	return g_strdup_printf("%s: %s", path, msg);
-}
-
-/* A value with any inline " # comment" removed, as the scenario loader does. */
-static char *value(GKeyFile *kf, const char *group, const char *key)
-{
-	char *v = g_key_file_get_value(kf, group, key, NULL);
-	if (!v)
-		return NULL;
-	for (char *p = v; *p; p++) {
-		if (*p == '#' && (p == v || g_ascii_isspace(p[-1]))) {
-			*p = '\0';
-			break;
-		}
-	}
-	g_strstrip(v);
-	return v;
-}
+static const char *const sim_only_groups[] = {"run",   "network", "disk", "check",
+					      "trace", "chaos",   NULL};
+/* The groups a cluster file has besides [cluster] and the services'. */
+static const char *const own_groups[] = {"hosts", "http", "auth", NULL};
 
 GInetSocketAddress *au_cluster_parse_addr(const char *text, char **why)
 {
@@ -89,72 +61,54 @@ GInetSocketAddress *au_cluster_parse_addr(const char *text, char **why)
 }
 
 /* [hosts] or [http]: one address per node; `required` says all must be there. */
-static bool load_addrs(struct au_cluster *c, GKeyFile *kf, const char *group, bool required,
-		       GInetSocketAddress **out, char **text, char **err)
+static bool load_addrs(struct au_cluster *c, struct au_keys *K, const char *group, bool required,
+		       GInetSocketAddress **out, char **text)
 {
-	if (!g_key_file_has_group(kf, group)) {
-		if (required)
-			*err = errf(c->path, group, NULL, "missing group: give every node's address, "
-						       "e.g. n1 = 127.0.0.1:7001");
-		return !required;
-	}
-	g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+	if (!g_key_file_has_group(K->kf, group))
+		return !required || au_keys_fail(K, group, NULL, "missing group: give every node's "
+								"address, e.g. n1 = 127.0.0.1:7001");
+	g_auto(GStrv) keys = g_key_file_get_keys(K->kf, group, NULL, NULL);
 	for (gsize i = 0; keys && keys[i]; i++) {
 		au_node_id id;
-		if (!au_parse_node(keys[i], c->nodes, &id)) {
-			*err = errf(c->path, group, keys[i], "not a node of this cluster (n1..n%u)",
-				    c->nodes);
-			return false;
-		}
-		g_autofree char *v = value(kf, group, keys[i]);
-		char *why = NULL;
+		if (!au_parse_node(keys[i], c->nodes, &id))
+			return au_keys_fail(K, group, keys[i], "not a node of this cluster (n1..n%u)",
+					    c->nodes);
+		g_autofree char *v = au_keys_value(K, group, keys[i]);
+		g_autofree char *why = NULL;
 		out[id] = au_cluster_parse_addr(v, &why);
-		if (!out[id]) {
-			*err = errf(c->path, group, keys[i], "'%s': %s", v, why);
-			g_free(why);
-			return false;
-		}
+		if (!out[id])
+			return au_keys_fail(K, group, keys[i], "'%s': %s", v, why);
 		text[id] = g_strdup(v);
 	}
 	for (uint32_t n = 1; n <= c->nodes; n++) {
-		if (required && !out[n]) {
-			*err = errf(c->path, group, NULL, "no address for n%u (every node n1..n%u needs one)",
-				    n, c->nodes);
-			return false;
-		}
+		if (required && !out[n])
+			return au_keys_fail(K, group, NULL,
+					    "no address for n%u (every node n1..n%u needs one)", n,
+					    c->nodes);
 		for (uint32_t m = 1; m < n; m++) {
 			if (out[n] && out[m] &&
 			    g_inet_socket_address_get_port(out[n]) == g_inet_socket_address_get_port(out[m]) &&
 			    g_inet_address_equal(g_inet_socket_address_get_address(out[n]),
 						 g_inet_socket_address_get_address(out[m]))) {
 				g_autofree char *k = g_strdup_printf("n%u", n);
-				*err = errf(c->path, group, k, "same address as n%u", m);
-				return false;
+				return au_keys_fail(K, group, k, "same address as n%u", m);
 			}
 		}
 	}
 	return true;
 }
 
-static bool load_key(struct au_cluster *c, GKeyFile *kf, char **err)
+static bool load_key(struct au_cluster *c, struct au_keys *K)
 {
-	if (!g_key_file_has_group(kf, "auth")) {
-		*err = errf(c->path, "auth", NULL, "missing group: give key_file = PATH (make one with "
-						   "aureon-ctl keygen PATH)");
+	static const char *const keys[] = {"key_file", NULL};
+	if (!g_key_file_has_group(K->kf, "auth"))
+		return au_keys_fail(K, "auth", NULL, "missing group: give key_file = PATH (make one "
+						     "with aureon-ctl keygen PATH)");
+	if (!au_keys_only(K, "auth", keys, NULL))
 		return false;
-	}
-	g_auto(GStrv) keys = g_key_file_get_keys(kf, "auth", NULL, NULL);
-	for (gsize i = 0; keys && keys[i]; i++) {
-		if (strcmp(keys[i], "key_file") != 0) {
-			*err = errf(c->path, "auth", keys[i], "unknown key (known here: key_file)");
-			return false;
-		}
-	}
-	g_autofree char *kfile = value(kf, "auth", "key_file");
-	if (!kfile || !*kfile) {
-		*err = errf(c->path, "auth", "key_file", "missing (the path of the cluster key)");
-		return false;
-	}
+	g_autofree char *kfile = au_keys_value(K, "auth", "key_file");
+	if (!kfile || !*kfile)
+		return au_keys_fail(K, "auth", "key_file", "missing (the path of the cluster key)");
 	if (g_path_is_absolute(kfile)) {
 		c->key_path = g_strdup(kfile);
 	} else {
@@ -162,93 +116,87 @@ static bool load_key(struct au_cluster *c, GKeyFile *kf, char **err)
 		c->key_path = g_build_filename(dir, kfile, NULL);
 	}
 	struct stat st;
-	if (stat(c->key_path, &st) != 0) {
-		*err = errf(c->path, "auth", "key_file", "%s: %s", c->key_path, g_strerror(errno));
-		return false;
-	}
-	if (st.st_mode & 077) {
-		*err = errf(c->path, "auth", "key_file",
-			    "%s is readable or writable by group or others (mode %03o); "
-			    "chmod 600 it: whoever reads the key can speak for the cluster",
-			    c->key_path, (unsigned)(st.st_mode & 0777));
-		return false;
-	}
+	if (stat(c->key_path, &st) != 0)
+		return au_keys_fail(K, "auth", "key_file", "%s: %s", c->key_path, g_strerror(errno));
+	if (st.st_mode & 077)
+		return au_keys_fail(K, "auth", "key_file",
+				    "%s is readable or writable by group or others (mode %03o); "
+				    "chmod 600 it: whoever reads the key can speak for the cluster",
+				    c->key_path, (unsigned)(st.st_mode & 0777));
 	g_autofree char *text = NULL;
 	g_autoptr(GError) gerr = NULL;
-	if (!g_file_get_contents(c->key_path, &text, NULL, &gerr)) {
-		*err = errf(c->path, "auth", "key_file", "%s", gerr->message);
-		return false;
-	}
+	if (!g_file_get_contents(c->key_path, &text, NULL, &gerr))
+		return au_keys_fail(K, "auth", "key_file", "%s", gerr->message);
 	const char *why = NULL;
 	c->key = au_pkt_parse_key_text(text, &c->key_len, &why);
 	memset(text, 0, strlen(text));
-	if (!c->key) {
-		*err = errf(c->path, "auth", "key_file", "%s: %s", c->key_path, why);
-		return false;
+	if (!c->key)
+		return au_keys_fail(K, "auth", "key_file", "%s: %s", c->key_path, why);
+	return true;
+}
+
+/* Every group is [cluster], ours, or a running service's. */
+static bool check_groups(struct au_cluster *c, struct au_keys *K)
+{
+	g_auto(GStrv) groups = g_key_file_get_groups(K->kf, NULL);
+	for (gsize i = 0; groups[i]; i++) {
+		bool ok = strcmp(groups[i], "cluster") == 0;
+		for (const char *const *o = own_groups; *o; o++)
+			ok = ok || strcmp(*o, groups[i]) == 0;
+		int svc = ok ? 1 : au_cluster_spec_service_group(K, &c->spec, groups[i]);
+		if (svc < 0)
+			return false;
+		if (svc == 0)
+			return au_keys_fail(K, groups[i], NULL, "unknown group (known: cluster, hosts, "
+								"http, auth, and one per service)");
 	}
 	return true;
 }
 
-static bool load(struct au_cluster *c, GKeyFile *kf, char **err)
+static bool load(struct au_cluster *c, struct au_keys *K)
 {
-	const char *path = c->path;
 	g_autoptr(GError) gerr = NULL;
 	g_autofree char *text = NULL;
-	if (!g_file_get_contents(path, &text, NULL, &gerr)) {
-		*err = g_strdup_printf("%s: cannot read cluster file: %s", path, gerr->message);
-		return false;
-	}
-	if (!g_utf8_validate(text, -1, NULL)) {
-		*err = g_strdup_printf("%s: not UTF-8 text", path);
-		return false;
-	}
-	if (!g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, &gerr)) {
-		*err = g_strdup_printf("%s: not a valid key file: %s", path, gerr->message);
-		return false;
-	}
-	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+	if (!g_file_get_contents(c->path, &text, NULL, &gerr))
+		return au_keys_fail(K, NULL, NULL, "cannot read cluster file: %s", gerr->message);
+	if (!g_utf8_validate(text, -1, NULL))
+		return au_keys_fail(K, NULL, NULL, "not UTF-8 text");
+	if (!g_key_file_load_from_data(K->kf, text, (gsize)-1, G_KEY_FILE_NONE, &gerr))
+		return au_keys_fail(K, NULL, NULL, "not a valid key file: %s", gerr->message);
+	/* A simulation-only group is the first thing to say; then [cluster]
+	 * and the services' groups, read as in a scenario. */
+	g_auto(GStrv) groups = g_key_file_get_groups(K->kf, NULL);
 	for (gsize i = 0; groups[i]; i++) {
 		bool sim_only = g_str_has_prefix(groups[i], "fault.");
 		for (const char *const *s = sim_only_groups; *s; s++)
 			sim_only = sim_only || strcmp(*s, groups[i]) == 0;
-		if (sim_only) {
-			*err = errf(path, groups[i], NULL,
-				    "a simulation-only group: aureon-node runs on the real network, disks "
-				    "and clocks (remove it from the cluster file)");
+		if (sim_only)
+			return au_keys_fail(K, groups[i], NULL,
+					    "a simulation-only group: aureon-node runs on the real "
+					    "network, disks and clocks (remove it from the cluster file)");
+	}
+	if (!au_cluster_spec_load(K, &c->spec) || !check_groups(c, K))
+		return false;
+	for (uint32_t i = 0; i < c->spec.n_services; i++)
+		if (!au_cluster_spec_load_service(K, &c->spec, i))
 			return false;
-		}
-	}
-	/* The scenario loader sees [cluster] and the service groups only. */
-	GKeyFile *scen = g_key_file_new();
-	g_key_file_load_from_data(scen, text, (gsize)-1, G_KEY_FILE_NONE, NULL);
-	g_key_file_remove_group(scen, "hosts", NULL);
-	g_key_file_remove_group(scen, "http", NULL);
-	g_key_file_remove_group(scen, "auth", NULL);
-	g_key_file_set_value(scen, "run", "duration", "1s");
-	g_autofree char *scen_text = g_key_file_to_data(scen, NULL, NULL);
-	g_key_file_free(scen);
-	c->sc = au_scenario_load_text(path, scen_text, err);
-	if (!c->sc)
-		return false;
-	c->nodes = c->sc->nodes;
-	if (c->nodes > 4096) {
-		*err = errf(path, "cluster", "nodes", "aureon-node runs clusters of up to 4096 nodes");
-		return false;
-	}
+	c->nodes = c->spec.nodes;
+	c->metrics_period = AU_NS_PER_S;
+	if (c->nodes > 4096)
+		return au_keys_fail(K, "cluster", "nodes", "aureon-node runs clusters of up to 4096 nodes");
 	c->host = g_new0(GInetSocketAddress *, c->nodes + 1);
 	c->host_text = g_new0(char *, c->nodes + 1);
 	c->http = g_new0(GInetSocketAddress *, c->nodes + 1);
 	c->http_text = g_new0(char *, c->nodes + 1);
-	if (!load_addrs(c, kf, "hosts", true, c->host, c->host_text, err) ||
-	    !load_addrs(c, kf, "http", false, c->http, c->http_text, err) || !load_key(c, kf, err))
+	if (!load_addrs(c, K, "hosts", true, c->host, c->host_text) ||
+	    !load_addrs(c, K, "http", false, c->http, c->http_text) || !load_key(c, K))
 		return false;
 	/* One socket family per cluster: a node has one UDP socket. */
 	GSocketFamily fam = g_socket_address_get_family(G_SOCKET_ADDRESS(c->host[1]));
 	for (uint32_t n = 2; n <= c->nodes; n++) {
 		if (g_socket_address_get_family(G_SOCKET_ADDRESS(c->host[n])) != fam) {
 			g_autofree char *k = g_strdup_printf("n%u", n);
-			*err = errf(path, "hosts", k, "mixes IPv4 and IPv6 addresses; use one family");
-			return false;
+			return au_keys_fail(K, "hosts", k, "mixes IPv4 and IPv6 addresses; use one family");
 		}
 	}
 	return true;
@@ -258,10 +206,11 @@ struct au_cluster *au_cluster_load(const char *path, char **err)
 {
 	struct au_cluster *c = g_new0(struct au_cluster, 1);
 	c->path = g_strdup(path);
-	GKeyFile *kf = g_key_file_new();
-	bool ok = load(c, kf, err);
-	g_key_file_free(kf);
+	struct au_keys K = {.path = c->path, .kf = g_key_file_new()};
+	bool ok = load(c, &K);
+	g_key_file_free(K.kf);
 	if (!ok) {
+		*err = K.err;
 		au_cluster_free(c);
 		return NULL;
 	}
@@ -289,7 +238,7 @@ void au_cluster_free(struct au_cluster *c)
 		g_free(c->key);
 	}
 	g_free(c->key_path);
-	au_scenario_free(c->sc);
+	au_cluster_spec_clear(&c->spec);
 	g_free(c->path);
 	g_free(c);
 }

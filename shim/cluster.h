@@ -2,15 +2,18 @@
  *
  * A cluster file is a scenario file cut down to what a real deployment
  * needs: [cluster] (nodes, services) and one group per service ([raft],
- * [swim], ...) parsed by the very same loader as scenarios (sim/scenario.c,
- * through each model's own key table), plus three groups of its own:
+ * [swim], ...), read by the very code that reads them in scenarios
+ * (config/cluster_spec.h, through each model's own key table), plus three
+ * groups of its own:
  *
  *   [hosts]  n1 = 127.0.0.1:7001    UDP address of every node (required)
  *   [http]   n1 = 127.0.0.1:8001    HTTP endpoints (optional, per node)
  *   [auth]   key_file = cluster.key the cluster key, relative to this file
  *
  * Simulation-only groups ([run], [network], [disk], [check], [trace],
- * [fault.*]) are errors here.  Every error names the file, group and key.
+ * [chaos], [fault.*]) are errors here: a real host has real networks,
+ * disks and clocks, no checkers, no trace file and no fault plans.  Every
+ * error names the file, group and key.
  */
 #ifndef AU_SHIM_CLUSTER_H
 #define AU_SHIM_CLUSTER_H
@@ -18,12 +21,14 @@
 #include <gio/gio.h>
 #include <stdint.h>
 
-#include "../sim/scenario.h"
+#include "config/cluster_spec.h"
+#include "env.h"
 
 struct au_cluster {
 	char *path;
-	struct au_scenario *sc; /* nodes, services and their configs */
+	struct au_cluster_spec spec; /* nodes, services and their configs */
 	uint32_t nodes;
+	au_time metrics_period; /* of models' metrics rows: 1 s ([trace] is the simulator's) */
 	GInetSocketAddress **host; /* [nodes + 1]: UDP address of n1..nN */
 	char **host_text;          /* [nodes + 1]: as written */
 	GInetSocketAddress **http; /* [nodes + 1]: NULL where none is configured */

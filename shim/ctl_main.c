@@ -29,11 +29,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../models/kernels.h"
-#include "../models/rqml.h"
-#include "../models/wire.h"
+#include "kernels.h"
+#include "rqml.h"
+#include "wire.h"
 #include "cluster.h"
+#include "config/values.h"
 #include "ctlproto.h"
+#include "jobfile.h"
 #include "node.h"
 #include "packet.h"
 
@@ -433,256 +435,6 @@ static int cmd_admin(struct ctl *t, uint8_t op, au_node_id node, int64_t timeout
 	return EXIT_OK;
 }
 
-/* A job file (shim/README.md "JOB.ini"): an RQML job or plain tasks. */
-struct job_file {
-	bool rqml;
-	uint64_t job;
-	struct au_ctl_submit_req q; /* plain tasks */
-	struct au_ctl_job_req r;    /* an RQML job */
-};
-
-#define JOB_MAX ((UINT64_C(1) << 30) - 1)
-#define JOB_TASK_ID(job, i) (UINT64_C(1) << 62 | (uint64_t)(job) << 20 | (uint64_t)(i))
-
-/* A value of [job], stripped, without an inline " # comment" (as
- * scenario files have them); NULL if absent. */
-static char *job_value(GKeyFile *kf, const char *key)
-{
-	char *v = g_key_file_get_value(kf, "job", key, NULL);
-	if (!v)
-		return NULL;
-	for (char *p = v; *p; p++)
-		if (*p == '#' && (p == v || g_ascii_isspace(p[-1]))) {
-			*p = '\0';
-			break;
-		}
-	return g_strstrip(v);
-}
-
-static bool job_uint(GKeyFile *kf, const char *key, uint64_t min, uint64_t max, uint64_t *out,
-		     const char *path, char **err)
-{
-	g_autofree char *v = job_value(kf, key);
-	if (!v)
-		return true; /* the default stays */
-	g_strstrip(v);
-	guint64 x;
-	if (!g_ascii_string_to_unsigned(v, 10, min, max, &x, NULL)) {
-		*err = g_strdup_printf("%s: [job] %s: '%s' is not an integer in %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT,
-				       path, key, v, min, max);
-		return false;
-	}
-	*out = x;
-	return true;
-}
-
-static bool job_double(GKeyFile *kf, const char *key, double *out, const char *path, char **err)
-{
-	g_autofree char *v = job_value(kf, key);
-	if (!v)
-		return true;
-	g_strstrip(v);
-	char *end;
-	double x = g_ascii_strtod(v, &end);
-	if (!*v || *end || !isfinite(x) || x < 0) {
-		*err = g_strdup_printf("%s: [job] %s: '%s' is not a finite number >= 0", path, key, v);
-		return false;
-	}
-	*out = x;
-	return true;
-}
-
-/* An RQML job: the fields of the model's job spec (models/rqml.h), with
- * the defaults of the cluster's [workload] KIND_* keys. */
-static bool load_rqml_job(GKeyFile *kf, const char *path, const struct au_cluster *c,
-			  enum au_kernel_kind kk, struct job_file *j, char **err)
-{
-	const struct au_rqml_config *rc = NULL;
-	for (uint32_t i = 0; i < c->sc->n_services; i++)
-		if (strcmp(c->sc->services[i]->name, "rqml") == 0)
-			rc = c->sc->service_config[i];
-	const char *name = au_kernel_kind_name(kk);
-	if (!rc) {
-		*err = g_strdup_printf("%s: [job] kind: %s is an RQML job, and %s does not run the rqml "
-				       "service ([cluster] services)", path, name, c->path);
-		return false;
-	}
-	const struct au_rqml_kind_config *kc = &rc->kind[kk - 1];
-	uint64_t job = AU_RQML_SUBMIT_MIN + os_random64() % (AU_RQML_SUBMIT_MAX - AU_RQML_SUBMIT_MIN + 1);
-	uint64_t size = kc->size, edges = kc->edges, k = kc->k, dims = kc->dims, shards = kc->shards;
-	uint64_t max_rounds = kc->max_rounds, seed;
-	double tolerance = kc->tolerance, damping = 0.85;
-	if ((kk != AU_KERNEL_PAGERANK && (g_key_file_has_key(kf, "job", "edges", NULL) ||
-					  g_key_file_has_key(kf, "job", "damping", NULL))) ||
-	    (kk != AU_KERNEL_KMEANS && (g_key_file_has_key(kf, "job", "k", NULL) ||
-					g_key_file_has_key(kf, "job", "dims", NULL)))) {
-		*err = g_strdup_printf("%s: [job]: edges and damping are pagerank's, k and dims kmeans' "
-				       "(kind is %s)", path, name);
-		return false;
-	}
-	if (!job_uint(kf, "job", AU_RQML_SUBMIT_MIN, AU_RQML_SUBMIT_MAX, &job, path, err))
-		return false;
-	seed = job; /* the same file describes the same problem every time */
-	if (!job_uint(kf, "seed", 0, UINT64_MAX, &seed, path, err) ||
-	    !job_uint(kf, "size", 1, UINT32_MAX, &size, path, err) ||
-	    !job_uint(kf, "edges", 1, UINT32_MAX, &edges, path, err) ||
-	    !job_uint(kf, "k", 1, UINT32_MAX, &k, path, err) ||
-	    !job_uint(kf, "dims", 1, UINT32_MAX, &dims, path, err) ||
-	    !job_uint(kf, "shards", 1, UINT32_MAX, &shards, path, err) ||
-	    !job_uint(kf, "max_rounds", 1, AU_RQML_MAX_ROUNDS, &max_rounds, path, err) ||
-	    !job_double(kf, "tolerance", &tolerance, path, err) || !job_double(kf, "damping", &damping, path, err))
-		return false;
-	g_autofree char *pol = job_value(kf, "policy");
-	struct au_rqml_policy policy;
-	if (!au_rqml_policy_parse(pol ? g_strstrip(pol) : kc->policy, &policy)) {
-		*err = g_strdup_printf("%s: [job] policy: '%s' is not threshold or stall:K (K >= 2)", path,
-				       pol ? pol : kc->policy);
-		return false;
-	}
-	struct au_rqml_job_spec spec = {.job = job};
-	spec.params.kind = kk;
-	spec.params.seed = seed;
-	spec.params.size = (uint32_t)size;
-	spec.params.edges = kk == AU_KERNEL_PAGERANK ? (uint32_t)edges : 0;
-	spec.params.k = kk == AU_KERNEL_KMEANS ? (uint32_t)k : 0;
-	spec.params.dims = kk == AU_KERNEL_KMEANS ? (uint32_t)dims : 0;
-	spec.params.shards = (uint32_t)shards;
-	spec.params.damping = kk == AU_KERNEL_PAGERANK ? damping : 0.0;
-	spec.policy = policy;
-	spec.policy.tolerance = tolerance;
-	spec.policy.max_rounds = (uint32_t)max_rounds;
-	char why[256];
-	if (au_rqml_check_submit(&spec, why, sizeof(why)) != 0) {
-		*err = g_strdup_printf("%s: [job] %s", path, why);
-		return false;
-	}
-	j->rqml = true;
-	j->job = job;
-	struct au_ctl_job_req *r = &j->r;
-	r->nonce = os_random64();
-	r->job = job;
-	r->kind = (uint8_t)kk;
-	r->seed = seed;
-	r->size = spec.params.size;
-	r->edges = spec.params.edges;
-	r->k = spec.params.k;
-	r->dims = spec.params.dims;
-	r->shards = spec.params.shards;
-	r->damping = spec.params.damping;
-	r->policy = policy.kind;
-	r->stall_rounds = policy.stall_rounds;
-	r->tolerance = tolerance;
-	r->max_rounds = (uint32_t)max_rounds;
-	return true;
-}
-
-static bool load_job(const char *path, const struct au_cluster *c, struct job_file *j, char **err)
-{
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autoptr(GError) gerr = NULL;
-	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
-		*err = g_strdup_printf("%s: %s", path, gerr->message);
-		return false;
-	}
-	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
-	for (gsize i = 0; groups[i]; i++)
-		if (strcmp(groups[i], "job") != 0) {
-			*err = g_strdup_printf("%s: [%s]: unknown group (a job file has one group, [job])", path,
-					       groups[i]);
-			return false;
-		}
-	if (!g_key_file_has_group(kf, "job")) {
-		*err = g_strdup_printf("%s: [job]: missing", path);
-		return false;
-	}
-	g_autofree char *kind = job_value(kf, "kind");
-	if (kind)
-		g_strstrip(kind);
-	enum au_kernel_kind kk = kind ? au_kernel_kind_parse(kind) : 0;
-	if (!kind || (strcmp(kind, "tasks") != 0 && !kk)) {
-		*err = g_strdup_printf("%s: [job] kind: %s (an RQML job: pagerank, jacobi or kmeans; or "
-				       "tasks: plain tasks for the task queue's synthetic executor)",
-				       path, kind ? "unknown kind" : "missing");
-		return false;
-	}
-	static const char *const task_keys[] = {"kind", "count", "job", "rounds", "priority", "topic",
-						"max_retries", "caps", "payload", NULL};
-	static const char *const rqml_keys[] = {"kind", "job", "seed", "size", "edges", "k", "dims",
-						"shards", "damping", "tolerance", "max_rounds", "policy", NULL};
-	const char *const *keys = kk ? rqml_keys : task_keys;
-	g_auto(GStrv) have = g_key_file_get_keys(kf, "job", NULL, NULL);
-	for (gsize i = 0; have && have[i]; i++)
-		if (!g_strv_contains(keys, have[i])) {
-			g_autofree char *known = g_strjoinv(", ", (char **)keys);
-			*err = g_strdup_printf("%s: [job] %s: unknown key for kind %s (known: %s)", path, have[i],
-					       kind, known);
-			return false;
-		}
-	memset(j, 0, sizeof(*j));
-	if (kk)
-		return load_rqml_job(kf, path, c, kk, j, err);
-	uint64_t count = 0, job = 1 + os_random64() % JOB_MAX, rounds = 1, topic = 0, retries = 5;
-	int64_t prio = 0;
-	if (!g_key_file_has_key(kf, "job", "count", NULL)) {
-		*err = g_strdup_printf("%s: [job] count: missing (how many tasks, 1..%u)", path, AU_CTL_SUBMIT_MAX);
-		return false;
-	}
-	if (!job_uint(kf, "count", 1, AU_CTL_SUBMIT_MAX, &count, path, err) ||
-	    !job_uint(kf, "job", 1, JOB_MAX, &job, path, err) ||
-	    !job_uint(kf, "rounds", 1, 100000, &rounds, path, err) ||
-	    !job_uint(kf, "topic", 0, UINT32_MAX, &topic, path, err) ||
-	    !job_uint(kf, "max_retries", 0, 1000, &retries, path, err))
-		return false;
-	g_autofree char *pv = job_value(kf, "priority");
-	if (pv) {
-		g_strstrip(pv);
-		if (!g_ascii_string_to_signed(pv, 10, -1000000, 1000000, &prio, NULL)) {
-			*err = g_strdup_printf("%s: [job] priority: '%s' is not an integer in -1000000..1000000 "
-					       "(higher runs first)", path, pv);
-			return false;
-		}
-	}
-	uint32_t caps = 0;
-	g_autofree char *cv = job_value(kf, "caps");
-	if (cv && strcmp(g_strstrip(cv), "none") != 0) {
-		g_auto(GStrv) names = g_strsplit(cv, ",", -1);
-		for (gsize i = 0; names[i]; i++) {
-			const char *nm = g_strstrip(names[i]);
-			int bit = -1;
-			for (int b = 0; c->sc->cap_names && c->sc->cap_names[b]; b++)
-				if (strcmp(c->sc->cap_names[b], nm) == 0)
-					bit = b;
-			if (bit < 0) {
-				*err = g_strdup_printf("%s: [job] caps: '%s' is not a capability of %s ([cluster] "
-						       "capabilities)", path, nm, c->path);
-				return false;
-			}
-			caps |= UINT32_C(1) << bit;
-		}
-	}
-	g_autofree char *payload = job_value(kf, "payload");
-	size_t plen = payload ? strlen(payload) : 0;
-	if (plen > AU_CTL_PAYLOAD_MAX) {
-		*err = g_strdup_printf("%s: [job] payload: %zu bytes, at most %u", path, plen, AU_CTL_PAYLOAD_MAX);
-		return false;
-	}
-	j->job = job;
-	struct au_ctl_submit_req *q = &j->q;
-	q->nonce = os_random64();
-	q->first_id = JOB_TASK_ID(job, 1);
-	q->count = (uint32_t)count;
-	q->kind = 0;
-	q->topic = (uint32_t)topic;
-	q->priority = (int32_t)prio;
-	q->caps = caps;
-	q->max_retries = (uint32_t)retries;
-	q->rounds = (uint32_t)rounds;
-	q->payload_len = (uint16_t)plen;
-	if (plen)
-		memcpy(q->payload, payload, plen);
-	return true;
-}
-
 static bool decode_submit(void *ctx, const uint8_t *p, size_t len, uint8_t *answer, au_node_id *hint)
 {
 	struct au_ctl_submit_resp *want = ctx, a;
@@ -694,7 +446,7 @@ static bool decode_submit(void *ctx, const uint8_t *p, size_t len, uint8_t *answ
 	return true;
 }
 
-static int cmd_submit(struct ctl *t, struct job_file *j, bool wait, int64_t timeout_ns)
+static int cmd_submit(struct ctl *t, struct au_jobfile *j, bool wait, int64_t timeout_ns)
 {
 	struct au_ctl_submit_req *q = &j->q;
 	int64_t deadline = mono_ns() + timeout_ns;
@@ -753,7 +505,7 @@ static const char *verdict_name(uint8_t v)
 }
 
 /* Start an RQML job; with `wait`, follow it until its record is in ONE. */
-static int cmd_job(struct ctl *t, struct job_file *j, bool wait, int64_t timeout_ns)
+static int cmd_job(struct ctl *t, struct au_jobfile *j, bool wait, int64_t timeout_ns)
 {
 	struct au_ctl_job_req *q = &j->r;
 	int64_t deadline = mono_ns() + timeout_ns;
@@ -1094,9 +846,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	bool has_kv = false, has_aureon = false;
-	for (uint32_t s = 0; s < c->sc->n_services; s++) {
-		has_kv = has_kv || strcmp(c->sc->services[s]->name, "kv") == 0;
-		has_aureon = has_aureon || strcmp(c->sc->services[s]->name, "aureon") == 0;
+	for (uint32_t s = 0; s < c->spec.n_services; s++) {
+		has_kv = has_kv || strcmp(c->spec.services[s]->name, "kv") == 0;
+		has_aureon = has_aureon || strcmp(c->spec.services[s]->name, "aureon") == 0;
 	}
 	if (strcmp(cmd, "status") != 0 && (exec_cmd ? !has_aureon : !has_kv)) {
 		fprintf(stderr, "aureon-ctl: %s: the cluster does not run the %s service ([cluster] services)\n",
@@ -1105,7 +857,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	au_node_id node = 0;
-	struct job_file job;
+	struct au_jobfile job;
 	if ((strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0) &&
 	    !au_parse_node(args[0], c->nodes, &node)) {
 		fprintf(stderr, "aureon-ctl: %s %s: unknown node: %s has nodes n1..n%u\n", cmd, args[0], config,
@@ -1113,7 +865,7 @@ int main(int argc, char **argv)
 		au_cluster_free(c);
 		return EXIT_USAGE;
 	}
-	if (strcmp(cmd, "submit") == 0 && !load_job(args[0], c, &job, &err)) {
+	if (strcmp(cmd, "submit") == 0 && !au_jobfile_load(args[0], c, os_random64, &job, &err)) {
 		fprintf(stderr, "aureon-ctl: %s\n", err);
 		g_free(err);
 		au_cluster_free(c);

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../models/wire.h"
+#include "wire.h"
 
 size_t au_ctl_encode_status_req(uint64_t nonce, uint8_t *buf, size_t cap)
 {
@@ -262,21 +262,6 @@ bool au_ctl_decode_submit_resp(const uint8_t *buf, size_t len, struct au_ctl_sub
 	       (uint64_t)a->queued + a->leased + a->done + a->dead == a->present;
 }
 
-static void put_f64(struct au_wbuf *w, double v)
-{
-	uint64_t bits;
-	memcpy(&bits, &v, sizeof(bits));
-	au_put_u64(w, bits);
-}
-
-static double get_f64(struct au_rbuf *r)
-{
-	uint64_t bits = au_get_u64(r);
-	double v;
-	memcpy(&v, &bits, sizeof(v));
-	return v;
-}
-
 size_t au_ctl_encode_job_req(const struct au_ctl_job_req *q, uint8_t *buf, size_t cap)
 {
 	struct au_wbuf w;
@@ -292,10 +277,10 @@ size_t au_ctl_encode_job_req(const struct au_ctl_job_req *q, uint8_t *buf, size_
 	au_put_u32(&w, q->k);
 	au_put_u32(&w, q->dims);
 	au_put_u32(&w, q->shards);
-	put_f64(&w, q->damping);
+	au_put_f64(&w, q->damping);
 	au_put_u8(&w, q->policy);
 	au_put_u32(&w, q->stall_rounds);
-	put_f64(&w, q->tolerance);
+	au_put_f64(&w, q->tolerance);
 	au_put_u32(&w, q->max_rounds);
 	au_wbuf_seal(&w);
 	return w.overflow ? 0 : w.len;
@@ -318,10 +303,10 @@ bool au_ctl_decode_job_req(const uint8_t *buf, size_t len, struct au_ctl_job_req
 	q->k = au_get_u32(&r);
 	q->dims = au_get_u32(&r);
 	q->shards = au_get_u32(&r);
-	q->damping = get_f64(&r);
+	q->damping = au_get_f64(&r);
 	q->policy = au_get_u8(&r);
 	q->stall_rounds = au_get_u32(&r);
-	q->tolerance = get_f64(&r);
+	q->tolerance = au_get_f64(&r);
 	q->max_rounds = au_get_u32(&r);
 	/* The values themselves are the model's to judge (au_rqml_check_submit). */
 	return !r.short_read && r.pos == r.len && type == AU_CTL_JOB_REQ && q->query_only <= 1 &&
@@ -340,7 +325,7 @@ size_t au_ctl_encode_job_resp(const struct au_ctl_job_resp *a, uint8_t *buf, siz
 	au_put_u8(&w, a->finished);
 	au_put_u8(&w, a->verdict);
 	au_put_u32(&w, a->rounds);
-	put_f64(&w, a->residual);
+	au_put_f64(&w, a->residual);
 	au_put_bytes(&w, a->digest, sizeof(a->digest));
 	au_put_u64(&w, a->one_index);
 	au_wbuf_seal(&w);
@@ -361,7 +346,7 @@ bool au_ctl_decode_job_resp(const uint8_t *buf, size_t len, struct au_ctl_job_re
 	a->finished = au_get_u8(&r);
 	a->verdict = au_get_u8(&r);
 	a->rounds = au_get_u32(&r);
-	a->residual = get_f64(&r);
+	a->residual = au_get_f64(&r);
 	au_get_bytes(&r, a->digest, sizeof(a->digest));
 	a->one_index = au_get_u64(&r);
 	return !r.short_read && r.pos == r.len && type == AU_CTL_JOB_RESP && a->answer < AU_CTL_ANSWERS_ &&

@@ -5,11 +5,11 @@
 #include <math.h>
 #include <string.h>
 
-#include "../models/one.h"
-#include "../models/orchestrator.h"
-#include "../models/raft.h"
-#include "../models/rqml.h"
-#include "../models/taskq.h"
+#include "one.h"
+#include "orchestrator/orchestrator.h"
+#include "raft/raft.h"
+#include "rqml.h"
+#include "taskq.h"
 #include "ctlproto.h"
 
 #define PENDING_MAX 64u        /* requests waiting for a ReadIndex at once */

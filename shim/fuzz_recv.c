@@ -18,7 +18,7 @@
  *      the bytes: what a
  *      compromised or buggy key holder could send.  Off by default because
  *      Raft tolerates crashes, not lies: a key holder that claims to lead
- *      with a conflicting log trips raft.c's invariant assertions (by
+ *      with a conflicting log trips Raft's invariant assertions (by
  *      design: the cluster key is the trust boundary), and those stop the
  *      fuzzer before it explores anything else.
  *
@@ -40,7 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../models/wire.h"
+#include "wire.h"
 #include "cluster.h"
 #include "node.h"
 #include "packet.h"
@@ -118,8 +118,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *models = getenv("AU_FUZZ_MODELS");
 	if (models && strcmp(models, "1") == 0)
 		n_modes = 4;
-	for (uint32_t i = 0; i < cluster->sc->n_services; i++)
-		tags[n_tags++] = au_pkt_service_tag(cluster->sc->services[i]->name);
+	for (uint32_t i = 0; i < cluster->spec.n_services; i++)
+		tags[n_tags++] = au_pkt_service_tag(cluster->spec.services[i]->name);
 	tags[n_tags++] = au_pkt_service_tag(AU_NODE_CONTROL_SERVICE);
 	boot();
 	return 0;

@@ -17,10 +17,10 @@
 
 #include <glib-unix.h>
 
-#include "../models/pcg32.h"
-#include "../models/raft.h"
-#include "../models/trace_kinds.h"
-#include "../models/wire.h"
+#include "pcg32.h"
+#include "raft/raft.h"
+#include "trace_kinds.h"
+#include "wire.h"
 #include "ctlproto.h"
 #include "execctl.h"
 
@@ -1267,14 +1267,14 @@ struct au_node *au_node_new(const struct au_node_opts *o, char **err)
 		goto fail;
 	load_floors(n);
 
-	const struct au_scenario *sc = c->sc;
-	n->n_svcs = sc->n_services;
+	const struct au_cluster_spec *spec = &c->spec;
+	n->n_svcs = spec->n_services;
 	for (uint32_t i = 0; i < n->n_svcs; i++) {
 		struct svc *s = &n->svcs[i];
 		s->node = n;
 		s->index = i;
-		s->model = sc->services[i];
-		s->config = sc->service_config[i];
+		s->model = spec->services[i];
+		s->config = spec->service_config[i];
 		s->tag = au_pkt_service_tag(s->model->name);
 		s->files = g_hash_table_new(g_str_hash, g_str_equal);
 		s->table_rows = g_new0(uint64_t, s->model->n_tables + 1);
@@ -1284,9 +1284,9 @@ struct au_node *au_node_new(const struct au_node_opts *o, char **err)
 			.ctx = s,
 			.self = n->self,
 			.nodes = c->nodes,
-			.caps = sc->node_caps ? sc->node_caps[n->self] : 0,
-			.cpu_gflops = sc->cpu_gflops ? sc->cpu_gflops[n->self] : 0.0,
-			.metrics_period_ns = sc->metrics_period,
+			.caps = spec->node_caps ? spec->node_caps[n->self] : 0,
+			.cpu_gflops = spec->cpu_gflops ? spec->cpu_gflops[n->self] : 0.0,
+			.metrics_period_ns = c->metrics_period,
 		};
 		if (s->tag == n->control_tag) {
 			*err = g_strdup_printf("service %s collides with the control service's wire tag",

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "config/values.h"
 #include "http.h"
 #include "node.h"
 
@@ -22,7 +23,7 @@ static const char *const usage =
 	"[cluster] group (e.g. raft,kv) over UDP at its [hosts] address, with durable\n"
 	"files under --data, and HTTP endpoints at its [http] address if it has one.\n"
 	"\n"
-	"  --config FILE     the cluster file (see README: Running on real hosts)\n"
+	"  --config FILE     the cluster file (see docs/shim.md)\n"
 	"  --id nK           which node this process is\n"
 	"  --data DIR        data directory (default: ./aureon-data/nK); created if\n"
 	"                    missing; one node per directory, locked while running\n"

@@ -4,7 +4,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "../models/wire.h"
+#include "wire.h"
 
 const char *const au_pkt_drop_names[AU_DROP_COUNT_] = {
 	"truncated", "oversize", "auth", "version", "misdirected",

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../models/env.h"
+#include "env.h"
 
 #define AU_PKT_MAGIC0 0x41u /* 'A' */
 #define AU_PKT_MAGIC1 0x55u /* 'U' */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/mutants.sh — proof that the checkers are not vacuous.
 #
-# models/*.c (raft, kv, swim, taskq, lock, orchestrator, rqml) carry
+# models/ (raft/*.c, kv, swim, taskq, lock, orchestrator, rqml) carry
 # deliberately planted bugs behind AU_BUG_* compile flags.  For each one this script builds a mutant binary
 # (build-mut-NAME/aureon-sim, two builds at a time), then runs the mutant's
 # scenarios seed by seed — seed 1 on every scenario of its list, then seed
@@ -100,8 +100,8 @@ build_one() {
 	local n=$1 flags="-DAU_BUG_$1"
 	if [ "$n" = CONTROL ]; then
 		flags=""
-	elif ! grep -q "AU_BUG_$n\b" models/*.c; then
-		echo "no AU_BUG_$n in models/*.c" >"$tmp/$n.build"
+	elif ! grep -rq --include='*.c' "AU_BUG_$n\b" models/; then
+		echo "no AU_BUG_$n in models/" >"$tmp/$n.build"
 		return 1
 	fi
 	"$MAKE" -s BUILD="build-mut-$n" EXTRA_CFLAGS="$flags" "build-mut-$n/aureon-sim" \

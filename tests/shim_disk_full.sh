@@ -137,8 +137,9 @@ echo "shim_disk_full: with n$FULL full and n$KILL dead: $acked of $((k - 100)) w
 LATER=""
 r=$(http "http://127.0.0.1:$((BASE + 5 + FULL))/ready")
 case "$r" in 503*) echo "shim_disk_full: n$FULL /ready while full: $r";; *) LATER="$LATER; n$FULL /ready while its disk is full: $r";; esac
-grep -q 'aureon_storage_failing 1' < <(python3 -c "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:$((BASE + 5 + FULL))/metrics',timeout=2).read().decode())") ||
-	LATER="$LATER; n$FULL /metrics does not say aureon_storage_failing 1"
+metrics=$(http "http://127.0.0.1:$((BASE + 5 + FULL))/metrics")
+case "$metrics" in *'aureon_storage_failing 1'*) ;;
+*) LATER="$LATER; n$FULL /metrics does not say aureon_storage_failing 1";; esac
 
 # ---- 2. freeze the leader; the other two come back; room returns ---------------------------
 kill -STOP "${PIDS[$LEAD]}"

@@ -12,26 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/orchestrator.h"
-#include "../sim/chaos.h"
-#include "../sim/sim.h"
+#include "orchestrator/orchestrator.h"
+#include "sim/chaos/chaos.h"
+#include "sim/engine/sim.h"
+#include "scenario_runs.h"
 #include "tests.h"
-
-static struct au_scenario *load_text(const char *text)
-{
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load_text("<test>", text, &err);
-	ck_assert_msg(sc, "%s", err);
-	return sc;
-}
-
-static struct au_scenario *load_file(const char *path)
-{
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load(path, &err);
-	ck_assert_msg(sc, "%s", err);
-	return sc;
-}
 
 static char *render(const struct au_scenario *sc, uint64_t seed)
 {
@@ -81,7 +66,7 @@ static int sim_cmd(const char *args, char **out)
 
 START_TEST(plan_is_a_function_of_the_seed)
 {
-	struct au_scenario *sc = load_file("scenarios/chaos-raft.ini");
+	struct au_scenario *sc = au_test_load("scenarios/chaos-raft.ini");
 	g_autofree char *a = render(sc, 7), *b = render(sc, 7), *c = render(sc, 8);
 	ck_assert_str_eq(a, b);
 	ck_assert_str_ne(a, c);
@@ -108,9 +93,9 @@ static const char *const standard[] = {"scenarios/chaos-raft.ini", "scenarios/ch
 /* The execution layer's lease, or 0. */
 static au_time lease_of(const struct au_scenario *sc)
 {
-	for (uint32_t i = 0; i < sc->n_services; i++)
-		if (strcmp(sc->services[i]->name, "aureon") == 0 && sc->service_config[i])
-			return ((const struct au_orch_config *)sc->service_config[i])->lease_ns;
+	for (uint32_t i = 0; i < sc->cluster.n_services; i++)
+		if (strcmp(sc->cluster.services[i]->name, "aureon") == 0 && sc->cluster.service_config[i])
+			return ((const struct au_orch_config *)sc->cluster.service_config[i])->lease_ns;
 	return 0;
 }
 
@@ -158,8 +143,8 @@ static void check_chained(const char *path, uint64_t seed, const struct au_scena
  * kinds planned; *chains counts plans with a chain. */
 static uint32_t check_plans(const char *path, uint64_t first, uint64_t last, uint32_t *chains)
 {
-	struct au_scenario *sc = load_file(path);
-	const struct au_chaos_config *c = &sc->chaos;
+	struct au_scenario *sc = au_test_load(path);
+	const struct au_chaos_config *c = sc->chaos;
 	au_time hi = sc->duration - c->quiet_period, lease = lease_of(sc);
 	uint32_t seen_kinds = 0;
 	*chains = 0;
@@ -192,8 +177,8 @@ static uint32_t check_plans(const char *path, uint64_t first, uint64_t last, uin
 		ck_assert(strstr(text, "# a header\n# of two lines\n") == text);
 		uint32_t matched = 0, down_for_good = 0, chained = 0;
 		bool runs_aureon = false;
-		for (uint32_t i = 0; i < sc->n_services; i++)
-			runs_aureon |= strcmp(sc->services[i]->name, "aureon") == 0;
+		for (uint32_t i = 0; i < sc->cluster.n_services; i++)
+			runs_aureon |= strcmp(sc->cluster.services[i]->name, "aureon") == 0;
 		for (uint32_t i = 0; i < run->n_faults; i++) {
 			const struct au_fault *f = &run->faults[i];
 			int k = au_chaos_fault_kind(f->name);
@@ -270,9 +255,9 @@ START_TEST(plans_stay_in_bounds_and_round_trip)
 	for (size_t p = 0; p < G_N_ELEMENTS(paths); p++) {
 		uint32_t chains;
 		uint32_t seen = check_plans(paths[p], 1, 200, &chains);
-		struct au_scenario *sc = load_file(paths[p]);
-		ck_assert_msg((seen & sc->chaos.kinds) == sc->chaos.kinds, "%s: kinds never generated: %x",
-			      paths[p], sc->chaos.kinds & ~seen);
+		struct au_scenario *sc = au_test_load(paths[p]);
+		ck_assert_msg((seen & sc->chaos->kinds) == sc->chaos->kinds, "%s: kinds never generated: %x",
+			      paths[p], sc->chaos->kinds & ~seen);
 		/* [chaos] correlated is on by default: some plans hold a chain */
 		ck_assert_msg(chains > 0, "%s: no correlated chain in 200 plans", paths[p]);
 		au_scenario_free(sc);
@@ -298,8 +283,8 @@ END_TEST
 START_TEST(every_kind_fits_the_standard_scenarios)
 {
 	for (size_t p = 0; p < G_N_ELEMENTS(standard); p++) {
-		struct au_scenario *sc = load_file(standard[p]);
-		const struct au_chaos_config *c = &sc->chaos;
+		struct au_scenario *sc = au_test_load(standard[p]);
+		const struct au_chaos_config *c = sc->chaos;
 		ck_assert(c->correlated > 0);
 		uint32_t planned = 0, chained = 0, chain_starters = 0;
 		for (int k = 0; k < AU_CK_COUNT_; k++)
@@ -341,7 +326,7 @@ START_TEST(correlated_chains_replay)
 	const char *paths[] = {"scenarios/chaos-raft.ini", "scenarios/chaos-aureon.ini"};
 	g_autofree char *d = tmp_dir();
 	for (size_t p = 0; p < G_N_ELEMENTS(paths); p++) {
-		struct au_scenario *sc = load_file(paths[p]);
+		struct au_scenario *sc = au_test_load(paths[p]);
 		/* the first seed whose plan holds a chain of three hits */
 		uint64_t seed = 0;
 		for (uint64_t s = 1; s <= 500 && !seed; s++) {
@@ -358,7 +343,7 @@ START_TEST(correlated_chains_replay)
 		ck_assert(strstr(text, "-then-crash]\n"));
 		char hash[2][65];
 		for (int rep = 0; rep < 2; rep++) {
-			struct au_scenario *run = load_text(text);
+			struct au_scenario *run = au_test_load_text("<test>", text);
 			struct au_sim *sim = au_sim_new(run, run->seed);
 			int rc = au_sim_run(sim, run->duration);
 			if (rc == 0)
@@ -389,8 +374,8 @@ START_TEST(correlated_chains_replay)
 	ck_assert(strstr(base, "\ncorrelated = 0.25\n"));
 	g_auto(GStrv) parts = g_strsplit(base, "\ncorrelated = 0.25\n", 2);
 	g_autofree char *off = g_strconcat(parts[0], "\ncorrelated = 0\n", parts[1], NULL);
-	struct au_scenario *sc = load_text(off);
-	ck_assert(sc->chaos.correlated == 0.0);
+	struct au_scenario *sc = au_test_load_text("<test>", off);
+	ck_assert(sc->chaos->correlated == 0.0);
 	for (uint64_t s = 1; s <= 200; s++) {
 		struct au_chaos_plan *plan = au_chaos_plan_new(sc, s);
 		ck_assert_uint_eq(plan->chains, 0);
@@ -404,8 +389,8 @@ END_TEST
 
 START_TEST(unrestricted_plans_load)
 {
-	struct au_scenario *sc = load_file("scenarios/chaos-raft.ini");
-	sc->chaos.mode = AU_CHAOS_UNRESTRICTED;
+	struct au_scenario *sc = au_test_load("scenarios/chaos-raft.ini");
+	sc->chaos->mode = AU_CHAOS_UNRESTRICTED;
 	uint32_t most = 0;
 	for (uint64_t seed = 1; seed <= 100; seed++) {
 		g_autofree char *text = render(sc, seed);
@@ -468,14 +453,14 @@ START_TEST(chaos_group_is_strict)
 	g_free(err);
 	/* Defaults: every supported kind but the two outside Raft's storage
 	 * model; without raft, no raft admin kinds. */
-	sc = load_text("[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = ping\n");
-	ck_assert(!(sc->chaos.kinds & (1u << AU_CK_TRANSFER_LEADER)));
-	ck_assert(!(sc->chaos.kinds & (1u << AU_CK_READ_ERROR)));
-	ck_assert(sc->chaos.kinds & (1u << AU_CK_CRASH));
-	ck_assert(sc->chaos.correlated == AU_CHAOS_CORRELATED_DEFAULT);
+	sc = au_test_load_text("<test>", "[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = ping\n");
+	ck_assert(!(sc->chaos->kinds & (1u << AU_CK_TRANSFER_LEADER)));
+	ck_assert(!(sc->chaos->kinds & (1u << AU_CK_READ_ERROR)));
+	ck_assert(sc->chaos->kinds & (1u << AU_CK_CRASH));
+	ck_assert(sc->chaos->correlated == AU_CHAOS_CORRELATED_DEFAULT);
 	au_scenario_free(sc);
-	sc = load_text("[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft\n[chaos]\nkinds = all\n");
-	ck_assert_uint_eq(sc->chaos.kinds, au_chaos_supported_kinds(sc));
+	sc = au_test_load_text("<test>", "[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft\n[chaos]\nkinds = all\n");
+	ck_assert_uint_eq(sc->chaos->kinds, au_chaos_supported_kinds(sc));
 	au_scenario_free(sc);
 }
 END_TEST
@@ -511,7 +496,7 @@ START_TEST(raft_orders_play_whole)
 	g_auto(GStrv) parts = g_strsplit(base, "\nmax_faults = 40\n", 2);
 	g_autofree char *text = g_strconcat(parts[0], "\nmax_faults = 40\nkinds = config_race, split_vote, figure8\n",
 					    parts[1], NULL);
-	struct au_scenario *sc = load_text(text);
+	struct au_scenario *sc = au_test_load_text("<test>", text);
 	uint32_t seeds_with[3] = {0, 0, 0};
 	for (uint64_t seed = 1; seed <= 60; seed++) {
 		struct au_chaos_plan *p = au_chaos_plan_new(sc, seed);
@@ -532,7 +517,7 @@ START_TEST(raft_orders_play_whole)
 		for (int k = 0; k < 3; k++)
 			seeds_with[k] += n[k] > 0;
 		g_autofree char *run_text = au_chaos_render(sc, p, NULL);
-		struct au_scenario *run = load_text(run_text);
+		struct au_scenario *run = au_test_load_text("<test>", run_text);
 		ck_assert_uint_eq(run->n_faults, p->n_faults);
 		au_scenario_free(run);
 		au_chaos_plan_free(p);
@@ -841,7 +826,7 @@ START_TEST(regressions_pass)
 		if (!g_str_has_suffix(name, ".ini"))
 			continue;
 		g_autofree char *path = g_build_filename("scenarios/regressions", name, NULL);
-		struct au_scenario *sc = load_file(path);
+		struct au_scenario *sc = au_test_load(path);
 		struct au_sim *sim = au_sim_new(sc, sc->seed ? sc->seed : 1);
 		int rc = au_sim_run(sim, sc->duration);
 		if (rc == 0)

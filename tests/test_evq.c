@@ -2,8 +2,8 @@
  * over 10^5 random push/pop/cancel operations per seed. */
 #include <glib.h>
 
-#include "../models/pcg32.h"
-#include "../sim/evq.h"
+#include "pcg32.h"
+#include "sim/engine/evq.h"
 #include "tests.h"
 
 struct ref_item {

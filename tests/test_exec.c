@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/lock.h"
-#include "../models/orchestrator.h"
-#include "../models/taskq.h"
-#include "../models/trace_kinds.h"
-#include "../sim/sim.h"
+#include "lock.h"
+#include "orchestrator/orchestrator.h"
+#include "taskq.h"
+#include "trace_kinds.h"
+#include "sim/check/check.h"
+#include "sim/engine/sim.h"
+#include "scenario_runs.h"
 #include "tests.h"
 
 /* ---- the queue machine, driven by hand ---------------------------------------- */
@@ -449,48 +451,10 @@ static const char *const exec_scenarios[] = {
 	"scenarios/aureon-expiry.ini",
 };
 
-static struct au_scenario *load_file(const char *path)
-{
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load(path, &err);
-	ck_assert_msg(sc, "%s", err);
-	return sc;
-}
-
-static struct au_scenario *load_text(const char *text)
-{
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load_text("<test>", text, &err);
-	ck_assert_msg(sc, "%s", err);
-	return sc;
-}
-
-/* Run to the end; fail the test with the violation if a check fails.
- * `dump` (may be NULL) receives the text records. */
-static void run_checked(struct au_scenario *sc, uint64_t seed, const char *what, FILE *dump,
-			char hash[65])
-{
-	struct au_sim *sim = au_sim_new(sc, seed);
-	au_sim_set_record_dump(sim, dump);
-	int rc = au_sim_run(sim, sc->duration);
-	if (rc == 0)
-		rc = au_sim_finish(sim);
-	const struct au_violation *v = au_sim_violation(sim);
-	ck_assert_msg(rc == 0, "%s seed %llu: %s at t=%lld on n%u: %s", what,
-		      (unsigned long long)seed, v ? v->check : "?", v ? (long long)v->t_ns : 0LL,
-		      v ? v->node : 0, v ? v->detail : "");
-	if (hash)
-		au_sim_trace_hash(sim, hash);
-	au_sim_free(sim);
-}
-
 /* _i = scenario * 100 + seed */
 START_TEST(scenario_passes)
 {
-	const char *path = exec_scenarios[_i / 100];
-	struct au_scenario *sc = load_file(path);
-	run_checked(sc, (uint64_t)(_i % 100), path, NULL, NULL);
-	au_scenario_free(sc);
+	au_test_scenario_passes(exec_scenarios[_i / 100], (uint64_t)(_i % 100));
 }
 END_TEST
 
@@ -498,11 +462,11 @@ START_TEST(deterministic)
 {
 	static const int pick[] = {0, 1, 3, 6, 8};
 	const char *path = exec_scenarios[pick[_i]];
-	struct au_scenario *sc = load_file(path);
+	struct au_scenario *sc = au_test_load(path);
 	char a[65], b[65], c[65];
-	run_checked(sc, 5, path, NULL, a);
-	run_checked(sc, 5, path, NULL, b);
-	run_checked(sc, 6, path, NULL, c);
+	au_test_run_passes(sc, 5, path, NULL, a, NULL);
+	au_test_run_passes(sc, 5, path, NULL, b, NULL);
+	au_test_run_passes(sc, 6, path, NULL, c, NULL);
 	ck_assert_str_eq(a, b);
 	ck_assert_str_ne(a, c);
 	au_scenario_free(sc);
@@ -517,13 +481,13 @@ END_TEST
  * ahead past the deadline (up to the 1.5 s a 3 s jump leaves). */
 START_TEST(expiry_judged_on_leader_clock)
 {
-	struct au_scenario *sc = load_file("scenarios/aureon-expiry.ini");
+	struct au_scenario *sc = au_test_load("scenarios/aureon-expiry.ini");
 	for (uint64_t seed = 1; seed <= 3; seed++) {
 		struct au_sim *sim = au_sim_new(sc, seed);
 		ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
 		ck_assert_int_eq(au_sim_finish(sim), 0);
 		const char *names[32], *results[32];
-		size_t n = au_sim_checks(sim, names, results, 32);
+		size_t n = au_check_results(sim, names, results, 32);
 		bool seen = false;
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(names[i], "lease_expiry") != 0)
@@ -531,7 +495,7 @@ START_TEST(expiry_judged_on_leader_clock)
 			seen = true;
 			ck_assert_str_eq(results[i], "pass");
 			char note[256];
-			ck_assert(au_sim_check_note(sim, i, note, sizeof(note)));
+			ck_assert(au_check_note(sim, i, note, sizeof(note)));
 			unsigned long long proposed = 0, judged = 0;
 			double lo = -1, hi = -1;
 			const char *j = strstr(note, "; ");
@@ -553,23 +517,8 @@ END_TEST
 
 START_TEST(same_hash_at_O0)
 {
-	const char *o0 = getenv("AU_BIN_O0");
-	if (!o0 || !*o0)
-		return;
-	static const int pick[] = {1, 3};
-	for (size_t i = 0; i < G_N_ELEMENTS(pick); i++) {
-		const char *path = exec_scenarios[pick[i]];
-		g_autofree char *a1 = g_strdup_printf("%s/aureon-sim run %s --json", au_test_bin(), path);
-		g_autofree char *a2 = g_strdup_printf("%s/aureon-sim run %s --json", o0, path);
-		char *x = NULL, *y = NULL;
-		au_test_run(a1, &x);
-		au_test_run(a2, &y);
-		g_autofree char *hx = au_test_json_hash(x), *hy = au_test_json_hash(y);
-		ck_assert_msg(hx && hy && strcmp(hx, hy) == 0, "%s: -O2 %s vs -O0 %s", path, hx, hy);
-		ck_assert_msg(strstr(x, "\"result\": \"pass\""), "%s failed: %s", path, x);
-		g_free(x);
-		g_free(y);
-	}
+	const char *const paths[] = {exec_scenarios[1], exec_scenarios[3]};
+	au_test_same_hash_at_O0(paths, G_N_ELEMENTS(paths), 1, true);
 }
 END_TEST
 
@@ -606,7 +555,7 @@ static GArray *run_records(struct au_scenario *sc, uint64_t seed, const char *wh
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
-	run_checked(sc, seed, what, f, NULL);
+	au_test_run_passes(sc, seed, what, f, NULL, NULL);
 	fclose(f);
 	GArray *recs = parse_records(buf);
 	free(buf);
@@ -616,7 +565,7 @@ static GArray *run_records(struct au_scenario *sc, uint64_t seed, const char *wh
 /* A holder paused past its lease writes with a stale token: rejected. */
 START_TEST(paused_lock_holder_is_fenced)
 {
-	struct au_scenario *sc = load_file("scenarios/aureon-locks.ini");
+	struct au_scenario *sc = au_test_load("scenarios/aureon-locks.ini");
 	uint64_t rejected = 0, accepted = 0;
 	for (uint64_t seed = 1; seed <= 2; seed++) {
 		GArray *recs = run_records(sc, seed, "aureon-locks");
@@ -651,7 +600,7 @@ static const char resume_text[] =
 
 START_TEST(checkpoint_resume)
 {
-	struct au_scenario *sc = load_text(resume_text);
+	struct au_scenario *sc = au_test_load_text("<test>", resume_text);
 	int paths[2] = {0, 0}; /* resumed from disk, from the log */
 	for (uint64_t seed = 1; seed <= 6; seed++) {
 		GArray *recs = run_records(sc, seed, "checkpoint resume");
@@ -702,17 +651,17 @@ END_TEST
  * cluster completes tasks at its capacity (5 nodes x 4 workers / 100 ms). */
 START_TEST(backpressure_bounded)
 {
-	struct au_scenario *sc = load_file("scenarios/aureon-backpressure.ini");
+	struct au_scenario *sc = au_test_load("scenarios/aureon-backpressure.ini");
 	struct au_sim *sim = au_sim_new(sc, 2);
 	uint32_t svc = 0;
-	while (strcmp(sc->services[svc]->name, "aureon") != 0)
+	while (strcmp(sc->cluster.services[svc]->name, "aureon") != 0)
 		svc++;
 	uint32_t max_waiting = 0, max_running = 0;
 	uint64_t done_at_5 = 0, done_at_25 = 0;
 	for (au_time t = 100 * AU_NS_PER_MS; t <= 30 * AU_NS_PER_S; t += 100 * AU_NS_PER_MS) {
 		ck_assert_int_eq(au_sim_run(sim, t), 0);
 		uint64_t done = 0;
-		for (au_node_id n = 1; n <= sc->nodes; n++) {
+		for (au_node_id n = 1; n <= sc->cluster.nodes; n++) {
 			if (!au_sim_node_up(sim, n))
 				continue;
 			const struct au_env *e = au_sim_env(sim, n, svc);
@@ -772,7 +721,7 @@ START_TEST(bad_scenarios_rejected)
 		g_free(err);
 	}
 	/* and a mixed [workload] of kv and aureon is fine */
-	struct au_scenario *ok = load_text("[run]\nduration=1s\n[cluster]\nnodes=3\n"
+	struct au_scenario *ok = au_test_load_text("<test>", "[run]\nduration=1s\n[cluster]\nnodes=3\n"
 					   "services=raft,kv,aureon\n[workload]\nkv_clients=1\ntasks=5\n");
 	au_scenario_free(ok);
 }
@@ -802,7 +751,7 @@ static char *le_forged(const char *faults, const struct le_rec *ev, size_t n, bo
 		"[raft]\nelection_timeout = 100s..101s\n"
 		"[aureon]\nlease = 1s\nexpiry_scan = 1ms\n[workload]\nlock_ttl = 1s\n%s",
 		faults ? faults : "");
-	struct au_scenario *sc = load_text(text);
+	struct au_scenario *sc = au_test_load_text("<test>", text);
 	struct au_sim *sim = au_sim_new(sc, 1);
 	for (size_t i = 0; i < n && !au_sim_violation(sim); i++) {
 		au_sim_run(sim, (au_time)ev[i].at_ms * AU_NS_PER_MS);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/kernels.h"
-#include "../models/pcg32.h"
+#include "kernels.h"
+#include "pcg32.h"
 #include "tests.h"
 
 /* Threshold policy for the tests: stop once the residual is <= *tol. */

@@ -1,4 +1,4 @@
-/* test_linearize.c — the linearizability checker (sim/linearize.c).
+/* test_linearize.c — the linearizability checker (sim/check/linearize.c).
  *
  * Hand-written histories from the literature (Herlihy & Wing 1990; the
  * Knossos and Porcupine test suites) with known verdicts; agreement with a
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/pcg32.h"
-#include "../sim/linearize.h"
+#include "pcg32.h"
+#include "sim/check/linearize.h"
 #include "tests.h"
 
 /* Generous: every search in these tests is far below it, so hitting it

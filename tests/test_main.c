@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "sim/cli/cli.h"
 #include "tests.h"
 
 const char *au_test_bin(void)
@@ -43,9 +44,11 @@ char *au_test_json_hash(const char *json)
 
 int main(void)
 {
+	au_cli_register();
 	SRunner *sr = srunner_create(pcg32_suite());
 	srunner_add_suite(sr, evq_suite());
 	srunner_add_suite(sr, wire_suite());
+	srunner_add_suite(sr, fixture_suite());
 	srunner_add_suite(sr, shim_suite());
 	srunner_add_suite(sr, scenario_suite());
 	srunner_add_suite(sr, sim_suite());
@@ -62,6 +65,7 @@ int main(void)
 	srunner_add_suite(sr, replicas_suite());
 	srunner_add_suite(sr, rqml_suite());
 	srunner_add_suite(sr, chaos_suite());
+	srunner_add_suite(sr, readme_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

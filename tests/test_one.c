@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/kernels.h"
-#include "../models/one.h"
-#include "../models/raft.h"
-#include "../models/trace_kinds.h"
-#include "../sim/sim.h"
+#include "kernels.h"
+#include "one.h"
+#include "raft/raft.h"
+#include "trace_kinds.h"
+#include "sim/engine/sim.h"
+#include "scenario_runs.h"
 #include "tests.h"
 
 static void make_record(struct au_one_record *r, uint64_t job, uint64_t parent, uint8_t fill,
@@ -200,9 +201,7 @@ static void ignore_done(void *ctx, bool ok, uint64_t index, const uint8_t *resul
 
 START_TEST(replicated_exactly_once_across_a_crash)
 {
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load_text("<one-test>", cluster_ini, &err);
-	ck_assert_msg(sc, "%s", err);
+	struct au_scenario *sc = au_test_load_text("<one-test>", cluster_ini);
 	struct au_sim *sim = au_sim_new(sc, 3);
 	uint8_t buf[4096];
 	struct au_one_record r;
@@ -267,12 +266,9 @@ END_TEST
 /* Feed ONE_STORE events to a fresh run and return the violation detail. */
 static char *forged_stores(const int64_t (*ev)[4], size_t n)
 {
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load_text(
+	struct au_scenario *sc = au_test_load_text(
 		"f.ini", "[run]\nduration = 1s\n[cluster]\nnodes = 3\nservices = raft,one\n"
-			 "[raft]\nelection_timeout = 10s..11s\n[check]\ninvariants = exactly_once_one\n",
-		&err);
-	ck_assert_msg(sc, "%s", err);
+			 "[raft]\nelection_timeout = 10s..11s\n[check]\ninvariants = exactly_once_one\n");
 	struct au_sim *sim = au_sim_new(sc, 1);
 	au_sim_run(sim, 0);
 	for (size_t i = 0; i < n; i++)

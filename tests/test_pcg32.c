@@ -1,6 +1,6 @@
 /* test_pcg32.c — PCG32 against the published reference outputs, bounded
  * draws, and stream independence. */
-#include "../models/pcg32.h"
+#include "pcg32.h"
 #include "tests.h"
 
 START_TEST(reference_outputs)

@@ -7,20 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/kv.h"
-#include "../models/raft.h"
-#include "../models/trace_kinds.h"
-#include "../models/wire.h"
-#include "../sim/sim.h"
+#include "kv.h"
+#include "raft/raft.h"
+#include "trace_kinds.h"
+#include "wire.h"
+#include "sim/engine/sim.h"
+#include "scenario_runs.h"
 #include "tests.h"
-
-static struct au_scenario *load(const char *path)
-{
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load(path, &err);
-	ck_assert_msg(sc, "%s", err);
-	return sc;
-}
 
 static const char *const raft_scenarios[] = {
 	"scenarios/raft-basic.ini",        "scenarios/raft-leader-crash.ini",
@@ -39,39 +32,16 @@ static const char *const raft_scenarios[] = {
 /* _i = scenario * 100 + seed */
 START_TEST(scenario_passes)
 {
-	const char *path = raft_scenarios[_i / 100];
-	uint64_t seed = (uint64_t)(_i % 100);
-	struct au_scenario *sc = load(path);
-	struct au_sim *sim = au_sim_new(sc, seed);
-	int rc = au_sim_run(sim, sc->duration);
-	if (rc == 0)
-		rc = au_sim_finish(sim);
-	const struct au_violation *v = au_sim_violation(sim);
-	ck_assert_msg(rc == 0, "%s seed %llu: %s at t=%lld on n%u: %s", path,
-		      (unsigned long long)seed, v ? v->check : "?", v ? (long long)v->t_ns : 0LL,
-		      v ? v->node : 0, v ? v->detail : "");
-	au_sim_free(sim);
-	au_scenario_free(sc);
+	au_test_scenario_passes(raft_scenarios[_i / 100], (uint64_t)(_i % 100));
 }
 END_TEST
-
-static void run_hash(const char *path, uint64_t seed, char out[65])
-{
-	struct au_scenario *sc = load(path);
-	struct au_sim *sim = au_sim_new(sc, seed);
-	au_sim_run(sim, sc->duration);
-	au_sim_finish(sim);
-	au_sim_trace_hash(sim, out);
-	au_sim_free(sim);
-	au_scenario_free(sc);
-}
 
 START_TEST(deterministic)
 {
 	char a[65], b[65], c[65];
-	run_hash(raft_scenarios[_i], 5, a);
-	run_hash(raft_scenarios[_i], 5, b);
-	run_hash(raft_scenarios[_i], 6, c);
+	au_test_run_hash(raft_scenarios[_i], 5, a);
+	au_test_run_hash(raft_scenarios[_i], 5, b);
+	au_test_run_hash(raft_scenarios[_i], 6, c);
 	ck_assert_str_eq(a, b);
 	ck_assert_str_ne(a, c);
 }
@@ -79,20 +49,7 @@ END_TEST
 
 START_TEST(same_hash_at_O0)
 {
-	const char *o0 = getenv("AU_BIN_O0");
-	if (!o0 || !*o0)
-		return;
-	for (size_t i = 0; i < G_N_ELEMENTS(raft_scenarios); i += 3) {
-		g_autofree char *a1 = g_strdup_printf("%s/aureon-sim run %s --json", au_test_bin(), raft_scenarios[i]);
-		g_autofree char *a2 = g_strdup_printf("%s/aureon-sim run %s --json", o0, raft_scenarios[i]);
-		char *x = NULL, *y = NULL;
-		au_test_run(a1, &x);
-		au_test_run(a2, &y);
-		g_autofree char *hx = au_test_json_hash(x), *hy = au_test_json_hash(y);
-		ck_assert_msg(hx && hy && strcmp(hx, hy) == 0, "%s: -O2 %s vs -O0 %s", raft_scenarios[i], hx, hy);
-		g_free(x);
-		g_free(y);
-	}
+	au_test_same_hash_at_O0(raft_scenarios, G_N_ELEMENTS(raft_scenarios), 3, false);
 }
 END_TEST
 
@@ -410,7 +367,7 @@ static uint64_t kv_field(struct au_sim *sim, au_node_id n, const char *field)
 START_TEST(kv_cas_swaps_in_a_standard_scenario)
 {
 	uint64_t seed = (uint64_t)_i;
-	struct au_scenario *sc = load("scenarios/raft-basic.ini");
+	struct au_scenario *sc = au_test_load("scenarios/raft-basic.ini");
 	struct au_sim *sim = au_sim_new(sc, seed);
 	int rc = au_sim_run(sim, sc->duration);
 	if (rc == 0)

@@ -7,15 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/kernels.h"
-#include "../models/lock.h"
-#include "../models/one.h"
-#include "../models/pcg32.h"
-#include "../models/raft.h"
-#include "../models/taskq.h"
-#include "../models/trace_kinds.h"
-#include "../sim/check_replicas.h"
-#include "../sim/sim.h"
+#include "kernels.h"
+#include "lock.h"
+#include "one.h"
+#include "pcg32.h"
+#include "raft/raft.h"
+#include "taskq.h"
+#include "trace_kinds.h"
+#include "sim/check/check_replicas.h"
+#include "sim/check/check.h"
+#include "sim/engine/sim.h"
+#include "scenario_runs.h"
 #include "tests.h"
 
 /* ---- the digest table ---------------------------------------------------------- */
@@ -233,23 +235,15 @@ END_TEST
 
 /* ---- whole runs -------------------------------------------------------------------- */
 
-static struct au_scenario *load_text(const char *text)
-{
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load_text("<test>", text, &err);
-	ck_assert_msg(sc, "%s", err);
-	return sc;
-}
-
 /* The replicas_agree line of the run summary. */
 static void replicas_note(struct au_sim *sim, char *buf, size_t len)
 {
 	const char *names[32], *results[32];
-	size_t n = au_sim_checks(sim, names, results, 32);
+	size_t n = au_check_results(sim, names, results, 32);
 	buf[0] = '\0';
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(names[i], "replicas_agree") == 0)
-			au_sim_check_note(sim, i, buf, len);
+			au_check_note(sim, i, buf, len);
 }
 
 struct install_watch {
@@ -281,7 +275,7 @@ static void watch(void *ctx, au_time t, au_node_id node, uint16_t kind, int64_t 
  * or recovered) report the same digests as those that applied the log. */
 START_TEST(snapshots_agree_with_the_log)
 {
-	struct au_scenario *sc = load_text(
+	struct au_scenario *sc = au_test_load_text("<test>", 
 		"[run]\nduration = 12s\n[cluster]\nnodes = 5\nservices = raft,kv\n"
 		"[raft]\nsnapshot_every = 40\ndigest_every = 8\n"
 		"[workload]\nkv_clients = 4\nkv_rate = 40/s\n"
@@ -311,7 +305,7 @@ END_TEST
  * n2's ONE, which no client reads) is caught at the next digest. */
 START_TEST(a_silently_diverged_replica_is_caught)
 {
-	struct au_scenario *sc = load_text(
+	struct au_scenario *sc = au_test_load_text("<test>", 
 		"[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft,kv,one\n"
 		"[raft]\ndigest_every = 16\n[workload]\nkv_clients = 2\nkv_rate = 40/s\n");
 	struct au_sim *sim = au_sim_new(sc, 3);
@@ -371,7 +365,7 @@ static void keep_past(void *ctx, au_time t, au_node_id node, uint16_t kind, int6
  * happened; nothing for one that did not. */
 START_TEST(replay_shows_a_past_state)
 {
-	struct au_scenario *sc = load_text(
+	struct au_scenario *sc = au_test_load_text("<test>", 
 		"[run]\nduration = 6s\n[cluster]\nnodes = 3\nservices = raft,swim,aureon,kv\n"
 		"[raft]\nsnapshot_every = 100\n[workload]\ntasks = 50\nkv_clients = 2\n"
 		"kv_rate = 30/s\n[fault.crash]\nat = 2s\naction = crash\ntarget = n3\n"
@@ -408,7 +402,7 @@ END_TEST
 /* Same scenario and seed: same trace, digests included. */
 START_TEST(digests_are_deterministic)
 {
-	struct au_scenario *sc = load_text(
+	struct au_scenario *sc = au_test_load_text("<test>", 
 		"[run]\nduration = 5s\n[cluster]\nnodes = 3\nservices = raft,swim,aureon\n"
 		"[raft]\nsnapshot_every = 50\ndigest_every = 4\n[workload]\ntasks = 60\n");
 	char h[2][65];
@@ -469,7 +463,7 @@ struct forged {
  * it at `end_ns`, and return "check: detail" of the violation ("" if none). */
 static char *forged_jobs(const struct forged *ev, size_t n, au_time end_ns)
 {
-	struct au_scenario *sc = load_text(
+	struct au_scenario *sc = au_test_load_text("<test>", 
 		"[run]\nduration = 60s\n[cluster]\nnodes = 3\nservices = raft,swim,aureon,one,rqml\n"
 		"[raft]\nelection_timeout = 100s..110s\n[workload]\njobs = jacobi:0\n"
 		"[check]\ninvariants = jobs_recorded\n");

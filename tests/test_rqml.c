@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/kernels.h"
-#include "../models/rqml.h"
-#include "../models/trace_kinds.h"
-#include "../sim/sim.h"
+#include "kernels.h"
+#include "rqml.h"
+#include "trace_kinds.h"
+#include "sim/engine/sim.h"
+#include "scenario_runs.h"
 #include "tests.h"
 
 /* ---- policies ------------------------------------------------------------------ */
@@ -107,9 +108,9 @@ static struct au_scenario *load_text(const char *workload, char **err)
 
 static const struct au_rqml_config *rqml_config(const struct au_scenario *sc)
 {
-	for (uint32_t i = 0; i < sc->n_services; i++)
-		if (sc->services[i] == &au_rqml_model)
-			return sc->service_config[i];
+	for (uint32_t i = 0; i < sc->cluster.n_services; i++)
+		if (sc->cluster.services[i] == &au_rqml_model)
+			return sc->cluster.service_config[i];
 	return NULL;
 }
 
@@ -190,32 +191,16 @@ END_TEST
 
 /* ---- scenarios ------------------------------------------------------------------------ */
 
-static struct au_scenario *load(const char *path)
-{
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load(path, &err);
-	ck_assert_msg(sc, "%s", err);
-	return sc;
-}
-
 /* Run a scenario; fail with the violation if a check failed.  Returns the
  * trace hash in out. */
 static void run_checked(const char *path, uint64_t seed, char out[65])
 {
-	struct au_scenario *sc = load(path);
-	struct au_sim *sim = au_sim_new(sc, seed);
-	int rc = au_sim_run(sim, sc->duration);
-	if (rc == 0)
-		rc = au_sim_finish(sim);
-	const struct au_violation *v = au_sim_violation(sim);
-	ck_assert_msg(rc == 0, "%s seed %llu: %s at t=%lld on n%u: %s", path, (unsigned long long)seed,
-		      v ? v->check : "?", v ? (long long)v->t_ns : 0LL, v ? v->node : 0,
-		      v ? v->detail : "");
-	if (out)
-		au_sim_trace_hash(sim, out);
+	struct au_scenario *sc = au_test_load(path);
+	struct au_sim *sim = NULL;
+	au_test_run_passes(sc, seed, path, NULL, out, &sim);
 	/* Every job finished and is in ONE. */
-	for (uint32_t s = 0; s < sc->n_services; s++) {
-		if (strcmp(sc->services[s]->name, "one") != 0)
+	for (uint32_t s = 0; s < sc->cluster.n_services; s++) {
+		if (strcmp(sc->cluster.services[s]->name, "one") != 0)
 			continue;
 		char *report = au_sim_model_report(sim, s);
 		ck_assert_msg(report && !strstr(report, "running"), "%s seed %llu: %s", path,
@@ -258,21 +243,8 @@ END_TEST
 
 START_TEST(same_hash_at_O0)
 {
-	const char *o0 = getenv("AU_BIN_O0");
-	if (!o0 || !*o0)
-		return;
 	static const char *const paths[] = {"scenarios/rqml-kmeans.ini", "scenarios/rqml-pagerank.ini"};
-	for (size_t i = 0; i < G_N_ELEMENTS(paths); i++) {
-		g_autofree char *a1 = g_strdup_printf("%s/aureon-sim run %s --json", au_test_bin(), paths[i]);
-		g_autofree char *a2 = g_strdup_printf("%s/aureon-sim run %s --json", o0, paths[i]);
-		char *x = NULL, *y = NULL;
-		ck_assert_int_eq(au_test_run(a1, &x), 0);
-		ck_assert_int_eq(au_test_run(a2, &y), 0);
-		g_autofree char *hx = au_test_json_hash(x), *hy = au_test_json_hash(y);
-		ck_assert_msg(hx && hy && strcmp(hx, hy) == 0, "%s: -O2 %s vs -O0 %s", paths[i], hx, hy);
-		g_free(x);
-		g_free(y);
-	}
+	au_test_same_hash_at_O0(paths, G_N_ELEMENTS(paths), 1, true);
 }
 END_TEST
 
@@ -281,8 +253,8 @@ static void summary_of(struct au_sim *sim, const struct au_scenario *sc, au_node
 		       const char *name, char *buf, size_t len)
 {
 	buf[0] = 0;
-	for (uint32_t s = 0; s < sc->n_services; s++)
-		if (strcmp(sc->services[s]->name, name) == 0)
+	for (uint32_t s = 0; s < sc->cluster.n_services; s++)
+		if (strcmp(sc->cluster.services[s]->name, name) == 0)
 			au_sim_model_summary(sim, n, s, buf, len);
 }
 
@@ -291,12 +263,12 @@ START_TEST(supervisor_failover_mid_round)
 	/* rqml-pagerank crashes the leader at 1.5 s.  Just before, the leader
 	 * is supervising running jobs; at the end another node leads and every
 	 * job finished with the reference result (the checks). */
-	struct au_scenario *sc = load("scenarios/rqml-pagerank.ini");
+	struct au_scenario *sc = au_test_load("scenarios/rqml-pagerank.ini");
 	struct au_sim *sim = au_sim_new(sc, 1);
 	ck_assert_int_eq(au_sim_run(sim, 1490 * AU_NS_PER_MS), 0);
 	au_node_id old = 0;
 	char line[512];
-	for (au_node_id n = 1; n <= sc->nodes && !old; n++) {
+	for (au_node_id n = 1; n <= sc->cluster.nodes && !old; n++) {
 		summary_of(sim, sc, n, "raft", line, sizeof(line));
 		if (g_str_has_prefix(line, "leader"))
 			old = n;
@@ -310,7 +282,7 @@ START_TEST(supervisor_failover_mid_round)
 	ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
 	ck_assert_int_eq(au_sim_finish(sim), 0);
 	au_node_id now = 0;
-	for (au_node_id n = 1; n <= sc->nodes && !now; n++) {
+	for (au_node_id n = 1; n <= sc->cluster.nodes && !now; n++) {
 		summary_of(sim, sc, n, "raft", line, sizeof(line));
 		if (g_str_has_prefix(line, "leader"))
 			now = n;

@@ -3,9 +3,9 @@
 #include <glib.h>
 #include <string.h>
 
-#include "../models/pcg32.h"
-#include "../sim/scenario.h"
-#include "../sim/sim.h"
+#include "pcg32.h"
+#include "sim/scenario/scenario.h"
+#include "sim/engine/sim.h"
 #include "tests.h"
 
 START_TEST(durations)
@@ -160,8 +160,8 @@ START_TEST(good_scenario_with_inline_comments)
 	struct au_scenario *sc = au_scenario_load_text("good.ini", text, &err);
 	ck_assert_msg(sc, "rejected: %s", err);
 	ck_assert_uint_eq(sc->seed, 42);
-	ck_assert_uint_eq(sc->nodes, 5);
-	ck_assert(sc->cpu_gflops[3] == 2.0 && sc->cpu_gflops[1] == 10.0);
+	ck_assert_uint_eq(sc->cluster.nodes, 5);
+	ck_assert(sc->cluster.cpu_gflops[3] == 2.0 && sc->cluster.cpu_gflops[1] == 10.0);
 	ck_assert(sc->bandwidth_bps == 1000000000u);
 	ck_assert_uint_eq(sc->n_faults, 3);
 	/* sorted by time, then file order */
@@ -216,7 +216,7 @@ START_TEST(mutated_scenarios_never_crash)
 		struct au_scenario *sc = au_scenario_load_text("m.ini", text, &err);
 		if (sc) {
 			/* What loads must also run. */
-			if (sc->nodes <= 50) {
+			if (sc->cluster.nodes <= 50) {
 				struct au_sim *sim = au_sim_new(sc, 1);
 				au_sim_run(sim, sc->duration < 5 * AU_NS_PER_S ? sc->duration : 5 * AU_NS_PER_S);
 				au_sim_finish(sim);

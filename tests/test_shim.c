@@ -18,13 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../models/raft.h"
-#include "../shim/cluster.h"
-#include "../shim/ctlproto.h"
-#include "../shim/node.h"
-#include "../shim/packet.h"
-#include "../models/kernels.h"
-#include "../models/rqml.h"
+#include "raft/raft.h"
+#include "shim/cluster.h"
+#include "shim/ctlproto.h"
+#include "shim/node.h"
+#include "shim/packet.h"
+#include "kernels.h"
+#include "rqml.h"
 #include "tests.h"
 
 static const uint8_t test_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
@@ -332,8 +332,8 @@ START_TEST(cluster_file_good_and_bad)
 	ck_assert_uint_eq(c->key_len, 32);
 	ck_assert_uint_eq(g_inet_socket_address_get_port(c->host[2]), 17102);
 	ck_assert(!c->http[1]);
-	ck_assert_str_eq(c->sc->services[0]->name, "raft");
-	const struct au_raft_config *rc = c->sc->service_config[0];
+	ck_assert_str_eq(c->spec.services[0]->name, "raft");
+	const struct au_raft_config *rc = c->spec.service_config[0];
 	ck_assert(rc->election_lo_ns == 150 * AU_NS_PER_MS && rc->heartbeat_ns == 50 * AU_NS_PER_MS);
 	au_cluster_free(c);
 	/* The key must not be readable by others. */
@@ -344,7 +344,7 @@ START_TEST(cluster_file_good_and_bad)
 	g_free(err);
 	rm_rf(dir);
 
-	/* Model keys are checked by the scenario loader, from the model's table. */
+	/* Model keys are checked by config/ as in scenarios, from the model's table. */
 	expect_bad("[cluster]\nnodes = 3\nservices = raft,kv\n[raft]\nheartbeat = 50\n"
 		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n[auth]\nkey_file = cluster.key\n",
 		   "[raft] heartbeat", NULL);
@@ -357,6 +357,19 @@ START_TEST(cluster_file_good_and_bad)
 	expect_bad("[cluster]\nnodes = 3\nservices = raft\n[network]\nloss = 0.1\n"
 		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n[auth]\nkey_file = cluster.key\n",
 		   "[network]", "simulation-only");
+	/* [chaos] and [trace] are the simulator's, like every group it alone reads. */
+	expect_bad("[cluster]\nnodes = 3\nservices = raft\n[chaos]\nmax_faults = 3\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n[auth]\nkey_file = cluster.key\n",
+		   "[chaos]", "simulation-only");
+	expect_bad("[cluster]\nnodes = 3\nservices = raft\n[trace]\nmessages = none\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n[auth]\nkey_file = cluster.key\n",
+		   "[trace]", "simulation-only");
+	expect_bad("[cluster]\nnodes = 3\nservices = raft\n[bogus]\nx = 1\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n[auth]\nkey_file = cluster.key\n",
+		   "[bogus]", "unknown group (known: cluster, hosts, http, auth");
+	expect_bad("[cluster]\nnodes = 3\nservices = raft\n[swim]\nprobe_interval = 1s\n"
+		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n[auth]\nkey_file = cluster.key\n",
+		   "[swim]", "not in [cluster] services");
 	expect_bad("[cluster]\nnodes = 3\nservices = raft\n"
 		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\n[auth]\nkey_file = cluster.key\n",
 		   "[hosts]", "n3");

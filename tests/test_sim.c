@@ -6,8 +6,9 @@
 #include <glib.h>
 #include <string.h>
 
-#include "../models/trace_kinds.h"
-#include "../sim/sim.h"
+#include "trace_kinds.h"
+#include "sim/engine/sim.h"
+#include "scenario_runs.h"
 #include "tests.h"
 
 /* ---- the probe model ---------------------------------------------------- */
@@ -77,10 +78,8 @@ static struct au_scenario *probe_scenario(uint32_t nodes, const char *extra)
 {
 	g_autofree char *text = g_strdup_printf(
 		"[run]\nduration = 100s\n[cluster]\nnodes = %u\nservices = ping\n%s", nodes, extra);
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load_text("probe.ini", text, &err);
-	ck_assert_msg(sc, "%s", err);
-	sc->services[0] = &probe_model; /* ping's config block is simply unused */
+	struct au_scenario *sc = au_test_load_text("probe.ini", text);
+	sc->cluster.services[0] = &probe_model; /* ping's config block is simply unused */
 	if (probe_log)
 		g_array_free(probe_log, TRUE);
 	probe_log = g_array_new(FALSE, FALSE, sizeof(struct log_entry));
@@ -116,9 +115,7 @@ static struct log_entry *nth(int what, guint k)
 
 static void run_ping(uint64_t seed, char hash[65], uint64_t *events)
 {
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load("scenarios/ping.ini", &err);
-	ck_assert_msg(sc, "%s", err);
+	struct au_scenario *sc = au_test_load("scenarios/ping.ini");
 	struct au_sim *sim = au_sim_new(sc, seed);
 	ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
 	ck_assert_int_eq(au_sim_finish(sim), 0);
@@ -148,10 +145,8 @@ START_TEST(drift_retiming_same_hash)
 {
 	char hash[2][65];
 	for (int i = 0; i < 2; i++) {
-		char *err = NULL;
 		struct au_scenario *sc =
-			au_scenario_load("scenarios/regressions/swim-timer-after-drift.ini", &err);
-		ck_assert_msg(sc, "%s", err);
+			au_test_load("scenarios/regressions/swim-timer-after-drift.ini");
 		struct au_sim *sim = au_sim_new(sc, sc->seed);
 		ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
 		ck_assert_int_eq(au_sim_finish(sim), 0);

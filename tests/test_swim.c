@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../models/pcg32.h"
-#include "../models/swim.h"
-#include "../models/trace_kinds.h"
-#include "../models/wire.h"
-#include "../sim/check_swim.h"
-#include "../sim/sim.h"
+#include "pcg32.h"
+#include "swim.h"
+#include "trace_kinds.h"
+#include "wire.h"
+#include "sim/check/check_swim.h"
+#include "sim/check/check.h"
+#include "sim/engine/sim.h"
+#include "scenario_runs.h"
 #include "tests.h"
 
 /* ---- a fake env: the test plays the network and the clock ---------------- */
@@ -740,14 +742,6 @@ static const char *const swim_scenarios[] = {
 	"scenarios/swim-lossy.ini",       "scenarios/swim-partition-heal.ini",
 };
 
-static struct au_scenario *load(const char *path)
-{
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load(path, &err);
-	ck_assert_msg(sc, "%s", err);
-	return sc;
-}
-
 static const struct au_swim *swim_of(struct au_sim *sim, au_node_id n)
 {
 	const struct au_env *e = au_sim_env(sim, n, 0);
@@ -756,7 +750,7 @@ static const struct au_swim *swim_of(struct au_sim *sim, au_node_id n)
 
 START_TEST(basic_scenario_story)
 {
-	struct au_scenario *sc = load("scenarios/swim-basic.ini");
+	struct au_scenario *sc = au_test_load("scenarios/swim-basic.ini");
 	struct au_sim *sim = au_sim_new(sc, 1);
 	/* n7 crashes at 20s: by 40s every live member has it dead */
 	ck_assert_int_eq(au_sim_run(sim, 40 * AU_NS_PER_S), 0);
@@ -785,39 +779,16 @@ END_TEST
 /* _i = scenario * 100 + seed */
 START_TEST(scenario_passes)
 {
-	const char *path = swim_scenarios[_i / 100];
-	uint64_t seed = (uint64_t)(_i % 100);
-	struct au_scenario *sc = load(path);
-	struct au_sim *sim = au_sim_new(sc, seed);
-	int rc = au_sim_run(sim, sc->duration);
-	if (rc == 0)
-		rc = au_sim_finish(sim);
-	const struct au_violation *v = au_sim_violation(sim);
-	ck_assert_msg(rc == 0, "%s seed %llu: %s at t=%lld on n%u: %s", path,
-		      (unsigned long long)seed, v ? v->check : "?", v ? (long long)v->t_ns : 0LL,
-		      v ? v->node : 0, v ? v->detail : "");
-	au_sim_free(sim);
-	au_scenario_free(sc);
+	au_test_scenario_passes(swim_scenarios[_i / 100], (uint64_t)(_i % 100));
 }
 END_TEST
-
-static void run_hash(const char *path, uint64_t seed, char out[65])
-{
-	struct au_scenario *sc = load(path);
-	struct au_sim *sim = au_sim_new(sc, seed);
-	au_sim_run(sim, sc->duration);
-	au_sim_finish(sim);
-	au_sim_trace_hash(sim, out);
-	au_sim_free(sim);
-	au_scenario_free(sc);
-}
 
 START_TEST(deterministic)
 {
 	char a[65], b[65], c[65];
-	run_hash(swim_scenarios[_i], 5, a);
-	run_hash(swim_scenarios[_i], 5, b);
-	run_hash(swim_scenarios[_i], 6, c);
+	au_test_run_hash(swim_scenarios[_i], 5, a);
+	au_test_run_hash(swim_scenarios[_i], 5, b);
+	au_test_run_hash(swim_scenarios[_i], 6, c);
 	ck_assert_str_eq(a, b);
 	ck_assert_str_ne(a, c);
 }
@@ -825,40 +796,17 @@ END_TEST
 
 START_TEST(same_hash_at_O0)
 {
-	const char *o0 = getenv("AU_BIN_O0");
-	if (!o0 || !*o0)
-		return;
-	for (size_t i = 0; i < G_N_ELEMENTS(swim_scenarios); i++) {
-		g_autofree char *a1 = g_strdup_printf("%s/aureon-sim run %s --json", au_test_bin(),
-						      swim_scenarios[i]);
-		g_autofree char *a2 = g_strdup_printf("%s/aureon-sim run %s --json", o0, swim_scenarios[i]);
-		char *x = NULL, *y = NULL;
-		au_test_run(a1, &x);
-		au_test_run(a2, &y);
-		g_autofree char *hx = au_test_json_hash(x), *hy = au_test_json_hash(y);
-		ck_assert_msg(hx && hy && strcmp(hx, hy) == 0, "%s: -O2 %s vs -O0 %s", swim_scenarios[i],
-			      hx, hy);
-		g_free(x);
-		g_free(y);
-	}
+	au_test_same_hash_at_O0(swim_scenarios, G_N_ELEMENTS(swim_scenarios), 1, false);
 }
 END_TEST
 
 /* ---- checkers, memory, bench ------------------------------------------------------ */
 
-static struct au_scenario *load_text(const char *text)
-{
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load_text("test.ini", text, &err);
-	ck_assert_msg(sc, "%s", err);
-	return sc;
-}
-
 START_TEST(convergence_check_fires_without_reconnect)
 {
 	/* Without reconnect pings the two halves of a healed partition never
 	 * talk again: membership_converged must say so. */
-	struct au_scenario *sc = load_text(
+	struct au_scenario *sc = au_test_load_text("test.ini", 
 		"[run]\nduration = 150s\n[cluster]\nnodes = 12\nservices = swim\n"
 		"[swim]\nreconnect_interval = 0s\n"
 		"[fault.split]\nat = 20s\naction = partition\ngroups = n1,n2,n3,n4,n5,n6 | rest\n"
@@ -880,7 +828,7 @@ START_TEST(accuracy_counts_partition_victims)
 	/* 6 | 6 for 40 s: every member declares the 6 on the other side dead:
 	 * 72 false positives, all during the network fault, so none counts
 	 * against swim_false_deaths_max (auto: 0, no loss). */
-	struct au_scenario *sc = load_text(
+	struct au_scenario *sc = au_test_load_text("test.ini", 
 		"[run]\nduration = 120s\n[cluster]\nnodes = 12\nservices = swim\n"
 		"[fault.split]\nat = 20s\naction = partition\ngroups = n1,n2,n3,n4,n5,n6 | rest\n"
 		"until = 60s\n[check]\nliveness = membership_converged:50s\n");
@@ -888,13 +836,13 @@ START_TEST(accuracy_counts_partition_victims)
 	ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
 	ck_assert_int_eq(au_sim_finish(sim), 0);
 	const char *names[8], *results[8];
-	size_t n = au_sim_checks(sim, names, results, 8);
+	size_t n = au_check_results(sim, names, results, 8);
 	bool seen = false;
 	for (size_t i = 0; i < n; i++) {
 		char note[256];
 		if (strcmp(names[i], "swim_accuracy") != 0)
 			continue;
-		ck_assert(au_sim_check_note(sim, i, note, sizeof(note)));
+		ck_assert(au_check_note(sim, i, note, sizeof(note)));
 		ck_assert_msg(strstr(note, "false positives: 72 live members declared dead (72 during"),
 			      "%s", note);
 		ck_assert_msg(strstr(note, "false deaths outside fault windows: 0 (bound 0 auto, grace "
@@ -926,7 +874,7 @@ struct acc_run {
 
 static void acc_run(const char *text, uint64_t seed, struct acc_run *out)
 {
-	struct au_scenario *sc = load_text(text);
+	struct au_scenario *sc = au_test_load_text("test.ini", text);
 	struct au_sim *sim = au_sim_new(sc, seed);
 	out->rc = au_sim_run(sim, sc->duration);
 	if (out->rc == 0)
@@ -937,11 +885,11 @@ static void acc_run(const char *text, uint64_t seed, struct acc_run *out)
 		out->v = *v;
 	au_sim_trace_hash(sim, out->hash);
 	const char *names[16], *results[16];
-	size_t n = au_sim_checks(sim, names, results, 16);
+	size_t n = au_check_results(sim, names, results, 16);
 	out->note[0] = '\0';
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(names[i], "swim_accuracy") == 0)
-			au_sim_check_note(sim, i, out->note, sizeof(out->note));
+			au_check_note(sim, i, out->note, sizeof(out->note));
 	au_sim_free(sim);
 	au_scenario_free(sc);
 }
@@ -1043,11 +991,11 @@ START_TEST(accuracy_bound_formulas)
 
 	/* swim-lossy: 5 % loss, hops within 10 ms: direct 1 - 0.95^2, each
 	 * of 3 relays 1 - 0.95^4 */
-	struct au_scenario *sc = load("scenarios/swim-lossy.ini");
+	struct au_scenario *sc = au_test_load("scenarios/swim-lossy.ini");
 	const struct au_swim_config *lc = NULL;
-	for (uint32_t i = 0; i < sc->n_services; i++)
-		if (sc->services[i] == &au_swim_model)
-			lc = sc->service_config[i];
+	for (uint32_t i = 0; i < sc->cluster.n_services; i++)
+		if (sc->cluster.services[i] == &au_swim_model)
+			lc = sc->cluster.service_config[i];
 	double want = (1 - pow(0.95, 2)) * pow(1 - pow(0.95, 4), 3);
 	ck_assert_double_eq_tol(au_check_swim_probe_fail(sc, lc, 32), want, 1e-12);
 	/* lambda = 32 * 201 probes * 6.2e-4 = 4.0: more than 22 has p <= 1e-9 */
@@ -1091,11 +1039,11 @@ START_TEST(accuracy_key_errors)
 		ck_assert_msg(g_str_has_prefix(err, "acc.ini: ") && strstr(err, bad[i].want), "%s", err);
 		g_free(err);
 	}
-	struct au_scenario *sc = load_text("[run]\nduration = 10s\n[cluster]\nnodes = 4\n"
+	struct au_scenario *sc = au_test_load_text("test.ini", "[run]\nduration = 10s\n[cluster]\nnodes = 4\n"
 					   "services = swim\n[check]\nswim_false_deaths_max = auto\n");
 	ck_assert_int_eq(sc->swim_false_deaths_max, -1);
 	au_scenario_free(sc);
-	sc = load_text("[run]\nduration = 10s\n[cluster]\nnodes = 4\nservices = swim\n"
+	sc = au_test_load_text("test.ini", "[run]\nduration = 10s\n[cluster]\nnodes = 4\nservices = swim\n"
 		       "[check]\nswim_false_deaths_max = 7\n");
 	ck_assert_int_eq(sc->swim_false_deaths_max, 7);
 	au_scenario_free(sc);
@@ -1137,7 +1085,7 @@ START_TEST(view_memory_per_entry)
 {
 	/* 2,000 nodes, each with a 2,000-member view: well under 16 bytes per
 	 * (node, member) entry; the view itself is 4. */
-	struct au_scenario *sc = load_text(
+	struct au_scenario *sc = au_test_load_text("test.ini", 
 		"[run]\nduration = 5s\n[cluster]\nnodes = 2000\nservices = swim\n"
 		"[trace]\nmessages = none\n");
 	struct au_sim *sim = au_sim_new(sc, 1);
@@ -1180,7 +1128,7 @@ START_TEST(scale_scenarios_pass)
 {
 	/* The scale scenarios end to end (swim-10k: about a minute of CPU). */
 	static const char *const paths[] = {"scenarios/swim-1000.ini", "scenarios/swim-10k.ini"};
-	struct au_scenario *sc = load(paths[_i]);
+	struct au_scenario *sc = au_test_load(paths[_i]);
 	struct au_sim *sim = au_sim_new(sc, sc->seed);
 	int rc = au_sim_run(sim, sc->duration);
 	if (rc == 0)

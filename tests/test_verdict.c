@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../sim/sim.h"
+#include "sim/check/check.h"
+#include "sim/engine/sim.h"
+#include "scenario_runs.h"
 #include "tests.h"
 
 /* Raft + KV + SWIM; n3 crashes at 2 s and membership_converged gives the
@@ -24,22 +26,14 @@ static const char *const stopped_text =
 	"[check]\ninvariants = raft_safety, linearizable_kv\n"
 	"liveness = membership_converged:1ms, leader_within:3s\n";
 
-static struct au_scenario *load(const char *text)
-{
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load_text("t.ini", text, &err);
-	ck_assert_msg(sc, "%s", err);
-	return sc;
-}
-
 /* The verdict and reason of check `name`; fails the test if it is not on. */
 static const char *verdict(struct au_sim *sim, const char *name, char *why, size_t len)
 {
 	const char *names[32], *results[32];
-	size_t n = au_sim_checks(sim, names, results, 32);
+	size_t n = au_check_results(sim, names, results, 32);
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(names[i], name) == 0) {
-			if (!au_sim_check_reason(sim, i, why, len))
+			if (!au_check_reason(sim, i, why, len))
 				why[0] = '\0';
 			return results[i];
 		}
@@ -62,7 +56,7 @@ static char *write_tmp(const char *text)
  * judgement are "not run", naming the stop. */
 START_TEST(stopped_run_reports_not_run)
 {
-	struct au_scenario *sc = load(stopped_text);
+	struct au_scenario *sc = au_test_load_text("t.ini", stopped_text);
 	struct au_sim *sim = au_sim_new(sc, 3);
 	ck_assert_int_eq(au_sim_run(sim, sc->duration), 1);
 	const struct au_violation *v = au_sim_violation(sim);
@@ -89,10 +83,10 @@ START_TEST(stopped_run_reports_not_run)
 	ck_assert_str_eq(h1, h2);
 	ck_assert_uint_eq(au_sim_stats(sim)->records, records);
 	ck_assert_str_eq(verdict(sim, "linearizable_kv", why, sizeof(why)), AU_VERDICT_NOT_RUN);
-	g_autofree char *line = au_sim_checks_text(sim);
+	g_autofree char *line = au_check_text(sim);
 	ck_assert_msg(strstr(line, "membership_converged fail") &&
 		      strstr(line, "linearizable_kv not run (run stopped at t=2."), "%s", line);
-	g_autofree char *json = au_sim_checks_json(sim);
+	g_autofree char *json = au_check_json(sim);
 	ck_assert_msg(strstr(json, "\"linearizable_kv\": \"not run\"") &&
 		      strstr(json, "\"check_reasons\": {\"leader_within\": \"run stopped at t=2."),
 		      "%s", json);
@@ -106,7 +100,7 @@ END_TEST
  * RUN_END — and the same records, hash and all, on every run. */
 START_TEST(stopped_run_records_in_flight_ops)
 {
-	struct au_scenario *sc = load(stopped_text);
+	struct au_scenario *sc = au_test_load_text("t.ini", stopped_text);
 	char hash[2][65];
 	for (int run = 0; run < 2; run++) {
 		char *dump = NULL;
@@ -153,7 +147,7 @@ START_TEST(stopped_run_records_in_flight_ops)
 	struct au_sim *sim = au_sim_new(sc, 3);
 	au_sim_run(sim, sc->duration);
 	uint64_t unknown = 0;
-	for (au_node_id n = sc->nodes + 1; n <= sc->nodes + sc->clients; n++) {
+	for (au_node_id n = sc->cluster.nodes + 1; n <= sc->cluster.nodes + sc->clients; n++) {
 		char line[256];
 		au_sim_model_summary(sim, n, 1, line, sizeof(line)); /* service 1: kv */
 		const char *u = strstr(line, "unknown=");
@@ -169,7 +163,7 @@ END_TEST
 /* A run that ends before a liveness window closes has not judged it. */
 START_TEST(liveness_window_still_open_is_not_run)
 {
-	struct au_scenario *sc = load("[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft\n"
+	struct au_scenario *sc = au_test_load_text("t.ini", "[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft\n"
 				      "[check]\nliveness = leader_within:5s\n");
 	struct au_sim *sim = au_sim_new(sc, 1);
 	ck_assert_int_eq(au_sim_run(sim, 50 * AU_NS_PER_MS), 0); /* before any election */
@@ -190,7 +184,7 @@ START_TEST(liveness_window_still_open_is_not_run)
 	au_sim_free(sim);
 	au_scenario_free(sc);
 	/* membership_converged likewise, before its deadline (crash at 2 s + 1 ms) */
-	sc = load(stopped_text);
+	sc = au_test_load_text("t.ini", stopped_text);
 	sim = au_sim_new(sc, 3);
 	ck_assert_int_eq(au_sim_run(sim, AU_NS_PER_S), 0);
 	ck_assert_int_eq(au_sim_finish(sim), 0);
@@ -205,10 +199,10 @@ END_TEST
 /* linearizable_kv out of search budget: unknown, with the key — not pass. */
 START_TEST(lin_budget_exhausted_is_unknown)
 {
-	struct au_scenario *sc = load("[run]\nduration = 2s\n[cluster]\nnodes = 3\nservices = raft,kv\n"
+	struct au_scenario *sc = au_test_load_text("t.ini", "[run]\nduration = 2s\n[cluster]\nnodes = 3\nservices = raft,kv\n"
 				      "[workload]\nkv_clients = 4\nkv_rate = 200/s\nkv_keys = 1\n");
 	struct au_sim *sim = au_sim_new(sc, 1);
-	au_sim_set_lin_budget(sim, 2);
+	au_check_set_lin_budget(sim, 2);
 	au_sim_run(sim, sc->duration);
 	ck_assert_int_eq(au_sim_finish(sim), 0); /* no verdict is not a failure */
 	char why[256];

@@ -1,7 +1,8 @@
 /* test_wire.c — little-endian codec, bounds, CRC-32C. */
+#include <math.h>
 #include <string.h>
 
-#include "../models/wire.h"
+#include "wire.h"
 #include "tests.h"
 
 START_TEST(roundtrip_and_layout)
@@ -27,6 +28,29 @@ START_TEST(roundtrip_and_layout)
 	ck_assert(!r.short_read);
 	(void)au_get_u8(&r);
 	ck_assert(r.short_read);
+}
+END_TEST
+
+/* Doubles travel as their IEEE-754 bits: -0.0, infinities and NaNs too. */
+START_TEST(f64_roundtrip_keeps_bits)
+{
+	const double vs[] = {0.0, -0.0, 1.5, -3.25e-300, 1e308, INFINITY, -INFINITY, NAN};
+	uint8_t buf[8 * 8];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	for (size_t i = 0; i < 8; i++)
+		au_put_f64(&w, vs[i]);
+	ck_assert(!w.overflow);
+	ck_assert_uint_eq(buf[7], 0x00);
+	ck_assert_uint_eq(buf[15], 0x80); /* -0.0: the sign bit, little-endian */
+	struct au_rbuf r;
+	au_rbuf_init(&r, buf, w.len);
+	for (size_t i = 0; i < 8; i++) {
+		double v = au_get_f64(&r);
+		ck_assert_msg(memcmp(&v, &vs[i], sizeof(v)) == 0, "value %zu changed", i);
+	}
+	ck_assert(!r.short_read);
+	ck_assert(au_get_f64(&r) == 0.0 && r.short_read);
 }
 END_TEST
 
@@ -78,6 +102,7 @@ Suite *wire_suite(void)
 	Suite *s = suite_create("wire");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, roundtrip_and_layout);
+	tcase_add_test(tc, f64_roundtrip_keeps_bits);
 	tcase_add_test(tc, overflow_never_writes_past_end);
 	tcase_add_test(tc, crc32c_known_value);
 	tcase_add_test(tc, seal_detects_every_single_bit_flip);

@@ -1,0 +1,382 @@
+/* log.c — the Raft model's durable state other than snapshots: term and vote
+ * (meta), the outbox that holds replies until what they depend on is
+ * durable, the log's segment files with their group commit, and the log in
+ * memory (append, truncate, the configuration in effect).
+ */
+#include "raft_internal.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "trace_kinds.h"
+#include "wire.h"
+
+/* ---- durability: meta --------------------------------------------------- */
+
+/* Write term and vote (a new version, in the other slot) and sync them;
+ * false if the write failed (the node is then out of service). */
+bool au_raft__persist_meta(struct au_raft *r)
+{
+	uint8_t buf[META_SLOT];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	r->meta_version++;
+	au_put_u32(&w, META_MAGIC);
+	au_put_u64(&w, r->meta_version);
+	au_put_u64(&w, r->term);
+	au_put_u32(&w, r->vote);
+	while (w.len < META_SLOT - 4)
+		au_put_u8(&w, 0);
+	au_wbuf_seal(&w);
+	assert(!w.overflow && w.len == META_SLOT);
+	uint64_t off = (r->meta_version & 1u) * META_SLOT;
+	if (!au_raft__disk_write(r, "meta", off, buf, w.len))
+		return false;
+	au_raft__disk_sync(r, "meta", TOKEN(TOKEN_META, r->meta_version));
+	return true;
+}
+
+void au_raft__load_meta(struct au_raft *r)
+{
+	const struct au_env *e = r->env;
+	for (uint64_t slot = 0; slot < 2; slot++) {
+		uint8_t buf[META_SLOT];
+		struct au_rbuf rb;
+		int64_t got = e->ops->storage_read(e->ctx, "meta", slot * META_SLOT, buf, META_SLOT);
+		if (got < 0 && got != -AU_ENOENT) {
+			r->read_failed = true; /* unknown is not absent: never guess a vote */
+			return;
+		}
+		if (got != META_SLOT)
+			continue;
+		if (!au_rbuf_unseal(&rb, buf, META_SLOT) || au_get_u32(&rb) != META_MAGIC) {
+			raft_trace(r, AU_TR_RAFT_BAD_DISK, 1, (int64_t)(slot * META_SLOT), 0);
+			continue;
+		}
+		uint64_t version = au_get_u64(&rb);
+		if (version < r->meta_version)
+			continue;
+		r->meta_version = version;
+		r->term = au_get_u64(&rb);
+		r->vote = au_get_u32(&rb);
+	}
+	r->meta_synced = r->meta_version;
+}
+
+/* ---- the outbox: replies that wait for durability ----------------------- */
+
+void au_raft__drop_outbox(struct au_raft *r)
+{
+	for (guint i = 0; i < r->outbox->len; i++)
+		g_free(g_array_index(r->outbox, struct outmsg, i).bytes);
+	g_array_set_size(r->outbox, 0);
+}
+
+void au_raft__flush_outbox(struct au_raft *r)
+{
+	if (r->disk_failed) {
+		au_raft__drop_outbox(r); /* out of service: nothing that waited is sent */
+		return;
+	}
+	guint keep = 0;
+	for (guint i = 0; i < r->outbox->len; i++) {
+		struct outmsg *m = &g_array_index(r->outbox, struct outmsg, i);
+		if (m->term != r->term) {
+			g_free(m->bytes); /* stale: the term moved on */
+			continue;
+		}
+		if (m->need_meta <= r->meta_synced && m->need_index <= r->durable_index) {
+			au_send(r->env, m->to, m->bytes, m->len);
+			g_free(m->bytes);
+			continue;
+		}
+		g_array_index(r->outbox, struct outmsg, keep++) = *m;
+	}
+	g_array_set_size(r->outbox, keep);
+}
+
+/* Send `w` to `to` once the current term/vote and the log up to
+ * `need_index` are durable (at once if they already are). */
+void au_raft__send_durable(struct au_raft *r, au_node_id to, struct au_wbuf *w, uint64_t need_index)
+{
+	au_wbuf_seal(w);
+	assert(!w->overflow);
+	if (r->disk_failed) {
+		r->dropped_msgs++; /* out of service: it promises nothing */
+		return;
+	}
+	if (r->meta_synced >= r->meta_version && r->durable_index >= need_index &&
+	    r->outbox->len == 0) {
+		au_send(r->env, to, w->p, w->len);
+		return;
+	}
+	if (r->outbox->len >= OUTBOX_MAX) {
+		r->dropped_msgs++;
+		return;
+	}
+	struct outmsg m = {to, r->meta_version, need_index, r->term, (uint32_t)w->len,
+			   g_memdup2(w->p, w->len)};
+	g_array_append_val(r->outbox, m);
+}
+
+/* ---- durability: log segments ------------------------------------------ */
+
+/* "seg.N" (written by hand: this runs on every log write). */
+void au_raft__seg_name(char *buf, size_t len, uint64_t seg)
+{
+	char digits[24];
+	size_t n = 0;
+	do {
+		digits[n++] = (char)('0' + seg % 10);
+		seg /= 10;
+	} while (seg);
+	assert(len >= 4 + n + 1);
+	memcpy(buf, "seg.", 4);
+	for (size_t i = 0; i < n; i++)
+		buf[4 + i] = digits[n - 1 - i];
+	buf[4 + n] = '\0';
+}
+
+static size_t encode_record(struct au_raft *r, uint64_t index, const struct entry *e)
+{
+	size_t n = RECORD_OVERHEAD + e->len;
+	struct au_wbuf w;
+	au_wbuf_init(&w, r->recbuf, sizeof(r->recbuf));
+	au_put_u32(&w, (uint32_t)n);
+	au_put_u64(&w, index);
+	au_put_u64(&w, raft_chain_at(r, index - 1));
+	au_put_u64(&w, e->term);
+	au_put_u8(&w, e->type);
+	au_put_u32(&w, e->len);
+	au_put_bytes(&w, e->data, e->len);
+	au_wbuf_seal(&w);
+	assert(!w.overflow && w.len == n);
+	return n;
+}
+
+/* Cut the durable log so it ends before `from`: truncate its segment at
+ * the entry's offset and empty the later segments up to the old end. */
+static void truncate_files(struct au_raft *r, uint64_t from, uint64_t old_last)
+{
+	char name[32];
+	struct entry *e = raft_entry_at(r, from);
+	uint64_t first_seg = raft_seg_of(from);
+	au_raft__seg_name(name, sizeof(name), first_seg);
+	if (!au_raft__disk_truncate(r, name, e ? e->file_off : 0))
+		return;
+	au_raft__mark_dirty(r, first_seg);
+	for (uint64_t s = first_seg + 1; old_last >= 1 && s <= raft_seg_of(old_last); s++) {
+		au_raft__seg_name(name, sizeof(name), s);
+		if (!au_raft__disk_truncate(r, name, 0))
+			return;
+		au_raft__mark_dirty(r, s);
+	}
+	/* The sync goes with the entries that replace them (recovery would
+	 * refuse the stale suffix anyway, see load_log in boot.c). */
+}
+
+/* A pending durability batch can no longer vouch for entries >= from. */
+static void cap_batches(struct au_raft *r, uint64_t from)
+{
+	for (guint i = 0; i < r->batches->len; i++) {
+		struct log_batch *b = &g_array_index(r->batches, struct log_batch, i);
+		if (b->last_index >= from)
+			b->last_index = from - 1;
+	}
+	if (r->durable_index >= from)
+		r->durable_index = from - 1;
+	if (r->dirty_last >= from)
+		r->dirty_last = from - 1;
+}
+
+void au_raft__mark_dirty(struct au_raft *r, uint64_t seg)
+{
+	for (guint i = 0; i < r->dirty_segs->len; i++)
+		if (g_array_index(r->dirty_segs, uint64_t, i) == seg)
+			return;
+	g_array_append_val(r->dirty_segs, seg);
+}
+
+/* Group commit: at most one log sync batch is in flight.  Writes made
+ * while it is in flight wait and are made durable together by the next
+ * batch, issued when it completes — one sync per segment per batch, however
+ * many appends arrived meanwhile. */
+void au_raft__issue_log_sync(struct au_raft *r)
+{
+	if (r->batches->len >= LOG_SYNCS_IN_FLIGHT || r->dirty_segs->len == 0 || raft_io_blocked(r))
+		return;
+	struct log_batch b = {++r->batch_seq, r->dirty_last, 0};
+	char name[32];
+	for (guint i = 0; i < r->dirty_segs->len; i++) {
+		au_raft__seg_name(name, sizeof(name), g_array_index(r->dirty_segs, uint64_t, i));
+		au_raft__disk_sync(r, name, TOKEN(TOKEN_LOG, b.seq));
+		b.remaining++;
+	}
+	g_array_set_size(r->dirty_segs, 0);
+	g_array_append_val(r->batches, b);
+}
+
+/* Write entries [first, last] (already in memory); a sync batch makes
+ * them durable (durable_index) as soon as the group commit allows.  False
+ * if a write failed (the node is then out of service). */
+bool au_raft__write_entries(struct au_raft *r, uint64_t first, uint64_t last)
+{
+	uint64_t seg = UINT64_MAX;
+	char name[32];
+	for (uint64_t i = first; i <= last; i++) {
+		struct entry *e = raft_entry_at(r, i);
+		uint64_t s = raft_seg_of(i);
+		struct entry *prev = (i - 1 > r->snap_index && raft_seg_of(i - 1) == s) ? raft_entry_at(r, i - 1) : NULL;
+		e->file_off = prev ? prev->file_off + prev->rec_len : 0;
+		if (s != seg) {
+			seg = s;
+			au_raft__seg_name(name, sizeof(name), s);
+			au_raft__mark_dirty(r, s);
+			/* a fresh segment: drop whatever stale bytes it held */
+			if (!prev && !au_raft__disk_truncate(r, name, 0))
+				return false;
+		}
+		size_t n = encode_record(r, i, e);
+		e->rec_len = (uint32_t)n;
+		if (!au_raft__disk_write(r, name, e->file_off, r->recbuf, n))
+			return false;
+	}
+	if (last > r->dirty_last)
+		r->dirty_last = last;
+	au_raft__issue_log_sync(r);
+	return true;
+}
+
+void au_raft__log_persisted(struct au_raft *r, uint64_t seq)
+{
+	for (guint i = 0; i < r->batches->len; i++) {
+		struct log_batch *b = &g_array_index(r->batches, struct log_batch, i);
+		if (b->seq == seq) {
+			b->remaining--;
+			break;
+		}
+	}
+	/* Durability advances only through a prefix of completed batches. */
+	guint done = 0;
+	while (done < r->batches->len) {
+		struct log_batch *b = &g_array_index(r->batches, struct log_batch, done);
+		if (b->remaining > 0)
+			break;
+		if (b->last_index > r->durable_index)
+			r->durable_index = b->last_index;
+		done++;
+	}
+	g_array_remove_range(r->batches, 0, done);
+	if (r->durable_index > raft_last_index(r))
+		r->durable_index = raft_last_index(r);
+	au_raft__issue_log_sync(r);
+}
+
+/* ---- log manipulation --------------------------------------------------- */
+
+void au_raft__free_entry(struct entry *e)
+{
+	g_free(e->data);
+	e->data = NULL;
+}
+
+static void apply_config_entry(struct au_raft *r, uint64_t index, const struct entry *e)
+{
+	struct au_rbuf rb;
+	au_rbuf_init(&rb, e->data, e->len);
+	uint64_t mask = au_get_u64(&rb);
+	if (rb.short_read)
+		return;
+	r->voters = mask;
+	r->config_index = index;
+	raft_trace(r, AU_TR_RAFT_CONFIG, (int64_t)index, (int64_t)mask, 0);
+}
+
+/* The configuration in effect: the newest CONFIG entry in the log, else
+ * the snapshot's. */
+void au_raft__recompute_config(struct au_raft *r)
+{
+	for (uint64_t i = raft_last_index(r); i > r->snap_index; i--) {
+		struct entry *e = raft_entry_at(r, i);
+		if (e->type == ENTRY_CONFIG) {
+			apply_config_entry(r, i, e);
+			return;
+		}
+	}
+	r->voters = r->snap_voters;
+	r->config_index = r->snap_index;
+	raft_trace(r, AU_TR_RAFT_CONFIG, (int64_t)r->snap_index, (int64_t)r->voters, 0);
+}
+
+void au_raft__fail_proposals_from(struct au_raft *r, uint64_t from)
+{
+	guint keep = 0;
+	GArray *failed = g_array_new(FALSE, FALSE, sizeof(struct proposal));
+	for (guint i = 0; i < r->proposals->len; i++) {
+		struct proposal *p = &g_array_index(r->proposals, struct proposal, i);
+		if (p->index >= from)
+			g_array_append_val(failed, *p);
+		else
+			g_array_index(r->proposals, struct proposal, keep++) = *p;
+	}
+	g_array_set_size(r->proposals, keep);
+	for (guint i = 0; i < failed->len; i++) {
+		struct proposal *p = &g_array_index(failed, struct proposal, i);
+		p->done(p->ctx, false, p->index, NULL, 0);
+	}
+	g_array_free(failed, TRUE);
+}
+
+/* Remove entries >= from (a follower resolving a conflict). */
+void au_raft__truncate_log(struct au_raft *r, uint64_t from)
+{
+	uint64_t old_last = raft_last_index(r);
+	assert(from > r->commit); /* committed entries are never removed */
+	assert(r->role != AU_RAFT_LEADER);
+	truncate_files(r, from, old_last);
+	for (uint64_t i = from; i <= old_last; i++)
+		au_raft__free_entry(raft_entry_at(r, i));
+	g_array_set_size(r->log, from - r->snap_index - 1);
+	cap_batches(r, from);
+	raft_trace(r, AU_TR_RAFT_TRUNCATE, (int64_t)from, (int64_t)r->term, 0);
+	au_raft__fail_proposals_from(r, from);
+	if (r->config_index >= from)
+		au_raft__recompute_config(r);
+}
+
+/* FNV-1a over the previous chain, the term, the type and the data. */
+static uint64_t chain_next(uint64_t prev, uint64_t term, uint8_t type, const uint8_t *d, size_t n)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	uint8_t head[17];
+	for (int i = 0; i < 8; i++) {
+		head[i] = (uint8_t)(prev >> (8 * i));
+		head[8 + i] = (uint8_t)(term >> (8 * i));
+	}
+	head[16] = type;
+	for (size_t i = 0; i < sizeof(head); i++)
+		h = (h ^ head[i]) * UINT64_C(0x100000001b3);
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ d[i]) * UINT64_C(0x100000001b3);
+	return h;
+}
+
+/* Append one entry in memory (the caller writes and syncs the batch). */
+uint64_t au_raft__append_entry(struct au_raft *r, uint64_t term, uint8_t type, const void *data,
+			       uint32_t len)
+{
+	uint64_t index = raft_last_index(r) + 1;
+	struct entry e = {0};
+	e.term = term;
+	e.type = type;
+	e.len = len;
+	e.data = len ? g_memdup2(data, len) : NULL;
+	e.chain = chain_next(raft_chain_at(r, index - 1), term, type, e.data, len);
+	g_array_append_val(r->log, e);
+	raft_trace(r, AU_TR_RAFT_APPEND, (int64_t)index, (int64_t)term, (int64_t)e.chain);
+	if (type == ENTRY_CONFIG)
+		apply_config_entry(r, index, raft_entry_at(r, index));
+	return index;
+}

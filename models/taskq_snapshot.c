@@ -1,0 +1,313 @@
+/* taskq_snapshot.c — the task queue's whole state at once: the snapshot
+ * Raft keeps (au_taskq_snapshot, au_taskq_restore), the order-independent
+ * state digest replicas are compared by, and the state as text (see
+ * taskq.c for the state itself).
+ */
+#include "taskq.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "digest.h"
+#include "models_internal.h"
+#include "taskq_internal.h"
+#include "wire.h"
+
+#define SNAP_MAGIC 0x51534b54u /* "TKSQ" */
+#define SNAP_VERSION 1u
+
+/* Snapshots grow in a GByteArray: little-endian integers and blobs (a u32
+ * length, then the bytes). */
+static void put_le(GByteArray *out, uint64_t v, int n)
+{
+	uint8_t b[8];
+	for (int i = 0; i < n; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	g_byte_array_append(out, b, (guint)n);
+}
+
+static void put_u64(GByteArray *out, uint64_t v) { put_le(out, v, 8); }
+static void put_u32(GByteArray *out, uint32_t v) { put_le(out, v, 4); }
+
+static void put_blob(GByteArray *out, const uint8_t *p, uint32_t n)
+{
+	put_u32(out, n);
+	if (n)
+		g_byte_array_append(out, p, n);
+}
+
+static gboolean snap_task(gpointer k, gpointer v, gpointer data)
+{
+	(void)k;
+	GByteArray *out = data;
+	const struct au_task *t = v;
+	put_u64(out, t->id);
+	put_u32(out, t->kind);
+	put_u32(out, t->topic);
+	put_u32(out, t->caps);
+	put_u32(out, t->max_retries);
+	put_u32(out, t->rounds);
+	put_u32(out, (uint32_t)t->priority);
+	put_u32(out, t->state);
+	put_u32(out, t->retries);
+	put_u32(out, t->attempts);
+	put_u64(out, t->seq);
+	put_u64(out, t->enqueue_index);
+	put_u64(out, t->lease_id);
+	put_u64(out, t->token);
+	put_u32(out, t->node);
+	put_u32(out, t->node_inc);
+	put_u64(out, (uint64_t)t->deadline_ns);
+	put_u64(out, t->done_token);
+	put_u32(out, t->done_node);
+	put_u32(out, t->ckpt_round);
+	put_blob(out, t->payload, t->payload_len);
+	put_blob(out, t->result, t->result_len);
+	put_blob(out, t->ckpt, t->ckpt_len);
+	return FALSE;
+}
+
+static gboolean snap_aff(gpointer k, gpointer v, gpointer data)
+{
+	(void)k;
+	const struct affinity *a = v;
+	put_u64(data, a->key);
+	put_u32(data, (uint32_t)a->score);
+	return FALSE;
+}
+
+size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out)
+{
+	/* Sized for the usual task (fixed fields and a short payload), so a
+	 * large queue's snapshot is not built by repeated reallocation. */
+	GByteArray *b = g_byte_array_sized_new((guint)(64 + 16 * q->nodes->len +
+						       12 * (size_t)g_tree_nnodes(q->affinity) +
+						       200 * (size_t)g_tree_nnodes(q->tasks)));
+	put_u32(b, SNAP_MAGIC);
+	put_u32(b, SNAP_VERSION);
+	put_u64(b, q->next_seq);
+	put_u64(b, q->next_lease_id);
+	put_u64(b, q->chain);
+	put_u64(b, q->applied);
+	uint32_t nn = 0;
+	for (guint i = 0; i < q->nodes->len; i++)
+		nn += g_ptr_array_index(q->nodes, i) != NULL;
+	put_u32(b, nn);
+	for (guint i = 0; i < q->nodes->len; i++) {
+		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
+		if (!n)
+			continue;
+		put_u32(b, i);
+		put_u32(b, n->inc);
+		put_u32(b, (uint32_t)n->dead | (uint32_t)n->draining << 1);
+	}
+	put_u32(b, (uint32_t)g_tree_nnodes(q->affinity));
+	g_tree_foreach(q->affinity, snap_aff, b);
+	put_u32(b, (uint32_t)g_tree_nnodes(q->tasks));
+	g_tree_foreach(q->tasks, snap_task, b);
+	return au_bytes_take(b, out);
+}
+
+static bool get_blob(struct au_rbuf *rb, uint8_t **p, uint32_t *n, uint32_t max)
+{
+	*n = au_get_u32(rb);
+	*p = NULL;
+	if (rb->short_read || *n > max || *n > rb->len - rb->pos)
+		return false;
+	if (*n) {
+		*p = g_memdup2(rb->p + rb->pos, *n);
+		rb->pos += *n;
+	}
+	return true;
+}
+
+/* Empty every container (keeps observers and env). */
+static void clear_state(struct au_taskq *q)
+{
+	g_ptr_array_set_size(q->classes, 0);
+	g_ptr_array_set_size(q->nodes, 0);
+	g_hash_table_remove_all(q->by_id);
+	g_tree_destroy(q->tasks);
+	g_tree_destroy(q->affinity);
+	q->tasks = au_u64_tree(taskq_free_task);
+	q->affinity = au_u64_tree(g_free);
+	memset(q->counts, 0, sizeof(q->counts));
+	q->next_seq = q->next_lease_id = q->chain = q->applied = 0;
+	q->task_sum = q->aff_sum = 0;
+}
+
+bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
+{
+	/* Parse into a scratch queue first: a corrupt snapshot changes nothing. */
+	struct au_taskq *s = au_taskq_new(NULL);
+	struct au_rbuf rb;
+	au_rbuf_init(&rb, data, len);
+	bool ok = au_get_u32(&rb) == SNAP_MAGIC && au_get_u32(&rb) == SNAP_VERSION;
+	s->next_seq = au_get_u64(&rb);
+	s->next_lease_id = au_get_u64(&rb);
+	s->chain = au_get_u64(&rb);
+	s->applied = au_get_u64(&rb);
+	uint32_t nn = au_get_u32(&rb);
+	for (uint32_t i = 0; ok && i < nn && !rb.short_read; i++) {
+		uint32_t id = au_get_u32(&rb), inc = au_get_u32(&rb), flags = au_get_u32(&rb);
+		if (id == 0 || id > 1000000u) {
+			ok = false;
+			break;
+		}
+		struct nodeinfo *n = taskq_node_get(s, id);
+		n->inc = inc;
+		n->dead = flags & 1;
+		n->draining = (flags >> 1) & 1;
+	}
+	uint32_t na = au_get_u32(&rb);
+	for (uint32_t i = 0; ok && i < na && !rb.short_read; i++) {
+		uint64_t key = au_get_u64(&rb);
+		int32_t score = (int32_t)au_get_u32(&rb);
+		taskq_affinity_add(s, (au_node_id)(key >> 32), (uint32_t)key, score);
+	}
+	uint32_t nt = au_get_u32(&rb);
+	for (uint32_t i = 0; ok && i < nt && !rb.short_read; i++) {
+		struct task_priv *p = g_new0(struct task_priv, 1);
+		struct au_task *t = &p->t;
+		t->id = au_get_u64(&rb);
+		t->kind = au_get_u32(&rb);
+		t->topic = au_get_u32(&rb);
+		t->caps = au_get_u32(&rb);
+		t->max_retries = au_get_u32(&rb);
+		t->rounds = au_get_u32(&rb);
+		t->priority = (int32_t)au_get_u32(&rb);
+		uint32_t state = au_get_u32(&rb);
+		t->retries = au_get_u32(&rb);
+		t->attempts = au_get_u32(&rb);
+		t->seq = au_get_u64(&rb);
+		t->enqueue_index = au_get_u64(&rb);
+		t->lease_id = au_get_u64(&rb);
+		t->token = au_get_u64(&rb);
+		t->node = au_get_u32(&rb);
+		t->node_inc = au_get_u32(&rb);
+		t->deadline_ns = (au_time)au_get_u64(&rb);
+		t->done_token = au_get_u64(&rb);
+		t->done_node = au_get_u32(&rb);
+		t->ckpt_round = au_get_u32(&rb);
+		bool blobs = get_blob(&rb, &t->payload, &t->payload_len, AU_TASKQ_PAYLOAD_MAX) &&
+			     get_blob(&rb, &t->result, &t->result_len, AU_TASKQ_RESULT_MAX) &&
+			     get_blob(&rb, &t->ckpt, &t->ckpt_len, AU_TASKQ_CKPT_MAX);
+		if (!blobs || rb.short_read || state > AU_TASK_DEAD || t->id == 0 ||
+		    taskq_find(s, t->id) || (state == AU_TASK_LEASED && t->node == 0)) {
+			taskq_free_task(t);
+			ok = false;
+			break;
+		}
+		t->state = (uint8_t)state;
+		s->counts[state]++;
+		taskq_add_task(s, t);
+		p->payload_h = taskq_blob_hash(t->payload, t->payload_len);
+		p->result_h = taskq_blob_hash(t->result, t->result_len);
+		p->ckpt_h = taskq_blob_hash(t->ckpt, t->ckpt_len);
+		p->share = taskq_task_hash(p);
+		s->task_sum += p->share;
+		if (state == AU_TASK_QUEUED)
+			taskq_queue_insert(s, t);
+		else if (state == AU_TASK_LEASED)
+			g_tree_insert(taskq_node_get(s, t->node)->leases, &t->id, t);
+	}
+	ok = ok && !rb.short_read && rb.pos == len;
+	if (!ok) {
+		au_taskq_free(s);
+		return false;
+	}
+	/* Swap the containers in. */
+	clear_state(q);
+	GTree *tt = q->tasks, *ta = q->affinity;
+	GHashTable *tb = q->by_id;
+	GPtrArray *tc = q->classes, *tn = q->nodes;
+	q->by_id = s->by_id;
+	s->by_id = tb;
+	q->tasks = s->tasks;
+	q->affinity = s->affinity;
+	q->classes = s->classes;
+	q->nodes = s->nodes;
+	s->tasks = tt;
+	s->affinity = ta;
+	s->classes = tc;
+	s->nodes = tn;
+	memcpy(q->counts, s->counts, sizeof(q->counts));
+	q->next_seq = s->next_seq;
+	q->next_lease_id = s->next_lease_id;
+	q->chain = s->chain;
+	q->applied = s->applied;
+	q->task_sum = s->task_sum;
+	q->aff_sum = s->aff_sum;
+	au_taskq_free(s);
+	return true;
+}
+
+uint64_t au_taskq_digest(const struct au_taskq *q)
+{
+	assert(q->touched->len == 0); /* not in the middle of a command */
+	uint64_t h = au_digest_add(q->task_sum, (uint64_t)g_tree_nnodes(q->tasks));
+	h = au_digest_add(h, q->aff_sum);
+	h = au_digest_add(h, (uint64_t)g_tree_nnodes(q->affinity));
+	for (guint i = 0; i < q->nodes->len; i++) {
+		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
+		if (n)
+			h = au_digest_add(h, (uint64_t)i << 40 | (uint64_t)n->inc << 2 |
+						     (uint64_t)n->dead | (uint64_t)n->draining << 1);
+	}
+	h = au_digest_add(h, q->next_seq);
+	h = au_digest_add(h, q->next_lease_id);
+	h = au_digest_add(h, q->chain);
+	return au_digest_add(h, q->applied);
+}
+
+static const char *const state_names[] = {"queued", "leased", "done", "dead"};
+
+static gboolean describe_task(gpointer k, gpointer v, gpointer data)
+{
+	(void)k;
+	const struct task_priv *p = v;
+	const struct au_task *t = &p->t;
+	g_string_append_printf(data, "task %llu: state=%s retries=%u attempts=%u seq=%llu "
+			       "enqueued=%llu lease=%llu token=%llu node=n%u inc=%u deadline=%lld "
+			       "done_token=%llu done_node=n%u ckpt_round=%u kind=%u topic=%u "
+			       "prio=%d caps=%u max_retries=%u rounds=%u payload=%016llx "
+			       "result=%016llx ckpt=%016llx\n",
+			       (unsigned long long)t->id, state_names[t->state & 3], t->retries,
+			       t->attempts, (unsigned long long)t->seq,
+			       (unsigned long long)t->enqueue_index, (unsigned long long)t->lease_id,
+			       (unsigned long long)t->token, t->node, t->node_inc,
+			       (long long)t->deadline_ns, (unsigned long long)t->done_token,
+			       t->done_node, t->ckpt_round, t->kind, t->topic, t->priority, t->caps,
+			       t->max_retries, t->rounds, (unsigned long long)p->payload_h,
+			       (unsigned long long)p->result_h, (unsigned long long)p->ckpt_h);
+	return FALSE;
+}
+
+static gboolean describe_aff(gpointer k, gpointer v, gpointer data)
+{
+	(void)k;
+	const struct affinity *a = v;
+	g_string_append_printf(data, "affinity n%u topic %u: score=%d\n", (unsigned)(a->key >> 32),
+			       (unsigned)(uint32_t)a->key, a->score);
+	return FALSE;
+}
+
+char *au_taskq_describe(const struct au_taskq *q)
+{
+	GString *out = g_string_new(NULL);
+	g_string_append_printf(out, "queue: next_seq=%llu next_lease=%llu chain=%016llx "
+			       "applied=%llu tasks=%d\n", (unsigned long long)q->next_seq,
+			       (unsigned long long)q->next_lease_id, (unsigned long long)q->chain,
+			       (unsigned long long)q->applied, g_tree_nnodes(q->tasks));
+	for (guint i = 0; i < q->nodes->len; i++) {
+		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
+		if (n)
+			g_string_append_printf(out, "node n%u: inc=%u dead=%d draining=%d\n", i, n->inc,
+					       n->dead, n->draining);
+	}
+	g_tree_foreach(q->affinity, describe_aff, out);
+	g_tree_foreach(q->tasks, describe_task, out);
+	return g_string_free(out, FALSE);
+}

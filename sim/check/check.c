@@ -1,0 +1,518 @@
+/* check.c — invariant checkers, driven by trace records.
+ *
+ * A checker sees every event record in order and may declare a violation,
+ * which stops the run; some also judge at the end of the run (`end`).
+ * Every checker whose service is running is on in every run (they are
+ * cheap); [check] invariants names the ones a scenario relies on, and
+ * naming one that does not exist or cannot run is an error at load time.
+ *
+ * This file holds the table of every checker (the families live in
+ * check_raft.c, check_replicas.c, check_swim.c, check_rqml.c and
+ * check_exec.c), ping_integrity and linearizable_kv, the engine's judge
+ * that runs them, and the verdicts.
+ *
+ * Verdicts (check.h AU_VERDICT_*) never claim more than was checked: a
+ * checker with an end-of-run judgement that did not run — a violation
+ * stopped the run first — is "not run", with the reason; an end-of-run
+ * judgement that cannot be made (a liveness window still open when the run
+ * ended) is "not run", one that could not decide "unknown".  A checker
+ * that judges each record as it comes keeps "pass" in a stopped run: it
+ * held on every record it was given, up to the stop.
+ *
+ * ping_integrity: every pong the ping model accepts answers a ping that
+ * node really sent, to that peer, and is accepted at most once — so the
+ * model's handling of duplicated, corrupted and stale messages is checked,
+ * not assumed.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check_exec.h"
+#include "check_internal.h"
+#include "check_raft.h"
+#include "check_replicas.h"
+#include "check_rqml.h"
+#include "check_swim.h"
+#include "kv.h"
+#include "linearize.h"
+#include "sim/report/report.h"
+
+struct au_checker_ops {
+	const char *name;
+	const char *service; /* runs only when this service runs */
+	void *(*create)(struct au_sim *sim);
+	void (*event)(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+		      int64_t b, int64_t c);
+	/* The end-of-run judgement, or NULL for a checker that judges every
+	 * record as it comes and has nothing left to say at the end. */
+	void (*end)(void *st, struct au_sim *sim);
+	void (*destroy)(void *st);
+	/* Optional: rows of model trace tables, and one line of findings for
+	 * the run summary. */
+	void (*row)(void *st, struct au_sim *sim, au_node_id node, uint32_t service,
+		    uint32_t table, const void *row);
+	void (*note)(void *st, struct au_sim *sim, char *buf, size_t len);
+};
+
+/* ---- ping_integrity --------------------------------------------------- */
+
+struct ping_integrity {
+	GHashTable **sent; /* per node: seq -> peer, while unanswered */
+	uint32_t nodes;
+};
+
+static void *pi_create(struct au_sim *sim)
+{
+	struct ping_integrity *pi = g_new0(struct ping_integrity, 1);
+	pi->nodes = sim->nodes;
+	pi->sent = g_new0(GHashTable *, (gsize)sim->nodes + 1);
+	return pi;
+}
+
+static void pi_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+		     int64_t b, int64_t c)
+{
+	struct ping_integrity *pi = st;
+	(void)c;
+	if (node == 0 || node > pi->nodes)
+		return;
+	GHashTable **t = &pi->sent[node];
+	switch (kind) {
+	case AU_TR_PING_SENT:
+		if (!*t)
+			*t = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+		if (g_hash_table_contains(*t, &b)) {
+			au_sim_violate(sim, "ping_integrity", node,
+				       "n%u reused ping sequence %" G_GINT64_FORMAT, node, b);
+			return;
+		}
+		g_hash_table_insert(*t, g_memdup2(&b, sizeof(b)), GINT_TO_POINTER((gint)a));
+		break;
+	case AU_TR_PING_RTT: {
+		gpointer peer;
+		if (!*t || !g_hash_table_lookup_extended(*t, &b, NULL, &peer)) {
+			au_sim_violate(sim, "ping_integrity", node,
+				       "n%u accepted a pong for ping %" G_GINT64_FORMAT
+				       " that it never sent or already answered", node, b);
+			return;
+		}
+		if (GPOINTER_TO_INT(peer) != a) {
+			au_sim_violate(sim, "ping_integrity", node,
+				       "n%u accepted a pong from n%" G_GINT64_FORMAT
+				       " for ping %" G_GINT64_FORMAT " sent to n%d", node, a, b,
+				       GPOINTER_TO_INT(peer));
+			return;
+		}
+		g_hash_table_remove(*t, &b);
+		break;
+	}
+	case AU_TR_PING_TIMEOUT:
+		if (*t)
+			g_hash_table_remove(*t, &b);
+		break;
+	case AU_TR_NODE_CRASH:
+		/* The node's memory is gone; so is what it was waiting for. */
+		if (*t)
+			g_hash_table_remove_all(*t);
+		break;
+	default:
+		break;
+	}
+}
+
+static void pi_destroy(void *st)
+{
+	struct ping_integrity *pi = st;
+	for (uint32_t n = 0; n <= pi->nodes; n++)
+		if (pi->sent[n])
+			g_hash_table_destroy(pi->sent[n]);
+	g_free(pi->sent);
+	g_free(pi);
+}
+
+/* ---- linearizable_kv --------------------------------------------------------
+ * The KV clients' /history rows, checked at the end of the run with the
+ * Wing-Gong/Lowe search of linearize.c (unknown outcomes may or may not
+ * have taken effect). */
+
+#define LIN_BUDGET (UINT64_C(1) << 22) /* configurations per key; past it: gave up */
+
+struct lin_state {
+	struct au_lin_history *h;
+	uint64_t ops;
+};
+
+static void *lin_create(struct au_sim *sim)
+{
+	(void)sim;
+	struct lin_state *ls = g_new0(struct lin_state, 1);
+	ls->h = au_lin_new();
+	return ls;
+}
+
+static void lin_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+		      int64_t b, int64_t c)
+{
+	(void)st; (void)sim; (void)node; (void)kind; (void)a; (void)b; (void)c;
+}
+
+static void lin_row(void *st, const struct au_kv_history_row *row, uint64_t record)
+{
+	struct lin_state *ls = st;
+	struct au_lin_entry e = {0};
+	e.client = row->client;
+	e.op = row->op == AU_KV_GET ? AU_LIN_GET : row->op == AU_KV_PUT ? AU_LIN_PUT : AU_LIN_CAS;
+	e.key = row->key;
+	e.value = row->value;
+	e.expected = row->expected;
+	e.cas_ok = row->cas_ok;
+	e.call_ns = row->call_ns;
+	e.return_ns = row->outcome == AU_KV_UNKNOWN ? row->call_ns : row->return_ns;
+	e.outcome = row->outcome == AU_KV_OK ? AU_LIN_OK
+		    : row->outcome == AU_KV_FAIL ? AU_LIN_FAIL : AU_LIN_UNKNOWN;
+	e.id = record;
+	au_lin_add(ls->h, &e);
+	ls->ops++;
+}
+
+static void lin_end(void *st, struct au_sim *sim)
+{
+	struct lin_state *ls = st;
+	struct au_lin_result res;
+	uint64_t budget = au_checks_of(sim)->lin_budget ? au_checks_of(sim)->lin_budget : LIN_BUDGET;
+	au_lin_check(ls->h, budget, &res);
+	if (res.gave_up && !res.linearizable) {
+		/* Neither a proof nor a counterexample: saying pass would claim a
+		 * search that did not finish. */
+		fprintf(stderr, "aureon-sim: linearizable_kv: search budget exhausted on key %" G_GINT64_FORMAT
+				"; no verdict\n", res.key);
+		au_check_no_verdict(sim, AU_VERDICT_UNKNOWN,
+				  "search budget of %" G_GUINT64_FORMAT " configurations exhausted on key %"
+				  G_GINT64_FORMAT " (history of %" G_GUINT64_FORMAT " operations)",
+				  budget, res.key, ls->ops);
+	} else if (!res.linearizable) {
+		char window[2048];
+		au_lin_format_window(&res, window, sizeof(window));
+		fprintf(stderr, "aureon-sim: linearizable_kv: %s\n", window);
+		au_sim_violate(sim, "linearizable_kv", 0,
+			       "key %" G_GINT64_FORMAT ": %zu operations with no legal order (first "
+			       "record %" G_GUINT64_FORMAT "); the window is printed on stderr",
+			       res.key, res.n_window, res.n_window ? res.window[0].id : 0);
+	}
+	au_lin_result_free(&res);
+}
+
+static void lin_destroy(void *st)
+{
+	struct lin_state *ls = st;
+	au_lin_free(ls->h);
+	g_free(ls);
+}
+
+static const struct au_checker_ops all_checkers[] = {
+	{"ping_integrity", "ping", pi_create, pi_event, NULL, pi_destroy, NULL, NULL},
+	{"raft_safety", "raft", au_check_rs_create, au_check_rs_event, NULL, au_check_rs_destroy, NULL, NULL},
+	{"leader_within", "raft", au_check_lw_create, au_check_lw_event, au_check_lw_end, au_check_lw_destroy, NULL, NULL},
+	{"replicas_caught_up", "raft", au_check_cu_create, au_check_cu_event, au_check_cu_end, au_check_cu_destroy, NULL, NULL},
+	/* judged at every digest report: nothing left to judge at the end */
+	{"replicas_agree", "raft", au_check_replicas_create, au_check_replicas_event,
+	 NULL, au_check_replicas_destroy, NULL, au_check_replicas_note},
+	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy, NULL, NULL},
+	{"exactly_once_one", "one", au_eo_create, au_eo_event, NULL, au_eo_destroy, NULL, NULL},
+	{"results_match_reference", "rqml", au_rqml_ref_create, au_rqml_check_event, NULL,
+	 au_rqml_check_destroy, NULL, NULL},
+	{"rounds_monotone", "rqml", au_rqml_mono_create, au_rqml_check_event, NULL,
+	 au_rqml_check_destroy, NULL, NULL},
+	{"shards_once", "rqml", au_rqml_shards_create, au_rqml_check_event, NULL,
+	 au_rqml_check_destroy, NULL, NULL},
+	{"jobs_recorded", "rqml", au_jr_create, au_jr_event, au_jr_end, au_jr_destroy, NULL, NULL},
+	{"swim_completeness", "swim", au_cswim_complete_create, au_cswim_event, au_cswim_end,
+	 au_cswim_destroy, au_cswim_row, au_cswim_note},
+	/* accuracy only counts (its note): nothing to judge at the end */
+	{"swim_accuracy", "swim", au_cswim_accuracy_create, au_cswim_event, NULL,
+	 au_cswim_destroy, au_cswim_row, au_cswim_note},
+	{"membership_converged", "swim", au_cswim_converge_create, au_cswim_event, au_cswim_end,
+	 au_cswim_destroy, au_cswim_row, au_cswim_note},
+	/* the execution layer (check_exec.c) */
+	{"no_task_lost", "aureon", au_check_ntl_create, au_check_exec_event, au_check_ntl_end,
+	 au_check_exec_destroy, NULL, NULL},
+	{"exactly_once", "aureon", au_check_eo_create, au_check_exec_event, NULL,
+	 au_check_exec_destroy, NULL, NULL},
+	{"lease_placement", "aureon", au_check_lp_create, au_check_exec_event, NULL,
+	 au_check_exec_destroy, NULL, NULL},
+	{"lock_safety", "aureon", au_check_ls_create, au_check_exec_event, NULL,
+	 au_check_exec_destroy, NULL, NULL},
+	{"lease_expiry", "aureon", au_check_le_create, au_check_le_event, au_check_le_end,
+	 au_check_le_destroy, NULL, au_check_le_note},
+};
+
+const char *const au_check_names[] = {"ping_integrity", "raft_safety", "replicas_agree",
+				      "linearizable_kv",
+				      "exactly_once_one", "results_match_reference", "rounds_monotone",
+				      "shards_once", "jobs_recorded", "swim_completeness", "swim_accuracy",
+				      "no_task_lost", "exactly_once", "lease_placement", "lock_safety",
+				      "lease_expiry", NULL};
+
+const char *au_check_service(const char *check)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(all_checkers); i++)
+		if (strcmp(all_checkers[i].name, check) == 0)
+			return all_checkers[i].service;
+	return NULL;
+}
+
+static bool service_runs(const struct au_sim *sim, const char *name)
+{
+	return au_cluster_spec_runs(&sim->sc->cluster, name);
+}
+
+static bool wants_liveness(const struct au_sim *sim, const char *prefix)
+{
+	for (char **l = sim->sc->liveness; l && *l; l++)
+		if (g_str_has_prefix(*l, prefix))
+			return true;
+	return false;
+}
+
+/* ---- the judge: the checkers of one run ---------------------------------- */
+
+static void *checks_start(struct au_sim *sim)
+{
+	struct au_checks *cs = g_new0(struct au_checks, 1);
+	cs->checkers = g_new0(struct au_checker, G_N_ELEMENTS(all_checkers));
+	for (size_t i = 0; i < G_N_ELEMENTS(all_checkers); i++) {
+		const struct au_checker_ops *ops = &all_checkers[i];
+		if (ops->service && !service_runs(sim, ops->service))
+			continue;
+		if (strcmp(ops->name, "leader_within") == 0 && !wants_liveness(sim, "leader_within:"))
+			continue;
+		if (strcmp(ops->name, "replicas_caught_up") == 0 &&
+		    !wants_liveness(sim, "replicas_caught_up:"))
+			continue;
+		if (strcmp(ops->name, "membership_converged") == 0 &&
+		    !wants_liveness(sim, "membership_converged:"))
+			continue;
+		struct au_checker *c = &cs->checkers[cs->n_checkers++];
+		c->ops = ops;
+		c->state = ops->create(sim);
+		c->result = AU_VERDICT_PASS;
+	}
+	if (cs->n_checkers == 0) { /* nothing to judge: the engine skips the calls */
+		g_free(cs->checkers);
+		g_free(cs);
+		return NULL;
+	}
+	return cs;
+}
+
+static void checks_event(void *st, struct au_sim *sim, uint64_t record, au_node_id node,
+			 uint16_t kind, int64_t a, int64_t b, int64_t c)
+{
+	struct au_checks *cs = st;
+	for (size_t i = 0; i < cs->n_checkers && !sim->violated; i++) {
+		struct au_checker *ck = &cs->checkers[i];
+		ck->ops->event(ck->state, sim, node, kind, a, b, c);
+		if (sim->violated) {
+			ck->result = AU_VERDICT_FAIL;
+			sim->violation.record = record;
+		}
+	}
+}
+
+/* A model table row, for checkers that read tables (the KV history). */
+static void checks_row(void *st, struct au_sim *sim, uint64_t record, au_node_id node,
+		       uint32_t service, uint32_t table, const void *row)
+{
+	struct au_checks *cs = st;
+	for (size_t i = 0; i < cs->n_checkers && !sim->violated; i++) {
+		struct au_checker *ck = &cs->checkers[i];
+		if (!ck->ops->row)
+			continue;
+		ck->ops->row(ck->state, sim, node, service, table, row);
+		if (sim->violated) {
+			ck->result = AU_VERDICT_FAIL;
+			sim->violation.record = record;
+		}
+	}
+	if (sim->sc->cluster.services[service] != &au_kv_model || table != 0)
+		return;
+	for (size_t i = 0; i < cs->n_checkers; i++)
+		if (cs->checkers[i].ops->event == lin_event)
+			lin_row(cs->checkers[i].state, row, record);
+}
+
+static void checks_end(void *st, struct au_sim *sim)
+{
+	struct au_checks *cs = st;
+	/* After a violation no end-of-run judgement is made (the run stopped
+	 * there, or an earlier checker's end judgement failed): those checkers
+	 * stay "not run", and au_check_reason says why. */
+	cs->ending = true;
+	for (size_t i = 0; i < cs->n_checkers && !sim->violated; i++) {
+		struct au_checker *ck = &cs->checkers[i];
+		if (!ck->ops->end)
+			continue;
+		cs->judging = ck;
+		ck->ops->end(ck->state, sim);
+		cs->judging = NULL;
+		ck->ended = true;
+		if (sim->violated) {
+			ck->result = AU_VERDICT_FAIL;
+			cs->violated_at_end = true;
+		}
+	}
+	cs->ending = false;
+}
+
+static void checks_free(void *st)
+{
+	struct au_checks *cs = st;
+	for (size_t i = 0; i < cs->n_checkers; i++)
+		cs->checkers[i].ops->destroy(cs->checkers[i].state);
+	g_free(cs->checkers);
+	g_free(cs);
+}
+
+const struct au_sim_judge au_check_judge = {checks_start, checks_event, checks_row, checks_end,
+					     checks_free};
+
+void au_check_no_verdict(struct au_sim *sim, const char *verdict, const char *fmt, ...)
+{
+	struct au_checks *cs = au_checks_of(sim);
+	struct au_checker *ck = cs ? cs->judging : NULL;
+	g_assert(ck && cs->ending);
+	g_assert(strcmp(verdict, AU_VERDICT_NOT_RUN) == 0 || strcmp(verdict, AU_VERDICT_UNKNOWN) == 0);
+	if (!ck || sim->violated)
+		return;
+	ck->result = strcmp(verdict, AU_VERDICT_NOT_RUN) == 0 ? AU_VERDICT_NOT_RUN : AU_VERDICT_UNKNOWN;
+	va_list ap;
+	va_start(ap, fmt);
+	g_vsnprintf(ck->reason, sizeof(ck->reason), fmt, ap);
+	va_end(ap);
+}
+
+void au_check_format_time(au_time t, char *buf, size_t len)
+{
+	/* Seconds with the fraction's trailing zeros dropped: 1.86s, 30s. */
+	char frac[16];
+	g_snprintf(frac, sizeof(frac), "%09" G_GINT64_FORMAT, t % AU_NS_PER_S);
+	size_t n = strlen(frac);
+	while (n > 0 && frac[n - 1] == '0')
+		frac[--n] = '\0';
+	g_snprintf(buf, len, "%" G_GINT64_FORMAT "%s%ss", t / AU_NS_PER_S, n ? "." : "", frac);
+}
+
+void au_check_set_lin_budget(struct au_sim *sim, uint64_t configurations)
+{
+	struct au_checks *cs = au_checks_of(sim);
+	if (cs)
+		cs->lin_budget = configurations;
+}
+
+/* ---- verdicts ------------------------------------------------------------ */
+
+/* The checkers of a run: none when nothing judged it. */
+static size_t n_checkers(const struct au_sim *sim)
+{
+	const struct au_checks *cs = au_checks_of(sim);
+	return cs ? cs->n_checkers : 0;
+}
+
+static const struct au_checker *checker(const struct au_sim *sim, size_t i)
+{
+	return &au_checks_of(sim)->checkers[i];
+}
+
+bool au_check_note(struct au_sim *sim, size_t i, char *buf, size_t len)
+{
+	if (i >= n_checkers(sim) || !checker(sim, i)->ops->note || len == 0)
+		return false;
+	buf[0] = '\0';
+	checker(sim, i)->ops->note(checker(sim, i)->state, sim, buf, len);
+	return buf[0] != '\0';
+}
+
+/* A check's verdict: what it was judged, else "not run" if it has an
+ * end-of-run judgement that never ran. */
+static const char *verdict_of(const struct au_checker *ck)
+{
+	if (strcmp(ck->result, AU_VERDICT_PASS) != 0)
+		return ck->result;
+	return ck->ops->end && !ck->ended ? AU_VERDICT_NOT_RUN : AU_VERDICT_PASS;
+}
+
+size_t au_check_results(const struct au_sim *sim, const char **names, const char **results,
+			size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < n_checkers(sim) && n < max; i++, n++) {
+		names[n] = checker(sim, i)->ops->name;
+		results[n] = verdict_of(checker(sim, i));
+	}
+	return n;
+}
+
+bool au_check_reason(const struct au_sim *sim, size_t i, char *buf, size_t len)
+{
+	if (i >= n_checkers(sim) || len == 0)
+		return false;
+	const struct au_checker *ck = checker(sim, i);
+	const char *verdict = verdict_of(ck);
+	if (strcmp(verdict, AU_VERDICT_PASS) == 0 || strcmp(verdict, AU_VERDICT_FAIL) == 0)
+		return false;
+	if (ck->reason[0]) { /* its own end-of-run judgement said why */
+		g_strlcpy(buf, ck->reason, len);
+		return true;
+	}
+	const struct au_violation *v = au_sim_violation(sim);
+	char t[32];
+	if (v && au_checks_of(sim)->violated_at_end) {
+		g_snprintf(buf, len, "%s failed first at the end of the run", v->check);
+	} else if (v) {
+		au_check_format_time(v->t_ns, t, sizeof(t));
+		g_snprintf(buf, len, "run stopped at t=%s by %s", t, v->check);
+	} else {
+		au_check_format_time(sim->now, t, sizeof(t));
+		g_snprintf(buf, len, "the run was not finished (stopped at t=%s without au_sim_finish)", t);
+	}
+	return true;
+}
+
+char *au_check_text(const struct au_sim *sim)
+{
+	GString *o = g_string_new(NULL);
+	for (size_t i = 0; i < n_checkers(sim); i++) {
+		char why[256];
+		g_string_append_printf(o, "%s%s %s", i ? ", " : "", checker(sim, i)->ops->name,
+				       verdict_of(checker(sim, i)));
+		if (au_check_reason(sim, i, why, sizeof(why)))
+			g_string_append_printf(o, " (%s)", why);
+	}
+	return g_string_free(o, FALSE);
+}
+
+char *au_check_json(const struct au_sim *sim)
+{
+	GString *o = g_string_new("\"checks\": {");
+	for (size_t i = 0; i < n_checkers(sim); i++) {
+		g_string_append(o, i ? ", " : "");
+		au_report_json_string(o, checker(sim, i)->ops->name);
+		g_string_append(o, ": ");
+		au_report_json_string(o, verdict_of(checker(sim, i)));
+	}
+	g_string_append(o, "}, \"check_reasons\": {");
+	bool first = true;
+	for (size_t i = 0; i < n_checkers(sim); i++) {
+		char why[256];
+		if (!au_check_reason(sim, i, why, sizeof(why)))
+			continue;
+		g_string_append(o, first ? "" : ", ");
+		au_report_json_string(o, checker(sim, i)->ops->name);
+		g_string_append(o, ": ");
+		au_report_json_string(o, why);
+		first = false;
+	}
+	g_string_append(o, "}");
+	return g_string_free(o, FALSE);
+}

@@ -1,0 +1,61 @@
+/* check.h — the invariant checkers: what a run is judged by.
+ *
+ * Checkers watch every trace record of a run and stop it at the first
+ * violation; some also judge at its end.  Every checker whose service
+ * runs is on in every run (they are cheap); [check] invariants names the
+ * ones a scenario relies on.  The module registers the [check] group with
+ * the scenario loader and itself as the engine's judge
+ * (au_check_register), and reports each check's verdict.
+ */
+#ifndef AU_CHECK_H
+#define AU_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/engine/sim.h"
+
+/* Read [check] with every scenario and judge every run: registers with
+ * the scenario loader and the engine.  Once, before the first load. */
+void au_check_register(void);
+
+/* The verdicts a check can have (au_check_results; compare with
+ * strcmp).  pass: it held on everything it judged — every record up to the
+ * end of the run, or up to the record that stopped it; fail: it was
+ * violated; not run: its judgement was never made, e.g. its end-of-run
+ * part when another check's violation stopped the run first, or a
+ * liveness window that had not closed when the run ended; unknown: it
+ * judged and could not decide (linearizable_kv's search budget ran out).
+ * The last two come with a reason (au_check_reason).  Only fail makes
+ * a run fail. */
+#define AU_VERDICT_PASS "pass"
+#define AU_VERDICT_FAIL "fail"
+#define AU_VERDICT_NOT_RUN "not run"
+#define AU_VERDICT_UNKNOWN "unknown"
+
+/* Names and verdicts (AU_VERDICT_*) of the checks that are on in this run:
+ * fills up to `max` entries, returns how many. */
+size_t au_check_results(const struct au_sim *sim, const char **names, const char **results,
+			size_t max);
+/* Why check i (in au_check_results order) has no verdict: true and the reason
+ * in buf for not run and unknown, false for pass and fail (a fail's detail
+ * is the violation's). */
+bool au_check_reason(const struct au_sim *sim, size_t i, char *buf, size_t len);
+/* The checks as one line of text, "raft_safety fail, linearizable_kv not
+ * run (run stopped at t=1.86s by raft_safety)", or "" with no checks;
+ * g_malloc'd, the caller g_frees it. */
+char *au_check_text(const struct au_sim *sim);
+/* The checks as two JSON members, `"checks": {"name": "verdict", ...},
+ * "check_reasons": {"name": "why", ...}` (reasons for not run and unknown
+ * only); g_malloc'd, the caller g_frees it. */
+char *au_check_json(const struct au_sim *sim);
+/* Findings of check i (in au_check_results order) that a pass/fail does not
+ * say, e.g. false positives counted; false if it has none. */
+bool au_check_note(struct au_sim *sim, size_t i, char *buf, size_t len);
+
+/* linearizable_kv's search budget (configurations per key) instead of its
+ * default, so tests can reach the "unknown" verdict. */
+void au_check_set_lin_budget(struct au_sim *sim, uint64_t configurations);
+
+#endif

@@ -1,0 +1,724 @@
+/* check_exec.c — the execution layer's invariants, driven by the task
+ * queue's and lock machine's traces (see models/taskq.h, models/lock.h).
+ *
+ * Every replica traces what applying a command does, each command opened
+ * by a TASKQ_ENTRY (LOCK_ENTRY) record carrying its log index and the
+ * replica's effect chain before it.  A checker follows the first replica to
+ * apply each index (its records up to its next ENTRY are that command's
+ * effects) and ignores the others, so it sees the replicated log's effects
+ * once, in log order; exactly_once also compares every replica's chain at
+ * every index it applies, so replicas that diverge are caught.
+ *
+ *   no_task_lost     at the end, every task enqueued — and every id of the
+ *                    [workload] (1..tasks) — is done or dead-lettered;
+ *   exactly_once     a task's result is accepted at most once, only with the
+ *                    fencing token of the task's current lease, and (for the
+ *                    synthetic executor) equals the reference result however
+ *                    often the task was interrupted; checkpoints too are
+ *                    accepted only under the current lease; replicas agree;
+ *   lease_placement  no lease is granted to a node the queue has marked dead
+ *                    (known dead from SWIM) or draining;
+ *   lock_safety      no key has two valid holders at once, and a write is
+ *                    accepted only from the key's current holder;
+ *   lease_expiry     leases and locks end by timeout neither before nor
+ *                    (beyond one expiry scan) after a lease on the clock of
+ *                    the leader that proposes it (its own section below).
+ */
+#include "check_exec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hash.h"
+#include "orchestrator/orchestrator.h"
+#include "trace_kinds.h"
+
+/* Which replica's records are being followed, per machine. */
+struct follow {
+	uint64_t max_index;
+	GArray *chain;    /* uint64 chain before each index (0: not seen) */
+	GArray *accept;   /* gboolean per node: its current command is the first */
+};
+
+struct task_view {
+	uint64_t id;
+	uint64_t token;       /* current lease, 0: none */
+	au_node_id node;
+	uint32_t kind, rounds;
+	uint8_t state;        /* 0 queued, 1 leased, 2 done, 3 dead */
+	uint64_t acked_token;
+};
+
+enum role { NTL, EO, LP, LS };
+
+struct exec_check {
+	const char *name;
+	enum role role;
+	struct follow fq, fl;
+	GHashTable *tasks;    /* id -> struct task_view */
+	GHashTable *locks;    /* key -> token of the holder (boxed), present while held */
+	uint8_t *dead, *draining; /* [nodes+1] */
+	uint32_t nodes;
+	uint64_t workload;    /* [workload] tasks */
+	bool compare_chains;
+};
+
+static void follow_init(struct follow *f, uint32_t nodes)
+{
+	f->max_index = 0;
+	f->chain = g_array_new(FALSE, TRUE, sizeof(uint64_t));
+	f->accept = g_array_new(FALSE, TRUE, sizeof(gboolean));
+	g_array_set_size(f->accept, nodes + 1);
+}
+
+static void follow_free(struct follow *f)
+{
+	g_array_free(f->chain, TRUE);
+	g_array_free(f->accept, TRUE);
+}
+
+/* An ENTRY record from `node`; false if replicas disagree. */
+static bool follow_entry(struct follow *f, au_node_id node, uint64_t index, uint64_t chain,
+			 bool compare)
+{
+	if (node >= f->accept->len)
+		return true;
+	bool first = index > f->max_index;
+	g_array_index(f->accept, gboolean, node) = first;
+	if (index > 10000000u)
+		return true; /* not tracked (would need too much memory) */
+	if (index >= f->chain->len)
+		g_array_set_size(f->chain, (guint)index + 1024);
+	uint64_t *seen = &g_array_index(f->chain, uint64_t, index);
+	if (first) {
+		f->max_index = index;
+		*seen = chain | 1; /* never 0 */
+		return true;
+	}
+	return !compare || *seen == 0 || *seen == (chain | 1);
+}
+
+static bool following(const struct follow *f, au_node_id node)
+{
+	return node < f->accept->len && g_array_index(f->accept, gboolean, node);
+}
+
+static struct task_view *task(struct exec_check *x, int64_t id)
+{
+	return g_hash_table_lookup(x->tasks, &id);
+}
+
+static void *create(struct au_sim *sim, const char *name, enum role role)
+{
+	struct exec_check *x = g_new0(struct exec_check, 1);
+	x->name = name;
+	x->role = role;
+	x->nodes = sim->nodes;
+	follow_init(&x->fq, sim->nodes);
+	follow_init(&x->fl, sim->nodes);
+	x->tasks = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
+	x->locks = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	x->dead = g_new0(uint8_t, (gsize)sim->nodes + 1);
+	x->draining = g_new0(uint8_t, (gsize)sim->nodes + 1);
+	x->compare_chains = role == EO;
+	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++)
+		if (sim->sc->cluster.services[i] == &au_orch_model)
+			x->workload = ((const struct au_orch_config *)sim->sc->cluster.service_config[i])->tasks;
+	return x;
+}
+
+/* FNV-1a of the synthetic executor's 8-byte little-endian result. */
+static uint64_t synthetic_digest(uint64_t id, uint32_t rounds)
+{
+	return au_hash_fnv1a_u64(au_orch_synthetic_result(id, rounds));
+}
+
+static void queue_event(struct exec_check *x, struct au_sim *sim, au_node_id node, uint16_t kind,
+			int64_t a, int64_t b, int64_t c)
+{
+	struct task_view *t = kind == AU_TR_TASKQ_NODE ? NULL : task(x, a);
+	switch (kind) {
+	case AU_TR_TASKQ_ENQUEUE:
+		if (t)
+			break;
+		t = g_new0(struct task_view, 1);
+		t->id = (uint64_t)a;
+		t->kind = (uint32_t)((uint64_t)b >> 32);
+		t->rounds = (uint32_t)c;
+		g_hash_table_insert(x->tasks, &t->id, t);
+		break;
+	case AU_TR_TASKQ_GRANT:
+		if (!t && x->role == EO) {
+			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " leased but never "
+					"enqueued", a);
+			return;
+		}
+		if (t && t->state != 0 && x->role == EO) {
+			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " leased (token %"
+					G_GINT64_FORMAT ") while %s", a, b,
+				       t->state == 1 ? "another lease is valid" : "finished");
+			return;
+		}
+		if (x->role == LP && c > 0 && (uint64_t)c <= x->nodes && (x->dead[c] || x->draining[c])) {
+			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " leased to n%"
+					G_GINT64_FORMAT ", which the queue marked %s", a, c,
+				       x->dead[c] ? "dead" : "draining");
+			return;
+		}
+		if (!t)
+			break;
+		t->state = 1;
+		t->token = (uint64_t)b;
+		t->node = (au_node_id)c;
+		break;
+	case AU_TR_TASKQ_ACK:
+		if (x->role == EO && (!t || t->state != 1 || t->token != (uint64_t)b)) {
+			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": result accepted "
+					"with token %" G_GINT64_FORMAT ", but %s", a, b,
+				       !t ? "it was never enqueued"
+				       : t->state == 2 ? "it was already done"
+				       : t->state == 1 ? "that is not its current lease"
+						       : "it holds no lease");
+			return;
+		}
+		if (!t)
+			break;
+		if (x->role == EO && t->kind == 0 && (uint64_t)c != synthetic_digest(t->id, t->rounds)) {
+			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": accepted result "
+					"digest %" G_GINT64_FORMAT " is not the reference", a, c);
+			return;
+		}
+		t->state = 2;
+		t->acked_token = (uint64_t)b;
+		t->token = 0;
+		break;
+	case AU_TR_TASKQ_NACK:
+	case AU_TR_TASKQ_RELEASE:
+	case AU_TR_TASKQ_EXPIRE:
+		if (x->role == EO && (!t || t->state != 1 || t->token != (uint64_t)b)) {
+			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": lease %"
+					G_GINT64_FORMAT " ended but it was not the current one", a, b);
+			return;
+		}
+		if (t) {
+			t->state = 0;
+			t->token = 0;
+		}
+		break;
+	case AU_TR_TASKQ_DEAD_LETTER:
+		if (t)
+			t->state = 3;
+		break;
+	case AU_TR_TASKQ_CHECKPOINT:
+		if (x->role == EO && (!t || t->state != 1 || t->token != (uint64_t)b || (uint64_t)c >= t->rounds)) {
+			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": checkpoint of "
+					"round %" G_GINT64_FORMAT " accepted with token %" G_GINT64_FORMAT
+					" outside its current lease", a, c, b);
+			return;
+		}
+		break;
+	case AU_TR_TASKQ_NODE:
+		if (a > 0 && (uint64_t)a <= x->nodes) {
+			if (b == 0 || b == 1)
+				x->dead[a] = b == 1;
+			else
+				x->draining[a] = b == 2;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void lock_event(struct exec_check *x, struct au_sim *sim, au_node_id node, uint16_t kind,
+		       int64_t a, int64_t b, int64_t c)
+{
+	uint64_t *holder = g_hash_table_lookup(x->locks, &a);
+	switch (kind) {
+	case AU_TR_LOCK_GRANT:
+		if (holder) {
+			au_sim_violate(sim, x->name, node, "lock %" G_GINT64_FORMAT " granted (token %"
+					G_GINT64_FORMAT ") while token %" G_GUINT64_FORMAT " holds it",
+				       a, b, *holder);
+			return;
+		}
+		g_hash_table_insert(x->locks, g_memdup2(&a, sizeof(a)), g_memdup2(&b, sizeof(b)));
+		break;
+	case AU_TR_LOCK_RELEASE:
+		if (!holder || *holder != (uint64_t)b) {
+			au_sim_violate(sim, x->name, node, "lock %" G_GINT64_FORMAT " released by token %"
+					G_GINT64_FORMAT ", which does not hold it", a, b);
+			return;
+		}
+		g_hash_table_remove(x->locks, &a);
+		break;
+	case AU_TR_LOCK_WRITE:
+		if (c && (!holder || *holder != (uint64_t)b)) {
+			au_sim_violate(sim, x->name, node, "write to lock %" G_GINT64_FORMAT " accepted "
+					"with token %" G_GINT64_FORMAT ", which is not the holder's", a, b);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void exec_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+		       int64_t b, int64_t c)
+{
+	struct exec_check *x = st;
+	if (kind < AU_TR_TASKQ_ENTRY || kind > AU_TR_LOCK_WRITE)
+		return;
+	if (kind == AU_TR_TASKQ_ENTRY || kind == AU_TR_LOCK_ENTRY) {
+		struct follow *f = kind == AU_TR_TASKQ_ENTRY ? &x->fq : &x->fl;
+		if (!follow_entry(f, node, (uint64_t)a, (uint64_t)b, x->compare_chains))
+			au_sim_violate(sim, x->name, node, "replicas disagree: n%u reached %s entry %"
+					G_GINT64_FORMAT " with another state than the first replica "
+					"that applied it", node,
+				       kind == AU_TR_TASKQ_ENTRY ? "queue" : "lock", a);
+		return;
+	}
+	if (kind >= AU_TR_LOCK_GRANT) {
+		if (x->role == LS && following(&x->fl, node))
+			lock_event(x, sim, node, kind, a, b, c);
+		return;
+	}
+	if (x->role != LS && following(&x->fq, node))
+		queue_event(x, sim, node, kind, a, b, c);
+}
+
+static void ntl_end(void *st, struct au_sim *sim)
+{
+	struct exec_check *x = st;
+	/* Counts and the smallest id: the same whatever the table's order. */
+	uint64_t lost = 0, first = 0;
+	uint8_t first_state = 0;
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, x->tasks);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const struct task_view *t = v;
+		if (t->state >= 2)
+			continue;
+		if (!lost || t->id < first) {
+			first = t->id;
+			first_state = t->state;
+		}
+		lost++;
+	}
+	uint64_t missing = 0, first_missing = 0;
+	for (uint64_t id = x->workload; id >= 1; id--)
+		if (!g_hash_table_contains(x->tasks, &id)) {
+			missing++;
+			first_missing = id;
+		}
+	if (lost)
+		au_sim_violate(sim, x->name, 0, "%" G_GUINT64_FORMAT " tasks neither done nor "
+				"dead-lettered at the end, e.g. task %" G_GUINT64_FORMAT " (%s)", lost,
+			       first, first_state == 1 ? "still leased" : "still queued");
+	else if (missing)
+		au_sim_violate(sim, x->name, 0, "%" G_GUINT64_FORMAT " workload tasks never enqueued, "
+				"e.g. task %" G_GUINT64_FORMAT, missing, first_missing);
+}
+
+static void exec_destroy(void *st)
+{
+	struct exec_check *x = st;
+	follow_free(&x->fq);
+	follow_free(&x->fl);
+	g_hash_table_destroy(x->tasks);
+	g_hash_table_destroy(x->locks);
+	g_free(x->dead);
+	g_free(x->draining);
+	g_free(x);
+}
+
+void *au_check_ntl_create(struct au_sim *sim) { return create(sim, "no_task_lost", NTL); }
+void *au_check_eo_create(struct au_sim *sim) { return create(sim, "exactly_once", EO); }
+void *au_check_lp_create(struct au_sim *sim) { return create(sim, "lease_placement", LP); }
+void *au_check_ls_create(struct au_sim *sim) { return create(sim, "lock_safety", LS); }
+
+void au_check_exec_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+			 int64_t b, int64_t c)
+{
+	exec_event(st, sim, node, kind, a, b, c);
+}
+
+void au_check_ntl_end(void *st, struct au_sim *sim) { ntl_end(st, sim); }
+void au_check_exec_destroy(void *st) { exec_destroy(st); }
+
+/* ---- lease_expiry ---------------------------------------------------------
+ *
+ * The contract (models/taskq.h): a lease ends by timeout only when the
+ * leader, on its own clock, has seen it go a lease (lock_ttl for a lock)
+ * without a grant or renewal applied under it — counted from its takeover
+ * for a lease it inherited.  Both ways of breaking it are judged here, per
+ * leader, on that leader's clock as the simulator keeps it (never on the
+ * clock the model read, never on a worker's):
+ *
+ *   early  a leader proposes an expiry (ORCH_EXPIRE, ORCH_LOCK_EXPIRE)
+ *          before a lease has passed on its clock since the newest of: its
+ *          takeover (ORCH_LEAD), the grant or the renewal of that lease as
+ *          its own replica applied it.
+ *   late   a leader that still leads, is not paused and holds the lease in
+ *          its replica has not proposed its expiry although its clock is
+ *          past that point by more than one expiry scan (the scan that must
+ *          see it; expiry_scan), plus 1 ms for rounding.  A stop-the-world
+ *          pause of the leader ends the obligation until it resumes, and
+ *          after a clock jump, a drift change, a resume or a restart the
+ *          scan timer that was pending runs by the bound its drift gives
+ *          (below), after which scans come every expiry_scan on its clock.
+ *
+ * Both follow every node's own apply records (TASKQ_GRANT, TASKQ_RENEW,
+ * the lease's end; LOCK_GRANT, LOCK_RENEW, LOCK_RELEASE), not the first
+ * replica's, because each leader times leases by its own replica.  Leases a
+ * node holds only through an installed or recovered snapshot are unknown
+ * until their next renewal (no late judgement; an early one counts from the
+ * takeover, as the model does for leases it cannot time). */
+
+enum { LE_TASK, LE_LOCK };
+
+struct le_lease {
+	uint64_t token;      /* the key of the tree it is in */
+	uint64_t id;         /* task id or lock key */
+	au_node_id holder;
+	au_time ref_local;   /* the node's clock at the grant, renewal or takeover */
+	uint8_t ref_what;    /* which of them: enum le_ref */
+	bool proposed;       /* the node proposed its expiry since */
+};
+
+enum le_ref { LE_GRANT, LE_RENEWAL, LE_TAKEOVER };
+static const char *const le_ref_name[3] = {"grant", "renewal", "takeover"};
+
+struct le_node {
+	GTree *leases[2];    /* token -> struct le_lease, as this replica applied them */
+	bool leading;        /* its front end took over and its Raft has not stepped down */
+	bool paused;
+	au_time lead_local;  /* its clock at the takeover */
+	int64_t ppm;         /* drift in effect */
+	int64_t slow_ppm;    /* slowest drift the pending scan timer may have been set at */
+	au_time slow_until;  /* global time by which that timer fires */
+	au_time regular_local; /* its clock from which scans run every expiry_scan */
+};
+
+struct lease_expiry {
+	uint32_t nodes;
+	au_time ttl_ns[2];
+	au_time scan_ns;
+	struct le_node *n;   /* [nodes+1] */
+	/* For the note: what was judged. */
+	uint64_t proposals[2];  /* expiries proposed by a leader, judged early or not */
+	au_time after_min_ns, after_max_ns; /* proposal - (reference + lease), leader's clock */
+	uint64_t judged;        /* late judgements made (leases a leader held) */
+};
+
+/* Rounding of clock conversions (ns) is far below this. */
+#define LE_SLACK_NS AU_NS_PER_MS
+
+static const char *const le_what[2] = {"task", "lock"};
+
+static gint le_cmp(gconstpointer a, gconstpointer b, gpointer unused)
+{
+	(void)unused;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+void *au_check_le_create(struct au_sim *sim)
+{
+	struct lease_expiry *x = g_new0(struct lease_expiry, 1);
+	x->nodes = sim->nodes;
+	x->n = g_new0(struct le_node, (gsize)sim->nodes + 1);
+	for (uint32_t i = 0; i <= sim->nodes; i++)
+		for (int k = 0; k < 2; k++)
+			x->n[i].leases[k] = g_tree_new_full(le_cmp, NULL, NULL, g_free);
+	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++)
+		if (sim->sc->cluster.services[i] == &au_orch_model) {
+			const struct au_orch_config *c = sim->sc->cluster.service_config[i];
+			x->ttl_ns[LE_TASK] = c->lease_ns;
+			x->ttl_ns[LE_LOCK] = c->lock_ttl_ns;
+			x->scan_ns = c->expiry_scan_ns;
+		}
+	return x;
+}
+
+/* A local delay as the global delay a timer set at drift `ppm` takes (as
+ * sim.c converts it, rounded up). */
+static au_time le_global_delay(au_time local_ns, int64_t ppm)
+{
+	au_i128 num = (au_i128)local_ns * 1000000;
+	int64_t den = 1000000 + ppm;
+	return (au_time)((num + den - 1) / den);
+}
+
+/* Node n's scans lost their rhythm now (clock jump or drift change, resume,
+ * boot): the scan timer pending now was set at the slowest drift in effect
+ * while it may have been set, and fires within one expiry_scan at that
+ * drift; from then on timers are set at the current drift. */
+static void le_rebase(struct lease_expiry *x, struct au_sim *sim, au_node_id n)
+{
+	struct le_node *nd = &x->n[n];
+	int64_t slow = nd->ppm;
+	if (sim->now < nd->slow_until && nd->slow_ppm < slow)
+		slow = nd->slow_ppm;
+	nd->slow_ppm = slow;
+	nd->slow_until = sim->now + le_global_delay(x->scan_ns, slow);
+	nd->ppm = sim->node[n].drift_ppm;
+	nd->regular_local = au_sim_local_time(sim, n, nd->slow_until);
+}
+
+/* The late judgement of lease l at node n, whose clock reads `now_local`;
+ * true if it was violated (reported). */
+static bool le_judge(struct lease_expiry *x, struct au_sim *sim, au_node_id n, int k,
+		     const struct le_lease *l, au_time now_local)
+{
+	const struct le_node *nd = &x->n[n];
+	if (!nd->leading || nd->paused || l->proposed)
+		return false;
+	x->judged++;
+	au_time due = l->ref_local + x->ttl_ns[k];
+	au_time from = due > nd->regular_local ? due : nd->regular_local;
+	if (now_local <= from + x->scan_ns + LE_SLACK_NS)
+		return false;
+	char quiet[32], ttl[32], late[32], scan[32];
+	au_check_format_time(x->scan_ns, scan, sizeof(scan));
+	au_check_format_time(now_local - l->ref_local, quiet, sizeof(quiet));
+	au_check_format_time(x->ttl_ns[k], ttl, sizeof(ttl));
+	au_check_format_time(now_local - due, late, sizeof(late));
+	au_sim_violate(sim, "lease_expiry", n, "%s %" G_GUINT64_FORMAT " (token %" G_GUINT64_FORMAT
+		       ", n%u's) outlived its %s lease: leader n%u had proposed no expiry %s after "
+		       "its %s on its clock (%s past due, scan %s)", le_what[k], l->id, l->token,
+		       l->holder, ttl, n, quiet, le_ref_name[l->ref_what], late, scan);
+	return true;
+}
+
+struct le_walk {
+	struct lease_expiry *x;
+	struct au_sim *sim;
+	au_node_id n;
+	int k;
+	au_time now_local;
+	bool violated;
+};
+
+static gboolean le_judge_one(gpointer key, gpointer value, gpointer ctx)
+{
+	(void)key;
+	struct le_walk *w = ctx;
+	w->violated = le_judge(w->x, w->sim, w->n, w->k, value, w->now_local);
+	return w->violated;
+}
+
+/* Judge every lease node n holds (in token order), its clock reading
+ * `now_local`; true if one was violated. */
+static bool le_judge_all(struct lease_expiry *x, struct au_sim *sim, au_node_id n, au_time now_local)
+{
+	struct le_walk w = {x, sim, n, 0, now_local, false};
+	for (w.k = 0; w.k < 2 && !w.violated; w.k++)
+		g_tree_foreach(x->n[n].leases[w.k], le_judge_one, &w);
+	return w.violated;
+}
+
+static gboolean le_restart_one(gpointer key, gpointer value, gpointer ctx)
+{
+	(void)key;
+	struct le_lease *l = value;
+	l->ref_local = *(const au_time *)ctx;
+	l->ref_what = LE_TAKEOVER;
+	l->proposed = false;
+	return FALSE;
+}
+
+/* A grant (or a renewal of a lease this replica knows only from a
+ * snapshot) or a renewal applied at node n: the lease counts from now. */
+static void le_touch(struct lease_expiry *x, struct au_sim *sim, au_node_id n, int k, uint64_t id,
+		     uint64_t token, au_node_id holder, enum le_ref what)
+{
+	GTree *t = x->n[n].leases[k];
+	au_time now_local = au_sim_local_time(sim, n, sim->now);
+	struct le_lease *l = g_tree_lookup(t, &token);
+	if (l && le_judge(x, sim, n, k, l, now_local))
+		return;
+	if (!l) {
+		l = g_new0(struct le_lease, 1);
+		l->token = token;
+		g_tree_insert(t, &l->token, l);
+	}
+	l->id = id;
+	l->holder = holder;
+	l->ref_local = now_local;
+	l->ref_what = (uint8_t)what;
+	l->proposed = false;
+}
+
+/* The lease `token` ended at node n's replica. */
+static void le_end(struct lease_expiry *x, struct au_sim *sim, au_node_id n, int k, uint64_t token)
+{
+	GTree *t = x->n[n].leases[k];
+	struct le_lease *l = g_tree_lookup(t, &token);
+	if (!l || le_judge(x, sim, n, k, l, au_sim_local_time(sim, n, sim->now)))
+		return;
+	g_tree_remove(t, &token);
+}
+
+/* Node n, leading, proposes the expiry of lease `token` (its model judged
+ * it against `deadline`, on its clock). */
+static void le_proposed(struct lease_expiry *x, struct au_sim *sim, au_node_id n, int k, uint64_t id,
+			uint64_t token, au_time deadline)
+{
+	struct le_node *nd = &x->n[n];
+	au_time now_local = au_sim_local_time(sim, n, sim->now);
+	struct le_lease *l = g_tree_lookup(nd->leases[k], &token);
+	if (l && le_judge(x, sim, n, k, l, now_local))
+		return;
+	if (!nd->leading)
+		return; /* not a takeover this checker saw: nothing to count from */
+	au_time ref = l ? l->ref_local : nd->lead_local;
+	if (now_local - ref < x->ttl_ns[k]) {
+		char since[32], ttl[32], ahead[32];
+		au_check_format_time(now_local - ref, since, sizeof(since));
+		au_check_format_time(x->ttl_ns[k], ttl, sizeof(ttl));
+		au_check_format_time(deadline > now_local ? deadline - now_local : now_local - deadline,
+				     ahead, sizeof(ahead));
+		au_sim_violate(sim, "lease_expiry", n, "%s %" G_GUINT64_FORMAT " (token %" G_GUINT64_FORMAT
+			       ") expired early: leader n%u proposed its expiry %s after its last "
+			       "%s on its clock, before the %s lease ran out (it judged a deadline "
+			       "%s %s its clock)", le_what[k], id, token, n, since,
+			       le_ref_name[l ? l->ref_what : LE_TAKEOVER], ttl, ahead,
+			       deadline > now_local ? "ahead of" : "behind");
+		return;
+	}
+	au_time after = now_local - ref - x->ttl_ns[k];
+	if (x->proposals[0] + x->proposals[1] == 0 || after < x->after_min_ns)
+		x->after_min_ns = after;
+	if (x->proposals[0] + x->proposals[1] == 0 || after > x->after_max_ns)
+		x->after_max_ns = after;
+	x->proposals[k]++;
+	if (l)
+		l->proposed = true;
+}
+
+void au_check_le_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+		       int64_t b, int64_t c)
+{
+	struct lease_expiry *x = st;
+	if (node == 0 || node > x->nodes)
+		return;
+	struct le_node *nd = &x->n[node];
+	switch (kind) {
+	case AU_TR_TASKQ_GRANT:
+	case AU_TR_TASKQ_RENEW:
+		le_touch(x, sim, node, LE_TASK, (uint64_t)a, (uint64_t)b, (au_node_id)c,
+			 kind == AU_TR_TASKQ_GRANT ? LE_GRANT : LE_RENEWAL);
+		break;
+	case AU_TR_TASKQ_ACK:
+	case AU_TR_TASKQ_NACK:
+	case AU_TR_TASKQ_RELEASE:
+	case AU_TR_TASKQ_EXPIRE:
+		le_end(x, sim, node, LE_TASK, (uint64_t)b);
+		break;
+	case AU_TR_LOCK_GRANT:
+	case AU_TR_LOCK_RENEW:
+		le_touch(x, sim, node, LE_LOCK, (uint64_t)a, (uint64_t)b, (au_node_id)c,
+			 kind == AU_TR_LOCK_GRANT ? LE_GRANT : LE_RENEWAL);
+		break;
+	case AU_TR_LOCK_RELEASE:
+		le_end(x, sim, node, LE_LOCK, (uint64_t)b);
+		break;
+	case AU_TR_ORCH_EXPIRE:
+	case AU_TR_ORCH_LOCK_EXPIRE:
+		le_proposed(x, sim, node, kind == AU_TR_ORCH_EXPIRE ? LE_TASK : LE_LOCK, (uint64_t)a,
+			    (uint64_t)b, c);
+		break;
+	case AU_TR_ORCH_LEAD: {
+		au_time now_local = au_sim_local_time(sim, node, sim->now);
+		if (le_judge_all(x, sim, node, now_local))
+			return;
+		nd->leading = true;
+		nd->lead_local = now_local;
+		for (int k = 0; k < 2; k++)
+			g_tree_foreach(nd->leases[k], le_restart_one, &now_local);
+		break;
+	}
+	case AU_TR_RAFT_ROLE:
+		if (b != 3 && nd->leading) {
+			if (le_judge_all(x, sim, node, au_sim_local_time(sim, node, sim->now)))
+				return;
+			nd->leading = false;
+		}
+		break;
+	case AU_TR_RAFT_INSTALL:
+		/* The replica's state was replaced: what it held is unknown. */
+		if (le_judge_all(x, sim, node, au_sim_local_time(sim, node, sim->now)))
+			return;
+		for (int k = 0; k < 2; k++)
+			g_tree_remove_all(nd->leases[k]);
+		break;
+	case AU_TR_NODE_CRASH:
+		if (le_judge_all(x, sim, node, au_sim_local_time(sim, node, sim->now)))
+			return;
+		for (int k = 0; k < 2; k++)
+			g_tree_remove_all(nd->leases[k]);
+		nd->leading = false;
+		nd->paused = false;
+		break;
+	case AU_TR_NODE_BOOT:
+	case AU_TR_NODE_RESTART:
+		le_rebase(x, sim, node);
+		break;
+	case AU_TR_NODE_PAUSE:
+		if (le_judge_all(x, sim, node, au_sim_local_time(sim, node, sim->now)))
+			return;
+		nd->paused = true;
+		break;
+	case AU_TR_NODE_RESUME:
+		nd->paused = false;
+		le_rebase(x, sim, node);
+		break;
+	case AU_TR_CLOCK_SKEW:
+		/* Recorded after the change: judge on the clock as it read just
+		 * before (a jump of `a`; a drift change moves nothing at once). */
+		if (le_judge_all(x, sim, node, au_sim_local_time(sim, node, sim->now) - a))
+			return;
+		le_rebase(x, sim, node);
+		break;
+	default:
+		break;
+	}
+}
+
+void au_check_le_end(void *st, struct au_sim *sim)
+{
+	struct lease_expiry *x = st;
+	for (au_node_id n = 1; n <= x->nodes; n++)
+		if (le_judge_all(x, sim, n, au_sim_local_time(sim, n, sim->now)))
+			return;
+}
+
+void au_check_le_note(void *st, struct au_sim *sim, char *buf, size_t len)
+{
+	struct lease_expiry *x = st;
+	(void)sim;
+	uint64_t n = x->proposals[0] + x->proposals[1];
+	if (n == 0) {
+		g_snprintf(buf, len, "no expiry proposed; %" G_GUINT64_FORMAT " leases judged on their "
+			   "leader's clock", x->judged);
+		return;
+	}
+	g_snprintf(buf, len, "%" G_GUINT64_FORMAT " expiries proposed (%" G_GUINT64_FORMAT " of locks), "
+		   "%.3f s to %.3f s after the lease ran out on the leader's clock (scan %.3f s); %"
+		   G_GUINT64_FORMAT " leases judged", n, x->proposals[LE_LOCK],
+		   (double)x->after_min_ns / 1e9, (double)x->after_max_ns / 1e9,
+		   (double)x->scan_ns / 1e9, x->judged);
+}
+
+void au_check_le_destroy(void *st)
+{
+	struct lease_expiry *x = st;
+	for (uint32_t i = 0; i <= x->nodes; i++)
+		for (int k = 0; k < 2; k++)
+			g_tree_destroy(x->n[i].leases[k]);
+	g_free(x->n);
+	g_free(x);
+}

@@ -1,0 +1,60 @@
+/* check_internal.h — what the checkers share among themselves (check.c and
+ * the check_*.c families): a run's checker state, and the helpers an
+ * end-of-run judgement uses to say it reached no verdict.  They read the
+ * engine's state through sim/engine/sim_internal.h and stop a run with
+ * au_sim_violate.
+ */
+#ifndef AU_CHECK_INTERNAL_H
+#define AU_CHECK_INTERNAL_H
+
+#include "check.h"
+#include "sim/engine/sim_internal.h"
+
+struct au_checker_ops; /* check.c */
+
+/* One checker that is on in a run. */
+struct au_checker {
+	const struct au_checker_ops *ops;
+	void *state;
+	const char *result; /* AU_VERDICT_*: pass until judged otherwise */
+	bool ended;         /* its end-of-run judgement ran */
+	char reason[160];   /* why, when result is not run or unknown */
+};
+
+/* The checkers of one run: the engine's judge state (au_sim_judge_state). */
+struct au_checks {
+	struct au_checker *checkers;
+	size_t n_checkers;
+	bool ending;          /* the end-of-run judgements are running */
+	bool violated_at_end; /* the violation came from an end-of-run judgement */
+	struct au_checker *judging; /* the checker whose end-of-run judgement runs */
+	uint64_t lin_budget;  /* linearizable_kv's search budget per key; 0: the default */
+	/* Set on a replay that replicas_agree runs to see a replica's state at
+	 * an index it has since left (check_replicas.c); NULL otherwise. */
+	struct au_replica_capture *replica_capture;
+};
+
+/* The checkers of `sim`, or NULL if none is on. */
+static inline struct au_checks *au_checks_of(const struct au_sim *sim)
+{
+	return au_sim_judge_state(sim);
+}
+
+/* For a checker's end-of-run judgement: it reaches no verdict.  `verdict`
+ * is AU_VERDICT_NOT_RUN (the judgement could not be made, e.g. the run
+ * ended before a liveness window closed) or AU_VERDICT_UNKNOWN (it was
+ * attempted and could not decide, e.g. a search budget ran out); the
+ * reason is shown beside it.  A verdict never claims more than was
+ * checked. */
+void au_check_no_verdict(struct au_sim *sim, const char *verdict, const char *fmt, ...)
+	G_GNUC_PRINTF(3, 4);
+/* A simulated time as seconds for reasons and messages: "1.86s", "30s". */
+void au_check_format_time(au_time t, char *buf, size_t len);
+/* The checkers as the engine's judge (check.c). */
+extern const struct au_sim_judge au_check_judge;
+/* Known check names for scenario validation; NULL-terminated. */
+extern const char *const au_check_names[];
+/* The service a check needs, or NULL. */
+const char *au_check_service(const char *check);
+
+#endif

@@ -1,0 +1,13 @@
+/* cli.h — what aureon-sim's command line (main.c) and the test runner set
+ * up before anything loads a scenario or runs one: the modules that read
+ * scenario groups and judge runs, registered with the loader and the
+ * engine.
+ */
+#ifndef AU_CLI_H
+#define AU_CLI_H
+
+/* Register [check] and the checkers, [trace], and [chaos], in that order
+ * (the order the loader reads their groups and names them in messages). */
+void au_cli_register(void);
+
+#endif

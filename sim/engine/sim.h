@@ -1,0 +1,144 @@
+/* sim.h — the engine: runs a scenario's virtual nodes over the simulated
+ * network and disks, applies its faults, feeds every trace record to the
+ * trace hash, the trace file and the judge (the checkers, sim/check), and
+ * reports what happened.
+ */
+#ifndef AU_SIM_H
+#define AU_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sim/scenario/scenario.h"
+
+struct au_sim;
+
+/* Message fates, as recorded in /messages. */
+enum au_fate {
+	AU_FATE_DELIVERED,
+	AU_FATE_DROPPED,     /* random loss */
+	AU_FATE_PARTITIONED, /* cut by a partition */
+	AU_FATE_DUPLICATED,  /* the extra copy of a duplicated message, delivered */
+	AU_FATE_CORRUPTED,   /* delivered with a flipped bit */
+	AU_FATE_DST_DOWN,    /* arrived at a crashed node */
+	AU_FATE_COUNT_
+};
+
+const char *au_fate_name(enum au_fate f);
+
+/* Counters a run accumulates; read after au_sim_run. */
+struct au_sim_stats {
+	uint64_t events;          /* events processed by the engine */
+	uint64_t records;         /* trace records hashed */
+	uint64_t messages_sent;
+	uint64_t fates[AU_FATE_COUNT_];
+	uint64_t faults_applied;
+	uint64_t faults_skipped;  /* e.g. crash of a random node when none is up */
+	uint64_t timers_fired;
+	uint64_t syncs_completed;
+	uint64_t torn_writes, lost_writes, kept_writes; /* unsynced writes at crashes */
+	uint64_t storage_errors[AU_STORAGE_OPS_]; /* operations the disk failed, by op */
+	au_time sim_time_ns;
+	uint64_t peak_pending;
+};
+
+/* A check that failed: which, when, where, and the trace record index. */
+struct au_violation {
+	char check[64];
+	au_time t_ns;
+	au_node_id node;
+	uint64_t record;
+	char detail[256];
+};
+
+/* What judges a run: the checkers register one (sim/check,
+ * au_check_register).  The engine gives it every event record and every
+ * model table row right after the record is hashed, and asks for its
+ * end-of-run judgement when the run ends; the judge stops a run with
+ * au_sim_violate (sim_internal.h).  Without one, runs are not judged. */
+struct au_sim_judge {
+	/* Its state for a new run; NULL: nothing to judge in this one. */
+	void *(*start)(struct au_sim *sim);
+	void (*event)(void *st, struct au_sim *sim, uint64_t record, au_node_id node,
+		      uint16_t kind, int64_t a, int64_t b, int64_t c);
+	void (*row)(void *st, struct au_sim *sim, uint64_t record, au_node_id node,
+		    uint32_t service, uint32_t table, const void *row);
+	void (*end)(void *st, struct au_sim *sim);
+	void (*free)(void *st);
+};
+/* The judge of every simulation made from now on. */
+void au_sim_register_judge(const struct au_sim_judge *judge);
+/* The judge's state for this run, or NULL. */
+void *au_sim_judge_state(const struct au_sim *sim);
+
+/* Build a simulation of scenario `sc` (which must outlive it) with `seed`.
+ * Models are not started until au_sim_run. */
+struct au_sim *au_sim_new(const struct au_scenario *sc, uint64_t seed);
+void au_sim_free(struct au_sim *sim);
+
+/* Write one text line per trace record to `f` (index, time, node, kind,
+ * fields) for divergence hunting; NULL turns it off. */
+void au_sim_set_record_dump(struct au_sim *sim, FILE *f);
+struct au_h5;
+/* Write every trace record into an HDF5 trace file (see trace_h5.h); the
+ * caller creates and closes it. */
+void au_sim_set_trace_file(struct au_sim *sim, struct au_h5 *h5);
+/* Stop after this many processed events (0: no limit); used by benches. */
+void au_sim_set_max_events(struct au_sim *sim, uint64_t max_events);
+
+/* Run until simulated time `until` (inclusive), the event budget, or a
+ * violation.  Returns 0 if every check held, 1 on a violation.  A
+ * violation ends the run at once, as au_sim_finish does (models record
+ * what is in flight, e.g. a KV client's operation as unknown, then
+ * RUN_END) except that no end-of-run judgement is made: those checks are
+ * "not run". */
+int au_sim_run(struct au_sim *sim, au_time until);
+
+/* End the run: models record what is still in flight (a KV client's
+ * operation, as unknown), RUN_END is recorded, and the checkers give their
+ * end-of-run verdicts.  Call after the last au_sim_run, whatever it
+ * returned; idempotent (a run a violation stopped has already ended).
+ * Returns 0 if every check held, 1 otherwise.  Running in slices and then
+ * finishing gives the same trace as one run to the same time. */
+int au_sim_finish(struct au_sim *sim);
+
+const struct au_sim_stats *au_sim_stats(const struct au_sim *sim);
+/* Hex SHA-256 of every trace record so far, in order (65 bytes). */
+void au_sim_trace_hash(struct au_sim *sim, char out[65]);
+/* The violation, or NULL if none. */
+const struct au_violation *au_sim_violation(const struct au_sim *sim);
+/* One summary line per model on node `node` (empty if the node is down). */
+void au_sim_model_summary(struct au_sim *sim, au_node_id node, uint32_t service, char *buf,
+			  size_t len);
+
+/* What became of a scenario fault (by its index in sc->faults). */
+enum au_fault_outcome {
+	AU_FAULT_PENDING,     /* has not fired (yet) */
+	AU_FAULT_WAS_APPLIED, /* fired and acted */
+	AU_FAULT_WAS_SKIPPED, /* fired with no eligible target */
+};
+enum au_fault_outcome au_sim_fault_outcome(const struct au_sim *sim, uint32_t idx);
+
+/* Called for every event record after it is hashed (the chaos sweep's
+ * coverage counters); NULL turns it off.  Observers only watch: they must
+ * not change the simulation. */
+typedef void (*au_sim_observer)(void *ctx, au_time t, au_node_id node, uint16_t kind,
+				int64_t a, int64_t b, int64_t c);
+void au_sim_set_observer(struct au_sim *sim, au_sim_observer fn, void *ctx);
+
+/* The model's end-of-run report over all server nodes (model.h `report`),
+ * g_malloc'd, or NULL if it has none.  The caller g_frees it. */
+char *au_sim_model_report(struct au_sim *sim, uint32_t service);
+
+/* Test hooks: the env a service instance sees, and a stream's next output.*/
+const struct au_env *au_sim_env(struct au_sim *sim, au_node_id node, uint32_t service);
+bool au_sim_node_up(const struct au_sim *sim, au_node_id node);
+/* The node fault `idx` (index into the scenario's faults) acted on when it
+ * fired: 0 if it has not fired, was skipped, or acts on no single node. */
+au_node_id au_sim_fault_node(const struct au_sim *sim, uint32_t idx);
+/* Read a node's durable (synced) bytes of a file, for disk-model tests. */
+int64_t au_sim_durable_read(struct au_sim *sim, au_node_id node, const char *file,
+			    uint64_t off, void *buf, size_t len);
+
+#endif
