@@ -110,6 +110,7 @@ static void watch_raft(struct au_node *n, uint16_t kind, int64_t a, int64_t b, i
 	case AU_TR_RAFT_CONFIG:
 		n->raft_voters = (uint64_t)b;
 		n->raft_voters_known = true;
+		n->raft_config_index = (uint64_t)a;
 		break;
 	case AU_TR_RAFT_INSTALL:
 		n->raft_applied = (uint64_t)a;
@@ -314,6 +315,7 @@ struct au_node *au_node_new(const struct au_node_opts *o, char **err)
 	n->txbuf = g_malloc(AU_PKT_MAX);
 	n->key = au_pkt_key_new(c->key, c->key_len);
 	n->exec = au_execctl_new(n);
+	n->ops = au_opsctl_new(n);
 	n->control_tag = au_pkt_service_tag(AU_NODE_CONTROL_SERVICE);
 	n->done = g_async_queue_new();
 	n->pool = g_thread_pool_new(au_node__sync_worker, n, 1, TRUE, NULL);
@@ -456,6 +458,7 @@ void au_node_free(struct au_node *n)
 	}
 	/* After the services: Raft is gone, so no ReadIndex calls back now. */
 	au_execctl_free(n->exec);
+	au_opsctl_free(n->ops);
 	g_async_queue_unref(n->done);
 	if (n->sock)
 		g_object_unref(n->sock);
@@ -512,6 +515,7 @@ void au_node_get_status(struct au_node *n, struct au_node_status *st)
 		st->applied = n->raft_applied;
 		st->last_index = n->raft_last;
 		st->voters_known = n->raft_voters_known;
+		st->config_index = n->raft_config_index;
 		if (n->raft_voters_known) {
 			st->voters = n->raft_voters;
 		} else {

@@ -32,6 +32,7 @@
 #include "wire.h"
 #include "ctlproto.h"
 #include "execctl.h"
+#include "opsctl.h"
 
 #define CLIENTS_MAX 1024u    /* aureon-ctl clients remembered (address, replay window) */
 #define FDS_OPEN_MAX 256u    /* storage files kept open at once */
@@ -106,6 +107,7 @@ struct au_node {
 	uint32_t n_svcs;
 	uint32_t control_tag;
 	struct au_execctl *exec; /* drain/resume/submit requests (execctl.h) */
+	struct au_opsctl *ops;   /* membership and lock requests (opsctl.h) */
 	bool running;
 	/* network */
 	GSocket *sock;
@@ -143,6 +145,7 @@ struct au_node {
 	au_node_id raft_leader;
 	uint64_t raft_voters;
 	bool raft_voters_known;
+	uint64_t raft_config_index; /* log index of the configuration in effect */
 	/* observability */
 	struct au_node_counters m;
 	uint64_t trace_counts[TRACE_KINDS_MAX + 1]; /* the last slot: kinds beyond the table */

@@ -105,6 +105,11 @@ static void control_recv(struct au_node *n, au_node_id from, const uint8_t *msg,
 			au_execctl_recv(n->exec, from, msg, len);
 		return;
 	}
+	if (type == AU_CTL_OPS_REQ) {
+		if (n->running)
+			au_opsctl_recv(n->ops, from, msg, len);
+		return;
+	}
 	if (!au_ctl_decode_status_req(msg, len, &nonce))
 		return;
 	struct au_ctl_status s = {0};
