@@ -671,13 +671,16 @@ static const struct au_config_key kv_keys[] = {
 	{NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
-static const char *const op_names[] = {"get", "put", "cas", "del"};
+/* No "del": only aureon-ctl deletes, the simulated clients that record
+ * /history never do, and the trace schema (and the readers that check its
+ * enum names) stays as it was. */
+static const char *const op_names[] = {"get", "put", "cas"};
 static const char *const outcome_names[] = {"ok", "fail", "unknown"};
 static const char *const no_yes[] = {"no", "yes"};
 
 static const struct au_table_col history_cols[] = {
 	{"client", AU_COL_U32, offsetof(struct au_kv_history_row, client), NULL, 0},
-	{"op", AU_COL_ENUM8, offsetof(struct au_kv_history_row, op), op_names, 4},
+	{"op", AU_COL_ENUM8, offsetof(struct au_kv_history_row, op), op_names, 3},
 	{"key", AU_COL_I64, offsetof(struct au_kv_history_row, key), NULL, 0},
 	{"value", AU_COL_I64, offsetof(struct au_kv_history_row, value), NULL, 0},
 	{"expected", AU_COL_I64, offsetof(struct au_kv_history_row, expected), NULL, 0},
