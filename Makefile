@@ -60,10 +60,10 @@ SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/r
 SIM_MAIN  = sim/cli/main.c
 # aureon-sim bench subcommands
 BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c bench_swim.c bench_exec.c)
-TEST_SRC  = $(wildcard tests/test_*.c) tests/scenario_runs.c tests/fixture.c
+TEST_SRC  = $(wildcard tests/test_*.c) tests/scenario_runs.c tests/fixture.c tests/shim_cluster.c
 # shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
 # share.
-SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/execctl.c shim/jobfile.c
+SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/node_timers.c shim/node_storage.c shim/node_net.c shim/node_metrics.c shim/execctl.c shim/opsctl.c shim/jobfile.c
 SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0
 SHIM_CFLAGS = $(call lazy,SHIM_CFLAGS,pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
 SHIM_LIBS   = $(call lazy,SHIM_LIBS,pkg-config --libs $(SHIM_PKGS) 2>/dev/null)
@@ -79,8 +79,10 @@ TEST_OBJ   = $(call obj,$(TEST_SRC))
 # Link order: a library before those it uses.
 NODE_LIBS  = $(CONFIG_LIB) $(MODELS_LIB) $(CORE_LIB)
 SIM_LIBS   = $(SIM_LIB) $(NODE_LIBS)
+# aureon-ctl's own files (the command line, its client node, the commands).
+CTL_SRC    = shim/ctl_main.c shim/ctl_client.c shim/ctl_ops.c
 ALL_OBJ    = $(call obj,$(CORE_SRC) $(MODEL_SRC) $(CONFIG_SRC) $(SIM_SRC) $(SIM_MAIN) $(BENCH_SRC) \
-             $(TEST_SRC) $(SHIM_SRC) shim/node_main.c shim/http.c shim/ctl_main.c shim/fuzz_recv.c)
+             $(TEST_SRC) $(SHIM_SRC) shim/node_main.c shim/http.c $(CTL_SRC) shim/fuzz_recv.c)
 
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
               python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
@@ -132,7 +134,7 @@ $(BUILD)/%.o: %.c | deps
 -include $(ALL_OBJ:.o=.d)
 
 # shim/ and its tests include GIO and libsoup headers.
-$(BUILD)/shim/%.o $(BUILD)/tests/test_shim.o: CFLAGS += $(SHIM_CFLAGS)
+$(BUILD)/shim/%.o $(BUILD)/tests/test_shim.o $(BUILD)/tests/test_shim_ops.o $(BUILD)/tests/shim_cluster.o: CFLAGS += $(SHIM_CFLAGS)
 
 $(CORE_LIB): $(call obj,$(CORE_SRC))
 $(MODELS_LIB): $(call obj,$(MODEL_SRC))
@@ -148,7 +150,7 @@ $(BUILD)/aureon-node: $(BUILD)/shim/node_main.o $(BUILD)/shim/http.o $(SHIM_OBJ)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(GLIB_LIBS) -lm
 
-$(BUILD)/aureon-ctl: $(BUILD)/shim/ctl_main.o $(SHIM_OBJ) $(NODE_LIBS)
+$(BUILD)/aureon-ctl: $(call obj,$(CTL_SRC)) $(SHIM_OBJ) $(NODE_LIBS)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(GLIB_LIBS) -lm
 

@@ -26,7 +26,10 @@ struct au_kv_config {
 	au_time deadline_ns;    /* give up on an operation after this long */
 };
 
-enum au_kv_op { AU_KV_GET, AU_KV_PUT, AU_KV_CAS };
+/* AU_KV_DEL removes the key (it then reads as 0, like a key never
+ * written).  Only aureon-ctl sends it: the simulated clients' mix has no
+ * delete, so their traces are what they were before it existed. */
+enum au_kv_op { AU_KV_GET, AU_KV_PUT, AU_KV_CAS, AU_KV_DEL };
 enum au_kv_outcome { AU_KV_OK, AU_KV_FAIL, AU_KV_UNKNOWN };
 
 /* A row of /history. */

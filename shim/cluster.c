@@ -91,9 +91,45 @@ static bool load_addrs(struct au_cluster *c, struct au_keys *K, const char *grou
 			    g_inet_address_equal(g_inet_socket_address_get_address(out[n]),
 						 g_inet_socket_address_get_address(out[m]))) {
 				g_autofree char *k = g_strdup_printf("n%u", n);
-				return au_keys_fail(K, group, k, "same address as n%u", m);
+				return au_keys_fail(K, group, k,
+						    "'%s' is the same address as n%u = %s: a host is listed "
+						    "twice (every node needs its own address)",
+						    text[n], m, text[m]);
 			}
 		}
+	}
+	return true;
+}
+
+/* A key written twice in `group` (e.g. n1 in [hosts], or the group itself
+ * twice with n1 in both): GKeyFile keeps the last value silently, so we
+ * read the raw text and name both lines. */
+static bool no_duplicate_keys(struct au_keys *K, const char *text, const char *group)
+{
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	bool in_group = false;
+	for (gsize i = 0; lines[i]; i++) {
+		g_autofree char *l = g_strstrip(g_strdup(lines[i]));
+		if (!*l || l[0] == '#')
+			continue;
+		if (l[0] == '[') {
+			size_t len = strlen(l);
+			in_group = len >= 2 && l[len - 1] == ']' && len - 2 == strlen(group) &&
+				   strncmp(l + 1, group, len - 2) == 0;
+			continue;
+		}
+		char *eq = strchr(l, '=');
+		if (!in_group || !eq)
+			continue;
+		*eq = '\0';
+		char *key = g_strstrip(l);
+		gpointer first = g_hash_table_lookup(seen, key);
+		if (first)
+			return au_keys_fail(K, group, key, "listed twice (lines %u and %u): a node "
+							   "has one address; remove one of the entries",
+					    GPOINTER_TO_UINT(first), (unsigned)i + 1);
+		g_hash_table_insert(seen, g_strdup(key), GUINT_TO_POINTER((unsigned)i + 1));
 	}
 	return true;
 }
@@ -175,6 +211,8 @@ static bool load(struct au_cluster *c, struct au_keys *K)
 					    "a simulation-only group: aureon-node runs on the real "
 					    "network, disks and clocks (remove it from the cluster file)");
 	}
+	if (!no_duplicate_keys(K, text, "hosts") || !no_duplicate_keys(K, text, "http"))
+		return false;
 	if (!au_cluster_spec_load(K, &c->spec) || !check_groups(c, K))
 		return false;
 	for (uint32_t i = 0; i < c->spec.n_services; i++)

@@ -61,6 +61,7 @@ struct au_node_status {
 	uint64_t commit, applied, last_index;
 	uint64_t voters;     /* bitmask of node ids (bit n) */
 	bool voters_known;   /* false until a configuration was traced */
+	uint64_t config_index; /* log index of that configuration (0: the initial one) */
 	/* The task queue (service "aureon"), as this node's replica and
 	 * worker see it; has_queue false without that service. */
 	bool has_queue;

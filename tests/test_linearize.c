@@ -48,6 +48,8 @@ static struct au_lin_entry mk(uint32_t client, enum au_lin_op op, int64_t value,
 #define PUT_UNKNOWN(c, v, a) mk(c, AU_LIN_PUT, v, 0, false, a, 0, AU_LIN_UNKNOWN)
 #define CAS_UNKNOWN(c, e, v, a) mk(c, AU_LIN_CAS, v, e, false, a, 0, AU_LIN_UNKNOWN)
 #define GET_UNKNOWN(c, v, a) mk(c, AU_LIN_GET, v, 0, false, a, 0, AU_LIN_UNKNOWN)
+#define DEL(c, a, b) mk(c, AU_LIN_DEL, 0, 0, false, a, b, AU_LIN_OK)
+#define DEL_UNKNOWN(c, a) mk(c, AU_LIN_DEL, 0, 0, false, a, 0, AU_LIN_UNKNOWN)
 #define PUT_FAIL(c, v, a, b) mk(c, AU_LIN_PUT, v, 0, false, a, b, AU_LIN_FAIL)
 #define CAS_FAIL(c, e, v, a, b) mk(c, AU_LIN_CAS, v, e, false, a, b, AU_LIN_FAIL)
 
@@ -169,6 +171,20 @@ START_TEST(single_ops)
 	EXPECT(true, CAS(1, 0, 5, true, 0, 10));
 	EXPECT(false, CAS(1, 0, 5, false, 0, 10));
 	EXPECT(false, CAS(1, 3, 5, true, 0, 10));
+}
+END_TEST
+
+/* A delete is a write of "absent", which reads as 0 (aureon-ctl del). */
+START_TEST(deletes_write_absent)
+{
+	EXPECT(true, PUT(1, 5, 0, 10), DEL(1, 20, 30), GET(2, 0, 40, 50));
+	EXPECT(false, PUT(1, 5, 0, 10), DEL(1, 20, 30), GET(2, 5, 40, 50));
+	EXPECT(true, PUT(1, 5, 0, 10), DEL(1, 20, 30), CAS(2, 0, 7, true, 40, 50));
+	EXPECT(false, PUT(1, 5, 0, 10), DEL(1, 20, 30), CAS(2, 5, 7, true, 40, 50));
+	/* Concurrent with a read, either value; unknown, it may or may not have happened. */
+	EXPECT(true, PUT(1, 5, 0, 10), DEL(1, 20, 40), GET(2, 5, 25, 35));
+	EXPECT(true, PUT(1, 5, 0, 10), DEL_UNKNOWN(1, 20), GET(2, 0, 40, 50), GET(2, 0, 60, 70));
+	EXPECT(false, PUT(1, 5, 0, 10), DEL_UNKNOWN(1, 20), GET(2, 0, 40, 50), GET(2, 5, 60, 70));
 }
 END_TEST
 
@@ -521,6 +537,9 @@ static bool bf_search(const struct au_lin_entry *e, size_t n, uint32_t done, int
 		case AU_LIN_PUT:
 			nv = e[i].value;
 			break;
+		case AU_LIN_DEL:
+			nv = 0;
+			break;
 		case AU_LIN_CAS:
 			if (unknown)
 				nv = v == e[i].expected ? e[i].value : v;
@@ -706,6 +725,9 @@ static GArray *gen_history(struct au_pcg32 *rng, const struct gen_cfg *cfg)
 			break;
 		case AU_LIN_PUT:
 			*cur = e->value;
+			break;
+		case AU_LIN_DEL:
+			*cur = 0;
 			break;
 		case AU_LIN_CAS: {
 			uint32_t k = au_pcg32_below(rng, 4);
@@ -949,6 +971,7 @@ Suite *linearize_suite(void)
 	TCase *tc = tcase_create("literature");
 	tcase_add_test(tc, empty_history);
 	tcase_add_test(tc, single_ops);
+	tcase_add_test(tc, deletes_write_absent);
 	tcase_add_test(tc, stale_read_after_completed_write);
 	tcase_add_test(tc, concurrent_write_and_read);
 	tcase_add_test(tc, new_old_inversion);

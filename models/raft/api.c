@@ -153,6 +153,13 @@ uint64_t au_raft_fingerprints(const uint64_t slots[AU_RAFT_MAX_MACHINES])
 	return fp;
 }
 
+void *au_raft_machine_state(const struct au_raft *r, uint8_t id)
+{
+	if (id == 0 || id >= AU_RAFT_MAX_MACHINES || !r->machines[id].apply)
+		return NULL;
+	return r->machines[id].sm;
+}
+
 const char *au_raft_slot_name(const struct au_raft *r, uint8_t id)
 {
 	if (id == 0)

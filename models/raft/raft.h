@@ -115,6 +115,10 @@ uint64_t au_raft_applied_index(const struct au_raft *r);
 uint64_t au_raft_state_digest(const struct au_raft *r, uint64_t slots[AU_RAFT_MAX_MACHINES]);
 /* Byte i of the result = low byte of slots[i]. */
 uint64_t au_raft_fingerprints(const uint64_t slots[AU_RAFT_MAX_MACHINES]);
+/* The state of machine `id` as registered (struct au_raft_machine.sm), or
+ * NULL if nothing is there: how a host reads a machine the model that owns
+ * it does not expose (aureon-node's lock commands read the locks). */
+void *au_raft_machine_state(const struct au_raft *r, uint8_t id);
 /* The name of slot `id` ("sessions" for 0), or NULL if nothing is there. */
 const char *au_raft_slot_name(const struct au_raft *r, uint8_t id);
 /* Slot `id`'s state as text (struct au_raft_machine.describe; sessions for

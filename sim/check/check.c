@@ -162,7 +162,10 @@ static void lin_row(void *st, const struct au_kv_history_row *row, uint64_t reco
 	struct lin_state *ls = st;
 	struct au_lin_entry e = {0};
 	e.client = row->client;
-	e.op = row->op == AU_KV_GET ? AU_LIN_GET : row->op == AU_KV_PUT ? AU_LIN_PUT : AU_LIN_CAS;
+	e.op = row->op == AU_KV_GET   ? AU_LIN_GET
+	       : row->op == AU_KV_PUT ? AU_LIN_PUT
+	       : row->op == AU_KV_DEL ? AU_LIN_DEL
+				      : AU_LIN_CAS;
 	e.key = row->key;
 	e.value = row->value;
 	e.expected = row->expected;

@@ -1147,7 +1147,8 @@ void au_lin_free(struct au_lin_history *h)
 void au_lin_add(struct au_lin_history *h, const struct au_lin_entry *e)
 {
 	g_assert(h && e);
-	g_assert(e->op == AU_LIN_GET || e->op == AU_LIN_PUT || e->op == AU_LIN_CAS);
+	g_assert(e->op == AU_LIN_GET || e->op == AU_LIN_PUT || e->op == AU_LIN_CAS ||
+		 e->op == AU_LIN_DEL);
 	g_assert(e->outcome == AU_LIN_OK || e->outcome == AU_LIN_FAIL ||
 		 e->outcome == AU_LIN_UNKNOWN);
 	/* A completed operation cannot return before it was called. */
@@ -1212,6 +1213,11 @@ static bool lin_op_of(const struct au_lin_entry *e, uint32_t src, struct lin_op 
 		break;
 	case AU_LIN_CAS:
 		op->kind = unknown ? K_OPT_CAS : e->cas_ok ? K_CAS_OK : K_CAS_FAIL;
+		break;
+	case AU_LIN_DEL:
+		/* "Absent" reads as 0, so a delete is a write of 0. */
+		op->kind = unknown ? K_OPT_PUT : K_PUT;
+		op->value = 0;
 		break;
 	}
 	return true;
@@ -1332,6 +1338,9 @@ void au_lin_format_window(const struct au_lin_result *r, char *buf, size_t len)
 			break;
 		case AU_LIN_PUT:
 			snprintf(what, sizeof(what), "PUT %" PRId64 "%s", e->value, res);
+			break;
+		case AU_LIN_DEL:
+			snprintf(what, sizeof(what), "DEL%s", res);
 			break;
 		case AU_LIN_CAS:
 			snprintf(what, sizeof(what), "CAS %" PRId64 " -> %" PRId64 "%s", e->expected,

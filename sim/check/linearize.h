@@ -8,7 +8,8 @@
  * it to judge the histories its KV workloads record.
  *
  * The model is a map of independent int64 registers, all initially 0 (an
- * absent key reads 0), with GET, PUT and compare-and-set.  Keys are checked
+ * absent key reads 0), with GET, PUT, compare-and-set and DEL (a PUT of
+ * "absent", that is of 0).  Keys are checked
  * one at a time (P-compositionality: a history of independent objects is
  * linearizable iff each object's sub-history is), in increasing key order.
  *
@@ -34,6 +35,7 @@ enum au_lin_op {
 	AU_LIN_GET, /* read the register; `value` is what was read */
 	AU_LIN_PUT, /* write `value` */
 	AU_LIN_CAS, /* if current == `expected` write `value`; `cas_ok` says which */
+	AU_LIN_DEL, /* remove the key: a write of "absent", which reads as 0 */
 };
 
 enum au_lin_outcome {

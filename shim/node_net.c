@@ -1,0 +1,227 @@
+/* node_net.c — aureon-node's network: authenticated UDP datagrams out and
+ * in, aureon-ctl clients and the control service's receive path (see node.h). */
+#include "node_internal.h"
+
+/* ---- network ----------------------------------------------------------- */
+
+static GSocketAddress *dest_addr(struct au_node *n, au_node_id to)
+{
+	if (to >= 1 && to <= n->c->nodes)
+		return G_SOCKET_ADDRESS(n->c->host[to]);
+	if (to >= AU_CLIENT_ID_MIN) {
+		struct client *cl = g_hash_table_lookup(n->clients, GUINT_TO_POINTER(to));
+		return cl ? cl->addr : NULL;
+	}
+	return NULL;
+}
+
+/* Send one model message as one datagram.  Socket trouble is loss, as the
+ * models expect of any network; a bad destination or size is the model's
+ * error and is reported to it. */
+static int send_tagged(struct au_node *n, uint32_t tag, au_node_id to, const void *msg, size_t len)
+{
+	if (!msg || len == 0) {
+		n->m.tx_rejected++;
+		return -AU_EINVAL;
+	}
+	if (len > AU_MSG_MAX) {
+		n->m.tx_rejected++;
+		return -AU_EMSGSIZE;
+	}
+	GSocketAddress *addr = dest_addr(n, to);
+	if (!addr) {
+		n->m.tx_rejected++;
+		return -AU_EINVAL;
+	}
+	struct au_pkt_hdr h = {n->self, to, au_node__next_counter(n), tag};
+	size_t plen = au_pkt_seal(n->key, &h, msg, len, n->txbuf);
+	g_assert(plen > 0);
+	if (!n->sock) {
+		n->m.tx_failed++;
+		return 0;
+	}
+	g_autoptr(GError) err = NULL;
+	gssize w = g_socket_send_to(n->sock, addr, (const gchar *)n->txbuf, plen, NULL, &err);
+	if (w != (gssize)plen) {
+		n->m.tx_failed++;
+		return 0;
+	}
+	n->m.tx_datagrams++;
+	n->m.tx_bytes += plen;
+	return 0;
+}
+
+int au_node_control_send(struct au_node *n, au_node_id to, const void *msg, size_t len)
+{
+	return send_tagged(n, n->control_tag, to, msg, len);
+}
+
+int au_node__send(void *ctx, au_node_id to, const void *msg, size_t len)
+{
+	struct svc *s = ctx;
+	return send_tagged(s->node, s->tag, to, msg, len);
+}
+
+static struct client *client_for(struct au_node *n, au_node_id id)
+{
+	struct client *cl = g_hash_table_lookup(n->clients, GUINT_TO_POINTER(id));
+	if (cl)
+		return cl;
+	if (g_hash_table_size(n->clients) >= CLIENTS_MAX) {
+		/* Forget the client heard from longest ago.  A replay of its old
+		 * packets is then accepted once more: a KV write replayed that
+		 * way is applied at most once anyway (Raft client sessions). */
+		struct client *old = NULL;
+		GHashTableIter it;
+		gpointer k, v;
+		g_hash_table_iter_init(&it, n->clients);
+		while (g_hash_table_iter_next(&it, &k, &v))
+			if (!old || ((struct client *)v)->last_ns < old->last_ns)
+				old = v;
+		g_hash_table_remove(n->clients, GUINT_TO_POINTER(old->id));
+		n->m.clients_evicted++;
+	}
+	cl = g_new0(struct client, 1);
+	cl->id = id;
+	g_hash_table_insert(n->clients, GUINT_TO_POINTER(id), cl);
+	return cl;
+}
+
+void au_node__free_client(gpointer p)
+{
+	struct client *cl = p;
+	if (cl->addr)
+		g_object_unref(cl->addr);
+	g_free(cl);
+}
+
+static void control_recv(struct au_node *n, au_node_id from, const uint8_t *msg, size_t len)
+{
+	uint64_t nonce;
+	n->m.control_requests++;
+	int type = au_ctl_type(msg, len);
+	if (type == AU_CTL_ADMIN_REQ || type == AU_CTL_SUBMIT_REQ || type == AU_CTL_JOB_REQ) {
+		if (n->running)
+			au_execctl_recv(n->exec, from, msg, len);
+		return;
+	}
+	if (type == AU_CTL_OPS_REQ) {
+		if (n->running)
+			au_opsctl_recv(n->ops, from, msg, len);
+		return;
+	}
+	if (!au_ctl_decode_status_req(msg, len, &nonce))
+		return;
+	struct au_ctl_status s = {0};
+	s.nonce = nonce;
+	au_node_get_status(n, &s.st);
+	s.rx_delivered = n->m.rx_delivered;
+	for (int i = 0; i < AU_DROP_COUNT_; i++)
+		s.rx_dropped += n->m.drops[i];
+	GString *names = g_string_new(NULL);
+	for (uint32_t i = 0; i < n->n_svcs; i++)
+		g_string_append_printf(names, "%s%s", i ? "," : "", n->svcs[i].model->name);
+	g_strlcpy(s.services, names->str, sizeof(s.services));
+	g_string_free(names, TRUE);
+	uint8_t buf[512];
+	size_t blen = au_ctl_encode_status_resp(&s, buf, sizeof(buf));
+	if (blen)
+		send_tagged(n, n->control_tag, from, buf, blen);
+}
+
+static void drop(struct au_node *n, enum au_pkt_drop why)
+{
+	n->m.drops[why]++;
+}
+
+void au_node_input(struct au_node *n, const uint8_t *buf, size_t len, GSocketAddress *from)
+{
+	n->m.rx_datagrams++;
+	n->m.rx_bytes += len;
+	struct au_pkt_hdr h;
+	const uint8_t *payload;
+	size_t plen;
+	int v = au_pkt_open(n->key, buf, len, &h, &payload, &plen);
+	if (v >= 0) {
+		drop(n, (enum au_pkt_drop)v);
+		return;
+	}
+	/* Authentic from here on. */
+	if (h.receiver != n->self) {
+		drop(n, AU_DROP_MISDIRECTED);
+		return;
+	}
+	bool is_client = h.sender >= AU_CLIENT_ID_MIN;
+	if (!is_client && (h.sender < 1 || h.sender > n->c->nodes)) {
+		drop(n, AU_DROP_UNKNOWN_SENDER);
+		return;
+	}
+	/* Find the service before touching replay state, so a packet we
+	 * would drop anyway leaves no trace of its sender. */
+	struct svc *s = NULL;
+	bool control = h.service == n->control_tag;
+	for (uint32_t i = 0; !control && i < n->n_svcs; i++)
+		if (n->svcs[i].tag == h.service)
+			s = &n->svcs[i];
+	if (!control && !s) {
+		drop(n, AU_DROP_UNKNOWN_SERVICE);
+		return;
+	}
+	/* Clients may use the control service and client-side models (kv),
+	 * never the members' own protocols (raft, swim). */
+	if (is_client && s && !s->model->client_side) {
+		drop(n, AU_DROP_FORBIDDEN);
+		return;
+	}
+	uint32_t epoch = (uint32_t)(h.counter >> AU_PKT_SEQ_BITS);
+	if (is_client) {
+		struct client *cl = client_for(n, h.sender);
+		if (!au_replay_accept(&cl->win, h.counter)) {
+			drop(n, AU_DROP_REPLAY);
+			return;
+		}
+		cl->last_ns = au_node__now(n);
+		if (from) {
+			/* Replies go where the client's latest authentic packet came from. */
+			if (cl->addr)
+				g_object_unref(cl->addr);
+			cl->addr = g_object_ref(from);
+		}
+	} else {
+		if (epoch < n->peer_floor[h.sender] || !au_replay_accept(&n->peer_win[h.sender], h.counter)) {
+			drop(n, AU_DROP_REPLAY);
+			return;
+		}
+		if (epoch > n->peer_floor[h.sender]) {
+			n->peer_floor[h.sender] = epoch;
+			n->floors_dirty = true;
+		}
+	}
+	n->m.rx_delivered++;
+	if (control)
+		control_recv(n, h.sender, payload, plen);
+	else if (n->running)
+		s->model->recv(s->state, h.sender, payload, plen);
+}
+
+gboolean au_node__on_socket(GSocket *sock, GIOCondition cond, gpointer data)
+{
+	struct au_node *n = data;
+	(void)cond;
+	for (unsigned i = 0; i < RX_PER_WAKE; i++) {
+		GSocketAddress *from = NULL;
+		g_autoptr(GError) err = NULL;
+		/* One byte more than the largest valid datagram: a longer one
+		 * shows up as oversize, never silently cut to a valid length. */
+		gssize r = g_socket_receive_from(sock, &from, (gchar *)n->rxbuf, AU_PKT_MAX + 1, NULL, &err);
+		if (r < 0) {
+			if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+				au_node__log(n, false, "receive: %s", err->message);
+			break;
+		}
+		au_node_input(n, n->rxbuf, (size_t)r, from);
+		if (from)
+			g_object_unref(from);
+	}
+	return G_SOURCE_CONTINUE;
+}
