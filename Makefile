@@ -126,10 +126,17 @@ deps:
 	    || { echo "aureon: apt-get install failed"; exit 1; }; \
 	fi
 
-$(BUILD)/%.o: %.c | deps
+# An object without its .d file (built before -MMD, or the .d lost) is
+# rebuilt: the .d is a prerequisite that an empty rule "makes" when it is
+# missing, so a build directory from an older Makefile cannot keep objects
+# compiled against headers that have since changed.
+$(BUILD)/%.o: %.c $(BUILD)/%.d | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/%.d: ;
+.PRECIOUS: $(BUILD)/%.d
 
 -include $(ALL_OBJ:.o=.d)
 
