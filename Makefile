@@ -46,14 +46,14 @@ MODEL_SRC = models/ping.c models/phold.c $(RAFT_SRC) models/kv.c \
             models/rqml.c models/rqml_machine.c models/rqml_supervisor.c models/rqml_executor.c models/rqml_model.c
 # the execution layer (issue 6)
 MODEL_SRC += models/taskq.c models/taskq_batch.c models/taskq_snapshot.c models/taskq_jobs.c models/lock.c \
-             $(addprefix models/orchestrator/,model.c frontend.c worker.c lockclient.c)
+             $(addprefix models/orchestrator/,model.c frontend.c worker.c lockclient.c jobs.c)
 CONFIG_SRC = config/values.c config/keys.c config/registry.c config/cluster_spec.c
 # sim/: the engine (events, nodes, network, disks, faults, trace writer),
 # the scenario loader, the checks, chaos, and the command line.
 ENGINE_SRC   = $(addprefix sim/engine/,evq.c sim.c net.c disk.c dist.c fault.c trace_h5.c)
 SCENARIO_SRC = sim/scenario/scenario.c
 CHECK_SRC    = $(addprefix sim/check/,check.c check_scenario.c check_raft.c check_swim.c check_rqml.c \
-                 check_replicas.c check_exec.c linearize.c)
+                 check_replicas.c check_exec.c check_jobs.c linearize.c)
 CHAOS_SRC    = $(addprefix sim/chaos/,kinds.c gen.c plan.c orders.c render.c chaos_config.c chaos_ini.c \
                  coverage.c worker.c sweep.c report.c chaos_shrink.c)
 SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/cli/cli.c

@@ -278,7 +278,8 @@ static void lease_end(struct au_taskq *q, struct au_task *t, bool failed, enum a
 
 void taskq_dead_letter(struct au_taskq *q, struct au_task *t, enum au_taskq_dead_reason reason)
 {
-	assert(t->state != AU_TASK_LEASED && t->state != AU_TASK_DEAD);
+	/* Queued, or leased and already detached from its holder. */
+	assert(t->state != AU_TASK_DEAD && t->state != AU_TASK_DONE);
 	if (t->state == AU_TASK_QUEUED)
 		taskq_queue_remove(q, t);
 	set_state(q, t, AU_TASK_DEAD);

@@ -57,6 +57,7 @@ MUTANTS=(
 	"IGNORE_STORAGE_ERROR|20|raft-disk-full"
 	"REPLICA_DIVERGE|20|mutant-replica-diverge chaos-raft"
 	"RQML_RECORD_CONVERGED_ONLY|10|mutant-jobs-unrecorded"
+	"CANCEL_IGNORED|10|mutant-cancel-ignored aureon-cancel-failover"
 )
 
 RUN_TIMEOUT=${AU_MUTANT_TIMEOUT:-60}
@@ -233,7 +234,7 @@ for i in "${!names[@]}"; do
 	case $n in
 	RQML_*)
 		plan="$plan chaos-rqml:1-50 chaos-rqml:51-$CHAOS_SEEDS" ;;
-	SWIM_*|ACK_NO_TOKEN|EXPIRY_WORKER_CLOCK|DEAD_NOT_RECLAIMED|LOCK_NO_FENCE)
+	SWIM_*|ACK_NO_TOKEN|EXPIRY_WORKER_CLOCK|DEAD_NOT_RECLAIMED|LOCK_NO_FENCE|CANCEL_IGNORED)
 		plan="$plan chaos-aureon:1-50 chaos-aureon:51-$CHAOS_SEEDS" ;;
 	*)
 		for s in $CHAOS_GENERAL; do plan="$plan $s:1-50 $s:51-$CHAOS_SEEDS"; done ;;
