@@ -56,6 +56,7 @@ int main(void)
 	srunner_add_suite(sr, linearize_suite());
 	srunner_add_suite(sr, raft_suite());
 	srunner_add_suite(sr, exec_suite());
+	srunner_add_suite(sr, jobs_suite());
 	srunner_add_suite(sr, swim_suite());
 	srunner_add_suite(sr, verdict_suite());
 	srunner_add_suite(sr, trace_suite());
