@@ -63,7 +63,8 @@ BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c ben
 TEST_SRC  = $(wildcard tests/test_*.c) tests/scenario_runs.c tests/fixture.c
 # shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
 # share.
-SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/execctl.c shim/jobfile.c
+SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/execctl.c shim/jobfile.c \
+            shim/jobctl.c
 SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0
 SHIM_CFLAGS = $(call lazy,SHIM_CFLAGS,pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
 SHIM_LIBS   = $(call lazy,SHIM_LIBS,pkg-config --libs $(SHIM_PKGS) 2>/dev/null)
@@ -80,7 +81,7 @@ TEST_OBJ   = $(call obj,$(TEST_SRC))
 NODE_LIBS  = $(CONFIG_LIB) $(MODELS_LIB) $(CORE_LIB)
 SIM_LIBS   = $(SIM_LIB) $(NODE_LIBS)
 ALL_OBJ    = $(call obj,$(CORE_SRC) $(MODEL_SRC) $(CONFIG_SRC) $(SIM_SRC) $(SIM_MAIN) $(BENCH_SRC) \
-             $(TEST_SRC) $(SHIM_SRC) shim/node_main.c shim/http.c shim/ctl_main.c shim/fuzz_recv.c)
+             $(TEST_SRC) $(SHIM_SRC) shim/node_main.c shim/http.c shim/ctl_main.c shim/ctl_jobs.c shim/fuzz_recv.c)
 
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
               python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
@@ -132,7 +133,7 @@ $(BUILD)/%.o: %.c | deps
 -include $(ALL_OBJ:.o=.d)
 
 # shim/ and its tests include GIO and libsoup headers.
-$(BUILD)/shim/%.o $(BUILD)/tests/test_shim.o: CFLAGS += $(SHIM_CFLAGS)
+$(BUILD)/shim/%.o $(BUILD)/tests/test_shim.o $(BUILD)/tests/test_shim_jobs.o: CFLAGS += $(SHIM_CFLAGS)
 
 $(CORE_LIB): $(call obj,$(CORE_SRC))
 $(MODELS_LIB): $(call obj,$(MODEL_SRC))
@@ -148,7 +149,7 @@ $(BUILD)/aureon-node: $(BUILD)/shim/node_main.o $(BUILD)/shim/http.o $(SHIM_OBJ)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(GLIB_LIBS) -lm
 
-$(BUILD)/aureon-ctl: $(BUILD)/shim/ctl_main.o $(SHIM_OBJ) $(NODE_LIBS)
+$(BUILD)/aureon-ctl: $(BUILD)/shim/ctl_main.o $(BUILD)/shim/ctl_jobs.o $(SHIM_OBJ) $(NODE_LIBS)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(GLIB_LIBS) -lm
 

@@ -23,6 +23,7 @@
 #include "wire.h"
 #include "ctlproto.h"
 #include "execctl.h"
+#include "jobctl.h"
 
 #define CLIENTS_MAX 1024u    /* aureon-ctl clients remembered (address, replay window) */
 #define FDS_OPEN_MAX 256u    /* storage files kept open at once */
@@ -829,7 +830,8 @@ static void control_recv(struct au_node *n, au_node_id from, const uint8_t *msg,
 	uint64_t nonce;
 	n->m.control_requests++;
 	int type = au_ctl_type(msg, len);
-	if (type == AU_CTL_ADMIN_REQ || type == AU_CTL_SUBMIT_REQ || type == AU_CTL_JOB_REQ) {
+	if (type == AU_CTL_ADMIN_REQ || type == AU_CTL_SUBMIT_REQ || type == AU_CTL_JOB_REQ ||
+	    type == AU_CTL_JOBS_REQ) {
 		if (n->running)
 			au_execctl_recv(n->exec, from, msg, len);
 		return;

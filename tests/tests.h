@@ -19,6 +19,7 @@ Suite *raft_suite(void);
 Suite *chaos_suite(void);
 Suite *exec_suite(void);
 Suite *jobs_suite(void);
+Suite *shim_jobs_suite(void);
 Suite *kernels_suite(void);
 Suite *one_suite(void);
 Suite *rqml_suite(void);
