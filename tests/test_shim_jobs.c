@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "shim/jobctl.h"
 #include "tests.h"
 
 struct jcluster {
@@ -262,9 +263,93 @@ START_TEST(jobs_on_loopback)
 }
 END_TEST
 
+/* The request and reply encodings: round trips, and every malformed form
+ * refused (cut short, a flipped byte, out-of-range fields). */
+START_TEST(jobctl_codec)
+{
+	uint8_t buf[AU_JOBCTL_RESP_MAX];
+	struct au_jobctl_req q = {.nonce = 77, .op = AU_JOBCTL_CANCEL, .id = 201, .from = 0}, q2;
+	size_t len = au_jobctl_encode_req(&q, buf, sizeof(buf));
+	ck_assert_uint_gt(len, 0);
+	ck_assert(au_jobctl_decode_req(buf, len, &q2));
+	ck_assert_uint_eq(q2.nonce, 77);
+	ck_assert_uint_eq(q2.op, AU_JOBCTL_CANCEL);
+	ck_assert_uint_eq(q2.id, 201);
+	for (size_t cut = 0; cut < len; cut++)
+		ck_assert(!au_jobctl_decode_req(buf, cut, &q2));
+	buf[3] ^= 1;
+	ck_assert(!au_jobctl_decode_req(buf, len, &q2));
+	q.op = 9; /* no such op */
+	len = au_jobctl_encode_req(&q, buf, sizeof(buf));
+	ck_assert(!au_jobctl_decode_req(buf, len, &q2));
+	q.op = AU_JOBCTL_REQUEUE;
+	q.id = 0; /* requeue needs a task */
+	len = au_jobctl_encode_req(&q, buf, sizeof(buf));
+	ck_assert(!au_jobctl_decode_req(buf, len, &q2));
+	ck_assert_uint_eq(au_jobctl_encode_req(&q, buf, 10), 0);
+
+	static struct au_jobctl_resp a, a2;
+	a.nonce = 5;
+	a.answer = 0;
+	a.leader = 2;
+	a.result = AU_JOBCTL_NOT_DEAD;
+	a.next = 99;
+	a.n_rows = AU_JOBCTL_ROWS;
+	for (uint32_t i = 0; i < a.n_rows; i++)
+		a.rows[i] = (struct au_jobctl_row){.kind = i ? AU_JOBCTL_ROW_TASK : AU_JOBCTL_ROW_JOB,
+						   .id = 1000 + i, .state = 3, .reason = 2, .error = 1,
+						   .ref = 7, .a = i, .b = 2, .c = 3, .d = 4, .e = 5};
+	len = au_jobctl_encode_resp(&a, buf, sizeof(buf));
+	ck_assert_uint_gt(len, 0);
+	ck_assert(au_jobctl_decode_resp(buf, len, &a2));
+	ck_assert_uint_eq(a2.n_rows, AU_JOBCTL_ROWS);
+	ck_assert_uint_eq(a2.next, 99);
+	ck_assert_uint_eq(a2.result, AU_JOBCTL_NOT_DEAD);
+	ck_assert(memcmp(&a.rows[57], &a2.rows[57], sizeof(a.rows[57])) == 0);
+	ck_assert(!au_jobctl_decode_resp(buf, len - 1, &a2));
+	a.rows[3].kind = 9;
+	len = au_jobctl_encode_resp(&a, buf, sizeof(buf));
+	ck_assert(!au_jobctl_decode_resp(buf, len, &a2));
+	a.rows[3].kind = AU_JOBCTL_ROW_TASK;
+	a.result = 200;
+	len = au_jobctl_encode_resp(&a, buf, sizeof(buf));
+	ck_assert(!au_jobctl_decode_resp(buf, len, &a2));
+	ck_assert_uint_eq(au_jobctl_encode_resp(&a, buf, 100), 0);
+}
+END_TEST
+
+/* aureon-ctl's argument errors exit 2 with a message naming the command. */
+START_TEST(ctl_jobs_usage_errors)
+{
+	static const char *const bad[][2] = {
+		{"job", "job needs a subcommand"},
+		{"job frob", "job needs a subcommand"},
+		{"job show", "job show takes a job id"},
+		{"job cancel x", "'x' is not a job id"},
+		{"job cancel 0", "'0' is not a job id"},
+		{"job list 3", "job list takes no argument"},
+		{"dead", "dead needs a subcommand"},
+		{"dead requeue", "dead requeue takes a task id"},
+		{"dead requeue -4", "is not a task id"},
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree char *cmd = g_strdup_printf("%s/aureon-ctl --config /nonexistent %s 2>&1",
+						       au_test_bin(), bad[i][0]);
+		char *out = NULL;
+		ck_assert_int_eq(au_test_run(cmd, &out), 2);
+		ck_assert_msg(strstr(out, bad[i][1]), "%s: %s", bad[i][0], out);
+		g_free(out);
+	}
+}
+END_TEST
+
 Suite *shim_jobs_suite(void)
 {
 	Suite *s = suite_create("shim_jobs");
+	TCase *units = tcase_create("units");
+	tcase_add_test(units, jobctl_codec);
+	tcase_add_test(units, ctl_jobs_usage_errors);
+	suite_add_tcase(s, units);
 	TCase *procs = tcase_create("processes");
 	tcase_set_timeout(procs, 180);
 	tcase_add_unchecked_fixture(procs, NULL, jteardown);
