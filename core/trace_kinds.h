@@ -72,11 +72,16 @@
 	X(TASKQ_NACK, 405)    /* a=task, b=token, c=requeue */                         \
 	X(TASKQ_RELEASE, 406) /* a=task, b=token */                                    \
 	X(TASKQ_EXPIRE, 407)  /* a=task, b=token, c=reason (0 timeout, 1 dead, 2 reboot) */ \
-	X(TASKQ_DEAD_LETTER, 408) /* a=task, b=retries */                              \
+	X(TASKQ_DEAD_LETTER, 408) /* a=task, b=retries, c=reason (0 attempts, 1 malformed, 2 cancelled, 3 job failed) */ \
 	X(TASKQ_CHECKPOINT, 409) /* a=task, b=token, c=round: accepted */              \
 	X(TASKQ_NODE, 410)    /* a=node, b=op (0 alive, 1 dead, 2 drain, 3 resume) */  \
 	X(TASKQ_RENEW_LOST, 411) /* a=task, b=token, c=node: renew of a gone lease */ \
 	X(TASKQ_RENEW, 412)   /* a=task, b=token, c=node: the current lease renewed */ \
+	X(TASKQ_REVOKE, 413)  /* a=task, b=token, c=1 renewal, 2 ack (refused), 3 checkpoint: lease of a cancelled/failed job's task ended */ \
+	X(TASKQ_JOB, 414)     /* a=job, b=new state (0 queued 1 running 2 done 3 failed 4 cancelled), c=failed: dead reason << 8 | last error */ \
+	X(TASKQ_JOB_TASK, 415) /* a=task, b=job: an enqueued task belongs to a job */ \
+	X(TASKQ_CANCEL, 416)  /* a=job, b=1 accepted, 0 refused (no such job), 2 refused (done), 3 already cancelled */ \
+	X(TASKQ_REQUEUE, 417) /* a=task, b=job, c=1 requeued, 2 requeued reopening its failed job, 0 refused (not dead), 3 refused (job cancelled) */ \
 	X(LOCK_ENTRY, 420)    /* a=log index, b=effect chain before it, c=ops */       \
 	X(LOCK_GRANT, 421)    /* a=key, b=token, c=owner */                            \
 	X(LOCK_RELEASE, 422)  /* a=key, b=token, c=reason (0 unlock, 1 expired) */     \

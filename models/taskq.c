@@ -38,20 +38,26 @@
 #include "trace_kinds.h"
 #include "wire.h"
 
+#define effect taskq_effect
+#define notify taskq_notify
+#define touch taskq_touch
+#define set_state taskq_set_state
+#define lease_detach taskq_lease_detach
+
 #define AFFINITY_MAX 16
 #define AFFINITY_MIN (-16)
 
 /* ---- small helpers ---------------------------------------------------------- */
 
 /* Record an effect: trace it and fold it into the chain. */
-static void effect(struct au_taskq *q, uint16_t kind, int64_t a, int64_t b, int64_t c)
+void taskq_effect(struct au_taskq *q, uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
 	q->chain = au_hash_effect(q->chain, kind, a, b, c);
 	if (q->env)
 		au_trace(q->env, kind, a, b, c);
 }
 
-static void notify(struct au_taskq *q, const struct au_taskq_event *ev)
+void taskq_notify(struct au_taskq *q, const struct au_taskq_event *ev)
 {
 	for (uint32_t i = 0; i < q->n_obs; i++)
 		q->obs[i].fn(q->obs[i].ctx, ev);
@@ -79,12 +85,18 @@ uint64_t taskq_task_hash(const struct task_priv *p)
 	h = au_digest_add(h, (uint64_t)t->done_node << 32 | t->ckpt_round);
 	h = au_digest_add(h, p->payload_h);
 	h = au_digest_add(h, p->result_h);
-	return au_digest_add(h, p->ckpt_h);
+	h = au_digest_add(h, p->ckpt_h);
+	if (t->job || t->dead_reason || t->last_error || t->requeues) {
+		h = au_digest_add(h, t->job);
+		h = au_digest_add(h, (uint64_t)t->dead_reason << 40 | (uint64_t)t->last_error << 32 |
+					     t->requeues);
+	}
+	return h;
 }
 
 /* Task t may change in the command being applied: its share leaves the
  * sum until the command ends (settle_touched). */
-static void touch(struct au_taskq *q, struct au_task *t)
+void taskq_touch(struct au_taskq *q, struct au_task *t)
 {
 	struct task_priv *p = priv(t);
 	if (p->touched)
@@ -210,9 +222,12 @@ void taskq_affinity_add(struct au_taskq *q, au_node_id node, uint32_t topic, int
 	q->aff_sum += aff_hash(a);
 }
 
-static void set_state(struct au_taskq *q, struct au_task *t, enum au_task_state s)
+void taskq_set_state(struct au_taskq *q, struct au_task *t, enum au_task_state s)
 {
 	touch(q, t);
+	struct jobinfo *ji = taskq_job_of(q, t);
+	if (ji)
+		taskq_job_count(ji, t->state, (uint8_t)s);
 	assert(q->counts[t->state] > 0);
 	q->counts[t->state]--;
 	q->counts[s]++;
@@ -226,7 +241,7 @@ void taskq_queue_insert(struct au_taskq *q, struct au_task *t)
 }
 
 /* Take a leased task out of its holder's lease tree. */
-static void lease_detach(struct au_taskq *q, struct au_task *t)
+void taskq_lease_detach(struct au_taskq *q, struct au_task *t)
 {
 	assert(t->state == AU_TASK_LEASED);
 	touch(q, t);
@@ -237,21 +252,51 @@ static void lease_detach(struct au_taskq *q, struct au_task *t)
 }
 
 /* A leased task leaves its holder; it goes back to the queue (a retry when
- * `failed`) or, out of retries, to the dead letters. */
-static void lease_end(struct au_taskq *q, struct au_task *t, bool failed)
+ * `failed`, whose cause `err` is kept as its last error), or to the dead
+ * letters: out of retries, or its job was cancelled or failed. */
+static void lease_end(struct au_taskq *q, struct au_task *t, bool failed, enum au_taskq_error err)
 {
 	lease_detach(q, t);
-	if (failed)
+	if (failed) {
 		t->retries++;
+		/* Kept for tasks of jobs and for dead letters only: a job-less
+		 * task's snapshot then stays as it was (no jobs section). */
+		if (t->job || t->retries > t->max_retries)
+			t->last_error = (uint8_t)err;
+	}
+	if (taskq_job_stopped(q, t)) {
+		taskq_dead_letter(q, t, taskq_job_stop_reason(q, t));
+		return;
+	}
 	if (failed && t->retries > t->max_retries) {
-		set_state(q, t, AU_TASK_DEAD);
-		effect(q, AU_TR_TASKQ_DEAD_LETTER, (int64_t)t->id, t->retries, 0);
-		struct au_taskq_event ev = {.type = AU_TASKQ_EV_DEAD_LETTER, .index = q->index, .task = t};
-		notify(q, &ev);
+		taskq_dead_letter(q, t, AU_DEAD_ATTEMPTS);
 		return;
 	}
 	set_state(q, t, AU_TASK_QUEUED);
 	taskq_queue_insert(q, t);
+}
+
+void taskq_dead_letter(struct au_taskq *q, struct au_task *t, enum au_taskq_dead_reason reason)
+{
+	/* Queued, or leased and already detached from its holder. */
+	assert(t->state != AU_TASK_DEAD && t->state != AU_TASK_DONE);
+	if (t->state == AU_TASK_QUEUED)
+		taskq_queue_remove(q, t);
+	set_state(q, t, AU_TASK_DEAD);
+	t->dead_reason = (uint8_t)reason;
+	effect(q, AU_TR_TASKQ_DEAD_LETTER, (int64_t)t->id, t->retries, reason);
+	struct au_taskq_event ev = {.type = AU_TASKQ_EV_DEAD_LETTER, .index = q->index, .task = t};
+	notify(q, &ev);
+	taskq_job_update(q, t);
+}
+
+void taskq_queue_remove(struct au_taskq *q, struct au_task *t)
+{
+	assert(t->state == AU_TASK_QUEUED);
+	struct cls *c = cls_get(q, t->priority, t->topic, t->caps);
+	gboolean removed = g_tree_remove(c->q, &t->seq);
+	assert(removed);
+	(void)removed;
 }
 
 void taskq_add_task(struct au_taskq *q, struct au_task *t)
@@ -305,6 +350,13 @@ static bool decode_op(uint8_t code, const uint8_t *body, size_t len, struct op *
 			return false;
 		o->data = body + rb.pos;
 		rb.pos += o->len;
+		/* A task of a job carries its job after the payload (older
+		 * encoders write none: job 0). */
+		if (len - rb.pos == 8) {
+			o->spec.job = au_get_u64(&rb);
+			if (o->spec.job == 0)
+				return false;
+		}
 		break;
 	case OP_LEASE:
 		o->node = au_get_u32(&rb);
@@ -345,6 +397,12 @@ static bool decode_op(uint8_t code, const uint8_t *body, size_t len, struct op *
 		o->id = au_get_u64(&rb);
 		o->token = au_get_u64(&rb);
 		break;
+	case OP_CANCEL:
+	case OP_REQUEUE:
+		o->id = au_get_u64(&rb);
+		if (o->id == 0)
+			return false;
+		break;
 	case OP_NODE:
 		o->node = au_get_u32(&rb);
 		o->flag = au_get_u8(&rb);
@@ -370,6 +428,7 @@ static void do_enqueue(struct au_taskq *q, const struct op *o)
 	t->caps = o->spec.caps;
 	t->max_retries = o->spec.max_retries;
 	t->rounds = o->spec.rounds;
+	t->job = o->spec.job;
 	t->seq = ++q->next_seq;
 	t->enqueue_index = q->index;
 	t->payload_len = o->len;
@@ -386,6 +445,24 @@ static void do_enqueue(struct au_taskq *q, const struct op *o)
 	       t->rounds);
 	struct au_taskq_event ev = {.type = AU_TASKQ_EV_ENQUEUED, .index = q->index, .task = t};
 	notify(q, &ev);
+	if (t->job) {
+		taskq_job_add_task(q, t, true);
+		/* A task enqueued into a cancelled or failed job never runs. */
+		if (taskq_job_stopped(q, t))
+			taskq_dead_letter(q, t, taskq_job_stop_reason(q, t));
+		else
+			taskq_job_update(q, t);
+	}
+}
+
+/* The lease of t (current, of a task whose job was cancelled or failed)
+ * ends because it showed up (`why`: 1 renewal, 2 ack, 3 checkpoint): the
+ * task becomes a dead letter. */
+static void revoke_lease(struct au_taskq *q, struct au_task *t, uint64_t token, int why)
+{
+	effect(q, AU_TR_TASKQ_REVOKE, (int64_t)t->id, (int64_t)token, why);
+	lease_detach(q, t);
+	taskq_dead_letter(q, t, taskq_job_stop_reason(q, t));
 }
 
 /* End every lease `node` holds (in id order), as `reason`. */
@@ -404,7 +481,7 @@ static void revoke_node(struct au_taskq *q, au_node_id node, uint32_t reason, ui
 		uint64_t token = t->token;
 		effect(q, AU_TR_TASKQ_EXPIRE, (int64_t)t->id, (int64_t)token, reason);
 		taskq_affinity_add(q, node, t->topic, -2);
-		lease_end(q, t, true);
+		lease_end(q, t, true, (enum au_taskq_error)(reason + 1));
 		struct au_taskq_event ev = {.type = AU_TASKQ_EV_EXPIRED, .index = q->index, .task = t,
 					    .node = node, .token = token, .reason = reason};
 		notify(q, &ev);
@@ -474,6 +551,7 @@ static void do_lease(struct au_taskq *q, const struct op *o)
 		struct au_taskq_event ev = {.type = AU_TASKQ_EV_GRANTED, .index = q->index, .task = t,
 					    .node = o->node, .token = t->token};
 		notify(q, &ev);
+		taskq_job_update(q, t);
 	}
 	struct au_taskq_event ev = {.type = AU_TASKQ_EV_LEASE_DONE, .index = q->index,
 				    .node = o->node, .want = o->want, .granted = granted};
@@ -483,6 +561,10 @@ static void do_lease(struct au_taskq *q, const struct op *o)
 static void do_renew(struct au_taskq *q, const struct op *o)
 {
 	struct au_task *t = current_lease(q, o->id, o->token);
+	if (t && t->node == o->node && taskq_job_stopped(q, t)) {
+		revoke_lease(q, t, o->token, 1); /* its job was cancelled or failed */
+		t = NULL;
+	}
 	if (!t || t->node != o->node) {
 		effect(q, AU_TR_TASKQ_RENEW_LOST, (int64_t)o->id, (int64_t)o->token, o->node);
 		struct au_taskq_event ev = {.type = AU_TASKQ_EV_RENEW_LOST, .index = q->index,
@@ -513,12 +595,22 @@ static void do_ack(struct au_taskq *q, const struct op *o)
 #else
 	bool valid = t && t->state == AU_TASK_LEASED && t->token == o->token;
 #endif
+	bool refused = false;
+#ifndef AU_BUG_CANCEL_IGNORED
+	/* The planted bug accepts a result for a cancelled job's task. */
+	if (valid && taskq_job_stopped(q, t)) {
+		revoke_lease(q, t, o->token, 2); /* refused: its job was cancelled or failed */
+		valid = false;
+		refused = true;
+	}
+#endif
 	if (!valid) {
 		effect(q, AU_TR_TASKQ_ACK_STALE, (int64_t)o->id, (int64_t)o->token, o->node);
 		struct au_taskq_event ev = {.type = AU_TASKQ_EV_ACK_STALE, .index = q->index, .task = t,
 					    .node = o->node, .token = o->token,
-					    .reason = t && t->state == AU_TASK_DONE &&
-							      t->done_token == o->token};
+					    .reason = refused ? 2u
+						      : t && t->state == AU_TASK_DONE &&
+								t->done_token == o->token};
 		notify(q, &ev);
 		return;
 	}
@@ -536,6 +628,7 @@ static void do_ack(struct au_taskq *q, const struct op *o)
 	struct au_taskq_event ev = {.type = AU_TASKQ_EV_ACKED, .index = q->index, .task = t,
 				    .node = o->node, .token = o->token};
 	notify(q, &ev);
+	taskq_job_update(q, t);
 }
 
 static void do_nack_release(struct au_taskq *q, const struct op *o)
@@ -545,7 +638,7 @@ static void do_nack_release(struct au_taskq *q, const struct op *o)
 		return; /* not (any more) this lease: nothing to hand back */
 	if (o->code == OP_RELEASE) {
 		effect(q, AU_TR_TASKQ_RELEASE, (int64_t)t->id, (int64_t)o->token, 0);
-		lease_end(q, t, false);
+		lease_end(q, t, false, AU_TASKQ_ERR_NONE);
 		struct au_taskq_event ev = {.type = AU_TASKQ_EV_RELEASED, .index = q->index, .task = t,
 					    .node = o->node, .token = o->token};
 		notify(q, &ev);
@@ -554,15 +647,14 @@ static void do_nack_release(struct au_taskq *q, const struct op *o)
 	effect(q, AU_TR_TASKQ_NACK, (int64_t)t->id, (int64_t)o->token, o->flag);
 	taskq_affinity_add(q, t->node, t->topic, -2);
 	if (o->flag) {
-		lease_end(q, t, true);
+		lease_end(q, t, true, AU_TASKQ_ERR_FAILED);
 	} else {
 		/* Permanent failure: straight to the dead letters. */
 		t->retries = t->max_retries + 1;
+		t->last_error = AU_TASKQ_ERR_PERMANENT;
 		lease_detach(q, t);
-		set_state(q, t, AU_TASK_DEAD);
-		effect(q, AU_TR_TASKQ_DEAD_LETTER, (int64_t)t->id, t->retries, 0);
-		struct au_taskq_event dl = {.type = AU_TASKQ_EV_DEAD_LETTER, .index = q->index, .task = t};
-		notify(q, &dl);
+		taskq_dead_letter(q, t, taskq_job_stopped(q, t) ? taskq_job_stop_reason(q, t)
+								: AU_DEAD_MALFORMED);
 	}
 	struct au_taskq_event ev = {.type = AU_TASKQ_EV_NACKED, .index = q->index, .task = t,
 				    .node = o->node, .token = o->token};
@@ -577,7 +669,7 @@ static void do_expire(struct au_taskq *q, const struct op *o)
 	au_node_id holder = t->node;
 	effect(q, AU_TR_TASKQ_EXPIRE, (int64_t)t->id, (int64_t)o->token, AU_TASKQ_END_TIMEOUT);
 	taskq_affinity_add(q, holder, t->topic, -2);
-	lease_end(q, t, true);
+	lease_end(q, t, true, AU_TASKQ_ERR_TIMEOUT);
 	struct au_taskq_event ev = {.type = AU_TASKQ_EV_EXPIRED, .index = q->index, .task = t,
 				    .node = holder, .token = o->token, .reason = AU_TASKQ_END_TIMEOUT};
 	notify(q, &ev);
@@ -586,6 +678,10 @@ static void do_expire(struct au_taskq *q, const struct op *o)
 static void do_checkpoint(struct au_taskq *q, const struct op *o)
 {
 	struct au_task *t = current_lease(q, o->id, o->token);
+	if (t && t->node == o->node && taskq_job_stopped(q, t)) {
+		revoke_lease(q, t, o->token, 3); /* its job was cancelled or failed */
+		t = NULL;
+	}
 	if (!t || t->node != o->node || o->round <= t->ckpt_round || o->round >= t->rounds) {
 		struct au_taskq_event ev = {.type = AU_TASKQ_EV_CKPT_STALE, .index = q->index,
 					    .task = t, .node = o->node, .token = o->token,
@@ -663,6 +759,8 @@ static bool walk_op(void *ctx, uint8_t code, const uint8_t *body, size_t len)
 	case OP_EXPIRE: do_expire(q, &o); break;
 	case OP_CKPT: do_checkpoint(q, &o); break;
 	case OP_NODE: do_node(q, &o); break;
+	case OP_CANCEL: taskq_do_cancel(q, o.id); break;
+	case OP_REQUEUE: taskq_do_requeue(q, o.id); break;
 	}
 	return true;
 }
@@ -723,6 +821,7 @@ struct au_taskq *au_taskq_new(const struct au_env *env)
 	q->tasks = au_u64_tree(taskq_free_task);
 	q->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
 	q->affinity = au_u64_tree(g_free);
+	q->jobs = au_u64_tree(taskq_free_job);
 	q->classes = g_ptr_array_new_with_free_func(free_cls);
 	q->nodes = g_ptr_array_new_with_free_func(free_node);
 	q->touched = g_ptr_array_new();
@@ -738,6 +837,7 @@ void au_taskq_free(struct au_taskq *q)
 	g_hash_table_destroy(q->by_id);
 	g_tree_destroy(q->tasks);
 	g_tree_destroy(q->affinity);
+	g_tree_destroy(q->jobs);
 	g_ptr_array_free(q->touched, TRUE);
 	g_free(q);
 }

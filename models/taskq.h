@@ -57,6 +57,50 @@ enum au_task_state {
 	AU_TASK_DEAD,   /* dead letter: retries exhausted or nacked for good */
 };
 
+/* Jobs: a task may belong to a job (spec.job != 0), a group of tasks with
+ * one lifecycle, replicated with the queue:
+ *   queued -> running (a task of it was leased) -> done (every task done)
+ *                                               -> failed (a task of it
+ *                  dead-lettered for attempts exhausted or malformed: the
+ *                  reason, that task and its last error are kept)
+ *                                               -> cancelled (a cancel op)
+ * A failed or cancelled job's queued tasks are dead-lettered at once (reason
+ * JOB_FAILED or CANCELLED); its leased ones when their lease next shows up
+ * (renewal, ack, checkpoint, nack, release, expiry): the ack of such a task
+ * is refused and its renewal answered as lost.  Nothing of a cancelled job
+ * is leased or accepted again, and it never becomes done.  A requeue of a
+ * failed job's dead letter reopens the job (back to running) and requeues
+ * every task of it that died only because the job failed. */
+enum au_taskq_job_state {
+	AU_JOB_QUEUED = 0,
+	AU_JOB_RUNNING = 1,
+	AU_JOB_DONE = 2,
+	AU_JOB_FAILED = 3,
+	AU_JOB_CANCELLED = 4,
+};
+
+/* Why a task is a dead letter (struct au_task.dead_reason). */
+enum au_taskq_dead_reason {
+	AU_DEAD_ATTEMPTS = 0,   /* more than max_retries failed attempts (see last_error) */
+	AU_DEAD_MALFORMED = 1,  /* nacked for good: its executor cannot run it */
+	AU_DEAD_CANCELLED = 2,  /* its job was cancelled */
+	AU_DEAD_JOB_FAILED = 3, /* another task of its job failed */
+};
+
+/* How a task's last attempt failed (struct au_task.last_error). */
+enum au_taskq_error {
+	AU_TASKQ_ERR_NONE = 0,
+	AU_TASKQ_ERR_TIMEOUT = 1,   /* the lease timed out on the leader's clock */
+	AU_TASKQ_ERR_NODE_DEAD = 2, /* its holder was declared dead */
+	AU_TASKQ_ERR_REBOOT = 3,    /* its holder restarted */
+	AU_TASKQ_ERR_FAILED = 4,    /* the executor failed the attempt (nack) */
+	AU_TASKQ_ERR_PERMANENT = 5, /* the executor refused the task for good */
+};
+
+const char *au_taskq_job_state_name(uint32_t state);
+const char *au_taskq_dead_reason_name(uint32_t reason);
+const char *au_taskq_error_name(uint32_t error);
+
 /* What a submitter says about a task. */
 struct au_task_spec {
 	uint64_t id;          /* unique, nonzero; enqueueing an id again is a no-op */
@@ -66,6 +110,7 @@ struct au_task_spec {
 	uint32_t caps;        /* capability bits a worker must have all of */
 	uint32_t max_retries; /* failed attempts tolerated before the dead letter */
 	uint32_t rounds;      /* >= 1: checkpointed rounds the task runs in */
+	uint64_t job;         /* the job it belongs to (0: none) */
 	const uint8_t *payload; /* opaque to the queue */
 	uint32_t payload_len;   /* <= AU_TASKQ_PAYLOAD_MAX */
 };
@@ -92,6 +137,21 @@ struct au_task {
 	uint8_t *payload, *result, *ckpt;
 	uint32_t payload_len, result_len, ckpt_len;
 	uint32_t ckpt_round;  /* rounds completed per the newest logged checkpoint */
+	uint64_t job;         /* 0: none */
+	uint8_t dead_reason;  /* DEAD: enum au_taskq_dead_reason */
+	uint8_t last_error;   /* enum au_taskq_error of the last failed attempt */
+	uint32_t requeues;    /* times an operator (or the workload) requeued it */
+};
+
+/* A job as the queue holds it (au_taskq_job). */
+struct au_taskq_job {
+	uint64_t id;
+	uint8_t state;        /* enum au_taskq_job_state */
+	uint8_t fail_reason;  /* FAILED: enum au_taskq_dead_reason of fail_task */
+	uint8_t fail_error;   /* FAILED: enum au_taskq_error of fail_task's last attempt */
+	uint64_t fail_task;   /* FAILED: the task that failed it */
+	uint64_t cancel_index; /* CANCELLED: log index of the cancel */
+	uint32_t tasks, queued, leased, done, dead; /* its tasks per state */
 };
 
 /* What applying a command did, for observers. */
@@ -110,6 +170,8 @@ enum au_taskq_event_type {
 	AU_TASKQ_EV_CHECKPOINT,  /* task, node, token, round: accepted */
 	AU_TASKQ_EV_CKPT_STALE,  /* node, token: rejected */
 	AU_TASKQ_EV_NODE,        /* node, node_op (enum au_taskq_node_op) */
+	AU_TASKQ_EV_JOB,         /* job, reason = its new state (enum au_taskq_job_state) */
+	AU_TASKQ_EV_REQUEUED,    /* task: a dead letter back in the queue */
 };
 
 /* Why a lease ended without a result. */
@@ -136,7 +198,10 @@ struct au_taskq_event {
 	uint64_t token;
 	uint32_t want, granted;    /* LEASE_DONE */
 	uint32_t round;            /* CHECKPOINT */
-	uint32_t reason;           /* EXPIRED: enum au_taskq_end; NODE: enum au_taskq_node_op */
+	uint32_t reason;           /* EXPIRED: enum au_taskq_end; NODE: enum au_taskq_node_op;
+				      ACK_STALE: 1 a duplicate of the accepted ack, 2 refused:
+				      the task's job was cancelled or failed; JOB: new state */
+	uint64_t job;              /* JOB */
 };
 
 typedef void (*au_taskq_observer)(void *ctx, const struct au_taskq_event *ev);
@@ -179,6 +244,18 @@ void au_taskq_each_node_lease(const struct au_taskq *q, au_node_id node,
 /* Call fn for every task in id order; stops early if fn returns false. */
 void au_taskq_each(const struct au_taskq *q, bool (*fn)(void *ctx, const struct au_task *t),
 		   void *ctx);
+/* Job `job` (false: the queue holds no task of it). */
+bool au_taskq_job(const struct au_taskq *q, uint64_t job, struct au_taskq_job *out);
+/* Call fn for every job in id order, starting at the first id >= `from`;
+ * stops early if fn returns false. */
+void au_taskq_each_job(const struct au_taskq *q, uint64_t from,
+		       bool (*fn)(void *ctx, const struct au_taskq_job *j), void *ctx);
+/* Call fn for every task of `job` in id order from the first id >= `from`. */
+void au_taskq_each_job_task(const struct au_taskq *q, uint64_t job, uint64_t from,
+			    bool (*fn)(void *ctx, const struct au_task *t), void *ctx);
+/* Call fn for every dead letter in id order from the first id >= `from`. */
+void au_taskq_each_dead(const struct au_taskq *q, uint64_t from,
+			bool (*fn)(void *ctx, const struct au_task *t), void *ctx);
 /* Hash of every effect applied so far (equal on replicas at equal index). */
 uint64_t au_taskq_chain(const struct au_taskq *q);
 uint64_t au_taskq_applied_index(const struct au_taskq *q);
@@ -249,6 +326,12 @@ int au_taskq_add_expire(struct au_taskq_batch *b, uint64_t id, uint64_t token);
 int au_taskq_add_checkpoint(struct au_taskq_batch *b, au_node_id node, uint64_t id,
 			    uint64_t token, uint32_t round, const uint8_t *data, uint32_t len);
 int au_taskq_add_node(struct au_taskq_batch *b, au_node_id node, enum au_taskq_node_op op);
+/* Cancel job `job` (refused, traced, if the queue has no task of it or it is
+ * done; cancelling a cancelled job changes nothing). */
+int au_taskq_add_cancel(struct au_taskq_batch *b, uint64_t job);
+/* Put dead letter `id` back in the queue with its retries and attempts
+ * reset (refused, traced, if it is not dead or its job was cancelled). */
+int au_taskq_add_requeue(struct au_taskq_batch *b, uint64_t id);
 
 /* Apply one encoded command directly (tests; Raft calls it through the
  * registered machine).  Returns the number of operations applied, or

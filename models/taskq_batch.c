@@ -111,7 +111,31 @@ int au_taskq_add_enqueue(struct au_taskq_batch *b, const struct au_task_spec *t)
 	au_put_u32(&w, t->rounds);
 	au_put_u32(&w, t->payload_len);
 	au_put_bytes(&w, t->payload, t->payload_len);
+	if (t->job)
+		au_put_u64(&w, t->job); /* absent for job 0: the old encoding */
 	return au_taskq_batch_append(b, OP_ENQ, buf, w.len);
+}
+
+/* An operation whose body is one nonzero u64 (cancel, requeue). */
+static int add_u64_op(struct au_taskq_batch *b, uint8_t code, uint64_t v)
+{
+	if (v == 0)
+		return -AU_EINVAL;
+	uint8_t buf[8];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u64(&w, v);
+	return au_taskq_batch_append(b, code, buf, w.len);
+}
+
+int au_taskq_add_cancel(struct au_taskq_batch *b, uint64_t job)
+{
+	return add_u64_op(b, OP_CANCEL, job);
+}
+
+int au_taskq_add_requeue(struct au_taskq_batch *b, uint64_t id)
+{
+	return add_u64_op(b, OP_REQUEUE, id);
 }
 
 int au_taskq_add_lease(struct au_taskq_batch *b, au_node_id node, uint32_t inc, uint32_t caps,

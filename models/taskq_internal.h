@@ -15,10 +15,11 @@
 
 #include "digest.h"
 #include "taskq.h"
+#include "wire.h"
 
 /* Operation codes (taskq_batch.c encodes them, taskq.c decodes them). */
 enum { OP_ENQ = 1, OP_LEASE, OP_RENEW, OP_ACK, OP_NACK, OP_RELEASE, OP_EXPIRE, OP_CKPT, OP_NODE,
-       OP_MAX_ };
+       OP_CANCEL, OP_REQUEUE, OP_MAX_ };
 
 /* Queued tasks of one (priority, topic, caps), FIFO by enqueue seq. */
 struct cls {
@@ -31,6 +32,13 @@ struct nodeinfo {
 	uint32_t inc;
 	bool dead, draining;
 	GTree *leases; /* &task->id -> task */
+};
+
+/* A job: its lifecycle and its tasks (taskq_jobs.c). */
+struct jobinfo {
+	struct au_taskq_job j; /* per-state counts kept current */
+	bool started;          /* a task of it was leased */
+	GTree *members;        /* &task->id -> task */
 };
 
 struct affinity {
@@ -54,6 +62,7 @@ struct au_taskq {
 	GPtrArray *classes;  /* struct cls*, sorted by (prio desc, topic, caps) */
 	GPtrArray *nodes;    /* struct nodeinfo* by node id (NULL: never seen) */
 	GTree *affinity;     /* &aff->key -> struct affinity (owned) */
+	GTree *jobs;         /* &job->j.id -> struct jobinfo (owned) */
 	uint64_t next_seq, next_lease_id;
 	uint64_t chain;      /* hash of every effect so far */
 	uint64_t applied;    /* index of the last command applied */
@@ -80,6 +89,36 @@ static inline struct au_task *taskq_find(const struct au_taskq *q, uint64_t id)
 {
 	return g_hash_table_lookup(q->by_id, &id);
 }
+
+/* taskq.c: effects, events and state changes the job code shares. */
+void taskq_effect(struct au_taskq *q, uint16_t kind, int64_t a, int64_t b, int64_t c);
+void taskq_notify(struct au_taskq *q, const struct au_taskq_event *ev);
+void taskq_touch(struct au_taskq *q, struct au_task *t);
+void taskq_set_state(struct au_taskq *q, struct au_task *t, enum au_task_state s);
+void taskq_lease_detach(struct au_taskq *q, struct au_task *t);
+void taskq_queue_remove(struct au_taskq *q, struct au_task *t);
+/* Make t a dead letter for `reason` (it is not queued or leased any more). */
+void taskq_dead_letter(struct au_taskq *q, struct au_task *t, enum au_taskq_dead_reason reason);
+
+/* taskq_jobs.c: the jobs' lifecycle. */
+void taskq_free_job(gpointer p);
+struct jobinfo *taskq_job_of(const struct au_taskq *q, const struct au_task *t);
+/* t joined its job (enqueue, restore); its state is counted. */
+void taskq_job_add_task(struct au_taskq *q, struct au_task *t, bool trace);
+/* t of job ji moves from state `from` to `to`. */
+void taskq_job_count(struct jobinfo *ji, uint8_t from, uint8_t to);
+/* Whether t's job stops it: cancelled or failed. */
+bool taskq_job_stopped(const struct au_taskq *q, const struct au_task *t);
+/* The reason a stopped job gives its tasks' dead letters. */
+enum au_taskq_dead_reason taskq_job_stop_reason(const struct au_taskq *q, const struct au_task *t);
+/* After t's state changed: the job may be running, done or failed now. */
+void taskq_job_update(struct au_taskq *q, struct au_task *t);
+void taskq_do_cancel(struct au_taskq *q, uint64_t job);
+void taskq_do_requeue(struct au_taskq *q, uint64_t id);
+void taskq_jobs_snapshot(struct au_taskq *q, GByteArray *out);
+bool taskq_jobs_restore(struct au_taskq *s, struct au_rbuf *rb);
+uint64_t taskq_jobs_digest(const struct au_taskq *q);
+void taskq_jobs_describe(const struct au_taskq *q, GString *out);
 
 /* taskq.c: what restoring a snapshot builds the state with. */
 uint64_t taskq_task_hash(const struct task_priv *p);

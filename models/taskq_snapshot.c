@@ -107,6 +107,7 @@ size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out)
 	g_tree_foreach(q->affinity, snap_aff, b);
 	put_u32(b, (uint32_t)g_tree_nnodes(q->tasks));
 	g_tree_foreach(q->tasks, snap_task, b);
+	taskq_jobs_snapshot(q, b);
 	return au_bytes_take(b, out);
 }
 
@@ -131,8 +132,10 @@ static void clear_state(struct au_taskq *q)
 	g_hash_table_remove_all(q->by_id);
 	g_tree_destroy(q->tasks);
 	g_tree_destroy(q->affinity);
+	g_tree_destroy(q->jobs);
 	q->tasks = au_u64_tree(taskq_free_task);
 	q->affinity = au_u64_tree(g_free);
+	q->jobs = au_u64_tree(taskq_free_job);
 	memset(q->counts, 0, sizeof(q->counts));
 	q->next_seq = q->next_lease_id = q->chain = q->applied = 0;
 	q->task_sum = q->aff_sum = 0;
@@ -213,6 +216,7 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 		else if (state == AU_TASK_LEASED)
 			g_tree_insert(taskq_node_get(s, t->node)->leases, &t->id, t);
 	}
+	ok = ok && !rb.short_read && taskq_jobs_restore(s, &rb);
 	ok = ok && !rb.short_read && rb.pos == len;
 	if (!ok) {
 		au_taskq_free(s);
@@ -220,13 +224,15 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	}
 	/* Swap the containers in. */
 	clear_state(q);
-	GTree *tt = q->tasks, *ta = q->affinity;
+	GTree *tt = q->tasks, *ta = q->affinity, *tj = q->jobs;
 	GHashTable *tb = q->by_id;
 	GPtrArray *tc = q->classes, *tn = q->nodes;
 	q->by_id = s->by_id;
 	s->by_id = tb;
 	q->tasks = s->tasks;
 	q->affinity = s->affinity;
+	q->jobs = s->jobs;
+	s->jobs = tj;
 	q->classes = s->classes;
 	q->nodes = s->nodes;
 	s->tasks = tt;
@@ -259,6 +265,8 @@ uint64_t au_taskq_digest(const struct au_taskq *q)
 	h = au_digest_add(h, q->next_seq);
 	h = au_digest_add(h, q->next_lease_id);
 	h = au_digest_add(h, q->chain);
+	if (g_tree_nnodes(q->jobs))
+		h = au_digest_add(h, taskq_jobs_digest(q));
 	return au_digest_add(h, q->applied);
 }
 
@@ -273,7 +281,8 @@ static gboolean describe_task(gpointer k, gpointer v, gpointer data)
 			       "enqueued=%llu lease=%llu token=%llu node=n%u inc=%u deadline=%lld "
 			       "done_token=%llu done_node=n%u ckpt_round=%u kind=%u topic=%u "
 			       "prio=%d caps=%u max_retries=%u rounds=%u payload=%016llx "
-			       "result=%016llx ckpt=%016llx\n",
+			       "result=%016llx ckpt=%016llx job=%llu dead_reason=%s last_error=%s "
+			       "requeues=%u\n",
 			       (unsigned long long)t->id, state_names[t->state & 3], t->retries,
 			       t->attempts, (unsigned long long)t->seq,
 			       (unsigned long long)t->enqueue_index, (unsigned long long)t->lease_id,
@@ -281,7 +290,9 @@ static gboolean describe_task(gpointer k, gpointer v, gpointer data)
 			       (long long)t->deadline_ns, (unsigned long long)t->done_token,
 			       t->done_node, t->ckpt_round, t->kind, t->topic, t->priority, t->caps,
 			       t->max_retries, t->rounds, (unsigned long long)p->payload_h,
-			       (unsigned long long)p->result_h, (unsigned long long)p->ckpt_h);
+			       (unsigned long long)p->result_h, (unsigned long long)p->ckpt_h,
+			       (unsigned long long)t->job, au_taskq_dead_reason_name(t->dead_reason),
+			       au_taskq_error_name(t->last_error), t->requeues);
 	return FALSE;
 }
 
@@ -309,5 +320,6 @@ char *au_taskq_describe(const struct au_taskq *q)
 	}
 	g_tree_foreach(q->affinity, describe_aff, out);
 	g_tree_foreach(q->tasks, describe_task, out);
+	taskq_jobs_describe(q, out);
 	return g_string_free(out, FALSE);
 }

@@ -36,6 +36,7 @@
 #include "config/values.h"
 #include "ctlproto.h"
 #include "ctl_client.h"
+#include "ctl_jobs.h"
 #include "ctl_ops.h"
 #include "jobfile.h"
 #include "node.h"
@@ -60,7 +61,7 @@ static const char *const usage =
 	"  drain NODE             NODE (n2) takes no new leases; what it runs finishes\n"
 	"  resume NODE            NODE takes leases again\n"
 	"  keygen FILE            write a new random 256-bit cluster key (hex, mode 0600)\n"
-	"%s"
+	"%s%s"
 	"\n"
 	"options:\n"
 	"  --config FILE   the cluster file the nodes run with (hosts, key)\n"
@@ -88,7 +89,7 @@ static int usage_error(const char *fmt, ...)
 	fprintf(stderr, "aureon-ctl: ");
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\n\n");
-	fprintf(stderr, usage, ctl_ops_usage);
+	fprintf(stderr, usage, ctl_ops_usage, au_ctl_jobs_usage);
 	va_end(ap);
 	return EXIT_USAGE;
 }
@@ -238,6 +239,16 @@ static int cmd_job(struct ctl *t, struct au_jobfile *j, bool wait, int64_t timeo
 	       "log index %" G_GUINT64_FORMAT "\n",
 	       j->job, verdict_name(a.verdict), a.rounds, a.residual, hex, a.one_index);
 	return a.verdict == AU_KERNEL_CONVERGED ? EXIT_OK : EXIT_FAILED;
+}
+
+/* ctl_jobs.c's way to the leader (struct au_ctl_jobs_env). */
+static int jobs_call(void *ctx, const uint8_t *req, size_t len,
+		     bool (*decode)(void *dctx, const uint8_t *p, size_t len, uint8_t *answer,
+				    au_node_id *hint),
+		     void *dctx, const char *what, int64_t timeout_ns)
+{
+	struct leader_call c = {req, len, decode, dctx, what, "aureon"};
+	return leader_call(ctx, &c, timeout_ns);
 }
 
 /* ---- status ------------------------------------------------------------------------ */
@@ -466,7 +477,7 @@ int main(int argc, char **argv)
 	for (int i = 1, k; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			printf(usage, ctl_ops_usage);
+			printf(usage, ctl_ops_usage, au_ctl_jobs_usage);
 			return EXIT_OK;
 		} else if (strcmp(a, "--version") == 0) {
 			printf("aureon-ctl %s\n", AUREON_VERSION);
@@ -495,11 +506,12 @@ int main(int argc, char **argv)
 	}
 	if (npos == 0)
 		return usage_error("a command is required");
+	g_autofree char *err_early = NULL;
 	const char *cmd = pos[0];
 	int nargs = npos - 1;
 	char **args = pos + 1;
 	if (strcmp(cmd, "help") == 0) {
-		printf(usage, ctl_ops_usage);
+		printf(usage, ctl_ops_usage, au_ctl_jobs_usage);
 		return EXIT_OK;
 	}
 	if (strcmp(cmd, "keygen") == 0) {
@@ -514,7 +526,11 @@ int main(int argc, char **argv)
 		int nargs;
 	} known[] = {{"put", 2}, {"get", 1}, {"cas", 3}, {"status", 0},
 		     {"submit", 1}, {"drain", 1}, {"resume", 1}};
-	int want = -1;
+	bool jobs_cmd = strcmp(cmd, "job") == 0 || strcmp(cmd, "dead") == 0; /* ctl_jobs.c */
+	uint64_t jobs_id;
+	if (jobs_cmd && !au_ctl_jobs_parse(cmd, nargs, args, &jobs_id, &err_early))
+		return usage_error("%s", err_early);
+	int want = jobs_cmd ? nargs : -1;
 	for (size_t k = 0; k < G_N_ELEMENTS(known); k++)
 		if (strcmp(cmd, known[k].name) == 0)
 			want = known[k].nargs;
@@ -524,7 +540,8 @@ int main(int argc, char **argv)
 		return usage_error("%s takes %d argument%s", cmd, want, want == 1 ? "" : "s");
 	if (!config)
 		return usage_error("--config CLUSTER.ini is required for %s", cmd);
-	bool exec_cmd = strcmp(cmd, "submit") == 0 || strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0;
+	bool exec_cmd = strcmp(cmd, "submit") == 0 || strcmp(cmd, "drain") == 0 ||
+			strcmp(cmd, "resume") == 0 || jobs_cmd;
 	int64_t key = 0, value = 0, expected = 0;
 	if ((nargs >= 1 && strcmp(cmd, "status") != 0 && !exec_cmd && !parse_i64(args[0], &key)) ||
 	    (strcmp(cmd, "put") == 0 && !parse_i64(args[1], &value)) ||
@@ -573,6 +590,9 @@ int main(int argc, char **argv)
 		rc = EXIT_USAGE;
 	} else if (strcmp(cmd, "status") == 0) {
 		rc = cmd_status(&t, timeout_ns, json);
+	} else if (jobs_cmd) {
+		struct au_ctl_jobs_env env = {&t, jobs_call, timeout_ns};
+		rc = au_ctl_jobs_run(&env, cmd, nargs, args, json);
 	} else if (node) {
 		rc = cmd_admin(&t, strcmp(cmd, "drain") == 0 ? AU_CTL_DRAIN : AU_CTL_RESUME, node, timeout_ns);
 	} else if (exec_cmd) {

@@ -11,6 +11,8 @@
 #include "rqml.h"
 #include "taskq.h"
 #include "ctlproto.h"
+#include "jobctl.h"
+#include "jobfile.h"
 
 #define PENDING_MAX 64u        /* requests waiting for a ReadIndex at once */
 #define PROPOSED_MAX 1024u     /* remembered proposals (forgotten all at once beyond) */
@@ -24,6 +26,7 @@ struct pending {
 	struct au_ctl_admin_req admin;
 	struct au_ctl_submit_req submit;
 	struct au_ctl_job_req job;
+	struct au_jobctl_req jobs; /* jobctl.h: job list/show/cancel, dead list/requeue */
 };
 
 /* When something was last proposed, so that a client asking again every
@@ -177,6 +180,9 @@ static void serve_submit(struct au_execctl *x, struct pending *r, void *orch, st
 				.kind = q->kind, .topic = q->topic, .priority = q->priority, .caps = q->caps,
 				.max_retries = q->max_retries, .rounds = q->rounds,
 				.payload = q->payload, .payload_len = q->payload_len,
+				/* The tasks of a submitted job file are that job's
+				 * (taskq.h "Jobs": job list/show/cancel). */
+				.job = au_jobfile_job_of(q->first_id),
 			};
 			for (uint32_t i = 0; i < q->count; i++) {
 				s.id = q->first_id + i;
@@ -255,6 +261,38 @@ static void serve_job(struct au_execctl *x, struct pending *r, struct au_rqml *r
 	reply_job(x, r->client, &a);
 }
 
+static void reply_jobs(struct au_execctl *x, au_node_id to, const struct au_jobctl_resp *a)
+{
+	uint8_t *buf = g_malloc(AU_JOBCTL_RESP_MAX);
+	size_t len = au_jobctl_encode_resp(a, buf, AU_JOBCTL_RESP_MAX);
+	if (len)
+		au_node_control_send(x->n, to, buf, len);
+	g_free(buf);
+}
+
+/* Jobs and dead letters (jobctl.h): read, or propose a cancel / requeue
+ * until the replica shows it, then confirm. */
+static void serve_jobs(struct au_execctl *x, struct pending *r, void *orch, struct au_raft *raft,
+		       bool confirmed)
+{
+	const struct au_jobctl_req *q = &r->jobs;
+	struct au_jobctl_resp *a = g_new0(struct au_jobctl_resp, 1);
+	a->nonce = q->nonce;
+	a->answer = AU_CTL_PENDING;
+	if (!au_jobctl_serve(orch, q, a)) {
+		uint64_t key = q->id ^ (uint64_t)q->op << 60 ^ UINT64_C(0x6a) << 52;
+		if (!recently_proposed(x, key, au_raft_term(raft)))
+			au_jobctl_propose(orch, q);
+	} else if (confirmed) {
+		a->answer = AU_CTL_DONE;
+	} else if (confirm(x, raft, r)) {
+		g_free(a);
+		return; /* answered when the read completes */
+	}
+	reply_jobs(x, r->client, a);
+	g_free(a);
+}
+
 /* Serve a request: refuse, redirect, propose, confirm or answer. */
 static void serve(struct au_execctl *x, struct pending *r, bool confirmed)
 {
@@ -281,6 +319,9 @@ static void serve(struct au_execctl *x, struct pending *r, bool confirmed)
 	} else if (r->type == AU_CTL_JOB_REQ) {
 		serve_job(x, r, rq, au_node_service_state(n, "one"), raft, confirmed);
 		return;
+	} else if (r->type == AU_CTL_JOBS_REQ) {
+		serve_jobs(x, r, orch, raft, confirmed);
+		return;
 	} else {
 		serve_submit(x, r, orch, raft, confirmed);
 		return;
@@ -292,6 +333,13 @@ static void serve(struct au_execctl *x, struct pending *r, bool confirmed)
 	} else if (r->type == AU_CTL_ADMIN_REQ) {
 		struct au_ctl_admin_resp a = {.nonce = r->admin.nonce, .answer = answer, .leader = hint};
 		reply_admin(x, r->client, &a);
+	} else if (r->type == AU_CTL_JOBS_REQ) {
+		struct au_jobctl_resp *a = g_new0(struct au_jobctl_resp, 1);
+		a->nonce = r->jobs.nonce;
+		a->answer = answer;
+		a->leader = hint;
+		reply_jobs(x, r->client, a);
+		g_free(a);
 	} else {
 		struct au_ctl_submit_resp a = {.nonce = r->submit.nonce, .answer = answer, .leader = hint};
 		reply_submit(x, r->client, &a);
@@ -310,6 +358,8 @@ void au_execctl_recv(struct au_execctl *x, au_node_id from, const uint8_t *msg, 
 	else if (r.type == AU_CTL_SUBMIT_REQ && au_ctl_decode_submit_req(msg, len, &r.submit))
 		serve(x, &r, false);
 	else if (r.type == AU_CTL_JOB_REQ && au_ctl_decode_job_req(msg, len, &r.job))
+		serve(x, &r, false);
+	else if (r.type == AU_CTL_JOBS_REQ && au_jobctl_decode_req(msg, len, &r.jobs))
 		serve(x, &r, false);
 }
 

@@ -39,8 +39,9 @@ struct au_execctl;
 struct au_execctl *au_execctl_new(struct au_node *n);
 void au_execctl_free(struct au_execctl *x);
 
-/* A control-service message of type AU_CTL_ADMIN_REQ, AU_CTL_SUBMIT_REQ or
- * AU_CTL_JOB_REQ from `from` (malformed ones are ignored). */
+/* A control-service message of type AU_CTL_ADMIN_REQ, AU_CTL_SUBMIT_REQ,
+ * AU_CTL_JOB_REQ or AU_CTL_JOBS_REQ (jobctl.h) from `from` (malformed ones
+ * are ignored). */
 void au_execctl_recv(struct au_execctl *x, au_node_id from, const uint8_t *msg, size_t len);
 
 /* Fill the queue fields of a status (has_queue false without "aureon"). */

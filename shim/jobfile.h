@@ -21,6 +21,13 @@ struct au_jobfile {
 	struct au_ctl_job_req r;    /* an RQML job */
 };
 
+/* The job of a task `aureon-ctl submit` enqueued (its ids are
+ * 1 << 62 | job << 20 | i, see jobfile.c); 0 for any other id. */
+static inline uint64_t au_jobfile_job_of(uint64_t task_id)
+{
+	return (task_id >> 62) == 1 ? (task_id >> 20) & ((UINT64_C(1) << 30) - 1) : 0;
+}
+
 /* Read job file `path` for cluster `c`; `random64` draws the job number
  * (when the file gives none) and the request nonces.  On error false and
  * *err = "FILE: [group] key: what" (caller frees). */

@@ -1,6 +1,7 @@
 /* node_net.c — aureon-node's network: authenticated UDP datagrams out and
  * in, aureon-ctl clients and the control service's receive path (see node.h). */
 #include "node_internal.h"
+#include "jobctl.h"
 
 /* ---- network ----------------------------------------------------------- */
 
@@ -100,7 +101,8 @@ static void control_recv(struct au_node *n, au_node_id from, const uint8_t *msg,
 	uint64_t nonce;
 	n->m.control_requests++;
 	int type = au_ctl_type(msg, len);
-	if (type == AU_CTL_ADMIN_REQ || type == AU_CTL_SUBMIT_REQ || type == AU_CTL_JOB_REQ) {
+	if (type == AU_CTL_ADMIN_REQ || type == AU_CTL_SUBMIT_REQ || type == AU_CTL_JOB_REQ ||
+	    type == AU_CTL_JOBS_REQ) {
 		if (n->running)
 			au_execctl_recv(n->exec, from, msg, len);
 		return;

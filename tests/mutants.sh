@@ -57,6 +57,7 @@ MUTANTS=(
 	"IGNORE_STORAGE_ERROR|20|raft-disk-full"
 	"REPLICA_DIVERGE|20|mutant-replica-diverge chaos-raft"
 	"RQML_RECORD_CONVERGED_ONLY|10|mutant-jobs-unrecorded"
+	"CANCEL_IGNORED|10|mutant-cancel-ignored aureon-cancel-failover"
 )
 
 RUN_TIMEOUT=${AU_MUTANT_TIMEOUT:-60}
@@ -231,6 +232,8 @@ for i in "${!names[@]}"; do
 	# SWIM bugs: chaos-aureon.ini, the standard scenario that runs SWIM
 	# with its checkers on (swim_accuracy catches SWIM_NO_REFUTE there).
 	case $n in
+	CANCEL_IGNORED)
+		;; # chaos-aureon runs no jobs (off by default): its own scenarios only
 	RQML_*)
 		plan="$plan chaos-rqml:1-50 chaos-rqml:51-$CHAOS_SEEDS" ;;
 	SWIM_*|ACK_NO_TOKEN|EXPIRY_WORKER_CLOCK|DEAD_NOT_RECLAIMED|LOCK_NO_FENCE)

@@ -51,12 +51,14 @@ int main(void)
 	srunner_add_suite(sr, fixture_suite());
 	srunner_add_suite(sr, shim_suite());
 	srunner_add_suite(sr, shim_ops_suite());
+	srunner_add_suite(sr, shim_jobs_suite());
 	srunner_add_suite(sr, scenario_suite());
 	srunner_add_suite(sr, sim_suite());
 	srunner_add_suite(sr, cli_suite());
 	srunner_add_suite(sr, linearize_suite());
 	srunner_add_suite(sr, raft_suite());
 	srunner_add_suite(sr, exec_suite());
+	srunner_add_suite(sr, jobs_suite());
 	srunner_add_suite(sr, swim_suite());
 	srunner_add_suite(sr, verdict_suite());
 	srunner_add_suite(sr, trace_suite());

@@ -19,6 +19,8 @@ Suite *linearize_suite(void);
 Suite *raft_suite(void);
 Suite *chaos_suite(void);
 Suite *exec_suite(void);
+Suite *jobs_suite(void);
+Suite *shim_jobs_suite(void);
 Suite *kernels_suite(void);
 Suite *one_suite(void);
 Suite *rqml_suite(void);

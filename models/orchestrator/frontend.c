@@ -189,6 +189,7 @@ void orch_on_queue_event(void *ctx, const struct au_taskq_event *ev)
 	case AU_TASKQ_EV_NACKED:
 	case AU_TASKQ_EV_RELEASED:
 	case AU_TASKQ_EV_NODE:
+	case AU_TASKQ_EV_REQUEUED:
 		o->qgen++; /* tasks may have become available */
 		break;
 	default:
@@ -574,6 +575,7 @@ static void workload_spec(const struct au_orch *o, uint64_t id, struct au_task_s
 	s->priority = (int32_t)((h >> 16) % c->task_priorities);
 	s->max_retries = c->task_retries;
 	s->rounds = c->task_rounds;
+	s->job = c->task_job_size ? (id - 1) / c->task_job_size + 1 : 0;
 	for (uint32_t b = 0; b < AU_MAX_CAPS; b++) {
 		uint64_t hb = au_hash_mix64(h + b + 1);
 		if (c->task_caps[b] && hb % 100 < c->task_caps[b])
@@ -631,6 +633,8 @@ void orch_leader_tick(struct au_orch *o)
 	reconcile_members(o, now);
 	if (o->cfg->tasks)
 		run_workload(o, now);
+	if (o->cfg->job_cancel || o->cfg->dead_requeue)
+		orch_job_workload(o, now);
 	/* Forget expiries for leases that ended. */
 	GHashTableIter it;
 	gpointer k, v;

@@ -112,6 +112,8 @@ static void *orch_init(const struct au_env *env, const void *config)
 	o->deadlines = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	o->lock_deadlines = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	o->grant_sent = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	o->cancel_sent = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	o->requeue_sent = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	au_taskq_batch_init(&o->qb);
 	au_taskq_batch_init(&o->lb);
 	o->pull_sent = INT64_MIN / 2;
@@ -313,6 +315,8 @@ static void orch_destroy(void *state)
 	g_hash_table_destroy(o->deadlines);
 	g_hash_table_destroy(o->lock_deadlines);
 	g_hash_table_destroy(o->grant_sent);
+	g_hash_table_destroy(o->cancel_sent);
+	g_hash_table_destroy(o->requeue_sent);
 	g_free(o->parked);
 	g_free(o->node_op_at);
 	g_free(o->verdict_inc);
@@ -422,6 +426,22 @@ int au_orch_enqueue(struct au_orch *o, const struct au_task_spec *spec)
 	return au_taskq_add_enqueue(orch_room(o, false, 48 + spec->payload_len), spec);
 }
 
+int au_orch_cancel(struct au_orch *o, uint64_t job)
+{
+	orch_check_leadership(o);
+	if (!o->leading || job == 0)
+		return -AU_EINVAL;
+	return au_taskq_add_cancel(orch_room(o, false, 16), job);
+}
+
+int au_orch_requeue(struct au_orch *o, uint64_t id)
+{
+	orch_check_leadership(o);
+	if (!o->leading || id == 0)
+		return -AU_EINVAL;
+	return au_taskq_add_requeue(orch_room(o, false, 16), id);
+}
+
 /* ---- configuration and tables -------------------------------------------------------------------- */
 
 static const struct au_config_key orch_keys[] = {
@@ -465,6 +485,13 @@ static const struct au_config_key workload_keys[] = {
 	 "lognormal(50ms,20ms)", 0, 0, "duration of one task on a 10-GFLOPS node", NULL},
 	{"task_caps", AU_CFG_CAPS, offsetof(struct au_orch_config, task_caps), "none", 0, 0,
 	 "percent of tasks needing each capability, e.g. gpu:10", NULL},
+	{"task_job_size", AU_CFG_UINT, offsetof(struct au_orch_config, task_job_size), "0", 0,
+	 10000000, "tasks per job: task i belongs to job (i-1)/K+1 (0: no jobs)", NULL},
+	{"job_cancel", AU_CFG_UINT, offsetof(struct au_orch_config, job_cancel), "0", 0, 100,
+	 "percent of jobs the leader cancels once a task of theirs is done (needs task_job_size)",
+	 NULL},
+	{"dead_requeue", AU_CFG_UINT, offsetof(struct au_orch_config, dead_requeue), "0", 0, 1,
+	 "1: the leader requeues each dead letter once (not those of cancelled jobs)", NULL},
 	{"lock_keys", AU_CFG_UINT, offsetof(struct au_orch_config, lock_keys), "0", 0, 1000000,
 	 "keys the lock clients contend for (0: no lock clients)", NULL},
 	{"lock_clients", AU_CFG_NODE_LIST, offsetof(struct au_orch_config, lock_clients), "all", 0, 0,

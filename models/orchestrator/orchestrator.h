@@ -53,6 +53,9 @@ struct au_orch_config {
 	uint32_t task_payload;    /* payload bytes per task */
 	uint32_t task_fail;       /* percent of attempts that fail (nack) */
 	struct au_dist task_cost; /* duration of one task on a 10-GFLOPS node */
+	uint32_t task_job_size;   /* tasks per job (0: tasks belong to no job) */
+	uint32_t job_cancel;      /* percent of jobs the leader cancels once one task is done */
+	uint32_t dead_requeue;    /* 1: the leader requeues every dead letter (not cancelled) once */
 	uint32_t task_caps[AU_MAX_CAPS]; /* percent of tasks needing each capability */
 	/* [workload]: locks */
 	uint32_t lock_keys;       /* 0: no lock clients */
@@ -99,6 +102,14 @@ au_node_id au_orch_leader_guess(const struct au_orch *o);
  * the leader, bad spec) — it may still fail to commit if leadership is
  * lost; enqueue again on the new leader (it is idempotent by id). */
 int au_orch_enqueue(struct au_orch *o, const struct au_task_spec *spec);
+
+/* Leader only: add a cancel of job `job` / a requeue of dead letter `id`
+ * to the next queue command (taskq.h: au_taskq_add_cancel, _requeue).
+ * 0, -AU_EINVAL (not the leader, id 0); like enqueue, it may fail to
+ * commit if leadership is lost: ask the new leader again (a cancel of a
+ * cancelled job and a requeue of a task that is not dead change nothing). */
+int au_orch_cancel(struct au_orch *o, uint64_t job);
+int au_orch_requeue(struct au_orch *o, uint64_t id);
 
 /* What this node's worker holds and has done (for tests and reports). */
 struct au_orch_stats {

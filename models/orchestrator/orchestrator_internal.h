@@ -51,7 +51,8 @@
  * Files: model.c (the model's callbacks, which dispatch to the roles; the
  * incarnation record; the public API; configuration keys), frontend.c (the
  * leader's front end), worker.c (the worker and the synthetic executor),
- * lockclient.c (the lock client).  Functions one file calls in another
+ * lockclient.c (the lock client), jobs.c (the job workload: cancels and
+ * requeues the leader proposes).  Functions one file calls in another
  * are declared below with the prefix orch_; everything else is static.
  */
 #ifndef AU_ORCHESTRATOR_INTERNAL_H
@@ -176,6 +177,9 @@ struct au_orch {
 	GHashTable *deadlines;      /* lease token -> au_time */
 	GHashTable *lock_deadlines; /* lock key -> au_time */
 	GHashTable *grant_sent;     /* lease token -> au_time the grant was (re)sent */
+	/* The job workload (jobs.c): when a cancel / requeue was last
+	 * proposed, by job / task id.  Lookups only. */
+	GHashTable *cancel_sent, *requeue_sent;
 	au_time *node_op_at;  /* [nodes+1]: when a node mark was last proposed */
 	bool kick_armed;
 	uint64_t wl_next;     /* next workload task id to enqueue */
@@ -220,6 +224,9 @@ void orch_on_kick(struct au_orch *o);
 bool orch_fold_verdict(struct au_orch *o, au_node_id member, bool dead, uint32_t inc);
 void orch_on_member(void *ctx, au_node_id member, enum au_swim_state state, uint32_t incarnation);
 void orch_report_verdicts(struct au_orch *o);
+
+/* jobs.c: the job workload (cancels, requeues) on the leader */
+void orch_job_workload(struct au_orch *o, au_time now);
 
 /* worker.c: the worker */
 void orch_register_synthetic(struct au_orch *o);

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "check_exec.h"
+#include "check_jobs.h"
 #include "check_internal.h"
 #include "check_raft.h"
 #include "check_replicas.h"
@@ -248,6 +249,8 @@ static const struct au_checker_ops all_checkers[] = {
 	 au_check_exec_destroy, NULL, NULL},
 	{"lease_expiry", "aureon", au_check_le_create, au_check_le_event, au_check_le_end,
 	 au_check_le_destroy, NULL, au_check_le_note},
+	{"job_lifecycle", "aureon", au_check_jobs_create, au_check_jobs_event, au_check_jobs_end,
+	 au_check_jobs_destroy, NULL, au_check_jobs_note},
 };
 
 const char *const au_check_names[] = {"ping_integrity", "raft_safety", "replicas_agree",
@@ -255,7 +258,7 @@ const char *const au_check_names[] = {"ping_integrity", "raft_safety", "replicas
 				      "exactly_once_one", "results_match_reference", "rounds_monotone",
 				      "shards_once", "jobs_recorded", "swim_completeness", "swim_accuracy",
 				      "no_task_lost", "exactly_once", "lease_placement", "lock_safety",
-				      "lease_expiry", NULL};
+				      "lease_expiry", "job_lifecycle", NULL};
 
 const char *au_check_service(const char *check)
 {

@@ -195,6 +195,7 @@ static void queue_event(struct exec_check *x, struct au_sim *sim, au_node_id nod
 	case AU_TR_TASKQ_NACK:
 	case AU_TR_TASKQ_RELEASE:
 	case AU_TR_TASKQ_EXPIRE:
+	case AU_TR_TASKQ_REVOKE:
 		if (x->role == EO && (!t || t->state != 1 || t->token != (uint64_t)b)) {
 			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": lease %"
 					G_GINT64_FORMAT " ended but it was not the current one", a, b);
@@ -208,6 +209,17 @@ static void queue_event(struct exec_check *x, struct au_sim *sim, au_node_id nod
 	case AU_TR_TASKQ_DEAD_LETTER:
 		if (t)
 			t->state = 3;
+		break;
+	case AU_TR_TASKQ_REQUEUE:
+		if (c != 1 && c != 2)
+			break; /* refused: nothing changed */
+		if (x->role == EO && (!t || t->state != 3)) {
+			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " requeued but it was "
+					"not a dead letter", a);
+			return;
+		}
+		if (t)
+			t->state = 0;
 		break;
 	case AU_TR_TASKQ_CHECKPOINT:
 		if (x->role == EO && (!t || t->state != 1 || t->token != (uint64_t)b || (uint64_t)c >= t->rounds)) {
@@ -616,6 +628,7 @@ void au_check_le_event(void *st, struct au_sim *sim, au_node_id node, uint16_t k
 	case AU_TR_TASKQ_NACK:
 	case AU_TR_TASKQ_RELEASE:
 	case AU_TR_TASKQ_EXPIRE:
+	case AU_TR_TASKQ_REVOKE:
 		le_end(x, sim, node, LE_TASK, (uint64_t)b);
 		break;
 	case AU_TR_LOCK_GRANT:
