@@ -57,6 +57,7 @@ MUTANTS=(
 	"IGNORE_STORAGE_ERROR|20|raft-disk-full"
 	"REPLICA_DIVERGE|20|mutant-replica-diverge chaos-raft"
 	"RQML_RECORD_CONVERGED_ONLY|10|mutant-jobs-unrecorded"
+	"BLOB_STALE_CHUNK|5|one-results"
 )
 
 RUN_TIMEOUT=${AU_MUTANT_TIMEOUT:-60}
@@ -233,6 +234,8 @@ for i in "${!names[@]}"; do
 	case $n in
 	RQML_*)
 		plan="$plan chaos-rqml:1-50 chaos-rqml:51-$CHAOS_SEEDS" ;;
+	BLOB_*)
+		;; # no standard chaos scenario runs the blob store: its own scenarios only
 	SWIM_*|ACK_NO_TOKEN|EXPIRY_WORKER_CLOCK|DEAD_NOT_RECLAIMED|LOCK_NO_FENCE)
 		plan="$plan chaos-aureon:1-50 chaos-aureon:51-$CHAOS_SEEDS" ;;
 	*)
