@@ -20,6 +20,7 @@ Suite *chaos_suite(void);
 Suite *exec_suite(void);
 Suite *kernels_suite(void);
 Suite *one_suite(void);
+Suite *results_suite(void);
 Suite *rqml_suite(void);
 Suite *swim_suite(void);
 Suite *verdict_suite(void);
