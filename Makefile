@@ -80,7 +80,7 @@ TEST_OBJ   = $(call obj,$(TEST_SRC))
 NODE_LIBS  = $(CONFIG_LIB) $(MODELS_LIB) $(CORE_LIB)
 SIM_LIBS   = $(SIM_LIB) $(NODE_LIBS)
 ALL_OBJ    = $(call obj,$(CORE_SRC) $(MODEL_SRC) $(CONFIG_SRC) $(SIM_SRC) $(SIM_MAIN) $(BENCH_SRC) \
-             $(TEST_SRC) $(SHIM_SRC) shim/node_main.c shim/http.c shim/ctl_main.c shim/fuzz_recv.c)
+             $(TEST_SRC) $(SHIM_SRC) shim/node_main.c shim/http.c shim/ctl_main.c shim/ctl_results.c shim/fuzz_recv.c)
 
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
               python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
@@ -148,7 +148,7 @@ $(BUILD)/aureon-node: $(BUILD)/shim/node_main.o $(BUILD)/shim/http.o $(SHIM_OBJ)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(GLIB_LIBS) -lm
 
-$(BUILD)/aureon-ctl: $(BUILD)/shim/ctl_main.o $(SHIM_OBJ) $(NODE_LIBS)
+$(BUILD)/aureon-ctl: $(BUILD)/shim/ctl_main.o $(BUILD)/shim/ctl_results.o $(SHIM_OBJ) $(NODE_LIBS)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(SHIM_LIBS) $(GLIB_LIBS) -lm
 

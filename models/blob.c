@@ -593,7 +593,8 @@ static void *blob_init(const struct au_env *env, const void *config)
 	b->entries = g_ptr_array_new_with_free_func(g_free);
 	b->to_fetch = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 	load_index(b);
-	if (b->cfg->synthetic)
+	/* Servers only (a client node of another model runs no raft). */
+	if (b->cfg->synthetic && env->ops->local_service(env->ctx, "raft"))
 		au_timer_set(env, b->cfg->synthetic_at, TIMER_SYNTH, 0);
 	if (b->cfg->fetch_node == env->self)
 		au_timer_set(env, b->cfg->fetch_at, TIMER_FETCH_START, 0);
@@ -749,4 +750,7 @@ const struct au_model au_blob_model = {
 	.n_message_names = 5,
 	.needs = blob_needs,
 	.validate = blob_validate,
+	/* aureon-ctl fetches chunks and asks for synthetic jobs over the
+	 * blob protocol itself; no client nodes of its own in simulation. */
+	.client_side = true,
 };

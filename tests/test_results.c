@@ -2,10 +2,16 @@
  * placement, synthetic jobs, the wire codec, the results_retrievable check
  * (passing, and failing when it should), determinism. */
 #include <check.h>
+#include <gio/gio.h>
 #include <glib.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "blob.h"
 #include "one.h"
@@ -196,6 +202,196 @@ START_TEST(bad_blob_keys_are_named)
 }
 END_TEST
 
+/* ---- real processes on 127.0.0.1 ---------------------------------------------- */
+
+#define BIG (16u << 20)
+
+static pid_t node_pid[4];
+static char *proc_dir;
+
+static uint16_t free_udp_port(void)
+{
+	GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, 0, NULL);
+	GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	GSocketAddress *a = g_inet_socket_address_new(lo, 0);
+	ck_assert(g_socket_bind(s, a, FALSE, NULL));
+	GSocketAddress *got = g_socket_get_local_address(s, NULL);
+	uint16_t port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(got));
+	g_object_unref(got);
+	g_object_unref(a);
+	g_object_unref(lo);
+	g_object_unref(s);
+	return port;
+}
+
+static void stop_node(int i)
+{
+	if (node_pid[i] > 0) {
+		kill(node_pid[i], SIGKILL);
+		waitpid(node_pid[i], NULL, 0);
+		node_pid[i] = 0;
+	}
+}
+
+static void procs_teardown(void)
+{
+	for (int i = 1; i <= 3; i++)
+		stop_node(i);
+	if (proc_dir && !getenv("AU_KEEP_SHIM_DIR")) {
+		g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", proc_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", proc_dir);
+	}
+	g_free(proc_dir);
+	proc_dir = NULL;
+}
+
+static void start_nodes(const char *ini)
+{
+	for (int i = 1; i <= 3; i++) {
+		g_autofree char *id = g_strdup_printf("n%d", i);
+		g_autofree char *data = g_strdup_printf("%s/data-n%d", proc_dir, i);
+		g_autofree char *log = g_strdup_printf("%s/n%d.log", proc_dir, i);
+		g_autofree char *bin = g_strdup_printf("%s/aureon-node", au_test_bin());
+		pid_t parent = getpid();
+		pid_t pid = fork();
+		ck_assert(pid >= 0);
+		if (pid == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(1);
+			FILE *f = freopen(log, "a", stdout);
+			if (f)
+				dup2(fileno(f), 2);
+			execl(bin, bin, "--config", ini, "--id", id, "--data", data, "--seed", "42", (char *)NULL);
+			_exit(127);
+		}
+		node_pid[i] = pid;
+	}
+}
+
+static int ctl_run(const char *ini, const char *args, char **out)
+{
+	g_autofree char *cmd = g_strdup_printf("%s/aureon-ctl --config %s %s 2>&1", au_test_bin(), ini, args);
+	return au_test_run(cmd, out);
+}
+
+static void file_sha256(const char *path, uint8_t out[32], gsize *len)
+{
+	gchar *data = NULL;
+	ck_assert(g_file_get_contents(path, &data, len, NULL));
+	sha256((const uint8_t *)data, *len, out);
+	g_free(data);
+}
+
+/* The issue's "done when" for results: a 16 MiB result fetched with its
+ * digest compared, an existing file refused, and the node serving the
+ * fetch killed mid-way (it is also the leader when it is n1). */
+START_TEST(result_get_on_loopback_survives_a_killed_holder)
+{
+	char tmpl[] = "/tmp/aureon-results-XXXXXX";
+	ck_assert(mkdtemp(tmpl));
+	proc_dir = g_strdup(tmpl);
+	GString *ini = g_string_new("[cluster]\nnodes = 3\nservices = raft,blob,one\n"
+				    "[raft]\nelection_timeout = 150ms..300ms\nheartbeat = 50ms\n[hosts]\n");
+	for (int i = 1; i <= 3; i++)
+		g_string_append_printf(ini, "n%d = 127.0.0.1:%u\n", i, free_udp_port());
+	g_string_append(ini, "[auth]\nkey_file = cluster.key\n");
+	g_autofree char *key = g_build_filename(proc_dir, "cluster.key", NULL);
+	g_autofree char *path = g_build_filename(proc_dir, "cluster.ini", NULL);
+	ck_assert(g_file_set_contents(key, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
+				      -1, NULL));
+	chmod(key, 0600);
+	ck_assert(g_file_set_contents(path, ini->str, -1, NULL));
+	g_string_free(ini, TRUE);
+	start_nodes(path);
+
+	/* What ONE must record: the SHA-256 of job 7's bytes (seed 1). */
+	uint8_t *bytes = malloc(BIG), want[32], got[32];
+	au_blob_synth_bytes(7, 1, bytes, BIG);
+	sha256(bytes, BIG, want);
+	free(bytes);
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", want[i]);
+
+	char *out = NULL;
+	int rc = ctl_run(path, "--timeout 30s result make 7 16777216", &out);
+	ck_assert_msg(rc == 0, "result make: %d: %s (logs in %s)", rc, out, proc_dir);
+	g_free(out);
+
+	g_autofree char *f1 = g_build_filename(proc_dir, "r1.bin", NULL);
+	g_autofree char *a1 = g_strdup_printf("--timeout 30s result get 7 --out %s", f1);
+	rc = ctl_run(path, a1, &out);
+	ck_assert_msg(rc == 0 && strstr(out, hex), "result get: %d: %s", rc, out);
+	g_free(out);
+	gsize len;
+	file_sha256(f1, got, &len);
+	ck_assert_uint_eq(len, BIG);
+	ck_assert_mem_eq(got, want, 32);
+
+	/* An existing file is refused, and replaced with --force. */
+	rc = ctl_run(path, a1, &out);
+	ck_assert_msg(rc == 2 && strstr(out, "exists; use --force"), "%d: %s", rc, out);
+	g_free(out);
+	g_autofree char *a1f = g_strdup_printf("%s --force", a1);
+	rc = ctl_run(path, a1f, &out);
+	ck_assert_msg(rc == 0, "%d: %s", rc, out);
+	g_free(out);
+	/* Bad arguments: usage, exit 2. */
+	rc = ctl_run(path, "result get x --out /dev/null", &out);
+	ck_assert_msg(rc == 2 && strstr(out, "JOB"), "%d: %s", rc, out);
+	g_free(out);
+	rc = ctl_run(path, "result make 8 999999999999", &out);
+	ck_assert_msg(rc == 2 && strstr(out, "SIZE"), "%d: %s", rc, out);
+	g_free(out);
+
+	/* Kill the node the fetch starts from once a MiB has arrived. */
+	au_node_id order[3];
+	au_blob_holders(want, 3, 3, order);
+	g_autofree char *f2 = g_build_filename(proc_dir, "r2.bin", NULL);
+	g_autofree char *log = g_build_filename(proc_dir, "ctl2.log", NULL);
+	g_autofree char *bin = g_strdup_printf("%s/aureon-ctl", au_test_bin());
+	pid_t ctl = fork();
+	ck_assert(ctl >= 0);
+	if (ctl == 0) {
+		FILE *f = freopen(log, "w", stdout);
+		if (f)
+			dup2(fileno(f), 2);
+		execl(bin, bin, "--config", path, "--timeout", "60s", "result", "get", "7", "--out", f2,
+		      (char *)NULL);
+		_exit(127);
+	}
+	g_autofree char *part = g_strdup_printf("%s.part-%d", f2, (int)ctl);
+	struct stat st;
+	bool killed = false;
+	for (int t = 0; t < 3000 && !killed; t++) {
+		if (stat(part, &st) == 0 && st.st_size >= (1 << 20)) {
+			stop_node((int)order[0]);
+			killed = true;
+		}
+		if (waitpid(ctl, NULL, WNOHANG) == ctl)
+			ck_abort_msg("the fetch ended before a MiB was seen");
+		g_usleep(1000);
+	}
+	ck_assert_msg(killed, "no MiB within 3 s");
+	int status;
+	waitpid(ctl, &status, 0);
+	gchar *text = NULL;
+	g_file_get_contents(log, &text, NULL, NULL);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fetch after killing n%u: %s", order[0],
+		      text);
+	/* chunks came from the killed node and from another one */
+	g_autofree char *killed_name = g_strdup_printf("n%u", order[0]);
+	ck_assert_msg(strstr(text, "from ") && strchr(strstr(text, "from "), ','), "%s", text);
+	fprintf(stderr, "results: after killing %s mid-fetch: %s", killed_name, text);
+	g_free(text);
+	file_sha256(f2, got, &len);
+	ck_assert_uint_eq(len, BIG);
+	ck_assert_mem_eq(got, want, 32);
+}
+END_TEST
+
 Suite *results_suite(void)
 {
 	Suite *s = suite_create("results");
@@ -211,5 +407,10 @@ Suite *results_suite(void)
 	tcase_add_test(tr, one_results_scenario_passes_and_fetches_everything);
 	tcase_add_test(tr, results_retrievable_is_not_vacuous);
 	suite_add_tcase(s, tr);
+	TCase *procs = tcase_create("processes");
+	tcase_set_timeout(procs, 180);
+	tcase_add_unchecked_fixture(procs, NULL, procs_teardown);
+	tcase_add_test(procs, result_get_on_loopback_survives_a_killed_holder);
+	suite_add_tcase(s, procs);
 	return s;
 }
