@@ -149,6 +149,13 @@ START_TEST(one_results_scenario_passes_and_fetches_everything)
 }
 END_TEST
 
+/* RQML's replicas keep the result vectors they finish: fetched and checked. */
+START_TEST(rqml_results_are_retrievable)
+{
+	au_test_scenario_passes("scenarios/one-results-rqml.ini", 1);
+}
+END_TEST
+
 /* A scenario whose only holder of job 1001's result is crashed for good. */
 START_TEST(results_retrievable_is_not_vacuous)
 {
@@ -406,6 +413,7 @@ Suite *results_suite(void)
 	tcase_set_timeout(tr, 120);
 	tcase_add_test(tr, one_results_scenario_passes_and_fetches_everything);
 	tcase_add_test(tr, results_retrievable_is_not_vacuous);
+	tcase_add_test(tr, rqml_results_are_retrievable);
 	suite_add_tcase(s, tr);
 	TCase *procs = tcase_create("processes");
 	tcase_set_timeout(procs, 180);
