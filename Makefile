@@ -42,7 +42,7 @@ RAFT_SRC  = $(addprefix models/raft/,storage.c log.c machines.c snapshot.c elect
               handlers.c boot.c api.c)
 MODEL_SRC = models/ping.c models/phold.c $(RAFT_SRC) models/kv.c \
             models/swim.c models/swim_protocol.c models/swim_model.c \
-            models/kernels.c models/one.c \
+            models/kernels.c models/one.c models/blob.c \
             models/rqml.c models/rqml_machine.c models/rqml_supervisor.c models/rqml_executor.c models/rqml_model.c
 # the execution layer (issue 6)
 MODEL_SRC += models/taskq.c models/taskq_batch.c models/taskq_snapshot.c models/taskq_jobs.c models/lock.c \
@@ -53,7 +53,7 @@ CONFIG_SRC = config/values.c config/keys.c config/registry.c config/cluster_spec
 ENGINE_SRC   = $(addprefix sim/engine/,evq.c sim.c net.c disk.c dist.c fault.c trace_h5.c)
 SCENARIO_SRC = sim/scenario/scenario.c
 CHECK_SRC    = $(addprefix sim/check/,check.c check_scenario.c check_raft.c check_swim.c check_rqml.c \
-                 check_replicas.c check_exec.c check_jobs.c linearize.c)
+                 check_replicas.c check_exec.c check_jobs.c check_results.c linearize.c)
 CHAOS_SRC    = $(addprefix sim/chaos/,kinds.c gen.c plan.c orders.c render.c chaos_config.c chaos_ini.c \
                  coverage.c worker.c sweep.c report.c chaos_shrink.c)
 SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/cli/cli.c
@@ -81,7 +81,7 @@ TEST_OBJ   = $(call obj,$(TEST_SRC))
 NODE_LIBS  = $(CONFIG_LIB) $(MODELS_LIB) $(CORE_LIB)
 SIM_LIBS   = $(SIM_LIB) $(NODE_LIBS)
 # aureon-ctl's own files (the command line, its client node, the commands).
-CTL_SRC    = shim/ctl_main.c shim/ctl_client.c shim/ctl_ops.c shim/ctl_jobs.c
+CTL_SRC    = shim/ctl_main.c shim/ctl_client.c shim/ctl_ops.c shim/ctl_jobs.c shim/ctl_results.c
 ALL_OBJ    = $(call obj,$(CORE_SRC) $(MODEL_SRC) $(CONFIG_SRC) $(SIM_SRC) $(SIM_MAIN) $(BENCH_SRC) \
              $(TEST_SRC) $(SHIM_SRC) shim/node_main.c shim/http.c $(CTL_SRC) shim/fuzz_recv.c)
 

@@ -11,12 +11,13 @@ extern const struct au_model au_kv_model;
 extern const struct au_model au_orch_model;
 extern const struct au_model au_swim_model;
 extern const struct au_model au_one_model;
+extern const struct au_model au_blob_model;
 extern const struct au_model au_rqml_model;
 
 static const struct au_model *const all_models[] = {&au_ping_model, &au_phold_model,
 						    &au_raft_model, &au_kv_model,
 						    &au_swim_model, &au_orch_model,
-						    &au_one_model, &au_rqml_model};
+						    &au_blob_model, &au_one_model, &au_rqml_model};
 
 const struct au_model *au_registry_find(const char *name)
 {

@@ -104,6 +104,9 @@
 	X(ONE_STORE, 500)     /* a=job, b=log index, c=digest: the job's record stored */ \
 	X(ONE_REJECT, 501)    /* a=job, b=log index, c=digest: a second put, rejected */ \
 	X(ONE_BAD_SNAPSHOT, 502) /* a=bytes: an undecodable snapshot, state emptied */ \
+	X(BLOB_STORE, 503)    /* a=digest, b=bytes: a holder wrote a result's bytes */ \
+	X(BLOB_FETCH_START, 504) /* a=job, b=digest: a fetch of the job's result begins */ \
+	X(BLOB_FETCH, 505)    /* a=job, b=0 ok, 1 digest mismatch, 2 gave up; c=mask of nodes that served */ \
 	/* RQML (520..559); where = round << 16 | shard.  Replicas trace what       */ \
 	/* applying does; workers trace what they compute.                          */ \
 	X(RQML_JOB, 520)      /* a=job, b=kind | depth << 8, c=parent: job started */ \

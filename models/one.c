@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "blob.h"
 #include "digest.h"
 #include "hashes.h"
 #include "kernels.h"
@@ -16,7 +17,7 @@
 #include "trace_kinds.h"
 #include "wire.h"
 
-enum { OP_PUT = 1 };
+enum { OP_PUT = 1, OP_SYNTH = 2 };
 #define SNAP_MAGIC 0x454e4f31u /* "ONE1" */
 
 struct au_one {
@@ -133,6 +134,53 @@ size_t au_one_encode_put(const struct au_one_record *r, uint8_t *buf, size_t cap
 	return w.len;
 }
 
+size_t au_one_encode_synth(uint64_t job, uint32_t size, uint64_t seed, uint8_t *buf, size_t cap)
+{
+	if (job == 0 || size == 0 || size > AU_BLOB_SYNTH_MAX)
+		return 0;
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, cap);
+	au_put_u8(&w, OP_SYNTH);
+	au_put_u64(&w, job);
+	au_put_u32(&w, size);
+	au_put_u64(&w, seed);
+	return w.overflow ? 0 : w.len;
+}
+
+static guint find(const struct au_one *o, uint64_t job, bool *found);
+
+/* A synthetic job's record: generate its bytes, hash them and hand them to
+ * the local blob store (which keeps them if this node is a holder). */
+static struct au_one_record *apply_synth(struct au_one *o, struct au_rbuf *rb)
+{
+	uint64_t job = au_get_u64(rb);
+	uint32_t size = au_get_u32(rb);
+	uint64_t seed = au_get_u64(rb);
+	if (rb->short_read || rb->pos != rb->len || job == 0 || size == 0 || size > AU_BLOB_SYNTH_MAX)
+		return NULL;
+	struct au_one_record *r = au_xcalloc(1, sizeof(*r));
+	r->job = job;
+	r->kind = AU_ONE_KIND_SYNTHETIC;
+	r->verdict = AU_KERNEL_CONVERGED;
+	r->residuals = au_xcalloc(1, sizeof(double));
+	r->workers = au_xcalloc(1, sizeof(uint32_t));
+	bool dup;
+	find(o, job, &dup);
+	if (dup)
+		return r; /* rejected by the caller: no need for the bytes */
+	uint8_t *bytes = au_xmalloc(size);
+	au_blob_synth_bytes(job, seed, bytes, size);
+	GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+	g_checksum_update(ck, bytes, size);
+	gsize dl = sizeof(r->digest);
+	g_checksum_get_digest(ck, r->digest, &dl);
+	g_checksum_free(ck);
+	if (o->env)
+		au_blob_store(o->env->ops->local_service(o->env->ctx, "blob"), r->digest, bytes, size);
+	free(bytes);
+	return r;
+}
+
 /* ---- the machine --------------------------------------------------------------- */
 
 /* A record's share of the state digest: everything a snapshot keeps of it
@@ -175,7 +223,7 @@ enum au_one_status au_one_apply(struct au_one *o, uint64_t index, const uint8_t 
 	struct au_rbuf rb;
 	au_rbuf_init(&rb, cmd, len);
 	uint8_t op = au_get_u8(&rb);
-	struct au_one_record *r = op == OP_PUT ? decode_body(&rb) : NULL;
+	struct au_one_record *r = op == OP_PUT ? decode_body(&rb) : op == OP_SYNTH ? apply_synth(o, &rb) : NULL;
 	if (!r || rb.pos != rb.len) {
 		if (r)
 			record_free(r);
@@ -442,7 +490,8 @@ static char *one_report(void *const *states, uint32_t nodes)
 	for (guint i = 0; i < best->records->len; i++) {
 		const struct au_one_record *r = g_ptr_array_index(best->records, i);
 		g_string_append_printf(s, "    job %llu %s: %s after %u rounds", (unsigned long long)r->job,
-				       au_kernel_kind_name((enum au_kernel_kind)r->kind),
+				       r->kind == AU_ONE_KIND_SYNTHETIC ? "synthetic"
+				       : au_kernel_kind_name((enum au_kernel_kind)r->kind),
 				       au_kernel_verdict_name(r->verdict), r->rounds);
 		if (r->n_residuals)
 			g_string_append_printf(s, ", residual %.3g", r->residuals[r->n_residuals - 1]);

@@ -29,6 +29,7 @@
 #define AU_ONE_MACHINE 3u         /* Raft machine id (kv 1, task queue 2) */
 #define AU_ONE_MAX_RESIDUALS 2048u /* residual history kept per record */
 #define AU_ONE_MAX_WORKERS 256u   /* worker nodes listed per record */
+#define AU_ONE_KIND_SYNTHETIC 128u /* record kind of a synthetic job (blob.h) */
 
 /* One job's final record. */
 struct au_one_record {
@@ -55,6 +56,12 @@ enum au_one_status {
 /* Encode a put of `r` (its index is ignored) into buf; returns the length,
  * or 0 if it does not fit in `cap` or breaks a limit above. */
 size_t au_one_encode_put(const struct au_one_record *r, uint8_t *buf, size_t cap);
+/* Encode a synthetic job (docs/one.md, "Results"): every replica applying
+ * it generates `size` bytes (au_blob_synth_bytes(job, seed)), records
+ * their SHA-256 with kind AU_ONE_KIND_SYNTHETIC, verdict converged and no
+ * rounds, and hands them to the local blob store.  size: 1..AU_BLOB_SYNTH_MAX.
+ * Returns the length, 0 if it does not fit. */
+size_t au_one_encode_synth(uint64_t job, uint32_t size, uint64_t seed, uint8_t *buf, size_t cap);
 /* Bytes au_one_encode_put needs for `r`. */
 size_t au_one_put_size(const struct au_one_record *r);
 

@@ -12,6 +12,7 @@
 
 #include <glib.h>
 
+#include "blob.h"
 #include "digest.h"
 #include "models_internal.h"
 #include "one.h"
@@ -303,8 +304,12 @@ static void finish_job(struct rqml *q, struct rjob *j, enum au_kernel_verdict v)
 					  j->residuals[j->round - 1], 0, AU_RQML_ROW_DONE};
 		rqml_record_row(q, &row);
 	}
-	/* The result lives on as its digest (in ONE); the vectors and the
-	 * generated input go. */
+	/* The result's bytes go to the blob store (kept if this node is one of
+	 * the digest's holders; docs/one.md, "Results"), its digest to ONE;
+	 * the vectors and the generated input go. */
+	if (q->env)
+		au_blob_store_f64(q->env->ops->local_service(q->env->ctx, "blob"), j->digest, j->state,
+				  j->kp.state_len);
 	free(j->state);
 	j->state = NULL;
 	g_ptr_array_set_size(j->pending, 0);

@@ -38,6 +38,7 @@
 #include "ctl_client.h"
 #include "ctl_jobs.h"
 #include "ctl_ops.h"
+#include "ctl_results.h"
 #include "jobfile.h"
 #include "node.h"
 #include "packet.h"
@@ -61,6 +62,11 @@ static const char *const usage =
 	"  drain NODE             NODE (n2) takes no new leases; what it runs finishes\n"
 	"  resume NODE            NODE takes leases again\n"
 	"  keygen FILE            write a new random 256-bit cluster key (hex, mode 0600)\n"
+	"  result get JOB --out FILE [--force]\n"
+	"                         fetch JOB's result bytes from the blob store's holders;\n"
+	"                         written to FILE only if their SHA-256 is ONE's digest\n"
+	"  result make JOB SIZE [--seed S]\n"
+	"                         run a synthetic job of SIZE bytes (docs/one.md, Results)\n"
 	"%s%s"
 	"\n"
 	"options:\n"
@@ -467,6 +473,8 @@ static bool parse_i64(const char *s, int64_t *out)
 
 int main(int argc, char **argv)
 {
+	if (au_ctl_results_is_cmd(argc, argv))
+		return au_ctl_results_main(argc, argv); /* ctl_results.c: result get / make */
 	const char *config = NULL;
 	int64_t timeout_ns = 5 * AU_NS_PER_S;
 	bool json = false, wait = false;

@@ -58,6 +58,7 @@ MUTANTS=(
 	"REPLICA_DIVERGE|20|mutant-replica-diverge chaos-raft"
 	"RQML_RECORD_CONVERGED_ONLY|10|mutant-jobs-unrecorded"
 	"CANCEL_IGNORED|10|mutant-cancel-ignored aureon-cancel-failover"
+	"BLOB_STALE_CHUNK|5|one-results"
 )
 
 RUN_TIMEOUT=${AU_MUTANT_TIMEOUT:-60}
@@ -236,6 +237,8 @@ for i in "${!names[@]}"; do
 		;; # chaos-aureon runs no jobs (off by default): its own scenarios only
 	RQML_*)
 		plan="$plan chaos-rqml:1-50 chaos-rqml:51-$CHAOS_SEEDS" ;;
+	BLOB_*)
+		;; # no standard chaos scenario runs the blob store: its own scenarios only
 	SWIM_*|ACK_NO_TOKEN|EXPIRY_WORKER_CLOCK|DEAD_NOT_RECLAIMED|LOCK_NO_FENCE)
 		plan="$plan chaos-aureon:1-50 chaos-aureon:51-$CHAOS_SEEDS" ;;
 	*)

@@ -65,6 +65,7 @@ int main(void)
 	srunner_add_suite(sr, analysis_suite());
 	srunner_add_suite(sr, kernels_suite());
 	srunner_add_suite(sr, one_suite());
+	srunner_add_suite(sr, results_suite());
 	srunner_add_suite(sr, replicas_suite());
 	srunner_add_suite(sr, rqml_suite());
 	srunner_add_suite(sr, chaos_suite());

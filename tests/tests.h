@@ -23,6 +23,7 @@ Suite *jobs_suite(void);
 Suite *shim_jobs_suite(void);
 Suite *kernels_suite(void);
 Suite *one_suite(void);
+Suite *results_suite(void);
 Suite *rqml_suite(void);
 Suite *swim_suite(void);
 Suite *verdict_suite(void);

@@ -33,6 +33,7 @@
 #include "check_internal.h"
 #include "check_raft.h"
 #include "check_replicas.h"
+#include "check_results.h"
 #include "check_rqml.h"
 #include "check_swim.h"
 #include "kv.h"
@@ -231,6 +232,7 @@ static const struct au_checker_ops all_checkers[] = {
 	{"shards_once", "rqml", au_rqml_shards_create, au_rqml_check_event, NULL,
 	 au_rqml_check_destroy, NULL, NULL},
 	{"jobs_recorded", "rqml", au_jr_create, au_jr_event, au_jr_end, au_jr_destroy, NULL, NULL},
+	{"results_retrievable", "blob", au_rr_create, au_rr_event, au_rr_end, au_rr_destroy, NULL, NULL},
 	{"swim_completeness", "swim", au_cswim_complete_create, au_cswim_event, au_cswim_end,
 	 au_cswim_destroy, au_cswim_row, au_cswim_note},
 	/* accuracy only counts (its note): nothing to judge at the end */
@@ -256,7 +258,7 @@ static const struct au_checker_ops all_checkers[] = {
 const char *const au_check_names[] = {"ping_integrity", "raft_safety", "replicas_agree",
 				      "linearizable_kv",
 				      "exactly_once_one", "results_match_reference", "rounds_monotone",
-				      "shards_once", "jobs_recorded", "swim_completeness", "swim_accuracy",
+				      "shards_once", "jobs_recorded", "results_retrievable", "swim_completeness", "swim_accuracy",
 				      "no_task_lost", "exactly_once", "lease_placement", "lock_safety",
 				      "lease_expiry", "job_lifecycle", NULL};
 
