@@ -230,14 +230,23 @@ test-netns: deps $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 mutants: deps
 	tests/mutants.sh
 
-# Seeded chaos sweep (README: Chaos sweeps).  CHAOS_SEEDS, CHAOS_JOBS and
-# CHAOS_SCENARIO override; reproducers and junit.xml land in build/chaos/.
+# Seeded chaos sweep (docs/chaos.md).  CHAOS_SEEDS, CHAOS_JOBS and
+# CHAOS_SCENARIO override; reproducers, junit.xml and chaos.tap land in
+# build/chaos/.  make exits 2 whenever a recipe fails, so it cannot tell a
+# failing seed (the sweep's 1) from a usage error (2): the sweep's own code
+# goes to build/chaos/exit-code, and .ci/chaos (for CI) exits with it.
 CHAOS_SEEDS    ?= 1-10000
 CHAOS_JOBS     ?= 2
 CHAOS_SCENARIO ?= scenarios/chaos-raft.ini
 chaos: deps $(BUILD)/aureon-sim
-	$(BUILD)/aureon-sim chaos $(CHAOS_SCENARIO) --seeds $(CHAOS_SEEDS) --jobs $(CHAOS_JOBS) \
-	  --check-determinism --out $(BUILD)/chaos --junit $(BUILD)/chaos/junit.xml
+	@mkdir -p $(BUILD)/chaos && rm -f $(BUILD)/chaos/exit-code
+	@echo "$(BUILD)/aureon-sim chaos $(CHAOS_SCENARIO) --seeds $(CHAOS_SEEDS) --jobs $(CHAOS_JOBS) ..."
+	@$(BUILD)/aureon-sim chaos $(CHAOS_SCENARIO) --seeds $(CHAOS_SEEDS) --jobs $(CHAOS_JOBS) \
+	  --check-determinism --out $(BUILD)/chaos --junit $(BUILD)/chaos/junit.xml \
+	  --tap $(BUILD)/chaos/chaos.tap; rc=$$?; echo $$rc > $(BUILD)/chaos/exit-code; \
+	if [ $$rc != 0 ]; then echo "make chaos: aureon-sim chaos exited $$rc (1: a seed failed or a" \
+	  "re-run differed; 2: usage, scenario or I/O error), saved in $(BUILD)/chaos/exit-code;" \
+	  "make exits 2 either way: CI runs .ci/chaos, which exits with the sweep's code"; fi; exit $$rc
 
 # 10,000 seeds of every standard chaos scenario on a clean build; 0 failures
 # to pass (SOAK_SEEDS=500 for a quick one).  Results: bench/RESULTS.md.
