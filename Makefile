@@ -56,7 +56,7 @@ CHECK_SRC    = $(addprefix sim/check/,check.c check_scenario.c check_raft.c chec
                  check_replicas.c check_exec.c linearize.c)
 CHAOS_SRC    = $(addprefix sim/chaos/,kinds.c gen.c plan.c orders.c render.c chaos_config.c chaos_ini.c \
                  coverage.c worker.c sweep.c report.c chaos_shrink.c)
-SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/cli/cli.c
+SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/cli/cli.c sim/cli/lint.c
 SIM_MAIN  = sim/cli/main.c
 # aureon-sim bench subcommands
 BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c bench_swim.c bench_exec.c)
@@ -83,7 +83,7 @@ ALL_OBJ    = $(call obj,$(CORE_SRC) $(MODEL_SRC) $(CONFIG_SRC) $(SIM_SRC) $(SIM_
              $(TEST_SRC) $(SHIM_SRC) shim/node_main.c shim/http.c shim/ctl_main.c shim/fuzz_recv.c)
 
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
-              python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
+              python3-h5py python3-numpy python3-matplotlib python3-pandas hdf5-tools libsoup-3.0-dev
 
 .PHONY: all deps test test-all asan valgrind bench install clean help run mutants \
         fuzz test-netns test-disk test-fresh chaos soak

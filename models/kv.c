@@ -706,4 +706,5 @@ const struct au_model au_kv_model = {
 	.client_nodes = kv_client_nodes,
 	.run_end = kv_run_end,
 	.needs = kv_needs,
+	.about = "a key-value store replicated through Raft, and its clients (get, put, cas)",
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/registry.h"
 #include "tests.h"
 
 static int sim_cmd(const char *bin_dir, const char *args, char **out)
@@ -243,6 +244,103 @@ START_TEST(shrink_check_typo_and_out_overwrite)
 }
 END_TEST
 
+/* list: names and descriptions from the registries, every checker and
+ * model of this build; an unknown list is a usage error with a hint. */
+START_TEST(list_from_the_registries)
+{
+	char *out = NULL;
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "list checks", &out), 0);
+	ck_assert_msg(strstr(out, "raft_safety ") && strstr(out, "linearizable_kv ") &&
+			      strstr(out, "lease_expiry ") && strstr(out, "membership_converged "),
+		      "%s", out);
+	g_free(out);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "list kinds", &out), 0);
+	ck_assert_msg(strstr(out, "\ncrash ") || g_str_has_prefix(out, "crash "), "%s", out);
+	ck_assert_msg(strstr(out, "\nsync_error ") && strstr(out, "\nfigure8 "), "%s", out);
+	g_free(out);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "list services", &out), 0);
+	size_t n;
+	const struct au_model *const *all = au_registry_all(&n);
+	for (size_t i = 0; i < n; i++) {
+		g_autofree char *line = g_strdup_printf("%s ", all[i]->name);
+		ck_assert_msg(strstr(out, line) && all[i]->about && strstr(out, all[i]->about), "%s: %s",
+			      all[i]->name, out);
+	}
+	ck_assert_msg(strstr(out, "kv       needs raft "), "%s", out);
+	g_free(out);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "list chekcs 2>&1", &out), 2);
+	ck_assert_msg(strstr(out, "did you mean checks?"), "%s", out);
+	g_free(out);
+}
+END_TEST
+
+/* lint: 0 clean, 1 warnings (each named), 2 a scenario that does not load. */
+START_TEST(lint_exit_codes_and_warnings)
+{
+	static const struct {
+		const char *text, *want;
+		int rc;
+	} cases[] = {
+		{"[run]\nduration = 5s\n[cluster]\nnodes = 3\nservices = ping\n", "clean", 0},
+		{"[run]\nduration = 5s\n[cluster]\nnodes = 3\nservices = raft,kv\n[workload]\nkv_clients = 0\n",
+		 "warning: [workload] kv_clients = 0: no KV operation is ever issued, so linearizable_kv judges "
+		 "nothing", 1},
+		{"[run]\nduration = 5s\n[cluster]\nnodes = 3\nservices = raft,aureon\n",
+		 "warning: [workload] tasks = 0 (and no rqml jobs): no task is ever enqueued", 1},
+		{"[run]\nduration = 5s\n[cluster]\nnodes = 3\nservices = phold\n", "no checker runs", 1},
+		{"[run]\nduration = 5s\n[cluster]\nnodes = 3\nservices = kv\n", "service kv needs raft", 2},
+	};
+	char path[] = "/tmp/au-lint-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert(fd >= 0);
+	close(fd);
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		ck_assert(g_file_set_contents(path, cases[i].text, -1, NULL));
+		g_autofree char *args = g_strdup_printf("lint %s 2>&1", path);
+		char *out = NULL;
+		ck_assert_int_eq(sim_cmd(au_test_bin(), args, &out), cases[i].rc);
+		ck_assert_msg(strstr(out, cases[i].want), "case %zu: %s", i, out);
+		g_free(out);
+	}
+	unlink(path);
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "lint 2>/dev/null", NULL), 2);
+}
+END_TEST
+
+/* docs/example-scenario.ini loads, lints clean and names every key of
+ * every model of this build (those of services it cannot run together,
+ * ping and phold, in comments), so it cannot fall behind the code. */
+START_TEST(example_scenario_is_complete_and_clean)
+{
+	char *out = NULL;
+	ck_assert_int_eq(sim_cmd(au_test_bin(), "lint docs/example-scenario.ini", &out), 0);
+	ck_assert_msg(strstr(out, "clean"), "%s", out);
+	g_free(out);
+	g_autofree char *text = NULL;
+	ck_assert(g_file_get_contents("docs/example-scenario.ini", &text, NULL, NULL));
+	size_t n;
+	const struct au_model *const *all = au_registry_all(&n);
+	for (size_t i = 0; i < n; i++) {
+		const struct au_model *m = all[i];
+		const struct au_config_key *sets[2] = {m->config_keys, m->extra_keys};
+		const char *groups[2] = {m->config_group, m->extra_group};
+		for (int j = 0; j < 2; j++) {
+			if (groups[j]) {
+				g_autofree char *g = g_strdup_printf("\n[%s]\n", groups[j]);
+				g_autofree char *cg = g_strdup_printf("\n# [%s]\n", groups[j]);
+				ck_assert_msg(strstr(text, g) || strstr(text, cg), "group [%s] missing", groups[j]);
+			}
+			for (const struct au_config_key *k = sets[j]; k && k->name; k++) {
+				g_autofree char *a = g_strdup_printf("\n%s = ", k->name);
+				g_autofree char *b = g_strdup_printf("\n# %s = ", k->name);
+				ck_assert_msg(strstr(text, a) || strstr(text, b), "[%s] %s missing from the example",
+					      groups[j], k->name);
+			}
+		}
+	}
+}
+END_TEST
+
 START_TEST(phold_bench_runs_and_is_deterministic)
 {
 	char *a = NULL, *b = NULL;
@@ -272,6 +370,9 @@ Suite *cli_suite(void)
 	tcase_add_test(tc, divergence_refuses_non_records);
 	tcase_add_test(tc, records_refuses_overwrite_without_force);
 	tcase_add_test(tc, shrink_check_typo_and_out_overwrite);
+	tcase_add_test(tc, list_from_the_registries);
+	tcase_add_test(tc, lint_exit_codes_and_warnings);
+	tcase_add_test(tc, example_scenario_is_complete_and_clean);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -53,6 +53,10 @@ static const char *const usage_top =
 	"                      shrink a failing scenario file (drop faults, shorten\n"
 	"                      the run, fewer nodes and clients) to FILE.min.ini\n"
 	"  divergence A B      first differing record of two --records dumps\n"
+	"  list checks|kinds|services\n"
+	"                      what this build has, with one line each\n"
+	"  lint SCENARIO       load and validate a scenario without running it; warn\n"
+	"                      where it judges less than it seems (exit 0/1/2)\n"
 	"  help | --help       this text;  --version  the version\n"
 	"\n"
 	"exit codes: 0 all checks held, 1 a check failed, 2 usage, scenario or I/O error\n";
@@ -660,5 +664,9 @@ int main(int argc, char **argv)
 		return au_chaos_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "shrink") == 0)
 		return au_shrink_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "list") == 0)
+		return au_cli_list(argc - 2, argv + 2);
+	if (strcmp(cmd, "lint") == 0)
+		return au_cli_lint(argc - 2, argv + 2);
 	return au_report_usage_error(usage_top, "unknown command '%s'", cmd);
 }
