@@ -56,7 +56,7 @@ CHECK_SRC    = $(addprefix sim/check/,check.c check_scenario.c check_raft.c chec
                  check_replicas.c check_exec.c check_jobs.c check_results.c linearize.c)
 CHAOS_SRC    = $(addprefix sim/chaos/,kinds.c gen.c plan.c orders.c render.c chaos_config.c chaos_ini.c \
                  coverage.c worker.c sweep.c report.c chaos_shrink.c)
-SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/cli/cli.c
+SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/cli/cli.c sim/cli/lint.c
 SIM_MAIN  = sim/cli/main.c
 # aureon-sim bench subcommands
 BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c bench_swim.c bench_exec.c)
@@ -86,7 +86,7 @@ ALL_OBJ    = $(call obj,$(CORE_SRC) $(MODEL_SRC) $(CONFIG_SRC) $(SIM_SRC) $(SIM_
              $(TEST_SRC) $(SHIM_SRC) shim/node_main.c shim/http.c $(CTL_SRC) shim/fuzz_recv.c)
 
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
-              python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
+              python3-h5py python3-numpy python3-matplotlib python3-pandas hdf5-tools libsoup-3.0-dev
 
 .PHONY: all deps test test-all asan valgrind bench install clean help run mutants \
         fuzz test-netns test-disk test-fresh chaos soak
@@ -241,14 +241,23 @@ test-netns: deps $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 mutants: deps
 	tests/mutants.sh
 
-# Seeded chaos sweep (README: Chaos sweeps).  CHAOS_SEEDS, CHAOS_JOBS and
-# CHAOS_SCENARIO override; reproducers and junit.xml land in build/chaos/.
+# Seeded chaos sweep (docs/chaos.md).  CHAOS_SEEDS, CHAOS_JOBS and
+# CHAOS_SCENARIO override; reproducers, junit.xml and chaos.tap land in
+# build/chaos/.  make exits 2 whenever a recipe fails, so it cannot tell a
+# failing seed (the sweep's 1) from a usage error (2): the sweep's own code
+# goes to build/chaos/exit-code, and .ci/chaos (for CI) exits with it.
 CHAOS_SEEDS    ?= 1-10000
 CHAOS_JOBS     ?= 2
 CHAOS_SCENARIO ?= scenarios/chaos-raft.ini
 chaos: deps $(BUILD)/aureon-sim
-	$(BUILD)/aureon-sim chaos $(CHAOS_SCENARIO) --seeds $(CHAOS_SEEDS) --jobs $(CHAOS_JOBS) \
-	  --check-determinism --out $(BUILD)/chaos --junit $(BUILD)/chaos/junit.xml
+	@mkdir -p $(BUILD)/chaos && rm -f $(BUILD)/chaos/exit-code
+	@echo "$(BUILD)/aureon-sim chaos $(CHAOS_SCENARIO) --seeds $(CHAOS_SEEDS) --jobs $(CHAOS_JOBS) ..."
+	@$(BUILD)/aureon-sim chaos $(CHAOS_SCENARIO) --seeds $(CHAOS_SEEDS) --jobs $(CHAOS_JOBS) \
+	  --check-determinism --out $(BUILD)/chaos --junit $(BUILD)/chaos/junit.xml \
+	  --tap $(BUILD)/chaos/chaos.tap; rc=$$?; echo $$rc > $(BUILD)/chaos/exit-code; \
+	if [ $$rc != 0 ]; then echo "make chaos: aureon-sim chaos exited $$rc (1: a seed failed or a" \
+	  "re-run differed; 2: usage, scenario or I/O error), saved in $(BUILD)/chaos/exit-code;" \
+	  "make exits 2 either way: CI runs .ci/chaos, which exits with the sweep's code"; fi; exit $$rc
 
 # 10,000 seeds of every standard chaos scenario on a clean build; 0 failures
 # to pass (SOAK_SEEDS=500 for a quick one).  Results: bench/RESULTS.md.

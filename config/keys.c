@@ -23,6 +23,61 @@ bool au_keys_fail(struct au_keys *K, const char *group, const char *key, const c
 	return false;
 }
 
+/* Every "key = value" line of a group, as GKeyFile reads them (leading
+ * blanks skipped, '#' comments, the key up to '=' without trailing blanks),
+ * by "group\nkey": the first repeat fails, naming both lines.  A group
+ * given twice is one group to GKeyFile, so its keys are counted together. */
+static bool no_repeated_keys(struct au_keys *K, const char *text)
+{
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	g_autofree char *group = NULL;
+	bool ok = true;
+	for (gsize i = 0; ok && lines[i]; i++) {
+		const char *l = lines[i];
+		while (*l == ' ' || *l == '\t')
+			l++;
+		if (*l == '#' || *l == '\0' || *l == '\r')
+			continue;
+		if (*l == '[') {
+			const char *end = strchr(l, ']');
+			g_free(group);
+			group = end ? g_strndup(l + 1, (gsize)(end - l - 1)) : NULL;
+			continue;
+		}
+		const char *eq = strchr(l, '=');
+		if (!group || !eq)
+			continue; /* GKeyFile has said what is wrong already */
+		const char *kend = eq;
+		while (kend > l && (kend[-1] == ' ' || kend[-1] == '\t'))
+			kend--;
+		g_autofree char *key = g_strndup(l, (gsize)(kend - l));
+		char *id = g_strdup_printf("%s\n%s", group, key);
+		gpointer first = g_hash_table_lookup(seen, id);
+		if (first) {
+			ok = au_keys_fail(K, group, key, "set twice, on lines %u and %zu (a key file "
+					  "would silently keep the last): keep one", GPOINTER_TO_UINT(first),
+					  (size_t)i + 1);
+			g_free(id);
+		} else {
+			g_hash_table_insert(seen, id, GUINT_TO_POINTER((guint)i + 1));
+		}
+	}
+	g_hash_table_destroy(seen);
+	return ok;
+}
+
+bool au_keys_load_text(struct au_keys *K, const char *text)
+{
+	GError *gerr = NULL;
+	if (!g_key_file_load_from_data(K->kf, text, (gsize)-1, G_KEY_FILE_NONE, &gerr)) {
+		au_keys_fail(K, NULL, NULL, "not a valid key file: %s", gerr->message);
+		g_error_free(gerr);
+		return false;
+	}
+	return no_repeated_keys(K, text);
+}
+
 char *au_keys_value(struct au_keys *K, const char *group, const char *key)
 {
 	char *v = g_key_file_get_value(K->kf, group, key, NULL);

@@ -25,6 +25,11 @@ struct au_keys {
 	char *err;
 };
 
+/* Load `text` into K->kf: false (the error recorded) if it is not a key
+ * file, or if a key is set twice in one group — GKeyFile would silently
+ * keep the last, so the error names both lines. */
+bool au_keys_load_text(struct au_keys *K, const char *text);
+
 /* Record an error about `group` (may be NULL) and `key` (may be NULL) unless
  * one is recorded already; returns false, for `return au_keys_fail(...)`. */
 bool au_keys_fail(struct au_keys *K, const char *group, const char *key, const char *fmt, ...)

@@ -137,6 +137,8 @@ struct au_model {
 	 * every server node's state (states[1..nodes]; NULL for a node that is
 	 * down).  Returns g_malloc'd text (the caller g_frees it) or NULL. */
 	char *(*report)(void *const *states, uint32_t nodes);
+	/* One line saying what the service is (`aureon-sim list services`). */
+	const char *about;
 };
 
 #endif

@@ -737,6 +737,7 @@ static const char *const blob_needs[] = {"raft", NULL};
 
 const struct au_model au_blob_model = {
 	.name = "blob",
+	.about = "results as files addressed by SHA-256 on k holders, fetched in chunks (docs/one.md)",
 	.config_group = "blob",
 	.config_keys = blob_keys,
 	.config_size = sizeof(struct au_blob_config),

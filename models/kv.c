@@ -698,6 +698,10 @@ static const struct au_table_desc kv_tables[] = {
 
 static const char *const kv_message_names[] = {NULL, "REQ", "RESP"};
 
+/* KV replicates through the node's Raft (found at init): without raft
+ * started before it every operation would end unknown. */
+static const char *const kv_needs[] = {"raft", NULL};
+
 const struct au_model au_kv_model = {
 	.name = "kv",
 	.config_group = "workload",
@@ -716,4 +720,6 @@ const struct au_model au_kv_model = {
 	.client_side = true,
 	.client_nodes = kv_client_nodes,
 	.run_end = kv_run_end,
+	.needs = kv_needs,
+	.about = "a key-value store replicated through Raft, and its clients (get, put, cas, del)",
 };

@@ -520,4 +520,5 @@ const struct au_model au_one_model = {
 	.summary = one_summary,
 	.needs = one_needs,
 	.report = one_report,
+	.about = "ONE: the replicated repository of RQML results, one record per job",
 };

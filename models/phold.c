@@ -102,4 +102,5 @@ const struct au_model au_phold_model = {
 	.persisted = phold_persisted,
 	.destroy = phold_destroy,
 	.summary = NULL,
+	.about = "PHOLD: the classic synthetic event benchmark for the engine",
 };

@@ -372,4 +372,5 @@ const struct au_model au_ping_model = {
 	.n_tables = 1,
 	.message_names = ping_message_names,
 	.n_message_names = 3,
+	.about = "nodes ping each other with checked payloads (the smallest model)",
 };

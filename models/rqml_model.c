@@ -309,4 +309,5 @@ const struct au_model au_rqml_model = {
 	.needs = rqml_needs,
 	.validate = rqml_validate,
 	.report = rqml_report,
+	.about = "RQML: numeric jobs (PageRank, Jacobi, k-means) refined round by round",
 };

@@ -315,4 +315,5 @@ const struct au_model au_swim_model = {
 	.n_message_names = MSG_TYPES_,
 	.admin = swim_admin,
 	.validate = swim_validate,
+	.about = "SWIM membership: failure detection by probes, gossip of who is alive",
 };

@@ -197,8 +197,8 @@ static bool load(struct au_cluster *c, struct au_keys *K)
 		return au_keys_fail(K, NULL, NULL, "cannot read cluster file: %s", gerr->message);
 	if (!g_utf8_validate(text, -1, NULL))
 		return au_keys_fail(K, NULL, NULL, "not UTF-8 text");
-	if (!g_key_file_load_from_data(K->kf, text, (gsize)-1, G_KEY_FILE_NONE, &gerr))
-		return au_keys_fail(K, NULL, NULL, "not a valid key file: %s", gerr->message);
+	if (!au_keys_load_text(K, text))
+		return false;
 	/* A simulation-only group is the first thing to say; then [cluster]
 	 * and the services' groups, read as in a scenario. */
 	g_auto(GStrv) groups = g_key_file_get_groups(K->kf, NULL);

@@ -135,6 +135,17 @@ START_TEST(bad_base_groups)
 		{"[run]\nduration = 1s\n[cluster]\nnodes = 3\nservices = phold\n[ping]\ninterval=1s\n",
 		 "[ping]: configures service ping"},
 		{"not a key file at all\n", "not a valid key file"},
+		/* a key set twice: GKeyFile would keep the last (issue 19) */
+		{"[run]\nduration = 1s\nduration = 2s\n[cluster]\nnodes = 3\nservices = ping\n",
+		 "b.ini: [run] duration: set twice, on lines 2 and 3"},
+		{"[run]\nduration = 1s\n[cluster]\nnodes = 3\nservices = ping\n# again\n[run]\n  duration=2s\n",
+		 "[run] duration: set twice, on lines 2 and 8"},
+		/* KV replicates through Raft: alone or before raft it would leave
+		 * every operation unknown (issue 19). */
+		{"[run]\nduration = 1s\n[cluster]\nnodes = 3\nservices = kv,raft\n",
+		 "[cluster] services: service kv needs raft, listed before it"},
+		{"[run]\nduration = 1s\n[cluster]\nnodes = 3\nservices = kv\n",
+		 "[cluster] services: service kv needs raft, listed before it"},
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 		char *err = NULL;

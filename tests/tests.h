@@ -18,6 +18,7 @@ Suite *analysis_suite(void);
 Suite *linearize_suite(void);
 Suite *raft_suite(void);
 Suite *chaos_suite(void);
+Suite *chaos_cli_suite(void);
 Suite *exec_suite(void);
 Suite *jobs_suite(void);
 Suite *shim_jobs_suite(void);

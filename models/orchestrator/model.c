@@ -550,4 +550,5 @@ const struct au_model au_orch_model = {
 	.n_message_names = M_TYPES_,
 	.admin = orch_admin,
 	.needs = orch_needs,
+	.about = "the execution layer: a task queue in the Raft log, leases, locks, an orchestrator per node",
 };

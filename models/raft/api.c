@@ -277,4 +277,5 @@ const struct au_model au_raft_model = {
 	.message_names = raft_message_names,
 	.n_message_names = 8,
 	.admin = raft_admin,
+	.about = "Raft consensus: one replicated log, snapshots, membership changes",
 };

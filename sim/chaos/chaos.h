@@ -91,6 +91,8 @@ void au_chaos_register(void);
 
 /* Name of a kind ("crash", "partition_oneway", ...); "?" if out of range. */
 const char *au_chaos_kind_name(enum au_chaos_kind k);
+/* One line saying what kind `k` does ("?" if out of range). */
+const char *au_chaos_kind_about(enum au_chaos_kind k);
 /* The kind of that name, or -1. */
 int au_chaos_kind_from_name(const char *name);
 /* "crash, partition, ..." for the kinds in `mask` (caller frees). */

@@ -164,6 +164,10 @@ struct pool {
 	struct runner *R;
 	struct worker *w;
 	uint32_t n;
+	/* Optional: called about every 100 ms of waiting for results, so a
+	 * sweep can print a heartbeat while slow seeds run. */
+	void (*tick)(void *ctx);
+	void *tick_ctx;
 };
 
 bool au_chaos_pool_start(struct pool *P, struct runner *R, uint32_t n);
@@ -187,6 +191,7 @@ struct sweep {
 	double t0;
 	bool progress, json, tty_out;
 	double last_draw;
+	double heartbeat_s, last_beat; /* a line on stderr every heartbeat_s (0: none) */
 	int io_error;
 	/* determinism */
 	uint32_t *det_idx, n_det, det_mismatch;
@@ -212,5 +217,8 @@ void au_chaos_report_text(const struct sweep *S);
 /* JUnit XML: a test case per seed (with a failure element if it failed),
  * and a skipped test case per check a run did not judge. */
 bool au_chaos_write_junit(const struct sweep *S, const char *path, double wall);
+/* TAP (version 13): a test point per seed, "not ok" with the failure as a
+ * YAML block, checks without a verdict as comments. */
+bool au_chaos_write_tap(const struct sweep *S, const char *path);
 
 #endif

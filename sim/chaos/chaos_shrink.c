@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sim/check/check.h"
 #include "sim/engine/sim.h"
 #include "sim/report/report.h"
 
@@ -582,16 +583,49 @@ static const char *const usage_shrink =
 	"if the run still fails the same check.  Writes OUT (default FILE with\n"
 	".min.ini in place of .ini).\n"
 	"\n"
-	"  --out OUT     where to write the shrunk scenario\n"
+	"  --out OUT     where to write the shrunk scenario; an existing OUT is an\n"
+	"                error unless --force\n"
+	"  --force       overwrite an existing OUT\n"
 	"  --time S      wall-time budget in seconds (default 60)\n"
 	"  --check NAME  the check to keep failing (default: whichever FILE fails;\n"
-	"                \"signal N\" for a run that crashes)\n"
+	"                \"signal N\" for a run that crashes, \"timeout\" for one\n"
+	"                that overran; `aureon-sim list checks` lists the names)\n"
 	"\n"
 	"Exit: 0 shrunk and written, 1 FILE does not fail (that check), 2 usage or I/O.\n";
+
+/* Is `check` a name a run can fail with: a checker of this build,
+ * "signal N" (the run crashed) or "timeout"?  If not, say so on stderr,
+ * with the nearest known name, and return false. */
+static bool known_check(const char *check)
+{
+	if (strcmp(check, "timeout") == 0)
+		return true;
+	if (g_str_has_prefix(check, "signal ")) {
+		uint64_t sig;
+		if (au_parse_u64(check + strlen("signal "), &sig) && sig >= 1 && sig <= 64)
+			return true;
+	}
+	size_t n = au_check_count();
+	const char **names = g_new0(const char *, n + 1);
+	GString *known = g_string_new(NULL);
+	for (size_t i = 0; i < n; i++) {
+		const char *service, *about;
+		au_check_info(i, &names[i], &service, &about);
+		g_string_append_printf(known, "%s%s", i ? ", " : "", names[i]);
+	}
+	const char *near = au_report_nearest(check, names, n);
+	fprintf(stderr, "aureon-sim shrink: --check '%s': unknown check%s%s%s; this build has: %s; "
+		"also \"signal N\" (the run crashed) and \"timeout\"\n",
+		check, near ? " (did you mean " : "", near ? near : "", near ? "?)" : "", known->str);
+	g_string_free(known, TRUE);
+	g_free(names);
+	return false;
+}
 
 int au_shrink_main(int argc, char **argv)
 {
 	const char *path = NULL, *out = NULL, *check = NULL;
+	bool force = false;
 	double budget = 60;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -604,6 +638,8 @@ int au_shrink_main(int argc, char **argv)
 		} else if (strcmp(a, "--check") == 0 && val && *val) {
 			check = val;
 			i++;
+		} else if (strcmp(a, "--force") == 0) {
+			force = true;
 		} else if (strcmp(a, "--time") == 0 && val) {
 			char *end;
 			budget = g_ascii_strtod(val, &end);
@@ -628,6 +664,18 @@ int au_shrink_main(int argc, char **argv)
 		fprintf(stderr, "aureon-sim shrink: needs a scenario file\n\n%s", usage_shrink);
 		return EXIT_USAGE;
 	}
+	if (check && !known_check(check))
+		return EXIT_USAGE;
+	g_autofree char *out_path = out ? g_strdup(out)
+				  : g_str_has_suffix(path, ".ini")
+				      ? g_strdup_printf("%.*s.min.ini", (int)strlen(path) - 4, path)
+				      : g_strdup_printf("%s.min.ini", path);
+	/* Found before minutes of shrinking, not after. */
+	if (!force && g_file_test(out_path, G_FILE_TEST_EXISTS)) {
+		fprintf(stderr, "aureon-sim shrink: %s exists; pass --force to overwrite it (or --out "
+			"another file)\n", out_path);
+		return EXIT_USAGE;
+	}
 	char *err = NULL;
 	struct au_scenario *sc = au_scenario_load(path, &err);
 	if (!sc) {
@@ -637,10 +685,6 @@ int au_shrink_main(int argc, char **argv)
 	}
 	g_autofree char *text = g_strdup(sc->text);
 	au_scenario_free(sc);
-	g_autofree char *out_path = out ? g_strdup(out)
-				  : g_str_has_suffix(path, ".ini")
-				      ? g_strdup_printf("%.*s.min.ini", (int)strlen(path) - 4, path)
-				      : g_strdup_printf("%s.min.ini", path);
 	g_autofree char *want = NULL;
 	if (check) {
 		want = g_strdup(check);

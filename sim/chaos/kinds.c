@@ -41,6 +41,44 @@ static const char *const kind_names[AU_CK_COUNT_] = {
 };
 _Static_assert(AU_CK_COUNT_ <= 32, "kinds are bits of a uint32_t");
 
+/* One line each, for `aureon-sim list kinds` (docs/chaos.md has more). */
+static const char *const kind_about[AU_CK_COUNT_] = {
+	[AU_CK_CRASH] = "a node crashes (volatile state lost) and restarts after the fault's length",
+	[AU_CK_PARTITION] = "the nodes split into groups that cannot talk, for a while",
+	[AU_CK_PARTITION_ONEWAY] = "a partition that cuts one direction only",
+	[AU_CK_CLOG] = "a node's or a link's messages delayed (or held) for a while",
+	[AU_CK_LOSS] = "bursts of message loss on a node or a link",
+	[AU_CK_DUPLICATE] = "bursts of duplicated messages on a node or a link",
+	[AU_CK_CORRUPT] = "bursts of payload bit flips on a node or a link",
+	[AU_CK_PAUSE] = "a stop-the-world pause: nothing runs on the node, timers wait",
+	[AU_CK_SKEW] = "a clock jump (1 ms..1 s) and/or drift (1..100,000 ppm)",
+	[AU_CK_TORN_WRITE] = "slow syncs on a node, then its crash: unsynced writes kept, torn or lost",
+	[AU_CK_SLOW_SYNC] = "disk_fault slow_sync on a node",
+	[AU_CK_READ_ERROR] = "a crash, and a disk that cannot be read at the restart",
+	[AU_CK_DISK_CORRUPT] = "disk_fault corrupt: one bit of a synced sector flips (not in default)",
+	[AU_CK_TRANSFER_LEADER] = "Raft: the leader hands over to another node",
+	[AU_CK_ADD_VOTER] = "Raft: a voter is added to the configuration",
+	[AU_CK_REMOVE_VOTER] = "Raft: a voter is removed from the configuration",
+	[AU_CK_ELECTION_CHURN] = "Raft: crashes timed against an election or a membership change in flight",
+	[AU_CK_LEAVE] = "SWIM: a node leaves gracefully",
+	[AU_CK_DRAIN] = "execution layer: a node gets no new tasks for a while",
+	[AU_CK_HOLDER_PAUSE] = "execution layer: a lease holder paused around or past its lease",
+	[AU_CK_HOLDER_CRASH] = "execution layer: a lease holder crashes (for a while or for good)",
+	[AU_CK_HOLDER_SKEW] = "execution layer: a lease holder's clock off by more than a lease",
+	[AU_CK_LOCK_PAUSE] = "execution layer: a lock holder paused past its lock's TTL",
+	[AU_CK_CONFIG_RACE] = "Raft: two leaders' membership changes race",
+	[AU_CK_SPLIT_VOTE] = "Raft: two candidates of one term, one voter asked by both",
+	[AU_CK_FIGURE8] = "Raft: an old term's entry on a majority, then overwritten (Figure 8)",
+	[AU_CK_DISK_FULL] = "a node's disk fills up for a while",
+	[AU_CK_WRITE_ERROR] = "a node's writes fail with I/O errors (all or a share)",
+	[AU_CK_SYNC_ERROR] = "a node's syncs fail (all or a share), as Linux reports them",
+};
+
+const char *au_chaos_kind_about(enum au_chaos_kind k)
+{
+	return (unsigned)k < AU_CK_COUNT_ ? kind_about[k] : "?";
+}
+
 #define RAFT_KINDS                                                                     \
 	((1u << AU_CK_TRANSFER_LEADER) | (1u << AU_CK_ADD_VOTER) | (1u << AU_CK_REMOVE_VOTER) | \
 	 (1u << AU_CK_ELECTION_CHURN) | RAFT_ORDER_KINDS)

@@ -150,14 +150,79 @@ static void json_checks(GString *o, const struct result *res)
 	g_string_append(o, "}");
 }
 
+/* "chaos NAME", and " shard K/N" when the list is split, so each shard's
+ * suite has its own name in CI (caller frees). */
+static char *suite_name(const struct sweep *S)
+{
+	if (S->shard_n > 1)
+		return g_strdup_printf("chaos %s shard %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT,
+				       S->R->sc->name, S->shard_k, S->shard_n);
+	return g_strdup_printf("chaos %s", S->R->sc->name);
+}
+
+/* The text of `o` into `path`; false after saying why on stderr. */
+static bool write_report(const char *flag, const char *path, const GString *o)
+{
+	GError *err = NULL;
+	bool ok = g_file_set_contents(path, o->str, (gssize)o->len, &err);
+	if (!ok) {
+		fprintf(stderr, "aureon-sim chaos: %s %s\n", flag, err->message);
+		g_error_free(err);
+	}
+	return ok;
+}
+
+bool au_chaos_write_tap(const struct sweep *S, const char *path)
+{
+	g_autofree char *suite = suite_name(S);
+	GString *o = g_string_new("TAP version 13\n");
+	if (S->n == 0)
+		g_string_append_printf(o, "1..0 # SKIP %s: no seeds in this shard\n", suite);
+	else
+		g_string_append_printf(o, "1..%u\n# %s\n", S->n, suite);
+	for (uint32_t i = 0; i < S->n; i++) {
+		const struct seed_rec *r = &S->recs[i];
+		const struct result *res = r->full;
+		if (r->rc == 0 || !res) {
+			g_string_append_printf(o, "ok %u - seed %" G_GUINT64_FORMAT "\n", i + 1, r->seed);
+		} else {
+			char t[40];
+			au_report_seconds(res->out.t_ns, t, sizeof(t));
+			g_autofree char *file = au_chaos_repro_path(S->R, r->seed, ".ini");
+			/* YAML block: single-quoted scalars, quotes doubled */
+			g_autofree char *detail = g_strdup(res->out.detail);
+			g_strdelimit(detail, "\n\r", ' ');
+			GString *q = g_string_new(NULL);
+			for (const char *p = detail; *p; p++)
+				g_string_append(q, *p == '\'' ? "''" : (char[]){*p, 0});
+			g_string_append_printf(o, "not ok %u - seed %" G_GUINT64_FORMAT ": %s at t=%s\n"
+					       "  ---\n  check: '%s'\n  t_ns: %" G_GINT64_FORMAT "\n"
+					       "  node: %u\n  message: '%s'\n  reproducer: '%s'\n  ...\n",
+					       i + 1, r->seed, res->out.check, t, res->out.check,
+					       res->out.t_ns, res->out.node, q->str, file);
+			g_string_free(q, TRUE);
+		}
+		for (uint32_t c = 0; res && c < res->n_checks && c < MAX_CHECKS; c++)
+			if (res->check_verdict[c] == V_NOT_RUN || res->check_verdict[c] == V_UNKNOWN)
+				g_string_append_printf(o, "# seed %" G_GUINT64_FORMAT ": %s %s (%s)\n", r->seed,
+						       res->check_names[c],
+						       au_chaos_verdict_names[res->check_verdict[c]],
+						       res->check_reason[c]);
+	}
+	bool ok = write_report("--tap", path, o);
+	g_string_free(o, TRUE);
+	return ok;
+}
+
 bool au_chaos_write_junit(const struct sweep *S, const char *path, double wall)
 {
 	uint32_t skipped = 0;
 	for (uint32_t i = 0; i < S->n; i++)
 		skipped += junit_no_verdict(S, &S->recs[i], NULL);
 	GString *o = g_string_new("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
-	g_string_append(o, "  <testsuite name=\"chaos ");
-	xml_str(o, S->R->sc->name);
+	g_autofree char *suite = suite_name(S);
+	g_string_append(o, "  <testsuite name=\"");
+	xml_str(o, suite);
 	g_string_append_printf(o, "\" tests=\"%u\" failures=\"%u\" errors=\"0\" skipped=\"%u\" "
 			       "time=\"%.3f\">\n", S->n + skipped, S->failed, skipped, wall);
 	for (uint32_t i = 0; i < S->n; i++) {
@@ -185,12 +250,7 @@ bool au_chaos_write_junit(const struct sweep *S, const char *path, double wall)
 		junit_no_verdict(S, r, o);
 	}
 	g_string_append(o, "  </testsuite>\n</testsuites>\n");
-	GError *err = NULL;
-	bool ok = g_file_set_contents(path, o->str, (gssize)o->len, &err);
-	if (!ok) {
-		fprintf(stderr, "aureon-sim chaos: --junit %s\n", err->message);
-		g_error_free(err);
-	}
+	bool ok = write_report("--junit", path, o);
 	g_string_free(o, TRUE);
 	return ok;
 }
@@ -221,7 +281,13 @@ void au_chaos_report_json(const struct sweep *S)
 			       ", \"cpu_s\": %.3f, \"cpu_ms_per_seed\": %.2f",
 			       sc->chaos->mode == AU_CHAOS_UNRESTRICTED ? "unrestricted" : "swarm",
 			       S->n, S->failed, S->jobs, S->shard_k, S->shard_n, S->wall_s, per_min,
-			       S->cpu_s, S->cpu_s * 1000.0 / S->n);
+			       S->cpu_s, S->n ? S->cpu_s * 1000.0 / S->n : 0.0);
+	/* the seeds this run ran, in order (after dropping repeats, this
+	 * shard's share) */
+	g_string_append(o, ", \"seeds\": [");
+	for (uint32_t i = 0; i < S->n; i++)
+		g_string_append_printf(o, "%s%" G_GUINT64_FORMAT, i ? ", " : "", S->recs[i].seed);
+	g_string_append(o, "]");
 	g_string_append(o, ", \"failures_per_check\": {");
 	GHashTable *per = g_hash_table_new(g_str_hash, g_str_equal);
 	GPtrArray *order = g_ptr_array_new();
@@ -353,7 +419,7 @@ void au_chaos_report_text(const struct sweep *S)
 	double per_min = S->wall_s > 0 ? S->n / S->wall_s * 60.0 : 0;
 	printf("chaos: %s: %u seeds in %.1f s (%u workers, %.0f seeds/min, %.1f ms CPU per seed): "
 	       "%u passed, %u failed",
-	       sc->name, S->n, S->wall_s, S->jobs, per_min, S->cpu_s * 1000.0 / S->n,
+	       sc->name, S->n, S->wall_s, S->jobs, per_min, S->n ? S->cpu_s * 1000.0 / S->n : 0.0,
 	       S->n - S->failed, S->failed);
 	if (S->failed) {
 		printf(" (");
@@ -406,5 +472,6 @@ void au_chaos_report_text(const struct sweep *S)
 		       st->rate_before, st->rate_after, st->runs, st->wall_s,
 		       st->budget_hit ? " (time budget reached)" : "");
 	}
-	print_coverage(S, &T, kinds_allowed);
+	if (S->n)
+		print_coverage(S, &T, kinds_allowed);
 }

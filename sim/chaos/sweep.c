@@ -41,7 +41,9 @@ static const char *const usage_chaos =
 	"                         the K-th (1 <= K <= N): split a sweep over machines\n"
 	"  --out DIR              reproducers go here (default chaos-out)\n"
 	"  --json                 one JSON summary object on stdout instead of text\n"
-	"  --junit FILE           JUnit XML report (one test case per seed)\n"
+	"  --junit FILE           JUnit XML report (one test case per seed; the suite\n"
+	"                         is named by scenario and shard)\n"
+	"  --tap FILE             TAP report (one test point per seed)\n"
 	"  --check-determinism[=PCT]  re-run PCT percent of the seeds (default 5) and\n"
 	"                         compare trace hashes\n"
 	"  --shrink N             shrink the first N failures (default 3; 0: none)\n"
@@ -50,13 +52,61 @@ static const char *const usage_chaos =
 	"  --timeout S            wall-time limit per seed, seconds (default 300)\n"
 	"  --unrestricted         ignore the [chaos] bounds: every kind, any number\n"
 	"                         and timing of faults, no liveness checks\n"
-	"  --quiet                no progress bar on a terminal\n"
+	"  --quiet                no progress bar, no heartbeat\n"
+	"  --heartbeat S          stderr not a terminal: a line every S seconds\n"
+	"                         (seeds done, failures, rate; default 30, 0: none)\n"
 	"  --verbose              keep the workers' stderr (checker explanations)\n"
 	"\n"
 	"Exit: 0 every seed passed (and hashes matched), 1 a seed failed or a\n"
-	"re-run differed, 2 usage, scenario or I/O error.  Failing seeds leave\n"
+	"re-run differed, 2 usage, scenario or I/O error; a shard with no seeds\n"
+	"runs nothing, writes empty reports and exits 0.  A seed listed twice\n"
+	"runs once.  The progress bar is drawn only on a terminal, without --json\n"
+	"and without CI set in the environment.  Failing seeds leave\n"
 	"DIR/repro-SEED.ini (replay: aureon-sim run DIR/repro-SEED.ini) and, when\n"
 	"shrunk, DIR/repro-SEED.min.ini.\n";
+
+static gint u64_cmp(gconstpointer a, gconstpointer b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Keep the first of each seed listed more than once ("1-3,2-4" is 1, 2,
+ * 3, 4), in the order given: a sorted copy finds the repeated values (none
+ * in the common case), a set of those drops their later copies. */
+static void drop_repeats(GArray *seeds)
+{
+	GArray *sorted = g_array_sized_new(FALSE, FALSE, sizeof(uint64_t), seeds->len);
+	g_array_append_vals(sorted, seeds->data, seeds->len);
+	g_array_sort(sorted, u64_cmp);
+	GHashTable *repeated = NULL;
+	for (guint i = 1; i < sorted->len; i++) {
+		uint64_t v = g_array_index(sorted, uint64_t, i);
+		if (v != g_array_index(sorted, uint64_t, i - 1))
+			continue;
+		if (!repeated)
+			repeated = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+		g_hash_table_insert(repeated, g_memdup2(&v, sizeof(v)), NULL); /* not kept yet */
+	}
+	g_array_free(sorted, TRUE);
+	if (!repeated)
+		return;
+	guint kept = 0;
+	for (guint i = 0; i < seeds->len; i++) {
+		uint64_t v = g_array_index(seeds, uint64_t, i);
+		/* a repeated value is kept at its first occurrence, which marks it
+		 * in the set (value 1); later ones are dropped */
+		gpointer key, seen;
+		if (g_hash_table_lookup_extended(repeated, &v, &key, &seen)) {
+			if (seen)
+				continue;
+			g_hash_table_insert(repeated, g_memdup2(&v, sizeof(v)), GINT_TO_POINTER(1));
+		}
+		g_array_index(seeds, uint64_t, kept++) = v;
+	}
+	g_array_set_size(seeds, kept);
+	g_hash_table_destroy(repeated);
+}
 
 /* "1-1000" or "3,17,40-50" into a list; *why says what is wrong. */
 static GArray *parse_seeds(const char *spec, const char **why)
@@ -101,6 +151,7 @@ static GArray *parse_seeds(const char *spec, const char **why)
 		*why = "no seeds given";
 		goto bad;
 	}
+	drop_repeats(seeds);
 	return seeds;
 bad:
 	g_array_free(seeds, TRUE);
@@ -185,6 +236,37 @@ static void draw_progress(struct sweep *S, bool force)
 	bar[20] = '\0';
 	fprintf(stderr, "\r[%s] %u/%u seeds, %u failed, %.1f seeds/s, ETA %dm%02ds ", bar, S->done,
 		S->n, S->failed, rate, (int)eta / 60, (int)eta % 60);
+}
+
+/* A line on stderr every heartbeat_s of wall time, for logs without a
+ * terminal (CI): a sweep of 10,000 seeds is not silent for minutes. */
+static void heartbeat(struct sweep *S)
+{
+	if (S->heartbeat_s <= 0)
+		return;
+	double t = au_report_wall_seconds();
+	if (t - S->last_beat < S->heartbeat_s)
+		return;
+	S->last_beat = t;
+	double el = t - S->t0, rate = el > 0 ? S->done / el : 0;
+	fprintf(stderr, "chaos: %u/%u seeds done, %u failed, %.1f seeds/s, %.0f s elapsed\n", S->done, S->n,
+		S->failed, rate, el);
+	fflush(stderr);
+}
+
+static void on_tick(void *ctx)
+{
+	struct sweep *S = ctx;
+	if (S->done < S->n)
+		heartbeat(S);
+}
+
+/* Is this a CI job?  CI set to anything but "", "0" or "false" (GitHub,
+ * GitLab and most others set CI=true). */
+static bool in_ci(void)
+{
+	const char *ci = getenv("CI");
+	return ci && *ci && strcmp(ci, "0") != 0 && g_ascii_strcasecmp(ci, "false") != 0;
 }
 
 /* " on nK", or nothing for checks that fail on no node (end of run). */
@@ -306,6 +388,7 @@ static void on_run_result(void *ctx, const struct result *res)
 	S->done++;
 	emit_in_order(S);
 	draw_progress(S, false);
+	heartbeat(S);
 }
 
 static void on_rerun_result(void *ctx, const struct result *res)
@@ -373,9 +456,9 @@ static char *first_divergence(const char *a, const char *b)
 
 /* The command line of `aureon-sim chaos`. */
 struct options {
-	const char *path, *seeds_spec, *out_dir, *junit;
+	const char *path, *seeds_spec, *out_dir, *junit, *tap;
 	bool json, quiet, verbose, unrestricted;
-	double det_pct, shrink_budget, timeout;
+	double det_pct, shrink_budget, timeout, heartbeat;
 	uint64_t jobs, shard_k, shard_n, shrink_n;
 };
 
@@ -383,7 +466,7 @@ struct options {
  * error, said). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	*o = (struct options){.out_dir = "chaos-out", .shrink_budget = 60, .timeout = 300,
+	*o = (struct options){.out_dir = "chaos-out", .shrink_budget = 60, .timeout = 300, .heartbeat = 30,
 			      .shard_k = 1, .shard_n = 1, .shrink_n = 3};
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -416,6 +499,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (!val || !*val)
 				return usage_error("--junit needs a file name");
 			o->junit = val;
+			i++;
+		} else if (strcmp(a, "--tap") == 0) {
+			if (!val || !*val)
+				return usage_error("--tap needs a file name");
+			o->tap = val;
+			i++;
+		} else if (strcmp(a, "--heartbeat") == 0) {
+			char *end = NULL;
+			double v = val ? g_ascii_strtod(val, &end) : -1;
+			if (!val || !*val || *end || !(v >= 0 && v <= 86400))
+				return usage_error("--heartbeat needs seconds in 0..86400 (0: no heartbeat)");
+			o->heartbeat = v;
 			i++;
 		} else if (strcmp(a, "--json") == 0) {
 			o->json = true;
@@ -508,15 +603,10 @@ static struct au_scenario *prepare(struct options *o, GArray **seeds_out, int *r
 	for (guint i = (guint)(o->shard_k - 1); i < all_seeds->len; i += (guint)o->shard_n)
 		g_array_append_val(seeds, g_array_index(all_seeds, uint64_t, i));
 	g_array_free(all_seeds, TRUE);
-	if (seeds->len == 0) {
-		g_array_free(seeds, TRUE);
-		au_scenario_free(sc);
-		*rc = usage_error("--shard %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
-				  " leaves no seeds of the list to this machine", o->shard_k, o->shard_n);
-		return NULL;
-	}
+	/* A shard the list leaves empty (3 seeds over 8 machines) is not an
+	 * error: CI runs a fixed number of shards whatever the list. */
 	if (o->jobs > seeds->len)
-		o->jobs = seeds->len;
+		o->jobs = seeds->len ? seeds->len : 1;
 	*seeds_out = seeds;
 	return sc;
 }
@@ -529,8 +619,11 @@ static bool phase_seeds(struct sweep *S, struct pool *P, GArray *seeds, double t
 		S->recs[i].seed = g_array_index(seeds, uint64_t, i);
 		jv[i] = (struct job){.type = JOB_RUN, .index = i, .seed = S->recs[i].seed};
 	}
-	S->t0 = au_report_wall_seconds();
+	S->t0 = S->last_beat = au_report_wall_seconds();
+	P->tick = on_tick;
+	P->tick_ctx = S;
 	bool ok = au_chaos_run_batch(P, jv, S->n, timeout, on_run_result, S);
+	P->tick = NULL;
 	S->wall_s = au_report_wall_seconds() - S->t0;
 	draw_progress(S, true);
 	clear_progress(S);
@@ -623,10 +716,19 @@ int au_chaos_main(int argc, char **argv)
 	struct pool P;
 	struct sweep S = {.R = &R, .n = seeds->len, .json = o.json, .jobs = (uint32_t)o.jobs,
 			  .shard_k = o.shard_k, .shard_n = o.shard_n, .det_pct = o.det_pct};
-	S.progress = !o.quiet && isatty(STDERR_FILENO);
-	S.recs = g_new0(struct seed_rec, S.n);
+	/* The bar only for a person at a terminal; the heartbeat for logs. */
+	bool tty = isatty(STDERR_FILENO);
+	S.progress = !o.quiet && !o.json && tty && !in_ci();
+	S.heartbeat_s = !o.quiet && !tty ? o.heartbeat : 0;
+	S.recs = g_new0(struct seed_rec, S.n ? S.n : 1);
 	S.det_report = g_string_new(NULL);
 	rc = EXIT_PASS;
+	if (S.n == 0) {
+		if (!o.json && !o.quiet)
+			printf("chaos: %s (%s): shard %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " holds no seeds "
+			       "of the list; nothing to run\n", sc->name, o.path, o.shard_k, o.shard_n);
+		goto report;
+	}
 	if (!au_chaos_pool_start(&P, &R, S.jobs)) {
 		fprintf(stderr, "aureon-sim chaos: cannot start workers: %s\n", strerror(errno));
 		rc = EXIT_USAGE;
@@ -643,7 +745,7 @@ int au_chaos_main(int argc, char **argv)
 	if (rc != EXIT_USAGE)
 		phase_shrink(&S, &P, o.shrink_n, o.shrink_budget, !o.json && !o.quiet);
 	au_chaos_pool_stop(&P);
-
+report:
 	if (S.failed)
 		rc = rc == EXIT_USAGE ? rc : EXIT_FAIL;
 	if (o.json)
@@ -651,6 +753,8 @@ int au_chaos_main(int argc, char **argv)
 	else
 		au_chaos_report_text(&S);
 	if (o.junit && !au_chaos_write_junit(&S, o.junit, S.wall_s))
+		rc = EXIT_USAGE;
+	if (o.tap && !au_chaos_write_tap(&S, o.tap))
 		rc = EXIT_USAGE;
 	if (S.io_error)
 		rc = EXIT_USAGE;

@@ -304,6 +304,8 @@ bool au_chaos_pool_start(struct pool *P, struct runner *R, uint32_t n)
 {
 	P->R = R;
 	P->n = n;
+	P->tick = NULL;
+	P->tick_ctx = NULL;
 	P->w = g_new0(struct worker, n);
 	for (uint32_t i = 0; i < n; i++)
 		P->w[i].pid = -1;
@@ -359,6 +361,8 @@ bool au_chaos_run_batch(struct pool *P, struct job *jobs, uint32_t n, double lim
 			ok = false;
 			break;
 		}
+		if (P->tick)
+			P->tick(P->tick_ctx);
 		double t = au_report_wall_seconds();
 		for (uint32_t i = 0; i < P->n; i++) {
 			struct worker *w = &P->w[i];

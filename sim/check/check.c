@@ -55,6 +55,7 @@ struct au_checker_ops {
 	void (*row)(void *st, struct au_sim *sim, au_node_id node, uint32_t service,
 		    uint32_t table, const void *row);
 	void (*note)(void *st, struct au_sim *sim, char *buf, size_t len);
+	const char *about; /* one line for `aureon-sim list checks` */
 };
 
 /* ---- ping_integrity --------------------------------------------------- */
@@ -216,43 +217,64 @@ static void lin_destroy(void *st)
 }
 
 static const struct au_checker_ops all_checkers[] = {
-	{"ping_integrity", "ping", pi_create, pi_event, NULL, pi_destroy, NULL, NULL},
-	{"raft_safety", "raft", au_check_rs_create, au_check_rs_event, NULL, au_check_rs_destroy, NULL, NULL},
-	{"leader_within", "raft", au_check_lw_create, au_check_lw_event, au_check_lw_end, au_check_lw_destroy, NULL, NULL},
-	{"replicas_caught_up", "raft", au_check_cu_create, au_check_cu_event, au_check_cu_end, au_check_cu_destroy, NULL, NULL},
+	{"ping_integrity", "ping", pi_create, pi_event, NULL, pi_destroy, NULL, NULL,
+	 "every ping reply answers a ping that was sent and is still unanswered"},
+	{"raft_safety", "raft", au_check_rs_create, au_check_rs_event, NULL, au_check_rs_destroy, NULL, NULL,
+	 "Raft's safety: one leader per term, logs match, committed entries never change"},
+	{"leader_within", "raft", au_check_lw_create, au_check_lw_event, au_check_lw_end, au_check_lw_destroy, NULL, NULL,
+	 "liveness (leader_within:T): a Raft leader within T after the faults are over"},
+	{"replicas_caught_up", "raft", au_check_cu_create, au_check_cu_event, au_check_cu_end, au_check_cu_destroy, NULL, NULL,
+	 "liveness (replicas_caught_up:T): every voter that is up applied, by the end, what was committed T before it"},
 	/* judged at every digest report: nothing left to judge at the end */
 	{"replicas_agree", "raft", au_check_replicas_create, au_check_replicas_event,
-	 NULL, au_check_replicas_destroy, NULL, au_check_replicas_note},
-	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy, NULL, NULL},
-	{"exactly_once_one", "one", au_eo_create, au_eo_event, NULL, au_eo_destroy, NULL, NULL},
+	 NULL, au_check_replicas_destroy, NULL, au_check_replicas_note,
+	 "replicas' state machine digests are equal at each 64th applied index"},
+	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy, NULL, NULL,
+	 "the KV clients' history is linearizable (Wing & Gong search per key)"},
+	{"exactly_once_one", "one", au_eo_create, au_eo_event, NULL, au_eo_destroy, NULL, NULL,
+	 "ONE stores each job's result once, every replica the same"},
 	{"results_match_reference", "rqml", au_rqml_ref_create, au_rqml_check_event, NULL,
-	 au_rqml_check_destroy, NULL, NULL},
+	 au_rqml_check_destroy, NULL, NULL,
+	 "every finished RQML job equals its sequential reference, bit for bit"},
 	{"rounds_monotone", "rqml", au_rqml_mono_create, au_rqml_check_event, NULL,
-	 au_rqml_check_destroy, NULL, NULL},
+	 au_rqml_check_destroy, NULL, NULL,
+	 "RQML rounds of a job only move forward"},
 	{"shards_once", "rqml", au_rqml_shards_create, au_rqml_check_event, NULL,
-	 au_rqml_check_destroy, NULL, NULL},
-	{"jobs_recorded", "rqml", au_jr_create, au_jr_event, au_jr_end, au_jr_destroy, NULL, NULL},
-	{"results_retrievable", "blob", au_rr_create, au_rr_event, au_rr_end, au_rr_destroy, NULL, NULL},
+	 au_rqml_check_destroy, NULL, NULL,
+	 "each shard of an RQML round is counted once"},
+	{"jobs_recorded", "rqml", au_jr_create, au_jr_event, au_jr_end, au_jr_destroy, NULL, NULL,
+	 "every finished RQML job has exactly one ONE record, saying what it did"},
+	{"results_retrievable", "blob", au_rr_create, au_rr_event, au_rr_end, au_rr_destroy, NULL, NULL,
+	 "every recorded job's result bytes are fetchable from a live holder with ONE's digest"},
 	{"swim_completeness", "swim", au_cswim_complete_create, au_cswim_event, au_cswim_end,
-	 au_cswim_destroy, au_cswim_row, au_cswim_note},
+	 au_cswim_destroy, au_cswim_row, au_cswim_note,
+	 "SWIM: every live member declares a crashed one dead within the bound"},
 	/* accuracy only counts (its note): nothing to judge at the end */
 	{"swim_accuracy", "swim", au_cswim_accuracy_create, au_cswim_event, NULL,
-	 au_cswim_destroy, au_cswim_row, au_cswim_note},
+	 au_cswim_destroy, au_cswim_row, au_cswim_note,
+	 "SWIM: live members declared dead outside fault windows, at most swim_false_deaths_max"},
 	{"membership_converged", "swim", au_cswim_converge_create, au_cswim_event, au_cswim_end,
-	 au_cswim_destroy, au_cswim_row, au_cswim_note},
+	 au_cswim_destroy, au_cswim_row, au_cswim_note,
+	 "liveness (membership_converged:T): every live view matches the truth T after the faults"},
 	/* the execution layer (check_exec.c) */
 	{"no_task_lost", "aureon", au_check_ntl_create, au_check_exec_event, au_check_ntl_end,
-	 au_check_exec_destroy, NULL, NULL},
+	 au_check_exec_destroy, NULL, NULL,
+	 "at the end every task enqueued is done or dead-lettered"},
 	{"exactly_once", "aureon", au_check_eo_create, au_check_exec_event, NULL,
-	 au_check_exec_destroy, NULL, NULL},
+	 au_check_exec_destroy, NULL, NULL,
+	 "a task's result is accepted at most once, under its current lease's fencing token"},
 	{"lease_placement", "aureon", au_check_lp_create, au_check_exec_event, NULL,
-	 au_check_exec_destroy, NULL, NULL},
+	 au_check_exec_destroy, NULL, NULL,
+	 "no lease granted to a node the queue knows dead or draining"},
 	{"lock_safety", "aureon", au_check_ls_create, au_check_exec_event, NULL,
-	 au_check_exec_destroy, NULL, NULL},
+	 au_check_exec_destroy, NULL, NULL,
+	 "no lock key has two valid holders; writes only from the current holder"},
 	{"lease_expiry", "aureon", au_check_le_create, au_check_le_event, au_check_le_end,
-	 au_check_le_destroy, NULL, au_check_le_note},
+	 au_check_le_destroy, NULL, au_check_le_note,
+	 "leases and locks time out neither early nor (beyond a scan) late on the leader's clock"},
 	{"job_lifecycle", "aureon", au_check_jobs_create, au_check_jobs_event, au_check_jobs_end,
-	 au_check_jobs_destroy, NULL, au_check_jobs_note},
+	 au_check_jobs_destroy, NULL, au_check_jobs_note,
+	 "a cancelled job never changes again, a failed one has a reason, done means every task acked"},
 };
 
 const char *const au_check_names[] = {"ping_integrity", "raft_safety", "replicas_agree",
@@ -261,6 +283,21 @@ const char *const au_check_names[] = {"ping_integrity", "raft_safety", "replicas
 				      "shards_once", "jobs_recorded", "results_retrievable", "swim_completeness", "swim_accuracy",
 				      "no_task_lost", "exactly_once", "lease_placement", "lock_safety",
 				      "lease_expiry", "job_lifecycle", NULL};
+
+size_t au_check_count(void)
+{
+	return G_N_ELEMENTS(all_checkers);
+}
+
+bool au_check_info(size_t i, const char **name, const char **service, const char **about)
+{
+	if (i >= G_N_ELEMENTS(all_checkers))
+		return false;
+	*name = all_checkers[i].name;
+	*service = all_checkers[i].service;
+	*about = all_checkers[i].about;
+	return true;
+}
 
 const char *au_check_service(const char *check)
 {

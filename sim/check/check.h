@@ -20,6 +20,12 @@
  * the scenario loader and the engine.  Once, before the first load. */
 void au_check_register(void);
 
+/* The checkers this build has (the registry `aureon-sim list checks`
+ * prints): how many, and the i-th one's name, the service it runs with and
+ * one line saying what it judges; false past the end. */
+size_t au_check_count(void);
+bool au_check_info(size_t i, const char **name, const char **service, const char **about);
+
 /* The verdicts a check can have (au_check_results; compare with
  * strcmp).  pass: it held on everything it judged — every record up to the
  * end of the run, or up to the record that stopped it; fail: it was

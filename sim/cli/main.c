@@ -46,13 +46,18 @@ static const char *const usage_top =
 	"  bench swim [--sizes LIST] [--trials N] [--quick] [--csv PREFIX] [--json]\n"
 	"                      SWIM detection time, dissemination, false positives, load\n"
 	"  chaos SCENARIO --seeds A-B [--jobs N] [--shard K/N] [--out DIR] [--json]\n"
-	"        [--junit FILE] [--check-determinism[=PCT]] [--shrink N]  (chaos --help)\n"
+	"        [--junit FILE] [--tap FILE] [--check-determinism[=PCT]] [--shrink N]\n"
+	"        [--heartbeat S]  (chaos --help)\n"
 	"                      seeded sweep: a generated fault plan per seed, with\n"
 	"                      reproducers and shrinking for the failures\n"
-	"  shrink FILE [--out F] [--time S]\n"
+	"  shrink FILE [--out F] [--force] [--time S] [--check NAME]\n"
 	"                      shrink a failing scenario file (drop faults, shorten\n"
 	"                      the run, fewer nodes and clients) to FILE.min.ini\n"
 	"  divergence A B      first differing record of two --records dumps\n"
+	"  list checks|kinds|services\n"
+	"                      what this build has, with one line each\n"
+	"  lint SCENARIO       load and validate a scenario without running it; warn\n"
+	"                      where it judges less than it seems (exit 0/1/2)\n"
 	"  help | --help       this text;  --version  the version\n"
 	"\n"
 	"exit codes: 0 all checks held, 1 a check failed, 2 usage, scenario or I/O error\n";
@@ -65,12 +70,13 @@ static const char *const usage_run =
 	"                  [run] duration\n"
 	"  --json          print one JSON object on stdout instead of the text summary\n"
 	"  --records FILE  write every trace record as a text line (index, time, node,\n"
-	"                  kind, fields) to FILE, for `aureon-sim divergence`\n"
+	"                  kind, fields) to FILE, for `aureon-sim divergence`; an\n"
+	"                  existing FILE is an error unless --force\n"
 	"  --quiet         no progress line on a terminal\n"
 	"  --trace FILE    write every trace record to an HDF5 file\n"
 	"                  (docs/traces-and-analysis.md); an existing FILE is an\n"
 	"                  error unless --force\n"
-	"  --force         overwrite an existing --trace file\n";
+	"  --force         overwrite an existing --trace or --records file\n";
 
 static const char *const usage_bench =
 	"usage: aureon-sim bench phold|raft|raft-election|kernels|swim|aureon [options]\n"
@@ -343,6 +349,12 @@ static int cmd_run(int argc, char **argv)
 	if (!have_seed)
 		seed = sc->seed ? sc->seed : 1;
 	FILE *dump = NULL;
+	if (records && !force && g_file_test(records, G_FILE_TEST_EXISTS)) {
+		fprintf(stderr, "aureon-sim: --records %s: the file exists; pass --force to overwrite it\n",
+			records);
+		au_scenario_free(sc);
+		return EXIT_USAGE;
+	}
 	if (records) {
 		dump = fopen(records, "w");
 		if (!dump) {
@@ -537,13 +549,41 @@ static int cmd_bench(int argc, char **argv)
 
 /* ---- divergence -------------------------------------------------------- */
 
+/* Is `line` (n bytes, from getline) record `index` of a --records dump:
+ * "INDEX E|M|T t=TIME nNODE ...", text only?  An HDF5 trace, a scenario
+ * file or any other file fails at its first line. */
+static bool record_line_ok(const char *line, ssize_t n, uint64_t index)
+{
+	if (n < 2 || line[n - 1] != '\n' || memchr(line, '\0', (size_t)n))
+		return false;
+	for (ssize_t i = 0; i < n - 1; i++)
+		if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e)
+			return false;
+	char *end;
+	errno = 0;
+	unsigned long long got = strtoull(line, &end, 10);
+	if (errno || end == line || got != index || end[0] != ' ')
+		return false;
+	if ((end[1] != 'E' && end[1] != 'M' && end[1] != 'T') || strncmp(end + 2, " t=", 3) != 0)
+		return false;
+	const char *p = end + 5;
+	if (*p == '-')
+		p++;
+	if (!g_ascii_isdigit(*p))
+		return false;
+	while (g_ascii_isdigit(*p))
+		p++;
+	return p[0] == ' ' && p[1] == 'n' && g_ascii_isdigit(p[2]);
+}
+
 static int cmd_divergence(int argc, char **argv)
 {
 	if (argc == 1 && strcmp(argv[0], "--help") == 0) {
 		printf("usage: aureon-sim divergence A B\n\n"
 		       "A and B are record dumps written by `aureon-sim run ... --records FILE`.\n"
 		       "Prints the first record where they differ, or \"identical\".\n"
-		       "Exit 0 identical, 1 different, 2 error.\n");
+		       "Exit 0 identical, 1 different, 2 error (a file that is not a\n"
+		       "record dump, such as an HDF5 trace, is an error).\n");
 		return EXIT_PASS;
 	}
 	if (argc != 2)
@@ -567,6 +607,18 @@ static int cmd_divergence(int argc, char **argv)
 		ssize_t n1 = getline(&line[1], &cap[1], f[1]);
 		if (n0 < 0 && n1 < 0) {
 			printf("identical (%" G_GUINT64_FORMAT " records)\n", index);
+			break;
+		}
+		/* Judge only what `run --records` wrote: never compare (or print)
+		 * the bytes of some other file. */
+		int bad = n0 >= 0 && !record_line_ok(line[0], n0, index) ? 0
+			  : n1 >= 0 && !record_line_ok(line[1], n1, index) ? 1 : -1;
+		if (bad >= 0) {
+			fprintf(stderr, "aureon-sim divergence: %s: %s is not a record dump (line %"
+				G_GUINT64_FORMAT " is not record %" G_GUINT64_FORMAT "); make one with "
+				"`aureon-sim run SCENARIO --records FILE`\n",
+				argv[bad], index ? "from this line on, it" : "it", index + 1, index);
+			rc = EXIT_USAGE;
 			break;
 		}
 		if (n0 < 0 || n1 < 0 || strcmp(line[0], line[1]) != 0) {
@@ -613,5 +665,9 @@ int main(int argc, char **argv)
 		return au_chaos_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "shrink") == 0)
 		return au_shrink_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "list") == 0)
+		return au_cli_list(argc - 2, argv + 2);
+	if (strcmp(cmd, "lint") == 0)
+		return au_cli_lint(argc - 2, argv + 2);
 	return au_report_usage_error(usage_top, "unknown command '%s'", cmd);
 }

@@ -2,7 +2,9 @@
 #include "report.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -49,4 +51,46 @@ void au_report_seconds(au_time t, char *buf, size_t len)
 {
 	g_snprintf(buf, len, "%" G_GINT64_FORMAT ".%09" G_GINT64_FORMAT "s", t / AU_NS_PER_S,
 		   t % AU_NS_PER_S);
+}
+
+/* Levenshtein distance of a and b, both shorter than 64 bytes (longer
+ * words are never typos of our names: a large distance). */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la >= 64 || lb >= 64)
+		return SIZE_MAX;
+	size_t row[65];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+const char *au_report_nearest(const char *word, const char *const *names, size_t n)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+	for (size_t i = 0; i < n; i++) {
+		size_t d = edit_distance(word, names[i]);
+		if (d < best_d) { /* the first of equals: the caller's order decides */
+			best_d = d;
+			best = names[i];
+		}
+	}
+	size_t len = strlen(word), limit = len / 3 < 3 ? len / 3 : 3;
+	return best && best_d <= (limit ? limit : 1) ? best : NULL;
 }

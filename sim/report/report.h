@@ -28,6 +28,11 @@ void au_report_seconds(au_time t, char *buf, size_t len);
  * anything simulated or hashed). */
 double au_report_wall_seconds(void);
 
+/* Of `names` (n of them), the one closest to `word` by edit distance, if
+ * it is close enough to be a typo (at most a third of its length, and 3);
+ * else NULL.  For "did you mean" hints in error messages. */
+const char *au_report_nearest(const char *word, const char *const *names, size_t n);
+
 /* This process's peak resident set size in bytes. */
 uint64_t au_report_peak_rss_bytes(void);
 

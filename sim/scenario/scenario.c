@@ -614,11 +614,7 @@ struct au_scenario *au_scenario_load_text(const char *path, const char *text, ch
 	L.sc = g_new0(struct au_scenario, 1);
 	L.sc->path = g_strdup(path);
 	L.sc->text = g_strdup(text);
-	GError *gerr = NULL;
-	if (!g_key_file_load_from_data(L.K.kf, text, (gsize)-1, G_KEY_FILE_NONE, &gerr)) {
-		L.K.err = g_strdup_printf("%s: not a valid key file: %s", path, gerr->message);
-		g_error_free(gerr);
-	} else {
+	if (au_keys_load_text(&L.K, text)) {
 		(void)(load_run(&L) && au_cluster_spec_load(&L.K, &L.sc->cluster) &&
 		       check_groups(&L) && load_network(&L) && load_disk(&L) &&
 		       run_hooks(&L, false) && load_services(&L) && load_faults(&L) &&
