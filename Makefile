@@ -55,8 +55,8 @@ SCENARIO_SRC = sim/scenario/scenario.c
 CHECK_SRC    = $(addprefix sim/check/,check.c check_scenario.c check_raft.c check_swim.c check_rqml.c \
                  check_replicas.c check_exec.c linearize.c)
 CHAOS_SRC    = $(addprefix sim/chaos/,kinds.c gen.c plan.c orders.c render.c chaos_config.c chaos_ini.c \
-                 coverage.c worker.c sweep.c report.c chaos_shrink.c)
-SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/cli/cli.c
+                 coverage.c worker.c sweep.c report.c chaos_shrink.c pin.c store.c)
+SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/report/violation.c sim/cli/cli.c
 SIM_MAIN  = sim/cli/main.c
 # aureon-sim bench subcommands
 BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c bench_swim.c bench_exec.c)
@@ -163,6 +163,21 @@ $(BUILD)/aureon-tests: $(TEST_OBJ) $(SHIM_OBJ) $(SIM_LIBS)
 $(BUILD)/phold_min: bench/phold_min.c core/pcg32.c core/pcg32.h core/hash.h | deps
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -Icore -o $@ bench/phold_min.c core/pcg32.c -lm
+
+# Reproducers record the build that made them (sim/chaos/pin.c): the
+# commit (git describe; "unknown" outside git) and the flags that vary
+# between builds (OPT, EXTRA_CFLAGS: any -DAU_BUG_*).  The stamp file
+# changes when they do, so pin.o is rebuilt then and only then.
+BUILD_COMMIT = $(call lazy,BUILD_COMMIT,git describe --always --dirty --tags 2>/dev/null || echo unknown)
+BUILD_FLAGS  = $(strip $(OPT) $(EXTRA_CFLAGS))
+$(BUILD)/build-info.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@printf '%s\n%s\n' '$(BUILD_COMMIT)' '$(BUILD_FLAGS)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/sim/chaos/pin.o: $(BUILD)/build-info.stamp
+$(BUILD)/sim/chaos/pin.o: CFLAGS += -DAU_BUILD_COMMIT='"$(BUILD_COMMIT)"' -DAU_BUILD_FLAGS='"$(BUILD_FLAGS)"'
+.PHONY: FORCE
+FORCE:
 
 run: deps $(BUILD)/aureon-sim
 	$(BUILD)/aureon-sim run scenarios/default.ini

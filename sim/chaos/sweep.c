@@ -26,7 +26,9 @@
 #include <unistd.h>
 
 #include "hash.h"
+#include "pin.h"
 #include "sim/report/report.h"
+#include "sim/report/violation.h"
 
 static const char *const usage_chaos =
 	"usage: aureon-sim chaos SCENARIO --seeds A-B|LIST [options]\n"
@@ -197,6 +199,18 @@ static const char *on_node(au_node_id n)
 	return buf;
 }
 
+/* What a failing seed failed, where and when (violation.h), or for a run
+ * that crashed or timed out, its check and detail. */
+static char *fail_line(const struct result *res)
+{
+	if (res->out.viol.check[0])
+		return au_violation_line(&res->out.viol);
+	char t[40];
+	au_report_seconds(res->out.t_ns, t, sizeof(t));
+	return g_strdup_printf("%s at t=%s%s, trace record %" G_GUINT64_FORMAT ": %s", res->out.check,
+			       t, on_node(res->out.node), res->out.record, res->out.detail);
+}
+
 static void write_repro(struct sweep *S, const struct result *res)
 {
 	struct runner *R = S->R;
@@ -205,16 +219,17 @@ static void write_repro(struct sweep *S, const struct result *res)
 	g_autofree char *file = au_chaos_repro_path(R, res->seed, ".ini");
 	g_autofree char *base = g_path_get_basename(file);
 	g_autofree char *kinds = au_chaos_kind_list(res->enabled);
+	g_autofree char *fails = fail_line(res);
+	g_autofree char *pin = au_pin_header();
 	g_autofree char *header = g_strdup_printf(
 		"aureon-sim chaos reproducer: scenario %s (%s), seed %" G_GUINT64_FORMAT "\n"
 		"Every generated fault is spelled out below as a [fault.chaos-*] group.\n"
 		"Replay: aureon-sim run %s\n"
-		"Fails: %s at t=%s%s, trace record %" G_GUINT64_FORMAT ": %s\n"
+		"Fails: %s\n"
 		"Trace hash: %s\n"
-		"Fault kinds on for this seed: %s\n",
-		R->sc->name, R->path, res->seed, base, res->out.check, t, on_node(res->out.node),
-		res->out.record, res->out.detail, res->rc == 1 ? res->out.hash : "(none: the run crashed)",
-		kinds);
+		"Fault kinds on for this seed: %s\n%s",
+		R->sc->name, R->path, res->seed, base, fails,
+		res->rc == 1 ? res->out.hash : "(none: the run crashed)", kinds, pin);
 	g_autofree char *text = au_chaos_seed_text(R, res->seed, false, NULL);
 	struct au_ini *ini = au_ini_parse(text);
 	au_ini_prepend_comment(ini, header);
@@ -261,14 +276,11 @@ static void emit_in_order(struct sweep *S)
 		if (S->json)
 			continue;
 		clear_progress(S);
-		char t[40];
-		au_report_seconds(res->out.t_ns, t, sizeof(t));
 		g_autofree char *file = au_chaos_repro_path(S->R, r->seed, ".ini");
+		g_autofree char *fails = fail_line(res);
 		if (res->rc == 1)
-			printf("FAIL seed %" G_GUINT64_FORMAT ": %s at t=%s%s (trace record %" G_GUINT64_FORMAT
-			       "): %s\n     reproducer: %s\n",
-			       r->seed, res->out.check, t, on_node(res->out.node), res->out.record,
-			       res->out.detail, file);
+			printf("FAIL seed %" G_GUINT64_FORMAT ": %s\n     reproducer: %s\n", r->seed, fails,
+			       file);
 		else
 			printf("FAIL seed %" G_GUINT64_FORMAT ": %s\n     reproducer: %s\n", r->seed,
 			       res->out.detail, file);
