@@ -176,6 +176,8 @@ $(BUILD)/build-info.stamp: FORCE
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 $(BUILD)/sim/chaos/pin.o: $(BUILD)/build-info.stamp
 $(BUILD)/sim/chaos/pin.o: CFLAGS += -DAU_BUILD_COMMIT='"$(BUILD_COMMIT)"' -DAU_BUILD_FLAGS='"$(BUILD_FLAGS)"'
+# The store (sim/chaos/store.c) runs the Python tools of this tree.
+$(BUILD)/sim/chaos/store.o: CFLAGS += -DAU_ANALYSIS_DIR='"$(CURDIR)/analysis"'
 .PHONY: FORCE
 FORCE:
 

@@ -27,6 +27,7 @@
 
 #include "hash.h"
 #include "pin.h"
+#include "store.h"
 #include "sim/report/report.h"
 #include "sim/report/violation.h"
 
@@ -42,6 +43,10 @@ static const char *const usage_chaos =
 	"  --shard K/N            run only every N-th seed of the list, starting at\n"
 	"                         the K-th (1 <= K <= N): split a sweep over machines\n"
 	"  --out DIR              reproducers go here (default chaos-out)\n"
+	"  --store DIR            a directory per failing seed, DIR/SCENARIO/seed-N/:\n"
+	"                         reproducer, shrunk reproducer, HDF5 trace, history,\n"
+	"                         report and timeline.html (default OUT/store)\n"
+	"  --store-max N          fill it for the first N failures (default 3; 0: none)\n"
 	"  --json                 one JSON summary object on stdout instead of text\n"
 	"  --junit FILE           JUnit XML report (one test case per seed)\n"
 	"  --check-determinism[=PCT]  re-run PCT percent of the seeds (default 5) and\n"
@@ -385,7 +390,8 @@ static char *first_divergence(const char *a, const char *b)
 
 /* The command line of `aureon-sim chaos`. */
 struct options {
-	const char *path, *seeds_spec, *out_dir, *junit;
+	const char *path, *seeds_spec, *out_dir, *junit, *store;
+	uint64_t store_max;
 	bool json, quiet, verbose, unrestricted;
 	double det_pct, shrink_budget, timeout;
 	uint64_t jobs, shard_k, shard_n, shrink_n;
@@ -396,7 +402,7 @@ struct options {
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	*o = (struct options){.out_dir = "chaos-out", .shrink_budget = 60, .timeout = 300,
-			      .shard_k = 1, .shard_n = 1, .shrink_n = 3};
+			      .shard_k = 1, .shard_n = 1, .shrink_n = 3, .store_max = 3};
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -423,6 +429,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (!val || !*val)
 				return usage_error("--out needs a directory");
 			o->out_dir = val;
+			i++;
+		} else if (strcmp(a, "--store") == 0) {
+			if (!val || !*val)
+				return usage_error("--store needs a directory");
+			o->store = val;
+			i++;
+		} else if (strcmp(a, "--store-max") == 0) {
+			if (!au_parse_u64(val, &o->store_max) || o->store_max > 1000)
+				return usage_error("--store-max needs a count of failures to store, 0..1000");
 			i++;
 		} else if (strcmp(a, "--junit") == 0) {
 			if (!val || !*val)
@@ -616,6 +631,34 @@ static void phase_shrink(struct sweep *S, struct pool *P, uint64_t max, double b
 	g_free(jv);
 }
 
+/* (4) The store: a directory per failing seed (store.c), for the first
+ * --store-max failures, after shrinking so the shrunk file is there. */
+static void phase_store(struct sweep *S, const struct options *o)
+{
+	g_autofree char *store = o->store ? g_strdup(o->store) : g_build_filename(o->out_dir, "store", NULL);
+	uint32_t stored = 0;
+	for (uint32_t i = 0; i < S->n && stored < o->store_max; i++) {
+		const struct seed_rec *r = &S->recs[i];
+		if (!r->full || r->rc == 0 || r->rc == 2)
+			continue;
+		bool shrunk = false;
+		for (uint32_t k = 0; k < S->n_shrink; k++)
+			if (S->shrink_idx[k] == i && S->shrunk && S->shrunk[k].shrink_rc == 0)
+				shrunk = true;
+		char *dir = NULL;
+		int src = au_chaos_store_seed(S->R, store, r->seed, shrunk, &dir);
+		if (src < 0)
+			S->io_error = 1;
+		else if (!o->json && !o->quiet)
+			printf("stored seed %" G_GUINT64_FORMAT ": %s/ (%s)\n", r->seed, dir,
+			       src == 0 ? "timeline.html, report/summary.md, trace.h5, reproducers"
+					: "reproducers only: see README.txt there");
+		g_free(dir);
+		stored++;
+	}
+	fflush(stdout);
+}
+
 int au_chaos_main(int argc, char **argv)
 {
 	struct options o;
@@ -655,6 +698,8 @@ int au_chaos_main(int argc, char **argv)
 	if (rc != EXIT_USAGE)
 		phase_shrink(&S, &P, o.shrink_n, o.shrink_budget, !o.json && !o.quiet);
 	au_chaos_pool_stop(&P);
+	if (rc != EXIT_USAGE)
+		phase_store(&S, &o);
 
 	if (S.failed)
 		rc = rc == EXIT_USAGE ? rc : EXIT_FAIL;
