@@ -86,7 +86,7 @@ DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsub
               python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
 
 .PHONY: all deps test test-all asan valgrind bench install clean help run mutants \
-        fuzz test-netns test-disk test-fresh chaos soak
+        fuzz test-netns test-disk test-fresh chaos soak test-timeline
 
 all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 
@@ -105,6 +105,7 @@ help:
 	@echo "make fuzz       libFuzzer on aureon-node's receive path (FUZZ_SECONDS, default 60)"
 	@echo "make test-netns 5 aureon-nodes in network namespaces with tc netem (root)"
 	@echo "make test-disk  the full-disk story on 3 aureon-nodes with tmpfs data dirs (root; also in make test)"
+	@echo "make test-timeline  planted-bug sweep to a store dir; its timeline.html checked in headless Chromium"
 	@echo "make test-fresh make run / make test on a fresh debootstrapped Debian 12, both orders (root)"
 	@echo "make install PREFIX=/usr/local   install aureon-sim and the scenarios"
 	@echo "make clean      remove build outputs"
@@ -196,6 +197,13 @@ o0:
 test: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl o0
 	CK_EXCLUDE_TAGS=slow AU_BIN=$(BUILD) AU_BIN_O0=build-O0 $(BUILD)/aureon-tests
 	@AU_BIN=$(BUILD) tests/shim_disk_full.sh; rc=$$?; [ $$rc = 0 ] || [ $$rc = 2 ]
+
+# From a planted-bug sweep to a store directory; its timeline.html opened
+# in headless Chromium (installed here if missing) and the screenshot
+# checked for the highlighted window (tests/test_timeline.sh).
+test-timeline: deps $(BUILD)/aureon-sim
+	@command -v chromium >/dev/null || $(MAKE) --no-print-directory deps DEBIAN_PKGS=chromium
+	tests/test_timeline.sh
 
 # The README's two commands on a fresh Debian 12 root made by debootstrap,
 # in both orders (root; ~15 minutes; needs the Debian mirror).

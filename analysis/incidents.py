@@ -35,6 +35,8 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 # green) do not, so a band never looks like an operation.
 KIND_COLOUR = {"crash": "#D55E00", "pause": "#CC79A7", "skew": "#000000", "disk": "#56B4E9",
                "partition": "#F0E442", "link": "#999999"}
+KIND_COLOUR_NAME = {"crash": "vermillion", "pause": "purple", "skew": "grey",
+                    "disk": "sky blue", "partition": "yellow", "link": "light grey"}
 VIOLATION_COLOUR = "#D00000"  # the violating window: a red no palette entry uses
 
 
