@@ -17,6 +17,7 @@ Suite *analysis_suite(void);
 Suite *linearize_suite(void);
 Suite *raft_suite(void);
 Suite *chaos_suite(void);
+Suite *store_suite(void);
 Suite *exec_suite(void);
 Suite *kernels_suite(void);
 Suite *one_suite(void);
