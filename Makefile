@@ -55,8 +55,9 @@ SCENARIO_SRC = sim/scenario/scenario.c
 CHECK_SRC    = $(addprefix sim/check/,check.c check_scenario.c check_raft.c check_swim.c check_rqml.c \
                  check_replicas.c check_exec.c check_jobs.c check_results.c linearize.c)
 CHAOS_SRC    = $(addprefix sim/chaos/,kinds.c gen.c plan.c orders.c render.c chaos_config.c chaos_ini.c \
-                 coverage.c worker.c sweep.c report.c chaos_shrink.c)
-SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/cli/cli.c sim/cli/lint.c
+                 coverage.c worker.c sweep.c report.c chaos_shrink.c pin.c store.c)
+SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/report/violation.c \
+            sim/cli/cli.c sim/cli/lint.c
 SIM_MAIN  = sim/cli/main.c
 # aureon-sim bench subcommands
 BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c bench_swim.c bench_exec.c)
@@ -89,7 +90,7 @@ DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsub
               python3-h5py python3-numpy python3-matplotlib python3-pandas hdf5-tools libsoup-3.0-dev
 
 .PHONY: all deps test test-all asan valgrind bench install clean help run mutants \
-        fuzz test-netns test-disk test-fresh chaos soak
+        fuzz test-netns test-disk test-fresh chaos soak test-timeline
 
 all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 
@@ -108,6 +109,7 @@ help:
 	@echo "make fuzz       libFuzzer on aureon-node's receive path (FUZZ_SECONDS, default 60)"
 	@echo "make test-netns 5 aureon-nodes in network namespaces with tc netem (root)"
 	@echo "make test-disk  the full-disk story on 3 aureon-nodes with tmpfs data dirs (root; also in make test)"
+	@echo "make test-timeline  planted-bug sweep to a store dir; its timeline.html checked in headless Chromium"
 	@echo "make test-fresh make run / make test on a fresh debootstrapped Debian 12, both orders (root)"
 	@echo "make install PREFIX=/usr/local   install aureon-sim and the scenarios"
 	@echo "make clean      remove build outputs"
@@ -175,6 +177,23 @@ $(BUILD)/phold_min: bench/phold_min.c core/pcg32.c core/pcg32.h core/hash.h | de
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -Icore -o $@ bench/phold_min.c core/pcg32.c -lm
 
+# Reproducers record the build that made them (sim/chaos/pin.c): the
+# commit (git describe; "unknown" outside git) and the flags that vary
+# between builds (OPT, EXTRA_CFLAGS: any -DAU_BUG_*).  The stamp file
+# changes when they do, so pin.o is rebuilt then and only then.
+BUILD_COMMIT = $(call lazy,BUILD_COMMIT,git describe --always --dirty --tags 2>/dev/null || echo unknown)
+BUILD_FLAGS  = $(strip $(OPT) $(EXTRA_CFLAGS))
+$(BUILD)/build-info.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@printf '%s\n%s\n' '$(BUILD_COMMIT)' '$(BUILD_FLAGS)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/sim/chaos/pin.o: $(BUILD)/build-info.stamp
+$(BUILD)/sim/chaos/pin.o: CFLAGS += -DAU_BUILD_COMMIT='"$(BUILD_COMMIT)"' -DAU_BUILD_FLAGS='"$(BUILD_FLAGS)"'
+# The store (sim/chaos/store.c) runs the Python tools of this tree.
+$(BUILD)/sim/chaos/store.o: CFLAGS += -DAU_ANALYSIS_DIR='"$(CURDIR)/analysis"'
+.PHONY: FORCE
+FORCE:
+
 run: deps $(BUILD)/aureon-sim
 	$(BUILD)/aureon-sim run scenarios/default.ini
 
@@ -190,6 +209,13 @@ o0:
 test: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl o0
 	CK_EXCLUDE_TAGS=slow AU_BIN=$(BUILD) AU_BIN_O0=build-O0 $(BUILD)/aureon-tests
 	@AU_BIN=$(BUILD) tests/shim_disk_full.sh; rc=$$?; [ $$rc = 0 ] || [ $$rc = 2 ]
+
+# From a planted-bug sweep to a store directory; its timeline.html opened
+# in headless Chromium (installed here if missing) and the screenshot
+# checked for the highlighted window (tests/test_timeline.sh).
+test-timeline: deps $(BUILD)/aureon-sim
+	@command -v chromium >/dev/null || $(MAKE) --no-print-directory deps DEBIAN_PKGS=chromium
+	tests/test_timeline.sh
 
 # The README's two commands on a fresh Debian 12 root made by debootstrap,
 # in both orders (root; ~15 minutes; needs the Debian mirror).

@@ -70,6 +70,7 @@ int main(void)
 	srunner_add_suite(sr, rqml_suite());
 	srunner_add_suite(sr, chaos_suite());
 	srunner_add_suite(sr, chaos_cli_suite());
+	srunner_add_suite(sr, store_suite());
 	srunner_add_suite(sr, readme_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

@@ -19,6 +19,7 @@ Suite *linearize_suite(void);
 Suite *raft_suite(void);
 Suite *chaos_suite(void);
 Suite *chaos_cli_suite(void);
+Suite *store_suite(void);
 Suite *exec_suite(void);
 Suite *jobs_suite(void);
 Suite *shim_jobs_suite(void);

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sim/engine/sim.h"
 #include "sim/scenario/scenario.h"
 
 /* The fault kinds of chaos plans (kinds.c names them).  A kind is what
@@ -214,6 +215,8 @@ struct au_chaos_outcome {
 	char hash[65];
 	uint64_t events;
 	au_time sim_ns;
+	struct au_violation viol; /* the whole violation when a check failed
+				   * (viol.check empty otherwise): window, judged time */
 };
 
 /* Run a scenario text in a forked child (it may crash or hang): false if it

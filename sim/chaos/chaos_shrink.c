@@ -17,6 +17,7 @@
  * bug's assert) or loop, and the shrinker must survive both.
  */
 #include "chaos_internal.h"
+#include "pin.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -66,6 +67,7 @@ static void run_text(const char *path, const char *text, struct au_chaos_outcome
 		out->node = v->node;
 		out->record = v->record;
 		g_strlcpy(out->detail, v->detail, sizeof(out->detail));
+		out->viol = *v;
 	}
 	au_sim_trace_hash(sim, out->hash);
 	out->events = au_sim_stats(sim)->events;
@@ -720,16 +722,18 @@ int au_shrink_main(int argc, char **argv)
 	au_format_duration(st.duration_before, d0, sizeof(d0));
 	au_format_duration(st.duration_after, d1, sizeof(d1));
 	g_autofree char *base = g_path_get_basename(out_path);
+	g_autofree char *pin = au_pin_header();
 	g_autofree char *header = g_strdup_printf(
 		"Shrunk by aureon-sim shrink from %s\n"
 		"Fails %s at t=%s; trace hash %s\n"
 		"Replay: aureon-sim run %s\n"
-		"Shrunk from %u to %u faults, %s to %s, %u to %u nodes (%u candidate runs, %.1f s%s).\n",
+		"Shrunk from %u to %u faults, %s to %s, %u to %u nodes (%u candidate runs, %.1f s%s).\n%s",
 		path, st.check, t, st.hash, base, st.faults_before, st.faults_after, d0, d1,
 		st.nodes_before, st.nodes_after, st.runs, st.wall_s,
-		st.budget_hit ? ", stopped by the time budget" : "");
-	struct au_ini *ini = au_ini_parse(min);
+		st.budget_hit ? ", stopped by the time budget" : "", pin);
+	g_autofree char *fixed = au_pin_shrunk_text(min, st.faults_after);
 	g_free(min);
+	struct au_ini *ini = au_ini_parse(fixed);
 	au_ini_prepend_comment(ini, header);
 	g_autofree char *body = au_ini_to_text(ini);
 	au_ini_free(ini);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sim/report/report.h"
+#include "sim/report/violation.h"
 
 static void xml_str(GString *o, const char *s)
 {
@@ -324,6 +325,11 @@ void au_chaos_report_json(const struct sweep *S)
 				       G_GUINT64_FORMAT ", \"detail\": ", res->out.t_ns, res->out.node,
 				       res->out.record);
 		au_report_json_string(o, res->out.detail);
+		g_string_append(o, ", \"violation\": ");
+		if (res->out.viol.check[0])
+			au_violation_json(o, &res->out.viol);
+		else
+			g_string_append(o, "null");
 		g_string_append(o, ", \"trace_hash\": ");
 		au_report_json_string(o, res->rc == 1 ? res->out.hash : "");
 		g_string_append(o, ", \"reproducer\": ");

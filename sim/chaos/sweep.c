@@ -26,7 +26,10 @@
 #include <unistd.h>
 
 #include "hash.h"
+#include "pin.h"
+#include "store.h"
 #include "sim/report/report.h"
+#include "sim/report/violation.h"
 
 static const char *const usage_chaos =
 	"usage: aureon-sim chaos SCENARIO --seeds A-B|LIST [options]\n"
@@ -40,6 +43,10 @@ static const char *const usage_chaos =
 	"  --shard K/N            run only every N-th seed of the list, starting at\n"
 	"                         the K-th (1 <= K <= N): split a sweep over machines\n"
 	"  --out DIR              reproducers go here (default chaos-out)\n"
+	"  --store DIR            a directory per failing seed, DIR/SCENARIO/seed-N/:\n"
+	"                         reproducer, shrunk reproducer, HDF5 trace, history,\n"
+	"                         report and timeline.html (default OUT/store)\n"
+	"  --store-max N          fill it for the first N failures (default 3; 0: none)\n"
 	"  --json                 one JSON summary object on stdout instead of text\n"
 	"  --junit FILE           JUnit XML report (one test case per seed; the suite\n"
 	"                         is named by scenario and shard)\n"
@@ -279,6 +286,18 @@ static const char *on_node(au_node_id n)
 	return buf;
 }
 
+/* What a failing seed failed, where and when (violation.h), or for a run
+ * that crashed or timed out, its check and detail. */
+static char *fail_line(const struct result *res)
+{
+	if (res->out.viol.check[0])
+		return au_violation_line(&res->out.viol);
+	char t[40];
+	au_report_seconds(res->out.t_ns, t, sizeof(t));
+	return g_strdup_printf("%s at t=%s%s, trace record %" G_GUINT64_FORMAT ": %s", res->out.check,
+			       t, on_node(res->out.node), res->out.record, res->out.detail);
+}
+
 static void write_repro(struct sweep *S, const struct result *res)
 {
 	struct runner *R = S->R;
@@ -287,16 +306,17 @@ static void write_repro(struct sweep *S, const struct result *res)
 	g_autofree char *file = au_chaos_repro_path(R, res->seed, ".ini");
 	g_autofree char *base = g_path_get_basename(file);
 	g_autofree char *kinds = au_chaos_kind_list(res->enabled);
+	g_autofree char *fails = fail_line(res);
+	g_autofree char *pin = au_pin_header();
 	g_autofree char *header = g_strdup_printf(
 		"aureon-sim chaos reproducer: scenario %s (%s), seed %" G_GUINT64_FORMAT "\n"
 		"Every generated fault is spelled out below as a [fault.chaos-*] group.\n"
 		"Replay: aureon-sim run %s\n"
-		"Fails: %s at t=%s%s, trace record %" G_GUINT64_FORMAT ": %s\n"
+		"Fails: %s\n"
 		"Trace hash: %s\n"
-		"Fault kinds on for this seed: %s\n",
-		R->sc->name, R->path, res->seed, base, res->out.check, t, on_node(res->out.node),
-		res->out.record, res->out.detail, res->rc == 1 ? res->out.hash : "(none: the run crashed)",
-		kinds);
+		"Fault kinds on for this seed: %s\n%s",
+		R->sc->name, R->path, res->seed, base, fails,
+		res->rc == 1 ? res->out.hash : "(none: the run crashed)", kinds, pin);
 	g_autofree char *text = au_chaos_seed_text(R, res->seed, false, NULL);
 	struct au_ini *ini = au_ini_parse(text);
 	au_ini_prepend_comment(ini, header);
@@ -343,14 +363,11 @@ static void emit_in_order(struct sweep *S)
 		if (S->json)
 			continue;
 		clear_progress(S);
-		char t[40];
-		au_report_seconds(res->out.t_ns, t, sizeof(t));
 		g_autofree char *file = au_chaos_repro_path(S->R, r->seed, ".ini");
+		g_autofree char *fails = fail_line(res);
 		if (res->rc == 1)
-			printf("FAIL seed %" G_GUINT64_FORMAT ": %s at t=%s%s (trace record %" G_GUINT64_FORMAT
-			       "): %s\n     reproducer: %s\n",
-			       r->seed, res->out.check, t, on_node(res->out.node), res->out.record,
-			       res->out.detail, file);
+			printf("FAIL seed %" G_GUINT64_FORMAT ": %s\n     reproducer: %s\n", r->seed, fails,
+			       file);
 		else
 			printf("FAIL seed %" G_GUINT64_FORMAT ": %s\n     reproducer: %s\n", r->seed,
 			       res->out.detail, file);
@@ -456,7 +473,8 @@ static char *first_divergence(const char *a, const char *b)
 
 /* The command line of `aureon-sim chaos`. */
 struct options {
-	const char *path, *seeds_spec, *out_dir, *junit, *tap;
+	const char *path, *seeds_spec, *out_dir, *junit, *tap, *store;
+	uint64_t store_max;
 	bool json, quiet, verbose, unrestricted;
 	double det_pct, shrink_budget, timeout, heartbeat;
 	uint64_t jobs, shard_k, shard_n, shrink_n;
@@ -467,7 +485,7 @@ struct options {
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	*o = (struct options){.out_dir = "chaos-out", .shrink_budget = 60, .timeout = 300, .heartbeat = 30,
-			      .shard_k = 1, .shard_n = 1, .shrink_n = 3};
+			      .shard_k = 1, .shard_n = 1, .shrink_n = 3, .store_max = 3};
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -494,6 +512,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (!val || !*val)
 				return usage_error("--out needs a directory");
 			o->out_dir = val;
+			i++;
+		} else if (strcmp(a, "--store") == 0) {
+			if (!val || !*val)
+				return usage_error("--store needs a directory");
+			o->store = val;
+			i++;
+		} else if (strcmp(a, "--store-max") == 0) {
+			if (!au_parse_u64(val, &o->store_max) || o->store_max > 1000)
+				return usage_error("--store-max needs a count of failures to store, 0..1000");
 			i++;
 		} else if (strcmp(a, "--junit") == 0) {
 			if (!val || !*val)
@@ -697,6 +724,34 @@ static void phase_shrink(struct sweep *S, struct pool *P, uint64_t max, double b
 	g_free(jv);
 }
 
+/* (4) The store: a directory per failing seed (store.c), for the first
+ * --store-max failures, after shrinking so the shrunk file is there. */
+static void phase_store(struct sweep *S, const struct options *o)
+{
+	g_autofree char *store = o->store ? g_strdup(o->store) : g_build_filename(o->out_dir, "store", NULL);
+	uint32_t stored = 0;
+	for (uint32_t i = 0; i < S->n && stored < o->store_max; i++) {
+		const struct seed_rec *r = &S->recs[i];
+		if (!r->full || r->rc == 0 || r->rc == 2)
+			continue;
+		bool shrunk = false;
+		for (uint32_t k = 0; k < S->n_shrink; k++)
+			if (S->shrink_idx[k] == i && S->shrunk && S->shrunk[k].shrink_rc == 0)
+				shrunk = true;
+		char *dir = NULL;
+		int src = au_chaos_store_seed(S->R, store, r->seed, shrunk, &dir);
+		if (src < 0)
+			S->io_error = 1;
+		else if (!o->json && !o->quiet)
+			printf("stored seed %" G_GUINT64_FORMAT ": %s/ (%s)\n", r->seed, dir,
+			       src == 0 ? "timeline.html, report/summary.md, trace.h5, reproducers"
+					: "reproducers only: see README.txt there");
+		g_free(dir);
+		stored++;
+	}
+	fflush(stdout);
+}
+
 int au_chaos_main(int argc, char **argv)
 {
 	struct options o;
@@ -745,6 +800,8 @@ int au_chaos_main(int argc, char **argv)
 	if (rc != EXIT_USAGE)
 		phase_shrink(&S, &P, o.shrink_n, o.shrink_budget, !o.json && !o.quiet);
 	au_chaos_pool_stop(&P);
+	if (rc != EXIT_USAGE)
+		phase_store(&S, &o);
 report:
 	if (S.failed)
 		rc = rc == EXIT_USAGE ? rc : EXIT_FAIL;

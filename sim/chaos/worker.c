@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pin.h"
 #include "sim/check/check.h"
 #include "sim/report/report.h"
 
@@ -87,6 +88,7 @@ static void run_seed(const struct runner *R, uint64_t seed, bool perturb, const 
 		res->out.node = v->node;
 		res->out.record = v->record;
 		g_strlcpy(res->out.detail, v->detail, sizeof(res->out.detail));
+		res->out.viol = *v;
 	}
 	au_sim_trace_hash(sim, res->out.hash);
 	res->out.events = au_sim_stats(sim)->events;
@@ -146,17 +148,19 @@ static void shrink_seed(const struct runner *R, const struct job *j, struct resu
 	au_format_duration(st->duration_after, d1, sizeof(d1));
 	g_autofree char *file = au_chaos_repro_path(R, j->seed, ".min.ini");
 	g_autofree char *base = g_path_get_basename(file);
+	g_autofree char *pin = au_pin_header();
 	g_autofree char *header = g_strdup_printf(
 		"aureon-sim chaos reproducer, shrunk: scenario %s (%s), seed %" G_GUINT64_FORMAT "\n"
 		"Fails %s at t=%s; trace hash %s\n"
 		"Replay: aureon-sim run %s\n"
 		"Shrunk from %u to %u faults, %s to %s, %u to %u nodes, clients %u to %u, rates %u/s to\n"
-		"%u/s (%u candidate runs, %.1f s%s).\n",
+		"%u/s (%u candidate runs, %.1f s%s).\n%s",
 		R->sc->name, R->path, j->seed, st->check, t, st->hash, base, st->faults_before,
 		st->faults_after, d0, d1, st->nodes_before, st->nodes_after, st->clients_before,
 		st->clients_after, st->rate_before, st->rate_after, st->runs, st->wall_s,
-		st->budget_hit ? ", stopped by the time budget" : "");
-	struct au_ini *ini = au_ini_parse(min);
+		st->budget_hit ? ", stopped by the time budget" : "", pin);
+	g_autofree char *fixed = au_pin_shrunk_text(min, st->faults_after);
+	struct au_ini *ini = au_ini_parse(fixed);
 	au_ini_prepend_comment(ini, header);
 	g_autofree char *out = au_ini_to_text(ini);
 	au_ini_free(ini);

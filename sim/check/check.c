@@ -160,7 +160,8 @@ static void lin_event(void *st, struct au_sim *sim, au_node_id node, uint16_t ki
 	(void)st; (void)sim; (void)node; (void)kind; (void)a; (void)b; (void)c;
 }
 
-static void lin_row(void *st, const struct au_kv_history_row *row, uint64_t record)
+static void lin_row(void *st, const struct au_kv_history_row *row, uint64_t record,
+		    au_node_id server)
 {
 	struct lin_state *ls = st;
 	struct au_lin_entry e = {0};
@@ -178,8 +179,64 @@ static void lin_row(void *st, const struct au_kv_history_row *row, uint64_t reco
 	e.outcome = row->outcome == AU_KV_OK ? AU_LIN_OK
 		    : row->outcome == AU_KV_FAIL ? AU_LIN_FAIL : AU_LIN_UNKNOWN;
 	e.id = record;
+	e.server = server;
 	au_lin_add(ls->h, &e);
 	ls->ops++;
+}
+
+bool au_check_lin_window(const struct au_lin_result *res, struct au_violation *w)
+{
+	g_assert(res && w);
+	memset(w, 0, sizeof(*w));
+	const struct au_lin_entry *last = NULL;
+	w->window_lo_ns = INT64_MAX;
+	w->window_first_record = UINT64_MAX;
+	for (size_t i = 0; i < res->n_window; i++) {
+		const struct au_lin_entry *e = &res->window[i];
+		au_time end = e->outcome == AU_LIN_UNKNOWN ? e->call_ns : e->return_ns;
+		if (e->call_ns < w->window_lo_ns)
+			w->window_lo_ns = e->call_ns;
+		if (!last || end > w->window_hi_ns || (end == w->window_hi_ns && e->id > last->id)) {
+			w->window_hi_ns = end;
+			last = e;
+		}
+		w->window_first_record = MIN(w->window_first_record, e->id);
+		w->window_last_record = MAX(w->window_last_record, e->id);
+	}
+	if (!last)
+		return false;
+	w->has_window = true;
+	w->window_ops = (uint32_t)res->n_window;
+	w->t_ns = w->window_hi_ns;
+	w->node = last->server;
+	w->record = last->id;
+	char window[2048];
+	au_lin_format_window(res, window, sizeof(window));
+	const char *lines = strchr(window, '\n'); /* the operation lines, not the headline */
+	g_strlcpy(w->window_text, lines ? lines + 1 : "", sizeof(w->window_text));
+	g_strchomp(w->window_text);
+	return true;
+}
+
+/* A window of operations with no legal order, reported where it
+ * happened (au_check_lin_window), also on stderr as before. */
+static void report_window(struct au_sim *sim, const struct au_lin_result *res)
+{
+	struct au_violation w;
+	bool placed = au_check_lin_window(res, &w);
+	char window[2048];
+	au_lin_format_window(res, window, sizeof(window));
+	fprintf(stderr, "aureon-sim: linearizable_kv: %s\n", window);
+	char lo[40], hi[40];
+	au_report_seconds(placed ? w.window_lo_ns : 0, lo, sizeof(lo));
+	au_report_seconds(placed ? w.window_hi_ns : 0, hi, sizeof(hi));
+	au_sim_violate(sim, "linearizable_kv", w.node,
+		       "key %" G_GINT64_FORMAT ": %zu operations with no legal order, called and "
+		       "returned within [%s, %s] (records %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT ")",
+		       res->key, res->n_window, lo, hi, placed ? w.window_first_record : 0,
+		       w.window_last_record);
+	if (placed)
+		au_sim_violation_place(sim, w.t_ns, w.node, w.record, &w);
 }
 
 static void lin_end(void *st, struct au_sim *sim)
@@ -198,13 +255,7 @@ static void lin_end(void *st, struct au_sim *sim)
 				  G_GINT64_FORMAT " (history of %" G_GUINT64_FORMAT " operations)",
 				  budget, res.key, ls->ops);
 	} else if (!res.linearizable) {
-		char window[2048];
-		au_lin_format_window(&res, window, sizeof(window));
-		fprintf(stderr, "aureon-sim: linearizable_kv: %s\n", window);
-		au_sim_violate(sim, "linearizable_kv", 0,
-			       "key %" G_GINT64_FORMAT ": %zu operations with no legal order (first "
-			       "record %" G_GUINT64_FORMAT "); the window is printed on stderr",
-			       res.key, res.n_window, res.n_window ? res.window[0].id : 0);
+		report_window(sim, &res);
 	}
 	au_lin_result_free(&res);
 }
@@ -384,7 +435,7 @@ static void checks_row(void *st, struct au_sim *sim, uint64_t record, au_node_id
 		return;
 	for (size_t i = 0; i < cs->n_checkers; i++)
 		if (cs->checkers[i].ops->event == lin_event)
-			lin_row(cs->checkers[i].state, row, record);
+			lin_row(cs->checkers[i].state, row, record, au_sim_delivering_from(sim));
 }
 
 static void checks_end(void *st, struct au_sim *sim)

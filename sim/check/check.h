@@ -64,4 +64,12 @@ bool au_check_note(struct au_sim *sim, size_t i, char *buf, size_t len);
  * default, so tests can reach the "unknown" verdict. */
 void au_check_set_lin_budget(struct au_sim *sim, uint64_t configurations);
 
+struct au_lin_result;
+/* Where a linearizability window happened (how linearizable_kv reports
+ * one): t_ns, node and record of the operation that closed it (the last to
+ * return; an unknown outcome counts at its call; the node that served it),
+ * the window's first call and last return, its records and operation
+ * lines.  False (and *w zeroed) for an empty window. */
+bool au_check_lin_window(const struct au_lin_result *res, struct au_violation *w);
+
 #endif

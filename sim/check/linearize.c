@@ -1353,7 +1353,10 @@ void au_lin_format_window(const struct au_lin_result *r, char *buf, size_t len)
 			snprintf(ret, sizeof(ret), "?");
 		else
 			snprintf(ret, sizeof(ret), "%" PRId64, e->return_ns);
-		lin_appendf(buf, len, &pos, "  client %-4" PRIu32 " %-32s [%" PRId64 ", %s]  id %" PRIu64 "\n",
-			    e->client, what, e->call_ns, ret, e->id);
+		char by[24] = "";
+		if (e->server)
+			snprintf(by, sizeof(by), "  by n%" PRIu32, e->server);
+		lin_appendf(buf, len, &pos, "  client %-4" PRIu32 " %-32s [%" PRId64 ", %s]  id %" PRIu64 "%s\n",
+			    e->client, what, e->call_ns, ret, e->id, by);
 	}
 }

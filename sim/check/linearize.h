@@ -59,6 +59,7 @@ struct au_lin_entry {
 	int64_t call_ns, return_ns; /* return ignored when UNKNOWN; call <= return */
 	enum au_lin_outcome outcome;
 	uint64_t id; /* the caller's id, e.g. a trace record index; copied, not used */
+	uint32_t server; /* the node that answered (0: not known); copied, not used */
 };
 
 /* A history: a bag of entries in any order. */
@@ -117,7 +118,8 @@ void au_lin_check(struct au_lin_history *h, uint64_t max_configurations,
 void au_lin_result_free(struct au_lin_result *r);
 
 /* Describe a result for people: a headline, then one line per window
- * operation: client, op, arguments and result, [call, return], id.
+ * operation: client, op, arguments and result, [call, return], id, and
+ * the node that answered when known ("by nK").
  * Always NUL-terminates when len > 0; output that does not fit is cut. */
 void au_lin_format_window(const struct au_lin_result *r, char *buf, size_t len);
 

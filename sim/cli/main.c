@@ -21,6 +21,8 @@
 #include "sim/engine/sim.h"
 #include "cli.h"
 #include "sim/report/report.h"
+#include "sim/report/violation.h"
+#include "sim/chaos/pin.h"
 
 #define AUREON_VERSION "0.1.0"
 
@@ -124,16 +126,10 @@ static void print_json(struct au_sim *sim, const struct au_scenario *sc, uint64_
 		first = false;
 	}
 	g_string_append(o, "}, \"violation\": ");
-	if (v) {
-		g_string_append(o, "{\"check\": ");
-		au_report_json_string(o, v->check);
-		g_string_append_printf(o, ", \"t_ns\": %" G_GINT64_FORMAT ", \"node\": %u, \"record\": %"
-				       G_GUINT64_FORMAT ", \"detail\": ", v->t_ns, v->node, v->record);
-		au_report_json_string(o, v->detail);
-		g_string_append(o, "}");
-	} else {
+	if (v)
+		au_violation_json(o, v);
+	else
 		g_string_append(o, "null");
-	}
 	g_string_append_printf(o, ", \"faults_applied\": %" G_GUINT64_FORMAT
 			       ", \"faults_skipped\": %" G_GUINT64_FORMAT,
 			       st->faults_applied, st->faults_skipped);
@@ -278,9 +274,12 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 			printf("    %s: %s\n", names[i], note);
 	}
 	const struct au_violation *v = au_sim_violation(sim);
-	if (v)
-		printf("  VIOLATION: %s at t=%" G_GINT64_FORMAT " ns on n%u, trace record %" G_GUINT64_FORMAT
-		       ": %s\n", v->check, v->t_ns, v->node, v->record, v->detail);
+	if (v) {
+		g_autofree char *line = au_violation_line(v);
+		printf("  VIOLATION: %s\n", line);
+		if (v->has_window && v->window_text[0])
+			printf("  window (%u operations):\n%s\n", v->window_ops, v->window_text);
+	}
 	/* A pass says which checks it does not cover. */
 	GString *undecided = g_string_new(NULL);
 	for (size_t i = 0; i < n && !v; i++)
@@ -348,6 +347,11 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (!have_seed)
 		seed = sc->seed ? sc->seed : 1;
+	/* A reproducer made by another build (another commit, or planted bugs
+	 * on or off) may not reproduce here: say so loudly, then run it. */
+	g_autofree char *pin_warning = au_pin_mismatch(path, sc->text);
+	if (pin_warning)
+		fputs(pin_warning, stderr);
 	FILE *dump = NULL;
 	if (records && !force && g_file_test(records, G_FILE_TEST_EXISTS)) {
 		fprintf(stderr, "aureon-sim: --records %s: the file exists; pass --force to overwrite it\n",
@@ -412,11 +416,14 @@ static int cmd_run(int argc, char **argv)
 		const struct au_violation *v = au_sim_violation(sim);
 		g_autofree char *checks = au_check_json(sim);
 		g_autofree char *obj = g_strdup_printf("{%s}", checks);
-		g_autofree char *line = v ? g_strdup_printf("%s at t=%" G_GINT64_FORMAT " ns on n%u, trace "
-							    "record %" G_GUINT64_FORMAT ": %s", v->check,
-							    v->t_ns, v->node, v->record, v->detail)
-					  : g_strdup("");
+		g_autofree char *line = v ? au_violation_line(v) : g_strdup("");
 		au_h5_set_verdict(h5, v ? "fail" : "pass", obj, line);
+		if (v) {
+			GString *vj = g_string_new(NULL);
+			au_violation_json(vj, v);
+			au_h5_set_violation_json(h5, vj->str);
+			g_string_free(vj, TRUE);
+		}
 	}
 	if (h5 && au_h5_close(h5, hash, au_sim_stats(sim)->sim_time_ns, au_sim_stats(sim)->events,
 			      au_sim_stats(sim)->records, &err) != 0) {

@@ -193,7 +193,9 @@ void au_net_deliver(struct au_sim *sim, struct au_event *ev)
 	if (arrives) {
 		nd->msgs_in++;
 		struct au_sim_svc *s = &nd->svc[ev->service];
+		sim->delivering_from = src; /* who served what a client records now */
 		sim->sc->cluster.services[ev->service]->recv(s->state, src, payload, ev->len);
+		sim->delivering_from = 0;
 	}
 	au_msg_free_payload(ev);
 }

@@ -192,12 +192,39 @@ void au_sim_violate(struct au_sim *sim, const char *check, au_node_id node, cons
 	struct au_violation *v = &sim->violation;
 	g_strlcpy(v->check, check, sizeof(v->check));
 	v->t_ns = sim->now;
+	v->judged_ns = sim->now;
 	v->node = node;
 	v->record = sim->stats.records ? sim->stats.records - 1 : 0;
 	va_list ap;
 	va_start(ap, fmt);
 	g_vsnprintf(v->detail, sizeof(v->detail), fmt, ap);
 	va_end(ap);
+}
+
+void au_sim_violation_place(struct au_sim *sim, au_time t_ns, au_node_id node, uint64_t record,
+			    const struct au_violation *window)
+{
+	if (!sim->violated)
+		return;
+	struct au_violation *v = &sim->violation;
+	assert(t_ns <= v->judged_ns);
+	v->t_ns = t_ns;
+	v->node = node;
+	v->record = record;
+	if (window) {
+		v->has_window = true;
+		v->window_lo_ns = window->window_lo_ns;
+		v->window_hi_ns = window->window_hi_ns;
+		v->window_ops = window->window_ops;
+		v->window_first_record = window->window_first_record;
+		v->window_last_record = window->window_last_record;
+		g_strlcpy(v->window_text, window->window_text, sizeof(v->window_text));
+	}
+}
+
+au_node_id au_sim_delivering_from(const struct au_sim *sim)
+{
+	return sim->delivering_from;
 }
 
 /* ---- clocks ---------------------------------------------------------- */

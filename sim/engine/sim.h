@@ -43,13 +43,27 @@ struct au_sim_stats {
 	uint64_t peak_pending;
 };
 
-/* A check that failed: which, when, where, and the trace record index. */
+/* A check that failed: which, when, where, and the trace record index.
+ * When and where are those of the offending operation(s), not of the
+ * moment the checker judged: a check that judges as events happen reports
+ * the event (t_ns == judged_ns); one that judges a window of operations at
+ * the end (linearizable_kv) reports the operation that closed the window
+ * (the last to return) and the node that served it, with the window. */
 struct au_violation {
 	char check[64];
-	au_time t_ns;
-	au_node_id node;
-	uint64_t record;
+	au_time t_ns;        /* simulated time of the offending operation(s) */
+	au_node_id node;     /* the node that served them (0: none known) */
+	uint64_t record;     /* trace record of the offending operation */
 	char detail[256];
+	au_time judged_ns;   /* when the checker ran */
+	/* A window of operations judged together (has_window): from the first
+	 * call to the last return, its operation count and trace records, and
+	 * one line per operation (au_lin_format_window's lines). */
+	bool has_window;
+	au_time window_lo_ns, window_hi_ns;
+	uint32_t window_ops;
+	uint64_t window_first_record, window_last_record;
+	char window_text[1024];
 };
 
 /* What judges a run: the checkers register one (sim/check,

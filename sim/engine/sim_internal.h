@@ -126,6 +126,7 @@ struct au_sim {
 	void *judge_state; /* NULL: nothing judges this run */
 	bool violated;
 	struct au_violation violation;
+	au_node_id delivering_from; /* sender of the message in delivery, else 0 */
 	au_node_id leader;   /* the leader of the newest term seen, while it leads; 0: none */
 	int64_t leader_term; /* the newest term a node traced itself leader of */
 	au_node_id *fault_node; /* [n_faults]: node each fault acted on */
@@ -156,6 +157,14 @@ au_time au_sim_local_time(const struct au_sim *sim, au_node_id n, au_time t);
 void au_sim_set_drift(struct au_sim *sim, au_node_id n, int64_t ppm);
 void au_sim_violate(struct au_sim *sim, const char *check, au_node_id node,
 		    const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+/* Place the violation just reported (au_sim_violate) at the offending
+ * operations: time, serving node and record; with `window` (may be NULL)
+ * the operations judged together.  No-op without a violation. */
+void au_sim_violation_place(struct au_sim *sim, au_time t_ns, au_node_id node, uint64_t record,
+			    const struct au_violation *window);
+/* The sender of the message being delivered right now, 0 outside a
+ * delivery: who served the reply a client is recording. */
+au_node_id au_sim_delivering_from(const struct au_sim *sim);
 void au_msg_free_payload(struct au_event *ev);
 
 /* dist.c */

@@ -49,6 +49,7 @@ struct au_h5 {
 	int inflight;
 	gint failed_flag; /* set by the writer thread */
 	char *result, *checks, *violation; /* au_h5_set_verdict, written at close */
+	char *violation_json; /* au_h5_set_violation_json, written at close */
 };
 
 /* Remove a failed trace, but only if it is a regular file we made: never
@@ -600,6 +601,7 @@ static void free_verdict(struct au_h5 *h)
 	g_free(h->result);
 	g_free(h->checks);
 	g_free(h->violation);
+	g_clear_pointer(&h->violation_json, g_free);
 }
 
 void au_h5_set_verdict(struct au_h5 *h, const char *result, const char *checks,
@@ -610,6 +612,13 @@ void au_h5_set_verdict(struct au_h5 *h, const char *result, const char *checks,
 	h->result = g_strdup(result);
 	h->checks = g_strdup(checks);
 	h->violation = g_strdup(violation);
+}
+
+void au_h5_set_violation_json(struct au_h5 *h, const char *json)
+{
+	g_assert(json);
+	g_free(h->violation_json);
+	h->violation_json = g_strdup(json);
 }
 
 int au_h5_close(struct au_h5 *h, const char *trace_hash, au_time sim_end_ns, uint64_t events,
@@ -629,6 +638,8 @@ int au_h5_close(struct au_h5 *h, const char *trace_hash, au_time sim_end_ns, uin
 		attr_string(h->file, "checks", h->checks);
 		attr_string(h->file, "violation", h->violation);
 	}
+	if (h->violation_json)
+		attr_string(h->file, "violation_json", h->violation_json);
 	close_all(h);
 	int rc = 0;
 	if (h->failed) {

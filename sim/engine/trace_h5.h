@@ -42,6 +42,11 @@ bool au_h5_failed(const struct au_h5 *h, char **err);
 void au_h5_set_verdict(struct au_h5 *h, const char *result, const char *checks,
 		       const char *violation);
 
+/* The violation as JSON (violation.h au_violation_json: time, node, the
+ * window), written at close as the root attribute "violation_json" for
+ * tools that place it on a time axis (analysis/timeline, report). */
+void au_h5_set_violation_json(struct au_h5 *h, const char *json);
+
 /* Flush, write the closing root attributes and close.  Returns 0, or -1
  * with *err (the file is then removed: no half-written traces). */
 int au_h5_close(struct au_h5 *h, const char *trace_hash, au_time sim_end_ns, uint64_t events,
