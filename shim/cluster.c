@@ -101,39 +101,6 @@ static bool load_addrs(struct au_cluster *c, struct au_keys *K, const char *grou
 	return true;
 }
 
-/* A key written twice in `group` (e.g. n1 in [hosts], or the group itself
- * twice with n1 in both): GKeyFile keeps the last value silently, so we
- * read the raw text and name both lines. */
-static bool no_duplicate_keys(struct au_keys *K, const char *text, const char *group)
-{
-	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	bool in_group = false;
-	for (gsize i = 0; lines[i]; i++) {
-		g_autofree char *l = g_strstrip(g_strdup(lines[i]));
-		if (!*l || l[0] == '#')
-			continue;
-		if (l[0] == '[') {
-			size_t len = strlen(l);
-			in_group = len >= 2 && l[len - 1] == ']' && len - 2 == strlen(group) &&
-				   strncmp(l + 1, group, len - 2) == 0;
-			continue;
-		}
-		char *eq = strchr(l, '=');
-		if (!in_group || !eq)
-			continue;
-		*eq = '\0';
-		char *key = g_strstrip(l);
-		gpointer first = g_hash_table_lookup(seen, key);
-		if (first)
-			return au_keys_fail(K, group, key, "listed twice (lines %u and %u): a node "
-							   "has one address; remove one of the entries",
-					    GPOINTER_TO_UINT(first), (unsigned)i + 1);
-		g_hash_table_insert(seen, g_strdup(key), GUINT_TO_POINTER((unsigned)i + 1));
-	}
-	return true;
-}
-
 static bool load_key(struct au_cluster *c, struct au_keys *K)
 {
 	static const char *const keys[] = {"key_file", NULL};
@@ -211,8 +178,8 @@ static bool load(struct au_cluster *c, struct au_keys *K)
 					    "a simulation-only group: aureon-node runs on the real "
 					    "network, disks and clocks (remove it from the cluster file)");
 	}
-	if (!no_duplicate_keys(K, text, "hosts") || !no_duplicate_keys(K, text, "http"))
-		return false;
+	/* A node written twice in [hosts] or [http] (even across two groups of
+	 * that name) was refused by au_keys_load_text, naming both lines. */
 	if (!au_cluster_spec_load(K, &c->spec) || !check_groups(c, K))
 		return false;
 	for (uint32_t i = 0; i < c->spec.n_services; i++)

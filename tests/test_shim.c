@@ -354,13 +354,13 @@ START_TEST(cluster_file_good_and_bad)
 	/* A node listed twice: GKeyFile would keep the last silently. */
 	expect_bad("[cluster]\nnodes = 3\nservices = raft\n"
 		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\nn1 = 127.0.0.1:4\n[auth]\nkey_file = cluster.key\n",
-		   "[hosts] n1", "listed twice (lines 5 and 8)");
+		   "[hosts] n1", "set twice, on lines 5 and 8");
 	expect_bad("[cluster]\nnodes = 3\nservices = raft\n"
 		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\n[auth]\nkey_file = cluster.key\n[hosts]\nn2 = 127.0.0.1:3\nn3 = 127.0.0.1:4\n",
-		   "[hosts] n2", "listed twice (lines 6 and 10)");
+		   "[hosts] n2", "set twice, on lines 6 and 10");
 	expect_bad("[cluster]\nnodes = 3\nservices = raft\n"
 		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n[http]\nn1 = 127.0.0.1:8\nn1=127.0.0.1:9\n[auth]\nkey_file = cluster.key\n",
-		   "[http] n1", "listed twice");
+		   "[http] n1", "set twice");
 	expect_bad("[cluster]\nnodes = 3\nservices = raft\n"
 		   "[hosts]\nn1 = 127.0.0.1:1\nn2 = 127.0.0.1:2\nn3 = 127.0.0.1:3\n",
 		   "[auth]", "key_file");
