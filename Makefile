@@ -42,7 +42,7 @@ RAFT_SRC  = $(addprefix models/raft/,storage.c log.c machines.c snapshot.c elect
               handlers.c boot.c api.c)
 MODEL_SRC = models/ping.c models/phold.c $(RAFT_SRC) models/kv.c \
             models/swim.c models/swim_protocol.c models/swim_model.c \
-            models/kernels.c models/one.c \
+            models/kernels.c models/kernel_input.c models/one.c \
             models/rqml.c models/rqml_machine.c models/rqml_supervisor.c models/rqml_executor.c models/rqml_model.c
 # the execution layer (issue 6)
 MODEL_SRC += models/taskq.c models/taskq_batch.c models/taskq_snapshot.c models/lock.c \
@@ -50,7 +50,7 @@ MODEL_SRC += models/taskq.c models/taskq_batch.c models/taskq_snapshot.c models/
 CONFIG_SRC = config/values.c config/keys.c config/registry.c config/cluster_spec.c
 # sim/: the engine (events, nodes, network, disks, faults, trace writer),
 # the scenario loader, the checks, chaos, and the command line.
-ENGINE_SRC   = $(addprefix sim/engine/,evq.c sim.c net.c disk.c dist.c fault.c trace_h5.c)
+ENGINE_SRC   = $(addprefix sim/engine/,evq.c sim.c shared.c net.c disk.c dist.c fault.c trace_h5.c)
 SCENARIO_SRC = sim/scenario/scenario.c
 CHECK_SRC    = $(addprefix sim/check/,check.c check_scenario.c check_raft.c check_swim.c check_rqml.c \
                  check_replicas.c check_exec.c linearize.c)

@@ -64,6 +64,7 @@ int main(void)
 	srunner_add_suite(sr, one_suite());
 	srunner_add_suite(sr, replicas_suite());
 	srunner_add_suite(sr, rqml_suite());
+	srunner_add_suite(sr, speed_suite());
 	srunner_add_suite(sr, chaos_suite());
 	srunner_add_suite(sr, readme_suite());
 	srunner_run_all(sr, CK_NORMAL);

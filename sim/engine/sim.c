@@ -396,6 +396,14 @@ static void env_msg_counts(void *ctx, uint64_t *msgs_in, uint64_t *msgs_out)
 	*msgs_out = nd->msgs_out;
 }
 
+static const void *env_shared_input(void *ctx, const uint8_t key[32], const void *spec,
+				    size_t spec_len, void *(*build)(const void *spec, size_t len),
+				    void (*destroy)(void *obj))
+{
+	struct au_sim_svc *s = ctx;
+	return au_sim_shared_input(s->sim, key, spec, spec_len, build, destroy);
+}
+
 static const struct au_env_ops sim_env_ops = {
 	.now = env_now,
 	.send = env_send,
@@ -411,6 +419,7 @@ static const struct au_env_ops sim_env_ops = {
 	.local_service = env_local_service,
 	.record = env_record,
 	.msg_counts = env_msg_counts,
+	.shared_input = env_shared_input,
 };
 
 /* ---- construction ----------------------------------------------------- */
@@ -510,6 +519,7 @@ void au_sim_free(struct au_sim *sim)
 	au_net_free(sim);
 	if (sim->judge_state)
 		sim->judge->free(sim->judge_state);
+	au_sim_shared_free(sim);
 	if (sim->timer_moved)
 		g_hash_table_destroy(sim->timer_moved);
 	g_free(sim->fault_node);

@@ -114,6 +114,8 @@ struct au_sim {
 	GHashTable *link_free;  /* (src<<32|dst) -> au_time*, with bandwidth */
 	bool net_plain; /* no loss, dup, bandwidth or active faults: fast path */
 
+	GHashTable *shared; /* shared inputs (shared.c), or NULL */
+
 	/* trace */
 	GChecksum *sha;
 	uint8_t hbuf[8192];
@@ -170,6 +172,8 @@ void au_net_release_held(struct au_sim *sim, struct au_link_fault *lf);
 void au_net_free(struct au_sim *sim);
 
 /* disk.c */
+void au_sim_shared_free(struct au_sim *sim); /* shared.c */
+
 struct au_disk *au_disk_new(void);
 void au_disk_free(struct au_disk *d);
 int au_disk_write(struct au_sim *sim, struct au_sim_svc *svc, const char *file, uint64_t off,

@@ -1,0 +1,141 @@
+/* test_speed.c — what issue 17 changed for speed, held to the old
+ * behaviour: job inputs shared between a run's nodes (env.h,
+ * shared_input), and the chunked simulated disk. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "env.h"
+#include "kernels.h"
+#include "scenario_runs.h"
+#include "sim/engine/sim.h"
+#include "tests.h"
+
+static const struct au_kernel_params pr = {
+	.kind = AU_KERNEL_PAGERANK, .seed = 7, .size = 1024, .edges = 8192, .shards = 4,
+};
+
+/* Two problems equal in every generated array. */
+static void assert_same_problem(const struct au_kernel_problem *a,
+				const struct au_kernel_problem *b)
+{
+	ck_assert_uint_eq(a->units, b->units);
+	ck_assert_uint_eq(a->state_len, b->state_len);
+	ck_assert_uint_eq(a->n_dangling, b->n_dangling);
+	uint32_t n = a->p.size, m = a->p.edges;
+	ck_assert(memcmp(a->rowptr, b->rowptr, (n + 1) * sizeof(uint32_t)) == 0);
+	ck_assert(memcmp(a->col, b->col, m * sizeof(uint32_t)) == 0);
+	ck_assert(memcmp(a->order, b->order, n * sizeof(uint32_t)) == 0);
+	ck_assert(memcmp(a->invdeg, b->invdeg, n * sizeof(double)) == 0);
+	ck_assert(memcmp(a->dangling, b->dangling, n) == 0);
+}
+
+START_TEST(shared_input_is_built_once_and_equals_a_private_build)
+{
+	struct au_scenario *sc = au_test_load("scenarios/rqml-pagerank.ini");
+	struct au_sim *sim = au_sim_new(sc, 1);
+	const struct au_env *e1 = au_sim_env(sim, 1, 0), *e2 = au_sim_env(sim, 2, 0);
+	struct au_kernel_problem own1, own2, mine;
+	bool owned1, owned2;
+	const struct au_kernel_problem *a = au_kernel_acquire(e1, &pr, &own1, &owned1);
+	const struct au_kernel_problem *b = au_kernel_acquire(e2, &pr, &own2, &owned2);
+	ck_assert_ptr_nonnull(a);
+	ck_assert(!owned1 && !owned2);
+	ck_assert_ptr_eq(a, b); /* one copy for both nodes */
+	ck_assert_uint_eq(au_sim_stats(sim)->shared_builds, 1);
+	ck_assert_uint_eq(au_sim_stats(sim)->shared_hits, 1);
+	ck_assert_int_eq(au_kernel_build(&mine, &pr, NULL, 0), 0);
+	assert_same_problem(a, &mine);
+	/* Another spec gets another object. */
+	struct au_kernel_params other = pr;
+	other.seed = 8;
+	const struct au_kernel_problem *c = au_kernel_acquire(e1, &other, &own1, &owned1);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_ne(c, a);
+	ck_assert_uint_eq(au_sim_stats(sim)->shared_builds, 2);
+	au_kernel_free(&mine);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+static int builds;
+static void *build_counted(const void *spec, size_t len)
+{
+	(void)spec;
+	(void)len;
+	builds++;
+	return malloc(1);
+}
+
+START_TEST(shared_input_refuses_a_key_that_is_not_the_digest)
+{
+	struct au_scenario *sc = au_test_load("scenarios/rqml-pagerank.ini");
+	struct au_sim *sim = au_sim_new(sc, 1);
+	uint8_t spec[48], key[32];
+	size_t len = au_kernel_spec_encode(&pr, spec);
+	au_kernel_spec_key(spec, len, key);
+	builds = 0;
+	key[0] ^= 1;
+	ck_assert_ptr_null(au_sim_shared_input(sim, key, spec, len, build_counted, free));
+	ck_assert_int_eq(builds, 0);
+	key[0] ^= 1;
+	const void *obj = au_sim_shared_input(sim, key, spec, len, build_counted, free);
+	ck_assert_ptr_nonnull(obj);
+	ck_assert_ptr_eq(au_sim_shared_input(sim, key, spec, len, build_counted, free), obj);
+	ck_assert_int_eq(builds, 1);
+	/* Bytes that do not hash to the key are refused, cached or not. */
+	spec[8] ^= 1;
+	ck_assert_ptr_null(au_sim_shared_input(sim, key, spec, len, build_counted, free));
+	ck_assert_int_eq(builds, 1);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
+/* A host without the op (aureon-node): the model builds its own. */
+START_TEST(no_shared_input_builds_a_private_copy)
+{
+	struct au_env_ops ops = {0};
+	struct au_env env = {.ops = &ops};
+	struct au_kernel_problem own;
+	bool owned = false;
+	const struct au_kernel_problem *kp = au_kernel_acquire(&env, &pr, &own, &owned);
+	ck_assert_ptr_eq(kp, &own);
+	ck_assert(owned);
+	au_kernel_free(&own);
+	ck_assert_ptr_eq(au_kernel_acquire(NULL, &pr, &own, &owned), &own);
+	ck_assert(owned);
+	au_kernel_free(&own);
+}
+END_TEST
+
+/* A whole run: the nodes and the checker share one copy per job spec,
+ * the run passes and its trace is the same twice. */
+START_TEST(rqml_run_shares_inputs_and_is_deterministic)
+{
+	struct au_scenario *sc = au_test_load("scenarios/rqml-pagerank.ini");
+	char h1[65], h2[65];
+	struct au_sim *sim = NULL;
+	au_test_run_passes(sc, 3, "rqml-pagerank", NULL, h1, &sim);
+	const struct au_sim_stats *st = au_sim_stats(sim);
+	ck_assert_uint_gt(st->shared_builds, 0);
+	ck_assert_uint_gt(st->shared_hits, st->shared_builds);
+	au_sim_free(sim);
+	au_test_run_passes(sc, 3, "rqml-pagerank", NULL, h2, NULL);
+	ck_assert_str_eq(h1, h2);
+	au_scenario_free(sc);
+}
+END_TEST
+
+Suite *speed_suite(void)
+{
+	Suite *s = suite_create("speed");
+	TCase *tc = tcase_create("shared inputs");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, shared_input_is_built_once_and_equals_a_private_build);
+	tcase_add_test(tc, shared_input_refuses_a_key_that_is_not_the_digest);
+	tcase_add_test(tc, no_shared_input_builds_a_private_copy);
+	tcase_add_test(tc, rqml_run_shares_inputs_and_is_deterministic);
+	suite_add_tcase(s, tc);
+	return s;
+}
