@@ -59,7 +59,7 @@ CHAOS_SRC    = $(addprefix sim/chaos/,kinds.c gen.c plan.c orders.c render.c cha
 SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/cli/cli.c
 SIM_MAIN  = sim/cli/main.c
 # aureon-sim bench subcommands
-BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c bench_swim.c bench_exec.c)
+BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c bench_swim.c bench_exec.c bench_stack.c)
 TEST_SRC  = $(wildcard tests/test_*.c) tests/scenario_runs.c tests/fixture.c
 # shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
 # share.

@@ -1,6 +1,7 @@
 /* test_speed.c — what issue 17 changed for speed, held to the old
  * behaviour: job inputs shared between a run's nodes (env.h,
  * shared_input), and the chunked simulated disk. */
+#include <glib.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +128,33 @@ START_TEST(rqml_run_shares_inputs_and_is_deterministic)
 }
 END_TEST
 
+/* bench stack: one JSON object with its six lines, every run passing;
+ * bad arguments and a missing scenario directory exit 2. */
+START_TEST(bench_stack_reports_every_line)
+{
+	char *out = NULL;
+	g_autofree char *cmd = g_strdup_printf("%s/aureon-sim bench stack --seeds 1 --json",
+					       au_test_bin());
+	ck_assert_int_eq(au_test_run(cmd, &out), 0);
+	const char *names[] = {"phold", "raft-basic", "default", "chaos-raft", "chaos-aureon",
+			       "chaos-rqml"};
+	for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+		g_autofree char *want = g_strdup_printf("\"name\": \"%s\", \"runs\": 1, \"failed\": 0",
+							names[i]);
+		ck_assert_msg(strstr(out, want), "no line %s in %s", names[i], out);
+	}
+	ck_assert(strstr(out, "\"seeds_per_min_2cores\""));
+	free(out);
+	const char *bad[] = {"--seeds 0", "--seeds x", "--bogus", "--dir /nonexistent-dir"};
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree char *c = g_strdup_printf("%s/aureon-sim bench stack %s 2>/dev/null",
+						     au_test_bin(), bad[i]);
+		ck_assert_int_eq(au_test_run(c, &out), 2);
+		free(out);
+	}
+}
+END_TEST
+
 Suite *speed_suite(void)
 {
 	Suite *s = suite_create("speed");
@@ -137,5 +165,9 @@ Suite *speed_suite(void)
 	tcase_add_test(tc, no_shared_input_builds_a_private_copy);
 	tcase_add_test(tc, rqml_run_shares_inputs_and_is_deterministic);
 	suite_add_tcase(s, tc);
+	TCase *bench = tcase_create("bench stack");
+	tcase_set_timeout(bench, 120);
+	tcase_add_test(bench, bench_stack_reports_every_line);
+	suite_add_tcase(s, bench);
 	return s;
 }

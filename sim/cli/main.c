@@ -13,6 +13,7 @@
 #include "bench/bench_exec.h"
 #include "bench/bench_kernels.h"
 #include "bench/bench_raft.h"
+#include "bench/bench_stack.h"
 #include "bench/bench_swim.h"
 #include "sim/chaos/chaos.h"
 #include "sim/scenario/scenario.h"
@@ -73,9 +74,9 @@ static const char *const usage_run =
 	"  --force         overwrite an existing --trace file\n";
 
 static const char *const usage_bench =
-	"usage: aureon-sim bench phold|raft|raft-election|kernels|swim|aureon [options]\n"
+	"usage: aureon-sim bench phold|raft|raft-election|kernels|swim|aureon|stack [options]\n"
 	"       (aureon-sim bench raft --help, bench raft-election --help, bench kernels --help,\n"
-	"       bench swim --help, bench aureon --help for theirs)\n"
+	"       bench swim --help, bench aureon --help, bench stack --help for theirs)\n"
 	"\nphold options:\n"
 	"\n"
 	"  --lps N         logical processes (virtual nodes), default 1024\n"
@@ -447,9 +448,11 @@ static int cmd_bench(int argc, char **argv)
 		return au_bench_exec(argc - 1, argv + 1);
 	if (strcmp(argv[0], "swim") == 0)
 		return au_bench_swim(argc - 1, argv + 1);
+	if (strcmp(argv[0], "stack") == 0)
+		return au_bench_stack(argc - 1, argv + 1);
 	if (strcmp(argv[0], "phold") != 0)
 		return au_report_usage_error(usage_bench, "unknown bench '%s' (this build has: phold, raft, kernels, "
-						"raft-election, swim, aureon)", argv[0]);
+						"raft-election, swim, aureon, stack)", argv[0]);
 	uint64_t lps = 1024, init = 16, events = 20000000, seed = 42;
 	double remote = 0.9;
 	bool json = false;
