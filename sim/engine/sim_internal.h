@@ -10,6 +10,7 @@
 #include "pcg32.h"
 #include "trace_kinds.h"
 #include "evq.h"
+#include "sha256.h"
 #include "sim.h"
 
 /* 128-bit integers for exact products of durations and rates. */
@@ -117,7 +118,7 @@ struct au_sim {
 	GHashTable *shared; /* shared inputs (shared.c), or NULL */
 
 	/* trace */
-	GChecksum *sha;
+	struct au_sha256 sha;
 	uint8_t hbuf[8192];
 	size_t hbuf_len;
 	FILE *dump;
