@@ -43,7 +43,7 @@ struct pending_op {
 	uint64_t seq;
 	enum op_kind kind;
 	uint64_t off, len; /* truncate: len = new length */
-	uint8_t *data;
+	uint64_t at;       /* write: its bytes, at pend_data->data + at */
 };
 
 /* A chunk of a file image: CHUNK bytes, shared by reference count
@@ -76,6 +76,7 @@ struct au_file {
 	bool diverged;
 	struct image current, durable;
 	GArray *pending; /* struct pending_op, in issue order */
+	GByteArray *pend_data; /* the pending writes' bytes, back to back */
 	uint64_t next_seq;
 	au_time last_sync_done;
 };
@@ -234,9 +235,42 @@ struct au_disk *au_disk_new(void)
 
 static void clear_pending(struct au_file *f)
 {
-	for (guint i = 0; i < f->pending->len; i++)
-		g_free(g_array_index(f->pending, struct pending_op, i).data);
 	g_array_set_size(f->pending, 0);
+	g_byte_array_set_size(f->pend_data, 0);
+}
+
+static const uint8_t *op_data(const struct au_file *f, const struct pending_op *op)
+{
+	return f->pend_data->data + op->at;
+}
+
+/* The first n pending operations are settled: drop them, and their bytes
+ * once they are most of the buffer (no copying per operation). */
+static void drop_pending(struct au_file *f, guint n)
+{
+	g_array_remove_range(f->pending, 0, n);
+	if (f->pending->len == 0) {
+		g_byte_array_set_size(f->pend_data, 0);
+		return;
+	}
+	uint64_t base = UINT64_MAX;
+	for (guint i = 0; i < f->pending->len && base == UINT64_MAX; i++) {
+		const struct pending_op *op = &g_array_index(f->pending, struct pending_op, i);
+		if (op->kind == OP_WRITE)
+			base = op->at;
+	}
+	if (base == UINT64_MAX) {
+		g_byte_array_set_size(f->pend_data, 0);
+		return;
+	}
+	if (base < 65536 || base < f->pend_data->len / 2)
+		return;
+	g_byte_array_remove_range(f->pend_data, 0, (guint)base);
+	for (guint i = 0; i < f->pending->len; i++) {
+		struct pending_op *op = &g_array_index(f->pending, struct pending_op, i);
+		if (op->kind == OP_WRITE)
+			op->at -= base;
+	}
 }
 
 void au_disk_free(struct au_disk *d)
@@ -247,6 +281,7 @@ void au_disk_free(struct au_disk *d)
 		struct au_file *f = g_ptr_array_index(d->files, i);
 		clear_pending(f);
 		g_array_free(f->pending, TRUE);
+		g_byte_array_free(f->pend_data, TRUE);
 		img_clear(&f->current);
 		img_clear(&f->durable);
 		g_free(f->key);
@@ -293,6 +328,7 @@ static struct au_file *lookup(struct au_sim *sim, struct au_sim_svc *svc, const 
 	f->key = g_strdup(key);
 	f->index = nd->disk->files->len;
 	f->pending = g_array_new(FALSE, FALSE, sizeof(struct pending_op));
+	f->pend_data = g_byte_array_new();
 	g_ptr_array_add(nd->disk->files, f);
 	g_hash_table_insert(nd->disk->by_key, f->key, f);
 	return f;
@@ -365,7 +401,8 @@ int au_disk_write(struct au_sim *sim, struct au_sim_svc *svc, const char *file, 
 	nd->disk->used -= f->current.len;
 	apply_write(&f->current, off, buf, len);
 	nd->disk->used += f->current.len;
-	struct pending_op op = {f->next_seq++, OP_WRITE, off, len, g_memdup2(buf, len)};
+	struct pending_op op = {f->next_seq++, OP_WRITE, off, len, f->pend_data->len};
+	g_byte_array_append(f->pend_data, buf, (guint)len);
 	g_array_append_val(f->pending, op);
 	return rc;
 }
@@ -396,7 +433,7 @@ int au_disk_truncate(struct au_sim *sim, struct au_sim_svc *svc, const char *fil
 	nd->disk->used -= f->current.len;
 	apply_truncate(&f->current, len);
 	nd->disk->used += f->current.len;
-	struct pending_op op = {f->next_seq++, OP_TRUNCATE, 0, len, NULL};
+	struct pending_op op = {f->next_seq++, OP_TRUNCATE, 0, len, 0};
 	g_array_append_val(f->pending, op);
 	return 0;
 }
@@ -476,7 +513,7 @@ static void settle_pending(struct au_sim_node *nd, struct au_file *f, uint64_t u
 			continue;
 		}
 		if (fate == 0) {
-			apply_write(&f->durable, op->off, op->data, op->len);
+			apply_write(&f->durable, op->off, op_data(f, op), op->len);
 			f->durable_exists = true;
 			(*kept)++;
 			continue;
@@ -489,16 +526,14 @@ static void settle_pending(struct au_sim_node *nd, struct au_file *f, uint64_t u
 			uint64_t pick = inner > UINT32_MAX ? au_pcg32_below(&nd->disk_rng, UINT32_MAX)
 							   : au_pcg32_below(&nd->disk_rng, (uint32_t)inner);
 			uint64_t cut = first + pick * SECTOR;
-			apply_write(&f->durable, op->off, op->data, cut - op->off);
+			apply_write(&f->durable, op->off, op_data(f, op), cut - op->off);
 			f->durable_exists = true;
 			(*torn)++;
 		} else {
 			(*lost)++;
 		}
 	}
-	for (guint i = 0; i < j; i++)
-		g_free(g_array_index(f->pending, struct pending_op, i).data);
-	g_array_remove_range(f->pending, 0, j);
+	drop_pending(f, j);
 }
 
 void au_disk_sync_done(struct au_sim *sim, struct au_event *ev)
@@ -534,13 +569,12 @@ void au_disk_sync_done(struct au_sim *sim, struct au_event *ev)
 				if (op->seq >= covered)
 					break;
 				if (op->kind == OP_WRITE)
-					apply_write(&f->durable, op->off, op->data, op->len);
+					apply_write(&f->durable, op->off, op_data(f, op), op->len);
 				else
 					apply_truncate(&f->durable, op->len);
 				f->durable_exists = true;
-				g_free(op->data);
 			}
-			g_array_remove_range(f->pending, 0, done);
+			drop_pending(f, done);
 		}
 	}
 	sim->stats.syncs_completed++;
