@@ -52,7 +52,7 @@ CONFIG_SRC = config/values.c config/keys.c config/registry.c config/cluster_spec
 # the scenario loader, the checks, chaos, and the command line.
 ENGINE_SRC   = $(addprefix sim/engine/,evq.c sim.c sha256.c shared.c net.c disk.c dist.c fault.c trace_h5.c)
 SCENARIO_SRC = sim/scenario/scenario.c
-CHECK_SRC    = $(addprefix sim/check/,check.c check_scenario.c check_raft.c check_swim.c check_rqml.c \
+CHECK_SRC    = $(addprefix sim/check/,check.c check_lin.c check_scenario.c check_raft.c check_swim.c check_rqml.c \
                  check_replicas.c check_exec.c linearize.c)
 CHAOS_SRC    = $(addprefix sim/chaos/,kinds.c gen.c plan.c orders.c render.c chaos_config.c chaos_ini.c \
                  coverage.c worker.c sweep.c report.c chaos_shrink.c)

@@ -10,6 +10,8 @@
 #include "scenario_runs.h"
 #include "sim/engine/sha256.h"
 #include "sim/engine/sim.h"
+#include "sim/check/check_internal.h"
+#include "kv.h"
 #include "tests.h"
 
 static const struct au_kernel_params pr = {
@@ -181,6 +183,93 @@ START_TEST(sha256_matches_glib)
 }
 END_TEST
 
+/* ---- linearizable_kv in segments (check_lin.c) ---- */
+
+static struct au_sim *lin_sim(struct au_scenario **sc, void **state)
+{
+	*sc = au_test_load_text("lin.ini", "[run]\nduration = 1s\n[cluster]\nnodes = 3\n"
+					  "services = raft,kv\n[workload]\nkv_clients = 2\nkv_keys = 1\n");
+	struct au_sim *sim = au_sim_new(*sc, 1);
+	*state = au_check_state(sim, "linearizable_kv");
+	ck_assert_ptr_nonnull(*state);
+	return sim;
+}
+
+static void row(void *st, uint32_t client, uint8_t op, int64_t key, int64_t value, int64_t call,
+		int64_t ret, uint64_t *rec)
+{
+	struct au_kv_history_row r = {0};
+	r.client = client;
+	r.op = op;
+	r.key = key;
+	r.value = value;
+	r.call_ns = call;
+	r.return_ns = ret;
+	r.outcome = AU_KV_OK;
+	au_lin_check_row(st, &r, (*rec)++);
+}
+
+/* Two clients on key 7, rows in return order.  Odd rounds: PUT i, then
+ * GET i (with `stale` == i: the value before).  Even rounds: two
+ * concurrent PUTs, -i and i, whose last in every order is not known —
+ * a GET reads -i, so i came first — then PUT i, GET i; both clients touch
+ * key 8 in between, so a cut could fall right after the pair (where a
+ * wrong carried value would turn the GET of -i into a false violation). */
+static const struct au_violation *run_history(int stale, char *note, size_t len)
+{
+	struct au_scenario *sc;
+	void *st;
+	struct au_sim *sim = lin_sim(&sc, &st);
+	uint64_t rec = 0;
+	for (int i = 1; i <= 600; i++) {
+		int64_t t = (int64_t)i * 100;
+		if (i % 2) {
+			row(st, 101, AU_KV_PUT, 7, i, t, t + 10, &rec);
+			row(st, 102, AU_KV_GET, 7, i == stale ? i - 1 : i, t + 85, t + 95, &rec);
+			continue;
+		}
+		row(st, 101, AU_KV_PUT, 7, i, t + 20, t + 30, &rec);
+		row(st, 102, AU_KV_PUT, 7, -i, t + 5, t + 40, &rec);
+		row(st, 101, AU_KV_GET, 8, 0, t + 41, t + 45, &rec);
+		row(st, 102, AU_KV_GET, 8, 0, t + 42, t + 48, &rec);
+		row(st, 102, AU_KV_GET, 7, -i, t + 50, t + 60, &rec);
+		row(st, 101, AU_KV_PUT, 7, i, t + 70, t + 80, &rec);
+		row(st, 102, AU_KV_GET, 7, i, t + 85, t + 95, &rec);
+	}
+	au_lin_check_note(st, sim, note, len);
+	au_sim_finish(sim);
+	static struct au_violation v;
+	const struct au_violation *got = au_sim_violation(sim);
+	if (got)
+		v = *got;
+	au_sim_free(sim);
+	au_scenario_free(sc);
+	return got ? &v : NULL;
+}
+
+START_TEST(lin_segments_release_and_keep_the_verdict)
+{
+	char note[256];
+	const struct au_violation *bad = run_history(0, note, sizeof(note));
+	ck_assert_msg(!bad, "%s", bad ? bad->detail : "");
+	/* most of the 2,700 operations went during the run */
+	unsigned long long ops, released, segs;
+	ck_assert_int_eq(sscanf(note, "%llu operations; %llu checked and released during the run in %llu",
+				&ops, &released, &segs), 3);
+	ck_assert_msg(ops == 2700, "%s", note);
+	ck_assert_msg(released > 2000, "%s", note);
+	ck_assert_uint_gt(segs, 10);
+	/* a stale read early (in a released segment) and late (in what remains) */
+	int stales[] = {31, 599};
+	for (size_t i = 0; i < G_N_ELEMENTS(stales); i++) {
+		const struct au_violation *v = run_history(stales[i], note, sizeof(note));
+		ck_assert_ptr_nonnull(v);
+		ck_assert_str_eq(v->check, "linearizable_kv");
+		ck_assert_msg(strstr(v->detail, "key 7:"), "%s", v->detail);
+	}
+}
+END_TEST
+
 Suite *speed_suite(void)
 {
 	Suite *s = suite_create("speed");
@@ -191,6 +280,7 @@ Suite *speed_suite(void)
 	tcase_add_test(tc, no_shared_input_builds_a_private_copy);
 	tcase_add_test(tc, rqml_run_shares_inputs_and_is_deterministic);
 	tcase_add_test(tc, sha256_matches_glib);
+	tcase_add_test(tc, lin_segments_release_and_keep_the_verdict);
 	suite_add_tcase(s, tc);
 	TCase *bench = tcase_create("bench stack");
 	tcase_set_timeout(bench, 120);

@@ -132,25 +132,15 @@ static void pi_destroy(void *st)
 }
 
 /* ---- linearizable_kv --------------------------------------------------------
- * The KV clients' /history rows, checked at the end of the run with the
- * Wing-Gong/Lowe search of linearize.c (unknown outcomes may or may not
- * have taken effect). */
-
-#define LIN_BUDGET (UINT64_C(1) << 22) /* configurations per key; past it: gave up */
-
-struct lin_state {
-	struct au_lin_history *h;
-	uint64_t ops;
-};
+ * The KV clients' /history rows, checked in segments as the run goes and
+ * the rest at its end (check_lin.c). */
 
 static void *lin_create(struct au_sim *sim)
 {
-	(void)sim;
-	struct lin_state *ls = g_new0(struct lin_state, 1);
-	ls->h = au_lin_new();
-	return ls;
+	return au_lin_check_new(sim, sim->sc->clients);
 }
 
+/* Nothing from events: rows (lin_row); its address marks the checker. */
 static void lin_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		      int64_t b, int64_t c)
 {
@@ -159,55 +149,18 @@ static void lin_event(void *st, struct au_sim *sim, au_node_id node, uint16_t ki
 
 static void lin_row(void *st, const struct au_kv_history_row *row, uint64_t record)
 {
-	struct lin_state *ls = st;
-	struct au_lin_entry e = {0};
-	e.client = row->client;
-	e.op = row->op == AU_KV_GET ? AU_LIN_GET : row->op == AU_KV_PUT ? AU_LIN_PUT : AU_LIN_CAS;
-	e.key = row->key;
-	e.value = row->value;
-	e.expected = row->expected;
-	e.cas_ok = row->cas_ok;
-	e.call_ns = row->call_ns;
-	e.return_ns = row->outcome == AU_KV_UNKNOWN ? row->call_ns : row->return_ns;
-	e.outcome = row->outcome == AU_KV_OK ? AU_LIN_OK
-		    : row->outcome == AU_KV_FAIL ? AU_LIN_FAIL : AU_LIN_UNKNOWN;
-	e.id = record;
-	au_lin_add(ls->h, &e);
-	ls->ops++;
+	au_lin_check_row(st, row, record);
 }
 
 static void lin_end(void *st, struct au_sim *sim)
 {
-	struct lin_state *ls = st;
-	struct au_lin_result res;
-	uint64_t budget = au_checks_of(sim)->lin_budget ? au_checks_of(sim)->lin_budget : LIN_BUDGET;
-	au_lin_check(ls->h, budget, &res);
-	if (res.gave_up && !res.linearizable) {
-		/* Neither a proof nor a counterexample: saying pass would claim a
-		 * search that did not finish. */
-		fprintf(stderr, "aureon-sim: linearizable_kv: search budget exhausted on key %" G_GINT64_FORMAT
-				"; no verdict\n", res.key);
-		au_check_no_verdict(sim, AU_VERDICT_UNKNOWN,
-				  "search budget of %" G_GUINT64_FORMAT " configurations exhausted on key %"
-				  G_GINT64_FORMAT " (history of %" G_GUINT64_FORMAT " operations)",
-				  budget, res.key, ls->ops);
-	} else if (!res.linearizable) {
-		char window[2048];
-		au_lin_format_window(&res, window, sizeof(window));
-		fprintf(stderr, "aureon-sim: linearizable_kv: %s\n", window);
-		au_sim_violate(sim, "linearizable_kv", 0,
-			       "key %" G_GINT64_FORMAT ": %zu operations with no legal order (first "
-			       "record %" G_GUINT64_FORMAT "); the window is printed on stderr",
-			       res.key, res.n_window, res.n_window ? res.window[0].id : 0);
-	}
-	au_lin_result_free(&res);
+	(void)sim;
+	au_lin_check_end(st);
 }
 
 static void lin_destroy(void *st)
 {
-	struct lin_state *ls = st;
-	au_lin_free(ls->h);
-	g_free(ls);
+	au_lin_check_free(st);
 }
 
 static const struct au_checker_ops all_checkers[] = {
@@ -218,7 +171,8 @@ static const struct au_checker_ops all_checkers[] = {
 	/* judged at every digest report: nothing left to judge at the end */
 	{"replicas_agree", "raft", au_check_replicas_create, au_check_replicas_event,
 	 NULL, au_check_replicas_destroy, NULL, au_check_replicas_note},
-	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy, NULL, NULL},
+	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy, NULL,
+	 au_lin_check_note},
 	{"exactly_once_one", "one", au_eo_create, au_eo_event, NULL, au_eo_destroy, NULL, NULL},
 	{"results_match_reference", "rqml", au_rqml_ref_create, au_rqml_check_event, NULL,
 	 au_rqml_check_destroy, NULL, NULL},
@@ -253,6 +207,15 @@ const char *const au_check_names[] = {"ping_integrity", "raft_safety", "replicas
 				      "shards_once", "jobs_recorded", "swim_completeness", "swim_accuracy",
 				      "no_task_lost", "exactly_once", "lease_placement", "lock_safety",
 				      "lease_expiry", NULL};
+
+void *au_check_state(struct au_sim *sim, const char *name)
+{
+	struct au_checks *cs = au_checks_of(sim);
+	for (size_t i = 0; cs && i < cs->n_checkers; i++)
+		if (strcmp(cs->checkers[i].ops->name, name) == 0)
+			return cs->checkers[i].state;
+	return NULL;
+}
 
 const char *au_check_service(const char *check)
 {
