@@ -42,7 +42,7 @@ RAFT_SRC  = $(addprefix models/raft/,storage.c log.c machines.c snapshot.c elect
               handlers.c boot.c api.c)
 MODEL_SRC = models/ping.c models/phold.c $(RAFT_SRC) models/kv.c \
             models/swim.c models/swim_protocol.c models/swim_model.c \
-            models/kernels.c models/one.c models/blob.c \
+            models/kernels.c models/kernel_input.c models/one.c models/blob.c \
             models/rqml.c models/rqml_machine.c models/rqml_supervisor.c models/rqml_executor.c models/rqml_model.c
 # the execution layer (issue 6)
 MODEL_SRC += models/taskq.c models/taskq_batch.c models/taskq_snapshot.c models/taskq_jobs.c models/lock.c \
@@ -50,9 +50,9 @@ MODEL_SRC += models/taskq.c models/taskq_batch.c models/taskq_snapshot.c models/
 CONFIG_SRC = config/values.c config/keys.c config/registry.c config/cluster_spec.c
 # sim/: the engine (events, nodes, network, disks, faults, trace writer),
 # the scenario loader, the checks, chaos, and the command line.
-ENGINE_SRC   = $(addprefix sim/engine/,evq.c sim.c net.c disk.c dist.c fault.c trace_h5.c)
+ENGINE_SRC   = $(addprefix sim/engine/,evq.c sim.c sha256.c shared.c net.c disk.c dist.c fault.c trace_h5.c)
 SCENARIO_SRC = sim/scenario/scenario.c
-CHECK_SRC    = $(addprefix sim/check/,check.c check_scenario.c check_raft.c check_swim.c check_rqml.c \
+CHECK_SRC    = $(addprefix sim/check/,check.c check_lin.c check_scenario.c check_raft.c check_swim.c check_rqml.c \
                  check_replicas.c check_exec.c check_jobs.c check_results.c linearize.c)
 CHAOS_SRC    = $(addprefix sim/chaos/,kinds.c gen.c plan.c orders.c render.c chaos_config.c chaos_ini.c \
                  coverage.c worker.c sweep.c report.c chaos_shrink.c pin.c store.c)
@@ -60,7 +60,7 @@ SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/r
             sim/cli/cli.c sim/cli/lint.c
 SIM_MAIN  = sim/cli/main.c
 # aureon-sim bench subcommands
-BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c bench_swim.c bench_exec.c)
+BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c bench_swim.c bench_exec.c bench_stack.c)
 TEST_SRC  = $(wildcard tests/test_*.c) tests/scenario_runs.c tests/fixture.c tests/shim_cluster.c
 # shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
 # share.

@@ -110,6 +110,19 @@ struct au_env_ops {
 	/* Optional (may be NULL): messages this node has sent and received so
 	 * far, every service together (the /metrics table reports them). */
 	void (*msg_counts)(void *ctx, uint64_t *msgs_in, uint64_t *msgs_out);
+	/* Optional (may be NULL): a read-only input shared by every node this
+	 * host runs, built once per specification (the simulator runs all the
+	 * nodes of a run in one process; aureon-node leaves it NULL and the
+	 * model builds its own).  `spec` holds every byte `build` reads and
+	 * `key` is its SHA-256: the host checks the key against the bytes,
+	 * builds the object with build(spec, spec_len) on the first call and
+	 * hands the same pointer to every later call with the same key and
+	 * bytes, and frees it with destroy() when it ends.  NULL if the key
+	 * does not match or build fails: the model then builds its own.  The
+	 * caller never writes or frees what it gets. */
+	const void *(*shared_input)(void *ctx, const uint8_t key[32], const void *spec,
+				    size_t spec_len, void *(*build)(const void *spec, size_t len),
+				    void (*destroy)(void *obj));
 };
 
 /* The handle a model keeps: its operations, its ctx, and who it is. */

@@ -115,6 +115,24 @@ int au_kernel_build_kmeans_points(struct au_kernel_problem *kp, uint32_t n, uint
 
 void au_kernel_free(struct au_kernel_problem *kp);
 
+/* ---- shared inputs (kernel_input.c) ---------------------------------------------------- */
+struct au_env;
+
+/* The parameters in a fixed 48-byte little-endian layout: the content
+ * address of the problem they generate.  Returns the length (48). */
+size_t au_kernel_spec_encode(const struct au_kernel_params *p, uint8_t out[48]);
+
+/* SHA-256 of an encoded spec: the key a host files the problem under. */
+void au_kernel_spec_key(const uint8_t *spec, size_t len, uint8_t key[32]);
+
+/* The problem `p` describes (p must pass au_kernel_check): the host's
+ * shared copy when `env` offers one (env.h, shared_input; never written),
+ * else one built here into *own, and then *owned is true and the caller
+ * au_kernel_free()s *own when done.  NULL if it does not build. */
+const struct au_kernel_problem *au_kernel_acquire(const struct au_env *env,
+						  const struct au_kernel_params *p,
+						  struct au_kernel_problem *own, bool *owned);
+
 /* Kind name ("pagerank", "jacobi", "kmeans") and back (0 if unknown). */
 const char *au_kernel_kind_name(enum au_kernel_kind kind);
 enum au_kernel_kind au_kernel_kind_parse(const char *name);

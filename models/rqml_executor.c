@@ -42,7 +42,7 @@ static au_time exec_cost(void *ctx, const struct au_task *t, uint32_t round, dou
 	if (!j || !j->built || s >= j->spec.params.shards)
 		return AU_NS_PER_MS; /* unknown here yet, or over: a guess; run_round decides */
 	/* Roofline: the slower of computing and moving the bytes. */
-	struct au_kernel_cost c = au_kernel_shard_cost(&j->kp, s);
+	struct au_kernel_cost c = au_kernel_shard_cost(j->kp, s);
 	double gf = cpu_gflops > 0 ? cpu_gflops : 10.0;
 	double t_compute = (double)c.flops / (gf * 1e9), t_memory = (double)c.bytes / (q->cfg->mem_gbps * 1e9);
 	double sec = t_compute > t_memory ? t_compute : t_memory;
@@ -151,8 +151,8 @@ static int exec_round(void *ctx, const struct au_task *t, uint32_t round, const 
 			   j ? (int64_t)j->round : -1);
 		return -1;
 	}
-	uint32_t len = au_kernel_shard_out_len(&j->kp, s);
-	size_t need = au_kernel_scratch_len(&j->kp);
+	uint32_t len = au_kernel_shard_out_len(j->kp, s);
+	size_t need = au_kernel_scratch_len(j->kp);
 	if (need > q->scratch_len) {
 		free(q->scratch);
 		q->scratch = au_xcalloc(need, sizeof(double));
@@ -160,7 +160,7 @@ static int exec_round(void *ctx, const struct au_task *t, uint32_t round, const 
 	}
 	struct outbox *ob = au_xcalloc(1, sizeof(*ob));
 	*ob = (struct outbox){jid, t->token, r, s, len, au_xcalloc(len, sizeof(double))};
-	au_kernel_shard(&j->kp, j->state, s, ob->data, q->scratch);
+	au_kernel_shard(j->kp, j->state, s, ob->data, q->scratch);
 	q->computed++;
 	uint8_t digest[32];
 	au_kernel_digest(ob->data, len, digest);

@@ -43,8 +43,11 @@ struct pending {
 
 struct rjob {
 	struct au_rqml_job_spec spec;
-	struct au_kernel_problem kp; /* generated input, rebuilt from spec */
+	const struct au_kernel_problem *kp; /* generated input (au_kernel_acquire): own_kp
+					     * or the host's shared copy; NULL if not built */
+	struct au_kernel_problem own_kp;
 	bool built;
+	bool owns_kp;                /* kp is own_kp: free it */
 	double *state;           /* input of round `round + 1`; NULL once finished */
 	uint32_t round;          /* rounds aggregated */
 	uint8_t verdict;         /* enum au_kernel_verdict; CONTINUE while running */

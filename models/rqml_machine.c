@@ -36,8 +36,8 @@ static void pending_free(gpointer p)
 void rqml_rjob_free(gpointer p)
 {
 	struct rjob *j = p;
-	if (j->built)
-		au_kernel_free(&j->kp);
+	if (j->owns_kp)
+		au_kernel_free(&j->own_kp);
 	free(j->state);
 	free(j->residuals);
 	g_array_free(j->workers, TRUE);
@@ -89,7 +89,7 @@ static void kick(struct rqml *q)
 
 /* A new job from its spec; NULL if the spec does not build.  A finished
  * job (restored from a snapshot) needs no generated input: `build` false. */
-static struct rjob *rjob_new(const struct au_rqml_job_spec *spec, bool build)
+static struct rjob *rjob_new(struct rqml *q, const struct au_rqml_job_spec *spec, bool build)
 {
 	struct rjob *j = au_xcalloc(1, sizeof(*j));
 	j->spec = *spec;
@@ -98,7 +98,8 @@ static struct rjob *rjob_new(const struct au_rqml_job_spec *spec, bool build)
 	if (spec->policy.max_rounds < 1 || spec->policy.max_rounds > AU_RQML_MAX_ROUNDS ||
 	    au_kernel_check(&spec->params, NULL, 0) != 0 ||
 	    au_kernel_max_shard_out(&spec->params) > AU_RQML_DATA_MAX ||
-	    (build && au_kernel_build(&j->kp, &spec->params, NULL, 0) != 0)) {
+	    (build && !(j->kp = au_kernel_acquire(q->env, &spec->params, &j->own_kp,
+						   &j->owns_kp)))) {
 		rqml_rjob_free(j);
 		return NULL;
 	}
@@ -134,7 +135,7 @@ static uint64_t job_core_hash(const struct rjob *j)
 	h = au_digest_add(h, j->workers->len);
 	h = au_digest_bytes(h, j->digest, 32);
 	if (j->state)
-		h = au_digest_f64s(h, j->state, j->kp.state_len);
+		h = au_digest_f64s(h, j->state, j->kp->state_len);
 	return au_digest_add(h, j->state != NULL);
 }
 
@@ -218,13 +219,13 @@ static uint8_t apply_start(struct rqml *q, struct au_rbuf *rb)
 	guint at = job_find(q, spec.job, &found);
 	if (found)
 		return ST_IGNORED; /* a supervisor started it again: idempotent */
-	struct rjob *j = rjob_new(&spec, true);
+	struct rjob *j = rjob_new(q, &spec, true);
 	if (!j) {
 		rqml_trace(q, AU_TR_RQML_BAD_JOB, (int64_t)spec.job, spec.params.kind, 0);
 		return ST_REJECTED;
 	}
-	j->state = au_xcalloc(j->kp.state_len, sizeof(double));
-	au_kernel_init_state(&j->kp, j->state);
+	j->state = au_xcalloc(j->kp->state_len, sizeof(double));
+	au_kernel_init_state(j->kp, j->state);
 	g_ptr_array_insert(q->jobs, (gint)at, j);
 	j->core_stale = true;
 	rqml_trace(q, AU_TR_RQML_JOB, (int64_t)spec.job, spec.params.kind | spec.depth << 8,
@@ -244,7 +245,7 @@ static uint8_t apply_data(struct rqml *q, struct au_rbuf *rb)
 	struct rjob *j = rqml_job_get(q, jid);
 	int64_t where = (int64_t)round << 16 | shard;
 	if (!j || !j->state || round != j->round + 1 || shard >= j->spec.params.shards ||
-	    len != au_kernel_shard_out_len(&j->kp, shard)) {
+	    len != au_kernel_shard_out_len(j->kp, shard)) {
 		q->stale_data++;
 		rqml_trace(q, AU_TR_RQML_STALE, (int64_t)jid, where, (int64_t)token);
 		return ST_IGNORED;
@@ -296,7 +297,7 @@ static void add_worker(struct rjob *j, au_node_id n)
 static void finish_job(struct rqml *q, struct rjob *j, enum au_kernel_verdict v)
 {
 	j->verdict = (uint8_t)v;
-	au_kernel_digest(j->state, j->kp.state_len, j->digest);
+	au_kernel_digest(j->state, j->kp->state_len, j->digest);
 	rqml_trace(q, AU_TR_RQML_DONE, (int64_t)j->spec.job, (int64_t)j->round | (int64_t)v << 32,
 		   au_kernel_digest_prefix(j->digest));
 	if (rqml_is_leader(q)) {
@@ -309,11 +310,14 @@ static void finish_job(struct rqml *q, struct rjob *j, enum au_kernel_verdict v)
 	 * the vectors and the generated input go. */
 	if (q->env)
 		au_blob_store_f64(q->env->ops->local_service(q->env->ctx, "blob"), j->digest, j->state,
-				  j->kp.state_len);
+				  j->kp->state_len);
 	free(j->state);
 	j->state = NULL;
 	g_ptr_array_set_size(j->pending, 0);
-	au_kernel_free(&j->kp);
+	if (j->owns_kp)
+		au_kernel_free(&j->own_kp);
+	j->owns_kp = false;
+	j->kp = NULL;
 	j->built = false;
 }
 
@@ -376,8 +380,8 @@ static uint8_t apply_close(struct rqml *q, struct au_rbuf *rb)
 				   (int64_t)used[i]->token);
 			add_worker(j, used[i]->node);
 		}
-		double *next = au_xcalloc(j->kp.state_len, sizeof(double));
-		double res = au_kernel_aggregate_list(&j->kp, j->state, shard_of, outs, m, next);
+		double *next = au_xcalloc(j->kp->state_len, sizeof(double));
+		double res = au_kernel_aggregate_list(j->kp, j->state, shard_of, outs, m, next);
 		free(j->state);
 		j->state = next;
 		j->residuals[j->round] = res;
@@ -445,7 +449,7 @@ static size_t machine_snapshot(void *sm, uint8_t **out)
 	for (guint i = 0; i < q->jobs->len; i++) {
 		const struct rjob *j = g_ptr_array_index(q->jobs, i);
 		n += 128 + 8 * (size_t)j->round + 4 * (size_t)j->workers->len + 32 +
-		     (j->state ? 8 * (size_t)j->kp.state_len : 0);
+		     (j->state ? 8 * (size_t)j->kp->state_len : 0);
 		for (guint k = 0; k < j->pending->len; k++)
 			n += 32 + 8 * (size_t)((struct pending *)g_ptr_array_index(j->pending, k))->len;
 	}
@@ -471,7 +475,7 @@ static size_t machine_snapshot(void *sm, uint8_t **out)
 		au_put_bytes(&w, j->digest, 32);
 		au_put_u8(&w, j->state != NULL);
 		if (j->state)
-			for (uint32_t k = 0; k < j->kp.state_len; k++)
+			for (uint32_t k = 0; k < j->kp->state_len; k++)
 				au_put_f64(&w, j->state[k]);
 		au_put_u32(&w, j->pending->len);
 		for (guint k = 0; k < j->pending->len; k++) {
@@ -495,7 +499,7 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 	get_spec(rb, &spec);
 	if (rb->short_read)
 		return false;
-	struct rjob *j = rjob_new(&spec, false);
+	struct rjob *j = rjob_new(q, &spec, false);
 	if (!j)
 		return false;
 	j->round = au_get_u32(rb);
@@ -512,13 +516,14 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 	au_get_bytes(rb, j->digest, 32);
 	if (au_get_u8(rb)) {
 		/* Still running: it needs its generated input again. */
-		if (au_kernel_build(&j->kp, &spec.params, NULL, 0) != 0) {
+		j->kp = au_kernel_acquire(q->env, &spec.params, &j->own_kp, &j->owns_kp);
+		if (!j->kp) {
 			rqml_rjob_free(j);
 			return false;
 		}
 		j->built = true;
-		j->state = au_xcalloc(j->kp.state_len, sizeof(double));
-		for (uint32_t k = 0; k < j->kp.state_len; k++)
+		j->state = au_xcalloc(j->kp->state_len, sizeof(double));
+		for (uint32_t k = 0; k < j->kp->state_len; k++)
 			j->state[k] = au_get_f64(rb);
 	}
 	uint32_t np = au_get_u32(rb);
@@ -609,7 +614,7 @@ static char *machine_describe(void *sm)
 			g_string_append_printf(s, "%02x", j->digest[k]);
 		g_string_append_printf(s, " state=%016llx pending=%u\n",
 				       (unsigned long long)(j->state ? au_digest_f64s(0, j->state,
-										       j->kp.state_len)
+										       j->kp->state_len)
 								     : 0),
 				       j->pending->len);
 		for (guint k = 0; k < j->pending->len; k++) {

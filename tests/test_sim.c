@@ -6,6 +6,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "pcg32.h"
 #include "trace_kinds.h"
 #include "sim/engine/sim.h"
 #include "scenario_runs.h"
@@ -533,6 +534,74 @@ START_TEST(crash_keeps_synced_and_tears_unsynced)
 }
 END_TEST
 
+/* The chunked disk (chunks shared copy-on-write between a file's images)
+ * against a plain byte array: random writes and truncates across chunk
+ * boundaries, syncs (each must make exactly the bytes as of its issue
+ * durable) and a crash after the last sync (nothing may change). */
+START_TEST(disk_chunks_match_a_flat_file)
+{
+	struct au_scenario *sc = probe_scenario(
+		1, "[disk]\nsync_latency = const(1ms)\n"
+		   "[fault.c]\nat = 50s\naction = crash\ntarget = n1\nrestart_after = 1s\n");
+	struct au_sim *sim = au_sim_new(sc, 5);
+	au_sim_run(sim, 0);
+	const struct au_env *e = env_of(sim, 1);
+	enum { MAX = 40000 };
+	static uint8_t ref[MAX], synced[MAX], got[MAX], buf[MAX];
+	size_t ref_len = 0, synced_len = 0;
+	struct au_pcg32 r;
+	au_pcg32_stream(&r, 9, 1, 1);
+	au_time t = 0;
+	for (int step = 0; step < 3000; step++) {
+		uint32_t what = au_pcg32_below(&r, 10);
+		if (what < 6) { /* write: appends mostly, overwrites, holes */
+			uint32_t len = 1 + au_pcg32_below(&r, what == 0 ? 9000 : 300);
+			uint32_t off = what < 4 ? (uint32_t)ref_len : au_pcg32_below(&r, MAX / 2);
+			if (off + len > MAX)
+				continue;
+			for (uint32_t i = 0; i < len; i++)
+				buf[i] = (uint8_t)au_pcg32_next(&r);
+			ck_assert_int_eq(e->ops->storage_write(e->ctx, "f", off, buf, len), 0);
+			if (off > ref_len)
+				memset(ref + ref_len, 0, off - ref_len);
+			memcpy(ref + off, buf, len);
+			if (off + len > ref_len)
+				ref_len = off + len;
+		} else if (what == 6) { /* truncate: shrink or grow */
+			uint32_t len = au_pcg32_below(&r, MAX / 2);
+			ck_assert_int_eq(e->ops->storage_truncate(e->ctx, "f", len), 0);
+			if (len > ref_len)
+				memset(ref + ref_len, 0, len - ref_len);
+			ref_len = len;
+		} else { /* sync, run it to completion, check what is durable */
+			e->ops->storage_sync(e->ctx, "f", (uint64_t)step);
+			memcpy(synced, ref, ref_len);
+			synced_len = ref_len;
+			t += 2 * AU_NS_PER_MS;
+			au_sim_run(sim, t);
+			int64_t n = au_sim_durable_read(sim, 1, "probe/f", 0, got, MAX);
+			if (n == -AU_ENOENT && synced_len == 0)
+				n = 0; /* synced before the file was first written */
+			ck_assert_int_eq(n, (int64_t)synced_len);
+			ck_assert_msg(memcmp(got, synced, synced_len) == 0, "step %d: durable differs",
+				      step);
+		}
+		int64_t n = e->ops->storage_read(e->ctx, "f", 0, got, MAX);
+		if (n == -AU_ENOENT && ref_len == 0)
+			n = 0; /* not written yet */
+		ck_assert_int_eq(n, (int64_t)ref_len);
+		ck_assert_msg(memcmp(got, ref, ref_len) == 0, "step %d: current differs", step);
+	}
+	e->ops->storage_sync(e->ctx, "f", 1);
+	au_sim_run(sim, 60 * AU_NS_PER_S); /* the crash at 50 s, back at 51 s */
+	e = env_of(sim, 1);
+	ck_assert_int_eq(e->ops->storage_read(e->ctx, "f", 0, got, MAX), (int64_t)ref_len);
+	ck_assert(memcmp(got, ref, ref_len) == 0);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
 START_TEST(disk_faults)
 {
 	struct au_scenario *sc = probe_scenario(
@@ -723,6 +792,7 @@ Suite *sim_suite(void)
 	TCase *disk = tcase_create("disk");
 	tcase_add_test(disk, sync_makes_durable_after_latency);
 	tcase_add_test(disk, crash_keeps_synced_and_tears_unsynced);
+	tcase_add_test(disk, disk_chunks_match_a_flat_file);
 	tcase_add_test(disk, disk_faults);
 	tcase_add_test(disk, disk_capacity_and_full);
 	tcase_add_test(disk, disk_write_error);

@@ -155,7 +155,8 @@ static void *f_local(void *ctx, const char *name) { (void)ctx; (void)name; retur
 
 static const struct au_env_ops f_ops = {
 	f_now, f_send, f_timer_set, f_timer_cancel, f_random, f_write, f_read, f_size,
-	f_truncate, f_sync, f_trace, f_record, f_local, NULL, /* msg_counts: optional */
+	f_truncate, f_sync, f_trace, f_record, f_local,
+	NULL, NULL, /* msg_counts, shared_input: optional */
 };
 
 static struct au_swim_config f_config(void)

@@ -135,25 +135,15 @@ static void pi_destroy(void *st)
 }
 
 /* ---- linearizable_kv --------------------------------------------------------
- * The KV clients' /history rows, checked at the end of the run with the
- * Wing-Gong/Lowe search of linearize.c (unknown outcomes may or may not
- * have taken effect). */
-
-#define LIN_BUDGET (UINT64_C(1) << 22) /* configurations per key; past it: gave up */
-
-struct lin_state {
-	struct au_lin_history *h;
-	uint64_t ops;
-};
+ * The KV clients' /history rows, checked in segments as the run goes and
+ * the rest at its end (check_lin.c). */
 
 static void *lin_create(struct au_sim *sim)
 {
-	(void)sim;
-	struct lin_state *ls = g_new0(struct lin_state, 1);
-	ls->h = au_lin_new();
-	return ls;
+	return au_lin_check_new(sim, sim->sc->clients);
 }
 
+/* Nothing from events: rows (lin_row); its address marks the checker. */
 static void lin_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		      int64_t b, int64_t c)
 {
@@ -163,25 +153,7 @@ static void lin_event(void *st, struct au_sim *sim, au_node_id node, uint16_t ki
 static void lin_row(void *st, const struct au_kv_history_row *row, uint64_t record,
 		    au_node_id server)
 {
-	struct lin_state *ls = st;
-	struct au_lin_entry e = {0};
-	e.client = row->client;
-	e.op = row->op == AU_KV_GET   ? AU_LIN_GET
-	       : row->op == AU_KV_PUT ? AU_LIN_PUT
-	       : row->op == AU_KV_DEL ? AU_LIN_DEL
-				      : AU_LIN_CAS;
-	e.key = row->key;
-	e.value = row->value;
-	e.expected = row->expected;
-	e.cas_ok = row->cas_ok;
-	e.call_ns = row->call_ns;
-	e.return_ns = row->outcome == AU_KV_UNKNOWN ? row->call_ns : row->return_ns;
-	e.outcome = row->outcome == AU_KV_OK ? AU_LIN_OK
-		    : row->outcome == AU_KV_FAIL ? AU_LIN_FAIL : AU_LIN_UNKNOWN;
-	e.id = record;
-	e.server = server;
-	au_lin_add(ls->h, &e);
-	ls->ops++;
+	au_lin_check_row(st, row, record, server);
 }
 
 bool au_check_lin_window(const struct au_lin_result *res, struct au_violation *w)
@@ -193,6 +165,8 @@ bool au_check_lin_window(const struct au_lin_result *res, struct au_violation *w
 	w->window_first_record = UINT64_MAX;
 	for (size_t i = 0; i < res->n_window; i++) {
 		const struct au_lin_entry *e = &res->window[i];
+		if (e->id == UINT64_MAX)
+			continue; /* the write a released segment left its successor */
 		au_time end = e->outcome == AU_LIN_UNKNOWN ? e->call_ns : e->return_ns;
 		if (e->call_ns < w->window_lo_ns)
 			w->window_lo_ns = e->call_ns;
@@ -220,7 +194,7 @@ bool au_check_lin_window(const struct au_lin_result *res, struct au_violation *w
 
 /* A window of operations with no legal order, reported where it
  * happened (au_check_lin_window), also on stderr as before. */
-static void report_window(struct au_sim *sim, const struct au_lin_result *res)
+void au_check_lin_report(struct au_sim *sim, const struct au_lin_result *res)
 {
 	struct au_violation w;
 	bool placed = au_check_lin_window(res, &w);
@@ -241,30 +215,13 @@ static void report_window(struct au_sim *sim, const struct au_lin_result *res)
 
 static void lin_end(void *st, struct au_sim *sim)
 {
-	struct lin_state *ls = st;
-	struct au_lin_result res;
-	uint64_t budget = au_checks_of(sim)->lin_budget ? au_checks_of(sim)->lin_budget : LIN_BUDGET;
-	au_lin_check(ls->h, budget, &res);
-	if (res.gave_up && !res.linearizable) {
-		/* Neither a proof nor a counterexample: saying pass would claim a
-		 * search that did not finish. */
-		fprintf(stderr, "aureon-sim: linearizable_kv: search budget exhausted on key %" G_GINT64_FORMAT
-				"; no verdict\n", res.key);
-		au_check_no_verdict(sim, AU_VERDICT_UNKNOWN,
-				  "search budget of %" G_GUINT64_FORMAT " configurations exhausted on key %"
-				  G_GINT64_FORMAT " (history of %" G_GUINT64_FORMAT " operations)",
-				  budget, res.key, ls->ops);
-	} else if (!res.linearizable) {
-		report_window(sim, &res);
-	}
-	au_lin_result_free(&res);
+	(void)sim;
+	au_lin_check_end(st);
 }
 
 static void lin_destroy(void *st)
 {
-	struct lin_state *ls = st;
-	au_lin_free(ls->h);
-	g_free(ls);
+	au_lin_check_free(st);
 }
 
 static const struct au_checker_ops all_checkers[] = {
@@ -280,8 +237,8 @@ static const struct au_checker_ops all_checkers[] = {
 	{"replicas_agree", "raft", au_check_replicas_create, au_check_replicas_event,
 	 NULL, au_check_replicas_destroy, NULL, au_check_replicas_note,
 	 "replicas' state machine digests are equal at each 64th applied index"},
-	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy, NULL, NULL,
-	 "the KV clients' history is linearizable (Wing & Gong search per key)"},
+	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy, NULL, au_lin_check_note,
+	 "the KV clients' history is linearizable (Wing & Gong search per key, in released segments)"},
 	{"exactly_once_one", "one", au_eo_create, au_eo_event, NULL, au_eo_destroy, NULL, NULL,
 	 "ONE stores each job's result once, every replica the same"},
 	{"results_match_reference", "rqml", au_rqml_ref_create, au_rqml_check_event, NULL,
@@ -348,6 +305,15 @@ bool au_check_info(size_t i, const char **name, const char **service, const char
 	*service = all_checkers[i].service;
 	*about = all_checkers[i].about;
 	return true;
+}
+
+void *au_check_state(struct au_sim *sim, const char *name)
+{
+	struct au_checks *cs = au_checks_of(sim);
+	for (size_t i = 0; cs && i < cs->n_checkers; i++)
+		if (strcmp(cs->checkers[i].ops->name, name) == 0)
+			return cs->checkers[i].state;
+	return NULL;
 }
 
 const char *au_check_service(const char *check)

@@ -57,4 +57,23 @@ extern const char *const au_check_names[];
 /* The service a check needs, or NULL. */
 const char *au_check_service(const char *check);
 
+/* The state of the checker called `name` in this run, or NULL (tests). */
+void *au_check_state(struct au_sim *sim, const char *name);
+
+/* linearizable_kv (check_lin.c): the KV history checked in segments
+ * released as the run goes; `kv_clients` is how many clients report (0: keep
+ * the whole history to the end). */
+struct au_lin_check;
+struct au_kv_history_row;
+struct au_lin_check *au_lin_check_new(struct au_sim *sim, uint32_t kv_clients);
+void au_lin_check_row(struct au_lin_check *L, const struct au_kv_history_row *row,
+		      uint64_t record, au_node_id server);
+void au_lin_check_end(struct au_lin_check *L);
+/* Report a window of operations with no legal order as the run's violation,
+ * placed at its operations (check.c; also printed on stderr). */
+struct au_lin_result;
+void au_check_lin_report(struct au_sim *sim, const struct au_lin_result *res);
+void au_lin_check_note(void *st, struct au_sim *sim, char *buf, size_t len);
+void au_lin_check_free(struct au_lin_check *L);
+
 #endif

@@ -168,22 +168,27 @@ static void rc_learn(struct rc_state *s, int64_t job, int64_t kind_depth, int64_
 					  (enum au_kernel_kind)(kind_depth & 0xff), &j->spec);
 }
 
-static void rc_reference(struct rc_job *j)
+/* The reference run of a job, on the run's shared copy of its input (the
+ * one the nodes use; `env`: any of the run's, NULL builds a private one). */
+static void rc_reference(struct rc_job *j, const struct au_env *env)
 {
 	if (j->ref_done || !j->have_spec)
 		return;
 	j->ref_done = true;
-	struct au_kernel_problem kp;
-	if (au_kernel_build(&kp, &j->spec.params, NULL, 0) != 0)
+	struct au_kernel_problem own;
+	bool owned;
+	const struct au_kernel_problem *kp = au_kernel_acquire(env, &j->spec.params, &own, &owned);
+	if (!kp)
 		return;
 	uint32_t max = j->spec.policy.max_rounds;
 	j->ref_res = calloc(max, sizeof(double));
-	double *state = calloc(kp.state_len, sizeof(double));
-	j->ref_rounds = au_kernel_reference(&kp, au_rqml_decide, &j->spec.policy, max, state,
+	double *state = calloc(kp->state_len, sizeof(double));
+	j->ref_rounds = au_kernel_reference(kp, au_rqml_decide, &j->spec.policy, max, state,
 					    j->ref_res, &j->ref_verdict);
-	au_kernel_digest(state, kp.state_len, j->ref_digest);
+	au_kernel_digest(state, kp->state_len, j->ref_digest);
 	free(state);
-	au_kernel_free(&kp);
+	if (owned)
+		au_kernel_free(&own);
 }
 
 static int64_t rc_prefix(const uint8_t d[32])
@@ -200,7 +205,7 @@ static void rc_ref_event(struct rc_state *s, struct au_sim *sim, au_node_id node
 	struct rc_job *j = g_hash_table_lookup(s->jobs, &a);
 	if (!j || !j->have_spec)
 		return;
-	rc_reference(j);
+	rc_reference(j, au_sim_env(sim, 1, 0));
 	if (!j->ref_res)
 		return;
 	if (kind == AU_TR_RQML_ROUND) {

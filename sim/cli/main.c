@@ -13,6 +13,7 @@
 #include "bench/bench_exec.h"
 #include "bench/bench_kernels.h"
 #include "bench/bench_raft.h"
+#include "bench/bench_stack.h"
 #include "bench/bench_swim.h"
 #include "sim/chaos/chaos.h"
 #include "sim/scenario/scenario.h"
@@ -47,6 +48,9 @@ static const char *const usage_top =
 	"                      tasks/s vs node count, batched and one op per command\n"
 	"  bench swim [--sizes LIST] [--trials N] [--quick] [--csv PREFIX] [--json]\n"
 	"                      SWIM detection time, dissemination, false positives, load\n"
+	"  bench stack [--seeds N] [--dir D] [--json]\n"
+	"                      the whole stack beside PHOLD and Raft alone: time\n"
+	"                      acceleration, events per CPU s, chaos seeds per minute\n"
 	"  chaos SCENARIO --seeds A-B [--jobs N] [--shard K/N] [--out DIR] [--json]\n"
 	"        [--junit FILE] [--tap FILE] [--check-determinism[=PCT]] [--shrink N]\n"
 	"        [--heartbeat S]  (chaos --help)\n"
@@ -81,9 +85,9 @@ static const char *const usage_run =
 	"  --force         overwrite an existing --trace or --records file\n";
 
 static const char *const usage_bench =
-	"usage: aureon-sim bench phold|raft|raft-election|kernels|swim|aureon [options]\n"
+	"usage: aureon-sim bench phold|raft|raft-election|kernels|swim|aureon|stack [options]\n"
 	"       (aureon-sim bench raft --help, bench raft-election --help, bench kernels --help,\n"
-	"       bench swim --help, bench aureon --help for theirs)\n"
+	"       bench swim --help, bench aureon --help, bench stack --help for theirs)\n"
 	"\nphold options:\n"
 	"\n"
 	"  --lps N         logical processes (virtual nodes), default 1024\n"
@@ -466,9 +470,11 @@ static int cmd_bench(int argc, char **argv)
 		return au_bench_exec(argc - 1, argv + 1);
 	if (strcmp(argv[0], "swim") == 0)
 		return au_bench_swim(argc - 1, argv + 1);
+	if (strcmp(argv[0], "stack") == 0)
+		return au_bench_stack(argc - 1, argv + 1);
 	if (strcmp(argv[0], "phold") != 0)
 		return au_report_usage_error(usage_bench, "unknown bench '%s' (this build has: phold, raft, kernels, "
-						"raft-election, swim, aureon)", argv[0]);
+						"raft-election, swim, aureon, stack)", argv[0]);
 	uint64_t lps = 1024, init = 16, events = 20000000, seed = 42;
 	double remote = 0.9;
 	bool json = false;

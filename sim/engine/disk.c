@@ -18,6 +18,17 @@
  * covered is settled as at a crash (whole, torn or lost) in `durable`
  * and leaves the pending list, so a later sync that succeeds does not
  * make it durable, while reads still see it in `current`.
+ *
+ * Images are chunked (struct image): a file is an array of fixed-size,
+ * reference-counted chunks, NULL for a run of zeros, so an append copies
+ * only its own bytes (no growing array, no realloc of the whole file) and
+ * a truncate frees what it cuts.  `current` and `durable` share chunks
+ * copy-on-write: a sync that covers every pending operation of a file
+ * whose `current` is exactly `durable` plus those operations (the usual
+ * case: nothing diverged them) makes `durable` share `current`'s chunks
+ * instead of replaying the operations, and a crash makes `current` share
+ * `durable`'s instead of copying it.  Memory follows the live bytes, and
+ * the outcome is byte for byte the replay's.
  */
 #include "sim_internal.h"
 
@@ -32,15 +43,40 @@ struct pending_op {
 	uint64_t seq;
 	enum op_kind kind;
 	uint64_t off, len; /* truncate: len = new length */
-	uint8_t *data;
+	uint64_t at;       /* write: its bytes, at pend_data->data + at */
+};
+
+/* A chunk of a file image: CHUNK bytes, shared by reference count
+ * between a file's two images (written copy-on-write). */
+#define CHUNK 4096u
+struct chunk {
+	uint32_t refs;
+	uint8_t data[CHUNK];
+};
+
+/* A file image: `len` bytes in ceil(len / CHUNK) chunks (NULL: zeros).
+ * The bytes of the last chunk beyond `len` are always zero, so growing a
+ * file shows zeros without touching them. */
+struct image {
+	uint64_t len;
+	struct chunk **c;
+	uint32_t n, cap;
+	/* Chunks below `dirty` are unchanged since this image last shared
+	 * chunks with its file's other image (img_share): 0 = unknown. */
+	uint32_t dirty;
 };
 
 struct au_file {
 	char *key; /* "service/name" */
 	uint32_t index;
 	bool exists, durable_exists;
-	GByteArray *current, *durable;
+	/* `current` may differ from `durable` plus the pending operations
+	 * (a failed sync settled some of them, a sector was corrupted): a
+	 * sync must replay them.  A crash clears it. */
+	bool diverged;
+	struct image current, durable;
 	GArray *pending; /* struct pending_op, in issue order */
+	GByteArray *pend_data; /* the pending writes' bytes, back to back */
 	uint64_t next_seq;
 	au_time last_sync_done;
 };
@@ -50,6 +86,144 @@ struct au_disk {
 	GPtrArray *files;   /* creation order */
 	uint64_t used;      /* bytes of every file's `current` image */
 };
+
+/* ---- chunked images -------------------------------------------------- */
+
+static void chunk_unref(struct chunk *c)
+{
+	if (c && --c->refs == 0)
+		g_free(c);
+}
+
+/* Chunk i of img, private to img (copied if shared, made if a hole). */
+static uint8_t *img_writable(struct image *img, uint32_t i)
+{
+	struct chunk *c = img->c[i];
+	if (i < img->dirty)
+		img->dirty = i;
+	if (!c) {
+		c = g_malloc0(sizeof(*c));
+		c->refs = 1;
+		img->c[i] = c;
+	} else if (c->refs > 1) {
+		struct chunk *d = g_malloc(sizeof(*d));
+		d->refs = 1;
+		memcpy(d->data, c->data, CHUNK);
+		c->refs--;
+		img->c[i] = d;
+		c = d;
+	}
+	return c->data;
+}
+
+/* Make img `len` bytes long: new bytes read as zeros, cut chunks go. */
+static void img_set_len(struct image *img, uint64_t len)
+{
+	uint32_t n = (uint32_t)((len + CHUNK - 1) / CHUNK);
+	uint32_t low = n < img->n ? n : img->n;
+	if (low < img->dirty)
+		img->dirty = low;
+	if (len < img->len) {
+		for (uint32_t i = n; i < img->n; i++)
+			chunk_unref(img->c[i]);
+		uint32_t tail = (uint32_t)(len % CHUNK);
+		if (tail && img->c[n - 1]) /* keep the bytes past the end zero */
+			memset(img_writable(img, n - 1) + tail, 0, CHUNK - tail);
+		if (n == 0) {
+			g_free(img->c);
+			img->c = NULL;
+			img->cap = 0;
+		}
+	} else if (n > img->cap) {
+		uint32_t cap = img->cap ? img->cap : 4;
+		while (cap < n)
+			cap *= 2;
+		img->c = g_renew(struct chunk *, img->c, cap);
+		img->cap = cap;
+	}
+	for (uint32_t i = img->n; i < n; i++)
+		img->c[i] = NULL;
+	img->n = n;
+	img->len = len;
+}
+
+static void img_clear(struct image *img)
+{
+	img_set_len(img, 0);
+}
+
+static void apply_write(struct image *img, uint64_t off, const uint8_t *data, uint64_t len)
+{
+	if (off + len > img->len)
+		img_set_len(img, off + len);
+	while (len) {
+		uint32_t i = (uint32_t)(off / CHUNK), o = (uint32_t)(off % CHUNK);
+		uint64_t k = CHUNK - o < len ? CHUNK - o : len;
+		memcpy(img_writable(img, i) + o, data, k);
+		data += k;
+		off += k;
+		len -= k;
+	}
+}
+
+static void apply_truncate(struct image *img, uint64_t len)
+{
+	img_set_len(img, len);
+}
+
+/* Copy up to len bytes from off (off < img->len); returns the count. */
+static size_t img_read(const struct image *img, uint64_t off, uint8_t *buf, size_t len)
+{
+	size_t n = img->len - off < len ? (size_t)(img->len - off) : len, done = 0;
+	while (done < n) {
+		uint32_t i = (uint32_t)(off / CHUNK), o = (uint32_t)(off % CHUNK);
+		size_t k = CHUNK - o < n - done ? CHUNK - o : n - done;
+		if (img->c[i])
+			memcpy(buf + done, img->c[i]->data + o, k);
+		else
+			memset(buf + done, 0, k);
+		done += k;
+		off += k;
+	}
+	return n;
+}
+
+/* dst becomes the same bytes as src, sharing its chunks: the two are a
+ * file's images, so only chunks from the lower `dirty` mark on can
+ * differ (an append-only log shares its tail, not the whole file). */
+static void img_share(struct image *dst, struct image *src)
+{
+	uint32_t from = src->dirty < dst->dirty ? src->dirty : dst->dirty;
+	if (from > src->n)
+		from = src->n;
+	if (from > dst->n)
+		from = dst->n;
+	for (uint32_t i = from; i < src->n; i++)
+		if (src->c[i])
+			src->c[i]->refs++;
+	for (uint32_t i = from; i < dst->n; i++)
+		chunk_unref(dst->c[i]);
+	if (src->n > dst->cap) {
+		dst->c = g_renew(struct chunk *, dst->c, src->n);
+		dst->cap = src->n;
+	}
+	if (src->n > from)
+		memcpy(dst->c + from, src->c + from, (src->n - from) * sizeof(*src->c));
+	if (src->n == 0) {
+		g_free(dst->c);
+		dst->c = NULL;
+		dst->cap = 0;
+	}
+	dst->n = src->n;
+	dst->len = src->len;
+	dst->dirty = src->dirty = UINT32_MAX;
+}
+
+/* Flip one bit of byte `at` (< img->len). */
+static void img_flip(struct image *img, uint64_t at, uint8_t mask)
+{
+	img_writable(img, (uint32_t)(at / CHUNK))[at % CHUNK] ^= mask;
+}
 
 struct au_disk *au_disk_new(void)
 {
@@ -61,9 +235,42 @@ struct au_disk *au_disk_new(void)
 
 static void clear_pending(struct au_file *f)
 {
-	for (guint i = 0; i < f->pending->len; i++)
-		g_free(g_array_index(f->pending, struct pending_op, i).data);
 	g_array_set_size(f->pending, 0);
+	g_byte_array_set_size(f->pend_data, 0);
+}
+
+static const uint8_t *op_data(const struct au_file *f, const struct pending_op *op)
+{
+	return f->pend_data->data + op->at;
+}
+
+/* The first n pending operations are settled: drop them, and their bytes
+ * once they are most of the buffer (no copying per operation). */
+static void drop_pending(struct au_file *f, guint n)
+{
+	g_array_remove_range(f->pending, 0, n);
+	if (f->pending->len == 0) {
+		g_byte_array_set_size(f->pend_data, 0);
+		return;
+	}
+	uint64_t base = UINT64_MAX;
+	for (guint i = 0; i < f->pending->len && base == UINT64_MAX; i++) {
+		const struct pending_op *op = &g_array_index(f->pending, struct pending_op, i);
+		if (op->kind == OP_WRITE)
+			base = op->at;
+	}
+	if (base == UINT64_MAX) {
+		g_byte_array_set_size(f->pend_data, 0);
+		return;
+	}
+	if (base < 65536 || base < f->pend_data->len / 2)
+		return;
+	g_byte_array_remove_range(f->pend_data, 0, (guint)base);
+	for (guint i = 0; i < f->pending->len; i++) {
+		struct pending_op *op = &g_array_index(f->pending, struct pending_op, i);
+		if (op->kind == OP_WRITE)
+			op->at -= base;
+	}
 }
 
 void au_disk_free(struct au_disk *d)
@@ -74,8 +281,9 @@ void au_disk_free(struct au_disk *d)
 		struct au_file *f = g_ptr_array_index(d->files, i);
 		clear_pending(f);
 		g_array_free(f->pending, TRUE);
-		g_byte_array_free(f->current, TRUE);
-		g_byte_array_free(f->durable, TRUE);
+		g_byte_array_free(f->pend_data, TRUE);
+		img_clear(&f->current);
+		img_clear(&f->durable);
 		g_free(f->key);
 		g_free(f);
 	}
@@ -119,36 +327,11 @@ static struct au_file *lookup(struct au_sim *sim, struct au_sim_svc *svc, const 
 	f = g_new0(struct au_file, 1);
 	f->key = g_strdup(key);
 	f->index = nd->disk->files->len;
-	f->current = g_byte_array_new();
-	f->durable = g_byte_array_new();
 	f->pending = g_array_new(FALSE, FALSE, sizeof(struct pending_op));
+	f->pend_data = g_byte_array_new();
 	g_ptr_array_add(nd->disk->files, f);
 	g_hash_table_insert(nd->disk->by_key, f->key, f);
 	return f;
-}
-
-static void apply_write(GByteArray *img, uint64_t off, const uint8_t *data, uint64_t len)
-{
-	if (off + len > img->len) {
-		guint old = img->len;
-		g_byte_array_set_size(img, (guint)(off + len));
-		memset(img->data + old, 0, img->len - old);
-	}
-	memcpy(img->data + off, data, len);
-}
-
-static void apply_truncate(GByteArray *img, uint64_t len)
-{
-	if (len == 0 && img->len) {
-		/* Give the memory back: Raft empties whole log segments after
-		 * compaction, and set_size keeps the old capacity. */
-		g_free(g_byte_array_steal(img, NULL));
-		return;
-	}
-	guint old = img->len;
-	g_byte_array_set_size(img, (guint)len);
-	if (len > old)
-		memset(img->data + old, 0, (size_t)(len - old));
 }
 
 /* Trace an operation the disk failed and count it. */
@@ -201,7 +384,7 @@ int au_disk_write(struct au_sim *sim, struct au_sim_svc *svc, const char *file, 
 	 * takes what is left under the limit, and a write that does not fit
 	 * writes the prefix that does (a short write), then fails. */
 	int rc = 0;
-	uint64_t end = off + len, cur = f->current->len;
+	uint64_t end = off + len, cur = f->current.len;
 	if (end > cur) {
 		uint64_t limit = room_limit(sim, nd);
 		uint64_t free_bytes = nd->disk->used < limit ? limit - nd->disk->used : 0;
@@ -215,10 +398,11 @@ int au_disk_write(struct au_sim *sim, struct au_sim_svc *svc, const char *file, 
 		}
 	}
 	f->exists = true;
-	nd->disk->used -= f->current->len;
-	apply_write(f->current, off, buf, len);
-	nd->disk->used += f->current->len;
-	struct pending_op op = {f->next_seq++, OP_WRITE, off, len, g_memdup2(buf, len)};
+	nd->disk->used -= f->current.len;
+	apply_write(&f->current, off, buf, len);
+	nd->disk->used += f->current.len;
+	struct pending_op op = {f->next_seq++, OP_WRITE, off, len, f->pend_data->len};
+	g_byte_array_append(f->pend_data, buf, (guint)len);
 	g_array_append_val(f->pending, op);
 	return rc;
 }
@@ -236,20 +420,20 @@ int au_disk_truncate(struct au_sim *sim, struct au_sim_svc *svc, const char *fil
 		storage_error(sim, svc, AU_STORAGE_TRUNCATE, -AU_EIO, f->index);
 		return -AU_EIO;
 	}
-	if (len > f->current->len) {
+	if (len > f->current.len) {
 		/* Growing by truncate takes room like a write (no short form). */
 		uint64_t limit = room_limit(sim, nd);
 		uint64_t free_bytes = nd->disk->used < limit ? limit - nd->disk->used : 0;
-		if (len - f->current->len > free_bytes) {
+		if (len - f->current.len > free_bytes) {
 			storage_error(sim, svc, AU_STORAGE_TRUNCATE, -AU_ENOSPC, f->index);
 			return -AU_ENOSPC;
 		}
 	}
 	f->exists = true;
-	nd->disk->used -= f->current->len;
-	apply_truncate(f->current, len);
-	nd->disk->used += f->current->len;
-	struct pending_op op = {f->next_seq++, OP_TRUNCATE, 0, len, NULL};
+	nd->disk->used -= f->current.len;
+	apply_truncate(&f->current, len);
+	nd->disk->used += f->current.len;
+	struct pending_op op = {f->next_seq++, OP_TRUNCATE, 0, len, 0};
 	g_array_append_val(f->pending, op);
 	return 0;
 }
@@ -264,11 +448,9 @@ int64_t au_disk_read(struct au_sim *sim, struct au_sim_svc *svc, const char *fil
 	struct au_file *f = lookup(sim, svc, file, false);
 	if (!f || !f->exists)
 		return -AU_ENOENT;
-	if (off >= f->current->len)
+	if (off >= f->current.len)
 		return 0;
-	size_t n = f->current->len - off < len ? (size_t)(f->current->len - off) : len;
-	memcpy(buf, f->current->data + off, n);
-	return (int64_t)n;
+	return (int64_t)img_read(&f->current, off, buf, len);
 }
 
 int64_t au_disk_size(struct au_sim *sim, struct au_sim_svc *svc, const char *file)
@@ -278,7 +460,7 @@ int64_t au_disk_size(struct au_sim *sim, struct au_sim_svc *svc, const char *fil
 	struct au_file *f = lookup(sim, svc, file, false);
 	if (!f || !f->exists)
 		return -AU_ENOENT;
-	return f->current->len;
+	return f->current.len;
 }
 
 void au_disk_sync(struct au_sim *sim, struct au_sim_svc *svc, const char *file,
@@ -324,14 +506,14 @@ static void settle_pending(struct au_sim_node *nd, struct au_file *f, uint64_t u
 			if (fate == 2) {
 				(*lost)++;
 			} else {
-				apply_truncate(f->durable, op->len);
+				apply_truncate(&f->durable, op->len);
 				f->durable_exists = true;
 				(*kept)++;
 			}
 			continue;
 		}
 		if (fate == 0) {
-			apply_write(f->durable, op->off, op->data, op->len);
+			apply_write(&f->durable, op->off, op_data(f, op), op->len);
 			f->durable_exists = true;
 			(*kept)++;
 			continue;
@@ -344,16 +526,14 @@ static void settle_pending(struct au_sim_node *nd, struct au_file *f, uint64_t u
 			uint64_t pick = inner > UINT32_MAX ? au_pcg32_below(&nd->disk_rng, UINT32_MAX)
 							   : au_pcg32_below(&nd->disk_rng, (uint32_t)inner);
 			uint64_t cut = first + pick * SECTOR;
-			apply_write(f->durable, op->off, op->data, cut - op->off);
+			apply_write(&f->durable, op->off, op_data(f, op), cut - op->off);
 			f->durable_exists = true;
 			(*torn)++;
 		} else {
 			(*lost)++;
 		}
 	}
-	for (guint i = 0; i < j; i++)
-		g_free(g_array_index(f->pending, struct pending_op, i).data);
-	g_array_remove_range(f->pending, 0, j);
+	drop_pending(f, j);
 }
 
 void au_disk_sync_done(struct au_sim *sim, struct au_event *ev)
@@ -371,8 +551,17 @@ void au_disk_sync_done(struct au_sim *sim, struct au_event *ev)
 			 * and no later sync will write it. */
 			uint64_t kept = 0, torn = 0, lost = 0;
 			settle_pending(nd, f, covered, &kept, &torn, &lost);
+			f->diverged = true;
 			status = -AU_EIO;
 			storage_error(sim, s, AU_STORAGE_SYNC, status, f->index);
+		} else if (!f->diverged && f->pending->len &&
+			   g_array_index(f->pending, struct pending_op, f->pending->len - 1).seq <
+				   covered) {
+			/* Every pending operation is covered and `current` is
+			 * `durable` plus them: share its chunks. */
+			img_share(&f->durable, &f->current);
+			f->durable_exists = true;
+			clear_pending(f);
 		} else {
 			guint done = 0;
 			for (; done < f->pending->len; done++) {
@@ -380,13 +569,12 @@ void au_disk_sync_done(struct au_sim *sim, struct au_event *ev)
 				if (op->seq >= covered)
 					break;
 				if (op->kind == OP_WRITE)
-					apply_write(f->durable, op->off, op->data, op->len);
+					apply_write(&f->durable, op->off, op_data(f, op), op->len);
 				else
-					apply_truncate(f->durable, op->len);
+					apply_truncate(&f->durable, op->len);
 				f->durable_exists = true;
-				g_free(op->data);
 			}
-			g_array_remove_range(f->pending, 0, done);
+			drop_pending(f, done);
 		}
 	}
 	sim->stats.syncs_completed++;
@@ -403,11 +591,11 @@ void au_disk_crash(struct au_sim *sim, au_node_id n, uint64_t *kept, uint64_t *t
 	for (guint i = 0; i < nd->disk->files->len; i++) {
 		struct au_file *f = g_ptr_array_index(nd->disk->files, i);
 		settle_pending(nd, f, UINT64_MAX, kept, torn, lost);
-		g_byte_array_set_size(f->current, 0);
-		g_byte_array_append(f->current, f->durable->data, f->durable->len);
+		img_share(&f->current, &f->durable);
+		f->diverged = false;
 		f->exists = f->durable_exists;
 		f->last_sync_done = 0;
-		nd->disk->used += f->current->len;
+		nd->disk->used += f->current.len;
 	}
 }
 
@@ -419,24 +607,25 @@ void au_disk_corrupt_sector(struct au_sim *sim, au_node_id n)
 	guint candidates = 0;
 	for (guint i = 0; i < nd->disk->files->len; i++) {
 		struct au_file *f = g_ptr_array_index(nd->disk->files, i);
-		candidates += f->durable->len > 0;
+		candidates += f->durable.len > 0;
 	}
 	if (candidates == 0)
 		return;
 	uint32_t pick = au_pcg32_below(&nd->disk_rng, candidates);
 	for (guint i = 0; i < nd->disk->files->len; i++) {
 		struct au_file *f = g_ptr_array_index(nd->disk->files, i);
-		if (f->durable->len == 0 || pick-- != 0)
+		if (f->durable.len == 0 || pick-- != 0)
 			continue;
-		uint32_t sectors = (f->durable->len + SECTOR - 1) / SECTOR;
+		uint32_t sectors = (f->durable.len + SECTOR - 1) / SECTOR;
 		uint32_t s = au_pcg32_below(&nd->disk_rng, sectors);
-		uint32_t span = f->durable->len - s * SECTOR < SECTOR ? f->durable->len - s * SECTOR
+		uint32_t span = f->durable.len - s * SECTOR < SECTOR ? f->durable.len - s * SECTOR
 								       : SECTOR;
 		uint32_t bit = au_pcg32_below(&nd->disk_rng, span * 8);
 		uint32_t at = s * SECTOR + bit / 8;
-		f->durable->data[at] ^= (uint8_t)(1u << (bit % 8));
-		if (at < f->current->len)
-			f->current->data[at] ^= (uint8_t)(1u << (bit % 8));
+		img_flip(&f->durable, at, (uint8_t)(1u << (bit % 8)));
+		if (at < f->current.len)
+			img_flip(&f->current, at, (uint8_t)(1u << (bit % 8)));
+		f->diverged = true;
 		return;
 	}
 }
@@ -447,9 +636,7 @@ int64_t au_disk_durable_read(struct au_disk *d, const char *key, uint64_t off, v
 	struct au_file *f = g_hash_table_lookup(d->by_key, key);
 	if (!f || !f->durable_exists)
 		return -AU_ENOENT;
-	if (off >= f->durable->len)
+	if (off >= f->durable.len)
 		return 0;
-	size_t n = f->durable->len - off < len ? (size_t)(f->durable->len - off) : len;
-	memcpy(buf, f->durable->data + off, n);
-	return (int64_t)n;
+	return (int64_t)img_read(&f->durable, off, buf, len);
 }

@@ -35,7 +35,7 @@ void *au_sim_judge_state(const struct au_sim *sim)
 static void hash_bytes(struct au_sim *sim, const uint8_t *p, size_t n)
 {
 	if (sim->hbuf_len + n > sizeof(sim->hbuf)) {
-		g_checksum_update(sim->sha, sim->hbuf, sim->hbuf_len);
+		au_sha256_update(&sim->sha, sim->hbuf, sim->hbuf_len);
 		sim->hbuf_len = 0;
 	}
 	memcpy(sim->hbuf + sim->hbuf_len, p, n);
@@ -176,10 +176,9 @@ static void record_row(struct au_sim *sim, struct au_sim_svc *svc, uint32_t tabl
 void au_sim_trace_hash(struct au_sim *sim, char out[65])
 {
 	/* Hash a copy so the running hash can continue. */
-	GChecksum *c = g_checksum_copy(sim->sha);
-	g_checksum_update(c, sim->hbuf, sim->hbuf_len);
-	g_strlcpy(out, g_checksum_get_string(c), 65);
-	g_checksum_free(c);
+	struct au_sha256 c = sim->sha;
+	au_sha256_update(&c, sim->hbuf, sim->hbuf_len);
+	au_sha256_hex(&c, out);
 }
 
 void au_sim_violate(struct au_sim *sim, const char *check, au_node_id node, const char *fmt,
@@ -423,6 +422,14 @@ static void env_msg_counts(void *ctx, uint64_t *msgs_in, uint64_t *msgs_out)
 	*msgs_out = nd->msgs_out;
 }
 
+static const void *env_shared_input(void *ctx, const uint8_t key[32], const void *spec,
+				    size_t spec_len, void *(*build)(const void *spec, size_t len),
+				    void (*destroy)(void *obj))
+{
+	struct au_sim_svc *s = ctx;
+	return au_sim_shared_input(s->sim, key, spec, spec_len, build, destroy);
+}
+
 static const struct au_env_ops sim_env_ops = {
 	.now = env_now,
 	.send = env_send,
@@ -438,6 +445,7 @@ static const struct au_env_ops sim_env_ops = {
 	.local_service = env_local_service,
 	.record = env_record,
 	.msg_counts = env_msg_counts,
+	.shared_input = env_shared_input,
 };
 
 /* ---- construction ----------------------------------------------------- */
@@ -463,7 +471,7 @@ struct au_sim *au_sim_new(const struct au_scenario *sc, uint64_t seed)
 	sim->nodes = sc->cluster.nodes + sc->clients;
 	sim->servers = sc->cluster.nodes;
 	au_evq_init(&sim->q);
-	sim->sha = g_checksum_new(G_CHECKSUM_SHA256);
+	au_sha256_init(&sim->sha);
 	sim->partitions = g_ptr_array_new();
 	sim->link_faults = g_ptr_array_new();
 	au_pcg32_stream(&sim->fault_rng, seed, AU_STREAM_FAULT, 0);
@@ -537,13 +545,13 @@ void au_sim_free(struct au_sim *sim)
 	au_net_free(sim);
 	if (sim->judge_state)
 		sim->judge->free(sim->judge_state);
+	au_sim_shared_free(sim);
 	if (sim->timer_moved)
 		g_hash_table_destroy(sim->timer_moved);
 	g_free(sim->fault_node);
 	g_free(sim->fault_outcome);
 	g_free(sim->holder_tasks);
 	g_free(sim->holder_lock);
-	g_checksum_free(sim->sha);
 	g_free(sim);
 }
 

@@ -41,6 +41,7 @@ struct au_sim_stats {
 	uint64_t storage_errors[AU_STORAGE_OPS_]; /* operations the disk failed, by op */
 	au_time sim_time_ns;
 	uint64_t peak_pending;
+	uint64_t shared_builds, shared_hits; /* shared inputs built, and handed out again */
 };
 
 /* A check that failed: which, when, where, and the trace record index.
@@ -147,6 +148,14 @@ char *au_sim_model_report(struct au_sim *sim, uint32_t service);
 
 /* Test hooks: the env a service instance sees, and a stream's next output.*/
 const struct au_env *au_sim_env(struct au_sim *sim, au_node_id node, uint32_t service);
+
+/* The run's shared read-only input under `key` (env.h, shared_input: the
+ * SHA-256 of the `spec` bytes), built with build() on first use and freed
+ * with destroy() by au_sim_free; NULL if the key does not match the bytes
+ * or build fails.  Checkers use it too, to share the nodes' copy. */
+const void *au_sim_shared_input(struct au_sim *sim, const uint8_t key[32], const void *spec,
+				size_t spec_len, void *(*build)(const void *spec, size_t len),
+				void (*destroy)(void *obj));
 bool au_sim_node_up(const struct au_sim *sim, au_node_id node);
 /* The node fault `idx` (index into the scenario's faults) acted on when it
  * fired: 0 if it has not fired, was skipped, or acts on no single node. */

@@ -10,6 +10,7 @@
 #include "pcg32.h"
 #include "trace_kinds.h"
 #include "evq.h"
+#include "sha256.h"
 #include "sim.h"
 
 /* 128-bit integers for exact products of durations and rates. */
@@ -114,8 +115,10 @@ struct au_sim {
 	GHashTable *link_free;  /* (src<<32|dst) -> au_time*, with bandwidth */
 	bool net_plain; /* no loss, dup, bandwidth or active faults: fast path */
 
+	GHashTable *shared; /* shared inputs (shared.c), or NULL */
+
 	/* trace */
-	GChecksum *sha;
+	struct au_sha256 sha;
 	uint8_t hbuf[8192];
 	size_t hbuf_len;
 	FILE *dump;
@@ -179,6 +182,8 @@ void au_net_release_held(struct au_sim *sim, struct au_link_fault *lf);
 void au_net_free(struct au_sim *sim);
 
 /* disk.c */
+void au_sim_shared_free(struct au_sim *sim); /* shared.c */
+
 struct au_disk *au_disk_new(void);
 void au_disk_free(struct au_disk *d);
 int au_disk_write(struct au_sim *sim, struct au_sim_svc *svc, const char *file, uint64_t off,
