@@ -63,7 +63,7 @@ BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c ben
 TEST_SRC  = $(wildcard tests/test_*.c) tests/scenario_runs.c tests/fixture.c tests/shim_cluster.c
 # shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
 # share.
-SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/node_timers.c shim/node_storage.c shim/node_net.c shim/node_metrics.c shim/execctl.c shim/opsctl.c shim/jobfile.c
+SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/node_timers.c shim/node_storage.c shim/node_net.c shim/node_metrics.c shim/execctl.c shim/opsctl.c shim/jobfile.c shim/modelview.c
 SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0
 SHIM_CFLAGS = $(call lazy,SHIM_CFLAGS,pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
 SHIM_LIBS   = $(call lazy,SHIM_LIBS,pkg-config --libs $(SHIM_PKGS) 2>/dev/null)
@@ -134,7 +134,7 @@ $(BUILD)/%.o: %.c | deps
 -include $(ALL_OBJ:.o=.d)
 
 # shim/ and its tests include GIO and libsoup headers.
-$(BUILD)/shim/%.o $(BUILD)/tests/test_shim.o $(BUILD)/tests/test_shim_ops.o $(BUILD)/tests/shim_cluster.o: CFLAGS += $(SHIM_CFLAGS)
+$(BUILD)/shim/%.o $(BUILD)/tests/test_shim.o $(BUILD)/tests/test_shim_ops.o $(BUILD)/tests/test_shim_peers.o $(BUILD)/tests/test_shim_batch.o $(BUILD)/tests/shim_cluster.o: CFLAGS += $(SHIM_CFLAGS)
 
 $(CORE_LIB): $(call obj,$(CORE_SRC))
 $(MODELS_LIB): $(call obj,$(MODEL_SRC))
