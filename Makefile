@@ -80,7 +80,7 @@ TEST_OBJ   = $(call obj,$(TEST_SRC))
 NODE_LIBS  = $(CONFIG_LIB) $(MODELS_LIB) $(CORE_LIB)
 SIM_LIBS   = $(SIM_LIB) $(NODE_LIBS)
 # aureon-ctl's own files (the command line, its client node, the commands).
-CTL_SRC    = shim/ctl_main.c shim/ctl_client.c shim/ctl_ops.c
+CTL_SRC    = shim/ctl_main.c shim/ctl_client.c shim/ctl_ops.c shim/ctl_batch.c
 ALL_OBJ    = $(call obj,$(CORE_SRC) $(MODEL_SRC) $(CONFIG_SRC) $(SIM_SRC) $(SIM_MAIN) $(BENCH_SRC) \
              $(TEST_SRC) $(SHIM_SRC) shim/node_main.c shim/http.c $(CTL_SRC) shim/fuzz_recv.c)
 
