@@ -87,7 +87,7 @@ ALL_OBJ    = $(call obj,$(CORE_SRC) $(MODEL_SRC) $(CONFIG_SRC) $(SIM_SRC) $(SIM_
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
               python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
 
-.PHONY: all deps test test-all asan valgrind bench install clean help run mutants \
+.PHONY: all deps test test-all asan valgrind bench bench-ctl install clean help run mutants \
         fuzz test-netns test-disk test-fresh chaos soak
 
 all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
@@ -101,6 +101,7 @@ help:
 	@echo "make asan       ASan+UBSan build in build-asan/ and its tests"
 	@echo "make valgrind   the test suites under valgrind"
 	@echo "make bench      PHOLD vs a bare heap, trace overhead, Raft endurance and sweep timing"
+	@echo "make bench-ctl  aureon-ctl load and batch on a 3-node loopback cluster: acknowledged writes/s"
 	@echo "make mutants    build each planted bug and show a check catches it"
 	@echo "make chaos      seeded chaos sweep: 10,000 seeds of scenarios/chaos-raft.ini"
 	@echo "make soak       10,000 seeds of every standard chaos scenario; 0 failures to pass"
@@ -248,6 +249,11 @@ soak: deps $(BUILD)/aureon-sim
 
 bench: deps $(BUILD)/aureon-sim $(BUILD)/phold_min
 	bench/run.sh $(BUILD)
+
+# aureon-ctl's acknowledged writes/s on 3 loopback aureon-nodes: the
+# per-process baseline, load and batch (issue 16).  Results: bench/RESULTS.md.
+bench-ctl: deps $(BUILD)/aureon-node $(BUILD)/aureon-ctl
+	bench/ctl_load.sh $(BUILD)
 
 install: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/aureon/scenarios
