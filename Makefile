@@ -65,7 +65,7 @@ TEST_SRC  = $(wildcard tests/test_*.c) tests/scenario_runs.c tests/fixture.c tes
 # shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
 # share.
 SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/node_timers.c shim/node_storage.c \
-            shim/node_net.c shim/node_metrics.c shim/execctl.c shim/opsctl.c shim/jobfile.c shim/jobctl.c
+            shim/node_net.c shim/node_metrics.c shim/execctl.c shim/opsctl.c shim/jobfile.c shim/jobctl.c shim/modelview.c
 SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0
 SHIM_CFLAGS = $(call lazy,SHIM_CFLAGS,pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
 SHIM_LIBS   = $(call lazy,SHIM_LIBS,pkg-config --libs $(SHIM_PKGS) 2>/dev/null)
@@ -82,14 +82,14 @@ TEST_OBJ   = $(call obj,$(TEST_SRC))
 NODE_LIBS  = $(CONFIG_LIB) $(MODELS_LIB) $(CORE_LIB)
 SIM_LIBS   = $(SIM_LIB) $(NODE_LIBS)
 # aureon-ctl's own files (the command line, its client node, the commands).
-CTL_SRC    = shim/ctl_main.c shim/ctl_client.c shim/ctl_ops.c shim/ctl_jobs.c shim/ctl_results.c
+CTL_SRC    = shim/ctl_main.c shim/ctl_client.c shim/ctl_ops.c shim/ctl_jobs.c shim/ctl_results.c shim/ctl_batch.c
 ALL_OBJ    = $(call obj,$(CORE_SRC) $(MODEL_SRC) $(CONFIG_SRC) $(SIM_SRC) $(SIM_MAIN) $(BENCH_SRC) \
              $(TEST_SRC) $(SHIM_SRC) shim/node_main.c shim/http.c $(CTL_SRC) shim/fuzz_recv.c)
 
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
               python3-h5py python3-numpy python3-matplotlib python3-pandas hdf5-tools libsoup-3.0-dev
 
-.PHONY: all deps test test-all asan valgrind bench install clean help run mutants \
+.PHONY: all deps test test-all asan valgrind bench bench-ctl install clean help run mutants \
         fuzz test-netns test-disk test-fresh chaos soak test-timeline
 
 all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
@@ -103,6 +103,7 @@ help:
 	@echo "make asan       ASan+UBSan build in build-asan/ and its tests"
 	@echo "make valgrind   the test suites under valgrind"
 	@echo "make bench      PHOLD vs a bare heap, trace overhead, Raft endurance and sweep timing"
+	@echo "make bench-ctl  aureon-ctl load and batch on a 3-node loopback cluster: acknowledged writes/s"
 	@echo "make mutants    build each planted bug and show a check catches it"
 	@echo "make chaos      seeded chaos sweep: 10,000 seeds of scenarios/chaos-raft.ini"
 	@echo "make soak       10,000 seeds of every standard chaos scenario; 0 failures to pass"
@@ -145,6 +146,7 @@ $(BUILD)/%.d: ;
 
 # shim/ and its tests include GIO and libsoup headers.
 $(BUILD)/shim/%.o $(BUILD)/tests/test_shim.o $(BUILD)/tests/test_shim_ops.o $(BUILD)/tests/test_shim_jobs.o \
+  $(BUILD)/tests/test_shim_peers.o $(BUILD)/tests/test_shim_batch.o \
   $(BUILD)/tests/shim_cluster.o: CFLAGS += $(SHIM_CFLAGS)
 
 $(CORE_LIB): $(call obj,$(CORE_SRC))
@@ -292,6 +294,11 @@ soak: deps $(BUILD)/aureon-sim
 
 bench: deps $(BUILD)/aureon-sim $(BUILD)/phold_min
 	bench/run.sh $(BUILD)
+
+# aureon-ctl's acknowledged writes/s on 3 loopback aureon-nodes: the
+# per-process baseline, load and batch (issue 16).  Results: bench/RESULTS.md.
+bench-ctl: deps $(BUILD)/aureon-node $(BUILD)/aureon-ctl
+	bench/ctl_load.sh $(BUILD)
 
 install: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/aureon/scenarios

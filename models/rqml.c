@@ -304,3 +304,21 @@ bool au_rqml_job_info(const struct au_rqml *r, uint64_t job, struct au_rqml_job_
 		memcpy(out->digest, j->digest, sizeof(out->digest));
 	return true;
 }
+
+void au_rqml_get_stats(const struct au_rqml *r, struct au_rqml_stats *out)
+{
+	const struct rqml *q = (const struct rqml *)r;
+	memset(out, 0, sizeof(*out));
+	for (guint i = 0; i < q->jobs->len; i++) {
+		const struct rjob *j = g_ptr_array_index(q->jobs, i);
+		out->jobs[j->verdict < 4 ? j->verdict : 0]++;
+		out->rounds += j->round;
+	}
+	out->stale_outputs = q->stale_data;
+	out->duplicate_outputs = q->dup_data;
+	out->rejected_closes = q->rejected_closes;
+	out->shards_computed = q->computed;
+	out->outputs_sent = q->sent_data;
+	out->proposals = q->proposals;
+	out->applied_index = q->applied_index;
+}

@@ -181,6 +181,23 @@ struct au_rqml_job_info {
 /* Fill *out for job `job`; false if this replica has no such job. */
 bool au_rqml_job_info(const struct au_rqml *r, uint64_t job, struct au_rqml_job_info *out);
 
+/* What this replica and this node's RQML service have done (for /metrics):
+ * jobs by how they stand (index: enum au_kernel_verdict, CONTINUE = still
+ * running), rounds aggregated over every job, and the node's own counters.
+ * Read-only. */
+struct au_rqml_stats {
+	uint32_t jobs[4];          /* by verdict: running, converged, max_rounds, stalled */
+	uint64_t rounds;           /* rounds aggregated, summed over jobs (replicated) */
+	uint64_t stale_outputs;    /* shard outputs the machine refused as stale (replicated) */
+	uint64_t duplicate_outputs;/* resends of outputs already in the log (replicated) */
+	uint64_t rejected_closes;  /* round closes refused (replicated) */
+	uint64_t shards_computed;  /* shards this node's executor computed */
+	uint64_t outputs_sent;     /* shard output messages this node sent to the leader */
+	uint64_t proposals;        /* entries this node's supervisor proposed while leading */
+	uint64_t applied_index;    /* log index of the last RQML command applied */
+};
+void au_rqml_get_stats(const struct au_rqml *r, struct au_rqml_stats *out);
+
 extern const struct au_model au_rqml_model;
 
 #endif

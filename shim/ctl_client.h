@@ -2,8 +2,8 @@
  * nodes' authenticated datagrams, KV operations against whichever node
  * leads (the kv model's own REQ/RESP protocol), and control requests the
  * leader confirms.  Shared by ctl_main.c (the command line and the first
- * commands) and the files that add commands (ctl_ops.c: operators' controls,
- * batch and load).  Only aureon-ctl links it.
+ * commands) and the files that add commands (ctl_ops.c: operators' controls;
+ * ctl_batch.c: batch and load).  Only aureon-ctl links it.
  */
 #ifndef AU_SHIM_CTL_CLIENT_H
 #define AU_SHIM_CTL_CLIENT_H

@@ -39,6 +39,7 @@
 #include "ctl_jobs.h"
 #include "ctl_ops.h"
 #include "ctl_results.h"
+#include "ctl_batch.h"
 #include "jobfile.h"
 #include "node.h"
 #include "packet.h"
@@ -67,7 +68,7 @@ static const char *const usage =
 	"                         written to FILE only if their SHA-256 is ONE's digest\n"
 	"  result make JOB SIZE [--seed S]\n"
 	"                         run a synthetic job of SIZE bytes (docs/one.md, Results)\n"
-	"%s%s"
+	"%s%s%s"
 	"\n"
 	"options:\n"
 	"  --config FILE   the cluster file the nodes run with (hosts, key)\n"
@@ -95,7 +96,7 @@ static int usage_error(const char *fmt, ...)
 	fprintf(stderr, "aureon-ctl: ");
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\n\n");
-	fprintf(stderr, usage, ctl_ops_usage, au_ctl_jobs_usage);
+	fprintf(stderr, usage, ctl_ops_usage, au_ctl_jobs_usage, ctl_batch_usage);
 	va_end(ap);
 	return EXIT_USAGE;
 }
@@ -485,7 +486,7 @@ int main(int argc, char **argv)
 	for (int i = 1, k; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			printf(usage, ctl_ops_usage, au_ctl_jobs_usage);
+			printf(usage, ctl_ops_usage, au_ctl_jobs_usage, ctl_batch_usage);
 			return EXIT_OK;
 		} else if (strcmp(a, "--version") == 0) {
 			printf("aureon-ctl %s\n", AUREON_VERSION);
@@ -502,7 +503,7 @@ int main(int argc, char **argv)
 			json = true;
 		} else if (strcmp(a, "--wait") == 0) {
 			wait = true;
-		} else if ((k = ctl_ops_option(argc, argv, i)) != 0) {
+		} else if ((k = ctl_ops_option(argc, argv, i)) != 0 || (k = ctl_batch_option(argc, argv, i)) != 0) {
 			if (k < 0)
 				return EXIT_USAGE;
 			i += k - 1;
@@ -519,7 +520,7 @@ int main(int argc, char **argv)
 	int nargs = npos - 1;
 	char **args = pos + 1;
 	if (strcmp(cmd, "help") == 0) {
-		printf(usage, ctl_ops_usage, au_ctl_jobs_usage);
+		printf(usage, ctl_ops_usage, au_ctl_jobs_usage, ctl_batch_usage);
 		return EXIT_OK;
 	}
 	if (strcmp(cmd, "keygen") == 0) {
@@ -529,6 +530,8 @@ int main(int argc, char **argv)
 	}
 	if (ctl_ops_handles(cmd))
 		return ctl_ops_main(config, cmd, nargs, args, timeout_ns, json);
+	if (ctl_batch_handles(cmd))
+		return ctl_batch_main(config, cmd, nargs, args, timeout_ns, json);
 	struct {
 		const char *name;
 		int nargs;

@@ -1,5 +1,5 @@
 /* ctl_ops.h — aureon-ctl's operator commands: member add/remove/transfer,
- * lock acquire/release, wait-leader, del, batch and load.  ctl_main.c
+ * lock acquire/release, wait-leader and del (batch and load: ctl_batch.h).  ctl_main.c
  * hands them over with two calls: ctl_ops_option() for their options and
  * ctl_ops_main() for the command. */
 #ifndef AU_SHIM_CTL_OPS_H

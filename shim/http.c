@@ -1,4 +1,4 @@
-/* http.c — /metrics, /health, /ready, /status, /queue_stats and
+/* http.c — /metrics, /health, /ready, /status, /peers, /queue_stats and
  * /checkpoint_state over libsoup-3.0 (see http.h). */
 #include "http.h"
 
@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "execctl.h"
+#include "modelview.h"
 
 
 struct au_http {
@@ -169,11 +170,14 @@ static void handler(SoupServer *server, SoupServerMessage *msg, const char *path
 	} else if (strcmp(path, "/status") == 0) {
 		au_http_status_json(h->node, body);
 		respond(msg, SOUP_STATUS_OK, "application/json", body);
+	} else if (strcmp(path, "/peers") == 0) {
+		au_modelview_peers_json(h->node, body);
+		respond(msg, SOUP_STATUS_OK, "application/json", body);
 	} else if (strcmp(path, "/queue_stats") == 0 || strcmp(path, "/checkpoint_state") == 0) {
 		hooked(h->node, strcmp(path, "/queue_stats") == 0, body);
 		respond(msg, SOUP_STATUS_OK, "application/json", body);
 	} else {
-		g_string_append(body, "not found; try /metrics /health /ready /status /queue_stats "
+		g_string_append(body, "not found; try /metrics /health /ready /status /peers /queue_stats "
 				      "/checkpoint_state\n");
 		respond(msg, SOUP_STATUS_NOT_FOUND, "text/plain", body);
 	}

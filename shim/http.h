@@ -5,6 +5,7 @@
  *   /health            200 while the process runs its loop
  *   /ready             200 when this node is a voter and knows a leader, else 503
  *   /status            the node's view as JSON (role, term, leader, indexes)
+ *   /peers             the SWIM membership view as JSON (modelview.h)
  *   /queue_stats       JSON from the execution layer (service "aureon"): the
  *                      replicated task queue, node marks, this node's worker
  *   /checkpoint_state  JSON: unfinished tasks and the round they can resume from

@@ -1,6 +1,7 @@
 /* node_metrics.c — aureon-node's /metrics: the Prometheus text exposition
  * (see node.h). */
 #include "node_internal.h"
+#include "modelview.h"
 
 /* ---- /metrics ------------------------------------------------------------------ */
 
@@ -91,4 +92,5 @@ void au_node_render_metrics(struct au_node *n, GString *o)
 			   (uint64_t)__builtin_popcountll(st.voters));
 	}
 	au_execctl_metrics(n, o);
+	au_modelview_metrics(n, o);
 }

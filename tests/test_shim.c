@@ -1000,6 +1000,11 @@ START_TEST(exec_layer_on_loopback)
 	fprintf(stderr, "shim: RQML job converged in %u rounds in %" G_GINT64_FORMAT " ms, as the reference\n",
 		rounds, mono_ms() - jt);
 	g_free(out);
+	/* The leader's RQML and ONE series count it (modelview.c). */
+	g_autofree char *mr = http_get(r->http[leader], "/metrics", &status);
+	ck_assert_uint_eq(metric(mr, "aureon_rqml_jobs{state=\"converged\"}"), 1);
+	ck_assert_uint_eq(metric(mr, "aureon_rqml_rounds_total"), rounds);
+	ck_assert_uint_eq(metric(mr, "aureon_one_records"), 1);
 	/* The same id with another problem is refused. */
 	write_text(job_r, "[job]\nkind = pagerank\njob = 1000042\nsize = 2048\n", 0644);
 	ck_assert_msg(ctl(r, submit_r, &out) == 1 && strstr(out, "another specification"), "%s", out);
