@@ -63,8 +63,8 @@ BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c ben
 TEST_SRC  = $(wildcard tests/test_*.c) tests/scenario_runs.c tests/fixture.c tests/shim_cluster.c
 # shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
 # share.
-SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/node_timers.c shim/node_storage.c shim/node_net.c shim/node_metrics.c shim/execctl.c shim/opsctl.c shim/jobfile.c
-SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0
+SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/node_timers.c shim/node_storage.c shim/node_net.c shim/node_metrics.c shim/execctl.c shim/opsctl.c shim/jobfile.c shim/identity.c
+SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0 libsodium
 SHIM_CFLAGS = $(call lazy,SHIM_CFLAGS,pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
 SHIM_LIBS   = $(call lazy,SHIM_LIBS,pkg-config --libs $(SHIM_PKGS) 2>/dev/null)
 
@@ -85,7 +85,8 @@ ALL_OBJ    = $(call obj,$(CORE_SRC) $(MODEL_SRC) $(CONFIG_SRC) $(SIM_SRC) $(SIM_
              $(TEST_SRC) $(SHIM_SRC) shim/node_main.c shim/http.c $(CTL_SRC) shim/fuzz_recv.c)
 
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
-              python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev
+              python3-h5py python3-numpy python3-matplotlib hdf5-tools libsoup-3.0-dev \
+              libsodium-dev
 
 .PHONY: all deps test test-all asan valgrind bench install clean help run mutants \
         fuzz test-netns test-disk test-fresh chaos soak
