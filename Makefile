@@ -135,7 +135,7 @@ $(BUILD)/%.o: %.c | deps
 -include $(ALL_OBJ:.o=.d)
 
 # shim/ and its tests include GIO and libsoup headers.
-$(BUILD)/shim/%.o $(BUILD)/tests/test_shim.o $(BUILD)/tests/test_shim_ops.o $(BUILD)/tests/shim_cluster.o: CFLAGS += $(SHIM_CFLAGS)
+$(BUILD)/shim/%.o $(BUILD)/tests/test_shim.o $(BUILD)/tests/test_shim_ops.o $(BUILD)/tests/shim_cluster.o $(BUILD)/tests/test_identity.o $(BUILD)/tests/test_shim_ident.o: CFLAGS += $(SHIM_CFLAGS)
 
 $(CORE_LIB): $(call obj,$(CORE_SRC))
 $(MODELS_LIB): $(call obj,$(MODEL_SRC))

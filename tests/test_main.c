@@ -51,6 +51,8 @@ int main(void)
 	srunner_add_suite(sr, fixture_suite());
 	srunner_add_suite(sr, shim_suite());
 	srunner_add_suite(sr, shim_ops_suite());
+	srunner_add_suite(sr, identity_suite());
+	srunner_add_suite(sr, shim_ident_suite());
 	srunner_add_suite(sr, scenario_suite());
 	srunner_add_suite(sr, sim_suite());
 	srunner_add_suite(sr, cli_suite());

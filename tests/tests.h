@@ -10,6 +10,8 @@ Suite *evq_suite(void);
 Suite *wire_suite(void);
 Suite *shim_suite(void);
 Suite *shim_ops_suite(void);
+Suite *shim_ident_suite(void);
+Suite *identity_suite(void);
 Suite *scenario_suite(void);
 Suite *sim_suite(void);
 Suite *cli_suite(void);
