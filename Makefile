@@ -65,8 +65,9 @@ TEST_SRC  = $(wildcard tests/test_*.c) tests/scenario_runs.c tests/fixture.c tes
 # shim/: aureon-node and aureon-ctl.  SHIM_SRC is what both (and the tests)
 # share.
 SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/node_timers.c shim/node_storage.c \
-            shim/node_net.c shim/node_metrics.c shim/execctl.c shim/opsctl.c shim/jobfile.c shim/jobctl.c shim/modelview.c
-SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0
+            shim/node_net.c shim/node_metrics.c shim/execctl.c shim/opsctl.c shim/jobfile.c shim/jobctl.c shim/modelview.c \
+            shim/identity.c
+SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0 libsodium
 SHIM_CFLAGS = $(call lazy,SHIM_CFLAGS,pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
 SHIM_LIBS   = $(call lazy,SHIM_LIBS,pkg-config --libs $(SHIM_PKGS) 2>/dev/null)
 
@@ -87,7 +88,8 @@ ALL_OBJ    = $(call obj,$(CORE_SRC) $(MODEL_SRC) $(CONFIG_SRC) $(SIM_SRC) $(SIM_
              $(TEST_SRC) $(SHIM_SRC) shim/node_main.c shim/http.c $(CTL_SRC) shim/fuzz_recv.c)
 
 DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsubunit-dev \
-              python3-h5py python3-numpy python3-matplotlib python3-pandas hdf5-tools libsoup-3.0-dev
+              python3-h5py python3-numpy python3-matplotlib python3-pandas hdf5-tools libsoup-3.0-dev \
+              libsodium-dev
 
 .PHONY: all deps test test-all asan valgrind bench bench-ctl install clean help run mutants \
         fuzz test-netns test-disk test-fresh chaos soak test-timeline
@@ -147,6 +149,7 @@ $(BUILD)/%.d: ;
 # shim/ and its tests include GIO and libsoup headers.
 $(BUILD)/shim/%.o $(BUILD)/tests/test_shim.o $(BUILD)/tests/test_shim_ops.o $(BUILD)/tests/test_shim_jobs.o \
   $(BUILD)/tests/test_shim_peers.o $(BUILD)/tests/test_shim_batch.o \
+  $(BUILD)/tests/test_identity.o $(BUILD)/tests/test_shim_ident.o \
   $(BUILD)/tests/shim_cluster.o: CFLAGS += $(SHIM_CFLAGS)
 
 $(CORE_LIB): $(call obj,$(CORE_SRC))

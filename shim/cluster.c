@@ -18,7 +18,7 @@
 static const char *const sim_only_groups[] = {"run",   "network", "disk", "check",
 					      "trace", "chaos",   NULL};
 /* The groups a cluster file has besides [cluster] and the services'. */
-static const char *const own_groups[] = {"hosts", "http", "auth", NULL};
+static const char *const own_groups[] = {"hosts", "http", "auth", "identities", NULL};
 
 GInetSocketAddress *au_cluster_parse_addr(const char *text, char **why)
 {
@@ -103,7 +103,7 @@ static bool load_addrs(struct au_cluster *c, struct au_keys *K, const char *grou
 
 static bool load_key(struct au_cluster *c, struct au_keys *K)
 {
-	static const char *const keys[] = {"key_file", NULL};
+	static const char *const keys[] = {"key_file", "quarantine_after", "quarantine_for", "identity_file", NULL};
 	if (!g_key_file_has_group(K->kf, "auth"))
 		return au_keys_fail(K, "auth", NULL, "missing group: give key_file = PATH (make one "
 						     "with aureon-ctl keygen PATH)");
@@ -112,12 +112,13 @@ static bool load_key(struct au_cluster *c, struct au_keys *K)
 	g_autofree char *kfile = au_keys_value(K, "auth", "key_file");
 	if (!kfile || !*kfile)
 		return au_keys_fail(K, "auth", "key_file", "missing (the path of the cluster key)");
-	if (g_path_is_absolute(kfile)) {
-		c->key_path = g_strdup(kfile);
-	} else {
-		g_autofree char *dir = g_path_get_dirname(c->path);
-		c->key_path = g_build_filename(dir, kfile, NULL);
-	}
+	g_autofree char *dir = g_path_get_dirname(c->path);
+	c->key_path = g_path_is_absolute(kfile) ? g_strdup(kfile) : g_build_filename(dir, kfile, NULL);
+	g_autofree char *ifile = au_keys_value(K, "auth", "identity_file");
+	if (ifile && !*ifile)
+		return au_keys_fail(K, "auth", "identity_file", "empty (a path; %%n stands for the node's name)");
+	if (ifile)
+		c->identity_file = g_path_is_absolute(ifile) ? g_strdup(ifile) : g_build_filename(dir, ifile, NULL);
 	struct stat st;
 	if (stat(c->key_path, &st) != 0)
 		return au_keys_fail(K, "auth", "key_file", "%s: %s", c->key_path, g_strerror(errno));
@@ -135,6 +136,62 @@ static bool load_key(struct au_cluster *c, struct au_keys *K)
 	memset(text, 0, strlen(text));
 	if (!c->key)
 		return au_keys_fail(K, "auth", "key_file", "%s: %s", c->key_path, why);
+	c->quar.after = AU_QUAR_AFTER_DEFAULT;
+	c->quar.period = AU_QUAR_PERIOD_DEFAULT;
+	g_autofree char *after = au_keys_value(K, "auth", "quarantine_after");
+	uint64_t a;
+	if (after && (!au_parse_u64(after, &a) || a < 1 || a > 1000000))
+		return au_keys_fail(K, "auth", "quarantine_after",
+				    "'%s': the number of invalid proofs in a row that quarantine a "
+				    "member, 1..1000000",
+				    after);
+	if (after)
+		c->quar.after = (uint32_t)a;
+	g_autofree char *period = au_keys_value(K, "auth", "quarantine_for");
+	if (period && (!au_parse_duration(period, &c->quar.period) || c->quar.period < AU_NS_PER_MS ||
+		       c->quar.period > 3600 * AU_NS_PER_S))
+		return au_keys_fail(K, "auth", "quarantine_for",
+				    "'%s': a duration from 1ms to 1h (e.g. 5s)", period);
+	return true;
+}
+
+/* [identities]: every node's public key, or `revoked` (identity.h). */
+static bool load_identities(struct au_cluster *c, struct au_keys *K)
+{
+	if (!g_key_file_has_group(K->kf, "identities"))
+		return true;
+	c->pub = g_malloc0(sizeof(*c->pub) * (c->nodes + 1));
+	c->revoked = g_new0(bool, c->nodes + 1);
+	bool *seen = g_newa(bool, c->nodes + 1);
+	memset(seen, 0, sizeof(bool) * (c->nodes + 1));
+	g_auto(GStrv) keys = g_key_file_get_keys(K->kf, "identities", NULL, NULL);
+	for (gsize i = 0; keys && keys[i]; i++) {
+		au_node_id id;
+		if (!au_parse_node(keys[i], c->nodes, &id))
+			return au_keys_fail(K, "identities", keys[i], "not a node of this cluster (n1..n%u)",
+					    c->nodes);
+		g_autofree char *v = au_keys_value(K, "identities", keys[i]);
+		const char *why = NULL;
+		seen[id] = true;
+		if (v && strcmp(g_strstrip(v), "revoked") == 0) {
+			c->revoked[id] = true;
+			continue;
+		}
+		if (!v || !au_ident_parse_public(v, c->pub[id], &why))
+			return au_keys_fail(K, "identities", keys[i], "'%s': %s, or 'revoked'", v ? v : "", why);
+		for (au_node_id m = 1; m <= c->nodes; m++)
+			if (m != id && seen[m] && !c->revoked[m] && memcmp(c->pub[m], c->pub[id], AU_IDENT_KEY) == 0)
+				return au_keys_fail(K, "identities", keys[i],
+						    "the same public key as n%u: every node needs its own "
+						    "key pair (aureon-ctl keygen --identity FILE)",
+						    m);
+	}
+	for (au_node_id n = 1; n <= c->nodes; n++)
+		if (!seen[n])
+			return au_keys_fail(K, "identities", NULL,
+					    "no public key for n%u: give every node n1..n%u its key "
+					    "(aureon-ctl keygen --identity FILE prints it) or 'revoked'",
+					    n, c->nodes);
 	return true;
 }
 
@@ -151,7 +208,7 @@ static bool check_groups(struct au_cluster *c, struct au_keys *K)
 			return false;
 		if (svc == 0)
 			return au_keys_fail(K, groups[i], NULL, "unknown group (known: cluster, hosts, "
-								"http, auth, and one per service)");
+								"http, auth, identities, and one per service)");
 	}
 	return true;
 }
@@ -194,7 +251,8 @@ static bool load(struct au_cluster *c, struct au_keys *K)
 	c->http = g_new0(GInetSocketAddress *, c->nodes + 1);
 	c->http_text = g_new0(char *, c->nodes + 1);
 	if (!load_addrs(c, K, "hosts", true, c->host, c->host_text) ||
-	    !load_addrs(c, K, "http", false, c->http, c->http_text) || !load_key(c, K))
+	    !load_addrs(c, K, "http", false, c->http, c->http_text) || !load_key(c, K) ||
+	    !load_identities(c, K))
 		return false;
 	/* One socket family per cluster: a node has one UDP socket. */
 	GSocketFamily fam = g_socket_address_get_family(G_SOCKET_ADDRESS(c->host[1]));
@@ -222,6 +280,23 @@ struct au_cluster *au_cluster_load(const char *path, char **err)
 	return c;
 }
 
+char *au_cluster_identity_path(const struct au_cluster *c, au_node_id id)
+{
+	if (!c->identity_file)
+		return NULL;
+	g_autofree char *name = g_strdup_printf("n%u", id);
+	GString *s = g_string_new(NULL);
+	for (const char *p = c->identity_file; *p; p++) {
+		if (p[0] == '%' && p[1] == 'n') {
+			g_string_append(s, name);
+			p++;
+		} else {
+			g_string_append_c(s, *p);
+		}
+	}
+	return g_string_free(s, FALSE);
+}
+
 void au_cluster_free(struct au_cluster *c)
 {
 	if (!c)
@@ -243,6 +318,9 @@ void au_cluster_free(struct au_cluster *c)
 		g_free(c->key);
 	}
 	g_free(c->key_path);
+	g_free(c->pub);
+	g_free(c->revoked);
+	g_free(c->identity_file);
 	au_cluster_spec_clear(&c->spec);
 	g_free(c->path);
 	g_free(c);

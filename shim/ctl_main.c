@@ -42,6 +42,7 @@
 #include "ctl_batch.h"
 #include "jobfile.h"
 #include "node.h"
+#include "identity.h"
 #include "packet.h"
 
 #define AUREON_VERSION "0.1.0"
@@ -49,6 +50,7 @@
 static const char *const usage =
 	"usage: aureon-ctl --config CLUSTER.ini [--timeout T] [--json] COMMAND\n"
 	"       aureon-ctl keygen FILE\n"
+	"       aureon-ctl keygen --identity FILE\n"
 	"\n"
 	"commands:\n"
 	"  put KEY VALUE          write VALUE under KEY (the kv service stores signed\n"
@@ -68,6 +70,8 @@ static const char *const usage =
 	"                         written to FILE only if their SHA-256 is ONE's digest\n"
 	"  result make JOB SIZE [--seed S]\n"
 	"                         run a synthetic job of SIZE bytes (docs/one.md, Results)\n"
+	"  keygen --identity FILE write a node's identity key pair (X25519, mode 0600)\n"
+	"                         and print its public key for [identities]\n"
 	"%s%s%s"
 	"\n"
 	"options:\n"
@@ -359,6 +363,7 @@ static int cmd_status(struct ctl *t, int64_t timeout_ns, bool json)
 						       role_name(s->role), s->term, s->leader ? "\"n" : "", s->leader,
 						       s->leader ? "\"" : "", s->commit, s->applied, s->last_index, s->epoch,
 						       s->uptime_ns, st[n].services, st[n].rx_delivered, st[n].rx_dropped);
+				g_string_append_printf(o, ", \"auth\": \"%s\"", s->auth); /* printable, no quotes */
 				if (s->has_queue)
 					g_string_append_printf(o, ", \"queue\": {\"leases\": %u, \"running\": %u, "
 								  "\"waiting\": %u, \"draining\": %s}",
@@ -396,6 +401,9 @@ static int cmd_status(struct ctl *t, int64_t timeout_ns, bool json)
 			       name, t->c->host_text[n], s->has_raft ? role_name(s->role) : "(no raft)", s->term, ld,
 			       s->commit, s->applied, s->last_index, s->epoch, (double)s->uptime_ns / 1e9);
 		}
+		for (au_node_id n = 1; n <= nodes; n++)
+			if (got[n] && st[n].st.auth[0])
+				printf("n%u sees: %s\n", n, st[n].st.auth);
 		if (!qs) {
 			printf("queue depth: unknown (no node answered that runs the aureon service)\n");
 		} else {
@@ -457,6 +465,37 @@ static int cmd_keygen(const char *path)
 	return EXIT_OK;
 }
 
+/* A node's identity key pair (identity.h): the file holds the secret and
+ * public keys; the public key is printed for the cluster file. */
+static int cmd_keygen_identity(const char *path)
+{
+	struct au_ident_keypair kp;
+	g_autofree char *pub = NULL;
+	char *text = au_ident_generate(&kp, &pub);
+	memset(&kp, 0, sizeof(kp));
+	if (!text) {
+		fprintf(stderr, "aureon-ctl: keygen --identity: libsodium failed to initialise\n");
+		return EXIT_USAGE;
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text) && fsync(fd) == 0;
+	int e = errno;
+	if (fd >= 0)
+		ok = close(fd) == 0 && ok;
+	memset(text, 0, strlen(text));
+	g_free(text);
+	if (!ok) {
+		fprintf(stderr, "aureon-ctl: keygen --identity %s: %s%s\n", path, g_strerror(e),
+			e == EEXIST ? " (refusing to overwrite a key)" : "");
+		return EXIT_USAGE;
+	}
+	printf("%s\n", pub);
+	fprintf(stderr, "aureon-ctl: wrote a node identity key pair to %s (mode 0600); keep it on that node "
+			"only (aureon-node reads DATA/identity.key or --identity FILE) and list the public key "
+			"above in every cluster file's [identities] group: nK = %s\n", path, pub);
+	return EXIT_OK;
+}
+
 /* ---- main ---------------------------------------------------------------------------------- */
 
 static bool parse_i64(const char *s, int64_t *out)
@@ -478,7 +517,7 @@ int main(int argc, char **argv)
 		return au_ctl_results_main(argc, argv); /* ctl_results.c: result get / make */
 	const char *config = NULL;
 	int64_t timeout_ns = 5 * AU_NS_PER_S;
-	bool json = false, wait = false;
+	bool json = false, wait = false, identity = false;
 	/* Options may come before or after the command; anything else is a
 	 * positional argument (negative numbers included). */
 	g_autofree char **pos = g_new0(char *, (gsize)argc + 1);
@@ -503,6 +542,8 @@ int main(int argc, char **argv)
 			json = true;
 		} else if (strcmp(a, "--wait") == 0) {
 			wait = true;
+		} else if (strcmp(a, "--identity") == 0) {
+			identity = true;
 		} else if ((k = ctl_ops_option(argc, argv, i)) != 0 || (k = ctl_batch_option(argc, argv, i)) != 0) {
 			if (k < 0)
 				return EXIT_USAGE;
@@ -526,7 +567,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "keygen") == 0) {
 		if (nargs != 1)
 			return usage_error("keygen needs FILE");
-		return cmd_keygen(args[0]);
+		return identity ? cmd_keygen_identity(args[0]) : cmd_keygen(args[0]);
 	}
 	if (ctl_ops_handles(cmd))
 		return ctl_ops_main(config, cmd, nargs, args, timeout_ns, json);

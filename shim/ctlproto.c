@@ -60,6 +60,9 @@ size_t au_ctl_encode_status_resp(const struct au_ctl_status *s, uint8_t *buf, si
 	size_t sl = strnlen(s->services, AU_CTL_SERVICES_MAX);
 	au_put_u16(&w, (uint16_t)sl);
 	au_put_bytes(&w, s->services, sl);
+	size_t al = strnlen(st->auth, AU_NODE_AUTH_MAX);
+	au_put_u16(&w, (uint16_t)al);
+	au_put_bytes(&w, st->auth, al);
 	au_wbuf_seal(&w);
 	return w.overflow ? 0 : w.len;
 }
@@ -100,12 +103,21 @@ bool au_ctl_decode_status_resp(const uint8_t *buf, size_t len, struct au_ctl_sta
 	s->rx_dropped = au_get_u64(&r);
 	uint16_t sl = au_get_u16(&r);
 	if (r.short_read || type != AU_CTL_STATUS_RESP || sl > AU_CTL_SERVICES_MAX ||
-	    sl != r.len - r.pos || (role > 3 && role != 255))
+	    sl + 2u > r.len - r.pos || (role > 3 && role != 255))
 		return false;
 	au_get_bytes(&r, s->services, sl);
 	s->services[sl] = '\0';
+	uint16_t al = au_get_u16(&r);
+	if (r.short_read || al > AU_NODE_AUTH_MAX || al != r.len - r.pos)
+		return false;
+	au_get_bytes(&r, st->auth, al);
+	st->auth[al] = '\0';
 	for (uint16_t i = 0; i < sl; i++)
 		if ((unsigned char)s->services[i] < 0x20 || (unsigned char)s->services[i] > 0x7e)
+			return false;
+	for (uint16_t i = 0; i < al; i++)
+		if ((unsigned char)st->auth[i] < 0x20 || (unsigned char)st->auth[i] > 0x7e || st->auth[i] == '"' ||
+		    st->auth[i] == '\\')
 			return false;
 	return !r.short_read;
 }

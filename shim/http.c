@@ -62,7 +62,8 @@ void au_http_status_json(struct au_node *n, GString *o)
 				       st.storage_failing_ns);
 		json_str(o, st.storage_error);
 	}
-	g_string_append(o, "}");
+	g_string_append(o, "}, \"auth\": ");
+	json_str(o, st.auth); /* members seen with a wrong or revoked key (identity.h) */
 	if (st.has_raft) {
 		g_string_append_printf(o, ", \"raft\": {\"role\": \"%s\", \"term\": %" G_GUINT64_FORMAT
 					  ", \"leader\": %s%u%s, \"commit_index\": %" G_GUINT64_FORMAT

@@ -290,6 +290,41 @@ static void seed_services(struct au_node *n)
 		au_pcg32_stream(&n->svcs[i].rng, seed, AU_STREAM_SERVICE + i, n->self);
 }
 
+/* The keys: the cluster key alone, or with [identities] this node's
+ * secret key and the pair keys with every member (identity.h). */
+static bool load_ident(struct au_node *n, char **err)
+{
+	const struct au_cluster *c = n->c;
+	struct au_ident_keypair kp;
+	g_autofree char *path = NULL;
+	if (c->pub) {
+		path = n->o.identity_file ? g_strdup(n->o.identity_file) : au_cluster_identity_path(c, n->self);
+		if (!path)
+			path = g_build_filename(n->data_dir, "identity.key", NULL);
+		if (!au_ident_load_secret(path, &kp, err))
+			return false;
+	}
+	char *why = NULL;
+	n->ident = au_ident_new(c->nodes, n->self, c->key, c->key_len, (const uint8_t(*)[AU_IDENT_KEY])c->pub,
+				c->revoked, c->pub ? &kp : NULL, c->quar, &why);
+	memset(&kp, 0, sizeof(kp));
+	if (!n->ident) {
+		*err = g_strdup_printf("%s%s%s", path ? path : c->key_path, ": ", why);
+		g_free(why);
+		return false;
+	}
+	if (c->pub) {
+		GString *rev = g_string_new(NULL);
+		for (au_node_id p = 1; p <= c->nodes; p++)
+			if (c->revoked[p])
+				g_string_append_printf(rev, " n%u", p);
+		au_node__log(n, false, "identity: per-node keys ([identities]), this node's from %s; revoked:%s",
+			     path, rev->len ? rev->str : " none");
+		g_string_free(rev, TRUE);
+	}
+	return true;
+}
+
 struct au_node *au_node_new(const struct au_node_opts *o, char **err)
 {
 	const struct au_cluster *c = o->cluster;
@@ -313,7 +348,6 @@ struct au_node *au_node_new(const struct au_node_opts *o, char **err)
 	n->peer_floor = g_new0(uint32_t, c->nodes + 1);
 	n->rxbuf = g_malloc(AU_PKT_MAX + 1);
 	n->txbuf = g_malloc(AU_PKT_MAX);
-	n->key = au_pkt_key_new(c->key, c->key_len);
 	n->exec = au_execctl_new(n);
 	n->ops = au_opsctl_new(n);
 	n->control_tag = au_pkt_service_tag(AU_NODE_CONTROL_SERVICE);
@@ -335,7 +369,7 @@ struct au_node *au_node_new(const struct au_node_opts *o, char **err)
 				       n->data_dir, g_strerror(errno));
 		goto fail;
 	}
-	if (!au_node__check_identity(n, err) || !au_node__next_epoch(n, err))
+	if (!au_node__check_identity(n, err) || !load_ident(n, err) || !au_node__next_epoch(n, err))
 		goto fail;
 	au_node__load_floors(n);
 
@@ -470,7 +504,7 @@ void au_node_free(struct au_node *n)
 		close(n->lockfd);
 	if (n->datafd >= 0)
 		close(n->datafd);
-	au_pkt_key_free(n->key);
+	au_ident_free(n->ident);
 	g_array_free(n->heap, TRUE);
 	g_hash_table_destroy(n->live);
 	g_hash_table_destroy(n->clients);
@@ -504,6 +538,10 @@ void au_node_get_status(struct au_node *n, struct au_node_status *st)
 	st->storage_failing = n->storage_failing;
 	st->storage_failing_ns = n->storage_failing_since_ns;
 	g_strlcpy(st->storage_error, n->storage_last_error, sizeof(st->storage_error));
+	if (n->ident) {
+		g_autofree char *auth = au_ident_status_text(n->ident, au_node__now(n));
+		g_strlcpy(st->auth, auth, sizeof(st->auth));
+	}
 	st->raft_out_of_service = n->raft_out_of_service;
 	struct au_raft *r = au_node_service_state(n, "raft");
 	if (r) {

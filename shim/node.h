@@ -46,7 +46,12 @@ struct au_node_opts {
 	bool no_socket;  /* fuzzing and unit tests: no UDP socket; sends are counted and dropped */
 	FILE *trace_log; /* every trace event and table row, one line each; NULL: off */
 	bool quiet;      /* no informational log lines */
+	/* This node's identity secret key file, with [identities] in the
+	 * cluster file (identity.h); NULL: DATA_DIR/identity.key. */
+	const char *identity_file;
 };
+
+#define AU_NODE_AUTH_MAX 200u
 
 /* What a node knows about itself, for status replies, /ready and /metrics. */
 struct au_node_status {
@@ -76,6 +81,9 @@ struct au_node_status {
 	int64_t storage_failing_ns; /* since when (node uptime clock) */
 	char storage_error[160];   /* the last failure: op, file, reason */
 	bool raft_out_of_service;  /* Raft stopped serving on a storage failure */
+	/* Members this node sees with a wrong or revoked key ("n3 wrong key
+	 * (quarantined 4.2s, 40 invalid)"; identity.h), "" if none. */
+	char auth[AU_NODE_AUTH_MAX + 1];
 };
 
 /* Counters behind /metrics. */
@@ -128,6 +136,9 @@ const struct au_env *au_node_env(struct au_node *n, const char *service);
 /* Send a control-service message to `to` (a member or a remembered
  * client); 0 or a negative AU_E* code. */
 int au_node_control_send(struct au_node *n, au_node_id to, const void *msg, size_t len);
+/* Member `peer`'s authentication record as this node sees it, a JSON
+ * object (identity.h: au_ident_peer_json), for /peers. */
+void au_node_peer_auth_json(struct au_node *n, au_node_id peer, GString *out);
 /* Number of aureon-ctl clients currently remembered. */
 unsigned au_node_client_count(const struct au_node *n);
 

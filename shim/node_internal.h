@@ -31,6 +31,7 @@
 #include "trace_kinds.h"
 #include "wire.h"
 #include "ctlproto.h"
+#include "identity.h"
 #include "execctl.h"
 #include "opsctl.h"
 
@@ -101,7 +102,7 @@ struct au_node {
 	struct timespec t0;
 	int datafd, lockfd;
 	char *data_dir;
-	struct au_pkt_key *key;
+	struct au_ident *ident; /* keys and the quarantine records (identity.h) */
 	/* services */
 	struct svc svcs[AU_MAX_SERVICES];
 	uint32_t n_svcs;

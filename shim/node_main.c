@@ -29,6 +29,9 @@ static const char *const usage =
 	"                    missing; one node per directory, locked while running\n"
 	"  --seed N          seed the services' random streams with N instead of the\n"
 	"                    OS (reproducible timeouts, for tests)\n"
+	"  --identity FILE   this node's identity secret key, with [identities] in\n"
+	"                    the cluster file (default: [auth] identity_file, else\n"
+	"                    DATA/identity.key)\n"
 	"  --trace-log FILE  write every trace event and table row as a text line\n"
 	"  --quiet           log only errors\n"
 	"  --help, --version\n"
@@ -58,7 +61,7 @@ static gboolean on_signal(gpointer data)
 
 int main(int argc, char **argv)
 {
-	const char *config = NULL, *id_text = NULL, *data = NULL, *trace_path = NULL;
+	const char *config = NULL, *id_text = NULL, *data = NULL, *trace_path = NULL, *identity = NULL;
 	bool have_seed = false, quiet = false;
 	uint64_t seed = 0;
 	for (int i = 1; i < argc; i++) {
@@ -76,6 +79,8 @@ int main(int argc, char **argv)
 			id_text = argv[++i];
 		} else if (strcmp(a, "--data") == 0 && has_arg) {
 			data = argv[++i];
+		} else if (strcmp(a, "--identity") == 0 && has_arg) {
+			identity = argv[++i];
 		} else if (strcmp(a, "--trace-log") == 0 && has_arg) {
 			trace_path = argv[++i];
 		} else if (strcmp(a, "--seed") == 0 && has_arg) {
@@ -89,7 +94,8 @@ int main(int argc, char **argv)
 			quiet = true;
 		} else if (g_str_has_prefix(a, "--") && !has_arg &&
 			   (strcmp(a, "--config") == 0 || strcmp(a, "--id") == 0 || strcmp(a, "--data") == 0 ||
-			    strcmp(a, "--trace-log") == 0 || strcmp(a, "--seed") == 0)) {
+			    strcmp(a, "--trace-log") == 0 || strcmp(a, "--seed") == 0 ||
+			    strcmp(a, "--identity") == 0)) {
 			return usage_error("%s needs a value", a);
 		} else {
 			return usage_error("unknown argument '%s'", a);
@@ -132,6 +138,7 @@ int main(int argc, char **argv)
 		.seed = seed,
 		.trace_log = trace_log,
 		.quiet = quiet,
+		.identity_file = identity,
 	};
 	struct au_node *n = au_node_new(&o, &err);
 	if (!n) {

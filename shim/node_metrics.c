@@ -46,6 +46,9 @@ void au_node_render_metrics(struct au_node *n, GString *o)
 		   "Sends the socket refused (e.g. buffer full); the models treat them as loss.", m->tx_failed);
 	metric_u64(o, "aureon_send_rejected_total", "counter",
 		   "Sends refused because of a bad destination or size.", m->tx_rejected);
+	metric_u64(o, "aureon_send_revoked_total", "counter",
+		   "Datagrams not sent because [identities] revokes the destination's key.", n->ident->tx_revoked);
+	au_ident_render_metrics(n->ident, au_node__now(n), o);
 	metric_u64(o, "aureon_control_requests_total", "counter", "Requests to the control service.", m->control_requests);
 	metric_u64(o, "aureon_clients", "gauge", "aureon-ctl clients remembered (address and replay window).",
 		   g_hash_table_size(n->clients));

@@ -34,8 +34,11 @@ static int send_tagged(struct au_node *n, uint32_t tag, au_node_id to, const voi
 		n->m.tx_rejected++;
 		return -AU_EINVAL;
 	}
+	const struct au_pkt_key *key = au_ident_tx_key(n->ident, to);
+	if (!key)
+		return 0; /* revoked: as if lost (counted in tx_revoked) */
 	struct au_pkt_hdr h = {n->self, to, au_node__next_counter(n), tag};
-	size_t plen = au_pkt_seal(n->key, &h, msg, len, n->txbuf);
+	size_t plen = au_pkt_seal(key, &h, msg, len, n->txbuf);
 	g_assert(plen > 0);
 	if (!n->sock) {
 		n->m.tx_failed++;
@@ -125,7 +128,7 @@ static void control_recv(struct au_node *n, au_node_id from, const uint8_t *msg,
 		g_string_append_printf(names, "%s%s", i ? "," : "", n->svcs[i].model->name);
 	g_strlcpy(s.services, names->str, sizeof(s.services));
 	g_string_free(names, TRUE);
-	uint8_t buf[512];
+	uint8_t buf[1024];
 	size_t blen = au_ctl_encode_status_resp(&s, buf, sizeof(buf));
 	if (blen)
 		send_tagged(n, n->control_tag, from, buf, blen);
@@ -136,6 +139,47 @@ static void drop(struct au_node *n, enum au_pkt_drop why)
 	n->m.drops[why]++;
 }
 
+/* Whether a datagram came from `host` (NULL `from`: tests feeding
+ * datagrams directly; taken as from the claimed member's address). */
+static bool same_addr(GSocketAddress *from, GInetSocketAddress *host)
+{
+	if (!from)
+		return true;
+	if (!G_IS_INET_SOCKET_ADDRESS(from))
+		return false;
+	GInetSocketAddress *f = G_INET_SOCKET_ADDRESS(from);
+	return g_inet_socket_address_get_port(f) == g_inet_socket_address_get_port(host) &&
+	       g_inet_address_equal(g_inet_socket_address_get_address(f), g_inet_socket_address_get_address(host));
+}
+
+/* Say why a member is shut out, or that it is back (always logged: this
+ * is what an operator needs to see when a node never joins). */
+static void log_auth_event(struct au_node *n, au_node_id peer, enum au_ident_event ev)
+{
+	const struct au_peer_auth *p = &n->ident->peer[peer];
+	bool revoked = n->ident->per_node && !n->ident->rx[peer];
+	if (ev == AU_IDENT_QUARANTINED)
+		au_node__log(n, true,
+			     "auth: n%u (%s): %s: %" G_GUINT64_FORMAT " invalid proofs (%u in a row), none valid "
+			     "since; quarantined for %.1fs (quarantine %" G_GUINT64_FORMAT ")%s",
+			     peer, n->c->host_text[peer], revoked ? "revoked key" : "wrong key", p->invalid, p->streak,
+			     (double)(p->until - au_node__now(n)) / 1e9, p->quarantines,
+			     revoked ? ": its key is revoked in [identities]"
+			     : n->ident->per_node
+				     ? ": its identity key is not the one [identities] lists for it, or its cluster file "
+				       "lists another key for this node"
+				     : ": it holds another cluster key ([auth] key_file)");
+	else
+		au_node__log(n, true, "auth: n%u (%s): valid proof again after %" G_GUINT64_FORMAT
+				      " invalid; wrong key cleared, quarantine lifted",
+			     peer, n->c->host_text[peer], p->invalid);
+}
+
+void au_node_peer_auth_json(struct au_node *n, au_node_id peer, GString *out)
+{
+	au_ident_peer_json(n->ident, peer, au_node__now(n), out);
+}
+
 void au_node_input(struct au_node *n, const uint8_t *buf, size_t len, GSocketAddress *from)
 {
 	n->m.rx_datagrams++;
@@ -143,7 +187,12 @@ void au_node_input(struct au_node *n, const uint8_t *buf, size_t len, GSocketAdd
 	struct au_pkt_hdr h;
 	const uint8_t *payload;
 	size_t plen;
-	int v = au_pkt_open(n->key, buf, len, &h, &payload, &plen);
+	enum au_ident_event ev;
+	au_node_id claimed = au_pkt_peek_sender(buf, len);
+	bool from_host = claimed >= 1 && claimed <= n->c->nodes && same_addr(from, n->c->host[claimed]);
+	int v = au_ident_open(n->ident, buf, len, from_host, au_node__now(n), &h, &payload, &plen, &ev);
+	if (ev != AU_IDENT_NONE)
+		log_auth_event(n, claimed, ev);
 	if (v >= 0) {
 		drop(n, (enum au_pkt_drop)v);
 		return;

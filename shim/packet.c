@@ -8,7 +8,7 @@
 
 const char *const au_pkt_drop_names[AU_DROP_COUNT_] = {
 	"truncated", "oversize", "auth", "version", "misdirected",
-	"unknown_sender", "replay", "unknown_service", "forbidden",
+	"unknown_sender", "replay", "unknown_service", "forbidden", "quarantined", "revoked",
 };
 
 struct au_pkt_key {
@@ -117,6 +117,11 @@ int au_pkt_open(const struct au_pkt_key *k, const uint8_t *buf, size_t len, stru
 	*payload = buf + AU_PKT_HDR;
 	*plen = len - AU_PKT_HDR - AU_PKT_MAC;
 	return -1;
+}
+
+uint32_t au_pkt_peek_sender(const uint8_t *buf, size_t len)
+{
+	return len >= AU_PKT_HDR ? get32(buf + 4) : 0;
 }
 
 bool au_replay_accept(struct au_replay *r, uint64_t counter)

@@ -47,6 +47,8 @@ enum au_pkt_drop {
 	AU_DROP_REPLAY,          /* counter already seen, or too old for the window */
 	AU_DROP_UNKNOWN_SERVICE, /* no such service on this node */
 	AU_DROP_FORBIDDEN,       /* a client addressed a service clients may not use */
+	AU_DROP_QUARANTINED,     /* from a member in quarantine: dropped unread (identity.h) */
+	AU_DROP_REVOKED,         /* from a member whose key is revoked in [identities] */
 	AU_DROP_COUNT_
 };
 extern const char *const au_pkt_drop_names[AU_DROP_COUNT_];
@@ -78,6 +80,10 @@ size_t au_pkt_seal(const struct au_pkt_key *k, const struct au_pkt_hdr *h, const
  * from an unauthenticated datagram). */
 int au_pkt_open(const struct au_pkt_key *k, const uint8_t *buf, size_t len, struct au_pkt_hdr *h,
 		const uint8_t **payload, size_t *plen);
+
+/* The sender id of a datagram long enough to have a header, unauthenticated:
+ * only for choosing the key to verify it with (identity.h).  0 if short. */
+uint32_t au_pkt_peek_sender(const uint8_t *buf, size_t len);
 
 /* Anti-replay state for one sender: the highest counter accepted and a
  * bitmap of the AU_REPLAY_WINDOW counters below it. */

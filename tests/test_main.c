@@ -54,6 +54,8 @@ int main(void)
 	srunner_add_suite(sr, shim_jobs_suite());
 	srunner_add_suite(sr, shim_peers_suite());
 	srunner_add_suite(sr, shim_batch_suite());
+	srunner_add_suite(sr, identity_suite());
+	srunner_add_suite(sr, shim_ident_suite());
 	srunner_add_suite(sr, scenario_suite());
 	srunner_add_suite(sr, sim_suite());
 	srunner_add_suite(sr, cli_suite());
