@@ -92,7 +92,7 @@ DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsub
               libsodium-dev
 
 .PHONY: all deps test test-all asan valgrind bench bench-ctl install clean help run mutants \
-        fuzz test-netns test-disk test-fresh chaos soak test-timeline
+        fuzz test-netns test-disk test-fresh chaos soak test-timeline docs-figures
 
 all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 
@@ -109,6 +109,7 @@ help:
 	@echo "make mutants    build each planted bug and show a check catches it"
 	@echo "make chaos      seeded chaos sweep: 10,000 seeds of scenarios/chaos-raft.ini"
 	@echo "make soak       10,000 seeds of every standard chaos scenario; 0 failures to pass"
+	@echo "make docs-figures  redraw the report figures in docs/ (analysis/doc_figures)"
 	@echo "make fuzz       libFuzzer on aureon-node's receive path (FUZZ_SECONDS, default 60)"
 	@echo "make test-netns 5 aureon-nodes in network namespaces with tc netem (root)"
 	@echo "make test-disk  the full-disk story on 3 aureon-nodes with tmpfs data dirs (root; also in make test)"
@@ -292,6 +293,11 @@ chaos: deps $(BUILD)/aureon-sim
 
 # 10,000 seeds of every standard chaos scenario on a clean build; 0 failures
 # to pass (SOAK_SEEDS=500 for a quick one).  Results: bench/RESULTS.md.
+# The figures of docs/ that analysis/report draws, redrawn from their
+# scenarios with today's simulator and plots.
+docs-figures: deps $(BUILD)/aureon-sim
+	analysis/doc_figures $(BUILD)
+
 soak: deps $(BUILD)/aureon-sim
 	BUILD=$(BUILD) tests/soak.sh
 
