@@ -16,6 +16,7 @@
  * This client keeps its own socket (the same authenticated datagrams as
  * ctl_main.c's) so that it touches no other command's code.
  */
+#include "ctl_client.h"
 #include "ctl_results.h"
 
 #include <errno.h>
@@ -25,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,101 +36,21 @@
 #include "packet.h"
 #include "raft/raft.h"
 
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
-
 #define AU_CHUNK_WINDOW 4u               /* chunks in flight (socket buffers are ~200 KB) */
 #define CHUNK_TIMEOUT_NS (300 * AU_NS_PER_MS)
 
-struct rclient {
-	const struct au_cluster *c;
-	struct au_pkt_key *key;
-	GSocket *sock;
-	au_node_id self;
-	uint64_t counter;
-	struct au_replay *win;
-	uint32_t tag;
-	uint8_t buf[AU_PKT_MAX + 1];
-};
-
-static uint64_t rand64(void)
+/* The blob service's packet tag (au_pkt_service_tag("blob")). */
+static uint32_t blob_tag(void)
 {
-	uint64_t v = 0;
-	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
-		v = (uint64_t)g_get_real_time() ^ ((uint64_t)getpid() << 40);
-	return v;
-}
-
-static int64_t mono_ns(void) { return g_get_monotonic_time() * 1000; }
-
-static bool rc_open(struct rclient *t, const struct au_cluster *c, char **err)
-{
-	memset(t, 0, sizeof(*t));
-	t->c = c;
-	t->key = au_pkt_key_new(c->key, c->key_len);
-	t->self = AU_CLIENT_ID_MIN + (au_node_id)(rand64() % (UINT32_MAX - AU_CLIENT_ID_MIN));
-	t->win = g_new0(struct au_replay, c->nodes + 1);
-	t->tag = au_pkt_service_tag("blob");
-	g_autoptr(GError) gerr = NULL;
-	GSocketFamily fam = g_socket_address_get_family(G_SOCKET_ADDRESS(c->host[1]));
-	t->sock = g_socket_new(fam, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &gerr);
-	if (!t->sock) {
-		*err = g_strdup_printf("cannot create a UDP socket: %s", gerr->message);
-		return false;
-	}
-	g_autoptr(GInetAddress) any = g_inet_address_new_any(fam);
-	g_autoptr(GSocketAddress) local = g_inet_socket_address_new(any, 0);
-	if (!g_socket_bind(t->sock, local, FALSE, &gerr)) {
-		*err = g_strdup_printf("cannot bind a UDP socket: %s", gerr->message);
-		return false;
-	}
-	return true;
-}
-
-static void rc_close(struct rclient *t)
-{
-	if (t->sock)
-		g_object_unref(t->sock);
-	au_pkt_key_free(t->key);
-	g_free(t->win);
-}
-
-static void rc_send(struct rclient *t, au_node_id to, const void *msg, size_t len)
-{
-	uint8_t out[AU_PKT_MAX];
-	struct au_pkt_hdr h = {t->self, to, ++t->counter, t->tag};
-	size_t plen = au_pkt_seal(t->key, &h, msg, len, out);
-	/* A failed send is a lost datagram: the chunk times out. */
-	g_socket_send_to(t->sock, G_SOCKET_ADDRESS(t->c->host[to]), (const gchar *)out, plen, NULL, NULL);
-}
-
-/* One authentic datagram from a member for the blob service before
- * `deadline_ns`: its length (payload in *p), 0 on timeout. */
-static size_t rc_recv(struct rclient *t, int64_t deadline_ns, au_node_id *from, const uint8_t **p)
-{
-	for (;;) {
-		int64_t left = deadline_ns - mono_ns();
-		if (left <= 0)
-			return 0;
-		if (!g_socket_condition_timed_wait(t->sock, G_IO_IN, left / 1000 + 1, NULL, NULL))
-			continue;
-		gssize r = g_socket_receive(t->sock, (gchar *)t->buf, sizeof(t->buf), NULL, NULL);
-		if (r <= 0)
-			continue;
-		struct au_pkt_hdr h;
-		size_t plen;
-		if (au_pkt_open(t->key, t->buf, (size_t)r, &h, p, &plen) >= 0)
-			continue;
-		if (h.receiver != t->self || h.sender < 1 || h.sender > t->c->nodes || h.service != t->tag ||
-		    !au_replay_accept(&t->win[h.sender], h.counter))
-			continue;
-		*from = h.sender;
-		return plen;
-	}
+	static uint32_t tag;
+	if (!tag)
+		tag = au_pkt_service_tag("blob");
+	return tag;
 }
 
 /* ---- result make ---------------------------------------------------------------- */
 
-static int cmd_make(struct rclient *t, uint64_t job, uint32_t size, uint64_t seed, int64_t timeout_ns)
+static int cmd_make(struct ctl *t, uint64_t job, uint32_t size, uint64_t seed, int64_t timeout_ns)
 {
 	int64_t deadline = mono_ns() + timeout_ns;
 	au_node_id to = 1;
@@ -138,7 +58,7 @@ static int cmd_make(struct rclient *t, uint64_t job, uint32_t size, uint64_t see
 	while (mono_ns() < deadline) {
 		uint8_t msg[64];
 		size_t n = au_blob_encode_synth(++req, job, size, seed, msg, sizeof(msg));
-		rc_send(t, to, msg, n);
+		ctl_send(t, to, blob_tag(), msg, n);
 		int64_t until = mono_ns() + CHUNK_TIMEOUT_NS;
 		if (until > deadline)
 			until = deadline;
@@ -146,7 +66,7 @@ static int cmd_make(struct rclient *t, uint64_t job, uint32_t size, uint64_t see
 		const uint8_t *p;
 		bool answered = false;
 		size_t len;
-		while ((len = rc_recv(t, until, &from, &p)) > 0) {
+		while ((len = ctl_recv(t, until, blob_tag(), &from, &p)) > 0) {
 			uint64_t r;
 			uint8_t st;
 			au_node_id leader;
@@ -181,7 +101,7 @@ static int cmd_make(struct rclient *t, uint64_t job, uint32_t size, uint64_t see
 /* ---- result get ----------------------------------------------------------------- */
 
 struct getter {
-	struct rclient *t;
+	struct ctl *t;
 	uint64_t job, total, nchunks, done_chunks;
 	uint8_t digest[32];
 	bool known;
@@ -210,7 +130,7 @@ static void ask(struct getter *g, uint64_t i, au_node_id to)
 {
 	uint8_t msg[64];
 	size_t n = au_blob_encode_get(++g->next_req, g->job, i * AU_BLOB_CHUNK, msg, sizeof(msg));
-	rc_send(g->t, to, msg, n);
+	ctl_send(g->t, to, blob_tag(), msg, n);
 	g->sent_at[i] = mono_ns();
 	g->sent_to[i] = to;
 	g->req_of[i] = g->next_req;
@@ -225,12 +145,12 @@ static bool discover(struct getter *g, int64_t deadline)
 		au_node_id to = round % n + 1;
 		uint8_t msg[64];
 		size_t len = au_blob_encode_get(++g->next_req, g->job, 0, msg, sizeof(msg));
-		rc_send(g->t, to, msg, len);
+		ctl_send(g->t, to, blob_tag(), msg, len);
 		int64_t until = mono_ns() + CHUNK_TIMEOUT_NS;
 		au_node_id from;
 		const uint8_t *p;
 		size_t plen;
-		while ((plen = rc_recv(g->t, until < deadline ? until : deadline, &from, &p)) > 0) {
+		while ((plen = ctl_recv(g->t, until < deadline ? until : deadline, blob_tag(), &from, &p)) > 0) {
 			struct au_blob_chunk c;
 			if (!au_blob_decode_chunk(p, plen, &c) || c.req != g->next_req)
 				continue;
@@ -296,7 +216,7 @@ static int finish(struct getter *g, const char *tmp, const char *out, bool force
 	return EXIT_OK;
 }
 
-static int cmd_get(struct rclient *t, uint64_t job, const char *out, bool force, int64_t timeout_ns)
+static int cmd_get(struct ctl *t, uint64_t job, const char *out, bool force, int64_t timeout_ns)
 {
 	if (!force && access(out, F_OK) == 0) {
 		fprintf(stderr, "aureon-ctl: result get: %s exists; use --force to replace it\n", out);
@@ -342,7 +262,7 @@ static int cmd_get(struct rclient *t, uint64_t job, const char *out, bool force,
 		int64_t until = oldest + CHUNK_TIMEOUT_NS;
 		au_node_id from;
 		const uint8_t *p;
-		size_t plen = rc_recv(t, until < deadline ? until : deadline, &from, &p);
+		size_t plen = ctl_recv(t, until < deadline ? until : deadline, blob_tag(), &from, &p);
 		if (plen == 0) {
 			for (uint64_t i = 0; i < g.nchunks; i++)
 				if (g.sent_at[i] && mono_ns() - g.sent_at[i] >= CHUNK_TIMEOUT_NS)
@@ -494,16 +414,16 @@ int au_ctl_results_main(int argc, char **argv)
 		au_cluster_free(c);
 		return EXIT_USAGE;
 	}
-	struct rclient t;
+	struct ctl t;
 	int rc;
-	if (!rc_open(&t, c, &err)) {
+	if (!ctl_open(&t, c, &err)) {
 		fprintf(stderr, "aureon-ctl: %s\n", err);
 		g_free(err);
 		rc = EXIT_USAGE;
 	} else {
 		rc = get ? cmd_get(&t, job, out, force, timeout_ns) : cmd_make(&t, job, (uint32_t)size, seed, timeout_ns);
 	}
-	rc_close(&t);
+	ctl_close(&t);
 	au_cluster_free(c);
 	return rc;
 }
