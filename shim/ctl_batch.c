@@ -490,7 +490,7 @@ static int cmd_load(struct ctl *t, int64_t timeout_ns, bool json)
 	struct op *ops = g_new0(struct op, n);
 	/* Value: a per-run nonce and the write's number, so repeated runs write
 	 * new values. */
-	int64_t base = (int64_t)(os_random64() >> 24) << 24;
+	int64_t base = (int64_t)((os_random64() >> 25) << 24); /* >= 0, room for 2^24 writes */
 	for (uint64_t i = 0; i < n; i++)
 		ops[i] = (struct op){.kind = KV_PUT, .key = (int64_t)(i % keys), .value = base + (int64_t)i};
 	uint32_t window = opt.window ? opt.window : CTL_WINDOW_DEFAULT;

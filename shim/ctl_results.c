@@ -380,9 +380,10 @@ int au_ctl_results_main(int argc, char **argv)
 		} else if (strcmp(a, "--seed") == 0 && has_val) {
 			if (!parse_u64(argv[++i], &seed))
 				return rusage("--seed needs an unsigned integer");
-		} else if (g_str_has_prefix(a, "--"))
-			return rusage(g_strdup_printf("result: unknown option or missing value '%s'", a));
-		else if (npos < 8)
+		} else if (g_str_has_prefix(a, "--")) {
+			g_autofree char *why = g_strdup_printf("result: unknown option or missing value '%s'", a);
+			return rusage(why);
+		} else if (npos < 8)
 			pos[npos++] = a;
 		else
 			return rusage("result: too many arguments");
@@ -395,8 +396,10 @@ int au_ctl_results_main(int argc, char **argv)
 	if (npos != (get ? 3 : 4) || !parse_u64(pos[2], &job) || job == 0)
 		return rusage(get ? "result get takes JOB (a positive integer)"
 				  : "result make takes JOB SIZE (positive integers)");
-	if (!get && (!parse_u64(pos[3], &size) || size == 0 || size > AU_BLOB_SYNTH_MAX))
-		return rusage(g_strdup_printf("result make: SIZE must be 1..%u bytes", AU_BLOB_SYNTH_MAX));
+	if (!get && (!parse_u64(pos[3], &size) || size == 0 || size > AU_BLOB_SYNTH_MAX)) {
+		g_autofree char *why = g_strdup_printf("result make: SIZE must be 1..%u bytes", AU_BLOB_SYNTH_MAX);
+		return rusage(why);
+	}
 	if (get && !out)
 		return rusage("result get needs --out FILE");
 	if (!config)
