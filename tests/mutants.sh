@@ -233,13 +233,11 @@ for i in "${!names[@]}"; do
 	# SWIM bugs: chaos-aureon.ini, the standard scenario that runs SWIM
 	# with its checkers on (swim_accuracy catches SWIM_NO_REFUTE there).
 	case $n in
-	CANCEL_IGNORED)
-		;; # chaos-aureon runs no jobs (off by default): its own scenarios only
-	RQML_*)
+	RQML_*|BLOB_*)
+		# chaos-rqml keeps and fetches the jobs' results (blob) too
 		plan="$plan chaos-rqml:1-50 chaos-rqml:51-$CHAOS_SEEDS" ;;
-	BLOB_*)
-		;; # no standard chaos scenario runs the blob store: its own scenarios only
-	SWIM_*|ACK_NO_TOKEN|EXPIRY_WORKER_CLOCK|DEAD_NOT_RECLAIMED|LOCK_NO_FENCE)
+	SWIM_*|ACK_NO_TOKEN|EXPIRY_WORKER_CLOCK|DEAD_NOT_RECLAIMED|LOCK_NO_FENCE|CANCEL_IGNORED)
+		# chaos-aureon runs jobs with cancels, failures and requeues
 		plan="$plan chaos-aureon:1-50 chaos-aureon:51-$CHAOS_SEEDS" ;;
 	*)
 		for s in $CHAOS_GENERAL; do plan="$plan $s:1-50 $s:51-$CHAOS_SEEDS"; done ;;
