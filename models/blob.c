@@ -398,11 +398,11 @@ static void serve(struct au_blob *b, uint64_t req, uint64_t job, uint64_t offset
 #ifdef AU_BUG_BLOB_STALE_CHUNK
 	/* Planted bug: past the first chunk, a holder serves the chunk before
 	 * the one asked for (a stale buffer), under the right offset. */
-	if (from >= AU_BLOB_CHUNK)
-		from -= AU_BLOB_CHUNK;
+	if (from >= b->cfg->chunk)
+		from -= b->cfg->chunk;
 #endif
 	c->offset = offset;
-	c->n = e->len - offset < AU_BLOB_CHUNK ? (uint32_t)(e->len - offset) : AU_BLOB_CHUNK;
+	c->n = e->len - offset < b->cfg->chunk ? (uint32_t)(e->len - offset) : b->cfg->chunk;
 	char name[80];
 	file_name(r->digest, name);
 	int64_t got = b->env->ops->storage_read(b->env->ctx, name, from, buf, c->n);
@@ -705,6 +705,8 @@ static const struct au_config_key blob_keys[] = {
 	 "holders per result (rendezvous hashing of the digest over n1..nN)", NULL},
 	{"chunk_timeout", AU_CFG_DURATION, offsetof(struct au_blob_config, chunk_timeout_ns), "200ms",
 	 AU_NS_PER_MS, 60 * AU_NS_PER_S, "a fetch asks the next holder after this", NULL},
+	{"chunk", AU_CFG_UINT, offsetof(struct au_blob_config, chunk), "32768", 64, AU_BLOB_CHUNK,
+	 "bytes a holder serves per message (smaller: small results span several chunks)", NULL},
 	{"synthetic", AU_CFG_UINT, offsetof(struct au_blob_config, synthetic), "0", 0, 100,
 	 "synthetic jobs (1001, 1002, ...) the leader submits to ONE", NULL},
 	{"synthetic_size", AU_CFG_UINT, offsetof(struct au_blob_config, synthetic_size), "1048576", 1,

@@ -57,6 +57,7 @@ enum au_blob_synth_status {
 struct au_blob_config {
 	uint32_t replicas;        /* holders per blob (3) */
 	au_time chunk_timeout_ns; /* a fetch moves to the next holder after this (200ms) */
+	uint32_t chunk;           /* bytes a holder serves per CHUNK (AU_BLOB_CHUNK; less to test multi-chunk fetches of small results) */
 	uint32_t synthetic;       /* synthetic jobs the leader submits (0) */
 	uint32_t synthetic_size;  /* bytes of each (1048576) */
 	au_time synthetic_at;     /* when (1s) */
