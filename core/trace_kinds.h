@@ -121,7 +121,9 @@
 	X(RQML_NOT_READY, 529) /* a=job, b=where, c=rounds this replica has (-1 none); c >= round: obsolete task, finished empty */ \
 	X(RQML_RETRY, 530)    /* a=job, b=where, c=new attempt: supervisor replaced a task */ \
 	X(RQML_BAD_JOB, 531)  /* a=job, b=kind: a START whose spec does not build */  \
-	X(RQML_BAD_SNAPSHOT, 532) /* a=bytes: undecodable snapshot, jobs dropped */
+	X(RQML_BAD_SNAPSHOT, 532) /* a=bytes: undecodable snapshot, jobs dropped */  \
+	X(RQML_FAIL, 533)     /* a=job, b=where, c=attempts << 8 | last error: the shard's attempts ran out, the job failed */ \
+	X(RQML_CANCEL, 534)   /* a=job, b=rounds done: the job was cancelled */
 
 enum au_trace_kind {
 #define AU_X(name, num) AU_TR_##name = num,

@@ -55,8 +55,9 @@ const char *au_kernel_kind_name(enum au_kernel_kind kind)
 
 const char *au_kernel_verdict_name(uint32_t verdict)
 {
-	static const char *const names[] = {"running", "converged", "max_rounds", "stalled"};
-	return verdict < 4 ? names[verdict] : "?";
+	static const char *const names[] = {"running", "converged", "max_rounds",
+					    "stalled", "failed",    "cancelled"};
+	return verdict < AU_KERNEL_VERDICTS ? names[verdict] : "?";
 }
 
 enum au_kernel_kind au_kernel_kind_parse(const char *name)

@@ -201,9 +201,15 @@ enum au_kernel_verdict {
 	AU_KERNEL_CONVERGED = 1, /* residual <= tolerance */
 	AU_KERNEL_MAX_ROUNDS = 2, /* max_rounds reached without converging */
 	AU_KERNEL_STALLED = 3,   /* stall policy: no progress for stall_rounds */
+	/* Not a policy's verdict: how RQML ends a job that never finished
+	 * (rqml.h).  Such a job has no result (its digest is all zero). */
+	AU_KERNEL_FAILED = 4,    /* a shard's attempts were exhausted */
+	AU_KERNEL_CANCELLED = 5, /* an operator cancelled it */
 };
+#define AU_KERNEL_VERDICTS 6u
 
-/* "running", "converged", "max_rounds", "stalled"; "?" for another value. */
+/* "running", "converged", "max_rounds", "stalled", "failed", "cancelled";
+ * "?" for another value. */
 const char *au_kernel_verdict_name(uint32_t verdict);
 
 /* A convergence policy: a pure function of the residual history, so a new

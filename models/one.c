@@ -53,11 +53,25 @@ void au_one_free(struct au_one *o)
 
 /* ---- encoding ---------------------------------------------------------------- */
 
+bool au_one_has_reason(uint8_t verdict)
+{
+	return verdict == AU_KERNEL_FAILED || verdict == AU_KERNEL_CANCELLED;
+}
+
+/* Length of r's reason as encoded (0 for a verdict without one). */
+static size_t reason_len(const struct au_one_record *r)
+{
+	return au_one_has_reason(r->verdict) ? strnlen(r->reason, AU_ONE_REASON_MAX) : 0;
+}
+
 static bool record_ok(const struct au_one_record *r)
 {
 	if (r->job == 0 || r->n_residuals > AU_ONE_MAX_RESIDUALS ||
 	    r->n_workers > AU_ONE_MAX_WORKERS || r->n_residuals > r->rounds)
 		return false;
+	if (au_one_has_reason(r->verdict) &&
+	    (reason_len(r) == 0 || reason_len(r) >= AU_ONE_REASON_MAX))
+		return false; /* a failed job says why */
 	for (uint32_t i = 0; i < r->n_workers; i++)
 		if (r->workers[i] == 0 || (i > 0 && r->workers[i] <= r->workers[i - 1]))
 			return false;
@@ -67,7 +81,7 @@ static bool record_ok(const struct au_one_record *r)
 size_t au_one_put_size(const struct au_one_record *r)
 {
 	return 1 + 8 + 8 + 1 + 1 + 32 + 4 + 4 + 8 * (size_t)r->n_residuals + 4 +
-	       4 * (size_t)r->n_workers;
+	       4 * (size_t)r->n_workers + (au_one_has_reason(r->verdict) ? 1 + reason_len(r) : 0);
 }
 
 /* The record body (after the op byte); shared by puts and snapshots. */
@@ -85,6 +99,11 @@ static void encode_body(struct au_wbuf *w, const struct au_one_record *r)
 	au_put_u32(w, r->n_workers);
 	for (uint32_t i = 0; i < r->n_workers; i++)
 		au_put_u32(w, r->workers[i]);
+	if (au_one_has_reason(r->verdict)) {
+		size_t n = reason_len(r);
+		au_put_u8(w, (uint8_t)n);
+		au_put_bytes(w, r->reason, n);
+	}
 }
 
 /* Decode a body into a fresh record, or NULL if it is malformed. */
@@ -115,6 +134,19 @@ static struct au_one_record *decode_body(struct au_rbuf *rb)
 	r->workers = au_xcalloc(r->n_workers, sizeof(uint32_t));
 	for (uint32_t i = 0; i < r->n_workers; i++)
 		r->workers[i] = au_get_u32(rb);
+	if (au_one_has_reason(r->verdict)) {
+		uint8_t n = au_get_u8(rb);
+		if (n >= AU_ONE_REASON_MAX || rb->short_read) {
+			record_free(r);
+			return NULL;
+		}
+		au_get_bytes(rb, r->reason, n);
+		r->reason[n] = '\0';
+		if (strlen(r->reason) != n) { /* a NUL inside */
+			record_free(r);
+			return NULL;
+		}
+	}
 	if (rb->short_read || !record_ok(r)) {
 		record_free(r);
 		return NULL;
@@ -196,6 +228,8 @@ static uint64_t record_hash(const struct au_one_record *r)
 	for (uint32_t i = 0; i < r->n_workers; i++)
 		h = au_digest_add(h, r->workers[i]);
 	h = au_digest_add(h, r->n_workers);
+	if (au_one_has_reason(r->verdict))
+		h = au_digest_bytes(h, r->reason, reason_len(r));
 	return au_digest_add(h, r->index);
 }
 
@@ -382,8 +416,11 @@ char *au_one_describe(const struct au_one *o)
 		g_string_append(s, " workers=");
 		for (uint32_t k = 0; k < r->n_workers; k++)
 			g_string_append_printf(s, "%sn%u", k ? "," : "", r->workers[k]);
-		g_string_append_printf(s, " residuals=%016llx\n",
+		g_string_append_printf(s, " residuals=%016llx",
 				       (unsigned long long)au_digest_f64s(0, r->residuals, r->n_residuals));
+		if (au_one_has_reason(r->verdict))
+			g_string_append_printf(s, " reason=\"%s\"", r->reason);
+		g_string_append_c(s, '\n');
 	}
 	return g_string_free(s, FALSE);
 }
@@ -493,6 +530,8 @@ static char *one_report(void *const *states, uint32_t nodes)
 				       r->kind == AU_ONE_KIND_SYNTHETIC ? "synthetic"
 				       : au_kernel_kind_name((enum au_kernel_kind)r->kind),
 				       au_kernel_verdict_name(r->verdict), r->rounds);
+		if (au_one_has_reason(r->verdict))
+			g_string_append_printf(s, ", reason \"%s\"", r->reason);
 		if (r->n_residuals)
 			g_string_append_printf(s, ", residual %.3g", r->residuals[r->n_residuals - 1]);
 		g_string_append(s, ", digest ");

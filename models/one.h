@@ -30,13 +30,15 @@
 #define AU_ONE_MAX_RESIDUALS 2048u /* residual history kept per record */
 #define AU_ONE_MAX_WORKERS 256u   /* worker nodes listed per record */
 #define AU_ONE_KIND_SYNTHETIC 128u /* record kind of a synthetic job (blob.h) */
+#define AU_ONE_REASON_MAX 96u     /* bytes of a reason, its terminating NUL included */
 
 /* One job's final record. */
 struct au_one_record {
 	uint64_t job;       /* nonzero */
 	uint64_t parent;    /* the job that spawned it, 0 for none */
 	uint8_t kind;       /* enum au_kernel_kind */
-	uint8_t verdict;    /* enum au_kernel_verdict: converged, max_rounds, stalled */
+	uint8_t verdict;    /* enum au_kernel_verdict: converged, max_rounds, stalled,
+			     * failed or cancelled (these two: no result, digest zero) */
 	uint8_t digest[32]; /* SHA-256 of the result vector (au_kernel_digest) */
 	uint32_t rounds;
 	uint32_t n_residuals;   /* min(rounds, AU_ONE_MAX_RESIDUALS): the last ones */
@@ -44,7 +46,15 @@ struct au_one_record {
 	uint32_t n_workers;     /* ascending node ids */
 	uint32_t *workers;
 	uint64_t index;     /* log index the record was stored at (set by apply) */
+	/* Failed or cancelled (au_one_has_reason): why, non-empty, NUL-ended
+	 * (e.g. "shard 3: 8 attempts exhausted, last error: node_dead (round
+	 * 4)").  Encoded only for those verdicts, so the records of finished
+	 * jobs encode (and hash) exactly as before the field existed. */
+	char reason[AU_ONE_REASON_MAX];
 };
+
+/* Whether a record of this verdict carries a reason and no result. */
+bool au_one_has_reason(uint8_t verdict);
 
 /* Outcome of applying a put (the first result byte). */
 enum au_one_status {

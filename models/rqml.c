@@ -22,7 +22,12 @@
  *      by the job: a retry is applied once; ONE rejects any second record)
  *      and starts the fan-out children.
  * A shard task that dead-letters, or whose accepted output never reaches
- * the log within data_wait, gets a new attempt (a new task id).
+ * the log within data_wait, gets a new attempt (a new task id).  When the
+ * attempt that fails is the shard's shard_attempts-th of the round, the
+ * supervisor proposes FAIL(J, r, s, attempts, last error) instead: every
+ * replica ends J with verdict failed and that reason, and the supervisor
+ * records it in ONE (no result: digest zero).  CANCEL(J) (au_rqml_cancel)
+ * ends a running job the same way with verdict cancelled.
  *
  * Trace kinds RQML_* (520..): every replica traces what applying does;
  * workers trace what they compute.  sim/check_rqml.c checks them.
@@ -36,14 +41,17 @@
 #include "rqml.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
 
 #include "hashes.h"
 #include "rqml_internal.h"
+#include "taskq.h"
 
 /* ---- policies ---------------------------------------------------------------- */
 
@@ -288,6 +296,70 @@ int au_rqml_submit(struct au_rqml *r, const struct au_rqml_job_spec *spec)
 	return 0;
 }
 
+int au_rqml_cancel(struct au_rqml *r, uint64_t job)
+{
+	struct rqml *q = (struct rqml *)r;
+	if (!rqml_is_leader(q) || job == 0)
+		return -AU_EINVAL;
+	uint8_t buf[16];
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, sizeof(buf));
+	au_put_u8(&w, OP_CANCEL);
+	au_put_u64(&w, job);
+	assert(!w.overflow);
+	return rqml_propose(q, buf, w.len, AU_RQML_MACHINE, 0, 0) ? 0 : -AU_EINVAL;
+}
+
+/* "JOB<sep>N" with JOB in 1..2^23-1; "" is job 0. */
+static bool parse_pair(const char *text, char sep, uint64_t *job, uint32_t *n)
+{
+	*job = 0;
+	*n = 0;
+	if (!text || !*text)
+		return true;
+	char *end;
+	errno = 0;
+	unsigned long long a = strtoull(text, &end, 10);
+	if (end == text || *end != sep || a == 0 || a >= (1ull << 23) || errno)
+		return false;
+	const char *p = end + 1;
+	unsigned long long b = strtoull(p, &end, 10);
+	if (end == p || *end != '\0' || b > UINT32_MAX || errno || *p == '-')
+		return false;
+	*job = a;
+	*n = (uint32_t)b;
+	return true;
+}
+
+bool au_rqml_parse_fail_shard(const char *text, uint64_t *job, uint32_t *shard)
+{
+	return parse_pair(text, ':', job, shard) && *shard < AU_KERNEL_MAX_SHARDS;
+}
+
+bool au_rqml_parse_cancel(const char *text, uint64_t *job, uint32_t *rounds)
+{
+	return parse_pair(text, '@', job, rounds);
+}
+
+const char *au_rqml_error_name(uint32_t error)
+{
+	return error == AU_RQML_ERR_OUTPUT_LOST ? "output_lost" : au_taskq_error_name(error);
+}
+
+char *au_rqml_reason(uint8_t verdict, uint32_t rounds, uint32_t shard, uint32_t attempts,
+		     uint8_t error, char *buf, size_t len)
+{
+	assert(buf && len > 0);
+	if (verdict == AU_KERNEL_FAILED)
+		snprintf(buf, len, "shard %u: %u attempts exhausted, last error: %s (round %u)", shard,
+			 attempts, au_rqml_error_name(error), rounds + 1);
+	else if (verdict == AU_KERNEL_CANCELLED)
+		snprintf(buf, len, "cancelled by an operator after %u rounds", rounds);
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
 bool au_rqml_job_info(const struct au_rqml *r, uint64_t job, struct au_rqml_job_info *out)
 {
 	const struct rqml *q = (const struct rqml *)r;
@@ -302,6 +374,8 @@ bool au_rqml_job_info(const struct au_rqml *r, uint64_t job, struct au_rqml_job_
 	out->residual = j->round ? j->residuals[j->round - 1] : NAN;
 	if (out->finished)
 		memcpy(out->digest, j->digest, sizeof(out->digest));
+	au_rqml_reason(j->verdict, j->round, j->fail_shard, j->fail_attempts, j->fail_error,
+		       out->reason, sizeof(out->reason));
 	return true;
 }
 
@@ -311,7 +385,7 @@ void au_rqml_get_stats(const struct au_rqml *r, struct au_rqml_stats *out)
 	memset(out, 0, sizeof(*out));
 	for (guint i = 0; i < q->jobs->len; i++) {
 		const struct rjob *j = g_ptr_array_index(q->jobs, i);
-		out->jobs[j->verdict < 4 ? j->verdict : 0]++;
+		out->jobs[j->verdict < AU_KERNEL_VERDICTS ? j->verdict : 0]++;
 		out->rounds += j->round;
 	}
 	out->stale_outputs = q->stale_data;

@@ -80,6 +80,11 @@ struct au_rqml_config {
 	uint32_t job_seed;
 	struct au_rqml_kind_config kind[AU_RQML_KINDS];
 	char fanout[128];             /* "pagerank>jacobi, jacobi>kmeans" */
+	char fail_shard[32];          /* fault injection: "JOB:SHARD", every attempt of that
+				       * shard fails from round fail_round on ("": none) */
+	uint32_t fail_round;
+	char cancel[32];              /* "JOB@ROUNDS": the supervisor cancels JOB once it has
+				       * aggregated ROUNDS rounds, as an operator would ("": none) */
 	/* [rqml] */
 	au_time tick_ns;              /* the supervisor looks at every job this often */
 	au_time data_retry_ns;        /* a worker resends a shard output not yet in the log */
@@ -88,7 +93,32 @@ struct au_rqml_config {
 	au_time enqueue_retry_ns;     /* enqueue again a task the queue does not show */
 	double mem_gbps;              /* cost model: a node's memory bandwidth */
 	uint32_t task_retries;        /* max_retries of a shard task */
+	uint32_t shard_attempts;      /* shard tasks (attempts) one shard of a round may use
+				       * before its job fails (1..AU_RQML_ATTEMPTS_MAX) */
 };
+
+/* Attempts of one shard in one round at most: the task id's attempt bits. */
+#define AU_RQML_ATTEMPTS_MAX 1000u
+
+/* Parse [workload] fail_shard ("JOB:SHARD") and cancel ("JOB@ROUNDS");
+ * "" parses as job 0 (none).  False if malformed. */
+bool au_rqml_parse_fail_shard(const char *text, uint64_t *job, uint32_t *shard);
+bool au_rqml_parse_cancel(const char *text, uint64_t *job, uint32_t *rounds);
+
+/* Why a job failed: the error of a shard's last attempt (struct
+ * au_rqml_job_info.fail_error): a task queue error (taskq.h, enum
+ * au_taskq_error), or this one, RQML's own: the shard's output was
+ * accepted but never reached the log within data_wait. */
+#define AU_RQML_ERR_OUTPUT_LOST 64u
+const char *au_rqml_error_name(uint32_t error);
+
+/* The reason text of a failed or cancelled job, e.g. "shard 3: 8 attempts
+ * exhausted, last error: node_dead (round 4)" or "cancelled by an
+ * operator after 5 rounds"; "" for another verdict.  Written into buf (len bytes, at least
+ * AU_RQML_REASON_LEN); returns buf. */
+#define AU_RQML_REASON_LEN 96u
+char *au_rqml_reason(uint8_t verdict, uint32_t rounds, uint32_t shard, uint32_t attempts,
+		     uint8_t error, char *buf, size_t len);
 
 /* What a job is: everything a replica needs to run it. */
 struct au_rqml_job_spec {
@@ -175,8 +205,18 @@ struct au_rqml_job_info {
 	uint8_t verdict;     /* enum au_kernel_verdict: CONTINUE while it runs */
 	uint32_t rounds;     /* rounds aggregated */
 	double residual;     /* of the last round; NaN before the first */
-	uint8_t digest[32];  /* SHA-256 of the final state, once finished */
+	uint8_t digest[32];  /* SHA-256 of the final state, once finished (zero if it
+			      * failed or was cancelled: no result) */
+	char reason[AU_RQML_REASON_LEN]; /* failed or cancelled: why (au_rqml_reason) */
 };
+
+/* Leader only: propose cancelling job `job`.  Once applied the job ends
+ * with verdict cancelled on every replica, its shards are not issued
+ * again (tasks already out finish empty), and the supervisor writes its
+ * ONE record (verdict cancelled, no result).  A cancel of a job that has
+ * ended, or that the log does not have, changes nothing.  0 (proposed),
+ * -AU_EINVAL (not the leader, job 0). */
+int au_rqml_cancel(struct au_rqml *r, uint64_t job);
 
 /* Fill *out for job `job`; false if this replica has no such job. */
 bool au_rqml_job_info(const struct au_rqml *r, uint64_t job, struct au_rqml_job_info *out);
@@ -186,7 +226,8 @@ bool au_rqml_job_info(const struct au_rqml *r, uint64_t job, struct au_rqml_job_
  * running), rounds aggregated over every job, and the node's own counters.
  * Read-only. */
 struct au_rqml_stats {
-	uint32_t jobs[4];          /* by verdict: running, converged, max_rounds, stalled */
+	uint32_t jobs[AU_KERNEL_VERDICTS]; /* by verdict: running, converged, max_rounds,
+					    * stalled, failed, cancelled */
 	uint64_t rounds;           /* rounds aggregated, summed over jobs (replicated) */
 	uint64_t stale_outputs;    /* shard outputs the machine refused as stale (replicated) */
 	uint64_t duplicate_outputs;/* resends of outputs already in the log (replicated) */

@@ -151,6 +151,15 @@ static int exec_round(void *ctx, const struct au_task *t, uint32_t round, const 
 			   j ? (int64_t)j->round : -1);
 		return -1;
 	}
+	uint64_t fail_job;
+	uint32_t fail_shard;
+	if (au_rqml_parse_fail_shard(q->cfg->fail_shard, &fail_job, &fail_shard) && fail_job == jid &&
+	    fail_shard == s && r >= q->cfg->fail_round) {
+		/* Fault injection ([workload] fail_shard): this shard's kernel
+		 * fails on every node, every attempt. */
+		q->injected_fails++;
+		return -1;
+	}
 	uint32_t len = au_kernel_shard_out_len(j->kp, s);
 	size_t need = au_kernel_scratch_len(j->kp);
 	if (need > q->scratch_len) {

@@ -21,14 +21,14 @@
 #include "taskq.h"
 #include "wire.h"
 
-enum { OP_START = 1, OP_DATA = 2, OP_CLOSE = 3 };
+enum { OP_START = 1, OP_DATA = 2, OP_CLOSE = 3, OP_FAIL = 4, OP_CANCEL = 5 };
 enum { ST_APPLIED = 0, ST_IGNORED = 1, ST_REJECTED = 2 };
 enum { MSG_DATA = 1 };
 enum { TM_TICK = 1, TM_RESEND = 2, TM_KICK = 3 };
 #define ONE_CLIENT_BASE (UINT64_C(0x4f4e45) << 40) /* Raft sessions of ONE puts */
 #define PENDING_MAX_PER_SHARD 8u
 #define OUTBOX_MAX 64u
-#define SUP_ATTEMPT_MAX 1000u
+#define SUP_ATTEMPT_MAX AU_RQML_ATTEMPTS_MAX
 
 /* A shard output received for the round in progress. */
 struct pending {
@@ -53,13 +53,17 @@ struct rjob {
 	uint8_t verdict;         /* enum au_kernel_verdict; CONTINUE while running */
 	double *residuals;       /* [spec.policy.max_rounds] */
 	GArray *workers;         /* au_node_id, ascending */
-	uint8_t digest[32];      /* of the final state, once finished */
+	uint8_t digest[32];      /* of the final state, once finished (zero: no result) */
+	/* failed (verdict AU_KERNEL_FAILED): the shard whose attempts ran out */
+	uint32_t fail_shard, fail_attempts;
+	uint8_t fail_error;      /* taskq.h enum au_taskq_error or AU_RQML_ERR_OUTPUT_LOST */
 	GPtrArray *pending;      /* struct pending *, arrival order */
 	uint64_t core_hash;      /* digest share of everything above but `pending` */
 	bool core_stale;         /* core_hash needs computing again */
 	/* supervisor (leader memory only, never decisions' sole input) */
 	uint64_t close_inflight_round;
-	au_time close_sent_ns, one_sent_ns, start_sent_ns;
+	au_time close_sent_ns, one_sent_ns, start_sent_ns, end_sent_ns;
+	bool end_inflight;           /* a FAIL or CANCEL proposed, not yet applied */
 	bool one_inflight;
 	bool children_started;
 	au_time *done_seen_ns;   /* [shards]: when the leader saw an accepted shard without data */
@@ -90,7 +94,7 @@ struct rqml {
 	GPtrArray *outbox;       /* struct outbox * */
 	double *scratch;
 	size_t scratch_len;
-	uint64_t computed, not_ready, obsolete, sent_data, proposals;
+	uint64_t computed, not_ready, obsolete, sent_data, proposals, injected_fails;
 	uint64_t sup_term;       /* the term the supervisor's memory belongs to */
 	bool kick_armed;         /* a supervisor pass is due at once */
 	GHashTable *start_sent;  /* job -> au_time: START proposed, not yet applied */
@@ -125,6 +129,11 @@ struct rjob *rqml_job_get(const struct rqml *q, uint64_t job);
 const struct pending *rqml_pending_find(const struct rjob *j, uint32_t shard, uint64_t token);
 void rqml_put_spec(struct au_wbuf *w, const struct au_rqml_job_spec *s);
 void rqml_on_queue_event(void *ctx, const struct au_taskq_event *ev);
+/* A failed or cancelled job (no result): verdict FAILED or CANCELLED. */
+static inline bool rqml_verdict_ended(uint8_t v)
+{
+	return v == AU_KERNEL_FAILED || v == AU_KERNEL_CANCELLED;
+}
 
 /* rqml_supervisor.c: the supervisor (leader only) */
 bool rqml_propose(struct rqml *q, const uint8_t *cmd, size_t len, uint8_t machine, uint64_t client,

@@ -7,6 +7,7 @@
 #include "rqml.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +135,9 @@ static uint64_t job_core_hash(const struct rjob *j)
 		h = au_digest_add(h, g_array_index(j->workers, au_node_id, k));
 	h = au_digest_add(h, j->workers->len);
 	h = au_digest_bytes(h, j->digest, 32);
+	if (j->verdict == AU_KERNEL_FAILED) /* only then: other jobs hash as they always did */
+		h = au_digest_add(au_digest_add(h, (uint64_t)j->fail_shard << 32 | j->fail_attempts),
+				  j->fail_error);
 	if (j->state)
 		h = au_digest_f64s(h, j->state, j->kp->state_len);
 	return au_digest_add(h, j->state != NULL);
@@ -405,6 +409,68 @@ static uint8_t apply_close(struct rqml *q, struct au_rbuf *rb)
 	return status;
 }
 
+/* End a running job without a result (failed or cancelled): every replica
+ * drops its vectors and pending outputs; the digest stays zero. */
+static void end_job(struct rqml *q, struct rjob *j, enum au_kernel_verdict v)
+{
+	assert(j->state && rqml_verdict_ended((uint8_t)v));
+	j->verdict = (uint8_t)v;
+	j->core_stale = true;
+	memset(j->digest, 0, sizeof(j->digest));
+	rqml_trace(q, AU_TR_RQML_DONE, (int64_t)j->spec.job, (int64_t)j->round | (int64_t)v << 32, 0);
+	if (rqml_is_leader(q)) {
+		struct au_rqml_row row = {(int64_t)j->spec.job, 0, j->round,
+					  j->round ? j->residuals[j->round - 1] : NAN, 0,
+					  AU_RQML_ROW_DONE};
+		rqml_record_row(q, &row);
+	}
+	free(j->state);
+	j->state = NULL;
+	g_ptr_array_set_size(j->pending, 0);
+	if (j->owns_kp)
+		au_kernel_free(&j->own_kp);
+	j->owns_kp = false;
+	j->kp = NULL;
+	j->built = false;
+}
+
+/* FAIL: the supervisor saw shard `shard` of round `round` use its last
+ * attempt.  Ignored unless that round is still open (a close may have
+ * overtaken it). */
+static uint8_t apply_fail(struct rqml *q, struct au_rbuf *rb)
+{
+	uint64_t jid = au_get_u64(rb);
+	uint32_t round = au_get_u32(rb), shard = au_get_u32(rb), attempts = au_get_u32(rb);
+	uint8_t error = au_get_u8(rb);
+	struct rjob *j = rqml_job_get(q, jid);
+	if (rb->short_read || rb->pos != rb->len || !j || shard >= j->spec.params.shards ||
+	    attempts < 1 || attempts > AU_RQML_ATTEMPTS_MAX)
+		return ST_REJECTED;
+	if (!j->state || round != j->round + 1)
+		return ST_IGNORED;
+	j->fail_shard = shard;
+	j->fail_attempts = attempts;
+	j->fail_error = error;
+	rqml_trace(q, AU_TR_RQML_FAIL, (int64_t)jid, (int64_t)round << 16 | shard,
+		   (int64_t)attempts << 8 | error);
+	end_job(q, j, AU_KERNEL_FAILED);
+	return ST_APPLIED;
+}
+
+/* CANCEL: an operator ends a running job; an ended one is left as it is. */
+static uint8_t apply_cancel(struct rqml *q, struct au_rbuf *rb)
+{
+	uint64_t jid = au_get_u64(rb);
+	struct rjob *j = rqml_job_get(q, jid);
+	if (rb->short_read || rb->pos != rb->len || jid == 0)
+		return ST_REJECTED;
+	if (!j || !j->state)
+		return ST_IGNORED;
+	rqml_trace(q, AU_TR_RQML_CANCEL, (int64_t)jid, j->round, 0);
+	end_job(q, j, AU_KERNEL_CANCELLED);
+	return ST_APPLIED;
+}
+
 static uint8_t rqml_apply_cmd(struct rqml *q, uint64_t index, const uint8_t *cmd, size_t len)
 {
 	if (index > q->applied_index)
@@ -419,6 +485,10 @@ static uint8_t rqml_apply_cmd(struct rqml *q, uint64_t index, const uint8_t *cmd
 		return apply_data(q, &rb);
 	case OP_CLOSE:
 		return apply_close(q, &rb);
+	case OP_FAIL:
+		return apply_fail(q, &rb);
+	case OP_CANCEL:
+		return apply_cancel(q, &rb);
 	}
 	return ST_REJECTED;
 }
@@ -448,7 +518,7 @@ static size_t machine_snapshot(void *sm, uint8_t **out)
 	size_t n = 64;
 	for (guint i = 0; i < q->jobs->len; i++) {
 		const struct rjob *j = g_ptr_array_index(q->jobs, i);
-		n += 128 + 8 * (size_t)j->round + 4 * (size_t)j->workers->len + 32 +
+		n += 144 + 8 * (size_t)j->round + 4 * (size_t)j->workers->len + 32 +
 		     (j->state ? 8 * (size_t)j->kp->state_len : 0);
 		for (guint k = 0; k < j->pending->len; k++)
 			n += 32 + 8 * (size_t)((struct pending *)g_ptr_array_index(j->pending, k))->len;
@@ -473,6 +543,11 @@ static size_t machine_snapshot(void *sm, uint8_t **out)
 		for (guint k = 0; k < j->workers->len; k++)
 			au_put_u32(&w, g_array_index(j->workers, au_node_id, k));
 		au_put_bytes(&w, j->digest, 32);
+		if (j->verdict == AU_KERNEL_FAILED) { /* only then: older snapshots stay valid */
+			au_put_u32(&w, j->fail_shard);
+			au_put_u32(&w, j->fail_attempts);
+			au_put_u8(&w, j->fail_error);
+		}
 		au_put_u8(&w, j->state != NULL);
 		if (j->state)
 			for (uint32_t k = 0; k < j->kp->state_len; k++)
@@ -504,7 +579,7 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 		return false;
 	j->round = au_get_u32(rb);
 	j->verdict = au_get_u8(rb);
-	if (j->round > spec.policy.max_rounds) {
+	if (j->round > spec.policy.max_rounds || j->verdict >= AU_KERNEL_VERDICTS) {
 		rqml_rjob_free(j);
 		return false;
 	}
@@ -514,6 +589,11 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 	for (uint32_t k = 0; k < nw && k < AU_ONE_MAX_WORKERS && !rb->short_read; k++)
 		add_worker(j, au_get_u32(rb));
 	au_get_bytes(rb, j->digest, 32);
+	if (j->verdict == AU_KERNEL_FAILED) {
+		j->fail_shard = au_get_u32(rb);
+		j->fail_attempts = au_get_u32(rb);
+		j->fail_error = au_get_u8(rb);
+	}
 	if (au_get_u8(rb)) {
 		/* Still running: it needs its generated input again. */
 		j->kp = au_kernel_acquire(q->env, &spec.params, &j->own_kp, &j->owns_kp);
@@ -545,7 +625,8 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 	}
 	const struct rjob *last = q->jobs->len ? g_ptr_array_index(q->jobs, q->jobs->len - 1) : NULL;
 	if (rb->short_read || (last && last->spec.job >= spec.job) ||
-	    (!j->state && j->verdict == AU_KERNEL_CONTINUE)) {
+	    (!j->state && j->verdict == AU_KERNEL_CONTINUE) ||
+	    (j->state && j->verdict != AU_KERNEL_CONTINUE)) {
 		rqml_rjob_free(j);
 		return false;
 	}
@@ -612,6 +693,13 @@ static char *machine_describe(void *sm)
 		g_string_append(s, " digest=");
 		for (int k = 0; k < 8; k++)
 			g_string_append_printf(s, "%02x", j->digest[k]);
+		if (rqml_verdict_ended(j->verdict)) {
+			char why[AU_RQML_REASON_LEN];
+			g_string_append_printf(s, " reason=\"%s\"",
+					       au_rqml_reason(j->verdict, j->round, j->fail_shard,
+							      j->fail_attempts, j->fail_error, why,
+							      sizeof(why)));
+		}
 		g_string_append_printf(s, " state=%016llx pending=%u\n",
 				       (unsigned long long)(j->state ? au_digest_f64s(0, j->state,
 										       j->kp->state_len)

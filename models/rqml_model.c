@@ -142,12 +142,18 @@ static char *rqml_report(void *const *states, uint32_t nodes)
 		g_string_append_printf(s, "    job %llu %s (%u shards): %s, %u rounds",
 				       (unsigned long long)j->spec.job,
 				       au_kernel_kind_name(j->spec.params.kind), j->spec.params.shards,
-				       au_kernel_verdict_name(j->verdict < 4 ? j->verdict : 0), j->round);
+				       au_kernel_verdict_name(j->verdict), j->round);
 		if (j->round)
 			g_string_append_printf(s, ", residual %.3g (tolerance %.3g)",
 					       j->residuals[j->round - 1], j->spec.policy.tolerance);
 		if (j->spec.parent)
 			g_string_append_printf(s, ", child of job %llu", (unsigned long long)j->spec.parent);
+		if (rqml_verdict_ended(j->verdict)) {
+			char why[AU_RQML_REASON_LEN];
+			g_string_append_printf(s, ": %s", au_rqml_reason(j->verdict, j->round, j->fail_shard,
+									  j->fail_attempts, j->fail_error,
+									  why, sizeof(why)));
+		}
 		g_string_append_c(s, '\n');
 	}
 	return g_string_free(s, FALSE);
@@ -168,6 +174,18 @@ static bool rqml_validate(const void *config, uint32_t nodes, char *err, size_t 
 	if (nrules < 0) {
 		snprintf(err, errlen, "fanout: '%s' is not a list of parent>child kinds (e.g. "
 				      "pagerank>jacobi), at most %u", c->fanout, AU_RQML_MAX_FANOUT);
+		return false;
+	}
+	uint64_t job;
+	uint32_t n;
+	if (!au_rqml_parse_fail_shard(c->fail_shard, &job, &n)) {
+		snprintf(err, errlen, "fail_shard: '%s' is not JOB:SHARD (job 1..%u, shard below %u)",
+			 c->fail_shard, (1u << 23) - 1, AU_KERNEL_MAX_SHARDS);
+		return false;
+	}
+	if (!au_rqml_parse_cancel(c->cancel, &job, &n)) {
+		snprintf(err, errlen, "cancel: '%s' is not JOB@ROUNDS (job 1..%u)", c->cancel,
+			 (1u << 23) - 1);
 		return false;
 	}
 	bool used[AU_RQML_KINDS] = {false};
@@ -211,6 +229,13 @@ static const struct au_config_key rqml_workload_keys[] = {
 	 "seed of the jobs' generated inputs", NULL},
 	{"fanout", AU_CFG_STRING, offsetof(struct au_rqml_config, fanout), "", 0, 127,
 	 "child jobs of converged ones: parent>child, ... (e.g. pagerank>jacobi)", NULL},
+	{"fail_shard", AU_CFG_STRING, offsetof(struct au_rqml_config, fail_shard), "", 0, 31,
+	 "fault injection: JOB:SHARD, that shard's kernel fails every attempt (\"\": none)", NULL},
+	{"fail_round", AU_CFG_UINT, offsetof(struct au_rqml_config, fail_round), "1", 1,
+	 AU_RQML_MAX_ROUNDS, "fail_shard fails from this round on", NULL},
+	{"cancel", AU_CFG_STRING, offsetof(struct au_rqml_config, cancel), "", 0, 31,
+	 "JOB@ROUNDS: the supervisor cancels JOB once it has aggregated ROUNDS rounds (\"\": none)",
+	 NULL},
 	{"pagerank_size", AU_CFG_UINT, offsetof(struct au_rqml_config, kind[0].size), "4096", 2,
 	 1u << 30, "pagerank: vertices (a power of two)", NULL},
 	{"pagerank_edges", AU_CFG_UINT, offsetof(struct au_rqml_config, kind[0].edges), "32768", 1,
@@ -266,6 +291,9 @@ static const struct au_config_key rqml_keys[] = {
 	 "cost model: memory bandwidth of a node, GB/s", NULL},
 	{"task_retries", AU_CFG_UINT, offsetof(struct au_rqml_config, task_retries), "20", 0, 1000,
 	 "failed attempts a shard task survives before a new attempt replaces it", NULL},
+	{"shard_attempts", AU_CFG_UINT, offsetof(struct au_rqml_config, shard_attempts), "8", 1,
+	 AU_RQML_ATTEMPTS_MAX, "attempts (shard tasks) one shard of a round may use before its job "
+	 "fails with the last one's error", NULL},
 	{NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 

@@ -1,8 +1,9 @@
 /* rqml_supervisor.c — RQML's supervisor, on the Raft leader only (see
  * rqml.c for the design): it starts the configured jobs, enqueues every
- * round's shard tasks and replaces the failed ones, closes a round once
- * every shard's accepted output is in the log, records finished jobs in
- * ONE and starts their fan-out children.  What it remembers is leader
+ * round's shard tasks and replaces the failed ones, fails a job whose
+ * shard has used its last attempt, closes a round once every shard's
+ * accepted output is in the log, records finished jobs (failed and
+ * cancelled ones too) in ONE and starts their fan-out children.  What it remembers is leader
  * memory only: a new leader rebuilds it from the log and the queue.
  */
 #include "rqml.h"
@@ -88,6 +89,17 @@ static void propose_one(struct rqml *q, struct rjob *j)
 	r.kind = (uint8_t)j->spec.params.kind;
 	r.verdict = j->verdict;
 	memcpy(r.digest, j->digest, 32);
+	au_rqml_reason(j->verdict, j->round, j->fail_shard, j->fail_attempts, j->fail_error, r.reason,
+		       sizeof(r.reason));
+#ifdef AU_BUG_RQML_FAIL_SILENT
+	/* Planted bug: a failed job's record says it converged, without a
+	 * reason — a reader of ONE takes a job that never finished for a
+	 * result. */
+	if (r.verdict == AU_KERNEL_FAILED) {
+		r.verdict = AU_KERNEL_CONVERGED;
+		r.reason[0] = '\0';
+	}
+#endif
 	r.rounds = j->round;
 	r.n_residuals = j->round < AU_ONE_MAX_RESIDUALS ? j->round : AU_ONE_MAX_RESIDUALS;
 	r.residuals = j->residuals + (j->round - r.n_residuals);
@@ -103,6 +115,36 @@ static void propose_one(struct rqml *q, struct rjob *j)
 		j->one_sent_ns = au_now(q->env);
 	}
 	free(buf);
+}
+
+/* Propose ending job j (FAIL of shard s of `round` after `attempts`
+ * attempts, or CANCEL if `cancel`); again only after enqueue_retry if it
+ * seems lost. */
+static void propose_end(struct rqml *q, struct rjob *j, bool cancel, uint32_t round, uint32_t s,
+			uint32_t attempts, uint8_t error)
+{
+	au_time now = au_now(q->env);
+	if (j->end_inflight && now - j->end_sent_ns < q->cfg->enqueue_retry_ns)
+		return;
+	if (cancel) {
+		if (au_rqml_cancel((struct au_rqml *)q, j->spec.job) != 0)
+			return;
+	} else {
+		uint8_t buf[32];
+		struct au_wbuf w;
+		au_wbuf_init(&w, buf, sizeof(buf));
+		au_put_u8(&w, OP_FAIL);
+		au_put_u64(&w, j->spec.job);
+		au_put_u32(&w, round);
+		au_put_u32(&w, s);
+		au_put_u32(&w, attempts);
+		au_put_u8(&w, error);
+		assert(!w.overflow);
+		if (!rqml_propose(q, buf, w.len, AU_RQML_MACHINE, 0, 0))
+			return;
+	}
+	j->end_inflight = true;
+	j->end_sent_ns = now;
 }
 
 /* The supervisor's view of round `round` of job j: reset when it moves on. */
@@ -152,6 +194,18 @@ static void supervise_job(struct rqml *q, struct rjob *j)
 	sup_round(j, round);
 	if (j->close_inflight_round == round && now - j->close_sent_ns < q->cfg->enqueue_retry_ns)
 		return; /* wait for it to apply; propose again if it seems lost */
+	uint64_t cancel_job;
+	uint32_t cancel_rounds;
+	if (au_rqml_parse_cancel(q->cfg->cancel, &cancel_job, &cancel_rounds) &&
+	    cancel_job == j->spec.job && j->round >= cancel_rounds) {
+		propose_end(q, j, true, 0, 0, 0, 0); /* the scripted operator's cancel */
+		return;
+	}
+	/* A shard may use this many attempts (task ids) per round; the task id
+	 * has room for SUP_ATTEMPT_MAX. */
+	uint32_t limit = q->cfg->shard_attempts;
+	if (limit < 1 || limit > SUP_ATTEMPT_MAX)
+		limit = SUP_ATTEMPT_MAX;
 	uint64_t *tokens = au_xcalloc(S, sizeof(uint64_t));
 	bool ready = true;
 	for (uint32_t s = 0; s < S; s++) {
@@ -175,7 +229,15 @@ static void supervise_job(struct rqml *q, struct rjob *j)
 			else if (now - j->done_seen_ns[s] >= q->cfg->data_wait_ns)
 				replace = true;
 		}
-		if (replace && j->attempt[s] + 1 < SUP_ATTEMPT_MAX) {
+		if (replace && j->attempt[s] + 1 >= limit) {
+			/* That was the shard's last attempt: the job fails, with the
+			 * error of that attempt as its reason. */
+			uint8_t err = t->state == AU_TASK_DEAD ? t->last_error : AU_RQML_ERR_OUTPUT_LOST;
+			propose_end(q, j, false, round, s, j->attempt[s] + 1, err);
+			free(tokens);
+			return;
+		}
+		if (replace) {
 			j->attempt[s]++;
 			j->done_seen_ns[s] = 0;
 			rqml_trace(q, AU_TR_RQML_RETRY, (int64_t)j->spec.job, (int64_t)round << 16 | s,
@@ -200,6 +262,7 @@ static void sup_forget(struct rqml *q)
 		struct rjob *j = g_ptr_array_index(q->jobs, i);
 		j->close_inflight_round = 0;
 		j->one_inflight = false;
+		j->end_inflight = false;
 		j->sup_round = 0;
 	}
 	g_hash_table_remove_all(q->start_sent);

@@ -200,8 +200,9 @@ static bool decode_job(void *ctx, const uint8_t *p, size_t len, uint8_t *answer,
 
 static const char *verdict_name(uint8_t v)
 {
-	static const char *const names[] = {"running", "converged", "stopped at max_rounds", "stalled"};
-	return v < 4 ? names[v] : "?";
+	static const char *const names[] = {"running", "converged", "stopped at max_rounds", "stalled",
+					    "failed", "cancelled"};
+	return v < G_N_ELEMENTS(names) ? names[v] : "?";
 }
 
 /* Start an RQML job; with `wait`, follow it until its record is in ONE. */

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "wire.h"
 
 size_t au_ctl_encode_status_req(uint64_t nonce, uint8_t *buf, size_t cap)
@@ -362,5 +363,5 @@ bool au_ctl_decode_job_resp(const uint8_t *buf, size_t len, struct au_ctl_job_re
 	au_get_bytes(&r, a->digest, sizeof(a->digest));
 	a->one_index = au_get_u64(&r);
 	return !r.short_read && r.pos == r.len && type == AU_CTL_JOB_RESP && a->answer < AU_CTL_ANSWERS_ &&
-	       a->known <= 1 && a->finished <= 1 && a->verdict <= 3 && (a->known || !a->finished);
+	       a->known <= 1 && a->finished <= 1 && a->verdict < AU_KERNEL_VERDICTS && (a->known || !a->finished);
 }

@@ -133,7 +133,7 @@ static void rqml_metrics(const struct au_rqml *rq, GString *o)
 	struct au_rqml_stats s;
 	au_rqml_get_stats(rq, &s);
 	head(o, "aureon_rqml_jobs", "gauge", "RQML jobs in this node's replica, by state.");
-	for (int v = 0; v < 4; v++)
+	for (int v = 0; v < (int)AU_KERNEL_VERDICTS; v++)
 		g_string_append_printf(o, "aureon_rqml_jobs{state=\"%s\"} %u\n",
 				       au_kernel_verdict_name((enum au_kernel_verdict)v), s.jobs[v]);
 	one_u64(o, "aureon_rqml_rounds_total", "counter", "Rounds aggregated, over every job (replicated state).",

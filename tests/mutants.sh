@@ -57,6 +57,7 @@ MUTANTS=(
 	"IGNORE_STORAGE_ERROR|20|raft-disk-full"
 	"REPLICA_DIVERGE|20|mutant-replica-diverge chaos-raft"
 	"RQML_RECORD_CONVERGED_ONLY|10|mutant-jobs-unrecorded"
+	"RQML_FAIL_SILENT|5|rqml-shard-failures"
 	"CANCEL_IGNORED|10|mutant-cancel-ignored aureon-cancel-failover"
 	"BLOB_STALE_CHUNK|5|one-results"
 )

@@ -31,6 +31,7 @@ Suite *kernels_suite(void);
 Suite *one_suite(void);
 Suite *results_suite(void);
 Suite *rqml_suite(void);
+Suite *rqml_fail_suite(void);
 Suite *swim_suite(void);
 Suite *verdict_suite(void);
 Suite *replicas_suite(void);

@@ -90,6 +90,8 @@ void au_rr_end(void *st, struct au_sim *sim)
 		return;
 	for (uint32_t i = 0; i < au_one_count(best); i++) {
 		const struct au_one_record *r = au_one_at(best, i);
+		if (au_one_has_reason(r->verdict))
+			continue; /* failed or cancelled: no result to keep */
 		bool found = false;
 		for (au_node_id n = 1; n <= sim->nodes && !found; n++) {
 			struct au_blob *b = state_of(sim, n, s->blob_svc);

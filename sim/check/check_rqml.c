@@ -85,6 +85,7 @@ struct rc_job {
 	uint8_t ref_digest[32];
 	/* what the cluster said */
 	bool finished;
+	uint32_t verdict;    /* from RQML_DONE */
 	uint8_t digest[32];  /* first 8 bytes from RQML_DONE */
 	GHashTable *round_res; /* round -> residual bits, first replica to aggregate it */
 };
@@ -96,6 +97,7 @@ struct rc_state {
 	GHashTable *last;      /* (node << 32 | job) -> rounds aggregated on that replica */
 	GHashTable *used;      /* (node, job) -> GArray of (shard, token) for the open round */
 	GHashTable *accepted;  /* task id with attempt 0 -> GArray of tokens accepted for that shard */
+	GHashTable *dead;      /* task ids the queue dead-lettered (set) */
 };
 
 static void rc_job_free(gpointer p)
@@ -120,6 +122,7 @@ static void *rc_create(struct au_sim *sim, int which)
 					(GDestroyNotify)g_array_unref);
 	s->accepted = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
 					    (GDestroyNotify)g_array_unref);
+	s->dead = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	return s;
 }
 
@@ -134,6 +137,7 @@ void au_rqml_check_destroy(void *st)
 	g_hash_table_destroy(s->last);
 	g_hash_table_destroy(s->used);
 	g_hash_table_destroy(s->accepted);
+	g_hash_table_destroy(s->dead);
 	g_free(s);
 }
 
@@ -227,6 +231,17 @@ static void rc_ref_event(struct rc_state *s, struct au_sim *sim, au_node_id node
 		}
 	} else if (kind == AU_TR_RQML_DONE) {
 		uint32_t rounds = (uint32_t)(b & 0xffffffff), verdict = (uint32_t)(b >> 32);
+		if (au_one_has_reason((uint8_t)verdict)) {
+			/* Failed or cancelled: it ran only rounds the reference ran
+			 * (each checked above) and has no result. */
+			if (rounds >= j->ref_rounds || c != 0)
+				au_sim_violate(sim, "results_match_reference", node,
+					       "job %" G_GINT64_FORMAT " ended %s after %u rounds with digest "
+					       "%016" G_GINT64_MODIFIER "x; the reference finishes after %u "
+					       "rounds, and a job that did not finish has no result",
+					       a, au_kernel_verdict_name(verdict), rounds, c, j->ref_rounds);
+			return;
+		}
 		if (rounds != j->ref_rounds || verdict != (uint32_t)j->ref_verdict ||
 		    c != rc_prefix(j->ref_digest))
 			au_sim_violate(sim, "results_match_reference", node,
@@ -235,6 +250,12 @@ static void rc_ref_event(struct rc_state *s, struct au_sim *sim, au_node_id node
 				       "verdict %u, digest %016" G_GINT64_MODIFIER "x", a, rounds,
 				       verdict, c, j->ref_rounds, (uint32_t)j->ref_verdict,
 				       rc_prefix(j->ref_digest));
+	} else if (kind == AU_TR_ONE_STORE && j->finished && au_one_has_reason((uint8_t)j->verdict)) {
+		if (c != 0)
+			au_sim_violate(sim, "results_match_reference", node,
+				       "ONE stored job %" G_GINT64_FORMAT " with digest %016" G_GINT64_MODIFIER
+				       "x, but the job %s: it has no result", a, c,
+				       au_kernel_verdict_name(j->verdict));
 	} else if (kind == AU_TR_ONE_STORE && c != rc_prefix(j->ref_digest)) {
 		au_sim_violate(sim, "results_match_reference", node,
 			       "ONE stored job %" G_GINT64_FORMAT " with digest %016" G_GINT64_MODIFIER
@@ -276,6 +297,33 @@ static void rc_mono_event(struct rc_state *s, struct au_sim *sim, au_node_id nod
 static void rc_shards_event(struct rc_state *s, struct au_sim *sim, au_node_id node,
 			    uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
+	if (kind == AU_TR_TASKQ_DEAD_LETTER) {
+		g_hash_table_add(s->dead, key64(a));
+		return;
+	}
+	if (kind == AU_TR_RQML_FAIL) {
+		/* A job fails only when the shard really used every attempt it
+		 * may: at least shard_attempts of them, the last one dead-lettered
+		 * (or, for a lost output, accepted). */
+		uint32_t attempts = (uint32_t)((uint64_t)c >> 8), error = (uint32_t)(c & 0xff);
+		uint32_t round = (uint32_t)(b >> 16), shard = (uint32_t)(b & 0xffff);
+		int64_t last = attempts ? (int64_t)au_rqml_task_id((uint64_t)a, round, shard, attempts - 1)
+					: 0;
+		const char *why = NULL;
+		if (s->cfg && attempts < s->cfg->shard_attempts)
+			why = "fewer attempts than shard_attempts allows";
+		else if (error != AU_RQML_ERR_OUTPUT_LOST && !g_hash_table_contains(s->dead, &last))
+			why = "its last attempt's task was never dead-lettered";
+		else if (error == AU_RQML_ERR_OUTPUT_LOST &&
+			 !g_hash_table_contains(s->accepted, &(int64_t){last & ~(int64_t)1023}))
+			why = "no attempt of it was accepted, so no output was lost";
+		if (why)
+			au_sim_violate(sim, "shards_once", node,
+				       "job %" G_GINT64_FORMAT " failed on shard %u of round %u after %u "
+				       "attempts (last error %s), but %s", a, shard, round, attempts,
+				       au_rqml_error_name(error), why);
+		return;
+	}
 	if (kind == AU_TR_TASKQ_ACK) {
 		/* Accepted tokens per shard (any attempt): task id without its
 		 * attempt bits. */
@@ -364,6 +412,7 @@ void au_rqml_check_event(void *st, struct au_sim *sim, au_node_id node, uint16_t
 		struct rc_job *j = rc_job(s, a);
 		if (!j->finished) {
 			j->finished = true;
+			j->verdict = (uint32_t)((uint64_t)b >> 32);
 			for (int i = 0; i < 8; i++)
 				j->digest[i] = (uint8_t)((uint64_t)c >> (56 - 8 * i));
 		}
@@ -401,6 +450,8 @@ struct jr_job {
 	au_time done_ns;
 	int64_t record_index;  /* log index of its ONE record */
 	au_node_id record_node;
+	uint32_t fail_shard, fail_attempts; /* failed: from RQML_FAIL */
+	uint8_t fail_error;
 };
 
 struct jr_state {
@@ -447,8 +498,7 @@ static struct jr_job *jr_job(struct jr_state *s, int64_t job)
 
 static const char *jr_verdict(uint32_t v)
 {
-	static const char *const names[] = {"running", "converged", "max_rounds", "stalled"};
-	return v < 4 ? names[v] : "?";
+	return au_kernel_verdict_name(v);
 }
 
 /* The record node `node` just stored for job j, field by field. */
@@ -462,11 +512,18 @@ static void jr_compare_record(struct jr_state *s, struct au_sim *sim, au_node_id
 	if (!r)
 		return;
 	const char *what = NULL;
-	char want[64], got[64];
+	char want[AU_RQML_REASON_LEN + 8], got[AU_ONE_REASON_MAX + 8], reason[AU_RQML_REASON_LEN];
 	if (r->rounds != j->rounds || r->verdict != j->verdict) {
 		what = "rounds and verdict";
 		snprintf(want, sizeof(want), "%u rounds, %s", j->rounds, jr_verdict(j->verdict));
 		snprintf(got, sizeof(got), "%u rounds, %s", r->rounds, jr_verdict(r->verdict));
+	} else if (au_one_has_reason((uint8_t)j->verdict) &&
+		   strcmp(r->reason, au_rqml_reason((uint8_t)j->verdict, j->rounds, j->fail_shard,
+						    j->fail_attempts, j->fail_error, reason,
+						    sizeof(reason))) != 0) {
+		what = "reason";
+		snprintf(got, sizeof(got), "'%s'", r->reason);
+		snprintf(want, sizeof(want), "'%s'", reason);
 	} else if (j->started && (r->parent != j->parent || r->kind != j->kind)) {
 		what = "parent and kind";
 		snprintf(want, sizeof(want), "parent %" G_GUINT64_FORMAT ", kind %u", j->parent, j->kind);
@@ -489,6 +546,15 @@ void au_jr_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, i
 			j->started = true;
 			j->kind = (uint8_t)(b & 0xff);
 			j->parent = (uint64_t)c;
+		}
+		break;
+	}
+	case AU_TR_RQML_FAIL: {
+		struct jr_job *j = jr_job(s, a);
+		if (!j->finished) {
+			j->fail_shard = (uint32_t)(b & 0xffff);
+			j->fail_attempts = (uint32_t)((uint64_t)c >> 8);
+			j->fail_error = (uint8_t)(c & 0xff);
 		}
 		break;
 	}
