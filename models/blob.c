@@ -553,8 +553,8 @@ static void fetch_next(struct au_blob *b)
 		uint64_t job = g_array_index(b->to_fetch, uint64_t, 0);
 		g_array_remove_index(b->to_fetch, 0);
 		const struct au_one_record *r = one ? au_one_get(one, job) : NULL;
-		if (!r)
-			continue;
+		if (!r || au_one_has_reason(r->verdict))
+			continue; /* not recorded, or failed/cancelled: no result to fetch */
 		struct fetch *f = &b->f;
 		memset(f, 0, sizeof(*f));
 		f->active = true;

@@ -83,6 +83,7 @@ struct au_rqml_config {
 	char fail_shard[32];          /* fault injection: "JOB:SHARD", every attempt of that
 				       * shard fails from round fail_round on ("": none) */
 	uint32_t fail_round;
+	uint32_t shard_fail;          /* percent of shard attempts whose kernel fails (any job) */
 	char cancel[32];              /* "JOB@ROUNDS": the supervisor cancels JOB once it has
 				       * aggregated ROUNDS rounds, as an operator would ("": none) */
 	/* [rqml] */

@@ -160,6 +160,12 @@ static int exec_round(void *ctx, const struct au_task *t, uint32_t round, const 
 		q->injected_fails++;
 		return -1;
 	}
+	if (q->cfg->shard_fail && q->env && au_random_below(q->env, 100) < q->cfg->shard_fail) {
+		/* Fault injection ([workload] shard_fail): this attempt fails,
+		 * as a node's kernel might; the queue retries it elsewhere. */
+		q->injected_fails++;
+		return -1;
+	}
 	uint32_t len = au_kernel_shard_out_len(j->kp, s);
 	size_t need = au_kernel_scratch_len(j->kp);
 	if (need > q->scratch_len) {

@@ -233,6 +233,9 @@ static const struct au_config_key rqml_workload_keys[] = {
 	 "fault injection: JOB:SHARD, that shard's kernel fails every attempt (\"\": none)", NULL},
 	{"fail_round", AU_CFG_UINT, offsetof(struct au_rqml_config, fail_round), "1", 1,
 	 AU_RQML_MAX_ROUNDS, "fail_shard fails from this round on", NULL},
+	{"shard_fail", AU_CFG_UINT, offsetof(struct au_rqml_config, shard_fail), "0", 0, 100,
+	 "percent of shard attempts whose kernel fails, any job and round (jobs then fail when a "
+	 "shard exhausts [rqml] shard_attempts)", NULL},
 	{"cancel", AU_CFG_STRING, offsetof(struct au_rqml_config, cancel), "", 0, 31,
 	 "JOB@ROUNDS: the supervisor cancels JOB once it has aggregated ROUNDS rounds (\"\": none)",
 	 NULL},
