@@ -150,7 +150,7 @@ $(BUILD)/%.d: ;
 # shim/ and its tests include GIO and libsoup headers.
 $(BUILD)/shim/%.o $(BUILD)/tests/test_shim.o $(BUILD)/tests/test_shim_ops.o $(BUILD)/tests/test_shim_jobs.o \
   $(BUILD)/tests/test_shim_peers.o $(BUILD)/tests/test_shim_batch.o \
-  $(BUILD)/tests/test_identity.o $(BUILD)/tests/test_shim_ident.o \
+  $(BUILD)/tests/test_identity.o $(BUILD)/tests/test_shim_ident.o $(BUILD)/tests/test_shim_e2e.o \
   $(BUILD)/tests/shim_cluster.o: CFLAGS += $(SHIM_CFLAGS)
 
 $(CORE_LIB): $(call obj,$(CORE_SRC))

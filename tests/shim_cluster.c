@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,20 +52,36 @@ char *write_cluster(const char *dir, const char *body)
 
 struct cluster_run *running; /* for the teardown */
 
+/* A port the kernel just gave a socket bound to port 0, then closed.  The
+ * kernel may hand the same port out again at once, so the ports this
+ * process already returned are remembered and never returned twice (a
+ * cluster file listing one address twice is an error the nodes refuse). */
 uint16_t free_port(GSocketType type)
 {
-	GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, type, 0, NULL);
-	ck_assert(s);
-	GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-	GSocketAddress *a = g_inet_socket_address_new(lo, 0);
-	ck_assert(g_socket_bind(s, a, FALSE, NULL));
-	GSocketAddress *got = g_socket_get_local_address(s, NULL);
-	uint16_t port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(got));
-	g_object_unref(got);
-	g_object_unref(a);
-	g_object_unref(lo);
-	g_object_unref(s);
-	return port;
+	static uint16_t given[256];
+	static unsigned n_given;
+	for (int attempt = 0; attempt < 64; attempt++) {
+		GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, type, 0, NULL);
+		ck_assert(s);
+		GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+		GSocketAddress *a = g_inet_socket_address_new(lo, 0);
+		ck_assert(g_socket_bind(s, a, FALSE, NULL));
+		GSocketAddress *got = g_socket_get_local_address(s, NULL);
+		uint16_t port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(got));
+		g_object_unref(got);
+		g_object_unref(a);
+		g_object_unref(lo);
+		g_object_unref(s);
+		bool seen = false;
+		for (unsigned i = 0; i < n_given && i < G_N_ELEMENTS(given); i++)
+			seen = seen || given[i] == port;
+		if (!seen) {
+			given[n_given++ % G_N_ELEMENTS(given)] = port;
+			return port;
+		}
+	}
+	ck_abort_msg("no fresh loopback port in 64 tries");
+	return 0;
 }
 
 void start_node(struct cluster_run *r, int i)

@@ -611,6 +611,43 @@ START_TEST(bad_workload_keys)
 }
 END_TEST
 
+/* Regression (found by test_shim_e2e.c on real processes): a worker sent
+ * its renewals to where the last answer came from for 4 retry intervals
+ * even after its own Raft had learned of a new leader, so when the leader
+ * died, tasks running fine on the other nodes lost their leases (lease
+ * 2 s) and were nacked as failed; without retries their jobs failed.
+ * Here the leader crashes for good with tasks of 3 s running everywhere:
+ * no survivor gives up a lease, and only the dead leader's leases expire. */
+START_TEST(failover_keeps_survivors_leases)
+{
+	struct au_scenario *sc = au_test_load_text(
+		"failover-renew.ini",
+		"[run]\nduration = 8s\n[cluster]\nnodes = 3\nservices = raft,aureon\n"
+		"[network]\nlatency = uniform(1ms,5ms)\n"
+		"[aureon]\nlease = 2s\nrenew = 300ms\nmax_concurrency = 2\nlocal_queue = 0\n"
+		"[workload]\ntasks = 6\ntask_retries = 0\ntask_cost = const(3s)\ntask_rounds = 6\n"
+		"[fault.kill]\nat = 1500ms\naction = crash\ntarget = leader\n"
+		"[check]\ninvariants = raft_safety, no_task_lost, exactly_once\n");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *dump = open_memstream(&buf, &len);
+	au_test_run_passes(sc, 1, "failover-renew", dump, NULL, NULL);
+	fclose(dump);
+	int abandoned = 0, expired = 0, acked = 0;
+	for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {
+		const char *a = strstr(l, " ORCH_ABANDON ");
+		if (a && g_str_has_suffix(l, " 1"))
+			abandoned++;
+		expired += strstr(l, " TASKQ_EXPIRE ") != NULL;
+		acked += strstr(l, " TASKQ_ACK ") != NULL;
+	}
+	free(buf);
+	au_scenario_free(sc);
+	ck_assert_msg(abandoned == 0, "%d leases given up by surviving workers", abandoned);
+	ck_assert_msg(expired > 0 && acked > 0, "not exercised: %d expired, %d acked", expired, acked);
+}
+END_TEST
+
 Suite *jobs_suite(void)
 {
 	Suite *s = suite_create("jobs");
@@ -630,6 +667,7 @@ Suite *jobs_suite(void)
 	for (size_t i = 0; i < G_N_ELEMENTS(job_scenarios); i++)
 		tcase_add_loop_test(sc, scenario_passes, (int)(i * 100 + 1), (int)(i * 100 + 3));
 	tcase_add_test(sc, cancel_failover_exercised);
+	tcase_add_test(sc, failover_keeps_survivors_leases);
 	tcase_add_loop_test(sc, deterministic, 0, (int)G_N_ELEMENTS(job_scenarios));
 	tcase_add_test(sc, same_hash_at_O0);
 	suite_add_tcase(s, sc);

@@ -56,6 +56,7 @@ int main(void)
 	srunner_add_suite(sr, shim_batch_suite());
 	srunner_add_suite(sr, identity_suite());
 	srunner_add_suite(sr, shim_ident_suite());
+	srunner_add_suite(sr, shim_e2e_suite());
 	srunner_add_suite(sr, scenario_suite());
 	srunner_add_suite(sr, sim_suite());
 	srunner_add_suite(sr, cli_suite());

@@ -16,6 +16,7 @@
 #include "blob.h"
 #include "one.h"
 #include "scenario_runs.h"
+#include "shim_cluster.h"
 #include "tests.h"
 
 static void sha256(const uint8_t *p, size_t n, uint8_t out[32])
@@ -216,19 +217,10 @@ END_TEST
 static pid_t node_pid[4];
 static char *proc_dir;
 
+/* shim_cluster.c's free_port: never the same port twice in a run. */
 static uint16_t free_udp_port(void)
 {
-	GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, 0, NULL);
-	GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-	GSocketAddress *a = g_inet_socket_address_new(lo, 0);
-	ck_assert(g_socket_bind(s, a, FALSE, NULL));
-	GSocketAddress *got = g_socket_get_local_address(s, NULL);
-	uint16_t port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(got));
-	g_object_unref(got);
-	g_object_unref(a);
-	g_object_unref(lo);
-	g_object_unref(s);
-	return port;
+	return free_port(G_SOCKET_TYPE_DATAGRAM);
 }
 
 static void stop_node(int i)

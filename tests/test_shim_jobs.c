@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "shim/jobctl.h"
+#include "shim_cluster.h"
 #include "tests.h"
 
 struct jcluster {
@@ -29,20 +30,10 @@ struct jcluster {
 
 static struct jcluster *jrunning; /* for the teardown */
 
+/* shim_cluster.c's free_port: never the same port twice in a run. */
 static uint16_t free_udp_port(void)
 {
-	GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, 0, NULL);
-	ck_assert(s);
-	GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-	GSocketAddress *a = g_inet_socket_address_new(lo, 0);
-	ck_assert(g_socket_bind(s, a, FALSE, NULL));
-	GSocketAddress *got = g_socket_get_local_address(s, NULL);
-	uint16_t port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(got));
-	g_object_unref(got);
-	g_object_unref(a);
-	g_object_unref(lo);
-	g_object_unref(s);
-	return port;
+	return free_port(G_SOCKET_TYPE_DATAGRAM);
 }
 
 static void put_file(const char *path, const char *text, int mode)

@@ -13,6 +13,7 @@ Suite *shim_ops_suite(void);
 Suite *shim_peers_suite(void);
 Suite *shim_batch_suite(void);
 Suite *shim_ident_suite(void);
+Suite *shim_e2e_suite(void);
 Suite *identity_suite(void);
 Suite *scenario_suite(void);
 Suite *sim_suite(void);

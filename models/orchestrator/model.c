@@ -47,6 +47,7 @@ static void heard_leader(struct au_orch *o, au_node_id leader)
 		return;
 	o->guess = leader;
 	o->guess_until = au_now(o->env) + 4 * o->cfg->retry_ns;
+	o->guess_hint = o->raft ? au_raft_leader_hint(o->raft) : 0;
 }
 
 /* ---- the model -------------------------------------------------------------------------------- */
@@ -385,9 +386,14 @@ au_node_id au_orch_leader_guess(const struct au_orch *o)
 		return 0;
 	if (au_raft_is_leader(o->raft))
 		return o->env->self;
-	if (o->guess && au_now(o->env) < o->guess_until)
+	/* A guess is older news than a leader our Raft learned of since it
+	 * was made (the guessed leader died and another was elected): else
+	 * every request would go to the dead leader until the guess expires,
+	 * and a worker's renewals with it — its leases lost on each failover. */
+	au_node_id hint = au_raft_leader_hint(o->raft);
+	if (o->guess && au_now(o->env) < o->guess_until && (hint == 0 || hint == o->guess_hint))
 		return o->guess;
-	return au_raft_leader_hint(o->raft);
+	return hint;
 }
 
 bool au_orch_is_leader(const struct au_orch *o)

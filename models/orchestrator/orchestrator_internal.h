@@ -151,6 +151,7 @@ struct au_orch {
 	au_node_id reported_to; /* leader our verdicts were last sent to */
 	au_node_id guess;     /* where the leader is, as the last answer said */
 	au_time guess_until;  /* ... trusted until then (refreshed by answers) */
+	au_node_id guess_hint; /* our Raft's leader hint when the guess was made */
 	/* Leases this node is done with: a grant for one of them again is a
 	 * resend (ours was lost); `answer` is what to send back (0: nothing,
 	 * it was acked; M_RELEASE or M_NACK: we handed it back, and that
