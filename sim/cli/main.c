@@ -24,6 +24,7 @@
 #include "sim/report/report.h"
 #include "sim/report/violation.h"
 #include "sim/chaos/pin.h"
+#include "sim/replay/replay.h"
 
 #define AUREON_VERSION "0.1.0"
 
@@ -35,6 +36,9 @@ static const char *const usage_top =
 	"commands:\n"
 	"  run SCENARIO [--seed N] [--until T] [--json] [--trace FILE] [--records FILE]\n"
 	"                      run a scenario file; prints a summary and the trace hash\n"
+	"  replay DIR [--node nK]\n"
+	"                      replay the inputs `aureon-node --record DIR` logged; exact or\n"
+	"                      the first record that diverged (docs/replay.md)\n"
 	"  bench phold [--lps N] [--init E] [--remote R] [--events M] [--json]\n"
 	"                      PHOLD throughput through the engine\n"
 	"  bench raft-election [--trials N] [--csv FILE] [--json]\n"
@@ -682,5 +686,7 @@ int main(int argc, char **argv)
 		return au_cli_list(argc - 2, argv + 2);
 	if (strcmp(cmd, "lint") == 0)
 		return au_cli_lint(argc - 2, argv + 2);
+	if (strcmp(cmd, "replay") == 0)
+		return au_replay_main(argc - 2, argv + 2);
 	return au_report_usage_error(usage_top, "unknown command '%s'", cmd);
 }
