@@ -5,7 +5,8 @@
 # every node is stopped and `aureon-sim replay` must find every boot of
 # every node exact (its checkpoints' raft state digests, terms, commit
 # indexes and output digests equal).  Exit 0 pass, 1 fail, 2 cannot run.
-# usage: tests/shim_replay.sh [BUILD_DIR]   (KEEP_DIR=1 keeps the files)
+# usage: tests/shim_replay.sh [BUILD_DIR]   (KEEP_DIR=1 keeps the files;
+#        REC_OUT=DIR copies the record logs there on success)
 set -eu
 BIN=${1:-${AU_BIN:-build}}
 CTL="$BIN/aureon-ctl"
@@ -80,4 +81,5 @@ BOOTS=$(grep -c ': exact: ' "$DIR/replay.txt" || true)
 [ "$BOOTS" -ge 4 ] || { echo "shim_replay: FAIL: $BOOTS exact boots, want 4 (3 nodes + the restart)" >&2; exit 1; }
 grep -q "n$LEADER boot .*without a stop record" "$DIR/replay.txt" ||
 	{ echo "shim_replay: FAIL: the killed node's first boot should end without a stop record" >&2; exit 1; }
+[ -z "${REC_OUT:-}" ] || cp -r "$DIR/rec" "$REC_OUT"
 echo "shim_replay: pass: $BOOTS boots replayed exactly (n$LEADER SIGKILLed and restarted)"
