@@ -36,7 +36,7 @@ CFLAGS   = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS   = $(PKG_LIBS) -lm
 PREFIX  ?= /usr/local
 
-CORE_SRC  = core/pcg32.c core/wire.c core/dist.c core/hash.c
+CORE_SRC  = core/pcg32.c core/wire.c core/dist.c core/hash.c core/reclog.c
 # models/raft/: the Raft model, one file per concern (raft_internal.h)
 RAFT_SRC  = $(addprefix models/raft/,storage.c log.c machines.c snapshot.c election.c replication.c \
               handlers.c boot.c api.c)
@@ -57,7 +57,7 @@ CHECK_SRC    = $(addprefix sim/check/,check.c check_lin.c check_scenario.c check
 CHAOS_SRC    = $(addprefix sim/chaos/,kinds.c gen.c plan.c orders.c render.c chaos_config.c chaos_ini.c \
                  coverage.c worker.c sweep.c report.c chaos_shrink.c pin.c store.c)
 SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/report/violation.c \
-            sim/cli/cli.c sim/cli/lint.c
+            sim/cli/cli.c sim/cli/lint.c sim/replay/reclog_read.c sim/replay/replay.c
 SIM_MAIN  = sim/cli/main.c
 # aureon-sim bench subcommands
 BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c bench_swim.c bench_exec.c bench_stack.c)
@@ -66,7 +66,7 @@ TEST_SRC  = $(wildcard tests/test_*.c) tests/scenario_runs.c tests/fixture.c tes
 # share.
 SHIM_SRC  = shim/packet.c shim/cluster.c shim/ctlproto.c shim/node.c shim/node_timers.c shim/node_storage.c \
             shim/node_net.c shim/node_metrics.c shim/execctl.c shim/opsctl.c shim/jobfile.c shim/jobctl.c shim/modelview.c \
-            shim/identity.c
+            shim/identity.c shim/record.c
 SHIM_PKGS = gio-2.0 gio-unix-2.0 libsoup-3.0 libsodium
 SHIM_CFLAGS = $(call lazy,SHIM_CFLAGS,pkg-config --cflags $(SHIM_PKGS) 2>/dev/null)
 SHIM_LIBS   = $(call lazy,SHIM_LIBS,pkg-config --libs $(SHIM_PKGS) 2>/dev/null)

@@ -68,7 +68,9 @@ key_file = cluster.key
 EOF
 "$CTL" keygen "$DIR/cluster.key" 2>/dev/null
 for i in 1 2 3; do
-	"$NODE" --config "$DIR/cluster.ini" --id "n$i" --data "$DIR/n$i" --quiet >"$DIR/n$i.log" 2>&1 &
+	# RECORD=1: every node also writes its input log (--record, docs/replay.md)
+	"$NODE" --config "$DIR/cluster.ini" --id "n$i" --data "$DIR/n$i" --quiet \
+		${RECORD:+--record "$DIR/rec"} >"$DIR/n$i.log" 2>&1 &
 	PIDS="$PIDS $!"
 done
 C="$CTL --config $DIR/cluster.ini"
@@ -106,6 +108,13 @@ BATCH=$(rate "$BATCH_WRITES" "$t0" "$t1")
 cat "$DIR/batch.err"
 echo "batch: $BATCH_WRITES writes acknowledged, $BATCH writes/s (process start to exit)"
 
+if [ -n "${RECORD:-}" ]; then
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+	PIDS=""
+	echo "== record logs: $(cat "$DIR"/rec/*.aurec | wc -c) bytes in $(ls "$DIR"/rec | wc -l) segments"
+	"$BIN/aureon-sim" replay "$DIR/rec" | sed 's/^/replay: /'
+fi
 echo "== summary"
 awk -v b="$BASE" -v l="$LOAD" -v s="$BATCH" 'BEGIN {
 	printf "acknowledged writes/s: per-process put %d; load %d (%.0fx); batch %d (%.0fx); target >= 1000: %s\n",

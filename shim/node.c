@@ -25,7 +25,10 @@ au_time au_node__now(const struct au_node *n)
 static au_time env_now(void *ctx)
 {
 	struct svc *s = ctx;
-	return au_node__now(s->node);
+	au_time t = au_node__now(s->node);
+	if (s->node->rec)
+		au_rec_now(s->node->rec, t);
+	return t;
 }
 
 static uint64_t env_timer_set(void *ctx, au_time delay, uint32_t kind, uint64_t arg)
@@ -38,6 +41,8 @@ static uint64_t env_timer_set(void *ctx, au_time delay, uint32_t kind, uint64_t 
 	au_node__heap_push(n->heap, &t);
 	g_hash_table_add(n->live, (gpointer)(uintptr_t)t.handle);
 	n->m.timers_armed++;
+	if (n->rec)
+		au_rec_op(n->rec, AU_OP_TIMER_SET, s->index, (uint64_t)delay, kind, arg, NULL, 0);
 	if (t.due < n->armed_due)
 		au_node__rearm(n);
 	return t.handle;
@@ -46,6 +51,8 @@ static uint64_t env_timer_set(void *ctx, au_time delay, uint32_t kind, uint64_t 
 static void env_timer_cancel(void *ctx, uint64_t timer)
 {
 	struct svc *s = ctx;
+	if (s->node->rec)
+		au_rec_op(s->node->rec, AU_OP_TIMER_CANCEL, s->index, timer, 0, 0, NULL, 0);
 	/* Only live handles are in the set; the heap entry goes lazily.  A
 	 * handle of another service cannot be cancelled by mistake because
 	 * handles are never reused and each model only holds its own. */
@@ -55,7 +62,10 @@ static void env_timer_cancel(void *ctx, uint64_t timer)
 static uint32_t env_random(void *ctx)
 {
 	struct svc *s = ctx;
-	return au_pcg32_next(&s->rng);
+	uint32_t v = au_pcg32_next(&s->rng);
+	if (s->node->rec)
+		au_rec_op(s->node->rec, AU_OP_RANDOM, s->index, v, 0, 0, NULL, 0);
+	return v;
 }
 
 const char *au_node__kind_name(uint16_t kind)
@@ -139,6 +149,8 @@ static void env_trace(void *ctx, uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
 	struct svc *s = ctx;
 	struct au_node *n = s->node;
+	if (n->rec)
+		au_rec_op(n->rec, AU_OP_TRACE, s->index << 16 | kind, (uint64_t)a, (uint64_t)b, (uint64_t)c, NULL, 0);
 	n->trace_counts[kind < TRACE_KINDS_MAX ? kind : TRACE_KINDS_MAX]++;
 	if (kind >= 200 && kind < 300)
 		watch_raft(n, kind, a, b, c);
@@ -211,6 +223,8 @@ static void env_msg_counts(void *ctx, uint64_t *msgs_in, uint64_t *msgs_out)
 	struct svc *s = ctx;
 	*msgs_in = s->node->m.rx_delivered;
 	*msgs_out = s->node->m.tx_datagrams;
+	if (s->node->rec)
+		au_rec_counts(s->node->rec, *msgs_in, *msgs_out);
 }
 
 static const struct au_env_ops node_env_ops = {
@@ -286,8 +300,48 @@ static void seed_services(struct au_node *n)
 		if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
 			seed = (uint64_t)g_get_real_time() ^ ((uint64_t)getpid() << 32);
 	}
+	n->seed = seed;
 	for (uint32_t i = 0; i < n->n_svcs; i++)
 		au_pcg32_stream(&n->svcs[i].rng, seed, AU_STREAM_SERVICE + i, n->self);
+}
+
+/* --record DIR: the log's first segment, its header naming this boot. */
+static bool open_record(struct au_node *n, char **err)
+{
+	g_autofree char *text = NULL;
+	g_autoptr(GError) gerr = NULL;
+	if (!g_file_get_contents(n->c->path, &text, NULL, &gerr)) {
+		*err = g_strdup_printf("--record: cannot read the cluster file again: %s", gerr->message);
+		return false;
+	}
+	const char *names[AU_MAX_SERVICES];
+	for (uint32_t i = 0; i < n->n_svcs; i++)
+		names[i] = n->svcs[i].model->name;
+	struct au_rec_info info = {n->self, n->epoch, n->seed, text, n->n_svcs, names};
+	char *why = NULL;
+	n->rec = au_rec_open(n->o.record_dir, n->o.record_max_bytes, &info, &why);
+	if (!n->rec) {
+		*err = g_strdup_printf("--record %s: %s", n->o.record_dir, why);
+		g_free(why);
+		return false;
+	}
+	return true;
+}
+
+void au_node__rec_checkpoint(struct au_node *n)
+{
+	if (!n->rec)
+		return;
+	struct au_raft *r = au_node_service_state(n, "raft");
+	uint64_t slots[AU_RAFT_MAX_MACHINES];
+	au_rec_checkpoint(n->rec, r != NULL, r ? au_raft_state_digest(r, slots) : 0, r ? au_raft_term(r) : 0,
+			  r ? au_raft_commit_index(r) : 0);
+}
+
+void au_node__rec_end(struct au_node *n)
+{
+	if (au_rec_end(n->rec))
+		au_node__rec_checkpoint(n);
 }
 
 /* The keys: the cluster key alone, or with [identities] this node's
@@ -412,6 +466,8 @@ struct au_node *au_node_new(const struct au_node_opts *o, char **err)
 			goto fail;
 	}
 	seed_services(n);
+	if (o->record_dir && !open_record(n, err))
+		goto fail;
 	if (!o->no_socket && !setup_socket(n, err))
 		goto fail;
 	n->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -431,11 +487,18 @@ void au_node_start(struct au_node *n)
 	au_node__log(n, false, "epoch %" G_GUINT64_FORMAT ", UDP %s, data %s", n->epoch,
 	      n->c->host_text[n->self], n->data_dir);
 	n->running = true;
+	if (n->rec)
+		au_rec_begin(n->rec, AU_REC_BOOT, au_node__now(n));
 	/* In [cluster] services order, like the simulator: kv finds the raft
 	 * that started before it. */
 	for (uint32_t i = 0; i < n->n_svcs; i++) {
 		struct svc *s = &n->svcs[i];
 		s->state = s->model->init(&s->env, s->config);
+	}
+	if (n->rec) {
+		au_rec_end(n->rec);
+		au_node__rec_checkpoint(n);
+		au_rec_flush(n->rec);
 	}
 	if (n->sock) {
 		n->sock_src = g_socket_create_source(n->sock, G_IO_IN, NULL);
@@ -468,6 +531,13 @@ void au_node_free(struct au_node *n)
 	 * persisted() is not delivered: the models are going away. */
 	g_thread_pool_free(n->pool, FALSE, TRUE);
 	au_node_run_syncs(n);
+	if (n->rec) {
+		/* The state the models stop in, then the stop record. */
+		if (n->svcs[0].state)
+			au_node__rec_checkpoint(n);
+		au_rec_close(n->rec, au_node__now(n));
+		n->rec = NULL;
+	}
 	for (uint32_t i = n->n_svcs; i-- > 0;) {
 		struct svc *s = &n->svcs[i];
 		if (s->state)

@@ -49,6 +49,11 @@ struct au_node_opts {
 	/* This node's identity secret key file, with [identities] in the
 	 * cluster file (identity.h); NULL: DATA_DIR/identity.key. */
 	const char *identity_file;
+	/* --record DIR: append every input of the models to a log there
+	 * (record.h, docs/replay.md); NULL: off.  Segments rotate past
+	 * record_max_bytes (0: the default, 64 MiB). */
+	const char *record_dir;
+	uint64_t record_max_bytes;
 };
 
 #define AU_NODE_AUTH_MAX 200u

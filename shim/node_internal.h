@@ -34,6 +34,7 @@
 #include "identity.h"
 #include "execctl.h"
 #include "opsctl.h"
+#include "record.h"
 
 #define CLIENTS_MAX 1024u    /* aureon-ctl clients remembered (address, replay window) */
 #define FDS_OPEN_MAX 256u    /* storage files kept open at once */
@@ -99,6 +100,8 @@ struct au_node {
 	const struct au_cluster *c;
 	au_node_id self;
 	uint64_t epoch, seq;
+	uint64_t seed;     /* of the services' PCG32 streams */
+	struct au_rec *rec; /* --record; NULL: off */
 	struct timespec t0;
 	int datafd, lockfd;
 	char *data_dir;
@@ -158,6 +161,11 @@ void au_node__log(struct au_node *n, bool always, const char *fmt, ...) G_GNUC_P
 au_time au_node__now(const struct au_node *n);
 /* node.c: a trace kind's name, or NULL if unknown. */
 const char *au_node__kind_name(uint16_t kind);
+
+/* node.c: a checkpoint into the record log (--record), if one is open. */
+void au_node__rec_checkpoint(struct au_node *n);
+/* node.c: close an input record; a checkpoint follows when one is due. */
+void au_node__rec_end(struct au_node *n);
 
 /* node_timers.c */
 void au_node__heap_push(GArray *h, const struct tmr *t);

@@ -33,6 +33,10 @@ static const char *const usage =
 	"                    the cluster file (default: [auth] identity_file, else\n"
 	"                    DATA/identity.key)\n"
 	"  --trace-log FILE  write every trace event and table row as a text line\n"
+	"  --record DIR      append every input of the models (datagrams, timers,\n"
+	"                    sync outcomes, storage answers, clock readings) to a log\n"
+	"                    in DIR, for `aureon-sim replay DIR` (docs/replay.md)\n"
+	"  --record-max-bytes SIZE  start a new log segment past SIZE (default 64MiB)\n"
 	"  --quiet           log only errors\n"
 	"  --help, --version\n"
 	"\n"
@@ -62,6 +66,8 @@ static gboolean on_signal(gpointer data)
 int main(int argc, char **argv)
 {
 	const char *config = NULL, *id_text = NULL, *data = NULL, *trace_path = NULL, *identity = NULL;
+	const char *record_dir = NULL;
+	uint64_t record_max = 0;
 	bool have_seed = false, quiet = false;
 	uint64_t seed = 0;
 	for (int i = 1; i < argc; i++) {
@@ -83,6 +89,12 @@ int main(int argc, char **argv)
 			identity = argv[++i];
 		} else if (strcmp(a, "--trace-log") == 0 && has_arg) {
 			trace_path = argv[++i];
+		} else if (strcmp(a, "--record") == 0 && has_arg) {
+			record_dir = argv[++i];
+		} else if (strcmp(a, "--record-max-bytes") == 0 && has_arg) {
+			if (!au_parse_bytes(argv[++i], &record_max) || record_max < 4096)
+				return usage_error("--record-max-bytes needs a size of at least 4096 bytes "
+						   "(e.g. 64MiB), not '%s'", argv[i]);
 		} else if (strcmp(a, "--seed") == 0 && has_arg) {
 			char *end;
 			errno = 0;
@@ -95,7 +107,8 @@ int main(int argc, char **argv)
 		} else if (g_str_has_prefix(a, "--") && !has_arg &&
 			   (strcmp(a, "--config") == 0 || strcmp(a, "--id") == 0 || strcmp(a, "--data") == 0 ||
 			    strcmp(a, "--trace-log") == 0 || strcmp(a, "--seed") == 0 ||
-			    strcmp(a, "--identity") == 0)) {
+			    strcmp(a, "--identity") == 0 || strcmp(a, "--record") == 0 ||
+			    strcmp(a, "--record-max-bytes") == 0)) {
 			return usage_error("%s needs a value", a);
 		} else {
 			return usage_error("unknown argument '%s'", a);
@@ -139,6 +152,8 @@ int main(int argc, char **argv)
 		.trace_log = trace_log,
 		.quiet = quiet,
 		.identity_file = identity,
+		.record_dir = record_dir,
+		.record_max_bytes = record_max,
 	};
 	struct au_node *n = au_node_new(&o, &err);
 	if (!n) {

@@ -63,7 +63,13 @@ int au_node_control_send(struct au_node *n, au_node_id to, const void *msg, size
 int au_node__send(void *ctx, au_node_id to, const void *msg, size_t len)
 {
 	struct svc *s = ctx;
-	return send_tagged(s->node, s->tag, to, msg, len);
+	int rc = send_tagged(s->node, s->tag, to, msg, len);
+	if (s->node->rec) {
+		au_rec_op(s->node->rec, AU_OP_SEND, s->index, to, len, 0, msg, msg ? len : 0);
+		if (rc)
+			au_rec_answer(s->node->rec, AU_ANS_SEND, rc);
+	}
+	return rc;
 }
 
 static struct client *client_for(struct au_node *n, au_node_id id)
@@ -104,15 +110,24 @@ static void control_recv(struct au_node *n, au_node_id from, const uint8_t *msg,
 	uint64_t nonce;
 	n->m.control_requests++;
 	int type = au_ctl_type(msg, len);
-	if (type == AU_CTL_ADMIN_REQ || type == AU_CTL_SUBMIT_REQ || type == AU_CTL_JOB_REQ ||
-	    type == AU_CTL_JOBS_REQ) {
-		if (n->running)
+	bool exec = type == AU_CTL_ADMIN_REQ || type == AU_CTL_SUBMIT_REQ || type == AU_CTL_JOB_REQ ||
+		    type == AU_CTL_JOBS_REQ;
+	if (exec || type == AU_CTL_OPS_REQ) {
+		if (!n->running)
+			return;
+		/* These may act on the models (propose, transfer, read index):
+		 * recorded, though a replay stops at them (docs/replay.md). */
+		if (n->rec) {
+			au_rec_begin(n->rec, AU_REC_CONTROL, au_node__now(n));
+			au_rec_uv(n->rec, from);
+			au_rec_blob(n->rec, msg, len);
+		}
+		if (exec)
 			au_execctl_recv(n->exec, from, msg, len);
-		return;
-	}
-	if (type == AU_CTL_OPS_REQ) {
-		if (n->running)
+		else
 			au_opsctl_recv(n->ops, from, msg, len);
+		if (n->rec)
+			au_node__rec_end(n);
 		return;
 	}
 	if (!au_ctl_decode_status_req(msg, len, &nonce))
@@ -251,8 +266,17 @@ void au_node_input(struct au_node *n, const uint8_t *buf, size_t len, GSocketAdd
 	n->m.rx_delivered++;
 	if (control)
 		control_recv(n, h.sender, payload, plen);
-	else if (n->running)
+	else if (n->running) {
+		if (n->rec) {
+			au_rec_begin(n->rec, AU_REC_RECV, au_node__now(n));
+			au_rec_uv(n->rec, s->index);
+			au_rec_uv(n->rec, h.sender);
+			au_rec_blob(n->rec, payload, plen);
+		}
 		s->model->recv(s->state, h.sender, payload, plen);
+		if (n->rec)
+			au_node__rec_end(n);
+	}
 }
 
 gboolean au_node__on_socket(GSocket *sock, GIOCondition cond, gpointer data)
@@ -274,5 +298,6 @@ gboolean au_node__on_socket(GSocket *sock, GIOCondition cond, gpointer data)
 		if (from)
 			g_object_unref(from);
 	}
+	au_rec_flush(n->rec);
 	return G_SOURCE_CONTINUE;
 }

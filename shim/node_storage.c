@@ -110,7 +110,23 @@ static struct svc_file *get_file(struct svc *s, const char *name, bool create, i
 	return f;
 }
 
+static int storage_write(void *ctx, const char *file, uint64_t off, const void *buf, size_t len);
+
 int au_node__storage_write(void *ctx, const char *file, uint64_t off, const void *buf, size_t len)
+{
+	struct svc *s = ctx;
+	int rc = storage_write(ctx, file, off, buf, len);
+	struct au_rec *r = s->node->rec;
+	if (r) {
+		au_rec_op(r, AU_OP_WRITE, s->index, off, len, file ? au_crc32c(0, file, strlen(file)) : 0,
+			  buf, buf ? len : 0);
+		if (rc)
+			au_rec_answer(r, AU_ANS_WRITE, rc);
+	}
+	return rc;
+}
+
+static int storage_write(void *ctx, const char *file, uint64_t off, const void *buf, size_t len)
 {
 	struct svc *s = ctx;
 	int rc = 0;
@@ -138,7 +154,18 @@ int au_node__storage_write(void *ctx, const char *file, uint64_t off, const void
 	return 0;
 }
 
+static int64_t storage_read(void *ctx, const char *file, uint64_t off, void *buf, size_t len);
+
 int64_t au_node__storage_read(void *ctx, const char *file, uint64_t off, void *buf, size_t len)
+{
+	struct svc *s = ctx;
+	int64_t rc = storage_read(ctx, file, off, buf, len);
+	if (s->node->rec)
+		au_rec_read(s->node->rec, rc, buf);
+	return rc;
+}
+
+static int64_t storage_read(void *ctx, const char *file, uint64_t off, void *buf, size_t len)
 {
 	struct svc *s = ctx;
 	int rc = 0;
@@ -165,7 +192,18 @@ int64_t au_node__storage_read(void *ctx, const char *file, uint64_t off, void *b
 	return (int64_t)got;
 }
 
+static int64_t storage_size(void *ctx, const char *file);
+
 int64_t au_node__storage_size(void *ctx, const char *file)
+{
+	struct svc *s = ctx;
+	int64_t rc = storage_size(ctx, file);
+	if (s->node->rec)
+		au_rec_answer(s->node->rec, AU_ANS_SIZE, rc);
+	return rc;
+}
+
+static int64_t storage_size(void *ctx, const char *file)
 {
 	struct svc *s = ctx;
 	int rc = 0;
@@ -180,7 +218,22 @@ int64_t au_node__storage_size(void *ctx, const char *file)
 	return (int64_t)st.st_size;
 }
 
+static int storage_truncate(void *ctx, const char *file, uint64_t len);
+
 int au_node__storage_truncate(void *ctx, const char *file, uint64_t len)
+{
+	struct svc *s = ctx;
+	int rc = storage_truncate(ctx, file, len);
+	struct au_rec *r = s->node->rec;
+	if (r) {
+		au_rec_op(r, AU_OP_TRUNC, s->index, len, file ? au_crc32c(0, file, strlen(file)) : 0, 0, NULL, 0);
+		if (rc)
+			au_rec_answer(r, AU_ANS_TRUNC, rc);
+	}
+	return rc;
+}
+
+static int storage_truncate(void *ctx, const char *file, uint64_t len)
 {
 	struct svc *s = ctx;
 	int rc = 0;
@@ -229,6 +282,8 @@ void au_node__storage_sync(void *ctx, const char *file, uint64_t token)
 {
 	struct svc *s = ctx;
 	struct au_node *n = s->node;
+	if (n->rec)
+		au_rec_op(n->rec, AU_OP_SYNC, s->index, token, file ? au_crc32c(0, file, strlen(file)) : 0, 0, NULL, 0);
 	struct sync_job *j = g_new0(struct sync_job, 1);
 	j->svc = s->index;
 	j->token = token;
@@ -279,7 +334,15 @@ unsigned au_node_run_syncs(struct au_node *n)
 		n->m.sync_ns_total += took > 0 ? (uint64_t)took : 0;
 		if (j->svc != UINT32_MAX && n->running) {
 			struct svc *s = &n->svcs[j->svc];
+			if (n->rec) {
+				au_rec_begin(n->rec, AU_REC_PERSISTED, au_node__now(n));
+				au_rec_uv(n->rec, j->svc);
+				au_rec_uv(n->rec, j->token);
+				au_rec_sv(n->rec, status);
+			}
 			s->model->persisted(s->state, j->token, status);
+			if (n->rec)
+				au_node__rec_end(n);
 		}
 		g_free(j->what);
 		g_free(j);
@@ -294,6 +357,7 @@ gboolean au_node__on_eventfd(gint fd, GIOCondition cond, gpointer data)
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		au_node__log(data, true, "eventfd read: %s", g_strerror(errno));
 	au_node_run_syncs(data);
+	au_rec_flush(((struct au_node *)data)->rec);
 	return G_SOURCE_CONTINUE;
 }
 

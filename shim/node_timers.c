@@ -85,7 +85,15 @@ void au_node_run_timers(struct au_node *n)
 		fired++;
 		n->m.timers_fired++;
 		struct svc *s = &n->svcs[t.svc];
+		if (n->rec) {
+			au_rec_begin(n->rec, AU_REC_TIMER, now);
+			au_rec_uv(n->rec, t.svc);
+			au_rec_uv(n->rec, t.kind);
+			au_rec_uv(n->rec, t.arg);
+		}
 		s->model->timer(s->state, t.kind, t.arg);
+		if (n->rec)
+			au_node__rec_end(n);
 	}
 	n->armed_due = -1; /* force a re-arm: the timerfd expired */
 	au_node__rearm(n);
@@ -98,5 +106,6 @@ gboolean au_node__on_timerfd(gint fd, GIOCondition cond, gpointer data)
 	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		au_node__log(data, true, "timerfd read: %s", g_strerror(errno));
 	au_node_run_timers(data);
+	au_rec_flush(((struct au_node *)data)->rec);
 	return G_SOURCE_CONTINUE;
 }

@@ -50,6 +50,7 @@ int main(void)
 	srunner_add_suite(sr, wire_suite());
 	srunner_add_suite(sr, fixture_suite());
 	srunner_add_suite(sr, shim_suite());
+	srunner_add_suite(sr, replay_suite());
 	srunner_add_suite(sr, shim_ops_suite());
 	srunner_add_suite(sr, shim_jobs_suite());
 	srunner_add_suite(sr, shim_peers_suite());

@@ -24,6 +24,7 @@
 #include "sim/report/report.h"
 #include "sim/report/violation.h"
 #include "sim/chaos/pin.h"
+#include "sim/replay/replay.h"
 
 #define AUREON_VERSION "0.1.0"
 
@@ -64,6 +65,9 @@ static const char *const usage_top =
 	"                      what this build has, with one line each\n"
 	"  lint SCENARIO       load and validate a scenario without running it; warn\n"
 	"                      where it judges less than it seems (exit 0/1/2)\n"
+	"  replay DIR [--node nK]\n"
+	"                      replay the inputs `aureon-node --record DIR` logged; exact or\n"
+	"                      the first record that diverged (docs/replay.md)\n"
 	"  help | --help       this text;  --version  the version\n"
 	"\n"
 	"exit codes: 0 all checks held, 1 a check failed, 2 usage, scenario or I/O error\n";
@@ -682,5 +686,7 @@ int main(int argc, char **argv)
 		return au_cli_list(argc - 2, argv + 2);
 	if (strcmp(cmd, "lint") == 0)
 		return au_cli_lint(argc - 2, argv + 2);
+	if (strcmp(cmd, "replay") == 0)
+		return au_replay_main(argc - 2, argv + 2);
 	return au_report_usage_error(usage_top, "unknown command '%s'", cmd);
 }

@@ -1,0 +1,527 @@
+/* replay.c — one node's recorded inputs fed back to its models (see replay.h). */
+#include "sim/replay/replay.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "config/cluster_spec.h"
+#include "config/values.h"
+#include "pcg32.h"
+#include "raft/raft.h"
+#include "wire.h"
+
+struct rsvc {
+	struct rp *rp;
+	uint32_t index;
+	const struct au_model *model;
+	void *state;
+	struct au_env env;
+	struct au_pcg32 rng;
+};
+
+/* The replay env's state: one boot's models and the answers of the input
+ * being handled. */
+struct rp {
+	const struct au_rl_boot *b;
+	struct au_cluster_spec spec;
+	struct rsvc svcs[AU_MAX_SERVICES];
+	uint32_t n_svcs;
+	struct au_reclog_cur ans; /* the open input record's remaining answers */
+	bool in_input;
+	au_time last_now;
+	uint64_t next_handle;
+	struct au_reclog_digest digest;
+	bool diverged;
+	char why[400];
+};
+
+static void diverge(struct rp *rp, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void diverge(struct rp *rp, const char *fmt, ...)
+{
+	if (rp->diverged)
+		return;
+	rp->diverged = true;
+	va_list ap;
+	va_start(ap, fmt);
+	g_vsnprintf(rp->why, sizeof(rp->why), fmt, ap);
+	va_end(ap);
+}
+
+static unsigned peek(const struct rp *rp)
+{
+	return rp->ans.pos < rp->ans.len ? rp->ans.p[rp->ans.pos] : AU_ANS_END;
+}
+
+/* Take the next answer, which must be `tag`, for `what` (an env call). */
+static bool take(struct rp *rp, unsigned tag, const char *what)
+{
+	if (rp->diverged)
+		return false;
+	if (!rp->in_input) {
+		diverge(rp, "a model called %s outside any input", what);
+		return false;
+	}
+	unsigned got = peek(rp);
+	if (got != tag) {
+		diverge(rp, "a model called %s where the real node's models next had the answer of %s", what,
+			got == AU_ANS_END ? "no further call" : au_reclog_answer_name(got));
+		return false;
+	}
+	rp->ans.pos++;
+	return true;
+}
+
+static int64_t take_sv(struct rp *rp)
+{
+	int64_t v = au_reclog_get_sv(&rp->ans);
+	if (rp->ans.bad)
+		diverge(rp, "malformed answer");
+	return v;
+}
+
+/* Results recorded only when nonzero (writes, truncates, sends). */
+static int64_t optional(struct rp *rp, unsigned tag)
+{
+	if (rp->diverged || peek(rp) != tag)
+		return 0;
+	rp->ans.pos++;
+	return take_sv(rp);
+}
+
+static void op(struct rp *rp, uint8_t o, uint32_t svc, uint64_t a, uint64_t b, uint64_t c, const void *p,
+	       size_t n)
+{
+	au_reclog_digest_op(&rp->digest, o, svc, a, b, c, p, n);
+}
+
+static uint32_t name_crc(const char *file) { return file ? au_crc32c(0, file, strlen(file)) : 0; }
+
+/* ---- the replay env ----------------------------------------------------- */
+
+static au_time r_now(void *ctx)
+{
+	struct rsvc *s = ctx;
+	struct rp *rp = s->rp;
+	if (!take(rp, AU_ANS_NOW, "now()"))
+		return rp->last_now;
+	rp->last_now += take_sv(rp);
+	return rp->last_now;
+}
+
+static int r_send(void *ctx, au_node_id to, const void *msg, size_t len)
+{
+	struct rsvc *s = ctx;
+	op(s->rp, AU_OP_SEND, s->index, to, len, 0, msg, msg ? len : 0);
+	return (int)optional(s->rp, AU_ANS_SEND);
+}
+
+static uint64_t r_timer_set(void *ctx, au_time delay, uint32_t kind, uint64_t arg)
+{
+	struct rsvc *s = ctx;
+	if (delay < 0)
+		delay = 0;
+	op(s->rp, AU_OP_TIMER_SET, s->index, (uint64_t)delay, kind, arg, NULL, 0);
+	return ++s->rp->next_handle; /* the node numbers handles the same way */
+}
+
+static void r_timer_cancel(void *ctx, uint64_t timer)
+{
+	struct rsvc *s = ctx;
+	op(s->rp, AU_OP_TIMER_CANCEL, s->index, timer, 0, 0, NULL, 0);
+}
+
+static uint32_t r_random(void *ctx)
+{
+	struct rsvc *s = ctx;
+	uint32_t v = au_pcg32_next(&s->rng);
+	op(s->rp, AU_OP_RANDOM, s->index, v, 0, 0, NULL, 0);
+	return v;
+}
+
+static int r_write(void *ctx, const char *file, uint64_t off, const void *buf, size_t len)
+{
+	struct rsvc *s = ctx;
+	op(s->rp, AU_OP_WRITE, s->index, off, len, name_crc(file), buf, buf ? len : 0);
+	return (int)optional(s->rp, AU_ANS_WRITE);
+}
+
+static int64_t r_read(void *ctx, const char *file, uint64_t off, void *buf, size_t len)
+{
+	struct rsvc *s = ctx;
+	struct rp *rp = s->rp;
+	(void)off;
+	if (!take(rp, AU_ANS_READ, "storage_read()"))
+		return -AU_EIO;
+	int64_t r = take_sv(rp);
+	if (r > 0) {
+		if ((uint64_t)r > len || (uint64_t)r > rp->ans.len - rp->ans.pos) {
+			diverge(rp, "storage_read(%s, %zu bytes) got a recorded answer of %" G_GINT64_FORMAT " bytes",
+				file ? file : "(null)", len, r);
+			return -AU_EIO;
+		}
+		memcpy(buf, rp->ans.p + rp->ans.pos, (size_t)r);
+		rp->ans.pos += (size_t)r;
+	}
+	return r;
+}
+
+static int64_t r_size(void *ctx, const char *file)
+{
+	struct rsvc *s = ctx;
+	(void)file;
+	if (!take(s->rp, AU_ANS_SIZE, "storage_size()"))
+		return -AU_EIO;
+	return take_sv(s->rp);
+}
+
+static int r_truncate(void *ctx, const char *file, uint64_t len)
+{
+	struct rsvc *s = ctx;
+	op(s->rp, AU_OP_TRUNC, s->index, len, name_crc(file), 0, NULL, 0);
+	return (int)optional(s->rp, AU_ANS_TRUNC);
+}
+
+static void r_sync(void *ctx, const char *file, uint64_t token)
+{
+	struct rsvc *s = ctx;
+	op(s->rp, AU_OP_SYNC, s->index, token, name_crc(file), 0, NULL, 0);
+}
+
+static void r_trace(void *ctx, uint16_t kind, int64_t a, int64_t b, int64_t c)
+{
+	struct rsvc *s = ctx;
+	op(s->rp, AU_OP_TRACE, s->index << 16 | kind, (uint64_t)a, (uint64_t)b, (uint64_t)c, NULL, 0);
+}
+
+static void r_record(void *ctx, uint32_t table, const void *row)
+{
+	(void)ctx;
+	(void)table;
+	(void)row;
+}
+
+static void *r_local_service(void *ctx, const char *name)
+{
+	struct rsvc *s = ctx;
+	for (uint32_t i = 0; i < s->rp->n_svcs; i++)
+		if (strcmp(s->rp->svcs[i].model->name, name) == 0)
+			return s->rp->svcs[i].state;
+	return NULL;
+}
+
+static void r_msg_counts(void *ctx, uint64_t *in, uint64_t *out)
+{
+	struct rsvc *s = ctx;
+	*in = *out = 0;
+	if (!take(s->rp, AU_ANS_COUNTS, "msg_counts()"))
+		return;
+	*in = au_reclog_get_uv(&s->rp->ans);
+	*out = au_reclog_get_uv(&s->rp->ans);
+}
+
+static const struct au_env_ops replay_ops = {
+	.now = r_now,
+	.send = r_send,
+	.timer_set = r_timer_set,
+	.timer_cancel = r_timer_cancel,
+	.random = r_random,
+	.storage_write = r_write,
+	.storage_read = r_read,
+	.storage_size = r_size,
+	.storage_truncate = r_truncate,
+	.storage_sync = r_sync,
+	.trace = r_trace,
+	.record = r_record,
+	.local_service = r_local_service,
+	.msg_counts = r_msg_counts,
+};
+
+/* ---- the boot's models ------------------------------------------------------ */
+
+static bool load_config(struct rp *rp, char *err, size_t errlen)
+{
+	const struct au_rl_boot *b = rp->b;
+	struct au_keys K = {.path = "(the recorded cluster file)", .kf = g_key_file_new()};
+	bool ok = au_keys_load_text(&K, b->cluster_text) && au_cluster_spec_load(&K, &rp->spec);
+	for (uint32_t i = 0; ok && i < rp->spec.n_services; i++)
+		ok = au_cluster_spec_load_service(&K, &rp->spec, i);
+	if (!ok)
+		g_snprintf(err, errlen, "%s", K.err ? K.err : "cannot load the recorded cluster file");
+	g_free(K.err);
+	g_key_file_free(K.kf);
+	if (!ok)
+		return false;
+	if (rp->spec.n_services != b->n_services) {
+		g_snprintf(err, errlen, "the header lists %u services, the cluster text %u", b->n_services,
+			   rp->spec.n_services);
+		return false;
+	}
+	if (b->node < 1 || b->node > rp->spec.nodes) {
+		g_snprintf(err, errlen, "node n%u is not in the recorded cluster (n1..n%u)", b->node, rp->spec.nodes);
+		return false;
+	}
+	rp->n_svcs = rp->spec.n_services;
+	for (uint32_t i = 0; i < rp->n_svcs; i++) {
+		struct rsvc *s = &rp->svcs[i];
+		s->rp = rp;
+		s->index = i;
+		s->model = rp->spec.services[i];
+		if (strcmp(s->model->name, b->services[i]) != 0) {
+			g_snprintf(err, errlen, "service %u is %s in the header, %s in the cluster text", i,
+				   b->services[i], s->model->name);
+			return false;
+		}
+		/* As aureon-node seeds and describes them (shim/node.c). */
+		au_pcg32_stream(&s->rng, b->seed, AU_STREAM_SERVICE + i, b->node);
+		s->env = (struct au_env){
+			.ops = &replay_ops,
+			.ctx = s,
+			.self = b->node,
+			.nodes = rp->spec.nodes,
+			.caps = rp->spec.node_caps ? rp->spec.node_caps[b->node] : 0,
+			.cpu_gflops = rp->spec.cpu_gflops ? rp->spec.cpu_gflops[b->node] : 0.0,
+			.metrics_period_ns = AU_NS_PER_S,
+		};
+	}
+	return true;
+}
+
+static void at(struct au_replay_result *res, const struct au_rl_frame *f)
+{
+	res->at_record = f->index;
+	res->at_seg = f->seg;
+	res->at_off = f->off;
+}
+
+/* Compare a checkpoint record with the replayed state; false on a difference. */
+static bool checkpoint(struct rp *rp, struct au_reclog_cur *c, struct au_replay_result *res)
+{
+	uint64_t inputs = au_reclog_get_uv(c), digest = au_reclog_get_uv(c);
+	bool has_raft = au_reclog_get_u8(c) != 0;
+	uint64_t rd = au_reclog_get_uv(c), term = au_reclog_get_uv(c), commit = au_reclog_get_uv(c);
+	struct au_raft *r = r_local_service(&rp->svcs[0], "raft");
+	uint64_t slots[AU_RAFT_MAX_MACHINES];
+	uint64_t my_rd = r ? au_raft_state_digest(r, slots) : 0, my_term = r ? au_raft_term(r) : 0,
+		 my_commit = r ? au_raft_commit_index(r) : 0, my_digest = au_reclog_digest_value(&rp->digest);
+	if (inputs != res->inputs)
+		diverge(rp, "checkpoint after %" G_GUINT64_FORMAT " inputs, the replay is at %" G_GUINT64_FORMAT,
+			inputs, res->inputs);
+	else if (has_raft != (r != NULL))
+		diverge(rp, "checkpoint %s raft, the replay %s", has_raft ? "has" : "has no", r ? "does" : "does not");
+	else if (rd != my_rd || term != my_term || commit != my_commit)
+		diverge(rp, "raft state differs: node digest %016" G_GINT64_MODIFIER "x term %" G_GUINT64_FORMAT
+			    " commit %" G_GUINT64_FORMAT ", replay digest %016" G_GINT64_MODIFIER "x term %"
+			    G_GUINT64_FORMAT " commit %" G_GUINT64_FORMAT,
+			rd, term, commit, my_rd, my_term, my_commit);
+	else if (digest != my_digest)
+		diverge(rp, "the models' actions differ (output digest %016" G_GINT64_MODIFIER "x on the node, %016"
+			    G_GINT64_MODIFIER "x in the replay): sends, timers, writes or traces changed since the "
+			    "previous checkpoint", digest, my_digest);
+	if (rp->diverged)
+		return false;
+	res->checkpoints++;
+	res->raft_digest = rd;
+	res->raft_term = term;
+	res->raft_commit = commit;
+	return true;
+}
+
+void au_replay_boot(const struct au_rl_boot *b, struct au_replay_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	struct rp *rp = g_new0(struct rp, 1);
+	rp->b = b;
+	if (!load_config(rp, res->what, sizeof(res->what))) {
+		res->outcome = AU_REPLAY_BAD_CONFIG;
+		goto out;
+	}
+	bool booted = false;
+	for (guint i = 0; i < b->frames->len; i++) {
+		const struct au_rl_frame *f = &g_array_index(b->frames, struct au_rl_frame, i);
+		struct au_reclog_cur c = {f->p, f->len, 0, false};
+		unsigned type = au_reclog_get_u8(&c);
+		if (type == AU_REC_HEADER)
+			continue;
+		if (type == AU_REC_CHECKPOINT) {
+			if (!checkpoint(rp, &c, res)) {
+				at(res, f);
+				res->outcome = AU_REPLAY_DIVERGED;
+				g_snprintf(res->what, sizeof(res->what), "checkpoint: %s (the first input that differs "
+					   "is after the previous checkpoint)", rp->why);
+				goto out;
+			}
+			continue;
+		}
+		if (type == AU_REC_STOP) {
+			res->stopped = true;
+			break;
+		}
+		if (type == AU_REC_CONTROL || type == AU_REC_STRAY || type >= AU_REC_TYPES_) {
+			res->outcome = AU_REPLAY_UNSUPPORTED;
+			at(res, f);
+			g_snprintf(res->what, sizeof(res->what), "%s",
+				   type == AU_REC_CONTROL ? "an aureon-ctl control command (admin, submit, job or ops "
+							    "request) acted on the models here; replaying those is not "
+							    "done yet (docs/replay.md)"
+				   : type == AU_REC_STRAY ? "a model acted outside any recorded input (an observer "
+							    "changed model state); the replay cannot follow"
+							  : "a record type this aureon-sim does not know");
+			goto out;
+		}
+		/* An input: its fields, then its answers. */
+		(void)au_reclog_get_sv(&c); /* time delta (for merges; the models see now() answers) */
+		uint64_t svc = 0, a = 0, a2 = 0;
+		int64_t st = 0;
+		const uint8_t *bytes = NULL;
+		size_t blen = 0;
+		if (type == AU_REC_RECV) {
+			svc = au_reclog_get_uv(&c);
+			a = au_reclog_get_uv(&c);
+			bytes = au_reclog_get_blob(&c, &blen);
+		} else if (type == AU_REC_TIMER) {
+			svc = au_reclog_get_uv(&c);
+			a = au_reclog_get_uv(&c);
+			a2 = au_reclog_get_uv(&c);
+		} else if (type == AU_REC_PERSISTED) {
+			svc = au_reclog_get_uv(&c);
+			a = au_reclog_get_uv(&c);
+			st = au_reclog_get_sv(&c);
+		}
+		if (c.bad || svc >= rp->n_svcs || (type == AU_REC_BOOT) == booted) {
+			res->outcome = AU_REPLAY_DIVERGED;
+			at(res, f);
+			g_snprintf(res->what, sizeof(res->what), "malformed %s record%s", au_reclog_type_name(type),
+				   (type == AU_REC_BOOT) == booted ? (booted ? " (a second boot)" : " (an input before the boot)")
+								  : "");
+			goto out;
+		}
+		rp->ans = (struct au_reclog_cur){c.p + c.pos, c.len - c.pos, 0, false};
+		rp->in_input = true;
+		struct rsvc *s = &rp->svcs[svc];
+		if (type == AU_REC_BOOT) {
+			booted = true;
+			for (uint32_t k = 0; k < rp->n_svcs && !rp->diverged; k++)
+				rp->svcs[k].state = rp->svcs[k].model->init(&rp->svcs[k].env, rp->spec.service_config[k]);
+		} else if (type == AU_REC_RECV) {
+			s->model->recv(s->state, (au_node_id)a, bytes, blen);
+		} else if (type == AU_REC_TIMER) {
+			s->model->timer(s->state, (uint32_t)a, a2);
+		} else {
+			s->model->persisted(s->state, a, (int)st);
+		}
+		rp->in_input = false;
+		res->inputs++;
+		if (!rp->diverged && rp->ans.pos != rp->ans.len)
+			diverge(rp, "the real node's models asked the environment more (next: %s) than the replayed "
+				    "ones did", au_reclog_answer_name(peek(rp)));
+		if (rp->diverged) {
+			at(res, f);
+			res->outcome = AU_REPLAY_DIVERGED;
+			g_snprintf(res->what, sizeof(res->what), "%s record: %s", au_reclog_type_name(type), rp->why);
+			goto out;
+		}
+	}
+	res->outcome = AU_REPLAY_EXACT;
+	goto out;
+out:
+	for (uint32_t k = rp->n_svcs; k-- > 0;)
+		if (rp->svcs[k].state)
+			rp->svcs[k].model->destroy(rp->svcs[k].state);
+	au_cluster_spec_clear(&rp->spec);
+	g_free(rp);
+}
+
+/* ---- the subcommand ---------------------------------------------------------- */
+
+static const char *const usage =
+	"usage: aureon-sim replay DIR [--node nK]\n"
+	"\n"
+	"Replays the record log that `aureon-node --record DIR` wrote: for every boot\n"
+	"of every node in DIR (or only node nK), the same services are built from the\n"
+	"recorded cluster file and seed, fed the recorded inputs in order, and their\n"
+	"state compared with the checkpoints the node logged.  Prints, per boot,\n"
+	"\"exact\" or the first record at which the replay diverged.\n"
+	"\n"
+	"Exit codes: 0 every boot exact; 1 a boot diverged or holds an input the replay\n"
+	"cannot feed (control commands); 2 usage, or a truncated, corrupt or\n"
+	"unreadable log (named with file and byte offset; nothing is replayed).\n";
+
+int au_replay_main(int argc, char **argv)
+{
+	const char *dir = NULL;
+	uint32_t only = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--node") == 0 && i + 1 < argc) {
+			i++;
+			if (argv[i][0] != 'n' || !au_parse_node(argv[i], AU_MAX_NODES, &only)) {
+				fprintf(stderr, "aureon-sim replay: --node needs a node name like n2, not '%s'\n\n%s",
+					argv[i], usage);
+				return 2;
+			}
+		} else if (argv[i][0] == '-' || dir) {
+			fprintf(stderr, "aureon-sim replay: unexpected argument '%s'\n\n%s", argv[i], usage);
+			return 2;
+		} else {
+			dir = argv[i];
+		}
+	}
+	if (!dir) {
+		fprintf(stderr, "aureon-sim replay: give the record directory\n\n%s", usage);
+		return 2;
+	}
+	char *err = NULL;
+	GPtrArray *boots = au_rl_load_dir(dir, &err);
+	if (!boots) {
+		fprintf(stderr, "aureon-sim replay: %s: nothing replayed\n", err);
+		g_free(err);
+		return 2;
+	}
+	int rc = 0;
+	unsigned done = 0;
+	for (guint i = 0; i < boots->len; i++) {
+		const struct au_rl_boot *b = boots->pdata[i];
+		if (only && b->node != only)
+			continue;
+		done++;
+		struct au_replay_result r;
+		au_replay_boot(b, &r);
+		printf("n%u boot %" G_GUINT64_FORMAT " (%u segment%s, %u records, seed %" G_GUINT64_FORMAT "): ", b->node,
+		       b->epoch, b->paths->len, b->paths->len == 1 ? "" : "s", b->frames->len, b->seed);
+		if (r.outcome == AU_REPLAY_EXACT) {
+			printf("exact: %" G_GUINT64_FORMAT " inputs, %" G_GUINT64_FORMAT " checkpoints equal", r.inputs,
+			       r.checkpoints);
+			if (r.raft_term || r.raft_commit || r.raft_digest)
+				printf(" (last: raft term %" G_GUINT64_FORMAT " commit %" G_GUINT64_FORMAT
+				       " state digest %016" G_GINT64_MODIFIER "x)",
+				       r.raft_term, r.raft_commit, r.raft_digest);
+			printf(r.stopped ? ", clean stop\n" : "; the log ends without a stop record (node killed or "
+							      "still running): compared up to its last checkpoint\n");
+			if (r.checkpoints == 0)
+				rc = rc ? rc : 1;
+			continue;
+		}
+		if (r.outcome == AU_REPLAY_BAD_CONFIG) {
+			printf("cannot rebuild the services: %s\n", r.what);
+			rc = 2;
+			continue;
+		}
+		const struct au_rl_frame *f = &g_array_index(b->frames, struct au_rl_frame, r.at_record);
+		printf("%s at record %" G_GUINT64_FORMAT " (%s, %s offset %" G_GUINT64_FORMAT ") after %" G_GUINT64_FORMAT
+		       " inputs and %" G_GUINT64_FORMAT " equal checkpoints: %s\n",
+		       r.outcome == AU_REPLAY_DIVERGED ? "DIVERGED" : "not replayable", r.at_record,
+		       au_reclog_type_name(f->p[0]), (const char *)b->paths->pdata[r.at_seg], r.at_off, r.inputs,
+		       r.checkpoints, r.what);
+		if (rc == 0)
+			rc = 1;
+	}
+	g_ptr_array_free(boots, TRUE);
+	if (!done) {
+		fprintf(stderr, "aureon-sim replay: %s holds no log of n%u\n", dir, only);
+		return 2;
+	}
+	return rc;
+}

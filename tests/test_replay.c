@@ -1,0 +1,235 @@
+/* test_replay.c — issue 18: the record log's codec (core/reclog.h), its
+ * reader's refusals (corrupt byte, truncation, wrong version, missing
+ * segment), and `aureon-node --record` + `aureon-sim replay` on three real
+ * processes (tests/shim_replay.sh), whose logs are then damaged on purpose:
+ * a corrupt log is refused with exit 2, a changed input diverges. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "reclog.h"
+#include "tests.h"
+#include "wire.h"
+
+START_TEST(varints_round_trip)
+{
+	struct au_reclog_buf b = {0};
+	const int64_t sv[] = {0, 1, -1, 63, -64, INT64_MAX, INT64_MIN, 1234567890123};
+	for (size_t i = 0; i < G_N_ELEMENTS(sv); i++) {
+		au_reclog_put_sv(&b, sv[i]);
+		au_reclog_put_uv(&b, (uint64_t)sv[i]);
+	}
+	au_reclog_put_blob(&b, "abc", 3);
+	struct au_reclog_cur c = {b.p, b.len, 0, false};
+	for (size_t i = 0; i < G_N_ELEMENTS(sv); i++) {
+		ck_assert_int_eq(au_reclog_get_sv(&c), sv[i]);
+		ck_assert_uint_eq(au_reclog_get_uv(&c), (uint64_t)sv[i]);
+	}
+	size_t n;
+	const uint8_t *p = au_reclog_get_blob(&c, &n);
+	ck_assert_uint_eq(n, 3);
+	ck_assert(memcmp(p, "abc", 3) == 0);
+	ck_assert(!c.bad);
+	au_reclog_get_u8(&c); /* past the end */
+	ck_assert(c.bad);
+	/* A blob longer than what is left is refused, not read past the end. */
+	struct au_reclog_buf d = {0};
+	au_reclog_put_uv(&d, 100);
+	au_reclog_put_u8(&d, 1);
+	struct au_reclog_cur e = {d.p, d.len, 0, false};
+	ck_assert_ptr_null(au_reclog_get_blob(&e, &n));
+	ck_assert(e.bad);
+	au_reclog_buf_free(&b);
+	au_reclog_buf_free(&d);
+}
+END_TEST
+
+START_TEST(frames_refuse_damage)
+{
+	struct au_reclog_buf b = {0};
+	au_reclog_frame(&b, "hello", 5);
+	const uint8_t *p;
+	size_t n;
+	char why[160];
+	ck_assert_int_eq(au_reclog_next_frame(b.p, b.len, 0, &p, &n, why, sizeof(why)), 1);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_int_eq(au_reclog_next_frame(b.p, b.len, b.len, &p, &n, why, sizeof(why)), 0);
+	ck_assert_int_eq(au_reclog_next_frame(b.p, b.len - 1, 0, &p, &n, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "truncated frame"), "%s", why);
+	ck_assert_int_eq(au_reclog_next_frame(b.p, 5, 0, &p, &n, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "truncated frame header"), "%s", why);
+	b.p[10] ^= 0x20; /* a payload byte */
+	ck_assert_int_eq(au_reclog_next_frame(b.p, b.len, 0, &p, &n, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "CRC mismatch"), "%s", why);
+	b.p[10] ^= 0x20;
+	b.p[3] = 0x7f; /* length 2 GiB */
+	ck_assert_int_eq(au_reclog_next_frame(b.p, b.len, 0, &p, &n, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "bad frame length"), "%s", why);
+	au_reclog_buf_free(&b);
+}
+END_TEST
+
+static char *replay(const char *dir, int *rc)
+{
+	g_autofree char *cmd = g_strdup_printf("%s/aureon-sim replay %s 2>&1", au_test_bin(), dir);
+	char *out = NULL;
+	*rc = au_test_run(cmd, &out);
+	return out;
+}
+
+/* A copy of the recorded logs in a fresh directory. */
+static char *copy_of(const char *rec)
+{
+	char *d = g_dir_make_tmp("aureon-replay-copy-XXXXXX", NULL);
+	g_autofree char *cmd = g_strdup_printf("cp %s/*.aurec %s/", rec, d);
+	char *out = NULL;
+	ck_assert_int_eq(au_test_run(cmd, &out), 0);
+	g_free(out);
+	return d;
+}
+
+static void drop_dir(char *d)
+{
+	g_autofree char *cmd = g_strdup_printf("rm -rf %s", d);
+	char *out = NULL;
+	au_test_run(cmd, &out);
+	g_free(out);
+	g_free(d);
+}
+
+/* Rewrite the first RECV frame's last datagram byte (fixing its CRC), so
+ * the log is intact but says the node received something else. */
+static bool change_first_recv(const char *path)
+{
+	gchar *img;
+	gsize len;
+	ck_assert(g_file_get_contents(path, &img, &len, NULL));
+	size_t off = AU_RECLOG_PREFIX_LEN;
+	bool done = false;
+	for (;;) {
+		const uint8_t *p;
+		size_t n;
+		char why[160];
+		if (au_reclog_next_frame((uint8_t *)img, len, off, &p, &n, why, sizeof(why)) != 1)
+			break;
+		if (p[0] == AU_REC_RECV) {
+			struct au_reclog_cur c = {p, n, 1, false};
+			au_reclog_get_sv(&c);
+			au_reclog_get_uv(&c);
+			au_reclog_get_uv(&c);
+			size_t bl;
+			const uint8_t *bytes = au_reclog_get_blob(&c, &bl);
+			ck_assert(bytes && bl > 1);
+			((uint8_t *)bytes)[0] ^= 0x5a; /* the message type */
+			uint32_t crc = au_crc32c(0, p, n);
+			for (int i = 0; i < 4; i++)
+				img[off + 4 + i] = (char)(crc >> (8 * i));
+			done = true;
+			break;
+		}
+		off += AU_RECLOG_FRAME_HDR + n;
+	}
+	ck_assert(g_file_set_contents(path, img, (gssize)len, NULL));
+	g_free(img);
+	return done;
+}
+
+START_TEST(recorded_cluster_replays_exactly_and_damage_is_caught)
+{
+	char *rec = g_dir_make_tmp("aureon-replay-rec-XXXXXX", NULL);
+	g_autofree char *cmd = g_strdup_printf("rmdir %s && REC_OUT=%s tests/shim_replay.sh %s 2>&1", rec, rec,
+					       au_test_bin());
+	char *out = NULL;
+	int rc = au_test_run(cmd, &out);
+	ck_assert_msg(rc == 0, "tests/shim_replay.sh failed (exit %d):\n%s", rc, out);
+	g_free(out);
+
+	/* Exact as recorded. */
+	char *s = replay(rec, &rc);
+	ck_assert_msg(rc == 0 && strstr(s, "n2 boot 1 ") && strstr(s, "exact"), "exit %d:\n%s", rc, s);
+	g_free(s);
+
+	/* A corrupt byte in the middle of a segment: refused, nothing replayed. */
+	char *d = copy_of(rec);
+	g_autofree char *seg = g_build_filename(d, "n2-e000001-0000.aurec", NULL);
+	gchar *img;
+	gsize len;
+	ck_assert(g_file_get_contents(seg, &img, &len, NULL));
+	img[len / 2] ^= 0x01;
+	ck_assert(g_file_set_contents(seg, img, (gssize)len, NULL));
+	s = replay(d, &rc);
+	ck_assert_msg(rc == 2 && strstr(s, "n2-e000001-0000.aurec: offset ") && strstr(s, "nothing replayed") &&
+			      !strstr(s, "exact"),
+		      "exit %d:\n%s", rc, s);
+	g_free(s);
+	/* Truncated by 5 bytes (a frame cut short). */
+	img[len / 2] ^= 0x01;
+	ck_assert(g_file_set_contents(seg, img, (gssize)len - 5, NULL));
+	s = replay(d, &rc);
+	ck_assert_msg(rc == 2 && strstr(s, "truncated frame"), "exit %d:\n%s", rc, s);
+	g_free(s);
+	/* Another format version. */
+	img[8] = 9;
+	ck_assert(g_file_set_contents(seg, img, (gssize)len, NULL));
+	s = replay(d, &rc);
+	ck_assert_msg(rc == 2 && strstr(s, "offset 8: log format version 9"), "exit %d:\n%s", rc, s);
+	g_free(s);
+	/* A missing segment. */
+	img[8] = AU_RECLOG_VERSION;
+	ck_assert(g_file_set_contents(seg, img, (gssize)len, NULL));
+	g_free(img);
+	g_remove(seg);
+	s = replay(d, &rc);
+	ck_assert_msg(rc == 2 && strstr(s, "segment 0 of n2's boot 1 is missing"), "exit %d:\n%s", rc, s);
+	g_free(s);
+	drop_dir(d);
+
+	/* An intact log that says n3 received something else: the replay
+	 * diverges and names the record. */
+	d = copy_of(rec);
+	g_autofree char *seg3 = g_build_filename(d, "n3-e000001-0000.aurec", NULL);
+	ck_assert(change_first_recv(seg3));
+	s = replay(d, &rc);
+	ck_assert_msg(rc == 1 && strstr(s, "n3 boot 1 ") && strstr(s, "DIVERGED at record ") &&
+			      strstr(s, "n2 boot 1 (") && strstr(s, "exact"),
+		      "exit %d:\n%s", rc, s);
+	g_free(s);
+	drop_dir(d);
+	drop_dir(rec);
+}
+END_TEST
+
+START_TEST(bad_arguments_exit_2)
+{
+	int rc;
+	char *s = replay("/nonexistent-aureon-dir", &rc);
+	ck_assert_msg(rc == 2 && strstr(s, "/nonexistent-aureon-dir"), "exit %d:\n%s", rc, s);
+	g_free(s);
+	g_autofree char *cmd = g_strdup_printf("%s/aureon-node --config x.ini --id n1 --record-max-bytes 12 2>&1",
+					       au_test_bin());
+	char *out = NULL;
+	rc = au_test_run(cmd, &out);
+	ck_assert_msg(rc == 2 && strstr(out, "--record-max-bytes"), "exit %d:\n%s", rc, out);
+	g_free(out);
+	g_autofree char *cmd2 = g_strdup_printf("%s/aureon-sim replay /tmp --node x7 2>&1", au_test_bin());
+	rc = au_test_run(cmd2, &out);
+	ck_assert_msg(rc == 2 && strstr(out, "--node"), "exit %d:\n%s", rc, out);
+	g_free(out);
+}
+END_TEST
+
+Suite *replay_suite(void)
+{
+	Suite *s = suite_create("replay");
+	TCase *tc = tcase_create("format");
+	tcase_add_test(tc, varints_round_trip);
+	tcase_add_test(tc, frames_refuse_damage);
+	tcase_add_test(tc, bad_arguments_exit_2);
+	suite_add_tcase(s, tc);
+	TCase *real = tcase_create("real_processes");
+	tcase_set_timeout(real, 240);
+	tcase_add_test(real, recorded_cluster_replays_exactly_and_damage_is_caught);
+	suite_add_tcase(s, real);
+	return s;
+}
