@@ -77,6 +77,7 @@ struct au_file {
 	struct image current, durable;
 	GArray *pending; /* struct pending_op, in issue order */
 	GByteArray *pend_data; /* the pending writes' bytes, back to back */
+	bool pend_room;        /* the two above have room allocated */
 	uint64_t next_seq;
 	au_time last_sync_done;
 };
@@ -233,8 +234,19 @@ struct au_disk *au_disk_new(void)
 	return d;
 }
 
+/* No pending operation left.  A file cut to nothing (a compacted log
+ * segment: they are never written again) also gives back the buffers'
+ * room, so memory follows live files only over a long run. */
 static void clear_pending(struct au_file *f)
 {
+	if (f->current.len == 0 && f->pend_room) {
+		g_array_free(f->pending, TRUE);
+		g_byte_array_free(f->pend_data, TRUE);
+		f->pending = g_array_new(FALSE, FALSE, sizeof(struct pending_op));
+		f->pend_data = g_byte_array_new();
+		f->pend_room = false;
+		return;
+	}
 	g_array_set_size(f->pending, 0);
 	g_byte_array_set_size(f->pend_data, 0);
 }
@@ -250,7 +262,7 @@ static void drop_pending(struct au_file *f, guint n)
 {
 	g_array_remove_range(f->pending, 0, n);
 	if (f->pending->len == 0) {
-		g_byte_array_set_size(f->pend_data, 0);
+		clear_pending(f);
 		return;
 	}
 	uint64_t base = UINT64_MAX;
@@ -404,6 +416,7 @@ int au_disk_write(struct au_sim *sim, struct au_sim_svc *svc, const char *file, 
 	struct pending_op op = {f->next_seq++, OP_WRITE, off, len, f->pend_data->len};
 	g_byte_array_append(f->pend_data, buf, (guint)len);
 	g_array_append_val(f->pending, op);
+	f->pend_room = true;
 	return rc;
 }
 
@@ -435,6 +448,7 @@ int au_disk_truncate(struct au_sim *sim, struct au_sim_svc *svc, const char *fil
 	nd->disk->used += f->current.len;
 	struct pending_op op = {f->next_seq++, OP_TRUNCATE, 0, len, 0};
 	g_array_append_val(f->pending, op);
+	f->pend_room = true;
 	return 0;
 }
 
