@@ -73,6 +73,7 @@ int main(void)
 	srunner_add_suite(sr, replicas_suite());
 	srunner_add_suite(sr, rqml_suite());
 	srunner_add_suite(sr, speed_suite());
+	srunner_add_suite(sr, speed_raft_suite());
 	srunner_add_suite(sr, chaos_suite());
 	srunner_add_suite(sr, chaos_cli_suite());
 	srunner_add_suite(sr, store_suite());

@@ -37,6 +37,7 @@ Suite *replicas_suite(void);
 Suite *readme_suite(void);
 Suite *fixture_suite(void);
 Suite *speed_suite(void);
+Suite *speed_raft_suite(void);
 
 /* Run a shell command, capture stdout into *out (caller frees), return the
  * exit status (or -1 if it did not exit normally). */

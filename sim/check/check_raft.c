@@ -5,6 +5,7 @@
  */
 #include "check_raft.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* ---- raft_safety --------------------------------------------------------
@@ -400,6 +401,17 @@ void au_check_rs_destroy(void *st)
 	g_array_free(rs->committed.a, TRUE);
 	g_array_free(rs->commit_runs, TRUE);
 	g_free(rs);
+}
+
+void au_check_rs_note(void *st, struct au_sim *sim, char *buf, size_t len)
+{
+	const struct raft_safety *rs = st;
+	(void)sim;
+	if (rs->floor == 0)
+		return; /* nothing released: no note */
+	uint64_t kept = rs->first_term.len > rs->floor ? rs->first_term.len - rs->floor : 0;
+	snprintf(buf, len, "log indexes below %" G_GUINT64_FORMAT " released (every Raft node "
+		 "has two durable snapshots above), %" G_GUINT64_FORMAT " kept", rs->floor, kept);
 }
 
 /* ---- leader_within (liveness) -------------------------------------------- */
