@@ -76,6 +76,7 @@ int main(void)
 	srunner_add_suite(sr, rqml_suite());
 	srunner_add_suite(sr, rqml_fail_suite());
 	srunner_add_suite(sr, speed_suite());
+	srunner_add_suite(sr, speed_raft_suite());
 	srunner_add_suite(sr, chaos_suite());
 	srunner_add_suite(sr, chaos_cli_suite());
 	srunner_add_suite(sr, store_suite());

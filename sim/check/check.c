@@ -227,7 +227,7 @@ static void lin_destroy(void *st)
 static const struct au_checker_ops all_checkers[] = {
 	{"ping_integrity", "ping", pi_create, pi_event, NULL, pi_destroy, NULL, NULL,
 	 "every ping reply answers a ping that was sent and is still unanswered"},
-	{"raft_safety", "raft", au_check_rs_create, au_check_rs_event, NULL, au_check_rs_destroy, NULL, NULL,
+	{"raft_safety", "raft", au_check_rs_create, au_check_rs_event, NULL, au_check_rs_destroy, NULL, au_check_rs_note,
 	 "Raft's safety: one leader per term, logs match, committed entries never change"},
 	{"leader_within", "raft", au_check_lw_create, au_check_lw_event, au_check_lw_end, au_check_lw_destroy, NULL, NULL,
 	 "liveness (leader_within:T): a Raft leader within T after the faults are over"},

@@ -5,6 +5,7 @@
  */
 #include "check_raft.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* ---- raft_safety --------------------------------------------------------
@@ -22,57 +23,164 @@
  *                     and a restarted node recovers only entries it had.
  */
 
+/* Memory stays flat over long runs: every per-index array is a window
+ * [off, len) of the log (struct warr), and the indexes below the window's
+ * floor are released.  The floor is the lowest of the older of the last
+ * two durable snapshots (RAFT_SNAPSHOT, RAFT_INSTALL) of every node that
+ * has traced anything from Raft: a node recovers from one of its two snapshot slots
+ * (the newer, or the older if the newer is unreadable) and from then on
+ * only appends, commits, applies or recovers above it; a leader sends only
+ * entries above its own snapshot, or that snapshot.  A node that never
+ * took two snapshots holds the floor at 0 (nothing is released, as before).
+ * An index below the floor reads as unknown (0), as an index inside an
+ * installed snapshot always did: the checks there are skipped, and since
+ * every chain covers its whole prefix, a difference below the floor still
+ * shows in the first chain compared above it. */
+
+struct warr {
+	GArray *a;    /* uint64 for indexes [off, off + a->len) */
+	uint64_t off; /* the first index kept */
+	uint64_t len; /* the logical length: indexes [0, len) exist */
+};
+
+static void warr_init(struct warr *w, uint64_t len)
+{
+	w->a = g_array_new(FALSE, TRUE, sizeof(uint64_t));
+	w->off = 0;
+	w->len = 0;
+	if (len) {
+		w->len = len;
+		g_array_set_size(w->a, (guint)len);
+	}
+}
+
+/* Cut or extend (with zeros) to logical length n. */
+static void warr_set_len(struct warr *w, uint64_t n)
+{
+	w->len = n;
+	g_array_set_size(w->a, n > w->off ? (guint)(n - w->off) : 0);
+}
+
+static uint64_t warr_get(const struct warr *w, uint64_t i)
+{
+	return i >= w->off && i < w->len ? g_array_index(w->a, uint64_t, i - w->off) : 0;
+}
+
+static void warr_put(struct warr *w, uint64_t i, uint64_t x)
+{
+	if (i >= w->len)
+		warr_set_len(w, i + 1);
+	if (i >= w->off)
+		g_array_index(w->a, uint64_t, i - w->off) = x;
+}
+
+/* Forget the indexes below floor (never moves the floor down). */
+static void warr_release(struct warr *w, uint64_t floor)
+{
+	if (floor <= w->off)
+		return;
+	guint stored = w->a->len;
+	uint64_t drop = floor - w->off;
+	if (drop >= stored)
+		g_array_set_size(w->a, 0);
+	else
+		g_array_remove_range(w->a, 0, (guint)drop);
+	w->off = floor;
+}
+
 struct node_view {
-	GArray *chain;        /* uint64 per index (0: unknown, e.g. inside a snapshot) */
+	struct warr chain;    /* chain per index (0: unknown, e.g. inside a snapshot) */
 	uint64_t commit;
 	int role;
 	int64_t term;
+	bool seen;            /* traced anything from Raft yet */
+	uint64_t snap[2];     /* the newest two durable snapshot indexes, newest first */
+};
+
+struct commit_run {
+	uint64_t first; /* first committed index of the run */
+	uint64_t term;  /* the term of the leader that committed it */
 };
 
 struct raft_safety {
 	uint32_t nodes;
 	struct node_view *v;  /* [nodes+1] */
 	GHashTable *leaders;  /* term -> node */
-	GArray *first_seen;   /* struct index_term per index: the first (term, chain) seen there */
+	struct warr first_term, first_chain; /* per index: the first (term, chain) seen there (term 0: none) */
 	GHashTable *terms;    /* (index, term) -> chain for every other term seen at an index */
-	GArray *committed;    /* uint64 chain per committed index; [0] unused */
-	GArray *commit_term;  /* uint64 per committed index: term of the leader that committed it */
+	struct warr committed; /* chain per committed index; len - 1 is the highest committed */
+	GArray *commit_runs;  /* struct commit_run: the committing leader's term, run-length */
+	uint64_t floor;       /* indexes below it are released */
 };
 
-struct index_term {
-	uint64_t term; /* 0: no entry seen at this index yet */
-	uint64_t chain;
-};
+/* How far the floor must move before the windows are cut (amortizes the
+ * moves of the kept part). */
+#define RS_RELEASE_STEP 4096
 
-/* Log Matching bookkeeping: the chain of entry (index, term), or NULL if
- * no node has had that entry yet.  Most indexes only ever see one term, so
- * it lives in a flat array; other terms go to a hash table. */
-static uint64_t *rs_known_chain(struct raft_safety *rs, uint64_t idx, uint64_t term, uint64_t chain,
-				bool *inserted)
+/* Log Matching bookkeeping: whether another node had entry (index, term)
+ * already, and then its chain in *known; if not, this chain is recorded
+ * (nothing is, below the floor: released).  Most indexes only ever see one
+ * term, so it lives in a flat window; other terms go to a hash table. */
+static bool rs_known_chain(struct raft_safety *rs, uint64_t idx, uint64_t term, uint64_t chain,
+			   uint64_t *known)
 {
-	*inserted = false;
-	if (rs->first_seen->len <= idx)
-		g_array_set_size(rs->first_seen, (guint)idx + 1);
-	struct index_term *f = &g_array_index(rs->first_seen, struct index_term, idx);
-	if (f->term == 0) {
-		f->term = term;
-		f->chain = chain;
-		*inserted = true;
-		return &f->chain;
+	if (idx < rs->floor)
+		return false;
+	uint64_t ft = warr_get(&rs->first_term, idx);
+	if (ft == 0) {
+		warr_put(&rs->first_term, idx, term);
+		warr_put(&rs->first_chain, idx, chain);
+		return false;
 	}
-	if (f->term == term)
-		return &f->chain;
+	if (ft == term) {
+		*known = warr_get(&rs->first_chain, idx);
+		return true;
+	}
 	uint64_t key[2] = {idx, term};
 	GBytes *k = g_bytes_new(key, sizeof(key));
-	uint64_t *known = g_hash_table_lookup(rs->terms, k);
-	if (known) {
+	const uint64_t *other = g_hash_table_lookup(rs->terms, k);
+	if (other) {
 		g_bytes_unref(k);
-		return known;
+		*known = *other;
+		return true;
 	}
-	known = g_memdup2(&chain, sizeof(chain));
-	g_hash_table_insert(rs->terms, k, known);
-	*inserted = true;
-	return known;
+	g_hash_table_insert(rs->terms, k, g_memdup2(&chain, sizeof(chain)));
+	return false;
+}
+
+static gboolean rs_term_below(gpointer key, gpointer value, gpointer floor)
+{
+	(void)value;
+	const uint64_t *k = g_bytes_get_data(key, NULL);
+	return k[0] < *(const uint64_t *)floor;
+}
+
+/* Move the floor up to what every Raft node that traced anything is done
+ * with (see above), and cut the windows when it moved far enough. */
+static void rs_maybe_release(struct raft_safety *rs)
+{
+	uint64_t floor = UINT64_MAX;
+	for (uint32_t n = 1; n <= rs->nodes; n++)
+		if (rs->v[n].seen && rs->v[n].snap[1] < floor)
+			floor = rs->v[n].snap[1];
+	if (floor == UINT64_MAX || floor < rs->floor + RS_RELEASE_STEP)
+		return;
+	rs->floor = floor;
+	for (uint32_t n = 1; n <= rs->nodes; n++)
+		warr_release(&rs->v[n].chain, floor);
+	warr_release(&rs->first_term, floor);
+	warr_release(&rs->first_chain, floor);
+	warr_release(&rs->committed, floor);
+	g_hash_table_foreach_remove(rs->terms, rs_term_below, &rs->floor);
+}
+
+static void rs_snapshot_at(struct raft_safety *rs, struct node_view *v, uint64_t idx)
+{
+	if (idx <= v->snap[0])
+		return;
+	v->snap[1] = v->snap[0];
+	v->snap[0] = idx;
+	rs_maybe_release(rs);
 }
 
 void *au_check_rs_create(struct au_sim *sim)
@@ -80,36 +188,40 @@ void *au_check_rs_create(struct au_sim *sim)
 	struct raft_safety *rs = g_new0(struct raft_safety, 1);
 	rs->nodes = sim->nodes;
 	rs->v = g_new0(struct node_view, (gsize)sim->nodes + 1);
-	for (uint32_t n = 0; n <= sim->nodes; n++) {
-		rs->v[n].chain = g_array_new(FALSE, TRUE, sizeof(uint64_t));
-		g_array_set_size(rs->v[n].chain, 1);
-	}
+	for (uint32_t n = 0; n <= sim->nodes; n++)
+		warr_init(&rs->v[n].chain, 1);
 	rs->leaders = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	rs->terms = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
 					  g_free);
-	rs->first_seen = g_array_new(FALSE, TRUE, sizeof(struct index_term));
-	rs->committed = g_array_new(FALSE, TRUE, sizeof(uint64_t));
-	g_array_set_size(rs->committed, 1);
-	rs->commit_term = g_array_new(FALSE, TRUE, sizeof(uint64_t));
-	g_array_set_size(rs->commit_term, 1);
+	warr_init(&rs->first_term, 0);
+	warr_init(&rs->first_chain, 0);
+	warr_init(&rs->committed, 1);
+	rs->commit_runs = g_array_new(FALSE, FALSE, sizeof(struct commit_run));
 	return rs;
 }
 
 static uint64_t view_at(const struct node_view *v, uint64_t i)
 {
-	return i < v->chain->len ? g_array_index(v->chain, uint64_t, i) : 0;
+	return warr_get(&v->chain, i);
 }
 
 static uint64_t committed_at(const struct raft_safety *rs, uint64_t i)
 {
-	return i < rs->committed->len ? g_array_index(rs->committed, uint64_t, i) : 0;
+	return warr_get(&rs->committed, i);
 }
 
-static void view_set(struct node_view *v, uint64_t i, uint64_t chain)
+/* The highest committed index up to C committed by a leader of a term
+ * before `term`, or 0. */
+static uint64_t committed_before_term(const struct raft_safety *rs, uint64_t C, uint64_t term)
 {
-	if (v->chain->len <= i)
-		g_array_set_size(v->chain, (guint)i + 1);
-	g_array_index(v->chain, uint64_t, i) = chain;
+	for (guint r = rs->commit_runs->len; r-- > 0;) {
+		const struct commit_run *run = &g_array_index(rs->commit_runs, struct commit_run, r);
+		if (run->term < term)
+			return r + 1 < rs->commit_runs->len
+				       ? g_array_index(rs->commit_runs, struct commit_run, r + 1).first - 1
+				       : C;
+	}
+	return 0;
 }
 
 void au_check_rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
@@ -119,7 +231,9 @@ void au_check_rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t k
 	if (node == 0 || node > rs->nodes)
 		return;
 	struct node_view *v = &rs->v[node];
-	uint64_t C = rs->committed->len - 1;
+	if (kind >= AU_TR_RAFT_ROLE && kind <= AU_TR_RAFT_DIGEST)
+		v->seen = true; /* a Raft node (clients trace other kinds) */
+	uint64_t C = rs->committed.len - 1;
 	switch (kind) {
 	case AU_TR_RAFT_ROLE:
 		v->role = (int)b;
@@ -144,28 +258,25 @@ void au_check_rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t k
 		 * (its voters' logs were judged when they voted).  The newest
 		 * such index suffices: the log below it matches by chain. */
 		{
-			uint64_t K = C;
-			while (K > 0 && g_array_index(rs->commit_term, uint64_t, K) >= (uint64_t)a)
-				K--;
+			uint64_t K = committed_before_term(rs, C, (uint64_t)a);
 			if (K > 0 && view_at(v, K) != 0 && view_at(v, K) != committed_at(rs, K))
 				au_sim_violate(sim, "raft_safety", node,
 					       "leader completeness: new leader of term %" G_GINT64_FORMAT
 					       " lacks committed entry %" G_GUINT64_FORMAT, a, K);
-			else if (K > 0 && v->chain->len <= K)
+			else if (K > 0 && v->chain.len <= K)
 				au_sim_violate(sim, "raft_safety", node,
 					       "leader completeness: new leader of term %" G_GINT64_FORMAT
-					       " has %u entries, %" G_GUINT64_FORMAT " were committed in "
-					       "earlier terms", a, v->chain->len - 1, K);
+					       " has %" G_GUINT64_FORMAT " entries, %" G_GUINT64_FORMAT
+					       " were committed in earlier terms", a, v->chain.len - 1, K);
 		}
 		break;
 	case AU_TR_RAFT_APPEND: {
 		uint64_t idx = (uint64_t)a;
-		if (v->chain->len > idx + 1)
-			g_array_set_size(v->chain, (guint)idx + 1);
-		view_set(v, idx, (uint64_t)c);
-		bool inserted;
-		uint64_t *known = rs_known_chain(rs, idx, (uint64_t)b, (uint64_t)c, &inserted);
-		if (!inserted && *known != (uint64_t)c) {
+		if (v->chain.len > idx + 1)
+			warr_set_len(&v->chain, idx + 1);
+		warr_put(&v->chain, idx, (uint64_t)c);
+		uint64_t known;
+		if (rs_known_chain(rs, idx, (uint64_t)b, (uint64_t)c, &known) && known != (uint64_t)c) {
 			au_sim_violate(sim, "raft_safety", node,
 				       "log matching: entry %" G_GINT64_FORMAT " of term %" G_GINT64_FORMAT
 				       " differs from another node's, or follows a different prefix", a, b);
@@ -181,8 +292,8 @@ void au_check_rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t k
 			au_sim_violate(sim, "raft_safety", node,
 				       "committed entry lost: truncation at %" G_GINT64_FORMAT
 				       " below commit index %" G_GUINT64_FORMAT, a, v->commit);
-		else if (v->chain->len > (uint64_t)a)
-			g_array_set_size(v->chain, (guint)a);
+		else if (v->chain.len > (uint64_t)a)
+			warr_set_len(&v->chain, (uint64_t)a);
 		break;
 	case AU_TR_RAFT_COMMIT: {
 		uint64_t idx = (uint64_t)a;
@@ -197,15 +308,17 @@ void au_check_rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t k
 					       "differs at committed index %" G_GUINT64_FORMAT, idx, C);
 				return;
 			}
-			for (uint64_t i = C + 1; i <= idx; i++) {
-				uint64_t h = view_at(v, i);
-				g_array_append_val(rs->committed, h);
+			if (idx > C) {
+				for (uint64_t i = C + 1; i < idx; i++)
+					warr_put(&rs->committed, i, view_at(v, i));
+				warr_put(&rs->committed, idx, (uint64_t)c);
 				uint64_t t = (uint64_t)v->term;
-				g_array_append_val(rs->commit_term, t);
-			}
-			if (idx > C)
-				g_array_index(rs->committed, uint64_t, idx) = (uint64_t)c;
-			else if (committed_at(rs, idx) && committed_at(rs, idx) != (uint64_t)c)
+				guint nr = rs->commit_runs->len;
+				if (nr == 0 || g_array_index(rs->commit_runs, struct commit_run, nr - 1).term != t) {
+					struct commit_run run = {C + 1, t};
+					g_array_append_val(rs->commit_runs, run);
+				}
+			} else if (committed_at(rs, idx) && committed_at(rs, idx) != (uint64_t)c)
 				au_sim_violate(sim, "raft_safety", node,
 					       "state machine safety: index %" G_GUINT64_FORMAT
 					       " committed twice with different entries", idx);
@@ -234,6 +347,9 @@ void au_check_rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t k
 				       idx);
 		break;
 	}
+	case AU_TR_RAFT_SNAPSHOT:
+		rs_snapshot_at(rs, v, (uint64_t)a);
+		break;
 	case AU_TR_RAFT_INSTALL: {
 		uint64_t idx = (uint64_t)a;
 		if (idx > C || (committed_at(rs, idx) && committed_at(rs, idx) != (uint64_t)c)) {
@@ -243,13 +359,12 @@ void au_check_rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t k
 			return;
 		}
 		if (view_at(v, idx) != (uint64_t)c) {
-			g_array_set_size(v->chain, (guint)idx + 1);
-			for (uint64_t i = 1; i < idx; i++)
-				g_array_index(v->chain, uint64_t, i) = 0;
-			view_set(v, idx, (uint64_t)c);
+			warr_set_len(&v->chain, 0);
+			warr_put(&v->chain, idx, (uint64_t)c);
 		}
 		if (v->commit < idx)
 			v->commit = idx;
+		rs_snapshot_at(rs, v, idx);
 		break;
 	}
 	case AU_TR_RAFT_RECOVER: {
@@ -259,8 +374,8 @@ void au_check_rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t k
 				       "recovered a log ending at %" G_GUINT64_FORMAT " that it never had", last);
 			return;
 		}
-		if (v->chain->len > last + 1)
-			g_array_set_size(v->chain, (guint)last + 1);
+		if (v->chain.len > last + 1)
+			warr_set_len(&v->chain, last + 1);
 		v->commit = (uint64_t)b;
 		v->role = 0;
 		break;
@@ -277,14 +392,26 @@ void au_check_rs_destroy(void *st)
 {
 	struct raft_safety *rs = st;
 	for (uint32_t n = 0; n <= rs->nodes; n++)
-		g_array_free(rs->v[n].chain, TRUE);
+		g_array_free(rs->v[n].chain.a, TRUE);
 	g_free(rs->v);
 	g_hash_table_destroy(rs->leaders);
 	g_hash_table_destroy(rs->terms);
-	g_array_free(rs->first_seen, TRUE);
-	g_array_free(rs->committed, TRUE);
-	g_array_free(rs->commit_term, TRUE);
+	g_array_free(rs->first_term.a, TRUE);
+	g_array_free(rs->first_chain.a, TRUE);
+	g_array_free(rs->committed.a, TRUE);
+	g_array_free(rs->commit_runs, TRUE);
 	g_free(rs);
+}
+
+void au_check_rs_note(void *st, struct au_sim *sim, char *buf, size_t len)
+{
+	const struct raft_safety *rs = st;
+	(void)sim;
+	if (rs->floor == 0)
+		return; /* nothing released: no note */
+	uint64_t kept = rs->first_term.len > rs->floor ? rs->first_term.len - rs->floor : 0;
+	snprintf(buf, len, "log indexes below %" G_GUINT64_FORMAT " released (every Raft node "
+		 "has two durable snapshots above), %" G_GUINT64_FORMAT " kept", rs->floor, kept);
 }
 
 /* ---- leader_within (liveness) -------------------------------------------- */

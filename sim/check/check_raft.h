@@ -21,6 +21,8 @@ void *au_check_rs_create(struct au_sim *sim);
 void au_check_rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		       int64_t b, int64_t c);
 void au_check_rs_destroy(void *st);
+/* "log indexes below F released ..., N kept" once the window moved. */
+void au_check_rs_note(void *st, struct au_sim *sim, char *buf, size_t len);
 
 void *au_check_lw_create(struct au_sim *sim);
 void au_check_lw_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,

@@ -68,6 +68,7 @@ struct image {
 
 struct au_file {
 	char *key; /* "service/name" */
+	uint32_t name_off, name_len; /* where "name" starts in key, its length */
 	uint32_t index;
 	bool exists, durable_exists;
 	/* `current` may differ from `durable` plus the pending operations
@@ -77,12 +78,21 @@ struct au_file {
 	struct image current, durable;
 	GArray *pending; /* struct pending_op, in issue order */
 	GByteArray *pend_data; /* the pending writes' bytes, back to back */
+	bool pend_room;        /* the two above have room allocated */
 	uint64_t next_seq;
 	au_time last_sync_done;
 };
 
+#define RECENT_FILES 4
+
 struct au_disk {
 	GHashTable *by_key; /* lookup only; iteration uses `files` */
+	/* The files found last (a service writes, syncs and truncates the
+	 * same few over and over): tried before building the key and
+	 * hashing it.  Which slot holds what changes no result. */
+	struct au_file *recent[RECENT_FILES];
+	uint32_t recent_svc[RECENT_FILES];
+	uint32_t recent_next;
 	GPtrArray *files;   /* creation order */
 	uint64_t used;      /* bytes of every file's `current` image */
 };
@@ -233,8 +243,19 @@ struct au_disk *au_disk_new(void)
 	return d;
 }
 
+/* No pending operation left.  A file cut to nothing (a compacted log
+ * segment: they are never written again) also gives back the buffers'
+ * room, so memory follows live files only over a long run. */
 static void clear_pending(struct au_file *f)
 {
+	if (f->current.len == 0 && f->pend_room) {
+		g_array_free(f->pending, TRUE);
+		g_byte_array_free(f->pend_data, TRUE);
+		f->pending = g_array_new(FALSE, FALSE, sizeof(struct pending_op));
+		f->pend_data = g_byte_array_new();
+		f->pend_room = false;
+		return;
+	}
 	g_array_set_size(f->pending, 0);
 	g_byte_array_set_size(f->pend_data, 0);
 }
@@ -250,7 +271,7 @@ static void drop_pending(struct au_file *f, guint n)
 {
 	g_array_remove_range(f->pending, 0, n);
 	if (f->pending->len == 0) {
-		g_byte_array_set_size(f->pend_data, 0);
+		clear_pending(f);
 		return;
 	}
 	uint64_t base = UINT64_MAX;
@@ -279,7 +300,6 @@ void au_disk_free(struct au_disk *d)
 		return;
 	for (guint i = 0; i < d->files->len; i++) {
 		struct au_file *f = g_ptr_array_index(d->files, i);
-		clear_pending(f);
 		g_array_free(f->pending, TRUE);
 		g_byte_array_free(f->pend_data, TRUE);
 		img_clear(&f->current);
@@ -312,20 +332,34 @@ static struct au_file *lookup(struct au_sim *sim, struct au_sim_svc *svc, const 
 			return NULL;
 		nd->disk = au_disk_new();
 	}
-	/* "service/file": built by hand, this runs on every disk operation. */
-	char key[256];
+	struct au_disk *d = nd->disk;
 	const char *svc_name = sim->sc->cluster.services[svc->index]->name;
 	size_t sl = strlen(svc_name), fl = strlen(file); /* file: <= 200, checked */
+	for (unsigned i = 0; i < RECENT_FILES; i++) {
+		const struct au_file *r = d->recent[i];
+		if (r && d->recent_svc[i] == svc->index && r->name_len == fl &&
+		    memcmp(r->key + r->name_off, file, fl) == 0)
+			return d->recent[i];
+	}
+	/* "service/file": built by hand, this runs on every disk operation. */
+	char key[256];
 	if (sl + 1 + fl >= sizeof(key))
 		sl = sizeof(key) - 2 - fl;
 	memcpy(key, svc_name, sl);
 	key[sl] = '/';
 	memcpy(key + sl + 1, file, fl + 1);
-	struct au_file *f = g_hash_table_lookup(nd->disk->by_key, key);
+	struct au_file *f = g_hash_table_lookup(d->by_key, key);
+	if (f) {
+		d->recent[d->recent_next] = f;
+		d->recent_svc[d->recent_next] = svc->index;
+		d->recent_next = (d->recent_next + 1) % RECENT_FILES;
+	}
 	if (f || !create)
 		return f;
 	f = g_new0(struct au_file, 1);
 	f->key = g_strdup(key);
+	f->name_off = (uint32_t)(sl + 1);
+	f->name_len = (uint32_t)fl;
 	f->index = nd->disk->files->len;
 	f->pending = g_array_new(FALSE, FALSE, sizeof(struct pending_op));
 	f->pend_data = g_byte_array_new();
@@ -404,6 +438,7 @@ int au_disk_write(struct au_sim *sim, struct au_sim_svc *svc, const char *file, 
 	struct pending_op op = {f->next_seq++, OP_WRITE, off, len, f->pend_data->len};
 	g_byte_array_append(f->pend_data, buf, (guint)len);
 	g_array_append_val(f->pending, op);
+	f->pend_room = true;
 	return rc;
 }
 
@@ -435,6 +470,7 @@ int au_disk_truncate(struct au_sim *sim, struct au_sim_svc *svc, const char *fil
 	nd->disk->used += f->current.len;
 	struct pending_op op = {f->next_seq++, OP_TRUNCATE, 0, len, 0};
 	g_array_append_val(f->pending, op);
+	f->pend_room = true;
 	return 0;
 }
 
