@@ -28,9 +28,9 @@ void au_peer_view_get(struct au_node *n, au_node_id id, struct au_peer_view *out
 	out->has_swim = sw != NULL;
 	out->state = sw ? (int)au_swim_member_state(sw, id) : AU_SWIM_UNKNOWN;
 	out->incarnation = sw ? au_swim_member_incarnation(sw, id) : 0;
-	/* Trust: the per-node identity work (issue 16) sets quarantined,
-	 * quarantined_until_ns, invalid_proofs and trust_known here from the
-	 * state it keeps per member; until it lands nobody is quarantined. */
+	if (!out->self)
+		out->trust_known = au_node_peer_trust(n, id, &out->quarantined, &out->quarantine_left_ns,
+						      &out->invalid_proofs, &out->wrong_key);
 }
 
 /* Append `text` as a JSON string. */
@@ -72,10 +72,11 @@ void au_modelview_peers_json(struct au_node *n, GString *o)
 			g_string_append(o, ", \"state\": null, \"incarnation\": null");
 		g_string_append_printf(o, ", \"quarantined\": %s", v.quarantined ? "true" : "false");
 		if (v.trust_known) {
-			g_string_append_printf(o, ", \"invalid_proofs\": %" G_GUINT64_FORMAT, v.invalid_proofs);
+			g_string_append_printf(o, ", \"invalid_proofs\": %" G_GUINT64_FORMAT ", \"wrong_key\": %s",
+					       v.invalid_proofs, v.wrong_key ? "true" : "false");
 			if (v.quarantined)
-				g_string_append_printf(o, ", \"quarantined_until_ns\": %" G_GINT64_FORMAT,
-						       v.quarantined_until_ns);
+				g_string_append_printf(o, ", \"quarantine_left_ns\": %" G_GINT64_FORMAT,
+						       v.quarantine_left_ns);
 		}
 		g_string_append(o, "}");
 	}

@@ -29,15 +29,16 @@ struct au_peer_view {
 	bool has_swim;         /* false: no swim service, state unknown */
 	int state;             /* enum au_swim_state (swim.h) */
 	uint32_t incarnation;
-	/* Trust (per-node identities): whether `n` ignores this member for
-	 * sending invalid proofs, until when (node uptime clock, ns), and how
-	 * many invalid proofs it has seen from it.  The identity work fills
-	 * them in au_peer_view_get (the one place); until then all are zero
-	 * and trust_known is false. */
+	/* Trust (shim/identity.h): whether `n` ignores this member for
+	 * sending invalid proofs, for how much longer (ns), how many invalid
+	 * proofs it has seen from its address, and whether they look like a
+	 * wrong key (a run of them with no valid proof since).  Not for the
+	 * node itself (trust_known false). */
 	bool quarantined;
-	int64_t quarantined_until_ns;
+	int64_t quarantine_left_ns;
 	uint64_t invalid_proofs;
-	bool trust_known;      /* the node keeps per-member trust at all */
+	bool wrong_key;
+	bool trust_known;
 };
 
 /* Member `id` (1..nodes) as node `n` sees it. */

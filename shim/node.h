@@ -144,6 +144,11 @@ int au_node_control_send(struct au_node *n, au_node_id to, const void *msg, size
 /* Member `peer`'s authentication record as this node sees it, a JSON
  * object (identity.h: au_ident_peer_json), for /peers. */
 void au_node_peer_auth_json(struct au_node *n, au_node_id peer, GString *out);
+/* How member `peer`'s proofs look to this node (shim/identity.h): whether
+ * it is quarantined now and for how much longer, its invalid proofs, and
+ * whether they look like a wrong key.  False for an id that is no member. */
+bool au_node_peer_trust(struct au_node *n, au_node_id peer, bool *quarantined, int64_t *left_ns,
+			uint64_t *invalid, bool *wrong_key);
 /* Number of aureon-ctl clients currently remembered. */
 unsigned au_node_client_count(const struct au_node *n);
 

@@ -195,6 +195,20 @@ void au_node_peer_auth_json(struct au_node *n, au_node_id peer, GString *out)
 	au_ident_peer_json(n->ident, peer, au_node__now(n), out);
 }
 
+bool au_node_peer_trust(struct au_node *n, au_node_id peer, bool *quarantined, int64_t *left_ns,
+			uint64_t *invalid, bool *wrong_key)
+{
+	if (!n->ident || peer < 1 || peer > n->ident->nodes)
+		return false;
+	const struct au_peer_auth *p = &n->ident->peer[peer];
+	au_time now = au_node__now(n);
+	*quarantined = au_quar_active(p, now);
+	*left_ns = *quarantined ? p->until - now : 0;
+	*invalid = p->invalid;
+	*wrong_key = au_quar_wrong_key(p, &n->ident->cfg, now);
+	return true;
+}
+
 void au_node_input(struct au_node *n, const uint8_t *buf, size_t len, GSocketAddress *from)
 {
 	n->m.rx_datagrams++;

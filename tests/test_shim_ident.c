@@ -128,6 +128,14 @@ START_TEST(wrong_key_is_quarantined_and_fixed)
 	ck_assert_uint_ge(labelled(m, "aureon_auth_failures_total{peer=\"n3\"}"), 5);
 	ck_assert_uint_eq(labelled(m, "aureon_auth_failures_total{peer=\"n2\"}"), 0);
 	ck_assert_uint_eq(labelled(m, "aureon_peer_wrong_key{peer=\"n3\"}"), 1);
+	/* /peers says the same of n3 (and nothing of the sort of n2). */
+	g_autofree char *peers = http_get(r->http[1], "/peers", &status);
+	ck_assert_int_eq(status, 200);
+	const char *p3 = peers ? strstr(peers, "\"id\": \"n3\"") : NULL;
+	const char *p2 = peers ? strstr(peers, "\"id\": \"n2\"") : NULL;
+	ck_assert_msg(p3 && strstr(p3, "\"wrong_key\": true"), "%s", peers);
+	const char *w2 = p2 ? strstr(p2, "\"wrong_key\": ") : NULL; /* n2's own: it comes before n3's */
+	ck_assert_msg(w2 && g_str_has_prefix(w2, "\"wrong_key\": false"), "%s", peers);
 	/* n3 never joined: nothing applied, and the leader (the one member
 	 * that keeps sending to it) looks wrong to it. */
 	ck_assert_int_eq(applied_of(r, 3), 0);

@@ -198,7 +198,8 @@ START_TEST(peers_without_swim_says_so)
 	ck_assert_msg(strstr(body->str, "{\"node\": \"n2\", \"swim\": false, \"reason\": \"no swim service"), "%s",
 		      body->str);
 	ck_assert_msg(strstr(body->str, "{\"id\": \"n1\", \"address\": \"127.0.0.1:1\", \"self\": false, "
-					"\"state\": null, \"incarnation\": null, \"quarantined\": false}"),
+					"\"state\": null, \"incarnation\": null, \"quarantined\": false, "
+					"\"invalid_proofs\": 0, \"wrong_key\": false}"),
 		      "%s", body->str);
 	ck_assert_msg(strstr(body->str, "\"self\": true"), "%s", body->str);
 	/* No swim, rqml, one or aureon: none of their series. */
