@@ -252,7 +252,7 @@ static const struct au_checker_ops all_checkers[] = {
 	 "each shard of an RQML round is counted once"},
 	{"jobs_recorded", "rqml", au_jr_create, au_jr_event, au_jr_end, au_jr_destroy, NULL, NULL,
 	 "every finished RQML job has exactly one ONE record, saying what it did"},
-	{"results_retrievable", "blob", au_rr_create, au_rr_event, au_rr_end, au_rr_destroy, NULL, NULL,
+	{"results_retrievable", "blob", au_rr_create, au_rr_event, au_rr_end, au_rr_destroy, NULL, au_rr_note,
 	 "every recorded job's result bytes are fetchable from a live holder with ONE's digest"},
 	{"swim_completeness", "swim", au_cswim_complete_create, au_cswim_event, au_cswim_end,
 	 au_cswim_destroy, au_cswim_row, au_cswim_note,
