@@ -110,6 +110,25 @@ const char *node_list(GString *s, const bool *tried, uint32_t nodes)
 
 /* Run one operation to completion against whichever node leads.  Returns
  * an exit code; fills *res on success. */
+/* A member `from` refused our request to it as `target`, naming `hint` as
+ * leader (0: none): the member to ask next.  A named leader is tried at
+ * once; with none (an election is on) the next member, after a backoff that
+ * doubles up to 200 ms so we do not spin.  Says why in `last` (len bytes). */
+static au_node_id follow_hint(au_node_id from, au_node_id hint, au_node_id target, uint32_t nodes,
+			      int64_t *backoff_ns, char *last, size_t len)
+{
+	if (hint && hint <= nodes && hint != from) {
+		g_snprintf(last, len, "n%u named n%u as leader", from, hint);
+		*backoff_ns = 20 * AU_NS_PER_MS;
+		return hint;
+	}
+	g_snprintf(last, len, "n%u knows no leader", from);
+	g_usleep((gulong)(*backoff_ns / 1000));
+	if (*backoff_ns < 200 * AU_NS_PER_MS)
+		*backoff_ns *= 2;
+	return target % nodes + 1;
+}
+
 int kv_op(struct ctl *t, uint8_t op, int64_t key, int64_t value, int64_t expected,
 		 int64_t timeout_ns, struct kv_result *res)
 {
@@ -179,18 +198,8 @@ int kv_op(struct ctl *t, uint8_t op, int64_t key, int64_t value, int64_t expecte
 				continue;
 			if (status == KV_ST_RETRY)
 				maybe_applied = true;
-			if (hint && hint <= nodes && hint != from) {
-				g_snprintf(last_answer, sizeof(last_answer), "n%u named n%u as leader", from, hint);
-				next = hint;
-				backoff_ns = 20 * AU_NS_PER_MS;
-			} else {
-				g_snprintf(last_answer, sizeof(last_answer), "n%u knows no leader", from);
-				next = target % nodes + 1;
-				/* Nobody leads right now (an election is on): do not spin. */
-				g_usleep((gulong)(backoff_ns / 1000));
-				if (backoff_ns < 200 * AU_NS_PER_MS)
-					backoff_ns *= 2;
-			}
+			next = follow_hint(from, hint, target, nodes, &backoff_ns, last_answer,
+					   sizeof(last_answer));
 			break;
 		}
 		target = next;
@@ -264,16 +273,9 @@ int leader_call(struct ctl *t, const struct leader_call *c, int64_t timeout_ns)
 					   "n%u (leader) had not confirmed it committed", from);
 				next = target;
 				g_usleep(50000);
-			} else if (hint && hint <= nodes && hint != from) {
-				g_snprintf(last_answer, sizeof(last_answer), "n%u named n%u as leader", from, hint);
-				next = hint;
-				backoff_ns = 20 * AU_NS_PER_MS;
 			} else {
-				g_snprintf(last_answer, sizeof(last_answer), "n%u knows no leader", from);
-				next = target % nodes + 1;
-				g_usleep((gulong)(backoff_ns / 1000));
-				if (backoff_ns < 200 * AU_NS_PER_MS)
-					backoff_ns *= 2;
+				next = follow_hint(from, hint, target, nodes, &backoff_ns, last_answer,
+						   sizeof(last_answer));
 			}
 			break;
 		}
