@@ -15,60 +15,22 @@
 #include "sim/check/check_jobs.h"
 #include "sim/engine/sim.h"
 #include "scenario_runs.h"
+#include "taskq_fix.h"
 #include "tests.h"
 
 /* ---- the queue, driven by hand ---------------------------------------------------- */
 
-struct jfix {
-	struct au_taskq *q;
-	uint64_t index;
-	struct au_taskq_batch b;
-	GArray *events; /* struct au_taskq_event of the last command (task pointers dropped) */
-};
-
-static void record_ev(void *ctx, const struct au_taskq_event *ev)
-{
-	struct jfix *f = ctx;
-	struct au_taskq_event e = *ev;
-	e.task = NULL;
-	g_array_append_val(f->events, e);
-}
-
-static void jfix_init(struct jfix *f)
-{
-	f->q = au_taskq_new(NULL);
-	f->index = 0;
-	au_taskq_batch_init(&f->b);
-	f->events = g_array_new(FALSE, FALSE, sizeof(struct au_taskq_event));
-	ck_assert_int_eq(au_taskq_observe(f->q, record_ev, f), 0);
-}
-
-static void jfix_free(struct jfix *f)
-{
-	au_taskq_free(f->q);
-	au_taskq_batch_free(&f->b);
-	g_array_free(f->events, TRUE);
-}
-
-static void commit(struct jfix *f)
-{
-	g_array_set_size(f->events, 0);
-	int n = au_taskq_apply(f->q, ++f->index, f->b.buf, f->b.len);
-	ck_assert_int_eq(n, (int)f->b.ops);
-	au_taskq_batch_reset(&f->b);
-}
-
-static void enq(struct jfix *f, uint64_t id, uint64_t job, uint32_t retries)
+static void enq(struct qfix *f, uint64_t id, uint64_t job, uint32_t retries)
 {
 	struct au_task_spec s = {.id = id, .job = job, .max_retries = retries, .rounds = 1};
 	ck_assert_int_eq(au_taskq_add_enqueue(&f->b, &s), 0);
 }
 
 /* Lease up to `want` tasks to node 1; tokens by task id in tok[id]. */
-static uint32_t lease(struct jfix *f, uint32_t want, uint64_t tok[32])
+static uint32_t lease(struct qfix *f, uint32_t want, uint64_t tok[32])
 {
 	au_taskq_add_lease(&f->b, 1, 1, 0, want, 1000);
-	commit(f);
+	qfix_commit(f);
 	uint32_t n = 0;
 	for (guint i = 0; i < f->events->len; i++) {
 		const struct au_taskq_event *e = &g_array_index(f->events, struct au_taskq_event, i);
@@ -84,7 +46,7 @@ static uint32_t lease(struct jfix *f, uint32_t want, uint64_t tok[32])
 	return n;
 }
 
-static bool saw(const struct jfix *f, enum au_taskq_event_type type, uint32_t reason)
+static bool saw(const struct qfix *f, enum au_taskq_event_type type, uint32_t reason)
 {
 	for (guint i = 0; i < f->events->len; i++) {
 		const struct au_taskq_event *e = &g_array_index(f->events, struct au_taskq_event, i);
@@ -94,14 +56,14 @@ static bool saw(const struct jfix *f, enum au_taskq_event_type type, uint32_t re
 	return false;
 }
 
-static struct au_taskq_job job(const struct jfix *f, uint64_t id)
+static struct au_taskq_job job(const struct qfix *f, uint64_t id)
 {
 	struct au_taskq_job j;
 	ck_assert_msg(au_taskq_job(f->q, id, &j), "job %llu unknown", (unsigned long long)id);
 	return j;
 }
 
-static const struct au_task *task(const struct jfix *f, uint64_t id)
+static const struct au_task *task(const struct qfix *f, uint64_t id)
 {
 	const struct au_task *t = au_taskq_get(f->q, id);
 	ck_assert_ptr_nonnull(t);
@@ -110,12 +72,12 @@ static const struct au_task *task(const struct jfix *f, uint64_t id)
 
 START_TEST(cancel_stops_a_job)
 {
-	struct jfix f;
-	jfix_init(&f);
+	struct qfix f;
+	qfix_init(&f);
 	for (uint64_t id = 1; id <= 4; id++)
 		enq(&f, id, 5, 3);
 	enq(&f, 9, 0, 3); /* no job */
-	commit(&f);
+	qfix_commit(&f);
 	ck_assert_uint_eq(job(&f, 5).state, AU_JOB_QUEUED);
 	ck_assert_uint_eq(job(&f, 5).tasks, 4);
 	ck_assert(!au_taskq_job(f.q, 9, &(struct au_taskq_job){0}));
@@ -123,11 +85,11 @@ START_TEST(cancel_stops_a_job)
 	ck_assert_uint_eq(lease(&f, 3, tok), 3); /* tasks 1, 2, 3 */
 	ck_assert_uint_eq(job(&f, 5).state, AU_JOB_RUNNING);
 	au_taskq_add_ack(&f.b, 1, 1, tok[1], NULL, 0);
-	commit(&f);
+	qfix_commit(&f);
 	ck_assert_uint_eq(job(&f, 5).done, 1);
 
 	au_taskq_add_cancel(&f.b, 5);
-	commit(&f);
+	qfix_commit(&f);
 	struct au_taskq_job j = job(&f, 5);
 	ck_assert_uint_eq(j.state, AU_JOB_CANCELLED);
 	ck_assert_uint_eq(j.cancel_index, f.index);
@@ -138,13 +100,13 @@ START_TEST(cancel_stops_a_job)
 	ck_assert_uint_eq(task(&f, 2)->state, AU_TASK_LEASED);
 	/* Renewal of 2: lost, and 2 is dead (cancelled). */
 	au_taskq_add_renew(&f.b, 1, 2, tok[2], 2000);
-	commit(&f);
+	qfix_commit(&f);
 	ck_assert(saw(&f, AU_TASKQ_EV_RENEW_LOST, 0));
 	ck_assert_uint_eq(task(&f, 2)->state, AU_TASK_DEAD);
 	ck_assert_uint_eq(task(&f, 2)->dead_reason, AU_DEAD_CANCELLED);
 	/* The ack of 3 is refused with reason 2. */
 	au_taskq_add_ack(&f.b, 1, 3, tok[3], NULL, 0);
-	commit(&f);
+	qfix_commit(&f);
 	ck_assert(saw(&f, AU_TASKQ_EV_ACK_STALE, 2));
 	ck_assert(!saw(&f, AU_TASKQ_EV_ACKED, 0));
 	ck_assert_uint_eq(task(&f, 3)->state, AU_TASK_DEAD);
@@ -154,60 +116,60 @@ START_TEST(cancel_stops_a_job)
 	ck_assert_uint_eq(j.dead, 3);
 	/* Nothing of it is leased again; a late task of it is dead on arrival. */
 	enq(&f, 7, 5, 3);
-	commit(&f);
+	qfix_commit(&f);
 	ck_assert_uint_eq(task(&f, 7)->state, AU_TASK_DEAD);
 	ck_assert_uint_eq(lease(&f, 8, tok), 1);
 	ck_assert_uint_eq(task(&f, 9)->state, AU_TASK_LEASED);
 	/* Requeueing its dead letters is refused. */
 	au_taskq_add_requeue(&f.b, 4);
-	commit(&f);
+	qfix_commit(&f);
 	ck_assert_uint_eq(task(&f, 4)->state, AU_TASK_DEAD);
 	/* Cancelling again, or an unknown job, changes nothing. */
 	uint64_t d = au_taskq_digest(f.q);
 	au_taskq_add_cancel(&f.b, 5);
 	au_taskq_add_cancel(&f.b, 77);
-	commit(&f);
+	qfix_commit(&f);
 	ck_assert(!saw(&f, AU_TASKQ_EV_JOB, AU_JOB_CANCELLED));
 	ck_assert(!au_taskq_job(f.q, 77, &j));
 	ck_assert_uint_ne(d, 0);
-	jfix_free(&f);
+	qfix_free(&f);
 }
 END_TEST
 
 START_TEST(done_job_cannot_be_cancelled)
 {
-	struct jfix f;
-	jfix_init(&f);
+	struct qfix f;
+	qfix_init(&f);
 	enq(&f, 1, 3, 0);
 	enq(&f, 2, 3, 0);
-	commit(&f);
+	qfix_commit(&f);
 	uint64_t tok[32] = {0};
 	ck_assert_uint_eq(lease(&f, 2, tok), 2);
 	au_taskq_add_ack(&f.b, 1, 1, tok[1], NULL, 0);
-	commit(&f);
+	qfix_commit(&f);
 	ck_assert_uint_eq(job(&f, 3).state, AU_JOB_RUNNING);
 	au_taskq_add_ack(&f.b, 1, 2, tok[2], NULL, 0);
-	commit(&f);
+	qfix_commit(&f);
 	ck_assert_uint_eq(job(&f, 3).state, AU_JOB_DONE);
 	ck_assert(saw(&f, AU_TASKQ_EV_JOB, AU_JOB_DONE));
 	au_taskq_add_cancel(&f.b, 3);
-	commit(&f);
+	qfix_commit(&f);
 	ck_assert_uint_eq(job(&f, 3).state, AU_JOB_DONE);
-	jfix_free(&f);
+	qfix_free(&f);
 }
 END_TEST
 
 START_TEST(failure_reason_and_requeue)
 {
-	struct jfix f;
-	jfix_init(&f);
+	struct qfix f;
+	qfix_init(&f);
 	for (uint64_t id = 1; id <= 4; id++)
 		enq(&f, id, 8, 0); /* no retry: the first failure is the last */
-	commit(&f);
+	qfix_commit(&f);
 	uint64_t tok[32] = {0};
 	ck_assert_uint_eq(lease(&f, 2, tok), 2); /* 1 and 2 */
 	au_taskq_add_expire(&f.b, 1, tok[1]);
-	commit(&f);
+	qfix_commit(&f);
 	struct au_taskq_job j = job(&f, 8);
 	ck_assert_uint_eq(j.state, AU_JOB_FAILED);
 	ck_assert_uint_eq(j.fail_task, 1);
@@ -220,19 +182,19 @@ START_TEST(failure_reason_and_requeue)
 	ck_assert_uint_eq(task(&f, 3)->dead_reason, AU_DEAD_JOB_FAILED);
 	ck_assert_uint_eq(task(&f, 4)->dead_reason, AU_DEAD_JOB_FAILED);
 	au_taskq_add_ack(&f.b, 1, 2, tok[2], NULL, 0);
-	commit(&f);
+	qfix_commit(&f);
 	ck_assert(saw(&f, AU_TASKQ_EV_ACK_STALE, 2));
 	ck_assert_uint_eq(task(&f, 2)->dead_reason, AU_DEAD_JOB_FAILED);
 	ck_assert_uint_eq(job(&f, 8).dead, 4);
 	/* Requeue of a task that is not dead: refused. */
 	enq(&f, 20, 0, 0);
-	commit(&f);
+	qfix_commit(&f);
 	au_taskq_add_requeue(&f.b, 20);
-	commit(&f);
+	qfix_commit(&f);
 	ck_assert(!saw(&f, AU_TASKQ_EV_REQUEUED, 0));
 	/* Requeue 1: the job reopens, all four run again, attempts reset. */
 	au_taskq_add_requeue(&f.b, 1);
-	commit(&f);
+	qfix_commit(&f);
 	j = job(&f, 8);
 	ck_assert_uint_eq(j.state, AU_JOB_RUNNING);
 	ck_assert_uint_eq(j.queued, 4);
@@ -244,31 +206,31 @@ START_TEST(failure_reason_and_requeue)
 	ck_assert_uint_eq(lease(&f, 8, tok), 5);
 	for (uint64_t id = 1; id <= 4; id++) {
 		au_taskq_add_ack(&f.b, 1, id, tok[id], NULL, 0);
-		commit(&f);
+		qfix_commit(&f);
 	}
 	ck_assert_uint_eq(job(&f, 8).state, AU_JOB_DONE);
-	jfix_free(&f);
+	qfix_free(&f);
 }
 END_TEST
 
 START_TEST(malformed_task_fails_its_job)
 {
-	struct jfix f;
-	jfix_init(&f);
+	struct qfix f;
+	qfix_init(&f);
 	enq(&f, 1, 2, 5);
 	enq(&f, 2, 2, 5);
-	commit(&f);
+	qfix_commit(&f);
 	uint64_t tok[32] = {0};
 	ck_assert_uint_eq(lease(&f, 1, tok), 1);
 	au_taskq_add_nack(&f.b, 1, 1, tok[1], false); /* for good */
-	commit(&f);
+	qfix_commit(&f);
 	struct au_taskq_job j = job(&f, 2);
 	ck_assert_uint_eq(j.state, AU_JOB_FAILED);
 	ck_assert_uint_eq(j.fail_reason, AU_DEAD_MALFORMED);
 	ck_assert_uint_eq(j.fail_error, AU_TASKQ_ERR_PERMANENT);
 	ck_assert_str_eq(au_taskq_dead_reason_name(j.fail_reason), "malformed");
 	ck_assert_uint_eq(task(&f, 2)->dead_reason, AU_DEAD_JOB_FAILED);
-	jfix_free(&f);
+	qfix_free(&f);
 }
 END_TEST
 
@@ -293,16 +255,16 @@ static bool count_job(void *ctx, const struct au_taskq_job *j)
 
 START_TEST(listing_and_snapshot)
 {
-	struct jfix f;
-	jfix_init(&f);
+	struct qfix f;
+	qfix_init(&f);
 	for (uint64_t id = 1; id <= 3; id++)
 		enq(&f, id, 4, 0);
 	enq(&f, 10, 6, 0);
-	commit(&f);
+	qfix_commit(&f);
 	uint64_t tok[32] = {0};
 	ck_assert_uint_eq(lease(&f, 1, tok), 1);
 	au_taskq_add_cancel(&f.b, 4);
-	commit(&f);
+	qfix_commit(&f);
 	struct dead_ctx d = {0};
 	au_taskq_each_dead(f.q, 0, collect_dead, &d);
 	ck_assert_int_eq(d.n, 2); /* 2 and 3; 1 is still leased */
@@ -335,7 +297,7 @@ START_TEST(listing_and_snapshot)
 	ck_assert_uint_eq(j.dead, 2);
 	au_taskq_add_ack(&f.b, 1, 1, tok[1], NULL, 0);
 	au_taskq_apply(r, f.index + 1, f.b.buf, f.b.len);
-	commit(&f);
+	qfix_commit(&f);
 	ck_assert_uint_eq(au_taskq_digest(r), au_taskq_digest(f.q));
 	ck_assert_uint_eq(au_taskq_get(r, 1)->dead_reason, AU_DEAD_CANCELLED);
 	/* A damaged jobs section is refused whole. */
@@ -346,7 +308,7 @@ START_TEST(listing_and_snapshot)
 	ck_assert_uint_eq(au_taskq_digest(r), before);
 	free(snap);
 	au_taskq_free(r);
-	jfix_free(&f);
+	qfix_free(&f);
 }
 END_TEST
 
@@ -374,19 +336,19 @@ START_TEST(jobless_encoding_unchanged)
 	struct au_taskq *q = au_taskq_new(NULL);
 	ck_assert_int_eq(au_taskq_apply(q, 1, c.buf, c.len), -AU_ECORRUPT);
 	/* A snapshot of a job-less queue has no jobs section. */
-	struct jfix f;
-	jfix_init(&f);
+	struct qfix f;
+	qfix_init(&f);
 	enq(&f, 1, 0, 3);
-	commit(&f);
+	qfix_commit(&f);
 	uint64_t tok[32] = {0};
 	lease(&f, 1, tok);
 	au_taskq_add_nack(&f.b, 1, 1, tok[1], true); /* a failed attempt, retried */
-	commit(&f);
+	qfix_commit(&f);
 	uint8_t *snap = NULL;
 	size_t len = au_taskq_snapshot(f.q, &snap);
 	ck_assert_msg(!memmem(snap, len, "XBOJ", 4), "jobs section in a job-less snapshot");
 	free(snap);
-	jfix_free(&f);
+	qfix_free(&f);
 	au_taskq_free(q);
 	au_taskq_batch_free(&a);
 	au_taskq_batch_free(&b);
