@@ -81,3 +81,17 @@ void au_test_same_hash_at_O0(const char *const *paths, size_t n, size_t step, bo
 		g_free(y);
 	}
 }
+
+char *au_test_forged_verdict(struct au_scenario *sc, uint32_t svc, const struct au_test_forged *ev,
+			     size_t n)
+{
+	struct au_sim *sim = au_sim_new(sc, 1);
+	au_sim_run(sim, 0);
+	for (size_t i = 0; i < n; i++)
+		au_trace(au_sim_env(sim, ev[i].node, svc), ev[i].kind, ev[i].a, ev[i].b, ev[i].c);
+	const struct au_violation *v = au_sim_violation(sim);
+	char *out = g_strdup_printf("%s: %s", v ? v->check : "", v ? v->detail : "");
+	au_sim_free(sim);
+	au_scenario_free(sc);
+	return out;
+}

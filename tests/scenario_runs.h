@@ -37,4 +37,17 @@ void au_test_run_hash(const char *path, uint64_t seed, char out[65]);
  * set), for every n-th of `paths`; with `must_pass`, the runs must pass. */
 void au_test_same_hash_at_O0(const char *const *paths, size_t n, size_t step, bool must_pass);
 
+/* One trace event fed to a run by hand (checker tests on forged traces). */
+struct au_test_forged {
+	au_node_id node;
+	uint16_t kind;
+	int64_t a, b, c;
+};
+
+/* Run `sc` (seed 1) through its duration, then trace `ev` as service
+ * `svc` of each event's node would, and return the violation as "check:
+ * detail" (": " if none; g_free it).  Frees `sc`. */
+char *au_test_forged_verdict(struct au_scenario *sc, uint32_t svc, const struct au_test_forged *ev,
+			     size_t n);
+
 #endif

@@ -303,12 +303,6 @@ END_TEST
 
 /* ---- the checkers are not vacuous ------------------------------------------------------ */
 
-struct forged {
-	au_node_id node;
-	uint16_t kind;
-	int64_t a, b, c;
-};
-
 static int64_t bits(double v)
 {
 	int64_t b;
@@ -318,21 +312,13 @@ static int64_t bits(double v)
 
 /* Feed events to a fresh 3-node run with one pagerank job configured and
  * return the violated check and its detail ("" if none). */
-static char *run_forged(const struct forged *ev, size_t n)
+static char *run_forged(const struct au_test_forged *ev, size_t n)
 {
 	char *err = NULL;
 	struct au_scenario *sc = load_text("jobs = pagerank:1\npagerank_size = 64\npagerank_edges = 256\n"
 					   "pagerank_shards = 2\n", &err);
 	ck_assert_msg(sc, "%s", err);
-	struct au_sim *sim = au_sim_new(sc, 1);
-	au_sim_run(sim, 0);
-	for (size_t i = 0; i < n; i++)
-		au_trace(au_sim_env(sim, ev[i].node, 4), ev[i].kind, ev[i].a, ev[i].b, ev[i].c);
-	const struct au_violation *v = au_sim_violation(sim);
-	char *out = g_strdup_printf("%s: %s", v ? v->check : "", v ? v->detail : "");
-	au_sim_free(sim);
-	au_scenario_free(sc);
-	return out;
+	return au_test_forged_verdict(sc, 4, ev, n); /* service 4: rqml */
 }
 
 START_TEST(checkers_report_each_violation)
@@ -355,7 +341,7 @@ START_TEST(checkers_report_each_violation)
 	int64_t t0 = (int64_t)au_rqml_task_id(1, 1, 0, 0), t1 = (int64_t)au_rqml_task_id(1, 1, 1, 0);
 	int64_t w0 = 1 << 16 | 0, w1 = 1 << 16 | 1;
 	/* A correct round: passes every checker. */
-	const struct forged good[] = {
+	const struct au_test_forged good[] = {
 		{1, AU_TR_RQML_JOB, 1, AU_KERNEL_PAGERANK, 0}, {1, AU_TR_TASKQ_ACK, t0, tok0, 0},
 		{1, AU_TR_TASKQ_ACK, t1, tok1, 0},           {1, AU_TR_RQML_SHARD_USED, 1, w0, tok0},
 		{1, AU_TR_RQML_SHARD_USED, 1, w1, tok1},      {1, AU_TR_RQML_ROUND, 1, 1, bits(res[0])},
@@ -364,40 +350,40 @@ START_TEST(checkers_report_each_violation)
 	ck_assert_str_eq(d, ": ");
 	g_free(d);
 	/* A wrong residual. */
-	struct forged wrong[G_N_ELEMENTS(good)];
+	struct au_test_forged wrong[G_N_ELEMENTS(good)];
 	memcpy(wrong, good, sizeof(good));
 	wrong[5].c = bits(res[0] * 2);
 	d = run_forged(wrong, G_N_ELEMENTS(wrong));
 	ck_assert_msg(strstr(d, "results_match_reference: job 1 round 1: residual"), "%s", d);
 	g_free(d);
 	/* A duplicated shard (the planted bug's signature). */
-	struct forged dup[G_N_ELEMENTS(good) + 1];
-	memcpy(dup, good, 5 * sizeof(struct forged));
-	dup[5] = (struct forged){1, AU_TR_RQML_SHARD_USED, 1, w1, tok1};
+	struct au_test_forged dup[G_N_ELEMENTS(good) + 1];
+	memcpy(dup, good, 5 * sizeof(struct au_test_forged));
+	dup[5] = (struct au_test_forged){1, AU_TR_RQML_SHARD_USED, 1, w1, tok1};
 	dup[6] = good[5];
 	d = run_forged(dup, G_N_ELEMENTS(dup));
 	ck_assert_msg(strstr(d, "shards_once: n1 aggregated job 1 round 1 with a shard twice"), "%s", d);
 	g_free(d);
 	/* A missing shard. */
-	const struct forged missing[] = {good[0], good[1], good[3], good[5]};
+	const struct au_test_forged missing[] = {good[0], good[1], good[3], good[5]};
 	d = run_forged(missing, G_N_ELEMENTS(missing));
 	ck_assert_msg(strstr(d, "shards_once") && strstr(d, "too few shards"), "%s", d);
 	g_free(d);
 	/* An output whose token the queue never accepted (a stale lease). */
-	struct forged stale[G_N_ELEMENTS(good)];
+	struct au_test_forged stale[G_N_ELEMENTS(good)];
 	memcpy(stale, good, sizeof(good));
 	stale[4].c = 999;
 	d = run_forged(stale, G_N_ELEMENTS(stale));
 	ck_assert_msg(strstr(d, "shards_once") && strstr(d, "never accepted"), "%s", d);
 	g_free(d);
 	/* Rounds out of order on a replica. */
-	const struct forged skip[] = {good[0], {2, AU_TR_RQML_JOB, 1, AU_KERNEL_PAGERANK, 0},
+	const struct au_test_forged skip[] = {good[0], {2, AU_TR_RQML_JOB, 1, AU_KERNEL_PAGERANK, 0},
 				      {2, AU_TR_RQML_ROUND, 1, 2, bits(res[1])}};
 	d = run_forged(skip, G_N_ELEMENTS(skip));
 	ck_assert_msg(strstr(d, "rounds_monotone: n2 aggregated round 2 of job 1 after round 0"), "%s", d);
 	g_free(d);
 	/* Two replicas disagree on a round. */
-	const struct forged split[] = {
+	const struct au_test_forged split[] = {
 		good[0], {2, AU_TR_RQML_JOB, 1, AU_KERNEL_PAGERANK, 0}, {1, AU_TR_RQML_ROUND, 1, 1, 5},
 		{2, AU_TR_RQML_ROUND, 1, 1, 6}};
 	d = run_forged(split, G_N_ELEMENTS(split));
@@ -405,7 +391,7 @@ START_TEST(checkers_report_each_violation)
 			      strstr(d, "results_match_reference"), "%s", d);
 	g_free(d);
 	/* A finished job whose digest is not the reference's. */
-	const struct forged done[] = {good[0], {1, AU_TR_RQML_DONE, 1, 3 | INT64_C(1) << 32, 12345}};
+	const struct au_test_forged done[] = {good[0], {1, AU_TR_RQML_DONE, 1, 3 | INT64_C(1) << 32, 12345}};
 	d = run_forged(done, G_N_ELEMENTS(done));
 	ck_assert_msg(strstr(d, "results_match_reference: job 1 finished after 3 rounds"), "%s", d);
 	g_free(d);

@@ -241,15 +241,9 @@ END_TEST
 
 /* ---- the checkers judge failed jobs ----------------------------------------------------- */
 
-struct forged {
-	au_node_id node;
-	uint16_t kind;
-	int64_t a, b, c;
-};
-
 /* Feed events to a fresh 3-node run (one pagerank job, shard_attempts 4)
  * and return "check: detail" of the violation ("" if none). */
-static char *run_forged(const struct forged *ev, size_t n)
+static char *run_forged(const struct au_test_forged *ev, size_t n)
 {
 	char *err = NULL;
 	struct au_scenario *sc = au_scenario_load_text(
@@ -260,15 +254,7 @@ static char *run_forged(const struct forged *ev, size_t n)
 		"[check]\ninvariants = results_match_reference, shards_once, jobs_recorded\n",
 		&err);
 	ck_assert_msg(sc, "%s", err);
-	struct au_sim *sim = au_sim_new(sc, 1);
-	au_sim_run(sim, 0);
-	for (size_t i = 0; i < n; i++)
-		au_trace(au_sim_env(sim, ev[i].node, 4), ev[i].kind, ev[i].a, ev[i].b, ev[i].c);
-	const struct au_violation *v = au_sim_violation(sim);
-	char *out = g_strdup_printf("%s: %s", v ? v->check : "", v ? v->detail : "");
-	au_sim_free(sim);
-	au_scenario_free(sc);
-	return out;
+	return au_test_forged_verdict(sc, 4, ev, n); /* service 4: rqml */
 }
 
 START_TEST(checkers_judge_failures)
@@ -280,7 +266,7 @@ START_TEST(checkers_judge_failures)
 	int64_t why = 4 << 8 | AU_TASKQ_ERR_FAILED;
 	int64_t done = (int64_t)AU_KERNEL_FAILED << 32; /* 0 rounds */
 	/* An honest failure: four attempts, the last one dead-lettered. */
-	const struct forged good[] = {
+	const struct au_test_forged good[] = {
 		{1, AU_TR_RQML_JOB, 1, AU_KERNEL_PAGERANK, 0},
 		{1, AU_TR_TASKQ_DEAD_LETTER, dead[3], 1, 0},
 		{1, AU_TR_RQML_FAIL, 1, where, why},
@@ -290,7 +276,7 @@ START_TEST(checkers_judge_failures)
 	ck_assert_str_eq(d, ": ");
 	g_free(d);
 	/* Failed before using every attempt shard_attempts allows. */
-	struct forged early[G_N_ELEMENTS(good)];
+	struct au_test_forged early[G_N_ELEMENTS(good)];
 	memcpy(early, good, sizeof(good));
 	early[2].c = 3 << 8 | AU_TASKQ_ERR_FAILED;
 	d = run_forged(early, G_N_ELEMENTS(early));
@@ -298,12 +284,12 @@ START_TEST(checkers_judge_failures)
 			      strstr(d, "fewer attempts"), "%s", d);
 	g_free(d);
 	/* Failed while its last attempt was still alive. */
-	const struct forged alive[] = {good[0], good[2], good[3]};
+	const struct au_test_forged alive[] = {good[0], good[2], good[3]};
 	d = run_forged(alive, G_N_ELEMENTS(alive));
 	ck_assert_msg(strstr(d, "shards_once") && strstr(d, "never dead-lettered"), "%s", d);
 	g_free(d);
 	/* A failed job that claims a result. */
-	struct forged result[G_N_ELEMENTS(good)];
+	struct au_test_forged result[G_N_ELEMENTS(good)];
 	memcpy(result, good, sizeof(good));
 	result[3].c = 0x1234;
 	d = run_forged(result, G_N_ELEMENTS(result));
