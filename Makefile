@@ -50,7 +50,7 @@ MODEL_SRC += models/taskq.c models/taskq_batch.c models/taskq_snapshot.c models/
 CONFIG_SRC = config/values.c config/keys.c config/registry.c config/cluster_spec.c
 # sim/: the engine (events, nodes, network, disks, faults, trace writer),
 # the scenario loader, the checks, chaos, and the command line.
-ENGINE_SRC   = $(addprefix sim/engine/,evq.c sim.c sha256.c shared.c net.c disk.c dist.c fault.c trace_h5.c)
+ENGINE_SRC   = $(addprefix sim/engine/,evq.c sim.c drive.c sha256.c shared.c net.c disk.c dist.c fault.c trace_h5.c)
 SCENARIO_SRC = sim/scenario/scenario.c
 CHECK_SRC    = $(addprefix sim/check/,check.c check_lin.c check_scenario.c check_raft.c check_swim.c check_rqml.c \
                  check_replicas.c check_exec.c check_jobs.c check_results.c linearize.c)

@@ -10,6 +10,8 @@
  *   frame   = payload length u32 LE | CRC-32C of the payload u32 LE | payload
  *   payload = record type u8 | fields (LEB128 varints; signed ones zigzag)
  *
+ * (version 2 headers end with the clock anchor: t0_mono, t0_real, host id)
+ *
  * and its first frame is a HEADER.  An input record (BOOT, RECV, TIMER,
  * PERSISTED, CONTROL) carries the input and then, in call order, the
  * answers the environment gave the models while they handled it: each
@@ -30,7 +32,12 @@
 
 #define AU_RECLOG_MAGIC "AUREC\r\n\032"
 #define AU_RECLOG_MAGIC_LEN 8u
-#define AU_RECLOG_VERSION 1u
+/* Version 2 added the clock anchor to the header (t0 on CLOCK_MONOTONIC
+ * and CLOCK_REALTIME, and the host's boot id), which a merged replay
+ * needs to place several nodes' records on one timeline; version 1 logs
+ * are still read and replayed node by node. */
+#define AU_RECLOG_VERSION 2u
+#define AU_RECLOG_VERSION_MIN 1u
 #define AU_RECLOG_PREFIX_LEN (AU_RECLOG_MAGIC_LEN + 2u)
 #define AU_RECLOG_FRAME_HDR 8u
 /* Largest payload a frame may hold (a reader refuses longer lengths as
@@ -39,7 +46,8 @@
 
 /* Record types (payload byte 0). */
 enum au_reclog_type {
-	AU_REC_HEADER = 1,     /* node, epoch, segment, seed, config digest, services, cluster text */
+	AU_REC_HEADER = 1,     /* node, epoch, segment, seed, config digest, services, cluster text,
+	                        * (v2) t0 monotonic ns, t0 realtime ns, host boot id */
 	AU_REC_BOOT = 2,       /* t: every service's init, in [cluster] order */
 	AU_REC_RECV = 3,       /* t, service, from, bytes: a datagram delivered to a model */
 	AU_REC_TIMER = 4,      /* t, service, kind, arg: a timer fired */

@@ -317,7 +317,18 @@ static bool open_record(struct au_node *n, char **err)
 	const char *names[AU_MAX_SERVICES];
 	for (uint32_t i = 0; i < n->n_svcs; i++)
 		names[i] = n->svcs[i].model->name;
-	struct au_rec_info info = {n->self, n->epoch, n->seed, text, n->n_svcs, names};
+	/* The clock anchor: t0 on both clocks, and the host's boot id. */
+	struct timespec mono, real;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	int64_t t0_mono = (int64_t)n->t0.tv_sec * AU_NS_PER_S + n->t0.tv_nsec;
+	int64_t since = (int64_t)mono.tv_sec * AU_NS_PER_S + mono.tv_nsec - t0_mono;
+	g_autofree char *boot_id = NULL;
+	if (!g_file_get_contents("/proc/sys/kernel/random/boot_id", &boot_id, NULL, NULL))
+		boot_id = g_strdup(g_get_host_name());
+	g_strstrip(boot_id);
+	struct au_rec_info info = {n->self, n->epoch, n->seed, text, n->n_svcs, names,
+				   t0_mono, (int64_t)real.tv_sec * AU_NS_PER_S + real.tv_nsec - since, boot_id};
 	char *why = NULL;
 	n->rec = au_rec_open(n->o.record_dir, n->o.record_max_bytes, &info, &why);
 	if (!n->rec) {

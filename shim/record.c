@@ -18,6 +18,7 @@ struct au_rec {
 	struct au_rec_info info;
 	char *cluster_text;
 	char **services;
+	char *host_id;
 	int fd;
 	uint32_t segment;
 	uint64_t seg_bytes, total_bytes;
@@ -84,6 +85,9 @@ static bool open_segment(struct au_rec *r, char **err)
 	for (uint32_t i = 0; i < r->info.n_services; i++)
 		au_reclog_put_blob(&h, r->services[i], strlen(r->services[i]));
 	au_reclog_put_blob(&h, r->cluster_text, tlen);
+	au_reclog_put_sv(&h, r->info.t0_mono_ns);
+	au_reclog_put_sv(&h, r->info.t0_real_ns);
+	au_reclog_put_blob(&h, r->host_id, strlen(r->host_id));
 	struct au_reclog_buf f = {0};
 	au_reclog_put_bytes(&f, prefix, sizeof(prefix));
 	au_reclog_frame(&f, h.p, h.len);
@@ -110,14 +114,17 @@ struct au_rec *au_rec_open(const char *dir, uint64_t max_bytes, const struct au_
 	r->services = g_new0(char *, info->n_services + 1);
 	for (uint32_t i = 0; i < info->n_services; i++)
 		r->services[i] = g_strdup(info->services[i]);
+	r->host_id = g_strdup(info->host_id ? info->host_id : "");
 	r->info.cluster_text = NULL;
 	r->info.services = NULL;
+	r->info.host_id = NULL;
 	if (!open_segment(r, err)) {
 		if (r->fd >= 0)
 			close(r->fd);
 		g_free(r->dir);
 		g_free(r->cluster_text);
 		g_strfreev(r->services);
+		g_free(r->host_id);
 		g_free(r);
 		return NULL;
 	}
@@ -258,6 +265,7 @@ void au_rec_close(struct au_rec *r, au_time t)
 	g_free(r->dir);
 	g_free(r->cluster_text);
 	g_strfreev(r->services);
+	g_free(r->host_id);
 	g_free(r);
 }
 

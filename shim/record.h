@@ -36,6 +36,12 @@ struct au_rec_info {
 	const char *cluster_text; /* the cluster file, verbatim */
 	uint32_t n_services;
 	const char *const *services; /* names, in [cluster] order */
+	/* The clock anchor: the node's time 0 (now() counts from it) on
+	 * CLOCK_MONOTONIC and on CLOCK_REALTIME, and the host's boot id (nodes
+	 * with one boot id share CLOCK_MONOTONIC: a merged replay orders
+	 * their records exactly). */
+	int64_t t0_mono_ns, t0_real_ns;
+	const char *host_id;
 };
 
 /* Open DIR (created if missing) and the first segment of this boot.

@@ -131,8 +131,7 @@ void au_sim_record_message(struct au_sim *sim, au_time send_ns, au_time recv_ns,
 
 /* A row of a model table: hashed as tag 'T', service, table, time, node,
  * then each column little-endian in declared order. */
-static void record_row(struct au_sim *sim, struct au_sim_svc *svc, uint32_t table,
-		       const void *row)
+void au_sim_record_row(struct au_sim *sim, struct au_sim_svc *svc, uint32_t table, const void *row)
 {
 	const struct au_model *m = sim->sc->cluster.services[svc->index];
 	if (table >= m->n_tables) {
@@ -411,7 +410,7 @@ static void *env_local_service(void *ctx, const char *name)
 static void env_record(void *ctx, uint32_t table, const void *row)
 {
 	struct au_sim_svc *s = ctx;
-	record_row(s->sim, s, table, row);
+	au_sim_record_row(s->sim, s, table, row);
 }
 
 static void env_msg_counts(void *ctx, uint64_t *msgs_in, uint64_t *msgs_out)

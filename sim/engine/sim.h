@@ -164,4 +164,40 @@ au_node_id au_sim_fault_node(const struct au_sim *sim, uint32_t idx);
 int64_t au_sim_durable_read(struct au_sim *sim, au_node_id node, const char *file,
 			    uint64_t off, void *buf, size_t len);
 
+/* ---- driven runs (drive.c) ----------------------------------------------
+ * A run in which the engine does not run the models: the caller
+ * (`aureon-sim replay --check`, sim/replay/merge.c) runs them itself, from
+ * recorded inputs, and hands the engine what happened, in time order.
+ * Everything downstream is the ordinary run's: the trace hash, the text
+ * dump, the HDF5 trace, the checkers (which read each node's model states
+ * through the states given here) and au_sim_finish's end-of-run verdicts.
+ * No event queue, network, disk or fault of the scenario is used. */
+
+/* Start a driven run of `sim` (instead of au_sim_run): nothing boots. */
+void au_sim_drive_begin(struct au_sim *sim);
+/* Move the run's clock to t (never backwards: an earlier t keeps the
+ * current time) and count one processed event. */
+void au_sim_drive_time(struct au_sim *sim, au_time t);
+/* Node n's services start with these states (one per scenario service,
+ * NULL for a service it does not run), traced as NODE_BOOT (first boot,
+ * a=epoch) or NODE_RESTART. */
+void au_sim_drive_boot(struct au_sim *sim, au_node_id n, void *const *states, bool restart);
+/* Node n goes down (traced NODE_CRASH, b=-1: not a scenario fault); the
+ * engine forgets its states without destroying them (the caller owns
+ * them). */
+void au_sim_drive_down(struct au_sim *sim, au_node_id n);
+/* A model's trace event, or table row, on node n, as if it had made the
+ * env call itself. */
+void au_sim_drive_event(struct au_sim *sim, au_node_id n, uint16_t kind, int64_t a, int64_t b,
+			int64_t c);
+void au_sim_drive_row(struct au_sim *sim, au_node_id n, uint32_t service, uint32_t table, const void *row);
+/* A message's fate (recorded when [trace] record_messages is on). */
+void au_sim_drive_message(struct au_sim *sim, au_time send_ns, au_time recv_ns, au_node_id src,
+			  au_node_id dst, uint8_t service, uint32_t bytes, enum au_fate fate);
+/* After au_sim_finish: the engine forgets every node's states without
+ * tracing anything (the caller destroys them), so au_sim_free leaves them. */
+void au_sim_drive_end(struct au_sim *sim);
+/* Whether a check stopped the run (the caller stops feeding it). */
+bool au_sim_drive_stopped(const struct au_sim *sim);
+
 #endif

@@ -148,6 +148,8 @@ struct au_sim {
 /* sim.c */
 void au_sim_record_event(struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 			 int64_t b, int64_t c);
+/* A row of a model table (svc says node and service), hashed and judged. */
+void au_sim_record_row(struct au_sim *sim, struct au_sim_svc *svc, uint32_t table, const void *row);
 void au_sim_record_message(struct au_sim *sim, au_time send_ns, au_time recv_ns,
 			   au_node_id src, au_node_id dst, uint8_t service, uint8_t type,
 			   uint32_t bytes, enum au_fate fate);

@@ -12,6 +12,7 @@ void au_rl_boot_free(struct au_rl_boot *b)
 		return;
 	g_free(b->cluster_text);
 	g_strfreev(b->services);
+	g_free(b->host_id);
 	if (b->paths)
 		g_ptr_array_free(b->paths, TRUE);
 	if (b->maps) {
@@ -51,11 +52,28 @@ static bool parse_header(const uint8_t *p, size_t len, struct au_rl_boot *h, uin
 	}
 	size_t tn;
 	const uint8_t *t = au_reclog_get_blob(&c, &tn);
-	if (c.bad || c.pos != c.len) {
+	if (c.bad) {
 		*why = "malformed header";
 		return false;
 	}
 	h->cluster_text = g_strndup((const char *)t, tn);
+	if (h->version >= 2) {
+		h->t0_mono_ns = au_reclog_get_sv(&c);
+		h->t0_real_ns = au_reclog_get_sv(&c);
+		size_t hn;
+		const uint8_t *hid = au_reclog_get_blob(&c, &hn);
+		if (c.bad) {
+			*why = "malformed header (clock anchor)";
+			return false;
+		}
+		g_free(h->host_id);
+		h->host_id = g_strndup((const char *)hid, hn);
+		h->has_anchor = true;
+	}
+	if (c.pos != c.len) {
+		*why = "malformed header (trailing bytes)";
+		return false;
+	}
 	if (au_hash_fnv1a(h->cluster_text, strlen(h->cluster_text)) != h->config_digest) {
 		*why = "header's cluster text does not match its config digest";
 		return false;
@@ -88,11 +106,17 @@ struct au_rl_boot *au_rl_load_boot(char *const *paths, uint32_t n, char **err)
 			goto fail;
 		}
 		unsigned version = (unsigned)img[8] | (unsigned)img[9] << 8;
-		if (version != AU_RECLOG_VERSION) {
-			*err = g_strdup_printf("%s: offset 8: log format version %u; this aureon-sim reads version %u",
-					       path, version, AU_RECLOG_VERSION);
+		if (version < AU_RECLOG_VERSION_MIN || version > AU_RECLOG_VERSION) {
+			*err = g_strdup_printf("%s: offset 8: log format version %u; this aureon-sim reads versions "
+					       "%u to %u", path, version, AU_RECLOG_VERSION_MIN, AU_RECLOG_VERSION);
 			goto fail;
 		}
+		if (s > 0 && version != b->version) {
+			*err = g_strdup_printf("%s: offset 8: log format version %u, segment 0 has %u", path, version,
+					       b->version);
+			goto fail;
+		}
+		b->version = version;
 		size_t off = AU_RECLOG_PREFIX_LEN;
 		bool first = true;
 		for (;;) {
@@ -107,7 +131,7 @@ struct au_rl_boot *au_rl_load_boot(char *const *paths, uint32_t n, char **err)
 				goto fail;
 			}
 			if (first) {
-				struct au_rl_boot h = {0};
+				struct au_rl_boot h = {.version = version};
 				uint32_t seg = 0;
 				const char *bad = NULL;
 				bool ok = parse_header(p, plen, &h, &seg, &bad);
@@ -119,8 +143,13 @@ struct au_rl_boot *au_rl_load_boot(char *const *paths, uint32_t n, char **err)
 					b->cluster_text = h.cluster_text;
 					b->services = h.services;
 					b->n_services = h.n_services;
+					b->has_anchor = h.has_anchor;
+					b->t0_mono_ns = h.t0_mono_ns;
+					b->t0_real_ns = h.t0_real_ns;
+					b->host_id = h.host_id;
 					h.cluster_text = NULL;
 					h.services = NULL;
+					h.host_id = NULL;
 				} else if (ok && (h.node != b->node || h.epoch != b->epoch || h.seed != b->seed ||
 						  h.config_digest != b->config_digest)) {
 					bad = "header names another node, boot, seed or configuration than segment 0";
@@ -132,6 +161,7 @@ struct au_rl_boot *au_rl_load_boot(char *const *paths, uint32_t n, char **err)
 				}
 				g_free(h.cluster_text);
 				g_strfreev(h.services);
+				g_free(h.host_id);
 				if (!ok) {
 					*err = g_strdup_printf("%s: offset %zu: %s", path, off, bad);
 					goto fail;

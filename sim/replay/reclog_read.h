@@ -31,6 +31,13 @@ struct au_rl_boot {
 	char *cluster_text;
 	uint32_t n_services;
 	char **services;   /* NULL-terminated */
+	unsigned version;  /* of segment 0's format */
+	/* The clock anchor (version 2; has_anchor false in version 1 logs):
+	 * this boot's time 0 on the host's CLOCK_MONOTONIC and CLOCK_REALTIME,
+	 * and the host's boot id. */
+	bool has_anchor;
+	int64_t t0_mono_ns, t0_real_ns;
+	char *host_id;
 	GPtrArray *paths;  /* char *: segment files, in order */
 	GPtrArray *maps;   /* GMappedFile * */
 	GArray *frames;    /* struct au_rl_frame (headers of later segments included) */

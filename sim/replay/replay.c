@@ -11,7 +11,7 @@
 #include "wire.h"
 
 struct rsvc {
-	struct rp *rp;
+	struct au_rb *rp;
 	uint32_t index;
 	const struct au_model *model;
 	void *state;
@@ -21,8 +21,14 @@ struct rsvc {
 
 /* The replay env's state: one boot's models and the answers of the input
  * being handled. */
-struct rp {
+struct au_rb {
 	const struct au_rl_boot *b;
+	struct au_replay_result *res;
+	struct au_rb_sink sink;   /* a merged replay's listener, or zeroed */
+	guint next;               /* the next frame */
+	au_time t;                /* the node's time of the last input record */
+	bool booted, done;
+	bool detached;            /* the log has ended: calls are answered, not checked */
 	struct au_cluster_spec spec;
 	struct rsvc svcs[AU_MAX_SERVICES];
 	uint32_t n_svcs;
@@ -35,9 +41,9 @@ struct rp {
 	char why[400];
 };
 
-static void diverge(struct rp *rp, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void diverge(struct au_rb *rp, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
-static void diverge(struct rp *rp, const char *fmt, ...)
+static void diverge(struct au_rb *rp, const char *fmt, ...)
 {
 	if (rp->diverged)
 		return;
@@ -48,15 +54,15 @@ static void diverge(struct rp *rp, const char *fmt, ...)
 	va_end(ap);
 }
 
-static unsigned peek(const struct rp *rp)
+static unsigned peek(const struct au_rb *rp)
 {
 	return rp->ans.pos < rp->ans.len ? rp->ans.p[rp->ans.pos] : AU_ANS_END;
 }
 
 /* Take the next answer, which must be `tag`, for `what` (an env call). */
-static bool take(struct rp *rp, unsigned tag, const char *what)
+static bool take(struct au_rb *rp, unsigned tag, const char *what)
 {
-	if (rp->diverged)
+	if (rp->diverged || rp->detached)
 		return false;
 	if (!rp->in_input) {
 		diverge(rp, "a model called %s outside any input", what);
@@ -72,7 +78,7 @@ static bool take(struct rp *rp, unsigned tag, const char *what)
 	return true;
 }
 
-static int64_t take_sv(struct rp *rp)
+static int64_t take_sv(struct au_rb *rp)
 {
 	int64_t v = au_reclog_get_sv(&rp->ans);
 	if (rp->ans.bad)
@@ -81,7 +87,7 @@ static int64_t take_sv(struct rp *rp)
 }
 
 /* Results recorded only when nonzero (writes, truncates, sends). */
-static int64_t optional(struct rp *rp, unsigned tag)
+static int64_t optional(struct au_rb *rp, unsigned tag)
 {
 	if (rp->diverged || peek(rp) != tag)
 		return 0;
@@ -89,7 +95,7 @@ static int64_t optional(struct rp *rp, unsigned tag)
 	return take_sv(rp);
 }
 
-static void op(struct rp *rp, uint8_t o, uint32_t svc, uint64_t a, uint64_t b, uint64_t c, const void *p,
+static void op(struct au_rb *rp, uint8_t o, uint32_t svc, uint64_t a, uint64_t b, uint64_t c, const void *p,
 	       size_t n)
 {
 	au_reclog_digest_op(&rp->digest, o, svc, a, b, c, p, n);
@@ -102,7 +108,7 @@ static uint32_t name_crc(const char *file) { return file ? au_crc32c(0, file, st
 static au_time r_now(void *ctx)
 {
 	struct rsvc *s = ctx;
-	struct rp *rp = s->rp;
+	struct au_rb *rp = s->rp;
 	if (!take(rp, AU_ANS_NOW, "now()"))
 		return rp->last_now;
 	rp->last_now += take_sv(rp);
@@ -113,7 +119,10 @@ static int r_send(void *ctx, au_node_id to, const void *msg, size_t len)
 {
 	struct rsvc *s = ctx;
 	op(s->rp, AU_OP_SEND, s->index, to, len, 0, msg, msg ? len : 0);
-	return (int)optional(s->rp, AU_ANS_SEND);
+	int rc = (int)optional(s->rp, AU_ANS_SEND);
+	if (rc == 0 && s->rp->sink.send && !s->rp->detached)
+		s->rp->sink.send(s->rp->sink.ctx, s->rp->b->node, s->index, to, msg, len);
+	return rc;
 }
 
 static uint64_t r_timer_set(void *ctx, au_time delay, uint32_t kind, uint64_t arg)
@@ -149,7 +158,7 @@ static int r_write(void *ctx, const char *file, uint64_t off, const void *buf, s
 static int64_t r_read(void *ctx, const char *file, uint64_t off, void *buf, size_t len)
 {
 	struct rsvc *s = ctx;
-	struct rp *rp = s->rp;
+	struct au_rb *rp = s->rp;
 	(void)off;
 	if (!take(rp, AU_ANS_READ, "storage_read()"))
 		return -AU_EIO;
@@ -192,13 +201,15 @@ static void r_trace(void *ctx, uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
 	struct rsvc *s = ctx;
 	op(s->rp, AU_OP_TRACE, s->index << 16 | kind, (uint64_t)a, (uint64_t)b, (uint64_t)c, NULL, 0);
+	if (s->rp->sink.trace && !s->rp->detached)
+		s->rp->sink.trace(s->rp->sink.ctx, s->rp->b->node, kind, a, b, c);
 }
 
 static void r_record(void *ctx, uint32_t table, const void *row)
 {
-	(void)ctx;
-	(void)table;
-	(void)row;
+	struct rsvc *s = ctx;
+	if (s->rp->sink.row && !s->rp->detached)
+		s->rp->sink.row(s->rp->sink.ctx, s->rp->b->node, s->index, table, row);
 }
 
 static void *r_local_service(void *ctx, const char *name)
@@ -239,7 +250,7 @@ static const struct au_env_ops replay_ops = {
 
 /* ---- the boot's models ------------------------------------------------------ */
 
-static bool load_config(struct rp *rp, char *err, size_t errlen)
+static bool load_config(struct au_rb *rp, char *err, size_t errlen)
 {
 	const struct au_rl_boot *b = rp->b;
 	struct au_keys K = {.path = "(the recorded cluster file)", .kf = g_key_file_new()};
@@ -295,7 +306,7 @@ static void at(struct au_replay_result *res, const struct au_rl_frame *f)
 }
 
 /* Compare a checkpoint record with the replayed state; false on a difference. */
-static bool checkpoint(struct rp *rp, struct au_reclog_cur *c, struct au_replay_result *res)
+static bool checkpoint(struct au_rb *rp, struct au_reclog_cur *c, struct au_replay_result *res)
 {
 	uint64_t inputs = au_reclog_get_uv(c), digest = au_reclog_get_uv(c);
 	bool has_raft = au_reclog_get_u8(c) != 0;
@@ -327,109 +338,174 @@ static bool checkpoint(struct rp *rp, struct au_reclog_cur *c, struct au_replay_
 	return true;
 }
 
-void au_replay_boot(const struct au_rl_boot *b, struct au_replay_result *res)
+struct au_rb *au_rb_open(const struct au_rl_boot *b, const struct au_rb_sink *sink, struct au_replay_result *res)
 {
 	memset(res, 0, sizeof(*res));
-	struct rp *rp = g_new0(struct rp, 1);
+	struct au_rb *rp = g_new0(struct au_rb, 1);
 	rp->b = b;
+	rp->res = res;
+	if (sink)
+		rp->sink = *sink;
 	if (!load_config(rp, res->what, sizeof(res->what))) {
 		res->outcome = AU_REPLAY_BAD_CONFIG;
-		goto out;
+		au_rb_free(rp);
+		return NULL;
 	}
-	bool booted = false;
-	for (guint i = 0; i < b->frames->len; i++) {
-		const struct au_rl_frame *f = &g_array_index(b->frames, struct au_rl_frame, i);
+	return rp;
+}
+
+/* Stop the replay at frame f with `outcome`; `what` is printf-style. */
+static bool stop_at(struct au_rb *rp, const struct au_rl_frame *f, enum au_replay_outcome outcome, const char *what)
+{
+	rp->done = true;
+	rp->res->outcome = outcome;
+	at(rp->res, f);
+	g_strlcpy(rp->res->what, what, sizeof(rp->res->what));
+	return false;
+}
+
+bool au_rb_next(struct au_rb *rp, au_time *t, unsigned *type)
+{
+	struct au_replay_result *res = rp->res;
+	while (!rp->done && rp->next < rp->b->frames->len) {
+		const struct au_rl_frame *f = &g_array_index(rp->b->frames, struct au_rl_frame, rp->next);
 		struct au_reclog_cur c = {f->p, f->len, 0, false};
-		unsigned type = au_reclog_get_u8(&c);
-		if (type == AU_REC_HEADER)
+		unsigned ty = au_reclog_get_u8(&c);
+		if (ty == AU_REC_HEADER) {
+			rp->next++;
 			continue;
-		if (type == AU_REC_CHECKPOINT) {
+		}
+		if (ty == AU_REC_CHECKPOINT) {
+			rp->next++;
 			if (!checkpoint(rp, &c, res)) {
-				at(res, f);
-				res->outcome = AU_REPLAY_DIVERGED;
-				g_snprintf(res->what, sizeof(res->what), "checkpoint: %s (the first input that differs "
-					   "is after the previous checkpoint)", rp->why);
-				goto out;
+				char what[sizeof(res->what)];
+				g_snprintf(what, sizeof(what), "checkpoint: %s (the first input that differs is after the "
+					   "previous checkpoint)", rp->why);
+				return stop_at(rp, f, AU_REPLAY_DIVERGED, what);
 			}
 			continue;
 		}
-		if (type == AU_REC_STOP) {
+		if (ty == AU_REC_STOP) {
+			rp->t += au_reclog_get_sv(&c);
 			res->stopped = true;
-			break;
+			rp->done = true;
+			rp->res->outcome = AU_REPLAY_EXACT;
+			*t = rp->t;
+			*type = ty;
+			return true; /* the caller sees the stop's time */
 		}
-		if (type == AU_REC_CONTROL || type == AU_REC_STRAY || type >= AU_REC_TYPES_) {
-			res->outcome = AU_REPLAY_UNSUPPORTED;
-			at(res, f);
-			g_snprintf(res->what, sizeof(res->what), "%s",
-				   type == AU_REC_CONTROL ? "an aureon-ctl control command (admin, submit, job or ops "
-							    "request) acted on the models here; replaying those is not "
-							    "done yet (docs/replay.md)"
-				   : type == AU_REC_STRAY ? "a model acted outside any recorded input (an observer "
-							    "changed model state); the replay cannot follow"
-							  : "a record type this aureon-sim does not know");
-			goto out;
-		}
-		/* An input: its fields, then its answers. */
-		(void)au_reclog_get_sv(&c); /* time delta (for merges; the models see now() answers) */
-		uint64_t svc = 0, a = 0, a2 = 0;
-		int64_t st = 0;
-		const uint8_t *bytes = NULL;
-		size_t blen = 0;
-		if (type == AU_REC_RECV) {
-			svc = au_reclog_get_uv(&c);
-			a = au_reclog_get_uv(&c);
-			bytes = au_reclog_get_blob(&c, &blen);
-		} else if (type == AU_REC_TIMER) {
-			svc = au_reclog_get_uv(&c);
-			a = au_reclog_get_uv(&c);
-			a2 = au_reclog_get_uv(&c);
-		} else if (type == AU_REC_PERSISTED) {
-			svc = au_reclog_get_uv(&c);
-			a = au_reclog_get_uv(&c);
-			st = au_reclog_get_sv(&c);
-		}
-		if (c.bad || svc >= rp->n_svcs || (type == AU_REC_BOOT) == booted) {
-			res->outcome = AU_REPLAY_DIVERGED;
-			at(res, f);
-			g_snprintf(res->what, sizeof(res->what), "malformed %s record%s", au_reclog_type_name(type),
-				   (type == AU_REC_BOOT) == booted ? (booted ? " (a second boot)" : " (an input before the boot)")
-								  : "");
-			goto out;
-		}
-		rp->ans = (struct au_reclog_cur){c.p + c.pos, c.len - c.pos, 0, false};
-		rp->in_input = true;
-		struct rsvc *s = &rp->svcs[svc];
-		if (type == AU_REC_BOOT) {
-			booted = true;
-			for (uint32_t k = 0; k < rp->n_svcs && !rp->diverged; k++)
-				rp->svcs[k].state = rp->svcs[k].model->init(&rp->svcs[k].env, rp->spec.service_config[k]);
-		} else if (type == AU_REC_RECV) {
-			s->model->recv(s->state, (au_node_id)a, bytes, blen);
-		} else if (type == AU_REC_TIMER) {
-			s->model->timer(s->state, (uint32_t)a, a2);
-		} else {
-			s->model->persisted(s->state, a, (int)st);
-		}
-		rp->in_input = false;
-		res->inputs++;
-		if (!rp->diverged && rp->ans.pos != rp->ans.len)
-			diverge(rp, "the real node's models asked the environment more (next: %s) than the replayed "
-				    "ones did", au_reclog_answer_name(peek(rp)));
-		if (rp->diverged) {
-			at(res, f);
-			res->outcome = AU_REPLAY_DIVERGED;
-			g_snprintf(res->what, sizeof(res->what), "%s record: %s", au_reclog_type_name(type), rp->why);
-			goto out;
-		}
+		if (ty == AU_REC_CONTROL || ty == AU_REC_STRAY || ty >= AU_REC_TYPES_)
+			return stop_at(rp, f, AU_REPLAY_UNSUPPORTED,
+				       ty == AU_REC_CONTROL ? "an aureon-ctl control command (admin, submit, job or ops "
+							      "request) acted on the models here; replaying those is not "
+							      "done yet (docs/replay.md)"
+				       : ty == AU_REC_STRAY ? "a model acted outside any recorded input (an observer "
+							      "changed model state); the replay cannot follow"
+							    : "a record type this aureon-sim does not know");
+		*t = rp->t + au_reclog_get_sv(&c);
+		*type = ty;
+		return true;
 	}
-	res->outcome = AU_REPLAY_EXACT;
-	goto out;
-out:
+	if (!rp->done) {
+		rp->done = true;
+		rp->res->outcome = AU_REPLAY_EXACT;
+	}
+	return false;
+}
+
+bool au_rb_feed(struct au_rb *rp)
+{
+	struct au_replay_result *res = rp->res;
+	const struct au_rl_frame *f = &g_array_index(rp->b->frames, struct au_rl_frame, rp->next);
+	struct au_reclog_cur c = {f->p, f->len, 0, false};
+	unsigned type = au_reclog_get_u8(&c);
+	rp->t += au_reclog_get_sv(&c); /* the models see now() answers; merges place the input by it */
+	rp->next++;
+	uint64_t svc = 0, a = 0, a2 = 0;
+	int64_t st = 0;
+	const uint8_t *bytes = NULL;
+	size_t blen = 0;
+	if (type == AU_REC_RECV) {
+		svc = au_reclog_get_uv(&c);
+		a = au_reclog_get_uv(&c);
+		bytes = au_reclog_get_blob(&c, &blen);
+	} else if (type == AU_REC_TIMER) {
+		svc = au_reclog_get_uv(&c);
+		a = au_reclog_get_uv(&c);
+		a2 = au_reclog_get_uv(&c);
+	} else if (type == AU_REC_PERSISTED) {
+		svc = au_reclog_get_uv(&c);
+		a = au_reclog_get_uv(&c);
+		st = au_reclog_get_sv(&c);
+	}
+	if (c.bad || svc >= rp->n_svcs || (type == AU_REC_BOOT) == rp->booted) {
+		char what[sizeof(res->what)];
+		g_snprintf(what, sizeof(what), "malformed %s record%s", au_reclog_type_name(type),
+			   (type == AU_REC_BOOT) == rp->booted ? (rp->booted ? " (a second boot)" : " (an input before the boot)")
+							      : "");
+		return stop_at(rp, f, AU_REPLAY_DIVERGED, what);
+	}
+	rp->ans = (struct au_reclog_cur){c.p + c.pos, c.len - c.pos, 0, false};
+	rp->in_input = true;
+	struct rsvc *s = &rp->svcs[svc];
+	if (type == AU_REC_BOOT) {
+		rp->booted = true;
+		for (uint32_t k = 0; k < rp->n_svcs && !rp->diverged; k++)
+			rp->svcs[k].state = rp->svcs[k].model->init(&rp->svcs[k].env, rp->spec.service_config[k]);
+	} else if (type == AU_REC_RECV) {
+		if (rp->sink.recv)
+			rp->sink.recv(rp->sink.ctx, rp->b->node, (uint32_t)svc, (au_node_id)a, bytes, blen);
+		s->model->recv(s->state, (au_node_id)a, bytes, blen);
+	} else if (type == AU_REC_TIMER) {
+		s->model->timer(s->state, (uint32_t)a, a2);
+	} else {
+		s->model->persisted(s->state, a, (int)st);
+	}
+	rp->in_input = false;
+	res->inputs++;
+	if (!rp->diverged && rp->ans.pos != rp->ans.len)
+		diverge(rp, "the real node's models asked the environment more (next: %s) than the replayed "
+			    "ones did", au_reclog_answer_name(peek(rp)));
+	if (rp->diverged) {
+		char what[sizeof(res->what)];
+		g_snprintf(what, sizeof(what), "%s record: %s", au_reclog_type_name(type), rp->why);
+		return stop_at(rp, f, AU_REPLAY_DIVERGED, what);
+	}
+	return true;
+}
+
+void *au_rb_state(struct au_rb *rp, uint32_t service)
+{
+	return service < rp->n_svcs ? rp->svcs[service].state : NULL;
+}
+
+void au_rb_detach(struct au_rb *rp)
+{
+	rp->detached = true;
+}
+
+void au_rb_free(struct au_rb *rp)
+{
+	if (!rp)
+		return;
+	rp->detached = true; /* destroy() may trace; nobody listens now */
 	for (uint32_t k = rp->n_svcs; k-- > 0;)
 		if (rp->svcs[k].state)
 			rp->svcs[k].model->destroy(rp->svcs[k].state);
 	au_cluster_spec_clear(&rp->spec);
 	g_free(rp);
+}
+
+void au_replay_boot(const struct au_rl_boot *b, struct au_replay_result *res)
+{
+	struct au_rb *rb = au_rb_open(b, NULL, res);
+	if (!rb)
+		return;
+	au_time t;
+	unsigned type;
+	while (au_rb_next(rb, &t, &type) && type != AU_REC_STOP && au_rb_feed(rb))
+		;
+	au_rb_free(rb);
 }
 
 /* ---- the subcommand ---------------------------------------------------------- */

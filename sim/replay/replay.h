@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "env.h"
 #include "sim/replay/reclog_read.h"
 
 enum au_replay_outcome {
@@ -40,6 +41,41 @@ struct au_replay_result {
 
 /* Replay one boot. */
 void au_replay_boot(const struct au_rl_boot *b, struct au_replay_result *res);
+
+/* ---- one boot's replay, stepped (merged replays, merge.c) --------------- */
+
+struct au_rb;
+
+/* Who listens to the replayed models of a merged replay: their trace
+ * events and table rows, their sends, and the datagrams fed to them.
+ * Any callback may be NULL. */
+struct au_rb_sink {
+	void *ctx;
+	void (*trace)(void *ctx, au_node_id node, uint16_t kind, int64_t a, int64_t b, int64_t c);
+	void (*row)(void *ctx, au_node_id node, uint32_t service, uint32_t table, const void *row);
+	void (*send)(void *ctx, au_node_id node, uint32_t service, au_node_id to, const void *msg, size_t len);
+	void (*recv)(void *ctx, au_node_id node, uint32_t service, au_node_id from, const void *msg, size_t len);
+};
+
+/* Build the boot's services from its recorded cluster text (not started
+ * yet); NULL with res->outcome AU_REPLAY_BAD_CONFIG and the reason.  `res`
+ * is filled as the replay goes and must outlive it. */
+struct au_rb *au_rb_open(const struct au_rl_boot *b, const struct au_rb_sink *sink, struct au_replay_result *res);
+/* The next input: true with the node's local time of it and its record
+ * type (checkpoints on the way are compared; a STOP is returned once, with
+ * its time, and ends the replay).  False at the end of the log, or when
+ * the replay stopped (res says why: diverged, or not replayable). */
+bool au_rb_next(struct au_rb *rb, au_time *t, unsigned *type);
+/* Feed the input au_rb_next announced to the models; false if they
+ * diverged (res says where and how). */
+bool au_rb_feed(struct au_rb *rb);
+/* A service's state (NULL before the boot record). */
+void *au_rb_state(struct au_rb *rb, uint32_t service);
+/* The log has ended: env calls from now on (a model's run_end) are
+ * answered without being checked against it. */
+void au_rb_detach(struct au_rb *rb);
+/* Destroy the services and the replay. */
+void au_rb_free(struct au_rb *rb);
 
 /* The subcommand: `aureon-sim replay DIR [--node nK]`.  Exit 0 every boot
  * exact, 1 one diverged or could not be replayed, 2 usage or a truncated,
