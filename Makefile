@@ -57,7 +57,7 @@ CHECK_SRC    = $(addprefix sim/check/,check.c check_lin.c check_scenario.c check
 CHAOS_SRC    = $(addprefix sim/chaos/,kinds.c gen.c plan.c orders.c render.c chaos_config.c chaos_ini.c \
                  coverage.c worker.c sweep.c report.c chaos_shrink.c pin.c store.c)
 SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/report/violation.c \
-            sim/cli/cli.c sim/cli/lint.c sim/replay/reclog_read.c sim/replay/replay.c
+            sim/cli/cli.c sim/cli/lint.c sim/replay/reclog_read.c sim/replay/replay.c sim/replay/merge.c
 SIM_MAIN  = sim/cli/main.c
 # aureon-sim bench subcommands
 BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c bench_swim.c bench_exec.c bench_stack.c)
@@ -92,7 +92,7 @@ DEBIAN_PKGS = build-essential pkg-config libglib2.0-dev libhdf5-dev check libsub
               libsodium-dev
 
 .PHONY: all deps test test-all asan valgrind bench bench-ctl install clean help run mutants \
-        fuzz test-netns test-disk test-fresh chaos soak test-timeline docs-figures
+        fuzz test-netns test-disk test-fresh chaos soak test-timeline docs-figures test-replay-bug
 
 all: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 
@@ -113,6 +113,7 @@ help:
 	@echo "make fuzz       libFuzzer on aureon-node's receive path (FUZZ_SECONDS, default 60)"
 	@echo "make test-netns 5 aureon-nodes in network namespaces with tc netem (root)"
 	@echo "make test-disk  the full-disk story on 3 aureon-nodes with tmpfs data dirs (root; also in make test)"
+	@echo "make test-replay-bug  that story recorded and replayed, clean and with a planted bug (root; also in make test)"
 	@echo "make test-timeline  planted-bug sweep to a store dir; its timeline.html checked in headless Chromium"
 	@echo "make test-fresh make run / make test on a fresh debootstrapped Debian 12, both orders (root)"
 	@echo "make install PREFIX=/usr/local   install aureon-sim and the scenarios"
@@ -210,11 +211,25 @@ run: deps $(BUILD)/aureon-sim
 o0:
 	@$(MAKE) --no-print-directory BUILD=build-O0 OPT=-O0 build-O0/aureon-sim
 
-# The Check suites, then (as root) the full-disk story on real processes;
-# tests/shim_disk_full.sh exits 2 where it cannot run (not root, no tmpfs).
+# The planted bug IGNORE_STORAGE_ERROR built into aureon-node, aureon-ctl
+# and aureon-sim (build-bug/), for the hosts-versus-replay comparison.
+.PHONY: bugbuild
+bugbuild:
+	@$(MAKE) --no-print-directory BUILD=build-bug EXTRA_CFLAGS=-DAU_BUG_IGNORE_STORAGE_ERROR \
+	  build-bug/aureon-node build-bug/aureon-ctl build-bug/aureon-sim
+
+# The Check suites, then (as root) the full-disk story on real processes,
+# recorded and replayed, with the clean build and with a planted bug
+# (tests/shim_replay_bug.sh runs tests/shim_disk_full.sh twice); both exit
+# 2 where they cannot run (not root, no tmpfs).
 test: deps $(BUILD)/aureon-tests $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl o0
 	CK_EXCLUDE_TAGS=slow AU_BIN=$(BUILD) AU_BIN_O0=build-O0 $(BUILD)/aureon-tests
-	@AU_BIN=$(BUILD) tests/shim_disk_full.sh; rc=$$?; [ $$rc = 0 ] || [ $$rc = 2 ]
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory bugbuild; fi
+	@AU_BIN=$(BUILD) AU_BUG_BIN=build-bug tests/shim_replay_bug.sh; rc=$$?; [ $$rc = 0 ] || [ $$rc = 2 ]
+
+# Issue 18's planted-bug comparison alone (root: tmpfs mounts).
+test-replay-bug: deps $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl bugbuild
+	AU_BIN=$(BUILD) AU_BUG_BIN=build-bug tests/shim_replay_bug.sh
 
 # From a planted-bug sweep to a store directory; its timeline.html opened
 # in headless Chromium (installed here if missing) and the screenshot
@@ -318,4 +333,4 @@ install: $(BUILD)/aureon-sim $(BUILD)/aureon-node $(BUILD)/aureon-ctl
 	install -m 644 scenarios/*.ini $(DESTDIR)$(PREFIX)/share/aureon/scenarios/
 
 clean:
-	rm -rf build build-asan build-O0 build-mut-* build-fuzz
+	rm -rf build build-asan build-O0 build-bug build-mut-* build-fuzz

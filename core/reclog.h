@@ -34,9 +34,12 @@
 #define AU_RECLOG_MAGIC_LEN 8u
 /* Version 2 added the clock anchor to the header (t0 on CLOCK_MONOTONIC
  * and CLOCK_REALTIME, and the host's boot id), which a merged replay
- * needs to place several nodes' records on one timeline; version 1 logs
- * are still read and replayed node by node. */
-#define AU_RECLOG_VERSION 2u
+ * needs to place several nodes' records on one timeline.  Version 3 gives
+ * each optional answer (the nonzero result of a write, truncate or send)
+ * the number of the env operation it answers within its input: without
+ * it, the failure of a second write could be taken as the first one's
+ * when the first succeeded.  Versions 1 and 2 are still read. */
+#define AU_RECLOG_VERSION 3u
 #define AU_RECLOG_VERSION_MIN 1u
 #define AU_RECLOG_PREFIX_LEN (AU_RECLOG_MAGIC_LEN + 2u)
 #define AU_RECLOG_FRAME_HDR 8u
@@ -64,9 +67,9 @@ enum au_reclog_answer {
 	AU_ANS_NOW = 1,    /* zigzag delta from the previous now() answer of this boot */
 	AU_ANS_READ = 2,   /* zigzag result; if > 0, that many bytes */
 	AU_ANS_SIZE = 3,   /* zigzag result */
-	AU_ANS_WRITE = 4,  /* zigzag nonzero result of a write */
-	AU_ANS_TRUNC = 5,  /* zigzag nonzero result of a truncate */
-	AU_ANS_SEND = 6,   /* zigzag nonzero result of a send */
+	AU_ANS_WRITE = 4,  /* zigzag nonzero result of a write; (v3) the op's number in its input */
+	AU_ANS_TRUNC = 5,  /* zigzag nonzero result of a truncate; (v3) the op's number */
+	AU_ANS_SEND = 6,   /* zigzag nonzero result of a send; (v3) the op's number */
 	AU_ANS_COUNTS = 7, /* msgs_in, msgs_out */
 	AU_ANS_END = 0,    /* not written: the record's end */
 };

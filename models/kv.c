@@ -16,7 +16,7 @@
 #include "wire.h"
 
 enum { MSG_REQ = 1, MSG_RESP = 2 };
-enum { ST_OK = 0, ST_NOT_LEADER = 1, ST_RETRY = 2 };
+enum { ST_OK = AU_KV_STATUS_OK, ST_NOT_LEADER = AU_KV_STATUS_NOT_LEADER, ST_RETRY = AU_KV_STATUS_RETRY };
 enum { TIMER_NEXT_OP = 1, TIMER_ATTEMPT = 2 };
 #define KV_MACHINE 1
 
@@ -595,6 +595,33 @@ static void kv_recv(void *state, au_node_id from, const void *msg, size_t len)
 		client_recv(s, from, &rb);
 	else
 		s->bad++;
+}
+
+bool au_kv_wire_decode(const void *msg, size_t len, struct au_kv_wire *out)
+{
+	struct au_rbuf rb;
+	memset(out, 0, sizeof(*out));
+	if (!au_rbuf_unseal(&rb, msg, len))
+		return false;
+	uint8_t type = au_get_u8(&rb);
+	out->is_req = type == MSG_REQ;
+	out->client = au_get_u64(&rb);
+	out->seq = au_get_u64(&rb);
+	out->attempt = au_get_u32(&rb);
+	if (type == MSG_REQ) {
+		out->op = au_get_u8(&rb);
+		out->key = (int64_t)au_get_u64(&rb);
+		out->value = (int64_t)au_get_u64(&rb);
+		out->expected = (int64_t)au_get_u64(&rb);
+		return !rb.short_read && out->op <= AU_KV_DEL;
+	}
+	if (type != MSG_RESP)
+		return false;
+	out->status = au_get_u8(&rb);
+	out->hint = au_get_u32(&rb);
+	out->value = (int64_t)au_get_u64(&rb);
+	out->flag = au_get_u8(&rb);
+	return !rb.short_read;
 }
 
 static void kv_timer(void *state, uint32_t kind, uint64_t arg)

@@ -45,6 +45,24 @@ struct au_kv_history_row {
 	uint8_t outcome;   /* enum au_kv_outcome */
 };
 
+/* One kv protocol datagram, decoded, for tools that watch the wire:
+ * `aureon-sim replay --check` builds the clients' history from what the
+ * servers received and answered.  A request (is_req) carries client
+ * session, seq, attempt, op, key, value, expected; a response carries
+ * client, seq, attempt, status (AU_KV_STATUS_*), hint, value (get: read;
+ * put/cas: the value now there) and flag (cas: swapped). */
+enum { AU_KV_STATUS_OK = 0, AU_KV_STATUS_NOT_LEADER = 1, AU_KV_STATUS_RETRY = 2 };
+struct au_kv_wire {
+	bool is_req;
+	uint64_t client, seq;
+	uint32_t attempt;
+	uint8_t op, status, flag;
+	uint32_t hint;
+	int64_t key, value, expected;
+};
+/* False for anything but a well-formed kv request or response. */
+bool au_kv_wire_decode(const void *msg, size_t len, struct au_kv_wire *out);
+
 extern const struct au_model au_kv_model;
 
 #endif

@@ -477,6 +477,7 @@ struct au_node *au_node_new(const struct au_node_opts *o, char **err)
 			goto fail;
 	}
 	seed_services(n);
+	n->held_tx = g_array_new(FALSE, FALSE, sizeof(struct au_held_pkt));
 	if (o->record_dir && !open_record(n, err))
 		goto fail;
 	if (!o->no_socket && !setup_socket(n, err))
@@ -509,7 +510,7 @@ void au_node_start(struct au_node *n)
 	if (n->rec) {
 		au_rec_end(n->rec);
 		au_node__rec_checkpoint(n);
-		au_rec_flush(n->rec);
+		au_node__rec_flush(n);
 	}
 	if (n->sock) {
 		n->sock_src = g_socket_create_source(n->sock, G_IO_IN, NULL);
@@ -543,6 +544,7 @@ void au_node_free(struct au_node *n)
 	g_thread_pool_free(n->pool, FALSE, TRUE);
 	au_node_run_syncs(n);
 	if (n->rec) {
+		au_node__rec_flush(n); /* what the last wake-up sent */
 		/* The state the models stop in, then the stop record. */
 		if (n->svcs[0].state)
 			au_node__rec_checkpoint(n);
@@ -593,6 +595,14 @@ void au_node_free(struct au_node *n)
 	g_free(n->peer_floor);
 	g_free(n->rxbuf);
 	g_free(n->txbuf);
+	if (n->held_tx) {
+		for (guint i = 0; i < n->held_tx->len; i++) {
+			struct au_held_pkt *hp = &g_array_index(n->held_tx, struct au_held_pkt, i);
+			g_object_unref(hp->addr);
+			g_free(hp->buf);
+		}
+		g_array_free(n->held_tx, TRUE);
+	}
 	g_free(n->data_dir);
 	g_free(n);
 }

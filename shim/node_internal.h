@@ -102,6 +102,11 @@ struct au_node {
 	uint64_t epoch, seq;
 	uint64_t seed;     /* of the services' PCG32 streams */
 	struct au_rec *rec; /* --record; NULL: off */
+	/* With --record, sealed datagrams wait here until the records of the
+	 * inputs that made them are written (au_node__rec_flush): a node
+	 * killed in between never shows its peers an effect whose cause is
+	 * not in its log.  struct au_held_pkt. */
+	GArray *held_tx;
 	struct timespec t0;
 	int datafd, lockfd;
 	char *data_dir;
@@ -166,6 +171,16 @@ const char *au_node__kind_name(uint16_t kind);
 void au_node__rec_checkpoint(struct au_node *n);
 /* node.c: close an input record; a checkpoint follows when one is due. */
 void au_node__rec_end(struct au_node *n);
+/* End of a main-loop wake-up with --record: write the records buffered,
+ * then send the datagrams they caused (no-op without --record). */
+void au_node__rec_flush(struct au_node *n);
+
+/* A datagram sealed while recording, not sent yet. */
+struct au_held_pkt {
+	GSocketAddress *addr; /* a reference */
+	uint8_t *buf;
+	size_t len;
+};
 
 /* node_timers.c */
 void au_node__heap_push(GArray *h, const struct tmr *t);

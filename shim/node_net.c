@@ -16,6 +16,32 @@ static GSocketAddress *dest_addr(struct au_node *n, au_node_id to)
 	return NULL;
 }
 
+static void transmit(struct au_node *n, GSocketAddress *addr, const uint8_t *buf, size_t len)
+{
+	g_autoptr(GError) err = NULL;
+	gssize w = g_socket_send_to(n->sock, addr, (const gchar *)buf, len, NULL, &err);
+	if (w != (gssize)len) {
+		n->m.tx_failed++;
+		return;
+	}
+	n->m.tx_datagrams++;
+	n->m.tx_bytes += len;
+}
+
+void au_node__rec_flush(struct au_node *n)
+{
+	if (!n->rec)
+		return;
+	au_rec_flush(n->rec);
+	for (guint i = 0; i < n->held_tx->len; i++) {
+		struct au_held_pkt *hp = &g_array_index(n->held_tx, struct au_held_pkt, i);
+		transmit(n, hp->addr, hp->buf, hp->len);
+		g_object_unref(hp->addr);
+		g_free(hp->buf);
+	}
+	g_array_set_size(n->held_tx, 0);
+}
+
 /* Send one model message as one datagram.  Socket trouble is loss, as the
  * models expect of any network; a bad destination or size is the model's
  * error and is reported to it. */
@@ -44,14 +70,13 @@ static int send_tagged(struct au_node *n, uint32_t tag, au_node_id to, const voi
 		n->m.tx_failed++;
 		return 0;
 	}
-	g_autoptr(GError) err = NULL;
-	gssize w = g_socket_send_to(n->sock, addr, (const gchar *)n->txbuf, plen, NULL, &err);
-	if (w != (gssize)plen) {
-		n->m.tx_failed++;
+	if (n->rec) {
+		/* Output commit: sent once the causing input's record is written. */
+		struct au_held_pkt hp = {g_object_ref(addr), g_memdup2(n->txbuf, plen), plen};
+		g_array_append_val(n->held_tx, hp);
 		return 0;
 	}
-	n->m.tx_datagrams++;
-	n->m.tx_bytes += plen;
+	transmit(n, addr, n->txbuf, plen);
 	return 0;
 }
 
@@ -312,6 +337,6 @@ gboolean au_node__on_socket(GSocket *sock, GIOCondition cond, gpointer data)
 		if (from)
 			g_object_unref(from);
 	}
-	au_rec_flush(n->rec);
+	au_node__rec_flush(n);
 	return G_SOURCE_CONTINUE;
 }

@@ -357,7 +357,7 @@ gboolean au_node__on_eventfd(gint fd, GIOCondition cond, gpointer data)
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		au_node__log(data, true, "eventfd read: %s", g_strerror(errno));
 	au_node_run_syncs(data);
-	au_rec_flush(((struct au_node *)data)->rec);
+	au_node__rec_flush(data);
 	return G_SOURCE_CONTINUE;
 }
 

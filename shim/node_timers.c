@@ -106,6 +106,6 @@ gboolean au_node__on_timerfd(gint fd, GIOCondition cond, gpointer data)
 	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		au_node__log(data, true, "timerfd read: %s", g_strerror(errno));
 	au_node_run_timers(data);
-	au_rec_flush(((struct au_node *)data)->rec);
+	au_node__rec_flush(data);
 	return G_SOURCE_CONTINUE;
 }

@@ -28,6 +28,7 @@ struct au_rec {
 	au_time last_now;         /* previous now() answer (delta base) */
 	au_time last_t;           /* previous record time (delta base) */
 	uint64_t inputs;
+	uint64_t input_ops;       /* env operations with effects in the open input */
 	struct au_reclog_digest digest;
 };
 
@@ -167,6 +168,7 @@ void au_rec_begin(struct au_rec *r, enum au_reclog_type type, au_time t)
 	au_reclog_put_sv(&r->cur, t - r->last_t);
 	r->last_t = t;
 	r->in_input = true;
+	r->input_ops = 0;
 }
 
 void au_rec_uv(struct au_rec *r, uint64_t v) { au_reclog_put_uv(&r->cur, v); }
@@ -197,6 +199,8 @@ void au_rec_answer(struct au_rec *r, enum au_reclog_answer tag, int64_t v)
 		return;
 	au_reclog_put_u8(&r->cur, (uint8_t)tag);
 	au_reclog_put_sv(&r->cur, v);
+	if (tag == AU_ANS_WRITE || tag == AU_ANS_TRUNC || tag == AU_ANS_SEND)
+		au_reclog_put_uv(&r->cur, r->input_ops); /* the operation just counted */
 }
 
 void au_rec_read(struct au_rec *r, int64_t result, const void *buf)
@@ -222,8 +226,10 @@ void au_rec_op(struct au_rec *r, uint8_t op, uint32_t svc, uint64_t a, uint64_t 
 	       const void *bytes, size_t n)
 {
 	au_reclog_digest_op(&r->digest, op, svc, a, b, c, bytes, n);
-	if (r->in_input)
+	if (r->in_input) {
+		r->input_ops++;
 		return;
+	}
 	/* A model acted outside any input the log holds (e.g. an observer
 	 * that drew a random number): the replay stops here, saying so. */
 	struct au_reclog_buf s = {0};

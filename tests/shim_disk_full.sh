@@ -17,7 +17,10 @@
 #
 # Needs root (mount -t tmpfs).  AU_BIN=DIR picks the binaries: run it on a
 # build with -DAU_BUG_IGNORE_STORAGE_ERROR (`make BUILD=build-bug
-# EXTRA_CFLAGS=-DAU_BUG_IGNORE_STORAGE_ERROR`) to see it fail.  Exit 0 pass,
+# EXTRA_CFLAGS=-DAU_BUG_IGNORE_STORAGE_ERROR`) to see it fail.  REC_DIR=DIR
+# runs every node with `--record DIR` (outside the tmpfs disks), for
+# `aureon-sim replay DIR --check` (tests/shim_replay_bug.sh); LOST_FILE=F
+# lists every read that missed an acknowledged write.  Exit 0 pass,
 # 1 fail, 2 cannot run here (not root, no tmpfs).  Everything it starts is
 # killed and every mount undone on exit.
 set -u
@@ -70,10 +73,12 @@ BASE=$(( 20000 + ($$ % 2000) * 10 ))
 
 start() {
 	"$BIN/aureon-node" --config "$TMP/cluster.ini" --id n$1 --data "$TMP/disk-n$1/data" \
-		>> "$TMP/n$1.log" 2>&1 &
+		${REC_DIR:+--record "$REC_DIR"} >> "$TMP/n$1.log" 2>&1 &
 	PIDS[$1]=$!
 }
 ctl() { "$BIN/aureon-ctl" --config "$TMP/cluster.ini" "$@"; }
+# LOST_FILE=F: every read that missed an acknowledged write, "key read acknowledged".
+lost() { [ -z "${LOST_FILE:-}" ] || echo "$1 $2 ${WANT[$1]}" >> "$LOST_FILE"; }
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 leader() {
 	ctl --timeout 1s status --json 2>/dev/null | python3 -c '
@@ -154,7 +159,7 @@ wait_leader 20
 bad=0
 for k in "${!WANT[@]}"; do
 	v=$(ctl --timeout 5s get "$k" 2>/dev/null)
-	[ "$v" = "${WANT[$k]}" ] || { [ $bad -lt 5 ] && echo "shim_disk_full: n$L reads key $k as '$v', acknowledged ${WANT[$k]}"; bad=$((bad + 1)); }
+	[ "$v" = "${WANT[$k]}" ] || { [ $bad -lt 5 ] && echo "shim_disk_full: n$L reads key $k as '$v', acknowledged ${WANT[$k]}"; bad=$((bad + 1)); lost "$k" "$v"; }
 done
 [ $bad -eq 0 ] || fail "$bad of ${#WANT[@]} acknowledged writes lost while n$LEAD was frozen"
 echo "shim_disk_full: n$L leads the two that came back and holds all ${#WANT[@]} acknowledged writes"
@@ -172,7 +177,7 @@ grep -h 'Assertion\|fatal' "$TMP"/n*.log && fail "a node logged an assertion or 
 bad=0
 for k in "${!WANT[@]}"; do
 	v=$(ctl --timeout 5s get "$k" 2>/dev/null)
-	[ "$v" = "${WANT[$k]}" ] || { [ $bad -lt 5 ] && echo "shim_disk_full: key $k reads '$v', acknowledged ${WANT[$k]}"; bad=$((bad + 1)); }
+	[ "$v" = "${WANT[$k]}" ] || { [ $bad -lt 5 ] && echo "shim_disk_full: key $k reads '$v', acknowledged ${WANT[$k]}"; bad=$((bad + 1)); lost "$k" "$v"; }
 done
 [ $bad -eq 0 ] || fail "$bad acknowledged writes lost"
 grep -q 'raft: out of service' "$TMP/n$FULL.log" || LATER="$LATER; n$FULL never logged that Raft went out of service"

@@ -1,10 +1,13 @@
 #!/bin/sh
 # tests/shim_replay.sh — issue 18's real-process check: three aureon-nodes on
 # loopback, each with --record, under an aureon-ctl load writer; the leader
-# is SIGKILLed mid-load and restarted (a second boot, recorded too); then
-# every node is stopped and `aureon-sim replay` must find every boot of
-# every node exact (its checkpoints' raft state digests, terms, commit
-# indexes and output digests equal).  Exit 0 pass, 1 fail, 2 cannot run.
+# is SIGKILLed mid-load and restarted (a second boot, recorded too) and a
+# follower is paused (SIGSTOP) for a second; then every node is stopped and
+# `aureon-sim replay` must find every boot of every node exact (its
+# checkpoints' raft state digests, terms, commit indexes and output digests
+# equal), and `aureon-sim replay --check` (all nodes in one simulated run,
+# every checker on) must pass, judging the writer's operations as a KV
+# history.  Exit 0 pass, 1 fail, 2 cannot run.
 # usage: tests/shim_replay.sh [BUILD_DIR]   (KEEP_DIR=1 keeps the files;
 #        REC_OUT=DIR copies the record logs there on success)
 set -eu
@@ -66,6 +69,11 @@ kill -KILL "$VICTIM"
 wait "$VICTIM" 2>/dev/null || true
 sleep 0.5
 start "$LEADER"
+# A paused follower: its inputs wait in its socket and come late.
+PAUSED=$(( LEADER % 3 + 1 ))
+eval "kill -STOP \$PID$PAUSED"
+sleep 1
+eval "kill -CONT \$PID$PAUSED"
 wait "$LOADPID" || true
 $C wait-leader >/dev/null
 $C load --writes 1000 --concurrency 16 --keys 200 >"$DIR/load3.txt"
@@ -81,5 +89,10 @@ BOOTS=$(grep -c ': exact: ' "$DIR/replay.txt" || true)
 [ "$BOOTS" -ge 4 ] || { echo "shim_replay: FAIL: $BOOTS exact boots, want 4 (3 nodes + the restart)" >&2; exit 1; }
 grep -q "n$LEADER boot .*without a stop record" "$DIR/replay.txt" ||
 	{ echo "shim_replay: FAIL: the killed node's first boot should end without a stop record" >&2; exit 1; }
+"$SIM" replay "$DIR/rec" --check >"$DIR/check.txt" || rc=$?
+cat "$DIR/check.txt"
+[ "$rc" = 0 ] || { echo "shim_replay: FAIL: replay --check exited $rc" >&2; exit 1; }
+OPS=$(sed -n 's/.*kv history .*: \([0-9]*\) operations.*/\1/p' "$DIR/check.txt")
+[ "${OPS:-0}" -ge 4000 ] || { echo "shim_replay: FAIL: replay --check judged ${OPS:-0} KV operations, want at least the 4000 of the first and last loads" >&2; exit 1; }
 [ -z "${REC_OUT:-}" ] || cp -r "$DIR/rec" "$REC_OUT"
-echo "shim_replay: pass: $BOOTS boots replayed exactly (n$LEADER SIGKILLed and restarted)"
+echo "shim_replay: pass: $BOOTS boots replayed exactly (n$LEADER SIGKILLed and restarted, n$PAUSED paused 1 s); merged with every check on: pass, $OPS KV operations judged"

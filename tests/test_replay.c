@@ -150,6 +150,45 @@ START_TEST(recorded_cluster_replays_exactly_and_damage_is_caught)
 	ck_assert_msg(rc == 0 && strstr(s, "n2 boot 1 ") && strstr(s, "exact"), "exit %d:\n%s", rc, s);
 	g_free(s);
 
+	/* Merged, with every check on: the same trace hash twice, and from
+	 * the -O0 build when there is one (determinism of the replay itself). */
+	char *hashes[3] = {NULL, NULL, NULL};
+	const char *bins[3] = {au_test_bin(), au_test_bin(), getenv("AU_BIN_O0")};
+	for (int i = 0; i < 3 && bins[i]; i++) {
+		g_autofree char *c = g_strdup_printf("%s/aureon-sim replay %s --check 2>&1", bins[i], rec);
+		rc = au_test_run(c, &out);
+		ck_assert_msg(rc == 0 && strstr(out, "\nresult: pass") && strstr(out, "linearizable_kv pass") &&
+				      strstr(out, "raft_safety pass"),
+			      "%s: exit %d:\n%s", bins[i], rc, out);
+		const char *h = strstr(out, "trace hash ");
+		ck_assert_ptr_nonnull(h);
+		hashes[i] = g_strndup(h, 11 + 64);
+		ck_assert_str_eq(hashes[i], hashes[0]);
+		g_free(out);
+	}
+	for (int i = 0; i < 3; i++)
+		g_free(hashes[i]);
+	/* A trace file of the merged run, as `aureon-sim run --trace` writes. */
+	g_autofree char *h5 = g_build_filename(rec, "merged.h5", NULL);
+	g_autofree char *c5 = g_strdup_printf("%s/aureon-sim replay %s --check --trace %s 2>&1 && "
+					      "%s/aureon-sim replay %s --check --trace %s 2>&1", au_test_bin(), rec, h5,
+					      au_test_bin(), rec, h5);
+	rc = au_test_run(c5, &out);
+	ck_assert_msg(rc == 2 && strstr(out, "exists") && g_file_test(h5, G_FILE_TEST_IS_REGULAR),
+		      "a second --trace without --force must refuse: exit %d:\n%s", rc, out);
+	g_free(out);
+	g_remove(h5);
+	/* Usage errors of --check. */
+	g_autofree char *cu = g_strdup_printf("%s/aureon-sim replay %s --check --skip no_such_check 2>&1; "
+					      "%s/aureon-sim replay %s --check --node n1 2>&1; "
+					      "%s/aureon-sim replay %s --trace x.h5 2>&1", au_test_bin(), rec,
+					      au_test_bin(), rec, au_test_bin(), rec);
+	rc = au_test_run(cu, &out);
+	ck_assert_msg(rc == 2 && strstr(out, "--skip no_such_check: no check") && strstr(out, "--node is for one") &&
+			      strstr(out, "go with --check"),
+		      "exit %d:\n%s", rc, out);
+	g_free(out);
+
 	/* A corrupt byte in the middle of a segment: refused, nothing replayed. */
 	char *d = copy_of(rec);
 	g_autofree char *seg = g_build_filename(d, "n2-e000001-0000.aurec", NULL);
@@ -195,6 +234,13 @@ START_TEST(recorded_cluster_replays_exactly_and_damage_is_caught)
 			      strstr(s, "n2 boot 1 (") && strstr(s, "exact"),
 		      "exit %d:\n%s", rc, s);
 	g_free(s);
+	/* Merged, the divergence stops the run and is named. */
+	g_autofree char *cd = g_strdup_printf("%s/aureon-sim replay %s --check 2>&1", au_test_bin(), d);
+	rc = au_test_run(cd, &out);
+	ck_assert_msg(rc == 1 && strstr(out, "n3 boot 1: DIVERGED at record ") &&
+			      strstr(out, "result: fail (a boot did not replay exactly)"),
+		      "exit %d:\n%s", rc, out);
+	g_free(out);
 	drop_dir(d);
 	drop_dir(rec);
 }

@@ -24,6 +24,7 @@
  * model's handling of duplicated, corrupted and stale messages is checked,
  * not assumed.
  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -470,6 +471,21 @@ void au_check_set_lin_budget(struct au_sim *sim, uint64_t configurations)
 	struct au_checks *cs = au_checks_of(sim);
 	if (cs)
 		cs->lin_budget = configurations;
+}
+
+bool au_check_leave_out(struct au_sim *sim, const char *name)
+{
+	struct au_checks *cs = au_checks_of(sim);
+	for (size_t i = 0; cs && i < cs->n_checkers; i++) {
+		if (strcmp(cs->checkers[i].ops->name, name) != 0)
+			continue;
+		assert(au_sim_stats(sim)->records == 0); /* before the run's first record */
+		cs->checkers[i].ops->destroy(cs->checkers[i].state);
+		memmove(&cs->checkers[i], &cs->checkers[i + 1], (cs->n_checkers - i - 1) * sizeof(cs->checkers[0]));
+		cs->n_checkers--;
+		return true;
+	}
+	return false;
 }
 
 /* ---- verdicts ------------------------------------------------------------ */

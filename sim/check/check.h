@@ -64,6 +64,12 @@ bool au_check_note(struct au_sim *sim, size_t i, char *buf, size_t len);
  * default, so tests can reach the "unknown" verdict. */
 void au_check_set_lin_budget(struct au_sim *sim, uint64_t configurations);
 
+/* Leave check `name` out of this run (before its first record): it is
+ * not judged and not listed among the verdicts; the caller says so
+ * (`aureon-sim replay --check --skip NAME`, to see what the checks after
+ * a first failure would say).  False if it is not on in this run. */
+bool au_check_leave_out(struct au_sim *sim, const char *name);
+
 struct au_lin_result;
 /* Where a linearizability window happened (how linearizable_kv reports
  * one): t_ns, node and record of the operation that closed it (the last to

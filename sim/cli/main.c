@@ -65,9 +65,10 @@ static const char *const usage_top =
 	"                      what this build has, with one line each\n"
 	"  lint SCENARIO       load and validate a scenario without running it; warn\n"
 	"                      where it judges less than it seems (exit 0/1/2)\n"
-	"  replay DIR [--node nK]\n"
+	"  replay DIR [--node nK | --check [--skip CHECK] [--trace F.h5]]\n"
 	"                      replay the inputs `aureon-node --record DIR` logged; exact or\n"
-	"                      the first record that diverged (docs/replay.md)\n"
+	"                      the first record that diverged; --check: every node in one\n"
+	"                      simulated run with every checker on (docs/replay.md)\n"
 	"  help | --help       this text;  --version  the version\n"
 	"\n"
 	"exit codes: 0 all checks held, 1 a check failed, 2 usage, scenario or I/O error\n";
@@ -687,6 +688,6 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "lint") == 0)
 		return au_cli_lint(argc - 2, argv + 2);
 	if (strcmp(cmd, "replay") == 0)
-		return au_replay_main(argc - 2, argv + 2);
+		return au_replay_main(argc - 2, argv + 2, AUREON_VERSION);
 	return au_report_usage_error(usage_top, "unknown command '%s'", cmd);
 }

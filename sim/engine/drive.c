@@ -15,7 +15,7 @@ void au_sim_drive_time(struct au_sim *sim, au_time t)
 	sim->stats.events++;
 }
 
-void au_sim_drive_boot(struct au_sim *sim, au_node_id n, void *const *states, bool restart)
+void au_sim_drive_boot(struct au_sim *sim, au_node_id n, bool restart)
 {
 	struct au_sim_node *nd = &sim->node[n];
 	if (nd->up)
@@ -25,8 +25,12 @@ void au_sim_drive_boot(struct au_sim *sim, au_node_id n, void *const *states, bo
 	else
 		au_sim_record_event(sim, n, AU_TR_NODE_BOOT, nd->epoch, 0, 0);
 	nd->up = true;
+}
+
+void au_sim_drive_states(struct au_sim *sim, au_node_id n, void *const *states)
+{
 	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++)
-		nd->svc[i].state = states[i];
+		sim->node[n].svc[i].state = states[i];
 }
 
 void au_sim_drive_down(struct au_sim *sim, au_node_id n)

@@ -178,10 +178,14 @@ void au_sim_drive_begin(struct au_sim *sim);
 /* Move the run's clock to t (never backwards: an earlier t keeps the
  * current time) and count one processed event. */
 void au_sim_drive_time(struct au_sim *sim, au_time t);
-/* Node n's services start with these states (one per scenario service,
- * NULL for a service it does not run), traced as NODE_BOOT (first boot,
- * a=epoch) or NODE_RESTART. */
-void au_sim_drive_boot(struct au_sim *sim, au_node_id n, void *const *states, bool restart);
+/* Node n starts (traced NODE_BOOT, a=epoch, or NODE_RESTART, b=-1: not a
+ * scenario fault); its services' states follow with au_sim_drive_states
+ * once the caller has built them (their boot traces come in between, as
+ * in an ordinary run). */
+void au_sim_drive_boot(struct au_sim *sim, au_node_id n, bool restart);
+/* Node n's service states, one per scenario service (NULL: it does not
+ * run that one); the checkers read them as an ordinary run's. */
+void au_sim_drive_states(struct au_sim *sim, au_node_id n, void *const *states);
 /* Node n goes down (traced NODE_CRASH, b=-1: not a scenario fault); the
  * engine forgets its states without destroying them (the caller owns
  * them). */

@@ -1,6 +1,7 @@
 /* replay.c — one node's recorded inputs fed back to its models (see replay.h). */
 #include "sim/replay/replay.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "config/values.h"
 #include "pcg32.h"
 #include "raft/raft.h"
+#include "sim/replay/merge.h"
 #include "wire.h"
 
 struct rsvc {
@@ -35,6 +37,7 @@ struct au_rb {
 	struct au_reclog_cur ans; /* the open input record's remaining answers */
 	bool in_input;
 	au_time last_now;
+	uint64_t input_ops;       /* env operations with effects in the input being fed */
 	uint64_t next_handle;
 	struct au_reclog_digest digest;
 	bool diverged;
@@ -86,11 +89,27 @@ static int64_t take_sv(struct au_rb *rp)
 	return v;
 }
 
-/* Results recorded only when nonzero (writes, truncates, sends). */
+/* Results recorded only when nonzero (writes, truncates, sends): from
+ * version 3 each names the operation it answers (its number within the
+ * input), so it is taken only by that call. */
 static int64_t optional(struct au_rb *rp, unsigned tag)
 {
 	if (rp->diverged || peek(rp) != tag)
 		return 0;
+	if (rp->b->version >= 3) {
+		struct au_reclog_cur c = rp->ans;
+		c.pos++;
+		int64_t v = au_reclog_get_sv(&c);
+		uint64_t idx = au_reclog_get_uv(&c);
+		if (c.bad) {
+			diverge(rp, "malformed answer");
+			return 0;
+		}
+		if (idx != rp->input_ops)
+			return 0; /* a later operation's */
+		rp->ans = c;
+		return v;
+	}
 	rp->ans.pos++;
 	return take_sv(rp);
 }
@@ -99,6 +118,8 @@ static void op(struct au_rb *rp, uint8_t o, uint32_t svc, uint64_t a, uint64_t b
 	       size_t n)
 {
 	au_reclog_digest_op(&rp->digest, o, svc, a, b, c, p, n);
+	if (rp->in_input)
+		rp->input_ops++;
 }
 
 static uint32_t name_crc(const char *file) { return file ? au_crc32c(0, file, strlen(file)) : 0; }
@@ -447,6 +468,7 @@ bool au_rb_feed(struct au_rb *rp)
 	}
 	rp->ans = (struct au_reclog_cur){c.p + c.pos, c.len - c.pos, 0, false};
 	rp->in_input = true;
+	rp->input_ops = 0;
 	struct rsvc *s = &rp->svcs[svc];
 	if (type == AU_REC_BOOT) {
 		rp->booted = true;
@@ -512,6 +534,8 @@ void au_replay_boot(const struct au_rl_boot *b, struct au_replay_result *res)
 
 static const char *const usage =
 	"usage: aureon-sim replay DIR [--node nK]\n"
+	"       aureon-sim replay DIR --check [--skip CHECK]... [--trace FILE.h5 [--force]]\n"
+	"                                [--records FILE]\n"
 	"\n"
 	"Replays the record log that `aureon-node --record DIR` wrote: for every boot\n"
 	"of every node in DIR (or only node nK), the same services are built from the\n"
@@ -519,14 +543,22 @@ static const char *const usage =
 	"state compared with the checkpoints the node logged.  Prints, per boot,\n"
 	"\"exact\" or the first record at which the replay diverged.\n"
 	"\n"
+	"--check replays every node's boots together, in one simulated run, on one\n"
+	"timeline (the logs' clock anchors), with every checker of the recorded\n"
+	"services on; each datagram is matched with its send.  --trace writes that\n"
+	"run's HDF5 trace (as `aureon-sim run --trace`), --records its text dump.\n"
+	"--skip CHECK leaves a check out (to see what the others say after it failed).\n"
+	"\n"
 	"Exit codes: 0 every boot exact; 1 a boot diverged or holds an input the replay\n"
 	"cannot feed (control commands); 2 usage, or a truncated, corrupt or\n"
 	"unreadable log (named with file and byte offset; nothing is replayed).\n";
 
-int au_replay_main(int argc, char **argv)
+int au_replay_main(int argc, char **argv, const char *version)
 {
-	const char *dir = NULL;
+	const char *dir = NULL, *trace = NULL, *records = NULL;
 	uint32_t only = 0;
+	bool check = false, force = false;
+	g_autoptr(GPtrArray) skip = g_ptr_array_new();
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(usage, stdout);
@@ -538,6 +570,15 @@ int au_replay_main(int argc, char **argv)
 					argv[i], usage);
 				return 2;
 			}
+		} else if (strcmp(argv[i], "--check") == 0) {
+			check = true;
+		} else if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc) {
+			g_ptr_array_add(skip, argv[++i]);
+		} else if (strcmp(argv[i], "--force") == 0) {
+			force = true;
+		} else if ((strcmp(argv[i], "--trace") == 0 || strcmp(argv[i], "--records") == 0) && i + 1 < argc) {
+			*(argv[i][2] == 't' ? &trace : &records) = argv[i + 1];
+			i++;
 		} else if (argv[i][0] == '-' || dir) {
 			fprintf(stderr, "aureon-sim replay: unexpected argument '%s'\n\n%s", argv[i], usage);
 			return 2;
@@ -549,12 +590,39 @@ int au_replay_main(int argc, char **argv)
 		fprintf(stderr, "aureon-sim replay: give the record directory\n\n%s", usage);
 		return 2;
 	}
+	if (!check && (trace || records || force || skip->len)) {
+		fprintf(stderr, "aureon-sim replay: --trace, --records, --skip and --force go with --check\n\n%s",
+			usage);
+		return 2;
+	}
+	if (check && only) {
+		fprintf(stderr, "aureon-sim replay: --check replays every node together; --node is for one node "
+				"alone\n\n%s", usage);
+		return 2;
+	}
 	char *err = NULL;
 	GPtrArray *boots = au_rl_load_dir(dir, &err);
 	if (!boots) {
 		fprintf(stderr, "aureon-sim replay: %s: nothing replayed\n", err);
 		g_free(err);
 		return 2;
+	}
+	if (check) {
+		FILE *dump = NULL;
+		if (records && !(dump = fopen(records, "w"))) {
+			fprintf(stderr, "aureon-sim replay: --records %s: cannot write: %s\n", records, g_strerror(errno));
+			g_ptr_array_free(boots, TRUE);
+			return 2;
+		}
+		g_ptr_array_add(skip, NULL);
+		struct au_merge_opts mo = {dir, trace, force, dump, version, (char **)skip->pdata};
+		int mrc = au_merge_run(boots, &mo, stdout);
+		if (dump && fclose(dump) != 0 && mrc != 2) {
+			fprintf(stderr, "aureon-sim replay: --records %s: write failed: %s\n", records, g_strerror(errno));
+			mrc = 2;
+		}
+		g_ptr_array_free(boots, TRUE);
+		return mrc;
 	}
 	int rc = 0;
 	unsigned done = 0;

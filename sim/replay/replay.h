@@ -77,9 +77,11 @@ void au_rb_detach(struct au_rb *rb);
 /* Destroy the services and the replay. */
 void au_rb_free(struct au_rb *rb);
 
-/* The subcommand: `aureon-sim replay DIR [--node nK]`.  Exit 0 every boot
- * exact, 1 one diverged or could not be replayed, 2 usage or a truncated,
- * corrupt or unreadable log. */
-int au_replay_main(int argc, char **argv);
+/* The subcommand: `aureon-sim replay DIR [--node nK]`, or `--check` for
+ * every node in one run with the checkers on (merge.h).  Exit 0 every boot
+ * exact (and every check held), 1 one diverged, could not be replayed or
+ * failed a check, 2 usage or a truncated, corrupt or unreadable log.
+ * `version` is aureon-sim's (for trace files). */
+int au_replay_main(int argc, char **argv, const char *version);
 
 #endif
