@@ -2,12 +2,13 @@
 # tests/shim_replay.sh — issue 18's real-process check: three aureon-nodes on
 # loopback, each with --record, under an aureon-ctl load writer; the leader
 # is SIGKILLed mid-load and restarted (a second boot, recorded too) and a
-# follower is paused (SIGSTOP) for a second; then every node is stopped and
+# follower is paused (SIGSTOP) for 1.5 s; then every node is stopped and
 # `aureon-sim replay` must find every boot of every node exact (its
 # checkpoints' raft state digests, terms, commit indexes and output digests
 # equal), and `aureon-sim replay --check` (all nodes in one simulated run,
 # every checker on) must pass, judging the writer's operations as a KV
-# history.  Exit 0 pass, 1 fail, 2 cannot run.
+# history; `replay --to-scenario` must name the kill and the pause, and its
+# scenario must run and pass.  Exit 0 pass, 1 fail, 2 cannot run.
 # usage: tests/shim_replay.sh [BUILD_DIR]   (KEEP_DIR=1 keeps the files;
 #        REC_OUT=DIR copies the record logs there on success)
 set -eu
@@ -72,7 +73,7 @@ start "$LEADER"
 # A paused follower: its inputs wait in its socket and come late.
 PAUSED=$(( LEADER % 3 + 1 ))
 eval "kill -STOP \$PID$PAUSED"
-sleep 1
+sleep 1.5
 eval "kill -CONT \$PID$PAUSED"
 wait "$LOADPID" || true
 $C wait-leader >/dev/null
@@ -94,5 +95,13 @@ cat "$DIR/check.txt"
 [ "$rc" = 0 ] || { echo "shim_replay: FAIL: replay --check exited $rc" >&2; exit 1; }
 OPS=$(sed -n 's/.*kv history .*: \([0-9]*\) operations.*/\1/p' "$DIR/check.txt")
 [ "${OPS:-0}" -ge 4000 ] || { echo "shim_replay: FAIL: replay --check judged ${OPS:-0} KV operations, want at least the 4000 of the first and last loads" >&2; exit 1; }
+# The scenario made from the logs: the kill and the pause as they happened,
+# and it runs (and passes) in the simulator like any scenario.
+"$SIM" replay "$DIR/rec" --to-scenario "$DIR/from-hosts.ini" >/dev/null || rc=$?
+[ "$rc" = 0 ] || { echo "shim_replay: FAIL: replay --to-scenario exited $rc" >&2; exit 1; }
+grep -q "^\[fault.kill-n$LEADER-" "$DIR/from-hosts.ini" && grep -q "^\[fault.pause-n$PAUSED-" "$DIR/from-hosts.ini" ||
+	{ cat "$DIR/from-hosts.ini"; echo "shim_replay: FAIL: the scenario lacks the kill of n$LEADER or the pause of n$PAUSED" >&2; exit 1; }
+"$SIM" run "$DIR/from-hosts.ini" >"$DIR/from-hosts.txt" || rc=$?
+[ "$rc" = 0 ] || { cat "$DIR/from-hosts.ini" "$DIR/from-hosts.txt"; echo "shim_replay: FAIL: the scenario from the logs fails in the simulator (exit $rc)" >&2; exit 1; }
 [ -z "${REC_OUT:-}" ] || cp -r "$DIR/rec" "$REC_OUT"
-echo "shim_replay: pass: $BOOTS boots replayed exactly (n$LEADER SIGKILLed and restarted, n$PAUSED paused 1 s); merged with every check on: pass, $OPS KV operations judged"
+echo "shim_replay: pass: $BOOTS boots replayed exactly (n$LEADER SIGKILLed and restarted, n$PAUSED paused 1.5 s); merged with every check on: pass, $OPS KV operations judged; its scenario runs and passes"

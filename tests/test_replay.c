@@ -178,6 +178,20 @@ START_TEST(recorded_cluster_replays_exactly_and_damage_is_caught)
 		      "a second --trace without --force must refuse: exit %d:\n%s", rc, out);
 	g_free(out);
 	g_remove(h5);
+	/* --to-scenario: the same logs give the same file; an existing file is
+	 * kept unless --force. */
+	g_autofree char *sc1 = g_build_filename(rec, "a.ini", NULL);
+	g_autofree char *sc2 = g_build_filename(rec, "b.ini", NULL);
+	g_autofree char *cs = g_strdup_printf("%s/aureon-sim replay %s --to-scenario %s >/dev/null && "
+					      "%s/aureon-sim replay %s --to-scenario %s >/dev/null && "
+					      "cmp %s %s && %s/aureon-sim replay %s --to-scenario %s 2>&1",
+					      au_test_bin(), rec, sc1, au_test_bin(), rec, sc2, sc1, sc2, au_test_bin(),
+					      rec, sc1);
+	rc = au_test_run(cs, &out);
+	ck_assert_msg(rc == 2 && strstr(out, "the file exists (--force overwrites it)"), "exit %d:\n%s", rc, out);
+	g_free(out);
+	g_remove(sc1);
+	g_remove(sc2);
 	/* Usage errors of --check. */
 	g_autofree char *cu = g_strdup_printf("%s/aureon-sim replay %s --check --skip no_such_check 2>&1; "
 					      "%s/aureon-sim replay %s --check --node n1 2>&1; "

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "hash.h"
+#include "trace_kinds.h"
 #include "kv.h"
+#include "sim/replay/facts.h"
 #include "sim/replay/replay.h"
 #include "wire.h"
 #include "sim/check/check.h"
@@ -29,6 +31,7 @@ struct mboot {
 	au_time next_t;           /* global time of the next input */
 	unsigned next_type;
 	au_time last_t;           /* global time of the last input fed */
+	au_time start_t;          /* global time of its boot record */
 	bool started, ended;
 	bool later_boot;          /* the node boots again after this one */
 };
@@ -71,7 +74,8 @@ struct merge {
 	GHashTable *sessions; /* session -> dense client number (1..) */
 	uint64_t kv_ok, kv_bad;
 	au_time now;
-	GHashTable *sent;   /* struct msent_key -> GQueue of send times (au_time *) */
+	GHashTable *sent;   /* struct msent_key -> GQueue of indexes + 1 into facts.sends */
+	struct au_replay_facts facts;
 	uint64_t delivered, unmatched, from_clients, sends;
 };
 
@@ -83,6 +87,10 @@ static uint64_t link_key(au_node_id src, au_node_id dst, uint32_t svc)
 static void on_trace(void *ctx, au_node_id node, uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
 	struct merge *m = ctx;
+	if (kind == AU_TR_MODEL_STORAGE || kind == AU_TR_RAFT_DISK_FAILED) {
+		struct au_rf_storage st = {node, m->now, (int)a, (int)b};
+		g_array_append_val(m->facts.storage, st);
+	}
 	if (!au_sim_drive_stopped(m->sim))
 		au_sim_drive_event(m->sim, node, kind, a, b, c);
 }
@@ -170,13 +178,15 @@ static void on_send(void *ctx, au_node_id node, uint32_t service, au_node_id to,
 		return; /* to an aureon-ctl client: not replayed */
 	}
 	m->sends++;
+	struct au_rf_send rs = {m->now, node, to, false, 0};
+	g_array_append_val(m->facts.sends, rs);
 	struct msent_key probe = {link_key(node, to, service), (uint64_t)au_crc32c(0, msg, len) << 32 | (uint32_t)len};
 	GQueue *q = g_hash_table_lookup(m->sent, &probe);
 	if (!q) {
 		q = g_queue_new();
 		g_hash_table_insert(m->sent, g_memdup2(&probe, sizeof(probe)), q);
 	}
-	g_queue_push_tail(q, g_memdup2(&m->now, sizeof(m->now)));
+	g_queue_push_tail(q, GSIZE_TO_POINTER((gsize)m->facts.sends->len));
 }
 
 /* A datagram fed to a model: matched with its replayed send (the oldest
@@ -196,15 +206,18 @@ static void on_recv(void *ctx, au_node_id node, uint32_t service, au_node_id fro
 		m->unmatched++;
 		return;
 	}
-	au_time *head = g_queue_pop_head(q), sent_at = *head;
-	g_free(head);
+	struct au_rf_send *rs = &g_array_index(m->facts.sends, struct au_rf_send,
+					       GPOINTER_TO_SIZE(g_queue_pop_head(q)) - 1);
+	au_time sent_at = rs->t;
+	rs->delivered = true;
+	rs->delay = m->now - sent_at;
 	au_sim_drive_message(m->sim, sent_at, m->now, from, node, (uint8_t)service, (uint32_t)len, AU_FATE_DELIVERED);
 	m->delivered++;
 }
 
 static void queue_free(gpointer p)
 {
-	g_queue_free_full(p, g_free);
+	g_queue_free(p);
 }
 
 /* The scenario a merged replay runs under: the recorded cluster file's
@@ -331,6 +344,62 @@ static struct mboot *pick(struct mboot *mb, guint n)
 	return best;
 }
 
+/* --to-scenario: the facts of the replayed run, as a scenario file. */
+static bool write_scenario(struct merge *m, const struct mboot *mb, guint n, const struct au_merge_opts *o, FILE *out,
+			   char **err)
+{
+	struct au_replay_facts *f = &m->facts;
+	for (guint i = 0; i < n; i++) {
+		const struct mboot *x = &mb[i];
+		if (!x->started)
+			continue;
+		struct au_rf_boot fb = {x->b->node, x->start_t, x->last_t, x->res.stopped, x->later_boot};
+		g_array_append_val(f->boots, fb);
+		if (x->last_t > f->span)
+			f->span = x->last_t;
+	}
+	/* A node silent since long before the end (the run stopped while it
+	 * was paused, or it was frozen when the logs were taken) is paused to
+	 * the end. */
+	for (guint i = 0; i < n; i++) {
+		const struct mboot *x = &mb[i];
+		if (x->started && !x->ended && f->span - x->last_t >= AU_RF_PAUSE_GAP) {
+			struct au_rf_pause pz = {x->b->node, x->last_t, f->span};
+			g_array_append_val(f->pauses, pz);
+		}
+	}
+	for (guint i = 0; i < m->ops_order->len; i++) {
+		const struct kvop *op = m->ops_order->pdata[i];
+		g_array_append_val(f->kv, op->row);
+	}
+	const char *names[32], *results[32];
+	size_t nc = au_check_results(m->sim, names, results, 32);
+	GString *cl = g_string_new(NULL);
+	for (size_t i = 0; i < nc; i++)
+		g_string_append_printf(cl, "%s%s", i ? ", " : "", names[i]);
+	f->checks = g_string_free(cl, FALSE);
+	char *text = au_rf_scenario(f, o->dir, err);
+	if (!text)
+		return false;
+	bool ok = true;
+	if (!o->force && g_file_test(o->scenario_out, G_FILE_TEST_EXISTS)) {
+		*err = g_strdup_printf("--to-scenario %s: the file exists (--force overwrites it)", o->scenario_out);
+		ok = false;
+	} else {
+		GError *gerr = NULL;
+		if (!g_file_set_contents(o->scenario_out, text, -1, &gerr)) {
+			*err = g_strdup_printf("--to-scenario %s: %s", o->scenario_out, gerr->message);
+			g_error_free(gerr);
+			ok = false;
+		}
+	}
+	if (ok)
+		fprintf(out, "  scenario written to %s (run it with `aureon-sim run %s`)\n", o->scenario_out,
+			o->scenario_out);
+	g_free(text);
+	return ok;
+}
+
 int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 {
 	guint n = boots->len;
@@ -349,6 +418,10 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 			goto out;
 		}
 		mb[i].later_boot = i + 1 < n && ((struct au_rl_boot *)boots->pdata[i + 1])->node == mb[i].b->node;
+	}
+	if (o->scenario_out && !o->force && g_file_test(o->scenario_out, G_FILE_TEST_EXISTS)) {
+		err = g_strdup_printf("--to-scenario %s: the file exists (--force overwrites it)", o->scenario_out);
+		goto out;
 	}
 	bool same_host;
 	if (!place(mb, n, &same_host, &err))
@@ -394,6 +467,8 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 	m.nodes = sc->cluster.nodes;
 	m.n_services = sc->cluster.n_services;
 	m.sent = g_hash_table_new_full(msent_hash, msent_equal, g_free, queue_free);
+	au_rf_init(&m.facts);
+	m.facts.first = mb[0].b;
 	m.kv_svc = UINT32_MAX;
 	for (uint32_t i = 0; i < sc->cluster.n_services; i++)
 		if (strcmp(sc->cluster.services[i]->name, "kv") == 0)
@@ -420,6 +495,8 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 		m.now = x->next_t;
 		au_sim_drive_time(m.sim, m.now);
 		if (x->next_type == DOWN_TYPE || x->next_type == AU_REC_STOP) {
+			if (x->next_type == AU_REC_STOP)
+				x->last_t = m.now;
 			au_sim_drive_down(m.sim, node);
 			x->has_next = false;
 			x->ended = true;
@@ -429,6 +506,10 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 			au_sim_drive_boot(m.sim, node, booted_once[node]);
 			booted_once[node] = true;
 			x->started = true;
+			x->start_t = m.now;
+		} else if (m.now - x->last_t >= AU_RF_PAUSE_GAP) {
+			struct au_rf_pause pz = {node, x->last_t, m.now};
+			g_array_append_val(m.facts.pauses, pz);
 		}
 		bool ok = au_rb_feed(x->rb);
 		inputs++;
@@ -567,6 +648,8 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 			goto out;
 		}
 	}
+	if (o->scenario_out && !write_scenario(&m, mb, n, o, out, &err))
+		goto out;
 	rc = (checks_rc || !all_exact) ? 1 : 0;
 	fprintf(out, "result: %s\n", rc == 0 ? "pass (every boot exact, every check held)"
 				   : viol ? "fail (a check failed on the replayed run)"
@@ -590,6 +673,7 @@ out:
 		au_rb_free(mb[i].rb);
 	if (m.sent)
 		g_hash_table_destroy(m.sent);
+	au_rf_clear(&m.facts);
 	if (m.ops)
 		g_hash_table_destroy(m.ops);
 	if (m.ops_order)

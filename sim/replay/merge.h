@@ -28,6 +28,7 @@ struct au_merge_opts {
 	FILE *dump;             /* one text line per trace record, or NULL */
 	const char *version;    /* aureon-sim's, for the trace file */
 	char **skip;            /* checks left out (NULL-terminated), or NULL */
+	const char *scenario_out; /* --to-scenario FILE, or NULL */
 };
 
 /* Replay `boots` (au_rl_load_dir's, sorted by node then epoch) in one

@@ -534,8 +534,8 @@ void au_replay_boot(const struct au_rl_boot *b, struct au_replay_result *res)
 
 static const char *const usage =
 	"usage: aureon-sim replay DIR [--node nK]\n"
-	"       aureon-sim replay DIR --check [--skip CHECK]... [--trace FILE.h5 [--force]]\n"
-	"                                [--records FILE]\n"
+	"       aureon-sim replay DIR --check [--skip CHECK]... [--trace FILE.h5] [--records FILE]\n"
+	"                                [--to-scenario FILE.ini] [--force]\n"
 	"\n"
 	"Replays the record log that `aureon-node --record DIR` wrote: for every boot\n"
 	"of every node in DIR (or only node nK), the same services are built from the\n"
@@ -548,6 +548,9 @@ static const char *const usage =
 	"services on; each datagram is matched with its send.  --trace writes that\n"
 	"run's HDF5 trace (as `aureon-sim run --trace`), --records its text dump.\n"
 	"--skip CHECK leaves a check out (to see what the others say after it failed).\n"
+	"--to-scenario writes a scenario file of the recorded run (its cluster, the\n"
+	"faults as they happened, the measured network, a KV load like it) for the\n"
+	"ordinary tools: run, shrink, chaos seeds.  --force overwrites FILEs.\n"
 	"\n"
 	"Exit codes: 0 every boot exact; 1 a boot diverged or holds an input the replay\n"
 	"cannot feed (control commands); 2 usage, or a truncated, corrupt or\n"
@@ -555,7 +558,7 @@ static const char *const usage =
 
 int au_replay_main(int argc, char **argv, const char *version)
 {
-	const char *dir = NULL, *trace = NULL, *records = NULL;
+	const char *dir = NULL, *trace = NULL, *records = NULL, *to_scenario = NULL;
 	uint32_t only = 0;
 	bool check = false, force = false;
 	g_autoptr(GPtrArray) skip = g_ptr_array_new();
@@ -572,6 +575,9 @@ int au_replay_main(int argc, char **argv, const char *version)
 			}
 		} else if (strcmp(argv[i], "--check") == 0) {
 			check = true;
+		} else if (strcmp(argv[i], "--to-scenario") == 0 && i + 1 < argc) {
+			to_scenario = argv[++i];
+			check = true; /* made from the merged replay */
 		} else if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc) {
 			g_ptr_array_add(skip, argv[++i]);
 		} else if (strcmp(argv[i], "--force") == 0) {
@@ -615,7 +621,7 @@ int au_replay_main(int argc, char **argv, const char *version)
 			return 2;
 		}
 		g_ptr_array_add(skip, NULL);
-		struct au_merge_opts mo = {dir, trace, force, dump, version, (char **)skip->pdata};
+		struct au_merge_opts mo = {dir, trace, force, dump, version, (char **)skip->pdata, to_scenario};
 		int mrc = au_merge_run(boots, &mo, stdout);
 		if (dump && fclose(dump) != 0 && mrc != 2) {
 			fprintf(stderr, "aureon-sim replay: --records %s: write failed: %s\n", records, g_strerror(errno));
