@@ -59,6 +59,7 @@ struct au_taskq {
 	const struct au_env *env;
 	GTree *tasks;        /* &task->id -> task (owned): iteration in id order */
 	GHashTable *by_id;   /* &task->id -> task: lookups only, never iterated */
+	GTree *dead;         /* &task->id -> task (not owned): the dead letters, id order */
 	GPtrArray *classes;  /* struct cls*, sorted by (prio desc, topic, caps) */
 	GPtrArray *nodes;    /* struct nodeinfo* by node id (NULL: never seen) */
 	GTree *affinity;     /* &aff->key -> struct affinity (owned) */

@@ -256,13 +256,9 @@ void au_taskq_each_job_task(const struct au_taskq *q, uint64_t job, uint64_t fro
 void au_taskq_each_dead(const struct au_taskq *q, uint64_t from,
 			bool (*fn)(void *ctx, const struct au_task *t), void *ctx)
 {
-	if (q->counts[AU_TASK_DEAD] == 0)
-		return;
-	for (GTreeNode *it = g_tree_lower_bound(q->tasks, &from); it; it = g_tree_node_next(it)) {
-		const struct au_task *t = g_tree_node_value(it);
-		if (t->state == AU_TASK_DEAD && !fn(ctx, t))
+	for (GTreeNode *it = g_tree_lower_bound(q->dead, &from); it; it = g_tree_node_next(it))
+		if (!fn(ctx, g_tree_node_value(it)))
 			return;
-	}
 }
 
 /* ---- snapshots, digest, description ------------------------------------------------------ */

@@ -130,6 +130,8 @@ static void clear_state(struct au_taskq *q)
 	g_ptr_array_set_size(q->classes, 0);
 	g_ptr_array_set_size(q->nodes, 0);
 	g_hash_table_remove_all(q->by_id);
+	g_tree_destroy(q->dead);
+	q->dead = au_u64_tree(NULL);
 	g_tree_destroy(q->tasks);
 	g_tree_destroy(q->affinity);
 	g_tree_destroy(q->jobs);
@@ -215,6 +217,8 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 			taskq_queue_insert(s, t);
 		else if (state == AU_TASK_LEASED)
 			g_tree_insert(taskq_node_get(s, t->node)->leases, &t->id, t);
+		else if (state == AU_TASK_DEAD)
+			g_tree_insert(s->dead, &t->id, t);
 	}
 	ok = ok && !rb.short_read && taskq_jobs_restore(s, &rb);
 	ok = ok && !rb.short_read && rb.pos == len;
@@ -226,6 +230,9 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	clear_state(q);
 	GTree *tt = q->tasks, *ta = q->affinity, *tj = q->jobs;
 	GHashTable *tb = q->by_id;
+	GTree *td = q->dead;
+	q->dead = s->dead;
+	s->dead = td;
 	GPtrArray *tc = q->classes, *tn = q->nodes;
 	q->by_id = s->by_id;
 	s->by_id = tb;
