@@ -65,8 +65,7 @@ static uint8_t *encode_data(const struct rqml *q, const struct outbox *ob, uint8
 	au_put_u64(&w, ob->token);
 	au_put_u32(&w, q->env->self);
 	au_put_u32(&w, ob->len);
-	for (uint32_t i = 0; i < ob->len; i++)
-		au_put_f64(&w, ob->data[i]);
+	rqml_put_f64s(&w, ob->data, ob->len);
 	assert(!w.overflow);
 	*len = w.len;
 	return buf;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <glib.h>
 
@@ -145,5 +146,42 @@ void rqml_supervise(struct rqml *q);
 void rqml_executor_register(struct rqml *q);
 void rqml_outbox_free(gpointer p);
 void rqml_resend(struct rqml *q);
+
+/* n doubles read or written at once (shard outputs, job states): the same
+ * bytes, and the same short-read or overflow outcome, as n calls of
+ * au_get_f64 or au_put_f64, without a call per value. */
+static inline void rqml_get_f64s(struct au_rbuf *rb, double *dst, size_t n)
+{
+	if (rb->short_read || (rb->len - rb->pos) / 8 < n) {
+		for (size_t i = 0; i < n; i++)
+			dst[i] = au_get_f64(rb);
+		return;
+	}
+	const uint8_t *p = rb->p + rb->pos;
+	for (size_t i = 0; i < n; i++, p += 8) {
+		uint64_t v = 0;
+		for (int b = 0; b < 8; b++)
+			v |= (uint64_t)p[b] << (8 * b);
+		memcpy(&dst[i], &v, sizeof(v));
+	}
+	rb->pos += 8 * n;
+}
+
+static inline void rqml_put_f64s(struct au_wbuf *w, const double *src, size_t n)
+{
+	if (w->overflow || (w->cap - w->len) / 8 < n) {
+		for (size_t i = 0; i < n; i++)
+			au_put_f64(w, src[i]);
+		return;
+	}
+	uint8_t *p = w->p + w->len;
+	for (size_t i = 0; i < n; i++, p += 8) {
+		uint64_t v;
+		memcpy(&v, &src[i], sizeof(v));
+		for (int b = 0; b < 8; b++)
+			p[b] = (uint8_t)(v >> (8 * b));
+	}
+	w->len += 8 * n;
+}
 
 #endif

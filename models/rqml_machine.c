@@ -270,8 +270,7 @@ static uint8_t apply_data(struct rqml *q, struct au_rbuf *rb)
 	}
 	struct pending *e = au_xcalloc(1, sizeof(*e));
 	*e = (struct pending){shard, token, node, len, au_xcalloc(len, sizeof(double)), 0, false};
-	for (uint32_t i = 0; i < len; i++)
-		e->data[i] = au_get_f64(rb);
+	rqml_get_f64s(rb, e->data, len);
 	g_ptr_array_add(j->pending, e); /* hashed when the digest is read */
 	rqml_trace(q, AU_TR_RQML_DATA, (int64_t)jid, where, (int64_t)token);
 	return ST_APPLIED;
@@ -537,8 +536,7 @@ static size_t machine_snapshot(void *sm, uint8_t **out)
 		rqml_put_spec(&w, &j->spec);
 		au_put_u32(&w, j->round);
 		au_put_u8(&w, j->verdict);
-		for (uint32_t r = 0; r < j->round; r++)
-			au_put_f64(&w, j->residuals[r]);
+		rqml_put_f64s(&w, j->residuals, j->round);
 		au_put_u32(&w, j->workers->len);
 		for (guint k = 0; k < j->workers->len; k++)
 			au_put_u32(&w, g_array_index(j->workers, au_node_id, k));
@@ -550,8 +548,7 @@ static size_t machine_snapshot(void *sm, uint8_t **out)
 		}
 		au_put_u8(&w, j->state != NULL);
 		if (j->state)
-			for (uint32_t k = 0; k < j->kp->state_len; k++)
-				au_put_f64(&w, j->state[k]);
+			rqml_put_f64s(&w, j->state, j->kp->state_len);
 		au_put_u32(&w, j->pending->len);
 		for (guint k = 0; k < j->pending->len; k++) {
 			const struct pending *e = g_ptr_array_index(j->pending, k);
@@ -559,8 +556,7 @@ static size_t machine_snapshot(void *sm, uint8_t **out)
 			au_put_u64(&w, e->token);
 			au_put_u32(&w, e->node);
 			au_put_u32(&w, e->len);
-			for (uint32_t x = 0; x < e->len; x++)
-				au_put_f64(&w, e->data[x]);
+			rqml_put_f64s(&w, e->data, e->len);
 		}
 	}
 	assert(!w.overflow);
@@ -583,8 +579,7 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 		rqml_rjob_free(j);
 		return false;
 	}
-	for (uint32_t r = 0; r < j->round; r++)
-		j->residuals[r] = au_get_f64(rb);
+	rqml_get_f64s(rb, j->residuals, j->round);
 	uint32_t nw = au_get_u32(rb);
 	for (uint32_t k = 0; k < nw && k < AU_ONE_MAX_WORKERS && !rb->short_read; k++)
 		add_worker(j, au_get_u32(rb));
@@ -603,8 +598,7 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 		}
 		j->built = true;
 		j->state = au_xcalloc(j->kp->state_len, sizeof(double));
-		for (uint32_t k = 0; k < j->kp->state_len; k++)
-			j->state[k] = au_get_f64(rb);
+		rqml_get_f64s(rb, j->state, j->kp->state_len);
 	}
 	uint32_t np = au_get_u32(rb);
 	for (uint32_t k = 0; k < np && !rb->short_read; k++) {
@@ -619,8 +613,7 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 			return false;
 		}
 		e->data = au_xcalloc(e->len, sizeof(double));
-		for (uint32_t x = 0; x < e->len; x++)
-			e->data[x] = au_get_f64(rb);
+		rqml_get_f64s(rb, e->data, e->len);
 		g_ptr_array_add(j->pending, e);
 	}
 	const struct rjob *last = q->jobs->len ? g_ptr_array_index(q->jobs, q->jobs->len - 1) : NULL;

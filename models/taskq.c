@@ -231,6 +231,10 @@ void taskq_set_state(struct au_taskq *q, struct au_task *t, enum au_task_state s
 	assert(q->counts[t->state] > 0);
 	q->counts[t->state]--;
 	q->counts[s]++;
+	if (t->state == AU_TASK_DEAD && s != AU_TASK_DEAD)
+		g_tree_remove(q->dead, &t->id);
+	else if (s == AU_TASK_DEAD && t->state != AU_TASK_DEAD)
+		g_tree_insert(q->dead, &t->id, t);
 	t->state = (uint8_t)s;
 }
 
@@ -820,6 +824,7 @@ struct au_taskq *au_taskq_new(const struct au_env *env)
 	q->env = env;
 	q->tasks = au_u64_tree(taskq_free_task);
 	q->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+	q->dead = au_u64_tree(NULL);
 	q->affinity = au_u64_tree(g_free);
 	q->jobs = au_u64_tree(taskq_free_job);
 	q->classes = g_ptr_array_new_with_free_func(free_cls);
@@ -835,6 +840,7 @@ void au_taskq_free(struct au_taskq *q)
 	g_ptr_array_free(q->classes, TRUE);
 	g_ptr_array_free(q->nodes, TRUE);
 	g_hash_table_destroy(q->by_id);
+	g_tree_destroy(q->dead);
 	g_tree_destroy(q->tasks);
 	g_tree_destroy(q->affinity);
 	g_tree_destroy(q->jobs);

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <glib.h>
 
@@ -59,6 +60,7 @@ struct au_taskq {
 	const struct au_env *env;
 	GTree *tasks;        /* &task->id -> task (owned): iteration in id order */
 	GHashTable *by_id;   /* &task->id -> task: lookups only, never iterated */
+	GTree *dead;         /* &task->id -> task (not owned): the dead letters, id order */
 	GPtrArray *classes;  /* struct cls*, sorted by (prio desc, topic, caps) */
 	GPtrArray *nodes;    /* struct nodeinfo* by node id (NULL: never seen) */
 	GTree *affinity;     /* &aff->key -> struct affinity (owned) */
@@ -78,6 +80,39 @@ struct au_taskq {
 	} obs[AU_TASKQ_MAX_OBSERVERS];
 	uint32_t n_obs;
 };
+
+/* A snapshot being written: bytes in a malloc'd buffer grown by
+ * doubling (taskq_sbuf_room), fields stored in place (taskq_le) instead
+ * of appended one at a time. */
+struct taskq_sbuf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+/* Room for n more bytes at the end of b (b->len grows by n); aborts when
+ * out of memory. */
+static inline uint8_t *taskq_sbuf_room(struct taskq_sbuf *b, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap * 2 > b->len + n ? b->cap * 2 : b->len + n;
+		uint8_t *p = realloc(b->p, cap);
+		if (!p)
+			abort();
+		b->p = p;
+		b->cap = cap;
+	}
+	uint8_t *w = b->p + b->len;
+	b->len += n;
+	return w;
+}
+
+/* Store v's n low bytes little-endian at w; returns w + n. */
+static inline uint8_t *taskq_le(uint8_t *w, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		w[i] = (uint8_t)(v >> (8 * i));
+	return w + n;
+}
 
 /* The digest of a blob (payload, result, checkpoint) in a task's share. */
 static inline uint64_t taskq_blob_hash(const uint8_t *p, uint32_t n)
@@ -115,7 +150,18 @@ enum au_taskq_dead_reason taskq_job_stop_reason(const struct au_taskq *q, const 
 void taskq_job_update(struct au_taskq *q, struct au_task *t);
 void taskq_do_cancel(struct au_taskq *q, uint64_t job);
 void taskq_do_requeue(struct au_taskq *q, uint64_t id);
-void taskq_jobs_snapshot(struct au_taskq *q, GByteArray *out);
+/* Whether a snapshot's jobs section keeps a record of t: it has a job,
+ * a dead reason, an error or a requeue. */
+static inline bool taskq_has_ext(const struct au_task *t)
+{
+	return t->job || t->dead_reason || t->last_error || t->requeues;
+}
+/* Append t's record of the jobs section to ext (taskq_has_ext(t)). */
+void taskq_jobs_put_ext(struct taskq_sbuf *ext, const struct au_task *t);
+/* The jobs section (none if n_ext is 0 and there are no jobs): the n_ext
+ * task records in ext (id order), then the jobs. */
+void taskq_jobs_snapshot(struct au_taskq *q, struct taskq_sbuf *out, const struct taskq_sbuf *ext,
+			 uint32_t n_ext);
 bool taskq_jobs_restore(struct au_taskq *s, struct au_rbuf *rb);
 uint64_t taskq_jobs_digest(const struct au_taskq *q);
 void taskq_jobs_describe(const struct au_taskq *q, GString *out);

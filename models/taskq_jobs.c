@@ -256,62 +256,47 @@ void au_taskq_each_job_task(const struct au_taskq *q, uint64_t job, uint64_t fro
 void au_taskq_each_dead(const struct au_taskq *q, uint64_t from,
 			bool (*fn)(void *ctx, const struct au_task *t), void *ctx)
 {
-	if (q->counts[AU_TASK_DEAD] == 0)
-		return;
-	for (GTreeNode *it = g_tree_lower_bound(q->tasks, &from); it; it = g_tree_node_next(it)) {
-		const struct au_task *t = g_tree_node_value(it);
-		if (t->state == AU_TASK_DEAD && !fn(ctx, t))
+	for (GTreeNode *it = g_tree_lower_bound(q->dead, &from); it; it = g_tree_node_next(it))
+		if (!fn(ctx, g_tree_node_value(it)))
 			return;
-	}
 }
 
 /* ---- snapshots, digest, description ------------------------------------------------------ */
 
-static void put_le(GByteArray *out, uint64_t v, int n)
+void taskq_jobs_put_ext(struct taskq_sbuf *ext, const struct au_task *t)
 {
-	uint8_t b[8];
-	for (int i = 0; i < n; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	g_byte_array_append(out, b, (guint)n);
-}
-
-static bool has_ext(const struct au_task *t)
-{
-	return t->job || t->dead_reason || t->last_error || t->requeues;
+	uint8_t *w = taskq_sbuf_room(ext, 22);
+	w = taskq_le(w, t->id, 8);
+	w = taskq_le(w, t->job, 8);
+	w = taskq_le(w, t->dead_reason, 1);
+	w = taskq_le(w, t->last_error, 1);
+	taskq_le(w, t->requeues, 4);
 }
 
 /* The jobs section: written only when some task has a job, a reason, an
  * error or a requeue, so a queue without them keeps its old snapshot
  * bytes.  Tasks' extension fields (id order), then the jobs (id order). */
-void taskq_jobs_snapshot(struct au_taskq *q, GByteArray *out)
+void taskq_jobs_snapshot(struct au_taskq *q, struct taskq_sbuf *out, const struct taskq_sbuf *ext,
+			 uint32_t n_ext)
 {
-	uint32_t n_ext = 0;
-	for (GTreeNode *it = g_tree_node_first(q->tasks); it; it = g_tree_node_next(it))
-		n_ext += has_ext(g_tree_node_value(it));
 	if (n_ext == 0 && g_tree_nnodes(q->jobs) == 0)
 		return;
-	put_le(out, JOBS_MAGIC, 4);
-	put_le(out, n_ext, 4);
-	for (GTreeNode *it = g_tree_node_first(q->tasks); it; it = g_tree_node_next(it)) {
-		const struct au_task *t = g_tree_node_value(it);
-		if (!has_ext(t))
-			continue;
-		put_le(out, t->id, 8);
-		put_le(out, t->job, 8);
-		put_le(out, t->dead_reason, 1);
-		put_le(out, t->last_error, 1);
-		put_le(out, t->requeues, 4);
-	}
-	put_le(out, (uint64_t)g_tree_nnodes(q->jobs), 4);
+	uint8_t *w = taskq_sbuf_room(out, 8 + ext->len + 4);
+	w = taskq_le(w, JOBS_MAGIC, 4);
+	w = taskq_le(w, n_ext, 4);
+	if (ext->len)
+		memcpy(w, ext->p, ext->len);
+	taskq_le(w + ext->len, (uint64_t)g_tree_nnodes(q->jobs), 4);
 	for (GTreeNode *it = g_tree_node_first(q->jobs); it; it = g_tree_node_next(it)) {
 		const struct jobinfo *ji = g_tree_node_value(it);
-		put_le(out, ji->j.id, 8);
-		put_le(out, ji->j.state, 1);
-		put_le(out, ji->started, 1);
-		put_le(out, ji->j.fail_reason, 1);
-		put_le(out, ji->j.fail_error, 1);
-		put_le(out, ji->j.fail_task, 8);
-		put_le(out, ji->j.cancel_index, 8);
+		w = taskq_sbuf_room(out, 28);
+		w = taskq_le(w, ji->j.id, 8);
+		w = taskq_le(w, ji->j.state, 1);
+		w = taskq_le(w, ji->started, 1);
+		w = taskq_le(w, ji->j.fail_reason, 1);
+		w = taskq_le(w, ji->j.fail_error, 1);
+		w = taskq_le(w, ji->j.fail_task, 8);
+		taskq_le(w, ji->j.cancel_index, 8);
 	}
 }
 

@@ -18,54 +18,58 @@
 #define SNAP_MAGIC 0x51534b54u /* "TKSQ" */
 #define SNAP_VERSION 1u
 
-/* Snapshots grow in a GByteArray: little-endian integers and blobs (a u32
- * length, then the bytes). */
-static void put_le(GByteArray *out, uint64_t v, int n)
-{
-	uint8_t b[8];
-	for (int i = 0; i < n; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	g_byte_array_append(out, b, (guint)n);
-}
+/* The snapshot being written and, beside it, the jobs section's task
+ * records (taskq_jobs.c), gathered in the same walk over the tasks. */
+struct snap_walk {
+	struct taskq_sbuf *out, *ext;
+	uint32_t n_ext;
+};
 
-static void put_u64(GByteArray *out, uint64_t v) { put_le(out, v, 8); }
-static void put_u32(GByteArray *out, uint32_t v) { put_le(out, v, 4); }
+/* Fixed fields of a task in a snapshot: 7 u64, 13 u32, 3 blob lengths. */
+#define SNAP_TASK_FIXED (7 * 8 + 13 * 4 + 3 * 4)
 
-static void put_blob(GByteArray *out, const uint8_t *p, uint32_t n)
+static uint8_t *put_blob(uint8_t *w, const uint8_t *p, uint32_t n)
 {
-	put_u32(out, n);
+	w = taskq_le(w, n, 4);
 	if (n)
-		g_byte_array_append(out, p, n);
+		memcpy(w, p, n);
+	return w + n;
 }
 
 static gboolean snap_task(gpointer k, gpointer v, gpointer data)
 {
 	(void)k;
-	GByteArray *out = data;
+	struct snap_walk *sw = data;
 	const struct au_task *t = v;
-	put_u64(out, t->id);
-	put_u32(out, t->kind);
-	put_u32(out, t->topic);
-	put_u32(out, t->caps);
-	put_u32(out, t->max_retries);
-	put_u32(out, t->rounds);
-	put_u32(out, (uint32_t)t->priority);
-	put_u32(out, t->state);
-	put_u32(out, t->retries);
-	put_u32(out, t->attempts);
-	put_u64(out, t->seq);
-	put_u64(out, t->enqueue_index);
-	put_u64(out, t->lease_id);
-	put_u64(out, t->token);
-	put_u32(out, t->node);
-	put_u32(out, t->node_inc);
-	put_u64(out, (uint64_t)t->deadline_ns);
-	put_u64(out, t->done_token);
-	put_u32(out, t->done_node);
-	put_u32(out, t->ckpt_round);
-	put_blob(out, t->payload, t->payload_len);
-	put_blob(out, t->result, t->result_len);
-	put_blob(out, t->ckpt, t->ckpt_len);
+	uint8_t *w = taskq_sbuf_room(sw->out, SNAP_TASK_FIXED + (size_t)t->payload_len +
+							 t->result_len + t->ckpt_len);
+	w = taskq_le(w, t->id, 8);
+	w = taskq_le(w, t->kind, 4);
+	w = taskq_le(w, t->topic, 4);
+	w = taskq_le(w, t->caps, 4);
+	w = taskq_le(w, t->max_retries, 4);
+	w = taskq_le(w, t->rounds, 4);
+	w = taskq_le(w, (uint32_t)t->priority, 4);
+	w = taskq_le(w, t->state, 4);
+	w = taskq_le(w, t->retries, 4);
+	w = taskq_le(w, t->attempts, 4);
+	w = taskq_le(w, t->seq, 8);
+	w = taskq_le(w, t->enqueue_index, 8);
+	w = taskq_le(w, t->lease_id, 8);
+	w = taskq_le(w, t->token, 8);
+	w = taskq_le(w, t->node, 4);
+	w = taskq_le(w, t->node_inc, 4);
+	w = taskq_le(w, (uint64_t)t->deadline_ns, 8);
+	w = taskq_le(w, t->done_token, 8);
+	w = taskq_le(w, t->done_node, 4);
+	w = taskq_le(w, t->ckpt_round, 4);
+	w = put_blob(w, t->payload, t->payload_len);
+	w = put_blob(w, t->result, t->result_len);
+	put_blob(w, t->ckpt, t->ckpt_len);
+	if (taskq_has_ext(t)) {
+		taskq_jobs_put_ext(sw->ext, t);
+		sw->n_ext++;
+	}
 	return FALSE;
 }
 
@@ -73,8 +77,9 @@ static gboolean snap_aff(gpointer k, gpointer v, gpointer data)
 {
 	(void)k;
 	const struct affinity *a = v;
-	put_u64(data, a->key);
-	put_u32(data, (uint32_t)a->score);
+	uint8_t *w = taskq_sbuf_room(data, 12);
+	w = taskq_le(w, a->key, 8);
+	taskq_le(w, (uint32_t)a->score, 4);
 	return FALSE;
 }
 
@@ -82,33 +87,40 @@ size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out)
 {
 	/* Sized for the usual task (fixed fields and a short payload), so a
 	 * large queue's snapshot is not built by repeated reallocation. */
-	GByteArray *b = g_byte_array_sized_new((guint)(64 + 16 * q->nodes->len +
-						       12 * (size_t)g_tree_nnodes(q->affinity) +
-						       200 * (size_t)g_tree_nnodes(q->tasks)));
-	put_u32(b, SNAP_MAGIC);
-	put_u32(b, SNAP_VERSION);
-	put_u64(b, q->next_seq);
-	put_u64(b, q->next_lease_id);
-	put_u64(b, q->chain);
-	put_u64(b, q->applied);
+	struct taskq_sbuf b = {0}, ext = {0};
+	taskq_sbuf_room(&b, 64 + 16 * (size_t)q->nodes->len +
+				    12 * (size_t)g_tree_nnodes(q->affinity) +
+				    200 * (size_t)g_tree_nnodes(q->tasks));
+	b.len = 0;
+	uint8_t *w = taskq_sbuf_room(&b, 40);
+	w = taskq_le(w, SNAP_MAGIC, 4);
+	w = taskq_le(w, SNAP_VERSION, 4);
+	w = taskq_le(w, q->next_seq, 8);
+	w = taskq_le(w, q->next_lease_id, 8);
+	w = taskq_le(w, q->chain, 8);
+	taskq_le(w, q->applied, 8);
 	uint32_t nn = 0;
 	for (guint i = 0; i < q->nodes->len; i++)
 		nn += g_ptr_array_index(q->nodes, i) != NULL;
-	put_u32(b, nn);
+	taskq_le(taskq_sbuf_room(&b, 4), nn, 4);
 	for (guint i = 0; i < q->nodes->len; i++) {
 		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
 		if (!n)
 			continue;
-		put_u32(b, i);
-		put_u32(b, n->inc);
-		put_u32(b, (uint32_t)n->dead | (uint32_t)n->draining << 1);
+		w = taskq_sbuf_room(&b, 12);
+		w = taskq_le(w, i, 4);
+		w = taskq_le(w, n->inc, 4);
+		taskq_le(w, (uint32_t)n->dead | (uint32_t)n->draining << 1, 4);
 	}
-	put_u32(b, (uint32_t)g_tree_nnodes(q->affinity));
-	g_tree_foreach(q->affinity, snap_aff, b);
-	put_u32(b, (uint32_t)g_tree_nnodes(q->tasks));
-	g_tree_foreach(q->tasks, snap_task, b);
-	taskq_jobs_snapshot(q, b);
-	return au_bytes_take(b, out);
+	taskq_le(taskq_sbuf_room(&b, 4), (uint32_t)g_tree_nnodes(q->affinity), 4);
+	g_tree_foreach(q->affinity, snap_aff, &b);
+	taskq_le(taskq_sbuf_room(&b, 4), (uint32_t)g_tree_nnodes(q->tasks), 4);
+	struct snap_walk sw = {&b, &ext, 0};
+	g_tree_foreach(q->tasks, snap_task, &sw);
+	taskq_jobs_snapshot(q, &b, &ext, sw.n_ext);
+	free(ext.p);
+	*out = b.p;
+	return b.len;
 }
 
 static bool get_blob(struct au_rbuf *rb, uint8_t **p, uint32_t *n, uint32_t max)
@@ -130,6 +142,8 @@ static void clear_state(struct au_taskq *q)
 	g_ptr_array_set_size(q->classes, 0);
 	g_ptr_array_set_size(q->nodes, 0);
 	g_hash_table_remove_all(q->by_id);
+	g_tree_destroy(q->dead);
+	q->dead = au_u64_tree(NULL);
 	g_tree_destroy(q->tasks);
 	g_tree_destroy(q->affinity);
 	g_tree_destroy(q->jobs);
@@ -215,6 +229,8 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 			taskq_queue_insert(s, t);
 		else if (state == AU_TASK_LEASED)
 			g_tree_insert(taskq_node_get(s, t->node)->leases, &t->id, t);
+		else if (state == AU_TASK_DEAD)
+			g_tree_insert(s->dead, &t->id, t);
 	}
 	ok = ok && !rb.short_read && taskq_jobs_restore(s, &rb);
 	ok = ok && !rb.short_read && rb.pos == len;
@@ -226,6 +242,9 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	clear_state(q);
 	GTree *tt = q->tasks, *ta = q->affinity, *tj = q->jobs;
 	GHashTable *tb = q->by_id;
+	GTree *td = q->dead;
+	q->dead = s->dead;
+	s->dead = td;
 	GPtrArray *tc = q->classes, *tn = q->nodes;
 	q->by_id = s->by_id;
 	s->by_id = tb;

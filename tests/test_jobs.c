@@ -70,6 +70,19 @@ static const struct au_task *task(const struct qfix *f, uint64_t id)
 	return t;
 }
 
+/* The ids au_taskq_each_dead lists (up to 8). */
+struct dead_ctx {
+	uint64_t ids[8];
+	int n;
+};
+
+static bool collect_dead(void *ctx, const struct au_task *t)
+{
+	struct dead_ctx *d = ctx;
+	d->ids[d->n++] = t->id;
+	return d->n < 8;
+}
+
 START_TEST(cancel_stops_a_job)
 {
 	struct qfix f;
@@ -202,6 +215,9 @@ START_TEST(failure_reason_and_requeue)
 	ck_assert_uint_eq(task(&f, 1)->retries, 0);
 	ck_assert_uint_eq(task(&f, 1)->attempts, 0);
 	ck_assert_uint_eq(task(&f, 1)->requeues, 1);
+	struct dead_ctx dl = {0};
+	au_taskq_each_dead(f.q, 0, collect_dead, &dl);
+	ck_assert_int_eq(dl.n, 0); /* the requeued tasks left the dead letters */
 	memset(tok, 0, sizeof(uint64_t) * 32);
 	ck_assert_uint_eq(lease(&f, 8, tok), 5);
 	for (uint64_t id = 1; id <= 4; id++) {
@@ -233,18 +249,6 @@ START_TEST(malformed_task_fails_its_job)
 	qfix_free(&f);
 }
 END_TEST
-
-struct dead_ctx {
-	uint64_t ids[8];
-	int n;
-};
-
-static bool collect_dead(void *ctx, const struct au_task *t)
-{
-	struct dead_ctx *d = ctx;
-	d->ids[d->n++] = t->id;
-	return d->n < 8;
-}
 
 static bool count_job(void *ctx, const struct au_taskq_job *j)
 {
@@ -287,6 +291,11 @@ START_TEST(listing_and_snapshot)
 	struct au_taskq *r = au_taskq_new(NULL);
 	ck_assert(au_taskq_restore(r, snap, len));
 	ck_assert_uint_eq(au_taskq_digest(r), au_taskq_digest(f.q));
+	d.n = 0; /* the copy lists the same dead letters */
+	au_taskq_each_dead(r, 0, collect_dead, &d);
+	ck_assert_int_eq(d.n, 2);
+	ck_assert_uint_eq(d.ids[0], 2);
+	ck_assert_uint_eq(d.ids[1], 3);
 	g_autofree char *da = au_taskq_describe(f.q);
 	g_autofree char *db = au_taskq_describe(r);
 	ck_assert_str_eq(da, db);
@@ -306,6 +315,9 @@ START_TEST(listing_and_snapshot)
 	uint64_t before = au_taskq_digest(r);
 	ck_assert(!au_taskq_restore(r, snap, len - 3));
 	ck_assert_uint_eq(au_taskq_digest(r), before);
+	d.n = 0; /* and a refused restore leaves them: 1 joined, 2 and 3 stay */
+	au_taskq_each_dead(r, 0, collect_dead, &d);
+	ck_assert_int_eq(d.n, 3);
 	free(snap);
 	au_taskq_free(r);
 	qfix_free(&f);

@@ -10,6 +10,7 @@
 
 #include "kernels.h"
 #include "rqml.h"
+#include "rqml_internal.h"
 #include "trace_kinds.h"
 #include "sim/engine/sim.h"
 #include "scenario_runs.h"
@@ -398,6 +399,47 @@ START_TEST(checkers_report_each_violation)
 }
 END_TEST
 
+/* The bulk f64 codecs give the bytes and the short-read / overflow
+ * outcome of one au_get_f64 / au_put_f64 call per value, when everything
+ * fits and when it does not. */
+START_TEST(bulk_f64_codecs_match_one_at_a_time)
+{
+	double v[5] = {1.5, -0.0, 1e300, NAN, 3.25};
+	uint8_t a[64], b[64];
+	for (size_t cap = 0; cap <= 48; cap += 4) {
+		struct au_wbuf wa, wb;
+		memset(a, 0xee, sizeof(a));
+		memset(b, 0xee, sizeof(b));
+		au_wbuf_init(&wa, a, cap);
+		au_wbuf_init(&wb, b, cap);
+		au_put_u32(&wa, 7);
+		au_put_u32(&wb, 7);
+		for (int i = 0; i < 5; i++)
+			au_put_f64(&wa, v[i]);
+		rqml_put_f64s(&wb, v, 5);
+		ck_assert_uint_eq(wa.len, wb.len);
+		ck_assert_int_eq(wa.overflow, wb.overflow);
+		ck_assert_int_eq(memcmp(a, b, sizeof(a)), 0);
+	}
+	struct au_wbuf w;
+	au_wbuf_init(&w, a, sizeof(a));
+	for (int i = 0; i < 5; i++)
+		au_put_f64(&w, v[i]);
+	for (size_t len = 0; len <= 40; len += 3) {
+		struct au_rbuf ra, rb;
+		au_rbuf_init(&ra, a, len);
+		au_rbuf_init(&rb, a, len);
+		double x[5], y[5];
+		for (int i = 0; i < 5; i++)
+			x[i] = au_get_f64(&ra);
+		rqml_get_f64s(&rb, y, 5);
+		ck_assert_uint_eq(ra.pos, rb.pos);
+		ck_assert_int_eq(ra.short_read, rb.short_read);
+		ck_assert_int_eq(memcmp(x, y, sizeof(x)), 0);
+	}
+}
+END_TEST
+
 Suite *rqml_suite(void)
 {
 	Suite *s = suite_create("rqml");
@@ -407,6 +449,7 @@ Suite *rqml_suite(void)
 	tcase_add_test(tu, stall_policy);
 	tcase_add_test(tu, stall_policy_stops_a_real_job_at_the_rounding_floor);
 	tcase_add_test(tu, task_ids_roundtrip);
+	tcase_add_test(tu, bulk_f64_codecs_match_one_at_a_time);
 	tcase_add_test(tu, job_specs_from_the_scenario);
 	tcase_add_test(tu, bad_keys_are_rejected_with_their_name);
 	tcase_add_test(tu, checkers_report_each_violation);

@@ -7,8 +7,6 @@
  * executor (kind 0).
  */
 #include <assert.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <glib.h>
@@ -54,7 +52,25 @@ static int finished_token(const struct au_orch *o, uint64_t token)
  * r never damages the synced round r-1: a crash mid-write leaves one. */
 static void ckpt_name(char *buf, size_t len, uint64_t id, uint32_t round)
 {
-	snprintf(buf, len, "ck.%" PRIu64 ".%u", id, round & 1u);
+	/* "ck.%" PRIu64 ".%u" written by hand: snprintf here was ~0.5 % of a
+	 * chaos run (every grant, round and restart names one). */
+	assert(len >= sizeof("ck.18446744073709551615.1"));
+	(void)len;
+	char digits[20];
+	int n = 0;
+	do {
+		digits[n++] = (char)('0' + id % 10);
+		id /= 10;
+	} while (id);
+	char *w = buf;
+	*w++ = 'c';
+	*w++ = 'k';
+	*w++ = '.';
+	while (n)
+		*w++ = digits[--n];
+	*w++ = '.';
+	*w++ = (char)('0' + (round & 1u));
+	*w = '\0';
 }
 
 static const struct au_orch_executor *executor(const struct au_orch *o, uint32_t kind)
