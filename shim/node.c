@@ -478,6 +478,7 @@ struct au_node *au_node_new(const struct au_node_opts *o, char **err)
 	}
 	seed_services(n);
 	n->held_tx = g_array_new(FALSE, FALSE, sizeof(struct au_held_pkt));
+	n->held_bytes = g_byte_array_new();
 	if (o->record_dir && !open_record(n, err))
 		goto fail;
 	if (!o->no_socket && !setup_socket(n, err))
@@ -596,13 +597,12 @@ void au_node_free(struct au_node *n)
 	g_free(n->rxbuf);
 	g_free(n->txbuf);
 	if (n->held_tx) {
-		for (guint i = 0; i < n->held_tx->len; i++) {
-			struct au_held_pkt *hp = &g_array_index(n->held_tx, struct au_held_pkt, i);
-			g_object_unref(hp->addr);
-			g_free(hp->buf);
-		}
+		for (guint i = 0; i < n->held_tx->len; i++)
+			g_object_unref(g_array_index(n->held_tx, struct au_held_pkt, i).addr);
 		g_array_free(n->held_tx, TRUE);
 	}
+	if (n->held_bytes)
+		g_byte_array_free(n->held_bytes, TRUE);
 	g_free(n->data_dir);
 	g_free(n);
 }

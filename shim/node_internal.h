@@ -107,6 +107,7 @@ struct au_node {
 	 * killed in between never shows its peers an effect whose cause is
 	 * not in its log.  struct au_held_pkt. */
 	GArray *held_tx;
+	GByteArray *held_bytes;
 	struct timespec t0;
 	int datafd, lockfd;
 	char *data_dir;
@@ -175,11 +176,11 @@ void au_node__rec_end(struct au_node *n);
  * then send the datagrams they caused (no-op without --record). */
 void au_node__rec_flush(struct au_node *n);
 
-/* A datagram sealed while recording, not sent yet. */
+/* A datagram sealed while recording, not sent yet: its bytes are at
+ * `off` in held_bytes. */
 struct au_held_pkt {
 	GSocketAddress *addr; /* a reference */
-	uint8_t *buf;
-	size_t len;
+	size_t off, len;
 };
 
 /* node_timers.c */
