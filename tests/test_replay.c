@@ -192,6 +192,18 @@ START_TEST(recorded_cluster_replays_exactly_and_damage_is_caught)
 	g_free(out);
 	g_remove(sc1);
 	g_remove(sc2);
+	/* A node's logs missing: refused unless --partial, which says so. */
+	char *part = g_dir_make_tmp("aureon-replay-part-XXXXXX", NULL);
+	g_autofree char *cp = g_strdup_printf("cp %s/n1-*.aurec %s/n3-*.aurec %s/ && "
+					      "%s/aureon-sim replay %s --check 2>&1; echo rc=$?; "
+					      "%s/aureon-sim replay %s --check --partial 2>&1 | tail -1",
+					      rec, rec, part, au_test_bin(), part, au_test_bin(), part);
+	rc = au_test_run(cp, &out);
+	ck_assert_msg(strstr(out, "holds no log of n2") && strstr(out, "rc=2") &&
+			      strstr(out, "partial: some nodes' logs are missing"),
+		      "exit %d:\n%s", rc, out);
+	g_free(out);
+	drop_dir(part);
 	/* Usage errors of --check. */
 	g_autofree char *cu = g_strdup_printf("%s/aureon-sim replay %s --check --skip no_such_check 2>&1; "
 					      "%s/aureon-sim replay %s --check --node n1 2>&1; "

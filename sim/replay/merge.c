@@ -344,6 +344,15 @@ static struct mboot *pick(struct mboot *mb, guint n)
 	return best;
 }
 
+/* Whether some boot of node nd is among the logs. */
+static bool has_log(const struct mboot *mb, guint n, au_node_id nd)
+{
+	for (guint i = 0; i < n; i++)
+		if (mb[i].b->node == nd)
+			return true;
+	return false;
+}
+
 /* --to-scenario: the facts of the replayed run, as a scenario file. */
 static bool write_scenario(struct merge *m, const struct mboot *mb, guint n, const struct au_merge_opts *o, FILE *out,
 			   char **err)
@@ -408,6 +417,7 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 	struct au_scenario *sc = NULL;
 	struct au_h5 *h5 = NULL;
 	char *err = NULL, *name = NULL, *run_name = NULL, *checks = NULL;
+	bool partial = false;
 	int rc = 2;
 	for (guint i = 0; i < n; i++) {
 		mb[i].b = boots->pdata[i];
@@ -465,6 +475,18 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 		}
 	}
 	m.nodes = sc->cluster.nodes;
+	GString *missing = g_string_new(NULL);
+	for (au_node_id nd = 1; nd <= m.nodes; nd++)
+		if (!has_log(mb, n, nd))
+			g_string_append_printf(missing, "%sn%u", missing->len ? ", " : "", nd);
+	if (missing->len && !o->partial) {
+		err = g_strdup_printf("%s holds no log of %s: a run without its inputs can fail checks on effects whose "
+				      "causes are missing; --partial replays the others anyway", o->dir, missing->str);
+		g_string_free(missing, TRUE);
+		goto out;
+	}
+	partial = missing->len > 0;
+	g_string_free(missing, TRUE);
 	m.n_services = sc->cluster.n_services;
 	m.sent = g_hash_table_new_full(msent_hash, msent_equal, g_free, queue_free);
 	au_rf_init(&m.facts);
@@ -586,6 +608,10 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 				     " inputs replayed)\n", x->res.inputs);
 		}
 	}
+	for (au_node_id nd = 1; nd <= m.nodes; nd++)
+		if (!has_log(mb, n, nd))
+			fprintf(out, "  n%u: no log in %s: not replayed (the checks see it never up; what it sent "
+				     "shows below as received with no replayed send)\n", nd, o->dir);
 	fprintf(out, "  datagrams between nodes: %" G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT
 		     " received and matched to their send",
 		m.sends, m.delivered);
@@ -651,9 +677,12 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 	if (o->scenario_out && !write_scenario(&m, mb, n, o, out, &err))
 		goto out;
 	rc = (checks_rc || !all_exact) ? 1 : 0;
-	fprintf(out, "result: %s\n", rc == 0 ? "pass (every boot exact, every check held)"
-				   : viol ? "fail (a check failed on the replayed run)"
-					  : "fail (a boot did not replay exactly)");
+	fprintf(out, "result: %s%s\n", rc == 0 ? "pass (every boot exact, every check held)"
+				     : viol ? "fail (a check failed on the replayed run)"
+					    : "fail (a boot did not replay exactly)",
+		partial ? "; partial: some nodes' logs are missing (--partial), so a failure may come from their "
+			  "missing inputs"
+			: "");
 out:
 	if (err) {
 		fprintf(stderr, "aureon-sim replay --check: %s\n", err);

@@ -29,13 +29,14 @@ struct au_merge_opts {
 	const char *version;    /* aureon-sim's, for the trace file */
 	char **skip;            /* checks left out (NULL-terminated), or NULL */
 	const char *scenario_out; /* --to-scenario FILE, or NULL */
+	bool partial;           /* replay even if some nodes have no log */
 };
 
 /* Replay `boots` (au_rl_load_dir's, sorted by node then epoch) in one
  * driven run and print what happened to `out`.  Returns 0 every boot exact
  * and every check held, 1 a boot diverged or a check failed, 2 the logs
- * cannot be merged (version 1, several cluster files) or the trace file
- * cannot be written (message on stderr). */
+ * cannot be merged (version 1, several cluster files, a node without a
+ * log unless `partial`) or a file cannot be written (message on stderr). */
 int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out);
 
 /* The scenario text a merged replay runs under: [run] (name, duration),

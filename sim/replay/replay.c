@@ -535,7 +535,7 @@ void au_replay_boot(const struct au_rl_boot *b, struct au_replay_result *res)
 static const char *const usage =
 	"usage: aureon-sim replay DIR [--node nK]\n"
 	"       aureon-sim replay DIR --check [--skip CHECK]... [--trace FILE.h5] [--records FILE]\n"
-	"                                [--to-scenario FILE.ini] [--force]\n"
+	"                                [--to-scenario FILE.ini] [--partial] [--force]\n"
 	"\n"
 	"Replays the record log that `aureon-node --record DIR` wrote: for every boot\n"
 	"of every node in DIR (or only node nK), the same services are built from the\n"
@@ -548,6 +548,8 @@ static const char *const usage =
 	"services on; each datagram is matched with its send.  --trace writes that\n"
 	"run's HDF5 trace (as `aureon-sim run --trace`), --records its text dump.\n"
 	"--skip CHECK leaves a check out (to see what the others say after it failed).\n"
+	"--partial replays even when some node of the cluster has no log in DIR (its\n"
+	"inputs missing, checks may fail on effects without causes: the result says so).\n"
 	"--to-scenario writes a scenario file of the recorded run (its cluster, the\n"
 	"faults as they happened, the measured network, a KV load like it) for the\n"
 	"ordinary tools: run, shrink, chaos seeds.  --force overwrites FILEs.\n"
@@ -560,7 +562,7 @@ int au_replay_main(int argc, char **argv, const char *version)
 {
 	const char *dir = NULL, *trace = NULL, *records = NULL, *to_scenario = NULL;
 	uint32_t only = 0;
-	bool check = false, force = false;
+	bool check = false, force = false, partial = false;
 	g_autoptr(GPtrArray) skip = g_ptr_array_new();
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -580,6 +582,8 @@ int au_replay_main(int argc, char **argv, const char *version)
 			check = true; /* made from the merged replay */
 		} else if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc) {
 			g_ptr_array_add(skip, argv[++i]);
+		} else if (strcmp(argv[i], "--partial") == 0) {
+			partial = true;
 		} else if (strcmp(argv[i], "--force") == 0) {
 			force = true;
 		} else if ((strcmp(argv[i], "--trace") == 0 || strcmp(argv[i], "--records") == 0) && i + 1 < argc) {
@@ -596,9 +600,9 @@ int au_replay_main(int argc, char **argv, const char *version)
 		fprintf(stderr, "aureon-sim replay: give the record directory\n\n%s", usage);
 		return 2;
 	}
-	if (!check && (trace || records || force || skip->len)) {
-		fprintf(stderr, "aureon-sim replay: --trace, --records, --skip and --force go with --check\n\n%s",
-			usage);
+	if (!check && (trace || records || force || partial || skip->len)) {
+		fprintf(stderr, "aureon-sim replay: --trace, --records, --skip, --partial and --force go with "
+				"--check\n\n%s", usage);
 		return 2;
 	}
 	if (check && only) {
@@ -621,7 +625,8 @@ int au_replay_main(int argc, char **argv, const char *version)
 			return 2;
 		}
 		g_ptr_array_add(skip, NULL);
-		struct au_merge_opts mo = {dir, trace, force, dump, version, (char **)skip->pdata, to_scenario};
+		struct au_merge_opts mo = {dir, trace, force, dump, version, (char **)skip->pdata, to_scenario,
+					   partial};
 		int mrc = au_merge_run(boots, &mo, stdout);
 		if (dump && fclose(dump) != 0 && mrc != 2) {
 			fprintf(stderr, "aureon-sim replay: --records %s: write failed: %s\n", records, g_strerror(errno));
