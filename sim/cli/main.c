@@ -421,19 +421,8 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "\r%60s\r", "");
 	char hash[65];
 	au_sim_trace_hash(sim, hash);
-	if (h5) {
-		const struct au_violation *v = au_sim_violation(sim);
-		g_autofree char *checks = au_check_json(sim);
-		g_autofree char *obj = g_strdup_printf("{%s}", checks);
-		g_autofree char *line = v ? au_violation_line(v) : g_strdup("");
-		au_h5_set_verdict(h5, v ? "fail" : "pass", obj, line);
-		if (v) {
-			GString *vj = g_string_new(NULL);
-			au_violation_json(vj, v);
-			au_h5_set_violation_json(h5, vj->str);
-			g_string_free(vj, TRUE);
-		}
-	}
+	if (h5)
+		au_violation_h5_verdict(h5, sim);
 	if (h5 && au_h5_close(h5, hash, au_sim_stats(sim)->sim_time_ns, au_sim_stats(sim)->events,
 			      au_sim_stats(sim)->records, &err) != 0) {
 		fprintf(stderr, "aureon-sim: --trace %s (the partial file was removed)\n", err);

@@ -57,6 +57,13 @@ struct au_replay_facts {
 	char *checks;   /* the checks that ran, comma-separated */
 };
 
+/* The recorded cluster file as a key file, or NULL with *err. */
+GKeyFile *au_rf_cluster_keys(const struct au_rl_boot *b, char **err);
+/* Append the groups of `kf` a scenario takes from a cluster file:
+ * [cluster], [workload] and the services' own groups (not [hosts],
+ * [auth], [http] and the other runtime groups). */
+void au_rf_scenario_groups(GString *t, GKeyFile *kf, const struct au_rl_boot *b);
+
 void au_rf_init(struct au_replay_facts *f);
 void au_rf_clear(struct au_replay_facts *f);
 

@@ -225,14 +225,9 @@ static void queue_free(gpointer p)
  * dropped), a [run] lasting the replay.  g_malloc'd, or NULL with *err. */
 char *au_merge_scenario_text(const struct au_rl_boot *b, const char *name, au_time duration, char **err)
 {
-	GKeyFile *kf = g_key_file_new();
-	GError *gerr = NULL;
-	if (!g_key_file_load_from_data(kf, b->cluster_text, (gsize)-1, G_KEY_FILE_NONE, &gerr)) {
-		*err = g_strdup_printf("the recorded cluster file does not parse: %s", gerr->message);
-		g_error_free(gerr);
-		g_key_file_free(kf);
+	GKeyFile *kf = au_rf_cluster_keys(b, err);
+	if (!kf)
 		return NULL;
-	}
 	/* No simulated KV clients: the history comes from the servers'
 	 * requests and replies (linearizable_kv then keeps it whole). */
 	for (uint32_t i = 0; i < b->n_services; i++)
@@ -243,23 +238,7 @@ char *au_merge_scenario_text(const struct au_rl_boot *b, const char *name, au_ti
 				  "# model groups; the schedule comes from the logs, not from this file.\n"
 				  "[run]\nname = %s\nduration = %" G_GINT64_FORMAT "ms\nseed = 1\n",
 			       name, duration / AU_NS_PER_MS + 1);
-	gsize n_groups = 0;
-	gchar **groups = g_key_file_get_groups(kf, &n_groups);
-	for (gsize g = 0; g < n_groups; g++) {
-		bool keep = strcmp(groups[g], "cluster") == 0 || strcmp(groups[g], "workload") == 0;
-		for (uint32_t i = 0; !keep && i < b->n_services; i++)
-			keep = strcmp(groups[g], b->services[i]) == 0;
-		if (!keep)
-			continue;
-		g_string_append_printf(t, "\n[%s]\n", groups[g]);
-		gchar **keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
-		for (gchar **k = keys; k && *k; k++) {
-			g_autofree gchar *v = g_key_file_get_value(kf, groups[g], *k, NULL);
-			g_string_append_printf(t, "%s = %s\n", *k, v ? v : "");
-		}
-		g_strfreev(keys);
-	}
-	g_strfreev(groups);
+	au_rf_scenario_groups(t, kf, b);
 	g_key_file_free(kf);
 	return g_string_free(t, FALSE);
 }
@@ -655,16 +634,7 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 	}
 	fprintf(out, "  trace hash %s\n", hash);
 	if (h5) {
-		g_autofree char *cj = au_check_json(m.sim);
-		g_autofree char *obj = g_strdup_printf("{%s}", cj);
-		g_autofree char *line = viol ? au_violation_line(viol) : g_strdup("");
-		au_h5_set_verdict(h5, viol ? "fail" : "pass", obj, line);
-		if (viol) {
-			GString *vj = g_string_new(NULL);
-			au_violation_json(vj, viol);
-			au_h5_set_violation_json(h5, vj->str);
-			g_string_free(vj, TRUE);
-		}
+		au_violation_h5_verdict(h5, m.sim);
 		int hrc = au_h5_close(h5, hash, st->sim_time_ns, st->events, st->records, &err);
 		h5 = NULL;
 		if (hrc != 0) {

@@ -23,6 +23,40 @@
 #define CUT_MIN_NS (200 * AU_NS_PER_MS)
 #define CUT_MIN_LOST 3
 
+GKeyFile *au_rf_cluster_keys(const struct au_rl_boot *b, char **err)
+{
+	GKeyFile *kf = g_key_file_new();
+	GError *gerr = NULL;
+	if (!g_key_file_load_from_data(kf, b->cluster_text, (gsize)-1, G_KEY_FILE_NONE, &gerr)) {
+		*err = g_strdup_printf("the recorded cluster file does not parse: %s", gerr->message);
+		g_error_free(gerr);
+		g_key_file_free(kf);
+		return NULL;
+	}
+	return kf;
+}
+
+void au_rf_scenario_groups(GString *t, GKeyFile *kf, const struct au_rl_boot *b)
+{
+	gsize n_groups = 0;
+	gchar **groups = g_key_file_get_groups(kf, &n_groups);
+	for (gsize g = 0; g < n_groups; g++) {
+		bool keep = strcmp(groups[g], "cluster") == 0 || strcmp(groups[g], "workload") == 0;
+		for (uint32_t i = 0; !keep && i < b->n_services; i++)
+			keep = strcmp(groups[g], b->services[i]) == 0;
+		if (!keep)
+			continue;
+		g_string_append_printf(t, "\n[%s]\n", groups[g]);
+		gchar **keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
+		for (gchar **k = keys; k && *k; k++) {
+			g_autofree gchar *v = g_key_file_get_value(kf, groups[g], *k, NULL);
+			g_string_append_printf(t, "%s = %s\n", *k, v ? v : "");
+		}
+		g_strfreev(keys);
+	}
+	g_strfreev(groups);
+}
+
 void au_rf_init(struct au_replay_facts *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -281,14 +315,9 @@ static void disk_faults(GString *t, const struct au_replay_facts *f, uint32_t no
 char *au_rf_scenario(const struct au_replay_facts *f, const char *dir, char **err)
 {
 	const struct au_rl_boot *b = f->first;
-	GKeyFile *kf = g_key_file_new();
-	GError *gerr = NULL;
-	if (!g_key_file_load_from_data(kf, b->cluster_text, (gsize)-1, G_KEY_FILE_NONE, &gerr)) {
-		*err = g_strdup_printf("the recorded cluster file does not parse: %s", gerr->message);
-		g_error_free(gerr);
-		g_key_file_free(kf);
+	GKeyFile *kf = au_rf_cluster_keys(b, err);
+	if (!kf)
 		return NULL;
-	}
 	bool kv = false;
 	for (uint32_t i = 0; i < b->n_services; i++)
 		kv = kv || strcmp(b->services[i], "kv") == 0;
@@ -311,23 +340,7 @@ char *au_rf_scenario(const struct au_replay_facts *f, const char *dir, char **er
 		dir, AU_RF_PAUSE_GAP / AU_NS_PER_S, f->kv->len, dir, base);
 	put_us(t, f->span + AU_NS_PER_S);
 	g_string_append(t, "\n");
-	gsize n_groups = 0;
-	gchar **groups = g_key_file_get_groups(kf, &n_groups);
-	for (gsize g = 0; g < n_groups; g++) {
-		bool keep = strcmp(groups[g], "cluster") == 0 || strcmp(groups[g], "workload") == 0;
-		for (uint32_t i = 0; !keep && i < b->n_services; i++)
-			keep = strcmp(groups[g], b->services[i]) == 0;
-		if (!keep)
-			continue;
-		g_string_append_printf(t, "\n[%s]\n", groups[g]);
-		gchar **keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
-		for (gchar **k = keys; k && *k; k++) {
-			g_autofree gchar *v = g_key_file_get_value(kf, groups[g], *k, NULL);
-			g_string_append_printf(t, "%s = %s\n", *k, v ? v : "");
-		}
-		g_strfreev(keys);
-	}
-	g_strfreev(groups);
+	au_rf_scenario_groups(t, kf, b);
 	uint32_t nodes = (uint32_t)g_key_file_get_uint64(kf, "cluster", "nodes", NULL);
 	g_key_file_free(kf);
 	bool *in_cut = g_new0(bool, f->sends->len + 1);
