@@ -57,7 +57,7 @@ CHECK_SRC    = $(addprefix sim/check/,check.c check_lin.c check_scenario.c check
 CHAOS_SRC    = $(addprefix sim/chaos/,kinds.c gen.c plan.c orders.c render.c chaos_config.c chaos_ini.c \
                  coverage.c worker.c sweep.c report.c chaos_shrink.c pin.c store.c)
 SIM_SRC   = $(ENGINE_SRC) $(SCENARIO_SRC) $(CHECK_SRC) $(CHAOS_SRC) sim/report/report.c sim/report/violation.c \
-            sim/cli/cli.c sim/cli/lint.c sim/replay/reclog_read.c sim/replay/replay.c sim/replay/merge.c sim/replay/to_scenario.c
+            sim/cli/cli.c sim/cli/lint.c sim/replay/reclog_read.c sim/replay/replay.c sim/replay/merge.c sim/replay/to_scenario.c sim/replay/clocks.c
 SIM_MAIN  = sim/cli/main.c
 # aureon-sim bench subcommands
 BENCH_SRC = $(addprefix bench/,bench_raft.c bench_election.c bench_kernels.c bench_swim.c bench_exec.c bench_stack.c)

@@ -10,6 +10,7 @@
 #include "hash.h"
 #include "trace_kinds.h"
 #include "kv.h"
+#include "sim/replay/clocks.h"
 #include "sim/replay/facts.h"
 #include "sim/replay/replay.h"
 #include "wire.h"
@@ -260,7 +261,26 @@ static au_time boot_end(const struct au_rl_boot *b)
 /* Place every boot on one timeline: with one host boot id, by
  * CLOCK_MONOTONIC (exact); otherwise by CLOCK_REALTIME (as good as the
  * hosts' clock synchronisation).  False with *err for version 1 logs. */
-static bool place(struct mboot *mb, guint n, bool *same_host, char **err)
+/* The index of boot i's host among the boots' distinct host ids, in
+ * order of first appearance (as clocks.c numbers them). */
+static guint host_index(const struct mboot *mb, guint n, guint i)
+{
+	guint h = 0;
+	for (guint j = 0; j < i && j < n; j++) {
+		bool seen = false;
+		for (guint k = 0; k < j && !seen; k++)
+			seen = strcmp(mb[k].b->host_id, mb[j].b->host_id) == 0;
+		if (!seen) {
+			if (strcmp(mb[j].b->host_id, mb[i].b->host_id) == 0)
+				return h;
+			h++;
+		}
+	}
+	return h;
+}
+
+static bool place(GPtrArray *boots, struct mboot *mb, guint n, bool *same_host, struct au_clocks_report *rep,
+		  char **err)
 {
 	*same_host = true;
 	for (guint i = 0; i < n; i++) {
@@ -273,14 +293,21 @@ static bool place(struct mboot *mb, guint n, bool *same_host, char **err)
 		if (strcmp(mb[i].b->host_id, mb[0].b->host_id) != 0)
 			*same_host = false;
 	}
-	int64_t base = INT64_MAX;
-	for (guint i = 0; i < n; i++) {
-		int64_t t0 = *same_host ? mb[i].b->t0_mono_ns : mb[i].b->t0_real_ns;
-		if (t0 < base)
-			base = t0;
+	if (!*same_host) {
+		int64_t *off = g_new(int64_t, n);
+		bool ok = au_clocks_place(boots, off, rep);
+		for (guint i = 0; ok && i < n; i++)
+			mb[i].offset = off[i];
+		g_free(off);
+		if (!ok)
+			*err = g_strdup_printf("the logs come from more than %d hosts", AU_CLOCKS_MAX_HOSTS);
+		return ok;
 	}
+	int64_t base = INT64_MAX;
 	for (guint i = 0; i < n; i++)
-		mb[i].offset = (*same_host ? mb[i].b->t0_mono_ns : mb[i].b->t0_real_ns) - base;
+		base = mb[i].b->t0_mono_ns < base ? mb[i].b->t0_mono_ns : base;
+	for (guint i = 0; i < n; i++)
+		mb[i].offset = mb[i].b->t0_mono_ns - base;
 	return true;
 }
 
@@ -413,7 +440,8 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 		goto out;
 	}
 	bool same_host;
-	if (!place(mb, n, &same_host, &err))
+	struct au_clocks_report clocks;
+	if (!place(boots, mb, n, &same_host, &clocks, &err))
 		goto out;
 	/* The replay's span, for the scenario's duration. */
 	au_time span = 0;
@@ -550,7 +578,20 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 	fprintf(out, "merged replay of %s: %u node%s, %u boot%s, %" G_GUINT64_FORMAT " inputs over %.3f s, placed by %s\n",
 		o->dir, m.nodes, m.nodes == 1 ? "" : "s", n, n == 1 ? "" : "s", inputs,
 		(double)st->sim_time_ns / AU_NS_PER_S,
-		same_host ? "CLOCK_MONOTONIC (one host)" : "CLOCK_REALTIME (several hosts: as good as their clock sync)");
+		same_host ? "CLOCK_MONOTONIC (one host)" : "CLOCK_REALTIME, corrected by the datagrams between hosts");
+	if (!same_host) {
+		fprintf(out, "  clocks: %u hosts, %" G_GUINT64_FORMAT " datagrams between them; corrections to their "
+			     "realtime clocks:", clocks.hosts, clocks.pairs);
+		for (guint h = 0; h < clocks.hosts; h++) {
+			const struct au_rl_boot *first = NULL;
+			for (guint i = 0; i < n && !first; i++)
+				if (mb[i].offset >= 0 && host_index(mb, n, i) == h)
+					first = mb[i].b;
+			fprintf(out, "%s host of n%u %+.3f ms", h ? "," : "", first ? first->node : 0,
+				(double)clocks.offset_ns[h] / 1e6);
+		}
+		fprintf(out, "\n");
+	}
 	bool all_exact = true;
 	for (guint i = 0; i < n; i++) {
 		struct mboot *x = &mb[i];
