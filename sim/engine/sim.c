@@ -504,12 +504,6 @@ struct au_sim *au_sim_new(const struct au_scenario *sc, uint64_t seed)
 	return sim;
 }
 
-void au_msg_free_payload(struct au_event *ev)
-{
-	if (ev->type == AU_EV_DELIVER && !(ev->flags & AU_EVF_INLINE))
-		g_free(ev->u.ref.p);
-}
-
 static void stop_services(struct au_sim *sim, au_node_id n)
 {
 	struct au_sim_node *nd = &sim->node[n];
@@ -528,14 +522,14 @@ void au_sim_free(struct au_sim *sim)
 	au_time t;
 	struct au_event ev;
 	while (au_evq_pop(&sim->q, &t, &ev))
-		au_msg_free_payload(&ev);
+		au_msg_free_payload(sim, &ev);
 	au_evq_free(&sim->q);
 	for (au_node_id n = 1; n <= sim->nodes; n++) {
 		struct au_sim_node *nd = &sim->node[n];
 		stop_services(sim, n);
 		if (nd->deferred) {
 			for (guint i = 0; i < nd->deferred->len; i++)
-				au_msg_free_payload(&g_array_index(nd->deferred, struct au_deferred, i).ev);
+				au_msg_free_payload(sim, &g_array_index(nd->deferred, struct au_deferred, i).ev);
 			g_array_free(nd->deferred, TRUE);
 		}
 		au_disk_free(nd->disk);
@@ -653,7 +647,7 @@ void au_sim_crash(struct au_sim *sim, au_node_id n, uint32_t fault)
 			if (ev->type == AU_EV_DELIVER)
 				au_sim_record_message(sim, ev->a, -1, ev->aux, n, ev->service,
 						      0, ev->len, AU_FATE_DST_DOWN);
-			au_msg_free_payload(ev);
+			au_msg_free_payload(sim, ev);
 		}
 		g_array_set_size(nd->deferred, 0);
 		nd->paused = false;
