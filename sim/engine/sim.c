@@ -140,17 +140,17 @@ static void record_row(struct au_sim *sim, struct au_sim_svc *svc, uint32_t tabl
 		return;
 	}
 	const struct au_table_desc *d = &m->tables[table];
-	uint8_t head[1 + 1 + 1 + 8 + 4];
+	/* Head and columns gathered in one buffer, hashed in one call (the
+	 * digest is of the byte stream, however it is cut). */
+	uint8_t buf[256];
 	size_t n = 0;
-	head[n++] = 'T';
-	head[n++] = (uint8_t)svc->index;
-	head[n++] = (uint8_t)table;
-	n += put_le(head + n, (uint64_t)sim->now, 8);
-	n += put_le(head + n, svc->node, 4);
-	hash_bytes(sim, head, n);
+	buf[n++] = 'T';
+	buf[n++] = (uint8_t)svc->index;
+	buf[n++] = (uint8_t)table;
+	n += put_le(buf + n, (uint64_t)sim->now, 8);
+	n += put_le(buf + n, svc->node, 4);
 	for (uint32_t i = 0; i < d->n_cols; i++) {
 		const uint8_t *f = (const uint8_t *)row + d->cols[i].offset;
-		uint8_t le[8];
 		uint64_t v = 0;
 		size_t w = d->cols[i].type == AU_COL_U32 ? 4 : d->cols[i].type == AU_COL_ENUM8 ? 1 : 8;
 		if (w == 8)
@@ -161,8 +161,13 @@ static void record_row(struct au_sim *sim, struct au_sim_svc *svc, uint32_t tabl
 			v = u;
 		} else
 			v = *f;
-		hash_bytes(sim, le, put_le(le, v, w));
+		if (n + 8 > sizeof(buf)) {
+			hash_bytes(sim, buf, n);
+			n = 0;
+		}
+		n += put_le(buf + n, v, w);
 	}
+	hash_bytes(sim, buf, n);
 	uint64_t index = sim->stats.records++;
 	if (sim->dump)
 		fprintf(sim->dump, "%" G_GUINT64_FORMAT " T t=%" G_GINT64_FORMAT " n%u %s\n", index,
