@@ -11,22 +11,6 @@ void au_wbuf_init(struct au_wbuf *w, void *buf, size_t cap)
 	w->overflow = false;
 }
 
-static void put_le(struct au_wbuf *w, uint64_t v, size_t n)
-{
-	if (w->overflow || w->cap - w->len < n) {
-		w->overflow = true;
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		w->p[w->len + i] = (uint8_t)(v >> (8 * i));
-	w->len += n;
-}
-
-void au_put_u8(struct au_wbuf *w, uint8_t v) { put_le(w, v, 1); }
-void au_put_u16(struct au_wbuf *w, uint16_t v) { put_le(w, v, 2); }
-void au_put_u32(struct au_wbuf *w, uint32_t v) { put_le(w, v, 4); }
-void au_put_u64(struct au_wbuf *w, uint64_t v) { put_le(w, v, 8); }
-
 void au_put_f64(struct au_wbuf *w, double v)
 {
 	uint64_t bits;
@@ -52,24 +36,6 @@ void au_rbuf_init(struct au_rbuf *r, const void *buf, size_t len)
 	r->pos = 0;
 	r->short_read = false;
 }
-
-static uint64_t get_le(struct au_rbuf *r, size_t n)
-{
-	if (r->short_read || r->len - r->pos < n) {
-		r->short_read = true;
-		return 0;
-	}
-	uint64_t v = 0;
-	for (size_t i = 0; i < n; i++)
-		v |= (uint64_t)r->p[r->pos + i] << (8 * i);
-	r->pos += n;
-	return v;
-}
-
-uint8_t au_get_u8(struct au_rbuf *r) { return (uint8_t)get_le(r, 1); }
-uint16_t au_get_u16(struct au_rbuf *r) { return (uint16_t)get_le(r, 2); }
-uint32_t au_get_u32(struct au_rbuf *r) { return (uint32_t)get_le(r, 4); }
-uint64_t au_get_u64(struct au_rbuf *r) { return get_le(r, 8); }
 
 double au_get_f64(struct au_rbuf *r)
 {
@@ -137,25 +103,29 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const 
 }
 #endif
 
+uint32_t au_crc32c_portable(uint32_t crc, const void *buf, size_t n)
+{
+	return ~crc32c_table(~crc, buf, n);
+}
+
 uint32_t au_crc32c(uint32_t crc, const void *buf, size_t n)
 {
 	const uint8_t *p = buf;
-	crc = ~crc;
 #if defined(__x86_64__)
 	static int hw = -1;
 	if (hw < 0)
 		hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
 	if (hw)
-		return ~crc32c_hw(crc, p, n);
+		return ~crc32c_hw(~crc, p, n);
 #endif
-	return ~crc32c_table(crc, p, n);
+	return au_crc32c_portable(crc, p, n);
 }
 
 void au_wbuf_seal(struct au_wbuf *w)
 {
 	if (w->overflow)
 		return;
-	put_le(w, au_crc32c(0, w->p, w->len), 4);
+	au_put_u32(w, au_crc32c(0, w->p, w->len));
 }
 
 bool au_rbuf_unseal(struct au_rbuf *r, const void *buf, size_t len)

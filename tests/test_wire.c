@@ -76,6 +76,61 @@ START_TEST(crc32c_known_value)
 }
 END_TEST
 
+/* The instruction path (where the CPU has SSE4.2) and the table give the
+ * same CRC on random buffers of every length and alignment, continued
+ * from random starting values too. */
+START_TEST(crc32c_fast_path_matches_table)
+{
+	uint8_t buf[300];
+	uint64_t x = UINT64_C(0x9e3779b97f4a7c15);
+	for (int round = 0; round < 200; round++) {
+		for (size_t i = 0; i < sizeof(buf); i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			buf[i] = (uint8_t)x;
+		}
+		size_t off = (size_t)round % 8, n = (size_t)(x % (sizeof(buf) - 8));
+		uint32_t start = round % 3 ? (uint32_t)(x >> 32) : 0;
+		ck_assert_uint_eq(au_crc32c(start, buf + off, n), au_crc32c_portable(start, buf + off, n));
+	}
+	ck_assert_uint_eq(au_crc32c_portable(0, "123456789", 9), 0xE3069283u);
+}
+END_TEST
+
+/* The inline integer codecs write the bytes a byte-by-byte little-endian
+ * encoder writes, at any offset, and read back what they wrote. */
+START_TEST(integers_at_every_offset)
+{
+	for (size_t off = 0; off < 8; off++) {
+		uint8_t buf[32] = {0};
+		struct au_wbuf w;
+		au_wbuf_init(&w, buf, sizeof(buf));
+		for (size_t i = 0; i < off; i++)
+			au_put_u8(&w, 0xee);
+		uint64_t v = UINT64_C(0x8877665544332211) + off;
+		au_put_u64(&w, v);
+		au_put_u32(&w, (uint32_t)v);
+		au_put_u16(&w, (uint16_t)v);
+		ck_assert_uint_eq(w.len, off + 14);
+		for (size_t i = 0; i < 8; i++)
+			ck_assert_uint_eq(buf[off + i], (uint8_t)(v >> (8 * i)));
+		for (size_t i = 0; i < 4; i++)
+			ck_assert_uint_eq(buf[off + 8 + i], (uint8_t)(v >> (8 * i)));
+		ck_assert_uint_eq(buf[off + 12], 0x11 + off);
+		ck_assert_uint_eq(buf[off + 13], 0x22);
+		struct au_rbuf r;
+		au_rbuf_init(&r, buf, w.len);
+		for (size_t i = 0; i < off; i++)
+			ck_assert_uint_eq(au_get_u8(&r), 0xee);
+		ck_assert(au_get_u64(&r) == v);
+		ck_assert_uint_eq(au_get_u32(&r), (uint32_t)v);
+		ck_assert_uint_eq(au_get_u16(&r), (uint16_t)v);
+		ck_assert(!r.short_read);
+		ck_assert_uint_eq(au_get_u16(&r), 0);
+		ck_assert(r.short_read);
+	}
+}
+END_TEST
+
 START_TEST(seal_detects_every_single_bit_flip)
 {
 	uint8_t buf[40];
@@ -105,6 +160,8 @@ Suite *wire_suite(void)
 	tcase_add_test(tc, f64_roundtrip_keeps_bits);
 	tcase_add_test(tc, overflow_never_writes_past_end);
 	tcase_add_test(tc, crc32c_known_value);
+	tcase_add_test(tc, crc32c_fast_path_matches_table);
+	tcase_add_test(tc, integers_at_every_offset);
 	tcase_add_test(tc, seal_detects_every_single_bit_flip);
 	suite_add_tcase(s, tc);
 	return s;

@@ -112,9 +112,9 @@ void au_raft__advance_commit(struct au_raft *r)
 {
 	uint64_t matches[AU_RAFT_MAX_NODES];
 	uint32_t n = 0;
-	for (au_node_id id = 1; id <= AU_RAFT_MAX_NODES; id++)
-		if (raft_is_voter(r, id))
-			matches[n++] = id == r->env->self ? r->durable_index : r->peers[id].match;
+	au_node_id id;
+	RAFT_FOR_EACH_VOTER(r, id)
+		matches[n++] = id == r->env->self ? r->durable_index : r->peers[id].match;
 	if (n == 0)
 		return;
 	uint64_t m = kth_largest(matches, n, raft_majority(r));
@@ -135,9 +135,9 @@ uint64_t au_raft__quorum_acked_seq(const struct au_raft *r)
 {
 	uint64_t acked[AU_RAFT_MAX_NODES];
 	uint32_t n = 0;
-	for (au_node_id id = 1; id <= AU_RAFT_MAX_NODES; id++)
-		if (raft_is_voter(r, id))
-			acked[n++] = id == r->env->self ? UINT64_MAX : r->peers[id].acked_seq;
+	au_node_id id;
+	RAFT_FOR_EACH_VOTER(r, id)
+		acked[n++] = id == r->env->self ? UINT64_MAX : r->peers[id].acked_seq;
 	if (n == 0)
 		return 0;
 	return kth_largest(acked, n, raft_majority(r));
@@ -252,9 +252,9 @@ void au_raft__check_quorum(struct au_raft *r)
 {
 	au_time now = au_now(r->env);
 	uint32_t live = raft_is_voter(r, r->env->self) ? 1 : 0;
-	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++)
-		if (raft_is_voter(r, n) && n != r->env->self &&
-		    now - r->peers[n].last_ack_ns < r->cfg->election_lo_ns)
+	au_node_id n;
+	RAFT_FOR_EACH_VOTER(r, n)
+		if (n != r->env->self && now - r->peers[n].last_ack_ns < r->cfg->election_lo_ns)
 			live++;
 	if (live < raft_majority(r)) {
 		au_raft__step_down(r, r->term, 0); /* cannot reach a majority: stop leading */

@@ -3,6 +3,8 @@
  * loss, duplication, corruption, partitions (symmetric and one-way) and
  * clogs.  Reordering is not a separate knob: it emerges from latency
  * jitter.  Payloads are copied at send; no bytes are shared between nodes.
+ * The copies live in blocks of the run's own pool (power-of-two sizes,
+ * reused once delivered), not one malloc each.
  * Every random choice is drawn from the sender's network stream.
  */
 #include "sim_internal.h"
@@ -45,9 +47,41 @@ static bool draw(struct au_pcg32 *rng, double p)
 	return au_pcg32_unit(rng) < p;
 }
 
+/* The pool class of an out-of-line payload of `len` bytes
+ * (AU_EVQ_INLINE < len <= AU_MSG_MAX). */
+static inline unsigned pay_class(size_t len)
+{
+	unsigned bits = 64u - (unsigned)__builtin_clzll((unsigned long long)(len - 1));
+	return bits > AU_PAY_MIN_SHIFT ? bits - AU_PAY_MIN_SHIFT : 0;
+}
+
+_Static_assert(AU_MSG_MAX <= (1u << (AU_PAY_MIN_SHIFT + AU_PAY_CLASSES - 1)),
+	       "the largest message fits the largest payload block");
+
+static void *pay_alloc(struct au_sim *sim, size_t len)
+{
+	unsigned c = pay_class(len);
+	void *b = sim->pay_free[c];
+	if (b) {
+		memcpy(&sim->pay_free[c], b, sizeof(void *));
+		return b;
+	}
+	return g_malloc((size_t)1 << (c + AU_PAY_MIN_SHIFT));
+}
+
+void au_msg_free_payload(struct au_sim *sim, struct au_event *ev)
+{
+	if (ev->type != AU_EV_DELIVER || (ev->flags & AU_EVF_INLINE))
+		return;
+	unsigned c = pay_class(ev->len);
+	memcpy(ev->u.ref.p, &sim->pay_free[c], sizeof(void *));
+	sim->pay_free[c] = ev->u.ref.p;
+	ev->u.ref.p = NULL;
+}
+
 /* Build a delivery event carrying a private copy of the payload. */
-static void make_delivery(struct au_event *ev, struct au_sim_svc *svc, au_node_id to,
-			  au_time now, const void *msg, size_t len)
+static void make_delivery(struct au_sim *sim, struct au_event *ev, struct au_sim_svc *svc,
+			  au_node_id to, au_time now, const void *msg, size_t len)
 {
 	memset(ev, 0, sizeof(*ev));
 	ev->type = AU_EV_DELIVER;
@@ -60,7 +94,8 @@ static void make_delivery(struct au_event *ev, struct au_sim_svc *svc, au_node_i
 		ev->flags = AU_EVF_INLINE;
 		memcpy(ev->u.inl, msg, len);
 	} else {
-		ev->u.ref.p = g_memdup2(msg, len);
+		ev->u.ref.p = pay_alloc(sim, len);
+		memcpy(ev->u.ref.p, msg, len);
 	}
 }
 
@@ -125,7 +160,7 @@ int au_net_send(struct au_sim *sim, struct au_sim_svc *svc, au_node_id to, const
 	struct au_event ev;
 	if (sim->net_plain) {
 		au_time lat = au_dist_sample(&sc->latency, &nd->net_rng);
-		make_delivery(&ev, svc, to, sim->now, msg, len);
+		make_delivery(sim, &ev, svc, to, sim->now, msg, len);
 		au_sim_push(sim, sim->now + lat, &ev);
 		return 0;
 	}
@@ -159,7 +194,7 @@ int au_net_send(struct au_sim *sim, struct au_sim_svc *svc, au_node_id to, const
 	int copies = draw(&nd->net_rng, dup) ? 2 : 1;
 	au_time leave = departure(sim, src, to, len);
 	for (int c = 0; c < copies; c++) {
-		make_delivery(&ev, svc, to, sim->now, msg, len);
+		make_delivery(sim, &ev, svc, to, sim->now, msg, len);
 		if (c == 1)
 			ev.flags |= AU_EVF_DUP;
 		if (draw(&nd->net_rng, 1.0 - corrupt_keep)) {
@@ -197,7 +232,7 @@ void au_net_deliver(struct au_sim *sim, struct au_event *ev)
 		sim->sc->cluster.services[ev->service]->recv(s->state, src, payload, ev->len);
 		sim->delivering_from = 0;
 	}
-	au_msg_free_payload(ev);
+	au_msg_free_payload(sim, ev);
 }
 
 void au_net_release_held(struct au_sim *sim, struct au_link_fault *lf)
@@ -223,7 +258,7 @@ void au_net_free(struct au_sim *sim)
 		struct au_link_fault *lf = g_ptr_array_index(sim->link_faults, i);
 		if (lf->held) {
 			for (guint j = 0; j < lf->held->len; j++)
-				au_msg_free_payload(&g_array_index(lf->held, struct au_deferred, j).ev);
+				au_msg_free_payload(sim, &g_array_index(lf->held, struct au_deferred, j).ev);
 			g_array_free(lf->held, TRUE);
 		}
 		g_free(lf);
@@ -231,4 +266,9 @@ void au_net_free(struct au_sim *sim)
 	g_ptr_array_free(sim->link_faults, TRUE);
 	if (sim->link_free)
 		g_hash_table_destroy(sim->link_free);
+	for (unsigned c = 0; c < AU_PAY_CLASSES; c++)
+		for (void *b = sim->pay_free[c], *next; b; b = next) {
+			memcpy(&next, b, sizeof(void *));
+			g_free(b);
+		}
 }

@@ -139,17 +139,17 @@ void au_sim_record_row(struct au_sim *sim, struct au_sim_svc *svc, uint32_t tabl
 		return;
 	}
 	const struct au_table_desc *d = &m->tables[table];
-	uint8_t head[1 + 1 + 1 + 8 + 4];
+	/* Head and columns gathered in one buffer, hashed in one call (the
+	 * digest is of the byte stream, however it is cut). */
+	uint8_t buf[256];
 	size_t n = 0;
-	head[n++] = 'T';
-	head[n++] = (uint8_t)svc->index;
-	head[n++] = (uint8_t)table;
-	n += put_le(head + n, (uint64_t)sim->now, 8);
-	n += put_le(head + n, svc->node, 4);
-	hash_bytes(sim, head, n);
+	buf[n++] = 'T';
+	buf[n++] = (uint8_t)svc->index;
+	buf[n++] = (uint8_t)table;
+	n += put_le(buf + n, (uint64_t)sim->now, 8);
+	n += put_le(buf + n, svc->node, 4);
 	for (uint32_t i = 0; i < d->n_cols; i++) {
 		const uint8_t *f = (const uint8_t *)row + d->cols[i].offset;
-		uint8_t le[8];
 		uint64_t v = 0;
 		size_t w = d->cols[i].type == AU_COL_U32 ? 4 : d->cols[i].type == AU_COL_ENUM8 ? 1 : 8;
 		if (w == 8)
@@ -160,8 +160,13 @@ void au_sim_record_row(struct au_sim *sim, struct au_sim_svc *svc, uint32_t tabl
 			v = u;
 		} else
 			v = *f;
-		hash_bytes(sim, le, put_le(le, v, w));
+		if (n + 8 > sizeof(buf)) {
+			hash_bytes(sim, buf, n);
+			n = 0;
+		}
+		n += put_le(buf + n, v, w);
 	}
+	hash_bytes(sim, buf, n);
 	uint64_t index = sim->stats.records++;
 	if (sim->dump)
 		fprintf(sim->dump, "%" G_GUINT64_FORMAT " T t=%" G_GINT64_FORMAT " n%u %s\n", index,
@@ -503,12 +508,6 @@ struct au_sim *au_sim_new(const struct au_scenario *sc, uint64_t seed)
 	return sim;
 }
 
-void au_msg_free_payload(struct au_event *ev)
-{
-	if (ev->type == AU_EV_DELIVER && !(ev->flags & AU_EVF_INLINE))
-		g_free(ev->u.ref.p);
-}
-
 static void stop_services(struct au_sim *sim, au_node_id n)
 {
 	struct au_sim_node *nd = &sim->node[n];
@@ -527,14 +526,14 @@ void au_sim_free(struct au_sim *sim)
 	au_time t;
 	struct au_event ev;
 	while (au_evq_pop(&sim->q, &t, &ev))
-		au_msg_free_payload(&ev);
+		au_msg_free_payload(sim, &ev);
 	au_evq_free(&sim->q);
 	for (au_node_id n = 1; n <= sim->nodes; n++) {
 		struct au_sim_node *nd = &sim->node[n];
 		stop_services(sim, n);
 		if (nd->deferred) {
 			for (guint i = 0; i < nd->deferred->len; i++)
-				au_msg_free_payload(&g_array_index(nd->deferred, struct au_deferred, i).ev);
+				au_msg_free_payload(sim, &g_array_index(nd->deferred, struct au_deferred, i).ev);
 			g_array_free(nd->deferred, TRUE);
 		}
 		au_disk_free(nd->disk);
@@ -652,7 +651,7 @@ void au_sim_crash(struct au_sim *sim, au_node_id n, uint32_t fault)
 			if (ev->type == AU_EV_DELIVER)
 				au_sim_record_message(sim, ev->a, -1, ev->aux, n, ev->service,
 						      0, ev->len, AU_FATE_DST_DOWN);
-			au_msg_free_payload(ev);
+			au_msg_free_payload(sim, ev);
 		}
 		g_array_set_size(nd->deferred, 0);
 		nd->paused = false;

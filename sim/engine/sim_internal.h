@@ -28,6 +28,9 @@ enum au_ev_type {
 };
 
 /* au_event.flags for deliveries. */
+/* Payload blocks (net.c): 32 B .. 64 KiB, powers of two (AU_MSG_MAX fits). */
+#define AU_PAY_MIN_SHIFT 5u
+#define AU_PAY_CLASSES 12u
 #define AU_EVF_INLINE 1u    /* payload inside the event */
 #define AU_EVF_DUP 2u       /* the extra copy of a duplicated message */
 #define AU_EVF_CORRUPT 4u   /* a bit was flipped */
@@ -114,6 +117,10 @@ struct au_sim {
 	GPtrArray *link_faults; /* struct au_link_fault* */
 	GHashTable *link_free;  /* (src<<32|dst) -> au_time*, with bandwidth */
 	bool net_plain; /* no loss, dup, bandwidth or active faults: fast path */
+	/* Free payload blocks of 2^(c + AU_PAY_MIN_SHIFT) bytes, chained
+	 * through their first bytes (net.c): a message's private copy costs no
+	 * malloc once the run has warmed up. */
+	void *pay_free[AU_PAY_CLASSES];
 
 	GHashTable *shared; /* shared inputs (shared.c), or NULL */
 
@@ -170,7 +177,9 @@ void au_sim_violation_place(struct au_sim *sim, au_time t_ns, au_node_id node, u
 /* The sender of the message being delivered right now, 0 outside a
  * delivery: who served the reply a client is recording. */
 au_node_id au_sim_delivering_from(const struct au_sim *sim);
-void au_msg_free_payload(struct au_event *ev);
+/* Give a delivery event's out-of-line payload back to the run's pool
+ * (net.c); anything else is left alone. */
+void au_msg_free_payload(struct au_sim *sim, struct au_event *ev);
 
 /* dist.c */
 au_time au_dist_sample(const struct au_dist *d, struct au_pcg32 *rng);
