@@ -39,7 +39,9 @@
 #include "check_swim.h"
 #include "kv.h"
 #include "linearize.h"
+#include "sim/engine/trace_h5.h"
 #include "sim/report/report.h"
+#include "sim/report/violation.h"
 
 struct au_checker_ops {
 	const char *name;
@@ -593,4 +595,19 @@ char *au_check_json(const struct au_sim *sim)
 	}
 	g_string_append(o, "}");
 	return g_string_free(o, FALSE);
+}
+
+void au_check_h5_verdict(struct au_h5 *h5, struct au_sim *sim)
+{
+	const struct au_violation *v = au_sim_violation(sim);
+	g_autofree char *checks = au_check_json(sim);
+	g_autofree char *obj = g_strdup_printf("{%s}", checks);
+	g_autofree char *line = v ? au_violation_line(v) : g_strdup("");
+	au_h5_set_verdict(h5, v ? "fail" : "pass", obj, line);
+	if (v) {
+		GString *vj = g_string_new(NULL);
+		au_violation_json(vj, v);
+		au_h5_set_violation_json(h5, vj->str);
+		g_string_free(vj, TRUE);
+	}
 }

@@ -70,6 +70,12 @@ void au_check_set_lin_budget(struct au_sim *sim, uint64_t configurations);
  * a first failure would say).  False if it is not on in this run. */
 bool au_check_leave_out(struct au_sim *sim, const char *name);
 
+struct au_h5;
+/* Write a finished run's verdict into its HDF5 trace's root attributes:
+ * result (pass/fail), the checks as JSON, the violation's line and JSON
+ * (every command that writes a trace: run, replay --check). */
+void au_check_h5_verdict(struct au_h5 *h5, struct au_sim *sim);
+
 struct au_lin_result;
 /* Where a linearizability window happened (how linearizable_kv reports
  * one): t_ns, node and record of the operation that closed it (the last to

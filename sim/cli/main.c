@@ -422,7 +422,7 @@ static int cmd_run(int argc, char **argv)
 	char hash[65];
 	au_sim_trace_hash(sim, hash);
 	if (h5)
-		au_violation_h5_verdict(h5, sim);
+		au_check_h5_verdict(h5, sim);
 	if (h5 && au_h5_close(h5, hash, au_sim_stats(sim)->sim_time_ns, au_sim_stats(sim)->events,
 			      au_sim_stats(sim)->records, &err) != 0) {
 		fprintf(stderr, "aureon-sim: --trace %s (the partial file was removed)\n", err);

@@ -675,7 +675,7 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 	}
 	fprintf(out, "  trace hash %s\n", hash);
 	if (h5) {
-		au_violation_h5_verdict(h5, m.sim);
+		au_check_h5_verdict(h5, m.sim);
 		int hrc = au_h5_close(h5, hash, st->sim_time_ns, st->events, st->records, &err);
 		h5 = NULL;
 		if (hrc != 0) {

@@ -4,8 +4,6 @@
 #include <string.h>
 
 #include "report.h"
-#include "sim/check/check.h"
-#include "sim/engine/trace_h5.h"
 
 char *au_violation_line(const struct au_violation *v)
 {
@@ -49,19 +47,4 @@ void au_violation_json(GString *o, const struct au_violation *v)
 		first = false;
 	}
 	g_string_append(o, "]}}");
-}
-
-void au_violation_h5_verdict(struct au_h5 *h5, struct au_sim *sim)
-{
-	const struct au_violation *v = au_sim_violation(sim);
-	g_autofree char *checks = au_check_json(sim);
-	g_autofree char *obj = g_strdup_printf("{%s}", checks);
-	g_autofree char *line = v ? au_violation_line(v) : g_strdup("");
-	au_h5_set_verdict(h5, v ? "fail" : "pass", obj, line);
-	if (v) {
-		GString *vj = g_string_new(NULL);
-		au_violation_json(vj, v);
-		au_h5_set_violation_json(h5, vj->str);
-		g_string_free(vj, TRUE);
-	}
 }

@@ -21,10 +21,4 @@ char *au_violation_line(const struct au_violation *v);
  * first_record, last_record, lines). */
 void au_violation_json(GString *out, const struct au_violation *v);
 
-struct au_h5;
-/* Write a finished run's verdict into its HDF5 trace's root attributes:
- * result (pass/fail), the checks as JSON, the violation's line and JSON
- * (every command that writes a trace: run, replay --check). */
-void au_violation_h5_verdict(struct au_h5 *h5, struct au_sim *sim);
-
 #endif
