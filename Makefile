@@ -1,7 +1,7 @@
 # Aureon — build, test, bench.  `make help` lists the targets.
 #
 # Libraries, from the ground up (each needs only those before it):
-#   libaureon-core.a    core/: env.h, wire codecs, hashes, PCG32, distributions
+#   libaureon-core.a    core/: env.h, wire codecs, hashes, SHA-256, PCG32, distributions
 #   libaureon-models.a  models/: the node logic (sans-I/O, talks only to env.h)
 #   libaureon-config.a  config/: value parsers, model key tables, the model registry
 #   libaureon-sim.a     sim/ but its main: engine, scenario loader, checks, chaos
@@ -36,7 +36,7 @@ CFLAGS   = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS   = $(PKG_LIBS) -lm
 PREFIX  ?= /usr/local
 
-CORE_SRC  = core/pcg32.c core/wire.c core/dist.c core/hash.c core/reclog.c
+CORE_SRC  = core/pcg32.c core/wire.c core/dist.c core/hash.c core/reclog.c core/sha256.c
 # models/raft/: the Raft model, one file per concern (raft_internal.h)
 RAFT_SRC  = $(addprefix models/raft/,storage.c log.c machines.c snapshot.c election.c replication.c \
               handlers.c boot.c api.c)
@@ -50,7 +50,7 @@ MODEL_SRC += models/taskq.c models/taskq_batch.c models/taskq_snapshot.c models/
 CONFIG_SRC = config/values.c config/keys.c config/registry.c config/cluster_spec.c
 # sim/: the engine (events, nodes, network, disks, faults, trace writer),
 # the scenario loader, the checks, chaos, and the command line.
-ENGINE_SRC   = $(addprefix sim/engine/,evq.c sim.c drive.c sha256.c shared.c net.c disk.c dist.c fault.c trace_h5.c)
+ENGINE_SRC   = $(addprefix sim/engine/,evq.c sim.c drive.c shared.c net.c disk.c dist.c fault.c trace_h5.c)
 SCENARIO_SRC = sim/scenario/scenario.c
 CHECK_SRC    = $(addprefix sim/check/,check.c check_lin.c check_scenario.c check_raft.c check_swim.c check_rqml.c \
                  check_replicas.c check_exec.c check_jobs.c check_results.c linearize.c)

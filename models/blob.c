@@ -13,6 +13,7 @@
 #include "models_internal.h"
 #include "one.h"
 #include "pcg32.h"
+#include "sha256.h"
 #include "raft/raft.h"
 #include "trace_kinds.h"
 #include "wire.h"
@@ -40,7 +41,7 @@ struct fetch {
 	uint64_t job, req, total, offset;
 	uint8_t digest[32];
 	bool total_known;
-	GChecksum *ck;
+	struct au_sha256 ck; /* over the bytes fetched so far */
 	au_node_id order[AU_RAFT_MAX_NODES + 1]; /* every node, holders first */
 	uint32_t n_order, at, tries;
 	uint64_t served_mask;    /* nodes that served chunks */
@@ -211,7 +212,8 @@ bool au_blob_verify(struct au_blob *b, const uint8_t digest[32])
 		return false;
 	char name[80];
 	file_name(digest, name);
-	GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+	struct au_sha256 ck;
+	au_sha256_init(&ck);
 	uint8_t *buf = au_xmalloc(1 << 20);
 	uint64_t off = 0;
 	bool ok = true;
@@ -220,13 +222,11 @@ bool au_blob_verify(struct au_blob *b, const uint8_t digest[32])
 		int64_t got = b->env->ops->storage_read(b->env->ctx, name, off, buf, want);
 		ok = got == (int64_t)want;
 		if (ok)
-			g_checksum_update(ck, buf, want);
+			au_sha256_update(&ck, buf, want);
 		off += want;
 	}
 	uint8_t d[32];
-	gsize dl = sizeof(d);
-	g_checksum_get_digest(ck, d, &dl);
-	g_checksum_free(ck);
+	au_sha256_digest(&ck, d);
 	free(buf);
 	return ok && memcmp(d, digest, 32) == 0;
 }
@@ -477,7 +477,6 @@ static void fetch_end(struct au_blob *b, int outcome)
 		b->fetched_bad++;
 	if (f->timer)
 		au_timer_cancel(b->env, f->timer);
-	g_checksum_free(f->ck);
 	memset(f, 0, sizeof(*f));
 	fetch_next(b);
 }
@@ -531,7 +530,7 @@ static void fetch_chunk(struct au_blob *b, const struct au_blob_chunk *c, au_nod
 	}
 	f->total = c->total;
 	f->total_known = true;
-	g_checksum_update(f->ck, c->data, c->n);
+	au_sha256_update(&f->ck, c->data, c->n);
 	f->offset += c->n;
 	if (from <= 63)
 		f->served_mask |= UINT64_C(1) << from;
@@ -541,8 +540,7 @@ static void fetch_chunk(struct au_blob *b, const struct au_blob_chunk *c, au_nod
 		return;
 	}
 	uint8_t d[32];
-	gsize dl = sizeof(d);
-	g_checksum_get_digest(f->ck, d, &dl);
+	au_sha256_digest(&f->ck, d);
 	fetch_end(b, memcmp(d, f->digest, 32) == 0 ? FETCH_OK : FETCH_MISMATCH);
 }
 
@@ -560,7 +558,7 @@ static void fetch_next(struct au_blob *b)
 		f->active = true;
 		f->job = job;
 		memcpy(f->digest, r->digest, 32);
-		f->ck = g_checksum_new(G_CHECKSUM_SHA256);
+		au_sha256_init(&f->ck);
 		f->n_order = au_blob_holders(r->digest, b->env->nodes, b->env->nodes, f->order);
 		au_trace(b->env, AU_TR_BLOB_FETCH_START, (int64_t)job, prefix(r->digest), 0);
 		fetch_ask(b);
@@ -685,8 +683,6 @@ static void blob_persisted(void *state, uint64_t token, int status)
 static void blob_destroy(void *state)
 {
 	struct au_blob *b = state;
-	if (b->f.ck)
-		g_checksum_free(b->f.ck);
 	g_ptr_array_free(b->entries, TRUE);
 	g_array_free(b->to_fetch, TRUE);
 	g_free(b);

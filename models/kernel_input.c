@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "env.h"
+#include "sha256.h"
 
 #define SPEC_LEN 48u
 
@@ -90,11 +91,7 @@ static void free_shared(void *obj)
 
 void au_kernel_spec_key(const uint8_t *spec, size_t len, uint8_t key[32])
 {
-	GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
-	g_checksum_update(ck, spec, len);
-	gsize n = 32;
-	g_checksum_get_digest(ck, key, &n);
-	g_checksum_free(ck);
+	au_sha256(spec, len, key);
 }
 
 const struct au_kernel_problem *au_kernel_acquire(const struct au_env *env,

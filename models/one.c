@@ -14,6 +14,7 @@
 #include "kernels.h"
 #include "models_internal.h"
 #include "raft/raft.h"
+#include "sha256.h"
 #include "trace_kinds.h"
 #include "wire.h"
 
@@ -202,11 +203,7 @@ static struct au_one_record *apply_synth(struct au_one *o, struct au_rbuf *rb)
 		return r; /* rejected by the caller: no need for the bytes */
 	uint8_t *bytes = au_xmalloc(size);
 	au_blob_synth_bytes(job, seed, bytes, size);
-	GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
-	g_checksum_update(ck, bytes, size);
-	gsize dl = sizeof(r->digest);
-	g_checksum_get_digest(ck, r->digest, &dl);
-	g_checksum_free(ck);
+	au_sha256(bytes, size, r->digest);
 	if (o->env)
 		au_blob_store(o->env->ops->local_service(o->env->ctx, "blob"), r->digest, bytes, size);
 	free(bytes);

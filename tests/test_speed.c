@@ -8,7 +8,7 @@
 #include "env.h"
 #include "kernels.h"
 #include "scenario_runs.h"
-#include "sim/engine/sha256.h"
+#include "sha256.h"
 #include "sim/engine/sim.h"
 #include "sim/check/check_internal.h"
 #include "kv.h"
@@ -183,6 +183,74 @@ START_TEST(sha256_matches_glib)
 }
 END_TEST
 
+/* core/sha256.c (used by the engine and the models): random buffers of
+ * many lengths, up to several hundred blocks, hashed one-shot and in
+ * random pieces on both paths, against GLib; and the models' digests
+ * (au_kernel_digest over doubles) against GLib over their
+ * little-endian bytes. */
+START_TEST(sha256_random_buffers_match_glib)
+{
+	GRand *r = g_rand_new_with_seed(17);
+	enum { MAX = 40000 };
+	uint8_t *data = g_malloc(MAX);
+	for (int round = 0; round < 300; round++) {
+		size_t len = round < 130 ? (size_t)round : (size_t)g_rand_int_range(r, 0, MAX);
+		for (size_t i = 0; i < len; i++)
+			data[i] = (uint8_t)g_rand_int(r);
+		g_autofree char *want = g_compute_checksum_for_data(G_CHECKSUM_SHA256, data, len);
+		uint8_t wantd[32];
+		GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+		g_checksum_update(ck, data, len);
+		gsize dl = sizeof(wantd);
+		g_checksum_get_digest(ck, wantd, &dl);
+		g_checksum_free(ck);
+		for (int portable = 0; portable < 2; portable++) {
+			au_sha256_force_portable(portable);
+			uint8_t d[32];
+			au_sha256(data, len, d);
+			ck_assert_msg(memcmp(d, wantd, 32) == 0, "one-shot len %zu portable %d", len,
+				      portable);
+			struct au_sha256 s;
+			au_sha256_init(&s);
+			for (size_t off = 0; off < len;) {
+				size_t piece = (size_t)g_rand_int_range(r, 0, 300);
+				if (piece > len - off)
+					piece = len - off;
+				au_sha256_update(&s, data + off, piece);
+				off += piece;
+			}
+			char got[65];
+			au_sha256_hex(&s, got);
+			ck_assert_msg(strcmp(got, want) == 0, "pieces len %zu portable %d", len, portable);
+			/* au_kernel_digest: the doubles' little-endian bytes */
+			size_t nd = len / 8;
+			double *v = g_malloc(nd * sizeof(double) + 1);
+			uint8_t *le = g_malloc(nd * 8 + 1);
+			for (size_t i = 0; i < nd; i++) {
+				uint64_t bits = 0;
+				for (int b = 0; b < 8; b++)
+					bits |= (uint64_t)data[8 * i + (size_t)b] << (8 * b);
+				memcpy(&v[i], &bits, 8);
+				for (int b = 0; b < 8; b++)
+					le[8 * i + (size_t)b] = (uint8_t)(bits >> (8 * b));
+			}
+			g_autofree char *wantk = g_compute_checksum_for_data(G_CHECKSUM_SHA256, le, nd * 8);
+			au_kernel_digest(v, nd, d);
+			char hex[65];
+			for (int i = 0; i < 32; i++)
+				snprintf(hex + 2 * i, 3, "%02x", d[i]);
+			ck_assert_msg(strcmp(hex, wantk) == 0, "kernel digest n %zu portable %d", nd,
+				      portable);
+			g_free(v);
+			g_free(le);
+		}
+	}
+	au_sha256_force_portable(false);
+	g_free(data);
+	g_rand_free(r);
+}
+END_TEST
+
 /* ---- linearizable_kv in segments (check_lin.c) ---- */
 
 static struct au_sim *lin_sim(struct au_scenario **sc, void **state)
@@ -284,6 +352,7 @@ Suite *speed_suite(void)
 	tcase_add_test(tc, no_shared_input_builds_a_private_copy);
 	tcase_add_test(tc, rqml_run_shares_inputs_and_is_deterministic);
 	tcase_add_test(tc, sha256_matches_glib);
+	tcase_add_test(tc, sha256_random_buffers_match_glib);
 	tcase_add_test(tc, lin_segments_release_and_keep_the_verdict);
 	suite_add_tcase(s, tc);
 	TCase *bench = tcase_create("bench stack");

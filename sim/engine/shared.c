@@ -48,11 +48,7 @@ const void *au_sim_shared_input(struct au_sim *sim, const uint8_t key[32], const
 	if (!key || !build || (!spec && spec_len))
 		return NULL;
 	uint8_t want[32];
-	gsize n = sizeof(want);
-	GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
-	g_checksum_update(ck, spec, spec_len);
-	g_checksum_get_digest(ck, want, &n);
-	g_checksum_free(ck);
+	au_sha256(spec, spec_len, want);
 	if (memcmp(want, key, 32) != 0)
 		return NULL; /* the key is not the bytes' digest */
 	if (!sim->shared)

@@ -1,7 +1,7 @@
-/* sha256.c — SHA-256 (FIPS 180-4) for the trace hash (see sha256.h): a
- * portable compression function and, on x86-64 CPUs with the SHA
- * extensions, one built on SHA256RNDS2/MSG1/MSG2, picked once at run time.
- * test_speed.c checks both against GLib's SHA-256. */
+/* sha256.c — SHA-256 (FIPS 180-4) for the trace hash and the models'
+ * digests (see sha256.h): a portable compression function and, on x86-64
+ * CPUs with the SHA extensions, one built on SHA256RNDS2/MSG1/MSG2, picked
+ * once at run time.  test_speed.c checks both against GLib's SHA-256. */
 #include "sha256.h"
 
 #include <string.h>
@@ -161,6 +161,8 @@ void au_sha256_init(struct au_sha256 *s)
 void au_sha256_update(struct au_sha256 *s, const void *data, size_t len)
 {
 	const uint8_t *p = data;
+	if (len == 0)
+		return; /* (data may be NULL) */
 	s->bytes += len;
 	if (s->fill) {
 		size_t k = 64 - s->fill < len ? 64 - s->fill : len;
@@ -208,4 +210,12 @@ void au_sha256_hex(const struct au_sha256 *s, char out[65])
 		out[2 * i + 1] = hex[d[i] & 15];
 	}
 	out[64] = '\0';
+}
+
+void au_sha256(const void *data, size_t len, uint8_t out[32])
+{
+	struct au_sha256 s;
+	au_sha256_init(&s);
+	au_sha256_update(&s, data, len);
+	au_sha256_digest(&s, out);
 }

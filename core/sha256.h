@@ -1,8 +1,11 @@
-/* sha256.h — SHA-256 for the trace hash, with the x86 SHA extensions when
- * the CPU has them (the same digest as GLib's, several times faster; the
- * trace hash is taken over every record of every run). */
-#ifndef AU_SIM_SHA256_H
-#define AU_SIM_SHA256_H
+/* sha256.h — SHA-256, with the x86 SHA extensions when the CPU has them
+ * (the same digest as GLib's G_CHECKSUM_SHA256, several times faster).
+ * In core/ so both the engine (the trace hash, taken over every record of
+ * every run) and the models (kernel output digests, job input keys, blob
+ * digests) use one implementation; aureon-node links it without the
+ * engine. */
+#ifndef AU_SHA256_H
+#define AU_SHA256_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,5 +28,7 @@ void au_sha256_hex(const struct au_sha256 *s, char out[65]);
  * (tests run both). */
 bool au_sha256_accelerated(void);
 void au_sha256_force_portable(bool portable);
+/* One-shot: the digest of `len` bytes at `data` into `out`. */
+void au_sha256(const void *data, size_t len, uint8_t out[32]);
 
 #endif
