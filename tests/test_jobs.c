@@ -622,6 +622,33 @@ START_TEST(failover_keeps_survivors_leases)
 }
 END_TEST
 
+/* A run with the execution layer but no job: job_lifecycle judged nothing,
+ * so it says "not run" with why, never a pass. */
+START_TEST(job_lifecycle_without_jobs_is_not_run)
+{
+	struct au_scenario *sc = au_test_load_text(
+		"<test>", "[run]\nduration = 3s\n[cluster]\nnodes = 3\nservices = raft,aureon\n");
+	struct au_sim *sim = au_sim_new(sc, 1);
+	au_sim_run(sim, sc->duration);
+	au_sim_finish(sim);
+	const char *names[32], *results[32];
+	size_t n = au_check_results(sim, names, results, 32);
+	bool seen = false;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(names[i], "job_lifecycle") != 0)
+			continue;
+		seen = true;
+		ck_assert_str_eq(results[i], AU_VERDICT_NOT_RUN);
+		char why[256];
+		ck_assert(au_check_reason(sim, i, why, sizeof(why)));
+		ck_assert_msg(strstr(why, "no job was submitted"), "%s", why);
+	}
+	ck_assert(seen);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
 Suite *jobs_suite(void)
 {
 	Suite *s = suite_create("jobs");
@@ -633,6 +660,7 @@ Suite *jobs_suite(void)
 	tcase_add_test(tc, listing_and_snapshot);
 	tcase_add_test(tc, jobless_encoding_unchanged);
 	tcase_add_test(tc, job_lifecycle_judges);
+	tcase_add_test(tc, job_lifecycle_without_jobs_is_not_run);
 	tcase_add_test(tc, bad_workload_keys);
 	suite_add_tcase(s, tc);
 
