@@ -511,6 +511,21 @@ END_TEST
 
 /* The cancel-during-failover scenario exercises every path: cancels,
  * failures with reasons, requeues and refused acks, on every seed tried. */
+/* job_lifecycle's place among a finished run's checks, and its verdict
+ * (fails the test when the check is not on). */
+static size_t job_lifecycle_of(struct au_sim *sim, const char **result)
+{
+	const char *names[32], *results[32];
+	size_t n = au_check_results(sim, names, results, 32);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], "job_lifecycle") == 0) {
+			*result = results[i];
+			return i;
+		}
+	ck_abort_msg("job_lifecycle is not on in this run");
+	return 0;
+}
+
 START_TEST(cancel_failover_exercised)
 {
 	struct au_scenario *sc = au_test_load(job_scenarios[0]);
@@ -518,26 +533,18 @@ START_TEST(cancel_failover_exercised)
 		struct au_sim *sim = au_sim_new(sc, seed);
 		ck_assert_int_eq(au_sim_run(sim, sc->duration), 0);
 		ck_assert_int_eq(au_sim_finish(sim), 0);
-		const char *names[32], *results[32];
-		size_t n = au_check_results(sim, names, results, 32);
-		bool seen = false;
-		for (size_t i = 0; i < n; i++) {
-			if (strcmp(names[i], "job_lifecycle") != 0)
-				continue;
-			seen = true;
-			ck_assert_str_eq(results[i], "pass");
-			char note[256];
-			ck_assert(au_check_note(sim, i, note, sizeof(note)));
-			unsigned jobs = 0;
-			unsigned long long cancels = 0, fails = 0, requeues = 0, refused = 0;
-			ck_assert_msg(sscanf(note, "%u jobs, %llu cancelled, %llu failures, %llu requeues, "
-					     "%llu acks refused", &jobs, &cancels, &fails, &requeues,
-					     &refused) == 5, "%s", note);
-			ck_assert_msg(jobs == 80 && cancels >= 10 && fails >= 5 && requeues >= 5 &&
-					      refused >= 5, "seed %llu: %s", (unsigned long long)seed,
-				      note);
-		}
-		ck_assert(seen);
+		const char *result;
+		size_t i = job_lifecycle_of(sim, &result);
+		ck_assert_str_eq(result, "pass");
+		char note[256];
+		ck_assert(au_check_note(sim, i, note, sizeof(note)));
+		unsigned jobs = 0;
+		unsigned long long cancels = 0, fails = 0, requeues = 0, refused = 0;
+		ck_assert_msg(sscanf(note, "%u jobs, %llu cancelled, %llu failures, %llu requeues, "
+				     "%llu acks refused", &jobs, &cancels, &fails, &requeues, &refused) == 5,
+			      "%s", note);
+		ck_assert_msg(jobs == 80 && cancels >= 10 && fails >= 5 && requeues >= 5 && refused >= 5,
+			      "seed %llu: %s", (unsigned long long)seed, note);
 		au_sim_free(sim);
 	}
 	au_scenario_free(sc);
@@ -631,19 +638,12 @@ START_TEST(job_lifecycle_without_jobs_is_not_run)
 	struct au_sim *sim = au_sim_new(sc, 1);
 	au_sim_run(sim, sc->duration);
 	au_sim_finish(sim);
-	const char *names[32], *results[32];
-	size_t n = au_check_results(sim, names, results, 32);
-	bool seen = false;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(names[i], "job_lifecycle") != 0)
-			continue;
-		seen = true;
-		ck_assert_str_eq(results[i], AU_VERDICT_NOT_RUN);
-		char why[256];
-		ck_assert(au_check_reason(sim, i, why, sizeof(why)));
-		ck_assert_msg(strstr(why, "no job was submitted"), "%s", why);
-	}
-	ck_assert(seen);
+	const char *result;
+	size_t i = job_lifecycle_of(sim, &result);
+	ck_assert_str_eq(result, AU_VERDICT_NOT_RUN);
+	char why[256];
+	ck_assert(au_check_reason(sim, i, why, sizeof(why)));
+	ck_assert_msg(strstr(why, "no job was submitted"), "%s", why);
 	au_sim_free(sim);
 	au_scenario_free(sc);
 }
