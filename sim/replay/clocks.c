@@ -129,7 +129,7 @@ bool au_clocks_place(GPtrArray *boots, int64_t *offset, struct au_clocks_report 
 		 * of them (lost ones shift this only for repeated bytes). */
 		guint ha = host[x->boot], hb = host[y->boot];
 		if (ha != hb) {
-			int64_t bound = x->t - y->t;
+			int64_t bound = x->t - y->t + 1; /* strictly after: a tie could replay the receive first */
 			if (bound > d[ha][hb])
 				d[ha][hb] = bound;
 			rep->pairs++;
