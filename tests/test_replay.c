@@ -258,6 +258,19 @@ START_TEST(recorded_cluster_replays_exactly_and_damage_is_caught)
 		      "exit %d (n2's correction %.3f ms, want about -5000):\n%s", rc, ms, out);
 	g_free(out);
 	drop_dir(other);
+	/* A log that stops early (recording failed, or its last segment is
+	 * lost) while the node ran on: its peers received what the log does
+	 * not explain, and the merged replay must not call that a pass. */
+	char *cut = copy_of(rec);
+	g_autofree char *cc = g_strdup_printf("last=$(ls %s/n2-e000001-*.aurec | tail -1); "
+					      "[ \"$last\" != %s/n2-e000001-0000.aurec ] && rm \"$last\" && "
+					      "%s/aureon-sim replay %s --check 2>&1", cut, cut, au_test_bin(), cut);
+	rc = au_test_run(cc, &out);
+	ck_assert_msg(rc == 1 && strstr(out, "received with no replayed send") &&
+			      strstr(out, "result: fail (") && !strstr(out, "result: pass"),
+		      "exit %d:\n%s", rc, out);
+	g_free(out);
+	drop_dir(cut);
 	/* A node's logs missing: refused unless --partial, which says so. */
 	char *part = g_dir_make_tmp("aureon-replay-part-XXXXXX", NULL);
 	g_autofree char *cp = g_strdup_printf("cp %s/n1-*.aurec %s/n3-*.aurec %s/ && "
