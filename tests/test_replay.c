@@ -271,6 +271,35 @@ START_TEST(recorded_cluster_replays_exactly_and_damage_is_caught)
 		      "exit %d:\n%s", rc, out);
 	g_free(out);
 	drop_dir(cut);
+	/* A boot that ended before starting its services (header, then stop):
+	 * nothing to compare, and not a failure. */
+	char *empty = g_dir_make_tmp("aureon-replay-empty-XXXXXX", NULL);
+	{
+		g_autofree char *seg0 = g_build_filename(rec, "n1-e000001-0000.aurec", NULL);
+		gchar *img;
+		gsize len;
+		ck_assert(g_file_get_contents(seg0, &img, &len, NULL));
+		const uint8_t *p;
+		size_t n;
+		char why[160];
+		ck_assert_int_eq(au_reclog_next_frame((uint8_t *)img, len, AU_RECLOG_PREFIX_LEN, &p, &n, why,
+						      sizeof(why)), 1);
+		struct au_reclog_buf b = {0}, stop = {0};
+		au_reclog_put_bytes(&b, img, AU_RECLOG_PREFIX_LEN + AU_RECLOG_FRAME_HDR + n);
+		au_reclog_put_u8(&stop, AU_REC_STOP);
+		au_reclog_put_sv(&stop, 1000);
+		au_reclog_frame(&b, stop.p, stop.len);
+		g_autofree char *dst = g_build_filename(empty, "n1-e000001-0000.aurec", NULL);
+		ck_assert(g_file_set_contents(dst, (const char *)b.p, (gssize)b.len, NULL));
+		au_reclog_buf_free(&b);
+		au_reclog_buf_free(&stop);
+		g_free(img);
+	}
+	char *es = replay(empty, &rc);
+	ck_assert_msg(rc == 0 && strstr(es, "no input: the node ended before starting its services"), "exit %d:\n%s",
+		      rc, es);
+	g_free(es);
+	drop_dir(empty);
 	/* A node's logs missing: refused unless --partial, which says so. */
 	char *part = g_dir_make_tmp("aureon-replay-part-XXXXXX", NULL);
 	g_autofree char *cp = g_strdup_printf("cp %s/n1-*.aurec %s/n3-*.aurec %s/ && "

@@ -551,7 +551,8 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 		if (x->next_type == DOWN_TYPE || x->next_type == AU_REC_STOP) {
 			if (x->next_type == AU_REC_STOP)
 				x->last_t = m.now;
-			au_sim_drive_down(m.sim, node);
+			if (x->started) /* a boot that never started its services changes nothing */
+				au_sim_drive_down(m.sim, node);
 			x->has_next = false;
 			x->ended = true;
 			continue;
@@ -637,7 +638,9 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 			fprintf(out, x->res.stopped ? ", clean stop\n"
 				     : x->later_boot ? ", killed (no stop record; down after its last input)\n"
 						     : ", no stop record (killed or still running at the end)\n");
-			if (x->res.checkpoints == 0)
+			if (x->res.inputs == 0)
+				fprintf(out, "    (no input: the node ended before starting its services; nothing to compare)\n");
+			else if (x->res.checkpoints == 0)
 				all_exact = false;
 		} else if (x == stop_boot) {
 			all_exact = false;

@@ -655,7 +655,9 @@ int au_replay_main(int argc, char **argv, const char *version)
 				       r.raft_term, r.raft_commit, r.raft_digest);
 			printf(r.stopped ? ", clean stop\n" : "; the log ends without a stop record (node killed or "
 							      "still running): compared up to its last checkpoint\n");
-			if (r.checkpoints == 0)
+			if (r.inputs == 0)
+				printf("  (no input: the node ended before starting its services; nothing to compare)\n");
+			else if (r.checkpoints == 0)
 				rc = rc ? rc : 1;
 			continue;
 		}
