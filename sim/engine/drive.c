@@ -47,19 +47,25 @@ void au_sim_drive_down(struct au_sim *sim, au_node_id n)
 		sim->leader = 0;
 }
 
+/* After a violation nothing more is recorded, as an ordinary run stops
+ * at it: what the caller's models still do in the same input is dropped. */
 void au_sim_drive_event(struct au_sim *sim, au_node_id n, uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
-	au_sim_record_event(sim, n, kind, a, b, c);
+	if (!sim->stop)
+		au_sim_record_event(sim, n, kind, a, b, c);
 }
 
 void au_sim_drive_row(struct au_sim *sim, au_node_id n, uint32_t service, uint32_t table, const void *row)
 {
-	au_sim_record_row(sim, &sim->node[n].svc[service], table, row);
+	if (!sim->stop)
+		au_sim_record_row(sim, &sim->node[n].svc[service], table, row);
 }
 
 void au_sim_drive_message(struct au_sim *sim, au_time send_ns, au_time recv_ns, au_node_id src, au_node_id dst,
 			  uint8_t service, uint32_t bytes, enum au_fate fate)
 {
+	if (sim->stop)
+		return;
 	sim->stats.messages_sent++;
 	au_sim_record_message(sim, send_ns, recv_ns, src, dst, service, 0, bytes, fate);
 }

@@ -191,7 +191,8 @@ void au_sim_drive_states(struct au_sim *sim, au_node_id n, void *const *states);
  * them). */
 void au_sim_drive_down(struct au_sim *sim, au_node_id n);
 /* A model's trace event, or table row, on node n, as if it had made the
- * env call itself. */
+ * env call itself.  These and au_sim_drive_message record nothing once a
+ * check has stopped the run. */
 void au_sim_drive_event(struct au_sim *sim, au_node_id n, uint16_t kind, int64_t a, int64_t b,
 			int64_t c);
 void au_sim_drive_row(struct au_sim *sim, au_node_id n, uint32_t service, uint32_t table, const void *row);

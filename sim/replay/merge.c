@@ -96,15 +96,13 @@ static void on_trace(void *ctx, au_node_id node, uint16_t kind, int64_t a, int64
 		struct au_rf_storage st = {node, m->now, (int)a, (int)b};
 		g_array_append_val(m->facts.storage, st);
 	}
-	if (!au_sim_drive_stopped(m->sim))
-		au_sim_drive_event(m->sim, node, kind, a, b, c);
+	au_sim_drive_event(m->sim, node, kind, a, b, c);
 }
 
 static void on_row(void *ctx, au_node_id node, uint32_t service, uint32_t table, const void *row)
 {
 	struct merge *m = ctx;
-	if (!au_sim_drive_stopped(m->sim))
-		au_sim_drive_row(m->sim, node, service, table, row);
+	au_sim_drive_row(m->sim, node, service, table, row);
 }
 
 static guint op_hash(gconstpointer p)
@@ -173,8 +171,7 @@ static void kv_reply(struct merge *m, au_node_id server, const void *msg, size_t
 		extra.value = w.value;
 		extra.return_ns = m->now;
 		m->kv_extra++;
-		if (!au_sim_drive_stopped(m->sim))
-			au_sim_drive_row(m->sim, server, m->kv_svc, 0, &extra);
+		au_sim_drive_row(m->sim, server, m->kv_svc, 0, &extra);
 		return;
 	}
 	o->done = true;
@@ -185,8 +182,7 @@ static void kv_reply(struct merge *m, au_node_id server, const void *msg, size_t
 	o->row.return_ns = m->now;
 	o->row.outcome = AU_KV_OK;
 	m->kv_ok++;
-	if (!au_sim_drive_stopped(m->sim))
-		au_sim_drive_row(m->sim, server, m->kv_svc, 0, &o->row);
+	au_sim_drive_row(m->sim, server, m->kv_svc, 0, &o->row);
 }
 
 static void on_send(void *ctx, au_node_id node, uint32_t service, au_node_id to, const void *msg, size_t len)
@@ -590,7 +586,7 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 	/* Operations no server answered OK: their outcome is unknown (the
 	 * client may have given up, or the answer was lost), in call order. */
 	uint64_t kv_unknown = 0;
-	for (guint i = 0; i < m.ops_order->len && !au_sim_drive_stopped(m.sim); i++) {
+	for (guint i = 0; i < m.ops_order->len; i++) {
 		struct kvop *op = m.ops_order->pdata[i];
 		if (!op->done) {
 			kv_unknown++;
