@@ -26,8 +26,8 @@
 #define NO_BOUND INT64_MIN
 
 struct ev {
-	uint64_t link;    /* src << 40 | dst << 8 | service */
-	uint64_t content; /* CRC-32C << 32 | length */
+	uint64_t link;    /* au_replay_link_key */
+	uint64_t content; /* au_replay_content_key */
 	au_time t;        /* on the realtime-anchored timeline */
 	guint boot;
 };
@@ -38,7 +38,7 @@ struct collect {
 	au_time t; /* the current input's time */
 };
 
-static uint64_t content_key(const void *msg, size_t len)
+uint64_t au_replay_content_key(const void *msg, size_t len)
 {
 	return (uint64_t)au_crc32c(0, msg, len) << 32 | (uint32_t)len;
 }
@@ -46,14 +46,14 @@ static uint64_t content_key(const void *msg, size_t len)
 static void c_send(void *ctx, au_node_id node, uint32_t svc, au_node_id to, const void *msg, size_t len)
 {
 	struct collect *c = ctx;
-	struct ev e = {(uint64_t)node << 40 | (uint64_t)to << 8 | svc, content_key(msg, len), c->t, c->boot};
+	struct ev e = {au_replay_link_key(node, to, svc), au_replay_content_key(msg, len), c->t, c->boot};
 	g_array_append_val(c->sends, e);
 }
 
 static void c_recv(void *ctx, au_node_id node, uint32_t svc, au_node_id from, const void *msg, size_t len)
 {
 	struct collect *c = ctx;
-	struct ev e = {(uint64_t)from << 40 | (uint64_t)node << 8 | svc, content_key(msg, len), c->t, c->boot};
+	struct ev e = {au_replay_link_key(from, node, svc), au_replay_content_key(msg, len), c->t, c->boot};
 	g_array_append_val(c->recvs, e);
 }
 
@@ -84,6 +84,7 @@ bool au_clocks_place(GPtrArray *boots, int64_t *offset, struct au_clocks_report 
 				g_free(host);
 				return false;
 			}
+			rep->first_node[rep->hosts] = b->node;
 			ids[rep->hosts++] = b->host_id;
 		}
 		host[i] = h;

@@ -41,8 +41,8 @@ struct mboot {
  * the oldest send of the same bytes on its link (a datagram held in a
  * paused node's socket for minutes is still matched). */
 struct msent_key {
-	uint64_t link;    /* src << 40 | dst << 8 | service */
-	uint64_t content; /* CRC-32C of the bytes << 32 | length */
+	uint64_t link;    /* au_replay_link_key */
+	uint64_t content; /* au_replay_content_key */
 };
 
 static guint msent_hash(gconstpointer p)
@@ -75,7 +75,7 @@ struct merge {
 	GHashTable *sessions; /* session -> dense client number (1..) */
 	uint64_t kv_ok, kv_bad;
 	uint64_t kv_extra;       /* reads answered OK again with another value, judged too */
-	uint32_t extra_clients;  /* client numbers for those, counting down from the top */
+	uint32_t extra_clients;  /* client numbers for those, from 1 << 30 up (above any session's) */
 	au_time now;
 	GHashTable *sent;   /* struct msent_key -> GQueue of indexes + 1 into facts.sends */
 	struct au_replay_facts facts;
@@ -83,11 +83,6 @@ struct merge {
 	uint64_t from_unlogged;  /* received from a node with no log (--partial) */
 	bool logged[AU_MAX_NODES + 1]; /* nodes with a log */
 };
-
-static uint64_t link_key(au_node_id src, au_node_id dst, uint32_t svc)
-{
-	return (uint64_t)src << 40 | (uint64_t)dst << 8 | svc;
-}
 
 static void on_trace(void *ctx, au_node_id node, uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
@@ -196,7 +191,7 @@ static void on_send(void *ctx, au_node_id node, uint32_t service, au_node_id to,
 	m->sends++;
 	struct au_rf_send rs = {m->now, node, to, false, 0};
 	g_array_append_val(m->facts.sends, rs);
-	struct msent_key probe = {link_key(node, to, service), (uint64_t)au_crc32c(0, msg, len) << 32 | (uint32_t)len};
+	struct msent_key probe = {au_replay_link_key(node, to, service), au_replay_content_key(msg, len)};
 	GQueue *q = g_hash_table_lookup(m->sent, &probe);
 	if (!q) {
 		q = g_queue_new();
@@ -216,7 +211,7 @@ static void on_recv(void *ctx, au_node_id node, uint32_t service, au_node_id fro
 			kv_request(m, node, msg, len);
 		return;
 	}
-	struct msent_key probe = {link_key(from, node, service), (uint64_t)au_crc32c(0, msg, len) << 32 | (uint32_t)len};
+	struct msent_key probe = {au_replay_link_key(from, node, service), au_replay_content_key(msg, len)};
 	GQueue *q = g_hash_table_lookup(m->sent, &probe);
 	if (!q || g_queue_is_empty(q)) {
 		if (m->logged[from])
@@ -277,26 +272,8 @@ static au_time boot_end(const struct au_rl_boot *b)
 }
 
 /* Place every boot on one timeline: with one host boot id, by
- * CLOCK_MONOTONIC (exact); otherwise by CLOCK_REALTIME (as good as the
- * hosts' clock synchronisation).  False with *err for version 1 logs. */
-/* The index of boot i's host among the boots' distinct host ids, in
- * order of first appearance (as clocks.c numbers them). */
-static guint host_index(const struct mboot *mb, guint n, guint i)
-{
-	guint h = 0;
-	for (guint j = 0; j < i && j < n; j++) {
-		bool seen = false;
-		for (guint k = 0; k < j && !seen; k++)
-			seen = strcmp(mb[k].b->host_id, mb[j].b->host_id) == 0;
-		if (!seen) {
-			if (strcmp(mb[j].b->host_id, mb[i].b->host_id) == 0)
-				return h;
-			h++;
-		}
-	}
-	return h;
-}
-
+ * CLOCK_MONOTONIC (exact); otherwise by CLOCK_REALTIME corrected by the
+ * datagrams between hosts (clocks.c).  False with *err for version 1 logs. */
 static bool place(GPtrArray *boots, struct mboot *mb, guint n, bool *same_host, struct au_clocks_report *rep,
 		  char **err)
 {
@@ -329,7 +306,7 @@ static bool place(GPtrArray *boots, struct mboot *mb, guint n, bool *same_host, 
 	return true;
 }
 
-static void advance(struct mboot *x, guint i, struct mboot *mb, guint n)
+static void advance(struct mboot *x)
 {
 	au_time t;
 	unsigned type;
@@ -342,9 +319,6 @@ static void advance(struct mboot *x, guint i, struct mboot *mb, guint n)
 	x->has_next = false;
 	x->ended = true;
 	/* Killed (no stop record) and booted again later: down after its last input. */
-	(void)i;
-	(void)mb;
-	(void)n;
 	if (x->res.outcome == AU_REPLAY_EXACT && !x->res.stopped && x->later_boot && x->started) {
 		x->has_next = true;
 		x->next_t = x->last_t + 1;
@@ -366,15 +340,6 @@ static struct mboot *pick(struct mboot *mb, guint n)
 			best = x;
 	}
 	return best;
-}
-
-/* Whether some boot of node nd is among the logs. */
-static bool has_log(const struct mboot *mb, guint n, au_node_id nd)
-{
-	for (guint i = 0; i < n; i++)
-		if (mb[i].b->node == nd)
-			return true;
-	return false;
 }
 
 /* --to-scenario: the facts of the replayed run, as a scenario file. */
@@ -451,7 +416,13 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 					      mb[i].b->node, mb[i].b->epoch, mb[0].b->node, mb[0].b->epoch);
 			goto out;
 		}
+		if (mb[i].b->node < 1 || mb[i].b->node > AU_MAX_NODES) {
+			err = g_strdup_printf("%s: a log of node %u, outside n1..n%u", (const char *)mb[i].b->paths->pdata[0],
+					      mb[i].b->node, AU_MAX_NODES);
+			goto out;
+		}
 		mb[i].later_boot = i + 1 < n && ((struct au_rl_boot *)boots->pdata[i + 1])->node == mb[i].b->node;
+		m.logged[mb[i].b->node] = true;
 	}
 	if (o->scenario_out && !o->force && g_file_test(o->scenario_out, G_FILE_TEST_EXISTS)) {
 		err = g_strdup_printf("--to-scenario %s: the file exists (--force overwrites it)", o->scenario_out);
@@ -502,7 +473,7 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 	m.nodes = sc->cluster.nodes;
 	GString *missing = g_string_new(NULL);
 	for (au_node_id nd = 1; nd <= m.nodes; nd++)
-		if (!has_log(mb, n, nd))
+		if (!m.logged[nd])
 			g_string_append_printf(missing, "%sn%u", missing->len ? ", " : "", nd);
 	if (missing->len && !o->partial) {
 		err = g_strdup_printf("%s holds no log of %s: a run without its inputs can fail checks on effects whose "
@@ -511,8 +482,6 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 		goto out;
 	}
 	partial = missing->len > 0;
-	for (guint i = 0; i < n; i++)
-		m.logged[mb[i].b->node] = true;
 	g_string_free(missing, TRUE);
 	m.n_services = sc->cluster.n_services;
 	m.sent = g_hash_table_new_full(msent_hash, msent_equal, g_free, queue_free);
@@ -536,7 +505,7 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 		}
 	au_sim_drive_begin(m.sim);
 	for (guint i = 0; i < n; i++)
-		advance(&mb[i], i, mb, n);
+		advance(&mb[i]);
 	uint64_t inputs = 0;
 	bool booted_once[AU_MAX_NODES + 1] = {0};
 	struct mboot *stop_boot = NULL;
@@ -575,7 +544,7 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 			stop_boot = x;
 			break;
 		}
-		advance(x, (guint)(x - mb), mb, n);
+		advance(x);
 		if (x->ended && x->res.outcome != AU_REPLAY_EXACT) {
 			stop_boot = x;
 			break;
@@ -604,14 +573,9 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 	if (!same_host) {
 		fprintf(out, "  clocks: %u hosts, %" G_GUINT64_FORMAT " datagrams between them; corrections to their "
 			     "realtime clocks:", clocks.hosts, clocks.pairs);
-		for (guint h = 0; h < clocks.hosts; h++) {
-			const struct au_rl_boot *first = NULL;
-			for (guint i = 0; i < n && !first; i++)
-				if (mb[i].offset >= 0 && host_index(mb, n, i) == h)
-					first = mb[i].b;
-			fprintf(out, "%s host of n%u %+.3f ms", h ? "," : "", first ? first->node : 0,
+		for (guint h = 0; h < clocks.hosts; h++)
+			fprintf(out, "%s host of n%u %+.3f ms", h ? "," : "", clocks.first_node[h],
 				(double)clocks.offset_ns[h] / 1e6);
-		}
 		fprintf(out, "\n");
 	}
 	bool all_exact = true;
@@ -653,9 +617,9 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 		}
 	}
 	for (au_node_id nd = 1; nd <= m.nodes; nd++)
-		if (!has_log(mb, n, nd))
+		if (!m.logged[nd])
 			fprintf(out, "  n%u: no log in %s: not replayed (the checks see it never up; what it sent "
-				     "shows below as received with no replayed send)\n", nd, o->dir);
+				     "is counted below as from nodes without a log)\n", nd, o->dir);
 	fprintf(out, "  datagrams between nodes: %" G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT
 		     " received and matched to their send",
 		m.sends, m.delivered);
