@@ -10,6 +10,7 @@
 
 #include "env.h"
 #include "reclog.h"
+#include "sim/replay/facts.h"
 #include "tests.h"
 #include "wire.h"
 
@@ -380,6 +381,52 @@ START_TEST(recorded_cluster_replays_exactly_and_damage_is_caught)
 }
 END_TEST
 
+/* --to-scenario's inference on made-up facts: a run of lost datagrams on
+ * one link to a running node is a one-way cut (not loss), a pause and a
+ * kill with its restart become faults, and the text loads. */
+START_TEST(scenario_from_facts)
+{
+	char *services[] = {"raft", NULL};
+	struct au_rl_boot b = {.node = 1, .n_services = 1, .services = services,
+			       .cluster_text = "[cluster]\nnodes = 3\nservices = raft\n"};
+	struct au_replay_facts f;
+	au_rf_init(&f);
+	f.first = &b;
+	f.span = 10 * AU_NS_PER_S;
+	const struct au_rf_boot boots[] = {{1, 0, 10 * AU_NS_PER_S, true, false},
+					   {2, 0, 10 * AU_NS_PER_S, true, false},
+					   {3, 0, 4 * AU_NS_PER_S, false, true},
+					   {3, 5 * AU_NS_PER_S, 10 * AU_NS_PER_S, true, false}};
+	g_array_append_vals(f.boots, boots, G_N_ELEMENTS(boots));
+	const struct au_rf_pause pause = {2, 6 * AU_NS_PER_S, 8 * AU_NS_PER_S};
+	g_array_append_val(f.pauses, pause);
+	/* n1 -> n2: delivered, then 5 lost over 400 ms, then delivered;
+	 * n1 -> n3: one lost while n3 is down (not loss), 2 delivered. */
+	for (int i = 0; i < 7; i++) {
+		bool lost = i >= 1 && i <= 5;
+		struct au_rf_send s = {AU_NS_PER_S + i * 100 * AU_NS_PER_MS, 1, 2, !lost, lost ? 0 : 1000 * 1000};
+		g_array_append_val(f.sends, s);
+	}
+	const struct au_rf_send to3[] = {{4500 * AU_NS_PER_MS, 1, 3, false, 0},
+					 {6 * AU_NS_PER_S, 1, 3, true, 2 * 1000 * 1000},
+					 {7 * AU_NS_PER_S, 1, 3, true, 2 * 1000 * 1000}};
+	g_array_append_vals(f.sends, to3, G_N_ELEMENTS(to3));
+	char *err = NULL;
+	char *text = au_rf_scenario(&f, "/tmp/made-up", &err);
+	ck_assert_msg(text, "%s", err);
+	ck_assert_msg(strstr(text, "[fault.cut-n1-n2-1]\nat = 1100000us\naction = partition\ngroups = n1 | n2\n"
+				   "oneway = true\nuntil = 1501000us\n") &&
+			      !strstr(text, "cut-n1-n3") && strstr(text, "loss = 0.0000\n") &&
+			      strstr(text, "[fault.kill-n3-3]\nat = 4000001us\naction = crash\ntarget = n3\n"
+					   "restart_after = 999999us\n") &&
+			      strstr(text, "[fault.pause-n2-1]\nat = 6000001us\naction = pause\ntarget = n2\n"
+					   "until = 8000000us\n"),
+		      "%s", text);
+	g_free(text);
+	au_rf_clear(&f);
+}
+END_TEST
+
 START_TEST(bad_arguments_exit_2)
 {
 	int rc;
@@ -406,6 +453,7 @@ Suite *replay_suite(void)
 	tcase_add_test(tc, varints_round_trip);
 	tcase_add_test(tc, frames_refuse_damage);
 	tcase_add_test(tc, bad_arguments_exit_2);
+	tcase_add_test(tc, scenario_from_facts);
 	suite_add_tcase(s, tc);
 	TCase *real = tcase_create("real_processes");
 	tcase_set_timeout(real, 240);

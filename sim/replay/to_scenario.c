@@ -105,47 +105,71 @@ struct cut {
 	au_time from, to;
 };
 
-/* Runs of lost datagrams to a running node, per link (send order): a run
- * of CUT_MIN_LOST or more spanning CUT_MIN_NS is a cut; the datagrams in
- * cuts are marked so loss does not count them again. */
-static GArray *find_cuts(const struct au_replay_facts *f, uint32_t nodes, bool *in_cut)
+static gint cmp_cut(gconstpointer a, gconstpointer b)
+{
+	const struct cut *x = a, *y = b;
+	if (x->src != y->src)
+		return x->src < y->src ? -1 : 1;
+	if (x->dst != y->dst)
+		return x->dst < y->dst ? -1 : 1;
+	return x->from < y->from ? -1 : x->from > y->from;
+}
+
+/* A run of lost datagrams on one link, while it lasts. */
+struct lost_run {
+	guint first, count;
+	au_time from, to;
+};
+
+/* Close link a->b's run at send index `end`: a cut if it is long enough;
+ * its datagrams are marked so loss does not count them again. */
+static void close_run(const struct au_replay_facts *f, struct lost_run *r, au_node_id a, au_node_id b, guint end,
+		      GArray *cuts, bool *in_cut)
+{
+	if (r->count >= CUT_MIN_LOST && r->to - r->from >= CUT_MIN_NS) {
+		struct cut c = {a, b, r->from, r->to + AU_NS_PER_MS};
+		g_array_append_val(cuts, c);
+		for (guint k = r->first; k < end; k++) {
+			const struct au_rf_send *q = &g_array_index(f->sends, struct au_rf_send, k);
+			if (q->src == a && q->dst == b)
+				in_cut[k] = true;
+		}
+	}
+	r->count = 0;
+}
+
+/* Runs of lost datagrams to a running node, per link, in one pass over the
+ * sends: a run of CUT_MIN_LOST or more spanning CUT_MIN_NS is a cut.  Cuts
+ * come out by link, then time. */
+static GArray *find_cuts(const struct au_replay_facts *f, uint32_t nodes, const bool *dst_up, bool *in_cut)
 {
 	GArray *cuts = g_array_new(FALSE, FALSE, sizeof(struct cut));
-	for (au_node_id a = 1; a <= nodes; a++)
-		for (au_node_id b = 1; b <= nodes; b++) {
-			if (a == b)
-				continue;
-			guint first = 0, count = 0;
-			au_time from = 0, to = 0;
-			for (guint i = 0; i <= f->sends->len; i++) {
-				const struct au_rf_send *s =
-					i < f->sends->len ? &g_array_index(f->sends, struct au_rf_send, i) : NULL;
-				if (s && (s->src != a || s->dst != b || !node_up(f, b, s->t)))
-					continue;
-				if (s && !s->delivered) {
-					if (count++ == 0) {
-						first = i;
-						from = s->t;
-					}
-					to = s->t;
-					continue;
-				}
-				if (count >= CUT_MIN_LOST && to - from >= CUT_MIN_NS) {
-					struct cut c = {a, b, from, to + AU_NS_PER_MS};
-					g_array_append_val(cuts, c);
-					for (guint k = first; k < i; k++) {
-						const struct au_rf_send *q = &g_array_index(f->sends, struct au_rf_send, k);
-						if (q->src == a && q->dst == b)
-							in_cut[k] = true;
-					}
-				}
-				count = 0;
-			}
+	size_t side = (size_t)nodes + 1;
+	struct lost_run *runs = g_new0(struct lost_run, side * side);
+	for (guint i = 0; i < f->sends->len; i++) {
+		const struct au_rf_send *s = &g_array_index(f->sends, struct au_rf_send, i);
+		if (s->src > nodes || s->dst > nodes || !dst_up[i])
+			continue;
+		struct lost_run *r = &runs[s->src * side + s->dst];
+		if (s->delivered) {
+			close_run(f, r, s->src, s->dst, i, cuts, in_cut);
+			continue;
 		}
+		if (r->count++ == 0) {
+			r->first = i;
+			r->from = s->t;
+		}
+		r->to = s->t;
+	}
+	for (au_node_id a = 1; a <= nodes; a++)
+		for (au_node_id b = 1; b <= nodes; b++)
+			close_run(f, &runs[a * side + b], a, b, f->sends->len, cuts, in_cut);
+	g_free(runs);
+	g_array_sort(cuts, cmp_cut);
 	return cuts;
 }
 
-static void network_group(GString *t, const struct au_replay_facts *f, const bool *in_cut)
+static void network_group(GString *t, const struct au_replay_facts *f, const bool *dst_up, const bool *in_cut)
 {
 	GArray *delays = g_array_new(FALSE, FALSE, sizeof(au_time));
 	uint64_t to_up = 0, lost = 0;
@@ -162,7 +186,7 @@ static void network_group(GString *t, const struct au_replay_facts *f, const boo
 			if (!waited)
 				g_array_append_val(delays, s->delay);
 			to_up++;
-		} else if (node_up(f, s->dst, s->t) && !in_cut[i]) {
+		} else if (dst_up[i] && !in_cut[i]) {
 			to_up++;
 			lost++;
 		}
@@ -344,8 +368,15 @@ char *au_rf_scenario(const struct au_replay_facts *f, const char *dir, char **er
 	uint32_t nodes = (uint32_t)g_key_file_get_uint64(kf, "cluster", "nodes", NULL);
 	g_key_file_free(kf);
 	bool *in_cut = g_new0(bool, f->sends->len + 1);
-	GArray *cuts = find_cuts(f, nodes, in_cut);
-	network_group(t, f, in_cut);
+	/* Whether each datagram's receiver was running when it was sent. */
+	bool *dst_up = g_new0(bool, f->sends->len + 1);
+	for (guint i = 0; i < f->sends->len; i++) {
+		const struct au_rf_send *s = &g_array_index(f->sends, struct au_rf_send, i);
+		dst_up[i] = node_up(f, s->dst, s->t);
+	}
+	GArray *cuts = find_cuts(f, nodes, dst_up, in_cut);
+	network_group(t, f, dst_up, in_cut);
+	g_free(dst_up);
 	node_faults(t, f);
 	disk_faults(t, f, nodes);
 	for (guint i = 0; i < f->pauses->len; i++) {
