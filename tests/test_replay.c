@@ -101,6 +101,17 @@ static void drop_dir(char *d)
 }
 
 
+/* A segment file's bytes (g_free them) and its first frame, the header. */
+static gchar *read_segment(const char *path, gsize *len, const uint8_t **hdr, size_t *hdr_len)
+{
+	gchar *img;
+	ck_assert(g_file_get_contents(path, &img, len, NULL));
+	char why[160];
+	ck_assert_int_eq(au_reclog_next_frame((uint8_t *)img, *len, AU_RECLOG_PREFIX_LEN, hdr, hdr_len, why,
+					      sizeof(why)), 1);
+	return img;
+}
+
 /* Make every segment of node `node` in `dir` look recorded on another
  * host whose realtime clock was `shift_ns` ahead: its header gets another
  * boot id and its CLOCK_REALTIME anchor moves (the frame's CRC redone). */
@@ -114,13 +125,10 @@ static void fake_other_host(const char *dir, unsigned node, int64_t shift_ns)
 		if (!g_str_has_prefix(name, prefix) || !g_str_has_suffix(name, ".aurec"))
 			continue;
 		g_autofree char *path = g_build_filename(dir, name, NULL);
-		gchar *img;
 		gsize len;
-		ck_assert(g_file_get_contents(path, &img, &len, NULL));
 		const uint8_t *p;
 		size_t n;
-		char why[160];
-		ck_assert_int_eq(au_reclog_next_frame((uint8_t *)img, len, AU_RECLOG_PREFIX_LEN, &p, &n, why, sizeof(why)), 1);
+		gchar *img = read_segment(path, &len, &p, &n);
 		struct au_reclog_cur c = {p, n, 0, false};
 		struct au_reclog_buf h = {0};
 		au_reclog_put_u8(&h, au_reclog_get_u8(&c));
@@ -277,14 +285,10 @@ START_TEST(recorded_cluster_replays_exactly_and_damage_is_caught)
 	char *empty = g_dir_make_tmp("aureon-replay-empty-XXXXXX", NULL);
 	{
 		g_autofree char *seg0 = g_build_filename(rec, "n1-e000001-0000.aurec", NULL);
-		gchar *img;
 		gsize len;
-		ck_assert(g_file_get_contents(seg0, &img, &len, NULL));
 		const uint8_t *p;
 		size_t n;
-		char why[160];
-		ck_assert_int_eq(au_reclog_next_frame((uint8_t *)img, len, AU_RECLOG_PREFIX_LEN, &p, &n, why,
-						      sizeof(why)), 1);
+		gchar *img = read_segment(seg0, &len, &p, &n);
 		struct au_reclog_buf b = {0}, stop = {0};
 		au_reclog_put_bytes(&b, img, AU_RECLOG_PREFIX_LEN + AU_RECLOG_FRAME_HDR + n);
 		au_reclog_put_u8(&stop, AU_REC_STOP);
