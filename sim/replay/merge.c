@@ -589,27 +589,14 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 			continue;
 		}
 		if (x->res.outcome == AU_REPLAY_EXACT && x != stop_boot) {
-			fprintf(out, "exact: %" G_GUINT64_FORMAT " inputs, %" G_GUINT64_FORMAT " checkpoints equal",
-				x->res.inputs, x->res.checkpoints);
-			if (x->res.raft_term || x->res.raft_commit)
-				fprintf(out, " (last: raft term %" G_GUINT64_FORMAT " commit %" G_GUINT64_FORMAT
-					     " state digest %016" G_GINT64_MODIFIER "x)",
-					x->res.raft_term, x->res.raft_commit, x->res.raft_digest);
-			fprintf(out, x->res.stopped ? ", clean stop\n"
-				     : x->later_boot ? ", killed (no stop record; down after its last input)\n"
-						     : ", no stop record (killed or still running at the end)\n");
-			if (x->res.inputs == 0)
-				fprintf(out, "    (no input: the node ended before starting its services; nothing to compare)\n");
-			else if (x->res.checkpoints == 0)
+			if (!au_replay_print_outcome(out, x->b, &x->res,
+						     x->later_boot ? ", killed (no stop record; down after its last input)\n"
+								   : ", no stop record (killed or still running at the end)\n",
+						     "    "))
 				all_exact = false;
 		} else if (x == stop_boot) {
 			all_exact = false;
-			const struct au_rl_frame *f = &g_array_index(x->b->frames, struct au_rl_frame, x->res.at_record);
-			fprintf(out, "%s at record %" G_GUINT64_FORMAT " (%s, %s offset %" G_GUINT64_FORMAT
-				     ") after %" G_GUINT64_FORMAT " inputs: %s\n",
-				x->res.outcome == AU_REPLAY_DIVERGED ? "DIVERGED" : "not replayable", x->res.at_record,
-				au_reclog_type_name(f->p[0]), (const char *)x->b->paths->pdata[x->res.at_seg],
-				x->res.at_off, x->res.inputs, x->res.what);
+			au_replay_print_outcome(out, x->b, &x->res, "\n", "    ");
 		} else {
 			all_exact = false;
 			fprintf(out, "not finished: the merged run stopped before its end (%" G_GUINT64_FORMAT

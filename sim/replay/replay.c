@@ -530,6 +530,31 @@ void au_replay_boot(const struct au_rl_boot *b, struct au_replay_result *res)
 	au_rb_free(rb);
 }
 
+bool au_replay_print_outcome(FILE *out, const struct au_rl_boot *b, const struct au_replay_result *r,
+			     const char *unstopped, const char *indent)
+{
+	if (r->outcome != AU_REPLAY_EXACT) {
+		const struct au_rl_frame *f = &g_array_index(b->frames, struct au_rl_frame, r->at_record);
+		fprintf(out, "%s at record %" G_GUINT64_FORMAT " (%s, %s offset %" G_GUINT64_FORMAT ") after %"
+			     G_GUINT64_FORMAT " inputs and %" G_GUINT64_FORMAT " equal checkpoints: %s\n",
+			r->outcome == AU_REPLAY_DIVERGED ? "DIVERGED" : "not replayable", r->at_record,
+			au_reclog_type_name(f->p[0]), (const char *)b->paths->pdata[r->at_seg], r->at_off, r->inputs,
+			r->checkpoints, r->what);
+		return false;
+	}
+	fprintf(out, "exact: %" G_GUINT64_FORMAT " inputs, %" G_GUINT64_FORMAT " checkpoints equal", r->inputs,
+		r->checkpoints);
+	if (r->raft_term || r->raft_commit || r->raft_digest)
+		fprintf(out, " (last: raft term %" G_GUINT64_FORMAT " commit %" G_GUINT64_FORMAT " state digest %016"
+			     G_GINT64_MODIFIER "x)", r->raft_term, r->raft_commit, r->raft_digest);
+	fputs(r->stopped ? ", clean stop\n" : unstopped, out);
+	if (r->inputs == 0) {
+		fprintf(out, "%s(no input: the node ended before starting its services; nothing to compare)\n", indent);
+		return true;
+	}
+	return r->checkpoints > 0; /* nothing compared is not exact */
+}
+
 /* ---- the subcommand ---------------------------------------------------------- */
 
 static const char *const usage =
@@ -646,34 +671,14 @@ int au_replay_main(int argc, char **argv, const char *version)
 		au_replay_boot(b, &r);
 		printf("n%u boot %" G_GUINT64_FORMAT " (%u segment%s, %u records, seed %" G_GUINT64_FORMAT "): ", b->node,
 		       b->epoch, b->paths->len, b->paths->len == 1 ? "" : "s", b->frames->len, b->seed);
-		if (r.outcome == AU_REPLAY_EXACT) {
-			printf("exact: %" G_GUINT64_FORMAT " inputs, %" G_GUINT64_FORMAT " checkpoints equal", r.inputs,
-			       r.checkpoints);
-			if (r.raft_term || r.raft_commit || r.raft_digest)
-				printf(" (last: raft term %" G_GUINT64_FORMAT " commit %" G_GUINT64_FORMAT
-				       " state digest %016" G_GINT64_MODIFIER "x)",
-				       r.raft_term, r.raft_commit, r.raft_digest);
-			printf(r.stopped ? ", clean stop\n" : "; the log ends without a stop record (node killed or "
-							      "still running): compared up to its last checkpoint\n");
-			if (r.inputs == 0)
-				printf("  (no input: the node ended before starting its services; nothing to compare)\n");
-			else if (r.checkpoints == 0)
-				rc = rc ? rc : 1;
-			continue;
-		}
 		if (r.outcome == AU_REPLAY_BAD_CONFIG) {
 			printf("cannot rebuild the services: %s\n", r.what);
 			rc = 2;
-			continue;
-		}
-		const struct au_rl_frame *f = &g_array_index(b->frames, struct au_rl_frame, r.at_record);
-		printf("%s at record %" G_GUINT64_FORMAT " (%s, %s offset %" G_GUINT64_FORMAT ") after %" G_GUINT64_FORMAT
-		       " inputs and %" G_GUINT64_FORMAT " equal checkpoints: %s\n",
-		       r.outcome == AU_REPLAY_DIVERGED ? "DIVERGED" : "not replayable", r.at_record,
-		       au_reclog_type_name(f->p[0]), (const char *)b->paths->pdata[r.at_seg], r.at_off, r.inputs,
-		       r.checkpoints, r.what);
-		if (rc == 0)
+		} else if (!au_replay_print_outcome(stdout, b, &r,
+						    "; the log ends without a stop record (node killed or still running): "
+						    "compared up to its last checkpoint\n", "  ") && rc == 0) {
 			rc = 1;
+		}
 	}
 	g_ptr_array_free(boots, TRUE);
 	if (!done) {

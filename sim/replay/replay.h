@@ -42,6 +42,15 @@ struct au_replay_result {
 /* Replay one boot. */
 void au_replay_boot(const struct au_rl_boot *b, struct au_replay_result *res);
 
+/* Print a replayed boot's outcome (not AU_REPLAY_BAD_CONFIG) as the rest
+ * of its line: "exact: N inputs, C checkpoints equal (last: raft ...)"
+ * then ", clean stop" or `unstopped` (with its newline), or "DIVERGED at
+ * record ..." / "not replayable at record ...".  True if the boot counts
+ * as replayed exactly: exact with a checkpoint compared, or with no input
+ * at all (a note line, after `indent`, says so). */
+bool au_replay_print_outcome(FILE *out, const struct au_rl_boot *b, const struct au_replay_result *r,
+			     const char *unstopped, const char *indent);
+
 /* ---- one boot's replay, stepped (merged replays, merge.c) --------------- */
 
 struct au_rb;
