@@ -26,53 +26,12 @@ for b in "$CTL" "$NODE"; do
 done
 command -v python3 >/dev/null || { echo "bench-ctl: needs python3 (free ports)" >&2; exit 2; }
 
-DIR=$(mktemp -d /tmp/aureon-bench-ctl-XXXXXX)
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-	if [ "${KEEP_DIR:-}" = 1 ]; then echo "bench-ctl: files kept in $DIR" >&2; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT INT TERM
-
-# Six free loopback ports (three UDP, three TCP for /metrics).
-PORTS=$(python3 -c '
-import socket
-out = []
-keep = []
-for kind in (socket.SOCK_DGRAM,) * 3 + (socket.SOCK_STREAM,) * 3:
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    keep.append(s)
-    out.append(str(s.getsockname()[1]))
-print(" ".join(out))')
-set -- $PORTS
-cat > "$DIR/cluster.ini" <<EOF
-# written by bench/ctl_load.sh
-[cluster]
-nodes = 3
-services = raft,kv
-[raft]
-election_timeout = 150ms..300ms
-heartbeat = 50ms
-[hosts]
-n1 = 127.0.0.1:$1
-n2 = 127.0.0.1:$2
-n3 = 127.0.0.1:$3
-[http]
-n1 = 127.0.0.1:$4
-n2 = 127.0.0.1:$5
-n3 = 127.0.0.1:$6
-[auth]
-key_file = cluster.key
-EOF
-"$CTL" keygen "$DIR/cluster.key" 2>/dev/null
-for i in 1 2 3; do
-	# RECORD=1: every node also writes its input log (--record, docs/replay.md)
-	"$NODE" --config "$DIR/cluster.ini" --id "n$i" --data "$DIR/n$i" --quiet \
-		${RECORD:+--record "$DIR/rec"} >"$DIR/n$i.log" 2>&1 &
-	PIDS="$PIDS $!"
-done
+LC_WHO=bench-ctl
+. "$(dirname "$0")/../tests/lib/loopback_cluster.sh"
+lc_init bench-ctl
+lc_cluster http
+# RECORD=1: every node also writes its input log (--record, docs/replay.md)
+for i in 1 2 3; do lc_start "$i" ${RECORD:+--record "$DIR/rec"}; done
 C="$CTL --config $DIR/cluster.ini"
 $C --timeout 10s wait-leader
 

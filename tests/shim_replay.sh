@@ -20,42 +20,11 @@ for b in "$CTL" "$NODE" "$SIM"; do
 	[ -x "$b" ] || { echo "shim_replay: $b not built" >&2; exit 2; }
 done
 command -v python3 >/dev/null || { echo "shim_replay: needs python3 (free ports)" >&2; exit 2; }
-DIR=$(mktemp -d /tmp/aureon-replay-XXXXXX)
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-	if [ "${KEEP_DIR:-}" = 1 ]; then echo "shim_replay: files kept in $DIR" >&2; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT INT TERM
-PORTS=$(python3 -c '
-import socket
-keep = []
-for _ in range(3):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); keep.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in keep))')
-set -- $PORTS
-cat > "$DIR/cluster.ini" <<EOF2
-[cluster]
-nodes = 3
-services = raft,kv
-[raft]
-election_timeout = 150ms..300ms
-heartbeat = 50ms
-[hosts]
-n1 = 127.0.0.1:$1
-n2 = 127.0.0.1:$2
-n3 = 127.0.0.1:$3
-[auth]
-key_file = cluster.key
-EOF2
-"$CTL" keygen "$DIR/cluster.key" 2>/dev/null
-start() { # node id
-	"$NODE" --config "$DIR/cluster.ini" --id "n$1" --data "$DIR/n$1" --record "$DIR/rec" \
-		--record-max-bytes 256KiB --quiet >>"$DIR/n$1.log" 2>&1 &
-	eval "PID$1=$!"
-	PIDS="$PIDS $!"
-}
+LC_WHO=shim_replay
+. "$(dirname "$0")/lib/loopback_cluster.sh"
+lc_init replay
+lc_cluster
+start() { lc_start "$1" --record "$DIR/rec" --record-max-bytes 256KiB; }
 for i in 1 2 3; do start "$i"; done
 C="$CTL --config $DIR/cluster.ini --timeout 10s"
 $C wait-leader >/dev/null
