@@ -50,36 +50,33 @@ static au_time exec_cost(void *ctx, const struct au_task *t, uint32_t round, dou
 }
 
 /* The DATA command for an output (op byte, then the body a DATA message
- * carries); caller frees. */
-static uint8_t *encode_data(const struct rqml *q, const struct outbox *ob, uint8_t first,
-			    size_t *len)
+ * carries) in *w, over a buffer the caller frees (w->p) that has room for
+ * a seal after it. */
+static void encode_data(const struct rqml *q, const struct outbox *ob, uint8_t first,
+			struct au_wbuf *w)
 {
-	size_t cap = 64 + 8 * (size_t)ob->len;
-	uint8_t *buf = au_xcalloc(cap, 1);
-	struct au_wbuf w;
-	au_wbuf_init(&w, buf, cap);
-	au_put_u8(&w, first);
-	au_put_u64(&w, ob->job);
-	au_put_u32(&w, ob->round);
-	au_put_u32(&w, ob->shard);
-	au_put_u64(&w, ob->token);
-	au_put_u32(&w, q->env->self);
-	au_put_u32(&w, ob->len);
-	rqml_put_f64s(&w, ob->data, ob->len);
-	assert(!w.overflow);
-	*len = w.len;
-	return buf;
+	size_t cap = 64 + 8 * (size_t)ob->len; /* 33 bytes of header, the doubles, a CRC */
+	au_wbuf_init(w, au_xmalloc(cap), cap);
+	au_put_u8(w, first);
+	au_put_u64(w, ob->job);
+	au_put_u32(w, ob->round);
+	au_put_u32(w, ob->shard);
+	au_put_u64(w, ob->token);
+	au_put_u32(w, q->env->self);
+	au_put_u32(w, ob->len);
+	rqml_put_f64s(w, ob->data, ob->len);
+	assert(!w->overflow && w->cap - w->len >= 4);
 }
 
 /* Get an output to the leader's log: propose it here if this node leads,
  * else send it to the leader (unreliable; resent until it shows up). */
 static void send_data(struct rqml *q, const struct outbox *ob)
 {
-	size_t len;
+	struct au_wbuf w;
 	if (rqml_is_leader(q)) {
-		uint8_t *cmd = encode_data(q, ob, OP_DATA, &len);
-		rqml_propose(q, cmd, len, AU_RQML_MACHINE, 0, 0);
-		free(cmd);
+		encode_data(q, ob, OP_DATA, &w);
+		rqml_propose(q, w.p, w.len, AU_RQML_MACHINE, 0, 0);
+		free(w.p);
 		return;
 	}
 	/* The worker's guess, not the local Raft's hint: a node removed from
@@ -89,16 +86,11 @@ static void send_data(struct rqml *q, const struct outbox *ob)
 	au_node_id leader = au_orch_leader_guess(q->orch);
 	if (!leader || leader == q->env->self)
 		return;
-	uint8_t *buf = encode_data(q, ob, MSG_DATA, &len);
-	uint8_t *sealed = au_xcalloc(len + 4, 1);
-	struct au_wbuf w;
-	au_wbuf_init(&w, sealed, len + 4);
-	au_put_bytes(&w, buf, len);
-	au_wbuf_seal(&w);
+	encode_data(q, ob, MSG_DATA, &w);
+	au_wbuf_seal(&w); /* in place: the buffer has room for it */
 	q->sent_data++;
-	au_send(q->env, leader, sealed, w.len);
-	free(sealed);
-	free(buf);
+	au_send(q->env, leader, w.p, w.len);
+	free(w.p);
 }
 
 void rqml_outbox_free(gpointer p)
@@ -173,7 +165,8 @@ static int exec_round(void *ctx, const struct au_task *t, uint32_t round, const 
 		q->scratch_len = need;
 	}
 	struct outbox *ob = au_xcalloc(1, sizeof(*ob));
-	*ob = (struct outbox){jid, t->token, r, s, len, au_xcalloc(len, sizeof(double))};
+	/* au_kernel_shard writes all of the output: no zeroing. */
+	*ob = (struct outbox){jid, t->token, r, s, len, au_xmalloc((size_t)len * sizeof(double))};
 	au_kernel_shard(j->kp, j->state, s, ob->data, q->scratch);
 	q->computed++;
 	uint8_t digest[32];

@@ -50,6 +50,8 @@ struct rjob {
 	bool built;
 	bool owns_kp;                /* kp is own_kp: free it */
 	double *state;           /* input of round `round + 1`; NULL once finished */
+	double *spare;           /* state_len doubles of scratch for the next state
+				  * (the round before's vector), or NULL */
 	uint32_t round;          /* rounds aggregated */
 	uint8_t verdict;         /* enum au_kernel_verdict; CONTINUE while running */
 	double *residuals;       /* [spec.policy.max_rounds] */
@@ -158,12 +160,19 @@ static inline void rqml_get_f64s(struct au_rbuf *rb, double *dst, size_t n)
 		return;
 	}
 	const uint8_t *p = rb->p + rb->pos;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* The bytes already are the doubles' memory (GCC does not merge the
+	 * byte loop below into loads: it cost ~6 % of default.ini). */
+	if (n)
+		memcpy(dst, p, 8 * n);
+#else
 	for (size_t i = 0; i < n; i++, p += 8) {
 		uint64_t v = 0;
 		for (int b = 0; b < 8; b++)
 			v |= (uint64_t)p[b] << (8 * b);
 		memcpy(&dst[i], &v, sizeof(v));
 	}
+#endif
 	rb->pos += 8 * n;
 }
 
@@ -175,12 +184,17 @@ static inline void rqml_put_f64s(struct au_wbuf *w, const double *src, size_t n)
 		return;
 	}
 	uint8_t *p = w->p + w->len;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (n)
+		memcpy(p, src, 8 * n);
+#else
 	for (size_t i = 0; i < n; i++, p += 8) {
 		uint64_t v;
 		memcpy(&v, &src[i], sizeof(v));
 		for (int b = 0; b < 8; b++)
 			p[b] = (uint8_t)(v >> (8 * b));
 	}
+#endif
 	w->len += 8 * n;
 }
 

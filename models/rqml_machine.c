@@ -27,11 +27,29 @@
 
 /* ---- the replicated state ------------------------------------------------------- */
 
+/* A pending output of `len` doubles, its data in the same allocation
+ * (uninitialised: the caller fills all of it). */
+static struct pending *pending_new(uint32_t len)
+{
+	struct pending *e = au_xmalloc(sizeof(*e) + (size_t)len * sizeof(double));
+	memset(e, 0, sizeof(*e));
+	e->len = len;
+	e->data = (double *)(e + 1);
+	return e;
+}
+
 static void pending_free(gpointer p)
 {
-	struct pending *e = p;
-	free(e->data);
-	free(e);
+	free(p); /* the data with it (pending_new) */
+}
+
+/* Drop a job's round vectors (finished, failed, cancelled or freed). */
+static void drop_state(struct rjob *j)
+{
+	free(j->state);
+	j->state = NULL;
+	free(j->spare);
+	j->spare = NULL;
 }
 
 void rqml_rjob_free(gpointer p)
@@ -39,7 +57,7 @@ void rqml_rjob_free(gpointer p)
 	struct rjob *j = p;
 	if (j->owns_kp)
 		au_kernel_free(&j->own_kp);
-	free(j->state);
+	drop_state(j);
 	free(j->residuals);
 	g_array_free(j->workers, TRUE);
 	g_ptr_array_free(j->pending, TRUE);
@@ -268,9 +286,11 @@ static uint8_t apply_data(struct rqml *q, struct au_rbuf *rb)
 		rqml_trace(q, AU_TR_RQML_STALE, (int64_t)jid, where, (int64_t)token);
 		return ST_IGNORED;
 	}
-	struct pending *e = au_xcalloc(1, sizeof(*e));
-	*e = (struct pending){shard, token, node, len, au_xcalloc(len, sizeof(double)), 0, false};
-	rqml_get_f64s(rb, e->data, len);
+	struct pending *e = pending_new(len);
+	e->shard = shard;
+	e->token = token;
+	e->node = node;
+	rqml_get_f64s(rb, e->data, len); /* all of it: the length was checked above */
 	g_ptr_array_add(j->pending, e); /* hashed when the digest is read */
 	rqml_trace(q, AU_TR_RQML_DATA, (int64_t)jid, where, (int64_t)token);
 	return ST_APPLIED;
@@ -314,8 +334,7 @@ static void finish_job(struct rqml *q, struct rjob *j, enum au_kernel_verdict v)
 	if (q->env)
 		au_blob_store_f64(q->env->ops->local_service(q->env->ctx, "blob"), j->digest, j->state,
 				  j->kp->state_len);
-	free(j->state);
-	j->state = NULL;
+	drop_state(j);
 	g_ptr_array_set_size(j->pending, 0);
 	if (j->owns_kp)
 		au_kernel_free(&j->own_kp);
@@ -383,9 +402,13 @@ static uint8_t apply_close(struct rqml *q, struct au_rbuf *rb)
 				   (int64_t)used[i]->token);
 			add_worker(j, used[i]->node);
 		}
-		double *next = au_xcalloc(j->kp->state_len, sizeof(double));
+		/* Into the vector of the round before (or a new one): aggregation
+		 * writes every value of `next` (kernels.h), so none need zeroing,
+		 * and the two vectors of a job swap roles each round instead of
+		 * being allocated, faulted in and freed. */
+		double *next = j->spare ? j->spare : au_xmalloc(j->kp->state_len * sizeof(double));
 		double res = au_kernel_aggregate_list(j->kp, j->state, shard_of, outs, m, next);
-		free(j->state);
+		j->spare = j->state;
 		j->state = next;
 		j->residuals[j->round] = res;
 		j->round++;
@@ -423,8 +446,7 @@ static void end_job(struct rqml *q, struct rjob *j, enum au_kernel_verdict v)
 					  AU_RQML_ROW_DONE};
 		rqml_record_row(q, &row);
 	}
-	free(j->state);
-	j->state = NULL;
+	drop_state(j);
 	g_ptr_array_set_size(j->pending, 0);
 	if (j->owns_kp)
 		au_kernel_free(&j->own_kp);
@@ -602,18 +624,19 @@ static bool restore_job(struct rqml *q, struct au_rbuf *rb)
 	}
 	uint32_t np = au_get_u32(rb);
 	for (uint32_t k = 0; k < np && !rb->short_read; k++) {
-		struct pending *e = au_xcalloc(1, sizeof(*e));
-		e->shard = au_get_u32(rb);
-		e->token = au_get_u64(rb);
-		e->node = au_get_u32(rb);
-		e->len = au_get_u32(rb);
-		if (rb->short_read || e->len > AU_RQML_DATA_MAX || e->shard >= spec.params.shards) {
-			free(e);
+		uint32_t shard = au_get_u32(rb);
+		uint64_t token = au_get_u64(rb);
+		au_node_id node = au_get_u32(rb);
+		uint32_t len = au_get_u32(rb);
+		if (rb->short_read || len > AU_RQML_DATA_MAX || shard >= spec.params.shards) {
 			rqml_rjob_free(j);
 			return false;
 		}
-		e->data = au_xcalloc(e->len, sizeof(double));
-		rqml_get_f64s(rb, e->data, e->len);
+		struct pending *e = pending_new(len);
+		e->shard = shard;
+		e->token = token;
+		e->node = node;
+		rqml_get_f64s(rb, e->data, len); /* zeros past a short read */
 		g_ptr_array_add(j->pending, e);
 	}
 	const struct rjob *last = q->jobs->len ? g_ptr_array_index(q->jobs, q->jobs->len - 1) : NULL;

@@ -62,7 +62,7 @@ static void rqml_recv(void *state, au_node_id from, const void *msg, size_t len)
 		return;
 	/* The body is the DATA command as is, after the op byte. */
 	size_t body = rb.len - rb.pos;
-	uint8_t *cmd = au_xcalloc(body + 1, 1);
+	uint8_t *cmd = au_xmalloc(body + 1);
 	cmd[0] = OP_DATA;
 	memcpy(cmd + 1, rb.p + rb.pos, body);
 	rqml_propose(q, cmd, body + 1, AU_RQML_MACHINE, 0, 0);

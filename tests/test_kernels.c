@@ -326,6 +326,78 @@ START_TEST(distributed_equals_reference_bitwise)
 }
 END_TEST
 
+/* A buffer of n doubles, every byte `fill`. */
+static double *filled(size_t n, int fill)
+{
+	double *v = malloc((n ? n : 1) * sizeof(double));
+	memset(v, fill, (n ? n : 1) * sizeof(double));
+	return v;
+}
+
+/* au_kernel_shard and au_kernel_aggregate_list write every value of their
+ * output, whatever the list (all shards, one missing, one twice): RQML
+ * hands them unzeroed (reused) buffers.  A buffer full of garbage must
+ * come out equal to a zeroed one, for a few rounds of each kernel. */
+START_TEST(outputs_are_written_whole)
+{
+	static const struct au_kernel_params extra[] = {
+		{AU_KERNEL_JACOBI, 3, 1, 0, 0, 0, 1, 0.0}, /* a 1 x 1 grid: the edge rows */
+	};
+	const struct au_kernel_params *p = _i < 3 ? &generated[_i] : &extra[_i - 3];
+	struct au_kernel_problem kp;
+	char err[128];
+	ck_assert_msg(au_kernel_build(&kp, p, err, sizeof(err)) == 0, "%s", err);
+	uint32_t S = kp.p.shards;
+	size_t L = kp.state_len;
+	double *state = calloc(L, sizeof(double));
+	au_kernel_init_state(&kp, state);
+	double **outs = calloc(S + 1, sizeof(double *));
+	uint32_t *shard_of = calloc(S + 1, sizeof(uint32_t));
+	for (uint32_t r = 0; r < 4; r++) {
+		for (uint32_t s = 0; s < S; s++) {
+			uint32_t len = au_kernel_shard_out_len(&kp, s);
+			double *z = filled(len, 0), *g = filled(len, 0xa5);
+			au_kernel_shard(&kp, state, s, z, NULL);
+			au_kernel_shard(&kp, state, s, g, NULL);
+			ck_assert_msg(memcmp(z, g, (size_t)len * 8) == 0, "%s round %u shard %u",
+				      au_kernel_kind_name(p->kind), r, s);
+			free(g);
+			free(outs[s]);
+			outs[s] = z;
+			shard_of[s] = s;
+		}
+		/* lists: every shard; the last one missing; shard 0 twice */
+		for (int list = 0; list < 3; list++) {
+			uint32_t n = S;
+			if (list == 1)
+				n = S - 1;
+			if (list == 2) {
+				outs[S] = outs[0];
+				shard_of[S] = 0;
+				n = S + 1;
+			}
+			double *z = filled(L, 0), *g = filled(L, 0x5a);
+			double rz = au_kernel_aggregate_list(&kp, state, shard_of,
+							     (const double *const *)outs, n, z);
+			double rg = au_kernel_aggregate_list(&kp, state, shard_of,
+							     (const double *const *)outs, n, g);
+			ck_assert_msg(memcmp(z, g, L * 8) == 0 && memcmp(&rz, &rg, 8) == 0,
+				      "%s round %u list %d", au_kernel_kind_name(p->kind), r, list);
+			if (list == 0)
+				memcpy(state, z, L * 8);
+			free(z);
+			free(g);
+		}
+	}
+	for (uint32_t s = 0; s < S; s++)
+		free(outs[s]);
+	free(outs);
+	free(shard_of);
+	free(state);
+	au_kernel_free(&kp);
+}
+END_TEST
+
 START_TEST(generation_is_deterministic_and_seeded)
 {
 	const struct au_kernel_params *p = &generated[_i];
@@ -449,6 +521,7 @@ Suite *kernels_suite(void)
 	tcase_add_loop_test(tg, distributed_equals_reference_bitwise, 0, 3);
 	tcase_add_loop_test(tg, generation_is_deterministic_and_seeded, 0, 3);
 	tcase_add_loop_test(tg, costs_cover_the_work, 0, 3);
+	tcase_add_loop_test(tg, outputs_are_written_whole, 0, 4);
 	suite_add_tcase(s, tg);
 	return s;
 }
