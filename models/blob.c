@@ -190,6 +190,10 @@ void au_blob_store_f64(struct au_blob *b, const uint8_t digest[32], const double
 {
 	if (!b || n > AU_BLOB_MAX / 8)
 		return;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* The doubles' memory already is their little-endian bytes. */
+	au_blob_store(b, digest, (const uint8_t *)v, n * 8);
+#else
 	uint8_t *buf = au_xmalloc(n * 8 + 1);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t bits;
@@ -199,6 +203,7 @@ void au_blob_store_f64(struct au_blob *b, const uint8_t digest[32], const double
 	}
 	au_blob_store(b, digest, buf, n * 8);
 	free(buf);
+#endif
 }
 
 bool au_blob_has(const struct au_blob *b, const uint8_t digest[32]) { return lookup(b, digest) != NULL; }

@@ -353,13 +353,18 @@ static uint8_t apply_close(struct rqml *q, struct au_rbuf *rb)
 	if (!j->state || round != j->round + 1)
 		return ST_IGNORED; /* closed already (a retried proposal) */
 	uint32_t S = n;
-	uint64_t *tokens = au_xcalloc(S, sizeof(uint64_t));
+	/* One allocation for the four lists (was four zeroed ones): the
+	 * tokens, then per listed output its shard, data and entry. */
+	size_t M = (size_t)S * PENDING_MAX_PER_SHARD;
+	uint64_t *tokens = au_xmalloc(S * sizeof(uint64_t) + M * (sizeof(double *) +
+								  sizeof(struct pending *) +
+								  sizeof(uint32_t)));
 	for (uint32_t s = 0; s < S; s++)
 		tokens[s] = au_get_u64(rb);
 	/* The outputs to aggregate: exactly the accepted one of each shard. */
-	uint32_t *shard_of = au_xcalloc(S * PENDING_MAX_PER_SHARD, sizeof(uint32_t));
-	const double **outs = au_xcalloc(S * PENDING_MAX_PER_SHARD, sizeof(double *));
-	const struct pending **used = au_xcalloc(S * PENDING_MAX_PER_SHARD, sizeof(*used));
+	const double **outs = (const double **)(void *)(tokens + S);
+	const struct pending **used = (const struct pending **)(void *)(outs + M);
+	uint32_t *shard_of = (uint32_t *)(void *)(used + M);
 	uint32_t m = 0;
 	uint8_t status = ST_APPLIED;
 #ifdef AU_BUG_RQML_DUP_SHARD
@@ -424,10 +429,7 @@ static uint8_t apply_close(struct rqml *q, struct au_rbuf *rb)
 	} else {
 		q->rejected_closes++;
 	}
-	free(tokens);
-	free(shard_of);
-	free(outs);
-	free(used);
+	free(tokens); /* and the lists after it */
 	return status;
 }
 

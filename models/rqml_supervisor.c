@@ -206,7 +206,8 @@ static void supervise_job(struct rqml *q, struct rjob *j)
 	uint32_t limit = q->cfg->shard_attempts;
 	if (limit < 1 || limit > SUP_ATTEMPT_MAX)
 		limit = SUP_ATTEMPT_MAX;
-	uint64_t *tokens = au_xcalloc(S, sizeof(uint64_t));
+	uint64_t tokens[AU_KERNEL_MAX_SHARDS]; /* S <= AU_KERNEL_MAX_SHARDS (au_kernel_check) */
+	memset(tokens, 0, S * sizeof(uint64_t));
 	bool ready = true;
 	for (uint32_t s = 0; s < S; s++) {
 		/* The current attempt is the newest one the queue knows. */
@@ -234,7 +235,6 @@ static void supervise_job(struct rqml *q, struct rjob *j)
 			 * error of that attempt as its reason. */
 			uint8_t err = t->state == AU_TASK_DEAD ? t->last_error : AU_RQML_ERR_OUTPUT_LOST;
 			propose_end(q, j, false, round, s, j->attempt[s] + 1, err);
-			free(tokens);
 			return;
 		}
 		if (replace) {
@@ -252,7 +252,6 @@ static void supervise_job(struct rqml *q, struct rjob *j)
 	}
 	if (ready)
 		propose_close(q, j, tokens);
-	free(tokens);
 }
 
 /* Forget the supervisor's memory (not leading, or a new term). */
