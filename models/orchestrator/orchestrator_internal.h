@@ -169,6 +169,7 @@ struct au_orch {
 	au_time lead_start;
 	struct au_taskq_batch qb, lb; /* open commands */
 	GPtrArray *sealed;    /* GByteArray*: full commands waiting; first byte = machine */
+	GByteArray *spare_cmd; /* a submitted command's emptied buffer, for the next seal */
 	uint32_t inflight;
 	struct parked *parked; /* [nodes+1] */
 	uint64_t qgen;        /* bumps when tasks become available */
