@@ -201,7 +201,8 @@ static bool walk_op(void *ctx, uint8_t code, const uint8_t *body, size_t len)
 
 int au_locks_apply(struct au_locks *l, uint64_t index, const uint8_t *cmd, size_t len)
 {
-	int n = au_taskq_batch_check(l->env, AU_TR_LOCK_ENTRY, index, l->chain, cmd, len, walk_op);
+	int n = au_taskq_batch_check(l->env, AU_TR_LOCK_ENTRY, index, l->chain, cmd, len, walk_op,
+				     NULL);
 	if (n < 0)
 		return n;
 	assert(index > l->applied);

@@ -14,8 +14,10 @@
  * State digest (raft.h, struct au_raft_machine.digest): every task keeps
  * its share (a hash of every field a snapshot keeps); an operation that
  * may change a task "touches" it, which takes its old share out of the
- * sum, and the end of the command adds the new shares of the touched
- * tasks — O(tasks changed) per command.  Affinity scores are kept the same
+ * sum, and reading the digest adds the new shares of the touched tasks —
+ * O(tasks changed) per digest, each task hashed once however many
+ * commands changed it in between (the digest is read far less often than
+ * commands are applied).  Affinity scores are kept the same
  * way; node marks and counters are folded in when the digest is read.
  *
  * Files: this one holds the state and applies commands to it;
@@ -95,7 +97,7 @@ uint64_t taskq_task_hash(const struct task_priv *p)
 }
 
 /* Task t may change in the command being applied: its share leaves the
- * sum until the command ends (settle_touched). */
+ * sum until the digest is next read (taskq_settle_touched). */
 void taskq_touch(struct au_taskq *q, struct au_task *t)
 {
 	struct task_priv *p = priv(t);
@@ -106,7 +108,7 @@ void taskq_touch(struct au_taskq *q, struct au_task *t)
 	g_ptr_array_add(q->touched, p);
 }
 
-static void settle_touched(struct au_taskq *q)
+void taskq_settle_touched(struct au_taskq *q)
 {
 	for (guint i = 0; i < q->touched->len; i++) {
 		struct task_priv *p = g_ptr_array_index(q->touched, i);
@@ -443,7 +445,7 @@ static void do_enqueue(struct au_taskq *q, const struct op *o)
 	t->state = AU_TASK_QUEUED;
 	q->counts[AU_TASK_QUEUED]++;
 	taskq_add_task(q, t);
-	touch(q, t); /* its share joins the sum when the command ends */
+	touch(q, t); /* its share joins the sum when the digest is read */
 	taskq_queue_insert(q, t);
 	effect(q, AU_TR_TASKQ_ENQUEUE, (int64_t)t->id, (int64_t)((uint64_t)t->kind << 32 | t->topic),
 	       t->rounds);
@@ -743,42 +745,51 @@ static void do_node(struct au_taskq *q, const struct op *o)
 
 /* ---- applying commands ------------------------------------------------------------ */
 
-/* One operation of a command (au_taskq_batch_walk): decode it, and apply
- * it unless `ctx` (the queue) is NULL, which only validates. */
-static bool walk_op(void *ctx, uint8_t code, const uint8_t *body, size_t len)
+/* One operation of a command (the validating walk of au_taskq_batch_check):
+ * decode it onto the end of the queue's scratch list `ops`, from which
+ * au_taskq_apply applies the command once all of it decoded. */
+static bool collect_op(void *ctx, uint8_t code, const uint8_t *body, size_t len)
 {
 	struct au_taskq *q = ctx;
-	struct op o;
-	if (!decode_op(code, body, len, &o))
-		return false;
-	if (!q)
-		return true;
-	switch (code) {
-	case OP_ENQ: do_enqueue(q, &o); break;
-	case OP_LEASE: do_lease(q, &o); break;
-	case OP_RENEW: do_renew(q, &o); break;
-	case OP_ACK: do_ack(q, &o); break;
-	case OP_NACK:
-	case OP_RELEASE: do_nack_release(q, &o); break;
-	case OP_EXPIRE: do_expire(q, &o); break;
-	case OP_CKPT: do_checkpoint(q, &o); break;
-	case OP_NODE: do_node(q, &o); break;
-	case OP_CANCEL: taskq_do_cancel(q, o.id); break;
-	case OP_REQUEUE: taskq_do_requeue(q, o.id); break;
+	if (q->n_ops == q->cap_ops) {
+		q->cap_ops = q->cap_ops ? q->cap_ops * 2 : 16;
+		q->ops = g_renew(struct op, q->ops, q->cap_ops);
 	}
-	return true;
+	return decode_op(code, body, len, &q->ops[q->n_ops++]);
+}
+
+static void apply_op(struct au_taskq *q, const struct op *o)
+{
+	switch (o->code) {
+	case OP_ENQ: do_enqueue(q, o); break;
+	case OP_LEASE: do_lease(q, o); break;
+	case OP_RENEW: do_renew(q, o); break;
+	case OP_ACK: do_ack(q, o); break;
+	case OP_NACK:
+	case OP_RELEASE: do_nack_release(q, o); break;
+	case OP_EXPIRE: do_expire(q, o); break;
+	case OP_CKPT: do_checkpoint(q, o); break;
+	case OP_NODE: do_node(q, o); break;
+	case OP_CANCEL: taskq_do_cancel(q, o->id); break;
+	case OP_REQUEUE: taskq_do_requeue(q, o->id); break;
+	}
 }
 
 int au_taskq_apply(struct au_taskq *q, uint64_t index, const uint8_t *cmd, size_t len)
 {
-	int n = au_taskq_batch_check(q->env, AU_TR_TASKQ_ENTRY, index, q->chain, cmd, len, walk_op);
+	/* Decoded once: the validating walk keeps the operations (their
+	 * blobs point into cmd), and they are applied from that list. */
+	q->n_ops = 0;
+	int n = au_taskq_batch_check(q->env, AU_TR_TASKQ_ENTRY, index, q->chain, cmd, len,
+				     collect_op, q);
 	if (n < 0)
 		return n;
 	assert(index > q->applied);
+	assert(q->n_ops == (uint32_t)n);
 	q->index = index;
 	q->grants = 0;
-	au_taskq_batch_walk(cmd, len, walk_op, q);
-	settle_touched(q);
+	for (uint32_t i = 0; i < q->n_ops; i++)
+		apply_op(q, &q->ops[i]);
 	q->applied = index;
 	return n;
 }
@@ -845,6 +856,7 @@ void au_taskq_free(struct au_taskq *q)
 	g_tree_destroy(q->affinity);
 	g_tree_destroy(q->jobs);
 	g_ptr_array_free(q->touched, TRUE);
+	g_free(q->ops);
 	g_free(q);
 }
 

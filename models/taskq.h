@@ -261,8 +261,10 @@ uint64_t au_taskq_chain(const struct au_taskq *q);
 uint64_t au_taskq_applied_index(const struct au_taskq *q);
 /* Replica comparison (raft.h, struct au_raft_machine): an
  * order-independent digest of the whole state (what a snapshot keeps),
- * and the state as text, one line per task, node and affinity (g_free it). */
-uint64_t au_taskq_digest(const struct au_taskq *q);
+ * and the state as text, one line per task, node and affinity (g_free it).
+ * The digest first folds in the shares of tasks changed since it was last
+ * read (hence not const). */
+uint64_t au_taskq_digest(struct au_taskq *q);
 char *au_taskq_describe(const struct au_taskq *q);
 
 /* ---- building commands ------------------------------------------------------
@@ -290,18 +292,22 @@ int au_taskq_batch_append(struct au_taskq_batch *b, uint8_t code, const void *bo
  * malformed, which ends the walk.  Returns the number of operations, or
  * -AU_ECORRUPT if the framing or an operation is malformed.  A machine
  * validates a command whole with a walk that only decodes, then applies
- * it with a second walk (lock.c does the same). */
+ * it (lock.c with a second walk; taskq.c from the operations the first
+ * one decoded). */
 int au_taskq_batch_walk(const uint8_t *cmd, size_t len,
 			bool (*op)(void *ctx, uint8_t code, const uint8_t *body, size_t len),
 			void *ctx);
 /* The first walk of applying a command at log `index`: validate it whole
- * (op called with ctx NULL).  A malformed one is traced as
- * AU_TR_MODEL_BAD_MESSAGE (0, len, index) and -AU_ECORRUPT returned: apply
- * none of it.  A valid one is traced as `entry_kind` (index, `chain`, the
- * number of operations) and that number returned.  `env` NULL: no traces. */
+ * (op called with `ctx`: NULL to only decode, or where op keeps what it
+ * decoded so the command need not be decoded twice, as taskq.c does).  A
+ * malformed one is traced as AU_TR_MODEL_BAD_MESSAGE (0, len, index) and
+ * -AU_ECORRUPT returned: apply none of it.  A valid one is traced as
+ * `entry_kind` (index, `chain`, the number of operations) and that number
+ * returned.  `env` NULL: no traces. */
 int au_taskq_batch_check(const struct au_env *env, uint16_t entry_kind, uint64_t index,
 			 uint64_t chain, const uint8_t *cmd, size_t len,
-			 bool (*op)(void *ctx, uint8_t code, const uint8_t *body, size_t len));
+			 bool (*op)(void *ctx, uint8_t code, const uint8_t *body, size_t len),
+			 void *ctx);
 
 int au_taskq_add_enqueue(struct au_taskq_batch *b, const struct au_task_spec *t);
 /* Lease up to `want` tasks whose caps are all in `caps` to (node, inc);

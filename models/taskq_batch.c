@@ -82,9 +82,10 @@ int au_taskq_batch_walk(const uint8_t *cmd, size_t len,
 
 int au_taskq_batch_check(const struct au_env *env, uint16_t entry_kind, uint64_t index,
 			 uint64_t chain, const uint8_t *cmd, size_t len,
-			 bool (*op)(void *ctx, uint8_t code, const uint8_t *body, size_t len))
+			 bool (*op)(void *ctx, uint8_t code, const uint8_t *body, size_t len),
+			 void *ctx)
 {
-	int n = au_taskq_batch_walk(cmd, len, op, NULL);
+	int n = au_taskq_batch_walk(cmd, len, op, ctx);
 	if (!env)
 		return n;
 	if (n < 0)

@@ -22,6 +22,8 @@
 enum { OP_ENQ = 1, OP_LEASE, OP_RENEW, OP_ACK, OP_NACK, OP_RELEASE, OP_EXPIRE, OP_CKPT, OP_NODE,
        OP_CANCEL, OP_REQUEUE, OP_MAX_ };
 
+struct op; /* one decoded operation (taskq.c) */
+
 /* Queued tasks of one (priority, topic, caps), FIFO by enqueue seq. */
 struct cls {
 	int32_t prio;
@@ -53,7 +55,10 @@ struct task_priv {
 	struct au_task t;
 	uint64_t share;     /* this task's part of the digest sum */
 	uint64_t payload_h, result_h, ckpt_h; /* hashes of the blobs */
-	bool touched;       /* on the touched list of the command being applied */
+	bool touched;       /* on the touched list: changed since the digest was last read */
+	struct jobinfo *ji; /* its job's record once it joined it (taskq_job_add_task);
+			     * jobs are never freed while the queue lives, and t->job
+			     * never changes after, so this saves a tree lookup */
 };
 
 struct au_taskq {
@@ -70,7 +75,9 @@ struct au_taskq {
 	uint64_t applied;    /* index of the last command applied */
 	uint64_t task_sum;   /* sum of the tasks' shares (but touched ones') */
 	uint64_t aff_sum;    /* sum of aff_hash() over `affinity` */
-	GPtrArray *touched;  /* struct task_priv *: changed by the command being applied */
+	GPtrArray *touched;  /* struct task_priv *: changed since the digest was last read */
+	struct op *ops;      /* the command being applied, decoded (taskq.c) */
+	uint32_t n_ops, cap_ops;
 	uint64_t counts[4];
 	uint32_t grants;     /* grants in the command being applied */
 	uint64_t index;      /* the command being applied */
@@ -165,6 +172,10 @@ void taskq_jobs_snapshot(struct au_taskq *q, struct taskq_sbuf *out, const struc
 bool taskq_jobs_restore(struct au_taskq *s, struct au_rbuf *rb);
 uint64_t taskq_jobs_digest(const struct au_taskq *q);
 void taskq_jobs_describe(const struct au_taskq *q, GString *out);
+
+/* taskq.c: fold the touched tasks' new shares into task_sum (the digest
+ * reads it). */
+void taskq_settle_touched(struct au_taskq *q);
 
 /* taskq.c: what restoring a snapshot builds the state with. */
 uint64_t taskq_task_hash(const struct task_priv *p);

@@ -57,7 +57,8 @@ static struct jobinfo *job_find(const struct au_taskq *q, uint64_t job)
 
 struct jobinfo *taskq_job_of(const struct au_taskq *q, const struct au_task *t)
 {
-	return job_find(q, t->job);
+	struct jobinfo *ji = ((const struct task_priv *)t)->ji;
+	return ji ? ji : job_find(q, t->job);
 }
 
 static uint32_t *count_slot(struct jobinfo *ji, uint8_t state)
@@ -81,7 +82,7 @@ void taskq_job_count(struct jobinfo *ji, uint8_t from, uint8_t to)
 void taskq_job_add_task(struct au_taskq *q, struct au_task *t, bool trace)
 {
 	assert(t->job != 0);
-	struct jobinfo *ji = job_find(q, t->job);
+	struct jobinfo *ji = taskq_job_of(q, t);
 	if (!ji) {
 		ji = g_new0(struct jobinfo, 1);
 		ji->j.id = t->job;
@@ -89,6 +90,7 @@ void taskq_job_add_task(struct au_taskq *q, struct au_task *t, bool trace)
 		g_tree_insert(q->jobs, &ji->j.id, ji);
 	}
 	g_tree_insert(ji->members, &t->id, t);
+	((struct task_priv *)t)->ji = ji;
 	ji->j.tasks++;
 	(*count_slot(ji, t->state))++;
 	if (t->attempts || t->state == AU_TASK_DONE)

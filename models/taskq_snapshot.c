@@ -153,6 +153,7 @@ static void clear_state(struct au_taskq *q)
 	memset(q->counts, 0, sizeof(q->counts));
 	q->next_seq = q->next_lease_id = q->chain = q->applied = 0;
 	q->task_sum = q->aff_sum = 0;
+	g_ptr_array_set_size(q->touched, 0); /* those tasks are gone with their shares */
 }
 
 bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
@@ -269,9 +270,9 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	return true;
 }
 
-uint64_t au_taskq_digest(const struct au_taskq *q)
+uint64_t au_taskq_digest(struct au_taskq *q)
 {
-	assert(q->touched->len == 0); /* not in the middle of a command */
+	taskq_settle_touched(q);
 	uint64_t h = au_digest_add(q->task_sum, (uint64_t)g_tree_nnodes(q->tasks));
 	h = au_digest_add(h, q->aff_sum);
 	h = au_digest_add(h, (uint64_t)g_tree_nnodes(q->affinity));

@@ -37,7 +37,8 @@ static void seal(struct au_orch *o, struct au_taskq_batch *b, uint8_t machine)
 {
 	if (!b->ops)
 		return;
-	GByteArray *cmd = g_byte_array_sized_new((guint)b->len + 1);
+	GByteArray *cmd = o->spare_cmd ? o->spare_cmd : g_byte_array_sized_new((guint)b->len + 1);
+	o->spare_cmd = NULL;
 	g_byte_array_append(cmd, &machine, 1);
 	g_byte_array_append(cmd, b->buf, (guint)b->len);
 	g_ptr_array_add(o->sealed, cmd);
@@ -72,7 +73,12 @@ static void flush(struct au_orch *o)
 			return; /* not leader any more: the next check drops everything */
 		o->inflight++;
 		g_ptr_array_remove_index(o->sealed, 0);
-		g_byte_array_free(cmd, TRUE);
+		if (!o->spare_cmd) {
+			g_byte_array_set_size(cmd, 0); /* Raft copied it: the next seal reuses it */
+			o->spare_cmd = cmd;
+		} else {
+			g_byte_array_free(cmd, TRUE);
+		}
 		if (o->sealed->len == 0) {
 			seal(o, &o->qb, AU_TASKQ_MACHINE);
 			seal(o, &o->lb, AU_LOCK_MACHINE);

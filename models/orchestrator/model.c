@@ -310,6 +310,8 @@ static void orch_destroy(void *state)
 	g_ptr_array_free(o->jobs, TRUE);
 	orch_drop_pending(o);
 	g_ptr_array_free(o->sealed, TRUE);
+	if (o->spare_cmd)
+		g_byte_array_free(o->spare_cmd, TRUE);
 	au_taskq_batch_free(&o->qb);
 	au_taskq_batch_free(&o->lb);
 	g_hash_table_destroy(o->expiring);

@@ -99,12 +99,14 @@ struct job {
 	uint32_t log_ckpt_len;
 	int phase;
 	uint32_t round;        /* rounds done */
-	uint8_t state[AU_TASKQ_CKPT_MAX];
 	size_t state_len;
 	bool fail;             /* this attempt fails (task_fail) */
 	uint64_t timer;
 	au_time belief_until;  /* local clock: the lease is surely still ours until then */
 	au_time last_send;     /* ack resend pacing */
+	/* Last, so a new job zeroes only the fields above (orch_on_grant):
+	 * only the first state_len bytes are ever read. */
+	uint8_t state[AU_TASKQ_CKPT_MAX];
 };
 
 /* A node's pending lease request at the leader. */
@@ -167,6 +169,7 @@ struct au_orch {
 	au_time lead_start;
 	struct au_taskq_batch qb, lb; /* open commands */
 	GPtrArray *sealed;    /* GByteArray*: full commands waiting; first byte = machine */
+	GByteArray *spare_cmd; /* a submitted command's emptied buffer, for the next seal */
 	uint32_t inflight;
 	struct parked *parked; /* [nodes+1] */
 	uint64_t qgen;        /* bumps when tasks become available */

@@ -7,6 +7,7 @@
  * executor (kind 0).
  */
 #include <assert.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <glib.h>
@@ -458,7 +459,15 @@ void orch_state_synced(struct au_orch *o, struct job *j)
 
 void orch_on_grant(struct au_orch *o, struct au_rbuf *rb)
 {
-	struct job tmp = {0};
+	/* The grant's fields, read into a small header rather than a whole
+	 * struct job: that one carries a 4 KiB state buffer, which zeroing
+	 * on the stack and copying into the new job cost more than the rest
+	 * of the grant. */
+	struct {
+		uint64_t id, token;
+		uint32_t kind, topic, rounds, caps, max_retries, log_round;
+		int32_t priority;
+	} tmp;
 	tmp.id = au_get_u64(rb);
 	tmp.token = au_get_u64(rb);
 	uint64_t lease_id = au_get_u64(rb);
@@ -503,8 +512,17 @@ void orch_on_grant(struct au_orch *o, struct au_rbuf *rb)
 		remember_finished(o, tmp.id, tmp.token, M_RELEASE);
 		return;
 	}
-	struct job *j = g_new0(struct job, 1);
-	*j = tmp;
+	struct job *j = g_malloc(sizeof(*j));
+	memset(j, 0, offsetof(struct job, state)); /* state: only state_len bytes are read */
+	j->id = tmp.id;
+	j->token = tmp.token;
+	j->kind = tmp.kind;
+	j->topic = tmp.topic;
+	j->rounds = tmp.rounds;
+	j->caps = tmp.caps;
+	j->max_retries = tmp.max_retries;
+	j->priority = tmp.priority;
+	j->log_round = tmp.log_round;
 	j->seq = ++o->job_seq;
 	j->payload = plen ? g_memdup2(payload, plen) : NULL;
 	j->payload_len = plen;
