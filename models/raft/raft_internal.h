@@ -10,6 +10,7 @@
  * The files:
  *   api.c          the public API (raft.h) and the model table
  *   boot.c         recovery from durable storage, init, teardown
+ *   chain.c        entries' chain values (memoised) and shared bytes
  *   election.c     roles, the election timer, votes, becoming leader
  *   handlers.c     what the env calls: messages (appends, snapshots),
  *                  timers, completed syncs
@@ -51,6 +52,7 @@
 
 #include <glib.h>
 
+#include "chain.h"
 #include "wire.h"
 
 /* ---- constants ------------------------------------------------------- */
@@ -82,7 +84,7 @@ struct entry {
 	uint64_t chain;
 	uint8_t type;
 	uint32_t len;
-	uint8_t *data;
+	const uint8_t *data; /* shared, read-only: chain.c */
 	uint32_t file_off; /* record offset inside its segment */
 	uint32_t rec_len;
 };
