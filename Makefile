@@ -36,7 +36,7 @@ CFLAGS   = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS   = $(PKG_LIBS) -lm
 PREFIX  ?= /usr/local
 
-CORE_SRC  = core/pcg32.c core/wire.c core/dist.c core/hash.c core/reclog.c core/sha256.c
+CORE_SRC  = core/pcg32.c core/wire.c core/crc32c.c core/dist.c core/hash.c core/reclog.c core/sha256.c
 # models/raft/: the Raft model, one file per concern (raft_internal.h)
 RAFT_SRC  = $(addprefix models/raft/,storage.c log.c chain.c machines.c snapshot.c election.c replication.c \
               handlers.c boot.c api.c)
