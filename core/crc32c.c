@@ -1,5 +1,6 @@
-/* crc32c.c — CRC-32C (Castagnoli), declared in wire.h: by table anywhere,
- * by the SSE4.2 crc32 instruction where the CPU has it.
+/* crc32c.c — CRC-32C (Castagnoli) and sealing with it (au_wbuf_seal,
+ * au_rbuf_unseal), declared in wire.h: by table anywhere, by the SSE4.2
+ * crc32 instruction where the CPU has it.
  *
  * The instruction has a latency of 3 cycles and a throughput of 1, so one
  * stream of it runs at a third of its speed.  Long buffers are therefore
@@ -84,7 +85,8 @@ static uint32_t crc32c_table(uint32_t crc, const uint8_t *p, size_t n)
 	return crc;
 }
 
-uint32_t au_crc32c_portable(uint32_t crc, const void *buf, size_t n)
+/* noinline: au_crc32c stays a lean wrapper around the instruction path */
+__attribute__((noinline)) uint32_t au_crc32c_portable(uint32_t crc, const void *buf, size_t n)
 {
 	return ~crc32c_table(~crc, buf, n);
 }
@@ -128,14 +130,10 @@ __attribute__((target("sse4.2"))) static inline uint32_t crc32c_hw3(uint32_t crc
 	return crc;
 }
 
-__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p,
-							   size_t n)
+/* One stream: short buffers, and the tail of long ones. */
+__attribute__((target("sse4.2"))) static inline uint32_t crc32c_hw1(uint32_t crc, const uint8_t *p,
+								    size_t n)
 {
-	if (n >= 3 * CRC_SHORT) {
-		pthread_once(&tables_once, tables_build);
-		crc = crc32c_hw3(crc, &p, &n, CRC_LONG, shift_long);
-		crc = crc32c_hw3(crc, &p, &n, CRC_SHORT, shift_short);
-	}
 	uint64_t c = crc;
 	while (n >= 8) {
 		c = __builtin_ia32_crc32di(c, load64(p));
@@ -147,9 +145,28 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const 
 		crc = __builtin_ia32_crc32qi(crc, *p++);
 	return crc;
 }
+
+/* Out of line, so that short buffers (most messages) pay nothing for it. */
+__attribute__((target("sse4.2"), noinline)) static uint32_t crc32c_hw_long(uint32_t crc,
+									  const uint8_t *p, size_t n)
+{
+	pthread_once(&tables_once, tables_build);
+	crc = crc32c_hw3(crc, &p, &n, CRC_LONG, shift_long);
+	crc = crc32c_hw3(crc, &p, &n, CRC_SHORT, shift_short);
+	return crc32c_hw1(crc, p, n);
+}
+
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p,
+							   size_t n)
+{
+	if (n >= 3 * CRC_SHORT)
+		return crc32c_hw_long(crc, p, n);
+	return crc32c_hw1(crc, p, n);
+}
 #endif
 
-uint32_t au_crc32c(uint32_t crc, const void *buf, size_t n)
+/* The instruction where the CPU has it (asked once), else the table. */
+static inline uint32_t crc32c_any(uint32_t crc, const void *buf, size_t n)
 {
 	const uint8_t *p = buf;
 #if defined(__x86_64__)
@@ -160,4 +177,33 @@ uint32_t au_crc32c(uint32_t crc, const void *buf, size_t n)
 		return ~crc32c_hw(~crc, p, n);
 #endif
 	return au_crc32c_portable(crc, p, n);
+}
+
+uint32_t au_crc32c(uint32_t crc, const void *buf, size_t n)
+{
+	return crc32c_any(crc, buf, n);
+}
+
+/* ---- sealing: a message or record followed by its CRC ------------------ */
+
+void au_wbuf_seal(struct au_wbuf *w)
+{
+	if (w->overflow)
+		return;
+	au_put_u32(w, crc32c_any(0, w->p, w->len));
+}
+
+bool au_rbuf_unseal(struct au_rbuf *r, const void *buf, size_t len)
+{
+	/* au_rbuf_init, written out (this runs on every message received) */
+	*r = (struct au_rbuf){.p = buf, .len = 0, .pos = 0, .short_read = false};
+	if (len < 4)
+		return false;
+	const uint8_t *p = buf;
+	uint32_t want = (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 |
+			(uint32_t)p[len - 2] << 16 | (uint32_t)p[len - 1] << 24;
+	if (crc32c_any(0, buf, len - 4) != want)
+		return false;
+	r->len = len - 4;
+	return true;
 }

@@ -1,4 +1,4 @@
-/* wire.c — little-endian cursors and sealing with CRC-32C (crc32c.c). */
+/* wire.c — little-endian cursors (CRC-32C and sealing: crc32c.c). */
 #include "wire.h"
 
 #include <string.h>
@@ -55,25 +55,4 @@ void au_get_bytes(struct au_rbuf *r, void *dst, size_t n)
 	if (n)
 		memcpy(dst, r->p + r->pos, n);
 	r->pos += n;
-}
-
-void au_wbuf_seal(struct au_wbuf *w)
-{
-	if (w->overflow)
-		return;
-	au_put_u32(w, au_crc32c(0, w->p, w->len));
-}
-
-bool au_rbuf_unseal(struct au_rbuf *r, const void *buf, size_t len)
-{
-	au_rbuf_init(r, buf, 0);
-	if (len < 4)
-		return false;
-	const uint8_t *p = buf;
-	uint32_t want = (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 |
-			(uint32_t)p[len - 2] << 16 | (uint32_t)p[len - 1] << 24;
-	if (au_crc32c(0, buf, len - 4) != want)
-		return false;
-	au_rbuf_init(r, buf, len - 4);
-	return true;
 }
