@@ -97,28 +97,41 @@ void au_raft__flush_outbox(struct au_raft *r)
 	g_array_set_size(r->outbox, keep);
 }
 
-/* Send `w` to `to` once the current term/vote and the log up to
+/* Send sealed `msg` to `to` once the current term/vote and the log up to
  * `need_index` are durable (at once if they already are). */
-void au_raft__send_durable(struct au_raft *r, au_node_id to, struct au_wbuf *w, uint64_t need_index)
+static inline void send_sealed(struct au_raft *r, au_node_id to, const uint8_t *msg, size_t len,
+			       uint64_t need_index)
 {
-	au_wbuf_seal(w);
-	assert(!w->overflow);
 	if (r->disk_failed) {
 		r->dropped_msgs++; /* out of service: it promises nothing */
 		return;
 	}
 	if (r->meta_synced >= r->meta_version && r->durable_index >= need_index &&
 	    r->outbox->len == 0) {
-		au_send(r->env, to, w->p, w->len);
+		au_send(r->env, to, msg, len);
 		return;
 	}
 	if (r->outbox->len >= OUTBOX_MAX) {
 		r->dropped_msgs++;
 		return;
 	}
-	struct outmsg m = {to, r->meta_version, need_index, r->term, (uint32_t)w->len,
-			   g_memdup2(w->p, w->len)};
+	struct outmsg m = {to, r->meta_version, need_index, r->term, (uint32_t)len, g_memdup2(msg, len)};
 	g_array_append_val(r->outbox, m);
+}
+
+/* Seal `w` and send it as send_sealed does. */
+void au_raft__send_durable(struct au_raft *r, au_node_id to, struct au_wbuf *w, uint64_t need_index)
+{
+	au_wbuf_seal(w);
+	assert(!w->overflow);
+	send_sealed(r, to, w->p, w->len, need_index);
+}
+
+/* The same for a message already sealed. */
+void au_raft__send_durable_sealed(struct au_raft *r, au_node_id to, const uint8_t *msg, size_t len,
+				  uint64_t need_index)
+{
+	send_sealed(r, to, msg, len, need_index);
 }
 
 /* ---- durability: log segments ------------------------------------------ */
