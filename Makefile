@@ -36,9 +36,9 @@ CFLAGS   = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS   = $(PKG_LIBS) -lm
 PREFIX  ?= /usr/local
 
-CORE_SRC  = core/pcg32.c core/wire.c core/dist.c core/hash.c core/reclog.c core/sha256.c
+CORE_SRC  = core/pcg32.c core/wire.c core/crc32c.c core/dist.c core/hash.c core/reclog.c core/sha256.c
 # models/raft/: the Raft model, one file per concern (raft_internal.h)
-RAFT_SRC  = $(addprefix models/raft/,storage.c log.c machines.c snapshot.c election.c replication.c \
+RAFT_SRC  = $(addprefix models/raft/,storage.c log.c chain.c machines.c snapshot.c election.c replication.c \
               handlers.c boot.c api.c)
 MODEL_SRC = models/ping.c models/phold.c $(RAFT_SRC) models/kv.c \
             models/swim.c models/swim_protocol.c models/swim_model.c \

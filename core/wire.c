@@ -1,4 +1,4 @@
-/* wire.c — little-endian cursors and CRC-32C. */
+/* wire.c — little-endian cursors (CRC-32C and sealing: crc32c.c). */
 #include "wire.h"
 
 #include <string.h>
@@ -55,89 +55,4 @@ void au_get_bytes(struct au_rbuf *r, void *dst, size_t n)
 	if (n)
 		memcpy(dst, r->p + r->pos, n);
 	r->pos += n;
-}
-
-/* Table for the reflected Castagnoli polynomial 0x82F63B78, built on first
- * use (a pure function of the constant, so it is deterministic). */
-static uint32_t crc_table[256];
-static int crc_table_ready;
-
-static void crc_table_build(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-		for (int k = 0; k < 8; k++)
-			c = (c & 1u) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-		crc_table[i] = c;
-	}
-	crc_table_ready = 1;
-}
-
-static uint32_t crc32c_table(uint32_t crc, const uint8_t *p, size_t n)
-{
-	if (!crc_table_ready)
-		crc_table_build();
-	for (size_t i = 0; i < n; i++)
-		crc = crc_table[(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
-	return crc;
-}
-
-#if defined(__x86_64__)
-/* The SSE4.2 crc32 instruction computes the same CRC-32C, ~20x faster;
- * chosen at run time, so results never depend on the machine. */
-__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p,
-							   size_t n)
-{
-	uint64_t c = crc;
-	while (n >= 8) {
-		uint64_t v;
-		memcpy(&v, p, 8);
-		c = __builtin_ia32_crc32di(c, v);
-		p += 8;
-		n -= 8;
-	}
-	crc = (uint32_t)c;
-	while (n--)
-		crc = __builtin_ia32_crc32qi(crc, *p++);
-	return crc;
-}
-#endif
-
-uint32_t au_crc32c_portable(uint32_t crc, const void *buf, size_t n)
-{
-	return ~crc32c_table(~crc, buf, n);
-}
-
-uint32_t au_crc32c(uint32_t crc, const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-#if defined(__x86_64__)
-	static int hw = -1;
-	if (hw < 0)
-		hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-	if (hw)
-		return ~crc32c_hw(~crc, p, n);
-#endif
-	return au_crc32c_portable(crc, p, n);
-}
-
-void au_wbuf_seal(struct au_wbuf *w)
-{
-	if (w->overflow)
-		return;
-	au_put_u32(w, au_crc32c(0, w->p, w->len));
-}
-
-bool au_rbuf_unseal(struct au_rbuf *r, const void *buf, size_t len)
-{
-	au_rbuf_init(r, buf, 0);
-	if (len < 4)
-		return false;
-	const uint8_t *p = buf;
-	uint32_t want = (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 |
-			(uint32_t)p[len - 2] << 16 | (uint32_t)p[len - 1] << 24;
-	if (au_crc32c(0, buf, len - 4) != want)
-		return false;
-	au_rbuf_init(r, buf, len - 4);
-	return true;
 }

@@ -57,8 +57,7 @@ static void load_snapshots(struct au_raft *r)
 		return;
 	}
 	if (best && au_raft__load_snapshot_bytes(r, best, best_len, true)) {
-		r->snap_bytes = best;
-		r->snap_len = best_len;
+		au_raft__set_snap_bytes(r, best, best_len);
 	} else {
 		g_free(best);
 	}
@@ -166,6 +165,7 @@ static void free_contents(struct au_raft *r)
 	g_free(r->rx_snap);
 	g_free(r->install_data);
 	g_free(r->snap_bytes);
+	g_free(r->chunk_msg);
 }
 
 /* Rebuild the node from durable storage only.  False if a read failed:

@@ -97,28 +97,41 @@ void au_raft__flush_outbox(struct au_raft *r)
 	g_array_set_size(r->outbox, keep);
 }
 
-/* Send `w` to `to` once the current term/vote and the log up to
+/* Send sealed `msg` to `to` once the current term/vote and the log up to
  * `need_index` are durable (at once if they already are). */
-void au_raft__send_durable(struct au_raft *r, au_node_id to, struct au_wbuf *w, uint64_t need_index)
+static inline void send_sealed(struct au_raft *r, au_node_id to, const uint8_t *msg, size_t len,
+			       uint64_t need_index)
 {
-	au_wbuf_seal(w);
-	assert(!w->overflow);
 	if (r->disk_failed) {
 		r->dropped_msgs++; /* out of service: it promises nothing */
 		return;
 	}
 	if (r->meta_synced >= r->meta_version && r->durable_index >= need_index &&
 	    r->outbox->len == 0) {
-		au_send(r->env, to, w->p, w->len);
+		au_send(r->env, to, msg, len);
 		return;
 	}
 	if (r->outbox->len >= OUTBOX_MAX) {
 		r->dropped_msgs++;
 		return;
 	}
-	struct outmsg m = {to, r->meta_version, need_index, r->term, (uint32_t)w->len,
-			   g_memdup2(w->p, w->len)};
+	struct outmsg m = {to, r->meta_version, need_index, r->term, (uint32_t)len, g_memdup2(msg, len)};
 	g_array_append_val(r->outbox, m);
+}
+
+/* Seal `w` and send it as send_sealed does. */
+void au_raft__send_durable(struct au_raft *r, au_node_id to, struct au_wbuf *w, uint64_t need_index)
+{
+	au_wbuf_seal(w);
+	assert(!w->overflow);
+	send_sealed(r, to, w->p, w->len, need_index);
+}
+
+/* The same for a message already sealed. */
+void au_raft__send_durable_sealed(struct au_raft *r, au_node_id to, const uint8_t *msg, size_t len,
+				  uint64_t need_index)
+{
+	send_sealed(r, to, msg, len, need_index);
 }
 
 /* ---- durability: log segments ------------------------------------------ */
@@ -278,7 +291,7 @@ void au_raft__log_persisted(struct au_raft *r, uint64_t seq)
 
 void au_raft__free_entry(struct entry *e)
 {
-	g_free(e->data);
+	au_raft__entry_data_unref(e->data);
 	e->data = NULL;
 }
 
@@ -346,23 +359,6 @@ void au_raft__truncate_log(struct au_raft *r, uint64_t from)
 		au_raft__recompute_config(r);
 }
 
-/* FNV-1a over the previous chain, the term, the type and the data. */
-static uint64_t chain_next(uint64_t prev, uint64_t term, uint8_t type, const uint8_t *d, size_t n)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	uint8_t head[17];
-	for (int i = 0; i < 8; i++) {
-		head[i] = (uint8_t)(prev >> (8 * i));
-		head[8 + i] = (uint8_t)(term >> (8 * i));
-	}
-	head[16] = type;
-	for (size_t i = 0; i < sizeof(head); i++)
-		h = (h ^ head[i]) * UINT64_C(0x100000001b3);
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ d[i]) * UINT64_C(0x100000001b3);
-	return h;
-}
-
 /* Append one entry in memory (the caller writes and syncs the batch). */
 uint64_t au_raft__append_entry(struct au_raft *r, uint64_t term, uint8_t type, const void *data,
 			       uint32_t len)
@@ -372,8 +368,7 @@ uint64_t au_raft__append_entry(struct au_raft *r, uint64_t term, uint8_t type, c
 	e.term = term;
 	e.type = type;
 	e.len = len;
-	e.data = len ? g_memdup2(data, len) : NULL;
-	e.chain = chain_next(raft_chain_at(r, index - 1), term, type, e.data, len);
+	e.data = au_raft__entry_data(raft_chain_at(r, index - 1), term, type, data, len, &e.chain);
 	g_array_append_val(r->log, e);
 	raft_trace(r, AU_TR_RAFT_APPEND, (int64_t)index, (int64_t)term, (int64_t)e.chain);
 	if (type == ENTRY_CONFIG)

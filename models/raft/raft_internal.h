@@ -10,6 +10,7 @@
  * The files:
  *   api.c          the public API (raft.h) and the model table
  *   boot.c         recovery from durable storage, init, teardown
+ *   chain.c        entries' chain values (memoised) and shared bytes
  *   election.c     roles, the election timer, votes, becoming leader
  *   handlers.c     what the env calls: messages (appends, snapshots),
  *                  timers, completed syncs
@@ -51,6 +52,7 @@
 
 #include <glib.h>
 
+#include "chain.h"
 #include "wire.h"
 
 /* ---- constants ------------------------------------------------------- */
@@ -82,7 +84,7 @@ struct entry {
 	uint64_t chain;
 	uint8_t type;
 	uint32_t len;
-	uint8_t *data;
+	const uint8_t *data; /* shared, read-only: chain.c */
 	uint32_t file_off; /* record offset inside its segment */
 	uint32_t rec_len;
 };
@@ -212,6 +214,12 @@ struct au_raft {
 	uint64_t compact_index;
 	uint8_t *snap_bytes;  /* the newest durable snapshot, for InstallSnapshot */
 	size_t snap_len;
+	/* the last InstallSnapshot chunk message built from snap_bytes, sealed
+	 * (the same chunk goes to each lagging follower on every heartbeat):
+	 * valid for chunk_term and chunk_off until snap_bytes changes */
+	uint8_t *chunk_msg;
+	size_t chunk_msg_len;
+	uint64_t chunk_term, chunk_off;
 	/* state machines */
 	struct au_raft_machine machines[AU_RAFT_MAX_MACHINES];
 	uint8_t *pending_restore[AU_RAFT_MAX_MACHINES];
@@ -326,6 +334,8 @@ void au_raft__drop_outbox(struct au_raft *r);
 void au_raft__flush_outbox(struct au_raft *r);
 void au_raft__send_durable(struct au_raft *r, au_node_id to, struct au_wbuf *w,
 		uint64_t need_index);
+void au_raft__send_durable_sealed(struct au_raft *r, au_node_id to, const uint8_t *msg, size_t len,
+		uint64_t need_index);
 void au_raft__seg_name(char *buf, size_t len, uint64_t seg);
 void au_raft__mark_dirty(struct au_raft *r, uint64_t seg);
 void au_raft__issue_log_sync(struct au_raft *r);
@@ -348,6 +358,7 @@ void au_raft__set_commit(struct au_raft *r, uint64_t commit);
 
 bool au_raft__load_snapshot_bytes(struct au_raft *r, const uint8_t *buf, size_t len, bool apply);
 void au_raft__write_snapshot_file(struct au_raft *r, const uint8_t *data, size_t len);
+void au_raft__set_snap_bytes(struct au_raft *r, uint8_t *data, size_t len);
 void au_raft__maybe_compact(struct au_raft *r);
 bool au_raft__snap_header(const uint8_t *buf, size_t len, uint64_t *index, uint64_t *term,
 		uint64_t *chain, uint64_t *voters);

@@ -4,6 +4,8 @@
  */
 #include "raft_internal.h"
 
+#include <assert.h>
+
 #include <glib.h>
 
 #include "wire.h"
@@ -26,18 +28,29 @@ void au_raft__send_snapshot_chunk(struct au_raft *r, au_node_id to)
 	size_t n = r->snap_len - p->snap_offset;
 	if (n > SNAP_CHUNK)
 		n = SNAP_CHUNK;
-	uint8_t *buf = g_malloc(n + 64);
-	struct au_wbuf w;
-	au_wbuf_init(&w, buf, n + 64);
-	au_put_u8(&w, MSG_SNAP);
-	au_put_u64(&w, r->term);
-	au_put_u64(&w, p->snap_offset);
-	au_put_u64(&w, r->snap_len);
-	au_put_u32(&w, (uint32_t)n);
-	au_put_bytes(&w, r->snap_bytes + p->snap_offset, n);
+	/* A follower that does not answer gets the same chunk on every
+	 * heartbeat, and each lagging follower the same chunks: build and seal
+	 * a chunk once (snap_bytes does not change under it, see
+	 * au_raft__set_snap_bytes). */
+	if (!r->chunk_msg || r->chunk_term != r->term || r->chunk_off != p->snap_offset) {
+		if (!r->chunk_msg)
+			r->chunk_msg = g_malloc(SNAP_CHUNK + 64);
+		struct au_wbuf w;
+		au_wbuf_init(&w, r->chunk_msg, SNAP_CHUNK + 64);
+		au_put_u8(&w, MSG_SNAP);
+		au_put_u64(&w, r->term);
+		au_put_u64(&w, p->snap_offset);
+		au_put_u64(&w, r->snap_len);
+		au_put_u32(&w, (uint32_t)n);
+		au_put_bytes(&w, r->snap_bytes + p->snap_offset, n);
+		au_wbuf_seal(&w);
+		assert(!w.overflow);
+		r->chunk_msg_len = w.len;
+		r->chunk_term = r->term;
+		r->chunk_off = p->snap_offset;
+	}
 	p->snap_expect = p->snap_offset + n;
-	au_raft__send_durable(r, to, &w, 0);
-	g_free(buf);
+	au_raft__send_durable_sealed(r, to, r->chunk_msg, r->chunk_msg_len, 0);
 }
 
 void au_raft__send_append(struct au_raft *r, au_node_id to, bool heartbeat)

@@ -193,10 +193,19 @@ void au_raft__maybe_compact(struct au_raft *r)
 	size_t len = build_snapshot(r, &data);
 	r->compacting = true;
 	r->compact_index = r->applied;
-	g_free(r->snap_bytes);
-	r->snap_bytes = data; /* what InstallSnapshot sends from now on */
-	r->snap_len = len;
+	au_raft__set_snap_bytes(r, data, len); /* what InstallSnapshot sends from now on */
 	au_raft__write_snapshot_file(r, data, len);
+}
+
+/* Replace the snapshot InstallSnapshot sends (takes `data`); the chunk
+ * message built from the old one is dropped with it. */
+void au_raft__set_snap_bytes(struct au_raft *r, uint8_t *data, size_t len)
+{
+	g_free(r->snap_bytes);
+	r->snap_bytes = data;
+	r->snap_len = len;
+	g_free(r->chunk_msg);
+	r->chunk_msg = NULL;
 }
 
 /* Read a snapshot's header fields. */
@@ -240,9 +249,7 @@ void au_raft__snapshot_persisted(struct au_raft *r)
 			discard_prefix(r, index, term, chain);
 		}
 		au_raft__load_snapshot_bytes(r, r->install_data, r->install_len, true);
-		g_free(r->snap_bytes);
-		r->snap_bytes = r->install_data;
-		r->snap_len = r->install_len;
+		au_raft__set_snap_bytes(r, r->install_data, r->install_len);
 		r->install_data = NULL;
 		if (r->durable_index < index)
 			r->durable_index = index;

@@ -1,0 +1,136 @@
+/* test_raft_chain.c — the Raft log's chain memo and shared entry bytes
+ * (models/raft/chain.c): the memoised chain equals FNV-1a computed byte by
+ * byte, whatever is in the table, on hits, on key collisions (same
+ * previous chain, term, type and length, other bytes) and after eviction;
+ * a hit shares the bytes; bytes outlive their slot. */
+#include <glib.h>
+#include <string.h>
+
+#include "raft/chain.h"
+#include "tests.h"
+
+/* The definition, written out again: FNV-1a over prev, term (little
+ * endian), type, then the data. */
+static uint64_t fnv_ref(uint64_t prev, uint64_t term, uint8_t type, const uint8_t *d, size_t n)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	for (int i = 0; i < 8; i++)
+		h = (h ^ (uint8_t)(prev >> (8 * i))) * UINT64_C(0x100000001b3);
+	for (int i = 0; i < 8; i++)
+		h = (h ^ (uint8_t)(term >> (8 * i))) * UINT64_C(0x100000001b3);
+	h = (h ^ type) * UINT64_C(0x100000001b3);
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ d[i]) * UINT64_C(0x100000001b3);
+	return h;
+}
+
+START_TEST(chain_known_value)
+{
+	/* FNV-1a 64 of 17 zero bytes, then of them followed by "a". */
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	for (int i = 0; i < 17; i++)
+		h *= UINT64_C(0x100000001b3);
+	ck_assert_uint_eq(au_raft__chain_hash(0, 0, 0, NULL, 0), h);
+	ck_assert_uint_eq(au_raft__chain_hash(0, 0, 0, (const uint8_t *)"a", 1),
+			  (h ^ 'a') * UINT64_C(0x100000001b3));
+}
+END_TEST
+
+/* Random entries, each appended by 7 "nodes" in turn, some with the same
+ * key as an earlier one and other bytes: every chain equals the
+ * reference, every copy equals its input, and every copy is released. */
+START_TEST(chain_memo_equals_reference)
+{
+	au_raft__chain_memo_clear();
+	GRand *rng = g_rand_new_with_seed(17);
+	enum { N = 600, NODES = 7 };
+	const uint8_t **held = g_new0(const uint8_t *, (size_t)N * NODES);
+	uint8_t buf[70000];
+	uint64_t prev = 0;
+	size_t nh = 0;
+	for (int k = 0; k < N; k++) {
+		uint32_t len = g_rand_int_range(rng, 0, 4) == 0 ? (uint32_t)g_rand_int_range(rng, 0, 20)
+								 : (uint32_t)g_rand_int_range(rng, 0, 65537);
+		for (uint32_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)g_rand_int(rng);
+		uint64_t term = (uint64_t)g_rand_int_range(rng, 1, 4);
+		uint8_t type = (uint8_t)g_rand_int_range(rng, 0, 3);
+		uint64_t want = fnv_ref(prev, term, type, buf, len);
+		for (int n = 0; n < NODES; n++) {
+			uint64_t got = 0;
+			const uint8_t *d = au_raft__entry_data(prev, term, type, buf, len, &got);
+			ck_assert_uint_eq(got, want);
+			ck_assert(len == 0 ? d == NULL : memcmp(d, buf, len) == 0);
+			held[nh++] = d;
+			if (len > 0 && n == 3) {
+				/* a collision: same key, one byte differs */
+				buf[len - 1] ^= 0x5a;
+				uint64_t c2 = 0;
+				const uint8_t *d2 = au_raft__entry_data(prev, term, type, buf, len, &c2);
+				ck_assert_uint_eq(c2, fnv_ref(prev, term, type, buf, len));
+				ck_assert_uint_ne(c2, want);
+				ck_assert(memcmp(d2, buf, len) == 0);
+				au_raft__entry_data_unref(d2);
+				buf[len - 1] ^= 0x5a;
+			}
+		}
+		/* releasing half of the copies early: the others stay intact */
+		if (k % 2)
+			for (int n = 0; n < NODES; n += 2) {
+				au_raft__entry_data_unref(held[nh - NODES + n]);
+				held[nh - NODES + n] = NULL;
+			}
+		prev = want;
+	}
+	for (size_t i = 0; i < nh; i++)
+		au_raft__entry_data_unref(held[i]);
+	g_free(held);
+	g_rand_free(rng);
+	au_raft__chain_memo_clear();
+}
+END_TEST
+
+/* A hit shares the first copy; bytes stay valid after the table drops its
+ * slot (cleared or reused). */
+START_TEST(chain_memo_shares_and_outlives)
+{
+	au_raft__chain_memo_clear();
+	uint8_t a[100], b[100];
+	for (int i = 0; i < 100; i++) {
+		a[i] = (uint8_t)i;
+		b[i] = (uint8_t)(i * 3);
+	}
+	uint64_t c1, c2, c3;
+	const uint8_t *d1 = au_raft__entry_data(42, 1, 1, a, 100, &c1);
+	const uint8_t *d2 = au_raft__entry_data(42, 1, 1, a, 100, &c2);
+	ck_assert_ptr_eq(d1, d2); /* the memo answered */
+	ck_assert_uint_eq(c1, c2);
+	const uint8_t *d3 = au_raft__entry_data(42, 1, 1, b, 100, &c3); /* same key */
+	ck_assert_ptr_ne(d3, d1);
+	ck_assert_uint_eq(c3, fnv_ref(42, 1, 1, b, 100));
+	au_raft__chain_memo_clear();
+	ck_assert(memcmp(d1, a, 100) == 0 && memcmp(d2, a, 100) == 0 && memcmp(d3, b, 100) == 0);
+	uint64_t c4;
+	const uint8_t *d4 = au_raft__entry_data(42, 1, 1, a, 100, &c4); /* recomputed after the clear */
+	ck_assert_ptr_ne(d4, d1);
+	ck_assert_uint_eq(c4, c1);
+	au_raft__entry_data_unref(d1);
+	au_raft__entry_data_unref(d2);
+	au_raft__entry_data_unref(d3);
+	au_raft__entry_data_unref(d4);
+	au_raft__entry_data_unref(NULL);
+	au_raft__chain_memo_clear();
+}
+END_TEST
+
+Suite *raft_chain_suite(void)
+{
+	Suite *s = suite_create("raft_chain");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, chain_known_value);
+	tcase_add_test(tc, chain_memo_equals_reference);
+	tcase_add_test(tc, chain_memo_shares_and_outlives);
+	suite_add_tcase(s, tc);
+	return s;
+}
