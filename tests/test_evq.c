@@ -153,6 +153,44 @@ START_TEST(memory_per_pending_event)
 }
 END_TEST
 
+/* Times of either sign and at both ends of the range, with ties: the heap
+ * compares keys as signed 128-bit numbers (time, then sequence), so every
+ * such key must still pop in (time, push) order. */
+START_TEST(signed_times_pop_in_order)
+{
+	static const au_time times[] = {INT64_MIN, INT64_MIN + 1, -1000000007, -2, -1, 0, 1, 2,
+					1000000007, INT64_MAX - 1, INT64_MAX};
+	struct au_pcg32 rng;
+	au_pcg32_seed(&rng, 5, 1);
+	struct au_evq q;
+	au_evq_init(&q);
+	enum { N = 5000 };
+	static au_time want_t[N];
+	for (int i = 0; i < N; i++) {
+		struct au_event ev = {0};
+		ev.type = 1;
+		ev.a = i;
+		want_t[i] = times[au_pcg32_below(&rng, G_N_ELEMENTS(times))];
+		au_evq_push(&q, want_t[i], &ev);
+	}
+	au_time last_t = INT64_MIN;
+	int64_t last_a = -1, n = 0;
+	au_time t;
+	struct au_event ev;
+	while (au_evq_pop(&q, &t, &ev)) {
+		ck_assert(t == want_t[ev.a]);
+		ck_assert_msg(t > last_t || (t == last_t && ev.a > last_a),
+			      "popped (%lld, %lld) after (%lld, %lld)", (long long)t, (long long)ev.a,
+			      (long long)last_t, (long long)last_a);
+		last_t = t;
+		last_a = ev.a;
+		n++;
+	}
+	ck_assert_int_eq(n, N);
+	au_evq_free(&q);
+}
+END_TEST
+
 Suite *evq_suite(void)
 {
 	Suite *s = suite_create("evq");
@@ -163,6 +201,7 @@ Suite *evq_suite(void)
 	TCase *unit = tcase_create("unit");
 	tcase_add_test(unit, cancel_heavy_compacts);
 	tcase_add_test(unit, ties_pop_in_push_order);
+	tcase_add_test(unit, signed_times_pop_in_order);
 	tcase_add_test(unit, memory_per_pending_event);
 	suite_add_tcase(s, unit);
 	return s;

@@ -257,6 +257,92 @@ START_TEST(run_command_shows_verdicts)
 }
 END_TEST
 
+/* What a run's checkers concluded: verdicts and reasons (JSON), every
+ * note, the violation and the trace hash. */
+static char *judged(const char *path)
+{
+	struct au_scenario *sc = au_test_load(path);
+	struct au_sim *sim = au_sim_new(sc, sc->seed);
+	if (au_sim_run(sim, sc->duration) == 0)
+		au_sim_finish(sim);
+	GString *o = g_string_new(NULL);
+	char *checks = au_check_json(sim);
+	g_string_append(o, checks);
+	g_free(checks);
+	char note[512];
+	const char *names[32], *results[32];
+	size_t n = au_check_results(sim, names, results, 32);
+	for (size_t i = 0; i < n; i++)
+		if (au_check_note(sim, i, note, sizeof(note)))
+			g_string_append_printf(o, "\nnote %s: %s", names[i], note);
+	const struct au_violation *v = au_sim_violation(sim);
+	if (v)
+		g_string_append_printf(o, "\nviolation %s t=%lld n%u record %llu: %s", v->check,
+				       (long long)v->t_ns, v->node, (unsigned long long)v->record, v->detail);
+	char hash[65];
+	au_sim_trace_hash(sim, hash);
+	g_string_append_printf(o, "\nhash %s records %llu", hash,
+			       (unsigned long long)au_sim_stats(sim)->records);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+	return g_string_free(o, FALSE);
+}
+
+/* The judge hands each event record only to the checkers whose kind lists
+ * name its kind.  Judged that way and with every record given to every
+ * checker, runs with faults of every family, the mutant scenarios, the
+ * regressions and a run stopped by a violation reach the same verdicts,
+ * notes, violations and records: no list leaves out a kind its checker
+ * reads (the checkers' forged-trace tests judge by kind too). */
+START_TEST(dispatch_by_kind_judges_as_every_checker)
+{
+	static const char *const paths[] = {
+		"scenarios/chaos-aureon.ini", "scenarios/chaos-raft.ini", "scenarios/chaos-rqml.ini",
+		"scenarios/aureon-skew.ini", "scenarios/aureon-locks.ini",
+		"scenarios/aureon-cancel-failover.ini", "scenarios/aureon-expiry.ini",
+		"scenarios/aureon-leader-crash.ini", "scenarios/aureon-drain.ini",
+		"scenarios/swim-crash-detect.ini", "scenarios/swim-partition-heal.ini",
+		"scenarios/swim-lossy.ini", "scenarios/rqml-shard-failures.ini", "scenarios/rqml-chaos.ini",
+		"scenarios/one-results.ini", "scenarios/ping.ini", "scenarios/raft-disk-faults.ini",
+		"scenarios/raft-membership.ini", "scenarios/raft-storage-errors.ini",
+		"scenarios/mutant-cancel-ignored.ini", "scenarios/mutant-figure8.ini",
+		"scenarios/mutant-jobs-unrecorded.ini", "scenarios/mutant-membership-early.ini",
+		"scenarios/mutant-replica-diverge.ini", "scenarios/mutant-rqml-dup-shard.ini",
+		"scenarios/mutant-vote-cleared.ini", "scenarios/mutant-vote-lost.ini",
+	};
+	GPtrArray *all = g_ptr_array_new_with_free_func(g_free);
+	for (size_t i = 0; i < G_N_ELEMENTS(paths); i++)
+		g_ptr_array_add(all, g_strdup(paths[i]));
+	GDir *dir = g_dir_open("scenarios/regressions", 0, NULL);
+	ck_assert(dir);
+	for (const char *name; (name = g_dir_read_name(dir));)
+		if (g_str_has_suffix(name, ".ini"))
+			g_ptr_array_add(all, g_build_filename("scenarios/regressions", name, NULL));
+	g_dir_close(dir);
+	ck_assert_uint_gt(all->len, G_N_ELEMENTS(paths) + 10);
+	char *stopped = write_tmp(stopped_text);
+	g_ptr_array_add(all, stopped);
+	size_t violations = 0, noted = 0;
+	for (guint i = 0; i < all->len; i++) {
+		const char *path = g_ptr_array_index(all, i);
+		char *by_kind = judged(path);
+		au_check_dispatch_every(true);
+		char *every = judged(path);
+		au_check_dispatch_every(false);
+		ck_assert_msg(strcmp(by_kind, every) == 0, "%s:\nby kind: %s\nevery:   %s", path, by_kind,
+			      every);
+		violations += strstr(by_kind, "\nviolation ") != NULL;
+		noted += strstr(by_kind, "\nnote ") != NULL;
+		g_free(by_kind);
+		g_free(every);
+	}
+	ck_assert_uint_ge(violations, 1);
+	ck_assert_uint_ge(noted, all->len / 2);
+	unlink(stopped);
+	g_ptr_array_free(all, TRUE);
+}
+END_TEST
+
 Suite *verdict_suite(void)
 {
 	Suite *s = suite_create("verdicts");
@@ -267,6 +353,7 @@ Suite *verdict_suite(void)
 	tcase_add_test(tc, liveness_window_still_open_is_not_run);
 	tcase_add_test(tc, lin_budget_exhausted_is_unknown);
 	tcase_add_test(tc, run_command_shows_verdicts);
+	tcase_add_test(tc, dispatch_by_kind_judges_as_every_checker);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -59,6 +59,8 @@ struct au_checker_ops {
 		    uint32_t table, const void *row);
 	void (*note)(void *st, struct au_sim *sim, char *buf, size_t len);
 	const char *about; /* one line for `aureon-sim list checks` */
+	/* The kinds `event` reacts to (check_internal.h); NULL: every one. */
+	const struct au_check_kinds *kinds;
 };
 
 /* ---- ping_integrity --------------------------------------------------- */
@@ -75,6 +77,12 @@ static void *pi_create(struct au_sim *sim)
 	pi->sent = g_new0(GHashTable *, (gsize)sim->nodes + 1);
 	return pi;
 }
+
+static const struct au_check_kinds pi_kinds[] = {
+	AU_CHECK_KIND(AU_TR_NODE_CRASH),
+	{AU_TR_PING_SENT, AU_TR_PING_TIMEOUT},
+	AU_CHECK_KINDS_END,
+};
 
 static void pi_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		     int64_t b, int64_t c)
@@ -147,6 +155,8 @@ static void *lin_create(struct au_sim *sim)
 }
 
 /* Nothing from events: rows (lin_row); its address marks the checker. */
+static const struct au_check_kinds lin_kinds[] = {AU_CHECK_KINDS_END};
+
 static void lin_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		      int64_t b, int64_t c)
 {
@@ -229,63 +239,84 @@ static void lin_destroy(void *st)
 
 static const struct au_checker_ops all_checkers[] = {
 	{"ping_integrity", "ping", pi_create, pi_event, NULL, pi_destroy, NULL, NULL,
-	 "every ping reply answers a ping that was sent and is still unanswered"},
+	 "every ping reply answers a ping that was sent and is still unanswered",
+	 pi_kinds},
 	{"raft_safety", "raft", au_check_rs_create, au_check_rs_event, NULL, au_check_rs_destroy, NULL, au_check_rs_note,
-	 "Raft's safety: one leader per term, logs match, committed entries never change"},
+	 "Raft's safety: one leader per term, logs match, committed entries never change",
+	 au_check_rs_kinds},
 	{"leader_within", "raft", au_check_lw_create, au_check_lw_event, au_check_lw_end, au_check_lw_destroy, NULL, NULL,
-	 "liveness (leader_within:T): a Raft leader within T after the faults are over"},
+	 "liveness (leader_within:T): a Raft leader within T after the faults are over",
+	 au_check_lw_kinds},
 	{"replicas_caught_up", "raft", au_check_cu_create, au_check_cu_event, au_check_cu_end, au_check_cu_destroy, NULL, NULL,
-	 "liveness (replicas_caught_up:T): every voter that is up applied, by the end, what was committed T before it"},
+	 "liveness (replicas_caught_up:T): every voter that is up applied, by the end, what was committed T before it",
+	 au_check_cu_kinds},
 	/* judged at every digest report: nothing left to judge at the end */
 	{"replicas_agree", "raft", au_check_replicas_create, au_check_replicas_event,
 	 NULL, au_check_replicas_destroy, NULL, au_check_replicas_note,
-	 "replicas' state machine digests are equal at each 64th applied index"},
+	 "replicas' state machine digests are equal at each 64th applied index",
+	 au_check_replicas_kinds},
 	{"linearizable_kv", "kv", lin_create, lin_event, lin_end, lin_destroy, NULL, au_lin_check_note,
-	 "the KV clients' history is linearizable (Wing & Gong search per key, in released segments)"},
+	 "the KV clients' history is linearizable (Wing & Gong search per key, in released segments)",
+	 lin_kinds},
 	{"exactly_once_one", "one", au_eo_create, au_eo_event, NULL, au_eo_destroy, NULL, NULL,
-	 "ONE stores each job's result once, every replica the same"},
+	 "ONE stores each job's result once, every replica the same",
+	 au_eo_kinds},
 	{"results_match_reference", "rqml", au_rqml_ref_create, au_rqml_check_event, NULL,
 	 au_rqml_check_destroy, NULL, NULL,
-	 "every finished RQML job equals its sequential reference, bit for bit"},
+	 "every finished RQML job equals its sequential reference, bit for bit",
+	 au_rqml_check_kinds},
 	{"rounds_monotone", "rqml", au_rqml_mono_create, au_rqml_check_event, NULL,
 	 au_rqml_check_destroy, NULL, NULL,
-	 "RQML rounds of a job only move forward"},
+	 "RQML rounds of a job only move forward",
+	 au_rqml_check_kinds},
 	{"shards_once", "rqml", au_rqml_shards_create, au_rqml_check_event, NULL,
 	 au_rqml_check_destroy, NULL, NULL,
-	 "each shard of an RQML round is counted once"},
+	 "each shard of an RQML round is counted once",
+	 au_rqml_check_kinds},
 	{"jobs_recorded", "rqml", au_jr_create, au_jr_event, au_jr_end, au_jr_destroy, NULL, NULL,
-	 "every finished RQML job has exactly one ONE record, saying what it did"},
+	 "every finished RQML job has exactly one ONE record, saying what it did",
+	 au_jr_kinds},
 	{"results_retrievable", "blob", au_rr_create, au_rr_event, au_rr_end, au_rr_destroy, NULL, au_rr_note,
-	 "every recorded job's result bytes are fetchable from a live holder with ONE's digest"},
+	 "every recorded job's result bytes are fetchable from a live holder with ONE's digest",
+	 au_rr_kinds},
 	{"swim_completeness", "swim", au_cswim_complete_create, au_cswim_event, au_cswim_end,
 	 au_cswim_destroy, au_cswim_row, au_cswim_note,
-	 "SWIM: every live member declares a crashed one dead within the bound"},
+	 "SWIM: every live member declares a crashed one dead within the bound",
+	 NULL /* polls its deadlines on every record */},
 	/* accuracy only counts (its note): nothing to judge at the end */
 	{"swim_accuracy", "swim", au_cswim_accuracy_create, au_cswim_event, NULL,
 	 au_cswim_destroy, au_cswim_row, au_cswim_note,
-	 "SWIM: live members declared dead outside fault windows, at most swim_false_deaths_max"},
+	 "SWIM: live members declared dead outside fault windows, at most swim_false_deaths_max",
+	 au_cswim_accuracy_kinds},
 	{"membership_converged", "swim", au_cswim_converge_create, au_cswim_event, au_cswim_end,
 	 au_cswim_destroy, au_cswim_row, au_cswim_note,
-	 "liveness (membership_converged:T): every live view matches the truth T after the faults"},
+	 "liveness (membership_converged:T): every live view matches the truth T after the faults",
+	 NULL},
 	/* the execution layer (check_exec.c) */
 	{"no_task_lost", "aureon", au_check_ntl_create, au_check_exec_event, au_check_ntl_end,
 	 au_check_exec_destroy, NULL, NULL,
-	 "at the end every task enqueued is done or dead-lettered"},
+	 "at the end every task enqueued is done or dead-lettered",
+	 au_check_exec_kinds},
 	{"exactly_once", "aureon", au_check_eo_create, au_check_exec_event, NULL,
 	 au_check_exec_destroy, NULL, NULL,
-	 "a task's result is accepted at most once, under its current lease's fencing token"},
+	 "a task's result is accepted at most once, under its current lease's fencing token",
+	 au_check_exec_kinds},
 	{"lease_placement", "aureon", au_check_lp_create, au_check_exec_event, NULL,
 	 au_check_exec_destroy, NULL, NULL,
-	 "no lease granted to a node the queue knows dead or draining"},
+	 "no lease granted to a node the queue knows dead or draining",
+	 au_check_exec_kinds},
 	{"lock_safety", "aureon", au_check_ls_create, au_check_exec_event, NULL,
 	 au_check_exec_destroy, NULL, NULL,
-	 "no lock key has two valid holders; writes only from the current holder"},
+	 "no lock key has two valid holders; writes only from the current holder",
+	 au_check_exec_kinds},
 	{"lease_expiry", "aureon", au_check_le_create, au_check_le_event, au_check_le_end,
 	 au_check_le_destroy, NULL, au_check_le_note,
-	 "leases and locks time out neither early nor (beyond a scan) late on the leader's clock"},
+	 "leases and locks time out neither early nor (beyond a scan) late on the leader's clock",
+	 au_check_le_kinds},
 	{"job_lifecycle", "aureon", au_check_jobs_create, au_check_jobs_event, au_check_jobs_end,
 	 au_check_jobs_destroy, NULL, au_check_jobs_note,
-	 "a cancelled job never changes again, a failed one has a reason, done means every task acked"},
+	 "a cancelled job never changes again, a failed one has a reason, done means every task acked",
+	 au_check_jobs_kinds},
 };
 
 const char *const au_check_names[] = {"ping_integrity", "raft_safety", "replicas_agree",
@@ -342,6 +373,50 @@ static bool wants_liveness(const struct au_sim *sim, const char *prefix)
 
 /* ---- the judge: the checkers of one run ---------------------------------- */
 
+/* Kinds below this have their own slot in the dispatch table; every kind
+ * at or above it shares the last one (only checkers of every kind). */
+#define AU_CHECK_KIND_SLOTS 1024u
+#define AU_X(name, num) _Static_assert((num) < AU_CHECK_KIND_SLOTS, "trace kind " #name);
+AU_TRACE_KINDS(AU_X)
+#undef AU_X
+
+static bool dispatch_every;
+
+void au_check_dispatch_every(bool on)
+{
+	dispatch_every = on;
+}
+
+static bool checker_wants(const struct au_checker_ops *ops, unsigned slot)
+{
+	if (!ops->kinds || dispatch_every)
+		return true;
+	if (slot >= AU_CHECK_KIND_SLOTS)
+		return false;
+	for (const struct au_check_kinds *r = ops->kinds; r->lo || r->hi; r++)
+		if (slot >= r->lo && slot <= r->hi)
+			return true;
+	return false;
+}
+
+/* (Re)build the dispatch table for the run's checkers, in their order. */
+static void build_dispatch(struct au_checks *cs)
+{
+	g_free(cs->by_kind);
+	g_free(cs->by_kind_calls);
+	size_t slots = AU_CHECK_KIND_SLOTS + 1, n = 0;
+	cs->by_kind = g_new(uint16_t, slots + 1);
+	cs->by_kind_calls = g_new(uint8_t, slots * cs->n_checkers + 1);
+	g_assert(cs->n_checkers <= UINT8_MAX && slots * cs->n_checkers <= UINT16_MAX);
+	for (unsigned k = 0; k < slots; k++) {
+		cs->by_kind[k] = (uint16_t)n;
+		for (size_t i = 0; i < cs->n_checkers; i++)
+			if (checker_wants(cs->checkers[i].ops, k))
+				cs->by_kind_calls[n++] = (uint8_t)i;
+	}
+	cs->by_kind[slots] = (uint16_t)n;
+}
+
 static void *checks_start(struct au_sim *sim)
 {
 	struct au_checks *cs = g_new0(struct au_checks, 1);
@@ -368,6 +443,7 @@ static void *checks_start(struct au_sim *sim)
 		g_free(cs);
 		return NULL;
 	}
+	build_dispatch(cs);
 	return cs;
 }
 
@@ -375,8 +451,9 @@ static void checks_event(void *st, struct au_sim *sim, uint64_t record, au_node_
 			 uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
 	struct au_checks *cs = st;
-	for (size_t i = 0; i < cs->n_checkers && !sim->violated; i++) {
-		struct au_checker *ck = &cs->checkers[i];
+	unsigned slot = kind < AU_CHECK_KIND_SLOTS ? kind : AU_CHECK_KIND_SLOTS;
+	for (unsigned j = cs->by_kind[slot]; j < cs->by_kind[slot + 1] && !sim->violated; j++) {
+		struct au_checker *ck = &cs->checkers[cs->by_kind_calls[j]];
 		ck->ops->event(ck->state, sim, node, kind, a, b, c);
 		if (sim->violated) {
 			ck->result = AU_VERDICT_FAIL;
@@ -436,6 +513,8 @@ static void checks_free(void *st)
 	for (size_t i = 0; i < cs->n_checkers; i++)
 		cs->checkers[i].ops->destroy(cs->checkers[i].state);
 	g_free(cs->checkers);
+	g_free(cs->by_kind);
+	g_free(cs->by_kind_calls);
 	g_free(cs);
 }
 
@@ -485,6 +564,7 @@ bool au_check_leave_out(struct au_sim *sim, const char *name)
 		cs->checkers[i].ops->destroy(cs->checkers[i].state);
 		memmove(&cs->checkers[i], &cs->checkers[i + 1], (cs->n_checkers - i - 1) * sizeof(cs->checkers[0]));
 		cs->n_checkers--;
+		build_dispatch(cs);
 		return true;
 	}
 	return false;

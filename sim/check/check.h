@@ -70,6 +70,12 @@ void au_check_set_lin_budget(struct au_sim *sim, uint64_t configurations);
  * a first failure would say).  False if it is not on in this run. */
 bool au_check_leave_out(struct au_sim *sim, const char *name);
 
+/* For tests: hand every event record to every checker (runs started from
+ * now on), as before the table by kind; a run judged both ways must reach
+ * the same verdicts and notes, which shows the kind lists miss nothing
+ * the checkers read. */
+void au_check_dispatch_every(bool on);
+
 struct au_h5;
 /* Write a finished run's verdict into its HDF5 trace's root attributes:
  * result (pass/fail), the checks as JSON, the violation's line and JSON

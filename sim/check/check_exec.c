@@ -351,6 +351,11 @@ void *au_check_eo_create(struct au_sim *sim) { return create(sim, "exactly_once"
 void *au_check_lp_create(struct au_sim *sim) { return create(sim, "lease_placement", LP); }
 void *au_check_ls_create(struct au_sim *sim) { return create(sim, "lock_safety", LS); }
 
+const struct au_check_kinds au_check_exec_kinds[] = {
+	{AU_TR_TASKQ_ENTRY, AU_TR_LOCK_WRITE}, /* exec_event's range */
+	AU_CHECK_KINDS_END,
+};
+
 void au_check_exec_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 			 int64_t b, int64_t c)
 {
@@ -610,6 +615,20 @@ static void le_proposed(struct lease_expiry *x, struct au_sim *sim, au_node_id n
 	if (l)
 		l->proposed = true;
 }
+
+const struct au_check_kinds au_check_le_kinds[] = {
+	{AU_TR_NODE_BOOT, AU_TR_CLOCK_SKEW}, /* boot, crash, restart, pause, resume, skew */
+	AU_CHECK_KIND(AU_TR_RAFT_ROLE),
+	AU_CHECK_KIND(AU_TR_RAFT_INSTALL),
+	{AU_TR_TASKQ_GRANT, AU_TR_TASKQ_ACK},
+	{AU_TR_TASKQ_NACK, AU_TR_TASKQ_EXPIRE},
+	{AU_TR_TASKQ_RENEW, AU_TR_TASKQ_REVOKE},
+	{AU_TR_LOCK_GRANT, AU_TR_LOCK_RELEASE},
+	AU_CHECK_KIND(AU_TR_LOCK_RENEW),
+	AU_CHECK_KIND(AU_TR_ORCH_LEAD),
+	{AU_TR_ORCH_EXPIRE, AU_TR_ORCH_LOCK_EXPIRE},
+	AU_CHECK_KINDS_END,
+};
 
 void au_check_le_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		       int64_t b, int64_t c)

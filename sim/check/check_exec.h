@@ -17,6 +17,7 @@ void au_check_exec_event(void *st, struct au_sim *sim, au_node_id node, uint16_t
  * comes and have none. */
 void au_check_ntl_end(void *st, struct au_sim *sim);
 void au_check_exec_destroy(void *st);
+extern const struct au_check_kinds au_check_exec_kinds[];
 
 /* lease_expiry: leases end by timeout neither before nor (beyond one
  * expiry scan) after a lease on the leader's own clock. */
@@ -27,5 +28,6 @@ void au_check_le_end(void *st, struct au_sim *sim);
 /* What it judged: expiries proposed, how long after the lease ran out. */
 void au_check_le_note(void *st, struct au_sim *sim, char *buf, size_t len);
 void au_check_le_destroy(void *st);
+extern const struct au_check_kinds au_check_le_kinds[];
 
 #endif

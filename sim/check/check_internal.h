@@ -12,6 +12,19 @@
 
 struct au_checker_ops; /* check.c */
 
+/* The trace kinds a checker's event function reacts to: ranges lo..hi
+ * (inclusive), the list ended by {0, 0}.  The judge hands an event record
+ * only to the checkers that list its kind (a table by kind, built when the
+ * run starts: most records concern one or two checkers of a dozen), so a
+ * checker that starts reading a kind adds it to its list.  A checker that
+ * looks at every record (say, to poll a deadline on the clock) gives NULL
+ * in check.c's table instead of a list. */
+struct au_check_kinds {
+	uint16_t lo, hi;
+};
+#define AU_CHECK_KIND(k) {(k), (k)}
+#define AU_CHECK_KINDS_END {0, 0}
+
 /* One checker that is on in a run. */
 struct au_checker {
 	const struct au_checker_ops *ops;
@@ -32,6 +45,11 @@ struct au_checks {
 	/* Set on a replay that replicas_agree runs to see a replica's state at
 	 * an index it has since left (check_replicas.c); NULL otherwise. */
 	struct au_replica_capture *replica_capture;
+	/* The event dispatch (check.c): the checkers that react to kind k are
+	 * checkers[by_kind_calls[j]] for j in [by_kind[k], by_kind[k + 1]);
+	 * k = AU_CHECK_KIND_SLOTS stands for every kind beyond. */
+	uint16_t *by_kind;
+	uint8_t *by_kind_calls;
 };
 
 /* The checkers of `sim`, or NULL if none is on. */

@@ -170,6 +170,11 @@ static void queue_record(struct job_check *x, struct au_sim *sim, au_node_id nod
 	}
 }
 
+const struct au_check_kinds au_check_jobs_kinds[] = {
+	{AU_TR_TASKQ_ENTRY, AU_TR_LOCK_ENTRY - 1}, /* the range below */
+	AU_CHECK_KINDS_END,
+};
+
 void au_check_jobs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 			 int64_t b, int64_t c)
 {

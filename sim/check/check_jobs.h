@@ -14,5 +14,6 @@ void au_check_jobs_end(void *st, struct au_sim *sim);
 /* How many jobs, cancels, failures, requeues and refused acks it saw. */
 void au_check_jobs_note(void *st, struct au_sim *sim, char *buf, size_t len);
 void au_check_jobs_destroy(void *st);
+extern const struct au_check_kinds au_check_jobs_kinds[];
 
 #endif

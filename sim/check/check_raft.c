@@ -224,6 +224,12 @@ static uint64_t committed_before_term(const struct raft_safety *rs, uint64_t C, 
 	return 0;
 }
 
+const struct au_check_kinds au_check_rs_kinds[] = {
+	{AU_TR_RAFT_ROLE, AU_TR_RAFT_DIGEST}, /* `seen` for all of them */
+	AU_CHECK_KIND(AU_TR_NODE_CRASH),
+	AU_CHECK_KINDS_END,
+};
+
 void au_check_rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		       int64_t b, int64_t c)
 {
@@ -431,6 +437,11 @@ void *au_check_lw_create(struct au_sim *sim)
 	return lw;
 }
 
+const struct au_check_kinds au_check_lw_kinds[] = {
+	AU_CHECK_KIND(AU_TR_RAFT_COMMIT),
+	AU_CHECK_KINDS_END,
+};
+
 void au_check_lw_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		       int64_t b, int64_t c)
 {
@@ -496,6 +507,13 @@ void *au_check_cu_create(struct au_sim *sim)
 	cu->voters = g_new0(uint64_t, (gsize)sim->nodes + 1);
 	return cu;
 }
+
+const struct au_check_kinds au_check_cu_kinds[] = {
+	{AU_TR_RAFT_COMMIT, AU_TR_RAFT_APPLY},
+	{AU_TR_RAFT_INSTALL, AU_TR_RAFT_CONFIG},
+	{AU_TR_RAFT_DISK_FAILED, AU_TR_RAFT_DISK_OK},
+	AU_CHECK_KINDS_END,
+};
 
 void au_check_cu_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		       int64_t b, int64_t c)

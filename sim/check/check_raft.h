@@ -21,6 +21,7 @@ void *au_check_rs_create(struct au_sim *sim);
 void au_check_rs_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		       int64_t b, int64_t c);
 void au_check_rs_destroy(void *st);
+extern const struct au_check_kinds au_check_rs_kinds[];
 /* "log indexes below F released ..., N kept" once the window moved. */
 void au_check_rs_note(void *st, struct au_sim *sim, char *buf, size_t len);
 
@@ -29,11 +30,13 @@ void au_check_lw_event(void *st, struct au_sim *sim, au_node_id node, uint16_t k
 		       int64_t b, int64_t c);
 void au_check_lw_end(void *st, struct au_sim *sim);
 void au_check_lw_destroy(void *st);
+extern const struct au_check_kinds au_check_lw_kinds[];
 
 void *au_check_cu_create(struct au_sim *sim);
 void au_check_cu_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		       int64_t b, int64_t c);
 void au_check_cu_end(void *st, struct au_sim *sim);
 void au_check_cu_destroy(void *st);
+extern const struct au_check_kinds au_check_cu_kinds[];
 
 #endif

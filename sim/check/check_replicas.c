@@ -334,6 +334,11 @@ static void capture_event(struct au_sim *sim, struct replicas *x, au_node_id nod
 	sim->stop = true;
 }
 
+const struct au_check_kinds au_check_replicas_kinds[] = {
+	AU_CHECK_KIND(AU_TR_RAFT_DIGEST),
+	AU_CHECK_KINDS_END,
+};
+
 void au_check_replicas_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind,
 			     int64_t a, int64_t b, int64_t c)
 {

@@ -81,6 +81,7 @@ void *au_check_replicas_create(struct au_sim *sim);
 void au_check_replicas_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind,
 			     int64_t a, int64_t b, int64_t c);
 void au_check_replicas_destroy(void *st);
+extern const struct au_check_kinds au_check_replicas_kinds[];
 void au_check_replicas_note(void *st, struct au_sim *sim, char *buf, size_t len);
 
 #endif

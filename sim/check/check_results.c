@@ -47,6 +47,11 @@ static void mask_text(char *out, size_t len, int64_t mask)
 			at += (size_t)snprintf(out + at, len - at, "%sn%d", at ? "," : "", n);
 }
 
+const struct au_check_kinds au_rr_kinds[] = {
+	{AU_TR_BLOB_FETCH_START, AU_TR_BLOB_FETCH},
+	AU_CHECK_KINDS_END,
+};
+
 void au_rr_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a, int64_t b,
 		 int64_t c)
 {

@@ -20,6 +20,7 @@ void au_rr_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, i
 		 int64_t c);
 void au_rr_end(void *st, struct au_sim *sim);
 void au_rr_destroy(void *st);
+extern const struct au_check_kinds au_rr_kinds[];
 /* What was fetched, and a fetch too late to judge. */
 void au_rr_note(void *st, struct au_sim *sim, char *buf, size_t len);
 

@@ -30,6 +30,11 @@ void *au_eo_create(struct au_sim *sim)
 	return s;
 }
 
+const struct au_check_kinds au_eo_kinds[] = {
+	AU_CHECK_KIND(AU_TR_ONE_STORE),
+	AU_CHECK_KINDS_END,
+};
+
 void au_eo_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		 int64_t b, int64_t c)
 {
@@ -400,6 +405,15 @@ static void rc_shards_event(struct rc_state *s, struct au_sim *sim, au_node_id n
 		g_array_set_size(u, 0);
 }
 
+const struct au_check_kinds au_rqml_check_kinds[] = {
+	AU_CHECK_KIND(AU_TR_NODE_CRASH),                 /* shards */
+	AU_CHECK_KIND(AU_TR_TASKQ_ACK),                  /* shards */
+	AU_CHECK_KIND(AU_TR_TASKQ_DEAD_LETTER),          /* shards */
+	AU_CHECK_KIND(AU_TR_ONE_STORE),                  /* ref */
+	{AU_TR_RQML_JOB, AU_TR_RQML_FAIL},               /* job, round, done, restore, ... */
+	AU_CHECK_KINDS_END,
+};
+
 void au_rqml_check_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 			 int64_t b, int64_t c)
 {
@@ -534,6 +548,14 @@ static void jr_compare_record(struct jr_state *s, struct au_sim *sim, au_node_id
 			       "the ONE record of job %" G_GINT64_FORMAT " has the wrong %s: %s; the job "
 			       "finished with %s", job, what, got, want);
 }
+
+const struct au_check_kinds au_jr_kinds[] = {
+	AU_CHECK_KIND(AU_TR_ONE_STORE),
+	AU_CHECK_KIND(AU_TR_RQML_JOB),
+	AU_CHECK_KIND(AU_TR_RQML_DONE),
+	AU_CHECK_KIND(AU_TR_RQML_FAIL),
+	AU_CHECK_KINDS_END,
+};
 
 void au_jr_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		 int64_t b, int64_t c)

@@ -36,6 +36,7 @@ void *au_eo_create(struct au_sim *sim);
 void au_eo_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		 int64_t b, int64_t c);
 void au_eo_destroy(void *st);
+extern const struct au_check_kinds au_eo_kinds[];
 
 /* The three RQML checkers share one implementation; `create` picks which. */
 void *au_rqml_ref_create(struct au_sim *sim);
@@ -44,11 +45,14 @@ void *au_rqml_shards_create(struct au_sim *sim);
 void au_rqml_check_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 			 int64_t b, int64_t c);
 void au_rqml_check_destroy(void *st);
+/* What any of the three reads (the union of their kinds). */
+extern const struct au_check_kinds au_rqml_check_kinds[];
 
 void *au_jr_create(struct au_sim *sim);
 void au_jr_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		 int64_t b, int64_t c);
 void au_jr_end(void *st, struct au_sim *sim);
 void au_jr_destroy(void *st);
+extern const struct au_check_kinds au_jr_kinds[];
 
 #endif

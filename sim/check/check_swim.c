@@ -611,6 +611,16 @@ static void set_calm(struct cswim *cs, struct au_sim *sim, bool was_disturbed)
 	}
 }
 
+/* swim_accuracy reads only these (its state changes nowhere else);
+ * completeness and convergence poll their deadlines on every record. */
+const struct au_check_kinds au_cswim_accuracy_kinds[] = {
+	{AU_TR_NODE_BOOT, AU_TR_CLOCK_SKEW}, /* boot .. resume, clock skew */
+	{AU_TR_PARTITION_START, AU_TR_PARTITION_END},
+	{AU_TR_LINK_FAULT_START, AU_TR_LINK_FAULT_END},
+	AU_CHECK_KIND(AU_TR_SWIM_LEAVE),
+	AU_CHECK_KINDS_END,
+};
+
 void au_cswim_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		    int64_t b, int64_t c)
 {

@@ -63,6 +63,7 @@ void *au_cswim_accuracy_create(struct au_sim *sim);
 void *au_cswim_converge_create(struct au_sim *sim);
 void au_cswim_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		    int64_t b, int64_t c);
+extern const struct au_check_kinds au_cswim_accuracy_kinds[];
 void au_cswim_row(void *st, struct au_sim *sim, au_node_id node, uint32_t service,
 		  uint32_t table, const void *row);
 void au_cswim_end(void *st, struct au_sim *sim);

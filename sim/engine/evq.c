@@ -179,14 +179,16 @@ static void sift_up(struct au_evq_key *h, size_t i, struct au_evq_key k)
 	h[i] = k;
 }
 
-/* The key as one unsigned 128-bit number: time (sign bit flipped so the
- * order is preserved) above seq|slot.  One compare, no data-dependent
- * branches, which matters in the inner loop below. */
-__extension__ typedef unsigned __int128 key128;
+/* The key as one signed 128-bit number, time * 2^64 + seq|slot: signed
+ * order is the keys' order (time signed, then seq|slot unsigned).  One
+ * compare (cmp, sbb), no data-dependent branches, which matters in the
+ * inner loop below.  (GCC converts unsigned to signed modulo 2^128.) */
+__extension__ typedef __int128 key128;
 
 static inline key128 key_value(const struct au_evq_key *k)
 {
-	return ((key128)((uint64_t)k->t ^ (UINT64_C(1) << 63)) << 64) | k->seq_slot;
+	__extension__ typedef unsigned __int128 u128;
+	return (key128)(((u128)(uint64_t)k->t << 64) | k->seq_slot);
 }
 
 /* Index of the smallest of the children c..end-1 (1 to 4 of them). */

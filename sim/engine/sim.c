@@ -32,18 +32,44 @@ void *au_sim_judge_state(const struct au_sim *sim)
 	return sim->judge_state;
 }
 
-static void hash_bytes(struct au_sim *sim, const uint8_t *p, size_t n)
+/* Room for n more bytes in the hash buffer (hashing what it holds if
+ * need be): the caller writes them there and adds n to hbuf_len.  The
+ * digest is of the byte stream, wherever the buffer cuts it. */
+static inline uint8_t *hash_room(struct au_sim *sim, size_t n)
 {
 	if (sim->hbuf_len + n > sizeof(sim->hbuf)) {
 		au_sha256_update(&sim->sha, sim->hbuf, sim->hbuf_len);
 		sim->hbuf_len = 0;
 	}
-	memcpy(sim->hbuf + sim->hbuf_len, p, n);
+	return sim->hbuf + sim->hbuf_len;
+}
+
+static void hash_bytes(struct au_sim *sim, const uint8_t *p, size_t n)
+{
+	memcpy(hash_room(sim, n), p, n);
 	sim->hbuf_len += n;
 }
 
-static size_t put_le(uint8_t *p, uint64_t v, size_t n)
+/* v's low n bytes, little-endian (one store on a little-endian machine:
+ * this runs for every field of every record). */
+static inline size_t put_le(uint8_t *p, uint64_t v, size_t n)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (n == 8) {
+		memcpy(p, &v, 8);
+		return 8;
+	}
+	if (n == 4) {
+		uint32_t u = (uint32_t)v;
+		memcpy(p, &u, 4);
+		return 4;
+	}
+	if (n == 2) {
+		uint16_t u = (uint16_t)v;
+		memcpy(p, &u, 2);
+		return 2;
+	}
+#endif
 	for (size_t i = 0; i < n; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
 	return n;
@@ -65,8 +91,9 @@ static const char *kind_name(uint16_t kind)
 void au_sim_record_event(struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 			 int64_t b, int64_t c)
 {
-	/* Record layout hashed (little-endian): tag 'E', t, node, kind, a, b, c. */
-	uint8_t rec[1 + 8 + 4 + 2 + 24];
+	/* Record layout hashed (little-endian): tag 'E', t, node, kind, a, b, c;
+	 * written straight into the hash buffer. */
+	uint8_t *rec = hash_room(sim, 1 + 8 + 4 + 2 + 24);
 	size_t n = 0;
 	rec[n++] = 'E';
 	n += put_le(rec + n, (uint64_t)sim->now, 8);
@@ -75,7 +102,7 @@ void au_sim_record_event(struct au_sim *sim, au_node_id node, uint16_t kind, int
 	n += put_le(rec + n, (uint64_t)a, 8);
 	n += put_le(rec + n, (uint64_t)b, 8);
 	n += put_le(rec + n, (uint64_t)c, 8);
-	hash_bytes(sim, rec, n);
+	sim->hbuf_len += n;
 	uint64_t index = sim->stats.records++;
 	if (sim->dump)
 		fprintf(sim->dump, "%" G_GUINT64_FORMAT " E t=%" G_GINT64_FORMAT " n%u %s %" G_GINT64_FORMAT
@@ -107,7 +134,7 @@ void au_sim_record_message(struct au_sim *sim, au_time send_ns, au_time recv_ns,
 	sim->stats.fates[fate]++;
 	if (!sim->sc->record_messages)
 		return;
-	uint8_t rec[1 + 8 + 8 + 4 + 4 + 1 + 1 + 4 + 1];
+	uint8_t *rec = hash_room(sim, 1 + 8 + 8 + 4 + 4 + 1 + 1 + 4 + 1);
 	size_t n = 0;
 	rec[n++] = 'M';
 	n += put_le(rec + n, (uint64_t)send_ns, 8);
@@ -118,7 +145,7 @@ void au_sim_record_message(struct au_sim *sim, au_time send_ns, au_time recv_ns,
 	rec[n++] = type;
 	n += put_le(rec + n, bytes, 4);
 	rec[n++] = (uint8_t)fate;
-	hash_bytes(sim, rec, n);
+	sim->hbuf_len += n;
 	uint64_t index = sim->stats.records++;
 	if (sim->dump)
 		fprintf(sim->dump,
