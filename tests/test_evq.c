@@ -191,12 +191,68 @@ START_TEST(signed_times_pop_in_order)
 }
 END_TEST
 
+/* au_evq_live_in_order lists the live events in the order they pop, from
+ * the run, the heap and the calendar alike, after cancels and compactions
+ * have shuffled slot numbers (re-timing a node's timers walks this list:
+ * same-instant timers must keep their order whatever the slots are). */
+START_TEST(live_in_order_is_pop_order)
+{
+	struct au_pcg32 rng;
+	au_pcg32_seed(&rng, (uint64_t)_i + 100, 3);
+	struct au_evq q;
+	au_evq_init(&q);
+	enum { N = 30000 };
+	GArray *handles = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	for (int i = 0; i < N; i++) {
+		struct au_event ev = {0};
+		ev.type = 1;
+		ev.a = i;
+		/* Few distinct times: many ties; a wide range: the calendar. */
+		au_time t = (au_time)au_pcg32_below(&rng, 64) * 1000000;
+		uint64_t h = au_evq_push(&q, t, &ev);
+		g_array_append_val(handles, h);
+		if (au_pcg32_below(&rng, 3) == 0) { /* cancel an earlier one */
+			uint32_t k = au_pcg32_below(&rng, handles->len);
+			au_evq_cancel(&q, g_array_index(handles, uint64_t, k), NULL);
+		}
+		if (au_pcg32_below(&rng, 10) == 0) { /* pop: the run refills */
+			au_time pt;
+			struct au_event pe;
+			au_evq_pop(&q, &pt, &pe);
+		}
+	}
+	ck_assert(q.compactions > 0);
+	ck_assert(q.far_on); /* keys in the calendar too */
+	size_t n;
+	uint64_t *live = au_evq_live_in_order(&q, &n);
+	ck_assert_uint_eq(n, au_evq_len(&q));
+	int64_t *want = g_new(int64_t, n);
+	for (size_t i = 0; i < n; i++)
+		want[i] = au_evq_lookup(&q, live[i])->a;
+	au_time t;
+	struct au_event ev;
+	size_t popped = 0;
+	while (au_evq_pop(&q, &t, &ev)) {
+		ck_assert_uint_lt(popped, n);
+		ck_assert_msg(ev.a == want[popped], "seed %d: pop %zu is event %lld, listed %lld", _i,
+			      popped, (long long)ev.a, (long long)want[popped]);
+		popped++;
+	}
+	ck_assert_uint_eq(popped, n);
+	free(live);
+	g_free(want);
+	g_array_free(handles, TRUE);
+	au_evq_free(&q);
+}
+END_TEST
+
 Suite *evq_suite(void)
 {
 	Suite *s = suite_create("evq");
 	TCase *tc = tcase_create("property");
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, matches_sorted_reference, 1, 21);
+	tcase_add_loop_test(tc, live_in_order_is_pop_order, 0, 4);
 	suite_add_tcase(s, tc);
 	TCase *unit = tcase_create("unit");
 	tcase_add_test(unit, cancel_heavy_compacts);

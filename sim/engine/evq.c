@@ -736,17 +736,65 @@ static struct au_evq_slot *handle_slot(const struct au_evq *q, uint64_t handle)
 	return slot;
 }
 
-uint64_t au_evq_next_live(const struct au_evq *q, uint32_t *pos)
+/* Append k to out if its event is live. */
+static void live_key(const struct au_evq *q, struct au_evq_key k, struct au_evq_key *out, size_t *n)
 {
-	for (uint32_t s = *pos; s < q->slots_cap; s++)
-		if (q->slots[s].ev.type != 0) {
-			*pos = s + 1;
-			return ((uint64_t)q->slots[s].gen << 32) | s;
-		}
-	*pos = (uint32_t)q->slots_cap;
-	return 0;
+	if (!slot_dead(q, k))
+		out[(*n)++] = k;
 }
 
+/* The live keys of a bag (its head chunk holds the remainder). */
+static void live_bag(const struct au_evq *q, const struct au_evq_bag *b, struct au_evq_key *out,
+		     size_t *n)
+{
+	if (!b->head)
+		return;
+	uint32_t in_head = (uint32_t)((b->keys - 1) % CHUNK_KEYS) + 1;
+	for (const struct au_evq_chunk *c = b->head; c; c = c->next) {
+		uint32_t m = c == b->head ? in_head : c->n;
+		for (uint32_t j = 0; j < m; j++)
+			live_key(q, c->k[j], out, n);
+	}
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct au_evq_key *x = a, *y = b;
+	return key_less(x, y) ? -1 : key_less(y, x) ? 1 : 0;
+}
+
+uint64_t *au_evq_live_in_order(const struct au_evq *q, size_t *count)
+{
+	size_t cap = q->ahead_len + q->len + (q->far_on ? q->ring_keys + q->beyond.keys : 0);
+	struct au_evq_key *keys = malloc((cap ? cap : 1) * sizeof(*keys));
+	if (!keys) {
+		fprintf(stderr, "aureon: out of memory listing the event queue\n");
+		abort();
+	}
+	size_t n = 0;
+	for (uint32_t i = 0; i < q->ahead_len; i++)
+		live_key(q, q->ahead[(q->ahead_head + i) & (AU_EVQ_AHEAD - 1)], keys, &n);
+	for (size_t i = 0; i < q->len; i++)
+		live_key(q, q->heap[i], keys, &n);
+	if (q->far_on) {
+		for (uint32_t b = 0; b < q->nb; b++)
+			live_bag(q, &q->ring[b], keys, &n);
+		live_bag(q, &q->beyond, keys, &n);
+	}
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	uint64_t *handles = malloc((n ? n : 1) * sizeof(*handles));
+	if (!handles) {
+		fprintf(stderr, "aureon: out of memory listing the event queue\n");
+		abort();
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t s = (uint32_t)(keys[i].seq_slot & SLOT_MASK);
+		handles[i] = ((uint64_t)q->slots[s].gen << 32) | s;
+	}
+	free(keys);
+	*count = n;
+	return handles;
+}
 const struct au_event *au_evq_lookup(const struct au_evq *q, uint64_t handle)
 {
 	struct au_evq_slot *slot = handle_slot(q, handle);

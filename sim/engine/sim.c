@@ -303,15 +303,16 @@ static uint64_t timer_handle(const struct au_sim *sim, uint64_t h)
 static void retime_timers(struct au_sim *sim, au_node_id n, int64_t old_ppm)
 {
 	struct au_sim_node *nd = &sim->node[n];
-	GArray *due = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-	uint32_t pos = 0;
-	for (uint64_t h; (h = au_evq_next_live(&sim->q, &pos)) != 0;) {
-		const struct au_event *ev = au_evq_lookup(&sim->q, h);
-		if (ev->type == AU_EV_TIMER && ev->node == n && ev->aux == nd->epoch)
-			g_array_append_val(due, h);
-	}
-	for (guint i = 0; i < due->len; i++) { /* slot order: deterministic */
-		uint64_t h = g_array_index(due, uint64_t, i);
+	/* In pop order, so re-timed timers due at one instant keep the order
+	 * they had (not the queue's slot numbering, which depends on when it
+	 * last compacted). */
+	size_t n_live;
+	uint64_t *live = au_evq_live_in_order(&sim->q, &n_live);
+	for (size_t i = 0; i < n_live; i++) {
+		uint64_t h = live[i];
+		const struct au_event *pending = au_evq_lookup(&sim->q, h);
+		if (pending->type != AU_EV_TIMER || pending->node != n || pending->aux != nd->epoch)
+			continue;
 		struct au_event ev;
 		au_evq_cancel(&sim->q, h, &ev);
 		/* A timer that came due during a pause was pushed again at the
@@ -326,7 +327,7 @@ static void retime_timers(struct au_sim *sim, au_node_id n, int64_t old_ppm)
 			sim->timer_moved = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 		g_hash_table_insert(sim->timer_moved, g_memdup2(&h, sizeof(h)), g_memdup2(&nh, sizeof(nh)));
 	}
-	g_array_free(due, TRUE);
+	free(live);
 }
 
 void au_sim_set_drift(struct au_sim *sim, au_node_id n, int64_t ppm)
