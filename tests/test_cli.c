@@ -164,7 +164,8 @@ START_TEST(divergence_refuses_non_records)
 	g_autofree char *run = g_strdup_printf("run scenarios/ping.ini --records %s --trace %s --json "
 					       ">/dev/null", rec, h5);
 	ck_assert_int_eq(sim_cmd(au_test_bin(), run, NULL), 0);
-	const char *others[] = {h5, "scenarios/ping.ini", "build/aureon-sim"};
+	g_autofree char *bin = g_strdup_printf("%s/aureon-sim", au_test_bin());
+	const char *others[] = {h5, "scenarios/ping.ini", bin};
 	for (size_t i = 0; i < G_N_ELEMENTS(others); i++) {
 		for (int order = 0; order < 2; order++) {
 			g_autofree char *args = g_strdup_printf("divergence %s %s 2>%s/err", order ? rec : others[i],

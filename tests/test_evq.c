@@ -203,22 +203,32 @@ START_TEST(live_in_order_is_pop_order)
 	au_evq_init(&q);
 	enum { N = 30000 };
 	GArray *handles = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-	for (int i = 0; i < N; i++) {
-		struct au_event ev = {0};
-		ev.type = 1;
-		ev.a = i;
-		/* Few distinct times: many ties; a wide range: the calendar. */
-		au_time t = (au_time)au_pcg32_below(&rng, 64) * 1000000;
-		uint64_t h = au_evq_push(&q, t, &ev);
-		g_array_append_val(handles, h);
-		if (au_pcg32_below(&rng, 3) == 0) { /* cancel an earlier one */
-			uint32_t k = au_pcg32_below(&rng, handles->len);
-			au_evq_cancel(&q, g_array_index(handles, uint64_t, k), NULL);
+	/* Three phases: pushes with some cancels and pops (the run refills),
+	 * then cancelling every other handle (dead keys outnumber live ones:
+	 * a compaction renumbers slots), then more pushes (the calendar again).
+	 * Few distinct times: many ties; a wide range: the calendar. */
+	for (int phase = 0; phase < 3; phase++) {
+		if (phase == 1) {
+			for (guint k = 0; k < handles->len; k += 2)
+				au_evq_cancel(&q, g_array_index(handles, uint64_t, k), NULL);
+			continue;
 		}
-		if (au_pcg32_below(&rng, 10) == 0) { /* pop: the run refills */
-			au_time pt;
-			struct au_event pe;
-			au_evq_pop(&q, &pt, &pe);
+		for (int i = 0; i < N; i++) {
+			struct au_event ev = {0};
+			ev.type = 1;
+			ev.a = (int64_t)handles->len;
+			au_time t = (au_time)au_pcg32_below(&rng, 64) * 1000000;
+			uint64_t h = au_evq_push(&q, t, &ev);
+			g_array_append_val(handles, h);
+			if (au_pcg32_below(&rng, 3) == 0) {
+				uint32_t k = au_pcg32_below(&rng, handles->len);
+				au_evq_cancel(&q, g_array_index(handles, uint64_t, k), NULL);
+			}
+			if (au_pcg32_below(&rng, 10) == 0) {
+				au_time pt;
+				struct au_event pe;
+				au_evq_pop(&q, &pt, &pe);
+			}
 		}
 	}
 	ck_assert(q.compactions > 0);
