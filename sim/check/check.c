@@ -406,13 +406,18 @@ static void build_dispatch(struct au_checks *cs)
 	g_free(cs->by_kind_calls);
 	size_t slots = AU_CHECK_KIND_SLOTS + 1, n = 0;
 	cs->by_kind = g_new(uint16_t, slots + 1);
-	cs->by_kind_calls = g_new(uint8_t, slots * cs->n_checkers + 1);
-	g_assert(cs->n_checkers <= UINT8_MAX && slots * cs->n_checkers <= UINT16_MAX);
+	for (unsigned k = 0; k < slots; k++)
+		for (size_t i = 0; i < cs->n_checkers; i++)
+			n += checker_wants(cs->checkers[i].ops, k);
+	g_assert(n <= UINT16_MAX);
+	cs->by_kind_calls = g_new(struct au_check_call, n + 1);
+	n = 0;
 	for (unsigned k = 0; k < slots; k++) {
 		cs->by_kind[k] = (uint16_t)n;
 		for (size_t i = 0; i < cs->n_checkers; i++)
 			if (checker_wants(cs->checkers[i].ops, k))
-				cs->by_kind_calls[n++] = (uint8_t)i;
+				cs->by_kind_calls[n++] = (struct au_check_call){
+					cs->checkers[i].ops->event, cs->checkers[i].state, i};
 	}
 	cs->by_kind[slots] = (uint16_t)n;
 }
@@ -452,12 +457,16 @@ static void checks_event(void *st, struct au_sim *sim, uint64_t record, au_node_
 {
 	struct au_checks *cs = st;
 	unsigned slot = kind < AU_CHECK_KIND_SLOTS ? kind : AU_CHECK_KIND_SLOTS;
-	for (unsigned j = cs->by_kind[slot]; j < cs->by_kind[slot + 1] && !sim->violated; j++) {
-		struct au_checker *ck = &cs->checkers[cs->by_kind_calls[j]];
-		ck->ops->event(ck->state, sim, node, kind, a, b, c);
-		if (sim->violated) {
-			ck->result = AU_VERDICT_FAIL;
+	const struct au_check_call *call = &cs->by_kind_calls[cs->by_kind[slot]];
+	const struct au_check_call *end = &cs->by_kind_calls[cs->by_kind[slot + 1]];
+	if (sim->violated)
+		return;
+	for (; call < end; call++) {
+		call->event(call->state, sim, node, kind, a, b, c);
+		if (G_UNLIKELY(sim->violated)) {
+			cs->checkers[call->checker].result = AU_VERDICT_FAIL;
 			sim->violation.record = record;
+			return;
 		}
 	}
 }

@@ -27,8 +27,10 @@
 #include "check_exec.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "check_map.h"
 #include "hash.h"
 #include "orchestrator/orchestrator.h"
 #include "trace_kinds.h"
@@ -397,7 +399,7 @@ void au_check_exec_destroy(void *st) { exec_destroy(st); }
 enum { LE_TASK, LE_LOCK };
 
 struct le_lease {
-	uint64_t token;      /* the key of the tree it is in */
+	uint64_t token;      /* its key in the node's map */
 	uint64_t id;         /* task id or lock key */
 	au_node_id holder;
 	au_time ref_local;   /* the node's clock at the grant, renewal or takeover */
@@ -409,7 +411,7 @@ enum le_ref { LE_GRANT, LE_RENEWAL, LE_TAKEOVER };
 static const char *const le_ref_name[3] = {"grant", "renewal", "takeover"};
 
 struct le_node {
-	GTree *leases[2];    /* token -> struct le_lease, as this replica applied them */
+	struct au_u64map leases[2]; /* token -> struct le_lease, as this replica applied them */
 	bool leading;        /* its front end took over and its Raft has not stepped down */
 	bool paused;
 	au_time lead_local;  /* its clock at the takeover */
@@ -435,10 +437,9 @@ struct lease_expiry {
 
 static const char *const le_what[2] = {"task", "lock"};
 
-static gint le_cmp(gconstpointer a, gconstpointer b, gpointer unused)
+static int le_cmp(const void *a, const void *b)
 {
-	(void)unused;
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint64_t x = (*(struct le_lease *const *)a)->token, y = (*(struct le_lease *const *)b)->token;
 	return x < y ? -1 : x > y;
 }
 
@@ -449,7 +450,7 @@ void *au_check_le_create(struct au_sim *sim)
 	x->n = g_new0(struct le_node, (gsize)sim->nodes + 1);
 	for (uint32_t i = 0; i <= sim->nodes; i++)
 		for (int k = 0; k < 2; k++)
-			x->n[i].leases[k] = g_tree_new_full(le_cmp, NULL, NULL, g_free);
+			au_u64map_init(&x->n[i].leases[k], sizeof(struct le_lease));
 	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++)
 		if (sim->sc->cluster.services[i] == &au_orch_model) {
 			const struct au_orch_config *c = sim->sc->cluster.service_config[i];
@@ -510,41 +511,28 @@ static bool le_judge(struct lease_expiry *x, struct au_sim *sim, au_node_id n, i
 	return true;
 }
 
-struct le_walk {
-	struct lease_expiry *x;
-	struct au_sim *sim;
-	au_node_id n;
-	int k;
-	au_time now_local;
-	bool violated;
-};
-
-static gboolean le_judge_one(gpointer key, gpointer value, gpointer ctx)
-{
-	(void)key;
-	struct le_walk *w = ctx;
-	w->violated = le_judge(w->x, w->sim, w->n, w->k, value, w->now_local);
-	return w->violated;
-}
-
-/* Judge every lease node n holds (in token order), its clock reading
- * `now_local`; true if one was violated. */
+/* Judge every lease node n holds (tasks', then locks', each in token
+ * order), its clock reading `now_local`; true if one was violated. */
 static bool le_judge_all(struct lease_expiry *x, struct au_sim *sim, au_node_id n, au_time now_local)
 {
-	struct le_walk w = {x, sim, n, 0, now_local, false};
-	for (w.k = 0; w.k < 2 && !w.violated; w.k++)
-		g_tree_foreach(x->n[n].leases[w.k], le_judge_one, &w);
-	return w.violated;
-}
-
-static gboolean le_restart_one(gpointer key, gpointer value, gpointer ctx)
-{
-	(void)key;
-	struct le_lease *l = value;
-	l->ref_local = *(const au_time *)ctx;
-	l->ref_what = LE_TAKEOVER;
-	l->proposed = false;
-	return FALSE;
+	for (int k = 0; k < 2; k++) {
+		const struct au_u64map *m = &x->n[n].leases[k];
+		if (m->len == 0)
+			continue;
+		struct le_lease **all = g_new(struct le_lease *, m->len);
+		uint32_t len = 0;
+		for (uint32_t s = 0; s < m->cap; s++)
+			if (m->used[s])
+				all[len++] = au_u64map_value(m, s);
+		qsort(all, len, sizeof(*all), le_cmp);
+		bool violated = false;
+		for (uint32_t i = 0; i < len && !violated; i++)
+			violated = le_judge(x, sim, n, k, all[i], now_local);
+		g_free(all);
+		if (violated)
+			return true;
+	}
+	return false;
 }
 
 /* A grant (or a renewal of a lease this replica knows only from a
@@ -552,15 +540,14 @@ static gboolean le_restart_one(gpointer key, gpointer value, gpointer ctx)
 static void le_touch(struct lease_expiry *x, struct au_sim *sim, au_node_id n, int k, uint64_t id,
 		     uint64_t token, au_node_id holder, enum le_ref what)
 {
-	GTree *t = x->n[n].leases[k];
+	struct au_u64map *t = &x->n[n].leases[k];
 	au_time now_local = au_sim_local_time(sim, n, sim->now);
-	struct le_lease *l = g_tree_lookup(t, &token);
+	struct le_lease *l = au_u64map_get(t, token);
 	if (l && le_judge(x, sim, n, k, l, now_local))
 		return;
 	if (!l) {
-		l = g_new0(struct le_lease, 1);
+		l = au_u64map_put(t, token, NULL);
 		l->token = token;
-		g_tree_insert(t, &l->token, l);
 	}
 	l->id = id;
 	l->holder = holder;
@@ -572,11 +559,11 @@ static void le_touch(struct lease_expiry *x, struct au_sim *sim, au_node_id n, i
 /* The lease `token` ended at node n's replica. */
 static void le_end(struct lease_expiry *x, struct au_sim *sim, au_node_id n, int k, uint64_t token)
 {
-	GTree *t = x->n[n].leases[k];
-	struct le_lease *l = g_tree_lookup(t, &token);
+	struct au_u64map *t = &x->n[n].leases[k];
+	struct le_lease *l = au_u64map_get(t, token);
 	if (!l || le_judge(x, sim, n, k, l, au_sim_local_time(sim, n, sim->now)))
 		return;
-	g_tree_remove(t, &token);
+	au_u64map_remove(t, token);
 }
 
 /* Node n, leading, proposes the expiry of lease `token` (its model judged
@@ -586,7 +573,7 @@ static void le_proposed(struct lease_expiry *x, struct au_sim *sim, au_node_id n
 {
 	struct le_node *nd = &x->n[n];
 	au_time now_local = au_sim_local_time(sim, n, sim->now);
-	struct le_lease *l = g_tree_lookup(nd->leases[k], &token);
+	struct le_lease *l = au_u64map_get(&nd->leases[k], token);
 	if (l && le_judge(x, sim, n, k, l, now_local))
 		return;
 	if (!nd->leading)
@@ -670,7 +657,14 @@ void au_check_le_event(void *st, struct au_sim *sim, au_node_id node, uint16_t k
 		nd->leading = true;
 		nd->lead_local = now_local;
 		for (int k = 0; k < 2; k++)
-			g_tree_foreach(nd->leases[k], le_restart_one, &now_local);
+			for (uint32_t s = 0; s < nd->leases[k].cap; s++) {
+				if (!nd->leases[k].used[s])
+					continue;
+				struct le_lease *l = au_u64map_value(&nd->leases[k], s);
+				l->ref_local = now_local;
+				l->ref_what = LE_TAKEOVER;
+				l->proposed = false;
+			}
 		break;
 	}
 	case AU_TR_RAFT_ROLE:
@@ -685,13 +679,13 @@ void au_check_le_event(void *st, struct au_sim *sim, au_node_id node, uint16_t k
 		if (le_judge_all(x, sim, node, au_sim_local_time(sim, node, sim->now)))
 			return;
 		for (int k = 0; k < 2; k++)
-			g_tree_remove_all(nd->leases[k]);
+			au_u64map_clear(&nd->leases[k]);
 		break;
 	case AU_TR_NODE_CRASH:
 		if (le_judge_all(x, sim, node, au_sim_local_time(sim, node, sim->now)))
 			return;
 		for (int k = 0; k < 2; k++)
-			g_tree_remove_all(nd->leases[k]);
+			au_u64map_clear(&nd->leases[k]);
 		nd->leading = false;
 		nd->paused = false;
 		break;
@@ -750,7 +744,7 @@ void au_check_le_destroy(void *st)
 	struct lease_expiry *x = st;
 	for (uint32_t i = 0; i <= x->nodes; i++)
 		for (int k = 0; k < 2; k++)
-			g_tree_destroy(x->n[i].leases[k]);
+			au_u64map_free(&x->n[i].leases[k]);
 	g_free(x->n);
 	g_free(x);
 }
