@@ -448,6 +448,16 @@ static void *checks_start(struct au_sim *sim)
 		g_free(cs);
 		return NULL;
 	}
+	/* The execution layer's checkers share one view of the queue. */
+	void *exec[4];
+	size_t n_exec = 0;
+	for (size_t i = 0; i < cs->n_checkers; i++)
+		if (cs->checkers[i].ops->event == au_check_exec_event) {
+			g_assert(n_exec < G_N_ELEMENTS(exec));
+			exec[n_exec++] = cs->checkers[i].state;
+		}
+	if (n_exec)
+		au_check_exec_link(sim, exec, n_exec);
 	build_dispatch(cs);
 	return cs;
 }

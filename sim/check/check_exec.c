@@ -53,16 +53,34 @@ struct task_view {
 
 enum role { NTL, EO, LP, LS };
 
-struct exec_check {
-	const char *name;
-	enum role role;
+/* The queue and the locks as the first replica to apply each command left
+ * them: one view for the four checkers (they tracked the same entries
+ * each, four times over).  Each record is judged by every checker against
+ * the view as it was before the record — the first checker called looks
+ * up what the record concerns, each judges, the last one called applies
+ * the record — which is what each checker's own copy used to give: the
+ * copies were equal, and a violation stops the run before anything else
+ * is read. */
+struct exec_view {
 	struct follow fq, fl;
-	GHashTable *tasks;    /* id -> struct task_view */
-	GHashTable *locks;    /* key -> token of the holder (boxed), present while held */
+	struct au_u64map tasks; /* id -> struct task_view */
+	struct au_u64map locks; /* key -> uint64 token of the holder, present while held */
 	uint8_t *dead, *draining; /* [nodes+1] */
 	uint32_t nodes;
 	uint64_t workload;    /* [workload] tasks */
-	bool compare_chains;
+	struct exec_check *member[4]; /* the checkers on in this run, in table order */
+	uint32_t members;
+	/* The record being judged, as the first checker found it. */
+	bool agree;           /* an ENTRY: chains agree with the first replica's */
+	bool followed;        /* the record's node is followed for its machine */
+	struct task_view *task;
+	uint64_t *holder;
+};
+
+struct exec_check {
+	const char *name;
+	enum role role;
+	struct exec_view *v;  /* shared; set by au_check_exec_link */
 };
 
 static void follow_init(struct follow *f, uint32_t nodes)
@@ -79,9 +97,9 @@ static void follow_free(struct follow *f)
 	g_array_free(f->accept, TRUE);
 }
 
-/* An ENTRY record from `node`; false if replicas disagree. */
-static bool follow_entry(struct follow *f, au_node_id node, uint64_t index, uint64_t chain,
-			 bool compare)
+/* An ENTRY record from `node`; false if its chain differs from the first
+ * replica's at that index. */
+static bool follow_entry(struct follow *f, au_node_id node, uint64_t index, uint64_t chain)
 {
 	if (node >= f->accept->len)
 		return true;
@@ -97,7 +115,7 @@ static bool follow_entry(struct follow *f, au_node_id node, uint64_t index, uint
 		*seen = chain | 1; /* never 0 */
 		return true;
 	}
-	return !compare || *seen == 0 || *seen == (chain | 1);
+	return *seen == 0 || *seen == (chain | 1);
 }
 
 static bool following(const struct follow *f, au_node_id node)
@@ -105,28 +123,35 @@ static bool following(const struct follow *f, au_node_id node)
 	return node < f->accept->len && g_array_index(f->accept, gboolean, node);
 }
 
-static struct task_view *task(struct exec_check *x, int64_t id)
-{
-	return g_hash_table_lookup(x->tasks, &id);
-}
-
 static void *create(struct au_sim *sim, const char *name, enum role role)
 {
+	(void)sim;
 	struct exec_check *x = g_new0(struct exec_check, 1);
 	x->name = name;
 	x->role = role;
-	x->nodes = sim->nodes;
-	follow_init(&x->fq, sim->nodes);
-	follow_init(&x->fl, sim->nodes);
-	x->tasks = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
-	x->locks = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
-	x->dead = g_new0(uint8_t, (gsize)sim->nodes + 1);
-	x->draining = g_new0(uint8_t, (gsize)sim->nodes + 1);
-	x->compare_chains = role == EO;
+	return x;
+}
+
+void au_check_exec_link(struct au_sim *sim, void *const *states, size_t n)
+{
+	g_assert(n >= 1 && n <= 4);
+	struct exec_view *v = g_new0(struct exec_view, 1);
+	v->nodes = sim->nodes;
+	follow_init(&v->fq, sim->nodes);
+	follow_init(&v->fl, sim->nodes);
+	au_u64map_init(&v->tasks, sizeof(struct task_view));
+	au_u64map_init(&v->locks, sizeof(uint64_t));
+	v->dead = g_new0(uint8_t, (gsize)sim->nodes + 1);
+	v->draining = g_new0(uint8_t, (gsize)sim->nodes + 1);
 	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++)
 		if (sim->sc->cluster.services[i] == &au_orch_model)
-			x->workload = ((const struct au_orch_config *)sim->sc->cluster.service_config[i])->tasks;
-	return x;
+			v->workload = ((const struct au_orch_config *)sim->sc->cluster.service_config[i])->tasks;
+	for (size_t i = 0; i < n; i++) {
+		struct exec_check *x = states[i];
+		g_assert(!x->v);
+		x->v = v;
+		v->member[v->members++] = x;
+	}
 }
 
 /* FNV-1a of the synthetic executor's 8-byte little-endian result. */
@@ -135,64 +160,50 @@ static uint64_t synthetic_digest(uint64_t id, uint32_t rounds)
 	return au_hash_fnv1a_u64(au_orch_synthetic_result(id, rounds));
 }
 
-static void queue_event(struct exec_check *x, struct au_sim *sim, au_node_id node, uint16_t kind,
-			int64_t a, int64_t b, int64_t c)
+/* Judge a queue record against the view before it (t: the task, or NULL);
+ * false if violated. */
+static bool queue_judge(const struct exec_check *x, struct au_sim *sim, au_node_id node,
+			uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
-	struct task_view *t = kind == AU_TR_TASKQ_NODE ? NULL : task(x, a);
+	const struct exec_view *v = x->v;
+	const struct task_view *t = v->task;
 	switch (kind) {
-	case AU_TR_TASKQ_ENQUEUE:
-		if (t)
-			break;
-		t = g_new0(struct task_view, 1);
-		t->id = (uint64_t)a;
-		t->kind = (uint32_t)((uint64_t)b >> 32);
-		t->rounds = (uint32_t)c;
-		g_hash_table_insert(x->tasks, &t->id, t);
-		break;
 	case AU_TR_TASKQ_GRANT:
 		if (!t && x->role == EO) {
 			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " leased but never "
 					"enqueued", a);
-			return;
+			return false;
 		}
 		if (t && t->state != 0 && x->role == EO) {
 			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " leased (token %"
 					G_GINT64_FORMAT ") while %s", a, b,
 				       t->state == 1 ? "another lease is valid" : "finished");
-			return;
+			return false;
 		}
-		if (x->role == LP && c > 0 && (uint64_t)c <= x->nodes && (x->dead[c] || x->draining[c])) {
+		if (x->role == LP && c > 0 && (uint64_t)c <= v->nodes && (v->dead[c] || v->draining[c])) {
 			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " leased to n%"
 					G_GINT64_FORMAT ", which the queue marked %s", a, c,
-				       x->dead[c] ? "dead" : "draining");
-			return;
+				       v->dead[c] ? "dead" : "draining");
+			return false;
 		}
-		if (!t)
-			break;
-		t->state = 1;
-		t->token = (uint64_t)b;
-		t->node = (au_node_id)c;
 		break;
 	case AU_TR_TASKQ_ACK:
-		if (x->role == EO && (!t || t->state != 1 || t->token != (uint64_t)b)) {
+		if (x->role != EO)
+			break;
+		if (!t || t->state != 1 || t->token != (uint64_t)b) {
 			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": result accepted "
 					"with token %" G_GINT64_FORMAT ", but %s", a, b,
 				       !t ? "it was never enqueued"
 				       : t->state == 2 ? "it was already done"
 				       : t->state == 1 ? "that is not its current lease"
 						       : "it holds no lease");
-			return;
+			return false;
 		}
-		if (!t)
-			break;
-		if (x->role == EO && t->kind == 0 && (uint64_t)c != synthetic_digest(t->id, t->rounds)) {
+		if (t->kind == 0 && (uint64_t)c != synthetic_digest(t->id, t->rounds)) {
 			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": accepted result "
 					"digest %" G_GINT64_FORMAT " is not the reference", a, c);
-			return;
+			return false;
 		}
-		t->state = 2;
-		t->acked_token = (uint64_t)b;
-		t->token = 0;
 		break;
 	case AU_TR_TASKQ_NACK:
 	case AU_TR_TASKQ_RELEASE:
@@ -201,8 +212,63 @@ static void queue_event(struct exec_check *x, struct au_sim *sim, au_node_id nod
 		if (x->role == EO && (!t || t->state != 1 || t->token != (uint64_t)b)) {
 			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": lease %"
 					G_GINT64_FORMAT " ended but it was not the current one", a, b);
-			return;
+			return false;
 		}
+		break;
+	case AU_TR_TASKQ_REQUEUE:
+		if (c != 1 && c != 2)
+			break; /* refused: nothing changed */
+		if (x->role == EO && (!t || t->state != 3)) {
+			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " requeued but it was "
+					"not a dead letter", a);
+			return false;
+		}
+		break;
+	case AU_TR_TASKQ_CHECKPOINT:
+		if (x->role == EO && (!t || t->state != 1 || t->token != (uint64_t)b || (uint64_t)c >= t->rounds)) {
+			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": checkpoint of "
+					"round %" G_GINT64_FORMAT " accepted with token %" G_GINT64_FORMAT
+					" outside its current lease", a, c, b);
+			return false;
+		}
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+/* Apply a judged queue record to the view. */
+static void queue_apply(struct exec_view *v, uint16_t kind, int64_t a, int64_t b, int64_t c)
+{
+	struct task_view *t = v->task;
+	switch (kind) {
+	case AU_TR_TASKQ_ENQUEUE:
+		if (t)
+			break;
+		t = au_u64map_put(&v->tasks, (uint64_t)a, NULL);
+		t->id = (uint64_t)a;
+		t->kind = (uint32_t)((uint64_t)b >> 32);
+		t->rounds = (uint32_t)c;
+		break;
+	case AU_TR_TASKQ_GRANT:
+		if (!t)
+			break;
+		t->state = 1;
+		t->token = (uint64_t)b;
+		t->node = (au_node_id)c;
+		break;
+	case AU_TR_TASKQ_ACK:
+		if (!t)
+			break;
+		t->state = 2;
+		t->acked_token = (uint64_t)b;
+		t->token = 0;
+		break;
+	case AU_TR_TASKQ_NACK:
+	case AU_TR_TASKQ_RELEASE:
+	case AU_TR_TASKQ_EXPIRE:
+	case AU_TR_TASKQ_REVOKE:
 		if (t) {
 			t->state = 0;
 			t->token = 0;
@@ -213,30 +279,15 @@ static void queue_event(struct exec_check *x, struct au_sim *sim, au_node_id nod
 			t->state = 3;
 		break;
 	case AU_TR_TASKQ_REQUEUE:
-		if (c != 1 && c != 2)
-			break; /* refused: nothing changed */
-		if (x->role == EO && (!t || t->state != 3)) {
-			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " requeued but it was "
-					"not a dead letter", a);
-			return;
-		}
-		if (t)
+		if ((c == 1 || c == 2) && t)
 			t->state = 0;
 		break;
-	case AU_TR_TASKQ_CHECKPOINT:
-		if (x->role == EO && (!t || t->state != 1 || t->token != (uint64_t)b || (uint64_t)c >= t->rounds)) {
-			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": checkpoint of "
-					"round %" G_GINT64_FORMAT " accepted with token %" G_GINT64_FORMAT
-					" outside its current lease", a, c, b);
-			return;
-		}
-		break;
 	case AU_TR_TASKQ_NODE:
-		if (a > 0 && (uint64_t)a <= x->nodes) {
+		if (a > 0 && (uint64_t)a <= v->nodes) {
 			if (b == 0 || b == 1)
-				x->dead[a] = b == 1;
+				v->dead[a] = b == 1;
 			else
-				x->draining[a] = b == 2;
+				v->draining[a] = b == 2;
 		}
 		break;
 	default:
@@ -244,75 +295,102 @@ static void queue_event(struct exec_check *x, struct au_sim *sim, au_node_id nod
 	}
 }
 
-static void lock_event(struct exec_check *x, struct au_sim *sim, au_node_id node, uint16_t kind,
-		       int64_t a, int64_t b, int64_t c)
+/* Judge a lock record against the holder before it; false if violated. */
+static bool lock_judge(const struct exec_check *x, struct au_sim *sim, au_node_id node,
+		       uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
-	uint64_t *holder = g_hash_table_lookup(x->locks, &a);
+	const uint64_t *holder = x->v->holder;
 	switch (kind) {
 	case AU_TR_LOCK_GRANT:
 		if (holder) {
 			au_sim_violate(sim, x->name, node, "lock %" G_GINT64_FORMAT " granted (token %"
 					G_GINT64_FORMAT ") while token %" G_GUINT64_FORMAT " holds it",
 				       a, b, *holder);
-			return;
+			return false;
 		}
-		g_hash_table_insert(x->locks, g_memdup2(&a, sizeof(a)), g_memdup2(&b, sizeof(b)));
 		break;
 	case AU_TR_LOCK_RELEASE:
 		if (!holder || *holder != (uint64_t)b) {
 			au_sim_violate(sim, x->name, node, "lock %" G_GINT64_FORMAT " released by token %"
 					G_GINT64_FORMAT ", which does not hold it", a, b);
-			return;
+			return false;
 		}
-		g_hash_table_remove(x->locks, &a);
 		break;
 	case AU_TR_LOCK_WRITE:
 		if (c && (!holder || *holder != (uint64_t)b)) {
 			au_sim_violate(sim, x->name, node, "write to lock %" G_GINT64_FORMAT " accepted "
 					"with token %" G_GINT64_FORMAT ", which is not the holder's", a, b);
-			return;
+			return false;
 		}
 		break;
 	default:
 		break;
 	}
+	return true;
+}
+
+static void lock_apply(struct exec_view *v, uint16_t kind, int64_t a, int64_t b)
+{
+	if (kind == AU_TR_LOCK_GRANT)
+		*(uint64_t *)au_u64map_put(&v->locks, (uint64_t)a, NULL) = (uint64_t)b;
+	else if (kind == AU_TR_LOCK_RELEASE)
+		au_u64map_remove(&v->locks, (uint64_t)a);
 }
 
 static void exec_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		       int64_t b, int64_t c)
 {
 	struct exec_check *x = st;
+	struct exec_view *v = x->v;
 	if (kind < AU_TR_TASKQ_ENTRY || kind > AU_TR_LOCK_WRITE)
 		return;
-	if (kind == AU_TR_TASKQ_ENTRY || kind == AU_TR_LOCK_ENTRY) {
-		struct follow *f = kind == AU_TR_TASKQ_ENTRY ? &x->fq : &x->fl;
-		if (!follow_entry(f, node, (uint64_t)a, (uint64_t)b, x->compare_chains))
+	bool entry = kind == AU_TR_TASKQ_ENTRY || kind == AU_TR_LOCK_ENTRY;
+	bool lock = kind >= AU_TR_LOCK_GRANT;
+	if (x == v->member[0]) { /* the first called: what the record concerns */
+		if (entry) {
+			v->agree = follow_entry(kind == AU_TR_TASKQ_ENTRY ? &v->fq : &v->fl, node,
+						(uint64_t)a, (uint64_t)b);
+		} else if (lock) {
+			v->followed = following(&v->fl, node);
+			v->holder = v->followed ? au_u64map_get(&v->locks, (uint64_t)a) : NULL;
+		} else {
+			v->followed = following(&v->fq, node);
+			v->task = v->followed && kind != AU_TR_TASKQ_NODE
+					  ? au_u64map_get(&v->tasks, (uint64_t)a) : NULL;
+		}
+	}
+	if (entry) {
+		if (x->role == EO && !v->agree)
 			au_sim_violate(sim, x->name, node, "replicas disagree: n%u reached %s entry %"
 					G_GINT64_FORMAT " with another state than the first replica "
 					"that applied it", node,
 				       kind == AU_TR_TASKQ_ENTRY ? "queue" : "lock", a);
 		return;
 	}
-	if (kind >= AU_TR_LOCK_GRANT) {
-		if (x->role == LS && following(&x->fl, node))
-			lock_event(x, sim, node, kind, a, b, c);
+	if (!v->followed)
 		return;
+	if (lock ? x->role == LS && !lock_judge(x, sim, node, kind, a, b, c)
+		 : x->role != LS && !queue_judge(x, sim, node, kind, a, b, c))
+		return;
+	if (x == v->member[v->members - 1]) { /* the last called: apply it */
+		if (lock)
+			lock_apply(v, kind, a, b);
+		else
+			queue_apply(v, kind, a, b, c);
 	}
-	if (x->role != LS && following(&x->fq, node))
-		queue_event(x, sim, node, kind, a, b, c);
 }
 
 static void ntl_end(void *st, struct au_sim *sim)
 {
 	struct exec_check *x = st;
+	const struct exec_view *v = x->v;
 	/* Counts and the smallest id: the same whatever the table's order. */
 	uint64_t lost = 0, first = 0;
 	uint8_t first_state = 0;
-	GHashTableIter it;
-	gpointer k, v;
-	g_hash_table_iter_init(&it, x->tasks);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
-		const struct task_view *t = v;
+	for (uint32_t s = 0; s < v->tasks.cap; s++) {
+		if (!v->tasks.used[s])
+			continue;
+		const struct task_view *t = au_u64map_value(&v->tasks, s);
 		if (t->state >= 2)
 			continue;
 		if (!lost || t->id < first) {
@@ -322,8 +400,8 @@ static void ntl_end(void *st, struct au_sim *sim)
 		lost++;
 	}
 	uint64_t missing = 0, first_missing = 0;
-	for (uint64_t id = x->workload; id >= 1; id--)
-		if (!g_hash_table_contains(x->tasks, &id)) {
+	for (uint64_t id = v->workload; id >= 1; id--)
+		if (!au_u64map_get(&v->tasks, id)) {
 			missing++;
 			first_missing = id;
 		}
@@ -339,13 +417,24 @@ static void ntl_end(void *st, struct au_sim *sim)
 static void exec_destroy(void *st)
 {
 	struct exec_check *x = st;
-	follow_free(&x->fq);
-	follow_free(&x->fl);
-	g_hash_table_destroy(x->tasks);
-	g_hash_table_destroy(x->locks);
-	g_free(x->dead);
-	g_free(x->draining);
+	struct exec_view *v = x->v;
 	g_free(x);
+	if (!v)
+		return;
+	uint32_t j = 0;
+	for (uint32_t i = 0; i < v->members; i++)
+		if (v->member[i] != x)
+			v->member[j++] = v->member[i];
+	v->members = j;
+	if (j > 0)
+		return; /* another checker still reads it */
+	follow_free(&v->fq);
+	follow_free(&v->fl);
+	au_u64map_free(&v->tasks);
+	au_u64map_free(&v->locks);
+	g_free(v->dead);
+	g_free(v->draining);
+	g_free(v);
 }
 
 void *au_check_ntl_create(struct au_sim *sim) { return create(sim, "no_task_lost", NTL); }
