@@ -406,20 +406,20 @@ static void build_dispatch(struct au_checks *cs)
 	g_free(cs->by_kind_calls);
 	size_t slots = AU_CHECK_KIND_SLOTS + 1, n = 0;
 	cs->by_kind = g_new(uint16_t, slots + 1);
-	for (unsigned k = 0; k < slots; k++)
-		for (size_t i = 0; i < cs->n_checkers; i++)
-			n += checker_wants(cs->checkers[i].ops, k);
-	g_assert(n <= UINT16_MAX);
-	cs->by_kind_calls = g_new(struct au_check_call, n + 1);
-	n = 0;
+	uint8_t *which = g_new(uint8_t, slots * cs->n_checkers + 1);
+	g_assert(cs->n_checkers <= UINT8_MAX && slots * cs->n_checkers <= UINT16_MAX);
 	for (unsigned k = 0; k < slots; k++) {
 		cs->by_kind[k] = (uint16_t)n;
 		for (size_t i = 0; i < cs->n_checkers; i++)
 			if (checker_wants(cs->checkers[i].ops, k))
-				cs->by_kind_calls[n++] = (struct au_check_call){
-					cs->checkers[i].ops->event, cs->checkers[i].state, i};
+				which[n++] = (uint8_t)i;
 	}
 	cs->by_kind[slots] = (uint16_t)n;
+	cs->by_kind_calls = g_new(struct au_check_call, n + 1);
+	for (size_t j = 0; j < n; j++)
+		cs->by_kind_calls[j] = (struct au_check_call){cs->checkers[which[j]].ops->event,
+							      cs->checkers[which[j]].state, which[j]};
+	g_free(which);
 }
 
 static void *checks_start(struct au_sim *sim)
