@@ -12,6 +12,7 @@
 #include "taskq.h"
 #include "trace_kinds.h"
 #include "sim/check/check.h"
+#include "sim/check/check_map.h"
 #include "sim/engine/sim.h"
 #include "scenario_runs.h"
 #include "taskq_fix.h"
@@ -872,6 +873,66 @@ START_TEST(lease_expiry_leader_clock)
 }
 END_TEST
 
+/* The checkers' u64 map (sim/check/check_map.h) answers as a GHashTable
+ * would over random puts, removes (backward shift across the table's
+ * wrap) and clears, with dense, clustered and extreme keys, and its slot
+ * walk visits every key once. */
+START_TEST(check_map_matches_hash_table)
+{
+	struct au_u64map m;
+	au_u64map_init(&m, 12);
+	GHashTable *ref = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	GRand *r = g_rand_new_with_seed(17);
+	for (int step = 0; step < 200000; step++) {
+		uint64_t key;
+		switch (g_rand_int_range(r, 0, 4)) {
+		case 0: key = (uint64_t)g_rand_int_range(r, 0, 64); break;
+		case 1: key = UINT64_C(1) << 40 | (uint64_t)g_rand_int_range(r, 0, 300); break;
+		case 2: key = UINT64_MAX - (uint64_t)g_rand_int_range(r, 0, 8); break;
+		default: key = (uint64_t)g_rand_int_range(r, 0, 2000) * 1024; break;
+		}
+		uint32_t *want = g_hash_table_lookup(ref, &key);
+		uint32_t *got = au_u64map_get(&m, key);
+		ck_assert(!want == !got);
+		if (want)
+			ck_assert_uint_eq(*want, got[0]);
+		int op = g_rand_int_range(r, 0, 1000);
+		if (op < 550) {
+			bool fresh;
+			uint32_t *v = au_u64map_put(&m, key, &fresh);
+			ck_assert(fresh == !want);
+			ck_assert(!fresh || (v[0] == 0 && v[1] == 0 && v[2] == 0));
+			v[0] = (uint32_t)step;
+			v[2] = ~(uint32_t)step;
+			g_hash_table_replace(ref, g_memdup2(&key, sizeof(key)), g_memdup2(&v[0], 4));
+		} else if (op < 998) {
+			ck_assert(au_u64map_remove(&m, key) == (want != NULL));
+			g_hash_table_remove(ref, &key);
+		} else {
+			au_u64map_clear(&m);
+			g_hash_table_remove_all(ref);
+		}
+		ck_assert_uint_eq(m.len, g_hash_table_size(ref));
+		if (step % 5000 == 0) {
+			uint32_t seen = 0;
+			for (uint32_t i = 0; i < m.cap; i++) {
+				if (!m.used[i])
+					continue;
+				uint64_t k = au_u64map_key(&m, i);
+				const uint32_t *v = au_u64map_value(&m, i);
+				uint32_t *w = g_hash_table_lookup(ref, &k);
+				ck_assert(w && *w == v[0] && v[2] == ~v[0]);
+				seen++;
+			}
+			ck_assert_uint_eq(seen, g_hash_table_size(ref));
+		}
+	}
+	g_rand_free(r);
+	g_hash_table_destroy(ref);
+	au_u64map_free(&m);
+}
+END_TEST
+
 Suite *exec_suite(void)
 {
 	Suite *s = suite_create("exec");
@@ -890,6 +951,7 @@ Suite *exec_suite(void)
 	tcase_add_test(tc, lease_expiry_early);
 	tcase_add_test(tc, lease_expiry_late);
 	tcase_add_test(tc, lease_expiry_leader_clock);
+	tcase_add_test(tc, check_map_matches_hash_table);
 	suite_add_tcase(s, tc);
 
 	TCase *sc = tcase_create("scenarios");

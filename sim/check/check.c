@@ -406,15 +406,20 @@ static void build_dispatch(struct au_checks *cs)
 	g_free(cs->by_kind_calls);
 	size_t slots = AU_CHECK_KIND_SLOTS + 1, n = 0;
 	cs->by_kind = g_new(uint16_t, slots + 1);
-	cs->by_kind_calls = g_new(uint8_t, slots * cs->n_checkers + 1);
+	uint8_t *which = g_new(uint8_t, slots * cs->n_checkers + 1);
 	g_assert(cs->n_checkers <= UINT8_MAX && slots * cs->n_checkers <= UINT16_MAX);
 	for (unsigned k = 0; k < slots; k++) {
 		cs->by_kind[k] = (uint16_t)n;
 		for (size_t i = 0; i < cs->n_checkers; i++)
 			if (checker_wants(cs->checkers[i].ops, k))
-				cs->by_kind_calls[n++] = (uint8_t)i;
+				which[n++] = (uint8_t)i;
 	}
 	cs->by_kind[slots] = (uint16_t)n;
+	cs->by_kind_calls = g_new(struct au_check_call, n + 1);
+	for (size_t j = 0; j < n; j++)
+		cs->by_kind_calls[j] = (struct au_check_call){cs->checkers[which[j]].ops->event,
+							      cs->checkers[which[j]].state, which[j]};
+	g_free(which);
 }
 
 static void *checks_start(struct au_sim *sim)
@@ -443,6 +448,16 @@ static void *checks_start(struct au_sim *sim)
 		g_free(cs);
 		return NULL;
 	}
+	/* The execution layer's checkers share one view of the queue. */
+	void *exec[4];
+	size_t n_exec = 0;
+	for (size_t i = 0; i < cs->n_checkers; i++)
+		if (cs->checkers[i].ops->event == au_check_exec_event) {
+			g_assert(n_exec < G_N_ELEMENTS(exec));
+			exec[n_exec++] = cs->checkers[i].state;
+		}
+	if (n_exec)
+		au_check_exec_link(sim, exec, n_exec);
 	build_dispatch(cs);
 	return cs;
 }
@@ -452,12 +467,16 @@ static void checks_event(void *st, struct au_sim *sim, uint64_t record, au_node_
 {
 	struct au_checks *cs = st;
 	unsigned slot = kind < AU_CHECK_KIND_SLOTS ? kind : AU_CHECK_KIND_SLOTS;
-	for (unsigned j = cs->by_kind[slot]; j < cs->by_kind[slot + 1] && !sim->violated; j++) {
-		struct au_checker *ck = &cs->checkers[cs->by_kind_calls[j]];
-		ck->ops->event(ck->state, sim, node, kind, a, b, c);
-		if (sim->violated) {
-			ck->result = AU_VERDICT_FAIL;
+	const struct au_check_call *call = &cs->by_kind_calls[cs->by_kind[slot]];
+	const struct au_check_call *end = &cs->by_kind_calls[cs->by_kind[slot + 1]];
+	if (sim->violated)
+		return;
+	for (; call < end; call++) {
+		call->event(call->state, sim, node, kind, a, b, c);
+		if (G_UNLIKELY(sim->violated)) {
+			cs->checkers[call->checker].result = AU_VERDICT_FAIL;
 			sim->violation.record = record;
+			return;
 		}
 	}
 }

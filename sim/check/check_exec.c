@@ -27,8 +27,10 @@
 #include "check_exec.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "check_map.h"
 #include "hash.h"
 #include "orchestrator/orchestrator.h"
 #include "trace_kinds.h"
@@ -51,16 +53,34 @@ struct task_view {
 
 enum role { NTL, EO, LP, LS };
 
-struct exec_check {
-	const char *name;
-	enum role role;
+/* The queue and the locks as the first replica to apply each command left
+ * them: one view for the four checkers (they tracked the same entries
+ * each, four times over).  Each record is judged by every checker against
+ * the view as it was before the record — the first checker called looks
+ * up what the record concerns, each judges, the last one called applies
+ * the record — which is what each checker's own copy used to give: the
+ * copies were equal, and a violation stops the run before anything else
+ * is read. */
+struct exec_view {
 	struct follow fq, fl;
-	GHashTable *tasks;    /* id -> struct task_view */
-	GHashTable *locks;    /* key -> token of the holder (boxed), present while held */
+	struct au_u64map tasks; /* id -> struct task_view */
+	struct au_u64map locks; /* key -> uint64 token of the holder, present while held */
 	uint8_t *dead, *draining; /* [nodes+1] */
 	uint32_t nodes;
 	uint64_t workload;    /* [workload] tasks */
-	bool compare_chains;
+	struct exec_check *member[4]; /* the checkers on in this run, in table order */
+	uint32_t members;
+	/* The record being judged, as the first checker found it. */
+	bool agree;           /* an ENTRY: chains agree with the first replica's */
+	bool followed;        /* the record's node is followed for its machine */
+	struct task_view *task;
+	uint64_t *holder;
+};
+
+struct exec_check {
+	const char *name;
+	enum role role;
+	struct exec_view *v;  /* shared; set by au_check_exec_link */
 };
 
 static void follow_init(struct follow *f, uint32_t nodes)
@@ -77,9 +97,9 @@ static void follow_free(struct follow *f)
 	g_array_free(f->accept, TRUE);
 }
 
-/* An ENTRY record from `node`; false if replicas disagree. */
-static bool follow_entry(struct follow *f, au_node_id node, uint64_t index, uint64_t chain,
-			 bool compare)
+/* An ENTRY record from `node`; false if its chain differs from the first
+ * replica's at that index. */
+static bool follow_entry(struct follow *f, au_node_id node, uint64_t index, uint64_t chain)
 {
 	if (node >= f->accept->len)
 		return true;
@@ -95,7 +115,7 @@ static bool follow_entry(struct follow *f, au_node_id node, uint64_t index, uint
 		*seen = chain | 1; /* never 0 */
 		return true;
 	}
-	return !compare || *seen == 0 || *seen == (chain | 1);
+	return *seen == 0 || *seen == (chain | 1);
 }
 
 static bool following(const struct follow *f, au_node_id node)
@@ -103,28 +123,35 @@ static bool following(const struct follow *f, au_node_id node)
 	return node < f->accept->len && g_array_index(f->accept, gboolean, node);
 }
 
-static struct task_view *task(struct exec_check *x, int64_t id)
-{
-	return g_hash_table_lookup(x->tasks, &id);
-}
-
 static void *create(struct au_sim *sim, const char *name, enum role role)
 {
+	(void)sim;
 	struct exec_check *x = g_new0(struct exec_check, 1);
 	x->name = name;
 	x->role = role;
-	x->nodes = sim->nodes;
-	follow_init(&x->fq, sim->nodes);
-	follow_init(&x->fl, sim->nodes);
-	x->tasks = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
-	x->locks = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
-	x->dead = g_new0(uint8_t, (gsize)sim->nodes + 1);
-	x->draining = g_new0(uint8_t, (gsize)sim->nodes + 1);
-	x->compare_chains = role == EO;
+	return x;
+}
+
+void au_check_exec_link(struct au_sim *sim, void *const *states, size_t n)
+{
+	g_assert(n >= 1 && n <= 4);
+	struct exec_view *v = g_new0(struct exec_view, 1);
+	v->nodes = sim->nodes;
+	follow_init(&v->fq, sim->nodes);
+	follow_init(&v->fl, sim->nodes);
+	au_u64map_init(&v->tasks, sizeof(struct task_view));
+	au_u64map_init(&v->locks, sizeof(uint64_t));
+	v->dead = g_new0(uint8_t, (gsize)sim->nodes + 1);
+	v->draining = g_new0(uint8_t, (gsize)sim->nodes + 1);
 	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++)
 		if (sim->sc->cluster.services[i] == &au_orch_model)
-			x->workload = ((const struct au_orch_config *)sim->sc->cluster.service_config[i])->tasks;
-	return x;
+			v->workload = ((const struct au_orch_config *)sim->sc->cluster.service_config[i])->tasks;
+	for (size_t i = 0; i < n; i++) {
+		struct exec_check *x = states[i];
+		g_assert(!x->v);
+		x->v = v;
+		v->member[v->members++] = x;
+	}
 }
 
 /* FNV-1a of the synthetic executor's 8-byte little-endian result. */
@@ -133,64 +160,50 @@ static uint64_t synthetic_digest(uint64_t id, uint32_t rounds)
 	return au_hash_fnv1a_u64(au_orch_synthetic_result(id, rounds));
 }
 
-static void queue_event(struct exec_check *x, struct au_sim *sim, au_node_id node, uint16_t kind,
-			int64_t a, int64_t b, int64_t c)
+/* Judge a queue record against the view before it (t: the task, or NULL);
+ * false if violated. */
+static bool queue_judge(const struct exec_check *x, struct au_sim *sim, au_node_id node,
+			uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
-	struct task_view *t = kind == AU_TR_TASKQ_NODE ? NULL : task(x, a);
+	const struct exec_view *v = x->v;
+	const struct task_view *t = v->task;
 	switch (kind) {
-	case AU_TR_TASKQ_ENQUEUE:
-		if (t)
-			break;
-		t = g_new0(struct task_view, 1);
-		t->id = (uint64_t)a;
-		t->kind = (uint32_t)((uint64_t)b >> 32);
-		t->rounds = (uint32_t)c;
-		g_hash_table_insert(x->tasks, &t->id, t);
-		break;
 	case AU_TR_TASKQ_GRANT:
 		if (!t && x->role == EO) {
 			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " leased but never "
 					"enqueued", a);
-			return;
+			return false;
 		}
 		if (t && t->state != 0 && x->role == EO) {
 			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " leased (token %"
 					G_GINT64_FORMAT ") while %s", a, b,
 				       t->state == 1 ? "another lease is valid" : "finished");
-			return;
+			return false;
 		}
-		if (x->role == LP && c > 0 && (uint64_t)c <= x->nodes && (x->dead[c] || x->draining[c])) {
+		if (x->role == LP && c > 0 && (uint64_t)c <= v->nodes && (v->dead[c] || v->draining[c])) {
 			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " leased to n%"
 					G_GINT64_FORMAT ", which the queue marked %s", a, c,
-				       x->dead[c] ? "dead" : "draining");
-			return;
+				       v->dead[c] ? "dead" : "draining");
+			return false;
 		}
-		if (!t)
-			break;
-		t->state = 1;
-		t->token = (uint64_t)b;
-		t->node = (au_node_id)c;
 		break;
 	case AU_TR_TASKQ_ACK:
-		if (x->role == EO && (!t || t->state != 1 || t->token != (uint64_t)b)) {
+		if (x->role != EO)
+			break;
+		if (!t || t->state != 1 || t->token != (uint64_t)b) {
 			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": result accepted "
 					"with token %" G_GINT64_FORMAT ", but %s", a, b,
 				       !t ? "it was never enqueued"
 				       : t->state == 2 ? "it was already done"
 				       : t->state == 1 ? "that is not its current lease"
 						       : "it holds no lease");
-			return;
+			return false;
 		}
-		if (!t)
-			break;
-		if (x->role == EO && t->kind == 0 && (uint64_t)c != synthetic_digest(t->id, t->rounds)) {
+		if (t->kind == 0 && (uint64_t)c != synthetic_digest(t->id, t->rounds)) {
 			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": accepted result "
 					"digest %" G_GINT64_FORMAT " is not the reference", a, c);
-			return;
+			return false;
 		}
-		t->state = 2;
-		t->acked_token = (uint64_t)b;
-		t->token = 0;
 		break;
 	case AU_TR_TASKQ_NACK:
 	case AU_TR_TASKQ_RELEASE:
@@ -199,8 +212,63 @@ static void queue_event(struct exec_check *x, struct au_sim *sim, au_node_id nod
 		if (x->role == EO && (!t || t->state != 1 || t->token != (uint64_t)b)) {
 			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": lease %"
 					G_GINT64_FORMAT " ended but it was not the current one", a, b);
-			return;
+			return false;
 		}
+		break;
+	case AU_TR_TASKQ_REQUEUE:
+		if (c != 1 && c != 2)
+			break; /* refused: nothing changed */
+		if (x->role == EO && (!t || t->state != 3)) {
+			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " requeued but it was "
+					"not a dead letter", a);
+			return false;
+		}
+		break;
+	case AU_TR_TASKQ_CHECKPOINT:
+		if (x->role == EO && (!t || t->state != 1 || t->token != (uint64_t)b || (uint64_t)c >= t->rounds)) {
+			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": checkpoint of "
+					"round %" G_GINT64_FORMAT " accepted with token %" G_GINT64_FORMAT
+					" outside its current lease", a, c, b);
+			return false;
+		}
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+/* Apply a judged queue record to the view. */
+static void queue_apply(struct exec_view *v, uint16_t kind, int64_t a, int64_t b, int64_t c)
+{
+	struct task_view *t = v->task;
+	switch (kind) {
+	case AU_TR_TASKQ_ENQUEUE:
+		if (t)
+			break;
+		t = au_u64map_put(&v->tasks, (uint64_t)a, NULL);
+		t->id = (uint64_t)a;
+		t->kind = (uint32_t)((uint64_t)b >> 32);
+		t->rounds = (uint32_t)c;
+		break;
+	case AU_TR_TASKQ_GRANT:
+		if (!t)
+			break;
+		t->state = 1;
+		t->token = (uint64_t)b;
+		t->node = (au_node_id)c;
+		break;
+	case AU_TR_TASKQ_ACK:
+		if (!t)
+			break;
+		t->state = 2;
+		t->acked_token = (uint64_t)b;
+		t->token = 0;
+		break;
+	case AU_TR_TASKQ_NACK:
+	case AU_TR_TASKQ_RELEASE:
+	case AU_TR_TASKQ_EXPIRE:
+	case AU_TR_TASKQ_REVOKE:
 		if (t) {
 			t->state = 0;
 			t->token = 0;
@@ -211,30 +279,15 @@ static void queue_event(struct exec_check *x, struct au_sim *sim, au_node_id nod
 			t->state = 3;
 		break;
 	case AU_TR_TASKQ_REQUEUE:
-		if (c != 1 && c != 2)
-			break; /* refused: nothing changed */
-		if (x->role == EO && (!t || t->state != 3)) {
-			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT " requeued but it was "
-					"not a dead letter", a);
-			return;
-		}
-		if (t)
+		if ((c == 1 || c == 2) && t)
 			t->state = 0;
 		break;
-	case AU_TR_TASKQ_CHECKPOINT:
-		if (x->role == EO && (!t || t->state != 1 || t->token != (uint64_t)b || (uint64_t)c >= t->rounds)) {
-			au_sim_violate(sim, x->name, node, "task %" G_GINT64_FORMAT ": checkpoint of "
-					"round %" G_GINT64_FORMAT " accepted with token %" G_GINT64_FORMAT
-					" outside its current lease", a, c, b);
-			return;
-		}
-		break;
 	case AU_TR_TASKQ_NODE:
-		if (a > 0 && (uint64_t)a <= x->nodes) {
+		if (a > 0 && (uint64_t)a <= v->nodes) {
 			if (b == 0 || b == 1)
-				x->dead[a] = b == 1;
+				v->dead[a] = b == 1;
 			else
-				x->draining[a] = b == 2;
+				v->draining[a] = b == 2;
 		}
 		break;
 	default:
@@ -242,75 +295,102 @@ static void queue_event(struct exec_check *x, struct au_sim *sim, au_node_id nod
 	}
 }
 
-static void lock_event(struct exec_check *x, struct au_sim *sim, au_node_id node, uint16_t kind,
-		       int64_t a, int64_t b, int64_t c)
+/* Judge a lock record against the holder before it; false if violated. */
+static bool lock_judge(const struct exec_check *x, struct au_sim *sim, au_node_id node,
+		       uint16_t kind, int64_t a, int64_t b, int64_t c)
 {
-	uint64_t *holder = g_hash_table_lookup(x->locks, &a);
+	const uint64_t *holder = x->v->holder;
 	switch (kind) {
 	case AU_TR_LOCK_GRANT:
 		if (holder) {
 			au_sim_violate(sim, x->name, node, "lock %" G_GINT64_FORMAT " granted (token %"
 					G_GINT64_FORMAT ") while token %" G_GUINT64_FORMAT " holds it",
 				       a, b, *holder);
-			return;
+			return false;
 		}
-		g_hash_table_insert(x->locks, g_memdup2(&a, sizeof(a)), g_memdup2(&b, sizeof(b)));
 		break;
 	case AU_TR_LOCK_RELEASE:
 		if (!holder || *holder != (uint64_t)b) {
 			au_sim_violate(sim, x->name, node, "lock %" G_GINT64_FORMAT " released by token %"
 					G_GINT64_FORMAT ", which does not hold it", a, b);
-			return;
+			return false;
 		}
-		g_hash_table_remove(x->locks, &a);
 		break;
 	case AU_TR_LOCK_WRITE:
 		if (c && (!holder || *holder != (uint64_t)b)) {
 			au_sim_violate(sim, x->name, node, "write to lock %" G_GINT64_FORMAT " accepted "
 					"with token %" G_GINT64_FORMAT ", which is not the holder's", a, b);
-			return;
+			return false;
 		}
 		break;
 	default:
 		break;
 	}
+	return true;
+}
+
+static void lock_apply(struct exec_view *v, uint16_t kind, int64_t a, int64_t b)
+{
+	if (kind == AU_TR_LOCK_GRANT)
+		*(uint64_t *)au_u64map_put(&v->locks, (uint64_t)a, NULL) = (uint64_t)b;
+	else if (kind == AU_TR_LOCK_RELEASE)
+		au_u64map_remove(&v->locks, (uint64_t)a);
 }
 
 static void exec_event(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
 		       int64_t b, int64_t c)
 {
 	struct exec_check *x = st;
+	struct exec_view *v = x->v;
 	if (kind < AU_TR_TASKQ_ENTRY || kind > AU_TR_LOCK_WRITE)
 		return;
-	if (kind == AU_TR_TASKQ_ENTRY || kind == AU_TR_LOCK_ENTRY) {
-		struct follow *f = kind == AU_TR_TASKQ_ENTRY ? &x->fq : &x->fl;
-		if (!follow_entry(f, node, (uint64_t)a, (uint64_t)b, x->compare_chains))
+	bool entry = kind == AU_TR_TASKQ_ENTRY || kind == AU_TR_LOCK_ENTRY;
+	bool lock = kind >= AU_TR_LOCK_GRANT;
+	if (x == v->member[0]) { /* the first called: what the record concerns */
+		if (entry) {
+			v->agree = follow_entry(kind == AU_TR_TASKQ_ENTRY ? &v->fq : &v->fl, node,
+						(uint64_t)a, (uint64_t)b);
+		} else if (lock) {
+			v->followed = following(&v->fl, node);
+			v->holder = v->followed ? au_u64map_get(&v->locks, (uint64_t)a) : NULL;
+		} else {
+			v->followed = following(&v->fq, node);
+			v->task = v->followed && kind != AU_TR_TASKQ_NODE
+					  ? au_u64map_get(&v->tasks, (uint64_t)a) : NULL;
+		}
+	}
+	if (entry) {
+		if (x->role == EO && !v->agree)
 			au_sim_violate(sim, x->name, node, "replicas disagree: n%u reached %s entry %"
 					G_GINT64_FORMAT " with another state than the first replica "
 					"that applied it", node,
 				       kind == AU_TR_TASKQ_ENTRY ? "queue" : "lock", a);
 		return;
 	}
-	if (kind >= AU_TR_LOCK_GRANT) {
-		if (x->role == LS && following(&x->fl, node))
-			lock_event(x, sim, node, kind, a, b, c);
+	if (!v->followed)
 		return;
+	if (lock ? x->role == LS && !lock_judge(x, sim, node, kind, a, b, c)
+		 : x->role != LS && !queue_judge(x, sim, node, kind, a, b, c))
+		return;
+	if (x == v->member[v->members - 1]) { /* the last called: apply it */
+		if (lock)
+			lock_apply(v, kind, a, b);
+		else
+			queue_apply(v, kind, a, b, c);
 	}
-	if (x->role != LS && following(&x->fq, node))
-		queue_event(x, sim, node, kind, a, b, c);
 }
 
 static void ntl_end(void *st, struct au_sim *sim)
 {
 	struct exec_check *x = st;
+	const struct exec_view *v = x->v;
 	/* Counts and the smallest id: the same whatever the table's order. */
 	uint64_t lost = 0, first = 0;
 	uint8_t first_state = 0;
-	GHashTableIter it;
-	gpointer k, v;
-	g_hash_table_iter_init(&it, x->tasks);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
-		const struct task_view *t = v;
+	for (uint32_t s = 0; s < v->tasks.cap; s++) {
+		if (!v->tasks.used[s])
+			continue;
+		const struct task_view *t = au_u64map_value(&v->tasks, s);
 		if (t->state >= 2)
 			continue;
 		if (!lost || t->id < first) {
@@ -320,8 +400,8 @@ static void ntl_end(void *st, struct au_sim *sim)
 		lost++;
 	}
 	uint64_t missing = 0, first_missing = 0;
-	for (uint64_t id = x->workload; id >= 1; id--)
-		if (!g_hash_table_contains(x->tasks, &id)) {
+	for (uint64_t id = v->workload; id >= 1; id--)
+		if (!au_u64map_get(&v->tasks, id)) {
 			missing++;
 			first_missing = id;
 		}
@@ -337,13 +417,24 @@ static void ntl_end(void *st, struct au_sim *sim)
 static void exec_destroy(void *st)
 {
 	struct exec_check *x = st;
-	follow_free(&x->fq);
-	follow_free(&x->fl);
-	g_hash_table_destroy(x->tasks);
-	g_hash_table_destroy(x->locks);
-	g_free(x->dead);
-	g_free(x->draining);
+	struct exec_view *v = x->v;
 	g_free(x);
+	if (!v)
+		return;
+	uint32_t j = 0;
+	for (uint32_t i = 0; i < v->members; i++)
+		if (v->member[i] != x)
+			v->member[j++] = v->member[i];
+	v->members = j;
+	if (j > 0)
+		return; /* another checker still reads it */
+	follow_free(&v->fq);
+	follow_free(&v->fl);
+	au_u64map_free(&v->tasks);
+	au_u64map_free(&v->locks);
+	g_free(v->dead);
+	g_free(v->draining);
+	g_free(v);
 }
 
 void *au_check_ntl_create(struct au_sim *sim) { return create(sim, "no_task_lost", NTL); }
@@ -397,7 +488,7 @@ void au_check_exec_destroy(void *st) { exec_destroy(st); }
 enum { LE_TASK, LE_LOCK };
 
 struct le_lease {
-	uint64_t token;      /* the key of the tree it is in */
+	uint64_t token;      /* its key in the node's map */
 	uint64_t id;         /* task id or lock key */
 	au_node_id holder;
 	au_time ref_local;   /* the node's clock at the grant, renewal or takeover */
@@ -409,7 +500,7 @@ enum le_ref { LE_GRANT, LE_RENEWAL, LE_TAKEOVER };
 static const char *const le_ref_name[3] = {"grant", "renewal", "takeover"};
 
 struct le_node {
-	GTree *leases[2];    /* token -> struct le_lease, as this replica applied them */
+	struct au_u64map leases[2]; /* token -> struct le_lease, as this replica applied them */
 	bool leading;        /* its front end took over and its Raft has not stepped down */
 	bool paused;
 	au_time lead_local;  /* its clock at the takeover */
@@ -435,10 +526,9 @@ struct lease_expiry {
 
 static const char *const le_what[2] = {"task", "lock"};
 
-static gint le_cmp(gconstpointer a, gconstpointer b, gpointer unused)
+static int le_cmp(const void *a, const void *b)
 {
-	(void)unused;
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint64_t x = (*(struct le_lease *const *)a)->token, y = (*(struct le_lease *const *)b)->token;
 	return x < y ? -1 : x > y;
 }
 
@@ -449,7 +539,7 @@ void *au_check_le_create(struct au_sim *sim)
 	x->n = g_new0(struct le_node, (gsize)sim->nodes + 1);
 	for (uint32_t i = 0; i <= sim->nodes; i++)
 		for (int k = 0; k < 2; k++)
-			x->n[i].leases[k] = g_tree_new_full(le_cmp, NULL, NULL, g_free);
+			au_u64map_init(&x->n[i].leases[k], sizeof(struct le_lease));
 	for (uint32_t i = 0; i < sim->sc->cluster.n_services; i++)
 		if (sim->sc->cluster.services[i] == &au_orch_model) {
 			const struct au_orch_config *c = sim->sc->cluster.service_config[i];
@@ -510,41 +600,28 @@ static bool le_judge(struct lease_expiry *x, struct au_sim *sim, au_node_id n, i
 	return true;
 }
 
-struct le_walk {
-	struct lease_expiry *x;
-	struct au_sim *sim;
-	au_node_id n;
-	int k;
-	au_time now_local;
-	bool violated;
-};
-
-static gboolean le_judge_one(gpointer key, gpointer value, gpointer ctx)
-{
-	(void)key;
-	struct le_walk *w = ctx;
-	w->violated = le_judge(w->x, w->sim, w->n, w->k, value, w->now_local);
-	return w->violated;
-}
-
-/* Judge every lease node n holds (in token order), its clock reading
- * `now_local`; true if one was violated. */
+/* Judge every lease node n holds (tasks', then locks', each in token
+ * order), its clock reading `now_local`; true if one was violated. */
 static bool le_judge_all(struct lease_expiry *x, struct au_sim *sim, au_node_id n, au_time now_local)
 {
-	struct le_walk w = {x, sim, n, 0, now_local, false};
-	for (w.k = 0; w.k < 2 && !w.violated; w.k++)
-		g_tree_foreach(x->n[n].leases[w.k], le_judge_one, &w);
-	return w.violated;
-}
-
-static gboolean le_restart_one(gpointer key, gpointer value, gpointer ctx)
-{
-	(void)key;
-	struct le_lease *l = value;
-	l->ref_local = *(const au_time *)ctx;
-	l->ref_what = LE_TAKEOVER;
-	l->proposed = false;
-	return FALSE;
+	for (int k = 0; k < 2; k++) {
+		const struct au_u64map *m = &x->n[n].leases[k];
+		if (m->len == 0)
+			continue;
+		struct le_lease **all = g_new(struct le_lease *, m->len);
+		uint32_t len = 0;
+		for (uint32_t s = 0; s < m->cap; s++)
+			if (m->used[s])
+				all[len++] = au_u64map_value(m, s);
+		qsort(all, len, sizeof(*all), le_cmp);
+		bool violated = false;
+		for (uint32_t i = 0; i < len && !violated; i++)
+			violated = le_judge(x, sim, n, k, all[i], now_local);
+		g_free(all);
+		if (violated)
+			return true;
+	}
+	return false;
 }
 
 /* A grant (or a renewal of a lease this replica knows only from a
@@ -552,15 +629,14 @@ static gboolean le_restart_one(gpointer key, gpointer value, gpointer ctx)
 static void le_touch(struct lease_expiry *x, struct au_sim *sim, au_node_id n, int k, uint64_t id,
 		     uint64_t token, au_node_id holder, enum le_ref what)
 {
-	GTree *t = x->n[n].leases[k];
+	struct au_u64map *t = &x->n[n].leases[k];
 	au_time now_local = au_sim_local_time(sim, n, sim->now);
-	struct le_lease *l = g_tree_lookup(t, &token);
+	struct le_lease *l = au_u64map_get(t, token);
 	if (l && le_judge(x, sim, n, k, l, now_local))
 		return;
 	if (!l) {
-		l = g_new0(struct le_lease, 1);
+		l = au_u64map_put(t, token, NULL);
 		l->token = token;
-		g_tree_insert(t, &l->token, l);
 	}
 	l->id = id;
 	l->holder = holder;
@@ -572,11 +648,11 @@ static void le_touch(struct lease_expiry *x, struct au_sim *sim, au_node_id n, i
 /* The lease `token` ended at node n's replica. */
 static void le_end(struct lease_expiry *x, struct au_sim *sim, au_node_id n, int k, uint64_t token)
 {
-	GTree *t = x->n[n].leases[k];
-	struct le_lease *l = g_tree_lookup(t, &token);
+	struct au_u64map *t = &x->n[n].leases[k];
+	struct le_lease *l = au_u64map_get(t, token);
 	if (!l || le_judge(x, sim, n, k, l, au_sim_local_time(sim, n, sim->now)))
 		return;
-	g_tree_remove(t, &token);
+	au_u64map_remove(t, token);
 }
 
 /* Node n, leading, proposes the expiry of lease `token` (its model judged
@@ -586,7 +662,7 @@ static void le_proposed(struct lease_expiry *x, struct au_sim *sim, au_node_id n
 {
 	struct le_node *nd = &x->n[n];
 	au_time now_local = au_sim_local_time(sim, n, sim->now);
-	struct le_lease *l = g_tree_lookup(nd->leases[k], &token);
+	struct le_lease *l = au_u64map_get(&nd->leases[k], token);
 	if (l && le_judge(x, sim, n, k, l, now_local))
 		return;
 	if (!nd->leading)
@@ -670,7 +746,14 @@ void au_check_le_event(void *st, struct au_sim *sim, au_node_id node, uint16_t k
 		nd->leading = true;
 		nd->lead_local = now_local;
 		for (int k = 0; k < 2; k++)
-			g_tree_foreach(nd->leases[k], le_restart_one, &now_local);
+			for (uint32_t s = 0; s < nd->leases[k].cap; s++) {
+				if (!nd->leases[k].used[s])
+					continue;
+				struct le_lease *l = au_u64map_value(&nd->leases[k], s);
+				l->ref_local = now_local;
+				l->ref_what = LE_TAKEOVER;
+				l->proposed = false;
+			}
 		break;
 	}
 	case AU_TR_RAFT_ROLE:
@@ -685,13 +768,13 @@ void au_check_le_event(void *st, struct au_sim *sim, au_node_id node, uint16_t k
 		if (le_judge_all(x, sim, node, au_sim_local_time(sim, node, sim->now)))
 			return;
 		for (int k = 0; k < 2; k++)
-			g_tree_remove_all(nd->leases[k]);
+			au_u64map_clear(&nd->leases[k]);
 		break;
 	case AU_TR_NODE_CRASH:
 		if (le_judge_all(x, sim, node, au_sim_local_time(sim, node, sim->now)))
 			return;
 		for (int k = 0; k < 2; k++)
-			g_tree_remove_all(nd->leases[k]);
+			au_u64map_clear(&nd->leases[k]);
 		nd->leading = false;
 		nd->paused = false;
 		break;
@@ -750,7 +833,7 @@ void au_check_le_destroy(void *st)
 	struct lease_expiry *x = st;
 	for (uint32_t i = 0; i <= x->nodes; i++)
 		for (int k = 0; k < 2; k++)
-			g_tree_destroy(x->n[i].leases[k]);
+			au_u64map_free(&x->n[i].leases[k]);
 	g_free(x->n);
 	g_free(x);
 }

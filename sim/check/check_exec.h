@@ -16,6 +16,10 @@ void au_check_exec_event(void *st, struct au_sim *sim, au_node_id node, uint16_t
 /* no_task_lost's end-of-run verdict; the others judge every record as it
  * comes and have none. */
 void au_check_ntl_end(void *st, struct au_sim *sim);
+/* The four share one view of the queue and locks: checks_start hands this
+ * the states of those on in the run (1 to 4), in table order, once they
+ * are all created and before the first record. */
+void au_check_exec_link(struct au_sim *sim, void *const *states, size_t n);
 void au_check_exec_destroy(void *st);
 extern const struct au_check_kinds au_check_exec_kinds[];
 

@@ -45,11 +45,20 @@ struct au_checks {
 	/* Set on a replay that replicas_agree runs to see a replica's state at
 	 * an index it has since left (check_replicas.c); NULL otherwise. */
 	struct au_replica_capture *replica_capture;
-	/* The event dispatch (check.c): the checkers that react to kind k are
-	 * checkers[by_kind_calls[j]] for j in [by_kind[k], by_kind[k + 1]);
-	 * k = AU_CHECK_KIND_SLOTS stands for every kind beyond. */
+	/* The event dispatch (check.c): the calls for kind k are
+	 * by_kind_calls[j] for j in [by_kind[k], by_kind[k + 1]), in table
+	 * order; k = AU_CHECK_KIND_SLOTS stands for every kind beyond. */
 	uint16_t *by_kind;
-	uint8_t *by_kind_calls;
+	struct au_check_call *by_kind_calls;
+};
+
+/* One entry of the event dispatch: a checker's event function and state,
+ * copied out of it so that a record's calls read one flat array. */
+struct au_check_call {
+	void (*event)(void *st, struct au_sim *sim, au_node_id node, uint16_t kind, int64_t a,
+		      int64_t b, int64_t c);
+	void *state;
+	size_t checker; /* index in checkers[] */
 };
 
 /* The checkers of `sim`, or NULL if none is on. */

@@ -182,17 +182,62 @@ struct lin_group {
 	uint64_t r[];
 };
 
-static guint lin_group_hash(gconstpointer p)
+static bool lin_group_equal(const struct lin_group *a, const struct lin_group *b)
 {
-	return ((const struct lin_group *)p)->hash;
-}
-
-static gboolean lin_group_equal(gconstpointer pa, gconstpointer pb)
-{
-	const struct lin_group *a = pa, *b = pb;
 	return a->hash == b->hash && a->value == b->value && a->v0 == b->v0 &&
 	       a->need == b->need && a->r_lo == b->r_lo && a->r_n == b->r_n &&
 	       memcmp(a->r, b->r, a->r_n * sizeof(uint64_t)) == 0;
+}
+
+/* The groups visited: open addressing over their hashes (a GHashTable
+ * cost a third of a whole search on the short, straight searches of the
+ * released segments, mostly in growing).  Sized from the history at the
+ * start, so most searches never grow it. */
+struct lin_memo {
+	struct lin_group **slot; /* cap entries, NULL: empty */
+	uint32_t cap, len;       /* cap a power of two */
+};
+
+static void lin_memo_init(struct lin_memo *m, uint32_t n)
+{
+	uint32_t cap = 16;
+	while (cap < 2u * n + 2u && cap < (1u << 30))
+		cap *= 2;
+	m->cap = cap;
+	m->len = 0;
+	m->slot = g_new0(struct lin_group *, cap);
+}
+
+static struct lin_group *lin_memo_find(const struct lin_memo *m, const struct lin_group *g)
+{
+	for (uint32_t i = g->hash & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		struct lin_group *e = m->slot[i];
+		if (!e || lin_group_equal(e, g))
+			return e;
+	}
+}
+
+static void lin_memo_put(struct lin_memo *m, struct lin_group *g)
+{
+	if ((m->len + 1) * 2 > m->cap) {
+		struct lin_memo old = *m;
+		m->cap *= 2;
+		m->slot = g_new0(struct lin_group *, m->cap);
+		for (uint32_t s = 0; s < old.cap; s++) {
+			if (!old.slot[s])
+				continue;
+			uint32_t i = old.slot[s]->hash & (m->cap - 1);
+			while (m->slot[i])
+				i = (i + 1) & (m->cap - 1);
+			m->slot[i] = old.slot[s];
+		}
+		g_free(old.slot);
+	}
+	uint32_t i = g->hash & (m->cap - 1);
+	while (m->slot[i])
+		i = (i + 1) & (m->cap - 1);
+	m->slot[i] = g;
+	m->len++;
 }
 
 static inline uint64_t lin_mix(uint64_t h, uint64_t x)
@@ -262,7 +307,7 @@ struct lin_search {
 	bool need;
 	uint32_t prefix, ret_ptr, dead_ptr;
 
-	GHashTable *memo;
+	struct lin_memo memo;
 	struct lin_arena arena;
 	struct lin_group *scratch;
 
@@ -488,7 +533,7 @@ static void lin_search_init(struct lin_search *s, const struct lin_op *ops, uint
 	s->rbits = g_new0(uint64_t, s->rwords + 1);
 	s->obits = g_new0(uint64_t, s->owords + 1);
 
-	s->memo = g_hash_table_new(lin_group_hash, lin_group_equal);
+	lin_memo_init(&s->memo, n);
 	s->arena.blocks = g_ptr_array_new_with_free_func(g_free);
 	s->scratch = g_malloc(sizeof(struct lin_group) + (s->rwords + 1) * sizeof(uint64_t));
 	s->want = g_new(int64_t, n + 1);
@@ -507,7 +552,7 @@ static void lin_search_free(struct lin_search *s)
 	g_free(s->oprev);
 	g_free(s->rbits);
 	g_free(s->obits);
-	g_hash_table_destroy(s->memo);
+	g_free(s->memo.slot);
 	g_ptr_array_free(s->arena.blocks, TRUE);
 	g_free(s->scratch);
 	g_free(s->opt_until);
@@ -565,7 +610,7 @@ static enum lin_try lin_memo_visit(struct lin_search *s)
 		un--;
 	const uint64_t *u = s->obits;
 
-	struct lin_group *found = g_hash_table_lookup(s->memo, g);
+	struct lin_group *found = lin_memo_find(&s->memo, g);
 	if (found) {
 		/* Cut if some visited optional set is a subset of ours. */
 		for (struct lin_uset *v = found->usets; v; v = v->next) {
@@ -585,7 +630,7 @@ static enum lin_try lin_memo_visit(struct lin_search *s)
 		found = lin_arena_alloc(&s->arena, sizeof(*g) + g->r_n * sizeof(uint64_t));
 		memcpy(found, g, sizeof(*g) + g->r_n * sizeof(uint64_t));
 		found->usets = NULL;
-		g_hash_table_add(s->memo, found);
+		lin_memo_put(&s->memo, found);
 	} else {
 		/* Visited sets that are supersets of ours are now dominated. */
 		struct lin_uset **pp = &found->usets;
