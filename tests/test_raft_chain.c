@@ -2,11 +2,15 @@
  * (models/raft/chain.c): the memoised chain equals FNV-1a computed byte by
  * byte, whatever is in the table, on hits, on key collisions (same
  * previous chain, term, type and length, other bytes) and after eviction;
- * a hit shares the bytes; bytes outlive their slot. */
+ * a hit shares the bytes; bytes outlive their slot.  Also the quorum
+ * helper (models/raft/quorum.h): its k-th largest equals a plain sort's. */
 #include <glib.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "raft/chain.h"
+#include "raft/quorum.h"
 #include "tests.h"
 
 /* The definition, written out again: FNV-1a over prev, term (little
@@ -123,6 +127,59 @@ START_TEST(chain_memo_shares_and_outlives)
 }
 END_TEST
 
+static int cmp_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The k-th largest of a sorted copy. */
+static uint64_t kth_ref(const uint64_t *v, uint32_t n, uint32_t k)
+{
+	uint64_t s[16];
+	memcpy(s, v, n * sizeof(*v));
+	qsort(s, n, sizeof(*s), cmp_desc);
+	return s[k - 1];
+}
+
+/* Every array of five values in 0..4 (all orders, all ties) for the
+ * median network, then random arrays of 1..9 values, every k, values
+ * from a few (ties) or from the whole range (UINT64_MAX included, as the
+ * leader's own acknowledgement is). */
+START_TEST(quorum_kth_largest_equals_sort)
+{
+	uint64_t v[16], w[16];
+	for (uint32_t code = 0; code < 5 * 5 * 5 * 5 * 5; code++) {
+		uint32_t c = code;
+		for (int i = 0; i < 5; i++, c /= 5)
+			v[i] = c % 5;
+		memcpy(w, v, sizeof(v));
+		ck_assert_uint_eq(au_raft__kth_largest(w, 5, 3), kth_ref(v, 5, 3));
+	}
+	for (uint32_t code = 0; code < 4 * 4 * 4; code++) {
+		uint32_t c = code;
+		for (int i = 0; i < 3; i++, c /= 4)
+			v[i] = c % 4;
+		memcpy(w, v, sizeof(v));
+		ck_assert_uint_eq(au_raft__kth_largest(w, 3, 2), kth_ref(v, 3, 2));
+	}
+	GRand *rng = g_rand_new_with_seed(29);
+	for (int round = 0; round < 20000; round++) {
+		uint32_t n = (uint32_t)g_rand_int_range(rng, 1, 10);
+		bool few = g_rand_boolean(rng);
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t x = (uint64_t)g_rand_int(rng) << 32 | g_rand_int(rng);
+			v[i] = few ? x % 4 : g_rand_int_range(rng, 0, 8) == 0 ? UINT64_MAX : x;
+		}
+		for (uint32_t k = 1; k <= n; k++) {
+			memcpy(w, v, sizeof(v));
+			ck_assert_uint_eq(au_raft__kth_largest(w, n, k), kth_ref(v, n, k));
+		}
+	}
+	g_rand_free(rng);
+}
+END_TEST
+
 Suite *raft_chain_suite(void)
 {
 	Suite *s = suite_create("raft_chain");
@@ -131,6 +188,7 @@ Suite *raft_chain_suite(void)
 	tcase_add_test(tc, chain_known_value);
 	tcase_add_test(tc, chain_memo_equals_reference);
 	tcase_add_test(tc, chain_memo_shares_and_outlives);
+	tcase_add_test(tc, quorum_kth_largest_equals_sort);
 	suite_add_tcase(s, tc);
 	return s;
 }

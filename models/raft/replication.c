@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "quorum.h"
 #include "wire.h"
 
 void au_raft__broadcast_append(struct au_raft *r, bool heartbeat)
@@ -107,20 +108,6 @@ void au_raft__send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 	}
 }
 
-/* The k-th largest (k >= 1) of v[0..n): insertion sort, descending — n is
- * the number of voters, small, and this runs on every append reply. */
-static uint64_t kth_largest(uint64_t *v, uint32_t n, uint32_t k)
-{
-	for (uint32_t i = 1; i < n; i++) {
-		uint64_t x = v[i];
-		uint32_t j = i;
-		for (; j > 0 && v[j - 1] < x; j--)
-			v[j] = v[j - 1];
-		v[j] = x;
-	}
-	return v[k - 1];
-}
-
 void au_raft__advance_commit(struct au_raft *r)
 {
 	uint64_t matches[AU_RAFT_MAX_NODES];
@@ -130,7 +117,7 @@ void au_raft__advance_commit(struct au_raft *r)
 		matches[n++] = id == r->env->self ? r->durable_index : r->peers[id].match;
 	if (n == 0)
 		return;
-	uint64_t m = kth_largest(matches, n, raft_majority(r));
+	uint64_t m = au_raft__kth_largest(matches, n, raft_majority(r));
 #ifdef AU_BUG_COMMIT_OLD_TERM
 	/* Planted bug: commit by counting replicas even for an earlier term. */
 	if (m > r->commit)
@@ -153,7 +140,7 @@ uint64_t au_raft__quorum_acked_seq(const struct au_raft *r)
 		acked[n++] = id == r->env->self ? UINT64_MAX : r->peers[id].acked_seq;
 	if (n == 0)
 		return 0;
-	return kth_largest(acked, n, raft_majority(r));
+	return au_raft__kth_largest(acked, n, raft_majority(r));
 }
 
 /* Send one heartbeat round that pending reads can be confirmed by. */
