@@ -108,7 +108,7 @@ struct outmsg {
 	uint64_t need_index; /* log index that must be durable */
 	uint64_t term;       /* dropped if the term moved on */
 	uint32_t len;
-	uint8_t *bytes;
+	size_t at;           /* its bytes: outbox_bytes + at */
 };
 
 /* A batch of log writes and the syncs that make it durable. */
@@ -142,7 +142,8 @@ struct read_req {
 
 struct session {
 	uint64_t client, seq;
-	uint64_t hash; /* its share of sessions_digest (session_hash) */
+	uint64_t hash; /* its share of sessions_digest (session_hash), unless stale */
+	bool stale;    /* changed since `hash`: listed in stale_sessions */
 	uint8_t result_len;
 	uint8_t result[SESSION_RESULT_MAX];
 };
@@ -173,10 +174,16 @@ struct au_raft {
 	uint64_t snap_voters;
 	uint8_t snap_slot;    /* slot of the newest durable snapshot */
 	uint64_t durable_index;
-	GArray *batches;      /* struct log_batch, FIFO: at most one sync batch in flight */
+	struct log_batch batches[LOG_SYNCS_IN_FLIGHT]; /* FIFO: the sync batches in flight */
+	uint32_t n_batches;
 	uint64_t batch_seq;
-	GArray *dirty_segs;   /* uint64 segment numbers written since the last sync was issued */
+	uint64_t *dirty_segs; /* segment numbers written since the last sync was issued */
+	uint32_t n_dirty, dirty_cap;
 	uint64_t dirty_last;  /* last log index those writes hold */
+	/* "seg.N" of the segment named last (log writes and syncs name the
+	 * same segment over and over); seg_name_of = UINT64_MAX: none */
+	uint64_t seg_name_of;
+	char seg_name[32];
 	/* volatile */
 	enum au_raft_role role;
 	au_node_id leader;
@@ -197,7 +204,12 @@ struct au_raft {
 	/* pending */
 	struct stashed_append stash[STASH_MAX];
 	uint32_t n_stash;
-	GArray *outbox;       /* struct outmsg */
+	struct outmsg *outbox; /* in the order sent (log.c) */
+	uint32_t n_outbox, outbox_slots;
+	struct outmsg outbox_min; /* least term, need_meta, need_index in it */
+	uint64_t outbox_max_term;
+	uint8_t *outbox_bytes; /* the outbox's messages, back to back in its order */
+	size_t outbox_len, outbox_cap;
 	GArray *proposals;    /* struct proposal, by index */
 	GArray *reads;        /* struct read_req */
 	/* snapshot being received */
@@ -225,7 +237,11 @@ struct au_raft {
 	uint8_t *pending_restore[AU_RAFT_MAX_MACHINES];
 	size_t pending_restore_len[AU_RAFT_MAX_MACHINES];
 	GHashTable *sessions; /* client -> struct session */
-	uint64_t sessions_digest; /* sum of session_hash() over `sessions` */
+	/* sum of session_hash() over `sessions` but the stale ones: a session
+	 * applied to is hashed when the digest is next read (every
+	 * digest_every entries), not at every command (au_raft__sessions_digest) */
+	uint64_t sessions_digest;
+	GPtrArray *stale_sessions; /* struct session, each once */
 	/* counters */
 	uint64_t dropped_msgs, bad_msgs, elections;
 	uint64_t held_appends, gap_rejects; /* appends held for reordering; "I am behind" replies */
@@ -337,6 +353,7 @@ void au_raft__send_durable(struct au_raft *r, au_node_id to, struct au_wbuf *w,
 void au_raft__send_durable_sealed(struct au_raft *r, au_node_id to, const uint8_t *msg, size_t len,
 		uint64_t need_index);
 void au_raft__seg_name(char *buf, size_t len, uint64_t seg);
+void au_raft__seg_name_cached(struct au_raft *r, char buf[32], uint64_t seg);
 void au_raft__mark_dirty(struct au_raft *r, uint64_t seg);
 void au_raft__issue_log_sync(struct au_raft *r);
 bool au_raft__write_entries(struct au_raft *r, uint64_t first, uint64_t last);
@@ -351,6 +368,7 @@ uint64_t au_raft__append_entry(struct au_raft *r, uint64_t term, uint8_t type, c
 /* ---- machines.c: sessions, state machines, commit ---------------------- */
 
 void au_raft__recompute_sessions_digest(struct au_raft *r);
+uint64_t au_raft__sessions_digest(const struct au_raft *r);
 void au_raft__trace_digest(struct au_raft *r);
 void au_raft__set_commit(struct au_raft *r, uint64_t commit);
 
