@@ -105,11 +105,10 @@ void au_raft__drop_outbox(struct au_raft *r)
 	outbox_emptied(r);
 }
 
-void au_raft__flush_outbox(struct au_raft *r)
+/* au_raft__flush_outbox (raft_internal.h) for an outbox that is not empty. */
+void au_raft__flush_outbox_slow(struct au_raft *r)
 {
 	uint32_t n = r->n_outbox;
-	if (n == 0)
-		return;
 	if (r->disk_failed) {
 		au_raft__drop_outbox(r); /* out of service: nothing that waited is sent */
 		return;

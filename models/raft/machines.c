@@ -82,7 +82,13 @@ static void apply_command(struct au_raft *r, uint64_t index, const struct entry 
 	uint64_t seq = au_get_u64(&rb);
 	if (rb.short_read || machine == 0 || machine >= AU_RAFT_MAX_MACHINES)
 		return;
-	struct session *s = client ? g_hash_table_lookup(r->sessions, &client) : NULL;
+	struct session *s = NULL, **cached = &r->session_cache[client % SESSION_CACHE];
+	if (client) {
+		s = *cached && (*cached)->client == client ? *cached
+							     : g_hash_table_lookup(r->sessions, &client);
+		if (s)
+			*cached = s;
+	}
 	if (s && seq <= s->seq) {
 		/* A retry of a command already applied: answer, do not reapply. */
 		if (seq == s->seq) {
@@ -99,6 +105,7 @@ static void apply_command(struct au_raft *r, uint64_t index, const struct entry 
 			s = g_new0(struct session, 1);
 			s->client = client;
 			g_hash_table_insert(r->sessions, &s->client, s);
+			*cached = s;
 		} else if (!s->stale) {
 			r->sessions_digest -= s->hash;
 		}

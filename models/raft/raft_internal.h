@@ -72,6 +72,7 @@ enum { TOKEN_META = 1, TOKEN_LOG = 2, TOKEN_SNAP = 3 };
 #define APPEND_BYTES_MAX 60000u  /* stay under AU_MSG_MAX */
 #define OUTBOX_MAX 4096u
 #define SESSION_RESULT_MAX 64u
+#define SESSION_CACHE 64u
 #define LOG_SYNCS_IN_FLIGHT 2u /* group commit: sync batches in flight at once */
 #define STASH_MAX 16u /* early AppendEntries a follower holds for reordering */
 
@@ -242,6 +243,9 @@ struct au_raft {
 	 * digest_every entries), not at every command (au_raft__sessions_digest) */
 	uint64_t sessions_digest;
 	GPtrArray *stale_sessions; /* struct session, each once */
+	/* sessions looked up last, by client % SESSION_CACHE (machines.c):
+	 * tried before the table; cleared when the table is emptied */
+	struct session *session_cache[SESSION_CACHE];
 	/* counters */
 	uint64_t dropped_msgs, bad_msgs, elections;
 	uint64_t held_appends, gap_rejects; /* appends held for reordering; "I am behind" replies */
@@ -347,7 +351,15 @@ void au_raft__storage_repaired(struct au_raft *r);
 bool au_raft__persist_meta(struct au_raft *r);
 void au_raft__load_meta(struct au_raft *r);
 void au_raft__drop_outbox(struct au_raft *r);
-void au_raft__flush_outbox(struct au_raft *r);
+void au_raft__flush_outbox_slow(struct au_raft *r);
+/* Send what waited in the outbox and is now durable, drop what is stale;
+ * inline, as it runs after every message, timer and sync and the outbox
+ * is often empty. */
+static inline void au_raft__flush_outbox(struct au_raft *r)
+{
+	if (r->n_outbox)
+		au_raft__flush_outbox_slow(r);
+}
 void au_raft__send_durable(struct au_raft *r, au_node_id to, struct au_wbuf *w,
 		uint64_t need_index);
 void au_raft__send_durable_sealed(struct au_raft *r, au_node_id to, const uint8_t *msg, size_t len,

@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <glib.h>
 
@@ -108,6 +109,7 @@ bool au_raft__load_snapshot_bytes(struct au_raft *r, const uint8_t *buf, size_t 
 		return true;
 	}
 	g_ptr_array_set_size(r->stale_sessions, 0); /* they are freed here */
+	memset(r->session_cache, 0, sizeof(r->session_cache));
 	g_hash_table_remove_all(r->sessions);
 	for (uint32_t i = 0; i < nsess && !rb.short_read; i++) {
 		struct session *s = g_new0(struct session, 1);
