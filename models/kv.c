@@ -28,6 +28,8 @@ enum { TIMER_NEXT_OP = 1, TIMER_ATTEMPT = 2 };
 #define KV_SEEN_SLOTS 128u
 #define KV_SEEN_VALUES 4u
 
+#define KV_VCACHE 128u
+
 struct kv_seen {
 	int64_t key; /* -1: empty (keys are 0..kv_keys-1) */
 	uint32_t n;  /* values known, <= KV_SEEN_VALUES */
@@ -53,6 +55,11 @@ struct kv {
 	/* server */
 	struct au_raft *raft;
 	GHashTable *data;  /* int64 key -> int64 value (boxed) */
+	/* A direct-mapped cache of `data` (key % KV_VCACHE): where a key's
+	 * boxed value is, tried before the table (v NULL: empty).  A value
+	 * box lives as long as its key is in the table, so only a removal
+	 * clears a slot. */
+	struct { int64_t key; int64_t *v; } vcache[KV_VCACHE];
 	uint64_t digest;   /* sum of pair_hash() over `data` */
 	GPtrArray *pending;
 	uint64_t served, redirected, bad;
@@ -90,9 +97,23 @@ static void send_resp(struct kv *s, au_node_id to, uint64_t client, uint64_t seq
 	au_send(s->env, to, buf, w.len);
 }
 
+/* Where key's value is (NULL: not in the map). */
+static int64_t *find_value(struct kv *s, int64_t key)
+{
+	uint32_t i = (uint32_t)((uint64_t)key % KV_VCACHE);
+	if (s->vcache[i].v && s->vcache[i].key == key)
+		return s->vcache[i].v;
+	int64_t *v = g_hash_table_lookup(s->data, &key);
+	if (v) {
+		s->vcache[i].key = key;
+		s->vcache[i].v = v;
+	}
+	return v;
+}
+
 static int64_t get_value(struct kv *s, int64_t key)
 {
-	int64_t *v = g_hash_table_lookup(s->data, &key);
+	int64_t *v = find_value(s, key);
 	return v ? *v : 0;
 }
 
@@ -104,16 +125,17 @@ static uint64_t pair_hash(int64_t key, int64_t value)
 
 static void del_value(struct kv *s, int64_t key)
 {
-	int64_t *old = g_hash_table_lookup(s->data, &key);
+	int64_t *old = find_value(s, key);
 	if (!old)
 		return;
 	s->digest -= pair_hash(key, *old);
+	s->vcache[(uint64_t)key % KV_VCACHE].v = NULL; /* find_value put it there */
 	g_hash_table_remove(s->data, &key);
 }
 
 static void set_value(struct kv *s, int64_t key, int64_t value)
 {
-	int64_t *old = g_hash_table_lookup(s->data, &key);
+	int64_t *old = find_value(s, key);
 	if (old) {
 		s->digest -= pair_hash(key, *old);
 		*old = value;
@@ -142,7 +164,9 @@ static void kv_apply(void *sm, uint64_t index, const uint8_t *cmd, size_t len, u
 	if (rb.short_read)
 		return;
 	uint8_t ok = 1;
-	int64_t cur = get_value(s, key);
+	int64_t *slot = find_value(s, key);
+	int64_t cur = slot ? *slot : 0;
+	bool key_moved = false; /* slot is not key's */
 #ifdef AU_BUG_REPLICA_DIVERGE
 	/* Planted bug: node 2, as a follower (a code path only followers
 	 * take), now and then applies a put to another key, one no client
@@ -151,12 +175,16 @@ static void kv_apply(void *sm, uint64_t index, const uint8_t *cmd, size_t len, u
 	 * other node; only a read served by n2 once it leads, of a key whose
 	 * newest write it misapplied, could show the difference. */
 	if (op == AU_KV_PUT && s->env->self == 2 && !au_raft_is_leader(s->raft) &&
-	    au_hash_mix64(index) % 64 == 0)
+	    au_hash_mix64(index) % 64 == 0) {
 		key += INT64_C(1) << 32;
+		key_moved = true;
+	}
 #endif
-	if (op == AU_KV_PUT)
-		set_value(s, key, value);
-	else if (op == AU_KV_CAS && cur == expected)
+	bool write = op == AU_KV_PUT || (op == AU_KV_CAS && cur == expected);
+	if (write && slot && !key_moved) { /* the usual write: the pair exists, one lookup */
+		s->digest += pair_hash(key, value) - pair_hash(key, cur);
+		*slot = value;
+	} else if (write)
 		set_value(s, key, value);
 	else if (op == AU_KV_CAS)
 		ok = 0;
@@ -207,6 +235,7 @@ static void kv_restore(void *sm, const uint8_t *data, size_t len)
 {
 	struct kv *s = sm;
 	g_hash_table_remove_all(s->data);
+	memset(s->vcache, 0, sizeof(s->vcache));
 	s->digest = 0;
 	struct au_rbuf rb;
 	au_rbuf_init(&rb, data, len);

@@ -132,6 +132,65 @@ START_TEST(session_applies_a_retry_once)
 }
 END_TEST
 
+/* A KV command through the leader's log (no session: client 0). */
+static void kv_cmd(struct au_raft *r, uint8_t op, int64_t key, int64_t value, int64_t expected,
+		   struct done_log *d)
+{
+	uint8_t cmd[32];
+	struct au_wbuf w;
+	au_wbuf_init(&w, cmd, sizeof(cmd));
+	au_put_u8(&w, op);
+	au_put_u64(&w, (uint64_t)key);
+	au_put_u64(&w, (uint64_t)value);
+	au_put_u64(&w, (uint64_t)expected);
+	ck_assert_int_eq(au_raft_submit(r, 1, 0, 0, cmd, w.len, on_done, d), 0);
+}
+
+/* The value a KV result reports having found ([ok u8][value i64]). */
+static int64_t found(const struct done_log *d)
+{
+	ck_assert(d->calls == 1 && d->ok == 1 && d->len == 9);
+	struct au_rbuf rb;
+	au_rbuf_init(&rb, d->result, d->len);
+	(void)au_get_u8(&rb);
+	return (int64_t)au_get_u64(&rb);
+}
+
+/* Puts, a delete and a put again on keys that share a slot of kv.c's
+ * lookup cache (key % 128): each command finds the value the ones before
+ * left — 0 after the delete, never the removed value. */
+START_TEST(kv_delete_then_put_finds_nothing_deleted)
+{
+	char *err = NULL;
+	struct au_scenario *sc = au_scenario_load_text(
+		"s.ini", "[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft,kv\n"
+			 "[workload]\nkv_clients = 0\n", &err);
+	ck_assert_msg(sc, "%s", err);
+	struct au_sim *sim = au_sim_new(sc, 3);
+	au_sim_run(sim, 2 * AU_NS_PER_S);
+	struct au_raft *r = leader_of(sim, 3);
+	ck_assert_msg(r, "no leader after 2 s");
+	struct done_log d[8] = {{0}};
+	kv_cmd(r, AU_KV_PUT, 5, 11, 0, &d[0]);
+	kv_cmd(r, AU_KV_PUT, 133, 21, 0, &d[1]); /* 133 % 128 == 5 */
+	kv_cmd(r, AU_KV_PUT, 5, 12, 0, &d[2]);
+	kv_cmd(r, AU_KV_DEL, 5, 0, 0, &d[3]);
+	kv_cmd(r, AU_KV_PUT, 5, 13, 0, &d[4]);
+	kv_cmd(r, AU_KV_DEL, 133, 0, 0, &d[5]);
+	kv_cmd(r, AU_KV_CAS, 133, 22, 0, &d[6]); /* deleted: reads as 0, swaps */
+	kv_cmd(r, AU_KV_CAS, 5, 14, 13, &d[7]);
+	au_sim_run(sim, 3 * AU_NS_PER_S);
+	int64_t want[8] = {0, 0, 11, 12, 0, 21, 0, 13};
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(found(&d[i]), want[i]);
+	ck_assert_int_eq(d[6].result[0], 1);
+	ck_assert_int_eq(d[7].result[0], 1);
+	au_sim_finish(sim);
+	au_sim_free(sim);
+	au_scenario_free(sc);
+}
+END_TEST
+
 START_TEST(bad_messages_are_dropped)
 {
 	char *err = NULL;
@@ -521,6 +580,7 @@ Suite *raft_suite(void)
 	suite_add_tcase(s, det);
 	TCase *api = tcase_create("api");
 	tcase_add_test(api, session_applies_a_retry_once);
+	tcase_add_test(api, kv_delete_then_put_finds_nothing_deleted);
 	tcase_add_test(api, bad_messages_are_dropped);
 	tcase_add_test(api, checker_reports_each_violation);
 	tcase_add_test(api, recovery_refuses_a_stale_suffix);

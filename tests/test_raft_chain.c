@@ -2,11 +2,20 @@
  * (models/raft/chain.c): the memoised chain equals FNV-1a computed byte by
  * byte, whatever is in the table, on hits, on key collisions (same
  * previous chain, term, type and length, other bytes) and after eviction;
- * a hit shares the bytes; bytes outlive their slot. */
+ * a hit shares the bytes; bytes outlive their slot.  Also the quorum
+ * helper (models/raft/quorum.h): its k-th largest equals a plain sort's.
+ * And the outbox (models/raft/log.c): replies wait for the syncs they
+ * need, leave in order, and a term change drops the stale ones. */
 #include <glib.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "raft/chain.h"
+#include "raft/raft.h"
+#include "wire.h"
+#include "raft/quorum.h"
 #include "tests.h"
 
 /* The definition, written out again: FNV-1a over prev, term (little
@@ -123,6 +132,150 @@ START_TEST(chain_memo_shares_and_outlives)
 }
 END_TEST
 
+static int cmp_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The k-th largest of a sorted copy. */
+static uint64_t kth_ref(const uint64_t *v, uint32_t n, uint32_t k)
+{
+	uint64_t s[16];
+	memcpy(s, v, n * sizeof(*v));
+	qsort(s, n, sizeof(*s), cmp_desc);
+	return s[k - 1];
+}
+
+/* Every array of five values in 0..4 (all orders, all ties) for the
+ * median network, then random arrays of 1..9 values, every k, values
+ * from a few (ties) or from the whole range (UINT64_MAX included, as the
+ * leader's own acknowledgement is). */
+START_TEST(quorum_kth_largest_equals_sort)
+{
+	uint64_t v[16], w[16];
+	for (uint32_t code = 0; code < 5 * 5 * 5 * 5 * 5; code++) {
+		uint32_t c = code;
+		for (int i = 0; i < 5; i++, c /= 5)
+			v[i] = c % 5;
+		memcpy(w, v, sizeof(v));
+		ck_assert_uint_eq(au_raft__kth_largest(w, 5, 3), kth_ref(v, 5, 3));
+	}
+	for (uint32_t code = 0; code < 4 * 4 * 4; code++) {
+		uint32_t c = code;
+		for (int i = 0; i < 3; i++, c /= 4)
+			v[i] = c % 4;
+		memcpy(w, v, sizeof(v));
+		ck_assert_uint_eq(au_raft__kth_largest(w, 3, 2), kth_ref(v, 3, 2));
+	}
+	GRand *rng = g_rand_new_with_seed(29);
+	for (int round = 0; round < 20000; round++) {
+		uint32_t n = (uint32_t)g_rand_int_range(rng, 1, 10);
+		bool few = g_rand_boolean(rng);
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t x = (uint64_t)g_rand_int(rng) << 32 | g_rand_int(rng);
+			v[i] = few ? x % 4 : g_rand_int_range(rng, 0, 8) == 0 ? UINT64_MAX : x;
+		}
+		for (uint32_t k = 1; k <= n; k++) {
+			memcpy(w, v, sizeof(v));
+			ck_assert_uint_eq(au_raft__kth_largest(w, n, k), kth_ref(v, n, k));
+		}
+	}
+	g_rand_free(rng);
+}
+END_TEST
+
+/* An AppendEntries from the leader (raft's wire format: MSG_APPEND = 3)
+ * with `count` NOOP entries of term `term`. */
+static size_t append_msg(uint8_t *buf, size_t cap, uint64_t term, uint64_t prev, uint64_t prev_term,
+			 uint64_t seq, uint32_t count)
+{
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, cap);
+	au_put_u8(&w, 3);
+	au_put_u64(&w, term);
+	au_put_u64(&w, prev);
+	au_put_u64(&w, prev_term);
+	au_put_u64(&w, 0); /* leader commit */
+	au_put_u64(&w, seq);
+	au_put_u32(&w, count);
+	for (uint32_t i = 0; i < count; i++) {
+		au_put_u64(&w, term);
+		au_put_u8(&w, 0);
+		au_put_u32(&w, 0);
+	}
+	au_wbuf_seal(&w);
+	ck_assert(!w.overflow);
+	return w.len;
+}
+
+/* Reply k sent so far: an append reply (MSG_APPEND_RESP = 4) to `to`;
+ * its term, match and seq. */
+static void reply_at(const struct au_fixture *fx, guint k, au_node_id to, uint64_t *term,
+		     uint64_t *match, uint64_t *seq)
+{
+	ck_assert_uint_gt(fx->sent->len, k);
+	const struct au_fx_send *m = &g_array_index(fx->sent, struct au_fx_send, k);
+	ck_assert_uint_eq(m->to, to);
+	struct au_rbuf rb;
+	ck_assert(au_rbuf_unseal(&rb, m->msg, m->len));
+	ck_assert_uint_eq(au_get_u8(&rb), 4);
+	*term = au_get_u64(&rb);
+	(void)au_get_u8(&rb); /* flags */
+	*match = au_get_u64(&rb);
+	(void)au_get_u64(&rb);
+	(void)au_get_u64(&rb);
+	*seq = au_get_u64(&rb);
+	ck_assert(!rb.short_read);
+}
+
+static void persist_until_idle(struct au_fixture *fx)
+{
+	while (au_fx_persist_all(fx, 0) > 0)
+		;
+}
+
+START_TEST(outbox_holds_replies_until_durable)
+{
+	struct au_fixture *fx = au_fx_new(&au_raft_model, NULL, 1, 3, 11);
+	au_fx_boot(fx);
+	uint8_t buf[256];
+	/* Term 1 from n2: three appends of one entry each and a heartbeat,
+	 * before any sync completes: no reply may leave (term, vote and the
+	 * entries are not durable). */
+	guint base = fx->sent->len;
+	au_fx_recv(fx, 2, buf, append_msg(buf, sizeof(buf), 1, 0, 0, 10, 1));
+	au_fx_recv(fx, 2, buf, append_msg(buf, sizeof(buf), 1, 1, 1, 11, 1));
+	au_fx_recv(fx, 2, buf, append_msg(buf, sizeof(buf), 1, 2, 1, 12, 0));
+	au_fx_recv(fx, 2, buf, append_msg(buf, sizeof(buf), 1, 2, 1, 13, 1));
+	ck_assert_uint_eq(fx->sent->len, base);
+	persist_until_idle(fx);
+	/* All four, in order, once durable. */
+	ck_assert_uint_eq(fx->sent->len, base + 4);
+	uint64_t want_match[4] = {1, 2, 2, 3}, term, match, seq;
+	for (guint k = 0; k < 4; k++) {
+		reply_at(fx, base + k, 2, &term, &match, &seq);
+		ck_assert_uint_eq(term, 1);
+		ck_assert_uint_eq(match, want_match[k]);
+		ck_assert_uint_eq(seq, 10 + k);
+	}
+	/* Nothing waits now: a heartbeat is answered at once. */
+	au_fx_recv(fx, 2, buf, append_msg(buf, sizeof(buf), 1, 3, 1, 14, 0));
+	ck_assert_uint_eq(fx->sent->len, base + 5);
+	/* One more entry waits for its sync; then n3 leads term 2: the term-1
+	 * reply is dropped, never sent, and term 2's leaves once durable. */
+	au_fx_recv(fx, 2, buf, append_msg(buf, sizeof(buf), 1, 3, 1, 15, 1));
+	ck_assert_uint_eq(fx->sent->len, base + 5);
+	au_fx_recv(fx, 3, buf, append_msg(buf, sizeof(buf), 2, 3, 1, 20, 0));
+	persist_until_idle(fx);
+	ck_assert_uint_eq(fx->sent->len, base + 6);
+	reply_at(fx, base + 5, 3, &term, &match, &seq);
+	ck_assert_uint_eq(term, 2);
+	ck_assert_uint_eq(seq, 20);
+	au_fx_free(fx);
+}
+END_TEST
+
 Suite *raft_chain_suite(void)
 {
 	Suite *s = suite_create("raft_chain");
@@ -131,6 +284,8 @@ Suite *raft_chain_suite(void)
 	tcase_add_test(tc, chain_known_value);
 	tcase_add_test(tc, chain_memo_equals_reference);
 	tcase_add_test(tc, chain_memo_shares_and_outlives);
+	tcase_add_test(tc, quorum_kth_largest_equals_sort);
+	tcase_add_test(tc, outbox_holds_replies_until_durable);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -37,15 +37,16 @@ int au_raft_submit(struct au_raft *r, uint8_t machine, uint64_t client, uint64_t
 		return -AU_EINVAL;
 	if (machine == 0 || machine >= AU_RAFT_MAX_MACHINES || len > APPEND_BYTES_MAX / 2)
 		return -AU_EINVAL;
-	uint8_t *buf = g_malloc(len + 17);
+	/* Built in recbuf (free until write_entries encodes the record below:
+	 * append_entry keeps a copy of the bytes, not the buffer). */
 	struct au_wbuf w;
-	au_wbuf_init(&w, buf, len + 17);
+	au_wbuf_init(&w, r->recbuf, len + 17);
 	au_put_u8(&w, machine);
 	au_put_u64(&w, client);
 	au_put_u64(&w, seq);
 	au_put_bytes(&w, cmd, len);
-	uint64_t index = au_raft__append_entry(r, r->term, ENTRY_CMD, buf, (uint32_t)w.len);
-	g_free(buf);
+	assert(!w.overflow);
+	uint64_t index = au_raft__append_entry(r, r->term, ENTRY_CMD, r->recbuf, (uint32_t)w.len);
 	/* Registered before the write: if the write fails, the step-down it
 	 * causes fails the proposal (later, never inside this call) — as
 	 * unknown, since the entry stays in the log and may yet commit. */
@@ -135,8 +136,8 @@ uint64_t au_raft_applied_index(const struct au_raft *r) { return r->applied; }
 
 uint64_t au_raft_state_digest(const struct au_raft *r, uint64_t slots[AU_RAFT_MAX_MACHINES])
 {
-	slots[0] = r->sessions_digest;
-	uint64_t d = au_digest_add(UINT64_C(0x5157), r->sessions_digest);
+	slots[0] = au_raft__sessions_digest(r);
+	uint64_t d = au_digest_add(UINT64_C(0x5157), slots[0]);
 	for (uint8_t id = 1; id < AU_RAFT_MAX_MACHINES; id++) {
 		const struct au_raft_machine *m = &r->machines[id];
 		slots[id] = m->digest ? m->digest(m->sm) : 0;

@@ -130,12 +130,11 @@ static void load_log(struct au_raft *r)
 static void init_contents(struct au_raft *r)
 {
 	r->log = g_array_new(FALSE, TRUE, sizeof(struct entry));
-	r->batches = g_array_new(FALSE, FALSE, sizeof(struct log_batch));
-	r->dirty_segs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-	r->outbox = g_array_new(FALSE, FALSE, sizeof(struct outmsg));
+	r->seg_name_of = UINT64_MAX;
 	r->proposals = g_array_new(FALSE, FALSE, sizeof(struct proposal));
 	r->reads = g_array_new(FALSE, FALSE, sizeof(struct read_req));
 	r->sessions = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
+	r->stale_sessions = g_ptr_array_new();
 	uint32_t k = r->cfg->voters && r->cfg->voters < r->env->nodes ? r->cfg->voters : r->env->nodes;
 	if (k > AU_RAFT_MAX_NODES)
 		k = AU_RAFT_MAX_NODES;
@@ -150,14 +149,13 @@ static void free_contents(struct au_raft *r)
 	for (guint i = 0; i < r->log->len; i++)
 		au_raft__free_entry(&g_array_index(r->log, struct entry, i));
 	g_array_free(r->log, TRUE);
-	g_array_free(r->batches, TRUE);
-	g_array_free(r->dirty_segs, TRUE);
-	for (guint i = 0; i < r->outbox->len; i++)
-		g_free(g_array_index(r->outbox, struct outmsg, i).bytes);
-	g_array_free(r->outbox, TRUE);
+	g_free(r->dirty_segs);
+	g_free(r->outbox);
+	g_free(r->outbox_bytes);
 	/* Crash: callbacks are not called (their owners die with this node). */
 	g_array_free(r->proposals, TRUE);
 	g_array_free(r->reads, TRUE);
+	g_ptr_array_free(r->stale_sessions, TRUE);
 	g_hash_table_destroy(r->sessions);
 	for (unsigned i = 0; i < AU_RAFT_MAX_MACHINES; i++)
 		g_free(r->pending_restore[i]);

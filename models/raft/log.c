@@ -67,34 +67,86 @@ void au_raft__load_meta(struct au_raft *r)
 
 /* ---- the outbox: replies that wait for durability ----------------------- */
 
-void au_raft__drop_outbox(struct au_raft *r)
+/* The outbox: its messages (struct outmsg, in order) keep their bytes back
+ * to back in outbox_bytes — one buffer, not an allocation per message: a
+ * follower queues every append reply until its log sync completes.  The
+ * outbox also keeps the least (and greatest) term of its messages and the
+ * least meta version and log index they wait for, so a flush that can send and drop nothing (the
+ * usual one: the sync is still in flight) returns without a scan. */
+
+/* Room for `len` more bytes at the end of outbox_bytes. */
+static uint8_t *outbox_room(struct au_raft *r, size_t len)
 {
-	for (guint i = 0; i < r->outbox->len; i++)
-		g_free(g_array_index(r->outbox, struct outmsg, i).bytes);
-	g_array_set_size(r->outbox, 0);
+	if (r->outbox_len + len > r->outbox_cap) {
+		size_t cap = r->outbox_cap ? r->outbox_cap : 4096;
+		while (cap < r->outbox_len + len)
+			cap *= 2;
+		r->outbox_bytes = g_realloc(r->outbox_bytes, cap);
+		r->outbox_cap = cap;
+	}
+	return r->outbox_bytes + r->outbox_len;
 }
 
-void au_raft__flush_outbox(struct au_raft *r)
+/* The outbox is empty: its bytes go too (all of them after a burst of
+ * large messages, so a long run's memory follows what waits). */
+static void outbox_emptied(struct au_raft *r)
 {
+	r->n_outbox = 0;
+	r->outbox_len = 0;
+	if (r->outbox_cap > 65536) {
+		g_free(r->outbox_bytes);
+		r->outbox_bytes = NULL;
+		r->outbox_cap = 0;
+	}
+}
+
+void au_raft__drop_outbox(struct au_raft *r)
+{
+	outbox_emptied(r);
+}
+
+/* au_raft__flush_outbox (raft_internal.h) for an outbox that is not empty. */
+void au_raft__flush_outbox_slow(struct au_raft *r)
+{
+	uint32_t n = r->n_outbox;
 	if (r->disk_failed) {
 		au_raft__drop_outbox(r); /* out of service: nothing that waited is sent */
 		return;
 	}
-	guint keep = 0;
-	for (guint i = 0; i < r->outbox->len; i++) {
-		struct outmsg *m = &g_array_index(r->outbox, struct outmsg, i);
-		if (m->term != r->term) {
-			g_free(m->bytes); /* stale: the term moved on */
+	/* Nothing stale and nothing ready: all stay. */
+	if (r->outbox_min.term == r->term && r->outbox_max_term == r->term &&
+	    (r->outbox_min.need_meta > r->meta_synced || r->outbox_min.need_index > r->durable_index))
+		return;
+	uint32_t keep = 0;
+	size_t at = 0; /* kept messages' bytes move down to the front, in order */
+	struct outmsg min = {.term = UINT64_MAX, .need_meta = UINT64_MAX, .need_index = UINT64_MAX};
+	uint64_t max_term = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct outmsg m = r->outbox[i];
+		if (m.term != r->term)
+			continue; /* stale: the term moved on */
+		if (m.need_meta <= r->meta_synced && m.need_index <= r->durable_index) {
+			au_send(r->env, m.to, r->outbox_bytes + m.at, m.len);
 			continue;
 		}
-		if (m->need_meta <= r->meta_synced && m->need_index <= r->durable_index) {
-			au_send(r->env, m->to, m->bytes, m->len);
-			g_free(m->bytes);
-			continue;
-		}
-		g_array_index(r->outbox, struct outmsg, keep++) = *m;
+		if (m.at != at)
+			memmove(r->outbox_bytes + at, r->outbox_bytes + m.at, m.len);
+		m.at = at;
+		at += m.len;
+		r->outbox[keep++] = m;
+		min.term = m.term < min.term ? m.term : min.term;
+		max_term = m.term > max_term ? m.term : max_term;
+		min.need_meta = m.need_meta < min.need_meta ? m.need_meta : min.need_meta;
+		min.need_index = m.need_index < min.need_index ? m.need_index : min.need_index;
 	}
-	g_array_set_size(r->outbox, keep);
+	if (keep == 0) {
+		outbox_emptied(r);
+		return;
+	}
+	r->n_outbox = keep;
+	r->outbox_len = at;
+	r->outbox_min = min;
+	r->outbox_max_term = max_term;
 }
 
 /* Send sealed `msg` to `to` once the current term/vote and the log up to
@@ -107,16 +159,34 @@ static inline void send_sealed(struct au_raft *r, au_node_id to, const uint8_t *
 		return;
 	}
 	if (r->meta_synced >= r->meta_version && r->durable_index >= need_index &&
-	    r->outbox->len == 0) {
+	    r->n_outbox == 0) {
 		au_send(r->env, to, msg, len);
 		return;
 	}
-	if (r->outbox->len >= OUTBOX_MAX) {
+	if (r->n_outbox >= OUTBOX_MAX) {
 		r->dropped_msgs++;
 		return;
 	}
-	struct outmsg m = {to, r->meta_version, need_index, r->term, (uint32_t)len, g_memdup2(msg, len)};
-	g_array_append_val(r->outbox, m);
+	struct outmsg m = {to, r->meta_version, need_index, r->term, (uint32_t)len, r->outbox_len};
+	memcpy(outbox_room(r, len), msg, len);
+	r->outbox_len += len;
+	if (r->n_outbox == r->outbox_slots) {
+		r->outbox_slots = r->outbox_slots ? 2 * r->outbox_slots : 16;
+		r->outbox = g_renew(struct outmsg, r->outbox, r->outbox_slots);
+	}
+	if (r->n_outbox == 0) {
+		r->outbox_min = m;
+		r->outbox_max_term = m.term;
+	} else {
+		r->outbox_min.term = m.term < r->outbox_min.term ? m.term : r->outbox_min.term;
+		if (m.term > r->outbox_max_term)
+			r->outbox_max_term = m.term;
+		if (m.need_meta < r->outbox_min.need_meta)
+			r->outbox_min.need_meta = m.need_meta;
+		if (m.need_index < r->outbox_min.need_index)
+			r->outbox_min.need_index = m.need_index;
+	}
+	r->outbox[r->n_outbox++] = m;
 }
 
 /* Seal `w` and send it as send_sealed does. */
@@ -150,6 +220,16 @@ void au_raft__seg_name(char *buf, size_t len, uint64_t seg)
 	for (size_t i = 0; i < n; i++)
 		buf[4 + i] = digits[n - 1 - i];
 	buf[4 + n] = '\0';
+}
+
+/* The same, remembering the last segment named (buf: 32 bytes). */
+void au_raft__seg_name_cached(struct au_raft *r, char buf[32], uint64_t seg)
+{
+	if (seg != r->seg_name_of) {
+		au_raft__seg_name(r->seg_name, sizeof(r->seg_name), seg);
+		r->seg_name_of = seg;
+	}
+	memcpy(buf, r->seg_name, sizeof(r->seg_name));
 }
 
 static size_t encode_record(struct au_raft *r, uint64_t index, const struct entry *e)
@@ -193,8 +273,8 @@ static void truncate_files(struct au_raft *r, uint64_t from, uint64_t old_last)
 /* A pending durability batch can no longer vouch for entries >= from. */
 static void cap_batches(struct au_raft *r, uint64_t from)
 {
-	for (guint i = 0; i < r->batches->len; i++) {
-		struct log_batch *b = &g_array_index(r->batches, struct log_batch, i);
+	for (uint32_t i = 0; i < r->n_batches; i++) {
+		struct log_batch *b = &r->batches[i];
 		if (b->last_index >= from)
 			b->last_index = from - 1;
 	}
@@ -206,10 +286,14 @@ static void cap_batches(struct au_raft *r, uint64_t from)
 
 void au_raft__mark_dirty(struct au_raft *r, uint64_t seg)
 {
-	for (guint i = 0; i < r->dirty_segs->len; i++)
-		if (g_array_index(r->dirty_segs, uint64_t, i) == seg)
+	for (uint32_t i = 0; i < r->n_dirty; i++)
+		if (r->dirty_segs[i] == seg)
 			return;
-	g_array_append_val(r->dirty_segs, seg);
+	if (r->n_dirty == r->dirty_cap) {
+		r->dirty_cap = r->dirty_cap ? 2 * r->dirty_cap : 4;
+		r->dirty_segs = g_renew(uint64_t, r->dirty_segs, r->dirty_cap);
+	}
+	r->dirty_segs[r->n_dirty++] = seg;
 }
 
 /* Group commit: at most one log sync batch is in flight.  Writes made
@@ -218,17 +302,17 @@ void au_raft__mark_dirty(struct au_raft *r, uint64_t seg)
  * many appends arrived meanwhile. */
 void au_raft__issue_log_sync(struct au_raft *r)
 {
-	if (r->batches->len >= LOG_SYNCS_IN_FLIGHT || r->dirty_segs->len == 0 || raft_io_blocked(r))
+	if (r->n_batches >= LOG_SYNCS_IN_FLIGHT || r->n_dirty == 0 || raft_io_blocked(r))
 		return;
 	struct log_batch b = {++r->batch_seq, r->dirty_last, 0};
 	char name[32];
-	for (guint i = 0; i < r->dirty_segs->len; i++) {
-		au_raft__seg_name(name, sizeof(name), g_array_index(r->dirty_segs, uint64_t, i));
+	for (uint32_t i = 0; i < r->n_dirty; i++) {
+		au_raft__seg_name_cached(r, name, r->dirty_segs[i]);
 		au_raft__disk_sync(r, name, TOKEN(TOKEN_LOG, b.seq));
 		b.remaining++;
 	}
-	g_array_set_size(r->dirty_segs, 0);
-	g_array_append_val(r->batches, b);
+	r->n_dirty = 0;
+	r->batches[r->n_batches++] = b;
 }
 
 /* Write entries [first, last] (already in memory); a sync batch makes
@@ -245,7 +329,7 @@ bool au_raft__write_entries(struct au_raft *r, uint64_t first, uint64_t last)
 		e->file_off = prev ? prev->file_off + prev->rec_len : 0;
 		if (s != seg) {
 			seg = s;
-			au_raft__seg_name(name, sizeof(name), s);
+			au_raft__seg_name_cached(r, name, s);
 			au_raft__mark_dirty(r, s);
 			/* a fresh segment: drop whatever stale bytes it held */
 			if (!prev && !au_raft__disk_truncate(r, name, 0))
@@ -264,24 +348,27 @@ bool au_raft__write_entries(struct au_raft *r, uint64_t first, uint64_t last)
 
 void au_raft__log_persisted(struct au_raft *r, uint64_t seq)
 {
-	for (guint i = 0; i < r->batches->len; i++) {
-		struct log_batch *b = &g_array_index(r->batches, struct log_batch, i);
+	for (uint32_t i = 0; i < r->n_batches; i++) {
+		struct log_batch *b = &r->batches[i];
 		if (b->seq == seq) {
 			b->remaining--;
 			break;
 		}
 	}
 	/* Durability advances only through a prefix of completed batches. */
-	guint done = 0;
-	while (done < r->batches->len) {
-		struct log_batch *b = &g_array_index(r->batches, struct log_batch, done);
+	uint32_t done = 0;
+	while (done < r->n_batches) {
+		struct log_batch *b = &r->batches[done];
 		if (b->remaining > 0)
 			break;
 		if (b->last_index > r->durable_index)
 			r->durable_index = b->last_index;
 		done++;
 	}
-	g_array_remove_range(r->batches, 0, done);
+	if (done) {
+		memmove(r->batches, r->batches + done, (r->n_batches - done) * sizeof(r->batches[0]));
+		r->n_batches -= done;
+	}
 	if (r->durable_index > raft_last_index(r))
 		r->durable_index = raft_last_index(r);
 	au_raft__issue_log_sync(r);

@@ -23,6 +23,7 @@ static uint64_t session_hash(const struct session *s)
 
 void au_raft__recompute_sessions_digest(struct au_raft *r)
 {
+	g_ptr_array_set_size(r->stale_sessions, 0);
 	GHashTableIter it;
 	gpointer v;
 	uint64_t sum = 0; /* a sum: the table's order does not matter */
@@ -30,9 +31,31 @@ void au_raft__recompute_sessions_digest(struct au_raft *r)
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		struct session *s = v;
 		s->hash = session_hash(s);
+		s->stale = false;
 		sum += s->hash;
 	}
 	r->sessions_digest = sum;
+}
+
+/* The sum of session_hash() over every session. */
+uint64_t au_raft__sessions_digest(const struct au_raft *r)
+{
+	uint64_t sum = r->sessions_digest;
+	for (guint i = 0; i < r->stale_sessions->len; i++)
+		sum += session_hash(g_ptr_array_index(r->stale_sessions, i));
+	return sum;
+}
+
+/* Hash the stale sessions into sessions_digest. */
+static void refresh_sessions_digest(struct au_raft *r)
+{
+	for (guint i = 0; i < r->stale_sessions->len; i++) {
+		struct session *s = g_ptr_array_index(r->stale_sessions, i);
+		s->hash = session_hash(s);
+		s->stale = false;
+		r->sessions_digest += s->hash;
+	}
+	g_ptr_array_set_size(r->stale_sessions, 0);
 }
 
 /* Every digest_every applied entries: the state digest, for replicas_agree. */
@@ -41,6 +64,7 @@ void au_raft__trace_digest(struct au_raft *r)
 	uint64_t every = r->cfg->digest_every;
 	if (every == 0 || r->applied % every != 0)
 		return;
+	refresh_sessions_digest(r);
 	uint64_t slots[AU_RAFT_MAX_MACHINES];
 	uint64_t d = au_raft_state_digest(r, slots);
 	raft_trace(r, AU_TR_RAFT_DIGEST, (int64_t)r->applied, (int64_t)d,
@@ -58,7 +82,13 @@ static void apply_command(struct au_raft *r, uint64_t index, const struct entry 
 	uint64_t seq = au_get_u64(&rb);
 	if (rb.short_read || machine == 0 || machine >= AU_RAFT_MAX_MACHINES)
 		return;
-	struct session *s = client ? g_hash_table_lookup(r->sessions, &client) : NULL;
+	struct session *s = NULL, **cached = &r->session_cache[client % SESSION_CACHE];
+	if (client) {
+		s = *cached && (*cached)->client == client ? *cached
+							     : g_hash_table_lookup(r->sessions, &client);
+		if (s)
+			*cached = s;
+	}
 	if (s && seq <= s->seq) {
 		/* A retry of a command already applied: answer, do not reapply. */
 		if (seq == s->seq) {
@@ -75,14 +105,17 @@ static void apply_command(struct au_raft *r, uint64_t index, const struct entry 
 			s = g_new0(struct session, 1);
 			s->client = client;
 			g_hash_table_insert(r->sessions, &s->client, s);
-		} else {
+			*cached = s;
+		} else if (!s->stale) {
 			r->sessions_digest -= s->hash;
 		}
 		s->seq = seq;
 		s->result_len = (uint8_t)(*rlen < SESSION_RESULT_MAX ? *rlen : SESSION_RESULT_MAX);
 		memcpy(s->result, result, s->result_len);
-		s->hash = session_hash(s);
-		r->sessions_digest += s->hash;
+		if (!s->stale) { /* hashed when the digest is read */
+			s->stale = true;
+			g_ptr_array_add(r->stale_sessions, s);
+		}
 	}
 }
 

@@ -72,6 +72,7 @@ enum { TOKEN_META = 1, TOKEN_LOG = 2, TOKEN_SNAP = 3 };
 #define APPEND_BYTES_MAX 60000u  /* stay under AU_MSG_MAX */
 #define OUTBOX_MAX 4096u
 #define SESSION_RESULT_MAX 64u
+#define SESSION_CACHE 64u
 #define LOG_SYNCS_IN_FLIGHT 2u /* group commit: sync batches in flight at once */
 #define STASH_MAX 16u /* early AppendEntries a follower holds for reordering */
 
@@ -108,7 +109,7 @@ struct outmsg {
 	uint64_t need_index; /* log index that must be durable */
 	uint64_t term;       /* dropped if the term moved on */
 	uint32_t len;
-	uint8_t *bytes;
+	size_t at;           /* its bytes: outbox_bytes + at */
 };
 
 /* A batch of log writes and the syncs that make it durable. */
@@ -142,7 +143,8 @@ struct read_req {
 
 struct session {
 	uint64_t client, seq;
-	uint64_t hash; /* its share of sessions_digest (session_hash) */
+	uint64_t hash; /* its share of sessions_digest (session_hash), unless stale */
+	bool stale;    /* changed since `hash`: listed in stale_sessions */
 	uint8_t result_len;
 	uint8_t result[SESSION_RESULT_MAX];
 };
@@ -173,10 +175,16 @@ struct au_raft {
 	uint64_t snap_voters;
 	uint8_t snap_slot;    /* slot of the newest durable snapshot */
 	uint64_t durable_index;
-	GArray *batches;      /* struct log_batch, FIFO: at most one sync batch in flight */
+	struct log_batch batches[LOG_SYNCS_IN_FLIGHT]; /* FIFO: the sync batches in flight */
+	uint32_t n_batches;
 	uint64_t batch_seq;
-	GArray *dirty_segs;   /* uint64 segment numbers written since the last sync was issued */
+	uint64_t *dirty_segs; /* segment numbers written since the last sync was issued */
+	uint32_t n_dirty, dirty_cap;
 	uint64_t dirty_last;  /* last log index those writes hold */
+	/* "seg.N" of the segment named last (log writes and syncs name the
+	 * same segment over and over); seg_name_of = UINT64_MAX: none */
+	uint64_t seg_name_of;
+	char seg_name[32];
 	/* volatile */
 	enum au_raft_role role;
 	au_node_id leader;
@@ -197,7 +205,12 @@ struct au_raft {
 	/* pending */
 	struct stashed_append stash[STASH_MAX];
 	uint32_t n_stash;
-	GArray *outbox;       /* struct outmsg */
+	struct outmsg *outbox; /* in the order sent (log.c) */
+	uint32_t n_outbox, outbox_slots;
+	struct outmsg outbox_min; /* least term, need_meta, need_index in it */
+	uint64_t outbox_max_term;
+	uint8_t *outbox_bytes; /* the outbox's messages, back to back in its order */
+	size_t outbox_len, outbox_cap;
 	GArray *proposals;    /* struct proposal, by index */
 	GArray *reads;        /* struct read_req */
 	/* snapshot being received */
@@ -225,7 +238,14 @@ struct au_raft {
 	uint8_t *pending_restore[AU_RAFT_MAX_MACHINES];
 	size_t pending_restore_len[AU_RAFT_MAX_MACHINES];
 	GHashTable *sessions; /* client -> struct session */
-	uint64_t sessions_digest; /* sum of session_hash() over `sessions` */
+	/* sum of session_hash() over `sessions` but the stale ones: a session
+	 * applied to is hashed when the digest is next read (every
+	 * digest_every entries), not at every command (au_raft__sessions_digest) */
+	uint64_t sessions_digest;
+	GPtrArray *stale_sessions; /* struct session, each once */
+	/* sessions looked up last, by client % SESSION_CACHE (machines.c):
+	 * tried before the table; cleared when the table is emptied */
+	struct session *session_cache[SESSION_CACHE];
 	/* counters */
 	uint64_t dropped_msgs, bad_msgs, elections;
 	uint64_t held_appends, gap_rejects; /* appends held for reordering; "I am behind" replies */
@@ -331,12 +351,21 @@ void au_raft__storage_repaired(struct au_raft *r);
 bool au_raft__persist_meta(struct au_raft *r);
 void au_raft__load_meta(struct au_raft *r);
 void au_raft__drop_outbox(struct au_raft *r);
-void au_raft__flush_outbox(struct au_raft *r);
+void au_raft__flush_outbox_slow(struct au_raft *r);
+/* Send what waited in the outbox and is now durable, drop what is stale;
+ * inline, as it runs after every message, timer and sync and the outbox
+ * is often empty. */
+static inline void au_raft__flush_outbox(struct au_raft *r)
+{
+	if (r->n_outbox)
+		au_raft__flush_outbox_slow(r);
+}
 void au_raft__send_durable(struct au_raft *r, au_node_id to, struct au_wbuf *w,
 		uint64_t need_index);
 void au_raft__send_durable_sealed(struct au_raft *r, au_node_id to, const uint8_t *msg, size_t len,
 		uint64_t need_index);
 void au_raft__seg_name(char *buf, size_t len, uint64_t seg);
+void au_raft__seg_name_cached(struct au_raft *r, char buf[32], uint64_t seg);
 void au_raft__mark_dirty(struct au_raft *r, uint64_t seg);
 void au_raft__issue_log_sync(struct au_raft *r);
 bool au_raft__write_entries(struct au_raft *r, uint64_t first, uint64_t last);
@@ -351,6 +380,7 @@ uint64_t au_raft__append_entry(struct au_raft *r, uint64_t term, uint8_t type, c
 /* ---- machines.c: sessions, state machines, commit ---------------------- */
 
 void au_raft__recompute_sessions_digest(struct au_raft *r);
+uint64_t au_raft__sessions_digest(const struct au_raft *r);
 void au_raft__trace_digest(struct au_raft *r);
 void au_raft__set_commit(struct au_raft *r, uint64_t commit);
 

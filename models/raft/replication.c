@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "quorum.h"
 #include "wire.h"
 
 void au_raft__broadcast_append(struct au_raft *r, bool heartbeat)
@@ -107,18 +108,12 @@ void au_raft__send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 	}
 }
 
-/* The k-th largest (k >= 1) of v[0..n): insertion sort, descending — n is
- * the number of voters, small, and this runs on every append reply. */
-static uint64_t kth_largest(uint64_t *v, uint32_t n, uint32_t k)
+/* raft_majority(r), given the n voters RAFT_FOR_EACH_VOTER visited (it
+ * skips bit 0 of the mask, which the count includes): no popcount, a
+ * library call without -mpopcnt. */
+static inline uint32_t majority_of(const struct au_raft *r, uint32_t n)
 {
-	for (uint32_t i = 1; i < n; i++) {
-		uint64_t x = v[i];
-		uint32_t j = i;
-		for (; j > 0 && v[j - 1] < x; j--)
-			v[j] = v[j - 1];
-		v[j] = x;
-	}
-	return v[k - 1];
+	return (n + (uint32_t)(r->voters & 1u)) / 2 + 1;
 }
 
 void au_raft__advance_commit(struct au_raft *r)
@@ -130,7 +125,7 @@ void au_raft__advance_commit(struct au_raft *r)
 		matches[n++] = id == r->env->self ? r->durable_index : r->peers[id].match;
 	if (n == 0)
 		return;
-	uint64_t m = kth_largest(matches, n, raft_majority(r));
+	uint64_t m = au_raft__kth_largest(matches, n, majority_of(r, n));
 #ifdef AU_BUG_COMMIT_OLD_TERM
 	/* Planted bug: commit by counting replicas even for an earlier term. */
 	if (m > r->commit)
@@ -153,7 +148,7 @@ uint64_t au_raft__quorum_acked_seq(const struct au_raft *r)
 		acked[n++] = id == r->env->self ? UINT64_MAX : r->peers[id].acked_seq;
 	if (n == 0)
 		return 0;
-	return kth_largest(acked, n, raft_majority(r));
+	return au_raft__kth_largest(acked, n, majority_of(r, n));
 }
 
 /* Send one heartbeat round that pending reads can be confirmed by. */

@@ -4,7 +4,9 @@
  */
 #include "raft_internal.h"
 
+#include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <glib.h>
 
@@ -18,13 +20,37 @@ static gint cmp_u64(gconstpointer a, gconstpointer b)
 }
 
 /* Serialise the state as of `applied`: header, sessions in client order,
- * machines in id order. */
+ * machines in id order.  The machines' states are taken first, so the
+ * snapshot is laid out in one buffer of its exact size (each state copied
+ * once, no regrowing). */
 static size_t build_snapshot(struct au_raft *r, uint8_t **out)
 {
-	GByteArray *b = g_byte_array_new();
-	uint8_t tmp[64];
+	uint8_t *mdata[AU_RAFT_MAX_MACHINES] = {0};
+	size_t mlen[AU_RAFT_MAX_MACHINES] = {0};
+	size_t total = 4 + 8 + 8 + 8 + 8 + 4 + 1 + 4; /* header, session count, end, CRC */
+	for (uint8_t id = 1; id < AU_RAFT_MAX_MACHINES; id++) {
+		const struct au_raft_machine *m = &r->machines[id];
+		if (m->snapshot)
+			mlen[id] = m->snapshot(m->sm, &mdata[id]);
+		else if (r->pending_restore[id]) { /* not registered yet: carry it on */
+			mlen[id] = r->pending_restore_len[id];
+			mdata[id] = g_memdup2(r->pending_restore[id], mlen[id]);
+		}
+		if (mdata[id] || mlen[id])
+			total += 1 + 4 + mlen[id];
+	}
+	GArray *keys = g_array_sized_new(FALSE, FALSE, sizeof(uint64_t), g_hash_table_size(r->sessions));
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, r->sessions);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		g_array_append_val(keys, *(uint64_t *)k);
+		total += 8 + 8 + 1 + ((struct session *)v)->result_len;
+	}
+	g_array_sort(keys, cmp_u64); /* never hash-table order */
+	uint8_t *buf = g_malloc(total);
 	struct au_wbuf w;
-	au_wbuf_init(&w, tmp, sizeof(tmp));
+	au_wbuf_init(&w, buf, total);
 	au_put_u32(&w, SNAP_MAGIC);
 	au_put_u64(&w, r->applied);
 	au_put_u64(&w, raft_term_at(r, r->applied));
@@ -42,52 +68,27 @@ static size_t build_snapshot(struct au_raft *r, uint8_t **out)
 	}
 	au_put_u64(&w, voters);
 	au_put_u32(&w, g_hash_table_size(r->sessions));
-	g_byte_array_append(b, tmp, (guint)w.len);
-	GArray *keys = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-	GHashTableIter it;
-	gpointer k, v;
-	g_hash_table_iter_init(&it, r->sessions);
-	while (g_hash_table_iter_next(&it, &k, &v))
-		g_array_append_val(keys, *(uint64_t *)k);
-	g_array_sort(keys, cmp_u64); /* never hash-table order */
 	for (guint i = 0; i < keys->len; i++) {
 		struct session *s = g_hash_table_lookup(r->sessions, &g_array_index(keys, uint64_t, i));
-		au_wbuf_init(&w, tmp, sizeof(tmp));
 		au_put_u64(&w, s->client);
 		au_put_u64(&w, s->seq);
 		au_put_u8(&w, s->result_len);
-		g_byte_array_append(b, tmp, (guint)w.len);
-		g_byte_array_append(b, s->result, s->result_len);
+		au_put_bytes(&w, s->result, s->result_len);
 	}
 	g_array_free(keys, TRUE);
 	for (uint8_t id = 1; id < AU_RAFT_MAX_MACHINES; id++) {
-		const struct au_raft_machine *m = &r->machines[id];
-		uint8_t *data = NULL;
-		size_t len = 0;
-		if (m->snapshot)
-			len = m->snapshot(m->sm, &data);
-		else if (r->pending_restore[id]) { /* not registered yet: carry it on */
-			len = r->pending_restore_len[id];
-			data = g_memdup2(r->pending_restore[id], len);
-		}
-		if (!data && !len)
+		if (!mdata[id] && !mlen[id])
 			continue;
-		au_wbuf_init(&w, tmp, sizeof(tmp));
 		au_put_u8(&w, id);
-		au_put_u32(&w, (uint32_t)len);
-		g_byte_array_append(b, tmp, (guint)w.len);
-		g_byte_array_append(b, data, (guint)len);
-		free(data);
+		au_put_u32(&w, (uint32_t)mlen[id]);
+		au_put_bytes(&w, mdata[id], mlen[id]);
+		free(mdata[id]);
 	}
-	uint8_t end[5] = {0}; /* machine id 0 ends the list */
-	g_byte_array_append(b, end, 1);
-	uint32_t crc = au_crc32c(0, b->data, b->len);
-	for (int i = 0; i < 4; i++)
-		end[i] = (uint8_t)(crc >> (8 * i));
-	g_byte_array_append(b, end, 4);
-	size_t len = b->len;
-	*out = g_byte_array_free(b, FALSE);
-	return len;
+	au_put_u8(&w, 0); /* machine id 0 ends the list */
+	au_wbuf_seal(&w);
+	assert(!w.overflow && w.len == total);
+	*out = buf;
+	return total;
 }
 
 /* Parse a snapshot; on success fill the header fields, restore sessions
@@ -107,6 +108,8 @@ bool au_raft__load_snapshot_bytes(struct au_raft *r, const uint8_t *buf, size_t 
 		r->rx_term = term;
 		return true;
 	}
+	g_ptr_array_set_size(r->stale_sessions, 0); /* they are freed here */
+	memset(r->session_cache, 0, sizeof(r->session_cache));
 	g_hash_table_remove_all(r->sessions);
 	for (uint32_t i = 0; i < nsess && !rb.short_read; i++) {
 		struct session *s = g_new0(struct session, 1);

@@ -77,8 +77,8 @@ void au_raft__storage_failed(struct au_raft *r, enum au_storage_op op, int err)
 	 * later for a write issued before the failure is not trusted (a log
 	 * batch or snapshot of an older sequence is ignored; a meta sync names
 	 * its own version, which it did make durable). */
-	g_array_set_size(r->batches, 0);
-	g_array_set_size(r->dirty_segs, 0);
+	r->n_batches = 0;
+	r->n_dirty = 0;
 	r->dirty_last = r->durable_index;
 	au_raft__drop_outbox(r);
 	if (r->compacting || r->installing) {
