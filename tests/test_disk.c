@@ -121,9 +121,13 @@ START_TEST(disk_overlapping_syncs_match_a_flat_model)
 			/* quiet */
 		} else if (what < 7) { /* appends mostly, overwrites, writes past the end */
 			uint32_t len = 1 + au_pcg32_below(&r, what == 0 ? 6000 : 200);
-			uint32_t off = what < 4   ? (uint32_t)f->cur_len
-				       : what == 6 ? (uint32_t)f->cur_len + au_pcg32_below(&r, 5000)
-						   : au_pcg32_below(&r, MAX / 2);
+			uint32_t off = (uint32_t)f->cur_len; /* append */
+			if (what == 4)
+				off = au_pcg32_below(&r, MAX / 2);
+			else if (what == 5) /* across the end: from just before it */
+				off -= au_pcg32_below(&r, off < 16 ? off + 1 : 16);
+			else if (what == 6)
+				off += au_pcg32_below(&r, 5000);
 			if (off + len > MAX)
 				continue;
 			for (uint32_t i = 0; i < len; i++)
