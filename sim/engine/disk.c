@@ -75,9 +75,9 @@ struct image {
 };
 
 struct au_file {
-	char *key; /* "service/name" */
 	uint32_t name_off, name_len; /* where "name" starts in key, its length */
 	uint32_t name_hash;          /* name_check's hash of "name" */
+	uint32_t svc;                /* the service's index */
 	uint32_t index;
 	bool exists, durable_exists;
 	/* `current` may differ from `durable` plus the pending operations
@@ -91,18 +91,14 @@ struct au_file {
 	uint64_t pdata_len, pdata_cap;
 	uint64_t next_seq;
 	au_time last_sync_done;
+	char key[]; /* "service/name" */
 };
 
-#define RECENT_FILES 4
-
 struct au_disk {
-	GHashTable *by_key; /* lookup only; iteration uses `files` */
-	/* The files found last (a service writes, syncs and truncates the
-	 * same few over and over): tried before building the key and
-	 * hashing it.  Which slot holds what changes no result. */
-	struct au_file *recent[RECENT_FILES];
-	uint32_t recent_svc[RECENT_FILES];
-	uint32_t recent_next;
+	/* Files by (service, name): open addressing, linear probing, at
+	 * most half full; lookup only (iteration uses `files`). */
+	struct au_file **slot;
+	uint32_t mask;
 	GPtrArray *files;   /* creation order */
 	uint64_t used;      /* bytes of every file's `current` image */
 	struct chunk *free_chunks; /* up to POOL_MAX chunks no image holds */
@@ -237,7 +233,12 @@ static void apply_write(struct image *img, uint64_t off, const uint8_t *data, ui
 	while (len) {
 		uint32_t i = (uint32_t)(off / CHUNK), o = (uint32_t)(off % CHUNK);
 		uint32_t k = CHUNK - o < len ? CHUNK - o : (uint32_t)len;
-		memcpy(img_writable(img, i, o, k) + o, data, k);
+		const struct chunk *c = img->c[i];
+		/* A sync that replays durable up to part of what current
+		 * appended in place finds the bytes already there. */
+		if (!c || c->u.refs == 1 || o >= img_live(img->other, i) ||
+		    memcmp(c->data + o, data, k) != 0)
+			memcpy(img_writable(img, i, o, k) + o, data, k);
 		data += k;
 		off += k;
 		len -= k;
@@ -316,7 +317,8 @@ static void img_free(struct image *img)
 struct au_disk *au_disk_new(void)
 {
 	struct au_disk *d = g_new0(struct au_disk, 1);
-	d->by_key = g_hash_table_new(g_str_hash, g_str_equal);
+	d->mask = 15;
+	d->slot = g_new0(struct au_file *, d->mask + 1);
 	d->files = g_ptr_array_new();
 	return d;
 }
@@ -410,7 +412,6 @@ void au_disk_free(struct au_disk *d)
 		g_free(f->pdata);
 		img_free(&f->current);
 		img_free(&f->durable);
-		g_free(f->key);
 		g_free(f);
 	}
 	while (d->free_chunks) {
@@ -419,9 +420,16 @@ void au_disk_free(struct au_disk *d)
 		g_free(c);
 	}
 	g_ptr_array_free(d->files, TRUE);
-	g_hash_table_destroy(d->by_key);
+	g_free(d->slot);
 	g_free(d);
 }
+
+/* Bytes that end a file name: NUL, control characters, '/'. */
+static const uint8_t name_stop[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00-0x0f */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10-0x1f */
+	['/'] = 1,
+};
 
 /* The length of a valid file name (1 to 200 bytes, no '/' or control
  * character), -1 for an invalid one; *hash gets a hash of it. */
@@ -431,13 +439,43 @@ static int name_check(const char *file, uint32_t *hash)
 		return -1;
 	uint32_t h = 2166136261u; /* FNV-1a */
 	const unsigned char *p = (const unsigned char *)file;
-	for (; *p; p++) {
-		if (*p == '/' || *p < 0x20 || p - (const unsigned char *)file >= 200)
-			return -1;
+	for (; !name_stop[*p]; p++)
 		h = (h ^ *p) * 16777619u;
-	}
+	ptrdiff_t n = p - (const unsigned char *)file;
+	if (*p || n == 0 || n > 200)
+		return -1;
 	*hash = h;
-	return p == (const unsigned char *)file ? -1 : (int)(p - (const unsigned char *)file);
+	return (int)n;
+}
+
+/* Where the search for a service's file starts in the table. */
+static uint32_t slot_hash(uint32_t name_hash, uint32_t svc)
+{
+	uint32_t h = name_hash ^ (svc * 0x9e3779b9u);
+	return h ^ (h >> 15);
+}
+
+/* Put f in the table (not there yet), doubling it past half full. */
+static void slot_insert(struct au_disk *d, struct au_file *f)
+{
+	if (2 * (d->files->len + 1) > d->mask + 1) {
+		uint32_t mask = 2 * d->mask + 1;
+		struct au_file **slot = g_new0(struct au_file *, mask + 1);
+		for (guint k = 0; k < d->files->len; k++) {
+			struct au_file *g = g_ptr_array_index(d->files, k);
+			uint32_t i = slot_hash(g->name_hash, g->svc) & mask;
+			while (slot[i])
+				i = (i + 1) & mask;
+			slot[i] = g;
+		}
+		g_free(d->slot);
+		d->slot = slot;
+		d->mask = mask;
+	}
+	uint32_t i = slot_hash(f->name_hash, f->svc) & d->mask;
+	while (d->slot[i])
+		i = (i + 1) & d->mask;
+	d->slot[i] = f;
 }
 
 /* Find (or with `create`, make) a service's file on the node: `file`,
@@ -452,40 +490,35 @@ static struct au_file *lookup(struct au_sim *sim, struct au_sim_svc *svc, const 
 		nd->disk = au_disk_new();
 	}
 	struct au_disk *d = nd->disk;
-	for (unsigned i = 0; i < RECENT_FILES; i++) {
-		const struct au_file *r = d->recent[i];
-		if (r && r->name_hash == hash && d->recent_svc[i] == svc->index &&
-		    r->name_len == fl && memcmp(r->key + r->name_off, file, fl) == 0)
-			return d->recent[i];
+	for (uint32_t i = slot_hash(hash, svc->index) & d->mask;; i = (i + 1) & d->mask) {
+		struct au_file *f = d->slot[i];
+		if (!f)
+			break;
+		if (f->name_hash == hash && f->svc == svc->index && f->name_len == fl &&
+		    memcmp(f->key + f->name_off, file, fl) == 0)
+			return f;
 	}
-	/* "service/file": built by hand, this runs on every disk operation. */
+	if (!create)
+		return NULL;
+	/* "service/file" */
 	const char *svc_name = sim->sc->cluster.services[svc->index]->name;
 	size_t sl = strlen(svc_name);
-	char key[256];
-	if (sl + 1 + fl >= sizeof(key))
-		sl = sizeof(key) - 2 - fl;
-	memcpy(key, svc_name, sl);
-	key[sl] = '/';
-	memcpy(key + sl + 1, file, fl + 1);
-	struct au_file *f = g_hash_table_lookup(d->by_key, key);
-	if (f) {
-		d->recent[d->recent_next] = f;
-		d->recent_svc[d->recent_next] = svc->index;
-		d->recent_next = (d->recent_next + 1) % RECENT_FILES;
-	}
-	if (f || !create)
-		return f;
-	f = g_new0(struct au_file, 1);
-	f->key = g_strdup(key);
+	if (sl + 1 + fl >= 256)
+		sl = 256 - 2 - fl;
+	struct au_file *f = g_malloc0(sizeof(*f) + sl + 1 + fl + 1);
+	memcpy(f->key, svc_name, sl);
+	f->key[sl] = '/';
+	memcpy(f->key + sl + 1, file, fl + 1);
 	f->name_off = (uint32_t)(sl + 1);
 	f->name_len = (uint32_t)fl;
 	f->name_hash = hash;
-	f->index = nd->disk->files->len;
+	f->svc = svc->index;
+	f->index = d->files->len;
 	f->current.other = &f->durable;
 	f->durable.other = &f->current;
 	f->current.disk = f->durable.disk = d;
-	g_ptr_array_add(nd->disk->files, f);
-	g_hash_table_insert(nd->disk->by_key, f->key, f);
+	slot_insert(d, f);
+	g_ptr_array_add(d->files, f);
 	return f;
 }
 
@@ -793,7 +826,10 @@ void au_disk_corrupt_sector(struct au_sim *sim, au_node_id n)
 int64_t au_disk_durable_read(struct au_disk *d, const char *key, uint64_t off, void *buf,
 			     size_t len)
 {
-	struct au_file *f = g_hash_table_lookup(d->by_key, key);
+	struct au_file *f = NULL;
+	for (guint i = 0; i < d->files->len && !f; i++) /* tests only: a scan will do */
+		if (strcmp(((struct au_file *)g_ptr_array_index(d->files, i))->key, key) == 0)
+			f = g_ptr_array_index(d->files, i);
 	if (!f || !f->durable_exists)
 		return -AU_ENOENT;
 	if (off >= f->durable.len)
