@@ -27,8 +27,10 @@
  * whose `current` is exactly `durable` plus those operations (the usual
  * case: nothing diverged them) makes `durable` share `current`'s chunks
  * instead of replaying the operations, and a crash makes `current` share
- * `durable`'s instead of copying it.  Memory follows the live bytes, and
- * the outcome is byte for byte the replay's.
+ * `durable`'s instead of copying it.  An image changes a shared chunk in
+ * place where the other image shows none of the bytes it changes (the
+ * append after a sync), so a log's shared tail is not copied.  Memory
+ * follows the live bytes, and the outcome is byte for byte the replay's.
  */
 #include "sim_internal.h"
 
