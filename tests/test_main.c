@@ -77,6 +77,7 @@ int main(void)
 	srunner_add_suite(sr, rqml_fail_suite());
 	srunner_add_suite(sr, speed_suite());
 	srunner_add_suite(sr, speed_raft_suite());
+	srunner_add_suite(sr, disk_suite());
 	srunner_add_suite(sr, raft_chain_suite());
 	srunner_add_suite(sr, chaos_suite());
 	srunner_add_suite(sr, chaos_cli_suite());

@@ -41,6 +41,7 @@ Suite *fixture_suite(void);
 Suite *speed_suite(void);
 Suite *replay_suite(void);
 Suite *speed_raft_suite(void);
+Suite *disk_suite(void);
 Suite *raft_chain_suite(void);
 
 /* Run a shell command, capture stdout into *out (caller frees), return the

@@ -27,8 +27,10 @@
  * whose `current` is exactly `durable` plus those operations (the usual
  * case: nothing diverged them) makes `durable` share `current`'s chunks
  * instead of replaying the operations, and a crash makes `current` share
- * `durable`'s instead of copying it.  Memory follows the live bytes, and
- * the outcome is byte for byte the replay's.
+ * `durable`'s instead of copying it.  An image changes a shared chunk in
+ * place where the other image shows none of the bytes it changes (the
+ * append after a sync), so a log's shared tail is not copied.  Memory
+ * follows the live bytes, and the outcome is byte for byte the replay's.
  */
 #include "sim_internal.h"
 
@@ -43,20 +45,26 @@ struct pending_op {
 	uint64_t seq;
 	enum op_kind kind;
 	uint64_t off, len; /* truncate: len = new length */
-	uint64_t at;       /* write: its bytes, at pend_data->data + at */
+	uint64_t at;       /* write: its bytes, at pdata + at */
 };
 
 /* A chunk of a file image: CHUNK bytes, shared by reference count
- * between a file's two images (written copy-on-write). */
+ * between a file's two images (written copy-on-write).  A chunk no image
+ * holds waits on its disk's free list (`next`) for the next one made. */
 #define CHUNK 4096u
+#define POOL_MAX 64u /* free chunks a disk keeps: 256 KiB */
 struct chunk {
-	uint32_t refs;
+	union {
+		uint32_t refs;
+		struct chunk *next;
+	} u;
 	uint8_t data[CHUNK];
 };
 
 /* A file image: `len` bytes in ceil(len / CHUNK) chunks (NULL: zeros).
- * The bytes of the last chunk beyond `len` are always zero, so growing a
- * file shows zeros without touching them. */
+ * The bytes of a chunk beyond `len` mean nothing (the other image may
+ * hold them, or they are left from before a cut): growing a file zeroes
+ * the bytes it shows (img_grow), never the ones it cuts. */
 struct image {
 	uint64_t len;
 	struct chunk **c;
@@ -64,11 +72,14 @@ struct image {
 	/* Chunks below `dirty` are unchanged since this image last shared
 	 * chunks with its file's other image (img_share): 0 = unknown. */
 	uint32_t dirty;
+	struct image *other; /* the file's other image */
+	struct au_disk *disk; /* whose free list its chunks come from */
 };
 
 struct au_file {
-	char *key; /* "service/name" */
 	uint32_t name_off, name_len; /* where "name" starts in key, its length */
+	uint32_t name_hash;          /* name_check's hash of "name" */
+	uint32_t svc;                /* the service's index */
 	uint32_t index;
 	bool exists, durable_exists;
 	/* `current` may differ from `durable` plus the pending operations
@@ -76,75 +87,109 @@ struct au_file {
 	 * sync must replay them.  A crash clears it. */
 	bool diverged;
 	struct image current, durable;
-	GArray *pending; /* struct pending_op, in issue order */
-	GByteArray *pend_data; /* the pending writes' bytes, back to back */
-	bool pend_room;        /* the two above have room allocated */
+	struct pending_op *pend; /* in issue order */
+	uint32_t n_pend, cap_pend;
+	uint8_t *pdata; /* the pending writes' bytes, back to back */
+	uint64_t pdata_len, pdata_cap;
 	uint64_t next_seq;
 	au_time last_sync_done;
+	char key[]; /* "service/name" */
 };
 
-#define RECENT_FILES 4
-
 struct au_disk {
-	GHashTable *by_key; /* lookup only; iteration uses `files` */
-	/* The files found last (a service writes, syncs and truncates the
-	 * same few over and over): tried before building the key and
-	 * hashing it.  Which slot holds what changes no result. */
-	struct au_file *recent[RECENT_FILES];
-	uint32_t recent_svc[RECENT_FILES];
-	uint32_t recent_next;
+	/* Files by (service, name): open addressing, linear probing, at
+	 * most half full; lookup only (iteration uses `files`). */
+	struct au_file **slot;
+	uint32_t mask;
 	GPtrArray *files;   /* creation order */
 	uint64_t used;      /* bytes of every file's `current` image */
+	struct chunk *free_chunks; /* up to POOL_MAX chunks no image holds */
+	uint32_t n_free;
 };
 
 /* ---- chunked images -------------------------------------------------- */
 
-static void chunk_unref(struct chunk *c)
+/* A chunk with one reference and unspecified bytes. */
+static struct chunk *chunk_new(struct au_disk *d)
 {
-	if (c && --c->refs == 0)
-		g_free(c);
+	struct chunk *c = d->free_chunks;
+	if (c) {
+		d->free_chunks = c->u.next;
+		d->n_free--;
+	} else {
+		c = g_malloc(sizeof(*c));
+	}
+	c->u.refs = 1;
+	return c;
 }
 
-/* Chunk i of img, private to img (copied if shared, made if a hole). */
-static uint8_t *img_writable(struct image *img, uint32_t i)
+static void chunk_unref(struct au_disk *d, struct chunk *c)
+{
+	if (!c || --c->u.refs)
+		return;
+	if (d->n_free < POOL_MAX) {
+		c->u.next = d->free_chunks;
+		d->free_chunks = c;
+		d->n_free++;
+	} else {
+		g_free(c);
+	}
+}
+
+/* Bytes of chunk i that img shows. */
+static uint32_t img_live(const struct image *img, uint32_t i)
+{
+	uint64_t start = (uint64_t)i * CHUNK;
+	if (img->len <= start)
+		return 0;
+	return img->len - start < CHUNK ? (uint32_t)(img->len - start) : CHUNK;
+}
+
+/* Chunk i of img, ready for the caller to change bytes from `o` on and
+ * to overwrite [o, o + k) whole.  A chunk the other image also holds is
+ * changed in place when that image shows none of the bytes from `o` on
+ * (an append after a sync: the shared tail needs no copy); otherwise img
+ * gets its own copy of the bytes it shows outside [o, o + k), or for a
+ * hole, zeros there. */
+static uint8_t *img_writable(struct image *img, uint32_t i, uint32_t o, uint32_t k)
 {
 	struct chunk *c = img->c[i];
 	if (i < img->dirty)
 		img->dirty = i;
-	if (!c) {
-		c = g_malloc0(sizeof(*c));
-		c->refs = 1;
-		img->c[i] = c;
-	} else if (c->refs > 1) {
-		struct chunk *d = g_malloc(sizeof(*d));
-		d->refs = 1;
-		memcpy(d->data, c->data, CHUNK);
-		c->refs--;
-		img->c[i] = d;
-		c = d;
+	if (c && (c->u.refs == 1 || o >= img_live(img->other, i))) {
+		g_assert(c->u.refs == 1 || (img->other->n > i && img->other->c[i] == c));
+		return c->data;
 	}
-	return c->data;
+	uint32_t live = img_live(img, i), end = o + k;
+	uint32_t head = o < live ? o : live;
+	struct chunk *d = chunk_new(img->disk);
+	if (c) {
+		memcpy(d->data, c->data, head);
+		if (end < live)
+			memcpy(d->data + end, c->data + end, live - end);
+		c->u.refs--; /* the other image still holds it */
+	} else {
+		memset(d->data, 0, head);
+		if (end < live)
+			memset(d->data + end, 0, live - end);
+	}
+	img->c[i] = d;
+	return d->data;
 }
 
-/* Make img `len` bytes long: new bytes read as zeros, cut chunks go. */
-static void img_set_len(struct image *img, uint64_t len)
+/* Make img `len` (> img->len) bytes long.  With `zero`, the new bytes
+ * read as zeros; without, the caller overwrites them all at once. */
+static void img_grow(struct image *img, uint64_t len, bool zero)
 {
+	uint32_t tail = (uint32_t)(img->len % CHUNK);
+	if (zero && tail && img->c[img->n - 1]) {
+		uint32_t k = len - img->len < CHUNK - tail ? (uint32_t)(len - img->len) : CHUNK - tail;
+		memset(img_writable(img, img->n - 1, tail, k) + tail, 0, k);
+	}
 	uint32_t n = (uint32_t)((len + CHUNK - 1) / CHUNK);
-	uint32_t low = n < img->n ? n : img->n;
-	if (low < img->dirty)
-		img->dirty = low;
-	if (len < img->len) {
-		for (uint32_t i = n; i < img->n; i++)
-			chunk_unref(img->c[i]);
-		uint32_t tail = (uint32_t)(len % CHUNK);
-		if (tail && img->c[n - 1]) /* keep the bytes past the end zero */
-			memset(img_writable(img, n - 1) + tail, 0, CHUNK - tail);
-		if (n == 0) {
-			g_free(img->c);
-			img->c = NULL;
-			img->cap = 0;
-		}
-	} else if (n > img->cap) {
+	if (img->n < img->dirty)
+		img->dirty = img->n;
+	if (n > img->cap) {
 		uint32_t cap = img->cap ? img->cap : 4;
 		while (cap < n)
 			cap *= 2;
@@ -157,19 +202,45 @@ static void img_set_len(struct image *img, uint64_t len)
 	img->len = len;
 }
 
-static void img_clear(struct image *img)
+/* Make img `len` bytes long: new bytes read as zeros, cut chunks go (the
+ * cut bytes of the last chunk stay: growing zeroes what it shows). */
+static void img_set_len(struct image *img, uint64_t len)
 {
-	img_set_len(img, 0);
+	if (len > img->len) {
+		img_grow(img, len, true);
+		return;
+	}
+	if (len == img->len)
+		return;
+	uint32_t n = (uint32_t)((len + CHUNK - 1) / CHUNK);
+	if (n < img->dirty)
+		img->dirty = n;
+	for (uint32_t i = n; i < img->n; i++)
+		chunk_unref(img->disk, img->c[i]);
+	if (n == 0) {
+		g_free(img->c);
+		img->c = NULL;
+		img->cap = 0;
+	}
+	img->n = n;
+	img->len = len;
 }
 
 static void apply_write(struct image *img, uint64_t off, const uint8_t *data, uint64_t len)
 {
+	if (off > img->len)
+		img_grow(img, off, true);
 	if (off + len > img->len)
-		img_set_len(img, off + len);
+		img_grow(img, off + len, false); /* written below */
 	while (len) {
 		uint32_t i = (uint32_t)(off / CHUNK), o = (uint32_t)(off % CHUNK);
-		uint64_t k = CHUNK - o < len ? CHUNK - o : len;
-		memcpy(img_writable(img, i) + o, data, k);
+		uint32_t k = CHUNK - o < len ? CHUNK - o : (uint32_t)len;
+		const struct chunk *c = img->c[i];
+		/* A sync that replays durable up to part of what current
+		 * appended in place finds the bytes already there. */
+		if (!c || c->u.refs == 1 || o >= img_live(img->other, i) ||
+		    memcmp(c->data + o, data, k) != 0)
+			memcpy(img_writable(img, i, o, k) + o, data, k);
 		data += k;
 		off += k;
 		len -= k;
@@ -210,9 +281,9 @@ static void img_share(struct image *dst, struct image *src)
 		from = dst->n;
 	for (uint32_t i = from; i < src->n; i++)
 		if (src->c[i])
-			src->c[i]->refs++;
+			src->c[i]->u.refs++;
 	for (uint32_t i = from; i < dst->n; i++)
-		chunk_unref(dst->c[i]);
+		chunk_unref(dst->disk, dst->c[i]);
 	if (src->n > dst->cap) {
 		dst->c = g_renew(struct chunk *, dst->c, src->n);
 		dst->cap = src->n;
@@ -232,13 +303,24 @@ static void img_share(struct image *dst, struct image *src)
 /* Flip one bit of byte `at` (< img->len). */
 static void img_flip(struct image *img, uint64_t at, uint8_t mask)
 {
-	img_writable(img, (uint32_t)(at / CHUNK))[at % CHUNK] ^= mask;
+	uint32_t o = (uint32_t)(at % CHUNK);
+	img_writable(img, (uint32_t)(at / CHUNK), o, 0)[o] ^= mask;
+}
+
+/* Teardown: drop img's chunks straight back to malloc. */
+static void img_free(struct image *img)
+{
+	for (uint32_t i = 0; i < img->n; i++)
+		if (img->c[i] && --img->c[i]->u.refs == 0)
+			g_free(img->c[i]);
+	g_free(img->c);
 }
 
 struct au_disk *au_disk_new(void)
 {
 	struct au_disk *d = g_new0(struct au_disk, 1);
-	d->by_key = g_hash_table_new(g_str_hash, g_str_equal);
+	d->mask = 15;
+	d->slot = g_new0(struct au_file *, d->mask + 1);
 	d->files = g_ptr_array_new();
 	return d;
 }
@@ -248,50 +330,78 @@ struct au_disk *au_disk_new(void)
  * room, so memory follows live files only over a long run. */
 static void clear_pending(struct au_file *f)
 {
-	if (f->current.len == 0 && f->pend_room) {
-		g_array_free(f->pending, TRUE);
-		g_byte_array_free(f->pend_data, TRUE);
-		f->pending = g_array_new(FALSE, FALSE, sizeof(struct pending_op));
-		f->pend_data = g_byte_array_new();
-		f->pend_room = false;
-		return;
+	f->n_pend = 0;
+	f->pdata_len = 0;
+	if (f->current.len == 0 && (f->cap_pend || f->pdata_cap)) {
+		g_free(f->pend);
+		g_free(f->pdata);
+		f->pend = NULL;
+		f->pdata = NULL;
+		f->cap_pend = 0;
+		f->pdata_cap = 0;
 	}
-	g_array_set_size(f->pending, 0);
-	g_byte_array_set_size(f->pend_data, 0);
 }
 
 static const uint8_t *op_data(const struct au_file *f, const struct pending_op *op)
 {
-	return f->pend_data->data + op->at;
+	return f->pdata + op->at;
+}
+
+/* Queue an operation (a write's bytes at `data`, `len` of them). */
+static void add_pending(struct au_file *f, enum op_kind kind, uint64_t off, uint64_t len,
+			const void *data)
+{
+	if (f->n_pend == f->cap_pend) {
+		f->cap_pend = f->cap_pend ? f->cap_pend * 2 : 16;
+		f->pend = g_renew(struct pending_op, f->pend, f->cap_pend);
+	}
+	struct pending_op *op = &f->pend[f->n_pend++];
+	op->seq = f->next_seq++;
+	op->kind = kind;
+	op->off = off;
+	op->len = len;
+	op->at = f->pdata_len;
+	if (kind != OP_WRITE)
+		return;
+	if (f->pdata_len + len > f->pdata_cap) {
+		uint64_t cap = f->pdata_cap ? f->pdata_cap : 256;
+		while (cap < f->pdata_len + len)
+			cap *= 2;
+		f->pdata = g_realloc(f->pdata, cap);
+		f->pdata_cap = cap;
+	}
+	if (len)
+		memcpy(f->pdata + f->pdata_len, data, len);
+	f->pdata_len += len;
 }
 
 /* The first n pending operations are settled: drop them, and their bytes
  * once they are most of the buffer (no copying per operation). */
-static void drop_pending(struct au_file *f, guint n)
+static void drop_pending(struct au_file *f, uint32_t n)
 {
-	g_array_remove_range(f->pending, 0, n);
-	if (f->pending->len == 0) {
+	if (n == f->n_pend) {
 		clear_pending(f);
 		return;
 	}
+	if (n) {
+		memmove(f->pend, f->pend + n, (f->n_pend - n) * sizeof(*f->pend));
+		f->n_pend -= n;
+	}
 	uint64_t base = UINT64_MAX;
-	for (guint i = 0; i < f->pending->len && base == UINT64_MAX; i++) {
-		const struct pending_op *op = &g_array_index(f->pending, struct pending_op, i);
-		if (op->kind == OP_WRITE)
-			base = op->at;
-	}
+	for (uint32_t i = 0; i < f->n_pend && base == UINT64_MAX; i++)
+		if (f->pend[i].kind == OP_WRITE)
+			base = f->pend[i].at;
 	if (base == UINT64_MAX) {
-		g_byte_array_set_size(f->pend_data, 0);
+		f->pdata_len = 0;
 		return;
 	}
-	if (base < 65536 || base < f->pend_data->len / 2)
+	if (base < 65536 || base < f->pdata_len / 2)
 		return;
-	g_byte_array_remove_range(f->pend_data, 0, (guint)base);
-	for (guint i = 0; i < f->pending->len; i++) {
-		struct pending_op *op = &g_array_index(f->pending, struct pending_op, i);
-		if (op->kind == OP_WRITE)
-			op->at -= base;
-	}
+	memmove(f->pdata, f->pdata + base, f->pdata_len - base);
+	f->pdata_len -= base;
+	for (uint32_t i = 0; i < f->n_pend; i++)
+		if (f->pend[i].kind == OP_WRITE)
+			f->pend[i].at -= base;
 }
 
 void au_disk_free(struct au_disk *d)
@@ -300,31 +410,80 @@ void au_disk_free(struct au_disk *d)
 		return;
 	for (guint i = 0; i < d->files->len; i++) {
 		struct au_file *f = g_ptr_array_index(d->files, i);
-		g_array_free(f->pending, TRUE);
-		g_byte_array_free(f->pend_data, TRUE);
-		img_clear(&f->current);
-		img_clear(&f->durable);
-		g_free(f->key);
+		g_free(f->pend);
+		g_free(f->pdata);
+		img_free(&f->current);
+		img_free(&f->durable);
 		g_free(f);
 	}
+	while (d->free_chunks) {
+		struct chunk *c = d->free_chunks;
+		d->free_chunks = c->u.next;
+		g_free(c);
+	}
 	g_ptr_array_free(d->files, TRUE);
-	g_hash_table_destroy(d->by_key);
+	g_free(d->slot);
 	g_free(d);
 }
 
-static bool valid_name(const char *file)
+/* Bytes that end a file name: NUL, control characters, '/'. */
+static const uint8_t name_stop[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00-0x0f */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10-0x1f */
+	['/'] = 1,
+};
+
+/* The length of a valid file name (1 to 200 bytes, no '/' or control
+ * character), -1 for an invalid one; *hash gets a hash of it. */
+static int name_check(const char *file, uint32_t *hash)
 {
-	if (!file || !*file || strlen(file) > 200)
-		return false;
-	for (const char *p = file; *p; p++)
-		if (*p == '/' || (unsigned char)*p < 0x20)
-			return false;
-	return true;
+	if (!file)
+		return -1;
+	uint32_t h = 2166136261u; /* FNV-1a */
+	const unsigned char *p = (const unsigned char *)file;
+	for (; !name_stop[*p]; p++)
+		h = (h ^ *p) * 16777619u;
+	ptrdiff_t n = p - (const unsigned char *)file;
+	if (*p || n == 0 || n > 200)
+		return -1;
+	*hash = h;
+	return (int)n;
 }
 
-/* Find (or with `create`, make) a service's file on the node. */
+/* Where the search for a service's file starts in the table. */
+static uint32_t slot_hash(uint32_t name_hash, uint32_t svc)
+{
+	uint32_t h = name_hash ^ (svc * 0x9e3779b9u);
+	return h ^ (h >> 15);
+}
+
+/* Put f in the table (not there yet), doubling it past half full. */
+static void slot_insert(struct au_disk *d, struct au_file *f)
+{
+	if (2 * (d->files->len + 1) > d->mask + 1) {
+		uint32_t mask = 2 * d->mask + 1;
+		struct au_file **slot = g_new0(struct au_file *, mask + 1);
+		for (guint k = 0; k < d->files->len; k++) {
+			struct au_file *g = g_ptr_array_index(d->files, k);
+			uint32_t i = slot_hash(g->name_hash, g->svc) & mask;
+			while (slot[i])
+				i = (i + 1) & mask;
+			slot[i] = g;
+		}
+		g_free(d->slot);
+		d->slot = slot;
+		d->mask = mask;
+	}
+	uint32_t i = slot_hash(f->name_hash, f->svc) & d->mask;
+	while (d->slot[i])
+		i = (i + 1) & d->mask;
+	d->slot[i] = f;
+}
+
+/* Find (or with `create`, make) a service's file on the node: `file`,
+ * `fl` bytes long, hashed by name_check. */
 static struct au_file *lookup(struct au_sim *sim, struct au_sim_svc *svc, const char *file,
-			      bool create)
+			      size_t fl, uint32_t hash, bool create)
 {
 	struct au_sim_node *nd = &sim->node[svc->node];
 	if (!nd->disk) {
@@ -333,38 +492,35 @@ static struct au_file *lookup(struct au_sim *sim, struct au_sim_svc *svc, const 
 		nd->disk = au_disk_new();
 	}
 	struct au_disk *d = nd->disk;
+	for (uint32_t i = slot_hash(hash, svc->index) & d->mask;; i = (i + 1) & d->mask) {
+		struct au_file *f = d->slot[i];
+		if (!f)
+			break;
+		if (f->name_hash == hash && f->svc == svc->index && f->name_len == fl &&
+		    memcmp(f->key + f->name_off, file, fl) == 0)
+			return f;
+	}
+	if (!create)
+		return NULL;
+	/* "service/file" */
 	const char *svc_name = sim->sc->cluster.services[svc->index]->name;
-	size_t sl = strlen(svc_name), fl = strlen(file); /* file: <= 200, checked */
-	for (unsigned i = 0; i < RECENT_FILES; i++) {
-		const struct au_file *r = d->recent[i];
-		if (r && d->recent_svc[i] == svc->index && r->name_len == fl &&
-		    memcmp(r->key + r->name_off, file, fl) == 0)
-			return d->recent[i];
-	}
-	/* "service/file": built by hand, this runs on every disk operation. */
-	char key[256];
-	if (sl + 1 + fl >= sizeof(key))
-		sl = sizeof(key) - 2 - fl;
-	memcpy(key, svc_name, sl);
-	key[sl] = '/';
-	memcpy(key + sl + 1, file, fl + 1);
-	struct au_file *f = g_hash_table_lookup(d->by_key, key);
-	if (f) {
-		d->recent[d->recent_next] = f;
-		d->recent_svc[d->recent_next] = svc->index;
-		d->recent_next = (d->recent_next + 1) % RECENT_FILES;
-	}
-	if (f || !create)
-		return f;
-	f = g_new0(struct au_file, 1);
-	f->key = g_strdup(key);
+	size_t sl = strlen(svc_name);
+	if (sl + 1 + fl >= 256)
+		sl = 256 - 2 - fl;
+	struct au_file *f = g_malloc0(sizeof(*f) + sl + 1 + fl + 1);
+	memcpy(f->key, svc_name, sl);
+	f->key[sl] = '/';
+	memcpy(f->key + sl + 1, file, fl + 1);
 	f->name_off = (uint32_t)(sl + 1);
 	f->name_len = (uint32_t)fl;
-	f->index = nd->disk->files->len;
-	f->pending = g_array_new(FALSE, FALSE, sizeof(struct pending_op));
-	f->pend_data = g_byte_array_new();
-	g_ptr_array_add(nd->disk->files, f);
-	g_hash_table_insert(nd->disk->by_key, f->key, f);
+	f->name_hash = hash;
+	f->svc = svc->index;
+	f->index = d->files->len;
+	f->current.other = &f->durable;
+	f->durable.other = &f->current;
+	f->current.disk = f->durable.disk = d;
+	slot_insert(d, f);
+	g_ptr_array_add(d->files, f);
 	return f;
 }
 
@@ -404,12 +560,14 @@ uint64_t au_disk_used(const struct au_sim *sim, au_node_id n)
 int au_disk_write(struct au_sim *sim, struct au_sim_svc *svc, const char *file, uint64_t off,
 		  const void *buf, size_t len)
 {
-	if (!valid_name(file) || (!buf && len))
+	uint32_t hash;
+	int fl = name_check(file, &hash);
+	if (fl < 0 || (!buf && len))
 		return -AU_EINVAL;
 	if (off > FILE_MAX || len > FILE_MAX - off)
 		return -AU_ENOSPC;
 	struct au_sim_node *nd = &sim->node[svc->node];
-	struct au_file *f = lookup(sim, svc, file, true);
+	struct au_file *f = lookup(sim, svc, file, (size_t)fl, hash, true);
 	if (nd->write_error && fault_hits(nd, nd->write_error_rate)) {
 		storage_error(sim, svc, AU_STORAGE_WRITE, -AU_EIO, f->index);
 		return -AU_EIO;
@@ -435,22 +593,21 @@ int au_disk_write(struct au_sim *sim, struct au_sim_svc *svc, const char *file, 
 	nd->disk->used -= f->current.len;
 	apply_write(&f->current, off, buf, len);
 	nd->disk->used += f->current.len;
-	struct pending_op op = {f->next_seq++, OP_WRITE, off, len, f->pend_data->len};
-	g_byte_array_append(f->pend_data, buf, (guint)len);
-	g_array_append_val(f->pending, op);
-	f->pend_room = true;
+	add_pending(f, OP_WRITE, off, len, buf);
 	return rc;
 }
 
 int au_disk_truncate(struct au_sim *sim, struct au_sim_svc *svc, const char *file,
 		     uint64_t len)
 {
-	if (!valid_name(file))
+	uint32_t hash;
+	int fl = name_check(file, &hash);
+	if (fl < 0)
 		return -AU_EINVAL;
 	if (len > FILE_MAX)
 		return -AU_ENOSPC;
 	struct au_sim_node *nd = &sim->node[svc->node];
-	struct au_file *f = lookup(sim, svc, file, true);
+	struct au_file *f = lookup(sim, svc, file, (size_t)fl, hash, true);
 	if (nd->write_error && fault_hits(nd, nd->write_error_rate)) {
 		storage_error(sim, svc, AU_STORAGE_TRUNCATE, -AU_EIO, f->index);
 		return -AU_EIO;
@@ -468,20 +625,20 @@ int au_disk_truncate(struct au_sim *sim, struct au_sim_svc *svc, const char *fil
 	nd->disk->used -= f->current.len;
 	apply_truncate(&f->current, len);
 	nd->disk->used += f->current.len;
-	struct pending_op op = {f->next_seq++, OP_TRUNCATE, 0, len, 0};
-	g_array_append_val(f->pending, op);
-	f->pend_room = true;
+	add_pending(f, OP_TRUNCATE, 0, len, NULL);
 	return 0;
 }
 
 int64_t au_disk_read(struct au_sim *sim, struct au_sim_svc *svc, const char *file,
 		     uint64_t off, void *buf, size_t len)
 {
-	if (!valid_name(file) || (!buf && len))
+	uint32_t hash;
+	int fl = name_check(file, &hash);
+	if (fl < 0 || (!buf && len))
 		return -AU_EINVAL;
 	if (sim->node[svc->node].read_error)
 		return -AU_EIO;
-	struct au_file *f = lookup(sim, svc, file, false);
+	struct au_file *f = lookup(sim, svc, file, (size_t)fl, hash, false);
 	if (!f || !f->exists)
 		return -AU_ENOENT;
 	if (off >= f->current.len)
@@ -491,9 +648,11 @@ int64_t au_disk_read(struct au_sim *sim, struct au_sim_svc *svc, const char *fil
 
 int64_t au_disk_size(struct au_sim *sim, struct au_sim_svc *svc, const char *file)
 {
-	if (!valid_name(file))
+	uint32_t hash;
+	int fl = name_check(file, &hash);
+	if (fl < 0)
 		return -AU_EINVAL;
-	struct au_file *f = lookup(sim, svc, file, false);
+	struct au_file *f = lookup(sim, svc, file, (size_t)fl, hash, false);
 	if (!f || !f->exists)
 		return -AU_ENOENT;
 	return f->current.len;
@@ -503,7 +662,9 @@ void au_disk_sync(struct au_sim *sim, struct au_sim_svc *svc, const char *file,
 		  uint64_t token)
 {
 	struct au_sim_node *nd = &sim->node[svc->node];
-	struct au_file *f = valid_name(file) ? lookup(sim, svc, file, true) : NULL;
+	uint32_t hash;
+	int fl = name_check(file, &hash);
+	struct au_file *f = fl >= 0 ? lookup(sim, svc, file, (size_t)fl, hash, true) : NULL;
 	au_time lat = au_dist_sample(&sim->sc->sync_latency, &nd->disk_rng) + nd->slow_sync_ns;
 	au_time done = sim->now + lat;
 	struct au_event ev = {0};
@@ -532,9 +693,9 @@ void au_disk_sync(struct au_sim *sim, struct au_sim_svc *svc, const char *file,
 static void settle_pending(struct au_sim_node *nd, struct au_file *f, uint64_t upto,
 			   uint64_t *kept, uint64_t *torn, uint64_t *lost)
 {
-	guint j = 0;
-	for (; j < f->pending->len; j++) {
-		struct pending_op *op = &g_array_index(f->pending, struct pending_op, j);
+	uint32_t j = 0;
+	for (; j < f->n_pend; j++) {
+		const struct pending_op *op = &f->pend[j];
 		if (op->seq >= upto)
 			break;
 		uint32_t fate = au_pcg32_below(&nd->disk_rng, 3);
@@ -590,18 +751,16 @@ void au_disk_sync_done(struct au_sim *sim, struct au_event *ev)
 			f->diverged = true;
 			status = -AU_EIO;
 			storage_error(sim, s, AU_STORAGE_SYNC, status, f->index);
-		} else if (!f->diverged && f->pending->len &&
-			   g_array_index(f->pending, struct pending_op, f->pending->len - 1).seq <
-				   covered) {
+		} else if (!f->diverged && f->n_pend && f->pend[f->n_pend - 1].seq < covered) {
 			/* Every pending operation is covered and `current` is
 			 * `durable` plus them: share its chunks. */
 			img_share(&f->durable, &f->current);
 			f->durable_exists = true;
 			clear_pending(f);
 		} else {
-			guint done = 0;
-			for (; done < f->pending->len; done++) {
-				struct pending_op *op = &g_array_index(f->pending, struct pending_op, done);
+			uint32_t done = 0;
+			for (; done < f->n_pend; done++) {
+				const struct pending_op *op = &f->pend[done];
 				if (op->seq >= covered)
 					break;
 				if (op->kind == OP_WRITE)
@@ -669,7 +828,10 @@ void au_disk_corrupt_sector(struct au_sim *sim, au_node_id n)
 int64_t au_disk_durable_read(struct au_disk *d, const char *key, uint64_t off, void *buf,
 			     size_t len)
 {
-	struct au_file *f = g_hash_table_lookup(d->by_key, key);
+	struct au_file *f = NULL;
+	for (guint i = 0; i < d->files->len && !f; i++) /* tests only: a scan will do */
+		if (strcmp(((struct au_file *)g_ptr_array_index(d->files, i))->key, key) == 0)
+			f = g_ptr_array_index(d->files, i);
 	if (!f || !f->durable_exists)
 		return -AU_ENOENT;
 	if (off >= f->durable.len)
