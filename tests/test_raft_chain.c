@@ -2,7 +2,8 @@
  * (models/raft/chain.c): the memoised chain equals FNV-1a computed byte by
  * byte, whatever is in the table, on hits, on key collisions (same
  * previous chain, term, type and length, other bytes) and after eviction;
- * a hit shares the bytes; bytes outlive their slot.  Also the quorum
+ * a hit still gives the entry its own copy (nodes share no memory);
+ * bytes outlive their slot.  Also the quorum
  * helper (models/raft/quorum.h): its k-th largest equals a plain sort's.
  * And the outbox (models/raft/log.c): replies wait for the syncs they
  * need, leave in order, and a term change drops the stale ones. */
@@ -99,9 +100,10 @@ START_TEST(chain_memo_equals_reference)
 }
 END_TEST
 
-/* A hit shares the first copy; bytes stay valid after the table drops its
- * slot (cleared or reused). */
-START_TEST(chain_memo_shares_and_outlives)
+/* A hit answers the chain but gives each entry its own bytes: a node that
+ * scribbles over its copy (a bug under test) leaves the other nodes' intact.
+ * Bytes stay valid after the table drops its slot (cleared or reused). */
+START_TEST(chain_memo_copies_and_outlives)
 {
 	au_raft__chain_memo_clear();
 	uint8_t a[100], b[100];
@@ -111,9 +113,14 @@ START_TEST(chain_memo_shares_and_outlives)
 	}
 	uint64_t c1, c2, c3;
 	const uint8_t *d1 = au_raft__entry_data(42, 1, 1, a, 100, &c1);
+	uint64_t hits = au_raft__chain_memo_hits();
 	const uint8_t *d2 = au_raft__entry_data(42, 1, 1, a, 100, &c2);
-	ck_assert_ptr_eq(d1, d2); /* the memo answered */
+	ck_assert_uint_eq(au_raft__chain_memo_hits(), hits + 1); /* the memo answered */
 	ck_assert_uint_eq(c1, c2);
+	ck_assert_ptr_ne(d1, d2); /* each entry its own bytes */
+	((uint8_t *)d1)[7] ^= 0xff; /* one node's memory bug ... */
+	ck_assert_uint_eq(d2[7], 7); /* ... stays in that node */
+	((uint8_t *)d1)[7] ^= 0xff;
 	const uint8_t *d3 = au_raft__entry_data(42, 1, 1, b, 100, &c3); /* same key */
 	ck_assert_ptr_ne(d3, d1);
 	ck_assert_uint_eq(c3, fnv_ref(42, 1, 1, b, 100));
@@ -283,7 +290,7 @@ Suite *raft_chain_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, chain_known_value);
 	tcase_add_test(tc, chain_memo_equals_reference);
-	tcase_add_test(tc, chain_memo_shares_and_outlives);
+	tcase_add_test(tc, chain_memo_copies_and_outlives);
 	tcase_add_test(tc, quorum_kth_largest_equals_sort);
 	tcase_add_test(tc, outbox_holds_replies_until_durable);
 	suite_add_tcase(s, tc);

@@ -1,16 +1,19 @@
 /* chain.c — an entry's chain value and its bytes in memory.
  *
  * Every node of a simulated cluster appends the same entries, so each
- * computed the same FNV-1a chain over the same bytes and kept its own copy
- * of them.  The chain is a pure function of (previous chain, term, type,
- * data), so it is memoised here: a small per-thread direct-mapped table
- * keyed by (previous chain, term, type, length) holds the chain and the
- * entry's bytes; a lookup is a hit only if the bytes are equal (memcmp
- * decides, so a key collision costs a recomputation, never a wrong
- * value).  A hit also shares the bytes: entries' data live in
- * reference-counted, read-only blocks, so the seven nodes of a cluster
- * hold one copy.  Nothing observable changes: the same chain, the same
- * bytes, whichever node came first.
+ * computed the same FNV-1a chain over the same bytes.  The chain is a pure
+ * function of (previous chain, term, type, data), so it is memoised here:
+ * a small per-thread direct-mapped table keyed by (previous chain, term,
+ * type, length) holds the chain and a copy of the entry's bytes; a lookup
+ * is a hit only if the bytes are equal (memcmp decides, so a key collision
+ * costs a recomputation, never a wrong value).  Nothing observable
+ * changes: the same chain, whichever node came first.
+ *
+ * Each entry still gets its own copy of the bytes, hit or miss: nodes of a
+ * simulated cluster share no memory, as real hosts do not, so a node that
+ * scribbles over its log (a bug under test) corrupts its own replica only
+ * and replicas_agree can see it.  (Sharing one copy saved a memcpy per
+ * node and entry and would have hidden exactly that class of bug.)
  *
  * Bounded: CHAIN_MEMO_SLOTS slots, at most CHAIN_MEMO_BYTES of data held
  * by the table itself (aureon-node, a single node, gains little from it
@@ -46,6 +49,7 @@ struct memo_slot {
 
 static _Thread_local struct memo_slot memo[CHAIN_MEMO_SLOTS];
 static _Thread_local size_t memo_bytes;
+static _Thread_local uint64_t memo_hits;
 
 static struct entry_block *block_of(const uint8_t *data)
 {
@@ -107,9 +111,9 @@ uint8_t *au_raft__entry_data(uint64_t prev, uint64_t term, uint8_t type, const v
 	struct memo_slot *s = slot_for(prev, term, type, len);
 	if (s->blk && s->prev == prev && s->term == term && s->type == type && s->len == len &&
 	    memcmp(s->blk->bytes, data, len) == 0) {
-		g_atomic_int_inc(&s->blk->refs);
+		memo_hits++;
 		*chain = s->chain;
-		return s->blk->bytes;
+		return block_new(data, len)->bytes; /* this entry's own copy */
 	}
 	struct entry_block *b = block_new(data, len);
 	*chain = au_raft__chain_hash(prev, term, type, b->bytes, len);
@@ -128,6 +132,11 @@ void au_raft__entry_data_unref(const uint8_t *data)
 {
 	if (data)
 		block_unref(block_of(data));
+}
+
+uint64_t au_raft__chain_memo_hits(void)
+{
+	return memo_hits;
 }
 
 void au_raft__chain_memo_clear(void)
