@@ -84,17 +84,28 @@ static struct au_raft *leader_of(struct au_sim *sim, uint32_t nodes)
 	return NULL;
 }
 
-START_TEST(session_applies_a_retry_once)
+/* Three raft,kv nodes with no KV clients, run 2 s: their leader (the
+ * scenario and simulator come back through sc and sim; the caller frees). */
+static struct au_raft *kv_cluster_leader(struct au_scenario **sc, struct au_sim **sim)
 {
 	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load_text(
-		"s.ini", "[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft,kv\n"
-			 "[workload]\nkv_clients = 0\n", &err);
-	ck_assert_msg(sc, "%s", err);
-	struct au_sim *sim = au_sim_new(sc, 3);
-	au_sim_run(sim, 2 * AU_NS_PER_S);
-	struct au_raft *r = leader_of(sim, 3);
+	*sc = au_scenario_load_text("s.ini",
+				    "[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft,kv\n"
+				    "[workload]\nkv_clients = 0\n",
+				    &err);
+	ck_assert_msg(*sc, "%s", err);
+	*sim = au_sim_new(*sc, 3);
+	au_sim_run(*sim, 2 * AU_NS_PER_S);
+	struct au_raft *r = leader_of(*sim, 3);
 	ck_assert_msg(r, "no leader after 2 s");
+	return r;
+}
+
+START_TEST(session_applies_a_retry_once)
+{
+	struct au_scenario *sc;
+	struct au_sim *sim;
+	struct au_raft *r = kv_cluster_leader(&sc, &sim);
 	/* CAS key 42 from 0 to 7: applied twice, the second would fail. */
 	uint8_t cmd[32];
 	struct au_wbuf w;
@@ -161,15 +172,9 @@ static int64_t found(const struct done_log *d)
  * left — 0 after the delete, never the removed value. */
 START_TEST(kv_delete_then_put_finds_nothing_deleted)
 {
-	char *err = NULL;
-	struct au_scenario *sc = au_scenario_load_text(
-		"s.ini", "[run]\nduration = 10s\n[cluster]\nnodes = 3\nservices = raft,kv\n"
-			 "[workload]\nkv_clients = 0\n", &err);
-	ck_assert_msg(sc, "%s", err);
-	struct au_sim *sim = au_sim_new(sc, 3);
-	au_sim_run(sim, 2 * AU_NS_PER_S);
-	struct au_raft *r = leader_of(sim, 3);
-	ck_assert_msg(r, "no leader after 2 s");
+	struct au_scenario *sc;
+	struct au_sim *sim;
+	struct au_raft *r = kv_cluster_leader(&sc, &sim);
 	struct done_log d[8] = {{0}};
 	kv_cmd(r, AU_KV_PUT, 5, 11, 0, &d[0]);
 	kv_cmd(r, AU_KV_PUT, 133, 21, 0, &d[1]); /* 133 % 128 == 5 */
