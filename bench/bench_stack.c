@@ -15,13 +15,14 @@
 #include "sim/scenario/scenario.h"
 
 static const char usage[] =
-	"usage: aureon-sim bench stack [--seeds N] [--dir D] [--json]\n"
+	"usage: aureon-sim bench stack [--seeds N] [--repeat R] [--dir D] [--json]\n"
 	"\n"
-	"  PHOLD (1,024 LPs x 16, 2 M events), raft-basic, default and N seeds (5) of\n"
-	"  chaos-raft, chaos-aureon and chaos-rqml, from the scenarios in D\n"
-	"  (default: scenarios); per line: time acceleration and events per CPU\n"
-	"  second, an event's cost against PHOLD's and against raft-basic's, and\n"
-	"  for chaos seeds per minute on 2 cores.\n";
+	"  PHOLD (1,024 LPs x 16, 2 M events), raft-basic and default R times each\n"
+	"  (3: one run of default.ini is ~0.15 s, at the mercy of a shared machine)\n"
+	"  and N seeds (5) of chaos-raft, chaos-aureon and chaos-rqml, from the\n"
+	"  scenarios in D (default: scenarios); per line, over its runs: time\n"
+	"  acceleration and events per CPU second, an event's cost against PHOLD's\n"
+	"  and against raft-basic's, and for chaos seeds per minute on 2 cores.\n";
 
 /* CPU seconds of this process (user + system). */
 static double cpu_now(void)
@@ -107,7 +108,7 @@ static bool run_chaos(const char *dir, const char *file, uint64_t n, struct line
 
 int au_bench_stack(int argc, char **argv)
 {
-	uint64_t seeds = 5;
+	uint64_t seeds = 5, repeat = 3;
 	const char *dir = "scenarios";
 	bool json = false;
 	for (int i = 0; i < argc; i++) {
@@ -120,6 +121,11 @@ int au_bench_stack(int argc, char **argv)
 			if (i + 1 >= argc || !au_parse_u64(argv[i + 1], &seeds) || seeds < 1 ||
 			    seeds > 100000)
 				return au_report_usage_error(usage, "--seeds needs an integer in 1..100000");
+			i++;
+		} else if (strcmp(argv[i], "--repeat") == 0) {
+			if (i + 1 >= argc || !au_parse_u64(argv[i + 1], &repeat) || repeat < 1 ||
+			    repeat > 1000)
+				return au_report_usage_error(usage, "--repeat needs an integer in 1..1000");
 			i++;
 		} else if (strcmp(argv[i], "--dir") == 0) {
 			if (i + 1 >= argc)
@@ -144,14 +150,16 @@ int au_bench_stack(int argc, char **argv)
 		g_free(err);
 		return 2;
 	}
-	run_one(ph, 42, 2000000, &lines[0]);
+	for (uint64_t r = 0; r < repeat; r++)
+		run_one(ph, 42, 2000000, &lines[0]);
 	au_scenario_free(ph);
 	const char *const plain[2] = {"raft-basic.ini", "default.ini"};
 	for (int k = 0; k < 2; k++) {
 		struct au_scenario *sc = load(dir, plain[k]);
 		if (!sc)
 			return 2;
-		run_one(sc, sc->seed ? sc->seed : 1, 0, &lines[1 + k]);
+		for (uint64_t r = 0; r < repeat; r++)
+			run_one(sc, sc->seed ? sc->seed : 1, 0, &lines[1 + k]);
 		au_scenario_free(sc);
 	}
 	const char *const chaos[3] = {"chaos-raft.ini", "chaos-aureon.ini", "chaos-rqml.ini"};

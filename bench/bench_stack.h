@@ -14,7 +14,7 @@
 #ifndef AU_BENCH_STACK_H
 #define AU_BENCH_STACK_H
 
-/* `aureon-sim bench stack [--seeds N] [--dir D] [--json]`; returns 0, 1 if a
+/* `aureon-sim bench stack [--seeds N] [--repeat R] [--dir D] [--json]`; returns 0, 1 if a
  * run failed a check, 2 on a usage error or a missing scenario. */
 int au_bench_stack(int argc, char **argv);
 

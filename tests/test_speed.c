@@ -131,24 +131,26 @@ START_TEST(rqml_run_shares_inputs_and_is_deterministic)
 }
 END_TEST
 
-/* bench stack: one JSON object with its six lines, every run passing;
- * bad arguments and a missing scenario directory exit 2. */
+/* bench stack: one JSON object with its six lines, every run passing,
+ * the plain lines run --repeat times; bad arguments and a missing
+ * scenario directory exit 2. */
 START_TEST(bench_stack_reports_every_line)
 {
 	char *out = NULL;
-	g_autofree char *cmd = g_strdup_printf("%s/aureon-sim bench stack --seeds 1 --json",
+	g_autofree char *cmd = g_strdup_printf("%s/aureon-sim bench stack --seeds 1 --repeat 2 --json",
 					       au_test_bin());
 	ck_assert_int_eq(au_test_run(cmd, &out), 0);
 	const char *names[] = {"phold", "raft-basic", "default", "chaos-raft", "chaos-aureon",
 			       "chaos-rqml"};
 	for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-		g_autofree char *want = g_strdup_printf("\"name\": \"%s\", \"runs\": 1, \"failed\": 0",
-							names[i]);
+		g_autofree char *want = g_strdup_printf("\"name\": \"%s\", \"runs\": %d, \"failed\": 0",
+							names[i], i < 3 ? 2 : 1);
 		ck_assert_msg(strstr(out, want), "no line %s in %s", names[i], out);
 	}
 	ck_assert(strstr(out, "\"seeds_per_min_2cores\""));
 	free(out);
-	const char *bad[] = {"--seeds 0", "--seeds x", "--bogus", "--dir /nonexistent-dir"};
+	const char *bad[] = {"--seeds 0", "--seeds x", "--repeat 0", "--repeat", "--bogus",
+			     "--dir /nonexistent-dir"};
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
 		g_autofree char *c = g_strdup_printf("%s/aureon-sim bench stack %s 2>/dev/null",
 						     au_test_bin(), bad[i]);

@@ -49,7 +49,7 @@ static const char *const usage_top =
 	"                      tasks/s vs node count, batched and one op per command\n"
 	"  bench swim [--sizes LIST] [--trials N] [--quick] [--csv PREFIX] [--json]\n"
 	"                      SWIM detection time, dissemination, false positives, load\n"
-	"  bench stack [--seeds N] [--dir D] [--json]\n"
+	"  bench stack [--seeds N] [--repeat R] [--dir D] [--json]\n"
 	"                      the whole stack beside PHOLD and Raft alone: time\n"
 	"                      acceleration, events per CPU s, chaos seeds per minute\n"
 	"  chaos SCENARIO --seeds A-B [--jobs N] [--shard K/N] [--out DIR] [--json]\n"
