@@ -148,6 +148,17 @@ static void set_value(struct kv *s, int64_t key, int64_t value)
 	s->digest += pair_hash(key, value);
 }
 
+void au_kv_encode_cmd(uint8_t out[AU_KV_CMD_LEN], uint8_t op, int64_t key, int64_t value,
+		      int64_t expected)
+{
+	struct au_wbuf w;
+	au_wbuf_init(&w, out, AU_KV_CMD_LEN);
+	au_put_u8(&w, op);
+	au_put_u64(&w, (uint64_t)key);
+	au_put_u64(&w, (uint64_t)value);
+	au_put_u64(&w, (uint64_t)expected);
+}
+
 /* Machine: apply a committed put, cas or delete.  Result: [ok u8][value
  * i64] (the value before). */
 static void kv_apply(void *sm, uint64_t index, const uint8_t *cmd, size_t len, uint8_t *result,
@@ -357,14 +368,9 @@ static void server_recv(struct kv *s, au_node_id from, struct au_rbuf *rb)
 		rc = au_raft_read_index(s->raft, read_done, p);
 #endif
 	} else {
-		uint8_t cmd[32];
-		struct au_wbuf w;
-		au_wbuf_init(&w, cmd, sizeof(cmd));
-		au_put_u8(&w, op);
-		au_put_u64(&w, (uint64_t)key);
-		au_put_u64(&w, (uint64_t)value);
-		au_put_u64(&w, (uint64_t)expected);
-		rc = au_raft_submit(s->raft, KV_MACHINE, client, seq, cmd, w.len, write_done, p);
+		uint8_t cmd[AU_KV_CMD_LEN];
+		au_kv_encode_cmd(cmd, op, key, value, expected);
+		rc = au_raft_submit(s->raft, KV_MACHINE, client, seq, cmd, sizeof(cmd), write_done, p);
 	}
 	if (rc != 0) {
 		drop_pending(p);

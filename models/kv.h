@@ -30,6 +30,13 @@ struct au_kv_config {
  * written).  Only aureon-ctl sends it: the simulated clients' mix has no
  * delete, so their traces are what they were before it existed. */
 enum au_kv_op { AU_KV_GET, AU_KV_PUT, AU_KV_CAS, AU_KV_DEL };
+
+/* The command a put, cas or delete proposes to the KV machine through
+ * Raft: [op u8][key i64][value i64][expected i64], AU_KV_CMD_LEN bytes
+ * written to out. */
+#define AU_KV_CMD_LEN 25u
+void au_kv_encode_cmd(uint8_t out[AU_KV_CMD_LEN], uint8_t op, int64_t key, int64_t value,
+		      int64_t expected);
 enum au_kv_outcome { AU_KV_OK, AU_KV_FAIL, AU_KV_UNKNOWN };
 
 /* A row of /history. */

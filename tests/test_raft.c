@@ -107,17 +107,12 @@ START_TEST(session_applies_a_retry_once)
 	struct au_sim *sim;
 	struct au_raft *r = kv_cluster_leader(&sc, &sim);
 	/* CAS key 42 from 0 to 7: applied twice, the second would fail. */
-	uint8_t cmd[32];
-	struct au_wbuf w;
-	au_wbuf_init(&w, cmd, sizeof(cmd));
-	au_put_u8(&w, AU_KV_CAS);
-	au_put_u64(&w, 42);
-	au_put_u64(&w, 7);
-	au_put_u64(&w, 0);
+	uint8_t cmd[AU_KV_CMD_LEN];
+	au_kv_encode_cmd(cmd, AU_KV_CAS, 42, 7, 0);
 	struct done_log first = {0}, retry = {0}, other = {0};
-	ck_assert_int_eq(au_raft_submit(r, 1, 99, 1, cmd, w.len, on_done, &first), 0);
-	ck_assert_int_eq(au_raft_submit(r, 1, 99, 1, cmd, w.len, on_done, &retry), 0);
-	ck_assert_int_eq(au_raft_submit(r, 1, 98, 1, cmd, w.len, on_done, &other), 0);
+	ck_assert_int_eq(au_raft_submit(r, 1, 99, 1, cmd, sizeof(cmd), on_done, &first), 0);
+	ck_assert_int_eq(au_raft_submit(r, 1, 99, 1, cmd, sizeof(cmd), on_done, &retry), 0);
+	ck_assert_int_eq(au_raft_submit(r, 1, 98, 1, cmd, sizeof(cmd), on_done, &other), 0);
 	au_sim_run(sim, 3 * AU_NS_PER_S);
 	ck_assert(first.calls == 1 && first.ok == 1 && retry.calls == 1 && retry.ok == 1);
 	ck_assert_int_eq(first.result[0], 1); /* swapped */
@@ -128,7 +123,7 @@ START_TEST(session_applies_a_retry_once)
 		const struct au_env *e = au_sim_env(sim, n, 0);
 		struct au_raft *f = e->ops->local_service(e->ctx, "raft");
 		if (f && !au_raft_is_leader(f)) {
-			ck_assert_int_eq(au_raft_submit(f, 1, 1, 1, cmd, w.len, on_done, &first), -AU_EINVAL);
+			ck_assert_int_eq(au_raft_submit(f, 1, 1, 1, cmd, sizeof(cmd), on_done, &first), -AU_EINVAL);
 			ck_assert_int_eq(au_raft_read_index(f, on_done, &first), -AU_EINVAL);
 		}
 	}
@@ -147,14 +142,9 @@ END_TEST
 static void kv_cmd(struct au_raft *r, uint8_t op, int64_t key, int64_t value, int64_t expected,
 		   struct done_log *d)
 {
-	uint8_t cmd[32];
-	struct au_wbuf w;
-	au_wbuf_init(&w, cmd, sizeof(cmd));
-	au_put_u8(&w, op);
-	au_put_u64(&w, (uint64_t)key);
-	au_put_u64(&w, (uint64_t)value);
-	au_put_u64(&w, (uint64_t)expected);
-	ck_assert_int_eq(au_raft_submit(r, 1, 0, 0, cmd, w.len, on_done, d), 0);
+	uint8_t cmd[AU_KV_CMD_LEN];
+	au_kv_encode_cmd(cmd, op, key, value, expected);
+	ck_assert_int_eq(au_raft_submit(r, 1, 0, 0, cmd, sizeof(cmd), on_done, d), 0);
 }
 
 /* The value a KV result reports having found ([ok u8][value i64]). */
