@@ -1,25 +1,23 @@
-/* chain.c — an entry's chain value and its bytes in memory.
+/* chain.c — an entry's chain value, memoised.
  *
  * Every node of a simulated cluster appends the same entries, so each
  * computed the same FNV-1a chain over the same bytes.  The chain is a pure
  * function of (previous chain, term, type, data), so it is memoised here:
  * a small per-thread direct-mapped table keyed by (previous chain, term,
- * type, length) holds the chain and a copy of the entry's bytes; a lookup
- * is a hit only if the bytes are equal (memcmp decides, so a key collision
- * costs a recomputation, never a wrong value).  Nothing observable
- * changes: the same chain, whichever node came first.
+ * type, length) holds the chain and the table's own copy of the bytes; a
+ * lookup is a hit only if the bytes are equal (memcmp decides, so a key
+ * collision costs a recomputation, never a wrong value).  Nothing
+ * observable changes: the same chain, whichever node came first.
  *
- * Each entry still gets its own copy of the bytes, hit or miss: nodes of a
- * simulated cluster share no memory, as real hosts do not, so a node that
- * scribbles over its log (a bug under test) corrupts its own replica only
- * and replicas_agree can see it.  (Sharing one copy saved a memcpy per
- * node and entry and would have hidden exactly that class of bug.)
+ * The entries keep their own copies (log.c): nodes of a simulated cluster
+ * share no memory, as real hosts do not, so a node that scribbles over its
+ * log (a bug under test) corrupts its own replica only and replicas_agree
+ * can see it.
  *
  * Bounded: CHAIN_MEMO_SLOTS slots, at most CHAIN_MEMO_BYTES of data held
- * by the table itself (aureon-node, a single node, gains little from it
- * and keeps at most that much).  Per thread (_Thread_local), so threads
- * never share a slot; the reference counts are atomic, so a block may still
- * be released from any thread.
+ * by the table (aureon-node, a single node, gains nothing from it and
+ * keeps at most that much).  Per thread (_Thread_local): threads never
+ * share a slot.
  */
 #include "raft_internal.h"
 
@@ -32,44 +30,16 @@
 #define CHAIN_MEMO_MIN 16u                 /* smaller entries: hashing is as cheap */
 #define CHAIN_MEMO_BYTES ((size_t)8 << 20) /* data the table keeps alive, at most */
 
-/* A block of entry bytes; an entry's data points at bytes[] (read as
- * bytes only: no alignment is promised). */
-struct entry_block {
-	gint refs;
-	uint32_t len;
-	uint8_t bytes[];
-};
-
 struct memo_slot {
 	uint64_t prev, term, chain;
 	uint32_t len;
 	uint8_t type;
-	struct entry_block *blk; /* NULL: empty */
+	uint8_t *bytes; /* the table's own copy; NULL: empty */
 };
 
 static _Thread_local struct memo_slot memo[CHAIN_MEMO_SLOTS];
 static _Thread_local size_t memo_bytes;
 static _Thread_local uint64_t memo_hits;
-
-static struct entry_block *block_of(const uint8_t *data)
-{
-	return (struct entry_block *)(void *)(data - offsetof(struct entry_block, bytes));
-}
-
-static struct entry_block *block_new(const void *data, uint32_t len)
-{
-	struct entry_block *b = g_malloc(sizeof(*b) + len);
-	b->refs = 1;
-	b->len = len;
-	memcpy(b->bytes, data, len);
-	return b;
-}
-
-static void block_unref(struct entry_block *b)
-{
-	if (g_atomic_int_dec_and_test(&b->refs))
-		g_free(b);
-}
 
 uint64_t au_raft__chain_hash(uint64_t prev, uint64_t term, uint8_t type, const uint8_t *d, size_t n)
 {
@@ -96,42 +66,25 @@ static struct memo_slot *slot_for(uint64_t prev, uint64_t term, uint8_t type, ui
 	return &memo[k & (CHAIN_MEMO_SLOTS - 1)];
 }
 
-uint8_t *au_raft__entry_data(uint64_t prev, uint64_t term, uint8_t type, const void *data,
-			     uint32_t len, uint64_t *chain)
+uint64_t au_raft__chain_memo(uint64_t prev, uint64_t term, uint8_t type, const uint8_t *data,
+			     uint32_t len)
 {
-	if (len == 0) {
-		*chain = au_raft__chain_hash(prev, term, type, NULL, 0);
-		return NULL;
-	}
-	if (len < CHAIN_MEMO_MIN) {
-		struct entry_block *b = block_new(data, len);
-		*chain = au_raft__chain_hash(prev, term, type, b->bytes, len);
-		return b->bytes;
-	}
+	if (len < CHAIN_MEMO_MIN)
+		return au_raft__chain_hash(prev, term, type, data, len);
 	struct memo_slot *s = slot_for(prev, term, type, len);
-	if (s->blk && s->prev == prev && s->term == term && s->type == type && s->len == len &&
-	    memcmp(s->blk->bytes, data, len) == 0) {
+	if (s->bytes && s->prev == prev && s->term == term && s->type == type && s->len == len &&
+	    memcmp(s->bytes, data, len) == 0) {
 		memo_hits++;
-		*chain = s->chain;
-		return block_new(data, len)->bytes; /* this entry's own copy */
+		return s->chain;
 	}
-	struct entry_block *b = block_new(data, len);
-	*chain = au_raft__chain_hash(prev, term, type, b->bytes, len);
-	size_t old = s->blk ? s->blk->len : 0;
+	uint64_t chain = au_raft__chain_hash(prev, term, type, data, len);
+	size_t old = s->bytes ? s->len : 0;
 	if (memo_bytes - old + len <= CHAIN_MEMO_BYTES) {
-		if (s->blk)
-			block_unref(s->blk);
+		g_free(s->bytes);
 		memo_bytes = memo_bytes - old + len;
-		g_atomic_int_inc(&b->refs); /* the table's reference */
-		*s = (struct memo_slot){prev, term, *chain, len, type, b};
+		*s = (struct memo_slot){prev, term, chain, len, type, g_memdup2(data, len)};
 	}
-	return b->bytes;
-}
-
-void au_raft__entry_data_unref(const uint8_t *data)
-{
-	if (data)
-		block_unref(block_of(data));
+	return chain;
 }
 
 uint64_t au_raft__chain_memo_hits(void)
@@ -142,9 +95,8 @@ uint64_t au_raft__chain_memo_hits(void)
 void au_raft__chain_memo_clear(void)
 {
 	for (uint32_t i = 0; i < CHAIN_MEMO_SLOTS; i++) {
-		if (memo[i].blk)
-			block_unref(memo[i].blk);
-		memo[i].blk = NULL;
+		g_free(memo[i].bytes);
+		memo[i].bytes = NULL;
 	}
 	memo_bytes = 0;
 }

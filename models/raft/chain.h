@@ -1,5 +1,5 @@
-/* chain.h — an entry's chain value (memoised) and its bytes, one copy per
- * entry (chain.c).  Used by the files of models/raft/ and by its tests. */
+/* chain.h — an entry's chain value, memoised (chain.c).  Used by the
+ * files of models/raft/ and by its tests. */
 #ifndef AU_RAFT_CHAIN_H
 #define AU_RAFT_CHAIN_H
 
@@ -8,12 +8,9 @@
 
 /* FNV-1a over the previous chain, the term, the type and the data. */
 uint64_t au_raft__chain_hash(uint64_t prev, uint64_t term, uint8_t type, const uint8_t *d, size_t n);
-/* The bytes an entry keeps (its own copy of `data`, NULL if len is 0;
- * release with au_raft__entry_data_unref, never g_free) and, in *chain,
- * au_raft__chain_hash(prev, term, type, data, len) — memoised. */
-uint8_t *au_raft__entry_data(uint64_t prev, uint64_t term, uint8_t type, const void *data,
-		uint32_t len, uint64_t *chain);
-void au_raft__entry_data_unref(const uint8_t *data);
+/* au_raft__chain_hash(prev, term, type, data, len), memoised. */
+uint64_t au_raft__chain_memo(uint64_t prev, uint64_t term, uint8_t type, const uint8_t *data,
+			     uint32_t len);
 /* Lookups this thread's memo answered (tests). */
 uint64_t au_raft__chain_memo_hits(void);
 /* Empty this thread's memo (tests). */

@@ -378,7 +378,7 @@ void au_raft__log_persisted(struct au_raft *r, uint64_t seq)
 
 void au_raft__free_entry(struct entry *e)
 {
-	au_raft__entry_data_unref(e->data);
+	g_free(e->data);
 	e->data = NULL;
 }
 
@@ -455,7 +455,8 @@ uint64_t au_raft__append_entry(struct au_raft *r, uint64_t term, uint8_t type, c
 	e.term = term;
 	e.type = type;
 	e.len = len;
-	e.data = au_raft__entry_data(raft_chain_at(r, index - 1), term, type, data, len, &e.chain);
+	e.data = len ? g_memdup2(data, len) : NULL;
+	e.chain = au_raft__chain_memo(raft_chain_at(r, index - 1), term, type, e.data, len);
 	g_array_append_val(r->log, e);
 	raft_trace(r, AU_TR_RAFT_APPEND, (int64_t)index, (int64_t)term, (int64_t)e.chain);
 	if (type == ENTRY_CONFIG)

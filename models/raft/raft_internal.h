@@ -10,7 +10,7 @@
  * The files:
  *   api.c          the public API (raft.h) and the model table
  *   boot.c         recovery from durable storage, init, teardown
- *   chain.c        entries' chain values (memoised) and shared bytes
+ *   chain.c        entries' chain values, memoised
  *   election.c     roles, the election timer, votes, becoming leader
  *   handlers.c     what the env calls: messages (appends, snapshots),
  *                  timers, completed syncs
@@ -85,7 +85,7 @@ struct entry {
 	uint64_t chain;
 	uint8_t type;
 	uint32_t len;
-	const uint8_t *data; /* shared, read-only: chain.c */
+	uint8_t *data;
 	uint32_t file_off; /* record offset inside its segment */
 	uint32_t rec_len;
 };
