@@ -191,6 +191,12 @@ START_TEST(signed_times_pop_in_order)
 }
 END_TEST
 
+static bool event_a_even(const struct au_event *ev, void *ctx)
+{
+	(void)ctx;
+	return ev->a % 2 == 0;
+}
+
 /* au_evq_live_in_order lists the live events in the order they pop, from
  * the run, the heap and the calendar alike, after cancels and compactions
  * have shuffled slot numbers (re-timing a node's timers walks this list:
@@ -234,11 +240,21 @@ START_TEST(live_in_order_is_pop_order)
 	ck_assert(q.compactions > 0);
 	ck_assert(q.far_on); /* keys in the calendar too */
 	size_t n;
-	uint64_t *live = au_evq_live_in_order(&q, &n);
+	uint64_t *live = au_evq_live_in_order(&q, NULL, NULL, &n);
 	ck_assert_uint_eq(n, au_evq_len(&q));
 	int64_t *want = g_new(int64_t, n);
 	for (size_t i = 0; i < n; i++)
 		want[i] = au_evq_lookup(&q, live[i])->a;
+	/* With a filter: the wanted ones only, in the same order. */
+	size_t n_even, seen_even = 0;
+	uint64_t *even = au_evq_live_in_order(&q, event_a_even, NULL, &n_even);
+	for (size_t i = 0; i < n; i++)
+		if (want[i] % 2 == 0) {
+			ck_assert_uint_lt(seen_even, n_even);
+			ck_assert_int_eq(au_evq_lookup(&q, even[seen_even++])->a, want[i]);
+		}
+	ck_assert_uint_eq(seen_even, n_even);
+	free(even);
 	au_time t;
 	struct au_event ev;
 	size_t popped = 0;

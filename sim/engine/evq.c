@@ -736,16 +736,26 @@ static struct au_evq_slot *handle_slot(const struct au_evq *q, uint64_t handle)
 	return slot;
 }
 
-/* Append k to out if its event is live. */
-static void live_key(const struct au_evq *q, struct au_evq_key k, struct au_evq_key *out, size_t *n)
+/* What au_evq_live_in_order lists: live events `want` accepts (all if NULL). */
+struct live_filter {
+	bool (*want)(const struct au_event *ev, void *ctx);
+	void *ctx;
+};
+
+/* Append k to out if its event is live and wanted. */
+static void live_key(const struct au_evq *q, const struct live_filter *f, struct au_evq_key k,
+		     struct au_evq_key *out, size_t *n)
 {
-	if (!slot_dead(q, k))
-		out[(*n)++] = k;
+	if (slot_dead(q, k))
+		return;
+	if (f->want && !f->want(&q->slots[k.seq_slot & SLOT_MASK].ev, f->ctx))
+		return;
+	out[(*n)++] = k;
 }
 
 /* The live keys of a bag (its head chunk holds the remainder). */
-static void live_bag(const struct au_evq *q, const struct au_evq_bag *b, struct au_evq_key *out,
-		     size_t *n)
+static void live_bag(const struct au_evq *q, const struct live_filter *f, const struct au_evq_bag *b,
+		     struct au_evq_key *out, size_t *n)
 {
 	if (!b->head)
 		return;
@@ -753,7 +763,7 @@ static void live_bag(const struct au_evq *q, const struct au_evq_bag *b, struct 
 	for (const struct au_evq_chunk *c = b->head; c; c = c->next) {
 		uint32_t m = c == b->head ? in_head : c->n;
 		for (uint32_t j = 0; j < m; j++)
-			live_key(q, c->k[j], out, n);
+			live_key(q, f, c->k[j], out, n);
 	}
 }
 
@@ -763,30 +773,24 @@ static int key_cmp(const void *a, const void *b)
 	return key_less(x, y) ? -1 : key_less(y, x) ? 1 : 0;
 }
 
-uint64_t *au_evq_live_in_order(const struct au_evq *q, size_t *count)
+uint64_t *au_evq_live_in_order(const struct au_evq *q, bool (*want)(const struct au_event *ev, void *ctx),
+			       void *ctx, size_t *count)
 {
+	const struct live_filter f = {want, ctx};
 	size_t cap = q->ahead_len + q->len + (q->far_on ? q->ring_keys + q->beyond.keys : 0);
-	struct au_evq_key *keys = malloc((cap ? cap : 1) * sizeof(*keys));
-	if (!keys) {
-		fprintf(stderr, "aureon: out of memory listing the event queue\n");
-		abort();
-	}
+	struct au_evq_key *keys = xrealloc(NULL, (cap ? cap : 1) * sizeof(*keys));
 	size_t n = 0;
 	for (uint32_t i = 0; i < q->ahead_len; i++)
-		live_key(q, q->ahead[(q->ahead_head + i) & (AU_EVQ_AHEAD - 1)], keys, &n);
+		live_key(q, &f, q->ahead[(q->ahead_head + i) & (AU_EVQ_AHEAD - 1)], keys, &n);
 	for (size_t i = 0; i < q->len; i++)
-		live_key(q, q->heap[i], keys, &n);
+		live_key(q, &f, q->heap[i], keys, &n);
 	if (q->far_on) {
 		for (uint32_t b = 0; b < q->nb; b++)
-			live_bag(q, &q->ring[b], keys, &n);
-		live_bag(q, &q->beyond, keys, &n);
+			live_bag(q, &f, &q->ring[b], keys, &n);
+		live_bag(q, &f, &q->beyond, keys, &n);
 	}
 	qsort(keys, n, sizeof(*keys), key_cmp);
-	uint64_t *handles = malloc((n ? n : 1) * sizeof(*handles));
-	if (!handles) {
-		fprintf(stderr, "aureon: out of memory listing the event queue\n");
-		abort();
-	}
+	uint64_t *handles = xrealloc(NULL, (n ? n : 1) * sizeof(*handles));
 	for (size_t i = 0; i < n; i++) {
 		uint32_t s = (uint32_t)(keys[i].seq_slot & SLOT_MASK);
 		handles[i] = ((uint64_t)q->slots[s].gen << 32) | s;

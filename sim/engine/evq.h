@@ -143,11 +143,13 @@ static inline const struct au_event *au_evq_ahead_hint(const struct au_evq *q, u
 	uint64_t seq_slot = q->ahead[(q->ahead_head + i) & (AU_EVQ_AHEAD - 1)].seq_slot;
 	return &q->slots[seq_slot & ((UINT64_C(1) << 24) - 1)].ev;
 }
-/* The handles of every live event, in the order they would pop ((time,
- * insertion sequence)), whatever the queue's shape or slot numbering;
- * *count gets how many.  The caller frees the array.  O(n log n): for rare
- * passes over the whole queue (re-timing a node's timers). */
-uint64_t *au_evq_live_in_order(const struct au_evq *q, size_t *count);
+/* The handles of the live events `want` accepts (every live event if want
+ * is NULL), in the order they would pop ((time, insertion sequence)),
+ * whatever the queue's shape or slot numbering; *count gets how many.  The
+ * caller frees the array.  O(n) to scan plus O(m log m) for the m wanted:
+ * for rare passes over the whole queue (re-timing a node's timers). */
+uint64_t *au_evq_live_in_order(const struct au_evq *q, bool (*want)(const struct au_event *ev, void *ctx),
+			       void *ctx, size_t *count);
 /* Live events pending. */
 size_t au_evq_len(const struct au_evq *q);
 

@@ -300,19 +300,29 @@ static uint64_t timer_handle(const struct au_sim *sim, uint64_t h)
  * three times its length after the drift ended (chaos-rqml seed 1154: a
  * SWIM suspicion of 4 s declared a live member dead 12 s later, long after
  * every fault). */
+struct timers_of {
+	au_node_id node;
+	uint32_t epoch;
+};
+
+/* au_evq_live_in_order's filter: a pending timer of this node's epoch. */
+static bool is_timer_of(const struct au_event *ev, void *ctx)
+{
+	const struct timers_of *w = ctx;
+	return ev->type == AU_EV_TIMER && ev->node == w->node && ev->aux == w->epoch;
+}
+
 static void retime_timers(struct au_sim *sim, au_node_id n, int64_t old_ppm)
 {
 	struct au_sim_node *nd = &sim->node[n];
 	/* In pop order, so re-timed timers due at one instant keep the order
 	 * they had (not the queue's slot numbering, which depends on when it
 	 * last compacted). */
+	struct timers_of want = {n, nd->epoch};
 	size_t n_live;
-	uint64_t *live = au_evq_live_in_order(&sim->q, &n_live);
+	uint64_t *live = au_evq_live_in_order(&sim->q, is_timer_of, &want, &n_live);
 	for (size_t i = 0; i < n_live; i++) {
 		uint64_t h = live[i];
-		const struct au_event *pending = au_evq_lookup(&sim->q, h);
-		if (pending->type != AU_EV_TIMER || pending->node != n || pending->aux != nd->epoch)
-			continue;
 		struct au_event ev;
 		au_evq_cancel(&sim->q, h, &ev);
 		/* A timer that came due during a pause was pushed again at the
