@@ -505,8 +505,6 @@ static struct au_file *lookup(struct au_sim *sim, struct au_sim_svc *svc, const 
 	/* "service/file" */
 	const char *svc_name = sim->sc->cluster.services[svc->index]->name;
 	size_t sl = strlen(svc_name);
-	if (sl + 1 + fl >= 256)
-		sl = 256 - 2 - fl;
 	struct au_file *f = g_malloc0(sizeof(*f) + sl + 1 + fl + 1);
 	memcpy(f->key, svc_name, sl);
 	f->key[sl] = '/';
