@@ -28,14 +28,13 @@ struct au_u64map {
 	uint8_t *used;   /* cap flags */
 	uint32_t cap;    /* a power of two, or 0 before the first put */
 	uint32_t len;
-	uint32_t stride, vsize;
+	uint32_t stride;
 };
 
 /* An empty map of values of `vsize` bytes. */
 static inline void au_u64map_init(struct au_u64map *m, size_t vsize)
 {
 	memset(m, 0, sizeof(*m));
-	m->vsize = (uint32_t)vsize;
 	m->stride = (uint32_t)(sizeof(uint64_t) + ((vsize + 7u) & ~(size_t)7u));
 }
 
@@ -49,7 +48,7 @@ static inline void au_u64map_free(struct au_u64map *m)
 
 static inline uint32_t au_u64map__home(const struct au_u64map *m, uint64_t key)
 {
-	return (uint32_t)au_hash_fin64(key + AU_HASH_GOLDEN) & (m->cap - 1);
+	return (uint32_t)au_hash_mix64(key) & (m->cap - 1);
 }
 
 static inline uint64_t au_u64map_key(const struct au_u64map *m, uint32_t slot)
