@@ -97,7 +97,7 @@ static void become_leader(struct au_raft *r);
  * grant loop is only entered from persisted() or when already synced. */
 void au_raft__tally(struct au_raft *r)
 {
-	if ((uint32_t)__builtin_popcountll(r->votes & r->voters) < raft_majority(r))
+	if (raft_bits(r->votes & r->voters) < raft_majority(r))
 		return;
 	if (r->role == AU_RAFT_PRECANDIDATE) {
 		/* The pre-vote won: now a real election. */

@@ -316,9 +316,19 @@ static inline bool raft_is_voter(const struct au_raft *r, au_node_id n)
 	for (uint64_t raft_vm_ = (r)->voters & ~UINT64_C(1);                                \
 	     raft_vm_ && ((id) = (au_node_id)__builtin_ctzll(raft_vm_), 1); raft_vm_ &= raft_vm_ - 1)
 
+/* Bits set in x (SWAR: __builtin_popcountll is a libgcc call without
+ * -mpopcnt, and the quorum is counted on every append reply). */
+static inline uint32_t raft_bits(uint64_t x)
+{
+	x = x - ((x >> 1) & UINT64_C(0x5555555555555555));
+	x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+	x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+	return (uint32_t)((x * UINT64_C(0x0101010101010101)) >> 56);
+}
+
 static inline uint32_t raft_voter_count(const struct au_raft *r)
 {
-	return (uint32_t)__builtin_popcountll(r->voters);
+	return raft_bits(r->voters);
 }
 
 static inline uint32_t raft_majority(const struct au_raft *r)

@@ -108,14 +108,6 @@ void au_raft__send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 	}
 }
 
-/* raft_majority(r), given the n voters RAFT_FOR_EACH_VOTER visited (it
- * skips bit 0 of the mask, which the count includes): no popcount, a
- * library call without -mpopcnt. */
-static inline uint32_t majority_of(const struct au_raft *r, uint32_t n)
-{
-	return (n + (uint32_t)(r->voters & 1u)) / 2 + 1;
-}
-
 void au_raft__advance_commit(struct au_raft *r)
 {
 	uint64_t matches[AU_RAFT_MAX_NODES];
@@ -125,7 +117,7 @@ void au_raft__advance_commit(struct au_raft *r)
 		matches[n++] = id == r->env->self ? r->durable_index : r->peers[id].match;
 	if (n == 0)
 		return;
-	uint64_t m = au_raft__kth_largest(matches, n, majority_of(r, n));
+	uint64_t m = au_raft__kth_largest(matches, n, raft_majority(r));
 #ifdef AU_BUG_COMMIT_OLD_TERM
 	/* Planted bug: commit by counting replicas even for an earlier term. */
 	if (m > r->commit)
@@ -148,7 +140,7 @@ uint64_t au_raft__quorum_acked_seq(const struct au_raft *r)
 		acked[n++] = id == r->env->self ? UINT64_MAX : r->peers[id].acked_seq;
 	if (n == 0)
 		return 0;
-	return au_raft__kth_largest(acked, n, majority_of(r, n));
+	return au_raft__kth_largest(acked, n, raft_majority(r));
 }
 
 /* Send one heartbeat round that pending reads can be confirmed by. */
