@@ -43,21 +43,26 @@ static void pending_free(gpointer p)
 	free(p); /* the data with it (pending_new) */
 }
 
-/* Drop a job's round vectors (finished, failed, cancelled or freed). */
-static void drop_state(struct rjob *j)
+/* Drop what a job holds while it runs (finished, failed, cancelled or
+ * freed): its round vectors, pending outputs and generated input. */
+static void release_job(struct rjob *j)
 {
 	free(j->state);
 	j->state = NULL;
 	free(j->spare);
 	j->spare = NULL;
+	g_ptr_array_set_size(j->pending, 0);
+	if (j->owns_kp)
+		au_kernel_free(&j->own_kp);
+	j->owns_kp = false;
+	j->kp = NULL;
+	j->built = false;
 }
 
 void rqml_rjob_free(gpointer p)
 {
 	struct rjob *j = p;
-	if (j->owns_kp)
-		au_kernel_free(&j->own_kp);
-	drop_state(j);
+	release_job(j);
 	free(j->residuals);
 	g_array_free(j->workers, TRUE);
 	g_ptr_array_free(j->pending, TRUE);
@@ -334,13 +339,7 @@ static void finish_job(struct rqml *q, struct rjob *j, enum au_kernel_verdict v)
 	if (q->env)
 		au_blob_store_f64(q->env->ops->local_service(q->env->ctx, "blob"), j->digest, j->state,
 				  j->kp->state_len);
-	drop_state(j);
-	g_ptr_array_set_size(j->pending, 0);
-	if (j->owns_kp)
-		au_kernel_free(&j->own_kp);
-	j->owns_kp = false;
-	j->kp = NULL;
-	j->built = false;
+	release_job(j);
 }
 
 static uint8_t apply_close(struct rqml *q, struct au_rbuf *rb)
@@ -448,13 +447,7 @@ static void end_job(struct rqml *q, struct rjob *j, enum au_kernel_verdict v)
 					  AU_RQML_ROW_DONE};
 		rqml_record_row(q, &row);
 	}
-	drop_state(j);
-	g_ptr_array_set_size(j->pending, 0);
-	if (j->owns_kp)
-		au_kernel_free(&j->own_kp);
-	j->owns_kp = false;
-	j->kp = NULL;
-	j->built = false;
+	release_job(j);
 }
 
 /* FAIL: the supervisor saw shard `shard` of round `round` use its last
