@@ -632,6 +632,15 @@ size_t au_check_results(const struct au_sim *sim, const char **names, const char
 	return n;
 }
 
+char *au_check_undecided(const char *const *names, const char *const *results, size_t n)
+{
+	GString *s = g_string_new(NULL);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(results[i], AU_VERDICT_PASS) != 0 && strcmp(results[i], AU_VERDICT_FAIL) != 0)
+			g_string_append_printf(s, "%s%s %s", s->len ? ", " : "", names[i], results[i]);
+	return g_string_free(s, s->len == 0);
+}
+
 bool au_check_reason(const struct au_sim *sim, size_t i, char *buf, size_t len)
 {
 	if (i >= n_checkers(sim) || len == 0)

@@ -44,6 +44,10 @@ bool au_check_info(size_t i, const char **name, const char **service, const char
  * fills up to `max` entries, returns how many. */
 size_t au_check_results(const struct au_sim *sim, const char **names, const char **results,
 			size_t max);
+/* "name verdict, ..." of the checks among au_check_results' n that have no
+ * verdict (neither pass nor fail), for a pass line to name them; NULL when
+ * every one has a verdict.  The caller frees it. */
+char *au_check_undecided(const char *const *names, const char *const *results, size_t n);
 /* Why check i (in au_check_results order) has no verdict: true and the reason
  * in buf for not run and unknown, false for pass and fail (a fail's detail
  * is the violation's). */

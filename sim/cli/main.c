@@ -290,16 +290,11 @@ static void print_text(struct au_sim *sim, const struct au_scenario *sc, uint64_
 			printf("  window (%u operations):\n%s\n", v->window_ops, v->window_text);
 	}
 	/* A pass says which checks it does not cover. */
-	GString *undecided = g_string_new(NULL);
-	for (size_t i = 0; i < n && !v; i++)
-		if (strcmp(results[i], AU_VERDICT_PASS) != 0)
-			g_string_append_printf(undecided, "%s%s %s", undecided->len ? ", " : "", names[i],
-					       results[i]);
-	if (undecided->len)
-		printf("  result: pass (no verdict from: %s)\n", undecided->str);
+	g_autofree char *undecided = v ? NULL : au_check_undecided(names, results, n);
+	if (undecided)
+		printf("  result: pass (no verdict from: %s)\n", undecided);
 	else
 		printf("  result: %s\n", v ? "FAIL" : "pass");
-	g_string_free(undecided, TRUE);
 	printf("  trace hash: %s\n", hash);
 }
 

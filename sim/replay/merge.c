@@ -671,29 +671,23 @@ int au_merge_run(GPtrArray *boots, const struct au_merge_opts *o, FILE *out)
 	 * named; a datagram received with no replayed send means the logs
 	 * miss what produced it (recording stopped, a boot not recorded, or a
 	 * killed node's uncompared tail that diverged): not a faithful replay. */
-	GString *nov = g_string_new(NULL);
-	const char *vn[32], *vr[32];
-	size_t nv = au_check_results(m.sim, vn, vr, 32);
-	for (size_t i = 0; i < nv; i++)
-		if (strcmp(vr[i], AU_VERDICT_PASS) != 0 && strcmp(vr[i], AU_VERDICT_FAIL) != 0)
-			g_string_append_printf(nov, "%s%s %s", nov->len ? ", " : "", vn[i], vr[i]);
 	bool faithful = m.unmatched == 0;
 	rc = (checks_rc || !all_exact || !faithful) ? 1 : 0;
-	char *passed = nov->len ? g_strdup_printf("pass (every boot exact; no verdict from: %s)", nov->str)
-					   : g_strdup("pass (every boot exact, every check held)");
-	char *unfaithful = g_strdup_printf(
-		"fail (%" G_GUINT64_FORMAT " datagrams were received with no replayed send: the logs miss the inputs "
-		"that produced them)", m.unmatched);
-	g_string_free(nov, TRUE);
-	fprintf(out, "result: %s%s\n", rc == 0 ? passed
-				     : viol ? "fail (a check failed on the replayed run)"
-				     : !all_exact ? "fail (a boot did not replay exactly)"
-						  : unfaithful,
+	char *nov = rc == 0 ? au_check_undecided(cnames, cresults, nc) : NULL;
+	char *result =
+		rc != 0 ? (viol ? g_strdup("fail (a check failed on the replayed run)")
+			   : !all_exact ? g_strdup("fail (a boot did not replay exactly)")
+					: g_strdup_printf("fail (%" G_GUINT64_FORMAT " datagrams were received with no "
+							  "replayed send: the logs miss the inputs that produced them)",
+							  m.unmatched))
+		: nov ? g_strdup_printf("pass (every boot exact; no verdict from: %s)", nov)
+		      : g_strdup("pass (every boot exact, every check held)");
+	fprintf(out, "result: %s%s\n", result,
 		partial ? "; partial: some nodes' logs are missing (--partial), so a failure may come from their "
 			  "missing inputs"
 			: "");
-	g_free(passed);
-	g_free(unfaithful);
+	g_free(nov);
+	g_free(result);
 out:
 	if (err) {
 		fprintf(stderr, "aureon-sim replay --check: %s\n", err);
