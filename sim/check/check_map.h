@@ -1,5 +1,6 @@
 /* check_map.h — a map from uint64 keys to small fixed-size values, for
- * the checkers' per-record state (tasks, leases, locks, jobs by id).
+ * the checkers' per-record state (tasks, leases and locks by id;
+ * check_jobs.c still keeps its GHashTables).
  *
  * Open addressing with linear probing and backward-shift removal (no
  * tombstones); values live inline beside their key, so a lookup is one
