@@ -1,4 +1,5 @@
-/* pcg32.c — PCG32 seeding, bounded draws and per-component streams. */
+/* pcg32.c — PCG32 seeding and per-component streams (the draws are inline
+ * in pcg32.h). */
 #include "pcg32.h"
 
 #include "hash.h"
@@ -11,26 +12,6 @@ void au_pcg32_seed(struct au_pcg32 *rng, uint64_t initstate, uint64_t initseq)
 	rng->state += initstate;
 	(void)au_pcg32_next(rng);
 }
-
-uint32_t au_pcg32_below(struct au_pcg32 *rng, uint32_t bound)
-{
-	/* Reject the low (2^32 mod bound) outputs so every residue is equally
-	 * likely. */
-	uint32_t threshold = (uint32_t)(-bound) % bound;
-	for (;;) {
-		uint32_t r = au_pcg32_next(rng);
-		if (r >= threshold)
-			return r % bound;
-	}
-}
-
-double au_pcg32_unit(struct au_pcg32 *rng)
-{
-	uint64_t hi = au_pcg32_next(rng) >> 5; /* 27 bits */
-	uint64_t lo = au_pcg32_next(rng) >> 6; /* 26 bits */
-	return (double)((hi << 26) | lo) * (1.0 / 9007199254740992.0);
-}
-
 
 void au_pcg32_stream(struct au_pcg32 *rng, uint64_t run_seed, uint32_t component,
 		     uint32_t node)

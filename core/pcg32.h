@@ -37,11 +37,28 @@ static inline uint32_t au_pcg32_next(struct au_pcg32 *rng)
 	return (xorshifted >> rot) | (xorshifted << ((-rot) & 31u));
 }
 
-/* Unbiased draw in [0, bound), bound > 0 (pcg32_boundedrand_r). */
-uint32_t au_pcg32_below(struct au_pcg32 *rng, uint32_t bound);
+/* Unbiased draw in [0, bound), bound > 0 (pcg32_boundedrand_r).  Inline:
+ * with a constant bound (R-MAT's 100 per level) both divisions become
+ * multiplications. */
+static inline uint32_t au_pcg32_below(struct au_pcg32 *rng, uint32_t bound)
+{
+	/* Reject the low (2^32 mod bound) outputs so every residue is equally
+	 * likely. */
+	uint32_t threshold = (uint32_t)(-bound) % bound;
+	for (;;) {
+		uint32_t r = au_pcg32_next(rng);
+		if (r >= threshold)
+			return r % bound;
+	}
+}
 
 /* Uniform double in [0, 1) with 53 random bits. */
-double au_pcg32_unit(struct au_pcg32 *rng);
+static inline double au_pcg32_unit(struct au_pcg32 *rng)
+{
+	uint64_t hi = au_pcg32_next(rng) >> 5; /* 27 bits */
+	uint64_t lo = au_pcg32_next(rng) >> 6; /* 26 bits */
+	return (double)((hi << 26) | lo) * (1.0 / 9007199254740992.0);
+}
 
 /* The stream of (component, node) under `run_seed`: a pure function of the
  * three, so adding nodes, services or workloads shifts no other stream. */

@@ -100,12 +100,6 @@ static int check_shards(uint32_t shards, uint32_t units, char *err, size_t errle
 
 /* ---- PageRank ------------------------------------------------------------- */
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Degree-grouped visiting order per shard (see kernels.h): a counting sort
  * of each shard's rows by in-degree, stable, so rows of one degree stay in
  * index order; the sources are copied into that order. */
@@ -198,13 +192,22 @@ int au_kernel_build_pagerank_edges(struct au_kernel_problem *kp, uint32_t n, con
 	}
 	for (uint32_t i = 0; i < n; i++)
 		kp->rowptr[i + 1] += kp->rowptr[i];
+	/* Sources in ascending order within a row (the gathers walk x
+	 * forward): group the edges by source first (a counting sort), then
+	 * deal them out to their rows source by source. */
+	uint32_t *srcptr = au_xcalloc((size_t)n + 1, sizeof(uint32_t));
+	for (uint32_t i = 0; i < n; i++)
+		srcptr[i + 1] = srcptr[i] + outdeg[i];
+	uint32_t *by_src = au_xcalloc(m ? m : 1, sizeof(uint32_t));
 	uint32_t *fill = au_xcalloc(n, sizeof(uint32_t));
 	for (uint32_t e = 0; e < m; e++)
-		kp->col[kp->rowptr[dst[e]] + fill[dst[e]]++] = src[e];
-	/* Sources in ascending order within a row: the gathers walk x forward. */
-	for (uint32_t i = 0; i < n; i++)
-		qsort(kp->col + kp->rowptr[i], kp->rowptr[i + 1] - kp->rowptr[i], sizeof(uint32_t),
-		      cmp_u32);
+		by_src[srcptr[src[e]] + fill[src[e]]++] = dst[e];
+	memset(fill, 0, (size_t)n * sizeof(uint32_t));
+	for (uint32_t s = 0; s < n; s++)
+		for (uint32_t k = srcptr[s]; k < srcptr[s + 1]; k++)
+			kp->col[kp->rowptr[by_src[k]] + fill[by_src[k]]++] = s;
+	free(by_src);
+	free(srcptr);
 	for (uint32_t i = 0; i < n; i++) {
 		kp->dangling[i] = outdeg[i] == 0;
 		kp->n_dangling += kp->dangling[i];

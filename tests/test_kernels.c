@@ -109,6 +109,47 @@ START_TEST(pagerank_star_matches_closed_form)
 }
 END_TEST
 
+START_TEST(pagerank_rows_hold_their_sources_in_order)
+{
+	/* Each row's sources, as laid out for the shards, are exactly the
+	 * sources of the edges into it (duplicates kept) in ascending order:
+	 * the gathers walk x forward and sum in a fixed order. */
+	enum { N = 97, M = 1500 };
+	static uint32_t src[M], dst[M], count[N][N];
+	struct au_pcg32 rng;
+	au_pcg32_seed(&rng, 11, 12);
+	memset(count, 0, sizeof(count));
+	for (int e = 0; e < M; e++) {
+		src[e] = au_pcg32_below(&rng, N - 7); /* a few vertices dangle */
+		dst[e] = au_pcg32_below(&rng, N / 3) * 3 % N; /* many rows stay empty */
+		count[dst[e]][src[e]]++;
+	}
+	struct au_kernel_problem kp;
+	ck_assert_int_eq(au_kernel_build_pagerank_edges(&kp, N, src, dst, M, 4, 0.85, NULL, 0), 0);
+	for (uint32_t s = 0; s < kp.p.shards; s++) {
+		uint32_t lo, hi;
+		au_kernel_shard_range(&kp, s, &lo, &hi);
+		uint32_t at = kp.rowptr[lo];
+		for (uint32_t q = lo; q < hi; q++) {
+			uint32_t i = kp.order[q], d = kp.rowptr[i + 1] - kp.rowptr[i];
+			for (uint32_t k = 0; k < d; k++) {
+				uint32_t from = kp.col[at + k];
+				ck_assert_uint_lt(from, N);
+				if (k > 0)
+					ck_assert_uint_le(kp.col[at + k - 1], from);
+				ck_assert_uint_gt(count[i][from], 0);
+				count[i][from]--;
+			}
+			at += d;
+		}
+	}
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < N; j++)
+			ck_assert_msg(count[i][j] == 0, "edge %d -> %d missing from row %d", j, i, i);
+	au_kernel_free(&kp);
+}
+END_TEST
+
 START_TEST(pagerank_dangling_matches_direct_solve)
 {
 	/* A random graph with dangling vertices: PageRank is the solution of
@@ -510,6 +551,7 @@ Suite *kernels_suite(void)
 	tcase_add_test(tc, pagerank_cycle_is_uniform);
 	tcase_add_test(tc, pagerank_star_matches_closed_form);
 	tcase_add_test(tc, pagerank_dangling_matches_direct_solve);
+	tcase_add_test(tc, pagerank_rows_hold_their_sources_in_order);
 	tcase_add_test(tc, jacobi_eigenfunction_closed_form);
 	tcase_add_test(tc, jacobi_tiny_grid_matches_direct_solve);
 	tcase_add_test(tc, kmeans_separated_clusters_find_the_means);
