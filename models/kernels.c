@@ -250,17 +250,15 @@ static int build_pagerank_rmat(struct au_kernel_problem *kp, const struct au_ker
 	for (uint32_t e = 0; e < p->edges; e++) {
 		uint32_t u = 0, v = 0;
 		for (uint32_t level = 0; level < scale; level++) {
-			uint32_t r = au_pcg32_below(&rng, 100), bit = 1u << level;
-			if (r < RMAT_A)
-				continue;
-			if (r < RMAT_A + RMAT_B)
-				v |= bit;
-			else if (r < RMAT_A + RMAT_B + RMAT_C)
-				u |= bit;
-			else {
-				u |= bit;
-				v |= bit;
-			}
+			/* The quadrant: a (neither bit), b (v's), c (u's) or d
+			 * (both), without branches (the draw is random: a branch
+			 * on it mispredicts half the time). */
+			uint32_t r = au_pcg32_below(&rng, 100);
+			uint32_t in_b = (r >= RMAT_A) & (r < RMAT_A + RMAT_B);
+			uint32_t in_cd = r >= RMAT_A + RMAT_B;
+			uint32_t in_d = r >= RMAT_A + RMAT_B + RMAT_C;
+			u |= in_cd << level;
+			v |= (in_b | in_d) << level;
 		}
 		src[e] = perm[u];
 		dst[e] = perm[v];
