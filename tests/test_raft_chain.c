@@ -117,6 +117,56 @@ START_TEST(chain_memo_copies_and_outlives)
 }
 END_TEST
 
+/* The record CRC au_raft__chain_memo_rec gives equals au_crc32c of the
+ * record, whether the memo answers it (the same entry at the same index,
+ * appended by another "node") or not (another index, other bytes with the
+ * same key, a small entry, after a clear). */
+START_TEST(chain_memo_rec_crc_equals_reference)
+{
+	au_raft__chain_memo_clear();
+	GRand *rng = g_rand_new_with_seed(29);
+	static uint8_t rec[5000];
+	uint64_t prev = 7, crc_hits = au_raft__chain_memo_crc_hits();
+	for (int k = 0; k < 300; k++) {
+		uint32_t len = (uint32_t)g_rand_int_range(rng, 0, 4000);
+		uint64_t index = (uint64_t)k + 1;
+		for (uint32_t i = 0; i < len + 40; i++)
+			rec[i] = (uint8_t)g_rand_int(rng);
+		/* the record: a header that carries the index, then the data */
+		memcpy(rec, &index, sizeof(index));
+		uint8_t *data = rec + 33;
+		uint64_t want = fnv_ref(prev, 2, 1, data, len);
+		uint32_t want_crc = au_crc32c(0, rec, 33 + len);
+		for (int n = 0; n < 4; n++) {
+			uint32_t crc = 0;
+			ck_assert_uint_eq(au_raft__chain_memo_rec(prev, 2, 1, data, len, index, rec,
+								  33 + len, &crc), want);
+			ck_assert_uint_eq(crc, want_crc);
+		}
+		/* the same entry at another index: another record */
+		uint64_t other = index + 1000;
+		memcpy(rec, &other, sizeof(other));
+		uint32_t crc = 0;
+		au_raft__chain_memo_rec(prev, 2, 1, data, len, other, rec, 33 + len, &crc);
+		ck_assert_uint_eq(crc, au_crc32c(0, rec, 33 + len));
+		memcpy(rec, &index, sizeof(index));
+		if (len > 0) { /* same key, other bytes */
+			data[0] ^= 1;
+			ck_assert_uint_eq(au_raft__chain_memo_rec(prev, 2, 1, data, len, index, rec,
+								  33 + len, &crc),
+					  fnv_ref(prev, 2, 1, data, len));
+			ck_assert_uint_eq(crc, au_crc32c(0, rec, 33 + len));
+			data[0] ^= 1;
+		}
+		prev = want;
+	}
+	/* the nodes after the first took the CRC from the memo */
+	ck_assert_uint_ge(au_raft__chain_memo_crc_hits() - crc_hits, 200);
+	au_raft__chain_memo_clear();
+	g_rand_free(rng);
+}
+END_TEST
+
 static int cmp_desc(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -269,6 +319,7 @@ Suite *raft_chain_suite(void)
 	tcase_add_test(tc, chain_known_value);
 	tcase_add_test(tc, chain_memo_equals_reference);
 	tcase_add_test(tc, chain_memo_copies_and_outlives);
+	tcase_add_test(tc, chain_memo_rec_crc_equals_reference);
 	tcase_add_test(tc, quorum_kth_largest_equals_sort);
 	tcase_add_test(tc, outbox_holds_replies_until_durable);
 	suite_add_tcase(s, tc);

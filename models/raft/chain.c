@@ -14,6 +14,12 @@
  * log (a bug under test) corrupts its own replica only and replicas_agree
  * can see it.
  *
+ * A slot also keeps the CRC-32C of the entry's log record at one index
+ * (au_raft__chain_memo_rec): the record is a pure function of (index,
+ * previous chain, term, type, data), all of which a hit has compared, so
+ * the followers that append the leader's entry at the same index take the
+ * CRC the first node computed instead of running it over the bytes again.
+ *
  * Bounded: CHAIN_MEMO_SLOTS slots, at most CHAIN_MEMO_BYTES of data held
  * by the table (aureon-node, a single node, gains nothing from it and
  * keeps at most that much).  Per thread (_Thread_local): threads never
@@ -21,10 +27,13 @@
  */
 #include "raft_internal.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
 #include <glib.h>
+
+#include "wire.h"
 
 #define CHAIN_MEMO_SLOTS 1024u
 #define CHAIN_MEMO_MIN 16u                 /* smaller entries: hashing is as cheap */
@@ -34,12 +43,16 @@ struct memo_slot {
 	uint64_t prev, term, chain;
 	uint32_t len;
 	uint8_t type;
+	bool has_crc;
+	uint32_t crc;       /* the record's CRC at rec_index, if has_crc */
+	uint64_t rec_index;
 	uint8_t *bytes; /* the table's own copy; NULL: empty */
 };
 
 static _Thread_local struct memo_slot memo[CHAIN_MEMO_SLOTS];
 static _Thread_local size_t memo_bytes;
 static _Thread_local uint64_t memo_hits;
+static _Thread_local uint64_t memo_crc_hits;
 
 uint64_t au_raft__chain_hash(uint64_t prev, uint64_t term, uint8_t type, const uint8_t *d, size_t n)
 {
@@ -66,15 +79,21 @@ static struct memo_slot *slot_for(uint64_t prev, uint64_t term, uint8_t type, ui
 	return &memo[k & (CHAIN_MEMO_SLOTS - 1)];
 }
 
-uint64_t au_raft__chain_memo(uint64_t prev, uint64_t term, uint8_t type, const uint8_t *data,
-			     uint32_t len)
+/* The chain, memoised; *slot gets the slot that now holds this entry
+ * (NULL: it is not memoised) and *hit whether it held it already. */
+static uint64_t memo_lookup(uint64_t prev, uint64_t term, uint8_t type, const uint8_t *data,
+			    uint32_t len, struct memo_slot **slot, bool *hit)
 {
+	*slot = NULL;
+	*hit = false;
 	if (len < CHAIN_MEMO_MIN)
 		return au_raft__chain_hash(prev, term, type, data, len);
 	struct memo_slot *s = slot_for(prev, term, type, len);
 	if (s->bytes && s->prev == prev && s->term == term && s->type == type && s->len == len &&
 	    memcmp(s->bytes, data, len) == 0) {
 		memo_hits++;
+		*slot = s;
+		*hit = true;
 		return s->chain;
 	}
 	uint64_t chain = au_raft__chain_hash(prev, term, type, data, len);
@@ -82,7 +101,38 @@ uint64_t au_raft__chain_memo(uint64_t prev, uint64_t term, uint8_t type, const u
 	if (memo_bytes - old + len <= CHAIN_MEMO_BYTES) {
 		g_free(s->bytes);
 		memo_bytes = memo_bytes - old + len;
-		*s = (struct memo_slot){prev, term, chain, len, type, g_memdup2(data, len)};
+		*s = (struct memo_slot){.prev = prev, .term = term, .chain = chain, .len = len,
+					.type = type, .bytes = g_memdup2(data, len)};
+		*slot = s;
+	}
+	return chain;
+}
+
+uint64_t au_raft__chain_memo(uint64_t prev, uint64_t term, uint8_t type, const uint8_t *data,
+			     uint32_t len)
+{
+	struct memo_slot *s;
+	bool hit;
+	return memo_lookup(prev, term, type, data, len, &s, &hit);
+}
+
+uint64_t au_raft__chain_memo_rec(uint64_t prev, uint64_t term, uint8_t type, const uint8_t *data,
+				 uint32_t len, uint64_t index, const uint8_t *rec, size_t rec_len,
+				 uint32_t *crc)
+{
+	struct memo_slot *s;
+	bool hit;
+	uint64_t chain = memo_lookup(prev, term, type, data, len, &s, &hit);
+	if (hit && s->has_crc && s->rec_index == index) {
+		memo_crc_hits++;
+		*crc = s->crc;
+		return chain;
+	}
+	*crc = au_crc32c(0, rec, rec_len);
+	if (s) {
+		s->has_crc = true;
+		s->crc = *crc;
+		s->rec_index = index;
 	}
 	return chain;
 }
@@ -90,6 +140,11 @@ uint64_t au_raft__chain_memo(uint64_t prev, uint64_t term, uint8_t type, const u
 uint64_t au_raft__chain_memo_hits(void)
 {
 	return memo_hits;
+}
+
+uint64_t au_raft__chain_memo_crc_hits(void)
+{
+	return memo_crc_hits;
 }
 
 void au_raft__chain_memo_clear(void)

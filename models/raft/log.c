@@ -232,21 +232,45 @@ void au_raft__seg_name_cached(struct au_raft *r, char buf[32], uint64_t seg)
 	memcpy(buf, r->seg_name, sizeof(r->seg_name));
 }
 
-static size_t encode_record(struct au_raft *r, uint64_t index, const struct entry *e)
+/* Write entry e's record (index, the predecessor's chain, term, type,
+ * length, data) into e->rec, up to the CRC, which the caller adds. */
+static void encode_record_head(uint8_t *rec, uint64_t index, uint64_t prev_chain, uint64_t term,
+			       uint8_t type, uint32_t len)
 {
-	size_t n = RECORD_OVERHEAD + e->len;
 	struct au_wbuf w;
-	au_wbuf_init(&w, r->recbuf, sizeof(r->recbuf));
-	au_put_u32(&w, (uint32_t)n);
+	au_wbuf_init(&w, rec, RECORD_HEAD);
+	au_put_u32(&w, RECORD_OVERHEAD + len);
 	au_put_u64(&w, index);
-	au_put_u64(&w, raft_chain_at(r, index - 1));
-	au_put_u64(&w, e->term);
-	au_put_u8(&w, e->type);
-	au_put_u32(&w, e->len);
-	au_put_bytes(&w, e->data, e->len);
-	au_wbuf_seal(&w);
-	assert(!w.overflow && w.len == n);
-	return n;
+	au_put_u64(&w, prev_chain);
+	au_put_u64(&w, term);
+	au_put_u8(&w, type);
+	au_put_u32(&w, len);
+	assert(!w.overflow && w.len == RECORD_HEAD);
+}
+
+static void put_record_crc(struct entry *e, uint32_t crc)
+{
+	uint8_t *p = e->rec + e->rec_len - 4;
+	p[0] = (uint8_t)crc;
+	p[1] = (uint8_t)(crc >> 8);
+	p[2] = (uint8_t)(crc >> 16);
+	p[3] = (uint8_t)(crc >> 24);
+}
+
+/* The record of entry `index` as write_entries writes it: built at append
+ * with the predecessor's chain then; were that ever to differ now (it
+ * cannot: a chain is a function of the log before it, and what precedes a
+ * kept entry never changes), it is encoded and sealed again. */
+static const uint8_t *record_of(struct au_raft *r, uint64_t index, struct entry *e)
+{
+	uint64_t prev = raft_chain_at(r, index - 1);
+	struct au_rbuf rb;
+	au_rbuf_init(&rb, e->rec + RECORD_PREV_AT, 8);
+	if (au_get_u64(&rb) != prev) {
+		encode_record_head(e->rec, index, prev, e->term, e->type, e->len);
+		put_record_crc(e, au_crc32c(0, e->rec, e->rec_len - 4));
+	}
+	return e->rec;
 }
 
 /* Cut the durable log so it ends before `from`: truncate its segment at
@@ -335,9 +359,7 @@ bool au_raft__write_entries(struct au_raft *r, uint64_t first, uint64_t last)
 			if (!prev && !au_raft__disk_truncate(r, name, 0))
 				return false;
 		}
-		size_t n = encode_record(r, i, e);
-		e->rec_len = (uint32_t)n;
-		if (!au_raft__disk_write(r, name, e->file_off, r->recbuf, n))
+		if (!au_raft__disk_write(r, name, e->file_off, record_of(r, i, e), e->rec_len))
 			return false;
 	}
 	if (last > r->dirty_last)
@@ -378,7 +400,8 @@ void au_raft__log_persisted(struct au_raft *r, uint64_t seq)
 
 void au_raft__free_entry(struct entry *e)
 {
-	g_free(e->data);
+	g_free(e->rec);
+	e->rec = NULL;
 	e->data = NULL;
 }
 
@@ -450,13 +473,21 @@ void au_raft__truncate_log(struct au_raft *r, uint64_t from)
 uint64_t au_raft__append_entry(struct au_raft *r, uint64_t term, uint8_t type, const void *data,
 			       uint32_t len)
 {
-	uint64_t index = raft_last_index(r) + 1;
+	uint64_t index = raft_last_index(r) + 1, prev = raft_chain_at(r, index - 1);
 	struct entry e = {0};
 	e.term = term;
 	e.type = type;
 	e.len = len;
-	e.data = len ? g_memdup2(data, len) : NULL;
-	e.chain = au_raft__chain_memo(raft_chain_at(r, index - 1), term, type, e.data, len);
+	e.rec_len = RECORD_OVERHEAD + len;
+	e.rec = g_malloc(e.rec_len);
+	e.data = e.rec + RECORD_HEAD;
+	encode_record_head(e.rec, index, prev, term, type, len);
+	if (len)
+		memcpy(e.data, data, len);
+	uint32_t crc;
+	e.chain = au_raft__chain_memo_rec(prev, term, type, e.data, len, index, e.rec,
+					  e.rec_len - 4, &crc);
+	put_record_crc(&e, crc);
 	g_array_append_val(r->log, e);
 	raft_trace(r, AU_TR_RAFT_APPEND, (int64_t)index, (int64_t)term, (int64_t)e.chain);
 	if (type == ENTRY_CONFIG)

@@ -85,7 +85,11 @@ struct entry {
 	uint64_t chain;
 	uint8_t type;
 	uint32_t len;
-	uint8_t *data;
+	uint8_t *data; /* rec + RECORD_HEAD */
+	/* The entry's log record (RECORD_OVERHEAD + len bytes, sealed), built
+	 * when it is appended: data lives inside it, so a write hands the
+	 * disk these bytes with no copy and no second CRC pass. */
+	uint8_t *rec;
 	uint32_t file_off; /* record offset inside its segment */
 	uint32_t rec_len;
 };
@@ -345,6 +349,8 @@ static inline uint64_t raft_seg_of(uint64_t index)
  * data, CRC.  The predecessor's chain lets recovery refuse a stale suffix
  * that an unsynced truncation failed to remove (see load_log in boot.c). */
 #define RECORD_OVERHEAD (4u + 8u + 8u + 8u + 1u + 4u + 4u)
+#define RECORD_HEAD (RECORD_OVERHEAD - 4u) /* where the data starts */
+#define RECORD_PREV_AT 12u                 /* the predecessor's chain */
 
 /* ---- storage.c: storage calls, failure and repair ---------------------- */
 

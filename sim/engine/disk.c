@@ -31,6 +31,15 @@
  * place where the other image shows none of the bytes it changes (the
  * append after a sync), so a log's shared tail is not copied.  Memory
  * follows the live bytes, and the outcome is byte for byte the replay's.
+ *
+ * A pending write keeps no copy of its bytes while `current` still holds
+ * them (a lazy write: the usual append, never overwritten before it
+ * settles); whatever changes `current` where a lazy write lies (an
+ * overwrite, a truncate, a corrupted sector) first copies its bytes out.
+ * A sync that replays a lazy write into `durable` reads `current`'s
+ * chunks, so it finds a chunk the two share already right and lets
+ * `durable` share a chunk whose every byte it shows the write covers.
+ * Each node's disk owns its chunks: nothing is shared across nodes.
  */
 #include "sim_internal.h"
 
@@ -45,7 +54,11 @@ struct pending_op {
 	uint64_t seq;
 	enum op_kind kind;
 	uint64_t off, len; /* truncate: len = new length */
-	uint64_t at;       /* write: its bytes, at pdata + at */
+	uint64_t at;       /* write: its bytes, at pdata + at, unless lazy */
+	/* A write whose bytes are still current's at [off, off + len): they
+	 * are read there when the write settles, not kept twice (see
+	 * keep_lazy_bytes). */
+	bool lazy;
 };
 
 /* A chunk of a file image: CHUNK bytes, shared by reference count
@@ -91,6 +104,9 @@ struct au_file {
 	uint32_t n_pend, cap_pend;
 	uint8_t *pdata; /* the pending writes' bytes, back to back */
 	uint64_t pdata_len, pdata_cap;
+	/* Every lazy pending write lies in [lazy_lo, lazy_hi) (empty: lo >=
+	 * hi): a change to current's bytes there first copies theirs out. */
+	uint64_t lazy_lo, lazy_hi;
 	uint64_t next_seq;
 	au_time last_sync_done;
 	char key[]; /* "service/name" */
@@ -247,6 +263,36 @@ static void apply_write(struct image *img, uint64_t off, const uint8_t *data, ui
 	}
 }
 
+/* apply_write of bytes `src` (the file's other image) holds at
+ * [off, off + len): a chunk the two share needs nothing, and a chunk of
+ * which img will show only bytes the write covers is shared, not copied. */
+static void apply_from(struct image *img, const struct image *src, uint64_t off, uint64_t len)
+{
+	static const uint8_t zeros[CHUNK];
+	if (off > img->len)
+		img_grow(img, off, true);
+	if (off + len > img->len)
+		img_grow(img, off + len, false); /* written below */
+	while (len) {
+		uint32_t i = (uint32_t)(off / CHUNK), o = (uint32_t)(off % CHUNK);
+		uint32_t k = CHUNK - o < len ? CHUNK - o : (uint32_t)len;
+		struct chunk *c = img->c[i], *sc = src->c[i];
+		if (c != sc) {
+			if (sc && o == 0 && k >= img_live(img, i)) {
+				sc->u.refs++;
+				chunk_unref(img->disk, c);
+				img->c[i] = sc;
+				if (i < img->dirty)
+					img->dirty = i;
+			} else {
+				memcpy(img_writable(img, i, o, k) + o, sc ? sc->data + o : zeros, k);
+			}
+		}
+		off += k;
+		len -= k;
+	}
+}
+
 static void apply_truncate(struct image *img, uint64_t len)
 {
 	img_set_len(img, len);
@@ -332,6 +378,8 @@ static void clear_pending(struct au_file *f)
 {
 	f->n_pend = 0;
 	f->pdata_len = 0;
+	f->lazy_lo = UINT64_MAX;
+	f->lazy_hi = 0;
 	if (f->current.len == 0 && (f->cap_pend || f->pdata_cap)) {
 		g_free(f->pend);
 		g_free(f->pdata);
@@ -342,14 +390,59 @@ static void clear_pending(struct au_file *f)
 	}
 }
 
-static const uint8_t *op_data(const struct au_file *f, const struct pending_op *op)
+/* Room for `len` more bytes at the end of pdata. */
+static uint8_t *pdata_room(struct au_file *f, uint64_t len)
 {
-	return f->pdata + op->at;
+	if (f->pdata_len + len > f->pdata_cap) {
+		uint64_t cap = f->pdata_cap ? f->pdata_cap : 256;
+		while (cap < f->pdata_len + len)
+			cap *= 2;
+		f->pdata = g_realloc(f->pdata, cap);
+		f->pdata_cap = cap;
+	}
+	return f->pdata + f->pdata_len;
 }
 
-/* Queue an operation (a write's bytes at `data`, `len` of them). */
-static void add_pending(struct au_file *f, enum op_kind kind, uint64_t off, uint64_t len,
-			const void *data)
+/* Current's bytes in [off, off + len) are about to change: every lazy
+ * write (all of them, when one lies there) copies its bytes to pdata. */
+static void keep_lazy_bytes(struct au_file *f, uint64_t off, uint64_t len)
+{
+	if (f->lazy_lo >= f->lazy_hi || off >= f->lazy_hi || off + len <= f->lazy_lo)
+		return;
+	for (uint32_t j = 0; j < f->n_pend; j++) {
+		struct pending_op *op = &f->pend[j];
+		if (!op->lazy)
+			continue;
+		uint8_t *p = pdata_room(f, op->len);
+		size_t got = img_read(&f->current, op->off, p, op->len);
+		g_assert(got == op->len);
+		op->at = f->pdata_len;
+		op->lazy = false;
+		f->pdata_len += op->len;
+	}
+	f->lazy_lo = UINT64_MAX;
+	f->lazy_hi = 0;
+}
+
+/* Apply pending write op, or its first `len` bytes, to durable. */
+static void settle_write(struct au_file *f, const struct pending_op *op, uint64_t len)
+{
+	if (op->lazy)
+		apply_from(&f->durable, &f->current, op->off, len);
+	else
+		apply_write(&f->durable, op->off, f->pdata + op->at, len);
+}
+
+static bool eager_pending; /* tests: no lazy writes */
+
+void au_disk_test_eager_pending(bool eager)
+{
+	eager_pending = eager;
+}
+
+/* Queue an operation: a truncate, or a write whose `len` bytes current
+ * now holds at `off`. */
+static void add_pending(struct au_file *f, enum op_kind kind, uint64_t off, uint64_t len)
 {
 	if (f->n_pend == f->cap_pend) {
 		f->cap_pend = f->cap_pend ? f->cap_pend * 2 : 16;
@@ -360,19 +453,22 @@ static void add_pending(struct au_file *f, enum op_kind kind, uint64_t off, uint
 	op->kind = kind;
 	op->off = off;
 	op->len = len;
-	op->at = f->pdata_len;
-	if (kind != OP_WRITE)
+	op->at = 0;
+	op->lazy = kind == OP_WRITE && len > 0;
+	if (!op->lazy)
 		return;
-	if (f->pdata_len + len > f->pdata_cap) {
-		uint64_t cap = f->pdata_cap ? f->pdata_cap : 256;
-		while (cap < f->pdata_len + len)
-			cap *= 2;
-		f->pdata = g_realloc(f->pdata, cap);
-		f->pdata_cap = cap;
+	if (eager_pending) {
+		op->lazy = false;
+		op->at = f->pdata_len;
+		size_t got = img_read(&f->current, off, pdata_room(f, len), len);
+		g_assert(got == len);
+		f->pdata_len += len;
+		return;
 	}
-	if (len)
-		memcpy(f->pdata + f->pdata_len, data, len);
-	f->pdata_len += len;
+	if (off < f->lazy_lo)
+		f->lazy_lo = off;
+	if (off + len > f->lazy_hi)
+		f->lazy_hi = off + len;
 }
 
 /* The first n pending operations are settled: drop them, and their bytes
@@ -388,9 +484,17 @@ static void drop_pending(struct au_file *f, uint32_t n)
 		f->n_pend -= n;
 	}
 	uint64_t base = UINT64_MAX;
-	for (uint32_t i = 0; i < f->n_pend && base == UINT64_MAX; i++)
-		if (f->pend[i].kind == OP_WRITE)
-			base = f->pend[i].at;
+	f->lazy_lo = UINT64_MAX;
+	f->lazy_hi = 0;
+	for (uint32_t i = 0; i < f->n_pend; i++) {
+		const struct pending_op *op = &f->pend[i];
+		if (op->lazy) {
+			f->lazy_lo = op->off < f->lazy_lo ? op->off : f->lazy_lo;
+			f->lazy_hi = op->off + op->len > f->lazy_hi ? op->off + op->len : f->lazy_hi;
+		} else if (op->kind == OP_WRITE && op->len && base == UINT64_MAX) {
+			base = op->at;
+		}
+	}
 	if (base == UINT64_MAX) {
 		f->pdata_len = 0;
 		return;
@@ -400,7 +504,7 @@ static void drop_pending(struct au_file *f, uint32_t n)
 	memmove(f->pdata, f->pdata + base, f->pdata_len - base);
 	f->pdata_len -= base;
 	for (uint32_t i = 0; i < f->n_pend; i++)
-		if (f->pend[i].kind == OP_WRITE)
+		if (f->pend[i].kind == OP_WRITE && !f->pend[i].lazy && f->pend[i].len)
 			f->pend[i].at -= base;
 }
 
@@ -514,6 +618,7 @@ static struct au_file *lookup(struct au_sim *sim, struct au_sim_svc *svc, const 
 	f->name_hash = hash;
 	f->svc = svc->index;
 	f->index = d->files->len;
+	f->lazy_lo = UINT64_MAX;
 	f->current.other = &f->durable;
 	f->durable.other = &f->current;
 	f->current.disk = f->durable.disk = d;
@@ -588,10 +693,11 @@ int au_disk_write(struct au_sim *sim, struct au_sim_svc *svc, const char *file, 
 		}
 	}
 	f->exists = true;
+	keep_lazy_bytes(f, off, len);
 	nd->disk->used -= f->current.len;
 	apply_write(&f->current, off, buf, len);
 	nd->disk->used += f->current.len;
-	add_pending(f, OP_WRITE, off, len, buf);
+	add_pending(f, OP_WRITE, off, len);
 	return rc;
 }
 
@@ -620,10 +726,11 @@ int au_disk_truncate(struct au_sim *sim, struct au_sim_svc *svc, const char *fil
 		}
 	}
 	f->exists = true;
+	keep_lazy_bytes(f, len, UINT64_MAX - len); /* the bytes it cuts */
 	nd->disk->used -= f->current.len;
 	apply_truncate(&f->current, len);
 	nd->disk->used += f->current.len;
-	add_pending(f, OP_TRUNCATE, 0, len, NULL);
+	add_pending(f, OP_TRUNCATE, 0, len);
 	return 0;
 }
 
@@ -708,7 +815,7 @@ static void settle_pending(struct au_sim_node *nd, struct au_file *f, uint64_t u
 			continue;
 		}
 		if (fate == 0) {
-			apply_write(&f->durable, op->off, op_data(f, op), op->len);
+			settle_write(f, op, op->len);
 			f->durable_exists = true;
 			(*kept)++;
 			continue;
@@ -721,7 +828,7 @@ static void settle_pending(struct au_sim_node *nd, struct au_file *f, uint64_t u
 			uint64_t pick = inner > UINT32_MAX ? au_pcg32_below(&nd->disk_rng, UINT32_MAX)
 							   : au_pcg32_below(&nd->disk_rng, (uint32_t)inner);
 			uint64_t cut = first + pick * SECTOR;
-			apply_write(&f->durable, op->off, op_data(f, op), cut - op->off);
+			settle_write(f, op, cut - op->off);
 			f->durable_exists = true;
 			(*torn)++;
 		} else {
@@ -762,7 +869,7 @@ void au_disk_sync_done(struct au_sim *sim, struct au_event *ev)
 				if (op->seq >= covered)
 					break;
 				if (op->kind == OP_WRITE)
-					apply_write(&f->durable, op->off, op_data(f, op), op->len);
+					settle_write(f, op, op->len);
 				else
 					apply_truncate(&f->durable, op->len);
 				f->durable_exists = true;
@@ -816,8 +923,10 @@ void au_disk_corrupt_sector(struct au_sim *sim, au_node_id n)
 		uint32_t bit = au_pcg32_below(&nd->disk_rng, span * 8);
 		uint32_t at = s * SECTOR + bit / 8;
 		img_flip(&f->durable, at, (uint8_t)(1u << (bit % 8)));
-		if (at < f->current.len)
+		if (at < f->current.len) {
+			keep_lazy_bytes(f, at, 1);
 			img_flip(&f->current, at, (uint8_t)(1u << (bit % 8)));
+		}
 		f->diverged = true;
 		return;
 	}
