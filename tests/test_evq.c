@@ -126,6 +126,50 @@ START_TEST(cancel_heavy_compacts)
 }
 END_TEST
 
+START_TEST(small_queue_stays_mostly_live)
+{
+	/* A Raft-sized queue (~100 pending, timers reset all the time, events
+	 * popping) keeps its dead keys to at most the live ones plus a few:
+	 * every pop walks the heap, and dead keys would deepen it.  The pops
+	 * still come in (time, sequence) order. */
+	struct au_evq q;
+	au_evq_init(&q);
+	struct au_event ev = {0};
+	ev.type = 1;
+	enum { LIVE = 100 };
+	uint64_t timer[LIVE];
+	struct au_pcg32 rng;
+	au_pcg32_seed(&rng, 3, 4);
+	au_time now = 0;
+	for (int i = 0; i < LIVE; i++) {
+		ev.a = i; /* which timer */
+		timer[i] = au_evq_push(&q, now + 1 + au_pcg32_below(&rng, 300000), &ev);
+	}
+	size_t worst = 0;
+	for (int step = 0; step < 200000; step++) {
+		int i = (int)au_pcg32_below(&rng, LIVE);
+		if (au_pcg32_below(&rng, 3) == 0) { /* one runs: pop, and re-arm it */
+			au_time t;
+			struct au_event got;
+			ck_assert(au_evq_pop(&q, &t, &got));
+			ck_assert_int_ge(t, now);
+			now = t;
+			i = (int)got.a;
+		} else {
+			ck_assert(au_evq_cancel(&q, timer[i], NULL));
+		}
+		ev.a = i;
+		timer[i] = au_evq_push(&q, now + 1 + au_pcg32_below(&rng, 300000), &ev);
+		size_t keys = q.len + q.ahead_len + q.ring_keys + q.beyond.keys;
+		if (keys - au_evq_len(&q) > worst)
+			worst = keys - au_evq_len(&q);
+	}
+	ck_assert_msg(worst <= au_evq_len(&q) + 40, "up to %zu dead keys beside ~%zu live", worst,
+		      au_evq_len(&q));
+	au_evq_free(&q);
+}
+END_TEST
+
 START_TEST(ties_pop_in_push_order)
 {
 	struct au_evq q;
@@ -282,6 +326,7 @@ Suite *evq_suite(void)
 	suite_add_tcase(s, tc);
 	TCase *unit = tcase_create("unit");
 	tcase_add_test(unit, cancel_heavy_compacts);
+	tcase_add_test(unit, small_queue_stays_mostly_live);
 	tcase_add_test(unit, ties_pop_in_push_order);
 	tcase_add_test(unit, signed_times_pop_in_order);
 	tcase_add_test(unit, memory_per_pending_event);

@@ -819,8 +819,14 @@ bool au_evq_cancel(struct au_evq *q, uint64_t handle, struct au_event *ev)
 	if (slot->gen == 0)
 		slot->gen = 1;
 	q->dead++;
+	/* Compact once dead keys outnumber live ones (and are more than a
+	 * few): a Raft cluster resets its timers all the time and keeps only
+	 * ~100 events pending, so a higher floor (it was 1,024) let dead keys
+	 * make up 90 % of the heap and every pop walk a level deeper.  Pop
+	 * order is (time, sequence), so when compaction runs changes nothing
+	 * observable. */
 	size_t keys = q->len + q->ahead_len + q->ring_keys + q->beyond.keys;
-	if (q->dead > 1024 && q->dead > keys - q->dead)
+	if (q->dead > 32 && q->dead > keys - q->dead)
 		compact(q);
 	return true;
 }
