@@ -792,7 +792,7 @@ static inline struct au_sim_svc *event_svc(struct au_sim *sim, const struct au_e
  * state costs no stall.  (always_inline is load-bearing: GCC deems a
  * function whose only effect is __builtin_prefetch pure, and deletes calls
  * to it that it did not inline first.) */
-enum { PF_NODE_AT = 10, PF_STATE_AT = 4 };
+enum { PF_NODE_AT = 6, PF_STATE_AT = 3 };
 _Static_assert(PF_STATE_AT < PF_NODE_AT && PF_NODE_AT < AU_EVQ_AHEAD, "prefetch steps in order");
 
 __attribute__((always_inline)) static inline void prefetch_node(struct au_sim *sim,
