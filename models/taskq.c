@@ -101,6 +101,9 @@ uint64_t taskq_task_hash(const struct task_priv *p)
 void taskq_touch(struct au_taskq *q, struct au_task *t)
 {
 	struct task_priv *p = priv(t);
+	/* Before the early return: the task may have been written to a
+	 * snapshot since it was first touched. */
+	taskq_snap_dirty(q, p);
 	if (p->touched)
 		return;
 	p->touched = true;
@@ -309,6 +312,7 @@ void taskq_add_task(struct au_taskq *q, struct au_task *t)
 {
 	g_tree_insert(q->tasks, &t->id, t);
 	g_hash_table_insert(q->by_id, &t->id, t);
+	taskq_snap_dirty(q, priv(t));
 }
 
 /* The task `id` if `token` is its current lease. */
@@ -841,6 +845,7 @@ struct au_taskq *au_taskq_new(const struct au_env *env)
 	q->classes = g_ptr_array_new_with_free_func(free_cls);
 	q->nodes = g_ptr_array_new_with_free_func(free_node);
 	q->touched = g_ptr_array_new();
+	q->snap.dirty = g_ptr_array_new();
 	return q;
 }
 
@@ -856,6 +861,7 @@ void au_taskq_free(struct au_taskq *q)
 	g_tree_destroy(q->affinity);
 	g_tree_destroy(q->jobs);
 	g_ptr_array_free(q->touched, TRUE);
+	taskq_snapcache_free(&q->snap);
 	g_free(q->ops);
 	g_free(q);
 }
