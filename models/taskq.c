@@ -813,6 +813,9 @@ static size_t machine_snapshot(void *sm, uint8_t **out)
 	return au_taskq_snapshot(sm, out);
 }
 
+static size_t machine_snapshot_size(void *sm) { return au_taskq_snapshot_size(sm); }
+static void machine_snapshot_write(void *sm, uint8_t *dst) { au_taskq_snapshot_write(sm, dst); }
+
 static void machine_restore(void *sm, const uint8_t *data, size_t len)
 {
 	struct au_taskq *q = sm;
@@ -826,6 +829,8 @@ static char *machine_describe(void *sm) { return au_taskq_describe(sm); }
 void au_taskq_attach(struct au_taskq *q, struct au_raft *raft)
 {
 	struct au_raft_machine m = {.sm = q, .apply = machine_apply, .snapshot = machine_snapshot,
+				    .snapshot_size = machine_snapshot_size,
+				    .snapshot_write = machine_snapshot_write,
 				    .restore = machine_restore, .name = "taskq",
 				    .digest = machine_digest, .describe = machine_describe};
 	au_raft_register_machine(raft, AU_TASKQ_MACHINE, &m);

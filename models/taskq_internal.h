@@ -94,6 +94,9 @@ struct taskq_snapcache {
 	uint32_t n, cap, spare_cap;
 	GPtrArray *dirty; /* struct task_priv *, snap_dirty set */
 	bool valid;
+	/* The snapshot being written (au_taskq_snapshot_size, then _write). */
+	size_t out_len;
+	uint32_t out_n_ext;
 };
 
 struct au_taskq {

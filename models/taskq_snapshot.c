@@ -285,7 +285,7 @@ static void snapcache_update(struct au_taskq *q)
 	c->n = w;
 }
 
-size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out)
+size_t au_taskq_snapshot_size(struct au_taskq *q)
 {
 	snapcache_update(q);
 	struct taskq_snapcache *c = &q->snap;
@@ -306,18 +306,32 @@ size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out)
 	}
 	uint32_t njobs = (uint32_t)g_tree_nnodes(q->jobs);
 	size_t jobs = n_ext || njobs ? 8 + c->ext.len + 4 + (size_t)SNAP_JOB_LEN * njobs : 0;
-	/* Laid out in one buffer of its exact size. */
-	struct taskq_sbuf b = {0};
-	taskq_sbuf_room(&b, 40 + 4 + 12 * (size_t)known_nodes(q) + 4 +
-				    12 * (size_t)g_tree_nnodes(q->affinity) + 4 + c->rec.len + jobs);
-	b.len = 0;
+	c->out_n_ext = n_ext;
+	c->out_len = 40 + 4 + 12 * (size_t)known_nodes(q) + 4 +
+		     12 * (size_t)g_tree_nnodes(q->affinity) + 4 + c->rec.len + jobs;
+	return c->out_len;
+}
+
+void au_taskq_snapshot_write(struct au_taskq *q, uint8_t *dst)
+{
+	const struct taskq_snapcache *c = &q->snap;
+	/* A full buffer of exactly the size counted: never grown. */
+	struct taskq_sbuf b = {dst, 0, c->out_len};
 	put_head(q, &b);
 	if (c->rec.len)
 		memcpy(taskq_sbuf_room(&b, c->rec.len), c->rec.p, c->rec.len);
-	taskq_jobs_snapshot(q, &b, &c->ext, n_ext);
-	assert(b.len == b.cap);
-	*out = b.p;
-	return b.len;
+	taskq_jobs_snapshot(q, &b, &c->ext, c->out_n_ext);
+	assert(b.p == dst && b.len == c->out_len);
+}
+
+size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out)
+{
+	size_t len = au_taskq_snapshot_size(q);
+	*out = malloc(len);
+	if (!*out)
+		abort();
+	au_taskq_snapshot_write(q, *out);
+	return len;
 }
 
 static bool get_blob(struct au_rbuf *rb, uint8_t **p, uint32_t *n, uint32_t max)

@@ -4,7 +4,9 @@
  * (taskq_snapshot_full), after every kind of change to a task — enqueue
  * (also of ids below the cached ones), lease, renew, ack, nack, release,
  * expire, checkpoint, node marks and reboots, jobs' cancel and failure,
- * requeue — and after the queue is restored from an older snapshot. */
+ * requeue — and after the queue is restored from an older snapshot; and
+ * the snapshot written in place (au_taskq_snapshot_size/_write, as Raft
+ * does) equals it too. */
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +115,18 @@ static void check_same(struct au_taskq *q, int seed, uint64_t index)
 	ck_assert_msg(na == nb && memcmp(a, b, na) == 0,
 		      "seed %d index %llu: cached snapshot (%zu bytes) differs from the full one "
 		      "(%zu bytes)", seed, (unsigned long long)index, na, nb);
+	/* Raft's way (snapshot_size, then snapshot_write in place): the same
+	 * bytes, and not one written past them. */
+	size_t nc = au_taskq_snapshot_size(q);
+	ck_assert_uint_eq(nc, na);
+	uint8_t *c = malloc(nc + 16);
+	memset(c, 0xa5, nc + 16);
+	au_taskq_snapshot_write(q, c);
+	ck_assert_msg(memcmp(c, a, na) == 0, "seed %d index %llu: in-place snapshot differs", seed,
+		      (unsigned long long)index);
+	for (size_t i = 0; i < 16; i++)
+		ck_assert_uint_eq(c[nc + i], 0xa5);
+	free(c);
 	free(a);
 	free(b);
 }
