@@ -334,6 +334,45 @@ size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out)
 	return len;
 }
 
+/* Restoring: the index entry of the task record at off (from the start
+ * of the records), len bytes. */
+static void seed_entry(struct taskq_snapcache *c, uint64_t id, size_t off, uint32_t len)
+{
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->idx = g_renew(struct taskq_snaprec, c->idx, c->cap);
+	}
+	struct taskq_snaprec *e = &c->idx[c->n++];
+	memset(e, 0, sizeof(*e));
+	e->id = id;
+	e->off = off;
+	e->len = len;
+}
+
+/* A restored queue's cache c (indexed by seed_entry) takes the
+ * snapshot's task records (len bytes at recs, one per task of `tasks` in
+ * id order): a record read back is written again byte for byte, so the
+ * next snapshot need not encode the tasks again. */
+static void seed_cache(struct taskq_snapcache *c, GTree *tasks, const uint8_t *recs, size_t len)
+{
+	assert(c->n == (uint32_t)g_tree_nnodes(tasks));
+	c->rec.len = 0;
+	if (len)
+		memcpy(taskq_sbuf_room(&c->rec, len), recs, len);
+	uint32_t i = 0;
+	for (GTreeNode *it = g_tree_node_first(tasks); it; it = g_tree_node_next(it), i++) {
+		const struct au_task *t = g_tree_node_value(it);
+		struct taskq_snaprec *e = &c->idx[i];
+		assert(e->id == t->id);
+		e->job = t->job;
+		e->requeues = t->requeues;
+		e->dead_reason = t->dead_reason;
+		e->last_error = t->last_error;
+		e->ext = taskq_has_ext(t);
+	}
+	c->valid = true;
+}
+
 static bool get_blob(struct au_rbuf *rb, uint8_t **p, uint32_t *n, uint32_t max)
 {
 	*n = au_get_u32(rb);
@@ -397,9 +436,15 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 		taskq_affinity_add(s, (au_node_id)(key >> 32), (uint32_t)key, score);
 	}
 	uint32_t nt = au_get_u32(&rb);
+	/* The task records are kept as the snapshot cache's (seed_cache) if
+	 * they come in id order, as every snapshot writes them. */
+	size_t sec = rb.pos;
+	bool in_order = true;
+	uint64_t prev_id = 0;
 	for (uint32_t i = 0; ok && i < nt && !rb.short_read; i++) {
 		struct task_priv *p = g_new0(struct task_priv, 1);
 		struct au_task *t = &p->t;
+		size_t start = rb.pos;
 		t->id = au_get_u64(&rb);
 		t->kind = au_get_u32(&rb);
 		t->topic = au_get_u32(&rb);
@@ -430,6 +475,10 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 			break;
 		}
 		t->state = (uint8_t)state;
+		in_order = in_order && t->id > prev_id;
+		prev_id = t->id;
+		if (in_order)
+			seed_entry(&s->snap, t->id, start - sec, (uint32_t)(rb.pos - start));
 		s->counts[state]++;
 		taskq_add_task(s, t);
 		p->payload_h = taskq_blob_hash(t->payload, t->payload_len);
@@ -444,6 +493,7 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 		else if (state == AU_TASK_DEAD)
 			g_tree_insert(s->dead, &t->id, t);
 	}
+	size_t sec_end = rb.pos;
 	ok = ok && !rb.short_read && taskq_jobs_restore(s, &rb);
 	ok = ok && !rb.short_read && rb.pos == len;
 	if (!ok) {
@@ -478,6 +528,12 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	q->task_sum = s->task_sum;
 	q->aff_sum = s->aff_sum;
 	taskq_snapcache_reset(&q->snap); /* its tasks are gone */
+	if (in_order) {
+		seed_cache(&s->snap, q->tasks, data + sec, sec_end - sec);
+		struct taskq_snapcache tc = q->snap;
+		q->snap = s->snap;
+		s->snap = tc;
+	}
 	au_taskq_free(s);
 	return true;
 }
