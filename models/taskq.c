@@ -101,6 +101,9 @@ uint64_t taskq_task_hash(const struct task_priv *p)
 void taskq_touch(struct au_taskq *q, struct au_task *t)
 {
 	struct task_priv *p = priv(t);
+	/* Before the early return: the task may have been written to a
+	 * snapshot since it was first touched. */
+	taskq_snap_dirty(q, p);
 	if (p->touched)
 		return;
 	p->touched = true;
@@ -309,6 +312,7 @@ void taskq_add_task(struct au_taskq *q, struct au_task *t)
 {
 	g_tree_insert(q->tasks, &t->id, t);
 	g_hash_table_insert(q->by_id, &t->id, t);
+	taskq_snap_dirty(q, priv(t));
 }
 
 /* The task `id` if `token` is its current lease. */
@@ -809,6 +813,9 @@ static size_t machine_snapshot(void *sm, uint8_t **out)
 	return au_taskq_snapshot(sm, out);
 }
 
+static size_t machine_snapshot_size(void *sm) { return au_taskq_snapshot_size(sm); }
+static void machine_snapshot_write(void *sm, uint8_t *dst) { au_taskq_snapshot_write(sm, dst); }
+
 static void machine_restore(void *sm, const uint8_t *data, size_t len)
 {
 	struct au_taskq *q = sm;
@@ -822,6 +829,8 @@ static char *machine_describe(void *sm) { return au_taskq_describe(sm); }
 void au_taskq_attach(struct au_taskq *q, struct au_raft *raft)
 {
 	struct au_raft_machine m = {.sm = q, .apply = machine_apply, .snapshot = machine_snapshot,
+				    .snapshot_size = machine_snapshot_size,
+				    .snapshot_write = machine_snapshot_write,
 				    .restore = machine_restore, .name = "taskq",
 				    .digest = machine_digest, .describe = machine_describe};
 	au_raft_register_machine(raft, AU_TASKQ_MACHINE, &m);
@@ -841,6 +850,7 @@ struct au_taskq *au_taskq_new(const struct au_env *env)
 	q->classes = g_ptr_array_new_with_free_func(free_cls);
 	q->nodes = g_ptr_array_new_with_free_func(free_node);
 	q->touched = g_ptr_array_new();
+	q->snap.dirty = g_ptr_array_new();
 	return q;
 }
 
@@ -856,6 +866,7 @@ void au_taskq_free(struct au_taskq *q)
 	g_tree_destroy(q->affinity);
 	g_tree_destroy(q->jobs);
 	g_ptr_array_free(q->touched, TRUE);
+	taskq_snapcache_free(&q->snap);
 	g_free(q->ops);
 	g_free(q);
 }

@@ -345,6 +345,10 @@ int au_taskq_add_requeue(struct au_taskq_batch *b, uint64_t id);
 int au_taskq_apply(struct au_taskq *q, uint64_t index, const uint8_t *cmd, size_t len);
 /* Whole state as bytes (malloc'd) and back (false: corrupt, state kept). */
 size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out);
+/* The same bytes in two steps (Raft's snapshot_size/snapshot_write): the
+ * size, then, with the queue unchanged in between, the bytes at dst. */
+size_t au_taskq_snapshot_size(struct au_taskq *q);
+void au_taskq_snapshot_write(struct au_taskq *q, uint8_t *dst);
 bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len);
 
 #endif

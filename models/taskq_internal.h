@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <glib.h>
 
@@ -49,6 +50,14 @@ struct affinity {
 	int32_t score;
 };
 
+/* A snapshot being written: bytes in a malloc'd buffer grown by
+ * doubling (taskq_sbuf_room), fields stored in place (taskq_le) instead
+ * of appended one at a time. */
+struct taskq_sbuf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
 /* A task with what only this file sees: its digest bookkeeping.  The
  * public struct comes first, so the two pointers are the same. */
 struct task_priv {
@@ -59,6 +68,36 @@ struct task_priv {
 	struct jobinfo *ji; /* its job's record once it joined it (taskq_job_add_task);
 			     * jobs are never freed while the queue lives, and t->job
 			     * never changes after, so this saves a tree lookup */
+	bool snap_dirty;    /* on the snapshot cache's dirty list */
+};
+
+/* One task's record in the snapshot cache, with its jobs-section fields. */
+struct taskq_snaprec {
+	uint64_t id, job;
+	size_t off;    /* where its record starts in the cache's rec */
+	uint32_t len;  /* and its length */
+	uint32_t requeues;
+	uint8_t dead_reason, last_error;
+	bool ext;      /* it has a jobs-section record (taskq_has_ext) */
+};
+
+/* The snapshot's task records kept from one snapshot to the next
+ * (taskq_snapshot.c): `rec` holds every task's record in id order, `idx`
+ * where each is.  A task changed or added since (taskq_touch,
+ * taskq_add_task) goes on the `dirty` list; the next snapshot merges the
+ * old records, copied in runs between the dirty tasks, with the dirty
+ * ones encoded again into `spare`, which then becomes `rec`.  Not valid
+ * (after a restore, or before the first snapshot): built from all tasks.
+ * The bytes equal those written without the cache (taskq_snapshot_full). */
+struct taskq_snapcache {
+	struct taskq_sbuf rec, spare, ext;
+	struct taskq_snaprec *idx, *spare_idx;
+	uint32_t n, cap, spare_cap;
+	GPtrArray *dirty; /* struct task_priv *, snap_dirty set */
+	bool valid;
+	/* The snapshot being written (au_taskq_snapshot_size, then _write). */
+	size_t out_len;
+	uint32_t out_n_ext;
 };
 
 struct au_taskq {
@@ -86,15 +125,9 @@ struct au_taskq {
 		void *ctx;
 	} obs[AU_TASKQ_MAX_OBSERVERS];
 	uint32_t n_obs;
+	struct taskq_snapcache snap;
 };
 
-/* A snapshot being written: bytes in a malloc'd buffer grown by
- * doubling (taskq_sbuf_room), fields stored in place (taskq_le) instead
- * of appended one at a time. */
-struct taskq_sbuf {
-	uint8_t *p;
-	size_t len, cap;
-};
 
 /* Room for n more bytes at the end of b (b->len grows by n); aborts when
  * out of memory. */
@@ -113,11 +146,17 @@ static inline uint8_t *taskq_sbuf_room(struct taskq_sbuf *b, size_t n)
 	return w;
 }
 
-/* Store v's n low bytes little-endian at w; returns w + n. */
+/* Store v's n low bytes little-endian at w; returns w + n.  On a
+ * little-endian host those are the first n bytes of v: one store once
+ * inlined with a constant n (GCC left the 8-byte loop a loop). */
 static inline uint8_t *taskq_le(uint8_t *w, uint64_t v, int n)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(w, &v, (size_t)n);
+#else
 	for (int i = 0; i < n; i++)
 		w[i] = (uint8_t)(v >> (8 * i));
+#endif
 	return w + n;
 }
 
@@ -172,6 +211,22 @@ void taskq_jobs_snapshot(struct au_taskq *q, struct taskq_sbuf *out, const struc
 bool taskq_jobs_restore(struct au_taskq *s, struct au_rbuf *rb);
 uint64_t taskq_jobs_digest(const struct au_taskq *q);
 void taskq_jobs_describe(const struct au_taskq *q, GString *out);
+
+/* taskq_snapshot.c: the snapshot written without the cache (every task
+ * encoded again), which the cached one must equal byte for byte. */
+size_t taskq_snapshot_full(struct au_taskq *q, uint8_t **out);
+/* Forget the cached records (the tasks were replaced). */
+void taskq_snapcache_reset(struct taskq_snapcache *c);
+void taskq_snapcache_free(struct taskq_snapcache *c);
+
+/* Task t changed or was added: the next snapshot encodes it again. */
+static inline void taskq_snap_dirty(struct au_taskq *q, struct task_priv *p)
+{
+	if (!p->snap_dirty && q->snap.valid) {
+		p->snap_dirty = true;
+		g_ptr_array_add(q->snap.dirty, p);
+	}
+}
 
 /* taskq.c: fold the touched tasks' new shares into task_sum (the digest
  * reads it). */

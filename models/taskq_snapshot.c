@@ -18,15 +18,12 @@
 #define SNAP_MAGIC 0x51534b54u /* "TKSQ" */
 #define SNAP_VERSION 1u
 
-/* The snapshot being written and, beside it, the jobs section's task
- * records (taskq_jobs.c), gathered in the same walk over the tasks. */
-struct snap_walk {
-	struct taskq_sbuf *out, *ext;
-	uint32_t n_ext;
-};
-
 /* Fixed fields of a task in a snapshot: 7 u64, 13 u32, 3 blob lengths. */
 #define SNAP_TASK_FIXED (7 * 8 + 13 * 4 + 3 * 4)
+/* A jobs-section task record (taskq_jobs_put_ext). */
+#define SNAP_EXT_LEN 22
+/* A job in the jobs section (taskq_jobs_snapshot). */
+#define SNAP_JOB_LEN 28
 
 static uint8_t *put_blob(uint8_t *w, const uint8_t *p, uint32_t n)
 {
@@ -36,13 +33,15 @@ static uint8_t *put_blob(uint8_t *w, const uint8_t *p, uint32_t n)
 	return w + n;
 }
 
-static gboolean snap_task(gpointer k, gpointer v, gpointer data)
+static uint32_t task_len(const struct au_task *t)
 {
-	(void)k;
-	struct snap_walk *sw = data;
-	const struct au_task *t = v;
-	uint8_t *w = taskq_sbuf_room(sw->out, SNAP_TASK_FIXED + (size_t)t->payload_len +
-							 t->result_len + t->ckpt_len);
+	return SNAP_TASK_FIXED + t->payload_len + t->result_len + t->ckpt_len;
+}
+
+/* Append t's record to rec. */
+static void put_task(struct taskq_sbuf *rec, const struct au_task *t)
+{
+	uint8_t *w = taskq_sbuf_room(rec, task_len(t));
 	w = taskq_le(w, t->id, 8);
 	w = taskq_le(w, t->kind, 4);
 	w = taskq_le(w, t->topic, 4);
@@ -66,11 +65,6 @@ static gboolean snap_task(gpointer k, gpointer v, gpointer data)
 	w = put_blob(w, t->payload, t->payload_len);
 	w = put_blob(w, t->result, t->result_len);
 	put_blob(w, t->ckpt, t->ckpt_len);
-	if (taskq_has_ext(t)) {
-		taskq_jobs_put_ext(sw->ext, t);
-		sw->n_ext++;
-	}
-	return FALSE;
 }
 
 static gboolean snap_aff(gpointer k, gpointer v, gpointer data)
@@ -83,7 +77,41 @@ static gboolean snap_aff(gpointer k, gpointer v, gpointer data)
 	return FALSE;
 }
 
-size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out)
+static uint32_t known_nodes(const struct au_taskq *q)
+{
+	uint32_t nn = 0;
+	for (guint i = 0; i < q->nodes->len; i++)
+		nn += g_ptr_array_index(q->nodes, i) != NULL;
+	return nn;
+}
+
+/* Everything before the task records: header, nodes, affinity scores,
+ * the task count. */
+static void put_head(struct au_taskq *q, struct taskq_sbuf *b)
+{
+	uint8_t *w = taskq_sbuf_room(b, 40);
+	w = taskq_le(w, SNAP_MAGIC, 4);
+	w = taskq_le(w, SNAP_VERSION, 4);
+	w = taskq_le(w, q->next_seq, 8);
+	w = taskq_le(w, q->next_lease_id, 8);
+	w = taskq_le(w, q->chain, 8);
+	taskq_le(w, q->applied, 8);
+	taskq_le(taskq_sbuf_room(b, 4), known_nodes(q), 4);
+	for (guint i = 0; i < q->nodes->len; i++) {
+		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
+		if (!n)
+			continue;
+		w = taskq_sbuf_room(b, 12);
+		w = taskq_le(w, i, 4);
+		w = taskq_le(w, n->inc, 4);
+		taskq_le(w, (uint32_t)n->dead | (uint32_t)n->draining << 1, 4);
+	}
+	taskq_le(taskq_sbuf_room(b, 4), (uint32_t)g_tree_nnodes(q->affinity), 4);
+	g_tree_foreach(q->affinity, snap_aff, b);
+	taskq_le(taskq_sbuf_room(b, 4), (uint32_t)g_tree_nnodes(q->tasks), 4);
+}
+
+size_t taskq_snapshot_full(struct au_taskq *q, uint8_t **out)
 {
 	/* Sized for the usual task (fixed fields and a short payload), so a
 	 * large queue's snapshot is not built by repeated reallocation. */
@@ -92,35 +120,257 @@ size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out)
 				    12 * (size_t)g_tree_nnodes(q->affinity) +
 				    200 * (size_t)g_tree_nnodes(q->tasks));
 	b.len = 0;
-	uint8_t *w = taskq_sbuf_room(&b, 40);
-	w = taskq_le(w, SNAP_MAGIC, 4);
-	w = taskq_le(w, SNAP_VERSION, 4);
-	w = taskq_le(w, q->next_seq, 8);
-	w = taskq_le(w, q->next_lease_id, 8);
-	w = taskq_le(w, q->chain, 8);
-	taskq_le(w, q->applied, 8);
-	uint32_t nn = 0;
-	for (guint i = 0; i < q->nodes->len; i++)
-		nn += g_ptr_array_index(q->nodes, i) != NULL;
-	taskq_le(taskq_sbuf_room(&b, 4), nn, 4);
-	for (guint i = 0; i < q->nodes->len; i++) {
-		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
-		if (!n)
-			continue;
-		w = taskq_sbuf_room(&b, 12);
-		w = taskq_le(w, i, 4);
-		w = taskq_le(w, n->inc, 4);
-		taskq_le(w, (uint32_t)n->dead | (uint32_t)n->draining << 1, 4);
+	put_head(q, &b);
+	uint32_t n_ext = 0;
+	for (GTreeNode *it = g_tree_node_first(q->tasks); it; it = g_tree_node_next(it)) {
+		const struct au_task *t = g_tree_node_value(it);
+		put_task(&b, t);
+		if (taskq_has_ext(t)) {
+			taskq_jobs_put_ext(&ext, t);
+			n_ext++;
+		}
 	}
-	taskq_le(taskq_sbuf_room(&b, 4), (uint32_t)g_tree_nnodes(q->affinity), 4);
-	g_tree_foreach(q->affinity, snap_aff, &b);
-	taskq_le(taskq_sbuf_room(&b, 4), (uint32_t)g_tree_nnodes(q->tasks), 4);
-	struct snap_walk sw = {&b, &ext, 0};
-	g_tree_foreach(q->tasks, snap_task, &sw);
-	taskq_jobs_snapshot(q, &b, &ext, sw.n_ext);
+	taskq_jobs_snapshot(q, &b, &ext, n_ext);
 	free(ext.p);
 	*out = b.p;
 	return b.len;
+}
+
+void taskq_snapcache_reset(struct taskq_snapcache *c)
+{
+	c->valid = false;
+	c->n = 0;
+	c->rec.len = 0;
+	g_ptr_array_set_size(c->dirty, 0); /* tasks that may be gone: not looked at */
+}
+
+void taskq_snapcache_free(struct taskq_snapcache *c)
+{
+	free(c->rec.p);
+	free(c->spare.p);
+	free(c->ext.p);
+	g_free(c->idx);
+	g_free(c->spare_idx);
+	g_ptr_array_free(c->dirty, TRUE);
+}
+
+/* Spare records of capacity >= n, emptied: its old bytes are not needed,
+ * so a larger buffer is allocated afresh rather than realloc'd (which
+ * would copy them). */
+static void spare_reset(struct taskq_sbuf *b, size_t n)
+{
+	if (n > b->cap) {
+		free(b->p);
+		b->cap = n + n / 4;
+		b->p = malloc(b->cap);
+		if (!b->p)
+			abort();
+	}
+	b->len = 0;
+}
+
+/* Room for n index entries in the spare index. */
+static void spare_idx_room(struct taskq_snapcache *c, uint32_t n)
+{
+	if (n > c->spare_cap) {
+		c->spare_cap = n + n / 2 + 16;
+		g_free(c->spare_idx); /* nothing in it is kept */
+		c->spare_idx = g_new(struct taskq_snaprec, c->spare_cap);
+	}
+}
+
+/* Encode t at the end of the spare records; its index entry is e. */
+static void encode_into_spare(struct taskq_snapcache *c, const struct au_task *t,
+			      struct taskq_snaprec *e)
+{
+	e->id = t->id;
+	e->job = t->job;
+	e->off = c->spare.len;
+	e->len = task_len(t);
+	e->requeues = t->requeues;
+	e->dead_reason = t->dead_reason;
+	e->last_error = t->last_error;
+	e->ext = taskq_has_ext(t);
+	put_task(&c->spare, t);
+}
+
+/* Old entries [from, to) and their records, to the end of the spare ones. */
+static void copy_run(struct taskq_snapcache *c, uint32_t from, uint32_t to, uint32_t *w)
+{
+	if (from == to)
+		return;
+	size_t start = c->idx[from].off;
+	size_t end = to < c->n ? c->idx[to].off : c->rec.len;
+	uint8_t *dst = taskq_sbuf_room(&c->spare, end - start);
+	memcpy(dst, c->rec.p + start, end - start);
+	size_t shift = (size_t)(dst - c->spare.p) - start; /* modulo arithmetic: may "wrap" */
+	for (uint32_t i = from; i < to; i++) {
+		c->spare_idx[*w] = c->idx[i];
+		c->spare_idx[*w].off += shift;
+		(*w)++;
+	}
+}
+
+static int cmp_task_id(const void *a, const void *b)
+{
+	uint64_t x = (*(const struct task_priv *const *)a)->t.id;
+	uint64_t y = (*(const struct task_priv *const *)b)->t.id;
+	return x < y ? -1 : x > y;
+}
+
+/* The first old entry in [lo, n) whose id is >= id. */
+static uint32_t idx_lower_bound(const struct taskq_snapcache *c, uint32_t lo, uint64_t id)
+{
+	uint32_t hi = c->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (c->idx[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Bring the cache up to date with the tasks. */
+static void snapcache_update(struct au_taskq *q)
+{
+	struct taskq_snapcache *c = &q->snap;
+	uint32_t ntasks = (uint32_t)g_tree_nnodes(q->tasks);
+	spare_idx_room(c, ntasks);
+	uint32_t w = 0;
+	if (!c->valid) {
+		/* Every task, in id order. */
+		spare_reset(&c->spare, c->rec.cap > 64 ? c->rec.cap : 64);
+		for (GTreeNode *it = g_tree_node_first(q->tasks); it; it = g_tree_node_next(it)) {
+			struct task_priv *p = g_tree_node_value(it);
+			p->snap_dirty = false;
+			encode_into_spare(c, &p->t, &c->spare_idx[w++]);
+		}
+		g_ptr_array_set_size(c->dirty, 0);
+		c->valid = true;
+	} else {
+		/* The old records in runs between the dirty tasks (id order),
+		 * each dirty one encoded again in its place. */
+		GPtrArray *d = c->dirty;
+		if (d->len == 0)
+			return;
+		qsort(d->pdata, d->len, sizeof(gpointer), cmp_task_id);
+		size_t grow = 0;
+		for (guint k = 0; k < d->len; k++)
+			grow += task_len(&((struct task_priv *)g_ptr_array_index(d, k))->t);
+		spare_reset(&c->spare, c->rec.len + grow);
+		uint32_t i = 0;
+		for (guint k = 0; k < d->len; k++) {
+			struct task_priv *p = g_ptr_array_index(d, k);
+			uint32_t at = idx_lower_bound(c, i, p->t.id);
+			copy_run(c, i, at, &w);
+			encode_into_spare(c, &p->t, &c->spare_idx[w++]);
+			i = at < c->n && c->idx[at].id == p->t.id ? at + 1 : at;
+			p->snap_dirty = false;
+		}
+		copy_run(c, i, c->n, &w);
+		g_ptr_array_set_size(d, 0);
+	}
+	assert(w == ntasks);
+	struct taskq_sbuf tb = c->rec;
+	c->rec = c->spare;
+	c->spare = tb;
+	struct taskq_snaprec *ti = c->idx;
+	c->idx = c->spare_idx;
+	c->spare_idx = ti;
+	uint32_t tc = c->cap;
+	c->cap = c->spare_cap;
+	c->spare_cap = tc;
+	c->n = w;
+}
+
+size_t au_taskq_snapshot_size(struct au_taskq *q)
+{
+	snapcache_update(q);
+	struct taskq_snapcache *c = &q->snap;
+	/* The jobs-section records of the tasks that have one. */
+	c->ext.len = 0;
+	uint32_t n_ext = 0;
+	for (uint32_t i = 0; i < c->n; i++) {
+		const struct taskq_snaprec *e = &c->idx[i];
+		if (!e->ext)
+			continue;
+		uint8_t *w = taskq_sbuf_room(&c->ext, SNAP_EXT_LEN);
+		w = taskq_le(w, e->id, 8);
+		w = taskq_le(w, e->job, 8);
+		w = taskq_le(w, e->dead_reason, 1);
+		w = taskq_le(w, e->last_error, 1);
+		taskq_le(w, e->requeues, 4);
+		n_ext++;
+	}
+	uint32_t njobs = (uint32_t)g_tree_nnodes(q->jobs);
+	size_t jobs = n_ext || njobs ? 8 + c->ext.len + 4 + (size_t)SNAP_JOB_LEN * njobs : 0;
+	c->out_n_ext = n_ext;
+	c->out_len = 40 + 4 + 12 * (size_t)known_nodes(q) + 4 +
+		     12 * (size_t)g_tree_nnodes(q->affinity) + 4 + c->rec.len + jobs;
+	return c->out_len;
+}
+
+void au_taskq_snapshot_write(struct au_taskq *q, uint8_t *dst)
+{
+	const struct taskq_snapcache *c = &q->snap;
+	/* A full buffer of exactly the size counted: never grown. */
+	struct taskq_sbuf b = {dst, 0, c->out_len};
+	put_head(q, &b);
+	if (c->rec.len)
+		memcpy(taskq_sbuf_room(&b, c->rec.len), c->rec.p, c->rec.len);
+	taskq_jobs_snapshot(q, &b, &c->ext, c->out_n_ext);
+	assert(b.p == dst && b.len == c->out_len);
+}
+
+size_t au_taskq_snapshot(struct au_taskq *q, uint8_t **out)
+{
+	size_t len = au_taskq_snapshot_size(q);
+	*out = malloc(len);
+	if (!*out)
+		abort();
+	au_taskq_snapshot_write(q, *out);
+	return len;
+}
+
+/* Restoring: the index entry of the task record at off (from the start
+ * of the records), len bytes. */
+static void seed_entry(struct taskq_snapcache *c, uint64_t id, size_t off, uint32_t len)
+{
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->idx = g_renew(struct taskq_snaprec, c->idx, c->cap);
+	}
+	struct taskq_snaprec *e = &c->idx[c->n++];
+	memset(e, 0, sizeof(*e));
+	e->id = id;
+	e->off = off;
+	e->len = len;
+}
+
+/* A restored queue's cache c (indexed by seed_entry) takes the
+ * snapshot's task records (len bytes at recs, one per task of `tasks` in
+ * id order): a record read back is written again byte for byte, so the
+ * next snapshot need not encode the tasks again. */
+static void seed_cache(struct taskq_snapcache *c, GTree *tasks, const uint8_t *recs, size_t len)
+{
+	assert(c->n == (uint32_t)g_tree_nnodes(tasks));
+	c->rec.len = 0;
+	if (len)
+		memcpy(taskq_sbuf_room(&c->rec, len), recs, len);
+	uint32_t i = 0;
+	for (GTreeNode *it = g_tree_node_first(tasks); it; it = g_tree_node_next(it), i++) {
+		const struct au_task *t = g_tree_node_value(it);
+		struct taskq_snaprec *e = &c->idx[i];
+		assert(e->id == t->id);
+		e->job = t->job;
+		e->requeues = t->requeues;
+		e->dead_reason = t->dead_reason;
+		e->last_error = t->last_error;
+		e->ext = taskq_has_ext(t);
+	}
+	c->valid = true;
 }
 
 static bool get_blob(struct au_rbuf *rb, uint8_t **p, uint32_t *n, uint32_t max)
@@ -186,9 +436,15 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 		taskq_affinity_add(s, (au_node_id)(key >> 32), (uint32_t)key, score);
 	}
 	uint32_t nt = au_get_u32(&rb);
+	/* The task records are kept as the snapshot cache's (seed_cache) if
+	 * they come in id order, as every snapshot writes them. */
+	size_t sec = rb.pos;
+	bool in_order = true;
+	uint64_t prev_id = 0;
 	for (uint32_t i = 0; ok && i < nt && !rb.short_read; i++) {
 		struct task_priv *p = g_new0(struct task_priv, 1);
 		struct au_task *t = &p->t;
+		size_t start = rb.pos;
 		t->id = au_get_u64(&rb);
 		t->kind = au_get_u32(&rb);
 		t->topic = au_get_u32(&rb);
@@ -219,6 +475,10 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 			break;
 		}
 		t->state = (uint8_t)state;
+		in_order = in_order && t->id > prev_id;
+		prev_id = t->id;
+		if (in_order)
+			seed_entry(&s->snap, t->id, start - sec, (uint32_t)(rb.pos - start));
 		s->counts[state]++;
 		taskq_add_task(s, t);
 		p->payload_h = taskq_blob_hash(t->payload, t->payload_len);
@@ -233,6 +493,7 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 		else if (state == AU_TASK_DEAD)
 			g_tree_insert(s->dead, &t->id, t);
 	}
+	size_t sec_end = rb.pos;
 	ok = ok && !rb.short_read && taskq_jobs_restore(s, &rb);
 	ok = ok && !rb.short_read && rb.pos == len;
 	if (!ok) {
@@ -266,6 +527,13 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	q->applied = s->applied;
 	q->task_sum = s->task_sum;
 	q->aff_sum = s->aff_sum;
+	taskq_snapcache_reset(&q->snap); /* its tasks are gone */
+	if (in_order) {
+		seed_cache(&s->snap, q->tasks, data + sec, sec_end - sec);
+		struct taskq_snapcache tc = q->snap;
+		q->snap = s->snap;
+		s->snap = tc;
+	}
 	au_taskq_free(s);
 	return true;
 }

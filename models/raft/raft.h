@@ -52,6 +52,12 @@ struct au_raft_machine {
 		      size_t *result_len);
 	/* Serialise the whole state into a malloc'd buffer; returns its size. */
 	size_t (*snapshot)(void *sm, uint8_t **out);
+	/* Optional, used instead of `snapshot` when both are set: the size
+	 * of the state's serialisation, then (called next, the state
+	 * unchanged) the same bytes written at dst — straight into the Raft
+	 * snapshot, without a buffer of the machine's own copied over. */
+	size_t (*snapshot_size)(void *sm);
+	void (*snapshot_write)(void *sm, uint8_t *dst);
 	/* Replace the whole state (from a snapshot). */
 	void (*restore)(void *sm, const uint8_t *data, size_t len);
 	/* Optional, for comparing replicas (the replicas_agree check): */

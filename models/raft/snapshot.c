@@ -27,16 +27,20 @@ static size_t build_snapshot(struct au_raft *r, uint8_t **out)
 {
 	uint8_t *mdata[AU_RAFT_MAX_MACHINES] = {0};
 	size_t mlen[AU_RAFT_MAX_MACHINES] = {0};
+	bool direct[AU_RAFT_MAX_MACHINES] = {0}; /* written in place (snapshot_write) */
 	size_t total = 4 + 8 + 8 + 8 + 8 + 4 + 1 + 4; /* header, session count, end, CRC */
 	for (uint8_t id = 1; id < AU_RAFT_MAX_MACHINES; id++) {
 		const struct au_raft_machine *m = &r->machines[id];
-		if (m->snapshot)
+		if (m->snapshot_size && m->snapshot_write) {
+			mlen[id] = m->snapshot_size(m->sm);
+			direct[id] = true;
+		} else if (m->snapshot)
 			mlen[id] = m->snapshot(m->sm, &mdata[id]);
 		else if (r->pending_restore[id]) { /* not registered yet: carry it on */
 			mlen[id] = r->pending_restore_len[id];
 			mdata[id] = g_memdup2(r->pending_restore[id], mlen[id]);
 		}
-		if (mdata[id] || mlen[id])
+		if (mdata[id] || mlen[id] || direct[id])
 			total += 1 + 4 + mlen[id];
 	}
 	GArray *keys = g_array_sized_new(FALSE, FALSE, sizeof(uint64_t), g_hash_table_size(r->sessions));
@@ -77,11 +81,18 @@ static size_t build_snapshot(struct au_raft *r, uint8_t **out)
 	}
 	g_array_free(keys, TRUE);
 	for (uint8_t id = 1; id < AU_RAFT_MAX_MACHINES; id++) {
-		if (!mdata[id] && !mlen[id])
+		if (!mdata[id] && !mlen[id] && !direct[id])
 			continue;
 		au_put_u8(&w, id);
 		au_put_u32(&w, (uint32_t)mlen[id]);
-		au_put_bytes(&w, mdata[id], mlen[id]);
+		if (direct[id]) {
+			const struct au_raft_machine *m = &r->machines[id];
+			assert(w.len + mlen[id] <= w.cap); /* total counted it */
+			m->snapshot_write(m->sm, w.p + w.len);
+			w.len += mlen[id];
+		} else {
+			au_put_bytes(&w, mdata[id], mlen[id]);
+		}
 		free(mdata[id]);
 	}
 	au_put_u8(&w, 0); /* machine id 0 ends the list */
