@@ -119,6 +119,7 @@ struct au_disk {
 	uint32_t mask;
 	GPtrArray *files;   /* creation order */
 	uint64_t used;      /* bytes of every file's `current` image */
+	struct au_file *last; /* the file lookup found last (files are never freed) */
 	struct chunk *free_chunks; /* up to POOL_MAX chunks no image holds */
 	uint32_t n_free;
 };
@@ -596,20 +597,28 @@ static struct au_file *lookup(struct au_sim *sim, struct au_sim_svc *svc, const 
 		nd->disk = au_disk_new();
 	}
 	struct au_disk *d = nd->disk;
+	/* The file found last: Raft writes a batch of entries to one segment
+	 * a record at a time. */
+	struct au_file *f = d->last;
+	if (f && f->name_hash == hash && f->svc == svc->index && f->name_len == fl &&
+	    memcmp(f->key + f->name_off, file, fl) == 0)
+		return f;
 	for (uint32_t i = slot_hash(hash, svc->index) & d->mask;; i = (i + 1) & d->mask) {
-		struct au_file *f = d->slot[i];
+		f = d->slot[i];
 		if (!f)
 			break;
 		if (f->name_hash == hash && f->svc == svc->index && f->name_len == fl &&
-		    memcmp(f->key + f->name_off, file, fl) == 0)
+		    memcmp(f->key + f->name_off, file, fl) == 0) {
+			d->last = f;
 			return f;
+		}
 	}
 	if (!create)
 		return NULL;
 	/* "service/file" */
 	const char *svc_name = sim->sc->cluster.services[svc->index]->name;
 	size_t sl = strlen(svc_name);
-	struct au_file *f = g_malloc0(sizeof(*f) + sl + 1 + fl + 1);
+	f = g_malloc0(sizeof(*f) + sl + 1 + fl + 1);
 	memcpy(f->key, svc_name, sl);
 	f->key[sl] = '/';
 	memcpy(f->key + sl + 1, file, fl + 1);
@@ -624,6 +633,7 @@ static struct au_file *lookup(struct au_sim *sim, struct au_sim_svc *svc, const 
 	f->current.disk = f->durable.disk = d;
 	slot_insert(d, f);
 	g_ptr_array_add(d->files, f);
+	d->last = f;
 	return f;
 }
 
