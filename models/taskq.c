@@ -127,13 +127,71 @@ static uint64_t aff_hash(const struct affinity *a)
 	return au_digest_add(au_digest_add(UINT64_C(0xaff), a->key), (uint64_t)(uint32_t)a->score);
 }
 
-void taskq_free_task(gpointer p)
+struct task_priv *taskq_task_alloc(uint32_t payload_len)
 {
-	struct au_task *t = p;
-	g_free(t->payload);
+	struct task_priv *p = g_malloc0(sizeof(*p) + payload_len);
+	if (payload_len)
+		p->t.payload = (uint8_t *)(p + 1);
+	return p;
+}
+
+void taskq_free_task(struct au_task *t)
+{
+	/* The payload lives in the task's own allocation. */
 	g_free(t->result);
 	g_free(t->ckpt);
 	g_free(t);
+}
+
+static int cmp_task_ptr_id(const void *a, const void *b)
+{
+	uint64_t x = (*(const struct au_task *const *)a)->id;
+	uint64_t y = (*(const struct au_task *const *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+struct au_task *const *taskq_tasks_sort(struct au_taskq *q)
+{
+	struct taskq_tasks *ts = &q->tasks;
+	if (ts->sorted == ts->n)
+		return ts->v;
+	uint32_t s = ts->sorted;
+	qsort(ts->v + s, ts->n - s, sizeof(*ts->v), cmp_task_ptr_id);
+	if (s > 0 && ts->v[s - 1]->id > ts->v[s]->id) {
+		/* Merge the sorted prefix and the newly sorted rest (ids are
+		 * unique). */
+		struct au_task **m = g_new(struct au_task *, ts->cap);
+		uint32_t i = 0, j = s, w = 0;
+		while (i < s && j < ts->n)
+			m[w++] = ts->v[i]->id < ts->v[j]->id ? ts->v[i++] : ts->v[j++];
+		while (i < s)
+			m[w++] = ts->v[i++];
+		while (j < ts->n)
+			m[w++] = ts->v[j++];
+		g_free(ts->v);
+		ts->v = m;
+	}
+	ts->sorted = ts->n;
+	return ts->v;
+}
+
+struct au_task *const *taskq_tasks_ordered(const struct au_taskq *q, struct au_task ***copy)
+{
+	const struct taskq_tasks *ts = &q->tasks;
+	*copy = NULL;
+	if (ts->sorted == ts->n)
+		return ts->v;
+	*copy = g_memdup2(ts->v, (gsize)ts->n * sizeof(*ts->v));
+	qsort(*copy, ts->n, sizeof(**copy), cmp_task_ptr_id);
+	return *copy;
+}
+
+void taskq_tasks_clear(struct au_taskq *q)
+{
+	for (uint32_t i = 0; i < q->tasks.n; i++)
+		taskq_free_task(q->tasks.v[i]);
+	q->tasks.n = q->tasks.sorted = 0;
+	taskq_map_clear(&q->by_id);
 }
 
 static void free_node(gpointer p)
@@ -310,8 +368,13 @@ void taskq_queue_remove(struct au_taskq *q, struct au_task *t)
 
 void taskq_add_task(struct au_taskq *q, struct au_task *t)
 {
-	g_tree_insert(q->tasks, &t->id, t);
-	g_hash_table_insert(q->by_id, &t->id, t);
+	struct taskq_tasks *ts = &q->tasks;
+	if (ts->n == ts->cap) {
+		ts->cap = ts->cap ? ts->cap * 2 : 256;
+		ts->v = g_renew(struct au_task *, ts->v, ts->cap);
+	}
+	ts->v[ts->n++] = t;
+	taskq_map_put(&q->by_id, t->id, t);
 	taskq_snap_dirty(q, priv(t));
 }
 
@@ -429,7 +492,7 @@ static void do_enqueue(struct au_taskq *q, const struct op *o)
 {
 	if (taskq_find(q, o->spec.id))
 		return; /* idempotent: a resubmitted id is already here */
-	struct task_priv *p = g_new0(struct task_priv, 1);
+	struct task_priv *p = taskq_task_alloc(o->len);
 	struct au_task *t = &p->t;
 	t->id = o->spec.id;
 	t->kind = o->spec.kind;
@@ -442,7 +505,8 @@ static void do_enqueue(struct au_taskq *q, const struct op *o)
 	t->seq = ++q->next_seq;
 	t->enqueue_index = q->index;
 	t->payload_len = o->len;
-	t->payload = o->len ? g_memdup2(o->data, o->len) : NULL;
+	if (o->len)
+		memcpy(t->payload, o->data, o->len);
 	p->payload_h = taskq_blob_hash(t->payload, t->payload_len);
 	p->result_h = taskq_blob_hash(NULL, 0);
 	p->ckpt_h = taskq_blob_hash(NULL, 0);
@@ -842,8 +906,6 @@ struct au_taskq *au_taskq_new(const struct au_env *env)
 {
 	struct au_taskq *q = g_new0(struct au_taskq, 1);
 	q->env = env;
-	q->tasks = au_u64_tree(taskq_free_task);
-	q->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
 	q->dead = au_u64_tree(NULL);
 	q->affinity = au_u64_tree(g_free);
 	q->jobs = au_u64_tree(taskq_free_job);
@@ -860,9 +922,10 @@ void au_taskq_free(struct au_taskq *q)
 		return;
 	g_ptr_array_free(q->classes, TRUE);
 	g_ptr_array_free(q->nodes, TRUE);
-	g_hash_table_destroy(q->by_id);
 	g_tree_destroy(q->dead);
-	g_tree_destroy(q->tasks);
+	taskq_tasks_clear(q);
+	g_free(q->tasks.v);
+	taskq_map_free(&q->by_id);
 	g_tree_destroy(q->affinity);
 	g_tree_destroy(q->jobs);
 	g_ptr_array_free(q->touched, TRUE);
@@ -961,8 +1024,12 @@ void au_taskq_each_node_lease(const struct au_taskq *q, au_node_id node,
 void au_taskq_each(const struct au_taskq *q, bool (*fn)(void *ctx, const struct au_task *t),
 		   void *ctx)
 {
-	struct each_ctx e = {fn, ctx};
-	g_tree_foreach(q->tasks, each_cb, &e);
+	struct au_task **copy;
+	struct au_task *const *v = taskq_tasks_ordered(q, &copy);
+	for (uint32_t i = 0; i < q->tasks.n; i++)
+		if (!fn(ctx, v[i]))
+			break;
+	g_free(copy);
 }
 
 uint64_t au_taskq_chain(const struct au_taskq *q) { return q->chain; }

@@ -17,6 +17,7 @@
 
 #include "digest.h"
 #include "taskq.h"
+#include "taskq_map.h"
 #include "wire.h"
 
 /* Operation codes (taskq_batch.c encodes them, taskq.c decodes them). */
@@ -100,10 +101,21 @@ struct taskq_snapcache {
 	uint32_t out_n_ext;
 };
 
+/* Every task (owned), for iterating in id order: v[0, sorted) are in id
+ * order, the ones added since (v[sorted, n)) in the order they were
+ * added, until taskq_tasks_sort merges them in.  Tasks are only ever
+ * added (or all replaced at once by a restore), so appending is all an
+ * enqueue costs; the few walks in id order (a snapshot without its
+ * cache, au_taskq_each, the description) sort first. */
+struct taskq_tasks {
+	struct au_task **v;
+	uint32_t n, cap, sorted;
+};
+
 struct au_taskq {
 	const struct au_env *env;
-	GTree *tasks;        /* &task->id -> task (owned): iteration in id order */
-	GHashTable *by_id;   /* &task->id -> task: lookups only, never iterated */
+	struct taskq_tasks tasks; /* every task (owned) */
+	struct taskq_map by_id;   /* task id -> task: lookups only, never iterated */
 	GTree *dead;         /* &task->id -> task (not owned): the dead letters, id order */
 	GPtrArray *classes;  /* struct cls*, sorted by (prio desc, topic, caps) */
 	GPtrArray *nodes;    /* struct nodeinfo* by node id (NULL: never seen) */
@@ -168,8 +180,19 @@ static inline uint64_t taskq_blob_hash(const uint8_t *p, uint32_t n)
 
 static inline struct au_task *taskq_find(const struct au_taskq *q, uint64_t id)
 {
-	return g_hash_table_lookup(q->by_id, &id);
+	return taskq_map_get(&q->by_id, id);
 }
+
+/* taskq.c: the tasks in id order (q->tasks.v, sorted in place). */
+struct au_task *const *taskq_tasks_sort(struct au_taskq *q);
+/* The same without changing q: q->tasks.v if already in id order, else
+ * a sorted copy in *copy (the caller g_free()s *copy, NULL if none). */
+struct au_task *const *taskq_tasks_ordered(const struct au_taskq *q, struct au_task ***copy);
+/* Free every task and forget them. */
+void taskq_tasks_clear(struct au_taskq *q);
+/* A new task with room for an n-byte payload after it (t->payload
+ * points there when n > 0: freed with the task, never on its own). */
+struct task_priv *taskq_task_alloc(uint32_t payload_len);
 
 /* taskq.c: effects, events and state changes the job code shares. */
 void taskq_effect(struct au_taskq *q, uint16_t kind, int64_t a, int64_t b, int64_t c);
@@ -234,7 +257,7 @@ void taskq_settle_touched(struct au_taskq *q);
 
 /* taskq.c: what restoring a snapshot builds the state with. */
 uint64_t taskq_task_hash(const struct task_priv *p);
-void taskq_free_task(gpointer p);
+void taskq_free_task(struct au_task *t);
 struct nodeinfo *taskq_node_get(struct au_taskq *q, au_node_id id);
 void taskq_affinity_add(struct au_taskq *q, au_node_id node, uint32_t topic, int32_t delta);
 void taskq_queue_insert(struct au_taskq *q, struct au_task *t);

@@ -108,7 +108,7 @@ static void put_head(struct au_taskq *q, struct taskq_sbuf *b)
 	}
 	taskq_le(taskq_sbuf_room(b, 4), (uint32_t)g_tree_nnodes(q->affinity), 4);
 	g_tree_foreach(q->affinity, snap_aff, b);
-	taskq_le(taskq_sbuf_room(b, 4), (uint32_t)g_tree_nnodes(q->tasks), 4);
+	taskq_le(taskq_sbuf_room(b, 4), q->tasks.n, 4);
 }
 
 size_t taskq_snapshot_full(struct au_taskq *q, uint8_t **out)
@@ -118,12 +118,13 @@ size_t taskq_snapshot_full(struct au_taskq *q, uint8_t **out)
 	struct taskq_sbuf b = {0}, ext = {0};
 	taskq_sbuf_room(&b, 64 + 16 * (size_t)q->nodes->len +
 				    12 * (size_t)g_tree_nnodes(q->affinity) +
-				    200 * (size_t)g_tree_nnodes(q->tasks));
+				    200 * (size_t)q->tasks.n);
 	b.len = 0;
 	put_head(q, &b);
 	uint32_t n_ext = 0;
-	for (GTreeNode *it = g_tree_node_first(q->tasks); it; it = g_tree_node_next(it)) {
-		const struct au_task *t = g_tree_node_value(it);
+	struct au_task *const *v = taskq_tasks_sort(q);
+	for (uint32_t i = 0; i < q->tasks.n; i++) {
+		const struct au_task *t = v[i];
 		put_task(&b, t);
 		if (taskq_has_ext(t)) {
 			taskq_jobs_put_ext(&ext, t);
@@ -236,14 +237,15 @@ static uint32_t idx_lower_bound(const struct taskq_snapcache *c, uint32_t lo, ui
 static void snapcache_update(struct au_taskq *q)
 {
 	struct taskq_snapcache *c = &q->snap;
-	uint32_t ntasks = (uint32_t)g_tree_nnodes(q->tasks);
+	uint32_t ntasks = q->tasks.n;
 	spare_idx_room(c, ntasks);
 	uint32_t w = 0;
 	if (!c->valid) {
 		/* Every task, in id order. */
 		spare_reset(&c->spare, c->rec.cap > 64 ? c->rec.cap : 64);
-		for (GTreeNode *it = g_tree_node_first(q->tasks); it; it = g_tree_node_next(it)) {
-			struct task_priv *p = g_tree_node_value(it);
+		struct au_task *const *v = taskq_tasks_sort(q);
+		for (uint32_t i = 0; i < ntasks; i++) {
+			struct task_priv *p = (struct task_priv *)v[i];
 			p->snap_dirty = false;
 			encode_into_spare(c, &p->t, &c->spare_idx[w++]);
 		}
@@ -353,15 +355,16 @@ static void seed_entry(struct taskq_snapcache *c, uint64_t id, size_t off, uint3
  * snapshot's task records (len bytes at recs, one per task of `tasks` in
  * id order): a record read back is written again byte for byte, so the
  * next snapshot need not encode the tasks again. */
-static void seed_cache(struct taskq_snapcache *c, GTree *tasks, const uint8_t *recs, size_t len)
+static void seed_cache(struct taskq_snapcache *c, struct au_taskq *q, const uint8_t *recs,
+		       size_t len)
 {
-	assert(c->n == (uint32_t)g_tree_nnodes(tasks));
+	assert(c->n == q->tasks.n);
 	c->rec.len = 0;
 	if (len)
 		memcpy(taskq_sbuf_room(&c->rec, len), recs, len);
-	uint32_t i = 0;
-	for (GTreeNode *it = g_tree_node_first(tasks); it; it = g_tree_node_next(it), i++) {
-		const struct au_task *t = g_tree_node_value(it);
+	struct au_task *const *v = taskq_tasks_sort(q);
+	for (uint32_t i = 0; i < c->n; i++) {
+		const struct au_task *t = v[i];
 		struct taskq_snaprec *e = &c->idx[i];
 		assert(e->id == t->id);
 		e->job = t->job;
@@ -391,13 +394,11 @@ static void clear_state(struct au_taskq *q)
 {
 	g_ptr_array_set_size(q->classes, 0);
 	g_ptr_array_set_size(q->nodes, 0);
-	g_hash_table_remove_all(q->by_id);
 	g_tree_destroy(q->dead);
 	q->dead = au_u64_tree(NULL);
-	g_tree_destroy(q->tasks);
+	taskq_tasks_clear(q);
 	g_tree_destroy(q->affinity);
 	g_tree_destroy(q->jobs);
-	q->tasks = au_u64_tree(taskq_free_task);
 	q->affinity = au_u64_tree(g_free);
 	q->jobs = au_u64_tree(taskq_free_job);
 	memset(q->counts, 0, sizeof(q->counts));
@@ -442,8 +443,9 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	bool in_order = true;
 	uint64_t prev_id = 0;
 	for (uint32_t i = 0; ok && i < nt && !rb.short_read; i++) {
-		struct task_priv *p = g_new0(struct task_priv, 1);
-		struct au_task *t = &p->t;
+		/* The fixed fields, then the task (with its payload inline). */
+		struct task_priv f = {0};
+		struct au_task *t = &f.t;
 		size_t start = rb.pos;
 		t->id = au_get_u64(&rb);
 		t->kind = au_get_u32(&rb);
@@ -465,8 +467,21 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 		t->done_token = au_get_u64(&rb);
 		t->done_node = au_get_u32(&rb);
 		t->ckpt_round = au_get_u32(&rb);
-		bool blobs = get_blob(&rb, &t->payload, &t->payload_len, AU_TASKQ_PAYLOAD_MAX) &&
-			     get_blob(&rb, &t->result, &t->result_len, AU_TASKQ_RESULT_MAX) &&
+		uint32_t plen = au_get_u32(&rb);
+		if (rb.short_read || plen > AU_TASKQ_PAYLOAD_MAX || plen > rb.len - rb.pos) {
+			ok = false;
+			break;
+		}
+		struct task_priv *p = taskq_task_alloc(plen);
+		uint8_t *payload = p->t.payload;
+		*p = f;
+		t = &p->t;
+		t->payload = payload;
+		t->payload_len = plen;
+		if (plen)
+			memcpy(payload, rb.p + rb.pos, plen);
+		rb.pos += plen;
+		bool blobs = get_blob(&rb, &t->result, &t->result_len, AU_TASKQ_RESULT_MAX) &&
 			     get_blob(&rb, &t->ckpt, &t->ckpt_len, AU_TASKQ_CKPT_MAX);
 		if (!blobs || rb.short_read || state > AU_TASK_DEAD || t->id == 0 ||
 		    taskq_find(s, t->id) || (state == AU_TASK_LEASED && t->node == 0)) {
@@ -502,8 +517,9 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	}
 	/* Swap the containers in. */
 	clear_state(q);
-	GTree *tt = q->tasks, *ta = q->affinity, *tj = q->jobs;
-	GHashTable *tb = q->by_id;
+	GTree *ta = q->affinity, *tj = q->jobs;
+	struct taskq_tasks tt = q->tasks;
+	struct taskq_map tb = q->by_id;
 	GTree *td = q->dead;
 	q->dead = s->dead;
 	s->dead = td;
@@ -529,7 +545,7 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	q->aff_sum = s->aff_sum;
 	taskq_snapcache_reset(&q->snap); /* its tasks are gone */
 	if (in_order) {
-		seed_cache(&s->snap, q->tasks, data + sec, sec_end - sec);
+		seed_cache(&s->snap, q, data + sec, sec_end - sec);
 		struct taskq_snapcache tc = q->snap;
 		q->snap = s->snap;
 		s->snap = tc;
@@ -541,7 +557,7 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 uint64_t au_taskq_digest(struct au_taskq *q)
 {
 	taskq_settle_touched(q);
-	uint64_t h = au_digest_add(q->task_sum, (uint64_t)g_tree_nnodes(q->tasks));
+	uint64_t h = au_digest_add(q->task_sum, (uint64_t)q->tasks.n);
 	h = au_digest_add(h, q->aff_sum);
 	h = au_digest_add(h, (uint64_t)g_tree_nnodes(q->affinity));
 	for (guint i = 0; i < q->nodes->len; i++) {
@@ -560,10 +576,8 @@ uint64_t au_taskq_digest(struct au_taskq *q)
 
 static const char *const state_names[] = {"queued", "leased", "done", "dead"};
 
-static gboolean describe_task(gpointer k, gpointer v, gpointer data)
+static void describe_task(const struct task_priv *p, GString *data)
 {
-	(void)k;
-	const struct task_priv *p = v;
 	const struct au_task *t = &p->t;
 	g_string_append_printf(data, "task %llu: state=%s retries=%u attempts=%u seq=%llu "
 			       "enqueued=%llu lease=%llu token=%llu node=n%u inc=%u deadline=%lld "
@@ -581,7 +595,6 @@ static gboolean describe_task(gpointer k, gpointer v, gpointer data)
 			       (unsigned long long)p->result_h, (unsigned long long)p->ckpt_h,
 			       (unsigned long long)t->job, au_taskq_dead_reason_name(t->dead_reason),
 			       au_taskq_error_name(t->last_error), t->requeues);
-	return FALSE;
 }
 
 static gboolean describe_aff(gpointer k, gpointer v, gpointer data)
@@ -599,7 +612,7 @@ char *au_taskq_describe(const struct au_taskq *q)
 	g_string_append_printf(out, "queue: next_seq=%llu next_lease=%llu chain=%016llx "
 			       "applied=%llu tasks=%d\n", (unsigned long long)q->next_seq,
 			       (unsigned long long)q->next_lease_id, (unsigned long long)q->chain,
-			       (unsigned long long)q->applied, g_tree_nnodes(q->tasks));
+			       (unsigned long long)q->applied, (int)q->tasks.n);
 	for (guint i = 0; i < q->nodes->len; i++) {
 		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
 		if (n)
@@ -607,7 +620,11 @@ char *au_taskq_describe(const struct au_taskq *q)
 					       n->dead, n->draining);
 	}
 	g_tree_foreach(q->affinity, describe_aff, out);
-	g_tree_foreach(q->tasks, describe_task, out);
+	struct au_task **copy;
+	struct au_task *const *v = taskq_tasks_ordered(q, &copy);
+	for (uint32_t i = 0; i < q->tasks.n; i++)
+		describe_task((const struct task_priv *)v[i], out);
+	g_free(copy);
 	taskq_jobs_describe(q, out);
 	return g_string_free(out, FALSE);
 }
