@@ -262,22 +262,45 @@ static struct cls *cls_get(struct au_taskq *q, int32_t prio, uint32_t topic, uin
 	return c;
 }
 
+/* The first score whose key is >= key (n if none). */
+static uint32_t aff_lower_bound(const struct taskq_affs *as, uint64_t key)
+{
+	uint32_t lo = 0, hi = as->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (as->v[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static int32_t affinity_of(const struct au_taskq *q, au_node_id node, uint32_t topic)
 {
 	uint64_t key = (uint64_t)node << 32 | topic;
-	const struct affinity *a = g_tree_lookup(q->affinity, &key);
-	return a ? a->score : 0;
+	uint32_t i = aff_lower_bound(&q->affinity, key);
+	return i < q->affinity.n && q->affinity.v[i].key == key ? q->affinity.v[i].score : 0;
 }
 
 void taskq_affinity_add(struct au_taskq *q, au_node_id node, uint32_t topic, int32_t delta)
 {
 	uint64_t key = (uint64_t)node << 32 | topic;
-	struct affinity *a = g_tree_lookup(q->affinity, &key);
-	if (!a) {
-		a = g_new0(struct affinity, 1);
+	struct taskq_affs *as = &q->affinity;
+	uint32_t i = aff_lower_bound(as, key);
+	struct affinity *a;
+	if (i == as->n || as->v[i].key != key) {
+		if (as->n == as->cap) {
+			as->cap = as->cap ? as->cap * 2 : 16;
+			as->v = g_renew(struct affinity, as->v, as->cap);
+		}
+		a = &as->v[i];
+		memmove(a + 1, a, (size_t)(as->n - i) * sizeof(*a));
+		as->n++;
 		a->key = key;
-		g_tree_insert(q->affinity, &a->key, a);
+		a->score = 0;
 	} else {
+		a = &as->v[i];
 		q->aff_sum -= aff_hash(a);
 	}
 	int32_t s = a->score + delta;
@@ -907,7 +930,6 @@ struct au_taskq *au_taskq_new(const struct au_env *env)
 	struct au_taskq *q = g_new0(struct au_taskq, 1);
 	q->env = env;
 	q->dead = au_u64_tree(NULL);
-	q->affinity = au_u64_tree(g_free);
 	q->jobs = au_u64_tree(taskq_free_job);
 	q->classes = g_ptr_array_new_with_free_func(free_cls);
 	q->nodes = g_ptr_array_new_with_free_func(free_node);
@@ -926,7 +948,7 @@ void au_taskq_free(struct au_taskq *q)
 	taskq_tasks_clear(q);
 	g_free(q->tasks.v);
 	taskq_map_free(&q->by_id);
-	g_tree_destroy(q->affinity);
+	g_free(q->affinity.v);
 	g_tree_destroy(q->jobs);
 	g_ptr_array_free(q->touched, TRUE);
 	taskq_snapcache_free(&q->snap);

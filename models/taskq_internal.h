@@ -51,6 +51,13 @@ struct affinity {
 	int32_t score;
 };
 
+/* The affinity scores, in key order (a few per node and topic: binary
+ * search, and an insert moves the ones after it). */
+struct taskq_affs {
+	struct affinity *v;
+	uint32_t n, cap;
+};
+
 /* A snapshot being written: bytes in a malloc'd buffer grown by
  * doubling (taskq_sbuf_room), fields stored in place (taskq_le) instead
  * of appended one at a time. */
@@ -119,7 +126,7 @@ struct au_taskq {
 	GTree *dead;         /* &task->id -> task (not owned): the dead letters, id order */
 	GPtrArray *classes;  /* struct cls*, sorted by (prio desc, topic, caps) */
 	GPtrArray *nodes;    /* struct nodeinfo* by node id (NULL: never seen) */
-	GTree *affinity;     /* &aff->key -> struct affinity (owned) */
+	struct taskq_affs affinity; /* in key order */
 	GTree *jobs;         /* &job->j.id -> struct jobinfo (owned) */
 	uint64_t next_seq, next_lease_id;
 	uint64_t chain;      /* hash of every effect so far */

@@ -67,15 +67,6 @@ static void put_task(struct taskq_sbuf *rec, const struct au_task *t)
 	put_blob(w, t->ckpt, t->ckpt_len);
 }
 
-static gboolean snap_aff(gpointer k, gpointer v, gpointer data)
-{
-	(void)k;
-	const struct affinity *a = v;
-	uint8_t *w = taskq_sbuf_room(data, 12);
-	w = taskq_le(w, a->key, 8);
-	taskq_le(w, (uint32_t)a->score, 4);
-	return FALSE;
-}
 
 static uint32_t known_nodes(const struct au_taskq *q)
 {
@@ -106,8 +97,13 @@ static void put_head(struct au_taskq *q, struct taskq_sbuf *b)
 		w = taskq_le(w, n->inc, 4);
 		taskq_le(w, (uint32_t)n->dead | (uint32_t)n->draining << 1, 4);
 	}
-	taskq_le(taskq_sbuf_room(b, 4), (uint32_t)g_tree_nnodes(q->affinity), 4);
-	g_tree_foreach(q->affinity, snap_aff, b);
+	const struct taskq_affs *as = &q->affinity;
+	w = taskq_sbuf_room(b, 4 + 12 * (size_t)as->n);
+	w = taskq_le(w, as->n, 4);
+	for (uint32_t i = 0; i < as->n; i++) {
+		w = taskq_le(w, as->v[i].key, 8);
+		w = taskq_le(w, (uint32_t)as->v[i].score, 4);
+	}
 	taskq_le(taskq_sbuf_room(b, 4), q->tasks.n, 4);
 }
 
@@ -117,7 +113,7 @@ size_t taskq_snapshot_full(struct au_taskq *q, uint8_t **out)
 	 * large queue's snapshot is not built by repeated reallocation. */
 	struct taskq_sbuf b = {0}, ext = {0};
 	taskq_sbuf_room(&b, 64 + 16 * (size_t)q->nodes->len +
-				    12 * (size_t)g_tree_nnodes(q->affinity) +
+				    12 * (size_t)q->affinity.n +
 				    200 * (size_t)q->tasks.n);
 	b.len = 0;
 	put_head(q, &b);
@@ -310,7 +306,7 @@ size_t au_taskq_snapshot_size(struct au_taskq *q)
 	size_t jobs = n_ext || njobs ? 8 + c->ext.len + 4 + (size_t)SNAP_JOB_LEN * njobs : 0;
 	c->out_n_ext = n_ext;
 	c->out_len = 40 + 4 + 12 * (size_t)known_nodes(q) + 4 +
-		     12 * (size_t)g_tree_nnodes(q->affinity) + 4 + c->rec.len + jobs;
+		     12 * (size_t)q->affinity.n + 4 + c->rec.len + jobs;
 	return c->out_len;
 }
 
@@ -397,9 +393,8 @@ static void clear_state(struct au_taskq *q)
 	g_tree_destroy(q->dead);
 	q->dead = au_u64_tree(NULL);
 	taskq_tasks_clear(q);
-	g_tree_destroy(q->affinity);
+	q->affinity.n = 0;
 	g_tree_destroy(q->jobs);
-	q->affinity = au_u64_tree(g_free);
 	q->jobs = au_u64_tree(taskq_free_job);
 	memset(q->counts, 0, sizeof(q->counts));
 	q->next_seq = q->next_lease_id = q->chain = q->applied = 0;
@@ -517,7 +512,8 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	}
 	/* Swap the containers in. */
 	clear_state(q);
-	GTree *ta = q->affinity, *tj = q->jobs;
+	GTree *tj = q->jobs;
+	struct taskq_affs ta = q->affinity;
 	struct taskq_tasks tt = q->tasks;
 	struct taskq_map tb = q->by_id;
 	GTree *td = q->dead;
@@ -559,7 +555,7 @@ uint64_t au_taskq_digest(struct au_taskq *q)
 	taskq_settle_touched(q);
 	uint64_t h = au_digest_add(q->task_sum, (uint64_t)q->tasks.n);
 	h = au_digest_add(h, q->aff_sum);
-	h = au_digest_add(h, (uint64_t)g_tree_nnodes(q->affinity));
+	h = au_digest_add(h, (uint64_t)q->affinity.n);
 	for (guint i = 0; i < q->nodes->len; i++) {
 		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
 		if (n)
@@ -597,14 +593,6 @@ static void describe_task(const struct task_priv *p, GString *data)
 			       au_taskq_error_name(t->last_error), t->requeues);
 }
 
-static gboolean describe_aff(gpointer k, gpointer v, gpointer data)
-{
-	(void)k;
-	const struct affinity *a = v;
-	g_string_append_printf(data, "affinity n%u topic %u: score=%d\n", (unsigned)(a->key >> 32),
-			       (unsigned)(uint32_t)a->key, a->score);
-	return FALSE;
-}
 
 char *au_taskq_describe(const struct au_taskq *q)
 {
@@ -619,7 +607,11 @@ char *au_taskq_describe(const struct au_taskq *q)
 			g_string_append_printf(out, "node n%u: inc=%u dead=%d draining=%d\n", i, n->inc,
 					       n->dead, n->draining);
 	}
-	g_tree_foreach(q->affinity, describe_aff, out);
+	for (uint32_t i = 0; i < q->affinity.n; i++) {
+		const struct affinity *a = &q->affinity.v[i];
+		g_string_append_printf(out, "affinity n%u topic %u: score=%d\n",
+				       (unsigned)(a->key >> 32), (unsigned)(uint32_t)a->key, a->score);
+	}
 	struct au_task **copy;
 	struct au_task *const *v = taskq_tasks_ordered(q, &copy);
 	for (uint32_t i = 0; i < q->tasks.n; i++)

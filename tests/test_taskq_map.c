@@ -3,7 +3,8 @@
  * GHashTable does through random puts, replacements and removals; the
  * task array sorted on demand must walk the tasks in the order the GTree
  * it replaced did (id order), however additions and sorts interleave,
- * and au_taskq_each must follow it. */
+ * and au_taskq_each must follow it; the affinity scores kept in a sorted
+ * array must equal a GTree's (same scores, same key order). */
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,12 +169,61 @@ START_TEST(tasks_walk_in_tree_order)
 }
 END_TEST
 
+/* The reference's score of (node, topic): 0 if none. */
+static int32_t ref_score(GTree *ref, au_node_id node, uint32_t topic)
+{
+	uint64_t key = (uint64_t)node << 32 | topic;
+	const int32_t *sc = g_tree_lookup(ref, &key);
+	return sc ? *sc : 0;
+}
+
+START_TEST(affinity_matches_tree)
+{
+	for (uint64_t seed = 1; seed <= 6; seed++) {
+		struct au_pcg32 rng;
+		au_pcg32_seed(&rng, seed, 13);
+		struct au_taskq *q = au_taskq_new(NULL);
+		GTree *ref = g_tree_new_full(cmp_u64p, NULL, g_free, g_free); /* key -> int32 */
+		for (uint32_t step = 0; step < 4000; step++) {
+			au_node_id node = au_pcg32_below(&rng, 12);
+			uint32_t topic = au_pcg32_below(&rng, 5) ? au_pcg32_below(&rng, 8)
+								  : au_pcg32_next(&rng);
+			int32_t delta = (int32_t)au_pcg32_below(&rng, 9) - 5;
+			taskq_affinity_add(q, node, topic, delta);
+			uint64_t key = (uint64_t)node << 32 | topic;
+			int32_t *sc = g_tree_lookup(ref, &key);
+			if (!sc) {
+				sc = g_new0(int32_t, 1);
+				uint64_t *k = g_new(uint64_t, 1);
+				*k = key;
+				g_tree_insert(ref, k, sc);
+			}
+			int32_t v = *sc + delta;
+			*sc = v > 16 ? 16 : v < -16 ? -16 : v;
+			ck_assert_int_eq(au_taskq_affinity(q, node, topic), *sc);
+			ck_assert_int_eq(au_taskq_affinity(q, node, topic + 1),
+					 ref_score(ref, node, topic + 1));
+		}
+		/* Same entries, in the tree's order. */
+		ck_assert_uint_eq(q->affinity.n, (uint32_t)g_tree_nnodes(ref));
+		uint32_t i = 0;
+		for (GTreeNode *it = g_tree_node_first(ref); it; it = g_tree_node_next(it), i++) {
+			ck_assert_uint_eq(q->affinity.v[i].key, *(uint64_t *)g_tree_node_key(it));
+			ck_assert_int_eq(q->affinity.v[i].score, *(int32_t *)g_tree_node_value(it));
+		}
+		g_tree_destroy(ref);
+		au_taskq_free(q);
+	}
+}
+END_TEST
+
 Suite *taskq_map_suite(void)
 {
 	Suite *s = suite_create("taskq_map");
 	TCase *tc = tcase_create("containers");
 	tcase_add_test(tc, map_matches_hash_table);
 	tcase_add_test(tc, tasks_walk_in_tree_order);
+	tcase_add_test(tc, affinity_matches_tree);
 	suite_add_tcase(s, tc);
 	return s;
 }
