@@ -127,9 +127,22 @@ static uint64_t aff_hash(const struct affinity *a)
 	return au_digest_add(au_digest_add(UINT64_C(0xaff), a->key), (uint64_t)(uint32_t)a->score);
 }
 
-struct task_priv *taskq_task_alloc(uint32_t payload_len)
+#define ARENA_CHUNK (64 * 1024) /* holds the largest task (payload max) several times */
+
+struct task_priv *taskq_task_alloc(struct au_taskq *q, uint32_t payload_len)
 {
-	struct task_priv *p = g_malloc0(sizeof(*p) + payload_len);
+	struct taskq_arena *a = &q->arena;
+	size_t n = (sizeof(struct task_priv) + payload_len + 15) & ~(size_t)15;
+	if (!a->chunk || a->used + n > a->size) {
+		uint8_t *c = g_malloc(ARENA_CHUNK);
+		memcpy(c, &a->chunk, sizeof(a->chunk)); /* link to the previous chunk */
+		a->chunk = c;
+		a->used = 16;
+		a->size = ARENA_CHUNK;
+	}
+	struct task_priv *p = (struct task_priv *)(void *)(a->chunk + a->used);
+	a->used += n;
+	memset(p, 0, sizeof(*p));
 	if (payload_len)
 		p->t.payload = (uint8_t *)(p + 1);
 	return p;
@@ -137,10 +150,20 @@ struct task_priv *taskq_task_alloc(uint32_t payload_len)
 
 void taskq_free_task(struct au_task *t)
 {
-	/* The payload lives in the task's own allocation. */
+	/* The task and its payload live in the arena. */
 	g_free(t->result);
 	g_free(t->ckpt);
-	g_free(t);
+}
+
+static void arena_free(struct taskq_arena *a)
+{
+	while (a->chunk) {
+		uint8_t *prev;
+		memcpy(&prev, a->chunk, sizeof(prev));
+		g_free(a->chunk);
+		a->chunk = prev;
+	}
+	a->used = a->size = 0;
 }
 
 static int cmp_task_ptr_id(const void *a, const void *b)
@@ -190,6 +213,7 @@ void taskq_tasks_clear(struct au_taskq *q)
 {
 	for (uint32_t i = 0; i < q->tasks.n; i++)
 		taskq_free_task(q->tasks.v[i]);
+	arena_free(&q->arena);
 	q->tasks.n = q->tasks.sorted = 0;
 	taskq_map_clear(&q->by_id);
 }
@@ -515,7 +539,7 @@ static void do_enqueue(struct au_taskq *q, const struct op *o)
 {
 	if (taskq_find(q, o->spec.id))
 		return; /* idempotent: a resubmitted id is already here */
-	struct task_priv *p = taskq_task_alloc(o->len);
+	struct task_priv *p = taskq_task_alloc(q, o->len);
 	struct au_task *t = &p->t;
 	t->id = o->spec.id;
 	t->kind = o->spec.kind;

@@ -119,8 +119,17 @@ struct taskq_tasks {
 	uint32_t n, cap, sorted;
 };
 
+/* Where the tasks live: chunks allocated by bumping a pointer (tasks are
+ * never freed one by one, only all at once), each chunk starting with a
+ * pointer to the previous one. */
+struct taskq_arena {
+	uint8_t *chunk; /* the newest chunk (NULL: none) */
+	size_t used, size;
+};
+
 struct au_taskq {
 	const struct au_env *env;
+	struct taskq_arena arena; /* the tasks' memory */
 	struct taskq_tasks tasks; /* every task (owned) */
 	struct taskq_map by_id;   /* task id -> task: lookups only, never iterated */
 	GTree *dead;         /* &task->id -> task (not owned): the dead letters, id order */
@@ -195,11 +204,11 @@ struct au_task *const *taskq_tasks_sort(struct au_taskq *q);
 /* The same without changing q: q->tasks.v if already in id order, else
  * a sorted copy in *copy (the caller g_free()s *copy, NULL if none). */
 struct au_task *const *taskq_tasks_ordered(const struct au_taskq *q, struct au_task ***copy);
-/* Free every task and forget them. */
+/* Free every task (and q's arena) and forget them. */
 void taskq_tasks_clear(struct au_taskq *q);
-/* A new task with room for an n-byte payload after it (t->payload
- * points there when n > 0: freed with the task, never on its own). */
-struct task_priv *taskq_task_alloc(uint32_t payload_len);
+/* A new task (zeroed) in q's arena with room for an n-byte payload after
+ * it (t->payload points there when n > 0): freed with the arena. */
+struct task_priv *taskq_task_alloc(struct au_taskq *q, uint32_t payload_len);
 
 /* taskq.c: effects, events and state changes the job code shares. */
 void taskq_effect(struct au_taskq *q, uint16_t kind, int64_t a, int64_t b, int64_t c);
@@ -264,6 +273,7 @@ void taskq_settle_touched(struct au_taskq *q);
 
 /* taskq.c: what restoring a snapshot builds the state with. */
 uint64_t taskq_task_hash(const struct task_priv *p);
+/* Free what a task holds outside the arena (its result and checkpoint). */
 void taskq_free_task(struct au_task *t);
 struct nodeinfo *taskq_node_get(struct au_taskq *q, au_node_id id);
 void taskq_affinity_add(struct au_taskq *q, au_node_id node, uint32_t topic, int32_t delta);

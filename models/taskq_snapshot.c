@@ -467,7 +467,7 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 			ok = false;
 			break;
 		}
-		struct task_priv *p = taskq_task_alloc(plen);
+		struct task_priv *p = taskq_task_alloc(s, plen);
 		uint8_t *payload = p->t.payload;
 		*p = f;
 		t = &p->t;
@@ -523,6 +523,8 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	q->by_id = s->by_id;
 	s->by_id = tb;
 	q->tasks = s->tasks;
+	q->arena = s->arena; /* q's own was freed with its tasks */
+	memset(&s->arena, 0, sizeof(s->arena));
 	q->affinity = s->affinity;
 	q->jobs = s->jobs;
 	s->jobs = tj;

@@ -121,7 +121,7 @@ START_TEST(tasks_walk_in_tree_order)
 				}
 				ck_assert_ptr_null(g_tree_lookup(ref, &id));
 				uint32_t plen = au_pcg32_below(&rng, 3) ? 0 : 1 + au_pcg32_below(&rng, 40);
-				struct task_priv *p = taskq_task_alloc(plen);
+				struct task_priv *p = taskq_task_alloc(q, plen);
 				p->t.id = id;
 				p->t.payload_len = plen;
 				if (plen)
