@@ -1,7 +1,7 @@
 /* taskq_internal.h — what the files of the task queue share: the
  * operation codes of its commands, the containers of its state, and the
  * helpers more than one file uses.  taskq.c holds the state and applies
- * operations, taskq_snapshot.c turns the whole state into bytes and back
+ * operations, taskq_store.c keeps the tasks (arena, id order, id map), taskq_snapshot.c turns the whole state into bytes and back
  * (and into its digest and description), taskq_batch.c builds and walks
  * commands.  Not part of the queue's API (that is taskq.h).
  */
