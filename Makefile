@@ -45,7 +45,7 @@ MODEL_SRC = models/ping.c models/phold.c $(RAFT_SRC) models/kv.c \
             models/kernels.c models/kernel_input.c models/one.c models/blob.c \
             models/rqml.c models/rqml_machine.c models/rqml_supervisor.c models/rqml_executor.c models/rqml_model.c
 # the execution layer (issue 6)
-MODEL_SRC += models/taskq.c models/taskq_batch.c models/taskq_snapshot.c models/taskq_jobs.c models/lock.c \
+MODEL_SRC += models/taskq.c models/taskq_store.c models/taskq_batch.c models/taskq_snapshot.c models/taskq_jobs.c models/lock.c \
              $(addprefix models/orchestrator/,model.c frontend.c worker.c lockclient.c jobs.c)
 CONFIG_SRC = config/values.c config/keys.c config/registry.c config/cluster_spec.c
 # sim/: the engine (events, nodes, network, disks, faults, trace writer),

@@ -1,7 +1,7 @@
 /* taskq.c — the replicated task queue state machine (see taskq.h).
  *
- * State: every task by id (a GTree, so iteration is in id order); the
- * queued ones also sit in a per-class FIFO, a class being (priority, topic,
+ * State: every task (taskq_store.c: in an arena, an array sorted by id
+ * when walked, and a map by id); the queued ones also sit in a per-class FIFO, a class being (priority, topic,
  * required capabilities), ordered by enqueue sequence; the leased ones sit
  * in their holder's lease tree.  Nothing iterates a hash table: every
  * container is a tree or an array with a defined order, so applying the
@@ -21,8 +21,8 @@
  * way; node marks and counters are folded in when the digest is read.
  *
  * Files: this one holds the state and applies commands to it;
- * taskq_snapshot.c turns the whole state into bytes and back, and into its
- * digest and description; taskq_batch.c builds and walks commands;
+ * taskq_store.c keeps the tasks; taskq_snapshot.c turns the whole state
+ * into bytes and back, and into its digest and description; taskq_batch.c builds and walks commands;
  * taskq_internal.h is what they share.
  */
 #include "taskq.h"
@@ -127,15 +127,6 @@ static uint64_t aff_hash(const struct affinity *a)
 	return au_digest_add(au_digest_add(UINT64_C(0xaff), a->key), (uint64_t)(uint32_t)a->score);
 }
 
-void taskq_free_task(gpointer p)
-{
-	struct au_task *t = p;
-	g_free(t->payload);
-	g_free(t->result);
-	g_free(t->ckpt);
-	g_free(t);
-}
-
 static void free_node(gpointer p)
 {
 	struct nodeinfo *n = p;
@@ -204,22 +195,45 @@ static struct cls *cls_get(struct au_taskq *q, int32_t prio, uint32_t topic, uin
 	return c;
 }
 
+/* The first score whose key is >= key (n if none). */
+static uint32_t aff_lower_bound(const struct taskq_affs *as, uint64_t key)
+{
+	uint32_t lo = 0, hi = as->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (as->v[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static int32_t affinity_of(const struct au_taskq *q, au_node_id node, uint32_t topic)
 {
 	uint64_t key = (uint64_t)node << 32 | topic;
-	const struct affinity *a = g_tree_lookup(q->affinity, &key);
-	return a ? a->score : 0;
+	uint32_t i = aff_lower_bound(&q->affinity, key);
+	return i < q->affinity.n && q->affinity.v[i].key == key ? q->affinity.v[i].score : 0;
 }
 
 void taskq_affinity_add(struct au_taskq *q, au_node_id node, uint32_t topic, int32_t delta)
 {
 	uint64_t key = (uint64_t)node << 32 | topic;
-	struct affinity *a = g_tree_lookup(q->affinity, &key);
-	if (!a) {
-		a = g_new0(struct affinity, 1);
+	struct taskq_affs *as = &q->affinity;
+	uint32_t i = aff_lower_bound(as, key);
+	struct affinity *a;
+	if (i == as->n || as->v[i].key != key) {
+		if (as->n == as->cap) {
+			as->cap = as->cap ? as->cap * 2 : 16;
+			as->v = g_renew(struct affinity, as->v, as->cap);
+		}
+		a = &as->v[i];
+		memmove(a + 1, a, (size_t)(as->n - i) * sizeof(*a));
+		as->n++;
 		a->key = key;
-		g_tree_insert(q->affinity, &a->key, a);
+		a->score = 0;
 	} else {
+		a = &as->v[i];
 		q->aff_sum -= aff_hash(a);
 	}
 	int32_t s = a->score + delta;
@@ -306,13 +320,6 @@ void taskq_queue_remove(struct au_taskq *q, struct au_task *t)
 	gboolean removed = g_tree_remove(c->q, &t->seq);
 	assert(removed);
 	(void)removed;
-}
-
-void taskq_add_task(struct au_taskq *q, struct au_task *t)
-{
-	g_tree_insert(q->tasks, &t->id, t);
-	g_hash_table_insert(q->by_id, &t->id, t);
-	taskq_snap_dirty(q, priv(t));
 }
 
 /* The task `id` if `token` is its current lease. */
@@ -429,7 +436,7 @@ static void do_enqueue(struct au_taskq *q, const struct op *o)
 {
 	if (taskq_find(q, o->spec.id))
 		return; /* idempotent: a resubmitted id is already here */
-	struct task_priv *p = g_new0(struct task_priv, 1);
+	struct task_priv *p = taskq_task_alloc(q, o->len);
 	struct au_task *t = &p->t;
 	t->id = o->spec.id;
 	t->kind = o->spec.kind;
@@ -442,7 +449,8 @@ static void do_enqueue(struct au_taskq *q, const struct op *o)
 	t->seq = ++q->next_seq;
 	t->enqueue_index = q->index;
 	t->payload_len = o->len;
-	t->payload = o->len ? g_memdup2(o->data, o->len) : NULL;
+	if (o->len)
+		memcpy(t->payload, o->data, o->len);
 	p->payload_h = taskq_blob_hash(t->payload, t->payload_len);
 	p->result_h = taskq_blob_hash(NULL, 0);
 	p->ckpt_h = taskq_blob_hash(NULL, 0);
@@ -842,10 +850,7 @@ struct au_taskq *au_taskq_new(const struct au_env *env)
 {
 	struct au_taskq *q = g_new0(struct au_taskq, 1);
 	q->env = env;
-	q->tasks = au_u64_tree(taskq_free_task);
-	q->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
 	q->dead = au_u64_tree(NULL);
-	q->affinity = au_u64_tree(g_free);
 	q->jobs = au_u64_tree(taskq_free_job);
 	q->classes = g_ptr_array_new_with_free_func(free_cls);
 	q->nodes = g_ptr_array_new_with_free_func(free_node);
@@ -860,10 +865,11 @@ void au_taskq_free(struct au_taskq *q)
 		return;
 	g_ptr_array_free(q->classes, TRUE);
 	g_ptr_array_free(q->nodes, TRUE);
-	g_hash_table_destroy(q->by_id);
 	g_tree_destroy(q->dead);
-	g_tree_destroy(q->tasks);
-	g_tree_destroy(q->affinity);
+	taskq_tasks_clear(q);
+	g_free(q->tasks.v);
+	taskq_map_free(&q->by_id);
+	g_free(q->affinity.v);
 	g_tree_destroy(q->jobs);
 	g_ptr_array_free(q->touched, TRUE);
 	taskq_snapcache_free(&q->snap);
@@ -961,8 +967,12 @@ void au_taskq_each_node_lease(const struct au_taskq *q, au_node_id node,
 void au_taskq_each(const struct au_taskq *q, bool (*fn)(void *ctx, const struct au_task *t),
 		   void *ctx)
 {
-	struct each_ctx e = {fn, ctx};
-	g_tree_foreach(q->tasks, each_cb, &e);
+	struct au_task **copy;
+	struct au_task *const *v = taskq_tasks_ordered(q, &copy);
+	for (uint32_t i = 0; i < q->tasks.n; i++)
+		if (!fn(ctx, v[i]))
+			break;
+	g_free(copy);
 }
 
 uint64_t au_taskq_chain(const struct au_taskq *q) { return q->chain; }

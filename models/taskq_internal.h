@@ -1,7 +1,7 @@
 /* taskq_internal.h — what the files of the task queue share: the
  * operation codes of its commands, the containers of its state, and the
  * helpers more than one file uses.  taskq.c holds the state and applies
- * operations, taskq_snapshot.c turns the whole state into bytes and back
+ * operations, taskq_store.c keeps the tasks (arena, id order, id map), taskq_snapshot.c turns the whole state into bytes and back
  * (and into its digest and description), taskq_batch.c builds and walks
  * commands.  Not part of the queue's API (that is taskq.h).
  */
@@ -17,6 +17,7 @@
 
 #include "digest.h"
 #include "taskq.h"
+#include "taskq_map.h"
 #include "wire.h"
 
 /* Operation codes (taskq_batch.c encodes them, taskq.c decodes them). */
@@ -48,6 +49,13 @@ struct jobinfo {
 struct affinity {
 	uint64_t key; /* node << 32 | topic */
 	int32_t score;
+};
+
+/* The affinity scores, in key order (a few per node and topic: binary
+ * search, and an insert moves the ones after it). */
+struct taskq_affs {
+	struct affinity *v;
+	uint32_t n, cap;
 };
 
 /* A snapshot being written: bytes in a malloc'd buffer grown by
@@ -100,14 +108,34 @@ struct taskq_snapcache {
 	uint32_t out_n_ext;
 };
 
+/* Every task (owned), for iterating in id order: v[0, sorted) are in id
+ * order, the ones added since (v[sorted, n)) in the order they were
+ * added, until taskq_tasks_sort merges them in.  Tasks are only ever
+ * added (or all replaced at once by a restore), so appending is all an
+ * enqueue costs; the few walks in id order (a snapshot without its
+ * cache, au_taskq_each, the description) sort first. */
+struct taskq_tasks {
+	struct au_task **v;
+	uint32_t n, cap, sorted;
+};
+
+/* Where the tasks live: chunks allocated by bumping a pointer (tasks are
+ * never freed one by one, only all at once), each chunk starting with a
+ * pointer to the previous one. */
+struct taskq_arena {
+	uint8_t *chunk; /* the newest chunk (NULL: none) */
+	size_t used, size;
+};
+
 struct au_taskq {
 	const struct au_env *env;
-	GTree *tasks;        /* &task->id -> task (owned): iteration in id order */
-	GHashTable *by_id;   /* &task->id -> task: lookups only, never iterated */
+	struct taskq_arena arena; /* the tasks' memory */
+	struct taskq_tasks tasks; /* every task (owned) */
+	struct taskq_map by_id;   /* task id -> task: lookups only, never iterated */
 	GTree *dead;         /* &task->id -> task (not owned): the dead letters, id order */
 	GPtrArray *classes;  /* struct cls*, sorted by (prio desc, topic, caps) */
 	GPtrArray *nodes;    /* struct nodeinfo* by node id (NULL: never seen) */
-	GTree *affinity;     /* &aff->key -> struct affinity (owned) */
+	struct taskq_affs affinity; /* in key order */
 	GTree *jobs;         /* &job->j.id -> struct jobinfo (owned) */
 	uint64_t next_seq, next_lease_id;
 	uint64_t chain;      /* hash of every effect so far */
@@ -168,8 +196,19 @@ static inline uint64_t taskq_blob_hash(const uint8_t *p, uint32_t n)
 
 static inline struct au_task *taskq_find(const struct au_taskq *q, uint64_t id)
 {
-	return g_hash_table_lookup(q->by_id, &id);
+	return taskq_map_get(&q->by_id, id);
 }
+
+/* taskq.c: the tasks in id order (q->tasks.v, sorted in place). */
+struct au_task *const *taskq_tasks_sort(struct au_taskq *q);
+/* The same without changing q: q->tasks.v if already in id order, else
+ * a sorted copy in *copy (the caller g_free()s *copy, NULL if none). */
+struct au_task *const *taskq_tasks_ordered(const struct au_taskq *q, struct au_task ***copy);
+/* Free every task (and q's arena) and forget them. */
+void taskq_tasks_clear(struct au_taskq *q);
+/* A new task (zeroed) in q's arena with room for an n-byte payload after
+ * it (t->payload points there when n > 0): freed with the arena. */
+struct task_priv *taskq_task_alloc(struct au_taskq *q, uint32_t payload_len);
 
 /* taskq.c: effects, events and state changes the job code shares. */
 void taskq_effect(struct au_taskq *q, uint16_t kind, int64_t a, int64_t b, int64_t c);
@@ -234,7 +273,8 @@ void taskq_settle_touched(struct au_taskq *q);
 
 /* taskq.c: what restoring a snapshot builds the state with. */
 uint64_t taskq_task_hash(const struct task_priv *p);
-void taskq_free_task(gpointer p);
+/* Free what a task holds outside the arena (its result and checkpoint). */
+void taskq_free_task(struct au_task *t);
 struct nodeinfo *taskq_node_get(struct au_taskq *q, au_node_id id);
 void taskq_affinity_add(struct au_taskq *q, au_node_id node, uint32_t topic, int32_t delta);
 void taskq_queue_insert(struct au_taskq *q, struct au_task *t);

@@ -67,15 +67,6 @@ static void put_task(struct taskq_sbuf *rec, const struct au_task *t)
 	put_blob(w, t->ckpt, t->ckpt_len);
 }
 
-static gboolean snap_aff(gpointer k, gpointer v, gpointer data)
-{
-	(void)k;
-	const struct affinity *a = v;
-	uint8_t *w = taskq_sbuf_room(data, 12);
-	w = taskq_le(w, a->key, 8);
-	taskq_le(w, (uint32_t)a->score, 4);
-	return FALSE;
-}
 
 static uint32_t known_nodes(const struct au_taskq *q)
 {
@@ -106,9 +97,14 @@ static void put_head(struct au_taskq *q, struct taskq_sbuf *b)
 		w = taskq_le(w, n->inc, 4);
 		taskq_le(w, (uint32_t)n->dead | (uint32_t)n->draining << 1, 4);
 	}
-	taskq_le(taskq_sbuf_room(b, 4), (uint32_t)g_tree_nnodes(q->affinity), 4);
-	g_tree_foreach(q->affinity, snap_aff, b);
-	taskq_le(taskq_sbuf_room(b, 4), (uint32_t)g_tree_nnodes(q->tasks), 4);
+	const struct taskq_affs *as = &q->affinity;
+	w = taskq_sbuf_room(b, 4 + 12 * (size_t)as->n);
+	w = taskq_le(w, as->n, 4);
+	for (uint32_t i = 0; i < as->n; i++) {
+		w = taskq_le(w, as->v[i].key, 8);
+		w = taskq_le(w, (uint32_t)as->v[i].score, 4);
+	}
+	taskq_le(taskq_sbuf_room(b, 4), q->tasks.n, 4);
 }
 
 size_t taskq_snapshot_full(struct au_taskq *q, uint8_t **out)
@@ -117,13 +113,14 @@ size_t taskq_snapshot_full(struct au_taskq *q, uint8_t **out)
 	 * large queue's snapshot is not built by repeated reallocation. */
 	struct taskq_sbuf b = {0}, ext = {0};
 	taskq_sbuf_room(&b, 64 + 16 * (size_t)q->nodes->len +
-				    12 * (size_t)g_tree_nnodes(q->affinity) +
-				    200 * (size_t)g_tree_nnodes(q->tasks));
+				    12 * (size_t)q->affinity.n +
+				    200 * (size_t)q->tasks.n);
 	b.len = 0;
 	put_head(q, &b);
 	uint32_t n_ext = 0;
-	for (GTreeNode *it = g_tree_node_first(q->tasks); it; it = g_tree_node_next(it)) {
-		const struct au_task *t = g_tree_node_value(it);
+	struct au_task *const *v = taskq_tasks_sort(q);
+	for (uint32_t i = 0; i < q->tasks.n; i++) {
+		const struct au_task *t = v[i];
 		put_task(&b, t);
 		if (taskq_has_ext(t)) {
 			taskq_jobs_put_ext(&ext, t);
@@ -236,14 +233,15 @@ static uint32_t idx_lower_bound(const struct taskq_snapcache *c, uint32_t lo, ui
 static void snapcache_update(struct au_taskq *q)
 {
 	struct taskq_snapcache *c = &q->snap;
-	uint32_t ntasks = (uint32_t)g_tree_nnodes(q->tasks);
+	uint32_t ntasks = q->tasks.n;
 	spare_idx_room(c, ntasks);
 	uint32_t w = 0;
 	if (!c->valid) {
 		/* Every task, in id order. */
 		spare_reset(&c->spare, c->rec.cap > 64 ? c->rec.cap : 64);
-		for (GTreeNode *it = g_tree_node_first(q->tasks); it; it = g_tree_node_next(it)) {
-			struct task_priv *p = g_tree_node_value(it);
+		struct au_task *const *v = taskq_tasks_sort(q);
+		for (uint32_t i = 0; i < ntasks; i++) {
+			struct task_priv *p = (struct task_priv *)v[i];
 			p->snap_dirty = false;
 			encode_into_spare(c, &p->t, &c->spare_idx[w++]);
 		}
@@ -308,7 +306,7 @@ size_t au_taskq_snapshot_size(struct au_taskq *q)
 	size_t jobs = n_ext || njobs ? 8 + c->ext.len + 4 + (size_t)SNAP_JOB_LEN * njobs : 0;
 	c->out_n_ext = n_ext;
 	c->out_len = 40 + 4 + 12 * (size_t)known_nodes(q) + 4 +
-		     12 * (size_t)g_tree_nnodes(q->affinity) + 4 + c->rec.len + jobs;
+		     12 * (size_t)q->affinity.n + 4 + c->rec.len + jobs;
 	return c->out_len;
 }
 
@@ -353,15 +351,16 @@ static void seed_entry(struct taskq_snapcache *c, uint64_t id, size_t off, uint3
  * snapshot's task records (len bytes at recs, one per task of `tasks` in
  * id order): a record read back is written again byte for byte, so the
  * next snapshot need not encode the tasks again. */
-static void seed_cache(struct taskq_snapcache *c, GTree *tasks, const uint8_t *recs, size_t len)
+static void seed_cache(struct taskq_snapcache *c, struct au_taskq *q, const uint8_t *recs,
+		       size_t len)
 {
-	assert(c->n == (uint32_t)g_tree_nnodes(tasks));
+	assert(c->n == q->tasks.n);
 	c->rec.len = 0;
 	if (len)
 		memcpy(taskq_sbuf_room(&c->rec, len), recs, len);
-	uint32_t i = 0;
-	for (GTreeNode *it = g_tree_node_first(tasks); it; it = g_tree_node_next(it), i++) {
-		const struct au_task *t = g_tree_node_value(it);
+	struct au_task *const *v = taskq_tasks_sort(q);
+	for (uint32_t i = 0; i < c->n; i++) {
+		const struct au_task *t = v[i];
 		struct taskq_snaprec *e = &c->idx[i];
 		assert(e->id == t->id);
 		e->job = t->job;
@@ -391,14 +390,11 @@ static void clear_state(struct au_taskq *q)
 {
 	g_ptr_array_set_size(q->classes, 0);
 	g_ptr_array_set_size(q->nodes, 0);
-	g_hash_table_remove_all(q->by_id);
 	g_tree_destroy(q->dead);
 	q->dead = au_u64_tree(NULL);
-	g_tree_destroy(q->tasks);
-	g_tree_destroy(q->affinity);
+	taskq_tasks_clear(q);
+	q->affinity.n = 0;
 	g_tree_destroy(q->jobs);
-	q->tasks = au_u64_tree(taskq_free_task);
-	q->affinity = au_u64_tree(g_free);
 	q->jobs = au_u64_tree(taskq_free_job);
 	memset(q->counts, 0, sizeof(q->counts));
 	q->next_seq = q->next_lease_id = q->chain = q->applied = 0;
@@ -442,8 +438,9 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	bool in_order = true;
 	uint64_t prev_id = 0;
 	for (uint32_t i = 0; ok && i < nt && !rb.short_read; i++) {
-		struct task_priv *p = g_new0(struct task_priv, 1);
-		struct au_task *t = &p->t;
+		/* The fixed fields, then the task (with its payload inline). */
+		struct task_priv f = {0};
+		struct au_task *t = &f.t;
 		size_t start = rb.pos;
 		t->id = au_get_u64(&rb);
 		t->kind = au_get_u32(&rb);
@@ -465,8 +462,21 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 		t->done_token = au_get_u64(&rb);
 		t->done_node = au_get_u32(&rb);
 		t->ckpt_round = au_get_u32(&rb);
-		bool blobs = get_blob(&rb, &t->payload, &t->payload_len, AU_TASKQ_PAYLOAD_MAX) &&
-			     get_blob(&rb, &t->result, &t->result_len, AU_TASKQ_RESULT_MAX) &&
+		uint32_t plen = au_get_u32(&rb);
+		if (rb.short_read || plen > AU_TASKQ_PAYLOAD_MAX || plen > rb.len - rb.pos) {
+			ok = false;
+			break;
+		}
+		struct task_priv *p = taskq_task_alloc(s, plen);
+		uint8_t *payload = p->t.payload;
+		*p = f;
+		t = &p->t;
+		t->payload = payload;
+		t->payload_len = plen;
+		if (plen)
+			memcpy(payload, rb.p + rb.pos, plen);
+		rb.pos += plen;
+		bool blobs = get_blob(&rb, &t->result, &t->result_len, AU_TASKQ_RESULT_MAX) &&
 			     get_blob(&rb, &t->ckpt, &t->ckpt_len, AU_TASKQ_CKPT_MAX);
 		if (!blobs || rb.short_read || state > AU_TASK_DEAD || t->id == 0 ||
 		    taskq_find(s, t->id) || (state == AU_TASK_LEASED && t->node == 0)) {
@@ -502,8 +512,10 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	}
 	/* Swap the containers in. */
 	clear_state(q);
-	GTree *tt = q->tasks, *ta = q->affinity, *tj = q->jobs;
-	GHashTable *tb = q->by_id;
+	GTree *tj = q->jobs;
+	struct taskq_affs ta = q->affinity;
+	struct taskq_tasks tt = q->tasks;
+	struct taskq_map tb = q->by_id;
 	GTree *td = q->dead;
 	q->dead = s->dead;
 	s->dead = td;
@@ -511,6 +523,8 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	q->by_id = s->by_id;
 	s->by_id = tb;
 	q->tasks = s->tasks;
+	q->arena = s->arena; /* q's own was freed with its tasks */
+	memset(&s->arena, 0, sizeof(s->arena));
 	q->affinity = s->affinity;
 	q->jobs = s->jobs;
 	s->jobs = tj;
@@ -529,7 +543,7 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	q->aff_sum = s->aff_sum;
 	taskq_snapcache_reset(&q->snap); /* its tasks are gone */
 	if (in_order) {
-		seed_cache(&s->snap, q->tasks, data + sec, sec_end - sec);
+		seed_cache(&s->snap, q, data + sec, sec_end - sec);
 		struct taskq_snapcache tc = q->snap;
 		q->snap = s->snap;
 		s->snap = tc;
@@ -541,9 +555,9 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 uint64_t au_taskq_digest(struct au_taskq *q)
 {
 	taskq_settle_touched(q);
-	uint64_t h = au_digest_add(q->task_sum, (uint64_t)g_tree_nnodes(q->tasks));
+	uint64_t h = au_digest_add(q->task_sum, (uint64_t)q->tasks.n);
 	h = au_digest_add(h, q->aff_sum);
-	h = au_digest_add(h, (uint64_t)g_tree_nnodes(q->affinity));
+	h = au_digest_add(h, (uint64_t)q->affinity.n);
 	for (guint i = 0; i < q->nodes->len; i++) {
 		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
 		if (n)
@@ -560,10 +574,8 @@ uint64_t au_taskq_digest(struct au_taskq *q)
 
 static const char *const state_names[] = {"queued", "leased", "done", "dead"};
 
-static gboolean describe_task(gpointer k, gpointer v, gpointer data)
+static void describe_task(const struct task_priv *p, GString *data)
 {
-	(void)k;
-	const struct task_priv *p = v;
 	const struct au_task *t = &p->t;
 	g_string_append_printf(data, "task %llu: state=%s retries=%u attempts=%u seq=%llu "
 			       "enqueued=%llu lease=%llu token=%llu node=n%u inc=%u deadline=%lld "
@@ -581,17 +593,8 @@ static gboolean describe_task(gpointer k, gpointer v, gpointer data)
 			       (unsigned long long)p->result_h, (unsigned long long)p->ckpt_h,
 			       (unsigned long long)t->job, au_taskq_dead_reason_name(t->dead_reason),
 			       au_taskq_error_name(t->last_error), t->requeues);
-	return FALSE;
 }
 
-static gboolean describe_aff(gpointer k, gpointer v, gpointer data)
-{
-	(void)k;
-	const struct affinity *a = v;
-	g_string_append_printf(data, "affinity n%u topic %u: score=%d\n", (unsigned)(a->key >> 32),
-			       (unsigned)(uint32_t)a->key, a->score);
-	return FALSE;
-}
 
 char *au_taskq_describe(const struct au_taskq *q)
 {
@@ -599,15 +602,23 @@ char *au_taskq_describe(const struct au_taskq *q)
 	g_string_append_printf(out, "queue: next_seq=%llu next_lease=%llu chain=%016llx "
 			       "applied=%llu tasks=%d\n", (unsigned long long)q->next_seq,
 			       (unsigned long long)q->next_lease_id, (unsigned long long)q->chain,
-			       (unsigned long long)q->applied, g_tree_nnodes(q->tasks));
+			       (unsigned long long)q->applied, (int)q->tasks.n);
 	for (guint i = 0; i < q->nodes->len; i++) {
 		const struct nodeinfo *n = g_ptr_array_index(q->nodes, i);
 		if (n)
 			g_string_append_printf(out, "node n%u: inc=%u dead=%d draining=%d\n", i, n->inc,
 					       n->dead, n->draining);
 	}
-	g_tree_foreach(q->affinity, describe_aff, out);
-	g_tree_foreach(q->tasks, describe_task, out);
+	for (uint32_t i = 0; i < q->affinity.n; i++) {
+		const struct affinity *a = &q->affinity.v[i];
+		g_string_append_printf(out, "affinity n%u topic %u: score=%d\n",
+				       (unsigned)(a->key >> 32), (unsigned)(uint32_t)a->key, a->score);
+	}
+	struct au_task **copy;
+	struct au_task *const *v = taskq_tasks_ordered(q, &copy);
+	for (uint32_t i = 0; i < q->tasks.n; i++)
+		describe_task((const struct task_priv *)v[i], out);
+	g_free(copy);
 	taskq_jobs_describe(q, out);
 	return g_string_free(out, FALSE);
 }

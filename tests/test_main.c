@@ -74,6 +74,7 @@ int main(void)
 	srunner_add_suite(sr, results_suite());
 	srunner_add_suite(sr, replicas_suite());
 	srunner_add_suite(sr, taskq_snap_suite());
+	srunner_add_suite(sr, taskq_map_suite());
 	srunner_add_suite(sr, rqml_suite());
 	srunner_add_suite(sr, rqml_fail_suite());
 	srunner_add_suite(sr, speed_suite());

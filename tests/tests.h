@@ -44,6 +44,7 @@ Suite *speed_raft_suite(void);
 Suite *disk_suite(void);
 Suite *raft_chain_suite(void);
 Suite *taskq_snap_suite(void);
+Suite *taskq_map_suite(void);
 
 /* Run a shell command, capture stdout into *out (caller frees), return the
  * exit status (or -1 if it did not exit normally). */
