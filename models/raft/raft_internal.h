@@ -53,6 +53,7 @@
 #include <glib.h>
 
 #include "chain.h"
+#include "recpool.h"
 #include "wire.h"
 
 /* ---- constants ------------------------------------------------------- */
@@ -90,6 +91,7 @@ struct entry {
 	 * when it is appended: data lives inside it, so a write hands the
 	 * disk these bytes with no copy and no second CRC pass. */
 	uint8_t *rec;
+	struct rec_chunk *chunk; /* where rec lives (recpool.h) */
 	uint32_t file_off; /* record offset inside its segment */
 	uint32_t rec_len;
 };
@@ -175,6 +177,7 @@ struct au_raft {
 	uint64_t meta_version, meta_synced;
 	/* log */
 	GArray *log;          /* struct entry; index = snap_index + 1 + i */
+	struct rec_pool recs; /* the entries' records (recpool.h) */
 	uint64_t snap_index, snap_term, snap_chain;
 	uint64_t snap_voters;
 	uint8_t snap_slot;    /* slot of the newest durable snapshot */
@@ -386,7 +389,7 @@ void au_raft__mark_dirty(struct au_raft *r, uint64_t seg);
 void au_raft__issue_log_sync(struct au_raft *r);
 bool au_raft__write_entries(struct au_raft *r, uint64_t first, uint64_t last);
 void au_raft__log_persisted(struct au_raft *r, uint64_t seq);
-void au_raft__free_entry(struct entry *e);
+void au_raft__free_entry(struct au_raft *r, struct entry *e);
 void au_raft__recompute_config(struct au_raft *r);
 void au_raft__fail_proposals_from(struct au_raft *r, uint64_t from);
 void au_raft__truncate_log(struct au_raft *r, uint64_t from);
