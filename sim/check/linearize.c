@@ -1189,6 +1189,12 @@ void au_lin_free(struct au_lin_history *h)
 	g_free(h);
 }
 
+void au_lin_clear(struct au_lin_history *h)
+{
+	g_assert(h);
+	g_array_set_size(h->entries, 0);
+}
+
 void au_lin_add(struct au_lin_history *h, const struct au_lin_entry *e)
 {
 	g_assert(h && e);
