@@ -207,6 +207,11 @@ struct au_raft {
 	uint64_t hb_seq;
 	uint64_t read_round;     /* hb_seq of the last heartbeat round sent for reads */
 	bool read_round_wanted;  /* reads wait for a round after the outstanding one */
+	/* Lower bounds that let au_raft__check_reads return at once when no
+	 * read can move: no unconfirmed read has a seq below reads_wait_seq,
+	 * no confirmed one a read_index below reads_wait_index (UINT64_MAX:
+	 * none).  Exact after a full pass; an append lowers reads_wait_seq. */
+	uint64_t reads_wait_seq, reads_wait_index;
 	au_node_id transferee;
 	au_time transfer_deadline_ns;
 	/* pending */

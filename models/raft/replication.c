@@ -148,26 +148,43 @@ void au_raft__start_read_round(struct au_raft *r)
 {
 	r->read_round = ++r->hb_seq;
 	r->read_round_wanted = false;
-	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++)
-		if (raft_is_voter(r, n) && n != r->env->self)
+	au_node_id n;
+	RAFT_FOR_EACH_VOTER(r, n)
+		if (n != r->env->self)
 			au_raft__send_append(r, n, true);
 	au_raft__flush_outbox(r);
+}
+
+static bool full_read_checks; /* tests: never skip (au_raft_test_full_read_checks) */
+
+void au_raft_test_full_read_checks(bool on)
+{
+	full_read_checks = on;
 }
 
 /* ReadIndex: a read is confirmed once a majority acknowledged a heartbeat
  * round sent after it arrived (this node still led then) and this term has
  * committed an entry; it is answered once the machines have applied its
  * read index.  Reads share rounds: at most one round for reads is
- * outstanding, and reads arriving meanwhile wait for the next one. */
+ * outstanding, and reads arriving meanwhile wait for the next one.
+ * This runs after every apply and append reply; reads_wait_seq and
+ * reads_wait_index (raft_internal.h) skip the pass when none can move. */
 void au_raft__check_reads(struct au_raft *r)
 {
 	if (r->role != AU_RAFT_LEADER || r->reads->len == 0)
 		return;
+	bool term_committed = r->commit >= r->term_start;
+	bool none_ready = r->applied < r->reads_wait_index && !full_read_checks;
+	if (!r->read_round_wanted && none_ready &&
+	    (!term_committed || r->reads_wait_seq == UINT64_MAX))
+		return;
 	uint64_t acked = au_raft__quorum_acked_seq(r);
 	if (r->read_round_wanted && acked >= r->read_round)
 		au_raft__start_read_round(r);
-	bool term_committed = r->commit >= r->term_start;
+	if (none_ready && (!term_committed || acked < r->reads_wait_seq))
+		return; /* no read can be confirmed, none answered */
 	guint n_ready = 0;
+	uint64_t wait_seq = UINT64_MAX, wait_index = UINT64_MAX; /* over the reads kept */
 	for (guint i = 0; i < r->reads->len; i++) {
 		struct read_req *q = &g_array_index(r->reads, struct read_req, i);
 		if (!q->confirmed && term_committed && acked >= q->seq) {
@@ -177,7 +194,13 @@ void au_raft__check_reads(struct au_raft *r)
 		}
 		if (q->confirmed && r->applied >= q->read_index)
 			n_ready++;
+		else if (q->confirmed)
+			wait_index = q->read_index < wait_index ? q->read_index : wait_index;
+		else
+			wait_seq = q->seq < wait_seq ? q->seq : wait_seq;
 	}
+	r->reads_wait_seq = wait_seq;
+	r->reads_wait_index = wait_index;
 	if (n_ready == 0)
 		return;
 	/* Answer outside the loop: callbacks may call back into Raft. */
