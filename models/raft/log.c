@@ -459,6 +459,7 @@ void au_raft__truncate_log(struct au_raft *r, uint64_t from)
 	assert(from > r->commit); /* committed entries are never removed */
 	assert(r->role != AU_RAFT_LEADER);
 	truncate_files(r, from, old_last);
+	r->log_gen++; /* entries leave: an append built before is stale */
 	for (uint64_t i = from; i <= old_last; i++)
 		au_raft__free_entry(r, raft_entry_at(r, i));
 	g_array_set_size(r->log, from - r->snap_index - 1);

@@ -261,6 +261,17 @@ struct au_raft {
 	/* counters */
 	uint64_t dropped_msgs, bad_msgs, elections;
 	uint64_t held_appends, gap_rejects; /* appends held for reordering; "I am behind" replies */
+	/* The append last built in sendbuf, sealed (sent_len bytes): a
+	 * broadcast or a heartbeat round builds the same one for every
+	 * follower at the same point, so it is sent again as it is.  Valid
+	 * while its inputs are: term, prev, commit, hb_seq, heartbeat or not,
+	 * the last index, and log_gen (bumped whenever entries leave the log,
+	 * so those it carries are the same). */
+	bool sent_valid, sent_heartbeat;
+	uint64_t sent_term, sent_prev, sent_commit, sent_hb_seq, sent_last, sent_gen;
+	uint32_t sent_count;
+	size_t sent_len;
+	uint64_t log_gen;
 	uint8_t sendbuf[APPEND_BYTES_MAX + 128];
 	uint8_t recbuf[APPEND_BYTES_MAX + 128]; /* one log record being encoded */
 };
