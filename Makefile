@@ -38,7 +38,7 @@ PREFIX  ?= /usr/local
 
 CORE_SRC  = core/pcg32.c core/wire.c core/crc32c.c core/dist.c core/hash.c core/reclog.c core/sha256.c
 # models/raft/: the Raft model, one file per concern (raft_internal.h)
-RAFT_SRC  = $(addprefix models/raft/,storage.c log.c chain.c machines.c snapshot.c election.c replication.c \
+RAFT_SRC  = $(addprefix models/raft/,storage.c log.c recpool.c chain.c machines.c snapshot.c election.c replication.c \
               handlers.c boot.c api.c)
 MODEL_SRC = models/ping.c models/phold.c $(RAFT_SRC) models/kv.c \
             models/swim.c models/swim_protocol.c models/swim_model.c \

@@ -39,7 +39,8 @@ au_time au_dist_draw(const struct au_dist *d, au_dist_word_fn next, void *ctx)
 		uint64_t span = (uint64_t)(d->p2 - d->p1);
 		if (span == 0)
 			return d->p1;
-		uint64_t r = ((uint64_t)next(ctx) << 32) | next(ctx);
+		uint64_t hi = next(ctx); /* the first word is the high half */
+		uint64_t r = hi << 32 | next(ctx);
 		return d->p1 + (au_time)(r % (span + 1));
 	}
 	case AU_DIST_NORMAL:

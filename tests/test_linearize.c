@@ -199,6 +199,34 @@ START_TEST(stale_read_after_completed_write)
 }
 END_TEST
 
+START_TEST(cleared_history_checks_like_a_new_one)
+{
+	/* au_lin_clear empties a history for reuse: what is added next is
+	 * judged alone, as in a new history (window and count alike). */
+	struct au_lin_entry bad[] = {PUT(1, 1, 0, 10), PUT(1, 2, 20, 30), GET(2, 1, 40, 50)};
+	struct au_lin_entry good[] = {PUT(1, 5, 0, 20), GET(2, 5, 5, 15), GET(2, 5, 30, 40)};
+	struct au_lin_history *h = au_lin_new();
+	struct au_lin_result r, fresh;
+	for (int round = 0; round < 3; round++) {
+		const struct au_lin_entry *es = round % 2 ? good : bad;
+		au_lin_clear(h);
+		for (size_t i = 0; i < 3; i++)
+			au_lin_add(h, &es[i]);
+		au_lin_check(h, BUDGET, &r);
+		check_entries(es, 3, BUDGET, &fresh);
+		ck_assert_int_eq(r.linearizable, round % 2 == 1);
+		ck_assert_int_eq(r.linearizable, fresh.linearizable);
+		ck_assert_uint_eq(r.configurations_explored, fresh.configurations_explored);
+		ck_assert_uint_eq(r.n_window, fresh.n_window);
+		for (size_t i = 0; i < r.n_window; i++)
+			ck_assert(entry_eq(&r.window[i], &fresh.window[i]));
+		au_lin_result_free(&r);
+		au_lin_result_free(&fresh);
+	}
+	au_lin_free(h);
+}
+END_TEST
+
 START_TEST(concurrent_write_and_read)
 {
 	/* A read overlapping a write may see either value. */
@@ -973,6 +1001,7 @@ Suite *linearize_suite(void)
 	tcase_add_test(tc, single_ops);
 	tcase_add_test(tc, deletes_write_absent);
 	tcase_add_test(tc, stale_read_after_completed_write);
+	tcase_add_test(tc, cleared_history_checks_like_a_new_one);
 	tcase_add_test(tc, concurrent_write_and_read);
 	tcase_add_test(tc, new_old_inversion);
 	tcase_add_test(tc, reads_see_writes_in_opposite_orders);

@@ -6,7 +6,10 @@
  * Also the quorum
  * helper (models/raft/quorum.h): its k-th largest equals a plain sort's.
  * And the outbox (models/raft/log.c): replies wait for the syncs they
- * need, leave in order, and a term change drops the stale ones. */
+ * need, leave in order, and a term change drops the stale ones.  And the
+ * record pool (models/raft/recpool.c): records cut from shared chunks keep
+ * their bytes whatever is freed around them, and the chunks are given back
+ * as the log they hold shrinks. */
 #include <glib.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -17,6 +20,8 @@
 #include "raft/raft.h"
 #include "wire.h"
 #include "raft/quorum.h"
+#include "raft/recpool.h"
+#include "scenario_runs.h"
 #include "tests.h"
 
 /* The definition, written out again: FNV-1a over prev, term (little
@@ -311,6 +316,140 @@ START_TEST(outbox_holds_replies_until_durable)
 }
 END_TEST
 
+/* The record pool used as the log uses it: appends at the end, frees of
+ * the oldest (compaction) and of the newest (truncation); every live
+ * record keeps its bytes, and the chunks held follow the live records. */
+static void fill_rec(uint8_t *p, size_t len, uint32_t id)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(id * 131u + i * 7u);
+}
+
+static bool rec_intact(const uint8_t *p, size_t len, uint32_t id)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != (uint8_t)(id * 131u + i * 7u))
+			return false;
+	return true;
+}
+
+START_TEST(recpool_keeps_records_and_returns_chunks)
+{
+	enum { MAXLIVE = 6000 };
+	struct live {
+		uint8_t *rec;
+		struct rec_chunk *chunk;
+		size_t len;
+		uint32_t id;
+	} *q = g_new0(struct live, MAXLIVE);
+	struct rec_pool pool = {0};
+	GRand *rng = g_rand_new_with_seed(17);
+	size_t head = 0, n = 0; /* q[head .. head+n) live, in append order (no wrap: compacted) */
+	uint32_t next_id = 0;
+	for (int step = 0; step < 4000; step++) {
+		int what = g_rand_int_range(rng, 0, 10);
+		if (what < 7 && head + n < MAXLIVE) {
+			/* append a burst; one in 50 records is large */
+			int k = g_rand_int_range(rng, 1, 12);
+			for (int j = 0; j < k && head + n < MAXLIVE; j++) {
+				size_t len = g_rand_int_range(rng, 0, 50) == 0
+						     ? (size_t)g_rand_int_range(rng, REC_SMALL_MAX + 1, 5000)
+						     : (size_t)g_rand_int_range(rng, 1, 200);
+				struct live *l = &q[head + n++];
+				l->len = len;
+				l->id = next_id++;
+				l->rec = au_raft__rec_alloc(&pool, len, &l->chunk);
+				ck_assert(l->rec != NULL);
+				ck_assert((l->chunk == NULL) == (len > REC_SMALL_MAX));
+				fill_rec(l->rec, len, l->id);
+			}
+		} else if (what < 9 && n) {
+			/* compaction: free the oldest */
+			size_t k = (size_t)g_rand_int_range(rng, 1, (gint32)n + 1);
+			for (size_t j = 0; j < k; j++)
+				au_raft__rec_free(&pool, q[head + j].rec, q[head + j].chunk);
+			head += k;
+			n -= k;
+		} else if (n) {
+			/* truncation: free the newest */
+			size_t k = (size_t)g_rand_int_range(rng, 1, (gint32)(n < 40 ? n : 40) + 1);
+			for (size_t j = 0; j < k; j++)
+				au_raft__rec_free(&pool, q[head + n - 1 - j].rec, q[head + n - 1 - j].chunk);
+			n -= k;
+		}
+		if (head + n >= MAXLIVE - 20 || n == 0) {
+			memmove(q, q + head, n * sizeof(*q));
+			head = 0;
+		}
+		/* chunks held: those live records are in (in append order, so
+		 * each chunk's records are adjacent), and the current one */
+		uint64_t spanned = 0;
+		const struct rec_chunk *last = NULL;
+		for (size_t j = 0; j < n; j++) {
+			ck_assert(rec_intact(q[head + j].rec, q[head + j].len, q[head + j].id));
+			if (q[head + j].chunk && q[head + j].chunk != last) {
+				spanned++;
+				last = q[head + j].chunk;
+			}
+		}
+		ck_assert_uint_le(pool.chunks, spanned + 1);
+		ck_assert_uint_ge(pool.chunks, spanned);
+		if (n == 0)
+			ck_assert_uint_le(pool.chunks, 1);
+	}
+	for (size_t j = 0; j < n; j++)
+		au_raft__rec_free(&pool, q[head + j].rec, q[head + j].chunk);
+	ck_assert_uint_le(pool.chunks, 1);
+	au_raft__rec_pool_clear(&pool);
+	ck_assert_uint_eq(pool.chunks, 0);
+	ck_assert(pool.cur == NULL);
+	g_rand_free(rng);
+	g_free(q);
+}
+END_TEST
+
+/* The read check's skip (reads_wait_seq, reads_wait_index) changes
+ * nothing: runs with leader crashes, partitions and elections give the
+ * trace hash they give when every check makes its full pass. */
+START_TEST(read_check_skip_equals_full_pass)
+{
+	static const char *const paths[] = {"scenarios/raft-leader-crash.ini",
+					    "scenarios/raft-partition-heal.ini",
+					    "scenarios/raft-storm.ini", "scenarios/raft-basic.ini"};
+	for (size_t i = 0; i < G_N_ELEMENTS(paths); i++) {
+		char full[65], skip[65];
+		au_raft_test_full_read_checks(true);
+		au_test_run_hash(paths[i], 1, full);
+		au_raft_test_full_read_checks(false);
+		au_test_run_hash(paths[i], 1, skip);
+		ck_assert_msg(strcmp(full, skip) == 0, "%s: %s with the full pass, %s with the skip",
+			      paths[i], full, skip);
+	}
+}
+END_TEST
+
+/* Resending the last AppendEntries built (replication.c) changes nothing:
+ * runs with leader crashes, partitions, figure-8 elections, membership
+ * changes and a lossy network give the trace hash they give when every
+ * append is built and sealed anew. */
+START_TEST(append_resend_equals_full_build)
+{
+	static const char *const paths[] = {
+		"scenarios/raft-leader-crash.ini", "scenarios/raft-partition-heal.ini",
+		"scenarios/raft-figure8.ini",      "scenarios/raft-membership.ini",
+		"scenarios/raft-flaky-network.ini", "scenarios/raft-storm.ini"};
+	for (size_t i = 0; i < G_N_ELEMENTS(paths); i++) {
+		char full[65], resend[65];
+		au_raft_test_full_append_builds(true);
+		au_test_run_hash(paths[i], 1, full);
+		au_raft_test_full_append_builds(false);
+		au_test_run_hash(paths[i], 1, resend);
+		ck_assert_msg(strcmp(full, resend) == 0, "%s: %s building each, %s resending",
+			      paths[i], full, resend);
+	}
+}
+END_TEST
+
 Suite *raft_chain_suite(void)
 {
 	Suite *s = suite_create("raft_chain");
@@ -322,6 +461,9 @@ Suite *raft_chain_suite(void)
 	tcase_add_test(tc, chain_memo_rec_crc_equals_reference);
 	tcase_add_test(tc, quorum_kth_largest_equals_sort);
 	tcase_add_test(tc, outbox_holds_replies_until_durable);
+	tcase_add_test(tc, recpool_keeps_records_and_returns_chunks);
+	tcase_add_test(tc, read_check_skip_equals_full_pass);
+	tcase_add_test(tc, append_resend_equals_full_build);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -840,6 +840,41 @@ START_TEST(ping_integrity_catches_forged_pong)
 }
 END_TEST
 
+/* au_dist_sample's inline paths (constant, uniform) draw what
+ * au_dist_draw draws from the same stream, word for word: the same value
+ * and the stream left in the same state, for every kind and for spans
+ * from 0 to past 32 bits. */
+static uint32_t test_pcg_word(void *ctx)
+{
+	return au_pcg32_next(ctx);
+}
+
+START_TEST(dist_sample_equals_draw)
+{
+	struct au_pcg32 params;
+	au_pcg32_seed(&params, 99, 7);
+	for (int i = 0; i < 20000; i++) {
+		struct au_dist d = {0};
+		d.kind = (enum au_dist_kind)(i % 5);
+		int64_t a = au_pcg32_next(&params) % 5000000;
+		int64_t spans[] = {0, 1, 2, 2000000, INT64_C(1) << 33, au_pcg32_next(&params)};
+		d.p1 = a;
+		d.p2 = a + spans[i % 6];
+		d.shift = i % 3 ? 0 : 1000;
+		d.mu = 10.0;
+		d.sigma = 0.5;
+		struct au_pcg32 x, y;
+		au_pcg32_seed(&x, (uint64_t)i, 3);
+		y = x;
+		au_time want = au_dist_draw(&d, test_pcg_word, &x);
+		au_time got = au_dist_sample(&d, &y);
+		ck_assert_msg(want == got, "kind %d p1 %lld p2 %lld: %lld vs %lld", (int)d.kind,
+			      (long long)d.p1, (long long)d.p2, (long long)want, (long long)got);
+		ck_assert_uint_eq(au_pcg32_next(&x), au_pcg32_next(&y));
+	}
+}
+END_TEST
+
 Suite *sim_suite(void)
 {
 	Suite *s = suite_create("sim");
@@ -849,6 +884,7 @@ Suite *sim_suite(void)
 	tcase_add_test(det, sliced_run_equals_whole_run);
 	tcase_add_test(det, drift_retiming_same_hash);
 	tcase_add_test(det, streams_survive_cluster_growth);
+	tcase_add_test(det, dist_sample_equals_draw);
 	suite_add_tcase(s, det);
 	TCase *net = tcase_create("network");
 	tcase_add_test(net, const_latency_exact);

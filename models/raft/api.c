@@ -67,6 +67,8 @@ int au_raft_read_index(struct au_raft *r, au_raft_done_fn done, void *ctx)
 	/* A heartbeat round sent from now on confirms we still lead. */
 	struct read_req q = {r->commit, r->hb_seq + 1, done, ctx, false};
 	g_array_append_val(r->reads, q);
+	if (q.seq < r->reads_wait_seq)
+		r->reads_wait_seq = q.seq;
 	if (au_raft__quorum_acked_seq(r) >= r->read_round)
 		au_raft__start_read_round(r);
 	else

@@ -147,8 +147,9 @@ static void init_contents(struct au_raft *r)
 static void free_contents(struct au_raft *r)
 {
 	for (guint i = 0; i < r->log->len; i++)
-		au_raft__free_entry(&g_array_index(r->log, struct entry, i));
+		au_raft__free_entry(r, &g_array_index(r->log, struct entry, i));
 	g_array_free(r->log, TRUE);
+	au_raft__rec_pool_clear(&r->recs);
 	g_free(r->dirty_segs);
 	g_free(r->outbox);
 	g_free(r->outbox_bytes);

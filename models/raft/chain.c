@@ -21,9 +21,10 @@
  * CRC the first node computed instead of running it over the bytes again.
  *
  * Bounded: CHAIN_MEMO_SLOTS slots, at most CHAIN_MEMO_BYTES of data held
- * by the table (aureon-node, a single node, gains nothing from it and
- * keeps at most that much).  Per thread (_Thread_local): threads never
- * share a slot.
+ * by the table, counted by allocation (aureon-node, a single node, gains
+ * nothing from it and keeps at most that much); a slot taken over by
+ * another entry reuses its allocation when the bytes fit in it and fill
+ * at least half.  Per thread (_Thread_local): threads never share a slot.
  */
 #include "raft_internal.h"
 
@@ -47,6 +48,7 @@ struct memo_slot {
 	uint32_t crc;       /* the record's CRC at rec_index, if has_crc */
 	uint64_t rec_index;
 	uint8_t *bytes; /* the table's own copy; NULL: empty */
+	uint32_t cap;   /* bytes' allocation (>= len): a later entry that fits reuses it */
 };
 
 static _Thread_local struct memo_slot memo[CHAIN_MEMO_SLOTS];
@@ -97,14 +99,22 @@ static uint64_t memo_lookup(uint64_t prev, uint64_t term, uint8_t type, const ui
 		return s->chain;
 	}
 	uint64_t chain = au_raft__chain_hash(prev, term, type, data, len);
-	size_t old = s->bytes ? s->len : 0;
-	if (memo_bytes - old + len <= CHAIN_MEMO_BYTES) {
-		g_free(s->bytes);
+	size_t old = s->bytes ? s->cap : 0;
+	uint8_t *bytes = s->bytes;
+	uint32_t cap = s->cap;
+	if (bytes && cap >= len && cap <= 2 * (size_t)len) {
+		memcpy(bytes, data, len); /* the slot's allocation fits: no free and malloc */
+	} else if (memo_bytes - old + len <= CHAIN_MEMO_BYTES) {
+		g_free(bytes);
 		memo_bytes = memo_bytes - old + len;
-		*s = (struct memo_slot){.prev = prev, .term = term, .chain = chain, .len = len,
-					.type = type, .bytes = g_memdup2(data, len)};
-		*slot = s;
+		bytes = g_memdup2(data, len);
+		cap = len;
+	} else {
+		return chain;
 	}
+	*s = (struct memo_slot){.prev = prev, .term = term, .chain = chain, .len = len,
+				.type = type, .bytes = bytes, .cap = cap};
+	*slot = s;
 	return chain;
 }
 
@@ -152,6 +162,7 @@ void au_raft__chain_memo_clear(void)
 	for (uint32_t i = 0; i < CHAIN_MEMO_SLOTS; i++) {
 		g_free(memo[i].bytes);
 		memo[i].bytes = NULL;
+		memo[i].cap = 0;
 	}
 	memo_bytes = 0;
 }

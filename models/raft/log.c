@@ -398,9 +398,9 @@ void au_raft__log_persisted(struct au_raft *r, uint64_t seq)
 
 /* ---- log manipulation --------------------------------------------------- */
 
-void au_raft__free_entry(struct entry *e)
+void au_raft__free_entry(struct au_raft *r, struct entry *e)
 {
-	g_free(e->rec);
+	au_raft__rec_free(&r->recs, e->rec, e->chunk);
 	e->rec = NULL;
 	e->data = NULL;
 }
@@ -459,8 +459,9 @@ void au_raft__truncate_log(struct au_raft *r, uint64_t from)
 	assert(from > r->commit); /* committed entries are never removed */
 	assert(r->role != AU_RAFT_LEADER);
 	truncate_files(r, from, old_last);
+	r->log_gen++; /* entries leave: an append built before is stale */
 	for (uint64_t i = from; i <= old_last; i++)
-		au_raft__free_entry(raft_entry_at(r, i));
+		au_raft__free_entry(r, raft_entry_at(r, i));
 	g_array_set_size(r->log, from - r->snap_index - 1);
 	cap_batches(r, from);
 	raft_trace(r, AU_TR_RAFT_TRUNCATE, (int64_t)from, (int64_t)r->term, 0);
@@ -479,7 +480,7 @@ uint64_t au_raft__append_entry(struct au_raft *r, uint64_t term, uint8_t type, c
 	e.type = type;
 	e.len = len;
 	e.rec_len = RECORD_OVERHEAD + len;
-	e.rec = g_malloc(e.rec_len);
+	e.rec = au_raft__rec_alloc(&r->recs, e.rec_len, &e.chunk);
 	e.data = e.rec + RECORD_HEAD;
 	encode_record_head(e.rec, index, prev, term, type, len);
 	if (len)

@@ -131,6 +131,14 @@ const char *au_raft_slot_name(const struct au_raft *r, uint8_t id);
  * 0), g_malloc'd, or NULL if that slot cannot describe itself. */
 char *au_raft_describe(const struct au_raft *r, uint8_t id);
 
+/* Tests: with `on`, every read check makes its full pass over the pending
+ * reads (the slow path the skip in replication.c must equal);
+ * process-wide. */
+void au_raft_test_full_read_checks(bool on);
+/* Tests: with `on`, every AppendEntries is built and sealed anew (the slow
+ * path resending the last one built must equal); process-wide. */
+void au_raft_test_full_append_builds(bool on);
+
 extern const struct au_model au_raft_model;
 
 #endif

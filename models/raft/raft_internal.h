@@ -53,6 +53,7 @@
 #include <glib.h>
 
 #include "chain.h"
+#include "recpool.h"
 #include "wire.h"
 
 /* ---- constants ------------------------------------------------------- */
@@ -90,6 +91,7 @@ struct entry {
 	 * when it is appended: data lives inside it, so a write hands the
 	 * disk these bytes with no copy and no second CRC pass. */
 	uint8_t *rec;
+	struct rec_chunk *chunk; /* where rec lives (recpool.h) */
 	uint32_t file_off; /* record offset inside its segment */
 	uint32_t rec_len;
 };
@@ -175,6 +177,7 @@ struct au_raft {
 	uint64_t meta_version, meta_synced;
 	/* log */
 	GArray *log;          /* struct entry; index = snap_index + 1 + i */
+	struct rec_pool recs; /* the entries' records (recpool.h) */
 	uint64_t snap_index, snap_term, snap_chain;
 	uint64_t snap_voters;
 	uint8_t snap_slot;    /* slot of the newest durable snapshot */
@@ -204,6 +207,11 @@ struct au_raft {
 	uint64_t hb_seq;
 	uint64_t read_round;     /* hb_seq of the last heartbeat round sent for reads */
 	bool read_round_wanted;  /* reads wait for a round after the outstanding one */
+	/* Lower bounds that let au_raft__check_reads return at once when no
+	 * read can move: no unconfirmed read has a seq below reads_wait_seq,
+	 * no confirmed one a read_index below reads_wait_index (UINT64_MAX:
+	 * none).  Exact after a full pass; an append lowers reads_wait_seq. */
+	uint64_t reads_wait_seq, reads_wait_index;
 	au_node_id transferee;
 	au_time transfer_deadline_ns;
 	/* pending */
@@ -253,6 +261,17 @@ struct au_raft {
 	/* counters */
 	uint64_t dropped_msgs, bad_msgs, elections;
 	uint64_t held_appends, gap_rejects; /* appends held for reordering; "I am behind" replies */
+	/* The append last built in sendbuf, sealed (sent_len bytes): a
+	 * broadcast or a heartbeat round builds the same one for every
+	 * follower at the same point, so it is sent again as it is.  Valid
+	 * while its inputs are: term, prev, commit, hb_seq, heartbeat or not,
+	 * the last index, and log_gen (bumped whenever entries leave the log,
+	 * so those it carries are the same). */
+	bool sent_valid, sent_heartbeat;
+	uint64_t sent_term, sent_prev, sent_commit, sent_hb_seq, sent_last, sent_gen;
+	uint32_t sent_count;
+	size_t sent_len;
+	uint64_t log_gen;
 	uint8_t sendbuf[APPEND_BYTES_MAX + 128];
 	uint8_t recbuf[APPEND_BYTES_MAX + 128]; /* one log record being encoded */
 };
@@ -386,7 +405,7 @@ void au_raft__mark_dirty(struct au_raft *r, uint64_t seg);
 void au_raft__issue_log_sync(struct au_raft *r);
 bool au_raft__write_entries(struct au_raft *r, uint64_t first, uint64_t last);
 void au_raft__log_persisted(struct au_raft *r, uint64_t seq);
-void au_raft__free_entry(struct entry *e);
+void au_raft__free_entry(struct au_raft *r, struct entry *e);
 void au_raft__recompute_config(struct au_raft *r);
 void au_raft__fail_proposals_from(struct au_raft *r, uint64_t from);
 void au_raft__truncate_log(struct au_raft *r, uint64_t from);

@@ -54,6 +54,67 @@ void au_raft__send_snapshot_chunk(struct au_raft *r, au_node_id to)
 	au_raft__send_durable_sealed(r, to, r->chunk_msg, r->chunk_msg_len, 0);
 }
 
+static bool full_append_builds; /* tests: never resend (au_raft_test_full_append_builds) */
+
+void au_raft_test_full_append_builds(bool on)
+{
+	full_append_builds = on;
+}
+
+/* Build and seal in sendbuf the append after `prev` (a heartbeat: no
+ * entries) and remember what it was built from; returns its entry count. */
+static uint32_t build_append(struct au_raft *r, uint64_t prev, bool heartbeat)
+{
+	uint8_t *buf = r->sendbuf; /* reused: appends are built one at a time */
+	struct au_wbuf w;
+	au_wbuf_init(&w, buf, APPEND_BYTES_MAX + 128);
+	au_put_u8(&w, MSG_APPEND);
+	au_put_u64(&w, r->term);
+	au_put_u64(&w, prev);
+	au_put_u64(&w, raft_term_at(r, prev));
+	au_put_u64(&w, r->commit);
+	au_put_u64(&w, r->hb_seq);
+	size_t count_at = w.len;
+	au_put_u32(&w, 0);
+	uint32_t count = 0;
+	uint64_t i = prev + 1;
+	if (!heartbeat) {
+		for (; i <= raft_last_index(r) && count < r->cfg->max_batch; i++, count++) {
+			struct entry *e = raft_entry_at(r, i);
+			if (count > 0 && w.len + 13 + e->len > APPEND_BYTES_MAX)
+				break;
+			au_put_u64(&w, e->term);
+			au_put_u8(&w, e->type);
+			au_put_u32(&w, e->len);
+			au_put_bytes(&w, e->data, e->len);
+		}
+	}
+	for (int b = 0; b < 4; b++)
+		buf[count_at + b] = (uint8_t)(count >> (8 * b));
+	au_wbuf_seal(&w);
+	assert(!w.overflow);
+	r->sent_valid = true;
+	r->sent_heartbeat = heartbeat;
+	r->sent_term = r->term;
+	r->sent_prev = prev;
+	r->sent_commit = r->commit;
+	r->sent_hb_seq = r->hb_seq;
+	r->sent_last = raft_last_index(r);
+	r->sent_gen = r->log_gen;
+	r->sent_count = count;
+	r->sent_len = w.len;
+	return count;
+}
+
+/* Whether sendbuf holds, sealed, the append build_append would build now. */
+static bool sent_again(const struct au_raft *r, uint64_t prev, bool heartbeat)
+{
+	return r->sent_valid && !full_append_builds && r->sent_prev == prev &&
+	       r->sent_heartbeat == heartbeat && r->sent_term == r->term &&
+	       r->sent_commit == r->commit && r->sent_hb_seq == r->hb_seq &&
+	       r->sent_last == raft_last_index(r) && r->sent_gen == r->log_gen;
+}
+
 void au_raft__send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 {
 	struct peer *p = &r->peers[to];
@@ -72,33 +133,11 @@ void au_raft__send_append(struct au_raft *r, au_node_id to, bool heartbeat)
 		uint64_t prev = heartbeat ? p->match : p->next - 1;
 		if (heartbeat && prev < r->snap_index)
 			prev = p->next - 1;
-		uint8_t *buf = r->sendbuf; /* reused: appends are built one at a time */
-		struct au_wbuf w;
-		au_wbuf_init(&w, buf, APPEND_BYTES_MAX + 128);
-		au_put_u8(&w, MSG_APPEND);
-		au_put_u64(&w, r->term);
-		au_put_u64(&w, prev);
-		au_put_u64(&w, raft_term_at(r, prev));
-		au_put_u64(&w, r->commit);
-		au_put_u64(&w, r->hb_seq);
-		size_t count_at = w.len;
-		au_put_u32(&w, 0);
-		uint32_t count = 0;
-		uint64_t i = prev + 1;
-		if (!heartbeat) {
-			for (; i <= raft_last_index(r) && count < r->cfg->max_batch; i++, count++) {
-				struct entry *e = raft_entry_at(r, i);
-				if (count > 0 && w.len + 13 + e->len > APPEND_BYTES_MAX)
-					break;
-				au_put_u64(&w, e->term);
-				au_put_u8(&w, e->type);
-				au_put_u32(&w, e->len);
-				au_put_bytes(&w, e->data, e->len);
-			}
-		}
-		for (int b = 0; b < 4; b++)
-			buf[count_at + b] = (uint8_t)(count >> (8 * b));
-		au_raft__send_durable(r, to, &w, 0);
+		/* A follower at the same point as the last one built for gets
+		 * the same bytes: sent again, not built and sealed again. */
+		uint32_t count = sent_again(r, prev, heartbeat) ? r->sent_count
+								: build_append(r, prev, heartbeat);
+		au_raft__send_durable_sealed(r, to, r->sendbuf, r->sent_len, 0);
 		if (heartbeat)
 			return;
 		if (p->probing)
@@ -148,26 +187,43 @@ void au_raft__start_read_round(struct au_raft *r)
 {
 	r->read_round = ++r->hb_seq;
 	r->read_round_wanted = false;
-	for (au_node_id n = 1; n <= AU_RAFT_MAX_NODES; n++)
-		if (raft_is_voter(r, n) && n != r->env->self)
+	au_node_id n;
+	RAFT_FOR_EACH_VOTER(r, n)
+		if (n != r->env->self)
 			au_raft__send_append(r, n, true);
 	au_raft__flush_outbox(r);
+}
+
+static bool full_read_checks; /* tests: never skip (au_raft_test_full_read_checks) */
+
+void au_raft_test_full_read_checks(bool on)
+{
+	full_read_checks = on;
 }
 
 /* ReadIndex: a read is confirmed once a majority acknowledged a heartbeat
  * round sent after it arrived (this node still led then) and this term has
  * committed an entry; it is answered once the machines have applied its
  * read index.  Reads share rounds: at most one round for reads is
- * outstanding, and reads arriving meanwhile wait for the next one. */
+ * outstanding, and reads arriving meanwhile wait for the next one.
+ * This runs after every apply and append reply; reads_wait_seq and
+ * reads_wait_index (raft_internal.h) skip the pass when none can move. */
 void au_raft__check_reads(struct au_raft *r)
 {
 	if (r->role != AU_RAFT_LEADER || r->reads->len == 0)
 		return;
+	bool term_committed = r->commit >= r->term_start;
+	bool none_ready = r->applied < r->reads_wait_index && !full_read_checks;
+	if (!r->read_round_wanted && none_ready &&
+	    (!term_committed || r->reads_wait_seq == UINT64_MAX))
+		return;
 	uint64_t acked = au_raft__quorum_acked_seq(r);
 	if (r->read_round_wanted && acked >= r->read_round)
 		au_raft__start_read_round(r);
-	bool term_committed = r->commit >= r->term_start;
+	if (none_ready && (!term_committed || acked < r->reads_wait_seq))
+		return; /* no read can be confirmed, none answered */
 	guint n_ready = 0;
+	uint64_t wait_seq = UINT64_MAX, wait_index = UINT64_MAX; /* over the reads kept */
 	for (guint i = 0; i < r->reads->len; i++) {
 		struct read_req *q = &g_array_index(r->reads, struct read_req, i);
 		if (!q->confirmed && term_committed && acked >= q->seq) {
@@ -177,7 +233,13 @@ void au_raft__check_reads(struct au_raft *r)
 		}
 		if (q->confirmed && r->applied >= q->read_index)
 			n_ready++;
+		else if (q->confirmed)
+			wait_index = q->read_index < wait_index ? q->read_index : wait_index;
+		else
+			wait_seq = q->seq < wait_seq ? q->seq : wait_seq;
 	}
+	r->reads_wait_seq = wait_seq;
+	r->reads_wait_index = wait_index;
 	if (n_ready == 0)
 		return;
 	/* Answer outside the loop: callbacks may call back into Raft. */

@@ -182,8 +182,9 @@ static void discard_prefix(struct au_raft *r, uint64_t index, uint64_t term, uin
 	if (keep_from > old_first)
 		drop = (keep_from <= raft_last_index(r) + 1 ? keep_from : raft_last_index(r) + 1) - old_first;
 	for (uint64_t i = 0; i < drop; i++)
-		au_raft__free_entry(&g_array_index(r->log, struct entry, i));
+		au_raft__free_entry(r, &g_array_index(r->log, struct entry, i));
 	g_array_remove_range(r->log, 0, (guint)drop);
+	r->log_gen++; /* entries leave: an append built before is stale */
 	for (uint64_t s = raft_seg_of(old_first); old_first >= 1 && s < raft_seg_of(keep_from); s++) {
 		char name[32];
 		au_raft__seg_name(name, sizeof(name), s);
@@ -247,9 +248,10 @@ void au_raft__snapshot_persisted(struct au_raft *r)
 		bool keep_suffix = raft_term_at(r, index) == term && raft_chain_at(r, index) == chain;
 		if (!keep_suffix) {
 			for (guint i = 0; i < r->log->len; i++)
-				au_raft__free_entry(&g_array_index(r->log, struct entry, i));
+				au_raft__free_entry(r, &g_array_index(r->log, struct entry, i));
 			uint64_t old_last = raft_last_index(r);
 			g_array_set_size(r->log, 0);
+			r->log_gen++;
 			au_raft__fail_proposals_from(r, 0);
 			for (uint64_t s = raft_seg_of(r->snap_index + 1); old_last > r->snap_index && s <= raft_seg_of(old_last); s++) {
 				char name[32];

@@ -54,6 +54,7 @@ struct au_lin_check {
 	uint32_t n_clients; /* KV clients in the run (0: do not cut) */
 	int64_t watermark;  /* min over clients, once all have reported */
 	uint64_t ops, released, segments;
+	struct au_lin_history *seg; /* the segment being checked (try_cut), reused */
 	/* the first key proven bad, and the first that gave up */
 	bool bad, gave_up;
 	int64_t bad_key, gave_up_key;
@@ -87,6 +88,7 @@ void au_lin_check_free(struct au_lin_check *L)
 		return;
 	g_hash_table_destroy(L->keys);
 	g_hash_table_destroy(L->clients);
+	au_lin_free(L->seg);
 	au_lin_result_free(&L->bad_res);
 	g_free(L);
 }
@@ -165,9 +167,13 @@ static void try_cut(struct au_lin_check *L, struct lin_key *k)
 	}
 	int64_t carried = lw ? lw->value
 			     : (k->carried ? g_array_index(k->ops, struct au_lin_entry, 0).value : 0);
-	/* Check the prefix (with the value carried into it). */
-	struct au_lin_history *h = au_lin_new();
-	GArray *rest = g_array_sized_new(FALSE, FALSE, sizeof(struct au_lin_entry), k->ops->len - n);
+	/* Check the prefix (with the value carried into it); what stays
+	 * moves down in k->ops, in order, after the synthetic PUT of the
+	 * carried value (in place: the array keeps its memory). */
+	if (!L->seg)
+		L->seg = au_lin_new();
+	struct au_lin_history *h = L->seg;
+	au_lin_clear(h);
 	struct au_lin_entry put = {0};
 	put.op = AU_LIN_PUT;
 	put.key = k->key;
@@ -175,22 +181,26 @@ static void try_cut(struct au_lin_check *L, struct lin_key *k)
 	put.call_ns = put.return_ns = C - 1;
 	put.outcome = AU_LIN_OK;
 	put.id = UINT64_MAX;
-	g_array_append_val(rest, put);
+	struct au_lin_entry *ops = &g_array_index(k->ops, struct au_lin_entry, 0);
+	guint kept = k->carried ? 1 : 0; /* carried: ops[0] leaves, so the PUT goes there */
 	for (guint i = 0; i < k->ops->len; i++) {
-		const struct au_lin_entry *e = &g_array_index(k->ops, struct au_lin_entry, i);
-		if ((k->carried && i == 0) || e->call_ns < C)
-			au_lin_add(h, e);
+		if ((k->carried && i == 0) || ops[i].call_ns < C)
+			au_lin_add(h, &ops[i]);
 		else
-			g_array_append_val(rest, *e);
+			ops[kept++] = ops[i]; /* kept <= i */
+	}
+	if (k->carried) {
+		ops[0] = put;
+		g_array_set_size(k->ops, kept);
+	} else {
+		g_array_set_size(k->ops, kept);
+		g_array_prepend_val(k->ops, put);
 	}
 	struct au_lin_result res;
 	au_lin_check(h, budget(L), &res);
-	au_lin_free(h);
 	note_result(L, k->key, &res);
 	L->released += n;
 	L->segments++;
-	g_array_free(k->ops, TRUE);
-	k->ops = rest;
 	k->carried = true;
 	k->next_try = k->ops->len + CUT_EVERY;
 }
@@ -246,7 +256,7 @@ void au_lin_check_row(struct au_lin_check *L, const struct au_kv_history_row *ro
 	if (!k) {
 		k = g_new0(struct lin_key, 1);
 		k->key = e.key;
-		k->ops = g_array_new(FALSE, FALSE, sizeof(struct au_lin_entry));
+		k->ops = g_array_sized_new(FALSE, FALSE, sizeof(struct au_lin_entry), 2 * CUT_EVERY);
 		k->next_try = CUT_EVERY;
 		g_hash_table_insert(L->keys, &k->key, k);
 	}

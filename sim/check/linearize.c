@@ -319,6 +319,30 @@ struct lin_search {
 	uint32_t max_ret_ptr;
 };
 
+/* Sort n indexes by a total order (every comparator here breaks ties by
+ * index or content, so any correct sort gives the same result).  The
+ * arrays sorted per search are short and nearly in order already (a key's
+ * operations arrive in return order, and are searched in call order), so
+ * an insertion sort does them in about n steps; past a few shifts per
+ * element it hands the rest to g_qsort_with_data. */
+static inline void lin_sort_idx(uint32_t *a, uint32_t n, GCompareDataFunc cmp, void *ud)
+{
+	size_t shifts = 0, limit = 4u * (size_t)n + 16u;
+	for (uint32_t i = 1; i < n; i++) {
+		uint32_t x = a[i], j = i;
+		while (j > 0 && cmp(&a[j - 1], &x, ud) > 0) {
+			a[j] = a[j - 1];
+			j--;
+			shifts++;
+		}
+		a[j] = x;
+		if (shifts > limit) {
+			g_qsort_with_data(a, (gint)n, sizeof(uint32_t), cmp, ud);
+			return;
+		}
+	}
+}
+
 static int lin_cmp_ret(const void *pa, const void *pb, void *ud)
 {
 	const struct lin_search *s = ud;
@@ -501,7 +525,7 @@ static void lin_search_init(struct lin_search *s, const struct lin_op *ops, uint
 	s->ret_order = g_new(uint32_t, s->nr + 1);
 	for (uint32_t i = 0; i < s->nr; i++)
 		s->ret_order[i] = i;
-	g_qsort_with_data(s->ret_order, (gint)s->nr, sizeof(uint32_t), lin_cmp_ret, s);
+	lin_sort_idx(s->ret_order, s->nr, lin_cmp_ret, s);
 
 	s->same_prev = g_new(uint32_t, s->no + 1);
 	{
@@ -1189,6 +1213,12 @@ void au_lin_free(struct au_lin_history *h)
 	g_free(h);
 }
 
+void au_lin_clear(struct au_lin_history *h)
+{
+	g_assert(h);
+	g_array_set_size(h->entries, 0);
+}
+
 void au_lin_add(struct au_lin_history *h, const struct au_lin_entry *e)
 {
 	g_assert(h && e);
@@ -1282,7 +1312,7 @@ void au_lin_check(struct au_lin_history *h, uint64_t max_configurations,
 	uint32_t *order = g_new(uint32_t, n);
 	for (uint32_t i = 0; i < n; i++)
 		order[i] = i;
-	g_qsort_with_data(order, (gint)n, sizeof(uint32_t), lin_cmp_entries, (gpointer)E);
+	lin_sort_idx(order, n, lin_cmp_entries, (gpointer)E);
 
 	struct lin_op *ops = g_new(struct lin_op, n);
 	bool gave_up = false, bad = false;

@@ -93,6 +93,10 @@ struct au_lin_history *au_lin_new(void);
 /* Free a history and everything it owns. NULL is allowed. */
 void au_lin_free(struct au_lin_history *h);
 
+/* Empty a history, keeping its memory for the entries added next (a
+ * caller that checks many small histories reuses one). */
+void au_lin_clear(struct au_lin_history *h);
+
 /* Record one operation (copied). */
 void au_lin_add(struct au_lin_history *h, const struct au_lin_entry *e);
 

@@ -7,7 +7,21 @@ static uint32_t pcg_word(void *ctx)
 	return au_pcg32_next(ctx);
 }
 
+/* Constant and uniform (network latency, disk times: one draw per message
+ * and per sync) draw with the inline PCG32 step, not through pcg_word;
+ * the same words, in the same order, and the same math as au_dist_draw
+ * (tests/test_sim.c compares them). */
 au_time au_dist_sample(const struct au_dist *d, struct au_pcg32 *rng)
 {
+	if (d->kind == AU_DIST_CONST)
+		return d->p1;
+	if (d->kind == AU_DIST_UNIFORM) {
+		uint64_t span = (uint64_t)(d->p2 - d->p1);
+		if (span == 0)
+			return d->p1;
+		uint64_t hi = au_pcg32_next(rng);
+		uint64_t r = hi << 32 | au_pcg32_next(rng);
+		return d->p1 + (au_time)(r % (span + 1));
+	}
 	return au_dist_draw(d, pcg_word, rng);
 }

@@ -259,9 +259,12 @@ au_node_id au_sim_delivering_from(const struct au_sim *sim)
 
 /* ---- clocks ---------------------------------------------------------- */
 
-/* Drift accumulated over dt at ppm, in exact integer arithmetic. */
-static au_time drift_over(au_time dt, int64_t ppm)
+/* Drift accumulated over dt at ppm, in exact integer arithmetic (none
+ * without drift: the usual clock, read by env_now on every message). */
+static inline au_time drift_over(au_time dt, int64_t ppm)
 {
+	if (ppm == 0)
+		return 0;
 	return (dt / 1000000) * ppm + ((dt % 1000000) * ppm) / 1000000;
 }
 
