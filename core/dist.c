@@ -40,8 +40,7 @@ au_time au_dist_draw(const struct au_dist *d, au_dist_word_fn next, void *ctx)
 		if (span == 0)
 			return d->p1;
 		uint64_t hi = next(ctx); /* the first word is the high half */
-		uint64_t r = hi << 32 | next(ctx);
-		return d->p1 + (au_time)(r % (span + 1));
+		return au_dist_uniform_at(d, hi << 32 | next(ctx));
 	}
 	case AU_DIST_NORMAL:
 		return to_ns((double)d->p1 + (double)d->p2 * std_normal(next, ctx));

@@ -29,6 +29,14 @@ struct au_dist {
 /* A source of uniform 32-bit words. */
 typedef uint32_t (*au_dist_word_fn)(void *ctx);
 
+/* A uniform d's value for the 64-bit draw r (the first of its two words
+ * the high half); d's span must be nonzero (a zero span draws nothing).
+ * Shared by au_dist_draw and the simulator's inline au_dist_sample. */
+static inline au_time au_dist_uniform_at(const struct au_dist *d, uint64_t r)
+{
+	return d->p1 + (au_time)(r % ((uint64_t)(d->p2 - d->p1) + 1));
+}
+
 /* One draw of `d` in nanoseconds (never negative), consuming words from
  * next(ctx): uniform uses two, normal and lognormal four, exponential two,
  * const none. */

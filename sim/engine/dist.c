@@ -20,8 +20,7 @@ au_time au_dist_sample(const struct au_dist *d, struct au_pcg32 *rng)
 		if (span == 0)
 			return d->p1;
 		uint64_t hi = au_pcg32_next(rng);
-		uint64_t r = hi << 32 | au_pcg32_next(rng);
-		return d->p1 + (au_time)(r % (span + 1));
+		return au_dist_uniform_at(d, hi << 32 | au_pcg32_next(rng));
 	}
 	return au_dist_draw(d, pcg_word, rng);
 }
