@@ -1,8 +1,9 @@
 /* taskq_internal.h — what the files of the task queue share: the
  * operation codes of its commands, the containers of its state, and the
  * helpers more than one file uses.  taskq.c holds the state and applies
- * operations, taskq_store.c keeps the tasks (arena, id order, id map), taskq_snapshot.c turns the whole state into bytes and back
- * (and into its digest and description), taskq_batch.c builds and walks
+ * operations, taskq_store.c keeps the tasks (arena, id order, id map),
+ * taskq_snapshot.c turns the whole state into bytes and back (and into
+ * its digest and description), taskq_batch.c builds and walks
  * commands.  Not part of the queue's API (that is taskq.h).
  */
 #ifndef AU_TASKQ_INTERNAL_H
@@ -10,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,10 +62,13 @@ struct taskq_affs {
 
 /* A snapshot being written: bytes in a malloc'd buffer grown by
  * doubling (taskq_sbuf_room), fields stored in place (taskq_le) instead
- * of appended one at a time. */
+ * of appended one at a time.  A `fixed` buffer is someone else's memory
+ * of exactly the size counted beforehand (au_taskq_snapshot_write): it
+ * is never grown, and writing past it aborts. */
 struct taskq_sbuf {
 	uint8_t *p;
 	size_t len, cap;
+	bool fixed;
 };
 
 /* A task with what only this file sees: its digest bookkeeping.  The
@@ -162,6 +167,11 @@ struct au_taskq {
 static inline uint8_t *taskq_sbuf_room(struct taskq_sbuf *b, size_t n)
 {
 	if (b->len + n > b->cap) {
+		if (b->fixed) {
+			fprintf(stderr, "aureon: taskq snapshot larger than the %zu bytes counted for it\n",
+				b->cap);
+			abort();
+		}
 		size_t cap = b->cap * 2 > b->len + n ? b->cap * 2 : b->len + n;
 		uint8_t *p = realloc(b->p, cap);
 		if (!p)

@@ -314,7 +314,7 @@ void au_taskq_snapshot_write(struct au_taskq *q, uint8_t *dst)
 {
 	const struct taskq_snapcache *c = &q->snap;
 	/* A full buffer of exactly the size counted: never grown. */
-	struct taskq_sbuf b = {dst, 0, c->out_len};
+	struct taskq_sbuf b = {dst, 0, c->out_len, true};
 	put_head(q, &b);
 	if (c->rec.len)
 		memcpy(taskq_sbuf_room(&b, c->rec.len), c->rec.p, c->rec.len);
