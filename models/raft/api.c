@@ -37,16 +37,16 @@ int au_raft_submit(struct au_raft *r, uint8_t machine, uint64_t client, uint64_t
 		return -AU_EINVAL;
 	if (machine == 0 || machine >= AU_RAFT_MAX_MACHINES || len > APPEND_BYTES_MAX / 2)
 		return -AU_EINVAL;
-	/* Built in recbuf (free until write_entries encodes the record below:
-	 * append_entry keeps a copy of the bytes, not the buffer). */
+	/* Built in cmdbuf: append_entry copies the bytes into the entry's
+	 * record and keeps no pointer to the buffer. */
 	struct au_wbuf w;
-	au_wbuf_init(&w, r->recbuf, len + 17);
+	au_wbuf_init(&w, r->cmdbuf, len + 17);
 	au_put_u8(&w, machine);
 	au_put_u64(&w, client);
 	au_put_u64(&w, seq);
 	au_put_bytes(&w, cmd, len);
 	assert(!w.overflow);
-	uint64_t index = au_raft__append_entry(r, r->term, ENTRY_CMD, r->recbuf, (uint32_t)w.len);
+	uint64_t index = au_raft__append_entry(r, r->term, ENTRY_CMD, r->cmdbuf, (uint32_t)w.len);
 	/* Registered before the write: if the write fails, the step-down it
 	 * causes fails the proposal (later, never inside this call) — as
 	 * unknown, since the entry stays in the log and may yet commit. */

@@ -232,8 +232,9 @@ void au_raft__seg_name_cached(struct au_raft *r, char buf[32], uint64_t seg)
 	memcpy(buf, r->seg_name, sizeof(r->seg_name));
 }
 
-/* Write entry e's record (index, the predecessor's chain, term, type,
- * length, data) into e->rec, up to the CRC, which the caller adds. */
+/* Write a record's head (length, index, the predecessor's chain, term,
+ * type, data length) at rec; the data follows it, and the caller adds
+ * the CRC after that. */
 static void encode_record_head(uint8_t *rec, uint64_t index, uint64_t prev_chain, uint64_t term,
 			       uint8_t type, uint32_t len)
 {

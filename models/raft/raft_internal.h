@@ -273,7 +273,9 @@ struct au_raft {
 	size_t sent_len;
 	uint64_t log_gen;
 	uint8_t sendbuf[APPEND_BYTES_MAX + 128];
-	uint8_t recbuf[APPEND_BYTES_MAX + 128]; /* one log record being encoded */
+	/* a submitted command with its header (machine, client, seq), built
+	 * before append_entry copies it into the entry's record */
+	uint8_t cmdbuf[APPEND_BYTES_MAX / 2 + 17];
 };
 
 static inline void raft_trace(struct au_raft *r, uint16_t kind, int64_t a, int64_t b, int64_t c)
