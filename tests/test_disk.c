@@ -9,6 +9,7 @@
 
 #include "pcg32.h"
 #include "sim/engine/sim.h"
+#include "sim/engine/sim_internal.h"
 #include "scenario_runs.h"
 #include "tests.h"
 #include "wire.h"
@@ -221,7 +222,7 @@ END_TEST
  * syncs and corrupted sectors; after every step the CRC-32C of each
  * file's current and durable bytes goes to `out` and their lengths to
  * `lens` (steps * NFILES * 2 of each). */
-static void lazy_run(uint32_t *out, int64_t *lens, int steps)
+static void lazy_run(uint64_t seed, uint32_t *out, int64_t *lens, int steps)
 {
 	struct au_scenario *sc = dp_scenario(
 		"[fault.c1]\nat = 1s\naction = crash\ntarget = n1\nrestart_after = 10ms\n"
@@ -236,13 +237,13 @@ static void lazy_run(uint32_t *out, int64_t *lens, int steps)
 	m = dp_model;
 	m.persisted = dp_timer_persisted;
 	sc->cluster.services[0] = &m;
-	struct au_sim *sim = au_sim_new(sc, 5);
+	struct au_sim *sim = au_sim_new(sc, 5 + seed);
 	au_sim_run(sim, 0);
 	static const char *names[NFILES] = {"a", "log-0001"}, *keys[NFILES] = {"dp/a", "dp/log-0001"};
 	static uint8_t buf[MAX];
 	uint64_t len[NFILES] = {0, 0};
 	struct au_pcg32 r;
-	au_pcg32_stream(&r, 23, 1, 1);
+	au_pcg32_stream(&r, 23 + seed, 1, 1);
 	au_time t = 0;
 	for (int step = 0; step < steps; step++) {
 		const struct au_env *e = au_sim_env(sim, 1, 0);
@@ -250,7 +251,7 @@ static void lazy_run(uint32_t *out, int64_t *lens, int steps)
 		const char *name = names[fi];
 		int64_t sz = e->ops->storage_size(e->ctx, name);
 		len[fi] = sz > 0 ? (uint64_t)sz : 0;
-		uint32_t what = au_pcg32_below(&r, 10);
+		uint32_t what = au_pcg32_below(&r, 12);
 		if (what < 6) { /* appends mostly; overwrites of pending bytes */
 			uint32_t n = 1 + au_pcg32_below(&r, what == 0 ? 9000 : 300);
 			uint64_t off = len[fi];
@@ -263,6 +264,18 @@ static void lazy_run(uint32_t *out, int64_t *lens, int steps)
 			}
 		} else if (what == 6 && len[fi]) {
 			e->ops->storage_truncate(e->ctx, name, len[fi] - au_pcg32_below(&r, (uint32_t)len[fi]));
+		} else if (what == 7) { /* a write past the end: a hole of zeros before it */
+			uint32_t n = 1 + au_pcg32_below(&r, 300);
+			uint64_t off = len[fi] + 1 + au_pcg32_below(&r, 6000);
+			if (off + n <= MAX) {
+				for (uint32_t i = 0; i < n; i++)
+					buf[i] = (uint8_t)au_pcg32_next(&r);
+				e->ops->storage_write(e->ctx, name, off, buf, n);
+			}
+		} else if (what == 8) { /* a truncate that grows the file with zeros */
+			uint64_t to = len[fi] + 1 + au_pcg32_below(&r, 6000);
+			if (to <= MAX)
+				e->ops->storage_truncate(e->ctx, name, to);
 		} else {
 			e->ops->storage_sync(e->ctx, name, (uint64_t)step);
 		}
@@ -284,16 +297,18 @@ static void lazy_run(uint32_t *out, int64_t *lens, int steps)
 /* Pending writes that keep no copy of their bytes (read from current when
  * they settle) give exactly the images of writes that keep one: after
  * every step, through syncs that replay, crashes (whole, torn, lost),
- * failed syncs and corrupted sectors. */
+ * failed syncs, corrupted sectors, writes past the end and truncates that
+ * grow a file (holes of zeros); four seeds. */
 START_TEST(disk_lazy_pending_equals_eager)
 {
 	enum { STEPS = 4000 };
+	uint64_t seed = (uint64_t)_i; /* the loop test's index */
 	uint32_t *a = g_new(uint32_t, STEPS * NFILES * 2), *b = g_new(uint32_t, STEPS * NFILES * 2);
 	int64_t *la = g_new(int64_t, STEPS * NFILES * 2), *lb = g_new(int64_t, STEPS * NFILES * 2);
 	au_disk_test_eager_pending(true);
-	lazy_run(a, la, STEPS);
+	lazy_run(seed, a, la, STEPS);
 	au_disk_test_eager_pending(false);
-	lazy_run(b, lb, STEPS);
+	lazy_run(seed, b, lb, STEPS);
 	int64_t bytes = 0;
 	for (int i = 0; i < STEPS * NFILES * 2; i++) {
 		ck_assert_msg(la[i] == lb[i], "step %d image %d: length %lld vs %lld", i / (NFILES * 2),
@@ -398,7 +413,7 @@ Suite *disk_suite(void)
 	TCase *tc = tcase_create("disk");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, disk_overlapping_syncs_match_a_flat_model);
-	tcase_add_test(tc, disk_lazy_pending_equals_eager);
+	tcase_add_loop_test(tc, disk_lazy_pending_equals_eager, 0, 4);
 	tcase_add_test(tc, disk_lazy_pending_corrupted_sector);
 	tcase_add_test(tc, disk_names_and_many_files);
 	suite_add_tcase(s, tc);

@@ -160,9 +160,6 @@ bool au_sim_node_up(const struct au_sim *sim, au_node_id node);
 /* The node fault `idx` (index into the scenario's faults) acted on when it
  * fired: 0 if it has not fired, was skipped, or acts on no single node. */
 au_node_id au_sim_fault_node(const struct au_sim *sim, uint32_t idx);
-/* Tests: with `eager`, every pending disk write keeps its own copy of its
- * bytes (the slow path lazy writes must equal); process-wide. */
-void au_disk_test_eager_pending(bool eager);
 /* Read a node's durable (synced) bytes of a file, for disk-model tests. */
 int64_t au_sim_durable_read(struct au_sim *sim, au_node_id node, const char *file,
 			    uint64_t off, void *buf, size_t len);

@@ -195,6 +195,9 @@ void au_net_free(struct au_sim *sim);
 /* disk.c */
 void au_sim_shared_free(struct au_sim *sim); /* shared.c */
 
+/* Tests: with `eager`, every pending disk write keeps its own copy of its
+ * bytes (the slow path lazy writes must equal); process-wide. */
+void au_disk_test_eager_pending(bool eager);
 struct au_disk *au_disk_new(void);
 void au_disk_free(struct au_disk *d);
 int au_disk_write(struct au_sim *sim, struct au_sim_svc *svc, const char *file, uint64_t off,
