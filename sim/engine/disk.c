@@ -243,12 +243,19 @@ static void img_set_len(struct image *img, uint64_t len)
 	img->len = len;
 }
 
-static void apply_write(struct image *img, uint64_t off, const uint8_t *data, uint64_t len)
+/* Make img reach off + len before [off, off + len) is written: a gap
+ * before off reads as zeros, the written range is left to the caller. */
+static void img_cover(struct image *img, uint64_t off, uint64_t len)
 {
 	if (off > img->len)
 		img_grow(img, off, true);
 	if (off + len > img->len)
-		img_grow(img, off + len, false); /* written below */
+		img_grow(img, off + len, false);
+}
+
+static void apply_write(struct image *img, uint64_t off, const uint8_t *data, uint64_t len)
+{
+	img_cover(img, off, len);
 	while (len) {
 		uint32_t i = (uint32_t)(off / CHUNK), o = (uint32_t)(off % CHUNK);
 		uint32_t k = CHUNK - o < len ? CHUNK - o : (uint32_t)len;
@@ -270,10 +277,7 @@ static void apply_write(struct image *img, uint64_t off, const uint8_t *data, ui
 static void apply_from(struct image *img, const struct image *src, uint64_t off, uint64_t len)
 {
 	static const uint8_t zeros[CHUNK];
-	if (off > img->len)
-		img_grow(img, off, true);
-	if (off + len > img->len)
-		img_grow(img, off + len, false); /* written below */
+	img_cover(img, off, len);
 	while (len) {
 		uint32_t i = (uint32_t)(off / CHUNK), o = (uint32_t)(off % CHUNK);
 		uint32_t k = CHUNK - o < len ? CHUNK - o : (uint32_t)len;
@@ -286,7 +290,10 @@ static void apply_from(struct image *img, const struct image *src, uint64_t off,
 				if (i < img->dirty)
 					img->dirty = i;
 			} else {
-				memcpy(img_writable(img, i, o, k) + o, sc ? sc->data + o : zeros, k);
+				if (sc)
+					memcpy(img_writable(img, i, o, k) + o, sc->data + o, k);
+				else
+					(void)zeros;
 			}
 		}
 		off += k;
