@@ -195,8 +195,7 @@ void au_wbuf_seal(struct au_wbuf *w)
 
 bool au_rbuf_unseal(struct au_rbuf *r, const void *buf, size_t len)
 {
-	/* au_rbuf_init, written out (this runs on every message received) */
-	*r = (struct au_rbuf){.p = buf, .len = 0, .pos = 0, .short_read = false};
+	au_rbuf_init(r, buf, 0); /* empty until the CRC checks out */
 	if (len < 4)
 		return false;
 	const uint8_t *p = buf;

@@ -29,14 +29,6 @@ void au_put_bytes(struct au_wbuf *w, const void *src, size_t n)
 	w->len += n;
 }
 
-void au_rbuf_init(struct au_rbuf *r, const void *buf, size_t len)
-{
-	r->p = buf;
-	r->len = len;
-	r->pos = 0;
-	r->short_read = false;
-}
-
 double au_get_f64(struct au_rbuf *r)
 {
 	uint64_t bits = au_get_u64(r);

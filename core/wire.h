@@ -31,7 +31,12 @@ void au_wbuf_init(struct au_wbuf *w, void *buf, size_t cap);
 void au_put_f64(struct au_wbuf *w, double v);
 void au_put_bytes(struct au_wbuf *w, const void *src, size_t n);
 
-void au_rbuf_init(struct au_rbuf *r, const void *buf, size_t len);
+/* Read len bytes at buf from the start.  Inline: every message received
+ * and every record read starts with it. */
+static inline void au_rbuf_init(struct au_rbuf *r, const void *buf, size_t len)
+{
+	*r = (struct au_rbuf){.p = buf, .len = len, .pos = 0, .short_read = false};
+}
 double au_get_f64(struct au_rbuf *r);
 void au_get_bytes(struct au_rbuf *r, void *dst, size_t n);
 
