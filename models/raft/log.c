@@ -70,9 +70,9 @@ void au_raft__load_meta(struct au_raft *r)
 /* The outbox: its messages (struct outmsg, in order) keep their bytes back
  * to back in outbox_bytes — one buffer, not an allocation per message: a
  * follower queues every append reply until its log sync completes.  The
- * outbox also keeps the least (and greatest) term of its messages and the
- * least meta version and log index they wait for, so a flush that can send and drop nothing (the
- * usual one: the sync is still in flight) returns without a scan. */
+ * outbox also keeps the least log index its messages wait for, so a flush
+ * that can send and drop nothing (the usual one: the sync is still in
+ * flight) returns without a scan. */
 
 /* Room for `len` more bytes at the end of outbox_bytes. */
 static uint8_t *outbox_room(struct au_raft *r, size_t len)
@@ -113,14 +113,16 @@ void au_raft__flush_outbox_slow(struct au_raft *r)
 		au_raft__drop_outbox(r); /* out of service: nothing that waited is sent */
 		return;
 	}
-	/* Nothing stale and nothing ready: all stay. */
-	if (r->outbox_min.term == r->term && r->outbox_max_term == r->term &&
-	    (r->outbox_min.need_meta > r->meta_synced || r->outbox_min.need_index > r->durable_index))
+	/* Nothing stale and nothing ready: all stay.  Terms and meta versions
+	 * only grow, so the first message has the least of each: if its term
+	 * is current, every message's is. */
+	const struct outmsg *first = &r->outbox[0];
+	if (first->term == r->term &&
+	    (first->need_meta > r->meta_synced || r->outbox_min_index > r->durable_index))
 		return;
 	uint32_t keep = 0;
 	size_t at = 0; /* kept messages' bytes move down to the front, in order */
-	struct outmsg min = {.term = UINT64_MAX, .need_meta = UINT64_MAX, .need_index = UINT64_MAX};
-	uint64_t max_term = 0;
+	uint64_t min_index = UINT64_MAX;
 	for (uint32_t i = 0; i < n; i++) {
 		struct outmsg m = r->outbox[i];
 		if (m.term != r->term)
@@ -134,10 +136,8 @@ void au_raft__flush_outbox_slow(struct au_raft *r)
 		m.at = at;
 		at += m.len;
 		r->outbox[keep++] = m;
-		min.term = m.term < min.term ? m.term : min.term;
-		max_term = m.term > max_term ? m.term : max_term;
-		min.need_meta = m.need_meta < min.need_meta ? m.need_meta : min.need_meta;
-		min.need_index = m.need_index < min.need_index ? m.need_index : min.need_index;
+		if (m.need_index < min_index)
+			min_index = m.need_index;
 	}
 	if (keep == 0) {
 		outbox_emptied(r);
@@ -145,8 +145,7 @@ void au_raft__flush_outbox_slow(struct au_raft *r)
 	}
 	r->n_outbox = keep;
 	r->outbox_len = at;
-	r->outbox_min = min;
-	r->outbox_max_term = max_term;
+	r->outbox_min_index = min_index;
 }
 
 /* Send sealed `msg` to `to` once the current term/vote and the log up to
@@ -174,18 +173,8 @@ static inline void send_sealed(struct au_raft *r, au_node_id to, const uint8_t *
 		r->outbox_slots = r->outbox_slots ? 2 * r->outbox_slots : 16;
 		r->outbox = g_renew(struct outmsg, r->outbox, r->outbox_slots);
 	}
-	if (r->n_outbox == 0) {
-		r->outbox_min = m;
-		r->outbox_max_term = m.term;
-	} else {
-		r->outbox_min.term = m.term < r->outbox_min.term ? m.term : r->outbox_min.term;
-		if (m.term > r->outbox_max_term)
-			r->outbox_max_term = m.term;
-		if (m.need_meta < r->outbox_min.need_meta)
-			r->outbox_min.need_meta = m.need_meta;
-		if (m.need_index < r->outbox_min.need_index)
-			r->outbox_min.need_index = m.need_index;
-	}
+	if (r->n_outbox == 0 || need_index < r->outbox_min_index)
+		r->outbox_min_index = need_index;
 	r->outbox[r->n_outbox++] = m;
 }
 

@@ -219,8 +219,10 @@ struct au_raft {
 	uint32_t n_stash;
 	struct outmsg *outbox; /* in the order sent (log.c) */
 	uint32_t n_outbox, outbox_slots;
-	struct outmsg outbox_min; /* least term, need_meta, need_index in it */
-	uint64_t outbox_max_term;
+	/* The least need_index in it.  (The least term and need_meta are the
+	 * first message's: both are taken from r->term and r->meta_version,
+	 * which only grow while a node runs.) */
+	uint64_t outbox_min_index;
 	uint8_t *outbox_bytes; /* the outbox's messages, back to back in its order */
 	size_t outbox_len, outbox_cap;
 	GArray *proposals;    /* struct proposal, by index */
