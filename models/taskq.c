@@ -856,6 +856,7 @@ struct au_taskq *au_taskq_new(const struct au_env *env)
 	q->nodes = g_ptr_array_new_with_free_func(free_node);
 	q->touched = g_ptr_array_new();
 	q->snap.dirty = g_ptr_array_new();
+	au_u64map_init(&q->by_id, sizeof(struct au_task *));
 	return q;
 }
 
@@ -868,7 +869,7 @@ void au_taskq_free(struct au_taskq *q)
 	g_tree_destroy(q->dead);
 	taskq_tasks_clear(q);
 	g_free(q->tasks.v);
-	taskq_map_free(&q->by_id);
+	au_u64map_free(&q->by_id);
 	g_free(q->affinity.v);
 	g_tree_destroy(q->jobs);
 	g_ptr_array_free(q->touched, TRUE);

@@ -19,7 +19,7 @@
 
 #include "digest.h"
 #include "taskq.h"
-#include "taskq_map.h"
+#include "u64map.h"
 #include "wire.h"
 
 /* Operation codes (taskq_batch.c encodes them, taskq.c decodes them). */
@@ -136,7 +136,7 @@ struct au_taskq {
 	const struct au_env *env;
 	struct taskq_arena arena; /* the tasks' memory */
 	struct taskq_tasks tasks; /* every task (owned) */
-	struct taskq_map by_id;   /* task id -> task: lookups only, never iterated */
+	struct au_u64map by_id;   /* task id -> struct au_task *: lookups only, never iterated */
 	GTree *dead;         /* &task->id -> task (not owned): the dead letters, id order */
 	GPtrArray *classes;  /* struct cls*, sorted by (prio desc, topic, caps) */
 	GPtrArray *nodes;    /* struct nodeinfo* by node id (NULL: never seen) */
@@ -206,7 +206,8 @@ static inline uint64_t taskq_blob_hash(const uint8_t *p, uint32_t n)
 
 static inline struct au_task *taskq_find(const struct au_taskq *q, uint64_t id)
 {
-	return taskq_map_get(&q->by_id, id);
+	struct au_task *const *t = au_u64map_get(&q->by_id, id);
+	return t ? *t : NULL;
 }
 
 /* taskq.c: the tasks in id order (q->tasks.v, sorted in place). */

@@ -515,7 +515,7 @@ bool au_taskq_restore(struct au_taskq *q, const uint8_t *data, size_t len)
 	GTree *tj = q->jobs;
 	struct taskq_affs ta = q->affinity;
 	struct taskq_tasks tt = q->tasks;
-	struct taskq_map tb = q->by_id;
+	struct au_u64map tb = q->by_id;
 	GTree *td = q->dead;
 	q->dead = s->dead;
 	s->dead = td;

@@ -98,7 +98,7 @@ void taskq_tasks_clear(struct au_taskq *q)
 		taskq_free_task(q->tasks.v[i]);
 	arena_free(&q->arena);
 	q->tasks.n = q->tasks.sorted = 0;
-	taskq_map_clear(&q->by_id);
+	au_u64map_clear(&q->by_id);
 }
 
 /* A new task joins every task (not yet in id order) and the id map. */
@@ -110,6 +110,6 @@ void taskq_add_task(struct au_taskq *q, struct au_task *t)
 		ts->v = g_renew(struct au_task *, ts->v, ts->cap);
 	}
 	ts->v[ts->n++] = t;
-	taskq_map_put(&q->by_id, t->id, t);
+	*(struct au_task **)au_u64map_put(&q->by_id, t->id, NULL) = t;
 	taskq_snap_dirty(q, (struct task_priv *)t);
 }

@@ -12,7 +12,7 @@
 #include "taskq.h"
 #include "trace_kinds.h"
 #include "sim/check/check.h"
-#include "sim/check/check_map.h"
+#include "u64map.h"
 #include "sim/engine/sim.h"
 #include "scenario_runs.h"
 #include "taskq_fix.h"
@@ -873,7 +873,7 @@ START_TEST(lease_expiry_leader_clock)
 }
 END_TEST
 
-/* The checkers' u64 map (sim/check/check_map.h) answers as a GHashTable
+/* The u64 map (core/u64map.h) answers as a GHashTable
  * would over random puts, removes (backward shift across the table's
  * wrap) and clears, with dense, clustered and extreme keys, and its slot
  * walk visits every key once. */

@@ -1,6 +1,7 @@
 /* test_taskq_map.c — the task queue's containers that replaced GLib
- * ones (taskq_internal.h): the id map (taskq_map.h) must answer as a
- * GHashTable does through random puts, replacements and removals; the
+ * ones (taskq_internal.h): the id map (core/u64map.h, holding a pointer
+ * per key as the queue does) must answer as a GHashTable does through
+ * random puts, replacements and removals; the
  * task array sorted on demand must walk the tasks in the order the GTree
  * it replaced did (id order), however additions and sorts interleave,
  * and au_taskq_each must follow it; the affinity scores kept in a sorted
@@ -28,16 +29,29 @@ static uint64_t random_key(struct au_pcg32 *rng, uint32_t range)
 	}
 }
 
-static void check_map_against(const struct taskq_map *m, GHashTable *ref, uint32_t range)
+/* The pointer `key` maps to, or NULL: as taskq_find reads the map. */
+static void *map_get(const struct au_u64map *m, uint64_t key)
+{
+	void *const *v = au_u64map_get(m, key);
+	return v ? *v : NULL;
+}
+
+/* Map `key` to val: as taskq_add_task writes the map. */
+static void map_put(struct au_u64map *m, uint64_t key, void *val)
+{
+	*(void **)au_u64map_put(m, key, NULL) = val;
+}
+
+static void check_map_against(const struct au_u64map *m, GHashTable *ref, uint32_t range)
 {
 	ck_assert_uint_eq(m->len, g_hash_table_size(ref));
 	for (uint64_t k = 0; k < range; k++)
-		ck_assert_ptr_eq(taskq_map_get(m, k), g_hash_table_lookup(ref, &k));
+		ck_assert_ptr_eq(map_get(m, k), g_hash_table_lookup(ref, &k));
 	GHashTableIter it;
 	gpointer k, v;
 	g_hash_table_iter_init(&it, ref);
 	while (g_hash_table_iter_next(&it, &k, &v))
-		ck_assert_ptr_eq(taskq_map_get(m, *(uint64_t *)k), v);
+		ck_assert_ptr_eq(map_get(m, *(uint64_t *)k), v);
 }
 
 START_TEST(map_matches_hash_table)
@@ -46,7 +60,8 @@ START_TEST(map_matches_hash_table)
 		struct au_pcg32 rng;
 		au_pcg32_seed(&rng, seed, 77);
 		uint32_t range = seed % 2 ? 64 : 3000; /* dense and sparse */
-		struct taskq_map m = {0};
+		struct au_u64map m;
+		au_u64map_init(&m, sizeof(void *));
 		GHashTable *ref = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 		uint32_t puts = 0, removed = 0;
 		for (uint32_t step = 0; step < 20000; step++) {
@@ -54,25 +69,25 @@ START_TEST(map_matches_hash_table)
 			uint32_t what = au_pcg32_below(&rng, 10);
 			if (what < 5) {
 				void *val = (void *)(uintptr_t)(1 + au_pcg32_below(&rng, 1000000));
-				taskq_map_put(&m, key, val);
+				map_put(&m, key, val);
 				g_hash_table_insert(ref, g_memdup2(&key, sizeof(key)), val);
 				puts++;
 			} else if (what < 9) {
 				bool had = g_hash_table_remove(ref, &key);
-				ck_assert_int_eq(taskq_map_remove(&m, key), had);
+				ck_assert_int_eq(au_u64map_remove(&m, key), had);
 				removed += had;
 			} else if (au_pcg32_below(&rng, 200) == 0) {
-				taskq_map_clear(&m);
+				au_u64map_clear(&m);
 				g_hash_table_remove_all(ref);
 			}
-			ck_assert_ptr_eq(taskq_map_get(&m, key), g_hash_table_lookup(ref, &key));
+			ck_assert_ptr_eq(map_get(&m, key), g_hash_table_lookup(ref, &key));
 			if (step % 997 == 0)
 				check_map_against(&m, ref, range);
 		}
 		check_map_against(&m, ref, range);
 		ck_assert_uint_gt(puts, 5000);
 		ck_assert_uint_gt(removed, 1000);
-		taskq_map_free(&m);
+		au_u64map_free(&m);
 		g_hash_table_destroy(ref);
 	}
 }

@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check_map.h"
+#include "u64map.h"
 #include "hash.h"
 #include "orchestrator/orchestrator.h"
 #include "trace_kinds.h"

@@ -1,21 +1,22 @@
-/* check_map.h — a map from uint64 keys to small fixed-size values, for
- * the checkers' per-record state (tasks, leases and locks by id;
- * check_jobs.c still keeps its GHashTables).
+/* u64map.h — a map from uint64 keys to small fixed-size values: the
+ * checkers' per-record state (tasks, leases and locks by id; check_exec.c)
+ * and the task queue's tasks by id (taskq_internal.h, a pointer each).
  *
  * Open addressing with linear probing and backward-shift removal (no
  * tombstones); values live inline beside their key, so a lookup is one
  * hash and, typically, one cache line — GHashTable with boxed int64 keys
  * cost a call, a hash call and an equality call per probe, plus an
  * allocation per entry.  The hash mixes the key (splitmix64's finaliser),
- * so clustered ids spread.
+ * so clustered ids spread.  Any key, 0 too, can be stored.
  *
  * A value pointer stays valid until the next put or remove on the map.
  * Iterating (slot order) depends only on the keys and the order of puts
- * and removes, never on addresses; a checker whose result depends on an
- * order still sorts (the maps' users take minima or sort by key).
+ * and removes, never on addresses; a user whose result depends on an
+ * order still sorts (the checkers take minima or sort by key; the task
+ * queue never iterates it).
  */
-#ifndef AU_CHECK_MAP_H
-#define AU_CHECK_MAP_H
+#ifndef AU_U64MAP_H
+#define AU_U64MAP_H
 
 #include <glib.h>
 #include <stdbool.h>
