@@ -2,7 +2,8 @@
 # bench/run.sh — `make bench`: PHOLD through the engine against the bare
 # binary-heap baseline (bench/phold_min.c), each pair run back to back so the
 # ratio is measured under the same machine load, plus the 1,000-node ping
-# scenario's wall time.  Prints a markdown table for bench/RESULTS.md.
+# scenario's wall time, raft-hour, the whole stack (bench stack) and SWIM.
+# Prints markdown tables for bench/RESULTS.md.
 #
 # Usage: bench/run.sh [BUILD_DIR]   (REPS=N to change repetitions, default 3;
 #                                    EVENTS=M to change PHOLD events, default 20M)
@@ -67,9 +68,10 @@ printf '| trace file | %s bytes, %s records: %.1f bytes/record; /events %.1f byt
 echo
 echo "| Raft | value | target |"
 echo "|---|---|---|"
-s=$(date +%s.%N); $sim run scenarios/raft-hour.ini --json > "$tmp/hour.json"; e=$(date +%s.%N)
-printf '| raft-hour: 5 nodes, 1,000 client ops/s, 1 simulated hour | %.1f s wall, %s events, result %s | < 30 s |\n' \
-  "$(awk -v a="$s" -v b="$e" 'BEGIN{print b-a}')" "$(field events < "$tmp/hour.json")" \
+/usr/bin/time -f '%e %M' -o "$tmp/hour.time" $sim run scenarios/raft-hour.ini --json > "$tmp/hour.json"
+read -r wall rss < "$tmp/hour.time"
+printf '| raft-hour: 5 nodes, 1,000 client ops/s, 1 simulated hour, all checks | %s s wall, peak RSS %.1f MB, %s events, result %s | < 15 s (issue 17), flat memory |\n' \
+  "$wall" "$(awk -v k="$rss" 'BEGIN{print k/1000}')" "$(field events < "$tmp/hour.json")" \
   "$(grep -o '"result": "[a-z]*"' "$tmp/hour.json" | cut -d'"' -f4)"
 # 1,000 seeds of raft-flaky-network, two workers (odd and even seeds).
 s=$(date +%s.%N)
@@ -82,6 +84,19 @@ wait
 e=$(date +%s.%N)
 printf '| 1,000 seeds of raft-flaky-network (30 simulated s each), 2 workers | %.1f s wall, %s failed | < 60 s |\n' \
   "$(awk -v a="$s" -v b="$e" 'BEGIN{print b-a}')" "$(( $(cat "$tmp/flaky.0") + $(cat "$tmp/flaky.1") ))"
+
+# The whole stack against the engine (issue 17): default.ini's time
+# acceleration, the per-event cost against Raft alone and chaos seeds per
+# minute, all from one `bench stack` run (PHOLD and raft-basic in the same
+# process).  Targets: default.ini >= 300x, an event within 5x of
+# raft-basic's, chaos-raft >= 5,000 and chaos-aureon / chaos-rqml >= 3,000
+# seeds/min on 2 cores.
+echo
+echo "Whole stack (issue 17; targets: default.ini accel >= 300, xRaft <= 5, seeds/min 5,000 / 3,000 / 3,000):"
+echo
+echo '```'
+$sim bench stack --seeds 20
+echo '```'
 
 # SWIM (issue 5): the two scale runs under /usr/bin/time (CPU, wall, peak
 # RSS), then the validation bench in its quick form (the full one:
